@@ -1,0 +1,114 @@
+// Copyright 2026 The consentry Authors.
+// SPDX-License-Identifier: Apache-2.0
+//
+// File: audit.h
+// -----------------------------------------------------------------------------
+//
+// Every decision a `Guard` makes, allowed or denied, becomes an `AuditEvent`
+// handed to an `AuditSink`. The event is a plain struct of views, so the hot
+// path builds it without allocating; a sink copies what it keeps before
+// returning.
+//
+// Example:
+//
+//   consentry::InMemoryAuditSink audit;
+//   auto guard = consentry::Guard::Create(policy, &store, &audit);
+//   ...
+//   for (const consentry::OwnedAuditEvent& e : audit.Events()) { ... }
+
+#ifndef CONSENTRY_AUDIT_H_
+#define CONSENTRY_AUDIT_H_
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/strings/string_view.h"
+#include "consentry/decision.h"
+#include "consentry/export.h"
+
+namespace consentry {
+
+// What the library did that the event records.
+enum class AuditAction : std::uint8_t {
+  kRead = 0,       // a purpose check for a read
+  kProvision = 1,  // data given to a recipient
+  kRequest = 2,    // a data-subject request's effect
+};
+
+// One decision. All views point into memory owned by the caller and valid
+// only during `AuditSink::Record`.
+struct AuditEvent {
+  std::int64_t time_unix_nanos = 0;
+  AuditAction action = AuditAction::kRead;
+  absl::string_view accessor;
+  absl::string_view subject;
+  absl::string_view category;
+  absl::string_view purpose;
+  absl::string_view policy_version;
+  // The integrator's reference to the record read, if any.
+  absl::string_view record_ref;
+  Reason reason = Reason::kUnspecified;
+  Revision revision = 0;
+  // True in shadow mode when the decision denied but the read went through.
+  bool shadow = false;
+
+  bool allowed() const { return IsAllowingReason(reason); }
+};
+
+// An `AuditEvent` that owns its strings.
+struct OwnedAuditEvent {
+  std::int64_t time_unix_nanos = 0;
+  AuditAction action = AuditAction::kRead;
+  std::string accessor;
+  std::string subject;
+  std::string category;
+  std::string purpose;
+  std::string policy_version;
+  std::string record_ref;
+  Reason reason = Reason::kUnspecified;
+  Revision revision = 0;
+  bool shadow = false;
+
+  static OwnedAuditEvent From(const AuditEvent& e);
+  bool allowed() const { return IsAllowingReason(reason); }
+};
+
+// Receives audit events. Implementations must be thread-safe: a Guard calls
+// `Record` concurrently from every reading thread, never under a lock.
+class CONSENTRY_EXPORT AuditSink {
+ public:
+  virtual ~AuditSink() = default;
+
+  // Records `event`, copying what it keeps. A non-OK status means the event
+  // could not be taken; the Guard then denies the read (fails closed) with
+  // `Reason::kAuditUnavailable`.
+  virtual absl::Status Record(const AuditEvent& event) = 0;
+};
+
+// Keeps every event in memory. Thread-safe. For tests, examples and small
+// tools; a production service uses the durable log.
+class CONSENTRY_EXPORT InMemoryAuditSink final : public AuditSink {
+ public:
+  InMemoryAuditSink();
+  ~InMemoryAuditSink() override;
+
+  absl::Status Record(const AuditEvent& event) override;
+
+  // A copy of the events recorded so far, in arrival order.
+  std::vector<OwnedAuditEvent> Events() const;
+  std::size_t size() const;
+  void Clear();
+  // For tests: makes `Record` fail with `kUnavailable` while true.
+  void SetFailingForTesting(bool failing);
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace consentry
+
+#endif  // CONSENTRY_AUDIT_H_

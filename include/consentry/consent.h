@@ -1,0 +1,123 @@
+// Copyright 2026 The consentry Authors.
+// SPDX-License-Identifier: Apache-2.0
+//
+// File: consent.h
+// -----------------------------------------------------------------------------
+//
+// Where consent records live. `ConsentStore` is the interface every store
+// implements (in memory here; SQLite and PostgreSQL elsewhere, or the
+// embedder's own); a `Guard` reads through it and keeps its cache fresh by
+// watching it. Every write returns the store-wide revision it produced;
+// revisions are totally ordered per store, so "at least revision R" is a
+// meaningful demand.
+//
+// Example:
+//
+//   consentry::InMemoryConsentStore store;
+//   consentry::v1::ConsentChange change;
+//   change.set_subject_id("s-1");
+//   auto* pc = change.mutable_purpose_consent();
+//   pc->set_purpose("marketing.research");
+//   pc->set_state(consentry::v1::CONSENT_STATE_WITHDRAWN);
+//   absl::StatusOr<consentry::Revision> rev = store.Apply(change);
+
+#ifndef CONSENTRY_CONSENT_H_
+#define CONSENTRY_CONSENT_H_
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
+#include "absl/time/time.h"
+#include "consentry/decision.h"
+#include "consentry/export.h"
+#include "consentry/v1/consent.pb.h"
+
+namespace consentry {
+
+// Called with each record after a change to it was committed. Must be
+// cheap and must not call back into the store that invoked it.
+using ConsentListener = std::function<void(const v1::ConsentRecord&)>;
+
+// Keeps a `ConsentStore::Watch` registration alive; destroying it
+// unregisters the listener (and waits for a running call to finish).
+class CONSENTRY_EXPORT Subscription {
+ public:
+  virtual ~Subscription() = default;
+};
+
+// Storage of consent records. Implementations must be thread-safe.
+class CONSENTRY_EXPORT ConsentStore {
+ public:
+  virtual ~ConsentStore() = default;
+
+  // The subject's current record; an empty record with revision 0 when the
+  // subject has none. Errors: `kUnavailable` when the store cannot be
+  // reached; `kDataLoss` when a stored record is corrupt.
+  virtual absl::StatusOr<v1::ConsentRecord> Get(
+      absl::string_view subject_id) = 0;
+
+  // Applies `change` atomically and returns the new revision.
+  // Errors: `kInvalidArgument` for a malformed change (names the field);
+  // `kAborted` when `expected_revision` is set and differs from the
+  // record's revision (nothing is written); `kUnavailable` on outage.
+  virtual absl::StatusOr<Revision> Apply(const v1::ConsentChange& change) = 0;
+
+  // Current records of the subjects changed after revision `after`, in
+  // revision order, at most `limit` of them.
+  virtual absl::StatusOr<std::vector<v1::ConsentRecord>> ChangesSince(
+      Revision after, int limit) = 0;
+
+  // The highest revision written so far.
+  virtual absl::StatusOr<Revision> LatestRevision() = 0;
+
+  // Registers `listener` for every committed change, from any writer the
+  // store can see. The listener runs on a store thread or the writer's
+  // thread, never under a store lock.
+  virtual std::unique_ptr<Subscription> Watch(ConsentListener listener) = 0;
+};
+
+// Checks that `change` is well formed: a subject id, a change set, and for
+// a purpose consent a purpose id and a state. Errors: `kInvalidArgument`
+// naming the field.
+CONSENTRY_EXPORT absl::Status ValidateConsentChange(
+    const v1::ConsentChange& change);
+
+// Folds `change` into `record` (the merge every store performs): the entry
+// for (purpose, occasion) is replaced, or restrictions replaced. Sets
+// `record.revision` to `revision` and `update_time` to `now`.
+// REQUIRES: `ValidateConsentChange(change).ok()`.
+CONSENTRY_EXPORT void MergeConsentChange(const v1::ConsentChange& change,
+                                         Revision revision, absl::Time now,
+                                         v1::ConsentRecord& record);
+
+// A consent store in process memory, for tests and single-process tools.
+// Thread-safe. Readers (`Get`) do not wait for listeners to run.
+class CONSENTRY_EXPORT InMemoryConsentStore final : public ConsentStore {
+ public:
+  InMemoryConsentStore();
+  ~InMemoryConsentStore() override;
+
+  absl::StatusOr<v1::ConsentRecord> Get(absl::string_view subject_id) override;
+  absl::StatusOr<Revision> Apply(const v1::ConsentChange& change) override;
+  absl::StatusOr<std::vector<v1::ConsentRecord>> ChangesSince(
+      Revision after, int limit) override;
+  absl::StatusOr<Revision> LatestRevision() override;
+  std::unique_ptr<Subscription> Watch(ConsentListener listener) override;
+
+  // For tests: makes every call fail with `kUnavailable` while true.
+  void SetUnavailableForTesting(bool unavailable);
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace consentry
+
+#endif  // CONSENTRY_CONSENT_H_

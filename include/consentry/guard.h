@@ -1,0 +1,324 @@
+// Copyright 2026 The consentry Authors.
+// SPDX-License-Identifier: Apache-2.0
+//
+// File: guard.h
+// -----------------------------------------------------------------------------
+//
+// The `Guard` is the enforcement point. It holds a compiled policy, a cache
+// of every subject's consent state (kept fresh by watching the consent
+// store) and an audit sink, and answers one question, on the caller's thread
+// and without taking a lock: may this accessor use this subject's data of
+// this category for this purpose?
+//
+//   * `Check` returns a `Decision` value: allow or deny with a `Reason` and
+//     the consent revision used. A deny is not an error.
+//   * `Authorize` turns an allowing decision about a tagged record into an
+//     `AccessGrant`, the only key that opens a `Protected<T>` (protected.h).
+//     A denial becomes `kPermissionDenied` / `kFailedPrecondition`.
+//   * Every decision is handed to the audit sink, allowed or denied.
+//
+// Names are resolved once: `Context` turns (accessor, purpose) into an
+// `AccessContext`, `Category` a category id into a `CategoryRef`, and `Tag`
+// a record's subject, category and purposes-at-collection into
+// `RecordTags`. Each fails with `kNotFound` for an unknown id.
+//
+// Example:
+//
+//   auto guard = consentry::Guard::Create(policy, &store, &audit);
+//   if (!guard.ok()) return guard.status();
+//   absl::StatusOr<consentry::AccessContext> billing =
+//       (*guard)->Context("billing-service", "billing.calculation");
+//   absl::StatusOr<consentry::CategoryRef> usage = (*guard)->Category("billing");
+//   absl::StatusOr<consentry::Decision> d =
+//       (*guard)->Check(*billing, "subscriber-17", *usage);
+//   if (!d.ok()) return d.status();   // store outage: fail closed
+//   if (!d->allowed()) { /* skip; reason in d->reason() */ }
+
+#ifndef CONSENTRY_GUARD_H_
+#define CONSENTRY_GUARD_H_
+
+#include <atomic>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "absl/base/attributes.h"
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
+#include "absl/types/optional.h"
+#include "absl/types/span.h"
+#include "consentry/audit.h"
+#include "consentry/consent.h"
+#include "consentry/decision.h"
+#include "consentry/export.h"
+#include "consentry/options.h"
+#include "consentry/policy.h"
+#include "consentry/purpose.h"
+
+namespace consentry {
+
+class AccessGrant;
+class Guard;
+template <typename T>
+class Protected;
+
+namespace internal {
+class GrantMinter;
+}  // namespace internal
+
+// Who reads, and for what: a registered accessor declaring one purpose
+// (and, for a per-occasion purpose, the occasion). Created by
+// `Guard::Context`. Immutable value; safe to share and copy.
+class CONSENTRY_EXPORT AccessContext {
+ public:
+  absl::string_view accessor() const { return policy_->accessor_id(accessor_); }
+  absl::string_view purpose() const { return policy_->purpose_id(purpose_); }
+  absl::string_view occasion_id() const { return occasion_id_; }
+
+ private:
+  friend class Guard;
+  AccessContext(std::shared_ptr<const CompiledPolicy> policy,
+                AccessorIndex accessor, PurposeIndex purpose,
+                std::string occasion_id)
+      : policy_(std::move(policy)),
+        accessor_(accessor),
+        purpose_(purpose),
+        occasion_id_(std::move(occasion_id)) {}
+
+  std::shared_ptr<const CompiledPolicy> policy_;
+  AccessorIndex accessor_;
+  PurposeIndex purpose_;
+  std::string occasion_id_;
+};
+
+// A data category resolved against a policy. Created by `Guard::Category`.
+// Immutable value; safe to share and copy.
+class CONSENTRY_EXPORT CategoryRef {
+ public:
+  absl::string_view id() const { return policy_->category_id(index_); }
+
+ private:
+  friend class Guard;
+  CategoryRef(std::shared_ptr<const CompiledPolicy> policy, CategoryIndex c)
+      : policy_(std::move(policy)), index_(c) {}
+
+  std::shared_ptr<const CompiledPolicy> policy_;
+  CategoryIndex index_;
+};
+
+// The tags fixed on a personal record when it is collected: its subject, its
+// data category, the purposes it was collected for and, optionally, purposes
+// it must never serve. An access purpose complies when it is an allowed
+// purpose or a descendant of one, and is neither a prohibited purpose nor an
+// ancestor or descendant of one (purpose-based access control, Byun & Li).
+// Created by `Guard::Tag`. Immutable value; safe to share and copy.
+class CONSENTRY_EXPORT RecordTags {
+ public:
+  const std::string& subject() const { return subject_; }
+  absl::string_view category() const { return policy_->category_id(category_); }
+  const std::string& record_ref() const { return record_ref_; }
+  // True when `purpose` complies with the collection purposes. Unknown ids
+  // do not comply.
+  bool Complies(absl::string_view purpose) const;
+  // The reason a read for `purpose` fails the tags, or `kUnspecified` when
+  // it complies.
+  Reason TagReason(absl::string_view purpose) const;
+
+ private:
+  friend class Guard;
+  friend class AccessGrant;
+  friend class internal::GrantMinter;
+  template <typename T>
+  friend class Protected;
+
+  Reason TagReasonIndex(PurposeIndex p) const {
+    if (prohibited_.Contains(p)) return Reason::kProhibitedPurpose;
+    if (!allowed_.Contains(p)) return Reason::kNotCollectedForPurpose;
+    return Reason::kUnspecified;
+  }
+
+  std::shared_ptr<const CompiledPolicy> policy_;
+  std::string subject_;
+  std::string record_ref_;
+  CategoryIndex category_ = 0;
+  // Closed under the hierarchy: allowed purposes and their descendants;
+  // prohibited purposes with their ancestors and descendants.
+  PurposeSet allowed_;
+  PurposeSet prohibited_;
+};
+
+// Proof that the Guard allowed one read: one subject, one category, one
+// purpose. The only way to open a `Protected<T>`. Move-only; no public
+// constructor, minted only by `Guard::Authorize`. Thread-compatible.
+// REQUIRES: does not outlive the Guard that minted it.
+class CONSENTRY_EXPORT AccessGrant {
+ public:
+  AccessGrant(AccessGrant&&) noexcept = default;
+  AccessGrant& operator=(AccessGrant&&) noexcept = default;
+  AccessGrant(const AccessGrant&) = delete;
+  AccessGrant& operator=(const AccessGrant&) = delete;
+
+  const std::string& subject() const { return subject_; }
+  absl::string_view category() const { return policy_->category_id(category_); }
+  absl::string_view purpose() const { return policy_->purpose_id(purpose_); }
+  const Decision& decision() const { return decision_; }
+
+ private:
+  friend class internal::GrantMinter;
+  AccessGrant(const CompiledPolicy* policy, std::string subject,
+              CategoryIndex category, PurposeIndex purpose, Decision decision)
+      : policy_(policy),
+        subject_(std::move(subject)),
+        category_(category),
+        purpose_(purpose),
+        decision_(decision) {}
+
+  // Whether this grant opens a record with `tags`: same subject, same
+  // category, and a purpose that complies with the collection purposes
+  // (skipped for a shadow-mode grant, which lets a denied read through).
+  absl::Status Opens(const RecordTags& tags) const;
+  template <typename T>
+  friend class Protected;
+
+  const CompiledPolicy* policy_;
+  std::string subject_;
+  CategoryIndex category_;
+  PurposeIndex purpose_;
+  Decision decision_;
+};
+
+// Counts of denials recorded in shadow mode, per (accessor, purpose,
+// category, reason).
+struct ShadowDenialCount {
+  std::string accessor;
+  std::string purpose;
+  std::string category;
+  Reason reason;
+  std::int64_t count;
+};
+
+// The enforcement point. Thread-safe: every method may be called
+// concurrently; checks take no lock. Does not own the store or the sink.
+class CONSENTRY_EXPORT Guard {
+ public:
+  // Creates a Guard enforcing `policy`, reading consent from `store`, and
+  // auditing every decision to `audit` (nullptr disables auditing; use only
+  // in benchmarks). `store` and `audit` must outlive the Guard.
+  //
+  // Errors: `kInvalidArgument` when `policy` or `store` is null.
+  static absl::StatusOr<std::unique_ptr<Guard>> Create(
+      std::shared_ptr<const CompiledPolicy> policy, ConsentStore* store,
+      AuditSink* audit, GuardOptions options = {});
+
+  Guard(const Guard&) = delete;
+  Guard& operator=(const Guard&) = delete;
+  ~Guard();
+
+  // Resolves an accessor and the purpose it declares. `occasion_id` names
+  // the occasion for a per-occasion purpose.
+  //
+  // Errors: `kNotFound` for an unknown accessor or purpose;
+  // `kInvalidArgument` for a per-occasion purpose without an occasion id.
+  // An accessor that may not declare the purpose gets a context all the
+  // same: every check with it is denied with `kAccessorNotPermitted` and
+  // audited, so the attempt is on record.
+  absl::StatusOr<AccessContext> Context(absl::string_view accessor,
+                                        absl::string_view purpose,
+                                        absl::string_view occasion_id = "") const;
+
+  // Resolves a data category. Errors: `kNotFound` for an unknown category.
+  absl::StatusOr<CategoryRef> Category(absl::string_view category) const;
+
+  // Tags a record at collection. Errors: `kNotFound` for an unknown category
+  // or purpose; `kInvalidArgument` for an empty subject id or an empty
+  // allowed-purpose list.
+  absl::StatusOr<RecordTags> Tag(
+      absl::string_view subject, absl::string_view category,
+      absl::Span<const absl::string_view> collected_for,
+      absl::Span<const absl::string_view> prohibited = {},
+      absl::string_view record_ref = "") const;
+
+  // Decides whether `ctx` may use `subject`'s data of `category`, and
+  // audits the decision. Never blocks on the store when the subject's
+  // consent is cached.
+  //
+  // Errors (the read is denied, and audited as such): `kUnavailable` when
+  // the subject is not cached and the store cannot be reached.
+  absl::StatusOr<Decision> Check(const AccessContext& ctx,
+                                 absl::string_view subject,
+                                 const CategoryRef& category);
+
+  // As above for a tagged record: also checks the collection purposes.
+  absl::StatusOr<Decision> Check(const AccessContext& ctx,
+                                 const RecordTags& record);
+
+  // Checks, audits, and on allow mints a grant for the record.
+  //
+  // Errors: `kFailedPrecondition` for a consent denial (no consent, refused,
+  // withdrawn, expired, no occasion consent); `kPermissionDenied` for every
+  // other denial; `kUnavailable` on store or audit outage. The status
+  // carries the `Reason` (`ReasonFromStatus`). In shadow mode a denial
+  // still yields a grant.
+  absl::StatusOr<AccessGrant> Authorize(const AccessContext& ctx,
+                                        const RecordTags& record);
+
+  template <typename T>
+  absl::StatusOr<AccessGrant> Authorize(const AccessContext& ctx,
+                                        const Protected<T>& record) {
+    return Authorize(ctx, record.tags());
+  }
+
+  // The decision and, when it lets the read proceed (allowed, or a
+  // shadow-mode denial), the grant. For callers that want the reason of a
+  // denial as a value rather than a status. Errors: `kUnavailable` on store
+  // or audit outage.
+  struct Authorization {
+    Decision decision;
+    absl::optional<AccessGrant> grant;
+  };
+  absl::StatusOr<Authorization> Evaluate(const AccessContext& ctx,
+                                         const RecordTags& record);
+
+  // The policy currently enforced.
+  std::shared_ptr<const CompiledPolicy> policy() const;
+
+  // Switches to `policy` atomically: each check sees the old or the new
+  // policy, never a mix, and checks are not blocked. The consent cache is
+  // rebuilt for the new policy before the switch.
+  // Errors: `kInvalidArgument` for null; `kUnavailable` when the store
+  // cannot be read to rebuild the cache (the old policy stays).
+  absl::Status SetPolicy(std::shared_ptr<const CompiledPolicy> policy);
+
+  // Loads every record from the store into the cache, so that first checks
+  // do not go to the store. Errors: `kUnavailable`.
+  absl::Status WarmCache();
+
+  // Number of subjects in the consent cache.
+  std::size_t cached_subjects() const;
+
+  // Denials let through in shadow mode, most frequent first.
+  std::vector<ShadowDenialCount> ShadowReport() const;
+
+  const GuardOptions& options() const { return options_; }
+
+ private:
+  struct Impl;
+  struct Target;
+  Guard(GuardOptions options, std::unique_ptr<Impl> impl);
+
+  absl::StatusOr<Decision> Decide(const AccessContext& ctx,
+                                  const Target& target,
+                                  const CompiledPolicy** policy_used,
+                                  PurposeIndex* purpose_used,
+                                  CategoryIndex* category_used);
+
+  GuardOptions options_;
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace consentry
+
+#endif  // CONSENTRY_GUARD_H_

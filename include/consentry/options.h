@@ -1,0 +1,48 @@
+// Copyright 2026 The consentry Authors.
+// SPDX-License-Identifier: Apache-2.0
+//
+// File: options.h
+// -----------------------------------------------------------------------------
+//
+// Plain option structs with documented defaults.
+//
+// Example:
+//
+//   consentry::GuardOptions options;
+//   options.mode = consentry::EnforcementMode::kShadow;  // log, don't block
+
+#ifndef CONSENTRY_OPTIONS_H_
+#define CONSENTRY_OPTIONS_H_
+
+#include <functional>
+
+#include "absl/time/clock.h"
+#include "absl/time/time.h"
+
+namespace consentry {
+
+enum class EnforcementMode {
+  // Denials deny. The default.
+  kEnforce,
+  // Rollout mode: every decision is computed and audited as in kEnforce,
+  // but a denied read goes through; the denial is marked `shadow` in the
+  // audit event and counted in `Guard::ShadowReport()`. Switch to kEnforce
+  // once the report is clean.
+  kShadow,
+};
+
+struct GuardOptions {
+  EnforcementMode mode = EnforcementMode::kEnforce;
+
+  // Source of the current time, for consent expiry and audit timestamps.
+  // Defaults to `absl::Now`. Tests inject a fake clock.
+  std::function<absl::Time()> clock;
+
+  // How long a replaced consent cache is kept after a policy switch before
+  // it is freed. A check in flight at the switch must finish within this.
+  absl::Duration retire_grace = absl::Seconds(30);
+};
+
+}  // namespace consentry
+
+#endif  // CONSENTRY_OPTIONS_H_

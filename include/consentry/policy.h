@@ -1,0 +1,153 @@
+// Copyright 2026 The consentry Authors.
+// SPDX-License-Identifier: Apache-2.0
+//
+// File: policy.h
+// -----------------------------------------------------------------------------
+//
+// A `CompiledPolicy` is a validated `consentry.v1.Policy` turned into flat
+// tables: purpose hierarchy as bitsets, the (category, purpose) -> basis
+// table, and the purposes each accessor may declare. It is built once per
+// policy version and shared, immutable, by every Guard that enforces it.
+//
+// Validation rejects, with the field path and the offending value: a missing
+// or empty version, a malformed or duplicate id, an unknown purpose or
+// category referenced anywhere, a cycle in the purpose hierarchy, a special
+// category given an opt-out basis, a rule without a basis, a per-occasion
+// purpose on any basis other than opt-in, and more purposes or categories
+// than the compiled form holds.
+//
+// Example:
+//
+//   #include "consentry/proto_io.h"  // LoadPolicyFile
+//
+//   absl::StatusOr<consentry::v1::Policy> proto =
+//       consentry::LoadPolicyFile("policies/default.textproto");
+//   if (!proto.ok()) return proto.status();
+//   absl::StatusOr<std::shared_ptr<const consentry::CompiledPolicy>> policy =
+//       consentry::CompiledPolicy::Compile(*proto);
+//   if (!policy.ok()) return policy.status();  // names the bad field
+
+#ifndef CONSENTRY_POLICY_H_
+#define CONSENTRY_POLICY_H_
+
+#include <array>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/container/flat_hash_map.h"
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
+#include "consentry/export.h"
+#include "consentry/purpose.h"
+
+namespace consentry {
+
+namespace v1 {
+class Policy;
+}  // namespace v1
+
+// Legal basis of a (category, purpose) pair in compiled form.
+enum class Basis : std::uint8_t {
+  kNotAllowed = 0,  // the policy does not let this purpose use the category
+  kNecessary = 1,
+  kOptIn = 2,
+  kOptOut = 3,
+};
+
+// Stable name of `b`: "not_allowed", "necessary", "opt_in", "opt_out".
+CONSENTRY_EXPORT absl::string_view BasisName(Basis b);
+
+// A validated, compiled policy. Immutable; safe to share between threads.
+// Created only by `Compile`, always owned by a `shared_ptr<const>`.
+class CONSENTRY_EXPORT CompiledPolicy {
+ public:
+  // Validates `policy` and compiles it.
+  //
+  // Errors: `kInvalidArgument` naming the field path and value for every
+  // validation failure listed in the file comment; `kResourceExhausted`
+  // when there are more than `kMaxPurposes` purposes or `kMaxCategories`
+  // categories.
+  static absl::StatusOr<std::shared_ptr<const CompiledPolicy>> Compile(
+      const v1::Policy& policy);
+
+  CompiledPolicy(const CompiledPolicy&) = delete;
+  CompiledPolicy& operator=(const CompiledPolicy&) = delete;
+  ~CompiledPolicy();
+
+  const std::string& version() const { return version_; }
+  // The source document.
+  const v1::Policy& proto() const { return *proto_; }
+
+  int purpose_count() const { return static_cast<int>(purpose_ids_.size()); }
+  int category_count() const { return static_cast<int>(category_ids_.size()); }
+  int accessor_count() const { return static_cast<int>(accessor_ids_.size()); }
+
+  // Lookups by id. Errors: `kNotFound` naming the unknown id.
+  absl::StatusOr<PurposeIndex> FindPurpose(absl::string_view id) const;
+  absl::StatusOr<CategoryIndex> FindCategory(absl::string_view id) const;
+  absl::StatusOr<AccessorIndex> FindAccessor(absl::string_view id) const;
+
+  // Ids by index. REQUIRES: the index is below the matching count.
+  absl::string_view purpose_id(PurposeIndex p) const { return purpose_ids_[p]; }
+  absl::string_view category_id(CategoryIndex c) const {
+    return category_ids_[c];
+  }
+  absl::string_view accessor_id(AccessorIndex a) const {
+    return accessor_ids_[a];
+  }
+
+  // `p` and all purposes below it.
+  PurposeSet descendants(PurposeIndex p) const { return descendants_[p]; }
+  // `p` and all purposes above it.
+  PurposeSet ancestors(PurposeIndex p) const { return ancestors_[p]; }
+  // The parent of `p`, or -1 for a root.
+  int parent(PurposeIndex p) const { return parent_[p]; }
+  // Union of `descendants(p)` over every p in `s`.
+  PurposeSet DescendantsOf(PurposeSet s) const;
+  // Union of `ancestors(p)` over every p in `s`.
+  PurposeSet AncestorsOf(PurposeSet s) const;
+
+  // Purposes outside the published catalogue (per-occasion consent only).
+  PurposeSet per_occasion() const { return per_occasion_; }
+  bool special(CategoryIndex c) const { return special_[c]; }
+  bool requires_specific_consent(CategoryIndex c) const {
+    return specific_consent_[c];
+  }
+
+  // The basis on which `p` may use `c`; `kNotAllowed` when it may not.
+  Basis basis(CategoryIndex c, PurposeIndex p) const {
+    return basis_[static_cast<std::size_t>(c) * kMaxPurposes + p];
+  }
+  // Purposes that may use `c` on any basis.
+  PurposeSet allowed_for(CategoryIndex c) const { return allowed_[c]; }
+  // Purposes accessor `a` may declare.
+  PurposeSet declarable_by(AccessorIndex a) const { return declarable_[a]; }
+
+ private:
+  CompiledPolicy();
+
+  std::unique_ptr<v1::Policy> proto_;
+  std::string version_;
+  std::vector<std::string> purpose_ids_;
+  std::vector<std::string> category_ids_;
+  std::vector<std::string> accessor_ids_;
+  absl::flat_hash_map<std::string, PurposeIndex> purpose_index_;
+  absl::flat_hash_map<std::string, CategoryIndex> category_index_;
+  absl::flat_hash_map<std::string, AccessorIndex> accessor_index_;
+  std::array<PurposeSet, kMaxPurposes> descendants_{};
+  std::array<PurposeSet, kMaxPurposes> ancestors_{};
+  std::array<int, kMaxPurposes> parent_{};
+  PurposeSet per_occasion_;
+  std::array<bool, kMaxCategories> special_{};
+  std::array<bool, kMaxCategories> specific_consent_{};
+  std::array<PurposeSet, kMaxCategories> allowed_{};
+  std::vector<Basis> basis_;  // kMaxCategories x kMaxPurposes
+  std::vector<PurposeSet> declarable_;
+};
+
+}  // namespace consentry
+
+#endif  // CONSENTRY_POLICY_H_

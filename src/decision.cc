@@ -1,0 +1,136 @@
+// Copyright 2026 The consentry Authors.
+// SPDX-License-Identifier: Apache-2.0
+
+#include "consentry/decision.h"
+
+#include <string>
+
+#include "absl/strings/cord.h"
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "consentry/v1/decision.pb.h"
+
+namespace consentry {
+namespace {
+
+constexpr absl::string_view kReasonPayloadUrl =
+    "type.googleapis.com/consentry.v1.Reason";
+
+#define CONSENTRY_SAME_NUMBER(cpp, proto)                               \
+  static_assert(static_cast<int>(Reason::cpp) == v1::proto, #cpp " != " \
+                                                                #proto)
+CONSENTRY_SAME_NUMBER(kUnspecified, REASON_UNSPECIFIED);
+CONSENTRY_SAME_NUMBER(kAllowedNecessary, REASON_ALLOWED_NECESSARY);
+CONSENTRY_SAME_NUMBER(kAllowedConsent, REASON_ALLOWED_CONSENT);
+CONSENTRY_SAME_NUMBER(kAllowedNotOptedOut, REASON_ALLOWED_NOT_OPTED_OUT);
+CONSENTRY_SAME_NUMBER(kAllowedOccasionConsent, REASON_ALLOWED_OCCASION_CONSENT);
+CONSENTRY_SAME_NUMBER(kNotCollectedForPurpose, REASON_NOT_COLLECTED_FOR_PURPOSE);
+CONSENTRY_SAME_NUMBER(kProhibitedPurpose, REASON_PROHIBITED_PURPOSE);
+CONSENTRY_SAME_NUMBER(kNotAllowedByPolicy, REASON_NOT_ALLOWED_BY_POLICY);
+CONSENTRY_SAME_NUMBER(kNoConsent, REASON_NO_CONSENT);
+CONSENTRY_SAME_NUMBER(kConsentRefused, REASON_CONSENT_REFUSED);
+CONSENTRY_SAME_NUMBER(kConsentWithdrawn, REASON_CONSENT_WITHDRAWN);
+CONSENTRY_SAME_NUMBER(kConsentExpired, REASON_CONSENT_EXPIRED);
+CONSENTRY_SAME_NUMBER(kUseSuspended, REASON_USE_SUSPENDED);
+CONSENTRY_SAME_NUMBER(kSubjectErased, REASON_SUBJECT_ERASED);
+CONSENTRY_SAME_NUMBER(kAccessorNotPermitted, REASON_ACCESSOR_NOT_PERMITTED);
+CONSENTRY_SAME_NUMBER(kNoOccasionConsent, REASON_NO_OCCASION_CONSENT);
+CONSENTRY_SAME_NUMBER(kStoreUnavailable, REASON_STORE_UNAVAILABLE);
+CONSENTRY_SAME_NUMBER(kAuditUnavailable, REASON_AUDIT_UNAVAILABLE);
+#undef CONSENTRY_SAME_NUMBER
+
+}  // namespace
+
+absl::string_view ReasonName(Reason r) {
+  switch (r) {
+    case Reason::kUnspecified: return "unspecified";
+    case Reason::kAllowedNecessary: return "allowed_necessary";
+    case Reason::kAllowedConsent: return "allowed_consent";
+    case Reason::kAllowedNotOptedOut: return "allowed_not_opted_out";
+    case Reason::kAllowedOccasionConsent: return "allowed_occasion_consent";
+    case Reason::kNotCollectedForPurpose: return "not_collected_for_purpose";
+    case Reason::kProhibitedPurpose: return "prohibited_purpose";
+    case Reason::kNotAllowedByPolicy: return "not_allowed_by_policy";
+    case Reason::kNoConsent: return "no_consent";
+    case Reason::kConsentRefused: return "consent_refused";
+    case Reason::kConsentWithdrawn: return "consent_withdrawn";
+    case Reason::kConsentExpired: return "consent_expired";
+    case Reason::kUseSuspended: return "use_suspended";
+    case Reason::kSubjectErased: return "subject_erased";
+    case Reason::kAccessorNotPermitted: return "accessor_not_permitted";
+    case Reason::kNoOccasionConsent: return "no_occasion_consent";
+    case Reason::kStoreUnavailable: return "store_unavailable";
+    case Reason::kAuditUnavailable: return "audit_unavailable";
+  }
+  return "unknown";
+}
+
+absl::string_view ReasonDescription(Reason r) {
+  switch (r) {
+    case Reason::kUnspecified: return "no decision";
+    case Reason::kAllowedNecessary: return "necessary to provide the service";
+    case Reason::kAllowedConsent: return "the person consented to this purpose";
+    case Reason::kAllowedNotOptedOut: return "the person has not opted out";
+    case Reason::kAllowedOccasionConsent:
+      return "the person consented for this occasion";
+    case Reason::kNotCollectedForPurpose:
+      return "the record was not collected for this purpose";
+    case Reason::kProhibitedPurpose:
+      return "the record may never be used for this purpose";
+    case Reason::kNotAllowedByPolicy:
+      return "the policy does not allow this purpose for this data category";
+    case Reason::kNoConsent: return "the person has not consented";
+    case Reason::kConsentRefused: return "the person refused consent";
+    case Reason::kConsentWithdrawn: return "the person withdrew consent";
+    case Reason::kConsentExpired: return "the person's consent has expired";
+    case Reason::kUseSuspended:
+      return "use is suspended at the person's request";
+    case Reason::kSubjectErased: return "the person's data has been erased";
+    case Reason::kAccessorNotPermitted:
+      return "this accessor may not declare this purpose";
+    case Reason::kNoOccasionConsent:
+      return "no consent for this occasion of a purpose outside the catalogue";
+    case Reason::kStoreUnavailable: return "the consent store is unavailable";
+    case Reason::kAuditUnavailable:
+      return "the decision could not be audited";
+  }
+  return "unknown reason";
+}
+
+absl::Status DenialStatus(Reason reason, absl::string_view purpose,
+                          absl::string_view category) {
+  const std::string msg =
+      absl::StrCat("consentry: denied ", ReasonName(reason), " (",
+                   ReasonDescription(reason), ") for purpose '", purpose,
+                   "' on category '", category, "'");
+  absl::Status s;
+  switch (reason) {
+    case Reason::kNoConsent:
+    case Reason::kConsentRefused:
+    case Reason::kConsentWithdrawn:
+    case Reason::kConsentExpired:
+    case Reason::kNoOccasionConsent:
+      s = absl::FailedPreconditionError(msg);
+      break;
+    case Reason::kStoreUnavailable:
+    case Reason::kAuditUnavailable:
+      s = absl::UnavailableError(msg);
+      break;
+    default:
+      s = absl::PermissionDeniedError(msg);
+      break;
+  }
+  s.SetPayload(kReasonPayloadUrl,
+               absl::Cord(absl::StrCat(static_cast<int>(reason))));
+  return s;
+}
+
+absl::optional<Reason> ReasonFromStatus(const absl::Status& status) {
+  absl::optional<absl::Cord> payload = status.GetPayload(kReasonPayloadUrl);
+  if (!payload.has_value()) return absl::nullopt;
+  int n = 0;
+  if (!absl::SimpleAtoi(std::string(*payload), &n)) return absl::nullopt;
+  return static_cast<Reason>(n);
+}
+
+}  // namespace consentry

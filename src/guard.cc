@@ -1,0 +1,549 @@
+// Copyright 2026 The consentry Authors.
+// SPDX-License-Identifier: Apache-2.0
+
+#include "consentry/guard.h"
+
+#include <algorithm>
+#include <atomic>
+#include <string>
+#include <tuple>
+#include <utility>
+#include <vector>
+
+#include "absl/container/flat_hash_map.h"
+#include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
+#include "consentry/v1/consent.pb.h"
+#include "src/internal/consent_cache.h"
+#include "src/internal/grant_minter.h"
+#include "src/internal/mutex.h"
+#include "src/internal/subject_state.h"
+
+namespace consentry {
+namespace internal {
+namespace {
+
+struct OccasionConsent {
+  std::string purpose;
+  std::string occasion;
+  v1::ConsentState state;
+  std::int64_t expiry_ns;
+};
+
+std::int64_t ToNanos(const google::protobuf::Timestamp& t) {
+  return t.seconds() * 1'000'000'000 + t.nanos();
+}
+
+}  // namespace
+
+// One policy with the consent cache compiled for it. Replaced as a whole on
+// a policy switch, so a check never mixes two policies.
+struct Epoch {
+  explicit Epoch(std::shared_ptr<const CompiledPolicy> p)
+      : policy(std::move(p)) {}
+
+  std::shared_ptr<const CompiledPolicy> policy;
+  ConsentCache cache;
+  Mutex occasions_mu;
+  absl::flat_hash_map<std::string, std::vector<OccasionConsent>> occasions
+      ABSL_GUARDED_BY(occasions_mu);
+  absl::Time retired_at = absl::InfiniteFuture();
+
+  // Compiles `record` into this epoch. `replace_same_revision` forces a
+  // recompile at an unchanged revision (after a consent expired).
+  void Apply(const v1::ConsentRecord& record, absl::Time now,
+             bool replace_same_revision) {
+    SubjectState s = CompileSubjectState(*policy, record, now);
+    if (!cache.Upsert(record.subject_id(), s, replace_same_revision)) return;
+    std::vector<OccasionConsent> occ;
+    if (s.flags & SubjectState::kHasOccasionConsent) {
+      for (const v1::PurposeConsent& pc : record.purposes()) {
+        if (pc.occasion_id().empty()) continue;
+        occ.push_back(OccasionConsent{
+            pc.purpose(), pc.occasion_id(), pc.state(),
+            pc.has_expiry() ? ToNanos(pc.expiry()) : kNoExpiry});
+      }
+    }
+    MutexLock lock(&occasions_mu);
+    if (occ.empty()) {
+      occasions.erase(record.subject_id());
+    } else {
+      occasions[record.subject_id()] = std::move(occ);
+    }
+  }
+
+  Reason OccasionReason(absl::string_view subject, PurposeSet purpose_and_up,
+                        absl::string_view occasion, std::int64_t now_ns) {
+    ReaderMutexLock lock(&occasions_mu);
+    auto it = occasions.find(subject);
+    if (it == occasions.end()) return Reason::kNoOccasionConsent;
+    Reason best = Reason::kNoOccasionConsent;
+    for (const OccasionConsent& oc : it->second) {
+      if (oc.occasion != occasion) continue;
+      absl::StatusOr<PurposeIndex> p = policy->FindPurpose(oc.purpose);
+      if (!p.ok() || !purpose_and_up.Contains(*p)) continue;
+      switch (oc.state) {
+        case v1::CONSENT_STATE_WITHDRAWN:
+          return Reason::kConsentWithdrawn;
+        case v1::CONSENT_STATE_REFUSED:
+          return Reason::kConsentRefused;
+        case v1::CONSENT_STATE_EXPIRED:
+          best = Reason::kConsentExpired;
+          break;
+        case v1::CONSENT_STATE_GIVEN:
+          if (oc.expiry_ns <= now_ns) {
+            best = Reason::kConsentExpired;
+          } else if (best == Reason::kNoOccasionConsent) {
+            best = Reason::kAllowedOccasionConsent;
+          }
+          break;
+        default:
+          break;
+      }
+    }
+    return best;
+  }
+};
+
+}  // namespace internal
+
+using internal::Epoch;
+using internal::SubjectState;
+
+struct Guard::Impl {
+  ConsentStore* store = nullptr;
+  AuditSink* audit = nullptr;
+  bool shadow = false;
+  bool has_clock = false;
+
+  std::atomic<Epoch*> current{nullptr};
+
+  // Held exclusively to switch policies, shared by the store listener, so
+  // that no change falls between a new epoch's snapshot and its publication.
+  internal::Mutex switch_mu;
+  std::vector<std::unique_ptr<Epoch>> epochs ABSL_GUARDED_BY(switch_mu);
+  // Every policy ever enforced, so that grants and contexts made under an
+  // earlier one can still be resolved by name.
+  std::vector<std::shared_ptr<const CompiledPolicy>> policies
+      ABSL_GUARDED_BY(switch_mu);
+
+  internal::Mutex shadow_mu;
+  absl::flat_hash_map<std::tuple<std::string, std::string, std::string, Reason>,
+                      std::int64_t>
+      shadow_counts ABSL_GUARDED_BY(shadow_mu);
+
+  std::unique_ptr<Subscription> subscription;
+};
+
+// What a check is about: a subject and a category (resolved against
+// `category_policy`), optionally with a record's tags.
+struct Guard::Target {
+  absl::string_view subject;
+  const CompiledPolicy* category_policy;
+  CategoryIndex category;
+  const RecordTags* tags;
+};
+
+// ---------------------------------------------------------------------------
+// RecordTags and AccessGrant
+
+Reason RecordTags::TagReason(absl::string_view purpose) const {
+  absl::StatusOr<PurposeIndex> p = policy_->FindPurpose(purpose);
+  if (!p.ok()) return Reason::kNotCollectedForPurpose;
+  return TagReasonIndex(*p);
+}
+
+bool RecordTags::Complies(absl::string_view purpose) const {
+  return TagReason(purpose) == Reason::kUnspecified;
+}
+
+absl::Status AccessGrant::Opens(const RecordTags& tags) const {
+  if (subject_ != tags.subject_) {
+    return absl::PermissionDeniedError(
+        "consentry: the grant was minted for another subject");
+  }
+  const bool same_policy = policy_ == tags.policy_.get();
+  if (same_policy ? category_ != tags.category_
+                  : policy_->category_id(category_) != tags.category()) {
+    return absl::PermissionDeniedError(absl::StrCat(
+        "consentry: the grant was minted for category '",
+        policy_->category_id(category_), "', not '", tags.category(), "'"));
+  }
+  if (decision_.shadow_denial()) return absl::OkStatus();
+  const Reason r = same_policy ? tags.TagReasonIndex(purpose_)
+                               : tags.TagReason(policy_->purpose_id(purpose_));
+  if (r != Reason::kUnspecified) {
+    return DenialStatus(r, policy_->purpose_id(purpose_), tags.category());
+  }
+  return absl::OkStatus();
+}
+
+// ---------------------------------------------------------------------------
+// Guard
+
+absl::StatusOr<std::unique_ptr<Guard>> Guard::Create(
+    std::shared_ptr<const CompiledPolicy> policy, ConsentStore* store,
+    AuditSink* audit, GuardOptions options) {
+  if (policy == nullptr) {
+    return absl::InvalidArgumentError("Guard::Create: policy is null");
+  }
+  if (store == nullptr) {
+    return absl::InvalidArgumentError("Guard::Create: store is null");
+  }
+  auto impl = std::make_unique<Impl>();
+  impl->store = store;
+  impl->audit = audit;
+  impl->shadow = options.mode == EnforcementMode::kShadow;
+  impl->has_clock = static_cast<bool>(options.clock);
+  if (!options.clock) options.clock = [] { return absl::Now(); };
+  auto epoch = std::make_unique<Epoch>(policy);
+  impl->current.store(epoch.get(), std::memory_order_release);
+  {
+    internal::MutexLock lock(&impl->switch_mu);
+    impl->epochs.push_back(std::move(epoch));
+    impl->policies.push_back(std::move(policy));
+  }
+  std::unique_ptr<Guard> guard(new Guard(std::move(options), std::move(impl)));
+  // Watch before the first read, so that no change is missed between a
+  // cache fill and the subscription.
+  Impl* raw = guard->impl_.get();
+  std::function<absl::Time()> clock = guard->options_.clock;
+  raw->subscription = store->Watch([raw, clock](const v1::ConsentRecord& r) {
+    internal::ReaderMutexLock lock(&raw->switch_mu);
+    raw->current.load(std::memory_order_acquire)->Apply(r, clock(), false);
+  });
+  return guard;
+}
+
+Guard::Guard(GuardOptions options, std::unique_ptr<Impl> impl)
+    : options_(std::move(options)), impl_(std::move(impl)) {}
+
+Guard::~Guard() {
+  // Stop the feed first: the listener uses the epochs.
+  impl_->subscription.reset();
+}
+
+std::shared_ptr<const CompiledPolicy> Guard::policy() const {
+  return impl_->current.load(std::memory_order_acquire)->policy;
+}
+
+absl::StatusOr<AccessContext> Guard::Context(absl::string_view accessor,
+                                             absl::string_view purpose,
+                                             absl::string_view occasion_id) const {
+  std::shared_ptr<const CompiledPolicy> p = policy();
+  absl::StatusOr<AccessorIndex> a = p->FindAccessor(accessor);
+  if (!a.ok()) return a.status();
+  absl::StatusOr<PurposeIndex> pu = p->FindPurpose(purpose);
+  if (!pu.ok()) return pu.status();
+  if (p->per_occasion().Contains(*pu) && occasion_id.empty()) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "purpose '", purpose,
+        "' is outside the catalogue: name the occasion it is used for"));
+  }
+  return AccessContext(std::move(p), *a, *pu, std::string(occasion_id));
+}
+
+absl::StatusOr<CategoryRef> Guard::Category(absl::string_view category) const {
+  std::shared_ptr<const CompiledPolicy> p = policy();
+  absl::StatusOr<CategoryIndex> c = p->FindCategory(category);
+  if (!c.ok()) return c.status();
+  return CategoryRef(std::move(p), *c);
+}
+
+absl::StatusOr<RecordTags> Guard::Tag(
+    absl::string_view subject, absl::string_view category,
+    absl::Span<const absl::string_view> collected_for,
+    absl::Span<const absl::string_view> prohibited,
+    absl::string_view record_ref) const {
+  if (subject.empty()) {
+    return absl::InvalidArgumentError("Tag: subject id must not be empty");
+  }
+  if (collected_for.empty()) {
+    return absl::InvalidArgumentError(
+        "Tag: a record must be collected for at least one purpose");
+  }
+  std::shared_ptr<const CompiledPolicy> p = policy();
+  absl::StatusOr<CategoryIndex> c = p->FindCategory(category);
+  if (!c.ok()) return c.status();
+  RecordTags tags;
+  for (absl::string_view id : collected_for) {
+    absl::StatusOr<PurposeIndex> pu = p->FindPurpose(id);
+    if (!pu.ok()) return pu.status();
+    tags.allowed_.Add(p->descendants(*pu));
+  }
+  for (absl::string_view id : prohibited) {
+    absl::StatusOr<PurposeIndex> pu = p->FindPurpose(id);
+    if (!pu.ok()) return pu.status();
+    tags.prohibited_.Add(p->descendants(*pu) | p->ancestors(*pu));
+  }
+  tags.policy_ = std::move(p);
+  tags.subject_ = std::string(subject);
+  tags.record_ref_ = std::string(record_ref);
+  tags.category_ = *c;
+  return tags;
+}
+
+absl::StatusOr<Decision> Guard::Decide(const AccessContext& ctx,
+                                       const Target& target,
+                                       const CompiledPolicy** policy_used,
+                                       PurposeIndex* purpose_used,
+                                       CategoryIndex* category_used) {
+  Epoch* epoch = impl_->current.load(std::memory_order_acquire);
+  const CompiledPolicy& p = *epoch->policy;
+  Reason reason = Reason::kUnspecified;
+  Revision revision = 0;
+
+  // Resolve the context and category against the enforced policy. They
+  // were resolved once by the caller; only after a policy switch do they
+  // need a lookup by name, and a name the new policy lacks denies.
+  AccessorIndex accessor = ctx.accessor_;
+  PurposeIndex purpose = ctx.purpose_;
+  CategoryIndex category = target.category;
+  if (ctx.policy_.get() != &p) {
+    absl::StatusOr<AccessorIndex> a = p.FindAccessor(ctx.accessor());
+    absl::StatusOr<PurposeIndex> pu = p.FindPurpose(ctx.purpose());
+    if (!a.ok()) {
+      reason = Reason::kAccessorNotPermitted;
+    } else if (!pu.ok()) {
+      reason = Reason::kNotAllowedByPolicy;
+    } else {
+      accessor = *a;
+      purpose = *pu;
+    }
+  }
+  if (target.category_policy != &p && reason == Reason::kUnspecified) {
+    absl::StatusOr<CategoryIndex> c =
+        p.FindCategory(target.category_policy->category_id(target.category));
+    if (!c.ok()) {
+      reason = Reason::kNotAllowedByPolicy;
+    } else {
+      category = *c;
+    }
+  }
+
+  const std::int64_t now_ns = impl_->has_clock
+                                  ? absl::ToUnixNanos(options_.clock())
+                                  : absl::GetCurrentTimeNanos();
+  if (reason == Reason::kUnspecified) {
+    const Basis basis = p.basis(category, purpose);
+    if (!p.declarable_by(accessor).Contains(purpose)) {
+      reason = Reason::kAccessorNotPermitted;
+    } else if (target.tags != nullptr &&
+               (reason = target.tags->policy_.get() == &p
+                             ? target.tags->TagReasonIndex(purpose)
+                             : target.tags->TagReason(p.purpose_id(purpose))) !=
+                   Reason::kUnspecified) {
+      // Not collected for, or prohibited for, this purpose.
+    } else if (basis == Basis::kNotAllowed) {
+      reason = Reason::kNotAllowedByPolicy;
+    } else {
+      SubjectState s;
+      const std::uint64_t hash = internal::ConsentCache::Hash(target.subject);
+      bool found = epoch->cache.Lookup(target.subject, hash, &s);
+      if (!found || s.valid_until_ns <= now_ns) {
+        // Miss, or a consent expired since the state was compiled: read
+        // the record and compile it now.
+        absl::StatusOr<v1::ConsentRecord> record =
+            impl_->store->Get(target.subject);
+        if (!record.ok()) {
+          reason = Reason::kStoreUnavailable;
+        } else {
+          epoch->Apply(*record, absl::FromUnixNanos(now_ns),
+                       /*replace_same_revision=*/true);
+          if (!epoch->cache.Lookup(target.subject, hash, &s)) {
+            s = internal::CompileSubjectState(p, *record,
+                                              absl::FromUnixNanos(now_ns));
+          }
+        }
+      }
+      if (reason == Reason::kUnspecified) {
+        revision = s.revision;
+        const std::uint64_t bit = std::uint64_t{1} << purpose;
+        if (s.flags & SubjectState::kErased) {
+          reason = Reason::kSubjectErased;
+        } else if ((s.flags & SubjectState::kSuspendAll) ||
+                   (s.suspended & bit)) {
+          reason = Reason::kUseSuspended;
+        } else if (basis == Basis::kNecessary) {
+          reason = Reason::kAllowedNecessary;
+        } else if (s.withdrawn & bit) {
+          reason = Reason::kConsentWithdrawn;
+        } else if (s.refused & bit) {
+          reason = Reason::kConsentRefused;
+        } else if (basis == Basis::kOptOut) {
+          reason = Reason::kAllowedNotOptedOut;
+        } else if (p.per_occasion().Contains(purpose)) {
+          reason = (s.flags & SubjectState::kHasOccasionConsent)
+                       ? epoch->OccasionReason(target.subject,
+                                               p.ancestors(purpose),
+                                               ctx.occasion_id(), now_ns)
+                       : Reason::kNoOccasionConsent;
+        } else if (((p.requires_specific_consent(category) ? s.given_direct
+                                                            : s.given) &
+                    bit) != 0) {
+          reason = Reason::kAllowedConsent;
+        } else if (s.expired & bit) {
+          reason = Reason::kConsentExpired;
+        } else {
+          reason = Reason::kNoConsent;
+        }
+      }
+    }
+  }
+
+  const Decision decision(reason, revision, impl_->shadow);
+  const absl::string_view category_id =
+      target.category_policy->category_id(target.category);
+  if (impl_->audit != nullptr) {
+    AuditEvent event;
+    event.time_unix_nanos = now_ns;
+    event.accessor = ctx.accessor();
+    event.subject = target.subject;
+    event.category = category_id;
+    event.purpose = ctx.purpose();
+    event.policy_version = p.version();
+    event.record_ref =
+        target.tags != nullptr ? absl::string_view(target.tags->record_ref())
+                               : absl::string_view();
+    event.reason = reason;
+    event.revision = revision;
+    event.shadow = decision.shadow_denial();
+    if (!impl_->audit->Record(event).ok()) {
+      return DenialStatus(Reason::kAuditUnavailable, ctx.purpose(), category_id);
+    }
+  }
+  if (reason == Reason::kStoreUnavailable) {
+    return DenialStatus(reason, ctx.purpose(), category_id);
+  }
+  if (decision.shadow_denial()) {
+    internal::MutexLock lock(&impl_->shadow_mu);
+    ++impl_->shadow_counts[std::make_tuple(std::string(ctx.accessor()),
+                                           std::string(ctx.purpose()),
+                                           std::string(category_id), reason)];
+  }
+  if (policy_used != nullptr) {
+    *policy_used = &p;
+    *purpose_used = purpose;
+    *category_used = category;
+  }
+  return decision;
+}
+
+absl::StatusOr<Decision> Guard::Check(const AccessContext& ctx,
+                                      absl::string_view subject,
+                                      const CategoryRef& category) {
+  return Decide(ctx, Target{subject, category.policy_.get(), category.index_, nullptr},
+                nullptr, nullptr, nullptr);
+}
+
+absl::StatusOr<Decision> Guard::Check(const AccessContext& ctx,
+                                      const RecordTags& record) {
+  return Decide(ctx,
+                Target{record.subject(), record.policy_.get(), record.category_,
+                       &record},
+                nullptr, nullptr, nullptr);
+}
+
+absl::StatusOr<Guard::Authorization> Guard::Evaluate(const AccessContext& ctx,
+                                                     const RecordTags& record) {
+  const CompiledPolicy* policy = nullptr;
+  PurposeIndex purpose = 0;
+  CategoryIndex category = 0;
+  absl::StatusOr<Decision> d = Decide(
+      ctx,
+      Target{record.subject(), record.policy_.get(), record.category_, &record},
+      &policy, &purpose, &category);
+  if (!d.ok()) return d.status();
+  Authorization out{*d, absl::nullopt};
+  if (d->proceeds()) {
+    out.grant.emplace(internal::GrantMinter::Mint(policy, record.subject(),
+                                                  category, purpose, *d));
+  }
+  return out;
+}
+
+absl::StatusOr<AccessGrant> Guard::Authorize(const AccessContext& ctx,
+                                             const RecordTags& record) {
+  absl::StatusOr<Authorization> a = Evaluate(ctx, record);
+  if (!a.ok()) return a.status();
+  if (!a->grant.has_value()) {
+    return DenialStatus(a->decision.reason(), ctx.purpose(), record.category());
+  }
+  return *std::move(a->grant);
+}
+
+absl::Status Guard::WarmCache() {
+  internal::ReaderMutexLock lock(&impl_->switch_mu);
+  Epoch* epoch = impl_->current.load(std::memory_order_acquire);
+  Revision after = 0;
+  for (;;) {
+    absl::StatusOr<std::vector<v1::ConsentRecord>> batch =
+        impl_->store->ChangesSince(after, 10000);
+    if (!batch.ok()) return batch.status();
+    if (batch->empty()) return absl::OkStatus();
+    const absl::Time now = options_.clock();
+    for (const v1::ConsentRecord& r : *batch) {
+      epoch->Apply(r, now, false);
+      after = std::max(after, r.revision());
+    }
+  }
+}
+
+absl::Status Guard::SetPolicy(std::shared_ptr<const CompiledPolicy> policy) {
+  if (policy == nullptr) {
+    return absl::InvalidArgumentError("SetPolicy: policy is null");
+  }
+  internal::MutexLock lock(&impl_->switch_mu);
+  auto next = std::make_unique<Epoch>(policy);
+  Revision after = 0;
+  for (;;) {
+    absl::StatusOr<std::vector<v1::ConsentRecord>> batch =
+        impl_->store->ChangesSince(after, 10000);
+    if (!batch.ok()) return batch.status();
+    if (batch->empty()) break;
+    const absl::Time now = options_.clock();
+    for (const v1::ConsentRecord& r : *batch) {
+      next->Apply(r, now, false);
+      after = std::max(after, r.revision());
+    }
+  }
+  const absl::Time now = options_.clock();
+  Epoch* old = impl_->current.exchange(next.get(), std::memory_order_acq_rel);
+  old->retired_at = now;
+  impl_->epochs.push_back(std::move(next));
+  impl_->policies.push_back(std::move(policy));
+  // Free epochs retired longer ago than the grace period.
+  const absl::Duration grace = options_.retire_grace;
+  impl_->epochs.erase(
+      std::remove_if(impl_->epochs.begin(), impl_->epochs.end(),
+                     [&](const std::unique_ptr<Epoch>& e) {
+                       return e->retired_at != absl::InfiniteFuture() &&
+                              now - e->retired_at > grace;
+                     }),
+      impl_->epochs.end());
+  return absl::OkStatus();
+}
+
+std::size_t Guard::cached_subjects() const {
+  return impl_->current.load(std::memory_order_acquire)->cache.size();
+}
+
+std::vector<ShadowDenialCount> Guard::ShadowReport() const {
+  std::vector<ShadowDenialCount> out;
+  {
+    internal::MutexLock lock(&impl_->shadow_mu);
+    for (const auto& [key, count] : impl_->shadow_counts) {
+      out.push_back(ShadowDenialCount{std::get<0>(key), std::get<1>(key),
+                                      std::get<2>(key), std::get<3>(key),
+                                      count});
+    }
+  }
+  std::sort(out.begin(), out.end(),
+            [](const ShadowDenialCount& a, const ShadowDenialCount& b) {
+              return std::tie(b.count, a.accessor, a.purpose, a.category) <
+                     std::tie(a.count, b.accessor, b.purpose, b.category);
+            });
+  return out;
+}
+
+}  // namespace consentry

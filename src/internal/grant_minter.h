@@ -1,0 +1,28 @@
+// Copyright 2026 The consentry Authors.
+// SPDX-License-Identifier: Apache-2.0
+//
+// The only code that may construct an AccessGrant. Internal; never
+// installed.
+
+#ifndef CONSENTRY_SRC_INTERNAL_GRANT_MINTER_H_
+#define CONSENTRY_SRC_INTERNAL_GRANT_MINTER_H_
+
+#include <string>
+#include <utility>
+
+#include "consentry/guard.h"
+
+namespace consentry::internal {
+
+class GrantMinter {
+ public:
+  static AccessGrant Mint(const CompiledPolicy* policy, std::string subject,
+                          CategoryIndex category, PurposeIndex purpose,
+                          Decision decision) {
+    return AccessGrant(policy, std::move(subject), category, purpose, decision);
+  }
+};
+
+}  // namespace consentry::internal
+
+#endif  // CONSENTRY_SRC_INTERNAL_GRANT_MINTER_H_

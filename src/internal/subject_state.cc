@@ -1,0 +1,88 @@
+// Copyright 2026 The consentry Authors.
+// SPDX-License-Identifier: Apache-2.0
+
+#include "src/internal/subject_state.h"
+
+#include <algorithm>
+
+#include "absl/time/time.h"
+
+namespace consentry::internal {
+namespace {
+
+std::int64_t ToNanos(const google::protobuf::Timestamp& t) {
+  return t.seconds() * 1'000'000'000 + t.nanos();
+}
+
+}  // namespace
+
+SubjectState CompileSubjectState(const CompiledPolicy& policy,
+                                 const v1::ConsentRecord& record,
+                                 absl::Time now) {
+  SubjectState s;
+  s.revision = record.revision();
+  const std::int64_t now_ns = absl::ToUnixNanos(now);
+  PurposeSet given, given_direct, refused, withdrawn, expired, suspended;
+  for (const v1::PurposeConsent& pc : record.purposes()) {
+    absl::StatusOr<PurposeIndex> p = policy.FindPurpose(pc.purpose());
+    if (!p.ok()) continue;  // unknown to this policy: allows nothing
+    if (!pc.occasion_id().empty()) {
+      s.flags |= SubjectState::kHasOccasionConsent;
+      if (pc.state() == v1::CONSENT_STATE_GIVEN && pc.has_expiry() &&
+          ToNanos(pc.expiry()) > now_ns) {
+        s.valid_until_ns = std::min(s.valid_until_ns, ToNanos(pc.expiry()));
+      }
+      continue;
+    }
+    const PurposeSet below = policy.descendants(*p);
+    switch (pc.state()) {
+      case v1::CONSENT_STATE_GIVEN:
+        if (pc.has_expiry() && ToNanos(pc.expiry()) <= now_ns) {
+          expired.Add(below);
+        } else {
+          given.Add(below);
+          given_direct.Add(*p);
+          if (pc.has_expiry()) {
+            s.valid_until_ns = std::min(s.valid_until_ns, ToNanos(pc.expiry()));
+          }
+        }
+        break;
+      case v1::CONSENT_STATE_REFUSED:
+        refused.Add(below);
+        break;
+      case v1::CONSENT_STATE_WITHDRAWN:
+        withdrawn.Add(below);
+        break;
+      case v1::CONSENT_STATE_EXPIRED:
+        expired.Add(below);
+        break;
+      default:
+        break;  // unspecified: no consent
+    }
+  }
+  const v1::Restrictions& r = record.restrictions();
+  for (const std::string& id : r.suspended_purposes()) {
+    absl::StatusOr<PurposeIndex> p = policy.FindPurpose(id);
+    if (p.ok()) {
+      suspended.Add(policy.descendants(*p));
+    } else {
+      // A suspension naming a purpose this policy does not know cannot be
+      // honoured precisely; fail closed by suspending everything.
+      s.flags |= SubjectState::kSuspendAll;
+    }
+  }
+  if (r.suspend_all()) s.flags |= SubjectState::kSuspendAll;
+  if (r.third_party_provision_stopped()) {
+    s.flags |= SubjectState::kProvisionStopped;
+  }
+  if (r.erased()) s.flags |= SubjectState::kErased;
+  s.given = given.bits();
+  s.given_direct = given_direct.bits();
+  s.refused = refused.bits();
+  s.withdrawn = withdrawn.bits();
+  s.expired = expired.bits();
+  s.suspended = suspended.bits();
+  return s;
+}
+
+}  // namespace consentry::internal

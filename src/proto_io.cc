@@ -1,0 +1,189 @@
+// Copyright 2026 The consentry Authors.
+// SPDX-License-Identifier: Apache-2.0
+
+#include "consentry/proto_io.h"
+
+#include <cerrno>
+#include <cstring>
+#include <fstream>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "google/protobuf/io/tokenizer.h"
+#include "google/protobuf/message.h"
+#include "google/protobuf/text_format.h"
+#include "google/protobuf/util/json_util.h"
+
+namespace consentry {
+namespace {
+
+class CollectErrors final : public google::protobuf::io::ErrorCollector {
+ public:
+  void AddError(int line, google::protobuf::io::ColumnNumber column,
+                const std::string& message) override {
+    errors_.push_back(absl::StrCat("line ", line + 1, ", column ", column + 1,
+                                   ": ", message));
+  }
+  void AddWarning(int, google::protobuf::io::ColumnNumber,
+                  const std::string&) override {}
+  std::string Joined() const { return absl::StrJoin(errors_, "; "); }
+
+ private:
+  std::vector<std::string> errors_;
+};
+
+}  // namespace
+
+absl::StatusOr<WireFormat> FormatFromPath(absl::string_view path) {
+  if (absl::EndsWith(path, ".binpb") || absl::EndsWith(path, ".pb") ||
+      absl::EndsWith(path, ".bin")) {
+    return WireFormat::kBinary;
+  }
+  if (absl::EndsWith(path, ".json")) return WireFormat::kJson;
+  if (absl::EndsWith(path, ".textproto") || absl::EndsWith(path, ".txtpb") ||
+      absl::EndsWith(path, ".pbtxt") || absl::EndsWith(path, ".txt")) {
+    return WireFormat::kText;
+  }
+  return absl::InvalidArgumentError(absl::StrCat(
+      "cannot tell the format of '", path,
+      "': use .textproto/.txtpb/.pbtxt (text), .json (JSON) or .binpb/.pb "
+      "(binary)"));
+}
+
+absl::Status ParseMessage(absl::string_view data, WireFormat format,
+                          google::protobuf::Message& message,
+                          absl::string_view source) {
+  message.Clear();
+  const std::string& type = message.GetDescriptor()->full_name();
+  switch (format) {
+    case WireFormat::kBinary: {
+      if (data.size() > static_cast<std::size_t>(INT32_MAX) ||
+          !message.ParseFromArray(data.data(), static_cast<int>(data.size()))) {
+        message.Clear();
+        return absl::InvalidArgumentError(absl::StrCat(
+            source, ": malformed binary ", type, " (", data.size(),
+            " bytes; truncated, wrong type, or invalid UTF-8 in a string)"));
+      }
+      return absl::OkStatus();
+    }
+    case WireFormat::kJson: {
+      google::protobuf::util::JsonParseOptions options;
+      options.ignore_unknown_fields = false;
+      auto st = google::protobuf::util::JsonStringToMessage(
+          google::protobuf::StringPiece(data.data(), data.size()), &message,
+          options);
+      if (!st.ok()) {
+        message.Clear();
+        return absl::InvalidArgumentError(
+            absl::StrCat(source, ": malformed JSON ", type, ": ",
+                         std::string(st.message())));
+      }
+      return absl::OkStatus();
+    }
+    case WireFormat::kText: {
+      google::protobuf::TextFormat::Parser parser;
+      CollectErrors errors;
+      parser.RecordErrorsTo(&errors);
+      if (data.size() > static_cast<std::size_t>(INT32_MAX) ||
+          !parser.ParseFromString(std::string(data), &message)) {
+        message.Clear();
+        return absl::InvalidArgumentError(absl::StrCat(
+            source, ": malformed text-format ", type, ": ", errors.Joined()));
+      }
+      return absl::OkStatus();
+    }
+  }
+  return absl::InvalidArgumentError("unknown wire format");
+}
+
+absl::StatusOr<std::string> SerializeMessage(
+    const google::protobuf::Message& message, WireFormat format) {
+  std::string out;
+  switch (format) {
+    case WireFormat::kBinary:
+      if (!message.SerializeToString(&out)) {
+        return absl::InternalError(absl::StrCat(
+            "cannot serialize ", message.GetDescriptor()->full_name()));
+      }
+      return out;
+    case WireFormat::kJson: {
+      google::protobuf::util::JsonPrintOptions options;
+      options.add_whitespace = true;
+      options.preserve_proto_field_names = true;
+      auto st = google::protobuf::util::MessageToJsonString(message, &out,
+                                                            options);
+      if (!st.ok()) {
+        return absl::InternalError(absl::StrCat(
+            "cannot print ", message.GetDescriptor()->full_name(),
+            " as JSON: ", std::string(st.message())));
+      }
+      return out;
+    }
+    case WireFormat::kText:
+      if (!google::protobuf::TextFormat::PrintToString(message, &out)) {
+        return absl::InternalError(absl::StrCat(
+            "cannot print ", message.GetDescriptor()->full_name()));
+      }
+      return out;
+  }
+  return absl::InvalidArgumentError("unknown wire format");
+}
+
+absl::StatusOr<std::string> ReadFileToString(absl::string_view path) {
+  const std::string p(path);
+  std::ifstream in(p, std::ios::binary);
+  if (!in) {
+    const int err = errno;
+    if (err == ENOENT) {
+      return absl::NotFoundError(absl::StrCat(p, ": no such file"));
+    }
+    if (err == EACCES) {
+      return absl::PermissionDeniedError(absl::StrCat(p, ": permission denied"));
+    }
+    return absl::InternalError(
+        absl::StrCat(p, ": cannot open: ", std::strerror(err)));
+  }
+  std::ostringstream ss;
+  ss << in.rdbuf();
+  if (in.bad()) return absl::InternalError(absl::StrCat(p, ": read error"));
+  return ss.str();
+}
+
+absl::StatusOr<v1::Policy> LoadPolicyFile(absl::string_view path) {
+  absl::StatusOr<WireFormat> format = FormatFromPath(path);
+  if (!format.ok()) return format.status();
+  absl::StatusOr<std::string> data = ReadFileToString(path);
+  if (!data.ok()) return data.status();
+  v1::Policy policy;
+  absl::Status s = ParseMessage(*data, *format, policy, path);
+  if (!s.ok()) return s;
+  return policy;
+}
+
+absl::StatusOr<std::shared_ptr<const CompiledPolicy>> LoadAndCompilePolicy(
+    absl::string_view path) {
+  absl::StatusOr<v1::Policy> policy = LoadPolicyFile(path);
+  if (!policy.ok()) return policy.status();
+  absl::StatusOr<std::shared_ptr<const CompiledPolicy>> compiled =
+      CompiledPolicy::Compile(*policy);
+  if (!compiled.ok()) {
+    return absl::Status(compiled.status().code(),
+                        absl::StrCat(path, ": ", compiled.status().message()));
+  }
+  return compiled;
+}
+
+absl::StatusOr<v1::ConsentRecord> ParseConsentRecord(absl::string_view data,
+                                                     WireFormat format,
+                                                     absl::string_view source) {
+  v1::ConsentRecord record;
+  absl::Status s = ParseMessage(data, format, record, source);
+  if (!s.ok()) return s;
+  return record;
+}
+
+}  // namespace consentry
