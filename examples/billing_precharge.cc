@@ -1,0 +1,126 @@
+// Copyright 2026 The consentry Authors.
+// SPDX-License-Identifier: Apache-2.0
+//
+// Billing code that asks, before charge calculation, whether it may use each
+// subscriber's call records for `billing.calculation`. It computes charges
+// only for the subscribers it may, and prints every denial with its reason.
+//
+//   billing_precharge [--policy=policies/default.textproto]
+
+#include <cstdio>
+#include <iostream>
+#include <string>
+#include <vector>
+
+#include "consentry/audit.h"
+#include "consentry/consent.h"
+#include "consentry/guard.h"
+#include "consentry/protected.h"
+#include "consentry/proto_io.h"
+
+namespace {
+
+// A month of one subscriber's call usage: communication data (secrecy of
+// communications), collected for charge calculation and service operation.
+struct CallUsage {
+  int call_minutes;
+  int data_megabytes;
+};
+
+constexpr int kBaseFeeYen = 980;
+
+int ChargeYen(const CallUsage& u) {
+  return kBaseFeeYen + u.call_minutes * 22 + (u.data_megabytes / 1024) * 300;
+}
+
+struct Subscriber {
+  std::string id;
+  CallUsage usage;
+  std::vector<absl::string_view> collected_for;
+};
+
+int Fail(const absl::Status& s) {
+  std::cerr << "billing_precharge: " << s << "\n";
+  return 1;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  std::string policy_path = std::string(CONSENTRY_SOURCE_DIR) +
+                            "/policies/default.textproto";
+  for (int i = 1; i < argc; ++i) {
+    const std::string arg = argv[i];
+    if (arg.rfind("--policy=", 0) == 0) policy_path = arg.substr(9);
+  }
+  auto policy = consentry::LoadAndCompilePolicy(policy_path);
+  if (!policy.ok()) return Fail(policy.status());
+
+  consentry::InMemoryConsentStore store;
+  consentry::InMemoryAuditSink audit;
+  auto guard = consentry::Guard::Create(*policy, &store, &audit);
+  if (!guard.ok()) return Fail(guard.status());
+
+  // The subscribers' requests, as the request desk recorded them.
+  consentry::v1::ConsentChange suspend;
+  suspend.set_subject_id("sub-0003");
+  suspend.mutable_restrictions()->add_suspended_purposes("billing");
+  consentry::v1::ConsentChange erase;
+  erase.set_subject_id("sub-0005");
+  erase.mutable_restrictions()->set_erased(true);
+  for (const auto& change : {suspend, erase}) {
+    if (auto r = store.Apply(change); !r.ok()) return Fail(r.status());
+  }
+
+  const std::vector<Subscriber> subscribers = {
+      {"sub-0001", {120, 3072}, {"billing.calculation", "service.operation"}},
+      {"sub-0002", {45, 10240}, {"billing.calculation", "service.operation"}},
+      {"sub-0003", {300, 2048}, {"billing.calculation", "service.operation"}},
+      // Collected only to operate the network: not for charges.
+      {"sub-0004", {10, 512}, {"service.operation"}},
+      {"sub-0005", {80, 4096}, {"billing.calculation", "service.operation"}},
+  };
+
+  std::vector<consentry::Protected<CallUsage>> records;
+  for (const Subscriber& s : subscribers) {
+    auto tags = (*guard)->Tag(s.id, "communication", s.collected_for);
+    if (!tags.ok()) return Fail(tags.status());
+    records.emplace_back(*std::move(tags), s.usage);
+  }
+
+  auto ctx = (*guard)->Context("billing-service", "billing.calculation");
+  if (!ctx.ok()) return Fail(ctx.status());
+
+  std::cout << "Pre-charge check for " << records.size()
+            << " subscribers (purpose billing.calculation, policy "
+            << (*guard)->policy()->version() << ")\n\n";
+  int total = 0;
+  int charged = 0;
+  for (const auto& record : records) {
+    auto grant = (*guard)->Authorize(*ctx, record);
+    if (!grant.ok()) {
+      const auto reason = consentry::ReasonFromStatus(grant.status());
+      std::printf("  %-9s DENIED   %-26s %s\n", record.tags().subject().c_str(),
+                  std::string(consentry::ReasonName(
+                                  reason.value_or(consentry::Reason::kUnspecified)))
+                      .c_str(),
+                  std::string(consentry::ReasonDescription(
+                                  reason.value_or(consentry::Reason::kUnspecified)))
+                      .c_str());
+      continue;
+    }
+    auto usage = record.Read(*grant);
+    if (!usage.ok()) return Fail(usage.status());
+    const int yen = ChargeYen(**usage);
+    total += yen;
+    ++charged;
+    std::printf("  %-9s charged  %6d JPY  (%d min, %d MB; %s)\n",
+                record.tags().subject().c_str(), yen, (*usage)->call_minutes,
+                (*usage)->data_megabytes,
+                std::string(consentry::ReasonName(grant->decision().reason())).c_str());
+  }
+  std::printf("\n%d of %zu subscribers charged, %d JPY in total; %zu decisions "
+              "audited.\n",
+              charged, records.size(), total, audit.size());
+  return 0;
+}

@@ -1,0 +1,203 @@
+// Copyright 2026 The consentry Authors.
+// SPDX-License-Identifier: Apache-2.0
+
+#include "consentry/protected.h"
+
+#include <string>
+#include <type_traits>
+#include <vector>
+
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "tests/testing/guard_fixture.h"
+#include "tests/testing/status_matchers.h"
+
+namespace consentry {
+namespace {
+
+using ::consentry::testing::GuardFixture;
+using ::consentry::testing::StatusIs;
+using ::testing::HasSubstr;
+
+// Misuse that must not compile.
+static_assert(!std::is_default_constructible_v<AccessGrant>);
+static_assert(!std::is_copy_constructible_v<AccessGrant>);
+static_assert(!std::is_copy_assignable_v<AccessGrant>);
+static_assert(std::is_move_constructible_v<AccessGrant>);
+static_assert(!std::is_constructible_v<AccessGrant, const CompiledPolicy*,
+                                       std::string, CategoryIndex, PurposeIndex,
+                                       Decision>);
+static_assert(!std::is_default_constructible_v<Protected<int>>);
+static_assert(!std::is_default_constructible_v<RecordTags> ||
+              !std::is_constructible_v<RecordTags, std::string>);
+
+class ProtectedTest : public GuardFixture {
+ protected:
+  Protected<double> Weight(const std::string& subject, double kg) {
+    absl::StatusOr<RecordTags> tags = guard_->Tag(
+        subject, "measurement", {"service.operation", "statistics.measurement"});
+    EXPECT_TRUE(tags.ok()) << tags.status();
+    return Protected<double>(*std::move(tags), kg);
+  }
+};
+
+TEST_F(ProtectedTest, ReadWithGrantReturnsValue) {
+  Set("m1", "statistics.measurement", v1::CONSENT_STATE_GIVEN);
+  Protected<double> w = Weight("m1", 61.5);
+  absl::StatusOr<AccessGrant> g =
+      guard_->Authorize(Ctx("statistics-job", "statistics.measurement"), w);
+  ASSERT_OK(g);
+  EXPECT_EQ(g->subject(), "m1");
+  EXPECT_EQ(g->category(), "measurement");
+  EXPECT_EQ(g->purpose(), "statistics.measurement");
+  absl::StatusOr<const double*> v = w.Read(*g);
+  ASSERT_OK(v);
+  EXPECT_DOUBLE_EQ(**v, 61.5);
+}
+
+TEST_F(ProtectedTest, GrantForAnotherSubjectIsRefused) {
+  Set("m1", "statistics.measurement", v1::CONSENT_STATE_GIVEN);
+  Protected<double> mine = Weight("m1", 61.5);
+  Protected<double> theirs = Weight("m2", 80.0);
+  absl::StatusOr<AccessGrant> g =
+      guard_->Authorize(Ctx("statistics-job", "statistics.measurement"), mine);
+  ASSERT_OK(g);
+  EXPECT_THAT(theirs.Read(*g), StatusIs(absl::StatusCode::kPermissionDenied,
+                                        HasSubstr("another subject")));
+}
+
+TEST_F(ProtectedTest, GrantForAnotherCategoryIsRefused) {
+  absl::StatusOr<RecordTags> billing_tags =
+      guard_->Tag("m1", "billing", {"billing"});
+  ASSERT_OK(billing_tags);
+  Protected<int> charge(*billing_tags, 1600);
+  absl::StatusOr<RecordTags> contact_tags =
+      guard_->Tag("m1", "contact", {"billing"});
+  ASSERT_OK(contact_tags);
+  Protected<std::string> email(*contact_tags, "m1@example.jp");
+  absl::StatusOr<AccessGrant> g =
+      guard_->Authorize(Ctx("billing-service", "billing.calculation"), charge);
+  ASSERT_OK(g);
+  EXPECT_THAT(email.Read(*g), StatusIs(absl::StatusCode::kPermissionDenied,
+                                       HasSubstr("category 'billing'")));
+}
+
+TEST_F(ProtectedTest, GrantDoesNotOpenRecordCollectedForOtherPurposes) {
+  // Same subject and category, but the second record was collected only
+  // for service operation: the statistics grant does not open it.
+  Set("m1", "statistics.measurement", v1::CONSENT_STATE_GIVEN);
+  Protected<double> w = Weight("m1", 61.5);
+  absl::StatusOr<RecordTags> narrow =
+      guard_->Tag("m1", "measurement", {"service.operation"});
+  ASSERT_OK(narrow);
+  Protected<double> body_fat(*narrow, 22.0);
+  absl::StatusOr<AccessGrant> g =
+      guard_->Authorize(Ctx("statistics-job", "statistics.measurement"), w);
+  ASSERT_OK(g);
+  EXPECT_THAT(body_fat.Read(*g),
+              StatusIs(absl::StatusCode::kPermissionDenied,
+                       HasSubstr("not_collected_for_purpose")));
+}
+
+TEST_F(ProtectedTest, DeniedReadYieldsNoGrant) {
+  Protected<double> w = Weight("m1", 61.5);
+  EXPECT_THAT(
+      guard_->Authorize(Ctx("statistics-job", "statistics.measurement"), w),
+      StatusIs(absl::StatusCode::kFailedPrecondition, HasSubstr("no_consent")));
+}
+
+TEST_F(ProtectedTest, DerivedValueKeepsTags) {
+  Set("m1", "statistics.measurement", v1::CONSENT_STATE_GIVEN);
+  Protected<double> w = Weight("m1", 61.5);
+  AccessContext ctx = Ctx("statistics-job", "statistics.measurement");
+  absl::StatusOr<AccessGrant> g = guard_->Authorize(ctx, w);
+  ASSERT_OK(g);
+  absl::StatusOr<Protected<int>> grams =
+      w.Derive(*g, [](double kg) { return static_cast<int>(kg * 1000); });
+  ASSERT_OK(grams);
+  EXPECT_EQ(grams->tags().subject(), "m1");
+  EXPECT_EQ(grams->tags().category(), "measurement");
+  EXPECT_TRUE(grams->tags().Complies("statistics.measurement"));
+  EXPECT_FALSE(grams->tags().Complies("marketing.research"));
+  // The derived value needs a grant of its own, like its source.
+  Set("m1", "statistics.measurement", v1::CONSENT_STATE_WITHDRAWN);
+  EXPECT_THAT(guard_->Authorize(ctx, *grams),
+              StatusIs(absl::StatusCode::kFailedPrecondition,
+                       HasSubstr("consent_withdrawn")));
+  // The earlier grant still opens it: grants are short-lived by contract.
+  absl::StatusOr<const int*> v = grams->Read(*g);
+  ASSERT_OK(v);
+  EXPECT_EQ(**v, 61500);
+}
+
+TEST_F(ProtectedTest, DeriveWithWrongGrantFails) {
+  Protected<double> w = Weight("m1", 61.5);
+  absl::StatusOr<RecordTags> other = guard_->Tag("m2", "billing", {"billing"});
+  ASSERT_OK(other);
+  Protected<int> charge(*other, 100);
+  absl::StatusOr<AccessGrant> g =
+      guard_->Authorize(Ctx("billing-service", "billing.calculation"), charge);
+  ASSERT_OK(g);
+  bool called = false;
+  auto derived = w.Derive(*g, [&](double kg) {
+    called = true;
+    return kg;
+  });
+  EXPECT_THAT(derived, StatusIs(absl::StatusCode::kPermissionDenied,
+                                HasSubstr("another subject")));
+  EXPECT_FALSE(called);
+}
+
+TEST_F(ProtectedTest, FilterReadableKeepsOnlyAllowedRecords) {
+  Set("m1", "statistics.measurement", v1::CONSENT_STATE_GIVEN);
+  Set("m2", "statistics.measurement", v1::CONSENT_STATE_REFUSED);
+  Set("m4", "statistics", v1::CONSENT_STATE_GIVEN);
+  std::vector<Protected<double>> records;
+  records.push_back(Weight("m1", 60));
+  records.push_back(Weight("m2", 70));
+  records.push_back(Weight("m3", 80));
+  records.push_back(Weight("m4", 90));
+  audit_.Clear();
+  absl::StatusOr<ReadableBatch<double>> batch = FilterReadable<double>(
+      *guard_, Ctx("statistics-job", "statistics.measurement"), records);
+  ASSERT_OK(batch);
+  ASSERT_EQ(batch->allowed().size(), 2u);
+  EXPECT_EQ(batch->allowed()[0].first, 0u);
+  EXPECT_DOUBLE_EQ(*batch->allowed()[0].second, 60);
+  EXPECT_EQ(batch->allowed()[1].first, 3u);
+  EXPECT_DOUBLE_EQ(*batch->allowed()[1].second, 90);
+  ASSERT_EQ(batch->denied().size(), 2u);
+  EXPECT_EQ(batch->denied()[0].index, 1u);
+  EXPECT_EQ(batch->denied()[0].decision.reason(), Reason::kConsentRefused);
+  EXPECT_EQ(batch->denied()[1].index, 2u);
+  EXPECT_EQ(batch->denied()[1].decision.reason(), Reason::kNoConsent);
+  EXPECT_EQ(audit_.size(), 4u);
+}
+
+TEST_F(ProtectedTest, FilterReadableFailsClosedOnStoreOutage) {
+  std::vector<Protected<double>> records;
+  records.push_back(Weight("m1", 60));
+  store_.SetUnavailableForTesting(true);
+  EXPECT_THAT(FilterReadable<double>(
+                  *guard_, Ctx("statistics-job", "statistics.measurement"),
+                  records),
+              StatusIs(absl::StatusCode::kUnavailable, HasSubstr("store")));
+}
+
+TEST_F(ProtectedTest, ShadowGrantOpensDeniedRecord) {
+  GuardOptions options;
+  options.mode = EnforcementMode::kShadow;
+  MakeGuard(options);
+  absl::StatusOr<RecordTags> narrow =
+      guard_->Tag("m1", "measurement", {"service.operation"});
+  ASSERT_OK(narrow);
+  Protected<double> w(*narrow, 61.5);
+  absl::StatusOr<AccessGrant> g =
+      guard_->Authorize(Ctx("statistics-job", "statistics.measurement"), w);
+  ASSERT_OK(g);
+  EXPECT_TRUE(g->decision().shadow_denial());
+  EXPECT_OK(w.Read(*g));
+}
+
+}  // namespace
+}  // namespace consentry

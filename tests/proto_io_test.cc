@@ -1,0 +1,166 @@
+// Copyright 2026 The consentry Authors.
+// SPDX-License-Identifier: Apache-2.0
+
+#include "consentry/proto_io.h"
+
+#include <string>
+
+#include "gmock/gmock.h"
+#include "google/protobuf/util/message_differencer.h"
+#include "gtest/gtest.h"
+#include "tests/testing/guard_fixture.h"
+#include "tests/testing/status_matchers.h"
+
+namespace consentry {
+namespace {
+
+using ::consentry::testing::SourcePath;
+using ::consentry::testing::StatusIs;
+using ::google::protobuf::util::MessageDifferencer;
+using ::testing::HasSubstr;
+
+v1::ConsentRecord LoadRecord(const std::string& file, WireFormat format) {
+  absl::StatusOr<std::string> data = ReadFileToString(SourcePath(file));
+  EXPECT_TRUE(data.ok()) << data.status();
+  absl::StatusOr<v1::ConsentRecord> r = ParseConsentRecord(*data, format, file);
+  EXPECT_TRUE(r.ok()) << r.status();
+  return r.ok() ? *r : v1::ConsentRecord();
+}
+
+TEST(ProtoIoTest, TextAndJsonFormsLoadTheSameRecord) {
+  v1::ConsentRecord text =
+      LoadRecord("tests/testdata/consent_record.textproto", WireFormat::kText);
+  v1::ConsentRecord json =
+      LoadRecord("tests/testdata/consent_record.json", WireFormat::kJson);
+  EXPECT_EQ(text.subject_id(), "member-0001");
+  EXPECT_EQ(text.revision(), 42);
+  ASSERT_EQ(text.purposes_size(), 3);
+  EXPECT_EQ(text.purposes(2).occasion_id(), "study-2026-a");
+  EXPECT_TRUE(text.restrictions().third_party_provision_stopped());
+  EXPECT_TRUE(MessageDifferencer::Equals(text, json))
+      << text.DebugString() << "\nvs\n" << json.DebugString();
+}
+
+TEST(ProtoIoTest, EveryFormRoundTrips) {
+  v1::ConsentRecord text =
+      LoadRecord("tests/testdata/consent_record.textproto", WireFormat::kText);
+  for (WireFormat f : {WireFormat::kBinary, WireFormat::kJson, WireFormat::kText}) {
+    absl::StatusOr<std::string> bytes = SerializeMessage(text, f);
+    ASSERT_OK(bytes);
+    absl::StatusOr<v1::ConsentRecord> back = ParseConsentRecord(*bytes, f);
+    ASSERT_OK(back);
+    EXPECT_TRUE(MessageDifferencer::Equals(text, *back)) << static_cast<int>(f);
+  }
+}
+
+TEST(ProtoIoTest, TruncatedBinaryIsRejected) {
+  v1::ConsentRecord text =
+      LoadRecord("tests/testdata/consent_record.textproto", WireFormat::kText);
+  std::string bytes = text.SerializeAsString();
+  bytes.resize(bytes.size() / 2);
+  EXPECT_THAT(ParseConsentRecord(bytes, WireFormat::kBinary, "wire"),
+              StatusIs(absl::StatusCode::kInvalidArgument,
+                       HasSubstr("wire: malformed binary consentry.v1.ConsentRecord")));
+}
+
+TEST(ProtoIoTest, GarbageBinaryIsRejected) {
+  const std::string garbage("\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\x01", 11);
+  EXPECT_THAT(ParseConsentRecord(garbage, WireFormat::kBinary),
+              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("malformed binary")));
+}
+
+TEST(ProtoIoTest, InvalidUtf8InBinaryStringIsRejected) {
+  // Field 1 (subject_id), length 2, bytes that are not UTF-8.
+  const std::string bad("\x0a\x02\xc3\x28", 4);
+  EXPECT_THAT(ParseConsentRecord(bad, WireFormat::kBinary),
+              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("UTF-8")));
+}
+
+TEST(ProtoIoTest, JsonUnknownFieldIsRejected) {
+  EXPECT_THAT(ParseConsentRecord(R"({"subject_id": "a", "colour": "red"})",
+                                 WireFormat::kJson, "r.json"),
+              StatusIs(absl::StatusCode::kInvalidArgument,
+                       HasSubstr("r.json: malformed JSON consentry.v1.ConsentRecord")));
+}
+
+TEST(ProtoIoTest, JsonWrongTypeIsRejected) {
+  EXPECT_THAT(ParseConsentRecord(R"({"revision": "many"})", WireFormat::kJson),
+              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("revision")));
+}
+
+TEST(ProtoIoTest, JsonUnknownEnumIsRejected) {
+  EXPECT_THAT(ParseConsentRecord(
+                  R"({"purposes": [{"purpose": "x", "state": "MAYBE"}]})",
+                  WireFormat::kJson),
+              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("MAYBE")));
+}
+
+TEST(ProtoIoTest, TextSyntaxErrorNamesLineAndColumn) {
+  EXPECT_THAT(ParseConsentRecord("subject_id: \"a\"\nrevision: {\n",
+                                 WireFormat::kText, "r.textproto"),
+              StatusIs(absl::StatusCode::kInvalidArgument,
+                       HasSubstr("r.textproto: malformed text-format "
+                                 "consentry.v1.ConsentRecord: line 2, column")));
+}
+
+TEST(ProtoIoTest, TextUnknownFieldIsRejected) {
+  EXPECT_THAT(ParseConsentRecord("subject: \"a\"\n", WireFormat::kText),
+              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("subject")));
+}
+
+TEST(ProtoIoTest, EmptyInputsParseToEmptyRecords) {
+  EXPECT_OK(ParseConsentRecord("", WireFormat::kBinary));
+  EXPECT_OK(ParseConsentRecord("", WireFormat::kText));
+  EXPECT_THAT(ParseConsentRecord("", WireFormat::kJson),
+              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("JSON")));
+}
+
+TEST(ProtoIoTest, PolicyLoadsInEveryForm) {
+  absl::StatusOr<v1::Policy> text =
+      LoadPolicyFile(SourcePath("policies/default.textproto"));
+  ASSERT_OK(text);
+  const std::string dir = ::testing::TempDir();
+  for (const char* ext : {".json", ".binpb"}) {
+    const std::string path = dir + "/policy" + ext;
+    absl::StatusOr<WireFormat> f = FormatFromPath(path);
+    ASSERT_OK(f);
+    absl::StatusOr<std::string> bytes = SerializeMessage(*text, *f);
+    ASSERT_OK(bytes);
+    {
+      std::FILE* out = std::fopen(path.c_str(), "wb");
+      ASSERT_NE(out, nullptr);
+      std::fwrite(bytes->data(), 1, bytes->size(), out);
+      std::fclose(out);
+    }
+    absl::StatusOr<std::shared_ptr<const CompiledPolicy>> p =
+        LoadAndCompilePolicy(path);
+    ASSERT_OK(p);
+    EXPECT_EQ((*p)->version(), "2026-11-01");
+  }
+}
+
+TEST(ProtoIoTest, MissingFileIsNotFound) {
+  EXPECT_THAT(LoadPolicyFile("/nonexistent/policy.textproto"),
+              StatusIs(absl::StatusCode::kNotFound,
+                       HasSubstr("/nonexistent/policy.textproto")));
+}
+
+TEST(ProtoIoTest, UnknownExtensionIsRejected) {
+  EXPECT_THAT(LoadPolicyFile("policy.yaml"),
+              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr(".yaml")));
+}
+
+TEST(ProtoIoTest, MalformedPolicyFileNamesThePath) {
+  const std::string path = ::testing::TempDir() + "/broken.textproto";
+  std::FILE* out = std::fopen(path.c_str(), "wb");
+  ASSERT_NE(out, nullptr);
+  std::fputs("version: \"x\"\npurposes { id: \"a\" \n", out);
+  std::fclose(out);
+  EXPECT_THAT(LoadPolicyFile(path),
+              StatusIs(absl::StatusCode::kInvalidArgument,
+                       HasSubstr("broken.textproto: malformed text-format "
+                                 "consentry.v1.Policy: line 3")));
+}
+
+}  // namespace
+}  // namespace consentry
