@@ -86,8 +86,8 @@ World& GetWorld() {
 // state.range(0): number of distinct subjects visited (1M: every lookup
 // misses the CPU caches; 4096: the hot set fits in them).
 std::size_t Mask(const benchmark::State& state) {
-  return static_cast<std::size_t>(state.range(0)) >= (1u << 20)
-             ? (1u << 20) - 1
+  return state.range(0) == kSubjects
+             ? (std::size_t{1} << 20) - 1
              : static_cast<std::size_t>(state.range(0)) - 1;
 }
 

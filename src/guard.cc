@@ -10,6 +10,7 @@
 #include <utility>
 #include <vector>
 
+#include "absl/base/optimization.h"
 #include "absl/container/flat_hash_map.h"
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
@@ -39,8 +40,9 @@ std::int64_t ToNanos(const google::protobuf::Timestamp& t) {
 // One policy with the consent cache compiled for it. Replaced as a whole on
 // a policy switch, so a check never mixes two policies.
 struct Epoch {
-  explicit Epoch(std::shared_ptr<const CompiledPolicy> p)
-      : policy(std::move(p)) {}
+  Epoch(std::shared_ptr<const CompiledPolicy> p, std::size_t expected_subjects,
+        absl::Duration retire_grace)
+      : policy(std::move(p)), cache(expected_subjects, retire_grace) {}
 
   std::shared_ptr<const CompiledPolicy> policy;
   ConsentCache cache;
@@ -54,9 +56,9 @@ struct Epoch {
   void Apply(const v1::ConsentRecord& record, absl::Time now,
              bool replace_same_revision) {
     SubjectState s = CompileSubjectState(*policy, record, now);
-    if (!cache.Upsert(record.subject_id(), s, replace_same_revision)) return;
+    cache.Upsert(record.subject_id(), s, replace_same_revision);
     std::vector<OccasionConsent> occ;
-    if (s.flags & SubjectState::kHasOccasionConsent) {
+    if (s.profile.flags & SubjectProfile::kHasOccasionConsent) {
       for (const v1::PurposeConsent& pc : record.purposes()) {
         if (pc.occasion_id().empty()) continue;
         occ.push_back(OccasionConsent{
@@ -108,6 +110,7 @@ struct Epoch {
 }  // namespace internal
 
 using internal::Epoch;
+using internal::SubjectProfile;
 using internal::SubjectState;
 
 struct Guard::Impl {
@@ -196,7 +199,8 @@ absl::StatusOr<std::unique_ptr<Guard>> Guard::Create(
   impl->shadow = options.mode == EnforcementMode::kShadow;
   impl->has_clock = static_cast<bool>(options.clock);
   if (!options.clock) options.clock = [] { return absl::Now(); };
-  auto epoch = std::make_unique<Epoch>(policy);
+  auto epoch = std::make_unique<Epoch>(policy, options.expected_subjects,
+                                       options.retire_grace);
   impl->current.store(epoch.get(), std::memory_order_release);
   {
     internal::MutexLock lock(&impl->switch_mu);
@@ -321,9 +325,16 @@ absl::StatusOr<Decision> Guard::Decide(const AccessContext& ctx,
     }
   }
 
-  const std::int64_t now_ns = impl_->has_clock
-                                  ? absl::ToUnixNanos(options_.clock())
-                                  : absl::GetCurrentTimeNanos();
+  // The time is read only when needed: for an expiring consent, and for
+  // the audit event.
+  std::int64_t now_ns_cache = -1;
+  auto now_ns = [&]() {
+    if (now_ns_cache < 0) {
+      now_ns_cache = impl_->has_clock ? absl::ToUnixNanos(options_.clock())
+                                      : absl::GetCurrentTimeNanos();
+    }
+    return now_ns_cache;
+  };
   if (reason == Reason::kUnspecified) {
     const Basis basis = p.basis(category, purpose);
     if (!p.declarable_by(accessor).Contains(purpose)) {
@@ -337,52 +348,58 @@ absl::StatusOr<Decision> Guard::Decide(const AccessContext& ctx,
     } else if (basis == Basis::kNotAllowed) {
       reason = Reason::kNotAllowedByPolicy;
     } else {
-      SubjectState s;
+      const SubjectProfile* s = nullptr;
+      SubjectState uncached;
       const std::uint64_t hash = internal::ConsentCache::Hash(target.subject);
-      bool found = epoch->cache.Lookup(target.subject, hash, &s);
-      if (!found || s.valid_until_ns <= now_ns) {
-        // Miss, or a consent expired since the state was compiled: read
+      const bool found =
+          epoch->cache.Lookup(target.subject, hash, &s, &revision);
+      if (!found || (s->valid_until_ns != internal::kNoExpiry &&
+                     s->valid_until_ns <= now_ns())) {
+        // Miss, or a consent expired since the profile was compiled: read
         // the record and compile it now.
         absl::StatusOr<v1::ConsentRecord> record =
             impl_->store->Get(target.subject);
         if (!record.ok()) {
           reason = Reason::kStoreUnavailable;
         } else {
-          epoch->Apply(*record, absl::FromUnixNanos(now_ns),
-                       /*replace_same_revision=*/true);
-          if (!epoch->cache.Lookup(target.subject, hash, &s)) {
-            s = internal::CompileSubjectState(p, *record,
-                                              absl::FromUnixNanos(now_ns));
+          const absl::Time now = absl::FromUnixNanos(now_ns());
+          epoch->Apply(*record, now, /*replace_same_revision=*/true);
+          if (!epoch->cache.Lookup(target.subject, hash, &s, &revision) ||
+              s->valid_until_ns <= now_ns()) {
+            // Not cacheable (an over-long id), or changed meanwhile: use
+            // the record just read.
+            uncached = internal::CompileSubjectState(p, *record, now);
+            s = &uncached.profile;
+            revision = uncached.revision;
           }
         }
       }
       if (reason == Reason::kUnspecified) {
-        revision = s.revision;
         const std::uint64_t bit = std::uint64_t{1} << purpose;
-        if (s.flags & SubjectState::kErased) {
+        if (s->flags & SubjectProfile::kErased) {
           reason = Reason::kSubjectErased;
-        } else if ((s.flags & SubjectState::kSuspendAll) ||
-                   (s.suspended & bit)) {
+        } else if ((s->flags & SubjectProfile::kSuspendAll) ||
+                   (s->suspended & bit)) {
           reason = Reason::kUseSuspended;
         } else if (basis == Basis::kNecessary) {
           reason = Reason::kAllowedNecessary;
-        } else if (s.withdrawn & bit) {
+        } else if (s->withdrawn & bit) {
           reason = Reason::kConsentWithdrawn;
-        } else if (s.refused & bit) {
+        } else if (s->refused & bit) {
           reason = Reason::kConsentRefused;
         } else if (basis == Basis::kOptOut) {
           reason = Reason::kAllowedNotOptedOut;
         } else if (p.per_occasion().Contains(purpose)) {
-          reason = (s.flags & SubjectState::kHasOccasionConsent)
+          reason = (s->flags & SubjectProfile::kHasOccasionConsent)
                        ? epoch->OccasionReason(target.subject,
                                                p.ancestors(purpose),
-                                               ctx.occasion_id(), now_ns)
+                                               ctx.occasion_id(), now_ns())
                        : Reason::kNoOccasionConsent;
-        } else if (((p.requires_specific_consent(category) ? s.given_direct
-                                                            : s.given) &
+        } else if (((p.requires_specific_consent(category) ? s->given_direct
+                                                            : s->given) &
                     bit) != 0) {
           reason = Reason::kAllowedConsent;
-        } else if (s.expired & bit) {
+        } else if (s->expired & bit) {
           reason = Reason::kConsentExpired;
         } else {
           reason = Reason::kNoConsent;
@@ -392,11 +409,19 @@ absl::StatusOr<Decision> Guard::Decide(const AccessContext& ctx,
   }
 
   const Decision decision(reason, revision, impl_->shadow);
+  if (ABSL_PREDICT_TRUE(impl_->audit == nullptr && decision.allowed())) {
+    if (policy_used != nullptr) {
+      *policy_used = &p;
+      *purpose_used = purpose;
+      *category_used = category;
+    }
+    return decision;
+  }
   const absl::string_view category_id =
       target.category_policy->category_id(target.category);
   if (impl_->audit != nullptr) {
     AuditEvent event;
-    event.time_unix_nanos = now_ns;
+    event.time_unix_nanos = now_ns();
     event.accessor = ctx.accessor();
     event.subject = target.subject;
     event.category = category_id;
@@ -494,7 +519,11 @@ absl::Status Guard::SetPolicy(std::shared_ptr<const CompiledPolicy> policy) {
     return absl::InvalidArgumentError("SetPolicy: policy is null");
   }
   internal::MutexLock lock(&impl_->switch_mu);
-  auto next = std::make_unique<Epoch>(policy);
+  auto next = std::make_unique<Epoch>(
+      policy,
+      std::max(options_.expected_subjects,
+               impl_->current.load(std::memory_order_acquire)->cache.size()),
+      options_.retire_grace);
   Revision after = 0;
   for (;;) {
     absl::StatusOr<std::vector<v1::ConsentRecord>> batch =

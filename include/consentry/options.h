@@ -14,6 +14,7 @@
 #ifndef CONSENTRY_OPTIONS_H_
 #define CONSENTRY_OPTIONS_H_
 
+#include <cstddef>
 #include <functional>
 
 #include "absl/time/clock.h"
@@ -37,6 +38,10 @@ struct GuardOptions {
   // Source of the current time, for consent expiry and audit timestamps.
   // Defaults to `absl::Now`. Tests inject a fake clock.
   std::function<absl::Time()> clock;
+
+  // Number of subjects the consent cache is sized for up front; loading
+  // more grows it (a brief copy under the writer lock, checks unblocked).
+  std::size_t expected_subjects = 0;
 
   // How long a replaced consent cache is kept after a policy switch before
   // it is freed. A check in flight at the switch must finish within this.

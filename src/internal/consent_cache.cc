@@ -3,14 +3,15 @@
 
 #include "src/internal/consent_cache.h"
 
-#include <bit>
-#include <new>
+#include <algorithm>
+
+#include "absl/time/clock.h"
 
 namespace consentry::internal {
 namespace {
 
+// Slots for `subjects` at a load factor of at most 1/2.
 std::size_t CapacityFor(std::size_t subjects) {
-  // Load factor at most 1/2.
   std::size_t cap = 16;
   while (cap < subjects * 2) cap <<= 1;
   return cap;
@@ -18,44 +19,15 @@ std::size_t CapacityFor(std::size_t subjects) {
 
 }  // namespace
 
-void ConsentCache::Entry::Read(SubjectState* out) const {
-  std::uint64_t w[kWords];
-  for (;;) {
-    const std::uint32_t s1 = seq.load(std::memory_order_acquire);
-    if (s1 & 1u) continue;  // a writer is mid-update
-    for (int i = 0; i < kWords; ++i) {
-      w[i] = words[i].load(std::memory_order_relaxed);
-    }
-    std::atomic_thread_fence(std::memory_order_acquire);
-    if (seq.load(std::memory_order_relaxed) == s1) break;
+ConsentCache::ConsentCache(std::size_t expected_subjects,
+                           absl::Duration retire_grace)
+    : chunks_(new std::atomic<char*>[kMaxChunks]),
+      profile_chunks_(new std::atomic<SubjectProfile*>[kMaxProfileChunks]),
+      retire_grace_(retire_grace) {
+  for (std::size_t i = 0; i < kMaxChunks; ++i) chunks_[i].store(nullptr);
+  for (std::size_t i = 0; i < kMaxProfileChunks; ++i) {
+    profile_chunks_[i].store(nullptr);
   }
-  out->given = w[0];
-  out->given_direct = w[1];
-  out->refused = w[2];
-  out->withdrawn = w[3];
-  out->expired = w[4];
-  out->suspended = w[5];
-  out->revision = static_cast<std::int64_t>(w[6]);
-  out->valid_until_ns = static_cast<std::int64_t>(w[7]);
-  out->flags = w[8];
-}
-
-void ConsentCache::Entry::Write(const SubjectState& s) {
-  const std::uint32_t s0 = seq.load(std::memory_order_relaxed);
-  seq.store(s0 + 1, std::memory_order_relaxed);
-  std::atomic_thread_fence(std::memory_order_release);
-  const std::uint64_t w[kWords] = {
-      s.given,     s.given_direct, s.refused,
-      s.withdrawn, s.expired,      s.suspended,
-      static_cast<std::uint64_t>(s.revision),
-      static_cast<std::uint64_t>(s.valid_until_ns), s.flags};
-  for (int i = 0; i < kWords; ++i) {
-    words[i].store(w[i], std::memory_order_relaxed);
-  }
-  seq.store(s0 + 2, std::memory_order_release);
-}
-
-ConsentCache::ConsentCache(std::size_t expected_subjects) {
   auto t = std::make_unique<Table>();
   const std::size_t cap = CapacityFor(expected_subjects);
   t->mask = cap - 1;
@@ -66,94 +38,159 @@ ConsentCache::ConsentCache(std::size_t expected_subjects) {
 }
 
 ConsentCache::~ConsentCache() {
-  MutexLock lock(&mu_);
+  for (std::size_t i = 0; i < kMaxChunks; ++i) delete[] chunks_[i].load();
+  for (std::size_t i = 0; i < kMaxProfileChunks; ++i) {
+    delete[] profile_chunks_[i].load();
+  }
+}
+
+bool ConsentCache::AppendKeyLocked(absl::string_view key,
+                                   std::uint64_t* offset) {
+  if (chunk_count_ == 0 || chunk_used_ + key.size() > kChunkSize) {
+    if (chunk_count_ == kMaxChunks) return false;
+    chunks_[chunk_count_].store(new char[kChunkSize], std::memory_order_release);
+    ++chunk_count_;
+    // Offset 0 is never used, so that a key_ref is never 0.
+    chunk_used_ = chunk_count_ == 1 ? 1 : 0;
+  }
+  char* chunk = chunks_[chunk_count_ - 1].load(std::memory_order_relaxed);
+  if (!key.empty()) std::memcpy(chunk + chunk_used_, key.data(), key.size());
+  *offset = ((chunk_count_ - 1) << kChunkBits) | chunk_used_;
+  chunk_used_ += key.size();
+  key_bytes_ += key.size();
+  return true;
+}
+
+bool ConsentCache::InternLocked(const SubjectProfile& p, std::uint32_t* index) {
+  auto it = profile_index_.find(p);
+  if (it != profile_index_.end()) {
+    *index = it->second;
+    return true;
+  }
+  const std::uint32_t n = profiles_;
+  if (n > kProfileMask) return false;
+  const std::size_t chunk = n >> kProfileChunkBits;
+  if (chunk >= kMaxProfileChunks) return false;
+  SubjectProfile* base = profile_chunks_[chunk].load(std::memory_order_relaxed);
+  if (base == nullptr) {
+    base = new SubjectProfile[std::size_t{1} << kProfileChunkBits];
+    profile_chunks_[chunk].store(base, std::memory_order_release);
+  }
+  // Published to readers by the release store of the slot state.
+  base[n & ((1u << kProfileChunkBits) - 1)] = p;
+  profile_index_.emplace(p, n);
+  ++profiles_;
+  *index = n;
+  return true;
+}
+
+ConsentCache::Slot* ConsentCache::FindLocked(absl::string_view key,
+                                             std::uint64_t hash) const {
   const Table* t = table_.load(std::memory_order_relaxed);
-  for (std::size_t i = 0; i <= t->mask; ++i) {
-    Entry* e = t->slots[i].entry.load(std::memory_order_relaxed);
-    if (e != nullptr) {
-      e->~Entry();
-      ::operator delete(e);
-    }
-  }
-}
-
-ConsentCache::Entry* ConsentCache::NewEntry(absl::string_view key) {
-  void* mem = ::operator new(sizeof(Entry) + key.size());
-  Entry* e = new (mem) Entry();
-  e->key_len = static_cast<std::uint32_t>(key.size());
-  if (!key.empty()) {
-    std::memcpy(reinterpret_cast<char*>(e + 1), key.data(), key.size());
-  }
-  for (auto& w : e->words) w.store(0, std::memory_order_relaxed);
-  return e;
-}
-
-void ConsentCache::InsertSlot(Table* t, std::uint64_t hash, Entry* e) {
-  std::size_t i = static_cast<std::size_t>(hash) & t->mask;
-  while (t->slots[i].entry.load(std::memory_order_relaxed) != nullptr) {
-    i = (i + 1) & t->mask;
-  }
-  t->slots[i].hash = hash;
-  t->slots[i].entry.store(e, std::memory_order_release);
-}
-
-ConsentCache::Entry* ConsentCache::FindLocked(absl::string_view key,
-                                              std::uint64_t hash) const {
-  const Table* t = table_.load(std::memory_order_relaxed);
+  const std::uint64_t want_tag = Tag(hash, key.size());
   std::size_t i = static_cast<std::size_t>(hash) & t->mask;
   for (;;) {
-    Entry* e = t->slots[i].entry.load(std::memory_order_relaxed);
-    if (e == nullptr) return nullptr;
-    if (t->slots[i].hash == hash && e->key() == key) return e;
+    Slot& slot = t->slots[i];
+    const std::uint64_t ref = slot.key_ref.load(std::memory_order_relaxed);
+    if (ref == 0) return nullptr;
+    if ((ref & kTagMask) == want_tag &&
+        std::memcmp(KeyBytes(ref), key.data(), key.size()) == 0) {
+      return &slot;
+    }
     i = (i + 1) & t->mask;
   }
 }
 
 void ConsentCache::GrowLocked() {
-  const Table* old = table_.load(std::memory_order_relaxed);
+  Table* old = table_.load(std::memory_order_relaxed);
   auto t = std::make_unique<Table>();
   const std::size_t cap = (old->mask + 1) * 2;
   t->mask = cap - 1;
   t->slots = std::make_unique<Slot[]>(cap);
   for (std::size_t i = 0; i <= old->mask; ++i) {
-    Entry* e = old->slots[i].entry.load(std::memory_order_relaxed);
-    if (e != nullptr) InsertSlot(t.get(), old->slots[i].hash, e);
+    const std::uint64_t ref = old->slots[i].key_ref.load(std::memory_order_relaxed);
+    if (ref == 0) continue;
+    // Rehash from the stored key.
+    const std::uint64_t len = (ref >> 16) & 0xFF;
+    const std::uint64_t hash = Hash(absl::string_view(KeyBytes(ref), len));
+    std::size_t j = static_cast<std::size_t>(hash) & t->mask;
+    while (t->slots[j].key_ref.load(std::memory_order_relaxed) != 0) {
+      j = (j + 1) & t->mask;
+    }
+    t->slots[j].state.store(old->slots[i].state.load(std::memory_order_relaxed),
+                            std::memory_order_relaxed);
+    t->slots[j].key_ref.store(ref, std::memory_order_relaxed);
   }
   table_.store(t.get(), std::memory_order_release);
+  const absl::Time now = absl::Now();
+  old->retired_at = now;
+  // Free arrays retired long enough ago that no check still reads them.
+  tables_.erase(std::remove_if(tables_.begin(), tables_.end(),
+                               [&](const std::unique_ptr<Table>& tb) {
+                                 return tb->retired_at != absl::InfiniteFuture() &&
+                                        now - tb->retired_at > retire_grace_;
+                               }),
+                tables_.end());
   tables_.push_back(std::move(t));
 }
 
 bool ConsentCache::Upsert(absl::string_view key, const SubjectState& state,
                           bool replace_same_revision) {
+  if (key.size() > kMaxKeyLength || state.revision < 0 ||
+      state.revision > kMaxRevision) {
+    return false;
+  }
   const std::uint64_t hash = Hash(key);
   MutexLock lock(&mu_);
-  Entry* e = FindLocked(key, hash);
-  if (e != nullptr) {
+  Slot* slot = FindLocked(key, hash);
+  if (slot != nullptr) {
     const auto cached = static_cast<std::int64_t>(
-        e->words[6].load(std::memory_order_relaxed));
+        slot->state.load(std::memory_order_relaxed) >> kProfileBits);
     if (state.revision < cached ||
         (state.revision == cached && !replace_same_revision)) {
       return false;
     }
-    e->Write(state);
+  }
+  std::uint32_t profile = 0;
+  if (!InternLocked(state.profile, &profile)) return false;
+  const std::uint64_t packed =
+      (static_cast<std::uint64_t>(state.revision) << kProfileBits) | profile;
+  if (slot != nullptr) {
+    slot->state.store(packed, std::memory_order_release);
     return true;
   }
   const Table* t = table_.load(std::memory_order_relaxed);
   if ((size_.load(std::memory_order_relaxed) + 1) * 2 > t->mask + 1) {
     GrowLocked();
+    t = table_.load(std::memory_order_relaxed);
   }
-  e = NewEntry(key);
-  e->Write(state);
-  entry_bytes_ += sizeof(Entry) + key.size();
-  InsertSlot(table_.load(std::memory_order_relaxed), hash, e);
+  std::uint64_t offset = 0;
+  if (!AppendKeyLocked(key, &offset)) return false;
+  std::size_t i = static_cast<std::size_t>(hash) & t->mask;
+  while (t->slots[i].key_ref.load(std::memory_order_relaxed) != 0) {
+    i = (i + 1) & t->mask;
+  }
+  t->slots[i].state.store(packed, std::memory_order_relaxed);
+  // Publishes the key bytes, the profile and the state together.
+  t->slots[i].key_ref.store((offset << 24) | Tag(hash, key.size()),
+                            std::memory_order_release);
   size_.fetch_add(1, std::memory_order_relaxed);
   return true;
 }
 
+std::size_t ConsentCache::profile_count() const {
+  MutexLock lock(&mu_);
+  return profiles_;
+}
+
 std::size_t ConsentCache::MemoryBytes() const {
   MutexLock lock(&mu_);
-  std::size_t bytes = entry_bytes_;
+  std::size_t bytes = chunk_count_ * kChunkSize;
   for (const auto& t : tables_) bytes += (t->mask + 1) * sizeof(Slot);
+  bytes += ((profiles_ >> kProfileChunkBits) + 1) *
+           (std::size_t{1} << kProfileChunkBits) * sizeof(SubjectProfile);
+  bytes += profile_index_.capacity() *
+           (sizeof(SubjectProfile) + sizeof(std::uint32_t) + 1);
   return bytes;
 }
 

@@ -1,15 +1,22 @@
 // Copyright 2026 The consentry Authors.
 // SPDX-License-Identifier: Apache-2.0
 //
-// The Guard's consent cache: subject id -> SubjectState, read without locks.
+// The Guard's consent cache: subject id -> (revision, consent profile), read
+// without locks, in under 64 bytes per subject.
 //
-// An open-addressing table of (hash, entry pointer) slots. Entries are
-// allocated once per subject and never freed before the cache; their state is
-// published with a sequence lock, so readers copy a consistent state without
-// writing shared memory. Writers (store listener, cache fills) serialize on
-// one mutex. Growth builds a bigger slot array and publishes it atomically;
-// old arrays are kept until the cache dies (their total is below the
-// current one's size).
+// Layout:
+//   * Slots: an open-addressing array of 16-byte slots. `key_ref` packs the
+//     key's arena offset (40 bits), length (8 bits) and a 16-bit hash tag;
+//     `state` packs the revision (40 bits) and a profile index (24 bits), so
+//     one atomic store replaces a subject's state and readers need no lock
+//     and no retry.
+//   * Key arena: append-only chunks holding the subject ids.
+//   * Profiles: the consent bitsets and flags, interned. Subjects with the
+//     same choices share one 64-byte profile; a check reads one slot, the
+//     key bytes, and a profile that is almost always in cache.
+// Writers (store listener, cache fills) serialize on one mutex. Growth
+// builds a bigger slot array and publishes it atomically; the old array is
+// freed after a grace period, long after any check that loaded it ended.
 
 #ifndef CONSENTRY_SRC_INTERNAL_CONSENT_CACHE_H_
 #define CONSENTRY_SRC_INTERNAL_CONSENT_CACHE_H_
@@ -22,8 +29,10 @@
 #include <vector>
 
 #include "absl/base/thread_annotations.h"
+#include "absl/container/flat_hash_map.h"
 #include "absl/hash/hash.h"
 #include "absl/strings/string_view.h"
+#include "absl/time/time.h"
 #include "src/internal/mutex.h"
 #include "src/internal/subject_state.h"
 
@@ -31,7 +40,16 @@ namespace consentry::internal {
 
 class ConsentCache {
  public:
-  explicit ConsentCache(std::size_t expected_subjects = 0);
+  // Subject ids longer than this are not cached (checked on the slow path).
+  static constexpr std::size_t kMaxKeyLength = 255;
+  // Revisions at or above this are not representable in a slot.
+  static constexpr std::int64_t kMaxRevision = (std::int64_t{1} << 40) - 1;
+
+  // `expected_subjects` presizes the slot array so that loading that many
+  // subjects never grows it. `retire_grace` is how long a replaced slot
+  // array is kept for readers that may still hold it.
+  explicit ConsentCache(std::size_t expected_subjects = 0,
+                        absl::Duration retire_grace = absl::Seconds(30));
   ~ConsentCache();
   ConsentCache(const ConsentCache&) = delete;
   ConsentCache& operator=(const ConsentCache&) = delete;
@@ -40,18 +58,22 @@ class ConsentCache {
     return absl::Hash<absl::string_view>{}(key);
   }
 
-  // Copies the state of `key` into `*out`. Lock-free; wait-free unless a
-  // writer updates this very entry concurrently. Returns false on a miss.
+  // Finds `key`. On a hit sets `*profile` (valid for the cache's lifetime)
+  // and `*revision`. Lock-free and wait-free.
   bool Lookup(absl::string_view key, std::uint64_t hash,
-              SubjectState* out) const {
+              const SubjectProfile** profile, std::int64_t* revision) const {
     const Table* t = table_.load(std::memory_order_acquire);
+    const std::uint64_t want_tag = Tag(hash, key.size());
     std::size_t i = static_cast<std::size_t>(hash) & t->mask;
     for (;;) {
       const Slot& slot = t->slots[i];
-      const Entry* e = slot.entry.load(std::memory_order_acquire);
-      if (e == nullptr) return false;
-      if (slot.hash == hash && e->key() == key) {
-        e->Read(out);
+      const std::uint64_t ref = slot.key_ref.load(std::memory_order_acquire);
+      if (ref == 0) return false;
+      if ((ref & kTagMask) == want_tag &&
+          std::memcmp(KeyBytes(ref), key.data(), key.size()) == 0) {
+        const std::uint64_t st = slot.state.load(std::memory_order_acquire);
+        *profile = ProfileAt(static_cast<std::uint32_t>(st & kProfileMask));
+        *revision = static_cast<std::int64_t>(st >> kProfileBits);
         return true;
       }
       i = (i + 1) & t->mask;
@@ -60,50 +82,74 @@ class ConsentCache {
 
   // Stores `state` for `key` when its revision is newer than the cached
   // one, or equal and `replace_same_revision` (a recompile after expiry).
-  // Returns true when stored.
+  // Returns false when not stored (older, or the key or revision does not
+  // fit; such subjects are always read from the store).
   bool Upsert(absl::string_view key, const SubjectState& state,
               bool replace_same_revision);
 
   std::size_t size() const { return size_.load(std::memory_order_relaxed); }
+  std::size_t profile_count() const;
 
-  // Bytes allocated for entries and slot arrays (for the memory benchmark).
+  // Bytes held: slot arrays (current and retired), key arena and profiles.
   std::size_t MemoryBytes() const;
 
  private:
-  static constexpr int kWords = 9;
-
-  struct Entry {
-    mutable std::atomic<std::uint32_t> seq{0};
-    std::uint32_t key_len = 0;
-    std::atomic<std::uint64_t> words[kWords];
-    // The key follows the struct in the same allocation.
-
-    absl::string_view key() const {
-      return absl::string_view(reinterpret_cast<const char*>(this + 1), key_len);
-    }
-    void Read(SubjectState* out) const;
-    void Write(const SubjectState& s);
-  };
   struct Slot {
-    std::uint64_t hash = 0;  // written before `entry` is published
-    std::atomic<Entry*> entry{nullptr};
+    std::atomic<std::uint64_t> key_ref{0};
+    std::atomic<std::uint64_t> state{0};
   };
   struct Table {
     std::size_t mask;
     std::unique_ptr<Slot[]> slots;
+    absl::Time retired_at = absl::InfiniteFuture();
   };
 
-  static Entry* NewEntry(absl::string_view key);
-  static void InsertSlot(Table* t, std::uint64_t hash, Entry* e);
-  Entry* FindLocked(absl::string_view key, std::uint64_t hash) const
+  static constexpr int kProfileBits = 24;
+  static constexpr std::uint64_t kProfileMask = (std::uint64_t{1} << kProfileBits) - 1;
+  // key_ref: [offset:40][length:8][tag:16]
+  static constexpr std::uint64_t kTagMask = 0xFFFFFF;  // length and tag
+  static constexpr int kChunkBits = 22;  // 4 MiB key chunks
+  static constexpr std::size_t kChunkSize = std::size_t{1} << kChunkBits;
+  static constexpr std::size_t kMaxChunks = 1 << 14;
+  static constexpr int kProfileChunkBits = 12;  // 4096 profiles per chunk
+  static constexpr std::size_t kMaxProfileChunks = 1 << 12;
+
+  static std::uint64_t Tag(std::uint64_t hash, std::size_t len) {
+    return (static_cast<std::uint64_t>(len) << 16) | (hash >> 48);
+  }
+  const char* KeyBytes(std::uint64_t ref) const {
+    const std::uint64_t offset = ref >> 24;
+    return chunks_[offset >> kChunkBits].load(std::memory_order_relaxed) +
+           (offset & (kChunkSize - 1));
+  }
+  const SubjectProfile* ProfileAt(std::uint32_t index) const {
+    return profile_chunks_[index >> kProfileChunkBits].load(
+               std::memory_order_relaxed) +
+           (index & ((1u << kProfileChunkBits) - 1));
+  }
+
+  Slot* FindLocked(absl::string_view key, std::uint64_t hash) const
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  bool InternLocked(const SubjectProfile& p, std::uint32_t* index)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  bool AppendKeyLocked(absl::string_view key, std::uint64_t* offset)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void GrowLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
   std::atomic<Table*> table_;
   std::atomic<std::size_t> size_{0};
+  std::unique_ptr<std::atomic<char*>[]> chunks_;
+  std::unique_ptr<std::atomic<SubjectProfile*>[]> profile_chunks_;
+  const absl::Duration retire_grace_;
+
   mutable Mutex mu_;
   std::vector<std::unique_ptr<Table>> tables_ ABSL_GUARDED_BY(mu_);
-  std::size_t entry_bytes_ ABSL_GUARDED_BY(mu_) = 0;
+  std::size_t chunk_count_ ABSL_GUARDED_BY(mu_) = 0;
+  std::size_t chunk_used_ ABSL_GUARDED_BY(mu_) = kChunkSize;
+  std::size_t key_bytes_ ABSL_GUARDED_BY(mu_) = 0;
+  std::uint32_t profiles_ ABSL_GUARDED_BY(mu_) = 0;
+  absl::flat_hash_map<SubjectProfile, std::uint32_t, SubjectProfile::Hasher>
+      profile_index_ ABSL_GUARDED_BY(mu_);
 };
 
 }  // namespace consentry::internal

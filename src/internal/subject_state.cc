@@ -27,10 +27,10 @@ SubjectState CompileSubjectState(const CompiledPolicy& policy,
     absl::StatusOr<PurposeIndex> p = policy.FindPurpose(pc.purpose());
     if (!p.ok()) continue;  // unknown to this policy: allows nothing
     if (!pc.occasion_id().empty()) {
-      s.flags |= SubjectState::kHasOccasionConsent;
+      s.profile.flags |= SubjectProfile::kHasOccasionConsent;
       if (pc.state() == v1::CONSENT_STATE_GIVEN && pc.has_expiry() &&
           ToNanos(pc.expiry()) > now_ns) {
-        s.valid_until_ns = std::min(s.valid_until_ns, ToNanos(pc.expiry()));
+        s.profile.valid_until_ns = std::min(s.profile.valid_until_ns, ToNanos(pc.expiry()));
       }
       continue;
     }
@@ -43,7 +43,7 @@ SubjectState CompileSubjectState(const CompiledPolicy& policy,
           given.Add(below);
           given_direct.Add(*p);
           if (pc.has_expiry()) {
-            s.valid_until_ns = std::min(s.valid_until_ns, ToNanos(pc.expiry()));
+            s.profile.valid_until_ns = std::min(s.profile.valid_until_ns, ToNanos(pc.expiry()));
           }
         }
         break;
@@ -68,20 +68,20 @@ SubjectState CompileSubjectState(const CompiledPolicy& policy,
     } else {
       // A suspension naming a purpose this policy does not know cannot be
       // honoured precisely; fail closed by suspending everything.
-      s.flags |= SubjectState::kSuspendAll;
+      s.profile.flags |= SubjectProfile::kSuspendAll;
     }
   }
-  if (r.suspend_all()) s.flags |= SubjectState::kSuspendAll;
+  if (r.suspend_all()) s.profile.flags |= SubjectProfile::kSuspendAll;
   if (r.third_party_provision_stopped()) {
-    s.flags |= SubjectState::kProvisionStopped;
+    s.profile.flags |= SubjectProfile::kProvisionStopped;
   }
-  if (r.erased()) s.flags |= SubjectState::kErased;
-  s.given = given.bits();
-  s.given_direct = given_direct.bits();
-  s.refused = refused.bits();
-  s.withdrawn = withdrawn.bits();
-  s.expired = expired.bits();
-  s.suspended = suspended.bits();
+  if (r.erased()) s.profile.flags |= SubjectProfile::kErased;
+  s.profile.given = given.bits();
+  s.profile.given_direct = given_direct.bits();
+  s.profile.refused = refused.bits();
+  s.profile.withdrawn = withdrawn.bits();
+  s.profile.expired = expired.bits();
+  s.profile.suspended = suspended.bits();
   return s;
 }
 

@@ -19,7 +19,9 @@ namespace consentry::internal {
 
 inline constexpr std::int64_t kNoExpiry = std::numeric_limits<std::int64_t>::max();
 
-struct SubjectState {
+// The consent choices of a subject, without its revision: what the cache
+// interns, since many subjects share the same choices.
+struct SubjectProfile {
   enum Flag : std::uint64_t {
     kErased = 1u << 0,
     kSuspendAll = 1u << 1,
@@ -38,10 +40,31 @@ struct SubjectState {
   std::uint64_t expired = 0;
   // Use suspended by the subject's request, closed downwards.
   std::uint64_t suspended = 0;
-  std::int64_t revision = 0;
-  // The state must be recompiled at or after this time (a consent expires).
+  // The profile must be recompiled at or after this time (a consent
+  // expires).
   std::int64_t valid_until_ns = kNoExpiry;
   std::uint64_t flags = 0;
+
+  friend bool operator==(const SubjectProfile&, const SubjectProfile&) = default;
+  struct Hasher {
+    std::size_t operator()(const SubjectProfile& p) const {
+      std::uint64_t h = 0x9e3779b97f4a7c15u;
+      for (std::uint64_t w : {p.given, p.given_direct, p.refused, p.withdrawn,
+                              p.expired, p.suspended,
+                              static_cast<std::uint64_t>(p.valid_until_ns),
+                              p.flags}) {
+        h = (h ^ w) * 0xff51afd7ed558ccdu;
+        h ^= h >> 32;
+      }
+      return static_cast<std::size_t>(h);
+    }
+  };
+};
+static_assert(sizeof(SubjectProfile) == 64);
+
+struct SubjectState {
+  SubjectProfile profile;
+  std::int64_t revision = 0;
 };
 
 // Compiles `record` for `policy` as of `now`. Entries naming purposes the

@@ -13,22 +13,30 @@
 namespace consentry::internal {
 namespace {
 
-SubjectState StateAt(Revision rev, std::uint64_t given) {
+SubjectState StateAt(std::int64_t rev, std::uint64_t given) {
   SubjectState s;
   s.revision = rev;
-  s.given = given;
-  s.refused = ~given;
+  s.profile.given = given;
+  s.profile.refused = ~given;
   return s;
+}
+
+// Looks `key` up; returns the profile and sets `*rev`, or nullptr.
+const SubjectProfile* Get(const ConsentCache& cache, absl::string_view key,
+                          std::int64_t* rev) {
+  const SubjectProfile* p = nullptr;
+  return cache.Lookup(key, ConsentCache::Hash(key), &p, rev) ? p : nullptr;
 }
 
 TEST(ConsentCacheTest, MissThenHit) {
   ConsentCache cache;
-  SubjectState s;
-  EXPECT_FALSE(cache.Lookup("a", ConsentCache::Hash("a"), &s));
+  std::int64_t rev = 0;
+  EXPECT_EQ(Get(cache, "a", &rev), nullptr);
   EXPECT_TRUE(cache.Upsert("a", StateAt(3, 7), false));
-  ASSERT_TRUE(cache.Lookup("a", ConsentCache::Hash("a"), &s));
-  EXPECT_EQ(s.revision, 3);
-  EXPECT_EQ(s.given, 7u);
+  const SubjectProfile* p = Get(cache, "a", &rev);
+  ASSERT_NE(p, nullptr);
+  EXPECT_EQ(rev, 3);
+  EXPECT_EQ(p->given, 7u);
   EXPECT_EQ(cache.size(), 1u);
 }
 
@@ -38,9 +46,10 @@ TEST(ConsentCacheTest, OlderRevisionNeverOverwritesNewer) {
   EXPECT_FALSE(cache.Upsert("a", StateAt(4, 2), false));
   EXPECT_FALSE(cache.Upsert("a", StateAt(5, 3), false));
   EXPECT_TRUE(cache.Upsert("a", StateAt(5, 3), true));
-  SubjectState s;
-  ASSERT_TRUE(cache.Lookup("a", ConsentCache::Hash("a"), &s));
-  EXPECT_EQ(s.given, 3u);
+  std::int64_t rev = 0;
+  const SubjectProfile* p = Get(cache, "a", &rev);
+  ASSERT_NE(p, nullptr);
+  EXPECT_EQ(p->given, 3u);
 }
 
 TEST(ConsentCacheTest, GrowsAndKeepsEveryKey) {
@@ -51,14 +60,15 @@ TEST(ConsentCacheTest, GrowsAndKeepsEveryKey) {
   EXPECT_EQ(cache.size(), 10000u);
   for (int i = 0; i < 10000; ++i) {
     const std::string k = "subject-" + std::to_string(i);
-    SubjectState s;
-    ASSERT_TRUE(cache.Lookup(k, ConsentCache::Hash(k), &s)) << k;
-    EXPECT_EQ(s.given, std::uint64_t(i));
+    std::int64_t rev = 0;
+    const SubjectProfile* p = Get(cache, k, &rev);
+    ASSERT_NE(p, nullptr) << k;
+    EXPECT_EQ(p->given, static_cast<std::uint64_t>(i));
+    EXPECT_EQ(rev, i + 1);
   }
-  const std::string absent = "subject-10000";
-  SubjectState s;
-  EXPECT_FALSE(cache.Lookup(absent, ConsentCache::Hash(absent), &s));
-  EXPECT_GT(cache.MemoryBytes(), 10000u * sizeof(SubjectState) / 2);
+  std::int64_t rev = 0;
+  EXPECT_EQ(Get(cache, "subject-10000", &rev), nullptr);
+  EXPECT_EQ(cache.profile_count(), 10000u);
 }
 
 TEST(ConsentCacheTest, EmptyAndBinaryKeys) {
@@ -66,12 +76,34 @@ TEST(ConsentCacheTest, EmptyAndBinaryKeys) {
   const std::string bin("a\0b", 3);
   cache.Upsert("", StateAt(1, 1), false);
   cache.Upsert(bin, StateAt(2, 2), false);
-  SubjectState s;
-  ASSERT_TRUE(cache.Lookup("", ConsentCache::Hash(""), &s));
-  EXPECT_EQ(s.given, 1u);
-  ASSERT_TRUE(cache.Lookup(bin, ConsentCache::Hash(bin), &s));
-  EXPECT_EQ(s.given, 2u);
-  EXPECT_FALSE(cache.Lookup("a", ConsentCache::Hash("a"), &s));
+  std::int64_t rev = 0;
+  ASSERT_NE(Get(cache, "", &rev), nullptr);
+  EXPECT_EQ(Get(cache, "", &rev)->given, 1u);
+  ASSERT_NE(Get(cache, bin, &rev), nullptr);
+  EXPECT_EQ(Get(cache, bin, &rev)->given, 2u);
+  EXPECT_EQ(Get(cache, "a", &rev), nullptr);
+}
+
+TEST(ConsentCacheTest, SubjectsWithTheSameChoicesShareAProfile) {
+  ConsentCache cache;
+  for (int i = 0; i < 1000; ++i) {
+    cache.Upsert("s" + std::to_string(i), StateAt(i + 1, i % 3 == 0 ? 1 : 2), false);
+  }
+  EXPECT_EQ(cache.size(), 1000u);
+  EXPECT_EQ(cache.profile_count(), 2u);
+}
+
+TEST(ConsentCacheTest, OverlongKeysAndRevisionsAreNotCached) {
+  ConsentCache cache;
+  const std::string long_key(ConsentCache::kMaxKeyLength + 1, 'x');
+  EXPECT_FALSE(cache.Upsert(long_key, StateAt(1, 1), false));
+  EXPECT_FALSE(cache.Upsert("a", StateAt(ConsentCache::kMaxRevision + 1, 1), false));
+  const std::string max_key(ConsentCache::kMaxKeyLength, 'y');
+  EXPECT_TRUE(cache.Upsert(max_key, StateAt(ConsentCache::kMaxRevision, 1), false));
+  std::int64_t rev = 0;
+  ASSERT_NE(Get(cache, max_key, &rev), nullptr);
+  EXPECT_EQ(rev, ConsentCache::kMaxRevision);
+  EXPECT_EQ(cache.size(), 1u);
 }
 
 // Readers never see a torn state: every written state has refused == ~given.
@@ -86,10 +118,17 @@ TEST(ConsentCacheTest, ReadersSeeConsistentStatesDuringWritesAndGrowth) {
       while (!stop.load(std::memory_order_relaxed)) {
         for (int i = 0; i < 64; ++i) {
           const std::string k = "k" + std::to_string(i);
-          SubjectState s;
-          if (cache.Lookup(k, ConsentCache::Hash(k), &s)) {
+          std::int64_t rev = 0;
+          const SubjectProfile* p = Get(cache, k, &rev);
+          if (p != nullptr) {
             hits.fetch_add(1, std::memory_order_relaxed);
-            if (s.refused != ~s.given) torn.fetch_add(1);
+            if (p->refused != ~p->given) torn.fetch_add(1);
+            // The profile for revision r has given == r * constant.
+            if (p->given != static_cast<std::uint64_t>(rev) *
+                                std::uint64_t{0x9e3779b97f4a7c15} &&
+                rev != 1) {
+              torn.fetch_add(1);
+            }
           }
         }
       }
