@@ -37,6 +37,17 @@ CONSENTRY_SAME_NUMBER(kAccessorNotPermitted, REASON_ACCESSOR_NOT_PERMITTED);
 CONSENTRY_SAME_NUMBER(kNoOccasionConsent, REASON_NO_OCCASION_CONSENT);
 CONSENTRY_SAME_NUMBER(kStoreUnavailable, REASON_STORE_UNAVAILABLE);
 CONSENTRY_SAME_NUMBER(kAuditUnavailable, REASON_AUDIT_UNAVAILABLE);
+CONSENTRY_SAME_NUMBER(kAuditOverloaded, REASON_AUDIT_OVERLOADED);
+CONSENTRY_SAME_NUMBER(kConsentStale, REASON_CONSENT_STALE);
+CONSENTRY_SAME_NUMBER(kProvisionStopped, REASON_PROVISION_STOPPED);
+CONSENTRY_SAME_NUMBER(kRecipientNotVetted, REASON_RECIPIENT_NOT_VETTED);
+CONSENTRY_SAME_NUMBER(kRecipientMonitoringOverdue, REASON_RECIPIENT_MONITORING_OVERDUE);
+CONSENTRY_SAME_NUMBER(kNoProvisionConsent, REASON_NO_PROVISION_CONSENT);
+CONSENTRY_SAME_NUMBER(kNoSpecificConsent, REASON_NO_SPECIFIC_CONSENT);
+CONSENTRY_SAME_NUMBER(kConsentPredatesMaterialChange, REASON_CONSENT_PREDATES_MATERIAL_CHANGE);
+CONSENTRY_SAME_NUMBER(kRetentionExpired, REASON_RETENTION_EXPIRED);
+CONSENTRY_SAME_NUMBER(kOccasionConsentUsed, REASON_OCCASION_CONSENT_USED);
+CONSENTRY_SAME_NUMBER(kRequestPending, REASON_REQUEST_PENDING);
 #undef CONSENTRY_SAME_NUMBER
 
 }  // namespace
@@ -61,6 +72,17 @@ absl::string_view ReasonName(Reason r) {
     case Reason::kNoOccasionConsent: return "no_occasion_consent";
     case Reason::kStoreUnavailable: return "store_unavailable";
     case Reason::kAuditUnavailable: return "audit_unavailable";
+    case Reason::kAuditOverloaded: return "audit_overloaded";
+    case Reason::kConsentStale: return "consent_stale";
+    case Reason::kProvisionStopped: return "provision_stopped";
+    case Reason::kRecipientNotVetted: return "recipient_not_vetted";
+    case Reason::kRecipientMonitoringOverdue: return "recipient_monitoring_overdue";
+    case Reason::kNoProvisionConsent: return "no_provision_consent";
+    case Reason::kNoSpecificConsent: return "no_specific_consent";
+    case Reason::kConsentPredatesMaterialChange: return "consent_predates_material_change";
+    case Reason::kRetentionExpired: return "retention_expired";
+    case Reason::kOccasionConsentUsed: return "occasion_consent_used";
+    case Reason::kRequestPending: return "request_pending";
   }
   return "unknown";
 }
@@ -93,6 +115,28 @@ absl::string_view ReasonDescription(Reason r) {
     case Reason::kStoreUnavailable: return "the consent store is unavailable";
     case Reason::kAuditUnavailable:
       return "the decision could not be audited";
+    case Reason::kAuditOverloaded:
+      return "the audit queue is full and the policy is to deny";
+    case Reason::kConsentStale:
+      return "consent state may be stale: the change feed has been silent too long";
+    case Reason::kProvisionStopped:
+      return "the person stopped provision to third parties";
+    case Reason::kRecipientNotVetted:
+      return "the recipient's vetting is missing or expired";
+    case Reason::kRecipientMonitoringOverdue:
+      return "the recipient's periodic monitoring is overdue";
+    case Reason::kNoProvisionConsent:
+      return "no consent to provide this data to a third party";
+    case Reason::kNoSpecificConsent:
+      return "secrecy of communications: no consent for exactly this use";
+    case Reason::kConsentPredatesMaterialChange:
+      return "consent predates a material change of the policy";
+    case Reason::kRetentionExpired:
+      return "the data is past its retention period for this purpose";
+    case Reason::kOccasionConsentUsed:
+      return "the one-time consent for this occasion was already used";
+    case Reason::kRequestPending:
+      return "a data-subject request blocks this use while it is processed";
   }
   return "unknown reason";
 }
@@ -110,10 +154,16 @@ absl::Status DenialStatus(Reason reason, absl::string_view purpose,
     case Reason::kConsentWithdrawn:
     case Reason::kConsentExpired:
     case Reason::kNoOccasionConsent:
+    case Reason::kNoProvisionConsent:
+    case Reason::kNoSpecificConsent:
+    case Reason::kConsentPredatesMaterialChange:
+    case Reason::kOccasionConsentUsed:
       s = absl::FailedPreconditionError(msg);
       break;
     case Reason::kStoreUnavailable:
     case Reason::kAuditUnavailable:
+    case Reason::kAuditOverloaded:
+    case Reason::kConsentStale:
       s = absl::UnavailableError(msg);
       break;
     default:

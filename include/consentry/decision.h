@@ -51,6 +51,17 @@ enum class Reason : std::uint8_t {
   kNoOccasionConsent = 30,
   kStoreUnavailable = 31,
   kAuditUnavailable = 32,
+  kAuditOverloaded = 33,
+  kConsentStale = 34,
+  kProvisionStopped = 35,
+  kRecipientNotVetted = 36,
+  kRecipientMonitoringOverdue = 37,
+  kNoProvisionConsent = 38,
+  kNoSpecificConsent = 39,
+  kConsentPredatesMaterialChange = 40,
+  kRetentionExpired = 41,
+  kOccasionConsentUsed = 42,
+  kRequestPending = 43,
 };
 
 // True for the reasons that allow.
