@@ -5,6 +5,8 @@
 
 #include <algorithm>
 #include <atomic>
+#include <chrono>
+#include <thread>
 #include <string>
 #include <tuple>
 #include <utility>
@@ -15,6 +17,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "consentry/v1/consent.pb.h"
+#include "consentry/v1/policy.pb.h"
 #include "src/internal/consent_cache.h"
 #include "src/internal/grant_minter.h"
 #include "src/internal/mutex.h"
@@ -29,6 +32,15 @@ struct OccasionConsent {
   std::string occasion;
   v1::ConsentState state;
   std::int64_t expiry_ns;
+  int version_ordinal;
+  bool single_use;
+  bool used;
+};
+
+struct OccasionMatch {
+  Reason reason = Reason::kNoOccasionConsent;
+  bool single_use = false;
+  std::string purpose;  // the consent entry's purpose id
 };
 
 std::int64_t ToNanos(const google::protobuf::Timestamp& t) {
@@ -63,7 +75,9 @@ struct Epoch {
         if (pc.occasion_id().empty()) continue;
         occ.push_back(OccasionConsent{
             pc.purpose(), pc.occasion_id(), pc.state(),
-            pc.has_expiry() ? ToNanos(pc.expiry()) : kNoExpiry});
+            pc.has_expiry() ? ToNanos(pc.expiry()) : kNoExpiry,
+            policy->VersionOrdinal(pc.policy_version()), pc.single_use(),
+            pc.has_used_time()});
       }
     }
     MutexLock lock(&occasions_mu);
@@ -74,29 +88,40 @@ struct Epoch {
     }
   }
 
-  Reason OccasionReason(absl::string_view subject, PurposeSet purpose_and_up,
-                        absl::string_view occasion, std::int64_t now_ns) {
+  // The per-occasion consent of `subject` for `occasion` covering a purpose
+  // in `purpose_and_up`. `min_ordinal` is the policy-version ordinal the
+  // consent must have been given under (0: any).
+  OccasionMatch MatchOccasion(absl::string_view subject,
+                              PurposeSet purpose_and_up,
+                              absl::string_view occasion, int min_ordinal,
+                              std::int64_t now_ns) {
     ReaderMutexLock lock(&occasions_mu);
+    OccasionMatch best;
     auto it = occasions.find(subject);
-    if (it == occasions.end()) return Reason::kNoOccasionConsent;
-    Reason best = Reason::kNoOccasionConsent;
+    if (it == occasions.end()) return best;
     for (const OccasionConsent& oc : it->second) {
       if (oc.occasion != occasion) continue;
       absl::StatusOr<PurposeIndex> p = policy->FindPurpose(oc.purpose);
       if (!p.ok() || !purpose_and_up.Contains(*p)) continue;
       switch (oc.state) {
         case v1::CONSENT_STATE_WITHDRAWN:
-          return Reason::kConsentWithdrawn;
+          return OccasionMatch{Reason::kConsentWithdrawn, false, oc.purpose};
         case v1::CONSENT_STATE_REFUSED:
-          return Reason::kConsentRefused;
+          return OccasionMatch{Reason::kConsentRefused, false, oc.purpose};
         case v1::CONSENT_STATE_EXPIRED:
-          best = Reason::kConsentExpired;
+          best = OccasionMatch{Reason::kConsentExpired, false, oc.purpose};
           break;
         case v1::CONSENT_STATE_GIVEN:
           if (oc.expiry_ns <= now_ns) {
-            best = Reason::kConsentExpired;
-          } else if (best == Reason::kNoOccasionConsent) {
-            best = Reason::kAllowedOccasionConsent;
+            best = OccasionMatch{Reason::kConsentExpired, false, oc.purpose};
+          } else if (oc.used) {
+            best = OccasionMatch{Reason::kOccasionConsentUsed, false, oc.purpose};
+          } else if (oc.version_ordinal < min_ordinal) {
+            best = OccasionMatch{Reason::kConsentPredatesMaterialChange, false,
+                                 oc.purpose};
+          } else if (best.reason == Reason::kNoOccasionConsent) {
+            best = OccasionMatch{Reason::kAllowedOccasionConsent, oc.single_use,
+                                 oc.purpose};
           }
           break;
         default:
@@ -136,7 +161,26 @@ struct Guard::Impl {
       shadow_counts ABSL_GUARDED_BY(shadow_mu);
 
   std::unique_ptr<Subscription> subscription;
+
+  // Policies waiting for their effective time, and the thread that applies
+  // them in real time.
+  mutable internal::Mutex sched_mu;
+  internal::CondVar sched_cv;
+  std::vector<std::shared_ptr<const CompiledPolicy>> scheduled
+      ABSL_GUARDED_BY(sched_mu);
+  bool stopping ABSL_GUARDED_BY(sched_mu) = false;
+  std::thread scheduler;
 };
+
+namespace {
+
+absl::Time EffectiveTime(const CompiledPolicy& p) {
+  const auto& t = p.proto().effective_time();
+  if (t.seconds() == 0 && t.nanos() == 0) return absl::InfinitePast();
+  return absl::FromUnixSeconds(t.seconds()) + absl::Nanoseconds(t.nanos());
+}
+
+}  // namespace
 
 // What a check is about: a subject and a category (resolved against
 // `category_policy`), optionally with a record's tags.
@@ -145,6 +189,8 @@ struct Guard::Target {
   const CompiledPolicy* category_policy;
   CategoryIndex category;
   const RecordTags* tags;
+  // Authorize uses up a single-use occasion consent; Check does not.
+  bool consume_single_use = false;
 };
 
 // ---------------------------------------------------------------------------
@@ -223,8 +269,101 @@ Guard::Guard(GuardOptions options, std::unique_ptr<Impl> impl)
     : options_(std::move(options)), impl_(std::move(impl)) {}
 
 Guard::~Guard() {
+  {
+    internal::MutexLock lock(&impl_->sched_mu);
+    impl_->stopping = true;
+  }
+  impl_->sched_cv.NotifyAll();
+  if (impl_->scheduler.joinable()) impl_->scheduler.join();
   // Stop the feed first: the listener uses the epochs.
   impl_->subscription.reset();
+}
+
+absl::Status Guard::SchedulePolicy(std::shared_ptr<const CompiledPolicy> policy) {
+  if (policy == nullptr) {
+    return absl::InvalidArgumentError("SchedulePolicy: policy is null");
+  }
+  if (EffectiveTime(*policy) <= options_.clock()) {
+    return SetPolicy(std::move(policy));
+  }
+  internal::MutexLock lock(&impl_->sched_mu);
+  impl_->scheduled.push_back(std::move(policy));
+  std::sort(impl_->scheduled.begin(), impl_->scheduled.end(),
+            [](const auto& a, const auto& b) {
+              return EffectiveTime(*a) < EffectiveTime(*b);
+            });
+  if (!impl_->scheduler.joinable()) {
+    impl_->scheduler = std::thread([this] {
+      Impl* impl = impl_.get();
+      internal::MutexLock held(&impl->sched_mu);
+      while (!impl->stopping) {
+        if (impl->scheduled.empty()) {
+          impl->sched_cv.Wait(&impl->sched_mu, [impl]() {
+            impl->sched_mu.AssertHeld();
+            return impl->stopping || !impl->scheduled.empty();
+          });
+          continue;
+        }
+        const absl::Duration wait =
+            EffectiveTime(*impl->scheduled.front()) - absl::Now();
+        if (wait > absl::ZeroDuration()) {
+          impl->sched_cv.WaitFor(
+              &impl->sched_mu,
+              std::chrono::nanoseconds(absl::ToInt64Nanoseconds(
+                  std::min(wait, absl::Seconds(1)))),
+              [impl]() {
+                impl->sched_mu.AssertHeld();
+                return impl->stopping;
+              });
+          continue;
+        }
+        std::shared_ptr<const CompiledPolicy> due = impl->scheduled.front();
+        impl->scheduled.erase(impl->scheduled.begin());
+        impl->sched_mu.Unlock();
+        // A failed switch (store unreachable) is retried a second later.
+        absl::Status s = SetPolicy(due);
+        impl->sched_mu.Lock();
+        if (!s.ok()) {
+          impl->scheduled.insert(impl->scheduled.begin(), std::move(due));
+          impl->sched_cv.WaitFor(&impl->sched_mu, std::chrono::seconds(1),
+                                 [impl]() {
+                                   impl->sched_mu.AssertHeld();
+                                   return impl->stopping;
+                                 });
+        }
+      }
+    });
+  }
+  impl_->sched_cv.NotifyAll();
+  return absl::OkStatus();
+}
+
+absl::StatusOr<int> Guard::ApplyDuePolicies() {
+  int applied = 0;
+  for (;;) {
+    std::shared_ptr<const CompiledPolicy> due;
+    {
+      internal::MutexLock lock(&impl_->sched_mu);
+      if (impl_->scheduled.empty() ||
+          EffectiveTime(*impl_->scheduled.front()) > options_.clock()) {
+        return applied;
+      }
+      due = impl_->scheduled.front();
+      impl_->scheduled.erase(impl_->scheduled.begin());
+    }
+    absl::Status s = SetPolicy(due);
+    if (!s.ok()) {
+      internal::MutexLock lock(&impl_->sched_mu);
+      impl_->scheduled.insert(impl_->scheduled.begin(), std::move(due));
+      return s;
+    }
+    ++applied;
+  }
+}
+
+std::size_t Guard::scheduled_policies() const {
+  internal::MutexLock lock(&impl_->sched_mu);
+  return impl_->scheduled.size();
 }
 
 std::shared_ptr<const CompiledPolicy> Guard::policy() const {
@@ -258,7 +397,8 @@ absl::StatusOr<RecordTags> Guard::Tag(
     absl::string_view subject, absl::string_view category,
     absl::Span<const absl::string_view> collected_for,
     absl::Span<const absl::string_view> prohibited,
-    absl::string_view record_ref) const {
+    absl::string_view record_ref,
+    absl::optional<absl::Time> collected_at) const {
   if (subject.empty()) {
     return absl::InvalidArgumentError("Tag: subject id must not be empty");
   }
@@ -283,6 +423,7 @@ absl::StatusOr<RecordTags> Guard::Tag(
   tags.policy_ = std::move(p);
   tags.subject_ = std::string(subject);
   tags.record_ref_ = std::string(record_ref);
+  tags.collected_at_ = collected_at.has_value() ? *collected_at : options_.clock();
   tags.category_ = *c;
   return tags;
 }
@@ -347,6 +488,11 @@ absl::StatusOr<Decision> Guard::Decide(const AccessContext& ctx,
       // Not collected for, or prohibited for, this purpose.
     } else if (basis == Basis::kNotAllowed) {
       reason = Reason::kNotAllowedByPolicy;
+    } else if (target.tags != nullptr && p.has_retention(category) &&
+               p.retention(category, purpose) != absl::InfiniteDuration() &&
+               absl::FromUnixNanos(now_ns()) >
+                   target.tags->collected_at() + p.retention(category, purpose)) {
+      reason = Reason::kRetentionExpired;
     } else {
       const SubjectProfile* s = nullptr;
       SubjectState uncached;
@@ -390,15 +536,26 @@ absl::StatusOr<Decision> Guard::Decide(const AccessContext& ctx,
         } else if (basis == Basis::kOptOut) {
           reason = Reason::kAllowedNotOptedOut;
         } else if (p.per_occasion().Contains(purpose)) {
-          reason = (s->flags & SubjectProfile::kHasOccasionConsent)
-                       ? epoch->OccasionReason(target.subject,
-                                               p.ancestors(purpose),
-                                               ctx.occasion_id(), now_ns())
-                       : Reason::kNoOccasionConsent;
+          reason = Reason::kNoOccasionConsent;
+          if (s->flags & SubjectProfile::kHasOccasionConsent) {
+            internal::OccasionMatch m = epoch->MatchOccasion(
+                target.subject, p.ancestors(purpose), ctx.occasion_id(),
+                p.min_consent_ordinal(category, purpose), now_ns());
+            reason = m.reason;
+            if (reason == Reason::kAllowedOccasionConsent && m.single_use &&
+                target.consume_single_use) {
+              reason = ConsumeOccasionConsent(target.subject, m.purpose,
+                                              ctx.occasion_id(), now_ns());
+            }
+          }
         } else if (((p.requires_specific_consent(category) ? s->given_direct
                                                             : s->given) &
                     bit) != 0) {
-          reason = Reason::kAllowedConsent;
+          reason = (p.has_reconsent() &&
+                    s->consent_ordinal[purpose] <
+                        p.min_consent_ordinal(category, purpose))
+                       ? Reason::kConsentPredatesMaterialChange
+                       : Reason::kAllowedConsent;
         } else if (s->expired & bit) {
           reason = Reason::kConsentExpired;
         } else {
@@ -454,6 +611,41 @@ absl::StatusOr<Decision> Guard::Decide(const AccessContext& ctx,
   return decision;
 }
 
+Reason Guard::ConsumeOccasionConsent(absl::string_view subject,
+                                     absl::string_view purpose,
+                                     absl::string_view occasion,
+                                     std::int64_t now_ns) {
+  // Optimistic concurrency on the subject's revision: of two concurrent
+  // uses, one wins and the other sees the consent used.
+  for (int attempt = 0; attempt < 8; ++attempt) {
+    absl::StatusOr<v1::ConsentRecord> record = impl_->store->Get(subject);
+    if (!record.ok()) return Reason::kStoreUnavailable;
+    const v1::PurposeConsent* entry = nullptr;
+    for (const v1::PurposeConsent& pc : record->purposes()) {
+      if (pc.purpose() == purpose && pc.occasion_id() == occasion) entry = &pc;
+    }
+    if (entry == nullptr || entry->state() != v1::CONSENT_STATE_GIVEN) {
+      return Reason::kNoOccasionConsent;
+    }
+    if (entry->has_used_time()) return Reason::kOccasionConsentUsed;
+    v1::ConsentChange change;
+    change.set_subject_id(std::string(subject));
+    change.set_expected_revision(record->revision());
+    change.set_actor("consentry.guard: single-use occasion consent used");
+    *change.mutable_purpose_consent() = *entry;
+    change.mutable_purpose_consent()->mutable_used_time()->set_seconds(
+        now_ns / 1'000'000'000);
+    change.mutable_purpose_consent()->mutable_used_time()->set_nanos(
+        static_cast<std::int32_t>(now_ns % 1'000'000'000));
+    absl::StatusOr<Revision> rev = impl_->store->Apply(change);
+    if (rev.ok()) return Reason::kAllowedOccasionConsent;
+    if (rev.status().code() != absl::StatusCode::kAborted) {
+      return Reason::kStoreUnavailable;
+    }
+  }
+  return Reason::kStoreUnavailable;
+}
+
 absl::StatusOr<Decision> Guard::Check(const AccessContext& ctx,
                                       absl::string_view subject,
                                       const CategoryRef& category) {
@@ -476,7 +668,8 @@ absl::StatusOr<Guard::Authorization> Guard::Evaluate(const AccessContext& ctx,
   CategoryIndex category = 0;
   absl::StatusOr<Decision> d = Decide(
       ctx,
-      Target{record.subject(), record.policy_.get(), record.category_, &record},
+      Target{record.subject(), record.policy_.get(), record.category_, &record,
+             /*consume_single_use=*/true},
       &policy, &purpose, &category);
   if (!d.ok()) return d.status();
   Authorization out{*d, absl::nullopt};

@@ -3,6 +3,7 @@
 
 #include "consentry/policy.h"
 
+#include <algorithm>
 #include <string>
 #include <utility>
 #include <vector>
@@ -352,6 +353,128 @@ absl::StatusOr<std::shared_ptr<const CompiledPolicy>> CompiledPolicy::Compile(
     }
   }
 
+  // Version history: ordinals for the versions consent records name.
+  for (int i = 0; i < policy.version_history_size(); ++i) {
+    const std::string& v = policy.version_history(i);
+    if (v.empty() || v == policy.version()) {
+      errors.Add(absl::StrCat("policy.version_history[", i, "]: '", v,
+                              "' must be a non-empty earlier version"));
+      continue;
+    }
+    if (!out->version_ordinal_.emplace(v, i + 1).second) {
+      errors.Add(absl::StrCat("policy.version_history[", i,
+                              "]: duplicate version '", v, "'"));
+    }
+  }
+  if (policy.version_history_size() > 250) {
+    errors.Add("policy.version_history: at most 250 earlier versions");
+  }
+  out->version_ordinal_[policy.version()] = policy.version_history_size() + 1;
+
+  // Re-consent requirements after material changes.
+  out->min_ordinal_.assign(
+      static_cast<std::size_t>(kMaxCategories) * kMaxPurposes, 0);
+  for (int i = 0; i < policy.reconsent_size(); ++i) {
+    const v1::ReconsentRequirement& r = policy.reconsent(i);
+    const std::string path = absl::StrCat("policy.reconsent[", i, "]");
+    auto pur = out->purpose_index_.find(r.purpose());
+    if (pur == out->purpose_index_.end()) {
+      errors.Add(absl::StrCat(path, ".purpose: unknown purpose '", r.purpose(), "'"));
+      continue;
+    }
+    auto ord = out->version_ordinal_.find(r.since_version());
+    if (ord == out->version_ordinal_.end()) {
+      errors.Add(absl::StrCat(path, ".since_version: '", r.since_version(),
+                              "' is neither this version nor in version_history"));
+      continue;
+    }
+    std::vector<int> cats;
+    for (int j = 0; j < r.categories_size(); ++j) {
+      auto c = out->category_index_.find(r.categories(j));
+      if (c == out->category_index_.end()) {
+        errors.Add(absl::StrCat(path, ".categories[", j, "]: unknown category '",
+                                r.categories(j), "'"));
+        continue;
+      }
+      cats.push_back(c->second);
+    }
+    if (r.categories_size() == 0) {
+      for (int c = 0; c < out->category_count(); ++c) cats.push_back(c);
+    }
+    // A requirement on a purpose applies to its descendants too.
+    out->descendants_[pur->second].ForEach([&](PurposeIndex d) {
+      for (int c : cats) {
+        std::uint8_t& slot =
+            out->min_ordinal_[static_cast<std::size_t>(c) * kMaxPurposes + d];
+        slot = std::max(slot, static_cast<std::uint8_t>(ord->second));
+      }
+    });
+    out->has_reconsent_ = true;
+  }
+
+  // Retention: a category default, overridden per purpose (inherited by
+  // descendants from the nearest ancestor with an override).
+  out->retention_.assign(static_cast<std::size_t>(kMaxCategories) * kMaxPurposes,
+                         absl::InfiniteDuration());
+  {
+    std::vector<absl::Duration> defaults(kMaxCategories, absl::InfiniteDuration());
+    absl::flat_hash_map<std::pair<int, int>, absl::Duration> overrides;
+    for (int i = 0; i < policy.retention_size(); ++i) {
+      const v1::RetentionRule& r = policy.retention(i);
+      const std::string path = absl::StrCat("policy.retention[", i, "]");
+      auto c = out->category_index_.find(r.category());
+      if (c == out->category_index_.end()) {
+        errors.Add(absl::StrCat(path, ".category: unknown category '",
+                                r.category(), "'"));
+        continue;
+      }
+      const absl::Duration period = absl::Seconds(r.period().seconds()) +
+                                    absl::Nanoseconds(r.period().nanos());
+      if (period <= absl::ZeroDuration()) {
+        errors.Add(absl::StrCat(path, ".period: must be positive"));
+        continue;
+      }
+      out->has_retention_[c->second] = true;
+      if (r.purposes_size() == 0) {
+        if (defaults[c->second] != absl::InfiniteDuration()) {
+          errors.Add(absl::StrCat(path, ": duplicate default retention for '",
+                                  r.category(), "'"));
+        }
+        defaults[c->second] = period;
+        continue;
+      }
+      for (int j = 0; j < r.purposes_size(); ++j) {
+        auto pur = out->purpose_index_.find(r.purposes(j));
+        if (pur == out->purpose_index_.end()) {
+          errors.Add(absl::StrCat(path, ".purposes[", j, "]: unknown purpose '",
+                                  r.purposes(j), "'"));
+          continue;
+        }
+        if (!overrides.emplace(std::make_pair(int{c->second}, int{pur->second}), period)
+                 .second) {
+          errors.Add(absl::StrCat(path, ".purposes[", j,
+                                  "]: duplicate retention for category '",
+                                  r.category(), "' and purpose '", r.purposes(j), "'"));
+        }
+      }
+    }
+    for (int c = 0; c < out->category_count(); ++c) {
+      for (int p = 0; p < np; ++p) {
+        absl::Duration d = defaults[static_cast<std::size_t>(c)];
+        for (int cur = p; cur >= 0; cur = out->parent_[static_cast<std::size_t>(cur)]) {
+          auto it = overrides.find(std::make_pair(c, cur));
+          if (it != overrides.end()) {
+            d = it->second;
+            break;
+          }
+        }
+        out->retention_[static_cast<std::size_t>(c) * kMaxPurposes +
+                        static_cast<std::size_t>(p)] = d;
+      }
+    }
+  }
+  if (!errors.empty()) return errors.ToStatus(policy.version());
+
   out->version_ = policy.version();
   out->proto_ = std::make_unique<v1::Policy>(policy);
   return std::shared_ptr<const CompiledPolicy>(std::move(out));
@@ -367,6 +490,11 @@ PurposeSet CompiledPolicy::AncestorsOf(PurposeSet s) const {
   PurposeSet out;
   s.ForEach([&](PurposeIndex p) { out.Add(ancestors_[p]); });
   return out;
+}
+
+int CompiledPolicy::VersionOrdinal(absl::string_view version) const {
+  auto it = version_ordinal_.find(version);
+  return it == version_ordinal_.end() ? 0 : it->second;
 }
 
 absl::StatusOr<PurposeIndex> CompiledPolicy::FindPurpose(

@@ -48,6 +48,7 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
+#include "absl/time/time.h"
 #include "absl/types/optional.h"
 #include "absl/types/span.h"
 #include "consentry/audit.h"
@@ -120,6 +121,8 @@ class CONSENTRY_EXPORT RecordTags {
   const std::string& subject() const { return subject_; }
   absl::string_view category() const { return policy_->category_id(category_); }
   const std::string& record_ref() const { return record_ref_; }
+  // When the record was collected (retention runs from here).
+  absl::Time collected_at() const { return collected_at_; }
   // True when `purpose` complies with the collection purposes. Unknown ids
   // do not comply.
   bool Complies(absl::string_view purpose) const;
@@ -143,6 +146,7 @@ class CONSENTRY_EXPORT RecordTags {
   std::shared_ptr<const CompiledPolicy> policy_;
   std::string subject_;
   std::string record_ref_;
+  absl::Time collected_at_;
   CategoryIndex category_ = 0;
   // Closed under the hierarchy: allowed purposes and their descendants;
   // prohibited purposes with their ancestors and descendants.
@@ -232,14 +236,17 @@ class CONSENTRY_EXPORT Guard {
   // Resolves a data category. Errors: `kNotFound` for an unknown category.
   absl::StatusOr<CategoryRef> Category(absl::string_view category) const;
 
-  // Tags a record at collection. Errors: `kNotFound` for an unknown category
-  // or purpose; `kInvalidArgument` for an empty subject id or an empty
-  // allowed-purpose list.
+  // Tags a record at collection. `collected_at` defaults to now (the
+  // Guard's clock); pass the original time when tagging a stored record, so
+  // that retention runs from collection. Errors: `kNotFound` for an unknown
+  // category or purpose; `kInvalidArgument` for an empty subject id or an
+  // empty allowed-purpose list.
   absl::StatusOr<RecordTags> Tag(
       absl::string_view subject, absl::string_view category,
       absl::Span<const absl::string_view> collected_for,
       absl::Span<const absl::string_view> prohibited = {},
-      absl::string_view record_ref = "") const;
+      absl::string_view record_ref = "",
+      absl::optional<absl::Time> collected_at = absl::nullopt) const;
 
   // Decides whether `ctx` may use `subject`'s data of `category`, and
   // audits the decision. Never blocks on the store when the subject's
@@ -292,6 +299,18 @@ class CONSENTRY_EXPORT Guard {
   // cannot be read to rebuild the cache (the old policy stays).
   absl::Status SetPolicy(std::shared_ptr<const CompiledPolicy> policy);
 
+  // Switches to `policy` at its `effective_time`: at once if that has
+  // passed (or is unset), otherwise from a background thread at that time
+  // (real time). `ApplyDuePolicies` applies what is due by the Guard's
+  // clock, for tests and for callers that drive time themselves.
+  // Errors: those of `SetPolicy` when applied at once.
+  absl::Status SchedulePolicy(std::shared_ptr<const CompiledPolicy> policy);
+  // Applies every scheduled policy whose effective time is at or before the
+  // Guard's clock, in effective-time order. Returns how many were applied.
+  absl::StatusOr<int> ApplyDuePolicies();
+  // Scheduled policies not yet applied.
+  std::size_t scheduled_policies() const;
+
   // Loads every record from the store into the cache, so that first checks
   // do not go to the store. Errors: `kUnavailable`.
   absl::Status WarmCache();
@@ -309,6 +328,10 @@ class CONSENTRY_EXPORT Guard {
   struct Target;
   Guard(GuardOptions options, std::unique_ptr<Impl> impl);
 
+  Reason ConsumeOccasionConsent(absl::string_view subject,
+                                absl::string_view purpose,
+                                absl::string_view occasion,
+                                std::int64_t now_ns);
   absl::StatusOr<Decision> Decide(const AccessContext& ctx,
                                   const Target& target,
                                   const CompiledPolicy** policy_used,

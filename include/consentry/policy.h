@@ -13,8 +13,10 @@
 // or empty version, a malformed or duplicate id, an unknown purpose or
 // category referenced anywhere, a cycle in the purpose hierarchy, a special
 // category given an opt-out basis, a rule without a basis, a per-occasion
-// purpose on any basis other than opt-in, and more purposes or categories
-// than the compiled form holds.
+// purpose on any basis other than opt-in, a retention rule with an unknown
+// category or purpose or a non-positive period, a re-consent requirement
+// naming an unknown purpose, category or version, and more purposes or
+// categories than the compiled form holds.
 //
 // Example:
 //
@@ -40,6 +42,7 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
+#include "absl/time/time.h"
 #include "consentry/export.h"
 #include "consentry/purpose.h"
 
@@ -126,6 +129,26 @@ class CONSENTRY_EXPORT CompiledPolicy {
   // Purposes accessor `a` may declare.
   PurposeSet declarable_by(AccessorIndex a) const { return declarable_[a]; }
 
+  // Position of `version` in this policy's history: 1 for the oldest entry
+  // of `version_history`, history size + 1 for this version, 0 for a version
+  // the policy does not know (treated as older than all).
+  int VersionOrdinal(absl::string_view version) const;
+  // Consent to `p` counts for `c` only when given under a version whose
+  // ordinal is at least this (a material change touched the pair); 0 when
+  // any version counts.
+  int min_consent_ordinal(CategoryIndex c, PurposeIndex p) const {
+    return min_ordinal_[static_cast<std::size_t>(c) * kMaxPurposes + p];
+  }
+  // True when some (category, purpose) pair has a re-consent requirement.
+  bool has_reconsent() const { return has_reconsent_; }
+  // How long after collection `c` may be used for `p`; `absl::InfiniteDuration()`
+  // when the policy sets no limit.
+  absl::Duration retention(CategoryIndex c, PurposeIndex p) const {
+    return retention_[static_cast<std::size_t>(c) * kMaxPurposes + p];
+  }
+  // True when category `c` has any retention limit.
+  bool has_retention(CategoryIndex c) const { return has_retention_[c]; }
+
  private:
   CompiledPolicy();
 
@@ -146,6 +169,11 @@ class CONSENTRY_EXPORT CompiledPolicy {
   std::array<PurposeSet, kMaxCategories> allowed_{};
   std::vector<Basis> basis_;  // kMaxCategories x kMaxPurposes
   std::vector<PurposeSet> declarable_;
+  absl::flat_hash_map<std::string, int> version_ordinal_;
+  std::vector<std::uint8_t> min_ordinal_;       // kMaxCategories x kMaxPurposes
+  bool has_reconsent_ = false;
+  std::vector<absl::Duration> retention_;       // kMaxCategories x kMaxPurposes
+  std::array<bool, kMaxCategories> has_retention_{};
 };
 
 }  // namespace consentry

@@ -42,6 +42,14 @@ SubjectState CompileSubjectState(const CompiledPolicy& policy,
         } else {
           given.Add(below);
           given_direct.Add(*p);
+          if (policy.has_reconsent()) {
+            const auto ord = static_cast<std::uint8_t>(
+                policy.VersionOrdinal(pc.policy_version()));
+            below.ForEach([&](PurposeIndex d) {
+              s.profile.consent_ordinal[d] =
+                  std::max(s.profile.consent_ordinal[d], ord);
+            });
+          }
           if (pc.has_expiry()) {
             s.profile.valid_until_ns = std::min(s.profile.valid_until_ns, ToNanos(pc.expiry()));
           }

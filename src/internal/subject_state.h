@@ -7,6 +7,7 @@
 #ifndef CONSENTRY_SRC_INTERNAL_SUBJECT_STATE_H_
 #define CONSENTRY_SRC_INTERNAL_SUBJECT_STATE_H_
 
+#include <array>
 #include <cstdint>
 #include <limits>
 
@@ -44,6 +45,10 @@ struct SubjectProfile {
   // expires).
   std::int64_t valid_until_ns = kNoExpiry;
   std::uint64_t flags = 0;
+  // Per purpose, the policy-version ordinal of the newest consent that
+  // covers it (CompiledPolicy::VersionOrdinal); all zero unless the policy
+  // has re-consent requirements.
+  std::array<std::uint8_t, 64> consent_ordinal{};
 
   friend bool operator==(const SubjectProfile&, const SubjectProfile&) = default;
   struct Hasher {
@@ -56,11 +61,19 @@ struct SubjectProfile {
         h = (h ^ w) * 0xff51afd7ed558ccdu;
         h ^= h >> 32;
       }
+      for (std::size_t i = 0; i < p.consent_ordinal.size(); i += 8) {
+        std::uint64_t w = 0;
+        for (std::size_t k = 0; k < 8; ++k) {
+          w |= static_cast<std::uint64_t>(p.consent_ordinal[i + k]) << (8 * k);
+        }
+        h = (h ^ w) * 0xff51afd7ed558ccdu;
+        h ^= h >> 32;
+      }
       return static_cast<std::size_t>(h);
     }
   };
 };
-static_assert(sizeof(SubjectProfile) == 64);
+static_assert(sizeof(SubjectProfile) == 128);
 
 struct SubjectState {
   SubjectProfile profile;
