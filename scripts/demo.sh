@@ -16,3 +16,7 @@ cmake --build "$BUILD"
 echo
 echo "== billing_precharge: billing checks billing.calculation before charging =="
 "$BUILD/examples/billing_precharge"
+
+echo
+echo "== policy_change: a policy revision, its material changes and re-consent =="
+"$BUILD/examples/policy_change"

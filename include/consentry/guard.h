@@ -123,6 +123,11 @@ class CONSENTRY_EXPORT RecordTags {
   const std::string& record_ref() const { return record_ref_; }
   // When the record was collected (retention runs from here).
   absl::Time collected_at() const { return collected_at_; }
+  // The policy the tags were resolved against, and the purposes that comply
+  // (collected-for purposes and their descendants), in its indices.
+  const CompiledPolicy& policy() const { return *policy_; }
+  PurposeSet allowed_purposes() const { return allowed_; }
+  PurposeSet prohibited_purposes() const { return prohibited_; }
   // True when `purpose` complies with the collection purposes. Unknown ids
   // do not comply.
   bool Complies(absl::string_view purpose) const;
