@@ -20,3 +20,7 @@ echo "== billing_precharge: billing checks billing.calculation before charging =
 echo
 echo "== policy_change: a policy revision, its material changes and re-consent =="
 "$BUILD/examples/policy_change"
+
+echo
+echo "== weight_statistics: statistics on pseudonyms with cohort suppression =="
+"$BUILD/examples/weight_statistics"

@@ -23,6 +23,9 @@ OwnedAuditEvent OwnedAuditEvent::From(const AuditEvent& e) {
   o.reason = e.reason;
   o.revision = e.revision;
   o.shadow = e.shadow;
+  o.subjects_included = e.subjects_included;
+  o.subjects_excluded = e.subjects_excluded;
+  o.detail = std::string(e.detail);
   return o;
 }
 

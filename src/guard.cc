@@ -191,6 +191,8 @@ struct Guard::Target {
   const RecordTags* tags;
   // Authorize uses up a single-use occasion consent; Check does not.
   bool consume_single_use = false;
+  // Batch decisions are audited once for the batch, not per record.
+  bool suppress_audit = false;
 };
 
 // ---------------------------------------------------------------------------
@@ -566,7 +568,8 @@ absl::StatusOr<Decision> Guard::Decide(const AccessContext& ctx,
   }
 
   const Decision decision(reason, revision, impl_->shadow);
-  if (ABSL_PREDICT_TRUE(impl_->audit == nullptr && decision.allowed())) {
+  AuditSink* const audit = target.suppress_audit ? nullptr : impl_->audit;
+  if (ABSL_PREDICT_TRUE(audit == nullptr && decision.allowed())) {
     if (policy_used != nullptr) {
       *policy_used = &p;
       *purpose_used = purpose;
@@ -576,7 +579,7 @@ absl::StatusOr<Decision> Guard::Decide(const AccessContext& ctx,
   }
   const absl::string_view category_id =
       target.category_policy->category_id(target.category);
-  if (impl_->audit != nullptr) {
+  if (audit != nullptr) {
     AuditEvent event;
     event.time_unix_nanos = now_ns();
     event.accessor = ctx.accessor();
@@ -590,7 +593,7 @@ absl::StatusOr<Decision> Guard::Decide(const AccessContext& ctx,
     event.reason = reason;
     event.revision = revision;
     event.shadow = decision.shadow_denial();
-    if (!impl_->audit->Record(event).ok()) {
+    if (!audit->Record(event).ok()) {
       return DenialStatus(Reason::kAuditUnavailable, ctx.purpose(), category_id);
     }
   }
@@ -688,6 +691,69 @@ absl::StatusOr<AccessGrant> Guard::Authorize(const AccessContext& ctx,
     return DenialStatus(a->decision.reason(), ctx.purpose(), record.category());
   }
   return *std::move(a->grant);
+}
+
+absl::StatusOr<std::vector<Decision>> Guard::DecideBatch(
+    const AccessContext& ctx, absl::Span<const RecordTags* const> records,
+    absl::string_view batch_ref) {
+  std::vector<Decision> out;
+  out.reserve(records.size());
+  absl::flat_hash_map<Reason, std::int64_t> excluded;
+  std::int64_t included = 0;
+  absl::Status failure;
+  for (const RecordTags* r : records) {
+    absl::StatusOr<Decision> d = Decide(
+        ctx,
+        Target{r->subject(), r->policy_.get(), r->category_, r, false,
+               /*suppress_audit=*/true},
+        nullptr, nullptr, nullptr);
+    if (!d.ok()) {
+      failure = d.status();
+      break;
+    }
+    out.push_back(*d);
+    if (d->proceeds()) {
+      ++included;
+    } else {
+      ++excluded[d->reason()];
+    }
+  }
+  if (impl_->audit != nullptr) {
+    std::vector<std::pair<Reason, std::int64_t>> reasons(excluded.begin(),
+                                                         excluded.end());
+    std::sort(reasons.begin(), reasons.end());
+    std::string detail = absl::StrCat("batch of ", records.size(), ": ",
+                                      included, " included");
+    for (const auto& [reason, n] : reasons) {
+      absl::StrAppend(&detail, ", ", n, " excluded (", ReasonName(reason), ")");
+    }
+    if (!failure.ok()) absl::StrAppend(&detail, "; failed: ", failure.message());
+    const CompiledPolicy& p = *impl_->current.load(std::memory_order_acquire)->policy;
+    AuditEvent event;
+    event.time_unix_nanos = impl_->has_clock ? absl::ToUnixNanos(options_.clock())
+                                             : absl::GetCurrentTimeNanos();
+    event.action = AuditAction::kBatch;
+    event.accessor = ctx.accessor();
+    event.purpose = ctx.purpose();
+    event.category = records.empty()
+                         ? absl::string_view()
+                         : records.front()->category();
+    event.policy_version = p.version();
+    event.record_ref = batch_ref;
+    event.reason = failure.ok() ? (included > 0 ? Reason::kAllowedConsent
+                                                : Reason::kNoConsent)
+                                : Reason::kStoreUnavailable;
+    event.subjects_included = included;
+    event.subjects_excluded =
+        static_cast<std::int64_t>(out.size()) - included;
+    event.detail = detail;
+    if (!impl_->audit->Record(event).ok()) {
+      return DenialStatus(Reason::kAuditUnavailable, ctx.purpose(),
+                          event.category);
+    }
+  }
+  if (!failure.ok()) return failure;
+  return out;
 }
 
 absl::Status Guard::WarmCache() {

@@ -473,6 +473,13 @@ absl::StatusOr<std::shared_ptr<const CompiledPolicy>> CompiledPolicy::Compile(
       }
     }
   }
+  if (policy.statistics().min_cohort_size() < 0) {
+    errors.Add(absl::StrCat("policy.statistics.min_cohort_size: ",
+                            policy.statistics().min_cohort_size(),
+                            " must not be negative"));
+  } else if (policy.statistics().min_cohort_size() > 0) {
+    out->min_cohort_size_ = policy.statistics().min_cohort_size();
+  }
   if (!errors.empty()) return errors.ToStatus(policy.version());
 
   out->version_ = policy.version();

@@ -36,6 +36,7 @@ enum class AuditAction : std::uint8_t {
   kRead = 0,       // a purpose check for a read
   kProvision = 1,  // data given to a recipient
   kRequest = 2,    // a data-subject request's effect
+  kBatch = 3,      // one decision over a batch of records (statistics)
 };
 
 // One decision. All views point into memory owned by the caller and valid
@@ -54,6 +55,11 @@ struct AuditEvent {
   Revision revision = 0;
   // True in shadow mode when the decision denied but the read went through.
   bool shadow = false;
+  // For `kBatch`: subjects included and excluded, and a readable summary
+  // with the exclusion reasons. -1 when not a batch.
+  std::int64_t subjects_included = -1;
+  std::int64_t subjects_excluded = -1;
+  absl::string_view detail;
 
   bool allowed() const { return IsAllowingReason(reason); }
 };
@@ -71,6 +77,9 @@ struct OwnedAuditEvent {
   Reason reason = Reason::kUnspecified;
   Revision revision = 0;
   bool shadow = false;
+  std::int64_t subjects_included = -1;
+  std::int64_t subjects_excluded = -1;
+  std::string detail;
 
   static OwnedAuditEvent From(const AuditEvent& e);
   bool allowed() const { return IsAllowingReason(reason); }

@@ -294,6 +294,16 @@ class CONSENTRY_EXPORT Guard {
   absl::StatusOr<Authorization> Evaluate(const AccessContext& ctx,
                                          const RecordTags& record);
 
+  // Decides for every record of `records` for `ctx` without one audit event
+  // per record: one summary event (action `kBatch`) carries how many were
+  // included and excluded and why. For aggregate uses such as statistics
+  // views, where the batch is the act. `batch_ref` names the batch in the
+  // audit event. Errors: `kUnavailable` on store or audit outage; then no
+  // decisions are returned (fail closed), and the failure is audited.
+  absl::StatusOr<std::vector<Decision>> DecideBatch(
+      const AccessContext& ctx, absl::Span<const RecordTags* const> records,
+      absl::string_view batch_ref = "");
+
   // The policy currently enforced.
   std::shared_ptr<const CompiledPolicy> policy() const;
 

@@ -146,6 +146,8 @@ class CONSENTRY_EXPORT CompiledPolicy {
   absl::Duration retention(CategoryIndex c, PurposeIndex p) const {
     return retention_[static_cast<std::size_t>(c) * kMaxPurposes + p];
   }
+  // Smallest cohort (distinct subjects) an aggregate may report.
+  int min_cohort_size() const { return min_cohort_size_; }
   // True when category `c` has any retention limit.
   bool has_retention(CategoryIndex c) const { return has_retention_[c]; }
 
@@ -172,6 +174,7 @@ class CONSENTRY_EXPORT CompiledPolicy {
   absl::flat_hash_map<std::string, int> version_ordinal_;
   std::vector<std::uint8_t> min_ordinal_;       // kMaxCategories x kMaxPurposes
   bool has_reconsent_ = false;
+  int min_cohort_size_ = 10;
   std::vector<absl::Duration> retention_;       // kMaxCategories x kMaxPurposes
   std::array<bool, kMaxCategories> has_retention_{};
 };

@@ -42,6 +42,8 @@
 
 namespace consentry {
 
+class StatisticsView;
+
 // A value of personal data with its collection tags. Thread-compatible;
 // copyable when `T` is (a copy carries the same tags).
 template <typename T>
@@ -77,6 +79,9 @@ class Protected {
   }
 
  private:
+  // Reads values after a batch decision (one audit event for the batch).
+  friend class StatisticsView;
+
   RecordTags tags_;
   T value_;
 };
