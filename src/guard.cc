@@ -553,6 +553,9 @@ absl::Status Guard::SetPolicy(std::shared_ptr<const CompiledPolicy> policy) {
   return absl::OkStatus();
 }
 
+ConsentStore* Guard::consent_store() const { return impl_->store; }
+AuditSink* Guard::audit_sink() const { return impl_->audit; }
+
 std::size_t Guard::cached_subjects() const {
   return impl_->current.load(std::memory_order_acquire)->cache.size();
 }
