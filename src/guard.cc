@@ -401,6 +401,9 @@ absl::StatusOr<Decision> Guard::Decide(const AccessContext& ctx,
           reason = Reason::kAllowedConsent;
         } else if (s->expired & bit) {
           reason = Reason::kConsentExpired;
+        } else if (p.requires_specific_consent(category) && (s->given & bit)) {
+          // Consent reaches this purpose only through a parent purpose.
+          reason = Reason::kNoSpecificConsent;
         } else {
           reason = Reason::kNoConsent;
         }
