@@ -16,3 +16,7 @@ cmake --build "$BUILD"
 echo
 echo "== billing_precharge: billing checks billing.calculation before charging =="
 "$BUILD/examples/billing_precharge"
+
+echo
+echo "== contractor_provision: a call-centre gets contact data but not call history; a third party is refused after a stop =="
+"$BUILD/examples/contractor_provision"
