@@ -75,17 +75,19 @@ void Give(consentry::Guard& guard, const consentry::AccessContext& ctx,
 
 int main() {
   const std::string root = CONSENTRY_SOURCE_DIR;
-  auto policy = Must(consentry::LoadAndCompilePolicy(
-                         root + "/policies/default.textproto"),
-                     "policy");
+  auto policy = Must(
+      consentry::LoadAndCompilePolicy(root + "/policies/default.textproto"),
+      "policy");
   consentry::v1::RecipientRegistry registry_proto;
-  Must(consentry::ParseMessage(
-           Must(consentry::ReadFileToString(root + "/policies/recipients.textproto"),
-                "read recipients"),
-           consentry::WireFormat::kText, registry_proto),
-       "parse recipients");
-  auto registry = Must(consentry::RecipientRegistry::Create(registry_proto, *policy),
-                       "recipients");
+  Must(
+      consentry::ParseMessage(Must(consentry::ReadFileToString(
+                                       root + "/policies/recipients.textproto"),
+                                   "read recipients"),
+                              consentry::WireFormat::kText, registry_proto),
+      "parse recipients");
+  auto registry =
+      Must(consentry::RecipientRegistry::Create(registry_proto, *policy),
+           "recipients");
 
   // A fixed date, so that the output does not depend on when it runs.
   const absl::Time today = absl::FromUnixSeconds(1794960000);  // 2026-11-18
@@ -93,8 +95,8 @@ int main() {
   options.clock = [today] { return today; };
   consentry::InMemoryConsentStore store;
   consentry::InMemoryAuditSink audit;
-  auto guard = Must(consentry::Guard::Create(policy, &store, &audit, options),
-                    "guard");
+  auto guard =
+      Must(consentry::Guard::Create(policy, &store, &audit, options), "guard");
   consentry::InMemoryProvisionRecordStore records;
 
   // Member 7 called support; member 8 opted in to partner offers and to
@@ -104,21 +106,23 @@ int main() {
   Consent(store, "member-8", "provision.third_party.partner_insurer");
 
   auto tag = [&](const std::string& subject, const std::string& category) {
-    return Must(guard->Tag(subject, category,
-                           {"support", "service", "billing", "marketing.promotion"}),
-                "tag");
+    return Must(
+        guard->Tag(subject, category,
+                   {"support", "service", "billing", "marketing.promotion"}),
+        "tag");
   };
 
-  std::cout << "== The call-centre (a contractor) answers member-7's inquiry ==\n";
+  std::cout
+      << "== The call-centre (a contractor) answers member-7's inquiry ==\n";
   auto support = Must(guard->Context("support-desk", "support"), "context");
-  Give(*guard, support, *registry, "callcenter-tokyo", tag("member-7", "contact"),
-       records);
+  Give(*guard, support, *registry, "callcenter-tokyo",
+       tag("member-7", "contact"), records);
   Give(*guard, support, *registry, "callcenter-tokyo",
        tag("member-7", "communication"), records);
 
   std::cout << "\n== The partner insurer (a third party) ==\n";
-  auto promo = Must(guard->Context("marketing-analytics", "marketing.promotion"),
-                    "context");
+  auto promo = Must(
+      guard->Context("marketing-analytics", "marketing.promotion"), "context");
   Give(*guard, promo, *registry, "partner-insurer", tag("member-8", "contact"),
        records);
   std::cout << "  member-8 asks to stop provision to third parties\n";
@@ -133,7 +137,8 @@ int main() {
   Give(*guard, promo, *registry, "partner-insurer", tag("member-9", "contact"),
        records);
 
-  std::cout << "\n== member-8's provision history (for a disclosure request) ==\n";
+  std::cout
+      << "\n== member-8's provision history (for a disclosure request) ==\n";
   consentry::v1::ProvisionHistory h =
       Must(consentry::HistoryForSubject(records, "member-8"), "history");
   for (const auto& p : h.provisions()) {

@@ -56,7 +56,8 @@ Reason ProvisionReason(const v1::Recipient& r, const CompiledPolicy& policy,
           ? absl::StatusOr<PurposeIndex>(absl::NotFoundError("none"))
           : policy.FindPurpose(r.consent_purpose());
   const std::uint64_t cbit = cp.ok() ? std::uint64_t{1} << *cp : 0;
-  const bool blocked = cp.ok() && ((s.withdrawn | s.refused | s.expired) & cbit);
+  const bool blocked =
+      cp.ok() && ((s.withdrawn | s.refused | s.expired) & cbit);
   const bool given = cp.ok() && !blocked && (s.given & cbit);
   const bool given_direct = cp.ok() && !blocked && (s.given_direct & cbit);
 
@@ -66,7 +67,8 @@ Reason ProvisionReason(const v1::Recipient& r, const CompiledPolicy& policy,
     }
     const bool needs_direct =
         r.kind() == v1::RECIPIENT_KIND_FOREIGN_THIRD_PARTY &&
-        r.foreign_basis() == v1::FOREIGN_TRANSFER_BASIS_CONSENT_WITH_INFORMATION;
+        r.foreign_basis() ==
+            v1::FOREIGN_TRANSFER_BASIS_CONSENT_WITH_INFORMATION;
     if (!(needs_direct ? given_direct : given)) {
       return Reason::kNoProvisionConsent;
     }
@@ -191,8 +193,9 @@ absl::StatusOr<ProvisionOutcome> Guard::Provide(
         rec.set_basis("joint_use");
         break;
       case v1::RECIPIENT_KIND_FOREIGN_THIRD_PARTY:
-        rec.set_basis(absl::StrCat("provision_consent; ",
-                                   v1::ForeignTransferBasis_Name(r->foreign_basis())));
+        rec.set_basis(
+            absl::StrCat("provision_consent; ",
+                         v1::ForeignTransferBasis_Name(r->foreign_basis())));
         break;
       default:
         rec.set_basis("provision_consent");
@@ -204,8 +207,9 @@ absl::StatusOr<ProvisionOutcome> Guard::Provide(
     rec.set_country(r->country());
     if (r->record_method() == v1::RECORD_METHOD_COLLECTIVE ||
         r->record_method() == v1::RECORD_METHOD_CONTRACT_DOCUMENT) {
-      rec.set_series_id(absl::StrCat(
-          "provision:", r->id(), ":", v1::RecordMethod_Name(r->record_method())));
+      rec.set_series_id(
+          absl::StrCat("provision:", r->id(), ":",
+                       v1::RecordMethod_Name(r->record_method())));
     }
     absl::StatusOr<std::string> id = records_store.AddProvision(std::move(rec));
     if (!id.ok()) {

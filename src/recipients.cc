@@ -62,9 +62,9 @@ absl::Status ValidateRecipient(const v1::Recipient& r, const std::string& at,
   }
   if (r.vetting_status() == v1::VETTING_STATUS_UNSPECIFIED ||
       !v1::VettingStatus_IsValid(r.vetting_status())) {
-    return Invalid(at + ".vetting_status",
-                   absl::StrCat("unknown or unspecified status ",
-                                r.vetting_status()));
+    return Invalid(
+        at + ".vetting_status",
+        absl::StrCat("unknown or unspecified status ", r.vetting_status()));
   }
   if (r.vetting_status() == v1::VETTING_STATUS_APPROVED &&
       !r.has_vetted_time()) {
@@ -78,8 +78,9 @@ absl::Status ValidateRecipient(const v1::Recipient& r, const std::string& at,
       FromProto(r.monitoring_interval()) < absl::ZeroDuration()) {
     return Invalid(at + ".monitoring_interval", "must not be negative");
   }
-  const bool monitored = r.has_monitoring_interval() &&
-                         FromProto(r.monitoring_interval()) > absl::ZeroDuration();
+  const bool monitored =
+      r.has_monitoring_interval() &&
+      FromProto(r.monitoring_interval()) > absl::ZeroDuration();
   if (r.purposes_size() == 0) {
     return Invalid(at + ".purposes", "at least one purpose is required");
   }
@@ -112,10 +113,11 @@ absl::Status ValidateRecipient(const v1::Recipient& r, const std::string& at,
                        "measures");
       }
       if (!c.subcontracting_allowed() && c.subcontractors_size() > 0) {
-        return Invalid(at + ".contract.subcontractors",
-                       absl::StrCat(c.subcontractors_size(),
-                                    " sub-contractor(s) listed but "
-                                    "contract.subcontracting_allowed is false"));
+        return Invalid(
+            at + ".contract.subcontractors",
+            absl::StrCat(c.subcontractors_size(),
+                         " sub-contractor(s) listed but "
+                         "contract.subcontracting_allowed is false"));
       }
       if (c.subcontracting_allowed() && c.subcontracting_conditions().empty()) {
         return Invalid(at + ".contract.subcontracting_conditions",
@@ -123,9 +125,9 @@ absl::Status ValidateRecipient(const v1::Recipient& r, const std::string& at,
       }
       for (int i = 0; i < c.subcontractors_size(); ++i) {
         if (c.subcontractors(i).name().empty()) {
-          return Invalid(absl::StrCat(at, ".contract.subcontractors[", i,
-                                      "].name"),
-                         "must not be empty");
+          return Invalid(
+              absl::StrCat(at, ".contract.subcontractors[", i, "].name"),
+              "must not be empty");
         }
       }
       if (!monitored) {
@@ -182,11 +184,12 @@ absl::Status ValidateRecipient(const v1::Recipient& r, const std::string& at,
         }
         break;
       default:
-        return Invalid(at + ".foreign_basis",
-                       absl::StrCat("unknown or unspecified basis ",
-                                    r.foreign_basis()));
+        return Invalid(
+            at + ".foreign_basis",
+            absl::StrCat("unknown or unspecified basis ", r.foreign_basis()));
     }
-  } else if (!r.country().empty() && r.kind() != v1::RECIPIENT_KIND_CONTRACTOR) {
+  } else if (!r.country().empty() &&
+             r.kind() != v1::RECIPIENT_KIND_CONTRACTOR) {
     // A contractor abroad is not a third party but its country is kept.
     return Invalid(at + ".country",
                    "set only for foreign third parties and contractors");
@@ -226,10 +229,10 @@ RecipientRegistry::Create(const v1::RecipientRegistry& registry,
   std::sort(out->index_.begin(), out->index_.end());
   for (std::size_t i = 1; i < out->index_.size(); ++i) {
     if (out->index_[i].first == out->index_[i - 1].first) {
-      return Invalid(absl::StrCat("recipients[", out->index_[i].second, "].id"),
-                     absl::StrCat("duplicate id '", out->index_[i].first,
-                                  "' (also recipients[",
-                                  out->index_[i - 1].second, "])"));
+      return Invalid(
+          absl::StrCat("recipients[", out->index_[i].second, "].id"),
+          absl::StrCat("duplicate id '", out->index_[i].first,
+                       "' (also recipients[", out->index_[i - 1].second, "])"));
     }
   }
   out->proto_ = std::make_unique<v1::RecipientRegistry>(registry);
@@ -252,8 +255,8 @@ absl::Time RecipientRegistry::MonitoringDue(const v1::Recipient& r) {
   if (interval <= absl::ZeroDuration()) return absl::InfiniteFuture();
   const absl::Time base = r.has_last_monitored_time()
                               ? FromProto(r.last_monitored_time())
-                              : r.has_vetted_time() ? FromProto(r.vetted_time())
-                                                    : absl::InfinitePast();
+                          : r.has_vetted_time() ? FromProto(r.vetted_time())
+                                                : absl::InfinitePast();
   return base + interval;
 }
 
@@ -367,9 +370,8 @@ bool Matches(const R& r, const RecordFilter& f, const std::string& party,
   if (!f.recipient.empty() && party != f.recipient) return false;
   const absl::Time t = FromProto(time);
   if (t < f.from || t >= f.to) return false;
-  if (!f.subject.empty() &&
-      std::find(r.subjects().begin(), r.subjects().end(), f.subject) ==
-          r.subjects().end()) {
+  if (!f.subject.empty() && std::find(r.subjects().begin(), r.subjects().end(),
+                                      f.subject) == r.subjects().end()) {
     return false;
   }
   return true;
@@ -413,10 +415,9 @@ absl::Status InMemoryProvisionRecordStore::Delete(
                           }),
            ps.end());
   auto& rs = impl_->receipts;
-  rs.erase(std::remove_if(rs.begin(), rs.end(),
-                          [&](const v1::ReceiptRecord& x) {
-                            return r.contains(x.id());
-                          }),
+  rs.erase(std::remove_if(
+               rs.begin(), rs.end(),
+               [&](const v1::ReceiptRecord& x) { return r.contains(x.id()); }),
            rs.end());
   return absl::OkStatus();
 }
@@ -426,11 +427,12 @@ namespace {
 bool OlderFirst(absl::Time a, absl::Time b) { return a < b; }
 
 void SortHistory(v1::ProvisionHistory& h) {
-  std::stable_sort(h.mutable_provisions()->begin(), h.mutable_provisions()->end(),
-                   [](const v1::ProvisionRecord& a, const v1::ProvisionRecord& b) {
-                     return OlderFirst(FromProto(a.provision_time()),
-                                       FromProto(b.provision_time()));
-                   });
+  std::stable_sort(
+      h.mutable_provisions()->begin(), h.mutable_provisions()->end(),
+      [](const v1::ProvisionRecord& a, const v1::ProvisionRecord& b) {
+        return OlderFirst(FromProto(a.provision_time()),
+                          FromProto(b.provision_time()));
+      });
   std::stable_sort(h.mutable_receipts()->begin(), h.mutable_receipts()->end(),
                    [](const v1::ReceiptRecord& a, const v1::ReceiptRecord& b) {
                      return OlderFirst(FromProto(a.receipt_time()),
@@ -455,7 +457,8 @@ absl::StatusOr<v1::ProvisionHistory> HistoryForSubject(
 absl::StatusOr<v1::ProvisionHistory> HistoryForRecipient(
     ProvisionRecordStore& store, absl::string_view recipient_id) {
   if (recipient_id.empty()) {
-    return absl::InvalidArgumentError("HistoryForRecipient: empty recipient id");
+    return absl::InvalidArgumentError(
+        "HistoryForRecipient: empty recipient id");
   }
   RecordFilter f;
   f.recipient = std::string(recipient_id);
@@ -513,9 +516,9 @@ absl::StatusOr<std::string> RecordReceipt(const CompiledPolicy& policy,
   if (receipt.series_id().empty() &&
       receipt.record_method() != v1::RECORD_METHOD_PER_PROVISION &&
       receipt.record_method() != v1::RECORD_METHOD_UNSPECIFIED) {
-    receipt.set_series_id(absl::StrCat(
-        "receipt:", receipt.provider_name(), ":",
-        v1::RecordMethod_Name(receipt.record_method())));
+    receipt.set_series_id(
+        absl::StrCat("receipt:", receipt.provider_name(), ":",
+                     v1::RecordMethod_Name(receipt.record_method())));
   }
   return store.AddReceipt(std::move(receipt));
 }
@@ -552,10 +555,11 @@ absl::StatusOr<PurgeResult> PurgeExpiredRecords(ProvisionRecordStore& store,
   };
 
   PurgeResult out;
-  auto audit_one = [&](absl::string_view id, absl::string_view party,
-                       absl::string_view purpose,
-                       const google::protobuf::RepeatedPtrField<std::string>&
-                           subjects) -> absl::Status {
+  auto audit_one =
+      [&](absl::string_view id, absl::string_view party,
+          absl::string_view purpose,
+          const google::protobuf::RepeatedPtrField<std::string>& subjects)
+      -> absl::Status {
     for (const std::string& subject : subjects) {
       AuditEvent e;
       e.time_unix_nanos = absl::ToUnixNanos(now);
@@ -581,7 +585,8 @@ absl::StatusOr<PurgeResult> PurgeExpiredRecords(ProvisionRecordStore& store,
     if (RetentionEnd(r.record_method(), t, last_of(r.series_id(), t)) > now) {
       continue;
     }
-    absl::Status s = audit_one(r.id(), r.recipient_id(), r.purpose(), r.subjects());
+    absl::Status s =
+        audit_one(r.id(), r.recipient_id(), r.purpose(), r.subjects());
     if (!s.ok()) return s;
     out.provision_ids.push_back(r.id());
   }
@@ -610,8 +615,8 @@ std::vector<MonitoringDueEntry> RecipientsDueForMonitoring(
   for (const v1::Recipient& r : registry.proto().recipients()) {
     const absl::Time due = RecipientRegistry::MonitoringDue(r);
     if (due == absl::InfiniteFuture() || due > as_of + horizon) continue;
-    out.push_back(MonitoringDueEntry{r.id(), r.name(), r.kind(), due,
-                                     due <= as_of});
+    out.push_back(
+        MonitoringDueEntry{r.id(), r.name(), r.kind(), due, due <= as_of});
   }
   std::sort(out.begin(), out.end(),
             [](const MonitoringDueEntry& a, const MonitoringDueEntry& b) {

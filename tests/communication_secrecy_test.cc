@@ -36,15 +36,16 @@ v1::Policy Parse(const std::string& text) {
 // is proved to come from `requires_specific_consent`).
 std::string PolicyWith(const std::string& rule, bool special = true) {
   return std::string(R"pb(
-    version: "v1"
-    purposes { id: "service" }
-    purposes { id: "service.operation" parent: "service" }
-    purposes { id: "billing" }
-    purposes { id: "billing.calculation" parent: "billing" }
-    purposes { id: "billing.invoicing" parent: "billing" }
-    purposes { id: "support" }
-    purposes { id: "marketing" }
-    categories { id: "communication" requires_specific_consent: true special: )pb") +
+           version: "v1"
+           purposes { id: "service" }
+           purposes { id: "service.operation" parent: "service" }
+           purposes { id: "billing" }
+           purposes { id: "billing.calculation" parent: "billing" }
+           purposes { id: "billing.invoicing" parent: "billing" }
+           purposes { id: "support" }
+           purposes { id: "marketing" }
+           categories { id: "communication" requires_specific_consent: true
+                        special:)pb") +
          (special ? "true" : "false") + " }\n" + rule;
 }
 
@@ -55,14 +56,21 @@ TEST(CommunicationPolicyTest, NamedLeafAndChildlessRootRulesCompile) {
              purposes: [ "service.operation", "billing.calculation" ]
              basis: LEGAL_BASIS_NECESSARY
            }
-           rules { category: "communication" purposes: "support" basis: LEGAL_BASIS_OPT_IN })pb"))));
+           rules {
+             category: "communication"
+             purposes: "support"
+             basis: LEGAL_BASIS_OPT_IN
+           })pb"))));
 }
 
 TEST(CommunicationPolicyTest, RejectsOptOutEvenWhenNotMarkedSpecial) {
   EXPECT_THAT(
-      CompiledPolicy::Compile(Parse(PolicyWith(
-          R"pb(rules { category: "communication" purposes: "support" basis: LEGAL_BASIS_OPT_OUT })pb",
-          /*special=*/false))),
+      CompiledPolicy::Compile(Parse(PolicyWith(R"pb(rules {
+                                                      category: "communication"
+                                                      purposes: "support"
+                                                      basis: LEGAL_BASIS_OPT_OUT
+                                                    })pb",
+                                               /*special=*/false))),
       StatusIs(absl::StatusCode::kInvalidArgument,
                HasSubstr("policy.rules[0].basis: LEGAL_BASIS_OPT_OUT is not "
                          "allowed for category 'communication', which requires "
@@ -71,18 +79,26 @@ TEST(CommunicationPolicyTest, RejectsOptOutEvenWhenNotMarkedSpecial) {
 
 TEST(CommunicationPolicyTest, RejectsRuleNamingAParentPurpose) {
   EXPECT_THAT(
-      CompiledPolicy::Compile(Parse(PolicyWith(
-          R"pb(rules { category: "communication" purposes: [ "support", "billing" ] basis: LEGAL_BASIS_NECESSARY })pb"))),
-      StatusIs(absl::StatusCode::kInvalidArgument,
-               HasSubstr("policy.rules[0].purposes[1]: blanket rule for category "
-                         "'communication', which requires specific consent: "
-                         "purpose 'billing' has child purposes")));
+      CompiledPolicy::Compile(
+          Parse(PolicyWith(R"pb(rules {
+                                  category: "communication"
+                                  purposes: [ "support", "billing" ]
+                                  basis: LEGAL_BASIS_NECESSARY
+                                })pb"))),
+      StatusIs(
+          absl::StatusCode::kInvalidArgument,
+          HasSubstr("policy.rules[0].purposes[1]: blanket rule for category "
+                    "'communication', which requires specific consent: "
+                    "purpose 'billing' has child purposes")));
 }
 
 TEST(CommunicationPolicyTest, RejectsOptInRuleNamingARootWithChildren) {
   EXPECT_THAT(
-      CompiledPolicy::Compile(Parse(PolicyWith(
-          R"pb(rules { category: "communication" purposes: "service" basis: LEGAL_BASIS_OPT_IN })pb"))),
+      CompiledPolicy::Compile(Parse(PolicyWith(R"pb(rules {
+                                                      category: "communication"
+                                                      purposes: "service"
+                                                      basis: LEGAL_BASIS_OPT_IN
+                                                    })pb"))),
       StatusIs(absl::StatusCode::kInvalidArgument,
                HasSubstr("policy.rules[0].purposes[0]: blanket rule")));
 }
@@ -92,7 +108,13 @@ TEST(CommunicationPolicyTest, RejectsRuleWithTooManyPurposes) {
       CompiledPolicy::Compile(Parse(PolicyWith(
           R"pb(rules {
                  category: "communication"
-                 purposes: [ "service.operation", "billing.calculation", "billing.invoicing", "support", "marketing" ]
+                 purposes: [
+                   "service.operation",
+                   "billing.calculation",
+                   "billing.invoicing",
+                   "support",
+                   "marketing"
+                 ]
                  basis: LEGAL_BASIS_OPT_IN
                })pb"))),
       StatusIs(absl::StatusCode::kInvalidArgument,
@@ -123,7 +145,8 @@ std::shared_ptr<const CompiledPolicy> PolicyWithChildOfSupport() {
   // `support` now has a child: its communication rule would be blanket, so
   // name the child alone.
   for (v1::UseRule& r : *p->mutable_rules()) {
-    if (r.category() == "communication" && r.basis() == v1::LEGAL_BASIS_OPT_IN) {
+    if (r.category() == "communication" &&
+        r.basis() == v1::LEGAL_BASIS_OPT_IN) {
       r.clear_purposes();
       r.add_purposes("support.call_review");
     }
@@ -139,31 +162,35 @@ class CommunicationGuardTest : public testing::GuardFixture {};
 TEST_F(CommunicationGuardTest, ParentConsentDoesNotCountForCommunication) {
   ASSERT_OK(guard_->SetPolicy(PolicyWithChildOfSupport()));
   Set("s1", "support", v1::CONSENT_STATE_GIVEN);  // the parent only
-  EXPECT_EQ(CheckReason("support-desk", "support.call_review", "s1", "communication"),
-            Reason::kNoSpecificConsent);
+  EXPECT_EQ(
+      CheckReason("support-desk", "support.call_review", "s1", "communication"),
+      Reason::kNoSpecificConsent);
   // The same parent consent covers an ordinary category's child purpose.
   EXPECT_EQ(CheckReason("support-desk", "support.call_review", "s1", "contact"),
             Reason::kAllowedNecessary);
   absl::StatusOr<RecordTags> tags =
       guard_->Tag("s1", "communication", {"support"});
   ASSERT_OK(tags);
-  EXPECT_THAT(guard_->Authorize(Ctx("support-desk", "support.call_review"), *tags),
-              StatusIs(absl::StatusCode::kFailedPrecondition,
-                       HasSubstr("no_specific_consent")));
+  EXPECT_THAT(
+      guard_->Authorize(Ctx("support-desk", "support.call_review"), *tags),
+      StatusIs(absl::StatusCode::kFailedPrecondition,
+               HasSubstr("no_specific_consent")));
 }
 
 TEST_F(CommunicationGuardTest, ConsentToExactlyThePurposeCounts) {
   ASSERT_OK(guard_->SetPolicy(PolicyWithChildOfSupport()));
   Set("s1", "support", v1::CONSENT_STATE_GIVEN);
   Set("s1", "support.call_review", v1::CONSENT_STATE_GIVEN);
-  EXPECT_EQ(CheckReason("support-desk", "support.call_review", "s1", "communication"),
-            Reason::kAllowedConsent);
+  EXPECT_EQ(
+      CheckReason("support-desk", "support.call_review", "s1", "communication"),
+      Reason::kAllowedConsent);
 }
 
 TEST_F(CommunicationGuardTest, UsableWithoutConsentOnlyForListedPurposes) {
   // Listed as necessary for the service: service operation and billing.
-  EXPECT_EQ(CheckReason("app-backend", "service.operation", "s1", "communication"),
-            Reason::kAllowedNecessary);
+  EXPECT_EQ(
+      CheckReason("app-backend", "service.operation", "s1", "communication"),
+      Reason::kAllowedNecessary);
   EXPECT_EQ(CheckReason("billing-service", "billing.calculation", "s1",
                         "communication"),
             Reason::kAllowedNecessary);

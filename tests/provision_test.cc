@@ -35,20 +35,30 @@ class ProvisionTest : public testing::GuardFixture {
     // communication data is possible at all), a foreign third party on
     // consent, and a joint user.
     AddRecipient(R"pb(
-      id: "carrier-partner" name: "Carrier Partner" kind: RECIPIENT_KIND_THIRD_PARTY
-      vetting_status: VETTING_STATUS_APPROVED vetted_time { seconds: 1767225600 }
+      id: "carrier-partner"
+      name: "Carrier Partner"
+      kind: RECIPIENT_KIND_THIRD_PARTY
+      vetting_status: VETTING_STATUS_APPROVED
+      vetted_time { seconds: 1767225600 }
       purposes: "service.operation"
       consent_purpose: "provision.third_party.partner_insurer")pb");
     AddRecipient(R"pb(
-      id: "lab-us" name: "Lab US Inc." kind: RECIPIENT_KIND_FOREIGN_THIRD_PARTY
-      vetting_status: VETTING_STATUS_APPROVED vetted_time { seconds: 1767225600 }
+      id: "lab-us"
+      name: "Lab US Inc."
+      kind: RECIPIENT_KIND_FOREIGN_THIRD_PARTY
+      vetting_status: VETTING_STATUS_APPROVED
+      vetted_time { seconds: 1767225600 }
       purposes: "marketing.promotion"
       consent_purpose: "provision.foreign_third_party"
-      country: "US" foreign_basis: FOREIGN_TRANSFER_BASIS_CONSENT_WITH_INFORMATION
+      country: "US"
+      foreign_basis: FOREIGN_TRANSFER_BASIS_CONSENT_WITH_INFORMATION
       information_ref: "notice-us-2026")pb");
     AddRecipient(R"pb(
-      id: "group-company" name: "Group Company" kind: RECIPIENT_KIND_JOINT_USER
-      vetting_status: VETTING_STATUS_APPROVED vetted_time { seconds: 1767225600 }
+      id: "group-company"
+      name: "Group Company"
+      kind: RECIPIENT_KIND_JOINT_USER
+      vetting_status: VETTING_STATUS_APPROVED
+      vetted_time { seconds: 1767225600 }
       purposes: "support"
       joint_use { data_items: "contact" responsible_party: "the company" })pb");
     Rebuild();
@@ -74,10 +84,10 @@ class ProvisionTest : public testing::GuardFixture {
   }
 
   RecordTags Tags(const std::string& subject, const std::string& category) {
-    absl::StatusOr<RecordTags> t = guard_->Tag(
-        subject, category,
-        {"support", "service.operation", "marketing.promotion"}, {},
-        subject + "/" + category);
+    absl::StatusOr<RecordTags> t =
+        guard_->Tag(subject, category,
+                    {"support", "service.operation", "marketing.promotion"}, {},
+                    subject + "/" + category);
     EXPECT_TRUE(t.ok()) << t.status();
     return *std::move(t);
   }
@@ -112,9 +122,9 @@ class ProvisionTest : public testing::GuardFixture {
 
 TEST_F(ProvisionTest, ContractorReceivesContactDataForSupport) {
   std::vector<RecordTags> tags{Tags("s1", "contact"), Tags("s2", "contact")};
-  absl::StatusOr<ProvisionOutcome> out = guard_->Provide(
-      Ctx("support-desk", "support"), *registry_, "callcenter-tokyo", tags,
-      records_);
+  absl::StatusOr<ProvisionOutcome> out =
+      guard_->Provide(Ctx("support-desk", "support"), *registry_,
+                      "callcenter-tokyo", tags, records_);
   ASSERT_OK(out);
   EXPECT_THAT(out->provided, ElementsAre(0u, 1u));
   EXPECT_THAT(out->denied, IsEmpty());
@@ -133,7 +143,8 @@ TEST_F(ProvisionTest, ContractorReceivesContactDataForSupport) {
   EXPECT_EQ(r.accessor(), "support-desk");
   EXPECT_EQ(r.recipient_kind(), v1::RECIPIENT_KIND_CONTRACTOR);
   EXPECT_EQ(r.provision_time().seconds(), absl::ToUnixSeconds(now_));
-  EXPECT_EQ(r.series_id(), "provision:callcenter-tokyo:RECORD_METHOD_COLLECTIVE");
+  EXPECT_EQ(r.series_id(),
+            "provision:callcenter-tokyo:RECORD_METHOD_COLLECTIVE");
 
   std::vector<OwnedAuditEvent> ev = ProvisionEvents();
   ASSERT_EQ(ev.size(), 2u);
@@ -145,7 +156,8 @@ TEST_F(ProvisionTest, ContractorReceivesContactDataForSupport) {
   EXPECT_EQ(audit_.size(), 4u);
 }
 
-TEST_F(ProvisionTest, CommunicationDataToContractorForSupportNeedsSpecificConsent) {
+TEST_F(ProvisionTest,
+       CommunicationDataToContractorForSupportNeedsSpecificConsent) {
   // Without consent to support, the read check itself denies.
   EXPECT_EQ(ProvideOne("support-desk", "support", "callcenter-tokyo", "s1",
                        "communication"),
@@ -160,7 +172,8 @@ TEST_F(ProvisionTest, CommunicationDataToContractorForSupportNeedsSpecificConsen
   EXPECT_TRUE(HistoryForSubject(records_, "s1")->provisions().empty());
 }
 
-TEST_F(ProvisionTest, CommunicationDataToConfidentialContractorForServiceOperation) {
+TEST_F(ProvisionTest,
+       CommunicationDataToConfidentialContractorForServiceOperation) {
   v1::Recipient* r = Mutable("callcenter-tokyo");
   r->add_purposes("service.operation");
   Rebuild();
@@ -200,9 +213,9 @@ TEST_F(ProvisionTest, StopOfProvisionDoesNotBlockContractorsOrJointUsers) {
   EXPECT_EQ(ProvideOne("support-desk", "support", "callcenter-tokyo", "s1",
                        "contact"),
             Reason::kUnspecified);
-  EXPECT_EQ(ProvideOne("support-desk", "support", "group-company", "s1",
-                       "contact"),
-            Reason::kUnspecified);
+  EXPECT_EQ(
+      ProvideOne("support-desk", "support", "group-company", "s1", "contact"),
+      Reason::kUnspecified);
 }
 
 TEST_F(ProvisionTest, ThirdPartyNeedsProvisionConsent) {
@@ -240,12 +253,12 @@ TEST_F(ProvisionTest, ParentProvisionConsentDoesNotCountForCommunication) {
 TEST_F(ProvisionTest, ForeignThirdPartyOnConsentNeedsConsentToExactlyIt) {
   Set("s1", "marketing.promotion", v1::CONSENT_STATE_GIVEN);
   Set("s1", "provision", v1::CONSENT_STATE_GIVEN);  // a general consent
-  EXPECT_EQ(ProvideOne("marketing-analytics", "marketing.promotion",
-                       "lab-us", "s1", "contact"),
+  EXPECT_EQ(ProvideOne("marketing-analytics", "marketing.promotion", "lab-us",
+                       "s1", "contact"),
             Reason::kNoProvisionConsent);
   Set("s1", "provision.foreign_third_party", v1::CONSENT_STATE_GIVEN);
-  EXPECT_EQ(ProvideOne("marketing-analytics", "marketing.promotion",
-                       "lab-us", "s1", "contact"),
+  EXPECT_EQ(ProvideOne("marketing-analytics", "marketing.promotion", "lab-us",
+                       "s1", "contact"),
             Reason::kUnspecified);
   absl::StatusOr<v1::ProvisionHistory> h = HistoryForSubject(records_, "s1");
   ASSERT_OK(h);
@@ -256,13 +269,14 @@ TEST_F(ProvisionTest, ForeignThirdPartyOnConsentNeedsConsentToExactlyIt) {
 }
 
 TEST_F(ProvisionTest, ExpiredVettingRefusesEveryRecord) {
-  Mutable("callcenter-tokyo")->mutable_vetting_expiry()->set_seconds(
-      absl::ToUnixSeconds(now_) - 1);
+  Mutable("callcenter-tokyo")
+      ->mutable_vetting_expiry()
+      ->set_seconds(absl::ToUnixSeconds(now_) - 1);
   Rebuild();
   std::vector<RecordTags> tags{Tags("s1", "contact"), Tags("s2", "contact")};
-  absl::StatusOr<ProvisionOutcome> out = guard_->Provide(
-      Ctx("support-desk", "support"), *registry_, "callcenter-tokyo", tags,
-      records_);
+  absl::StatusOr<ProvisionOutcome> out =
+      guard_->Provide(Ctx("support-desk", "support"), *registry_,
+                      "callcenter-tokyo", tags, records_);
   ASSERT_OK(out);
   EXPECT_THAT(out->provided, IsEmpty());
   ASSERT_EQ(out->denied.size(), 2u);
@@ -319,9 +333,9 @@ TEST_F(ProvisionTest, MixedBatchProvidesOnlyTheAllowed) {
   Restrict("s2", stop);
   std::vector<RecordTags> tags{Tags("s1", "contact"), Tags("s2", "contact"),
                                Tags("s1", "identity")};
-  absl::StatusOr<ProvisionOutcome> out = guard_->Provide(
-      Ctx("marketing-analytics", "marketing.promotion"), *registry_,
-      "partner-insurer", tags, records_);
+  absl::StatusOr<ProvisionOutcome> out =
+      guard_->Provide(Ctx("marketing-analytics", "marketing.promotion"),
+                      *registry_, "partner-insurer", tags, records_);
   ASSERT_OK(out);
   EXPECT_THAT(out->provided, ElementsAre(0u, 2u));
   ASSERT_EQ(out->denied.size(), 1u);
@@ -332,7 +346,8 @@ TEST_F(ProvisionTest, MixedBatchProvidesOnlyTheAllowed) {
   ASSERT_OK(h);
   ASSERT_EQ(h->provisions_size(), 1);
   EXPECT_THAT(h->provisions(0).subjects(), ElementsAre("s1"));
-  EXPECT_THAT(h->provisions(0).categories(), ElementsAre("contact", "identity"));
+  EXPECT_THAT(h->provisions(0).categories(),
+              ElementsAre("contact", "identity"));
   EXPECT_EQ(h->provisions(0).basis(), "provision_consent");
   EXPECT_EQ(h->provisions(0).consent_purpose(),
             "provision.third_party.partner_insurer");
@@ -349,13 +364,13 @@ TEST_F(ProvisionTest, UnknownRecipientIsNotFound) {
 TEST_F(ProvisionTest, ConsentStoreOutageFailsClosed) {
   store_.SetUnavailableForTesting(true);
   std::vector<RecordTags> tags{Tags("s1", "contact")};
-  EXPECT_THAT(guard_->Provide(Ctx("support-desk", "support"), *registry_,
-                              "callcenter-tokyo", tags, records_),
-              StatusIs(absl::StatusCode::kUnavailable, HasSubstr("unavailable")));
+  EXPECT_THAT(
+      guard_->Provide(Ctx("support-desk", "support"), *registry_,
+                      "callcenter-tokyo", tags, records_),
+      StatusIs(absl::StatusCode::kUnavailable, HasSubstr("unavailable")));
   store_.SetUnavailableForTesting(false);
-  EXPECT_TRUE(HistoryForRecipient(records_, "callcenter-tokyo")
-                  ->provisions()
-                  .empty());
+  EXPECT_TRUE(
+      HistoryForRecipient(records_, "callcenter-tokyo")->provisions().empty());
 }
 
 TEST_F(ProvisionTest, RecordStoreOutageFailsClosed) {

@@ -48,8 +48,10 @@ TEST(RecipientRegistryTest, DefaultRegistryIsValid) {
       RecipientRegistry::Create(DefaultRegistry(), *policy);
   ASSERT_OK(r);
   ASSERT_NE((*r)->Find("callcenter-tokyo"), nullptr);
-  EXPECT_EQ((*r)->Find("callcenter-tokyo")->kind(), v1::RECIPIENT_KIND_CONTRACTOR);
-  EXPECT_EQ((*r)->Find("partner-insurer")->kind(), v1::RECIPIENT_KIND_THIRD_PARTY);
+  EXPECT_EQ((*r)->Find("callcenter-tokyo")->kind(),
+            v1::RECIPIENT_KIND_CONTRACTOR);
+  EXPECT_EQ((*r)->Find("partner-insurer")->kind(),
+            v1::RECIPIENT_KIND_THIRD_PARTY);
   EXPECT_EQ((*r)->Find("nobody"), nullptr);
 }
 
@@ -117,7 +119,9 @@ INSTANTIATE_TEST_SUITE_P(
                 "recipients[0].contract: required for a contractor"},
         BadCase{"ContractorWithoutSafetyMeasures",
                 [](v1::RecipientRegistry& r) {
-                  r.mutable_recipients(0)->mutable_contract()->clear_safety_measures();
+                  r.mutable_recipients(0)
+                      ->mutable_contract()
+                      ->clear_safety_measures();
                 },
                 "recipients[0].contract.safety_measures"},
         BadCase{"SubcontractorsWhenNotAllowed",
@@ -131,13 +135,15 @@ INSTANTIATE_TEST_SUITE_P(
                 "listed but contract.subcontracting_allowed is false"},
         BadCase{"SubcontractingWithoutConditions",
                 [](v1::RecipientRegistry& r) {
-                  r.mutable_recipients(0)->mutable_contract()->set_subcontracting_allowed(
-                      true);
+                  r.mutable_recipients(0)
+                      ->mutable_contract()
+                      ->set_subcontracting_allowed(true);
                 },
                 "recipients[0].contract.subcontracting_conditions"},
         BadCase{"UnnamedSubcontractor",
                 [](v1::RecipientRegistry& r) {
-                  v1::ContractClauses* c = r.mutable_recipients(0)->mutable_contract();
+                  v1::ContractClauses* c =
+                      r.mutable_recipients(0)->mutable_contract();
                   c->set_subcontracting_allowed(true);
                   c->set_subcontracting_conditions("prior written approval");
                   c->add_subcontractors()->set_name("A");
@@ -152,7 +158,9 @@ INSTANTIATE_TEST_SUITE_P(
                 "monitored periodically"},
         BadCase{"NegativeInterval",
                 [](v1::RecipientRegistry& r) {
-                  r.mutable_recipients(0)->mutable_monitoring_interval()->set_seconds(-1);
+                  r.mutable_recipients(0)
+                      ->mutable_monitoring_interval()
+                      ->set_seconds(-1);
                 },
                 "recipients[0].monitoring_interval: must not be negative"},
         BadCase{"NoPurposes",
@@ -198,7 +206,8 @@ INSTANTIATE_TEST_SUITE_P(
                   v1::Recipient* x = r.mutable_recipients(1);
                   x->set_kind(v1::RECIPIENT_KIND_FOREIGN_THIRD_PARTY);
                   x->set_country("US");
-                  x->set_foreign_basis(v1::FOREIGN_TRANSFER_BASIS_EQUIVALENT_COUNTRY);
+                  x->set_foreign_basis(
+                      v1::FOREIGN_TRANSFER_BASIS_EQUIVALENT_COUNTRY);
                 },
                 "recipients[1].foreign_basis: country 'US' is not designated"},
         BadCase{"EquivalentMeasuresNotMonitored",
@@ -206,7 +215,8 @@ INSTANTIATE_TEST_SUITE_P(
                   v1::Recipient* x = r.mutable_recipients(1);
                   x->set_kind(v1::RECIPIENT_KIND_FOREIGN_THIRD_PARTY);
                   x->set_country("US");
-                  x->set_foreign_basis(v1::FOREIGN_TRANSFER_BASIS_EQUIVALENT_MEASURES);
+                  x->set_foreign_basis(
+                      v1::FOREIGN_TRANSFER_BASIS_EQUIVALENT_MEASURES);
                 },
                 "recipients[1].monitoring_interval: required on equivalent "
                 "measures"},
@@ -219,11 +229,12 @@ INSTANTIATE_TEST_SUITE_P(
                       v1::FOREIGN_TRANSFER_BASIS_CONSENT_WITH_INFORMATION);
                 },
                 "recipients[1].information_ref"},
-        BadCase{"JointUserWithoutTerms",
-                [](v1::RecipientRegistry& r) {
-                  r.mutable_recipients(1)->set_kind(v1::RECIPIENT_KIND_JOINT_USER);
-                },
-                "recipients[1].joint_use: a joint user needs the notified terms"}),
+        BadCase{
+            "JointUserWithoutTerms",
+            [](v1::RecipientRegistry& r) {
+              r.mutable_recipients(1)->set_kind(v1::RECIPIENT_KIND_JOINT_USER);
+            },
+            "recipients[1].joint_use: a joint user needs the notified terms"}),
     [](const ::testing::TestParamInfo<BadCase>& c) { return c.param.name; });
 
 TEST(RecipientRegistryTest, EquivalentCountryInTheEeaIsAccepted) {
@@ -243,7 +254,8 @@ TEST(RecipientRegistryTest, StatusFollowsVettingAndMonitoring) {
   // Vetted 2026-01-01, expires 2028-01-01; monitored 2026-06-01 every 180 d.
   const absl::Time monitored = absl::FromUnixSeconds(1780272000);
   EXPECT_EQ(RecipientRegistry::StatusAt(r, monitored), Reason::kUnspecified);
-  EXPECT_EQ(RecipientRegistry::MonitoringDue(r), monitored + absl::Hours(24 * 180));
+  EXPECT_EQ(RecipientRegistry::MonitoringDue(r),
+            monitored + absl::Hours(24 * 180));
   EXPECT_EQ(RecipientRegistry::StatusAt(r, monitored + absl::Hours(24 * 180)),
             Reason::kRecipientMonitoringOverdue);
   // Before vetting, and after its expiry.
@@ -256,7 +268,8 @@ TEST(RecipientRegistryTest, StatusFollowsVettingAndMonitoring) {
   EXPECT_EQ(RecipientRegistry::MonitoringDue(r),
             absl::FromUnixSeconds(1767225600) + absl::Hours(24 * 180));
   r.set_vetting_status(v1::VETTING_STATUS_PENDING);
-  EXPECT_EQ(RecipientRegistry::StatusAt(r, monitored), Reason::kRecipientNotVetted);
+  EXPECT_EQ(RecipientRegistry::StatusAt(r, monitored),
+            Reason::kRecipientNotVetted);
 }
 
 TEST(RetentionTest, PeriodsFollowTheRecordMethod) {
@@ -297,23 +310,20 @@ TEST(PurgeTest, DeletesOnlyExpiredRecordsAndAuditsEach) {
   InMemoryProvisionRecordStore store;
   InMemoryAuditSink audit;
   // Per provision, 2026-01-05: kept until 2029-01-05.
-  ASSERT_OK(store.AddProvision(Provision("a", Jst(2026, 1, 5),
-                                         v1::RECORD_METHOD_PER_PROVISION,
-                                         {"s1", "s2"})));
+  ASSERT_OK(store.AddProvision(Provision(
+      "a", Jst(2026, 1, 5), v1::RECORD_METHOD_PER_PROVISION, {"s1", "s2"})));
   // A collective series: the early record lives as long as the last one.
-  ASSERT_OK(store.AddProvision(Provision("b", Jst(2025, 1, 5),
-                                         v1::RECORD_METHOD_COLLECTIVE, {"s1"},
-                                         "series-b")));
-  ASSERT_OK(store.AddProvision(Provision("b", Jst(2026, 6, 1),
-                                         v1::RECORD_METHOD_COLLECTIVE, {"s3"},
-                                         "series-b")));
+  ASSERT_OK(store.AddProvision(Provision(
+      "b", Jst(2025, 1, 5), v1::RECORD_METHOD_COLLECTIVE, {"s1"}, "series-b")));
+  ASSERT_OK(store.AddProvision(Provision(
+      "b", Jst(2026, 6, 1), v1::RECORD_METHOD_COLLECTIVE, {"s3"}, "series-b")));
   // Contract document, 2027-02-01: kept until 2028-02-01.
-  ASSERT_OK(store.AddProvision(Provision("c", Jst(2027, 2, 1),
-                                         v1::RECORD_METHOD_CONTRACT_DOCUMENT,
-                                         {"s4"})));
+  ASSERT_OK(store.AddProvision(Provision(
+      "c", Jst(2027, 2, 1), v1::RECORD_METHOD_CONTRACT_DOCUMENT, {"s4"})));
   v1::ReceiptRecord receipt;
   receipt.set_provider_name("Old Partner");
-  receipt.set_acquisition_circumstances("collected on its web form with consent");
+  receipt.set_acquisition_circumstances(
+      "collected on its web form with consent");
   receipt.add_subjects("s5");
   receipt.add_categories("contact");
   ASSERT_OK(RecordReceipt(*testing::DefaultPolicy(), store, receipt,
@@ -354,18 +364,21 @@ TEST(PurgeTest, DeletesOnlyExpiredRecordsAndAuditsEach) {
 TEST(PurgeTest, AuditRefusalDeletesNothing) {
   InMemoryProvisionRecordStore store;
   InMemoryAuditSink audit;
-  ASSERT_OK(store.AddProvision(Provision("a", Jst(2020, 1, 5),
-                                         v1::RECORD_METHOD_PER_PROVISION, {"s1"})));
+  ASSERT_OK(store.AddProvision(Provision(
+      "a", Jst(2020, 1, 5), v1::RECORD_METHOD_PER_PROVISION, {"s1"})));
   audit.SetFailingForTesting(true);
-  EXPECT_THAT(PurgeExpiredRecords(store, &audit, "privacy-officer", Jst(2026, 1, 1)),
-              StatusIs(absl::StatusCode::kUnavailable, HasSubstr("nothing deleted")));
+  EXPECT_THAT(
+      PurgeExpiredRecords(store, &audit, "privacy-officer", Jst(2026, 1, 1)),
+      StatusIs(absl::StatusCode::kUnavailable, HasSubstr("nothing deleted")));
   EXPECT_EQ(store.Query(RecordFilter{})->provisions_size(), 1);
-  EXPECT_THAT(PurgeExpiredRecords(store, nullptr, "privacy-officer", Jst(2026, 1, 1)),
-              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("audited")));
+  EXPECT_THAT(
+      PurgeExpiredRecords(store, nullptr, "privacy-officer", Jst(2026, 1, 1)),
+      StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("audited")));
   store.SetUnavailableForTesting(true);
   audit.SetFailingForTesting(false);
-  EXPECT_THAT(PurgeExpiredRecords(store, &audit, "privacy-officer", Jst(2026, 1, 1)),
-              StatusIs(absl::StatusCode::kUnavailable, HasSubstr("unavailable")));
+  EXPECT_THAT(
+      PurgeExpiredRecords(store, &audit, "privacy-officer", Jst(2026, 1, 1)),
+      StatusIs(absl::StatusCode::kUnavailable, HasSubstr("unavailable")));
 }
 
 TEST(ReceiptTest, RejectsIncompleteReceiptsNamingTheField) {
@@ -385,12 +398,14 @@ TEST(ReceiptTest, RejectsIncompleteReceiptsNamingTheField) {
                        HasSubstr("receipt.subjects")));
   r.add_subjects("s1");
   r.add_categories("dna");
-  EXPECT_THAT(RecordReceipt(*policy, store, r, Jst(2026, 1, 1)),
-              StatusIs(absl::StatusCode::kInvalidArgument,
-                       HasSubstr("receipt.categories[0]: unknown category 'dna'")));
+  EXPECT_THAT(
+      RecordReceipt(*policy, store, r, Jst(2026, 1, 1)),
+      StatusIs(absl::StatusCode::kInvalidArgument,
+               HasSubstr("receipt.categories[0]: unknown category 'dna'")));
   r.set_categories(0, "contact");
   r.set_record_method(v1::RECORD_METHOD_COLLECTIVE);
-  absl::StatusOr<std::string> id = RecordReceipt(*policy, store, r, Jst(2026, 1, 1));
+  absl::StatusOr<std::string> id =
+      RecordReceipt(*policy, store, r, Jst(2026, 1, 1));
   ASSERT_OK(id);
   absl::StatusOr<v1::ProvisionHistory> h = HistoryForSubject(store, "s1");
   ASSERT_OK(h);
@@ -398,15 +413,16 @@ TEST(ReceiptTest, RejectsIncompleteReceiptsNamingTheField) {
   EXPECT_EQ(h->receipts(0).id(), *id);
   EXPECT_EQ(h->receipts(0).receipt_time().seconds(),
             absl::ToUnixSeconds(Jst(2026, 1, 1)));
-  EXPECT_EQ(h->receipts(0).series_id(), "receipt:Partner:RECORD_METHOD_COLLECTIVE");
+  EXPECT_EQ(h->receipts(0).series_id(),
+            "receipt:Partner:RECORD_METHOD_COLLECTIVE");
   EXPECT_THAT(HistoryForSubject(store, ""),
               StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("empty")));
 }
 
 TEST(RecordStoreTest, DuplicateIdIsAlreadyExists) {
   InMemoryProvisionRecordStore store;
-  v1::ProvisionRecord r = Provision("a", Jst(2026, 1, 1),
-                                    v1::RECORD_METHOD_PER_PROVISION, {"s1"});
+  v1::ProvisionRecord r =
+      Provision("a", Jst(2026, 1, 1), v1::RECORD_METHOD_PER_PROVISION, {"s1"});
   r.set_id("p-1");
   ASSERT_OK(store.AddProvision(r));
   EXPECT_THAT(store.AddProvision(r),
@@ -417,7 +433,8 @@ TEST(ReportTest, RecipientsDueForMonitoring) {
   absl::StatusOr<std::unique_ptr<const RecipientRegistry>> r =
       RecipientRegistry::Create(DefaultRegistry(), *testing::DefaultPolicy());
   ASSERT_OK(r);
-  const absl::Time due = absl::FromUnixSeconds(1780272000) + absl::Hours(24 * 180);
+  const absl::Time due =
+      absl::FromUnixSeconds(1780272000) + absl::Hours(24 * 180);
   EXPECT_THAT(RecipientsDueForMonitoring(**r, due - absl::Hours(24 * 31)),
               IsEmpty());
   std::vector<MonitoringDueEntry> soon = RecipientsDueForMonitoring(
@@ -433,14 +450,14 @@ TEST(ReportTest, RecipientsDueForMonitoring) {
 
 TEST(ReportTest, ProvisionsPerRecipientAndPeriod) {
   InMemoryProvisionRecordStore store;
-  ASSERT_OK(store.AddProvision(Provision("b", Jst(2026, 5, 1),
-                                         v1::RECORD_METHOD_PER_PROVISION, {"s1", "s2"})));
-  ASSERT_OK(store.AddProvision(Provision("a", Jst(2026, 5, 2),
-                                         v1::RECORD_METHOD_PER_PROVISION, {"s1"})));
-  ASSERT_OK(store.AddProvision(Provision("b", Jst(2026, 5, 3),
-                                         v1::RECORD_METHOD_PER_PROVISION, {"s2", "s3"})));
-  ASSERT_OK(store.AddProvision(Provision("b", Jst(2026, 6, 1),
-                                         v1::RECORD_METHOD_PER_PROVISION, {"s9"})));
+  ASSERT_OK(store.AddProvision(Provision(
+      "b", Jst(2026, 5, 1), v1::RECORD_METHOD_PER_PROVISION, {"s1", "s2"})));
+  ASSERT_OK(store.AddProvision(Provision(
+      "a", Jst(2026, 5, 2), v1::RECORD_METHOD_PER_PROVISION, {"s1"})));
+  ASSERT_OK(store.AddProvision(Provision(
+      "b", Jst(2026, 5, 3), v1::RECORD_METHOD_PER_PROVISION, {"s2", "s3"})));
+  ASSERT_OK(store.AddProvision(Provision(
+      "b", Jst(2026, 6, 1), v1::RECORD_METHOD_PER_PROVISION, {"s9"})));
   absl::StatusOr<std::vector<ProvisionSummary>> s =
       ProvisionsPerRecipient(store, Jst(2026, 5, 1), Jst(2026, 6, 1));
   ASSERT_OK(s);
@@ -453,8 +470,9 @@ TEST(ReportTest, ProvisionsPerRecipientAndPeriod) {
   EXPECT_EQ((*s)[1].subject_records, 4);
   EXPECT_THAT((*s)[1].categories, ElementsAre("contact"));
   store.SetUnavailableForTesting(true);
-  EXPECT_THAT(ProvisionsPerRecipient(store, Jst(2026, 5, 1), Jst(2026, 6, 1)),
-              StatusIs(absl::StatusCode::kUnavailable, HasSubstr("unavailable")));
+  EXPECT_THAT(
+      ProvisionsPerRecipient(store, Jst(2026, 5, 1), Jst(2026, 6, 1)),
+      StatusIs(absl::StatusCode::kUnavailable, HasSubstr("unavailable")));
 }
 
 }  // namespace

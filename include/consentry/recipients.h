@@ -8,8 +8,9 @@
 // (policy §5, §7.2; APPI Art. 25, 27-30). This header holds:
 //
 //   * `RecipientRegistry`: the validated registry of contractors, joint
-//     users, third parties and foreign third parties (`consentry.v1.Recipient`),
-//     with each one's vetting, contract clauses and monitoring status.
+//     users, third parties and foreign third parties
+//     (`consentry.v1.Recipient`), with each one's vetting, contract clauses and
+//     monitoring status.
 //   * `Guard::Provide` (declared in guard.h, documented here): gives one
 //     record or a batch to a recipient for a purpose, after every check, and
 //     writes the provision record and one audit event per record.
@@ -66,14 +67,13 @@
 // Records and retention (APPI enforcement rules Art. 19-21 for provision,
 // Art. 23-25 for receipt, as this library reads them). A record is kept
 //
-//   | `RecordMethod`        | case                                   | kept until                        |
-//   |-----------------------|----------------------------------------|-----------------------------------|
-//   | `CONTRACT_DOCUMENT`   | provision in connection with goods or  | 1 year from the last provision of |
-//   |                       | services supplied to the person,       | the series                        |
-//   |                       | recorded in the contract document      |                                   |
-//   | `COLLECTIVE`          | continuous or repeated provision to    | 3 years from the last provision   |
-//   |                       | the same recipient, one record         | of the series                     |
-//   | `PER_PROVISION`/unset | every other case                       | 3 years from the record           |
+//   * `CONTRACT_DOCUMENT`: provision in connection with goods or services
+//     supplied to the person, recorded in the contract document
+//     (rules Art. 19(3)): 1 year from the last provision of the series.
+//   * `COLLECTIVE`: continuous or repeated provision to the same recipient,
+//     one record (rules Art. 19(2) proviso): 3 years from the last
+//     provision of the series.
+//   * `PER_PROVISION` or unset, every other case: 3 years from the record.
 //
 // "N years from day D" ends at 00:00 Japan time (UTC+9) on the same month
 // and day N years after D (the day of D counts as the first day). For the
@@ -181,7 +181,7 @@ struct ProvisionOutcome {
 // Filter for record queries. Empty strings and infinite times match all.
 struct RecordFilter {
   std::string subject;
-  std::string recipient;  // for receipts: the provider name
+  std::string recipient;                   // for receipts: the provider name
   absl::Time from = absl::InfinitePast();  // inclusive
   absl::Time to = absl::InfiniteFuture();  // exclusive
 };
@@ -217,7 +217,8 @@ class CONSENTRY_EXPORT InMemoryProvisionRecordStore final
 
   absl::StatusOr<std::string> AddProvision(v1::ProvisionRecord record) override;
   absl::StatusOr<std::string> AddReceipt(v1::ReceiptRecord record) override;
-  absl::StatusOr<v1::ProvisionHistory> Query(const RecordFilter& filter) override;
+  absl::StatusOr<v1::ProvisionHistory> Query(
+      const RecordFilter& filter) override;
   absl::Status Delete(absl::Span<const std::string> provision_ids,
                       absl::Span<const std::string> receipt_ids) override;
 
@@ -292,9 +293,9 @@ CONSENTRY_EXPORT std::vector<MonitoringDueEntry> RecipientsDueForMonitoring(
 // Provisions to one recipient within a period.
 struct ProvisionSummary {
   std::string recipient_id;
-  std::int64_t provisions = 0;        // provision records
-  std::int64_t subjects = 0;          // distinct subjects
-  std::int64_t subject_records = 0;   // (record, subject) pairs
+  std::int64_t provisions = 0;          // provision records
+  std::int64_t subjects = 0;            // distinct subjects
+  std::int64_t subject_records = 0;     // (record, subject) pairs
   std::vector<std::string> categories;  // distinct, sorted
 };
 
