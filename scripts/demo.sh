@@ -24,3 +24,7 @@ echo "== policy_change: a policy revision, its material changes and re-consent =
 echo
 echo "== weight_statistics: statistics on pseudonyms with cohort suppression =="
 "$BUILD/examples/weight_statistics"
+
+echo
+echo "== contractor_provision: a call-centre gets contact data but not call history; a third party is refused after a stop =="
+"$BUILD/examples/contractor_provision"

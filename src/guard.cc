@@ -560,6 +560,9 @@ absl::StatusOr<Decision> Guard::Decide(const AccessContext& ctx,
                        : Reason::kAllowedConsent;
         } else if (s->expired & bit) {
           reason = Reason::kConsentExpired;
+        } else if (p.requires_specific_consent(category) && (s->given & bit)) {
+          // Consent reaches this purpose only through a parent purpose.
+          reason = Reason::kNoSpecificConsent;
         } else {
           reason = Reason::kNoConsent;
         }
@@ -811,6 +814,9 @@ absl::Status Guard::SetPolicy(std::shared_ptr<const CompiledPolicy> policy) {
       impl_->epochs.end());
   return absl::OkStatus();
 }
+
+ConsentStore* Guard::consent_store() const { return impl_->store; }
+AuditSink* Guard::audit_sink() const { return impl_->audit; }
 
 std::size_t Guard::cached_subjects() const {
   return impl_->current.load(std::memory_order_acquire)->cache.size();

@@ -272,6 +272,37 @@ absl::StatusOr<std::shared_ptr<const CompiledPolicy>> CompiledPolicy::Compile(
       errors.Add(absl::StrCat(path, ".purposes: at least one purpose is required"));
       continue;
     }
+    if (out->specific_consent_[cat->second]) {
+      // Secrecy of communications: no opt-out, no blanket rule (policy.h).
+      if (basis == Basis::kOptOut) {
+        errors.Add(absl::StrCat(path,
+                                ".basis: LEGAL_BASIS_OPT_OUT is not allowed for "
+                                "category '",
+                                r.category(), "', which requires specific consent"));
+        continue;
+      }
+      if (r.purposes_size() > kMaxPurposesPerSpecificRule) {
+        errors.Add(absl::StrCat(
+            path, ".purposes: blanket rule for category '", r.category(),
+            "', which requires specific consent: ", r.purposes_size(),
+            " purposes, at most ", kMaxPurposesPerSpecificRule, " per rule"));
+        continue;
+      }
+      bool blanket = false;
+      for (int j = 0; j < r.purposes_size(); ++j) {
+        auto pur = out->purpose_index_.find(r.purposes(j));
+        if (pur != out->purpose_index_.end() &&
+            out->descendants_[pur->second].size() > 1) {
+          errors.Add(absl::StrCat(
+              path, ".purposes[", j, "]: blanket rule for category '",
+              r.category(), "', which requires specific consent: purpose '",
+              r.purposes(j),
+              "' has child purposes; name each child purpose instead"));
+          blanket = true;
+        }
+      }
+      if (blanket) continue;
+    }
     for (int j = 0; j < r.purposes_size(); ++j) {
       const std::string ppath = absl::StrCat(path, ".purposes[", j, "]");
       auto pur = out->purpose_index_.find(r.purposes(j));

@@ -51,6 +51,8 @@ struct AuditEvent {
   absl::string_view policy_version;
   // The integrator's reference to the record read, if any.
   absl::string_view record_ref;
+  // For `kProvision`: the recipient's id (recipients.h).
+  absl::string_view recipient;
   Reason reason = Reason::kUnspecified;
   Revision revision = 0;
   // True in shadow mode when the decision denied but the read went through.
@@ -74,6 +76,7 @@ struct OwnedAuditEvent {
   std::string purpose;
   std::string policy_version;
   std::string record_ref;
+  std::string recipient;
   Reason reason = Reason::kUnspecified;
   Revision revision = 0;
   bool shadow = false;

@@ -65,6 +65,9 @@ class AccessGrant;
 class Guard;
 template <typename T>
 class Protected;
+class ProvisionRecordStore;
+class RecipientRegistry;
+struct ProvisionOutcome;
 
 namespace internal {
 class GrantMinter;
@@ -338,7 +341,28 @@ class CONSENTRY_EXPORT Guard {
 
   const GuardOptions& options() const { return options_; }
 
+  // Gives `records` to the recipient `recipient_id` of `registry` for the
+  // purpose of `ctx`, and writes the provision record to `records_store`.
+  // Include consentry/recipients.h to call it; the checks, the consent model
+  // and the records are documented there. Each record is checked and
+  // audited (a read event, then a `kProvision` event naming the recipient);
+  // a refused record is listed in the outcome with its reason. Shadow mode
+  // does not apply: a refused provision is refused.
+  //
+  // Errors: `kNotFound` for an unknown recipient; `kUnavailable` when the
+  // consent store, the audit sink or `records_store` fails (then nothing
+  // may be given).
+  absl::StatusOr<ProvisionOutcome> Provide(const AccessContext& ctx,
+                                           const RecipientRegistry& registry,
+                                           absl::string_view recipient_id,
+                                           absl::Span<const RecordTags> records,
+                                           ProvisionRecordStore& records_store);
+
  private:
+  // For Provide (src/provision.cc): the store and sink given to Create.
+  ConsentStore* consent_store() const;
+  AuditSink* audit_sink() const;
+
   struct Impl;
   struct Target;
   Guard(GuardOptions options, std::unique_ptr<Impl> impl);

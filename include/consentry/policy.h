@@ -18,6 +18,17 @@
 // naming an unknown purpose, category or version, and more purposes or
 // categories than the compiled form holds.
 //
+// A category with `requires_specific_consent` (secrecy of communications)
+// is usable only for purposes its rules name one by one, so validation also
+// rejects, for such a category, an opt-out basis (even when the category is
+// not marked special) and a blanket rule. A rule is blanket when
+//   * it names a purpose that has child purposes (a root with children
+//     included): the rule would reach purposes it does not name, since a
+//     rule for a parent covers its descendants; or
+//   * it names more than `kMaxPurposesPerSpecificRule` purposes.
+// A root purpose without children (`support` in the default policy) is as
+// narrow as any leaf and is accepted.
+//
 // Example:
 //
 //   #include "consentry/proto_io.h"  // LoadPolicyFile
@@ -51,6 +62,10 @@ namespace consentry {
 namespace v1 {
 class Policy;
 }  // namespace v1
+
+// At most this many purposes in one rule for a category that requires
+// specific consent; a longer rule is rejected as blanket.
+inline constexpr int kMaxPurposesPerSpecificRule = 4;
 
 // Legal basis of a (category, purpose) pair in compiled form.
 enum class Basis : std::uint8_t {

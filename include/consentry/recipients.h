@@ -1,0 +1,322 @@
+// Copyright 2026 The consentry Authors.
+// SPDX-License-Identifier: Apache-2.0
+//
+// File: recipients.h
+// -----------------------------------------------------------------------------
+//
+// Giving personal data to someone outside is a checked and recorded act
+// (policy §5, §7.2; APPI Art. 25, 27-30). This header holds:
+//
+//   * `RecipientRegistry`: the validated registry of contractors, joint
+//     users, third parties and foreign third parties
+//     (`consentry.v1.Recipient`), with each one's vetting, contract clauses and
+//     monitoring status.
+//   * `Guard::Provide` (declared in guard.h, documented here): gives one
+//     record or a batch to a recipient for a purpose, after every check, and
+//     writes the provision record and one audit event per record.
+//   * `RecordReceipt`: records data received from a third party (Art. 30).
+//   * `ProvisionRecordStore`: where provision and receipt records live, with
+//     an in-memory implementation; queries by subject and by recipient;
+//     `PurgeExpiredRecords`, the audited purge after the retention period.
+//   * Reports: recipients due for monitoring; provisions per recipient and
+//     period.
+//
+// What `Guard::Provide` checks, in order, per record (the first failure is
+// the record's denial reason):
+//
+//   1. The recipient (for the whole batch): vetting approved and not expired
+//      (`kRecipientNotVetted`); periodic monitoring not overdue
+//      (`kRecipientMonitoringOverdue`); the purpose is one the recipient may
+//      receive data for, i.e. one of `Recipient.purposes` or a descendant
+//      (`kNotAllowedByPolicy`).
+//   2. The purpose as a read does: `Guard::Check(ctx, record)`, audited as a
+//      read by the providing accessor (collection purposes, policy rule,
+//      consent, suspension, erasure, accessor permission).
+//   3. Third parties and foreign third parties only: the person has not
+//      stopped provision to third parties (`kProvisionStopped`), and has
+//      consented to provision (`kNoProvisionConsent`).
+//   4. Categories that require specific consent (secrecy of communications):
+//      see below (`kNoSpecificConsent`).
+//
+// Consent to provision. Each recipient names a `consent_purpose`, a purpose
+// of the policy (the default policy has `provision.third_party` and
+// `provision.foreign_third_party`; a recipient may name a child of either,
+// e.g. `provision.third_party.insurer`, to ask consent per recipient). The
+// person consents to provision exactly as to any purpose (a `PurposeConsent`
+// in the consent record); withdrawal, refusal and expiry apply as usual.
+// Consent to a parent counts (consent to `provision.third_party` covers
+// every third party under it), except for a foreign third party on
+// `FOREIGN_TRANSFER_BASIS_CONSENT_WITH_INFORMATION`, where only consent given
+// to exactly the recipient's consent purpose counts (Art. 28(2): the person
+// was told about that country and that recipient). Contractors and joint
+// users are not third parties: no provision consent is asked, and a stop of
+// third-party provision does not block them.
+//
+// Secrecy of communications (categories with `requires_specific_consent`).
+// Provision without further consent is allowed only to a contractor whose
+// contract has the confidentiality clause, for a purpose on which the policy
+// lets the category be used as necessary for the service (the default
+// policy: `service.operation`, `billing.*`). Any other provision (another
+// purpose, a joint user, any third party, a contractor without
+// confidentiality) needs consent given to exactly the recipient's
+// `consent_purpose`: consent to a parent purpose or a general consent does
+// not count, and a recipient without a consent purpose cannot receive such
+// data at all. A use of the category itself for a purpose other than those
+// is already held to specific consent by `Guard::Check`.
+//
+// Records and retention (APPI enforcement rules Art. 19-21 for provision,
+// Art. 23-25 for receipt, as this library reads them). A record is kept
+//
+//   * `CONTRACT_DOCUMENT`: provision in connection with goods or services
+//     supplied to the person, recorded in the contract document
+//     (rules Art. 19(3)): 1 year from the last provision of the series.
+//   * `COLLECTIVE`: continuous or repeated provision to the same recipient,
+//     one record (rules Art. 19(2) proviso): 3 years from the last
+//     provision of the series.
+//   * `PER_PROVISION` or unset, every other case: 3 years from the record.
+//
+// "N years from day D" ends at 00:00 Japan time (UTC+9) on the same month
+// and day N years after D (the day of D counts as the first day). For the
+// collective methods, the records of one recipient with the same method form
+// a series (`series_id`), and the series is kept whole until N years after
+// its last provision. Provisions to contractors and joint users are not
+// third-party provisions under Art. 29, but they are recorded the same way
+// (policy §5 asks for supervision), under the recipient's method.
+//
+// Example:
+//
+//   auto registry = consentry::RecipientRegistry::Create(proto, *policy);
+//   consentry::InMemoryProvisionRecordStore records;
+//   absl::StatusOr<consentry::AccessContext> ctx =
+//       guard->Context("support-desk", "support");
+//   absl::StatusOr<consentry::ProvisionOutcome> out = guard->Provide(
+//       *ctx, **registry, "callcenter-tokyo", {contact_tags}, records);
+//   if (!out.ok()) return out.status();        // outage: nothing was given
+//   for (std::size_t i : out->provided) { /* hand record i over */ }
+
+#ifndef CONSENTRY_RECIPIENTS_H_
+#define CONSENTRY_RECIPIENTS_H_
+
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
+#include "absl/time/time.h"
+#include "absl/types/span.h"
+#include "consentry/audit.h"
+#include "consentry/decision.h"
+#include "consentry/export.h"
+#include "consentry/guard.h"
+#include "consentry/policy.h"
+#include "consentry/protected.h"
+#include "consentry/v1/recipient.pb.h"
+
+namespace consentry {
+
+// The validated registry of recipients. Immutable; safe to share.
+class CONSENTRY_EXPORT RecipientRegistry {
+ public:
+  // Validates every entry against `policy` and builds the registry.
+  //
+  // Errors: `kInvalidArgument` naming the field path
+  // (`recipients[2].contract.subcontractors`) and the value, for: a missing
+  // or malformed or duplicate id; a missing name; an unspecified or unknown
+  // kind or vetting status; an approved vetting without `vetted_time`; a
+  // contractor without a contract, without `monitoring_interval`, or with
+  // sub-contractors while sub-contracting is not allowed; a sub-contractor
+  // without a name; a joint user without joint-use terms; a third party
+  // without `consent_purpose`; a foreign third party without a country or a
+  // basis, with an equivalent-country basis for a country that is not
+  // designated, with equivalent measures but no monitoring interval, or on
+  // consent without `information_ref`; a `country` on a domestic recipient;
+  // no purposes; a purpose or consent purpose the policy does not know; a
+  // negative monitoring interval.
+  static absl::StatusOr<std::unique_ptr<const RecipientRegistry>> Create(
+      const v1::RecipientRegistry& registry, const CompiledPolicy& policy);
+
+  RecipientRegistry(const RecipientRegistry&) = delete;
+  RecipientRegistry& operator=(const RecipientRegistry&) = delete;
+  ~RecipientRegistry();
+
+  // The entry with `id`, or nullptr. The pointer lives as long as this.
+  const v1::Recipient* Find(absl::string_view id) const;
+  const v1::RecipientRegistry& proto() const { return *proto_; }
+
+  // Whether `r` may receive data at `now`: `kUnspecified` when it may,
+  // `kRecipientNotVetted` when vetting is not approved or has expired,
+  // `kRecipientMonitoringOverdue` when the last monitoring (or the vetting,
+  // if never monitored) is older than the monitoring interval.
+  static Reason StatusAt(const v1::Recipient& r, absl::Time now);
+
+  // When `r` is next due for monitoring; `absl::InfiniteFuture()` when it
+  // has no monitoring interval.
+  static absl::Time MonitoringDue(const v1::Recipient& r);
+
+ private:
+  RecipientRegistry() = default;
+  std::unique_ptr<v1::RecipientRegistry> proto_;
+  std::vector<std::pair<std::string, int>> index_;  // sorted by id
+};
+
+// True when `country` (ISO 3166-1 alpha-2) is designated as having a
+// system equivalent to Japan's (APPI Art. 28(1); the EEA and the UK).
+CONSENTRY_EXPORT bool IsEquivalentSystemCountry(absl::string_view country);
+
+// The result of `Guard::Provide`: what was given and what was refused.
+struct ProvisionOutcome {
+  // Indices (into the input) of the records given to the recipient, in
+  // input order.
+  std::vector<std::size_t> provided;
+  // The records refused, with the decision that refused each.
+  std::vector<BatchDenial> denied;
+  // Id of the provision record written; empty when nothing was provided.
+  std::string record_id;
+};
+
+// Filter for record queries. Empty strings and infinite times match all.
+struct RecordFilter {
+  std::string subject;
+  std::string recipient;                   // for receipts: the provider name
+  absl::Time from = absl::InfinitePast();  // inclusive
+  absl::Time to = absl::InfiniteFuture();  // exclusive
+};
+
+// Where provision and receipt records live. Implementations must be
+// thread-safe.
+class CONSENTRY_EXPORT ProvisionRecordStore {
+ public:
+  virtual ~ProvisionRecordStore() = default;
+
+  // Stores `record`; assigns its id when empty and returns the id.
+  // Errors: `kAlreadyExists` for a duplicate id; `kUnavailable` on outage.
+  virtual absl::StatusOr<std::string> AddProvision(
+      v1::ProvisionRecord record) = 0;
+  virtual absl::StatusOr<std::string> AddReceipt(v1::ReceiptRecord record) = 0;
+
+  // The records matching `filter`, oldest first. Errors: `kUnavailable`.
+  virtual absl::StatusOr<v1::ProvisionHistory> Query(
+      const RecordFilter& filter) = 0;
+
+  // Deletes the records with these ids (unknown ids are ignored).
+  // Errors: `kUnavailable`.
+  virtual absl::Status Delete(absl::Span<const std::string> provision_ids,
+                              absl::Span<const std::string> receipt_ids) = 0;
+};
+
+// Records in process memory. Thread-safe.
+class CONSENTRY_EXPORT InMemoryProvisionRecordStore final
+    : public ProvisionRecordStore {
+ public:
+  InMemoryProvisionRecordStore();
+  ~InMemoryProvisionRecordStore() override;
+
+  absl::StatusOr<std::string> AddProvision(v1::ProvisionRecord record) override;
+  absl::StatusOr<std::string> AddReceipt(v1::ReceiptRecord record) override;
+  absl::StatusOr<v1::ProvisionHistory> Query(
+      const RecordFilter& filter) override;
+  absl::Status Delete(absl::Span<const std::string> provision_ids,
+                      absl::Span<const std::string> receipt_ids) override;
+
+  // For tests: makes every call fail with `kUnavailable` while true.
+  void SetUnavailableForTesting(bool unavailable);
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+// The provisions and receipts concerning `subject`, oldest first: the
+// query the disclosure package reads. Errors: those of `Query`.
+CONSENTRY_EXPORT absl::StatusOr<v1::ProvisionHistory> HistoryForSubject(
+    ProvisionRecordStore& store, absl::string_view subject);
+
+// The provisions to `recipient_id` and receipts from the provider named
+// `recipient_id`, oldest first. Errors: those of `Query`.
+CONSENTRY_EXPORT absl::StatusOr<v1::ProvisionHistory> HistoryForRecipient(
+    ProvisionRecordStore& store, absl::string_view recipient_id);
+
+// When a record made at `recorded` under `method` may be deleted, given the
+// last provision (or receipt) of its series, per the table in the file
+// comment. For `PER_PROVISION` the series is ignored.
+CONSENTRY_EXPORT absl::Time RetentionEnd(v1::RecordMethod method,
+                                         absl::Time recorded,
+                                         absl::Time last_in_series);
+
+// Records a receipt of personal data from a third party (APPI Art. 30):
+// sets `receipt_time` to `now` when unset and stores it.
+//
+// Errors: `kInvalidArgument` naming the field when `provider_name`,
+// `acquisition_circumstances`, `subjects` or `categories` is empty, or a
+// category is unknown to `policy`; the errors of `AddReceipt`.
+CONSENTRY_EXPORT absl::StatusOr<std::string> RecordReceipt(
+    const CompiledPolicy& policy, ProvisionRecordStore& store,
+    v1::ReceiptRecord receipt, absl::Time now);
+
+// What a purge removed.
+struct PurgeResult {
+  std::vector<std::string> provision_ids;
+  std::vector<std::string> receipt_ids;
+};
+
+// Deletes every record whose retention ended at or before `now`. Each
+// deletion is audited first, one event per record and subject (action
+// `kProvision`, reason `kRetentionExpired`, `record_ref` = the record id,
+// `recipient` = the recipient id or provider name, `accessor` =
+// `accessor`); nothing is deleted unless every event was taken.
+//
+// Errors: `kUnavailable` when the store fails or the audit sink refuses an
+// event (nothing deleted); `kInvalidArgument` when `audit` is null.
+CONSENTRY_EXPORT absl::StatusOr<PurgeResult> PurgeExpiredRecords(
+    ProvisionRecordStore& store, AuditSink* audit, absl::string_view accessor,
+    absl::Time now);
+
+// A recipient whose periodic monitoring falls due.
+struct MonitoringDueEntry {
+  std::string recipient_id;
+  std::string name;
+  v1::RecipientKind kind;
+  absl::Time due;
+  bool overdue;  // due before `as_of`
+};
+
+// Recipients with a monitoring interval whose monitoring is due at or
+// before `as_of + horizon`, earliest due first.
+CONSENTRY_EXPORT std::vector<MonitoringDueEntry> RecipientsDueForMonitoring(
+    const RecipientRegistry& registry, absl::Time as_of,
+    absl::Duration horizon = absl::ZeroDuration());
+
+// Provisions to one recipient within a period.
+struct ProvisionSummary {
+  std::string recipient_id;
+  std::int64_t provisions = 0;          // provision records
+  std::int64_t subjects = 0;            // distinct subjects
+  std::int64_t subject_records = 0;     // (record, subject) pairs
+  std::vector<std::string> categories;  // distinct, sorted
+};
+
+// Provisions in [from, to) per recipient, sorted by recipient id.
+// Errors: those of `Query`.
+CONSENTRY_EXPORT absl::StatusOr<std::vector<ProvisionSummary>>
+ProvisionsPerRecipient(ProvisionRecordStore& store, absl::Time from,
+                       absl::Time to);
+
+// `Guard::Provide` for a batch of protected values: provides their tags.
+template <typename T>
+absl::StatusOr<ProvisionOutcome> ProvideProtected(
+    Guard& guard, const AccessContext& ctx, const RecipientRegistry& registry,
+    absl::string_view recipient_id, absl::Span<const Protected<T>> records,
+    ProvisionRecordStore& store) {
+  std::vector<RecordTags> tags;
+  tags.reserve(records.size());
+  for (const Protected<T>& r : records) tags.push_back(r.tags());
+  return guard.Provide(ctx, registry, recipient_id, tags, store);
+}
+
+}  // namespace consentry
+
+#endif  // CONSENTRY_RECIPIENTS_H_

@@ -1,0 +1,404 @@
+// Copyright 2026 The consentry Authors.
+// SPDX-License-Identifier: Apache-2.0
+//
+// Guard::Provide (src/provision.cc): every deny reason, the records and
+// audit events written, and fail-closed behaviour on outages.
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "consentry/proto_io.h"
+#include "consentry/recipients.h"
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "tests/testing/guard_fixture.h"
+#include "tests/testing/status_matchers.h"
+
+namespace consentry {
+namespace {
+
+using ::consentry::testing::StatusIs;
+using ::testing::ElementsAre;
+using ::testing::HasSubstr;
+using ::testing::IsEmpty;
+
+class ProvisionTest : public testing::GuardFixture {
+ protected:
+  void SetUp() override {
+    GuardFixture::SetUp();
+    absl::StatusOr<std::string> text =
+        ReadFileToString(testing::SourcePath("policies/recipients.textproto"));
+    ASSERT_OK(text);
+    ASSERT_OK(ParseMessage(*text, WireFormat::kText, proto_));
+    // A third party that may receive data for service operation (so that
+    // communication data is possible at all), a foreign third party on
+    // consent, and a joint user.
+    AddRecipient(R"pb(
+      id: "carrier-partner"
+      name: "Carrier Partner"
+      kind: RECIPIENT_KIND_THIRD_PARTY
+      vetting_status: VETTING_STATUS_APPROVED
+      vetted_time { seconds: 1767225600 }
+      purposes: "service.operation"
+      consent_purpose: "provision.third_party.partner_insurer")pb");
+    AddRecipient(R"pb(
+      id: "lab-us"
+      name: "Lab US Inc."
+      kind: RECIPIENT_KIND_FOREIGN_THIRD_PARTY
+      vetting_status: VETTING_STATUS_APPROVED
+      vetted_time { seconds: 1767225600 }
+      purposes: "marketing.promotion"
+      consent_purpose: "provision.foreign_third_party"
+      country: "US"
+      foreign_basis: FOREIGN_TRANSFER_BASIS_CONSENT_WITH_INFORMATION
+      information_ref: "notice-us-2026")pb");
+    AddRecipient(R"pb(
+      id: "group-company"
+      name: "Group Company"
+      kind: RECIPIENT_KIND_JOINT_USER
+      vetting_status: VETTING_STATUS_APPROVED
+      vetted_time { seconds: 1767225600 }
+      purposes: "support"
+      joint_use { data_items: "contact" responsible_party: "the company" })pb");
+    Rebuild();
+  }
+
+  void AddRecipient(const std::string& text) {
+    ASSERT_OK(ParseMessage(text, WireFormat::kText, *proto_.add_recipients()));
+  }
+
+  void Rebuild() {
+    absl::StatusOr<std::unique_ptr<const RecipientRegistry>> r =
+        RecipientRegistry::Create(proto_, *guard_->policy());
+    ASSERT_OK(r);
+    registry_ = *std::move(r);
+  }
+
+  v1::Recipient* Mutable(const std::string& id) {
+    for (v1::Recipient& r : *proto_.mutable_recipients()) {
+      if (r.id() == id) return &r;
+    }
+    ADD_FAILURE() << id;
+    return proto_.mutable_recipients(0);
+  }
+
+  RecordTags Tags(const std::string& subject, const std::string& category) {
+    absl::StatusOr<RecordTags> t =
+        guard_->Tag(subject, category,
+                    {"support", "service.operation", "marketing.promotion"}, {},
+                    subject + "/" + category);
+    EXPECT_TRUE(t.ok()) << t.status();
+    return *std::move(t);
+  }
+
+  // The reason the single record was refused, or kUnspecified if given.
+  Reason ProvideOne(const std::string& accessor, const std::string& purpose,
+                    const std::string& recipient, const std::string& subject,
+                    const std::string& category) {
+    std::vector<RecordTags> tags{Tags(subject, category)};
+    absl::StatusOr<ProvisionOutcome> out = guard_->Provide(
+        Ctx(accessor, purpose), *registry_, recipient, tags, records_);
+    EXPECT_TRUE(out.ok()) << out.status();
+    if (!out.ok()) return Reason::kStoreUnavailable;
+    if (out->provided.size() == 1) return Reason::kUnspecified;
+    EXPECT_EQ(out->denied.size(), 1u);
+    return out->denied.empty() ? Reason::kUnspecified
+                               : out->denied[0].decision.reason();
+  }
+
+  std::vector<OwnedAuditEvent> ProvisionEvents() {
+    std::vector<OwnedAuditEvent> out;
+    for (const OwnedAuditEvent& e : audit_.Events()) {
+      if (e.action == AuditAction::kProvision) out.push_back(e);
+    }
+    return out;
+  }
+
+  v1::RecipientRegistry proto_;
+  std::unique_ptr<const RecipientRegistry> registry_;
+  InMemoryProvisionRecordStore records_;
+};
+
+TEST_F(ProvisionTest, ContractorReceivesContactDataForSupport) {
+  std::vector<RecordTags> tags{Tags("s1", "contact"), Tags("s2", "contact")};
+  absl::StatusOr<ProvisionOutcome> out =
+      guard_->Provide(Ctx("support-desk", "support"), *registry_,
+                      "callcenter-tokyo", tags, records_);
+  ASSERT_OK(out);
+  EXPECT_THAT(out->provided, ElementsAre(0u, 1u));
+  EXPECT_THAT(out->denied, IsEmpty());
+  ASSERT_FALSE(out->record_id.empty());
+
+  absl::StatusOr<v1::ProvisionHistory> h =
+      HistoryForRecipient(records_, "callcenter-tokyo");
+  ASSERT_OK(h);
+  ASSERT_EQ(h->provisions_size(), 1);
+  const v1::ProvisionRecord& r = h->provisions(0);
+  EXPECT_EQ(r.id(), out->record_id);
+  EXPECT_THAT(r.subjects(), ElementsAre("s1", "s2"));
+  EXPECT_THAT(r.categories(), ElementsAre("contact"));
+  EXPECT_EQ(r.basis(), "contractor");
+  EXPECT_EQ(r.purpose(), "support");
+  EXPECT_EQ(r.accessor(), "support-desk");
+  EXPECT_EQ(r.recipient_kind(), v1::RECIPIENT_KIND_CONTRACTOR);
+  EXPECT_EQ(r.provision_time().seconds(), absl::ToUnixSeconds(now_));
+  EXPECT_EQ(r.series_id(),
+            "provision:callcenter-tokyo:RECORD_METHOD_COLLECTIVE");
+
+  std::vector<OwnedAuditEvent> ev = ProvisionEvents();
+  ASSERT_EQ(ev.size(), 2u);
+  EXPECT_EQ(ev[0].recipient, "callcenter-tokyo");
+  EXPECT_EQ(ev[0].subject, "s1");
+  EXPECT_EQ(ev[0].record_ref, "s1/contact");
+  EXPECT_EQ(ev[0].reason, Reason::kAllowedNecessary);
+  // The purpose check is audited as a read too.
+  EXPECT_EQ(audit_.size(), 4u);
+}
+
+TEST_F(ProvisionTest,
+       CommunicationDataToContractorForSupportNeedsSpecificConsent) {
+  // Without consent to support, the read check itself denies.
+  EXPECT_EQ(ProvideOne("support-desk", "support", "callcenter-tokyo", "s1",
+                       "communication"),
+            Reason::kNoConsent);
+  // With it, the provision rule still refuses: support is not a purpose the
+  // policy lists as necessary for the service, and the call-centre has no
+  // consent purpose the person could have consented to.
+  Set("s1", "support", v1::CONSENT_STATE_GIVEN);
+  EXPECT_EQ(ProvideOne("support-desk", "support", "callcenter-tokyo", "s1",
+                       "communication"),
+            Reason::kNoSpecificConsent);
+  EXPECT_TRUE(HistoryForSubject(records_, "s1")->provisions().empty());
+}
+
+TEST_F(ProvisionTest,
+       CommunicationDataToConfidentialContractorForServiceOperation) {
+  v1::Recipient* r = Mutable("callcenter-tokyo");
+  r->add_purposes("service.operation");
+  Rebuild();
+  EXPECT_EQ(ProvideOne("app-backend", "service.operation", "callcenter-tokyo",
+                       "s1", "communication"),
+            Reason::kUnspecified);
+  // Without the confidentiality clause, the same provision is refused.
+  r->mutable_contract()->set_confidentiality(false);
+  Rebuild();
+  EXPECT_EQ(ProvideOne("app-backend", "service.operation", "callcenter-tokyo",
+                       "s1", "communication"),
+            Reason::kNoSpecificConsent);
+}
+
+TEST_F(ProvisionTest, ThirdPartyRefusedAfterProvisionStopped) {
+  Set("s1", "marketing.promotion", v1::CONSENT_STATE_GIVEN);
+  Set("s1", "provision.third_party.partner_insurer", v1::CONSENT_STATE_GIVEN);
+  EXPECT_EQ(ProvideOne("marketing-analytics", "marketing.promotion",
+                       "partner-insurer", "s1", "contact"),
+            Reason::kUnspecified);
+  v1::Restrictions stop;
+  stop.set_third_party_provision_stopped(true);
+  Restrict("s1", stop);
+  EXPECT_EQ(ProvideOne("marketing-analytics", "marketing.promotion",
+                       "partner-insurer", "s1", "contact"),
+            Reason::kProvisionStopped);
+  std::vector<OwnedAuditEvent> ev = ProvisionEvents();
+  ASSERT_EQ(ev.size(), 2u);
+  EXPECT_EQ(ev[1].reason, Reason::kProvisionStopped);
+  EXPECT_EQ(ev[1].recipient, "partner-insurer");
+}
+
+TEST_F(ProvisionTest, StopOfProvisionDoesNotBlockContractorsOrJointUsers) {
+  v1::Restrictions stop;
+  stop.set_third_party_provision_stopped(true);
+  Restrict("s1", stop);
+  EXPECT_EQ(ProvideOne("support-desk", "support", "callcenter-tokyo", "s1",
+                       "contact"),
+            Reason::kUnspecified);
+  EXPECT_EQ(
+      ProvideOne("support-desk", "support", "group-company", "s1", "contact"),
+      Reason::kUnspecified);
+}
+
+TEST_F(ProvisionTest, ThirdPartyNeedsProvisionConsent) {
+  Set("s1", "marketing.promotion", v1::CONSENT_STATE_GIVEN);
+  EXPECT_EQ(ProvideOne("marketing-analytics", "marketing.promotion",
+                       "partner-insurer", "s1", "contact"),
+            Reason::kNoProvisionConsent);
+  // Consent to all third-party provision covers this insurer.
+  Set("s1", "provision.third_party", v1::CONSENT_STATE_GIVEN);
+  EXPECT_EQ(ProvideOne("marketing-analytics", "marketing.promotion",
+                       "partner-insurer", "s1", "contact"),
+            Reason::kUnspecified);
+  // Withdrawal of the insurer's own purpose wins over the parent consent.
+  Set("s1", "provision.third_party.partner_insurer",
+      v1::CONSENT_STATE_WITHDRAWN);
+  EXPECT_EQ(ProvideOne("marketing-analytics", "marketing.promotion",
+                       "partner-insurer", "s1", "contact"),
+            Reason::kNoProvisionConsent);
+}
+
+TEST_F(ProvisionTest, ParentProvisionConsentDoesNotCountForCommunication) {
+  Set("s1", "provision.third_party", v1::CONSENT_STATE_GIVEN);
+  EXPECT_EQ(ProvideOne("app-backend", "service.operation", "carrier-partner",
+                       "s1", "contact"),
+            Reason::kUnspecified);
+  EXPECT_EQ(ProvideOne("app-backend", "service.operation", "carrier-partner",
+                       "s1", "communication"),
+            Reason::kNoSpecificConsent);
+  Set("s1", "provision.third_party.partner_insurer", v1::CONSENT_STATE_GIVEN);
+  EXPECT_EQ(ProvideOne("app-backend", "service.operation", "carrier-partner",
+                       "s1", "communication"),
+            Reason::kUnspecified);
+}
+
+TEST_F(ProvisionTest, ForeignThirdPartyOnConsentNeedsConsentToExactlyIt) {
+  Set("s1", "marketing.promotion", v1::CONSENT_STATE_GIVEN);
+  Set("s1", "provision", v1::CONSENT_STATE_GIVEN);  // a general consent
+  EXPECT_EQ(ProvideOne("marketing-analytics", "marketing.promotion", "lab-us",
+                       "s1", "contact"),
+            Reason::kNoProvisionConsent);
+  Set("s1", "provision.foreign_third_party", v1::CONSENT_STATE_GIVEN);
+  EXPECT_EQ(ProvideOne("marketing-analytics", "marketing.promotion", "lab-us",
+                       "s1", "contact"),
+            Reason::kUnspecified);
+  absl::StatusOr<v1::ProvisionHistory> h = HistoryForSubject(records_, "s1");
+  ASSERT_OK(h);
+  ASSERT_EQ(h->provisions_size(), 1);
+  EXPECT_EQ(h->provisions(0).country(), "US");
+  EXPECT_THAT(h->provisions(0).basis(),
+              HasSubstr("FOREIGN_TRANSFER_BASIS_CONSENT_WITH_INFORMATION"));
+}
+
+TEST_F(ProvisionTest, ExpiredVettingRefusesEveryRecord) {
+  Mutable("callcenter-tokyo")
+      ->mutable_vetting_expiry()
+      ->set_seconds(absl::ToUnixSeconds(now_) - 1);
+  Rebuild();
+  std::vector<RecordTags> tags{Tags("s1", "contact"), Tags("s2", "contact")};
+  absl::StatusOr<ProvisionOutcome> out =
+      guard_->Provide(Ctx("support-desk", "support"), *registry_,
+                      "callcenter-tokyo", tags, records_);
+  ASSERT_OK(out);
+  EXPECT_THAT(out->provided, IsEmpty());
+  ASSERT_EQ(out->denied.size(), 2u);
+  EXPECT_EQ(out->denied[1].decision.reason(), Reason::kRecipientNotVetted);
+  EXPECT_TRUE(out->record_id.empty());
+  // No read was checked for a recipient that cannot receive; the refusal
+  // is on record.
+  EXPECT_EQ(audit_.size(), 2u);
+  EXPECT_EQ(ProvisionEvents()[0].reason, Reason::kRecipientNotVetted);
+}
+
+TEST_F(ProvisionTest, PendingVettingIsNotVetted) {
+  Mutable("callcenter-tokyo")->set_vetting_status(v1::VETTING_STATUS_SUSPENDED);
+  Rebuild();
+  EXPECT_EQ(ProvideOne("support-desk", "support", "callcenter-tokyo", "s1",
+                       "contact"),
+            Reason::kRecipientNotVetted);
+}
+
+TEST_F(ProvisionTest, OverdueMonitoringRefuses) {
+  // Last monitored 2026-06-01, every 180 days: due 2026-11-28.
+  now_ = absl::FromUnixSeconds(1780272000) + absl::Hours(180 * 24);
+  EXPECT_EQ(ProvideOne("support-desk", "support", "callcenter-tokyo", "s1",
+                       "contact"),
+            Reason::kRecipientMonitoringOverdue);
+}
+
+TEST_F(ProvisionTest, PurposeOutsideTheRecipientsScopeRefuses) {
+  EXPECT_EQ(ProvideOne("billing-service", "billing.invoicing",
+                       "callcenter-tokyo", "s1", "contact"),
+            Reason::kNotAllowedByPolicy);
+}
+
+TEST_F(ProvisionTest, ReadDenialsCarryOver) {
+  v1::Restrictions erased;
+  erased.set_erased(true);
+  Restrict("s1", erased);
+  EXPECT_EQ(ProvideOne("support-desk", "support", "callcenter-tokyo", "s1",
+                       "contact"),
+            Reason::kSubjectErased);
+  // An accessor that may not declare the purpose.
+  EXPECT_EQ(ProvideOne("billing-service", "support", "callcenter-tokyo", "s2",
+                       "contact"),
+            Reason::kAccessorNotPermitted);
+}
+
+TEST_F(ProvisionTest, MixedBatchProvidesOnlyTheAllowed) {
+  v1::Restrictions stop;
+  stop.set_third_party_provision_stopped(true);
+  for (const char* s : {"s1", "s2"}) {
+    Set(s, "marketing.promotion", v1::CONSENT_STATE_GIVEN);
+    Set(s, "provision.third_party", v1::CONSENT_STATE_GIVEN);
+  }
+  Restrict("s2", stop);
+  std::vector<RecordTags> tags{Tags("s1", "contact"), Tags("s2", "contact"),
+                               Tags("s1", "identity")};
+  absl::StatusOr<ProvisionOutcome> out =
+      guard_->Provide(Ctx("marketing-analytics", "marketing.promotion"),
+                      *registry_, "partner-insurer", tags, records_);
+  ASSERT_OK(out);
+  EXPECT_THAT(out->provided, ElementsAre(0u, 2u));
+  ASSERT_EQ(out->denied.size(), 1u);
+  EXPECT_EQ(out->denied[0].index, 1u);
+  EXPECT_EQ(out->denied[0].decision.reason(), Reason::kProvisionStopped);
+  absl::StatusOr<v1::ProvisionHistory> h =
+      HistoryForRecipient(records_, "partner-insurer");
+  ASSERT_OK(h);
+  ASSERT_EQ(h->provisions_size(), 1);
+  EXPECT_THAT(h->provisions(0).subjects(), ElementsAre("s1"));
+  EXPECT_THAT(h->provisions(0).categories(),
+              ElementsAre("contact", "identity"));
+  EXPECT_EQ(h->provisions(0).basis(), "provision_consent");
+  EXPECT_EQ(h->provisions(0).consent_purpose(),
+            "provision.third_party.partner_insurer");
+  EXPECT_GT(h->provisions(0).consent_revisions().at("s1"), 0);
+}
+
+TEST_F(ProvisionTest, UnknownRecipientIsNotFound) {
+  std::vector<RecordTags> tags{Tags("s1", "contact")};
+  EXPECT_THAT(guard_->Provide(Ctx("support-desk", "support"), *registry_,
+                              "nobody", tags, records_),
+              StatusIs(absl::StatusCode::kNotFound, HasSubstr("'nobody'")));
+}
+
+TEST_F(ProvisionTest, ConsentStoreOutageFailsClosed) {
+  store_.SetUnavailableForTesting(true);
+  std::vector<RecordTags> tags{Tags("s1", "contact")};
+  EXPECT_THAT(
+      guard_->Provide(Ctx("support-desk", "support"), *registry_,
+                      "callcenter-tokyo", tags, records_),
+      StatusIs(absl::StatusCode::kUnavailable, HasSubstr("unavailable")));
+  store_.SetUnavailableForTesting(false);
+  EXPECT_TRUE(
+      HistoryForRecipient(records_, "callcenter-tokyo")->provisions().empty());
+}
+
+TEST_F(ProvisionTest, RecordStoreOutageFailsClosed) {
+  records_.SetUnavailableForTesting(true);
+  std::vector<RecordTags> tags{Tags("s1", "contact")};
+  EXPECT_THAT(guard_->Provide(Ctx("support-desk", "support"), *registry_,
+                              "callcenter-tokyo", tags, records_),
+              StatusIs(absl::StatusCode::kUnavailable,
+                       HasSubstr("provision record could not be written")));
+}
+
+TEST_F(ProvisionTest, AuditOutageFailsClosed) {
+  audit_.SetFailingForTesting(true);
+  std::vector<RecordTags> tags{Tags("s1", "contact")};
+  EXPECT_THAT(guard_->Provide(Ctx("support-desk", "support"), *registry_,
+                              "callcenter-tokyo", tags, records_),
+              StatusIs(absl::StatusCode::kUnavailable, HasSubstr("audit")));
+}
+
+TEST_F(ProvisionTest, ProvideProtectedGivesTheTaggedValues) {
+  std::vector<Protected<std::string>> values;
+  values.emplace_back(Tags("s1", "contact"), "03-1234-5678");
+  absl::StatusOr<ProvisionOutcome> out = ProvideProtected<std::string>(
+      *guard_, Ctx("support-desk", "support"), *registry_, "callcenter-tokyo",
+      values, records_);
+  ASSERT_OK(out);
+  EXPECT_THAT(out->provided, ElementsAre(0u));
+}
+
+}  // namespace
+}  // namespace consentry
