@@ -16,3 +16,7 @@ cmake --build "$BUILD"
 echo
 echo "== billing_precharge: billing checks billing.calculation before charging =="
 "$BUILD/examples/billing_precharge"
+
+echo
+echo "== disclosure_request: a disclosure request from receipt to the written answer =="
+"$BUILD/examples/disclosure_request"

@@ -4,6 +4,8 @@
 // The purpose notice and the disclosure package as data and as readable
 // Markdown in Japanese and English.
 
+#include "src/internal/request_answers.h"
+
 #include <string>
 #include <vector>
 
@@ -15,7 +17,6 @@
 #include "consentry/decision.h"
 #include "consentry/requests.h"
 #include "consentry/v1/policy.pb.h"
-#include "src/internal/request_answers.h"
 
 namespace consentry {
 namespace internal {
@@ -227,14 +228,17 @@ void AppendRestrictions(const Lang& l, const v1::Restrictions& r,
                                  FormatTime(r.erased_time()), l.T("）", ")")));
   }
   if (r.suspend_all()) {
-    lines.push_back(l.T("すべての利用目的で利用停止中", "Use suspended for every purpose"));
+    lines.push_back(
+        l.T("すべての利用目的で利用停止中", "Use suspended for every purpose"));
   }
   if (!r.suspended_purposes().empty()) {
-    lines.push_back(absl::StrCat(l.T("利用停止中の利用目的: ", "Use suspended for: "),
-                                 absl::StrJoin(r.suspended_purposes(), ", ")));
+    lines.push_back(
+        absl::StrCat(l.T("利用停止中の利用目的: ", "Use suspended for: "),
+                     absl::StrJoin(r.suspended_purposes(), ", ")));
   }
   if (r.third_party_provision_stopped()) {
-    lines.push_back(l.T("第三者提供を停止中", "Provision to third parties stopped"));
+    lines.push_back(
+        l.T("第三者提供を停止中", "Provision to third parties stopped"));
   }
   if (lines.empty()) {
     lines.push_back(l.T("ご本人の求めによる制限はありません",
@@ -245,8 +249,9 @@ void AppendRestrictions(const Lang& l, const v1::Restrictions& r,
 
 void AppendPurposeTable(const Lang& l, const v1::PurposeNotice& n,
                         std::string& out) {
-  absl::StrAppend(&out, l.T("| 利用目的 | 利用する情報（根拠） | 同意の状況 |\n",
-                            "| Purpose | Data used (basis) | Your consent |\n"),
+  absl::StrAppend(&out,
+                  l.T("| 利用目的 | 利用する情報（根拠） | 同意の状況 |\n",
+                      "| Purpose | Data used (basis) | Your consent |\n"),
                   "|---|---|---|\n");
   for (const v1::PurposeUse& u : n.purposes()) {
     std::vector<std::string> cats;
@@ -259,7 +264,8 @@ void AppendPurposeTable(const Lang& l, const v1::PurposeNotice& n,
     std::string state = any_consent_based
                             ? StateText(l, u.consent_state())
                             : std::string(l.T("同意不要", "not needed"));
-    if (u.suspended()) absl::StrAppend(&state, l.T("、利用停止中", "; use suspended"));
+    if (u.suspended())
+      absl::StrAppend(&state, l.T("、利用停止中", "; use suspended"));
     absl::StrAppend(&out, "| ", Cell(l.Pick(u.name(), u.purpose())), " (`",
                     u.purpose(), "`) | ", Cell(absl::StrJoin(cats, "; ")),
                     " | ", Cell(state), " |\n");
@@ -272,14 +278,16 @@ std::string RenderPurposeNotice(const v1::PurposeNotice& notice,
                                 absl::string_view language) {
   const Lang l{language == "ja"};
   std::string out;
-  absl::StrAppend(&out, l.T("# 利用目的の通知\n\n", "# Notice of the purposes of use\n\n"));
-  absl::StrAppend(&out, l.T("- 対象者: ", "- Subject: "), notice.subject_id(), "\n",
-                  l.T("- 作成日時: ", "- Written: "), FormatTime(notice.time()), "\n",
-                  l.T("- 方針: ", "- Policy: "),
-                  l.Pick(notice.policy_title(), ""), " (",
-                  l.T("版 ", "version "), notice.policy_version(), ")\n\n");
-  absl::StrAppend(&out, l.T("当社は、お客様の個人情報を次の目的で利用します。\n\n",
-                            "We use your personal data for the following purposes.\n\n"));
+  absl::StrAppend(
+      &out, l.T("# 利用目的の通知\n\n", "# Notice of the purposes of use\n\n"));
+  absl::StrAppend(
+      &out, l.T("- 対象者: ", "- Subject: "), notice.subject_id(), "\n",
+      l.T("- 作成日時: ", "- Written: "), FormatTime(notice.time()), "\n",
+      l.T("- 方針: ", "- Policy: "), l.Pick(notice.policy_title(), ""), " (",
+      l.T("版 ", "version "), notice.policy_version(), ")\n\n");
+  absl::StrAppend(
+      &out, l.T("当社は、お客様の個人情報を次の目的で利用します。\n\n",
+                "We use your personal data for the following purposes.\n\n"));
   AppendPurposeTable(l, notice, out);
   absl::StrAppend(&out, l.T("\n## ご本人の求めによる制限\n\n",
                             "\n## Restrictions from your requests\n\n"));
@@ -299,9 +307,9 @@ std::string RenderDisclosure(const v1::DisclosurePackage& package,
   }
   auto purpose_name = [&](const std::string& id) {
     auto it = purposes.find(id);
-    return it == purposes.end() ? id
-                                : absl::StrCat(l.Pick(it->second->name(), id),
-                                               " (`", id, "`)");
+    return it == purposes.end()
+               ? id
+               : absl::StrCat(l.Pick(it->second->name(), id), " (`", id, "`)");
   };
   auto category_name = [&](const std::string& id) {
     auto it = categories.find(id);
@@ -311,22 +319,26 @@ std::string RenderDisclosure(const v1::DisclosurePackage& package,
   std::string out;
   absl::StrAppend(&out, l.T("# 保有個人データの開示\n\n",
                             "# Disclosure of your retained personal data\n\n"));
-  absl::StrAppend(&out, l.T("- 対象者: ", "- Subject: "), package.subject_id(), "\n",
-                  l.T("- 請求番号: ", "- Request: "), package.request_id(), "\n",
-                  l.T("- 作成日時: ", "- Written: "), FormatTime(package.time()), "\n",
-                  l.T("- 方針の版: ", "- Policy version: "),
-                  package.policy_version(), "\n\n");
+  absl::StrAppend(
+      &out, l.T("- 対象者: ", "- Subject: "), package.subject_id(), "\n",
+      l.T("- 請求番号: ", "- Request: "), package.request_id(), "\n",
+      l.T("- 作成日時: ", "- Written: "), FormatTime(package.time()), "\n",
+      l.T("- 方針の版: ", "- Policy version: "), package.policy_version(),
+      "\n\n");
 
   // 1. Consent record.
   const v1::ConsentRecord& rec = package.consent();
-  absl::StrAppend(&out, l.T("## 1. 同意の記録\n\n", "## 1. Consent record\n\n"));
+  absl::StrAppend(&out,
+                  l.T("## 1. 同意の記録\n\n", "## 1. Consent record\n\n"));
   if (rec.purposes().empty()) {
-    absl::StrAppend(&out, l.T("同意の記録はありません。\n\n", "No consent recorded.\n\n"));
+    absl::StrAppend(
+        &out, l.T("同意の記録はありません。\n\n", "No consent recorded.\n\n"));
   } else {
-    absl::StrAppend(&out,
-                    l.T("| 利用目的 | 状態 | 日時 | 方針の版 | 機会 |\n",
-                        "| Purpose | State | When | Policy version | Occasion |\n"),
-                    "|---|---|---|---|---|\n");
+    absl::StrAppend(
+        &out,
+        l.T("| 利用目的 | 状態 | 日時 | 方針の版 | 機会 |\n",
+            "| Purpose | State | When | Policy version | Occasion |\n"),
+        "|---|---|---|---|---|\n");
     for (const v1::PurposeConsent& pc : rec.purposes()) {
       absl::StrAppend(&out, "| ", Cell(purpose_name(pc.purpose())), " | ",
                       StateText(l, pc.state()), " | ", FormatTime(pc.time()),
@@ -335,26 +347,34 @@ std::string RenderDisclosure(const v1::DisclosurePackage& package,
     }
     absl::StrAppend(&out, "\n");
   }
-  absl::StrAppend(&out, l.T("ご本人の求めによる制限:\n\n", "Restrictions from your requests:\n\n"));
+  absl::StrAppend(&out, l.T("ご本人の求めによる制限:\n\n",
+                            "Restrictions from your requests:\n\n"));
   AppendRestrictions(l, rec.restrictions(), out);
   absl::StrAppend(&out, "\n", l.T("記録の改訂番号: ", "Record revision: "),
                   rec.revision(), "\n\n");
 
   // 2. History.
-  absl::StrAppend(&out, l.T("## 2. 同意の記録の履歴\n\n", "## 2. History of the consent record\n\n"));
+  absl::StrAppend(&out, l.T("## 2. 同意の記録の履歴\n\n",
+                            "## 2. History of the consent record\n\n"));
   if (package.consent_history().empty()) {
-    absl::StrAppend(&out, l.T("履歴はありません（または保存されていません。末尾を参照）。\n\n",
-                              "No history (or none kept; see the end).\n\n"));
+    absl::StrAppend(
+        &out,
+        l.T("履歴はありません（または保存されていません。末尾を参照）。\n\n",
+            "No history (or none kept; see the end).\n\n"));
   } else {
-    absl::StrAppend(&out, l.T("| 改訂番号 | 日時 | 内容 |\n", "| Revision | When | Content |\n"),
-                    "|---|---|---|\n");
+    absl::StrAppend(
+        &out,
+        l.T("| 改訂番号 | 日時 | 内容 |\n", "| Revision | When | Content |\n"),
+        "|---|---|---|\n");
     for (const v1::ConsentRecord& h : package.consent_history()) {
       std::vector<std::string> states;
       for (const v1::PurposeConsent& pc : h.purposes()) {
-        states.push_back(absl::StrCat(pc.purpose(), ": ", StateText(l, pc.state())));
+        states.push_back(
+            absl::StrCat(pc.purpose(), ": ", StateText(l, pc.state())));
       }
-      absl::StrAppend(&out, "| ", h.revision(), " | ", FormatTime(h.update_time()),
-                      " | ", Cell(absl::StrJoin(states, ", ")), " |\n");
+      absl::StrAppend(&out, "| ", h.revision(), " | ",
+                      FormatTime(h.update_time()), " | ",
+                      Cell(absl::StrJoin(states, ", ")), " |\n");
     }
     absl::StrAppend(&out, "\n");
   }
@@ -370,28 +390,33 @@ std::string RenderDisclosure(const v1::DisclosurePackage& package,
   if (package.provisions().empty()) {
     absl::StrAppend(&out, l.T("記録はありません。\n\n", "None recorded.\n\n"));
   } else {
-    absl::StrAppend(&out,
-                    l.T("| 日時 | 提供先 | 提供/受領 | 情報の種類 | 項目 | 利用目的 |\n",
-                        "| When | Recipient | Provided/received | Data | Items | Purpose |\n"),
-                    "|---|---|---|---|---|---|\n");
+    absl::StrAppend(
+        &out,
+        l.T("| 日時 | 提供先 | 提供/受領 | 情報の種類 | 項目 | 利用目的 |\n",
+            "| When | Recipient | Provided/received | Data | Items | Purpose "
+            "|\n"),
+        "|---|---|---|---|---|---|\n");
     for (const v1::ProvisionEntry& p : package.provisions()) {
       std::vector<std::string> cats;
-      for (const std::string& c : p.categories()) cats.push_back(category_name(c));
-      const std::string direction =
-          p.direction() == "received" ? l.T("受領", "received") : l.T("提供", "provided");
-      absl::StrAppend(&out, "| ", FormatTime(p.time()), " | ",
-                      Cell(p.recipient_name().empty() ? p.recipient_id()
-                                                      : p.recipient_name()),
-                      " | ", direction, " | ", Cell(absl::StrJoin(cats, ", ")),
-                      " | ", Cell(absl::StrJoin(p.items(), ", ")), " | ",
-                      Cell(p.purpose().empty() ? "" : purpose_name(p.purpose())),
-                      " |\n");
+      for (const std::string& c : p.categories())
+        cats.push_back(category_name(c));
+      const std::string direction = p.direction() == "received"
+                                        ? l.T("受領", "received")
+                                        : l.T("提供", "provided");
+      absl::StrAppend(
+          &out, "| ", FormatTime(p.time()), " | ",
+          Cell(p.recipient_name().empty() ? p.recipient_id()
+                                          : p.recipient_name()),
+          " | ", direction, " | ", Cell(absl::StrJoin(cats, ", ")), " | ",
+          Cell(absl::StrJoin(p.items(), ", ")), " | ",
+          Cell(p.purpose().empty() ? "" : purpose_name(p.purpose())), " |\n");
     }
     absl::StrAppend(&out, "\n");
   }
 
   // 5. Access events.
-  absl::StrAppend(&out, l.T("## 5. アクセスの記録\n\n", "## 5. Access record\n\n"));
+  absl::StrAppend(&out,
+                  l.T("## 5. アクセスの記録\n\n", "## 5. Access record\n\n"));
   if (package.access_events().empty()) {
     absl::StrAppend(&out, l.T("記録はありません。\n\n", "None recorded.\n\n"));
   } else {
@@ -400,24 +425,27 @@ std::string RenderDisclosure(const v1::DisclosurePackage& package,
                         "| When | Who | Data | Purpose | Result |\n"),
                     "|---|---|---|---|---|\n");
     for (const v1::AccessRecord& a : package.access_events()) {
-      const std::string result =
-          absl::StrCat(a.allowed() ? l.T("許可", "allowed") : l.T("拒否", "denied"),
-                       " (", a.reason(), ")");
-      absl::StrAppend(&out, "| ", FormatTime(a.time()), " | ", Cell(a.accessor()),
-                      " | ", Cell(category_name(a.category())), " | ",
-                      Cell(purpose_name(a.purpose())), " | ", Cell(result), " |\n");
+      const std::string result = absl::StrCat(
+          a.allowed() ? l.T("許可", "allowed") : l.T("拒否", "denied"), " (",
+          a.reason(), ")");
+      absl::StrAppend(
+          &out, "| ", FormatTime(a.time()), " | ", Cell(a.accessor()), " | ",
+          Cell(category_name(a.category())), " | ",
+          Cell(purpose_name(a.purpose())), " | ", Cell(result), " |\n");
     }
     absl::StrAppend(&out, "\n");
   }
 
   // 6. Requests.
-  absl::StrAppend(&out, l.T("## 6. ご本人からの請求\n\n", "## 6. Your requests\n\n"));
-  absl::StrAppend(&out, l.T("| 番号 | 種類 | 状態 | 受付日時 |\n",
-                            "| Number | Kind | State | Received |\n"),
+  absl::StrAppend(&out,
+                  l.T("## 6. ご本人からの請求\n\n", "## 6. Your requests\n\n"));
+  absl::StrAppend(&out,
+                  l.T("| 番号 | 種類 | 状態 | 受付日時 |\n",
+                      "| Number | Kind | State | Received |\n"),
                   "|---|---|---|---|\n");
   for (const v1::SubjectRequest& r : package.requests()) {
-    absl::StrAppend(&out, "| ", Cell(r.id()), " | ", KindText(l, r.kind()), " | ",
-                    RequestStateName(r.state()), " | ",
+    absl::StrAppend(&out, "| ", Cell(r.id()), " | ", KindText(l, r.kind()),
+                    " | ", RequestStateName(r.state()), " | ",
                     FormatTime(r.receive_time()), " |\n");
   }
   absl::StrAppend(&out, "\n");

@@ -103,7 +103,8 @@ absl::Status StoreUnavailable() {
 }
 }  // namespace
 
-InMemoryRequestStore::InMemoryRequestStore() : impl_(std::make_unique<Impl>()) {}
+InMemoryRequestStore::InMemoryRequestStore()
+    : impl_(std::make_unique<Impl>()) {}
 InMemoryRequestStore::~InMemoryRequestStore() = default;
 
 absl::StatusOr<v1::SubjectRequest> InMemoryRequestStore::Create(
@@ -155,14 +156,16 @@ InMemoryRequestStore::ListBySubject(absl::string_view subject_id) {
   if (impl_->unavailable) return StoreUnavailable();
   std::vector<v1::SubjectRequest> out;
   for (const auto& [seq, r] : impl_->by_seq) {
-    if (!r.verified_subject_id().empty() && r.verified_subject_id() == subject_id) {
+    if (!r.verified_subject_id().empty() &&
+        r.verified_subject_id() == subject_id) {
       out.push_back(r);
     }
   }
   return out;
 }
 
-absl::StatusOr<std::vector<v1::SubjectRequest>> InMemoryRequestStore::ListOpen() {
+absl::StatusOr<std::vector<v1::SubjectRequest>>
+InMemoryRequestStore::ListOpen() {
   internal::ReaderMutexLock lock(&impl_->mu);
   if (impl_->unavailable) return StoreUnavailable();
   std::vector<v1::SubjectRequest> out;
@@ -196,18 +199,22 @@ struct RequestDesk::Impl {
   AuditSink* audit = nullptr;
   RequestDeskOptions options;
 
-  absl::Time Now() const { return options.clock ? options.clock() : absl::Now(); }
+  absl::Time Now() const {
+    return options.clock ? options.clock() : absl::Now();
+  }
 
   // Audits one step of `r`. `record_ref` defaults to the request id.
   absl::Status Audit(const v1::SubjectRequest& r, absl::string_view actor,
-                     absl::string_view step, Reason reason = Reason::kUnspecified,
+                     absl::string_view step,
+                     Reason reason = Reason::kUnspecified,
                      absl::string_view record_ref = "") const {
     AuditEvent e;
     e.time_unix_nanos = absl::ToUnixNanos(Now());
     e.action = AuditAction::kRequest;
     e.accessor = actor;
-    e.subject = r.verified_subject_id().empty() ? absl::string_view(r.subject_id())
-                                                : absl::string_view(r.verified_subject_id());
+    e.subject = r.verified_subject_id().empty()
+                    ? absl::string_view(r.subject_id())
+                    : absl::string_view(r.verified_subject_id());
     e.category = RequestKindName(r.kind());
     e.purpose = step;
     e.policy_version = policy->version();
@@ -217,9 +224,9 @@ struct RequestDesk::Impl {
     e.reason = reason;
     absl::Status s = audit->Record(e);
     if (!s.ok()) {
-      return absl::UnavailableError(absl::StrCat(
-          "request ", r.id(), ": audit sink refused the '", step,
-          "' event, so the step did not happen: ", s.message()));
+      return absl::UnavailableError(
+          absl::StrCat("request ", r.id(), ": audit sink refused the '", step,
+                       "' event, so the step did not happen: ", s.message()));
     }
     return absl::OkStatus();
   }
@@ -244,8 +251,8 @@ struct RequestDesk::Impl {
                                    absl::string_view hint) {
     if (r.state() == want) return absl::OkStatus();
     return absl::FailedPreconditionError(absl::StrCat(
-        "request ", r.id(), " (", RequestKindName(r.kind()), "): cannot ",
-        step, " in state ", RequestStateName(r.state()), "; it requires state ",
+        "request ", r.id(), " (", RequestKindName(r.kind()), "): cannot ", step,
+        " in state ", RequestStateName(r.state()), "; it requires state ",
         RequestStateName(want), hint.empty() ? "" : " (", hint,
         hint.empty() ? "" : ")"));
   }
@@ -275,13 +282,15 @@ struct RequestDesk::Impl {
       const v1::SubjectRequest& r, const v1::ConsentRecord& record);
 };
 
-absl::Status RequestDesk::Impl::ValidateIntake(const v1::SubjectRequest& in) const {
+absl::Status RequestDesk::Impl::ValidateIntake(
+    const v1::SubjectRequest& in) const {
   auto invalid = [](absl::string_view what) {
     return absl::InvalidArgumentError(absl::StrCat("request intake: ", what));
   };
   if (in.kind() == v1::REQUEST_KIND_UNSPECIFIED ||
       !v1::RequestKind_IsValid(in.kind())) {
-    return invalid(absl::StrCat("kind must be set (got ", static_cast<int>(in.kind()), ")"));
+    return invalid(absl::StrCat("kind must be set (got ",
+                                static_cast<int>(in.kind()), ")"));
   }
   if (in.subject_id().empty()) return invalid("subject_id must not be empty");
   if (in.requester().name().empty()) {
@@ -291,8 +300,8 @@ absl::Status RequestDesk::Impl::ValidateIntake(const v1::SubjectRequest& in) con
     return invalid("agent.name must not be empty when an agent applies");
   }
   const v1::AnswerChannel ch = in.answer_route().channel();
-  if (ch != v1::ANSWER_CHANNEL_UNSPECIFIED && ch != v1::ANSWER_CHANNEL_WRITING &&
-      !in.answer_route().person_agreed()) {
+  if (ch != v1::ANSWER_CHANNEL_UNSPECIFIED &&
+      ch != v1::ANSWER_CHANNEL_WRITING && !in.answer_route().person_agreed()) {
     return invalid(
         "answer_route.person_agreed must be true for a channel other than "
         "writing (§7.4: answers are in writing unless the person agrees to "
@@ -302,8 +311,8 @@ absl::Status RequestDesk::Impl::ValidateIntake(const v1::SubjectRequest& in) con
   if (!in.id().empty() || in.state() != v1::REQUEST_STATE_UNSPECIFIED ||
       !in.transitions().empty() || in.has_fee() || in.form_returned() ||
       !in.verified_subject_id().empty() || in.has_refusal() ||
-      !in.hook_runs().empty() || !in.answer_ref().empty() || in.version() != 0 ||
-      in.requester().has_identity() ||
+      !in.hook_runs().empty() || !in.answer_ref().empty() ||
+      in.version() != 0 || in.requester().has_identity() ||
       (in.has_agent() && in.agent().has_authority())) {
     return invalid(
         "id, state, transitions, fee, form_returned, verified_subject_id, "
@@ -320,9 +329,10 @@ absl::Status RequestDesk::Impl::ValidateIntake(const v1::SubjectRequest& in) con
   }
   const bool suspension = in.kind() == v1::REQUEST_KIND_SUSPENSION;
   if (!suspension && (!in.purposes().empty() || in.all_purposes())) {
-    return invalid(absl::StrCat("purposes / all_purposes apply to suspension "
-                                "only, not to ",
-                                RequestKindName(in.kind())));
+    return invalid(
+        absl::StrCat("purposes / all_purposes apply to suspension "
+                     "only, not to ",
+                     RequestKindName(in.kind())));
   }
   if (suspension && in.purposes().empty() == !in.all_purposes()) {
     return invalid(
@@ -337,8 +347,9 @@ absl::Status RequestDesk::Impl::ValidateIntake(const v1::SubjectRequest& in) con
   }
   const bool correction = in.kind() == v1::REQUEST_KIND_CORRECTION;
   if (!correction && !in.record_changes().empty()) {
-    return invalid(absl::StrCat("record_changes apply to correction only, not to ",
-                                RequestKindName(in.kind())));
+    return invalid(
+        absl::StrCat("record_changes apply to correction only, not to ",
+                     RequestKindName(in.kind())));
   }
   if (correction && in.record_changes().empty()) {
     return invalid("a correction needs at least one record_changes entry");
@@ -347,10 +358,12 @@ absl::Status RequestDesk::Impl::ValidateIntake(const v1::SubjectRequest& in) con
     const v1::RecordChange& c = in.record_changes(i);
     if (c.operation() == v1::RecordChange::OPERATION_UNSPECIFIED ||
         !v1::RecordChange::Operation_IsValid(c.operation())) {
-      return invalid(absl::StrCat("record_changes[", i, "].operation must be set"));
+      return invalid(
+          absl::StrCat("record_changes[", i, "].operation must be set"));
     }
     if (c.record_ref().empty()) {
-      return invalid(absl::StrCat("record_changes[", i, "].record_ref must not be empty"));
+      return invalid(
+          absl::StrCat("record_changes[", i, "].record_ref must not be empty"));
     }
   }
   return absl::OkStatus();
@@ -385,19 +398,22 @@ absl::StatusOr<Revision> RequestDesk::Impl::ApplyRestriction(
       default:
         return record.revision();
     }
-    if (merged.SerializeAsString() == record.restrictions().SerializeAsString()) {
+    if (merged.SerializeAsString() ==
+        record.restrictions().SerializeAsString()) {
       return record.revision();  // already in force
     }
     v1::ConsentChange change;
     change.set_subject_id(subject);
-    change.set_subject_kind(record.subject_kind() != v1::SUBJECT_KIND_UNSPECIFIED
+    change.set_subject_kind(record.subject_kind() !=
+                                    v1::SUBJECT_KIND_UNSPECIFIED
                                 ? record.subject_kind()
                                 : r.subject_kind());
     change.set_expected_revision(record.revision());
     *change.mutable_restrictions() = std::move(merged);
     change.set_actor(absl::StrCat("request:", r.id()));
     absl::StatusOr<Revision> rev = consent->Apply(change);
-    if (rev.ok() || rev.status().code() != absl::StatusCode::kAborted) return rev;
+    if (rev.ok() || rev.status().code() != absl::StatusCode::kAborted)
+      return rev;
   }
   return absl::AbortedError(absl::StrCat(
       "request ", r.id(), ": the consent record of '", subject,
@@ -419,7 +435,8 @@ absl::StatusOr<v1::DisclosurePackage> RequestDesk::Impl::BuildDisclosure(
   if (options.consent_history != nullptr) {
     ASSIGN_OR_RETURN(std::vector<v1::ConsentRecord> history,
                      options.consent_history->HistoryFor(subject));
-    for (v1::ConsentRecord& h : history) *pkg.add_consent_history() = std::move(h);
+    for (v1::ConsentRecord& h : history)
+      *pkg.add_consent_history() = std::move(h);
   } else {
     pkg.add_omitted_sections(
         "consent_history: this deployment's consent store keeps no history; "
@@ -433,7 +450,8 @@ absl::StatusOr<v1::DisclosurePackage> RequestDesk::Impl::BuildDisclosure(
   if (options.provisions != nullptr) {
     ASSIGN_OR_RETURN(std::vector<v1::ProvisionEntry> provisions,
                      options.provisions->ProvisionsFor(subject));
-    for (v1::ProvisionEntry& p : provisions) *pkg.add_provisions() = std::move(p);
+    for (v1::ProvisionEntry& p : provisions)
+      *pkg.add_provisions() = std::move(p);
   } else {
     pkg.add_omitted_sections(
         "provisions: no provision record source is configured");
@@ -475,14 +493,18 @@ absl::StatusOr<std::unique_ptr<RequestDesk>> RequestDesk::Create(
   }
   const v1::RequestSettings& settings = policy->proto().requests();
   if (settings.disclosure_fee_jpy() < 0) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "policy ", policy->version(), ": requests.disclosure_fee_jpy must not "
-        "be negative (got ", settings.disclosure_fee_jpy(), ")"));
+    return absl::InvalidArgumentError(
+        absl::StrCat("policy ", policy->version(),
+                     ": requests.disclosure_fee_jpy must not "
+                     "be negative (got ",
+                     settings.disclosure_fee_jpy(), ")"));
   }
   if (settings.purpose_notice_fee_jpy() < 0) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "policy ", policy->version(), ": requests.purpose_notice_fee_jpy must "
-        "not be negative (got ", settings.purpose_notice_fee_jpy(), ")"));
+    return absl::InvalidArgumentError(
+        absl::StrCat("policy ", policy->version(),
+                     ": requests.purpose_notice_fee_jpy must "
+                     "not be negative (got ",
+                     settings.purpose_notice_fee_jpy(), ")"));
   }
   auto impl = std::make_unique<Impl>();
   impl->policy = std::move(policy);
@@ -499,7 +521,8 @@ absl::StatusOr<v1::SubjectRequest> RequestDesk::Get(absl::string_view id) {
 
 absl::StatusOr<v1::SubjectRequest> RequestDesk::Receive(
     const v1::SubjectRequest& intake, absl::string_view actor) {
-  if (actor.empty()) return absl::InvalidArgumentError("Receive needs an actor");
+  if (actor.empty())
+    return absl::InvalidArgumentError("Receive needs an actor");
   RETURN_IF_ERROR(impl_->ValidateIntake(intake));
   v1::SubjectRequest r = intake;
   if (r.answer_route().channel() == v1::ANSWER_CHANNEL_UNSPECIFIED) {
@@ -507,14 +530,15 @@ absl::StatusOr<v1::SubjectRequest> RequestDesk::Receive(
   }
   const absl::Time now = impl_->Now();
   *r.mutable_receive_time() = ToProtoTime(now);
-  Impl::AddTransition(r, v1::REQUEST_STATE_RECEIVED, "received", actor, "", now);
+  Impl::AddTransition(r, v1::REQUEST_STATE_RECEIVED, "received", actor, "",
+                      now);
   ASSIGN_OR_RETURN(r, impl_->requests->Create(std::move(r)));
   RETURN_IF_ERROR(impl_->Audit(r, actor, "received"));
   return r;
 }
 
-absl::StatusOr<v1::SubjectRequest> RequestDesk::SendForm(absl::string_view id,
-                                                         absl::string_view actor) {
+absl::StatusOr<v1::SubjectRequest> RequestDesk::SendForm(
+    absl::string_view id, absl::string_view actor) {
   const v1::RequestSettings& settings = impl_->policy->proto().requests();
   return impl_->Step(
       id, actor, "form_sent", v1::REQUEST_STATE_FORM_SENT,
@@ -529,7 +553,8 @@ absl::StatusOr<v1::SubjectRequest> RequestDesk::SendForm(absl::string_view id,
         }
         v1::Fee* fee = r.mutable_fee();
         fee->set_amount_jpy(amount);
-        if (amount > 0) *fee->mutable_payment_method() = settings.payment_method();
+        if (amount > 0)
+          *fee->mutable_payment_method() = settings.payment_method();
         return amount > 0 ? absl::StrCat("fee ", amount, " JPY; payment: ",
                                          settings.payment_method().en())
                           : std::string("no fee");
@@ -545,8 +570,9 @@ absl::StatusOr<v1::SubjectRequest> RequestDesk::RecordFormReturned(
             r, v1::REQUEST_STATE_FORM_SENT, "record the returned form",
             "the application form has not been sent"));
         if (r.form_returned()) {
-          return absl::FailedPreconditionError(absl::StrCat(
-              "request ", r.id(), ": the form was already recorded as returned"));
+          return absl::FailedPreconditionError(
+              absl::StrCat("request ", r.id(),
+                           ": the form was already recorded as returned"));
         }
         r.set_form_returned(true);
         return std::string();
@@ -554,7 +580,8 @@ absl::StatusOr<v1::SubjectRequest> RequestDesk::RecordFormReturned(
 }
 
 absl::StatusOr<v1::SubjectRequest> RequestDesk::RecordFeePaid(
-    absl::string_view id, absl::string_view actor, absl::string_view payment_ref) {
+    absl::string_view id, absl::string_view actor,
+    absl::string_view payment_ref) {
   const absl::Time now = impl_->Now();
   return impl_->Step(
       id, actor, "fee_paid", v1::REQUEST_STATE_FORM_SENT,
@@ -563,9 +590,9 @@ absl::StatusOr<v1::SubjectRequest> RequestDesk::RecordFeePaid(
             r, v1::REQUEST_STATE_FORM_SENT, "record the fee as paid",
             "the guide with the fee has not been sent"));
         if (r.fee().amount_jpy() <= 0) {
-          return absl::FailedPreconditionError(absl::StrCat(
-              "request ", r.id(), " (", RequestKindName(r.kind()),
-              "): no fee is due for this kind of request"));
+          return absl::FailedPreconditionError(
+              absl::StrCat("request ", r.id(), " (", RequestKindName(r.kind()),
+                           "): no fee is due for this kind of request"));
         }
         if (r.fee().paid()) {
           return absl::FailedPreconditionError(
@@ -582,14 +609,16 @@ absl::StatusOr<v1::SubjectRequest> RequestDesk::VerifyIdentity(
     absl::string_view id, absl::string_view actor,
     const IdentityEvidence& evidence) {
   if (evidence.subject_id.empty() || evidence.document.empty()) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "request ", id, ": identity evidence needs the subject_id the "
-        "documents identify and the document presented"));
+    return absl::InvalidArgumentError(
+        absl::StrCat("request ", id,
+                     ": identity evidence needs the subject_id the "
+                     "documents identify and the document presented"));
   }
   const absl::Time now = impl_->Now();
   // A denied verification is audited (the attempt stays on record) but
   // writes nothing to the request.
-  auto deny = [&](const v1::SubjectRequest& r, std::string why) -> absl::Status {
+  auto deny = [&](const v1::SubjectRequest& r,
+                  std::string why) -> absl::Status {
     (void)impl_->Audit(r, actor, "identity_rejected");
     return absl::PermissionDeniedError(
         absl::StrCat("request ", r.id(), ": identity not verified: ", why));
@@ -605,24 +634,27 @@ absl::StatusOr<v1::SubjectRequest> RequestDesk::VerifyIdentity(
               absl::StrCat("request ", r.id(), ": identity already verified"));
         }
         if (evidence.subject_id != r.subject_id()) {
-          return deny(r, absl::StrCat("the documents identify '",
-                                      evidence.subject_id,
-                                      "', not the subject the request names '",
-                                      r.subject_id(), "'"));
+          return deny(
+              r, absl::StrCat("the documents identify '", evidence.subject_id,
+                              "', not the subject the request names '",
+                              r.subject_id(), "'"));
         }
         if (!r.identifiers().empty() && !impl_->options.resolve_identifier) {
-          return absl::FailedPreconditionError(absl::StrCat(
-              "request ", r.id(), ": carries a second identifier but no "
-              "IdentifierResolver is configured to check it"));
+          return absl::FailedPreconditionError(
+              absl::StrCat("request ", r.id(),
+                           ": carries a second identifier but no "
+                           "IdentifierResolver is configured to check it"));
         }
         for (v1::SecondIdentifier& si : *r.mutable_identifiers()) {
           absl::StatusOr<std::string> owner =
               impl_->options.resolve_identifier(si.kind(), si.value());
-          if (!owner.ok() && owner.status().code() != absl::StatusCode::kNotFound) {
+          if (!owner.ok() &&
+              owner.status().code() != absl::StatusCode::kNotFound) {
             return owner.status();
           }
           if (!owner.ok() || *owner != evidence.subject_id) {
-            return deny(r, absl::StrCat("the ", si.kind(), " presented does "
+            return deny(r, absl::StrCat("the ", si.kind(),
+                                        " presented does "
                                         "not belong to the verified person"));
           }
           si.set_verified(true);
@@ -655,8 +687,9 @@ absl::StatusOr<v1::SubjectRequest> RequestDesk::VerifyAgentAuthority(
               "request ", r.id(), ": no agent applied for this request"));
         }
         if (r.agent().authority().verified()) {
-          return absl::FailedPreconditionError(absl::StrCat(
-              "request ", r.id(), ": the agent's authority is already verified"));
+          return absl::FailedPreconditionError(
+              absl::StrCat("request ", r.id(),
+                           ": the agent's authority is already verified"));
         }
         v1::Verification* v = r.mutable_agent()->mutable_authority();
         v->set_verified(true);
@@ -676,10 +709,11 @@ absl::StatusOr<v1::SubjectRequest> RequestDesk::StartProcessing(
             r, v1::REQUEST_STATE_FORM_SENT, "start processing",
             "the application form and guide must be sent first"));
         std::vector<std::string> missing;
-        if (!r.form_returned()) missing.push_back("application form not returned");
+        if (!r.form_returned())
+          missing.push_back("application form not returned");
         if (r.fee().amount_jpy() > 0 && !r.fee().paid()) {
-          missing.push_back(absl::StrCat("fee of ", r.fee().amount_jpy(),
-                                         " JPY not paid"));
+          missing.push_back(
+              absl::StrCat("fee of ", r.fee().amount_jpy(), " JPY not paid"));
         }
         if (!r.requester().identity().verified() ||
             r.verified_subject_id().empty()) {
@@ -709,7 +743,8 @@ absl::StatusOr<v1::SubjectRequest> RequestDesk::StartProcessing(
 
 absl::StatusOr<RequestOutcome> RequestDesk::Execute(absl::string_view id,
                                                     absl::string_view actor) {
-  if (actor.empty()) return absl::InvalidArgumentError("Execute needs an actor");
+  if (actor.empty())
+    return absl::InvalidArgumentError("Execute needs an actor");
   Impl& d = *impl_;
   ASSIGN_OR_RETURN(v1::SubjectRequest r, d.requests->Get(id));
   RETURN_IF_ERROR(Impl::RequireState(r, v1::REQUEST_STATE_PROCESSING, "execute",
@@ -740,17 +775,18 @@ absl::StatusOr<RequestOutcome> RequestDesk::Execute(absl::string_view id,
   }
   if (effect != Reason::kUnspecified) {
     ASSIGN_OR_RETURN(Revision rev, d.ApplyRestriction(r));
-    RETURN_IF_ERROR(d.Audit(r, actor, absl::StrCat("restriction_applied@", rev), effect));
+    RETURN_IF_ERROR(
+        d.Audit(r, actor, absl::StrCat("restriction_applied@", rev), effect));
   }
 
   // Integrator hooks, each recorded; those that already succeeded are not
   // run again.
   std::vector<std::string> failures;
   auto succeeded = [&](absl::string_view hook, absl::string_view target) {
-    return std::any_of(r.hook_runs().begin(), r.hook_runs().end(),
-                       [&](const v1::HookRun& h) {
-                         return h.ok() && h.hook() == hook && h.target() == target;
-                       });
+    return std::any_of(
+        r.hook_runs().begin(), r.hook_runs().end(), [&](const v1::HookRun& h) {
+          return h.ok() && h.hook() == hook && h.target() == target;
+        });
   };
   auto attempts = [&](absl::string_view hook, absl::string_view target) {
     return static_cast<std::int32_t>(std::count_if(
@@ -758,9 +794,10 @@ absl::StatusOr<RequestOutcome> RequestDesk::Execute(absl::string_view id,
           return h.hook() == hook && h.target() == target;
         }));
   };
-  auto run_hook = [&](absl::string_view hook, absl::string_view target,
-                      absl::string_view audit_ref,
-                      const std::function<absl::Status()>& call) -> absl::Status {
+  auto run_hook =
+      [&](absl::string_view hook, absl::string_view target,
+          absl::string_view audit_ref,
+          const std::function<absl::Status()>& call) -> absl::Status {
     if (succeeded(hook, target)) return absl::OkStatus();
     v1::HookRun run;
     run.set_hook(std::string(hook));
@@ -789,13 +826,14 @@ absl::StatusOr<RequestOutcome> RequestDesk::Execute(absl::string_view id,
   if (r.kind() == v1::REQUEST_KIND_CORRECTION) {
     for (int i = 0; i < r.record_changes_size(); ++i) {
       const v1::RecordChange change = r.record_changes(i);
-      RETURN_IF_ERROR(run_hook("change_record", change.record_ref(),
-                               change.record_ref(), [&] {
-        if (!d.options.hooks.change_record) {
-          return absl::FailedPreconditionError("no change_record hook is configured");
-        }
-        return d.options.hooks.change_record(subject, change, r.id());
-      }));
+      RETURN_IF_ERROR(run_hook(
+          "change_record", change.record_ref(), change.record_ref(), [&] {
+            if (!d.options.hooks.change_record) {
+              return absl::FailedPreconditionError(
+                  "no change_record hook is configured");
+            }
+            return d.options.hooks.change_record(subject, change, r.id());
+          }));
     }
   }
   if (!failures.empty()) {
@@ -803,12 +841,15 @@ absl::StatusOr<RequestOutcome> RequestDesk::Execute(absl::string_view id,
     Impl::AddTransition(r, v1::REQUEST_STATE_PROCESSING, "hook_failed", actor,
                         note, d.Now());
     ASSIGN_OR_RETURN(r, d.requests->Update(r));
-    const bool missing_hook = note.find("no erase_subject_data hook") != std::string::npos ||
-                              note.find("no change_record hook") != std::string::npos;
+    const bool missing_hook =
+        note.find("no erase_subject_data hook") != std::string::npos ||
+        note.find("no change_record hook") != std::string::npos;
     const std::string msg = absl::StrCat(
-        "request ", r.id(), ": restriction in force, but integrator hook(s) "
+        "request ", r.id(),
+        ": restriction in force, but integrator hook(s) "
         "did not complete; the request stays in processing, call Execute "
-        "again to retry: ", note);
+        "again to retry: ",
+        note);
     return missing_hook ? absl::FailedPreconditionError(msg)
                         : absl::UnavailableError(msg);
   }
@@ -819,13 +860,15 @@ absl::StatusOr<RequestOutcome> RequestDesk::Execute(absl::string_view id,
     ASSIGN_OR_RETURN(v1::ConsentRecord record, d.consent->Get(subject));
     if (r.kind() == v1::REQUEST_KIND_PURPOSE_NOTICE) {
       out.notice = internal::BuildPurposeNotice(*d.policy, record, d.Now());
-      ASSIGN_OR_RETURN(out.json, SerializeMessage(out.notice, WireFormat::kJson));
+      ASSIGN_OR_RETURN(out.json,
+                       SerializeMessage(out.notice, WireFormat::kJson));
       out.document_ja = RenderPurposeNotice(out.notice, "ja");
       out.document_en = RenderPurposeNotice(out.notice, "en");
     } else {
       ASSIGN_OR_RETURN(out.package, d.BuildDisclosure(r, record));
       out.notice = out.package.purposes();
-      ASSIGN_OR_RETURN(out.json, SerializeMessage(out.package, WireFormat::kJson));
+      ASSIGN_OR_RETURN(out.json,
+                       SerializeMessage(out.package, WireFormat::kJson));
       out.document_ja = RenderDisclosure(out.package, *d.policy, "ja");
       out.document_en = RenderDisclosure(out.package, *d.policy, "en");
     }
@@ -843,19 +886,19 @@ absl::StatusOr<RequestOutcome> RequestDesk::Execute(absl::string_view id,
   return out;
 }
 
-absl::StatusOr<v1::SubjectRequest> RequestDesk::Answer(absl::string_view id,
-                                                       absl::string_view actor,
-                                                       absl::string_view answer_ref) {
+absl::StatusOr<v1::SubjectRequest> RequestDesk::Answer(
+    absl::string_view id, absl::string_view actor,
+    absl::string_view answer_ref) {
   if (answer_ref.empty()) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "request ", id, ": answer_ref must name the answer sent"));
+    return absl::InvalidArgumentError(
+        absl::StrCat("request ", id, ": answer_ref must name the answer sent"));
   }
   return impl_->Step(
       id, actor, "answered", v1::REQUEST_STATE_ANSWERED,
       [&](v1::SubjectRequest& r) -> absl::StatusOr<std::string> {
-        RETURN_IF_ERROR(Impl::RequireState(
-            r, v1::REQUEST_STATE_EXECUTED, "answer",
-            "the request has not been carried out"));
+        RETURN_IF_ERROR(
+            Impl::RequireState(r, v1::REQUEST_STATE_EXECUTED, "answer",
+                               "the request has not been carried out"));
         r.set_answer_ref(std::string(answer_ref));
         const v1::AnswerRoute& route = r.answer_route();
         return absl::StrCat(v1::AnswerChannel_Name(route.channel()), " ",
@@ -872,9 +915,10 @@ absl::StatusOr<v1::SubjectRequest> RequestDesk::Refuse(
         absl::StrCat("request ", id, ": a refusal needs a ground"));
   }
   if (explanation.empty()) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "request ", id, ": a refusal needs the explanation given to the person "
-        "(APPI Art. 36)"));
+    return absl::InvalidArgumentError(
+        absl::StrCat("request ", id,
+                     ": a refusal needs the explanation given to the person "
+                     "(APPI Art. 36)"));
   }
   return impl_->Step(
       id, actor, "refused", v1::REQUEST_STATE_REFUSED,

@@ -130,7 +130,8 @@ class RequestDeskTest : public GuardFixture {
     if (r.ok() && r->fee().amount_jpy() > 0) {
       EXPECT_OK(desk_->RecordFeePaid(id, "accounts", "transfer-1"));
     }
-    EXPECT_OK(desk_->VerifyIdentity(id, kWindow, {intake.subject_id(), "licence"}));
+    EXPECT_OK(
+        desk_->VerifyIdentity(id, kWindow, {intake.subject_id(), "licence"}));
     if (intake.has_agent()) {
       EXPECT_OK(desk_->VerifyAgentAuthority(id, kWindow, "power of attorney"));
     }
@@ -195,7 +196,8 @@ TEST_F(RequestDeskTest, DisclosureRunsFromReceiptToWrittenAnswer) {
   std::vector<std::string> steps;
   for (const v1::Transition& t : r->transitions()) {
     steps.push_back(t.step());
-    EXPECT_EQ(t.time().seconds() >= absl::ToUnixSeconds(now_) - 3600 * 25, true);
+    EXPECT_EQ(t.time().seconds() >= absl::ToUnixSeconds(now_) - 3600 * 25,
+              true);
   }
   EXPECT_THAT(steps, ElementsAre("received", "form_sent", "fee_paid",
                                  "form_returned", "identity_verified",
@@ -211,9 +213,10 @@ TEST_F(RequestDeskTest, DisclosureRunsFromReceiptToWrittenAnswer) {
     EXPECT_EQ(e.category, "disclosure");
     audited.push_back(e.purpose);
   }
-  EXPECT_THAT(audited, ElementsAre("received", "form_sent", "fee_paid",
-                                   "form_returned", "identity_verified",
-                                   "processing_started", "executed", "answered"));
+  EXPECT_THAT(audited,
+              ElementsAre("received", "form_sent", "fee_paid", "form_returned",
+                          "identity_verified", "processing_started", "executed",
+                          "answered"));
 
   // The package: consent, access events, provisions, requests.
   const v1::DisclosurePackage& pkg = out->package;
@@ -229,7 +232,8 @@ TEST_F(RequestDeskTest, DisclosureRunsFromReceiptToWrittenAnswer) {
   EXPECT_EQ(pkg.provisions(0).recipient_id(), "lab-1");
   ASSERT_EQ(pkg.requests_size(), 1);
   EXPECT_EQ(pkg.requests(0).id(), id);
-  EXPECT_THAT(pkg.omitted_sections(), ElementsAre(HasSubstr("consent_history")));
+  EXPECT_THAT(pkg.omitted_sections(),
+              ElementsAre(HasSubstr("consent_history")));
 
   // JSON round-trips; the documents are in both languages.
   v1::DisclosurePackage parsed;
@@ -238,8 +242,10 @@ TEST_F(RequestDeskTest, DisclosureRunsFromReceiptToWrittenAnswer) {
   EXPECT_THAT(out->document_ja, HasSubstr("保有個人データの開示"));
   EXPECT_THAT(out->document_ja, HasSubstr("測定データの統計分析"));
   EXPECT_THAT(out->document_ja, HasSubstr("statistics-job"));
-  EXPECT_THAT(out->document_en, HasSubstr("Disclosure of your retained personal data"));
-  EXPECT_THAT(out->document_en, HasSubstr("Statistical analysis of measurement data"));
+  EXPECT_THAT(out->document_en,
+              HasSubstr("Disclosure of your retained personal data"));
+  EXPECT_THAT(out->document_en,
+              HasSubstr("Statistical analysis of measurement data"));
   EXPECT_THAT(out->document_en, HasSubstr("Joint study lab"));
 }
 
@@ -260,21 +266,24 @@ TEST_F(RequestDeskTest, DisclosurePackageIncludesHistoryWhenSourceGiven) {
   absl::StatusOr<RequestOutcome> out = desk_->Execute(id, kOfficer);
   ASSERT_OK(out);
   ASSERT_EQ(out->package.consent_history_size(), 1);
-  EXPECT_THAT(out->package.omitted_sections(), Not(::testing::Contains(HasSubstr("history"))));
+  EXPECT_THAT(out->package.omitted_sections(),
+              Not(::testing::Contains(HasSubstr("history"))));
 }
 
 TEST_F(RequestDeskTest, DisclosureSourceOutageFailsAndLeavesRequestProcessing) {
   class Down final : public AccessEventSource {
    public:
-    absl::StatusOr<std::vector<OwnedAuditEvent>> EventsFor(absl::string_view) override {
+    absl::StatusOr<std::vector<OwnedAuditEvent>> EventsFor(
+        absl::string_view) override {
       return absl::UnavailableError("audit log offline");
     }
   } down;
   options_.access_events = &down;
   MakeDesk();
   const std::string id = ToProcessing(Intake(v1::REQUEST_KIND_DISCLOSURE));
-  EXPECT_THAT(desk_->Execute(id, kOfficer),
-              StatusIs(absl::StatusCode::kUnavailable, HasSubstr("audit log offline")));
+  EXPECT_THAT(
+      desk_->Execute(id, kOfficer),
+      StatusIs(absl::StatusCode::kUnavailable, HasSubstr("audit log offline")));
   EXPECT_EQ(State(id), v1::REQUEST_STATE_PROCESSING);
 }
 
@@ -337,12 +346,11 @@ TEST_F(RequestDeskTest, ProcessingBeforeIdentityVerifiedIsRefused) {
 TEST_F(RequestDeskTest, ProcessingWithoutReturnedFormNamesEverythingMissing) {
   const std::string id = Receive(Intake(v1::REQUEST_KIND_DISCLOSURE));
   ASSERT_OK(desk_->SendForm(id, kWindow));
-  EXPECT_THAT(
-      desk_->StartProcessing(id, kOfficer),
-      StatusIs(absl::StatusCode::kFailedPrecondition,
-               AllOf(HasSubstr("application form not returned"),
-                     HasSubstr("fee of 1600 JPY not paid"),
-                     HasSubstr("identity not verified"))));
+  EXPECT_THAT(desk_->StartProcessing(id, kOfficer),
+              StatusIs(absl::StatusCode::kFailedPrecondition,
+                       AllOf(HasSubstr("application form not returned"),
+                             HasSubstr("fee of 1600 JPY not paid"),
+                             HasSubstr("identity not verified"))));
 }
 
 TEST_F(RequestDeskTest, ProcessingBeforeFormSentIsRefused) {
@@ -397,7 +405,8 @@ TEST_F(RequestDeskTest, RepeatedStepsAreRefused) {
                        HasSubstr("in state form_sent")));
   ASSERT_OK(desk_->RecordFeePaid(id, "accounts", "t"));
   EXPECT_THAT(desk_->RecordFeePaid(id, "accounts", "t"),
-              StatusIs(absl::StatusCode::kFailedPrecondition, HasSubstr("already paid")));
+              StatusIs(absl::StatusCode::kFailedPrecondition,
+                       HasSubstr("already paid")));
   ASSERT_OK(desk_->RecordFormReturned(id, "mailroom"));
   EXPECT_THAT(desk_->RecordFormReturned(id, "mailroom"),
               StatusIs(absl::StatusCode::kFailedPrecondition,
@@ -424,8 +433,9 @@ TEST_F(RequestDeskTest, ExecuteAndAnswerOutOfOrderAreRefused) {
   EXPECT_THAT(desk_->Execute(id2, kOfficer),
               StatusIs(absl::StatusCode::kFailedPrecondition,
                        HasSubstr("in state executed")));
-  EXPECT_THAT(desk_->Answer(id2, kWindow, ""),
-              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("answer_ref")));
+  EXPECT_THAT(
+      desk_->Answer(id2, kWindow, ""),
+      StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("answer_ref")));
   ASSERT_OK(desk_->Answer(id2, kWindow, "letter-2"));
   EXPECT_THAT(desk_->Answer(id2, kWindow, "letter-3"),
               StatusIs(absl::StatusCode::kFailedPrecondition,
@@ -435,21 +445,26 @@ TEST_F(RequestDeskTest, ExecuteAndAnswerOutOfOrderAreRefused) {
 TEST_F(RequestDeskTest, RefusalRecordsGroundAndEndsTheRequest) {
   const std::string id = Receive(Intake(v1::REQUEST_KIND_DISCLOSURE));
   ASSERT_OK(desk_->SendForm(id, kWindow));
-  EXPECT_THAT(desk_->Refuse(id, kOfficer, v1::REFUSAL_GROUND_UNSPECIFIED, "x"),
-              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("ground")));
-  EXPECT_THAT(desk_->Refuse(id, kOfficer, v1::REFUSAL_GROUND_FEE_NOT_PAID, ""),
-              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("explanation")));
-  absl::StatusOr<v1::SubjectRequest> r = desk_->Refuse(
-      id, kOfficer, v1::REFUSAL_GROUND_FEE_NOT_PAID, "no payment within 30 days");
+  EXPECT_THAT(
+      desk_->Refuse(id, kOfficer, v1::REFUSAL_GROUND_UNSPECIFIED, "x"),
+      StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("ground")));
+  EXPECT_THAT(
+      desk_->Refuse(id, kOfficer, v1::REFUSAL_GROUND_FEE_NOT_PAID, ""),
+      StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("explanation")));
+  absl::StatusOr<v1::SubjectRequest> r =
+      desk_->Refuse(id, kOfficer, v1::REFUSAL_GROUND_FEE_NOT_PAID,
+                    "no payment within 30 days");
   ASSERT_OK(r);
   EXPECT_EQ(r->state(), v1::REQUEST_STATE_REFUSED);
   EXPECT_EQ(r->refusal().ground(), v1::REFUSAL_GROUND_FEE_NOT_PAID);
   EXPECT_EQ(r->transitions().rbegin()->step(), "refused");
-  EXPECT_THAT(desk_->RecordFeePaid(id, "accounts", "t"),
-              StatusIs(absl::StatusCode::kFailedPrecondition, HasSubstr("refused")));
-  EXPECT_THAT(desk_->Refuse(id, kOfficer, v1::REFUSAL_GROUND_FEE_NOT_PAID, "again"),
-              StatusIs(absl::StatusCode::kFailedPrecondition,
-                       HasSubstr("cannot refuse in state refused")));
+  EXPECT_THAT(
+      desk_->RecordFeePaid(id, "accounts", "t"),
+      StatusIs(absl::StatusCode::kFailedPrecondition, HasSubstr("refused")));
+  EXPECT_THAT(
+      desk_->Refuse(id, kOfficer, v1::REFUSAL_GROUND_FEE_NOT_PAID, "again"),
+      StatusIs(absl::StatusCode::kFailedPrecondition,
+               HasSubstr("cannot refuse in state refused")));
 }
 
 TEST_F(RequestDeskTest, SuspensionWithoutReasonIsRefusedAndChangesNothing) {
@@ -464,9 +479,10 @@ TEST_F(RequestDeskTest, SuspensionWithoutReasonIsRefusedAndChangesNothing) {
 TEST_F(RequestDeskTest, CarriedOutRequestCannotBeRefused) {
   const std::string id = ToProcessing(Intake(v1::REQUEST_KIND_PROVISION_STOP));
   ASSERT_OK(desk_->Execute(id, kOfficer));
-  EXPECT_THAT(desk_->Refuse(id, kOfficer, v1::REFUSAL_GROUND_NO_REASON_FOUND, "late"),
-              StatusIs(absl::StatusCode::kFailedPrecondition,
-                       HasSubstr("cannot refuse in state executed")));
+  EXPECT_THAT(
+      desk_->Refuse(id, kOfficer, v1::REFUSAL_GROUND_NO_REASON_FOUND, "late"),
+      StatusIs(absl::StatusCode::kFailedPrecondition,
+               HasSubstr("cannot refuse in state executed")));
 }
 
 TEST_F(RequestDeskTest, UnknownRequestIsNotFound) {
@@ -487,8 +503,9 @@ TEST_F(RequestDeskTest, AuditOutageStopsTheStep) {
 
 TEST_F(RequestDeskTest, RequestStoreOutageIsUnavailable) {
   requests_.SetUnavailableForTesting(true);
-  EXPECT_THAT(desk_->Receive(Intake(v1::REQUEST_KIND_DISCLOSURE), kWindow),
-              StatusIs(absl::StatusCode::kUnavailable, HasSubstr("request store")));
+  EXPECT_THAT(
+      desk_->Receive(Intake(v1::REQUEST_KIND_DISCLOSURE), kWindow),
+      StatusIs(absl::StatusCode::kUnavailable, HasSubstr("request store")));
 }
 
 TEST_F(RequestDeskTest, StaleUpdateIsAborted) {
@@ -496,8 +513,9 @@ TEST_F(RequestDeskTest, StaleUpdateIsAborted) {
   absl::StatusOr<v1::SubjectRequest> stale = requests_.Get(id);
   ASSERT_OK(stale);
   ASSERT_OK(desk_->SendForm(id, kWindow));
-  EXPECT_THAT(requests_.Update(*stale),
-              StatusIs(absl::StatusCode::kAborted, HasSubstr("expected version")));
+  EXPECT_THAT(
+      requests_.Update(*stale),
+      StatusIs(absl::StatusCode::kAborted, HasSubstr("expected version")));
 }
 
 // --- Intake -----------------------------------------------------------------
@@ -509,11 +527,17 @@ TEST_F(RequestDeskTest, MalformedIntakeIsRejected) {
     std::string message;
   };
   const std::vector<Case> cases = {
-      {"no subject", [](v1::SubjectRequest& r) { r.clear_subject_id(); }, "subject_id"},
-      {"no kind", [](v1::SubjectRequest& r) { r.set_kind(v1::REQUEST_KIND_UNSPECIFIED); },
+      {"no subject", [](v1::SubjectRequest& r) { r.clear_subject_id(); },
+       "subject_id"},
+      {"no kind",
+       [](v1::SubjectRequest& r) { r.set_kind(v1::REQUEST_KIND_UNSPECIFIED); },
        "kind must be set"},
-      {"no requester", [](v1::SubjectRequest& r) { r.clear_requester(); }, "requester.name"},
-      {"nameless agent", [](v1::SubjectRequest& r) { r.mutable_agent()->set_kind(v1::AGENT_KIND_DELEGATED); },
+      {"no requester", [](v1::SubjectRequest& r) { r.clear_requester(); },
+       "requester.name"},
+      {"nameless agent",
+       [](v1::SubjectRequest& r) {
+         r.mutable_agent()->set_kind(v1::AGENT_KIND_DELEGATED);
+       },
        "agent.name"},
       {"email without agreement",
        [](v1::SubjectRequest& r) {
@@ -535,15 +559,18 @@ TEST_F(RequestDeskTest, MalformedIntakeIsRejected) {
        [](v1::SubjectRequest& r) { r.set_verified_subject_id("s2"); },
        "set by the desk"},
       {"pre-verified identifier",
-       [](v1::SubjectRequest& r) { r.mutable_identifiers(0)->set_verified(true); },
+       [](v1::SubjectRequest& r) {
+         r.mutable_identifiers(0)->set_verified(true);
+       },
        "identifiers[0]"},
   };
   for (const Case& c : cases) {
     SCOPED_TRACE(c.name);
     v1::SubjectRequest r = Intake(v1::REQUEST_KIND_SUSPENSION);
     c.edit(r);
-    EXPECT_THAT(desk_->Receive(r, kWindow),
-                StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr(c.message)));
+    EXPECT_THAT(
+        desk_->Receive(r, kWindow),
+        StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr(c.message)));
   }
   v1::SubjectRequest correction = Intake(v1::REQUEST_KIND_CORRECTION);
   correction.mutable_record_changes(0)->clear_record_ref();
@@ -575,9 +602,11 @@ TEST_F(RequestDeskTest, DocumentsOfAnotherPersonDoNotVerify) {
   ASSERT_OK(desk_->SendForm(id, kWindow));
   ASSERT_OK(desk_->RecordFormReturned(id, "mailroom"));
   ASSERT_OK(desk_->RecordFeePaid(id, "accounts", "t"));
-  EXPECT_THAT(desk_->VerifyIdentity(id, kWindow, {"s2", "licence"}),
-              StatusIs(absl::StatusCode::kPermissionDenied,
-                       HasSubstr("identify 's2', not the subject the request names 's1'")));
+  EXPECT_THAT(
+      desk_->VerifyIdentity(id, kWindow, {"s2", "licence"}),
+      StatusIs(
+          absl::StatusCode::kPermissionDenied,
+          HasSubstr("identify 's2', not the subject the request names 's1'")));
   absl::StatusOr<v1::SubjectRequest> r = desk_->Get(id);
   ASSERT_OK(r);
   EXPECT_TRUE(r->verified_subject_id().empty());
@@ -585,8 +614,9 @@ TEST_F(RequestDeskTest, DocumentsOfAnotherPersonDoNotVerify) {
   EXPECT_THAT(desk_->StartProcessing(id, kOfficer),
               StatusIs(absl::StatusCode::kFailedPrecondition,
                        HasSubstr("identity not verified")));
-  EXPECT_THAT(desk_->Execute(id, kOfficer),
-              StatusIs(absl::StatusCode::kFailedPrecondition, HasSubstr("form_sent")));
+  EXPECT_THAT(
+      desk_->Execute(id, kOfficer),
+      StatusIs(absl::StatusCode::kFailedPrecondition, HasSubstr("form_sent")));
   // The rejected attempt is on record.
   EXPECT_EQ(RequestEvents().back().purpose, "identity_rejected");
 }
@@ -606,10 +636,12 @@ TEST_F(RequestDeskTest, SecondIdentifierOfAnotherPersonCannotReachTheirData) {
                        AllOf(HasSubstr("identity not verified"),
                              HasSubstr("no verified identifier"))));
   EXPECT_TRUE(erased_.empty());
-  EXPECT_EQ(CheckReason("billing-service", "billing.calculation", "s2", "billing"),
-            Reason::kAllowedNecessary);
-  EXPECT_EQ(CheckReason("billing-service", "billing.calculation", "s1", "billing"),
-            Reason::kAllowedNecessary);
+  EXPECT_EQ(
+      CheckReason("billing-service", "billing.calculation", "s2", "billing"),
+      Reason::kAllowedNecessary);
+  EXPECT_EQ(
+      CheckReason("billing-service", "billing.calculation", "s1", "billing"),
+      Reason::kAllowedNecessary);
 }
 
 TEST_F(RequestDeskTest, UnknownSecondIdentifierDoesNotVerify) {
@@ -648,15 +680,18 @@ TEST_F(RequestDeskTest, EffectRequestNeedsTheContractIdentified) {
 
 TEST_F(RequestDeskTest, SuspensionDeniesNamedPurposesAtOnce) {
   Set("s1", "marketing.research", v1::CONSENT_STATE_GIVEN);
-  ASSERT_EQ(CheckReason("marketing-analytics", "marketing.research", "s1", "identity"),
+  ASSERT_EQ(CheckReason("marketing-analytics", "marketing.research", "s1",
+                        "identity"),
             Reason::kAllowedNotOptedOut);
   const std::string id = ToProcessing(Intake(v1::REQUEST_KIND_SUSPENSION));
   ASSERT_OK(desk_->Execute(id, kOfficer));
-  EXPECT_EQ(CheckReason("marketing-analytics", "marketing.research", "s1", "identity"),
+  EXPECT_EQ(CheckReason("marketing-analytics", "marketing.research", "s1",
+                        "identity"),
             Reason::kUseSuspended);
   // Other purposes are unaffected.
-  EXPECT_EQ(CheckReason("billing-service", "billing.calculation", "s1", "billing"),
-            Reason::kAllowedNecessary);
+  EXPECT_EQ(
+      CheckReason("billing-service", "billing.calculation", "s1", "billing"),
+      Reason::kAllowedNecessary);
   const std::vector<OwnedAuditEvent> events = RequestEvents();
   const bool effect_audited =
       std::any_of(events.begin(), events.end(), [](const OwnedAuditEvent& e) {
@@ -671,19 +706,23 @@ TEST_F(RequestDeskTest, SuspensionOfAllPurposesDeniesEveryPurpose) {
   intake.set_all_purposes(true);
   const std::string id = ToProcessing(intake);
   ASSERT_OK(desk_->Execute(id, kOfficer));
-  EXPECT_EQ(CheckReason("billing-service", "billing.calculation", "s1", "billing"),
-            Reason::kUseSuspended);
+  EXPECT_EQ(
+      CheckReason("billing-service", "billing.calculation", "s1", "billing"),
+      Reason::kUseSuspended);
 }
 
 TEST_F(RequestDeskTest, RestrictionsMergeWithEarlierOnes) {
   v1::Restrictions earlier;
   earlier.add_suspended_purposes("web");
   Restrict("s1", earlier);
-  ASSERT_OK(desk_->Execute(ToProcessing(Intake(v1::REQUEST_KIND_PROVISION_STOP)), kOfficer));
-  ASSERT_OK(desk_->Execute(ToProcessing(Intake(v1::REQUEST_KIND_SUSPENSION)), kOfficer));
+  ASSERT_OK(desk_->Execute(
+      ToProcessing(Intake(v1::REQUEST_KIND_PROVISION_STOP)), kOfficer));
+  ASSERT_OK(desk_->Execute(ToProcessing(Intake(v1::REQUEST_KIND_SUSPENSION)),
+                           kOfficer));
   absl::StatusOr<v1::ConsentRecord> rec = store_.Get("s1");
   ASSERT_OK(rec);
-  EXPECT_THAT(rec->restrictions().suspended_purposes(), ElementsAre("web", "marketing"));
+  EXPECT_THAT(rec->restrictions().suspended_purposes(),
+              ElementsAre("web", "marketing"));
   EXPECT_TRUE(rec->restrictions().third_party_provision_stopped());
   EXPECT_FALSE(rec->restrictions().erased());
 }
@@ -708,8 +747,9 @@ TEST_F(RequestDeskTest, ErasureDeniesEveryReadAndRunsTheHook) {
   const std::string id = ToProcessing(Intake(v1::REQUEST_KIND_ERASURE));
   absl::StatusOr<RequestOutcome> out = desk_->Execute(id, kOfficer);
   ASSERT_OK(out);
-  EXPECT_EQ(CheckReason("billing-service", "billing.calculation", "s1", "billing"),
-            Reason::kSubjectErased);
+  EXPECT_EQ(
+      CheckReason("billing-service", "billing.calculation", "s1", "billing"),
+      Reason::kSubjectErased);
   EXPECT_EQ(CheckReason("support-desk", "support", "s1", "contact"),
             Reason::kSubjectErased);
   EXPECT_THAT(erased_, ElementsAre("s1"));
@@ -718,17 +758,20 @@ TEST_F(RequestDeskTest, ErasureDeniesEveryReadAndRunsTheHook) {
   EXPECT_TRUE(out->request.hook_runs(0).ok());
   absl::StatusOr<v1::ConsentRecord> rec = store_.Get("s1");
   ASSERT_OK(rec);
-  EXPECT_EQ(rec->restrictions().erased_time().seconds(), absl::ToUnixSeconds(now_));
+  EXPECT_EQ(rec->restrictions().erased_time().seconds(),
+            absl::ToUnixSeconds(now_));
 }
 
 TEST_F(RequestDeskTest, FailedErasureHookStaysVisibleAndIsRetried) {
   erase_result_ = absl::UnavailableError("app database down");
   const std::string id = ToProcessing(Intake(v1::REQUEST_KIND_ERASURE));
-  EXPECT_THAT(desk_->Execute(id, kOfficer),
-              StatusIs(absl::StatusCode::kUnavailable, HasSubstr("app database down")));
+  EXPECT_THAT(
+      desk_->Execute(id, kOfficer),
+      StatusIs(absl::StatusCode::kUnavailable, HasSubstr("app database down")));
   // Enforcement already denies; the request shows the failure and stays open.
-  EXPECT_EQ(CheckReason("billing-service", "billing.calculation", "s1", "billing"),
-            Reason::kSubjectErased);
+  EXPECT_EQ(
+      CheckReason("billing-service", "billing.calculation", "s1", "billing"),
+      Reason::kSubjectErased);
   absl::StatusOr<v1::SubjectRequest> r = desk_->Get(id);
   ASSERT_OK(r);
   EXPECT_EQ(r->state(), v1::REQUEST_STATE_PROCESSING);
@@ -797,12 +840,15 @@ TEST_F(RequestDeskTest, PurposeNoticeListsPurposesBasisAndConsent) {
   EXPECT_EQ(uses["billing.calculation"].name().ja(), "課金計算");
   bool necessary = false;
   for (const v1::CategoryUse& c : uses["billing.calculation"].categories()) {
-    if (c.category() == "billing") necessary = c.basis() == v1::LEGAL_BASIS_NECESSARY;
+    if (c.category() == "billing")
+      necessary = c.basis() == v1::LEGAL_BASIS_NECESSARY;
   }
   EXPECT_TRUE(necessary);
-  EXPECT_EQ(uses["marketing.promotion"].consent_state(), v1::CONSENT_STATE_WITHDRAWN);
+  EXPECT_EQ(uses["marketing.promotion"].consent_state(),
+            v1::CONSENT_STATE_WITHDRAWN);
   // Inherited from the parent's entry.
-  EXPECT_EQ(uses["statistics.measurement"].consent_state(), v1::CONSENT_STATE_GIVEN);
+  EXPECT_EQ(uses["statistics.measurement"].consent_state(),
+            v1::CONSENT_STATE_GIVEN);
   EXPECT_EQ(uses["statistics.measurement"].consent_from(), "statistics");
   EXPECT_THAT(out->document_ja, HasSubstr("利用目的の通知"));
   EXPECT_THAT(out->document_ja, HasSubstr("撤回"));
@@ -820,7 +866,8 @@ TEST_F(RequestDeskTest, PurposeNoticeShowsSuspension) {
   absl::StatusOr<RequestOutcome> out = desk_->Execute(id, kOfficer);
   ASSERT_OK(out);
   for (const v1::PurposeUse& u : out->notice.purposes()) {
-    EXPECT_EQ(u.suspended(), u.purpose().rfind("marketing.", 0) == 0) << u.purpose();
+    EXPECT_EQ(u.suspended(), u.purpose().rfind("marketing.", 0) == 0)
+        << u.purpose();
   }
   EXPECT_THAT(out->document_en, HasSubstr("Use suspended for: marketing"));
 }

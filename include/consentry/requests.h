@@ -117,7 +117,8 @@ class CONSENTRY_EXPORT InMemoryRequestStore final : public RequestStore {
   InMemoryRequestStore();
   ~InMemoryRequestStore() override;
 
-  absl::StatusOr<v1::SubjectRequest> Create(v1::SubjectRequest request) override;
+  absl::StatusOr<v1::SubjectRequest> Create(
+      v1::SubjectRequest request) override;
   absl::StatusOr<v1::SubjectRequest> Get(absl::string_view id) override;
   absl::StatusOr<v1::SubjectRequest> Update(
       const v1::SubjectRequest& request) override;
@@ -291,14 +292,14 @@ class CONSENTRY_EXPORT RequestDesk {
 
   // The filled form came back. In FORM_SENT only, once.
   // Errors: `kFailedPrecondition` otherwise.
-  absl::StatusOr<v1::SubjectRequest> RecordFormReturned(absl::string_view id,
-                                                        absl::string_view actor);
+  absl::StatusOr<v1::SubjectRequest> RecordFormReturned(
+      absl::string_view id, absl::string_view actor);
 
   // The fee was paid. In FORM_SENT only, once, and only when a fee is due.
   // Errors: `kFailedPrecondition` otherwise.
-  absl::StatusOr<v1::SubjectRequest> RecordFeePaid(absl::string_view id,
-                                                   absl::string_view actor,
-                                                   absl::string_view payment_ref);
+  absl::StatusOr<v1::SubjectRequest> RecordFeePaid(
+      absl::string_view id, absl::string_view actor,
+      absl::string_view payment_ref);
 
   // The identity documents were checked and identify `evidence.subject_id`.
   // Sets `verified_subject_id`, and verifies each second identifier, which
@@ -380,8 +381,8 @@ class CONSENTRY_EXPORT RequestDesk {
 
 // Renders a purpose notice as Markdown in Japanese ("ja") or English
 // (anything else).
-CONSENTRY_EXPORT std::string RenderPurposeNotice(const v1::PurposeNotice& notice,
-                                                 absl::string_view language);
+CONSENTRY_EXPORT std::string RenderPurposeNotice(
+    const v1::PurposeNotice& notice, absl::string_view language);
 
 // Renders a disclosure package as Markdown in Japanese ("ja") or English.
 CONSENTRY_EXPORT std::string RenderDisclosure(
