@@ -28,3 +28,7 @@ echo "== weight_statistics: statistics on pseudonyms with cohort suppression =="
 echo
 echo "== contractor_provision: a call-centre gets contact data but not call history; a third party is refused after a stop =="
 "$BUILD/examples/contractor_provision"
+
+echo
+echo "== disclosure_request: a disclosure request from receipt to the written answer =="
+"$BUILD/examples/disclosure_request"

@@ -1,0 +1,394 @@
+// Copyright 2026 The consentry Authors.
+// SPDX-License-Identifier: Apache-2.0
+//
+// File: requests.h
+// -----------------------------------------------------------------------------
+//
+// Data-subject requests (APPI Art. 32-38; source policy §7.4 and its
+// procedure section): notification of purposes, disclosure, correction /
+// addition / deletion, suspension of use, erasure and stop of provision to
+// third parties. A `RequestDesk` takes each request through the procedure
+//
+//   Receive -> SendForm -> {RecordFormReturned, RecordFeePaid,
+//   VerifyIdentity, VerifyAgentAuthority} -> StartProcessing -> Execute
+//   -> Answer                  (or Refuse, with a ground, before Execute)
+//
+// timestamps and audits every step (`AuditAction::kRequest`), and rejects a
+// step out of order with `kFailedPrecondition`. A request reaches data only
+// through the subject its identity documents verified: `Execute` acts on
+// `verified_subject_id`, never on the subject the requester named.
+//
+// `Execute` applies a request's effects at once: suspension, erasure and
+// stop of provision are merged into the subject's consent restrictions in
+// the `ConsentStore` (every Guard watching the store enforces them from
+// then on); erasure and record changes call the integrator's hooks, and
+// each run is recorded on the request. A purpose-notice or disclosure
+// request gets its answer written from the library's own records.
+//
+// Example:
+//
+//   consentry::InMemoryRequestStore requests;
+//   auto desk = consentry::RequestDesk::Create(policy, &consent_store,
+//                                              &requests, &audit, {});
+//   consentry::v1::SubjectRequest intake;
+//   intake.set_kind(consentry::v1::REQUEST_KIND_DISCLOSURE);
+//   intake.set_subject_id("member-7");
+//   intake.mutable_requester()->set_name("山田 花子");
+//   auto r = (*desk)->Receive(intake, "window:suzuki");
+//   (*desk)->SendForm(r->id(), "window:suzuki");        // fee 1,600 JPY
+//   (*desk)->RecordFormReturned(r->id(), "mailroom");
+//   (*desk)->RecordFeePaid(r->id(), "accounts", "transfer 0042");
+//   (*desk)->VerifyIdentity(r->id(), "window:suzuki",
+//                           {.subject_id = "member-7",
+//                            .document = "運転免許証の写し"});
+//   (*desk)->StartProcessing(r->id(), "privacy-officer");
+//   auto outcome = (*desk)->Execute(r->id(), "privacy-officer");
+//   // send outcome->document_ja / document_en in writing, then:
+//   (*desk)->Answer(r->id(), "window:suzuki", "letter 2026-118");
+
+#ifndef CONSENTRY_REQUESTS_H_
+#define CONSENTRY_REQUESTS_H_
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
+#include "absl/time/time.h"
+#include "consentry/audit.h"
+#include "consentry/consent.h"
+#include "consentry/export.h"
+#include "consentry/policy.h"
+#include "consentry/v1/request.pb.h"
+
+namespace consentry {
+
+// Stable snake_case name of a request kind ("disclosure", "suspension", ...)
+// and of a request state ("form_sent", ...).
+CONSENTRY_EXPORT absl::string_view RequestKindName(v1::RequestKind kind);
+CONSENTRY_EXPORT absl::string_view RequestStateName(v1::RequestState state);
+
+// True for the kinds APPI Art. 38(1) lets a business charge a fee for:
+// notification of purposes and disclosure.
+CONSENTRY_EXPORT bool FeeAllowed(v1::RequestKind kind);
+
+// ---------------------------------------------------------------------------
+// Persistence.
+
+// Where request records live. Implementations must be thread-safe.
+class CONSENTRY_EXPORT RequestStore {
+ public:
+  virtual ~RequestStore() = default;
+
+  // Stores a new request, assigning its `id` and `version` 1, and returns
+  // the stored record. Errors: `kUnavailable` on outage.
+  virtual absl::StatusOr<v1::SubjectRequest> Create(
+      v1::SubjectRequest request) = 0;
+
+  // Errors: `kNotFound` for an unknown id; `kUnavailable`; `kDataLoss` for
+  // a corrupt stored record.
+  virtual absl::StatusOr<v1::SubjectRequest> Get(absl::string_view id) = 0;
+
+  // Replaces the stored request with `request` when the stored version
+  // equals `request.version()`, and returns the record as stored (version
+  // bumped). Errors: `kNotFound`; `kAborted` when the version differs
+  // (nothing is written); `kUnavailable`.
+  virtual absl::StatusOr<v1::SubjectRequest> Update(
+      const v1::SubjectRequest& request) = 0;
+
+  // Requests whose verified subject is `subject_id`, oldest first.
+  // Errors: `kUnavailable`.
+  virtual absl::StatusOr<std::vector<v1::SubjectRequest>> ListBySubject(
+      absl::string_view subject_id) = 0;
+
+  // Requests not yet answered or refused, oldest first; a request whose
+  // hook failed stays here until it is carried out. Errors: `kUnavailable`.
+  virtual absl::StatusOr<std::vector<v1::SubjectRequest>> ListOpen() = 0;
+};
+
+// A request store in process memory, for tests and single-process tools.
+// Thread-safe. Ids are "req-1", "req-2", ...
+class CONSENTRY_EXPORT InMemoryRequestStore final : public RequestStore {
+ public:
+  InMemoryRequestStore();
+  ~InMemoryRequestStore() override;
+
+  absl::StatusOr<v1::SubjectRequest> Create(
+      v1::SubjectRequest request) override;
+  absl::StatusOr<v1::SubjectRequest> Get(absl::string_view id) override;
+  absl::StatusOr<v1::SubjectRequest> Update(
+      const v1::SubjectRequest& request) override;
+  absl::StatusOr<std::vector<v1::SubjectRequest>> ListBySubject(
+      absl::string_view subject_id) override;
+  absl::StatusOr<std::vector<v1::SubjectRequest>> ListOpen() override;
+
+  // For tests: makes every call fail with `kUnavailable` while true.
+  void SetUnavailableForTesting(bool unavailable);
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+// ---------------------------------------------------------------------------
+// Sources of the disclosure package. Each is optional; a package built
+// without one names the section as omitted.
+
+// Records of provision to and receipt from third parties (APPI Art. 29,
+// 30), disclosed under Art. 33(5). Implemented by the recipient registry.
+// Implementations must be thread-safe.
+class CONSENTRY_EXPORT ProvisionRecordSource {
+ public:
+  virtual ~ProvisionRecordSource() = default;
+  // The subject's provision records, oldest first. Errors: `kUnavailable`.
+  virtual absl::StatusOr<std::vector<v1::ProvisionEntry>> ProvisionsFor(
+      absl::string_view subject_id) = 0;
+};
+
+// Access events about a subject (who read which category, when, for what
+// purpose). Implemented by the audit log. Implementations must be
+// thread-safe.
+class CONSENTRY_EXPORT AccessEventSource {
+ public:
+  virtual ~AccessEventSource() = default;
+  // The subject's events, oldest first. Errors: `kUnavailable`.
+  virtual absl::StatusOr<std::vector<OwnedAuditEvent>> EventsFor(
+      absl::string_view subject_id) = 0;
+};
+
+// Earlier versions of a consent record. Implemented by stores that keep
+// history. Implementations must be thread-safe.
+class CONSENTRY_EXPORT ConsentHistorySource {
+ public:
+  virtual ~ConsentHistorySource() = default;
+  // The subject's record versions, oldest first. Errors: `kUnavailable`.
+  virtual absl::StatusOr<std::vector<v1::ConsentRecord>> HistoryFor(
+      absl::string_view subject_id) = 0;
+};
+
+// An `AccessEventSource` over an `InMemoryAuditSink`, for tests and
+// examples. Thread-safe. Does not own the sink, which must outlive it.
+class CONSENTRY_EXPORT InMemoryAccessEventSource final
+    : public AccessEventSource {
+ public:
+  explicit InMemoryAccessEventSource(const InMemoryAuditSink* sink)
+      : sink_(sink) {}
+  absl::StatusOr<std::vector<OwnedAuditEvent>> EventsFor(
+      absl::string_view subject_id) override;
+
+ private:
+  const InMemoryAuditSink* sink_;
+};
+
+// ---------------------------------------------------------------------------
+// The desk.
+
+// Integrator hooks run by `Execute`. Each returns OK once the application
+// has done the work; any other status is recorded on the request, and the
+// request stays in PROCESSING until a later `Execute` succeeds.
+struct RequestHooks {
+  // Deletes the application's data of `subject_id` (erasure).
+  std::function<absl::Status(absl::string_view subject_id,
+                             absl::string_view request_id)>
+      erase_subject_data;
+  // Applies one correction, addition or deletion to the record
+  // `change.record_ref()` of `subject_id`.
+  std::function<absl::Status(absl::string_view subject_id,
+                             const v1::RecordChange& change,
+                             absl::string_view request_id)>
+      change_record;
+};
+
+// Maps a second identifier (e.g. kind "contract_number") to the subject it
+// belongs to. Errors: `kNotFound` when it belongs to nobody.
+using IdentifierResolver = std::function<absl::StatusOr<std::string>(
+    absl::string_view kind, absl::string_view value)>;
+
+struct RequestDeskOptions {
+  // Source of the current time for every timestamp. Defaults to `absl::Now`.
+  std::function<absl::Time()> clock;
+  RequestHooks hooks;
+  // Needed to verify second identifiers; a request that carries one cannot
+  // have its identity verified without it.
+  IdentifierResolver resolve_identifier;
+  // Optional sources of the disclosure package; each must outlive the desk.
+  ProvisionRecordSource* provisions = nullptr;
+  AccessEventSource* access_events = nullptr;
+  ConsentHistorySource* consent_history = nullptr;
+};
+
+// What the identity documents showed.
+struct IdentityEvidence {
+  // The subject the documents identify.
+  std::string subject_id;
+  // What was presented, e.g. "運転免許証の写し".
+  std::string document;
+};
+
+// The result of carrying out a request.
+struct RequestOutcome {
+  v1::SubjectRequest request;
+  // REQUEST_KIND_PURPOSE_NOTICE (and inside a disclosure package).
+  v1::PurposeNotice notice;
+  // REQUEST_KIND_DISCLOSURE.
+  v1::DisclosurePackage package;
+  // Protobuf JSON of the package (disclosure) or the notice (purpose
+  // notice); empty for other kinds.
+  std::string json;
+  // The answer as readable Markdown, in Japanese and in English. For the
+  // kinds with an effect, a short confirmation of what was done.
+  std::string document_ja;
+  std::string document_en;
+};
+
+// Runs data-subject requests from receipt to answer. Thread-safe: every
+// step reads the request, checks it, and writes it back under optimistic
+// concurrency, so two steps racing on one request cannot both win (the
+// loser gets `kAborted`). Does not own the stores, the sink or the sources;
+// each must outlive the desk.
+//
+// Every method that takes a request id returns `kNotFound` for an unknown
+// id and `kUnavailable` when the request store or the audit sink cannot be
+// reached (the step then did not happen); each returns the request as
+// stored after the step.
+class CONSENTRY_EXPORT RequestDesk {
+ public:
+  // Errors: `kInvalidArgument` when a pointer is null or the policy's
+  // request settings are invalid (a negative fee; names the field).
+  static absl::StatusOr<std::unique_ptr<RequestDesk>> Create(
+      std::shared_ptr<const CompiledPolicy> policy, ConsentStore* consent,
+      RequestStore* requests, AuditSink* audit,
+      RequestDeskOptions options = {});
+
+  RequestDesk(const RequestDesk&) = delete;
+  RequestDesk& operator=(const RequestDesk&) = delete;
+  ~RequestDesk();
+
+  // Takes a request at the contact window. `intake` carries what the
+  // requester states: kind, subject id and kind, requester name, agent,
+  // second identifiers, answer route, purposes (suspension), record
+  // changes (correction), details. State RECEIVED.
+  //
+  // Errors: `kInvalidArgument` naming the field for a missing kind,
+  // subject id or requester name; an agent without a name; a channel other
+  // than writing without `person_agreed`; purposes on a kind other than
+  // suspension, a suspension with neither purposes nor `all_purposes` (or
+  // both), an unknown purpose; record changes on a kind other than
+  // correction, a correction without changes, a change without operation
+  // or record_ref; any field the desk sets itself (id, state, transitions,
+  // fee, verification, refusal, hook runs, answer_ref, version).
+  absl::StatusOr<v1::SubjectRequest> Receive(const v1::SubjectRequest& intake,
+                                             absl::string_view actor);
+
+  // Sends the application form and the guide with the fee (from the
+  // policy; none for the kinds without a fee) and the payment method.
+  // RECEIVED -> FORM_SENT. Errors: `kFailedPrecondition` in any other state.
+  absl::StatusOr<v1::SubjectRequest> SendForm(absl::string_view id,
+                                              absl::string_view actor);
+
+  // The filled form came back. In FORM_SENT only, once.
+  // Errors: `kFailedPrecondition` otherwise.
+  absl::StatusOr<v1::SubjectRequest> RecordFormReturned(
+      absl::string_view id, absl::string_view actor);
+
+  // The fee was paid. In FORM_SENT only, once, and only when a fee is due.
+  // Errors: `kFailedPrecondition` otherwise.
+  absl::StatusOr<v1::SubjectRequest> RecordFeePaid(
+      absl::string_view id, absl::string_view actor,
+      absl::string_view payment_ref);
+
+  // The identity documents were checked and identify `evidence.subject_id`.
+  // Sets `verified_subject_id`, and verifies each second identifier, which
+  // must belong to that same person. In FORM_SENT only, once.
+  //
+  // Errors: `kInvalidArgument` for an empty subject id or document;
+  // `kPermissionDenied` when the documents identify someone other than the
+  // subject the request names, or a second identifier does not belong to
+  // the verified person (the identity stays unverified and nothing is
+  // written but the audit event); `kFailedPrecondition` out of state, when
+  // already verified, or when the request carries a second identifier and
+  // no `IdentifierResolver` is configured.
+  absl::StatusOr<v1::SubjectRequest> VerifyIdentity(
+      absl::string_view id, absl::string_view actor,
+      const IdentityEvidence& evidence);
+
+  // The agent's documents (identity and authority) were checked. In
+  // FORM_SENT only, once, and only for a request with an agent.
+  // Errors: `kInvalidArgument` for an empty document; `kFailedPrecondition`
+  // otherwise.
+  absl::StatusOr<v1::SubjectRequest> VerifyAgentAuthority(
+      absl::string_view id, absl::string_view actor,
+      absl::string_view document);
+
+  // Starts handling: FORM_SENT -> PROCESSING when the form is returned,
+  // the fee (if any) paid, the identity verified, an agent's authority
+  // verified, and, for correction, suspension, erasure and stop of
+  // provision, a second identifier (the contract) verified.
+  // Errors: `kFailedPrecondition` naming everything still missing.
+  absl::StatusOr<v1::SubjectRequest> StartProcessing(absl::string_view id,
+                                                     absl::string_view actor);
+
+  // Decides for the request and carries it out, on `verified_subject_id`
+  // only: PROCESSING -> EXECUTED.
+  //   * purpose notice, disclosure: writes the answer (`RequestOutcome`).
+  //   * suspension, erasure, stop of provision: merges the restriction
+  //     into the subject's consent record (earlier restrictions kept); the
+  //     Guard denies with `kUseSuspended` / `kSubjectErased` at once.
+  //   * erasure: then runs `hooks.erase_subject_data`.
+  //   * correction: runs `hooks.change_record` for each change.
+  // Each effect and hook run is audited and recorded on the request. When
+  // a hook fails (or is missing), the request stays in PROCESSING with the
+  // failure recorded and `kUnavailable` (hook error) or
+  // `kFailedPrecondition` (no hook) is returned; calling `Execute` again
+  // retries only what has not succeeded.
+  //
+  // Errors: `kFailedPrecondition` out of state, or without a verified
+  // identity; `kUnavailable` when the consent store, a source or a hook
+  // fails; `kAborted` on a concurrent change of the consent record or the
+  // request (retry).
+  absl::StatusOr<RequestOutcome> Execute(absl::string_view id,
+                                         absl::string_view actor);
+
+  // The answer was sent on the request's route; `answer_ref` names it
+  // (letter number, message id). EXECUTED -> ANSWERED.
+  // Errors: `kInvalidArgument` for an empty `answer_ref`;
+  // `kFailedPrecondition` in any other state.
+  absl::StatusOr<v1::SubjectRequest> Answer(absl::string_view id,
+                                            absl::string_view actor,
+                                            absl::string_view answer_ref);
+
+  // Refuses the request with a ground and the explanation told to the
+  // person. From RECEIVED, FORM_SENT or PROCESSING -> REFUSED.
+  // Errors: `kInvalidArgument` for an unspecified ground or an empty
+  // explanation; `kFailedPrecondition` once executed, answered or refused.
+  absl::StatusOr<v1::SubjectRequest> Refuse(absl::string_view id,
+                                            absl::string_view actor,
+                                            v1::RefusalGround ground,
+                                            absl::string_view explanation);
+
+  // The stored request. Errors: `kNotFound`, `kUnavailable`.
+  absl::StatusOr<v1::SubjectRequest> Get(absl::string_view id);
+
+ private:
+  struct Impl;
+  explicit RequestDesk(std::unique_ptr<Impl> impl);
+  std::unique_ptr<Impl> impl_;
+};
+
+// Renders a purpose notice as Markdown in Japanese ("ja") or English
+// (anything else).
+CONSENTRY_EXPORT std::string RenderPurposeNotice(
+    const v1::PurposeNotice& notice, absl::string_view language);
+
+// Renders a disclosure package as Markdown in Japanese ("ja") or English.
+CONSENTRY_EXPORT std::string RenderDisclosure(
+    const v1::DisclosurePackage& package, const CompiledPolicy& policy,
+    absl::string_view language);
+
+}  // namespace consentry
+
+#endif  // CONSENTRY_REQUESTS_H_

@@ -1,0 +1,876 @@
+// Copyright 2026 The consentry Authors.
+// SPDX-License-Identifier: Apache-2.0
+
+#include "consentry/requests.h"
+
+#include <string>
+#include <vector>
+
+#include "absl/container/flat_hash_map.h"
+#include "consentry/proto_io.h"
+#include "consentry/v1/policy.pb.h"
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "tests/testing/guard_fixture.h"
+#include "tests/testing/status_matchers.h"
+
+namespace consentry {
+namespace {
+
+using ::consentry::testing::GuardFixture;
+using ::consentry::testing::IsOk;
+using ::consentry::testing::StatusIs;
+using ::testing::ElementsAre;
+using ::testing::HasSubstr;
+using ::testing::Not;
+
+constexpr char kWindow[] = "window:suzuki";
+constexpr char kOfficer[] = "privacy-officer";
+
+class FakeProvisions final : public ProvisionRecordSource {
+ public:
+  absl::StatusOr<std::vector<v1::ProvisionEntry>> ProvisionsFor(
+      absl::string_view subject_id) override {
+    asked.push_back(std::string(subject_id));
+    std::vector<v1::ProvisionEntry> out;
+    if (subject_id == "s1") {
+      v1::ProvisionEntry e;
+      e.set_recipient_id("lab-1");
+      e.set_recipient_name("Joint study lab");
+      e.set_direction("provided");
+      e.add_categories("measurement");
+      e.add_items("weight");
+      e.set_purpose("occasion.joint_study");
+      out.push_back(e);
+    }
+    return out;
+  }
+  std::vector<std::string> asked;
+};
+
+class RequestDeskTest : public GuardFixture {
+ protected:
+  void SetUp() override {
+    GuardFixture::SetUp();
+    // Contract numbers: C-1 belongs to s1, C-2 to s2.
+    contracts_ = {{"C-1", "s1"}, {"C-2", "s2"}};
+    options_.clock = [this] { return now_; };
+    options_.resolve_identifier =
+        [this](absl::string_view kind,
+               absl::string_view value) -> absl::StatusOr<std::string> {
+      auto it = contracts_.find(std::string(value));
+      if (kind != "contract_number" || it == contracts_.end()) {
+        return absl::NotFoundError("no such contract");
+      }
+      return it->second;
+    };
+    options_.hooks.erase_subject_data = [this](absl::string_view subject,
+                                               absl::string_view) {
+      erased_.push_back(std::string(subject));
+      return erase_result_;
+    };
+    options_.hooks.change_record = [this](absl::string_view subject,
+                                          const v1::RecordChange& change,
+                                          absl::string_view) {
+      changed_.push_back(std::string(subject) + "/" + change.record_ref());
+      return absl::OkStatus();
+    };
+    options_.access_events = &events_;
+    options_.provisions = &provisions_;
+    MakeDesk();
+  }
+
+  void MakeDesk() {
+    absl::StatusOr<std::unique_ptr<RequestDesk>> d = RequestDesk::Create(
+        DefaultPolicyForDesk(), &store_, &requests_, &audit_, options_);
+    ASSERT_TRUE(d.ok()) << d.status();
+    desk_ = *std::move(d);
+  }
+
+  std::shared_ptr<const CompiledPolicy> DefaultPolicyForDesk() {
+    return guard_->policy();
+  }
+
+  static v1::SubjectRequest Intake(v1::RequestKind kind,
+                                   const std::string& subject = "s1") {
+    v1::SubjectRequest r;
+    r.set_kind(kind);
+    r.set_subject_id(subject);
+    r.set_subject_kind(v1::SUBJECT_KIND_CUSTOMER);
+    r.mutable_requester()->set_name("Yamada Hanako");
+    if (kind != v1::REQUEST_KIND_PURPOSE_NOTICE &&
+        kind != v1::REQUEST_KIND_DISCLOSURE) {
+      v1::SecondIdentifier* si = r.add_identifiers();
+      si->set_kind("contract_number");
+      si->set_value(subject == "s1" ? "C-1" : "C-2");
+    }
+    if (kind == v1::REQUEST_KIND_SUSPENSION) r.add_purposes("marketing");
+    if (kind == v1::REQUEST_KIND_CORRECTION) {
+      v1::RecordChange* c = r.add_record_changes();
+      c->set_operation(v1::RecordChange::OPERATION_CORRECT);
+      c->set_record_ref("address/17");
+      c->set_field("postal_address");
+      c->set_requested_value("Tokyo");
+    }
+    return r;
+  }
+
+  std::string Receive(const v1::SubjectRequest& intake) {
+    absl::StatusOr<v1::SubjectRequest> r = desk_->Receive(intake, kWindow);
+    EXPECT_TRUE(r.ok()) << r.status();
+    return r.ok() ? r->id() : "";
+  }
+
+  // Takes a request through the procedure up to PROCESSING.
+  std::string ToProcessing(const v1::SubjectRequest& intake) {
+    const std::string id = Receive(intake);
+    EXPECT_OK(desk_->SendForm(id, kWindow));
+    EXPECT_OK(desk_->RecordFormReturned(id, "mailroom"));
+    absl::StatusOr<v1::SubjectRequest> r = desk_->Get(id);
+    if (r.ok() && r->fee().amount_jpy() > 0) {
+      EXPECT_OK(desk_->RecordFeePaid(id, "accounts", "transfer-1"));
+    }
+    EXPECT_OK(
+        desk_->VerifyIdentity(id, kWindow, {intake.subject_id(), "licence"}));
+    if (intake.has_agent()) {
+      EXPECT_OK(desk_->VerifyAgentAuthority(id, kWindow, "power of attorney"));
+    }
+    EXPECT_OK(desk_->StartProcessing(id, kOfficer));
+    return id;
+  }
+
+  v1::RequestState State(const std::string& id) {
+    absl::StatusOr<v1::SubjectRequest> r = desk_->Get(id);
+    EXPECT_TRUE(r.ok()) << r.status();
+    return r.ok() ? r->state() : v1::REQUEST_STATE_UNSPECIFIED;
+  }
+
+  std::vector<OwnedAuditEvent> RequestEvents() {
+    std::vector<OwnedAuditEvent> out;
+    for (OwnedAuditEvent& e : audit_.Events()) {
+      if (e.action == AuditAction::kRequest) out.push_back(std::move(e));
+    }
+    return out;
+  }
+
+  absl::flat_hash_map<std::string, std::string> contracts_;
+  std::vector<std::string> erased_;
+  std::vector<std::string> changed_;
+  absl::Status erase_result_ = absl::OkStatus();
+  InMemoryRequestStore requests_;
+  InMemoryAccessEventSource events_{&audit_};
+  FakeProvisions provisions_;
+  RequestDeskOptions options_;
+  std::unique_ptr<RequestDesk> desk_;
+};
+
+// --- The procedure ----------------------------------------------------------
+
+TEST_F(RequestDeskTest, DisclosureRunsFromReceiptToWrittenAnswer) {
+  Set("s1", "statistics.measurement", v1::CONSENT_STATE_GIVEN);
+  EXPECT_EQ(CheckReason("statistics-job", "statistics.measurement", "s1",
+                        "measurement"),
+            Reason::kAllowedConsent);
+
+  const std::string id = Receive(Intake(v1::REQUEST_KIND_DISCLOSURE));
+  EXPECT_EQ(State(id), v1::REQUEST_STATE_RECEIVED);
+  now_ += absl::Hours(1);
+  absl::StatusOr<v1::SubjectRequest> sent = desk_->SendForm(id, kWindow);
+  ASSERT_OK(sent);
+  EXPECT_EQ(sent->fee().amount_jpy(), 1600);
+  EXPECT_THAT(sent->fee().payment_method().ja(), HasSubstr("当社指定"));
+  now_ += absl::Hours(24);
+  ASSERT_OK(desk_->RecordFeePaid(id, "accounts", "transfer-42"));
+  ASSERT_OK(desk_->RecordFormReturned(id, "mailroom"));
+  ASSERT_OK(desk_->VerifyIdentity(id, kWindow, {"s1", "licence copy"}));
+  ASSERT_OK(desk_->StartProcessing(id, kOfficer));
+  absl::StatusOr<RequestOutcome> out = desk_->Execute(id, kOfficer);
+  ASSERT_OK(out);
+  ASSERT_OK(desk_->Answer(id, kWindow, "letter-118"));
+
+  absl::StatusOr<v1::SubjectRequest> r = desk_->Get(id);
+  ASSERT_OK(r);
+  EXPECT_EQ(r->state(), v1::REQUEST_STATE_ANSWERED);
+  EXPECT_EQ(r->answer_ref(), "letter-118");
+  EXPECT_EQ(r->answer_route().channel(), v1::ANSWER_CHANNEL_WRITING);
+  std::vector<std::string> steps;
+  for (const v1::Transition& t : r->transitions()) {
+    steps.push_back(t.step());
+    EXPECT_EQ(t.time().seconds() >= absl::ToUnixSeconds(now_) - 3600 * 25,
+              true);
+  }
+  EXPECT_THAT(steps, ElementsAre("received", "form_sent", "fee_paid",
+                                 "form_returned", "identity_verified",
+                                 "processing_started", "executed", "answered"));
+  EXPECT_EQ(r->transitions(0).time().seconds(),
+            absl::ToUnixSeconds(now_) - 25 * 3600);
+  EXPECT_EQ(r->transitions(7).actor(), kWindow);
+
+  // Each step is audited as a request event.
+  std::vector<std::string> audited;
+  for (const OwnedAuditEvent& e : RequestEvents()) {
+    EXPECT_EQ(e.subject, "s1");
+    EXPECT_EQ(e.category, "disclosure");
+    audited.push_back(e.purpose);
+  }
+  EXPECT_THAT(audited,
+              ElementsAre("received", "form_sent", "fee_paid", "form_returned",
+                          "identity_verified", "processing_started", "executed",
+                          "answered"));
+
+  // The package: consent, access events, provisions, requests.
+  const v1::DisclosurePackage& pkg = out->package;
+  EXPECT_EQ(pkg.subject_id(), "s1");
+  EXPECT_EQ(pkg.request_id(), id);
+  ASSERT_EQ(pkg.consent().purposes_size(), 1);
+  ASSERT_EQ(pkg.access_events_size(), 1);
+  EXPECT_EQ(pkg.access_events(0).accessor(), "statistics-job");
+  EXPECT_EQ(pkg.access_events(0).category(), "measurement");
+  EXPECT_EQ(pkg.access_events(0).purpose(), "statistics.measurement");
+  EXPECT_TRUE(pkg.access_events(0).allowed());
+  ASSERT_EQ(pkg.provisions_size(), 1);
+  EXPECT_EQ(pkg.provisions(0).recipient_id(), "lab-1");
+  ASSERT_EQ(pkg.requests_size(), 1);
+  EXPECT_EQ(pkg.requests(0).id(), id);
+  EXPECT_THAT(pkg.omitted_sections(),
+              ElementsAre(HasSubstr("consent_history")));
+
+  // JSON round-trips; the documents are in both languages.
+  v1::DisclosurePackage parsed;
+  ASSERT_OK(ParseMessage(out->json, WireFormat::kJson, parsed));
+  EXPECT_EQ(parsed.access_events_size(), 1);
+  EXPECT_THAT(out->document_ja, HasSubstr("保有個人データの開示"));
+  EXPECT_THAT(out->document_ja, HasSubstr("測定データの統計分析"));
+  EXPECT_THAT(out->document_ja, HasSubstr("statistics-job"));
+  EXPECT_THAT(out->document_en,
+              HasSubstr("Disclosure of your retained personal data"));
+  EXPECT_THAT(out->document_en,
+              HasSubstr("Statistical analysis of measurement data"));
+  EXPECT_THAT(out->document_en, HasSubstr("Joint study lab"));
+}
+
+TEST_F(RequestDeskTest, DisclosurePackageIncludesHistoryWhenSourceGiven) {
+  class History final : public ConsentHistorySource {
+   public:
+    absl::StatusOr<std::vector<v1::ConsentRecord>> HistoryFor(
+        absl::string_view subject) override {
+      v1::ConsentRecord r;
+      r.set_subject_id(std::string(subject));
+      r.set_revision(1);
+      return std::vector<v1::ConsentRecord>{r};
+    }
+  } history;
+  options_.consent_history = &history;
+  MakeDesk();
+  const std::string id = ToProcessing(Intake(v1::REQUEST_KIND_DISCLOSURE));
+  absl::StatusOr<RequestOutcome> out = desk_->Execute(id, kOfficer);
+  ASSERT_OK(out);
+  ASSERT_EQ(out->package.consent_history_size(), 1);
+  EXPECT_THAT(out->package.omitted_sections(),
+              Not(::testing::Contains(HasSubstr("history"))));
+}
+
+TEST_F(RequestDeskTest, DisclosureSourceOutageFailsAndLeavesRequestProcessing) {
+  class Down final : public AccessEventSource {
+   public:
+    absl::StatusOr<std::vector<OwnedAuditEvent>> EventsFor(
+        absl::string_view) override {
+      return absl::UnavailableError("audit log offline");
+    }
+  } down;
+  options_.access_events = &down;
+  MakeDesk();
+  const std::string id = ToProcessing(Intake(v1::REQUEST_KIND_DISCLOSURE));
+  EXPECT_THAT(
+      desk_->Execute(id, kOfficer),
+      StatusIs(absl::StatusCode::kUnavailable, HasSubstr("audit log offline")));
+  EXPECT_EQ(State(id), v1::REQUEST_STATE_PROCESSING);
+}
+
+TEST_F(RequestDeskTest, FeeOnlyForPurposeNoticeAndDisclosure) {
+  EXPECT_TRUE(FeeAllowed(v1::REQUEST_KIND_DISCLOSURE));
+  EXPECT_TRUE(FeeAllowed(v1::REQUEST_KIND_PURPOSE_NOTICE));
+  for (v1::RequestKind kind :
+       {v1::REQUEST_KIND_CORRECTION, v1::REQUEST_KIND_SUSPENSION,
+        v1::REQUEST_KIND_ERASURE, v1::REQUEST_KIND_PROVISION_STOP,
+        v1::REQUEST_KIND_PURPOSE_NOTICE}) {
+    SCOPED_TRACE(RequestKindName(kind));
+    EXPECT_EQ(FeeAllowed(kind), kind == v1::REQUEST_KIND_PURPOSE_NOTICE);
+    const std::string id = Receive(Intake(kind));
+    absl::StatusOr<v1::SubjectRequest> sent = desk_->SendForm(id, kWindow);
+    ASSERT_OK(sent);
+    // The default policy charges for disclosure only.
+    EXPECT_EQ(sent->fee().amount_jpy(), 0);
+    EXPECT_THAT(desk_->RecordFeePaid(id, "accounts", "x"),
+                StatusIs(absl::StatusCode::kFailedPrecondition,
+                         HasSubstr("no fee is due")));
+  }
+}
+
+TEST_F(RequestDeskTest, NegativeFeeInPolicyIsRejected) {
+  v1::Policy proto = guard_->policy()->proto();
+  proto.mutable_requests()->set_disclosure_fee_jpy(-1);
+  absl::StatusOr<std::shared_ptr<const CompiledPolicy>> p =
+      CompiledPolicy::Compile(proto);
+  ASSERT_OK(p);
+  EXPECT_THAT(RequestDesk::Create(*p, &store_, &requests_, &audit_),
+              StatusIs(absl::StatusCode::kInvalidArgument,
+                       HasSubstr("requests.disclosure_fee_jpy")));
+  EXPECT_THAT(RequestDesk::Create(*p, &store_, nullptr, &audit_),
+              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("null")));
+}
+
+// --- Refused transitions ----------------------------------------------------
+
+TEST_F(RequestDeskTest, ProcessingBeforeFeePaidIsRefused) {
+  const std::string id = Receive(Intake(v1::REQUEST_KIND_DISCLOSURE));
+  ASSERT_OK(desk_->SendForm(id, kWindow));
+  ASSERT_OK(desk_->RecordFormReturned(id, "mailroom"));
+  ASSERT_OK(desk_->VerifyIdentity(id, kWindow, {"s1", "licence"}));
+  EXPECT_THAT(desk_->StartProcessing(id, kOfficer),
+              StatusIs(absl::StatusCode::kFailedPrecondition,
+                       HasSubstr("fee of 1600 JPY not paid")));
+  EXPECT_EQ(State(id), v1::REQUEST_STATE_FORM_SENT);
+}
+
+TEST_F(RequestDeskTest, ProcessingBeforeIdentityVerifiedIsRefused) {
+  const std::string id = Receive(Intake(v1::REQUEST_KIND_DISCLOSURE));
+  ASSERT_OK(desk_->SendForm(id, kWindow));
+  ASSERT_OK(desk_->RecordFormReturned(id, "mailroom"));
+  ASSERT_OK(desk_->RecordFeePaid(id, "accounts", "t"));
+  EXPECT_THAT(desk_->StartProcessing(id, kOfficer),
+              StatusIs(absl::StatusCode::kFailedPrecondition,
+                       HasSubstr("identity not verified")));
+}
+
+TEST_F(RequestDeskTest, ProcessingWithoutReturnedFormNamesEverythingMissing) {
+  const std::string id = Receive(Intake(v1::REQUEST_KIND_DISCLOSURE));
+  ASSERT_OK(desk_->SendForm(id, kWindow));
+  EXPECT_THAT(desk_->StartProcessing(id, kOfficer),
+              StatusIs(absl::StatusCode::kFailedPrecondition,
+                       AllOf(HasSubstr("application form not returned"),
+                             HasSubstr("fee of 1600 JPY not paid"),
+                             HasSubstr("identity not verified"))));
+}
+
+TEST_F(RequestDeskTest, ProcessingBeforeFormSentIsRefused) {
+  const std::string id = Receive(Intake(v1::REQUEST_KIND_PURPOSE_NOTICE));
+  EXPECT_THAT(desk_->StartProcessing(id, kOfficer),
+              StatusIs(absl::StatusCode::kFailedPrecondition,
+                       HasSubstr("in state received")));
+}
+
+TEST_F(RequestDeskTest, AgentRequestWithoutAgentDocumentsIsRefused) {
+  v1::SubjectRequest intake = Intake(v1::REQUEST_KIND_DISCLOSURE);
+  intake.mutable_agent()->set_name("Yamada Taro");
+  intake.mutable_agent()->set_kind(v1::AGENT_KIND_DELEGATED);
+  const std::string id = Receive(intake);
+  ASSERT_OK(desk_->SendForm(id, kWindow));
+  ASSERT_OK(desk_->RecordFormReturned(id, "mailroom"));
+  ASSERT_OK(desk_->RecordFeePaid(id, "accounts", "t"));
+  ASSERT_OK(desk_->VerifyIdentity(id, kWindow, {"s1", "licence"}));
+  EXPECT_THAT(desk_->StartProcessing(id, kOfficer),
+              StatusIs(absl::StatusCode::kFailedPrecondition,
+                       HasSubstr("agent's documents not verified")));
+  ASSERT_OK(desk_->VerifyAgentAuthority(id, kWindow, "power of attorney"));
+  EXPECT_OK(desk_->StartProcessing(id, kOfficer));
+}
+
+TEST_F(RequestDeskTest, AgentVerificationWithoutAgentIsRefused) {
+  const std::string id = Receive(Intake(v1::REQUEST_KIND_DISCLOSURE));
+  ASSERT_OK(desk_->SendForm(id, kWindow));
+  EXPECT_THAT(desk_->VerifyAgentAuthority(id, kWindow, "power of attorney"),
+              StatusIs(absl::StatusCode::kFailedPrecondition,
+                       HasSubstr("no agent applied")));
+}
+
+TEST_F(RequestDeskTest, DocumentsBeforeFormSentAreRefused) {
+  const std::string id = Receive(Intake(v1::REQUEST_KIND_DISCLOSURE));
+  EXPECT_THAT(desk_->RecordFeePaid(id, "accounts", "t"),
+              StatusIs(absl::StatusCode::kFailedPrecondition,
+                       HasSubstr("guide with the fee has not been sent")));
+  EXPECT_THAT(desk_->RecordFormReturned(id, "mailroom"),
+              StatusIs(absl::StatusCode::kFailedPrecondition,
+                       HasSubstr("in state received")));
+  EXPECT_THAT(desk_->VerifyIdentity(id, kWindow, {"s1", "licence"}),
+              StatusIs(absl::StatusCode::kFailedPrecondition,
+                       HasSubstr("in state received")));
+}
+
+TEST_F(RequestDeskTest, RepeatedStepsAreRefused) {
+  const std::string id = Receive(Intake(v1::REQUEST_KIND_DISCLOSURE));
+  ASSERT_OK(desk_->SendForm(id, kWindow));
+  EXPECT_THAT(desk_->SendForm(id, kWindow),
+              StatusIs(absl::StatusCode::kFailedPrecondition,
+                       HasSubstr("in state form_sent")));
+  ASSERT_OK(desk_->RecordFeePaid(id, "accounts", "t"));
+  EXPECT_THAT(desk_->RecordFeePaid(id, "accounts", "t"),
+              StatusIs(absl::StatusCode::kFailedPrecondition,
+                       HasSubstr("already paid")));
+  ASSERT_OK(desk_->RecordFormReturned(id, "mailroom"));
+  EXPECT_THAT(desk_->RecordFormReturned(id, "mailroom"),
+              StatusIs(absl::StatusCode::kFailedPrecondition,
+                       HasSubstr("already recorded")));
+  ASSERT_OK(desk_->VerifyIdentity(id, kWindow, {"s1", "licence"}));
+  EXPECT_THAT(desk_->VerifyIdentity(id, kWindow, {"s1", "licence"}),
+              StatusIs(absl::StatusCode::kFailedPrecondition,
+                       HasSubstr("already verified")));
+}
+
+TEST_F(RequestDeskTest, ExecuteAndAnswerOutOfOrderAreRefused) {
+  const std::string id = Receive(Intake(v1::REQUEST_KIND_PURPOSE_NOTICE));
+  EXPECT_THAT(desk_->Execute(id, kOfficer),
+              StatusIs(absl::StatusCode::kFailedPrecondition,
+                       HasSubstr("cannot execute in state received")));
+  EXPECT_THAT(desk_->Answer(id, kWindow, "letter-1"),
+              StatusIs(absl::StatusCode::kFailedPrecondition,
+                       HasSubstr("cannot answer in state received")));
+  const std::string id2 = ToProcessing(Intake(v1::REQUEST_KIND_PURPOSE_NOTICE));
+  EXPECT_THAT(desk_->Answer(id2, kWindow, "letter-1"),
+              StatusIs(absl::StatusCode::kFailedPrecondition,
+                       HasSubstr("has not been carried out")));
+  ASSERT_OK(desk_->Execute(id2, kOfficer));
+  EXPECT_THAT(desk_->Execute(id2, kOfficer),
+              StatusIs(absl::StatusCode::kFailedPrecondition,
+                       HasSubstr("in state executed")));
+  EXPECT_THAT(
+      desk_->Answer(id2, kWindow, ""),
+      StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("answer_ref")));
+  ASSERT_OK(desk_->Answer(id2, kWindow, "letter-2"));
+  EXPECT_THAT(desk_->Answer(id2, kWindow, "letter-3"),
+              StatusIs(absl::StatusCode::kFailedPrecondition,
+                       HasSubstr("in state answered")));
+}
+
+TEST_F(RequestDeskTest, RefusalRecordsGroundAndEndsTheRequest) {
+  const std::string id = Receive(Intake(v1::REQUEST_KIND_DISCLOSURE));
+  ASSERT_OK(desk_->SendForm(id, kWindow));
+  EXPECT_THAT(
+      desk_->Refuse(id, kOfficer, v1::REFUSAL_GROUND_UNSPECIFIED, "x"),
+      StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("ground")));
+  EXPECT_THAT(
+      desk_->Refuse(id, kOfficer, v1::REFUSAL_GROUND_FEE_NOT_PAID, ""),
+      StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("explanation")));
+  absl::StatusOr<v1::SubjectRequest> r =
+      desk_->Refuse(id, kOfficer, v1::REFUSAL_GROUND_FEE_NOT_PAID,
+                    "no payment within 30 days");
+  ASSERT_OK(r);
+  EXPECT_EQ(r->state(), v1::REQUEST_STATE_REFUSED);
+  EXPECT_EQ(r->refusal().ground(), v1::REFUSAL_GROUND_FEE_NOT_PAID);
+  EXPECT_EQ(r->transitions().rbegin()->step(), "refused");
+  EXPECT_THAT(
+      desk_->RecordFeePaid(id, "accounts", "t"),
+      StatusIs(absl::StatusCode::kFailedPrecondition, HasSubstr("refused")));
+  EXPECT_THAT(
+      desk_->Refuse(id, kOfficer, v1::REFUSAL_GROUND_FEE_NOT_PAID, "again"),
+      StatusIs(absl::StatusCode::kFailedPrecondition,
+               HasSubstr("cannot refuse in state refused")));
+}
+
+TEST_F(RequestDeskTest, SuspensionWithoutReasonIsRefusedAndChangesNothing) {
+  const std::string id = ToProcessing(Intake(v1::REQUEST_KIND_SUSPENSION));
+  ASSERT_OK(desk_->Refuse(id, kOfficer, v1::REFUSAL_GROUND_NO_REASON_FOUND,
+                          "the data is used within the stated purposes"));
+  absl::StatusOr<v1::ConsentRecord> rec = store_.Get("s1");
+  ASSERT_OK(rec);
+  EXPECT_EQ(rec->restrictions().suspended_purposes_size(), 0);
+}
+
+TEST_F(RequestDeskTest, CarriedOutRequestCannotBeRefused) {
+  const std::string id = ToProcessing(Intake(v1::REQUEST_KIND_PROVISION_STOP));
+  ASSERT_OK(desk_->Execute(id, kOfficer));
+  EXPECT_THAT(
+      desk_->Refuse(id, kOfficer, v1::REFUSAL_GROUND_NO_REASON_FOUND, "late"),
+      StatusIs(absl::StatusCode::kFailedPrecondition,
+               HasSubstr("cannot refuse in state executed")));
+}
+
+TEST_F(RequestDeskTest, UnknownRequestIsNotFound) {
+  EXPECT_THAT(desk_->SendForm("req-999", kWindow),
+              StatusIs(absl::StatusCode::kNotFound, HasSubstr("req-999")));
+  EXPECT_THAT(desk_->Execute("req-999", kOfficer),
+              StatusIs(absl::StatusCode::kNotFound, HasSubstr("req-999")));
+}
+
+TEST_F(RequestDeskTest, AuditOutageStopsTheStep) {
+  const std::string id = Receive(Intake(v1::REQUEST_KIND_DISCLOSURE));
+  audit_.SetFailingForTesting(true);
+  EXPECT_THAT(desk_->SendForm(id, kWindow),
+              StatusIs(absl::StatusCode::kUnavailable, HasSubstr("form_sent")));
+  audit_.SetFailingForTesting(false);
+  EXPECT_EQ(State(id), v1::REQUEST_STATE_RECEIVED);
+}
+
+TEST_F(RequestDeskTest, RequestStoreOutageIsUnavailable) {
+  requests_.SetUnavailableForTesting(true);
+  EXPECT_THAT(
+      desk_->Receive(Intake(v1::REQUEST_KIND_DISCLOSURE), kWindow),
+      StatusIs(absl::StatusCode::kUnavailable, HasSubstr("request store")));
+}
+
+TEST_F(RequestDeskTest, StaleUpdateIsAborted) {
+  const std::string id = Receive(Intake(v1::REQUEST_KIND_DISCLOSURE));
+  absl::StatusOr<v1::SubjectRequest> stale = requests_.Get(id);
+  ASSERT_OK(stale);
+  ASSERT_OK(desk_->SendForm(id, kWindow));
+  EXPECT_THAT(
+      requests_.Update(*stale),
+      StatusIs(absl::StatusCode::kAborted, HasSubstr("expected version")));
+}
+
+// --- Intake -----------------------------------------------------------------
+
+TEST_F(RequestDeskTest, MalformedIntakeIsRejected) {
+  struct Case {
+    std::string name;
+    std::function<void(v1::SubjectRequest&)> edit;
+    std::string message;
+  };
+  const std::vector<Case> cases = {
+      {"no subject", [](v1::SubjectRequest& r) { r.clear_subject_id(); },
+       "subject_id"},
+      {"no kind",
+       [](v1::SubjectRequest& r) { r.set_kind(v1::REQUEST_KIND_UNSPECIFIED); },
+       "kind must be set"},
+      {"no requester", [](v1::SubjectRequest& r) { r.clear_requester(); },
+       "requester.name"},
+      {"nameless agent",
+       [](v1::SubjectRequest& r) {
+         r.mutable_agent()->set_kind(v1::AGENT_KIND_DELEGATED);
+       },
+       "agent.name"},
+      {"email without agreement",
+       [](v1::SubjectRequest& r) {
+         r.mutable_answer_route()->set_channel(v1::ANSWER_CHANNEL_EMAIL);
+       },
+       "person_agreed"},
+      {"purposes on disclosure",
+       [](v1::SubjectRequest& r) {
+         r.set_kind(v1::REQUEST_KIND_DISCLOSURE);
+         r.add_purposes("marketing");
+       },
+       "suspension only"},
+      {"unknown purpose",
+       [](v1::SubjectRequest& r) { r.add_purposes("marketing.nope"); },
+       "unknown purpose 'marketing.nope'"},
+      {"purposes and all",
+       [](v1::SubjectRequest& r) { r.set_all_purposes(true); }, "exactly one"},
+      {"desk fields",
+       [](v1::SubjectRequest& r) { r.set_verified_subject_id("s2"); },
+       "set by the desk"},
+      {"pre-verified identifier",
+       [](v1::SubjectRequest& r) {
+         r.mutable_identifiers(0)->set_verified(true);
+       },
+       "identifiers[0]"},
+  };
+  for (const Case& c : cases) {
+    SCOPED_TRACE(c.name);
+    v1::SubjectRequest r = Intake(v1::REQUEST_KIND_SUSPENSION);
+    c.edit(r);
+    EXPECT_THAT(
+        desk_->Receive(r, kWindow),
+        StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr(c.message)));
+  }
+  v1::SubjectRequest correction = Intake(v1::REQUEST_KIND_CORRECTION);
+  correction.mutable_record_changes(0)->clear_record_ref();
+  EXPECT_THAT(desk_->Receive(correction, kWindow),
+              StatusIs(absl::StatusCode::kInvalidArgument,
+                       HasSubstr("record_changes[0].record_ref")));
+  correction.clear_record_changes();
+  EXPECT_THAT(desk_->Receive(correction, kWindow),
+              StatusIs(absl::StatusCode::kInvalidArgument,
+                       HasSubstr("at least one record_changes")));
+}
+
+TEST_F(RequestDeskTest, AgreedChannelIsKept) {
+  v1::SubjectRequest r = Intake(v1::REQUEST_KIND_PURPOSE_NOTICE);
+  r.mutable_answer_route()->set_channel(v1::ANSWER_CHANNEL_EMAIL);
+  r.mutable_answer_route()->set_address("hanako@example.jp");
+  r.mutable_answer_route()->set_person_agreed(true);
+  const std::string id = Receive(r);
+  absl::StatusOr<v1::SubjectRequest> got = desk_->Get(id);
+  ASSERT_OK(got);
+  EXPECT_EQ(got->answer_route().channel(), v1::ANSWER_CHANNEL_EMAIL);
+}
+
+// --- Identity binding -------------------------------------------------------
+
+TEST_F(RequestDeskTest, DocumentsOfAnotherPersonDoNotVerify) {
+  Set("s2", "statistics.measurement", v1::CONSENT_STATE_GIVEN);
+  const std::string id = Receive(Intake(v1::REQUEST_KIND_DISCLOSURE, "s1"));
+  ASSERT_OK(desk_->SendForm(id, kWindow));
+  ASSERT_OK(desk_->RecordFormReturned(id, "mailroom"));
+  ASSERT_OK(desk_->RecordFeePaid(id, "accounts", "t"));
+  EXPECT_THAT(
+      desk_->VerifyIdentity(id, kWindow, {"s2", "licence"}),
+      StatusIs(
+          absl::StatusCode::kPermissionDenied,
+          HasSubstr("identify 's2', not the subject the request names 's1'")));
+  absl::StatusOr<v1::SubjectRequest> r = desk_->Get(id);
+  ASSERT_OK(r);
+  EXPECT_TRUE(r->verified_subject_id().empty());
+  EXPECT_FALSE(r->requester().identity().verified());
+  EXPECT_THAT(desk_->StartProcessing(id, kOfficer),
+              StatusIs(absl::StatusCode::kFailedPrecondition,
+                       HasSubstr("identity not verified")));
+  EXPECT_THAT(
+      desk_->Execute(id, kOfficer),
+      StatusIs(absl::StatusCode::kFailedPrecondition, HasSubstr("form_sent")));
+  // The rejected attempt is on record.
+  EXPECT_EQ(RequestEvents().back().purpose, "identity_rejected");
+}
+
+TEST_F(RequestDeskTest, SecondIdentifierOfAnotherPersonCannotReachTheirData) {
+  // The requester is verified as s1 but gives s2's contract number.
+  v1::SubjectRequest intake = Intake(v1::REQUEST_KIND_ERASURE, "s1");
+  intake.mutable_identifiers(0)->set_value("C-2");
+  const std::string id = Receive(intake);
+  ASSERT_OK(desk_->SendForm(id, kWindow));
+  ASSERT_OK(desk_->RecordFormReturned(id, "mailroom"));
+  EXPECT_THAT(desk_->VerifyIdentity(id, kWindow, {"s1", "licence"}),
+              StatusIs(absl::StatusCode::kPermissionDenied,
+                       HasSubstr("contract_number presented does not belong")));
+  EXPECT_THAT(desk_->StartProcessing(id, kOfficer),
+              StatusIs(absl::StatusCode::kFailedPrecondition,
+                       AllOf(HasSubstr("identity not verified"),
+                             HasSubstr("no verified identifier"))));
+  EXPECT_TRUE(erased_.empty());
+  EXPECT_EQ(
+      CheckReason("billing-service", "billing.calculation", "s2", "billing"),
+      Reason::kAllowedNecessary);
+  EXPECT_EQ(
+      CheckReason("billing-service", "billing.calculation", "s1", "billing"),
+      Reason::kAllowedNecessary);
+}
+
+TEST_F(RequestDeskTest, UnknownSecondIdentifierDoesNotVerify) {
+  v1::SubjectRequest intake = Intake(v1::REQUEST_KIND_SUSPENSION, "s1");
+  intake.mutable_identifiers(0)->set_value("C-404");
+  const std::string id = Receive(intake);
+  ASSERT_OK(desk_->SendForm(id, kWindow));
+  EXPECT_THAT(desk_->VerifyIdentity(id, kWindow, {"s1", "licence"}),
+              StatusIs(absl::StatusCode::kPermissionDenied,
+                       HasSubstr("does not belong")));
+}
+
+TEST_F(RequestDeskTest, SecondIdentifierWithoutResolverCannotBeVerified) {
+  options_.resolve_identifier = nullptr;
+  MakeDesk();
+  const std::string id = Receive(Intake(v1::REQUEST_KIND_SUSPENSION));
+  ASSERT_OK(desk_->SendForm(id, kWindow));
+  EXPECT_THAT(desk_->VerifyIdentity(id, kWindow, {"s1", "licence"}),
+              StatusIs(absl::StatusCode::kFailedPrecondition,
+                       HasSubstr("no IdentifierResolver")));
+}
+
+TEST_F(RequestDeskTest, EffectRequestNeedsTheContractIdentified) {
+  v1::SubjectRequest intake = Intake(v1::REQUEST_KIND_PROVISION_STOP);
+  intake.clear_identifiers();
+  const std::string id = Receive(intake);
+  ASSERT_OK(desk_->SendForm(id, kWindow));
+  ASSERT_OK(desk_->RecordFormReturned(id, "mailroom"));
+  ASSERT_OK(desk_->VerifyIdentity(id, kWindow, {"s1", "licence"}));
+  EXPECT_THAT(desk_->StartProcessing(id, kOfficer),
+              StatusIs(absl::StatusCode::kFailedPrecondition,
+                       HasSubstr("identifying the contract")));
+}
+
+// --- Effects ----------------------------------------------------------------
+
+TEST_F(RequestDeskTest, SuspensionDeniesNamedPurposesAtOnce) {
+  Set("s1", "marketing.research", v1::CONSENT_STATE_GIVEN);
+  ASSERT_EQ(CheckReason("marketing-analytics", "marketing.research", "s1",
+                        "identity"),
+            Reason::kAllowedNotOptedOut);
+  const std::string id = ToProcessing(Intake(v1::REQUEST_KIND_SUSPENSION));
+  ASSERT_OK(desk_->Execute(id, kOfficer));
+  EXPECT_EQ(CheckReason("marketing-analytics", "marketing.research", "s1",
+                        "identity"),
+            Reason::kUseSuspended);
+  // Other purposes are unaffected.
+  EXPECT_EQ(
+      CheckReason("billing-service", "billing.calculation", "s1", "billing"),
+      Reason::kAllowedNecessary);
+  const std::vector<OwnedAuditEvent> events = RequestEvents();
+  const bool effect_audited =
+      std::any_of(events.begin(), events.end(), [](const OwnedAuditEvent& e) {
+        return e.reason == Reason::kUseSuspended;
+      });
+  EXPECT_TRUE(effect_audited);
+}
+
+TEST_F(RequestDeskTest, SuspensionOfAllPurposesDeniesEveryPurpose) {
+  v1::SubjectRequest intake = Intake(v1::REQUEST_KIND_SUSPENSION);
+  intake.clear_purposes();
+  intake.set_all_purposes(true);
+  const std::string id = ToProcessing(intake);
+  ASSERT_OK(desk_->Execute(id, kOfficer));
+  EXPECT_EQ(
+      CheckReason("billing-service", "billing.calculation", "s1", "billing"),
+      Reason::kUseSuspended);
+}
+
+TEST_F(RequestDeskTest, RestrictionsMergeWithEarlierOnes) {
+  v1::Restrictions earlier;
+  earlier.add_suspended_purposes("web");
+  Restrict("s1", earlier);
+  ASSERT_OK(desk_->Execute(
+      ToProcessing(Intake(v1::REQUEST_KIND_PROVISION_STOP)), kOfficer));
+  ASSERT_OK(desk_->Execute(ToProcessing(Intake(v1::REQUEST_KIND_SUSPENSION)),
+                           kOfficer));
+  absl::StatusOr<v1::ConsentRecord> rec = store_.Get("s1");
+  ASSERT_OK(rec);
+  EXPECT_THAT(rec->restrictions().suspended_purposes(),
+              ElementsAre("web", "marketing"));
+  EXPECT_TRUE(rec->restrictions().third_party_provision_stopped());
+  EXPECT_FALSE(rec->restrictions().erased());
+}
+
+TEST_F(RequestDeskTest, ProvisionStopSetsTheRestriction) {
+  const std::string id = ToProcessing(Intake(v1::REQUEST_KIND_PROVISION_STOP));
+  absl::StatusOr<RequestOutcome> out = desk_->Execute(id, kOfficer);
+  ASSERT_OK(out);
+  EXPECT_EQ(out->request.state(), v1::REQUEST_STATE_EXECUTED);
+  absl::StatusOr<v1::ConsentRecord> rec = store_.Get("s1");
+  ASSERT_OK(rec);
+  EXPECT_TRUE(rec->restrictions().third_party_provision_stopped());
+  const std::vector<OwnedAuditEvent> events = RequestEvents();
+  const bool effect_audited =
+      std::any_of(events.begin(), events.end(), [](const OwnedAuditEvent& e) {
+        return e.reason == Reason::kProvisionStopped && e.subject == "s1";
+      });
+  EXPECT_TRUE(effect_audited);
+}
+
+TEST_F(RequestDeskTest, ErasureDeniesEveryReadAndRunsTheHook) {
+  const std::string id = ToProcessing(Intake(v1::REQUEST_KIND_ERASURE));
+  absl::StatusOr<RequestOutcome> out = desk_->Execute(id, kOfficer);
+  ASSERT_OK(out);
+  EXPECT_EQ(
+      CheckReason("billing-service", "billing.calculation", "s1", "billing"),
+      Reason::kSubjectErased);
+  EXPECT_EQ(CheckReason("support-desk", "support", "s1", "contact"),
+            Reason::kSubjectErased);
+  EXPECT_THAT(erased_, ElementsAre("s1"));
+  ASSERT_EQ(out->request.hook_runs_size(), 1);
+  EXPECT_EQ(out->request.hook_runs(0).hook(), "erase_subject_data");
+  EXPECT_TRUE(out->request.hook_runs(0).ok());
+  absl::StatusOr<v1::ConsentRecord> rec = store_.Get("s1");
+  ASSERT_OK(rec);
+  EXPECT_EQ(rec->restrictions().erased_time().seconds(),
+            absl::ToUnixSeconds(now_));
+}
+
+TEST_F(RequestDeskTest, FailedErasureHookStaysVisibleAndIsRetried) {
+  erase_result_ = absl::UnavailableError("app database down");
+  const std::string id = ToProcessing(Intake(v1::REQUEST_KIND_ERASURE));
+  EXPECT_THAT(
+      desk_->Execute(id, kOfficer),
+      StatusIs(absl::StatusCode::kUnavailable, HasSubstr("app database down")));
+  // Enforcement already denies; the request shows the failure and stays open.
+  EXPECT_EQ(
+      CheckReason("billing-service", "billing.calculation", "s1", "billing"),
+      Reason::kSubjectErased);
+  absl::StatusOr<v1::SubjectRequest> r = desk_->Get(id);
+  ASSERT_OK(r);
+  EXPECT_EQ(r->state(), v1::REQUEST_STATE_PROCESSING);
+  ASSERT_EQ(r->hook_runs_size(), 1);
+  EXPECT_FALSE(r->hook_runs(0).ok());
+  EXPECT_THAT(r->hook_runs(0).error(), HasSubstr("app database down"));
+  absl::StatusOr<std::vector<v1::SubjectRequest>> open = requests_.ListOpen();
+  ASSERT_OK(open);
+  ASSERT_EQ(open->size(), 1u);
+  EXPECT_EQ((*open)[0].id(), id);
+
+  erase_result_ = absl::OkStatus();
+  absl::StatusOr<RequestOutcome> out = desk_->Execute(id, kOfficer);
+  ASSERT_OK(out);
+  ASSERT_EQ(out->request.hook_runs_size(), 2);
+  EXPECT_EQ(out->request.hook_runs(1).attempt(), 2);
+  EXPECT_TRUE(out->request.hook_runs(1).ok());
+  EXPECT_EQ(erased_.size(), 2u);
+}
+
+TEST_F(RequestDeskTest, ErasureWithoutHookIsNotSilentlyDone) {
+  options_.hooks.erase_subject_data = nullptr;
+  MakeDesk();
+  const std::string id = ToProcessing(Intake(v1::REQUEST_KIND_ERASURE));
+  EXPECT_THAT(desk_->Execute(id, kOfficer),
+              StatusIs(absl::StatusCode::kFailedPrecondition,
+                       HasSubstr("no erase_subject_data hook")));
+  EXPECT_EQ(State(id), v1::REQUEST_STATE_PROCESSING);
+}
+
+TEST_F(RequestDeskTest, CorrectionCallsTheHookPerRecordAndAuditsIt) {
+  v1::SubjectRequest intake = Intake(v1::REQUEST_KIND_CORRECTION);
+  v1::RecordChange* del = intake.add_record_changes();
+  del->set_operation(v1::RecordChange::OPERATION_DELETE);
+  del->set_record_ref("phone/3");
+  const std::string id = ToProcessing(intake);
+  absl::StatusOr<RequestOutcome> out = desk_->Execute(id, kOfficer);
+  ASSERT_OK(out);
+  EXPECT_THAT(changed_, ElementsAre("s1/address/17", "s1/phone/3"));
+  EXPECT_EQ(out->request.hook_runs_size(), 2);
+  std::vector<std::string> refs;
+  for (const OwnedAuditEvent& e : RequestEvents()) {
+    if (e.purpose == "change_record:ok") refs.push_back(e.record_ref);
+  }
+  EXPECT_THAT(refs, ElementsAre(id + ":address/17", id + ":phone/3"));
+  // Enforcement is untouched by a correction.
+  absl::StatusOr<v1::ConsentRecord> rec = store_.Get("s1");
+  ASSERT_OK(rec);
+  EXPECT_EQ(rec->revision(), 0);
+}
+
+// --- Purpose notice ---------------------------------------------------------
+
+TEST_F(RequestDeskTest, PurposeNoticeListsPurposesBasisAndConsent) {
+  Set("s1", "marketing.promotion", v1::CONSENT_STATE_WITHDRAWN);
+  Set("s1", "statistics", v1::CONSENT_STATE_GIVEN);
+  const std::string id = ToProcessing(Intake(v1::REQUEST_KIND_PURPOSE_NOTICE));
+  absl::StatusOr<RequestOutcome> out = desk_->Execute(id, kOfficer);
+  ASSERT_OK(out);
+  absl::flat_hash_map<std::string, v1::PurposeUse> uses;
+  for (const v1::PurposeUse& u : out->notice.purposes()) uses[u.purpose()] = u;
+  // Leaf purposes of the catalogue; per-occasion ones only with consent.
+  EXPECT_TRUE(uses.contains("billing.calculation"));
+  EXPECT_FALSE(uses.contains("billing"));
+  EXPECT_FALSE(uses.contains("occasion.joint_study"));
+  EXPECT_EQ(uses["billing.calculation"].name().ja(), "課金計算");
+  bool necessary = false;
+  for (const v1::CategoryUse& c : uses["billing.calculation"].categories()) {
+    if (c.category() == "billing")
+      necessary = c.basis() == v1::LEGAL_BASIS_NECESSARY;
+  }
+  EXPECT_TRUE(necessary);
+  EXPECT_EQ(uses["marketing.promotion"].consent_state(),
+            v1::CONSENT_STATE_WITHDRAWN);
+  // Inherited from the parent's entry.
+  EXPECT_EQ(uses["statistics.measurement"].consent_state(),
+            v1::CONSENT_STATE_GIVEN);
+  EXPECT_EQ(uses["statistics.measurement"].consent_from(), "statistics");
+  EXPECT_THAT(out->document_ja, HasSubstr("利用目的の通知"));
+  EXPECT_THAT(out->document_ja, HasSubstr("撤回"));
+  EXPECT_THAT(out->document_en, HasSubstr("Invoicing"));
+  EXPECT_THAT(out->document_en, HasSubstr("withdrawn"));
+  v1::PurposeNotice parsed;
+  EXPECT_OK(ParseMessage(out->json, WireFormat::kJson, parsed));
+}
+
+TEST_F(RequestDeskTest, PurposeNoticeShowsSuspension) {
+  v1::Restrictions r;
+  r.add_suspended_purposes("marketing");
+  Restrict("s1", r);
+  const std::string id = ToProcessing(Intake(v1::REQUEST_KIND_PURPOSE_NOTICE));
+  absl::StatusOr<RequestOutcome> out = desk_->Execute(id, kOfficer);
+  ASSERT_OK(out);
+  for (const v1::PurposeUse& u : out->notice.purposes()) {
+    EXPECT_EQ(u.suspended(), u.purpose().rfind("marketing.", 0) == 0)
+        << u.purpose();
+  }
+  EXPECT_THAT(out->document_en, HasSubstr("Use suspended for: marketing"));
+}
+
+}  // namespace
+}  // namespace consentry
