@@ -145,6 +145,8 @@ struct Guard::Target {
   const CompiledPolicy* category_policy;
   CategoryIndex category;
   const RecordTags* tags;
+  // Cached state older than this is refreshed from the store first.
+  Revision min_revision = 0;
 };
 
 // ---------------------------------------------------------------------------
@@ -347,16 +349,21 @@ absl::StatusOr<Decision> Guard::Decide(const AccessContext& ctx,
       // Not collected for, or prohibited for, this purpose.
     } else if (basis == Basis::kNotAllowed) {
       reason = Reason::kNotAllowedByPolicy;
+    } else if (basis != Basis::kNecessary && feed_stale()) {
+      // The cache may miss a withdrawal: consent cannot be relied on.
+      reason = Reason::kConsentStale;
     } else {
       const SubjectProfile* s = nullptr;
       SubjectState uncached;
       const std::uint64_t hash = internal::ConsentCache::Hash(target.subject);
       const bool found =
           epoch->cache.Lookup(target.subject, hash, &s, &revision);
-      if (!found || (s->valid_until_ns != internal::kNoExpiry &&
-                     s->valid_until_ns <= now_ns())) {
-        // Miss, or a consent expired since the profile was compiled: read
-        // the record and compile it now.
+      if (!found || revision < target.min_revision ||
+          (s->valid_until_ns != internal::kNoExpiry &&
+           s->valid_until_ns <= now_ns())) {
+        // Miss, state older than the caller demands, or a consent expired
+        // since the profile was compiled: read the record and compile it
+        // now.
         absl::StatusOr<v1::ConsentRecord> record =
             impl_->store->Get(target.subject);
         if (!record.ok()) {
@@ -457,7 +464,7 @@ absl::StatusOr<Decision> Guard::Decide(const AccessContext& ctx,
 absl::StatusOr<Decision> Guard::Check(const AccessContext& ctx,
                                       absl::string_view subject,
                                       const CategoryRef& category) {
-  return Decide(ctx, Target{subject, category.policy_.get(), category.index_, nullptr},
+  return Decide(ctx, Target{subject, category.policy_.get(), category.index_, nullptr, 0},
                 nullptr, nullptr, nullptr);
 }
 
@@ -465,18 +472,45 @@ absl::StatusOr<Decision> Guard::Check(const AccessContext& ctx,
                                       const RecordTags& record) {
   return Decide(ctx,
                 Target{record.subject(), record.policy_.get(), record.category_,
-                       &record},
+                       &record, 0},
                 nullptr, nullptr, nullptr);
 }
 
+absl::StatusOr<Decision> Guard::Check(const AccessContext& ctx,
+                                      absl::string_view subject,
+                                      const CategoryRef& category,
+                                      Revision min_revision) {
+  return Decide(ctx,
+                Target{subject, category.policy_.get(), category.index_, nullptr,
+                       min_revision},
+                nullptr, nullptr, nullptr);
+}
+
+absl::StatusOr<Decision> Guard::Check(const AccessContext& ctx,
+                                      const RecordTags& record,
+                                      Revision min_revision) {
+  return Decide(ctx,
+                Target{record.subject(), record.policy_.get(), record.category_,
+                       &record, min_revision},
+                nullptr, nullptr, nullptr);
+}
+
+bool Guard::feed_stale() const {
+  if (options_.max_feed_staleness == absl::InfiniteDuration()) return false;
+  const absl::Time heartbeat = impl_->store->FeedHeartbeat();
+  return absl::Now() - heartbeat > options_.max_feed_staleness;
+}
+
 absl::StatusOr<Guard::Authorization> Guard::Evaluate(const AccessContext& ctx,
-                                                     const RecordTags& record) {
+                                                     const RecordTags& record,
+                                                     Revision min_revision) {
   const CompiledPolicy* policy = nullptr;
   PurposeIndex purpose = 0;
   CategoryIndex category = 0;
   absl::StatusOr<Decision> d = Decide(
       ctx,
-      Target{record.subject(), record.policy_.get(), record.category_, &record},
+      Target{record.subject(), record.policy_.get(), record.category_, &record,
+             min_revision},
       &policy, &purpose, &category);
   if (!d.ok()) return d.status();
   Authorization out{*d, absl::nullopt};
@@ -489,7 +523,13 @@ absl::StatusOr<Guard::Authorization> Guard::Evaluate(const AccessContext& ctx,
 
 absl::StatusOr<AccessGrant> Guard::Authorize(const AccessContext& ctx,
                                              const RecordTags& record) {
-  absl::StatusOr<Authorization> a = Evaluate(ctx, record);
+  return Authorize(ctx, record, 0);
+}
+
+absl::StatusOr<AccessGrant> Guard::Authorize(const AccessContext& ctx,
+                                             const RecordTags& record,
+                                             Revision min_revision) {
+  absl::StatusOr<Authorization> a = Evaluate(ctx, record, min_revision);
   if (!a.ok()) return a.status();
   if (!a->grant.has_value()) {
     return DenialStatus(a->decision.reason(), ctx.purpose(), record.category());
