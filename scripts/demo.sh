@@ -16,3 +16,7 @@ cmake --build "$BUILD"
 echo
 echo "== billing_precharge: billing checks billing.calculation before charging =="
 "$BUILD/examples/billing_precharge"
+
+echo
+echo "== consent_two_process: a withdrawal recorded in one process, enforced in billing =="
+"$BUILD/examples/consent_two_process"

@@ -136,6 +136,9 @@ class Session {
       conn_.reset();
       return s;
     }
+    // Server notices (e.g. "schema already exists, skipping") are not for
+    // the embedding application's stderr.
+    PQsetNoticeProcessor(conn_.get(), [](void*, const char*) {}, nullptr);
     return absl::OkStatus();
   }
 
