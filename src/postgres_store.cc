@@ -454,7 +454,7 @@ absl::StatusOr<Revision> PostgresConsentStore::Apply(
     Session& s = m.session;
     RETURN_IF_ERROR(s.ExecScript("BEGIN"));
     bool commit_sent = false;
-    absl::Status st = [&]() -> absl::Status {
+    absl::Status st = [&]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(m.mu) -> absl::Status {
       RETURN_IF_ERROR(
           s.Exec("SELECT pg_advisory_xact_lock(hashtext($1))", {Param{m.lock_key}})
               .status());

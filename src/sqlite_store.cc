@@ -275,7 +275,7 @@ struct SqliteConsentStore::Impl {
     RETURN_IF_ERROR(Exec("BEGIN IMMEDIATE", "begin write transaction"));
     std::vector<v1::ConsentRecord> committed;
     committed.reserve(changes.size());
-    absl::Status status = [&]() -> absl::Status {
+    absl::Status status = [&]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu) -> absl::Status {
       ASSIGN_OR_RETURN(Revision rev, MaxRevisionLocked());
       const absl::Time now = absl::Now();
       for (const v1::ConsentChange& c : changes) {
