@@ -78,6 +78,16 @@ int RunBackend(const Args& a, const std::string& subject) {
 // Starts the backend as a child process; returns the revision it wrote.
 absl::StatusOr<consentry::Revision> RecordInOtherProcess(const Args& a,
                                                          const std::string& subject) {
+  // Everything the child needs is prepared before fork: this process has
+  // threads (the store's feed), so the child only calls exec.
+  std::string self = "/proc/self/exe";
+  std::string role = "--role=backend";
+  std::string store = a.postgres.empty() ? "--sqlite=" + a.sqlite_path
+                                         : "--postgres=" + a.postgres;
+  std::string policy = "--policy=" + a.policy;
+  std::string who = "--subject=" + subject;
+  char* argv[] = {self.data(), role.data(), store.data(), policy.data(),
+                  who.data(), nullptr};
   int fds[2];
   if (pipe(fds) != 0) return absl::InternalError("pipe failed");
   const pid_t pid = fork();
@@ -85,14 +95,6 @@ absl::StatusOr<consentry::Revision> RecordInOtherProcess(const Args& a,
     dup2(fds[1], STDOUT_FILENO);
     close(fds[0]);
     close(fds[1]);
-    std::string self = "/proc/self/exe";
-    std::string role = "--role=backend";
-    std::string store = a.postgres.empty() ? "--sqlite=" + a.sqlite_path
-                                           : "--postgres=" + a.postgres;
-    std::string policy = "--policy=" + a.policy;
-    std::string who = "--subject=" + subject;
-    char* argv[] = {self.data(), role.data(), store.data(), policy.data(),
-                    who.data(), nullptr};
     execv(self.c_str(), argv);
     _exit(127);
   }
