@@ -4,8 +4,12 @@
 // Billing code that asks, before charge calculation, whether it may use each
 // subscriber's call records for `billing.calculation`. It computes charges
 // only for the subscribers it may, and prints every denial with its reason.
+// Consent lives in the embedded default store, a SQLite file (a fresh
+// temporary one unless --db names one).
 //
-//   billing_precharge [--policy=policies/default.textproto]
+//   billing_precharge [--policy=policies/default.textproto] [--db=consent.db]
+
+#include <unistd.h>
 
 #include <cstdio>
 #include <iostream>
@@ -17,6 +21,7 @@
 #include "consentry/guard.h"
 #include "consentry/protected.h"
 #include "consentry/proto_io.h"
+#include "consentry/sqlite_store.h"
 
 namespace {
 
@@ -49,14 +54,22 @@ int Fail(const absl::Status& s) {
 int main(int argc, char** argv) {
   std::string policy_path = std::string(CONSENTRY_SOURCE_DIR) +
                             "/policies/default.textproto";
+  std::string db_path;
   for (int i = 1; i < argc; ++i) {
     const std::string arg = argv[i];
     if (arg.rfind("--policy=", 0) == 0) policy_path = arg.substr(9);
+    if (arg.rfind("--db=", 0) == 0) db_path = arg.substr(5);
+  }
+  const bool temporary = db_path.empty();
+  if (temporary) {
+    db_path = "/tmp/billing_precharge." + std::to_string(getpid()) + ".db";
   }
   auto policy = consentry::LoadAndCompilePolicy(policy_path);
   if (!policy.ok()) return Fail(policy.status());
 
-  consentry::InMemoryConsentStore store;
+  auto opened = consentry::SqliteConsentStore::Open(db_path);
+  if (!opened.ok()) return Fail(opened.status());
+  consentry::SqliteConsentStore& store = **opened;
   consentry::InMemoryAuditSink audit;
   auto guard = consentry::Guard::Create(*policy, &store, &audit);
   if (!guard.ok()) return Fail(guard.status());
@@ -120,7 +133,14 @@ int main(int argc, char** argv) {
                 std::string(consentry::ReasonName(grant->decision().reason())).c_str());
   }
   std::printf("\n%d of %zu subscribers charged, %d JPY in total; %zu decisions "
-              "audited.\n",
-              charged, records.size(), total, audit.size());
+              "audited; consent store %s.\n",
+              charged, records.size(), total, audit.size(), db_path.c_str());
+  guard->reset();
+  opened->reset();
+  if (temporary) {
+    for (const char* suffix : {"", "-wal", "-shm"}) {
+      std::remove((db_path + suffix).c_str());
+    }
+  }
   return 0;
 }

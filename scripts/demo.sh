@@ -32,3 +32,7 @@ echo "== contractor_provision: a call-centre gets contact data but not call hist
 echo
 echo "== disclosure_request: a disclosure request from receipt to the written answer =="
 "$BUILD/examples/disclosure_request"
+
+echo
+echo "== consent_two_process: a withdrawal recorded in one process, enforced in billing =="
+"$BUILD/examples/consent_two_process"

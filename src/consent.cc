@@ -88,6 +88,13 @@ void MergeConsentChange(const v1::ConsentChange& change, Revision revision,
   record.mutable_update_time()->set_nanos(nanos);
 }
 
+absl::StatusOr<std::vector<v1::ConsentHistoryEntry>> ConsentStore::History(
+    absl::string_view subject_id) {
+  return absl::UnimplementedError(absl::StrCat(
+      "this consent store keeps no history (asked for subject '", subject_id,
+      "')"));
+}
+
 // ---------------------------------------------------------------------------
 // InMemoryConsentStore
 
@@ -102,6 +109,8 @@ struct InMemoryConsentStore::Impl {
   // revision -> subject id, for ChangesSince (only the latest revision of a
   // subject is kept).
   std::map<Revision, std::string> by_revision ABSL_GUARDED_BY(mu);
+  absl::flat_hash_map<std::string, std::vector<v1::ConsentHistoryEntry>>
+      history ABSL_GUARDED_BY(mu);
   Revision revision ABSL_GUARDED_BY(mu) = 0;
   bool unavailable ABSL_GUARDED_BY(mu) = false;
 
@@ -172,9 +181,16 @@ absl::StatusOr<Revision> InMemoryConsentStore::Apply(
     }
     if (record.revision() != 0) impl_->by_revision.erase(record.revision());
     rev = ++impl_->revision;
-    MergeConsentChange(change, rev, absl::Now(), record);
+    const absl::Time now = absl::Now();
+    MergeConsentChange(change, rev, now, record);
     impl_->by_revision.emplace(rev, change.subject_id());
     committed = record;
+    v1::ConsentHistoryEntry& entry =
+        impl_->history[change.subject_id()].emplace_back();
+    entry.set_revision(rev);
+    *entry.mutable_change() = change;
+    *entry.mutable_state() = record;
+    *entry.mutable_commit_time() = record.update_time();
   }
   std::vector<std::shared_ptr<Impl::Listener>> listeners;
   {
@@ -222,6 +238,15 @@ std::unique_ptr<Subscription> InMemoryConsentStore::Watch(
     // Wait for a notification in progress to finish.
     internal::MutexLock wait(&impl->notify_mu);
   });
+}
+
+absl::StatusOr<std::vector<v1::ConsentHistoryEntry>>
+InMemoryConsentStore::History(absl::string_view subject_id) {
+  internal::ReaderMutexLock lock(&impl_->mu);
+  if (impl_->unavailable) return Unavailable();
+  auto it = impl_->history.find(subject_id);
+  if (it == impl_->history.end()) return std::vector<v1::ConsentHistoryEntry>{};
+  return it->second;
 }
 
 void InMemoryConsentStore::SetUnavailableForTesting(bool unavailable) {

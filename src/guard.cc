@@ -193,6 +193,8 @@ struct Guard::Target {
   bool consume_single_use = false;
   // Batch decisions are audited once for the batch, not per record.
   bool suppress_audit = false;
+  // Cached state older than this is refreshed from the store first.
+  Revision min_revision = 0;
 };
 
 // ---------------------------------------------------------------------------
@@ -495,16 +497,21 @@ absl::StatusOr<Decision> Guard::Decide(const AccessContext& ctx,
                absl::FromUnixNanos(now_ns()) >
                    target.tags->collected_at() + p.retention(category, purpose)) {
       reason = Reason::kRetentionExpired;
+    } else if (basis != Basis::kNecessary && feed_stale()) {
+      // The cache may miss a withdrawal: consent cannot be relied on.
+      reason = Reason::kConsentStale;
     } else {
       const SubjectProfile* s = nullptr;
       SubjectState uncached;
       const std::uint64_t hash = internal::ConsentCache::Hash(target.subject);
       const bool found =
           epoch->cache.Lookup(target.subject, hash, &s, &revision);
-      if (!found || (s->valid_until_ns != internal::kNoExpiry &&
-                     s->valid_until_ns <= now_ns())) {
-        // Miss, or a consent expired since the profile was compiled: read
-        // the record and compile it now.
+      if (!found || revision < target.min_revision ||
+          (s->valid_until_ns != internal::kNoExpiry &&
+           s->valid_until_ns <= now_ns())) {
+        // Miss, state older than the caller demands, or a consent expired
+        // since the profile was compiled: read the record and compile it
+        // now.
         absl::StatusOr<v1::ConsentRecord> record =
             impl_->store->Get(target.subject);
         if (!record.ok()) {
@@ -655,27 +662,68 @@ Reason Guard::ConsumeOccasionConsent(absl::string_view subject,
 absl::StatusOr<Decision> Guard::Check(const AccessContext& ctx,
                                       absl::string_view subject,
                                       const CategoryRef& category) {
-  return Decide(ctx, Target{subject, category.policy_.get(), category.index_, nullptr},
+  return Decide(ctx, Target{.subject = subject,
+                            .category_policy = category.policy_.get(),
+                            .category = category.index_,
+                            .tags = nullptr},
                 nullptr, nullptr, nullptr);
 }
 
 absl::StatusOr<Decision> Guard::Check(const AccessContext& ctx,
                                       const RecordTags& record) {
   return Decide(ctx,
-                Target{record.subject(), record.policy_.get(), record.category_,
-                       &record},
+                Target{.subject = record.subject(),
+                       .category_policy = record.policy_.get(),
+                       .category = record.category_,
+                       .tags = &record},
                 nullptr, nullptr, nullptr);
 }
 
+absl::StatusOr<Decision> Guard::Check(const AccessContext& ctx,
+                                      absl::string_view subject,
+                                      const CategoryRef& category,
+                                      Revision min_revision) {
+  return Decide(ctx,
+                Target{.subject = subject,
+                       .category_policy = category.policy_.get(),
+                       .category = category.index_,
+                       .tags = nullptr,
+                       .min_revision = min_revision},
+                nullptr, nullptr, nullptr);
+}
+
+absl::StatusOr<Decision> Guard::Check(const AccessContext& ctx,
+                                      const RecordTags& record,
+                                      Revision min_revision) {
+  return Decide(ctx,
+                Target{.subject = record.subject(),
+                       .category_policy = record.policy_.get(),
+                       .category = record.category_,
+                       .tags = &record,
+                       .min_revision = min_revision},
+                nullptr, nullptr, nullptr);
+}
+
+bool Guard::feed_stale() const {
+  if (options_.max_feed_staleness == absl::InfiniteDuration()) return false;
+  const absl::Time heartbeat = impl_->store->FeedHeartbeat();
+  return absl::Now() - heartbeat > options_.max_feed_staleness;
+}
+
 absl::StatusOr<Guard::Authorization> Guard::Evaluate(const AccessContext& ctx,
-                                                     const RecordTags& record) {
+                                                     const RecordTags& record,
+                                                     Revision min_revision) {
   const CompiledPolicy* policy = nullptr;
   PurposeIndex purpose = 0;
   CategoryIndex category = 0;
   absl::StatusOr<Decision> d = Decide(
       ctx,
-      Target{record.subject(), record.policy_.get(), record.category_, &record,
-             /*consume_single_use=*/true},
+      Target{.subject = record.subject(),
+             .category_policy = record.policy_.get(),
+             .category = record.category_,
+             .tags = &record,
+             .consume_single_use = true,
+             .min_revision = min_revision},
       &policy, &purpose, &category);
   if (!d.ok()) return d.status();
   Authorization out{*d, absl::nullopt};
@@ -688,7 +736,13 @@ absl::StatusOr<Guard::Authorization> Guard::Evaluate(const AccessContext& ctx,
 
 absl::StatusOr<AccessGrant> Guard::Authorize(const AccessContext& ctx,
                                              const RecordTags& record) {
-  absl::StatusOr<Authorization> a = Evaluate(ctx, record);
+  return Authorize(ctx, record, 0);
+}
+
+absl::StatusOr<AccessGrant> Guard::Authorize(const AccessContext& ctx,
+                                             const RecordTags& record,
+                                             Revision min_revision) {
+  absl::StatusOr<Authorization> a = Evaluate(ctx, record, min_revision);
   if (!a.ok()) return a.status();
   if (!a->grant.has_value()) {
     return DenialStatus(a->decision.reason(), ctx.purpose(), record.category());
@@ -707,8 +761,11 @@ absl::StatusOr<std::vector<Decision>> Guard::DecideBatch(
   for (const RecordTags* r : records) {
     absl::StatusOr<Decision> d = Decide(
         ctx,
-        Target{r->subject(), r->policy_.get(), r->category_, r, false,
-               /*suppress_audit=*/true},
+        Target{.subject = r->subject(),
+               .category_policy = r->policy_.get(),
+               .category = r->category_,
+               .tags = r,
+               .suppress_audit = true},
         nullptr, nullptr, nullptr);
     if (!d.ok()) {
       failure = d.status();

@@ -41,7 +41,10 @@
 namespace consentry {
 
 // Called with each record after a change to it was committed. Must be
-// cheap and must not call back into the store that invoked it.
+// cheap, must not call back into the store that invoked it, and must accept
+// a record more than once (a store that polls may deliver a revision its
+// own writer already delivered); records of one subject arrive in revision
+// order.
 using ConsentListener = std::function<void(const v1::ConsentRecord&)>;
 
 // Keeps a `ConsentStore::Watch` registration alive; destroying it
@@ -80,6 +83,21 @@ class CONSENTRY_EXPORT ConsentStore {
   // store can see. The listener runs on a store thread or the writer's
   // thread, never under a store lock.
   virtual std::unique_ptr<Subscription> Watch(ConsentListener listener) = 0;
+
+  // Every change applied to the subject, oldest first, each with the state
+  // it produced; empty for an unknown subject. Errors: `kUnimplemented` for
+  // a store that keeps no history (the default); `kUnavailable`;
+  // `kDataLoss` for a corrupt entry.
+  virtual absl::StatusOr<std::vector<v1::ConsentHistoryEntry>> History(
+      absl::string_view subject_id);
+
+  // Liveness of the change feed: the latest wall-clock time (`absl::Now`)
+  // at which the store knew that every committed change up to then had been
+  // handed to its `Watch` listeners. A Guard fails consent-based purposes
+  // closed when this lags by more than its bound. The default,
+  // `absl::InfiniteFuture()`, suits stores whose listeners are called by
+  // the writer itself and cannot fall behind (in memory).
+  virtual absl::Time FeedHeartbeat() { return absl::InfiniteFuture(); }
 };
 
 // Checks that `change` is well formed: a subject id, a change set, and for
@@ -109,6 +127,8 @@ class CONSENTRY_EXPORT InMemoryConsentStore final : public ConsentStore {
       Revision after, int limit) override;
   absl::StatusOr<Revision> LatestRevision() override;
   std::unique_ptr<Subscription> Watch(ConsentListener listener) override;
+  absl::StatusOr<std::vector<v1::ConsentHistoryEntry>> History(
+      absl::string_view subject_id) override;
 
   // For tests: makes every call fail with `kUnavailable` while true.
   void SetUnavailableForTesting(bool unavailable);

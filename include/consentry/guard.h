@@ -270,6 +270,21 @@ class CONSENTRY_EXPORT Guard {
   absl::StatusOr<Decision> Check(const AccessContext& ctx,
                                  const RecordTags& record);
 
+  // As above, but never on consent state older than store revision
+  // `min_revision` (typically the revision a withdrawal returned, passed
+  // along by the service that recorded it). When the cached state of the
+  // subject predates it, the subject is read from the store first.
+  //
+  // Errors: `kUnavailable` (the read is denied and audited) when the cache
+  // is behind `min_revision` and the store cannot be reached.
+  absl::StatusOr<Decision> Check(const AccessContext& ctx,
+                                 absl::string_view subject,
+                                 const CategoryRef& category,
+                                 Revision min_revision);
+  absl::StatusOr<Decision> Check(const AccessContext& ctx,
+                                 const RecordTags& record,
+                                 Revision min_revision);
+
   // Checks, audits, and on allow mints a grant for the record.
   //
   // Errors: `kFailedPrecondition` for a consent denial (no consent, refused,
@@ -279,11 +294,22 @@ class CONSENTRY_EXPORT Guard {
   // still yields a grant.
   absl::StatusOr<AccessGrant> Authorize(const AccessContext& ctx,
                                         const RecordTags& record);
+  // As above, never on consent state older than `min_revision` (see
+  // `Check`).
+  absl::StatusOr<AccessGrant> Authorize(const AccessContext& ctx,
+                                        const RecordTags& record,
+                                        Revision min_revision);
 
   template <typename T>
   absl::StatusOr<AccessGrant> Authorize(const AccessContext& ctx,
                                         const Protected<T>& record) {
     return Authorize(ctx, record.tags());
+  }
+  template <typename T>
+  absl::StatusOr<AccessGrant> Authorize(const AccessContext& ctx,
+                                        const Protected<T>& record,
+                                        Revision min_revision) {
+    return Authorize(ctx, record.tags(), min_revision);
   }
 
   // The decision and, when it lets the read proceed (allowed, or a
@@ -295,7 +321,8 @@ class CONSENTRY_EXPORT Guard {
     absl::optional<AccessGrant> grant;
   };
   absl::StatusOr<Authorization> Evaluate(const AccessContext& ctx,
-                                         const RecordTags& record);
+                                         const RecordTags& record,
+                                         Revision min_revision = 0);
 
   // Decides for every record of `records` for `ctx` without one audit event
   // per record: one summary event (action `kBatch`) carries how many were
@@ -332,6 +359,11 @@ class CONSENTRY_EXPORT Guard {
   // Loads every record from the store into the cache, so that first checks
   // do not go to the store. Errors: `kUnavailable`.
   absl::Status WarmCache();
+
+  // True when the store's change feed is older than
+  // `GuardOptions::max_feed_staleness`: consent-based purposes then deny
+  // with `kConsentStale`.
+  bool feed_stale() const;
 
   // Number of subjects in the consent cache.
   std::size_t cached_subjects() const;

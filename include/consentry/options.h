@@ -46,6 +46,15 @@ struct GuardOptions {
   // How long a replaced consent cache is kept after a policy switch before
   // it is freed. A check in flight at the switch must finish within this.
   absl::Duration retire_grace = absl::Seconds(30);
+
+  // Staleness bound of the consent store's change feed. When the store's
+  // `FeedHeartbeat()` is older than this (the feed silent or disconnected),
+  // checks of purposes whose basis is consent (opt-in, opt-out) deny with
+  // `Reason::kConsentStale`, while necessary-basis purposes still work;
+  // checks recover by themselves once the feed is fresh again. Measured on
+  // the wall clock (`absl::Now`), not `clock`. Infinite (the default)
+  // disables the bound.
+  absl::Duration max_feed_staleness = absl::InfiniteDuration();
 };
 
 }  // namespace consentry

@@ -1,0 +1,221 @@
+// Copyright 2026 The consentry Authors.
+// SPDX-License-Identifier: Apache-2.0
+//
+// The Guard and the change feed: "at least revision R" checks, the
+// staleness bound, and a Guard kept fresh by a durable store's feed.
+
+#include <atomic>
+#include <memory>
+#include <string>
+
+#include "absl/time/clock.h"
+#include "consentry/guard.h"
+#include "consentry/sqlite_store.h"
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "tests/testing/guard_fixture.h"
+#include "tests/testing/status_matchers.h"
+#include "tests/testing/store_factories.h"
+
+namespace consentry {
+namespace {
+
+using ::consentry::testing::DefaultPolicy;
+using ::consentry::testing::PurposeChange;
+using ::consentry::testing::StatusIs;
+using ::testing::HasSubstr;
+
+// An in-memory store whose feed can be muted (changes are not delivered)
+// and whose heartbeat the test sets.
+class FeedControlledStore final : public ConsentStore {
+ public:
+  absl::StatusOr<v1::ConsentRecord> Get(absl::string_view s) override {
+    return inner_.Get(s);
+  }
+  absl::StatusOr<Revision> Apply(const v1::ConsentChange& c) override {
+    return inner_.Apply(c);
+  }
+  absl::StatusOr<std::vector<v1::ConsentRecord>> ChangesSince(Revision after,
+                                                              int limit) override {
+    return inner_.ChangesSince(after, limit);
+  }
+  absl::StatusOr<Revision> LatestRevision() override {
+    return inner_.LatestRevision();
+  }
+  std::unique_ptr<Subscription> Watch(ConsentListener listener) override {
+    return inner_.Watch([this, listener](const v1::ConsentRecord& r) {
+      if (!muted_.load()) listener(r);
+    });
+  }
+  absl::Time FeedHeartbeat() override {
+    return absl::FromUnixNanos(heartbeat_ns_.load());
+  }
+
+  void Mute(bool m) { muted_.store(m); }
+  void SetHeartbeat(absl::Time t) { heartbeat_ns_.store(absl::ToUnixNanos(t)); }
+  void SetUnavailable(bool u) { inner_.SetUnavailableForTesting(u); }
+
+ private:
+  InMemoryConsentStore inner_;
+  std::atomic<bool> muted_{false};
+  std::atomic<std::int64_t> heartbeat_ns_{absl::ToUnixNanos(absl::InfiniteFuture())};
+};
+
+class GuardFeedTest : public ::testing::Test {
+ protected:
+  void MakeGuard(GuardOptions options = {}) {
+    absl::StatusOr<std::unique_ptr<Guard>> g =
+        Guard::Create(DefaultPolicy(), &store_, &audit_, std::move(options));
+    ASSERT_OK(g);
+    guard_ = *std::move(g);
+  }
+  Revision Set(const std::string& subject, const std::string& purpose,
+               v1::ConsentState state) {
+    absl::StatusOr<Revision> r = store_.Apply(PurposeChange(subject, purpose, state));
+    EXPECT_OK(r);
+    return r.ok() ? *r : -1;
+  }
+  absl::StatusOr<Decision> Stats(const std::string& subject, Revision at_least = 0) {
+    absl::StatusOr<AccessContext> ctx =
+        guard_->Context("statistics-job", "statistics.measurement");
+    absl::StatusOr<CategoryRef> cat = guard_->Category("measurement");
+    EXPECT_OK(ctx);
+    EXPECT_OK(cat);
+    return guard_->Check(*ctx, subject, *cat, at_least);
+  }
+  absl::StatusOr<Decision> Necessary(const std::string& subject) {
+    absl::StatusOr<AccessContext> ctx =
+        guard_->Context("billing-service", "billing.calculation");
+    absl::StatusOr<CategoryRef> cat = guard_->Category("billing");
+    EXPECT_OK(ctx);
+    EXPECT_OK(cat);
+    return guard_->Check(*ctx, subject, *cat);
+  }
+
+  FeedControlledStore store_;
+  InMemoryAuditSink audit_;
+  std::unique_ptr<Guard> guard_;
+};
+
+TEST_F(GuardFeedTest, CheckAtLeastRevisionDoesNotActOnOlderCachedState) {
+  MakeGuard();
+  Set("s1", "statistics.measurement", v1::CONSENT_STATE_GIVEN);
+  ASSERT_OK(Stats("s1"));  // cached
+  store_.Mute(true);       // the feed falls behind
+  const Revision withdrawn =
+      Set("s1", "statistics.measurement", v1::CONSENT_STATE_WITHDRAWN);
+  // Without a demand the Guard answers from its (older) cache ...
+  absl::StatusOr<Decision> cached = Stats("s1");
+  ASSERT_OK(cached);
+  EXPECT_EQ(cached->reason(), Reason::kAllowedConsent);
+  // ... with one it reads the store and enforces the withdrawal.
+  absl::StatusOr<Decision> fresh = Stats("s1", withdrawn);
+  ASSERT_OK(fresh);
+  EXPECT_EQ(fresh->reason(), Reason::kConsentWithdrawn);
+  EXPECT_EQ(fresh->revision(), withdrawn);
+  // The cache was refreshed along the way.
+  absl::StatusOr<Decision> after = Stats("s1");
+  ASSERT_OK(after);
+  EXPECT_EQ(after->reason(), Reason::kConsentWithdrawn);
+}
+
+TEST_F(GuardFeedTest, CheckAtLeastRevisionFailsClosedWhenTheStoreIsDown) {
+  MakeGuard();
+  Set("s1", "statistics.measurement", v1::CONSENT_STATE_GIVEN);
+  ASSERT_OK(Stats("s1"));
+  store_.Mute(true);
+  const Revision withdrawn =
+      Set("s1", "statistics.measurement", v1::CONSENT_STATE_WITHDRAWN);
+  store_.SetUnavailable(true);
+  EXPECT_THAT(Stats("s1", withdrawn),
+              StatusIs(absl::StatusCode::kUnavailable, HasSubstr("store_unavailable")));
+  // A demand the cache already meets needs no store.
+  EXPECT_OK(Stats("s1", 1));
+}
+
+TEST_F(GuardFeedTest, StaleFeedDeniesConsentPurposesButNotNecessaryOnes) {
+  GuardOptions o;
+  o.max_feed_staleness = absl::Milliseconds(500);
+  MakeGuard(o);
+  Set("s1", "statistics.measurement", v1::CONSENT_STATE_GIVEN);
+  store_.SetHeartbeat(absl::Now());
+  absl::StatusOr<Decision> fresh = Stats("s1");
+  ASSERT_OK(fresh);
+  EXPECT_EQ(fresh->reason(), Reason::kAllowedConsent);
+  EXPECT_FALSE(guard_->feed_stale());
+
+  store_.SetHeartbeat(absl::Now() - absl::Seconds(5));
+  EXPECT_TRUE(guard_->feed_stale());
+  absl::StatusOr<Decision> stale = Stats("s1");
+  ASSERT_OK(stale);
+  EXPECT_FALSE(stale->allowed());
+  EXPECT_EQ(stale->reason(), Reason::kConsentStale);
+  absl::StatusOr<Decision> necessary = Necessary("s1");
+  ASSERT_OK(necessary);
+  EXPECT_EQ(necessary->reason(), Reason::kAllowedNecessary);
+  // Authorize reports the stale feed as an outage.
+  absl::StatusOr<RecordTags> tags =
+      guard_->Tag("s1", "measurement", {"statistics.measurement"});
+  ASSERT_OK(tags);
+  absl::StatusOr<AccessContext> ctx =
+      guard_->Context("statistics-job", "statistics.measurement");
+  ASSERT_OK(ctx);
+  EXPECT_THAT(guard_->Authorize(*ctx, *tags),
+              StatusIs(absl::StatusCode::kUnavailable, HasSubstr("consent_stale")));
+
+  // The feed returns: checks recover without intervention.
+  store_.SetHeartbeat(absl::Now());
+  absl::StatusOr<Decision> recovered = Stats("s1");
+  ASSERT_OK(recovered);
+  EXPECT_EQ(recovered->reason(), Reason::kAllowedConsent);
+}
+
+TEST_F(GuardFeedTest, DefaultHasNoStalenessBound) {
+  MakeGuard();
+  Set("s1", "statistics.measurement", v1::CONSENT_STATE_GIVEN);
+  store_.SetHeartbeat(absl::Now() - absl::Hours(24));
+  absl::StatusOr<Decision> d = Stats("s1");
+  ASSERT_OK(d);
+  EXPECT_EQ(d->reason(), Reason::kAllowedConsent);
+}
+
+TEST(GuardSqliteFeedTest, WithdrawalByAnotherHandleReachesTheGuardCache) {
+  testing::StoreLocation location(testing::StoreKind::kSqlite);
+  absl::StatusOr<std::unique_ptr<ConsentStore>> mine = location.Open();
+  absl::StatusOr<std::unique_ptr<ConsentStore>> theirs = location.Open();
+  ASSERT_OK(mine);
+  ASSERT_OK(theirs);
+  GuardOptions o;
+  o.max_feed_staleness = absl::Seconds(5);
+  absl::StatusOr<std::unique_ptr<Guard>> guard =
+      Guard::Create(DefaultPolicy(), mine->get(), nullptr, o);
+  ASSERT_OK(guard);
+  ASSERT_OK((*theirs)->Apply(
+      PurposeChange("s1", "statistics.measurement", v1::CONSENT_STATE_GIVEN)));
+  absl::StatusOr<AccessContext> ctx =
+      (*guard)->Context("statistics-job", "statistics.measurement");
+  absl::StatusOr<CategoryRef> cat = (*guard)->Category("measurement");
+  ASSERT_OK(ctx);
+  ASSERT_OK(cat);
+  absl::StatusOr<Decision> before = (*guard)->Check(*ctx, "s1", *cat);
+  ASSERT_OK(before);
+  EXPECT_EQ(before->reason(), Reason::kAllowedConsent);
+
+  absl::StatusOr<Revision> r = (*theirs)->Apply(
+      PurposeChange("s1", "statistics.measurement", v1::CONSENT_STATE_WITHDRAWN));
+  ASSERT_OK(r);
+  // The poller delivers it to the cache (no store read on the check).
+  const absl::Time deadline = absl::Now() + absl::Seconds(10);
+  absl::StatusOr<Decision> d = (*guard)->Check(*ctx, "s1", *cat);
+  while (d.ok() && d->revision() < *r && absl::Now() < deadline) {
+    absl::SleepFor(absl::Milliseconds(2));
+    d = (*guard)->Check(*ctx, "s1", *cat);
+  }
+  ASSERT_OK(d);
+  EXPECT_EQ(d->revision(), *r);
+  EXPECT_EQ(d->reason(), Reason::kConsentWithdrawn);
+  guard->reset();
+}
+
+}  // namespace
+}  // namespace consentry
