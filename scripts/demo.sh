@@ -16,3 +16,7 @@ cmake --build "$BUILD"
 echo
 echo "== billing_precharge: billing checks billing.calculation before charging =="
 "$BUILD/examples/billing_precharge"
+
+echo
+echo "== health_projection: one measurement record, projected per purpose =="
+"$BUILD/examples/health_projection"

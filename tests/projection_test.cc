@@ -85,10 +85,8 @@ TEST_F(ProjectorTest, BillingSeesOnlyIdentityAndBillingFields) {
   (*expected.mutable_labels())["plan"] = "family";
   expected.set_card_token("tok-123");
   expected.add_device_ids("scale-42");
-  // The contact container lost both fields and is gone; the repeated parts
-  // keep their (now empty) elements; the measurement map is cleared.
-  expected.add_parts();
-  expected.add_parts();
+  // The contact container and the parts lost every field and are gone;
+  // the measurement map is cleared.
   EXPECT_THAT(*out, EqualsProto(expected));
   EXPECT_FALSE(out->has_contact());
 }
@@ -97,10 +95,7 @@ TEST_F(ProjectorTest, StatisticsSeesMeasurementsOnlyWithConsent) {
   absl::StatusOr<test::Record> before =
       Project("statistics-job", "statistics.measurement", FullRecord());
   ASSERT_OK(before);
-  test::Record nothing;  // repeated elements stay, emptied
-  nothing.add_parts();
-  nothing.add_parts();
-  EXPECT_THAT(*before, EqualsProto(nothing));
+  EXPECT_THAT(*before, EqualsProto(test::Record()));
 
   Set(kMember, "statistics.measurement", v1::CONSENT_STATE_GIVEN);
   absl::StatusOr<test::Record> after =
@@ -204,6 +199,26 @@ TEST_F(ProjectorTest, RecursiveMessagesAreProjectedAtEveryDepth) {
     EXPECT_EQ(node->secret(), "") << "depth " << depth;
     node = &node->children(0);
   }
+}
+
+TEST_F(ProjectorTest, EmptiedRepeatedElementsAreRemovedInOrder) {
+  test::Tree in;
+  in.set_member_id(kMember);
+  test::TreeNode* root = in.mutable_root();
+  root->add_children()->set_secret("a");
+  root->add_children()->set_value(1);
+  test::TreeNode* both = root->add_children();
+  both->set_value(2);
+  both->set_secret("b");
+
+  absl::StatusOr<test::Tree> billing =
+      Project("billing-service", "billing.calculation", in);
+  ASSERT_OK(billing);
+  test::Tree expected;
+  expected.set_member_id(kMember);
+  expected.mutable_root()->add_children()->set_secret("a");
+  expected.mutable_root()->add_children()->set_secret("b");
+  EXPECT_THAT(*billing, EqualsProto(expected));
 }
 
 TEST_F(ProjectorTest, AuditsOneDecisionPerCategoryPresent) {

@@ -246,20 +246,34 @@ bool Prune(const PlanNode& node, Message* m, std::uint64_t allowed) {
       continue;
     }
     if (pf.child == nullptr) continue;
-    if (pf.repeated) {
+    if (pf.repeated && !pf.map) {
+      // Elements left with nothing are removed, the rest keep their order:
+      // an empty element would still tell how many there were.
       const int n = r->FieldSize(*m, pf.field);
+      int kept = 0;
       for (int i = 0; i < n; ++i) {
         Message* e = r->MutableRepeatedMessage(m, pf.field, i);
-        if (pf.map) {
-          const FieldDescriptor* value = e->GetDescriptor()->map_value();
-          const Reflection* er = e->GetReflection();
-          if (!er->GetUnknownFields(*e).empty()) {
-            er->MutableUnknownFields(e)->Clear();
-          }
-          if (!er->HasField(*e, value)) continue;
-          e = er->MutableMessage(e, value);
+        if (Prune(*pf.child, e, allowed)) {
+          cleared = true;
+          if (e->ByteSizeLong() == 0) continue;
         }
-        // Elements left empty stay, so that indices keep their meaning.
+        if (kept != i) r->SwapElements(m, pf.field, kept, i);
+        ++kept;
+      }
+      for (int i = kept; i < n; ++i) r->RemoveLast(m, pf.field);
+    } else if (pf.repeated) {
+      const int n = r->FieldSize(*m, pf.field);
+      for (int i = 0; i < n; ++i) {
+        Message* entry = r->MutableRepeatedMessage(m, pf.field, i);
+        const FieldDescriptor* value = entry->GetDescriptor()->map_value();
+        const Reflection* er = entry->GetReflection();
+        if (!er->GetUnknownFields(*entry).empty()) {
+          er->MutableUnknownFields(entry)->Clear();
+        }
+        if (!er->HasField(*entry, value)) continue;
+        Message* e = er->MutableMessage(entry, value);
+        // A map entry stays when its value is emptied: its key carries
+        // the map field's own category, which the reader may see.
         cleared = Prune(*pf.child, e, allowed) || cleared;
       }
     } else if (r->HasField(*m, pf.field)) {

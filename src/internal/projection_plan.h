@@ -84,8 +84,9 @@ void PresentMask(const PlanNode& node, const google::protobuf::Message& m,
                  std::uint64_t* mask);
 
 // Clears, in `m`, every field whose need is not in `allowed`, and every
-// unknown field and extension, recursively. A singular sub-message left
-// with no field set by this is removed. Returns true when a set field was
+// unknown field and extension, recursively. A singular sub-message or an
+// element of a repeated message field left with no field set by this is
+// removed. Returns true when a set field was
 // cleared.
 bool Prune(const PlanNode& node, google::protobuf::Message* m,
            std::uint64_t allowed);
