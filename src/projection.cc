@@ -134,21 +134,28 @@ absl::Status Projector::ProjectInto(const AccessContext& ctx, const Message& in,
         "Projector::ProjectInto: out is a ", out->GetDescriptor()->full_name(),
         ", not a ", type->full_name()));
   }
-  out->Clear();
-  ASSIGN_OR_RETURN(const ResolvedPlan* resolved, PlanFor(type));
+  // Every failure leaves `out` empty: no partial copy.
+  const auto fail = [out](absl::Status s) {
+    out->Clear();
+    return s;
+  };
+  absl::StatusOr<const ResolvedPlan*> planned = PlanFor(type);
+  if (!planned.ok()) return fail(planned.status());
+  const ResolvedPlan* resolved = *planned;
   const internal::ProjectionPlan& plan = *resolved->plan;
-  if (plan.subject == nullptr) return plan.subject_error;
+  if (plan.subject == nullptr) return fail(plan.subject_error);
   std::string scratch;
   const std::string& subject =
       in.GetReflection()->GetStringReference(in, plan.subject, &scratch);
   if (subject.empty()) {
-    return absl::InvalidArgumentError(
+    return fail(absl::InvalidArgumentError(
         absl::StrCat("message type ", type->full_name(), ": subject-id field ",
-                     plan.subject->name(), " is empty"));
+                     plan.subject->name(), " is empty")));
   }
 
   std::uint64_t present = 0;
-  internal::PresentMask(*plan.root_node, in, &present);
+  const bool cached = internal::UsesCachedReflection(*plan.root_node, in);
+  internal::PresentMask(*plan.root_node, in, cached, &present);
   std::uint64_t allowed = internal::kAlwaysBit;
   absl::Status first_denial;
   std::uint64_t first_denial_bit = 0;
@@ -157,7 +164,7 @@ absl::Status Projector::ProjectInto(const AccessContext& ctx, const Message& in,
     const int c = std::countr_zero(b);
     absl::StatusOr<Decision> d = guard_.Check(
         ctx, subject, resolved->categories[static_cast<std::size_t>(c)]);
-    if (!d.ok()) return d.status();  // outage: fail closed, no copy
+    if (!d.ok()) return fail(d.status());  // outage: fail closed, no copy
     if (d->proceeds()) {
       allowed |= std::uint64_t{1} << c;
     } else if (first_denial.ok()) {
@@ -169,19 +176,23 @@ absl::Status Projector::ProjectInto(const AccessContext& ctx, const Message& in,
   const std::uint64_t denied = present & ~allowed;
   if (options_.mode == ProjectionMode::kRequireAll && denied != 0) {
     if (first_denial_bit != 0) {
-      return WithField(first_denial, internal::FindPresent(
-                                         *plan.root_node, in, first_denial_bit));
+      return fail(WithField(first_denial,
+                            internal::FindPresent(*plan.root_node, in,
+                                                  first_denial_bit)));
     }
     const FieldDescriptor* f =
         internal::FindPresent(*plan.root_node, in, internal::kNeverBit);
-    return absl::PermissionDeniedError(absl::StrCat(
-        "consentry: field ", f != nullptr ? f->full_name() : "?",
-        " of ", type->full_name(),
+    return fail(absl::PermissionDeniedError(absl::StrCat(
+        "consentry: field ", f != nullptr ? f->full_name() : "?", " of ",
+        type->full_name(),
         " carries no data category and is not readable; the read requires "
-        "every field"));
+        "every field")));
   }
-  out->CopyFrom(in);
-  internal::Prune(*plan.root_node, out, allowed);
+  // Clear + MergeFrom is CopyFrom without the debug-build descendant walk
+  // that Message::CopyFrom makes in Debian's libprotobuf.
+  out->Clear();
+  out->MergeFrom(in);
+  internal::Prune(*plan.root_node, out, cached, allowed);
   return absl::OkStatus();
 }
 

@@ -44,6 +44,13 @@ class Compiler {
     node->type = type;
     node->path = path;
     node->has_extensions = type->extension_range_count() > 0;
+    if (type->file()->pool() ==
+        google::protobuf::DescriptorPool::generated_pool()) {
+      const Message* prototype =
+          google::protobuf::MessageFactory::generated_factory()->GetPrototype(
+              type);
+      if (prototype != nullptr) node->reflection = prototype->GetReflection();
+    }
 
     const google::protobuf::MessageOptions& mo = type->options();
     int type_default = -1;
@@ -185,6 +192,21 @@ absl::StatusOr<std::unique_ptr<ProjectionPlan>> CompilePlan(
   Compiler compiler(plan.get(), resolve);
   ASSIGN_OR_RETURN(plan->root_node,
                    compiler.Node(root, -1, nullptr, -1, root->full_name()));
+  // Subtree bits, to a fixed point (recursive types form cycles).
+  for (bool changed = true; changed;) {
+    changed = false;
+    for (const std::unique_ptr<PlanNode>& node : plan->nodes) {
+      std::uint64_t bits = 0;
+      for (const PlanField& pf : node->fields) {
+        bits |= pf.need;
+        if (pf.child != nullptr) bits |= pf.child->subtree;
+      }
+      if (bits != node->subtree) {
+        node->subtree = bits;
+        changed = true;
+      }
+    }
+  }
   for (int i = 0; i < root->field_count(); ++i) {
     const FieldDescriptor* fd = root->field(i);
     if (!fd->options().GetExtension(v1::subject_id)) continue;
@@ -205,30 +227,41 @@ absl::StatusOr<std::unique_ptr<ProjectionPlan>> CompilePlan(
   return plan;
 }
 
-void PresentMask(const PlanNode& node, const Message& m, std::uint64_t* mask) {
-  const Reflection* r = m.GetReflection();
+bool UsesCachedReflection(const PlanNode& node, const Message& m) {
+  return node.reflection != nullptr && m.GetReflection() == node.reflection;
+}
+
+void PresentMask(const PlanNode& node, const Message& m, bool cached,
+                 std::uint64_t* mask) {
+  if ((node.subtree & ~*mask) == 0) return;
+  const Reflection* r = cached ? node.reflection : m.GetReflection();
   for (const PlanField& pf : node.fields) {
+    const bool look_inside = pf.child != nullptr && !pf.uniform;
+    const std::uint64_t bits =
+        pf.need | (look_inside ? pf.child->subtree : 0);
+    if ((bits & ~*mask) == 0) continue;  // nothing new to learn here
     if (pf.repeated) {
       const int n = r->FieldSize(m, pf.field);
       if (n == 0) continue;
       *mask |= pf.need;
-      if (pf.child == nullptr || pf.uniform) continue;
+      if (!look_inside) continue;
       for (int i = 0; i < n; ++i) {
         const Message* e = &r->GetRepeatedMessage(m, pf.field, i);
         if (pf.map && (e = MapValue(*e)) == nullptr) continue;
-        PresentMask(*pf.child, *e, mask);
+        PresentMask(*pf.child, *e, cached && !pf.map, mask);
       }
     } else {
       if (!r->HasField(m, pf.field)) continue;
       *mask |= pf.need;
-      if (pf.child == nullptr || pf.uniform) continue;
-      PresentMask(*pf.child, r->GetMessage(m, pf.field), mask);
+      if (!look_inside) continue;
+      PresentMask(*pf.child, r->GetMessage(m, pf.field), cached, mask);
     }
   }
 }
 
-bool Prune(const PlanNode& node, Message* m, std::uint64_t allowed) {
-  const Reflection* r = m->GetReflection();
+bool Prune(const PlanNode& node, Message* m, bool cached,
+           std::uint64_t allowed) {
+  const Reflection* r = cached ? node.reflection : m->GetReflection();
   bool cleared = false;
   if (!r->GetUnknownFields(*m).empty()) r->MutableUnknownFields(m)->Clear();
   if (node.has_extensions) {
@@ -253,7 +286,7 @@ bool Prune(const PlanNode& node, Message* m, std::uint64_t allowed) {
       int kept = 0;
       for (int i = 0; i < n; ++i) {
         Message* e = r->MutableRepeatedMessage(m, pf.field, i);
-        if (Prune(*pf.child, e, allowed)) {
+        if (Prune(*pf.child, e, cached, allowed)) {
           cleared = true;
           if (e->ByteSizeLong() == 0) continue;
         }
@@ -274,11 +307,11 @@ bool Prune(const PlanNode& node, Message* m, std::uint64_t allowed) {
         Message* e = er->MutableMessage(entry, value);
         // A map entry stays when its value is emptied: its key carries
         // the map field's own category, which the reader may see.
-        cleared = Prune(*pf.child, e, allowed) || cleared;
+        cleared = Prune(*pf.child, e, /*cached=*/false, allowed) || cleared;
       }
     } else if (r->HasField(*m, pf.field)) {
       Message* sub = r->MutableMessage(m, pf.field);
-      if (Prune(*pf.child, sub, allowed)) {
+      if (Prune(*pf.child, sub, cached, allowed)) {
         cleared = true;
         // A container left with nothing is removed: its presence alone
         // would tell the reader something was there.

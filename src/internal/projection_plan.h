@@ -50,7 +50,14 @@ struct PlanField {
 
 struct PlanNode {
   const google::protobuf::Descriptor* type = nullptr;
+  // The reflection of the generated class for `type`, or null when `type`
+  // is not in the generated pool. Used only on messages whose own
+  // reflection is this one (checked at the root), to skip a virtual call
+  // and a once-guard per visited message.
+  const google::protobuf::Reflection* reflection = nullptr;
   std::vector<PlanField> fields;
+  // Every need bit in this node and the nodes below it.
+  std::uint64_t subtree = 0;
   // The type declares extension ranges (extensions are always dropped).
   bool has_extensions = false;
   // The first path from a root that reached this node, for the lint.
@@ -79,16 +86,23 @@ struct ProjectionPlan {
 absl::StatusOr<std::unique_ptr<ProjectionPlan>> CompilePlan(
     const google::protobuf::Descriptor* root, const CategoryResolver& resolve);
 
-// ORs into `*mask` the need bits of every field present in `m`.
+// ORs into `*mask` the need bits of every field present in `m`. Fields
+// whose bits are already in `*mask` are not looked at. `cached`: the
+// nodes' `reflection` applies to `m` (see `UsesCachedReflection`).
 void PresentMask(const PlanNode& node, const google::protobuf::Message& m,
-                 std::uint64_t* mask);
+                 bool cached, std::uint64_t* mask);
+
+// True when `m`, a message of `node.type`, uses `node.reflection`; then so
+// do all messages inside it.
+bool UsesCachedReflection(const PlanNode& node,
+                          const google::protobuf::Message& m);
 
 // Clears, in `m`, every field whose need is not in `allowed`, and every
 // unknown field and extension, recursively. A singular sub-message or an
 // element of a repeated message field left with no field set by this is
 // removed. Returns true when a set field was
 // cleared.
-bool Prune(const PlanNode& node, google::protobuf::Message* m,
+bool Prune(const PlanNode& node, google::protobuf::Message* m, bool cached,
            std::uint64_t allowed);
 
 // The first field present in `m` whose need intersects `bits`, or null.
