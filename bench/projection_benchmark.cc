@@ -122,10 +122,9 @@ BENCHMARK(BM_Baseline_CopyFrom);
 // makes (identity, measurement, contact, billing), without the walks.
 void BM_Baseline_CopyFromPlusChecks(benchmark::State& state) {
   World& w = GetWorld(false);
-  const CategoryRef categories[] = {*w.guard->Category("identity"),
-                                    *w.guard->Category("measurement"),
-                                    *w.guard->Category("contact"),
-                                    *w.guard->Category("billing")};
+  const CategoryRef categories[] = {
+      *w.guard->Category("identity"), *w.guard->Category("measurement"),
+      *w.guard->Category("contact"), *w.guard->Category("billing")};
   HealthMeasurement out;
   for (auto _ : state) {
     for (const CategoryRef& c : categories) {
@@ -151,9 +150,8 @@ void Project(benchmark::State& state, bool audited, bool statistics) {
     }
     benchmark::DoNotOptimize(out);
   }
-  state.counters["fields_kept"] =
-      static_cast<double>(out.ByteSizeLong()) /
-      static_cast<double>(w.record.ByteSizeLong());
+  state.counters["fields_kept"] = static_cast<double>(out.ByteSizeLong()) /
+                                  static_cast<double>(w.record.ByteSizeLong());
 }
 
 // Support sees every field: the copy plus the checks and a walk.

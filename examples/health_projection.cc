@@ -37,8 +37,9 @@ int Fail(const absl::Status& s) {
 }
 
 // One measurement as the scale app uploads it.
-HealthMeasurement Measurement(const std::string& member, const std::string& name,
-                              double weight, double fat) {
+HealthMeasurement Measurement(const std::string& member,
+                              const std::string& name, double weight,
+                              double fat) {
   HealthMeasurement m;
   m.set_member_id(member);
   m.set_member_name(name);
@@ -106,7 +107,8 @@ int main(int argc, char** argv) {
   consent.set_subject_id("member-0001");
   consent.set_subject_kind(consentry::v1::SUBJECT_KIND_CUSTOMER);
   consent.mutable_purpose_consent()->set_purpose("statistics.measurement");
-  consent.mutable_purpose_consent()->set_state(consentry::v1::CONSENT_STATE_GIVEN);
+  consent.mutable_purpose_consent()->set_state(
+      consentry::v1::CONSENT_STATE_GIVEN);
   consent.mutable_purpose_consent()->set_policy_version((*policy)->version());
   consent.mutable_purpose_consent()->set_method(
       consentry::v1::COLLECTION_METHOD_MOBILE_APP);
@@ -144,7 +146,8 @@ int main(int argc, char** argv) {
     }
   }
 
-  std::cout << "\n" << audit.size()
+  std::cout << "\n"
+            << audit.size()
             << " decisions audited (one per category present in each record "
                "read).\n";
   return 0;

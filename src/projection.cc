@@ -168,17 +168,18 @@ absl::Status Projector::ProjectInto(const AccessContext& ctx, const Message& in,
     if (d->proceeds()) {
       allowed |= std::uint64_t{1} << c;
     } else if (first_denial.ok()) {
-      first_denial = DenialStatus(d->reason(), ctx.purpose(),
-                                  plan.category_ids[static_cast<std::size_t>(c)]);
+      first_denial =
+          DenialStatus(d->reason(), ctx.purpose(),
+                       plan.category_ids[static_cast<std::size_t>(c)]);
       first_denial_bit = std::uint64_t{1} << c;
     }
   }
   const std::uint64_t denied = present & ~allowed;
   if (options_.mode == ProjectionMode::kRequireAll && denied != 0) {
     if (first_denial_bit != 0) {
-      return fail(WithField(first_denial,
-                            internal::FindPresent(*plan.root_node, in,
-                                                  first_denial_bit)));
+      return fail(WithField(
+          first_denial,
+          internal::FindPresent(*plan.root_node, in, first_denial_bit)));
     }
     const FieldDescriptor* f =
         internal::FindPresent(*plan.root_node, in, internal::kNeverBit);
@@ -219,11 +220,10 @@ absl::StatusOr<std::vector<UntaggedField>> ListUntaggedFields(
         }
         const std::string& name = pf.field->full_name();
         if (found.contains(name)) continue;
-        found.emplace(name,
-                      UntaggedField{name,
-                                    absl::StrCat(node->path, ".",
-                                                 pf.field->name()),
-                                    (pf.need & internal::kAlwaysBit) != 0});
+        found.emplace(
+            name,
+            UntaggedField{name, absl::StrCat(node->path, ".", pf.field->name()),
+                          (pf.need & internal::kAlwaysBit) != 0});
       }
     }
   }

@@ -143,15 +143,12 @@ TEST_F(ProjectorTest, UnknownFieldsAreDropped) {
   absl::StatusOr<test::Record> out = Project("support-desk", "support", in);
   ASSERT_OK(out);
   EXPECT_TRUE(out->GetReflection()->GetUnknownFields(*out).empty());
-  EXPECT_TRUE(out->contact().GetReflection()
-                  ->GetUnknownFields(out->contact())
-                  .empty());
-  EXPECT_TRUE(out->parts(0).GetReflection()
-                  ->GetUnknownFields(out->parts(0))
-                  .empty());
-  const test::Part& out_mapped = out->parts_by_name().at("right_leg");
   EXPECT_TRUE(
-      out_mapped.GetReflection()->GetUnknownFields(out_mapped).empty());
+      out->contact().GetReflection()->GetUnknownFields(out->contact()).empty());
+  EXPECT_TRUE(
+      out->parts(0).GetReflection()->GetUnknownFields(out->parts(0)).empty());
+  const test::Part& out_mapped = out->parts_by_name().at("right_leg");
+  EXPECT_TRUE(out_mapped.GetReflection()->GetUnknownFields(out_mapped).empty());
   EXPECT_THAT(*out, EqualsProto(FullRecord()));
 }
 
@@ -261,10 +258,9 @@ TEST_F(ProjectorTest, RequireAllNamesTheDeniedField) {
   test::Record in;
   in.set_member_id(kMember);
   in.mutable_contact()->set_phone("03-0000-0007");
-  EXPECT_THAT(
-      strict.Project(Ctx("billing-service", "billing.calculation"), in),
-      StatusIs(absl::StatusCode::kPermissionDenied,
-               HasSubstr("consentry.test.Contact.phone")));
+  EXPECT_THAT(strict.Project(Ctx("billing-service", "billing.calculation"), in),
+              StatusIs(absl::StatusCode::kPermissionDenied,
+                       HasSubstr("consentry.test.Contact.phone")));
 }
 
 TEST_F(ProjectorTest, RequireAllDeniesAnUntaggedField) {
@@ -307,25 +303,29 @@ TEST_F(ProjectorTest, UnknownCategoryIdIsRejected) {
 }
 
 TEST_F(ProjectorTest, NonStringSubjectFieldIsRejected) {
-  EXPECT_THAT(projector_->Prepare(test::NonStringSubject::descriptor()),
-              StatusIs(absl::StatusCode::kInvalidArgument,
-                       HasSubstr("field consentry.test.NonStringSubject."
-                                 "member_number: (consentry.v1.subject_id) "
-                                 "marks a field that is not a singular string")));
+  EXPECT_THAT(
+      projector_->Prepare(test::NonStringSubject::descriptor()),
+      StatusIs(absl::StatusCode::kInvalidArgument,
+               HasSubstr("field consentry.test.NonStringSubject."
+                         "member_number: (consentry.v1.subject_id) "
+                         "marks a field that is not a singular string")));
 }
 
-TEST_F(ProjectorTest, CategoryOnMessageFieldConflictingWithNestedTagsIsRejected) {
+TEST_F(ProjectorTest,
+       CategoryOnMessageFieldConflictingWithNestedTagsIsRejected) {
   EXPECT_THAT(
       projector_->Prepare(test::FieldConflict::descriptor()),
-      StatusIs(absl::StatusCode::kInvalidArgument,
-               AllOf(HasSubstr("field consentry.test.Contact.email: category "
-                               "'contact' conflicts with category 'billing'"),
-                     HasSubstr("consentry.test.FieldConflict.billing_contact"))));
+      StatusIs(
+          absl::StatusCode::kInvalidArgument,
+          AllOf(HasSubstr("field consentry.test.Contact.email: category "
+                          "'contact' conflicts with category 'billing'"),
+                HasSubstr("consentry.test.FieldConflict.billing_contact"))));
   EXPECT_THAT(
       projector_->Prepare(test::DefaultConflict::descriptor()),
-      StatusIs(absl::StatusCode::kInvalidArgument,
-               AllOf(HasSubstr("message consentry.test.Part (default_category)"),
-                     HasSubstr("consentry.test.DefaultConflict.part"))));
+      StatusIs(
+          absl::StatusCode::kInvalidArgument,
+          AllOf(HasSubstr("message consentry.test.Part (default_category)"),
+                HasSubstr("consentry.test.DefaultConflict.part"))));
   // A consistent tag on a message-typed field is accepted.
   EXPECT_OK(projector_->Prepare(test::Record::descriptor()));
 }
@@ -349,16 +349,15 @@ TEST_F(ProjectorTest, SubjectFieldMustExistOnceAndBeSet) {
 
 TEST_F(ProjectorTest, OutputOfAnotherTypeIsRejected) {
   test::Untagged wrong;
+  EXPECT_THAT(projector_->ProjectInto(Ctx("support-desk", "support"),
+                                      FullRecord(), &wrong),
+              StatusIs(absl::StatusCode::kInvalidArgument,
+                       HasSubstr("out is a consentry.test.Untagged, not a "
+                                 "consentry.test.Record")));
   EXPECT_THAT(
       projector_->ProjectInto(Ctx("support-desk", "support"), FullRecord(),
-                              &wrong),
-      StatusIs(absl::StatusCode::kInvalidArgument,
-               HasSubstr("out is a consentry.test.Untagged, not a "
-                         "consentry.test.Record")));
-  EXPECT_THAT(projector_->ProjectInto(Ctx("support-desk", "support"),
-                                      FullRecord(), nullptr),
-              StatusIs(absl::StatusCode::kInvalidArgument,
-                       HasSubstr("out is null")));
+                              nullptr),
+      StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("out is null")));
 }
 
 TEST_F(ProjectorTest, StoreOutageFailsClosedWithoutPartialCopy) {
@@ -387,9 +386,9 @@ TEST_F(ProjectorTest, ShadowModeKeepsDeniedFieldsAndCountsThem) {
   projector_.reset();
   MakeGuard(options);
   Projector shadow(*guard_);
-  EXPECT_THAT(
-      shadow.Project(Ctx("billing-service", "billing.calculation"), FullRecord()),
-      testing::IsOkAndHolds(EqualsProto(FullRecord())));
+  EXPECT_THAT(shadow.Project(Ctx("billing-service", "billing.calculation"),
+                             FullRecord()),
+              testing::IsOkAndHolds(EqualsProto(FullRecord())));
   EXPECT_FALSE(guard_->ShadowReport().empty());
 }
 
@@ -441,11 +440,10 @@ TEST(ListUntaggedFieldsTest, ListsUntaggedFieldsTransitively) {
                     f.path);
   }
   // Record is fully tagged (its Timestamp takes the measurement default).
-  EXPECT_THAT(names,
-              ElementsAre("consentry.test.Lenient.note (readable) @ "
-                          "consentry.test.Lenient.note",
-                          "consentry.test.Untagged.note @ "
-                          "consentry.test.Untagged.note"));
+  EXPECT_THAT(names, ElementsAre("consentry.test.Lenient.note (readable) @ "
+                                 "consentry.test.Lenient.note",
+                                 "consentry.test.Untagged.note @ "
+                                 "consentry.test.Untagged.note"));
 }
 
 TEST(ListUntaggedFieldsTest, FindsUntaggedFieldsInsideNestedTypes) {

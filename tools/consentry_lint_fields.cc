@@ -52,9 +52,9 @@ absl::Status LoadDescriptorSet(const std::string& path,
   bytes << in.rdbuf();
   google::protobuf::FileDescriptorSet set;
   if (!set.ParseFromString(bytes.str())) {
-    return absl::DataLossError(
-        absl::StrCat(path, ": not a FileDescriptorSet (protoc "
-                           "--descriptor_set_out)"));
+    return absl::DataLossError(absl::StrCat(path,
+                                            ": not a FileDescriptorSet (protoc "
+                                            "--descriptor_set_out)"));
   }
   for (const google::protobuf::FileDescriptorProto& file : set.file()) {
     // A file also compiled into the tool (descriptor.proto, options.proto)

@@ -28,7 +28,8 @@
 // Example:
 //
 //   // health.proto: message Measurement { string member_id = 1
-//   //   [(consentry.v1.subject_id) = true, (consentry.v1.category) = "identity"];
+//   //   [(consentry.v1.subject_id) = true, (consentry.v1.category) =
+//   "identity"];
 //   //   double weight_kg = 2 [(consentry.v1.category) = "measurement"]; ... }
 //   consentry::Projector projector(*guard);
 //   absl::StatusOr<consentry::AccessContext> stats =
@@ -99,8 +100,9 @@ class CONSENTRY_EXPORT Projector {
 
   // Sets `*out` to a copy of `in` holding only the fields `ctx` may see for
   // the subject named in `in`'s `(consentry.v1.subject_id)` field. On any
-  // error `*out` is cleared. A shadow-mode Guard keeps denied fields (the
-  // denials are audited and counted as for every shadow read).
+  // error but a null or mistyped `out`, `*out` is cleared. A shadow-mode Guard
+  // keeps denied fields (the denials are audited and counted as for every
+  // shadow read).
   //
   // Errors:
   //   `kInvalidArgument`: `out` is null or not of `in`'s type; the type has

@@ -60,9 +60,9 @@ class Compiler {
                              absl::StrCat("message ", type->full_name(),
                                           " (default_category)")));
       if (hard >= 0 && type_default != hard) {
-        return Conflict(absl::StrCat("message ", type->full_name(),
-                                     " (default_category)"),
-                        type_default, hard_origin, hard);
+        return Conflict(
+            absl::StrCat("message ", type->full_name(), " (default_category)"),
+            type_default, hard_origin, hard);
       }
     }
     const bool readable = mo.GetExtension(v1::untagged_readable);
@@ -158,7 +158,8 @@ class Compiler {
   absl::Status Conflict(absl::string_view where, int inner,
                         const FieldDescriptor* outer, int outer_cat) {
     return absl::InvalidArgumentError(absl::StrCat(
-        where, ": category '", plan_->category_ids[static_cast<std::size_t>(inner)],
+        where, ": category '",
+        plan_->category_ids[static_cast<std::size_t>(inner)],
         "' conflicts with category '",
         plan_->category_ids[static_cast<std::size_t>(outer_cat)],
         "' that field ", outer != nullptr ? outer->full_name() : "?",
@@ -237,8 +238,7 @@ void PresentMask(const PlanNode& node, const Message& m, bool cached,
   const Reflection* r = cached ? node.reflection : m.GetReflection();
   for (const PlanField& pf : node.fields) {
     const bool look_inside = pf.child != nullptr && !pf.uniform;
-    const std::uint64_t bits =
-        pf.need | (look_inside ? pf.child->subtree : 0);
+    const std::uint64_t bits = pf.need | (look_inside ? pf.child->subtree : 0);
     if ((bits & ~*mask) == 0) continue;  // nothing new to learn here
     if (pf.repeated) {
       const int n = r->FieldSize(m, pf.field);
@@ -335,7 +335,8 @@ const FieldDescriptor* FindPresent(const PlanNode& node, const Message& m,
       for (int i = 0; i < n; ++i) {
         const Message* e = &r->GetRepeatedMessage(m, pf.field, i);
         if (pf.map && (e = MapValue(*e)) == nullptr) continue;
-        if (const FieldDescriptor* f = FindPresent(*pf.child, *e, bits)) return f;
+        if (const FieldDescriptor* f = FindPresent(*pf.child, *e, bits))
+          return f;
       }
     } else {
       if (!r->HasField(m, pf.field)) continue;
