@@ -36,3 +36,7 @@ echo "== disclosure_request: a disclosure request from receipt to the written an
 echo
 echo "== consent_two_process: a withdrawal recorded in one process, enforced in billing =="
 "$BUILD/examples/consent_two_process"
+
+echo
+echo "== health_projection: one measurement record, projected per purpose =="
+"$BUILD/examples/health_projection"

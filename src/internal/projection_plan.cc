@@ -1,0 +1,354 @@
+// Copyright 2026 The consentry Authors.
+// SPDX-License-Identifier: Apache-2.0
+
+#include "src/internal/projection_plan.h"
+
+#include <tuple>
+#include <utility>
+
+#include "absl/container/flat_hash_map.h"
+#include "absl/strings/str_cat.h"
+#include "consentry/v1/options.pb.h"
+#include "src/internal/status_macros.h"
+
+namespace consentry::internal {
+namespace {
+
+using google::protobuf::Descriptor;
+using google::protobuf::FieldDescriptor;
+using google::protobuf::Message;
+using google::protobuf::Reflection;
+
+constexpr std::uint64_t Bit(int c) { return std::uint64_t{1} << c; }
+
+// Walks the types reachable from a root and builds one node per
+// (type, hard category, soft category): the same type embedded under
+// different inherited categories compiles to different nodes.
+class Compiler {
+ public:
+  Compiler(ProjectionPlan* plan, const CategoryResolver& resolve)
+      : plan_(plan), resolve_(resolve) {}
+
+  // `hard`: the category an explicit tag on the enclosing field imposes on
+  // the whole message (`hard_origin` is that field), or -1. `soft`: the
+  // default category in force where the message is embedded, or -1.
+  absl::StatusOr<const PlanNode*> Node(const Descriptor* type, int hard,
+                                       const FieldDescriptor* hard_origin,
+                                       int soft, const std::string& path) {
+    const auto key = std::make_tuple(type, hard, soft);
+    if (auto it = memo_.find(key); it != memo_.end()) return it->second;
+    auto owned = std::make_unique<PlanNode>();
+    PlanNode* node = owned.get();
+    plan_->nodes.push_back(std::move(owned));
+    memo_.emplace(key, node);
+    node->type = type;
+    node->path = path;
+    node->has_extensions = type->extension_range_count() > 0;
+    if (type->file()->pool() ==
+        google::protobuf::DescriptorPool::generated_pool()) {
+      const Message* prototype =
+          google::protobuf::MessageFactory::generated_factory()->GetPrototype(
+              type);
+      if (prototype != nullptr) node->reflection = prototype->GetReflection();
+    }
+
+    const google::protobuf::MessageOptions& mo = type->options();
+    int type_default = -1;
+    if (mo.HasExtension(v1::default_category)) {
+      ASSIGN_OR_RETURN(type_default,
+                       Index(mo.GetExtension(v1::default_category),
+                             absl::StrCat("message ", type->full_name(),
+                                          " (default_category)")));
+      if (hard >= 0 && type_default != hard) {
+        return Conflict(
+            absl::StrCat("message ", type->full_name(), " (default_category)"),
+            type_default, hard_origin, hard);
+      }
+    }
+    const bool readable = mo.GetExtension(v1::untagged_readable);
+    const int inner_soft = type_default >= 0 ? type_default : soft;
+
+    node->fields.reserve(static_cast<std::size_t>(type->field_count()));
+    for (int i = 0; i < type->field_count(); ++i) {
+      const FieldDescriptor* fd = type->field(i);
+      const google::protobuf::FieldOptions& fo = fd->options();
+      if (fo.GetExtension(v1::subject_id) &&
+          (fd->type() != FieldDescriptor::TYPE_STRING || fd->is_repeated())) {
+        return absl::InvalidArgumentError(absl::StrCat(
+            "field ", fd->full_name(),
+            ": (consentry.v1.subject_id) marks a field that is not a singular "
+            "string (it is ",
+            fd->is_repeated() ? "repeated " : "", fd->type_name(), ")"));
+      }
+      int own = -1;
+      if (fo.HasExtension(v1::category)) {
+        ASSIGN_OR_RETURN(own, Index(fo.GetExtension(v1::category),
+                                    absl::StrCat("field ", fd->full_name())));
+        if (hard >= 0 && own != hard) {
+          return Conflict(absl::StrCat("field ", fd->full_name()), own,
+                          hard_origin, hard);
+        }
+      }
+      const int explicit_cat = own >= 0 ? own : hard;
+      const FieldDescriptor* origin = own >= 0 ? fd : hard_origin;
+      const int eff = explicit_cat >= 0 ? explicit_cat : inner_soft;
+      const std::uint64_t need =
+          eff >= 0 ? Bit(eff) : (readable ? kAlwaysBit : kNeverBit);
+      const std::string field_path = absl::StrCat(path, ".", fd->name());
+
+      PlanField pf;
+      pf.field = fd;
+      pf.repeated = fd->is_repeated();
+      pf.map = fd->is_map();
+      const Descriptor* nested = nullptr;
+      if (pf.map) {
+        pf.need = need;  // the keys
+        const FieldDescriptor* value = fd->message_type()->map_value();
+        if (value->cpp_type() == FieldDescriptor::CPPTYPE_MESSAGE) {
+          nested = value->message_type();
+        }
+      } else if (fd->cpp_type() == FieldDescriptor::CPPTYPE_MESSAGE) {
+        nested = fd->message_type();
+        pf.need = explicit_cat >= 0 ? Bit(explicit_cat) : 0;
+      } else {
+        pf.need = need;
+      }
+      if (nested != nullptr) {
+        if (explicit_cat >= 0) {
+          ASSIGN_OR_RETURN(pf.child,
+                           Node(nested, explicit_cat, origin, -1, field_path));
+          pf.uniform = true;
+        } else {
+          ASSIGN_OR_RETURN(pf.child,
+                           Node(nested, -1, nullptr, inner_soft, field_path));
+          pf.uniform = false;
+        }
+      }
+      node->fields.push_back(pf);
+    }
+    return node;
+  }
+
+ private:
+  absl::StatusOr<int> Index(const std::string& id, absl::string_view where) {
+    if (id.empty()) {
+      return absl::InvalidArgumentError(
+          absl::StrCat(where, ": the category id is empty"));
+    }
+    if (auto it = index_.find(id); it != index_.end()) return it->second;
+    if (resolve_) {
+      absl::Status s = resolve_(id);
+      if (!s.ok()) {
+        return absl::InvalidArgumentError(
+            absl::StrCat(where, ": category '", id,
+                         "' is not defined by the policy (", s.message(), ")"));
+      }
+    }
+    const int n = static_cast<int>(plan_->category_ids.size());
+    if (n >= kMaxPlanCategories) {
+      return absl::InvalidArgumentError(
+          absl::StrCat(where, ": more than ", kMaxPlanCategories,
+                       " distinct categories under one message type"));
+    }
+    plan_->category_ids.push_back(id);
+    index_.emplace(id, n);
+    return n;
+  }
+
+  absl::Status Conflict(absl::string_view where, int inner,
+                        const FieldDescriptor* outer, int outer_cat) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        where, ": category '",
+        plan_->category_ids[static_cast<std::size_t>(inner)],
+        "' conflicts with category '",
+        plan_->category_ids[static_cast<std::size_t>(outer_cat)],
+        "' that field ", outer != nullptr ? outer->full_name() : "?",
+        " gives the whole message; tag the nested fields alike or drop the "
+        "tag on the message-typed field"));
+  }
+
+  ProjectionPlan* plan_;
+  const CategoryResolver& resolve_;
+  absl::flat_hash_map<std::tuple<const Descriptor*, int, int>, const PlanNode*>
+      memo_;
+  absl::flat_hash_map<std::string, int> index_;
+};
+
+const Message* MapValue(const Message& entry) {
+  const FieldDescriptor* value = entry.GetDescriptor()->map_value();
+  const Reflection* r = entry.GetReflection();
+  if (!r->HasField(entry, value)) return nullptr;
+  return &r->GetMessage(entry, value);
+}
+
+}  // namespace
+
+absl::StatusOr<std::unique_ptr<ProjectionPlan>> CompilePlan(
+    const Descriptor* root, const CategoryResolver& resolve) {
+  if (root == nullptr) {
+    return absl::InvalidArgumentError("projection plan: message type is null");
+  }
+  auto plan = std::make_unique<ProjectionPlan>();
+  plan->root = root;
+  Compiler compiler(plan.get(), resolve);
+  ASSIGN_OR_RETURN(plan->root_node,
+                   compiler.Node(root, -1, nullptr, -1, root->full_name()));
+  // Subtree bits, to a fixed point (recursive types form cycles).
+  for (bool changed = true; changed;) {
+    changed = false;
+    for (const std::unique_ptr<PlanNode>& node : plan->nodes) {
+      std::uint64_t bits = 0;
+      for (const PlanField& pf : node->fields) {
+        bits |= pf.need;
+        if (pf.child != nullptr) bits |= pf.child->subtree;
+      }
+      if (bits != node->subtree) {
+        node->subtree = bits;
+        changed = true;
+      }
+    }
+  }
+  for (int i = 0; i < root->field_count(); ++i) {
+    const FieldDescriptor* fd = root->field(i);
+    if (!fd->options().GetExtension(v1::subject_id)) continue;
+    if (plan->subject != nullptr) {
+      plan->subject = nullptr;
+      plan->subject_error = absl::InvalidArgumentError(absl::StrCat(
+          "message type ", root->full_name(),
+          " marks more than one field with (consentry.v1.subject_id)"));
+      break;
+    }
+    plan->subject = fd;
+  }
+  if (plan->subject == nullptr && plan->subject_error.ok()) {
+    plan->subject_error = absl::InvalidArgumentError(
+        absl::StrCat("message type ", root->full_name(),
+                     " has no field marked (consentry.v1.subject_id) = true"));
+  }
+  return plan;
+}
+
+bool UsesCachedReflection(const PlanNode& node, const Message& m) {
+  return node.reflection != nullptr && m.GetReflection() == node.reflection;
+}
+
+void PresentMask(const PlanNode& node, const Message& m, bool cached,
+                 std::uint64_t* mask) {
+  if ((node.subtree & ~*mask) == 0) return;
+  const Reflection* r = cached ? node.reflection : m.GetReflection();
+  for (const PlanField& pf : node.fields) {
+    const bool look_inside = pf.child != nullptr && !pf.uniform;
+    const std::uint64_t bits = pf.need | (look_inside ? pf.child->subtree : 0);
+    if ((bits & ~*mask) == 0) continue;  // nothing new to learn here
+    if (pf.repeated) {
+      const int n = r->FieldSize(m, pf.field);
+      if (n == 0) continue;
+      *mask |= pf.need;
+      if (!look_inside) continue;
+      for (int i = 0; i < n; ++i) {
+        const Message* e = &r->GetRepeatedMessage(m, pf.field, i);
+        if (pf.map && (e = MapValue(*e)) == nullptr) continue;
+        PresentMask(*pf.child, *e, cached && !pf.map, mask);
+      }
+    } else {
+      if (!r->HasField(m, pf.field)) continue;
+      *mask |= pf.need;
+      if (!look_inside) continue;
+      PresentMask(*pf.child, r->GetMessage(m, pf.field), cached, mask);
+    }
+  }
+}
+
+bool Prune(const PlanNode& node, Message* m, bool cached,
+           std::uint64_t allowed) {
+  const Reflection* r = cached ? node.reflection : m->GetReflection();
+  bool cleared = false;
+  if (!r->GetUnknownFields(*m).empty()) r->MutableUnknownFields(m)->Clear();
+  if (node.has_extensions) {
+    std::vector<const FieldDescriptor*> set;
+    r->ListFields(*m, &set);
+    for (const FieldDescriptor* fd : set) {
+      if (fd->is_extension()) r->ClearField(m, fd);
+    }
+  }
+  for (const PlanField& pf : node.fields) {
+    if ((pf.need & ~allowed) != 0) {
+      cleared = cleared || (pf.repeated ? r->FieldSize(*m, pf.field) > 0
+                                        : r->HasField(*m, pf.field));
+      r->ClearField(m, pf.field);
+      continue;
+    }
+    if (pf.child == nullptr) continue;
+    if (pf.repeated && !pf.map) {
+      // Elements left with nothing are removed, the rest keep their order:
+      // an empty element would still tell how many there were.
+      const int n = r->FieldSize(*m, pf.field);
+      int kept = 0;
+      for (int i = 0; i < n; ++i) {
+        Message* e = r->MutableRepeatedMessage(m, pf.field, i);
+        if (Prune(*pf.child, e, cached, allowed)) {
+          cleared = true;
+          if (e->ByteSizeLong() == 0) continue;
+        }
+        if (kept != i) r->SwapElements(m, pf.field, kept, i);
+        ++kept;
+      }
+      for (int i = kept; i < n; ++i) r->RemoveLast(m, pf.field);
+    } else if (pf.repeated) {
+      const int n = r->FieldSize(*m, pf.field);
+      for (int i = 0; i < n; ++i) {
+        Message* entry = r->MutableRepeatedMessage(m, pf.field, i);
+        const FieldDescriptor* value = entry->GetDescriptor()->map_value();
+        const Reflection* er = entry->GetReflection();
+        if (!er->GetUnknownFields(*entry).empty()) {
+          er->MutableUnknownFields(entry)->Clear();
+        }
+        if (!er->HasField(*entry, value)) continue;
+        Message* e = er->MutableMessage(entry, value);
+        // A map entry stays when its value is emptied: its key carries
+        // the map field's own category, which the reader may see.
+        cleared = Prune(*pf.child, e, /*cached=*/false, allowed) || cleared;
+      }
+    } else if (r->HasField(*m, pf.field)) {
+      Message* sub = r->MutableMessage(m, pf.field);
+      if (Prune(*pf.child, sub, cached, allowed)) {
+        cleared = true;
+        // A container left with nothing is removed: its presence alone
+        // would tell the reader something was there.
+        if (sub->ByteSizeLong() == 0) r->ClearField(m, pf.field);
+      }
+    }
+  }
+  return cleared;
+}
+
+const FieldDescriptor* FindPresent(const PlanNode& node, const Message& m,
+                                   std::uint64_t bits) {
+  const Reflection* r = m.GetReflection();
+  for (const PlanField& pf : node.fields) {
+    const bool hit = (pf.need & bits) != 0;
+    if (pf.repeated) {
+      const int n = r->FieldSize(m, pf.field);
+      if (n == 0) continue;
+      if (hit) return pf.field;
+      if (pf.child == nullptr || pf.uniform) continue;
+      for (int i = 0; i < n; ++i) {
+        const Message* e = &r->GetRepeatedMessage(m, pf.field, i);
+        if (pf.map && (e = MapValue(*e)) == nullptr) continue;
+        if (const FieldDescriptor* f = FindPresent(*pf.child, *e, bits))
+          return f;
+      }
+    } else {
+      if (!r->HasField(m, pf.field)) continue;
+      if (hit) return pf.field;
+      if (pf.child == nullptr || pf.uniform) continue;
+      if (const FieldDescriptor* f =
+              FindPresent(*pf.child, r->GetMessage(m, pf.field), bits)) {
+        return f;
+      }
+    }
+  }
+  return nullptr;
+}
+
+}  // namespace consentry::internal

@@ -1,0 +1,115 @@
+// Copyright 2026 The consentry Authors.
+// SPDX-License-Identifier: Apache-2.0
+//
+// The compiled form of a message type's field tags (consentry/v1/options.proto)
+// and the walks a projection makes over a message with it. Internal; never
+// installed. Immutable once compiled; safe to share between threads.
+
+#ifndef CONSENTRY_SRC_INTERNAL_PROJECTION_PLAN_H_
+#define CONSENTRY_SRC_INTERNAL_PROJECTION_PLAN_H_
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
+#include "google/protobuf/descriptor.h"
+#include "google/protobuf/message.h"
+
+namespace consentry::internal {
+
+// Bits of a plan mask: bit i (i < kMaxPlanCategories) is the plan's i-th
+// category; `kAlwaysBit` marks an untagged field its message declares
+// readable (always in the allowed mask); `kNeverBit` an untagged field that
+// is not readable (never in the allowed mask).
+inline constexpr int kMaxPlanCategories = 62;
+inline constexpr std::uint64_t kAlwaysBit = std::uint64_t{1} << 62;
+inline constexpr std::uint64_t kNeverBit = std::uint64_t{1} << 63;
+inline constexpr std::uint64_t kCategoryBits = kAlwaysBit - 1;
+
+struct PlanNode;
+
+struct PlanField {
+  const google::protobuf::FieldDescriptor* field = nullptr;
+  // The bit the field's values need in the allowed mask; 0 for a container
+  // (a message-typed field without a category: decided inside).
+  std::uint64_t need = 0;
+  // For a message-typed field, or a map with message values: the plan of
+  // the message (the value type for a map). Otherwise null.
+  const PlanNode* child = nullptr;
+  // True when everything below the field needs exactly `need`: presence
+  // need not look inside.
+  bool uniform = true;
+  bool repeated = false;
+  bool map = false;
+};
+
+struct PlanNode {
+  const google::protobuf::Descriptor* type = nullptr;
+  // The reflection of the generated class for `type`, or null when `type`
+  // is not in the generated pool. Used only on messages whose own
+  // reflection is this one (checked at the root), to skip a virtual call
+  // and a once-guard per visited message.
+  const google::protobuf::Reflection* reflection = nullptr;
+  std::vector<PlanField> fields;
+  // Every need bit in this node and the nodes below it.
+  std::uint64_t subtree = 0;
+  // The type declares extension ranges (extensions are always dropped).
+  bool has_extensions = false;
+  // The first path from a root that reached this node, for the lint.
+  std::string path;
+};
+
+// Resolves a category id to its plan-facing form; returns an error (any
+// code) for an id the policy does not define.
+using CategoryResolver = std::function<absl::Status(absl::string_view id)>;
+
+struct ProjectionPlan {
+  const google::protobuf::Descriptor* root = nullptr;
+  const PlanNode* root_node = nullptr;
+  // The root's subject-id field; null when it has none or several, with the
+  // error in `subject_error`.
+  const google::protobuf::FieldDescriptor* subject = nullptr;
+  absl::Status subject_error;
+  // Plan-local category index -> policy category id.
+  std::vector<std::string> category_ids;
+  std::vector<std::unique_ptr<PlanNode>> nodes;
+};
+
+// Compiles the plan for `root`. `resolve` (may be empty: no check) is asked
+// once per distinct category id. Errors: `kInvalidArgument` naming the
+// field (or type) for malformed tags, as listed in consentry/projection.h.
+absl::StatusOr<std::unique_ptr<ProjectionPlan>> CompilePlan(
+    const google::protobuf::Descriptor* root, const CategoryResolver& resolve);
+
+// ORs into `*mask` the need bits of every field present in `m`. Fields
+// whose bits are already in `*mask` are not looked at. `cached`: the
+// nodes' `reflection` applies to `m` (see `UsesCachedReflection`).
+void PresentMask(const PlanNode& node, const google::protobuf::Message& m,
+                 bool cached, std::uint64_t* mask);
+
+// True when `m`, a message of `node.type`, uses `node.reflection`; then so
+// do all messages inside it.
+bool UsesCachedReflection(const PlanNode& node,
+                          const google::protobuf::Message& m);
+
+// Clears, in `m`, every field whose need is not in `allowed`, and every
+// unknown field and extension, recursively. A singular sub-message or an
+// element of a repeated message field left with no field set by this is
+// removed. Returns true when a set field was
+// cleared.
+bool Prune(const PlanNode& node, google::protobuf::Message* m, bool cached,
+           std::uint64_t allowed);
+
+// The first field present in `m` whose need intersects `bits`, or null.
+const google::protobuf::FieldDescriptor* FindPresent(
+    const PlanNode& node, const google::protobuf::Message& m,
+    std::uint64_t bits);
+
+}  // namespace consentry::internal
+
+#endif  // CONSENTRY_SRC_INTERNAL_PROJECTION_PLAN_H_

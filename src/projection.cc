@@ -1,0 +1,240 @@
+// Copyright 2026 The consentry Authors.
+// SPDX-License-Identifier: Apache-2.0
+
+#include "consentry/projection.h"
+
+#include <algorithm>
+#include <bit>
+#include <utility>
+
+#include "absl/container/flat_hash_map.h"
+#include "absl/strings/str_cat.h"
+#include "google/protobuf/descriptor.h"
+#include "google/protobuf/message.h"
+#include "src/internal/mutex.h"
+#include "src/internal/projection_plan.h"
+#include "src/internal/status_macros.h"
+
+namespace consentry {
+namespace internal {
+
+// A compiled plan with the categories resolved against the Guard.
+struct ResolvedPlan {
+  std::unique_ptr<ProjectionPlan> plan;
+  std::vector<CategoryRef> categories;  // by plan-local index
+};
+
+// An immutable map from message type to plan. Readers load the current
+// snapshot with one atomic load and no lock; a new type publishes a new
+// snapshot (copy plus one entry) under the writer mutex.
+struct PlanSnapshot {
+  absl::flat_hash_map<const google::protobuf::Descriptor*, const ResolvedPlan*>
+      plans;
+};
+
+}  // namespace internal
+
+using google::protobuf::Descriptor;
+using google::protobuf::FieldDescriptor;
+using google::protobuf::Message;
+using internal::PlanSnapshot;
+using internal::ResolvedPlan;
+
+struct Projector::Cache {
+  std::atomic<const PlanSnapshot*> current{nullptr};
+  internal::Mutex mu;
+  // Every snapshot ever published stays alive until the Projector dies: a
+  // reader may still hold an older one. Snapshots grow by one type each;
+  // the number of message types a service projects is small.
+  std::vector<std::unique_ptr<const PlanSnapshot>> snapshots
+      ABSL_GUARDED_BY(mu);
+  std::vector<std::unique_ptr<const ResolvedPlan>> plans ABSL_GUARDED_BY(mu);
+};
+
+Projector::Projector(Guard& guard, ProjectorOptions options)
+    : guard_(guard), options_(options), cache_(std::make_unique<Cache>()) {
+  auto empty = std::make_unique<const PlanSnapshot>();
+  cache_->current.store(empty.get(), std::memory_order_release);
+  internal::MutexLock lock(&cache_->mu);
+  cache_->snapshots.push_back(std::move(empty));
+}
+
+Projector::~Projector() = default;
+
+std::size_t Projector::cached_plans() const {
+  return cache_->current.load(std::memory_order_acquire)->plans.size();
+}
+
+absl::StatusOr<const ResolvedPlan*> Projector::PlanFor(const Descriptor* type) {
+  const PlanSnapshot* snap = cache_->current.load(std::memory_order_acquire);
+  if (auto it = snap->plans.find(type); it != snap->plans.end()) {
+    return it->second;
+  }
+  // Compile outside the lock; a racing thread may compile the same type,
+  // and the first to publish wins.
+  auto resolved = std::make_unique<ResolvedPlan>();
+  const internal::CategoryResolver resolve =
+      [this](absl::string_view id) -> absl::Status {
+    return guard_.Category(id).status();
+  };
+  ASSIGN_OR_RETURN(resolved->plan, internal::CompilePlan(type, resolve));
+  resolved->categories.reserve(resolved->plan->category_ids.size());
+  for (const std::string& id : resolved->plan->category_ids) {
+    ASSIGN_OR_RETURN(CategoryRef c, guard_.Category(id));
+    resolved->categories.push_back(std::move(c));
+  }
+  internal::MutexLock lock(&cache_->mu);
+  const PlanSnapshot* latest = cache_->current.load(std::memory_order_acquire);
+  if (auto it = latest->plans.find(type); it != latest->plans.end()) {
+    return it->second;
+  }
+  auto next = std::make_unique<PlanSnapshot>(*latest);
+  const ResolvedPlan* raw = resolved.get();
+  next->plans.emplace(type, raw);
+  cache_->plans.push_back(std::move(resolved));
+  cache_->current.store(next.get(), std::memory_order_release);
+  cache_->snapshots.push_back(std::move(next));
+  return raw;
+}
+
+absl::Status Projector::Prepare(const Descriptor* type) {
+  if (type == nullptr) {
+    return absl::InvalidArgumentError("Projector::Prepare: type is null");
+  }
+  ASSIGN_OR_RETURN(const ResolvedPlan* plan, PlanFor(type));
+  return plan->plan->subject_error;
+}
+
+namespace {
+
+// `status` (from `DenialStatus`) with the field named, payload kept.
+absl::Status WithField(const absl::Status& status, const FieldDescriptor* f) {
+  absl::Status out(status.code(),
+                   absl::StrCat(status.message(), "; field ",
+                                f != nullptr ? f->full_name() : "?",
+                                " is present and the read requires every "
+                                "field"));
+  status.ForEachPayload(
+      [&out](absl::string_view url, const absl::Cord& payload) {
+        out.SetPayload(url, payload);
+      });
+  return out;
+}
+
+}  // namespace
+
+absl::Status Projector::ProjectInto(const AccessContext& ctx, const Message& in,
+                                    Message* out) {
+  if (out == nullptr) {
+    return absl::InvalidArgumentError("Projector::ProjectInto: out is null");
+  }
+  const Descriptor* type = in.GetDescriptor();
+  if (out->GetDescriptor() != type) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "Projector::ProjectInto: out is a ", out->GetDescriptor()->full_name(),
+        ", not a ", type->full_name()));
+  }
+  // Every failure leaves `out` empty: no partial copy.
+  const auto fail = [out](absl::Status s) {
+    out->Clear();
+    return s;
+  };
+  absl::StatusOr<const ResolvedPlan*> planned = PlanFor(type);
+  if (!planned.ok()) return fail(planned.status());
+  const ResolvedPlan* resolved = *planned;
+  const internal::ProjectionPlan& plan = *resolved->plan;
+  if (plan.subject == nullptr) return fail(plan.subject_error);
+  std::string scratch;
+  const std::string& subject =
+      in.GetReflection()->GetStringReference(in, plan.subject, &scratch);
+  if (subject.empty()) {
+    return fail(absl::InvalidArgumentError(
+        absl::StrCat("message type ", type->full_name(), ": subject-id field ",
+                     plan.subject->name(), " is empty")));
+  }
+
+  std::uint64_t present = 0;
+  const bool cached = internal::UsesCachedReflection(*plan.root_node, in);
+  internal::PresentMask(*plan.root_node, in, cached, &present);
+  std::uint64_t allowed = internal::kAlwaysBit;
+  absl::Status first_denial;
+  std::uint64_t first_denial_bit = 0;
+  for (std::uint64_t b = present & internal::kCategoryBits; b != 0;
+       b &= b - 1) {
+    const int c = std::countr_zero(b);
+    absl::StatusOr<Decision> d = guard_.Check(
+        ctx, subject, resolved->categories[static_cast<std::size_t>(c)]);
+    if (!d.ok()) return fail(d.status());  // outage: fail closed, no copy
+    if (d->proceeds()) {
+      allowed |= std::uint64_t{1} << c;
+    } else if (first_denial.ok()) {
+      first_denial =
+          DenialStatus(d->reason(), ctx.purpose(),
+                       plan.category_ids[static_cast<std::size_t>(c)]);
+      first_denial_bit = std::uint64_t{1} << c;
+    }
+  }
+  const std::uint64_t denied = present & ~allowed;
+  if (options_.mode == ProjectionMode::kRequireAll && denied != 0) {
+    if (first_denial_bit != 0) {
+      return fail(WithField(
+          first_denial,
+          internal::FindPresent(*plan.root_node, in, first_denial_bit)));
+    }
+    const FieldDescriptor* f =
+        internal::FindPresent(*plan.root_node, in, internal::kNeverBit);
+    return fail(absl::PermissionDeniedError(absl::StrCat(
+        "consentry: field ", f != nullptr ? f->full_name() : "?", " of ",
+        type->full_name(),
+        " carries no data category and is not readable; the read requires "
+        "every field")));
+  }
+  // Clear + MergeFrom is CopyFrom without the debug-build descendant walk
+  // that Message::CopyFrom makes in Debian's libprotobuf.
+  out->Clear();
+  out->MergeFrom(in);
+  internal::Prune(*plan.root_node, out, cached, allowed);
+  return absl::OkStatus();
+}
+
+absl::StatusOr<std::unique_ptr<Message>> Projector::Project(
+    const AccessContext& ctx, const Message& in) {
+  std::unique_ptr<Message> out(in.New());
+  RETURN_IF_ERROR(ProjectInto(ctx, in, out.get()));
+  return out;
+}
+
+absl::StatusOr<std::vector<UntaggedField>> ListUntaggedFields(
+    absl::Span<const Descriptor* const> roots) {
+  absl::flat_hash_map<std::string, UntaggedField> found;
+  for (const Descriptor* root : roots) {
+    if (root == nullptr) {
+      return absl::InvalidArgumentError("ListUntaggedFields: a root is null");
+    }
+    ASSIGN_OR_RETURN(std::unique_ptr<internal::ProjectionPlan> plan,
+                     internal::CompilePlan(root, nullptr));
+    for (const auto& node : plan->nodes) {
+      for (const internal::PlanField& pf : node->fields) {
+        if ((pf.need & (internal::kAlwaysBit | internal::kNeverBit)) == 0) {
+          continue;
+        }
+        const std::string& name = pf.field->full_name();
+        if (found.contains(name)) continue;
+        found.emplace(
+            name,
+            UntaggedField{name, absl::StrCat(node->path, ".", pf.field->name()),
+                          (pf.need & internal::kAlwaysBit) != 0});
+      }
+    }
+  }
+  std::vector<UntaggedField> out;
+  out.reserve(found.size());
+  for (auto& [name, f] : found) out.push_back(std::move(f));
+  std::sort(out.begin(), out.end(),
+            [](const UntaggedField& a, const UntaggedField& b) {
+              return a.field < b.field;
+            });
+  return out;
+}
+
+}  // namespace consentry

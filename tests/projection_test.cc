@@ -1,0 +1,474 @@
+// Copyright 2026 The consentry Authors.
+// SPDX-License-Identifier: Apache-2.0
+
+#include "consentry/projection.h"
+
+#include <memory>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "absl/container/flat_hash_set.h"
+#include "gmock/gmock.h"
+#include "google/protobuf/util/message_differencer.h"
+#include "gtest/gtest.h"
+#include "projection_test.pb.h"
+#include "tests/testing/guard_fixture.h"
+#include "tests/testing/status_matchers.h"
+
+namespace consentry {
+namespace {
+
+using ::consentry::testing::StatusIs;
+using ::google::protobuf::util::MessageDifferencer;
+using ::testing::ElementsAre;
+using ::testing::HasSubstr;
+
+constexpr char kMember[] = "member-7";
+
+MATCHER_P(EqualsProto, expected, "equals " + expected.ShortDebugString()) {
+  std::string diff;
+  MessageDifferencer differ;
+  differ.ReportDifferencesToString(&diff);
+  if (differ.Compare(expected, arg)) return true;
+  *result_listener << "differs: " << diff;
+  return false;
+}
+
+// A record with every kind of field set.
+test::Record FullRecord() {
+  test::Record r;
+  r.set_member_id(kMember);
+  r.set_weight_kg(61.2);
+  r.mutable_contact()->set_email("m7@example.jp");
+  r.mutable_contact()->set_phone("03-0000-0007");
+  test::Part* trunk = r.add_parts();
+  trunk->set_segment("trunk");
+  trunk->set_fat_percent(21.5);
+  r.add_parts()->set_segment("left_arm");
+  (*r.mutable_parts_by_name())["right_leg"].set_fat_percent(18.0);
+  (*r.mutable_labels())["plan"] = "family";
+  r.set_card_token("tok-123");
+  r.mutable_measured_at()->set_seconds(1'790'000'000);
+  r.add_device_ids("scale-42");
+  return r;
+}
+
+class ProjectorTest : public testing::GuardFixture {
+ protected:
+  void SetUp() override {
+    GuardFixture::SetUp();
+    projector_ = std::make_unique<Projector>(*guard_);
+  }
+
+  template <typename M>
+  absl::StatusOr<M> Project(const std::string& accessor,
+                            const std::string& purpose, const M& in) {
+    return projector_->Project(Ctx(accessor, purpose), in);
+  }
+
+  std::unique_ptr<Projector> projector_;
+};
+
+TEST_F(ProjectorTest, SupportSeesEveryTaggedField) {
+  const test::Record in = FullRecord();
+  EXPECT_THAT(Project("support-desk", "support", in),
+              testing::IsOkAndHolds(EqualsProto(in)));
+}
+
+TEST_F(ProjectorTest, BillingSeesOnlyIdentityAndBillingFields) {
+  absl::StatusOr<test::Record> out =
+      Project("billing-service", "billing.calculation", FullRecord());
+  ASSERT_OK(out);
+  test::Record expected;
+  expected.set_member_id(kMember);
+  (*expected.mutable_labels())["plan"] = "family";
+  expected.set_card_token("tok-123");
+  expected.add_device_ids("scale-42");
+  // The contact container and the parts lost every field and are gone;
+  // the measurement map is cleared.
+  EXPECT_THAT(*out, EqualsProto(expected));
+  EXPECT_FALSE(out->has_contact());
+}
+
+TEST_F(ProjectorTest, StatisticsSeesMeasurementsOnlyWithConsent) {
+  absl::StatusOr<test::Record> before =
+      Project("statistics-job", "statistics.measurement", FullRecord());
+  ASSERT_OK(before);
+  EXPECT_THAT(*before, EqualsProto(test::Record()));
+
+  Set(kMember, "statistics.measurement", v1::CONSENT_STATE_GIVEN);
+  absl::StatusOr<test::Record> after =
+      Project("statistics-job", "statistics.measurement", FullRecord());
+  ASSERT_OK(after);
+  test::Record expected = FullRecord();
+  expected.clear_member_id();
+  expected.clear_contact();
+  expected.clear_labels();
+  expected.clear_card_token();
+  expected.clear_device_ids();
+  EXPECT_THAT(*after, EqualsProto(expected));
+  EXPECT_EQ(after->parts_by_name().at("right_leg").fat_percent(), 18.0);
+}
+
+TEST_F(ProjectorTest, OneofMemberIsJudgedByItsOwnCategory) {
+  test::Record in;
+  in.set_member_id(kMember);
+  in.mutable_invoice_contact()->set_email("bills@example.jp");
+  absl::StatusOr<test::Record> billing =
+      Project("billing-service", "billing.calculation", in);
+  ASSERT_OK(billing);
+  EXPECT_EQ(billing->payment_case(), test::Record::PAYMENT_NOT_SET);
+  absl::StatusOr<test::Record> support = Project("support-desk", "support", in);
+  ASSERT_OK(support);
+  EXPECT_EQ(support->invoice_contact().email(), "bills@example.jp");
+
+  in.set_card_token("tok-9");  // switches the oneof
+  billing = Project("billing-service", "billing.calculation", in);
+  ASSERT_OK(billing);
+  EXPECT_EQ(billing->card_token(), "tok-9");
+}
+
+TEST_F(ProjectorTest, UnknownFieldsAreDropped) {
+  test::Record in = FullRecord();
+  in.GetReflection()->MutableUnknownFields(&in)->AddVarint(999, 1);
+  test::Contact* contact = in.mutable_contact();
+  contact->GetReflection()->MutableUnknownFields(contact)->AddLengthDelimited(
+      998, "leak");
+  test::Part* part = in.mutable_parts(0);
+  part->GetReflection()->MutableUnknownFields(part)->AddFixed32(997, 7);
+  test::Part& mapped = (*in.mutable_parts_by_name())["right_leg"];
+  mapped.GetReflection()->MutableUnknownFields(&mapped)->AddVarint(996, 2);
+
+  absl::StatusOr<test::Record> out = Project("support-desk", "support", in);
+  ASSERT_OK(out);
+  EXPECT_TRUE(out->GetReflection()->GetUnknownFields(*out).empty());
+  EXPECT_TRUE(
+      out->contact().GetReflection()->GetUnknownFields(out->contact()).empty());
+  EXPECT_TRUE(
+      out->parts(0).GetReflection()->GetUnknownFields(out->parts(0)).empty());
+  const test::Part& out_mapped = out->parts_by_name().at("right_leg");
+  EXPECT_TRUE(out_mapped.GetReflection()->GetUnknownFields(out_mapped).empty());
+  EXPECT_THAT(*out, EqualsProto(FullRecord()));
+}
+
+TEST_F(ProjectorTest, UntaggedFieldsFailClosed) {
+  test::Untagged in;
+  in.set_member_id(kMember);
+  in.set_note("prefers morning calls");
+  in.set_weight_kg(70.1);
+  absl::StatusOr<test::Untagged> out = Project("support-desk", "support", in);
+  ASSERT_OK(out);
+  EXPECT_EQ(out->note(), "");
+  EXPECT_EQ(out->weight_kg(), 70.1);
+  EXPECT_EQ(out->member_id(), kMember);
+}
+
+TEST_F(ProjectorTest, UntaggedFieldsReadableWhenTheMessageSaysSo) {
+  test::Lenient in;
+  in.set_member_id(kMember);
+  in.set_note("prefers morning calls");
+  EXPECT_THAT(Project("billing-service", "billing.calculation", in),
+              testing::IsOkAndHolds(EqualsProto(in)));
+}
+
+TEST_F(ProjectorTest, RecursiveMessagesAreProjectedAtEveryDepth) {
+  test::Tree in;
+  in.set_member_id(kMember);
+  test::TreeNode* n = in.mutable_root();
+  for (int depth = 0; depth < 5; ++depth) {
+    n->set_value(depth);
+    n->set_secret("s" + std::to_string(depth));
+    n = n->add_children();
+  }
+  absl::StatusOr<test::Tree> out =
+      Project("app-backend", "service.operation", in);
+  ASSERT_OK(out);
+  // service.operation may use measurement and billing.
+  EXPECT_THAT(*out, EqualsProto(in));
+
+  Set(kMember, "statistics.measurement", v1::CONSENT_STATE_GIVEN);
+  out = Project("statistics-job", "statistics.measurement", in);
+  ASSERT_OK(out);
+  const test::TreeNode* node = &out->root();
+  for (int depth = 0; depth < 5; ++depth) {
+    EXPECT_EQ(node->value(), depth);
+    EXPECT_EQ(node->secret(), "") << "depth " << depth;
+    node = &node->children(0);
+  }
+}
+
+TEST_F(ProjectorTest, EmptiedRepeatedElementsAreRemovedInOrder) {
+  test::Tree in;
+  in.set_member_id(kMember);
+  test::TreeNode* root = in.mutable_root();
+  root->add_children()->set_secret("a");
+  root->add_children()->set_value(1);
+  test::TreeNode* both = root->add_children();
+  both->set_value(2);
+  both->set_secret("b");
+
+  absl::StatusOr<test::Tree> billing =
+      Project("billing-service", "billing.calculation", in);
+  ASSERT_OK(billing);
+  test::Tree expected;
+  expected.set_member_id(kMember);
+  expected.mutable_root()->add_children()->set_secret("a");
+  expected.mutable_root()->add_children()->set_secret("b");
+  EXPECT_THAT(*billing, EqualsProto(expected));
+}
+
+TEST_F(ProjectorTest, AuditsOneDecisionPerCategoryPresent) {
+  audit_.Clear();
+  ASSERT_OK(Project("support-desk", "support", FullRecord()).status());
+  absl::flat_hash_set<std::string> categories;
+  for (const OwnedAuditEvent& e : audit_.Events()) {
+    EXPECT_EQ(e.subject, kMember);
+    EXPECT_EQ(e.purpose, "support");
+    categories.insert(e.category);
+  }
+  EXPECT_EQ(audit_.size(), 4u);
+  EXPECT_EQ(categories, (absl::flat_hash_set<std::string>{
+                            "identity", "measurement", "contact", "billing"}));
+
+  audit_.Clear();
+  test::Record only_id;
+  only_id.set_member_id(kMember);
+  ASSERT_OK(Project("support-desk", "support", only_id).status());
+  EXPECT_EQ(audit_.size(), 1u);
+}
+
+TEST_F(ProjectorTest, RequireAllDeniesWhenAFieldIsDenied) {
+  Projector strict(*guard_, ProjectorOptions{ProjectionMode::kRequireAll});
+  test::Record out;
+  out.set_member_id("stale");
+  absl::Status s = strict.ProjectInto(
+      Ctx("billing-service", "billing.calculation"), FullRecord(), &out);
+  EXPECT_THAT(s, StatusIs(absl::StatusCode::kPermissionDenied,
+                          HasSubstr("is present and the read requires every")));
+  EXPECT_EQ(ReasonFromStatus(s), Reason::kNotAllowedByPolicy);
+  EXPECT_THAT(out, EqualsProto(test::Record()));
+
+  EXPECT_THAT(strict.Project(Ctx("support-desk", "support"), FullRecord()),
+              testing::IsOkAndHolds(EqualsProto(FullRecord())));
+}
+
+TEST_F(ProjectorTest, RequireAllNamesTheDeniedField) {
+  Projector strict(*guard_, ProjectorOptions{ProjectionMode::kRequireAll});
+  test::Record in;
+  in.set_member_id(kMember);
+  in.mutable_contact()->set_phone("03-0000-0007");
+  EXPECT_THAT(strict.Project(Ctx("billing-service", "billing.calculation"), in),
+              StatusIs(absl::StatusCode::kPermissionDenied,
+                       HasSubstr("consentry.test.Contact.phone")));
+}
+
+TEST_F(ProjectorTest, RequireAllDeniesAnUntaggedField) {
+  Projector strict(*guard_, ProjectorOptions{ProjectionMode::kRequireAll});
+  test::Untagged in;
+  in.set_member_id(kMember);
+  in.set_note("x");
+  EXPECT_THAT(strict.Project(Ctx("support-desk", "support"), in),
+              StatusIs(absl::StatusCode::kPermissionDenied,
+                       HasSubstr("consentry.test.Untagged.note")));
+  in.clear_note();
+  EXPECT_OK(strict.Project(Ctx("support-desk", "support"), in).status());
+}
+
+TEST_F(ProjectorTest, RequireAllReportsMissingConsent) {
+  Projector strict(*guard_, ProjectorOptions{ProjectionMode::kRequireAll});
+  test::Record in;
+  in.set_member_id(kMember);
+  in.set_weight_kg(61.2);
+  // marketing.research may use identity (opt-out) and measurement (opt-in).
+  absl::Status s =
+      strict.Project(Ctx("marketing-analytics", "marketing.research"), in)
+          .status();
+  EXPECT_THAT(s, StatusIs(absl::StatusCode::kFailedPrecondition,
+                          HasSubstr("consentry.test.Record.weight_kg")));
+  EXPECT_EQ(ReasonFromStatus(s), Reason::kNoConsent);
+}
+
+TEST_F(ProjectorTest, UnknownCategoryIdIsRejected) {
+  EXPECT_THAT(
+      projector_->Prepare(test::UnknownCategory::descriptor()),
+      StatusIs(absl::StatusCode::kInvalidArgument,
+               HasSubstr("field consentry.test.UnknownCategory.genome: "
+                         "category 'genome' is not defined by the policy")));
+  test::UnknownCategory in;
+  in.set_member_id(kMember);
+  EXPECT_THAT(Project("support-desk", "support", in),
+              StatusIs(absl::StatusCode::kInvalidArgument,
+                       HasSubstr("UnknownCategory.genome")));
+}
+
+TEST_F(ProjectorTest, NonStringSubjectFieldIsRejected) {
+  EXPECT_THAT(
+      projector_->Prepare(test::NonStringSubject::descriptor()),
+      StatusIs(absl::StatusCode::kInvalidArgument,
+               HasSubstr("field consentry.test.NonStringSubject."
+                         "member_number: (consentry.v1.subject_id) "
+                         "marks a field that is not a singular string")));
+}
+
+TEST_F(ProjectorTest,
+       CategoryOnMessageFieldConflictingWithNestedTagsIsRejected) {
+  EXPECT_THAT(
+      projector_->Prepare(test::FieldConflict::descriptor()),
+      StatusIs(
+          absl::StatusCode::kInvalidArgument,
+          AllOf(HasSubstr("field consentry.test.Contact.email: category "
+                          "'contact' conflicts with category 'billing'"),
+                HasSubstr("consentry.test.FieldConflict.billing_contact"))));
+  EXPECT_THAT(
+      projector_->Prepare(test::DefaultConflict::descriptor()),
+      StatusIs(
+          absl::StatusCode::kInvalidArgument,
+          AllOf(HasSubstr("message consentry.test.Part (default_category)"),
+                HasSubstr("consentry.test.DefaultConflict.part"))));
+  // A consistent tag on a message-typed field is accepted.
+  EXPECT_OK(projector_->Prepare(test::Record::descriptor()));
+}
+
+TEST_F(ProjectorTest, SubjectFieldMustExistOnceAndBeSet) {
+  EXPECT_THAT(projector_->Prepare(test::NoSubject::descriptor()),
+              StatusIs(absl::StatusCode::kInvalidArgument,
+                       HasSubstr("message type consentry.test.NoSubject has "
+                                 "no field marked")));
+  EXPECT_THAT(projector_->Prepare(test::TwoSubjects::descriptor()),
+              StatusIs(absl::StatusCode::kInvalidArgument,
+                       HasSubstr("consentry.test.TwoSubjects marks more than "
+                                 "one field")));
+  test::Record in = FullRecord();
+  in.clear_member_id();
+  EXPECT_THAT(Project("support-desk", "support", in),
+              StatusIs(absl::StatusCode::kInvalidArgument,
+                       HasSubstr("message type consentry.test.Record: "
+                                 "subject-id field member_id is empty")));
+}
+
+TEST_F(ProjectorTest, OutputOfAnotherTypeIsRejected) {
+  test::Untagged wrong;
+  EXPECT_THAT(projector_->ProjectInto(Ctx("support-desk", "support"),
+                                      FullRecord(), &wrong),
+              StatusIs(absl::StatusCode::kInvalidArgument,
+                       HasSubstr("out is a consentry.test.Untagged, not a "
+                                 "consentry.test.Record")));
+  EXPECT_THAT(
+      projector_->ProjectInto(Ctx("support-desk", "support"), FullRecord(),
+                              nullptr),
+      StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("out is null")));
+}
+
+TEST_F(ProjectorTest, StoreOutageFailsClosedWithoutPartialCopy) {
+  store_.SetUnavailableForTesting(true);
+  test::Record out = FullRecord();
+  absl::Status s = projector_->ProjectInto(Ctx("support-desk", "support"),
+                                           FullRecord(), &out);
+  EXPECT_THAT(s, StatusIs(absl::StatusCode::kUnavailable,
+                          HasSubstr("store_unavailable")));
+  EXPECT_THAT(out, EqualsProto(test::Record()));
+}
+
+TEST_F(ProjectorTest, AuditOutageFailsClosedWithoutPartialCopy) {
+  audit_.SetFailingForTesting(true);
+  test::Record out = FullRecord();
+  absl::Status s = projector_->ProjectInto(Ctx("support-desk", "support"),
+                                           FullRecord(), &out);
+  EXPECT_THAT(s, StatusIs(absl::StatusCode::kUnavailable,
+                          HasSubstr("audit_unavailable")));
+  EXPECT_THAT(out, EqualsProto(test::Record()));
+}
+
+TEST_F(ProjectorTest, ShadowModeKeepsDeniedFieldsAndCountsThem) {
+  GuardOptions options;
+  options.mode = EnforcementMode::kShadow;
+  projector_.reset();
+  MakeGuard(options);
+  Projector shadow(*guard_);
+  EXPECT_THAT(shadow.Project(Ctx("billing-service", "billing.calculation"),
+                             FullRecord()),
+              testing::IsOkAndHolds(EqualsProto(FullRecord())));
+  EXPECT_FALSE(guard_->ShadowReport().empty());
+}
+
+TEST_F(ProjectorTest, PlanIsCompiledOncePerTypeAndSharedAcrossThreads) {
+  Set(kMember, "statistics.measurement", v1::CONSENT_STATE_GIVEN);
+  const AccessContext stats = Ctx("statistics-job", "statistics.measurement");
+  const AccessContext support = Ctx("support-desk", "support");
+  absl::StatusOr<test::Record> expected_stats =
+      projector_->Project(stats, FullRecord());
+  ASSERT_OK(expected_stats);
+  const test::Record full = FullRecord();
+  test::Tree tree;
+  tree.set_member_id(kMember);
+  tree.mutable_root()->set_value(1);
+  tree.mutable_root()->set_secret("s");
+
+  constexpr int kThreads = 4;
+  constexpr int kRounds = 50;
+  std::vector<int> mismatches(kThreads, 0);
+  std::vector<std::thread> threads;
+  for (int t = 0; t < kThreads; ++t) {
+    threads.emplace_back([&, t] {
+      for (int i = 0; i < kRounds; ++i) {
+        absl::StatusOr<test::Record> a = projector_->Project(stats, full);
+        absl::StatusOr<test::Record> b = projector_->Project(support, full);
+        absl::StatusOr<test::Tree> c = projector_->Project(stats, tree);
+        if (!a.ok() || !MessageDifferencer::Equals(*a, *expected_stats) ||
+            !b.ok() || !MessageDifferencer::Equals(*b, full) || !c.ok() ||
+            !c->root().secret().empty() || c->root().value() != 1) {
+          ++mismatches[static_cast<std::size_t>(t)];
+        }
+      }
+    });
+  }
+  for (std::thread& th : threads) th.join();
+  EXPECT_THAT(mismatches, ::testing::Each(0));
+  EXPECT_EQ(projector_->cached_plans(), 2u);
+}
+
+TEST(ListUntaggedFieldsTest, ListsUntaggedFieldsTransitively) {
+  const google::protobuf::Descriptor* roots[] = {
+      test::Record::descriptor(), test::Untagged::descriptor(),
+      test::Lenient::descriptor(), test::Tree::descriptor()};
+  absl::StatusOr<std::vector<UntaggedField>> found = ListUntaggedFields(roots);
+  ASSERT_OK(found);
+  std::vector<std::string> names;
+  for (const UntaggedField& f : *found) {
+    names.push_back(f.field + (f.readable ? " (readable)" : "") + " @ " +
+                    f.path);
+  }
+  // Record is fully tagged (its Timestamp takes the measurement default).
+  EXPECT_THAT(names, ElementsAre("consentry.test.Lenient.note (readable) @ "
+                                 "consentry.test.Lenient.note",
+                                 "consentry.test.Untagged.note @ "
+                                 "consentry.test.Untagged.note"));
+}
+
+TEST(ListUntaggedFieldsTest, FindsUntaggedFieldsInsideNestedTypes) {
+  // Contact reached from a root without defaults: both fields are tagged;
+  // Timestamp reached outside any default: both its fields are untagged.
+  const google::protobuf::Descriptor* roots[] = {
+      google::protobuf::Timestamp::descriptor()};
+  absl::StatusOr<std::vector<UntaggedField>> found = ListUntaggedFields(roots);
+  ASSERT_OK(found);
+  ASSERT_EQ(found->size(), 2u);
+  EXPECT_EQ((*found)[0].field, "google.protobuf.Timestamp.nanos");
+  EXPECT_EQ((*found)[1].field, "google.protobuf.Timestamp.seconds");
+}
+
+TEST(ListUntaggedFieldsTest, RejectsNullAndConflictingTags) {
+  const google::protobuf::Descriptor* null_root[] = {nullptr};
+  EXPECT_THAT(ListUntaggedFields(null_root),
+              StatusIs(absl::StatusCode::kInvalidArgument,
+                       HasSubstr("a root is null")));
+  const google::protobuf::Descriptor* conflict[] = {
+      test::FieldConflict::descriptor()};
+  EXPECT_THAT(ListUntaggedFields(conflict),
+              StatusIs(absl::StatusCode::kInvalidArgument,
+                       HasSubstr("consentry.test.Contact.email")));
+}
+
+}  // namespace
+}  // namespace consentry
