@@ -32,7 +32,7 @@ struct OccasionConsent {
 };
 
 std::int64_t ToNanos(const google::protobuf::Timestamp& t) {
-  return t.seconds() * 1'000'000'000 + t.nanos();
+  return TimestampToNanos(t.seconds(), t.nanos());
 }
 
 }  // namespace
