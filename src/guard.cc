@@ -49,12 +49,14 @@ struct Epoch {
   Mutex occasions_mu;
   absl::flat_hash_map<std::string, std::vector<OccasionConsent>> occasions
       ABSL_GUARDED_BY(occasions_mu);
+  // Written and read only under `Guard::Impl::switch_mu` (not expressible
+  // as ABSL_GUARDED_BY from here: the mutex belongs to the owner).
   absl::Time retired_at = absl::InfiniteFuture();
 
   // Compiles `record` into this epoch. `replace_same_revision` forces a
   // recompile at an unchanged revision (after a consent expired).
   void Apply(const v1::ConsentRecord& record, absl::Time now,
-             bool replace_same_revision) {
+             bool replace_same_revision) ABSL_LOCKS_EXCLUDED(occasions_mu) {
     SubjectState s = CompileSubjectState(*policy, record, now);
     cache.Upsert(record.subject_id(), s, replace_same_revision);
     std::vector<OccasionConsent> occ;
@@ -75,7 +77,8 @@ struct Epoch {
   }
 
   Reason OccasionReason(absl::string_view subject, PurposeSet purpose_and_up,
-                        absl::string_view occasion, std::int64_t now_ns) {
+                        absl::string_view occasion, std::int64_t now_ns)
+      ABSL_LOCKS_EXCLUDED(occasions_mu) {
     ReaderMutexLock lock(&occasions_mu);
     auto it = occasions.find(subject);
     if (it == occasions.end()) return Reason::kNoOccasionConsent;
