@@ -362,6 +362,18 @@ absl::StatusOr<Decision> Guard::Decide(const AccessContext& ctx,
         // the record and compile it now.
         absl::StatusOr<v1::ConsentRecord> record =
             impl_->store->Get(target.subject);
+        if (record.ok() && record->subject_id() != target.subject) {
+          if (record->subject_id().empty() && record->revision() == 0 &&
+              record->purposes_size() == 0 && !record->has_restrictions()) {
+            // "No record", answered without the id.
+            record->set_subject_id(std::string(target.subject));
+          } else {
+            // Another subject's consent must never decide this read: a
+            // store that answers for the wrong subject is failing.
+            record = absl::DataLossError("consent store returned a record for "
+                                         "another subject");
+          }
+        }
         if (!record.ok()) {
           reason = Reason::kStoreUnavailable;
         } else {
