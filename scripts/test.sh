@@ -2,15 +2,97 @@
 # Copyright 2026 The consentry Authors.
 # SPDX-License-Identifier: Apache-2.0
 #
-# Installs what is missing, builds everything, and runs every test with
-# ctest. This is what CI runs (.ci/run).
+# Installs what is missing, builds, and runs every test. This is what CI runs
+# (.ci/run), with no arguments. Stages, in order:
+#
+#   build  g++ build (build/): everything, full ctest (incl. the install test)
+#   asan   clang ASan+UBSan build (build-asan/) with -Wthread-safety -Werror
+#          and the fuzzers: full ctest, which also replays every fuzzer's
+#          seed corpus
+#   tsan   clang TSan build (build-tsan/): the tests labelled "concurrency"
+#   fuzz   each fuzzer in build-asan/ for a short budget over its corpus
+#
+# Usage:
+#   scripts/test.sh               every stage (CI)
+#   scripts/test.sh --quick       only `build`
+#   scripts/test.sh asan tsan     the named stages, in the order above
+# Environment: JOBS (default: nproc), FUZZ_SECONDS (per fuzzer, default 20),
+# FUZZ_RUNS (per fuzzer, default 2000000), BUILD_DIR (default build).
+# Long fuzzing runs: scripts/fuzz.sh (see docs/fuzzing.md).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-scripts/install-deps.sh
-BUILD=${BUILD_DIR:-build}
-JOBS=${JOBS:-$(nproc)}
+ALL_STAGES=(build asan tsan fuzz)
+stages=()
+for arg in "$@"; do
+  case "$arg" in
+    --quick) stages+=(build) ;;
+    build|asan|tsan|fuzz) stages+=("$arg") ;;
+    -h|--help) sed -n '4,22p' "$0"; exit 0 ;;
+    *) echo "test.sh: unknown stage '$arg' (build asan tsan fuzz --quick)" >&2; exit 2 ;;
+  esac
+done
+[ ${#stages[@]} -eq 0 ] && stages=("${ALL_STAGES[@]}")
+want() { local s; for s in "${stages[@]}"; do [ "$s" = "$1" ] && return 0; done; return 1; }
 
-cmake -S . -B "$BUILD" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo
-cmake --build "$BUILD" -j "$JOBS"
-ctest --test-dir "$BUILD" -j "$JOBS" --output-on-failure --timeout 600
+scripts/install-deps.sh
+JOBS=${JOBS:-$(nproc)}
+BUILD=${BUILD_DIR:-build}
+FUZZ_SECONDS=${FUZZ_SECONDS:-20}
+FUZZ_RUNS=${FUZZ_RUNS:-2000000}
+source scripts/sanitizer-env.sh
+
+declare -a timings=()
+stage_start() { echo; echo "=== test.sh: $1 ==="; STAGE_T0=$SECONDS; }
+stage_end() { timings+=("$1: $((SECONDS - STAGE_T0)) s"); }
+
+# Sanitizer builds: no benchmarks, examples or install rules; tests only.
+SAN_FLAGS=(-G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo
+           -DCMAKE_C_COMPILER=clang -DCMAKE_CXX_COMPILER=clang++
+           -DCONSENTRY_BUILD_BENCHMARKS=OFF -DCONSENTRY_BUILD_EXAMPLES=OFF
+           -DCONSENTRY_INSTALL=OFF)
+
+configure_asan() {
+  cmake -S . -B build-asan "${SAN_FLAGS[@]}" -DCONSENTRY_SANITIZE=address \
+    -DCONSENTRY_BUILD_FUZZERS=ON
+}
+
+if want build; then
+  stage_start "build: g++, full ctest"
+  cmake -S . -B "$BUILD" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo
+  cmake --build "$BUILD" -j "$JOBS"
+  ctest --test-dir "$BUILD" -j "$JOBS" --output-on-failure --timeout 600
+  stage_end build
+fi
+
+if want asan; then
+  stage_start "asan: clang ASan+UBSan, -Wthread-safety -Werror, full ctest"
+  configure_asan
+  cmake --build build-asan -j "$JOBS"
+  ctest --test-dir build-asan -j "$JOBS" --output-on-failure --timeout 900
+  stage_end asan
+fi
+
+if want tsan; then
+  stage_start "tsan: clang TSan, ctest -L concurrency"
+  cmake -S . -B build-tsan "${SAN_FLAGS[@]}" -DCONSENTRY_SANITIZE=thread
+  cmake --build build-tsan -j "$JOBS" --target concurrency_tests
+  ctest --test-dir build-tsan -L concurrency -j "$JOBS" --output-on-failure \
+    --timeout 900
+  stage_end tsan
+fi
+
+if want fuzz; then
+  stage_start "fuzz: ${FUZZ_SECONDS} s per fuzzer"
+  if ! want asan; then
+    configure_asan
+    cmake --build build-asan -j "$JOBS" --target fuzzers
+  fi
+  scripts/fuzz.sh --build-dir build-asan --runs "$FUZZ_RUNS" "$FUZZ_SECONDS"
+  stage_end fuzz
+fi
+
+echo
+echo "=== test.sh: all requested stages passed ==="
+printf '  %s\n' "${timings[@]}"
+echo "  total: ${SECONDS} s"

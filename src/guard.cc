@@ -44,7 +44,7 @@ struct OccasionMatch {
 };
 
 std::int64_t ToNanos(const google::protobuf::Timestamp& t) {
-  return t.seconds() * 1'000'000'000 + t.nanos();
+  return TimestampToNanos(t.seconds(), t.nanos());
 }
 
 }  // namespace
@@ -61,12 +61,14 @@ struct Epoch {
   Mutex occasions_mu;
   absl::flat_hash_map<std::string, std::vector<OccasionConsent>> occasions
       ABSL_GUARDED_BY(occasions_mu);
+  // Written and read only under `Guard::Impl::switch_mu` (not expressible
+  // as ABSL_GUARDED_BY from here: the mutex belongs to the owner).
   absl::Time retired_at = absl::InfiniteFuture();
 
   // Compiles `record` into this epoch. `replace_same_revision` forces a
   // recompile at an unchanged revision (after a consent expired).
   void Apply(const v1::ConsentRecord& record, absl::Time now,
-             bool replace_same_revision) {
+             bool replace_same_revision) ABSL_LOCKS_EXCLUDED(occasions_mu) {
     SubjectState s = CompileSubjectState(*policy, record, now);
     cache.Upsert(record.subject_id(), s, replace_same_revision);
     std::vector<OccasionConsent> occ;
@@ -94,7 +96,8 @@ struct Epoch {
   OccasionMatch MatchOccasion(absl::string_view subject,
                               PurposeSet purpose_and_up,
                               absl::string_view occasion, int min_ordinal,
-                              std::int64_t now_ns) {
+                              std::int64_t now_ns)
+      ABSL_LOCKS_EXCLUDED(occasions_mu) {
     ReaderMutexLock lock(&occasions_mu);
     OccasionMatch best;
     auto it = occasions.find(subject);
@@ -514,6 +517,18 @@ absl::StatusOr<Decision> Guard::Decide(const AccessContext& ctx,
         // now.
         absl::StatusOr<v1::ConsentRecord> record =
             impl_->store->Get(target.subject);
+        if (record.ok() && record->subject_id() != target.subject) {
+          if (record->subject_id().empty() && record->revision() == 0 &&
+              record->purposes_size() == 0 && !record->has_restrictions()) {
+            // "No record", answered without the id.
+            record->set_subject_id(std::string(target.subject));
+          } else {
+            // Another subject's consent must never decide this read: a
+            // store that answers for the wrong subject is failing.
+            record = absl::DataLossError("consent store returned a record for "
+                                         "another subject");
+          }
+        }
         if (!record.ok()) {
           reason = Reason::kStoreUnavailable;
         } else {

@@ -13,8 +13,10 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "google/protobuf/descriptor.h"
 #include "google/protobuf/io/tokenizer.h"
 #include "google/protobuf/message.h"
+#include "google/protobuf/stubs/common.h"
 #include "google/protobuf/text_format.h"
 #include "google/protobuf/util/json_util.h"
 
@@ -35,6 +37,52 @@ class CollectErrors final : public google::protobuf::io::ErrorCollector {
  private:
   std::vector<std::string> errors_;
 };
+
+// Proto3 `string` fields must hold UTF-8. The binary parser enforces that,
+// but the text-format parser accepts escapes such as "\253" that produce
+// invalid UTF-8, so a record accepted as text could not be written in binary
+// and read back by another service. Checking after every text and JSON parse
+// makes the three forms accept the same messages. Uses protobuf's own check,
+// the one its binary parser applies. Returns the path of the first bad field.
+bool FindInvalidUtf8(const google::protobuf::Message& m, std::string* path) {
+  using google::protobuf::FieldDescriptor;
+  const google::protobuf::Reflection* r = m.GetReflection();
+  const bool proto3 = m.GetDescriptor()->file()->syntax() ==
+                      google::protobuf::FileDescriptor::SYNTAX_PROTO3;
+  std::vector<const FieldDescriptor*> fields;
+  r->ListFields(m, &fields);
+  for (const FieldDescriptor* f : fields) {
+    if (f->type() == FieldDescriptor::TYPE_STRING && proto3) {
+      const int n = f->is_repeated() ? r->FieldSize(m, f) : 1;
+      for (int i = 0; i < n; ++i) {
+        std::string scratch;
+        const std::string& v =
+            f->is_repeated() ? r->GetRepeatedStringReference(m, f, i, &scratch)
+                             : r->GetStringReference(m, f, &scratch);
+        if (!google::protobuf::internal::IsStructurallyValidUTF8(
+                v.data(), static_cast<int>(v.size()))) {
+          *path = f->is_repeated() ? absl::StrCat(f->name(), "[", i, "]")
+                                   : f->name();
+          return true;
+        }
+      }
+    } else if (f->cpp_type() == FieldDescriptor::CPPTYPE_MESSAGE) {
+      const int n = f->is_repeated() ? r->FieldSize(m, f) : 1;
+      for (int i = 0; i < n; ++i) {
+        const google::protobuf::Message& sub =
+            f->is_repeated() ? r->GetRepeatedMessage(m, f, i) : r->GetMessage(m, f);
+        std::string inner;
+        if (FindInvalidUtf8(sub, &inner)) {
+          *path = f->is_repeated()
+                      ? absl::StrCat(f->name(), "[", i, "].", inner)
+                      : absl::StrCat(f->name(), ".", inner);
+          return true;
+        }
+      }
+    }
+  }
+  return false;
+}
 
 }  // namespace
 
@@ -82,7 +130,7 @@ absl::Status ParseMessage(absl::string_view data, WireFormat format,
             absl::StrCat(source, ": malformed JSON ", type, ": ",
                          std::string(st.message())));
       }
-      return absl::OkStatus();
+      break;
     }
     case WireFormat::kText: {
       google::protobuf::TextFormat::Parser parser;
@@ -94,10 +142,19 @@ absl::Status ParseMessage(absl::string_view data, WireFormat format,
         return absl::InvalidArgumentError(absl::StrCat(
             source, ": malformed text-format ", type, ": ", errors.Joined()));
       }
-      return absl::OkStatus();
+      break;
     }
+    default:
+      return absl::InvalidArgumentError("unknown wire format");
   }
-  return absl::InvalidArgumentError("unknown wire format");
+  // Text and JSON: the binary parser's UTF-8 rule, for every form alike.
+  if (std::string path; FindInvalidUtf8(message, &path)) {
+    message.Clear();
+    return absl::InvalidArgumentError(
+        absl::StrCat(source, ": invalid UTF-8 in string field ", type, ".",
+                     path));
+  }
+  return absl::OkStatus();
 }
 
 absl::StatusOr<std::string> SerializeMessage(

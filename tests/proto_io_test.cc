@@ -76,6 +76,24 @@ TEST(ProtoIoTest, InvalidUtf8InBinaryStringIsRejected) {
               StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("UTF-8")));
 }
 
+// Text format accepts escapes that make invalid UTF-8; such a record could
+// not be written in binary and read back, so every form rejects it alike
+// (found by consent_record_fuzzer).
+TEST(ProtoIoTest, InvalidUtf8InTextStringIsRejectedWithItsFieldPath) {
+  EXPECT_THAT(
+      ParseConsentRecord("subject_id: \"ok\"\n"
+                         "purposes { purpose: \"service\" }\n"
+                         "purposes { purpose: \"bad\\253\" }\n",
+                         WireFormat::kText, "r.textproto"),
+      StatusIs(absl::StatusCode::kInvalidArgument,
+               HasSubstr("r.textproto: invalid UTF-8 in string field "
+                         "consentry.v1.ConsentRecord.purposes[1].purpose")));
+  v1::Policy policy;
+  EXPECT_THAT(ParseMessage("version: \"\\377\"", WireFormat::kText, policy),
+              StatusIs(absl::StatusCode::kInvalidArgument,
+                       HasSubstr("consentry.v1.Policy.version")));
+}
+
 TEST(ProtoIoTest, JsonUnknownFieldIsRejected) {
   EXPECT_THAT(ParseConsentRecord(R"({"subject_id": "a", "colour": "red"})",
                                  WireFormat::kJson, "r.json"),

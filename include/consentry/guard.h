@@ -261,7 +261,8 @@ class CONSENTRY_EXPORT Guard {
   // consent is cached.
   //
   // Errors (the read is denied, and audited as such): `kUnavailable` when
-  // the subject is not cached and the store cannot be reached.
+  // the subject is not cached and the store cannot be reached, or answers
+  // with a record for another subject.
   absl::StatusOr<Decision> Check(const AccessContext& ctx,
                                  absl::string_view subject,
                                  const CategoryRef& category);

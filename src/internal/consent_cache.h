@@ -85,13 +85,13 @@ class ConsentCache {
   // Returns false when not stored (older, or the key or revision does not
   // fit; such subjects are always read from the store).
   bool Upsert(absl::string_view key, const SubjectState& state,
-              bool replace_same_revision);
+              bool replace_same_revision) ABSL_LOCKS_EXCLUDED(mu_);
 
   std::size_t size() const { return size_.load(std::memory_order_relaxed); }
-  std::size_t profile_count() const;
+  std::size_t profile_count() const ABSL_LOCKS_EXCLUDED(mu_);
 
   // Bytes held: slot arrays (current and retired), key arena and profiles.
-  std::size_t MemoryBytes() const;
+  std::size_t MemoryBytes() const ABSL_LOCKS_EXCLUDED(mu_);
 
  private:
   struct Slot {

@@ -11,7 +11,7 @@ namespace consentry::internal {
 namespace {
 
 std::int64_t ToNanos(const google::protobuf::Timestamp& t) {
-  return t.seconds() * 1'000'000'000 + t.nanos();
+  return TimestampToNanos(t.seconds(), t.nanos());
 }
 
 }  // namespace

@@ -20,6 +20,23 @@ namespace consentry::internal {
 
 inline constexpr std::int64_t kNoExpiry = std::numeric_limits<std::int64_t>::max();
 
+// `t` as nanoseconds since the Unix epoch, saturated to the int64 range. A
+// record from the wire may carry any seconds and nanos; a plain
+// `seconds * 1e9 + nanos` overflows (undefined behaviour) beyond the year
+// 2262. Saturation keeps the order: far-future expiries never expire, far-past
+// ones have expired.
+inline std::int64_t TimestampToNanos(std::int64_t seconds, std::int32_t nanos) {
+  constexpr std::int64_t kNanosPerSecond = 1'000'000'000;
+  constexpr std::int64_t kMax = std::numeric_limits<std::int64_t>::max();
+  constexpr std::int64_t kMin = std::numeric_limits<std::int64_t>::min();
+  if (seconds > kMax / kNanosPerSecond) return kMax;
+  if (seconds < kMin / kNanosPerSecond) return kMin;
+  const std::int64_t base = seconds * kNanosPerSecond;
+  if (nanos > 0 && base > kMax - nanos) return kMax;
+  if (nanos < 0 && base < kMin - nanos) return kMin;
+  return base + nanos;
+}
+
 // The consent choices of a subject, without its revision: what the cache
 // interns, since many subjects share the same choices.
 struct SubjectProfile {

@@ -13,11 +13,11 @@ endforeach()
 
 set(cases
   "CASE_OK|"
-  "CASE_READ_WITHOUT_GRANT|no matching function|candidate expects 1 argument"
+  "CASE_READ_WITHOUT_GRANT|no matching function|candidate expects 1 argument|too few arguments"
   "CASE_GETTER|has no member named|no member named"
   "CASE_PRIVATE_MEMBER|private"
   "CASE_FORGE_GRANT|private"
-  "CASE_DEFAULT_GRANT|no matching function|no default constructor"
+  "CASE_DEFAULT_GRANT|no matching function|no default constructor|no matching constructor"
   "CASE_COPY_GRANT|deleted"
   "CASE_IMPLICIT_CONVERSION|cannot convert|no viable conversion")
 

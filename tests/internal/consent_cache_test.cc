@@ -112,9 +112,15 @@ TEST(ConsentCacheTest, ReadersSeeConsistentStatesDuringWritesAndGrowth) {
   std::atomic<bool> stop{false};
   std::atomic<long> torn{0};
   std::atomic<long> hits{0};
+  // Readers announce that they run and count full passes, so that the
+  // writer overlaps them and the test ends only after reads of the final
+  // state, however the threads are scheduled (no timing involved).
+  std::atomic<int> started{0};
+  std::atomic<long> passes{0};
   std::vector<std::thread> readers;
   for (int t = 0; t < 3; ++t) {
     readers.emplace_back([&] {
+      started.fetch_add(1);
       while (!stop.load(std::memory_order_relaxed)) {
         for (int i = 0; i < 64; ++i) {
           const std::string k = "k" + std::to_string(i);
@@ -131,13 +137,12 @@ TEST(ConsentCacheTest, ReadersSeeConsistentStatesDuringWritesAndGrowth) {
             }
           }
         }
+        passes.fetch_add(1);
       }
     });
   }
-  // Keep writing until the readers have observed plenty of states (they may
-  // start late on a loaded machine), within a bound.
-  for (int round = 1;
-       round <= 300 || (hits.load() < 10000 && round < 1'000'000); ++round) {
+  while (started.load() < 3) std::this_thread::yield();
+  for (int round = 1; round <= 300; ++round) {
     for (int i = 0; i < 64; ++i) {
       cache.Upsert("k" + std::to_string(i),
                    StateAt(round, static_cast<std::uint64_t>(round) * std::uint64_t{0x9e3779b97f4a7c15}),
@@ -148,6 +153,10 @@ TEST(ConsentCacheTest, ReadersSeeConsistentStatesDuringWritesAndGrowth) {
       cache.Upsert("grow" + std::to_string(round), StateAt(1, 0), false);
     }
   }
+  // Every key is present now. At most three passes (one per reader) were in
+  // flight; a fourth completed pass began after this point and must hit.
+  const long passes_after_writes = passes.load();
+  while (passes.load() < passes_after_writes + 4) std::this_thread::yield();
   stop = true;
   for (auto& r : readers) r.join();
   EXPECT_EQ(torn.load(), 0);
