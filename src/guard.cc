@@ -433,8 +433,12 @@ absl::StatusOr<Decision> Guard::Decide(const AccessContext& ctx,
     event.reason = reason;
     event.revision = revision;
     event.shadow = decision.shadow_denial();
-    if (!impl_->audit->Record(event).ok()) {
-      return DenialStatus(Reason::kAuditUnavailable, ctx.purpose(), category_id);
+    const absl::Status recorded = impl_->audit->Record(event);
+    if (ABSL_PREDICT_FALSE(!recorded.ok())) {
+      return DenialStatus(absl::IsResourceExhausted(recorded)
+                              ? Reason::kAuditOverloaded
+                              : Reason::kAuditUnavailable,
+                          ctx.purpose(), category_id);
     }
   }
   if (reason == Reason::kStoreUnavailable) {
