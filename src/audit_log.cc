@@ -168,6 +168,16 @@ struct AuditLog::Impl {
   bool stop ABSL_GUARDED_BY(mu) = false;
   bool writer_done ABSL_GUARDED_BY(mu) = false;
   std::uint64_t space_generation ABSL_GUARDED_BY(mu) = 0;
+  // The syncer thread: fdatasync runs there, so that the writer frames and
+  // writes the next batch while the disk flushes the previous one.
+  std::thread syncer;
+  internal::CondVar sync_cv;
+  std::uint64_t sync_requested ABSL_GUARDED_BY(mu) = 0;  // queue position
+  std::uint64_t sync_taken ABSL_GUARDED_BY(mu) = 0;
+  int sync_fd ABSL_GUARDED_BY(mu) = -1;
+  Hash256 sync_hash ABSL_GUARDED_BY(mu){};
+  bool syncing ABSL_GUARDED_BY(mu) = false;
+  bool syncer_stop ABSL_GUARDED_BY(mu) = false;
   Hash256 head_hash ABSL_GUARDED_BY(mu){};
   bool close_called = false;  // Close is not concurrent with itself
   absl::Status close_status;
@@ -179,6 +189,9 @@ struct AuditLog::Impl {
   absl::Status SealSegment();
   absl::Status DrainBatch(std::size_t* taken);
   absl::Status Sync();
+  void RequestSync();
+  void SyncLoop();
+  void StopSyncer();
   void Fail(absl::Status s);
 };
 
@@ -208,7 +221,7 @@ absl::Status AuditLog::Impl::OpenSegment(std::uint64_t number,
 
 absl::Status AuditLog::Impl::SealSegment() {
   if (fd < 0) return absl::OkStatus();
-  if (fdatasync(fd) != 0) return ErrnoStatus("cannot sync", seg_path);
+  RETURN_IF_ERROR(Sync());
   close(fd);
   fd = -1;
   index.file_size = seg_size;
@@ -219,15 +232,83 @@ absl::Status AuditLog::Impl::SealSegment() {
                                        index.Encode());
 }
 
+// Synchronous: waits for the syncer to be idle (it may hold `fd`), drops
+// its pending request (covered by this sync) and syncs here.
 absl::Status AuditLog::Impl::Sync() {
+  {
+    internal::MutexLock lock(&mu);
+    durable_cv.Wait(&mu, [&]() ABSL_NO_THREAD_SAFETY_ANALYSIS {
+      return !syncing;
+    });
+    sync_requested = std::max(sync_requested, head);
+    sync_taken = sync_requested;
+  }
   if (fd >= 0 && fdatasync(fd) != 0) {
     return ErrnoStatus("cannot sync", seg_path);
   }
   internal::MutexLock lock(&mu);
-  durable_pos.store(head, std::memory_order_release);
-  head_hash = last_hash;
+  if (head > durable_pos.load(std::memory_order_relaxed)) {
+    durable_pos.store(head, std::memory_order_release);
+    head_hash = last_hash;
+  }
   durable_cv.NotifyAll();
   return absl::OkStatus();
+}
+
+void AuditLog::Impl::RequestSync() {
+  internal::MutexLock lock(&mu);
+  sync_requested = head;
+  sync_fd = fd;
+  sync_hash = last_hash;
+  sync_cv.NotifyOne();
+}
+
+void AuditLog::Impl::SyncLoop() {
+  while (true) {
+    std::uint64_t target = 0;
+    int f = -1;
+    Hash256 h;
+    std::string path;
+    {
+      internal::MutexLock lock(&mu);
+      sync_cv.Wait(&mu, [&]() ABSL_NO_THREAD_SAFETY_ANALYSIS {
+        return syncer_stop || sync_requested > sync_taken;
+      });
+      if (sync_requested <= sync_taken) return;  // stopping, nothing asked
+      target = sync_requested;
+      f = sync_fd;
+      h = sync_hash;
+      sync_taken = target;
+      syncing = true;
+    }
+    const bool ok = fdatasync(f) == 0;
+    const int e = errno;
+    internal::MutexLock lock(&mu);
+    syncing = false;
+    if (!ok) {
+      failed.store(true, std::memory_order_release);
+      if (error.ok()) {
+        error = absl::InternalError(absl::StrCat(
+            "audit log: cannot sync segment: ", std::strerror(e)));
+      }
+      ++space_generation;
+      space_cv.NotifyAll();
+    } else if (target > durable_pos.load(std::memory_order_relaxed)) {
+      durable_pos.store(target, std::memory_order_release);
+      head_hash = h;
+    }
+    durable_cv.NotifyAll();
+    writer_cv.NotifyOne();
+  }
+}
+
+void AuditLog::Impl::StopSyncer() {
+  {
+    internal::MutexLock lock(&mu);
+    syncer_stop = true;
+    sync_cv.NotifyAll();
+  }
+  if (syncer.joinable()) syncer.join();
 }
 
 absl::Status AuditLog::Impl::DrainBatch(std::size_t* taken) {
@@ -291,7 +372,12 @@ void AuditLog::Impl::Fail(absl::Status s) {
 
 void AuditLog::Impl::Run() {
   absl::Time last_sync = absl::Now();
-  bool unsynced = false;
+  std::uint64_t requested = head;  // position last handed to the syncer
+  // Polls of an empty queue since the last event; after kPollsBeforeIdle
+  // the writer sleeps until woken.
+  constexpr int kPollsBeforeIdle = 50;
+  constexpr auto kPollPeriod = std::chrono::microseconds(200);
+  int empty_polls = 0;
   while (true) {
     if (ABSL_PREDICT_FALSE(paused_for_testing.load(std::memory_order_acquire))) {
       std::this_thread::sleep_for(std::chrono::milliseconds(1));
@@ -305,7 +391,6 @@ void AuditLog::Impl::Run() {
     }
     if (n > 0) {
       written_pos.store(head, std::memory_order_release);
-      unsynced = true;
       if (space_waiters.load(std::memory_order_acquire) > 0) {
         internal::MutexLock lock(&mu);
         ++space_generation;
@@ -316,35 +401,38 @@ void AuditLog::Impl::Run() {
     bool stopping = false;
     {
       internal::MutexLock lock(&mu);
-      want_flush = flush_target > durable_pos.load(std::memory_order_relaxed);
+      want_flush = flush_target > sync_requested;
       stopping = stop;
     }
     const absl::Time now = absl::Now();
-    if (unsynced &&
+    if (head > requested &&
         (options.sync == AuditSyncPolicy::kEveryBatch || want_flush ||
          stopping || now - last_sync >= options.sync_interval)) {
-      s = Sync();
-      if (!s.ok()) {
-        Fail(std::move(s));
-        break;
-      }
-      unsynced = false;
+      RequestSync();
+      requested = head;
       last_sync = now;
-    } else if (!unsynced && want_flush) {
-      s = Sync();  // nothing new: publish durability of what is written
-      if (!s.ok()) {
-        Fail(std::move(s));
-        break;
-      }
     }
-    if (n > 0) continue;
+    if (n > 0) {
+      empty_polls = 0;
+      continue;
+    }
     if (stopping && head == queue.claimed()) break;
+    if (!stopping && empty_polls < kPollsBeforeIdle) {
+      // Recently busy: poll for a while rather than make every producer
+      // pay for a wake-up (a lock and a futex call) on each event.
+      ++empty_polls;
+      internal::MutexLock lock(&mu);
+      writer_cv.WaitFor(&mu, kPollPeriod, [&]() ABSL_NO_THREAD_SAFETY_ANALYSIS {
+        return stop || flush_target > sync_requested;
+      });
+      continue;
+    }
     // Idle: sleep until a producer publishes, a flush or stop is asked, or
     // the sync interval ends. A producer that sees `writer_idle` wakes us;
     // the fences on both sides make sure one of the two sees the other.
     writer_idle.store(true, std::memory_order_seq_cst);
     const absl::Duration wait =
-        unsynced ? std::max(absl::ZeroDuration(),
+        head > requested ? std::max(absl::ZeroDuration(),
                             options.sync_interval - (absl::Now() - last_sync))
                  : absl::Milliseconds(stopping ? 1 : 200);
     {
@@ -352,13 +440,14 @@ void AuditLog::Impl::Run() {
       writer_cv.WaitFor(&mu, absl::ToChronoNanoseconds(wait),
                         [&]() ABSL_NO_THREAD_SAFETY_ANALYSIS {
         return queue.Ready(head) != nullptr || stop != stopping ||
-               flush_target > durable_pos.load(std::memory_order_relaxed);
+               flush_target > sync_requested;
       });
     }
     writer_idle.store(false, std::memory_order_relaxed);
   }
   absl::Status s = failed.load() ? absl::OkStatus() : SealSegment();
   if (!s.ok()) Fail(std::move(s));
+  StopSyncer();
   if (fd >= 0) {
     close(fd);
     fd = -1;
@@ -471,6 +560,7 @@ absl::StatusOr<std::unique_ptr<AuditLog>> AuditLog::Open(
     impl->head_hash = impl->last_hash;
   }
   Impl* raw = impl.get();
+  impl->syncer = std::thread([raw] { raw->SyncLoop(); });
   impl->writer = std::thread([raw] { raw->Run(); });
   return std::unique_ptr<AuditLog>(new AuditLog(std::move(impl)));
 }

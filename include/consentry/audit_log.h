@@ -29,8 +29,11 @@
 // so a deleted, inserted or reordered record is told apart from an edit.
 //
 // Sync policies and what a power failure loses:
-//   kEveryBatch  the writer calls fdatasync after every batch, before it
-//                counts the batch durable. A power failure loses only events
+//   kEveryBatch  every batch written is fdatasync'ed before it counts as
+//                durable. The sync runs on a second thread while the writer
+//                frames the next batch; when the disk is slower than the
+//                writer, one fdatasync covers every batch written before it
+//                (group commit). A power failure loses only events
 //                not yet acknowledged: those after `durable_sequence_end()`,
 //                i.e. still in the queue or in the batch being written.
 //                `Flush()` returns once everything enqueued before it is
