@@ -379,6 +379,7 @@ void AuditLog::Impl::Run() {
   constexpr auto kPollPeriod = std::chrono::microseconds(200);
   int empty_polls = 0;
   while (true) {
+    if (ABSL_PREDICT_FALSE(failed.load(std::memory_order_acquire))) break;
     if (ABSL_PREDICT_FALSE(paused_for_testing.load(std::memory_order_acquire))) {
       std::this_thread::sleep_for(std::chrono::milliseconds(1));
       continue;
