@@ -430,7 +430,7 @@ void AuditLog::Impl::Run() {
     }
     // Idle: sleep until a producer publishes, a flush or stop is asked, or
     // the sync interval ends. A producer that sees `writer_idle` wakes us;
-    // the fences on both sides make sure one of the two sees the other.
+    // seq_cst on both sides makes sure one of the two sees the other.
     writer_idle.store(true, std::memory_order_seq_cst);
     const absl::Duration wait =
         head > requested ? std::max(absl::ZeroDuration(),
@@ -510,8 +510,9 @@ absl::Status AuditLog::Impl::Enqueue(const AuditEvent& e,
   internal::EncodeEvent(e, out);
   slot->size = static_cast<std::uint32_t>(size);
   AuditQueue::Publish(*slot, pos);
-  std::atomic_thread_fence(std::memory_order_seq_cst);
-  if (ABSL_PREDICT_FALSE(writer_idle.load(std::memory_order_relaxed))) {
+  // Publish and this load are seq_cst, as are the writer's store of
+  // `writer_idle` and its `Ready` check: one of the two sides sees the other.
+  if (ABSL_PREDICT_FALSE(writer_idle.load(std::memory_order_seq_cst))) {
     WakeWriter();
   }
   if (sequence != nullptr) *sequence = base_sequence + pos;

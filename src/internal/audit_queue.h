@@ -85,14 +85,17 @@ class AuditQueue {
     }
   }
 
+  // Sequentially consistent, like the consumer's `Ready`, so that a
+  // producer's later seq_cst load of the consumer's idle flag and the
+  // consumer's seq_cst store of it cannot both miss each other.
   static void Publish(Slot& slot, std::uint64_t pos) {
-    slot.turn.store(pos + 1, std::memory_order_release);
+    slot.turn.store(pos + 1, std::memory_order_seq_cst);
   }
 
   // Consumer side. The slot at `pos` if it is published, else null.
   Slot* Ready(std::uint64_t pos) {
     Slot& s = slots_[pos & mask_];
-    return s.turn.load(std::memory_order_acquire) == pos + 1 ? &s : nullptr;
+    return s.turn.load(std::memory_order_seq_cst) == pos + 1 ? &s : nullptr;
   }
   // Hands the slot at `pos` back to the producers.
   void Release(Slot& slot, std::uint64_t pos) {
