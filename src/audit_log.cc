@@ -148,10 +148,12 @@ struct AuditLog::Impl {
   std::string buf;
 
   std::thread writer;
-  std::atomic<bool> writer_idle{false};
+  // Read by every producer call, written rarely: a cache line of their own,
+  // away from the counters the writer bumps on every batch.
+  alignas(64) std::atomic<bool> writer_idle{false};
   std::atomic<bool> failed{false};
   std::atomic<bool> closed{false};
-  std::atomic<std::uint64_t> written_pos{0};
+  alignas(64) std::atomic<std::uint64_t> written_pos{0};
   std::atomic<std::uint64_t> durable_pos{0};
   std::atomic<std::uint64_t> blocked{0};
   std::atomic<std::uint64_t> denied{0};

@@ -70,7 +70,7 @@ class AuditQueue {
           // so that the next claim does not wait on the memory.
           const char* next =
               reinterpret_cast<const char*>(&slots_[(p + 2) & mask_]);
-          for (std::size_t line = 0; line < kSlotSize; line += 64) {
+          for (std::size_t line = 0; line < 128; line += 64) {
             __builtin_prefetch(next + line, 1);
           }
           *pos = p;
