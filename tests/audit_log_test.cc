@@ -100,8 +100,10 @@ class AuditLogTest : public ::testing::Test {
     return log.ok() ? *std::move(log) : nullptr;
   }
 
-  static AuditEvent Event(int i, const std::string& subject,
-                          const std::string& accessor) {
+  // The event's views point at `subject` and `accessor`: pass literals or
+  // strings that outlive the `Record` call.
+  static AuditEvent Event(int i, absl::string_view subject,
+                          absl::string_view accessor) {
     AuditEvent e;
     e.time_unix_nanos = kT0 + std::int64_t{i} * 1'000'000'000;
     e.accessor = accessor;

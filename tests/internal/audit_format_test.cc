@@ -21,6 +21,7 @@ std::string Encode(const AuditEvent& e, std::uint64_t sequence) {
 }
 
 TEST(AuditFormatTest, EncodingEqualsProtobufSerialization) {
+  const std::string long_ref(300, 'r');  // a two-byte length
   AuditEvent e;
   e.time_unix_nanos = 1'790'000'000'123'456'789;
   e.action = AuditAction::kProvision;
@@ -29,7 +30,7 @@ TEST(AuditFormatTest, EncodingEqualsProtobufSerialization) {
   e.category = "measurement";
   e.purpose = "billing.calculation";
   e.policy_version = "2026-11-01";
-  e.record_ref = std::string(300, 'r');  // a two-byte length
+  e.record_ref = long_ref;
   e.recipient = "contractor-a";
   e.request_id = "req-9";
   e.reason = Reason::kAllowedConsent;
