@@ -338,6 +338,39 @@ TEST_F(AuditLogGuardTest, GuardDeniesWithAuditOverloadedWhenFull) {
   EXPECT_EQ(events[0].policy_version, guard->policy()->version());
 }
 
+TEST_F(AuditLogGuardTest, ShadowModeLogsTheWouldBeDenial) {
+  AuditLogOptions o;
+  o.directory = dir_;
+  auto log = *AuditLog::Open(o);
+  GuardOptions go;
+  go.mode = EnforcementMode::kShadow;
+  auto guard = *Guard::Create(testing::DefaultPolicy(), &store_, log.get(), go);
+  auto ctx = *guard->Context("statistics-job", "statistics.measurement");
+  absl::StatusOr<Decision> d =
+      guard->Check(ctx, "s-none", *guard->Category("measurement"));
+  ASSERT_OK(d);
+  EXPECT_TRUE(d->shadow_denial());
+  ASSERT_OK(log->Close());
+  auto events = *(*AuditLogReader::Open(dir_))->ForSubject("s-none");
+  ASSERT_THAT(events, SizeIs(1));
+  EXPECT_TRUE(events[0].shadow);
+  EXPECT_FALSE(events[0].allowed());
+  EXPECT_EQ(events[0].reason, Reason::kNoConsent);
+}
+
+TEST_F(AuditLogTest, IntervalSyncIsDurableAfterFlush) {
+  AuditLogOptions o = Options();
+  o.sync = AuditSyncPolicy::kInterval;
+  o.sync_interval = absl::Hours(1);  // only Flush makes it durable
+  auto log = OpenLog(o);
+  Write(*log, 10);
+  ASSERT_OK(log->Flush());
+  EXPECT_EQ(log->durable_sequence_end(), 10u);
+  EXPECT_EQ(log->counters().durable, 10u);
+  ASSERT_OK(log->Close());
+  EXPECT_TRUE(Verify().ok());
+}
+
 TEST_F(AuditLogTest, OpenRejectsBadOptions) {
   AuditLogOptions o;
   EXPECT_THAT(AuditLog::Open(o),
