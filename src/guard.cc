@@ -507,7 +507,9 @@ absl::StatusOr<Decision> Guard::Decide(const AccessContext& ctx,
       reason = Reason::kConsentStale;
     } else {
       const SubjectProfile* s = nullptr;
-      SubjectState uncached;
+      // Only filled on the slow path: a SubjectState is large, and zeroing
+      // it on every check would cost more than the rest of the check.
+      absl::optional<SubjectState> uncached;
       const std::uint64_t hash = internal::ConsentCache::Hash(target.subject);
       const bool found =
           epoch->cache.Lookup(target.subject, hash, &s, &revision);
@@ -541,8 +543,8 @@ absl::StatusOr<Decision> Guard::Decide(const AccessContext& ctx,
             // Not cacheable (an over-long id), or changed meanwhile: use
             // the record just read.
             uncached = internal::CompileSubjectState(p, *record, now);
-            s = &uncached.profile;
-            revision = uncached.revision;
+            s = &uncached->profile;
+            revision = uncached->revision;
           }
         }
       }

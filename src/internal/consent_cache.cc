@@ -28,17 +28,13 @@ ConsentCache::ConsentCache(std::size_t expected_subjects,
   for (std::size_t i = 0; i < kMaxProfileChunks; ++i) {
     profile_chunks_[i].store(nullptr);
   }
-  auto t = std::make_unique<Table>();
-  const std::size_t cap = CapacityFor(expected_subjects);
-  t->mask = cap - 1;
-  t->slots = std::make_unique<Slot[]>(cap);
+  auto t = std::make_unique<Table>(CapacityFor(expected_subjects));
   table_.store(t.get(), std::memory_order_release);
   MutexLock lock(&mu_);
   tables_.push_back(std::move(t));
 }
 
 ConsentCache::~ConsentCache() {
-  for (std::size_t i = 0; i < kMaxChunks; ++i) delete[] chunks_[i].load();
   for (std::size_t i = 0; i < kMaxProfileChunks; ++i) {
     delete[] profile_chunks_[i].load();
   }
@@ -48,7 +44,9 @@ bool ConsentCache::AppendKeyLocked(absl::string_view key,
                                    std::uint64_t* offset) {
   if (chunk_count_ == 0 || chunk_used_ + key.size() > kChunkSize) {
     if (chunk_count_ == kMaxChunks) return false;
-    chunks_[chunk_count_].store(new char[kChunkSize], std::memory_order_release);
+    chunk_memory_.emplace_back(kChunkSize);
+    chunks_[chunk_count_].store(static_cast<char*>(chunk_memory_.back().data()),
+                                std::memory_order_release);
     ++chunk_count_;
     // Offset 0 is never used, so that a key_ref is never 0.
     chunk_used_ = chunk_count_ == 1 ? 1 : 0;
@@ -103,10 +101,7 @@ ConsentCache::Slot* ConsentCache::FindLocked(absl::string_view key,
 
 void ConsentCache::GrowLocked() {
   Table* old = table_.load(std::memory_order_relaxed);
-  auto t = std::make_unique<Table>();
-  const std::size_t cap = (old->mask + 1) * 2;
-  t->mask = cap - 1;
-  t->slots = std::make_unique<Slot[]>(cap);
+  auto t = std::make_unique<Table>((old->mask + 1) * 2);
   for (std::size_t i = 0; i <= old->mask; ++i) {
     const std::uint64_t ref = old->slots[i].key_ref.load(std::memory_order_relaxed);
     if (ref == 0) continue;

@@ -33,6 +33,7 @@
 #include "absl/hash/hash.h"
 #include "absl/strings/string_view.h"
 #include "absl/time/time.h"
+#include "src/internal/huge_buffer.h"
 #include "src/internal/mutex.h"
 #include "src/internal/subject_state.h"
 
@@ -99,8 +100,14 @@ class ConsentCache {
     std::atomic<std::uint64_t> state{0};
   };
   struct Table {
+    explicit Table(std::size_t capacity)
+        : mask(capacity - 1), memory(capacity * sizeof(Slot)) {
+      // Zeroed memory holds valid zero atomics; construct them formally.
+      slots = new (memory.data()) Slot[capacity];
+    }
     std::size_t mask;
-    std::unique_ptr<Slot[]> slots;
+    HugeBuffer memory;
+    Slot* slots;
     absl::Time retired_at = absl::InfiniteFuture();
   };
 
@@ -139,6 +146,7 @@ class ConsentCache {
   std::atomic<Table*> table_;
   std::atomic<std::size_t> size_{0};
   std::unique_ptr<std::atomic<char*>[]> chunks_;
+  std::vector<HugeBuffer> chunk_memory_ ABSL_GUARDED_BY(mu_);
   std::unique_ptr<std::atomic<SubjectProfile*>[]> profile_chunks_;
   const absl::Duration retire_grace_;
 
