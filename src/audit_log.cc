@@ -29,6 +29,7 @@ namespace consentry {
 
 using internal::AuditQueue;
 using internal::ChainHasher;
+using internal::ErrnoStatus;
 using internal::EventKeys;
 using internal::FrameStatus;
 using internal::FrameView;
@@ -38,14 +39,6 @@ using internal::SegmentIndex;
 
 namespace {
 
-absl::Status ErrnoStatus(absl::string_view what, const std::string& path) {
-  const int e = errno;
-  std::string msg = absl::StrCat("audit log: ", what, " '", path,
-                                 "': ", std::strerror(e));
-  if (e == ENOENT) return absl::NotFoundError(msg);
-  if (e == EACCES || e == EPERM) return absl::PermissionDeniedError(msg);
-  return absl::InternalError(msg);
-}
 
 std::string PathOf(const std::string& dir, const std::string& name) {
   return absl::StrCat(dir, "/", name);

@@ -80,7 +80,10 @@ bool GetVarint(const char*& p, const char* end, std::uint64_t* v) {
   return false;
 }
 
-absl::Status Errno(absl::string_view what, const std::string& path) {
+
+}  // namespace
+
+absl::Status ErrnoStatus(absl::string_view what, const std::string& path) {
   const int e = errno;
   std::string msg = absl::StrCat("audit log: ", what, " '", path,
                                  "': ", std::strerror(e));
@@ -88,8 +91,6 @@ absl::Status Errno(absl::string_view what, const std::string& path) {
   if (e == EACCES || e == EPERM) return absl::PermissionDeniedError(msg);
   return absl::InternalError(msg);
 }
-
-}  // namespace
 
 // ---------------------------------------------------------------------------
 // Events
@@ -342,7 +343,7 @@ std::string IndexFileName(std::uint64_t number) {
 
 absl::StatusOr<std::vector<std::uint64_t>> ListSegments(const std::string& dir) {
   DIR* d = opendir(dir.c_str());
-  if (d == nullptr) return Errno("cannot open directory", dir);
+  if (d == nullptr) return ErrnoStatus("cannot open directory", dir);
   std::vector<std::uint64_t> out;
   while (dirent* e = readdir(d)) {
     absl::string_view name(e->d_name);
@@ -360,7 +361,7 @@ absl::StatusOr<std::vector<std::uint64_t>> ListSegments(const std::string& dir) 
 
 absl::StatusOr<std::string> ReadFile(const std::string& path) {
   const int fd = open(path.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0) return Errno("cannot open", path);
+  if (fd < 0) return ErrnoStatus("cannot open", path);
   std::string out;
   struct stat st;
   if (fstat(fd, &st) == 0 && st.st_size > 0) {
@@ -371,7 +372,7 @@ absl::StatusOr<std::string> ReadFile(const std::string& path) {
     const ssize_t n = read(fd, buf, sizeof(buf));
     if (n < 0) {
       if (errno == EINTR) continue;
-      absl::Status s = Errno("cannot read", path);
+      absl::Status s = ErrnoStatus("cannot read", path);
       close(fd);
       return s;
     }
@@ -384,9 +385,9 @@ absl::StatusOr<std::string> ReadFile(const std::string& path) {
 
 absl::Status SyncDirectory(const std::string& dir) {
   const int fd = open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  if (fd < 0) return Errno("cannot open directory", dir);
+  if (fd < 0) return ErrnoStatus("cannot open directory", dir);
   const int rc = fsync(fd);
-  absl::Status s = rc == 0 ? absl::OkStatus() : Errno("cannot sync", dir);
+  absl::Status s = rc == 0 ? absl::OkStatus() : ErrnoStatus("cannot sync", dir);
   close(fd);
   return s;
 }
@@ -397,25 +398,25 @@ absl::Status WriteFileAtomically(const std::string& dir,
   const std::string tmp = absl::StrCat(dir, "/", name, ".tmp");
   const std::string path = absl::StrCat(dir, "/", name);
   const int fd = open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-  if (fd < 0) return Errno("cannot create", tmp);
+  if (fd < 0) return ErrnoStatus("cannot create", tmp);
   std::size_t done = 0;
   while (done < data.size()) {
     const ssize_t n = write(fd, data.data() + done, data.size() - done);
     if (n < 0) {
       if (errno == EINTR) continue;
-      absl::Status s = Errno("cannot write", tmp);
+      absl::Status s = ErrnoStatus("cannot write", tmp);
       close(fd);
       return s;
     }
     done += static_cast<std::size_t>(n);
   }
   if (fdatasync(fd) != 0) {
-    absl::Status s = Errno("cannot sync", tmp);
+    absl::Status s = ErrnoStatus("cannot sync", tmp);
     close(fd);
     return s;
   }
   close(fd);
-  if (rename(tmp.c_str(), path.c_str()) != 0) return Errno("cannot rename", tmp);
+  if (rename(tmp.c_str(), path.c_str()) != 0) return ErrnoStatus("cannot rename", tmp);
   return absl::OkStatus();
 }
 

@@ -153,6 +153,10 @@ absl::Status WriteFileAtomically(const std::string& dir,
                                  absl::string_view data);
 absl::Status SyncDirectory(const std::string& dir);
 
+// A status for the failed system call `what` on `path`, from errno:
+// kNotFound, kPermissionDenied, or kInternal, naming both.
+absl::Status ErrnoStatus(absl::string_view what, const std::string& path);
+
 // ---------------------------------------------------------------------------
 // The per-segment index (sidecar).
 
