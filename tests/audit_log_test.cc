@@ -176,6 +176,33 @@ TEST_F(AuditLogTest, RecordedEventsVerifyAndReadBack) {
   }
 }
 
+TEST_F(AuditLogTest, BatchEventKeepsItsCountsAndSummary) {
+  auto log = OpenLog(Options());
+  AuditEvent e;
+  e.time_unix_nanos = 1;
+  e.action = AuditAction::kBatch;
+  e.accessor = "statistics-job";
+  e.purpose = "statistics.measurement";
+  e.category = "measurement";
+  e.reason = Reason::kAllowedConsent;
+  e.subjects_included = 820;
+  e.subjects_excluded = 380;
+  e.detail = "batch of 1200: 820 included, 380 excluded (consent_refused)";
+  ASSERT_OK(log->Record(e));
+  ASSERT_OK(log->Flush());
+  ASSERT_OK(log->Close());
+  EXPECT_TRUE(Verify().ok());
+  auto reader = *AuditLogReader::Open(dir_);
+  absl::StatusOr<std::vector<OwnedAuditEvent>> events =
+      reader->ForAccessor("statistics-job");
+  ASSERT_OK(events);
+  ASSERT_THAT(*events, SizeIs(1));
+  EXPECT_EQ((*events)[0].action, AuditAction::kBatch);
+  EXPECT_EQ((*events)[0].subjects_included, 820);
+  EXPECT_EQ((*events)[0].subjects_excluded, 380);
+  EXPECT_EQ((*events)[0].detail, e.detail);
+}
+
 TEST_F(AuditLogTest, AppendReturnsSequenceAcknowledgedByFlush) {
   auto log = OpenLog(Options());
   absl::StatusOr<std::uint64_t> a = log->Append(Event(0, "s", "a"));

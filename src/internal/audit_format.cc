@@ -105,7 +105,16 @@ std::size_t EncodedEventSize(const AuditEvent& e) {
          StringFieldSize(e.record_ref) +
          VarintFieldSize(static_cast<std::uint64_t>(e.revision)) +
          StringFieldSize(e.policy_version) + (e.shadow ? 2 : 0) +
-         StringFieldSize(e.recipient) + StringFieldSize(e.request_id);
+         StringFieldSize(e.recipient) + StringFieldSize(e.request_id) +
+         (e.action == AuditAction::kBatch
+              ? 2 + VarintSize(static_cast<std::uint64_t>(
+                        std::max<std::int64_t>(0, e.subjects_included))) +
+                    2 + VarintSize(static_cast<std::uint64_t>(
+                        std::max<std::int64_t>(0, e.subjects_excluded))) +
+                    (e.detail.empty() ? 0
+                                      : 2 + VarintSize(e.detail.size()) +
+                                            e.detail.size())
+              : 0);
 }
 
 char* EncodeEvent(const AuditEvent& e, char* p) {
@@ -129,6 +138,24 @@ char* EncodeEvent(const AuditEvent& e, char* p) {
   }
   p = PutStringField(0x6A, e.recipient, p);
   p = PutStringField(0x72, e.request_id, p);
+  if (e.action == AuditAction::kBatch) {
+    // Fields 16-18 have two-byte keys.
+    *p++ = static_cast<char>(0x80);
+    *p++ = 0x01;
+    p = PutVarint(static_cast<std::uint64_t>(
+                      std::max<std::int64_t>(0, e.subjects_included)), p);
+    *p++ = static_cast<char>(0x88);
+    *p++ = 0x01;
+    p = PutVarint(static_cast<std::uint64_t>(
+                      std::max<std::int64_t>(0, e.subjects_excluded)), p);
+    if (!e.detail.empty()) {
+      *p++ = static_cast<char>(0x92);
+      *p++ = 0x01;
+      p = PutVarint(e.detail.size(), p);
+      std::memcpy(p, e.detail.data(), e.detail.size());
+      p += e.detail.size();
+    }
+  }
   return p;
 }
 
@@ -196,6 +223,11 @@ bool DecodeEvent(absl::string_view payload, OwnedAuditEvent* out) {
   out->revision = m.consent_revision();
   out->shadow = m.shadow();
   out->sequence = m.sequence();
+  if (out->action == AuditAction::kBatch) {
+    out->subjects_included = m.subjects_included();
+    out->subjects_excluded = m.subjects_excluded();
+    out->detail = m.detail();
+  }
   return true;
 }
 
