@@ -329,7 +329,9 @@ int RunPolicy(const std::string& sub, const std::vector<std::string>& args) {
 // ---------------------------------------------------------------------------
 // consent
 
-std::vector<Flag> StoreFlags() { return {SqliteFlag(), PostgresFlag()}; }
+std::vector<Flag> StoreFlags() {
+  return {SqliteFlag(), PostgresFlag(), PgSchemaFlag()};
+}
 
 std::string StateName(v1::ConsentState s) {
   std::string n = v1::ConsentState_Name(s);
@@ -817,7 +819,10 @@ int RunRecipients(const std::string& sub,
 absl::StatusOr<std::unique_ptr<consentry::ConsentStore>> OpenStore(
     const ParsedArgs& args, bool create_if_missing) {
   if (args.Has("postgres") && !args.Get("postgres").empty()) {
-    auto pg = consentry::PostgresConsentStore::Open(args.Get("postgres"));
+    consentry::PostgresStoreOptions options;
+    options.schema = args.Get("pg-schema", "consentry");
+    auto pg =
+        consentry::PostgresConsentStore::Open(args.Get("postgres"), options);
     if (!pg.ok()) return pg.status();
     return std::unique_ptr<consentry::ConsentStore>(std::move(*pg));
   }

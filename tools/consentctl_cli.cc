@@ -40,6 +40,11 @@ Flag PostgresFlag() {
   return {"postgres", "CONNINFO",
           "a libpq connection string; used instead of --sqlite", ""};
 }
+Flag PgSchemaFlag() {
+  return {"pg-schema", "NAME",
+          "with --postgres: the schema holding the store's tables",
+          "consentry"};
+}
 Flag PolicyFlag(bool required) {
   return {"policy", "FILE",
           required ? "the policy (textproto, JSON or binary); required"

@@ -68,6 +68,7 @@ struct ParsedArgs {
 Flag JsonFlag();
 Flag SqliteFlag();
 Flag PostgresFlag();
+Flag PgSchemaFlag();
 Flag PolicyFlag(bool required);
 
 // Parses `args` (the words after the subcommand name) against `cmd`.

@@ -285,7 +285,7 @@ absl::StatusOr<Desk> OpenDesk(const ParsedArgs& a,
 
 std::vector<Flag> DeskFlags() {
   std::vector<Flag> f = {RequestsDirFlag(), PolicyFlag(true), SqliteFlag(),
-                         PostgresFlag(), JsonFlag()};
+                         PostgresFlag(), PgSchemaFlag(), JsonFlag()};
   for (Flag& s : SourceFlags()) f.push_back(std::move(s));
   f.push_back({"actor", "NAME", "who performs the step", "consentctl"});
   return f;
