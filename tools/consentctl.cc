@@ -97,19 +97,26 @@ int UnknownCommand(const std::string& what) {
 
 std::string BasisLetter(consentry::Basis b) {
   switch (b) {
-    case consentry::Basis::kNotAllowed: return ".";
-    case consentry::Basis::kNecessary: return "N";
-    case consentry::Basis::kOptIn: return "I";
-    case consentry::Basis::kOptOut: return "O";
+    case consentry::Basis::kNotAllowed:
+      return ".";
+    case consentry::Basis::kNecessary:
+      return "N";
+    case consentry::Basis::kOptIn:
+      return "I";
+    case consentry::Basis::kOptOut:
+      return "O";
   }
   return "?";
 }
 
 int PolicyLint(const std::vector<std::string>& argv) {
-  Command cmd{"policy lint", "FILE",
+  Command cmd{"policy lint",
+              "FILE",
               "Loads and validates a policy. Prints 'valid' or the first "
               "validation error with its field path; exit 1 when invalid.",
-              {JsonFlag()}, 1, 1};
+              {JsonFlag()},
+              1,
+              1};
   ParsedArgs a;
   if (int rc = Parse(cmd, argv, a); rc >= 0) return rc;
   const std::string& path = a.positional[0];
@@ -143,12 +150,15 @@ int PolicyLint(const std::vector<std::string>& argv) {
 }
 
 int PolicyCompile(const std::vector<std::string>& argv) {
-  Command cmd{"policy compile", "FILE",
+  Command cmd{"policy compile",
+              "FILE",
               "Compiles a policy and prints a summary of its tables: purposes "
               "with their hierarchy, categories, accessors, the basis of each "
               "(category, purpose) pair, retention limits and re-consent "
               "requirements.",
-              {JsonFlag()}, 1, 1};
+              {JsonFlag()},
+              1,
+              1};
   ParsedArgs a;
   if (int rc = Parse(cmd, argv, a); rc >= 0) return rc;
   auto policy = consentry::LoadAndCompilePolicy(a.positional[0]);
@@ -161,11 +171,10 @@ int PolicyCompile(const std::vector<std::string>& argv) {
       auto pi = static_cast<consentry::PurposeIndex>(i);
       std::cout << (i ? "," : "") << "{\"id\":" << JsonString(p.purpose_id(pi))
                 << ",\"parent\":"
-                << (p.parent(pi) < 0
-                        ? std::string("null")
-                        : JsonString(p.purpose_id(
-                              static_cast<consentry::PurposeIndex>(
-                                  p.parent(pi)))))
+                << (p.parent(pi) < 0 ? std::string("null")
+                                     : JsonString(p.purpose_id(
+                                           static_cast<consentry::PurposeIndex>(
+                                               p.parent(pi)))))
                 << "}";
     }
     std::cout << "],\"categories\":[";
@@ -198,8 +207,8 @@ int PolicyCompile(const std::vector<std::string>& argv) {
     std::cout << "  " << p.purpose_id(pi);
     if (p.parent(pi) >= 0) {
       std::cout << "  (parent "
-                << p.purpose_id(static_cast<consentry::PurposeIndex>(
-                       p.parent(pi)))
+                << p.purpose_id(
+                       static_cast<consentry::PurposeIndex>(p.parent(pi)))
                 << ")";
     }
     if (p.per_occasion().Contains(pi)) std::cout << "  [per occasion]";
@@ -208,7 +217,8 @@ int PolicyCompile(const std::vector<std::string>& argv) {
   std::cout << "\ncategories:\n";
   for (int c = 0; c < p.category_count(); ++c) {
     auto ci = static_cast<consentry::CategoryIndex>(c);
-    std::cout << "  " << p.category_id(ci) << (p.special(ci) ? "  [special]" : "")
+    std::cout << "  " << p.category_id(ci)
+              << (p.special(ci) ? "  [special]" : "")
               << (p.requires_specific_consent(ci) ? "  [specific consent]" : "")
               << (p.has_retention(ci) ? "  [retention]" : "") << "\n";
   }
@@ -244,24 +254,26 @@ int PolicyCompile(const std::vector<std::string>& argv) {
       absl::Duration d = p.retention(ci, pi);
       if (d == absl::InfiniteDuration()) continue;
       std::cout << "  " << p.category_id(ci) << " for " << p.purpose_id(pi)
-                << ": " << d / absl::Hours(24)
-                << " days\n";
+                << ": " << d / absl::Hours(24) << " days\n";
       ++limits;
     }
   }
   if (limits == 0) std::cout << "  none\n";
   std::cout << "\nre-consent required after material changes: "
-            << (p.has_reconsent() ? "yes" : "no") << "\nminimum cohort size: "
-            << p.min_cohort_size() << "\n";
+            << (p.has_reconsent() ? "yes" : "no")
+            << "\nminimum cohort size: " << p.min_cohort_size() << "\n";
   return kExitOk;
 }
 
 int PolicyDiff(const std::vector<std::string>& argv) {
-  Command cmd{"policy diff", "OLD NEW",
+  Command cmd{"policy diff",
+              "OLD NEW",
               "Lists the changes from policy OLD to policy NEW. Material "
               "changes (which need announcement and, for consent-based uses, "
               "re-consent) are marked with '!'.",
-              {JsonFlag()}, 2, 2};
+              {JsonFlag()},
+              2,
+              2};
   ParsedArgs a;
   if (int rc = Parse(cmd, argv, a); rc >= 0) return rc;
   auto before = consentry::LoadPolicyFile(a.positional[0]);
@@ -273,14 +285,15 @@ int PolicyDiff(const std::vector<std::string>& argv) {
   int material = 0;
   for (const v1::PolicyChange& c : diff->changes()) material += c.material();
   if (a.Bool("json")) {
-    auto json = consentry::SerializeMessage(*diff, consentry::WireFormat::kJson);
+    auto json =
+        consentry::SerializeMessage(*diff, consentry::WireFormat::kJson);
     if (!json.ok()) return Fail("diff", json.status());
     std::cout << *json << "\n";
     return kExitOk;
   }
-  std::cout << "policy " << diff->from_version() << " -> "
-            << diff->to_version() << ": " << diff->changes_size()
-            << " changes, " << material << " material\n";
+  std::cout << "policy " << diff->from_version() << " -> " << diff->to_version()
+            << ": " << diff->changes_size() << " changes, " << material
+            << " material\n";
   for (const v1::PolicyChange& c : diff->changes()) {
     std::string kind = v1::PolicyChange::Kind_Name(c.kind());
     if (absl::StartsWith(kind, "KIND_")) kind = kind.substr(5);
@@ -301,9 +314,12 @@ int PolicyDiff(const std::vector<std::string>& argv) {
 }
 
 int PolicyNotice(const std::vector<std::string>& argv) {
-  Command cmd{"policy notice", "FILE",
+  Command cmd{"policy notice",
+              "FILE",
               "Prints the purpose notice of a policy as Markdown.",
-              {{"lang", "ja|en", "language of the notice", "ja"}}, 1, 1};
+              {{"lang", "ja|en", "language of the notice", "ja"}},
+              1,
+              1};
   ParsedArgs a;
   if (int rc = Parse(cmd, argv, a); rc >= 0) return rc;
   const std::string lang = a.Get("lang");
@@ -313,8 +329,8 @@ int PolicyNotice(const std::vector<std::string>& argv) {
   auto policy = consentry::LoadAndCompilePolicy(a.positional[0]);
   if (!policy.ok()) return Fail(a.positional[0], policy.status());
   std::cout << consentry::PurposeNotice(
-      **policy, lang == "ja" ? consentry::Language::kJa
-                             : consentry::Language::kEn);
+      **policy,
+      lang == "ja" ? consentry::Language::kJa : consentry::Language::kEn);
   return kExitOk;
 }
 
@@ -351,10 +367,13 @@ int PrintMessage(const google::protobuf::Message& m, bool json) {
 int ConsentShow(const std::vector<std::string>& argv) {
   std::vector<Flag> flags = StoreFlags();
   flags.push_back(JsonFlag());
-  Command cmd{"consent show", "SUBJECT",
+  Command cmd{"consent show",
+              "SUBJECT",
               "Prints the subject's current consent record (textproto, or "
               "JSON with --json). Exit 1 when the subject has no record.",
-              flags, 1, 1};
+              flags,
+              1,
+              1};
   ParsedArgs a;
   if (int rc = Parse(cmd, argv, a); rc >= 0) return rc;
   auto store = OpenStore(a, /*create_if_missing=*/false);
@@ -371,10 +390,9 @@ int ConsentShow(const std::vector<std::string>& argv) {
             << record->revision() << "  updated "
             << TimeUtil::ToString(record->update_time()) << "\n";
   for (const v1::PurposeConsent& pc : record->purposes()) {
-    std::cout << absl::StrFormat("  %-28s %-10s %s  policy %s\n", pc.purpose(),
-                                 StateName(pc.state()),
-                                 TimeUtil::ToString(pc.time()),
-                                 pc.policy_version());
+    std::cout << absl::StrFormat(
+        "  %-28s %-10s %s  policy %s\n", pc.purpose(), StateName(pc.state()),
+        TimeUtil::ToString(pc.time()), pc.policy_version());
   }
   const v1::Restrictions& r = record->restrictions();
   if (r.suspend_all() || r.erased() || r.third_party_provision_stopped() ||
@@ -382,7 +400,7 @@ int ConsentShow(const std::vector<std::string>& argv) {
     std::cout << "  restrictions:" << (r.suspend_all() ? " suspend_all" : "")
               << (r.erased() ? " erased" : "")
               << (r.third_party_provision_stopped() ? " provision_stopped"
-                                                     : "");
+                                                    : "");
     for (const std::string& p : r.suspended_purposes()) {
       std::cout << " suspended:" << p;
     }
@@ -394,9 +412,12 @@ int ConsentShow(const std::vector<std::string>& argv) {
 int ConsentHistory(const std::vector<std::string>& argv) {
   std::vector<Flag> flags = StoreFlags();
   flags.push_back(JsonFlag());
-  Command cmd{"consent history", "SUBJECT",
+  Command cmd{"consent history",
+              "SUBJECT",
               "Prints every change applied to the subject, oldest first.",
-              flags, 1, 1};
+              flags,
+              1,
+              1};
   ParsedArgs a;
   if (int rc = Parse(cmd, argv, a); rc >= 0) return rc;
   auto store = OpenStore(a, /*create_if_missing=*/false);
@@ -439,14 +460,17 @@ int ConsentDecision(const std::string& sub, v1::ConsentState state,
   flags.push_back({"expected-revision", "N",
                    "apply only if the record is at this revision", ""});
   flags.push_back(JsonFlag());
-  Command cmd{"consent " + sub, "SUBJECT PURPOSE",
+  Command cmd{"consent " + sub,
+              "SUBJECT PURPOSE",
               "Records that SUBJECT " +
                   std::string(sub == "grant"    ? "gave"
                               : sub == "refuse" ? "refused"
                                                 : "withdrew") +
                   " consent to PURPOSE. With --policy the purpose is checked "
                   "against the policy.",
-              flags, 2, 2};
+              flags,
+              2,
+              2};
   ParsedArgs a;
   if (int rc = Parse(cmd, argv, a); rc >= 0) return rc;
   v1::ConsentChange change;
@@ -455,7 +479,8 @@ int ConsentDecision(const std::string& sub, v1::ConsentState state,
   v1::PurposeConsent* pc = change.mutable_purpose_consent();
   pc->set_purpose(a.positional[1]);
   pc->set_state(state);
-  *pc->mutable_time() = TimeUtil::NanosecondsToTimestamp(absl::ToUnixNanos(absl::Now()));
+  *pc->mutable_time() =
+      TimeUtil::NanosecondsToTimestamp(absl::ToUnixNanos(absl::Now()));
   pc->set_policy_version(a.Get("policy-version"));
   pc->set_evidence_ref(a.Get("evidence"));
   if (a.Has("method")) {
@@ -480,7 +505,8 @@ int ConsentDecision(const std::string& sub, v1::ConsentState state,
     if (auto p = (*policy)->FindPurpose(a.positional[1]); !p.ok()) {
       return Fail("purpose", p.status());
     }
-    if (pc->policy_version().empty()) pc->set_policy_version((*policy)->version());
+    if (pc->policy_version().empty())
+      pc->set_policy_version((*policy)->version());
   }
   if (absl::Status s = consentry::ValidateConsentChange(change); !s.ok()) {
     return Fail("change", s);
@@ -508,8 +534,10 @@ absl::StatusOr<consentry::WireFormat> FormatFlag(const ParsedArgs& a,
   if (f == "json") return consentry::WireFormat::kJson;
   if (f == "text" || f == "textproto") return consentry::WireFormat::kText;
   if (!f.empty()) {
-    return absl::InvalidArgumentError("--format must be binary, json or text, "
-                                      "not '" + f + "'");
+    return absl::InvalidArgumentError(
+        "--format must be binary, json or text, "
+        "not '" +
+        f + "'");
   }
   if (path.empty() || path == "-") {
     return absl::InvalidArgumentError(
@@ -529,10 +557,13 @@ int ConsentExport(const std::vector<std::string>& argv) {
   std::vector<Flag> flags = StoreFlags();
   flags.push_back({"out", "FILE", "where to write ('-' for stdout)", "-"});
   flags.push_back(FormatFlagSpec());
-  Command cmd{"consent export", "",
+  Command cmd{"consent export",
+              "",
               "Writes every subject's current record as a "
               "consentry.v1.ConsentExport message.",
-              flags, 0, 0};
+              flags,
+              0,
+              0};
   ParsedArgs a;
   if (int rc = Parse(cmd, argv, a); rc >= 0) return rc;
   auto format = FormatFlag(a, a.Get("out"));
@@ -602,11 +633,14 @@ int ConsentImport(const std::vector<std::string>& argv) {
   flags.push_back({"actor", "NAME", "recorded as the actor of every change",
                    "consentctl import"});
   flags.push_back(JsonFlag());
-  Command cmd{"consent import", "FILE",
+  Command cmd{"consent import",
+              "FILE",
               "Loads a consentry.v1.ConsentExport ('-' for stdin) into the "
               "store. Every change is validated before anything is written; a "
               "malformed file writes nothing.",
-              flags, 1, 1};
+              flags,
+              1,
+              1};
   ParsedArgs a;
   if (int rc = Parse(cmd, argv, a); rc >= 0) return rc;
   const std::string path = a.positional[0];
@@ -630,15 +664,15 @@ int ConsentImport(const std::vector<std::string>& argv) {
   for (int i = 0; i < dump.records_size(); ++i) {
     const v1::ConsentRecord& r = dump.records(i);
     if (r.subject_id().empty()) {
-      return Fail("import", absl::InvalidArgumentError(absl::StrCat(
-                                path, ": records[", i, "].subject_id is empty")));
+      return Fail("import",
+                  absl::InvalidArgumentError(absl::StrCat(
+                      path, ": records[", i, "].subject_id is empty")));
     }
     for (v1::ConsentChange& c : ChangesFor(r, a.Get("actor"))) {
       if (absl::Status s = consentry::ValidateConsentChange(c); !s.ok()) {
-        return Fail("import",
-                    absl::InvalidArgumentError(absl::StrCat(
-                        path, ": records[", i, "] (subject ", r.subject_id(),
-                        "): ", s.message())));
+        return Fail("import", absl::InvalidArgumentError(absl::StrCat(
+                                  path, ": records[", i, "] (subject ",
+                                  r.subject_id(), "): ", s.message())));
       }
       changes.push_back(std::move(c));
     }
@@ -651,8 +685,8 @@ int ConsentImport(const std::vector<std::string>& argv) {
   for (std::size_t i = 0; i < changes.size(); i += kBatch) {
     const std::size_t n = std::min(kBatch, changes.size() - i);
     if (sqlite != nullptr) {
-      auto revs = sqlite->ApplyBatch(
-          absl::MakeConstSpan(changes).subspan(i, n));
+      auto revs =
+          sqlite->ApplyBatch(absl::MakeConstSpan(changes).subspan(i, n));
       if (!revs.ok()) {
         return Fail(absl::StrCat("import (", i, " changes written)"),
                     revs.status());
@@ -717,16 +751,19 @@ int RunRecipients(const std::string& sub,
       {"as-of", "TIME", "the time to judge at (RFC 3339 or YYYY-MM-DD)", ""},
       JsonFlag()};
   if (sub == "due") {
-    flags.push_back({"within-days", "N",
-                     "also list recipients due within N days", "30"});
+    flags.push_back(
+        {"within-days", "N", "also list recipients due within N days", "30"});
   }
-  Command cmd{"recipients " + sub, "",
+  Command cmd{"recipients " + sub,
+              "",
               sub == "list"
                   ? "Lists the recipients of the registry with their kind, "
                     "vetting and whether they may receive data now."
                   : "Lists the recipients due for monitoring (overdue ones "
                     "first); exit 1 when any is overdue.",
-              flags, 0, 0};
+              flags,
+              0,
+              0};
   ParsedArgs a;
   if (int rc = Parse(cmd, argv, a); rc >= 0) return rc;
   if (!a.Has("registry")) return UsageError(cmd, "--registry is required");
@@ -760,8 +797,8 @@ int RunRecipients(const std::string& sub,
       absl::Time due = consentry::RecipientRegistry::MonitoringDue(r);
       const std::string kind =
           EnumTail(v1::RecipientKind_Name(r.kind()), "RECIPIENT_KIND_");
-      const std::string vetting =
-          EnumTail(v1::VettingStatus_Name(r.vetting_status()), "VETTING_STATUS_");
+      const std::string vetting = EnumTail(
+          v1::VettingStatus_Name(r.vetting_status()), "VETTING_STATUS_");
       const std::string may = st == consentry::Reason::kUnspecified
                                   ? "yes"
                                   : std::string(consentry::ReasonName(st));
@@ -771,14 +808,13 @@ int RunRecipients(const std::string& sub,
                   << ",\"kind\":" << JsonString(kind)
                   << ",\"vetting\":" << JsonString(vetting)
                   << ",\"may_receive\":" << JsonString(may)
-                  << ",\"monitoring_due\":" << JsonString(TimeText(due))
-                  << "}";
+                  << ",\"monitoring_due\":" << JsonString(TimeText(due)) << "}";
       } else {
-        std::cout << absl::StrFormat("%-20s %-22s %-10s may receive: %-30s %s\n",
-                                     r.id(), kind, vetting, may,
-                                     due == absl::InfiniteFuture()
-                                         ? ""
-                                         : "monitoring due " + TimeText(due));
+        std::cout << absl::StrFormat(
+            "%-20s %-22s %-10s may receive: %-30s %s\n", r.id(), kind, vetting,
+            may,
+            due == absl::InfiniteFuture() ? ""
+                                          : "monitoring due " + TimeText(due));
       }
       first = false;
     }
@@ -828,9 +864,8 @@ absl::StatusOr<std::unique_ptr<consentry::ConsentStore>> OpenStore(
   }
   consentry::SqliteStoreOptions options;
   options.create_if_missing = create_if_missing;
-  auto sqlite =
-      consentry::SqliteConsentStore::Open(args.Get("sqlite", "consent.db"),
-                                          options);
+  auto sqlite = consentry::SqliteConsentStore::Open(
+      args.Get("sqlite", "consent.db"), options);
   if (!sqlite.ok()) return sqlite.status();
   return std::unique_ptr<consentry::ConsentStore>(std::move(*sqlite));
 }

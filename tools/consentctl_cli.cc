@@ -119,8 +119,8 @@ int Parse(const Command& cmd, const std::vector<std::string>& args,
     }
     if (!has_value) {
       if (i + 1 >= args.size()) {
-        return UsageError(cmd, "--" + name + " needs a value (" +
-                                   flag->value_name + ")");
+        return UsageError(
+            cmd, "--" + name + " needs a value (" + flag->value_name + ")");
       }
       value = args[++i];
     }
@@ -136,10 +136,10 @@ int Parse(const Command& cmd, const std::vector<std::string>& args,
     return UsageError(cmd, "missing argument: expected " + cmd.positional);
   }
   if (n > cmd.max_positional) {
-    return UsageError(cmd, "unexpected argument '" +
-                               out.positional[static_cast<std::size_t>(
-                                   cmd.max_positional)] +
-                               "'");
+    return UsageError(
+        cmd, "unexpected argument '" +
+                 out.positional[static_cast<std::size_t>(cmd.max_positional)] +
+                 "'");
   }
   return -1;
 }
@@ -153,11 +153,21 @@ std::string JsonString(absl::string_view s) {
   std::string out = "\"";
   for (char c : s) {
     switch (c) {
-      case '"': out += "\\\""; break;
-      case '\\': out += "\\\\"; break;
-      case '\n': out += "\\n"; break;
-      case '\r': out += "\\r"; break;
-      case '\t': out += "\\t"; break;
+      case '"':
+        out += "\\\"";
+        break;
+      case '\\':
+        out += "\\\\";
+        break;
+      case '\n':
+        out += "\\n";
+        break;
+      case '\r':
+        out += "\\r";
+        break;
+      case '\t':
+        out += "\\t";
+        break;
       default:
         if (static_cast<unsigned char>(c) < 0x20) {
           out += absl::StrFormat("\\u%04x", static_cast<unsigned char>(c));

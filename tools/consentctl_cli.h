@@ -36,8 +36,8 @@ inline constexpr int kExitCheckFailed = 1;  // denied, tampered, invalid, error
 inline constexpr int kExitUsage = 2;
 
 struct Flag {
-  std::string name;       // without "--"
-  std::string value_name; // empty: a boolean flag
+  std::string name;        // without "--"
+  std::string value_name;  // empty: a boolean flag
   std::string help;
   std::string default_value;
 };

@@ -76,9 +76,8 @@ class FileRequestStore final : public consentry::RequestStore {
     std::error_code ec;
     fs::create_directories(dir_, ec);
     if (ec) {
-      return absl::PermissionDeniedError(
-          absl::StrCat("cannot create --requests-dir ", dir_, ": ",
-                       ec.message()));
+      return absl::PermissionDeniedError(absl::StrCat(
+          "cannot create --requests-dir ", dir_, ": ", ec.message()));
     }
     return absl::OkStatus();
   }
@@ -275,9 +274,8 @@ absl::StatusOr<Desk> OpenDesk(const ParsedArgs& a,
   d.sources = std::move(*sources);
   options.consent_history = d.sources->history();
   options.access_events = d.sources->access_events();
-  auto desk = consentry::RequestDesk::Create(*policy, d.consent.get(),
-                                             d.requests.get(),
-                                             d.sources->audit(), options);
+  auto desk = consentry::RequestDesk::Create(
+      *policy, d.consent.get(), d.requests.get(), d.sources->audit(), options);
   if (!desk.ok()) return desk.status();
   d.desk = std::move(*desk);
   return d;
@@ -285,7 +283,7 @@ absl::StatusOr<Desk> OpenDesk(const ParsedArgs& a,
 
 std::vector<Flag> DeskFlags() {
   std::vector<Flag> f = {RequestsDirFlag(), PolicyFlag(true), SqliteFlag(),
-                         PostgresFlag(), PgSchemaFlag(), JsonFlag()};
+                         PostgresFlag(),    PgSchemaFlag(),   JsonFlag()};
   for (Flag& s : SourceFlags()) f.push_back(std::move(s));
   f.push_back({"actor", "NAME", "who performs the step", "consentctl"});
   return f;
@@ -308,10 +306,13 @@ int RequestOpen(const std::vector<std::string>& argv) {
   flags.push_back({"identifier", "KIND:VALUE",
                    "a second identifier, e.g. contract_number:C-123", ""});
   flags.push_back({"details", "TEXT", "the request in the person's words", ""});
-  Command cmd{"request open", "",
+  Command cmd{"request open",
+              "",
               "Receives a data-subject request at the contact window "
               "(state received) and prints its id.",
-              flags, 0, 0};
+              flags,
+              0,
+              0};
   ParsedArgs a;
   if (int rc = Parse(cmd, argv, a); rc >= 0) return rc;
   if (!a.Has("policy")) return UsageError(cmd, "--policy is required");
@@ -321,8 +322,8 @@ int RequestOpen(const std::vector<std::string>& argv) {
     if (!format.ok()) return Fail("intake", format.status());
     auto data = consentry::ReadFileToString(a.Get("intake"));
     if (!data.ok()) return Fail("intake", data.status());
-    if (absl::Status s = consentry::ParseMessage(*data, *format, intake,
-                                                 a.Get("intake"));
+    if (absl::Status s =
+            consentry::ParseMessage(*data, *format, intake, a.Get("intake"));
         !s.ok()) {
       return Fail("intake", s);
     }
@@ -391,21 +392,25 @@ int RequestAdvance(const std::vector<std::string>& argv) {
   flags.push_back({"records-changed", "",
                    "execute (correction): the record changes have been made",
                    ""});
-  flags.push_back({"answer-ref", "REF", "answer: letter number, message id", ""});
+  flags.push_back(
+      {"answer-ref", "REF", "answer: letter number, message id", ""});
   flags.push_back({"ground", "GROUND",
                    "refuse: identity_not_verified, fee_not_paid, "
                    "no_retained_data, harm_to_person_or_third_party, ...",
                    ""});
-  flags.push_back({"explanation", "TEXT", "refuse: what the person is told",
-                   ""});
-  Command cmd{"request advance", "ID STEP",
+  flags.push_back(
+      {"explanation", "TEXT", "refuse: what the person is told", ""});
+  Command cmd{"request advance",
+              "ID STEP",
               "Takes request ID one step further. STEP is one of: " +
                   std::string(kSteps) +
                   ". 'execute' writes the answer (disclosure package or "
                   "purpose notice) next to the request file; see "
                   "'request package'. Exit 1 when the step is refused "
                   "(out of order, identity mismatch).",
-              flags, 2, 2};
+              flags,
+              2,
+              2};
   ParsedArgs a;
   if (int rc = Parse(cmd, argv, a); rc >= 0) return rc;
   if (!a.Has("policy")) return UsageError(cmd, "--policy is required");
@@ -416,19 +421,15 @@ int RequestAdvance(const std::vector<std::string>& argv) {
   if (a.Bool("identifiers-confirmed")) {
     const std::string who = a.Get("verified-subject");
     options.resolve_identifier =
-        [who](absl::string_view, absl::string_view) -> absl::StatusOr<std::string> {
-      return who;
-    };
+        [who](absl::string_view,
+              absl::string_view) -> absl::StatusOr<std::string> { return who; };
   }
   if (a.Bool("data-erased")) {
-    options.hooks.erase_subject_data = [](absl::string_view,
-                                          absl::string_view) {
-      return absl::OkStatus();
-    };
+    options.hooks.erase_subject_data =
+        [](absl::string_view, absl::string_view) { return absl::OkStatus(); };
   }
   if (a.Bool("records-changed")) {
-    options.hooks.change_record = [](absl::string_view,
-                                     const v1::RecordChange&,
+    options.hooks.change_record = [](absl::string_view, const v1::RecordChange&,
                                      absl::string_view) {
       return absl::OkStatus();
     };
@@ -447,20 +448,23 @@ int RequestAdvance(const std::vector<std::string>& argv) {
     if (!open()) return Fail("request", desk.status());
     result = desk->desk->RecordFormReturned(id, actor);
   } else if (step == "fee-paid") {
-    if (!need("payment-ref")) return UsageError(cmd, "fee-paid needs --payment-ref");
+    if (!need("payment-ref"))
+      return UsageError(cmd, "fee-paid needs --payment-ref");
     if (!open()) return Fail("request", desk.status());
     result = desk->desk->RecordFeePaid(id, actor, a.Get("payment-ref"));
   } else if (step == "verify-identity") {
     if (!need("verified-subject") || !need("document")) {
-      return UsageError(cmd,
-                        "verify-identity needs --verified-subject and --document");
+      return UsageError(
+          cmd, "verify-identity needs --verified-subject and --document");
     }
     if (!open()) return Fail("request", desk.status());
-    result = desk->desk->VerifyIdentity(
-        id, actor, {.subject_id = a.Get("verified-subject"),
-                    .document = a.Get("document")});
+    result =
+        desk->desk->VerifyIdentity(id, actor,
+                                   {.subject_id = a.Get("verified-subject"),
+                                    .document = a.Get("document")});
   } else if (step == "verify-agent") {
-    if (!need("document")) return UsageError(cmd, "verify-agent needs --document");
+    if (!need("document"))
+      return UsageError(cmd, "verify-agent needs --document");
     if (!open()) return Fail("request", desk.status());
     result = desk->desk->VerifyAgentAuthority(id, actor, a.Get("document"));
   } else if (step == "start") {
@@ -469,7 +473,8 @@ int RequestAdvance(const std::vector<std::string>& argv) {
   } else if (step == "execute") {
     if (!open()) return Fail("request", desk.status());
     auto outcome = desk->desk->Execute(id, actor);
-    if (!outcome.ok()) return Fail("request " + id + " execute", outcome.status());
+    if (!outcome.ok())
+      return Fail("request " + id + " execute", outcome.status());
     const std::string base = desk->requests->dir() + "/" + id + ".answer";
     if (!outcome->json.empty()) {
       if (absl::Status s = WriteOutput(base + ".json", outcome->json + "\n");
@@ -487,7 +492,8 @@ int RequestAdvance(const std::vector<std::string>& argv) {
     }
     result = outcome->request;
   } else if (step == "answer") {
-    if (!need("answer-ref")) return UsageError(cmd, "answer needs --answer-ref");
+    if (!need("answer-ref"))
+      return UsageError(cmd, "answer needs --answer-ref");
     if (!open()) return Fail("request", desk.status());
     result = desk->desk->Answer(id, actor, a.Get("answer-ref"));
   } else if (step == "refuse") {
@@ -513,9 +519,12 @@ int RequestAdvance(const std::vector<std::string>& argv) {
 }
 
 int RequestShow(const std::vector<std::string>& argv) {
-  Command cmd{"request show", "ID",
+  Command cmd{"request show",
+              "ID",
               "Prints a request with its transitions.",
-              {RequestsDirFlag(), JsonFlag()}, 1, 1};
+              {RequestsDirFlag(), JsonFlag()},
+              1,
+              1};
   ParsedArgs a;
   if (int rc = Parse(cmd, argv, a); rc >= 0) return rc;
   FileRequestStore store(a.Get("requests-dir"));
@@ -525,11 +534,14 @@ int RequestShow(const std::vector<std::string>& argv) {
 }
 
 int RequestList(const std::vector<std::string>& argv) {
-  Command cmd{"request list", "",
+  Command cmd{"request list",
+              "",
               "Lists the requests (only those in progress with --open).",
-              {RequestsDirFlag(), {"open", "", "only requests in progress", ""},
+              {RequestsDirFlag(),
+               {"open", "", "only requests in progress", ""},
                JsonFlag()},
-              0, 0};
+              0,
+              0};
   ParsedArgs a;
   if (int rc = Parse(cmd, argv, a); rc >= 0) return rc;
   FileRequestStore store(a.Get("requests-dir"));
@@ -538,8 +550,8 @@ int RequestList(const std::vector<std::string>& argv) {
   if (a.Bool("json")) {
     std::cout << "[";
     for (std::size_t i = 0; i < list->size(); ++i) {
-      auto out = consentry::SerializeMessage((*list)[i],
-                                             consentry::WireFormat::kJson);
+      auto out =
+          consentry::SerializeMessage((*list)[i], consentry::WireFormat::kJson);
       if (!out.ok()) return Fail("output", out.status());
       std::cout << (i ? "," : "") << *out;
     }
@@ -551,14 +563,16 @@ int RequestList(const std::vector<std::string>& argv) {
 }
 
 int RequestPackage(const std::vector<std::string>& argv) {
-  Command cmd{"request package", "ID",
+  Command cmd{"request package",
+              "ID",
               "Prints the answer written when request ID was executed: the "
               "disclosure package (or purpose notice) as JSON, or as "
               "Markdown in Japanese or English.",
               {RequestsDirFlag(),
                {"lang", "json|ja|en", "which form to print", "json"},
                {"out", "FILE", "where to write ('-' for stdout)", "-"}},
-              1, 1};
+              1,
+              1};
   ParsedArgs a;
   if (int rc = Parse(cmd, argv, a); rc >= 0) return rc;
   const std::string lang = a.Get("lang");
@@ -571,12 +585,13 @@ int RequestPackage(const std::vector<std::string>& argv) {
   const std::string path = a.Get("requests-dir") + "/" + r->id() + ".answer." +
                            (lang == "json" ? "json" : lang + ".md");
   if (!fs::exists(path)) {
-    return Fail("request package",
-                absl::FailedPreconditionError(absl::StrCat(
-                    "request ", r->id(), " (", consentry::RequestKindName(r->kind()),
-                    ", ", consentry::RequestStateName(r->state()),
-                    ") has no answer ", lang == "json" ? "package" : "document",
-                    " yet: run 'request advance ", r->id(), " execute'")));
+    return Fail(
+        "request package",
+        absl::FailedPreconditionError(absl::StrCat(
+            "request ", r->id(), " (", consentry::RequestKindName(r->kind()),
+            ", ", consentry::RequestStateName(r->state()), ") has no answer ",
+            lang == "json" ? "package" : "document",
+            " yet: run 'request advance ", r->id(), " execute'")));
   }
   auto data = consentry::ReadFileToString(path);
   if (!data.ok()) return Fail("request package", data.status());
