@@ -40,3 +40,7 @@ echo "== consent_two_process: a withdrawal recorded in one process, enforced in 
 echo
 echo "== health_projection: one measurement record, projected per purpose =="
 "$BUILD/examples/health_projection"
+
+echo
+echo "== access_log: audited reads, verification, one subject's history =="
+"$BUILD/examples/access_log"

@@ -21,6 +21,7 @@ OwnedAuditEvent OwnedAuditEvent::From(const AuditEvent& e) {
   o.policy_version = std::string(e.policy_version);
   o.record_ref = std::string(e.record_ref);
   o.recipient = std::string(e.recipient);
+  o.request_id = std::string(e.request_id);
   o.reason = e.reason;
   o.revision = e.revision;
   o.shadow = e.shadow;

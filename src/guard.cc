@@ -299,7 +299,9 @@ absl::Status Guard::SchedulePolicy(std::shared_ptr<const CompiledPolicy> policy)
             [](const auto& a, const auto& b) {
               return EffectiveTime(*a) < EffectiveTime(*b);
             });
-  if (!impl_->scheduler.joinable()) {
+  // With an injected clock, time is the caller's to drive: only
+  // `ApplyDuePolicies` switches. With the real clock a thread does it.
+  if (!impl_->has_clock && !impl_->scheduler.joinable()) {
     impl_->scheduler = std::thread([this] {
       Impl* impl = impl_.get();
       internal::MutexLock held(&impl->sched_mu);
@@ -618,8 +620,12 @@ absl::StatusOr<Decision> Guard::Decide(const AccessContext& ctx,
     event.reason = reason;
     event.revision = revision;
     event.shadow = decision.shadow_denial();
-    if (!audit->Record(event).ok()) {
-      return DenialStatus(Reason::kAuditUnavailable, ctx.purpose(), category_id);
+    const absl::Status recorded = audit->Record(event);
+    if (ABSL_PREDICT_FALSE(!recorded.ok())) {
+      return DenialStatus(absl::IsResourceExhausted(recorded)
+                              ? Reason::kAuditOverloaded
+                              : Reason::kAuditUnavailable,
+                          ctx.purpose(), category_id);
     }
   }
   if (reason == Reason::kStoreUnavailable) {

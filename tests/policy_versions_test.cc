@@ -35,7 +35,10 @@ class PolicyVersionsTest : public GuardFixture {
     v1::Policy before = guard_->policy()->proto();
     v1::Policy after = before;
     after.set_version("2027-04-01");
-    after.mutable_effective_time()->set_seconds(absl::ToUnixSeconds(effective));
+    const std::int64_t secs = absl::ToUnixSeconds(effective);
+    after.mutable_effective_time()->set_seconds(secs);
+    after.mutable_effective_time()->set_nanos(static_cast<std::int32_t>(
+        absl::ToInt64Nanoseconds(effective - absl::FromUnixSeconds(secs))));
     v1::UseRule* r = after.add_rules();
     r->set_category("measurement");
     r->add_purposes("marketing.promotion");
@@ -130,15 +133,19 @@ TEST_F(PolicyVersionsTest, PolicyAlreadyEffectiveSwitchesAtOnce) {
 
 TEST_F(PolicyVersionsTest, BackgroundSchedulerAppliesDuePolicyInRealTime) {
   // The background thread runs on real time; schedule 50 ms ahead.
-  GuardOptions options;
-  options.clock = [] { return absl::Now(); };
-  MakeGuard(options);
-  ASSERT_OK(guard_->SchedulePolicy(NextVersion(absl::Now() + absl::Milliseconds(50))));
+  std::shared_ptr<const CompiledPolicy> next =
+      NextVersion(absl::Now() + absl::Milliseconds(200));
+  // A Guard on the real clock (no injected clock).
+  absl::StatusOr<std::unique_ptr<Guard>> real =
+      Guard::Create(testing::DefaultPolicy(), &store_, &audit_);
+  ASSERT_OK(real);
+  ASSERT_OK((*real)->SchedulePolicy(next));
+  EXPECT_EQ((*real)->policy()->version(), "2026-11-01");
   const absl::Time deadline = absl::Now() + absl::Seconds(10);
-  while (guard_->policy()->version() != "2027-04-01" && absl::Now() < deadline) {
+  while ((*real)->policy()->version() != "2027-04-01" && absl::Now() < deadline) {
     std::this_thread::sleep_for(std::chrono::milliseconds(5));
   }
-  EXPECT_EQ(guard_->policy()->version(), "2027-04-01");
+  EXPECT_EQ((*real)->policy()->version(), "2027-04-01");
 }
 
 TEST_F(PolicyVersionsTest, RetentionExpiredDeniesExceptKeptPurposes) {

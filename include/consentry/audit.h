@@ -51,8 +51,10 @@ struct AuditEvent {
   absl::string_view policy_version;
   // The integrator's reference to the record read, if any.
   absl::string_view record_ref;
-  // For `kProvision`: the recipient's id (recipients.h).
+  // For `AuditAction::kProvision`: the recipient the data was given to.
   absl::string_view recipient;
+  // For `AuditAction::kRequest`: the data-subject request's id.
+  absl::string_view request_id;
   Reason reason = Reason::kUnspecified;
   Revision revision = 0;
   // True in shadow mode when the decision denied but the read went through.
@@ -77,12 +79,16 @@ struct OwnedAuditEvent {
   std::string policy_version;
   std::string record_ref;
   std::string recipient;
+  std::string request_id;
   Reason reason = Reason::kUnspecified;
   Revision revision = 0;
   bool shadow = false;
   std::int64_t subjects_included = -1;
   std::int64_t subjects_excluded = -1;
   std::string detail;
+  // Position in a durable log (`AuditLog`); 0 for events that never were in
+  // one.
+  std::uint64_t sequence = 0;
 
   static OwnedAuditEvent From(const AuditEvent& e);
   bool allowed() const { return IsAllowingReason(reason); }
@@ -95,8 +101,9 @@ class CONSENTRY_EXPORT AuditSink {
   virtual ~AuditSink() = default;
 
   // Records `event`, copying what it keeps. A non-OK status means the event
-  // could not be taken; the Guard then denies the read (fails closed) with
-  // `Reason::kAuditUnavailable`.
+  // could not be taken; the Guard then denies the read (fails closed): with
+  // `Reason::kAuditOverloaded` for `kResourceExhausted` (the sink is full and
+  // sheds load), with `Reason::kAuditUnavailable` for any other code.
   virtual absl::Status Record(const AuditEvent& event) = 0;
 };
 

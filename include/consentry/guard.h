@@ -346,9 +346,9 @@ class CONSENTRY_EXPORT Guard {
   absl::Status SetPolicy(std::shared_ptr<const CompiledPolicy> policy);
 
   // Switches to `policy` at its `effective_time`: at once if that has
-  // passed (or is unset), otherwise from a background thread at that time
-  // (real time). `ApplyDuePolicies` applies what is due by the Guard's
-  // clock, for tests and for callers that drive time themselves.
+  // passed (or is unset), otherwise at that time — from a background thread
+  // when the Guard runs on the real clock (`GuardOptions::clock` unset), or
+  // when the caller calls `ApplyDuePolicies` with an injected clock.
   // Errors: those of `SetPolicy` when applied at once.
   absl::Status SchedulePolicy(std::shared_ptr<const CompiledPolicy> policy);
   // Applies every scheduled policy whose effective time is at or before the

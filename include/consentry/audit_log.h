@@ -1,0 +1,320 @@
+// Copyright 2026 The consentry Authors.
+// SPDX-License-Identifier: Apache-2.0
+//
+// File: audit_log.h
+// -----------------------------------------------------------------------------
+//
+// `AuditLog` is the durable, tamper-evident `AuditSink`: every decision a
+// `Guard` makes (and every provision or request effect the library performs)
+// is appended to segment files in a directory, and can later be verified and
+// queried.
+//
+// The calling thread only enqueues: `Record` encodes the event into a slot of
+// a bounded lock-free ring and returns. A background writer takes batches
+// from the ring and appends them to the current segment file. On disk:
+//
+//   segment file  audit-<16-digit number>.seg
+//     header      "CNSAUD01", format version, flags (bit 0: HMAC-keyed),
+//                 segment number, first sequence, the last chain hash of the
+//                 previous segment (zeros for segment 0), CRC-32C of the header
+//     frames      u32 payload length | u32 CRC-32C(length, payload, hash) |
+//                 payload: a serialized `consentry.v1.AuditEvent` |
+//                 32-byte hash = SHA-256(previous hash || payload), or
+//                 HMAC-SHA256(key, previous hash || payload) when keyed
+//   sidecar       audit-<number>.idx, written when a segment is sealed: time
+//                 range and subject/accessor -> frame offsets (an accelerator
+//                 for queries; never trusted for integrity)
+//
+// Integers are little-endian. Sequences run 0, 1, 2, ... across segments,
+// so a deleted, inserted or reordered record is told apart from an edit.
+//
+// Sync policies and what a power failure loses:
+//   kEveryBatch  every batch written is fdatasync'ed before it counts as
+//                durable. The sync runs on a second thread while the writer
+//                frames the next batch; when the disk is slower than the
+//                writer, one fdatasync covers every batch written before it
+//                (group commit). A power failure loses only events
+//                not yet acknowledged: those after `durable_sequence_end()`,
+//                i.e. still in the queue or in the batch being written.
+//                `Flush()` returns once everything enqueued before it is
+//                synced. The tail of the last segment may be torn; see
+//                `RepairAuditLog`.
+//   kInterval    the writer syncs at most every `sync_interval` (and on
+//                `Flush`, rotation and `Close`). A power failure loses up to
+//                one interval of events already handed to the kernel, plus
+//                what was queued. Throughput is higher on slow disks.
+// A process crash (not a power failure) loses only what was still queued in
+// memory under either policy: written batches are in the page cache.
+//
+// Tamper evidence: without a key, anyone who can rewrite the files can also
+// recompute every hash from the edit onward; the chain then proves only
+// accidental damage and edits by someone who did not recompute it. With
+// `hmac_key` (kept away from the log's host) a rewrite cannot be forged.
+// Removing whole trailing segments or trailing records at a frame boundary
+// cannot be seen from the files alone: record `head()` somewhere else
+// (an anchor) and compare.
+//
+// Example:
+//
+//   consentry::AuditLogOptions options;
+//   options.directory = "/var/lib/myservice/audit";
+//   absl::StatusOr<std::unique_ptr<consentry::AuditLog>> log =
+//       consentry::AuditLog::Open(options);
+//   if (!log.ok()) return log.status();
+//   auto guard = consentry::Guard::Create(policy, &store, log->get());
+//   ...                                   // reads are audited
+//   (*log)->Flush();                      // everything so far is on disk
+//   absl::StatusOr<consentry::AuditVerifyReport> report =
+//       consentry::VerifyAuditLog(options.directory);
+//   absl::StatusOr<std::unique_ptr<consentry::AuditLogReader>> reader =
+//       consentry::AuditLogReader::Open(options.directory);
+//   auto events = (*reader)->ForSubject("s-1");
+
+#ifndef CONSENTRY_AUDIT_LOG_H_
+#define CONSENTRY_AUDIT_LOG_H_
+
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
+#include "absl/time/time.h"
+#include "consentry/audit.h"
+#include "consentry/export.h"
+
+namespace consentry {
+namespace internal {
+class AuditLogTestPeer;
+}  // namespace internal
+
+// When the writer calls fdatasync. See the file comment for what each loses.
+enum class AuditSyncPolicy : std::uint8_t {
+  kEveryBatch = 0,
+  kInterval = 1,
+};
+
+// What `Record` does when the queue is full.
+enum class AuditOverflowPolicy : std::uint8_t {
+  // Wait until the writer frees a slot (counted in `blocked`). The read is
+  // slowed, never lost.
+  kBlock = 0,
+  // Return `kResourceExhausted` at once (counted in `denied_overload`); the
+  // Guard denies the read with `Reason::kAuditOverloaded`.
+  kDeny = 1,
+};
+
+// Plain options with documented defaults.
+struct AuditLogOptions {
+  // Directory of the segment files; created if missing. Required.
+  std::string directory;
+  // Ring capacity in events, rounded up to a power of two (min 2). Each slot
+  // takes 256 bytes (events longer than about 230 encoded bytes spill to the
+  // heap).
+  std::size_t queue_capacity = 1 << 16;
+  // A segment is sealed, and the next one begun, once it holds this many
+  // bytes (one oversized batch may overshoot by one frame).
+  std::uint64_t segment_bytes = 64ull << 20;
+  // Most events the writer takes into one batch.
+  std::size_t max_batch_events = 1 << 15;
+  AuditSyncPolicy sync = AuditSyncPolicy::kEveryBatch;
+  // For `kInterval`: the longest time written data stays unsynced.
+  absl::Duration sync_interval = absl::Milliseconds(100);
+  AuditOverflowPolicy overflow = AuditOverflowPolicy::kBlock;
+  // Optional HMAC-SHA256 key for the chain, supplied by the integrator; empty
+  // means plain SHA-256. A log must be reopened and verified with the same
+  // key.
+  std::string hmac_key;
+};
+
+// Counters of an `AuditLog`. A snapshot; each value is monotonic.
+struct AuditLogCounters {
+  std::uint64_t enqueued = 0;         // events taken into the queue
+  std::uint64_t written = 0;          // events written to a segment file
+  std::uint64_t durable = 0;          // events written and synced
+  std::uint64_t blocked = 0;          // `Record` calls that had to wait
+  std::uint64_t denied_overload = 0;  // `Record` calls refused: queue full
+  std::uint64_t segments_sealed = 0;  // segments finished by rotation/close
+};
+
+// The last record of the log, to keep elsewhere as an anchor.
+struct AuditLogHead {
+  std::uint64_t sequence_end = 0;  // sequence of the next event
+  std::string last_hash;           // 32 raw bytes: the chain's last hash
+};
+
+// The durable access log. Thread-safe: `Record`, `Append`, `Flush`,
+// `counters` and `head` may be called from any thread; `Close` must not run
+// concurrently with `Record`/`Append` (destroy or stop the Guard first).
+// Owns its background writer thread and its files' descriptors.
+class CONSENTRY_EXPORT AuditLog final : public AuditSink {
+ public:
+  // Opens (or creates) the log in `options.directory` and starts the writer.
+  // An existing log continues: its last segment is read to find the chain's
+  // last hash and the next sequence, and a new segment is begun that links
+  // to it.
+  // Errors: `kInvalidArgument` for an empty directory or a bad option;
+  // `kDataLoss` when the last segment is damaged (a torn final record after
+  // a crash included: run `RepairAuditLog` first); `kPermissionDenied` /
+  // `kInternal` for file-system failures, naming the path.
+  static absl::StatusOr<std::unique_ptr<AuditLog>> Open(
+      AuditLogOptions options);
+
+  // Flushes and closes (see `Close`); errors are dropped: call `Close` to
+  // see them.
+  ~AuditLog() override;
+
+  AuditLog(const AuditLog&) = delete;
+  AuditLog& operator=(const AuditLog&) = delete;
+
+  // Enqueues `event` (copying it); no I/O and no lock unless the queue is
+  // full. Errors: `kResourceExhausted` when full under
+  // `AuditOverflowPolicy::kDeny`; `kUnavailable` after the writer failed
+  // (the message names the failure); `kFailedPrecondition` after `Close`.
+  absl::Status Record(const AuditEvent& event) override;
+
+  // As `Record`, returning the sequence the event will have in the log. The
+  // event is durable once `durable_sequence_end()` exceeds it.
+  absl::StatusOr<std::uint64_t> Append(const AuditEvent& event);
+
+  // Returns once every event enqueued before the call is written and synced
+  // (whatever the sync policy): the acknowledgement that they survive a
+  // crash or power failure. Errors: the writer's failure (`kUnavailable`,
+  // `kDataLoss`, ...), or `kFailedPrecondition` after `Close`.
+  absl::Status Flush();
+
+  // Every event with a smaller sequence is synced to disk. Monotonic.
+  std::uint64_t durable_sequence_end() const;
+
+  // Drains the queue, syncs, seals the current segment (writing its index)
+  // and stops the writer. Idempotent. Returns the writer's first error, if
+  // any. REQUIRES: no concurrent `Record`/`Append`.
+  absl::Status Close();
+
+  AuditLogCounters counters() const;
+
+  // The chain's last hash and the next sequence, as written so far.
+  AuditLogHead head() const;
+
+ private:
+  friend class internal::AuditLogTestPeer;
+  struct Impl;
+  explicit AuditLog(std::unique_ptr<Impl> impl);
+  std::unique_ptr<Impl> impl_;
+};
+
+// What verification found wrong.
+enum class AuditDefect : std::uint8_t {
+  kNone = 0,
+  // A record's content changed (its CRC recomputed); the chain breaks there.
+  kEdited,
+  // One or more records are missing: the sequence jumps forward.
+  kDeleted,
+  // A record that was not written by the log sits in the chain.
+  kInserted,
+  // Records are out of order.
+  kReordered,
+  // A frame is cut short inside a segment that is not the last one.
+  kTruncated,
+  // The final frame of the last segment is incomplete: what a crash during
+  // a write leaves. `RepairAuditLog` trims it.
+  kTornTail,
+  // A segment is missing, or its header does not link to the previous
+  // segment's last hash or sequence.
+  kBrokenSegmentLink,
+  // A frame's or header's CRC-32C does not match its bytes.
+  kCrcMismatch,
+  // A frame's CRC matches but its payload is not an `AuditEvent`, or a
+  // header is not a segment header.
+  kMalformed,
+};
+
+// Stable snake_case name, e.g. "torn_tail".
+CONSENTRY_EXPORT absl::string_view AuditDefectName(AuditDefect d);
+
+// The result of `VerifyAuditLog`. `defect == kNone` means every record of
+// every segment verified.
+struct AuditVerifyReport {
+  AuditDefect defect = AuditDefect::kNone;
+  std::uint64_t segments = 0;          // segments examined
+  std::uint64_t records_verified = 0;  // records that verified before the defect
+  // Where the first defect is: the segment file (path), the record's index
+  // within the segment (0-based), and its byte offset in the file.
+  std::string segment_file;
+  std::uint64_t record_index = 0;
+  std::uint64_t byte_offset = 0;
+  std::string detail;  // what is wrong, in words
+
+  bool ok() const { return defect == AuditDefect::kNone; }
+  std::string ToString() const;
+};
+
+// Walks every segment of the log in `directory`, in order, checking every
+// header, frame CRC, sequence and chain hash, and reports the first defect.
+// A tampered log is an OK result with a defect; errors are only for what
+// prevents looking: `kNotFound` (no such directory), `kInternal` (I/O).
+CONSENTRY_EXPORT absl::StatusOr<AuditVerifyReport> VerifyAuditLog(
+    absl::string_view directory, absl::string_view hmac_key = {});
+
+// Trims a torn final record (the only defect a crash causes) so that the log
+// verifies again; the trimmed bytes were never acknowledged. Returns the
+// report after repair. Errors: `kFailedPrecondition` when the log has any
+// other defect (naming it and where: tampering is never "repaired"); the
+// errors of `VerifyAuditLog`. REQUIRES: the log is not open for writing.
+CONSENTRY_EXPORT absl::StatusOr<AuditVerifyReport> RepairAuditLog(
+    absl::string_view directory, absl::string_view hmac_key = {});
+
+// Reads events back, using each sealed segment's index so that a query for
+// one subject or accessor reads only the matching frames, and one for a
+// time range only the segments that overlap it. Segments without an index
+// (the active one, or one cut by a crash) are scanned. Frames are CRC-
+// checked; integrity of the chain is `VerifyAuditLog`'s job.
+// Thread-compatible. Owns nothing but its directory name; may run while an
+// `AuditLog` writes the same directory (it sees a prefix).
+class CONSENTRY_EXPORT AuditLogReader {
+ public:
+  // Errors: `kNotFound` when `directory` does not exist.
+  static absl::StatusOr<std::unique_ptr<AuditLogReader>> Open(
+      absl::string_view directory);
+
+  // Events for `subject` (a disclosure request), in log order, optionally
+  // limited to [from, to). Errors: `kDataLoss` for a frame that fails its
+  // CRC (naming file and offset); `kInternal` for I/O.
+  absl::StatusOr<std::vector<OwnedAuditEvent>> ForSubject(
+      absl::string_view subject, absl::Time from = absl::InfinitePast(),
+      absl::Time to = absl::InfiniteFuture());
+  // Events by `accessor`, as `ForSubject`.
+  absl::StatusOr<std::vector<OwnedAuditEvent>> ForAccessor(
+      absl::string_view accessor, absl::Time from = absl::InfinitePast(),
+      absl::Time to = absl::InfiniteFuture());
+  // Events with time in [from, to), as `ForSubject`.
+  absl::StatusOr<std::vector<OwnedAuditEvent>> InTimeRange(absl::Time from,
+                                                           absl::Time to);
+
+  // What the last query read, for tests and tuning.
+  struct Stats {
+    std::uint64_t segments_scanned = 0;  // read in full
+    std::uint64_t segments_indexed = 0;  // answered from the index
+    std::uint64_t segments_skipped = 0;  // excluded by the index
+    std::uint64_t frames_read = 0;
+  };
+  const Stats& last_stats() const { return stats_; }
+
+ private:
+  explicit AuditLogReader(std::string directory)
+      : directory_(std::move(directory)) {}
+  enum class KeyKind : std::uint8_t;
+  absl::StatusOr<std::vector<OwnedAuditEvent>> Query(
+      KeyKind kind, absl::string_view key, absl::Time from, absl::Time to);
+
+  std::string directory_;
+  Stats stats_;
+};
+
+}  // namespace consentry
+
+#endif  // CONSENTRY_AUDIT_LOG_H_

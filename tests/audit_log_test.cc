@@ -1,0 +1,628 @@
+// Copyright 2026 The consentry Authors.
+// SPDX-License-Identifier: Apache-2.0
+
+#include "consentry/audit_log.h"
+
+#include <stdlib.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <iterator>
+#include <set>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "src/internal/audit_format.h"
+#include "src/internal/audit_log_test_peer.h"
+#include "src/internal/crc32c.h"
+#include "tests/testing/guard_fixture.h"
+#include "tests/testing/status_matchers.h"
+
+namespace consentry {
+namespace {
+
+using ::consentry::testing::StatusIs;
+using ::testing::HasSubstr;
+using ::testing::SizeIs;
+
+constexpr std::int64_t kT0 = 1'790'000'000'000'000'000;
+
+std::string MakeTempDir() {
+  std::string tmpl = ::testing::TempDir() + "/consentry_audit_XXXXXX";
+  char* d = mkdtemp(tmpl.data());
+  EXPECT_NE(d, nullptr);
+  return tmpl;
+}
+
+std::string ReadAll(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  return std::string(std::istreambuf_iterator<char>(in), {});
+}
+
+void WriteAll(const std::string& path, const std::string& data) {
+  std::ofstream out(path, std::ios::binary | std::ios::trunc);
+  out << data;
+}
+
+// A frame's bytes and where it starts.
+struct RawFrame {
+  std::uint64_t offset;
+  std::string bytes;
+};
+
+std::vector<RawFrame> Frames(const std::string& data) {
+  std::vector<RawFrame> out;
+  std::uint64_t off = internal::kSegmentHeaderSize;
+  internal::FrameView f;
+  while (true) {
+    const std::uint64_t at = off;
+    if (internal::ReadFrame(data, &off, &f) != internal::FrameStatus::kOk) break;
+    out.push_back({at, data.substr(at, off - at)});
+  }
+  return out;
+}
+
+std::string Join(const std::string& header, const std::vector<RawFrame>& frames) {
+  std::string out = header;
+  for (const RawFrame& f : frames) out += f.bytes;
+  return out;
+}
+
+// Rewrites a frame's CRC after its bytes changed, as a careful forger would.
+void FixCrc(std::string* frame) {
+  const std::uint32_t len = internal::GetU32(frame->data());
+  const absl::string_view payload(frame->data() + 8, len);
+  const auto* hash = reinterpret_cast<const unsigned char*>(frame->data() + 8 + len);
+  internal::PutU32(frame->data() + 4, internal::FrameCrc(len, payload, hash));
+}
+
+class AuditLogTest : public ::testing::Test {
+ protected:
+  void SetUp() override { dir_ = MakeTempDir(); }
+  void TearDown() override { std::filesystem::remove_all(dir_); }
+
+  AuditLogOptions Options() {
+    AuditLogOptions o;
+    o.directory = dir_;
+    return o;
+  }
+
+  std::unique_ptr<AuditLog> OpenLog(AuditLogOptions o) {
+    absl::StatusOr<std::unique_ptr<AuditLog>> log = AuditLog::Open(std::move(o));
+    EXPECT_TRUE(log.ok()) << log.status();
+    return log.ok() ? *std::move(log) : nullptr;
+  }
+
+  // The event's views point at `subject` and `accessor`: pass literals or
+  // strings that outlive the `Record` call.
+  static AuditEvent Event(int i, absl::string_view subject,
+                          absl::string_view accessor) {
+    AuditEvent e;
+    e.time_unix_nanos = kT0 + std::int64_t{i} * 1'000'000'000;
+    e.accessor = accessor;
+    e.subject = subject;
+    e.category = "measurement";
+    e.purpose = "statistics.measurement";
+    e.policy_version = "2026-11-01";
+    e.reason = i % 5 == 0 ? Reason::kNoConsent : Reason::kAllowedConsent;
+    e.revision = i;
+    return e;
+  }
+
+  // Writes `n` events, subject s-(i % 10), accessor a-(i % 3).
+  void Write(AuditLog& log, int n, int first = 0) {
+    for (int i = first; i < first + n; ++i) {
+      const std::string s = absl::StrCat("s-", i % 10);
+      const std::string a = absl::StrCat("a-", i % 3);
+      ASSERT_OK(log.Record(Event(i, s, a)));
+    }
+  }
+
+  // A log of `n` events over several small segments, closed.
+  void WriteSegmentedLog(int n, std::uint64_t segment_bytes = 4096) {
+    AuditLogOptions o = Options();
+    o.segment_bytes = segment_bytes;
+    auto log = OpenLog(o);
+    ASSERT_NE(log, nullptr);
+    Write(*log, n);
+    ASSERT_OK(log->Close());
+  }
+
+  std::string Seg(std::uint64_t n) {
+    return dir_ + "/" + internal::SegmentFileName(n);
+  }
+
+  AuditVerifyReport Verify(absl::string_view key = {}) {
+    absl::StatusOr<AuditVerifyReport> r = VerifyAuditLog(dir_, key);
+    EXPECT_TRUE(r.ok()) << r.status();
+    return r.ok() ? *r : AuditVerifyReport{};
+  }
+
+  std::string dir_;
+};
+
+TEST_F(AuditLogTest, RecordedEventsVerifyAndReadBack) {
+  auto log = OpenLog(Options());
+  Write(*log, 100);
+  ASSERT_OK(log->Flush());
+  EXPECT_EQ(log->durable_sequence_end(), 100u);
+  const AuditLogCounters c = log->counters();
+  EXPECT_EQ(c.enqueued, 100u);
+  EXPECT_EQ(c.written, 100u);
+  EXPECT_EQ(c.durable, 100u);
+  ASSERT_OK(log->Close());
+
+  const AuditVerifyReport r = Verify();
+  EXPECT_TRUE(r.ok()) << r.ToString();
+  EXPECT_EQ(r.records_verified, 100u);
+
+  auto reader = *AuditLogReader::Open(dir_);
+  absl::StatusOr<std::vector<OwnedAuditEvent>> events = reader->ForSubject("s-3");
+  ASSERT_OK(events);
+  ASSERT_THAT(*events, SizeIs(10));
+  for (std::size_t k = 0; k < events->size(); ++k) {
+    const OwnedAuditEvent& e = (*events)[k];
+    EXPECT_EQ(e.subject, "s-3");
+    EXPECT_EQ(e.sequence, 3 + 10 * k);
+    EXPECT_EQ(e.revision, static_cast<Revision>(3 + 10 * k));
+    EXPECT_EQ(e.purpose, "statistics.measurement");
+  }
+}
+
+TEST_F(AuditLogTest, AppendReturnsSequenceAcknowledgedByFlush) {
+  auto log = OpenLog(Options());
+  absl::StatusOr<std::uint64_t> a = log->Append(Event(0, "s", "a"));
+  absl::StatusOr<std::uint64_t> b = log->Append(Event(1, "s", "a"));
+  ASSERT_OK(a);
+  ASSERT_OK(b);
+  EXPECT_EQ(*a, 0u);
+  EXPECT_EQ(*b, 1u);
+  ASSERT_OK(log->Flush());
+  EXPECT_GT(log->durable_sequence_end(), *b);
+  EXPECT_EQ(log->head().sequence_end, 2u);
+  EXPECT_EQ(log->head().last_hash.size(), 32u);
+}
+
+TEST_F(AuditLogTest, ReopenContinuesTheChainInANewSegment) {
+  {
+    auto log = OpenLog(Options());
+    Write(*log, 20);
+  }
+  {
+    auto log = OpenLog(Options());
+    absl::StatusOr<std::uint64_t> s = log->Append(Event(20, "s-0", "a-2"));
+    ASSERT_OK(s);
+    EXPECT_EQ(*s, 20u);
+    Write(*log, 9, 21);
+  }
+  const AuditVerifyReport r = Verify();
+  EXPECT_TRUE(r.ok()) << r.ToString();
+  EXPECT_EQ(r.records_verified, 30u);
+  EXPECT_EQ(r.segments, 2u);
+}
+
+TEST_F(AuditLogTest, RotatesSegmentsBySize) {
+  AuditLogOptions o = Options();
+  o.segment_bytes = 4096;
+  auto log = OpenLog(o);
+  Write(*log, 500);
+  ASSERT_OK(log->Close());
+  EXPECT_GT(log->counters().segments_sealed, 5u);
+  const AuditVerifyReport r = Verify();
+  EXPECT_TRUE(r.ok()) << r.ToString();
+  EXPECT_EQ(r.records_verified, 500u);
+  EXPECT_GT(r.segments, 5u);
+  for (std::uint64_t i = 0; i + 1 < r.segments; ++i) {
+    EXPECT_LE(std::filesystem::file_size(Seg(i)), 4096u);
+  }
+}
+
+TEST_F(AuditLogTest, ConcurrentWritersGetDistinctSequences) {
+  AuditLogOptions o = Options();
+  o.queue_capacity = 64;  // small: producers also block now and then
+  auto log = OpenLog(o);
+  std::vector<std::thread> threads;
+  for (int t = 0; t < 4; ++t) {
+    threads.emplace_back([&log, t] {
+      for (int i = 0; i < 500; ++i) {
+        const std::string s = absl::StrCat("t", t, "-", i);
+        ASSERT_OK(log->Record(Event(i, s, absl::StrCat("a-", t))));
+      }
+    });
+  }
+  for (auto& th : threads) th.join();
+  ASSERT_OK(log->Close());
+  EXPECT_EQ(log->counters().written, 2000u);
+  const AuditVerifyReport r = Verify();
+  EXPECT_TRUE(r.ok()) << r.ToString();
+  EXPECT_EQ(r.records_verified, 2000u);
+  auto reader = *AuditLogReader::Open(dir_);
+  absl::StatusOr<std::vector<OwnedAuditEvent>> mine = reader->ForAccessor("a-2");
+  ASSERT_OK(mine);
+  EXPECT_THAT(*mine, SizeIs(500));
+}
+
+TEST_F(AuditLogTest, LongEventsSpillToTheHeap) {
+  auto log = OpenLog(Options());
+  const std::string ref(5000, 'x');
+  AuditEvent e = Event(0, "s-long", "a");
+  e.record_ref = ref;
+  ASSERT_OK(log->Record(e));
+  ASSERT_OK(log->Close());
+  auto events = *(*AuditLogReader::Open(dir_))->ForSubject("s-long");
+  ASSERT_THAT(events, SizeIs(1));
+  EXPECT_EQ(events[0].record_ref, ref);
+}
+
+// --- back-pressure ---------------------------------------------------------
+
+TEST_F(AuditLogTest, FullQueueDeniesWithResourceExhausted) {
+  AuditLogOptions o = Options();
+  o.queue_capacity = 4;
+  o.overflow = AuditOverflowPolicy::kDeny;
+  auto log = OpenLog(o);
+  internal::AuditLogTestPeer::PauseWriter(*log, true);
+  Write(*log, 4);
+  EXPECT_THAT(log->Record(Event(4, "s", "a")),
+              StatusIs(absl::StatusCode::kResourceExhausted,
+                       HasSubstr("queue full (4 events)")));
+  EXPECT_EQ(log->counters().denied_overload, 1u);
+  EXPECT_EQ(log->counters().enqueued, 4u);
+  internal::AuditLogTestPeer::PauseWriter(*log, false);
+  ASSERT_OK(log->Flush());
+  EXPECT_EQ(log->counters().written, 4u);
+}
+
+TEST_F(AuditLogTest, FullQueueBlocksTheCallerUntilThereIsRoom) {
+  AuditLogOptions o = Options();
+  o.queue_capacity = 2;
+  o.overflow = AuditOverflowPolicy::kBlock;
+  auto log = OpenLog(o);
+  internal::AuditLogTestPeer::PauseWriter(*log, true);
+  Write(*log, 2);
+  std::atomic<bool> done{false};
+  std::thread caller([&] {
+    EXPECT_OK(log->Record(Event(2, "s", "a")));
+    done = true;
+  });
+  while (log->counters().blocked == 0) std::this_thread::yield();
+  EXPECT_FALSE(done.load());
+  internal::AuditLogTestPeer::PauseWriter(*log, false);
+  caller.join();
+  ASSERT_OK(log->Flush());
+  EXPECT_EQ(log->counters().written, 3u);
+  EXPECT_EQ(log->counters().blocked, 1u);
+  EXPECT_EQ(log->counters().denied_overload, 0u);
+}
+
+class AuditLogGuardTest : public testing::GuardFixture {
+ protected:
+  void TearDown() override { std::filesystem::remove_all(dir_); }
+  std::string dir_ = MakeTempDir();
+};
+
+TEST_F(AuditLogGuardTest, GuardDeniesWithAuditOverloadedWhenFull) {
+  AuditLogOptions o;
+  o.directory = dir_;
+  o.queue_capacity = 2;
+  o.overflow = AuditOverflowPolicy::kDeny;
+  auto log = *AuditLog::Open(o);
+  auto guard = *Guard::Create(testing::DefaultPolicy(), &store_, log.get());
+  Set("s-1", "statistics.measurement", v1::CONSENT_STATE_GIVEN);
+  auto ctx = *guard->Context("statistics-job", "statistics.measurement");
+  auto cat = *guard->Category("measurement");
+  internal::AuditLogTestPeer::PauseWriter(*log, true);
+  ASSERT_OK(guard->Check(ctx, "s-1", cat));
+  ASSERT_OK(guard->Check(ctx, "s-1", cat));
+  absl::StatusOr<Decision> d = guard->Check(ctx, "s-1", cat);
+  EXPECT_THAT(d, StatusIs(absl::StatusCode::kUnavailable,
+                          HasSubstr("audit_overloaded")));
+  EXPECT_EQ(ReasonFromStatus(d.status()), Reason::kAuditOverloaded);
+  internal::AuditLogTestPeer::PauseWriter(*log, false);
+  ASSERT_OK(log->Close());
+  // A closed log makes the guard fail closed with the other reason.
+  absl::StatusOr<Decision> after = guard->Check(ctx, "s-1", cat);
+  EXPECT_EQ(ReasonFromStatus(after.status()), Reason::kAuditUnavailable);
+  auto events = *(*AuditLogReader::Open(dir_))->ForSubject("s-1");
+  ASSERT_THAT(events, SizeIs(2));
+  EXPECT_EQ(events[0].accessor, "statistics-job");
+  EXPECT_EQ(events[0].category, "measurement");
+  EXPECT_EQ(events[0].reason, Reason::kAllowedConsent);
+  EXPECT_EQ(events[0].policy_version, guard->policy()->version());
+}
+
+TEST_F(AuditLogGuardTest, ShadowModeLogsTheWouldBeDenial) {
+  AuditLogOptions o;
+  o.directory = dir_;
+  auto log = *AuditLog::Open(o);
+  GuardOptions go;
+  go.mode = EnforcementMode::kShadow;
+  auto guard = *Guard::Create(testing::DefaultPolicy(), &store_, log.get(), go);
+  auto ctx = *guard->Context("statistics-job", "statistics.measurement");
+  absl::StatusOr<Decision> d =
+      guard->Check(ctx, "s-none", *guard->Category("measurement"));
+  ASSERT_OK(d);
+  EXPECT_TRUE(d->shadow_denial());
+  ASSERT_OK(log->Close());
+  auto events = *(*AuditLogReader::Open(dir_))->ForSubject("s-none");
+  ASSERT_THAT(events, SizeIs(1));
+  EXPECT_TRUE(events[0].shadow);
+  EXPECT_FALSE(events[0].allowed());
+  EXPECT_EQ(events[0].reason, Reason::kNoConsent);
+}
+
+TEST_F(AuditLogTest, IntervalSyncIsDurableAfterFlush) {
+  AuditLogOptions o = Options();
+  o.sync = AuditSyncPolicy::kInterval;
+  o.sync_interval = absl::Hours(1);  // only Flush makes it durable
+  auto log = OpenLog(o);
+  Write(*log, 10);
+  ASSERT_OK(log->Flush());
+  EXPECT_EQ(log->durable_sequence_end(), 10u);
+  EXPECT_EQ(log->counters().durable, 10u);
+  ASSERT_OK(log->Close());
+  EXPECT_TRUE(Verify().ok());
+}
+
+TEST_F(AuditLogTest, OpenRejectsBadOptions) {
+  AuditLogOptions o;
+  EXPECT_THAT(AuditLog::Open(o),
+              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("directory")));
+  o = Options();
+  o.segment_bytes = 100;
+  EXPECT_THAT(AuditLog::Open(o), StatusIs(absl::StatusCode::kInvalidArgument,
+                                          HasSubstr("segment_bytes 100")));
+  o = Options();
+  o.directory = dir_ + "/no/such/parent";
+  EXPECT_THAT(AuditLog::Open(o), StatusIs(absl::StatusCode::kNotFound,
+                                          HasSubstr("no/such/parent")));
+}
+
+TEST_F(AuditLogTest, RecordAfterCloseFails) {
+  auto log = OpenLog(Options());
+  ASSERT_OK(log->Close());
+  EXPECT_THAT(log->Record(Event(0, "s", "a")),
+              StatusIs(absl::StatusCode::kFailedPrecondition, HasSubstr("closed")));
+  EXPECT_THAT(log->Flush(),
+              StatusIs(absl::StatusCode::kFailedPrecondition, HasSubstr("closed")));
+}
+
+// --- verification -----------------------------------------------------------
+
+TEST_F(AuditLogTest, VerifyReportsAnEditedRecord) {
+  WriteSegmentedLog(200);
+  std::string data = ReadAll(Seg(1));
+  std::vector<RawFrame> frames = Frames(data);
+  ASSERT_GT(frames.size(), 6u);
+  std::string& f = frames[5].bytes;
+  const std::size_t at = f.find("s-");
+  ASSERT_NE(at, std::string::npos);
+  f[at + 2] = f[at + 2] == '9' ? '8' : '9';  // point at another subject
+  FixCrc(&f);
+  WriteAll(Seg(1), Join(data.substr(0, internal::kSegmentHeaderSize), frames));
+  const AuditVerifyReport r = Verify();
+  EXPECT_EQ(r.defect, AuditDefect::kEdited) << r.ToString();
+  EXPECT_EQ(r.segment_file, Seg(1));
+  EXPECT_EQ(r.record_index, 5u);
+  EXPECT_EQ(r.byte_offset, frames[5].offset);
+  EXPECT_THAT(r.ToString(), HasSubstr("edited"));
+}
+
+TEST_F(AuditLogTest, VerifyReportsACrcMismatch) {
+  WriteSegmentedLog(200);
+  std::string data = ReadAll(Seg(1));
+  const std::vector<RawFrame> frames = Frames(data);
+  data[frames[3].offset + 12] = static_cast<char>(data[frames[3].offset + 12] ^ 1);
+  WriteAll(Seg(1), data);
+  const AuditVerifyReport r = Verify();
+  EXPECT_EQ(r.defect, AuditDefect::kCrcMismatch) << r.ToString();
+  EXPECT_EQ(r.record_index, 3u);
+  EXPECT_EQ(r.byte_offset, frames[3].offset);
+}
+
+TEST_F(AuditLogTest, VerifyReportsADeletedRecord) {
+  WriteSegmentedLog(200);
+  const std::string data = ReadAll(Seg(1));
+  std::vector<RawFrame> frames = Frames(data);
+  const std::uint64_t offset = frames[4].offset;
+  frames.erase(frames.begin() + 4);
+  WriteAll(Seg(1), Join(data.substr(0, internal::kSegmentHeaderSize), frames));
+  const AuditVerifyReport r = Verify();
+  EXPECT_EQ(r.defect, AuditDefect::kDeleted) << r.ToString();
+  EXPECT_EQ(r.record_index, 4u);
+  EXPECT_EQ(r.byte_offset, offset);
+  EXPECT_THAT(r.detail, HasSubstr("missing"));
+}
+
+TEST_F(AuditLogTest, VerifyReportsAnInsertedRecord) {
+  WriteSegmentedLog(200);
+  const std::string data = ReadAll(Seg(1));
+  std::vector<RawFrame> frames = Frames(data);
+  frames.insert(frames.begin() + 5, frames[4]);  // a replayed copy
+  WriteAll(Seg(1), Join(data.substr(0, internal::kSegmentHeaderSize), frames));
+  const AuditVerifyReport r = Verify();
+  EXPECT_EQ(r.defect, AuditDefect::kInserted) << r.ToString();
+  EXPECT_EQ(r.record_index, 5u);
+}
+
+TEST_F(AuditLogTest, VerifyReportsAForgedInsertedRecord) {
+  WriteSegmentedLog(200);
+  const std::string data = ReadAll(Seg(1));
+  std::vector<RawFrame> frames = Frames(data);
+  // A forged record that claims the next sequence, with a valid CRC.
+  RawFrame forged = frames[5];
+  const std::size_t at = forged.bytes.find("a-");
+  forged.bytes[at + 1] = 'X';
+  FixCrc(&forged.bytes);
+  frames.insert(frames.begin() + 5, forged);
+  WriteAll(Seg(1), Join(data.substr(0, internal::kSegmentHeaderSize), frames));
+  const AuditVerifyReport r = Verify();
+  EXPECT_EQ(r.defect, AuditDefect::kInserted) << r.ToString();
+  EXPECT_EQ(r.record_index, 5u);
+}
+
+TEST_F(AuditLogTest, VerifyReportsReorderedRecords) {
+  WriteSegmentedLog(200);
+  const std::string data = ReadAll(Seg(1));
+  std::vector<RawFrame> frames = Frames(data);
+  std::swap(frames[2].bytes, frames[3].bytes);
+  WriteAll(Seg(1), Join(data.substr(0, internal::kSegmentHeaderSize), frames));
+  const AuditVerifyReport r = Verify();
+  EXPECT_EQ(r.defect, AuditDefect::kReordered) << r.ToString();
+  EXPECT_EQ(r.record_index, 2u);
+  EXPECT_EQ(r.byte_offset, frames[2].offset);
+}
+
+TEST_F(AuditLogTest, VerifyReportsATruncatedSegment) {
+  WriteSegmentedLog(200);
+  const std::string data = ReadAll(Seg(0));
+  const std::vector<RawFrame> frames = Frames(data);
+  WriteAll(Seg(0), data.substr(0, frames.back().offset + 10));
+  const AuditVerifyReport r = Verify();
+  EXPECT_EQ(r.defect, AuditDefect::kTruncated) << r.ToString();
+  EXPECT_EQ(r.segment_file, Seg(0));
+  EXPECT_EQ(r.record_index, frames.size() - 1);
+  // Tampering is not repaired.
+  EXPECT_THAT(RepairAuditLog(dir_),
+              StatusIs(absl::StatusCode::kFailedPrecondition,
+                       HasSubstr("truncated")));
+}
+
+TEST_F(AuditLogTest, VerifyReportsAMissingSegment) {
+  WriteSegmentedLog(200);
+  std::filesystem::remove(Seg(2));
+  const AuditVerifyReport r = Verify();
+  EXPECT_EQ(r.defect, AuditDefect::kBrokenSegmentLink) << r.ToString();
+  EXPECT_THAT(r.detail, HasSubstr("segment 2"));
+}
+
+TEST_F(AuditLogTest, VerifyReportsASegmentHeaderThatDoesNotLink) {
+  WriteSegmentedLog(200);
+  std::string data = ReadAll(Seg(2));
+  data[40] = static_cast<char>(data[40] ^ 1);  // in the previous hash
+  internal::PutU32(data.data() + 64, internal::Crc32c(data.data(), 64));
+  WriteAll(Seg(2), data);
+  const AuditVerifyReport r = Verify();
+  EXPECT_EQ(r.defect, AuditDefect::kBrokenSegmentLink) << r.ToString();
+  EXPECT_EQ(r.segment_file, Seg(2));
+  EXPECT_THAT(r.detail, HasSubstr("previous hash"));
+}
+
+TEST_F(AuditLogTest, TornTailIsReportedRefusedByOpenAndRepaired) {
+  WriteSegmentedLog(100, 1 << 20);
+  const std::string data = ReadAll(Seg(0));
+  const std::vector<RawFrame> frames = Frames(data);
+  WriteAll(Seg(0), data.substr(0, frames.back().offset + 20));
+  AuditVerifyReport r = Verify();
+  EXPECT_EQ(r.defect, AuditDefect::kTornTail) << r.ToString();
+  EXPECT_EQ(r.record_index, 99u);
+  EXPECT_EQ(r.records_verified, 99u);
+  EXPECT_THAT(AuditLog::Open(Options()),
+              StatusIs(absl::StatusCode::kDataLoss, HasSubstr("RepairAuditLog")));
+  absl::StatusOr<AuditVerifyReport> repaired = RepairAuditLog(dir_);
+  ASSERT_OK(repaired);
+  EXPECT_TRUE(repaired->ok()) << repaired->ToString();
+  EXPECT_EQ(repaired->records_verified, 99u);
+  // The log continues where the repair left it.
+  auto log = OpenLog(Options());
+  absl::StatusOr<std::uint64_t> s = log->Append(Event(99, "s", "a"));
+  ASSERT_OK(s);
+  EXPECT_EQ(*s, 99u);
+  ASSERT_OK(log->Close());
+  EXPECT_TRUE(Verify().ok());
+}
+
+TEST_F(AuditLogTest, KeyedChainVerifiesOnlyWithItsKey) {
+  AuditLogOptions o = Options();
+  o.hmac_key = "integrator-secret";
+  {
+    auto log = OpenLog(o);
+    Write(*log, 10);
+  }
+  EXPECT_TRUE(Verify("integrator-secret").ok());
+  const AuditVerifyReport wrong = Verify("another-key");
+  EXPECT_EQ(wrong.defect, AuditDefect::kEdited) << wrong.ToString();
+  EXPECT_EQ(wrong.record_index, 0u);
+  EXPECT_THAT(VerifyAuditLog(dir_), StatusIs(absl::StatusCode::kInvalidArgument,
+                                             HasSubstr("HMAC key")));
+  o.hmac_key.clear();
+  EXPECT_THAT(AuditLog::Open(o), StatusIs(absl::StatusCode::kInvalidArgument,
+                                          HasSubstr("HMAC key")));
+}
+
+TEST_F(AuditLogTest, VerifyOfAMissingDirectoryIsNotFound) {
+  EXPECT_THAT(VerifyAuditLog(dir_ + "/nope"),
+              StatusIs(absl::StatusCode::kNotFound, HasSubstr("nope")));
+  EXPECT_THAT(AuditLogReader::Open(dir_ + "/nope"),
+              StatusIs(absl::StatusCode::kNotFound, HasSubstr("nope")));
+}
+
+// --- queries ---------------------------------------------------------------
+
+TEST_F(AuditLogTest, SubjectQueryReadsOnlyIndexedFrames) {
+  WriteSegmentedLog(1000);
+  auto reader = *AuditLogReader::Open(dir_);
+  absl::StatusOr<std::vector<OwnedAuditEvent>> events = reader->ForSubject("s-7");
+  ASSERT_OK(events);
+  EXPECT_THAT(*events, SizeIs(100));
+  for (const auto& e : *events) EXPECT_EQ(e.subject, "s-7");
+  EXPECT_EQ(reader->last_stats().segments_scanned, 0u);
+  EXPECT_GT(reader->last_stats().segments_indexed, 10u);
+  EXPECT_EQ(reader->last_stats().frames_read, 100u);
+
+  events = reader->ForSubject("nobody");
+  ASSERT_OK(events);
+  EXPECT_THAT(*events, SizeIs(0));
+  EXPECT_EQ(reader->last_stats().frames_read, 0u);
+}
+
+TEST_F(AuditLogTest, TimeRangeQuerySkipsSegmentsOutsideIt) {
+  WriteSegmentedLog(1000);
+  auto reader = *AuditLogReader::Open(dir_);
+  const absl::Time from = absl::FromUnixNanos(kT0) + absl::Seconds(500);
+  absl::StatusOr<std::vector<OwnedAuditEvent>> events =
+      reader->InTimeRange(from, from + absl::Seconds(20));
+  ASSERT_OK(events);
+  ASSERT_THAT(*events, SizeIs(20));
+  EXPECT_EQ((*events)[0].sequence, 500u);
+  EXPECT_GT(reader->last_stats().segments_skipped, 10u);
+  EXPECT_LE(reader->last_stats().segments_scanned, 3u);
+
+  absl::StatusOr<std::vector<OwnedAuditEvent>> mine =
+      reader->ForAccessor("a-1", from, from + absl::Seconds(30));
+  ASSERT_OK(mine);
+  EXPECT_THAT(*mine, SizeIs(10));
+}
+
+TEST_F(AuditLogTest, QueriesScanSegmentsWithoutAnIndex) {
+  WriteSegmentedLog(300);
+  for (const auto& entry : std::filesystem::directory_iterator(dir_)) {
+    if (entry.path().extension() == ".idx") std::filesystem::remove(entry.path());
+  }
+  auto reader = *AuditLogReader::Open(dir_);
+  absl::StatusOr<std::vector<OwnedAuditEvent>> events = reader->ForSubject("s-1");
+  ASSERT_OK(events);
+  EXPECT_THAT(*events, SizeIs(30));
+  EXPECT_GT(reader->last_stats().segments_scanned, 1u);
+}
+
+TEST_F(AuditLogTest, QueryReportsACorruptFrame) {
+  WriteSegmentedLog(300);
+  std::string data = ReadAll(Seg(0));
+  const std::vector<RawFrame> frames = Frames(data);
+  data[frames[1].offset + 9] = static_cast<char>(data[frames[1].offset + 9] ^ 1);
+  WriteAll(Seg(0), data);
+  auto reader = *AuditLogReader::Open(dir_);
+  EXPECT_THAT(reader->InTimeRange(absl::InfinitePast(), absl::InfiniteFuture()),
+              StatusIs(absl::StatusCode::kDataLoss, HasSubstr("CRC")));
+}
+
+}  // namespace
+}  // namespace consentry
