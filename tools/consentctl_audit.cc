@@ -60,6 +60,7 @@ std::string EventJson(const consentry::OwnedAuditEvent& e) {
       ",\"shadow\":", e.shadow ? "true" : "false",
       ",\"record_ref\":", JsonString(e.record_ref),
       ",\"recipient\":", JsonString(e.recipient),
+      ",\"request_id\":", JsonString(e.request_id),
       ",\"policy_version\":", JsonString(e.policy_version),
       ",\"revision\":", e.revision, ",\"detail\":", JsonString(e.detail), "}");
 }
@@ -72,6 +73,9 @@ std::string EventLine(const consentry::OwnedAuditEvent& e) {
       e.purpose, consentry::ReasonName(e.reason));
   if (!e.record_ref.empty()) absl::StrAppend(&line, "  ref=", e.record_ref);
   if (!e.recipient.empty()) absl::StrAppend(&line, "  to=", e.recipient);
+  if (!e.request_id.empty()) {
+    absl::StrAppend(&line, "  request=", e.request_id);
+  }
   if (e.shadow) absl::StrAppend(&line, "  [shadow]");
   return line;
 }
