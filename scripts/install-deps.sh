@@ -14,6 +14,7 @@ PACKAGES=(
   libpq-dev postgresql-15
   libssl-dev
   clang libclang-rt-14-dev
+  chromium  # headless check of the consentctl HTML report
 )
 
 missing=()

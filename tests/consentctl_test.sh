@@ -1,0 +1,341 @@
+#!/usr/bin/env bash
+# Copyright 2026 The consentry Authors.
+# SPDX-License-Identifier: Apache-2.0
+#
+# Runs the built consentctl on real files, good and bad, and checks outputs
+# and exit statuses.
+#
+#   consentctl_test.sh CONSENTCTL FIXTURE SOURCE_DIR [browser]
+#
+# With "browser", checks only the HTML report in headless chromium (which
+# scripts/install-deps.sh installs); a missing chromium fails the test.
+
+set -u
+CTL=$1
+FIXTURE=$2
+SRC=$3
+MODE=${4:-cli}
+POLICY=$SRC/policies/default.textproto
+POLICY2=$SRC/policies/examples/2027-04-01.textproto
+REGISTRY=$SRC/policies/recipients.textproto
+T=$(mktemp -d)
+trap 'rm -rf "$T"' EXIT
+failures=0
+OUT=$T/out
+ERR=$T/err
+
+# run EXPECTED_STATUS cmd... : runs consentctl, keeps stdout/stderr.
+run() {
+  local want=$1
+  shift
+  "$CTL" "$@" >"$OUT" 2>"$ERR"
+  local got=$?
+  if [[ $got != "$want" ]]; then
+    echo "FAIL: consentctl $* exited $got, want $want"
+    sed 's/^/  stdout: /' "$OUT" | head -20
+    sed 's/^/  stderr: /' "$ERR" | head -20
+    failures=$((failures + 1))
+  fi
+}
+# expect FILE PATTERN: the file contains the (extended) regex.
+expect() {
+  if ! grep -Eq -- "$2" "$1"; then
+    echo "FAIL: $(basename "$1") lacks /$2/ (last command above)"
+    sed 's/^/  | /' "$1" | head -20
+    failures=$((failures + 1))
+  fi
+}
+reject() {
+  if grep -Eq -- "$2" "$1"; then
+    echo "FAIL: $(basename "$1") has /$2/"
+    failures=$((failures + 1))
+  fi
+}
+
+# The access log fixture: 14 days ending at END, a bulk read 5 hours before.
+END=1795132800  # 2026-11-20T00:00:00Z
+AUDIT=$T/audit
+"$FIXTURE" "$AUDIT" "$END" >/dev/null || { echo "FAIL: fixture"; exit 1; }
+
+if [[ $MODE == postgres ]]; then
+  conninfo=$(cat "${CONSENTRY_PG_CONNINFO_FILE:?run under the postgres fixture}")
+  PG=(--postgres="$conninfo" --pg-schema="consentctl_$$")
+  run 0 consent grant "${PG[@]}" --policy="$POLICY" pg-1 marketing.promotion
+  run 0 consent withdraw "${PG[@]}" --policy="$POLICY" pg-1 marketing.promotion
+  run 0 consent grant "${PG[@]}" --policy="$POLICY" pg-2 marketing
+  run 0 consent show "${PG[@]}" pg-1
+  expect "$OUT" 'marketing.promotion +withdrawn'
+  run 0 consent export "${PG[@]}" --out="$T/pg.json"
+  run 0 consent import --sqlite="$T/from-pg.db" "$T/pg.json"
+  expect "$OUT" 'imported 2 records \(2 changes\)'
+  run 0 consent export --sqlite="$T/from-pg.db" --out="$T/back.binpb"
+  run 0 consent import --postgres="$conninfo" --pg-schema="consentctl_b_$$" "$T/back.binpb"
+  run 0 consent show --postgres="$conninfo" --pg-schema="consentctl_b_$$" pg-1
+  expect "$OUT" 'marketing.promotion +withdrawn'
+  run 1 consent show --postgres="host=/nonexistent dbname=x" pg-1
+  expect "$ERR" 'UNAVAILABLE'
+  echo "$failures failures"
+  exit $((failures > 0))
+fi
+
+if [[ $MODE == browser ]]; then
+  CHROMIUM=$(command -v chromium || command -v chromium-browser || true)
+  if [[ -z $CHROMIUM ]]; then
+    echo "FAIL: chromium is not installed (scripts/install-deps.sh installs it)"
+    exit 1
+  fi
+  mkdir -p "$T/requests"
+  run 0 request open --requests-dir="$T/requests" --policy="$POLICY" \
+    --sqlite="$T/c.db" --kind=disclosure --subject=m-1 --requester="Hanako"
+  run 0 report --html="$T/report.html" --audit-dir="$AUDIT" \
+    --requests-dir="$T/requests" --registry="$REGISTRY" --policy="$POLICY" \
+    --to=2026-11-20
+  profile=$(mktemp -d)
+  "$CHROMIUM" --headless --no-sandbox --disable-gpu \
+    --disable-background-networking --disable-component-update --disable-sync \
+    --no-first-run --user-data-dir="$profile" --enable-logging=stderr --v=0 \
+    --dump-dom "file://$T/report.html" >"$T/dom.html" 2>"$T/chromium.log"
+  status=$?
+  rm -rf "$profile"
+  if [[ $status != 0 ]]; then
+    echo "FAIL: chromium exited $status"
+    sed 's/^/  | /' "$T/chromium.log" | tail -20
+    exit 1
+  fi
+  expect "$T/dom.html" '<h1>Privacy officer report</h1>'
+  expect "$T/dom.html" '<h2 id="decisions">'
+  expect "$T/dom.html" '<h2 id="per-accessor">'
+  expect "$T/dom.html" '<h2 id="per-purpose">'
+  expect "$T/dom.html" '<h2 id="flagged">'
+  expect "$T/dom.html" '<h2 id="requests">'
+  expect "$T/dom.html" '<h2 id="due">'
+  expect "$T/dom.html" '<svg class="chart"'
+  expect "$T/dom.html" '<rect class="deny"'
+  expect "$T/dom.html" 'support-desk.*flagged'
+  expect "$T/dom.html" 'req-1'
+  expect "$T/dom.html" 'callcenter-tokyo'
+  charts=$(grep -o '<svg class="chart"' "$T/dom.html" | wc -l)
+  if ((charts < 5)); then
+    echo "FAIL: $charts charts rendered, want at least 5"
+    failures=$((failures + 1))
+  fi
+  # No console errors, failed loads or parse errors.
+  reject "$T/chromium.log" 'CONSOLE|Uncaught|ERR_FILE_NOT_FOUND|net::ERR'
+  # Self-contained: no script, no external reference.
+  reject "$T/report.html" '<script|<link |src="http|href="http|@import'
+  echo "$failures failures"
+  exit $((failures > 0))
+fi
+
+# --- usage -----------------------------------------------------------------
+run 0 --help
+expect "$OUT" 'usage: consentctl'
+run 2
+run 2 frobnicate
+expect "$ERR" "unknown command 'frobnicate'"
+run 2 policy frobnicate
+expect "$ERR" "unknown command 'policy frobnicate'"
+run 0 policy lint --help
+expect "$OUT" 'usage: consentctl policy lint'
+run 0 consent grant --help
+expect "$OUT" -- '--sqlite=PATH'
+run 0 audit verify --help
+run 0 report --help
+expect "$OUT" -- '--html=FILE'
+run 2 policy lint
+expect "$ERR" 'missing argument'
+run 2 policy lint --bogus "$POLICY"
+expect "$ERR" 'unknown flag --bogus'
+run 2 policy notice --lang=fr "$POLICY"
+run 2 consent grant m-1
+expect "$ERR" 'missing argument'
+run 2 report --audit-dir="$AUDIT"
+expect "$ERR" -- '--html is required'
+
+# --- policy ----------------------------------------------------------------
+run 0 policy lint "$POLICY"
+expect "$OUT" 'valid \(version 2026-11-01\)'
+run 0 policy lint --json "$POLICY"
+expect "$OUT" '"valid":true'
+sed 's/parent: "billing"/parent: "no_such_parent"/' "$POLICY" >"$T/bad.textproto"
+run 1 policy lint "$T/bad.textproto"
+expect "$OUT" 'invalid: .*purposes\[[0-9]+\]\.parent'
+run 1 policy lint --json "$T/bad.textproto"
+expect "$OUT" '"valid":false.*"code":"INVALID_ARGUMENT"'
+echo 'version: "x" purposes {' >"$T/broken.textproto"
+run 1 policy lint "$T/broken.textproto"
+expect "$OUT" 'invalid'
+run 1 policy lint "$T/missing.textproto"
+run 0 policy compile "$POLICY"
+expect "$OUT" 'policy 2026-11-01: [0-9]+ purposes'
+expect "$OUT" 'basis table'
+expect "$OUT" 'billing.invoicing  \(parent billing\)'
+run 0 policy compile --json "$POLICY"
+expect "$OUT" '"version":"2026-11-01"'
+run 0 policy diff "$POLICY" "$POLICY2"
+expect "$OUT" '2026-11-01 -> 2027-04-01: [0-9]+ changes, [1-9][0-9]* material'
+expect "$OUT" '^! purpose_added purpose=service.security'
+expect "$OUT" '^  wording'
+run 0 policy diff --json "$POLICY" "$POLICY2"
+expect "$OUT" '"material": true'
+run 0 policy notice --lang=ja "$POLICY"
+expect "$OUT" '利用目的'
+run 0 policy notice --lang=en "$POLICY"
+expect "$OUT" 'Purposes of use'
+
+# --- consent ---------------------------------------------------------------
+DB=$T/consent.db
+run 1 consent show --sqlite="$T/none.db" m-1
+run 0 consent grant --sqlite="$DB" --policy="$POLICY" m-1 marketing.promotion
+expect "$OUT" 'm-1 marketing.promotion: given \(revision 1\)'
+run 0 consent refuse --sqlite="$DB" --policy="$POLICY" m-1 statistics.measurement
+run 0 consent withdraw --sqlite="$DB" --policy="$POLICY" --json m-1 marketing.promotion
+expect "$OUT" '"state":"withdrawn","revision":3'
+run 1 consent grant --sqlite="$DB" --policy="$POLICY" m-1 no.such.purpose
+expect "$ERR" 'no.such.purpose'
+run 1 consent grant --sqlite="$DB" --expected-revision=1 m-1 marketing
+expect "$ERR" 'ABORTED'
+run 0 consent show --sqlite="$DB" m-1
+expect "$OUT" 'marketing.promotion +withdrawn'
+expect "$OUT" 'statistics.measurement +refused'
+run 0 consent show --sqlite="$DB" --json m-1
+expect "$OUT" '"subject_id": "m-1"'
+run 1 consent show --sqlite="$DB" m-404
+expect "$ERR" 'no consent record'
+run 0 consent history --sqlite="$DB" m-1
+expect "$OUT" 'revision 3 .* marketing.promotion withdrawn'
+run 0 consent grant --sqlite="$DB" --policy="$POLICY" m-2 marketing
+for fmt in json textproto binpb; do
+  run 0 consent export --sqlite="$DB" --out="$T/export.$fmt"
+  run 0 consent import --sqlite="$T/import-$fmt.db" "$T/export.$fmt"
+  expect "$OUT" 'imported 2 records \(3 changes\)'
+  run 0 consent show --sqlite="$T/import-$fmt.db" m-1
+  expect "$OUT" 'marketing.promotion +withdrawn'
+done
+run 0 consent export --sqlite="$DB" --format=text
+expect "$OUT" 'subject_id: "m-2"'
+run 2 consent export --sqlite="$DB"
+expect "$ERR" -- '--format is needed'
+echo '{"records": [ {"subject_id": ' >"$T/malformed.json"
+run 1 consent import --sqlite="$T/malformed.db" "$T/malformed.json"
+expect "$ERR" 'malformed.json'
+printf 'records { subject_id: "m-9" purposes { state: CONSENT_STATE_GIVEN } }\n' \
+  >"$T/nopurpose.textproto"
+run 1 consent import --sqlite="$T/nopurpose.db" "$T/nopurpose.textproto"
+expect "$ERR" 'records\[0\]'
+printf 'garbage\xff\xfe' >"$T/garbage.binpb"
+run 1 consent import --sqlite="$T/garbage.db" "$T/garbage.binpb"
+run 1 consent show --sqlite="$T/nopurpose.db" m-9
+
+# --- recipients ------------------------------------------------------------
+run 0 recipients list --registry="$REGISTRY" --policy="$POLICY" --as-of=2026-11-01
+expect "$OUT" 'callcenter-tokyo'
+run 0 recipients list --registry="$REGISTRY" --policy="$POLICY" --json
+expect "$OUT" '"id":"partner-insurer"'
+run 1 recipients due --registry="$REGISTRY" --policy="$POLICY" --as-of=2027-06-01
+expect "$OUT" 'OVERDUE .* callcenter-tokyo'
+run 2 recipients list --policy="$POLICY"
+run 2 recipients due --registry="$REGISTRY" --policy="$POLICY" --as-of=yesterday
+
+# --- requests --------------------------------------------------------------
+RQ=$T/requests
+DESK=(--requests-dir="$RQ" --policy="$POLICY" --sqlite="$DB" --audit-dir="$T/desk-audit")
+run 0 request open "${DESK[@]}" --kind=disclosure --subject=m-1 --requester="Hanako Yamada"
+expect "$OUT" '^req-1$'
+run 1 request advance "${DESK[@]}" req-1 start
+expect "$ERR" 'FAILED_PRECONDITION'
+run 0 request advance "${DESK[@]}" req-1 send-form
+expect "$OUT" 'form_sent'
+run 0 request advance "${DESK[@]}" req-1 form-returned
+run 0 request advance "${DESK[@]}" req-1 fee-paid --payment-ref=T-42
+run 1 request advance "${DESK[@]}" req-1 verify-identity --verified-subject=m-2 --document=license
+expect "$ERR" 'PERMISSION_DENIED'
+run 0 request advance "${DESK[@]}" req-1 verify-identity --verified-subject=m-1 --document=license
+run 1 request package --requests-dir="$RQ" req-1
+expect "$ERR" 'no answer package yet'
+run 0 request advance "${DESK[@]}" req-1 start
+run 0 request advance "${DESK[@]}" req-1 execute
+expect "$OUT" 'executed'
+run 0 request package --requests-dir="$RQ" req-1
+expect "$OUT" '"subject_id": "m-1"'
+run 0 request package --requests-dir="$RQ" --lang=ja req-1
+expect "$OUT" '開示'
+run 0 request advance "${DESK[@]}" req-1 answer --answer-ref=letter-1
+expect "$OUT" 'answered'
+run 0 request show --requests-dir="$RQ" req-1
+expect "$OUT" 'identity_verified'
+run 0 request open "${DESK[@]}" --kind=suspension --subject=m-2 --requester=Taro --purposes=marketing
+expect "$OUT" '^req-2$'
+run 0 request list --requests-dir="$RQ" --open
+expect "$OUT" 'req-2'
+reject "$OUT" 'req-1 '
+run 1 request show --requests-dir="$RQ" req-99
+expect "$ERR" 'NOT_FOUND'
+run 2 request advance "${DESK[@]}" req-2 fly
+expect "$ERR" "unknown step 'fly'"
+run 2 request open "${DESK[@]}" --kind=gossip --subject=m-2 --requester=Taro
+run 2 request advance "${DESK[@]}" req-2 fee-paid
+expect "$ERR" 'needs --payment-ref'
+# The steps were audited into --audit-dir.
+run 0 audit verify "$T/desk-audit"
+run 0 audit query "$T/desk-audit" --subject=m-1
+expect "$OUT" 'request'
+
+# --- audit -----------------------------------------------------------------
+run 0 audit verify "$AUDIT"
+expect "$OUT" '^ok: 2640 records'
+run 0 audit verify --json "$AUDIT"
+expect "$OUT" '"ok":true'
+run 0 audit tail --n=3 "$AUDIT"
+[[ $(wc -l <"$OUT") == 3 ]] || { echo "FAIL: tail printed $(wc -l <"$OUT") lines"; failures=$((failures + 1)); }
+run 0 audit query "$AUDIT" --subject=m-1005
+expect "$OUT" 'support-desk +m-1005 +measurement'
+run 0 audit query "$AUDIT" --accessor=billing-svc --denied --json
+expect "$OUT" '"allowed":false'
+reject "$OUT" '"allowed":true'
+run 0 audit query "$AUDIT" --from=2026-11-19T18:00:00Z --to=2026-11-19T20:00:00Z
+expect "$OUT" 'support-desk'
+run 2 audit query "$AUDIT"
+run 2 audit query "$AUDIT" --from=2026-11-20 --to=2026-11-19
+run 1 audit leak-report "$AUDIT" --as-of=2026-11-20T00:00:00Z
+expect "$OUT" 'FLAG support-desk +bulk_read'
+reject "$OUT" 'FLAG billing-svc'
+run 0 audit leak-scope "$AUDIT" --accessors=support-desk \
+  --from=2026-11-19T18:00:00Z --to=2026-11-19T20:00:00Z --aware-at=2026-11-20T09:00:00Z
+expect "$OUT" '400'
+run 0 audit leak-scope --json "$AUDIT" --accessors=support-desk \
+  --from=2026-11-06 --to=2026-11-20 --aware-at=2026-11-20T09:00:00Z
+expect "$OUT" '"report_required":true'
+expect "$OUT" 'Art. 7\(i\)'
+run 2 audit leak-scope "$AUDIT" --accessors=support-desk
+expect "$ERR" -- '--aware-at is required'
+run 1 audit verify "$T/no-such-dir"
+# Tamper: change one byte inside a record of the first segment.
+seg=$(ls "$AUDIT"/*.seg | head -1)
+cp -r "$AUDIT" "$T/tampered"
+tseg="$T/tampered/$(basename "$seg")"
+python3 - "$tseg" <<'EOF'
+import sys
+p = sys.argv[1]
+b = bytearray(open(p, 'rb').read())
+i = b.find(b'billing-svc', 4000)
+b[i] ^= 0x01
+open(p, 'wb').write(bytes(b))
+EOF
+run 1 audit verify "$T/tampered"
+expect "$OUT" "TAMPERED.*$(basename "$seg") record [0-9]+ offset [0-9]+"
+run 1 audit verify --json "$T/tampered"
+expect "$OUT" '"ok":false.*"record_index":[0-9]+'
+
+# --- report (content; rendering is the browser test) -------------------------
+run 0 report --html="$T/r.html" --audit-dir="$AUDIT" --to=2026-11-20 \
+  --requests-dir="$RQ" --registry="$REGISTRY" --policy="$POLICY"
+expect "$T/r.html" '<svg class="chart"'
+expect "$T/r.html" 'support-desk &#9873; flagged'
+expect "$T/r.html" 'req-2'
+reject "$T/r.html" '<script'
+run 1 report --html="$T/r2.html" --audit-dir="$T/no-such-dir"
+run 2 report --html="$T/r3.html" --audit-dir="$AUDIT" --bucket=week
+
+echo "$failures failures"
+exit $((failures > 0))

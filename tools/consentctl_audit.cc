@@ -1,0 +1,439 @@
+// Copyright 2026 The consentry Authors.
+// SPDX-License-Identifier: Apache-2.0
+//
+// `consentctl audit ...`: verification, reading and leak analysis of the
+// durable access log (audit_log.h, leak.h).
+
+#include "consentctl_audit.h"
+
+#include <unistd.h>
+
+#include <algorithm>
+#include <atomic>
+#include <cstdio>
+#include <iostream>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "absl/strings/str_join.h"
+#include "absl/strings/str_split.h"
+#include "absl/time/clock.h"
+#include "consentctl_cli.h"
+#include "consentctl_commands.h"
+#include "consentry/audit.h"
+#include "consentry/audit_log.h"
+#include "consentry/decision.h"
+#include "consentry/leak.h"
+#include "consentry/proto_io.h"
+
+namespace consentctl {
+
+absl::string_view ActionName(consentry::AuditAction a) {
+  switch (a) {
+    case consentry::AuditAction::kRead:
+      return "read";
+    case consentry::AuditAction::kProvision:
+      return "provision";
+    case consentry::AuditAction::kRequest:
+      return "request";
+    case consentry::AuditAction::kBatch:
+      return "batch";
+  }
+  return "unknown";
+}
+
+std::string EventJson(const consentry::OwnedAuditEvent& e) {
+  return absl::StrCat(
+      "{\"time\":",
+      JsonString(TimeText(absl::FromUnixNanos(e.time_unix_nanos))),
+      ",\"action\":", JsonString(ActionName(e.action)),
+      ",\"accessor\":", JsonString(e.accessor),
+      ",\"subject\":", JsonString(e.subject),
+      ",\"category\":", JsonString(e.category),
+      ",\"purpose\":", JsonString(e.purpose),
+      ",\"allowed\":", e.allowed() ? "true" : "false",
+      ",\"reason\":", JsonString(consentry::ReasonName(e.reason)),
+      ",\"shadow\":", e.shadow ? "true" : "false",
+      ",\"record_ref\":", JsonString(e.record_ref),
+      ",\"recipient\":", JsonString(e.recipient),
+      ",\"request_id\":", JsonString(e.request_id),
+      ",\"policy_version\":", JsonString(e.policy_version),
+      ",\"revision\":", e.revision, ",\"detail\":", JsonString(e.detail), "}");
+}
+
+std::string EventLine(const consentry::OwnedAuditEvent& e) {
+  std::string line = absl::StrFormat(
+      "%s  %-9s %-7s %-20s %-14s %-12s %-24s %s",
+      TimeText(absl::FromUnixNanos(e.time_unix_nanos)), ActionName(e.action),
+      e.allowed() ? "allow" : "DENY", e.accessor, e.subject, e.category,
+      e.purpose, consentry::ReasonName(e.reason));
+  if (!e.record_ref.empty()) absl::StrAppend(&line, "  ref=", e.record_ref);
+  if (!e.recipient.empty()) absl::StrAppend(&line, "  to=", e.recipient);
+  if (!e.request_id.empty()) {
+    absl::StrAppend(&line, "  request=", e.request_id);
+  }
+  if (e.shadow) absl::StrAppend(&line, "  [shadow]");
+  return line;
+}
+
+absl::Status ReadKeyFile(const ParsedArgs& a, std::string& key) {
+  if (!a.Has("hmac-key-file")) return absl::OkStatus();
+  auto data = consentry::ReadFileToString(a.Get("hmac-key-file"));
+  if (!data.ok()) return data.status();
+  key = std::move(*data);
+  return absl::OkStatus();
+}
+
+absl::StatusOr<std::vector<consentry::OwnedAuditEvent>> ReadEvents(
+    const std::string& dir, absl::Time from, absl::Time to) {
+  auto reader = consentry::AuditLogReader::Open(dir);
+  if (!reader.ok()) return reader.status();
+  return (*reader)->InTimeRange(from, to);
+}
+
+namespace {
+
+Flag KeyFlag() {
+  return {"hmac-key-file", "FILE",
+          "the HMAC key the log was written with (raw bytes)", ""};
+}
+
+int PrintEvents(const std::vector<consentry::OwnedAuditEvent>& events,
+                std::size_t first, bool json) {
+  if (json) std::cout << "[";
+  for (std::size_t i = first; i < events.size(); ++i) {
+    if (json) {
+      std::cout << (i > first ? "," : "") << EventJson(events[i]);
+    } else {
+      std::cout << EventLine(events[i]) << "\n";
+    }
+  }
+  if (json) std::cout << "]\n";
+  return kExitOk;
+}
+
+// Shows the elapsed time on stderr while a call that reports no progress
+// runs; only when stderr is a terminal.
+class Ticker {
+ public:
+  explicit Ticker(std::string label) : label_(std::move(label)) {
+    if (isatty(STDERR_FILENO) != 1) return;
+    thread_ = std::thread([this] {
+      const absl::Time start = absl::Now();
+      while (!stop_.load()) {
+        std::fprintf(stderr, "\r%s... %.1f s", label_.c_str(),
+                     absl::ToDoubleSeconds(absl::Now() - start));
+        std::fflush(stderr);
+        absl::SleepFor(absl::Milliseconds(200));
+      }
+      std::fprintf(stderr, "\r%s... done in %.1f s\n", label_.c_str(),
+                   absl::ToDoubleSeconds(absl::Now() - start));
+    });
+  }
+  ~Ticker() {
+    stop_.store(true);
+    if (thread_.joinable()) thread_.join();
+  }
+  Ticker(const Ticker&) = delete;
+  Ticker& operator=(const Ticker&) = delete;
+
+ private:
+  std::string label_;
+  std::atomic<bool> stop_{false};
+  std::thread thread_;
+};
+
+int AuditVerify(const std::vector<std::string>& argv, bool repair) {
+  Command cmd{repair ? "audit repair" : "audit verify",
+              "DIR",
+              repair ? "Trims a torn final record (what a crash leaves) so "
+                       "that the log verifies again. Refuses (exit 1) when "
+                       "the log has any other defect: tampering is never "
+                       "repaired."
+                     : "Checks every segment header, frame CRC, sequence and "
+                       "chain hash of the access log in DIR. Exit 1 on the "
+                       "first defect, naming the segment file, the record "
+                       "and its byte offset.",
+              {KeyFlag(), JsonFlag()},
+              1,
+              1};
+  ParsedArgs a;
+  if (int rc = Parse(cmd, argv, a); rc >= 0) return rc;
+  std::string key;
+  if (absl::Status s = ReadKeyFile(a, key); !s.ok()) return Fail("key", s);
+  absl::StatusOr<consentry::AuditVerifyReport> report;
+  {
+    Ticker ticker(repair ? "repair" : "verify");
+    report = repair ? consentry::RepairAuditLog(a.positional[0], key)
+                    : consentry::VerifyAuditLog(a.positional[0], key);
+  }
+  if (!report.ok()) return Fail(cmd.name, report.status());
+  if (a.Bool("json")) {
+    std::cout << "{\"ok\":" << (report->ok() ? "true" : "false")
+              << ",\"defect\":"
+              << JsonString(consentry::AuditDefectName(report->defect))
+              << ",\"segments\":" << report->segments
+              << ",\"records_verified\":" << report->records_verified;
+    if (!report->ok()) {
+      std::cout << ",\"segment_file\":" << JsonString(report->segment_file)
+                << ",\"record_index\":" << report->record_index
+                << ",\"byte_offset\":" << report->byte_offset
+                << ",\"detail\":" << JsonString(report->detail);
+    }
+    std::cout << "}\n";
+  } else {
+    std::cout << (report->ok() ? "" : "TAMPERED or damaged: ")
+              << report->ToString() << "\n";
+  }
+  return report->ok() ? kExitOk : kExitCheckFailed;
+}
+
+int AuditTail(const std::vector<std::string>& argv) {
+  Command cmd{"audit tail",
+              "DIR",
+              "Prints the latest events of the log.",
+              {{"n", "N", "how many events", "20"}, JsonFlag()},
+              1,
+              1};
+  ParsedArgs a;
+  if (int rc = Parse(cmd, argv, a); rc >= 0) return rc;
+  int n = 0;
+  if (!absl::SimpleAtoi(a.Get("n"), &n) || n < 0) {
+    return UsageError(cmd, "--n must be a non-negative number");
+  }
+  auto events =
+      ReadEvents(a.positional[0], absl::InfinitePast(), absl::InfiniteFuture());
+  if (!events.ok()) return Fail("audit tail", events.status());
+  const std::size_t first = events->size() > static_cast<std::size_t>(n)
+                                ? events->size() - static_cast<std::size_t>(n)
+                                : 0;
+  return PrintEvents(*events, first, a.Bool("json"));
+}
+
+int ParseRange(const Command& cmd, const ParsedArgs& a, absl::Time& from,
+               absl::Time& to) {
+  from = absl::InfinitePast();
+  to = absl::InfiniteFuture();
+  if (a.Has("from")) {
+    if (absl::Status s = ParseTimeFlag("from", a.Get("from"), from); !s.ok()) {
+      return UsageError(cmd, s.message());
+    }
+  }
+  if (a.Has("to")) {
+    if (absl::Status s = ParseTimeFlag("to", a.Get("to"), to); !s.ok()) {
+      return UsageError(cmd, s.message());
+    }
+  }
+  if (from >= to) return UsageError(cmd, "--from must be before --to");
+  return -1;
+}
+
+Flag FromFlag() {
+  return {"from", "TIME", "inclusive start (RFC 3339 or YYYY-MM-DD, UTC)", ""};
+}
+Flag ToFlag() { return {"to", "TIME", "exclusive end", ""}; }
+
+int AuditQuery(const std::vector<std::string>& argv) {
+  Command cmd{"audit query",
+              "DIR",
+              "Prints the events for a subject (--subject), by an accessor "
+              "(--accessor), or in a time range (--from/--to alone). With "
+              "both --subject and --accessor, events matching both.",
+              {{"subject", "ID", "events about this subject", ""},
+               {"accessor", "ID", "events by this accessor", ""},
+               FromFlag(),
+               ToFlag(),
+               {"denied", "", "only denials", ""},
+               JsonFlag()},
+              1,
+              1};
+  ParsedArgs a;
+  if (int rc = Parse(cmd, argv, a); rc >= 0) return rc;
+  absl::Time from, to;
+  if (int rc = ParseRange(cmd, a, from, to); rc >= 0) return rc;
+  if (!a.Has("subject") && !a.Has("accessor") && !a.Has("from") &&
+      !a.Has("to")) {
+    return UsageError(cmd, "give --subject, --accessor or a time range");
+  }
+  auto reader = consentry::AuditLogReader::Open(a.positional[0]);
+  if (!reader.ok()) return Fail("audit query", reader.status());
+  absl::StatusOr<std::vector<consentry::OwnedAuditEvent>> events;
+  if (a.Has("subject")) {
+    events = (*reader)->ForSubject(a.Get("subject"), from, to);
+  } else if (a.Has("accessor")) {
+    events = (*reader)->ForAccessor(a.Get("accessor"), from, to);
+  } else {
+    events = (*reader)->InTimeRange(from, to);
+  }
+  if (!events.ok()) return Fail("audit query", events.status());
+  std::vector<consentry::OwnedAuditEvent> out;
+  for (consentry::OwnedAuditEvent& e : *events) {
+    if (a.Has("accessor") && e.accessor != a.Get("accessor")) continue;
+    if (a.Bool("denied") && e.allowed()) continue;
+    out.push_back(std::move(e));
+  }
+  return PrintEvents(out, 0, a.Bool("json"));
+}
+
+int AuditLeakReport(const std::vector<std::string>& argv) {
+  Command cmd{"audit leak-report",
+              "DIR",
+              "Learns each accessor's baseline from the events of "
+              "--baseline-days before the recent window and flags accessors "
+              "whose last --recent-hours depart from it (bulk reads, new "
+              "purposes, denial spikes, unusual hours). Exit 1 when any "
+              "accessor is flagged.",
+              {{"as-of", "TIME", "end of the recent window (default: now)", ""},
+               {"recent-hours", "N", "length of the recent window", "24"},
+               {"baseline-days", "N", "length of the baseline window", "28"},
+               JsonFlag()},
+              1,
+              1};
+  ParsedArgs a;
+  if (int rc = Parse(cmd, argv, a); rc >= 0) return rc;
+  absl::Time now = absl::Now();
+  if (a.Has("as-of")) {
+    if (absl::Status s = ParseTimeFlag("as-of", a.Get("as-of"), now); !s.ok()) {
+      return UsageError(cmd, s.message());
+    }
+  }
+  int hours = 0, days = 0;
+  if (!absl::SimpleAtoi(a.Get("recent-hours"), &hours) || hours <= 0 ||
+      !absl::SimpleAtoi(a.Get("baseline-days"), &days) || days <= 0) {
+    return UsageError(cmd,
+                      "--recent-hours and --baseline-days must be "
+                      "positive numbers");
+  }
+  const absl::Time split = now - absl::Hours(hours);
+  auto base =
+      ReadEvents(a.positional[0], split - absl::Hours(24) * days, split);
+  if (!base.ok()) return Fail("audit leak-report", base.status());
+  auto recent = ReadEvents(a.positional[0], split, now);
+  if (!recent.ok()) return Fail("audit leak-report", recent.status());
+  consentry::LeakReport report = consentry::DetectLeaks(*base, *recent);
+  if (a.Bool("json")) {
+    std::cout << "{\"findings\":[";
+    for (std::size_t i = 0; i < report.findings.size(); ++i) {
+      const consentry::LeakFinding& f = report.findings[i];
+      std::cout << (i ? "," : "") << "{\"accessor\":" << JsonString(f.accessor)
+                << ",\"signal\":"
+                << JsonString(consentry::LeakSignalName(f.signal))
+                << ",\"hour\":" << JsonString(TimeText(f.hour))
+                << ",\"observed\":" << f.observed
+                << ",\"expected\":" << f.expected
+                << ",\"detail\":" << JsonString(f.detail) << "}";
+    }
+    std::cout << "],\"accessors\":" << report.baselines.size() << "}\n";
+  } else {
+    std::cout << "baseline " << TimeText(split - absl::Hours(24) * days)
+              << " .. " << TimeText(split) << " (" << base->size()
+              << " events), recent .. " << TimeText(now) << " ("
+              << recent->size() << " events)\n";
+    if (report.findings.empty()) std::cout << "no accessor flagged\n";
+    for (const consentry::LeakFinding& f : report.findings) {
+      std::cout << "FLAG " << f.accessor << "  "
+                << consentry::LeakSignalName(f.signal) << "  " << f.detail
+                << "\n";
+    }
+  }
+  return report.findings.empty() ? kExitOk : kExitCheckFailed;
+}
+
+int AuditLeakScope(const std::vector<std::string>& argv) {
+  Command cmd{
+      "audit leak-scope",
+      "DIR",
+      "Scopes a leak for the report APPI Art. 26 requires: the "
+      "subjects, categories and accessors reached in [--from, --to) "
+      "by --accessors (or through --record-refs), the reporting "
+      "triggers met (Enforcement Rules Art. 7) and the preliminary "
+      "and final report deadlines counted from --aware-at.",
+      {{"accessors", "A,B", "accessors suspected", ""},
+       {"record-refs", "R1,R2", "records suspected", ""},
+       FromFlag(),
+       ToFlag(),
+       {"aware-at", "TIME", "when the business became aware; required", ""},
+       {"wrongful-purpose", "", "a wrongful purpose is suspected", ""},
+       {"property-damage-risk", "",
+        "the data's misuse may cause property damage", ""},
+       {"include-denied", "", "count denied reads too", ""},
+       JsonFlag()},
+      1,
+      1};
+  ParsedArgs a;
+  if (int rc = Parse(cmd, argv, a); rc >= 0) return rc;
+  consentry::LeakScopeQuery q;
+  if (int rc = ParseRange(cmd, a, q.from, q.to); rc >= 0) return rc;
+  if (!a.Has("aware-at")) return UsageError(cmd, "--aware-at is required");
+  if (absl::Status s = ParseTimeFlag("aware-at", a.Get("aware-at"), q.aware_at);
+      !s.ok()) {
+    return UsageError(cmd, s.message());
+  }
+  for (absl::string_view s :
+       absl::StrSplit(a.Get("accessors"), ',', absl::SkipEmpty())) {
+    q.accessors.emplace_back(s);
+  }
+  for (absl::string_view s :
+       absl::StrSplit(a.Get("record-refs"), ',', absl::SkipEmpty())) {
+    q.record_refs.emplace_back(s);
+  }
+  if (q.accessors.empty() && q.record_refs.empty()) {
+    return UsageError(cmd, "give --accessors or --record-refs");
+  }
+  q.wrongful_purpose = a.Bool("wrongful-purpose");
+  q.property_damage_risk = a.Bool("property-damage-risk");
+  q.exposed_only = !a.Bool("include-denied");
+  auto events = ReadEvents(a.positional[0], q.from, q.to);
+  if (!events.ok()) return Fail("audit leak-scope", events.status());
+  auto scope = consentry::ScopeLeak(*events, q);
+  if (!scope.ok()) return Fail("audit leak-scope", scope.status());
+  if (a.Bool("json")) {
+    auto list = [](const std::vector<std::string>& v) {
+      std::vector<std::string> q2;
+      for (const std::string& s : v) q2.push_back(JsonString(s));
+      return "[" + absl::StrJoin(q2, ",") + "]";
+    };
+    std::vector<std::string> triggers;
+    for (consentry::ReportTrigger t : scope->triggers) {
+      triggers.push_back(JsonString(consentry::ReportTriggerName(t)));
+    }
+    std::cout << "{\"events\":" << scope->events
+              << ",\"subject_count\":" << scope->subjects.size()
+              << ",\"subjects\":" << list(scope->subjects)
+              << ",\"categories\":" << list(scope->categories)
+              << ",\"accessors\":" << list(scope->accessors)
+              << ",\"report_required\":"
+              << (scope->report_required() ? "true" : "false")
+              << ",\"triggers\":[" << absl::StrJoin(triggers, ",") << "]"
+              << ",\"preliminary_deadline\":"
+              << JsonString(TimeText(scope->preliminary_deadline))
+              << ",\"final_deadline\":"
+              << JsonString(TimeText(scope->final_deadline)) << "}\n";
+  } else {
+    std::cout << scope->Summary();
+    if (!scope->Summary().empty() && scope->Summary().back() != '\n') {
+      std::cout << "\n";
+    }
+  }
+  return kExitOk;
+}
+
+}  // namespace
+
+int RunAudit(const std::string& sub, const std::vector<std::string>& args) {
+  if (sub == "verify") return AuditVerify(args, /*repair=*/false);
+  if (sub == "repair") return AuditVerify(args, /*repair=*/true);
+  if (sub == "tail") return AuditTail(args);
+  if (sub == "query") return AuditQuery(args);
+  if (sub == "leak-report") return AuditLeakReport(args);
+  if (sub == "leak-scope") return AuditLeakScope(args);
+  std::cerr << "consentctl: unknown command 'audit " << sub
+            << "'\nrun 'consentctl --help' for the list of commands\n";
+  return kExitUsage;
+}
+
+}  // namespace consentctl

@@ -1,0 +1,39 @@
+// Copyright 2026 The consentry Authors.
+// SPDX-License-Identifier: Apache-2.0
+//
+// File: consentctl_audit.h
+// -----------------------------------------------------------------------------
+//
+// Helpers over the access log shared by `consentctl audit` and
+// `consentctl report`.
+
+#ifndef CONSENTRY_TOOLS_CONSENTCTL_AUDIT_H_
+#define CONSENTRY_TOOLS_CONSENTCTL_AUDIT_H_
+
+#include <string>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
+#include "absl/time/time.h"
+#include "consentctl_cli.h"
+#include "consentry/audit.h"
+
+namespace consentctl {
+
+// "read", "provision", "request", "batch".
+absl::string_view ActionName(consentry::AuditAction a);
+// One event as a JSON object / as a line of text.
+std::string EventJson(const consentry::OwnedAuditEvent& e);
+std::string EventLine(const consentry::OwnedAuditEvent& e);
+// The events of the log in `dir` with time in [from, to), in log order.
+// Errors: those of `AuditLogReader`.
+absl::StatusOr<std::vector<consentry::OwnedAuditEvent>> ReadEvents(
+    const std::string& dir, absl::Time from, absl::Time to);
+// Reads --hmac-key-file into `key` when given.
+absl::Status ReadKeyFile(const ParsedArgs& a, std::string& key);
+
+}  // namespace consentctl
+
+#endif  // CONSENTRY_TOOLS_CONSENTCTL_AUDIT_H_

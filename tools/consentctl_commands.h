@@ -1,0 +1,35 @@
+// Copyright 2026 The consentry Authors.
+// SPDX-License-Identifier: Apache-2.0
+//
+// File: consentctl_commands.h
+// -----------------------------------------------------------------------------
+//
+// The subcommand groups of `consentctl`, each in its own file, and the store
+// opening they share. Each `Run*` takes the subcommand name (e.g. "show")
+// and the words after it, and returns the exit status.
+
+#ifndef CONSENTRY_TOOLS_CONSENTCTL_COMMANDS_H_
+#define CONSENTRY_TOOLS_CONSENTCTL_COMMANDS_H_
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "consentctl_cli.h"
+#include "consentry/consent.h"
+
+namespace consentctl {
+
+// Opens the consent store named by --postgres (when set) or --sqlite.
+// Errors: those of `SqliteConsentStore::Open` / `PostgresConsentStore::Open`.
+absl::StatusOr<std::unique_ptr<consentry::ConsentStore>> OpenStore(
+    const ParsedArgs& args, bool create_if_missing);
+
+int RunRequest(const std::string& sub, const std::vector<std::string>& args);
+int RunAudit(const std::string& sub, const std::vector<std::string>& args);
+int RunReport(const std::vector<std::string>& args);
+
+}  // namespace consentctl
+
+#endif  // CONSENTRY_TOOLS_CONSENTCTL_COMMANDS_H_

@@ -1,0 +1,623 @@
+// Copyright 2026 The consentry Authors.
+// SPDX-License-Identifier: Apache-2.0
+//
+// `consentctl request ...`: data-subject requests between invocations.
+//
+// Persistence: a directory (--requests-dir, default ./requests) with one
+// textproto file per request, `<id>.textproto` (ids req-1, req-2, ...), and,
+// once a request is executed, its answer next to it: `<id>.answer.json`
+// (the disclosure package or purpose notice as protobuf JSON) and
+// `<id>.answer.ja.md` / `<id>.answer.en.md`. Every operation holds an
+// exclusive flock on `<dir>/.lock`, so concurrent invocations serialise;
+// files are replaced atomically (write + rename).
+
+#include <fcntl.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+#include <filesystem>
+#include <iostream>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/strings/ascii.h"
+#include "absl/strings/match.h"
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "absl/strings/str_split.h"
+#include "consentctl_cli.h"
+#include "consentctl_commands.h"
+#include "consentctl_sources.h"
+#include "consentry/audit.h"
+#include "consentry/policy.h"
+#include "consentry/proto_io.h"
+#include "consentry/requests.h"
+#include "consentry/v1/request.pb.h"
+#include "google/protobuf/util/time_util.h"
+
+namespace consentctl {
+namespace {
+
+namespace v1 = ::consentry::v1;
+namespace fs = std::filesystem;
+using google::protobuf::util::TimeUtil;
+
+// Holds an exclusive flock on a file for its lifetime.
+class DirLock {
+ public:
+  explicit DirLock(const std::string& path) {
+    fd_ = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+    if (fd_ >= 0) ::flock(fd_, LOCK_EX);
+  }
+  ~DirLock() {
+    if (fd_ >= 0) ::close(fd_);  // releases the lock
+  }
+  DirLock(const DirLock&) = delete;
+  DirLock& operator=(const DirLock&) = delete;
+  bool ok() const { return fd_ >= 0; }
+
+ private:
+  int fd_ = -1;
+};
+
+// A `RequestStore` of one textproto file per request in a directory.
+// Thread-compatible within the process; processes serialise on the lock.
+class FileRequestStore final : public consentry::RequestStore {
+ public:
+  explicit FileRequestStore(std::string dir) : dir_(std::move(dir)) {}
+
+  absl::Status Init() {
+    std::error_code ec;
+    fs::create_directories(dir_, ec);
+    if (ec) {
+      return absl::PermissionDeniedError(absl::StrCat(
+          "cannot create --requests-dir ", dir_, ": ", ec.message()));
+    }
+    return absl::OkStatus();
+  }
+
+  std::string PathOf(absl::string_view id) const {
+    return absl::StrCat(dir_, "/", id, ".textproto");
+  }
+  const std::string& dir() const { return dir_; }
+
+  absl::StatusOr<v1::SubjectRequest> Create(
+      v1::SubjectRequest request) override {
+    DirLock lock(dir_ + "/.lock");
+    if (!lock.ok()) return absl::UnavailableError("cannot lock " + dir_);
+    int next = 1;
+    for (const std::string& id : Ids()) {
+      int n = 0;
+      if (absl::SimpleAtoi(id.substr(4), &n)) next = std::max(next, n + 1);
+    }
+    request.set_id(absl::StrCat("req-", next));
+    request.set_version(1);
+    if (absl::Status s = Write(request); !s.ok()) return s;
+    return request;
+  }
+
+  absl::StatusOr<v1::SubjectRequest> Get(absl::string_view id) override {
+    if (id.empty() || absl::StrContains(id, "/")) {
+      return absl::NotFoundError(absl::StrCat("no request '", id, "'"));
+    }
+    const std::string path = PathOf(id);
+    if (!fs::exists(path)) {
+      return absl::NotFoundError(
+          absl::StrCat("no request '", id, "' in ", dir_));
+    }
+    auto data = consentry::ReadFileToString(path);
+    if (!data.ok()) return absl::UnavailableError(data.status().message());
+    v1::SubjectRequest r;
+    absl::Status s =
+        consentry::ParseMessage(*data, consentry::WireFormat::kText, r, path);
+    if (!s.ok()) return absl::DataLossError(s.message());
+    return r;
+  }
+
+  absl::StatusOr<v1::SubjectRequest> Update(
+      const v1::SubjectRequest& request) override {
+    DirLock lock(dir_ + "/.lock");
+    if (!lock.ok()) return absl::UnavailableError("cannot lock " + dir_);
+    auto stored = Get(request.id());
+    if (!stored.ok()) return stored.status();
+    if (stored->version() != request.version()) {
+      return absl::AbortedError(absl::StrCat(
+          "request ", request.id(), " changed concurrently (version ",
+          stored->version(), ", expected ", request.version(), ")"));
+    }
+    v1::SubjectRequest next = request;
+    next.set_version(request.version() + 1);
+    if (absl::Status s = Write(next); !s.ok()) return s;
+    return next;
+  }
+
+  absl::StatusOr<std::vector<v1::SubjectRequest>> ListBySubject(
+      absl::string_view subject_id) override {
+    auto all = All();
+    if (!all.ok()) return all.status();
+    std::vector<v1::SubjectRequest> out;
+    for (v1::SubjectRequest& r : *all) {
+      if (r.verified_subject_id() == subject_id) out.push_back(std::move(r));
+    }
+    return out;
+  }
+
+  absl::StatusOr<std::vector<v1::SubjectRequest>> ListOpen() override {
+    auto all = All();
+    if (!all.ok()) return all.status();
+    std::vector<v1::SubjectRequest> out;
+    for (v1::SubjectRequest& r : *all) {
+      if (r.state() != v1::REQUEST_STATE_ANSWERED &&
+          r.state() != v1::REQUEST_STATE_REFUSED) {
+        out.push_back(std::move(r));
+      }
+    }
+    return out;
+  }
+
+  // Every request, oldest (lowest number) first.
+  absl::StatusOr<std::vector<v1::SubjectRequest>> All() {
+    std::vector<v1::SubjectRequest> out;
+    for (const std::string& id : Ids()) {
+      auto r = Get(id);
+      if (!r.ok()) return r.status();
+      out.push_back(std::move(*r));
+    }
+    return out;
+  }
+
+ private:
+  absl::Status Write(const v1::SubjectRequest& r) {
+    auto text = consentry::SerializeMessage(r, consentry::WireFormat::kText);
+    if (!text.ok()) return text.status();
+    absl::Status s = WriteOutput(PathOf(r.id()), *text);
+    if (!s.ok()) return absl::UnavailableError(s.message());
+    return absl::OkStatus();
+  }
+
+  std::vector<std::string> Ids() const {
+    std::vector<std::pair<int, std::string>> ids;
+    std::error_code ec;
+    for (const auto& e : fs::directory_iterator(dir_, ec)) {
+      const std::string name = e.path().filename().string();
+      if (!absl::StartsWith(name, "req-") ||
+          !absl::EndsWith(name, ".textproto")) {
+        continue;
+      }
+      std::string id = name.substr(0, name.size() - 10);
+      int n = 0;
+      if (absl::SimpleAtoi(id.substr(4), &n)) ids.emplace_back(n, id);
+    }
+    std::sort(ids.begin(), ids.end());
+    std::vector<std::string> out;
+    for (auto& [n, id] : ids) out.push_back(id);
+    return out;
+  }
+
+  std::string dir_;
+};
+
+std::string Tail(std::string name, absl::string_view prefix) {
+  if (absl::StartsWith(name, prefix)) name = name.substr(prefix.size());
+  absl::AsciiStrToLower(&name);
+  return name;
+}
+
+Flag RequestsDirFlag() {
+  return {"requests-dir", "DIR",
+          "directory of the request files (one textproto per request)",
+          "requests"};
+}
+
+void PrintRequest(const v1::SubjectRequest& r) {
+  std::cout << r.id() << "  " << consentry::RequestKindName(r.kind()) << "  "
+            << consentry::RequestStateName(r.state()) << "  subject "
+            << r.subject_id();
+  if (!r.verified_subject_id().empty()) {
+    std::cout << " (verified " << r.verified_subject_id() << ")";
+  }
+  std::cout << "  requester " << r.requester().name() << "\n";
+}
+
+int PrintRequestFull(const v1::SubjectRequest& r, bool json) {
+  if (json) {
+    auto out = consentry::SerializeMessage(r, consentry::WireFormat::kJson);
+    if (!out.ok()) return Fail("output", out.status());
+    std::cout << *out << "\n";
+    return kExitOk;
+  }
+  PrintRequest(r);
+  if (r.fee().amount_jpy() > 0) {
+    std::cout << "  fee " << r.fee().amount_jpy() << " JPY"
+              << (r.fee().paid() ? " paid" : " unpaid") << "\n";
+  }
+  for (const v1::Transition& t : r.transitions()) {
+    std::cout << "  " << TimeUtil::ToString(t.time()) << "  " << t.step()
+              << "  by " << t.actor()
+              << (t.note().empty() ? "" : "  (" + t.note() + ")") << "\n";
+  }
+  if (r.state() == v1::REQUEST_STATE_REFUSED) {
+    std::cout << "  refused: "
+              << Tail(v1::RefusalGround_Name(r.refusal().ground()),
+                      "REFUSAL_GROUND_")
+              << "\n";
+  }
+  return kExitOk;
+}
+
+// What every command that acts on requests opens.
+struct Desk {
+  std::unique_ptr<FileRequestStore> requests;
+  std::unique_ptr<consentry::ConsentStore> consent;
+  std::unique_ptr<Sources> sources;
+  std::unique_ptr<consentry::RequestDesk> desk;
+};
+
+absl::StatusOr<Desk> OpenDesk(const ParsedArgs& a,
+                              consentry::RequestDeskOptions options) {
+  Desk d;
+  d.requests = std::make_unique<FileRequestStore>(a.Get("requests-dir"));
+  if (absl::Status s = d.requests->Init(); !s.ok()) return s;
+  auto policy = consentry::LoadAndCompilePolicy(a.Get("policy"));
+  if (!policy.ok()) return policy.status();
+  auto store = OpenStore(a, /*create_if_missing=*/true);
+  if (!store.ok()) return store.status();
+  d.consent = std::move(*store);
+  auto sources = OpenSources(a, d.consent.get());
+  if (!sources.ok()) return sources.status();
+  d.sources = std::move(*sources);
+  options.consent_history = d.sources->history();
+  options.access_events = d.sources->access_events();
+  auto desk = consentry::RequestDesk::Create(
+      *policy, d.consent.get(), d.requests.get(), d.sources->audit(), options);
+  if (!desk.ok()) return desk.status();
+  d.desk = std::move(*desk);
+  return d;
+}
+
+std::vector<Flag> DeskFlags() {
+  std::vector<Flag> f = {RequestsDirFlag(), PolicyFlag(true), SqliteFlag(),
+                         PostgresFlag(),    PgSchemaFlag(),   JsonFlag()};
+  for (Flag& s : SourceFlags()) f.push_back(std::move(s));
+  f.push_back({"actor", "NAME", "who performs the step", "consentctl"});
+  return f;
+}
+
+int RequestOpen(const std::vector<std::string>& argv) {
+  std::vector<Flag> flags = DeskFlags();
+  flags.push_back({"intake", "FILE",
+                   "the whole intake as a consentry.v1.SubjectRequest "
+                   "(textproto/JSON); the flags below fill it otherwise",
+                   ""});
+  flags.push_back({"kind", "KIND",
+                   "purpose_notice, disclosure, correction, suspension, "
+                   "erasure or provision_stop",
+                   ""});
+  flags.push_back({"subject", "ID", "the subject the requester names", ""});
+  flags.push_back({"requester", "NAME", "the requester's name", ""});
+  flags.push_back({"purposes", "P1,P2", "suspension: purposes to suspend", ""});
+  flags.push_back({"all-purposes", "", "suspension: every purpose", ""});
+  flags.push_back({"identifier", "KIND:VALUE",
+                   "a second identifier, e.g. contract_number:C-123", ""});
+  flags.push_back({"details", "TEXT", "the request in the person's words", ""});
+  Command cmd{"request open",
+              "",
+              "Receives a data-subject request at the contact window "
+              "(state received) and prints its id.",
+              flags,
+              0,
+              0};
+  ParsedArgs a;
+  if (int rc = Parse(cmd, argv, a); rc >= 0) return rc;
+  if (!a.Has("policy")) return UsageError(cmd, "--policy is required");
+  v1::SubjectRequest intake;
+  if (a.Has("intake")) {
+    auto format = consentry::FormatFromPath(a.Get("intake"));
+    if (!format.ok()) return Fail("intake", format.status());
+    auto data = consentry::ReadFileToString(a.Get("intake"));
+    if (!data.ok()) return Fail("intake", data.status());
+    if (absl::Status s =
+            consentry::ParseMessage(*data, *format, intake, a.Get("intake"));
+        !s.ok()) {
+      return Fail("intake", s);
+    }
+  } else {
+    if (!a.Has("kind") || !a.Has("subject") || !a.Has("requester")) {
+      return UsageError(cmd,
+                        "--kind, --subject and --requester are required "
+                        "(or --intake)");
+    }
+    std::string kind = "REQUEST_KIND_" + a.Get("kind");
+    absl::AsciiStrToUpper(&kind);
+    v1::RequestKind k;
+    if (!v1::RequestKind_Parse(kind, &k)) {
+      return UsageError(cmd, "unknown --kind '" + a.Get("kind") + "'");
+    }
+    intake.set_kind(k);
+    intake.set_subject_id(a.Get("subject"));
+    intake.mutable_requester()->set_name(a.Get("requester"));
+    if (a.Has("purposes")) {
+      for (absl::string_view p :
+           absl::StrSplit(a.Get("purposes"), ',', absl::SkipEmpty())) {
+        intake.add_purposes(std::string(p));
+      }
+    }
+    intake.set_all_purposes(a.Bool("all-purposes"));
+    if (a.Has("identifier")) {
+      std::vector<std::string> kv =
+          absl::StrSplit(a.Get("identifier"), absl::MaxSplits(':', 1));
+      if (kv.size() != 2) {
+        return UsageError(cmd, "--identifier must be KIND:VALUE");
+      }
+      v1::SecondIdentifier* id = intake.add_identifiers();
+      id->set_kind(kv[0]);
+      id->set_value(kv[1]);
+    }
+    intake.set_details(a.Get("details"));
+  }
+  auto desk = OpenDesk(a, {});
+  if (!desk.ok()) return Fail("request open", desk.status());
+  auto r = desk->desk->Receive(intake, a.Get("actor"));
+  if (!r.ok()) return Fail("request open", r.status());
+  if (a.Bool("json")) return PrintRequestFull(*r, true);
+  std::cout << r->id() << "\n";
+  return kExitOk;
+}
+
+constexpr absl::string_view kSteps =
+    "send-form, form-returned, fee-paid, verify-identity, verify-agent, "
+    "start, execute, answer, refuse";
+
+int RequestAdvance(const std::vector<std::string>& argv) {
+  std::vector<Flag> flags = DeskFlags();
+  flags.push_back({"payment-ref", "REF", "fee-paid: receipt or transfer", ""});
+  flags.push_back({"verified-subject", "ID",
+                   "verify-identity: the subject the documents identify", ""});
+  flags.push_back({"document", "TEXT",
+                   "verify-identity / verify-agent: what was presented", ""});
+  flags.push_back({"identifiers-confirmed", "",
+                   "verify-identity: the operator confirmed that the second "
+                   "identifiers belong to the verified person",
+                   ""});
+  flags.push_back({"data-erased", "",
+                   "execute (erasure): the application's data of the subject "
+                   "has been erased",
+                   ""});
+  flags.push_back({"records-changed", "",
+                   "execute (correction): the record changes have been made",
+                   ""});
+  flags.push_back(
+      {"answer-ref", "REF", "answer: letter number, message id", ""});
+  flags.push_back({"ground", "GROUND",
+                   "refuse: identity_not_verified, fee_not_paid, "
+                   "no_retained_data, harm_to_person_or_third_party, ...",
+                   ""});
+  flags.push_back(
+      {"explanation", "TEXT", "refuse: what the person is told", ""});
+  Command cmd{"request advance",
+              "ID STEP",
+              "Takes request ID one step further. STEP is one of: " +
+                  std::string(kSteps) +
+                  ". 'execute' writes the answer (disclosure package or "
+                  "purpose notice) next to the request file; see "
+                  "'request package'. Exit 1 when the step is refused "
+                  "(out of order, identity mismatch).",
+              flags,
+              2,
+              2};
+  ParsedArgs a;
+  if (int rc = Parse(cmd, argv, a); rc >= 0) return rc;
+  if (!a.Has("policy")) return UsageError(cmd, "--policy is required");
+  const std::string id = a.positional[0];
+  const std::string step = a.positional[1];
+  const std::string actor = a.Get("actor");
+  consentry::RequestDeskOptions options;
+  if (a.Bool("identifiers-confirmed")) {
+    const std::string who = a.Get("verified-subject");
+    options.resolve_identifier =
+        [who](absl::string_view,
+              absl::string_view) -> absl::StatusOr<std::string> { return who; };
+  }
+  if (a.Bool("data-erased")) {
+    options.hooks.erase_subject_data =
+        [](absl::string_view, absl::string_view) { return absl::OkStatus(); };
+  }
+  if (a.Bool("records-changed")) {
+    options.hooks.change_record = [](absl::string_view, const v1::RecordChange&,
+                                     absl::string_view) {
+      return absl::OkStatus();
+    };
+  }
+  auto need = [&](const char* flag) -> bool { return a.Has(flag); };
+  absl::StatusOr<v1::SubjectRequest> result;
+  absl::StatusOr<Desk> desk;
+  auto open = [&]() -> bool {
+    desk = OpenDesk(a, options);
+    return desk.ok();
+  };
+  if (step == "send-form") {
+    if (!open()) return Fail("request", desk.status());
+    result = desk->desk->SendForm(id, actor);
+  } else if (step == "form-returned") {
+    if (!open()) return Fail("request", desk.status());
+    result = desk->desk->RecordFormReturned(id, actor);
+  } else if (step == "fee-paid") {
+    if (!need("payment-ref"))
+      return UsageError(cmd, "fee-paid needs --payment-ref");
+    if (!open()) return Fail("request", desk.status());
+    result = desk->desk->RecordFeePaid(id, actor, a.Get("payment-ref"));
+  } else if (step == "verify-identity") {
+    if (!need("verified-subject") || !need("document")) {
+      return UsageError(
+          cmd, "verify-identity needs --verified-subject and --document");
+    }
+    if (!open()) return Fail("request", desk.status());
+    result =
+        desk->desk->VerifyIdentity(id, actor,
+                                   {.subject_id = a.Get("verified-subject"),
+                                    .document = a.Get("document")});
+  } else if (step == "verify-agent") {
+    if (!need("document"))
+      return UsageError(cmd, "verify-agent needs --document");
+    if (!open()) return Fail("request", desk.status());
+    result = desk->desk->VerifyAgentAuthority(id, actor, a.Get("document"));
+  } else if (step == "start") {
+    if (!open()) return Fail("request", desk.status());
+    result = desk->desk->StartProcessing(id, actor);
+  } else if (step == "execute") {
+    if (!open()) return Fail("request", desk.status());
+    auto outcome = desk->desk->Execute(id, actor);
+    if (!outcome.ok())
+      return Fail("request " + id + " execute", outcome.status());
+    const std::string base = desk->requests->dir() + "/" + id + ".answer";
+    if (!outcome->json.empty()) {
+      if (absl::Status s = WriteOutput(base + ".json", outcome->json + "\n");
+          !s.ok()) {
+        return Fail("write answer", s);
+      }
+    }
+    if (absl::Status s = WriteOutput(base + ".ja.md", outcome->document_ja);
+        !s.ok()) {
+      return Fail("write answer", s);
+    }
+    if (absl::Status s = WriteOutput(base + ".en.md", outcome->document_en);
+        !s.ok()) {
+      return Fail("write answer", s);
+    }
+    result = outcome->request;
+  } else if (step == "answer") {
+    if (!need("answer-ref"))
+      return UsageError(cmd, "answer needs --answer-ref");
+    if (!open()) return Fail("request", desk.status());
+    result = desk->desk->Answer(id, actor, a.Get("answer-ref"));
+  } else if (step == "refuse") {
+    if (!need("ground") || !need("explanation")) {
+      return UsageError(cmd, "refuse needs --ground and --explanation");
+    }
+    std::string g = "REFUSAL_GROUND_" + a.Get("ground");
+    absl::AsciiStrToUpper(&g);
+    v1::RefusalGround ground;
+    if (!v1::RefusalGround_Parse(g, &ground)) {
+      return UsageError(cmd, "unknown --ground '" + a.Get("ground") + "'");
+    }
+    if (!open()) return Fail("request", desk.status());
+    result = desk->desk->Refuse(id, actor, ground, a.Get("explanation"));
+  } else {
+    return UsageError(cmd, "unknown step '" + step + "' (one of " +
+                               std::string(kSteps) + ")");
+  }
+  if (!result.ok()) return Fail("request " + id + " " + step, result.status());
+  if (a.Bool("json")) return PrintRequestFull(*result, true);
+  PrintRequest(*result);
+  return kExitOk;
+}
+
+int RequestShow(const std::vector<std::string>& argv) {
+  Command cmd{"request show",
+              "ID",
+              "Prints a request with its transitions.",
+              {RequestsDirFlag(), JsonFlag()},
+              1,
+              1};
+  ParsedArgs a;
+  if (int rc = Parse(cmd, argv, a); rc >= 0) return rc;
+  FileRequestStore store(a.Get("requests-dir"));
+  auto r = store.Get(a.positional[0]);
+  if (!r.ok()) return Fail("request show", r.status());
+  return PrintRequestFull(*r, a.Bool("json"));
+}
+
+int RequestList(const std::vector<std::string>& argv) {
+  Command cmd{"request list",
+              "",
+              "Lists the requests (only those in progress with --open).",
+              {RequestsDirFlag(),
+               {"open", "", "only requests in progress", ""},
+               JsonFlag()},
+              0,
+              0};
+  ParsedArgs a;
+  if (int rc = Parse(cmd, argv, a); rc >= 0) return rc;
+  FileRequestStore store(a.Get("requests-dir"));
+  auto list = a.Bool("open") ? store.ListOpen() : store.All();
+  if (!list.ok()) return Fail("request list", list.status());
+  if (a.Bool("json")) {
+    std::cout << "[";
+    for (std::size_t i = 0; i < list->size(); ++i) {
+      auto out =
+          consentry::SerializeMessage((*list)[i], consentry::WireFormat::kJson);
+      if (!out.ok()) return Fail("output", out.status());
+      std::cout << (i ? "," : "") << *out;
+    }
+    std::cout << "]\n";
+    return kExitOk;
+  }
+  for (const v1::SubjectRequest& r : *list) PrintRequest(r);
+  return kExitOk;
+}
+
+int RequestPackage(const std::vector<std::string>& argv) {
+  Command cmd{"request package",
+              "ID",
+              "Prints the answer written when request ID was executed: the "
+              "disclosure package (or purpose notice) as JSON, or as "
+              "Markdown in Japanese or English.",
+              {RequestsDirFlag(),
+               {"lang", "json|ja|en", "which form to print", "json"},
+               {"out", "FILE", "where to write ('-' for stdout)", "-"}},
+              1,
+              1};
+  ParsedArgs a;
+  if (int rc = Parse(cmd, argv, a); rc >= 0) return rc;
+  const std::string lang = a.Get("lang");
+  if (lang != "json" && lang != "ja" && lang != "en") {
+    return UsageError(cmd, "--lang must be json, ja or en");
+  }
+  FileRequestStore store(a.Get("requests-dir"));
+  auto r = store.Get(a.positional[0]);
+  if (!r.ok()) return Fail("request package", r.status());
+  const std::string path = a.Get("requests-dir") + "/" + r->id() + ".answer." +
+                           (lang == "json" ? "json" : lang + ".md");
+  if (!fs::exists(path)) {
+    return Fail(
+        "request package",
+        absl::FailedPreconditionError(absl::StrCat(
+            "request ", r->id(), " (", consentry::RequestKindName(r->kind()),
+            ", ", consentry::RequestStateName(r->state()), ") has no answer ",
+            lang == "json" ? "package" : "document",
+            " yet: run 'request advance ", r->id(), " execute'")));
+  }
+  auto data = consentry::ReadFileToString(path);
+  if (!data.ok()) return Fail("request package", data.status());
+  if (absl::Status s = WriteOutput(a.Get("out"), *data); !s.ok()) {
+    return Fail("request package", s);
+  }
+  return kExitOk;
+}
+
+}  // namespace
+
+int RunRequest(const std::string& sub, const std::vector<std::string>& args) {
+  if (sub == "open") return RequestOpen(args);
+  if (sub == "advance") return RequestAdvance(args);
+  if (sub == "show") return RequestShow(args);
+  if (sub == "list") return RequestList(args);
+  if (sub == "package") return RequestPackage(args);
+  std::cerr << "consentctl: unknown command 'request " << sub
+            << "'\nrun 'consentctl --help' for the list of commands\n";
+  return kExitUsage;
+}
+
+absl::StatusOr<std::vector<consentry::v1::SubjectRequest>> LoadRequests(
+    const std::string& dir) {
+  FileRequestStore store(dir);
+  return store.All();
+}
+
+}  // namespace consentctl
