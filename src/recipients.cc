@@ -307,7 +307,7 @@ struct InMemoryProvisionRecordStore::Impl {
   std::int64_t next_id ABSL_GUARDED_BY(mu) = 1;
   bool unavailable ABSL_GUARDED_BY(mu) = false;
 
-  absl::Status CheckAvailable() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu) {
+  absl::Status CheckAvailable() const ABSL_SHARED_LOCKS_REQUIRED(mu) {
     if (unavailable) {
       return absl::UnavailableError("provision record store is unavailable");
     }
