@@ -39,14 +39,14 @@
 namespace consentry {
 namespace {
 
-constexpr int kBatch = 1 << 16;     // most events per writer batch
-constexpr int kQueue = 1 << 17;     // ring capacity
+constexpr int kBatch = 1 << 16;  // most events per writer batch
+constexpr int kQueue = 1 << 17;  // ring capacity
 constexpr int kPerIteration = 1 << 20;
 
 std::string TempDir(const char* name) {
   const char* base = std::getenv("TMPDIR");
-  std::string t = std::string(base != nullptr ? base : "/tmp") + "/" + name +
-                  "_XXXXXX";
+  std::string t =
+      std::string(base != nullptr ? base : "/tmp") + "/" + name + "_XXXXXX";
   if (mkdtemp(t.data()) == nullptr) std::abort();
   return t;
 }
@@ -54,11 +54,13 @@ std::string TempDir(const char* name) {
 // Subjects and accessors of realistic length; ~110-byte events.
 struct Events {
   Events() {
-    for (int i = 0; i < 4096; ++i) subjects.push_back("m" + std::to_string(10'000'000 + i));
+    for (int i = 0; i < 4096; ++i)
+      subjects.push_back("m" + std::to_string(10'000'000 + i));
   }
   AuditEvent Get(std::size_t i) const {
     AuditEvent e;
-    e.time_unix_nanos = 1'790'000'000'000'000'000 + static_cast<std::int64_t>(i);
+    e.time_unix_nanos =
+        1'790'000'000'000'000'000 + static_cast<std::int64_t>(i);
     e.accessor = "statistics-job";
     e.subject = subjects[i & 4095];
     e.category = "measurement";
@@ -98,7 +100,9 @@ void BM_AuditLog_SustainedEveryBatchSync(benchmark::State& state) {
   if (!(*log)->Close().ok()) std::abort();
   std::filesystem::remove_all(dir);
 }
-BENCHMARK(BM_AuditLog_SustainedEveryBatchSync)->UseRealTime()->Unit(benchmark::kMillisecond);
+BENCHMARK(BM_AuditLog_SustainedEveryBatchSync)
+    ->UseRealTime()
+    ->Unit(benchmark::kMillisecond);
 
 // The same frames (taken from a log written beforehand), written with
 // write() in batches of kBatch events, each followed by fdatasync.
@@ -112,7 +116,8 @@ void BM_Baseline_RawBufferedWrite(benchmark::State& state) {
     if (!log.ok()) std::abort();
     const Events events;
     for (int k = 0; k < kPerIteration; ++k) {
-      if (!(*log)->Record(events.Get(static_cast<std::size_t>(k))).ok()) std::abort();
+      if (!(*log)->Record(events.Get(static_cast<std::size_t>(k))).ok())
+        std::abort();
     }
     if (!(*log)->Close().ok()) std::abort();
     for (const auto& e : std::filesystem::directory_iterator(o.directory)) {
@@ -120,29 +125,36 @@ void BM_Baseline_RawBufferedWrite(benchmark::State& state) {
       std::FILE* f = std::fopen(e.path().c_str(), "rb");
       char buf[1 << 16];
       std::size_t n;
-      while ((n = std::fread(buf, 1, sizeof(buf), f)) > 0) frames.append(buf, n);
+      while ((n = std::fread(buf, 1, sizeof(buf), f)) > 0)
+        frames.append(buf, n);
       std::fclose(f);
     }
   }
   const std::size_t batch_bytes = frames.size() / (kPerIteration / kBatch);
   const std::string path = dir + "/raw.seg";
-  const int fd = open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_APPEND, 0644);
+  const int fd =
+      open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_APPEND, 0644);
   if (fd < 0) std::abort();
   for (auto _ : state) {
     for (std::size_t at = 0; at < frames.size(); at += batch_bytes) {
       const std::size_t n = std::min(batch_bytes, frames.size() - at);
-      if (write(fd, frames.data() + at, n) != static_cast<ssize_t>(n)) std::abort();
+      if (write(fd, frames.data() + at, n) != static_cast<ssize_t>(n))
+        std::abort();
       if (fdatasync(fd) != 0) std::abort();
     }
   }
   close(fd);
   state.SetItemsProcessed(state.iterations() * kPerIteration);
-  state.SetBytesProcessed(state.iterations() * static_cast<std::int64_t>(frames.size()));
+  state.SetBytesProcessed(state.iterations() *
+                          static_cast<std::int64_t>(frames.size()));
   std::filesystem::remove_all(dir);
 }
-BENCHMARK(BM_Baseline_RawBufferedWrite)->UseRealTime()->Unit(benchmark::kMillisecond);
+BENCHMARK(BM_Baseline_RawBufferedWrite)
+    ->UseRealTime()
+    ->Unit(benchmark::kMillisecond);
 
-// --- the caller's cost ---------------------------------------------------------
+// --- the caller's cost
+// ---------------------------------------------------------
 
 constexpr int kSubjects = 4096;
 
@@ -182,7 +194,8 @@ World& GetWorld() {
 
 void RunChecks(benchmark::State& state, Guard& guard, AuditLog* log) {
   World& w = GetWorld();
-  const AccessContext ctx = *guard.Context("statistics-job", "statistics.measurement");
+  const AccessContext ctx =
+      *guard.Context("statistics-job", "statistics.measurement");
   const CategoryRef category = *guard.Category("measurement");
   const std::size_t flush_every =
       log != nullptr ? static_cast<std::size_t>(state.range(0)) / 2 : 1;
@@ -203,7 +216,8 @@ void RunChecks(benchmark::State& state, Guard& guard, AuditLog* log) {
   state.counters["allowed_share"] =
       static_cast<double>(allowed) / static_cast<double>(state.iterations());
   if (log != nullptr) {
-    state.counters["blocked_calls"] = static_cast<double>(log->counters().blocked);
+    state.counters["blocked_calls"] =
+        static_cast<double>(log->counters().blocked);
   }
 }
 

@@ -122,7 +122,8 @@ void BM_Guard_CheckWarmCache(benchmark::State& state) {
   }
   state.counters["allowed_share"] =
       static_cast<double>(allowed) / static_cast<double>(state.iterations());
-  state.counters["cached_subjects"] = static_cast<double>(w.guard->cached_subjects());
+  state.counters["cached_subjects"] =
+      static_cast<double>(w.guard->cached_subjects());
 }
 BENCHMARK(BM_Guard_CheckWarmCache)->Arg(kSubjects)->Arg(4096);
 

@@ -31,8 +31,8 @@ struct World {
       v1::ConsentChange c;
       c.set_subject_id("m" + std::to_string(i));
       c.mutable_purpose_consent()->set_purpose("statistics.measurement");
-      c.mutable_purpose_consent()->set_state(i % 4 == 0 ? v1::CONSENT_STATE_REFUSED
-                                                        : v1::CONSENT_STATE_GIVEN);
+      c.mutable_purpose_consent()->set_state(
+          i % 4 == 0 ? v1::CONSENT_STATE_REFUSED : v1::CONSENT_STATE_GIVEN);
       if (!store.Apply(c).ok()) std::abort();
     }
     auto g = Guard::Create(*p, &store, /*audit=*/nullptr);
@@ -100,7 +100,8 @@ void BM_Pseudonymizer_For(benchmark::State& state) {
   const absl::Time at = absl::Now();
   std::size_t i = 0;
   for (auto _ : state) {
-    benchmark::DoNotOptimize(ps->For(w.plain_ids[i++ % w.plain_ids.size()], at));
+    benchmark::DoNotOptimize(
+        ps->For(w.plain_ids[i++ % w.plain_ids.size()], at));
   }
   state.SetItemsProcessed(state.iterations());
 }

@@ -55,7 +55,8 @@ consentry::v1::ConsentChange Change(std::int64_t i) {
   c.set_subject_id(absl::StrCat("member-", i));
   c.set_subject_kind(consentry::v1::SUBJECT_KIND_CUSTOMER);
   auto* pc = c.mutable_purpose_consent();
-  pc->set_purpose(i % 3 == 0 ? "marketing.promotion" : "statistics.measurement");
+  pc->set_purpose(i % 3 == 0 ? "marketing.promotion"
+                             : "statistics.measurement");
   pc->set_state(i % 5 == 0 ? consentry::v1::CONSENT_STATE_WITHDRAWN
                            : consentry::v1::CONSENT_STATE_GIVEN);
   pc->set_policy_version("2026-11-01");
@@ -64,8 +65,8 @@ consentry::v1::ConsentChange Change(std::int64_t i) {
 }
 
 std::string BenchPath(const char* name) {
-  return absl::StrCat(std::filesystem::temp_directory_path().string(), "/", name,
-                      ".", getpid(), ".db");
+  return absl::StrCat(std::filesystem::temp_directory_path().string(), "/",
+                      name, ".", getpid(), ".db");
 }
 
 void RemoveDb(const std::string& p) {
@@ -88,8 +89,10 @@ void BM_SqliteStore_BulkLoad(benchmark::State& state) {
     }
     state.ResumeTiming();
     for (std::size_t off = 0; off < changes.size(); off += kBatch) {
-      const std::size_t len = std::min<std::size_t>(kBatch, changes.size() - off);
-      auto r = (*store)->ApplyBatch(absl::MakeConstSpan(changes.data() + off, len));
+      const std::size_t len =
+          std::min<std::size_t>(kBatch, changes.size() - off);
+      auto r =
+          (*store)->ApplyBatch(absl::MakeConstSpan(changes.data() + off, len));
       if (!r.ok()) {
         state.SkipWithError(r.status().ToString().c_str());
         return;
@@ -100,11 +103,16 @@ void BM_SqliteStore_BulkLoad(benchmark::State& state) {
     RemoveDb(path);
     state.ResumeTiming();
   }
-  state.counters["records_per_s"] =
-      benchmark::Counter(static_cast<double>(n) * static_cast<double>(state.iterations()),
-                         benchmark::Counter::kIsRate);
+  state.counters["records_per_s"] = benchmark::Counter(
+      static_cast<double>(n) * static_cast<double>(state.iterations()),
+      benchmark::Counter::kIsRate);
 }
-BENCHMARK(BM_SqliteStore_BulkLoad)->Arg(1'000'000)->Arg(10'000)->Unit(benchmark::kMillisecond)->Iterations(1)->UseRealTime();
+BENCHMARK(BM_SqliteStore_BulkLoad)
+    ->Arg(1'000'000)
+    ->Arg(10'000)
+    ->Unit(benchmark::kMillisecond)
+    ->Iterations(1)
+    ->UseRealTime();
 
 void BM_Baseline_RawSqliteInsert(benchmark::State& state) {
   const std::int64_t n = state.range(0);
@@ -126,32 +134,42 @@ void BM_Baseline_RawSqliteInsert(benchmark::State& state) {
     sqlite3_open(path.c_str(), &db);
     sqlite3_exec(db,
                  "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL;"
-                 "CREATE TABLE r(subject_id TEXT PRIMARY KEY, revision INTEGER, record BLOB);"
+                 "CREATE TABLE r(subject_id TEXT PRIMARY KEY, revision "
+                 "INTEGER, record BLOB);"
                  "CREATE INDEX r_rev ON r(revision);"
-                 "CREATE TABLE h(revision INTEGER PRIMARY KEY, subject_id TEXT, t INTEGER,"
+                 "CREATE TABLE h(revision INTEGER PRIMARY KEY, subject_id "
+                 "TEXT, t INTEGER,"
                  " change BLOB, state BLOB);"
                  "CREATE INDEX h_subject ON h(subject_id, revision);",
                  nullptr, nullptr, nullptr);
     sqlite3_stmt* ins_r = nullptr;
     sqlite3_stmt* ins_h = nullptr;
-    sqlite3_prepare_v2(db, "INSERT INTO r VALUES(?1, ?2, ?3)", -1, &ins_r, nullptr);
-    sqlite3_prepare_v2(db, "INSERT INTO h VALUES(?1, ?2, ?3, ?4, ?5)", -1, &ins_h, nullptr);
+    sqlite3_prepare_v2(db, "INSERT INTO r VALUES(?1, ?2, ?3)", -1, &ins_r,
+                       nullptr);
+    sqlite3_prepare_v2(db, "INSERT INTO h VALUES(?1, ?2, ?3, ?4, ?5)", -1,
+                       &ins_h, nullptr);
     state.ResumeTiming();
     for (std::int64_t off = 0; off < n; off += kBatch) {
       sqlite3_exec(db, "BEGIN IMMEDIATE", nullptr, nullptr, nullptr);
-      for (std::int64_t i = off; i < std::min<std::int64_t>(n, off + kBatch); ++i) {
+      for (std::int64_t i = off; i < std::min<std::int64_t>(n, off + kBatch);
+           ++i) {
         const auto& [change, record] = rows[static_cast<std::size_t>(i)];
         const std::string subject = absl::StrCat("member-", i);
         sqlite3_bind_int64(ins_h, 1, i + 1);
-        sqlite3_bind_text(ins_h, 2, subject.data(), static_cast<int>(subject.size()), SQLITE_TRANSIENT);
+        sqlite3_bind_text(ins_h, 2, subject.data(),
+                          static_cast<int>(subject.size()), SQLITE_TRANSIENT);
         sqlite3_bind_int64(ins_h, 3, i);
-        sqlite3_bind_blob(ins_h, 4, change.data(), static_cast<int>(change.size()), SQLITE_TRANSIENT);
-        sqlite3_bind_blob(ins_h, 5, record.data(), static_cast<int>(record.size()), SQLITE_TRANSIENT);
+        sqlite3_bind_blob(ins_h, 4, change.data(),
+                          static_cast<int>(change.size()), SQLITE_TRANSIENT);
+        sqlite3_bind_blob(ins_h, 5, record.data(),
+                          static_cast<int>(record.size()), SQLITE_TRANSIENT);
         sqlite3_step(ins_h);
         sqlite3_reset(ins_h);
-        sqlite3_bind_text(ins_r, 1, subject.data(), static_cast<int>(subject.size()), SQLITE_TRANSIENT);
+        sqlite3_bind_text(ins_r, 1, subject.data(),
+                          static_cast<int>(subject.size()), SQLITE_TRANSIENT);
         sqlite3_bind_int64(ins_r, 2, i + 1);
-        sqlite3_bind_blob(ins_r, 3, record.data(), static_cast<int>(record.size()), SQLITE_TRANSIENT);
+        sqlite3_bind_blob(ins_r, 3, record.data(),
+                          static_cast<int>(record.size()), SQLITE_TRANSIENT);
         sqlite3_step(ins_r);
         sqlite3_reset(ins_r);
       }
@@ -164,11 +182,16 @@ void BM_Baseline_RawSqliteInsert(benchmark::State& state) {
     RemoveDb(path);
     state.ResumeTiming();
   }
-  state.counters["records_per_s"] =
-      benchmark::Counter(static_cast<double>(n) * static_cast<double>(state.iterations()),
-                         benchmark::Counter::kIsRate);
+  state.counters["records_per_s"] = benchmark::Counter(
+      static_cast<double>(n) * static_cast<double>(state.iterations()),
+      benchmark::Counter::kIsRate);
 }
-BENCHMARK(BM_Baseline_RawSqliteInsert)->Arg(1'000'000)->Arg(10'000)->Unit(benchmark::kMillisecond)->Iterations(1)->UseRealTime();
+BENCHMARK(BM_Baseline_RawSqliteInsert)
+    ->Arg(1'000'000)
+    ->Arg(10'000)
+    ->Unit(benchmark::kMillisecond)
+    ->Iterations(1)
+    ->UseRealTime();
 
 std::shared_ptr<const consentry::CompiledPolicy> Policy() {
   auto p = consentry::LoadAndCompilePolicy(std::string(CONSENTRY_SOURCE_DIR) +
@@ -186,7 +209,8 @@ std::vector<consentry::internal::SubjectState> Profiles(
     if (i % 2 == 1) {
       consentry::MergeConsentChange(Change(i + 1), i + 2, absl::Now(), r);
     }
-    out.push_back(consentry::internal::CompileSubjectState(policy, r, absl::Now()));
+    out.push_back(
+        consentry::internal::CompileSubjectState(policy, r, absl::Now()));
   }
   return out;
 }
@@ -199,15 +223,20 @@ void BM_ConsentCache_MemoryPerSubject(benchmark::State& state) {
   for (auto _ : state) {
     consentry::internal::ConsentCache cache(static_cast<std::size_t>(n));
     for (std::int64_t i = 0; i < n; ++i) {
-      consentry::internal::SubjectState s = profiles[static_cast<std::size_t>(i) % profiles.size()];
+      consentry::internal::SubjectState s =
+          profiles[static_cast<std::size_t>(i) % profiles.size()];
       s.revision = i + 1;
       cache.Upsert(absl::StrCat("member-", i), s, false);
     }
-    per_subject = static_cast<double>(cache.MemoryBytes()) / static_cast<double>(n);
+    per_subject =
+        static_cast<double>(cache.MemoryBytes()) / static_cast<double>(n);
   }
   state.counters["bytes_per_subject"] = per_subject;
 }
-BENCHMARK(BM_ConsentCache_MemoryPerSubject)->Arg(1'000'000)->Unit(benchmark::kMillisecond)->Iterations(1);
+BENCHMARK(BM_ConsentCache_MemoryPerSubject)
+    ->Arg(1'000'000)
+    ->Unit(benchmark::kMillisecond)
+    ->Iterations(1);
 
 void BM_Baseline_HashMapMemoryPerSubject(benchmark::State& state) {
   const std::int64_t n = state.range(0);
@@ -219,19 +248,26 @@ void BM_Baseline_HashMapMemoryPerSubject(benchmark::State& state) {
     map.reserve(static_cast<std::size_t>(n));
     std::size_t heap = 0;
     for (std::int64_t i = 0; i < n; ++i) {
-      consentry::internal::SubjectState s = profiles[static_cast<std::size_t>(i) % profiles.size()];
+      consentry::internal::SubjectState s =
+          profiles[static_cast<std::size_t>(i) % profiles.size()];
       s.revision = i + 1;
       std::string key = absl::StrCat("member-", i);
       if (key.size() > 15) heap += key.capacity() + 1;  // beyond SSO
       map.emplace(std::move(key), s);
     }
     const std::size_t slots =
-        map.capacity() * (sizeof(std::pair<const std::string, consentry::internal::SubjectState>) + 1);
+        map.capacity() *
+        (sizeof(
+             std::pair<const std::string, consentry::internal::SubjectState>) +
+         1);
     per_subject = static_cast<double>(slots + heap) / static_cast<double>(n);
   }
   state.counters["bytes_per_subject"] = per_subject;
 }
-BENCHMARK(BM_Baseline_HashMapMemoryPerSubject)->Arg(1'000'000)->Unit(benchmark::kMillisecond)->Iterations(1);
+BENCHMARK(BM_Baseline_HashMapMemoryPerSubject)
+    ->Arg(1'000'000)
+    ->Unit(benchmark::kMillisecond)
+    ->Iterations(1);
 
 // --- Withdrawal to enforcement through PostgreSQL ---------------------------
 
@@ -288,7 +324,8 @@ int RunEnforcer(const std::string& conninfo, bool raw) {
         r.purposes(0).state() != consentry::v1::CONSENT_STATE_WITHDRAWN) {
       return;
     }
-    absl::StatusOr<consentry::Decision> d = (*guard)->Check(*ctx, r.subject_id(), *cat);
+    absl::StatusOr<consentry::Decision> d =
+        (*guard)->Check(*ctx, r.subject_id(), *cat);
     if (d.ok() && d->reason() == consentry::Reason::kConsentWithdrawn) {
       std::printf("%s %lld\n", r.purposes(0).evidence_ref().c_str(),
                   static_cast<long long>(absl::GetCurrentTimeNanos()));
@@ -308,7 +345,8 @@ int RunEnforcer(const std::string& conninfo, bool raw) {
 void RunLatency(benchmark::State& state, bool raw) {
   const char* conninfo = PgConnInfo();
   if (conninfo == nullptr) {
-    state.SkipWithError("set CONSENTRY_PG_CONNINFO (tests/pg/start.sh starts a server)");
+    state.SkipWithError(
+        "set CONSENTRY_PG_CONNINFO (tests/pg/start.sh starts a server)");
     return;
   }
   const int n = static_cast<int>(state.range(0));
@@ -363,7 +401,8 @@ void RunLatency(benchmark::State& state, bool raw) {
         consentry::v1::ConsentChange c;
         c.set_subject_id(absl::StrCat("lat-", i));
         c.mutable_purpose_consent()->set_purpose("statistics.measurement");
-        c.mutable_purpose_consent()->set_state(consentry::v1::CONSENT_STATE_WITHDRAWN);
+        c.mutable_purpose_consent()->set_state(
+            consentry::v1::CONSENT_STATE_WITHDRAWN);
         c.mutable_purpose_consent()->set_evidence_ref(absl::StrCat(i));
         (void)(*store)->Apply(c);
       }
@@ -377,7 +416,8 @@ void RunLatency(benchmark::State& state, bool raw) {
         state.SkipWithError("the enforcer stopped reporting");
         break;
       }
-      ms.push_back(static_cast<double>(at - started[static_cast<std::size_t>(i)]) / 1e6);
+      ms.push_back(
+          static_cast<double>(at - started[static_cast<std::size_t>(i)]) / 1e6);
     }
     if (raw) {
       PQclear(PQexec(raw_conn, "NOTIFY bench_raw, 'end'"));
@@ -394,7 +434,8 @@ void RunLatency(benchmark::State& state, bool raw) {
   std::sort(ms.begin(), ms.end());
   if (!ms.empty()) {
     state.counters["p50_ms"] = ms[ms.size() / 2];
-    state.counters["p99_ms"] = ms[std::min(ms.size() - 1, ms.size() * 99 / 100)];
+    state.counters["p99_ms"] =
+        ms[std::min(ms.size() - 1, ms.size() * 99 / 100)];
     state.counters["max_ms"] = ms.back();
     state.counters["samples"] = static_cast<double>(ms.size());
   }
@@ -403,12 +444,20 @@ void RunLatency(benchmark::State& state, bool raw) {
 void BM_PostgresStore_WithdrawalToEnforcement(benchmark::State& state) {
   RunLatency(state, false);
 }
-BENCHMARK(BM_PostgresStore_WithdrawalToEnforcement)->Arg(1000)->Iterations(1)->Unit(benchmark::kMillisecond)->UseRealTime();
+BENCHMARK(BM_PostgresStore_WithdrawalToEnforcement)
+    ->Arg(1000)
+    ->Iterations(1)
+    ->Unit(benchmark::kMillisecond)
+    ->UseRealTime();
 
 void BM_Baseline_PostgresNotifyRoundTrip(benchmark::State& state) {
   RunLatency(state, true);
 }
-BENCHMARK(BM_Baseline_PostgresNotifyRoundTrip)->Arg(1000)->Iterations(1)->Unit(benchmark::kMillisecond)->UseRealTime();
+BENCHMARK(BM_Baseline_PostgresNotifyRoundTrip)
+    ->Arg(1000)
+    ->Iterations(1)
+    ->Unit(benchmark::kMillisecond)
+    ->UseRealTime();
 
 }  // namespace
 

@@ -57,7 +57,8 @@ int main(int argc, char** argv) {
   // 2. Read: every check, allowed or denied, is one event in the log.
   auto ctx = (*guard)->Context("statistics-job", "statistics.measurement");
   auto category = (*guard)->Category("measurement");
-  if (!ctx.ok() || !category.ok()) return Fail(ctx.ok() ? category.status() : ctx.status());
+  if (!ctx.ok() || !category.ok())
+    return Fail(ctx.ok() ? category.status() : ctx.status());
   for (const char* subject : {"s-1", "s-2", "s-3", "s-2"}) {
     auto d = (*guard)->Check(*ctx, subject, *category);
     if (!d.ok()) return Fail(d.status());
@@ -81,10 +82,10 @@ int main(int argc, char** argv) {
   if (!events.ok()) return Fail(events.status());
   for (const consentry::OwnedAuditEvent& e : *events) {
     std::cout << "#" << e.sequence << " "
-              << absl::FormatTime(absl::FromUnixNanos(e.time_unix_nanos))
-              << " " << e.accessor << " read " << e.subject << "'s "
-              << e.category << " for " << e.purpose << ": "
-              << consentry::ReasonName(e.reason) << "\n";
+              << absl::FormatTime(absl::FromUnixNanos(e.time_unix_nanos)) << " "
+              << e.accessor << " read " << e.subject << "'s " << e.category
+              << " for " << e.purpose << ": " << consentry::ReasonName(e.reason)
+              << "\n";
   }
   std::cout << "log in " << dir << "\n";
   return 0;

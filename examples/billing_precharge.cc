@@ -52,8 +52,8 @@ int Fail(const absl::Status& s) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  std::string policy_path = std::string(CONSENTRY_SOURCE_DIR) +
-                            "/policies/default.textproto";
+  std::string policy_path =
+      std::string(CONSENTRY_SOURCE_DIR) + "/policies/default.textproto";
   std::string db_path;
   for (int i = 1; i < argc; ++i) {
     const std::string arg = argv[i];
@@ -114,11 +114,11 @@ int main(int argc, char** argv) {
     if (!grant.ok()) {
       const auto reason = consentry::ReasonFromStatus(grant.status());
       std::printf("  %-9s DENIED   %-26s %s\n", record.tags().subject().c_str(),
-                  std::string(consentry::ReasonName(
-                                  reason.value_or(consentry::Reason::kUnspecified)))
+                  std::string(consentry::ReasonName(reason.value_or(
+                                  consentry::Reason::kUnspecified)))
                       .c_str(),
-                  std::string(consentry::ReasonDescription(
-                                  reason.value_or(consentry::Reason::kUnspecified)))
+                  std::string(consentry::ReasonDescription(reason.value_or(
+                                  consentry::Reason::kUnspecified)))
                       .c_str());
       continue;
     }
@@ -127,14 +127,16 @@ int main(int argc, char** argv) {
     const int yen = ChargeYen(**usage);
     total += yen;
     ++charged;
-    std::printf("  %-9s charged  %6d JPY  (%d min, %d MB; %s)\n",
-                record.tags().subject().c_str(), yen, (*usage)->call_minutes,
-                (*usage)->data_megabytes,
-                std::string(consentry::ReasonName(grant->decision().reason())).c_str());
+    std::printf(
+        "  %-9s charged  %6d JPY  (%d min, %d MB; %s)\n",
+        record.tags().subject().c_str(), yen, (*usage)->call_minutes,
+        (*usage)->data_megabytes,
+        std::string(consentry::ReasonName(grant->decision().reason())).c_str());
   }
-  std::printf("\n%d of %zu subscribers charged, %d JPY in total; %zu decisions "
-              "audited; consent store %s.\n",
-              charged, records.size(), total, audit.size(), db_path.c_str());
+  std::printf(
+      "\n%d of %zu subscribers charged, %d JPY in total; %zu decisions "
+      "audited; consent store %s.\n",
+      charged, records.size(), total, audit.size(), db_path.c_str());
   guard->reset();
   opened->reset();
   if (temporary) {

@@ -39,7 +39,8 @@ struct Args {
   std::string role = "billing";
   std::string sqlite_path;
   std::string postgres;
-  std::string policy = std::string(CONSENTRY_SOURCE_DIR) + "/policies/default.textproto";
+  std::string policy =
+      std::string(CONSENTRY_SOURCE_DIR) + "/policies/default.textproto";
 };
 
 int Fail(const absl::Status& s) {
@@ -47,7 +48,8 @@ int Fail(const absl::Status& s) {
   return 1;
 }
 
-absl::StatusOr<std::unique_ptr<consentry::ConsentStore>> OpenStore(const Args& a) {
+absl::StatusOr<std::unique_ptr<consentry::ConsentStore>> OpenStore(
+    const Args& a) {
   if (!a.postgres.empty()) {
     consentry::PostgresStoreOptions o;
     o.schema = "consent_two_process";
@@ -76,8 +78,8 @@ int RunBackend(const Args& a, const std::string& subject) {
 }
 
 // Starts the backend as a child process; returns the revision it wrote.
-absl::StatusOr<consentry::Revision> RecordInOtherProcess(const Args& a,
-                                                         const std::string& subject) {
+absl::StatusOr<consentry::Revision> RecordInOtherProcess(
+    const Args& a, const std::string& subject) {
   // Everything the child needs is prepared before fork: this process has
   // threads (the store's feed), so the child only calls exec.
   std::string self = "/proc/self/exe";
@@ -86,8 +88,8 @@ absl::StatusOr<consentry::Revision> RecordInOtherProcess(const Args& a,
                                          : "--postgres=" + a.postgres;
   std::string policy = "--policy=" + a.policy;
   std::string who = "--subject=" + subject;
-  char* argv[] = {self.data(), role.data(), store.data(), policy.data(),
-                  who.data(), nullptr};
+  char* argv[] = {self.data(),   role.data(), store.data(),
+                  policy.data(), who.data(),  nullptr};
   int fds[2];
   if (pipe(fds) != 0) return absl::InternalError("pipe failed");
   const pid_t pid = fork();
@@ -150,7 +152,8 @@ int main(int argc, char** argv) {
   auto usage = (*guard)->Category("communication");
   if (!ctx.ok()) return Fail(ctx.status());
   if (!usage.ok()) return Fail(usage.status());
-  const std::vector<std::string> subscribers = {"sub-0001", "sub-0002", "sub-0003"};
+  const std::vector<std::string> subscribers = {"sub-0001", "sub-0002",
+                                                "sub-0003"};
 
   // Start from a clean slate (the PostgreSQL store outlives the demo).
   for (const std::string& s : subscribers) {
@@ -190,19 +193,22 @@ int main(int argc, char** argv) {
   // Without a demanded revision, the change feed brings the next request
   // into the cache by itself.
   std::cout << "\n[app-backend] sub-0003 asks the same\n";
-  absl::StatusOr<consentry::Revision> rev2 = RecordInOtherProcess(a, "sub-0003");
+  absl::StatusOr<consentry::Revision> rev2 =
+      RecordInOtherProcess(a, "sub-0003");
   if (!rev2.ok()) return Fail(rev2.status());
   const absl::Time start = absl::Now();
   bool fed = false;
   while (!fed && absl::Now() - start < absl::Seconds(5)) {
-    absl::StatusOr<consentry::Decision> d = (*guard)->Check(*ctx, "sub-0003", *usage);
+    absl::StatusOr<consentry::Decision> d =
+        (*guard)->Check(*ctx, "sub-0003", *usage);
     fed = d.ok() && d->revision() >= *rev2;
     if (!fed) absl::SleepFor(absl::Milliseconds(1));
   }
   std::cout << "[billing] the change feed "
-            << (fed ? "delivered" : "has NOT delivered") << " revision " << *rev2
-            << " to the Guard's cache after "
-            << absl::FormatDuration(absl::Trunc(absl::Now() - start, absl::Microseconds(10)))
+            << (fed ? "delivered" : "has NOT delivered") << " revision "
+            << *rev2 << " to the Guard's cache after "
+            << absl::FormatDuration(
+                   absl::Trunc(absl::Now() - start, absl::Microseconds(10)))
             << ":\n";
   if (absl::Status s = precharge(0); !s.ok()) return Fail(s);
   std::cout << "\n" << audit.size() << " decisions audited.\n";

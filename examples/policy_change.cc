@@ -27,9 +27,10 @@ int Fail(const absl::Status& s) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  std::string from = std::string(CONSENTRY_SOURCE_DIR) + "/policies/default.textproto";
-  std::string to =
-      std::string(CONSENTRY_SOURCE_DIR) + "/policies/examples/2027-04-01.textproto";
+  std::string from =
+      std::string(CONSENTRY_SOURCE_DIR) + "/policies/default.textproto";
+  std::string to = std::string(CONSENTRY_SOURCE_DIR) +
+                   "/policies/examples/2027-04-01.textproto";
   consentry::Language lang = consentry::Language::kEn;
   for (int i = 1; i < argc; ++i) {
     const std::string arg = argv[i];

@@ -45,10 +45,11 @@ int main(int argc, char** argv) {
   for (int i = 1; i < argc; ++i) {
     const std::string a = argv[i];
     if (a.rfind("--members=", 0) == 0) members = std::stoi(a.substr(10));
-    if (a.rfind("--seed=", 0) == 0) seed = static_cast<unsigned>(std::stoul(a.substr(7)));
+    if (a.rfind("--seed=", 0) == 0)
+      seed = static_cast<unsigned>(std::stoul(a.substr(7)));
   }
-  auto policy = consentry::LoadAndCompilePolicy(std::string(CONSENTRY_SOURCE_DIR) +
-                                                "/policies/default.textproto");
+  auto policy = consentry::LoadAndCompilePolicy(
+      std::string(CONSENTRY_SOURCE_DIR) + "/policies/default.textproto");
   if (!policy.ok()) return Fail(policy.status());
   consentry::InMemoryConsentStore store;
   consentry::InMemoryAuditSink audit;
@@ -58,16 +59,19 @@ int main(int argc, char** argv) {
   // Generated members: age band, consent (about 70% agree to statistics),
   // two weighings a month apart.
   std::mt19937 rng(seed);
-  const std::vector<std::pair<std::string, double>> bands = {
-      {"20-29", 0.30}, {"30-39", 0.30}, {"40-49", 0.25}, {"50-59", 0.13},
-      {"90-99", 0.02}};
+  const std::vector<std::pair<std::string, double>> bands = {{"20-29", 0.30},
+                                                             {"30-39", 0.30},
+                                                             {"40-49", 0.25},
+                                                             {"50-59", 0.13},
+                                                             {"90-99", 0.02}};
   std::discrete_distribution<int> band_of({30, 30, 25, 13, 2});
   std::normal_distribution<double> start_kg(64, 9), drift(-0.4, 1.2);
   std::bernoulli_distribution consents(0.7);
   std::vector<consentry::Protected<Weighing>> records;
   for (int m = 0; m < members; ++m) {
     const std::string id = "member-" + std::to_string(10000 + m);
-    const std::string& band = bands[static_cast<std::size_t>(band_of(rng))].first;
+    const std::string& band =
+        bands[static_cast<std::size_t>(band_of(rng))].first;
     consentry::v1::ConsentChange c;
     c.set_subject_id(id);
     c.mutable_purpose_consent()->set_purpose("statistics.measurement");
@@ -76,16 +80,18 @@ int main(int argc, char** argv) {
                       : consentry::v1::CONSENT_STATE_REFUSED);
     if (auto r = store.Apply(c); !r.ok()) return Fail(r.status());
     const double kg0 = start_kg(rng);
-    for (auto [day, kg] : {std::pair{1, kg0}, std::pair{30, kg0 + drift(rng)}}) {
-      auto tags = (*guard)->Tag(id, "measurement",
-                                {"service.operation", "statistics.measurement"});
+    for (auto [day, kg] :
+         {std::pair{1, kg0}, std::pair{30, kg0 + drift(rng)}}) {
+      auto tags = (*guard)->Tag(
+          id, "measurement", {"service.operation", "statistics.measurement"});
       if (!tags.ok()) return Fail(tags.status());
       records.emplace_back(*std::move(tags), Weighing{band, day, kg});
     }
   }
 
   auto pseudonyms = consentry::Pseudonymizer::Create(
-      "example key: keep the real one in a secret store!", absl::Hours(24 * 30));
+      "example key: keep the real one in a secret store!",
+      absl::Hours(24 * 30));
   if (!pseudonyms.ok()) return Fail(pseudonyms.status());
   auto view = consentry::StatisticsView::Create(**guard, "statistics-job",
                                                 *std::move(pseudonyms));
@@ -119,11 +125,13 @@ int main(int argc, char** argv) {
   for (const consentry::CohortStat& c : agg.Finish()) {
     if (c.suppressed) {
       std::printf("  %-8s %8s %10s   (suppressed: fewer than %d members)\n",
-                  c.cohort.c_str(), "<k", "-", (*guard)->policy()->min_cohort_size());
+                  c.cohort.c_str(), "<k", "-",
+                  (*guard)->policy()->min_cohort_size());
       continue;
     }
     std::printf("  %-8s %8lld %+10.2f %+8.2f %+8.2f %+8.2f\n", c.cohort.c_str(),
-                static_cast<long long>(c.subjects), c.mean, c.p10, c.p50, c.p90);
+                static_cast<long long>(c.subjects), c.mean, c.p10, c.p50,
+                c.p90);
   }
   std::printf("\n%zu audit event(s) for the batch: %s\n", audit.size(),
               audit.size() > 0 ? audit.Events().back().detail.c_str() : "");

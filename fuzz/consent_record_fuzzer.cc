@@ -40,7 +40,8 @@ namespace {
 // store returns what it was given, so the Guard must cope with any record).
 class OneRecordStore final : public ConsentStore {
  public:
-  explicit OneRecordStore(v1::ConsentRecord record) : record_(std::move(record)) {}
+  explicit OneRecordStore(v1::ConsentRecord record)
+      : record_(std::move(record)) {}
 
   absl::StatusOr<v1::ConsentRecord> Get(absl::string_view subject) override {
     if (subject == record_.subject_id()) return record_;
@@ -91,8 +92,8 @@ void CheckCache(const CompiledPolicy& policy, const v1::ConsentRecord& record) {
     std::int64_t revision = 0;
     CONSENTRY_FUZZ_CHECK(
         cache.Lookup(record.subject_id(),
-                     internal::ConsentCache::Hash(record.subject_id()), &profile,
-                     &revision),
+                     internal::ConsentCache::Hash(record.subject_id()),
+                     &profile, &revision),
         "stored subject not found");
     CONSENTRY_FUZZ_CHECK(*profile == s.profile && revision == s.revision,
                          "cache returned another state");
@@ -158,7 +159,8 @@ extern "C" int LLVMFuzzerInitialize(int*, char***) {
   return 0;
 }
 
-extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
+extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data,
+                                      std::size_t size) {
   using namespace consentry;
   static const std::shared_ptr<const CompiledPolicy> policy =
       fuzz::DefaultPolicy();

@@ -22,13 +22,13 @@ namespace consentry::fuzz {
 
 // Aborts with `what` when `cond` is false. A property violation is as much
 // a finding as a crash.
-#define CONSENTRY_FUZZ_CHECK(cond, what)                                   \
-  do {                                                                     \
-    if (!(cond)) {                                                         \
-      std::fprintf(stderr, "%s:%d: property violated: %s\n  (%s)\n",      \
-                   __FILE__, __LINE__, #cond, std::string(what).c_str()); \
-      std::abort();                                                        \
-    }                                                                      \
+#define CONSENTRY_FUZZ_CHECK(cond, what)                                       \
+  do {                                                                         \
+    if (!(cond)) {                                                             \
+      std::fprintf(stderr, "%s:%d: property violated: %s\n  (%s)\n", __FILE__, \
+                   __LINE__, #cond, std::string(what).c_str());                \
+      std::abort();                                                            \
+    }                                                                          \
   } while (false)
 
 // Protobuf logs every invalid UTF-8 string it rejects; a fuzzer feeds it
@@ -38,8 +38,9 @@ inline void SilenceProtobufLogs() { google::protobuf::SetLogHandler(nullptr); }
 // The default policy shipped in policies/, compiled; aborts if it does not
 // load (the fuzzer would test nothing).
 inline std::shared_ptr<const CompiledPolicy> DefaultPolicy() {
-  absl::StatusOr<std::shared_ptr<const CompiledPolicy>> p = LoadAndCompilePolicy(
-      std::string(CONSENTRY_SOURCE_DIR) + "/policies/default.textproto");
+  absl::StatusOr<std::shared_ptr<const CompiledPolicy>> p =
+      LoadAndCompilePolicy(std::string(CONSENTRY_SOURCE_DIR) +
+                           "/policies/default.textproto");
   CONSENTRY_FUZZ_CHECK(p.ok(), p.status().ToString());
   return *p;
 }

@@ -21,6 +21,8 @@
 //     returned, no check for the subject allows;
 //   * an error is `kUnavailable`, and only while the store is down.
 
+#include <fuzzer/FuzzedDataProvider.h>
+
 #include <cstddef>
 #include <cstdint>
 #include <map>
@@ -28,8 +30,6 @@
 #include <string>
 #include <tuple>
 #include <vector>
-
-#include <fuzzer/FuzzedDataProvider.h>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/string_view.h"
@@ -159,8 +159,9 @@ class Harness {
 
   void ExpectOkOrOutage(const absl::Status& st) {
     if (st.ok()) return;
-    CONSENTRY_FUZZ_CHECK(store_down_ && st.code() == absl::StatusCode::kUnavailable,
-                         st.ToString());
+    CONSENTRY_FUZZ_CHECK(
+        store_down_ && st.code() == absl::StatusCode::kUnavailable,
+        st.ToString());
   }
 
   void ChangeConsent() {
@@ -169,8 +170,10 @@ class Harness {
     v1::PurposeConsent* pc = c.mutable_purpose_consent();
     pc->set_purpose(PickPurposeId());
     // 0 and 5 are invalid states: Apply must reject them.
-    pc->set_state(static_cast<v1::ConsentState>(in_.ConsumeIntegralInRange<int>(0, 5)));
-    pc->set_occasion_id(kOccasions[in_.ConsumeIntegralInRange<std::size_t>(0, 2)]);
+    pc->set_state(
+        static_cast<v1::ConsentState>(in_.ConsumeIntegralInRange<int>(0, 5)));
+    pc->set_occasion_id(
+        kOccasions[in_.ConsumeIntegralInRange<std::size_t>(0, 2)]);
     if (pc->state() == v1::CONSENT_STATE_GIVEN && in_.ConsumeBool()) {
       const absl::Time expiry =
           now_ + absl::Seconds(in_.ConsumeIntegralInRange<int>(-10, 100));
@@ -182,10 +185,11 @@ class Harness {
     absl::StatusOr<Revision> rev = store_.Apply(c);
     if (!rev.ok()) {
       const absl::StatusCode code = rev.status().code();
-      CONSENTRY_FUZZ_CHECK(code == absl::StatusCode::kInvalidArgument ||
-                               code == absl::StatusCode::kAborted ||
-                               (store_down_ && code == absl::StatusCode::kUnavailable),
-                           rev.status().ToString());
+      CONSENTRY_FUZZ_CHECK(
+          code == absl::StatusCode::kInvalidArgument ||
+              code == absl::StatusCode::kAborted ||
+              (store_down_ && code == absl::StatusCode::kUnavailable),
+          rev.status().ToString());
       return;
     }
     latest_[{c.subject_id(), pc->purpose(), pc->occasion_id()}] = pc->state();
@@ -247,16 +251,19 @@ class Harness {
   void CompareDecisions(const AccessContext& ctx, absl::string_view subject,
                         absl::string_view category, const Decision& e,
                         const Decision& s) {
-    const std::string what =
-        absl::StrCat(ctx.accessor(), " ", ctx.purpose(), "/", ctx.occasion_id(),
-                     " ", subject, " ", category, ": enforce ",
-                     ReasonName(e.reason()), ", shadow ", ReasonName(s.reason()));
+    const std::string what = absl::StrCat(
+        ctx.accessor(), " ", ctx.purpose(), "/", ctx.occasion_id(), " ",
+        subject, " ", category, ": enforce ", ReasonName(e.reason()),
+        ", shadow ", ReasonName(s.reason()));
     CONSENTRY_FUZZ_CHECK(e.reason() == s.reason(), what);
-    CONSENTRY_FUZZ_CHECK(!e.shadow_denial() && e.proceeds() == e.allowed(), what);
-    CONSENTRY_FUZZ_CHECK(s.proceeds() && s.shadow_denial() == !s.allowed(), what);
+    CONSENTRY_FUZZ_CHECK(!e.shadow_denial() && e.proceeds() == e.allowed(),
+                         what);
+    CONSENTRY_FUZZ_CHECK(s.proceeds() && s.shadow_denial() == !s.allowed(),
+                         what);
     if (s.shadow_denial()) {
-      ++expected_shadow_[{std::string(ctx.accessor()), std::string(ctx.purpose()),
-                          std::string(category), s.reason()}];
+      ++expected_shadow_[{std::string(ctx.accessor()),
+                          std::string(ctx.purpose()), std::string(category),
+                          s.reason()}];
     }
     if (!e.allowed()) return;
     auto er = erased_.find(std::string(subject));
@@ -276,8 +283,9 @@ class Harness {
 
   void CheckOnce() {
     absl::optional<AccessContext> ctx = PickContext();
-    const std::string subject =
-        in_.ConsumeIntegralInRange<int>(0, 9) == 0 ? "never-seen" : PickSubject();
+    const std::string subject = in_.ConsumeIntegralInRange<int>(0, 9) == 0
+                                    ? "never-seen"
+                                    : PickSubject();
     absl::StatusOr<CategoryRef> cat = enforce_->Category(PickCategoryId());
     CONSENTRY_FUZZ_CHECK(cat.ok(), cat.status().ToString());
     absl::StatusOr<Decision> e = enforce_->Check(*ctx, subject, *cat);
@@ -340,8 +348,9 @@ class Harness {
     if (grant.ok()) {
       CONSENTRY_FUZZ_CHECK(e->decision.allowed(), "Authorize allowed a denial");
     } else if (!store_down_) {
-      CONSENTRY_FUZZ_CHECK(ReasonFromStatus(grant.status()) == e->decision.reason(),
-                           grant.status().ToString());
+      CONSENTRY_FUZZ_CHECK(
+          ReasonFromStatus(grant.status()) == e->decision.reason(),
+          grant.status().ToString());
     }
   }
 
@@ -366,10 +375,10 @@ class Harness {
     for (const ShadowDenialCount& c : shadow_->ShadowReport()) {
       got[{c.accessor, c.purpose, c.category, c.reason}] += c.count;
     }
-    CONSENTRY_FUZZ_CHECK(got == expected_shadow_,
-                         absl::StrCat("ShadowReport has ", got.size(),
-                                      " entries, expected ",
-                                      expected_shadow_.size()));
+    CONSENTRY_FUZZ_CHECK(
+        got == expected_shadow_,
+        absl::StrCat("ShadowReport has ", got.size(), " entries, expected ",
+                     expected_shadow_.size()));
   }
 
   FuzzedDataProvider& in_;
@@ -398,7 +407,8 @@ extern "C" int LLVMFuzzerInitialize(int*, char***) {
   return 0;
 }
 
-extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
+extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data,
+                                      std::size_t size) {
   FuzzedDataProvider in(data, size);
   consentry::fuzz::Harness harness(in);
   harness.Run();

@@ -50,8 +50,9 @@ void CheckTables(const CompiledPolicy& p) {
     CONSENTRY_FUZZ_CHECK(p.ancestors(pi).Contains(pi), p.purpose_id(pi));
     CONSENTRY_FUZZ_CHECK((p.descendants(pi).bits() & ~in_range) == 0, "range");
     CONSENTRY_FUZZ_CHECK((p.ancestors(pi).bits() & ~in_range) == 0, "range");
-    CONSENTRY_FUZZ_CHECK(p.DescendantsOf(PurposeSet::Of(pi)) == p.descendants(pi),
-                         "DescendantsOf");
+    CONSENTRY_FUZZ_CHECK(
+        p.DescendantsOf(PurposeSet::Of(pi)) == p.descendants(pi),
+        "DescendantsOf");
     CONSENTRY_FUZZ_CHECK(p.AncestorsOf(PurposeSet::Of(pi)) == p.ancestors(pi),
                          "AncestorsOf");
     const int parent = p.parent(pi);
@@ -102,7 +103,8 @@ void CheckTables(const CompiledPolicy& p) {
     absl::StatusOr<AccessorIndex> found = p.FindAccessor(p.accessor_id(ai));
     CONSENTRY_FUZZ_CHECK(found.ok() && *found == ai,
                          absl::StrCat("accessor id ", p.accessor_id(ai)));
-    CONSENTRY_FUZZ_CHECK((p.declarable_by(ai).bits() & ~in_range) == 0, "range");
+    CONSENTRY_FUZZ_CHECK((p.declarable_by(ai).bits() & ~in_range) == 0,
+                         "range");
   }
 }
 
@@ -127,7 +129,8 @@ Reason ExpectedReason(const CompiledPolicy& p, AccessorIndex a, PurposeIndex pu,
 void CheckGuard(const std::shared_ptr<const CompiledPolicy>& p) {
   InMemoryConsentStore store;
   InMemoryAuditSink audit;
-  absl::StatusOr<std::unique_ptr<Guard>> guard = Guard::Create(p, &store, &audit);
+  absl::StatusOr<std::unique_ptr<Guard>> guard =
+      Guard::Create(p, &store, &audit);
   CONSENTRY_FUZZ_CHECK(guard.ok(), guard.status().ToString());
   const int accessors = std::min(p->accessor_count(), kMaxAccessorsChecked);
   for (int a = 0; a < accessors; ++a) {
@@ -141,7 +144,8 @@ void CheckGuard(const std::shared_ptr<const CompiledPolicy>& p) {
       CONSENTRY_FUZZ_CHECK(ctx.ok(), ctx.status().ToString());
       for (int c = 0; c < p->category_count(); ++c) {
         const auto ci = static_cast<CategoryIndex>(c);
-        absl::StatusOr<CategoryRef> cat = (*guard)->Category(p->category_id(ci));
+        absl::StatusOr<CategoryRef> cat =
+            (*guard)->Category(p->category_id(ci));
         CONSENTRY_FUZZ_CHECK(cat.ok(), cat.status().ToString());
         absl::StatusOr<Decision> d = (*guard)->Check(*ctx, "subject-1", *cat);
         CONSENTRY_FUZZ_CHECK(d.ok(), d.status().ToString());
@@ -196,11 +200,13 @@ extern "C" int LLVMFuzzerInitialize(int*, char***) {
   return 0;
 }
 
-extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
+extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data,
+                                      std::size_t size) {
   using namespace consentry;
   if (size < 1) return 0;
   const WireFormat format = fuzz::FormatFromByte(data[0]);
-  const absl::string_view doc(reinterpret_cast<const char*>(data + 1), size - 1);
+  const absl::string_view doc(reinterpret_cast<const char*>(data + 1),
+                              size - 1);
   v1::Policy proto;
   absl::Status parsed = ParseMessage(doc, format, proto, "fuzz");
   if (!parsed.ok()) {

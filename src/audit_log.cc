@@ -39,7 +39,6 @@ using internal::SegmentIndex;
 
 namespace {
 
-
 std::string PathOf(const std::string& dir, const std::string& name) {
   return absl::StrCat(dir, "/", name);
 }
@@ -78,9 +77,9 @@ absl::StatusOr<SegmentScan> ScanLastSegment(const std::string& path,
         "': run RepairAuditLog (a torn header) or VerifyAuditLog"));
   }
   if (((header.flags & internal::kFlagKeyed) != 0) != hasher.keyed()) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "audit log: '", path, "' was written ",
-        hasher.keyed() ? "without" : "with", " an HMAC key"));
+    return absl::InvalidArgumentError(
+        absl::StrCat("audit log: '", path, "' was written ",
+                     hasher.keyed() ? "without" : "with", " an HMAC key"));
   }
   SegmentScan scan;
   scan.last_hash = header.prev_hash;
@@ -96,17 +95,17 @@ absl::StatusOr<SegmentScan> ScanLastSegment(const std::string& path,
     EventKeys keys;
     Hash256 h;
     if (st != FrameStatus::kOk) {
-      return absl::DataLossError(absl::StrCat(
-          "audit log: torn or damaged final record at offset ", at, " of '",
-          path, "': run RepairAuditLog"));
+      return absl::DataLossError(
+          absl::StrCat("audit log: torn or damaged final record at offset ", at,
+                       " of '", path, "': run RepairAuditLog"));
     }
     if (!f.crc_ok || !internal::ScanEventKeys(f.payload, &keys) ||
         keys.sequence != scan.next_sequence ||
         !hasher.Next(scan.last_hash.data(), f.payload, h.data()) ||
         std::memcmp(h.data(), f.hash, 32) != 0) {
-      return absl::DataLossError(absl::StrCat(
-          "audit log: record at offset ", at, " of '", path,
-          "' does not verify: run VerifyAuditLog"));
+      return absl::DataLossError(
+          absl::StrCat("audit log: record at offset ", at, " of '", path,
+                       "' does not verify: run VerifyAuditLog"));
     }
     scan.index.Add(keys.time_unix_nanos, at, keys);
     scan.last_hash = h;
@@ -222,9 +221,8 @@ absl::Status AuditLog::Impl::SealSegment() {
   index.file_size = seg_size;
   sealed.fetch_add(1, std::memory_order_relaxed);
   // The index is an accelerator: queries scan a segment without one.
-  return internal::WriteFileAtomically(options.directory,
-                                       internal::IndexFileName(seg_number),
-                                       index.Encode());
+  return internal::WriteFileAtomically(
+      options.directory, internal::IndexFileName(seg_number), index.Encode());
 }
 
 // Synchronous: waits for the syncer to be idle (it may hold `fd`), drops
@@ -232,9 +230,8 @@ absl::Status AuditLog::Impl::SealSegment() {
 absl::Status AuditLog::Impl::Sync() {
   {
     internal::MutexLock lock(&mu);
-    durable_cv.Wait(&mu, [&]() ABSL_NO_THREAD_SAFETY_ANALYSIS {
-      return !syncing;
-    });
+    durable_cv.Wait(&mu,
+                    [&]() ABSL_NO_THREAD_SAFETY_ANALYSIS { return !syncing; });
     sync_requested = std::max(sync_requested, head);
     sync_taken = sync_requested;
   }
@@ -283,8 +280,8 @@ void AuditLog::Impl::SyncLoop() {
     if (!ok) {
       failed.store(true, std::memory_order_release);
       if (error.ok()) {
-        error = absl::InternalError(absl::StrCat(
-            "audit log: cannot sync segment: ", std::strerror(e)));
+        error = absl::InternalError(
+            absl::StrCat("audit log: cannot sync segment: ", std::strerror(e)));
       }
       ++space_generation;
       space_cv.NotifyAll();
@@ -313,8 +310,8 @@ absl::Status AuditLog::Impl::DrainBatch(std::size_t* taken) {
     AuditQueue::Slot* slot = queue.Ready(head);
     if (slot == nullptr) break;
     const absl::string_view payload = slot->payload();
-    const std::size_t worst =
-        internal::kFrameOverhead + payload.size() + internal::kMaxSequenceFieldSize;
+    const std::size_t worst = internal::kFrameOverhead + payload.size() +
+                              internal::kMaxSequenceFieldSize;
     if (seg_size + buf.size() + worst > options.segment_bytes &&
         index.records > 0) {
       RETURN_IF_ERROR(WriteAll(fd, buf.data(), buf.size(), seg_path));
@@ -333,7 +330,8 @@ absl::Status AuditLog::Impl::DrainBatch(std::size_t* taken) {
     const absl::string_view full(body, static_cast<std::size_t>(end - body));
     Hash256 h;
     if (!hasher->Next(last_hash.data(), full, h.data())) {
-      return absl::InternalError("audit log: libcrypto failed to hash a record");
+      return absl::InternalError(
+          "audit log: libcrypto failed to hash a record");
     }
     std::memcpy(end, h.data(), 32);
     const auto length = static_cast<std::uint32_t>(full.size());
@@ -375,7 +373,8 @@ void AuditLog::Impl::Run() {
   int empty_polls = 0;
   while (true) {
     if (ABSL_PREDICT_FALSE(failed.load(std::memory_order_acquire))) break;
-    if (ABSL_PREDICT_FALSE(paused_for_testing.load(std::memory_order_acquire))) {
+    if (ABSL_PREDICT_FALSE(
+            paused_for_testing.load(std::memory_order_acquire))) {
       std::this_thread::sleep_for(std::chrono::milliseconds(1));
       continue;
     }
@@ -428,16 +427,18 @@ void AuditLog::Impl::Run() {
     // seq_cst on both sides makes sure one of the two sees the other.
     writer_idle.store(true, std::memory_order_seq_cst);
     const absl::Duration wait =
-        head > requested ? std::max(absl::ZeroDuration(),
-                            options.sync_interval - (absl::Now() - last_sync))
-                 : absl::Milliseconds(stopping ? 1 : 200);
+        head > requested
+            ? std::max(absl::ZeroDuration(),
+                       options.sync_interval - (absl::Now() - last_sync))
+            : absl::Milliseconds(stopping ? 1 : 200);
     {
       internal::MutexLock lock(&mu);
       writer_cv.WaitFor(&mu, absl::ToChronoNanoseconds(wait),
                         [&]() ABSL_NO_THREAD_SAFETY_ANALYSIS {
-        return queue.Ready(head) != nullptr || stop != stopping ||
-               flush_target > sync_requested;
-      });
+                          return queue.Ready(head) != nullptr ||
+                                 stop != stopping ||
+                                 flush_target > sync_requested;
+                        });
     }
     writer_idle.store(false, std::memory_order_relaxed);
   }
@@ -492,8 +493,8 @@ absl::Status AuditLog::Impl::Enqueue(const AuditEvent& e,
       // The timeout bounds a missed wake-up; the loop re-checks the ring.
       space_cv.WaitFor(&mu, std::chrono::milliseconds(1),
                        [&]() ABSL_NO_THREAD_SAFETY_ANALYSIS {
-        return space_generation != generation || !error.ok();
-      });
+                         return space_generation != generation || !error.ok();
+                       });
     }
     space_waiters.fetch_sub(1, std::memory_order_acq_rel);
   }
@@ -520,9 +521,9 @@ absl::StatusOr<std::unique_ptr<AuditLog>> AuditLog::Open(
     return absl::InvalidArgumentError("AuditLog::Open: directory is empty");
   }
   if (options.segment_bytes < 4096) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "AuditLog::Open: segment_bytes ", options.segment_bytes,
-        " is below the minimum 4096"));
+    return absl::InvalidArgumentError(
+        absl::StrCat("AuditLog::Open: segment_bytes ", options.segment_bytes,
+                     " is below the minimum 4096"));
   }
   if (options.max_batch_events == 0) {
     return absl::InvalidArgumentError("AuditLog::Open: max_batch_events is 0");
@@ -538,9 +539,10 @@ absl::StatusOr<std::unique_ptr<AuditLog>> AuditLog::Open(
   std::uint64_t next_number = 0;
   if (!segments.empty()) {
     const std::uint64_t last = segments.back();
-    ASSIGN_OR_RETURN(SegmentScan scan,
-                     ScanLastSegment(PathOf(dir, internal::SegmentFileName(last)),
-                                     last, *impl->hasher));
+    ASSIGN_OR_RETURN(
+        SegmentScan scan,
+        ScanLastSegment(PathOf(dir, internal::SegmentFileName(last)), last,
+                        *impl->hasher));
     impl->last_hash = scan.last_hash;
     impl->base_sequence = scan.next_sequence;
     struct stat st;
@@ -636,7 +638,8 @@ AuditLogHead AuditLog::head() const {
   AuditLogHead h;
   internal::MutexLock lock(&impl_->mu);
   h.sequence_end = durable_sequence_end();
-  h.last_hash.assign(reinterpret_cast<const char*>(impl_->head_hash.data()), 32);
+  h.last_hash.assign(reinterpret_cast<const char*>(impl_->head_hash.data()),
+                     32);
   return h;
 }
 

@@ -29,16 +29,26 @@ using internal::SegmentIndex;
 
 absl::string_view AuditDefectName(AuditDefect d) {
   switch (d) {
-    case AuditDefect::kNone: return "none";
-    case AuditDefect::kEdited: return "edited";
-    case AuditDefect::kDeleted: return "deleted";
-    case AuditDefect::kInserted: return "inserted";
-    case AuditDefect::kReordered: return "reordered";
-    case AuditDefect::kTruncated: return "truncated";
-    case AuditDefect::kTornTail: return "torn_tail";
-    case AuditDefect::kBrokenSegmentLink: return "broken_segment_link";
-    case AuditDefect::kCrcMismatch: return "crc_mismatch";
-    case AuditDefect::kMalformed: return "malformed";
+    case AuditDefect::kNone:
+      return "none";
+    case AuditDefect::kEdited:
+      return "edited";
+    case AuditDefect::kDeleted:
+      return "deleted";
+    case AuditDefect::kInserted:
+      return "inserted";
+    case AuditDefect::kReordered:
+      return "reordered";
+    case AuditDefect::kTruncated:
+      return "truncated";
+    case AuditDefect::kTornTail:
+      return "torn_tail";
+    case AuditDefect::kBrokenSegmentLink:
+      return "broken_segment_link";
+    case AuditDefect::kCrcMismatch:
+      return "crc_mismatch";
+    case AuditDefect::kMalformed:
+      return "malformed";
   }
   return "unknown";
 }
@@ -48,10 +58,9 @@ std::string AuditVerifyReport::ToString() const {
     return absl::StrCat("ok: ", records_verified, " records in ", segments,
                         " segments");
   }
-  return absl::StrCat(AuditDefectName(defect), " at ", segment_file,
-                      " record ", record_index, " offset ", byte_offset, ": ",
-                      detail, " (", records_verified,
-                      " records verified before it)");
+  return absl::StrCat(AuditDefectName(defect), " at ", segment_file, " record ",
+                      record_index, " offset ", byte_offset, ": ", detail, " (",
+                      records_verified, " records verified before it)");
 }
 
 namespace {
@@ -89,8 +98,8 @@ class Verifier {
       ++report_.segments;
       if (number != i) {
         Defect(AuditDefect::kBrokenSegmentLink, path, 0, 0,
-               absl::StrCat("segment ", i, " (",
-                            internal::SegmentFileName(i), ") is missing"));
+               absl::StrCat("segment ", i, " (", internal::SegmentFileName(i),
+                            ") is missing"));
         return report_;
       }
       ASSIGN_OR_RETURN(std::string data, internal::ReadFile(path));
@@ -117,8 +126,8 @@ class Verifier {
       case internal::HeaderProblem::kNone:
         break;
       case internal::HeaderProblem::kShort:
-        Defect(last ? AuditDefect::kTornTail : AuditDefect::kTruncated, path,
-               0, 0,
+        Defect(last ? AuditDefect::kTornTail : AuditDefect::kTruncated, path, 0,
+               0,
                absl::StrCat("segment header has ", data.size(), " of ",
                             internal::kSegmentHeaderSize, " bytes"));
         return absl::OkStatus();
@@ -136,9 +145,9 @@ class Verifier {
         return absl::OkStatus();
     }
     if (((header.flags & internal::kFlagKeyed) != 0) != hasher_.keyed()) {
-      return absl::InvalidArgumentError(absl::StrCat(
-          "VerifyAuditLog: '", path, "' was written ",
-          hasher_.keyed() ? "without" : "with", " an HMAC key"));
+      return absl::InvalidArgumentError(
+          absl::StrCat("VerifyAuditLog: '", path, "' was written ",
+                       hasher_.keyed() ? "without" : "with", " an HMAC key"));
     }
     if (header.prev_hash != hash_) {
       Defect(AuditDefect::kBrokenSegmentLink, path, 0, 0,
@@ -167,7 +176,8 @@ class Verifier {
       }
       if (st == FrameStatus::kBadLength) {
         Defect(AuditDefect::kCrcMismatch, path, index, at,
-               absl::StrCat("the length field ", internal::GetU32(data.data() + at),
+               absl::StrCat("the length field ",
+                            internal::GetU32(data.data() + at),
                             " exceeds the maximum record size"));
         return absl::OkStatus();
       }
@@ -276,24 +286,23 @@ absl::StatusOr<AuditVerifyReport> RepairAuditLog(absl::string_view directory,
     // The crash cut the header of a new, empty segment: drop the file.
     if (unlink(path.c_str()) != 0) {
       return absl::InternalError(absl::StrCat("RepairAuditLog: cannot remove '",
-                                              path, "': ", std::strerror(errno)));
+                                              path,
+                                              "': ", std::strerror(errno)));
     }
   } else {
     const int fd = open(path.c_str(), O_WRONLY | O_CLOEXEC);
-    if (fd < 0 ||
-        ftruncate(fd, static_cast<off_t>(report.byte_offset)) != 0 ||
+    if (fd < 0 || ftruncate(fd, static_cast<off_t>(report.byte_offset)) != 0 ||
         fdatasync(fd) != 0) {
       const int e = errno;
       if (fd >= 0) close(fd);
-      return absl::InternalError(absl::StrCat(
-          "RepairAuditLog: cannot truncate '", path, "' to ",
-          report.byte_offset, ": ", std::strerror(e)));
+      return absl::InternalError(
+          absl::StrCat("RepairAuditLog: cannot truncate '", path, "' to ",
+                       report.byte_offset, ": ", std::strerror(e)));
     }
     close(fd);
   }
   // A stale index would point past the end.
-  const std::string idx =
-      path.substr(0, path.size() - 4) + ".idx";
+  const std::string idx = path.substr(0, path.size() - 4) + ".idx";
   unlink(idx.c_str());
   return VerifyAuditLog(directory, hmac_key);
 }
@@ -344,31 +353,34 @@ absl::StatusOr<std::vector<OwnedAuditEvent>> AuditLogReader::Query(
   auto matches = [&](const EventKeys& k) {
     if (k.time_unix_nanos < lo || k.time_unix_nanos >= hi) return false;
     switch (kind) {
-      case KeyKind::kSubject: return k.subject == key;
-      case KeyKind::kAccessor: return k.accessor == key;
-      case KeyKind::kTime: return true;
+      case KeyKind::kSubject:
+        return k.subject == key;
+      case KeyKind::kAccessor:
+        return k.accessor == key;
+      case KeyKind::kTime:
+        return true;
     }
     return false;
   };
   auto take = [&](const FrameView& f, const std::string& path) -> absl::Status {
     ++stats_.frames_read;
     if (!f.crc_ok) {
-      return absl::DataLossError(absl::StrCat("AuditLogReader: frame at offset ",
-                                              f.offset, " of '", path,
-                                              "' fails its CRC"));
+      return absl::DataLossError(
+          absl::StrCat("AuditLogReader: frame at offset ", f.offset, " of '",
+                       path, "' fails its CRC"));
     }
     EventKeys k;
     if (!internal::ScanEventKeys(f.payload, &k)) {
-      return absl::DataLossError(absl::StrCat("AuditLogReader: frame at offset ",
-                                              f.offset, " of '", path,
-                                              "' is not an AuditEvent"));
+      return absl::DataLossError(
+          absl::StrCat("AuditLogReader: frame at offset ", f.offset, " of '",
+                       path, "' is not an AuditEvent"));
     }
     if (!matches(k)) return absl::OkStatus();
     OwnedAuditEvent e;
     if (!internal::DecodeEvent(f.payload, &e)) {
-      return absl::DataLossError(absl::StrCat("AuditLogReader: frame at offset ",
-                                              f.offset, " of '", path,
-                                              "' does not parse"));
+      return absl::DataLossError(
+          absl::StrCat("AuditLogReader: frame at offset ", f.offset, " of '",
+                       path, "' does not parse"));
     }
     out.push_back(std::move(e));
     return absl::OkStatus();
@@ -379,16 +391,16 @@ absl::StatusOr<std::vector<OwnedAuditEvent>> AuditLogReader::Query(
     SegmentIndex index;
     bool indexed = false;
     {
-      absl::StatusOr<std::string> bytes =
-          internal::ReadFile(PathOf(directory_, internal::IndexFileName(number)));
+      absl::StatusOr<std::string> bytes = internal::ReadFile(
+          PathOf(directory_, internal::IndexFileName(number)));
       struct stat st;
       indexed = bytes.ok() && SegmentIndex::Decode(*bytes, &index) &&
                 index.segment_number == number &&
                 stat(path.c_str(), &st) == 0 &&
                 static_cast<std::uint64_t>(st.st_size) == index.file_size;
     }
-    if (indexed && (index.records == 0 || index.max_time < lo ||
-                    index.min_time >= hi)) {
+    if (indexed &&
+        (index.records == 0 || index.max_time < lo || index.min_time >= hi)) {
       ++stats_.segments_skipped;
       continue;
     }
@@ -402,22 +414,26 @@ absl::StatusOr<std::vector<OwnedAuditEvent>> AuditLogReader::Query(
       const int fd = open(path.c_str(), O_RDONLY | O_CLOEXEC);
       if (fd < 0) {
         return absl::InternalError(absl::StrCat("AuditLogReader: cannot open '",
-                                                path, "': ", std::strerror(errno)));
+                                                path,
+                                                "': ", std::strerror(errno)));
       }
       std::string frame;
       absl::Status s;
       for (; it != index.entries.end() && it->first == h && s.ok(); ++it) {
         char head[internal::kFrameHeaderSize];
         const auto off = static_cast<off_t>(it->second);
-        if (pread(fd, head, sizeof(head), off) != static_cast<ssize_t>(sizeof(head))) {
-          s = absl::DataLossError(absl::StrCat("AuditLogReader: index points past '",
-                                               path, "' at ", it->second));
+        if (pread(fd, head, sizeof(head), off) !=
+            static_cast<ssize_t>(sizeof(head))) {
+          s = absl::DataLossError(
+              absl::StrCat("AuditLogReader: index points past '", path, "' at ",
+                           it->second));
           break;
         }
         const std::uint32_t len = internal::GetU32(head);
         if (len > internal::kMaxPayload) {
-          s = absl::DataLossError(absl::StrCat("AuditLogReader: bad frame length at ",
-                                               it->second, " of '", path, "'"));
+          s = absl::DataLossError(
+              absl::StrCat("AuditLogReader: bad frame length at ", it->second,
+                           " of '", path, "'"));
           break;
         }
         frame.resize(internal::kFrameOverhead + len);

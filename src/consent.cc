@@ -32,7 +32,8 @@ absl::Status ValidateConsentChange(const v1::ConsentChange& change) {
           !v1::ConsentState_IsValid(pc.state())) {
         return absl::InvalidArgumentError(absl::StrCat(
             "consent change: purpose_consent.state must be set (got ",
-            static_cast<int>(pc.state()), ") for purpose '", pc.purpose(), "'"));
+            static_cast<int>(pc.state()), ") for purpose '", pc.purpose(),
+            "'"));
       }
       if (pc.has_expiry() && pc.state() != v1::CONSENT_STATE_GIVEN) {
         return absl::InvalidArgumentError(
@@ -90,9 +91,9 @@ void MergeConsentChange(const v1::ConsentChange& change, Revision revision,
 
 absl::StatusOr<std::vector<v1::ConsentHistoryEntry>> ConsentStore::History(
     absl::string_view subject_id) {
-  return absl::UnimplementedError(absl::StrCat(
-      "this consent store keeps no history (asked for subject '", subject_id,
-      "')"));
+  return absl::UnimplementedError(
+      absl::StrCat("this consent store keeps no history (asked for subject '",
+                   subject_id, "')"));
 }
 
 // ---------------------------------------------------------------------------
@@ -109,8 +110,8 @@ struct InMemoryConsentStore::Impl {
   // revision -> subject id, for ChangesSince (only the latest revision of a
   // subject is kept).
   std::map<Revision, std::string> by_revision ABSL_GUARDED_BY(mu);
-  absl::flat_hash_map<std::string, std::vector<v1::ConsentHistoryEntry>>
-      history ABSL_GUARDED_BY(mu);
+  absl::flat_hash_map<std::string, std::vector<v1::ConsentHistoryEntry>> history
+      ABSL_GUARDED_BY(mu);
   Revision revision ABSL_GUARDED_BY(mu) = 0;
   bool unavailable ABSL_GUARDED_BY(mu) = false;
 
@@ -142,7 +143,8 @@ absl::Status Unavailable() {
 
 }  // namespace
 
-InMemoryConsentStore::InMemoryConsentStore() : impl_(std::make_unique<Impl>()) {}
+InMemoryConsentStore::InMemoryConsentStore()
+    : impl_(std::make_unique<Impl>()) {}
 InMemoryConsentStore::~InMemoryConsentStore() = default;
 
 absl::StatusOr<v1::ConsentRecord> InMemoryConsentStore::Get(
@@ -174,10 +176,10 @@ absl::StatusOr<Revision> InMemoryConsentStore::Apply(
         change.expected_revision() != record.revision()) {
       const Revision current = record.revision();
       if (current == 0) impl_->records.erase(change.subject_id());
-      return absl::AbortedError(absl::StrCat(
-          "consent change for subject '", change.subject_id(),
-          "': expected revision ", change.expected_revision(),
-          " but the record is at revision ", current));
+      return absl::AbortedError(
+          absl::StrCat("consent change for subject '", change.subject_id(),
+                       "': expected revision ", change.expected_revision(),
+                       " but the record is at revision ", current));
     }
     if (record.revision() != 0) impl_->by_revision.erase(record.revision());
     rev = ++impl_->revision;
@@ -201,8 +203,8 @@ absl::StatusOr<Revision> InMemoryConsentStore::Apply(
   return rev;
 }
 
-absl::StatusOr<std::vector<v1::ConsentRecord>> InMemoryConsentStore::ChangesSince(
-    Revision after, int limit) {
+absl::StatusOr<std::vector<v1::ConsentRecord>>
+InMemoryConsentStore::ChangesSince(Revision after, int limit) {
   internal::ReaderMutexLock lock(&impl_->mu);
   if (impl_->unavailable) return Unavailable();
   std::vector<v1::ConsentRecord> out;
@@ -226,8 +228,8 @@ std::unique_ptr<Subscription> InMemoryConsentStore::Watch(
   {
     internal::MutexLock lock(&impl_->listeners_mu);
     id = impl_->next_id++;
-    impl_->listeners.emplace(
-        id, std::make_shared<Impl::Listener>(Impl::Listener{std::move(listener)}));
+    impl_->listeners.emplace(id, std::make_shared<Impl::Listener>(
+                                     Impl::Listener{std::move(listener)}));
   }
   Impl* impl = impl_.get();
   return std::make_unique<InMemorySubscription>([impl, id] {

@@ -16,15 +16,16 @@ namespace {
 constexpr absl::string_view kReasonPayloadUrl =
     "type.googleapis.com/consentry.v1.Reason";
 
-#define CONSENTRY_SAME_NUMBER(cpp, proto)                               \
-  static_assert(static_cast<int>(Reason::cpp) == v1::proto, #cpp " != " \
-                                                                #proto)
+#define CONSENTRY_SAME_NUMBER(cpp, proto)                              \
+  static_assert(static_cast<int>(Reason::cpp) == v1::proto, #cpp " !=" \
+                                                                 " " #proto)
 CONSENTRY_SAME_NUMBER(kUnspecified, REASON_UNSPECIFIED);
 CONSENTRY_SAME_NUMBER(kAllowedNecessary, REASON_ALLOWED_NECESSARY);
 CONSENTRY_SAME_NUMBER(kAllowedConsent, REASON_ALLOWED_CONSENT);
 CONSENTRY_SAME_NUMBER(kAllowedNotOptedOut, REASON_ALLOWED_NOT_OPTED_OUT);
 CONSENTRY_SAME_NUMBER(kAllowedOccasionConsent, REASON_ALLOWED_OCCASION_CONSENT);
-CONSENTRY_SAME_NUMBER(kNotCollectedForPurpose, REASON_NOT_COLLECTED_FOR_PURPOSE);
+CONSENTRY_SAME_NUMBER(kNotCollectedForPurpose,
+                      REASON_NOT_COLLECTED_FOR_PURPOSE);
 CONSENTRY_SAME_NUMBER(kProhibitedPurpose, REASON_PROHIBITED_PURPOSE);
 CONSENTRY_SAME_NUMBER(kNotAllowedByPolicy, REASON_NOT_ALLOWED_BY_POLICY);
 CONSENTRY_SAME_NUMBER(kNoConsent, REASON_NO_CONSENT);
@@ -41,10 +42,12 @@ CONSENTRY_SAME_NUMBER(kAuditOverloaded, REASON_AUDIT_OVERLOADED);
 CONSENTRY_SAME_NUMBER(kConsentStale, REASON_CONSENT_STALE);
 CONSENTRY_SAME_NUMBER(kProvisionStopped, REASON_PROVISION_STOPPED);
 CONSENTRY_SAME_NUMBER(kRecipientNotVetted, REASON_RECIPIENT_NOT_VETTED);
-CONSENTRY_SAME_NUMBER(kRecipientMonitoringOverdue, REASON_RECIPIENT_MONITORING_OVERDUE);
+CONSENTRY_SAME_NUMBER(kRecipientMonitoringOverdue,
+                      REASON_RECIPIENT_MONITORING_OVERDUE);
 CONSENTRY_SAME_NUMBER(kNoProvisionConsent, REASON_NO_PROVISION_CONSENT);
 CONSENTRY_SAME_NUMBER(kNoSpecificConsent, REASON_NO_SPECIFIC_CONSENT);
-CONSENTRY_SAME_NUMBER(kConsentPredatesMaterialChange, REASON_CONSENT_PREDATES_MATERIAL_CHANGE);
+CONSENTRY_SAME_NUMBER(kConsentPredatesMaterialChange,
+                      REASON_CONSENT_PREDATES_MATERIAL_CHANGE);
 CONSENTRY_SAME_NUMBER(kRetentionExpired, REASON_RETENTION_EXPIRED);
 CONSENTRY_SAME_NUMBER(kOccasionConsentUsed, REASON_OCCASION_CONSENT_USED);
 CONSENTRY_SAME_NUMBER(kRequestPending, REASON_REQUEST_PENDING);
@@ -54,45 +57,78 @@ CONSENTRY_SAME_NUMBER(kRequestPending, REASON_REQUEST_PENDING);
 
 absl::string_view ReasonName(Reason r) {
   switch (r) {
-    case Reason::kUnspecified: return "unspecified";
-    case Reason::kAllowedNecessary: return "allowed_necessary";
-    case Reason::kAllowedConsent: return "allowed_consent";
-    case Reason::kAllowedNotOptedOut: return "allowed_not_opted_out";
-    case Reason::kAllowedOccasionConsent: return "allowed_occasion_consent";
-    case Reason::kNotCollectedForPurpose: return "not_collected_for_purpose";
-    case Reason::kProhibitedPurpose: return "prohibited_purpose";
-    case Reason::kNotAllowedByPolicy: return "not_allowed_by_policy";
-    case Reason::kNoConsent: return "no_consent";
-    case Reason::kConsentRefused: return "consent_refused";
-    case Reason::kConsentWithdrawn: return "consent_withdrawn";
-    case Reason::kConsentExpired: return "consent_expired";
-    case Reason::kUseSuspended: return "use_suspended";
-    case Reason::kSubjectErased: return "subject_erased";
-    case Reason::kAccessorNotPermitted: return "accessor_not_permitted";
-    case Reason::kNoOccasionConsent: return "no_occasion_consent";
-    case Reason::kStoreUnavailable: return "store_unavailable";
-    case Reason::kAuditUnavailable: return "audit_unavailable";
-    case Reason::kAuditOverloaded: return "audit_overloaded";
-    case Reason::kConsentStale: return "consent_stale";
-    case Reason::kProvisionStopped: return "provision_stopped";
-    case Reason::kRecipientNotVetted: return "recipient_not_vetted";
-    case Reason::kRecipientMonitoringOverdue: return "recipient_monitoring_overdue";
-    case Reason::kNoProvisionConsent: return "no_provision_consent";
-    case Reason::kNoSpecificConsent: return "no_specific_consent";
-    case Reason::kConsentPredatesMaterialChange: return "consent_predates_material_change";
-    case Reason::kRetentionExpired: return "retention_expired";
-    case Reason::kOccasionConsentUsed: return "occasion_consent_used";
-    case Reason::kRequestPending: return "request_pending";
+    case Reason::kUnspecified:
+      return "unspecified";
+    case Reason::kAllowedNecessary:
+      return "allowed_necessary";
+    case Reason::kAllowedConsent:
+      return "allowed_consent";
+    case Reason::kAllowedNotOptedOut:
+      return "allowed_not_opted_out";
+    case Reason::kAllowedOccasionConsent:
+      return "allowed_occasion_consent";
+    case Reason::kNotCollectedForPurpose:
+      return "not_collected_for_purpose";
+    case Reason::kProhibitedPurpose:
+      return "prohibited_purpose";
+    case Reason::kNotAllowedByPolicy:
+      return "not_allowed_by_policy";
+    case Reason::kNoConsent:
+      return "no_consent";
+    case Reason::kConsentRefused:
+      return "consent_refused";
+    case Reason::kConsentWithdrawn:
+      return "consent_withdrawn";
+    case Reason::kConsentExpired:
+      return "consent_expired";
+    case Reason::kUseSuspended:
+      return "use_suspended";
+    case Reason::kSubjectErased:
+      return "subject_erased";
+    case Reason::kAccessorNotPermitted:
+      return "accessor_not_permitted";
+    case Reason::kNoOccasionConsent:
+      return "no_occasion_consent";
+    case Reason::kStoreUnavailable:
+      return "store_unavailable";
+    case Reason::kAuditUnavailable:
+      return "audit_unavailable";
+    case Reason::kAuditOverloaded:
+      return "audit_overloaded";
+    case Reason::kConsentStale:
+      return "consent_stale";
+    case Reason::kProvisionStopped:
+      return "provision_stopped";
+    case Reason::kRecipientNotVetted:
+      return "recipient_not_vetted";
+    case Reason::kRecipientMonitoringOverdue:
+      return "recipient_monitoring_overdue";
+    case Reason::kNoProvisionConsent:
+      return "no_provision_consent";
+    case Reason::kNoSpecificConsent:
+      return "no_specific_consent";
+    case Reason::kConsentPredatesMaterialChange:
+      return "consent_predates_material_change";
+    case Reason::kRetentionExpired:
+      return "retention_expired";
+    case Reason::kOccasionConsentUsed:
+      return "occasion_consent_used";
+    case Reason::kRequestPending:
+      return "request_pending";
   }
   return "unknown";
 }
 
 absl::string_view ReasonDescription(Reason r) {
   switch (r) {
-    case Reason::kUnspecified: return "no decision";
-    case Reason::kAllowedNecessary: return "necessary to provide the service";
-    case Reason::kAllowedConsent: return "the person consented to this purpose";
-    case Reason::kAllowedNotOptedOut: return "the person has not opted out";
+    case Reason::kUnspecified:
+      return "no decision";
+    case Reason::kAllowedNecessary:
+      return "necessary to provide the service";
+    case Reason::kAllowedConsent:
+      return "the person consented to this purpose";
+    case Reason::kAllowedNotOptedOut:
+      return "the person has not opted out";
     case Reason::kAllowedOccasionConsent:
       return "the person consented for this occasion";
     case Reason::kNotCollectedForPurpose:
@@ -101,24 +137,31 @@ absl::string_view ReasonDescription(Reason r) {
       return "the record may never be used for this purpose";
     case Reason::kNotAllowedByPolicy:
       return "the policy does not allow this purpose for this data category";
-    case Reason::kNoConsent: return "the person has not consented";
-    case Reason::kConsentRefused: return "the person refused consent";
-    case Reason::kConsentWithdrawn: return "the person withdrew consent";
-    case Reason::kConsentExpired: return "the person's consent has expired";
+    case Reason::kNoConsent:
+      return "the person has not consented";
+    case Reason::kConsentRefused:
+      return "the person refused consent";
+    case Reason::kConsentWithdrawn:
+      return "the person withdrew consent";
+    case Reason::kConsentExpired:
+      return "the person's consent has expired";
     case Reason::kUseSuspended:
       return "use is suspended at the person's request";
-    case Reason::kSubjectErased: return "the person's data has been erased";
+    case Reason::kSubjectErased:
+      return "the person's data has been erased";
     case Reason::kAccessorNotPermitted:
       return "this accessor may not declare this purpose";
     case Reason::kNoOccasionConsent:
       return "no consent for this occasion of a purpose outside the catalogue";
-    case Reason::kStoreUnavailable: return "the consent store is unavailable";
+    case Reason::kStoreUnavailable:
+      return "the consent store is unavailable";
     case Reason::kAuditUnavailable:
       return "the decision could not be audited";
     case Reason::kAuditOverloaded:
       return "the audit queue is full and the policy is to deny";
     case Reason::kConsentStale:
-      return "consent state may be stale: the change feed has been silent too long";
+      return "consent state may be stale: the change feed has been silent too "
+             "long";
     case Reason::kProvisionStopped:
       return "the person stopped provision to third parties";
     case Reason::kRecipientNotVetted:
@@ -143,10 +186,9 @@ absl::string_view ReasonDescription(Reason r) {
 
 absl::Status DenialStatus(Reason reason, absl::string_view purpose,
                           absl::string_view category) {
-  const std::string msg =
-      absl::StrCat("consentry: denied ", ReasonName(reason), " (",
-                   ReasonDescription(reason), ") for purpose '", purpose,
-                   "' on category '", category, "'");
+  const std::string msg = absl::StrCat(
+      "consentry: denied ", ReasonName(reason), " (", ReasonDescription(reason),
+      ") for purpose '", purpose, "' on category '", category, "'");
   absl::Status s;
   switch (reason) {
     case Reason::kNoConsent:

@@ -6,8 +6,8 @@
 #include <algorithm>
 #include <atomic>
 #include <chrono>
-#include <thread>
 #include <string>
+#include <thread>
 #include <tuple>
 #include <utility>
 #include <vector>
@@ -75,11 +75,11 @@ struct Epoch {
     if (s.profile.flags & SubjectProfile::kHasOccasionConsent) {
       for (const v1::PurposeConsent& pc : record.purposes()) {
         if (pc.occasion_id().empty()) continue;
-        occ.push_back(OccasionConsent{
-            pc.purpose(), pc.occasion_id(), pc.state(),
-            pc.has_expiry() ? ToNanos(pc.expiry()) : kNoExpiry,
-            policy->VersionOrdinal(pc.policy_version()), pc.single_use(),
-            pc.has_used_time()});
+        occ.push_back(
+            OccasionConsent{pc.purpose(), pc.occasion_id(), pc.state(),
+                            pc.has_expiry() ? ToNanos(pc.expiry()) : kNoExpiry,
+                            policy->VersionOrdinal(pc.policy_version()),
+                            pc.single_use(), pc.has_used_time()});
       }
     }
     MutexLock lock(&occasions_mu);
@@ -118,7 +118,8 @@ struct Epoch {
           if (oc.expiry_ns <= now_ns) {
             best = OccasionMatch{Reason::kConsentExpired, false, oc.purpose};
           } else if (oc.used) {
-            best = OccasionMatch{Reason::kOccasionConsentUsed, false, oc.purpose};
+            best =
+                OccasionMatch{Reason::kOccasionConsentUsed, false, oc.purpose};
           } else if (oc.version_ordinal < min_ordinal) {
             best = OccasionMatch{Reason::kConsentPredatesMaterialChange, false,
                                  oc.purpose};
@@ -286,7 +287,8 @@ Guard::~Guard() {
   impl_->subscription.reset();
 }
 
-absl::Status Guard::SchedulePolicy(std::shared_ptr<const CompiledPolicy> policy) {
+absl::Status Guard::SchedulePolicy(
+    std::shared_ptr<const CompiledPolicy> policy) {
   if (policy == nullptr) {
     return absl::InvalidArgumentError("SchedulePolicy: policy is null");
   }
@@ -318,8 +320,8 @@ absl::Status Guard::SchedulePolicy(std::shared_ptr<const CompiledPolicy> policy)
         if (wait > absl::ZeroDuration()) {
           impl->sched_cv.WaitFor(
               &impl->sched_mu,
-              std::chrono::nanoseconds(absl::ToInt64Nanoseconds(
-                  std::min(wait, absl::Seconds(1)))),
+              std::chrono::nanoseconds(
+                  absl::ToInt64Nanoseconds(std::min(wait, absl::Seconds(1)))),
               [impl]() {
                 impl->sched_mu.AssertHeld();
                 return impl->stopping;
@@ -379,9 +381,9 @@ std::shared_ptr<const CompiledPolicy> Guard::policy() const {
   return impl_->current.load(std::memory_order_acquire)->policy;
 }
 
-absl::StatusOr<AccessContext> Guard::Context(absl::string_view accessor,
-                                             absl::string_view purpose,
-                                             absl::string_view occasion_id) const {
+absl::StatusOr<AccessContext> Guard::Context(
+    absl::string_view accessor, absl::string_view purpose,
+    absl::string_view occasion_id) const {
   std::shared_ptr<const CompiledPolicy> p = policy();
   absl::StatusOr<AccessorIndex> a = p->FindAccessor(accessor);
   if (!a.ok()) return a.status();
@@ -432,7 +434,8 @@ absl::StatusOr<RecordTags> Guard::Tag(
   tags.policy_ = std::move(p);
   tags.subject_ = std::string(subject);
   tags.record_ref_ = std::string(record_ref);
-  tags.collected_at_ = collected_at.has_value() ? *collected_at : options_.clock();
+  tags.collected_at_ =
+      collected_at.has_value() ? *collected_at : options_.clock();
   tags.category_ = *c;
   return tags;
 }
@@ -500,7 +503,8 @@ absl::StatusOr<Decision> Guard::Decide(const AccessContext& ctx,
     } else if (target.tags != nullptr && p.has_retention(category) &&
                p.retention(category, purpose) != absl::InfiniteDuration() &&
                absl::FromUnixNanos(now_ns()) >
-                   target.tags->collected_at() + p.retention(category, purpose)) {
+                   target.tags->collected_at() +
+                       p.retention(category, purpose)) {
       reason = Reason::kRetentionExpired;
     } else if (basis != Basis::kNecessary && feed_stale()) {
       // The cache may miss a withdrawal: consent cannot be relied on.
@@ -529,8 +533,9 @@ absl::StatusOr<Decision> Guard::Decide(const AccessContext& ctx,
           } else {
             // Another subject's consent must never decide this read: a
             // store that answers for the wrong subject is failing.
-            record = absl::DataLossError("consent store returned a record for "
-                                         "another subject");
+            record = absl::DataLossError(
+                "consent store returned a record for "
+                "another subject");
           }
         }
         if (!record.ok()) {
@@ -577,7 +582,7 @@ absl::StatusOr<Decision> Guard::Decide(const AccessContext& ctx,
             }
           }
         } else if (((p.requires_specific_consent(category) ? s->given_direct
-                                                            : s->given) &
+                                                           : s->given) &
                     bit) != 0) {
           reason = (p.has_reconsent() &&
                     s->consent_ordinal[purpose] <
@@ -616,9 +621,9 @@ absl::StatusOr<Decision> Guard::Decide(const AccessContext& ctx,
     event.category = category_id;
     event.purpose = ctx.purpose();
     event.policy_version = p.version();
-    event.record_ref =
-        target.tags != nullptr ? absl::string_view(target.tags->record_ref())
-                               : absl::string_view();
+    event.record_ref = target.tags != nullptr
+                           ? absl::string_view(target.tags->record_ref())
+                           : absl::string_view();
     event.reason = reason;
     event.revision = revision;
     event.shadow = decision.shadow_denial();
@@ -685,10 +690,11 @@ Reason Guard::ConsumeOccasionConsent(absl::string_view subject,
 absl::StatusOr<Decision> Guard::Check(const AccessContext& ctx,
                                       absl::string_view subject,
                                       const CategoryRef& category) {
-  return Decide(ctx, Target{.subject = subject,
-                            .category_policy = category.policy_.get(),
-                            .category = category.index_,
-                            .tags = nullptr},
+  return Decide(ctx,
+                Target{.subject = subject,
+                       .category_policy = category.policy_.get(),
+                       .category = category.index_,
+                       .tags = nullptr},
                 nullptr, nullptr, nullptr);
 }
 
@@ -739,15 +745,15 @@ absl::StatusOr<Guard::Authorization> Guard::Evaluate(const AccessContext& ctx,
   const CompiledPolicy* policy = nullptr;
   PurposeIndex purpose = 0;
   CategoryIndex category = 0;
-  absl::StatusOr<Decision> d = Decide(
-      ctx,
-      Target{.subject = record.subject(),
-             .category_policy = record.policy_.get(),
-             .category = record.category_,
-             .tags = &record,
-             .consume_single_use = true,
-             .min_revision = min_revision},
-      &policy, &purpose, &category);
+  absl::StatusOr<Decision> d =
+      Decide(ctx,
+             Target{.subject = record.subject(),
+                    .category_policy = record.policy_.get(),
+                    .category = record.category_,
+                    .tags = &record,
+                    .consume_single_use = true,
+                    .min_revision = min_revision},
+             &policy, &purpose, &category);
   if (!d.ok()) return d.status();
   Authorization out{*d, absl::nullopt};
   if (d->proceeds()) {
@@ -782,14 +788,14 @@ absl::StatusOr<std::vector<Decision>> Guard::DecideBatch(
   std::int64_t included = 0;
   absl::Status failure;
   for (const RecordTags* r : records) {
-    absl::StatusOr<Decision> d = Decide(
-        ctx,
-        Target{.subject = r->subject(),
-               .category_policy = r->policy_.get(),
-               .category = r->category_,
-               .tags = r,
-               .suppress_audit = true},
-        nullptr, nullptr, nullptr);
+    absl::StatusOr<Decision> d =
+        Decide(ctx,
+               Target{.subject = r->subject(),
+                      .category_policy = r->policy_.get(),
+                      .category = r->category_,
+                      .tags = r,
+                      .suppress_audit = true},
+               nullptr, nullptr, nullptr);
     if (!d.ok()) {
       failure = d.status();
       break;
@@ -805,30 +811,31 @@ absl::StatusOr<std::vector<Decision>> Guard::DecideBatch(
     std::vector<std::pair<Reason, std::int64_t>> reasons(excluded.begin(),
                                                          excluded.end());
     std::sort(reasons.begin(), reasons.end());
-    std::string detail = absl::StrCat("batch of ", records.size(), ": ",
-                                      included, " included");
+    std::string detail =
+        absl::StrCat("batch of ", records.size(), ": ", included, " included");
     for (const auto& [reason, n] : reasons) {
       absl::StrAppend(&detail, ", ", n, " excluded (", ReasonName(reason), ")");
     }
-    if (!failure.ok()) absl::StrAppend(&detail, "; failed: ", failure.message());
-    const CompiledPolicy& p = *impl_->current.load(std::memory_order_acquire)->policy;
+    if (!failure.ok())
+      absl::StrAppend(&detail, "; failed: ", failure.message());
+    const CompiledPolicy& p =
+        *impl_->current.load(std::memory_order_acquire)->policy;
     AuditEvent event;
-    event.time_unix_nanos = impl_->has_clock ? absl::ToUnixNanos(options_.clock())
-                                             : absl::GetCurrentTimeNanos();
+    event.time_unix_nanos = impl_->has_clock
+                                ? absl::ToUnixNanos(options_.clock())
+                                : absl::GetCurrentTimeNanos();
     event.action = AuditAction::kBatch;
     event.accessor = ctx.accessor();
     event.purpose = ctx.purpose();
-    event.category = records.empty()
-                         ? absl::string_view()
-                         : records.front()->category();
+    event.category =
+        records.empty() ? absl::string_view() : records.front()->category();
     event.policy_version = p.version();
     event.record_ref = batch_ref;
     event.reason = failure.ok() ? (included > 0 ? Reason::kAllowedConsent
                                                 : Reason::kNoConsent)
                                 : Reason::kStoreUnavailable;
     event.subjects_included = included;
-    event.subjects_excluded =
-        static_cast<std::int64_t>(out.size()) - included;
+    event.subjects_excluded = static_cast<std::int64_t>(out.size()) - included;
     event.detail = detail;
     if (!impl_->audit->Record(event).ok()) {
       return DenialStatus(Reason::kAuditUnavailable, ctx.purpose(),
@@ -885,13 +892,13 @@ absl::Status Guard::SetPolicy(std::shared_ptr<const CompiledPolicy> policy) {
   impl_->policies.push_back(std::move(policy));
   // Free epochs retired longer ago than the grace period.
   const absl::Duration grace = options_.retire_grace;
-  impl_->epochs.erase(
-      std::remove_if(impl_->epochs.begin(), impl_->epochs.end(),
-                     [&](const std::unique_ptr<Epoch>& e) {
-                       return e->retired_at != absl::InfiniteFuture() &&
-                              now - e->retired_at > grace;
-                     }),
-      impl_->epochs.end());
+  impl_->epochs.erase(std::remove_if(impl_->epochs.begin(), impl_->epochs.end(),
+                                     [&](const std::unique_ptr<Epoch>& e) {
+                                       return e->retired_at !=
+                                                  absl::InfiniteFuture() &&
+                                              now - e->retired_at > grace;
+                                     }),
+                      impl_->epochs.end());
   return absl::OkStatus();
 }
 

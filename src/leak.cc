@@ -71,9 +71,8 @@ AccessorBaseline Baseline(const std::string& accessor, const Profile& p,
   if (b.active_hours > 0) {
     const auto k = static_cast<double>(b.active_hours);
     b.mean_subjects_per_hour = sum / k;
-    b.stddev_subjects_per_hour =
-        std::sqrt(std::max(0.0, sq / k - b.mean_subjects_per_hour *
-                                              b.mean_subjects_per_hour));
+    b.stddev_subjects_per_hour = std::sqrt(std::max(
+        0.0, sq / k - b.mean_subjects_per_hour * b.mean_subjects_per_hour));
   }
   b.denial_rate = p.events > 0 ? static_cast<double>(p.denials) /
                                      static_cast<double>(p.events)
@@ -92,18 +91,24 @@ absl::Time EndOfDay(absl::Time t, int day_number, const absl::TimeZone& tz) {
 
 absl::string_view LeakSignalName(LeakSignal s) {
   switch (s) {
-    case LeakSignal::kBulkRead: return "bulk_read";
-    case LeakSignal::kNewPurpose: return "new_purpose";
-    case LeakSignal::kDenialSpike: return "denial_spike";
-    case LeakSignal::kUnusualHour: return "unusual_hour";
-    case LeakSignal::kNoBaseline: return "no_baseline";
+    case LeakSignal::kBulkRead:
+      return "bulk_read";
+    case LeakSignal::kNewPurpose:
+      return "new_purpose";
+    case LeakSignal::kDenialSpike:
+      return "denial_spike";
+    case LeakSignal::kUnusualHour:
+      return "unusual_hour";
+    case LeakSignal::kNoBaseline:
+      return "no_baseline";
   }
   return "unknown";
 }
 
 bool LeakReport::Flags(absl::string_view accessor) const {
-  return std::any_of(findings.begin(), findings.end(),
-                     [&](const LeakFinding& f) { return f.accessor == accessor; });
+  return std::any_of(
+      findings.begin(), findings.end(),
+      [&](const LeakFinding& f) { return f.accessor == accessor; });
 }
 
 LeakReport DetectLeaks(absl::Span<const OwnedAuditEvent> baseline_events,
@@ -118,7 +123,9 @@ LeakReport DetectLeaks(absl::Span<const OwnedAuditEvent> baseline_events,
   for (const auto& [accessor, r] : recent) {
     auto it = std::lower_bound(
         report.baselines.begin(), report.baselines.end(), accessor,
-        [](const AccessorBaseline& b, const std::string& a) { return b.accessor < a; });
+        [](const AccessorBaseline& b, const std::string& a) {
+          return b.accessor < a;
+        });
     if (it == report.baselines.end() || it->accessor != accessor) {
       LeakFinding f;
       f.accessor = accessor;
@@ -130,7 +137,8 @@ LeakReport DetectLeaks(absl::Span<const OwnedAuditEvent> baseline_events,
     }
     const AccessorBaseline& b = *it;
     const double threshold = std::max(
-        {b.mean_subjects_per_hour + o.subjects_sigma * b.stddev_subjects_per_hour,
+        {b.mean_subjects_per_hour +
+             o.subjects_sigma * b.stddev_subjects_per_hour,
          o.subjects_ratio * static_cast<double>(b.max_subjects_per_hour),
          static_cast<double>(o.min_subjects_per_hour)});
     std::vector<std::int64_t> hours;
@@ -167,12 +175,13 @@ LeakReport DetectLeaks(absl::Span<const OwnedAuditEvent> baseline_events,
     }
     if (o.flag_new_purposes) {
       for (const std::string& purpose : r.purposes) {
-        if (!std::binary_search(b.purposes.begin(), b.purposes.end(), purpose)) {
+        if (!std::binary_search(b.purposes.begin(), b.purposes.end(),
+                                purpose)) {
           LeakFinding f;
           f.accessor = accessor;
           f.signal = LeakSignal::kNewPurpose;
-          f.detail = absl::StrCat("declared '", purpose,
-                                  "', never declared before");
+          f.detail =
+              absl::StrCat("declared '", purpose, "', never declared before");
           report.findings.push_back(std::move(f));
         }
       }
@@ -232,7 +241,8 @@ absl::StatusOr<LeakScope> ScopeLeak(absl::Span<const OwnedAuditEvent> events,
         absl::StrCat("ScopeLeak: empty window [", absl::FormatTime(q.from),
                      ", ", absl::FormatTime(q.to), ")"));
   }
-  if (q.aware_at == absl::InfinitePast() || q.aware_at == absl::InfiniteFuture()) {
+  if (q.aware_at == absl::InfinitePast() ||
+      q.aware_at == absl::InfiniteFuture()) {
     return absl::InvalidArgumentError(
         "ScopeLeak: aware_at (when the leak became known) is not set");
   }
@@ -261,8 +271,9 @@ absl::StatusOr<LeakScope> ScopeLeak(absl::Span<const OwnedAuditEvent> events,
   scope.categories.assign(categories.begin(), categories.end());
   scope.accessors.assign(who.begin(), who.end());
   auto any_in = [&](const std::vector<std::string>& list) {
-    return std::any_of(list.begin(), list.end(),
-                       [&](const std::string& c) { return categories.contains(c); });
+    return std::any_of(list.begin(), list.end(), [&](const std::string& c) {
+      return categories.contains(c);
+    });
   };
   if (any_in(q.special_care_categories)) {
     scope.triggers.push_back(ReportTrigger::kSpecialCareData);
@@ -283,7 +294,8 @@ absl::StatusOr<LeakScope> ScopeLeak(absl::Span<const OwnedAuditEvent> events,
     scope.preliminary_deadline =
         EndOfDay(q.aware_at, q.preliminary_days, q.time_zone);
     scope.final_deadline = EndOfDay(
-        q.aware_at, q.wrongful_purpose ? q.final_days_wrongful_purpose : q.final_days,
+        q.aware_at,
+        q.wrongful_purpose ? q.final_days_wrongful_purpose : q.final_days,
         q.time_zone);
   }
   return scope;
@@ -291,10 +303,11 @@ absl::StatusOr<LeakScope> ScopeLeak(absl::Span<const OwnedAuditEvent> events,
 
 std::string LeakScope::Summary() const {
   std::string out = absl::StrCat(
-      subjects.size(), " subjects affected by ", events, " exposures; categories: ",
+      subjects.size(), " subjects affected by ", events,
+      " exposures; categories: ",
       categories.empty() ? "none" : absl::StrJoin(categories, ", "),
-      "; accessors: ", accessors.empty() ? "none" : absl::StrJoin(accessors, ", "),
-      "\n");
+      "; accessors: ",
+      accessors.empty() ? "none" : absl::StrJoin(accessors, ", "), "\n");
   if (!report_required()) {
     absl::StrAppend(&out, "no reporting trigger met\n");
     return out;

@@ -23,7 +23,8 @@ const std::string& Text(const v1::LocalizedText& t, Language l) {
 absl::string_view BasisText(Basis b, Language l) {
   switch (b) {
     case Basis::kNecessary:
-      return Ja(l) ? "サービスの提供に必要なため" : "necessary to provide the service";
+      return Ja(l) ? "サービスの提供に必要なため"
+                   : "necessary to provide the service";
     case Basis::kOptIn:
       return Ja(l) ? "ご本人の同意がある場合に限り" : "only with your consent";
     case Basis::kOptOut:
@@ -37,14 +38,16 @@ absl::string_view BasisText(Basis b, Language l) {
 std::string Period(absl::Duration d, Language l) {
   const int64_t days = absl::ToInt64Hours(d) / 24;
   if (days % 365 == 0 && days > 0) {
-    return Ja(l) ? absl::StrCat(days / 365, "年") : absl::StrCat(days / 365, " year(s)");
+    return Ja(l) ? absl::StrCat(days / 365, "年")
+                 : absl::StrCat(days / 365, " year(s)");
   }
   return Ja(l) ? absl::StrCat(days, "日") : absl::StrCat(days, " day(s)");
 }
 
 std::string When(const google::protobuf::Timestamp& t) {
   if (t.seconds() == 0) return "";
-  return absl::FormatTime("%Y-%m-%d %H:%M UTC", absl::FromUnixSeconds(t.seconds()),
+  return absl::FormatTime("%Y-%m-%d %H:%M UTC",
+                          absl::FromUnixSeconds(t.seconds()),
                           absl::UTCTimeZone());
 }
 
@@ -53,9 +56,10 @@ std::string When(const google::protobuf::Timestamp& t) {
 std::string PurposeNotice(const CompiledPolicy& policy, Language l) {
   const v1::Policy& p = policy.proto();
   std::string out;
-  absl::StrAppend(&out, "# ", Text(p.title(), l).empty()
-                                  ? (Ja(l) ? "個人情報の利用目的" : "Purposes of use")
-                                  : Text(p.title(), l),
+  absl::StrAppend(&out, "# ",
+                  Text(p.title(), l).empty()
+                      ? (Ja(l) ? "個人情報の利用目的" : "Purposes of use")
+                      : Text(p.title(), l),
                   "\n\n");
   absl::StrAppend(&out, Ja(l) ? "版: " : "Version: ", p.version());
   if (!p.notice_version().empty()) {
@@ -66,7 +70,8 @@ std::string PurposeNotice(const CompiledPolicy& policy, Language l) {
   if (!eff.empty()) {
     absl::StrAppend(&out, Ja(l) ? "、施行日時: " : ", effective ", eff);
   }
-  absl::StrAppend(&out, "\n\n## ", Ja(l) ? "利用目的" : "Purposes of use", "\n\n");
+  absl::StrAppend(&out, "\n\n## ", Ja(l) ? "利用目的" : "Purposes of use",
+                  "\n\n");
   int n = 0;
   for (int i = 0; i < p.purposes_size(); ++i) {
     const v1::Purpose& pur = p.purposes(i);
@@ -104,13 +109,16 @@ std::string PurposeNotice(const CompiledPolicy& policy, Language l) {
   }
   absl::StrAppend(
       &out, "\n",
-      Ja(l) ? "上記以外の目的で利用する場合は、その都度利用目的を明示し、"
-              "事前にご本人の同意を得ます。\n"
-            : "For any other purpose we state the purpose each time and ask for "
-              "your prior consent.\n");
-  if (!p.contact_window().name().empty() || p.contact_window().hours_size() > 0) {
-    absl::StrAppend(&out, "\n## ", Ja(l) ? "お問い合わせ窓口" : "Contact window",
-                    "\n\n", p.contact_window().name(), "\n");
+      Ja(l)
+          ? "上記以外の目的で利用する場合は、その都度利用目的を明示し、"
+            "事前にご本人の同意を得ます。\n"
+          : "For any other purpose we state the purpose each time and ask for "
+            "your prior consent.\n");
+  if (!p.contact_window().name().empty() ||
+      p.contact_window().hours_size() > 0) {
+    absl::StrAppend(&out, "\n## ",
+                    Ja(l) ? "お問い合わせ窓口" : "Contact window", "\n\n",
+                    p.contact_window().name(), "\n");
     for (const std::string& h : p.contact_window().hours()) {
       absl::StrAppend(&out, "- ", h, "\n");
     }
@@ -125,8 +133,9 @@ std::string ChangeAnnouncement(const v1::PolicyDiff& diff,
                   Ja(l) ? "個人情報保護方針の改定のお知らせ"
                         : "Announcement: our privacy policy changes",
                   "\n\n");
-  absl::StrAppend(&out, Ja(l) ? "改定前: " : "From version ", diff.from_version(),
-                  Ja(l) ? " → 改定後: " : " to ", diff.to_version());
+  absl::StrAppend(&out, Ja(l) ? "改定前: " : "From version ",
+                  diff.from_version(), Ja(l) ? " → 改定後: " : " to ",
+                  diff.to_version());
   const std::string eff = When(after.proto().effective_time());
   if (!eff.empty()) {
     absl::StrAppend(&out, Ja(l) ? "（施行日時 " : " (effective ", eff,
@@ -135,7 +144,8 @@ std::string ChangeAnnouncement(const v1::PolicyDiff& diff,
   absl::StrAppend(&out, "\n\n");
   int material = 0;
   for (const v1::PolicyChange& c : diff.changes()) material += c.material();
-  absl::StrAppend(&out, "## ", Ja(l) ? "重要な変更" : "Material changes", "\n\n");
+  absl::StrAppend(&out, "## ", Ja(l) ? "重要な変更" : "Material changes",
+                  "\n\n");
   if (material == 0) {
     absl::StrAppend(&out, Ja(l) ? "ありません。\n" : "None.\n");
   }
@@ -145,12 +155,15 @@ std::string ChangeAnnouncement(const v1::PolicyDiff& diff,
   if (material > 0) {
     absl::StrAppend(
         &out, "\n",
-        Ja(l) ? "これらの変更に関わる利用については、改めて同意をお願いする"
-                "ことがあります。同意いただくまで、変更後の利用は行いません。\n"
-              : "For uses these changes touch we may ask for your consent again; "
-                "until you give it, we do not use your data in the changed way.\n");
+        Ja(l)
+            ? "これらの変更に関わる利用については、改めて同意をお願いする"
+              "ことがあります。同意いただくまで、変更後の利用は行いません。\n"
+            : "For uses these changes touch we may ask for your consent again; "
+              "until you give it, we do not use your data in the changed "
+              "way.\n");
   }
-  absl::StrAppend(&out, "\n## ", Ja(l) ? "その他の変更" : "Other changes", "\n\n");
+  absl::StrAppend(&out, "\n## ", Ja(l) ? "その他の変更" : "Other changes",
+                  "\n\n");
   int other = 0;
   for (const v1::PolicyChange& c : diff.changes()) {
     if (c.material()) continue;

@@ -52,8 +52,8 @@ class Errors {
   }
   bool empty() const { return errors_.empty(); }
   absl::Status ToStatus(absl::string_view version) const {
-    std::string msg = absl::StrCat("invalid policy '", version, "': ",
-                                   absl::StrJoin(errors_, "; "));
+    std::string msg = absl::StrCat("invalid policy '", version,
+                                   "': ", absl::StrJoin(errors_, "; "));
     if (total_ > kMax) absl::StrAppend(&msg, "; and ", total_ - kMax, " more");
     return absl::InvalidArgumentError(msg);
   }
@@ -125,7 +125,8 @@ absl::StatusOr<std::shared_ptr<const CompiledPolicy>> CompiledPolicy::Compile(
         p.id(), static_cast<PurposeIndex>(out->purpose_ids_.size()));
     if (!inserted) {
       errors.Add(absl::StrCat(path, ": duplicate purpose id '", p.id(),
-                              "' (first at policy.purposes[", it->second, "])"));
+                              "' (first at policy.purposes[", it->second,
+                              "])"));
       continue;
     }
     out->purpose_ids_.push_back(p.id());
@@ -146,8 +147,8 @@ absl::StatusOr<std::shared_ptr<const CompiledPolicy>> CompiledPolicy::Compile(
     if (p.parent().empty()) continue;
     auto parent = out->purpose_index_.find(p.parent());
     if (parent == out->purpose_index_.end()) {
-      errors.Add(absl::StrCat("policy.purposes[", i, "].parent: unknown purpose '",
-                              p.parent(), "'"));
+      errors.Add(absl::StrCat("policy.purposes[", i,
+                              "].parent: unknown purpose '", p.parent(), "'"));
       continue;
     }
     out->parent_[self->second] = parent->second;
@@ -182,8 +183,9 @@ absl::StatusOr<std::shared_ptr<const CompiledPolicy>> CompiledPolicy::Compile(
       }
     }
     if (names.front() == names.back()) {
-      errors.Add(absl::StrCat("policy.purposes: cycle in the purpose hierarchy: ",
-                              absl::StrJoin(names, " -> ")));
+      errors.Add(
+          absl::StrCat("policy.purposes: cycle in the purpose hierarchy: ",
+                       absl::StrJoin(names, " -> ")));
     }
   }
   if (!errors.empty()) return errors.ToStatus(policy.version());
@@ -191,7 +193,8 @@ absl::StatusOr<std::shared_ptr<const CompiledPolicy>> CompiledPolicy::Compile(
   // Ancestors and descendants, closed and including self.
   for (int p = 0; p < np; ++p) {
     const auto pi = static_cast<PurposeIndex>(p);
-    for (int cur = p; cur >= 0; cur = out->parent_[static_cast<std::size_t>(cur)]) {
+    for (int cur = p; cur >= 0;
+         cur = out->parent_[static_cast<std::size_t>(cur)]) {
       const auto ci = static_cast<PurposeIndex>(cur);
       out->ancestors_[pi].Add(ci);
       out->descendants_[ci].Add(pi);
@@ -208,15 +211,17 @@ absl::StatusOr<std::shared_ptr<const CompiledPolicy>> CompiledPolicy::Compile(
     const v1::DataCategory& c = policy.categories(i);
     const std::string path = absl::StrCat("policy.categories[", i, "].id");
     if (!ValidId(c.id(), /*allow_dots=*/false)) {
-      errors.Add(absl::StrCat(path, ": '", c.id(),
-                              "' is not a valid category id ([a-z][a-z0-9_-]*)"));
+      errors.Add(
+          absl::StrCat(path, ": '", c.id(),
+                       "' is not a valid category id ([a-z][a-z0-9_-]*)"));
       continue;
     }
     auto [it, inserted] = out->category_index_.emplace(
         c.id(), static_cast<CategoryIndex>(out->category_ids_.size()));
     if (!inserted) {
       errors.Add(absl::StrCat(path, ": duplicate category id '", c.id(),
-                              "' (first at policy.categories[", it->second, "])"));
+                              "' (first at policy.categories[", it->second,
+                              "])"));
       continue;
     }
     out->special_[it->second] = c.special();
@@ -269,16 +274,18 @@ absl::StatusOr<std::shared_ptr<const CompiledPolicy>> CompiledPolicy::Compile(
       continue;
     }
     if (r.purposes_size() == 0) {
-      errors.Add(absl::StrCat(path, ".purposes: at least one purpose is required"));
+      errors.Add(
+          absl::StrCat(path, ".purposes: at least one purpose is required"));
       continue;
     }
     if (out->specific_consent_[cat->second]) {
       // Secrecy of communications: no opt-out, no blanket rule (policy.h).
       if (basis == Basis::kOptOut) {
-        errors.Add(absl::StrCat(path,
-                                ".basis: LEGAL_BASIS_OPT_OUT is not allowed for "
-                                "category '",
-                                r.category(), "', which requires specific consent"));
+        errors.Add(
+            absl::StrCat(path,
+                         ".basis: LEGAL_BASIS_OPT_OUT is not allowed for "
+                         "category '",
+                         r.category(), "', which requires specific consent"));
         continue;
       }
       if (r.purposes_size() > kMaxPurposesPerSpecificRule) {
@@ -307,20 +314,24 @@ absl::StatusOr<std::shared_ptr<const CompiledPolicy>> CompiledPolicy::Compile(
       const std::string ppath = absl::StrCat(path, ".purposes[", j, "]");
       auto pur = out->purpose_index_.find(r.purposes(j));
       if (pur == out->purpose_index_.end()) {
-        errors.Add(absl::StrCat(ppath, ": unknown purpose '", r.purposes(j), "'"));
+        errors.Add(
+            absl::StrCat(ppath, ": unknown purpose '", r.purposes(j), "'"));
         continue;
       }
       if (out->per_occasion_.Contains(pur->second) && basis != Basis::kOptIn) {
-        errors.Add(absl::StrCat(ppath, ": per-occasion purpose '", r.purposes(j),
+        errors.Add(absl::StrCat(ppath, ": per-occasion purpose '",
+                                r.purposes(j),
                                 "' must have basis LEGAL_BASIS_OPT_IN"));
         continue;
       }
       auto [it, inserted] = explicit_rules.emplace(
-          std::make_pair(int{cat->second}, int{pur->second}), Explicit{basis, i});
+          std::make_pair(int{cat->second}, int{pur->second}),
+          Explicit{basis, i});
       if (!inserted) {
         errors.Add(absl::StrCat(ppath, ": duplicate rule for category '",
                                 r.category(), "' and purpose '", r.purposes(j),
-                                "' (first in policy.rules[", it->second.rule, "])"));
+                                "' (first in policy.rules[", it->second.rule,
+                                "])"));
       }
     }
   }
@@ -330,23 +341,24 @@ absl::StatusOr<std::shared_ptr<const CompiledPolicy>> CompiledPolicy::Compile(
     const v1::Accessor& a = policy.accessors(i);
     const std::string path = absl::StrCat("policy.accessors[", i, "]");
     if (!ValidId(a.id(), /*allow_dots=*/true)) {
-      errors.Add(absl::StrCat(path, ".id: '", a.id(),
-                              "' is not a valid accessor id"));
+      errors.Add(
+          absl::StrCat(path, ".id: '", a.id(), "' is not a valid accessor id"));
       continue;
     }
     auto [it, inserted] = out->accessor_index_.emplace(
         a.id(), static_cast<AccessorIndex>(out->accessor_ids_.size()));
     if (!inserted) {
       errors.Add(absl::StrCat(path, ".id: duplicate accessor id '", a.id(),
-                              "' (first at policy.accessors[", it->second, "])"));
+                              "' (first at policy.accessors[", it->second,
+                              "])"));
       continue;
     }
     PurposeSet declarable;
     for (int j = 0; j < a.may_declare_size(); ++j) {
       auto pur = out->purpose_index_.find(a.may_declare(j));
       if (pur == out->purpose_index_.end()) {
-        errors.Add(absl::StrCat(path, ".may_declare[", j, "]: unknown purpose '",
-                                a.may_declare(j), "'"));
+        errors.Add(absl::StrCat(path, ".may_declare[", j,
+                                "]: unknown purpose '", a.may_declare(j), "'"));
         continue;
       }
       declarable.Add(out->descendants_[pur->second]);
@@ -361,7 +373,8 @@ absl::StatusOr<std::shared_ptr<const CompiledPolicy>> CompiledPolicy::Compile(
   for (int c = 0; c < out->category_count(); ++c) {
     for (int p = 0; p < np; ++p) {
       Basis b = Basis::kNotAllowed;
-      for (int cur = p; cur >= 0; cur = out->parent_[static_cast<std::size_t>(cur)]) {
+      for (int cur = p; cur >= 0;
+           cur = out->parent_[static_cast<std::size_t>(cur)]) {
         auto it = explicit_rules.find(std::make_pair(c, cur));
         if (it != explicit_rules.end()) {
           b = it->second.basis;
@@ -379,7 +392,8 @@ absl::StatusOr<std::shared_ptr<const CompiledPolicy>> CompiledPolicy::Compile(
       out->basis_[static_cast<std::size_t>(c) * kMaxPurposes +
                   static_cast<std::size_t>(p)] = b;
       if (b != Basis::kNotAllowed) {
-        out->allowed_[static_cast<std::size_t>(c)].Add(static_cast<PurposeIndex>(p));
+        out->allowed_[static_cast<std::size_t>(c)].Add(
+            static_cast<PurposeIndex>(p));
       }
     }
   }
@@ -410,21 +424,23 @@ absl::StatusOr<std::shared_ptr<const CompiledPolicy>> CompiledPolicy::Compile(
     const std::string path = absl::StrCat("policy.reconsent[", i, "]");
     auto pur = out->purpose_index_.find(r.purpose());
     if (pur == out->purpose_index_.end()) {
-      errors.Add(absl::StrCat(path, ".purpose: unknown purpose '", r.purpose(), "'"));
+      errors.Add(
+          absl::StrCat(path, ".purpose: unknown purpose '", r.purpose(), "'"));
       continue;
     }
     auto ord = out->version_ordinal_.find(r.since_version());
     if (ord == out->version_ordinal_.end()) {
-      errors.Add(absl::StrCat(path, ".since_version: '", r.since_version(),
-                              "' is neither this version nor in version_history"));
+      errors.Add(
+          absl::StrCat(path, ".since_version: '", r.since_version(),
+                       "' is neither this version nor in version_history"));
       continue;
     }
     std::vector<int> cats;
     for (int j = 0; j < r.categories_size(); ++j) {
       auto c = out->category_index_.find(r.categories(j));
       if (c == out->category_index_.end()) {
-        errors.Add(absl::StrCat(path, ".categories[", j, "]: unknown category '",
-                                r.categories(j), "'"));
+        errors.Add(absl::StrCat(path, ".categories[", j,
+                                "]: unknown category '", r.categories(j), "'"));
         continue;
       }
       cats.push_back(c->second);
@@ -445,10 +461,12 @@ absl::StatusOr<std::shared_ptr<const CompiledPolicy>> CompiledPolicy::Compile(
 
   // Retention: a category default, overridden per purpose (inherited by
   // descendants from the nearest ancestor with an override).
-  out->retention_.assign(static_cast<std::size_t>(kMaxCategories) * kMaxPurposes,
-                         absl::InfiniteDuration());
+  out->retention_.assign(
+      static_cast<std::size_t>(kMaxCategories) * kMaxPurposes,
+      absl::InfiniteDuration());
   {
-    std::vector<absl::Duration> defaults(kMaxCategories, absl::InfiniteDuration());
+    std::vector<absl::Duration> defaults(kMaxCategories,
+                                         absl::InfiniteDuration());
     absl::flat_hash_map<std::pair<int, int>, absl::Duration> overrides;
     for (int i = 0; i < policy.retention_size(); ++i) {
       const v1::RetentionRule& r = policy.retention(i);
@@ -481,18 +499,21 @@ absl::StatusOr<std::shared_ptr<const CompiledPolicy>> CompiledPolicy::Compile(
                                   r.purposes(j), "'"));
           continue;
         }
-        if (!overrides.emplace(std::make_pair(int{c->second}, int{pur->second}), period)
+        if (!overrides
+                 .emplace(std::make_pair(int{c->second}, int{pur->second}),
+                          period)
                  .second) {
-          errors.Add(absl::StrCat(path, ".purposes[", j,
-                                  "]: duplicate retention for category '",
-                                  r.category(), "' and purpose '", r.purposes(j), "'"));
+          errors.Add(absl::StrCat(
+              path, ".purposes[", j, "]: duplicate retention for category '",
+              r.category(), "' and purpose '", r.purposes(j), "'"));
         }
       }
     }
     for (int c = 0; c < out->category_count(); ++c) {
       for (int p = 0; p < np; ++p) {
         absl::Duration d = defaults[static_cast<std::size_t>(c)];
-        for (int cur = p; cur >= 0; cur = out->parent_[static_cast<std::size_t>(cur)]) {
+        for (int cur = p; cur >= 0;
+             cur = out->parent_[static_cast<std::size_t>(cur)]) {
           auto it = overrides.find(std::make_pair(c, cur));
           if (it != overrides.end()) {
             d = it->second;
@@ -539,8 +560,8 @@ absl::StatusOr<PurposeIndex> CompiledPolicy::FindPurpose(
     absl::string_view id) const {
   auto it = purpose_index_.find(id);
   if (it == purpose_index_.end()) {
-    return absl::NotFoundError(absl::StrCat("unknown purpose '", id,
-                                            "' in policy '", version_, "'"));
+    return absl::NotFoundError(
+        absl::StrCat("unknown purpose '", id, "' in policy '", version_, "'"));
   }
   return it->second;
 }
@@ -559,9 +580,9 @@ absl::StatusOr<AccessorIndex> CompiledPolicy::FindAccessor(
     absl::string_view id) const {
   auto it = accessor_index_.find(id);
   if (it == accessor_index_.end()) {
-    return absl::NotFoundError(absl::StrCat("unknown accessor '", id,
-                                            "' in policy '", version_,
-                                            "' (accessors must be registered)"));
+    return absl::NotFoundError(
+        absl::StrCat("unknown accessor '", id, "' in policy '", version_,
+                     "' (accessors must be registered)"));
   }
   return it->second;
 }

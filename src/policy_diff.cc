@@ -6,8 +6,8 @@
 #include <algorithm>
 #include <map>
 #include <set>
-#include <tuple>
 #include <string>
+#include <tuple>
 #include <utility>
 #include <vector>
 
@@ -102,14 +102,14 @@ absl::StatusOr<v1::PolicyDiff> DiffPolicies(const v1::Policy& before,
   absl::StatusOr<std::shared_ptr<const CompiledPolicy>> a =
       CompiledPolicy::Compile(before);
   if (!a.ok()) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("the earlier policy does not validate: ", a.status().message()));
+    return absl::InvalidArgumentError(absl::StrCat(
+        "the earlier policy does not validate: ", a.status().message()));
   }
   absl::StatusOr<std::shared_ptr<const CompiledPolicy>> b =
       CompiledPolicy::Compile(after);
   if (!b.ok()) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("the later policy does not validate: ", b.status().message()));
+    return absl::InvalidArgumentError(absl::StrCat(
+        "the later policy does not validate: ", b.status().message()));
   }
   const CompiledPolicy& pa = **a;
   const CompiledPolicy& pb = **b;
@@ -122,10 +122,11 @@ absl::StatusOr<v1::PolicyDiff> DiffPolicies(const v1::Policy& before,
   for (const v1::Purpose& np : after.purposes()) {
     const v1::Purpose* op = FindPurposeProto(before, np.id());
     if (op == nullptr) {
-      out.Add(Kind::PolicyChange_Kind_KIND_PURPOSE_ADDED, true,
-              absl::StrCat("New purpose '", np.id(), "' (", np.name().en(), ")"),
-              absl::StrCat("利用目的「", np.name().ja(), "」（", np.id(),
-                           "）を追加"))
+      out.Add(
+             Kind::PolicyChange_Kind_KIND_PURPOSE_ADDED, true,
+             absl::StrCat("New purpose '", np.id(), "' (", np.name().en(), ")"),
+             absl::StrCat("利用目的「", np.name().ja(), "」（", np.id(),
+                          "）を追加"))
           .set_purpose(np.id());
       continue;
     }
@@ -142,7 +143,8 @@ absl::StatusOr<v1::PolicyDiff> DiffPolicies(const v1::Policy& before,
     }
     if (op->per_occasion() != np.per_occasion()) {
       auto& c = out.Add(
-          Kind::PolicyChange_Kind_KIND_PURPOSE_REPARENTED, np.per_occasion() == false,
+          Kind::PolicyChange_Kind_KIND_PURPOSE_REPARENTED,
+          np.per_occasion() == false,
           absl::StrCat("Purpose '", np.id(), "' is ",
                        np.per_occasion() ? "now per-occasion only"
                                          : "now in the published catalogue"),
@@ -153,10 +155,10 @@ absl::StatusOr<v1::PolicyDiff> DiffPolicies(const v1::Policy& before,
     }
     if (!SameText(op->name(), np.name()) ||
         !SameText(op->description(), np.description())) {
-      auto& c = out.Add(
-          Kind::PolicyChange_Kind_KIND_WORDING, false,
-          absl::StrCat("Wording of purpose '", np.id(), "' changed"),
-          absl::StrCat("利用目的「", np.name().ja(), "」の表現を変更"));
+      auto& c =
+          out.Add(Kind::PolicyChange_Kind_KIND_WORDING, false,
+                  absl::StrCat("Wording of purpose '", np.id(), "' changed"),
+                  absl::StrCat("利用目的「", np.name().ja(), "」の表現を変更"));
       c.set_purpose(np.id());
       c.set_before(op->name().en());
       c.set_after(np.name().en());
@@ -181,9 +183,9 @@ absl::StatusOr<v1::PolicyDiff> DiffPolicies(const v1::Policy& before,
           .set_category(nc.id());
       continue;
     }
-    const bool loosened = (oc->special() && !nc.special()) ||
-                          (oc->requires_specific_consent() &&
-                           !nc.requires_specific_consent());
+    const bool loosened =
+        (oc->special() && !nc.special()) ||
+        (oc->requires_specific_consent() && !nc.requires_specific_consent());
     if (oc->special() != nc.special() ||
         oc->requires_specific_consent() != nc.requires_specific_consent()) {
       out.Add(Kind::PolicyChange_Kind_KIND_CATEGORY_RULES_CHANGED, loosened,
@@ -241,10 +243,10 @@ absl::StatusOr<v1::PolicyDiff> DiffPolicies(const v1::Policy& before,
         }
         auto& ch = out.Add(
             kind, material,
-            absl::StrCat("Category '", cat, "' for purpose '", pur, "': ",
-                         BasisName(ob), " -> ", BasisName(nb)),
-            absl::StrCat("「", pur, "」における「", cat, "」の利用: ",
-                         BasisJa(ob), " → ", BasisJa(nb)));
+            absl::StrCat("Category '", cat, "' for purpose '", pur,
+                         "': ", BasisName(ob), " -> ", BasisName(nb)),
+            absl::StrCat("「", pur, "」における「", cat,
+                         "」の利用: ", BasisJa(ob), " → ", BasisJa(nb)));
         ch.set_category(cat);
         ch.set_purpose(pur);
         ch.set_before(std::string(BasisName(ob)));
@@ -259,8 +261,8 @@ absl::StatusOr<v1::PolicyDiff> DiffPolicies(const v1::Policy& before,
             longer ? Kind::PolicyChange_Kind_KIND_RETENTION_LENGTHENED
                    : Kind::PolicyChange_Kind_KIND_RETENTION_SHORTENED,
             longer,
-            absl::StrCat("Retention of '", cat, "' for '", pur, "': ",
-                         DurationText(orr), " -> ", DurationText(nr)),
+            absl::StrCat("Retention of '", cat, "' for '", pur,
+                         "': ", DurationText(orr), " -> ", DurationText(nr)),
             absl::StrCat("「", pur, "」における「", cat, "」の保存期間: ",
                          DurationText(orr), " → ", DurationText(nr)));
         ch.set_category(cat);
@@ -282,12 +284,12 @@ absl::StatusOr<v1::PolicyDiff> DiffPolicies(const v1::Policy& before,
   for (const auto& [id, decl] : na) {
     auto it = oa.find(id);
     if (it == oa.end() || it->second != decl) {
-      auto& ch = out.Add(
-          Kind::PolicyChange_Kind_KIND_ACCESSOR_CHANGED, false,
-          absl::StrCat("Accessor '", id, "' may declare: ",
-                       absl::StrJoin(decl, ", ")),
-          absl::StrCat("アクセス主体「", id, "」の利用目的: ",
-                       absl::StrJoin(decl, "、")));
+      auto& ch =
+          out.Add(Kind::PolicyChange_Kind_KIND_ACCESSOR_CHANGED, false,
+                  absl::StrCat("Accessor '", id,
+                               "' may declare: ", absl::StrJoin(decl, ", ")),
+                  absl::StrCat("アクセス主体「", id,
+                               "」の利用目的: ", absl::StrJoin(decl, "、")));
       ch.set_accessor(id);
       if (it != oa.end()) ch.set_before(absl::StrJoin(it->second, ","));
       ch.set_after(absl::StrJoin(decl, ","));
@@ -329,7 +331,8 @@ void AddReconsentRequirements(const v1::PolicyDiff& diff, v1::Policy& after) {
         // Every purpose using the category is touched.
         for (const v1::UseRule& r : after.rules()) {
           if (r.category() != c.category()) continue;
-          for (const std::string& p : r.purposes()) touched[p].insert(c.category());
+          for (const std::string& p : r.purposes())
+            touched[p].insert(c.category());
         }
         break;
       default:
@@ -341,7 +344,8 @@ void AddReconsentRequirements(const v1::PolicyDiff& diff, v1::Policy& after) {
     for (const std::string& c : r.categories()) {
       existing.emplace(r.purpose(), c, r.since_version());
     }
-    if (r.categories_size() == 0) existing.emplace(r.purpose(), "", r.since_version());
+    if (r.categories_size() == 0)
+      existing.emplace(r.purpose(), "", r.since_version());
   }
   for (const auto& [purpose, cats] : touched) {
     v1::ReconsentRequirement r;
@@ -350,7 +354,8 @@ void AddReconsentRequirements(const v1::PolicyDiff& diff, v1::Policy& after) {
     const bool every = all_categories.contains(purpose);
     if (!every) {
       for (const std::string& c : cats) {
-        if (!existing.contains({purpose, c, diff.to_version()})) r.add_categories(c);
+        if (!existing.contains({purpose, c, diff.to_version()}))
+          r.add_categories(c);
       }
       if (r.categories_size() == 0) continue;
     } else if (existing.contains({purpose, "", diff.to_version()})) {
@@ -401,7 +406,8 @@ absl::StatusOr<std::vector<ReconsentEntry>> ReconsentList(
         for (const v1::PurposeConsent& pc : rec.purposes()) {
           if (!pc.occasion_id().empty()) continue;
           absl::StatusOr<PurposeIndex> q = policy.FindPurpose(pc.purpose());
-          if (!q.ok() || !policy.ancestors(reqs[i].purpose).Contains(*q)) continue;
+          if (!q.ok() || !policy.ancestors(reqs[i].purpose).Contains(*q))
+            continue;
           if (pc.state() == v1::CONSENT_STATE_GIVEN) {
             best = std::max(best, policy.VersionOrdinal(pc.policy_version()));
           } else if (pc.state() == v1::CONSENT_STATE_REFUSED ||

@@ -88,7 +88,8 @@ std::string ReadBytes(const PGresult* r, int row, int col) {
 }
 
 bool ValidSchemaName(absl::string_view s) {
-  if (s.empty() || s.size() > 48 || absl::ascii_isdigit(static_cast<unsigned char>(s[0]))) {
+  if (s.empty() || s.size() > 48 ||
+      absl::ascii_isdigit(static_cast<unsigned char>(s[0]))) {
     return false;
   }
   for (char c : s) {
@@ -130,15 +131,16 @@ class Session {
     if (conn_ == nullptr || PQstatus(conn_.get()) != CONNECTION_OK) {
       absl::Status s = absl::UnavailableError(absl::StrCat(
           "PostgreSQL consent store at '", target_, "' is unreachable: ",
-          conn_ != nullptr ? absl::StripTrailingAsciiWhitespace(
-                                 PQerrorMessage(conn_.get()))
-                           : "out of memory"));
+          conn_ != nullptr
+              ? absl::StripTrailingAsciiWhitespace(PQerrorMessage(conn_.get()))
+              : "out of memory"));
       conn_.reset();
       return s;
     }
     // Server notices (e.g. "schema already exists, skipping") are not for
     // the embedding application's stderr.
-    PQsetNoticeProcessor(conn_.get(), [](void*, const char*) {}, nullptr);
+    PQsetNoticeProcessor(
+        conn_.get(), [](void*, const char*) {}, nullptr);
     return absl::OkStatus();
   }
 
@@ -169,7 +171,8 @@ class Session {
     Result r(PQexec(conn_.get(), sql.c_str()));
     const ExecStatusType st =
         r == nullptr ? PGRES_FATAL_ERROR : PQresultStatus(r.get());
-    if (st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK) return absl::OkStatus();
+    if (st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK)
+      return absl::OkStatus();
     return Error(r.get());
   }
 
@@ -182,22 +185,24 @@ class Session {
   }
 
   absl::Status Error(const PGresult* r) {
-    const char* state = r != nullptr ? PQresultErrorField(r, PG_DIAG_SQLSTATE) : nullptr;
+    const char* state =
+        r != nullptr ? PQresultErrorField(r, PG_DIAG_SQLSTATE) : nullptr;
     const std::string msg(absl::StripTrailingAsciiWhitespace(
-        r != nullptr && *PQresultErrorMessage(r) != '\0' ? PQresultErrorMessage(r)
-                                                         : PQerrorMessage(conn_.get())));
+        r != nullptr && *PQresultErrorMessage(r) != '\0'
+            ? PQresultErrorMessage(r)
+            : PQerrorMessage(conn_.get())));
     if (PQstatus(conn_.get()) != CONNECTION_OK ||
-        (state != nullptr &&
-         (std::strncmp(state, "08", 2) == 0 || std::strncmp(state, "57P", 3) == 0))) {
+        (state != nullptr && (std::strncmp(state, "08", 2) == 0 ||
+                              std::strncmp(state, "57P", 3) == 0))) {
       conn_.reset();
-      return absl::UnavailableError(absl::StrCat(
-          "PostgreSQL consent store at '", target_,
-          "' is unavailable (connection lost): ", msg));
+      return absl::UnavailableError(
+          absl::StrCat("PostgreSQL consent store at '", target_,
+                       "' is unavailable (connection lost): ", msg));
     }
-    const std::string where = absl::StrCat("PostgreSQL consent store at '",
-                                           target_, "': ", msg);
-    if (state != nullptr &&
-        (std::strcmp(state, "40001") == 0 || std::strcmp(state, "40P01") == 0)) {
+    const std::string where =
+        absl::StrCat("PostgreSQL consent store at '", target_, "': ", msg);
+    if (state != nullptr && (std::strcmp(state, "40001") == 0 ||
+                             std::strcmp(state, "40P01") == 0)) {
       return absl::AbortedError(where);
     }
     if (state != nullptr && std::strncmp(state, "53", 2) == 0) {
@@ -260,11 +265,11 @@ struct PostgresConsentStore::Impl {
   absl::Status ParseRecord(const std::string& bytes, absl::string_view subject,
                            v1::ConsentRecord* out) {
     if (!out->ParseFromString(bytes)) {
-      return absl::DataLossError(absl::StrCat(
-          "PostgreSQL consent store at '", target, "' schema '", schema,
-          "': the record of subject '", subject,
-          "' does not parse as consentry.v1.ConsentRecord (", bytes.size(),
-          " bytes)"));
+      return absl::DataLossError(
+          absl::StrCat("PostgreSQL consent store at '", target, "' schema '",
+                       schema, "': the record of subject '", subject,
+                       "' does not parse as consentry.v1.ConsentRecord (",
+                       bytes.size(), " bytes)"));
     }
     return absl::OkStatus();
   }
@@ -281,7 +286,8 @@ struct PostgresConsentStore::Impl {
                               {Param{schema + ".consentry_schema"}}));
       int version = 0;
       if (PQgetvalue(has.get(), 0, 0)[0] != 0) {
-        ASSIGN_OR_RETURN(Result v, s.Exec(Sql("SELECT version FROM $S.consentry_schema")));
+        ASSIGN_OR_RETURN(
+            Result v, s.Exec(Sql("SELECT version FROM $S.consentry_schema")));
         if (PQntuples(v.get()) != 1) {
           return absl::DataLossError(absl::StrCat(
               "PostgreSQL consent store at '", target, "' schema '", schema,
@@ -308,8 +314,9 @@ struct PostgresConsentStore::Impl {
     return st;
   }
 
-  absl::StatusOr<std::vector<v1::ConsentRecord>> ChangesSinceOn(
-      Session& s, Revision after, int limit) {
+  absl::StatusOr<std::vector<v1::ConsentRecord>> ChangesSinceOn(Session& s,
+                                                                Revision after,
+                                                                int limit) {
     ASSIGN_OR_RETURN(
         Result r,
         s.Exec(Sql("SELECT subject_id, record FROM $S.consent_records "
@@ -320,7 +327,8 @@ struct PostgresConsentStore::Impl {
     out.reserve(static_cast<std::size_t>(n));
     for (int i = 0; i < n; ++i) {
       RETURN_IF_ERROR(ParseRecord(ReadBytes(r.get(), i, 1),
-                                  ReadBytes(r.get(), i, 0), &out.emplace_back()));
+                                  ReadBytes(r.get(), i, 0),
+                                  &out.emplace_back()));
     }
     return out;
   }
@@ -342,11 +350,12 @@ struct PostgresConsentStore::Impl {
   void FeedLoop() {
     Session s(conninfo, target);
     bool listening = false;
-    const int interval_ms = static_cast<int>(
-        std::max<std::int64_t>(1, absl::ToInt64Milliseconds(options.heartbeat_interval)));
+    const int interval_ms = static_cast<int>(std::max<std::int64_t>(
+        1, absl::ToInt64Milliseconds(options.heartbeat_interval)));
     while (!stop.load()) {
       if (!listening) {
-        if (s.ExecScript(absl::StrCat("LISTEN ", channel)).ok()) listening = true;
+        if (s.ExecScript(absl::StrCat("LISTEN ", channel)).ok())
+          listening = true;
       }
       if (listening && !CatchUp(s).ok()) listening = false;
       // Wait for a notification, the heartbeat interval, or stop.
@@ -373,10 +382,13 @@ PostgresConsentStore::PostgresConsentStore(std::unique_ptr<Impl> impl)
     : impl_(std::move(impl)) {}
 PostgresConsentStore::~PostgresConsentStore() = default;
 
-const std::string& PostgresConsentStore::target() const { return impl_->target; }
+const std::string& PostgresConsentStore::target() const {
+  return impl_->target;
+}
 
-absl::StatusOr<std::unique_ptr<PostgresConsentStore>> PostgresConsentStore::Open(
-    const std::string& conninfo, PostgresStoreOptions options) {
+absl::StatusOr<std::unique_ptr<PostgresConsentStore>>
+PostgresConsentStore::Open(const std::string& conninfo,
+                           PostgresStoreOptions options) {
   if (!ValidSchemaName(options.schema)) {
     return absl::InvalidArgumentError(absl::StrCat(
         "PostgresStoreOptions.schema '", options.schema,
@@ -388,9 +400,9 @@ absl::StatusOr<std::unique_ptr<PostgresConsentStore>> PostgresConsentStore::Open
   if (parsed == nullptr) {
     std::string msg = err != nullptr ? err : "out of memory";
     if (err != nullptr) PQfreemem(err);
-    return absl::InvalidArgumentError(absl::StrCat(
-        "PostgreSQL connection string is malformed: ",
-        absl::StripTrailingAsciiWhitespace(msg)));
+    return absl::InvalidArgumentError(
+        absl::StrCat("PostgreSQL connection string is malformed: ",
+                     absl::StripTrailingAsciiWhitespace(msg)));
   }
   std::string host = "(default)", port = "5432", dbname = "(default)";
   bool has_timeout = false;
@@ -405,9 +417,9 @@ absl::StatusOr<std::unique_ptr<PostgresConsentStore>> PostgresConsentStore::Open
   PQconninfoFree(parsed);
   std::string info = conninfo;
   if (!has_timeout) {
-    info = absl::StrCat(
-        conninfo, " connect_timeout=",
-        std::max<std::int64_t>(1, absl::ToInt64Seconds(options.connect_timeout)));
+    info = absl::StrCat(conninfo, " connect_timeout=",
+                        std::max<std::int64_t>(
+                            1, absl::ToInt64Seconds(options.connect_timeout)));
   }
   auto impl = std::make_unique<Impl>(
       info, absl::StrCat("host=", host, " port=", port, " dbname=", dbname));
@@ -432,14 +444,16 @@ absl::StatusOr<v1::ConsentRecord> PostgresConsentStore::Get(
   ASSIGN_OR_RETURN(
       Result r,
       impl_->session.Exec(
-          impl_->Sql("SELECT record FROM $S.consent_records WHERE subject_id = $1"),
+          impl_->Sql(
+              "SELECT record FROM $S.consent_records WHERE subject_id = $1"),
           {Param{std::string(subject_id)}}));
   v1::ConsentRecord record;
   if (PQntuples(r.get()) == 0) {
     record.set_subject_id(std::string(subject_id));
     return record;
   }
-  RETURN_IF_ERROR(impl_->ParseRecord(ReadBytes(r.get(), 0, 0), subject_id, &record));
+  RETURN_IF_ERROR(
+      impl_->ParseRecord(ReadBytes(r.get(), 0, 0), subject_id, &record));
   return record;
 }
 
@@ -454,44 +468,49 @@ absl::StatusOr<Revision> PostgresConsentStore::Apply(
     Session& s = m.session;
     RETURN_IF_ERROR(s.ExecScript("BEGIN"));
     bool commit_sent = false;
-    absl::Status st = [&]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(m.mu) -> absl::Status {
-      RETURN_IF_ERROR(
-          s.Exec("SELECT pg_advisory_xact_lock(hashtext($1))", {Param{m.lock_key}})
-              .status());
-      ASSIGN_OR_RETURN(
-          Result cur,
-          s.Exec(m.Sql("SELECT record FROM $S.consent_records "
-                       "WHERE subject_id = $1 FOR UPDATE"),
-                 {Param{change.subject_id()}}));
+    absl::Status st = [&]()
+                          ABSL_EXCLUSIVE_LOCKS_REQUIRED(m.mu) -> absl::Status {
+      RETURN_IF_ERROR(s.Exec("SELECT pg_advisory_xact_lock(hashtext($1))",
+                             {Param{m.lock_key}})
+                          .status());
+      ASSIGN_OR_RETURN(Result cur,
+                       s.Exec(m.Sql("SELECT record FROM $S.consent_records "
+                                    "WHERE subject_id = $1 FOR UPDATE"),
+                              {Param{change.subject_id()}}));
       if (PQntuples(cur.get()) > 0) {
         RETURN_IF_ERROR(m.ParseRecord(ReadBytes(cur.get(), 0, 0),
                                       change.subject_id(), &record));
       }
       if (change.has_expected_revision() &&
           change.expected_revision() != record.revision()) {
-        return absl::AbortedError(absl::StrCat(
-            "consent change for subject '", change.subject_id(),
-            "': expected revision ", change.expected_revision(),
-            " but the record is at revision ", record.revision()));
+        return absl::AbortedError(
+            absl::StrCat("consent change for subject '", change.subject_id(),
+                         "': expected revision ", change.expected_revision(),
+                         " but the record is at revision ", record.revision()));
       }
-      ASSIGN_OR_RETURN(Result seq, s.Exec(m.Sql("SELECT nextval('$S.revision_seq')")));
+      ASSIGN_OR_RETURN(Result seq,
+                       s.Exec(m.Sql("SELECT nextval('$S.revision_seq')")));
       const Revision rev = ReadInt64(seq.get(), 0, 0);
       const absl::Time now = absl::Now();
       MergeConsentChange(change, rev, now, record);
       const std::string state = record.SerializeAsString();
       RETURN_IF_ERROR(
           s.Exec(m.Sql("INSERT INTO $S.consent_history(revision, subject_id, "
-                       "commit_time_ns, change, state) VALUES ($1, $2, $3, $4, $5)"),
+                       "commit_time_ns, change, state) VALUES ($1, $2, $3, $4, "
+                       "$5)"),
                  {Param{absl::StrCat(rev)}, Param{change.subject_id()},
                   Param{absl::StrCat(absl::ToUnixNanos(now))},
                   Param{change.SerializeAsString(), true}, Param{state, true}})
               .status());
       RETURN_IF_ERROR(
-          s.Exec(m.Sql("INSERT INTO $S.consent_records(subject_id, revision, record) "
-                       "VALUES ($1, $2, $3) ON CONFLICT (subject_id) DO UPDATE SET "
-                       "revision = excluded.revision, record = excluded.record"),
-                 {Param{change.subject_id()}, Param{absl::StrCat(rev)},
-                  Param{state, true}})
+          s.Exec(
+               m.Sql(
+                   "INSERT INTO $S.consent_records(subject_id, revision, "
+                   "record) "
+                   "VALUES ($1, $2, $3) ON CONFLICT (subject_id) DO UPDATE SET "
+                   "revision = excluded.revision, record = excluded.record"),
+               {Param{change.subject_id()}, Param{absl::StrCat(rev)},
+                Param{state, true}})
               .status());
       RETURN_IF_ERROR(s.Exec("SELECT pg_notify($1, $2)",
                              {Param{m.channel}, Param{absl::StrCat(rev)}})
@@ -504,7 +523,8 @@ absl::StatusOr<Revision> PostgresConsentStore::Apply(
       if (commit_sent && absl::IsUnavailable(st)) {
         return absl::UnavailableError(absl::StrCat(
             st.message(), " (the commit of the change for subject '",
-            change.subject_id(), "' was not confirmed; it may have been applied)"));
+            change.subject_id(),
+            "' was not confirmed; it may have been applied)"));
       }
       return st;
     }
@@ -521,10 +541,10 @@ PostgresConsentStore::ChangesSince(Revision after, int limit) {
 
 absl::StatusOr<Revision> PostgresConsentStore::LatestRevision() {
   internal::MutexLock lock(&impl_->mu);
-  ASSIGN_OR_RETURN(Result r,
-                   impl_->session.Exec(impl_->Sql(
-                       "SELECT COALESCE(MAX(revision), 0)::bigint FROM "
-                       "$S.consent_history")));
+  ASSIGN_OR_RETURN(
+      Result r, impl_->session.Exec(
+                    impl_->Sql("SELECT COALESCE(MAX(revision), 0)::bigint FROM "
+                               "$S.consent_history")));
   return ReadInt64(r.get(), 0, 0);
 }
 
@@ -566,8 +586,9 @@ PostgresConsentStore::History(absl::string_view subject_id) {
   ASSIGN_OR_RETURN(
       Result r,
       impl_->session.Exec(
-          impl_->Sql("SELECT revision, commit_time_ns, change, state FROM "
-                     "$S.consent_history WHERE subject_id = $1 ORDER BY revision"),
+          impl_->Sql(
+              "SELECT revision, commit_time_ns, change, state FROM "
+              "$S.consent_history WHERE subject_id = $1 ORDER BY revision"),
           {Param{std::string(subject_id)}}));
   std::vector<v1::ConsentHistoryEntry> out;
   for (int i = 0; i < PQntuples(r.get()); ++i) {

@@ -70,7 +70,8 @@ bool FindInvalidUtf8(const google::protobuf::Message& m, std::string* path) {
       const int n = f->is_repeated() ? r->FieldSize(m, f) : 1;
       for (int i = 0; i < n; ++i) {
         const google::protobuf::Message& sub =
-            f->is_repeated() ? r->GetRepeatedMessage(m, f, i) : r->GetMessage(m, f);
+            f->is_repeated() ? r->GetRepeatedMessage(m, f, i)
+                             : r->GetMessage(m, f);
         std::string inner;
         if (FindInvalidUtf8(sub, &inner)) {
           *path = f->is_repeated()
@@ -150,9 +151,8 @@ absl::Status ParseMessage(absl::string_view data, WireFormat format,
   // Text and JSON: the binary parser's UTF-8 rule, for every form alike.
   if (std::string path; FindInvalidUtf8(message, &path)) {
     message.Clear();
-    return absl::InvalidArgumentError(
-        absl::StrCat(source, ": invalid UTF-8 in string field ", type, ".",
-                     path));
+    return absl::InvalidArgumentError(absl::StrCat(
+        source, ": invalid UTF-8 in string field ", type, ".", path));
   }
   return absl::OkStatus();
 }
@@ -171,12 +171,12 @@ absl::StatusOr<std::string> SerializeMessage(
       google::protobuf::util::JsonPrintOptions options;
       options.add_whitespace = true;
       options.preserve_proto_field_names = true;
-      auto st = google::protobuf::util::MessageToJsonString(message, &out,
-                                                            options);
+      auto st =
+          google::protobuf::util::MessageToJsonString(message, &out, options);
       if (!st.ok()) {
-        return absl::InternalError(absl::StrCat(
-            "cannot print ", message.GetDescriptor()->full_name(),
-            " as JSON: ", std::string(st.message())));
+        return absl::InternalError(
+            absl::StrCat("cannot print ", message.GetDescriptor()->full_name(),
+                         " as JSON: ", std::string(st.message())));
       }
       return out;
     }
@@ -199,7 +199,8 @@ absl::StatusOr<std::string> ReadFileToString(absl::string_view path) {
       return absl::NotFoundError(absl::StrCat(p, ": no such file"));
     }
     if (err == EACCES) {
-      return absl::PermissionDeniedError(absl::StrCat(p, ": permission denied"));
+      return absl::PermissionDeniedError(
+          absl::StrCat(p, ": permission denied"));
     }
     return absl::InternalError(
         absl::StrCat(p, ": cannot open: ", std::strerror(err)));

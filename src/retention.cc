@@ -21,7 +21,8 @@ std::vector<RetentionDue> RetentionReport(const CompiledPolicy& policy,
       const CompiledPolicy& own = t.policy();
       (t.allowed_purposes()).ForEach([&](PurposeIndex own_p) {
         if (t.prohibited_purposes().Contains(own_p)) return;
-        absl::StatusOr<PurposeIndex> p = policy.FindPurpose(own.purpose_id(own_p));
+        absl::StatusOr<PurposeIndex> p =
+            policy.FindPurpose(own.purpose_id(own_p));
         if (!p.ok() || policy.basis(*c, *p) == Basis::kNotAllowed) return;
         const absl::Duration keep = policy.retention(*c, *p);
         until = std::max(until, keep == absl::InfiniteDuration()

@@ -224,7 +224,8 @@ struct SqliteConsentStore::Impl {
     return record;
   }
 
-  absl::StatusOr<Revision> MaxRevisionLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu) {
+  absl::StatusOr<Revision> MaxRevisionLocked()
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu) {
     StmtUse use(max_revision);
     const int rc = sqlite3_step(max_revision.get());
     if (rc != SQLITE_ROW) return Error(rc, "read latest revision");
@@ -238,10 +239,10 @@ struct SqliteConsentStore::Impl {
     ASSIGN_OR_RETURN(v1::ConsentRecord record, GetLocked(change.subject_id()));
     if (change.has_expected_revision() &&
         change.expected_revision() != record.revision()) {
-      return absl::AbortedError(absl::StrCat(
-          "consent change for subject '", change.subject_id(),
-          "': expected revision ", change.expected_revision(),
-          " but the record is at revision ", record.revision()));
+      return absl::AbortedError(
+          absl::StrCat("consent change for subject '", change.subject_id(),
+                       "': expected revision ", change.expected_revision(),
+                       " but the record is at revision ", record.revision()));
     }
     MergeConsentChange(change, rev, now, record);
     const std::string state = record.SerializeAsString();
@@ -275,7 +276,8 @@ struct SqliteConsentStore::Impl {
     RETURN_IF_ERROR(Exec("BEGIN IMMEDIATE", "begin write transaction"));
     std::vector<v1::ConsentRecord> committed;
     committed.reserve(changes.size());
-    absl::Status status = [&]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu) -> absl::Status {
+    absl::Status status =
+        [&]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu) -> absl::Status {
       ASSIGN_OR_RETURN(Revision rev, MaxRevisionLocked());
       const absl::Time now = absl::Now();
       for (const v1::ConsentChange& c : changes) {
@@ -302,8 +304,8 @@ struct SqliteConsentStore::Impl {
       if (rc == SQLITE_DONE) break;
       if (rc != SQLITE_ROW) return Error(rc, "list changes");
       v1::ConsentRecord& r = out.emplace_back();
-      const std::string subject(
-          reinterpret_cast<const char*>(sqlite3_column_text(changes_since.get(), 0)));
+      const std::string subject(reinterpret_cast<const char*>(
+          sqlite3_column_text(changes_since.get(), 0)));
       RETURN_IF_ERROR(ParseRecord(changes_since.ColumnBlob(1), subject, &r));
     }
     return out;
@@ -332,8 +334,9 @@ struct SqliteConsentStore::Impl {
     for (;;) {
       PollOnce();
       internal::MutexLock lock(&poll_mu);
-      if (poll_cv.WaitFor(&poll_mu, interval,
-                          [this]() ABSL_NO_THREAD_SAFETY_ANALYSIS { return stop; })) {
+      if (poll_cv.WaitFor(
+              &poll_mu, interval,
+              [this]() ABSL_NO_THREAD_SAFETY_ANALYSIS { return stop; })) {
         return;
       }
     }
@@ -386,7 +389,8 @@ absl::StatusOr<std::unique_ptr<SqliteConsentStore>> SqliteConsentStore::Open(
   // Schema: read the version and migrate, under the write lock so that two
   // processes opening a new file do not both create it.
   RETURN_IF_ERROR(s.Exec("BEGIN IMMEDIATE", "begin schema transaction"));
-  absl::Status schema = [&]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(s.mu) -> absl::Status {
+  absl::Status schema =
+      [&]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(s.mu) -> absl::Status {
     int version = 0;
     {
       Stmt has;
@@ -398,7 +402,8 @@ absl::StatusOr<std::unique_ptr<SqliteConsentStore>> SqliteConsentStore::Open(
       if (rc != SQLITE_ROW) return s.Error(rc, "read schema");
       if (has.ColumnInt(0) > 0) {
         Stmt v;
-        RETURN_IF_ERROR(v.Prepare(s.db, path, "SELECT version FROM consentry_schema"));
+        RETURN_IF_ERROR(
+            v.Prepare(s.db, path, "SELECT version FROM consentry_schema"));
         rc = sqlite3_step(v.get());
         if (rc != SQLITE_ROW) {
           return absl::DataLossError(absl::StrCat(
@@ -408,7 +413,8 @@ absl::StatusOr<std::unique_ptr<SqliteConsentStore>> SqliteConsentStore::Open(
       } else {
         Stmt any;
         RETURN_IF_ERROR(any.Prepare(
-            s.db, path, "SELECT count(*) FROM sqlite_master WHERE type='table'"));
+            s.db, path,
+            "SELECT count(*) FROM sqlite_master WHERE type='table'"));
         rc = sqlite3_step(any.get());
         if (rc != SQLITE_ROW) return s.Error(rc, "read schema");
         if (any.ColumnInt(0) > 0) {
@@ -420,14 +426,14 @@ absl::StatusOr<std::unique_ptr<SqliteConsentStore>> SqliteConsentStore::Open(
       }
     }
     if (version > kSchemaVersion || version < 0) {
-      return absl::FailedPreconditionError(absl::StrCat(
-          "consent store '", path, "' has schema version ", version,
-          ", newer than this library supports (", kSchemaVersion,
-          "); upgrade consentry to open it"));
+      return absl::FailedPreconditionError(
+          absl::StrCat("consent store '", path, "' has schema version ",
+                       version, ", newer than this library supports (",
+                       kSchemaVersion, "); upgrade consentry to open it"));
     }
     for (int v = version; v < kSchemaVersion; ++v) {
-      RETURN_IF_ERROR(s.Exec(kMigrations[v],
-                             absl::StrCat("migrate schema to version ", v + 1)));
+      RETURN_IF_ERROR(s.Exec(
+          kMigrations[v], absl::StrCat("migrate schema to version ", v + 1)));
     }
     if (version != kSchemaVersion) {
       RETURN_IF_ERROR(s.Exec(
@@ -548,8 +554,8 @@ absl::Time SqliteConsentStore::FeedHeartbeat() {
   return ns == 0 ? absl::InfiniteFuture() : absl::FromUnixNanos(ns);
 }
 
-absl::StatusOr<std::vector<v1::ConsentHistoryEntry>> SqliteConsentStore::History(
-    absl::string_view subject_id) {
+absl::StatusOr<std::vector<v1::ConsentHistoryEntry>>
+SqliteConsentStore::History(absl::string_view subject_id) {
   internal::MutexLock lock(&impl_->mu);
   Stmt& h = impl_->history;
   StmtUse use(h);

@@ -73,8 +73,8 @@ absl::StatusOr<StatisticsView> StatisticsView::Create(
 CohortAggregator::CohortAggregator(int min_cohort_size)
     : min_cohort_size_(std::max(1, min_cohort_size)) {}
 
-void CohortAggregator::Add(absl::string_view cohort, absl::string_view pseudonym,
-                           double value) {
+void CohortAggregator::Add(absl::string_view cohort,
+                           absl::string_view pseudonym, double value) {
   Cohort& c = cohorts_[std::string(cohort)];
   c.subjects.insert(std::string(pseudonym));
   c.values.push_back(value);
@@ -85,8 +85,8 @@ namespace {
 // Nearest-rank percentile of sorted `v`.
 double Percentile(const std::vector<double>& v, double q) {
   if (v.empty()) return 0;
-  const auto rank = static_cast<std::size_t>(
-      std::ceil(q * static_cast<double>(v.size())));
+  const auto rank =
+      static_cast<std::size_t>(std::ceil(q * static_cast<double>(v.size())));
   return v[std::min(v.size() - 1, rank == 0 ? 0 : rank - 1)];
 }
 

@@ -34,7 +34,8 @@ int main(int argc, char** argv) {
     for (int i = 0; i < batch; ++i, ++next) {
       const std::string subject = absl::StrCat("seq-", next);
       consentry::AuditEvent e;
-      e.time_unix_nanos = 1'790'000'000'000'000'000 + static_cast<std::int64_t>(next);
+      e.time_unix_nanos =
+          1'790'000'000'000'000'000 + static_cast<std::int64_t>(next);
       e.accessor = "crash-writer";
       e.subject = subject;
       e.category = "measurement";
@@ -45,7 +46,8 @@ int main(int argc, char** argv) {
     }
     if (!(*log)->Flush().ok()) return 5;
     const std::string line = absl::StrCat((*log)->durable_sequence_end(), "\n");
-    if (write(1, line.data(), line.size()) != static_cast<ssize_t>(line.size())) {
+    if (write(1, line.data(), line.size()) !=
+        static_cast<ssize_t>(line.size())) {
       return 6;
     }
   }

@@ -63,13 +63,15 @@ std::vector<RawFrame> Frames(const std::string& data) {
   internal::FrameView f;
   while (true) {
     const std::uint64_t at = off;
-    if (internal::ReadFrame(data, &off, &f) != internal::FrameStatus::kOk) break;
+    if (internal::ReadFrame(data, &off, &f) != internal::FrameStatus::kOk)
+      break;
     out.push_back({at, data.substr(at, off - at)});
   }
   return out;
 }
 
-std::string Join(const std::string& header, const std::vector<RawFrame>& frames) {
+std::string Join(const std::string& header,
+                 const std::vector<RawFrame>& frames) {
   std::string out = header;
   for (const RawFrame& f : frames) out += f.bytes;
   return out;
@@ -79,7 +81,8 @@ std::string Join(const std::string& header, const std::vector<RawFrame>& frames)
 void FixCrc(std::string* frame) {
   const std::uint32_t len = internal::GetU32(frame->data());
   const absl::string_view payload(frame->data() + 8, len);
-  const auto* hash = reinterpret_cast<const unsigned char*>(frame->data() + 8 + len);
+  const auto* hash =
+      reinterpret_cast<const unsigned char*>(frame->data() + 8 + len);
   internal::PutU32(frame->data() + 4, internal::FrameCrc(len, payload, hash));
 }
 
@@ -95,7 +98,8 @@ class AuditLogTest : public ::testing::Test {
   }
 
   std::unique_ptr<AuditLog> OpenLog(AuditLogOptions o) {
-    absl::StatusOr<std::unique_ptr<AuditLog>> log = AuditLog::Open(std::move(o));
+    absl::StatusOr<std::unique_ptr<AuditLog>> log =
+        AuditLog::Open(std::move(o));
     EXPECT_TRUE(log.ok()) << log.status();
     return log.ok() ? *std::move(log) : nullptr;
   }
@@ -164,7 +168,8 @@ TEST_F(AuditLogTest, RecordedEventsVerifyAndReadBack) {
   EXPECT_EQ(r.records_verified, 100u);
 
   auto reader = *AuditLogReader::Open(dir_);
-  absl::StatusOr<std::vector<OwnedAuditEvent>> events = reader->ForSubject("s-3");
+  absl::StatusOr<std::vector<OwnedAuditEvent>> events =
+      reader->ForSubject("s-3");
   ASSERT_OK(events);
   ASSERT_THAT(*events, SizeIs(10));
   for (std::size_t k = 0; k < events->size(); ++k) {
@@ -271,7 +276,8 @@ TEST_F(AuditLogTest, ConcurrentWritersGetDistinctSequences) {
   EXPECT_TRUE(r.ok()) << r.ToString();
   EXPECT_EQ(r.records_verified, 2000u);
   auto reader = *AuditLogReader::Open(dir_);
-  absl::StatusOr<std::vector<OwnedAuditEvent>> mine = reader->ForAccessor("a-2");
+  absl::StatusOr<std::vector<OwnedAuditEvent>> mine =
+      reader->ForAccessor("a-2");
   ASSERT_OK(mine);
   EXPECT_THAT(*mine, SizeIs(500));
 }
@@ -400,8 +406,8 @@ TEST_F(AuditLogTest, IntervalSyncIsDurableAfterFlush) {
 
 TEST_F(AuditLogTest, OpenRejectsBadOptions) {
   AuditLogOptions o;
-  EXPECT_THAT(AuditLog::Open(o),
-              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("directory")));
+  EXPECT_THAT(AuditLog::Open(o), StatusIs(absl::StatusCode::kInvalidArgument,
+                                          HasSubstr("directory")));
   o = Options();
   o.segment_bytes = 100;
   EXPECT_THAT(AuditLog::Open(o), StatusIs(absl::StatusCode::kInvalidArgument,
@@ -415,10 +421,11 @@ TEST_F(AuditLogTest, OpenRejectsBadOptions) {
 TEST_F(AuditLogTest, RecordAfterCloseFails) {
   auto log = OpenLog(Options());
   ASSERT_OK(log->Close());
-  EXPECT_THAT(log->Record(Event(0, "s", "a")),
-              StatusIs(absl::StatusCode::kFailedPrecondition, HasSubstr("closed")));
-  EXPECT_THAT(log->Flush(),
-              StatusIs(absl::StatusCode::kFailedPrecondition, HasSubstr("closed")));
+  EXPECT_THAT(
+      log->Record(Event(0, "s", "a")),
+      StatusIs(absl::StatusCode::kFailedPrecondition, HasSubstr("closed")));
+  EXPECT_THAT(log->Flush(), StatusIs(absl::StatusCode::kFailedPrecondition,
+                                     HasSubstr("closed")));
 }
 
 // --- verification -----------------------------------------------------------
@@ -446,7 +453,8 @@ TEST_F(AuditLogTest, VerifyReportsACrcMismatch) {
   WriteSegmentedLog(200);
   std::string data = ReadAll(Seg(1));
   const std::vector<RawFrame> frames = Frames(data);
-  data[frames[3].offset + 12] = static_cast<char>(data[frames[3].offset + 12] ^ 1);
+  data[frames[3].offset + 12] =
+      static_cast<char>(data[frames[3].offset + 12] ^ 1);
   WriteAll(Seg(1), data);
   const AuditVerifyReport r = Verify();
   EXPECT_EQ(r.defect, AuditDefect::kCrcMismatch) << r.ToString();
@@ -517,9 +525,9 @@ TEST_F(AuditLogTest, VerifyReportsATruncatedSegment) {
   EXPECT_EQ(r.segment_file, Seg(0));
   EXPECT_EQ(r.record_index, frames.size() - 1);
   // Tampering is not repaired.
-  EXPECT_THAT(RepairAuditLog(dir_),
-              StatusIs(absl::StatusCode::kFailedPrecondition,
-                       HasSubstr("truncated")));
+  EXPECT_THAT(
+      RepairAuditLog(dir_),
+      StatusIs(absl::StatusCode::kFailedPrecondition, HasSubstr("truncated")));
 }
 
 TEST_F(AuditLogTest, VerifyReportsAMissingSegment) {
@@ -551,8 +559,8 @@ TEST_F(AuditLogTest, TornTailIsReportedRefusedByOpenAndRepaired) {
   EXPECT_EQ(r.defect, AuditDefect::kTornTail) << r.ToString();
   EXPECT_EQ(r.record_index, 99u);
   EXPECT_EQ(r.records_verified, 99u);
-  EXPECT_THAT(AuditLog::Open(Options()),
-              StatusIs(absl::StatusCode::kDataLoss, HasSubstr("RepairAuditLog")));
+  EXPECT_THAT(AuditLog::Open(Options()), StatusIs(absl::StatusCode::kDataLoss,
+                                                  HasSubstr("RepairAuditLog")));
   absl::StatusOr<AuditVerifyReport> repaired = RepairAuditLog(dir_);
   ASSERT_OK(repaired);
   EXPECT_TRUE(repaired->ok()) << repaired->ToString();
@@ -596,7 +604,8 @@ TEST_F(AuditLogTest, VerifyOfAMissingDirectoryIsNotFound) {
 TEST_F(AuditLogTest, SubjectQueryReadsOnlyIndexedFrames) {
   WriteSegmentedLog(1000);
   auto reader = *AuditLogReader::Open(dir_);
-  absl::StatusOr<std::vector<OwnedAuditEvent>> events = reader->ForSubject("s-7");
+  absl::StatusOr<std::vector<OwnedAuditEvent>> events =
+      reader->ForSubject("s-7");
   ASSERT_OK(events);
   EXPECT_THAT(*events, SizeIs(100));
   for (const auto& e : *events) EXPECT_EQ(e.subject, "s-7");
@@ -631,10 +640,12 @@ TEST_F(AuditLogTest, TimeRangeQuerySkipsSegmentsOutsideIt) {
 TEST_F(AuditLogTest, QueriesScanSegmentsWithoutAnIndex) {
   WriteSegmentedLog(300);
   for (const auto& entry : std::filesystem::directory_iterator(dir_)) {
-    if (entry.path().extension() == ".idx") std::filesystem::remove(entry.path());
+    if (entry.path().extension() == ".idx")
+      std::filesystem::remove(entry.path());
   }
   auto reader = *AuditLogReader::Open(dir_);
-  absl::StatusOr<std::vector<OwnedAuditEvent>> events = reader->ForSubject("s-1");
+  absl::StatusOr<std::vector<OwnedAuditEvent>> events =
+      reader->ForSubject("s-1");
   ASSERT_OK(events);
   EXPECT_THAT(*events, SizeIs(30));
   EXPECT_GT(reader->last_stats().segments_scanned, 1u);
@@ -644,7 +655,8 @@ TEST_F(AuditLogTest, QueryReportsACorruptFrame) {
   WriteSegmentedLog(300);
   std::string data = ReadAll(Seg(0));
   const std::vector<RawFrame> frames = Frames(data);
-  data[frames[1].offset + 9] = static_cast<char>(data[frames[1].offset + 9] ^ 1);
+  data[frames[1].offset + 9] =
+      static_cast<char>(data[frames[1].offset + 9] ^ 1);
   WriteAll(Seg(0), data);
   auto reader = *AuditLogReader::Open(dir_);
   EXPECT_THAT(reader->InTimeRange(absl::InfinitePast(), absl::InfiniteFuture()),

@@ -56,8 +56,8 @@ TEST_F(ConcurrencyTest, ChecksNeverAllowAfterWithdrawalReturned) {
       int i = t;
       while (!stop.load(std::memory_order_acquire)) {
         i = (i + 7) % kSubjects;
-        const bool was_withdrawn =
-            withdrawn[static_cast<std::size_t>(i)].load(std::memory_order_acquire);
+        const bool was_withdrawn = withdrawn[static_cast<std::size_t>(i)].load(
+            std::memory_order_acquire);
         absl::StatusOr<Decision> d =
             guard_->Check(*ctx, "s" + std::to_string(i), *cat);
         checks.fetch_add(1, std::memory_order_relaxed);
@@ -67,10 +67,12 @@ TEST_F(ConcurrencyTest, ChecksNeverAllowAfterWithdrawalReturned) {
   }
   std::thread writer([&] {
     for (int i = 0; i < kSubjects; ++i) {
-      absl::StatusOr<Revision> r = store_.Apply(PurposeChange(
-          "s" + std::to_string(i), "marketing.research", v1::CONSENT_STATE_WITHDRAWN));
+      absl::StatusOr<Revision> r = store_.Apply(
+          PurposeChange("s" + std::to_string(i), "marketing.research",
+                        v1::CONSENT_STATE_WITHDRAWN));
       if (!r.ok()) violations.fetch_add(1);
-      withdrawn[static_cast<std::size_t>(i)].store(true, std::memory_order_release);
+      withdrawn[static_cast<std::size_t>(i)].store(true,
+                                                   std::memory_order_release);
       std::this_thread::yield();
     }
   });
@@ -80,7 +82,8 @@ TEST_F(ConcurrencyTest, ChecksNeverAllowAfterWithdrawalReturned) {
   EXPECT_EQ(violations.load(), 0);
   EXPECT_GT(checks.load(), 0);
   for (int i = 0; i < kSubjects; ++i) {
-    absl::StatusOr<Decision> d = guard_->Check(*ctx, "s" + std::to_string(i), *cat);
+    absl::StatusOr<Decision> d =
+        guard_->Check(*ctx, "s" + std::to_string(i), *cat);
     ASSERT_OK(d);
     EXPECT_EQ(d->reason(), Reason::kConsentWithdrawn);
   }
@@ -89,8 +92,8 @@ TEST_F(ConcurrencyTest, ChecksNeverAllowAfterWithdrawalReturned) {
 // Policy switches while checks run: every decision belongs to one of the two
 // policies, never a mix.
 TEST_F(ConcurrencyTest, PolicySwitchIsAtomicUnderConcurrentChecks) {
-  ASSERT_OK(store_.Apply(PurposeChange("s1", "statistics.measurement",
-                                       v1::CONSENT_STATE_GIVEN)));
+  ASSERT_OK(store_.Apply(
+      PurposeChange("s1", "statistics.measurement", v1::CONSENT_STATE_GIVEN)));
   std::shared_ptr<const CompiledPolicy> a = guard_->policy();
   v1::Policy next = a->proto();
   next.set_version("strict");
@@ -165,7 +168,8 @@ TEST_F(ConcurrencyTest, AuthorizeAndReadRaceWithConsentChanges) {
             absl::StatusOr<const int*> v = r.Read(*g);
             if (!v.ok()) errors.fetch_add(1);
             reads.fetch_add(1, std::memory_order_relaxed);
-          } else if (g.status().code() != absl::StatusCode::kFailedPrecondition) {
+          } else if (g.status().code() !=
+                     absl::StatusCode::kFailedPrecondition) {
             errors.fetch_add(1);
           }
         }
@@ -174,9 +178,10 @@ TEST_F(ConcurrencyTest, AuthorizeAndReadRaceWithConsentChanges) {
   }
   for (int round = 0; round < 20; ++round) {
     for (int i = 0; i < 16; ++i) {
-      ASSERT_OK(store_.Apply(PurposeChange(
-          "p" + std::to_string(i), "statistics",
-          round % 2 == 0 ? v1::CONSENT_STATE_GIVEN : v1::CONSENT_STATE_WITHDRAWN)));
+      ASSERT_OK(store_.Apply(
+          PurposeChange("p" + std::to_string(i), "statistics",
+                        round % 2 == 0 ? v1::CONSENT_STATE_GIVEN
+                                       : v1::CONSENT_STATE_WITHDRAWN)));
     }
   }
   stop = true;

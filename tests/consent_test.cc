@@ -53,8 +53,8 @@ TEST(InMemoryConsentStoreTest, EveryWriteReturnsANewRevision) {
 
 TEST(InMemoryConsentStoreTest, OccasionConsentIsKeptPerOccasion) {
   InMemoryConsentStore store;
-  v1::ConsentChange c1 = PurposeChange("a", "occasion.joint_study",
-                                       v1::CONSENT_STATE_GIVEN);
+  v1::ConsentChange c1 =
+      PurposeChange("a", "occasion.joint_study", v1::CONSENT_STATE_GIVEN);
   c1.mutable_purpose_consent()->set_occasion_id("o1");
   v1::ConsentChange c2 = c1;
   c2.mutable_purpose_consent()->set_occasion_id("o2");
@@ -63,9 +63,11 @@ TEST(InMemoryConsentStoreTest, OccasionConsentIsKeptPerOccasion) {
   EXPECT_EQ(store.Get("a")->purposes_size(), 2);
 }
 
-TEST(InMemoryConsentStoreTest, ExpectedRevisionMismatchIsAbortedAndWritesNothing) {
+TEST(InMemoryConsentStoreTest,
+     ExpectedRevisionMismatchIsAbortedAndWritesNothing) {
   InMemoryConsentStore store;
-  v1::ConsentChange c = PurposeChange("a", "marketing", v1::CONSENT_STATE_GIVEN);
+  v1::ConsentChange c =
+      PurposeChange("a", "marketing", v1::CONSENT_STATE_GIVEN);
   c.set_expected_revision(0);
   absl::StatusOr<Revision> r1 = store.Apply(c);
   ASSERT_OK(r1);
@@ -81,17 +83,19 @@ TEST(InMemoryConsentStoreTest, ExpectedRevisionMismatchIsAbortedAndWritesNothing
   stale.set_expected_revision(*r1);
   EXPECT_OK(store.Apply(stale));
   // A conflict on a subject without a record creates nothing.
-  v1::ConsentChange ghost = PurposeChange("b", "marketing", v1::CONSENT_STATE_GIVEN);
+  v1::ConsentChange ghost =
+      PurposeChange("b", "marketing", v1::CONSENT_STATE_GIVEN);
   ghost.set_expected_revision(5);
-  EXPECT_THAT(store.Apply(ghost), StatusIs(absl::StatusCode::kAborted, HasSubstr("b")));
+  EXPECT_THAT(store.Apply(ghost),
+              StatusIs(absl::StatusCode::kAborted, HasSubstr("b")));
   EXPECT_EQ(store.Get("b")->revision(), 0);
 }
 
 TEST(InMemoryConsentStoreTest, MalformedChangesAreRejectedByField) {
   InMemoryConsentStore store;
   v1::ConsentChange c;
-  EXPECT_THAT(store.Apply(c),
-              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("subject_id")));
+  EXPECT_THAT(store.Apply(c), StatusIs(absl::StatusCode::kInvalidArgument,
+                                       HasSubstr("subject_id")));
   c.set_subject_id("a");
   EXPECT_THAT(store.Apply(c), StatusIs(absl::StatusCode::kInvalidArgument,
                                        HasSubstr("one of purpose_consent")));
@@ -114,16 +118,21 @@ TEST(InMemoryConsentStoreTest, MalformedChangesAreRejectedByField) {
 
 TEST(InMemoryConsentStoreTest, ChangesSinceListsLatestRecordsInRevisionOrder) {
   InMemoryConsentStore store;
-  ASSERT_OK(store.Apply(PurposeChange("a", "marketing", v1::CONSENT_STATE_GIVEN)));
-  ASSERT_OK(store.Apply(PurposeChange("b", "marketing", v1::CONSENT_STATE_GIVEN)));
-  ASSERT_OK(store.Apply(PurposeChange("a", "support", v1::CONSENT_STATE_GIVEN)));
-  absl::StatusOr<std::vector<v1::ConsentRecord>> all = store.ChangesSince(0, 100);
+  ASSERT_OK(
+      store.Apply(PurposeChange("a", "marketing", v1::CONSENT_STATE_GIVEN)));
+  ASSERT_OK(
+      store.Apply(PurposeChange("b", "marketing", v1::CONSENT_STATE_GIVEN)));
+  ASSERT_OK(
+      store.Apply(PurposeChange("a", "support", v1::CONSENT_STATE_GIVEN)));
+  absl::StatusOr<std::vector<v1::ConsentRecord>> all =
+      store.ChangesSince(0, 100);
   ASSERT_OK(all);
   ASSERT_EQ(all->size(), 2u);
   EXPECT_EQ((*all)[0].subject_id(), "b");
   EXPECT_EQ((*all)[1].subject_id(), "a");
   EXPECT_EQ((*all)[1].revision(), 3);
-  absl::StatusOr<std::vector<v1::ConsentRecord>> since2 = store.ChangesSince(2, 100);
+  absl::StatusOr<std::vector<v1::ConsentRecord>> since2 =
+      store.ChangesSince(2, 100);
   ASSERT_OK(since2);
   ASSERT_EQ(since2->size(), 1u);
   EXPECT_EQ(store.ChangesSince(0, 1)->size(), 1u);
@@ -132,12 +141,15 @@ TEST(InMemoryConsentStoreTest, ChangesSinceListsLatestRecordsInRevisionOrder) {
 TEST(InMemoryConsentStoreTest, WatchSeesEveryChangeInOrderUntilCancelled) {
   InMemoryConsentStore store;
   std::vector<Revision> seen;
-  std::unique_ptr<Subscription> sub =
-      store.Watch([&](const v1::ConsentRecord& r) { seen.push_back(r.revision()); });
-  ASSERT_OK(store.Apply(PurposeChange("a", "marketing", v1::CONSENT_STATE_GIVEN)));
-  ASSERT_OK(store.Apply(PurposeChange("b", "marketing", v1::CONSENT_STATE_GIVEN)));
+  std::unique_ptr<Subscription> sub = store.Watch(
+      [&](const v1::ConsentRecord& r) { seen.push_back(r.revision()); });
+  ASSERT_OK(
+      store.Apply(PurposeChange("a", "marketing", v1::CONSENT_STATE_GIVEN)));
+  ASSERT_OK(
+      store.Apply(PurposeChange("b", "marketing", v1::CONSENT_STATE_GIVEN)));
   sub.reset();
-  ASSERT_OK(store.Apply(PurposeChange("c", "marketing", v1::CONSENT_STATE_GIVEN)));
+  ASSERT_OK(
+      store.Apply(PurposeChange("c", "marketing", v1::CONSENT_STATE_GIVEN)));
   EXPECT_THAT(seen, ::testing::ElementsAre(1, 2));
 }
 
@@ -148,8 +160,9 @@ TEST(InMemoryConsentStoreTest, ConcurrentWritersGetDistinctRevisions) {
   for (int t = 0; t < 4; ++t) {
     threads.emplace_back([&, t] {
       for (int i = 0; i < 200; ++i) {
-        absl::StatusOr<Revision> r = store.Apply(PurposeChange(
-            "s" + std::to_string(i % 10), "marketing", v1::CONSENT_STATE_GIVEN));
+        absl::StatusOr<Revision> r =
+            store.Apply(PurposeChange("s" + std::to_string(i % 10), "marketing",
+                                      v1::CONSENT_STATE_GIVEN));
         if (r.ok()) revs[static_cast<std::size_t>(t)].push_back(*r);
       }
     });
@@ -178,7 +191,8 @@ TEST(InMemoryConsentStoreTest, RestrictionsReplaceAndStampErasure) {
 TEST(InMemoryConsentStoreTest, UnavailableStoreFailsEveryCall) {
   InMemoryConsentStore store;
   store.SetUnavailableForTesting(true);
-  EXPECT_THAT(store.Get("a"), StatusIs(absl::StatusCode::kUnavailable, HasSubstr("")));
+  EXPECT_THAT(store.Get("a"),
+              StatusIs(absl::StatusCode::kUnavailable, HasSubstr("")));
   EXPECT_THAT(store.Apply(PurposeChange("a", "x", v1::CONSENT_STATE_GIVEN)),
               StatusIs(absl::StatusCode::kUnavailable, HasSubstr("")));
   EXPECT_THAT(store.ChangesSince(0, 1),

@@ -35,8 +35,8 @@ class FeedControlledStore final : public ConsentStore {
   absl::StatusOr<Revision> Apply(const v1::ConsentChange& c) override {
     return inner_.Apply(c);
   }
-  absl::StatusOr<std::vector<v1::ConsentRecord>> ChangesSince(Revision after,
-                                                              int limit) override {
+  absl::StatusOr<std::vector<v1::ConsentRecord>> ChangesSince(
+      Revision after, int limit) override {
     return inner_.ChangesSince(after, limit);
   }
   absl::StatusOr<Revision> LatestRevision() override {
@@ -58,7 +58,8 @@ class FeedControlledStore final : public ConsentStore {
  private:
   InMemoryConsentStore inner_;
   std::atomic<bool> muted_{false};
-  std::atomic<std::int64_t> heartbeat_ns_{absl::ToUnixNanos(absl::InfiniteFuture())};
+  std::atomic<std::int64_t> heartbeat_ns_{
+      absl::ToUnixNanos(absl::InfiniteFuture())};
 };
 
 class GuardFeedTest : public ::testing::Test {
@@ -71,11 +72,13 @@ class GuardFeedTest : public ::testing::Test {
   }
   Revision Set(const std::string& subject, const std::string& purpose,
                v1::ConsentState state) {
-    absl::StatusOr<Revision> r = store_.Apply(PurposeChange(subject, purpose, state));
+    absl::StatusOr<Revision> r =
+        store_.Apply(PurposeChange(subject, purpose, state));
     EXPECT_OK(r);
     return r.ok() ? *r : -1;
   }
-  absl::StatusOr<Decision> Stats(const std::string& subject, Revision at_least = 0) {
+  absl::StatusOr<Decision> Stats(const std::string& subject,
+                                 Revision at_least = 0) {
     absl::StatusOr<AccessContext> ctx =
         guard_->Context("statistics-job", "statistics.measurement");
     absl::StatusOr<CategoryRef> cat = guard_->Category("measurement");
@@ -127,8 +130,8 @@ TEST_F(GuardFeedTest, CheckAtLeastRevisionFailsClosedWhenTheStoreIsDown) {
   const Revision withdrawn =
       Set("s1", "statistics.measurement", v1::CONSENT_STATE_WITHDRAWN);
   store_.SetUnavailable(true);
-  EXPECT_THAT(Stats("s1", withdrawn),
-              StatusIs(absl::StatusCode::kUnavailable, HasSubstr("store_unavailable")));
+  EXPECT_THAT(Stats("s1", withdrawn), StatusIs(absl::StatusCode::kUnavailable,
+                                               HasSubstr("store_unavailable")));
   // A demand the cache already meets needs no store.
   EXPECT_OK(Stats("s1", 1));
 }
@@ -160,8 +163,9 @@ TEST_F(GuardFeedTest, StaleFeedDeniesConsentPurposesButNotNecessaryOnes) {
   absl::StatusOr<AccessContext> ctx =
       guard_->Context("statistics-job", "statistics.measurement");
   ASSERT_OK(ctx);
-  EXPECT_THAT(guard_->Authorize(*ctx, *tags),
-              StatusIs(absl::StatusCode::kUnavailable, HasSubstr("consent_stale")));
+  EXPECT_THAT(
+      guard_->Authorize(*ctx, *tags),
+      StatusIs(absl::StatusCode::kUnavailable, HasSubstr("consent_stale")));
 
   // The feed returns: checks recover without intervention.
   store_.SetHeartbeat(absl::Now());
@@ -201,8 +205,8 @@ TEST(GuardSqliteFeedTest, WithdrawalByAnotherHandleReachesTheGuardCache) {
   ASSERT_OK(before);
   EXPECT_EQ(before->reason(), Reason::kAllowedConsent);
 
-  absl::StatusOr<Revision> r = (*theirs)->Apply(
-      PurposeChange("s1", "statistics.measurement", v1::CONSENT_STATE_WITHDRAWN));
+  absl::StatusOr<Revision> r = (*theirs)->Apply(PurposeChange(
+      "s1", "statistics.measurement", v1::CONSENT_STATE_WITHDRAWN));
   ASSERT_OK(r);
   // The poller delivers it to the cache (no store read on the check).
   const absl::Time deadline = absl::Now() + absl::Seconds(10);

@@ -44,15 +44,15 @@ TEST_F(GuardRobustnessTest, OverlongSubjectIdIsEnforcedWithoutTheCache) {
 TEST_F(GuardRobustnessTest, BinarySubjectIdsAreDistinct) {
   const std::string a("m\0a", 3), b("m\0b", 3), c("\xff\xfe", 2);
   Set(a, "statistics", v1::CONSENT_STATE_GIVEN);
-  EXPECT_EQ(CheckReason("statistics-job", "statistics.measurement", a,
-                        "measurement"),
-            Reason::kAllowedConsent);
-  EXPECT_EQ(CheckReason("statistics-job", "statistics.measurement", b,
-                        "measurement"),
-            Reason::kNoConsent);
-  EXPECT_EQ(CheckReason("statistics-job", "statistics.measurement", c,
-                        "measurement"),
-            Reason::kNoConsent);
+  EXPECT_EQ(
+      CheckReason("statistics-job", "statistics.measurement", a, "measurement"),
+      Reason::kAllowedConsent);
+  EXPECT_EQ(
+      CheckReason("statistics-job", "statistics.measurement", b, "measurement"),
+      Reason::kNoConsent);
+  EXPECT_EQ(
+      CheckReason("statistics-job", "statistics.measurement", c, "measurement"),
+      Reason::kNoConsent);
 }
 
 TEST_F(GuardRobustnessTest, EmptySubjectIdHasNoConsent) {
@@ -110,9 +110,9 @@ TEST(GuardStoreRobustnessTest, RecordForAnotherSubjectFailsClosed) {
   absl::StatusOr<CategoryRef> cat = (*guard)->Category("measurement");
   ASSERT_OK(ctx);
   ASSERT_OK(cat);
-  EXPECT_THAT((*guard)->Check(*ctx, "member-1", *cat),
-              StatusIs(absl::StatusCode::kUnavailable,
-                       HasSubstr("store_unavailable")));
+  EXPECT_THAT(
+      (*guard)->Check(*ctx, "member-1", *cat),
+      StatusIs(absl::StatusCode::kUnavailable, HasSubstr("store_unavailable")));
   // The rightful subject is still served.
   absl::StatusOr<Decision> d = (*guard)->Check(*ctx, "someone-else", *cat);
   ASSERT_OK(d);

@@ -20,14 +20,16 @@ using ::testing::HasSubstr;
 class GuardTest : public GuardFixture {};
 
 TEST_F(GuardTest, NecessaryBasisAllowsWithoutConsent) {
-  EXPECT_EQ(CheckReason("billing-service", "billing.calculation", "s1", "billing"),
-            Reason::kAllowedNecessary);
+  EXPECT_EQ(
+      CheckReason("billing-service", "billing.calculation", "s1", "billing"),
+      Reason::kAllowedNecessary);
 }
 
 TEST_F(GuardTest, NecessaryBasisIgnoresWithdrawalOfOptionalPurposes) {
   Set("s1", "marketing", v1::CONSENT_STATE_WITHDRAWN);
-  EXPECT_EQ(CheckReason("billing-service", "billing.calculation", "s1", "billing"),
-            Reason::kAllowedNecessary);
+  EXPECT_EQ(
+      CheckReason("billing-service", "billing.calculation", "s1", "billing"),
+      Reason::kAllowedNecessary);
 }
 
 TEST_F(GuardTest, OptInWithoutConsentDeniesNoConsent) {
@@ -57,7 +59,8 @@ TEST_F(GuardTest, AuthorizeFailsAfterConsentWithdrawn) {
   ASSERT_OK(tags);
   AccessContext ctx = Ctx("statistics-job", "statistics.measurement");
   ASSERT_OK(guard_->Authorize(ctx, *tags));
-  const Revision rev = Set("s1", "statistics.measurement", v1::CONSENT_STATE_WITHDRAWN);
+  const Revision rev =
+      Set("s1", "statistics.measurement", v1::CONSENT_STATE_WITHDRAWN);
   absl::StatusOr<AccessGrant> g = guard_->Authorize(ctx, *tags);
   EXPECT_THAT(g, StatusIs(absl::StatusCode::kFailedPrecondition,
                           HasSubstr("consent_withdrawn")));
@@ -121,8 +124,9 @@ TEST_F(GuardTest, SuspensionDeniesNamedPurposeAndDescendants) {
   v1::Restrictions r;
   r.add_suspended_purposes("billing");
   Restrict("s1", r);
-  EXPECT_EQ(CheckReason("billing-service", "billing.calculation", "s1", "billing"),
-            Reason::kUseSuspended);
+  EXPECT_EQ(
+      CheckReason("billing-service", "billing.calculation", "s1", "billing"),
+      Reason::kUseSuspended);
   EXPECT_EQ(CheckReason("support-desk", "support", "s1", "billing"),
             Reason::kAllowedNecessary);
 }
@@ -143,8 +147,9 @@ TEST_F(GuardTest, ErasedSubjectDeniesEveryRead) {
   EXPECT_EQ(CheckReason("statistics-job", "statistics.measurement", "s1",
                         "measurement"),
             Reason::kSubjectErased);
-  EXPECT_EQ(CheckReason("billing-service", "billing.calculation", "s1", "billing"),
-            Reason::kSubjectErased);
+  EXPECT_EQ(
+      CheckReason("billing-service", "billing.calculation", "s1", "billing"),
+      Reason::kSubjectErased);
 }
 
 TEST_F(GuardTest, RecordNotCollectedForPurposeIsDenied) {
@@ -156,7 +161,8 @@ TEST_F(GuardTest, RecordNotCollectedForPurposeIsDenied) {
       guard_->Check(Ctx("marketing-analytics", "marketing.research"), *tags);
   ASSERT_OK(d);
   EXPECT_EQ(d->reason(), Reason::kNotCollectedForPurpose);
-  EXPECT_THAT(guard_->Authorize(Ctx("marketing-analytics", "marketing.research"), *tags),
+  EXPECT_THAT(guard_->Authorize(
+                  Ctx("marketing-analytics", "marketing.research"), *tags),
               StatusIs(absl::StatusCode::kPermissionDenied,
                        HasSubstr("not_collected_for_purpose")));
 }
@@ -172,10 +178,13 @@ TEST_F(GuardTest, ProhibitedPurposeIsDenied) {
 }
 
 TEST_F(GuardTest, PerOccasionPurposeNeedsConsentForThatOccasion) {
-  EXPECT_THAT(guard_->Context("research-team", "occasion.joint_study"),
-              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("occasion")));
-  AccessContext study1 = Ctx("research-team", "occasion.joint_study", "study-1");
-  AccessContext study2 = Ctx("research-team", "occasion.joint_study", "study-2");
+  EXPECT_THAT(
+      guard_->Context("research-team", "occasion.joint_study"),
+      StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("occasion")));
+  AccessContext study1 =
+      Ctx("research-team", "occasion.joint_study", "study-1");
+  AccessContext study2 =
+      Ctx("research-team", "occasion.joint_study", "study-2");
   absl::StatusOr<Decision> d = guard_->Check(study1, "s1", Cat("measurement"));
   ASSERT_OK(d);
   EXPECT_EQ(d->reason(), Reason::kNoOccasionConsent);
@@ -204,7 +213,8 @@ TEST_F(GuardTest, OccasionConsentExpires) {
   c.mutable_purpose_consent()->mutable_expiry()->set_seconds(
       absl::ToUnixSeconds(now_ + absl::Minutes(5)));
   ASSERT_OK(store_.Apply(c));
-  AccessContext study1 = Ctx("research-team", "occasion.joint_study", "study-1");
+  AccessContext study1 =
+      Ctx("research-team", "occasion.joint_study", "study-1");
   EXPECT_EQ(guard_->Check(study1, "s1", Cat("measurement"))->reason(),
             Reason::kAllowedOccasionConsent);
   now_ += absl::Minutes(6);
@@ -224,24 +234,28 @@ TEST_F(GuardTest, SpecificConsentCategoryIgnoresParentConsent) {
 }
 
 TEST_F(GuardTest, UnknownIdsAreNotFound) {
-  EXPECT_THAT(guard_->Context("billing-service", "billing.fraud"),
-              StatusIs(absl::StatusCode::kNotFound, HasSubstr("billing.fraud")));
+  EXPECT_THAT(
+      guard_->Context("billing-service", "billing.fraud"),
+      StatusIs(absl::StatusCode::kNotFound, HasSubstr("billing.fraud")));
   EXPECT_THAT(guard_->Context("nobody", "billing"),
               StatusIs(absl::StatusCode::kNotFound, HasSubstr("nobody")));
   EXPECT_THAT(guard_->Category("dna"),
               StatusIs(absl::StatusCode::kNotFound, HasSubstr("dna")));
   EXPECT_THAT(guard_->Tag("s1", "identity", {"astrology"}),
               StatusIs(absl::StatusCode::kNotFound, HasSubstr("astrology")));
-  EXPECT_THAT(guard_->Tag("", "identity", {"support"}),
-              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("subject")));
-  EXPECT_THAT(guard_->Tag("s1", "identity", {}),
-              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("purpose")));
+  EXPECT_THAT(
+      guard_->Tag("", "identity", {"support"}),
+      StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("subject")));
+  EXPECT_THAT(
+      guard_->Tag("s1", "identity", {}),
+      StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("purpose")));
 }
 
 TEST_F(GuardTest, StoreOutageFailsClosedAndIsAudited) {
   store_.SetUnavailableForTesting(true);
-  absl::StatusOr<Decision> d = guard_->Check(
-      Ctx("statistics-job", "statistics.measurement"), "s9", Cat("measurement"));
+  absl::StatusOr<Decision> d =
+      guard_->Check(Ctx("statistics-job", "statistics.measurement"), "s9",
+                    Cat("measurement"));
   EXPECT_THAT(d, StatusIs(absl::StatusCode::kUnavailable,
                           HasSubstr("store_unavailable")));
   ASSERT_EQ(audit_.size(), 1u);
@@ -358,15 +372,16 @@ TEST_F(GuardTest, SetPolicySwitchesAtomicallyAndKeepsContexts) {
   EXPECT_EQ(d->reason(), Reason::kNotAllowedByPolicy);
   EXPECT_EQ(audit_.Events().back().policy_version, "2026-12-01");
   // Consent carried over to the new cache.
-  EXPECT_EQ(CheckReason("statistics-job", "statistics.measurement", "s1",
-                        "identity"),
-            Reason::kNotAllowedByPolicy);
+  EXPECT_EQ(
+      CheckReason("statistics-job", "statistics.measurement", "s1", "identity"),
+      Reason::kNotAllowedByPolicy);
   EXPECT_EQ(guard_->cached_subjects(), 1u);
 }
 
 TEST_F(GuardTest, CreateRejectsNullArguments) {
-  EXPECT_THAT(Guard::Create(nullptr, &store_, &audit_),
-              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("policy")));
+  EXPECT_THAT(
+      Guard::Create(nullptr, &store_, &audit_),
+      StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("policy")));
   EXPECT_THAT(Guard::Create(testing::DefaultPolicy(), nullptr, &audit_),
               StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("store")));
 }
@@ -440,15 +455,16 @@ TEST_F(GuardHierarchyTest, RecordCollectedForChildDoesNotComplyForParent) {
       guard_->Tag("s1", "billing", {"billing.calculation"});
   ASSERT_OK(tags);
   EXPECT_EQ(tags->TagReason("billing"), Reason::kNotCollectedForPurpose);
-  EXPECT_EQ(tags->TagReason("billing.invoicing"), Reason::kNotCollectedForPurpose);
+  EXPECT_EQ(tags->TagReason("billing.invoicing"),
+            Reason::kNotCollectedForPurpose);
 }
 
 TEST_F(GuardHierarchyTest, ProhibitionCoversAncestorsAndDescendants) {
   // Allowed: all of marketing; prohibited: marketing.promotion. The
   // prohibited purpose, its ancestor `marketing` and (had it any) its
   // descendants do not comply; the sibling does.
-  absl::StatusOr<RecordTags> tags = guard_->Tag(
-      "s1", "identity", {"marketing"}, {"marketing.promotion"});
+  absl::StatusOr<RecordTags> tags =
+      guard_->Tag("s1", "identity", {"marketing"}, {"marketing.promotion"});
   ASSERT_OK(tags);
   EXPECT_EQ(tags->TagReason("marketing.promotion"), Reason::kProhibitedPurpose);
   EXPECT_EQ(tags->TagReason("marketing"), Reason::kProhibitedPurpose);

@@ -59,9 +59,9 @@ struct Population {
       for (int hour = 9; hour < 18; ++hour) {
         const int n = per_hour(rng);
         for (int i = 0; i < n; ++i) {
-          out->push_back(Read(At(2026, 11, day, hour, minute(rng)), accessors[a],
-                              absl::StrCat("s-", subject(rng)), purpose,
-                              pct(rng) >= 2));
+          out->push_back(Read(At(2026, 11, day, hour, minute(rng)),
+                              accessors[a], absl::StrCat("s-", subject(rng)),
+                              purpose, pct(rng) >= 2));
         }
       }
     }
@@ -77,7 +77,8 @@ TEST(LeakDetectionTest, FlagsInjectedBulkReadAndNoNormalAccessor) {
   // svc-7 reads 3,000 distinct subjects in one afternoon hour.
   for (int i = 0; i < 3000; ++i) {
     recent.push_back(Read(At(2026, 11, 15, 14, i % 60), "svc-7",
-                          absl::StrCat("s-", i * 7 % 20'000), "purpose.3", true));
+                          absl::StrCat("s-", i * 7 % 20'000), "purpose.3",
+                          true));
   }
   const LeakReport report = DetectLeaks(baseline, recent);
   ASSERT_EQ(report.baselines.size(), 12u);
@@ -105,10 +106,11 @@ TEST(LeakDetectionTest, FlagsNewPurposeDenialSpikeUnusualHourAndNewcomer) {
   // used, at 3 a.m.
   for (int i = 0; i < 200; ++i) {
     recent.push_back(Read(At(2026, 11, 8, 3, i % 60), "svc-1",
-                          absl::StrCat("s-", i % 10),
-                          "marketing.research", false));
+                          absl::StrCat("s-", i % 10), "marketing.research",
+                          false));
   }
-  recent.push_back(Read(At(2026, 11, 8, 10), "intruder", "s-1", "purpose.0", true));
+  recent.push_back(
+      Read(At(2026, 11, 8, 10), "intruder", "s-1", "purpose.0", true));
   const LeakReport report = DetectLeaks(baseline, recent);
   std::vector<std::string> got;
   for (const LeakFinding& f : report.findings) {

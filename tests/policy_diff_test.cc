@@ -22,7 +22,10 @@ using ::testing::HasSubstr;
 
 constexpr char kBase[] = R"pb(
   version: "v1"
-  purposes { id: "billing" name { en: "Charges" ja: "料金" } }
+  purposes {
+    id: "billing"
+    name { en: "Charges" ja: "料金" }
+  }
   purposes { id: "billing.calculation" parent: "billing" }
   purposes { id: "marketing" }
   purposes { id: "marketing.research" parent: "marketing" }
@@ -31,7 +34,10 @@ constexpr char kBase[] = R"pb(
   categories { id: "measurement" special: true }
   rules { category: "billing" purposes: "billing" basis: LEGAL_BASIS_NECESSARY }
   rules { category: "contact" purposes: "marketing" basis: LEGAL_BASIS_OPT_IN }
-  retention { category: "contact" period { seconds: 86400 } }
+  retention {
+    category: "contact"
+    period { seconds: 86400 }
+  }
   accessors { id: "billing-service" may_declare: "billing" }
 )pb";
 
@@ -196,7 +202,8 @@ TEST(PolicyDiffTest, ReparentingIsMaterial) {
   next.mutable_purposes(3)->set_parent("billing");
   absl::StatusOr<v1::PolicyDiff> d = DiffPolicies(Base(), next);
   ASSERT_OK(d);
-  const v1::PolicyChange* c = Only(*d, v1::PolicyChange::KIND_PURPOSE_REPARENTED);
+  const v1::PolicyChange* c =
+      Only(*d, v1::PolicyChange::KIND_PURPOSE_REPARENTED);
   ASSERT_NE(c, nullptr);
   EXPECT_TRUE(c->material());
   EXPECT_EQ(c->before(), "marketing");
@@ -248,7 +255,8 @@ TEST(PolicyDiffTest, ReconsentRequirementsFollowMaterialChanges) {
   AddReconsentRequirements(*d, next);
   ASSERT_EQ(next.reconsent_size(), 1) << next.DebugString();
   EXPECT_EQ(next.reconsent(0).purpose(), "marketing.research");
-  EXPECT_THAT(next.reconsent(0).categories(), ::testing::ElementsAre("measurement"));
+  EXPECT_THAT(next.reconsent(0).categories(),
+              ::testing::ElementsAre("measurement"));
   EXPECT_EQ(next.reconsent(0).since_version(), "v2");
   EXPECT_THAT(next.version_history(), ::testing::ElementsAre("v1"));
   ASSERT_OK(CompiledPolicy::Compile(next));
@@ -258,7 +266,8 @@ TEST(PolicyDiffTest, ReconsentRequirementsFollowMaterialChanges) {
 }
 
 TEST(PolicyDiffTest, ShippedNextVersionHasMaterialAndWordingChanges) {
-  absl::StatusOr<v1::Policy> a = LoadPolicyFile(SourcePath("policies/default.textproto"));
+  absl::StatusOr<v1::Policy> a =
+      LoadPolicyFile(SourcePath("policies/default.textproto"));
   absl::StatusOr<v1::Policy> b =
       LoadPolicyFile(SourcePath("policies/examples/2027-04-01.textproto"));
   ASSERT_OK(a);
@@ -278,14 +287,15 @@ TEST(NoticeTest, PurposeNoticeListsCataloguePurposesInBothLanguages) {
   std::shared_ptr<const CompiledPolicy> p = testing::DefaultPolicy();
   const std::string ja = PurposeNotice(*p, Language::kJa);
   const std::string en = PurposeNotice(*p, Language::kEn);
-  for (const char* s : {"課金計算", "料金請求", "市場調査・分析", "測定データの統計分析",
-                        "その都度利用目的を明示", "お客様窓口", "9:30-18:00",
-                        "10:00-19:00"}) {
+  for (const char* s :
+       {"課金計算", "料金請求", "市場調査・分析", "測定データの統計分析",
+        "その都度利用目的を明示", "お客様窓口", "9:30-18:00", "10:00-19:00"}) {
     EXPECT_THAT(ja, HasSubstr(s));
   }
-  for (const char* s : {"Billing calculation", "Invoicing", "Marketing research",
-                        "Statistical analysis of measurement data",
-                        "only with your consent", "prior consent"}) {
+  for (const char* s :
+       {"Billing calculation", "Invoicing", "Marketing research",
+        "Statistical analysis of measurement data", "only with your consent",
+        "prior consent"}) {
     EXPECT_THAT(en, HasSubstr(s));
   }
   // Per-occasion purposes are not in the published catalogue.
@@ -307,7 +317,8 @@ TEST(NoticeTest, AnnouncementListsMaterialChangesFirst) {
   const std::string en = ChangeAnnouncement(*d, **after, Language::kEn);
   const std::size_t material = en.find("Material changes");
   const std::size_t other = en.find("Other changes");
-  const std::size_t use = en.find("Category 'measurement' for purpose 'marketing.research'");
+  const std::size_t use =
+      en.find("Category 'measurement' for purpose 'marketing.research'");
   const std::size_t wording = en.find("Wording of purpose 'billing'");
   ASSERT_NE(use, std::string::npos) << en;
   ASSERT_NE(wording, std::string::npos) << en;

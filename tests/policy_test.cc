@@ -55,7 +55,8 @@ TEST(CompiledPolicyTest, DefaultPolicyCompiles) {
   EXPECT_TRUE(p->special(*p->FindCategory("measurement")));
   EXPECT_TRUE(p->special(*p->FindCategory("communication")));
   EXPECT_TRUE(p->requires_specific_consent(*p->FindCategory("communication")));
-  EXPECT_TRUE(p->per_occasion().Contains(*p->FindPurpose("occasion.joint_study")));
+  EXPECT_TRUE(
+      p->per_occasion().Contains(*p->FindPurpose("occasion.joint_study")));
 }
 
 TEST(CompiledPolicyTest, HierarchyIsClosed) {
@@ -78,7 +79,8 @@ TEST(CompiledPolicyTest, RuleForParentCoversChildren) {
   const CategoryIndex c = *(*p)->FindCategory("billing");
   EXPECT_EQ((*p)->basis(c, *(*p)->FindPurpose("billing.calculation")),
             Basis::kNecessary);
-  EXPECT_EQ((*p)->basis(c, *(*p)->FindPurpose("marketing")), Basis::kNotAllowed);
+  EXPECT_EQ((*p)->basis(c, *(*p)->FindPurpose("marketing")),
+            Basis::kNotAllowed);
 }
 
 TEST(CompiledPolicyTest, ChildRuleOverridesParentRule) {
@@ -101,8 +103,10 @@ TEST(CompiledPolicyTest, AccessorMayDeclareDescendants) {
       CompiledPolicy::Compile(Parse(kMinimal));
   ASSERT_OK(p);
   const AccessorIndex a = *(*p)->FindAccessor("billing-service");
-  EXPECT_TRUE((*p)->declarable_by(a).Contains(*(*p)->FindPurpose("billing.calculation")));
-  EXPECT_FALSE((*p)->declarable_by(a).Contains(*(*p)->FindPurpose("marketing")));
+  EXPECT_TRUE((*p)->declarable_by(a).Contains(
+      *(*p)->FindPurpose("billing.calculation")));
+  EXPECT_FALSE(
+      (*p)->declarable_by(a).Contains(*(*p)->FindPurpose("marketing")));
 }
 
 struct InvalidCase {
@@ -130,8 +134,9 @@ TEST_P(PolicyValidationTest, RejectsWithFieldPathAndValue) {
   } else {
     text += c.edit;
   }
-  EXPECT_THAT(CompiledPolicy::Compile(Parse(text)),
-              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr(c.expected)));
+  EXPECT_THAT(
+      CompiledPolicy::Compile(Parse(text)),
+      StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr(c.expected)));
 }
 
 INSTANTIATE_TEST_SUITE_P(
@@ -141,49 +146,61 @@ INSTANTIATE_TEST_SUITE_P(
                     "policy.version: must not be empty"},
         InvalidCase{"EmptyVersion", R"(REPLACE:version: "v1"|version: "")",
                     "policy.version: must not be empty"},
-        InvalidCase{"DuplicatePurpose", R"(purposes { id: "billing" })",
-                    "policy.purposes[3].id: duplicate purpose id 'billing' (first "
-                    "at policy.purposes[0])"},
-        InvalidCase{"MalformedPurposeId", R"(purposes { id: "Bad Id" })",
-                    "policy.purposes[3].id: 'Bad Id' is not a valid purpose id"},
+        InvalidCase{
+            "DuplicatePurpose", R"(purposes { id: "billing" })",
+            "policy.purposes[3].id: duplicate purpose id 'billing' (first "
+            "at policy.purposes[0])"},
+        InvalidCase{
+            "MalformedPurposeId", R"(purposes { id: "Bad Id" })",
+            "policy.purposes[3].id: 'Bad Id' is not a valid purpose id"},
         InvalidCase{"UnknownParent", R"(purposes { id: "x" parent: "nope" })",
                     "policy.purposes[3].parent: unknown purpose 'nope'"},
         InvalidCase{"SelfParent", R"(purposes { id: "loop" parent: "loop" })",
                     "cycle in the purpose hierarchy: loop -> loop"},
-        InvalidCase{"Cycle",
-                    R"(purposes { id: "a" parent: "b" } purposes { id: "b" parent: "a" })",
-                    "cycle in the purpose hierarchy: a -> b -> a"},
+        InvalidCase{
+            "Cycle",
+            R"(purposes { id: "a" parent: "b" } purposes { id: "b" parent: "a" })",
+            "cycle in the purpose hierarchy: a -> b -> a"},
         InvalidCase{"DuplicateCategory", R"(categories { id: "billing" })",
                     "policy.categories[2].id: duplicate category id 'billing'"},
-        InvalidCase{"UnknownCategoryInRule",
-                    R"(rules { category: "dna" purposes: "billing" basis: LEGAL_BASIS_OPT_IN })",
-                    "policy.rules[1].category: unknown category 'dna'"},
-        InvalidCase{"UnknownPurposeInRule",
-                    R"(rules { category: "measurement" purposes: "astrology" basis: LEGAL_BASIS_OPT_IN })",
-                    "policy.rules[1].purposes[0]: unknown purpose 'astrology'"},
-        InvalidCase{"RuleWithoutBasis",
-                    R"(rules { category: "measurement" purposes: "marketing" })",
-                    "policy.rules[1].basis: must be set"},
-        InvalidCase{"RuleWithoutPurposes",
-                    R"(rules { category: "measurement" basis: LEGAL_BASIS_OPT_IN })",
-                    "policy.rules[1].purposes: at least one purpose"},
-        InvalidCase{"SpecialCategoryOptOut",
-                    R"(rules { category: "measurement" purposes: "marketing" basis: LEGAL_BASIS_OPT_OUT })",
-                    "policy.rules[1].basis: LEGAL_BASIS_OPT_OUT is not allowed for "
-                    "special category 'measurement'"},
-        InvalidCase{"DuplicateRule",
-                    R"(rules { category: "billing" purposes: "billing" basis: LEGAL_BASIS_OPT_IN })",
-                    "policy.rules[1].purposes[0]: duplicate rule for category "
-                    "'billing' and purpose 'billing' (first in policy.rules[0])"},
-        InvalidCase{"PerOccasionNotOptIn",
-                    R"(purposes { id: "study" per_occasion: true }
+        InvalidCase{
+            "UnknownCategoryInRule",
+            R"(rules { category: "dna" purposes: "billing" basis: LEGAL_BASIS_OPT_IN })",
+            "policy.rules[1].category: unknown category 'dna'"},
+        InvalidCase{
+            "UnknownPurposeInRule",
+            R"(rules { category: "measurement" purposes: "astrology" basis: LEGAL_BASIS_OPT_IN })",
+            "policy.rules[1].purposes[0]: unknown purpose 'astrology'"},
+        InvalidCase{
+            "RuleWithoutBasis",
+            R"(rules { category: "measurement" purposes: "marketing" })",
+            "policy.rules[1].basis: must be set"},
+        InvalidCase{
+            "RuleWithoutPurposes",
+            R"(rules { category: "measurement" basis: LEGAL_BASIS_OPT_IN })",
+            "policy.rules[1].purposes: at least one purpose"},
+        InvalidCase{
+            "SpecialCategoryOptOut",
+            R"(rules { category: "measurement" purposes: "marketing" basis: LEGAL_BASIS_OPT_OUT })",
+            "policy.rules[1].basis: LEGAL_BASIS_OPT_OUT is not allowed for "
+            "special category 'measurement'"},
+        InvalidCase{
+            "DuplicateRule",
+            R"(rules { category: "billing" purposes: "billing" basis: LEGAL_BASIS_OPT_IN })",
+            "policy.rules[1].purposes[0]: duplicate rule for category "
+            "'billing' and purpose 'billing' (first in policy.rules[0])"},
+        InvalidCase{
+            "PerOccasionNotOptIn",
+            R"(purposes { id: "study" per_occasion: true }
                        rules { category: "measurement" purposes: "study" basis: LEGAL_BASIS_NECESSARY })",
-                    "per-occasion purpose 'study' must have basis LEGAL_BASIS_OPT_IN"},
-        InvalidCase{"UnknownDeclarablePurpose",
-                    R"(accessors { id: "x" may_declare: "nope" })",
-                    "policy.accessors[1].may_declare[0]: unknown purpose 'nope'"},
-        InvalidCase{"DuplicateAccessor", R"(accessors { id: "billing-service" })",
-                    "policy.accessors[1].id: duplicate accessor id 'billing-service'"}),
+            "per-occasion purpose 'study' must have basis LEGAL_BASIS_OPT_IN"},
+        InvalidCase{
+            "UnknownDeclarablePurpose",
+            R"(accessors { id: "x" may_declare: "nope" })",
+            "policy.accessors[1].may_declare[0]: unknown purpose 'nope'"},
+        InvalidCase{
+            "DuplicateAccessor", R"(accessors { id: "billing-service" })",
+            "policy.accessors[1].id: duplicate accessor id 'billing-service'"}),
     [](const ::testing::TestParamInfo<InvalidCase>& param_info) {
       return param_info.param.name;
     });
@@ -193,8 +210,9 @@ TEST(CompiledPolicyTest, TooManyPurposesIsResourceExhausted) {
   for (int i = 0; i < kMaxPurposes; ++i) {
     policy.add_purposes()->set_id("p" + std::to_string(i));
   }
-  EXPECT_THAT(CompiledPolicy::Compile(policy),
-              StatusIs(absl::StatusCode::kResourceExhausted, HasSubstr("at most 64")));
+  EXPECT_THAT(
+      CompiledPolicy::Compile(policy),
+      StatusIs(absl::StatusCode::kResourceExhausted, HasSubstr("at most 64")));
 }
 
 TEST(CompiledPolicyTest, SixtyFourPurposesCompile) {
@@ -224,10 +242,11 @@ TEST(CompiledPolicyTest, ReportsSeveralErrorsAtOnce) {
 }
 
 TEST(CompiledPolicyTest, LoadAndCompileNamesTheFile) {
-  EXPECT_THAT(LoadAndCompilePolicy(testing::SourcePath(
-                  "tests/testdata/policy_special_opt_out.textproto")),
-              StatusIs(absl::StatusCode::kInvalidArgument,
-                       HasSubstr("policy_special_opt_out.textproto: invalid policy")));
+  EXPECT_THAT(
+      LoadAndCompilePolicy(testing::SourcePath(
+          "tests/testdata/policy_special_opt_out.textproto")),
+      StatusIs(absl::StatusCode::kInvalidArgument,
+               HasSubstr("policy_special_opt_out.textproto: invalid policy")));
 }
 
 }  // namespace

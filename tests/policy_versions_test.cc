@@ -54,7 +54,8 @@ class PolicyVersionsTest : public GuardFixture {
 
   Revision Give(const std::string& subject, const std::string& purpose,
                 const std::string& version) {
-    v1::ConsentChange c = PurposeChange(subject, purpose, v1::CONSENT_STATE_GIVEN);
+    v1::ConsentChange c =
+        PurposeChange(subject, purpose, v1::CONSENT_STATE_GIVEN);
     c.mutable_purpose_consent()->set_policy_version(version);
     absl::StatusOr<Revision> r = store_.Apply(c);
     EXPECT_TRUE(r.ok()) << r.status();
@@ -92,20 +93,22 @@ TEST_F(PolicyVersionsTest, ConsentWithUnknownVersionCountsAsOlder) {
   absl::StatusOr<RecordTags> tags =
       guard_->Tag("s", "measurement", {"marketing.promotion"});
   ASSERT_OK(tags);
-  EXPECT_THAT(
-      guard_->Authorize(Ctx("marketing-analytics", "marketing.promotion"), *tags),
-      StatusIs(absl::StatusCode::kFailedPrecondition,
-               HasSubstr("consent_predates_material_change")));
+  EXPECT_THAT(guard_->Authorize(
+                  Ctx("marketing-analytics", "marketing.promotion"), *tags),
+              StatusIs(absl::StatusCode::kFailedPrecondition,
+                       HasSubstr("consent_predates_material_change")));
 }
 
 TEST_F(PolicyVersionsTest, ReconsentListNamesSubjectsToAsk) {
   Give("a", "marketing", "2026-11-01");
   Give("b", "marketing.promotion", "2027-04-01");
   Give("c", "marketing.promotion", "2026-11-01");
-  ASSERT_OK(store_.Apply(PurposeChange("c", "marketing", v1::CONSENT_STATE_WITHDRAWN)));
+  ASSERT_OK(store_.Apply(
+      PurposeChange("c", "marketing", v1::CONSENT_STATE_WITHDRAWN)));
   Give("d", "support", "2026-11-01");
   std::shared_ptr<const CompiledPolicy> next = NextVersion(now_);
-  absl::StatusOr<std::vector<ReconsentEntry>> list = ReconsentList(*next, store_);
+  absl::StatusOr<std::vector<ReconsentEntry>> list =
+      ReconsentList(*next, store_);
   ASSERT_OK(list);
   ASSERT_EQ(list->size(), 1u);
   EXPECT_EQ((*list)[0].purpose, "marketing.promotion");
@@ -115,7 +118,8 @@ TEST_F(PolicyVersionsTest, ReconsentListNamesSubjectsToAsk) {
 }
 
 TEST_F(PolicyVersionsTest, ScheduledPolicySwitchesAtItsEffectiveTime) {
-  std::shared_ptr<const CompiledPolicy> next = NextVersion(now_ + absl::Hours(1));
+  std::shared_ptr<const CompiledPolicy> next =
+      NextVersion(now_ + absl::Hours(1));
   ASSERT_OK(guard_->SchedulePolicy(next));
   EXPECT_EQ(guard_->scheduled_policies(), 1u);
   EXPECT_THAT(guard_->ApplyDuePolicies(), testing::IsOkAndHolds(0));
@@ -142,7 +146,8 @@ TEST_F(PolicyVersionsTest, BackgroundSchedulerAppliesDuePolicyInRealTime) {
   ASSERT_OK((*real)->SchedulePolicy(next));
   EXPECT_EQ((*real)->policy()->version(), "2026-11-01");
   const absl::Time deadline = absl::Now() + absl::Seconds(10);
-  while ((*real)->policy()->version() != "2027-04-01" && absl::Now() < deadline) {
+  while ((*real)->policy()->version() != "2027-04-01" &&
+         absl::Now() < deadline) {
     std::this_thread::sleep_for(std::chrono::milliseconds(5));
   }
   EXPECT_EQ((*real)->policy()->version(), "2027-04-01");
@@ -150,9 +155,9 @@ TEST_F(PolicyVersionsTest, BackgroundSchedulerAppliesDuePolicyInRealTime) {
 
 TEST_F(PolicyVersionsTest, RetentionExpiredDeniesExceptKeptPurposes) {
   // Communication data: 180 days in general, 7 years for billing.
-  absl::StatusOr<RecordTags> tags = guard_->Tag(
-      "s", "communication", {"service.operation", "billing"}, {}, "call-log-1",
-      now_ - absl::Hours(24 * 200));
+  absl::StatusOr<RecordTags> tags =
+      guard_->Tag("s", "communication", {"service.operation", "billing"}, {},
+                  "call-log-1", now_ - absl::Hours(24 * 200));
   ASSERT_OK(tags);
   absl::StatusOr<Decision> ops =
       guard_->Check(Ctx("app-backend", "service.operation"), *tags);
@@ -166,22 +171,25 @@ TEST_F(PolicyVersionsTest, RetentionExpiredDeniesExceptKeptPurposes) {
   absl::StatusOr<RecordTags> fresh =
       guard_->Tag("s", "communication", {"service.operation"});
   ASSERT_OK(fresh);
-  EXPECT_EQ(guard_->Check(Ctx("app-backend", "service.operation"), *fresh)->reason(),
-            Reason::kAllowedNecessary);
+  EXPECT_EQ(
+      guard_->Check(Ctx("app-backend", "service.operation"), *fresh)->reason(),
+      Reason::kAllowedNecessary);
 }
 
 TEST_F(PolicyVersionsTest, RetentionReportListsRecordsNoPurposeMayUse) {
   std::vector<RecordTags> records;
   const absl::Duration day = absl::Hours(24);
-  auto tag = [&](const std::string& cat, std::vector<absl::string_view> purposes,
-                 absl::Duration age, const std::string& ref) {
+  auto tag = [&](const std::string& cat,
+                 std::vector<absl::string_view> purposes, absl::Duration age,
+                 const std::string& ref) {
     absl::StatusOr<RecordTags> t =
         guard_->Tag("s", cat, purposes, {}, ref, now_ - age);
     EXPECT_TRUE(t.ok()) << t.status();
     records.push_back(*t);
   };
   tag("communication", {"service.operation"}, 200 * day, "old-ops");
-  tag("communication", {"service.operation", "billing"}, 200 * day, "kept-billing");
+  tag("communication", {"service.operation", "billing"}, 200 * day,
+      "kept-billing");
   tag("communication", {"service.operation"}, 10 * day, "fresh");
   tag("measurement", {"service.operation"}, 5000 * day, "no-limit");
   tag("web_usage", {"web.usage_analysis"}, 400 * day, "old-web");
@@ -204,8 +212,10 @@ TEST_F(PolicyVersionsTest, SingleUseOccasionConsentIsUsedUpByOneAuthorization) {
   ASSERT_OK(tags);
   AccessContext ctx = Ctx("research-team", "occasion.joint_study", "study-7");
   // A check does not use it up.
-  EXPECT_EQ(guard_->Check(ctx, *tags)->reason(), Reason::kAllowedOccasionConsent);
-  EXPECT_EQ(guard_->Check(ctx, *tags)->reason(), Reason::kAllowedOccasionConsent);
+  EXPECT_EQ(guard_->Check(ctx, *tags)->reason(),
+            Reason::kAllowedOccasionConsent);
+  EXPECT_EQ(guard_->Check(ctx, *tags)->reason(),
+            Reason::kAllowedOccasionConsent);
   ASSERT_OK(guard_->Authorize(ctx, *tags));
   EXPECT_THAT(guard_->Authorize(ctx, *tags),
               StatusIs(absl::StatusCode::kFailedPrecondition,
@@ -216,7 +226,8 @@ TEST_F(PolicyVersionsTest, SingleUseOccasionConsentIsUsedUpByOneAuthorization) {
   EXPECT_TRUE(rec->purposes(0).has_used_time());
 }
 
-TEST_F(PolicyVersionsTest, SingleUseOccasionConsentHasExactlyOneWinnerUnderRace) {
+TEST_F(PolicyVersionsTest,
+       SingleUseOccasionConsentHasExactlyOneWinnerUnderRace) {
   v1::ConsentChange c =
       PurposeChange("s", "occasion.joint_study", v1::CONSENT_STATE_GIVEN);
   c.mutable_purpose_consent()->set_occasion_id("study-8");
@@ -249,11 +260,13 @@ TEST_F(PolicyVersionsTest, OccasionConsentUnderOlderVersionPredatesChange) {
   v1::ReconsentRequirement* r = after.add_reconsent();
   r->set_purpose("occasion.joint_study");
   r->set_since_version("2027-04-01");
-  absl::StatusOr<std::shared_ptr<const CompiledPolicy>> p = CompiledPolicy::Compile(after);
+  absl::StatusOr<std::shared_ptr<const CompiledPolicy>> p =
+      CompiledPolicy::Compile(after);
   ASSERT_OK(p);
   ASSERT_OK(guard_->SetPolicy(*p));
-  absl::StatusOr<Decision> d = guard_->Check(
-      Ctx("research-team", "occasion.joint_study", "study-9"), "s", Cat("measurement"));
+  absl::StatusOr<Decision> d =
+      guard_->Check(Ctx("research-team", "occasion.joint_study", "study-9"),
+                    "s", Cat("measurement"));
   ASSERT_OK(d);
   EXPECT_EQ(d->reason(), Reason::kConsentPredatesMaterialChange);
 }
@@ -262,14 +275,17 @@ TEST(PolicyVersionValidationTest, RejectsBadRetentionAndReconsent) {
   v1::Policy p = testing::DefaultPolicy()->proto();
   v1::Policy bad = p;
   bad.add_retention()->set_category("dna");
-  EXPECT_THAT(CompiledPolicy::Compile(bad),
-              StatusIs(absl::StatusCode::kInvalidArgument,
-                       HasSubstr("policy.retention[4].category: unknown category 'dna'")));
+  EXPECT_THAT(
+      CompiledPolicy::Compile(bad),
+      StatusIs(
+          absl::StatusCode::kInvalidArgument,
+          HasSubstr("policy.retention[4].category: unknown category 'dna'")));
   bad = p;
   bad.add_retention()->set_category("contact");
-  EXPECT_THAT(CompiledPolicy::Compile(bad),
-              StatusIs(absl::StatusCode::kInvalidArgument,
-                       HasSubstr("policy.retention[4].period: must be positive")));
+  EXPECT_THAT(
+      CompiledPolicy::Compile(bad),
+      StatusIs(absl::StatusCode::kInvalidArgument,
+               HasSubstr("policy.retention[4].period: must be positive")));
   bad = p;
   v1::ReconsentRequirement* r = bad.add_reconsent();
   r->set_purpose("marketing");

@@ -63,46 +63,54 @@ class PostgresConsentStoreTest : public ::testing::Test {
   PostgresStoreOptions options_;
 };
 
-TEST_F(PostgresConsentStoreTest, ServerDownAtStartIsUnavailableNamingTheTarget) {
+TEST_F(PostgresConsentStoreTest,
+       ServerDownAtStartIsUnavailableNamingTheTarget) {
   const std::string dir = testing::TempPath(testing::UniqueName("nopg"));
   PostgresStoreOptions o = options_;
   o.connect_timeout = absl::Seconds(1);
-  EXPECT_THAT(PostgresConsentStore::Open(absl::StrCat("host=", dir, " dbname=app"), o),
-              StatusIs(absl::StatusCode::kUnavailable,
-                       AllOf(HasSubstr(dir), HasSubstr("dbname=app"),
-                             HasSubstr("unreachable"))));
+  EXPECT_THAT(
+      PostgresConsentStore::Open(absl::StrCat("host=", dir, " dbname=app"), o),
+      StatusIs(absl::StatusCode::kUnavailable,
+               AllOf(HasSubstr(dir), HasSubstr("dbname=app"),
+                     HasSubstr("unreachable"))));
 }
 
 TEST_F(PostgresConsentStoreTest, MalformedConnectionStringIsInvalidArgument) {
-  EXPECT_THAT(PostgresConsentStore::Open("host=/tmp 'unterminated", options_),
-              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("connection")));
+  EXPECT_THAT(
+      PostgresConsentStore::Open("host=/tmp 'unterminated", options_),
+      StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("connection")));
 }
 
 TEST_F(PostgresConsentStoreTest, BadSchemaNameIsInvalidArgument) {
   PostgresStoreOptions o = options_;
   o.schema = "x; DROP TABLE y";
-  EXPECT_THAT(PostgresConsentStore::Open(conninfo_, o),
-              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("schema")));
+  EXPECT_THAT(
+      PostgresConsentStore::Open(conninfo_, o),
+      StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("schema")));
 }
 
-TEST_F(PostgresConsentStoreTest, NewerSchemaVersionIsRefusedNamingBothVersions) {
+TEST_F(PostgresConsentStoreTest,
+       NewerSchemaVersionIsRefusedNamingBothVersions) {
   ASSERT_OK(PostgresConsentStore::Open(conninfo_, options_));
   RawExec(conninfo_, absl::StrCat("UPDATE ", options_.schema,
                                   ".consentry_schema SET version = 42"));
-  EXPECT_THAT(PostgresConsentStore::Open(conninfo_, options_),
-              StatusIs(absl::StatusCode::kFailedPrecondition,
-                       AllOf(HasSubstr(options_.schema),
-                             HasSubstr("schema version 42"), HasSubstr("(1)"))));
+  EXPECT_THAT(
+      PostgresConsentStore::Open(conninfo_, options_),
+      StatusIs(absl::StatusCode::kFailedPrecondition,
+               AllOf(HasSubstr(options_.schema), HasSubstr("schema version 42"),
+                     HasSubstr("(1)"))));
 }
 
 TEST_F(PostgresConsentStoreTest, UnparsableRowIsDataLossNamingTheSubject) {
   absl::StatusOr<std::unique_ptr<PostgresConsentStore>> s =
       PostgresConsentStore::Open(conninfo_, options_);
   ASSERT_OK(s);
-  ASSERT_OK((*s)->Apply(PurposeChange("victim", "marketing", v1::CONSENT_STATE_GIVEN)));
-  RawExec(conninfo_, absl::StrCat("UPDATE ", options_.schema,
-                                  ".consent_records SET record = '\\xffffffff0f'"
-                                  "::bytea WHERE subject_id = 'victim'"));
+  ASSERT_OK((*s)->Apply(
+      PurposeChange("victim", "marketing", v1::CONSENT_STATE_GIVEN)));
+  RawExec(conninfo_,
+          absl::StrCat("UPDATE ", options_.schema,
+                       ".consent_records SET record = '\\xffffffff0f'"
+                       "::bytea WHERE subject_id = 'victim'"));
   EXPECT_THAT((*s)->Get("victim"),
               StatusIs(absl::StatusCode::kDataLoss, HasSubstr("'victim'")));
   EXPECT_THAT((*s)->Apply(PurposeChange("victim", "marketing",
@@ -117,20 +125,23 @@ TEST_F(PostgresConsentStoreTest, LostNotificationsAreCaughtUpByRevision) {
       PostgresConsentStore::Open(conninfo_, options_);
   ASSERT_OK(s);
   std::atomic<Revision> seen{0};
-  std::unique_ptr<Subscription> sub = (*s)->Watch([&](const v1::ConsentRecord& r) {
-    if (r.subject_id() == "silent") seen.store(r.revision());
-  });
+  std::unique_ptr<Subscription> sub =
+      (*s)->Watch([&](const v1::ConsentRecord& r) {
+        if (r.subject_id() == "silent") seen.store(r.revision());
+      });
   v1::ConsentRecord rec;
   rec.set_subject_id("silent");
   rec.set_revision(1000);
   std::string bytes = rec.SerializeAsString();
   std::string hex;
   for (char ch : bytes) {
-    absl::StrAppend(&hex, absl::Hex(static_cast<unsigned char>(ch), absl::kZeroPad2));
+    absl::StrAppend(&hex,
+                    absl::Hex(static_cast<unsigned char>(ch), absl::kZeroPad2));
   }
-  RawExec(conninfo_, absl::StrCat("INSERT INTO ", options_.schema,
-                                  ".consent_records VALUES ('silent', 1000, '\\x",
-                                  hex, "'::bytea)"));
+  RawExec(conninfo_,
+          absl::StrCat("INSERT INTO ", options_.schema,
+                       ".consent_records VALUES ('silent', 1000, '\\x", hex,
+                       "'::bytea)"));
   const absl::Time deadline = absl::Now() + absl::Seconds(10);
   while (seen.load() != 1000 && absl::Now() < deadline) {
     absl::SleepFor(absl::Milliseconds(2));
@@ -138,7 +149,8 @@ TEST_F(PostgresConsentStoreTest, LostNotificationsAreCaughtUpByRevision) {
   EXPECT_EQ(seen.load(), 1000);
 }
 
-TEST_F(PostgresConsentStoreTest, RestartedServerFailsCallsThenRecoversByItself) {
+TEST_F(PostgresConsentStoreTest,
+       RestartedServerFailsCallsThenRecoversByItself) {
   const std::string state = testing::TempPath(testing::UniqueName("pgrestart"));
   ASSERT_EQ(Script("start.sh", "--fresh " + state), 0);
   std::string conninfo;
@@ -150,18 +162,20 @@ TEST_F(PostgresConsentStoreTest, RestartedServerFailsCallsThenRecoversByItself) 
       PostgresConsentStore::Open(conninfo, options_);
   ASSERT_OK(s);
   std::atomic<Revision> seen{0};
-  std::unique_ptr<Subscription> sub = (*s)->Watch([&](const v1::ConsentRecord& r) {
-    if (r.subject_id() == "other-writer") seen.store(r.revision());
-  });
+  std::unique_ptr<Subscription> sub =
+      (*s)->Watch([&](const v1::ConsentRecord& r) {
+        if (r.subject_id() == "other-writer") seen.store(r.revision());
+      });
   absl::StatusOr<Revision> before =
       (*s)->Apply(PurposeChange("a", "marketing", v1::CONSENT_STATE_GIVEN));
   ASSERT_OK(before);
 
   ASSERT_EQ(Script("stop.sh", state), 0);
-  EXPECT_THAT((*s)->Get("a"), StatusIs(absl::StatusCode::kUnavailable,
-                                      HasSubstr(state)));
-  EXPECT_THAT((*s)->Apply(PurposeChange("a", "marketing", v1::CONSENT_STATE_WITHDRAWN)),
-              StatusIs(absl::StatusCode::kUnavailable, HasSubstr("unreachable")));
+  EXPECT_THAT((*s)->Get("a"),
+              StatusIs(absl::StatusCode::kUnavailable, HasSubstr(state)));
+  EXPECT_THAT(
+      (*s)->Apply(PurposeChange("a", "marketing", v1::CONSENT_STATE_WITHDRAWN)),
+      StatusIs(absl::StatusCode::kUnavailable, HasSubstr("unreachable")));
   // The feed stops proving itself alive.
   const absl::Time down = absl::Now();
   absl::SleepFor(absl::Milliseconds(50));

@@ -24,9 +24,9 @@ static_assert(!std::is_default_constructible_v<AccessGrant>);
 static_assert(!std::is_copy_constructible_v<AccessGrant>);
 static_assert(!std::is_copy_assignable_v<AccessGrant>);
 static_assert(std::is_move_constructible_v<AccessGrant>);
-static_assert(!std::is_constructible_v<AccessGrant, const CompiledPolicy*,
-                                       std::string, CategoryIndex, PurposeIndex,
-                                       Decision>);
+static_assert(
+    !std::is_constructible_v<AccessGrant, const CompiledPolicy*, std::string,
+                             CategoryIndex, PurposeIndex, Decision>);
 static_assert(!std::is_default_constructible_v<Protected<int>>);
 static_assert(!std::is_default_constructible_v<RecordTags> ||
               !std::is_constructible_v<RecordTags, std::string>);
@@ -34,8 +34,9 @@ static_assert(!std::is_default_constructible_v<RecordTags> ||
 class ProtectedTest : public GuardFixture {
  protected:
   Protected<double> Weight(const std::string& subject, double kg) {
-    absl::StatusOr<RecordTags> tags = guard_->Tag(
-        subject, "measurement", {"service.operation", "statistics.measurement"});
+    absl::StatusOr<RecordTags> tags =
+        guard_->Tag(subject, "measurement",
+                    {"service.operation", "statistics.measurement"});
     EXPECT_TRUE(tags.ok()) << tags.status();
     return Protected<double>(*std::move(tags), kg);
   }
@@ -178,10 +179,10 @@ TEST_F(ProtectedTest, FilterReadableFailsClosedOnStoreOutage) {
   std::vector<Protected<double>> records;
   records.push_back(Weight("m1", 60));
   store_.SetUnavailableForTesting(true);
-  EXPECT_THAT(FilterReadable<double>(
-                  *guard_, Ctx("statistics-job", "statistics.measurement"),
-                  records),
-              StatusIs(absl::StatusCode::kUnavailable, HasSubstr("store")));
+  EXPECT_THAT(
+      FilterReadable<double>(
+          *guard_, Ctx("statistics-job", "statistics.measurement"), records),
+      StatusIs(absl::StatusCode::kUnavailable, HasSubstr("store")));
 }
 
 TEST_F(ProtectedTest, ShadowGrantOpensDeniedRecord) {

@@ -38,13 +38,15 @@ TEST(ProtoIoTest, TextAndJsonFormsLoadTheSameRecord) {
   EXPECT_EQ(text.purposes(2).occasion_id(), "study-2026-a");
   EXPECT_TRUE(text.restrictions().third_party_provision_stopped());
   EXPECT_TRUE(MessageDifferencer::Equals(text, json))
-      << text.DebugString() << "\nvs\n" << json.DebugString();
+      << text.DebugString() << "\nvs\n"
+      << json.DebugString();
 }
 
 TEST(ProtoIoTest, EveryFormRoundTrips) {
   v1::ConsentRecord text =
       LoadRecord("tests/testdata/consent_record.textproto", WireFormat::kText);
-  for (WireFormat f : {WireFormat::kBinary, WireFormat::kJson, WireFormat::kText}) {
+  for (WireFormat f :
+       {WireFormat::kBinary, WireFormat::kJson, WireFormat::kText}) {
     absl::StatusOr<std::string> bytes = SerializeMessage(text, f);
     ASSERT_OK(bytes);
     absl::StatusOr<v1::ConsentRecord> back = ParseConsentRecord(*bytes, f);
@@ -58,15 +60,17 @@ TEST(ProtoIoTest, TruncatedBinaryIsRejected) {
       LoadRecord("tests/testdata/consent_record.textproto", WireFormat::kText);
   std::string bytes = text.SerializeAsString();
   bytes.resize(bytes.size() / 2);
-  EXPECT_THAT(ParseConsentRecord(bytes, WireFormat::kBinary, "wire"),
-              StatusIs(absl::StatusCode::kInvalidArgument,
-                       HasSubstr("wire: malformed binary consentry.v1.ConsentRecord")));
+  EXPECT_THAT(
+      ParseConsentRecord(bytes, WireFormat::kBinary, "wire"),
+      StatusIs(absl::StatusCode::kInvalidArgument,
+               HasSubstr("wire: malformed binary consentry.v1.ConsentRecord")));
 }
 
 TEST(ProtoIoTest, GarbageBinaryIsRejected) {
   const std::string garbage("\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\x01", 11);
   EXPECT_THAT(ParseConsentRecord(garbage, WireFormat::kBinary),
-              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("malformed binary")));
+              StatusIs(absl::StatusCode::kInvalidArgument,
+                       HasSubstr("malformed binary")));
 }
 
 TEST(ProtoIoTest, InvalidUtf8InBinaryStringIsRejected) {
@@ -95,15 +99,17 @@ TEST(ProtoIoTest, InvalidUtf8InTextStringIsRejectedWithItsFieldPath) {
 }
 
 TEST(ProtoIoTest, JsonUnknownFieldIsRejected) {
-  EXPECT_THAT(ParseConsentRecord(R"({"subject_id": "a", "colour": "red"})",
-                                 WireFormat::kJson, "r.json"),
-              StatusIs(absl::StatusCode::kInvalidArgument,
-                       HasSubstr("r.json: malformed JSON consentry.v1.ConsentRecord")));
+  EXPECT_THAT(
+      ParseConsentRecord(R"({"subject_id": "a", "colour": "red"})",
+                         WireFormat::kJson, "r.json"),
+      StatusIs(absl::StatusCode::kInvalidArgument,
+               HasSubstr("r.json: malformed JSON consentry.v1.ConsentRecord")));
 }
 
 TEST(ProtoIoTest, JsonWrongTypeIsRejected) {
-  EXPECT_THAT(ParseConsentRecord(R"({"revision": "many"})", WireFormat::kJson),
-              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("revision")));
+  EXPECT_THAT(
+      ParseConsentRecord(R"({"revision": "many"})", WireFormat::kJson),
+      StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("revision")));
 }
 
 TEST(ProtoIoTest, JsonUnknownEnumIsRejected) {
@@ -114,16 +120,18 @@ TEST(ProtoIoTest, JsonUnknownEnumIsRejected) {
 }
 
 TEST(ProtoIoTest, TextSyntaxErrorNamesLineAndColumn) {
-  EXPECT_THAT(ParseConsentRecord("subject_id: \"a\"\nrevision: {\n",
-                                 WireFormat::kText, "r.textproto"),
-              StatusIs(absl::StatusCode::kInvalidArgument,
-                       HasSubstr("r.textproto: malformed text-format "
-                                 "consentry.v1.ConsentRecord: line 2, column")));
+  EXPECT_THAT(
+      ParseConsentRecord("subject_id: \"a\"\nrevision: {\n", WireFormat::kText,
+                         "r.textproto"),
+      StatusIs(absl::StatusCode::kInvalidArgument,
+               HasSubstr("r.textproto: malformed text-format "
+                         "consentry.v1.ConsentRecord: line 2, column")));
 }
 
 TEST(ProtoIoTest, TextUnknownFieldIsRejected) {
-  EXPECT_THAT(ParseConsentRecord("subject: \"a\"\n", WireFormat::kText),
-              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("subject")));
+  EXPECT_THAT(
+      ParseConsentRecord("subject: \"a\"\n", WireFormat::kText),
+      StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("subject")));
 }
 
 TEST(ProtoIoTest, EmptyInputsParseToEmptyRecords) {

@@ -53,12 +53,14 @@ TEST_F(SqliteConsentStoreTest, OpensInWalModeWithSchemaVersion) {
   sqlite3* db = nullptr;
   ASSERT_EQ(sqlite3_open(path_.c_str(), &db), SQLITE_OK);
   sqlite3_stmt* st = nullptr;
-  ASSERT_EQ(sqlite3_prepare_v2(db, "PRAGMA journal_mode", -1, &st, nullptr), SQLITE_OK);
+  ASSERT_EQ(sqlite3_prepare_v2(db, "PRAGMA journal_mode", -1, &st, nullptr),
+            SQLITE_OK);
   ASSERT_EQ(sqlite3_step(st), SQLITE_ROW);
-  EXPECT_STREQ(reinterpret_cast<const char*>(sqlite3_column_text(st, 0)), "wal");
+  EXPECT_STREQ(reinterpret_cast<const char*>(sqlite3_column_text(st, 0)),
+               "wal");
   sqlite3_finalize(st);
-  ASSERT_EQ(sqlite3_prepare_v2(db, "SELECT version FROM consentry_schema", -1, &st,
-                               nullptr),
+  ASSERT_EQ(sqlite3_prepare_v2(db, "SELECT version FROM consentry_schema", -1,
+                               &st, nullptr),
             SQLITE_OK);
   ASSERT_EQ(sqlite3_step(st), SQLITE_ROW);
   EXPECT_EQ(sqlite3_column_int(st, 0), SqliteConsentStore::kSchemaVersion);
@@ -108,7 +110,8 @@ TEST_F(SqliteConsentStoreTest, CorruptPagesAreDataLossOrRefused) {
     return;
   }
   // Opened (the schema page survived): reads must fail cleanly.
-  absl::StatusOr<std::vector<v1::ConsentRecord>> all = (*s)->ChangesSince(0, 1000);
+  absl::StatusOr<std::vector<v1::ConsentRecord>> all =
+      (*s)->ChangesSince(0, 1000);
   EXPECT_THAT(all, StatusIs(absl::StatusCode::kDataLoss, HasSubstr(path_)));
 }
 
@@ -123,9 +126,10 @@ TEST_F(SqliteConsentStoreTest, NewerSchemaVersionIsRefusedNamingBothVersions) {
 
 TEST_F(SqliteConsentStoreTest, AnotherApplicationsDatabaseIsRefused) {
   RawExec("CREATE TABLE invoices(id INTEGER)");
-  EXPECT_THAT(SqliteConsentStore::Open(path_),
-              StatusIs(absl::StatusCode::kFailedPrecondition,
-                       AllOf(HasSubstr(path_), HasSubstr("another application"))));
+  EXPECT_THAT(
+      SqliteConsentStore::Open(path_),
+      StatusIs(absl::StatusCode::kFailedPrecondition,
+               AllOf(HasSubstr(path_), HasSubstr("another application"))));
 }
 
 TEST_F(SqliteConsentStoreTest, UnparsableRowIsDataLossNamingTheSubject) {
@@ -133,11 +137,16 @@ TEST_F(SqliteConsentStoreTest, UnparsableRowIsDataLossNamingTheSubject) {
     absl::StatusOr<std::unique_ptr<SqliteConsentStore>> s =
         SqliteConsentStore::Open(path_);
     ASSERT_OK(s);
-    ASSERT_OK((*s)->Apply(PurposeChange("victim", "marketing", v1::CONSENT_STATE_GIVEN)));
-    ASSERT_OK((*s)->Apply(PurposeChange("fine", "marketing", v1::CONSENT_STATE_GIVEN)));
+    ASSERT_OK((*s)->Apply(
+        PurposeChange("victim", "marketing", v1::CONSENT_STATE_GIVEN)));
+    ASSERT_OK((*s)->Apply(
+        PurposeChange("fine", "marketing", v1::CONSENT_STATE_GIVEN)));
   }
-  RawExec("UPDATE consent_records SET record = x'ffffffff0f' WHERE subject_id = 'victim'");
-  absl::StatusOr<std::unique_ptr<SqliteConsentStore>> s = SqliteConsentStore::Open(path_);
+  RawExec(
+      "UPDATE consent_records SET record = x'ffffffff0f' WHERE subject_id = "
+      "'victim'");
+  absl::StatusOr<std::unique_ptr<SqliteConsentStore>> s =
+      SqliteConsentStore::Open(path_);
   ASSERT_OK(s);
   EXPECT_THAT((*s)->Get("victim"),
               StatusIs(absl::StatusCode::kDataLoss,
@@ -150,7 +159,8 @@ TEST_F(SqliteConsentStoreTest, UnparsableRowIsDataLossNamingTheSubject) {
 }
 
 TEST_F(SqliteConsentStoreTest, ApplyBatchIsAllOrNothing) {
-  absl::StatusOr<std::unique_ptr<SqliteConsentStore>> s = SqliteConsentStore::Open(path_);
+  absl::StatusOr<std::unique_ptr<SqliteConsentStore>> s =
+      SqliteConsentStore::Open(path_);
   ASSERT_OK(s);
   std::vector<v1::ConsentChange> batch = {
       PurposeChange("a", "marketing", v1::CONSENT_STATE_GIVEN),
@@ -161,8 +171,8 @@ TEST_F(SqliteConsentStoreTest, ApplyBatchIsAllOrNothing) {
   EXPECT_LT((*revs)[0], (*revs)[1]);
   batch.push_back(PurposeChange("c", "marketing", v1::CONSENT_STATE_GIVEN));
   batch.back().set_expected_revision(12345);
-  EXPECT_THAT((*s)->ApplyBatch(batch), StatusIs(absl::StatusCode::kAborted,
-                                               HasSubstr("subject 'c'")));
+  EXPECT_THAT((*s)->ApplyBatch(batch),
+              StatusIs(absl::StatusCode::kAborted, HasSubstr("subject 'c'")));
   EXPECT_THAT((*s)->LatestRevision(), testing::IsOkAndHolds((*revs)[1]));
 }
 

@@ -3,8 +3,8 @@
 
 #include "consentry/statistics.h"
 
-#include <string>
 #include <set>
+#include <string>
 #include <vector>
 
 #include "gmock/gmock.h"
@@ -41,7 +41,8 @@ TEST(PseudonymizerTest, StableWithinAPeriod) {
 
 TEST(PseudonymizerTest, DifferentAcrossPeriodsAndKeys) {
   absl::StatusOr<Pseudonymizer> p = Pseudonymizer::Create(kKey, kMonth);
-  absl::StatusOr<Pseudonymizer> q = Pseudonymizer::Create(std::string(32, 'q'), kMonth);
+  absl::StatusOr<Pseudonymizer> q =
+      Pseudonymizer::Create(std::string(32, 'q'), kMonth);
   ASSERT_OK(p);
   ASSERT_OK(q);
   const absl::Time t = absl::UnixEpoch() + 100 * kMonth;
@@ -61,14 +62,16 @@ TEST(PseudonymizerTest, DoesNotContainTheSubjectId) {
 TEST(PseudonymizerTest, RejectsShortKeyAndBadPeriod) {
   EXPECT_THAT(Pseudonymizer::Create("short", kMonth),
               StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("32")));
-  EXPECT_THAT(Pseudonymizer::Create(kKey, absl::ZeroDuration()),
-              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("period")));
+  EXPECT_THAT(
+      Pseudonymizer::Create(kKey, absl::ZeroDuration()),
+      StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("period")));
 }
 
 class StatisticsViewTest : public GuardFixture {
  protected:
-  Protected<Weighing> Record(const std::string& subject, const std::string& band,
-                             double kg, const std::string& category = "measurement") {
+  Protected<Weighing> Record(const std::string& subject,
+                             const std::string& band, double kg,
+                             const std::string& category = "measurement") {
     absl::StatusOr<RecordTags> t = guard_->Tag(
         subject, category, {"service.operation", "statistics.measurement"});
     EXPECT_TRUE(t.ok()) << t.status();
@@ -90,7 +93,8 @@ TEST_F(StatisticsViewTest, ExcludedSubjectsNeverAppear) {
   Set("out-refused", "statistics.measurement", v1::CONSENT_STATE_REFUSED);
   Set("out-withdrawn", "statistics", v1::CONSENT_STATE_WITHDRAWN);
   std::vector<Protected<Weighing>> records;
-  for (const char* s : {"in-1", "in-2", "out-refused", "out-withdrawn", "out-none"}) {
+  for (const char* s :
+       {"in-1", "in-2", "out-refused", "out-withdrawn", "out-none"}) {
     records.push_back(Record(s, "30-39", 60));
     records.push_back(Record(s, "30-39", 61));
   }

@@ -22,7 +22,8 @@
 namespace consentry {
 namespace {
 
-std::string StoreParamName(const ::testing::TestParamInfo<testing::StoreKind>& p) {
+std::string StoreParamName(
+    const ::testing::TestParamInfo<testing::StoreKind>& p) {
   return testing::KindName(p.param);
 }
 
@@ -47,15 +48,15 @@ class Collector {
   // `revision` or later arrived.
   bool WaitFor(const std::string& subject, Revision revision) {
     internal::MutexLock lock(&mu_);
-    return cv_.WaitFor(&mu_, std::chrono::seconds(10),
-                       [&]() ABSL_NO_THREAD_SAFETY_ANALYSIS {
-                         for (const auto& r : seen_) {
-                           if (r.subject_id() == subject && r.revision() >= revision) {
-                             return true;
-                           }
-                         }
-                         return false;
-                       });
+    return cv_.WaitFor(
+        &mu_, std::chrono::seconds(10), [&]() ABSL_NO_THREAD_SAFETY_ANALYSIS {
+          for (const auto& r : seen_) {
+            if (r.subject_id() == subject && r.revision() >= revision) {
+              return true;
+            }
+          }
+          return false;
+        });
   }
   std::vector<v1::ConsentRecord> seen() {
     internal::MutexLock lock(&mu_);
@@ -80,7 +81,8 @@ class ConsentStoreTest : public ::testing::TestWithParam<StoreKind> {
 
   Revision Write(ConsentStore& store, const std::string& subject,
                  const std::string& purpose, v1::ConsentState state) {
-    absl::StatusOr<Revision> r = store.Apply(PurposeChange(subject, purpose, state));
+    absl::StatusOr<Revision> r =
+        store.Apply(PurposeChange(subject, purpose, state));
     EXPECT_TRUE(r.ok()) << r.status();
     return r.ok() ? *r : -1;
   }
@@ -101,7 +103,8 @@ TEST_P(ConsentStoreTest, UnknownSubjectHasEmptyRecordAtRevisionZero) {
 TEST_P(ConsentStoreTest, EveryWriteReturnsAHigherRevision) {
   const Revision r1 = Write(*store_, "a", "marketing", v1::CONSENT_STATE_GIVEN);
   const Revision r2 = Write(*store_, "b", "marketing", v1::CONSENT_STATE_GIVEN);
-  const Revision r3 = Write(*store_, "a", "marketing", v1::CONSENT_STATE_WITHDRAWN);
+  const Revision r3 =
+      Write(*store_, "a", "marketing", v1::CONSENT_STATE_WITHDRAWN);
   EXPECT_GT(r1, 0);
   EXPECT_LT(r1, r2);
   EXPECT_LT(r2, r3);
@@ -129,8 +132,10 @@ TEST_P(ConsentStoreTest, RestrictionsReplaceTheRestrictions) {
 
 TEST_P(ConsentStoreTest, StaleExpectedRevisionIsAbortedAndWritesNothing) {
   const Revision r1 = Write(*store_, "a", "marketing", v1::CONSENT_STATE_GIVEN);
-  const Revision r2 = Write(*store_, "a", "marketing", v1::CONSENT_STATE_WITHDRAWN);
-  v1::ConsentChange late = PurposeChange("a", "marketing", v1::CONSENT_STATE_GIVEN);
+  const Revision r2 =
+      Write(*store_, "a", "marketing", v1::CONSENT_STATE_WITHDRAWN);
+  v1::ConsentChange late =
+      PurposeChange("a", "marketing", v1::CONSENT_STATE_GIVEN);
   late.set_expected_revision(r1);
   EXPECT_THAT(store_->Apply(late),
               StatusIs(absl::StatusCode::kAborted, HasSubstr("subject 'a'")));
@@ -145,11 +150,13 @@ TEST_P(ConsentStoreTest, StaleExpectedRevisionIsAbortedAndWritesNothing) {
 }
 
 TEST_P(ConsentStoreTest, ExpectedRevisionZeroCreatesOnlyOnce) {
-  v1::ConsentChange create = PurposeChange("new", "marketing", v1::CONSENT_STATE_GIVEN);
+  v1::ConsentChange create =
+      PurposeChange("new", "marketing", v1::CONSENT_STATE_GIVEN);
   create.set_expected_revision(0);
   EXPECT_OK(store_->Apply(create));
-  EXPECT_THAT(store_->Apply(create),
-              StatusIs(absl::StatusCode::kAborted, HasSubstr("expected revision 0")));
+  EXPECT_THAT(
+      store_->Apply(create),
+      StatusIs(absl::StatusCode::kAborted, HasSubstr("expected revision 0")));
 }
 
 TEST_P(ConsentStoreTest, MalformedChangeIsInvalidArgumentNamingTheField) {
@@ -166,8 +173,10 @@ TEST_P(ConsentStoreTest, ChangesSinceListsCurrentRecordsInRevisionOrder) {
   const Revision ra = Write(*store_, "a", "marketing", v1::CONSENT_STATE_GIVEN);
   Write(*store_, "b", "marketing", v1::CONSENT_STATE_GIVEN);
   Write(*store_, "c", "marketing", v1::CONSENT_STATE_GIVEN);
-  const Revision rb = Write(*store_, "b", "marketing", v1::CONSENT_STATE_WITHDRAWN);
-  absl::StatusOr<std::vector<v1::ConsentRecord>> all = store_->ChangesSince(0, 100);
+  const Revision rb =
+      Write(*store_, "b", "marketing", v1::CONSENT_STATE_WITHDRAWN);
+  absl::StatusOr<std::vector<v1::ConsentRecord>> all =
+      store_->ChangesSince(0, 100);
   ASSERT_OK(all);
   ASSERT_EQ(all->size(), 3u);
   EXPECT_EQ((*all)[0].subject_id(), "a");
@@ -179,7 +188,8 @@ TEST_P(ConsentStoreTest, ChangesSinceListsCurrentRecordsInRevisionOrder) {
   ASSERT_OK(after_a);
   ASSERT_EQ(after_a->size(), 1u);
   EXPECT_EQ((*after_a)[0].subject_id(), "c");
-  absl::StatusOr<std::vector<v1::ConsentRecord>> none = store_->ChangesSince(rb, 10);
+  absl::StatusOr<std::vector<v1::ConsentRecord>> none =
+      store_->ChangesSince(rb, 10);
   ASSERT_OK(none);
   EXPECT_TRUE(none->empty());
 }
@@ -187,18 +197,21 @@ TEST_P(ConsentStoreTest, ChangesSinceListsCurrentRecordsInRevisionOrder) {
 TEST_P(ConsentStoreTest, HistoryKeepsEveryStateAWithdrawalAddsOne) {
   const Revision r1 = Write(*store_, "a", "marketing", v1::CONSENT_STATE_GIVEN);
   Write(*store_, "b", "marketing", v1::CONSENT_STATE_GIVEN);
-  const Revision r2 = Write(*store_, "a", "marketing", v1::CONSENT_STATE_WITHDRAWN);
+  const Revision r2 =
+      Write(*store_, "a", "marketing", v1::CONSENT_STATE_WITHDRAWN);
   absl::StatusOr<std::vector<v1::ConsentHistoryEntry>> h = store_->History("a");
   ASSERT_OK(h);
   ASSERT_EQ(h->size(), 2u);
   EXPECT_EQ((*h)[0].revision(), r1);
   EXPECT_EQ((*h)[0].state().purposes(0).state(), v1::CONSENT_STATE_GIVEN);
-  EXPECT_EQ((*h)[0].change().purpose_consent().state(), v1::CONSENT_STATE_GIVEN);
+  EXPECT_EQ((*h)[0].change().purpose_consent().state(),
+            v1::CONSENT_STATE_GIVEN);
   EXPECT_EQ((*h)[1].revision(), r2);
   EXPECT_EQ((*h)[1].state().purposes(0).state(), v1::CONSENT_STATE_WITHDRAWN);
   EXPECT_EQ((*h)[1].state().revision(), r2);
   EXPECT_GT((*h)[1].commit_time().seconds(), 0);
-  absl::StatusOr<std::vector<v1::ConsentHistoryEntry>> none = store_->History("zz");
+  absl::StatusOr<std::vector<v1::ConsentHistoryEntry>> none =
+      store_->History("zz");
   ASSERT_OK(none);
   EXPECT_TRUE(none->empty());
 }
@@ -206,7 +219,8 @@ TEST_P(ConsentStoreTest, HistoryKeepsEveryStateAWithdrawalAddsOne) {
 TEST_P(ConsentStoreTest, WatchDeliversEachCommittedChange) {
   Collector c;
   std::unique_ptr<Subscription> sub = store_->Watch(c.Listener());
-  const Revision r = Write(*store_, "a", "marketing", v1::CONSENT_STATE_WITHDRAWN);
+  const Revision r =
+      Write(*store_, "a", "marketing", v1::CONSENT_STATE_WITHDRAWN);
   ASSERT_TRUE(c.WaitFor("a", r));
   sub.reset();
   const Revision r2 = Write(*store_, "b", "marketing", v1::CONSENT_STATE_GIVEN);
@@ -231,7 +245,9 @@ TEST_P(ConsentStoreTest, ConcurrentConflictingWritesAreNeverLost) {
   std::atomic<int> failed{0};
   std::vector<std::thread> threads;
   for (int w = 0; w < kWriters; ++w) {
-    ConsentStore* store = handles.empty() ? store_.get() : handles[static_cast<std::size_t>(w)].get();
+    ConsentStore* store = handles.empty()
+                              ? store_.get()
+                              : handles[static_cast<std::size_t>(w)].get();
     threads.emplace_back([&, store] {
       for (int i = 0; i < kPerWriter; ++i) {
         for (;;) {
@@ -269,16 +285,17 @@ TEST_P(ConsentStoreTest, ConcurrentConflictingWritesAreNeverLost) {
   ASSERT_OK(final_record);
   EXPECT_EQ(final_record->purposes(0).evidence_ref(),
             std::to_string(kWriters * kPerWriter));
-  absl::StatusOr<std::vector<v1::ConsentHistoryEntry>> h = store_->History("counter");
+  absl::StatusOr<std::vector<v1::ConsentHistoryEntry>> h =
+      store_->History("counter");
   ASSERT_OK(h);
   EXPECT_EQ(h->size(), static_cast<std::size_t>(kWriters * kPerWriter));
 }
 
-INSTANTIATE_TEST_SUITE_P(
-    AllStores, ConsentStoreTest,
-    ::testing::Values(StoreKind::kInMemory, StoreKind::kSqlite,
-                      StoreKind::kPostgres),
-    StoreParamName);
+INSTANTIATE_TEST_SUITE_P(AllStores, ConsentStoreTest,
+                         ::testing::Values(StoreKind::kInMemory,
+                                           StoreKind::kSqlite,
+                                           StoreKind::kPostgres),
+                         StoreParamName);
 
 // Durable stores: several handles (as several processes) on one store.
 class SharedConsentStoreTest : public ConsentStoreTest {};
@@ -288,7 +305,8 @@ TEST_P(SharedConsentStoreTest, WatchSeesWritesOfAnotherHandle) {
   ASSERT_OK(other);
   Collector c;
   std::unique_ptr<Subscription> sub = store_->Watch(c.Listener());
-  const Revision r = Write(**other, "x", "marketing", v1::CONSENT_STATE_WITHDRAWN);
+  const Revision r =
+      Write(**other, "x", "marketing", v1::CONSENT_STATE_WITHDRAWN);
   EXPECT_TRUE(c.WaitFor("x", r));
   // Revisions of the two handles share one order.
   const Revision r2 = Write(*store_, "y", "marketing", v1::CONSENT_STATE_GIVEN);
@@ -309,7 +327,8 @@ TEST_P(SharedConsentStoreTest, FeedHeartbeatAdvancesWhileWatched) {
 }
 
 TEST_P(SharedConsentStoreTest, ReopenedStoreKeepsEverything) {
-  const Revision r = Write(*store_, "a", "marketing", v1::CONSENT_STATE_WITHDRAWN);
+  const Revision r =
+      Write(*store_, "a", "marketing", v1::CONSENT_STATE_WITHDRAWN);
   store_.reset();
   absl::StatusOr<std::unique_ptr<ConsentStore>> again = location_->Open();
   ASSERT_OK(again);
@@ -320,10 +339,10 @@ TEST_P(SharedConsentStoreTest, ReopenedStoreKeepsEverything) {
   EXPECT_THAT((*again)->LatestRevision(), IsOkAndHolds(r));
 }
 
-INSTANTIATE_TEST_SUITE_P(
-    DurableStores, SharedConsentStoreTest,
-    ::testing::Values(StoreKind::kSqlite, StoreKind::kPostgres),
-    StoreParamName);
+INSTANTIATE_TEST_SUITE_P(DurableStores, SharedConsentStoreTest,
+                         ::testing::Values(StoreKind::kSqlite,
+                                           StoreKind::kPostgres),
+                         StoreParamName);
 
 }  // namespace
 }  // namespace consentry

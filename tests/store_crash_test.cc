@@ -25,7 +25,8 @@
 namespace consentry {
 namespace {
 
-std::string StoreParamName(const ::testing::TestParamInfo<testing::StoreKind>& p) {
+std::string StoreParamName(
+    const ::testing::TestParamInfo<testing::StoreKind>& p) {
   return testing::KindName(p.param);
 }
 
@@ -99,10 +100,12 @@ TEST_P(StoreCrashTest, EveryAcknowledgedWriteSurvivesSigkill) {
   std::map<std::string, std::map<Revision, std::string>> history;
   for (int s = 0; s < 50; ++s) {
     const std::string subject = absl::StrCat("w-", s);
-    absl::StatusOr<std::vector<v1::ConsentHistoryEntry>> h = (*store)->History(subject);
+    absl::StatusOr<std::vector<v1::ConsentHistoryEntry>> h =
+        (*store)->History(subject);
     ASSERT_OK(h);
     for (const v1::ConsentHistoryEntry& e : *h) {
-      history[subject][e.revision()] = e.change().purpose_consent().evidence_ref();
+      history[subject][e.revision()] =
+          e.change().purpose_consent().evidence_ref();
     }
   }
   for (const auto& [index, rev] : acked) {
@@ -117,10 +120,10 @@ TEST_P(StoreCrashTest, EveryAcknowledgedWriteSurvivesSigkill) {
   EXPECT_GE(*latest, acked.rbegin()->second);
 }
 
-INSTANTIATE_TEST_SUITE_P(
-    DurableStores, StoreCrashTest,
-    ::testing::Values(StoreKind::kSqlite, StoreKind::kPostgres),
-    StoreParamName);
+INSTANTIATE_TEST_SUITE_P(DurableStores, StoreCrashTest,
+                         ::testing::Values(StoreKind::kSqlite,
+                                           StoreKind::kPostgres),
+                         StoreParamName);
 
 }  // namespace
 }  // namespace consentry

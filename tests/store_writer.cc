@@ -20,7 +20,9 @@
 
 int main(int argc, char** argv) {
   if (argc < 4) {
-    std::fprintf(stderr, "usage: store_writer sqlite PATH COUNT | postgres CONNINFO SCHEMA COUNT\n");
+    std::fprintf(stderr,
+                 "usage: store_writer sqlite PATH COUNT | postgres CONNINFO "
+                 "SCHEMA COUNT\n");
     return 2;
   }
   const std::string kind = argv[1];

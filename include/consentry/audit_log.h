@@ -240,8 +240,9 @@ CONSENTRY_EXPORT absl::string_view AuditDefectName(AuditDefect d);
 // every segment verified.
 struct AuditVerifyReport {
   AuditDefect defect = AuditDefect::kNone;
-  std::uint64_t segments = 0;          // segments examined
-  std::uint64_t records_verified = 0;  // records that verified before the defect
+  std::uint64_t segments = 0;  // segments examined
+  std::uint64_t records_verified =
+      0;  // records that verified before the defect
   // Where the first defect is: the segment file (path), the record's index
   // within the segment (0-based), and its byte offset in the file.
   std::string segment_file;
@@ -308,8 +309,10 @@ class CONSENTRY_EXPORT AuditLogReader {
   explicit AuditLogReader(std::string directory)
       : directory_(std::move(directory)) {}
   enum class KeyKind : std::uint8_t;
-  absl::StatusOr<std::vector<OwnedAuditEvent>> Query(
-      KeyKind kind, absl::string_view key, absl::Time from, absl::Time to);
+  absl::StatusOr<std::vector<OwnedAuditEvent>> Query(KeyKind kind,
+                                                     absl::string_view key,
+                                                     absl::Time from,
+                                                     absl::Time to);
 
   std::string directory_;
   Stats stats_;

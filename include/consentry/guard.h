@@ -28,8 +28,8 @@
 //   if (!guard.ok()) return guard.status();
 //   absl::StatusOr<consentry::AccessContext> billing =
 //       (*guard)->Context("billing-service", "billing.calculation");
-//   absl::StatusOr<consentry::CategoryRef> usage = (*guard)->Category("billing");
-//   absl::StatusOr<consentry::Decision> d =
+//   absl::StatusOr<consentry::CategoryRef> usage =
+//   (*guard)->Category("billing"); absl::StatusOr<consentry::Decision> d =
 //       (*guard)->Check(*billing, "subscriber-17", *usage);
 //   if (!d.ok()) return d.status();   // store outage: fail closed
 //   if (!d->allowed()) { /* skip; reason in d->reason() */ }
@@ -237,9 +237,9 @@ class CONSENTRY_EXPORT Guard {
   // An accessor that may not declare the purpose gets a context all the
   // same: every check with it is denied with `kAccessorNotPermitted` and
   // audited, so the attempt is on record.
-  absl::StatusOr<AccessContext> Context(absl::string_view accessor,
-                                        absl::string_view purpose,
-                                        absl::string_view occasion_id = "") const;
+  absl::StatusOr<AccessContext> Context(
+      absl::string_view accessor, absl::string_view purpose,
+      absl::string_view occasion_id = "") const;
 
   // Resolves a data category. Errors: `kNotFound` for an unknown category.
   absl::StatusOr<CategoryRef> Category(absl::string_view category) const;

@@ -21,9 +21,9 @@
 // Example:
 //
 //   auto reader = *consentry::AuditLogReader::Open(dir);
-//   auto past = *reader->InTimeRange(now - absl::Hours(24 * 28), now - absl::Hours(24));
-//   auto recent = *reader->InTimeRange(now - absl::Hours(24), now);
-//   consentry::LeakReport report = consentry::DetectLeaks(past, recent);
+//   auto past = *reader->InTimeRange(now - absl::Hours(24 * 28), now -
+//   absl::Hours(24)); auto recent = *reader->InTimeRange(now - absl::Hours(24),
+//   now); consentry::LeakReport report = consentry::DetectLeaks(past, recent);
 //   for (const consentry::LeakFinding& f : report.findings) { ... }
 //
 //   consentry::LeakScopeQuery q;
@@ -77,7 +77,7 @@ struct LeakDetectionOptions {
 struct AccessorBaseline {
   std::string accessor;
   std::int64_t events = 0;
-  std::int64_t active_hours = 0;  // hours (buckets) with any event
+  std::int64_t active_hours = 0;      // hours (buckets) with any event
   double mean_subjects_per_hour = 0;  // over active hours
   double stddev_subjects_per_hour = 0;
   std::int64_t max_subjects_per_hour = 0;
@@ -87,11 +87,11 @@ struct AccessorBaseline {
 };
 
 enum class LeakSignal : std::uint8_t {
-  kBulkRead = 0,      // far more distinct subjects in an hour than usual
-  kNewPurpose = 1,    // a purpose the accessor never declared before
-  kDenialSpike = 2,   // many more denials than usual (probing)
-  kUnusualHour = 3,   // activity at an hour of day never seen before
-  kNoBaseline = 4,    // an accessor with no history at all
+  kBulkRead = 0,     // far more distinct subjects in an hour than usual
+  kNewPurpose = 1,   // a purpose the accessor never declared before
+  kDenialSpike = 2,  // many more denials than usual (probing)
+  kUnusualHour = 3,  // activity at an hour of day never seen before
+  kNoBaseline = 4,   // an accessor with no history at all
 };
 
 // Stable snake_case name, e.g. "bulk_read".
@@ -116,10 +116,10 @@ struct LeakReport {
 // Learns baselines from `baseline_events` and checks `recent_events`
 // against them. Only reads (`AuditAction::kRead`) count. Pure function;
 // thread-safe.
-CONSENTRY_EXPORT LeakReport DetectLeaks(
-    absl::Span<const OwnedAuditEvent> baseline_events,
-    absl::Span<const OwnedAuditEvent> recent_events,
-    const LeakDetectionOptions& options = LeakDetectionOptions());
+CONSENTRY_EXPORT LeakReport
+DetectLeaks(absl::Span<const OwnedAuditEvent> baseline_events,
+            absl::Span<const OwnedAuditEvent> recent_events,
+            const LeakDetectionOptions& options = LeakDetectionOptions());
 
 // Reporting triggers of APPI Art. 26(1) as the Enforcement Rules (Art. 7)
 // list them, plus the telecom-sector guideline's rule for secrecy of

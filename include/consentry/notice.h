@@ -11,8 +11,9 @@
 //
 // Example:
 //
-//   std::string ja = consentry::PurposeNotice(*policy, consentry::Language::kJa);
-//   std::string news = consentry::ChangeAnnouncement(diff, *policy,
+//   std::string ja = consentry::PurposeNotice(*policy,
+//   consentry::Language::kJa); std::string news =
+//   consentry::ChangeAnnouncement(diff, *policy,
 //                                                    consentry::Language::kEn);
 
 #ifndef CONSENTRY_NOTICE_H_

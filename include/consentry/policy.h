@@ -156,8 +156,8 @@ class CONSENTRY_EXPORT CompiledPolicy {
   }
   // True when some (category, purpose) pair has a re-consent requirement.
   bool has_reconsent() const { return has_reconsent_; }
-  // How long after collection `c` may be used for `p`; `absl::InfiniteDuration()`
-  // when the policy sets no limit.
+  // How long after collection `c` may be used for `p`;
+  // `absl::InfiniteDuration()` when the policy sets no limit.
   absl::Duration retention(CategoryIndex c, PurposeIndex p) const {
     return retention_[static_cast<std::size_t>(c) * kMaxPurposes + p];
   }
@@ -187,10 +187,10 @@ class CONSENTRY_EXPORT CompiledPolicy {
   std::vector<Basis> basis_;  // kMaxCategories x kMaxPurposes
   std::vector<PurposeSet> declarable_;
   absl::flat_hash_map<std::string, int> version_ordinal_;
-  std::vector<std::uint8_t> min_ordinal_;       // kMaxCategories x kMaxPurposes
+  std::vector<std::uint8_t> min_ordinal_;  // kMaxCategories x kMaxPurposes
   bool has_reconsent_ = false;
   int min_cohort_size_ = 10;
-  std::vector<absl::Duration> retention_;       // kMaxCategories x kMaxPurposes
+  std::vector<absl::Duration> retention_;  // kMaxCategories x kMaxPurposes
   std::array<bool, kMaxCategories> has_retention_{};
 };
 

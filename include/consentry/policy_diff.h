@@ -64,7 +64,7 @@ struct ReconsentEntry {
   std::string purpose;
   std::vector<std::string> categories;  // empty: every category
   std::string since_version;
-  std::vector<std::string> subjects;    // sorted
+  std::vector<std::string> subjects;  // sorted
 };
 
 // For each re-consent requirement of `policy`, the subjects whose consent

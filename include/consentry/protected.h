@@ -70,8 +70,8 @@ class Protected {
   // called with `const T&` only if `grant` opens this record.
   // Errors: as `Read`.
   template <typename F>
-  auto Derive(const AccessGrant& grant, F&& f) const
-      -> absl::StatusOr<Protected<std::decay_t<std::invoke_result_t<F, const T&>>>> {
+  auto Derive(const AccessGrant& grant, F&& f) const -> absl::StatusOr<
+      Protected<std::decay_t<std::invoke_result_t<F, const T&>>>> {
     using U = std::decay_t<std::invoke_result_t<F, const T&>>;
     absl::Status s = grant.Opens(tags_);
     if (!s.ok()) return s;

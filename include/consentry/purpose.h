@@ -51,10 +51,10 @@ class PurposeSet {
   constexpr void Add(PurposeIndex p) { bits_ |= std::uint64_t{1} << p; }
   constexpr void Add(PurposeSet s) { bits_ |= s.bits_; }
   constexpr void Remove(PurposeSet s) { bits_ &= ~s.bits_; }
-  constexpr bool Contains(PurposeIndex p) const {
-    return (bits_ >> p) & 1u;
+  constexpr bool Contains(PurposeIndex p) const { return (bits_ >> p) & 1u; }
+  constexpr bool Intersects(PurposeSet s) const {
+    return (bits_ & s.bits_) != 0;
   }
-  constexpr bool Intersects(PurposeSet s) const { return (bits_ & s.bits_) != 0; }
   constexpr bool empty() const { return bits_ == 0; }
   constexpr int size() const { return std::popcount(bits_); }
   constexpr std::uint64_t bits() const { return bits_; }

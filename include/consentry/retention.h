@@ -31,7 +31,7 @@
 namespace consentry {
 
 struct RetentionDue {
-  std::size_t index;       // position in the input
+  std::size_t index;  // position in the input
   std::string subject;
   std::string category;
   std::string record_ref;

@@ -101,7 +101,9 @@ class StatisticsBatch {
   std::int64_t included_subjects() const { return included_subjects_; }
   std::int64_t excluded_subjects() const { return excluded_subjects_; }
   // Records left out, per reason.
-  const std::map<Reason, std::int64_t>& exclusions() const { return exclusions_; }
+  const std::map<Reason, std::int64_t>& exclusions() const {
+    return exclusions_;
+  }
 
  private:
   friend class StatisticsView;
@@ -137,10 +139,10 @@ class CONSENTRY_EXPORT StatisticsView {
     tags.reserve(records.size());
     for (std::size_t i = 0; i < records.size(); ++i) {
       if (records[i].tags().category() != category_id_) {
-        return absl::InvalidArgumentError(absl::StrCat(
-            "statistics view: record ", i, " has category '",
-            records[i].tags().category(), "'; only '", category_id_,
-            "' data passes through this view"));
+        return absl::InvalidArgumentError(
+            absl::StrCat("statistics view: record ", i, " has category '",
+                         records[i].tags().category(), "'; only '",
+                         category_id_, "' data passes through this view"));
       }
       tags.push_back(&records[i].tags());
     }
@@ -167,7 +169,8 @@ class CONSENTRY_EXPORT StatisticsView {
         last_pseudonym = pseudonymizer_.For(subject, at);
         last_subject = subject;
       }
-      out.rows_.push_back(PseudonymousRow<T>{last_pseudonym, &records[i].value_});
+      out.rows_.push_back(
+          PseudonymousRow<T>{last_pseudonym, &records[i].value_});
     }
     for (absl::string_view s : in) out_subjects.erase(s);
     out.included_subjects_ = static_cast<std::int64_t>(in.size());

@@ -5,6 +5,9 @@
 
 #include <dirent.h>
 #include <fcntl.h>
+#include <openssl/core_names.h>
+#include <openssl/evp.h>
+#include <openssl/params.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -12,10 +15,6 @@
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
-
-#include <openssl/core_names.h>
-#include <openssl/evp.h>
-#include <openssl/params.h>
 
 #include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
@@ -80,13 +79,12 @@ bool GetVarint(const char*& p, const char* end, std::uint64_t* v) {
   return false;
 }
 
-
 }  // namespace
 
 absl::Status ErrnoStatus(absl::string_view what, const std::string& path) {
   const int e = errno;
-  std::string msg = absl::StrCat("audit log: ", what, " '", path,
-                                 "': ", std::strerror(e));
+  std::string msg =
+      absl::StrCat("audit log: ", what, " '", path, "': ", std::strerror(e));
   if (e == ENOENT) return absl::NotFoundError(msg);
   if (e == EACCES || e == EPERM) return absl::PermissionDeniedError(msg);
   return absl::InternalError(msg);
@@ -107,13 +105,15 @@ std::size_t EncodedEventSize(const AuditEvent& e) {
          StringFieldSize(e.policy_version) + (e.shadow ? 2 : 0) +
          StringFieldSize(e.recipient) + StringFieldSize(e.request_id) +
          (e.action == AuditAction::kBatch
-              ? 2 + VarintSize(static_cast<std::uint64_t>(
+              ? 2 +
+                    VarintSize(static_cast<std::uint64_t>(
                         std::max<std::int64_t>(0, e.subjects_included))) +
-                    2 + VarintSize(static_cast<std::uint64_t>(
+                    2 +
+                    VarintSize(static_cast<std::uint64_t>(
                         std::max<std::int64_t>(0, e.subjects_excluded))) +
-                    (e.detail.empty() ? 0
-                                      : 2 + VarintSize(e.detail.size()) +
-                                            e.detail.size())
+                    (e.detail.empty()
+                         ? 0
+                         : 2 + VarintSize(e.detail.size()) + e.detail.size())
               : 0);
 }
 
@@ -143,11 +143,13 @@ char* EncodeEvent(const AuditEvent& e, char* p) {
     *p++ = static_cast<char>(0x80);
     *p++ = 0x01;
     p = PutVarint(static_cast<std::uint64_t>(
-                      std::max<std::int64_t>(0, e.subjects_included)), p);
+                      std::max<std::int64_t>(0, e.subjects_included)),
+                  p);
     *p++ = static_cast<char>(0x88);
     *p++ = 0x01;
     p = PutVarint(static_cast<std::uint64_t>(
-                      std::max<std::int64_t>(0, e.subjects_excluded)), p);
+                      std::max<std::int64_t>(0, e.subjects_excluded)),
+                  p);
     if (!e.detail.empty()) {
       *p++ = static_cast<char>(0x92);
       *p++ = 0x01;
@@ -282,9 +284,9 @@ bool ChainHasher::Next(const unsigned char* prev, absl::string_view payload,
     // A null key re-initialises with the key already set.
     return EVP_MAC_init(ctx, nullptr, 0, nullptr) == 1 &&
            EVP_MAC_update(ctx, prev, 32) == 1 &&
-           EVP_MAC_update(ctx,
-                          reinterpret_cast<const unsigned char*>(payload.data()),
-                          payload.size()) == 1 &&
+           EVP_MAC_update(
+               ctx, reinterpret_cast<const unsigned char*>(payload.data()),
+               payload.size()) == 1 &&
            EVP_MAC_final(ctx, hash, &n, 32) == 1 && n == 32;
   }
   auto* ctx = static_cast<EVP_MD_CTX*>(md_ctx_);
@@ -310,7 +312,8 @@ void EncodeSegmentHeader(const SegmentHeader& h, char* out) {
 
 HeaderProblem DecodeSegmentHeader(absl::string_view b, SegmentHeader* h) {
   if (b.size() < kSegmentHeaderSize) return HeaderProblem::kShort;
-  if (std::memcmp(b.data(), kSegmentMagic, 8) != 0) return HeaderProblem::kMagic;
+  if (std::memcmp(b.data(), kSegmentMagic, 8) != 0)
+    return HeaderProblem::kMagic;
   if (GetU32(b.data() + 64) != Crc32c(b.data(), 64)) return HeaderProblem::kCrc;
   h->version = GetU32(b.data() + 8);
   h->flags = GetU32(b.data() + 12);
@@ -358,7 +361,8 @@ FrameStatus ReadFrame(absl::string_view data, std::uint64_t* offset,
   frame->offset = at;
   frame->payload = absl::string_view(p + 8, length);
   frame->hash = reinterpret_cast<const unsigned char*>(p + 8 + length);
-  frame->crc_ok = GetU32(p + 4) == FrameCrc(length, frame->payload, frame->hash);
+  frame->crc_ok =
+      GetU32(p + 4) == FrameCrc(length, frame->payload, frame->hash);
   *offset = at + kFrameOverhead + length;
   return FrameStatus::kOk;
 }
@@ -373,7 +377,8 @@ std::string IndexFileName(std::uint64_t number) {
   return absl::StrFormat("audit-%016d.idx", number);
 }
 
-absl::StatusOr<std::vector<std::uint64_t>> ListSegments(const std::string& dir) {
+absl::StatusOr<std::vector<std::uint64_t>> ListSegments(
+    const std::string& dir) {
   DIR* d = opendir(dir.c_str());
   if (d == nullptr) return ErrnoStatus("cannot open directory", dir);
   std::vector<std::uint64_t> out;
@@ -429,7 +434,8 @@ absl::Status WriteFileAtomically(const std::string& dir,
                                  absl::string_view data) {
   const std::string tmp = absl::StrCat(dir, "/", name, ".tmp");
   const std::string path = absl::StrCat(dir, "/", name);
-  const int fd = open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+  const int fd =
+      open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
   if (fd < 0) return ErrnoStatus("cannot create", tmp);
   std::size_t done = 0;
   while (done < data.size()) {
@@ -448,7 +454,8 @@ absl::Status WriteFileAtomically(const std::string& dir,
     return s;
   }
   close(fd);
-  if (rename(tmp.c_str(), path.c_str()) != 0) return ErrnoStatus("cannot rename", tmp);
+  if (rename(tmp.c_str(), path.c_str()) != 0)
+    return ErrnoStatus("cannot rename", tmp);
   return absl::OkStatus();
 }
 

@@ -26,7 +26,8 @@ namespace consentry::internal {
 
 using Hash256 = std::array<unsigned char, 32>;
 
-inline constexpr char kSegmentMagic[8] = {'C', 'N', 'S', 'A', 'U', 'D', '0', '1'};
+inline constexpr char kSegmentMagic[8] = {'C', 'N', 'S', 'A',
+                                          'U', 'D', '0', '1'};
 inline constexpr char kIndexMagic[8] = {'C', 'N', 'S', 'I', 'D', 'X', '0', '1'};
 inline constexpr std::uint32_t kFormatVersion = 1;
 inline constexpr std::uint32_t kFlagKeyed = 1;
@@ -35,7 +36,8 @@ inline constexpr std::size_t kSegmentHeaderSize = 68;
 // length 4, crc 4 | payload | hash 32
 inline constexpr std::size_t kFrameHeaderSize = 8;
 inline constexpr std::size_t kFrameTrailerSize = 32;
-inline constexpr std::size_t kFrameOverhead = kFrameHeaderSize + kFrameTrailerSize;
+inline constexpr std::size_t kFrameOverhead =
+    kFrameHeaderSize + kFrameTrailerSize;
 // A payload longer than this is corrupt (events are a few hundred bytes).
 inline constexpr std::uint32_t kMaxPayload = 1u << 20;
 

@@ -105,7 +105,9 @@ class AuditQueue {
   }
 
   // Positions claimed so far (published or not).
-  std::uint64_t claimed() const { return tail_.load(std::memory_order_acquire); }
+  std::uint64_t claimed() const {
+    return tail_.load(std::memory_order_acquire);
+  }
 
  private:
   std::size_t capacity_ = 0;

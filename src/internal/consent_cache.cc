@@ -103,7 +103,8 @@ void ConsentCache::GrowLocked() {
   Table* old = table_.load(std::memory_order_relaxed);
   auto t = std::make_unique<Table>((old->mask + 1) * 2);
   for (std::size_t i = 0; i <= old->mask; ++i) {
-    const std::uint64_t ref = old->slots[i].key_ref.load(std::memory_order_relaxed);
+    const std::uint64_t ref =
+        old->slots[i].key_ref.load(std::memory_order_relaxed);
     if (ref == 0) continue;
     // Rehash from the stored key.
     const std::uint64_t len = (ref >> 16) & 0xFF;
@@ -122,7 +123,8 @@ void ConsentCache::GrowLocked() {
   // Free arrays retired long enough ago that no check still reads them.
   tables_.erase(std::remove_if(tables_.begin(), tables_.end(),
                                [&](const std::unique_ptr<Table>& tb) {
-                                 return tb->retired_at != absl::InfiniteFuture() &&
+                                 return tb->retired_at !=
+                                            absl::InfiniteFuture() &&
                                         now - tb->retired_at > retire_grace_;
                                }),
                 tables_.end());

@@ -112,10 +112,11 @@ class ConsentCache {
   };
 
   static constexpr int kProfileBits = 24;
-  static constexpr std::uint64_t kProfileMask = (std::uint64_t{1} << kProfileBits) - 1;
+  static constexpr std::uint64_t kProfileMask =
+      (std::uint64_t{1} << kProfileBits) - 1;
   // key_ref: [offset:40][length:8][tag:16]
   static constexpr std::uint64_t kTagMask = 0xFFFFFF;  // length and tag
-  static constexpr int kChunkBits = 22;  // 4 MiB key chunks
+  static constexpr int kChunkBits = 22;                // 4 MiB key chunks
   static constexpr std::size_t kChunkSize = std::size_t{1} << kChunkBits;
   static constexpr std::size_t kMaxChunks = 1 << 14;
   static constexpr int kProfileChunkBits = 12;  // 4096 profiles per chunk

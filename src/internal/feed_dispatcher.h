@@ -37,7 +37,8 @@ class FeedDispatcher {
     {
       MutexLock lock(&mu_);
       id = next_id_++;
-      listeners_.emplace(id, std::make_shared<ConsentListener>(std::move(listener)));
+      listeners_.emplace(
+          id, std::make_shared<ConsentListener>(std::move(listener)));
     }
     return std::make_unique<Sub>(this, id);
   }

@@ -37,7 +37,8 @@ class HugeBuffer {
     if (data_ != nullptr) munmap(data_, size_);
   }
   HugeBuffer(HugeBuffer&& o) noexcept
-      : data_(std::exchange(o.data_, nullptr)), size_(std::exchange(o.size_, 0)) {}
+      : data_(std::exchange(o.data_, nullptr)),
+        size_(std::exchange(o.size_, 0)) {}
   HugeBuffer& operator=(HugeBuffer&& o) noexcept {
     if (this != &o) {
       if (data_ != nullptr) munmap(data_, size_);

@@ -15,13 +15,13 @@
 #define CONSENTRY_STATUS_CONCAT_INNER_(a, b) a##b
 #define CONSENTRY_STATUS_CONCAT_(a, b) CONSENTRY_STATUS_CONCAT_INNER_(a, b)
 
-#define RETURN_IF_ERROR(expr)                                  \
-  do {                                                         \
-    ::absl::Status consentry_status_ = (expr);                 \
-    if (!consentry_status_.ok()) return consentry_status_;     \
+#define RETURN_IF_ERROR(expr)                              \
+  do {                                                     \
+    ::absl::Status consentry_status_ = (expr);             \
+    if (!consentry_status_.ok()) return consentry_status_; \
   } while (false)
 
-#define ASSIGN_OR_RETURN(lhs, rexpr)                                        \
+#define ASSIGN_OR_RETURN(lhs, rexpr)                                         \
   ASSIGN_OR_RETURN_IMPL_(CONSENTRY_STATUS_CONCAT_(statusor_, __LINE__), lhs, \
                          rexpr)
 

@@ -30,7 +30,8 @@ SubjectState CompileSubjectState(const CompiledPolicy& policy,
       s.profile.flags |= SubjectProfile::kHasOccasionConsent;
       if (pc.state() == v1::CONSENT_STATE_GIVEN && pc.has_expiry() &&
           ToNanos(pc.expiry()) > now_ns) {
-        s.profile.valid_until_ns = std::min(s.profile.valid_until_ns, ToNanos(pc.expiry()));
+        s.profile.valid_until_ns =
+            std::min(s.profile.valid_until_ns, ToNanos(pc.expiry()));
       }
       continue;
     }
@@ -51,7 +52,8 @@ SubjectState CompileSubjectState(const CompiledPolicy& policy,
             });
           }
           if (pc.has_expiry()) {
-            s.profile.valid_until_ns = std::min(s.profile.valid_until_ns, ToNanos(pc.expiry()));
+            s.profile.valid_until_ns =
+                std::min(s.profile.valid_until_ns, ToNanos(pc.expiry()));
           }
         }
         break;

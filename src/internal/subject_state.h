@@ -18,7 +18,8 @@
 
 namespace consentry::internal {
 
-inline constexpr std::int64_t kNoExpiry = std::numeric_limits<std::int64_t>::max();
+inline constexpr std::int64_t kNoExpiry =
+    std::numeric_limits<std::int64_t>::max();
 
 // `t` as nanoseconds since the Unix epoch, saturated to the int64 range. A
 // record from the wire may carry any seconds and nanos; a plain
@@ -67,14 +68,15 @@ struct SubjectProfile {
   // has re-consent requirements.
   std::array<std::uint8_t, 64> consent_ordinal{};
 
-  friend bool operator==(const SubjectProfile&, const SubjectProfile&) = default;
+  friend bool operator==(const SubjectProfile&,
+                         const SubjectProfile&) = default;
   struct Hasher {
     std::size_t operator()(const SubjectProfile& p) const {
       std::uint64_t h = 0x9e3779b97f4a7c15u;
-      for (std::uint64_t w : {p.given, p.given_direct, p.refused, p.withdrawn,
-                              p.expired, p.suspended,
-                              static_cast<std::uint64_t>(p.valid_until_ns),
-                              p.flags}) {
+      for (std::uint64_t w :
+           {p.given, p.given_direct, p.refused, p.withdrawn, p.expired,
+            p.suspended, static_cast<std::uint64_t>(p.valid_until_ns),
+            p.flags}) {
         h = (h ^ w) * 0xff51afd7ed558ccdu;
         h ^= h >> 32;
       }

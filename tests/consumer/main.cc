@@ -28,7 +28,6 @@ int main() {
   if (!grant.ok()) return 1;
   auto v = usage.Read(*grant);
   if (!v.ok() || **v != 42 || audit.size() != 1) return 1;
-  std::cout << "consumer: read " << **v << " for "
-            << grant->purpose() << "\n";
+  std::cout << "consumer: read " << **v << " for " << grant->purpose() << "\n";
   return 0;
 }

@@ -92,8 +92,8 @@ TEST(AuditFormatTest, ScanAndDecodeRoundTrip) {
 TEST(AuditFormatTest, ScanRejectsMalformedBytes) {
   EventKeys keys;
   EXPECT_FALSE(ScanEventKeys(std::string("\x22\x10s", 3), &keys));  // too long
-  EXPECT_FALSE(ScanEventKeys(std::string("\x08\xFF", 2), &keys));   // cut varint
-  EXPECT_FALSE(ScanEventKeys(std::string("\x0B", 1), &keys));       // group
+  EXPECT_FALSE(ScanEventKeys(std::string("\x08\xFF", 2), &keys));  // cut varint
+  EXPECT_FALSE(ScanEventKeys(std::string("\x0B", 1), &keys));      // group
 }
 
 TEST(AuditFormatTest, IndexRoundTripsAndRejectsDamage) {

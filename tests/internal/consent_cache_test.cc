@@ -55,7 +55,8 @@ TEST(ConsentCacheTest, OlderRevisionNeverOverwritesNewer) {
 TEST(ConsentCacheTest, GrowsAndKeepsEveryKey) {
   ConsentCache cache;
   for (int i = 0; i < 10000; ++i) {
-    cache.Upsert("subject-" + std::to_string(i), StateAt(i + 1, std::uint64_t(i)), false);
+    cache.Upsert("subject-" + std::to_string(i),
+                 StateAt(i + 1, std::uint64_t(i)), false);
   }
   EXPECT_EQ(cache.size(), 10000u);
   for (int i = 0; i < 10000; ++i) {
@@ -87,7 +88,8 @@ TEST(ConsentCacheTest, EmptyAndBinaryKeys) {
 TEST(ConsentCacheTest, SubjectsWithTheSameChoicesShareAProfile) {
   ConsentCache cache;
   for (int i = 0; i < 1000; ++i) {
-    cache.Upsert("s" + std::to_string(i), StateAt(i + 1, i % 3 == 0 ? 1 : 2), false);
+    cache.Upsert("s" + std::to_string(i), StateAt(i + 1, i % 3 == 0 ? 1 : 2),
+                 false);
   }
   EXPECT_EQ(cache.size(), 1000u);
   EXPECT_EQ(cache.profile_count(), 2u);
@@ -97,9 +99,11 @@ TEST(ConsentCacheTest, OverlongKeysAndRevisionsAreNotCached) {
   ConsentCache cache;
   const std::string long_key(ConsentCache::kMaxKeyLength + 1, 'x');
   EXPECT_FALSE(cache.Upsert(long_key, StateAt(1, 1), false));
-  EXPECT_FALSE(cache.Upsert("a", StateAt(ConsentCache::kMaxRevision + 1, 1), false));
+  EXPECT_FALSE(
+      cache.Upsert("a", StateAt(ConsentCache::kMaxRevision + 1, 1), false));
   const std::string max_key(ConsentCache::kMaxKeyLength, 'y');
-  EXPECT_TRUE(cache.Upsert(max_key, StateAt(ConsentCache::kMaxRevision, 1), false));
+  EXPECT_TRUE(
+      cache.Upsert(max_key, StateAt(ConsentCache::kMaxRevision, 1), false));
   std::int64_t rev = 0;
   ASSERT_NE(Get(cache, max_key, &rev), nullptr);
   EXPECT_EQ(rev, ConsentCache::kMaxRevision);
@@ -145,7 +149,8 @@ TEST(ConsentCacheTest, ReadersSeeConsistentStatesDuringWritesAndGrowth) {
   for (int round = 1; round <= 300; ++round) {
     for (int i = 0; i < 64; ++i) {
       cache.Upsert("k" + std::to_string(i),
-                   StateAt(round, static_cast<std::uint64_t>(round) * std::uint64_t{0x9e3779b97f4a7c15}),
+                   StateAt(round, static_cast<std::uint64_t>(round) *
+                                      std::uint64_t{0x9e3779b97f4a7c15}),
                    false);
     }
     // Force growth with fresh keys while readers run.

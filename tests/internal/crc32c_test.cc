@@ -53,9 +53,9 @@ TEST(Crc32cTest, ExtendEqualsWholeAtEverySplit) {
   for (int i = 0; i < 100; ++i) data.push_back(static_cast<char>(i * 37 + 11));
   const std::uint32_t whole = Crc32c(data.data(), data.size());
   for (std::size_t k = 0; k <= data.size(); ++k) {
-    EXPECT_EQ(Crc32cExtend(Crc32c(data.data(), k), data.data() + k,
-                           data.size() - k),
-              whole);
+    EXPECT_EQ(
+        Crc32cExtend(Crc32c(data.data(), k), data.data() + k, data.size() - k),
+        whole);
     EXPECT_EQ(Crc32cExtendPortable(Crc32cExtendPortable(0, data.data(), k),
                                    data.data() + k, data.size() - k),
               whole);

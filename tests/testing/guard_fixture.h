@@ -59,7 +59,8 @@ class GuardFixture : public ::testing::Test {
 
   Revision Set(const std::string& subject, const std::string& purpose,
                v1::ConsentState state) {
-    absl::StatusOr<Revision> r = store_.Apply(PurposeChange(subject, purpose, state));
+    absl::StatusOr<Revision> r =
+        store_.Apply(PurposeChange(subject, purpose, state));
     EXPECT_TRUE(r.ok()) << r.status();
     return r.ok() ? *r : -1;
   }
@@ -75,7 +76,8 @@ class GuardFixture : public ::testing::Test {
 
   AccessContext Ctx(const std::string& accessor, const std::string& purpose,
                     const std::string& occasion = "") {
-    absl::StatusOr<AccessContext> c = guard_->Context(accessor, purpose, occasion);
+    absl::StatusOr<AccessContext> c =
+        guard_->Context(accessor, purpose, occasion);
     EXPECT_TRUE(c.ok()) << c.status();
     return *std::move(c);
   }

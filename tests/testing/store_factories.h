@@ -56,9 +56,9 @@ inline absl::StatusOr<std::string> PgConnInfo() {
   std::ifstream in(f);
   std::string line;
   if (!in || !std::getline(in, line) || line.empty()) {
-    return absl::FailedPreconditionError(absl::StrCat(
-        "cannot read the PostgreSQL connection string from '", f,
-        "': did the fixture tests/pg/start.sh run?"));
+    return absl::FailedPreconditionError(
+        absl::StrCat("cannot read the PostgreSQL connection string from '", f,
+                     "': did the fixture tests/pg/start.sh run?"));
   }
   return line;
 }
