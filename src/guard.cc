@@ -511,9 +511,10 @@ absl::StatusOr<Decision> Guard::Decide(const AccessContext& ctx,
       reason = Reason::kConsentStale;
     } else {
       const SubjectProfile* s = nullptr;
-      // Only filled on the slow path: a SubjectState is large, and zeroing
-      // it on every check would cost more than the rest of the check.
-      absl::optional<SubjectState> uncached;
+      // Only allocated on the slow path: a SubjectState is large, and
+      // constructing one (even an empty optional of one) on every check
+      // costs more than the rest of the check.
+      std::unique_ptr<SubjectState> uncached;
       const std::uint64_t hash = internal::ConsentCache::Hash(target.subject);
       const bool found =
           epoch->cache.Lookup(target.subject, hash, &s, &revision);
@@ -547,7 +548,8 @@ absl::StatusOr<Decision> Guard::Decide(const AccessContext& ctx,
               s->valid_until_ns <= now_ns()) {
             // Not cacheable (an over-long id), or changed meanwhile: use
             // the record just read.
-            uncached = internal::CompileSubjectState(p, *record, now);
+            uncached = std::make_unique<SubjectState>(
+                internal::CompileSubjectState(p, *record, now));
             s = &uncached->profile;
             revision = uncached->revision;
           }

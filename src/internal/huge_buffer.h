@@ -12,6 +12,7 @@
 #include <sys/mman.h>
 
 #include <cstddef>
+#include <cstdint>
 #include <new>
 #include <utility>
 
@@ -25,13 +26,28 @@ class HugeBuffer {
   explicit HugeBuffer(std::size_t bytes) {
     constexpr std::size_t kHuge = std::size_t{2} << 20;
     size_ = bytes < kHuge ? bytes : (bytes + kHuge - 1) / kHuge * kHuge;
-    void* p = mmap(nullptr, size_, PROT_READ | PROT_WRITE,
-                   MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-    if (p == MAP_FAILED) throw std::bad_alloc();  // never caught: terminates
+    if (size_ < kHuge) {
+      void* p = mmap(nullptr, size_, PROT_READ | PROT_WRITE,
+                     MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+      if (p == MAP_FAILED) throw std::bad_alloc();  // never caught: terminates
+      data_ = p;
+      return;
+    }
+    // Huge pages need 2 MiB alignment: map one huge page more and trim.
+    void* raw = mmap(nullptr, size_ + kHuge, PROT_READ | PROT_WRITE,
+                     MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (raw == MAP_FAILED) throw std::bad_alloc();  // never caught: terminates
+    const auto begin = reinterpret_cast<std::uintptr_t>(raw);
+    const std::uintptr_t aligned = (begin + kHuge - 1) & ~(kHuge - 1);
+    if (aligned > begin) munmap(raw, aligned - begin);
+    const std::uintptr_t end = begin + size_ + kHuge;
+    if (end > aligned + size_) {
+      munmap(reinterpret_cast<void*>(aligned + size_), end - (aligned + size_));
+    }
+    data_ = reinterpret_cast<void*>(aligned);
 #ifdef MADV_HUGEPAGE
-    if (size_ >= kHuge) madvise(p, size_, MADV_HUGEPAGE);
+    madvise(data_, size_, MADV_HUGEPAGE);
 #endif
-    data_ = p;
   }
   ~HugeBuffer() {
     if (data_ != nullptr) munmap(data_, size_);
