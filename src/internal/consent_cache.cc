@@ -10,11 +10,14 @@
 namespace consentry::internal {
 namespace {
 
-// Slots for `subjects` at a load factor of at most 1/2.
+// Load factor at most 4/5: linear probing stays short (about three slots
+// for a hit), and a presized table costs 40 bytes per subject.
 std::size_t CapacityFor(std::size_t subjects) {
-  std::size_t cap = 16;
-  while (cap < subjects * 2) cap <<= 1;
-  return cap;
+  return std::max<std::size_t>(16, subjects + subjects / 4 + 1);
+}
+
+bool Full(std::size_t size, std::size_t capacity) {
+  return size * 5 > capacity * 4;
 }
 
 }  // namespace
@@ -86,36 +89,39 @@ ConsentCache::Slot* ConsentCache::FindLocked(absl::string_view key,
                                              std::uint64_t hash) const {
   const Table* t = table_.load(std::memory_order_relaxed);
   const std::uint64_t want_tag = Tag(hash, key.size());
-  std::size_t i = static_cast<std::size_t>(hash) & t->mask;
+  std::size_t i = t->Home(hash);
   for (;;) {
     Slot& slot = t->slots[i];
     const std::uint64_t ref = slot.key_ref.load(std::memory_order_relaxed);
     if (ref == 0) return nullptr;
     if ((ref & kTagMask) == want_tag &&
-        std::memcmp(KeyBytes(ref), key.data(), key.size()) == 0) {
+        std::memcmp(KeyBytes(slot, ref), key.data(), key.size()) == 0) {
       return &slot;
     }
-    i = (i + 1) & t->mask;
+    i = t->Next(i);
   }
 }
 
 void ConsentCache::GrowLocked() {
   Table* old = table_.load(std::memory_order_relaxed);
-  auto t = std::make_unique<Table>((old->mask + 1) * 2);
-  for (std::size_t i = 0; i <= old->mask; ++i) {
-    const std::uint64_t ref =
-        old->slots[i].key_ref.load(std::memory_order_relaxed);
+  auto t = std::make_unique<Table>(old->capacity * 2);
+  for (std::size_t i = 0; i < old->capacity; ++i) {
+    const Slot& from = old->slots[i];
+    const std::uint64_t ref = from.key_ref.load(std::memory_order_relaxed);
     if (ref == 0) continue;
     // Rehash from the stored key.
     const std::uint64_t len = (ref >> 16) & 0xFF;
-    const std::uint64_t hash = Hash(absl::string_view(KeyBytes(ref), len));
-    std::size_t j = static_cast<std::size_t>(hash) & t->mask;
+    const std::uint64_t hash =
+        Hash(absl::string_view(KeyBytes(from, ref), len));
+    std::size_t j = t->Home(hash);
     while (t->slots[j].key_ref.load(std::memory_order_relaxed) != 0) {
-      j = (j + 1) & t->mask;
+      j = t->Next(j);
     }
-    t->slots[j].state.store(old->slots[i].state.load(std::memory_order_relaxed),
-                            std::memory_order_relaxed);
-    t->slots[j].key_ref.store(ref, std::memory_order_relaxed);
+    Slot& to = t->slots[j];
+    std::memcpy(to.inline_key, from.inline_key, kInlineKey);
+    to.state.store(from.state.load(std::memory_order_relaxed),
+                   std::memory_order_relaxed);
+    to.key_ref.store(ref, std::memory_order_relaxed);
   }
   table_.store(t.get(), std::memory_order_release);
   const absl::Time now = absl::Now();
@@ -157,20 +163,25 @@ bool ConsentCache::Upsert(absl::string_view key, const SubjectState& state,
     return true;
   }
   const Table* t = table_.load(std::memory_order_relaxed);
-  if ((size_.load(std::memory_order_relaxed) + 1) * 2 > t->mask + 1) {
+  if (Full(size_.load(std::memory_order_relaxed) + 1, t->capacity)) {
     GrowLocked();
     t = table_.load(std::memory_order_relaxed);
   }
-  std::uint64_t offset = 0;
-  if (!AppendKeyLocked(key, &offset)) return false;
-  std::size_t i = static_cast<std::size_t>(hash) & t->mask;
+  // Short keys live in the slot; offset 1 keeps their key_ref non-zero.
+  std::uint64_t offset = 1;
+  if (key.size() > kInlineKey && !AppendKeyLocked(key, &offset)) return false;
+  std::size_t i = t->Home(hash);
   while (t->slots[i].key_ref.load(std::memory_order_relaxed) != 0) {
-    i = (i + 1) & t->mask;
+    i = t->Next(i);
   }
-  t->slots[i].state.store(packed, std::memory_order_relaxed);
+  Slot& slot_to = t->slots[i];
+  if (key.size() <= kInlineKey && !key.empty()) {
+    std::memcpy(slot_to.inline_key, key.data(), key.size());
+  }
+  slot_to.state.store(packed, std::memory_order_relaxed);
   // Publishes the key bytes, the profile and the state together.
-  t->slots[i].key_ref.store((offset << 24) | Tag(hash, key.size()),
-                            std::memory_order_release);
+  slot_to.key_ref.store((offset << 24) | Tag(hash, key.size()),
+                        std::memory_order_release);
   size_.fetch_add(1, std::memory_order_relaxed);
   return true;
 }
@@ -183,7 +194,7 @@ std::size_t ConsentCache::profile_count() const {
 std::size_t ConsentCache::MemoryBytes() const {
   MutexLock lock(&mu_);
   std::size_t bytes = chunk_count_ * kChunkSize;
-  for (const auto& t : tables_) bytes += (t->mask + 1) * sizeof(Slot);
+  for (const auto& t : tables_) bytes += t->memory.size();
   bytes += ((profiles_ >> kProfileChunkBits) + 1) *
            (std::size_t{1} << kProfileChunkBits) * sizeof(SubjectProfile);
   bytes += profile_index_.capacity() *

@@ -5,15 +5,19 @@
 // without locks, in under 64 bytes per subject.
 //
 // Layout:
-//   * Slots: an open-addressing array of 16-byte slots. `key_ref` packs the
+//   * Slots: an open-addressing array of 32-byte slots, at most 4/5 full,
+//     holding ids of up to 16 bytes inline. `key_ref` packs the
 //     key's arena offset (40 bits), length (8 bits) and a 16-bit hash tag;
 //     `state` packs the revision (40 bits) and a profile index (24 bits), so
 //     one atomic store replaces a subject's state and readers need no lock
 //     and no retry.
-//   * Key arena: append-only chunks holding the subject ids.
+//   * Key arena: append-only chunks holding the longer subject ids.
 //   * Profiles: the consent bitsets and flags, interned. Subjects with the
-//     same choices share one 64-byte profile; a check reads one slot, the
-//     key bytes, and a profile that is almost always in cache.
+//     same choices share one 128-byte profile; a check reads one slot (and
+//     the arena only for ids over 16 bytes) and a profile that is almost
+//     always in cache.
+//   Slot arrays and arena chunks are on transparent huge pages, so a random
+//   slot costs a cache miss but rarely a TLB miss.
 // Writers (store listener, cache fills) serialize on one mutex. Growth
 // builds a bigger slot array and publishes it atomically; the old array is
 // freed after a grace period, long after any check that loaded it ended.
@@ -31,6 +35,7 @@
 #include "absl/base/thread_annotations.h"
 #include "absl/container/flat_hash_map.h"
 #include "absl/hash/hash.h"
+#include "absl/numeric/int128.h"
 #include "absl/strings/string_view.h"
 #include "absl/time/time.h"
 #include "src/internal/huge_buffer.h"
@@ -65,19 +70,19 @@ class ConsentCache {
               const SubjectProfile** profile, std::int64_t* revision) const {
     const Table* t = table_.load(std::memory_order_acquire);
     const std::uint64_t want_tag = Tag(hash, key.size());
-    std::size_t i = static_cast<std::size_t>(hash) & t->mask;
+    std::size_t i = t->Home(hash);
     for (;;) {
       const Slot& slot = t->slots[i];
       const std::uint64_t ref = slot.key_ref.load(std::memory_order_acquire);
       if (ref == 0) return false;
       if ((ref & kTagMask) == want_tag &&
-          std::memcmp(KeyBytes(ref), key.data(), key.size()) == 0) {
+          std::memcmp(KeyBytes(slot, ref), key.data(), key.size()) == 0) {
         const std::uint64_t st = slot.state.load(std::memory_order_acquire);
         *profile = ProfileAt(static_cast<std::uint32_t>(st & kProfileMask));
         *revision = static_cast<std::int64_t>(st >> kProfileBits);
         return true;
       }
-      i = (i + 1) & t->mask;
+      i = t->Next(i);
     }
   }
 
@@ -95,17 +100,34 @@ class ConsentCache {
   std::size_t MemoryBytes() const ABSL_LOCKS_EXCLUDED(mu_);
 
  private:
-  struct Slot {
+  // Keys up to this long live in the slot itself: a lookup then touches
+  // one cache line for the key and the state.
+  static constexpr std::size_t kInlineKey = 16;
+
+  struct alignas(32) Slot {
     std::atomic<std::uint64_t> key_ref{0};
     std::atomic<std::uint64_t> state{0};
+    // Written once, before `key_ref` is published (release).
+    char inline_key[kInlineKey] = {};
   };
+  static_assert(sizeof(Slot) == 32);
   struct Table {
-    explicit Table(std::size_t capacity)
-        : mask(capacity - 1), memory(capacity * sizeof(Slot)) {
+    explicit Table(std::size_t slot_count)
+        : capacity(slot_count), memory(slot_count * sizeof(Slot)) {
       // Zeroed memory holds valid zero atomics; construct them formally.
-      slots = new (memory.data()) Slot[capacity];
+      slots = new (memory.data()) Slot[slot_count];
     }
-    std::size_t mask;
+    // The slot a hash starts probing at: the high bits of hash * capacity,
+    // so any capacity works (no power of two: the table can be sized to
+    // its load, which keeps memory per subject low).
+    std::size_t Home(std::uint64_t hash) const {
+      return static_cast<std::size_t>(
+          absl::Uint128High64(absl::uint128(hash) * absl::uint128(capacity)));
+    }
+    std::size_t Next(std::size_t i) const {
+      return i + 1 == capacity ? 0 : i + 1;
+    }
+    std::size_t capacity;
     HugeBuffer memory;
     Slot* slots;
     absl::Time retired_at = absl::InfiniteFuture();
@@ -122,10 +144,15 @@ class ConsentCache {
   static constexpr int kProfileChunkBits = 12;  // 4096 profiles per chunk
   static constexpr std::size_t kMaxProfileChunks = 1 << 12;
 
+  // The low 16 bits of the hash: the slot index uses the high bits.
   static std::uint64_t Tag(std::uint64_t hash, std::size_t len) {
-    return (static_cast<std::uint64_t>(len) << 16) | (hash >> 48);
+    return (static_cast<std::uint64_t>(len) << 16) | (hash & 0xFFFF);
   }
-  const char* KeyBytes(std::uint64_t ref) const {
+  const char* KeyBytes(const Slot& slot, std::uint64_t ref) const {
+    return ((ref >> 16) & 0xFF) <= kInlineKey ? slot.inline_key
+                                              : ArenaBytes(ref);
+  }
+  const char* ArenaBytes(std::uint64_t ref) const {
     const std::uint64_t offset = ref >> 24;
     return chunks_[offset >> kChunkBits].load(std::memory_order_relaxed) +
            (offset & (kChunkSize - 1));
