@@ -16,9 +16,10 @@ namespace {
 constexpr absl::string_view kReasonPayloadUrl =
     "type.googleapis.com/consentry.v1.Reason";
 
-#define CONSENTRY_SAME_NUMBER(cpp, proto)                              \
-  static_assert(static_cast<int>(Reason::cpp) == v1::proto, #cpp " !=" \
-                                                                 " " #proto)
+#define CONSENTRY_SAME_NUMBER(cpp, proto)                        \
+  static_assert(static_cast<int>(Reason::cpp) == v1::proto, #cpp \
+                " !="                                            \
+                " " #proto)
 CONSENTRY_SAME_NUMBER(kUnspecified, REASON_UNSPECIFIED);
 CONSENTRY_SAME_NUMBER(kAllowedNecessary, REASON_ALLOWED_NECESSARY);
 CONSENTRY_SAME_NUMBER(kAllowedConsent, REASON_ALLOWED_CONSENT);

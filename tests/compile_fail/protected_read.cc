@@ -32,8 +32,9 @@ double Use(const Protected<double>& p, const AccessGrant& grant) {
 #elif defined(CASE_FORGE_GRANT)
   (void)p;
   (void)grant;
-  AccessGrant forged(nullptr, std::string("s"), 0, 0,
-                     consentry::Decision(consentry::Reason::kAllowedConsent, 0));
+  AccessGrant forged(
+      nullptr, std::string("s"), 0, 0,
+      consentry::Decision(consentry::Reason::kAllowedConsent, 0));
   return 0.0;
 #elif defined(CASE_DEFAULT_GRANT)
   (void)p;
