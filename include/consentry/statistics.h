@@ -165,7 +165,7 @@ class CONSENTRY_EXPORT StatisticsView {
       const std::string& subject = records[i].tags().subject();
       in.insert(subject);
       // A subject's records usually come together: reuse its pseudonym.
-      if (subject != last_subject || i == 0) {
+      if (subject != last_subject) {  // ids are never empty
         last_pseudonym = pseudonymizer_.For(subject, at);
         last_subject = subject;
       }
