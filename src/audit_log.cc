@@ -4,6 +4,7 @@
 #include "consentry/audit_log.h"
 
 #include <fcntl.h>
+#include <pthread.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -19,15 +20,16 @@
 #include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
+#include "src/internal/audit_fast_path.h"
 #include "src/internal/audit_format.h"
 #include "src/internal/audit_log_test_peer.h"
-#include "src/internal/audit_queue.h"
+#include "src/internal/audit_lane.h"
 #include "src/internal/mutex.h"
 #include "src/internal/status_macros.h"
 
 namespace consentry {
 
-using internal::AuditQueue;
+using internal::AuditLane;
 using internal::ChainHasher;
 using internal::ErrnoStatus;
 using internal::EventKeys;
@@ -115,6 +117,112 @@ absl::StatusOr<SegmentScan> ScanLastSegment(const std::string& path,
   return scan;
 }
 
+// Each log has an id that no other log in the process has had, so that a
+// thread's cached lane is never mistaken for another log's.
+std::atomic<std::uint64_t> next_log_id{1};
+
+// The lane of the log this thread recorded into last: the fast path.
+// Trivially destructible, so reading it costs no guard check.
+struct LaneCache {
+  std::uint64_t log_id = 0;
+  AuditLane* lane = nullptr;
+};
+thread_local LaneCache tls_lane;
+
+// Every lane this thread holds. On thread exit the lanes are marked
+// orphaned; each log's writer drains and then drops them.
+struct ThreadLanes {
+  ~ThreadLanes() {
+    for (auto& [id, lane] : lanes) {
+      lane->orphaned.store(true, std::memory_order_release);
+    }
+    tls_lane = LaneCache{};
+  }
+  std::vector<std::pair<std::uint64_t, std::shared_ptr<AuditLane>>> lanes;
+};
+thread_local ThreadLanes tls_lanes;
+
+// A lane record flag: the payload is a compact decision (see
+// audit_fast_path.h), laid out as below, for the writer to expand.
+constexpr std::uint32_t kCompactFlag = AuditLane::kFirstUserFlag;
+constexpr std::size_t kCompactHeader = 32;
+constexpr std::size_t kCompactMaxString = 4096;
+// time i64 | revision i64 | policy slot u32 | accessor u16 | purpose u8 |
+// category u8 | reason u8 | shadow u8 | subject length u16 |
+// record_ref length u16 | 2 unused | subject | record_ref
+char* EncodeCompact(const internal::CompactDecision& d, char* p) {
+  const auto subject_size = static_cast<std::uint16_t>(d.subject.size());
+  const auto ref_size = static_cast<std::uint16_t>(d.record_ref.size());
+  const auto reason = static_cast<std::uint8_t>(d.reason);
+  const std::uint8_t shadow = d.shadow ? 1 : 0;
+  std::memcpy(p, &d.time_unix_nanos, 8);
+  std::memcpy(p + 8, &d.revision, 8);
+  std::memcpy(p + 16, &d.policy_slot, 4);
+  std::memcpy(p + 20, &d.accessor, 2);
+  std::memcpy(p + 22, &d.purpose, 1);
+  std::memcpy(p + 23, &d.category, 1);
+  std::memcpy(p + 24, &reason, 1);
+  std::memcpy(p + 25, &shadow, 1);
+  std::memcpy(p + 26, &subject_size, 2);
+  std::memcpy(p + 28, &ref_size, 2);
+  p += kCompactHeader;
+  internal::CopyShort(p, d.subject.data(), d.subject.size());
+  p += d.subject.size();
+  internal::CopyShort(p, d.record_ref.data(), d.record_ref.size());
+  return p + d.record_ref.size();
+}
+
+// The event a compact record describes, with names from `policies`. False
+// when the record is malformed or names an unknown policy slot.
+bool ExpandCompact(absl::string_view payload,
+                   const std::vector<const CompiledPolicy*>& policies,
+                   AuditEvent* e) {
+  if (payload.size() < kCompactHeader) return false;
+  const char* p = payload.data();
+  std::uint32_t slot;
+  AccessorIndex accessor;
+  PurposeIndex purpose;
+  CategoryIndex category;
+  std::uint8_t reason, shadow;
+  std::uint16_t subject_size, ref_size;
+  std::memcpy(&e->time_unix_nanos, p, 8);
+  std::memcpy(&e->revision, p + 8, 8);
+  std::memcpy(&slot, p + 16, 4);
+  std::memcpy(&accessor, p + 20, 2);
+  std::memcpy(&purpose, p + 22, 1);
+  std::memcpy(&category, p + 23, 1);
+  std::memcpy(&reason, p + 24, 1);
+  std::memcpy(&shadow, p + 25, 1);
+  std::memcpy(&subject_size, p + 26, 2);
+  std::memcpy(&ref_size, p + 28, 2);
+  if (slot >= policies.size() ||
+      payload.size() != kCompactHeader + subject_size + ref_size) {
+    return false;
+  }
+  const CompiledPolicy& policy = *policies[slot];
+  if (accessor >= policy.accessor_count() ||
+      purpose >= policy.purpose_count() ||
+      category >= policy.category_count()) {
+    return false;
+  }
+  e->action = AuditAction::kRead;
+  e->accessor = policy.accessor_id(accessor);
+  e->purpose = policy.purpose_id(purpose);
+  e->category = policy.category_id(category);
+  e->policy_version = policy.version();
+  e->reason = static_cast<Reason>(reason);
+  e->shadow = shadow != 0;
+  e->subject = payload.substr(kCompactHeader, subject_size);
+  e->record_ref = payload.substr(kCompactHeader + subject_size, ref_size);
+  return true;
+}
+
+// Filled in by the writer for `Append`.
+struct AppendTicket {
+  std::uint64_t sequence = 0;
+  bool done = false;
+};
+
 }  // namespace
 
 // ---------------------------------------------------------------------------
@@ -122,11 +230,19 @@ absl::StatusOr<SegmentScan> ScanLastSegment(const std::string& path,
 
 struct AuditLog::Impl {
   explicit Impl(AuditLogOptions o)
-      : options(std::move(o)), queue(options.queue_capacity) {}
+      : options(std::move(o)),
+        id(next_log_id.fetch_add(1, std::memory_order_relaxed)) {}
 
   AuditLogOptions options;
-  AuditQueue queue;
-  std::uint64_t base_sequence = 0;  // sequence of queue position 0
+  const std::uint64_t id;
+  std::uint64_t base_sequence = 0;  // sequence of the first event taken
+
+  // The lanes of the threads that record into this log.
+  internal::Mutex lanes_mu;
+  std::vector<std::shared_ptr<AuditLane>> lanes ABSL_GUARDED_BY(lanes_mu);
+  std::atomic<std::uint64_t> lanes_version{0};
+  // Events published into lanes that have since been dropped.
+  std::uint64_t retired_published ABSL_GUARDED_BY(lanes_mu) = 0;
 
   // Writer-thread state.
   std::unique_ptr<ChainHasher> hasher;
@@ -136,8 +252,16 @@ struct AuditLog::Impl {
   std::uint64_t seg_size = 0;
   SegmentIndex index;
   Hash256 last_hash{};
-  std::uint64_t head = 0;  // next queue position to take
+  std::uint64_t head = 0;  // events taken so far (sequence - base_sequence)
   std::string buf;
+  std::vector<std::shared_ptr<AuditLane>> writer_lanes;
+  std::uint64_t writer_lanes_version = ~std::uint64_t{0};
+  std::size_t next_lane = 0;  // where the next batch starts, for fairness
+  std::vector<std::pair<AppendTicket*, std::uint64_t>> batch_tickets;
+  // A flush being served: its generation and each lane's tail when the
+  // writer saw it (lanes are in `writer_lanes` order).
+  std::uint64_t flush_serving = 0;
+  std::vector<std::uint64_t> flush_tails;
 
   std::thread writer;
   // Read by every producer call, written rarely: a cache line of their own,
@@ -158,7 +282,11 @@ struct AuditLog::Impl {
   internal::CondVar space_cv;
   internal::CondVar durable_cv;
   absl::Status error ABSL_GUARDED_BY(mu);
-  std::uint64_t flush_target ABSL_GUARDED_BY(mu) = 0;
+  // `Flush` calls so far; the last one whose events are all taken, and the
+  // event count when it was (durable once `durable_pos` reaches it).
+  std::uint64_t flush_requested ABSL_GUARDED_BY(mu) = 0;
+  std::uint64_t flush_covered ABSL_GUARDED_BY(mu) = 0;
+  std::uint64_t flush_covered_pos ABSL_GUARDED_BY(mu) = 0;
   bool stop ABSL_GUARDED_BY(mu) = false;
   bool writer_done ABSL_GUARDED_BY(mu) = false;
   std::uint64_t space_generation ABSL_GUARDED_BY(mu) = 0;
@@ -176,7 +304,28 @@ struct AuditLog::Impl {
   bool close_called = false;  // Close is not concurrent with itself
   absl::Status close_status;
 
-  absl::Status Enqueue(const AuditEvent& e, std::uint64_t* sequence);
+  absl::Status Enqueue(const AuditEvent& e, AppendTicket* ticket);
+  absl::Status EnqueueCompact(const internal::CompactDecision& d);
+  // Room for a record of at most `bound` bytes in this thread's lane, as
+  // `AuditLane::Reserve` gives it; the checks and back-pressure of `Record`.
+  absl::Status Claim(std::size_t bound, bool ticket, AuditLane** lane,
+                     char** out);
+  absl::Status ClaimSlow(std::size_t bound, bool ticket, AuditLane** lane,
+                         char** out);
+
+  // Policies that compact decisions refer to, by slot; never shrinks.
+  internal::Mutex policies_mu;
+  std::vector<std::shared_ptr<const CompiledPolicy>> policies
+      ABSL_GUARDED_BY(policies_mu);
+  std::vector<const CompiledPolicy*> writer_policies;  // writer's copy
+  std::string scratch;                                 // writer's
+  AuditLane* RegisterLane();
+  void RefreshLanes();
+  void RefreshPolicies();
+  bool AnyLaneReady();
+  bool FlushTaken();
+  void RetireDrainedOrphans();
+  std::uint64_t Published();
   void WakeWriter();
   void Run();
   absl::Status OpenSegment(std::uint64_t number, std::uint64_t first_sequence);
@@ -303,52 +452,152 @@ void AuditLog::Impl::StopSyncer() {
   if (syncer.joinable()) syncer.join();
 }
 
+void AuditLog::Impl::RefreshPolicies() {
+  internal::MutexLock lock(&policies_mu);
+  writer_policies.clear();
+  for (const auto& p : policies) writer_policies.push_back(p.get());
+}
+
+void AuditLog::Impl::RefreshLanes() {
+  const std::uint64_t v = lanes_version.load(std::memory_order_acquire);
+  if (v == writer_lanes_version) return;
+  internal::MutexLock lock(&lanes_mu);
+  writer_lanes = lanes;
+  writer_lanes_version = lanes_version.load(std::memory_order_relaxed);
+}
+
+bool AuditLog::Impl::AnyLaneReady() {
+  if (lanes_version.load(std::memory_order_acquire) != writer_lanes_version) {
+    return true;  // a new lane: look at it
+  }
+  for (const auto& lane : writer_lanes) {
+    if (lane->tail() != lane->consumed()) return true;
+  }
+  return false;
+}
+
+// Whether every event enqueued before the flush being served is taken.
+bool AuditLog::Impl::FlushTaken() {
+  for (std::size_t i = 0; i < flush_tails.size(); ++i) {
+    if (writer_lanes[i]->consumed() < flush_tails[i]) return false;
+  }
+  return true;
+}
+
+// Drops lanes whose thread has exited and whose records are all taken.
+void AuditLog::Impl::RetireDrainedOrphans() {
+  if (flush_serving != 0) return;  // keep `flush_tails` aligned
+  bool any = false;
+  for (const auto& lane : writer_lanes) {
+    // `orphaned` first: once it is seen, the tail read after it is final.
+    if (lane->orphaned.load(std::memory_order_acquire) &&
+        lane->consumed() == lane->tail()) {
+      any = true;
+    }
+  }
+  if (!any) return;
+  internal::MutexLock lock(&lanes_mu);
+  std::erase_if(lanes, [&](const std::shared_ptr<AuditLane>& lane)
+                           ABSL_NO_THREAD_SAFETY_ANALYSIS {
+                             if (!lane->orphaned.load(
+                                     std::memory_order_acquire) ||
+                                 lane->consumed() != lane->tail()) {
+                               return false;
+                             }
+                             retired_published += lane->published();
+                             return true;
+                           });
+  lanes_version.fetch_add(1, std::memory_order_release);
+}
+
+std::uint64_t AuditLog::Impl::Published() {
+  internal::MutexLock lock(&lanes_mu);
+  std::uint64_t n = retired_published;
+  for (const auto& lane : lanes) n += lane->published();
+  return n;
+}
+
 absl::Status AuditLog::Impl::DrainBatch(std::size_t* taken) {
   buf.clear();
+  batch_tickets.clear();
+  RefreshLanes();
   std::size_t n = 0;
-  while (n < options.max_batch_events) {
-    AuditQueue::Slot* slot = queue.Ready(head);
-    if (slot == nullptr) break;
-    const absl::string_view payload = slot->payload();
-    const std::size_t worst = internal::kFrameOverhead + payload.size() +
-                              internal::kMaxSequenceFieldSize;
-    if (seg_size + buf.size() + worst > options.segment_bytes &&
-        index.records > 0) {
-      RETURN_IF_ERROR(WriteAll(fd, buf.data(), buf.size(), seg_path));
-      seg_size += buf.size();
-      buf.clear();
-      RETURN_IF_ERROR(SealSegment());
-      RETURN_IF_ERROR(OpenSegment(seg_number + 1, base_sequence + head));
+  const std::size_t lane_count = writer_lanes.size();
+  for (std::size_t k = 0; k < lane_count && n < options.max_batch_events;
+       ++k) {
+    AuditLane& lane = *writer_lanes[(next_lane + k) % lane_count];
+    const std::uint64_t tail = lane.tail();
+    AuditLane::Record record;
+    while (n < options.max_batch_events && lane.Peek(tail, &record)) {
+      absl::string_view payload = record.payload;
+      if (record.user_flags & kCompactFlag) {
+        AuditEvent e;
+        if (!ExpandCompact(payload, writer_policies, &e)) {
+          RefreshPolicies();
+          if (!ExpandCompact(payload, writer_policies, &e)) {
+            return absl::InternalError(
+                "audit log: a queued decision names an unknown policy");
+          }
+        }
+        scratch.resize(internal::EncodedEventSizeBound(e));
+        const char* end = internal::EncodeEvent(e, scratch.data());
+        payload = absl::string_view(
+            scratch.data(), static_cast<std::size_t>(end - scratch.data()));
+      }
+      const std::size_t worst = internal::kFrameOverhead + payload.size() +
+                                internal::kMaxSequenceFieldSize;
+      if (seg_size + buf.size() + worst > options.segment_bytes &&
+          index.records > 0) {
+        RETURN_IF_ERROR(WriteAll(fd, buf.data(), buf.size(), seg_path));
+        seg_size += buf.size();
+        buf.clear();
+        RETURN_IF_ERROR(SealSegment());
+        RETURN_IF_ERROR(OpenSegment(seg_number + 1, base_sequence + head));
+      }
+      const std::size_t at = buf.size();
+      buf.resize(at + worst);
+      char* frame = buf.data() + at;
+      char* body = frame + internal::kFrameHeaderSize;
+      std::memcpy(body, payload.data(), payload.size());
+      char* end = internal::EncodeSequenceField(base_sequence + head,
+                                                body + payload.size());
+      const absl::string_view full(body, static_cast<std::size_t>(end - body));
+      Hash256 h;
+      if (!hasher->Next(last_hash.data(), full, h.data())) {
+        return absl::InternalError(
+            "audit log: libcrypto failed to hash a record");
+      }
+      std::memcpy(end, h.data(), 32);
+      const auto length = static_cast<std::uint32_t>(full.size());
+      internal::PutU32(frame, length);
+      internal::PutU32(frame + 4, internal::FrameCrc(length, full, h.data()));
+      buf.resize(at + internal::kFrameOverhead + full.size());
+      EventKeys keys;
+      internal::ScanEventKeys(full, &keys);
+      index.Add(keys.time_unix_nanos, seg_size + at, keys);
+      last_hash = h;
+      if (record.ticket != nullptr) {
+        batch_tickets.emplace_back(static_cast<AppendTicket*>(record.ticket),
+                                   base_sequence + head);
+      }
+      lane.Pop();
+      ++head;
+      ++n;
     }
-    const std::size_t at = buf.size();
-    buf.resize(at + worst);
-    char* frame = buf.data() + at;
-    char* body = frame + internal::kFrameHeaderSize;
-    std::memcpy(body, payload.data(), payload.size());
-    char* end = internal::EncodeSequenceField(base_sequence + head,
-                                              body + payload.size());
-    const absl::string_view full(body, static_cast<std::size_t>(end - body));
-    Hash256 h;
-    if (!hasher->Next(last_hash.data(), full, h.data())) {
-      return absl::InternalError(
-          "audit log: libcrypto failed to hash a record");
-    }
-    std::memcpy(end, h.data(), 32);
-    const auto length = static_cast<std::uint32_t>(full.size());
-    internal::PutU32(frame, length);
-    internal::PutU32(frame + 4, internal::FrameCrc(length, full, h.data()));
-    buf.resize(at + internal::kFrameOverhead + full.size());
-    EventKeys keys;
-    internal::ScanEventKeys(full, &keys);
-    index.Add(keys.time_unix_nanos, seg_size + at, keys);
-    last_hash = h;
-    queue.Release(*slot, head);
-    ++head;
-    ++n;
+    lane.Publish();
   }
+  if (lane_count > 0) next_lane = (next_lane + 1) % lane_count;
   if (!buf.empty()) {
     RETURN_IF_ERROR(WriteAll(fd, buf.data(), buf.size(), seg_path));
     seg_size += buf.size();
+  }
+  if (!batch_tickets.empty()) {
+    internal::MutexLock lock(&mu);
+    for (auto& [ticket, sequence] : batch_tickets) {
+      ticket->sequence = sequence;
+      ticket->done = true;
+    }
+    durable_cv.NotifyAll();
   }
   *taken = n;
   return absl::OkStatus();
@@ -365,18 +614,40 @@ void AuditLog::Impl::Fail(absl::Status s) {
 
 void AuditLog::Impl::Run() {
   absl::Time last_sync = absl::Now();
-  std::uint64_t requested = head;  // position last handed to the syncer
-  // Polls of an empty queue since the last event; after kPollsBeforeIdle
-  // the writer sleeps until woken.
+  std::uint64_t requested = head;  // events last handed to the syncer
+  // Polls of empty lanes since the last event; after kPollsBeforeIdle the
+  // writer sleeps until woken.
   constexpr int kPollsBeforeIdle = 50;
   constexpr auto kPollPeriod = std::chrono::microseconds(200);
+  // Producers wake an idle writer without a fence on their side, so a
+  // wake-up can be missed; an idle writer looks again after this long.
+  constexpr absl::Duration kIdleRecheck = absl::Milliseconds(5);
   int empty_polls = 0;
+  std::uint64_t flush_seen = 0;
   while (true) {
     if (ABSL_PREDICT_FALSE(failed.load(std::memory_order_acquire))) break;
     if (ABSL_PREDICT_FALSE(
             paused_for_testing.load(std::memory_order_acquire))) {
       std::this_thread::sleep_for(std::chrono::milliseconds(1));
       continue;
+    }
+    if (flush_serving == 0) {
+      std::uint64_t asked = 0;
+      {
+        internal::MutexLock lock(&mu);
+        asked = flush_requested;
+      }
+      if (asked > flush_seen) {
+        // Every event enqueued before that `Flush` is in a lane that is
+        // registered by now, below the tail read here.
+        flush_seen = asked;
+        flush_serving = asked;
+        RefreshLanes();
+        flush_tails.clear();
+        for (const auto& lane : writer_lanes) {
+          flush_tails.push_back(lane->tail());
+        }
+      }
     }
     std::size_t n = 0;
     absl::Status s = DrainBatch(&n);
@@ -392,11 +663,19 @@ void AuditLog::Impl::Run() {
         space_cv.NotifyAll();
       }
     }
+    if (flush_serving != 0 && FlushTaken()) {
+      internal::MutexLock lock(&mu);
+      flush_covered = flush_serving;
+      flush_covered_pos = head;
+      durable_cv.NotifyAll();
+      flush_serving = 0;
+    }
+    RetireDrainedOrphans();
     bool want_flush = false;
     bool stopping = false;
     {
       internal::MutexLock lock(&mu);
-      want_flush = flush_target > sync_requested;
+      want_flush = flush_covered_pos > sync_requested;
       stopping = stop;
     }
     const absl::Time now = absl::Now();
@@ -407,37 +686,36 @@ void AuditLog::Impl::Run() {
       requested = head;
       last_sync = now;
     }
-    if (n > 0) {
+    if (n > 0 || flush_serving != 0) {
       empty_polls = 0;
       continue;
     }
-    if (stopping && head == queue.claimed()) break;
-    if (!stopping && empty_polls < kPollsBeforeIdle) {
+    if (stopping) break;  // n == 0: every lane is empty
+    if (empty_polls < kPollsBeforeIdle) {
       // Recently busy: poll for a while rather than make every producer
       // pay for a wake-up (a lock and a futex call) on each event.
       ++empty_polls;
       internal::MutexLock lock(&mu);
       writer_cv.WaitFor(&mu, kPollPeriod, [&]() ABSL_NO_THREAD_SAFETY_ANALYSIS {
-        return stop || flush_target > sync_requested;
+        return stop || flush_requested > flush_seen;
       });
       continue;
     }
     // Idle: sleep until a producer publishes, a flush or stop is asked, or
-    // the sync interval ends. A producer that sees `writer_idle` wakes us;
-    // seq_cst on both sides makes sure one of the two sees the other.
+    // the sync interval ends.
     writer_idle.store(true, std::memory_order_seq_cst);
-    const absl::Duration wait =
-        head > requested
-            ? std::max(absl::ZeroDuration(),
-                       options.sync_interval - (absl::Now() - last_sync))
-            : absl::Milliseconds(stopping ? 1 : 200);
+    absl::Duration wait = kIdleRecheck;
+    if (head > requested) {
+      wait = std::min(wait, std::max(absl::ZeroDuration(),
+                                     options.sync_interval -
+                                         (absl::Now() - last_sync)));
+    }
     {
       internal::MutexLock lock(&mu);
       writer_cv.WaitFor(&mu, absl::ToChronoNanoseconds(wait),
                         [&]() ABSL_NO_THREAD_SAFETY_ANALYSIS {
-                          return queue.Ready(head) != nullptr ||
-                                 stop != stopping ||
-                                 flush_target > sync_requested;
+                          return AnyLaneReady() || stop != stopping ||
+                                 flush_requested > flush_seen;
                         });
     }
     writer_idle.store(false, std::memory_order_relaxed);
@@ -452,6 +730,12 @@ void AuditLog::Impl::Run() {
   internal::MutexLock lock(&mu);
   writer_done = true;
   head_hash = last_hash;
+  if (error.ok()) {
+    // Stopping drained every lane: each flush asked so far is covered, and
+    // SealSegment synced it.
+    flush_covered = flush_requested;
+    flush_covered_pos = head;
+  }
   durable_cv.NotifyAll();
   space_cv.NotifyAll();
 }
@@ -461,57 +745,121 @@ void AuditLog::Impl::WakeWriter() {
   writer_cv.NotifyOne();
 }
 
-absl::Status AuditLog::Impl::Enqueue(const AuditEvent& e,
-                                     std::uint64_t* sequence) {
-  if (ABSL_PREDICT_FALSE(failed.load(std::memory_order_acquire))) {
+AuditLane* AuditLog::Impl::RegisterLane() {
+  auto& mine = tls_lanes.lanes;
+  // Forget the lanes of logs that are closed.
+  std::erase_if(mine, [](const auto& entry) {
+    return entry.second->orphaned.load(std::memory_order_acquire);
+  });
+  for (const auto& [log_id, lane] : mine) {
+    if (log_id == id) {
+      tls_lane = LaneCache{id, lane.get()};
+      return lane.get();
+    }
+  }
+  auto lane = std::make_shared<AuditLane>(options.queue_capacity);
+  {
+    internal::MutexLock lock(&lanes_mu);
+    lanes.push_back(lane);
+    lanes_version.fetch_add(1, std::memory_order_release);
+  }
+  mine.emplace_back(id, lane);
+  tls_lane = LaneCache{id, lane.get()};
+  return lane.get();
+}
+
+absl::Status AuditLog::Impl::ClaimSlow(std::size_t bound, bool ticket,
+                                       AuditLane** lane_out, char** out) {
+  if (failed.load(std::memory_order_acquire)) {
     internal::MutexLock lock(&mu);
     return absl::UnavailableError(
         absl::StrCat("audit log: the writer failed: ", error.message()));
   }
-  if (ABSL_PREDICT_FALSE(closed.load(std::memory_order_acquire))) {
+  if (closed.load(std::memory_order_acquire)) {
     return absl::FailedPreconditionError("audit log: closed");
   }
-  const std::size_t size = internal::EncodedEventSize(e);
-  std::uint64_t pos = 0;
-  AuditQueue::Slot* slot = nullptr;
-  if (ABSL_PREDICT_FALSE(!queue.TryClaim(&pos, &slot))) {
-    if (options.overflow == AuditOverflowPolicy::kDeny) {
-      denied.fetch_add(1, std::memory_order_relaxed);
-      return absl::ResourceExhaustedError(absl::StrCat(
-          "audit log: queue full (", queue.capacity(), " events)"));
-    }
-    blocked.fetch_add(1, std::memory_order_relaxed);
-    space_waiters.fetch_add(1, std::memory_order_acq_rel);
-    while (!queue.TryClaim(&pos, &slot)) {
-      if (failed.load(std::memory_order_acquire)) {
-        space_waiters.fetch_sub(1, std::memory_order_acq_rel);
-        return absl::UnavailableError("audit log: the writer failed");
-      }
-      internal::MutexLock lock(&mu);
-      writer_cv.NotifyOne();
-      const std::uint64_t generation = space_generation;
-      // The timeout bounds a missed wake-up; the loop re-checks the ring.
-      space_cv.WaitFor(&mu, std::chrono::milliseconds(1),
-                       [&]() ABSL_NO_THREAD_SAFETY_ANALYSIS {
-                         return space_generation != generation || !error.ok();
-                       });
-    }
-    space_waiters.fetch_sub(1, std::memory_order_acq_rel);
+  AuditLane* lane = tls_lane.log_id == id ? tls_lane.lane : RegisterLane();
+  *lane_out = lane;
+  if (lane->Reserve(bound, ticket, out)) return absl::OkStatus();
+  if (options.overflow == AuditOverflowPolicy::kDeny) {
+    denied.fetch_add(1, std::memory_order_relaxed);
+    return absl::ResourceExhaustedError(
+        absl::StrCat("audit log: queue full (", lane->max_events(),
+                     " events queued by this thread)"));
   }
-  char* out = slot->data;
-  if (ABSL_PREDICT_FALSE(size > AuditQueue::kInline)) {
-    slot->heap = new char[size];
-    out = slot->heap;
+  blocked.fetch_add(1, std::memory_order_relaxed);
+  space_waiters.fetch_add(1, std::memory_order_acq_rel);
+  while (!lane->Reserve(bound, ticket, out)) {
+    if (failed.load(std::memory_order_acquire)) {
+      space_waiters.fetch_sub(1, std::memory_order_acq_rel);
+      return absl::UnavailableError("audit log: the writer failed");
+    }
+    internal::MutexLock lock(&mu);
+    writer_cv.NotifyOne();
+    const std::uint64_t generation = space_generation;
+    // The timeout bounds a missed wake-up; the loop re-checks the lane.
+    space_cv.WaitFor(&mu, std::chrono::milliseconds(1),
+                     [&]() ABSL_NO_THREAD_SAFETY_ANALYSIS {
+                       return space_generation != generation || !error.ok();
+                     });
   }
-  internal::EncodeEvent(e, out);
-  slot->size = static_cast<std::uint32_t>(size);
-  AuditQueue::Publish(*slot, pos);
-  // Publish and this load are seq_cst, as are the writer's store of
-  // `writer_idle` and its `Ready` check: one of the two sides sees the other.
-  if (ABSL_PREDICT_FALSE(writer_idle.load(std::memory_order_seq_cst))) {
+  space_waiters.fetch_sub(1, std::memory_order_acq_rel);
+  return absl::OkStatus();
+}
+
+// The common case inline: a healthy, open log, this thread's lane cached,
+// room in it. Everything else is `ClaimSlow`.
+inline absl::Status AuditLog::Impl::Claim(std::size_t bound, bool ticket,
+                                          AuditLane** lane, char** out) {
+  if (ABSL_PREDICT_TRUE(!failed.load(std::memory_order_acquire) &&
+                        !closed.load(std::memory_order_acquire) &&
+                        tls_lane.log_id == id) &&
+      ABSL_PREDICT_TRUE(tls_lane.lane->Reserve(bound, ticket, out))) {
+    *lane = tls_lane.lane;
+    return absl::OkStatus();
+  }
+  return ClaimSlow(bound, ticket, lane, out);
+}
+
+absl::Status AuditLog::Impl::Enqueue(const AuditEvent& e,
+                                     AppendTicket* ticket) {
+  const std::size_t bound = internal::EncodedEventSizeBound(e);
+  AuditLane* lane = nullptr;
+  char* out = nullptr;
+  RETURN_IF_ERROR(Claim(bound, ticket != nullptr, &lane, &out));
+  char* heap = nullptr;
+  if (ABSL_PREDICT_FALSE(out == nullptr)) {
+    heap = new char[bound];
+    out = heap;
+  }
+  const char* end = internal::EncodeEvent(e, out);
+  lane->Commit(static_cast<std::size_t>(end - out), heap, ticket);
+  // No fence orders this load after the commit: a wake-up missed here is
+  // caught by the idle writer's periodic look (kIdleRecheck).
+  if (ABSL_PREDICT_FALSE(writer_idle.load(std::memory_order_relaxed))) {
     WakeWriter();
   }
-  if (sequence != nullptr) *sequence = base_sequence + pos;
+  return absl::OkStatus();
+}
+
+absl::Status AuditLog::Impl::EnqueueCompact(
+    const internal::CompactDecision& d) {
+  const std::size_t bound =
+      kCompactHeader + d.subject.size() + d.record_ref.size();
+  AuditLane* lane = nullptr;
+  char* out = nullptr;
+  RETURN_IF_ERROR(Claim(bound, false, &lane, &out));
+  char* heap = nullptr;
+  if (ABSL_PREDICT_FALSE(out == nullptr)) {
+    heap = new char[bound];
+    out = heap;
+  }
+  const char* end = EncodeCompact(d, out);
+  lane->Commit(static_cast<std::size_t>(end - out), heap, nullptr,
+               kCompactFlag);
+  if (ABSL_PREDICT_FALSE(writer_idle.load(std::memory_order_relaxed))) {
+    WakeWriter();
+  }
   return absl::OkStatus();
 }
 
@@ -559,14 +907,63 @@ absl::StatusOr<std::unique_ptr<AuditLog>> AuditLog::Open(
     impl->head_hash = impl->last_hash;
   }
   Impl* raw = impl.get();
-  impl->syncer = std::thread([raw] { raw->SyncLoop(); });
-  impl->writer = std::thread([raw] { raw->Run(); });
+  impl->syncer = std::thread([raw] {
+    // Named for `top -H`, perf and debuggers (at most 15 characters).
+    pthread_setname_np(pthread_self(), "audit-sync");
+    raw->SyncLoop();
+  });
+  impl->writer = std::thread([raw] {
+    pthread_setname_np(pthread_self(), "audit-writer");
+    raw->Run();
+  });
   return std::unique_ptr<AuditLog>(new AuditLog(std::move(impl)));
 }
 
 AuditLog::AuditLog(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
 
 namespace internal {
+
+std::uint32_t AuditLogFastPath::AttachPolicy(
+    AuditLog& log, std::shared_ptr<const CompiledPolicy> policy) {
+  AuditLog::Impl& impl = *log.impl_;
+  internal::MutexLock lock(&impl.policies_mu);
+  for (std::size_t i = 0; i < impl.policies.size(); ++i) {
+    if (impl.policies[i] == policy) return static_cast<std::uint32_t>(i);
+  }
+  impl.policies.push_back(std::move(policy));
+  return static_cast<std::uint32_t>(impl.policies.size() - 1);
+}
+
+absl::Status AuditLogFastPath::Record(AuditLog& log,
+                                      const CompactDecision& d) {
+  AuditLog::Impl& impl = *log.impl_;
+  if (ABSL_PREDICT_TRUE(d.subject.size() <= kCompactMaxString &&
+                        d.record_ref.size() <= kCompactMaxString)) {
+    return impl.EnqueueCompact(d);
+  }
+  std::shared_ptr<const CompiledPolicy> policy;
+  {
+    internal::MutexLock lock(&impl.policies_mu);
+    if (d.policy_slot >= impl.policies.size()) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "audit log: policy slot ", d.policy_slot, " is not attached"));
+    }
+    policy = impl.policies[d.policy_slot];
+  }
+  AuditEvent e;
+  e.time_unix_nanos = d.time_unix_nanos;
+  e.accessor = policy->accessor_id(d.accessor);
+  e.subject = d.subject;
+  e.category = policy->category_id(d.category);
+  e.purpose = policy->purpose_id(d.purpose);
+  e.policy_version = policy->version();
+  e.record_ref = d.record_ref;
+  e.reason = d.reason;
+  e.revision = d.revision;
+  e.shadow = d.shadow;
+  return impl.Enqueue(e, nullptr);
+}
+
 void AuditLogTestPeer::PauseWriter(AuditLog& log, bool paused) {
   log.impl_->paused_for_testing.store(paused, std::memory_order_release);
 }
@@ -579,25 +976,41 @@ absl::Status AuditLog::Record(const AuditEvent& event) {
 }
 
 absl::StatusOr<std::uint64_t> AuditLog::Append(const AuditEvent& event) {
-  std::uint64_t sequence = 0;
-  RETURN_IF_ERROR(impl_->Enqueue(event, &sequence));
-  return sequence;
+  AppendTicket ticket;
+  RETURN_IF_ERROR(impl_->Enqueue(event, &ticket));
+  internal::MutexLock lock(&impl_->mu);
+  impl_->writer_cv.NotifyOne();
+  impl_->durable_cv.Wait(&impl_->mu, [&]() ABSL_NO_THREAD_SAFETY_ANALYSIS {
+    return ticket.done || !impl_->error.ok() || impl_->writer_done;
+  });
+  if (ticket.done) return ticket.sequence;
+  if (!impl_->error.ok()) return impl_->error;
+  return absl::FailedPreconditionError("audit log: closed during Append");
 }
 
 absl::Status AuditLog::Flush() {
   if (impl_->closed.load(std::memory_order_acquire)) {
     return absl::FailedPreconditionError("audit log: closed");
   }
-  const std::uint64_t target = impl_->queue.claimed();
   internal::MutexLock lock(&impl_->mu);
-  impl_->flush_target = std::max(impl_->flush_target, target);
+  const std::uint64_t generation = ++impl_->flush_requested;
   impl_->writer_cv.NotifyOne();
+  // Once the writer has taken everything enqueued before this call, it
+  // names the event count to wait for; then that count must be durable.
+  bool covered = false;
+  std::uint64_t target = 0;
   impl_->durable_cv.Wait(&impl_->mu, [&]() ABSL_NO_THREAD_SAFETY_ANALYSIS {
-    return impl_->durable_pos.load(std::memory_order_acquire) >= target ||
+    if (!covered && impl_->flush_covered >= generation) {
+      covered = true;
+      target = impl_->flush_covered_pos;
+    }
+    return (covered &&
+            impl_->durable_pos.load(std::memory_order_acquire) >= target) ||
            !impl_->error.ok() || impl_->writer_done;
   });
   if (!impl_->error.ok()) return impl_->error;
-  if (impl_->durable_pos.load(std::memory_order_acquire) < target) {
+  if (!covered ||
+      impl_->durable_pos.load(std::memory_order_acquire) < target) {
     return absl::FailedPreconditionError("audit log: closed during Flush");
   }
   return absl::OkStatus();
@@ -618,6 +1031,17 @@ absl::Status AuditLog::Close() {
   }
   if (impl_->writer.joinable()) impl_->writer.join();
   impl_->closed.store(true, std::memory_order_release);
+  {
+    // Threads forget these lanes when they next register one; a lane
+    // still held by a thread keeps its memory until then.
+    internal::MutexLock lock(&impl_->lanes_mu);
+    for (const auto& lane : impl_->lanes) {
+      impl_->retired_published += lane->published();
+      lane->orphaned.store(true, std::memory_order_release);
+    }
+    impl_->lanes.clear();
+    impl_->lanes_version.fetch_add(1, std::memory_order_release);
+  }
   internal::MutexLock lock(&impl_->mu);
   impl_->close_status = impl_->error;
   return impl_->close_status;
@@ -625,7 +1049,7 @@ absl::Status AuditLog::Close() {
 
 AuditLogCounters AuditLog::counters() const {
   AuditLogCounters c;
-  c.enqueued = impl_->queue.claimed();
+  c.enqueued = impl_->Published();
   c.written = impl_->written_pos.load(std::memory_order_acquire);
   c.durable = impl_->durable_pos.load(std::memory_order_acquire);
   c.blocked = impl_->blocked.load(std::memory_order_relaxed);

@@ -16,8 +16,10 @@
 #include "absl/container/flat_hash_map.h"
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
+#include "consentry/audit_log.h"
 #include "consentry/v1/consent.pb.h"
 #include "consentry/v1/policy.pb.h"
+#include "src/internal/audit_fast_path.h"
 #include "src/internal/consent_cache.h"
 #include "src/internal/grant_minter.h"
 #include "src/internal/mutex.h"
@@ -58,6 +60,8 @@ struct Epoch {
 
   std::shared_ptr<const CompiledPolicy> policy;
   ConsentCache cache;
+  // When auditing into an `AuditLog`: the slot it keeps `policy` under.
+  std::uint32_t audit_policy_slot = 0;
   Mutex occasions_mu;
   absl::flat_hash_map<std::string, std::vector<OccasionConsent>> occasions
       ABSL_GUARDED_BY(occasions_mu);
@@ -145,6 +149,9 @@ using internal::SubjectState;
 struct Guard::Impl {
   ConsentStore* store = nullptr;
   AuditSink* audit = nullptr;
+  // `audit` when it is the durable log: read decisions then take the
+  // compact path (src/internal/audit_fast_path.h).
+  AuditLog* audit_log = nullptr;
   bool shadow = false;
   bool has_clock = false;
 
@@ -250,11 +257,16 @@ absl::StatusOr<std::unique_ptr<Guard>> Guard::Create(
   auto impl = std::make_unique<Impl>();
   impl->store = store;
   impl->audit = audit;
+  impl->audit_log = dynamic_cast<AuditLog*>(audit);
   impl->shadow = options.mode == EnforcementMode::kShadow;
   impl->has_clock = static_cast<bool>(options.clock);
   if (!options.clock) options.clock = [] { return absl::Now(); };
   auto epoch = std::make_unique<Epoch>(policy, options.expected_subjects,
                                        options.retire_grace);
+  if (impl->audit_log != nullptr) {
+    epoch->audit_policy_slot =
+        internal::AuditLogFastPath::AttachPolicy(*impl->audit_log, policy);
+  }
   impl->current.store(epoch.get(), std::memory_order_release);
   {
     internal::MutexLock lock(&impl->switch_mu);
@@ -615,7 +627,31 @@ absl::StatusOr<Decision> Guard::Decide(const AccessContext& ctx,
   }
   const absl::string_view category_id =
       target.category_policy->category_id(target.category);
-  if (audit != nullptr) {
+  if (audit != nullptr && impl_->audit_log != nullptr &&
+      ctx.policy_.get() == &p && target.category_policy == &p) {
+    // Names by index into the enforced policy, which the log keeps alive.
+    internal::CompactDecision d;
+    d.time_unix_nanos = now_ns();
+    d.revision = revision;
+    d.policy_slot = epoch->audit_policy_slot;
+    d.accessor = accessor;
+    d.purpose = purpose;
+    d.category = category;
+    d.reason = reason;
+    d.shadow = decision.shadow_denial();
+    d.subject = target.subject;
+    d.record_ref = target.tags != nullptr
+                       ? absl::string_view(target.tags->record_ref())
+                       : absl::string_view();
+    const absl::Status recorded =
+        internal::AuditLogFastPath::Record(*impl_->audit_log, d);
+    if (ABSL_PREDICT_FALSE(!recorded.ok())) {
+      return DenialStatus(absl::IsResourceExhausted(recorded)
+                              ? Reason::kAuditOverloaded
+                              : Reason::kAuditUnavailable,
+                          ctx.purpose(), category_id);
+    }
+  } else if (audit != nullptr) {
     AuditEvent event;
     event.time_unix_nanos = now_ns();
     event.accessor = ctx.accessor();
@@ -875,6 +911,10 @@ absl::Status Guard::SetPolicy(std::shared_ptr<const CompiledPolicy> policy) {
       std::max(options_.expected_subjects,
                impl_->current.load(std::memory_order_acquire)->cache.size()),
       options_.retire_grace);
+  if (impl_->audit_log != nullptr) {
+    next->audit_policy_slot =
+        internal::AuditLogFastPath::AttachPolicy(*impl_->audit_log, policy);
+  }
   Revision after = 0;
   for (;;) {
     absl::StatusOr<std::vector<v1::ConsentRecord>> batch =

@@ -17,6 +17,7 @@
 #include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "consentry/proto_io.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "src/internal/audit_format.h"
@@ -305,7 +306,7 @@ TEST_F(AuditLogTest, FullQueueDeniesWithResourceExhausted) {
   Write(*log, 4);
   EXPECT_THAT(log->Record(Event(4, "s", "a")),
               StatusIs(absl::StatusCode::kResourceExhausted,
-                       HasSubstr("queue full (4 events)")));
+                       HasSubstr("queue full (4 events queued by this thread)")));
   EXPECT_EQ(log->counters().denied_overload, 1u);
   EXPECT_EQ(log->counters().enqueued, 4u);
   internal::AuditLogTestPeer::PauseWriter(*log, false);
@@ -319,9 +320,10 @@ TEST_F(AuditLogTest, FullQueueBlocksTheCallerUntilThereIsRoom) {
   o.overflow = AuditOverflowPolicy::kBlock;
   auto log = OpenLog(o);
   internal::AuditLogTestPeer::PauseWriter(*log, true);
-  Write(*log, 2);
+  // The queue is per thread: the caller fills its own, then waits.
   std::atomic<bool> done{false};
   std::thread caller([&] {
+    Write(*log, 2);
     EXPECT_OK(log->Record(Event(2, "s", "a")));
     done = true;
   });
@@ -389,6 +391,125 @@ TEST_F(AuditLogGuardTest, ShadowModeLogsTheWouldBeDenial) {
   EXPECT_TRUE(events[0].shadow);
   EXPECT_FALSE(events[0].allowed());
   EXPECT_EQ(events[0].reason, Reason::kNoConsent);
+}
+
+TEST_F(AuditLogGuardTest, ReadDecisionsCarryTheirPolicyAcrossASwitch) {
+  AuditLogOptions o;
+  o.directory = dir_;
+  auto log = *AuditLog::Open(o);
+  auto guard = *Guard::Create(testing::DefaultPolicy(), &store_, log.get());
+  Set("s-1", "statistics.measurement", v1::CONSENT_STATE_GIVEN);
+  auto ctx = *guard->Context("statistics-job", "statistics.measurement");
+  RecordTags tags =
+      *guard->Tag("s-1", "measurement", {"statistics.measurement"}, {},
+                  "weights/2026-11/row-17");
+  ASSERT_OK(guard->Check(ctx, tags));
+  absl::StatusOr<v1::Policy> next_def =
+      LoadPolicyFile(testing::SourcePath("policies/default.textproto"));
+  ASSERT_OK(next_def);
+  next_def->set_version("2026-12-01");
+  ASSERT_OK(guard->SetPolicy(*CompiledPolicy::Compile(*next_def)));
+  // The context and tags were resolved under the first policy: the Guard
+  // resolves them by name again; the second read is audited as well.
+  ASSERT_OK(guard->Check(ctx, tags));
+  auto ctx2 = *guard->Context("statistics-job", "statistics.measurement");
+  ASSERT_OK(guard->Check(ctx2, "s-1", *guard->Category("measurement")));
+  ASSERT_OK(log->Close());
+  auto events = *(*AuditLogReader::Open(dir_))->ForSubject("s-1");
+  ASSERT_THAT(events, SizeIs(3));
+  EXPECT_EQ(events[0].policy_version, "2026-11-01");
+  EXPECT_EQ(events[0].record_ref, "weights/2026-11/row-17");
+  EXPECT_EQ(events[0].accessor, "statistics-job");
+  EXPECT_EQ(events[0].purpose, "statistics.measurement");
+  EXPECT_EQ(events[0].category, "measurement");
+  EXPECT_EQ(events[0].action, AuditAction::kRead);
+  EXPECT_EQ(events[1].policy_version, "2026-12-01");
+  EXPECT_EQ(events[1].record_ref, "weights/2026-11/row-17");
+  EXPECT_EQ(events[2].policy_version, "2026-12-01");
+  EXPECT_EQ(events[2].record_ref, "");
+  for (const OwnedAuditEvent& e : events) {
+    EXPECT_EQ(e.reason, Reason::kAllowedConsent);
+    EXPECT_GT(e.time_unix_nanos, 0);
+  }
+}
+
+TEST_F(AuditLogGuardTest, LongSubjectIdsAreAuditedInFull) {
+  AuditLogOptions o;
+  o.directory = dir_;
+  auto log = *AuditLog::Open(o);
+  auto guard = *Guard::Create(testing::DefaultPolicy(), &store_, log.get());
+  const std::string subject(6000, 'q');  // beyond the compact record's limit
+  auto ctx = *guard->Context("statistics-job", "statistics.measurement");
+  ASSERT_OK(guard->Check(ctx, subject, *guard->Category("measurement")));
+  ASSERT_OK(log->Close());
+  auto events = *(*AuditLogReader::Open(dir_))->ForSubject(subject);
+  ASSERT_THAT(events, SizeIs(1));
+  EXPECT_EQ(events[0].subject, subject);
+  EXPECT_EQ(events[0].reason, Reason::kNoConsent);
+  EXPECT_EQ(events[0].policy_version, "2026-11-01");
+}
+
+TEST_F(AuditLogTest, OneThreadsFullQueueDoesNotHoldUpAnother) {
+  AuditLogOptions o = Options();
+  o.queue_capacity = 2;
+  o.overflow = AuditOverflowPolicy::kDeny;
+  auto log = OpenLog(o);
+  internal::AuditLogTestPeer::PauseWriter(*log, true);
+  Write(*log, 2);
+  EXPECT_THAT(log->Record(Event(2, "s", "a")),
+              StatusIs(absl::StatusCode::kResourceExhausted,
+                       HasSubstr("queued by this thread")));
+  std::thread other([&] { EXPECT_OK(log->Record(Event(3, "s-other", "b"))); });
+  other.join();
+  internal::AuditLogTestPeer::PauseWriter(*log, false);
+  ASSERT_OK(log->Flush());
+  EXPECT_EQ(log->counters().written, 3u);
+  EXPECT_EQ(log->counters().enqueued, 3u);
+  EXPECT_EQ(log->counters().denied_overload, 1u);
+}
+
+TEST_F(AuditLogTest, EventsOfExitedThreadsAreWrittenAndCounted) {
+  auto log = OpenLog(Options());
+  internal::AuditLogTestPeer::PauseWriter(*log, true);
+  for (int t = 0; t < 8; ++t) {
+    std::thread([&log, t] {
+      for (int i = 0; i < 25; ++i) {
+        ASSERT_OK(log->Record(
+            Event(i, absl::StrCat("t", t, "-", i), absl::StrCat("a-", t))));
+      }
+    }).join();  // each thread exits with its events still queued
+  }
+  EXPECT_EQ(log->counters().enqueued, 200u);
+  internal::AuditLogTestPeer::PauseWriter(*log, false);
+  ASSERT_OK(log->Flush());
+  EXPECT_EQ(log->counters().written, 200u);
+  EXPECT_EQ(log->counters().durable, 200u);
+  // The lanes of the exited threads are dropped; the count stays.
+  Write(*log, 1);
+  ASSERT_OK(log->Flush());
+  EXPECT_EQ(log->counters().enqueued, 201u);
+  ASSERT_OK(log->Close());
+  const AuditVerifyReport r = Verify();
+  EXPECT_TRUE(r.ok()) << r.ToString();
+  EXPECT_EQ(r.records_verified, 201u);
+}
+
+TEST_F(AuditLogTest, FlushCoversEventsOfOtherThreads) {
+  auto log = OpenLog(Options());
+  std::vector<std::thread> threads;
+  std::atomic<int> done{0};
+  for (int t = 0; t < 3; ++t) {
+    threads.emplace_back([&log, &done, t] {
+      for (int i = 0; i < 100; ++i) {
+        ASSERT_OK(log->Record(Event(i, absl::StrCat("t", t), "a")));
+      }
+      done.fetch_add(1);
+    });
+  }
+  for (auto& th : threads) th.join();
+  ASSERT_EQ(done.load(), 3);
+  ASSERT_OK(log->Flush());
+  EXPECT_EQ(log->durable_sequence_end(), 300u);
 }
 
 TEST_F(AuditLogTest, IntervalSyncIsDurableAfterFlush) {

@@ -89,6 +89,7 @@
 
 namespace consentry {
 namespace internal {
+class AuditLogFastPath;
 class AuditLogTestPeer;
 }  // namespace internal
 
@@ -201,6 +202,7 @@ class CONSENTRY_EXPORT AuditLog final : public AuditSink {
   AuditLogHead head() const;
 
  private:
+  friend class internal::AuditLogFastPath;
   friend class internal::AuditLogTestPeer;
   struct Impl;
   explicit AuditLog(std::unique_ptr<Impl> impl);

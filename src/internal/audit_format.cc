@@ -16,6 +16,7 @@
 #include <cstdio>
 #include <cstring>
 
+#include "absl/base/optimization.h"
 #include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
@@ -48,11 +49,15 @@ std::size_t StringFieldSize(absl::string_view s) {
   return s.empty() ? 0 : 1 + VarintSize(s.size()) + s.size();
 }
 
-char* PutStringField(std::uint8_t tag, absl::string_view s, char* p) {
+inline char* PutStringField(std::uint8_t tag, absl::string_view s, char* p) {
   if (s.empty()) return p;
   *p++ = static_cast<char>(tag);
-  p = PutVarint(s.size(), p);
-  std::memcpy(p, s.data(), s.size());
+  if (ABSL_PREDICT_TRUE(s.size() < 0x80)) {
+    *p++ = static_cast<char>(s.size());
+  } else {
+    p = PutVarint(s.size(), p);
+  }
+  CopyShort(p, s.data(), s.size());
   return p + s.size();
 }
 

@@ -10,6 +10,7 @@
 #define CONSENTRY_SRC_INTERNAL_AUDIT_FORMAT_H_
 
 #include <array>
+#include <cstring>
 #include <cstddef>
 #include <cstdint>
 #include <memory>
@@ -61,6 +62,39 @@ inline std::uint64_t GetU64(const char* p) {
   return v;
 }
 
+// Copies `n` bytes with at most two fixed-size loads and stores, which the
+// compiler inlines; the strings of an event are short, and a call into the
+// C library's memcpy per field costs more than the copy.
+inline void CopyShort(char* dst, const char* src, std::size_t n) {
+  if (n >= 16) {
+    if (n > 32) {
+      std::memcpy(dst, src, n);
+      return;
+    }
+    char a[16], b[16];
+    std::memcpy(a, src, 16);
+    std::memcpy(b, src + n - 16, 16);
+    std::memcpy(dst, a, 16);
+    std::memcpy(dst + n - 16, b, 16);
+  } else if (n >= 8) {
+    char a[8], b[8];
+    std::memcpy(a, src, 8);
+    std::memcpy(b, src + n - 8, 8);
+    std::memcpy(dst, a, 8);
+    std::memcpy(dst + n - 8, b, 8);
+  } else if (n >= 4) {
+    char a[4], b[4];
+    std::memcpy(a, src, 4);
+    std::memcpy(b, src + n - 4, 4);
+    std::memcpy(dst, a, 4);
+    std::memcpy(dst + n - 4, b, 4);
+  } else if (n > 0) {
+    dst[0] = src[0];
+    dst[n / 2] = src[n / 2];
+    dst[n - 1] = src[n - 1];
+  }
+}
+
 // ---------------------------------------------------------------------------
 // Event encoding: byte-for-byte what `consentry.v1.AuditEvent` serializes
 // to (fields in number order, proto3 defaults omitted), without building a
@@ -68,6 +102,17 @@ inline std::uint64_t GetU64(const char* p) {
 
 // The exact encoded size of `e` without the sequence field.
 std::size_t EncodedEventSize(const AuditEvent& e);
+// An upper bound of `EncodedEventSize(e)`, cheaper to compute: the string
+// lengths plus the most every other field can take.
+inline std::size_t EncodedEventSizeBound(const AuditEvent& e) {
+  // Varint fields (time, action, reason, revision, included, excluded) take
+  // at most 2 + 10 bytes each, booleans 2; a string field's key and length
+  // take at most 2 + 5.
+  return 6 * 12 + 2 * 2 +
+         9 * 7 + e.accessor.size() + e.subject.size() + e.category.size() +
+         e.purpose.size() + e.policy_version.size() + e.record_ref.size() +
+         e.recipient.size() + e.request_id.size() + e.detail.size();
+}
 // Writes the encoding of `e` to `out`, which has `EncodedEventSize(e)` bytes.
 // Returns the end.
 char* EncodeEvent(const AuditEvent& e, char* out);
