@@ -22,8 +22,8 @@
 #include "absl/time/clock.h"
 #include "src/internal/audit_fast_path.h"
 #include "src/internal/audit_format.h"
-#include "src/internal/audit_log_test_peer.h"
 #include "src/internal/audit_lane.h"
+#include "src/internal/audit_log_test_peer.h"
 #include "src/internal/mutex.h"
 #include "src/internal/status_macros.h"
 
@@ -497,16 +497,16 @@ void AuditLog::Impl::RetireDrainedOrphans() {
   }
   if (!any) return;
   internal::MutexLock lock(&lanes_mu);
-  std::erase_if(lanes, [&](const std::shared_ptr<AuditLane>& lane)
-                           ABSL_NO_THREAD_SAFETY_ANALYSIS {
-                             if (!lane->orphaned.load(
-                                     std::memory_order_acquire) ||
-                                 lane->consumed() != lane->tail()) {
-                               return false;
-                             }
-                             retired_published += lane->published();
-                             return true;
-                           });
+  std::erase_if(lanes,
+                [&](const std::shared_ptr<AuditLane>& lane)
+                    ABSL_NO_THREAD_SAFETY_ANALYSIS {
+                      if (!lane->orphaned.load(std::memory_order_acquire) ||
+                          lane->consumed() != lane->tail()) {
+                        return false;
+                      }
+                      retired_published += lane->published();
+                      return true;
+                    });
   lanes_version.fetch_add(1, std::memory_order_release);
 }
 
@@ -523,8 +523,7 @@ absl::Status AuditLog::Impl::DrainBatch(std::size_t* taken) {
   RefreshLanes();
   std::size_t n = 0;
   const std::size_t lane_count = writer_lanes.size();
-  for (std::size_t k = 0; k < lane_count && n < options.max_batch_events;
-       ++k) {
+  for (std::size_t k = 0; k < lane_count && n < options.max_batch_events; ++k) {
     AuditLane& lane = *writer_lanes[(next_lane + k) % lane_count];
     const std::uint64_t tail = lane.tail();
     AuditLane::Record record;
@@ -706,9 +705,9 @@ void AuditLog::Impl::Run() {
     writer_idle.store(true, std::memory_order_seq_cst);
     absl::Duration wait = kIdleRecheck;
     if (head > requested) {
-      wait = std::min(wait, std::max(absl::ZeroDuration(),
-                                     options.sync_interval -
-                                         (absl::Now() - last_sync)));
+      wait = std::min(
+          wait, std::max(absl::ZeroDuration(),
+                         options.sync_interval - (absl::Now() - last_sync)));
     }
     {
       internal::MutexLock lock(&mu);
@@ -873,6 +872,11 @@ absl::StatusOr<std::unique_ptr<AuditLog>> AuditLog::Open(
         absl::StrCat("AuditLog::Open: segment_bytes ", options.segment_bytes,
                      " is below the minimum 4096"));
   }
+  if (options.queue_capacity < 2) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("AuditLog::Open: queue_capacity ", options.queue_capacity,
+                     " is below the minimum 2"));
+  }
   if (options.max_batch_events == 0) {
     return absl::InvalidArgumentError("AuditLog::Open: max_batch_events is 0");
   }
@@ -934,8 +938,7 @@ std::uint32_t AuditLogFastPath::AttachPolicy(
   return static_cast<std::uint32_t>(impl.policies.size() - 1);
 }
 
-absl::Status AuditLogFastPath::Record(AuditLog& log,
-                                      const CompactDecision& d) {
+absl::Status AuditLogFastPath::Record(AuditLog& log, const CompactDecision& d) {
   AuditLog::Impl& impl = *log.impl_;
   if (ABSL_PREDICT_TRUE(d.subject.size() <= kCompactMaxString &&
                         d.record_ref.size() <= kCompactMaxString)) {
@@ -1009,8 +1012,7 @@ absl::Status AuditLog::Flush() {
            !impl_->error.ok() || impl_->writer_done;
   });
   if (!impl_->error.ok()) return impl_->error;
-  if (!covered ||
-      impl_->durable_pos.load(std::memory_order_acquire) < target) {
+  if (!covered || impl_->durable_pos.load(std::memory_order_acquire) < target) {
     return absl::FailedPreconditionError("audit log: closed during Flush");
   }
   return absl::OkStatus();

@@ -304,9 +304,10 @@ TEST_F(AuditLogTest, FullQueueDeniesWithResourceExhausted) {
   auto log = OpenLog(o);
   internal::AuditLogTestPeer::PauseWriter(*log, true);
   Write(*log, 4);
-  EXPECT_THAT(log->Record(Event(4, "s", "a")),
-              StatusIs(absl::StatusCode::kResourceExhausted,
-                       HasSubstr("queue full (4 events queued by this thread)")));
+  EXPECT_THAT(
+      log->Record(Event(4, "s", "a")),
+      StatusIs(absl::StatusCode::kResourceExhausted,
+               HasSubstr("queue full (4 events queued by this thread)")));
   EXPECT_EQ(log->counters().denied_overload, 1u);
   EXPECT_EQ(log->counters().enqueued, 4u);
   internal::AuditLogTestPeer::PauseWriter(*log, false);
@@ -533,6 +534,10 @@ TEST_F(AuditLogTest, OpenRejectsBadOptions) {
   o.segment_bytes = 100;
   EXPECT_THAT(AuditLog::Open(o), StatusIs(absl::StatusCode::kInvalidArgument,
                                           HasSubstr("segment_bytes 100")));
+  o = Options();
+  o.queue_capacity = 0;
+  EXPECT_THAT(AuditLog::Open(o), StatusIs(absl::StatusCode::kInvalidArgument,
+                                          HasSubstr("queue_capacity 0")));
   o = Options();
   o.directory = dir_ + "/no/such/parent";
   EXPECT_THAT(AuditLog::Open(o), StatusIs(absl::StatusCode::kNotFound,

@@ -9,9 +9,16 @@
 // is appended to segment files in a directory, and can later be verified and
 // queried.
 //
-// The calling thread only enqueues: `Record` encodes the event into a slot of
-// a bounded lock-free ring and returns. A background writer takes batches
-// from the ring and appends them to the current segment file. On disk:
+// The calling thread only enqueues: `Record` encodes the event into the
+// calling thread's own bounded queue (a single-producer ring: no lock, no
+// compare-and-swap, no fence) and returns. A `Guard` hands its read
+// decisions over in a compact form (indexes into the enforced policy, which
+// the log keeps alive), so the caller copies little more than the subject
+// id; the writer expands them to the same event bytes. A background writer
+// takes batches from every thread's queue in turn, gives each event the next
+// sequence number and appends the batch to the current segment file. Events
+// of one thread keep their order; events of different threads are ordered
+// by when the writer took them. On disk:
 //
 //   segment file  audit-<16-digit number>.seg
 //     header      "CNSAUD01", format version, flags (bit 0: HMAC-keyed),
@@ -113,10 +120,13 @@ enum class AuditOverflowPolicy : std::uint8_t {
 struct AuditLogOptions {
   // Directory of the segment files; created if missing. Required.
   std::string directory;
-  // Ring capacity in events, rounded up to a power of two (min 2). Each slot
-  // takes 256 bytes (events longer than about 230 encoded bytes spill to the
-  // heap).
-  std::size_t queue_capacity = 1 << 16;
+  // Capacity of each recording thread's queue, in events (min 2). A thread's
+  // queue is allocated when it first records: `queue_capacity` x 128 bytes,
+  // rounded up to a power of two (2 MiB by default), touched as it is used
+  // and freed after the thread exits and its events are written. The queue
+  // is also full when its bytes are used up (events average above 128
+  // bytes); events longer than 2 KiB (or half the queue) go to the heap.
+  std::size_t queue_capacity = 1 << 14;
   // A segment is sealed, and the next one begun, once it holds this many
   // bytes (one oversized batch may overshoot by one frame).
   std::uint64_t segment_bytes = 64ull << 20;
@@ -172,14 +182,19 @@ class CONSENTRY_EXPORT AuditLog final : public AuditSink {
   AuditLog(const AuditLog&) = delete;
   AuditLog& operator=(const AuditLog&) = delete;
 
-  // Enqueues `event` (copying it); no I/O and no lock unless the queue is
-  // full. Errors: `kResourceExhausted` when full under
+  // Enqueues `event` (copying it) into the calling thread's queue; no I/O
+  // and no lock unless the queue is full or this is the thread's first
+  // event. Errors: `kResourceExhausted` when full under
   // `AuditOverflowPolicy::kDeny`; `kUnavailable` after the writer failed
   // (the message names the failure); `kFailedPrecondition` after `Close`.
   absl::Status Record(const AuditEvent& event) override;
 
-  // As `Record`, returning the sequence the event will have in the log. The
-  // event is durable once `durable_sequence_end()` exceeds it.
+  // As `Record`, then waits until the writer has placed the event and
+  // returns its sequence in the log; the event is durable once
+  // `durable_sequence_end()` exceeds it. Slower than `Record` (a wake-up
+  // of the writer per call): for callers that need the acknowledgement.
+  // Errors: those of `Record`; `kFailedPrecondition` when the log is closed
+  // before the event is placed.
   absl::StatusOr<std::uint64_t> Append(const AuditEvent& event);
 
   // Returns once every event enqueued before the call is written and synced

@@ -46,8 +46,8 @@ class CONSENTRY_EXPORT AuditLogFastPath {
   // Keeps `policy` alive in `log` until the log is destroyed and returns
   // the slot that names it in a `CompactDecision`. Attaching the same policy
   // again returns the same slot. Thread-safe.
-  static std::uint32_t AttachPolicy(AuditLog& log,
-                                    std::shared_ptr<const CompiledPolicy> policy);
+  static std::uint32_t AttachPolicy(
+      AuditLog& log, std::shared_ptr<const CompiledPolicy> policy);
 
   // As `AuditLog::Record` for the event the decision describes (action
   // `kRead`). A subject or record reference longer than 4 KiB takes the

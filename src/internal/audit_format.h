@@ -10,9 +10,9 @@
 #define CONSENTRY_SRC_INTERNAL_AUDIT_FORMAT_H_
 
 #include <array>
-#include <cstring>
 #include <cstddef>
 #include <cstdint>
+#include <cstring>
 #include <memory>
 #include <string>
 #include <utility>
@@ -108,10 +108,10 @@ inline std::size_t EncodedEventSizeBound(const AuditEvent& e) {
   // Varint fields (time, action, reason, revision, included, excluded) take
   // at most 2 + 10 bytes each, booleans 2; a string field's key and length
   // take at most 2 + 5.
-  return 6 * 12 + 2 * 2 +
-         9 * 7 + e.accessor.size() + e.subject.size() + e.category.size() +
-         e.purpose.size() + e.policy_version.size() + e.record_ref.size() +
-         e.recipient.size() + e.request_id.size() + e.detail.size();
+  return 6 * 12 + 2 * 2 + 9 * 7 + e.accessor.size() + e.subject.size() +
+         e.category.size() + e.purpose.size() + e.policy_version.size() +
+         e.record_ref.size() + e.recipient.size() + e.request_id.size() +
+         e.detail.size();
 }
 // Writes the encoding of `e` to `out`, which has `EncodedEventSize(e)` bytes.
 // Returns the end.

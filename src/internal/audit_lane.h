@@ -74,9 +74,9 @@ class AuditLane {
   // into a heap buffer and hands that to `Commit`.
   bool Reserve(std::size_t bound, bool ticket, char** payload) {
     const bool inline_payload = bound <= max_inline_;
-    const std::size_t need =
-        kHeaderSize + (inline_payload ? Round8(bound) : sizeof(char*)) +
-        (ticket ? sizeof(void*) : 0);
+    const std::size_t need = kHeaderSize +
+                             (inline_payload ? Round8(bound) : sizeof(char*)) +
+                             (ticket ? sizeof(void*) : 0);
     if (ABSL_PREDICT_FALSE(count_ - cached_head_count_ >= max_events_ ||
                            !Fits(need))) {
       cached_head_ = head_.load(std::memory_order_acquire);
