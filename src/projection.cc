@@ -4,6 +4,7 @@
 #include "consentry/projection.h"
 
 #include <algorithm>
+#include <atomic>
 #include <bit>
 #include <utility>
 
@@ -18,10 +19,64 @@
 namespace consentry {
 namespace internal {
 
-// A compiled plan with the categories resolved against the Guard.
+// The prune programs compiled for a plan, by denied bits. Readers load
+// the current snapshot with one atomic load and no lock; a new set of
+// denied bits publishes a new snapshot (copy plus one entry) under `mu`.
+struct ProgramSnapshot {
+  absl::flat_hash_map<std::uint64_t, const PruneProgramSet*> programs;
+};
+
+// A compiled plan with the categories resolved against the Guard, and the
+// prune programs compiled for it so far.
 struct ResolvedPlan {
   std::unique_ptr<ProjectionPlan> plan;
   std::vector<CategoryRef> categories;  // by plan-local index
+  // The need of the root's subject-id field: present whenever a record is
+  // projected (an empty subject id is rejected first).
+  std::uint64_t subject_need = 0;
+  // The program for "nothing present is denied", compiled with the plan.
+  std::unique_ptr<PruneProgramSet> all_allowed;
+
+  // Programs for other denied sets, compiled on first use. At most one per
+  // subset of the plan's categories that is denied together; in practice
+  // a handful per type (one per combination of consent states seen).
+  mutable std::atomic<const ProgramSnapshot*> programs{nullptr};
+  mutable Mutex mu;
+  mutable std::vector<std::unique_ptr<const ProgramSnapshot>> snapshots
+      ABSL_GUARDED_BY(mu);
+  mutable std::vector<std::unique_ptr<PruneProgramSet>> sets
+      ABSL_GUARDED_BY(mu);
+
+  // The program that clears `denied` (present bits that are not allowed).
+  const PruneProgramSet& ProgramFor(std::uint64_t denied) const {
+    if (denied == 0) return *all_allowed;
+    const ProgramSnapshot* snap = programs.load(std::memory_order_acquire);
+    if (snap != nullptr) {
+      if (auto it = snap->programs.find(denied); it != snap->programs.end()) {
+        return *it->second;
+      }
+    }
+    // Compile outside the lock; a racing thread may compile the same set,
+    // and the first to publish wins.
+    std::unique_ptr<PruneProgramSet> compiled =
+        CompilePruneProgram(*plan, denied);
+    MutexLock lock(&mu);
+    const ProgramSnapshot* latest = programs.load(std::memory_order_acquire);
+    if (latest != nullptr) {
+      if (auto it = latest->programs.find(denied);
+          it != latest->programs.end()) {
+        return *it->second;
+      }
+    }
+    auto next = latest != nullptr ? std::make_unique<ProgramSnapshot>(*latest)
+                                  : std::make_unique<ProgramSnapshot>();
+    const PruneProgramSet* raw = compiled.get();
+    next->programs.emplace(denied, raw);
+    sets.push_back(std::move(compiled));
+    programs.store(next.get(), std::memory_order_release);
+    snapshots.push_back(std::move(next));
+    return *raw;
+  }
 };
 
 // An immutable map from message type to plan. Readers load the current
@@ -78,6 +133,13 @@ absl::StatusOr<const ResolvedPlan*> Projector::PlanFor(const Descriptor* type) {
     return guard_.Category(id).status();
   };
   ASSIGN_OR_RETURN(resolved->plan, internal::CompilePlan(type, resolve));
+  if (resolved->plan->subject != nullptr) {
+    resolved->subject_need =
+        resolved->plan->root_node
+            ->fields[static_cast<std::size_t>(resolved->plan->subject->index())]
+            .need;
+  }
+  resolved->all_allowed = internal::CompilePruneProgram(*resolved->plan, 0);
   resolved->categories.reserve(resolved->plan->category_ids.size());
   for (const std::string& id : resolved->plan->category_ids) {
     ASSIGN_OR_RETURN(CategoryRef c, guard_.Category(id));
@@ -153,7 +215,7 @@ absl::Status Projector::ProjectInto(const AccessContext& ctx, const Message& in,
                      plan.subject->name(), " is empty")));
   }
 
-  std::uint64_t present = 0;
+  std::uint64_t present = resolved->subject_need;
   const bool cached = internal::UsesCachedReflection(*plan.root_node, in);
   internal::PresentMask(*plan.root_node, in, cached, &present);
   std::uint64_t allowed = internal::kAlwaysBit;
@@ -167,7 +229,9 @@ absl::Status Projector::ProjectInto(const AccessContext& ctx, const Message& in,
     if (!d.ok()) return fail(d.status());  // outage: fail closed, no copy
     if (d->proceeds()) {
       allowed |= std::uint64_t{1} << c;
-    } else if (first_denial.ok()) {
+    } else if (options_.mode == ProjectionMode::kRequireAll &&
+               first_denial.ok()) {
+      // Built only when it is returned: a status costs allocations.
       first_denial =
           DenialStatus(d->reason(), ctx.purpose(),
                        plan.category_ids[static_cast<std::size_t>(c)]);
@@ -193,7 +257,18 @@ absl::Status Projector::ProjectInto(const AccessContext& ctx, const Message& in,
   // that Message::CopyFrom makes in Debian's libprotobuf.
   out->Clear();
   out->MergeFrom(in);
-  internal::Prune(*plan.root_node, out, cached, allowed);
+  // Bits not present need no clearing, so the program is chosen by the
+  // present bits that are denied: none, in the common case. Unknown
+  // fields are looked for once, in `in`; they are rare.
+  const bool unknown =
+      internal::HasUnknownOrExtensions(*plan.root_node, in, cached);
+  if (denied == 0 && !unknown) return absl::OkStatus();
+  const internal::PruneProgramSet& programs = resolved->ProgramFor(denied);
+  // `out` may be of another class than `in` (a dynamic message of the
+  // same type), so its reflection is checked on its own.
+  internal::RunPruneProgram(
+      unknown ? *programs.full : *programs.clear_only, out,
+      internal::UsesCachedReflection(*plan.root_node, *out));
   return absl::OkStatus();
 }
 

@@ -3,6 +3,7 @@
 
 #include "src/internal/projection_plan.h"
 
+#include <algorithm>
 #include <tuple>
 #include <utility>
 
@@ -49,7 +50,10 @@ class Compiler {
       const Message* prototype =
           google::protobuf::MessageFactory::generated_factory()->GetPrototype(
               type);
-      if (prototype != nullptr) node->reflection = prototype->GetReflection();
+      if (prototype != nullptr) {
+        node->reflection = prototype->GetReflection();
+        node->prototype = prototype;
+      }
     }
 
     const google::protobuf::MessageOptions& mo = type->options();
@@ -125,7 +129,13 @@ class Compiler {
         }
       }
       node->fields.push_back(pf);
+      if (pf.child != nullptr) node->message_fields.push_back(pf);
     }
+    node->presence_order = node->fields;
+    std::stable_partition(node->presence_order.begin(),
+                          node->presence_order.end(), [](const PlanField& f) {
+                            return f.child == nullptr || f.uniform;
+                          });
     return node;
   }
 
@@ -179,6 +189,19 @@ const Message* MapValue(const Message& entry) {
   const Reflection* r = entry.GetReflection();
   if (!r->HasField(entry, value)) return nullptr;
   return &r->GetMessage(entry, value);
+}
+
+// The singular message field `pf` of `m` when it is set, else null. With
+// the generated class's reflection, one `GetMessage` (an unset field gives
+// the type's default instance) instead of `HasField` and `GetMessage`.
+const Message* SetMessage(const Reflection& r, const Message& m,
+                          const PlanField& pf, bool cached) {
+  if (cached && pf.child->prototype != nullptr) {
+    const Message& sub = r.GetMessage(m, pf.field);
+    return &sub == pf.child->prototype ? nullptr : &sub;
+  }
+  if (!r.HasField(m, pf.field)) return nullptr;
+  return &r.GetMessage(m, pf.field);
 }
 
 }  // namespace
@@ -236,7 +259,8 @@ void PresentMask(const PlanNode& node, const Message& m, bool cached,
                  std::uint64_t* mask) {
   if ((node.subtree & ~*mask) == 0) return;
   const Reflection* r = cached ? node.reflection : m.GetReflection();
-  for (const PlanField& pf : node.fields) {
+  for (const PlanField& pf : node.presence_order) {
+    if ((node.subtree & ~*mask) == 0) return;  // every bit below is known
     const bool look_inside = pf.child != nullptr && !pf.uniform;
     const std::uint64_t bits = pf.need | (look_inside ? pf.child->subtree : 0);
     if ((bits & ~*mask) == 0) continue;  // nothing new to learn here
@@ -250,72 +274,186 @@ void PresentMask(const PlanNode& node, const Message& m, bool cached,
         if (pf.map && (e = MapValue(*e)) == nullptr) continue;
         PresentMask(*pf.child, *e, cached && !pf.map, mask);
       }
-    } else {
-      if (!r->HasField(m, pf.field)) continue;
+    } else if (!look_inside) {
+      if (r->HasField(m, pf.field)) *mask |= pf.need;
+    } else if (const Message* sub = SetMessage(*r, m, pf, cached)) {
       *mask |= pf.need;
-      if (!look_inside) continue;
-      PresentMask(*pf.child, r->GetMessage(m, pf.field), cached, mask);
+      PresentMask(*pf.child, *sub, cached, mask);
     }
   }
 }
 
-bool Prune(const PlanNode& node, Message* m, bool cached,
-           std::uint64_t allowed) {
+bool HasUnknownOrExtensions(const PlanNode& node, const Message& m,
+                            bool cached) {
+  if (node.has_extensions) return true;
+  const Reflection* r = cached ? node.reflection : m.GetReflection();
+  if (!r->GetUnknownFields(m).empty()) return true;
+  for (const PlanField& pf : node.message_fields) {
+    if (pf.map) {
+      const int n = r->FieldSize(m, pf.field);
+      for (int i = 0; i < n; ++i) {
+        const Message& entry = r->GetRepeatedMessage(m, pf.field, i);
+        if (!entry.GetReflection()->GetUnknownFields(entry).empty()) {
+          return true;
+        }
+        const Message* value = MapValue(entry);
+        if (value != nullptr &&
+            HasUnknownOrExtensions(*pf.child, *value, /*cached=*/false)) {
+          return true;
+        }
+      }
+    } else if (pf.repeated) {
+      const int n = r->FieldSize(m, pf.field);
+      for (int i = 0; i < n; ++i) {
+        if (HasUnknownOrExtensions(
+                *pf.child, r->GetRepeatedMessage(m, pf.field, i), cached)) {
+          return true;
+        }
+      }
+    } else if (const Message* sub = SetMessage(*r, m, pf, cached)) {
+      if (HasUnknownOrExtensions(*pf.child, *sub, cached)) return true;
+    }
+  }
+  return false;
+}
+
+namespace {
+
+class ProgramCompiler {
+ public:
+  ProgramCompiler(PruneProgramSet* set, std::uint64_t denied,
+                  bool drop_unknown)
+      : set_(set), denied_(denied), drop_unknown_(drop_unknown) {}
+
+  const PruneProgram* Compile(const PlanNode* node) {
+    if (auto it = memo_.find(node); it != memo_.end()) return it->second;
+    auto owned = std::make_unique<PruneProgram>();
+    PruneProgram* program = owned.get();
+    set_->programs.push_back(std::move(owned));
+    memo_.emplace(node, program);  // before recursing: types may recurse
+    program->node = node;
+    program->clears = (node->subtree & denied_) != 0;
+    program->drop_unknown = drop_unknown_;
+    for (const PlanField& pf : node->fields) {
+      PruneOp op;
+      op.field = pf.field;
+      if ((pf.need & denied_) != 0) {
+        op.kind = PruneOp::kClear;
+      } else if (pf.child == nullptr) {
+        continue;  // a readable scalar, string or scalar map: kept as copied
+      } else if (!drop_unknown_ && (pf.child->subtree & denied_) == 0) {
+        continue;  // nothing below to clear
+      } else if (!pf.map && pf.child->subtree != 0 &&
+                 (pf.child->subtree & ~denied_) == 0) {
+        // Every field below is denied: the sub-message(s) would be emptied
+        // and removed, so clear them at once.
+        op.kind = PruneOp::kClear;
+      } else {
+        op.kind = pf.map ? PruneOp::kMap
+                         : (pf.repeated ? PruneOp::kRepeated
+                                        : PruneOp::kSingular);
+        op.child = Compile(pf.child);
+      }
+      program->ops.push_back(op);
+    }
+    return program;
+  }
+
+ private:
+  PruneProgramSet* set_;
+  std::uint64_t denied_;
+  bool drop_unknown_;
+  absl::flat_hash_map<const PlanNode*, const PruneProgram*> memo_;
+};
+
+}  // namespace
+
+std::unique_ptr<PruneProgramSet> CompilePruneProgram(const ProjectionPlan& plan,
+                                                     std::uint64_t denied) {
+  auto set = std::make_unique<PruneProgramSet>();
+  set->denied = denied;
+  set->full = ProgramCompiler(set.get(), denied, /*drop_unknown=*/true)
+                  .Compile(plan.root_node);
+  set->clear_only = ProgramCompiler(set.get(), denied, /*drop_unknown=*/false)
+                        .Compile(plan.root_node);
+  return set;
+}
+
+bool RunPruneProgram(const PruneProgram& program, Message* m, bool cached) {
+  const PlanNode& node = *program.node;
   const Reflection* r = cached ? node.reflection : m->GetReflection();
   bool cleared = false;
-  if (!r->GetUnknownFields(*m).empty()) r->MutableUnknownFields(m)->Clear();
-  if (node.has_extensions) {
+  if (program.drop_unknown && !r->GetUnknownFields(*m).empty()) {
+    r->MutableUnknownFields(m)->Clear();
+  }
+  if (program.drop_unknown && node.has_extensions) {
     std::vector<const FieldDescriptor*> set;
     r->ListFields(*m, &set);
     for (const FieldDescriptor* fd : set) {
       if (fd->is_extension()) r->ClearField(m, fd);
     }
   }
-  for (const PlanField& pf : node.fields) {
-    if ((pf.need & ~allowed) != 0) {
-      cleared = cleared || (pf.repeated ? r->FieldSize(*m, pf.field) > 0
-                                        : r->HasField(*m, pf.field));
-      r->ClearField(m, pf.field);
-      continue;
-    }
-    if (pf.child == nullptr) continue;
-    if (pf.repeated && !pf.map) {
-      // Elements left with nothing are removed, the rest keep their order:
-      // an empty element would still tell how many there were.
-      const int n = r->FieldSize(*m, pf.field);
-      int kept = 0;
-      for (int i = 0; i < n; ++i) {
-        Message* e = r->MutableRepeatedMessage(m, pf.field, i);
-        if (Prune(*pf.child, e, cached, allowed)) {
+  for (const PruneOp& op : program.ops) {
+    switch (op.kind) {
+      case PruneOp::kClear:
+        if (program.clears && !cleared) {
+          cleared = op.field->is_repeated() ? r->FieldSize(*m, op.field) > 0
+                                            : r->HasField(*m, op.field);
+        }
+        r->ClearField(m, op.field);
+        break;
+      case PruneOp::kSingular: {
+        if (!r->HasField(*m, op.field)) break;
+        Message* sub = r->MutableMessage(m, op.field);
+        if (RunPruneProgram(*op.child, sub, cached)) {
           cleared = true;
-          if (e->ByteSizeLong() == 0) continue;
+          // A container left with nothing is removed: its presence alone
+          // would tell the reader something was there.
+          if (sub->ByteSizeLong() == 0) r->ClearField(m, op.field);
         }
-        if (kept != i) r->SwapElements(m, pf.field, kept, i);
-        ++kept;
+        break;
       }
-      for (int i = kept; i < n; ++i) r->RemoveLast(m, pf.field);
-    } else if (pf.repeated) {
-      const int n = r->FieldSize(*m, pf.field);
-      for (int i = 0; i < n; ++i) {
-        Message* entry = r->MutableRepeatedMessage(m, pf.field, i);
-        const FieldDescriptor* value = entry->GetDescriptor()->map_value();
-        const Reflection* er = entry->GetReflection();
-        if (!er->GetUnknownFields(*entry).empty()) {
-          er->MutableUnknownFields(entry)->Clear();
+      case PruneOp::kRepeated: {
+        const int n = r->FieldSize(*m, op.field);
+        if (!op.child->clears) {
+          for (int i = 0; i < n; ++i) {
+            RunPruneProgram(*op.child,
+                            r->MutableRepeatedMessage(m, op.field, i), cached);
+          }
+          break;
         }
-        if (!er->HasField(*entry, value)) continue;
-        Message* e = er->MutableMessage(entry, value);
-        // A map entry stays when its value is emptied: its key carries
-        // the map field's own category, which the reader may see.
-        cleared = Prune(*pf.child, e, /*cached=*/false, allowed) || cleared;
+        // Elements left with nothing are removed, the rest keep their
+        // order: an empty element would still tell how many there were.
+        int kept = 0;
+        for (int i = 0; i < n; ++i) {
+          Message* e = r->MutableRepeatedMessage(m, op.field, i);
+          if (RunPruneProgram(*op.child, e, cached)) {
+            cleared = true;
+            if (e->ByteSizeLong() == 0) continue;
+          }
+          if (kept != i) r->SwapElements(m, op.field, kept, i);
+          ++kept;
+        }
+        for (int i = kept; i < n; ++i) r->RemoveLast(m, op.field);
+        break;
       }
-    } else if (r->HasField(*m, pf.field)) {
-      Message* sub = r->MutableMessage(m, pf.field);
-      if (Prune(*pf.child, sub, cached, allowed)) {
-        cleared = true;
-        // A container left with nothing is removed: its presence alone
-        // would tell the reader something was there.
-        if (sub->ByteSizeLong() == 0) r->ClearField(m, pf.field);
+      case PruneOp::kMap: {
+        const int n = r->FieldSize(*m, op.field);
+        for (int i = 0; i < n; ++i) {
+          Message* entry = r->MutableRepeatedMessage(m, op.field, i);
+          const FieldDescriptor* value = entry->GetDescriptor()->map_value();
+          const Reflection* er = entry->GetReflection();
+          if (program.drop_unknown && !er->GetUnknownFields(*entry).empty()) {
+            er->MutableUnknownFields(entry)->Clear();
+          }
+          if (!er->HasField(*entry, value)) continue;
+          // A map entry stays when its value is emptied: its key carries
+          // the map field's own category, which the reader may see.
+          cleared = RunPruneProgram(*op.child, er->MutableMessage(entry, value),
+                                    /*cached=*/false) ||
+                    cleared;
+        }
+        break;
       }
     }
   }

@@ -55,7 +55,16 @@ struct PlanNode {
   // reflection is this one (checked at the root), to skip a virtual call
   // and a once-guard per visited message.
   const google::protobuf::Reflection* reflection = nullptr;
+  // The default instance of the generated class (with `reflection`): what
+  // `Reflection::GetMessage` returns for an unset field of this type.
+  const google::protobuf::Message* prototype = nullptr;
   std::vector<PlanField> fields;
+  // `fields` in the order the presence walk visits them: fields decided by
+  // their own need first, then the containers it must look inside, so
+  // that cheap fields often make the containers unnecessary.
+  std::vector<PlanField> presence_order;
+  // The fields that hold messages (singular, repeated, or map values).
+  std::vector<PlanField> message_fields;
   // Every need bit in this node and the nodes below it.
   std::uint64_t subtree = 0;
   // The type declares extension ranges (extensions are always dropped).
@@ -97,13 +106,70 @@ void PresentMask(const PlanNode& node, const google::protobuf::Message& m,
 bool UsesCachedReflection(const PlanNode& node,
                           const google::protobuf::Message& m);
 
-// Clears, in `m`, every field whose need is not in `allowed`, and every
-// unknown field and extension, recursively. A singular sub-message or an
-// element of a repeated message field left with no field set by this is
-// removed. Returns true when a set field was
-// cleared.
-bool Prune(const PlanNode& node, google::protobuf::Message* m, bool cached,
-           std::uint64_t allowed);
+// The operations a projection makes on a copy, compiled for one node and
+// one set of denied bits. Immutable once compiled; safe to share.
+struct PruneProgram;
+
+struct PruneOp {
+  enum Kind : std::uint8_t {
+    // Clear the field (its need is denied, or every field below it is).
+    kClear,
+    // Recurse into the singular sub-message, if present.
+    kSingular,
+    // Recurse into each element of the repeated message field.
+    kRepeated,
+    // Recurse into the message value of each map entry.
+    kMap,
+  };
+  const google::protobuf::FieldDescriptor* field = nullptr;
+  // The program for the sub-message; null for `kClear`.
+  const PruneProgram* child = nullptr;
+  Kind kind = kClear;
+};
+
+struct PruneProgram {
+  const PlanNode* node = nullptr;
+  std::vector<PruneOp> ops;
+  // Drop the node's unknown fields and extensions (and visit every
+  // sub-message to do so); otherwise only clear.
+  bool drop_unknown = false;
+  // The program may clear a set field (some denied bit is below the node);
+  // otherwise it only drops unknown fields and extensions.
+  bool clears = false;
+};
+
+// The programs compiled for one set of denied bits: one per node reached.
+struct PruneProgramSet {
+  std::uint64_t denied = 0;
+  // Clears the denied fields and drops unknown fields and extensions.
+  const PruneProgram* full = nullptr;
+  // Only clears the denied fields (for records without unknown fields or
+  // extensions); visits only sub-messages that may hold a denied field.
+  const PruneProgram* clear_only = nullptr;
+  std::vector<std::unique_ptr<PruneProgram>> programs;
+};
+
+// Compiles the operations that clear, below `plan.root_node`, every field
+// whose need intersects `denied`, and drop unknown fields and extensions.
+// Only message-typed fields that can hold something to clear or drop are
+// visited: a field whose need is denied, or whose sub-message holds only
+// denied bits, becomes one `kClear`.
+std::unique_ptr<PruneProgramSet> CompilePruneProgram(
+    const ProjectionPlan& plan, std::uint64_t denied);
+
+// Runs `program` on `m`, a message of `program.node->type`: clears the
+// fields it names, every unknown field and extension, recursively. A
+// singular sub-message or an element of a repeated message field left
+// with no field set by this is removed. Returns true when a set field was
+// cleared. `cached`: as for `PresentMask`.
+bool RunPruneProgram(const PruneProgram& program, google::protobuf::Message* m,
+                     bool cached);
+
+// True when `m` or a message inside it has unknown fields, or when a
+// type that declares extension ranges is present (it may hold some).
+// `cached`: as for `PresentMask`.
+bool HasUnknownOrExtensions(const PlanNode& node,
+                            const google::protobuf::Message& m, bool cached);
 
 // The first field present in `m` whose need intersects `bits`, or null.
 const google::protobuf::FieldDescriptor* FindPresent(
