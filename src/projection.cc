@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <atomic>
 #include <bit>
+#include <typeinfo>
 #include <utility>
 
 #include "absl/container/flat_hash_map.h"
@@ -85,6 +86,11 @@ struct ResolvedPlan {
 struct PlanSnapshot {
   absl::flat_hash_map<const google::protobuf::Descriptor*, const ResolvedPlan*>
       plans;
+  // The same plans by generated C++ class, for records whose class uses the
+  // plan's cached reflection: `typeid` finds the plan without the virtual
+  // `GetDescriptor` and `GetReflection` calls (each a once-guard in
+  // protobuf).
+  absl::flat_hash_map<const std::type_info*, const ResolvedPlan*> by_class;
 };
 
 }  // namespace internal
@@ -104,6 +110,23 @@ struct Projector::Cache {
   std::vector<std::unique_ptr<const PlanSnapshot>> snapshots
       ABSL_GUARDED_BY(mu);
   std::vector<std::unique_ptr<const ResolvedPlan>> plans ABSL_GUARDED_BY(mu);
+
+  const ResolvedPlan* FindClass(const std::type_info& cls) const {
+    const PlanSnapshot* snap = current.load(std::memory_order_acquire);
+    auto it = snap->by_class.find(&cls);
+    return it == snap->by_class.end() ? nullptr : it->second;
+  }
+
+  // Publishes `plan` (already cached by type) for the generated class `cls`.
+  void AddClass(const std::type_info& cls, const ResolvedPlan* plan) {
+    internal::MutexLock lock(&mu);
+    const PlanSnapshot* latest = current.load(std::memory_order_acquire);
+    if (latest->by_class.contains(&cls)) return;
+    auto next = std::make_unique<PlanSnapshot>(*latest);
+    next->by_class.emplace(&cls, plan);
+    current.store(next.get(), std::memory_order_release);
+    snapshots.push_back(std::move(next));
+  }
 };
 
 Projector::Projector(Guard& guard, ProjectorOptions options)
@@ -190,34 +213,49 @@ absl::Status Projector::ProjectInto(const AccessContext& ctx, const Message& in,
   if (out == nullptr) {
     return absl::InvalidArgumentError("Projector::ProjectInto: out is null");
   }
-  const Descriptor* type = in.GetDescriptor();
-  if (out->GetDescriptor() != type) {
+  const std::type_info& cls = typeid(in);
+  const bool same_class = typeid(*out) == cls;
+  if (!same_class && out->GetDescriptor() != in.GetDescriptor()) {
     return absl::InvalidArgumentError(absl::StrCat(
         "Projector::ProjectInto: out is a ", out->GetDescriptor()->full_name(),
-        ", not a ", type->full_name()));
+        ", not a ", in.GetDescriptor()->full_name()));
   }
   // Every failure leaves `out` empty: no partial copy.
   const auto fail = [out](absl::Status s) {
     out->Clear();
     return s;
   };
-  absl::StatusOr<const ResolvedPlan*> planned = PlanFor(type);
-  if (!planned.ok()) return fail(planned.status());
-  const ResolvedPlan* resolved = *planned;
+  // `cached`: `in` is of the generated class whose reflection the plan
+  // holds, so the walks skip the virtual `GetReflection` per message.
+  const ResolvedPlan* resolved = cache_->FindClass(cls);
+  bool cached = resolved != nullptr;
+  if (resolved == nullptr) {
+    absl::StatusOr<const ResolvedPlan*> planned = PlanFor(in.GetDescriptor());
+    if (!planned.ok()) return fail(planned.status());
+    resolved = *planned;
+    cached = internal::UsesCachedReflection(*resolved->plan->root_node, in);
+    if (cached) cache_->AddClass(cls, resolved);
+  }
   const internal::ProjectionPlan& plan = *resolved->plan;
+  const Descriptor* type = plan.root;
   if (plan.subject == nullptr) return fail(plan.subject_error);
   std::string scratch;
+  const google::protobuf::Reflection* reflection =
+      cached ? plan.root_node->reflection : in.GetReflection();
   const std::string& subject =
-      in.GetReflection()->GetStringReference(in, plan.subject, &scratch);
+      reflection->GetStringReference(in, plan.subject, &scratch);
   if (subject.empty()) {
     return fail(absl::InvalidArgumentError(
         absl::StrCat("message type ", type->full_name(), ": subject-id field ",
                      plan.subject->name(), " is empty")));
   }
 
-  std::uint64_t present = resolved->subject_need;
-  const bool cached = internal::UsesCachedReflection(*plan.root_node, in);
-  internal::PresentMask(*plan.root_node, in, cached, &present);
+  // One walk learns which categories are present (the subject's always
+  // is) and whether unknown fields must be dropped.
+  internal::ScanResult scan;
+  scan.present = resolved->subject_need;
+  internal::Scan(*plan.root_node, in, cached, &scan);
+  const std::uint64_t present = scan.present;
   std::uint64_t allowed = internal::kAlwaysBit;
   absl::Status first_denial;
   std::uint64_t first_denial_bit = 0;
@@ -259,16 +297,16 @@ absl::Status Projector::ProjectInto(const AccessContext& ctx, const Message& in,
   out->MergeFrom(in);
   // Bits not present need no clearing, so the program is chosen by the
   // present bits that are denied: none, in the common case. Unknown
-  // fields are looked for once, in `in`; they are rare.
-  const bool unknown =
-      internal::HasUnknownOrExtensions(*plan.root_node, in, cached);
+  // fields were looked for in the scan; they are rare.
+  const bool unknown = scan.unknown;
   if (denied == 0 && !unknown) return absl::OkStatus();
   const internal::PruneProgramSet& programs = resolved->ProgramFor(denied);
   // `out` may be of another class than `in` (a dynamic message of the
   // same type), so its reflection is checked on its own.
   internal::RunPruneProgram(
       unknown ? *programs.full : *programs.clear_only, out,
-      internal::UsesCachedReflection(*plan.root_node, *out));
+      same_class ? cached
+                 : internal::UsesCachedReflection(*plan.root_node, *out));
   return absl::OkStatus();
 }
 

@@ -204,6 +204,26 @@ const Message* SetMessage(const Reflection& r, const Message& m,
   return &r.GetMessage(m, pf.field);
 }
 
+// The elements of the repeated message field `field` (not a map) of `m`,
+// with one reflection call rather than one per element.
+const google::protobuf::RepeatedPtrField<Message>& RepeatedMessages(
+    const Reflection& r, const Message& m, const FieldDescriptor* field) {
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wdeprecated-declarations"
+  // Deprecated in favour of GetRepeatedFieldRef, which looks the type's
+  // prototype up in the message factory on every call.
+  return r.GetRepeatedPtrField<Message>(m, field);
+#pragma GCC diagnostic pop
+}
+
+google::protobuf::RepeatedPtrField<Message>* MutableRepeatedMessages(
+    const Reflection& r, Message* m, const FieldDescriptor* field) {
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wdeprecated-declarations"
+  return r.MutableRepeatedPtrField<Message>(m, field);
+#pragma GCC diagnostic pop
+}
+
 }  // namespace
 
 absl::StatusOr<std::unique_ptr<ProjectionPlan>> CompilePlan(
@@ -255,66 +275,54 @@ bool UsesCachedReflection(const PlanNode& node, const Message& m) {
   return node.reflection != nullptr && m.GetReflection() == node.reflection;
 }
 
-void PresentMask(const PlanNode& node, const Message& m, bool cached,
-                 std::uint64_t* mask) {
-  if ((node.subtree & ~*mask) == 0) return;
+void Scan(const PlanNode& node, const Message& m, bool cached,
+          ScanResult* result) {
   const Reflection* r = cached ? node.reflection : m.GetReflection();
-  for (const PlanField& pf : node.presence_order) {
-    if ((node.subtree & ~*mask) == 0) return;  // every bit below is known
-    const bool look_inside = pf.child != nullptr && !pf.uniform;
-    const std::uint64_t bits = pf.need | (look_inside ? pf.child->subtree : 0);
-    if ((bits & ~*mask) == 0) continue;  // nothing new to learn here
-    if (pf.repeated) {
-      const int n = r->FieldSize(m, pf.field);
-      if (n == 0) continue;
-      *mask |= pf.need;
-      if (!look_inside) continue;
-      for (int i = 0; i < n; ++i) {
-        const Message* e = &r->GetRepeatedMessage(m, pf.field, i);
-        if (pf.map && (e = MapValue(*e)) == nullptr) continue;
-        PresentMask(*pf.child, *e, cached && !pf.map, mask);
-      }
-    } else if (!look_inside) {
-      if (r->HasField(m, pf.field)) *mask |= pf.need;
-    } else if (const Message* sub = SetMessage(*r, m, pf, cached)) {
-      *mask |= pf.need;
-      PresentMask(*pf.child, *sub, cached, mask);
-    }
+  if (!result->unknown &&
+      (node.has_extensions || !r->GetUnknownFields(m).empty())) {
+    result->unknown = true;
   }
-}
-
-bool HasUnknownOrExtensions(const PlanNode& node, const Message& m,
-                            bool cached) {
-  if (node.has_extensions) return true;
-  const Reflection* r = cached ? node.reflection : m.GetReflection();
-  if (!r->GetUnknownFields(m).empty()) return true;
-  for (const PlanField& pf : node.message_fields) {
-    if (pf.map) {
+  for (const PlanField& pf : node.presence_order) {
+    const bool presence_known = (node.subtree & ~result->present) == 0;
+    if (presence_known && result->unknown) return;  // nothing left to learn
+    const bool look_inside = pf.child != nullptr && !pf.uniform;
+    const std::uint64_t bits =
+        pf.need | (look_inside ? pf.child->subtree : 0);
+    const bool want_presence = (bits & ~result->present) != 0;
+    const bool want_unknown = pf.child != nullptr && !result->unknown;
+    if (!want_presence && !want_unknown) continue;
+    if (pf.child == nullptr) {
+      if (pf.repeated ? r->FieldSize(m, pf.field) > 0
+                      : r->HasField(m, pf.field)) {
+        result->present |= pf.need;
+      }
+    } else if (pf.map) {
+      // Map entries through the repeated view (this syncs the map; only
+      // maps with message values get here).
       const int n = r->FieldSize(m, pf.field);
+      if (n > 0) result->present |= pf.need;
       for (int i = 0; i < n; ++i) {
         const Message& entry = r->GetRepeatedMessage(m, pf.field, i);
         if (!entry.GetReflection()->GetUnknownFields(entry).empty()) {
-          return true;
+          result->unknown = true;
         }
-        const Message* value = MapValue(entry);
-        if (value != nullptr &&
-            HasUnknownOrExtensions(*pf.child, *value, /*cached=*/false)) {
-          return true;
+        if (const Message* value = MapValue(entry)) {
+          Scan(*pf.child, *value, /*cached=*/false, result);
         }
       }
     } else if (pf.repeated) {
-      const int n = r->FieldSize(m, pf.field);
-      for (int i = 0; i < n; ++i) {
-        if (HasUnknownOrExtensions(
-                *pf.child, r->GetRepeatedMessage(m, pf.field, i), cached)) {
-          return true;
-        }
+      const google::protobuf::RepeatedPtrField<Message>& elements =
+          RepeatedMessages(*r, m, pf.field);
+      if (!elements.empty()) result->present |= pf.need;
+      for (const Message& e : elements) {
+        Scan(*pf.child, e, cached, result);
+        if ((bits & ~result->present) == 0 && result->unknown) break;
       }
     } else if (const Message* sub = SetMessage(*r, m, pf, cached)) {
-      if (HasUnknownOrExtensions(*pf.child, *sub, cached)) return true;
+      result->present |= pf.need;
+      Scan(*pf.child, *sub, cached, result);
     }
   }
-  return false;
 }
 
 namespace {
@@ -414,27 +422,26 @@ bool RunPruneProgram(const PruneProgram& program, Message* m, bool cached) {
         break;
       }
       case PruneOp::kRepeated: {
-        const int n = r->FieldSize(*m, op.field);
+        google::protobuf::RepeatedPtrField<Message>* elements =
+            MutableRepeatedMessages(*r, m, op.field);
+        const int n = elements->size();
         if (!op.child->clears) {
-          for (int i = 0; i < n; ++i) {
-            RunPruneProgram(*op.child,
-                            r->MutableRepeatedMessage(m, op.field, i), cached);
-          }
+          for (Message& e : *elements) RunPruneProgram(*op.child, &e, cached);
           break;
         }
         // Elements left with nothing are removed, the rest keep their
         // order: an empty element would still tell how many there were.
         int kept = 0;
         for (int i = 0; i < n; ++i) {
-          Message* e = r->MutableRepeatedMessage(m, op.field, i);
+          Message* e = elements->Mutable(i);
           if (RunPruneProgram(*op.child, e, cached)) {
             cleared = true;
             if (e->ByteSizeLong() == 0) continue;
           }
-          if (kept != i) r->SwapElements(m, op.field, kept, i);
+          if (kept != i) elements->SwapElements(kept, i);
           ++kept;
         }
-        for (int i = kept; i < n; ++i) r->RemoveLast(m, op.field);
+        for (int i = kept; i < n; ++i) elements->RemoveLast();
         break;
       }
       case PruneOp::kMap: {

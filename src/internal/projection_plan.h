@@ -95,11 +95,23 @@ struct ProjectionPlan {
 absl::StatusOr<std::unique_ptr<ProjectionPlan>> CompilePlan(
     const google::protobuf::Descriptor* root, const CategoryResolver& resolve);
 
-// ORs into `*mask` the need bits of every field present in `m`. Fields
-// whose bits are already in `*mask` are not looked at. `cached`: the
-// nodes' `reflection` applies to `m` (see `UsesCachedReflection`).
-void PresentMask(const PlanNode& node, const google::protobuf::Message& m,
-                 bool cached, std::uint64_t* mask);
+// What one walk over a record learns before any check is made.
+struct ScanResult {
+  // The need bits of every field present (for a fully known subtree, the
+  // walk stops looking).
+  std::uint64_t present = 0;
+  // `m` or a message inside it has unknown fields, or a message of a type
+  // that declares extension ranges is present (it may hold extensions).
+  bool unknown = false;
+};
+
+// Walks `m`, a message of `node.type`, once: ORs into `result->present` the
+// need bits of every field present, and sets `result->unknown`. Fields whose
+// bits are already known are not looked at, except that every sub-message
+// present is visited until an unknown field is found. `cached`: the nodes'
+// `reflection` applies to `m` (see `UsesCachedReflection`).
+void Scan(const PlanNode& node, const google::protobuf::Message& m,
+          bool cached, ScanResult* result);
 
 // True when `m`, a message of `node.type`, uses `node.reflection`; then so
 // do all messages inside it.
@@ -161,15 +173,9 @@ std::unique_ptr<PruneProgramSet> CompilePruneProgram(
 // fields it names, every unknown field and extension, recursively. A
 // singular sub-message or an element of a repeated message field left
 // with no field set by this is removed. Returns true when a set field was
-// cleared. `cached`: as for `PresentMask`.
+// cleared. `cached`: as for `Scan`.
 bool RunPruneProgram(const PruneProgram& program, google::protobuf::Message* m,
                      bool cached);
-
-// True when `m` or a message inside it has unknown fields, or when a
-// type that declares extension ranges is present (it may hold some).
-// `cached`: as for `PresentMask`.
-bool HasUnknownOrExtensions(const PlanNode& node,
-                            const google::protobuf::Message& m, bool cached);
 
 // The first field present in `m` whose need intersects `bits`, or null.
 const google::protobuf::FieldDescriptor* FindPresent(
