@@ -195,13 +195,14 @@ const Message* MapValue(const Message& entry) {
 // the generated class's reflection, one `GetMessage` (an unset field gives
 // the type's default instance) instead of `HasField` and `GetMessage`.
 const Message* SetMessage(const Reflection& r, const Message& m,
-                          const PlanField& pf, bool cached) {
-  if (cached && pf.child->prototype != nullptr) {
-    const Message& sub = r.GetMessage(m, pf.field);
-    return &sub == pf.child->prototype ? nullptr : &sub;
+                          const FieldDescriptor* field, const PlanNode& child,
+                          bool cached) {
+  if (cached && child.prototype != nullptr) {
+    const Message& sub = r.GetMessage(m, field);
+    return &sub == child.prototype ? nullptr : &sub;
   }
-  if (!r.HasField(m, pf.field)) return nullptr;
-  return &r.GetMessage(m, pf.field);
+  if (!r.HasField(m, field)) return nullptr;
+  return &r.GetMessage(m, field);
 }
 
 // The elements of the repeated message field `field` (not a map) of `m`,
@@ -318,7 +319,7 @@ void Scan(const PlanNode& node, const Message& m, bool cached,
         Scan(*pf.child, e, cached, result);
         if ((bits & ~result->present) == 0 && result->unknown) break;
       }
-    } else if (const Message* sub = SetMessage(*r, m, pf, cached)) {
+    } else if (const Message* sub = SetMessage(*r, m, pf.field, *pf.child, cached)) {
       result->present |= pf.need;
       Scan(*pf.child, *sub, cached, result);
     }
@@ -346,7 +347,11 @@ class ProgramCompiler {
       PruneOp op;
       op.field = pf.field;
       if ((pf.need & denied_) != 0) {
-        op.kind = PruneOp::kClear;
+        op.kind = pf.field->cpp_type() == FieldDescriptor::CPPTYPE_STRING &&
+                          !pf.repeated && !pf.field->has_presence() &&
+                          pf.field->real_containing_oneof() == nullptr
+                      ? PruneOp::kClearString
+                      : PruneOp::kClear;
       } else if (pf.child == nullptr) {
         continue;  // a readable scalar, string or scalar map: kept as copied
       } else if (!drop_unknown_ && (pf.child->subtree & denied_) == 0) {
@@ -387,10 +392,9 @@ std::unique_ptr<PruneProgramSet> CompilePruneProgram(const ProjectionPlan& plan,
   return set;
 }
 
-bool RunPruneProgram(const PruneProgram& program, Message* m, bool cached) {
+void RunPruneProgram(const PruneProgram& program, Message* m, bool cached) {
   const PlanNode& node = *program.node;
   const Reflection* r = cached ? node.reflection : m->GetReflection();
-  bool cleared = false;
   if (program.drop_unknown && !r->GetUnknownFields(*m).empty()) {
     r->MutableUnknownFields(m)->Clear();
   }
@@ -404,40 +408,41 @@ bool RunPruneProgram(const PruneProgram& program, Message* m, bool cached) {
   for (const PruneOp& op : program.ops) {
     switch (op.kind) {
       case PruneOp::kClear:
-        if (program.clears && !cleared) {
-          cleared = op.field->is_repeated() ? r->FieldSize(*m, op.field) > 0
-                                            : r->HasField(*m, op.field);
-        }
         r->ClearField(m, op.field);
         break;
+      case PruneOp::kClearString:
+        // Same as ClearField for a string without presence, but keeps the
+        // string's storage for the next copy into `m`.
+        r->SetString(m, op.field, std::string());
+        break;
       case PruneOp::kSingular: {
-        if (!r->HasField(*m, op.field)) break;
-        Message* sub = r->MutableMessage(m, op.field);
-        if (RunPruneProgram(*op.child, sub, cached)) {
-          cleared = true;
-          // A container left with nothing is removed: its presence alone
-          // would tell the reader something was there.
-          if (sub->ByteSizeLong() == 0) r->ClearField(m, op.field);
+        // Set, so owned by `m`, which is mutable.
+        Message* sub = const_cast<Message*>(
+            SetMessage(*r, *m, op.field, *op.child->node, cached));
+        if (sub == nullptr) break;
+        RunPruneProgram(*op.child, sub, cached);
+        // A container left with nothing is removed: its presence alone
+        // would tell the reader something was there.
+        if (op.child->clears && sub->ByteSizeLong() == 0) {
+          r->ClearField(m, op.field);
         }
         break;
       }
       case PruneOp::kRepeated: {
         google::protobuf::RepeatedPtrField<Message>* elements =
             MutableRepeatedMessages(*r, m, op.field);
-        const int n = elements->size();
         if (!op.child->clears) {
           for (Message& e : *elements) RunPruneProgram(*op.child, &e, cached);
           break;
         }
         // Elements left with nothing are removed, the rest keep their
         // order: an empty element would still tell how many there were.
+        const int n = elements->size();
         int kept = 0;
         for (int i = 0; i < n; ++i) {
           Message* e = elements->Mutable(i);
-          if (RunPruneProgram(*op.child, e, cached)) {
-            cleared = true;
-            if (e->ByteSizeLong() == 0) continue;
-          }
+          RunPruneProgram(*op.child, e, cached);
+          if (e->ByteSizeLong() == 0) continue;
           if (kept != i) elements->SwapElements(kept, i);
           ++kept;
         }
@@ -456,15 +461,13 @@ bool RunPruneProgram(const PruneProgram& program, Message* m, bool cached) {
           if (!er->HasField(*entry, value)) continue;
           // A map entry stays when its value is emptied: its key carries
           // the map field's own category, which the reader may see.
-          cleared = RunPruneProgram(*op.child, er->MutableMessage(entry, value),
-                                    /*cached=*/false) ||
-                    cleared;
+          RunPruneProgram(*op.child, er->MutableMessage(entry, value),
+                          /*cached=*/false);
         }
         break;
       }
     }
   }
-  return cleared;
 }
 
 const FieldDescriptor* FindPresent(const PlanNode& node, const Message& m,

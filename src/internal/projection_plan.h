@@ -126,6 +126,9 @@ struct PruneOp {
   enum Kind : std::uint8_t {
     // Clear the field (its need is denied, or every field below it is).
     kClear,
+    // Set the string (singular, without presence, not in a oneof) to "",
+    // which is clearing it.
+    kClearString,
     // Recurse into the singular sub-message, if present.
     kSingular,
     // Recurse into each element of the repeated message field.
@@ -170,11 +173,11 @@ std::unique_ptr<PruneProgramSet> CompilePruneProgram(
     const ProjectionPlan& plan, std::uint64_t denied);
 
 // Runs `program` on `m`, a message of `program.node->type`: clears the
-// fields it names, every unknown field and extension, recursively. A
-// singular sub-message or an element of a repeated message field left
-// with no field set by this is removed. Returns true when a set field was
-// cleared. `cached`: as for `Scan`.
-bool RunPruneProgram(const PruneProgram& program, google::protobuf::Message* m,
+// fields it names (and, for a `full` program, every unknown field and
+// extension), recursively. A singular sub-message or an element of a
+// repeated message field that is empty after a program that clears has run
+// on it is removed. `cached`: as for `Scan`.
+void RunPruneProgram(const PruneProgram& program, google::protobuf::Message* m,
                      bool cached);
 
 // The first field present in `m` whose need intersects `bits`, or null.
