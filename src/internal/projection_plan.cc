@@ -3,7 +3,7 @@
 
 #include "src/internal/projection_plan.h"
 
-#include <algorithm>
+#include <bit>
 #include <tuple>
 #include <utility>
 
@@ -21,6 +21,66 @@ using google::protobuf::Message;
 using google::protobuf::Reflection;
 
 constexpr std::uint64_t Bit(int c) { return std::uint64_t{1} << c; }
+
+PlanField::Presence PresenceOf(const FieldDescriptor* fd) {
+  using P = PlanField::Presence;
+  if (fd->is_repeated() || fd->has_presence()) return P::kHasField;
+  switch (fd->cpp_type()) {
+    case FieldDescriptor::CPPTYPE_STRING:
+      // Other ctypes would be copied into the scratch string.
+      return fd->options().ctype() == google::protobuf::FieldOptions::STRING
+                 ? P::kString
+                 : P::kHasField;
+    case FieldDescriptor::CPPTYPE_DOUBLE:
+      return P::kDouble;
+    case FieldDescriptor::CPPTYPE_FLOAT:
+      return P::kFloat;
+    case FieldDescriptor::CPPTYPE_INT32:
+    case FieldDescriptor::CPPTYPE_ENUM:
+      return P::kInt32;
+    case FieldDescriptor::CPPTYPE_INT64:
+      return P::kInt64;
+    case FieldDescriptor::CPPTYPE_UINT32:
+      return P::kUInt32;
+    case FieldDescriptor::CPPTYPE_UINT64:
+      return P::kUInt64;
+    case FieldDescriptor::CPPTYPE_BOOL:
+      return P::kBool;
+    default:
+      return P::kHasField;
+  }
+}
+
+// Whether the scalar field `pf` is present in `m` (see PlanField::Presence).
+bool ScalarPresent(const Reflection& r, const Message& m, const PlanField& pf) {
+  using P = PlanField::Presence;
+  switch (pf.presence) {
+    case P::kHasField:
+      return pf.repeated ? r.FieldSize(m, pf.field) > 0
+                         : r.HasField(m, pf.field);
+    case P::kString: {
+      std::string scratch;
+      return !r.GetStringReference(m, pf.field, &scratch).empty();
+    }
+    case P::kDouble:
+      return std::bit_cast<std::uint64_t>(r.GetDouble(m, pf.field)) != 0;
+    case P::kFloat:
+      return std::bit_cast<std::uint32_t>(r.GetFloat(m, pf.field)) != 0;
+    case P::kInt32:
+      return pf.field->cpp_type() == FieldDescriptor::CPPTYPE_ENUM
+                 ? r.GetEnumValue(m, pf.field) != 0
+                 : r.GetInt32(m, pf.field) != 0;
+    case P::kInt64:
+      return r.GetInt64(m, pf.field) != 0;
+    case P::kUInt32:
+      return r.GetUInt32(m, pf.field) != 0;
+    case P::kUInt64:
+      return r.GetUInt64(m, pf.field) != 0;
+    case P::kBool:
+      return r.GetBool(m, pf.field);
+  }
+  return r.HasField(m, pf.field);
+}
 
 // Walks the types reachable from a root and builds one node per
 // (type, hard category, soft category): the same type embedded under
@@ -128,14 +188,15 @@ class Compiler {
           pf.uniform = false;
         }
       }
+      if (pf.child == nullptr) pf.presence = PresenceOf(fd);
       node->fields.push_back(pf);
-      if (pf.child != nullptr) node->message_fields.push_back(pf);
+      if (pf.child != nullptr) {
+        node->message_fields.push_back(pf);
+      } else {
+        node->scalar_fields.push_back(pf);
+        node->scalar_bits |= pf.need;
+      }
     }
-    node->presence_order = node->fields;
-    std::stable_partition(node->presence_order.begin(),
-                          node->presence_order.end(), [](const PlanField& f) {
-                            return f.child == nullptr || f.uniform;
-                          });
     return node;
   }
 
@@ -283,21 +344,18 @@ void Scan(const PlanNode& node, const Message& m, bool cached,
       (node.has_extensions || !r->GetUnknownFields(m).empty())) {
     result->unknown = true;
   }
-  for (const PlanField& pf : node.presence_order) {
-    const bool presence_known = (node.subtree & ~result->present) == 0;
-    if (presence_known && result->unknown) return;  // nothing left to learn
-    const bool look_inside = pf.child != nullptr && !pf.uniform;
+  if ((node.scalar_bits & ~result->present) != 0) {
+    for (const PlanField& pf : node.scalar_fields) {
+      if ((pf.need & ~result->present) == 0) continue;
+      if (ScalarPresent(*r, m, pf)) result->present |= pf.need;
+    }
+  }
+  for (const PlanField& pf : node.message_fields) {
+    const bool look_inside = !pf.uniform;
     const std::uint64_t bits =
         pf.need | (look_inside ? pf.child->subtree : 0);
-    const bool want_presence = (bits & ~result->present) != 0;
-    const bool want_unknown = pf.child != nullptr && !result->unknown;
-    if (!want_presence && !want_unknown) continue;
-    if (pf.child == nullptr) {
-      if (pf.repeated ? r->FieldSize(m, pf.field) > 0
-                      : r->HasField(m, pf.field)) {
-        result->present |= pf.need;
-      }
-    } else if (pf.map) {
+    if ((bits & ~result->present) == 0 && result->unknown) continue;
+    if (pf.map) {
       // Map entries through the repeated view (this syncs the map; only
       // maps with message values get here).
       const int n = r->FieldSize(m, pf.field);
@@ -319,7 +377,8 @@ void Scan(const PlanNode& node, const Message& m, bool cached,
         Scan(*pf.child, e, cached, result);
         if ((bits & ~result->present) == 0 && result->unknown) break;
       }
-    } else if (const Message* sub = SetMessage(*r, m, pf.field, *pf.child, cached)) {
+    } else if (const Message* sub =
+                   SetMessage(*r, m, pf.field, *pf.child, cached)) {
       result->present |= pf.need;
       Scan(*pf.child, *sub, cached, result);
     }
