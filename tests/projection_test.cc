@@ -10,6 +10,7 @@
 
 #include "absl/container/flat_hash_set.h"
 #include "gmock/gmock.h"
+#include "google/protobuf/dynamic_message.h"
 #include "google/protobuf/util/message_differencer.h"
 #include "gtest/gtest.h"
 #include "projection_test.pb.h"
@@ -150,6 +151,70 @@ TEST_F(ProjectorTest, UnknownFieldsAreDropped) {
   const test::Part& out_mapped = out->parts_by_name().at("right_leg");
   EXPECT_TRUE(out_mapped.GetReflection()->GetUnknownFields(out_mapped).empty());
   EXPECT_THAT(*out, EqualsProto(FullRecord()));
+}
+
+TEST_F(ProjectorTest, UnknownFieldsAreDroppedWhenFieldsAreCleared) {
+  test::Record in = FullRecord();
+  in.GetReflection()->MutableUnknownFields(&in)->AddVarint(999, 1);
+  test::Part* part = in.mutable_parts(1);
+  part->GetReflection()->MutableUnknownFields(part)->AddFixed32(997, 7);
+
+  absl::StatusOr<test::Record> out =
+      Project("billing-service", "billing.calculation", in);
+  ASSERT_OK(out);
+  EXPECT_TRUE(out->GetReflection()->GetUnknownFields(*out).empty());
+  // The part held only measurement data and an unknown field: it is gone.
+  EXPECT_EQ(out->parts_size(), 0);
+  EXPECT_EQ(out->card_token(), "tok-123");
+}
+
+TEST_F(ProjectorTest, ZeroValuedScalarsAreNotPresentButSetOneofMembersAre) {
+  test::Record in;
+  in.set_member_id(kMember);
+  in.set_weight_kg(0.0);
+  audit_.Clear();
+  ASSERT_OK(Project("support-desk", "support", in).status());
+  EXPECT_EQ(audit_.size(), 1u);  // identity only
+
+  in.set_card_token("");  // a oneof member is present even when empty
+  audit_.Clear();
+  ASSERT_OK(Project("support-desk", "support", in).status());
+  EXPECT_EQ(audit_.size(), 2u);  // identity and billing
+
+  in.set_weight_kg(0.5);
+  audit_.Clear();
+  ASSERT_OK(Project("support-desk", "support", in).status());
+  EXPECT_EQ(audit_.size(), 3u);  // and measurement
+}
+
+TEST_F(ProjectorTest, DynamicMessagesAreProjectedLikeGeneratedOnes) {
+  absl::StatusOr<test::Record> generated =
+      Project("billing-service", "billing.calculation", FullRecord());
+  ASSERT_OK(generated);
+  google::protobuf::DynamicMessageFactory factory;
+  const google::protobuf::Message* prototype =
+      factory.GetPrototype(test::Record::descriptor());
+  ASSERT_NE(prototype, nullptr);
+  std::unique_ptr<google::protobuf::Message> dynamic_in(prototype->New());
+  ASSERT_TRUE(dynamic_in->ParseFromString(FullRecord().SerializeAsString()));
+  const AccessContext billing = Ctx("billing-service", "billing.calculation");
+
+  // Dynamic in, dynamic out.
+  absl::StatusOr<std::unique_ptr<google::protobuf::Message>> out =
+      projector_->Project(billing, *dynamic_in);
+  ASSERT_OK(out);
+  test::Record reparsed;
+  ASSERT_TRUE(reparsed.ParseFromString((*out)->SerializeAsString()));
+  EXPECT_THAT(reparsed, EqualsProto(*generated));
+
+  // Generated in, dynamic out, and the reverse.
+  std::unique_ptr<google::protobuf::Message> dynamic_out(prototype->New());
+  ASSERT_OK(projector_->ProjectInto(billing, FullRecord(), dynamic_out.get()));
+  ASSERT_TRUE(reparsed.ParseFromString(dynamic_out->SerializeAsString()));
+  EXPECT_THAT(reparsed, EqualsProto(*generated));
+  test::Record generated_out;
+  ASSERT_OK(projector_->ProjectInto(billing, *dynamic_in, &generated_out));
+  EXPECT_THAT(generated_out, EqualsProto(*generated));
 }
 
 TEST_F(ProjectorTest, UntaggedFieldsFailClosed) {
