@@ -187,6 +187,61 @@ TEST_F(ProjectorTest, ZeroValuedScalarsAreNotPresentButSetOneofMembersAre) {
   EXPECT_EQ(audit_.size(), 3u);  // and measurement
 }
 
+TEST_F(ProjectorTest, EachScalarKindIsPresentExactlyWhenSet) {
+  const google::protobuf::Descriptor* type = test::Scalars::descriptor();
+  for (int i = 0; i < type->field_count(); ++i) {
+    const google::protobuf::FieldDescriptor* fd = type->field(i);
+    if (fd->name() == "member_id") continue;
+    test::Scalars in;
+    in.set_member_id(kMember);
+    const google::protobuf::Reflection* r = in.GetReflection();
+    audit_.Clear();
+    ASSERT_OK(Project("support-desk", "support", in).status());
+    EXPECT_EQ(audit_.size(), 1u) << fd->name() << " unset";
+
+    switch (fd->cpp_type()) {
+      case google::protobuf::FieldDescriptor::CPPTYPE_INT32:
+        if (fd->is_repeated()) {
+          r->AddInt32(&in, fd, 0);
+        } else {
+          r->SetInt32(&in, fd, fd->has_presence() ? 0 : -3);
+        }
+        break;
+      case google::protobuf::FieldDescriptor::CPPTYPE_INT64:
+        r->SetInt64(&in, fd, -4);
+        break;
+      case google::protobuf::FieldDescriptor::CPPTYPE_UINT32:
+        r->SetUInt32(&in, fd, 5);
+        break;
+      case google::protobuf::FieldDescriptor::CPPTYPE_UINT64:
+        r->SetUInt64(&in, fd, 6);
+        break;
+      case google::protobuf::FieldDescriptor::CPPTYPE_FLOAT:
+        r->SetFloat(&in, fd, 0.5f);
+        break;
+      case google::protobuf::FieldDescriptor::CPPTYPE_DOUBLE:
+        r->SetDouble(&in, fd, -0.25);
+        break;
+      case google::protobuf::FieldDescriptor::CPPTYPE_BOOL:
+        r->SetBool(&in, fd, true);
+        break;
+      case google::protobuf::FieldDescriptor::CPPTYPE_ENUM:
+        r->SetEnumValue(&in, fd, 1);
+        break;
+      case google::protobuf::FieldDescriptor::CPPTYPE_STRING:
+        r->SetString(&in, fd, "x");
+        break;
+      default:
+        FAIL() << "unexpected field kind: " << fd->name();
+    }
+    audit_.Clear();
+    absl::StatusOr<test::Scalars> out = Project("support-desk", "support", in);
+    ASSERT_OK(out);
+    EXPECT_EQ(audit_.size(), 2u) << fd->name() << " set";
+    EXPECT_THAT(*out, EqualsProto(in)) << fd->name();
+  }
+}
+
 TEST_F(ProjectorTest, DynamicMessagesAreProjectedLikeGeneratedOnes) {
   absl::StatusOr<test::Record> generated =
       Project("billing-service", "billing.calculation", FullRecord());

@@ -36,8 +36,9 @@ PlanField::Presence PresenceOf(const FieldDescriptor* fd) {
     case FieldDescriptor::CPPTYPE_FLOAT:
       return P::kFloat;
     case FieldDescriptor::CPPTYPE_INT32:
-    case FieldDescriptor::CPPTYPE_ENUM:
       return P::kInt32;
+    case FieldDescriptor::CPPTYPE_ENUM:
+      return P::kEnum;
     case FieldDescriptor::CPPTYPE_INT64:
       return P::kInt64;
     case FieldDescriptor::CPPTYPE_UINT32:
@@ -67,9 +68,9 @@ bool ScalarPresent(const Reflection& r, const Message& m, const PlanField& pf) {
     case P::kFloat:
       return std::bit_cast<std::uint32_t>(r.GetFloat(m, pf.field)) != 0;
     case P::kInt32:
-      return pf.field->cpp_type() == FieldDescriptor::CPPTYPE_ENUM
-                 ? r.GetEnumValue(m, pf.field) != 0
-                 : r.GetInt32(m, pf.field) != 0;
+      return r.GetInt32(m, pf.field) != 0;
+    case P::kEnum:
+      return r.GetEnumValue(m, pf.field) != 0;
     case P::kInt64:
       return r.GetInt64(m, pf.field) != 0;
     case P::kUInt32:

@@ -54,7 +54,8 @@ struct PlanField {
     kString,    // a std::string-backed string: not empty
     kDouble,    // bits not zero (-0.0 counts as present, as in protobuf)
     kFloat,
-    kInt32,  // also enums
+    kInt32,
+    kEnum,
     kInt64,
     kUInt32,
     kUInt64,
