@@ -353,8 +353,7 @@ void Scan(const PlanNode& node, const Message& m, bool cached,
   }
   for (const PlanField& pf : node.message_fields) {
     const bool look_inside = !pf.uniform;
-    const std::uint64_t bits =
-        pf.need | (look_inside ? pf.child->subtree : 0);
+    const std::uint64_t bits = pf.need | (look_inside ? pf.child->subtree : 0);
     if ((bits & ~result->present) == 0 && result->unknown) continue;
     if (pf.map) {
       // Map entries through the repeated view (this syncs the map; only
@@ -390,8 +389,7 @@ namespace {
 
 class ProgramCompiler {
  public:
-  ProgramCompiler(PruneProgramSet* set, std::uint64_t denied,
-                  bool drop_unknown)
+  ProgramCompiler(PruneProgramSet* set, std::uint64_t denied, bool drop_unknown)
       : set_(set), denied_(denied), drop_unknown_(drop_unknown) {}
 
   const PruneProgram* Compile(const PlanNode* node) {
@@ -422,9 +420,9 @@ class ProgramCompiler {
         // and removed, so clear them at once.
         op.kind = PruneOp::kClear;
       } else {
-        op.kind = pf.map ? PruneOp::kMap
-                         : (pf.repeated ? PruneOp::kRepeated
-                                        : PruneOp::kSingular);
+        op.kind = pf.map
+                      ? PruneOp::kMap
+                      : (pf.repeated ? PruneOp::kRepeated : PruneOp::kSingular);
         op.child = Compile(pf.child);
       }
       program->ops.push_back(op);

@@ -127,8 +127,8 @@ struct ScanResult {
 // bits are already known are not looked at, except that every sub-message
 // present is visited until an unknown field is found. `cached`: the nodes'
 // `reflection` applies to `m` (see `UsesCachedReflection`).
-void Scan(const PlanNode& node, const google::protobuf::Message& m,
-          bool cached, ScanResult* result);
+void Scan(const PlanNode& node, const google::protobuf::Message& m, bool cached,
+          ScanResult* result);
 
 // True when `m`, a message of `node.type`, uses `node.reflection`; then so
 // do all messages inside it.
@@ -186,8 +186,8 @@ struct PruneProgramSet {
 // Only message-typed fields that can hold something to clear or drop are
 // visited: a field whose need is denied, or whose sub-message holds only
 // denied bits, becomes one `kClear`.
-std::unique_ptr<PruneProgramSet> CompilePruneProgram(
-    const ProjectionPlan& plan, std::uint64_t denied);
+std::unique_ptr<PruneProgramSet> CompilePruneProgram(const ProjectionPlan& plan,
+                                                     std::uint64_t denied);
 
 // Runs `program` on `m`, a message of `program.node->type`: clears the
 // fields it names (and, for a `full` program, every unknown field and
