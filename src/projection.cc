@@ -213,9 +213,15 @@ absl::Status Projector::ProjectInto(const AccessContext& ctx, const Message& in,
   if (out == nullptr) {
     return absl::InvalidArgumentError("Projector::ProjectInto: out is null");
   }
+  // A plan found by class means `in` is of a generated class whose
+  // reflection the plan holds (`cached`): the walks then skip the virtual
+  // `GetReflection` per message.
   const std::type_info& cls = typeid(in);
+  const ResolvedPlan* resolved = cache_->FindClass(cls);
+  bool cached = resolved != nullptr;
   const bool same_class = typeid(*out) == cls;
-  if (!same_class && out->GetDescriptor() != in.GetDescriptor()) {
+  // A generated class is one message type; a dynamic message class is many.
+  if (!(cached && same_class) && out->GetDescriptor() != in.GetDescriptor()) {
     return absl::InvalidArgumentError(absl::StrCat(
         "Projector::ProjectInto: out is a ", out->GetDescriptor()->full_name(),
         ", not a ", in.GetDescriptor()->full_name()));
@@ -225,10 +231,6 @@ absl::Status Projector::ProjectInto(const AccessContext& ctx, const Message& in,
     out->Clear();
     return s;
   };
-  // `cached`: `in` is of the generated class whose reflection the plan
-  // holds, so the walks skip the virtual `GetReflection` per message.
-  const ResolvedPlan* resolved = cache_->FindClass(cls);
-  bool cached = resolved != nullptr;
   if (resolved == nullptr) {
     absl::StatusOr<const ResolvedPlan*> planned = PlanFor(in.GetDescriptor());
     if (!planned.ok()) return fail(planned.status());

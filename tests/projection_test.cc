@@ -270,6 +270,14 @@ TEST_F(ProjectorTest, DynamicMessagesAreProjectedLikeGeneratedOnes) {
   test::Record generated_out;
   ASSERT_OK(projector_->ProjectInto(billing, *dynamic_in, &generated_out));
   EXPECT_THAT(generated_out, EqualsProto(*generated));
+
+  // Dynamic messages of two types share one C++ class.
+  std::unique_ptr<google::protobuf::Message> other(
+      factory.GetPrototype(test::Tree::descriptor())->New());
+  EXPECT_THAT(projector_->ProjectInto(billing, *dynamic_in, other.get()),
+              StatusIs(absl::StatusCode::kInvalidArgument,
+                       HasSubstr("out is a consentry.test.Tree, not a "
+                                 "consentry.test.Record")));
 }
 
 TEST_F(ProjectorTest, UntaggedFieldsFailClosed) {
