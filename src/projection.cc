@@ -10,6 +10,7 @@
 #include <utility>
 
 #include "absl/container/flat_hash_map.h"
+#include "absl/container/inlined_vector.h"
 #include "absl/strings/str_cat.h"
 #include "google/protobuf/descriptor.h"
 #include "google/protobuf/message.h"
@@ -261,19 +262,34 @@ absl::Status Projector::ProjectInto(const AccessContext& ctx, const Message& in,
   std::uint64_t allowed = internal::kAlwaysBit;
   absl::Status first_denial;
   std::uint64_t first_denial_bit = 0;
+  // Every present category is decided and audited, in one Guard call that
+  // looks the subject up once.
+  const CategoryRef* refs[internal::kMaxPlanCategories];
+  int bits[internal::kMaxPlanCategories];
+  std::size_t n = 0;
   for (std::uint64_t b = present & internal::kCategoryBits; b != 0;
        b &= b - 1) {
     const int c = std::countr_zero(b);
-    absl::StatusOr<Decision> d = guard_.Check(
-        ctx, subject, resolved->categories[static_cast<std::size_t>(c)]);
-    if (!d.ok()) return fail(d.status());  // outage: fail closed, no copy
-    if (d->proceeds()) {
+    bits[n] = c;
+    refs[n++] = &resolved->categories[static_cast<std::size_t>(c)];
+  }
+  absl::InlinedVector<Decision, 8> decisions(n,
+                                             Decision(Reason::kUnspecified, 0));
+  {
+    absl::Status checked = guard_.CheckCategories(
+        ctx, subject, absl::MakeConstSpan(refs, n), decisions.data());
+    if (!checked.ok()) return fail(std::move(checked));  // no copy
+  }
+  for (std::size_t i = 0; i < n; ++i) {
+    const Decision& d = decisions[i];
+    const int c = bits[i];
+    if (d.proceeds()) {
       allowed |= std::uint64_t{1} << c;
     } else if (options_.mode == ProjectionMode::kRequireAll &&
                first_denial.ok()) {
       // Built only when it is returned: a status costs allocations.
       first_denial =
-          DenialStatus(d->reason(), ctx.purpose(),
+          DenialStatus(d.reason(), ctx.purpose(),
                        plan.category_ids[static_cast<std::size_t>(c)]);
       first_denial_bit = std::uint64_t{1} << c;
     }
