@@ -706,6 +706,11 @@ absl::Status Guard::CheckCategories(
   Decider decider(*this, ctx);
   const CompiledPolicy& p = decider.p;
   AuditSink* const audit = impl_->audit;
+  // One event per category, as `Check` records it; the fields shared by
+  // all of them (including the one time read for this subject) are set
+  // once.
+  AuditEvent event;
+  bool event_started = false;
   for (std::size_t i = 0; i < categories.size(); ++i) {
     const CategoryRef& ref = *categories[i];
     const Target target{.subject = subject,
@@ -720,16 +725,16 @@ absl::Status Guard::CheckCategories(
     if (ABSL_PREDICT_TRUE(audit == nullptr && decision.allowed())) continue;
     const absl::string_view category_id =
         target.category_policy->category_id(target.category);
-    // One event per category, as `Check` records it; all carry the one
-    // time read for this subject.
     if (audit != nullptr) {
-      AuditEvent event;
-      event.time_unix_nanos = decider.now_ns();
-      event.accessor = ctx.accessor();
-      event.subject = subject;
+      if (!event_started) {
+        event_started = true;
+        event.time_unix_nanos = decider.now_ns();
+        event.accessor = ctx.accessor();
+        event.subject = subject;
+        event.purpose = ctx.purpose();
+        event.policy_version = p.version();
+      }
       event.category = category_id;
-      event.purpose = ctx.purpose();
-      event.policy_version = p.version();
       event.reason = reason;
       event.revision = revision;
       event.shadow = decision.shadow_denial();
