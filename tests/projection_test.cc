@@ -3,12 +3,14 @@
 
 #include "consentry/projection.h"
 
+#include <algorithm>
 #include <memory>
 #include <string>
 #include <thread>
 #include <vector>
 
 #include "absl/container/flat_hash_set.h"
+#include "absl/strings/str_cat.h"
 #include "gmock/gmock.h"
 #include "google/protobuf/dynamic_message.h"
 #include "google/protobuf/util/message_differencer.h"
@@ -364,6 +366,69 @@ TEST_F(ProjectorTest, AuditsOneDecisionPerCategoryPresent) {
   only_id.set_member_id(kMember);
   ASSERT_OK(Project("support-desk", "support", only_id).status());
   EXPECT_EQ(audit_.size(), 1u);
+}
+
+// The projection decides its categories in one Guard call; its events must
+// be those one `Check` per category makes, one time shared by all.
+TEST_F(ProjectorTest, AuditsWhatOneCheckPerCategoryWould) {
+  const auto by_category = [this]() {
+    std::vector<OwnedAuditEvent> events = audit_.Events();
+    std::sort(events.begin(), events.end(),
+              [](const OwnedAuditEvent& a, const OwnedAuditEvent& b) {
+                return a.category < b.category;
+              });
+    return events;
+  };
+  Set(kMember, "statistics.measurement", v1::CONSENT_STATE_GIVEN);
+  Set(kMember, "marketing.research", v1::CONSENT_STATE_REFUSED);
+  const std::vector<std::string> categories = {"billing", "contact", "identity",
+                                               "measurement"};
+  const std::vector<std::pair<std::string, std::string>> contexts = {
+      {"support-desk", "support"},
+      {"billing-service", "billing.calculation"},
+      {"statistics-job", "statistics.measurement"},
+      {"marketing-analytics", "marketing.research"},
+      {"web-analytics", "web"}};
+  // The second round runs after a policy switch: contexts and categories
+  // resolved under the old policy are then resolved by name.
+  for (int round = 0; round < 2; ++round) {
+    for (const auto& [accessor, purpose] : contexts) {
+      SCOPED_TRACE(absl::StrCat(accessor, " / ", purpose, " round ", round));
+      const AccessContext ctx = Ctx(accessor, purpose);
+      std::vector<CategoryRef> refs;
+      for (const std::string& c : categories) refs.push_back(Cat(c));
+      if (round == 1) {
+        ASSERT_OK(guard_->SetPolicy(testing::DefaultPolicy()));
+      }
+      audit_.Clear();
+      ASSERT_OK(projector_->Project(ctx, FullRecord()).status());
+      const std::vector<OwnedAuditEvent> projected = by_category();
+      audit_.Clear();
+      for (const CategoryRef& c : refs) {
+        ASSERT_OK(guard_->Check(ctx, kMember, c).status());
+      }
+      const std::vector<OwnedAuditEvent> checked = by_category();
+      ASSERT_EQ(projected.size(), categories.size());
+      ASSERT_EQ(checked.size(), categories.size());
+      for (std::size_t i = 0; i < categories.size(); ++i) {
+        const OwnedAuditEvent& p = projected[i];
+        const OwnedAuditEvent& c = checked[i];
+        EXPECT_EQ(p.category, categories[i]);
+        EXPECT_EQ(p.time_unix_nanos, projected[0].time_unix_nanos);
+        EXPECT_EQ(p.time_unix_nanos, c.time_unix_nanos);
+        EXPECT_EQ(p.action, c.action);
+        EXPECT_EQ(p.accessor, c.accessor);
+        EXPECT_EQ(p.subject, c.subject);
+        EXPECT_EQ(p.category, c.category);
+        EXPECT_EQ(p.purpose, c.purpose);
+        EXPECT_EQ(p.policy_version, c.policy_version);
+        EXPECT_EQ(p.record_ref, c.record_ref);
+        EXPECT_EQ(p.reason, c.reason) << categories[i];
+        EXPECT_EQ(p.revision, c.revision);
+        EXPECT_EQ(p.shadow, c.shadow);
+      }
+    }
+  }
 }
 
 TEST_F(ProjectorTest, RequireAllDeniesWhenAFieldIsDenied) {
