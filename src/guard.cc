@@ -452,55 +452,112 @@ absl::StatusOr<RecordTags> Guard::Tag(
   return tags;
 }
 
-absl::StatusOr<Decision> Guard::Decide(const AccessContext& ctx,
-                                       const Target& target,
-                                       const CompiledPolicy** policy_used,
-                                       PurposeIndex* purpose_used,
-                                       CategoryIndex* category_used) {
-  Epoch* epoch = impl_->current.load(std::memory_order_acquire);
-  const CompiledPolicy& p = *epoch->policy;
-  Reason reason = Reason::kUnspecified;
-  Revision revision = 0;
-
-  // Resolve the context and category against the enforced policy. They
-  // were resolved once by the caller; only after a policy switch do they
-  // need a lookup by name, and a name the new policy lacks denies.
-  AccessorIndex accessor = ctx.accessor_;
-  PurposeIndex purpose = ctx.purpose_;
-  CategoryIndex category = target.category;
-  if (ctx.policy_.get() != &p) {
-    absl::StatusOr<AccessorIndex> a = p.FindAccessor(ctx.accessor());
-    absl::StatusOr<PurposeIndex> pu = p.FindPurpose(ctx.purpose());
-    if (!a.ok()) {
-      reason = Reason::kAccessorNotPermitted;
-    } else if (!pu.ok()) {
-      reason = Reason::kNotAllowedByPolicy;
-    } else {
-      accessor = *a;
-      purpose = *pu;
-    }
-  }
-  if (target.category_policy != &p && reason == Reason::kUnspecified) {
-    absl::StatusOr<CategoryIndex> c =
-        p.FindCategory(target.category_policy->category_id(target.category));
-    if (!c.ok()) {
-      reason = Reason::kNotAllowedByPolicy;
-    } else {
-      category = *c;
+// The decision rules, for one subject and one instant: the epoch, the
+// context's resolution, the clock and the subject's consent state are read
+// once and shared by every category decided through one Decider (one for a
+// `Check`, several for `CheckCategories`).
+struct Guard::Decider {
+  Decider(Guard& g, const AccessContext& c)
+      : guard(g),
+        ctx(c),
+        epoch(g.impl_->current.load(std::memory_order_acquire)),
+        p(*epoch->policy),
+        accessor(c.accessor_),
+        purpose(c.purpose_) {
+    // Resolve the context against the enforced policy. It was resolved
+    // once by the caller; only after a policy switch does it need a lookup
+    // by name, and a name the new policy lacks denies.
+    if (ctx.policy_.get() != &p) {
+      absl::StatusOr<AccessorIndex> a = p.FindAccessor(ctx.accessor());
+      absl::StatusOr<PurposeIndex> pu = p.FindPurpose(ctx.purpose());
+      if (!a.ok()) {
+        context_reason = Reason::kAccessorNotPermitted;
+      } else if (!pu.ok()) {
+        context_reason = Reason::kNotAllowedByPolicy;
+      } else {
+        accessor = *a;
+        purpose = *pu;
+      }
     }
   }
 
   // The time is read only when needed: for an expiring consent, and for
   // the audit event.
-  std::int64_t now_ns_cache = -1;
-  auto now_ns = [&]() {
+  std::int64_t now_ns() {
     if (now_ns_cache < 0) {
-      now_ns_cache = impl_->has_clock ? absl::ToUnixNanos(options_.clock())
-                                      : absl::GetCurrentTimeNanos();
+      now_ns_cache = guard.impl_->has_clock
+                         ? absl::ToUnixNanos(guard.options_.clock())
+                         : absl::GetCurrentTimeNanos();
     }
     return now_ns_cache;
-  };
-  if (reason == Reason::kUnspecified) {
+  }
+
+  // The consent state of `subject` no older than `min_revision`, from the
+  // cache or else the store; false when the store cannot be read. Looked
+  // up once per Decider.
+  bool LookUp(absl::string_view subject, Revision min_revision) {
+    if (looked_up) return state != nullptr;
+    looked_up = true;
+    const SubjectProfile* s = nullptr;
+    const std::uint64_t hash = internal::ConsentCache::Hash(subject);
+    const bool found = epoch->cache.Lookup(subject, hash, &s, &revision);
+    if (!found || revision < min_revision ||
+        (s->valid_until_ns != internal::kNoExpiry &&
+         s->valid_until_ns <= now_ns())) {
+      // Miss, state older than the caller demands, or a consent expired
+      // since the profile was compiled: read the record and compile it
+      // now.
+      absl::StatusOr<v1::ConsentRecord> record =
+          guard.impl_->store->Get(subject);
+      if (record.ok() && record->subject_id() != subject) {
+        if (record->subject_id().empty() && record->revision() == 0 &&
+            record->purposes_size() == 0 && !record->has_restrictions()) {
+          // "No record", answered without the id.
+          record->set_subject_id(std::string(subject));
+        } else {
+          // Another subject's consent must never decide this read: a
+          // store that answers for the wrong subject is failing.
+          record = absl::DataLossError(
+              "consent store returned a record for "
+              "another subject");
+        }
+      }
+      if (!record.ok()) return false;
+      const absl::Time now = absl::FromUnixNanos(now_ns());
+      epoch->Apply(*record, now, /*replace_same_revision=*/true);
+      if (!epoch->cache.Lookup(subject, hash, &s, &revision) ||
+          s->valid_until_ns <= now_ns()) {
+        // Not cacheable (an over-long id), or changed meanwhile: use
+        // the record just read.
+        uncached = std::make_unique<SubjectState>(
+            internal::CompileSubjectState(p, *record, now));
+        s = &uncached->profile;
+        revision = uncached->revision;
+      }
+    }
+    state = s;
+    return true;
+  }
+
+  // The reason for `target` (whose subject every call of one Decider
+  // shares), the category resolved against the enforced policy, and the
+  // consent revision the decision used (0 when it used none).
+  Reason Decide(const Target& target, CategoryIndex* category_used,
+                Revision* revision_used) {
+    Reason reason = context_reason;
+    *revision_used = 0;
+    CategoryIndex category = target.category;
+    if (target.category_policy != &p && reason == Reason::kUnspecified) {
+      absl::StatusOr<CategoryIndex> c =
+          p.FindCategory(target.category_policy->category_id(target.category));
+      if (!c.ok()) {
+        reason = Reason::kNotAllowedByPolicy;
+      } else {
+        category = *c;
+      }
+    }
+    *category_used = category;
+    if (reason != Reason::kUnspecified) return reason;
     const Basis basis = p.basis(category, purpose);
     if (!p.declarable_by(accessor).Contains(purpose)) {
       reason = Reason::kAccessorNotPermitted;
@@ -518,102 +575,91 @@ absl::StatusOr<Decision> Guard::Decide(const AccessContext& ctx,
                    target.tags->collected_at() +
                        p.retention(category, purpose)) {
       reason = Reason::kRetentionExpired;
-    } else if (basis != Basis::kNecessary && feed_stale()) {
+    } else if (basis != Basis::kNecessary && guard.feed_stale()) {
       // The cache may miss a withdrawal: consent cannot be relied on.
       reason = Reason::kConsentStale;
     } else {
-      const SubjectProfile* s = nullptr;
-      // Only allocated on the slow path: a SubjectState is large, and
-      // constructing one (even an empty optional of one) on every check
-      // costs more than the rest of the check.
-      std::unique_ptr<SubjectState> uncached;
-      const std::uint64_t hash = internal::ConsentCache::Hash(target.subject);
-      const bool found =
-          epoch->cache.Lookup(target.subject, hash, &s, &revision);
-      if (!found || revision < target.min_revision ||
-          (s->valid_until_ns != internal::kNoExpiry &&
-           s->valid_until_ns <= now_ns())) {
-        // Miss, state older than the caller demands, or a consent expired
-        // since the profile was compiled: read the record and compile it
-        // now.
-        absl::StatusOr<v1::ConsentRecord> record =
-            impl_->store->Get(target.subject);
-        if (record.ok() && record->subject_id() != target.subject) {
-          if (record->subject_id().empty() && record->revision() == 0 &&
-              record->purposes_size() == 0 && !record->has_restrictions()) {
-            // "No record", answered without the id.
-            record->set_subject_id(std::string(target.subject));
-          } else {
-            // Another subject's consent must never decide this read: a
-            // store that answers for the wrong subject is failing.
-            record = absl::DataLossError(
-                "consent store returned a record for "
-                "another subject");
+      const bool ok = LookUp(target.subject, target.min_revision);
+      *revision_used = revision;
+      if (!ok) return Reason::kStoreUnavailable;
+      const SubjectProfile* s = state;
+      const std::uint64_t bit = std::uint64_t{1} << purpose;
+      if (s->flags & SubjectProfile::kErased) {
+        reason = Reason::kSubjectErased;
+      } else if ((s->flags & SubjectProfile::kSuspendAll) ||
+                 (s->suspended & bit)) {
+        reason = Reason::kUseSuspended;
+      } else if (basis == Basis::kNecessary) {
+        reason = Reason::kAllowedNecessary;
+      } else if (s->withdrawn & bit) {
+        reason = Reason::kConsentWithdrawn;
+      } else if (s->refused & bit) {
+        reason = Reason::kConsentRefused;
+      } else if (basis == Basis::kOptOut) {
+        reason = Reason::kAllowedNotOptedOut;
+      } else if (p.per_occasion().Contains(purpose)) {
+        reason = Reason::kNoOccasionConsent;
+        if (s->flags & SubjectProfile::kHasOccasionConsent) {
+          internal::OccasionMatch m = epoch->MatchOccasion(
+              target.subject, p.ancestors(purpose), ctx.occasion_id(),
+              p.min_consent_ordinal(category, purpose), now_ns());
+          reason = m.reason;
+          if (reason == Reason::kAllowedOccasionConsent && m.single_use &&
+              target.consume_single_use) {
+            reason = guard.ConsumeOccasionConsent(target.subject, m.purpose,
+                                                  ctx.occasion_id(), now_ns());
           }
         }
-        if (!record.ok()) {
-          reason = Reason::kStoreUnavailable;
-        } else {
-          const absl::Time now = absl::FromUnixNanos(now_ns());
-          epoch->Apply(*record, now, /*replace_same_revision=*/true);
-          if (!epoch->cache.Lookup(target.subject, hash, &s, &revision) ||
-              s->valid_until_ns <= now_ns()) {
-            // Not cacheable (an over-long id), or changed meanwhile: use
-            // the record just read.
-            uncached = std::make_unique<SubjectState>(
-                internal::CompileSubjectState(p, *record, now));
-            s = &uncached->profile;
-            revision = uncached->revision;
-          }
-        }
-      }
-      if (reason == Reason::kUnspecified) {
-        const std::uint64_t bit = std::uint64_t{1} << purpose;
-        if (s->flags & SubjectProfile::kErased) {
-          reason = Reason::kSubjectErased;
-        } else if ((s->flags & SubjectProfile::kSuspendAll) ||
-                   (s->suspended & bit)) {
-          reason = Reason::kUseSuspended;
-        } else if (basis == Basis::kNecessary) {
-          reason = Reason::kAllowedNecessary;
-        } else if (s->withdrawn & bit) {
-          reason = Reason::kConsentWithdrawn;
-        } else if (s->refused & bit) {
-          reason = Reason::kConsentRefused;
-        } else if (basis == Basis::kOptOut) {
-          reason = Reason::kAllowedNotOptedOut;
-        } else if (p.per_occasion().Contains(purpose)) {
-          reason = Reason::kNoOccasionConsent;
-          if (s->flags & SubjectProfile::kHasOccasionConsent) {
-            internal::OccasionMatch m = epoch->MatchOccasion(
-                target.subject, p.ancestors(purpose), ctx.occasion_id(),
-                p.min_consent_ordinal(category, purpose), now_ns());
-            reason = m.reason;
-            if (reason == Reason::kAllowedOccasionConsent && m.single_use &&
-                target.consume_single_use) {
-              reason = ConsumeOccasionConsent(target.subject, m.purpose,
-                                              ctx.occasion_id(), now_ns());
-            }
-          }
-        } else if (((p.requires_specific_consent(category) ? s->given_direct
-                                                           : s->given) &
-                    bit) != 0) {
-          reason = (p.has_reconsent() &&
-                    s->consent_ordinal[purpose] <
-                        p.min_consent_ordinal(category, purpose))
-                       ? Reason::kConsentPredatesMaterialChange
-                       : Reason::kAllowedConsent;
-        } else if (s->expired & bit) {
-          reason = Reason::kConsentExpired;
-        } else if (p.requires_specific_consent(category) && (s->given & bit)) {
-          // Consent reaches this purpose only through a parent purpose.
-          reason = Reason::kNoSpecificConsent;
-        } else {
-          reason = Reason::kNoConsent;
-        }
+      } else if (((p.requires_specific_consent(category) ? s->given_direct
+                                                         : s->given) &
+                  bit) != 0) {
+        reason =
+            (p.has_reconsent() && s->consent_ordinal[purpose] <
+                                      p.min_consent_ordinal(category, purpose))
+                ? Reason::kConsentPredatesMaterialChange
+                : Reason::kAllowedConsent;
+      } else if (s->expired & bit) {
+        reason = Reason::kConsentExpired;
+      } else if (p.requires_specific_consent(category) && (s->given & bit)) {
+        // Consent reaches this purpose only through a parent purpose.
+        reason = Reason::kNoSpecificConsent;
+      } else {
+        reason = Reason::kNoConsent;
       }
     }
+    return reason;
   }
+
+  Guard& guard;
+  const AccessContext& ctx;
+  Epoch* const epoch;
+  const CompiledPolicy& p;
+  AccessorIndex accessor;
+  PurposeIndex purpose;
+  Reason context_reason = Reason::kUnspecified;
+  std::int64_t now_ns_cache = -1;
+  // The subject's consent state, once looked up.
+  bool looked_up = false;
+  const SubjectProfile* state = nullptr;
+  Revision revision = 0;
+  // Only allocated on the slow path: a SubjectState is large, and
+  // constructing one (even an empty optional of one) on every check
+  // costs more than the rest of the check.
+  std::unique_ptr<SubjectState> uncached;
+};
+
+absl::StatusOr<Decision> Guard::Decide(const AccessContext& ctx,
+                                       const Target& target,
+                                       const CompiledPolicy** policy_used,
+                                       PurposeIndex* purpose_used,
+                                       CategoryIndex* category_used) {
+  Decider decider(*this, ctx);
+  const CompiledPolicy& p = decider.p;
+  const PurposeIndex purpose = decider.purpose;
+  CategoryIndex category = target.category;
+  Revision revision = 0;
+  const Reason reason = decider.Decide(target, &category, &revision);
+  auto now_ns = [&decider]() { return decider.now_ns(); };
 
   const Decision decision(reason, revision, impl_->shadow);
   AuditSink* const audit = target.suppress_audit ? nullptr : impl_->audit;
@@ -688,6 +734,65 @@ absl::StatusOr<Decision> Guard::Decide(const AccessContext& ctx,
     *category_used = category;
   }
   return decision;
+}
+
+absl::Status Guard::CheckCategories(
+    const AccessContext& ctx, absl::string_view subject,
+    absl::Span<const CategoryRef* const> categories, Decision* decisions) {
+  Decider decider(*this, ctx);
+  const CompiledPolicy& p = decider.p;
+  AuditSink* const audit = impl_->audit;
+  // One event per category, as `Check` records it; the fields shared by
+  // all of them (including the one time read for this subject) are set
+  // once.
+  AuditEvent event;
+  bool event_started = false;
+  for (std::size_t i = 0; i < categories.size(); ++i) {
+    const CategoryRef& ref = *categories[i];
+    const Target target{.subject = subject,
+                        .category_policy = ref.policy_.get(),
+                        .category = ref.index_,
+                        .tags = nullptr};
+    CategoryIndex category = target.category;
+    Revision revision = 0;
+    const Reason reason = decider.Decide(target, &category, &revision);
+    const Decision decision(reason, revision, impl_->shadow);
+    decisions[i] = decision;
+    if (ABSL_PREDICT_TRUE(audit == nullptr && decision.allowed())) continue;
+    const absl::string_view category_id =
+        target.category_policy->category_id(target.category);
+    if (audit != nullptr) {
+      if (!event_started) {
+        event_started = true;
+        event.time_unix_nanos = decider.now_ns();
+        event.accessor = ctx.accessor();
+        event.subject = subject;
+        event.purpose = ctx.purpose();
+        event.policy_version = p.version();
+      }
+      event.category = category_id;
+      event.reason = reason;
+      event.revision = revision;
+      event.shadow = decision.shadow_denial();
+      const absl::Status recorded = audit->Record(event);
+      if (ABSL_PREDICT_FALSE(!recorded.ok())) {
+        return DenialStatus(absl::IsResourceExhausted(recorded)
+                                ? Reason::kAuditOverloaded
+                                : Reason::kAuditUnavailable,
+                            ctx.purpose(), category_id);
+      }
+    }
+    if (reason == Reason::kStoreUnavailable) {
+      return DenialStatus(reason, ctx.purpose(), category_id);
+    }
+    if (decision.shadow_denial()) {
+      internal::MutexLock lock(&impl_->shadow_mu);
+      ++impl_->shadow_counts[std::make_tuple(std::string(ctx.accessor()),
+                                             std::string(ctx.purpose()),
+                                             std::string(category_id), reason)];
+    }
+  }
+  return absl::OkStatus();
 }
 
 Reason Guard::ConsumeOccasionConsent(absl::string_view subject,

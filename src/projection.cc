@@ -4,10 +4,13 @@
 #include "consentry/projection.h"
 
 #include <algorithm>
+#include <atomic>
 #include <bit>
+#include <typeinfo>
 #include <utility>
 
 #include "absl/container/flat_hash_map.h"
+#include "absl/container/inlined_vector.h"
 #include "absl/strings/str_cat.h"
 #include "google/protobuf/descriptor.h"
 #include "google/protobuf/message.h"
@@ -18,10 +21,64 @@
 namespace consentry {
 namespace internal {
 
-// A compiled plan with the categories resolved against the Guard.
+// The prune programs compiled for a plan, by denied bits. Readers load
+// the current snapshot with one atomic load and no lock; a new set of
+// denied bits publishes a new snapshot (copy plus one entry) under `mu`.
+struct ProgramSnapshot {
+  absl::flat_hash_map<std::uint64_t, const PruneProgramSet*> programs;
+};
+
+// A compiled plan with the categories resolved against the Guard, and the
+// prune programs compiled for it so far.
 struct ResolvedPlan {
   std::unique_ptr<ProjectionPlan> plan;
   std::vector<CategoryRef> categories;  // by plan-local index
+  // The need of the root's subject-id field: present whenever a record is
+  // projected (an empty subject id is rejected first).
+  std::uint64_t subject_need = 0;
+  // The program for "nothing present is denied", compiled with the plan.
+  std::unique_ptr<PruneProgramSet> all_allowed;
+
+  // Programs for other denied sets, compiled on first use. At most one per
+  // subset of the plan's categories that is denied together; in practice
+  // a handful per type (one per combination of consent states seen).
+  mutable std::atomic<const ProgramSnapshot*> programs{nullptr};
+  mutable Mutex mu;
+  mutable std::vector<std::unique_ptr<const ProgramSnapshot>> snapshots
+      ABSL_GUARDED_BY(mu);
+  mutable std::vector<std::unique_ptr<PruneProgramSet>> sets
+      ABSL_GUARDED_BY(mu);
+
+  // The program that clears `denied` (present bits that are not allowed).
+  const PruneProgramSet& ProgramFor(std::uint64_t denied) const {
+    if (denied == 0) return *all_allowed;
+    const ProgramSnapshot* snap = programs.load(std::memory_order_acquire);
+    if (snap != nullptr) {
+      if (auto it = snap->programs.find(denied); it != snap->programs.end()) {
+        return *it->second;
+      }
+    }
+    // Compile outside the lock; a racing thread may compile the same set,
+    // and the first to publish wins.
+    std::unique_ptr<PruneProgramSet> compiled =
+        CompilePruneProgram(*plan, denied);
+    MutexLock lock(&mu);
+    const ProgramSnapshot* latest = programs.load(std::memory_order_acquire);
+    if (latest != nullptr) {
+      if (auto it = latest->programs.find(denied);
+          it != latest->programs.end()) {
+        return *it->second;
+      }
+    }
+    auto next = latest != nullptr ? std::make_unique<ProgramSnapshot>(*latest)
+                                  : std::make_unique<ProgramSnapshot>();
+    const PruneProgramSet* raw = compiled.get();
+    next->programs.emplace(denied, raw);
+    sets.push_back(std::move(compiled));
+    programs.store(next.get(), std::memory_order_release);
+    snapshots.push_back(std::move(next));
+    return *raw;
+  }
 };
 
 // An immutable map from message type to plan. Readers load the current
@@ -30,6 +87,11 @@ struct ResolvedPlan {
 struct PlanSnapshot {
   absl::flat_hash_map<const google::protobuf::Descriptor*, const ResolvedPlan*>
       plans;
+  // The same plans by generated C++ class, for records whose class uses the
+  // plan's cached reflection: `typeid` finds the plan without the virtual
+  // `GetDescriptor` and `GetReflection` calls (each a once-guard in
+  // protobuf).
+  absl::flat_hash_map<const std::type_info*, const ResolvedPlan*> by_class;
 };
 
 }  // namespace internal
@@ -49,6 +111,23 @@ struct Projector::Cache {
   std::vector<std::unique_ptr<const PlanSnapshot>> snapshots
       ABSL_GUARDED_BY(mu);
   std::vector<std::unique_ptr<const ResolvedPlan>> plans ABSL_GUARDED_BY(mu);
+
+  const ResolvedPlan* FindClass(const std::type_info& cls) const {
+    const PlanSnapshot* snap = current.load(std::memory_order_acquire);
+    auto it = snap->by_class.find(&cls);
+    return it == snap->by_class.end() ? nullptr : it->second;
+  }
+
+  // Publishes `plan` (already cached by type) for the generated class `cls`.
+  void AddClass(const std::type_info& cls, const ResolvedPlan* plan) {
+    internal::MutexLock lock(&mu);
+    const PlanSnapshot* latest = current.load(std::memory_order_acquire);
+    if (latest->by_class.contains(&cls)) return;
+    auto next = std::make_unique<PlanSnapshot>(*latest);
+    next->by_class.emplace(&cls, plan);
+    current.store(next.get(), std::memory_order_release);
+    snapshots.push_back(std::move(next));
+  }
 };
 
 Projector::Projector(Guard& guard, ProjectorOptions options)
@@ -78,6 +157,13 @@ absl::StatusOr<const ResolvedPlan*> Projector::PlanFor(const Descriptor* type) {
     return guard_.Category(id).status();
   };
   ASSIGN_OR_RETURN(resolved->plan, internal::CompilePlan(type, resolve));
+  if (resolved->plan->subject != nullptr) {
+    resolved->subject_need =
+        resolved->plan->root_node
+            ->fields[static_cast<std::size_t>(resolved->plan->subject->index())]
+            .need;
+  }
+  resolved->all_allowed = internal::CompilePruneProgram(*resolved->plan, 0);
   resolved->categories.reserve(resolved->plan->category_ids.size());
   for (const std::string& id : resolved->plan->category_ids) {
     ASSIGN_OR_RETURN(CategoryRef c, guard_.Category(id));
@@ -128,48 +214,82 @@ absl::Status Projector::ProjectInto(const AccessContext& ctx, const Message& in,
   if (out == nullptr) {
     return absl::InvalidArgumentError("Projector::ProjectInto: out is null");
   }
-  const Descriptor* type = in.GetDescriptor();
-  if (out->GetDescriptor() != type) {
+  // A plan found by class means `in` is of a generated class whose
+  // reflection the plan holds (`cached`): the walks then skip the virtual
+  // `GetReflection` per message.
+  const std::type_info& cls = typeid(in);
+  const ResolvedPlan* resolved = cache_->FindClass(cls);
+  bool cached = resolved != nullptr;
+  const bool same_class = typeid(*out) == cls;
+  // A generated class is one message type; a dynamic message class is many.
+  if (!(cached && same_class) && out->GetDescriptor() != in.GetDescriptor()) {
     return absl::InvalidArgumentError(absl::StrCat(
         "Projector::ProjectInto: out is a ", out->GetDescriptor()->full_name(),
-        ", not a ", type->full_name()));
+        ", not a ", in.GetDescriptor()->full_name()));
   }
   // Every failure leaves `out` empty: no partial copy.
   const auto fail = [out](absl::Status s) {
     out->Clear();
     return s;
   };
-  absl::StatusOr<const ResolvedPlan*> planned = PlanFor(type);
-  if (!planned.ok()) return fail(planned.status());
-  const ResolvedPlan* resolved = *planned;
+  if (resolved == nullptr) {
+    absl::StatusOr<const ResolvedPlan*> planned = PlanFor(in.GetDescriptor());
+    if (!planned.ok()) return fail(planned.status());
+    resolved = *planned;
+    cached = internal::UsesCachedReflection(*resolved->plan->root_node, in);
+    if (cached) cache_->AddClass(cls, resolved);
+  }
   const internal::ProjectionPlan& plan = *resolved->plan;
+  const Descriptor* type = plan.root;
   if (plan.subject == nullptr) return fail(plan.subject_error);
   std::string scratch;
+  const google::protobuf::Reflection* reflection =
+      cached ? plan.root_node->reflection : in.GetReflection();
   const std::string& subject =
-      in.GetReflection()->GetStringReference(in, plan.subject, &scratch);
+      reflection->GetStringReference(in, plan.subject, &scratch);
   if (subject.empty()) {
     return fail(absl::InvalidArgumentError(
         absl::StrCat("message type ", type->full_name(), ": subject-id field ",
                      plan.subject->name(), " is empty")));
   }
 
-  std::uint64_t present = 0;
-  const bool cached = internal::UsesCachedReflection(*plan.root_node, in);
-  internal::PresentMask(*plan.root_node, in, cached, &present);
+  // One walk learns which categories are present (the subject's always
+  // is) and whether unknown fields must be dropped.
+  internal::ScanResult scan;
+  scan.present = resolved->subject_need;
+  internal::Scan(*plan.root_node, in, cached, &scan);
+  const std::uint64_t present = scan.present;
   std::uint64_t allowed = internal::kAlwaysBit;
   absl::Status first_denial;
   std::uint64_t first_denial_bit = 0;
+  // Every present category is decided and audited, in one Guard call that
+  // looks the subject up once.
+  const CategoryRef* refs[internal::kMaxPlanCategories];
+  int bits[internal::kMaxPlanCategories];
+  std::size_t n = 0;
   for (std::uint64_t b = present & internal::kCategoryBits; b != 0;
        b &= b - 1) {
     const int c = std::countr_zero(b);
-    absl::StatusOr<Decision> d = guard_.Check(
-        ctx, subject, resolved->categories[static_cast<std::size_t>(c)]);
-    if (!d.ok()) return fail(d.status());  // outage: fail closed, no copy
-    if (d->proceeds()) {
+    bits[n] = c;
+    refs[n++] = &resolved->categories[static_cast<std::size_t>(c)];
+  }
+  absl::InlinedVector<Decision, 8> decisions(n,
+                                             Decision(Reason::kUnspecified, 0));
+  {
+    absl::Status checked = guard_.CheckCategories(
+        ctx, subject, absl::MakeConstSpan(refs, n), decisions.data());
+    if (!checked.ok()) return fail(std::move(checked));  // no copy
+  }
+  for (std::size_t i = 0; i < n; ++i) {
+    const Decision& d = decisions[i];
+    const int c = bits[i];
+    if (d.proceeds()) {
       allowed |= std::uint64_t{1} << c;
-    } else if (first_denial.ok()) {
+    } else if (options_.mode == ProjectionMode::kRequireAll &&
+               first_denial.ok()) {
+      // Built only when it is returned: a status costs allocations.
       first_denial =
-          DenialStatus(d->reason(), ctx.purpose(),
+          DenialStatus(d.reason(), ctx.purpose(),
                        plan.category_ids[static_cast<std::size_t>(c)]);
       first_denial_bit = std::uint64_t{1} << c;
     }
@@ -193,7 +313,18 @@ absl::Status Projector::ProjectInto(const AccessContext& ctx, const Message& in,
   // that Message::CopyFrom makes in Debian's libprotobuf.
   out->Clear();
   out->MergeFrom(in);
-  internal::Prune(*plan.root_node, out, cached, allowed);
+  // Bits not present need no clearing, so the program is chosen by the
+  // present bits that are denied: none, in the common case. Unknown
+  // fields were looked for in the scan; they are rare.
+  const bool unknown = scan.unknown;
+  if (denied == 0 && !unknown) return absl::OkStatus();
+  const internal::PruneProgramSet& programs = resolved->ProgramFor(denied);
+  // `out` may be of another class than `in` (a dynamic message of the
+  // same type), so its reflection is checked on its own.
+  internal::RunPruneProgram(
+      unknown ? *programs.full : *programs.clear_only, out,
+      same_class ? cached
+                 : internal::UsesCachedReflection(*plan.root_node, *out));
   return absl::OkStatus();
 }
 

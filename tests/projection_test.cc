@@ -3,13 +3,16 @@
 
 #include "consentry/projection.h"
 
+#include <algorithm>
 #include <memory>
 #include <string>
 #include <thread>
 #include <vector>
 
 #include "absl/container/flat_hash_set.h"
+#include "absl/strings/str_cat.h"
 #include "gmock/gmock.h"
+#include "google/protobuf/dynamic_message.h"
 #include "google/protobuf/util/message_differencer.h"
 #include "gtest/gtest.h"
 #include "projection_test.pb.h"
@@ -152,6 +155,133 @@ TEST_F(ProjectorTest, UnknownFieldsAreDropped) {
   EXPECT_THAT(*out, EqualsProto(FullRecord()));
 }
 
+TEST_F(ProjectorTest, UnknownFieldsAreDroppedWhenFieldsAreCleared) {
+  test::Record in = FullRecord();
+  in.GetReflection()->MutableUnknownFields(&in)->AddVarint(999, 1);
+  test::Part* part = in.mutable_parts(1);
+  part->GetReflection()->MutableUnknownFields(part)->AddFixed32(997, 7);
+
+  absl::StatusOr<test::Record> out =
+      Project("billing-service", "billing.calculation", in);
+  ASSERT_OK(out);
+  EXPECT_TRUE(out->GetReflection()->GetUnknownFields(*out).empty());
+  // The part held only measurement data and an unknown field: it is gone.
+  EXPECT_EQ(out->parts_size(), 0);
+  EXPECT_EQ(out->card_token(), "tok-123");
+}
+
+TEST_F(ProjectorTest, ZeroValuedScalarsAreNotPresentButSetOneofMembersAre) {
+  test::Record in;
+  in.set_member_id(kMember);
+  in.set_weight_kg(0.0);
+  audit_.Clear();
+  ASSERT_OK(Project("support-desk", "support", in).status());
+  EXPECT_EQ(audit_.size(), 1u);  // identity only
+
+  in.set_card_token("");  // a oneof member is present even when empty
+  audit_.Clear();
+  ASSERT_OK(Project("support-desk", "support", in).status());
+  EXPECT_EQ(audit_.size(), 2u);  // identity and billing
+
+  in.set_weight_kg(0.5);
+  audit_.Clear();
+  ASSERT_OK(Project("support-desk", "support", in).status());
+  EXPECT_EQ(audit_.size(), 3u);  // and measurement
+}
+
+TEST_F(ProjectorTest, EachScalarKindIsPresentExactlyWhenSet) {
+  const google::protobuf::Descriptor* type = test::Scalars::descriptor();
+  for (int i = 0; i < type->field_count(); ++i) {
+    const google::protobuf::FieldDescriptor* fd = type->field(i);
+    if (fd->name() == "member_id") continue;
+    test::Scalars in;
+    in.set_member_id(kMember);
+    const google::protobuf::Reflection* r = in.GetReflection();
+    audit_.Clear();
+    ASSERT_OK(Project("support-desk", "support", in).status());
+    EXPECT_EQ(audit_.size(), 1u) << fd->name() << " unset";
+
+    switch (fd->cpp_type()) {
+      case google::protobuf::FieldDescriptor::CPPTYPE_INT32:
+        if (fd->is_repeated()) {
+          r->AddInt32(&in, fd, 0);
+        } else {
+          r->SetInt32(&in, fd, fd->has_presence() ? 0 : -3);
+        }
+        break;
+      case google::protobuf::FieldDescriptor::CPPTYPE_INT64:
+        r->SetInt64(&in, fd, -4);
+        break;
+      case google::protobuf::FieldDescriptor::CPPTYPE_UINT32:
+        r->SetUInt32(&in, fd, 5);
+        break;
+      case google::protobuf::FieldDescriptor::CPPTYPE_UINT64:
+        r->SetUInt64(&in, fd, 6);
+        break;
+      case google::protobuf::FieldDescriptor::CPPTYPE_FLOAT:
+        r->SetFloat(&in, fd, 0.5f);
+        break;
+      case google::protobuf::FieldDescriptor::CPPTYPE_DOUBLE:
+        r->SetDouble(&in, fd, -0.25);
+        break;
+      case google::protobuf::FieldDescriptor::CPPTYPE_BOOL:
+        r->SetBool(&in, fd, true);
+        break;
+      case google::protobuf::FieldDescriptor::CPPTYPE_ENUM:
+        r->SetEnumValue(&in, fd, 1);
+        break;
+      case google::protobuf::FieldDescriptor::CPPTYPE_STRING:
+        r->SetString(&in, fd, "x");
+        break;
+      default:
+        FAIL() << "unexpected field kind: " << fd->name();
+    }
+    audit_.Clear();
+    absl::StatusOr<test::Scalars> out = Project("support-desk", "support", in);
+    ASSERT_OK(out);
+    EXPECT_EQ(audit_.size(), 2u) << fd->name() << " set";
+    EXPECT_THAT(*out, EqualsProto(in)) << fd->name();
+  }
+}
+
+TEST_F(ProjectorTest, DynamicMessagesAreProjectedLikeGeneratedOnes) {
+  absl::StatusOr<test::Record> generated =
+      Project("billing-service", "billing.calculation", FullRecord());
+  ASSERT_OK(generated);
+  google::protobuf::DynamicMessageFactory factory;
+  const google::protobuf::Message* prototype =
+      factory.GetPrototype(test::Record::descriptor());
+  ASSERT_NE(prototype, nullptr);
+  std::unique_ptr<google::protobuf::Message> dynamic_in(prototype->New());
+  ASSERT_TRUE(dynamic_in->ParseFromString(FullRecord().SerializeAsString()));
+  const AccessContext billing = Ctx("billing-service", "billing.calculation");
+
+  // Dynamic in, dynamic out.
+  absl::StatusOr<std::unique_ptr<google::protobuf::Message>> out =
+      projector_->Project(billing, *dynamic_in);
+  ASSERT_OK(out);
+  test::Record reparsed;
+  ASSERT_TRUE(reparsed.ParseFromString((*out)->SerializeAsString()));
+  EXPECT_THAT(reparsed, EqualsProto(*generated));
+
+  // Generated in, dynamic out, and the reverse.
+  std::unique_ptr<google::protobuf::Message> dynamic_out(prototype->New());
+  ASSERT_OK(projector_->ProjectInto(billing, FullRecord(), dynamic_out.get()));
+  ASSERT_TRUE(reparsed.ParseFromString(dynamic_out->SerializeAsString()));
+  EXPECT_THAT(reparsed, EqualsProto(*generated));
+  test::Record generated_out;
+  ASSERT_OK(projector_->ProjectInto(billing, *dynamic_in, &generated_out));
+  EXPECT_THAT(generated_out, EqualsProto(*generated));
+
+  // Dynamic messages of two types share one C++ class.
+  std::unique_ptr<google::protobuf::Message> other(
+      factory.GetPrototype(test::Tree::descriptor())->New());
+  EXPECT_THAT(projector_->ProjectInto(billing, *dynamic_in, other.get()),
+              StatusIs(absl::StatusCode::kInvalidArgument,
+                       HasSubstr("out is a consentry.test.Tree, not a "
+                                 "consentry.test.Record")));
+}
+
 TEST_F(ProjectorTest, UntaggedFieldsFailClosed) {
   test::Untagged in;
   in.set_member_id(kMember);
@@ -236,6 +366,69 @@ TEST_F(ProjectorTest, AuditsOneDecisionPerCategoryPresent) {
   only_id.set_member_id(kMember);
   ASSERT_OK(Project("support-desk", "support", only_id).status());
   EXPECT_EQ(audit_.size(), 1u);
+}
+
+// The projection decides its categories in one Guard call; its events must
+// be those one `Check` per category makes, one time shared by all.
+TEST_F(ProjectorTest, AuditsWhatOneCheckPerCategoryWould) {
+  const auto by_category = [this]() {
+    std::vector<OwnedAuditEvent> events = audit_.Events();
+    std::sort(events.begin(), events.end(),
+              [](const OwnedAuditEvent& a, const OwnedAuditEvent& b) {
+                return a.category < b.category;
+              });
+    return events;
+  };
+  Set(kMember, "statistics.measurement", v1::CONSENT_STATE_GIVEN);
+  Set(kMember, "marketing.research", v1::CONSENT_STATE_REFUSED);
+  const std::vector<std::string> categories = {"billing", "contact", "identity",
+                                               "measurement"};
+  const std::vector<std::pair<std::string, std::string>> contexts = {
+      {"support-desk", "support"},
+      {"billing-service", "billing.calculation"},
+      {"statistics-job", "statistics.measurement"},
+      {"marketing-analytics", "marketing.research"},
+      {"web-analytics", "web"}};
+  // The second round runs after a policy switch: contexts and categories
+  // resolved under the old policy are then resolved by name.
+  for (int round = 0; round < 2; ++round) {
+    for (const auto& [accessor, purpose] : contexts) {
+      SCOPED_TRACE(absl::StrCat(accessor, " / ", purpose, " round ", round));
+      const AccessContext ctx = Ctx(accessor, purpose);
+      std::vector<CategoryRef> refs;
+      for (const std::string& c : categories) refs.push_back(Cat(c));
+      if (round == 1) {
+        ASSERT_OK(guard_->SetPolicy(testing::DefaultPolicy()));
+      }
+      audit_.Clear();
+      ASSERT_OK(projector_->Project(ctx, FullRecord()).status());
+      const std::vector<OwnedAuditEvent> projected = by_category();
+      audit_.Clear();
+      for (const CategoryRef& c : refs) {
+        ASSERT_OK(guard_->Check(ctx, kMember, c).status());
+      }
+      const std::vector<OwnedAuditEvent> checked = by_category();
+      ASSERT_EQ(projected.size(), categories.size());
+      ASSERT_EQ(checked.size(), categories.size());
+      for (std::size_t i = 0; i < categories.size(); ++i) {
+        const OwnedAuditEvent& p = projected[i];
+        const OwnedAuditEvent& c = checked[i];
+        EXPECT_EQ(p.category, categories[i]);
+        EXPECT_EQ(p.time_unix_nanos, projected[0].time_unix_nanos);
+        EXPECT_EQ(p.time_unix_nanos, c.time_unix_nanos);
+        EXPECT_EQ(p.action, c.action);
+        EXPECT_EQ(p.accessor, c.accessor);
+        EXPECT_EQ(p.subject, c.subject);
+        EXPECT_EQ(p.category, c.category);
+        EXPECT_EQ(p.purpose, c.purpose);
+        EXPECT_EQ(p.policy_version, c.policy_version);
+        EXPECT_EQ(p.record_ref, c.record_ref);
+        EXPECT_EQ(p.reason, c.reason) << categories[i];
+        EXPECT_EQ(p.revision, c.revision);
+        EXPECT_EQ(p.shadow, c.shadow);
+      }
+    }
+  }
 }
 
 TEST_F(ProjectorTest, RequireAllDeniesWhenAFieldIsDenied) {

@@ -63,6 +63,7 @@ namespace consentry {
 
 class AccessGrant;
 class Guard;
+class Projector;
 template <typename T>
 class Protected;
 class ProvisionRecordStore;
@@ -396,8 +397,12 @@ class CONSENTRY_EXPORT Guard {
   ConsentStore* consent_store() const;
   AuditSink* audit_sink() const;
 
+  // Projection decides every category present in a record in one call.
+  friend class Projector;
+
   struct Impl;
   struct Target;
+  struct Decider;
   Guard(GuardOptions options, std::unique_ptr<Impl> impl);
 
   Reason ConsumeOccasionConsent(absl::string_view subject,
@@ -409,6 +414,17 @@ class CONSENTRY_EXPORT Guard {
                                   const CompiledPolicy** policy_used,
                                   PurposeIndex* purpose_used,
                                   CategoryIndex* category_used);
+
+  // For Projector (src/projection.cc): decides `categories` of `subject`
+  // for `ctx` into `decisions[i]` exactly as one `Check` per category made
+  // at the same instant would, and audits one event per category (all with
+  // the same time), but reads the policy, the clock and the subject's
+  // consent state once. Errors: those of `Check`; the first one ends the
+  // call, and the decisions after it are not made.
+  absl::Status CheckCategories(const AccessContext& ctx,
+                               absl::string_view subject,
+                               absl::Span<const CategoryRef* const> categories,
+                               Decision* decisions);
 
   GuardOptions options_;
   std::unique_ptr<Impl> impl_;

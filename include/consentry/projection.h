@@ -17,9 +17,17 @@
 //   * Each decision is a `Guard::Check`, one per distinct category present in
 //     the record, so each is audited. A store or audit outage fails the
 //     whole projection: no partial copy is returned.
-//   * The rules are compiled once per message type into a plan and cached;
-//     a projection costs a copy, a walk over the sub-messages to clear what
-//     is denied, and the checks.
+//   * The rules are compiled once per message type into a plan, and the
+//     clearing for each set of denied categories into a program; both are
+//     cached. A projection costs one walk over the record (categories
+//     present, unknown fields), the checks, a copy, and the program's
+//     operations: none when nothing present is denied and the record has
+//     no unknown fields; otherwise a `ClearField` per denied field and a
+//     visit to each sub-message that holds both denied and allowed fields.
+//   * A sub-message or element of a repeated message field that is left
+//     empty by clearing is removed (its presence alone would tell
+//     something); a map entry whose message value is emptied stays, as its
+//     key is visible.
 //
 // `ListUntaggedFields` is the lint: the fields reachable from a set of message
 // types that carry no category, for integrators to fix before they enforce
@@ -79,15 +87,19 @@ struct ProjectorOptions {
 };
 
 // Projects protobuf records to what a purpose may see. Thread-safe: every
-// method may be called concurrently; a projection of an already planned
-// message type takes no lock. Does not own the Guard, which must outlive
-// the Projector.
+// method may be called concurrently; a projection takes no lock once its
+// type's plan and the program for its denied categories are cached. Does
+// not own the Guard, which must outlive the Projector.
 //
-// Plans are compiled once per message type, not per (type, purpose): which
-// categories a field holds does not depend on the purpose, and what a
-// purpose may see depends on the subject's consent, decided per record by
-// the Guard. Category ids in a plan stay valid across `Guard::SetPolicy`
-// (the Guard resolves them by name; a category the new policy lacks denies).
+// Plans are compiled once per message type, and the operations of a
+// projection once per (message type, set of categories denied), rather than
+// per (type, purpose): which categories a field holds does not depend on the
+// purpose, and what a purpose may see depends on the subject's consent,
+// decided per record by the Guard. A type has at most one program per
+// subset of its categories (in practice a handful: one per combination of
+// decisions seen). Category ids in a plan stay valid across
+// `Guard::SetPolicy` (the Guard resolves them by name; a category the new
+// policy lacks denies).
 // REQUIRES: the descriptors of projected types (their pool, for dynamic
 // messages) outlive the Projector.
 class CONSENTRY_EXPORT Projector {

@@ -3,6 +3,7 @@
 
 #include "src/internal/projection_plan.h"
 
+#include <bit>
 #include <tuple>
 #include <utility>
 
@@ -20,6 +21,67 @@ using google::protobuf::Message;
 using google::protobuf::Reflection;
 
 constexpr std::uint64_t Bit(int c) { return std::uint64_t{1} << c; }
+
+PlanField::Presence PresenceOf(const FieldDescriptor* fd) {
+  using P = PlanField::Presence;
+  if (fd->is_repeated() || fd->has_presence()) return P::kHasField;
+  switch (fd->cpp_type()) {
+    case FieldDescriptor::CPPTYPE_STRING:
+      // Other ctypes would be copied into the scratch string.
+      return fd->options().ctype() == google::protobuf::FieldOptions::STRING
+                 ? P::kString
+                 : P::kHasField;
+    case FieldDescriptor::CPPTYPE_DOUBLE:
+      return P::kDouble;
+    case FieldDescriptor::CPPTYPE_FLOAT:
+      return P::kFloat;
+    case FieldDescriptor::CPPTYPE_INT32:
+      return P::kInt32;
+    case FieldDescriptor::CPPTYPE_ENUM:
+      return P::kEnum;
+    case FieldDescriptor::CPPTYPE_INT64:
+      return P::kInt64;
+    case FieldDescriptor::CPPTYPE_UINT32:
+      return P::kUInt32;
+    case FieldDescriptor::CPPTYPE_UINT64:
+      return P::kUInt64;
+    case FieldDescriptor::CPPTYPE_BOOL:
+      return P::kBool;
+    default:
+      return P::kHasField;
+  }
+}
+
+// Whether the scalar field `pf` is present in `m` (see PlanField::Presence).
+bool ScalarPresent(const Reflection& r, const Message& m, const PlanField& pf) {
+  using P = PlanField::Presence;
+  switch (pf.presence) {
+    case P::kHasField:
+      return pf.repeated ? r.FieldSize(m, pf.field) > 0
+                         : r.HasField(m, pf.field);
+    case P::kString: {
+      std::string scratch;
+      return !r.GetStringReference(m, pf.field, &scratch).empty();
+    }
+    case P::kDouble:
+      return std::bit_cast<std::uint64_t>(r.GetDouble(m, pf.field)) != 0;
+    case P::kFloat:
+      return std::bit_cast<std::uint32_t>(r.GetFloat(m, pf.field)) != 0;
+    case P::kInt32:
+      return r.GetInt32(m, pf.field) != 0;
+    case P::kEnum:
+      return r.GetEnumValue(m, pf.field) != 0;
+    case P::kInt64:
+      return r.GetInt64(m, pf.field) != 0;
+    case P::kUInt32:
+      return r.GetUInt32(m, pf.field) != 0;
+    case P::kUInt64:
+      return r.GetUInt64(m, pf.field) != 0;
+    case P::kBool:
+      return r.GetBool(m, pf.field);
+  }
+  return r.HasField(m, pf.field);
+}
 
 // Walks the types reachable from a root and builds one node per
 // (type, hard category, soft category): the same type embedded under
@@ -49,7 +111,10 @@ class Compiler {
       const Message* prototype =
           google::protobuf::MessageFactory::generated_factory()->GetPrototype(
               type);
-      if (prototype != nullptr) node->reflection = prototype->GetReflection();
+      if (prototype != nullptr) {
+        node->reflection = prototype->GetReflection();
+        node->prototype = prototype;
+      }
     }
 
     const google::protobuf::MessageOptions& mo = type->options();
@@ -124,7 +189,14 @@ class Compiler {
           pf.uniform = false;
         }
       }
+      if (pf.child == nullptr) pf.presence = PresenceOf(fd);
       node->fields.push_back(pf);
+      if (pf.child != nullptr) {
+        node->message_fields.push_back(pf);
+      } else {
+        node->scalar_fields.push_back(pf);
+        node->scalar_bits |= pf.need;
+      }
     }
     return node;
   }
@@ -181,6 +253,40 @@ const Message* MapValue(const Message& entry) {
   return &r->GetMessage(entry, value);
 }
 
+// The singular message field `pf` of `m` when it is set, else null. With
+// the generated class's reflection, one `GetMessage` (an unset field gives
+// the type's default instance) instead of `HasField` and `GetMessage`.
+const Message* SetMessage(const Reflection& r, const Message& m,
+                          const FieldDescriptor* field, const PlanNode& child,
+                          bool cached) {
+  if (cached && child.prototype != nullptr) {
+    const Message& sub = r.GetMessage(m, field);
+    return &sub == child.prototype ? nullptr : &sub;
+  }
+  if (!r.HasField(m, field)) return nullptr;
+  return &r.GetMessage(m, field);
+}
+
+// The elements of the repeated message field `field` (not a map) of `m`,
+// with one reflection call rather than one per element.
+const google::protobuf::RepeatedPtrField<Message>& RepeatedMessages(
+    const Reflection& r, const Message& m, const FieldDescriptor* field) {
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wdeprecated-declarations"
+  // Deprecated in favour of GetRepeatedFieldRef, which looks the type's
+  // prototype up in the message factory on every call.
+  return r.GetRepeatedPtrField<Message>(m, field);
+#pragma GCC diagnostic pop
+}
+
+google::protobuf::RepeatedPtrField<Message>* MutableRepeatedMessages(
+    const Reflection& r, Message* m, const FieldDescriptor* field) {
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wdeprecated-declarations"
+  return r.MutableRepeatedPtrField<Message>(m, field);
+#pragma GCC diagnostic pop
+}
+
 }  // namespace
 
 absl::StatusOr<std::unique_ptr<ProjectionPlan>> CompilePlan(
@@ -232,94 +338,194 @@ bool UsesCachedReflection(const PlanNode& node, const Message& m) {
   return node.reflection != nullptr && m.GetReflection() == node.reflection;
 }
 
-void PresentMask(const PlanNode& node, const Message& m, bool cached,
-                 std::uint64_t* mask) {
-  if ((node.subtree & ~*mask) == 0) return;
+void Scan(const PlanNode& node, const Message& m, bool cached,
+          ScanResult* result) {
   const Reflection* r = cached ? node.reflection : m.GetReflection();
-  for (const PlanField& pf : node.fields) {
-    const bool look_inside = pf.child != nullptr && !pf.uniform;
+  if (!result->unknown &&
+      (node.has_extensions || !r->GetUnknownFields(m).empty())) {
+    result->unknown = true;
+  }
+  if ((node.scalar_bits & ~result->present) != 0) {
+    for (const PlanField& pf : node.scalar_fields) {
+      if ((pf.need & ~result->present) == 0) continue;
+      if (ScalarPresent(*r, m, pf)) result->present |= pf.need;
+    }
+  }
+  for (const PlanField& pf : node.message_fields) {
+    const bool look_inside = !pf.uniform;
     const std::uint64_t bits = pf.need | (look_inside ? pf.child->subtree : 0);
-    if ((bits & ~*mask) == 0) continue;  // nothing new to learn here
-    if (pf.repeated) {
+    if ((bits & ~result->present) == 0 && result->unknown) continue;
+    if (pf.map) {
+      // Map entries through the repeated view (this syncs the map; only
+      // maps with message values get here).
       const int n = r->FieldSize(m, pf.field);
-      if (n == 0) continue;
-      *mask |= pf.need;
-      if (!look_inside) continue;
+      if (n > 0) result->present |= pf.need;
       for (int i = 0; i < n; ++i) {
-        const Message* e = &r->GetRepeatedMessage(m, pf.field, i);
-        if (pf.map && (e = MapValue(*e)) == nullptr) continue;
-        PresentMask(*pf.child, *e, cached && !pf.map, mask);
+        const Message& entry = r->GetRepeatedMessage(m, pf.field, i);
+        if (!entry.GetReflection()->GetUnknownFields(entry).empty()) {
+          result->unknown = true;
+        }
+        if (const Message* value = MapValue(entry)) {
+          Scan(*pf.child, *value, /*cached=*/false, result);
+        }
       }
-    } else {
-      if (!r->HasField(m, pf.field)) continue;
-      *mask |= pf.need;
-      if (!look_inside) continue;
-      PresentMask(*pf.child, r->GetMessage(m, pf.field), cached, mask);
+    } else if (pf.repeated) {
+      const google::protobuf::RepeatedPtrField<Message>& elements =
+          RepeatedMessages(*r, m, pf.field);
+      if (!elements.empty()) result->present |= pf.need;
+      for (const Message& e : elements) {
+        Scan(*pf.child, e, cached, result);
+        if ((bits & ~result->present) == 0 && result->unknown) break;
+      }
+    } else if (const Message* sub =
+                   SetMessage(*r, m, pf.field, *pf.child, cached)) {
+      result->present |= pf.need;
+      Scan(*pf.child, *sub, cached, result);
     }
   }
 }
 
-bool Prune(const PlanNode& node, Message* m, bool cached,
-           std::uint64_t allowed) {
+namespace {
+
+class ProgramCompiler {
+ public:
+  ProgramCompiler(PruneProgramSet* set, std::uint64_t denied, bool drop_unknown)
+      : set_(set), denied_(denied), drop_unknown_(drop_unknown) {}
+
+  const PruneProgram* Compile(const PlanNode* node) {
+    if (auto it = memo_.find(node); it != memo_.end()) return it->second;
+    auto owned = std::make_unique<PruneProgram>();
+    PruneProgram* program = owned.get();
+    set_->programs.push_back(std::move(owned));
+    memo_.emplace(node, program);  // before recursing: types may recurse
+    program->node = node;
+    program->clears = (node->subtree & denied_) != 0;
+    program->drop_unknown = drop_unknown_;
+    for (const PlanField& pf : node->fields) {
+      PruneOp op;
+      op.field = pf.field;
+      if ((pf.need & denied_) != 0) {
+        op.kind = pf.field->cpp_type() == FieldDescriptor::CPPTYPE_STRING &&
+                          !pf.repeated && !pf.field->has_presence() &&
+                          pf.field->real_containing_oneof() == nullptr
+                      ? PruneOp::kClearString
+                      : PruneOp::kClear;
+      } else if (pf.child == nullptr) {
+        continue;  // a readable scalar, string or scalar map: kept as copied
+      } else if (!drop_unknown_ && (pf.child->subtree & denied_) == 0) {
+        continue;  // nothing below to clear
+      } else if (!pf.map && pf.child->subtree != 0 &&
+                 (pf.child->subtree & ~denied_) == 0) {
+        // Every field below is denied: the sub-message(s) would be emptied
+        // and removed, so clear them at once.
+        op.kind = PruneOp::kClear;
+      } else {
+        op.kind = pf.map
+                      ? PruneOp::kMap
+                      : (pf.repeated ? PruneOp::kRepeated : PruneOp::kSingular);
+        op.child = Compile(pf.child);
+      }
+      program->ops.push_back(op);
+    }
+    return program;
+  }
+
+ private:
+  PruneProgramSet* set_;
+  std::uint64_t denied_;
+  bool drop_unknown_;
+  absl::flat_hash_map<const PlanNode*, const PruneProgram*> memo_;
+};
+
+}  // namespace
+
+std::unique_ptr<PruneProgramSet> CompilePruneProgram(const ProjectionPlan& plan,
+                                                     std::uint64_t denied) {
+  auto set = std::make_unique<PruneProgramSet>();
+  set->denied = denied;
+  set->full = ProgramCompiler(set.get(), denied, /*drop_unknown=*/true)
+                  .Compile(plan.root_node);
+  set->clear_only = ProgramCompiler(set.get(), denied, /*drop_unknown=*/false)
+                        .Compile(plan.root_node);
+  return set;
+}
+
+void RunPruneProgram(const PruneProgram& program, Message* m, bool cached) {
+  const PlanNode& node = *program.node;
   const Reflection* r = cached ? node.reflection : m->GetReflection();
-  bool cleared = false;
-  if (!r->GetUnknownFields(*m).empty()) r->MutableUnknownFields(m)->Clear();
-  if (node.has_extensions) {
+  if (program.drop_unknown && !r->GetUnknownFields(*m).empty()) {
+    r->MutableUnknownFields(m)->Clear();
+  }
+  if (program.drop_unknown && node.has_extensions) {
     std::vector<const FieldDescriptor*> set;
     r->ListFields(*m, &set);
     for (const FieldDescriptor* fd : set) {
       if (fd->is_extension()) r->ClearField(m, fd);
     }
   }
-  for (const PlanField& pf : node.fields) {
-    if ((pf.need & ~allowed) != 0) {
-      cleared = cleared || (pf.repeated ? r->FieldSize(*m, pf.field) > 0
-                                        : r->HasField(*m, pf.field));
-      r->ClearField(m, pf.field);
-      continue;
-    }
-    if (pf.child == nullptr) continue;
-    if (pf.repeated && !pf.map) {
-      // Elements left with nothing are removed, the rest keep their order:
-      // an empty element would still tell how many there were.
-      const int n = r->FieldSize(*m, pf.field);
-      int kept = 0;
-      for (int i = 0; i < n; ++i) {
-        Message* e = r->MutableRepeatedMessage(m, pf.field, i);
-        if (Prune(*pf.child, e, cached, allowed)) {
-          cleared = true;
-          if (e->ByteSizeLong() == 0) continue;
-        }
-        if (kept != i) r->SwapElements(m, pf.field, kept, i);
-        ++kept;
-      }
-      for (int i = kept; i < n; ++i) r->RemoveLast(m, pf.field);
-    } else if (pf.repeated) {
-      const int n = r->FieldSize(*m, pf.field);
-      for (int i = 0; i < n; ++i) {
-        Message* entry = r->MutableRepeatedMessage(m, pf.field, i);
-        const FieldDescriptor* value = entry->GetDescriptor()->map_value();
-        const Reflection* er = entry->GetReflection();
-        if (!er->GetUnknownFields(*entry).empty()) {
-          er->MutableUnknownFields(entry)->Clear();
-        }
-        if (!er->HasField(*entry, value)) continue;
-        Message* e = er->MutableMessage(entry, value);
-        // A map entry stays when its value is emptied: its key carries
-        // the map field's own category, which the reader may see.
-        cleared = Prune(*pf.child, e, /*cached=*/false, allowed) || cleared;
-      }
-    } else if (r->HasField(*m, pf.field)) {
-      Message* sub = r->MutableMessage(m, pf.field);
-      if (Prune(*pf.child, sub, cached, allowed)) {
-        cleared = true;
+  for (const PruneOp& op : program.ops) {
+    switch (op.kind) {
+      case PruneOp::kClear:
+        r->ClearField(m, op.field);
+        break;
+      case PruneOp::kClearString:
+        // Same as ClearField for a string without presence, but keeps the
+        // string's storage for the next copy into `m`.
+        r->SetString(m, op.field, std::string());
+        break;
+      case PruneOp::kSingular: {
+        // Set, so owned by `m`, which is mutable.
+        Message* sub = const_cast<Message*>(
+            SetMessage(*r, *m, op.field, *op.child->node, cached));
+        if (sub == nullptr) break;
+        RunPruneProgram(*op.child, sub, cached);
         // A container left with nothing is removed: its presence alone
         // would tell the reader something was there.
-        if (sub->ByteSizeLong() == 0) r->ClearField(m, pf.field);
+        if (op.child->clears && sub->ByteSizeLong() == 0) {
+          r->ClearField(m, op.field);
+        }
+        break;
+      }
+      case PruneOp::kRepeated: {
+        google::protobuf::RepeatedPtrField<Message>* elements =
+            MutableRepeatedMessages(*r, m, op.field);
+        if (!op.child->clears) {
+          for (Message& e : *elements) RunPruneProgram(*op.child, &e, cached);
+          break;
+        }
+        // Elements left with nothing are removed, the rest keep their
+        // order: an empty element would still tell how many there were.
+        const int n = elements->size();
+        int kept = 0;
+        for (int i = 0; i < n; ++i) {
+          Message* e = elements->Mutable(i);
+          RunPruneProgram(*op.child, e, cached);
+          if (e->ByteSizeLong() == 0) continue;
+          if (kept != i) elements->SwapElements(kept, i);
+          ++kept;
+        }
+        for (int i = kept; i < n; ++i) elements->RemoveLast();
+        break;
+      }
+      case PruneOp::kMap: {
+        const int n = r->FieldSize(*m, op.field);
+        for (int i = 0; i < n; ++i) {
+          Message* entry = r->MutableRepeatedMessage(m, op.field, i);
+          const FieldDescriptor* value = entry->GetDescriptor()->map_value();
+          const Reflection* er = entry->GetReflection();
+          if (program.drop_unknown && !er->GetUnknownFields(*entry).empty()) {
+            er->MutableUnknownFields(entry)->Clear();
+          }
+          if (!er->HasField(*entry, value)) continue;
+          // A map entry stays when its value is emptied: its key carries
+          // the map field's own category, which the reader may see.
+          RunPruneProgram(*op.child, er->MutableMessage(entry, value),
+                          /*cached=*/false);
+        }
+        break;
       }
     }
   }
-  return cleared;
 }
 
 const FieldDescriptor* FindPresent(const PlanNode& node, const Message& m,

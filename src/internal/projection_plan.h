@@ -46,6 +46,22 @@ struct PlanField {
   bool uniform = true;
   bool repeated = false;
   bool map = false;
+  // How the scan tells whether a scalar field is present. A singular field
+  // without presence (proto3) is present when it is not zero or empty,
+  // which a typed getter tells at half the cost of `HasField`.
+  enum class Presence : std::uint8_t {
+    kHasField,  // `Reflection::HasField` (or `FieldSize` when repeated)
+    kString,    // a std::string-backed string: not empty
+    kDouble,    // bits not zero (-0.0 counts as present, as in protobuf)
+    kFloat,
+    kInt32,
+    kEnum,
+    kInt64,
+    kUInt32,
+    kUInt64,
+    kBool,
+  };
+  Presence presence = Presence::kHasField;
 };
 
 struct PlanNode {
@@ -55,7 +71,17 @@ struct PlanNode {
   // reflection is this one (checked at the root), to skip a virtual call
   // and a once-guard per visited message.
   const google::protobuf::Reflection* reflection = nullptr;
+  // The default instance of the generated class (with `reflection`): what
+  // `Reflection::GetMessage` returns for an unset field of this type.
+  const google::protobuf::Message* prototype = nullptr;
   std::vector<PlanField> fields;
+  // The fields that hold no message (scalars, strings, scalar maps), which
+  // the scan visits first: they often make looking inside the sub-messages
+  // for presence unnecessary. `scalar_bits`: their need bits.
+  std::vector<PlanField> scalar_fields;
+  std::uint64_t scalar_bits = 0;
+  // The fields that hold messages (singular, repeated, or map values).
+  std::vector<PlanField> message_fields;
   // Every need bit in this node and the nodes below it.
   std::uint64_t subtree = 0;
   // The type declares extension ranges (extensions are always dropped).
@@ -86,24 +112,90 @@ struct ProjectionPlan {
 absl::StatusOr<std::unique_ptr<ProjectionPlan>> CompilePlan(
     const google::protobuf::Descriptor* root, const CategoryResolver& resolve);
 
-// ORs into `*mask` the need bits of every field present in `m`. Fields
-// whose bits are already in `*mask` are not looked at. `cached`: the
-// nodes' `reflection` applies to `m` (see `UsesCachedReflection`).
-void PresentMask(const PlanNode& node, const google::protobuf::Message& m,
-                 bool cached, std::uint64_t* mask);
+// What one walk over a record learns before any check is made.
+struct ScanResult {
+  // The need bits of every field present (for a fully known subtree, the
+  // walk stops looking).
+  std::uint64_t present = 0;
+  // `m` or a message inside it has unknown fields, or a message of a type
+  // that declares extension ranges is present (it may hold extensions).
+  bool unknown = false;
+};
+
+// Walks `m`, a message of `node.type`, once: ORs into `result->present` the
+// need bits of every field present, and sets `result->unknown`. Fields whose
+// bits are already known are not looked at, except that every sub-message
+// present is visited until an unknown field is found. `cached`: the nodes'
+// `reflection` applies to `m` (see `UsesCachedReflection`).
+void Scan(const PlanNode& node, const google::protobuf::Message& m, bool cached,
+          ScanResult* result);
 
 // True when `m`, a message of `node.type`, uses `node.reflection`; then so
 // do all messages inside it.
 bool UsesCachedReflection(const PlanNode& node,
                           const google::protobuf::Message& m);
 
-// Clears, in `m`, every field whose need is not in `allowed`, and every
-// unknown field and extension, recursively. A singular sub-message or an
-// element of a repeated message field left with no field set by this is
-// removed. Returns true when a set field was
-// cleared.
-bool Prune(const PlanNode& node, google::protobuf::Message* m, bool cached,
-           std::uint64_t allowed);
+// The operations a projection makes on a copy, compiled for one node and
+// one set of denied bits. Immutable once compiled; safe to share.
+struct PruneProgram;
+
+struct PruneOp {
+  enum Kind : std::uint8_t {
+    // Clear the field (its need is denied, or every field below it is).
+    kClear,
+    // Set the string (singular, without presence, not in a oneof) to "",
+    // which is clearing it.
+    kClearString,
+    // Recurse into the singular sub-message, if present.
+    kSingular,
+    // Recurse into each element of the repeated message field.
+    kRepeated,
+    // Recurse into the message value of each map entry.
+    kMap,
+  };
+  const google::protobuf::FieldDescriptor* field = nullptr;
+  // The program for the sub-message; null for `kClear`.
+  const PruneProgram* child = nullptr;
+  Kind kind = kClear;
+};
+
+struct PruneProgram {
+  const PlanNode* node = nullptr;
+  std::vector<PruneOp> ops;
+  // Drop the node's unknown fields and extensions (and visit every
+  // sub-message to do so); otherwise only clear.
+  bool drop_unknown = false;
+  // The program may clear a set field (some denied bit is below the node);
+  // otherwise it only drops unknown fields and extensions.
+  bool clears = false;
+};
+
+// The programs compiled for one set of denied bits: one per node reached.
+struct PruneProgramSet {
+  std::uint64_t denied = 0;
+  // Clears the denied fields and drops unknown fields and extensions.
+  const PruneProgram* full = nullptr;
+  // Only clears the denied fields (for records without unknown fields or
+  // extensions); visits only sub-messages that may hold a denied field.
+  const PruneProgram* clear_only = nullptr;
+  std::vector<std::unique_ptr<PruneProgram>> programs;
+};
+
+// Compiles the operations that clear, below `plan.root_node`, every field
+// whose need intersects `denied`, and drop unknown fields and extensions.
+// Only message-typed fields that can hold something to clear or drop are
+// visited: a field whose need is denied, or whose sub-message holds only
+// denied bits, becomes one `kClear`.
+std::unique_ptr<PruneProgramSet> CompilePruneProgram(const ProjectionPlan& plan,
+                                                     std::uint64_t denied);
+
+// Runs `program` on `m`, a message of `program.node->type`: clears the
+// fields it names (and, for a `full` program, every unknown field and
+// extension), recursively. A singular sub-message or an element of a
+// repeated message field that is empty after a program that clears has run
+// on it is removed. `cached`: as for `Scan`.
+void RunPruneProgram(const PruneProgram& program, google::protobuf::Message* m,
+                     bool cached);
 
 // The first field present in `m` whose need intersects `bits`, or null.
 const google::protobuf::FieldDescriptor* FindPresent(
