@@ -676,21 +676,20 @@ absl::StatusOr<Decision> Guard::Decide(const AccessContext& ctx,
   if (audit != nullptr && impl_->audit_log != nullptr &&
       ctx.policy_.get() == &p && target.category_policy == &p) {
     // Names by index into the enforced policy, which the log keeps alive.
-    internal::CompactDecision d;
-    d.time_unix_nanos = now_ns();
-    d.revision = revision;
-    d.policy_slot = epoch->audit_policy_slot;
-    d.accessor = accessor;
-    d.purpose = purpose;
-    d.category = category;
-    d.reason = reason;
-    d.shadow = decision.shadow_denial();
-    d.subject = target.subject;
-    d.record_ref = target.tags != nullptr
-                       ? absl::string_view(target.tags->record_ref())
-                       : absl::string_view();
-    const absl::Status recorded =
-        internal::AuditLogFastPath::Record(*impl_->audit_log, d);
+    const absl::Status recorded = internal::AuditLogFastPath::Record(
+        *impl_->audit_log,
+        {.time_unix_nanos = now_ns(),
+         .revision = revision,
+         .policy_slot = decider.epoch->audit_policy_slot,
+         .accessor = decider.accessor,
+         .purpose = purpose,
+         .category = category,
+         .reason = reason,
+         .shadow = decision.shadow_denial(),
+         .subject = target.subject,
+         .record_ref = target.tags != nullptr
+                           ? absl::string_view(target.tags->record_ref())
+                           : absl::string_view()});
     if (ABSL_PREDICT_FALSE(!recorded.ok())) {
       return DenialStatus(absl::IsResourceExhausted(recorded)
                               ? Reason::kAuditOverloaded
@@ -761,7 +760,27 @@ absl::Status Guard::CheckCategories(
     if (ABSL_PREDICT_TRUE(audit == nullptr && decision.allowed())) continue;
     const absl::string_view category_id =
         target.category_policy->category_id(target.category);
-    if (audit != nullptr) {
+    if (audit != nullptr && impl_->audit_log != nullptr &&
+        ctx.policy_.get() == &p && target.category_policy == &p) {
+      // As in `Decide`: the durable log takes the compact form.
+      const absl::Status recorded = internal::AuditLogFastPath::Record(
+          *impl_->audit_log, {.time_unix_nanos = decider.now_ns(),
+                              .revision = revision,
+                              .policy_slot = decider.epoch->audit_policy_slot,
+                              .accessor = decider.accessor,
+                              .purpose = decider.purpose,
+                              .category = category,
+                              .reason = reason,
+                              .shadow = decision.shadow_denial(),
+                              .subject = subject,
+                              .record_ref = {}});
+      if (ABSL_PREDICT_FALSE(!recorded.ok())) {
+        return DenialStatus(absl::IsResourceExhausted(recorded)
+                                ? Reason::kAuditOverloaded
+                                : Reason::kAuditUnavailable,
+                            ctx.purpose(), category_id);
+      }
+    } else if (audit != nullptr) {
       if (!event_started) {
         event_started = true;
         event.time_unix_nanos = decider.now_ns();

@@ -3,7 +3,10 @@
 
 #include "consentry/projection.h"
 
+#include <stdlib.h>
+
 #include <algorithm>
+#include <filesystem>
 #include <memory>
 #include <string>
 #include <thread>
@@ -11,6 +14,7 @@
 
 #include "absl/container/flat_hash_set.h"
 #include "absl/strings/str_cat.h"
+#include "consentry/audit_log.h"
 #include "gmock/gmock.h"
 #include "google/protobuf/dynamic_message.h"
 #include "google/protobuf/util/message_differencer.h"
@@ -370,6 +374,53 @@ TEST_F(ProjectorTest, AuditsOneDecisionPerCategoryPresent) {
 
 // The projection decides its categories in one Guard call; its events must
 // be those one `Check` per category makes, one time shared by all.
+TEST_F(ProjectorTest, ProjectionIntoTheDurableLogRecordsWhatTheSinkWould) {
+  std::string dir = ::testing::TempDir() + "consentry_projection_log_XXXXXX";
+  ASSERT_NE(mkdtemp(dir.data()), nullptr);
+  Set(kMember, "statistics.measurement", v1::CONSENT_STATE_GIVEN);
+  const AccessContext ctx = Ctx("statistics-job", "statistics.measurement");
+  ASSERT_OK(projector_->Project(ctx, FullRecord()).status());
+  std::vector<OwnedAuditEvent> expected = audit_.Events();
+  {
+    AuditLogOptions o;
+    o.directory = dir;
+    auto log = AuditLog::Open(o);
+    ASSERT_OK(log);
+    auto guard = Guard::Create(testing::DefaultPolicy(), &store_, log->get());
+    ASSERT_OK(guard);
+    Projector projector(**guard);
+    auto logged_ctx =
+        (*guard)->Context("statistics-job", "statistics.measurement");
+    ASSERT_OK(logged_ctx);
+    ASSERT_OK(projector.Project(*logged_ctx, FullRecord()).status());
+    ASSERT_OK((*log)->Close());
+  }
+  auto reader = AuditLogReader::Open(dir);
+  ASSERT_OK(reader);
+  absl::StatusOr<std::vector<OwnedAuditEvent>> logged =
+      (*reader)->ForSubject(kMember);
+  ASSERT_OK(logged);
+  const auto by_category = [](const OwnedAuditEvent& a,
+                              const OwnedAuditEvent& b) {
+    return a.category < b.category;
+  };
+  std::sort(expected.begin(), expected.end(), by_category);
+  std::sort(logged->begin(), logged->end(), by_category);
+  ASSERT_EQ(logged->size(), expected.size());
+  ASSERT_GE(logged->size(), 2u);
+  for (std::size_t i = 0; i < expected.size(); ++i) {
+    SCOPED_TRACE(expected[i].category);
+    EXPECT_EQ((*logged)[i].category, expected[i].category);
+    EXPECT_EQ((*logged)[i].accessor, expected[i].accessor);
+    EXPECT_EQ((*logged)[i].purpose, expected[i].purpose);
+    EXPECT_EQ((*logged)[i].policy_version, expected[i].policy_version);
+    EXPECT_EQ((*logged)[i].reason, expected[i].reason);
+    EXPECT_EQ((*logged)[i].revision, expected[i].revision);
+    EXPECT_EQ((*logged)[i].time_unix_nanos, (*logged)[0].time_unix_nanos);
+  }
+  std::filesystem::remove_all(dir);
+}
+
 TEST_F(ProjectorTest, AuditsWhatOneCheckPerCategoryWould) {
   const auto by_category = [this]() {
     std::vector<OwnedAuditEvent> events = audit_.Events();
