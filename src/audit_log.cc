@@ -294,7 +294,7 @@ struct AuditLog::Impl {
   // writes the next batch while the disk flushes the previous one.
   std::thread syncer;
   internal::CondVar sync_cv;
-  std::uint64_t sync_requested ABSL_GUARDED_BY(mu) = 0;  // queue position
+  std::uint64_t sync_requested ABSL_GUARDED_BY(mu) = 0;  // events taken
   std::uint64_t sync_taken ABSL_GUARDED_BY(mu) = 0;
   int sync_fd ABSL_GUARDED_BY(mu) = -1;
   Hash256 sync_hash ABSL_GUARDED_BY(mu){};

@@ -18,7 +18,8 @@
 // takes batches from every thread's queue in turn, gives each event the next
 // sequence number and appends the batch to the current segment file. Events
 // of one thread keep their order; events of different threads are ordered
-// by when the writer took them. On disk:
+// by when the writer took them. Producers wake an idle writer without a
+// fence, so the idle writer also looks for events every 5 ms. On disk:
 //
 //   segment file  audit-<16-digit number>.seg
 //     header      "CNSAUD01", format version, flags (bit 0: HMAC-keyed),
