@@ -23,6 +23,7 @@
 #include "src/internal/consent_cache.h"
 #include "src/internal/grant_minter.h"
 #include "src/internal/mutex.h"
+#include "src/internal/status_macros.h"
 #include "src/internal/subject_state.h"
 
 namespace consentry {
@@ -659,7 +660,6 @@ absl::StatusOr<Decision> Guard::Decide(const AccessContext& ctx,
   CategoryIndex category = target.category;
   Revision revision = 0;
   const Reason reason = decider.Decide(target, &category, &revision);
-  auto now_ns = [&decider]() { return decider.now_ns(); };
 
   const Decision decision(reason, revision, impl_->shadow);
   AuditSink* const audit = target.suppress_audit ? nullptr : impl_->audit;
@@ -671,52 +671,67 @@ absl::StatusOr<Decision> Guard::Decide(const AccessContext& ctx,
     }
     return decision;
   }
+  RETURN_IF_ERROR(Conclude(decider, ctx, target, category, decision, audit,
+                           nullptr, nullptr));
+  if (policy_used != nullptr) {
+    *policy_used = &p;
+    *purpose_used = purpose;
+    *category_used = category;
+  }
+  return decision;
+}
+
+absl::Status Guard::Conclude(Decider& decider, const AccessContext& ctx,
+                             const Target& target, CategoryIndex category,
+                             const Decision& decision, AuditSink* audit,
+                             AuditEvent* shared, bool* shared_started) {
+  const CompiledPolicy& p = decider.p;
+  const Reason reason = decision.reason();
   const absl::string_view category_id =
       target.category_policy->category_id(target.category);
+  const absl::string_view record_ref =
+      target.tags != nullptr ? absl::string_view(target.tags->record_ref())
+                             : absl::string_view();
+  absl::Status recorded;
   if (audit != nullptr && impl_->audit_log != nullptr &&
       ctx.policy_.get() == &p && target.category_policy == &p) {
     // Names by index into the enforced policy, which the log keeps alive.
-    const absl::Status recorded = internal::AuditLogFastPath::Record(
-        *impl_->audit_log,
-        {.time_unix_nanos = now_ns(),
-         .revision = revision,
-         .policy_slot = decider.epoch->audit_policy_slot,
-         .accessor = decider.accessor,
-         .purpose = purpose,
-         .category = category,
-         .reason = reason,
-         .shadow = decision.shadow_denial(),
-         .subject = target.subject,
-         .record_ref = target.tags != nullptr
-                           ? absl::string_view(target.tags->record_ref())
-                           : absl::string_view()});
-    if (ABSL_PREDICT_FALSE(!recorded.ok())) {
-      return DenialStatus(absl::IsResourceExhausted(recorded)
-                              ? Reason::kAuditOverloaded
-                              : Reason::kAuditUnavailable,
-                          ctx.purpose(), category_id);
-    }
+    recorded = internal::AuditLogFastPath::Record(
+        *impl_->audit_log, {.time_unix_nanos = decider.now_ns(),
+                            .revision = decision.revision(),
+                            .policy_slot = decider.epoch->audit_policy_slot,
+                            .accessor = decider.accessor,
+                            .purpose = decider.purpose,
+                            .category = category,
+                            .reason = reason,
+                            .shadow = decision.shadow_denial(),
+                            .subject = target.subject,
+                            .record_ref = record_ref});
   } else if (audit != nullptr) {
-    AuditEvent event;
-    event.time_unix_nanos = now_ns();
-    event.accessor = ctx.accessor();
-    event.subject = target.subject;
-    event.category = category_id;
-    event.purpose = ctx.purpose();
-    event.policy_version = p.version();
-    event.record_ref = target.tags != nullptr
-                           ? absl::string_view(target.tags->record_ref())
-                           : absl::string_view();
-    event.reason = reason;
-    event.revision = revision;
-    event.shadow = decision.shadow_denial();
-    const absl::Status recorded = audit->Record(event);
-    if (ABSL_PREDICT_FALSE(!recorded.ok())) {
-      return DenialStatus(absl::IsResourceExhausted(recorded)
-                              ? Reason::kAuditOverloaded
-                              : Reason::kAuditUnavailable,
-                          ctx.purpose(), category_id);
+    AuditEvent local;
+    bool local_started = false;
+    AuditEvent& event = shared != nullptr ? *shared : local;
+    bool& started = shared != nullptr ? *shared_started : local_started;
+    if (!started) {
+      started = true;
+      event.time_unix_nanos = decider.now_ns();
+      event.accessor = ctx.accessor();
+      event.subject = target.subject;
+      event.purpose = ctx.purpose();
+      event.policy_version = p.version();
     }
+    event.category = category_id;
+    event.record_ref = record_ref;
+    event.reason = reason;
+    event.revision = decision.revision();
+    event.shadow = decision.shadow_denial();
+    recorded = audit->Record(event);
+  }
+  if (ABSL_PREDICT_FALSE(!recorded.ok())) {
+    return DenialStatus(absl::IsResourceExhausted(recorded)
+                            ? Reason::kAuditOverloaded
+                            : Reason::kAuditUnavailable,
+                        ctx.purpose(), category_id);
   }
   if (reason == Reason::kStoreUnavailable) {
     return DenialStatus(reason, ctx.purpose(), category_id);
@@ -727,19 +742,13 @@ absl::StatusOr<Decision> Guard::Decide(const AccessContext& ctx,
                                            std::string(ctx.purpose()),
                                            std::string(category_id), reason)];
   }
-  if (policy_used != nullptr) {
-    *policy_used = &p;
-    *purpose_used = purpose;
-    *category_used = category;
-  }
-  return decision;
+  return absl::OkStatus();
 }
 
 absl::Status Guard::CheckCategories(
     const AccessContext& ctx, absl::string_view subject,
     absl::Span<const CategoryRef* const> categories, Decision* decisions) {
   Decider decider(*this, ctx);
-  const CompiledPolicy& p = decider.p;
   AuditSink* const audit = impl_->audit;
   // One event per category, as `Check` records it; the fields shared by
   // all of them (including the one time read for this subject) are set
@@ -758,58 +767,8 @@ absl::Status Guard::CheckCategories(
     const Decision decision(reason, revision, impl_->shadow);
     decisions[i] = decision;
     if (ABSL_PREDICT_TRUE(audit == nullptr && decision.allowed())) continue;
-    const absl::string_view category_id =
-        target.category_policy->category_id(target.category);
-    if (audit != nullptr && impl_->audit_log != nullptr &&
-        ctx.policy_.get() == &p && target.category_policy == &p) {
-      // As in `Decide`: the durable log takes the compact form.
-      const absl::Status recorded = internal::AuditLogFastPath::Record(
-          *impl_->audit_log, {.time_unix_nanos = decider.now_ns(),
-                              .revision = revision,
-                              .policy_slot = decider.epoch->audit_policy_slot,
-                              .accessor = decider.accessor,
-                              .purpose = decider.purpose,
-                              .category = category,
-                              .reason = reason,
-                              .shadow = decision.shadow_denial(),
-                              .subject = subject,
-                              .record_ref = {}});
-      if (ABSL_PREDICT_FALSE(!recorded.ok())) {
-        return DenialStatus(absl::IsResourceExhausted(recorded)
-                                ? Reason::kAuditOverloaded
-                                : Reason::kAuditUnavailable,
-                            ctx.purpose(), category_id);
-      }
-    } else if (audit != nullptr) {
-      if (!event_started) {
-        event_started = true;
-        event.time_unix_nanos = decider.now_ns();
-        event.accessor = ctx.accessor();
-        event.subject = subject;
-        event.purpose = ctx.purpose();
-        event.policy_version = p.version();
-      }
-      event.category = category_id;
-      event.reason = reason;
-      event.revision = revision;
-      event.shadow = decision.shadow_denial();
-      const absl::Status recorded = audit->Record(event);
-      if (ABSL_PREDICT_FALSE(!recorded.ok())) {
-        return DenialStatus(absl::IsResourceExhausted(recorded)
-                                ? Reason::kAuditOverloaded
-                                : Reason::kAuditUnavailable,
-                            ctx.purpose(), category_id);
-      }
-    }
-    if (reason == Reason::kStoreUnavailable) {
-      return DenialStatus(reason, ctx.purpose(), category_id);
-    }
-    if (decision.shadow_denial()) {
-      internal::MutexLock lock(&impl_->shadow_mu);
-      ++impl_->shadow_counts[std::make_tuple(std::string(ctx.accessor()),
-                                             std::string(ctx.purpose()),
-                                             std::string(category_id), reason)];
-    }
+    RETURN_IF_ERROR(Conclude(decider, ctx, target, category, decision, audit,
+                             &event, &event_started));
   }
   return absl::OkStatus();
 }

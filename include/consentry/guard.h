@@ -415,6 +415,17 @@ class CONSENTRY_EXPORT Guard {
                                   PurposeIndex* purpose_used,
                                   CategoryIndex* category_used);
 
+  // After a decision that must be audited (or is a denial): audits it
+  // (the compact form for an `AuditLog`, an `AuditEvent` otherwise), fails
+  // closed on an audit failure or a store outage, and counts a shadow
+  // denial. `shared`, when not null, holds the event fields common to the
+  // decisions of one `Decider`, set once `*shared_started`; otherwise an
+  // event is built only when one is recorded.
+  absl::Status Conclude(Decider& decider, const AccessContext& ctx,
+                        const Target& target, CategoryIndex category,
+                        const Decision& decision, AuditSink* audit,
+                        AuditEvent* shared, bool* shared_started);
+
   // For Projector (src/projection.cc): decides `categories` of `subject`
   // for `ctx` into `decisions[i]` exactly as one `Check` per category made
   // at the same instant would, and audits one event per category (all with
