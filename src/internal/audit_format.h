@@ -62,32 +62,29 @@ inline std::uint64_t GetU64(const char* p) {
   return v;
 }
 
+// Copies `n` bytes, `kChunk` <= n <= 2 * `kChunk`, as two fixed-size
+// chunks that may overlap.
+template <std::size_t kChunk>
+inline void CopyTwoChunks(char* dst, const char* src, std::size_t n) {
+  char head[kChunk], tail[kChunk];
+  std::memcpy(head, src, kChunk);
+  std::memcpy(tail, src + n - kChunk, kChunk);
+  std::memcpy(dst, head, kChunk);
+  std::memcpy(dst + n - kChunk, tail, kChunk);
+}
+
 // Copies `n` bytes with at most two fixed-size loads and stores, which the
 // compiler inlines; the strings of an event are short, and a call into the
 // C library's memcpy per field costs more than the copy.
 inline void CopyShort(char* dst, const char* src, std::size_t n) {
-  if (n >= 16) {
-    if (n > 32) {
-      std::memcpy(dst, src, n);
-      return;
-    }
-    char a[16], b[16];
-    std::memcpy(a, src, 16);
-    std::memcpy(b, src + n - 16, 16);
-    std::memcpy(dst, a, 16);
-    std::memcpy(dst + n - 16, b, 16);
+  if (n > 32) {
+    std::memcpy(dst, src, n);
+  } else if (n >= 16) {
+    CopyTwoChunks<16>(dst, src, n);
   } else if (n >= 8) {
-    char a[8], b[8];
-    std::memcpy(a, src, 8);
-    std::memcpy(b, src + n - 8, 8);
-    std::memcpy(dst, a, 8);
-    std::memcpy(dst + n - 8, b, 8);
+    CopyTwoChunks<8>(dst, src, n);
   } else if (n >= 4) {
-    char a[4], b[4];
-    std::memcpy(a, src, 4);
-    std::memcpy(b, src + n - 4, 4);
-    std::memcpy(dst, a, 4);
-    std::memcpy(dst + n - 4, b, 4);
+    CopyTwoChunks<4>(dst, src, n);
   } else if (n > 0) {
     dst[0] = src[0];
     dst[n / 2] = src[n / 2];

@@ -118,5 +118,16 @@ TEST(AuditFormatTest, IndexRoundTripsAndRejectsDamage) {
   EXPECT_FALSE(SegmentIndex::Decode("short", &back));
 }
 
+TEST(CopyShortTest, CopiesEveryLengthExactlyAndNothingBeyond) {
+  std::string src;
+  for (int i = 0; i < 48; ++i) src.push_back(static_cast<char>('a' + i % 26));
+  for (std::size_t n = 0; n <= 40; ++n) {
+    std::string dst(48, '#');
+    CopyShort(dst.data(), src.data(), n);
+    EXPECT_EQ(dst.substr(0, n), src.substr(0, n)) << n;
+    EXPECT_EQ(dst.substr(n), std::string(48 - n, '#')) << n;
+  }
+}
+
 }  // namespace
 }  // namespace consentry::internal
