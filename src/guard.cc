@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <atomic>
 #include <chrono>
+#include <optional>
 #include <string>
 #include <thread>
 #include <tuple>
@@ -750,10 +751,12 @@ absl::Status Guard::CheckCategories(
     absl::Span<const CategoryRef* const> categories, Decision* decisions) {
   Decider decider(*this, ctx);
   AuditSink* const audit = impl_->audit;
+  const bool shadow = impl_->shadow;
   // One event per category, as `Check` records it; the fields shared by
   // all of them (including the one time read for this subject) are set
-  // once.
-  AuditEvent event;
+  // once. Built only when the first decision needs concluding: zeroing it
+  // costs about as much as an unaudited decision.
+  std::optional<AuditEvent> event;
   bool event_started = false;
   for (std::size_t i = 0; i < categories.size(); ++i) {
     const CategoryRef& ref = *categories[i];
@@ -764,11 +767,15 @@ absl::Status Guard::CheckCategories(
     CategoryIndex category = target.category;
     Revision revision = 0;
     const Reason reason = decider.Decide(target, &category, &revision);
-    const Decision decision(reason, revision, impl_->shadow);
-    decisions[i] = decision;
-    if (ABSL_PREDICT_TRUE(audit == nullptr && decision.allowed())) continue;
-    RETURN_IF_ERROR(Conclude(decider, ctx, target, category, decision, audit,
-                             &event, &event_started));
+    // Stored in place: copying a Decision built on the stack reloads the
+    // bytes just stored, and the reload stalls.
+    decisions[i] = Decision(reason, revision, shadow);
+    if (ABSL_PREDICT_TRUE(audit == nullptr && IsAllowingReason(reason))) {
+      continue;
+    }
+    if (!event.has_value()) event.emplace();
+    RETURN_IF_ERROR(Conclude(decider, ctx, target, category, decisions[i],
+                             audit, &*event, &event_started));
   }
   return absl::OkStatus();
 }

@@ -245,8 +245,12 @@ absl::Status Projector::ProjectInto(const AccessContext& ctx, const Message& in,
   std::string scratch;
   const google::protobuf::Reflection* reflection =
       cached ? plan.root_node->reflection : in.GetReflection();
+  const GeneratedFieldAccess* access =
+      cached ? plan.root_node->access : nullptr;
   const std::string& subject =
-      reflection->GetStringReference(in, plan.subject, &scratch);
+      access != nullptr
+          ? access->string_value(in, plan.subject->index())
+          : reflection->GetStringReference(in, plan.subject, &scratch);
   if (subject.empty()) {
     return fail(absl::InvalidArgumentError(
         absl::StrCat("message type ", type->full_name(), ": subject-id field ",

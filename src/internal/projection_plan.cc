@@ -3,6 +3,7 @@
 
 #include "src/internal/projection_plan.h"
 
+#include <atomic>
 #include <bit>
 #include <tuple>
 #include <utility>
@@ -10,6 +11,8 @@
 #include "absl/container/flat_hash_map.h"
 #include "absl/strings/str_cat.h"
 #include "consentry/v1/options.pb.h"
+#include "google/protobuf/metadata_lite.h"
+#include "google/protobuf/unknown_field_set.h"
 #include "src/internal/status_macros.h"
 
 namespace consentry::internal {
@@ -21,6 +24,8 @@ using google::protobuf::Message;
 using google::protobuf::Reflection;
 
 constexpr std::uint64_t Bit(int c) { return std::uint64_t{1} << c; }
+
+std::atomic<bool> generated_access_enabled{true};
 
 PlanField::Presence PresenceOf(const FieldDescriptor* fd) {
   using P = PlanField::Presence;
@@ -114,6 +119,14 @@ class Compiler {
       if (prototype != nullptr) {
         node->reflection = prototype->GetReflection();
         node->prototype = prototype;
+        const GeneratedFieldAccess* access =
+            FindGeneratedFieldAccess(prototype);
+        if (access != nullptr &&
+            generated_access_enabled.load(std::memory_order_relaxed) &&
+            access->field_count == type->field_count() &&
+            type->full_name() == access->full_name) {
+          node->access = access;
+        }
       }
     }
 
@@ -163,6 +176,7 @@ class Compiler {
 
       PlanField pf;
       pf.field = fd;
+      pf.index = i;
       pf.repeated = fd->is_repeated();
       pf.map = fd->is_map();
       const Descriptor* nested = nullptr;
@@ -245,6 +259,26 @@ class Compiler {
       memo_;
   absl::flat_hash_map<std::string, int> index_;
 };
+
+// Whether `m` holds unknown fields, for a message of a generated class
+// (one that uses its plan node's cached reflection). Generated classes keep
+// them in `MessageLite::_internal_metadata_`, which their own inline
+// `unknown_fields()` reads; reading it here skips the reflection call (an
+// offset lookup in the type's schema) per visited message.
+struct UnknownFieldsPeek : Message {
+  static bool Has(const Message& m) {
+    const auto& metadata = m.*(&UnknownFieldsPeek::_internal_metadata_);
+    return metadata.have_unknown_fields() &&
+           !metadata
+                .unknown_fields<google::protobuf::UnknownFieldSet>(
+                    google::protobuf::UnknownFieldSet::default_instance)
+                .empty();
+  }
+};
+
+bool HasUnknownFields(const Reflection& r, const Message& m, bool cached) {
+  return cached ? UnknownFieldsPeek::Has(m) : !r.GetUnknownFields(m).empty();
+}
 
 const Message* MapValue(const Message& entry) {
   const FieldDescriptor* value = entry.GetDescriptor()->map_value();
@@ -334,6 +368,10 @@ absl::StatusOr<std::unique_ptr<ProjectionPlan>> CompilePlan(
   return plan;
 }
 
+void SetGeneratedFieldAccessEnabledForTesting(bool enabled) {
+  generated_access_enabled.store(enabled, std::memory_order_relaxed);
+}
+
 bool UsesCachedReflection(const PlanNode& node, const Message& m) {
   return node.reflection != nullptr && m.GetReflection() == node.reflection;
 }
@@ -342,13 +380,17 @@ void Scan(const PlanNode& node, const Message& m, bool cached,
           ScanResult* result) {
   const Reflection* r = cached ? node.reflection : m.GetReflection();
   if (!result->unknown &&
-      (node.has_extensions || !r->GetUnknownFields(m).empty())) {
+      (node.has_extensions || HasUnknownFields(*r, m, cached))) {
     result->unknown = true;
   }
+  const GeneratedFieldAccess* access = cached ? node.access : nullptr;
   if ((node.scalar_bits & ~result->present) != 0) {
     for (const PlanField& pf : node.scalar_fields) {
       if ((pf.need & ~result->present) == 0) continue;
-      if (ScalarPresent(*r, m, pf)) result->present |= pf.need;
+      if (access != nullptr ? access->present(m, pf.index)
+                            : ScalarPresent(*r, m, pf)) {
+        result->present |= pf.need;
+      }
     }
   }
   for (const PlanField& pf : node.message_fields) {
@@ -369,6 +411,13 @@ void Scan(const PlanNode& node, const Message& m, bool cached,
           Scan(*pf.child, *value, /*cached=*/false, result);
         }
       }
+    } else if (pf.repeated && access != nullptr) {
+      const int n = access->size(m, pf.index);
+      if (n > 0) result->present |= pf.need;
+      for (int i = 0; i < n; ++i) {
+        Scan(*pf.child, access->element(m, pf.index, i), cached, result);
+        if ((bits & ~result->present) == 0 && result->unknown) break;
+      }
     } else if (pf.repeated) {
       const google::protobuf::RepeatedPtrField<Message>& elements =
           RepeatedMessages(*r, m, pf.field);
@@ -378,7 +427,9 @@ void Scan(const PlanNode& node, const Message& m, bool cached,
         if ((bits & ~result->present) == 0 && result->unknown) break;
       }
     } else if (const Message* sub =
-                   SetMessage(*r, m, pf.field, *pf.child, cached)) {
+                   access != nullptr
+                       ? access->message(m, pf.index)
+                       : SetMessage(*r, m, pf.field, *pf.child, cached)) {
       result->present |= pf.need;
       Scan(*pf.child, *sub, cached, result);
     }
@@ -404,6 +455,7 @@ class ProgramCompiler {
     for (const PlanField& pf : node->fields) {
       PruneOp op;
       op.field = pf.field;
+      op.index = pf.index;
       if ((pf.need & denied_) != 0) {
         op.kind = pf.field->cpp_type() == FieldDescriptor::CPPTYPE_STRING &&
                           !pf.repeated && !pf.field->has_presence() &&
@@ -463,30 +515,59 @@ void RunPruneProgram(const PruneProgram& program, Message* m, bool cached) {
       if (fd->is_extension()) r->ClearField(m, fd);
     }
   }
+  const GeneratedFieldAccess* access = cached ? node.access : nullptr;
   for (const PruneOp& op : program.ops) {
     switch (op.kind) {
       case PruneOp::kClear:
-        r->ClearField(m, op.field);
+        if (access != nullptr) {
+          access->clear(m, op.index);
+        } else {
+          r->ClearField(m, op.field);
+        }
         break;
       case PruneOp::kClearString:
         // Same as ClearField for a string without presence, but keeps the
-        // string's storage for the next copy into `m`.
-        r->SetString(m, op.field, std::string());
+        // string's storage for the next copy into `m` (as the generated
+        // `clear_x()` does).
+        if (access != nullptr) {
+          access->clear(m, op.index);
+        } else {
+          r->SetString(m, op.field, std::string());
+        }
         break;
       case PruneOp::kSingular: {
         // Set, so owned by `m`, which is mutable.
-        Message* sub = const_cast<Message*>(
-            SetMessage(*r, *m, op.field, *op.child->node, cached));
+        Message* sub = access != nullptr
+                           ? access->mutable_message(m, op.index)
+                           : const_cast<Message*>(SetMessage(
+                                 *r, *m, op.field, *op.child->node, cached));
         if (sub == nullptr) break;
         RunPruneProgram(*op.child, sub, cached);
         // A container left with nothing is removed: its presence alone
         // would tell the reader something was there.
         if (op.child->clears && sub->ByteSizeLong() == 0) {
-          r->ClearField(m, op.field);
+          if (access != nullptr) {
+            access->clear(m, op.index);
+          } else {
+            r->ClearField(m, op.field);
+          }
         }
         break;
       }
       case PruneOp::kRepeated: {
+        if (access != nullptr) {
+          const int n = access->size(*m, op.index);
+          int kept = 0;
+          for (int i = 0; i < n; ++i) {
+            Message* e = access->mutable_element(m, op.index, i);
+            RunPruneProgram(*op.child, e, cached);
+            if (op.child->clears && e->ByteSizeLong() == 0) continue;
+            if (kept != i) access->swap_elements(m, op.index, kept, i);
+            ++kept;
+          }
+          for (int i = kept; i < n; ++i) access->remove_last(m, op.index);
+          break;
+        }
         google::protobuf::RepeatedPtrField<Message>* elements =
             MutableRepeatedMessages(*r, m, op.field);
         if (!op.child->clears) {

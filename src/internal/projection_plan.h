@@ -17,6 +17,7 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
+#include "consentry/field_access.h"
 #include "google/protobuf/descriptor.h"
 #include "google/protobuf/message.h"
 
@@ -35,6 +36,8 @@ struct PlanNode;
 
 struct PlanField {
   const google::protobuf::FieldDescriptor* field = nullptr;
+  // `field->index()`, for the generated accessors.
+  int index = 0;
   // The bit the field's values need in the allowed mask; 0 for a container
   // (a message-typed field without a category: decided inside).
   std::uint64_t need = 0;
@@ -74,6 +77,9 @@ struct PlanNode {
   // The default instance of the generated class (with `reflection`): what
   // `Reflection::GetMessage` returns for an unset field of this type.
   const google::protobuf::Message* prototype = nullptr;
+  // The generated class's direct accessors (protoc-gen-consentry), or null:
+  // used, like `reflection`, only on messages of the generated class.
+  const GeneratedFieldAccess* access = nullptr;
   std::vector<PlanField> fields;
   // The fields that hold no message (scalars, strings, scalar maps), which
   // the scan visits first: they often make looking inside the sub-messages
@@ -105,6 +111,10 @@ struct ProjectionPlan {
   std::vector<std::string> category_ids;
   std::vector<std::unique_ptr<PlanNode>> nodes;
 };
+
+// Whether plans compiled from now on use generated accessors (default
+// true). Tests turn them off to compare both paths.
+void SetGeneratedFieldAccessEnabledForTesting(bool enabled);
 
 // Compiles the plan for `root`. `resolve` (may be empty: no check) is asked
 // once per distinct category id. Errors: `kInvalidArgument` naming the
@@ -154,6 +164,7 @@ struct PruneOp {
     kMap,
   };
   const google::protobuf::FieldDescriptor* field = nullptr;
+  int index = 0;  // field->index()
   // The program for the sub-message; null for `kClear`.
   const PruneProgram* child = nullptr;
   Kind kind = kClear;
