@@ -8,6 +8,7 @@
 #include <algorithm>
 #include <filesystem>
 #include <memory>
+#include <random>
 #include <string>
 #include <thread>
 #include <vector>
@@ -15,11 +16,13 @@
 #include "absl/container/flat_hash_set.h"
 #include "absl/strings/str_cat.h"
 #include "consentry/audit_log.h"
+#include "consentry/field_access.h"
 #include "gmock/gmock.h"
 #include "google/protobuf/dynamic_message.h"
 #include "google/protobuf/util/message_differencer.h"
 #include "gtest/gtest.h"
 #include "projection_test.pb.h"
+#include "src/internal/projection_plan.h"
 #include "tests/testing/guard_fixture.h"
 #include "tests/testing/status_matchers.h"
 
@@ -670,6 +673,153 @@ TEST_F(ProjectorTest, PlanIsCompiledOncePerTypeAndSharedAcrossThreads) {
   for (std::thread& th : threads) th.join();
   EXPECT_THAT(mismatches, ::testing::Each(0));
   EXPECT_EQ(projector_->cached_plans(), 2u);
+}
+
+// Random records for the comparison below: each field present or not,
+// oneof members, emptyable repeated elements, maps, unknown fields.
+class RandomRecords {
+ public:
+  explicit RandomRecords(std::uint64_t seed) : rng_(seed) {}
+
+  test::Record Record() {
+    test::Record r;
+    r.set_member_id(kMember);
+    if (Coin()) r.set_weight_kg(Coin() ? -0.0 : 61.2);
+    if (Coin()) {
+      test::Contact* c = r.mutable_contact();
+      if (Coin()) c->set_email("m7@example.jp");
+      if (Coin()) c->set_phone("03");
+    }
+    for (int i = Pick(4); i > 0; --i) Part(r.add_parts());
+    for (int i = Pick(3); i > 0; --i) {
+      Part(&(*r.mutable_parts_by_name())[absl::StrCat("p", i)]);
+    }
+    if (Coin()) (*r.mutable_labels())["plan"] = "family";
+    switch (Pick(3)) {
+      case 1:
+        r.set_card_token(Coin() ? "tok" : "");
+        break;
+      case 2:
+        r.mutable_invoice_contact()->set_email(Coin() ? "i@example.jp" : "");
+        break;
+      default:
+        break;
+    }
+    if (Coin()) r.mutable_measured_at()->set_seconds(Pick(2));
+    for (int i = Pick(3); i > 0; --i) r.add_device_ids("d");
+    Unknown(&r);
+    return r;
+  }
+
+  test::Tree Tree() {
+    test::Tree t;
+    t.set_member_id(kMember);
+    if (Coin()) Node(t.mutable_root(), 3);
+    return t;
+  }
+
+  test::Scalars Scalars() {
+    test::Scalars s;
+    s.set_member_id(kMember);
+    if (Coin()) s.set_i32(Pick(2));
+    if (Coin()) s.set_i64(Pick(2));
+    if (Coin()) s.set_u32(static_cast<std::uint32_t>(Pick(2)));
+    if (Coin()) s.set_u64(static_cast<std::uint64_t>(Pick(2)));
+    if (Coin()) s.set_f(Coin() ? -0.0f : 0.0f);
+    if (Coin()) s.set_d(Coin() ? -0.0 : 1.0);
+    if (Coin()) s.set_b(Coin());
+    if (Coin()) s.set_level(test::Scalars::LEVEL_HIGH);
+    if (Coin()) s.set_raw(Coin() ? "" : "x");
+    if (Coin()) s.set_text("t");
+    if (Coin()) s.set_s32(-Pick(2));
+    if (Coin()) s.set_f64(static_cast<std::uint64_t>(Pick(2)));
+    if (Coin()) s.set_explicit_i32(0);
+    for (int i = Pick(2); i > 0; --i) s.add_many(i);
+    return s;
+  }
+
+ private:
+  bool Coin() { return (rng_() & 1) != 0; }
+  int Pick(int n) {
+    return static_cast<int>(rng_() % static_cast<unsigned>(n));
+  }
+  void Part(test::Part* p) {
+    if (Coin()) p->set_segment("trunk");
+    if (Coin()) p->set_fat_percent(20.5);
+    Unknown(p);
+  }
+  void Node(test::TreeNode* n, int depth) {
+    if (Coin()) n->set_value(1.5);
+    if (Coin()) n->set_secret("s");
+    for (int i = depth > 0 ? Pick(3) : 0; i > 0; --i) {
+      Node(n->add_children(), depth - 1);
+    }
+    Unknown(n);
+  }
+  void Unknown(google::protobuf::Message* m) {
+    if (Pick(5) == 0) {
+      m->GetReflection()->MutableUnknownFields(m)->AddVarint(999, 1);
+    }
+  }
+  std::mt19937_64 rng_;
+};
+
+// The generated accessors (protoc-gen-consentry) are a faster route to the
+// same fields: every projection must come out exactly as through
+// reflection, for every purpose and mode.
+TEST_F(ProjectorTest, GeneratedAccessorsProjectExactlyLikeReflection) {
+  ASSERT_NE(
+      internal::FindGeneratedFieldAccess(&test::Record::default_instance()),
+      nullptr)
+      << "projection_test.consentry.cc is not linked in";
+  Set(kMember, "statistics.measurement", v1::CONSENT_STATE_GIVEN);
+  // Plans take the setting in force when they are compiled (Prepare).
+  const auto prepare = [](Projector& p) {
+    for (const google::protobuf::Descriptor* type :
+         {test::Record::descriptor(), test::Tree::descriptor(),
+          test::Scalars::descriptor()}) {
+      ASSERT_OK(p.Prepare(type));
+    }
+  };
+  Projector fast(*guard_);
+  Projector fast_all(*guard_, {.mode = ProjectionMode::kRequireAll});
+  prepare(fast);
+  prepare(fast_all);
+  internal::SetGeneratedFieldAccessEnabledForTesting(false);
+  Projector slow(*guard_);
+  Projector slow_all(*guard_, {.mode = ProjectionMode::kRequireAll});
+  prepare(slow);
+  prepare(slow_all);
+  internal::SetGeneratedFieldAccessEnabledForTesting(true);
+
+  const std::vector<AccessContext> contexts = {
+      Ctx("support-desk", "support"),
+      Ctx("billing-service", "billing.calculation"),
+      Ctx("statistics-job", "statistics.measurement")};
+  RandomRecords random(20261201);
+  int compared = 0;
+  const auto compare = [&](const google::protobuf::Message& in) {
+    for (const AccessContext& ctx : contexts) {
+      for (auto [a, b] : {std::pair{&fast, &slow}, {&fast_all, &slow_all}}) {
+        std::unique_ptr<google::protobuf::Message> x(in.New()), y(in.New());
+        const absl::Status sx = a->ProjectInto(ctx, in, x.get());
+        const absl::Status sy = b->ProjectInto(ctx, in, y.get());
+        ASSERT_EQ(sx, sy) << in.ShortDebugString();
+        // Unknown fields count as differences; maps compare as maps.
+        ASSERT_TRUE(MessageDifferencer::Equals(*x, *y))
+            << ctx.purpose() << " of " << in.ShortDebugString()
+            << "\nfast: " << x->ShortDebugString()
+            << "\nslow: " << y->ShortDebugString();
+        ++compared;
+      }
+    }
+  };
+  for (int i = 0; i < 300; ++i) {
+    compare(random.Record());
+    compare(random.Tree());
+    compare(random.Scalars());
+  }
+  EXPECT_EQ(compared, 300 * 3 * 3 * 2);
 }
 
 TEST(ListUntaggedFieldsTest, ListsUntaggedFieldsTransitively) {

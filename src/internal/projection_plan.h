@@ -17,6 +17,7 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
+#include "consentry/export.h"
 #include "consentry/field_access.h"
 #include "google/protobuf/descriptor.h"
 #include "google/protobuf/message.h"
@@ -114,7 +115,7 @@ struct ProjectionPlan {
 
 // Whether plans compiled from now on use generated accessors (default
 // true). Tests turn them off to compare both paths.
-void SetGeneratedFieldAccessEnabledForTesting(bool enabled);
+CONSENTRY_EXPORT void SetGeneratedFieldAccessEnabledForTesting(bool enabled);
 
 // Compiles the plan for `root`. `resolve` (may be empty: no check) is asked
 // once per distinct category id. Errors: `kInvalidArgument` naming the
