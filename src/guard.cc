@@ -6,7 +6,6 @@
 #include <algorithm>
 #include <atomic>
 #include <chrono>
-#include <optional>
 #include <string>
 #include <thread>
 #include <tuple>
@@ -752,11 +751,30 @@ absl::Status Guard::CheckCategories(
   Decider decider(*this, ctx);
   AuditSink* const audit = impl_->audit;
   const bool shadow = impl_->shadow;
+  if (audit == nullptr) {
+    for (std::size_t i = 0; i < categories.size(); ++i) {
+      const CategoryRef& ref = *categories[i];
+      const Target target{.subject = subject,
+                          .category_policy = ref.policy_.get(),
+                          .category = ref.index_,
+                          .tags = nullptr};
+      CategoryIndex category = target.category;
+      Revision revision = 0;
+      const Reason reason = decider.Decide(target, &category, &revision);
+      // Stored in place: copying a Decision built on the stack reloads the
+      // bytes just stored, and the reload stalls.
+      decisions[i] = Decision(reason, revision, shadow);
+      if (ABSL_PREDICT_FALSE(!IsAllowingReason(reason))) {
+        RETURN_IF_ERROR(Conclude(decider, ctx, target, category, decisions[i],
+                                 nullptr, nullptr, nullptr));
+      }
+    }
+    return absl::OkStatus();
+  }
   // One event per category, as `Check` records it; the fields shared by
   // all of them (including the one time read for this subject) are set
-  // once. Built only when the first decision needs concluding: zeroing it
-  // costs about as much as an unaudited decision.
-  std::optional<AuditEvent> event;
+  // once. Not built above: zeroing it costs about as much as a decision.
+  AuditEvent event;
   bool event_started = false;
   for (std::size_t i = 0; i < categories.size(); ++i) {
     const CategoryRef& ref = *categories[i];
@@ -767,15 +785,9 @@ absl::Status Guard::CheckCategories(
     CategoryIndex category = target.category;
     Revision revision = 0;
     const Reason reason = decider.Decide(target, &category, &revision);
-    // Stored in place: copying a Decision built on the stack reloads the
-    // bytes just stored, and the reload stalls.
     decisions[i] = Decision(reason, revision, shadow);
-    if (ABSL_PREDICT_TRUE(audit == nullptr && IsAllowingReason(reason))) {
-      continue;
-    }
-    if (!event.has_value()) event.emplace();
     RETURN_IF_ERROR(Conclude(decider, ctx, target, category, decisions[i],
-                             audit, &*event, &event_started));
+                             audit, &event, &event_started));
   }
   return absl::OkStatus();
 }
