@@ -6,9 +6,12 @@
 #include <iostream>
 
 #include "consentry/consent.h"
+#include "consentry/field_access.h"
 #include "consentry/guard.h"
+#include "consentry/projection.h"
 #include "consentry/protected.h"
 #include "consentry/proto_io.h"
+#include "reading.pb.h"
 
 int main() {
   auto policy = consentry::LoadAndCompilePolicy(DEFAULT_POLICY);
@@ -29,5 +32,24 @@ int main() {
   auto v = usage.Read(*grant);
   if (!v.ok() || **v != 42 || audit.size() != 1) return 1;
   std::cout << "consumer: read " << **v << " for " << grant->purpose() << "\n";
+
+  // The consumer's own message, projected through its generated accessors.
+  if (consentry::internal::FindGeneratedFieldAccess(
+          &consumer::Reading::default_instance()) == nullptr) {
+    std::cerr << "consumer: reading.consentry.cc did not register\n";
+    return 1;
+  }
+  consumer::Reading reading;
+  reading.set_member_id("s1");
+  reading.set_weight_kg(61.5);
+  reading.set_plan_code("family");
+  consentry::Projector projector(**guard);
+  auto billing = projector.Project(*ctx, reading);
+  if (!billing.ok()) {
+    std::cerr << billing.status() << "\n";
+    return 1;
+  }
+  std::cout << "consumer: billing sees " << billing->ShortDebugString() << "\n";
+  if (billing->plan_code() != "family" || billing->weight_kg() != 0) return 1;
   return 0;
 }
