@@ -681,6 +681,35 @@ absl::StatusOr<Decision> Guard::Decide(const AccessContext& ctx,
   return decision;
 }
 
+namespace {
+
+// The fields of an event that differ between the decisions of one Decider.
+// By value: built from a spilled string_view, the event's fields would be
+// loaded back whole from bytes just stored in halves, which stalls.
+inline void SetDecisionFields(const Decision& decision,
+                              absl::string_view category,
+                              absl::string_view record_ref, AuditEvent* e) {
+  e->category = category;
+  e->record_ref = record_ref;
+  e->reason = decision.reason();
+  e->revision = decision.revision();
+  e->shadow = decision.shadow_denial();
+}
+
+}  // namespace
+
+void Guard::SetEventFields(Decider& decider, const AccessContext& ctx,
+                           const Target& target, const Decision& decision,
+                           absl::string_view category,
+                           absl::string_view record_ref, AuditEvent* e) {
+  e->time_unix_nanos = decider.now_ns();
+  e->accessor = ctx.accessor();
+  e->subject = target.subject;
+  e->purpose = ctx.purpose();
+  e->policy_version = decider.p.version();
+  SetDecisionFields(decision, category, record_ref, e);
+}
+
 absl::Status Guard::Conclude(Decider& decider, const AccessContext& ctx,
                              const Target& target, CategoryIndex category,
                              const Decision& decision, AuditSink* audit,
@@ -708,29 +737,21 @@ absl::Status Guard::Conclude(Decider& decider, const AccessContext& ctx,
                             .subject = target.subject,
                             .record_ref = record_ref});
   } else if (audit != nullptr) {
-    const auto record = [&](AuditEvent& event, bool& started) {
-      if (!started) {
-        started = true;
-        event.time_unix_nanos = decider.now_ns();
-        event.accessor = ctx.accessor();
-        event.subject = target.subject;
-        event.purpose = ctx.purpose();
-        event.policy_version = p.version();
-      }
-      event.category = category_id;
-      event.record_ref = record_ref;
-      event.reason = reason;
-      event.revision = decision.revision();
-      event.shadow = decision.shadow_denial();
-      return audit->Record(event);
-    };
-    if (shared != nullptr) {
-      recorded = record(*shared, *shared_started);
-    } else {
+    if (shared == nullptr) {
       // Built only here: zeroing an event costs several nanoseconds.
       AuditEvent local;
-      bool local_started = false;
-      recorded = record(local, local_started);
+      SetEventFields(decider, ctx, target, decision, category_id, record_ref,
+                     &local);
+      recorded = audit->Record(local);
+    } else {
+      if (!*shared_started) {
+        *shared_started = true;
+        SetEventFields(decider, ctx, target, decision, category_id, record_ref,
+                       shared);
+      } else {
+        SetDecisionFields(decision, category_id, record_ref, shared);
+      }
+      recorded = audit->Record(*shared);
     }
   }
   if (ABSL_PREDICT_FALSE(!recorded.ok())) {

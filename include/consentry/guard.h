@@ -425,6 +425,11 @@ class CONSENTRY_EXPORT Guard {
                         const Target& target, CategoryIndex category,
                         const Decision& decision, AuditSink* audit,
                         AuditEvent* shared, bool* shared_started);
+  // Sets every field of `*e` that a read decision's event carries.
+  static void SetEventFields(Decider& decider, const AccessContext& ctx,
+                             const Target& target, const Decision& decision,
+                             absl::string_view category,
+                             absl::string_view record_ref, AuditEvent* e);
 
   // For Projector (src/projection.cc): decides `categories` of `subject`
   // for `ctx` into `decisions[i]` exactly as one `Check` per category made
