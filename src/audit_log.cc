@@ -20,6 +20,7 @@
 #include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
+#include "src/internal/audit_compact.h"
 #include "src/internal/audit_fast_path.h"
 #include "src/internal/audit_format.h"
 #include "src/internal/audit_lane.h"
@@ -142,78 +143,34 @@ struct ThreadLanes {
 };
 thread_local ThreadLanes tls_lanes;
 
-// A lane record flag: the payload is a compact decision (see
-// audit_fast_path.h), laid out as below, for the writer to expand.
-constexpr std::uint32_t kCompactFlag = AuditLane::kFirstUserFlag;
-constexpr std::size_t kCompactHeader = 32;
-constexpr std::size_t kCompactMaxString = 4096;
-// time i64 | revision i64 | policy slot u32 | accessor u16 | purpose u8 |
-// category u8 | reason u8 | shadow u8 | subject length u16 |
-// record_ref length u16 | 2 unused | subject | record_ref
-char* EncodeCompact(const internal::CompactDecision& d, char* p) {
-  const auto subject_size = static_cast<std::uint16_t>(d.subject.size());
-  const auto ref_size = static_cast<std::uint16_t>(d.record_ref.size());
-  const auto reason = static_cast<std::uint8_t>(d.reason);
-  const std::uint8_t shadow = d.shadow ? 1 : 0;
-  std::memcpy(p, &d.time_unix_nanos, 8);
-  std::memcpy(p + 8, &d.revision, 8);
-  std::memcpy(p + 16, &d.policy_slot, 4);
-  std::memcpy(p + 20, &d.accessor, 2);
-  std::memcpy(p + 22, &d.purpose, 1);
-  std::memcpy(p + 23, &d.category, 1);
-  std::memcpy(p + 24, &reason, 1);
-  std::memcpy(p + 25, &shadow, 1);
-  std::memcpy(p + 26, &subject_size, 2);
-  std::memcpy(p + 28, &ref_size, 2);
-  p += kCompactHeader;
-  internal::CopyShort(p, d.subject.data(), d.subject.size());
-  p += d.subject.size();
-  internal::CopyShort(p, d.record_ref.data(), d.record_ref.size());
-  return p + d.record_ref.size();
-}
-
-// The event a compact record describes, with names from `policies`. False
-// when the record is malformed or names an unknown policy slot.
-bool ExpandCompact(absl::string_view payload,
+// The event a compact lane record (see audit_compact.h) describes, with
+// names from `policies`. False when the record is malformed or names an
+// unknown policy slot.
+bool ExpandCompact(absl::string_view payload, std::uint32_t flags,
                    const std::vector<const CompiledPolicy*>& policies,
                    AuditEvent* e) {
-  if (payload.size() < kCompactHeader) return false;
-  const char* p = payload.data();
-  std::uint32_t slot;
-  AccessorIndex accessor;
-  PurposeIndex purpose;
-  CategoryIndex category;
-  std::uint8_t reason, shadow;
-  std::uint16_t subject_size, ref_size;
-  std::memcpy(&e->time_unix_nanos, p, 8);
-  std::memcpy(&e->revision, p + 8, 8);
-  std::memcpy(&slot, p + 16, 4);
-  std::memcpy(&accessor, p + 20, 2);
-  std::memcpy(&purpose, p + 22, 1);
-  std::memcpy(&category, p + 23, 1);
-  std::memcpy(&reason, p + 24, 1);
-  std::memcpy(&shadow, p + 25, 1);
-  std::memcpy(&subject_size, p + 26, 2);
-  std::memcpy(&ref_size, p + 28, 2);
-  if (slot >= policies.size() ||
-      payload.size() != kCompactHeader + subject_size + ref_size) {
+  internal::CompactDecision d;
+  if (!internal::DecodeCompact(payload, flags, &d) ||
+      d.policy_slot >= policies.size()) {
     return false;
   }
-  const CompiledPolicy& policy = *policies[slot];
-  if (accessor >= policy.accessor_count() ||
-      purpose >= policy.purpose_count() ||
-      category >= policy.category_count()) {
+  const CompiledPolicy& policy = *policies[d.policy_slot];
+  if (d.accessor >= policy.accessor_count() ||
+      d.purpose >= policy.purpose_count() ||
+      d.category >= policy.category_count()) {
     return false;
   }
+  e->time_unix_nanos = d.time_unix_nanos;
   e->action = AuditAction::kRead;
-  e->accessor = policy.accessor_id(accessor);
-  e->purpose = policy.purpose_id(purpose);
-  e->category = policy.category_id(category);
+  e->accessor = policy.accessor_id(d.accessor);
+  e->subject = d.subject;
+  e->category = policy.category_id(d.category);
+  e->purpose = policy.purpose_id(d.purpose);
   e->policy_version = policy.version();
-  e->reason = static_cast<Reason>(reason);
-  e->shadow = shadow != 0;
-  e->subject = payload.substr(kCompactHeader, subject_size);
-  e->record_ref = payload.substr(kCompactHeader + subject_size, ref_size);
+  e->record_ref = d.record_ref;
+  e->reason = d.reason;
+  e->revision = d.revision;
+  e->shadow = d.shadow;
   return true;
 }
 
@@ -529,11 +486,11 @@ absl::Status AuditLog::Impl::DrainBatch(std::size_t* taken) {
     AuditLane::Record record;
     while (n < options.max_batch_events && lane.Peek(tail, &record)) {
       absl::string_view payload = record.payload;
-      if (record.user_flags & kCompactFlag) {
+      if (record.user_flags & internal::kCompactFlag) {
         AuditEvent e;
-        if (!ExpandCompact(payload, writer_policies, &e)) {
+        if (!ExpandCompact(payload, record.user_flags, writer_policies, &e)) {
           RefreshPolicies();
-          if (!ExpandCompact(payload, writer_policies, &e)) {
+          if (!ExpandCompact(payload, record.user_flags, writer_policies, &e)) {
             return absl::InternalError(
                 "audit log: a queued decision names an unknown policy");
           }
@@ -843,19 +800,18 @@ absl::Status AuditLog::Impl::Enqueue(const AuditEvent& e,
 
 absl::Status AuditLog::Impl::EnqueueCompact(
     const internal::CompactDecision& d) {
-  const std::size_t bound =
-      kCompactHeader + d.subject.size() + d.record_ref.size();
+  const bool short_form = internal::CompactFitsShort(d);
+  const std::size_t size = internal::CompactSize(d, short_form);
   AuditLane* lane = nullptr;
   char* out = nullptr;
-  RETURN_IF_ERROR(Claim(bound, false, &lane, &out));
+  RETURN_IF_ERROR(Claim(size, false, &lane, &out));
   char* heap = nullptr;
   if (ABSL_PREDICT_FALSE(out == nullptr)) {
-    heap = new char[bound];
+    heap = new char[size];
     out = heap;
   }
-  const char* end = EncodeCompact(d, out);
-  lane->Commit(static_cast<std::size_t>(end - out), heap, nullptr,
-               kCompactFlag);
+  internal::EncodeCompact(d, short_form, out);
+  lane->Commit(size, heap, nullptr, internal::CompactFlags(d, short_form));
   if (ABSL_PREDICT_FALSE(writer_idle.load(std::memory_order_relaxed))) {
     WakeWriter();
   }
@@ -940,8 +896,8 @@ std::uint32_t AuditLogFastPath::AttachPolicy(
 
 absl::Status AuditLogFastPath::Record(AuditLog& log, const CompactDecision& d) {
   AuditLog::Impl& impl = *log.impl_;
-  if (ABSL_PREDICT_TRUE(d.subject.size() <= kCompactMaxString &&
-                        d.record_ref.size() <= kCompactMaxString)) {
+  if (ABSL_PREDICT_TRUE(d.subject.size() <= internal::kCompactMaxString &&
+                        d.record_ref.size() <= internal::kCompactMaxString)) {
     return impl.EnqueueCompact(d);
   }
   std::shared_ptr<const CompiledPolicy> policy;

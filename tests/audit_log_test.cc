@@ -20,6 +20,7 @@
 #include "consentry/proto_io.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "src/internal/audit_fast_path.h"
 #include "src/internal/audit_format.h"
 #include "src/internal/audit_log_test_peer.h"
 #include "src/internal/crc32c.h"
@@ -448,6 +449,101 @@ TEST_F(AuditLogGuardTest, LongSubjectIdsAreAuditedInFull) {
   EXPECT_EQ(events[0].subject, subject);
   EXPECT_EQ(events[0].reason, Reason::kNoConsent);
   EXPECT_EQ(events[0].policy_version, "2026-11-01");
+}
+
+// Compact decisions of every form (short, wide, and the fallback for
+// strings over 4 KiB), each boundary of the short form included, give
+// files byte-identical to `Record` of the same events.
+TEST_F(AuditLogGuardTest, CompactDecisionsWriteTheBytesRecordWrites) {
+  // 34 policies, so that slots above the short form's 31 occur.
+  absl::StatusOr<v1::Policy> def =
+      LoadPolicyFile(testing::SourcePath("policies/default.textproto"));
+  ASSERT_OK(def);
+  std::vector<std::shared_ptr<const CompiledPolicy>> policies;
+  for (int i = 0; i < 34; ++i) {
+    def->set_version(absl::StrCat("2026-11-", i));
+    policies.push_back(*CompiledPolicy::Compile(*def));
+  }
+  const std::string fast_dir = dir_ + "/fast";
+  const std::string slow_dir = dir_ + "/slow";
+  AuditLogOptions o;
+  o.directory = fast_dir;
+  auto fast = *AuditLog::Open(o);
+  o.directory = slow_dir;
+  auto slow = *AuditLog::Open(o);
+  std::vector<std::uint32_t> slots;
+  for (const auto& p : policies) {
+    slots.push_back(internal::AuditLogFastPath::AttachPolicy(*fast, p));
+  }
+  const std::string text(5000, 's');
+  const std::string refs(5000, 'r');
+  const std::vector<std::size_t> lengths = {0,   1,   8,    9,    16,  17,
+                                            255, 256, 4096, 4097, 5000};
+  const std::vector<Revision> revisions = {0, 7, 0xFFFFFFFFll, 0x100000000ll,
+                                           -3};
+  int n = 0;
+  for (std::size_t subject : lengths) {
+    for (std::size_t ref : lengths) {
+      for (Revision revision : revisions) {
+        const std::size_t k = static_cast<std::size_t>(n++);
+        const CompiledPolicy& p = *policies[k % policies.size()];
+        internal::CompactDecision d;
+        d.time_unix_nanos = kT0 + static_cast<std::int64_t>(k);
+        d.revision = revision;
+        d.policy_slot = slots[k % policies.size()];
+        d.accessor = static_cast<AccessorIndex>(
+            k % static_cast<std::size_t>(p.accessor_count()));
+        d.purpose = static_cast<PurposeIndex>(
+            k % static_cast<std::size_t>(p.purpose_count()));
+        d.category = static_cast<CategoryIndex>(
+            k % static_cast<std::size_t>(p.category_count()));
+        d.reason = k % 3 == 0 ? Reason::kNoConsent : Reason::kAllowedConsent;
+        d.shadow = k % 5 == 0;
+        // A distinct subject per event, of the length wanted.
+        std::string id = text.substr(0, subject);
+        if (subject >= 4) id.replace(0, 4, absl::StrCat(1000 + k % 9000));
+        d.subject = id;
+        d.record_ref = absl::string_view(refs).substr(0, ref);
+        ASSERT_OK(internal::AuditLogFastPath::Record(*fast, d));
+        AuditEvent e;
+        e.time_unix_nanos = d.time_unix_nanos;
+        e.action = AuditAction::kRead;
+        e.accessor = p.accessor_id(d.accessor);
+        e.subject = d.subject;
+        e.category = p.category_id(d.category);
+        e.purpose = p.purpose_id(d.purpose);
+        e.policy_version = p.version();
+        e.record_ref = d.record_ref;
+        e.reason = d.reason;
+        e.revision = d.revision;
+        e.shadow = d.shadow;
+        ASSERT_OK(slow->Record(e));
+      }
+    }
+  }
+  ASSERT_OK(fast->Close());
+  ASSERT_OK(slow->Close());
+  std::vector<std::string> names;
+  for (const auto& f : std::filesystem::directory_iterator(slow_dir)) {
+    names.push_back(f.path().filename().string());
+  }
+  ASSERT_FALSE(names.empty());
+  for (const std::string& name : names) {
+    const std::string a = ReadAll(fast_dir + "/" + name);
+    const std::string b = ReadAll(slow_dir + "/" + name);
+    EXPECT_FALSE(b.empty()) << name;
+    EXPECT_TRUE(a == b) << name << " differs";
+  }
+  EXPECT_EQ(std::distance(std::filesystem::directory_iterator(fast_dir),
+                          std::filesystem::directory_iterator()),
+            static_cast<std::ptrdiff_t>(names.size()));
+  absl::StatusOr<AuditVerifyReport> report = VerifyAuditLog(fast_dir);
+  ASSERT_OK(report);
+  EXPECT_TRUE(report->ok()) << report->ToString();
+  auto events = *(*AuditLogReader::Open(fast_dir))
+                     ->InTimeRange(absl::FromUnixNanos(kT0),
+                                   absl::FromUnixNanos(kT0 + n));
+  EXPECT_THAT(events, SizeIs(n));
 }
 
 TEST_F(AuditLogTest, OneThreadsFullQueueDoesNotHoldUpAnother) {

@@ -3,10 +3,14 @@
 
 #include "src/internal/audit_format.h"
 
+#include <cstdint>
+#include <limits>
 #include <string>
+#include <vector>
 
 #include "consentry/v1/audit.pb.h"
 #include "gtest/gtest.h"
+#include "src/internal/audit_compact.h"
 
 namespace consentry::internal {
 namespace {
@@ -127,6 +131,155 @@ TEST(CopyShortTest, CopiesEveryLengthExactlyAndNothingBeyond) {
     EXPECT_EQ(dst.substr(0, n), src.substr(0, n)) << n;
     EXPECT_EQ(dst.substr(n), std::string(48 - n, '#')) << n;
   }
+}
+
+// --- compact lane records (audit_compact.h)
+
+// Encodes `d` as the audit log does and decodes it again.
+CompactDecision CompactRoundTrip(const CompactDecision& d, bool* short_form,
+                                 std::string* storage) {
+  *short_form = CompactFitsShort(d);
+  const std::size_t size = CompactSize(d, *short_form);
+  // Guard bytes on both sides: the encoder writes exactly `size` bytes.
+  storage->assign(size + 16, '\x5a');
+  char* end = EncodeCompact(d, *short_form, storage->data() + 8);
+  EXPECT_EQ(end, storage->data() + 8 + size);
+  EXPECT_EQ(storage->substr(0, 8), std::string(8, '\x5a'));
+  EXPECT_EQ(storage->substr(8 + size), std::string(8, '\x5a'));
+  CompactDecision out;
+  EXPECT_TRUE(DecodeCompact(absl::string_view(storage->data() + 8, size),
+                            CompactFlags(d, *short_form), &out));
+  return out;
+}
+
+void ExpectSame(const CompactDecision& a, const CompactDecision& b) {
+  EXPECT_EQ(a.time_unix_nanos, b.time_unix_nanos);
+  EXPECT_EQ(a.revision, b.revision);
+  EXPECT_EQ(a.policy_slot, b.policy_slot);
+  EXPECT_EQ(a.accessor, b.accessor);
+  EXPECT_EQ(a.purpose, b.purpose);
+  EXPECT_EQ(a.category, b.category);
+  EXPECT_EQ(a.reason, b.reason);
+  EXPECT_EQ(a.shadow, b.shadow);
+  EXPECT_EQ(a.subject, b.subject);
+  EXPECT_EQ(a.record_ref, b.record_ref);
+}
+
+TEST(AuditCompactTest, EveryFieldRoundTripsAtItsBoundaries) {
+  const std::string chars(kCompactMaxString, 'x');
+  std::string text;
+  for (std::size_t i = 0; i < kCompactMaxString; ++i) {
+    text.push_back(static_cast<char>('a' + i % 26));
+  }
+  const std::vector<std::int64_t> times = {
+      0,
+      1,
+      1'790'000'000'123'456'789,
+      std::numeric_limits<std::int64_t>::max(),
+      -1,
+      std::numeric_limits<std::int64_t>::min()};
+  const std::vector<Revision> revisions = {
+      0, 1, 0xFFFFFFFFll, 0x100000000ll, std::numeric_limits<Revision>::max(),
+      -1};
+  const std::vector<std::uint32_t> slots = {0, 1, 31, 32, 1000, 0xFFFFFFFFu};
+  const std::vector<std::size_t> lengths = {0,  1,   2,   3,   7,   8,    9,
+                                            12, 15,  16,  17,  24,  31,   32,
+                                            33, 254, 255, 256, 257, 4095, 4096};
+  std::string storage;
+  int cases = 0;
+  for (std::int64_t time : times) {
+    for (Revision revision : revisions) {
+      for (std::uint32_t slot : slots) {
+        CompactDecision d;
+        d.time_unix_nanos = time;
+        d.revision = revision;
+        d.policy_slot = slot;
+        d.accessor = static_cast<AccessorIndex>(slot * 7919u);
+        d.purpose = static_cast<PurposeIndex>(slot + 3);
+        d.category = static_cast<CategoryIndex>(255 - slot % 256);
+        d.reason = static_cast<Reason>(cases % 256);
+        d.shadow = cases % 2 == 1;
+        d.subject = absl::string_view(text).substr(0, 9);
+        d.record_ref = "";
+        bool short_form;
+        ExpectSame(CompactRoundTrip(d, &short_form, &storage), d);
+        EXPECT_EQ(short_form,
+                  revision >= 0 && revision <= 0xFFFFFFFFll && slot <= 31);
+        ++cases;
+      }
+    }
+  }
+  for (std::size_t subject : lengths) {
+    for (std::size_t ref : lengths) {
+      for (Reason reason : {Reason::kUnspecified, Reason::kAllowedConsent,
+                            static_cast<Reason>(255)}) {
+        for (bool shadow : {false, true}) {
+          CompactDecision d;
+          d.time_unix_nanos = 1'790'000'000'000'000'000 +
+                              static_cast<std::int64_t>(subject * 1000 + ref);
+          d.revision = static_cast<Revision>(subject);
+          d.policy_slot = static_cast<std::uint32_t>(ref % 32);
+          d.accessor = 0xFFFF;
+          d.purpose = 0xFF;
+          d.category = 0xFF;
+          d.reason = reason;
+          d.shadow = shadow;
+          d.subject = absl::string_view(text).substr(0, subject);
+          d.record_ref = absl::string_view(chars).substr(0, ref);
+          bool short_form;
+          ExpectSame(CompactRoundTrip(d, &short_form, &storage), d);
+          EXPECT_EQ(short_form, ref <= 255);
+          EXPECT_EQ(CompactSize(d, short_form),
+                    (short_form ? 16u : 32u) + subject + ref);
+        }
+      }
+    }
+  }
+}
+
+TEST(AuditCompactTest, ATypicalReadIsFortyBytesInTheLane) {
+  CompactDecision d;
+  d.time_unix_nanos = 1'790'000'000'000'000'000;
+  d.revision = 4096;
+  d.subject = "m10004095";  // 9 bytes
+  ASSERT_TRUE(CompactFitsShort(d));
+  const std::size_t size = CompactSize(d, true);
+  EXPECT_EQ(AuditLane::kHeaderSize + ((size + 7) & ~std::size_t{7}), 40u);
+  d.subject = "subject-00000016";  // 16 bytes: still 40
+  EXPECT_EQ(
+      AuditLane::kHeaderSize + ((CompactSize(d, true) + 7) & ~std::size_t{7}),
+      40u);
+}
+
+TEST(AuditCompactTest, MalformedRecordsAreRejected) {
+  CompactDecision d;
+  d.subject = "subject";
+  d.record_ref = "ref";
+  std::string bytes(64, '\0');
+  CompactDecision out;
+  // Short form: the payload is shorter than its header plus the reference
+  // length the flags give.
+  const std::uint32_t short_flags = CompactFlags(d, true);
+  char* end = EncodeCompact(d, true, bytes.data());
+  const auto size = static_cast<std::size_t>(end - bytes.data());
+  EXPECT_TRUE(
+      DecodeCompact(absl::string_view(bytes.data(), size), short_flags, &out));
+  EXPECT_FALSE(
+      DecodeCompact(absl::string_view(bytes.data(), 18), short_flags, &out));
+  EXPECT_FALSE(
+      DecodeCompact(absl::string_view(bytes.data(), 15), short_flags, &out));
+  // Wide form: the lengths must add up exactly.
+  const std::uint32_t wide_flags = CompactFlags(d, false);
+  end = EncodeCompact(d, false, bytes.data());
+  const auto wide_size = static_cast<std::size_t>(end - bytes.data());
+  EXPECT_TRUE(DecodeCompact(absl::string_view(bytes.data(), wide_size),
+                            wide_flags, &out));
+  EXPECT_FALSE(DecodeCompact(absl::string_view(bytes.data(), wide_size - 1),
+                             wide_flags, &out));
+  EXPECT_FALSE(DecodeCompact(absl::string_view(bytes.data(), wide_size + 1),
+                             wide_flags, &out));
+  EXPECT_FALSE(
+      DecodeCompact(absl::string_view(bytes.data(), 31), wide_flags, &out));
 }
 
 }  // namespace
