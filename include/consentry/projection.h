@@ -21,8 +21,8 @@
 //     clearing for each set of denied categories into a program; both are
 //     cached. For a generated class whose `<file>.consentry.cc` (written by
 //     protoc-gen-consentry; see consentry/field_access.h) is linked in, the
-//     walks read and clear fields through the class's own accessors, about
-//     ten times cheaper per field than protobuf reflection; other types
+//     walks read and clear fields through the class's own accessors, several
+//     times cheaper per field than protobuf reflection; other types
 //     (dynamic messages included) use reflection, with the same result. A projection costs one walk over the record (categories
 //     present, unknown fields), the checks, a copy, and the program's
 //     operations: none when nothing present is denied and the record has
