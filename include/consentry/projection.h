@@ -23,7 +23,8 @@
 //     protoc-gen-consentry; see consentry/field_access.h) is linked in, the
 //     walks read and clear fields through the class's own accessors, several
 //     times cheaper per field than protobuf reflection; other types
-//     (dynamic messages included) use reflection, with the same result. A projection costs one walk over the record (categories
+//     (dynamic messages included) use reflection, with the same result.
+//     A projection costs one walk over the record (categories
 //     present, unknown fields), the checks, a copy, and the program's
 //     operations: none when nothing present is denied and the record has
 //     no unknown fields; otherwise a `ClearField` per denied field and a
