@@ -778,7 +778,10 @@ absl::Status Guard::CheckCategories(
   Decider decider(*this, ctx);
   AuditSink* const audit = impl_->audit;
   const bool shadow = impl_->shadow;
-  if (audit == nullptr) {
+  // Decides every category; concludes the denials, and every decision when
+  // `sink` is set, with `event` holding the fields they share.
+  const auto decide_all = [&](AuditSink* sink, AuditEvent* event,
+                              bool* event_started) -> absl::Status {
     for (std::size_t i = 0; i < categories.size(); ++i) {
       const CategoryRef& ref = *categories[i];
       const Target target{.subject = subject,
@@ -791,32 +794,22 @@ absl::Status Guard::CheckCategories(
       // Stored in place: copying a Decision built on the stack reloads the
       // bytes just stored, and the reload stalls.
       decisions[i] = Decision(reason, revision, shadow);
-      if (ABSL_PREDICT_FALSE(!IsAllowingReason(reason))) {
-        RETURN_IF_ERROR(Conclude(decider, ctx, target, category, decisions[i],
-                                 nullptr, nullptr, nullptr));
+      if (ABSL_PREDICT_TRUE(sink == nullptr && IsAllowingReason(reason))) {
+        continue;
       }
+      RETURN_IF_ERROR(Conclude(decider, ctx, target, category, decisions[i],
+                               sink, event, event_started));
     }
     return absl::OkStatus();
-  }
+  };
+  if (audit == nullptr) return decide_all(nullptr, nullptr, nullptr);
   // One event per category, as `Check` records it; the fields shared by
   // all of them (including the one time read for this subject) are set
-  // once. Not built above: zeroing it costs about as much as a decision.
+  // once. Not built without a sink: zeroing it costs about as much as a
+  // decision.
   AuditEvent event;
   bool event_started = false;
-  for (std::size_t i = 0; i < categories.size(); ++i) {
-    const CategoryRef& ref = *categories[i];
-    const Target target{.subject = subject,
-                        .category_policy = ref.policy_.get(),
-                        .category = ref.index_,
-                        .tags = nullptr};
-    CategoryIndex category = target.category;
-    Revision revision = 0;
-    const Reason reason = decider.Decide(target, &category, &revision);
-    decisions[i] = Decision(reason, revision, shadow);
-    RETURN_IF_ERROR(Conclude(decider, ctx, target, category, decisions[i],
-                             audit, &event, &event_started));
-  }
-  return absl::OkStatus();
+  return decide_all(audit, &event, &event_started);
 }
 
 Reason Guard::ConsumeOccasionConsent(absl::string_view subject,

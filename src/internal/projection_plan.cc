@@ -502,6 +502,20 @@ std::unique_ptr<PruneProgramSet> CompilePruneProgram(const ProjectionPlan& plan,
   return set;
 }
 
+namespace {
+
+// Clears `op`'s field of `m`, through the generated accessors when given.
+void ClearField(const Reflection& r, const GeneratedFieldAccess* access,
+                const PruneOp& op, Message* m) {
+  if (access != nullptr) {
+    access->clear(m, op.index);
+  } else {
+    r.ClearField(m, op.field);
+  }
+}
+
+}  // namespace
+
 void RunPruneProgram(const PruneProgram& program, Message* m, bool cached) {
   const PlanNode& node = *program.node;
   const Reflection* r = cached ? node.reflection : m->GetReflection();
@@ -519,11 +533,7 @@ void RunPruneProgram(const PruneProgram& program, Message* m, bool cached) {
   for (const PruneOp& op : program.ops) {
     switch (op.kind) {
       case PruneOp::kClear:
-        if (access != nullptr) {
-          access->clear(m, op.index);
-        } else {
-          r->ClearField(m, op.field);
-        }
+        ClearField(*r, access, op, m);
         break;
       case PruneOp::kClearString:
         // Same as ClearField for a string without presence, but keeps the
@@ -546,46 +556,41 @@ void RunPruneProgram(const PruneProgram& program, Message* m, bool cached) {
         // A container left with nothing is removed: its presence alone
         // would tell the reader something was there.
         if (op.child->clears && sub->ByteSizeLong() == 0) {
-          if (access != nullptr) {
-            access->clear(m, op.index);
-          } else {
-            r->ClearField(m, op.field);
-          }
+          ClearField(*r, access, op, m);
         }
         break;
       }
       case PruneOp::kRepeated: {
-        if (access != nullptr) {
-          const int n = access->size(*m, op.index);
-          int kept = 0;
-          for (int i = 0; i < n; ++i) {
-            Message* e = access->mutable_element(m, op.index, i);
-            RunPruneProgram(*op.child, e, cached);
-            if (op.child->clears && e->ByteSizeLong() == 0) continue;
-            if (kept != i) access->swap_elements(m, op.index, kept, i);
-            ++kept;
-          }
-          for (int i = kept; i < n; ++i) access->remove_last(m, op.index);
-          break;
-        }
-        google::protobuf::RepeatedPtrField<Message>* elements =
-            MutableRepeatedMessages(*r, m, op.field);
-        if (!op.child->clears) {
-          for (Message& e : *elements) RunPruneProgram(*op.child, &e, cached);
-          break;
-        }
         // Elements left with nothing are removed, the rest keep their
         // order: an empty element would still tell how many there were.
-        const int n = elements->size();
+        google::protobuf::RepeatedPtrField<Message>* elements =
+            access != nullptr ? nullptr
+                              : MutableRepeatedMessages(*r, m, op.field);
+        const int n =
+            access != nullptr ? access->size(*m, op.index) : elements->size();
         int kept = 0;
         for (int i = 0; i < n; ++i) {
-          Message* e = elements->Mutable(i);
+          Message* e = access != nullptr
+                           ? access->mutable_element(m, op.index, i)
+                           : elements->Mutable(i);
           RunPruneProgram(*op.child, e, cached);
-          if (e->ByteSizeLong() == 0) continue;
-          if (kept != i) elements->SwapElements(kept, i);
+          if (op.child->clears && e->ByteSizeLong() == 0) continue;
+          if (kept != i) {
+            if (access != nullptr) {
+              access->swap_elements(m, op.index, kept, i);
+            } else {
+              elements->SwapElements(kept, i);
+            }
+          }
           ++kept;
         }
-        for (int i = kept; i < n; ++i) elements->RemoveLast();
+        for (int i = kept; i < n; ++i) {
+          if (access != nullptr) {
+            access->remove_last(m, op.index);
+          } else {
+            elements->RemoveLast();
+          }
+        }
         break;
       }
       case PruneOp::kMap: {
