@@ -22,6 +22,7 @@
 #include "src/internal/audit_fast_path.h"
 #include "src/internal/consent_cache.h"
 #include "src/internal/grant_minter.h"
+#include "src/internal/guard_test_peer.h"
 #include "src/internal/mutex.h"
 #include "src/internal/status_macros.h"
 #include "src/internal/subject_state.h"
@@ -153,6 +154,9 @@ struct Guard::Impl {
   // `audit` when it is the durable log: read decisions then take the
   // compact path (src/internal/audit_fast_path.h).
   AuditLog* audit_log = nullptr;
+  // Where `audit` and `audit_log` wait while `GuardTestPeer` suspends them.
+  AuditSink* suspended_audit = nullptr;
+  AuditLog* suspended_audit_log = nullptr;
   bool shadow = false;
   bool has_clock = false;
 
@@ -1091,4 +1095,18 @@ std::vector<ShadowDenialCount> Guard::ShadowReport() const {
   return out;
 }
 
+namespace internal {
+
+void GuardTestPeer::SuspendAudit(Guard& guard, bool suspended) {
+  Guard::Impl& impl = *guard.impl_;
+  if (suspended && impl.audit != nullptr) {
+    impl.suspended_audit = std::exchange(impl.audit, nullptr);
+    impl.suspended_audit_log = std::exchange(impl.audit_log, nullptr);
+  } else if (!suspended && impl.suspended_audit != nullptr) {
+    impl.audit = std::exchange(impl.suspended_audit, nullptr);
+    impl.audit_log = std::exchange(impl.suspended_audit_log, nullptr);
+  }
+}
+
+}  // namespace internal
 }  // namespace consentry

@@ -72,6 +72,7 @@ struct ProvisionOutcome;
 
 namespace internal {
 class GrantMinter;
+class GuardTestPeer;
 }  // namespace internal
 
 // Who reads, and for what: a registered accessor declaring one purpose
@@ -399,6 +400,8 @@ class CONSENTRY_EXPORT Guard {
 
   // Projection decides every category present in a record in one call.
   friend class Projector;
+  // Benchmarks switch auditing off and on around one Guard's warm state.
+  friend class internal::GuardTestPeer;
 
   struct Impl;
   struct Target;
