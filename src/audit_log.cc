@@ -128,7 +128,9 @@ struct LaneCache {
   std::uint64_t log_id = 0;
   AuditLane* lane = nullptr;
 };
-thread_local LaneCache tls_lane;
+// Initial-exec: read at a fixed offset from the thread pointer, without a
+// call to `__tls_get_addr` when the library is built shared.
+thread_local LaneCache tls_lane __attribute__((tls_model("initial-exec")));
 
 // Every lane this thread holds. On thread exit the lanes are marked
 // orphaned; each log's writer drains and then drops them.
@@ -895,6 +897,34 @@ std::uint32_t AuditLogFastPath::AttachPolicy(
 }
 
 absl::Status AuditLogFastPath::Record(AuditLog& log, const CompactDecision& d) {
+  AuditLog::Impl& impl = *log.impl_;
+  // The common case in straight-line code: a short-form record that fits
+  // this thread's lane as last seen, into a healthy, open log.
+  const std::size_t size =
+      kCompactShortHeader + d.subject.size() + d.record_ref.size();
+  if (ABSL_PREDICT_TRUE(size <= AuditLane::kFastMaxPayload &&
+                        CompactFitsShort(d) && tls_lane.log_id == impl.id &&
+                        !impl.failed.load(std::memory_order_acquire) &&
+                        !impl.closed.load(std::memory_order_acquire))) {
+    AuditLane* lane = tls_lane.lane;
+    const std::size_t need = AuditLane::kHeaderSize + AuditLane::Round8(size);
+    if (char* r = lane->TryReserveFast(need); ABSL_PREDICT_TRUE(r != nullptr)) {
+      AuditLane::PutHeader(r, size, CompactFlags(d, /*short_form=*/true));
+      EncodeCompact(d, /*short_form=*/true, r + AuditLane::kHeaderSize);
+      lane->PublishFast(need);
+      if (ABSL_PREDICT_FALSE(
+              impl.writer_idle.load(std::memory_order_relaxed))) {
+        impl.WakeWriter();
+      }
+      return absl::OkStatus();
+    }
+  }
+  return RecordSlow(log, d);
+}
+
+// Out of line, so that the fast path above keeps a small frame.
+ABSL_ATTRIBUTE_NOINLINE absl::Status AuditLogFastPath::RecordSlow(
+    AuditLog& log, const CompactDecision& d) {
   AuditLog::Impl& impl = *log.impl_;
   if (ABSL_PREDICT_TRUE(d.subject.size() <= internal::kCompactMaxString &&
                         d.record_ref.size() <= internal::kCompactMaxString)) {

@@ -16,6 +16,7 @@
 #include <thread>
 #include <vector>
 
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "consentry/proto_io.h"
 #include "gmock/gmock.h"
@@ -477,10 +478,18 @@ TEST_F(AuditLogGuardTest, CompactDecisionsWriteTheBytesRecordWrites) {
   }
   const std::string text(5000, 's');
   const std::string refs(5000, 'r');
-  const std::vector<std::size_t> lengths = {0,   1,   8,    9,    16,  17,
-                                            255, 256, 4096, 4097, 5000};
+  // 112 and 113: a short-form payload of exactly the lane's fast-path
+  // limit (128 bytes) with no reference, and one byte over it.
+  const std::vector<std::size_t> lengths = {0,   1,   8,   9,    16,   17,  112,
+                                            113, 255, 256, 4096, 4097, 5000};
   const std::vector<Revision> revisions = {0, 7, 0xFFFFFFFFll, 0x100000000ll,
                                            -3};
+  // Each log's records go in one pass of their own: a thread keeps the
+  // lane of the log it recorded into last, so interleaving the two logs
+  // would send every record down the slow path.
+  std::vector<std::string> ids;
+  ids.reserve(lengths.size() * lengths.size() * revisions.size());
+  std::vector<AuditEvent> slow_events;
   int n = 0;
   for (std::size_t subject : lengths) {
     for (std::size_t ref : lengths) {
@@ -500,7 +509,7 @@ TEST_F(AuditLogGuardTest, CompactDecisionsWriteTheBytesRecordWrites) {
         d.reason = k % 3 == 0 ? Reason::kNoConsent : Reason::kAllowedConsent;
         d.shadow = k % 5 == 0;
         // A distinct subject per event, of the length wanted.
-        std::string id = text.substr(0, subject);
+        std::string& id = ids.emplace_back(text.substr(0, subject));
         if (subject >= 4) id.replace(0, 4, absl::StrCat(1000 + k % 9000));
         d.subject = id;
         d.record_ref = absl::string_view(refs).substr(0, ref);
@@ -517,10 +526,11 @@ TEST_F(AuditLogGuardTest, CompactDecisionsWriteTheBytesRecordWrites) {
         e.reason = d.reason;
         e.revision = d.revision;
         e.shadow = d.shadow;
-        ASSERT_OK(slow->Record(e));
+        slow_events.push_back(e);
       }
     }
   }
+  for (const AuditEvent& e : slow_events) ASSERT_OK(slow->Record(e));
   ASSERT_OK(fast->Close());
   ASSERT_OK(slow->Close());
   std::vector<std::string> names;
@@ -544,6 +554,53 @@ TEST_F(AuditLogGuardTest, CompactDecisionsWriteTheBytesRecordWrites) {
                      ->InTimeRange(absl::FromUnixNanos(kT0),
                                    absl::FromUnixNanos(kT0 + n));
   EXPECT_THAT(events, SizeIs(n));
+}
+
+// A lane of four events (a 512-byte ring) wraps every few records: the
+// short records that fit take the fast path, the others and the records
+// at the ring's end take `Reserve` (padding to the end), and a full lane
+// blocks until the writer frees it. Every record arrives, in order.
+TEST_F(AuditLogGuardTest, CompactDecisionsWrapASmallLaneInOrder) {
+  std::shared_ptr<const CompiledPolicy> policy = testing::DefaultPolicy();
+  AuditLogOptions o;
+  o.directory = dir_;
+  o.queue_capacity = 4;
+  auto log = *AuditLog::Open(o);
+  const std::uint32_t slot =
+      internal::AuditLogFastPath::AttachPolicy(*log, policy);
+  const std::string text(200, 'x');
+  constexpr int kEvents = 3000;
+  for (int k = 0; k < kEvents; ++k) {
+    std::string subject = absl::StrCat(k, "-");
+    subject += text.substr(0, static_cast<std::size_t>(k * 7 % 150));
+    internal::CompactDecision d;
+    d.time_unix_nanos = kT0 + k;
+    d.revision = k;
+    d.policy_slot = slot;
+    d.reason = Reason::kAllowedConsent;
+    d.subject = subject;
+    d.record_ref = k % 4 == 0 ? "ref" : "";
+    ASSERT_OK(internal::AuditLogFastPath::Record(*log, d));
+  }
+  EXPECT_GT(log->counters().blocked, 0u);  // the lane did fill
+  ASSERT_OK(log->Close());
+  absl::StatusOr<AuditVerifyReport> report = VerifyAuditLog(dir_);
+  ASSERT_OK(report);
+  EXPECT_TRUE(report->ok()) << report->ToString();
+  auto events = *(*AuditLogReader::Open(dir_))
+                     ->InTimeRange(absl::FromUnixNanos(kT0),
+                                   absl::FromUnixNanos(kT0 + kEvents));
+  ASSERT_THAT(events, SizeIs(kEvents));
+  for (int k = 0; k < kEvents; ++k) {
+    const OwnedAuditEvent& e = events[static_cast<std::size_t>(k)];
+    EXPECT_EQ(e.time_unix_nanos, kT0 + k);
+    EXPECT_EQ(e.revision, k);
+    EXPECT_EQ(e.subject.size(), absl::StrCat(k, "-").size() +
+                                    static_cast<std::size_t>(k * 7 % 150));
+    EXPECT_TRUE(absl::StartsWith(e.subject, absl::StrCat(k, "-")));
+    EXPECT_EQ(e.record_ref, k % 4 == 0 ? "ref" : "");
+    EXPECT_EQ(e.policy_version, policy->version());
+  }
 }
 
 TEST_F(AuditLogTest, OneThreadsFullQueueDoesNotHoldUpAnother) {

@@ -53,6 +53,11 @@ class CONSENTRY_EXPORT AuditLogFastPath {
   // `kRead`). A subject or record reference longer than 4 KiB takes the
   // `Record` path. Errors: those of `AuditLog::Record`.
   static absl::Status Record(AuditLog& log, const CompactDecision& decision);
+
+ private:
+  // `Record` when the decision or the lane is not the common case.
+  static absl::Status RecordSlow(AuditLog& log,
+                                 const CompactDecision& decision);
 };
 
 }  // namespace consentry::internal

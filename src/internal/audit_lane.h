@@ -42,6 +42,8 @@ class AuditLane {
   static constexpr std::uint32_t kFirstUserFlag = 256;
   static constexpr std::size_t kHeaderSize = 8;
 
+  static std::size_t Round8(std::size_t n) { return (n + 7) & ~std::size_t{7}; }
+
   // Bytes a lane allots per event of its capacity: a typical encoded event
   // (about 100 bytes) with its header.
   static constexpr std::size_t kBytesPerEvent = 128;
@@ -121,13 +123,34 @@ class AuditLane {
     PutU32(r + 4, flags);
     tail_local_ += kHeaderSize + body;
     ++count_;
-    tail_count_.store(count_, std::memory_order_relaxed);
-    tail_.store(tail_local_, std::memory_order_release);
-    // Start the write-ownership transfer of the lines the next records will
-    // use: the writer has read them a lap ago.
-    const char* ahead = ring_ + ((tail_local_ + 1024) & mask_);
-    PrefetchForWrite(ahead);
-    PrefetchForWrite(ahead + 64);
+    Publish(tail_local_);
+  }
+
+  // `Reserve` and `Commit` in one, for the common record: `need` bytes with
+  // the header (a multiple of 8; a payload of at most `kFastMaxPayload`
+  // bytes, which every lane takes inline), no ticket, and room before the
+  // ring's end by the consumer's head as last seen. Returns where to write
+  // the record, or null when any of that does not hold (then `Reserve`
+  // decides). The caller writes the header with `PutHeader` and the
+  // payload after it, then makes the record visible with `PublishFast`.
+  static constexpr std::size_t kFastMaxPayload = 128;
+  char* TryReserveFast(std::size_t need) const {
+    const std::size_t at = tail_local_ & mask_;
+    if (ABSL_PREDICT_FALSE(count_ - cached_head_count_ >= max_events_ ||
+                           tail_local_ + need - cached_head_ > capacity_ ||
+                           at + need > capacity_)) {
+      return nullptr;
+    }
+    return ring_ + at;
+  }
+  static void PutHeader(char* record, std::size_t size, std::uint32_t flags) {
+    PutU32(record, static_cast<std::uint32_t>(size));
+    PutU32(record + 4, flags);
+  }
+  void PublishFast(std::size_t need) {
+    tail_local_ += need;
+    ++count_;
+    Publish(tail_local_);
   }
 
   // Events published so far (any thread; a snapshot).
@@ -223,7 +246,16 @@ class AuditLane {
     __builtin_prefetch(p, 1);
 #endif
   }
-  static std::size_t Round8(std::size_t n) { return (n + 7) & ~std::size_t{7}; }
+  // Makes the records up to `tail` visible to the consumer.
+  void Publish(std::uint64_t tail) {
+    tail_count_.store(count_, std::memory_order_relaxed);
+    tail_.store(tail, std::memory_order_release);
+    // Start the write-ownership transfer of the lines the next records will
+    // use: the writer has read them a lap ago.
+    const char* ahead = ring_ + ((tail + 1024) & mask_);
+    PrefetchForWrite(ahead);
+    PrefetchForWrite(ahead + 64);
+  }
   static void PutU32(char* p, std::uint32_t v) { std::memcpy(p, &v, 4); }
   static std::uint32_t GetU32(const char* p) {
     std::uint32_t v;
