@@ -719,6 +719,49 @@ absl::Status Guard::Conclude(Decider& decider, const AccessContext& ctx,
                              const Decision& decision, AuditSink* audit,
                              AuditEvent* shared, bool* shared_started) {
   const CompiledPolicy& p = decider.p;
+  // The common audited read, kept small: a decision that needs nothing but
+  // its record, into the durable log's compact path (names by index into
+  // the enforced policy, which the log keeps alive).
+  if (ABSL_PREDICT_TRUE(audit != nullptr && impl_->audit_log != nullptr &&
+                        ctx.policy_.get() == &p &&
+                        target.category_policy == &p &&
+                        decision.reason() != Reason::kStoreUnavailable &&
+                        !decision.shadow_denial())) {
+    absl::Status recorded = internal::AuditLogFastPath::Record(
+        *impl_->audit_log,
+        {.time_unix_nanos = decider.now_ns(),
+         .revision = decision.revision(),
+         .policy_slot = decider.epoch->audit_policy_slot,
+         .accessor = decider.accessor,
+         .purpose = decider.purpose,
+         .category = category,
+         .reason = decision.reason(),
+         .shadow = false,
+         .subject = target.subject,
+         .record_ref = target.tags != nullptr
+                           ? absl::string_view(target.tags->record_ref())
+                           : absl::string_view()});
+    if (ABSL_PREDICT_TRUE(recorded.ok())) return absl::OkStatus();
+    return AuditFailure(recorded, ctx, target);
+  }
+  return ConcludeSlow(decider, ctx, target, category, decision, audit, shared,
+                      shared_started);
+}
+
+ABSL_ATTRIBUTE_NOINLINE absl::Status Guard::AuditFailure(
+    const absl::Status& recorded, const AccessContext& ctx,
+    const Target& target) {
+  return DenialStatus(
+      absl::IsResourceExhausted(recorded) ? Reason::kAuditOverloaded
+                                          : Reason::kAuditUnavailable,
+      ctx.purpose(), target.category_policy->category_id(target.category));
+}
+
+ABSL_ATTRIBUTE_NOINLINE absl::Status Guard::ConcludeSlow(
+    Decider& decider, const AccessContext& ctx, const Target& target,
+    CategoryIndex category, const Decision& decision, AuditSink* audit,
+    AuditEvent* shared, bool* shared_started) {
+  const CompiledPolicy& p = decider.p;
   const Reason reason = decision.reason();
   const absl::string_view category_id =
       target.category_policy->category_id(target.category);
@@ -728,7 +771,6 @@ absl::Status Guard::Conclude(Decider& decider, const AccessContext& ctx,
   absl::Status recorded;
   if (audit != nullptr && impl_->audit_log != nullptr &&
       ctx.policy_.get() == &p && target.category_policy == &p) {
-    // Names by index into the enforced policy, which the log keeps alive.
     recorded = internal::AuditLogFastPath::Record(
         *impl_->audit_log, {.time_unix_nanos = decider.now_ns(),
                             .revision = decision.revision(),
@@ -759,10 +801,7 @@ absl::Status Guard::Conclude(Decider& decider, const AccessContext& ctx,
     }
   }
   if (ABSL_PREDICT_FALSE(!recorded.ok())) {
-    return DenialStatus(absl::IsResourceExhausted(recorded)
-                            ? Reason::kAuditOverloaded
-                            : Reason::kAuditUnavailable,
-                        ctx.purpose(), category_id);
+    return AuditFailure(recorded, ctx, target);
   }
   if (reason == Reason::kStoreUnavailable) {
     return DenialStatus(reason, ctx.purpose(), category_id);

@@ -428,6 +428,16 @@ class CONSENTRY_EXPORT Guard {
                         const Target& target, CategoryIndex category,
                         const Decision& decision, AuditSink* audit,
                         AuditEvent* shared, bool* shared_started);
+  // `Conclude` for everything but a plain read recorded into an `AuditLog`;
+  // out of line, so that the common case keeps a small frame.
+  absl::Status ConcludeSlow(Decider& decider, const AccessContext& ctx,
+                            const Target& target, CategoryIndex category,
+                            const Decision& decision, AuditSink* audit,
+                            AuditEvent* shared, bool* shared_started);
+  // The denial that an audit failure (`recorded`) makes of the read.
+  static absl::Status AuditFailure(const absl::Status& recorded,
+                                   const AccessContext& ctx,
+                                   const Target& target);
   // Sets every field of `*e` that a read decision's event carries.
   static void SetEventFields(Decider& decider, const AccessContext& ctx,
                              const Target& target, const Decision& decision,
