@@ -8,19 +8,24 @@
 //    against BM_Baseline_RawBufferedWrite, a plain write() + fdatasync of
 //    the same framed bytes in batches of the same size.
 // 2. The cost added on the caller's thread by auditing a guarded read:
-//    BM_Guard_CheckAuditOn - BM_Guard_CheckAuditOff (target < 50 ns). Both
-//    check the same warm-cache subjects; "on" enqueues into an AuditLog.
-//    The writer is held still while the timer runs and drains the queue
-//    while it is paused, every capacity/2 reads: what is timed is the
-//    caller's own cost, not the writer's throughput (that is benchmark 1)
-//    nor the two cores' contention. The argument is the per-thread queue
-//    capacity (1 << 14 is the default). BM_Guard_CheckAuditOnConcurrentWriter
-//    lets the writer run during the timed region, for comparison.
+//    BM_Guard_AuditAdded, counter `added_ns` (target < 50 ns). One Guard is
+//    timed with auditing off and on in alternating stretches of the same
+//    checks, each from the same warm state, so the difference holds when
+//    the machine's speed drifts (see the comment there). The argument is
+//    the per-thread queue capacity (1 << 14 is the default).
+//    BM_Guard_CheckAuditOff and BM_Guard_CheckAuditOn time the same checks
+//    as separate benchmarks; their difference also carries the drift
+//    between the two runs and the cache refill after each of the queue
+//    drains that the "on" run pauses for (every capacity/2 reads).
+//    BM_Guard_CheckAuditOnConcurrentWriter lets the writer run during the
+//    timed region, for comparison with a writer sharing the two cores.
 //    BM_Guard_CheckNullSink (the Guard's generic AuditEvent path into a
 //    sink that keeps nothing) and BM_AuditLog_Record attribute the parts.
 //
 // Files go to $TMPDIR (default /tmp). Reproduce:
 //   build/bench/audit_benchmark --benchmark_min_time=1
+//   build/bench/audit_benchmark --benchmark_filter=AuditAdded
+//       --benchmark_min_time=1 --benchmark_repetitions=5   (one line)
 
 #include <fcntl.h>
 #include <stdlib.h>
@@ -278,11 +283,11 @@ void CheckAudited(benchmark::State& state, bool quiet_writer) {
   std::filesystem::remove_all(dir);
 }
 
-// The target's measure: the caller's own work with auditing on.
+// The caller's own work with auditing on, as a benchmark of its own.
 void BM_Guard_CheckAuditOn(benchmark::State& state) {
   CheckAudited(state, /*quiet_writer=*/true);
 }
-BENCHMARK(BM_Guard_CheckAuditOn)->Arg(1 << 14)->Arg(1 << 16)->Arg(1 << 18);
+BENCHMARK(BM_Guard_CheckAuditOn)->Arg(1 << 14);
 
 // The same with the writer draining on the other core during the timed
 // region: on a machine with spare cores this adds little; on a small one it
