@@ -719,14 +719,16 @@ absl::Status Guard::Conclude(Decider& decider, const AccessContext& ctx,
                              const Decision& decision, AuditSink* audit,
                              AuditEvent* shared, bool* shared_started) {
   const CompiledPolicy& p = decider.p;
+  const bool plain = decision.reason() != Reason::kStoreUnavailable &&
+                     !decision.shadow_denial();
+  // An unaudited denial: nothing to record, fail or count.
+  if (audit == nullptr && plain) return absl::OkStatus();
   // The common audited read, kept small: a decision that needs nothing but
   // its record, into the durable log's compact path (names by index into
   // the enforced policy, which the log keeps alive).
   if (ABSL_PREDICT_TRUE(audit != nullptr && impl_->audit_log != nullptr &&
                         ctx.policy_.get() == &p &&
-                        target.category_policy == &p &&
-                        decision.reason() != Reason::kStoreUnavailable &&
-                        !decision.shadow_denial())) {
+                        target.category_policy == &p && plain)) {
     absl::Status recorded = internal::AuditLogFastPath::Record(
         *impl_->audit_log,
         {.time_unix_nanos = decider.now_ns(),
