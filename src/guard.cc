@@ -211,6 +211,13 @@ struct Guard::Target {
   bool suppress_audit = false;
   // Cached state older than this is refreshed from the store first.
   Revision min_revision = 0;
+
+  // The reference of the record read, for its audit event; empty when the
+  // read names only a subject.
+  absl::string_view record_ref() const {
+    return tags != nullptr ? absl::string_view(tags->record_ref())
+                           : absl::string_view();
+  }
 };
 
 // ---------------------------------------------------------------------------
@@ -714,6 +721,23 @@ void Guard::SetEventFields(Decider& decider, const AccessContext& ctx,
   SetDecisionFields(decision, category, record_ref, e);
 }
 
+// Names by index into the enforced policy, which the log keeps alive.
+ABSL_ATTRIBUTE_ALWAYS_INLINE inline absl::Status Guard::RecordCompact(
+    Decider& decider, const Target& target, CategoryIndex category,
+    const Decision& decision) {
+  return internal::AuditLogFastPath::Record(
+      *impl_->audit_log, {.time_unix_nanos = decider.now_ns(),
+                          .revision = decision.revision(),
+                          .policy_slot = decider.epoch->audit_policy_slot,
+                          .accessor = decider.accessor,
+                          .purpose = decider.purpose,
+                          .category = category,
+                          .reason = decision.reason(),
+                          .shadow = decision.shadow_denial(),
+                          .subject = target.subject,
+                          .record_ref = target.record_ref()});
+}
+
 absl::Status Guard::Conclude(Decider& decider, const AccessContext& ctx,
                              const Target& target, CategoryIndex category,
                              const Decision& decision, AuditSink* audit,
@@ -724,25 +748,11 @@ absl::Status Guard::Conclude(Decider& decider, const AccessContext& ctx,
   // An unaudited denial: nothing to record, fail or count.
   if (audit == nullptr && plain) return absl::OkStatus();
   // The common audited read, kept small: a decision that needs nothing but
-  // its record, into the durable log's compact path (names by index into
-  // the enforced policy, which the log keeps alive).
+  // its record, into the durable log's compact path.
   if (ABSL_PREDICT_TRUE(audit != nullptr && impl_->audit_log != nullptr &&
                         ctx.policy_.get() == &p &&
                         target.category_policy == &p && plain)) {
-    absl::Status recorded = internal::AuditLogFastPath::Record(
-        *impl_->audit_log,
-        {.time_unix_nanos = decider.now_ns(),
-         .revision = decision.revision(),
-         .policy_slot = decider.epoch->audit_policy_slot,
-         .accessor = decider.accessor,
-         .purpose = decider.purpose,
-         .category = category,
-         .reason = decision.reason(),
-         .shadow = false,
-         .subject = target.subject,
-         .record_ref = target.tags != nullptr
-                           ? absl::string_view(target.tags->record_ref())
-                           : absl::string_view()});
+    absl::Status recorded = RecordCompact(decider, target, category, decision);
     if (ABSL_PREDICT_TRUE(recorded.ok())) return absl::OkStatus();
     return AuditFailure(recorded, ctx, target);
   }
@@ -767,23 +777,11 @@ ABSL_ATTRIBUTE_NOINLINE absl::Status Guard::ConcludeSlow(
   const Reason reason = decision.reason();
   const absl::string_view category_id =
       target.category_policy->category_id(target.category);
-  const absl::string_view record_ref =
-      target.tags != nullptr ? absl::string_view(target.tags->record_ref())
-                             : absl::string_view();
+  const absl::string_view record_ref = target.record_ref();
   absl::Status recorded;
   if (audit != nullptr && impl_->audit_log != nullptr &&
       ctx.policy_.get() == &p && target.category_policy == &p) {
-    recorded = internal::AuditLogFastPath::Record(
-        *impl_->audit_log, {.time_unix_nanos = decider.now_ns(),
-                            .revision = decision.revision(),
-                            .policy_slot = decider.epoch->audit_policy_slot,
-                            .accessor = decider.accessor,
-                            .purpose = decider.purpose,
-                            .category = category,
-                            .reason = reason,
-                            .shadow = decision.shadow_denial(),
-                            .subject = target.subject,
-                            .record_ref = record_ref});
+    recorded = RecordCompact(decider, target, category, decision);
   } else if (audit != nullptr) {
     if (shared == nullptr) {
       // Built only here: zeroing an event costs several nanoseconds.

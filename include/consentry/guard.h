@@ -434,6 +434,11 @@ class CONSENTRY_EXPORT Guard {
                             const Target& target, CategoryIndex category,
                             const Decision& decision, AuditSink* audit,
                             AuditEvent* shared, bool* shared_started);
+  // Records `decision` into the durable log `impl_->audit_log` in the
+  // compact form. REQUIRES: the context and category resolved under the
+  // enforced policy.
+  absl::Status RecordCompact(Decider& decider, const Target& target,
+                             CategoryIndex category, const Decision& decision);
   // The denial that an audit failure (`recorded`) makes of the read.
   static absl::Status AuditFailure(const absl::Status& recorded,
                                    const AccessContext& ctx,

@@ -119,11 +119,8 @@ class AuditLane {
       std::memcpy(r + kHeaderSize + body, &ticket, sizeof(ticket));
       body += sizeof(void*);
     }
-    PutU32(r, static_cast<std::uint32_t>(size));
-    PutU32(r + 4, flags);
-    tail_local_ += kHeaderSize + body;
-    ++count_;
-    Publish(tail_local_);
+    PutHeader(r, size, flags);
+    PublishFast(kHeaderSize + body);
   }
 
   // `Reserve` and `Commit` in one, for the common record: `need` bytes with
