@@ -14,6 +14,17 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 out=tests/fuzz_corpus
+
+# N deterministic pseudo-random bytes from SEED: SHA-256 in counter mode,
+# with coreutils and sed only.
+pseudo_random_bytes() {
+  local n=$1 seed=$2 i=0 hex=""
+  while [ ${#hex} -lt $((n * 2)) ]; do
+    hex+=$(printf '%s-%d' "$seed" "$i" | sha256sum | cut -c1-64)
+    i=$((i + 1))
+  done
+  printf "$(printf '%s' "${hex:0:$((n * 2))}" | sed 's/../\\x&/g')"
+}
 protoc_encode() {  # <message> < text > binary
   protoc --encode="consentry.v1.$1" -I proto -I /usr/include \
     proto/consentry/v1/policy.proto proto/consentry/v1/consent.proto
@@ -126,8 +137,7 @@ rm -rf "$out/guard_ops_fuzzer"
 mkdir -p "$out/guard_ops_fuzzer"
 for n in 16 64 256 1024 4096; do
   for s in 1 2; do
-    python3 -c "import random,sys; r=random.Random($n*10+$s); sys.stdout.buffer.write(bytes(r.getrandbits(8) for _ in range($n)))" \
-      > "$out/guard_ops_fuzzer/random_${n}_${s}"
+    pseudo_random_bytes "$n" "guard_ops-$n-$s" > "$out/guard_ops_fuzzer/random_${n}_${s}"
   done
 done
 echo "seed corpora written to $out/"

@@ -9,8 +9,13 @@ cd "$(dirname "$0")/.."
 
 scripts/install-deps.sh
 BUILD=${BUILD_DIR:-build}
+# Every option the demo depends on is set here, so that a build directory
+# configured before by scripts/test.sh (or by hand) builds what the demo
+# needs; scripts/test.sh sets them all back for its own run.
 cmake -S . -B "$BUILD" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo \
-  -DCONSENTRY_BUILD_TESTS=OFF -DCONSENTRY_BUILD_BENCHMARKS=OFF >/dev/null
+  -DCONSENTRY_BUILD_EXAMPLES=ON -DCONSENTRY_BUILD_TESTS=OFF \
+  -DCONSENTRY_BUILD_BENCHMARKS=OFF -DCONSENTRY_BUILD_FUZZERS=OFF \
+  -DCONSENTRY_SANITIZE= >/dev/null
 cmake --build "$BUILD"
 
 echo

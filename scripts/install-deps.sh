@@ -4,6 +4,11 @@
 #
 # Installs the Debian packages consentry needs to build, test and demo, when
 # they are missing. Safe to run again: installs nothing when all are present.
+# Every program that a script or test calls comes from one of these packages
+# or from Debian's minimal base system; scripts/check-programs.sh checks that.
+#
+#   install-deps.sh          install what is missing
+#   install-deps.sh --list   print the package list, one a line
 set -euo pipefail
 
 PACKAGES=(
@@ -16,6 +21,11 @@ PACKAGES=(
   clang libclang-rt-14-dev
   chromium  # headless check of the consentctl HTML report
 )
+
+if [ "${1:-}" = "--list" ]; then
+  printf '%s\n' "${PACKAGES[@]}"
+  exit 0
+fi
 
 missing=()
 for p in "${PACKAGES[@]}"; do

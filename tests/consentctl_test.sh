@@ -314,14 +314,11 @@ run 1 audit verify "$T/no-such-dir"
 seg=$(ls "$AUDIT"/*.seg | head -1)
 cp -r "$AUDIT" "$T/tampered"
 tseg="$T/tampered/$(basename "$seg")"
-python3 - "$tseg" <<'EOF'
-import sys
-p = sys.argv[1]
-b = bytearray(open(p, 'rb').read())
-i = b.find(b'billing-svc', 4000)
-b[i] ^= 0x01
-open(p, 'wb').write(bytes(b))
-EOF
+# Flip the low bit of the first "billing-svc" past byte 4000 ('b' -> 'c').
+off=$(grep -obUa 'billing-svc' "$tseg" | cut -d: -f1 |
+      while read -r o; do [ "$o" -ge 4000 ] && { echo "$o"; break; }; done)
+[ -n "$off" ] || { echo "FAIL: no record to tamper with in $tseg"; exit 1; }
+printf 'c' | dd of="$tseg" bs=1 seek="$off" conv=notrunc status=none
 run 1 audit verify "$T/tampered"
 expect "$OUT" "TAMPERED.*$(basename "$seg") record [0-9]+ offset [0-9]+"
 run 1 audit verify --json "$T/tampered"
