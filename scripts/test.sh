@@ -99,7 +99,14 @@ if want fuzz; then
     configure_asan
     cmake --build build-asan -j "$JOBS" --target fuzzers
   fi
-  scripts/fuzz.sh --build-dir build-asan --runs "$FUZZ_RUNS" "$FUZZ_SECONDS"
+  # Fuzzers that round-trip through PostgreSQL get a throwaway server.
+  pg_state=build-asan/fuzz-pg
+  tests/pg/start.sh --fresh "$pg_state" >/dev/null
+  trap 'tests/pg/stop.sh --cleanup "$pg_state" >/dev/null 2>&1 || true' EXIT
+  CONSENTRY_PG_CONNINFO=$(cat "$pg_state/conninfo") \
+    scripts/fuzz.sh --build-dir build-asan --runs "$FUZZ_RUNS" "$FUZZ_SECONDS"
+  tests/pg/stop.sh --cleanup "$pg_state" >/dev/null
+  trap - EXIT
   stage_end fuzz
 fi
 
