@@ -58,11 +58,11 @@ std::vector<OccasionConsent> OccasionsOf(const CompiledPolicy& policy,
   std::vector<OccasionConsent> occ;
   for (const v1::PurposeConsent& pc : record.purposes()) {
     if (pc.occasion_id().empty()) continue;
-    occ.push_back(OccasionConsent{
-        pc.purpose(), pc.occasion_id(), pc.state(),
-        pc.has_expiry() ? ToNanos(pc.expiry()) : kNoExpiry,
-        policy.VersionOrdinal(pc.policy_version()), pc.single_use(),
-        pc.has_used_time()});
+    occ.push_back(
+        OccasionConsent{pc.purpose(), pc.occasion_id(), pc.state(),
+                        pc.has_expiry() ? ToNanos(pc.expiry()) : kNoExpiry,
+                        policy.VersionOrdinal(pc.policy_version()),
+                        pc.single_use(), pc.has_used_time()});
   }
   return occ;
 }
@@ -1144,8 +1144,8 @@ absl::Status Guard::SetPolicy(std::shared_ptr<const CompiledPolicy> policy) {
   }
   internal::MutexLock lock(&impl_->switch_mu);
   auto next = std::make_unique<Epoch>(
-      policy, std::max(options_.expected_subjects,
-                       impl_->current_owner->cache.size()));
+      policy,
+      std::max(options_.expected_subjects, impl_->current_owner->cache.size()));
   if (impl_->audit_log != nullptr) {
     next->audit_policy_slot =
         internal::AuditLogFastPath::AttachPolicy(*impl_->audit_log, policy);
@@ -1165,9 +1165,9 @@ absl::Status Guard::SetPolicy(std::shared_ptr<const CompiledPolicy> policy) {
   impl_->current.store(next.get(), std::memory_order_seq_cst);
   // The old epoch is freed once every check that may have loaded it ended
   // (by reference, not by age: a check may wait on the store for long).
-  impl_->retired.push_back(Impl::RetiredEpoch{
-      std::exchange(impl_->current_owner, std::move(next)),
-      internal::Grace::Start()});
+  impl_->retired.push_back(
+      Impl::RetiredEpoch{std::exchange(impl_->current_owner, std::move(next)),
+                         internal::Grace::Start()});
   impl_->policies.push_back(std::move(policy));
   impl_->retired.erase(
       std::remove_if(impl_->retired.begin(), impl_->retired.end(),
