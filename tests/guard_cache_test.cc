@@ -386,6 +386,8 @@ TEST_F(GuardCacheTest, ScheduledSwitchOnTheSchedulerThreadRacesChecks) {
   reader.join();
   EXPECT_EQ(guard_->policy()->version(), "2027-01-01");
   EXPECT_EQ(wrong.load(), 0);
+  // A check started after the switch decides under the new policy.
+  ASSERT_OK(Stats("s"));
   EXPECT_EQ(audit_.Events().back().policy_version, "2027-01-01");
 }
 
