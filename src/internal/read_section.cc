@@ -54,7 +54,8 @@ struct Releaser {
 
 }  // namespace
 
-thread_local ReadSections::ThreadState ReadSections::tls_ = {nullptr, 0};
+constinit thread_local ReadSections::ThreadState ReadSections::tls_ = {nullptr,
+                                                                0};
 std::atomic<ReadSections::Record*> ReadSections::head_{nullptr};
 std::atomic<bool> ReadSections::asymmetric_{false};
 

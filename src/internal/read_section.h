@@ -64,7 +64,7 @@ class CONSENTRY_EXPORT ReadSections {
   static void Barrier();
   static Record* Head() { return head_.load(std::memory_order_acquire); }
 
-  static thread_local ThreadState tls_;
+  static constinit thread_local ThreadState tls_;
 
  private:
   static std::atomic<Record*> head_;
