@@ -344,10 +344,10 @@ TEST_F(GuardCacheTest, EpochsAreReclaimedWhileChecksRun) {
       }
     });
   }
-  for (int k = 0; k < 30; ++k) {
+  for (int k = 0; k < 10; ++k) {
     ASSERT_OK(guard_->SetPolicy(DefaultPolicy()));
   }
-  while (checks.load() < 200) std::this_thread::yield();
+  while (checks.load() < 100) std::this_thread::yield();
   stop = true;
   for (auto& r : readers) r.join();
   EXPECT_EQ(wrong.load(), 0);
