@@ -189,7 +189,9 @@ struct World {
     for (auto& o : order) o = static_cast<std::uint32_t>(rng() % kSubjects);
   }
   std::unique_ptr<Guard> MakeGuard(AuditSink* audit) {
-    auto g = Guard::Create(policy, &store, audit);
+    GuardOptions options;
+    options.unaudited_for_benchmarks_only = audit == nullptr;
+    auto g = Guard::Create(policy, &store, audit, options);
     if (!g.ok() || !(*g)->WarmCache().ok()) std::abort();
     return *std::move(g);
   }

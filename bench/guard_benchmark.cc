@@ -51,7 +51,9 @@ struct World {
       if (!store.Apply(c).ok()) std::abort();
       raw.emplace(ids[static_cast<std::size_t>(i)], given ? purpose_bit : 0);
     }
-    auto g = Guard::Create(policy, &store, /*audit=*/nullptr);
+    GuardOptions unaudited;
+    unaudited.unaudited_for_benchmarks_only = true;
+    auto g = Guard::Create(policy, &store, /*audit=*/nullptr, unaudited);
     if (!g.ok()) std::abort();
     guard = *std::move(g);
     if (!guard->WarmCache().ok()) std::abort();

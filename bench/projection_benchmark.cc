@@ -89,7 +89,9 @@ struct World {
     c.mutable_purpose_consent()->set_purpose("statistics.measurement");
     c.mutable_purpose_consent()->set_state(v1::CONSENT_STATE_GIVEN);
     if (!store.Apply(c).ok()) std::abort();
-    auto g = Guard::Create(*p, &store, audited ? &sink : nullptr);
+    GuardOptions options;
+    options.unaudited_for_benchmarks_only = !audited;
+    auto g = Guard::Create(*p, &store, audited ? &sink : nullptr, options);
     if (!g.ok()) std::abort();
     guard = *std::move(g);
     if (!guard->WarmCache().ok()) std::abort();

@@ -35,7 +35,9 @@ struct World {
           i % 4 == 0 ? v1::CONSENT_STATE_REFUSED : v1::CONSENT_STATE_GIVEN);
       if (!store.Apply(c).ok()) std::abort();
     }
-    auto g = Guard::Create(*p, &store, /*audit=*/nullptr);
+    GuardOptions unaudited;
+    unaudited.unaudited_for_benchmarks_only = true;
+    auto g = Guard::Create(*p, &store, /*audit=*/nullptr, unaudited);
     if (!g.ok()) std::abort();
     guard = *std::move(g);
     if (!guard->WarmCache().ok()) std::abort();

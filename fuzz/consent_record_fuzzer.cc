@@ -87,7 +87,10 @@ void CheckCache(const CompiledPolicy& policy, const v1::ConsentRecord& record) {
   internal::ConsentCache cache;
   const internal::SubjectState s = internal::CompileSubjectState(
       policy, record, absl::FromUnixSeconds(1'790'000'000));
-  if (cache.Upsert(record.subject_id(), s, false)) {
+  const internal::ConsentCache::UpsertResult stored =
+      cache.Upsert(record.subject_id(), s, false);
+  internal::ReadSection section;
+  if (stored == internal::ConsentCache::UpsertResult::kStored) {
     const internal::SubjectProfile* profile = nullptr;
     std::int64_t revision = 0;
     CONSENTRY_FUZZ_CHECK(
@@ -97,6 +100,15 @@ void CheckCache(const CompiledPolicy& policy, const v1::ConsentRecord& record) {
         "stored subject not found");
     CONSENTRY_FUZZ_CHECK(*profile == s.profile && revision == s.revision,
                          "cache returned another state");
+  } else {
+    // Not stored: never readable (the caller goes to the store).
+    const internal::SubjectProfile* profile = nullptr;
+    std::int64_t revision = 0;
+    CONSENTRY_FUZZ_CHECK(
+        !cache.Lookup(record.subject_id(),
+                      internal::ConsentCache::Hash(record.subject_id()),
+                      &profile, &revision),
+        "a state the cache could not store is readable");
   }
 }
 

@@ -24,6 +24,7 @@
 #include "src/internal/grant_minter.h"
 #include "src/internal/guard_test_peer.h"
 #include "src/internal/mutex.h"
+#include "src/internal/read_section.h"
 #include "src/internal/status_macros.h"
 #include "src/internal/subject_state.h"
 
@@ -51,48 +52,118 @@ std::int64_t ToNanos(const google::protobuf::Timestamp& t) {
   return TimestampToNanos(t.seconds(), t.nanos());
 }
 
+// The per-occasion consents of `record`, resolved against `policy`.
+std::vector<OccasionConsent> OccasionsOf(const CompiledPolicy& policy,
+                                         const v1::ConsentRecord& record) {
+  std::vector<OccasionConsent> occ;
+  for (const v1::PurposeConsent& pc : record.purposes()) {
+    if (pc.occasion_id().empty()) continue;
+    occ.push_back(
+        OccasionConsent{pc.purpose(), pc.occasion_id(), pc.state(),
+                        pc.has_expiry() ? ToNanos(pc.expiry()) : kNoExpiry,
+                        policy.VersionOrdinal(pc.policy_version()),
+                        pc.single_use(), pc.has_used_time()});
+  }
+  return occ;
+}
+
+// The best of `consents` for `occasion` covering a purpose in
+// `purpose_and_up` (see `Epoch::MatchOccasion`).
+OccasionMatch MatchOccasionIn(const CompiledPolicy& policy,
+                              const std::vector<OccasionConsent>& consents,
+                              PurposeSet purpose_and_up,
+                              absl::string_view occasion, int min_ordinal,
+                              std::int64_t now_ns) {
+  OccasionMatch best;
+  for (const OccasionConsent& oc : consents) {
+    if (oc.occasion != occasion) continue;
+    absl::StatusOr<PurposeIndex> p = policy.FindPurpose(oc.purpose);
+    if (!p.ok() || !purpose_and_up.Contains(*p)) continue;
+    switch (oc.state) {
+      case v1::CONSENT_STATE_WITHDRAWN:
+        return OccasionMatch{Reason::kConsentWithdrawn, false, oc.purpose};
+      case v1::CONSENT_STATE_REFUSED:
+        return OccasionMatch{Reason::kConsentRefused, false, oc.purpose};
+      case v1::CONSENT_STATE_EXPIRED:
+        best = OccasionMatch{Reason::kConsentExpired, false, oc.purpose};
+        break;
+      case v1::CONSENT_STATE_GIVEN:
+        if (oc.expiry_ns <= now_ns) {
+          best = OccasionMatch{Reason::kConsentExpired, false, oc.purpose};
+        } else if (oc.used) {
+          best = OccasionMatch{Reason::kOccasionConsentUsed, false, oc.purpose};
+        } else if (oc.version_ordinal < min_ordinal) {
+          best = OccasionMatch{Reason::kConsentPredatesMaterialChange, false,
+                               oc.purpose};
+        } else if (best.reason == Reason::kNoOccasionConsent) {
+          best = OccasionMatch{Reason::kAllowedOccasionConsent, oc.single_use,
+                               oc.purpose};
+        }
+        break;
+      default:
+        break;
+    }
+  }
+  return best;
+}
+
 }  // namespace
 
 // One policy with the consent cache compiled for it. Replaced as a whole on
-// a policy switch, so a check never mixes two policies.
+// a policy switch, so a check never mixes two policies. Checks read it
+// inside a `ReadSection`; a retired epoch is freed only after a `Grace`
+// over them, however long a check waits on the store.
 struct Epoch {
-  Epoch(std::shared_ptr<const CompiledPolicy> p, std::size_t expected_subjects,
-        absl::Duration retire_grace)
-      : policy(std::move(p)), cache(expected_subjects, retire_grace) {}
+  Epoch(std::shared_ptr<const CompiledPolicy> p, std::size_t expected_subjects)
+      : policy(std::move(p)), cache(expected_subjects) {}
 
   std::shared_ptr<const CompiledPolicy> policy;
   ConsentCache cache;
   // When auditing into an `AuditLog`: the slot it keeps `policy` under.
   std::uint32_t audit_policy_slot = 0;
+  // Serializes `Apply`: the revision check and every write it guards are
+  // one unit.
+  Mutex apply_mu;
   Mutex occasions_mu;
   absl::flat_hash_map<std::string, std::vector<OccasionConsent>> occasions
       ABSL_GUARDED_BY(occasions_mu);
-  // Written and read only under `Guard::Impl::switch_mu` (not expressible
-  // as ABSL_GUARDED_BY from here: the mutex belongs to the owner).
-  absl::Time retired_at = absl::InfiniteFuture();
 
-  // Compiles `record` into this epoch. `replace_same_revision` forces a
-  // recompile at an unchanged revision (after a consent expired).
+  // Compiles `record` into this epoch, unless the epoch holds the same or a
+  // newer revision of the subject (`replace_same_revision` forces a
+  // recompile at an unchanged revision, after a consent expired). The
+  // subject's slot and its per-occasion consents are written together,
+  // under one revision check: a fill that read the store before a change
+  // and applies after it changes nothing. The occasions are written first,
+  // so a check that sees the new slot sees them.
   void Apply(const v1::ConsentRecord& record, absl::Time now,
-             bool replace_same_revision) ABSL_LOCKS_EXCLUDED(occasions_mu) {
+             bool replace_same_revision)
+      ABSL_LOCKS_EXCLUDED(apply_mu, occasions_mu) {
     SubjectState s = CompileSubjectState(*policy, record, now);
-    cache.Upsert(record.subject_id(), s, replace_same_revision);
     std::vector<OccasionConsent> occ;
     if (s.profile.flags & SubjectProfile::kHasOccasionConsent) {
-      for (const v1::PurposeConsent& pc : record.purposes()) {
-        if (pc.occasion_id().empty()) continue;
-        occ.push_back(
-            OccasionConsent{pc.purpose(), pc.occasion_id(), pc.state(),
-                            pc.has_expiry() ? ToNanos(pc.expiry()) : kNoExpiry,
-                            policy->VersionOrdinal(pc.policy_version()),
-                            pc.single_use(), pc.has_used_time()});
-      }
+      occ = OccasionsOf(*policy, record);
     }
+    MutexLock apply(&apply_mu);
+    if (!cache.Accepts(record.subject_id(), s.revision,
+                       replace_same_revision)) {
+      return;
+    }
+    SetOccasions(record.subject_id(), std::move(occ));
+    if (cache.Upsert(record.subject_id(), s, replace_same_revision) ==
+        ConsentCache::UpsertResult::kUnstorable) {
+      // Uncached: checks read the store and match its occasions.
+      SetOccasions(record.subject_id(), {});
+    }
+  }
+
+  void SetOccasions(const std::string& subject,
+                    std::vector<OccasionConsent> occ)
+      ABSL_LOCKS_EXCLUDED(occasions_mu) {
     MutexLock lock(&occasions_mu);
     if (occ.empty()) {
-      occasions.erase(record.subject_id());
+      occasions.erase(subject);
     } else {
-      occasions[record.subject_id()] = std::move(occ);
+      occasions[subject] = std::move(occ);
     }
   }
 
@@ -105,40 +176,10 @@ struct Epoch {
                               std::int64_t now_ns)
       ABSL_LOCKS_EXCLUDED(occasions_mu) {
     ReaderMutexLock lock(&occasions_mu);
-    OccasionMatch best;
     auto it = occasions.find(subject);
-    if (it == occasions.end()) return best;
-    for (const OccasionConsent& oc : it->second) {
-      if (oc.occasion != occasion) continue;
-      absl::StatusOr<PurposeIndex> p = policy->FindPurpose(oc.purpose);
-      if (!p.ok() || !purpose_and_up.Contains(*p)) continue;
-      switch (oc.state) {
-        case v1::CONSENT_STATE_WITHDRAWN:
-          return OccasionMatch{Reason::kConsentWithdrawn, false, oc.purpose};
-        case v1::CONSENT_STATE_REFUSED:
-          return OccasionMatch{Reason::kConsentRefused, false, oc.purpose};
-        case v1::CONSENT_STATE_EXPIRED:
-          best = OccasionMatch{Reason::kConsentExpired, false, oc.purpose};
-          break;
-        case v1::CONSENT_STATE_GIVEN:
-          if (oc.expiry_ns <= now_ns) {
-            best = OccasionMatch{Reason::kConsentExpired, false, oc.purpose};
-          } else if (oc.used) {
-            best =
-                OccasionMatch{Reason::kOccasionConsentUsed, false, oc.purpose};
-          } else if (oc.version_ordinal < min_ordinal) {
-            best = OccasionMatch{Reason::kConsentPredatesMaterialChange, false,
-                                 oc.purpose};
-          } else if (best.reason == Reason::kNoOccasionConsent) {
-            best = OccasionMatch{Reason::kAllowedOccasionConsent, oc.single_use,
-                                 oc.purpose};
-          }
-          break;
-        default:
-          break;
-      }
-    }
-    return best;
+    if (it == occasions.end()) return OccasionMatch{};
+    return MatchOccasionIn(*policy, it->second, purpose_and_up, occasion,
+                           min_ordinal, now_ns);
   }
 };
 
@@ -165,7 +206,14 @@ struct Guard::Impl {
   // Held exclusively to switch policies, shared by the store listener, so
   // that no change falls between a new epoch's snapshot and its publication.
   internal::Mutex switch_mu;
-  std::vector<std::unique_ptr<Epoch>> epochs ABSL_GUARDED_BY(switch_mu);
+  // The epoch `current` points to.
+  std::unique_ptr<Epoch> current_owner ABSL_GUARDED_BY(switch_mu);
+  // Replaced epochs, freed once every check that may read them has ended.
+  struct RetiredEpoch {
+    std::unique_ptr<Epoch> epoch;
+    internal::Grace grace;
+  };
+  std::vector<RetiredEpoch> retired ABSL_GUARDED_BY(switch_mu);
   // Every policy ever enforced, so that grants and contexts made under an
   // earlier one can still be resolved by name.
   std::vector<std::shared_ptr<const CompiledPolicy>> policies
@@ -266,6 +314,12 @@ absl::StatusOr<std::unique_ptr<Guard>> Guard::Create(
   if (store == nullptr) {
     return absl::InvalidArgumentError("Guard::Create: store is null");
   }
+  if (audit == nullptr && !options.unaudited_for_benchmarks_only) {
+    return absl::InvalidArgumentError(
+        "Guard::Create: audit sink is null; every decision must be audited "
+        "(only benchmarks may set "
+        "GuardOptions::unaudited_for_benchmarks_only)");
+  }
   auto impl = std::make_unique<Impl>();
   impl->store = store;
   impl->audit = audit;
@@ -273,8 +327,7 @@ absl::StatusOr<std::unique_ptr<Guard>> Guard::Create(
   impl->shadow = options.mode == EnforcementMode::kShadow;
   impl->has_clock = static_cast<bool>(options.clock);
   if (!options.clock) options.clock = [] { return absl::Now(); };
-  auto epoch = std::make_unique<Epoch>(policy, options.expected_subjects,
-                                       options.retire_grace);
+  auto epoch = std::make_unique<Epoch>(policy, options.expected_subjects);
   if (impl->audit_log != nullptr) {
     epoch->audit_policy_slot =
         internal::AuditLogFastPath::AttachPolicy(*impl->audit_log, policy);
@@ -282,7 +335,7 @@ absl::StatusOr<std::unique_ptr<Guard>> Guard::Create(
   impl->current.store(epoch.get(), std::memory_order_release);
   {
     internal::MutexLock lock(&impl->switch_mu);
-    impl->epochs.push_back(std::move(epoch));
+    impl->current_owner = std::move(epoch);
     impl->policies.push_back(std::move(policy));
   }
   std::unique_ptr<Guard> guard(new Guard(std::move(options), std::move(impl)));
@@ -402,6 +455,7 @@ std::size_t Guard::scheduled_policies() const {
 }
 
 std::shared_ptr<const CompiledPolicy> Guard::policy() const {
+  internal::ReadSection section;
   return impl_->current.load(std::memory_order_acquire)->policy;
 }
 
@@ -472,6 +526,7 @@ struct Guard::Decider {
   Decider(Guard& g, const AccessContext& c)
       : guard(g),
         ctx(c),
+        section(),
         epoch(g.impl_->current.load(std::memory_order_acquire)),
         p(*epoch->policy),
         accessor(c.accessor_),
@@ -543,9 +598,14 @@ struct Guard::Decider {
         // the record just read.
         uncached = std::make_unique<SubjectState>(
             internal::CompileSubjectState(p, *record, now));
+        uncached_occasions = internal::OccasionsOf(p, *record);
         s = &uncached->profile;
         revision = uncached->revision;
       }
+      // The state used must meet the demand, wherever it came from: a
+      // store answering with an older revision (a lagging replica) fails
+      // closed rather than deciding on it.
+      if (revision < min_revision) return false;
     }
     state = s;
     return true;
@@ -612,9 +672,15 @@ struct Guard::Decider {
       } else if (p.per_occasion().Contains(purpose)) {
         reason = Reason::kNoOccasionConsent;
         if (s->flags & SubjectProfile::kHasOccasionConsent) {
-          internal::OccasionMatch m = epoch->MatchOccasion(
-              target.subject, p.ancestors(purpose), ctx.occasion_id(),
-              p.min_consent_ordinal(category, purpose), now_ns());
+          internal::OccasionMatch m =
+              uncached != nullptr
+                  ? internal::MatchOccasionIn(
+                        p, uncached_occasions, p.ancestors(purpose),
+                        ctx.occasion_id(),
+                        p.min_consent_ordinal(category, purpose), now_ns())
+                  : epoch->MatchOccasion(
+                        target.subject, p.ancestors(purpose), ctx.occasion_id(),
+                        p.min_consent_ordinal(category, purpose), now_ns());
           reason = m.reason;
           if (reason == Reason::kAllowedOccasionConsent && m.single_use &&
               target.consume_single_use) {
@@ -644,6 +710,9 @@ struct Guard::Decider {
 
   Guard& guard;
   const AccessContext& ctx;
+  // Keeps `epoch` (and what its cache hands out) alive while deciding,
+  // however long the store takes on a miss.
+  internal::ReadSection section;
   Epoch* const epoch;
   const CompiledPolicy& p;
   AccessorIndex accessor;
@@ -658,6 +727,8 @@ struct Guard::Decider {
   // constructing one (even an empty optional of one) on every check
   // costs more than the rest of the check.
   std::unique_ptr<SubjectState> uncached;
+  // With `uncached`: the per-occasion consents of the record read.
+  std::vector<internal::OccasionConsent> uncached_occasions;
 };
 
 absl::StatusOr<Decision> Guard::Decide(const AccessContext& ctx,
@@ -1021,6 +1092,7 @@ absl::StatusOr<std::vector<Decision>> Guard::DecideBatch(
     }
     if (!failure.ok())
       absl::StrAppend(&detail, "; failed: ", failure.message());
+    internal::ReadSection section;
     const CompiledPolicy& p =
         *impl_->current.load(std::memory_order_acquire)->policy;
     AuditEvent event;
@@ -1073,9 +1145,7 @@ absl::Status Guard::SetPolicy(std::shared_ptr<const CompiledPolicy> policy) {
   internal::MutexLock lock(&impl_->switch_mu);
   auto next = std::make_unique<Epoch>(
       policy,
-      std::max(options_.expected_subjects,
-               impl_->current.load(std::memory_order_acquire)->cache.size()),
-      options_.retire_grace);
+      std::max(options_.expected_subjects, impl_->current_owner->cache.size()));
   if (impl_->audit_log != nullptr) {
     next->audit_policy_slot =
         internal::AuditLogFastPath::AttachPolicy(*impl_->audit_log, policy);
@@ -1092,20 +1162,17 @@ absl::Status Guard::SetPolicy(std::shared_ptr<const CompiledPolicy> policy) {
       after = std::max(after, r.revision());
     }
   }
-  const absl::Time now = options_.clock();
-  Epoch* old = impl_->current.exchange(next.get(), std::memory_order_acq_rel);
-  old->retired_at = now;
-  impl_->epochs.push_back(std::move(next));
+  impl_->current.store(next.get(), std::memory_order_seq_cst);
+  // The old epoch is freed once every check that may have loaded it ended
+  // (by reference, not by age: a check may wait on the store for long).
+  impl_->retired.push_back(
+      Impl::RetiredEpoch{std::exchange(impl_->current_owner, std::move(next)),
+                         internal::Grace::Start()});
   impl_->policies.push_back(std::move(policy));
-  // Free epochs retired longer ago than the grace period.
-  const absl::Duration grace = options_.retire_grace;
-  impl_->epochs.erase(std::remove_if(impl_->epochs.begin(), impl_->epochs.end(),
-                                     [&](const std::unique_ptr<Epoch>& e) {
-                                       return e->retired_at !=
-                                                  absl::InfiniteFuture() &&
-                                              now - e->retired_at > grace;
-                                     }),
-                      impl_->epochs.end());
+  impl_->retired.erase(
+      std::remove_if(impl_->retired.begin(), impl_->retired.end(),
+                     [](Impl::RetiredEpoch& r) { return r.grace.Elapsed(); }),
+      impl_->retired.end());
   return absl::OkStatus();
 }
 
@@ -1113,6 +1180,7 @@ ConsentStore* Guard::consent_store() const { return impl_->store; }
 AuditSink* Guard::audit_sink() const { return impl_->audit; }
 
 std::size_t Guard::cached_subjects() const {
+  internal::ReadSection section;
   return impl_->current.load(std::memory_order_acquire)->cache.size();
 }
 

@@ -191,8 +191,9 @@ TEST(GuardSqliteFeedTest, WithdrawalByAnotherHandleReachesTheGuardCache) {
   ASSERT_OK(theirs);
   GuardOptions o;
   o.max_feed_staleness = absl::Seconds(5);
+  InMemoryAuditSink audit;
   absl::StatusOr<std::unique_ptr<Guard>> guard =
-      Guard::Create(DefaultPolicy(), mine->get(), nullptr, o);
+      Guard::Create(DefaultPolicy(), mine->get(), &audit, o);
   ASSERT_OK(guard);
   ASSERT_OK((*theirs)->Apply(
       PurposeChange("s1", "statistics.measurement", v1::CONSENT_STATE_GIVEN)));

@@ -386,6 +386,23 @@ TEST_F(GuardTest, CreateRejectsNullArguments) {
               StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("store")));
 }
 
+// Running unaudited takes an explicit, loudly named option: a null sink
+// passed by accident is refused.
+TEST_F(GuardTest, CreateRefusesANullAuditSinkUnlessUnauditedIsNamed) {
+  EXPECT_THAT(Guard::Create(testing::DefaultPolicy(), &store_, nullptr),
+              StatusIs(absl::StatusCode::kInvalidArgument,
+                       HasSubstr("unaudited_for_benchmarks_only")));
+  GuardOptions unaudited;
+  unaudited.unaudited_for_benchmarks_only = true;
+  absl::StatusOr<std::unique_ptr<Guard>> g =
+      Guard::Create(testing::DefaultPolicy(), &store_, nullptr, unaudited);
+  ASSERT_OK(g);
+  absl::StatusOr<AccessContext> ctx =
+      (*g)->Context("statistics-job", "statistics.measurement");
+  ASSERT_OK(ctx);
+  EXPECT_OK((*g)->Check(*ctx, "s1", *(*g)->Category("measurement")));
+}
+
 }  // namespace
 }  // namespace consentry
 

@@ -219,10 +219,12 @@ struct ShadowDenialCount {
 class CONSENTRY_EXPORT Guard {
  public:
   // Creates a Guard enforcing `policy`, reading consent from `store`, and
-  // auditing every decision to `audit` (nullptr disables auditing; use only
-  // in benchmarks). `store` and `audit` must outlive the Guard.
+  // auditing every decision to `audit`. `store` and `audit` must outlive
+  // the Guard. A null `audit` is accepted only with
+  // `options.unaudited_for_benchmarks_only` (no decision is then audited).
   //
-  // Errors: `kInvalidArgument` when `policy` or `store` is null.
+  // Errors: `kInvalidArgument` when `policy` or `store` is null, or `audit`
+  // is null without `unaudited_for_benchmarks_only`.
   static absl::StatusOr<std::unique_ptr<Guard>> Create(
       std::shared_ptr<const CompiledPolicy> policy, ConsentStore* store,
       AuditSink* audit, GuardOptions options = {});

@@ -43,9 +43,16 @@ struct GuardOptions {
   // more grows it (a brief copy under the writer lock, checks unblocked).
   std::size_t expected_subjects = 0;
 
-  // How long a replaced consent cache is kept after a policy switch before
-  // it is freed. A check in flight at the switch must finish within this.
+  // Deprecated and ignored. A replaced consent cache is freed once every
+  // check that may read it has ended (by reference, however long a check
+  // waits on the store), never after a fixed time.
   absl::Duration retire_grace = absl::Seconds(30);
+
+  // Lets `Guard::Create` accept a null audit sink: decisions are then not
+  // audited at all. For benchmarks that time the decision alone; never in
+  // a service (every read must be on record). Without it a null sink is
+  // refused with `kInvalidArgument`.
+  bool unaudited_for_benchmarks_only = false;
 
   // Staleness bound of the consent store's change feed. When the store's
   // `FeedHeartbeat()` is older than this (the feed silent or disconnected),

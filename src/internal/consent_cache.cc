@@ -5,8 +5,6 @@
 
 #include <algorithm>
 
-#include "absl/time/clock.h"
-
 namespace consentry::internal {
 namespace {
 
@@ -23,10 +21,10 @@ bool Full(std::size_t size, std::size_t capacity) {
 }  // namespace
 
 ConsentCache::ConsentCache(std::size_t expected_subjects,
-                           absl::Duration retire_grace)
+                           std::uint32_t max_profiles)
     : chunks_(new std::atomic<char*>[kMaxChunks]),
       profile_chunks_(new std::atomic<SubjectProfile*>[kMaxProfileChunks]),
-      retire_grace_(retire_grace) {
+      max_profiles_(std::min(max_profiles, kMaxProfiles)) {
   for (std::size_t i = 0; i < kMaxChunks; ++i) chunks_[i].store(nullptr);
   for (std::size_t i = 0; i < kMaxProfileChunks; ++i) {
     profile_chunks_[i].store(nullptr);
@@ -34,7 +32,7 @@ ConsentCache::ConsentCache(std::size_t expected_subjects,
   auto t = std::make_unique<Table>(CapacityFor(expected_subjects));
   table_.store(t.get(), std::memory_order_release);
   MutexLock lock(&mu_);
-  tables_.push_back(std::move(t));
+  current_table_ = std::move(t);
 }
 
 ConsentCache::~ConsentCache() {
@@ -66,23 +64,80 @@ bool ConsentCache::InternLocked(const SubjectProfile& p, std::uint32_t* index) {
   auto it = profile_index_.find(p);
   if (it != profile_index_.end()) {
     *index = it->second;
+    ++profile_refs_[it->second];
     return true;
   }
-  const std::uint32_t n = profiles_;
-  if (n > kProfileMask) return false;
-  const std::size_t chunk = n >> kProfileChunkBits;
-  if (chunk >= kMaxProfileChunks) return false;
-  SubjectProfile* base = profile_chunks_[chunk].load(std::memory_order_relaxed);
-  if (base == nullptr) {
-    base = new SubjectProfile[std::size_t{1} << kProfileChunkBits];
-    profile_chunks_[chunk].store(base, std::memory_order_release);
+  if (free_profiles_.empty()) ReclaimLocked();
+  if (free_profiles_.empty() && profiles_ >= max_profiles_ &&
+      !pending_profiles_.empty()) {
+    // Full: wait for no reader, but only as long as it takes to look.
+    retired_profiles_.push_back(
+        RetiredProfiles{std::move(pending_profiles_), Grace::Start()});
+    pending_profiles_.clear();
+    ReclaimLocked();
   }
-  // Published to readers by the release store of the slot state.
+  std::uint32_t n = 0;
+  if (!free_profiles_.empty()) {
+    n = free_profiles_.back();
+    free_profiles_.pop_back();
+  } else {
+    if (profiles_ >= max_profiles_) return false;
+    n = profiles_;
+    const std::size_t chunk = n >> kProfileChunkBits;
+    if (profile_chunks_[chunk].load(std::memory_order_relaxed) == nullptr) {
+      profile_chunks_[chunk].store(
+          new SubjectProfile[std::size_t{1} << kProfileChunkBits],
+          std::memory_order_release);
+    }
+    ++profiles_;
+    profile_refs_.push_back(0);
+  }
+  SubjectProfile* base =
+      profile_chunks_[n >> kProfileChunkBits].load(std::memory_order_relaxed);
+  // Published to readers by the release store of the slot state. A reused
+  // index was read by no section still open (its grace elapsed).
   base[n & ((1u << kProfileChunkBits) - 1)] = p;
   profile_index_.emplace(p, n);
-  ++profiles_;
+  profile_refs_[n] = 1;
   *index = n;
   return true;
+}
+
+void ConsentCache::ReleaseProfileLocked(std::uint32_t index) {
+  if (--profile_refs_[index] != 0) return;
+  profile_index_.erase(*ProfileAt(index));
+  pending_profiles_.push_back(index);
+  // Batched: one grace (one process-wide barrier) per many profiles.
+  if (pending_profiles_.size() >= 256) {
+    retired_profiles_.push_back(
+        RetiredProfiles{std::move(pending_profiles_), Grace::Start()});
+    pending_profiles_.clear();
+  }
+}
+
+void ConsentCache::ReclaimLocked() {
+  for (auto it = retired_profiles_.begin(); it != retired_profiles_.end();) {
+    if (it->grace.Elapsed()) {
+      free_profiles_.insert(free_profiles_.end(), it->indices.begin(),
+                            it->indices.end());
+      it = retired_profiles_.erase(it);
+    } else {
+      ++it;
+    }
+  }
+  retired_tables_.erase(
+      std::remove_if(retired_tables_.begin(), retired_tables_.end(),
+                     [](RetiredTable& t) { return t.grace.Elapsed(); }),
+      retired_tables_.end());
+}
+
+std::int64_t ConsentCache::RevisionLocked(absl::string_view key,
+                                          const Slot* slot) const {
+  if (slot == nullptr) return -1;
+  const std::uint64_t st = slot->state.load(std::memory_order_relaxed);
+  if (st != kUncached) return static_cast<std::int64_t>(st >> kProfileBits);
+  auto it = uncached_.find(key);
+  return it == uncached_.end() ? -1 : it->second;
 }
 
 ConsentCache::Slot* ConsentCache::FindLocked(absl::string_view key,
@@ -124,40 +179,24 @@ void ConsentCache::GrowLocked() {
     to.key_ref.store(ref, std::memory_order_relaxed);
   }
   table_.store(t.get(), std::memory_order_release);
-  const absl::Time now = absl::Now();
-  old->retired_at = now;
-  // Free arrays retired long enough ago that no check still reads them.
-  tables_.erase(std::remove_if(tables_.begin(), tables_.end(),
-                               [&](const std::unique_ptr<Table>& tb) {
-                                 return tb->retired_at !=
-                                            absl::InfiniteFuture() &&
-                                        now - tb->retired_at > retire_grace_;
-                               }),
-                tables_.end());
-  tables_.push_back(std::move(t));
+  // Freed once no check can still be reading it.
+  retired_tables_.push_back(
+      RetiredTable{std::move(current_table_), Grace::Start()});
+  current_table_ = std::move(t);
+  ReclaimLocked();
 }
 
-bool ConsentCache::Upsert(absl::string_view key, const SubjectState& state,
-                          bool replace_same_revision) {
-  if (key.size() > kMaxKeyLength || state.revision < 0 ||
-      state.revision > kMaxRevision) {
-    return false;
-  }
+bool ConsentCache::Accepts(absl::string_view key, std::int64_t revision,
+                           bool replace_same_revision) const {
+  if (key.size() > kMaxKeyLength) return true;
   const std::uint64_t hash = Hash(key);
   MutexLock lock(&mu_);
-  Slot* slot = FindLocked(key, hash);
-  if (slot != nullptr) {
-    const auto cached = static_cast<std::int64_t>(
-        slot->state.load(std::memory_order_relaxed) >> kProfileBits);
-    if (state.revision < cached ||
-        (state.revision == cached && !replace_same_revision)) {
-      return false;
-    }
-  }
-  std::uint32_t profile = 0;
-  if (!InternLocked(state.profile, &profile)) return false;
-  const std::uint64_t packed =
-      (static_cast<std::uint64_t>(state.revision) << kProfileBits) | profile;
+  const std::int64_t cached = RevisionLocked(key, FindLocked(key, hash));
+  return revision > cached || (revision == cached && replace_same_revision);
+}
+
+bool ConsentCache::StoreLocked(absl::string_view key, std::uint64_t hash,
+                               Slot* slot, std::uint64_t packed) {
   if (slot != nullptr) {
     slot->state.store(packed, std::memory_order_release);
     return true;
@@ -186,6 +225,50 @@ bool ConsentCache::Upsert(absl::string_view key, const SubjectState& state,
   return true;
 }
 
+ConsentCache::UpsertResult ConsentCache::Upsert(absl::string_view key,
+                                                const SubjectState& state,
+                                                bool replace_same_revision) {
+  // Never cached, so never stale: such ids are always read from the store.
+  if (key.size() > kMaxKeyLength) return UpsertResult::kUnstorable;
+  const std::uint64_t hash = Hash(key);
+  MutexLock lock(&mu_);
+  Slot* slot = FindLocked(key, hash);
+  const std::int64_t cached = RevisionLocked(key, slot);
+  if (state.revision < cached ||
+      (state.revision == cached && !replace_same_revision)) {
+    return UpsertResult::kStale;
+  }
+  const std::uint64_t old =
+      slot != nullptr ? slot->state.load(std::memory_order_relaxed) : kUncached;
+  std::uint32_t profile = 0;
+  if (state.revision >= 0 && state.revision <= kMaxRevision &&
+      InternLocked(state.profile, &profile)) {
+    const std::uint64_t packed =
+        (static_cast<std::uint64_t>(state.revision) << kProfileBits) | profile;
+    if (StoreLocked(key, hash, slot, packed)) {
+      if (old != kUncached) {
+        ReleaseProfileLocked(static_cast<std::uint32_t>(old & kProfileMask));
+      } else if (slot != nullptr) {
+        uncached_.erase(key);
+      }
+      return UpsertResult::kStored;
+    }
+    ReleaseProfileLocked(profile);
+  }
+  // The newer state does not fit: never leave the older one readable.
+  if (slot != nullptr || StoreLocked(key, hash, nullptr, kUncached)) {
+    if (slot != nullptr)
+      slot->state.store(kUncached, std::memory_order_release);
+    if (old != kUncached) {
+      ReleaseProfileLocked(static_cast<std::uint32_t>(old & kProfileMask));
+    }
+    uncached_[key] = state.revision;
+  }
+  // Else the key has no slot (the arena is full), so nothing of it is
+  // cached, and no later write can add it.
+  return UpsertResult::kUnstorable;
+}
+
 std::size_t ConsentCache::profile_count() const {
   MutexLock lock(&mu_);
   return profiles_;
@@ -194,7 +277,9 @@ std::size_t ConsentCache::profile_count() const {
 std::size_t ConsentCache::MemoryBytes() const {
   MutexLock lock(&mu_);
   std::size_t bytes = chunk_count_ * kChunkSize;
-  for (const auto& t : tables_) bytes += t->memory.size();
+  bytes += current_table_->memory.size();
+  for (const auto& t : retired_tables_) bytes += t.table->memory.size();
+  bytes += profile_refs_.capacity() * sizeof(std::uint32_t);
   bytes += ((profiles_ >> kProfileChunkBits) + 1) *
            (std::size_t{1} << kProfileChunkBits) * sizeof(SubjectProfile);
   bytes += profile_index_.capacity() *

@@ -18,9 +18,18 @@
 //     always in cache.
 //   Slot arrays and arena chunks are on transparent huge pages, so a random
 //   slot costs a cache miss but rarely a TLB miss.
-// Writers (store listener, cache fills) serialize on one mutex. Growth
-// builds a bigger slot array and publishes it atomically; the old array is
-// freed after a grace period, long after any check that loaded it ended.
+// Writers (store listener, cache fills) serialize on one mutex.
+//
+// Reclamation is by reference, never by age: readers are inside a
+// `ReadSection` (src/internal/read_section.h), and a replaced slot array or
+// a profile no subject uses any more is freed or reused only after a
+// `Grace` over every section open when it was unlinked.
+//
+// A subject whose newer state cannot be stored (a revision beyond 40 bits,
+// the profile table full, the key arena full) is never left on its older
+// state: its slot is marked uncached, lookups miss and the caller reads the
+// store. The revision that made it so is kept, so an older fill cannot
+// bring the old state back.
 
 #ifndef CONSENTRY_SRC_INTERNAL_CONSENT_CACHE_H_
 #define CONSENTRY_SRC_INTERNAL_CONSENT_CACHE_H_
@@ -30,8 +39,10 @@
 #include <cstdint>
 #include <cstring>
 #include <memory>
+#include <string>
 #include <vector>
 
+#include "absl/base/optimization.h"
 #include "absl/base/thread_annotations.h"
 #include "absl/container/flat_hash_map.h"
 #include "absl/hash/hash.h"
@@ -40,6 +51,7 @@
 #include "absl/time/time.h"
 #include "src/internal/huge_buffer.h"
 #include "src/internal/mutex.h"
+#include "src/internal/read_section.h"
 #include "src/internal/subject_state.h"
 
 namespace consentry::internal {
@@ -48,14 +60,24 @@ class ConsentCache {
  public:
   // Subject ids longer than this are not cached (checked on the slow path).
   static constexpr std::size_t kMaxKeyLength = 255;
-  // Revisions at or above this are not representable in a slot.
-  static constexpr std::int64_t kMaxRevision = (std::int64_t{1} << 40) - 1;
+  // Revisions above this are not representable in a slot: such subjects
+  // are marked uncached (read from the store on every check).
+  static constexpr std::int64_t kMaxRevision = (std::int64_t{1} << 40) - 2;
+  // The most profiles the table holds at once (profile indices are 24
+  // bits; the all-ones state marks an uncached subject).
+  static constexpr std::uint32_t kMaxProfiles = (1u << 24) - 1;
+
+  enum class UpsertResult {
+    kStored,      // the cache now holds `state`
+    kStale,       // the cache holds the same or a newer revision; unchanged
+    kUnstorable,  // `state` does not fit: the subject is now uncached
+  };
 
   // `expected_subjects` presizes the slot array so that loading that many
-  // subjects never grows it. `retire_grace` is how long a replaced slot
-  // array is kept for readers that may still hold it.
+  // subjects never grows it. `max_profiles` bounds the interned profiles
+  // (tests lower it); profiles no subject uses are reused.
   explicit ConsentCache(std::size_t expected_subjects = 0,
-                        absl::Duration retire_grace = absl::Seconds(30));
+                        std::uint32_t max_profiles = kMaxProfiles);
   ~ConsentCache();
   ConsentCache(const ConsentCache&) = delete;
   ConsentCache& operator=(const ConsentCache&) = delete;
@@ -64,8 +86,9 @@ class ConsentCache {
     return absl::Hash<absl::string_view>{}(key);
   }
 
-  // Finds `key`. On a hit sets `*profile` (valid for the cache's lifetime)
-  // and `*revision`. Lock-free and wait-free.
+  // Finds `key`. On a hit sets `*profile` and `*revision`; `*profile` stays
+  // valid until the caller's read section ends. Lock-free and wait-free.
+  // REQUIRES: the caller is inside a `ReadSection`.
   bool Lookup(absl::string_view key, std::uint64_t hash,
               const SubjectProfile** profile, std::int64_t* revision) const {
     const Table* t = table_.load(std::memory_order_acquire);
@@ -78,6 +101,7 @@ class ConsentCache {
       if ((ref & kTagMask) == want_tag &&
           std::memcmp(KeyBytes(slot, ref), key.data(), key.size()) == 0) {
         const std::uint64_t st = slot.state.load(std::memory_order_acquire);
+        if (ABSL_PREDICT_FALSE(st == kUncached)) return false;
         *profile = ProfileAt(static_cast<std::uint32_t>(st & kProfileMask));
         *revision = static_cast<std::int64_t>(st >> kProfileBits);
         return true;
@@ -86,12 +110,19 @@ class ConsentCache {
     }
   }
 
-  // Stores `state` for `key` when its revision is newer than the cached
-  // one, or equal and `replace_same_revision` (a recompile after expiry).
-  // Returns false when not stored (older, or the key or revision does not
-  // fit; such subjects are always read from the store).
-  bool Upsert(absl::string_view key, const SubjectState& state,
-              bool replace_same_revision) ABSL_LOCKS_EXCLUDED(mu_);
+  // Stores `state` for `key` when its revision is newer than the one
+  // cached (or recorded for an uncached subject), or equal and
+  // `replace_same_revision` (a recompile after expiry). When the newer
+  // state does not fit (revision, profile table, key length or arena), the
+  // subject is marked uncached: `Lookup` misses from then on, until a newer
+  // state that fits arrives.
+  UpsertResult Upsert(absl::string_view key, const SubjectState& state,
+                      bool replace_same_revision) ABSL_LOCKS_EXCLUDED(mu_);
+
+  // Whether `Upsert` of `revision` for `key` would not be `kStale`. Holds
+  // until the next write to `key`.
+  bool Accepts(absl::string_view key, std::int64_t revision,
+               bool replace_same_revision) const ABSL_LOCKS_EXCLUDED(mu_);
 
   std::size_t size() const { return size_.load(std::memory_order_relaxed); }
   std::size_t profile_count() const ABSL_LOCKS_EXCLUDED(mu_);
@@ -130,8 +161,18 @@ class ConsentCache {
     std::size_t capacity;
     HugeBuffer memory;
     Slot* slots;
-    absl::Time retired_at = absl::InfiniteFuture();
   };
+  struct RetiredTable {
+    std::unique_ptr<Table> table;
+    Grace grace;
+  };
+  // Profiles whose last subject moved away, reusable once `grace` elapsed.
+  struct RetiredProfiles {
+    std::vector<std::uint32_t> indices;
+    Grace grace;
+  };
+  // The state of a subject that is not cached (see the file comment).
+  static constexpr std::uint64_t kUncached = ~std::uint64_t{0};
 
   static constexpr int kProfileBits = 24;
   static constexpr std::uint64_t kProfileMask =
@@ -165,8 +206,20 @@ class ConsentCache {
 
   Slot* FindLocked(absl::string_view key, std::uint64_t hash) const
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // The revision cached, or recorded for an uncached subject; -1 if none.
+  std::int64_t RevisionLocked(absl::string_view key, const Slot* slot) const
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   bool InternLocked(const SubjectProfile& p, std::uint32_t* index)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Drops one subject's use of profile `index`.
+  void ReleaseProfileLocked(std::uint32_t index)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Moves profiles and tables whose grace elapsed to reuse / frees them.
+  void ReclaimLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Stores `packed` for `key` (slot `slot`, or a new one); false when a new
+  // slot cannot be had (arena full).
+  bool StoreLocked(absl::string_view key, std::uint64_t hash, Slot* slot,
+                   std::uint64_t packed) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   bool AppendKeyLocked(absl::string_view key, std::uint64_t* offset)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void GrowLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
@@ -176,16 +229,27 @@ class ConsentCache {
   std::unique_ptr<std::atomic<char*>[]> chunks_;
   std::vector<HugeBuffer> chunk_memory_ ABSL_GUARDED_BY(mu_);
   std::unique_ptr<std::atomic<SubjectProfile*>[]> profile_chunks_;
-  const absl::Duration retire_grace_;
+  const std::uint32_t max_profiles_;
 
   mutable Mutex mu_;
-  std::vector<std::unique_ptr<Table>> tables_ ABSL_GUARDED_BY(mu_);
+  std::unique_ptr<Table> current_table_ ABSL_GUARDED_BY(mu_);
+  std::vector<RetiredTable> retired_tables_ ABSL_GUARDED_BY(mu_);
   std::size_t chunk_count_ ABSL_GUARDED_BY(mu_) = 0;
   std::size_t chunk_used_ ABSL_GUARDED_BY(mu_) = kChunkSize;
   std::size_t key_bytes_ ABSL_GUARDED_BY(mu_) = 0;
+  // Profile indices ever handed out; those in use are `profile_index_`.
   std::uint32_t profiles_ ABSL_GUARDED_BY(mu_) = 0;
   absl::flat_hash_map<SubjectProfile, std::uint32_t, SubjectProfile::Hasher>
       profile_index_ ABSL_GUARDED_BY(mu_);
+  // Subjects using each profile index.
+  std::vector<std::uint32_t> profile_refs_ ABSL_GUARDED_BY(mu_);
+  // Unused profiles waiting for readers (`pending_`, not yet in a grace;
+  // then `retired_profiles_`), and those free to reuse.
+  std::vector<std::uint32_t> pending_profiles_ ABSL_GUARDED_BY(mu_);
+  std::vector<RetiredProfiles> retired_profiles_ ABSL_GUARDED_BY(mu_);
+  std::vector<std::uint32_t> free_profiles_ ABSL_GUARDED_BY(mu_);
+  // The revision of each uncached subject.
+  absl::flat_hash_map<std::string, std::int64_t> uncached_ ABSL_GUARDED_BY(mu_);
 };
 
 }  // namespace consentry::internal

@@ -13,6 +13,8 @@
 namespace consentry::internal {
 namespace {
 
+using Result = ConsentCache::UpsertResult;
+
 SubjectState StateAt(std::int64_t rev, std::uint64_t given) {
   SubjectState s;
   s.revision = rev;
@@ -22,6 +24,7 @@ SubjectState StateAt(std::int64_t rev, std::uint64_t given) {
 }
 
 // Looks `key` up; returns the profile and sets `*rev`, or nullptr.
+// REQUIRES: the caller is inside a `ReadSection` while it uses the result.
 const SubjectProfile* Get(const ConsentCache& cache, absl::string_view key,
                           std::int64_t* rev) {
   const SubjectProfile* p = nullptr;
@@ -30,9 +33,10 @@ const SubjectProfile* Get(const ConsentCache& cache, absl::string_view key,
 
 TEST(ConsentCacheTest, MissThenHit) {
   ConsentCache cache;
+  ReadSection section;
   std::int64_t rev = 0;
   EXPECT_EQ(Get(cache, "a", &rev), nullptr);
-  EXPECT_TRUE(cache.Upsert("a", StateAt(3, 7), false));
+  EXPECT_EQ(cache.Upsert("a", StateAt(3, 7), false), Result::kStored);
   const SubjectProfile* p = Get(cache, "a", &rev);
   ASSERT_NE(p, nullptr);
   EXPECT_EQ(rev, 3);
@@ -42,10 +46,11 @@ TEST(ConsentCacheTest, MissThenHit) {
 
 TEST(ConsentCacheTest, OlderRevisionNeverOverwritesNewer) {
   ConsentCache cache;
+  ReadSection section;
   cache.Upsert("a", StateAt(5, 1), false);
-  EXPECT_FALSE(cache.Upsert("a", StateAt(4, 2), false));
-  EXPECT_FALSE(cache.Upsert("a", StateAt(5, 3), false));
-  EXPECT_TRUE(cache.Upsert("a", StateAt(5, 3), true));
+  EXPECT_EQ(cache.Upsert("a", StateAt(4, 2), false), Result::kStale);
+  EXPECT_EQ(cache.Upsert("a", StateAt(5, 3), false), Result::kStale);
+  EXPECT_EQ(cache.Upsert("a", StateAt(5, 3), true), Result::kStored);
   std::int64_t rev = 0;
   const SubjectProfile* p = Get(cache, "a", &rev);
   ASSERT_NE(p, nullptr);
@@ -54,6 +59,7 @@ TEST(ConsentCacheTest, OlderRevisionNeverOverwritesNewer) {
 
 TEST(ConsentCacheTest, GrowsAndKeepsEveryKey) {
   ConsentCache cache;
+  ReadSection section;
   for (int i = 0; i < 10000; ++i) {
     cache.Upsert("subject-" + std::to_string(i),
                  StateAt(i + 1, std::uint64_t(i)), false);
@@ -74,6 +80,7 @@ TEST(ConsentCacheTest, GrowsAndKeepsEveryKey) {
 
 TEST(ConsentCacheTest, EmptyAndBinaryKeys) {
   ConsentCache cache;
+  ReadSection section;
   const std::string bin("a\0b", 3);
   cache.Upsert("", StateAt(1, 1), false);
   cache.Upsert(bin, StateAt(2, 2), false);
@@ -98,16 +105,105 @@ TEST(ConsentCacheTest, SubjectsWithTheSameChoicesShareAProfile) {
 TEST(ConsentCacheTest, OverlongKeysAndRevisionsAreNotCached) {
   ConsentCache cache;
   const std::string long_key(ConsentCache::kMaxKeyLength + 1, 'x');
-  EXPECT_FALSE(cache.Upsert(long_key, StateAt(1, 1), false));
-  EXPECT_FALSE(
-      cache.Upsert("a", StateAt(ConsentCache::kMaxRevision + 1, 1), false));
+  EXPECT_EQ(cache.Upsert(long_key, StateAt(1, 1), false), Result::kUnstorable);
+  EXPECT_EQ(
+      cache.Upsert("a", StateAt(ConsentCache::kMaxRevision + 1, 1), false),
+      Result::kUnstorable);
   const std::string max_key(ConsentCache::kMaxKeyLength, 'y');
-  EXPECT_TRUE(
-      cache.Upsert(max_key, StateAt(ConsentCache::kMaxRevision, 1), false));
+  EXPECT_EQ(
+      cache.Upsert(max_key, StateAt(ConsentCache::kMaxRevision, 1), false),
+      Result::kStored);
+  ReadSection section;
   std::int64_t rev = 0;
   ASSERT_NE(Get(cache, max_key, &rev), nullptr);
   EXPECT_EQ(rev, ConsentCache::kMaxRevision);
-  EXPECT_EQ(cache.size(), 1u);
+  EXPECT_EQ(Get(cache, long_key, &rev), nullptr);
+  EXPECT_EQ(Get(cache, "a", &rev), nullptr);
+}
+
+// A newer state the cache cannot hold never leaves the older one readable:
+// the subject is uncached (the caller reads the store) until a newer state
+// that fits arrives, and an older fill cannot bring the old state back.
+TEST(ConsentCacheTest, RevisionBeyondTheSlotMakesTheSubjectUncached) {
+  ConsentCache cache;
+  ASSERT_EQ(cache.Upsert("a", StateAt(1, 1), false), Result::kStored);
+  const std::int64_t big = ConsentCache::kMaxRevision + 5;
+  EXPECT_EQ(cache.Upsert("a", StateAt(big, 2), false), Result::kUnstorable);
+  {
+    ReadSection section;
+    std::int64_t rev = 0;
+    EXPECT_EQ(Get(cache, "a", &rev), nullptr);
+  }
+  // A fill that read the store before the change changes nothing.
+  EXPECT_EQ(cache.Upsert("a", StateAt(7, 1), true), Result::kStale);
+  EXPECT_FALSE(cache.Accepts("a", big - 1, true));
+  EXPECT_TRUE(cache.Accepts("a", big + 1, false));
+  // A new subject whose first state does not fit is guarded the same way.
+  EXPECT_EQ(cache.Upsert("b", StateAt(big, 2), false), Result::kUnstorable);
+  EXPECT_EQ(cache.Upsert("b", StateAt(3, 1), false), Result::kStale);
+  ReadSection section;
+  std::int64_t rev = 0;
+  EXPECT_EQ(Get(cache, "b", &rev), nullptr);
+}
+
+TEST(ConsentCacheTest, FullProfileTableMakesTheSubjectUncached) {
+  ConsentCache cache(0, /*max_profiles=*/2);
+  ASSERT_EQ(cache.Upsert("a", StateAt(1, 1), false), Result::kStored);
+  ASSERT_EQ(cache.Upsert("b", StateAt(2, 2), false), Result::kStored);
+  // Both profiles are in use: a third choice has no room.
+  EXPECT_EQ(cache.Upsert("a", StateAt(3, 3), false), Result::kUnstorable);
+  {
+    ReadSection section;
+    std::int64_t rev = 0;
+    EXPECT_EQ(Get(cache, "a", &rev), nullptr);
+    ASSERT_NE(Get(cache, "b", &rev), nullptr);
+  }
+  EXPECT_EQ(cache.Upsert("a", StateAt(2, 1), true), Result::kStale);
+  // "a" released profile 1, which is reused once no reader can hold it.
+  EXPECT_EQ(cache.Upsert("a", StateAt(4, 4), false), Result::kStored);
+  ReadSection section;
+  std::int64_t rev = 0;
+  const SubjectProfile* p = Get(cache, "a", &rev);
+  ASSERT_NE(p, nullptr);
+  EXPECT_EQ(rev, 4);
+  EXPECT_EQ(p->given, 4u);
+  EXPECT_LE(cache.profile_count(), 2u);
+}
+
+// Distinct choices over time (e.g. expiry times) reuse released profiles:
+// the table stays bounded by the profiles in use.
+TEST(ConsentCacheTest, ReleasedProfilesAreReused) {
+  ConsentCache cache(0, /*max_profiles=*/4);
+  for (int i = 1; i <= 2000; ++i) {
+    ASSERT_EQ(
+        cache.Upsert("a", StateAt(i, static_cast<std::uint64_t>(i)), false),
+        Result::kStored)
+        << i;
+  }
+  EXPECT_LE(cache.profile_count(), 4u);
+  ReadSection section;
+  std::int64_t rev = 0;
+  const SubjectProfile* p = Get(cache, "a", &rev);
+  ASSERT_NE(p, nullptr);
+  EXPECT_EQ(p->given, 2000u);
+}
+
+// A profile a reader still holds is not reused, however long it holds it.
+TEST(ConsentCacheTest, ProfileHeldByAnOpenSectionIsNotReused) {
+  ConsentCache cache(0, /*max_profiles=*/2);
+  ASSERT_EQ(cache.Upsert("a", StateAt(1, 1), false), Result::kStored);
+  std::int64_t rev = 0;
+  {
+    ReadSection section;
+    const SubjectProfile* held = Get(cache, "a", &rev);
+    ASSERT_NE(held, nullptr);
+    ASSERT_EQ(cache.Upsert("a", StateAt(2, 2), false), Result::kStored);
+    // Profile 1 is unused but held: no room for a third choice.
+    EXPECT_EQ(cache.Upsert("a", StateAt(3, 3), false), Result::kUnstorable);
+    EXPECT_EQ(held->given, 1u);
+    EXPECT_EQ(held->refused, ~std::uint64_t{1});
+  }
+  EXPECT_EQ(cache.Upsert("a", StateAt(4, 4), false), Result::kStored);
 }
 
 // Readers never see a torn state: every written state has refused == ~given.
@@ -128,6 +224,8 @@ TEST(ConsentCacheTest, ReadersSeeConsistentStatesDuringWritesAndGrowth) {
       while (!stop.load(std::memory_order_relaxed)) {
         for (int i = 0; i < 64; ++i) {
           const std::string k = "k" + std::to_string(i);
+          // The profile read stays valid until the section ends.
+          ReadSection section;
           std::int64_t rev = 0;
           const SubjectProfile* p = Get(cache, k, &rev);
           if (p != nullptr) {

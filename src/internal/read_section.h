@@ -1,0 +1,128 @@
+// Copyright 2026 The consentry Authors.
+// SPDX-License-Identifier: Apache-2.0
+//
+// Read sections: reclamation by reference for the Guard's lock-free readers.
+//
+// A check reads a policy epoch, its consent cache's slot array and interned
+// profiles without a lock. Whatever a writer unlinks (a retired epoch, a
+// grown cache's old slot array, a profile no subject uses any more) may be
+// freed or reused only once no reader can still hold it. Readers mark where
+// they are with a `ReadSection` on the stack; a writer unlinks, starts a
+// `Grace`, and frees once `Grace::Elapsed()`: every read section that was
+// open when the grace started has closed since. No clock is involved; a
+// reader stalled for an hour (a slow consent store) keeps what it reads.
+//
+// Cost for readers: each thread owns one counter word (odd while inside a
+// section); entering and leaving are plain stores to it, with no atomic
+// read-modify-write and no fence. The ordering a reader would need between
+// announcing itself and loading the shared pointer is supplied by the
+// writer: `Grace::Start` issues a process-wide memory barrier (Linux
+// `membarrier`, private expedited), which runs a full fence on every thread
+// of the process. Where that call is unavailable, readers fence themselves
+// (decided once, before the first section opens).
+//
+// Sections nest (a section opened inside another is free). Thread-safe.
+
+#ifndef CONSENTRY_SRC_INTERNAL_READ_SECTION_H_
+#define CONSENTRY_SRC_INTERNAL_READ_SECTION_H_
+
+#include <atomic>
+#include <cstdint>
+#include <vector>
+
+#include "absl/base/optimization.h"
+#include "consentry/export.h"
+
+namespace consentry::internal {
+
+class CONSENTRY_EXPORT ReadSections {
+ public:
+  // One per thread that ever opened a section; recycled after the thread
+  // exits, never freed.
+  struct alignas(64) Record {
+    // Odd while the owning thread is inside a section; only that thread
+    // writes it, and it only grows.
+    std::atomic<std::uint64_t> word{0};
+    std::atomic<bool> in_use{false};
+    Record* next = nullptr;
+  };
+
+  struct ThreadState {
+    Record* record;
+    std::uint32_t depth;
+  };
+
+  // The calling thread's record, claimed on first use.
+  static Record* Claim();
+  // True when readers need no fence of their own (see the file comment).
+  static bool Asymmetric() {
+    return asymmetric_.load(std::memory_order_relaxed);
+  }
+  // Decides the barrier mode; idempotent.
+  static void DecideMode();
+  // Runs a full memory barrier on every thread of the process.
+  static void Barrier();
+  static Record* Head() { return head_.load(std::memory_order_acquire); }
+
+  static constinit thread_local ThreadState tls_;
+
+ private:
+  static std::atomic<Record*> head_;
+  static std::atomic<bool> asymmetric_;
+};
+
+// Marks the calling thread as reading shared state until destroyed. Cheap:
+// see the file comment. Not movable.
+class ReadSection {
+ public:
+  ReadSection() {
+    ReadSections::ThreadState& t = ReadSections::tls_;
+    if (t.depth++ != 0) return;
+    ReadSections::Record* r = t.record;
+    if (ABSL_PREDICT_FALSE(r == nullptr)) r = t.record = ReadSections::Claim();
+    const std::uint64_t w = r->word.load(std::memory_order_relaxed);
+    r->word.store(w + 1, std::memory_order_relaxed);
+    if (ABSL_PREDICT_TRUE(ReadSections::Asymmetric())) {
+      // Keeps the compiler from moving the caller's loads above the store;
+      // the writer's barrier orders it for the processor.
+      std::atomic_signal_fence(std::memory_order_seq_cst);
+    } else {
+      std::atomic_thread_fence(std::memory_order_seq_cst);
+    }
+  }
+  ~ReadSection() {
+    ReadSections::ThreadState& t = ReadSections::tls_;
+    if (--t.depth != 0) return;
+    ReadSections::Record* r = t.record;
+    // Release: everything read inside the section happens before a writer
+    // that sees the section closed frees it.
+    r->word.store(r->word.load(std::memory_order_relaxed) + 1,
+                  std::memory_order_release);
+  }
+  ReadSection(const ReadSection&) = delete;
+  ReadSection& operator=(const ReadSection&) = delete;
+};
+
+// A grace period: started after something was unlinked from every shared
+// pointer, elapsed when every read section open at the start has closed.
+class CONSENTRY_EXPORT Grace {
+ public:
+  // An elapsed grace (nothing to wait for).
+  Grace() = default;
+  // REQUIRES: the object to reclaim is no longer reachable from shared
+  // pointers (stores to them happen before this call).
+  static Grace Start();
+  // True once every section open at `Start` has closed. Never blocks.
+  bool Elapsed();
+
+ private:
+  struct Open {
+    ReadSections::Record* record;
+    std::uint64_t word;
+  };
+  std::vector<Open> open_;
+};
+
+}  // namespace consentry::internal
+
+#endif  // CONSENTRY_SRC_INTERNAL_READ_SECTION_H_
