@@ -542,6 +542,34 @@ TEST_P(SharedConsentStoreTest, CorruptRecordIsQuarantinedUntilTheNextWrite) {
   EXPECT_TRUE(remote->guard->QuarantinedSubjects().empty());
 }
 
+// A feed that stops (here: every read of it fails while its table is
+// gone) is not a silent fail-open: after the bound, consent purposes deny
+// with consent_stale; once the feed works again, checks recover.
+TEST_P(SharedConsentStoreTest, StoppedFeedMakesConsentChecksStale) {
+  Write(*store_, "s1", "statistics", v1::CONSENT_STATE_GIVEN);
+  absl::StatusOr<std::unique_ptr<ConsentStore>> mine = location_->Open();
+  ASSERT_OK(mine);
+  GuardOptions o;
+  o.max_feed_staleness = absl::Milliseconds(300);
+  RemoteGuard remote;
+  remote.store = *std::move(mine);
+  absl::StatusOr<std::unique_ptr<Guard>> g =
+      Guard::Create(testing::DefaultPolicy(), remote.store.get(), nullptr, o);
+  ASSERT_OK(g);
+  remote.guard = *std::move(g);
+  ASSERT_OK(remote.guard->WarmCache());
+  EXPECT_TRUE(remote.WaitForReason("s1", Reason::kAllowedConsent));
+
+  ASSERT_OK(testing::RenameRecordsTable(*location_, "consent_records",
+                                        "consent_records_gone"));
+  EXPECT_TRUE(remote.WaitForReason("s1", Reason::kConsentStale));
+  EXPECT_TRUE(remote.guard->feed_stale());
+  ASSERT_OK(testing::RenameRecordsTable(*location_, "consent_records_gone",
+                                        "consent_records"));
+  EXPECT_TRUE(remote.WaitForReason("s1", Reason::kAllowedConsent));
+  EXPECT_FALSE(remote.guard->feed_stale());
+}
+
 INSTANTIATE_TEST_SUITE_P(DurableStores, SharedConsentStoreTest,
                          ::testing::Values(StoreKind::kSqlite,
                                            StoreKind::kPostgres),

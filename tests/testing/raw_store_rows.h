@@ -223,6 +223,39 @@ inline absl::StatusOr<Revision> CorruptRecordInPlace(StoreLocation& location,
   return absl::UnimplementedError("no raw rows in memory");
 }
 
+// Renames the table of current records (`from` to `to`) behind the store's
+// back: while it is missing, every read of the change feed fails, as with
+// a broken database.
+inline absl::Status RenameRecordsTable(StoreLocation& location,
+                                       const std::string& from,
+                                       const std::string& to) {
+  if (location.kind() == StoreKind::kSqlite) {
+    sqlite3* db = nullptr;
+    sqlite3_open_v2(location.target().c_str(), &db, SQLITE_OPEN_READWRITE,
+                    nullptr);
+    sqlite3_busy_timeout(db, 10000);
+    const std::string sql =
+        absl::StrCat("ALTER TABLE ", from, " RENAME TO ", to);
+    const int rc = sqlite3_exec(db, sql.c_str(), nullptr, nullptr, nullptr);
+    const std::string error = sqlite3_errmsg(db);
+    sqlite3_close(db);
+    if (rc != SQLITE_OK) return absl::InternalError(error);
+    return absl::OkStatus();
+  }
+  absl::StatusOr<std::string> info = PgConnInfo();
+  if (!info.ok()) return info.status();
+  PGconn* c = PQconnectdb(info->c_str());
+  const std::string sql = absl::StrCat("ALTER TABLE ", location.target(), ".",
+                                       from, " RENAME TO ", to);
+  PGresult* r = PQexec(c, sql.c_str());
+  const bool ok = PQresultStatus(r) == PGRES_COMMAND_OK;
+  const std::string error = PQerrorMessage(c);
+  PQclear(r);
+  PQfinish(c);
+  if (!ok) return absl::InternalError(error);
+  return absl::OkStatus();
+}
+
 }  // namespace consentry::testing
 
 #endif  // CONSENTRY_TESTS_TESTING_RAW_STORE_ROWS_H_
