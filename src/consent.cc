@@ -10,17 +10,59 @@
 #include <vector>
 
 #include "absl/container/flat_hash_map.h"
+#include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
+#include "google/protobuf/stubs/common.h"
 #include "src/internal/mutex.h"
+#include "src/internal/status_macros.h"
 
 namespace consentry {
 
+namespace {
+
+// A string field of a change: valid UTF-8 (protobuf's own check, the one its
+// binary parser applies, so that whatever is stored parses back), within
+// `max_bytes`, and, for an id, without NUL (PostgreSQL's text cannot hold
+// it). `field` names the field in the error; `subject` the change's subject
+// (hex-escaped when it is the bad one).
+absl::Status CheckString(absl::string_view field, const std::string& value,
+                         std::size_t max_bytes, bool id,
+                         const std::string& subject) {
+  const bool utf8 = google::protobuf::internal::IsStructurallyValidUTF8(
+      value.data(), static_cast<int>(value.size()));
+  const char* problem = nullptr;
+  if (value.size() > max_bytes) {
+    problem = "is too long";
+  } else if (!utf8) {
+    problem = "is not valid UTF-8";
+  } else if (id && value.find('\0') != std::string::npos) {
+    problem = "contains a NUL byte";
+  }
+  if (problem == nullptr) return absl::OkStatus();
+  const bool subject_ok = subject.size() <= kMaxSubjectIdBytes &&
+                          google::protobuf::internal::IsStructurallyValidUTF8(
+                              subject.data(), static_cast<int>(subject.size()));
+  return absl::InvalidArgumentError(absl::StrCat(
+      "consent change",
+      subject_ok ? absl::StrCat(" for subject '", subject, "'") : "", ": ",
+      field, " ", problem, " (", value.size(), " bytes, at most ", max_bytes,
+      ": '", absl::CHexEscape(value.substr(0, 64)),
+      value.size() > 64 ? "...'" : "'", ")"));
+}
+
+}  // namespace
+
 absl::Status ValidateConsentChange(const v1::ConsentChange& change) {
-  if (change.subject_id().empty()) {
+  const std::string& subject = change.subject_id();
+  if (subject.empty()) {
     return absl::InvalidArgumentError(
         "consent change: subject_id must not be empty");
   }
+  RETURN_IF_ERROR(
+      CheckString("subject_id", subject, kMaxSubjectIdBytes, true, subject));
+  RETURN_IF_ERROR(CheckString("actor", change.actor(), kMaxConsentTextBytes,
+                              false, subject));
   switch (change.change_case()) {
     case v1::ConsentChange::kPurposeConsent: {
       const v1::PurposeConsent& pc = change.purpose_consent();
@@ -28,6 +70,20 @@ absl::Status ValidateConsentChange(const v1::ConsentChange& change) {
         return absl::InvalidArgumentError(
             "consent change: purpose_consent.purpose must not be empty");
       }
+      RETURN_IF_ERROR(CheckString("purpose_consent.purpose", pc.purpose(),
+                                  kMaxPurposeIdBytes, true, subject));
+      RETURN_IF_ERROR(CheckString("purpose_consent.occasion_id",
+                                  pc.occasion_id(), kMaxPurposeIdBytes, true,
+                                  subject));
+      RETURN_IF_ERROR(CheckString("purpose_consent.policy_version",
+                                  pc.policy_version(), kMaxConsentTextBytes,
+                                  false, subject));
+      RETURN_IF_ERROR(CheckString("purpose_consent.notice_version",
+                                  pc.notice_version(), kMaxConsentTextBytes,
+                                  false, subject));
+      RETURN_IF_ERROR(CheckString("purpose_consent.evidence_ref",
+                                  pc.evidence_ref(), kMaxConsentTextBytes,
+                                  false, subject));
       if (pc.state() == v1::CONSENT_STATE_UNSPECIFIED ||
           !v1::ConsentState_IsValid(pc.state())) {
         return absl::InvalidArgumentError(absl::StrCat(
@@ -42,8 +98,22 @@ absl::Status ValidateConsentChange(const v1::ConsentChange& change) {
       }
       return absl::OkStatus();
     }
-    case v1::ConsentChange::kRestrictions:
+    case v1::ConsentChange::kRestrictions: {
+      const v1::Restrictions& r = change.restrictions();
+      if (r.suspended_purposes_size() > kMaxSuspendedPurposes) {
+        return absl::InvalidArgumentError(
+            absl::StrCat("consent change for subject '", subject,
+                         "': restrictions.suspended_purposes has ",
+                         r.suspended_purposes_size(), " entries, at most ",
+                         kMaxSuspendedPurposes));
+      }
+      for (int i = 0; i < r.suspended_purposes_size(); ++i) {
+        RETURN_IF_ERROR(CheckString(
+            absl::StrCat("restrictions.suspended_purposes[", i, "]"),
+            r.suspended_purposes(i), kMaxPurposeIdBytes, true, subject));
+      }
       return absl::OkStatus();
+    }
     case v1::ConsentChange::CHANGE_NOT_SET:
       break;
   }
@@ -87,6 +157,17 @@ void MergeConsentChange(const v1::ConsentChange& change, Revision revision,
   record.set_revision(revision);
   record.mutable_update_time()->set_seconds(secs);
   record.mutable_update_time()->set_nanos(nanos);
+}
+
+v1::ConsentRecord UnreadableConsentRecord(absl::string_view subject_id,
+                                          Revision revision,
+                                          absl::string_view detail) {
+  v1::ConsentRecord r;
+  r.set_subject_id(std::string(subject_id));
+  r.set_revision(revision);
+  r.set_data_loss(detail.empty() ? std::string("unreadable consent record")
+                                 : std::string(detail));
+  return r;
 }
 
 absl::StatusOr<std::vector<v1::ConsentHistoryEntry>> ConsentStore::History(

@@ -52,6 +52,7 @@ CONSENTRY_SAME_NUMBER(kConsentPredatesMaterialChange,
 CONSENTRY_SAME_NUMBER(kRetentionExpired, REASON_RETENTION_EXPIRED);
 CONSENTRY_SAME_NUMBER(kOccasionConsentUsed, REASON_OCCASION_CONSENT_USED);
 CONSENTRY_SAME_NUMBER(kRequestPending, REASON_REQUEST_PENDING);
+CONSENTRY_SAME_NUMBER(kConsentDataLoss, REASON_CONSENT_DATA_LOSS);
 #undef CONSENTRY_SAME_NUMBER
 
 }  // namespace
@@ -116,6 +117,8 @@ absl::string_view ReasonName(Reason r) {
       return "occasion_consent_used";
     case Reason::kRequestPending:
       return "request_pending";
+    case Reason::kConsentDataLoss:
+      return "consent_data_loss";
   }
   return "unknown";
 }
@@ -181,6 +184,8 @@ absl::string_view ReasonDescription(Reason r) {
       return "the one-time consent for this occasion was already used";
     case Reason::kRequestPending:
       return "a data-subject request blocks this use while it is processed";
+    case Reason::kConsentDataLoss:
+      return "the subject's stored consent record cannot be read";
   }
   return "unknown reason";
 }
@@ -208,6 +213,9 @@ absl::Status DenialStatus(Reason reason, absl::string_view purpose,
     case Reason::kAuditOverloaded:
     case Reason::kConsentStale:
       s = absl::UnavailableError(msg);
+      break;
+    case Reason::kConsentDataLoss:
+      s = absl::DataLossError(msg);
       break;
     default:
       s = absl::PermissionDeniedError(msg);

@@ -226,6 +226,39 @@ struct Guard::Impl {
 
   std::unique_ptr<Subscription> subscription;
 
+  // Subjects whose stored record the store reported unreadable: subject ->
+  // (revision, detail). Checks for them deny with kConsentDataLoss; a
+  // readable record of a higher revision lifts the entry.
+  mutable internal::Mutex quarantine_mu;
+  absl::flat_hash_map<std::string, std::pair<Revision, std::string>> quarantined
+      ABSL_GUARDED_BY(quarantine_mu);
+  std::atomic<bool> any_quarantined{false};
+
+  void NoteUnreadable(absl::string_view subject, Revision revision,
+                      absl::string_view detail) {
+    internal::MutexLock lock(&quarantine_mu);
+    auto [it, inserted] = quarantined.try_emplace(subject, revision, detail);
+    if (!inserted && revision >= it->second.first) {
+      it->second = {revision, std::string(detail)};
+    }
+    any_quarantined.store(true, std::memory_order_release);
+  }
+
+  // Keeps the quarantine list current with a record the cache takes in.
+  void NoteRecord(const v1::ConsentRecord& r) {
+    if (!r.data_loss().empty()) {
+      NoteUnreadable(r.subject_id(), r.revision(), r.data_loss());
+      return;
+    }
+    if (!any_quarantined.load(std::memory_order_acquire)) return;
+    internal::MutexLock lock(&quarantine_mu);
+    auto it = quarantined.find(r.subject_id());
+    if (it != quarantined.end() && r.revision() > it->second.first) {
+      quarantined.erase(it);
+      any_quarantined.store(!quarantined.empty(), std::memory_order_release);
+    }
+  }
+
   // Policies waiting for their effective time, and the thread that applies
   // them in real time.
   mutable internal::Mutex sched_mu;
@@ -346,6 +379,7 @@ absl::StatusOr<std::unique_ptr<Guard>> Guard::Create(
   raw->subscription = store->Watch([raw, clock](const v1::ConsentRecord& r) {
     internal::ReaderMutexLock lock(&raw->switch_mu);
     raw->current.load(std::memory_order_acquire)->Apply(r, clock(), false);
+    raw->NoteRecord(r);
   });
   return guard;
 }
@@ -576,6 +610,12 @@ struct Guard::Decider {
       // now.
       absl::StatusOr<v1::ConsentRecord> record =
           guard.impl_->store->Get(subject);
+      if (!record.ok() && absl::IsDataLoss(record.status())) {
+        // The store cannot read this subject's record: quarantined.
+        lookup_failure = Reason::kConsentDataLoss;
+        guard.impl_->NoteUnreadable(subject, 0, record.status().message());
+        return false;
+      }
       if (record.ok() && record->subject_id() != subject) {
         if (record->subject_id().empty() && record->revision() == 0 &&
             record->purposes_size() == 0 && !record->has_restrictions()) {
@@ -592,6 +632,7 @@ struct Guard::Decider {
       if (!record.ok()) return false;
       const absl::Time now = absl::FromUnixNanos(now_ns());
       epoch->Apply(*record, now, /*replace_same_revision=*/true);
+      guard.impl_->NoteRecord(*record);
       if (!epoch->cache.Lookup(subject, hash, &s, &revision) ||
           s->valid_until_ns <= now_ns()) {
         // Not cacheable (an over-long id), or changed meanwhile: use
@@ -653,11 +694,13 @@ struct Guard::Decider {
     } else {
       const bool ok = LookUp(target.subject, target.min_revision);
       *revision_used = revision;
-      if (!ok) return Reason::kStoreUnavailable;
+      if (!ok) return lookup_failure;
       const SubjectProfile* s = state;
       const std::uint64_t bit = std::uint64_t{1} << purpose;
       if (s->flags & SubjectProfile::kErased) {
-        reason = Reason::kSubjectErased;
+        reason = (s->flags & SubjectProfile::kDataLoss)
+                     ? Reason::kConsentDataLoss
+                     : Reason::kSubjectErased;
       } else if ((s->flags & SubjectProfile::kSuspendAll) ||
                  (s->suspended & bit)) {
         reason = Reason::kUseSuspended;
@@ -721,6 +764,8 @@ struct Guard::Decider {
   std::int64_t now_ns_cache = -1;
   // The subject's consent state, once looked up.
   bool looked_up = false;
+  // The reason when the store could not be read.
+  Reason lookup_failure = Reason::kStoreUnavailable;
   const SubjectProfile* state = nullptr;
   Revision revision = 0;
   // Only allocated on the slow path: a SubjectState is large, and
@@ -815,6 +860,7 @@ absl::Status Guard::Conclude(Decider& decider, const AccessContext& ctx,
                              AuditEvent* shared, bool* shared_started) {
   const CompiledPolicy& p = decider.p;
   const bool plain = decision.reason() != Reason::kStoreUnavailable &&
+                     decision.reason() != Reason::kConsentDataLoss &&
                      !decision.shadow_denial();
   // An unaudited denial: nothing to record, fail or count.
   if (audit == nullptr && plain) return absl::OkStatus();
@@ -876,6 +922,10 @@ ABSL_ATTRIBUTE_NOINLINE absl::Status Guard::ConcludeSlow(
   }
   if (reason == Reason::kStoreUnavailable) {
     return DenialStatus(reason, ctx.purpose(), category_id);
+  }
+  if (reason == Reason::kConsentDataLoss) {
+    return DataLossDenial(ctx, target.subject, decision.revision(),
+                          category_id);
   }
   if (decision.shadow_denial()) {
     internal::MutexLock lock(&impl_->shadow_mu);
@@ -1133,6 +1183,7 @@ absl::Status Guard::WarmCache() {
     const absl::Time now = options_.clock();
     for (const v1::ConsentRecord& r : *batch) {
       epoch->Apply(r, now, false);
+      impl_->NoteRecord(r);
       after = std::max(after, r.revision());
     }
   }
@@ -1159,6 +1210,7 @@ absl::Status Guard::SetPolicy(std::shared_ptr<const CompiledPolicy> policy) {
     const absl::Time now = options_.clock();
     for (const v1::ConsentRecord& r : *batch) {
       next->Apply(r, now, false);
+      impl_->NoteRecord(r);
       after = std::max(after, r.revision());
     }
   }
@@ -1174,6 +1226,49 @@ absl::Status Guard::SetPolicy(std::shared_ptr<const CompiledPolicy> policy) {
                      [](Impl::RetiredEpoch& r) { return r.grace.Elapsed(); }),
       impl_->retired.end());
   return absl::OkStatus();
+}
+
+ABSL_ATTRIBUTE_NOINLINE absl::Status Guard::DataLossDenial(
+    const AccessContext& ctx, absl::string_view subject, Revision revision,
+    absl::string_view category) {
+  // The detail (store, subject, what is wrong): from the store when it
+  // still fails to read the record, else from the quarantine list.
+  std::string detail;
+  absl::StatusOr<v1::ConsentRecord> record = impl_->store->Get(subject);
+  if (!record.ok()) {
+    detail = std::string(record.status().message());
+  } else {
+    internal::MutexLock lock(&impl_->quarantine_mu);
+    auto it = impl_->quarantined.find(subject);
+    detail = it != impl_->quarantined.end()
+                 ? it->second.second
+                 : absl::StrCat("the consent record of subject '", subject,
+                                "' at revision ", revision,
+                                " was reported unreadable");
+  }
+  const absl::Status denial =
+      DenialStatus(Reason::kConsentDataLoss, ctx.purpose(), category);
+  absl::Status s =
+      absl::DataLossError(absl::StrCat(denial.message(), ": ", detail));
+  denial.ForEachPayload([&s](absl::string_view url, const absl::Cord& payload) {
+    s.SetPayload(url, payload);
+  });
+  return s;
+}
+
+std::vector<QuarantinedSubject> Guard::QuarantinedSubjects() const {
+  std::vector<QuarantinedSubject> out;
+  {
+    internal::MutexLock lock(&impl_->quarantine_mu);
+    for (const auto& [subject, entry] : impl_->quarantined) {
+      out.push_back(QuarantinedSubject{subject, entry.first, entry.second});
+    }
+  }
+  std::sort(out.begin(), out.end(),
+            [](const QuarantinedSubject& a, const QuarantinedSubject& b) {
+              return a.subject_id < b.subject_id;
+            });
+  return out;
 }
 
 ConsentStore* Guard::consent_store() const { return impl_->store; }

@@ -23,6 +23,7 @@
 #include "src/internal/feed_dispatcher.h"
 #include "src/internal/mutex.h"
 #include "src/internal/status_macros.h"
+#include "src/internal/stored_record.h"
 
 namespace consentry {
 namespace {
@@ -263,15 +264,12 @@ struct PostgresConsentStore::Impl {
   }
 
   absl::Status ParseRecord(const std::string& bytes, absl::string_view subject,
-                           v1::ConsentRecord* out) {
-    if (!out->ParseFromString(bytes)) {
-      return absl::DataLossError(
-          absl::StrCat("PostgreSQL consent store at '", target, "' schema '",
-                       schema, "': the record of subject '", subject,
-                       "' does not parse as consentry.v1.ConsentRecord (",
-                       bytes.size(), " bytes)"));
-    }
-    return absl::OkStatus();
+                           Revision revision, v1::ConsentRecord* out) {
+    return internal::ParseStoredRecord(
+        bytes, subject, revision,
+        absl::StrCat("PostgreSQL consent store at '", target, "' schema '",
+                     schema, "'"),
+        out);
   }
 
   absl::Status Migrate(Session& s) {
@@ -319,16 +317,24 @@ struct PostgresConsentStore::Impl {
                                                                 int limit) {
     ASSIGN_OR_RETURN(
         Result r,
-        s.Exec(Sql("SELECT subject_id, record FROM $S.consent_records "
-                   "WHERE revision > $1 ORDER BY revision LIMIT $2"),
+        s.Exec(Sql("SELECT subject_id, revision, record FROM "
+                   "$S.consent_records WHERE revision > $1 ORDER BY revision "
+                   "LIMIT $2"),
                {Param{absl::StrCat(after)}, Param{absl::StrCat(limit)}}));
     std::vector<v1::ConsentRecord> out;
     const int n = PQntuples(r.get());
     out.reserve(static_cast<std::size_t>(n));
     for (int i = 0; i < n; ++i) {
-      RETURN_IF_ERROR(ParseRecord(ReadBytes(r.get(), i, 1),
-                                  ReadBytes(r.get(), i, 0),
-                                  &out.emplace_back()));
+      // A row that cannot be read stands in as an unreadable record: the
+      // feed moves past it and only its subject is quarantined.
+      v1::ConsentRecord& rec = out.emplace_back();
+      const std::string subject = ReadBytes(r.get(), i, 0);
+      const Revision revision = ReadInt64(r.get(), i, 1);
+      if (absl::Status st =
+              ParseRecord(ReadBytes(r.get(), i, 2), subject, revision, &rec);
+          !st.ok()) {
+        rec = UnreadableConsentRecord(subject, revision, st.message());
+      }
     }
     return out;
   }
@@ -444,16 +450,16 @@ absl::StatusOr<v1::ConsentRecord> PostgresConsentStore::Get(
   ASSIGN_OR_RETURN(
       Result r,
       impl_->session.Exec(
-          impl_->Sql(
-              "SELECT record FROM $S.consent_records WHERE subject_id = $1"),
+          impl_->Sql("SELECT revision, record FROM $S.consent_records WHERE "
+                     "subject_id = $1"),
           {Param{std::string(subject_id)}}));
   v1::ConsentRecord record;
   if (PQntuples(r.get()) == 0) {
     record.set_subject_id(std::string(subject_id));
     return record;
   }
-  RETURN_IF_ERROR(
-      impl_->ParseRecord(ReadBytes(r.get(), 0, 0), subject_id, &record));
+  RETURN_IF_ERROR(impl_->ParseRecord(ReadBytes(r.get(), 0, 1), subject_id,
+                                     ReadInt64(r.get(), 0, 0), &record));
   return record;
 }
 
@@ -474,12 +480,36 @@ absl::StatusOr<Revision> PostgresConsentStore::Apply(
                              {Param{m.lock_key}})
                           .status());
       ASSIGN_OR_RETURN(Result cur,
-                       s.Exec(m.Sql("SELECT record FROM $S.consent_records "
-                                    "WHERE subject_id = $1 FOR UPDATE"),
+                       s.Exec(m.Sql("SELECT revision, record FROM "
+                                    "$S.consent_records WHERE subject_id = $1 "
+                                    "FOR UPDATE"),
                               {Param{change.subject_id()}}));
       if (PQntuples(cur.get()) > 0) {
-        RETURN_IF_ERROR(m.ParseRecord(ReadBytes(cur.get(), 0, 0),
-                                      change.subject_id(), &record));
+        const Revision current = ReadInt64(cur.get(), 0, 0);
+        absl::Status read = m.ParseRecord(
+            ReadBytes(cur.get(), 0, 1), change.subject_id(), current, &record);
+        if (absl::IsDataLoss(read)) {
+          // The current record is unreadable: build on the state its
+          // history entry of the same revision recorded (written in the
+          // same transaction), when that one parses.
+          ASSIGN_OR_RETURN(
+              Result h,
+              s.Exec(
+                  m.Sql("SELECT state FROM $S.consent_history WHERE "
+                        "subject_id = $1 AND revision = $2"),
+                  {Param{change.subject_id()}, Param{absl::StrCat(current)}}));
+          if (PQntuples(h.get()) == 0 ||
+              !m.ParseRecord(ReadBytes(h.get(), 0, 0), change.subject_id(),
+                             current, &record)
+                   .ok()) {
+            return absl::DataLossError(absl::StrCat(
+                read.message(),
+                "; its history holds no readable copy either, so the change "
+                "is not applied: restore the record first"));
+          }
+        } else if (!read.ok()) {
+          return read;
+        }
       }
       if (change.has_expected_revision() &&
           change.expected_revision() != record.revision()) {

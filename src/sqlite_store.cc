@@ -18,6 +18,7 @@
 #include "src/internal/feed_dispatcher.h"
 #include "src/internal/mutex.h"
 #include "src/internal/status_macros.h"
+#include "src/internal/stored_record.h"
 
 namespace consentry {
 namespace {
@@ -154,6 +155,7 @@ struct SqliteConsentStore::Impl {
   Stmt max_revision ABSL_GUARDED_BY(mu);
   Stmt changes_since ABSL_GUARDED_BY(mu);
   Stmt history ABSL_GUARDED_BY(mu);
+  Stmt recover_record ABSL_GUARDED_BY(mu);
 
   // Poller state.
   internal::Mutex poll_mu;
@@ -199,14 +201,10 @@ struct SqliteConsentStore::Impl {
   }
 
   absl::Status ParseRecord(const std::string& bytes, absl::string_view subject,
-                           v1::ConsentRecord* out) {
-    if (!out->ParseFromString(bytes)) {
-      return absl::DataLossError(absl::StrCat(
-          "consent store '", path, "': the record of subject '", subject,
-          "' does not parse as consentry.v1.ConsentRecord (", bytes.size(),
-          " bytes)"));
-    }
-    return absl::OkStatus();
+                           Revision revision, v1::ConsentRecord* out) {
+    return internal::ParseStoredRecord(
+        bytes, subject, revision, absl::StrCat("consent store '", path, "'"),
+        out);
   }
 
   absl::StatusOr<v1::ConsentRecord> GetLocked(absl::string_view subject)
@@ -220,8 +218,36 @@ struct SqliteConsentStore::Impl {
       return record;
     }
     if (rc != SQLITE_ROW) return Error(rc, "read consent record");
-    RETURN_IF_ERROR(ParseRecord(get_record.ColumnBlob(0), subject, &record));
+    RETURN_IF_ERROR(ParseRecord(get_record.ColumnBlob(1), subject,
+                                get_record.ColumnInt(0), &record));
     return record;
+  }
+
+  // The state a write to `subject` builds on: its current record, or, when
+  // that row is unreadable, the state its history entry of the same
+  // revision recorded (written in the same transaction), when that one
+  // parses. Errors: `kDataLoss` when neither is readable (nothing written).
+  absl::StatusOr<v1::ConsentRecord> BaseForWriteLocked(
+      absl::string_view subject) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu) {
+    absl::StatusOr<v1::ConsentRecord> current = GetLocked(subject);
+    if (current.ok() || !absl::IsDataLoss(current.status())) return current;
+    StmtUse use(recover_record);
+    recover_record.BindText(1, subject);
+    const int rc = sqlite3_step(recover_record.get());
+    if (rc == SQLITE_ROW) {
+      v1::ConsentRecord record;
+      if (ParseRecord(recover_record.ColumnBlob(1), subject,
+                      recover_record.ColumnInt(0), &record)
+              .ok()) {
+        return record;
+      }
+    } else if (rc != SQLITE_DONE) {
+      return Error(rc, "read consent history");
+    }
+    return absl::DataLossError(
+        absl::StrCat(current.status().message(),
+                     "; its history holds no readable copy either, so the "
+                     "change is not applied: restore the record first"));
   }
 
   absl::StatusOr<Revision> MaxRevisionLocked()
@@ -236,7 +262,8 @@ struct SqliteConsentStore::Impl {
   absl::StatusOr<v1::ConsentRecord> ApplyLocked(const v1::ConsentChange& change,
                                                 Revision rev, absl::Time now)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu) {
-    ASSIGN_OR_RETURN(v1::ConsentRecord record, GetLocked(change.subject_id()));
+    ASSIGN_OR_RETURN(v1::ConsentRecord record,
+                     BaseForWriteLocked(change.subject_id()));
     if (change.has_expected_revision() &&
         change.expected_revision() != record.revision()) {
       return absl::AbortedError(
@@ -303,10 +330,16 @@ struct SqliteConsentStore::Impl {
       const int rc = sqlite3_step(changes_since.get());
       if (rc == SQLITE_DONE) break;
       if (rc != SQLITE_ROW) return Error(rc, "list changes");
+      // A row that cannot be read stands in as an unreadable record: the
+      // feed moves past it and only its subject is quarantined.
       v1::ConsentRecord& r = out.emplace_back();
-      const std::string subject(reinterpret_cast<const char*>(
-          sqlite3_column_text(changes_since.get(), 0)));
-      RETURN_IF_ERROR(ParseRecord(changes_since.ColumnBlob(1), subject, &r));
+      const std::string subject = changes_since.ColumnBlob(0);
+      const Revision revision = changes_since.ColumnInt(1);
+      if (absl::Status s =
+              ParseRecord(changes_since.ColumnBlob(2), subject, revision, &r);
+          !s.ok()) {
+        r = UnreadableConsentRecord(subject, revision, s.message());
+      }
     }
     return out;
   }
@@ -449,7 +482,8 @@ absl::StatusOr<std::unique_ptr<SqliteConsentStore>> SqliteConsentStore::Open(
   }
 
   RETURN_IF_ERROR(s.get_record.Prepare(
-      s.db, path, "SELECT record FROM consent_records WHERE subject_id = ?1"));
+      s.db, path,
+      "SELECT revision, record FROM consent_records WHERE subject_id = ?1"));
   RETURN_IF_ERROR(s.put_record.Prepare(
       s.db, path,
       "INSERT INTO consent_records(subject_id, revision, record) "
@@ -463,8 +497,13 @@ absl::StatusOr<std::unique_ptr<SqliteConsentStore>> SqliteConsentStore::Open(
       s.db, path, "SELECT COALESCE(MAX(revision), 0) FROM consent_history"));
   RETURN_IF_ERROR(s.changes_since.Prepare(
       s.db, path,
-      "SELECT subject_id, record FROM consent_records WHERE revision > ?1 "
-      "ORDER BY revision LIMIT ?2"));
+      "SELECT subject_id, revision, record FROM consent_records WHERE "
+      "revision > ?1 ORDER BY revision LIMIT ?2"));
+  RETURN_IF_ERROR(s.recover_record.Prepare(
+      s.db, path,
+      "SELECT h.revision, h.state FROM consent_history h JOIN consent_records "
+      "r ON h.subject_id = r.subject_id AND h.revision = r.revision WHERE "
+      "r.subject_id = ?1"));
   RETURN_IF_ERROR(s.history.Prepare(
       s.db, path,
       "SELECT revision, commit_time_ns, change, state FROM consent_history "

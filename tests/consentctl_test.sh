@@ -216,6 +216,27 @@ run 0 consent export --sqlite="$DB" --format=text
 expect "$OUT" 'subject_id: "m-2"'
 run 2 consent export --sqlite="$DB"
 expect "$ERR" -- '--format is needed'
+# A subject id that is not UTF-8 is refused before anything is written.
+run 1 consent grant --sqlite="$DB" "$(printf 'bad\377id')" marketing
+expect "$ERR" 'INVALID_ARGUMENT.*subject_id is not valid UTF-8'
+run 0 consent export --sqlite="$DB" --format=text
+reject "$OUT" 'bad'
+# A stored record that no longer parses (its evidence reference overwritten
+# with bytes that are not UTF-8, in place, as bit rot would): show names it
+# and fails; export reports it, exports the others and fails.
+DB2=$T/rot.db
+run 0 consent grant --sqlite="$DB2" ok-1 marketing
+run 0 consent grant --sqlite="$DB2" --evidence=ROTTENBYTES rot-1 marketing
+for off in $(grep -obUa ROTTENBYTES "$DB2" | cut -d: -f1); do
+  printf '\377\377' | dd of="$DB2" bs=1 seek="$off" conv=notrunc 2>/dev/null
+done
+run 1 consent show --sqlite="$DB2" rot-1
+expect "$ERR" "DATA_LOSS.*subject 'rot-1'"
+run 0 consent show --sqlite="$DB2" ok-1
+run 1 consent export --sqlite="$DB2" --format=text
+expect "$OUT" 'subject_id: "ok-1"'
+reject "$OUT" 'rot-1'
+expect "$ERR" "unreadable record.*subject 'rot-1'"
 echo '{"records": [ {"subject_id": ' >"$T/malformed.json"
 run 1 consent import --sqlite="$T/malformed.db" "$T/malformed.json"
 expect "$ERR" 'malformed.json'

@@ -10,6 +10,7 @@
 
 #include "absl/time/clock.h"
 #include "consentry/guard.h"
+#include "consentry/postgres_store.h"
 #include "consentry/sqlite_store.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
@@ -174,13 +175,24 @@ TEST_F(GuardFeedTest, StaleFeedDeniesConsentPurposesButNotNecessaryOnes) {
   EXPECT_EQ(recovered->reason(), Reason::kAllowedConsent);
 }
 
-TEST_F(GuardFeedTest, DefaultHasNoStalenessBound) {
+// A feed that stops must not mean a silent fail-open: the default bound is
+// finite, and far above the heartbeat period of a healthy feed.
+TEST_F(GuardFeedTest, DefaultStalenessBoundIsFiniteAndAboveHeartbeats) {
+  const absl::Duration bound = GuardOptions{}.max_feed_staleness;
+  EXPECT_LT(bound, absl::InfiniteDuration());
+  EXPECT_LE(bound, absl::Minutes(1));
+  EXPECT_GE(bound, 10 * SqliteStoreOptions{}.poll_interval);
+  EXPECT_GE(bound, 10 * PostgresStoreOptions{}.heartbeat_interval);
   MakeGuard();
   Set("s1", "statistics.measurement", v1::CONSENT_STATE_GIVEN);
-  store_.SetHeartbeat(absl::Now() - absl::Hours(24));
+  store_.SetHeartbeat(absl::Now() - bound / 2);
   absl::StatusOr<Decision> d = Stats("s1");
   ASSERT_OK(d);
   EXPECT_EQ(d->reason(), Reason::kAllowedConsent);
+  store_.SetHeartbeat(absl::Now() - bound - absl::Seconds(1));
+  d = Stats("s1");
+  ASSERT_OK(d);
+  EXPECT_EQ(d->reason(), Reason::kConsentStale);
 }
 
 TEST(GuardSqliteFeedTest, WithdrawalByAnotherHandleReachesTheGuardCache) {

@@ -12,10 +12,12 @@
 
 #include "absl/time/clock.h"
 #include "consentry/consent.h"
+#include "consentry/guard.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "src/internal/mutex.h"
 #include "tests/testing/guard_fixture.h"
+#include "tests/testing/raw_store_rows.h"
 #include "tests/testing/status_matchers.h"
 #include "tests/testing/store_factories.h"
 
@@ -167,6 +169,64 @@ TEST_P(ConsentStoreTest, MalformedChangeIsInvalidArgumentNamingTheField) {
   EXPECT_THAT(store_->Apply(c), StatusIs(absl::StatusCode::kInvalidArgument,
                                          HasSubstr("purpose_consent.purpose")));
   EXPECT_THAT(store_->LatestRevision(), IsOkAndHolds(0));
+}
+
+// Every string a change carries is checked before any store writes it: a
+// string that is not UTF-8 would be stored, but no later parse of the row
+// would succeed.
+TEST_P(ConsentStoreTest, NonUtf8OrOversizedStringsAreInvalidArgument) {
+  const std::string bad("ok\xff\xfe", 4);
+  const std::string surrogate("\xed\xa0\x80", 3);  // not UTF-8 either
+  struct Case {
+    std::string field;
+    v1::ConsentChange change;
+  };
+  std::vector<Case> cases;
+  const auto add = [&](std::string field, auto mutate) {
+    v1::ConsentChange c =
+        PurposeChange("s", "marketing", v1::CONSENT_STATE_GIVEN);
+    mutate(c);
+    cases.push_back({std::move(field), std::move(c)});
+  };
+  add("subject_id", [&](v1::ConsentChange& c) { c.set_subject_id(bad); });
+  add("subject_id",
+      [&](v1::ConsentChange& c) { c.set_subject_id(std::string("a\0b", 3)); });
+  add("subject_id", [&](v1::ConsentChange& c) {
+    c.set_subject_id(std::string(kMaxSubjectIdBytes + 1, 's'));
+  });
+  add("purpose_consent.purpose", [&](v1::ConsentChange& c) {
+    c.mutable_purpose_consent()->set_purpose(surrogate);
+  });
+  add("purpose_consent.occasion_id", [&](v1::ConsentChange& c) {
+    c.mutable_purpose_consent()->set_occasion_id(bad);
+  });
+  add("purpose_consent.policy_version", [&](v1::ConsentChange& c) {
+    c.mutable_purpose_consent()->set_policy_version(bad);
+  });
+  add("purpose_consent.notice_version", [&](v1::ConsentChange& c) {
+    c.mutable_purpose_consent()->set_notice_version(bad);
+  });
+  add("purpose_consent.evidence_ref", [&](v1::ConsentChange& c) {
+    c.mutable_purpose_consent()->set_evidence_ref(
+        std::string(kMaxConsentTextBytes + 1, 'e'));
+  });
+  add("actor", [&](v1::ConsentChange& c) { c.set_actor(bad); });
+  add("restrictions.suspended_purposes[1]", [&](v1::ConsentChange& c) {
+    c.mutable_restrictions()->add_suspended_purposes("marketing");
+    c.mutable_restrictions()->add_suspended_purposes(bad);
+  });
+  for (const Case& c : cases) {
+    EXPECT_THAT(
+        store_->Apply(c.change),
+        StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr(c.field)))
+        << c.field;
+  }
+  EXPECT_THAT(store_->LatestRevision(), IsOkAndHolds(0));
+  // At the limits, valid UTF-8 (including multi-byte) is accepted.
+  v1::ConsentChange ok = PurposeChange(std::string(kMaxSubjectIdBytes, 's'),
+                                       "marketing", v1::CONSENT_STATE_GIVEN);
+  ok.set_actor("\xe5\x88\xa9\xe7\x94\xa8\xe8\x80\x85");
+  EXPECT_OK(store_->Apply(ok));
 }
 
 TEST_P(ConsentStoreTest, ChangesSinceListsCurrentRecordsInRevisionOrder) {
@@ -337,6 +397,177 @@ TEST_P(SharedConsentStoreTest, ReopenedStoreKeepsEverything) {
   EXPECT_EQ(a->revision(), r);
   EXPECT_EQ(a->purposes(0).state(), v1::CONSENT_STATE_WITHDRAWN);
   EXPECT_THAT((*again)->LatestRevision(), IsOkAndHolds(r));
+}
+
+// A Guard on its own handle of the store, as in another process.
+struct RemoteGuard {
+  std::unique_ptr<ConsentStore> store;
+  InMemoryAuditSink audit;
+  std::unique_ptr<Guard> guard;
+
+  absl::StatusOr<Decision> Check(const std::string& subject) {
+    absl::StatusOr<AccessContext> ctx =
+        guard->Context("statistics-job", "statistics.measurement");
+    absl::StatusOr<CategoryRef> cat = guard->Category("measurement");
+    if (!ctx.ok()) return ctx.status();
+    if (!cat.ok()) return cat.status();
+    return guard->Check(*ctx, subject, *cat);
+  }
+  Reason CheckReason(const std::string& subject) {
+    absl::StatusOr<Decision> d = Check(subject);
+    if (d.ok()) return d->reason();
+    return ReasonFromStatus(d.status()).value_or(Reason::kUnspecified);
+  }
+  // Waits (up to 10 s) until the check of `subject` has `reason`.
+  bool WaitForReason(const std::string& subject, Reason reason) {
+    const absl::Time deadline = absl::Now() + absl::Seconds(10);
+    while (CheckReason(subject) != reason) {
+      if (absl::Now() > deadline) return false;
+      absl::SleepFor(absl::Milliseconds(2));
+    }
+    return true;
+  }
+};
+
+std::unique_ptr<RemoteGuard> OpenRemoteGuard(StoreLocation& location) {
+  auto r = std::make_unique<RemoteGuard>();
+  absl::StatusOr<std::unique_ptr<ConsentStore>> s = location.Open();
+  EXPECT_OK(s.status());
+  if (!s.ok()) return nullptr;
+  r->store = *std::move(s);
+  absl::StatusOr<std::unique_ptr<Guard>> g =
+      Guard::Create(testing::DefaultPolicy(), r->store.get(), &r->audit);
+  EXPECT_OK(g.status());
+  if (!g.ok()) return nullptr;
+  r->guard = *std::move(g);
+  return r;
+}
+
+// A row no parse accepts (a writer that bypassed validation, a hand edit)
+// quarantines its subject alone: the feed moves past it, so a later
+// withdrawal of another subject still reaches a Guard elsewhere; checks of
+// the bad subject deny with the data-loss reason and say where and who;
+// warming the cache and switching policy still work.
+TEST_P(SharedConsentStoreTest, UnreadableRowQuarantinesOnlyItsSubject) {
+  Write(*store_, "a", "statistics", v1::CONSENT_STATE_GIVEN);
+  Write(*store_, "b", "statistics", v1::CONSENT_STATE_GIVEN);
+  std::unique_ptr<RemoteGuard> remote = OpenRemoteGuard(*location_);
+  ASSERT_NE(remote, nullptr);
+  ASSERT_OK(remote->guard->WarmCache());
+  EXPECT_EQ(remote->CheckReason("a"), Reason::kAllowedConsent);
+
+  const std::string garbage("\x0a\xff\xff\xff\x01garbage", 10);
+  absl::StatusOr<Revision> bad_rev =
+      testing::WriteRawRow(*location_, "bad", garbage, garbage);
+  ASSERT_OK(bad_rev.status());
+  const Revision withdrawn =
+      Write(*store_, "a", "statistics", v1::CONSENT_STATE_WITHDRAWN);
+  EXPECT_GT(withdrawn, *bad_rev);
+  EXPECT_TRUE(remote->WaitForReason("a", Reason::kConsentWithdrawn));
+  EXPECT_TRUE(remote->WaitForReason("bad", Reason::kConsentDataLoss));
+
+  absl::StatusOr<Decision> d = remote->Check("bad");
+  EXPECT_THAT(
+      d, StatusIs(absl::StatusCode::kDataLoss, HasSubstr("subject 'bad'")));
+  EXPECT_THAT(
+      d, StatusIs(absl::StatusCode::kDataLoss, HasSubstr(location_->target())));
+  EXPECT_EQ(remote->CheckReason("b"), Reason::kAllowedConsent);
+  std::vector<QuarantinedSubject> q = remote->guard->QuarantinedSubjects();
+  ASSERT_EQ(q.size(), 1u);
+  EXPECT_EQ(q[0].subject_id, "bad");
+  EXPECT_EQ(q[0].revision, *bad_rev);
+  EXPECT_THAT(q[0].detail, HasSubstr("does not parse"));
+  bool audited = false;
+  for (const auto& e : remote->audit.Events()) {
+    if (e.subject == "bad" && e.reason == Reason::kConsentDataLoss) {
+      audited = true;
+    }
+  }
+  EXPECT_TRUE(audited);
+
+  // Whole-store reads go on past the bad row.
+  EXPECT_OK(remote->guard->WarmCache());
+  EXPECT_OK(remote->guard->SetPolicy(testing::DefaultPolicy()));
+  EXPECT_EQ(remote->CheckReason("bad"), Reason::kConsentDataLoss);
+  EXPECT_EQ(remote->CheckReason("a"), Reason::kConsentWithdrawn);
+  EXPECT_EQ(remote->CheckReason("b"), Reason::kAllowedConsent);
+  absl::StatusOr<std::vector<v1::ConsentRecord>> all =
+      store_->ChangesSince(0, 100);
+  ASSERT_OK(all);
+  ASSERT_EQ(all->size(), 3u);
+  EXPECT_EQ((*all)[1].subject_id(), "bad");
+  EXPECT_EQ((*all)[1].revision(), *bad_rev);
+  EXPECT_THAT((*all)[1].data_loss(), HasSubstr("subject 'bad'"));
+  EXPECT_TRUE((*all)[2].data_loss().empty());
+  EXPECT_THAT(store_->Get("bad"), StatusIs(absl::StatusCode::kDataLoss,
+                                           HasSubstr("subject 'bad'")));
+  // Neither the record nor its history can be read: a write to the subject
+  // is refused rather than built on nothing.
+  EXPECT_THAT(store_->Apply(
+                  PurposeChange("bad", "statistics", v1::CONSENT_STATE_GIVEN)),
+              StatusIs(absl::StatusCode::kDataLoss, HasSubstr("not applied")));
+  EXPECT_THAT(store_->LatestRevision(), IsOkAndHolds(withdrawn));
+
+  // A Guard started after the damage (cold cache) denies it as well.
+  std::unique_ptr<RemoteGuard> cold = OpenRemoteGuard(*location_);
+  ASSERT_NE(cold, nullptr);
+  EXPECT_EQ(cold->CheckReason("bad"), Reason::kConsentDataLoss);
+  EXPECT_EQ(cold->CheckReason("b"), Reason::kAllowedConsent);
+}
+
+// Bit rot in a current record: the history entry of the same revision still
+// holds the state, so the next write builds on it and lifts the quarantine.
+TEST_P(SharedConsentStoreTest, CorruptRecordIsQuarantinedUntilTheNextWrite) {
+  Write(*store_, "a", "statistics", v1::CONSENT_STATE_GIVEN);
+  const Revision r =
+      Write(*store_, "rot", "statistics", v1::CONSENT_STATE_GIVEN);
+  ASSERT_THAT(testing::CorruptRecordInPlace(*location_, "rot",
+                                            std::string("\xff\xff\xff", 3)),
+              IsOkAndHolds(r));
+  std::unique_ptr<RemoteGuard> remote = OpenRemoteGuard(*location_);
+  ASSERT_NE(remote, nullptr);
+  ASSERT_OK(remote->guard->WarmCache());
+  EXPECT_EQ(remote->CheckReason("rot"), Reason::kConsentDataLoss);
+  EXPECT_EQ(remote->CheckReason("a"), Reason::kAllowedConsent);
+  ASSERT_EQ(remote->guard->QuarantinedSubjects().size(), 1u);
+
+  const Revision r2 =
+      Write(*store_, "rot", "marketing", v1::CONSENT_STATE_GIVEN);
+  ASSERT_GT(r2, r);
+  absl::StatusOr<v1::ConsentRecord> rot = store_->Get("rot");
+  ASSERT_OK(rot);
+  EXPECT_EQ(rot->revision(), r2);
+  EXPECT_EQ(rot->purposes_size(), 2);  // statistics recovered, marketing new
+  EXPECT_TRUE(remote->WaitForReason("rot", Reason::kAllowedConsent));
+  EXPECT_TRUE(remote->guard->QuarantinedSubjects().empty());
+}
+
+// A feed that stops (here: every read of it fails while its table is
+// gone) is not a silent fail-open: after the bound, consent purposes deny
+// with consent_stale; once the feed works again, checks recover.
+TEST_P(SharedConsentStoreTest, StoppedFeedMakesConsentChecksStale) {
+  Write(*store_, "s1", "statistics", v1::CONSENT_STATE_GIVEN);
+  absl::StatusOr<std::unique_ptr<ConsentStore>> mine = location_->Open();
+  ASSERT_OK(mine);
+  GuardOptions o;
+  o.max_feed_staleness = absl::Milliseconds(300);
+  RemoteGuard remote;
+  remote.store = *std::move(mine);
+  absl::StatusOr<std::unique_ptr<Guard>> g =
+      Guard::Create(testing::DefaultPolicy(), remote.store.get(), nullptr, o);
+  ASSERT_OK(g);
+  remote.guard = *std::move(g);
+  ASSERT_OK(remote.guard->WarmCache());
+  EXPECT_TRUE(remote.WaitForReason("s1", Reason::kAllowedConsent));
+
+  ASSERT_OK(testing::RenameRecordsTable(*location_, "consent_records",
+                                        "consent_records_gone"));
+  EXPECT_TRUE(remote.WaitForReason("s1", Reason::kConsentStale));
+  EXPECT_TRUE(remote.guard->feed_stale());
+  ASSERT_OK(testing::RenameRecordsTable(*location_, "consent_records_gone",
+                                        "consent_records"));
+  EXPECT_TRUE(remote.WaitForReason("s1", Reason::kAllowedConsent));
+  EXPECT_FALSE(remote.guard->feed_stale());
 }
 
 INSTANTIATE_TEST_SUITE_P(DurableStores, SharedConsentStoreTest,

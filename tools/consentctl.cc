@@ -560,7 +560,9 @@ int ConsentExport(const std::vector<std::string>& argv) {
   Command cmd{"consent export",
               "",
               "Writes every subject's current record as a "
-              "consentry.v1.ConsentExport message.",
+              "consentry.v1.ConsentExport message. A record the store cannot "
+              "read is reported on stderr and left out; the others are "
+              "exported, and the exit status is 1.",
               flags,
               0,
               0};
@@ -578,12 +580,19 @@ int ConsentExport(const std::vector<std::string>& argv) {
       TimeUtil::NanosecondsToTimestamp(absl::ToUnixNanos(absl::Now()));
   Progress progress("export", *latest);
   consentry::Revision after = 0;
+  std::int64_t unreadable = 0;
   while (true) {
     auto page = (*store)->ChangesSince(after, 1000);
     if (!page.ok()) return Fail("export", page.status());
     if (page->empty()) break;
     for (v1::ConsentRecord& r : *page) {
       after = std::max(after, r.revision());
+      if (!r.data_loss().empty()) {
+        ++unreadable;
+        std::cerr << "consentctl: export: skipped unreadable record: "
+                  << r.data_loss() << "\n";
+        continue;
+      }
       *dump.add_records() = std::move(r);
     }
     progress.Update(after);
@@ -598,6 +607,11 @@ int ConsentExport(const std::vector<std::string>& argv) {
   if (a.Get("out") != "-") {
     std::cerr << "exported " << dump.records_size() << " records to "
               << a.Get("out") << "\n";
+  }
+  if (unreadable > 0) {
+    std::cerr << "consentctl: export: " << unreadable
+              << " unreadable record(s) left out\n";
+    return kExitCheckFailed;
   }
   return kExitOk;
 }
@@ -667,6 +681,11 @@ int ConsentImport(const std::vector<std::string>& argv) {
       return Fail("import",
                   absl::InvalidArgumentError(absl::StrCat(
                       path, ": records[", i, "].subject_id is empty")));
+    }
+    if (!r.data_loss().empty()) {
+      return Fail("import", absl::InvalidArgumentError(absl::StrCat(
+                                path, ": records[", i,
+                                "] is marked unreadable: ", r.data_loss())));
     }
     for (v1::ConsentChange& c : ChangesFor(r, a.Get("actor"))) {
       if (absl::Status s = consentry::ValidateConsentChange(c); !s.ok()) {

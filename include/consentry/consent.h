@@ -24,6 +24,7 @@
 #ifndef CONSENTRY_CONSENT_H_
 #define CONSENTRY_CONSENT_H_
 
+#include <cstddef>
 #include <cstdint>
 #include <functional>
 #include <memory>
@@ -72,7 +73,9 @@ class CONSENTRY_EXPORT ConsentStore {
   virtual absl::StatusOr<Revision> Apply(const v1::ConsentChange& change) = 0;
 
   // Current records of the subjects changed after revision `after`, in
-  // revision order, at most `limit` of them.
+  // revision order, at most `limit` of them. A record that cannot be read
+  // is returned as `UnreadableConsentRecord` (its `data_loss` set), never
+  // as an error for the whole call: the other subjects keep flowing.
   virtual absl::StatusOr<std::vector<v1::ConsentRecord>> ChangesSince(
       Revision after, int limit) = 0;
 
@@ -100,9 +103,24 @@ class CONSENTRY_EXPORT ConsentStore {
   virtual absl::Time FeedHeartbeat() { return absl::InfiniteFuture(); }
 };
 
-// Checks that `change` is well formed: a subject id, a change set, and for
-// a purpose consent a purpose id and a state. Errors: `kInvalidArgument`
-// naming the field.
+// Limits `ValidateConsentChange` enforces on a change's strings, in bytes.
+// Every string must also be valid UTF-8 (a proto3 `string` that is not does
+// not parse back, so one stored would make the subject's record unreadable),
+// and ids (subject, purpose, occasion, suspended purpose) must not contain
+// NUL (PostgreSQL's `text` cannot hold it).
+inline constexpr std::size_t kMaxSubjectIdBytes = 1024;
+// `purpose`, `occasion_id`, each of `suspended_purposes`.
+inline constexpr std::size_t kMaxPurposeIdBytes = 256;
+// `actor`, `policy_version`, `notice_version`, `evidence_ref`.
+inline constexpr std::size_t kMaxConsentTextBytes = 4096;
+// Entries of `restrictions.suspended_purposes`.
+inline constexpr int kMaxSuspendedPurposes = 256;
+
+// Checks that `change` is well formed before any store writes it: a subject
+// id, a change set, for a purpose consent a purpose id and a state, and
+// every string field within the limits above. Every store's `Apply` calls
+// it first. Errors: `kInvalidArgument` naming the field (and the subject,
+// when that is printable).
 CONSENTRY_EXPORT absl::Status ValidateConsentChange(
     const v1::ConsentChange& change);
 
@@ -113,6 +131,17 @@ CONSENTRY_EXPORT absl::Status ValidateConsentChange(
 CONSENTRY_EXPORT void MergeConsentChange(const v1::ConsentChange& change,
                                          Revision revision, absl::Time now,
                                          v1::ConsentRecord& record);
+
+// The stand-in a store's `ChangesSince` (and so its change feed) returns
+// for a subject whose stored record cannot be read (bytes that do not parse,
+// or a row whose record names another subject or revision): `subject_id`
+// and `revision` from the row, and `data_loss` saying what is wrong (file or
+// server, subject). It carries no consent. A Guard quarantines the subject:
+// every check for it denies with `Reason::kConsentDataLoss` until a record
+// with a higher revision replaces it. One bad row thus never stalls the feed
+// for the other subjects.
+CONSENTRY_EXPORT v1::ConsentRecord UnreadableConsentRecord(
+    absl::string_view subject_id, Revision revision, absl::string_view detail);
 
 // A consent store in process memory, for tests and single-process tools.
 // Thread-safe. Readers (`Get`) do not wait for listeners to run.

@@ -62,6 +62,7 @@ enum class Reason : std::uint8_t {
   kRetentionExpired = 41,
   kOccasionConsentUsed = 42,
   kRequestPending = 43,
+  kConsentDataLoss = 44,
 };
 
 // True for the reasons that allow.

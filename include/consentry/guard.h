@@ -214,6 +214,16 @@ struct ShadowDenialCount {
   std::int64_t count;
 };
 
+// A subject whose stored consent record cannot be read; see
+// `Guard::QuarantinedSubjects`.
+struct QuarantinedSubject {
+  std::string subject_id;
+  // The revision of the unreadable record (0 when only a read saw it).
+  Revision revision;
+  // What is wrong, naming the store (file or server) and subject.
+  std::string detail;
+};
+
 // The enforcement point. Thread-safe: every method may be called
 // concurrently; checks take no lock. Does not own the store or the sink.
 class CONSENTRY_EXPORT Guard {
@@ -266,7 +276,10 @@ class CONSENTRY_EXPORT Guard {
   //
   // Errors (the read is denied, and audited as such): `kUnavailable` when
   // the subject is not cached and the store cannot be reached, or answers
-  // with a record for another subject.
+  // with a record for another subject; `kDataLoss` (reason
+  // `kConsentDataLoss`, the message naming the store and subject) when the
+  // subject's stored record cannot be read: the subject is quarantined
+  // (`QuarantinedSubjects`) while every other subject is checked as usual.
   absl::StatusOr<Decision> Check(const AccessContext& ctx,
                                  absl::string_view subject,
                                  const CategoryRef& category);
@@ -362,7 +375,8 @@ class CONSENTRY_EXPORT Guard {
   std::size_t scheduled_policies() const;
 
   // Loads every record from the store into the cache, so that first checks
-  // do not go to the store. Errors: `kUnavailable`.
+  // do not go to the store. An unreadable record quarantines its subject
+  // and does not fail the call. Errors: `kUnavailable`.
   absl::Status WarmCache();
 
   // True when the store's change feed is older than
@@ -375,6 +389,12 @@ class CONSENTRY_EXPORT Guard {
 
   // Denials let through in shadow mode, most frequent first.
   std::vector<ShadowDenialCount> ShadowReport() const;
+
+  // The subjects whose stored consent record the store reported unreadable
+  // (through its change feed, `WarmCache`, `SetPolicy` or a read), by id.
+  // Every check for them denies with `kConsentDataLoss`; a readable record
+  // of a higher revision (a repaired row, a new write) lifts the entry.
+  std::vector<QuarantinedSubject> QuarantinedSubjects() const;
 
   const GuardOptions& options() const { return options_; }
 
@@ -432,6 +452,11 @@ class CONSENTRY_EXPORT Guard {
                         AuditEvent* shared, bool* shared_started);
   // `Conclude` for everything but a plain read recorded into an `AuditLog`;
   // out of line, so that the common case keeps a small frame.
+  // The error of a check denied with `kConsentDataLoss`, with the store's
+  // detail.
+  absl::Status DataLossDenial(const AccessContext& ctx,
+                              absl::string_view subject, Revision revision,
+                              absl::string_view category);
   absl::Status ConcludeSlow(Decider& decider, const AccessContext& ctx,
                             const Target& target, CategoryIndex category,
                             const Decision& decision, AuditSink* audit,

@@ -59,9 +59,21 @@ struct GuardOptions {
   // checks of purposes whose basis is consent (opt-in, opt-out) deny with
   // `Reason::kConsentStale`, while necessary-basis purposes still work;
   // checks recover by themselves once the feed is fresh again. Measured on
-  // the wall clock (`absl::Now`), not `clock`. Infinite (the default)
-  // disables the bound.
-  absl::Duration max_feed_staleness = absl::InfiniteDuration();
+  // the wall clock (`absl::Now`), not `clock`. Stores whose listeners run
+  // on the writer's thread (in memory) report no heartbeat and are never
+  // stale.
+  //
+  // The default, 10 s, is the trade-off between two failures. Longer, a
+  // feed that stopped (a dead poller, a lost connection) lets a withdrawal
+  // made elsewhere go unenforced for that long. Shorter, a healthy but
+  // briefly stalled feed (a database restart, a long write lock, a paused
+  // host) denies consent-based reads that were allowed. A healthy idle feed
+  // refreshes its heartbeat every `SqliteStoreOptions::poll_interval` (20
+  // ms) or `PostgresStoreOptions::heartbeat_interval` (200 ms), far inside
+  // the bound; keep the bound at least ten of those intervals. Set
+  // `absl::InfiniteDuration()` to disable the bound (a stopped feed then
+  // silently serves the cache as it was).
+  absl::Duration max_feed_staleness = absl::Seconds(10);
 };
 
 }  // namespace consentry

@@ -21,6 +21,13 @@ SubjectState CompileSubjectState(const CompiledPolicy& policy,
                                  absl::Time now) {
   SubjectState s;
   s.revision = record.revision();
+  if (!record.data_loss().empty()) {
+    // The store could not read the subject's record: nothing is known, so
+    // everything denies (kErased makes even necessary purposes deny; the
+    // check reports kConsentDataLoss).
+    s.profile.flags = SubjectProfile::kErased | SubjectProfile::kDataLoss;
+    return s;
+  }
   const std::int64_t now_ns = absl::ToUnixNanos(now);
   PurposeSet given, given_direct, refused, withdrawn, expired, suspended;
   for (const v1::PurposeConsent& pc : record.purposes()) {

@@ -46,6 +46,9 @@ struct SubjectProfile {
     kSuspendAll = 1u << 1,
     kProvisionStopped = 1u << 2,
     kHasOccasionConsent = 1u << 3,
+    // The stored record is unreadable (set together with kErased, so that
+    // the check's common path tests one bit).
+    kDataLoss = 1u << 4,
   };
 
   // Purposes given consent, closed downwards (consent to a parent covers
