@@ -180,6 +180,9 @@ weight_kg: 52.5 body_fat_percent: 24.1 segments { segment: "trunk" fat_percent: 
 extra_metrics { key: "bmi" value: 21.3 } device { device_id: "scale-1" firmware: "2.1" }
 contact { email: "h@example.jp" } plan_code: "family"
 T
+# Found by fuzzing: a dynamic Record whose map entries hold unknown fields.
+python3 -c "import sys; sys.stdout.buffer.write(bytes.fromhex('00124f6fec3fc9724b41fadcc88f18beddedd77e2f778520eac8b711b65dba2a680a086d656d6265722d3732080a016b12017618072a0e0a017012070a0373656748012005'))" \
+  > "$out/projection_fuzzer/unknown_in_map_entries"
 for s in 1 2 3 4; do
   python3 -c "import random,sys; r=random.Random(100+$s); sys.stdout.buffer.write(bytes([6+$s%2] + [r.getrandbits(8) for _ in range(32)] + [40] + [r.getrandbits(8) for _ in range(40)] + list(b'\x0a\x06s-fuzz\x12\x02hi\x18\x01')))" \
     > "$out/projection_fuzzer/synthesized_$s"
@@ -200,6 +203,10 @@ encode_recipients() {
     proto/consentry/v1/recipient.proto
 }
 recipients_seed default.text 0 1 < policies/recipients.textproto
+# A vetting time with negative nanos (valid registries hold none).
+{ printf '0'; head -c 24 /dev/zero
+  sed 's/vetted_time { seconds: 1767225600 }/vetted_time { seconds: 1767225600 nanos: -5 }/' \
+    policies/recipients.textproto; } > "$out/recipients_fuzzer/out_of_range_nanos.text"
 encode_recipients < policies/recipients.textproto | recipients_seed default.bin 2 2
 cat > /tmp/consentry_more_recipients.textproto <<'T'
 recipients { id: "carrier-partner" name: "Carrier Partner" kind: RECIPIENT_KIND_THIRD_PARTY
