@@ -19,8 +19,8 @@
 // Properties:
 //   * the schema is malformed (unknown, empty or conflicting category, a
 //     subject-id field that is not a singular string, none or several at
-//     the root) exactly when the projection fails with `kInvalidArgument`
-//     naming it, and then `out` is empty (fail closed);
+//     the root) exactly when the projection (and `Prepare`) fails with
+//     `kInvalidArgument`, and then `out` is empty (fail closed);
 //   * every field present in the output has a category the purpose may
 //     see for that subject (or is untagged in a message that declares
 //     untagged fields readable); no unknown field or extension is left
