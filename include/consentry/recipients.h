@@ -283,7 +283,7 @@ struct MonitoringDueEntry {
   std::string name;
   v1::RecipientKind kind;
   absl::Time due;
-  bool overdue;  // due before `as_of`
+  bool overdue;  // due at or before `as_of`, as `StatusAt` counts it
 };
 
 // Recipients with a monitoring interval whose monitoring is due at or
