@@ -132,9 +132,9 @@ for n in 16 64 256 1024 4096; do
 done
 # --- projection_fuzzer ------------------------------------------------------
 # Layout: a type byte (0 Record, 1 Scalars, 2 Tree, 3 Untagged, 4 Lenient,
-# 5 HealthMeasurement, 6-7 a type synthesized from the payload), 32 control
-# bytes, then the record in wire format (for 6-7: a schema length byte, the
-# schema bytes, the record).
+# 5 HealthMeasurement, 6-7 a type synthesized from the payload, 8 a
+# malformed test message), 32 control bytes, then the record in wire format
+# (for 6-7: a schema length byte, the schema bytes, the record).
 rm -rf "$out/projection_fuzzer"
 mkdir -p "$out/projection_fuzzer"
 control() {  # <seed>: 32 pseudo-random control bytes
@@ -179,6 +179,9 @@ member_id: "member-3" member_name: "Hanako" measured_at { seconds: 1790000000 }
 weight_kg: 52.5 body_fat_percent: 24.1 segments { segment: "trunk" fat_percent: 20 muscle_kg: 18 }
 extra_metrics { key: "bmi" value: 21.3 } device { device_id: "scale-1" firmware: "2.1" }
 contact { email: "h@example.jp" } plan_code: "family"
+T
+encode_test consentry.test.UnknownCategory <<'T' | projection_seed malformed 8 8
+member_id: "m" genome: "ACGT"
 T
 # Found by fuzzing: a dynamic Record whose map entries hold unknown fields.
 python3 -c "import sys; sys.stdout.buffer.write(bytes.fromhex('00124f6fec3fc9724b41fadcc88f18beddedd77e2f778520eac8b711b65dba2a680a086d656d6265722d3732080a016b12017618072a0e0a017012070a0373656748012005'))" \

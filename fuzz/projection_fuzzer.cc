@@ -9,7 +9,8 @@
 //
 // Input: byte 0 chooses the message type (`kTypes` below: the tagged test
 // messages of tests/proto/projection_test.proto, the example
-// HealthMeasurement, or a type synthesized from the input); the next
+// HealthMeasurement, a type synthesized from the input, or one of the
+// malformed test messages); the next
 // `kControlSize` bytes (FuzzedDataProvider) choose the subject's consent and
 // restrictions, the accessor, purpose, occasion, projection mode and
 // enforcement mode; the rest is the record in protobuf wire format (for a
@@ -105,7 +106,25 @@ const Descriptor* GeneratedType(int i) {
       return nullptr;
   }
 }
-constexpr int kTypes = 8;  // 6 generated, 2 of 8 synthesized
+// The malformed test types (each must be rejected whole).
+const Descriptor* MalformedType(int i) {
+  switch (i) {
+    case 0:
+      return test::UnknownCategory::descriptor();
+    case 1:
+      return test::NonStringSubject::descriptor();
+    case 2:
+      return test::FieldConflict::descriptor();
+    case 3:
+      return test::DefaultConflict::descriptor();
+    case 4:
+      return test::NoSubject::descriptor();
+    default:
+      return test::TwoSubjects::descriptor();
+  }
+}
+// 0-5 generated, 6-7 synthesized, 8 a malformed generated type.
+constexpr int kTypes = 9;
 
 // ---------------------------------------------------------------------------
 // The oracle: categories by the rules of consentry/v1/options.proto.
@@ -605,6 +624,10 @@ class Harness {
     ctx_.emplace(*std::move(ctx));
     override_subject_ = control.ConsumeIntegralInRange<int>(0, 3) != 0;
 
+    if (type_choice_ == 8) {
+      RunMalformed(MalformedType(control.ConsumeIntegralInRange<int>(0, 5)));
+      return;
+    }
     const Descriptor* type = GeneratedType(type_choice_);
     if (type != nullptr) {
       RunGenerated(type);
@@ -857,6 +880,23 @@ class Harness {
           absl::StrCat(path.name, " differs from generated accessors: ", diff));
     }
     if (s.ok() && !require_all_) CheckIdempotent(direct, *out_direct);
+  }
+
+  void RunMalformed(const Descriptor* type) {
+    const std::string schema_error = SchemaCheck(categories_).Check(type);
+    CONSENTRY_FUZZ_CHECK(!schema_error.empty(), type->full_name());
+    Projector projector(*guard_, Options());
+    CONSENTRY_FUZZ_CHECK(
+        projector.Prepare(type).code() == absl::StatusCode::kInvalidArgument,
+        type->full_name());
+    const Message* prototype =
+        google::protobuf::MessageFactory::generated_factory()->GetPrototype(
+            type);
+    std::unique_ptr<Message> in(prototype->New());
+    PrepareInput(in.get());
+    std::unique_ptr<Message> out(prototype->New());
+    out->CopyFrom(*in);  // a failure must clear it
+    (void)ProjectAndCheck(projector, *in, out.get(), schema_error);
   }
 
   void RunSynthesized() {
