@@ -261,6 +261,8 @@ absl::Status Projector::ProjectInto(const AccessContext& ctx, const Message& in,
   // is) and whether unknown fields must be dropped.
   internal::ScanResult scan;
   scan.present = resolved->subject_need;
+  // A generated class's own copy keeps only the keys and values of maps.
+  scan.scalar_map_entries = !(cached && same_class);
   internal::Scan(*plan.root_node, in, cached, &scan);
   const std::uint64_t present = scan.present;
   std::uint64_t allowed = internal::kAlwaysBit;

@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <iterator>
 #include <map>
 #include <set>
 #include <string>
@@ -16,6 +17,7 @@
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
 #include "absl/time/civil_time.h"
+#include "google/protobuf/util/time_util.h"
 #include "src/internal/mutex.h"
 
 namespace consentry {
@@ -47,6 +49,61 @@ absl::Status Invalid(absl::string_view path, absl::string_view what) {
       absl::StrCat("recipient registry: ", path, ": ", what));
 }
 
+// A Timestamp within the range the protobuf type defines (years 1 to 9999,
+// nanos in [0, 1e9)): outside it the due and expiry arithmetic saturates
+// (a monitoring date past the year 292e9 is never due) and JSON cannot
+// print the registry.
+absl::Status CheckTimestamp(const google::protobuf::Timestamp& t,
+                            const std::string& path) {
+  using google::protobuf::util::TimeUtil;
+  if (t.seconds() < TimeUtil::kTimestampMinSeconds ||
+      t.seconds() > TimeUtil::kTimestampMaxSeconds || t.nanos() < 0 ||
+      t.nanos() > 999'999'999) {
+    return Invalid(path, absl::StrCat("timestamp {seconds: ", t.seconds(),
+                                      " nanos: ", t.nanos(),
+                                      "} is outside years 1 to 9999"));
+  }
+  return absl::OkStatus();
+}
+
+// A Duration within the range the protobuf type defines (about 10000
+// years; nanos with the sign of the seconds).
+absl::Status CheckDuration(const google::protobuf::Duration& d,
+                           const std::string& path) {
+  using google::protobuf::util::TimeUtil;
+  if (d.seconds() < TimeUtil::kDurationMinSeconds ||
+      d.seconds() > TimeUtil::kDurationMaxSeconds || d.nanos() < -999'999'999 ||
+      d.nanos() > 999'999'999 || (d.seconds() > 0 && d.nanos() < 0) ||
+      (d.seconds() < 0 && d.nanos() > 0)) {
+    return Invalid(
+        path, absl::StrCat("duration {seconds: ", d.seconds(),
+                           " nanos: ", d.nanos(), "} is not a valid duration"));
+  }
+  return absl::OkStatus();
+}
+
+// Every time and duration of `r` is one the protobuf types define.
+absl::Status CheckTimes(const v1::Recipient& r, const std::string& at) {
+  const std::pair<bool, const google::protobuf::Timestamp*> times[] = {
+      {r.has_vetted_time(), &r.vetted_time()},
+      {r.has_vetting_expiry(), &r.vetting_expiry()},
+      {r.has_last_monitored_time(), &r.last_monitored_time()},
+      {r.contract().has_signed_time(), &r.contract().signed_time()},
+      {r.joint_use().has_notified_time(), &r.joint_use().notified_time()}};
+  const char* const names[] = {".vetted_time", ".vetting_expiry",
+                               ".last_monitored_time", ".contract.signed_time",
+                               ".joint_use.notified_time"};
+  for (std::size_t i = 0; i < std::size(times); ++i) {
+    if (!times[i].first) continue;
+    absl::Status s = CheckTimestamp(*times[i].second, at + names[i]);
+    if (!s.ok()) return s;
+  }
+  if (r.has_monitoring_interval()) {
+    return CheckDuration(r.monitoring_interval(), at + ".monitoring_interval");
+  }
+  return absl::OkStatus();
+}
+
 absl::Status ValidateRecipient(const v1::Recipient& r, const std::string& at,
                                const CompiledPolicy& policy) {
   if (!ValidRecipientId(r.id())) {
@@ -70,6 +127,7 @@ absl::Status ValidateRecipient(const v1::Recipient& r, const std::string& at,
       !r.has_vetted_time()) {
     return Invalid(at + ".vetted_time", "required when vetting is approved");
   }
+  if (absl::Status s = CheckTimes(r, at); !s.ok()) return s;
   if (!v1::RecordMethod_IsValid(r.record_method())) {
     return Invalid(at + ".record_method",
                    absl::StrCat("unknown method ", r.record_method()));

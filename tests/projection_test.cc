@@ -177,6 +177,50 @@ TEST_F(ProjectorTest, UnknownFieldsAreDroppedWhenFieldsAreCleared) {
   EXPECT_EQ(out->card_token(), "tok-123");
 }
 
+// A map entry is a message of its own on the wire. The generated classes
+// keep only keys and values, but a dynamic message keeps each entry,
+// unknown fields included: they must not pass through unprojected, in a map
+// of scalars as in a map of messages, whether or not the record holds
+// other unknown fields (a second input holds none elsewhere).
+TEST_F(ProjectorTest,
+       UnknownFieldsInsideMapEntriesOfDynamicMessagesAreDropped) {
+  const auto field = [](int number, const std::string& bytes) {
+    return absl::StrCat(std::string(1, static_cast<char>(number << 3 | 2)),
+                        std::string(1, static_cast<char>(bytes.size())), bytes);
+  };
+  // labels (6) {key: "plan" value: "family" 3: 7}; parts_by_name (5)
+  // {key: "arm" value {segment: "arm"} 4: 5}.
+  const std::string labels =
+      field(6, field(1, "plan") + field(2, "family") + "\x18\x07");
+  const std::string parts =
+      field(5, field(1, "arm") + field(2, field(1, "arm")) + "\x20\x05");
+  google::protobuf::DynamicMessageFactory factory;
+  const google::protobuf::Message* prototype =
+      factory.GetPrototype(test::Record::descriptor());
+  for (const std::string& maps : {labels, labels + parts}) {
+    std::unique_ptr<google::protobuf::Message> in(prototype->New());
+    ASSERT_TRUE(in->ParseFromString(field(1, kMember) + maps));
+    // Support sees billing (the labels) and measurement.
+    absl::StatusOr<std::unique_ptr<google::protobuf::Message>> out =
+        projector_->Project(Ctx("support-desk", "support"), *in);
+    ASSERT_OK(out);
+    const google::protobuf::Reflection* r = (*out)->GetReflection();
+    for (const char* name : {"labels", "parts_by_name"}) {
+      const google::protobuf::FieldDescriptor* f =
+          test::Record::descriptor()->FindFieldByName(name);
+      for (int i = 0; i < r->FieldSize(**out, f); ++i) {
+        const google::protobuf::Message& entry =
+            r->GetRepeatedMessage(**out, f, i);
+        EXPECT_TRUE(entry.GetReflection()->GetUnknownFields(entry).empty())
+            << name << ": " << entry.ShortDebugString();
+      }
+    }
+    test::Record reparsed;
+    ASSERT_TRUE(reparsed.ParseFromString((*out)->SerializeAsString()));
+    EXPECT_EQ(reparsed.labels().at("plan"), "family");
+  }
+}
+
 TEST_F(ProjectorTest, ZeroValuedScalarsAreNotPresentButSetOneofMembersAre) {
   test::Record in;
   in.set_member_id(kMember);

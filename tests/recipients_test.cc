@@ -163,6 +163,51 @@ INSTANTIATE_TEST_SUITE_P(
                       ->set_seconds(-1);
                 },
                 "recipients[0].monitoring_interval: must not be negative"},
+        BadCase{"VettedTimeNanosOutOfRange",
+                [](v1::RecipientRegistry& r) {
+                  r.mutable_recipients(0)->mutable_vetted_time()->set_nanos(-5);
+                },
+                "recipients[0].vetted_time: timestamp {seconds: 1767225600 "
+                "nanos: -5} is outside years 1 to 9999"},
+        // Monitored after the year 9999: the monitoring would never fall
+        // due, and the contractor would escape it.
+        BadCase{"LastMonitoredBeyondYear9999",
+                [](v1::RecipientRegistry& r) {
+                  r.mutable_recipients(0)
+                      ->mutable_last_monitored_time()
+                      ->set_seconds(9'223'372'036'000'000'000);
+                },
+                "recipients[0].last_monitored_time: timestamp"},
+        BadCase{
+            "ExpiryBeforeYearOne",
+            [](v1::RecipientRegistry& r) {
+              r.mutable_recipients(0)->mutable_vetting_expiry()->set_seconds(
+                  -62'135'596'801);
+            },
+            "recipients[0].vetting_expiry: timestamp"},
+        BadCase{"SignedTimeOutOfRange",
+                [](v1::RecipientRegistry& r) {
+                  r.mutable_recipients(0)
+                      ->mutable_contract()
+                      ->mutable_signed_time()
+                      ->set_nanos(1'000'000'000);
+                },
+                "recipients[0].contract.signed_time: timestamp"},
+        BadCase{"IntervalBeyondRange",
+                [](v1::RecipientRegistry& r) {
+                  r.mutable_recipients(0)
+                      ->mutable_monitoring_interval()
+                      ->set_seconds(315'576'000'001);
+                },
+                "recipients[0].monitoring_interval: duration {seconds: "
+                "315576000001 nanos: 0} is not a valid duration"},
+        BadCase{
+            "IntervalWithNanosOfTheOtherSign",
+            [](v1::RecipientRegistry& r) {
+              r.mutable_recipients(0)->mutable_monitoring_interval()->set_nanos(
+                  -1);
+            },
+            "recipients[0].monitoring_interval: duration"},
         BadCase{"NoPurposes",
                 [](v1::RecipientRegistry& r) {
                   r.mutable_recipients(0)->clear_purposes();

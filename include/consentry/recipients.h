@@ -135,7 +135,9 @@ class CONSENTRY_EXPORT RecipientRegistry {
   // designated, with equivalent measures but no monitoring interval, or on
   // consent without `information_ref`; a `country` on a domestic recipient;
   // no purposes; a purpose or consent purpose the policy does not know; a
-  // negative monitoring interval.
+  // negative monitoring interval; a time outside years 1 to 9999 or a
+  // duration outside the range of `google.protobuf.Duration` (either would
+  // make due dates meaningless, e.g. a monitoring never due).
   static absl::StatusOr<std::unique_ptr<const RecipientRegistry>> Create(
       const v1::RecipientRegistry& registry, const CompiledPolicy& policy);
 
@@ -281,7 +283,7 @@ struct MonitoringDueEntry {
   std::string name;
   v1::RecipientKind kind;
   absl::Time due;
-  bool overdue;  // due before `as_of`
+  bool overdue;  // due at or before `as_of`, as `StatusAt` counts it
 };
 
 // Recipients with a monitoring interval whose monitoring is due at or

@@ -210,6 +210,7 @@ class Compiler {
       } else {
         node->scalar_fields.push_back(pf);
         node->scalar_bits |= pf.need;
+        if (pf.map) node->scalar_maps.push_back(pf);
       }
     }
     return node;
@@ -393,6 +394,17 @@ void Scan(const PlanNode& node, const Message& m, bool cached,
       }
     }
   }
+  if (result->scalar_map_entries && !result->unknown) {
+    for (const PlanField& pf : node.scalar_maps) {
+      const int n = r->FieldSize(m, pf.field);
+      for (int i = 0; i < n && !result->unknown; ++i) {
+        const Message& entry = r->GetRepeatedMessage(m, pf.field, i);
+        if (!entry.GetReflection()->GetUnknownFields(entry).empty()) {
+          result->unknown = true;
+        }
+      }
+    }
+  }
   for (const PlanField& pf : node.message_fields) {
     const bool look_inside = !pf.uniform;
     const std::uint64_t bits = pf.need | (look_inside ? pf.child->subtree : 0);
@@ -462,8 +474,11 @@ class ProgramCompiler {
                           pf.field->real_containing_oneof() == nullptr
                       ? PruneOp::kClearString
                       : PruneOp::kClear;
-      } else if (pf.child == nullptr) {
+      } else if (pf.child == nullptr && !(pf.map && drop_unknown_)) {
         continue;  // a readable scalar, string or scalar map: kept as copied
+      } else if (pf.child == nullptr) {
+        // A readable scalar map: its entries may hold unknown fields.
+        op.kind = PruneOp::kMap;
       } else if (!drop_unknown_ && (pf.child->subtree & denied_) == 0) {
         continue;  // nothing below to clear
       } else if (!pf.map && pf.child->subtree != 0 &&
@@ -602,7 +617,7 @@ void RunPruneProgram(const PruneProgram& program, Message* m, bool cached) {
           if (program.drop_unknown && !er->GetUnknownFields(*entry).empty()) {
             er->MutableUnknownFields(entry)->Clear();
           }
-          if (!er->HasField(*entry, value)) continue;
+          if (op.child == nullptr || !er->HasField(*entry, value)) continue;
           // A map entry stays when its value is emptied: its key carries
           // the map field's own category, which the reader may see.
           RunPruneProgram(*op.child, er->MutableMessage(entry, value),

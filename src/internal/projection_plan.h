@@ -87,6 +87,9 @@ struct PlanNode {
   // for presence unnecessary. `scalar_bits`: their need bits.
   std::vector<PlanField> scalar_fields;
   std::uint64_t scalar_bits = 0;
+  // The maps among them (scalar values): their entries, as messages, may
+  // hold unknown fields.
+  std::vector<PlanField> scalar_maps;
   // The fields that hold messages (singular, repeated, or map values).
   std::vector<PlanField> message_fields;
   // Every need bit in this node and the nodes below it.
@@ -131,10 +134,16 @@ struct ScanResult {
   // `m` or a message inside it has unknown fields, or a message of a type
   // that declares extension ranges is present (it may hold extensions).
   bool unknown = false;
+  // Set by the caller: also look for unknown fields in the entries of maps
+  // with scalar values. A generated class's map keeps only keys and
+  // values, so its own copy drops them; a dynamic message (or a copy into
+  // another class, which goes through the entries) keeps them.
+  bool scalar_map_entries = true;
 };
 
 // Walks `m`, a message of `node.type`, once: ORs into `result->present` the
-// need bits of every field present, and sets `result->unknown`. Fields whose
+// need bits of every field present, and sets `result->unknown` (looking into
+// the entries of scalar maps when `result->scalar_map_entries`). Fields whose
 // bits are already known are not looked at, except that every sub-message
 // present is visited until an unknown field is found. `cached`: the nodes'
 // `reflection` applies to `m` (see `UsesCachedReflection`).
@@ -161,7 +170,8 @@ struct PruneOp {
     kSingular,
     // Recurse into each element of the repeated message field.
     kRepeated,
-    // Recurse into the message value of each map entry.
+    // Drop the unknown fields of each map entry and, for message values,
+    // recurse into the value (`child`; null for scalar values).
     kMap,
   };
   const google::protobuf::FieldDescriptor* field = nullptr;
@@ -175,7 +185,7 @@ struct PruneProgram {
   const PlanNode* node = nullptr;
   std::vector<PruneOp> ops;
   // Drop the node's unknown fields and extensions (and visit every
-  // sub-message to do so); otherwise only clear.
+  // sub-message and map entry to do so); otherwise only clear.
   bool drop_unknown = false;
   // The program may clear a set field (some denied bit is below the node);
   // otherwise it only drops unknown fields and extensions.
