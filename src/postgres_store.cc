@@ -341,6 +341,9 @@ struct PostgresConsentStore::Impl {
 
   // Catches up from `delivered` on the feed session.
   absl::Status CatchUp(Session& s) {
+    // The heartbeat is the time before the reads: every change committed
+    // by then is delivered when the loop ends.
+    const std::int64_t started = absl::GetCurrentTimeNanos();
     internal::MutexLock order(&feed.order_mu());
     for (;;) {
       ASSIGN_OR_RETURN(std::vector<v1::ConsentRecord> batch,
@@ -349,7 +352,7 @@ struct PostgresConsentStore::Impl {
       delivered = std::max(delivered, batch.back().revision());
       feed.Deliver(batch);
     }
-    heartbeat_ns.store(absl::GetCurrentTimeNanos(), std::memory_order_release);
+    heartbeat_ns.store(started, std::memory_order_release);
     return absl::OkStatus();
   }
 

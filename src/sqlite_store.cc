@@ -346,6 +346,9 @@ struct SqliteConsentStore::Impl {
 
   // One poll: deliver every change after `polled`.
   bool PollOnce() {
+    // The heartbeat is the time before the reads: every change committed
+    // by then is delivered when the loop ends.
+    const std::int64_t started = absl::GetCurrentTimeNanos();
     internal::MutexLock order(&feed.order_mu());
     for (;;) {
       absl::StatusOr<std::vector<v1::ConsentRecord>> batch;
@@ -358,7 +361,7 @@ struct SqliteConsentStore::Impl {
       polled = std::max(polled, batch->back().revision());
       feed.Deliver(*batch);
     }
-    heartbeat_ns.store(absl::GetCurrentTimeNanos(), std::memory_order_release);
+    heartbeat_ns.store(started, std::memory_order_release);
     return true;
   }
 
@@ -391,7 +394,8 @@ absl::StatusOr<std::unique_ptr<SqliteConsentStore>> SqliteConsentStore::Open(
   internal::MutexLock lock(&s.mu);
   int flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX;
   if (options.create_if_missing) flags |= SQLITE_OPEN_CREATE;
-  int rc = sqlite3_open_v2(path.c_str(), &s.db, flags, nullptr);
+  int rc = sqlite3_open_v2(path.c_str(), &s.db, flags,
+                           options.vfs.empty() ? nullptr : options.vfs.c_str());
   if (rc != SQLITE_OK) {
     if (!options.create_if_missing && (rc & 0xff) == SQLITE_CANTOPEN) {
       return absl::NotFoundError(

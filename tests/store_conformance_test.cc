@@ -542,6 +542,58 @@ TEST_P(SharedConsentStoreTest, CorruptRecordIsQuarantinedUntilTheNextWrite) {
   EXPECT_TRUE(remote->guard->QuarantinedSubjects().empty());
 }
 
+// The feed thread (SQLite poller, PostgreSQL listener) delivers to a Guard
+// while checks run on other threads: a check that demands the revision a
+// withdrawal returned never allows, and every check ends with the last
+// state. Under ThreadSanitizer (label "concurrency").
+TEST_P(SharedConsentStoreTest, FeedDeliversToAGuardWhileChecksRun) {
+  std::unique_ptr<RemoteGuard> remote = OpenRemoteGuard(*location_);
+  ASSERT_NE(remote, nullptr);
+  constexpr int kSubjects = 4;
+  constexpr int kRounds = 10;
+  std::atomic<bool> done{false};
+  std::atomic<Revision> withdrawn_at[kSubjects];
+  for (auto& w : withdrawn_at) w.store(0);
+  std::atomic<int> violations{0};
+  std::vector<std::thread> checkers;
+  for (int t = 0; t < 2; ++t) {
+    checkers.emplace_back([&] {
+      absl::StatusOr<AccessContext> ctx =
+          remote->guard->Context("statistics-job", "statistics.measurement");
+      absl::StatusOr<CategoryRef> cat = remote->guard->Category("measurement");
+      if (!ctx.ok() || !cat.ok()) {
+        ++violations;
+        return;
+      }
+      while (!done.load()) {
+        for (int s = 0; s < kSubjects; ++s) {
+          const Revision w = withdrawn_at[s].load();
+          absl::StatusOr<Decision> d =
+              remote->guard->Check(*ctx, absl::StrCat("s", s), *cat, w);
+          // Demanding the withdrawal's revision: never an allow based on
+          // older state.
+          if (d.ok() && d->allowed() && d->revision() < w) ++violations;
+        }
+      }
+    });
+  }
+  for (int round = 0; round < kRounds; ++round) {
+    for (int s = 0; s < kSubjects; ++s) {
+      const std::string subject = absl::StrCat("s", s);
+      Write(*store_, subject, "statistics", v1::CONSENT_STATE_GIVEN);
+      withdrawn_at[s].store(
+          Write(*store_, subject, "statistics", v1::CONSENT_STATE_WITHDRAWN));
+    }
+  }
+  done.store(true);
+  for (auto& t : checkers) t.join();
+  EXPECT_EQ(violations.load(), 0);
+  for (int s = 0; s < kSubjects; ++s) {
+    EXPECT_TRUE(
+        remote->WaitForReason(absl::StrCat("s", s), Reason::kConsentWithdrawn));
+  }
+}
+
 // A feed that stops (here: every read of it fails while its table is
 // gone) is not a silent fail-open: after the bound, consent purposes deny
 // with consent_stale; once the feed works again, checks recover.

@@ -53,6 +53,12 @@ struct SqliteStoreOptions {
   // Create the file when it does not exist. When false, a missing file is
   // `kNotFound`.
   bool create_if_missing = true;
+  // The name of the registered SQLite VFS to open the file with
+  // (`sqlite3_vfs_register`); empty for SQLite's default. For a
+  // platform-specific VFS, or a test VFS that simulates power loss
+  // (tests/testing/crash_vfs.h). An unknown name fails `Open` with
+  // `kUnavailable`.
+  std::string vfs;
 };
 
 // A `ConsentStore` in one SQLite file. Thread-safe; the store owns its
