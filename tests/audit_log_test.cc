@@ -406,8 +406,8 @@ TEST_F(AuditLogGuardTest, ConcurrentChecksAcrossPolicySwitchesLogTheirPolicy) {
   std::vector<std::thread> threads;
   for (int t = 0; t < 3; ++t) {
     threads.emplace_back([&] {
-      for (int i = 0; i < 2000 || !stop.load(std::memory_order_acquire); ++i) {
-        if (i >= 20000) break;
+      for (int i = 0; i < 3000; ++i) {
+        if (i >= 300 && stop.load(std::memory_order_acquire)) break;
         absl::StatusOr<Decision> d = guard->Check(ctx, "s-1", cat);
         if (!d.ok()) {
           bad.fetch_add(1);
@@ -417,9 +417,9 @@ TEST_F(AuditLogGuardTest, ConcurrentChecksAcrossPolicySwitchesLogTheirPolicy) {
       }
     });
   }
-  for (int i = 0; i < 40; ++i) {
+  for (int i = 0; i < 30; ++i) {
     ASSERT_OK(guard->SetPolicy(i % 2 == 0 ? b : a));
-    std::this_thread::sleep_for(std::chrono::microseconds(200));
+    std::this_thread::sleep_for(std::chrono::microseconds(300));
   }
   stop = true;
   for (auto& t : threads) t.join();
