@@ -25,6 +25,7 @@
 #include "src/internal/audit_format.h"
 #include "src/internal/audit_lane.h"
 #include "src/internal/audit_log_test_peer.h"
+#include "src/internal/file_io.h"
 #include "src/internal/mutex.h"
 #include "src/internal/status_macros.h"
 
@@ -46,18 +47,9 @@ std::string PathOf(const std::string& dir, const std::string& name) {
   return absl::StrCat(dir, "/", name);
 }
 
-absl::Status WriteAll(int fd, const char* data, std::size_t n,
-                      const std::string& path) {
-  while (n > 0) {
-    const ssize_t w = write(fd, data, n);
-    if (w < 0) {
-      if (errno == EINTR) continue;
-      return ErrnoStatus("cannot write", path);
-    }
-    data += w;
-    n -= static_cast<std::size_t>(w);
-  }
-  return absl::OkStatus();
+// Names the file in an error of the file layer.
+absl::Status AuditError(const absl::Status& s) {
+  return absl::Status(s.code(), absl::StrCat("audit log: ", s.message()));
 }
 
 // What a segment's frames say, walked from its header: used by `Open` to
@@ -66,6 +58,8 @@ struct SegmentScan {
   Hash256 last_hash{};
   std::uint64_t next_sequence = 0;
   SegmentIndex index;
+  std::uint64_t size = 0;  // bytes in the file
+  bool sealed = false;     // it ends in a seal record
 };
 
 absl::StatusOr<SegmentScan> ScanLastSegment(const std::string& path,
@@ -102,6 +96,28 @@ absl::StatusOr<SegmentScan> ScanLastSegment(const std::string& path,
           absl::StrCat("audit log: torn or damaged final record at offset ", at,
                        " of '", path, "': run RepairAuditLog"));
     }
+    if (f.seal) {
+      // Sealed: the seal must be the last frame, chain, and name the index
+      // these records make.
+      internal::SealRecord seal;
+      Hash256 digest;
+      scan.index.file_size = data.size();
+      if (!f.crc_ok || offset != data.size() ||
+          !internal::DecodeSealPayload(f.payload, &seal) ||
+          seal.records != scan.index.records ||
+          seal.next_sequence != scan.next_sequence ||
+          !hasher.Next(scan.last_hash.data(), f.payload, h.data()) ||
+          std::memcmp(h.data(), f.hash, 32) != 0 ||
+          !internal::Sha256(scan.index.Encode(), &digest) ||
+          digest != seal.index_digest) {
+        return absl::DataLossError(
+            absl::StrCat("audit log: the seal record at offset ", at, " of '",
+                         path, "' does not verify: run VerifyAuditLog"));
+      }
+      scan.last_hash = h;
+      scan.sealed = true;
+      break;
+    }
     if (!f.crc_ok || !internal::ScanEventKeys(f.payload, &keys) ||
         keys.sequence != scan.next_sequence ||
         !hasher.Next(scan.last_hash.data(), f.payload, h.data()) ||
@@ -114,7 +130,7 @@ absl::StatusOr<SegmentScan> ScanLastSegment(const std::string& path,
     scan.last_hash = h;
     ++scan.next_sequence;
   }
-  scan.index.file_size = data.size();
+  scan.size = data.size();
   return scan;
 }
 
@@ -203,9 +219,13 @@ struct AuditLog::Impl {
   // Events published into lanes that have since been dropped.
   std::uint64_t retired_published ABSL_GUARDED_BY(lanes_mu) = 0;
 
+  // Every durable file operation goes through this file system, captured
+  // at `Open` (tests replace it to simulate power loss).
+  internal::FileSystem* const fs = internal::FileSystem::Default();
+
   // Writer-thread state.
   std::unique_ptr<ChainHasher> hasher;
-  int fd = -1;
+  std::unique_ptr<internal::WritableFile> file;  // the open segment
   std::string seg_path;
   std::uint64_t seg_number = 0;
   std::uint64_t seg_size = 0;
@@ -255,7 +275,7 @@ struct AuditLog::Impl {
   internal::CondVar sync_cv;
   std::uint64_t sync_requested ABSL_GUARDED_BY(mu) = 0;  // events taken
   std::uint64_t sync_taken ABSL_GUARDED_BY(mu) = 0;
-  int sync_fd ABSL_GUARDED_BY(mu) = -1;
+  internal::WritableFile* sync_file ABSL_GUARDED_BY(mu) = nullptr;
   Hash256 sync_hash ABSL_GUARDED_BY(mu){};
   bool syncing ABSL_GUARDED_BY(mu) = false;
   bool syncer_stop ABSL_GUARDED_BY(mu) = false;
@@ -289,6 +309,12 @@ struct AuditLog::Impl {
   void Run();
   absl::Status OpenSegment(std::uint64_t number, std::uint64_t first_sequence);
   absl::Status SealSegment();
+  absl::Status AppendToSegment(absl::string_view bytes) {
+    absl::Status s = file->Append(bytes);
+    return s.ok() ? s : AuditError(s);
+  }
+  // Seals the segment `scan` describes, which a crash left unsealed.
+  absl::Status SealExisting(const std::string& path, SegmentScan& scan);
   absl::Status DrainBatch(std::size_t* taken);
   absl::Status Sync();
   void RequestSync();
@@ -301,9 +327,10 @@ absl::Status AuditLog::Impl::OpenSegment(std::uint64_t number,
                                          std::uint64_t first_sequence) {
   seg_number = number;
   seg_path = PathOf(options.directory, internal::SegmentFileName(number));
-  fd = open(seg_path.c_str(),
-            O_WRONLY | O_CREAT | O_EXCL | O_APPEND | O_CLOEXEC, 0644);
-  if (fd < 0) return ErrnoStatus("cannot create segment", seg_path);
+  absl::StatusOr<std::unique_ptr<internal::WritableFile>> created =
+      fs->NewFile(seg_path);
+  if (!created.ok()) return AuditError(created.status());
+  file = *std::move(created);
   SegmentHeader h;
   h.flags = hasher->keyed() ? internal::kFlagKeyed : 0;
   h.number = number;
@@ -311,9 +338,12 @@ absl::Status AuditLog::Impl::OpenSegment(std::uint64_t number,
   h.prev_hash = last_hash;
   char bytes[internal::kSegmentHeaderSize];
   internal::EncodeSegmentHeader(h, bytes);
-  RETURN_IF_ERROR(WriteAll(fd, bytes, sizeof(bytes), seg_path));
-  if (fdatasync(fd) != 0) return ErrnoStatus("cannot sync", seg_path);
-  RETURN_IF_ERROR(internal::SyncDirectory(options.directory));
+  absl::Status s = file->Append(absl::string_view(bytes, sizeof(bytes)));
+  // The header, then the file's name: a segment that survives a power
+  // failure has its header.
+  if (s.ok()) s = file->Sync();
+  if (s.ok()) s = fs->SyncDir(options.directory);
+  if (!s.ok()) return AuditError(s);
   seg_size = sizeof(bytes);
   index = SegmentIndex{};
   index.segment_number = number;
@@ -322,18 +352,77 @@ absl::Status AuditLog::Impl::OpenSegment(std::uint64_t number,
 }
 
 absl::Status AuditLog::Impl::SealSegment() {
-  if (fd < 0) return absl::OkStatus();
+  if (file == nullptr) return absl::OkStatus();
   RETURN_IF_ERROR(Sync());
-  close(fd);
-  fd = -1;
-  index.file_size = seg_size;
+  // The seal record ends the segment and carries its index's digest; the
+  // index is written only once the seal is durable, so an index on disk
+  // always has a seal that names it.
+  index.file_size = seg_size + internal::kSealFrameSize;
+  const std::string index_bytes = index.Encode();
+  internal::SealRecord seal;
+  seal.records = index.records;
+  seal.next_sequence = base_sequence + head;
+  std::string frame;
+  Hash256 h;
+  if (!internal::Sha256(index_bytes, &seal.index_digest) ||
+      !internal::AppendSealFrame(*hasher, last_hash.data(), seal, &frame,
+                                 h.data())) {
+    return absl::InternalError("audit log: libcrypto failed to seal");
+  }
+  absl::Status s = file->Append(frame);
+  if (s.ok()) s = file->Sync();
+  absl::Status close_result = file->Close();
+  if (s.ok()) s = close_result;
+  file.reset();
+  if (!s.ok()) return AuditError(s);
+  seg_size += frame.size();
+  last_hash = h;
+  {
+    internal::MutexLock lock(&mu);
+    head_hash = last_hash;
+  }
   sealed.fetch_add(1, std::memory_order_relaxed);
-  // The index is an accelerator: queries scan a segment without one.
-  return internal::WriteFileAtomically(
-      options.directory, internal::IndexFileName(seg_number), index.Encode());
+  s = internal::WriteFileAtomically(
+      *fs, PathOf(options.directory, internal::IndexFileName(seg_number)),
+      index_bytes);
+  return s.ok() ? s : AuditError(s);
 }
 
-// Synchronous: waits for the syncer to be idle (it may hold `fd`), drops
+absl::Status AuditLog::Impl::SealExisting(const std::string& path,
+                                          SegmentScan& scan) {
+  scan.index.file_size = scan.size + internal::kSealFrameSize;
+  const std::string index_bytes = scan.index.Encode();
+  internal::SealRecord seal;
+  seal.records = scan.index.records;
+  seal.next_sequence = scan.next_sequence;
+  std::string frame;
+  Hash256 h;
+  if (!internal::Sha256(index_bytes, &seal.index_digest) ||
+      !internal::AppendSealFrame(*hasher, scan.last_hash.data(), seal, &frame,
+                                 h.data())) {
+    return absl::InternalError("audit log: libcrypto failed to seal");
+  }
+  absl::StatusOr<std::unique_ptr<internal::WritableFile>> f =
+      fs->OpenForAppend(path);
+  if (!f.ok()) return AuditError(f.status());
+  absl::Status s = (*f)->Append(frame);
+  if (s.ok()) s = (*f)->Sync();
+  absl::Status close_result = (*f)->Close();
+  if (s.ok()) s = close_result;
+  if (s.ok()) {
+    s = internal::WriteFileAtomically(
+        *fs,
+        PathOf(options.directory,
+               internal::IndexFileName(scan.index.segment_number)),
+        index_bytes);
+  }
+  if (!s.ok()) return AuditError(s);
+  scan.last_hash = h;
+  scan.sealed = true;
+  return absl::OkStatus();
+}
+
+// Synchronous: waits for the syncer to be idle (it may hold `file`), drops
 // its pending request (covered by this sync) and syncs here.
 absl::Status AuditLog::Impl::Sync() {
   {
@@ -343,8 +432,9 @@ absl::Status AuditLog::Impl::Sync() {
     sync_requested = std::max(sync_requested, head);
     sync_taken = sync_requested;
   }
-  if (fd >= 0 && fdatasync(fd) != 0) {
-    return ErrnoStatus("cannot sync", seg_path);
+  if (file != nullptr) {
+    absl::Status s = file->Sync();
+    if (!s.ok()) return AuditError(s);
   }
   internal::MutexLock lock(&mu);
   if (head > durable_pos.load(std::memory_order_relaxed)) {
@@ -358,7 +448,7 @@ absl::Status AuditLog::Impl::Sync() {
 void AuditLog::Impl::RequestSync() {
   internal::MutexLock lock(&mu);
   sync_requested = head;
-  sync_fd = fd;
+  sync_file = file.get();
   sync_hash = last_hash;
   sync_cv.NotifyOne();
 }
@@ -366,9 +456,8 @@ void AuditLog::Impl::RequestSync() {
 void AuditLog::Impl::SyncLoop() {
   while (true) {
     std::uint64_t target = 0;
-    int f = -1;
+    internal::WritableFile* f = nullptr;
     Hash256 h;
-    std::string path;
     {
       internal::MutexLock lock(&mu);
       sync_cv.Wait(&mu, [&]() ABSL_NO_THREAD_SAFETY_ANALYSIS {
@@ -376,20 +465,22 @@ void AuditLog::Impl::SyncLoop() {
       });
       if (sync_requested <= sync_taken) return;  // stopping, nothing asked
       target = sync_requested;
-      f = sync_fd;
+      f = sync_file;
       h = sync_hash;
       sync_taken = target;
       syncing = true;
     }
-    const bool ok = fdatasync(f) == 0;
-    const int e = errno;
+    absl::Status synced =
+        f != nullptr ? f->Sync()
+                     : absl::InternalError("audit log: no segment to sync");
     internal::MutexLock lock(&mu);
     syncing = false;
-    if (!ok) {
+    if (!synced.ok()) {
       failed.store(true, std::memory_order_release);
       if (error.ok()) {
-        error = absl::InternalError(
-            absl::StrCat("audit log: cannot sync segment: ", std::strerror(e)));
+        error = absl::Status(
+            synced.code(),
+            absl::StrCat("audit log: cannot sync segment: ", synced.message()));
       }
       ++space_generation;
       space_cv.NotifyAll();
@@ -504,9 +595,10 @@ absl::Status AuditLog::Impl::DrainBatch(std::size_t* taken) {
       }
       const std::size_t worst = internal::kFrameOverhead + payload.size() +
                                 internal::kMaxSequenceFieldSize;
-      if (seg_size + buf.size() + worst > options.segment_bytes &&
+      if (seg_size + buf.size() + worst + internal::kSealFrameSize >
+              options.segment_bytes &&
           index.records > 0) {
-        RETURN_IF_ERROR(WriteAll(fd, buf.data(), buf.size(), seg_path));
+        RETURN_IF_ERROR(AppendToSegment(buf));
         seg_size += buf.size();
         buf.clear();
         RETURN_IF_ERROR(SealSegment());
@@ -546,7 +638,7 @@ absl::Status AuditLog::Impl::DrainBatch(std::size_t* taken) {
   }
   if (lane_count > 0) next_lane = (next_lane + 1) % lane_count;
   if (!buf.empty()) {
-    RETURN_IF_ERROR(WriteAll(fd, buf.data(), buf.size(), seg_path));
+    RETURN_IF_ERROR(AppendToSegment(buf));
     seg_size += buf.size();
   }
   if (!batch_tickets.empty()) {
@@ -681,9 +773,9 @@ void AuditLog::Impl::Run() {
   absl::Status s = failed.load() ? absl::OkStatus() : SealSegment();
   if (!s.ok()) Fail(std::move(s));
   StopSyncer();
-  if (fd >= 0) {
-    close(fd);
-    fd = -1;
+  if (file != nullptr) {
+    file->Close().IgnoreError();
+    file.reset();
   }
   internal::MutexLock lock(&mu);
   writer_done = true;
@@ -838,29 +930,48 @@ absl::StatusOr<std::unique_ptr<AuditLog>> AuditLog::Open(
   if (options.max_batch_events == 0) {
     return absl::InvalidArgumentError("AuditLog::Open: max_batch_events is 0");
   }
-  if (mkdir(options.directory.c_str(), 0755) != 0 && errno != EEXIST) {
+  bool created = false;
+  if (mkdir(options.directory.c_str(), 0755) == 0) {
+    created = true;
+  } else if (errno != EEXIST) {
     return ErrnoStatus("cannot create directory", options.directory);
   }
   auto impl = std::make_unique<Impl>(std::move(options));
   const std::string& dir = impl->options.directory;
+  if (created) {
+    absl::Status s = impl->fs->SyncDir(internal::DirName(dir));
+    if (!s.ok()) return AuditError(s);
+  }
   ASSIGN_OR_RETURN(impl->hasher, ChainHasher::Create(impl->options.hmac_key));
-  ASSIGN_OR_RETURN(std::vector<std::uint64_t> segments,
-                   internal::ListSegments(dir));
+  ASSIGN_OR_RETURN(internal::AuditDirListing listing,
+                   internal::ListAuditDir(dir));
+  // Temporaries of an index write a crash interrupted.
+  for (const std::string& name : listing.temporaries) {
+    impl->fs->Remove(PathOf(dir, name)).IgnoreError();
+  }
   std::uint64_t next_number = 0;
-  if (!segments.empty()) {
-    const std::uint64_t last = segments.back();
-    ASSIGN_OR_RETURN(
-        SegmentScan scan,
-        ScanLastSegment(PathOf(dir, internal::SegmentFileName(last)), last,
-                        *impl->hasher));
+  if (!listing.segments.empty()) {
+    const std::uint64_t last = listing.segments.back();
+    const std::string path = PathOf(dir, internal::SegmentFileName(last));
+    ASSIGN_OR_RETURN(SegmentScan scan,
+                     ScanLastSegment(path, last, *impl->hasher));
+    const bool has_index = std::binary_search(listing.indexes.begin(),
+                                              listing.indexes.end(), last);
+    if (!scan.sealed) {
+      if (has_index) {
+        return absl::DataLossError(absl::StrCat(
+            "audit log: '", PathOf(dir, internal::IndexFileName(last)),
+            "' indexes a segment that is not sealed: run VerifyAuditLog"));
+      }
+      RETURN_IF_ERROR(impl->SealExisting(path, scan));
+    } else if (!has_index) {
+      absl::Status s = internal::WriteFileAtomically(
+          *impl->fs, PathOf(dir, internal::IndexFileName(last)),
+          scan.index.Encode());
+      if (!s.ok()) return AuditError(s);
+    }
     impl->last_hash = scan.last_hash;
     impl->base_sequence = scan.next_sequence;
-    struct stat st;
-    const std::string idx = PathOf(dir, internal::IndexFileName(last));
-    if (stat(idx.c_str(), &st) != 0) {
-      RETURN_IF_ERROR(internal::WriteFileAtomically(
-          dir, internal::IndexFileName(last), scan.index.Encode()));
-    }
     next_number = last + 1;
   }
   RETURN_IF_ERROR(impl->OpenSegment(next_number, impl->base_sequence));

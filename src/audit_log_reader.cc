@@ -15,6 +15,7 @@
 #include "absl/strings/str_cat.h"
 #include "consentry/audit_log.h"
 #include "src/internal/audit_format.h"
+#include "src/internal/file_io.h"
 #include "src/internal/status_macros.h"
 
 namespace consentry {
@@ -24,6 +25,7 @@ using internal::EventKeys;
 using internal::FrameStatus;
 using internal::FrameView;
 using internal::Hash256;
+using internal::SealRecord;
 using internal::SegmentHeader;
 using internal::SegmentIndex;
 
@@ -49,6 +51,10 @@ absl::string_view AuditDefectName(AuditDefect d) {
       return "crc_mismatch";
     case AuditDefect::kMalformed:
       return "malformed";
+    case AuditDefect::kIndexMismatch:
+      return "index_mismatch";
+    case AuditDefect::kUnexpectedFile:
+      return "unexpected_file";
   }
   return "unknown";
 }
@@ -90,8 +96,10 @@ class Verifier {
       : dir_(std::move(dir)), hasher_(hasher) {}
 
   absl::StatusOr<AuditVerifyReport> Run() {
-    ASSIGN_OR_RETURN(std::vector<std::uint64_t> segments,
-                     internal::ListSegments(dir_));
+    ASSIGN_OR_RETURN(internal::AuditDirListing listing,
+                     internal::ListAuditDir(dir_));
+    indexes_ = listing.indexes;
+    const std::vector<std::uint64_t>& segments = listing.segments;
     for (std::size_t i = 0; i < segments.size(); ++i) {
       const std::uint64_t number = segments[i];
       const std::string path = PathOf(dir_, internal::SegmentFileName(number));
@@ -102,9 +110,32 @@ class Verifier {
                             ") is missing"));
         return report_;
       }
-      ASSIGN_OR_RETURN(std::string data, internal::ReadFile(path));
-      RETURN_IF_ERROR(Segment(path, data, i + 1 == segments.size()));
+      absl::StatusOr<std::string> data = internal::ReadFile(path);
+      if (absl::IsInvalidArgument(data.status())) {
+        Defect(AuditDefect::kMalformed, path, 0, 0,
+               std::string(data.status().message()));
+        return report_;
+      }
+      RETURN_IF_ERROR(data.status());
+      RETURN_IF_ERROR(Segment(number, path, *data, i + 1 == segments.size()));
       if (!report_.ok()) return report_;
+    }
+    // Files that are not part of the log: an index without its segment, or
+    // any other name. Never read; reported.
+    for (const std::uint64_t n : listing.indexes) {
+      if (!std::binary_search(segments.begin(), segments.end(), n)) {
+        Defect(AuditDefect::kUnexpectedFile,
+               PathOf(dir_, internal::IndexFileName(n)), 0, 0,
+               "an index file without its segment");
+        return report_;
+      }
+    }
+    if (!listing.unexpected.empty()) {
+      Defect(AuditDefect::kUnexpectedFile,
+             PathOf(dir_, listing.unexpected.front()), 0, 0,
+             absl::StrCat("not a file of the audit log (",
+                          listing.unexpected.size(),
+                          " unexpected entries in the directory)"));
     }
     return report_;
   }
@@ -119,8 +150,85 @@ class Verifier {
     report_.detail = std::move(detail);
   }
 
-  absl::Status Segment(const std::string& path, absl::string_view data,
-                       bool last) {
+  bool HasIndexFile(std::uint64_t number) const {
+    return std::binary_search(indexes_.begin(), indexes_.end(), number);
+  }
+
+  // The seal frame `f` at record `index` (offset `at`) of segment `number`;
+  // `end` is the offset after it. Checks the seal against the segment and
+  // the index file against the seal.
+  absl::Status Seal(std::uint64_t number, const std::string& path,
+                    absl::string_view data, std::uint64_t index,
+                    std::uint64_t at, std::uint64_t end, const FrameView& f) {
+    SealRecord seal;
+    if (!internal::DecodeSealPayload(f.payload, &seal)) {
+      Defect(AuditDefect::kMalformed, path, index, at,
+             "the CRC matches but the seal record is malformed");
+      return absl::OkStatus();
+    }
+    Hash256 h;
+    if (!hasher_.Next(hash_.data(), f.payload, h.data())) {
+      return absl::InternalError("VerifyAuditLog: libcrypto failed");
+    }
+    if (std::memcmp(h.data(), f.hash, 32) != 0) {
+      Defect(AuditDefect::kEdited, path, index, at,
+             "the seal record's hash does not match its content");
+      return absl::OkStatus();
+    }
+    if (end != data.size()) {
+      Defect(AuditDefect::kInserted, path, index + 1, end,
+             "records follow the segment's seal record");
+      return absl::OkStatus();
+    }
+    if (seal.records != built_.records || seal.next_sequence != sequence_) {
+      Defect(seal.records > built_.records ? AuditDefect::kDeleted
+                                           : AuditDefect::kEdited,
+             path, index, at,
+             absl::StrCat("the seal record counts ", seal.records,
+                          " records up to sequence ", seal.next_sequence,
+                          "; the segment holds ", built_.records,
+                          " up to sequence ", sequence_));
+      return absl::OkStatus();
+    }
+    built_.file_size = data.size();
+    Hash256 digest;
+    if (!internal::Sha256(built_.Encode(), &digest)) {
+      return absl::InternalError("VerifyAuditLog: libcrypto failed");
+    }
+    if (digest != seal.index_digest) {
+      Defect(AuditDefect::kEdited, path, index, at,
+             "the seal record's index digest does not match the segment's "
+             "records");
+      return absl::OkStatus();
+    }
+    hash_ = h;
+    sealed_ = true;
+    if (!HasIndexFile(number)) return absl::OkStatus();  // queries scan
+    const std::string idx = PathOf(dir_, internal::IndexFileName(number));
+    absl::StatusOr<std::string> bytes = internal::ReadFile(idx);
+    if (absl::IsNotFound(bytes.status())) return absl::OkStatus();
+    if (!bytes.ok() && !absl::IsInvalidArgument(bytes.status())) {
+      return bytes.status();
+    }
+    Hash256 actual{};
+    if (!bytes.ok() || !internal::Sha256(*bytes, &actual) ||
+        actual != seal.index_digest) {
+      Defect(AuditDefect::kIndexMismatch, idx, 0, 0,
+             bytes.ok() ? absl::StrCat("the index is not the one sealed in '",
+                                       path, "' (edited or swapped)")
+                        : std::string(bytes.status().message()));
+      return absl::OkStatus();
+    }
+    ++report_.indexes_verified;
+    return absl::OkStatus();
+  }
+
+  absl::Status Segment(std::uint64_t number, const std::string& path,
+                       absl::string_view data, bool last) {
+    built_ = SegmentIndex{};
+    built_.segment_number = number;
+    built_.first_sequence = sequence_;
+    sealed_ = false;
     SegmentHeader header;
     switch (internal::DecodeSegmentHeader(data, &header)) {
       case internal::HeaderProblem::kNone:
@@ -166,7 +274,20 @@ class Verifier {
       const std::uint64_t at = offset;
       FrameView f;
       const FrameStatus st = internal::ReadFrame(data, &offset, &f);
-      if (st == FrameStatus::kEnd) return absl::OkStatus();
+      if (st == FrameStatus::kEnd) {
+        if (sealed_) return absl::OkStatus();
+        if (!last) {
+          Defect(AuditDefect::kTruncated, path, index, at,
+                 "the segment is not sealed: its final records or its seal "
+                 "record are missing");
+        } else if (HasIndexFile(number)) {
+          Defect(
+              AuditDefect::kIndexMismatch,
+              PathOf(dir_, internal::IndexFileName(number)), 0, 0,
+              absl::StrCat("an index for '", path, "', which is not sealed"));
+        }
+        return absl::OkStatus();
+      }
       if (st == FrameStatus::kIncomplete) {
         Defect(last ? AuditDefect::kTornTail : AuditDefect::kTruncated, path,
                index, at,
@@ -186,6 +307,11 @@ class Verifier {
                "the frame's CRC-32C does not match its bytes");
         return absl::OkStatus();
       }
+      if (f.seal) {
+        RETURN_IF_ERROR(Seal(number, path, data, index, at, offset, f));
+        if (!report_.ok()) return absl::OkStatus();
+        continue;
+      }
       EventKeys keys;
       OwnedAuditEvent event;
       if (!internal::ScanEventKeys(f.payload, &keys) ||
@@ -201,6 +327,7 @@ class Verifier {
       }
       const bool chained = std::memcmp(h.data(), f.hash, 32) == 0;
       if (chained && keys.sequence == sequence_) {
+        built_.Add(keys.time_unix_nanos, at, keys);
         hash_ = h;
         ++sequence_;
         ++report_.records_verified;
@@ -259,6 +386,9 @@ class Verifier {
   AuditVerifyReport report_;
   Hash256 hash_{};
   std::uint64_t sequence_ = 0;
+  std::vector<std::uint64_t> indexes_;  // index files present
+  SegmentIndex built_;                  // of the segment being walked
+  bool sealed_ = false;                 // its seal record was seen
 };
 
 }  // namespace
@@ -281,29 +411,30 @@ absl::StatusOr<AuditVerifyReport> RepairAuditLog(absl::string_view directory,
         "RepairAuditLog: only a torn final record is repaired; found ",
         report.ToString()));
   }
+  internal::FileSystem& fs = *internal::FileSystem::Default();
+  const std::string dir(directory);
   const std::string& path = report.segment_file;
+  // A stale index would point past the end; it goes first, so that a crash
+  // in between leaves no index for a segment that is not sealed.
+  const std::string idx = path.substr(0, path.size() - 4) + ".idx";
+  absl::Status removed = fs.Remove(idx);
+  if (!removed.ok() && !absl::IsNotFound(removed)) {
+    return absl::Status(removed.code(),
+                        absl::StrCat("RepairAuditLog: ", removed.message()));
+  }
+  absl::Status s;
   if (report.byte_offset < internal::kSegmentHeaderSize) {
     // The crash cut the header of a new, empty segment: drop the file.
-    if (unlink(path.c_str()) != 0) {
-      return absl::InternalError(absl::StrCat("RepairAuditLog: cannot remove '",
-                                              path,
-                                              "': ", std::strerror(errno)));
-    }
+    s = fs.Remove(path);
   } else {
-    const int fd = open(path.c_str(), O_WRONLY | O_CLOEXEC);
-    if (fd < 0 || ftruncate(fd, static_cast<off_t>(report.byte_offset)) != 0 ||
-        fdatasync(fd) != 0) {
-      const int e = errno;
-      if (fd >= 0) close(fd);
-      return absl::InternalError(
-          absl::StrCat("RepairAuditLog: cannot truncate '", path, "' to ",
-                       report.byte_offset, ": ", std::strerror(e)));
-    }
-    close(fd);
+    s = fs.Truncate(path, report.byte_offset);
   }
-  // A stale index would point past the end.
-  const std::string idx = path.substr(0, path.size() - 4) + ".idx";
-  unlink(idx.c_str());
+  if (s.ok()) s = fs.SyncDir(dir);
+  if (!s.ok()) {
+    return absl::Status(
+        s.code(), absl::StrCat("RepairAuditLog: cannot trim '", path, "' to ",
+                               report.byte_offset, ": ", s.message()));
+  }
   return VerifyAuditLog(directory, hmac_key);
 }
 
@@ -342,12 +473,79 @@ absl::StatusOr<std::vector<OwnedAuditEvent>> AuditLogReader::InTimeRange(
   return Query(KeyKind::kTime, {}, from, to);
 }
 
+namespace {
+
+// Reads `bytes` (`n` of them) at `offset` of `fd`; false on a short read.
+bool ReadAt(int fd, char* bytes, std::size_t n, std::uint64_t offset) {
+  std::size_t done = 0;
+  while (done < n) {
+    const ssize_t r =
+        pread(fd, bytes + done, n - done, static_cast<off_t>(offset + done));
+    if (r < 0 && errno == EINTR) continue;
+    if (r <= 0) return false;
+    done += static_cast<std::size_t>(r);
+  }
+  return true;
+}
+
+// Segment `number` (at `path`) open for reading when its index, decoded
+// into `*index`, is the one its seal record names; -1 when there is no
+// index (`*had_index` false) or it does not match.
+absl::StatusOr<int> OpenTrustedIndex(const std::string& dir,
+                                     std::uint64_t number,
+                                     const std::string& path,
+                                     SegmentIndex* index, bool* had_index) {
+  *had_index = false;
+  absl::StatusOr<std::string> bytes =
+      internal::ReadFile(PathOf(dir, internal::IndexFileName(number)));
+  if (absl::IsNotFound(bytes.status())) return -1;
+  *had_index = true;
+  if (!bytes.ok() || !SegmentIndex::Decode(*bytes, index) ||
+      index->segment_number != number) {
+    return -1;
+  }
+  const int fd = open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+  if (fd < 0) {
+    if (errno == ENOENT) return -1;  // removed meanwhile: scanning says so
+    return absl::InternalError(absl::StrCat("AuditLogReader: cannot open '",
+                                            path, "': ", std::strerror(errno)));
+  }
+  // The seal record is the segment's last frame; the index is trusted only
+  // when it is the one the seal names.
+  struct stat st;
+  char seal_frame[internal::kSealFrameSize];
+  std::uint64_t o = 0;
+  FrameView f;
+  SealRecord seal;
+  Hash256 digest;
+  if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode) ||
+      static_cast<std::uint64_t>(st.st_size) != index->file_size ||
+      index->file_size <
+          internal::kSegmentHeaderSize + internal::kSealFrameSize ||
+      !ReadAt(fd, seal_frame, sizeof(seal_frame),
+              index->file_size - sizeof(seal_frame)) ||
+      internal::ReadFrame(absl::string_view(seal_frame, sizeof(seal_frame)), &o,
+                          &f) != FrameStatus::kOk ||
+      !f.seal || !f.crc_ok || !internal::DecodeSealPayload(f.payload, &seal) ||
+      seal.records != index->records ||
+      seal.next_sequence != index->first_sequence + index->records ||
+      !internal::Sha256(*bytes, &digest) || digest != seal.index_digest) {
+    close(fd);
+    return -1;
+  }
+  return fd;
+}
+
+}  // namespace
+
 absl::StatusOr<std::vector<OwnedAuditEvent>> AuditLogReader::Query(
     KeyKind kind, absl::string_view key, absl::Time from, absl::Time to) {
   stats_ = Stats{};
   const std::int64_t lo = absl::ToUnixNanos(from);
   const std::int64_t hi = absl::ToUnixNanos(to);
   std::vector<OwnedAuditEvent> out;
+  // Names are parsed strictly: a file such as "audit-+000000000000001.seg"
+  // is never read as a segment.
   ASSIGN_OR_RETURN(std::vector<std::uint64_t> segments,
                    internal::ListSegments(directory_));
   auto matches = [&](const EventKeys& k) {
@@ -389,16 +587,19 @@ absl::StatusOr<std::vector<OwnedAuditEvent>> AuditLogReader::Query(
     const std::string path =
         PathOf(directory_, internal::SegmentFileName(number));
     SegmentIndex index;
-    bool indexed = false;
-    {
-      absl::StatusOr<std::string> bytes = internal::ReadFile(
-          PathOf(directory_, internal::IndexFileName(number)));
-      struct stat st;
-      indexed = bytes.ok() && SegmentIndex::Decode(*bytes, &index) &&
-                index.segment_number == number &&
-                stat(path.c_str(), &st) == 0 &&
-                static_cast<std::uint64_t>(st.st_size) == index.file_size;
-    }
+    bool had_index = false;
+    absl::StatusOr<int> opened =
+        OpenTrustedIndex(directory_, number, path, &index, &had_index);
+    RETURN_IF_ERROR(opened.status());
+    if (had_index && *opened < 0) ++stats_.indexes_rejected;
+    const bool indexed = *opened >= 0;
+    // Closes the segment when this iteration ends.
+    struct Closer {
+      int fd;
+      ~Closer() {
+        if (fd >= 0) close(fd);
+      }
+    } closer{*opened};
     if (indexed &&
         (index.records == 0 || index.max_time < lo || index.min_time >= hi)) {
       ++stats_.segments_skipped;
@@ -411,12 +612,7 @@ absl::StatusOr<std::vector<OwnedAuditEvent>> AuditLogReader::Query(
       auto it = std::lower_bound(index.entries.begin(), index.entries.end(),
                                  std::make_pair(h, std::uint64_t{0}));
       if (it == index.entries.end() || it->first != h) continue;
-      const int fd = open(path.c_str(), O_RDONLY | O_CLOEXEC);
-      if (fd < 0) {
-        return absl::InternalError(absl::StrCat("AuditLogReader: cannot open '",
-                                                path,
-                                                "': ", std::strerror(errno)));
-      }
+      const int fd = closer.fd;
       std::string frame;
       absl::Status s;
       for (; it != index.entries.end() && it->first == h && s.ok(); ++it) {
@@ -450,7 +646,6 @@ absl::StatusOr<std::vector<OwnedAuditEvent>> AuditLogReader::Query(
         f.offset = it->second;
         s = take(f, path);
       }
-      close(fd);
       RETURN_IF_ERROR(s);
       continue;
     }
@@ -464,6 +659,7 @@ absl::StatusOr<std::vector<OwnedAuditEvent>> AuditLogReader::Query(
     FrameView f;
     // The active segment may end in a frame still being written: stop there.
     while (internal::ReadFrame(*data, &offset, &f) == FrameStatus::kOk) {
+      if (f.seal) break;  // the last frame of a sealed segment
       RETURN_IF_ERROR(take(f, path));
     }
   }

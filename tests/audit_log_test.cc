@@ -376,6 +376,75 @@ TEST_F(AuditLogGuardTest, GuardDeniesWithAuditOverloadedWhenFull) {
   EXPECT_EQ(events[0].policy_version, guard->policy()->version());
 }
 
+// Checks on several threads through a Guard whose sink is the log (the
+// compact path), while another thread switches the policy back and forth
+// and the writer runs: every decision is logged once, with the version of
+// the policy it was made under.
+TEST_F(AuditLogGuardTest, ConcurrentChecksAcrossPolicySwitchesLogTheirPolicy) {
+  AuditLogOptions o;
+  o.directory = dir_;
+  o.queue_capacity = 256;  // the writer works while checks run
+  auto log = *AuditLog::Open(o);
+  auto guard = *Guard::Create(testing::DefaultPolicy(), &store_, log.get());
+  Set("s-1", "statistics.measurement", v1::CONSENT_STATE_GIVEN);
+  std::shared_ptr<const CompiledPolicy> a = guard->policy();
+  v1::Policy next = a->proto();
+  next.set_version("strict");
+  for (v1::UseRule& r : *next.mutable_rules()) {
+    if (r.category() != "measurement") continue;
+    auto* ps = r.mutable_purposes();
+    for (int i = ps->size() - 1; i >= 0; --i) {
+      if (ps->Get(i) == "statistics.measurement") ps->DeleteSubrange(i, 1);
+    }
+  }
+  std::shared_ptr<const CompiledPolicy> b = *CompiledPolicy::Compile(next);
+  auto ctx = *guard->Context("statistics-job", "statistics.measurement");
+  auto cat = *guard->Category("measurement");
+  std::atomic<bool> stop{false};
+  std::atomic<long> checks{0};
+  std::atomic<long> bad{0};
+  std::vector<std::thread> threads;
+  for (int t = 0; t < 3; ++t) {
+    threads.emplace_back([&] {
+      for (int i = 0; i < 3000; ++i) {
+        if (i >= 300 && stop.load(std::memory_order_acquire)) break;
+        absl::StatusOr<Decision> d = guard->Check(ctx, "s-1", cat);
+        if (!d.ok()) {
+          bad.fetch_add(1);
+          continue;
+        }
+        checks.fetch_add(1);
+      }
+    });
+  }
+  for (int i = 0; i < 30; ++i) {
+    ASSERT_OK(guard->SetPolicy(i % 2 == 0 ? b : a));
+    std::this_thread::sleep_for(std::chrono::microseconds(300));
+  }
+  stop = true;
+  for (auto& t : threads) t.join();
+  EXPECT_EQ(bad.load(), 0);
+  ASSERT_OK(log->Close());
+  absl::StatusOr<AuditVerifyReport> report = VerifyAuditLog(dir_);
+  ASSERT_OK(report);
+  EXPECT_TRUE(report->ok()) << report->ToString();
+  auto events = *(*AuditLogReader::Open(dir_))->ForSubject("s-1");
+  ASSERT_EQ(events.size(), static_cast<std::size_t>(checks.load()));
+  std::size_t strict = 0;
+  for (const OwnedAuditEvent& e : events) {
+    EXPECT_EQ(e.accessor, "statistics-job");
+    EXPECT_EQ(e.purpose, "statistics.measurement");
+    if (e.reason == Reason::kAllowedConsent) {
+      EXPECT_EQ(e.policy_version, a->version());
+    } else {
+      EXPECT_EQ(e.reason, Reason::kNotAllowedByPolicy);
+      EXPECT_EQ(e.policy_version, "strict");
+      ++strict;
+    }
+  }
+  EXPECT_GT(events.size(), strict);
+}
+
 TEST_F(AuditLogGuardTest, ShadowModeLogsTheWouldBeDenial) {
   AuditLogOptions o;
   o.directory = dir_;
@@ -833,7 +902,10 @@ TEST_F(AuditLogTest, TornTailIsReportedRefusedByOpenAndRepaired) {
   WriteSegmentedLog(100, 1 << 20);
   const std::string data = ReadAll(Seg(0));
   const std::vector<RawFrame> frames = Frames(data);
-  WriteAll(Seg(0), data.substr(0, frames.back().offset + 20));
+  // The last event, torn (the frame after it is the segment's seal).
+  ASSERT_EQ(frames.size(), 101u);
+  WriteAll(Seg(0), data.substr(0, frames[99].offset + 20));
+  std::filesystem::remove(dir_ + "/" + internal::IndexFileName(0));
   AuditVerifyReport r = Verify();
   EXPECT_EQ(r.defect, AuditDefect::kTornTail) << r.ToString();
   EXPECT_EQ(r.record_index, 99u);
@@ -940,6 +1012,174 @@ TEST_F(AuditLogTest, QueryReportsACorruptFrame) {
   auto reader = *AuditLogReader::Open(dir_);
   EXPECT_THAT(reader->InTimeRange(absl::InfinitePast(), absl::InfiniteFuture()),
               StatusIs(absl::StatusCode::kDataLoss, HasSubstr("CRC")));
+}
+
+// --- the index is covered by the chain ---------------------------------------
+//
+// The `.idx` sidecars are written by the log but live outside the chain's
+// frames: each sealed segment ends in a seal record carrying the SHA-256 of
+// its index. Verification recomputes every index; queries use one only when
+// it matches its seal, and scan the segment otherwise.
+
+class AuditIndexTest : public AuditLogTest,
+                       public ::testing::WithParamInterface<bool> {
+ protected:
+  std::string Key() const { return GetParam() ? "integrator-secret" : ""; }
+
+  void WriteLog(int n) {
+    AuditLogOptions o = Options();
+    o.segment_bytes = 4096;
+    o.hmac_key = Key();
+    auto log = OpenLog(o);
+    ASSERT_NE(log, nullptr);
+    Write(*log, n);
+    ASSERT_OK(log->Close());
+  }
+
+  std::string Idx(std::uint64_t n) {
+    return dir_ + "/" + internal::IndexFileName(n);
+  }
+
+  internal::SegmentIndex ReadIndex(std::uint64_t n) {
+    internal::SegmentIndex index;
+    EXPECT_TRUE(internal::SegmentIndex::Decode(ReadAll(Idx(n)), &index));
+    return index;
+  }
+
+  // Every query a disclosure answer, a leak report or an operator runs must
+  // still see all of the events: 1000 events, s-(i % 10), a-(i % 3).
+  void ExpectQueriesSeeEveryEvent() {
+    auto reader = *AuditLogReader::Open(dir_);
+    absl::StatusOr<std::vector<OwnedAuditEvent>> events =
+        reader->ForSubject("s-7");
+    ASSERT_OK(events);
+    EXPECT_THAT(*events, SizeIs(100));
+    events = reader->ForAccessor("a-1");
+    ASSERT_OK(events);
+    EXPECT_THAT(*events, SizeIs(333));
+    events = reader->InTimeRange(absl::InfinitePast(), absl::InfiniteFuture());
+    ASSERT_OK(events);
+    ASSERT_THAT(*events, SizeIs(1000));
+    for (std::size_t i = 0; i < events->size(); ++i) {
+      EXPECT_EQ((*events)[i].sequence, i);
+    }
+  }
+
+  void ExpectIndexReported(std::uint64_t n) {
+    const AuditVerifyReport r = Verify(Key());
+    EXPECT_EQ(AuditDefectName(r.defect), "index_mismatch") << r.ToString();
+    EXPECT_EQ(r.segment_file, Idx(n)) << r.ToString();
+  }
+};
+
+INSTANTIATE_TEST_SUITE_P(Keyed, AuditIndexTest, ::testing::Bool());
+
+TEST_P(AuditIndexTest, AnIndexClaimingNoRecordsIsReportedAndNotTrusted) {
+  WriteLog(1000);
+  internal::SegmentIndex index = ReadIndex(1);
+  index.records = 0;
+  WriteAll(Idx(1), index.Encode());
+  ExpectIndexReported(1);
+  ExpectQueriesSeeEveryEvent();
+}
+
+TEST_P(AuditIndexTest, AnIndexMissingOneSubjectIsReportedAndNotTrusted) {
+  WriteLog(1000);
+  for (std::uint64_t n : {1u, 2u, 3u}) {
+    internal::SegmentIndex index = ReadIndex(n);
+    const std::uint64_t h =
+        internal::IndexKeyHash(internal::kKeySubject, "s-7");
+    std::erase_if(index.entries, [&](const auto& e) { return e.first == h; });
+    WriteAll(Idx(n), index.Encode());
+  }
+  ExpectIndexReported(1);
+  ExpectQueriesSeeEveryEvent();
+}
+
+TEST_P(AuditIndexTest, AnIndexFromAnotherSegmentIsReportedAndNotTrusted) {
+  WriteLog(1000);
+  // Segment 2's index, renumbered and resized to pass for segment 1's.
+  internal::SegmentIndex index = ReadIndex(2);
+  index.segment_number = 1;
+  index.file_size = std::filesystem::file_size(Seg(1));
+  WriteAll(Idx(1), index.Encode());
+  ExpectIndexReported(1);
+  ExpectQueriesSeeEveryEvent();
+  // The raw copy too.
+  std::filesystem::copy_file(Idx(3), Idx(1),
+                             std::filesystem::copy_options::overwrite_existing);
+  ExpectIndexReported(1);
+  ExpectQueriesSeeEveryEvent();
+}
+
+TEST_P(AuditIndexTest, AnIndexThatIsNotAFileIsReported) {
+  WriteLog(1000);
+  std::filesystem::remove(Idx(1));
+  std::filesystem::create_directory(Idx(1));
+  const AuditVerifyReport r = Verify(Key());
+  EXPECT_FALSE(r.ok());
+  EXPECT_THAT(r.ToString(), HasSubstr(Idx(1)));
+  ExpectQueriesSeeEveryEvent();
+}
+
+TEST_P(AuditIndexTest, AMissingIndexIsScannedAndVerifies) {
+  WriteLog(1000);
+  std::filesystem::remove(Idx(1));
+  EXPECT_TRUE(Verify(Key()).ok());
+  ExpectQueriesSeeEveryEvent();
+}
+
+TEST_P(AuditIndexTest, LooselyNamedFilesAreReportedAndNeverReadAsSegments) {
+  WriteLog(1000);
+  for (const char* name :
+       {"audit-+000000000000001.seg", "audit- 000000000000001.seg",
+        "audit-0000000000000001.seg.bak", "audit-000000000000001.seg",
+        "audit-00000000000000001.seg", "audit-+000000000000001.idx"}) {
+    SCOPED_TRACE(name);
+    const std::string path = dir_ + "/" + name;
+    std::filesystem::copy_file(Seg(1), path);
+    const AuditVerifyReport r = Verify(Key());
+    EXPECT_EQ(AuditDefectName(r.defect), "unexpected_file") << r.ToString();
+    EXPECT_EQ(r.segment_file, path) << r.ToString();
+    ExpectQueriesSeeEveryEvent();
+    std::filesystem::remove(path);
+  }
+  // An index without its segment is unexpected too.
+  std::filesystem::copy_file(Idx(1), Idx(900));
+  EXPECT_EQ(AuditDefectName(Verify(Key()).defect), "unexpected_file");
+  std::filesystem::remove(Idx(900));
+  EXPECT_TRUE(Verify(Key()).ok());
+}
+
+// The index is written through an exclusively created temporary file: a
+// symlink planted at a predictable temporary name, or at the index itself,
+// is never written through.
+TEST_F(AuditLogTest, IndexWritesDoNotFollowPlantedSymlinks) {
+  const std::string victim = dir_ + ".victim";
+  WriteAll(victim, "precious");
+  for (std::uint64_t n = 0; n < 4; ++n) {
+    const std::string idx = dir_ + "/" + internal::IndexFileName(n);
+    std::filesystem::create_symlink(victim, idx + ".tmp");
+  }
+  std::filesystem::create_symlink(victim,
+                                  dir_ + "/" + internal::IndexFileName(0));
+  {
+    auto log = OpenLog(Options());
+    ASSERT_NE(log, nullptr);
+    Write(*log, 10);
+    ASSERT_OK(log->Close());
+  }
+  EXPECT_EQ(ReadAll(victim), "precious");
+  std::filesystem::remove(victim);
+  // The index replaced the symlink rather than writing through it.
+  EXPECT_FALSE(
+      std::filesystem::is_symlink(dir_ + "/" + internal::IndexFileName(0)));
+  auto reader = *AuditLogReader::Open(dir_);
+  absl::StatusOr<std::vector<OwnedAuditEvent>> events =
+      reader->ForSubject("s-1");
+  ASSERT_OK(events);
+  EXPECT_THAT(*events, SizeIs(1));
+  EXPECT_EQ(reader->last_stats().segments_indexed, 1u);
 }
 
 }  // namespace

@@ -29,9 +29,20 @@
 //                 payload: a serialized `consentry.v1.AuditEvent` |
 //                 32-byte hash = SHA-256(previous hash || payload), or
 //                 HMAC-SHA256(key, previous hash || payload) when keyed
-//   sidecar       audit-<number>.idx, written when a segment is sealed: time
-//                 range and subject/accessor -> frame offsets (an accelerator
-//                 for queries; never trusted for integrity)
+//     seal        the final frame of a sealed segment: the length word has bit
+//                 31 set, the payload is "CNSSEAL2" | u64 record count |
+//                 u64 next sequence | SHA-256 of the segment's index file;
+//                 chained like an event (it takes no sequence)
+//   sidecar       audit-<number>.idx, written after the seal: time range and
+//                 subject/accessor -> frame offsets. A query uses an index
+//                 only when its SHA-256 matches the seal; otherwise it scans
+//                 the segment. `VerifyAuditLog` recomputes every index.
+//
+// File names are exactly "audit-" + 16 decimal digits + ".seg" / ".idx";
+// anything else in the directory is never read and is reported by
+// `VerifyAuditLog`. Format version 2 (the seal record); version 1 logs are
+// not read. Every segment but the last is sealed; the last is sealed by
+// `Close`, or by the next `Open` after a crash.
 //
 // Integers are little-endian. Sequences run 0, 1, 2, ... across segments,
 // so a deleted, inserted or reordered record is told apart from an edit.
@@ -249,6 +260,15 @@ enum class AuditDefect : std::uint8_t {
   // A frame's CRC matches but its payload is not an `AuditEvent`, or a
   // header is not a segment header.
   kMalformed,
+  // A segment's `.idx` file is not the index its seal record names (edited,
+  // swapped, or not a regular file), or an index exists for a segment that
+  // is not sealed. `segment_file` names the index file. Queries do not use
+  // such an index; they scan the segment.
+  kIndexMismatch,
+  // A file in the log's directory that is neither a segment, an index of
+  // one, nor the temporary of an interrupted index write (e.g.
+  // "audit-+000000000000001.seg"). `segment_file` names it; it is never read.
+  kUnexpectedFile,
 };
 
 // Stable snake_case name, e.g. "torn_tail".
@@ -261,6 +281,7 @@ struct AuditVerifyReport {
   std::uint64_t segments = 0;  // segments examined
   std::uint64_t records_verified =
       0;  // records that verified before the defect
+  std::uint64_t indexes_verified = 0;  // `.idx` files matching their seal
   // Where the first defect is: the segment file (path), the record's index
   // within the segment (0-based), and its byte offset in the file.
   std::string segment_file;
@@ -273,7 +294,11 @@ struct AuditVerifyReport {
 };
 
 // Walks every segment of the log in `directory`, in order, checking every
-// header, frame CRC, sequence and chain hash, and reports the first defect.
+// header, frame CRC, sequence and chain hash, and each sealed segment's seal
+// record; recomputes every sealed segment's index and compares it with the
+// seal and with the `.idx` file, if there is one (a missing index is not a
+// defect: queries scan that segment); and reports any other file in the
+// directory. Returns the first defect.
 // A tampered log is an OK result with a defect; errors are only for what
 // prevents looking: `kNotFound` (no such directory), `kInternal` (I/O).
 CONSENTRY_EXPORT absl::StatusOr<AuditVerifyReport> VerifyAuditLog(
@@ -289,9 +314,12 @@ CONSENTRY_EXPORT absl::StatusOr<AuditVerifyReport> RepairAuditLog(
 
 // Reads events back, using each sealed segment's index so that a query for
 // one subject or accessor reads only the matching frames, and one for a
-// time range only the segments that overlap it. Segments without an index
-// (the active one, or one cut by a crash) are scanned. Frames are CRC-
-// checked; integrity of the chain is `VerifyAuditLog`'s job.
+// time range only the segments that overlap it. An index is used only when
+// its SHA-256 matches the digest in its segment's seal record (and its
+// segment number and size match); segments without such an index (the
+// active one, one cut by a crash, one whose index was edited or swapped)
+// are scanned. Frames are CRC-checked; integrity of the chain, and so of
+// the seal records, is `VerifyAuditLog`'s job.
 // Thread-compatible. Owns nothing but its directory name; may run while an
 // `AuditLog` writes the same directory (it sees a prefix).
 class CONSENTRY_EXPORT AuditLogReader {
@@ -319,6 +347,7 @@ class CONSENTRY_EXPORT AuditLogReader {
     std::uint64_t segments_scanned = 0;  // read in full
     std::uint64_t segments_indexed = 0;  // answered from the index
     std::uint64_t segments_skipped = 0;  // excluded by the index
+    std::uint64_t indexes_rejected = 0;  // present, but not matching a seal
     std::uint64_t frames_read = 0;
   };
   const Stats& last_stats() const { return stats_; }

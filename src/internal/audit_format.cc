@@ -4,12 +4,9 @@
 #include "src/internal/audit_format.h"
 
 #include <dirent.h>
-#include <fcntl.h>
 #include <openssl/core_names.h>
 #include <openssl/evp.h>
 #include <openssl/params.h>
-#include <sys/stat.h>
-#include <unistd.h>
 
 #include <algorithm>
 #include <cerrno>
@@ -23,6 +20,8 @@
 #include "absl/strings/str_format.h"
 #include "consentry/v1/audit.pb.h"
 #include "src/internal/crc32c.h"
+#include "src/internal/file_io.h"
+#include "src/internal/status_macros.h"
 
 namespace consentry::internal {
 namespace {
@@ -353,6 +352,50 @@ bool AppendFrame(ChainHasher& hasher, const unsigned char* prev,
   return true;
 }
 
+bool Sha256(absl::string_view bytes, Hash256* out) {
+  unsigned int n = 0;
+  return EVP_Digest(bytes.data(), bytes.size(), out->data(), &n, EVP_sha256(),
+                    nullptr) == 1 &&
+         n == 32;
+}
+
+std::string EncodeSealPayload(const SealRecord& seal) {
+  std::string out(kSealPayloadSize, '\0');
+  std::memcpy(out.data(), kSealMagic, 8);
+  PutU64(out.data() + 8, seal.records);
+  PutU64(out.data() + 16, seal.next_sequence);
+  std::memcpy(out.data() + 24, seal.index_digest.data(), 32);
+  return out;
+}
+
+bool DecodeSealPayload(absl::string_view payload, SealRecord* seal) {
+  if (payload.size() != kSealPayloadSize ||
+      std::memcmp(payload.data(), kSealMagic, 8) != 0) {
+    return false;
+  }
+  seal->records = GetU64(payload.data() + 8);
+  seal->next_sequence = GetU64(payload.data() + 16);
+  std::memcpy(seal->index_digest.data(), payload.data() + 24, 32);
+  return true;
+}
+
+bool AppendSealFrame(ChainHasher& hasher, const unsigned char* prev,
+                     const SealRecord& seal, std::string* out,
+                     unsigned char* hash) {
+  const std::string payload = EncodeSealPayload(seal);
+  if (!hasher.Next(prev, payload, hash)) return false;
+  const std::uint32_t length =
+      kSealBit | static_cast<std::uint32_t>(payload.size());
+  const std::size_t at = out->size();
+  out->resize(at + kSealFrameSize);
+  char* p = out->data() + at;
+  PutU32(p, length);
+  PutU32(p + 4, FrameCrc(length, payload, hash));
+  std::memcpy(p + 8, payload.data(), payload.size());
+  std::memcpy(p + 8 + payload.size(), hash, 32);
+  return true;
+}
+
 FrameStatus ReadFrame(absl::string_view data, std::uint64_t* offset,
                       FrameView* frame) {
   const std::uint64_t at = *offset;
@@ -360,14 +403,18 @@ FrameStatus ReadFrame(absl::string_view data, std::uint64_t* offset,
   const std::uint64_t left = data.size() - at;
   if (left < kFrameHeaderSize) return FrameStatus::kIncomplete;
   const char* p = data.data() + at;
-  const std::uint32_t length = GetU32(p);
-  if (length > kMaxPayload) return FrameStatus::kBadLength;
+  const std::uint32_t word = GetU32(p);
+  const bool seal = (word & kSealBit) != 0;
+  const std::uint32_t length = word & ~kSealBit;
+  if (seal ? length != kSealPayloadSize : length > kMaxPayload) {
+    return FrameStatus::kBadLength;
+  }
   if (left < kFrameOverhead + length) return FrameStatus::kIncomplete;
   frame->offset = at;
   frame->payload = absl::string_view(p + 8, length);
   frame->hash = reinterpret_cast<const unsigned char*>(p + 8 + length);
-  frame->crc_ok =
-      GetU32(p + 4) == FrameCrc(length, frame->payload, frame->hash);
+  frame->crc_ok = GetU32(p + 4) == FrameCrc(word, frame->payload, frame->hash);
+  frame->seal = seal;
   *offset = at + kFrameOverhead + length;
   return FrameStatus::kOk;
 }
@@ -382,86 +429,83 @@ std::string IndexFileName(std::uint64_t number) {
   return absl::StrFormat("audit-%016d.idx", number);
 }
 
-absl::StatusOr<std::vector<std::uint64_t>> ListSegments(
-    const std::string& dir) {
+namespace {
+
+bool AllDigits(absl::string_view s, bool hex) {
+  for (char c : s) {
+    const bool ok = (c >= '0' && c <= '9') ||
+                    (hex && ((c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F')));
+    if (!ok) return false;
+  }
+  return !s.empty();
+}
+
+// "audit-" + 16 decimal digits + `ext`; the number in `*n`.
+bool ParseAuditName(absl::string_view name, absl::string_view ext,
+                    std::uint64_t* n) {
+  if (name.size() != 6 + 16 + ext.size() || !absl::StartsWith(name, "audit-") ||
+      !absl::EndsWith(name, ext)) {
+    return false;
+  }
+  const absl::string_view digits = name.substr(6, 16);
+  if (!AllDigits(digits, /*hex=*/false)) return false;
+  std::uint64_t v = 0;
+  for (char c : digits) {
+    const std::uint64_t d = static_cast<std::uint64_t>(c - '0');
+    if (v > (~std::uint64_t{0} - d) / 10) return false;
+    v = v * 10 + d;
+  }
+  *n = v;
+  return true;
+}
+
+}  // namespace
+
+absl::StatusOr<AuditDirListing> ListAuditDir(const std::string& dir) {
   DIR* d = opendir(dir.c_str());
   if (d == nullptr) return ErrnoStatus("cannot open directory", dir);
-  std::vector<std::uint64_t> out;
+  AuditDirListing out;
   while (dirent* e = readdir(d)) {
-    absl::string_view name(e->d_name);
-    if (name.size() != 26 || !absl::StartsWith(name, "audit-") ||
-        !absl::EndsWith(name, ".seg")) {
-      continue;
-    }
+    const absl::string_view name(e->d_name);
+    if (name == "." || name == "..") continue;
     std::uint64_t n = 0;
-    if (absl::SimpleAtoi(name.substr(6, 16), &n)) out.push_back(n);
+    if (ParseAuditName(name, ".seg", &n)) {
+      out.segments.push_back(n);
+    } else if (ParseAuditName(name, ".idx", &n)) {
+      out.indexes.push_back(n);
+    } else if (name.size() == 26 + 5 + 16 &&
+               ParseAuditName(name.substr(0, 26), ".idx", &n) &&
+               name.substr(26, 5) == ".tmp-" &&
+               AllDigits(name.substr(31), /*hex=*/true)) {
+      out.temporaries.emplace_back(name);
+    } else {
+      out.unexpected.emplace_back(name);
+    }
   }
   closedir(d);
-  std::sort(out.begin(), out.end());
+  std::sort(out.segments.begin(), out.segments.end());
+  std::sort(out.indexes.begin(), out.indexes.end());
+  std::sort(out.temporaries.begin(), out.temporaries.end());
+  std::sort(out.unexpected.begin(), out.unexpected.end());
   return out;
+}
+
+absl::StatusOr<std::vector<std::uint64_t>> ListSegments(
+    const std::string& dir) {
+  ASSIGN_OR_RETURN(AuditDirListing listing, ListAuditDir(dir));
+  return std::move(listing.segments);
 }
 
 absl::StatusOr<std::string> ReadFile(const std::string& path) {
-  const int fd = open(path.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0) return ErrnoStatus("cannot open", path);
-  std::string out;
-  struct stat st;
-  if (fstat(fd, &st) == 0 && st.st_size > 0) {
-    out.reserve(static_cast<std::size_t>(st.st_size));
+  // No size limit beyond the address space: a segment is as large as
+  // `segment_bytes` makes it.
+  absl::StatusOr<std::string> data =
+      ReadRegularFile(path, ~std::size_t{0} >> 1);
+  if (!data.ok()) {
+    return absl::Status(data.status().code(),
+                        absl::StrCat("audit log: ", data.status().message()));
   }
-  char buf[1 << 16];
-  while (true) {
-    const ssize_t n = read(fd, buf, sizeof(buf));
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      absl::Status s = ErrnoStatus("cannot read", path);
-      close(fd);
-      return s;
-    }
-    if (n == 0) break;
-    out.append(buf, static_cast<std::size_t>(n));
-  }
-  close(fd);
-  return out;
-}
-
-absl::Status SyncDirectory(const std::string& dir) {
-  const int fd = open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  if (fd < 0) return ErrnoStatus("cannot open directory", dir);
-  const int rc = fsync(fd);
-  absl::Status s = rc == 0 ? absl::OkStatus() : ErrnoStatus("cannot sync", dir);
-  close(fd);
-  return s;
-}
-
-absl::Status WriteFileAtomically(const std::string& dir,
-                                 const std::string& name,
-                                 absl::string_view data) {
-  const std::string tmp = absl::StrCat(dir, "/", name, ".tmp");
-  const std::string path = absl::StrCat(dir, "/", name);
-  const int fd =
-      open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-  if (fd < 0) return ErrnoStatus("cannot create", tmp);
-  std::size_t done = 0;
-  while (done < data.size()) {
-    const ssize_t n = write(fd, data.data() + done, data.size() - done);
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      absl::Status s = ErrnoStatus("cannot write", tmp);
-      close(fd);
-      return s;
-    }
-    done += static_cast<std::size_t>(n);
-  }
-  if (fdatasync(fd) != 0) {
-    absl::Status s = ErrnoStatus("cannot sync", tmp);
-    close(fd);
-    return s;
-  }
-  close(fd);
-  if (rename(tmp.c_str(), path.c_str()) != 0)
-    return ErrnoStatus("cannot rename", tmp);
-  return absl::OkStatus();
+  return data;
 }
 
 // ---------------------------------------------------------------------------

@@ -30,7 +30,9 @@ using Hash256 = std::array<unsigned char, 32>;
 inline constexpr char kSegmentMagic[8] = {'C', 'N', 'S', 'A',
                                           'U', 'D', '0', '1'};
 inline constexpr char kIndexMagic[8] = {'C', 'N', 'S', 'I', 'D', 'X', '0', '1'};
-inline constexpr std::uint32_t kFormatVersion = 1;
+// Version 2 added the seal record that ends every sealed segment and
+// carries the digest of its index; version 1 segments are not read.
+inline constexpr std::uint32_t kFormatVersion = 2;
 inline constexpr std::uint32_t kFlagKeyed = 1;
 // magic 8, version 4, flags 4, number 8, first sequence 8, prev hash 32, crc 4
 inline constexpr std::size_t kSegmentHeaderSize = 68;
@@ -41,6 +43,12 @@ inline constexpr std::size_t kFrameOverhead =
     kFrameHeaderSize + kFrameTrailerSize;
 // A payload longer than this is corrupt (events are a few hundred bytes).
 inline constexpr std::uint32_t kMaxPayload = 1u << 20;
+// The length word of a seal frame has this bit set; its payload is
+// "CNSSEAL2" | u64 records | u64 next sequence | SHA-256 of the index.
+inline constexpr std::uint32_t kSealBit = 0x80000000u;
+inline constexpr char kSealMagic[8] = {'C', 'N', 'S', 'S', 'E', 'A', 'L', '2'};
+inline constexpr std::size_t kSealPayloadSize = 8 + 8 + 8 + 32;
+inline constexpr std::size_t kSealFrameSize = kFrameOverhead + kSealPayloadSize;
 
 // ---------------------------------------------------------------------------
 // Little-endian fixed-width integers.
@@ -178,24 +186,55 @@ bool AppendFrame(ChainHasher& hasher, const unsigned char* prev,
                  absl::string_view payload, std::string* out,
                  unsigned char* hash);
 
-// The CRC a frame must carry.
+// The CRC a frame must carry (`length` is the length word as stored).
 std::uint32_t FrameCrc(std::uint32_t length, absl::string_view payload,
                        const unsigned char* hash);
+
+// The seal record: the final frame of a sealed segment. It is chained like
+// an event (so a keyed chain authenticates it) but takes no sequence; it
+// binds the segment's record count and the SHA-256 of its index file, so
+// that a query trusts an index only when it is the one the writer sealed.
+struct SealRecord {
+  std::uint64_t records = 0;
+  std::uint64_t next_sequence = 0;
+  Hash256 index_digest{};
+};
+std::string EncodeSealPayload(const SealRecord& seal);
+// False unless `payload` is exactly a seal payload.
+bool DecodeSealPayload(absl::string_view payload, SealRecord* seal);
+// Appends the seal frame to `out`, chaining from `prev`. False on a
+// libcrypto failure.
+bool AppendSealFrame(ChainHasher& hasher, const unsigned char* prev,
+                     const SealRecord& seal, std::string* out,
+                     unsigned char* hash);
+// SHA-256 of `bytes` (an index file). False on a libcrypto failure.
+bool Sha256(absl::string_view bytes, Hash256* out);
 
 // ---------------------------------------------------------------------------
 // Files.
 
 std::string SegmentFileName(std::uint64_t number);
 std::string IndexFileName(std::uint64_t number);
-// Segment numbers present in `dir`, ascending. Errors: `kNotFound`.
+
+// What a log directory holds, by name. Names are parsed strictly: exactly
+// "audit-" + 16 decimal digits + ".seg" or ".idx" (no sign, no spaces).
+struct AuditDirListing {
+  std::vector<std::uint64_t> segments;  // ascending
+  std::vector<std::uint64_t> indexes;   // ascending
+  // Temporaries of an index write a crash interrupted
+  // ("audit-<16 digits>.idx.tmp-<16 hex digits>"): ignored, removed by
+  // `AuditLog::Open` and `RepairAuditLog`.
+  std::vector<std::string> temporaries;
+  // Every other entry (never read as a segment or index), sorted.
+  std::vector<std::string> unexpected;
+};
+// Errors: `kNotFound`, `kPermissionDenied`, `kInternal`.
+absl::StatusOr<AuditDirListing> ListAuditDir(const std::string& dir);
+// The segment numbers of `ListAuditDir`.
 absl::StatusOr<std::vector<std::uint64_t>> ListSegments(const std::string& dir);
-// Whole file. Errors: `kNotFound`, `kInternal`.
+// Whole regular file. Errors: `kNotFound`, `kInvalidArgument` (not a
+// regular file), `kInternal`.
 absl::StatusOr<std::string> ReadFile(const std::string& path);
-// Writes `data` to `path` via a temporary file and rename, synced.
-absl::Status WriteFileAtomically(const std::string& dir,
-                                 const std::string& name,
-                                 absl::string_view data);
-absl::Status SyncDirectory(const std::string& dir);
 
 // A status for the failed system call `what` on `path`, from errno:
 // kNotFound, kPermissionDenied, or kInternal, naming both.
@@ -219,7 +258,7 @@ struct SegmentIndex {
   std::vector<std::pair<std::uint64_t, std::uint64_t>> entries;
 
   void Add(std::int64_t time, std::uint64_t offset, const EventKeys& keys);
-  std::string Encode();  // sorts `entries`
+  std::string Encode();  // sorts `entries`; deterministic
   // False when the bytes are not a valid index.
   static bool Decode(absl::string_view bytes, SegmentIndex* out);
 };
@@ -230,9 +269,12 @@ struct FrameView {
   absl::string_view payload;
   const unsigned char* hash = nullptr;
   bool crc_ok = false;
+  bool seal = false;  // a seal frame (`payload` is a seal payload)
 };
 enum class FrameStatus { kOk, kEnd, kIncomplete, kBadLength };
-// Reads the frame at `*offset` in `data`; on kOk advances `*offset`.
+// Reads the frame at `*offset` in `data`; on kOk advances `*offset`. A
+// length word with `kSealBit` is a seal frame (kBadLength unless its
+// payload has `kSealPayloadSize` bytes).
 FrameStatus ReadFrame(absl::string_view data, std::uint64_t* offset,
                       FrameView* frame);
 

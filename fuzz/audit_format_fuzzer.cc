@@ -1,0 +1,160 @@
+// Copyright 2026 The consentry Authors.
+// SPDX-License-Identifier: Apache-2.0
+//
+// The audit log's decoders on arbitrary bytes: segment header, frames (event
+// and seal), events, seal payloads and index files. Properties: decoding
+// never crashes or reads out of bounds; whatever decodes re-encodes to the
+// same bytes (header, seal, a sorted index) or to an encoding that decodes
+// to the same value and re-encodes identically (events); the fields the
+// writer indexes agree with the full decode; a frame's view stays inside
+// the input.
+
+#include <algorithm>
+#include <cstddef>
+#include <cstdint>
+#include <string>
+
+#include "fuzz/fuzz_support.h"
+#include "src/internal/audit_format.h"
+
+namespace {
+
+using namespace consentry;            // NOLINT
+using namespace consentry::internal;  // NOLINT
+
+// The encoding of `e` with its sequence, as the writer makes it.
+std::string Encode(const OwnedAuditEvent& o) {
+  AuditEvent e;
+  e.time_unix_nanos = o.time_unix_nanos;
+  e.action = o.action;
+  e.accessor = o.accessor;
+  e.subject = o.subject;
+  e.category = o.category;
+  e.purpose = o.purpose;
+  e.policy_version = o.policy_version;
+  e.record_ref = o.record_ref;
+  e.recipient = o.recipient;
+  e.request_id = o.request_id;
+  e.reason = o.reason;
+  e.revision = o.revision;
+  e.shadow = o.shadow;
+  e.subjects_included = o.subjects_included;
+  e.subjects_excluded = o.subjects_excluded;
+  e.detail = o.detail;
+  std::string out(EncodedEventSizeBound(e) + kMaxSequenceFieldSize, '\0');
+  char* end = EncodeEvent(e, out.data());
+  CONSENTRY_FUZZ_CHECK(
+      static_cast<std::size_t>(end - out.data()) == EncodedEventSize(e),
+      "EncodedEventSize disagrees with EncodeEvent");
+  end = EncodeSequenceField(o.sequence, end);
+  out.resize(static_cast<std::size_t>(end - out.data()));
+  return out;
+}
+
+void CheckEvent(absl::string_view payload) {
+  OwnedAuditEvent e;
+  EventKeys keys;
+  const bool scanned = ScanEventKeys(payload, &keys);
+  if (!DecodeEvent(payload, &e)) return;
+  if (scanned) {
+    CONSENTRY_FUZZ_CHECK(keys.subject == e.subject, "indexed subject differs");
+    CONSENTRY_FUZZ_CHECK(keys.accessor == e.accessor,
+                         "indexed accessor differs");
+    CONSENTRY_FUZZ_CHECK(keys.time_unix_nanos == e.time_unix_nanos,
+                         "indexed time differs");
+    CONSENTRY_FUZZ_CHECK(keys.sequence == e.sequence, "sequence differs");
+  }
+  const std::string once = Encode(e);
+  OwnedAuditEvent again;
+  CONSENTRY_FUZZ_CHECK(DecodeEvent(once, &again), "re-encoding does not parse");
+  CONSENTRY_FUZZ_CHECK(Encode(again) == once, "re-encoding is not stable");
+  EventKeys k2;
+  CONSENTRY_FUZZ_CHECK(ScanEventKeys(once, &k2) && k2.subject == e.subject &&
+                           k2.sequence == e.sequence,
+                       "the writer's encoding does not scan");
+}
+
+void CheckFrames(absl::string_view data, std::uint64_t offset) {
+  FrameView f;
+  for (int n = 0; n < 64; ++n) {
+    const std::uint64_t at = offset;
+    const FrameStatus st = ReadFrame(data, &offset, &f);
+    if (st != FrameStatus::kOk) {
+      CONSENTRY_FUZZ_CHECK(offset == at, "a failed read advanced");
+      return;
+    }
+    CONSENTRY_FUZZ_CHECK(offset > at && offset <= data.size(),
+                         "a frame ends outside the input");
+    CONSENTRY_FUZZ_CHECK(f.payload.data() >= data.data() &&
+                             f.payload.data() + f.payload.size() + 32 <=
+                                 data.data() + data.size(),
+                         "a frame's view leaves the input");
+    if (!f.crc_ok) continue;
+    if (f.seal) {
+      SealRecord seal;
+      CONSENTRY_FUZZ_CHECK(f.payload.size() == kSealPayloadSize,
+                           "a seal of the wrong size");
+      if (DecodeSealPayload(f.payload, &seal)) {
+        CONSENTRY_FUZZ_CHECK(EncodeSealPayload(seal) == f.payload,
+                             "a seal does not re-encode");
+      }
+    } else {
+      CheckEvent(f.payload);
+    }
+  }
+}
+
+}  // namespace
+
+extern "C" int LLVMFuzzerInitialize(int*, char***) {
+  consentry::fuzz::SilenceProtobufLogs();
+  return 0;
+}
+
+extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* bytes,
+                                      std::size_t size) {
+  const absl::string_view data(reinterpret_cast<const char*>(bytes), size);
+
+  // A segment: header, then frames.
+  SegmentHeader h;
+  if (DecodeSegmentHeader(data, &h) == HeaderProblem::kNone) {
+    char out[kSegmentHeaderSize];
+    EncodeSegmentHeader(h, out);
+    CONSENTRY_FUZZ_CHECK(absl::string_view(out, sizeof(out)) ==
+                             data.substr(0, kSegmentHeaderSize),
+                         "a segment header does not re-encode");
+    CheckFrames(data, kSegmentHeaderSize);
+  }
+  // Frames from the start, and a bare event payload.
+  CheckFrames(data, 0);
+  CheckEvent(data);
+
+  // A seal payload.
+  SealRecord seal;
+  if (DecodeSealPayload(data, &seal)) {
+    CONSENTRY_FUZZ_CHECK(EncodeSealPayload(seal) == data,
+                         "a seal payload does not re-encode");
+  }
+
+  // An index file: what decodes re-encodes (entries sorted) and decodes to
+  // the same index.
+  SegmentIndex index;
+  if (SegmentIndex::Decode(data, &index)) {
+    const bool sorted =
+        std::is_sorted(index.entries.begin(), index.entries.end());
+    SegmentIndex copy = index;
+    const std::string encoded = copy.Encode();
+    if (sorted) {
+      CONSENTRY_FUZZ_CHECK(encoded == data, "an index does not re-encode");
+    }
+    SegmentIndex again;
+    CONSENTRY_FUZZ_CHECK(SegmentIndex::Decode(encoded, &again),
+                         "a re-encoded index does not decode");
+    CONSENTRY_FUZZ_CHECK(again.segment_number == index.segment_number &&
+                             again.records == index.records &&
+                             again.file_size == index.file_size &&
+                             again.entries == copy.entries,
+                         "a re-encoded index decodes differently");
+  }
+  return 0;
+}
