@@ -276,6 +276,50 @@ expect "$ERR" "unknown step 'fly'"
 run 2 request open "${DESK[@]}" --kind=gossip --subject=m-2 --requester=Taro
 run 2 request advance "${DESK[@]}" req-2 fee-paid
 expect "$ERR" 'needs --payment-ref'
+# A subject (or any string) that is not UTF-8 is refused at intake.
+run 1 request open "${DESK[@]}" --kind=disclosure --subject="$(printf 'm-\xff')" --requester=Taro
+expect "$ERR" 'subject_id is not valid UTF-8'
+[[ ! -e $RQ/req-3.textproto ]] || { echo "FAIL: a non-UTF-8 request was stored"; failures=$((failures + 1)); }
+# A hand-edited file: processing, another person's verified subject, no fee,
+# no transitions. Refused, and nothing is written for anyone.
+printf 'id: "req-3"\nkind: REQUEST_KIND_DISCLOSURE\nsubject_id: "m-1"\nrequester { name: "X" identity { verified: true } }\nform_returned: true\nstate: REQUEST_STATE_PROCESSING\nverified_subject_id: "m-2"\nversion: 1\n' >"$RQ/req-3.textproto"
+run 1 request advance "${DESK[@]}" req-3 execute
+expect "$ERR" 'DATA_LOSS.*req-3.textproto'
+[[ ! -e $RQ/req-3.answer.json ]] || { echo "FAIL: an answer was written for a forged request"; failures=$((failures + 1)); }
+# A file whose id differs from its name does not update the request it names.
+cp "$RQ/req-2.textproto" "$T/req-2.before"
+sed 's/^id: "req-2"/id: "req-1"/' "$RQ/req-2.textproto" >"$RQ/req-4.textproto"
+run 1 request advance "${DESK[@]}" req-4 send-form
+expect "$ERR" 'holds request .req-1., not .req-4.'
+cmp -s "$RQ/req-2.textproto" "$T/req-2.before" || { echo "FAIL: req-2 changed"; failures=$((failures + 1)); }
+run 0 request show --requests-dir="$RQ" req-1
+expect "$OUT" 'answered'
+# Garbage, and a directory, where request files should be.
+printf 'garbage {{{ \xff\n' >"$RQ/req-5.textproto"
+mkdir "$RQ/req-6.textproto"
+# Listing reports and skips the bad files, lists the others, exits 1.
+run 1 request list --requests-dir="$RQ"
+expect "$OUT" '^req-1 '
+expect "$OUT" '^req-2 '
+reject "$OUT" '^req-[3-6] '
+expect "$ERR" 'req-3.textproto'
+expect "$ERR" 'req-4.textproto'
+expect "$ERR" 'req-5.textproto'
+expect "$ERR" 'req-6.textproto'
+# Every other request still advances, a disclosure (which lists the
+# subject's requests for its package) included.
+run 0 request advance "${DESK[@]}" req-2 send-form
+run 0 request open "${DESK[@]}" --kind=disclosure --subject=m-2 --requester=Taro
+expect "$OUT" '^req-7$'
+for step in send-form form-returned "fee-paid --payment-ref=T-7" \
+  "verify-identity --verified-subject=m-2 --document=passport" start execute; do
+  # shellcheck disable=SC2086
+  run 0 request advance "${DESK[@]}" req-7 $step
+done
+expect "$ERR" 'skipped an unreadable request file'
+run 0 request package --requests-dir="$RQ" req-7
+expect "$OUT" '"subject_id": "m-2"'
+rm -rf "$RQ/req-3.textproto" "$RQ/req-4.textproto" "$RQ/req-5.textproto" "$RQ/req-6.textproto"
 # The steps were audited into --audit-dir.
 run 0 audit verify "$T/desk-audit"
 run 0 audit query "$T/desk-audit" --subject=m-1
