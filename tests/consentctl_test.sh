@@ -237,6 +237,30 @@ expect "$OUT" 'OVERDUE .* callcenter-tokyo'
 run 2 recipients list --policy="$POLICY"
 run 2 recipients due --registry="$REGISTRY" --policy="$POLICY" --as-of=yesterday
 
+# --- inputs must be regular files under the size limit ------------------------
+mkdir -p "$T/registry-dir.textproto"
+run 1 recipients due --registry="$T/registry-dir.textproto" --policy="$POLICY" --as-of=2026-11-01
+expect "$ERR" 'registry-dir.textproto.* is not a regular file \(it is a directory\)'
+reject "$OUT" 'no recipient due'
+ln -sf /dev/zero "$T/zero.textproto"
+run 1 policy lint "$T/zero.textproto"
+expect "$OUT" 'zero.textproto.* is not a regular file'
+run 1 recipients list --registry="$REGISTRY" --policy="$T/zero.textproto"
+expect "$ERR" 'zero.textproto.* is not a regular file'
+truncate -s 300M "$T/huge.textproto"
+run 1 recipients list --registry="$T/huge.textproto" --policy="$POLICY"
+expect "$ERR" 'RESOURCE_EXHAUSTED.*more than the limit'
+rm -f "$T/huge.textproto"
+# --- repeated and conflicting flags are usage errors ------------------------
+run 2 consent show --sqlite="$T/a.db" --postgres="host=/nonexistent" m-1
+expect "$ERR" '--sqlite and --postgres cannot be used together'
+run 2 consent show --postgres="host=/nonexistent" --pg-schema=x --sqlite="$T/a.db" m-1
+expect "$ERR" '--sqlite and --postgres cannot be used together'
+run 2 recipients list --registry="$REGISTRY" --registry="$T/other.textproto" --policy="$POLICY"
+expect "$ERR" '--registry is given more than once'
+run 2 policy lint --json --json "$POLICY"
+expect "$ERR" '--json is given more than once'
+
 # --- requests --------------------------------------------------------------
 RQ=$T/requests
 DESK=(--requests-dir="$RQ" --policy="$POLICY" --sqlite="$DB" --audit-dir="$T/desk-audit")
