@@ -251,6 +251,14 @@ truncate -s 300M "$T/huge.textproto"
 run 1 recipients list --registry="$T/huge.textproto" --policy="$POLICY"
 expect "$ERR" 'RESOURCE_EXHAUSTED.*more than the limit'
 rm -f "$T/huge.textproto"
+# --- outputs never write through a planted symlink ---------------------------
+mkdir -p "$T/outside" "$T/outdir"
+printf 'precious\n' >"$T/outside/victim"
+ln -s "$T/outside/victim" "$T/outdir/export.json.tmp"
+run 0 consent export --sqlite="$DB" --out="$T/outdir/export.json"
+expect "$T/outdir/export.json" '"subject_id"'
+expect "$T/outside/victim" '^precious$'
+[[ -L $T/outdir/export.json.tmp ]] || { echo "FAIL: planted link removed"; failures=$((failures + 1)); }
 # --- repeated and conflicting flags are usage errors ------------------------
 run 2 consent show --sqlite="$T/a.db" --postgres="host=/nonexistent" m-1
 expect "$ERR" '--sqlite and --postgres cannot be used together'
@@ -335,6 +343,9 @@ expect "$ERR" 'req-6.textproto'
 run 0 request advance "${DESK[@]}" req-2 send-form
 run 0 request open "${DESK[@]}" --kind=disclosure --subject=m-2 --requester=Taro
 expect "$OUT" '^req-7$'
+# (and a symlink planted at its answer's old temporary name: see below)
+printf 'precious\n' >"$T/outside-victim"
+ln -s "$T/outside-victim" "$RQ/req-7.answer.en.md.tmp"
 for step in send-form form-returned "fee-paid --payment-ref=T-7" \
   "verify-identity --verified-subject=m-2 --document=passport" start execute; do
   # shellcheck disable=SC2086
@@ -344,6 +355,13 @@ expect "$ERR" 'skipped an unreadable request file'
 run 0 request package --requests-dir="$RQ" req-7
 expect "$OUT" '"subject_id": "m-2"'
 rm -rf "$RQ/req-3.textproto" "$RQ/req-4.textproto" "$RQ/req-5.textproto" "$RQ/req-6.textproto"
+# A symlink planted at a request file's old temporary name is not followed.
+ln -s "$T/outside-victim" "$RQ/req-2.textproto.tmp"
+run 0 request advance "${DESK[@]}" req-2 form-returned
+run 0 request advance "${DESK[@]}" req-7 answer --answer-ref=letter-7
+expect "$T/outside-victim" '^precious$'
+reject "$T/outside-victim" 'req-'
+rm -f "$RQ/req-2.textproto.tmp" "$RQ/req-7.answer.en.md.tmp"
 # The steps were audited into --audit-dir.
 run 0 audit verify "$T/desk-audit"
 run 0 audit query "$T/desk-audit" --subject=m-1

@@ -6,13 +6,13 @@
 #include <unistd.h>
 
 #include <cstdio>
-#include <fstream>
 #include <iostream>
 #include <utility>
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "src/internal/file_io.h"
 
 namespace consentctl {
 
@@ -261,19 +261,10 @@ absl::Status WriteOutput(const std::string& path, absl::string_view data) {
     return std::cout ? absl::OkStatus()
                      : absl::InternalError("cannot write to stdout");
   }
-  const std::string tmp = path + ".tmp";
-  {
-    std::ofstream f(tmp, std::ios::binary | std::ios::trunc);
-    if (!f) return absl::PermissionDeniedError("cannot create " + tmp);
-    f.write(data.data(), static_cast<std::streamsize>(data.size()));
-    f.close();
-    if (!f) return absl::InternalError("cannot write " + tmp);
-  }
-  if (std::rename(tmp.c_str(), path.c_str()) != 0) {
-    std::remove(tmp.c_str());
-    return absl::InternalError("cannot rename " + tmp + " to " + path);
-  }
-  return absl::OkStatus();
+  // A temporary file created exclusively under a fresh name (never
+  // through a file or symlink planted there), synced, renamed over `path`,
+  // and the directory synced.
+  return consentry::internal::WriteFileAtomically(path, data);
 }
 
 }  // namespace consentctl

@@ -115,7 +115,10 @@ class Progress {
   absl::Time last_ = absl::InfinitePast();
 };
 
-// Writes `data` to `path` ("-" for stdout) atomically (temp file + rename).
+// Writes `data` to `path` ("-" for stdout) atomically and durably: an
+// exclusively created temporary file in the same directory, synced, then
+// renamed over `path` and the directory synced. A symlink planted at any
+// temporary name is never followed.
 absl::Status WriteOutput(const std::string& path, absl::string_view data);
 
 }  // namespace consentctl
