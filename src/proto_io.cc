@@ -3,10 +3,6 @@
 
 #include "consentry/proto_io.h"
 
-#include <cerrno>
-#include <cstring>
-#include <fstream>
-#include <sstream>
 #include <string>
 #include <vector>
 
@@ -19,8 +15,12 @@
 #include "google/protobuf/stubs/common.h"
 #include "google/protobuf/text_format.h"
 #include "google/protobuf/util/json_util.h"
+#include "src/internal/file_io.h"
 
 namespace consentry {
+
+static_assert(kMaxInputFileBytes == internal::kDefaultMaxInputBytes);
+
 namespace {
 
 class CollectErrors final : public google::protobuf::io::ErrorCollector {
@@ -191,24 +191,9 @@ absl::StatusOr<std::string> SerializeMessage(
 }
 
 absl::StatusOr<std::string> ReadFileToString(absl::string_view path) {
-  const std::string p(path);
-  std::ifstream in(p, std::ios::binary);
-  if (!in) {
-    const int err = errno;
-    if (err == ENOENT) {
-      return absl::NotFoundError(absl::StrCat(p, ": no such file"));
-    }
-    if (err == EACCES) {
-      return absl::PermissionDeniedError(
-          absl::StrCat(p, ": permission denied"));
-    }
-    return absl::InternalError(
-        absl::StrCat(p, ": cannot open: ", std::strerror(err)));
-  }
-  std::ostringstream ss;
-  ss << in.rdbuf();
-  if (in.bad()) return absl::InternalError(absl::StrCat(p, ": read error"));
-  return ss.str();
+  // One implementation for every input the library and its tools read: a
+  // regular file under the limit, or an error naming the path.
+  return internal::ReadRegularFile(std::string(path), kMaxInputFileBytes);
 }
 
 absl::StatusOr<v1::Policy> LoadPolicyFile(absl::string_view path) {

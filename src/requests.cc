@@ -9,11 +9,15 @@
 #include <utility>
 #include <vector>
 
+#include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/time/clock.h"
 #include "consentry/proto_io.h"
 #include "consentry/v1/policy.pb.h"
+#include "google/protobuf/descriptor.h"
+#include "google/protobuf/message.h"
+#include "google/protobuf/stubs/common.h"
 #include "src/internal/mutex.h"
 #include "src/internal/request_answers.h"
 #include "src/internal/status_macros.h"
@@ -83,7 +87,215 @@ bool NeedsContract(v1::RequestKind kind) {
          kind == v1::REQUEST_KIND_PROVISION_STOP;
 }
 
+bool IsValidUtf8(absl::string_view s) {
+  return google::protobuf::internal::IsStructurallyValidUTF8(
+      s.data(), static_cast<int>(s.size()));
+}
+
+// Fields holding an identifier (short); every other string is free text.
+bool IsIdField(const google::protobuf::FieldDescriptor& f) {
+  const std::string& n = f.name();
+  return n == "id" || n == "subject_id" || n == "verified_subject_id" ||
+         n == "actor" || n == "verified_by" || n == "purposes" ||
+         n == "record_ref" || n == "kind" || n == "value" || n == "step" ||
+         n == "hook" || n == "target" || n == "field" || n == "payment_ref" ||
+         n == "answer_ref" || n == "name";
+}
+
+// Every string of `m`: valid UTF-8, within its limit. `path` names the
+// first bad one.
+absl::Status CheckStrings(const google::protobuf::Message& m,
+                          const std::string& prefix) {
+  using google::protobuf::FieldDescriptor;
+  const google::protobuf::Reflection* refl = m.GetReflection();
+  std::vector<const FieldDescriptor*> fields;
+  refl->ListFields(m, &fields);
+  for (const FieldDescriptor* f : fields) {
+    const int n = f->is_repeated() ? refl->FieldSize(m, f) : 1;
+    if (f->is_repeated() && n > kMaxRequestHistory) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          prefix, f->name(), " has ", n, " entries, more than the limit of ",
+          kMaxRequestHistory));
+    }
+    for (int i = 0; i < n; ++i) {
+      const std::string where =
+          f->is_repeated() ? absl::StrCat(prefix, f->name(), "[", i, "]")
+                           : absl::StrCat(prefix, f->name());
+      if (f->cpp_type() == FieldDescriptor::CPPTYPE_STRING) {
+        std::string scratch;
+        const std::string& v =
+            f->is_repeated()
+                ? refl->GetRepeatedStringReference(m, f, i, &scratch)
+                : refl->GetStringReference(m, f, &scratch);
+        if (!IsValidUtf8(v)) {
+          return absl::InvalidArgumentError(
+              absl::StrCat(where, " is not valid UTF-8"));
+        }
+        const std::size_t limit =
+            IsIdField(*f) ? kMaxRequestIdBytes : kMaxRequestTextBytes;
+        if (v.size() > limit) {
+          return absl::InvalidArgumentError(
+              absl::StrCat(where, " has ", v.size(),
+                           " bytes, more than the limit of ", limit));
+        }
+      } else if (f->cpp_type() == FieldDescriptor::CPPTYPE_MESSAGE) {
+        const google::protobuf::Message& sub =
+            f->is_repeated() ? refl->GetRepeatedMessage(m, f, i)
+                             : refl->GetMessage(m, f);
+        RETURN_IF_ERROR(CheckStrings(sub, where + "."));
+      }
+    }
+  }
+  return absl::OkStatus();
+}
+
+// The desk's steps and the states each moves between (`from` UNSPECIFIED
+// in the table means: any of RECEIVED, FORM_SENT, PROCESSING).
+struct StepRule {
+  absl::string_view step;
+  v1::RequestState from;
+  v1::RequestState to;
+  bool repeatable;
+};
+constexpr StepRule kStepRules[] = {
+    {"received", v1::REQUEST_STATE_UNSPECIFIED, v1::REQUEST_STATE_RECEIVED,
+     false},
+    {"form_sent", v1::REQUEST_STATE_RECEIVED, v1::REQUEST_STATE_FORM_SENT,
+     false},
+    {"form_returned", v1::REQUEST_STATE_FORM_SENT, v1::REQUEST_STATE_FORM_SENT,
+     false},
+    {"fee_paid", v1::REQUEST_STATE_FORM_SENT, v1::REQUEST_STATE_FORM_SENT,
+     false},
+    {"identity_verified", v1::REQUEST_STATE_FORM_SENT,
+     v1::REQUEST_STATE_FORM_SENT, false},
+    {"agent_verified", v1::REQUEST_STATE_FORM_SENT, v1::REQUEST_STATE_FORM_SENT,
+     false},
+    {"processing_started", v1::REQUEST_STATE_FORM_SENT,
+     v1::REQUEST_STATE_PROCESSING, false},
+    {"hook_failed", v1::REQUEST_STATE_PROCESSING, v1::REQUEST_STATE_PROCESSING,
+     true},
+    {"executed", v1::REQUEST_STATE_PROCESSING, v1::REQUEST_STATE_EXECUTED,
+     false},
+    {"answered", v1::REQUEST_STATE_EXECUTED, v1::REQUEST_STATE_ANSWERED, false},
+    {"refused", v1::REQUEST_STATE_UNSPECIFIED, v1::REQUEST_STATE_REFUSED,
+     false},
+};
+
+bool HasStep(const v1::SubjectRequest& r, absl::string_view step) {
+  return std::any_of(r.transitions().begin(), r.transitions().end(),
+                     [&](const v1::Transition& t) { return t.step() == step; });
+}
+
+// The transitions form an unbroken path of the desk's steps ending in the
+// request's state, and the recorded facts agree with it.
+absl::Status CheckHistory(const v1::SubjectRequest& r) {
+  auto bad = [&](absl::string_view what) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("request ", r.id(), ": ", what));
+  };
+  if (r.transitions().empty()) {
+    return bad(absl::StrCat("no transitions, yet in state ",
+                            RequestStateName(r.state())));
+  }
+  v1::RequestState at = v1::REQUEST_STATE_UNSPECIFIED;
+  std::vector<absl::string_view> seen;
+  for (int i = 0; i < r.transitions_size(); ++i) {
+    const v1::Transition& t = r.transitions(i);
+    const StepRule* rule = nullptr;
+    for (const StepRule& k : kStepRules) {
+      if (k.step == t.step()) rule = &k;
+    }
+    if (rule == nullptr) {
+      return bad(
+          absl::StrCat("transitions[", i, "]: unknown step '", t.step(), "'"));
+    }
+    const bool refusable = at == v1::REQUEST_STATE_RECEIVED ||
+                           at == v1::REQUEST_STATE_FORM_SENT ||
+                           at == v1::REQUEST_STATE_PROCESSING;
+    const bool from_ok = rule->step == "refused" ? refusable : at == rule->from;
+    if (!from_ok || t.from() != at || t.to() != rule->to) {
+      return bad(absl::StrCat("transitions[", i, "]: step '", t.step(),
+                              "' from ", RequestStateName(t.from()), " to ",
+                              RequestStateName(t.to()),
+                              " does not follow state ", RequestStateName(at)));
+    }
+    if (!rule->repeatable &&
+        std::find(seen.begin(), seen.end(), rule->step) != seen.end()) {
+      return bad(absl::StrCat("transitions[", i, "]: step '", t.step(),
+                              "' happened twice"));
+    }
+    seen.push_back(rule->step);
+    at = rule->to;
+  }
+  if (at != r.state()) {
+    return bad(absl::StrCat("state is ", RequestStateName(r.state()),
+                            " but the transitions end in ",
+                            RequestStateName(at)));
+  }
+  if (r.form_returned() != HasStep(r, "form_returned")) {
+    return bad("form_returned disagrees with the transitions");
+  }
+  if (r.fee().paid() != HasStep(r, "fee_paid")) {
+    return bad("fee.paid disagrees with the transitions");
+  }
+  if (r.fee().paid() && r.fee().amount_jpy() <= 0) {
+    return bad("fee.paid without a fee amount");
+  }
+  if (r.requester().identity().verified() != HasStep(r, "identity_verified")) {
+    return bad("requester.identity.verified disagrees with the transitions");
+  }
+  if (r.agent().authority().verified() != HasStep(r, "agent_verified")) {
+    return bad("agent.authority.verified disagrees with the transitions");
+  }
+  if (r.requester().identity().verified() == r.verified_subject_id().empty()) {
+    return bad(
+        "verified_subject_id is set if and only if the identity is "
+        "verified");
+  }
+  if (!r.verified_subject_id().empty() &&
+      r.verified_subject_id() != r.subject_id()) {
+    return bad(absl::StrCat("verified_subject_id '", r.verified_subject_id(),
+                            "' is not the subject the request names '",
+                            r.subject_id(), "'"));
+  }
+  if (r.has_refusal() != (r.state() == v1::REQUEST_STATE_REFUSED)) {
+    return bad("a refusal is recorded if and only if the state is refused");
+  }
+  return absl::OkStatus();
+}
+
+// An error text for the request file: integrator errors may hold any
+// bytes; keep them readable and within the limit.
+std::string SafeText(std::string s) {
+  if (!IsValidUtf8(s)) s = absl::CHexEscape(s);
+  if (s.size() > kMaxRequestTextBytes / 2) {
+    s.resize(kMaxRequestTextBytes / 2);
+    while (!s.empty() && !IsValidUtf8(s)) s.pop_back();
+    s += "...";
+  }
+  return s;
+}
+
 }  // namespace
+
+absl::Status ValidateRequestRecord(const v1::SubjectRequest& r) {
+  RETURN_IF_ERROR(CheckStrings(r, ""));
+  if (!v1::RequestKind_IsValid(r.kind()) ||
+      r.kind() == v1::REQUEST_KIND_UNSPECIFIED) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "request ", r.id(), ": unknown kind ", static_cast<int>(r.kind())));
+  }
+  if (!v1::RequestState_IsValid(r.state()) ||
+      r.state() == v1::REQUEST_STATE_UNSPECIFIED) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "request ", r.id(), ": unknown state ", static_cast<int>(r.state())));
+  }
+  if (r.subject_id().empty()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("request ", r.id(), ": subject_id is empty"));
+  }
+  return CheckHistory(r);
+}
 
 // ---------------------------------------------------------------------------
 // InMemoryRequestStore
@@ -272,11 +484,14 @@ struct RequestDesk::Impl {
     absl::StatusOr<std::string> note = mutate(r);
     if (!note.ok()) return note.status();
     AddTransition(r, to, step, actor, *note, Now());
+    // Nothing the desk writes may fail the check a store applies on read.
+    RETURN_IF_ERROR(ValidateRequestRecord(r));
     RETURN_IF_ERROR(Audit(r, actor, step));
     return requests->Update(r);
   }
 
   absl::Status ValidateIntake(const v1::SubjectRequest& in) const;
+  absl::Status CheckExecutable(const v1::SubjectRequest& r) const;
   absl::StatusOr<Revision> ApplyRestriction(const v1::SubjectRequest& r);
   absl::StatusOr<v1::DisclosurePackage> BuildDisclosure(
       const v1::SubjectRequest& r, const v1::ConsentRecord& record);
@@ -291,6 +506,9 @@ absl::Status RequestDesk::Impl::ValidateIntake(
       !v1::RequestKind_IsValid(in.kind())) {
     return invalid(absl::StrCat("kind must be set (got ",
                                 static_cast<int>(in.kind()), ")"));
+  }
+  if (absl::Status s = CheckStrings(in, ""); !s.ok()) {
+    return invalid(s.message());
   }
   if (in.subject_id().empty()) return invalid("subject_id must not be empty");
   if (in.requester().name().empty()) {
@@ -366,6 +584,72 @@ absl::Status RequestDesk::Impl::ValidateIntake(
           absl::StrCat("record_changes[", i, "].record_ref must not be empty"));
     }
   }
+  return absl::OkStatus();
+}
+
+absl::Status RequestDesk::Impl::CheckExecutable(
+    const v1::SubjectRequest& r) const {
+  auto refuse = [&](absl::string_view why) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("request ", r.id(), " (", RequestKindName(r.kind()),
+                     "): cannot execute: ", why, "; nothing is executed"));
+  };
+  if (absl::Status s = ValidateRequestRecord(r); !s.ok()) {
+    return refuse(
+        absl::StrCat("the stored record is inconsistent: ", s.message()));
+  }
+  std::vector<std::string> missing;
+  if (!r.requester().identity().verified() || r.verified_subject_id().empty() ||
+      r.verified_subject_id() != r.subject_id()) {
+    missing.push_back(
+        "identity not verified for the subject the request "
+        "names");
+  }
+  if (!r.form_returned()) missing.push_back("application form not returned");
+  // The fee due is re-derived from the policy too: a record whose fee was
+  // removed does not escape it.
+  const v1::RequestSettings& settings = policy->proto().requests();
+  std::int64_t policy_fee = 0;
+  if (r.kind() == v1::REQUEST_KIND_DISCLOSURE) {
+    policy_fee = settings.disclosure_fee_jpy();
+  } else if (r.kind() == v1::REQUEST_KIND_PURPOSE_NOTICE) {
+    policy_fee = settings.purpose_notice_fee_jpy();
+  }
+  if (r.fee().amount_jpy() > 0 && !FeeAllowed(r.kind())) {
+    missing.push_back("a fee recorded on a kind that carries none");
+  }
+  if ((r.fee().amount_jpy() > 0 || policy_fee > 0) && !r.fee().paid()) {
+    missing.push_back(absl::StrCat("fee of ",
+                                   std::max(r.fee().amount_jpy(), policy_fee),
+                                   " JPY not paid"));
+  }
+  if (r.has_agent() && !r.agent().authority().verified()) {
+    missing.push_back("agent's documents not verified");
+  }
+  if (NeedsContract(r.kind())) {
+    bool contract = false;
+    for (const v1::SecondIdentifier& si : r.identifiers()) {
+      if (!si.verified()) continue;
+      if (options.resolve_identifier) {
+        absl::StatusOr<std::string> owner =
+            options.resolve_identifier(si.kind(), si.value());
+        if (!owner.ok() &&
+            owner.status().code() != absl::StatusCode::kNotFound) {
+          return owner.status();
+        }
+        if (!owner.ok() || *owner != r.verified_subject_id()) {
+          missing.push_back(absl::StrCat(
+              "the ", si.kind(), " does not belong to the verified person"));
+          continue;
+        }
+      }
+      contract = true;
+    }
+    if (!contract) {
+      missing.push_back("no verified identifier identifying the contract");
+    }
+  }
+  if (!missing.empty()) return refuse(absl::StrJoin(missing, "; "));
   return absl::OkStatus();
 }
 
@@ -532,6 +816,7 @@ absl::StatusOr<v1::SubjectRequest> RequestDesk::Receive(
   *r.mutable_receive_time() = ToProtoTime(now);
   Impl::AddTransition(r, v1::REQUEST_STATE_RECEIVED, "received", actor, "",
                       now);
+  RETURN_IF_ERROR(ValidateRequestRecord(r));
   ASSIGN_OR_RETURN(r, impl_->requests->Create(std::move(r)));
   RETURN_IF_ERROR(impl_->Audit(r, actor, "received"));
   return r;
@@ -749,12 +1034,9 @@ absl::StatusOr<RequestOutcome> RequestDesk::Execute(absl::string_view id,
   ASSIGN_OR_RETURN(v1::SubjectRequest r, d.requests->Get(id));
   RETURN_IF_ERROR(Impl::RequireState(r, v1::REQUEST_STATE_PROCESSING, "execute",
                                      "start processing first"));
-  if (r.verified_subject_id().empty() || !r.requester().identity().verified()) {
-    // Unreachable through the desk; a store edited by hand must not let an
-    // unverified request reach data.
-    return absl::FailedPreconditionError(absl::StrCat(
-        "request ", r.id(), ": no verified subject; nothing is executed"));
-  }
+  // Unreachable through the desk; a record edited in the store must not
+  // reach data.
+  RETURN_IF_ERROR(d.CheckExecutable(r));
   const std::string subject = r.verified_subject_id();
   RequestOutcome out;
 
@@ -807,8 +1089,8 @@ absl::StatusOr<RequestOutcome> RequestDesk::Execute(absl::string_view id,
     *run.mutable_time() = ToProtoTime(d.Now());
     run.set_ok(s.ok());
     if (!s.ok()) {
-      run.set_error(s.ToString());
-      failures.push_back(absl::StrCat(hook, "(", target, "): ", s.ToString()));
+      run.set_error(SafeText(s.ToString()));
+      failures.push_back(absl::StrCat(hook, "(", target, "): ", run.error()));
     }
     *r.add_hook_runs() = run;
     return d.Audit(r, actor, absl::StrCat(hook, s.ok() ? ":ok" : ":failed"),
@@ -837,7 +1119,7 @@ absl::StatusOr<RequestOutcome> RequestDesk::Execute(absl::string_view id,
     }
   }
   if (!failures.empty()) {
-    const std::string note = absl::StrJoin(failures, "; ");
+    const std::string note = SafeText(absl::StrJoin(failures, "; "));
     Impl::AddTransition(r, v1::REQUEST_STATE_PROCESSING, "hook_failed", actor,
                         note, d.Now());
     ASSIGN_OR_RETURN(r, d.requests->Update(r));

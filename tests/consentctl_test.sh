@@ -258,6 +258,38 @@ expect "$OUT" 'OVERDUE .* callcenter-tokyo'
 run 2 recipients list --policy="$POLICY"
 run 2 recipients due --registry="$REGISTRY" --policy="$POLICY" --as-of=yesterday
 
+# --- inputs must be regular files under the size limit ------------------------
+mkdir -p "$T/registry-dir.textproto"
+run 1 recipients due --registry="$T/registry-dir.textproto" --policy="$POLICY" --as-of=2026-11-01
+expect "$ERR" 'registry-dir.textproto.* is not a regular file \(it is a directory\)'
+reject "$OUT" 'no recipient due'
+ln -sf /dev/zero "$T/zero.textproto"
+run 1 policy lint "$T/zero.textproto"
+expect "$OUT" 'zero.textproto.* is not a regular file'
+run 1 recipients list --registry="$REGISTRY" --policy="$T/zero.textproto"
+expect "$ERR" 'zero.textproto.* is not a regular file'
+truncate -s 300M "$T/huge.textproto"
+run 1 recipients list --registry="$T/huge.textproto" --policy="$POLICY"
+expect "$ERR" 'RESOURCE_EXHAUSTED.*more than the limit'
+rm -f "$T/huge.textproto"
+# --- outputs never write through a planted symlink ---------------------------
+mkdir -p "$T/outside" "$T/outdir"
+printf 'precious\n' >"$T/outside/victim"
+ln -s "$T/outside/victim" "$T/outdir/export.json.tmp"
+run 0 consent export --sqlite="$DB" --out="$T/outdir/export.json"
+expect "$T/outdir/export.json" '"subject_id"'
+expect "$T/outside/victim" '^precious$'
+[[ -L $T/outdir/export.json.tmp ]] || { echo "FAIL: planted link removed"; failures=$((failures + 1)); }
+# --- repeated and conflicting flags are usage errors ------------------------
+run 2 consent show --sqlite="$T/a.db" --postgres="host=/nonexistent" m-1
+expect "$ERR" '--sqlite and --postgres cannot be used together'
+run 2 consent show --postgres="host=/nonexistent" --pg-schema=x --sqlite="$T/a.db" m-1
+expect "$ERR" '--sqlite and --postgres cannot be used together'
+run 2 recipients list --registry="$REGISTRY" --registry="$T/other.textproto" --policy="$POLICY"
+expect "$ERR" '--registry is given more than once'
+run 2 policy lint --json --json "$POLICY"
+expect "$ERR" '--json is given more than once'
+
 # --- requests --------------------------------------------------------------
 RQ=$T/requests
 DESK=(--requests-dir="$RQ" --policy="$POLICY" --sqlite="$DB" --audit-dir="$T/desk-audit")
@@ -297,6 +329,60 @@ expect "$ERR" "unknown step 'fly'"
 run 2 request open "${DESK[@]}" --kind=gossip --subject=m-2 --requester=Taro
 run 2 request advance "${DESK[@]}" req-2 fee-paid
 expect "$ERR" 'needs --payment-ref'
+# A subject (or any string) that is not UTF-8 is refused at intake.
+run 1 request open "${DESK[@]}" --kind=disclosure --subject="$(printf 'm-\xff')" --requester=Taro
+expect "$ERR" 'subject_id is not valid UTF-8'
+[[ ! -e $RQ/req-3.textproto ]] || { echo "FAIL: a non-UTF-8 request was stored"; failures=$((failures + 1)); }
+# A hand-edited file: processing, another person's verified subject, no fee,
+# no transitions. Refused, and nothing is written for anyone.
+printf 'id: "req-3"\nkind: REQUEST_KIND_DISCLOSURE\nsubject_id: "m-1"\nrequester { name: "X" identity { verified: true } }\nform_returned: true\nstate: REQUEST_STATE_PROCESSING\nverified_subject_id: "m-2"\nversion: 1\n' >"$RQ/req-3.textproto"
+run 1 request advance "${DESK[@]}" req-3 execute
+expect "$ERR" 'DATA_LOSS.*req-3.textproto'
+[[ ! -e $RQ/req-3.answer.json ]] || { echo "FAIL: an answer was written for a forged request"; failures=$((failures + 1)); }
+# A file whose id differs from its name does not update the request it names.
+cp "$RQ/req-2.textproto" "$T/req-2.before"
+sed 's/^id: "req-2"/id: "req-1"/' "$RQ/req-2.textproto" >"$RQ/req-4.textproto"
+run 1 request advance "${DESK[@]}" req-4 send-form
+expect "$ERR" 'holds request .req-1., not .req-4.'
+cmp -s "$RQ/req-2.textproto" "$T/req-2.before" || { echo "FAIL: req-2 changed"; failures=$((failures + 1)); }
+run 0 request show --requests-dir="$RQ" req-1
+expect "$OUT" 'answered'
+# Garbage, and a directory, where request files should be.
+printf 'garbage {{{ \xff\n' >"$RQ/req-5.textproto"
+mkdir "$RQ/req-6.textproto"
+# Listing reports and skips the bad files, lists the others, exits 1.
+run 1 request list --requests-dir="$RQ"
+expect "$OUT" '^req-1 '
+expect "$OUT" '^req-2 '
+reject "$OUT" '^req-[3-6] '
+expect "$ERR" 'req-3.textproto'
+expect "$ERR" 'req-4.textproto'
+expect "$ERR" 'req-5.textproto'
+expect "$ERR" 'req-6.textproto'
+# Every other request still advances, a disclosure (which lists the
+# subject's requests for its package) included.
+run 0 request advance "${DESK[@]}" req-2 send-form
+run 0 request open "${DESK[@]}" --kind=disclosure --subject=m-2 --requester=Taro
+expect "$OUT" '^req-7$'
+# (and a symlink planted at its answer's old temporary name: see below)
+printf 'precious\n' >"$T/outside-victim"
+ln -s "$T/outside-victim" "$RQ/req-7.answer.en.md.tmp"
+for step in send-form form-returned "fee-paid --payment-ref=T-7" \
+  "verify-identity --verified-subject=m-2 --document=passport" start execute; do
+  # shellcheck disable=SC2086
+  run 0 request advance "${DESK[@]}" req-7 $step
+done
+expect "$ERR" 'skipped an unreadable request file'
+run 0 request package --requests-dir="$RQ" req-7
+expect "$OUT" '"subject_id": "m-2"'
+rm -rf "$RQ/req-3.textproto" "$RQ/req-4.textproto" "$RQ/req-5.textproto" "$RQ/req-6.textproto"
+# A symlink planted at a request file's old temporary name is not followed.
+ln -s "$T/outside-victim" "$RQ/req-2.textproto.tmp"
+run 0 request advance "${DESK[@]}" req-2 form-returned
+run 0 request advance "${DESK[@]}" req-7 answer --answer-ref=letter-7
+expect "$T/outside-victim" '^precious$'
+reject "$T/outside-victim" 'req-'
+rm -f "$RQ/req-2.textproto.tmp" "$RQ/req-7.answer.en.md.tmp"
 # The steps were audited into --audit-dir.
 run 0 audit verify "$T/desk-audit"
 run 0 audit query "$T/desk-audit" --subject=m-1

@@ -3,6 +3,10 @@
 
 #include "consentry/proto_io.h"
 
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
 #include <string>
 
 #include "gmock/gmock.h"
@@ -169,6 +173,43 @@ TEST(ProtoIoTest, MissingFileIsNotFound) {
   EXPECT_THAT(LoadPolicyFile("/nonexistent/policy.textproto"),
               StatusIs(absl::StatusCode::kNotFound,
                        HasSubstr("/nonexistent/policy.textproto")));
+}
+
+TEST(ProtoIoTest, DirectoryIsNotReadAsAnEmptyFile) {
+  const std::string dir = ::testing::TempDir() + "/policy-dir.textproto";
+  ::mkdir(dir.c_str(), 0755);
+  EXPECT_THAT(ReadFileToString(dir),
+              StatusIs(absl::StatusCode::kInvalidArgument,
+                       HasSubstr("is a directory")));
+  EXPECT_THAT(LoadPolicyFile(dir), StatusIs(absl::StatusCode::kInvalidArgument,
+                                            HasSubstr("policy-dir.textproto")));
+  ::rmdir(dir.c_str());
+}
+
+TEST(ProtoIoTest, DeviceAndFifoAreRefusedWithoutReading) {
+  EXPECT_THAT(ReadFileToString("/dev/zero"),
+              StatusIs(absl::StatusCode::kInvalidArgument,
+                       HasSubstr("/dev/zero' is not a regular file")));
+  const std::string fifo = ::testing::TempDir() + "/input.fifo";
+  ::unlink(fifo.c_str());
+  ASSERT_EQ(::mkfifo(fifo.c_str(), 0600), 0);
+  EXPECT_THAT(ReadFileToString(fifo),
+              StatusIs(absl::StatusCode::kInvalidArgument,
+                       HasSubstr("not a regular file")));
+  ::unlink(fifo.c_str());
+}
+
+TEST(ProtoIoTest, FileOverTheLimitIsResourceExhausted) {
+  // Sparse: no disk space used, and the size check refuses it unread.
+  const std::string path = ::testing::TempDir() + "/huge.textproto";
+  const int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+  ASSERT_GE(fd, 0);
+  ASSERT_EQ(::ftruncate(fd, static_cast<off_t>(kMaxInputFileBytes + 1)), 0);
+  ::close(fd);
+  EXPECT_THAT(ReadFileToString(path),
+              StatusIs(absl::StatusCode::kResourceExhausted,
+                       HasSubstr("more than the limit")));
+  ::unlink(path.c_str());
 }
 
 TEST(ProtoIoTest, UnknownExtensionIsRejected) {

@@ -873,4 +873,154 @@ TEST_F(RequestDeskTest, PurposeNoticeShowsSuspension) {
 }
 
 }  // namespace
+// --- Records edited in the store ------------------------------------------
+
+// Rewrites the stored record of `id` as `edit` leaves it (what a person with
+// write access to the request store could do).
+#define EDIT_STORED(id, edit)                                       \
+  do {                                                              \
+    absl::StatusOr<v1::SubjectRequest> stored_ = requests_.Get(id); \
+    ASSERT_OK(stored_);                                             \
+    v1::SubjectRequest& r = *stored_;                               \
+    edit;                                                           \
+    ASSERT_OK(requests_.Update(r));                                 \
+  } while (false)
+
+TEST_F(RequestDeskTest, ExecuteRefusesRecordEditedToAnotherSubject) {
+  const std::string id = ToProcessing(Intake(v1::REQUEST_KIND_DISCLOSURE));
+  EDIT_STORED(id, r.set_verified_subject_id("s2"));
+  EXPECT_THAT(desk_->Execute(id, kOfficer),
+              StatusIs(absl::StatusCode::kFailedPrecondition,
+                       HasSubstr("nothing is executed")));
+  EXPECT_EQ(State(id), v1::REQUEST_STATE_PROCESSING);
+  EXPECT_THAT(provisions_.asked, ::testing::IsEmpty());
+}
+
+TEST_F(RequestDeskTest, ExecuteRefusesForgedRecordWithoutHistoryOrFee) {
+  // State PROCESSING, another person's verified subject, no fee, no
+  // transitions: written straight into the store.
+  v1::SubjectRequest forged = Intake(v1::REQUEST_KIND_DISCLOSURE, "s1");
+  forged.set_state(v1::REQUEST_STATE_PROCESSING);
+  forged.set_verified_subject_id("s2");
+  forged.mutable_requester()->mutable_identity()->set_verified(true);
+  forged.set_form_returned(true);
+  absl::StatusOr<v1::SubjectRequest> stored = requests_.Create(forged);
+  ASSERT_OK(stored);
+  absl::StatusOr<RequestOutcome> out = desk_->Execute(stored->id(), kOfficer);
+  EXPECT_THAT(out, StatusIs(absl::StatusCode::kFailedPrecondition,
+                            HasSubstr("nothing is executed")));
+  EXPECT_EQ(State(stored->id()), v1::REQUEST_STATE_PROCESSING);
+  EXPECT_THAT(provisions_.asked, ::testing::IsEmpty());
+}
+
+TEST_F(RequestDeskTest, ExecuteRefusesRecordWhoseFeeWasRemoved) {
+  const std::string id = ToProcessing(Intake(v1::REQUEST_KIND_DISCLOSURE));
+  // The fee and its step removed together: consistent history, but the
+  // policy charges 1,600 JPY for a disclosure.
+  EDIT_STORED(id, {
+    r.clear_fee();
+    v1::SubjectRequest copy = r;
+    r.clear_transitions();
+    for (const v1::Transition& t : copy.transitions()) {
+      if (t.step() != "fee_paid") *r.add_transitions() = t;
+    }
+  });
+  EXPECT_THAT(desk_->Execute(id, kOfficer),
+              StatusIs(absl::StatusCode::kFailedPrecondition,
+                       HasSubstr("JPY not paid")));
+  EXPECT_THAT(provisions_.asked, ::testing::IsEmpty());
+}
+
+TEST_F(RequestDeskTest, ExecuteRefusesRecordWithIncompleteHistory) {
+  const std::string id = ToProcessing(Intake(v1::REQUEST_KIND_DISCLOSURE));
+  EDIT_STORED(id, r.mutable_transitions()->DeleteSubrange(1, 1));
+  EXPECT_THAT(desk_->Execute(id, kOfficer),
+              StatusIs(absl::StatusCode::kFailedPrecondition,
+                       HasSubstr("inconsistent")));
+  EDIT_STORED(id, r.clear_transitions());
+  EXPECT_THAT(desk_->Execute(id, kOfficer),
+              StatusIs(absl::StatusCode::kFailedPrecondition,
+                       HasSubstr("no transitions")));
+}
+
+TEST_F(RequestDeskTest, ExecuteRefusesEffectWhoseContractIsNoLongerTheirs) {
+  const std::string id = ToProcessing(Intake(v1::REQUEST_KIND_ERASURE));
+  // The contract changed hands (or the record was edited to name another).
+  contracts_["C-1"] = "s2";
+  EXPECT_THAT(desk_->Execute(id, kOfficer),
+              StatusIs(absl::StatusCode::kFailedPrecondition,
+                       HasSubstr("does not belong to the verified person")));
+  EXPECT_THAT(erased_, ::testing::IsEmpty());
+}
+
+TEST_F(RequestDeskTest, EveryRecordTheDeskWritesValidates) {
+  Set("s1", "statistics.measurement", v1::CONSENT_STATE_GIVEN);
+  const std::string id = ToProcessing(Intake(v1::REQUEST_KIND_DISCLOSURE));
+  ASSERT_OK(desk_->Execute(id, kOfficer));
+  ASSERT_OK(desk_->Answer(id, kWindow, "letter-1"));
+  absl::StatusOr<v1::SubjectRequest> r = requests_.Get(id);
+  ASSERT_OK(r);
+  EXPECT_OK(ValidateRequestRecord(*r));
+  const std::string refused = Receive(Intake(v1::REQUEST_KIND_SUSPENSION));
+  ASSERT_OK(desk_->Refuse(refused, kOfficer,
+                          v1::REFUSAL_GROUND_WITHDRAWN_BY_REQUESTER, "asked"));
+  r = requests_.Get(refused);
+  ASSERT_OK(r);
+  EXPECT_OK(ValidateRequestRecord(*r));
+}
+
+TEST_F(RequestDeskTest, NonUtf8OrOversizeStringsAreRejectedAtIntake) {
+  v1::SubjectRequest bad = Intake(v1::REQUEST_KIND_DISCLOSURE, "s\xff");
+  EXPECT_THAT(desk_->Receive(bad, kWindow),
+              StatusIs(absl::StatusCode::kInvalidArgument,
+                       HasSubstr("subject_id is not valid UTF-8")));
+  bad = Intake(v1::REQUEST_KIND_DISCLOSURE);
+  bad.mutable_requester()->set_name("Yamada \xe5\xb1");
+  EXPECT_THAT(desk_->Receive(bad, kWindow),
+              StatusIs(absl::StatusCode::kInvalidArgument,
+                       HasSubstr("requester.name is not valid UTF-8")));
+  bad = Intake(v1::REQUEST_KIND_DISCLOSURE);
+  bad.set_details(std::string(kMaxRequestTextBytes + 1, 'x'));
+  EXPECT_THAT(
+      desk_->Receive(bad, kWindow),
+      StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("details has")));
+  bad = Intake(v1::REQUEST_KIND_DISCLOSURE,
+               std::string(kMaxRequestIdBytes + 1, 's'));
+  EXPECT_THAT(desk_->Receive(bad, kWindow),
+              StatusIs(absl::StatusCode::kInvalidArgument,
+                       HasSubstr("subject_id has")));
+  absl::StatusOr<std::vector<v1::SubjectRequest>> open = requests_.ListOpen();
+  ASSERT_OK(open);
+  EXPECT_THAT(*open, ::testing::IsEmpty());
+}
+
+TEST_F(RequestDeskTest, NonUtf8StepArgumentsAreRejectedAndChangeNothing) {
+  const std::string id = Receive(Intake(v1::REQUEST_KIND_DISCLOSURE));
+  EXPECT_THAT(desk_->SendForm(id, "window:\xc3"),
+              StatusIs(absl::StatusCode::kInvalidArgument,
+                       HasSubstr("actor is not valid UTF-8")));
+  EXPECT_EQ(State(id), v1::REQUEST_STATE_RECEIVED);
+  ASSERT_OK(desk_->SendForm(id, kWindow));
+  EXPECT_THAT(desk_->RecordFeePaid(id, "accounts", "ref\xff"),
+              StatusIs(absl::StatusCode::kInvalidArgument,
+                       HasSubstr("payment_ref is not valid UTF-8")));
+  absl::StatusOr<v1::SubjectRequest> r = requests_.Get(id);
+  ASSERT_OK(r);
+  EXPECT_FALSE(r->fee().paid());
+}
+
+TEST_F(RequestDeskTest, HookErrorWithAnyBytesKeepsTheRecordValid) {
+  erase_result_ = absl::UnavailableError("disk \xff\xfe gone");
+  const std::string id = ToProcessing(Intake(v1::REQUEST_KIND_ERASURE));
+  EXPECT_THAT(desk_->Execute(id, kOfficer),
+              StatusIs(absl::StatusCode::kUnavailable,
+                       HasSubstr("erase_subject_data")));
+  absl::StatusOr<v1::SubjectRequest> r = requests_.Get(id);
+  ASSERT_OK(r);
+  EXPECT_OK(ValidateRequestRecord(*r));
+  EXPECT_THAT(r->hook_runs(0).error(), HasSubstr("disk"));
+}
+
+#undef EDIT_STORED
+
 }  // namespace consentry

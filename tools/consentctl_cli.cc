@@ -6,12 +6,13 @@
 #include <unistd.h>
 
 #include <cstdio>
-#include <fstream>
 #include <iostream>
+#include <utility>
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "src/internal/file_io.h"
 
 namespace consentctl {
 
@@ -81,6 +82,20 @@ int UsageError(const Command& cmd, absl::string_view message) {
   return kExitUsage;
 }
 
+namespace {
+
+// Flags that name two answers to one question; a command that declares both
+// refuses them together rather than silently preferring one.
+constexpr std::pair<absl::string_view, absl::string_view> kConflicts[] = {
+    {"sqlite", "postgres"},     {"sqlite", "pg-schema"},
+    {"intake", "kind"},         {"intake", "subject"},
+    {"intake", "requester"},    {"intake", "purposes"},
+    {"intake", "all-purposes"}, {"intake", "identifier"},
+    {"intake", "details"},      {"purposes", "all-purposes"},
+};
+
+}  // namespace
+
 int Parse(const Command& cmd, const std::vector<std::string>& args,
           ParsedArgs& out) {
   for (std::size_t i = 0; i < args.size(); ++i) {
@@ -110,6 +125,11 @@ int Parse(const Command& cmd, const std::vector<std::string>& args,
       if (f.name == name) flag = &f;
     }
     if (flag == nullptr) return UsageError(cmd, "unknown flag --" + name);
+    if (out.Has(name)) {
+      // A repeated flag is a mistake either way: the first value would be
+      // silently lost.
+      return UsageError(cmd, "--" + name + " is given more than once");
+    }
     if (flag->value_name.empty()) {
       if (has_value && value != "true" && value != "false") {
         return UsageError(cmd, "--" + name + " takes no value");
@@ -125,6 +145,12 @@ int Parse(const Command& cmd, const std::vector<std::string>& args,
       value = args[++i];
     }
     out.values[name] = value;
+  }
+  for (const auto& [first, second] : kConflicts) {
+    if (out.Has(first) && out.Has(second)) {
+      return UsageError(cmd, absl::StrCat("--", first, " and --", second,
+                                          " cannot be used together"));
+    }
   }
   for (const Flag& f : cmd.flags) {
     if (!f.default_value.empty() && !out.Has(f.name)) {
@@ -235,19 +261,10 @@ absl::Status WriteOutput(const std::string& path, absl::string_view data) {
     return std::cout ? absl::OkStatus()
                      : absl::InternalError("cannot write to stdout");
   }
-  const std::string tmp = path + ".tmp";
-  {
-    std::ofstream f(tmp, std::ios::binary | std::ios::trunc);
-    if (!f) return absl::PermissionDeniedError("cannot create " + tmp);
-    f.write(data.data(), static_cast<std::streamsize>(data.size()));
-    f.close();
-    if (!f) return absl::InternalError("cannot write " + tmp);
-  }
-  if (std::rename(tmp.c_str(), path.c_str()) != 0) {
-    std::remove(tmp.c_str());
-    return absl::InternalError("cannot rename " + tmp + " to " + path);
-  }
-  return absl::OkStatus();
+  // A temporary file created exclusively under a fresh name (never
+  // through a file or symlink planted there), synced, renamed over `path`,
+  // and the directory synced.
+  return consentry::internal::WriteFileAtomically(path, data);
 }
 
 }  // namespace consentctl

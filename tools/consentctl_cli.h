@@ -74,7 +74,11 @@ Flag PolicyFlag(bool required);
 // Parses `args` (the words after the subcommand name) against `cmd`.
 // Returns -1 when the command should run; otherwise the exit status to
 // return at once (0 after printing --help, 2 after a usage error, which is
-// printed to stderr with the usage line).
+// printed to stderr with the usage line). Usage errors: an unknown flag, a
+// flag given twice, two flags that conflict (`--sqlite` with `--postgres`
+// or `--pg-schema`, `--intake` with the flags that fill an intake,
+// `--purposes` with `--all-purposes`), a missing value, too few or too
+// many positional arguments.
 int Parse(const Command& cmd, const std::vector<std::string>& args,
           ParsedArgs& out);
 
@@ -111,7 +115,10 @@ class Progress {
   absl::Time last_ = absl::InfinitePast();
 };
 
-// Writes `data` to `path` ("-" for stdout) atomically (temp file + rename).
+// Writes `data` to `path` ("-" for stdout) atomically and durably: an
+// exclusively created temporary file in the same directory, synced, then
+// renamed over `path` and the directory synced. A symlink planted at any
+// temporary name is never followed.
 absl::Status WriteOutput(const std::string& path, absl::string_view data);
 
 }  // namespace consentctl

@@ -7,18 +7,10 @@
 // textproto file per request, `<id>.textproto` (ids req-1, req-2, ...), and,
 // once a request is executed, its answer next to it: `<id>.answer.json`
 // (the disclosure package or purpose notice as protobuf JSON) and
-// `<id>.answer.ja.md` / `<id>.answer.en.md`. Every operation holds an
-// exclusive flock on `<dir>/.lock`, so concurrent invocations serialise;
-// files are replaced atomically (write + rename).
-
-#include <fcntl.h>
-#include <sys/file.h>
-#include <sys/stat.h>
-#include <unistd.h>
+// `<id>.answer.ja.md` / `<id>.answer.en.md`. See file_request_store.h for
+// the locking, durability and the checks on every file read.
 
 #include <algorithm>
-#include <cerrno>
-#include <cstring>
 #include <filesystem>
 #include <iostream>
 #include <memory>
@@ -39,6 +31,7 @@
 #include "consentry/proto_io.h"
 #include "consentry/requests.h"
 #include "consentry/v1/request.pb.h"
+#include "file_request_store.h"
 #include "google/protobuf/util/time_util.h"
 
 namespace consentctl {
@@ -47,161 +40,6 @@ namespace {
 namespace v1 = ::consentry::v1;
 namespace fs = std::filesystem;
 using google::protobuf::util::TimeUtil;
-
-// Holds an exclusive flock on a file for its lifetime.
-class DirLock {
- public:
-  explicit DirLock(const std::string& path) {
-    fd_ = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
-    if (fd_ >= 0) ::flock(fd_, LOCK_EX);
-  }
-  ~DirLock() {
-    if (fd_ >= 0) ::close(fd_);  // releases the lock
-  }
-  DirLock(const DirLock&) = delete;
-  DirLock& operator=(const DirLock&) = delete;
-  bool ok() const { return fd_ >= 0; }
-
- private:
-  int fd_ = -1;
-};
-
-// A `RequestStore` of one textproto file per request in a directory.
-// Thread-compatible within the process; processes serialise on the lock.
-class FileRequestStore final : public consentry::RequestStore {
- public:
-  explicit FileRequestStore(std::string dir) : dir_(std::move(dir)) {}
-
-  absl::Status Init() {
-    std::error_code ec;
-    fs::create_directories(dir_, ec);
-    if (ec) {
-      return absl::PermissionDeniedError(absl::StrCat(
-          "cannot create --requests-dir ", dir_, ": ", ec.message()));
-    }
-    return absl::OkStatus();
-  }
-
-  std::string PathOf(absl::string_view id) const {
-    return absl::StrCat(dir_, "/", id, ".textproto");
-  }
-  const std::string& dir() const { return dir_; }
-
-  absl::StatusOr<v1::SubjectRequest> Create(
-      v1::SubjectRequest request) override {
-    DirLock lock(dir_ + "/.lock");
-    if (!lock.ok()) return absl::UnavailableError("cannot lock " + dir_);
-    int next = 1;
-    for (const std::string& id : Ids()) {
-      int n = 0;
-      if (absl::SimpleAtoi(id.substr(4), &n)) next = std::max(next, n + 1);
-    }
-    request.set_id(absl::StrCat("req-", next));
-    request.set_version(1);
-    if (absl::Status s = Write(request); !s.ok()) return s;
-    return request;
-  }
-
-  absl::StatusOr<v1::SubjectRequest> Get(absl::string_view id) override {
-    if (id.empty() || absl::StrContains(id, "/")) {
-      return absl::NotFoundError(absl::StrCat("no request '", id, "'"));
-    }
-    const std::string path = PathOf(id);
-    if (!fs::exists(path)) {
-      return absl::NotFoundError(
-          absl::StrCat("no request '", id, "' in ", dir_));
-    }
-    auto data = consentry::ReadFileToString(path);
-    if (!data.ok()) return absl::UnavailableError(data.status().message());
-    v1::SubjectRequest r;
-    absl::Status s =
-        consentry::ParseMessage(*data, consentry::WireFormat::kText, r, path);
-    if (!s.ok()) return absl::DataLossError(s.message());
-    return r;
-  }
-
-  absl::StatusOr<v1::SubjectRequest> Update(
-      const v1::SubjectRequest& request) override {
-    DirLock lock(dir_ + "/.lock");
-    if (!lock.ok()) return absl::UnavailableError("cannot lock " + dir_);
-    auto stored = Get(request.id());
-    if (!stored.ok()) return stored.status();
-    if (stored->version() != request.version()) {
-      return absl::AbortedError(absl::StrCat(
-          "request ", request.id(), " changed concurrently (version ",
-          stored->version(), ", expected ", request.version(), ")"));
-    }
-    v1::SubjectRequest next = request;
-    next.set_version(request.version() + 1);
-    if (absl::Status s = Write(next); !s.ok()) return s;
-    return next;
-  }
-
-  absl::StatusOr<std::vector<v1::SubjectRequest>> ListBySubject(
-      absl::string_view subject_id) override {
-    auto all = All();
-    if (!all.ok()) return all.status();
-    std::vector<v1::SubjectRequest> out;
-    for (v1::SubjectRequest& r : *all) {
-      if (r.verified_subject_id() == subject_id) out.push_back(std::move(r));
-    }
-    return out;
-  }
-
-  absl::StatusOr<std::vector<v1::SubjectRequest>> ListOpen() override {
-    auto all = All();
-    if (!all.ok()) return all.status();
-    std::vector<v1::SubjectRequest> out;
-    for (v1::SubjectRequest& r : *all) {
-      if (r.state() != v1::REQUEST_STATE_ANSWERED &&
-          r.state() != v1::REQUEST_STATE_REFUSED) {
-        out.push_back(std::move(r));
-      }
-    }
-    return out;
-  }
-
-  // Every request, oldest (lowest number) first.
-  absl::StatusOr<std::vector<v1::SubjectRequest>> All() {
-    std::vector<v1::SubjectRequest> out;
-    for (const std::string& id : Ids()) {
-      auto r = Get(id);
-      if (!r.ok()) return r.status();
-      out.push_back(std::move(*r));
-    }
-    return out;
-  }
-
- private:
-  absl::Status Write(const v1::SubjectRequest& r) {
-    auto text = consentry::SerializeMessage(r, consentry::WireFormat::kText);
-    if (!text.ok()) return text.status();
-    absl::Status s = WriteOutput(PathOf(r.id()), *text);
-    if (!s.ok()) return absl::UnavailableError(s.message());
-    return absl::OkStatus();
-  }
-
-  std::vector<std::string> Ids() const {
-    std::vector<std::pair<int, std::string>> ids;
-    std::error_code ec;
-    for (const auto& e : fs::directory_iterator(dir_, ec)) {
-      const std::string name = e.path().filename().string();
-      if (!absl::StartsWith(name, "req-") ||
-          !absl::EndsWith(name, ".textproto")) {
-        continue;
-      }
-      std::string id = name.substr(0, name.size() - 10);
-      int n = 0;
-      if (absl::SimpleAtoi(id.substr(4), &n)) ids.emplace_back(n, id);
-    }
-    std::sort(ids.begin(), ids.end());
-    std::vector<std::string> out;
-    for (auto& [n, id] : ids) out.push_back(id);
-    return out;
-  }
-
-  std::string dir_;
-};
 
 std::string Tail(std::string name, absl::string_view prefix) {
   if (absl::StartsWith(name, prefix)) name = name.substr(prefix.size());
@@ -223,6 +61,16 @@ void PrintRequest(const v1::SubjectRequest& r) {
     std::cout << " (verified " << r.verified_subject_id() << ")";
   }
   std::cout << "  requester " << r.requester().name() << "\n";
+}
+
+// Reports each request file a listing skipped; returns how many.
+int ReportSkipped(FileRequestStore& store, absl::string_view what) {
+  std::vector<absl::Status> problems = store.TakeProblems();
+  for (const absl::Status& p : problems) {
+    std::cerr << "consentctl: " << what << ": skipped an unreadable request "
+              << "file: " << p << "\n";
+  }
+  return static_cast<int>(problems.size());
 }
 
 int PrintRequestFull(const v1::SubjectRequest& r, bool json) {
@@ -512,6 +360,7 @@ int RequestAdvance(const std::vector<std::string>& argv) {
     return UsageError(cmd, "unknown step '" + step + "' (one of " +
                                std::string(kSteps) + ")");
   }
+  if (desk.ok()) ReportSkipped(*desk->requests, "request " + id + " " + step);
   if (!result.ok()) return Fail("request " + id + " " + step, result.status());
   if (a.Bool("json")) return PrintRequestFull(*result, true);
   PrintRequest(*result);
@@ -545,8 +394,13 @@ int RequestList(const std::vector<std::string>& argv) {
   ParsedArgs a;
   if (int rc = Parse(cmd, argv, a); rc >= 0) return rc;
   FileRequestStore store(a.Get("requests-dir"));
-  auto list = a.Bool("open") ? store.ListOpen() : store.All();
+  absl::StatusOr<std::vector<v1::SubjectRequest>> list =
+      a.Bool("open") ? store.ListOpen() : store.All();
   if (!list.ok()) return Fail("request list", list.status());
+  // An unreadable file is reported and skipped; the others are listed, and
+  // the exit status says something needs attention.
+  const int rc =
+      ReportSkipped(store, "request list") > 0 ? kExitCheckFailed : kExitOk;
   if (a.Bool("json")) {
     std::cout << "[";
     for (std::size_t i = 0; i < list->size(); ++i) {
@@ -556,10 +410,10 @@ int RequestList(const std::vector<std::string>& argv) {
       std::cout << (i ? "," : "") << *out;
     }
     std::cout << "]\n";
-    return kExitOk;
+    return rc;
   }
   for (const v1::SubjectRequest& r : *list) PrintRequest(r);
-  return kExitOk;
+  return rc;
 }
 
 int RequestPackage(const std::vector<std::string>& argv) {
@@ -617,7 +471,9 @@ int RunRequest(const std::string& sub, const std::vector<std::string>& args) {
 absl::StatusOr<std::vector<consentry::v1::SubjectRequest>> LoadRequests(
     const std::string& dir) {
   FileRequestStore store(dir);
-  return store.All();
+  std::vector<consentry::v1::SubjectRequest> all = store.All();
+  ReportSkipped(store, "requests");
+  return all;
 }
 
 }  // namespace consentctl

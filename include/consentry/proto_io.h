@@ -20,6 +20,7 @@
 #ifndef CONSENTRY_PROTO_IO_H_
 #define CONSENTRY_PROTO_IO_H_
 
+#include <cstddef>
 #include <string>
 
 #include "absl/status/status.h"
@@ -58,8 +59,16 @@ CONSENTRY_EXPORT absl::Status ParseMessage(absl::string_view data,
 CONSENTRY_EXPORT absl::StatusOr<std::string> SerializeMessage(
     const google::protobuf::Message& message, WireFormat format);
 
-// Reads a whole file. Errors: `kNotFound`, `kPermissionDenied`,
-// `kInternal` for other I/O errors; each names the path.
+// The largest input file `ReadFileToString` reads (256 MiB): more than any
+// policy, registry, intake or key file, small enough that a runaway file
+// is an error and not an exhausted process.
+inline constexpr std::size_t kMaxInputFileBytes = std::size_t{256} << 20;
+
+// Reads a whole regular file of at most `kMaxInputFileBytes`. A directory,
+// device (`/dev/zero`), FIFO or socket is refused without reading from it.
+// Errors: `kNotFound`, `kPermissionDenied`; `kInvalidArgument` when the
+// path is not a regular file; `kResourceExhausted` when the file is larger
+// than the limit; `kInternal` for other I/O errors. Each names the path.
 CONSENTRY_EXPORT absl::StatusOr<std::string> ReadFileToString(
     absl::string_view path);
 

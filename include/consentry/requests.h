@@ -49,6 +49,7 @@
 #ifndef CONSENTRY_REQUESTS_H_
 #define CONSENTRY_REQUESTS_H_
 
+#include <cstddef>
 #include <cstdint>
 #include <functional>
 #include <memory>
@@ -75,6 +76,28 @@ CONSENTRY_EXPORT absl::string_view RequestStateName(v1::RequestState state);
 // True for the kinds APPI Art. 38(1) lets a business charge a fee for:
 // notification of purposes and disclosure.
 CONSENTRY_EXPORT bool FeeAllowed(v1::RequestKind kind);
+
+// Limits on what a request record may hold, checked by
+// `ValidateRequestRecord`: ids (request, subject, actor, purpose, record
+// reference) and every other string, the number of transitions and hook
+// runs.
+inline constexpr std::size_t kMaxRequestIdBytes = 256;
+inline constexpr std::size_t kMaxRequestTextBytes = 16 * 1024;
+inline constexpr int kMaxRequestHistory = 1000;
+
+// Checks a request record as a desk writes it and a store reads it back:
+// every string is valid UTF-8 within the limits above; kind and state are
+// known values; the transitions form an unbroken path of the desk's steps
+// from `received` to the current state, each step with the states it
+// takes; and the recorded facts agree with that history (form returned,
+// fee paid, identity and agent verified only with their step; a verified
+// subject only with a verified identity, and equal to the subject the
+// request names). The desk checks every record before it writes it; a
+// store that reads records from files should refuse one that fails.
+//
+// Errors: `kInvalidArgument` naming the field and what is wrong.
+CONSENTRY_EXPORT absl::Status ValidateRequestRecord(
+    const v1::SubjectRequest& request);
 
 // ---------------------------------------------------------------------------
 // Persistence.
@@ -280,7 +303,11 @@ class CONSENTRY_EXPORT RequestDesk {
   // both), an unknown purpose; record changes on a kind other than
   // correction, a correction without changes, a change without operation
   // or record_ref; any field the desk sets itself (id, state, transitions,
-  // fee, verification, refusal, hook runs, answer_ref, version).
+  // fee, verification, refusal, hook runs, answer_ref, version);
+  // a string that is not valid UTF-8 or exceeds its limit (see
+  // `ValidateRequestRecord`). Every later step refuses, with
+  // `kInvalidArgument`, an argument (actor, document, reference) that
+  // would make the record fail `ValidateRequestRecord`.
   absl::StatusOr<v1::SubjectRequest> Receive(const v1::SubjectRequest& intake,
                                              absl::string_view actor);
 
@@ -346,10 +373,19 @@ class CONSENTRY_EXPORT RequestDesk {
   // `kFailedPrecondition` (no hook) is returned; calling `Execute` again
   // retries only what has not succeeded.
   //
-  // Errors: `kFailedPrecondition` out of state, or without a verified
-  // identity; `kUnavailable` when the consent store, a source or a hook
-  // fails; `kAborted` on a concurrent change of the consent record or the
-  // request (retry).
+  // `Execute` does not trust the stored state alone: before anything is
+  // carried out it re-derives from the record that the request may run
+  // (`ValidateRequestRecord`, and: identity verified for the subject the
+  // request names, the form returned, the fee paid when either the record
+  // or the policy charges one, an agent's authority verified, and for the
+  // kinds with an effect a verified second identifier, re-resolved through
+  // the `IdentifierResolver` when one is configured). A record edited in
+  // the store to skip a step is refused and nothing is executed.
+  //
+  // Errors: `kFailedPrecondition` out of state, or when the re-derivation
+  // fails (naming everything missing); `kUnavailable` when the consent
+  // store, a source or a hook fails; `kAborted` on a concurrent change of
+  // the consent record or the request (retry).
   absl::StatusOr<RequestOutcome> Execute(absl::string_view id,
                                          absl::string_view actor);
 
