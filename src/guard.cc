@@ -646,7 +646,7 @@ struct Guard::Decider {
       // The state used must meet the demand, wherever it came from: a
       // store answering with an older revision (a lagging replica) fails
       // closed rather than deciding on it.
-      if (revision < min_revision) return false;
+      if (min_revision > 0 && revision < min_revision) return false;
     }
     state = s;
     return true;
