@@ -222,8 +222,8 @@ struct AuditDirListing {
   std::vector<std::uint64_t> segments;  // ascending
   std::vector<std::uint64_t> indexes;   // ascending
   // Temporaries of an index write a crash interrupted
-  // ("audit-<16 digits>.idx.tmp-<16 hex digits>"): ignored, removed by
-  // `AuditLog::Open` and `RepairAuditLog`.
+  // ("audit-<16 digits>.idx.tmp-<16 hex digits>"): ignored by
+  // verification, removed by `AuditLog::Open`.
   std::vector<std::string> temporaries;
   // Every other entry (never read as a segment or index), sorted.
   std::vector<std::string> unexpected;
