@@ -214,11 +214,21 @@ std::string TimeText(absl::Time t) {
 absl::Status ParseTimeFlag(absl::string_view flag, absl::string_view value,
                            absl::Time& out) {
   std::string err;
-  if (absl::ParseTime(absl::RFC3339_full, value, &out, &err)) {
-    return absl::OkStatus();
-  }
-  if (absl::ParseTime("%Y-%m-%d", value, absl::UTCTimeZone(), &out, &err)) {
-    return absl::OkStatus();
+  absl::Time t;
+  if (absl::ParseTime(absl::RFC3339_full, value, &t, &err) ||
+      absl::ParseTime("%Y-%m-%d", value, absl::UTCTimeZone(), &t, &err)) {
+    // absl also parses "infinite-future" and years far outside what a
+    // timestamp can hold; a time flag takes years 1 to 9999 only.
+    static const absl::Time kMin = absl::FromCivil(
+        absl::CivilSecond(1, 1, 1, 0, 0, 0), absl::UTCTimeZone());
+    static const absl::Time kMax = absl::FromCivil(
+        absl::CivilSecond(10000, 1, 1, 0, 0, 0), absl::UTCTimeZone());
+    if (t >= kMin && t < kMax) {
+      out = t;
+      return absl::OkStatus();
+    }
+    return absl::InvalidArgumentError(absl::StrCat(
+        "--", flag, ": '", value, "' is outside the years 0001 to 9999"));
   }
   return absl::InvalidArgumentError(
       absl::StrCat("--", flag, ": '", value,

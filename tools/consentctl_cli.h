@@ -95,7 +95,8 @@ std::string JsonString(absl::string_view s);
 // RFC 3339 UTC time, or "" for an infinite time.
 std::string TimeText(absl::Time t);
 // Parses RFC 3339 ("2026-11-28T10:00:00Z") or a plain date ("2026-11-28",
-// midnight UTC). Errors: `kInvalidArgument` naming the flag and the value.
+// midnight UTC) in the years 0001 to 9999. Errors: `kInvalidArgument`
+// naming the flag and the value.
 absl::Status ParseTimeFlag(absl::string_view flag, absl::string_view value,
                            absl::Time& out);
 
