@@ -55,7 +55,7 @@ struct Releaser {
 }  // namespace
 
 constinit thread_local ReadSections::ThreadState ReadSections::tls_ = {nullptr,
-                                                                0};
+                                                                       0};
 std::atomic<ReadSections::Record*> ReadSections::head_{nullptr};
 std::atomic<bool> ReadSections::asymmetric_{false};
 
