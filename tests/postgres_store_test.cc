@@ -113,6 +113,13 @@ TEST_F(PostgresConsentStoreTest, UnparsableRowIsDataLossNamingTheSubject) {
                        "::bytea WHERE subject_id = 'victim'"));
   EXPECT_THAT((*s)->Get("victim"),
               StatusIs(absl::StatusCode::kDataLoss, HasSubstr("'victim'")));
+  // With its history copy damaged as well, a write to the subject fails
+  // too, rather than overwrite it. (With a readable history copy it builds
+  // on that:
+  // SharedConsentStoreTest.CorruptRecordIsQuarantinedUntilTheNextWrite.)
+  RawExec(conninfo_, absl::StrCat("UPDATE ", options_.schema,
+                                  ".consent_history SET state = '\\xffffffff0f'"
+                                  "::bytea WHERE subject_id = 'victim'"));
   EXPECT_THAT((*s)->Apply(PurposeChange("victim", "marketing",
                                         v1::CONSENT_STATE_WITHDRAWN)),
               StatusIs(absl::StatusCode::kDataLoss, HasSubstr("'victim'")));

@@ -152,7 +152,13 @@ TEST_F(SqliteConsentStoreTest, UnparsableRowIsDataLossNamingTheSubject) {
               StatusIs(absl::StatusCode::kDataLoss,
                        AllOf(HasSubstr("'victim'"), HasSubstr(path_))));
   EXPECT_OK((*s)->Get("fine"));
-  // A write to the damaged subject fails too, rather than overwrite it.
+  // With its history copy damaged as well, a write to the subject fails
+  // too, rather than overwrite it. (With a readable history copy it builds
+  // on that:
+  // SharedConsentStoreTest.CorruptRecordIsQuarantinedUntilTheNextWrite.)
+  RawExec(
+      "UPDATE consent_history SET state = x'ffffffff0f' WHERE subject_id = "
+      "'victim'");
   EXPECT_THAT((*s)->Apply(PurposeChange("victim", "marketing",
                                         v1::CONSENT_STATE_WITHDRAWN)),
               StatusIs(absl::StatusCode::kDataLoss, HasSubstr("'victim'")));
