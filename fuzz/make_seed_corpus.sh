@@ -148,7 +148,7 @@ done
 rm -rf "$out/projection_fuzzer"
 mkdir -p "$out/projection_fuzzer"
 control() {  # <seed>: 32 pseudo-random control bytes
-  python3 -c "import random,sys; r=random.Random($1); sys.stdout.buffer.write(bytes(r.getrandbits(8) for _ in range(32)))"
+  pseudo_random_bytes 32 "projection-$1"
 }
 encode_test() {  # <message> < text > binary
   protoc --encode="$1" -I tests/proto -I examples/proto -I proto -I /usr/include \
@@ -194,11 +194,14 @@ encode_test consentry.test.UnknownCategory <<'T' | projection_seed malformed 8 8
 member_id: "m" genome: "ACGT"
 T
 # Found by fuzzing: a dynamic Record whose map entries hold unknown fields.
-python3 -c "import sys; sys.stdout.buffer.write(bytes.fromhex('00124f6fec3fc9724b41fadcc88f18beddedd77e2f778520eac8b711b65dba2a680a086d656d6265722d3732080a016b12017618072a0e0a017012070a0373656748012005'))" \
-  > "$out/projection_fuzzer/unknown_in_map_entries"
+printf "$(printf '%s' 00124f6fec3fc9724b41fadcc88f18beddedd77e2f778520eac8b711b65dba2a680a086d656d6265722d3732080a016b12017618072a0e0a017012070a0373656748012005 |
+  sed 's/../\\x&/g')" > "$out/projection_fuzzer/unknown_in_map_entries"
 for s in 1 2 3 4; do
-  python3 -c "import random,sys; r=random.Random(100+$s); sys.stdout.buffer.write(bytes([6+$s%2] + [r.getrandbits(8) for _ in range(32)] + [40] + [r.getrandbits(8) for _ in range(40)] + list(b'\x0a\x06s-fuzz\x12\x02hi\x18\x01')))" \
-    > "$out/projection_fuzzer/synthesized_$s"
+  { printf "\\x$(printf '%02x' $((6 + s % 2)))"
+    pseudo_random_bytes 32 "synthesized-$s-a"
+    printf '\x28'
+    pseudo_random_bytes 40 "synthesized-$s-b"
+    printf '\x0a\x06s-fuzz\x12\x02hi\x18\x01'; } > "$out/projection_fuzzer/synthesized_$s"
 done
 
 # --- recipients_fuzzer ------------------------------------------------------
@@ -208,7 +211,7 @@ rm -rf "$out/recipients_fuzzer"
 mkdir -p "$out/recipients_fuzzer"
 recipients_seed() {  # <name> <form byte> <control seed>; registry on stdin
   { printf '%s' "$2"
-    python3 -c "import random,sys; r=random.Random($3); sys.stdout.buffer.write(bytes(r.getrandbits(8) for _ in range(24)))"
+    pseudo_random_bytes 24 "recipients-$3"
     cat; } > "$out/recipients_fuzzer/$1"
 }
 encode_recipients() {
