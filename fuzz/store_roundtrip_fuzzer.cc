@@ -21,6 +21,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <atomic>
 #include <cstdint>
 #include <cstdlib>
 #include <filesystem>
@@ -32,6 +33,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
+#include "consentry/audit.h"
 #include "consentry/consent.h"
 #include "consentry/guard.h"
 #include "consentry/postgres_store.h"
@@ -81,7 +83,21 @@ struct Durable {
   Revision seen = 0;  // ChangesSince checked up to here
 };
 
+// Takes every event and keeps none: the Guards here live for the whole
+// run, and the properties are about decisions, not their records.
+class CountingSink final : public AuditSink {
+ public:
+  absl::Status Record(const AuditEvent&) override {
+    count_.fetch_add(1, std::memory_order_relaxed);
+    return absl::OkStatus();
+  }
+
+ private:
+  std::atomic<std::uint64_t> count_{0};
+};
+
 struct World {
+  CountingSink audit;
   std::string dir;
   std::string pg_conninfo;
   std::string pg_schema;
@@ -154,7 +170,7 @@ std::unique_ptr<Guard> MakeGuard(ConsentStore* store) {
   GuardOptions o;
   o.clock = [] { return kNow; };
   absl::StatusOr<std::unique_ptr<Guard>> g =
-      Guard::Create(world->policy, store, nullptr, o);
+      Guard::Create(world->policy, store, &world->audit, o);
   CONSENTRY_FUZZ_CHECK(g.ok(), g.status().ToString());
   return *std::move(g);
 }

@@ -605,8 +605,8 @@ TEST_P(SharedConsentStoreTest, StoppedFeedMakesConsentChecksStale) {
   o.max_feed_staleness = absl::Milliseconds(300);
   RemoteGuard remote;
   remote.store = *std::move(mine);
-  absl::StatusOr<std::unique_ptr<Guard>> g =
-      Guard::Create(testing::DefaultPolicy(), remote.store.get(), nullptr, o);
+  absl::StatusOr<std::unique_ptr<Guard>> g = Guard::Create(
+      testing::DefaultPolicy(), remote.store.get(), &remote.audit, o);
   ASSERT_OK(g);
   remote.guard = *std::move(g);
   ASSERT_OK(remote.guard->WarmCache());
