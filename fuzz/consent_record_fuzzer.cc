@@ -127,6 +127,7 @@ void CheckGuard(const std::shared_ptr<const CompiledPolicy>& policy,
   }
   const bool never_allowed =
       record.restrictions().erased() || record.restrictions().suspend_all();
+  const bool unreadable = !record.data_loss().empty();
   // Occasion ids from the record, so that per-occasion entries are matched.
   std::vector<std::string> occasions = {"no-such-occasion"};
   for (const v1::PurposeConsent& pc : record.purposes()) {
@@ -149,6 +150,18 @@ void CheckGuard(const std::shared_ptr<const CompiledPolicy>& policy,
           CONSENTRY_FUZZ_CHECK(cat.ok(), cat.status().ToString());
           absl::StatusOr<Decision> d =
               (*guard)->Check(*ctx, record.subject_id(), *cat);
+          if (unreadable) {
+            // A record a store marked unreadable carries no consent: a check
+            // that reaches the subject fails closed with DATA_LOSS; one the
+            // policy decides first is denied by the policy.
+            CONSENTRY_FUZZ_CHECK(
+                d.ok() ? !d->allowed()
+                       : d.status().code() == absl::StatusCode::kDataLoss,
+                absl::StrCat(
+                    "unreadable record not denied: ",
+                    d.ok() ? ReasonName(d->reason()) : d.status().ToString()));
+            continue;
+          }
           CONSENTRY_FUZZ_CHECK(d.ok(), d.status().ToString());
           if (never_allowed) {
             CONSENTRY_FUZZ_CHECK(
