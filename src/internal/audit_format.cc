@@ -337,19 +337,33 @@ std::uint32_t FrameCrc(std::uint32_t length, absl::string_view payload,
   return Crc32cExtend(crc, hash, 32);
 }
 
-bool AppendFrame(ChainHasher& hasher, const unsigned char* prev,
-                 absl::string_view payload, std::string* out,
-                 unsigned char* hash) {
+namespace {
+
+// One frame: the length word (the payload's size, with kSealBit for a
+// seal), its CRC, the payload and the chain hash.
+bool AppendFrameWithLengthWord(ChainHasher& hasher, const unsigned char* prev,
+                               std::uint32_t length_word,
+                               absl::string_view payload, std::string* out,
+                               unsigned char* hash) {
   if (!hasher.Next(prev, payload, hash)) return false;
-  const auto length = static_cast<std::uint32_t>(payload.size());
   const std::size_t at = out->size();
   out->resize(at + kFrameOverhead + payload.size());
   char* p = out->data() + at;
-  PutU32(p, length);
-  PutU32(p + 4, FrameCrc(length, payload, hash));
+  PutU32(p, length_word);
+  PutU32(p + 4, FrameCrc(length_word, payload, hash));
   std::memcpy(p + 8, payload.data(), payload.size());
   std::memcpy(p + 8 + payload.size(), hash, 32);
   return true;
+}
+
+}  // namespace
+
+bool AppendFrame(ChainHasher& hasher, const unsigned char* prev,
+                 absl::string_view payload, std::string* out,
+                 unsigned char* hash) {
+  return AppendFrameWithLengthWord(hasher, prev,
+                                   static_cast<std::uint32_t>(payload.size()),
+                                   payload, out, hash);
 }
 
 bool Sha256(absl::string_view bytes, Hash256* out) {
@@ -383,17 +397,9 @@ bool AppendSealFrame(ChainHasher& hasher, const unsigned char* prev,
                      const SealRecord& seal, std::string* out,
                      unsigned char* hash) {
   const std::string payload = EncodeSealPayload(seal);
-  if (!hasher.Next(prev, payload, hash)) return false;
-  const std::uint32_t length =
-      kSealBit | static_cast<std::uint32_t>(payload.size());
-  const std::size_t at = out->size();
-  out->resize(at + kSealFrameSize);
-  char* p = out->data() + at;
-  PutU32(p, length);
-  PutU32(p + 4, FrameCrc(length, payload, hash));
-  std::memcpy(p + 8, payload.data(), payload.size());
-  std::memcpy(p + 8 + payload.size(), hash, 32);
-  return true;
+  return AppendFrameWithLengthWord(
+      hasher, prev, kSealBit | static_cast<std::uint32_t>(payload.size()),
+      payload, out, hash);
 }
 
 FrameStatus ReadFrame(absl::string_view data, std::uint64_t* offset,
