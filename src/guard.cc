@@ -643,10 +643,10 @@ struct Guard::Decider {
         s = &uncached->profile;
         revision = uncached->revision;
       }
-      // The state used must meet the demand, wherever it came from: a
-      // store answering with an older revision (a lagging replica) fails
-      // closed rather than deciding on it.
-      if (min_revision > 0 && revision < min_revision) return false;
+      // The record just read is the store's current state, so it meets the
+      // demand even when its own revision is older (a subject the change
+      // at `min_revision` did not touch); when the cache could not take it,
+      // it is used directly (`uncached`), never the older cached slot.
     }
     state = s;
     return true;
