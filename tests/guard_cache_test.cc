@@ -33,16 +33,14 @@ using ::consentry::testing::StatusIs;
 using ::testing::HasSubstr;
 
 // An in-memory store with hooks: revisions shifted by an offset on the way
-// out, a callback between reading a record and returning it, a muted feed,
-// an answer pinned to an older record, and a Get that stalls until
-// released.
+// out, a callback between reading a record and returning it, and a Get that
+// stalls until released.
 class HookedStore final : public ConsentStore {
  public:
   absl::StatusOr<v1::ConsentRecord> Get(absl::string_view s) override {
     absl::StatusOr<v1::ConsentRecord> r = inner_.Get(s);
     {
       std::unique_lock<std::mutex> lock(mu_);
-      if (pinned_.has_value()) r = *pinned_;
       if (stall_next_get_) {
         stall_next_get_ = false;
         stalled_ = true;
@@ -79,7 +77,6 @@ class HookedStore final : public ConsentStore {
   }
   std::unique_ptr<Subscription> Watch(ConsentListener listener) override {
     return inner_.Watch([this, listener](const v1::ConsentRecord& r) {
-      if (muted_.load()) return;
       v1::ConsentRecord copy = r;
       Shift(copy);
       listener(copy);
@@ -88,12 +85,6 @@ class HookedStore final : public ConsentStore {
 
   // Revisions reported from now on are the inner ones plus `offset`.
   void SetOffset(Revision offset) { offset_.store(offset); }
-  void Mute(bool m) { muted_.store(m); }
-  // Every Get answers `record` (a lagging replica).
-  void Pin(v1::ConsentRecord record) {
-    std::lock_guard<std::mutex> lock(mu_);
-    pinned_ = std::move(record);
-  }
   // The next Get runs `hook` after reading and before answering.
   void AfterNextRead(std::function<void()> hook) {
     std::lock_guard<std::mutex> lock(mu_);
@@ -122,11 +113,9 @@ class HookedStore final : public ConsentStore {
 
   InMemoryConsentStore inner_;
   std::atomic<Revision> offset_{0};
-  std::atomic<bool> muted_{false};
   std::atomic<bool> yield_in_get_{false};
   std::mutex mu_;
   std::condition_variable cv_;
-  absl::optional<v1::ConsentRecord> pinned_;
   std::function<void()> after_read_;
   bool stall_next_get_ = false;
   bool stalled_ = false;
