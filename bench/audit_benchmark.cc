@@ -45,8 +45,8 @@
 #include "consentry/consent.h"
 #include "consentry/guard.h"
 #include "consentry/proto_io.h"
-#include "src/internal/audit_log_test_peer.h"
-#include "src/internal/guard_test_peer.h"
+#include "src/testing/audit_log_test_peer.h"
+#include "src/testing/guard_test_peer.h"
 
 namespace consentry {
 namespace {

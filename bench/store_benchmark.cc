@@ -43,8 +43,8 @@
 #include "consentry/postgres_store.h"
 #include "consentry/proto_io.h"
 #include "consentry/sqlite_store.h"
-#include "src/internal/consent_cache.h"
-#include "src/internal/subject_state.h"
+#include "src/core/consent_cache.h"
+#include "src/core/subject_state.h"
 
 namespace {
 

@@ -15,7 +15,7 @@
 #include <string>
 
 #include "fuzz/fuzz_support.h"
-#include "src/internal/audit_format.h"
+#include "src/audit/audit_format.h"
 
 namespace {
 

@@ -35,7 +35,7 @@
 #include "consentry/audit_log.h"
 #include "fuzz/fuzz_support.h"
 #include "fuzzer/FuzzedDataProvider.h"
-#include "src/internal/audit_format.h"
+#include "src/audit/audit_format.h"
 
 namespace {
 

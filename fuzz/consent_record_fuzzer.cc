@@ -30,8 +30,8 @@
 #include "consentry/v1/consent.pb.h"
 #include "fuzz/fuzz_support.h"
 #include "google/protobuf/util/message_differencer.h"
-#include "src/internal/consent_cache.h"
-#include "src/internal/subject_state.h"
+#include "src/core/consent_cache.h"
+#include "src/core/subject_state.h"
 
 namespace consentry::fuzz {
 namespace {

@@ -69,7 +69,7 @@
 #include "google/protobuf/util/message_differencer.h"
 #include "health.pb.h"
 #include "projection_test.pb.h"
-#include "src/internal/projection_plan.h"
+#include "src/access/projection_plan.h"
 
 namespace consentry::fuzz {
 namespace {

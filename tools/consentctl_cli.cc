@@ -12,7 +12,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
-#include "src/internal/file_io.h"
+#include "src/util/file_io.h"
 
 namespace consentctl {
 

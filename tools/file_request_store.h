@@ -35,7 +35,7 @@
 #include "absl/strings/string_view.h"
 #include "consentry/requests.h"
 #include "consentry/v1/request.pb.h"
-#include "src/internal/file_io.h"
+#include "src/util/file_io.h"
 
 namespace consentctl {
 

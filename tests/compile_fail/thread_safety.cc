@@ -5,7 +5,7 @@
 // CASE_OK must compile; each other case is a locking mistake that must not
 // (run by tests/compile_fail/thread_safety.cmake, clang builds only).
 
-#include "src/internal/mutex.h"
+#include "src/util/mutex.h"
 
 namespace consentry::internal {
 

@@ -46,7 +46,7 @@
 #include "absl/status/statusor.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/string_view.h"
-#include "src/internal/file_io.h"
+#include "src/util/file_io.h"
 
 namespace consentry::testing {
 

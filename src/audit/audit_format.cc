@@ -1,0 +1,585 @@
+// Copyright 2026 The consentry Authors.
+// SPDX-License-Identifier: Apache-2.0
+
+#include "src/audit/audit_format.h"
+
+#include <dirent.h>
+#include <openssl/core_names.h>
+#include <openssl/evp.h>
+#include <openssl/params.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstdio>
+#include <cstring>
+
+#include "absl/base/optimization.h"
+#include "absl/strings/match.h"
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "consentry/v1/audit.pb.h"
+#include "src/util/crc32c.h"
+#include "src/util/file_io.h"
+#include "src/util/status_macros.h"
+
+namespace consentry::internal {
+namespace {
+
+std::size_t VarintSize(std::uint64_t v) {
+  std::size_t n = 1;
+  while (v >= 0x80) {
+    v >>= 7;
+    ++n;
+  }
+  return n;
+}
+
+char* PutVarint(std::uint64_t v, char* p) {
+  while (v >= 0x80) {
+    *p++ = static_cast<char>((v & 0x7F) | 0x80);
+    v >>= 7;
+  }
+  *p++ = static_cast<char>(v);
+  return p;
+}
+
+std::size_t StringFieldSize(absl::string_view s) {
+  return s.empty() ? 0 : 1 + VarintSize(s.size()) + s.size();
+}
+
+inline char* PutStringField(std::uint8_t tag, absl::string_view s, char* p) {
+  if (s.empty()) return p;
+  *p++ = static_cast<char>(tag);
+  if (ABSL_PREDICT_TRUE(s.size() < 0x80)) {
+    *p++ = static_cast<char>(s.size());
+  } else {
+    p = PutVarint(s.size(), p);
+  }
+  CopyShort(p, s.data(), s.size());
+  return p + s.size();
+}
+
+std::size_t VarintFieldSize(std::uint64_t v) {
+  return v == 0 ? 0 : 1 + VarintSize(v);
+}
+
+char* PutVarintField(std::uint8_t tag, std::uint64_t v, char* p) {
+  if (v == 0) return p;
+  *p++ = static_cast<char>(tag);
+  return PutVarint(v, p);
+}
+
+bool GetVarint(const char*& p, const char* end, std::uint64_t* v) {
+  std::uint64_t r = 0;
+  for (int shift = 0; shift < 64 && p < end; shift += 7) {
+    const auto b = static_cast<unsigned char>(*p++);
+    r |= static_cast<std::uint64_t>(b & 0x7F) << shift;
+    if ((b & 0x80) == 0) {
+      *v = r;
+      return true;
+    }
+  }
+  return false;
+}
+
+}  // namespace
+
+absl::Status ErrnoStatus(absl::string_view what, const std::string& path) {
+  const int e = errno;
+  std::string msg =
+      absl::StrCat("audit log: ", what, " '", path, "': ", std::strerror(e));
+  if (e == ENOENT) return absl::NotFoundError(msg);
+  if (e == EACCES || e == EPERM) return absl::PermissionDeniedError(msg);
+  return absl::InternalError(msg);
+}
+
+// ---------------------------------------------------------------------------
+// Events
+
+std::size_t EncodedEventSize(const AuditEvent& e) {
+  return VarintFieldSize(static_cast<std::uint64_t>(e.time_unix_nanos)) +
+         VarintFieldSize(static_cast<std::uint64_t>(e.action)) +
+         StringFieldSize(e.accessor) + StringFieldSize(e.subject) +
+         StringFieldSize(e.category) + StringFieldSize(e.purpose) +
+         (e.allowed() ? 2 : 0) +
+         VarintFieldSize(static_cast<std::uint64_t>(e.reason)) +
+         StringFieldSize(e.record_ref) +
+         VarintFieldSize(static_cast<std::uint64_t>(e.revision)) +
+         StringFieldSize(e.policy_version) + (e.shadow ? 2 : 0) +
+         StringFieldSize(e.recipient) + StringFieldSize(e.request_id) +
+         (e.action == AuditAction::kBatch
+              ? 2 +
+                    VarintSize(static_cast<std::uint64_t>(
+                        std::max<std::int64_t>(0, e.subjects_included))) +
+                    2 +
+                    VarintSize(static_cast<std::uint64_t>(
+                        std::max<std::int64_t>(0, e.subjects_excluded))) +
+                    (e.detail.empty()
+                         ? 0
+                         : 2 + VarintSize(e.detail.size()) + e.detail.size())
+              : 0);
+}
+
+char* EncodeEvent(const AuditEvent& e, char* p) {
+  p = PutVarintField(0x08, static_cast<std::uint64_t>(e.time_unix_nanos), p);
+  p = PutVarintField(0x10, static_cast<std::uint64_t>(e.action), p);
+  p = PutStringField(0x1A, e.accessor, p);
+  p = PutStringField(0x22, e.subject, p);
+  p = PutStringField(0x2A, e.category, p);
+  p = PutStringField(0x32, e.purpose, p);
+  if (e.allowed()) {
+    *p++ = 0x38;
+    *p++ = 1;
+  }
+  p = PutVarintField(0x40, static_cast<std::uint64_t>(e.reason), p);
+  p = PutStringField(0x4A, e.record_ref, p);
+  p = PutVarintField(0x50, static_cast<std::uint64_t>(e.revision), p);
+  p = PutStringField(0x5A, e.policy_version, p);
+  if (e.shadow) {
+    *p++ = 0x60;
+    *p++ = 1;
+  }
+  p = PutStringField(0x6A, e.recipient, p);
+  p = PutStringField(0x72, e.request_id, p);
+  if (e.action == AuditAction::kBatch) {
+    // Fields 16-18 have two-byte keys.
+    *p++ = static_cast<char>(0x80);
+    *p++ = 0x01;
+    p = PutVarint(static_cast<std::uint64_t>(
+                      std::max<std::int64_t>(0, e.subjects_included)),
+                  p);
+    *p++ = static_cast<char>(0x88);
+    *p++ = 0x01;
+    p = PutVarint(static_cast<std::uint64_t>(
+                      std::max<std::int64_t>(0, e.subjects_excluded)),
+                  p);
+    if (!e.detail.empty()) {
+      *p++ = static_cast<char>(0x92);
+      *p++ = 0x01;
+      p = PutVarint(e.detail.size(), p);
+      std::memcpy(p, e.detail.data(), e.detail.size());
+      p += e.detail.size();
+    }
+  }
+  return p;
+}
+
+char* EncodeSequenceField(std::uint64_t sequence, char* p) {
+  return PutVarintField(0x78, sequence, p);
+}
+
+bool ScanEventKeys(absl::string_view payload, EventKeys* keys) {
+  *keys = EventKeys{};
+  const char* p = payload.data();
+  const char* end = p + payload.size();
+  while (p < end) {
+    std::uint64_t tag = 0;
+    if (!GetVarint(p, end, &tag)) return false;
+    const std::uint64_t field = tag >> 3;
+    switch (tag & 7) {
+      case 0: {
+        std::uint64_t v = 0;
+        if (!GetVarint(p, end, &v)) return false;
+        if (field == 1) keys->time_unix_nanos = static_cast<std::int64_t>(v);
+        if (field == 15) keys->sequence = v;
+        break;
+      }
+      case 2: {
+        std::uint64_t n = 0;
+        if (!GetVarint(p, end, &n)) return false;
+        if (n > static_cast<std::uint64_t>(end - p)) return false;
+        const absl::string_view s(p, static_cast<std::size_t>(n));
+        if (field == 3) keys->accessor = s;
+        if (field == 4) keys->subject = s;
+        p += n;
+        break;
+      }
+      case 1:
+        if (end - p < 8) return false;
+        p += 8;
+        break;
+      case 5:
+        if (end - p < 4) return false;
+        p += 4;
+        break;
+      default:
+        return false;
+    }
+  }
+  return true;
+}
+
+bool DecodeEvent(absl::string_view payload, OwnedAuditEvent* out) {
+  v1::AuditEvent m;
+  if (!m.ParseFromArray(payload.data(), static_cast<int>(payload.size()))) {
+    return false;
+  }
+  out->time_unix_nanos = m.time_unix_nanos();
+  out->action = static_cast<AuditAction>(m.action());
+  out->accessor = m.accessor();
+  out->subject = m.subject();
+  out->category = m.category();
+  out->purpose = m.purpose();
+  out->policy_version = m.policy_version();
+  out->record_ref = m.record_ref();
+  out->recipient = m.recipient();
+  out->request_id = m.request_id();
+  out->reason = static_cast<Reason>(m.reason());
+  out->revision = m.consent_revision();
+  out->shadow = m.shadow();
+  out->sequence = m.sequence();
+  if (out->action == AuditAction::kBatch) {
+    out->subjects_included = m.subjects_included();
+    out->subjects_excluded = m.subjects_excluded();
+    out->detail = m.detail();
+  }
+  return true;
+}
+
+// ---------------------------------------------------------------------------
+// ChainHasher
+
+absl::StatusOr<std::unique_ptr<ChainHasher>> ChainHasher::Create(
+    absl::string_view key) {
+  std::unique_ptr<ChainHasher> h(new ChainHasher());
+  if (key.empty()) {
+    EVP_MD* md = EVP_MD_fetch(nullptr, "SHA256", nullptr);
+    EVP_MD_CTX* ctx = EVP_MD_CTX_new();
+    h->md_ = md;
+    h->md_ctx_ = ctx;
+    if (md == nullptr || ctx == nullptr) {
+      return absl::InternalError("audit log: libcrypto has no SHA-256");
+    }
+    return h;
+  }
+  h->keyed_ = true;
+  EVP_MAC* mac = EVP_MAC_fetch(nullptr, "HMAC", nullptr);
+  h->mac_ = mac;
+  if (mac == nullptr) {
+    return absl::InternalError("audit log: libcrypto has no HMAC");
+  }
+  EVP_MAC_CTX* ctx = EVP_MAC_CTX_new(mac);
+  h->mac_ctx_ = ctx;
+  char digest[] = "SHA256";
+  OSSL_PARAM params[] = {
+      OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_DIGEST, digest, 0),
+      OSSL_PARAM_construct_end()};
+  if (ctx == nullptr ||
+      EVP_MAC_init(ctx, reinterpret_cast<const unsigned char*>(key.data()),
+                   key.size(), params) != 1) {
+    return absl::InternalError("audit log: cannot set up HMAC-SHA256");
+  }
+  return h;
+}
+
+ChainHasher::~ChainHasher() {
+  EVP_MD_CTX_free(static_cast<EVP_MD_CTX*>(md_ctx_));
+  EVP_MD_free(static_cast<EVP_MD*>(md_));
+  EVP_MAC_CTX_free(static_cast<EVP_MAC_CTX*>(mac_ctx_));
+  EVP_MAC_free(static_cast<EVP_MAC*>(mac_));
+}
+
+bool ChainHasher::Next(const unsigned char* prev, absl::string_view payload,
+                       unsigned char* hash) {
+  if (keyed_) {
+    auto* ctx = static_cast<EVP_MAC_CTX*>(mac_ctx_);
+    std::size_t n = 0;
+    // A null key re-initialises with the key already set.
+    return EVP_MAC_init(ctx, nullptr, 0, nullptr) == 1 &&
+           EVP_MAC_update(ctx, prev, 32) == 1 &&
+           EVP_MAC_update(
+               ctx, reinterpret_cast<const unsigned char*>(payload.data()),
+               payload.size()) == 1 &&
+           EVP_MAC_final(ctx, hash, &n, 32) == 1 && n == 32;
+  }
+  auto* ctx = static_cast<EVP_MD_CTX*>(md_ctx_);
+  unsigned int n = 0;
+  return EVP_DigestInit_ex2(ctx, static_cast<EVP_MD*>(md_), nullptr) == 1 &&
+         EVP_DigestUpdate(ctx, prev, 32) == 1 &&
+         EVP_DigestUpdate(ctx, payload.data(), payload.size()) == 1 &&
+         EVP_DigestFinal_ex(ctx, hash, &n) == 1 && n == 32;
+}
+
+// ---------------------------------------------------------------------------
+// Headers and frames
+
+void EncodeSegmentHeader(const SegmentHeader& h, char* out) {
+  std::memcpy(out, kSegmentMagic, 8);
+  PutU32(out + 8, h.version);
+  PutU32(out + 12, h.flags);
+  PutU64(out + 16, h.number);
+  PutU64(out + 24, h.first_sequence);
+  std::memcpy(out + 32, h.prev_hash.data(), 32);
+  PutU32(out + 64, Crc32c(out, 64));
+}
+
+HeaderProblem DecodeSegmentHeader(absl::string_view b, SegmentHeader* h) {
+  if (b.size() < kSegmentHeaderSize) return HeaderProblem::kShort;
+  if (std::memcmp(b.data(), kSegmentMagic, 8) != 0)
+    return HeaderProblem::kMagic;
+  if (GetU32(b.data() + 64) != Crc32c(b.data(), 64)) return HeaderProblem::kCrc;
+  h->version = GetU32(b.data() + 8);
+  h->flags = GetU32(b.data() + 12);
+  h->number = GetU64(b.data() + 16);
+  h->first_sequence = GetU64(b.data() + 24);
+  std::memcpy(h->prev_hash.data(), b.data() + 32, 32);
+  if (h->version != kFormatVersion) return HeaderProblem::kVersion;
+  return HeaderProblem::kNone;
+}
+
+std::uint32_t FrameCrc(std::uint32_t length, absl::string_view payload,
+                       const unsigned char* hash) {
+  char len[4];
+  PutU32(len, length);
+  std::uint32_t crc = Crc32c(len, 4);
+  crc = Crc32cExtend(crc, payload.data(), payload.size());
+  return Crc32cExtend(crc, hash, 32);
+}
+
+namespace {
+
+// One frame: the length word (the payload's size, with kSealBit for a
+// seal), its CRC, the payload and the chain hash.
+bool AppendFrameWithLengthWord(ChainHasher& hasher, const unsigned char* prev,
+                               std::uint32_t length_word,
+                               absl::string_view payload, std::string* out,
+                               unsigned char* hash) {
+  if (!hasher.Next(prev, payload, hash)) return false;
+  const std::size_t at = out->size();
+  out->resize(at + kFrameOverhead + payload.size());
+  char* p = out->data() + at;
+  PutU32(p, length_word);
+  PutU32(p + 4, FrameCrc(length_word, payload, hash));
+  std::memcpy(p + 8, payload.data(), payload.size());
+  std::memcpy(p + 8 + payload.size(), hash, 32);
+  return true;
+}
+
+}  // namespace
+
+bool AppendFrame(ChainHasher& hasher, const unsigned char* prev,
+                 absl::string_view payload, std::string* out,
+                 unsigned char* hash) {
+  return AppendFrameWithLengthWord(hasher, prev,
+                                   static_cast<std::uint32_t>(payload.size()),
+                                   payload, out, hash);
+}
+
+bool Sha256(absl::string_view bytes, Hash256* out) {
+  unsigned int n = 0;
+  return EVP_Digest(bytes.data(), bytes.size(), out->data(), &n, EVP_sha256(),
+                    nullptr) == 1 &&
+         n == 32;
+}
+
+std::string EncodeSealPayload(const SealRecord& seal) {
+  std::string out(kSealPayloadSize, '\0');
+  std::memcpy(out.data(), kSealMagic, 8);
+  PutU64(out.data() + 8, seal.records);
+  PutU64(out.data() + 16, seal.next_sequence);
+  std::memcpy(out.data() + 24, seal.index_digest.data(), 32);
+  return out;
+}
+
+bool DecodeSealPayload(absl::string_view payload, SealRecord* seal) {
+  if (payload.size() != kSealPayloadSize ||
+      std::memcmp(payload.data(), kSealMagic, 8) != 0) {
+    return false;
+  }
+  seal->records = GetU64(payload.data() + 8);
+  seal->next_sequence = GetU64(payload.data() + 16);
+  std::memcpy(seal->index_digest.data(), payload.data() + 24, 32);
+  return true;
+}
+
+bool AppendSealFrame(ChainHasher& hasher, const unsigned char* prev,
+                     const SealRecord& seal, std::string* out,
+                     unsigned char* hash) {
+  const std::string payload = EncodeSealPayload(seal);
+  return AppendFrameWithLengthWord(
+      hasher, prev, kSealBit | static_cast<std::uint32_t>(payload.size()),
+      payload, out, hash);
+}
+
+FrameStatus ReadFrame(absl::string_view data, std::uint64_t* offset,
+                      FrameView* frame) {
+  const std::uint64_t at = *offset;
+  if (at >= data.size()) return FrameStatus::kEnd;
+  const std::uint64_t left = data.size() - at;
+  if (left < kFrameHeaderSize) return FrameStatus::kIncomplete;
+  const char* p = data.data() + at;
+  const std::uint32_t word = GetU32(p);
+  const bool seal = (word & kSealBit) != 0;
+  const std::uint32_t length = word & ~kSealBit;
+  if (seal ? length != kSealPayloadSize : length > kMaxPayload) {
+    return FrameStatus::kBadLength;
+  }
+  if (left < kFrameOverhead + length) return FrameStatus::kIncomplete;
+  frame->offset = at;
+  frame->payload = absl::string_view(p + 8, length);
+  frame->hash = reinterpret_cast<const unsigned char*>(p + 8 + length);
+  frame->crc_ok = GetU32(p + 4) == FrameCrc(word, frame->payload, frame->hash);
+  frame->seal = seal;
+  *offset = at + kFrameOverhead + length;
+  return FrameStatus::kOk;
+}
+
+// ---------------------------------------------------------------------------
+// Files
+
+std::string SegmentFileName(std::uint64_t number) {
+  return absl::StrFormat("audit-%016d.seg", number);
+}
+std::string IndexFileName(std::uint64_t number) {
+  return absl::StrFormat("audit-%016d.idx", number);
+}
+
+namespace {
+
+bool AllDigits(absl::string_view s, bool hex) {
+  for (char c : s) {
+    const bool ok = (c >= '0' && c <= '9') ||
+                    (hex && ((c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F')));
+    if (!ok) return false;
+  }
+  return !s.empty();
+}
+
+// "audit-" + 16 decimal digits + `ext`; the number in `*n`.
+bool ParseAuditName(absl::string_view name, absl::string_view ext,
+                    std::uint64_t* n) {
+  if (name.size() != 6 + 16 + ext.size() || !absl::StartsWith(name, "audit-") ||
+      !absl::EndsWith(name, ext)) {
+    return false;
+  }
+  const absl::string_view digits = name.substr(6, 16);
+  if (!AllDigits(digits, /*hex=*/false)) return false;
+  std::uint64_t v = 0;
+  for (char c : digits) {
+    const std::uint64_t d = static_cast<std::uint64_t>(c - '0');
+    if (v > (~std::uint64_t{0} - d) / 10) return false;
+    v = v * 10 + d;
+  }
+  *n = v;
+  return true;
+}
+
+}  // namespace
+
+absl::StatusOr<AuditDirListing> ListAuditDir(const std::string& dir) {
+  DIR* d = opendir(dir.c_str());
+  if (d == nullptr) return ErrnoStatus("cannot open directory", dir);
+  AuditDirListing out;
+  while (dirent* e = readdir(d)) {
+    const absl::string_view name(e->d_name);
+    if (name == "." || name == "..") continue;
+    std::uint64_t n = 0;
+    if (ParseAuditName(name, ".seg", &n)) {
+      out.segments.push_back(n);
+    } else if (ParseAuditName(name, ".idx", &n)) {
+      out.indexes.push_back(n);
+    } else if (name.size() == 26 + 5 + 16 &&
+               ParseAuditName(name.substr(0, 26), ".idx", &n) &&
+               name.substr(26, 5) == ".tmp-" &&
+               AllDigits(name.substr(31), /*hex=*/true)) {
+      out.temporaries.emplace_back(name);
+    } else {
+      out.unexpected.emplace_back(name);
+    }
+  }
+  closedir(d);
+  std::sort(out.segments.begin(), out.segments.end());
+  std::sort(out.indexes.begin(), out.indexes.end());
+  std::sort(out.temporaries.begin(), out.temporaries.end());
+  std::sort(out.unexpected.begin(), out.unexpected.end());
+  return out;
+}
+
+absl::StatusOr<std::vector<std::uint64_t>> ListSegments(
+    const std::string& dir) {
+  ASSIGN_OR_RETURN(AuditDirListing listing, ListAuditDir(dir));
+  return std::move(listing.segments);
+}
+
+absl::StatusOr<std::string> ReadFile(const std::string& path) {
+  // No size limit beyond the address space: a segment is as large as
+  // `segment_bytes` makes it.
+  absl::StatusOr<std::string> data =
+      ReadRegularFile(path, ~std::size_t{0} >> 1);
+  if (!data.ok()) {
+    return absl::Status(data.status().code(),
+                        absl::StrCat("audit log: ", data.status().message()));
+  }
+  return data;
+}
+
+// ---------------------------------------------------------------------------
+// Index
+
+std::uint64_t IndexKeyHash(std::uint8_t kind, absl::string_view key) {
+  std::uint64_t h = 0xcbf29ce484222325ull;
+  auto mix = [&h](unsigned char c) {
+    h ^= c;
+    h *= 0x100000001b3ull;
+  };
+  mix(kind);
+  for (char c : key) mix(static_cast<unsigned char>(c));
+  return h;
+}
+
+void SegmentIndex::Add(std::int64_t time, std::uint64_t offset,
+                       const EventKeys& keys) {
+  if (records == 0 || time < min_time) min_time = time;
+  if (records == 0 || time > max_time) max_time = time;
+  ++records;
+  entries.emplace_back(IndexKeyHash(kKeySubject, keys.subject), offset);
+  entries.emplace_back(IndexKeyHash(kKeyAccessor, keys.accessor), offset);
+}
+
+std::string SegmentIndex::Encode() {
+  std::sort(entries.begin(), entries.end());
+  std::string out(8 + 6 * 8 + 8 + entries.size() * 16 + 4, '\0');
+  char* p = out.data();
+  std::memcpy(p, kIndexMagic, 8);
+  PutU64(p + 8, segment_number);
+  PutU64(p + 16, first_sequence);
+  PutU64(p + 24, records);
+  PutU64(p + 32, static_cast<std::uint64_t>(min_time));
+  PutU64(p + 40, static_cast<std::uint64_t>(max_time));
+  PutU64(p + 48, file_size);
+  PutU64(p + 56, entries.size());
+  p += 64;
+  for (const auto& [h, off] : entries) {
+    PutU64(p, h);
+    PutU64(p + 8, off);
+    p += 16;
+  }
+  PutU32(p, Crc32c(out.data(), out.size() - 4));
+  return out;
+}
+
+bool SegmentIndex::Decode(absl::string_view b, SegmentIndex* out) {
+  if (b.size() < 68 || std::memcmp(b.data(), kIndexMagic, 8) != 0) return false;
+  if (GetU32(b.data() + b.size() - 4) != Crc32c(b.data(), b.size() - 4)) {
+    return false;
+  }
+  const char* p = b.data();
+  out->segment_number = GetU64(p + 8);
+  out->first_sequence = GetU64(p + 16);
+  out->records = GetU64(p + 24);
+  out->min_time = static_cast<std::int64_t>(GetU64(p + 32));
+  out->max_time = static_cast<std::int64_t>(GetU64(p + 40));
+  out->file_size = GetU64(p + 48);
+  const std::uint64_t n = GetU64(p + 56);
+  if (n != (b.size() - 68) / 16 || (b.size() - 68) % 16 != 0) return false;
+  out->entries.clear();
+  out->entries.reserve(static_cast<std::size_t>(n));
+  p += 64;
+  for (std::uint64_t i = 0; i < n; ++i, p += 16) {
+    out->entries.emplace_back(GetU64(p), GetU64(p + 8));
+  }
+  return true;
+}
+
+}  // namespace consentry::internal

@@ -1,0 +1,673 @@
+// Copyright 2026 The consentry Authors.
+// SPDX-License-Identifier: Apache-2.0
+//
+// Verification, repair and queries of the audit log's segment files.
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+#include <utility>
+
+#include "absl/strings/str_cat.h"
+#include "consentry/audit_log.h"
+#include "src/audit/audit_format.h"
+#include "src/util/file_io.h"
+#include "src/util/status_macros.h"
+
+namespace consentry {
+
+using internal::ChainHasher;
+using internal::EventKeys;
+using internal::FrameStatus;
+using internal::FrameView;
+using internal::Hash256;
+using internal::SealRecord;
+using internal::SegmentHeader;
+using internal::SegmentIndex;
+
+absl::string_view AuditDefectName(AuditDefect d) {
+  switch (d) {
+    case AuditDefect::kNone:
+      return "none";
+    case AuditDefect::kEdited:
+      return "edited";
+    case AuditDefect::kDeleted:
+      return "deleted";
+    case AuditDefect::kInserted:
+      return "inserted";
+    case AuditDefect::kReordered:
+      return "reordered";
+    case AuditDefect::kTruncated:
+      return "truncated";
+    case AuditDefect::kTornTail:
+      return "torn_tail";
+    case AuditDefect::kBrokenSegmentLink:
+      return "broken_segment_link";
+    case AuditDefect::kCrcMismatch:
+      return "crc_mismatch";
+    case AuditDefect::kMalformed:
+      return "malformed";
+    case AuditDefect::kIndexMismatch:
+      return "index_mismatch";
+    case AuditDefect::kUnexpectedFile:
+      return "unexpected_file";
+  }
+  return "unknown";
+}
+
+std::string AuditVerifyReport::ToString() const {
+  if (ok()) {
+    return absl::StrCat("ok: ", records_verified, " records in ", segments,
+                        " segments");
+  }
+  return absl::StrCat(AuditDefectName(defect), " at ", segment_file, " record ",
+                      record_index, " offset ", byte_offset, ": ", detail, " (",
+                      records_verified, " records verified before it)");
+}
+
+namespace {
+
+std::string PathOf(absl::string_view dir, const std::string& name) {
+  return absl::StrCat(dir, "/", name);
+}
+
+// Walks one segment's frames from `offset`, looking for the frame whose
+// sequence is `sequence`.
+bool SequenceLaterInSegment(absl::string_view data, std::uint64_t offset,
+                            std::uint64_t sequence) {
+  FrameView f;
+  while (internal::ReadFrame(data, &offset, &f) == FrameStatus::kOk) {
+    EventKeys k;
+    if (f.crc_ok && internal::ScanEventKeys(f.payload, &k) &&
+        k.sequence == sequence) {
+      return true;
+    }
+  }
+  return false;
+}
+
+class Verifier {
+ public:
+  Verifier(std::string dir, ChainHasher& hasher)
+      : dir_(std::move(dir)), hasher_(hasher) {}
+
+  absl::StatusOr<AuditVerifyReport> Run() {
+    ASSIGN_OR_RETURN(internal::AuditDirListing listing,
+                     internal::ListAuditDir(dir_));
+    indexes_ = listing.indexes;
+    const std::vector<std::uint64_t>& segments = listing.segments;
+    for (std::size_t i = 0; i < segments.size(); ++i) {
+      const std::uint64_t number = segments[i];
+      const std::string path = PathOf(dir_, internal::SegmentFileName(number));
+      ++report_.segments;
+      if (number != i) {
+        Defect(AuditDefect::kBrokenSegmentLink, path, 0, 0,
+               absl::StrCat("segment ", i, " (", internal::SegmentFileName(i),
+                            ") is missing"));
+        return report_;
+      }
+      absl::StatusOr<std::string> data = internal::ReadFile(path);
+      if (absl::IsInvalidArgument(data.status())) {
+        Defect(AuditDefect::kMalformed, path, 0, 0,
+               std::string(data.status().message()));
+        return report_;
+      }
+      RETURN_IF_ERROR(data.status());
+      RETURN_IF_ERROR(Segment(number, path, *data, i + 1 == segments.size()));
+      if (!report_.ok()) return report_;
+    }
+    // Files that are not part of the log: an index without its segment, or
+    // any other name. Never read; reported.
+    for (const std::uint64_t n : listing.indexes) {
+      if (!std::binary_search(segments.begin(), segments.end(), n)) {
+        Defect(AuditDefect::kUnexpectedFile,
+               PathOf(dir_, internal::IndexFileName(n)), 0, 0,
+               "an index file without its segment");
+        return report_;
+      }
+    }
+    if (!listing.unexpected.empty()) {
+      Defect(AuditDefect::kUnexpectedFile,
+             PathOf(dir_, listing.unexpected.front()), 0, 0,
+             absl::StrCat("not a file of the audit log (",
+                          listing.unexpected.size(),
+                          " unexpected entries in the directory)"));
+    }
+    return report_;
+  }
+
+ private:
+  void Defect(AuditDefect d, const std::string& path, std::uint64_t index,
+              std::uint64_t offset, std::string detail) {
+    report_.defect = d;
+    report_.segment_file = path;
+    report_.record_index = index;
+    report_.byte_offset = offset;
+    report_.detail = std::move(detail);
+  }
+
+  bool HasIndexFile(std::uint64_t number) const {
+    return std::binary_search(indexes_.begin(), indexes_.end(), number);
+  }
+
+  // The seal frame `f` at record `index` (offset `at`) of segment `number`;
+  // `end` is the offset after it. Checks the seal against the segment and
+  // the index file against the seal.
+  absl::Status Seal(std::uint64_t number, const std::string& path,
+                    absl::string_view data, std::uint64_t index,
+                    std::uint64_t at, std::uint64_t end, const FrameView& f) {
+    SealRecord seal;
+    if (!internal::DecodeSealPayload(f.payload, &seal)) {
+      Defect(AuditDefect::kMalformed, path, index, at,
+             "the CRC matches but the seal record is malformed");
+      return absl::OkStatus();
+    }
+    Hash256 h;
+    if (!hasher_.Next(hash_.data(), f.payload, h.data())) {
+      return absl::InternalError("VerifyAuditLog: libcrypto failed");
+    }
+    if (std::memcmp(h.data(), f.hash, 32) != 0) {
+      Defect(AuditDefect::kEdited, path, index, at,
+             "the seal record's hash does not match its content");
+      return absl::OkStatus();
+    }
+    if (end != data.size()) {
+      Defect(AuditDefect::kInserted, path, index + 1, end,
+             "records follow the segment's seal record");
+      return absl::OkStatus();
+    }
+    if (seal.records != built_.records || seal.next_sequence != sequence_) {
+      Defect(seal.records > built_.records ? AuditDefect::kDeleted
+                                           : AuditDefect::kEdited,
+             path, index, at,
+             absl::StrCat("the seal record counts ", seal.records,
+                          " records up to sequence ", seal.next_sequence,
+                          "; the segment holds ", built_.records,
+                          " up to sequence ", sequence_));
+      return absl::OkStatus();
+    }
+    built_.file_size = data.size();
+    Hash256 digest;
+    if (!internal::Sha256(built_.Encode(), &digest)) {
+      return absl::InternalError("VerifyAuditLog: libcrypto failed");
+    }
+    if (digest != seal.index_digest) {
+      Defect(AuditDefect::kEdited, path, index, at,
+             "the seal record's index digest does not match the segment's "
+             "records");
+      return absl::OkStatus();
+    }
+    hash_ = h;
+    sealed_ = true;
+    if (!HasIndexFile(number)) return absl::OkStatus();  // queries scan
+    const std::string idx = PathOf(dir_, internal::IndexFileName(number));
+    absl::StatusOr<std::string> bytes = internal::ReadFile(idx);
+    if (absl::IsNotFound(bytes.status())) return absl::OkStatus();
+    if (!bytes.ok() && !absl::IsInvalidArgument(bytes.status())) {
+      return bytes.status();
+    }
+    Hash256 actual{};
+    if (!bytes.ok() || !internal::Sha256(*bytes, &actual) ||
+        actual != seal.index_digest) {
+      Defect(AuditDefect::kIndexMismatch, idx, 0, 0,
+             bytes.ok() ? absl::StrCat("the index is not the one sealed in '",
+                                       path, "' (edited or swapped)")
+                        : std::string(bytes.status().message()));
+      return absl::OkStatus();
+    }
+    ++report_.indexes_verified;
+    return absl::OkStatus();
+  }
+
+  absl::Status Segment(std::uint64_t number, const std::string& path,
+                       absl::string_view data, bool last) {
+    built_ = SegmentIndex{};
+    built_.segment_number = number;
+    built_.first_sequence = sequence_;
+    sealed_ = false;
+    SegmentHeader header;
+    switch (internal::DecodeSegmentHeader(data, &header)) {
+      case internal::HeaderProblem::kNone:
+        break;
+      case internal::HeaderProblem::kShort:
+        Defect(last ? AuditDefect::kTornTail : AuditDefect::kTruncated, path, 0,
+               0,
+               absl::StrCat("segment header has ", data.size(), " of ",
+                            internal::kSegmentHeaderSize, " bytes"));
+        return absl::OkStatus();
+      case internal::HeaderProblem::kMagic:
+        Defect(AuditDefect::kMalformed, path, 0, 0,
+               "not a segment file: bad magic");
+        return absl::OkStatus();
+      case internal::HeaderProblem::kCrc:
+        Defect(AuditDefect::kCrcMismatch, path, 0, 0,
+               "segment header CRC-32C does not match");
+        return absl::OkStatus();
+      case internal::HeaderProblem::kVersion:
+        Defect(AuditDefect::kMalformed, path, 0, 0,
+               absl::StrCat("unknown format version ", header.version));
+        return absl::OkStatus();
+    }
+    if (((header.flags & internal::kFlagKeyed) != 0) != hasher_.keyed()) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("VerifyAuditLog: '", path, "' was written ",
+                       hasher_.keyed() ? "without" : "with", " an HMAC key"));
+    }
+    if (header.prev_hash != hash_) {
+      Defect(AuditDefect::kBrokenSegmentLink, path, 0, 0,
+             "the header's previous hash is not the previous segment's last "
+             "hash");
+      return absl::OkStatus();
+    }
+    if (header.first_sequence != sequence_) {
+      Defect(AuditDefect::kBrokenSegmentLink, path, 0, 0,
+             absl::StrCat("the header's first sequence is ",
+                          header.first_sequence, ", expected ", sequence_));
+      return absl::OkStatus();
+    }
+    std::uint64_t offset = internal::kSegmentHeaderSize;
+    for (std::uint64_t index = 0;; ++index) {
+      const std::uint64_t at = offset;
+      FrameView f;
+      const FrameStatus st = internal::ReadFrame(data, &offset, &f);
+      if (st == FrameStatus::kEnd) {
+        if (sealed_) return absl::OkStatus();
+        if (!last) {
+          Defect(AuditDefect::kTruncated, path, index, at,
+                 "the segment is not sealed: its final records or its seal "
+                 "record are missing");
+        } else if (HasIndexFile(number)) {
+          Defect(
+              AuditDefect::kIndexMismatch,
+              PathOf(dir_, internal::IndexFileName(number)), 0, 0,
+              absl::StrCat("an index for '", path, "', which is not sealed"));
+        }
+        return absl::OkStatus();
+      }
+      if (st == FrameStatus::kIncomplete) {
+        Defect(last ? AuditDefect::kTornTail : AuditDefect::kTruncated, path,
+               index, at,
+               absl::StrCat("the frame is cut short: ", data.size() - at,
+                            " bytes left in the file"));
+        return absl::OkStatus();
+      }
+      if (st == FrameStatus::kBadLength) {
+        Defect(AuditDefect::kCrcMismatch, path, index, at,
+               absl::StrCat("the length field ",
+                            internal::GetU32(data.data() + at),
+                            " exceeds the maximum record size"));
+        return absl::OkStatus();
+      }
+      if (!f.crc_ok) {
+        Defect(AuditDefect::kCrcMismatch, path, index, at,
+               "the frame's CRC-32C does not match its bytes");
+        return absl::OkStatus();
+      }
+      if (f.seal) {
+        RETURN_IF_ERROR(Seal(number, path, data, index, at, offset, f));
+        if (!report_.ok()) return absl::OkStatus();
+        continue;
+      }
+      EventKeys keys;
+      OwnedAuditEvent event;
+      if (!internal::ScanEventKeys(f.payload, &keys) ||
+          !internal::DecodeEvent(f.payload, &event)) {
+        Defect(AuditDefect::kMalformed, path, index, at,
+               "the CRC matches but the payload is not an AuditEvent "
+               "(rewritten with a recomputed CRC)");
+        return absl::OkStatus();
+      }
+      Hash256 h;
+      if (!hasher_.Next(hash_.data(), f.payload, h.data())) {
+        return absl::InternalError("VerifyAuditLog: libcrypto failed");
+      }
+      const bool chained = std::memcmp(h.data(), f.hash, 32) == 0;
+      if (chained && keys.sequence == sequence_) {
+        built_.Add(keys.time_unix_nanos, at, keys);
+        hash_ = h;
+        ++sequence_;
+        ++report_.records_verified;
+        continue;
+      }
+      // Something is wrong here: say what.
+      FrameView next;
+      std::uint64_t next_offset = offset;
+      const bool has_next =
+          internal::ReadFrame(data, &next_offset, &next) == FrameStatus::kOk &&
+          next.crc_ok;
+      auto chains_from = [&](const unsigned char* prev, const FrameView& fr) {
+        Hash256 x;
+        return hasher_.Next(prev, fr.payload, x.data()) &&
+               std::memcmp(x.data(), fr.hash, 32) == 0;
+      };
+      if (keys.sequence == sequence_) {
+        if (has_next && !chains_from(f.hash, next) &&
+            chains_from(hash_.data(), next)) {
+          Defect(AuditDefect::kInserted, path, index, at,
+                 "a record not written by the log was inserted here; the next "
+                 "record chains past it");
+        } else {
+          Defect(AuditDefect::kEdited, path, index, at,
+                 absl::StrCat("record ", keys.sequence,
+                              " was edited: its hash does not match its "
+                              "content"));
+        }
+      } else if (keys.sequence > sequence_) {
+        if (SequenceLaterInSegment(data, offset, sequence_)) {
+          Defect(AuditDefect::kReordered, path, index, at,
+                 absl::StrCat("record ", keys.sequence, " stands where ",
+                              sequence_, " belongs, which comes later"));
+        } else {
+          Defect(AuditDefect::kDeleted, path, index, at,
+                 absl::StrCat("records ", sequence_, " to ", keys.sequence - 1,
+                              " are missing"));
+        }
+      } else {
+        if (has_next && chains_from(hash_.data(), next)) {
+          Defect(AuditDefect::kInserted, path, index, at,
+                 absl::StrCat("a copy of record ", keys.sequence,
+                              " was inserted where ", sequence_, " belongs"));
+        } else {
+          Defect(AuditDefect::kReordered, path, index, at,
+                 absl::StrCat("record ", keys.sequence, " stands where ",
+                              sequence_, " belongs"));
+        }
+      }
+      return absl::OkStatus();
+    }
+  }
+
+  std::string dir_;
+  ChainHasher& hasher_;
+  AuditVerifyReport report_;
+  Hash256 hash_{};
+  std::uint64_t sequence_ = 0;
+  std::vector<std::uint64_t> indexes_;  // index files present
+  SegmentIndex built_;                  // of the segment being walked
+  bool sealed_ = false;                 // its seal record was seen
+};
+
+}  // namespace
+
+absl::StatusOr<AuditVerifyReport> VerifyAuditLog(absl::string_view directory,
+                                                 absl::string_view hmac_key) {
+  ASSIGN_OR_RETURN(std::unique_ptr<ChainHasher> hasher,
+                   ChainHasher::Create(hmac_key));
+  Verifier v{std::string(directory), *hasher};
+  return v.Run();
+}
+
+absl::StatusOr<AuditVerifyReport> RepairAuditLog(absl::string_view directory,
+                                                 absl::string_view hmac_key) {
+  ASSIGN_OR_RETURN(AuditVerifyReport report,
+                   VerifyAuditLog(directory, hmac_key));
+  if (report.ok()) return report;
+  if (report.defect != AuditDefect::kTornTail) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        "RepairAuditLog: only a torn final record is repaired; found ",
+        report.ToString()));
+  }
+  internal::FileSystem& fs = *internal::FileSystem::Default();
+  const std::string dir(directory);
+  const std::string& path = report.segment_file;
+  // A stale index would point past the end; it goes first, so that a crash
+  // in between leaves no index for a segment that is not sealed.
+  const std::string idx = path.substr(0, path.size() - 4) + ".idx";
+  absl::Status removed = fs.Remove(idx);
+  if (!removed.ok() && !absl::IsNotFound(removed)) {
+    return absl::Status(removed.code(),
+                        absl::StrCat("RepairAuditLog: ", removed.message()));
+  }
+  absl::Status s;
+  if (report.byte_offset < internal::kSegmentHeaderSize) {
+    // The crash cut the header of a new, empty segment: drop the file.
+    s = fs.Remove(path);
+  } else {
+    s = fs.Truncate(path, report.byte_offset);
+  }
+  if (s.ok()) s = fs.SyncDir(dir);
+  if (!s.ok()) {
+    return absl::Status(
+        s.code(), absl::StrCat("RepairAuditLog: cannot trim '", path, "' to ",
+                               report.byte_offset, ": ", s.message()));
+  }
+  return VerifyAuditLog(directory, hmac_key);
+}
+
+// ---------------------------------------------------------------------------
+// AuditLogReader
+
+enum class AuditLogReader::KeyKind : std::uint8_t {
+  kSubject = internal::kKeySubject,
+  kAccessor = internal::kKeyAccessor,
+  kTime = 't',
+};
+
+absl::StatusOr<std::unique_ptr<AuditLogReader>> AuditLogReader::Open(
+    absl::string_view directory) {
+  struct stat st;
+  const std::string dir(directory);
+  if (stat(dir.c_str(), &st) != 0 || !S_ISDIR(st.st_mode)) {
+    return absl::NotFoundError(
+        absl::StrCat("AuditLogReader: no directory '", dir, "'"));
+  }
+  return std::unique_ptr<AuditLogReader>(new AuditLogReader(dir));
+}
+
+absl::StatusOr<std::vector<OwnedAuditEvent>> AuditLogReader::ForSubject(
+    absl::string_view subject, absl::Time from, absl::Time to) {
+  return Query(KeyKind::kSubject, subject, from, to);
+}
+
+absl::StatusOr<std::vector<OwnedAuditEvent>> AuditLogReader::ForAccessor(
+    absl::string_view accessor, absl::Time from, absl::Time to) {
+  return Query(KeyKind::kAccessor, accessor, from, to);
+}
+
+absl::StatusOr<std::vector<OwnedAuditEvent>> AuditLogReader::InTimeRange(
+    absl::Time from, absl::Time to) {
+  return Query(KeyKind::kTime, {}, from, to);
+}
+
+namespace {
+
+// Reads `bytes` (`n` of them) at `offset` of `fd`; false on a short read.
+bool ReadAt(int fd, char* bytes, std::size_t n, std::uint64_t offset) {
+  std::size_t done = 0;
+  while (done < n) {
+    const ssize_t r =
+        pread(fd, bytes + done, n - done, static_cast<off_t>(offset + done));
+    if (r < 0 && errno == EINTR) continue;
+    if (r <= 0) return false;
+    done += static_cast<std::size_t>(r);
+  }
+  return true;
+}
+
+// Segment `number` (at `path`) open for reading when its index, decoded
+// into `*index`, is the one its seal record names; -1 when there is no
+// index (`*had_index` false) or it does not match.
+absl::StatusOr<int> OpenTrustedIndex(const std::string& dir,
+                                     std::uint64_t number,
+                                     const std::string& path,
+                                     SegmentIndex* index, bool* had_index) {
+  *had_index = false;
+  absl::StatusOr<std::string> bytes =
+      internal::ReadFile(PathOf(dir, internal::IndexFileName(number)));
+  if (absl::IsNotFound(bytes.status())) return -1;
+  *had_index = true;
+  if (!bytes.ok() || !SegmentIndex::Decode(*bytes, index) ||
+      index->segment_number != number) {
+    return -1;
+  }
+  const int fd = open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+  if (fd < 0) {
+    if (errno == ENOENT) return -1;  // removed meanwhile: scanning says so
+    return absl::InternalError(absl::StrCat("AuditLogReader: cannot open '",
+                                            path, "': ", std::strerror(errno)));
+  }
+  // The seal record is the segment's last frame; the index is trusted only
+  // when it is the one the seal names.
+  struct stat st;
+  char seal_frame[internal::kSealFrameSize];
+  std::uint64_t o = 0;
+  FrameView f;
+  SealRecord seal;
+  Hash256 digest;
+  if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode) ||
+      static_cast<std::uint64_t>(st.st_size) != index->file_size ||
+      index->file_size <
+          internal::kSegmentHeaderSize + internal::kSealFrameSize ||
+      !ReadAt(fd, seal_frame, sizeof(seal_frame),
+              index->file_size - sizeof(seal_frame)) ||
+      internal::ReadFrame(absl::string_view(seal_frame, sizeof(seal_frame)), &o,
+                          &f) != FrameStatus::kOk ||
+      !f.seal || !f.crc_ok || !internal::DecodeSealPayload(f.payload, &seal) ||
+      seal.records != index->records ||
+      seal.next_sequence != index->first_sequence + index->records ||
+      !internal::Sha256(*bytes, &digest) || digest != seal.index_digest) {
+    close(fd);
+    return -1;
+  }
+  return fd;
+}
+
+}  // namespace
+
+absl::StatusOr<std::vector<OwnedAuditEvent>> AuditLogReader::Query(
+    KeyKind kind, absl::string_view key, absl::Time from, absl::Time to) {
+  stats_ = Stats{};
+  const std::int64_t lo = absl::ToUnixNanos(from);
+  const std::int64_t hi = absl::ToUnixNanos(to);
+  std::vector<OwnedAuditEvent> out;
+  // Names are parsed strictly: a file such as "audit-+000000000000001.seg"
+  // is never read as a segment.
+  ASSIGN_OR_RETURN(std::vector<std::uint64_t> segments,
+                   internal::ListSegments(directory_));
+  auto matches = [&](const EventKeys& k) {
+    if (k.time_unix_nanos < lo || k.time_unix_nanos >= hi) return false;
+    switch (kind) {
+      case KeyKind::kSubject:
+        return k.subject == key;
+      case KeyKind::kAccessor:
+        return k.accessor == key;
+      case KeyKind::kTime:
+        return true;
+    }
+    return false;
+  };
+  auto take = [&](const FrameView& f, const std::string& path) -> absl::Status {
+    ++stats_.frames_read;
+    if (!f.crc_ok) {
+      return absl::DataLossError(
+          absl::StrCat("AuditLogReader: frame at offset ", f.offset, " of '",
+                       path, "' fails its CRC"));
+    }
+    EventKeys k;
+    if (!internal::ScanEventKeys(f.payload, &k)) {
+      return absl::DataLossError(
+          absl::StrCat("AuditLogReader: frame at offset ", f.offset, " of '",
+                       path, "' is not an AuditEvent"));
+    }
+    if (!matches(k)) return absl::OkStatus();
+    OwnedAuditEvent e;
+    if (!internal::DecodeEvent(f.payload, &e)) {
+      return absl::DataLossError(
+          absl::StrCat("AuditLogReader: frame at offset ", f.offset, " of '",
+                       path, "' does not parse"));
+    }
+    out.push_back(std::move(e));
+    return absl::OkStatus();
+  };
+  for (const std::uint64_t number : segments) {
+    const std::string path =
+        PathOf(directory_, internal::SegmentFileName(number));
+    SegmentIndex index;
+    bool had_index = false;
+    absl::StatusOr<int> opened =
+        OpenTrustedIndex(directory_, number, path, &index, &had_index);
+    RETURN_IF_ERROR(opened.status());
+    if (had_index && *opened < 0) ++stats_.indexes_rejected;
+    const bool indexed = *opened >= 0;
+    // Closes the segment when this iteration ends.
+    struct Closer {
+      int fd;
+      ~Closer() {
+        if (fd >= 0) close(fd);
+      }
+    } closer{*opened};
+    if (indexed &&
+        (index.records == 0 || index.max_time < lo || index.min_time >= hi)) {
+      ++stats_.segments_skipped;
+      continue;
+    }
+    if (indexed && kind != KeyKind::kTime) {
+      ++stats_.segments_indexed;
+      const std::uint64_t h =
+          internal::IndexKeyHash(static_cast<std::uint8_t>(kind), key);
+      auto it = std::lower_bound(index.entries.begin(), index.entries.end(),
+                                 std::make_pair(h, std::uint64_t{0}));
+      if (it == index.entries.end() || it->first != h) continue;
+      const int fd = closer.fd;
+      std::string frame;
+      absl::Status s;
+      for (; it != index.entries.end() && it->first == h && s.ok(); ++it) {
+        char head[internal::kFrameHeaderSize];
+        const auto off = static_cast<off_t>(it->second);
+        if (pread(fd, head, sizeof(head), off) !=
+            static_cast<ssize_t>(sizeof(head))) {
+          s = absl::DataLossError(
+              absl::StrCat("AuditLogReader: index points past '", path, "' at ",
+                           it->second));
+          break;
+        }
+        const std::uint32_t len = internal::GetU32(head);
+        if (len > internal::kMaxPayload) {
+          s = absl::DataLossError(
+              absl::StrCat("AuditLogReader: bad frame length at ", it->second,
+                           " of '", path, "'"));
+          break;
+        }
+        frame.resize(internal::kFrameOverhead + len);
+        if (pread(fd, frame.data(), frame.size(), off) !=
+            static_cast<ssize_t>(frame.size())) {
+          s = absl::DataLossError(absl::StrCat("AuditLogReader: frame at ",
+                                               it->second, " of '", path,
+                                               "' is cut short"));
+          break;
+        }
+        std::uint64_t o = 0;
+        FrameView f;
+        internal::ReadFrame(frame, &o, &f);
+        f.offset = it->second;
+        s = take(f, path);
+      }
+      RETURN_IF_ERROR(s);
+      continue;
+    }
+    ++stats_.segments_scanned;
+    absl::StatusOr<std::string> data = internal::ReadFile(path);
+    if (!data.ok()) {
+      if (absl::IsNotFound(data.status())) continue;  // removed meanwhile
+      return data.status();
+    }
+    std::uint64_t offset = internal::kSegmentHeaderSize;
+    FrameView f;
+    // The active segment may end in a frame still being written: stop there.
+    while (internal::ReadFrame(*data, &offset, &f) == FrameStatus::kOk) {
+      if (f.seal) break;  // the last frame of a sealed segment
+      RETURN_IF_ERROR(take(f, path));
+    }
+  }
+  std::stable_sort(out.begin(), out.end(),
+                   [](const OwnedAuditEvent& a, const OwnedAuditEvent& b) {
+                     return a.sequence < b.sequence;
+                   });
+  return out;
+}
+
+}  // namespace consentry

@@ -1,0 +1,718 @@
+// Copyright 2026 The consentry Authors.
+// SPDX-License-Identifier: Apache-2.0
+
+#include "consentry/recipients.h"
+
+#include <algorithm>
+#include <atomic>
+#include <iterator>
+#include <map>
+#include <set>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "absl/container/flat_hash_map.h"
+#include "absl/container/flat_hash_set.h"
+#include "absl/strings/ascii.h"
+#include "absl/strings/str_cat.h"
+#include "absl/time/civil_time.h"
+#include "google/protobuf/util/time_util.h"
+#include "src/util/mutex.h"
+
+namespace consentry {
+namespace {
+
+absl::Time FromProto(const google::protobuf::Timestamp& t) {
+  return absl::FromUnixSeconds(t.seconds()) + absl::Nanoseconds(t.nanos());
+}
+
+absl::Duration FromProto(const google::protobuf::Duration& d) {
+  return absl::Seconds(d.seconds()) + absl::Nanoseconds(d.nanos());
+}
+
+bool ValidRecipientId(absl::string_view id) {
+  if (id.empty() || id.size() > 128) return false;
+  if (!absl::ascii_islower(static_cast<unsigned char>(id[0]))) return false;
+  for (char ch : id) {
+    const auto u = static_cast<unsigned char>(ch);
+    if (!absl::ascii_islower(u) && !absl::ascii_isdigit(u) && ch != '_' &&
+        ch != '-') {
+      return false;
+    }
+  }
+  return true;
+}
+
+absl::Status Invalid(absl::string_view path, absl::string_view what) {
+  return absl::InvalidArgumentError(
+      absl::StrCat("recipient registry: ", path, ": ", what));
+}
+
+// A Timestamp within the range the protobuf type defines (years 1 to 9999,
+// nanos in [0, 1e9)): outside it the due and expiry arithmetic saturates
+// (a monitoring date past the year 292e9 is never due) and JSON cannot
+// print the registry.
+absl::Status CheckTimestamp(const google::protobuf::Timestamp& t,
+                            const std::string& path) {
+  using google::protobuf::util::TimeUtil;
+  if (t.seconds() < TimeUtil::kTimestampMinSeconds ||
+      t.seconds() > TimeUtil::kTimestampMaxSeconds || t.nanos() < 0 ||
+      t.nanos() > 999'999'999) {
+    return Invalid(path, absl::StrCat("timestamp {seconds: ", t.seconds(),
+                                      " nanos: ", t.nanos(),
+                                      "} is outside years 1 to 9999"));
+  }
+  return absl::OkStatus();
+}
+
+// A Duration within the range the protobuf type defines (about 10000
+// years; nanos with the sign of the seconds).
+absl::Status CheckDuration(const google::protobuf::Duration& d,
+                           const std::string& path) {
+  using google::protobuf::util::TimeUtil;
+  if (d.seconds() < TimeUtil::kDurationMinSeconds ||
+      d.seconds() > TimeUtil::kDurationMaxSeconds || d.nanos() < -999'999'999 ||
+      d.nanos() > 999'999'999 || (d.seconds() > 0 && d.nanos() < 0) ||
+      (d.seconds() < 0 && d.nanos() > 0)) {
+    return Invalid(
+        path, absl::StrCat("duration {seconds: ", d.seconds(),
+                           " nanos: ", d.nanos(), "} is not a valid duration"));
+  }
+  return absl::OkStatus();
+}
+
+// Every time and duration of `r` is one the protobuf types define.
+absl::Status CheckTimes(const v1::Recipient& r, const std::string& at) {
+  const std::pair<bool, const google::protobuf::Timestamp*> times[] = {
+      {r.has_vetted_time(), &r.vetted_time()},
+      {r.has_vetting_expiry(), &r.vetting_expiry()},
+      {r.has_last_monitored_time(), &r.last_monitored_time()},
+      {r.contract().has_signed_time(), &r.contract().signed_time()},
+      {r.joint_use().has_notified_time(), &r.joint_use().notified_time()}};
+  const char* const names[] = {".vetted_time", ".vetting_expiry",
+                               ".last_monitored_time", ".contract.signed_time",
+                               ".joint_use.notified_time"};
+  for (std::size_t i = 0; i < std::size(times); ++i) {
+    if (!times[i].first) continue;
+    absl::Status s = CheckTimestamp(*times[i].second, at + names[i]);
+    if (!s.ok()) return s;
+  }
+  if (r.has_monitoring_interval()) {
+    return CheckDuration(r.monitoring_interval(), at + ".monitoring_interval");
+  }
+  return absl::OkStatus();
+}
+
+absl::Status ValidateRecipient(const v1::Recipient& r, const std::string& at,
+                               const CompiledPolicy& policy) {
+  if (!ValidRecipientId(r.id())) {
+    return Invalid(at + ".id", absl::StrCat("'", r.id(),
+                                            "' is not a valid recipient id "
+                                            "([a-z][a-z0-9_-]*)"));
+  }
+  if (r.name().empty()) return Invalid(at + ".name", "must not be empty");
+  if (r.kind() == v1::RECIPIENT_KIND_UNSPECIFIED ||
+      !v1::RecipientKind_IsValid(r.kind())) {
+    return Invalid(at + ".kind",
+                   absl::StrCat("unknown or unspecified kind ", r.kind()));
+  }
+  if (r.vetting_status() == v1::VETTING_STATUS_UNSPECIFIED ||
+      !v1::VettingStatus_IsValid(r.vetting_status())) {
+    return Invalid(
+        at + ".vetting_status",
+        absl::StrCat("unknown or unspecified status ", r.vetting_status()));
+  }
+  if (r.vetting_status() == v1::VETTING_STATUS_APPROVED &&
+      !r.has_vetted_time()) {
+    return Invalid(at + ".vetted_time", "required when vetting is approved");
+  }
+  if (absl::Status s = CheckTimes(r, at); !s.ok()) return s;
+  if (!v1::RecordMethod_IsValid(r.record_method())) {
+    return Invalid(at + ".record_method",
+                   absl::StrCat("unknown method ", r.record_method()));
+  }
+  if (r.has_monitoring_interval() &&
+      FromProto(r.monitoring_interval()) < absl::ZeroDuration()) {
+    return Invalid(at + ".monitoring_interval", "must not be negative");
+  }
+  const bool monitored =
+      r.has_monitoring_interval() &&
+      FromProto(r.monitoring_interval()) > absl::ZeroDuration();
+  if (r.purposes_size() == 0) {
+    return Invalid(at + ".purposes", "at least one purpose is required");
+  }
+  for (int i = 0; i < r.purposes_size(); ++i) {
+    if (!policy.FindPurpose(r.purposes(i)).ok()) {
+      return Invalid(absl::StrCat(at, ".purposes[", i, "]"),
+                     absl::StrCat("unknown purpose '", r.purposes(i),
+                                  "' in policy '", policy.version(), "'"));
+    }
+  }
+  if (!r.consent_purpose().empty() &&
+      !policy.FindPurpose(r.consent_purpose()).ok()) {
+    return Invalid(at + ".consent_purpose",
+                   absl::StrCat("unknown purpose '", r.consent_purpose(),
+                                "' in policy '", policy.version(), "'"));
+  }
+  switch (r.kind()) {
+    case v1::RECIPIENT_KIND_CONTRACTOR: {
+      if (!r.has_contract()) {
+        return Invalid(at + ".contract", "required for a contractor");
+      }
+      const v1::ContractClauses& c = r.contract();
+      if (c.contract_ref().empty()) {
+        return Invalid(at + ".contract.contract_ref",
+                       "required for a contractor");
+      }
+      if (c.safety_measures_size() == 0) {
+        return Invalid(at + ".contract.safety_measures",
+                       "a contractor's contract must state safety-management "
+                       "measures");
+      }
+      if (!c.subcontracting_allowed() && c.subcontractors_size() > 0) {
+        return Invalid(
+            at + ".contract.subcontractors",
+            absl::StrCat(c.subcontractors_size(),
+                         " sub-contractor(s) listed but "
+                         "contract.subcontracting_allowed is false"));
+      }
+      if (c.subcontracting_allowed() && c.subcontracting_conditions().empty()) {
+        return Invalid(at + ".contract.subcontracting_conditions",
+                       "required when sub-contracting is allowed");
+      }
+      for (int i = 0; i < c.subcontractors_size(); ++i) {
+        if (c.subcontractors(i).name().empty()) {
+          return Invalid(
+              absl::StrCat(at, ".contract.subcontractors[", i, "].name"),
+              "must not be empty");
+        }
+      }
+      if (!monitored) {
+        return Invalid(at + ".monitoring_interval",
+                       "a contractor must be monitored periodically");
+      }
+      break;
+    }
+    case v1::RECIPIENT_KIND_JOINT_USER:
+      if (!r.has_joint_use() || r.joint_use().data_items_size() == 0 ||
+          r.joint_use().responsible_party().empty()) {
+        return Invalid(at + ".joint_use",
+                       "a joint user needs the notified terms (data items, "
+                       "responsible party)");
+      }
+      break;
+    case v1::RECIPIENT_KIND_THIRD_PARTY:
+    case v1::RECIPIENT_KIND_FOREIGN_THIRD_PARTY:
+      if (r.consent_purpose().empty()) {
+        return Invalid(at + ".consent_purpose",
+                       "required for a third party: provision needs the "
+                       "person's consent");
+      }
+      break;
+    default:
+      break;
+  }
+  if (r.kind() == v1::RECIPIENT_KIND_FOREIGN_THIRD_PARTY) {
+    if (r.country().size() != 2) {
+      return Invalid(at + ".country",
+                     absl::StrCat("'", r.country(),
+                                  "' is not an ISO 3166-1 alpha-2 code"));
+    }
+    switch (r.foreign_basis()) {
+      case v1::FOREIGN_TRANSFER_BASIS_EQUIVALENT_COUNTRY:
+        if (!IsEquivalentSystemCountry(r.country())) {
+          return Invalid(at + ".foreign_basis",
+                         absl::StrCat("country '", r.country(),
+                                      "' is not designated as having an "
+                                      "equivalent system"));
+        }
+        break;
+      case v1::FOREIGN_TRANSFER_BASIS_EQUIVALENT_MEASURES:
+        if (!monitored) {
+          return Invalid(at + ".monitoring_interval",
+                         "required on equivalent measures (Art. 28(3))");
+        }
+        break;
+      case v1::FOREIGN_TRANSFER_BASIS_CONSENT_WITH_INFORMATION:
+        if (r.information_ref().empty()) {
+          return Invalid(at + ".information_ref",
+                         "required when the basis is consent with "
+                         "information given");
+        }
+        break;
+      default:
+        return Invalid(
+            at + ".foreign_basis",
+            absl::StrCat("unknown or unspecified basis ", r.foreign_basis()));
+    }
+  } else if (!r.country().empty() &&
+             r.kind() != v1::RECIPIENT_KIND_CONTRACTOR) {
+    // A contractor abroad is not a third party but its country is kept.
+    return Invalid(at + ".country",
+                   "set only for foreign third parties and contractors");
+  }
+  return absl::OkStatus();
+}
+
+// Japan time for the calendar arithmetic of retention periods.
+absl::TimeZone Jst() { return absl::FixedTimeZone(9 * 60 * 60); }
+
+}  // namespace
+
+bool IsEquivalentSystemCountry(absl::string_view country) {
+  static constexpr absl::string_view kCountries[] = {
+      "AT", "BE", "BG", "CY", "CZ", "DE", "DK", "EE", "ES", "FI", "FR",
+      "GB", "GR", "HR", "HU", "IE", "IS", "IT", "LI", "LT", "LU", "LV",
+      "MT", "NL", "NO", "PL", "PT", "RO", "SE", "SI", "SK"};
+  return std::binary_search(std::begin(kCountries), std::end(kCountries),
+                            country);
+}
+
+// ---------------------------------------------------------------------------
+// RecipientRegistry
+
+RecipientRegistry::~RecipientRegistry() = default;
+
+absl::StatusOr<std::unique_ptr<const RecipientRegistry>>
+RecipientRegistry::Create(const v1::RecipientRegistry& registry,
+                          const CompiledPolicy& policy) {
+  std::unique_ptr<RecipientRegistry> out(new RecipientRegistry());
+  for (int i = 0; i < registry.recipients_size(); ++i) {
+    const std::string at = absl::StrCat("recipients[", i, "]");
+    absl::Status s = ValidateRecipient(registry.recipients(i), at, policy);
+    if (!s.ok()) return s;
+    out->index_.emplace_back(registry.recipients(i).id(), i);
+  }
+  std::sort(out->index_.begin(), out->index_.end());
+  for (std::size_t i = 1; i < out->index_.size(); ++i) {
+    if (out->index_[i].first == out->index_[i - 1].first) {
+      return Invalid(
+          absl::StrCat("recipients[", out->index_[i].second, "].id"),
+          absl::StrCat("duplicate id '", out->index_[i].first,
+                       "' (also recipients[", out->index_[i - 1].second, "])"));
+    }
+  }
+  out->proto_ = std::make_unique<v1::RecipientRegistry>(registry);
+  return std::unique_ptr<const RecipientRegistry>(std::move(out));
+}
+
+const v1::Recipient* RecipientRegistry::Find(absl::string_view id) const {
+  auto it = std::lower_bound(
+      index_.begin(), index_.end(), id,
+      [](const std::pair<std::string, int>& e, absl::string_view k) {
+        return absl::string_view(e.first) < k;
+      });
+  if (it == index_.end() || it->first != id) return nullptr;
+  return &proto_->recipients(it->second);
+}
+
+absl::Time RecipientRegistry::MonitoringDue(const v1::Recipient& r) {
+  if (!r.has_monitoring_interval()) return absl::InfiniteFuture();
+  const absl::Duration interval = FromProto(r.monitoring_interval());
+  if (interval <= absl::ZeroDuration()) return absl::InfiniteFuture();
+  const absl::Time base = r.has_last_monitored_time()
+                              ? FromProto(r.last_monitored_time())
+                          : r.has_vetted_time() ? FromProto(r.vetted_time())
+                                                : absl::InfinitePast();
+  return base + interval;
+}
+
+Reason RecipientRegistry::StatusAt(const v1::Recipient& r, absl::Time now) {
+  if (r.vetting_status() != v1::VETTING_STATUS_APPROVED ||
+      !r.has_vetted_time() || FromProto(r.vetted_time()) > now ||
+      (r.has_vetting_expiry() && FromProto(r.vetting_expiry()) <= now)) {
+    return Reason::kRecipientNotVetted;
+  }
+  if (MonitoringDue(r) <= now) return Reason::kRecipientMonitoringOverdue;
+  return Reason::kUnspecified;
+}
+
+// ---------------------------------------------------------------------------
+// Retention
+
+absl::Time RetentionEnd(v1::RecordMethod method, absl::Time recorded,
+                        absl::Time last_in_series) {
+  int years = 3;
+  absl::Time start = recorded;
+  switch (method) {
+    case v1::RECORD_METHOD_CONTRACT_DOCUMENT:
+      years = 1;
+      start = std::max(recorded, last_in_series);
+      break;
+    case v1::RECORD_METHOD_COLLECTIVE:
+      start = std::max(recorded, last_in_series);
+      break;
+    default:
+      break;
+  }
+  if (start == absl::InfiniteFuture() || start == absl::InfinitePast()) {
+    return start;
+  }
+  const absl::TimeZone tz = Jst();
+  const absl::CivilDay day = absl::ToCivilDay(start, tz);
+  const absl::CivilDay end(day.year() + years, day.month(), day.day());
+  return absl::FromCivil(end, tz);
+}
+
+// ---------------------------------------------------------------------------
+// InMemoryProvisionRecordStore
+
+struct InMemoryProvisionRecordStore::Impl {
+  mutable internal::Mutex mu;
+  std::vector<v1::ProvisionRecord> provisions ABSL_GUARDED_BY(mu);
+  std::vector<v1::ReceiptRecord> receipts ABSL_GUARDED_BY(mu);
+  std::int64_t next_id ABSL_GUARDED_BY(mu) = 1;
+  bool unavailable ABSL_GUARDED_BY(mu) = false;
+
+  absl::Status CheckAvailable() const ABSL_SHARED_LOCKS_REQUIRED(mu) {
+    if (unavailable) {
+      return absl::UnavailableError("provision record store is unavailable");
+    }
+    return absl::OkStatus();
+  }
+};
+
+InMemoryProvisionRecordStore::InMemoryProvisionRecordStore()
+    : impl_(std::make_unique<Impl>()) {}
+InMemoryProvisionRecordStore::~InMemoryProvisionRecordStore() = default;
+
+void InMemoryProvisionRecordStore::SetUnavailableForTesting(bool unavailable) {
+  internal::MutexLock lock(&impl_->mu);
+  impl_->unavailable = unavailable;
+}
+
+absl::StatusOr<std::string> InMemoryProvisionRecordStore::AddProvision(
+    v1::ProvisionRecord record) {
+  internal::MutexLock lock(&impl_->mu);
+  absl::Status s = impl_->CheckAvailable();
+  if (!s.ok()) return s;
+  if (record.id().empty()) {
+    record.set_id(absl::StrCat("prov-", impl_->next_id++));
+  }
+  for (const v1::ProvisionRecord& r : impl_->provisions) {
+    if (r.id() == record.id()) {
+      return absl::AlreadyExistsError(
+          absl::StrCat("provision record '", record.id(), "' already exists"));
+    }
+  }
+  std::string id = record.id();
+  impl_->provisions.push_back(std::move(record));
+  return id;
+}
+
+absl::StatusOr<std::string> InMemoryProvisionRecordStore::AddReceipt(
+    v1::ReceiptRecord record) {
+  internal::MutexLock lock(&impl_->mu);
+  absl::Status s = impl_->CheckAvailable();
+  if (!s.ok()) return s;
+  if (record.id().empty()) {
+    record.set_id(absl::StrCat("rcpt-", impl_->next_id++));
+  }
+  for (const v1::ReceiptRecord& r : impl_->receipts) {
+    if (r.id() == record.id()) {
+      return absl::AlreadyExistsError(
+          absl::StrCat("receipt record '", record.id(), "' already exists"));
+    }
+  }
+  std::string id = record.id();
+  impl_->receipts.push_back(std::move(record));
+  return id;
+}
+
+namespace {
+
+template <typename R>
+bool Matches(const R& r, const RecordFilter& f, const std::string& party,
+             const google::protobuf::Timestamp& time) {
+  if (!f.recipient.empty() && party != f.recipient) return false;
+  const absl::Time t = FromProto(time);
+  if (t < f.from || t >= f.to) return false;
+  if (!f.subject.empty() && std::find(r.subjects().begin(), r.subjects().end(),
+                                      f.subject) == r.subjects().end()) {
+    return false;
+  }
+  return true;
+}
+
+}  // namespace
+
+absl::StatusOr<v1::ProvisionHistory> InMemoryProvisionRecordStore::Query(
+    const RecordFilter& filter) {
+  internal::ReaderMutexLock lock(&impl_->mu);
+  absl::Status s = impl_->CheckAvailable();
+  if (!s.ok()) return s;
+  v1::ProvisionHistory out;
+  for (const v1::ProvisionRecord& r : impl_->provisions) {
+    if (Matches(r, filter, r.recipient_id(), r.provision_time())) {
+      *out.add_provisions() = r;
+    }
+  }
+  for (const v1::ReceiptRecord& r : impl_->receipts) {
+    if (Matches(r, filter, r.provider_name(), r.receipt_time())) {
+      *out.add_receipts() = r;
+    }
+  }
+  return out;
+}
+
+absl::Status InMemoryProvisionRecordStore::Delete(
+    absl::Span<const std::string> provision_ids,
+    absl::Span<const std::string> receipt_ids) {
+  const absl::flat_hash_set<std::string> p(provision_ids.begin(),
+                                           provision_ids.end());
+  const absl::flat_hash_set<std::string> r(receipt_ids.begin(),
+                                           receipt_ids.end());
+  internal::MutexLock lock(&impl_->mu);
+  absl::Status s = impl_->CheckAvailable();
+  if (!s.ok()) return s;
+  auto& ps = impl_->provisions;
+  ps.erase(std::remove_if(ps.begin(), ps.end(),
+                          [&](const v1::ProvisionRecord& x) {
+                            return p.contains(x.id());
+                          }),
+           ps.end());
+  auto& rs = impl_->receipts;
+  rs.erase(std::remove_if(
+               rs.begin(), rs.end(),
+               [&](const v1::ReceiptRecord& x) { return r.contains(x.id()); }),
+           rs.end());
+  return absl::OkStatus();
+}
+
+namespace {
+
+bool OlderFirst(absl::Time a, absl::Time b) { return a < b; }
+
+void SortHistory(v1::ProvisionHistory& h) {
+  std::stable_sort(
+      h.mutable_provisions()->begin(), h.mutable_provisions()->end(),
+      [](const v1::ProvisionRecord& a, const v1::ProvisionRecord& b) {
+        return OlderFirst(FromProto(a.provision_time()),
+                          FromProto(b.provision_time()));
+      });
+  std::stable_sort(h.mutable_receipts()->begin(), h.mutable_receipts()->end(),
+                   [](const v1::ReceiptRecord& a, const v1::ReceiptRecord& b) {
+                     return OlderFirst(FromProto(a.receipt_time()),
+                                       FromProto(b.receipt_time()));
+                   });
+}
+
+}  // namespace
+
+absl::StatusOr<v1::ProvisionHistory> HistoryForSubject(
+    ProvisionRecordStore& store, absl::string_view subject) {
+  if (subject.empty()) {
+    return absl::InvalidArgumentError("HistoryForSubject: empty subject id");
+  }
+  RecordFilter f;
+  f.subject = std::string(subject);
+  absl::StatusOr<v1::ProvisionHistory> h = store.Query(f);
+  if (h.ok()) SortHistory(*h);
+  return h;
+}
+
+absl::StatusOr<v1::ProvisionHistory> HistoryForRecipient(
+    ProvisionRecordStore& store, absl::string_view recipient_id) {
+  if (recipient_id.empty()) {
+    return absl::InvalidArgumentError(
+        "HistoryForRecipient: empty recipient id");
+  }
+  RecordFilter f;
+  f.recipient = std::string(recipient_id);
+  absl::StatusOr<v1::ProvisionHistory> h = store.Query(f);
+  if (h.ok()) SortHistory(*h);
+  return h;
+}
+
+// ---------------------------------------------------------------------------
+// Receipts
+
+absl::StatusOr<std::string> RecordReceipt(const CompiledPolicy& policy,
+                                          ProvisionRecordStore& store,
+                                          v1::ReceiptRecord receipt,
+                                          absl::Time now) {
+  if (receipt.provider_name().empty()) {
+    return absl::InvalidArgumentError(
+        "receipt.provider_name: must name who provided the data");
+  }
+  if (receipt.acquisition_circumstances().empty()) {
+    return absl::InvalidArgumentError(
+        "receipt.acquisition_circumstances: must state how the provider "
+        "obtained the data (APPI Art. 30(1))");
+  }
+  if (receipt.subjects_size() == 0) {
+    return absl::InvalidArgumentError("receipt.subjects: at least one subject");
+  }
+  for (int i = 0; i < receipt.subjects_size(); ++i) {
+    if (receipt.subjects(i).empty()) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("receipt.subjects[", i, "]: empty subject id"));
+    }
+  }
+  if (receipt.categories_size() == 0) {
+    return absl::InvalidArgumentError(
+        "receipt.categories: at least one category");
+  }
+  for (int i = 0; i < receipt.categories_size(); ++i) {
+    if (!policy.FindCategory(receipt.categories(i)).ok()) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "receipt.categories[", i, "]: unknown category '",
+          receipt.categories(i), "' in policy '", policy.version(), "'"));
+    }
+  }
+  if (!v1::RecordMethod_IsValid(receipt.record_method())) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "receipt.record_method: unknown method ", receipt.record_method()));
+  }
+  if (!receipt.has_receipt_time()) {
+    const std::int64_t ns = absl::ToUnixNanos(now);
+    receipt.mutable_receipt_time()->set_seconds(ns / 1'000'000'000);
+    receipt.mutable_receipt_time()->set_nanos(
+        static_cast<std::int32_t>(ns % 1'000'000'000));
+  }
+  if (receipt.series_id().empty() &&
+      receipt.record_method() != v1::RECORD_METHOD_PER_PROVISION &&
+      receipt.record_method() != v1::RECORD_METHOD_UNSPECIFIED) {
+    receipt.set_series_id(
+        absl::StrCat("receipt:", receipt.provider_name(), ":",
+                     v1::RecordMethod_Name(receipt.record_method())));
+  }
+  return store.AddReceipt(std::move(receipt));
+}
+
+// ---------------------------------------------------------------------------
+// Purge
+
+absl::StatusOr<PurgeResult> PurgeExpiredRecords(ProvisionRecordStore& store,
+                                                AuditSink* audit,
+                                                absl::string_view accessor,
+                                                absl::Time now) {
+  if (audit == nullptr) {
+    return absl::InvalidArgumentError(
+        "PurgeExpiredRecords: a purge must be audited; audit is null");
+  }
+  absl::StatusOr<v1::ProvisionHistory> all = store.Query(RecordFilter{});
+  if (!all.ok()) return all.status();
+  // The last provision (receipt) of each series.
+  absl::flat_hash_map<std::string, absl::Time> last;
+  auto note = [&](const std::string& series, absl::Time t) {
+    if (series.empty()) return;
+    auto [it, inserted] = last.emplace(series, t);
+    if (!inserted) it->second = std::max(it->second, t);
+  };
+  for (const v1::ProvisionRecord& r : all->provisions()) {
+    note(r.series_id(), FromProto(r.provision_time()));
+  }
+  for (const v1::ReceiptRecord& r : all->receipts()) {
+    note(r.series_id(), FromProto(r.receipt_time()));
+  }
+  auto last_of = [&](const std::string& series, absl::Time t) {
+    auto it = last.find(series);
+    return it == last.end() ? t : it->second;
+  };
+
+  PurgeResult out;
+  auto audit_one =
+      [&](absl::string_view id, absl::string_view party,
+          absl::string_view purpose,
+          const google::protobuf::RepeatedPtrField<std::string>& subjects)
+      -> absl::Status {
+    for (const std::string& subject : subjects) {
+      AuditEvent e;
+      e.time_unix_nanos = absl::ToUnixNanos(now);
+      e.action = AuditAction::kProvision;
+      e.accessor = accessor;
+      e.subject = subject;
+      e.purpose = purpose;
+      e.record_ref = id;
+      e.recipient = party;
+      e.reason = Reason::kRetentionExpired;
+      absl::Status s = audit->Record(e);
+      if (!s.ok()) {
+        return absl::UnavailableError(absl::StrCat(
+            "purge of provision records stopped, nothing deleted: the audit "
+            "sink refused the event for record '",
+            id, "': ", s.message()));
+      }
+    }
+    return absl::OkStatus();
+  };
+  for (const v1::ProvisionRecord& r : all->provisions()) {
+    const absl::Time t = FromProto(r.provision_time());
+    if (RetentionEnd(r.record_method(), t, last_of(r.series_id(), t)) > now) {
+      continue;
+    }
+    absl::Status s =
+        audit_one(r.id(), r.recipient_id(), r.purpose(), r.subjects());
+    if (!s.ok()) return s;
+    out.provision_ids.push_back(r.id());
+  }
+  for (const v1::ReceiptRecord& r : all->receipts()) {
+    const absl::Time t = FromProto(r.receipt_time());
+    if (RetentionEnd(r.record_method(), t, last_of(r.series_id(), t)) > now) {
+      continue;
+    }
+    absl::Status s = audit_one(r.id(), r.provider_name(), "", r.subjects());
+    if (!s.ok()) return s;
+    out.receipt_ids.push_back(r.id());
+  }
+  if (out.provision_ids.empty() && out.receipt_ids.empty()) return out;
+  absl::Status s = store.Delete(out.provision_ids, out.receipt_ids);
+  if (!s.ok()) return s;
+  return out;
+}
+
+// ---------------------------------------------------------------------------
+// Reports
+
+std::vector<MonitoringDueEntry> RecipientsDueForMonitoring(
+    const RecipientRegistry& registry, absl::Time as_of,
+    absl::Duration horizon) {
+  std::vector<MonitoringDueEntry> out;
+  for (const v1::Recipient& r : registry.proto().recipients()) {
+    const absl::Time due = RecipientRegistry::MonitoringDue(r);
+    if (due == absl::InfiniteFuture() || due > as_of + horizon) continue;
+    out.push_back(
+        MonitoringDueEntry{r.id(), r.name(), r.kind(), due, due <= as_of});
+  }
+  std::sort(out.begin(), out.end(),
+            [](const MonitoringDueEntry& a, const MonitoringDueEntry& b) {
+              return std::tie(a.due, a.recipient_id) <
+                     std::tie(b.due, b.recipient_id);
+            });
+  return out;
+}
+
+absl::StatusOr<std::vector<ProvisionSummary>> ProvisionsPerRecipient(
+    ProvisionRecordStore& store, absl::Time from, absl::Time to) {
+  RecordFilter f;
+  f.from = from;
+  f.to = to;
+  absl::StatusOr<v1::ProvisionHistory> h = store.Query(f);
+  if (!h.ok()) return h.status();
+  struct Acc {
+    ProvisionSummary summary;
+    std::set<std::string> subjects;
+    std::set<std::string> categories;
+  };
+  std::map<std::string, Acc> by;
+  for (const v1::ProvisionRecord& r : h->provisions()) {
+    Acc& a = by[r.recipient_id()];
+    a.summary.recipient_id = r.recipient_id();
+    ++a.summary.provisions;
+    a.summary.subject_records += r.subjects_size();
+    a.subjects.insert(r.subjects().begin(), r.subjects().end());
+    a.categories.insert(r.categories().begin(), r.categories().end());
+  }
+  std::vector<ProvisionSummary> out;
+  out.reserve(by.size());
+  for (auto& [id, a] : by) {
+    a.summary.subjects = static_cast<std::int64_t>(a.subjects.size());
+    a.summary.categories.assign(a.categories.begin(), a.categories.end());
+    out.push_back(std::move(a.summary));
+  }
+  return out;
+}
+
+}  // namespace consentry

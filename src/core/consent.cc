@@ -1,0 +1,340 @@
+// Copyright 2026 The consentry Authors.
+// SPDX-License-Identifier: Apache-2.0
+
+#include "consentry/consent.h"
+
+#include <algorithm>
+#include <map>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "absl/container/flat_hash_map.h"
+#include "absl/strings/escaping.h"
+#include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
+#include "google/protobuf/stubs/common.h"
+#include "src/util/mutex.h"
+#include "src/util/status_macros.h"
+
+namespace consentry {
+
+namespace {
+
+// A string field of a change: valid UTF-8 (protobuf's own check, the one its
+// binary parser applies, so that whatever is stored parses back), within
+// `max_bytes`, and, for an id, without NUL (PostgreSQL's text cannot hold
+// it). `field` names the field in the error; `subject` the change's subject
+// (hex-escaped when it is the bad one).
+absl::Status CheckString(absl::string_view field, const std::string& value,
+                         std::size_t max_bytes, bool id,
+                         const std::string& subject) {
+  const bool utf8 = google::protobuf::internal::IsStructurallyValidUTF8(
+      value.data(), static_cast<int>(value.size()));
+  const char* problem = nullptr;
+  if (value.size() > max_bytes) {
+    problem = "is too long";
+  } else if (!utf8) {
+    problem = "is not valid UTF-8";
+  } else if (id && value.find('\0') != std::string::npos) {
+    problem = "contains a NUL byte";
+  }
+  if (problem == nullptr) return absl::OkStatus();
+  const bool subject_ok = subject.size() <= kMaxSubjectIdBytes &&
+                          google::protobuf::internal::IsStructurallyValidUTF8(
+                              subject.data(), static_cast<int>(subject.size()));
+  return absl::InvalidArgumentError(absl::StrCat(
+      "consent change",
+      subject_ok ? absl::StrCat(" for subject '", subject, "'") : "", ": ",
+      field, " ", problem, " (", value.size(), " bytes, at most ", max_bytes,
+      ": '", absl::CHexEscape(value.substr(0, 64)),
+      value.size() > 64 ? "...'" : "'", ")"));
+}
+
+}  // namespace
+
+absl::Status ValidateConsentChange(const v1::ConsentChange& change) {
+  const std::string& subject = change.subject_id();
+  if (subject.empty()) {
+    return absl::InvalidArgumentError(
+        "consent change: subject_id must not be empty");
+  }
+  RETURN_IF_ERROR(
+      CheckString("subject_id", subject, kMaxSubjectIdBytes, true, subject));
+  RETURN_IF_ERROR(CheckString("actor", change.actor(), kMaxConsentTextBytes,
+                              false, subject));
+  switch (change.change_case()) {
+    case v1::ConsentChange::kPurposeConsent: {
+      const v1::PurposeConsent& pc = change.purpose_consent();
+      if (pc.purpose().empty()) {
+        return absl::InvalidArgumentError(
+            "consent change: purpose_consent.purpose must not be empty");
+      }
+      RETURN_IF_ERROR(CheckString("purpose_consent.purpose", pc.purpose(),
+                                  kMaxPurposeIdBytes, true, subject));
+      RETURN_IF_ERROR(CheckString("purpose_consent.occasion_id",
+                                  pc.occasion_id(), kMaxPurposeIdBytes, true,
+                                  subject));
+      RETURN_IF_ERROR(CheckString("purpose_consent.policy_version",
+                                  pc.policy_version(), kMaxConsentTextBytes,
+                                  false, subject));
+      RETURN_IF_ERROR(CheckString("purpose_consent.notice_version",
+                                  pc.notice_version(), kMaxConsentTextBytes,
+                                  false, subject));
+      RETURN_IF_ERROR(CheckString("purpose_consent.evidence_ref",
+                                  pc.evidence_ref(), kMaxConsentTextBytes,
+                                  false, subject));
+      if (pc.state() == v1::CONSENT_STATE_UNSPECIFIED ||
+          !v1::ConsentState_IsValid(pc.state())) {
+        return absl::InvalidArgumentError(absl::StrCat(
+            "consent change: purpose_consent.state must be set (got ",
+            static_cast<int>(pc.state()), ") for purpose '", pc.purpose(),
+            "'"));
+      }
+      if (pc.has_expiry() && pc.state() != v1::CONSENT_STATE_GIVEN) {
+        return absl::InvalidArgumentError(
+            "consent change: purpose_consent.expiry is only meaningful for "
+            "CONSENT_STATE_GIVEN");
+      }
+      return absl::OkStatus();
+    }
+    case v1::ConsentChange::kRestrictions: {
+      const v1::Restrictions& r = change.restrictions();
+      if (r.suspended_purposes_size() > kMaxSuspendedPurposes) {
+        return absl::InvalidArgumentError(
+            absl::StrCat("consent change for subject '", subject,
+                         "': restrictions.suspended_purposes has ",
+                         r.suspended_purposes_size(), " entries, at most ",
+                         kMaxSuspendedPurposes));
+      }
+      for (int i = 0; i < r.suspended_purposes_size(); ++i) {
+        RETURN_IF_ERROR(CheckString(
+            absl::StrCat("restrictions.suspended_purposes[", i, "]"),
+            r.suspended_purposes(i), kMaxPurposeIdBytes, true, subject));
+      }
+      return absl::OkStatus();
+    }
+    case v1::ConsentChange::CHANGE_NOT_SET:
+      break;
+  }
+  return absl::InvalidArgumentError(
+      "consent change: one of purpose_consent or restrictions must be set");
+}
+
+void MergeConsentChange(const v1::ConsentChange& change, Revision revision,
+                        absl::Time now, v1::ConsentRecord& record) {
+  if (record.subject_id().empty()) record.set_subject_id(change.subject_id());
+  if (change.subject_kind() != v1::SUBJECT_KIND_UNSPECIFIED) {
+    record.set_subject_kind(change.subject_kind());
+  }
+  const std::int64_t secs = absl::ToUnixSeconds(now);
+  const auto nanos = static_cast<std::int32_t>(
+      absl::ToInt64Nanoseconds(now - absl::FromUnixSeconds(secs)));
+  if (change.has_purpose_consent()) {
+    const v1::PurposeConsent& pc = change.purpose_consent();
+    v1::PurposeConsent* slot = nullptr;
+    for (v1::PurposeConsent& existing : *record.mutable_purposes()) {
+      if (existing.purpose() == pc.purpose() &&
+          existing.occasion_id() == pc.occasion_id()) {
+        slot = &existing;
+        break;
+      }
+    }
+    if (slot == nullptr) slot = record.add_purposes();
+    *slot = pc;
+    if (!slot->has_time()) {
+      slot->mutable_time()->set_seconds(secs);
+      slot->mutable_time()->set_nanos(nanos);
+    }
+  } else if (change.has_restrictions()) {
+    *record.mutable_restrictions() = change.restrictions();
+    if (change.restrictions().erased() &&
+        !record.restrictions().has_erased_time()) {
+      record.mutable_restrictions()->mutable_erased_time()->set_seconds(secs);
+      record.mutable_restrictions()->mutable_erased_time()->set_nanos(nanos);
+    }
+  }
+  record.set_revision(revision);
+  record.mutable_update_time()->set_seconds(secs);
+  record.mutable_update_time()->set_nanos(nanos);
+}
+
+v1::ConsentRecord UnreadableConsentRecord(absl::string_view subject_id,
+                                          Revision revision,
+                                          absl::string_view detail) {
+  v1::ConsentRecord r;
+  r.set_subject_id(std::string(subject_id));
+  r.set_revision(revision);
+  r.set_data_loss(detail.empty() ? std::string("unreadable consent record")
+                                 : std::string(detail));
+  return r;
+}
+
+absl::StatusOr<std::vector<v1::ConsentHistoryEntry>> ConsentStore::History(
+    absl::string_view subject_id) {
+  return absl::UnimplementedError(
+      absl::StrCat("this consent store keeps no history (asked for subject '",
+                   subject_id, "')"));
+}
+
+// ---------------------------------------------------------------------------
+// InMemoryConsentStore
+
+struct InMemoryConsentStore::Impl {
+  struct Listener {
+    ConsentListener fn;
+  };
+
+  internal::Mutex mu;
+  absl::flat_hash_map<std::string, v1::ConsentRecord> records
+      ABSL_GUARDED_BY(mu);
+  // revision -> subject id, for ChangesSince (only the latest revision of a
+  // subject is kept).
+  std::map<Revision, std::string> by_revision ABSL_GUARDED_BY(mu);
+  absl::flat_hash_map<std::string, std::vector<v1::ConsentHistoryEntry>> history
+      ABSL_GUARDED_BY(mu);
+  Revision revision ABSL_GUARDED_BY(mu) = 0;
+  bool unavailable ABSL_GUARDED_BY(mu) = false;
+
+  // Serializes notification, so that listeners see changes in revision
+  // order; held while listeners run (never together with `mu`).
+  internal::Mutex notify_mu;
+  // Listener registry; taken shared to copy, exclusively to change.
+  internal::Mutex listeners_mu;
+  std::map<std::uint64_t, std::shared_ptr<Listener>> listeners
+      ABSL_GUARDED_BY(listeners_mu);
+  std::uint64_t next_id ABSL_GUARDED_BY(listeners_mu) = 0;
+};
+
+namespace {
+
+class InMemorySubscription final : public Subscription {
+ public:
+  InMemorySubscription(std::function<void()> cancel)
+      : cancel_(std::move(cancel)) {}
+  ~InMemorySubscription() override { cancel_(); }
+
+ private:
+  std::function<void()> cancel_;
+};
+
+absl::Status Unavailable() {
+  return absl::UnavailableError("in-memory consent store: unavailable (test)");
+}
+
+}  // namespace
+
+InMemoryConsentStore::InMemoryConsentStore()
+    : impl_(std::make_unique<Impl>()) {}
+InMemoryConsentStore::~InMemoryConsentStore() = default;
+
+absl::StatusOr<v1::ConsentRecord> InMemoryConsentStore::Get(
+    absl::string_view subject_id) {
+  internal::ReaderMutexLock lock(&impl_->mu);
+  if (impl_->unavailable) return Unavailable();
+  auto it = impl_->records.find(subject_id);
+  if (it == impl_->records.end()) {
+    v1::ConsentRecord empty;
+    empty.set_subject_id(std::string(subject_id));
+    return empty;
+  }
+  return it->second;
+}
+
+absl::StatusOr<Revision> InMemoryConsentStore::Apply(
+    const v1::ConsentChange& change) {
+  if (absl::Status s = ValidateConsentChange(change); !s.ok()) return s;
+  // Hold notify_mu across commit and notification, so that listeners see
+  // changes in revision order.
+  internal::MutexLock notify(&impl_->notify_mu);
+  v1::ConsentRecord committed;
+  Revision rev;
+  {
+    internal::MutexLock lock(&impl_->mu);
+    if (impl_->unavailable) return Unavailable();
+    v1::ConsentRecord& record = impl_->records[change.subject_id()];
+    if (change.has_expected_revision() &&
+        change.expected_revision() != record.revision()) {
+      const Revision current = record.revision();
+      if (current == 0) impl_->records.erase(change.subject_id());
+      return absl::AbortedError(
+          absl::StrCat("consent change for subject '", change.subject_id(),
+                       "': expected revision ", change.expected_revision(),
+                       " but the record is at revision ", current));
+    }
+    if (record.revision() != 0) impl_->by_revision.erase(record.revision());
+    rev = ++impl_->revision;
+    const absl::Time now = absl::Now();
+    MergeConsentChange(change, rev, now, record);
+    impl_->by_revision.emplace(rev, change.subject_id());
+    committed = record;
+    v1::ConsentHistoryEntry& entry =
+        impl_->history[change.subject_id()].emplace_back();
+    entry.set_revision(rev);
+    *entry.mutable_change() = change;
+    *entry.mutable_state() = record;
+    *entry.mutable_commit_time() = record.update_time();
+  }
+  std::vector<std::shared_ptr<Impl::Listener>> listeners;
+  {
+    internal::ReaderMutexLock lock(&impl_->listeners_mu);
+    for (const auto& [id, l] : impl_->listeners) listeners.push_back(l);
+  }
+  for (const auto& l : listeners) l->fn(committed);
+  return rev;
+}
+
+absl::StatusOr<std::vector<v1::ConsentRecord>>
+InMemoryConsentStore::ChangesSince(Revision after, int limit) {
+  internal::ReaderMutexLock lock(&impl_->mu);
+  if (impl_->unavailable) return Unavailable();
+  std::vector<v1::ConsentRecord> out;
+  for (auto it = impl_->by_revision.upper_bound(after);
+       it != impl_->by_revision.end() && static_cast<int>(out.size()) < limit;
+       ++it) {
+    out.push_back(impl_->records.at(it->second));
+  }
+  return out;
+}
+
+absl::StatusOr<Revision> InMemoryConsentStore::LatestRevision() {
+  internal::ReaderMutexLock lock(&impl_->mu);
+  if (impl_->unavailable) return Unavailable();
+  return impl_->revision;
+}
+
+std::unique_ptr<Subscription> InMemoryConsentStore::Watch(
+    ConsentListener listener) {
+  std::uint64_t id;
+  {
+    internal::MutexLock lock(&impl_->listeners_mu);
+    id = impl_->next_id++;
+    impl_->listeners.emplace(id, std::make_shared<Impl::Listener>(
+                                     Impl::Listener{std::move(listener)}));
+  }
+  Impl* impl = impl_.get();
+  return std::make_unique<InMemorySubscription>([impl, id] {
+    {
+      internal::MutexLock lock(&impl->listeners_mu);
+      impl->listeners.erase(id);
+    }
+    // Wait for a notification in progress to finish.
+    internal::MutexLock wait(&impl->notify_mu);
+  });
+}
+
+absl::StatusOr<std::vector<v1::ConsentHistoryEntry>>
+InMemoryConsentStore::History(absl::string_view subject_id) {
+  internal::ReaderMutexLock lock(&impl_->mu);
+  if (impl_->unavailable) return Unavailable();
+  auto it = impl_->history.find(subject_id);
+  if (it == impl_->history.end()) return std::vector<v1::ConsentHistoryEntry>{};
+  return it->second;
+}
+
+void InMemoryConsentStore::SetUnavailableForTesting(bool unavailable) {
+  internal::MutexLock lock(&impl_->mu);
+  impl_->unavailable = unavailable;
+}
+
+}  // namespace consentry

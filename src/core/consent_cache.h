@@ -1,0 +1,257 @@
+// Copyright 2026 The consentry Authors.
+// SPDX-License-Identifier: Apache-2.0
+//
+// The Guard's consent cache: subject id -> (revision, consent profile), read
+// without locks, in under 64 bytes per subject.
+//
+// Layout:
+//   * Slots: an open-addressing array of 32-byte slots, at most 4/5 full,
+//     holding ids of up to 16 bytes inline. `key_ref` packs the
+//     key's arena offset (40 bits), length (8 bits) and a 16-bit hash tag;
+//     `state` packs the revision (40 bits) and a profile index (24 bits), so
+//     one atomic store replaces a subject's state and readers need no lock
+//     and no retry.
+//   * Key arena: append-only chunks holding the longer subject ids.
+//   * Profiles: the consent bitsets and flags, interned. Subjects with the
+//     same choices share one 128-byte profile; a check reads one slot (and
+//     the arena only for ids over 16 bytes) and a profile that is almost
+//     always in cache.
+//   Slot arrays and arena chunks are on transparent huge pages, so a random
+//   slot costs a cache miss but rarely a TLB miss.
+// Writers (store listener, cache fills) serialize on one mutex.
+//
+// Reclamation is by reference, never by age: readers are inside a
+// `ReadSection` (src/util/read_section.h), and a replaced slot array or
+// a profile no subject uses any more is freed or reused only after a
+// `Grace` over every section open when it was unlinked.
+//
+// A subject whose newer state cannot be stored (a revision beyond 40 bits,
+// the profile table full, the key arena full) is never left on its older
+// state: its slot is marked uncached, lookups miss and the caller reads the
+// store. The revision that made it so is kept, so an older fill cannot
+// bring the old state back.
+
+#ifndef CONSENTRY_SRC_INTERNAL_CONSENT_CACHE_H_
+#define CONSENTRY_SRC_INTERNAL_CONSENT_CACHE_H_
+
+#include <atomic>
+#include <cstddef>
+#include <cstdint>
+#include <cstring>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/base/optimization.h"
+#include "absl/base/thread_annotations.h"
+#include "absl/container/flat_hash_map.h"
+#include "absl/hash/hash.h"
+#include "absl/numeric/int128.h"
+#include "absl/strings/string_view.h"
+#include "absl/time/time.h"
+#include "src/util/huge_buffer.h"
+#include "src/util/mutex.h"
+#include "src/util/read_section.h"
+#include "src/core/subject_state.h"
+
+namespace consentry::internal {
+
+class ConsentCache {
+ public:
+  // Subject ids longer than this are not cached (checked on the slow path).
+  static constexpr std::size_t kMaxKeyLength = 255;
+  // Revisions above this are not representable in a slot: such subjects
+  // are marked uncached (read from the store on every check).
+  static constexpr std::int64_t kMaxRevision = (std::int64_t{1} << 40) - 2;
+  // The most profiles the table holds at once (profile indices are 24
+  // bits; the all-ones state marks an uncached subject).
+  static constexpr std::uint32_t kMaxProfiles = (1u << 24) - 1;
+
+  enum class UpsertResult {
+    kStored,      // the cache now holds `state`
+    kStale,       // the cache holds the same or a newer revision; unchanged
+    kUnstorable,  // `state` does not fit: the subject is now uncached
+  };
+
+  // `expected_subjects` presizes the slot array so that loading that many
+  // subjects never grows it. `max_profiles` bounds the interned profiles
+  // (tests lower it); profiles no subject uses are reused.
+  explicit ConsentCache(std::size_t expected_subjects = 0,
+                        std::uint32_t max_profiles = kMaxProfiles);
+  ~ConsentCache();
+  ConsentCache(const ConsentCache&) = delete;
+  ConsentCache& operator=(const ConsentCache&) = delete;
+
+  static std::uint64_t Hash(absl::string_view key) {
+    return absl::Hash<absl::string_view>{}(key);
+  }
+
+  // Finds `key`. On a hit sets `*profile` and `*revision`; `*profile` stays
+  // valid until the caller's read section ends. Lock-free and wait-free.
+  // REQUIRES: the caller is inside a `ReadSection`.
+  bool Lookup(absl::string_view key, std::uint64_t hash,
+              const SubjectProfile** profile, std::int64_t* revision) const {
+    const Table* t = table_.load(std::memory_order_acquire);
+    const std::uint64_t want_tag = Tag(hash, key.size());
+    std::size_t i = t->Home(hash);
+    for (;;) {
+      const Slot& slot = t->slots[i];
+      const std::uint64_t ref = slot.key_ref.load(std::memory_order_acquire);
+      if (ref == 0) return false;
+      if ((ref & kTagMask) == want_tag &&
+          std::memcmp(KeyBytes(slot, ref), key.data(), key.size()) == 0) {
+        const std::uint64_t st = slot.state.load(std::memory_order_acquire);
+        if (ABSL_PREDICT_FALSE(st == kUncached)) return false;
+        *profile = ProfileAt(static_cast<std::uint32_t>(st & kProfileMask));
+        *revision = static_cast<std::int64_t>(st >> kProfileBits);
+        return true;
+      }
+      i = t->Next(i);
+    }
+  }
+
+  // Stores `state` for `key` when its revision is newer than the one
+  // cached (or recorded for an uncached subject), or equal and
+  // `replace_same_revision` (a recompile after expiry). When the newer
+  // state does not fit (revision, profile table, key length or arena), the
+  // subject is marked uncached: `Lookup` misses from then on, until a newer
+  // state that fits arrives.
+  UpsertResult Upsert(absl::string_view key, const SubjectState& state,
+                      bool replace_same_revision) ABSL_LOCKS_EXCLUDED(mu_);
+
+  // Whether `Upsert` of `revision` for `key` would not be `kStale`. Holds
+  // until the next write to `key`.
+  bool Accepts(absl::string_view key, std::int64_t revision,
+               bool replace_same_revision) const ABSL_LOCKS_EXCLUDED(mu_);
+
+  std::size_t size() const { return size_.load(std::memory_order_relaxed); }
+  std::size_t profile_count() const ABSL_LOCKS_EXCLUDED(mu_);
+
+  // Bytes held: slot arrays (current and retired), key arena and profiles.
+  std::size_t MemoryBytes() const ABSL_LOCKS_EXCLUDED(mu_);
+
+ private:
+  // Keys up to this long live in the slot itself: a lookup then touches
+  // one cache line for the key and the state.
+  static constexpr std::size_t kInlineKey = 16;
+
+  struct alignas(32) Slot {
+    std::atomic<std::uint64_t> key_ref{0};
+    std::atomic<std::uint64_t> state{0};
+    // Written once, before `key_ref` is published (release).
+    char inline_key[kInlineKey] = {};
+  };
+  static_assert(sizeof(Slot) == 32);
+  struct Table {
+    explicit Table(std::size_t slot_count)
+        : capacity(slot_count), memory(slot_count * sizeof(Slot)) {
+      // Zeroed memory holds valid zero atomics; construct them formally.
+      slots = new (memory.data()) Slot[slot_count];
+    }
+    // The slot a hash starts probing at: the high bits of hash * capacity,
+    // so any capacity works (no power of two: the table can be sized to
+    // its load, which keeps memory per subject low).
+    std::size_t Home(std::uint64_t hash) const {
+      return static_cast<std::size_t>(
+          absl::Uint128High64(absl::uint128(hash) * absl::uint128(capacity)));
+    }
+    std::size_t Next(std::size_t i) const {
+      return i + 1 == capacity ? 0 : i + 1;
+    }
+    std::size_t capacity;
+    HugeBuffer memory;
+    Slot* slots;
+  };
+  struct RetiredTable {
+    std::unique_ptr<Table> table;
+    Grace grace;
+  };
+  // Profiles whose last subject moved away, reusable once `grace` elapsed.
+  struct RetiredProfiles {
+    std::vector<std::uint32_t> indices;
+    Grace grace;
+  };
+  // The state of a subject that is not cached (see the file comment).
+  static constexpr std::uint64_t kUncached = ~std::uint64_t{0};
+
+  static constexpr int kProfileBits = 24;
+  static constexpr std::uint64_t kProfileMask =
+      (std::uint64_t{1} << kProfileBits) - 1;
+  // key_ref: [offset:40][length:8][tag:16]
+  static constexpr std::uint64_t kTagMask = 0xFFFFFF;  // length and tag
+  static constexpr int kChunkBits = 22;                // 4 MiB key chunks
+  static constexpr std::size_t kChunkSize = std::size_t{1} << kChunkBits;
+  static constexpr std::size_t kMaxChunks = 1 << 14;
+  static constexpr int kProfileChunkBits = 12;  // 4096 profiles per chunk
+  static constexpr std::size_t kMaxProfileChunks = 1 << 12;
+
+  // The low 16 bits of the hash: the slot index uses the high bits.
+  static std::uint64_t Tag(std::uint64_t hash, std::size_t len) {
+    return (static_cast<std::uint64_t>(len) << 16) | (hash & 0xFFFF);
+  }
+  const char* KeyBytes(const Slot& slot, std::uint64_t ref) const {
+    return ((ref >> 16) & 0xFF) <= kInlineKey ? slot.inline_key
+                                              : ArenaBytes(ref);
+  }
+  const char* ArenaBytes(std::uint64_t ref) const {
+    const std::uint64_t offset = ref >> 24;
+    return chunks_[offset >> kChunkBits].load(std::memory_order_relaxed) +
+           (offset & (kChunkSize - 1));
+  }
+  const SubjectProfile* ProfileAt(std::uint32_t index) const {
+    return profile_chunks_[index >> kProfileChunkBits].load(
+               std::memory_order_relaxed) +
+           (index & ((1u << kProfileChunkBits) - 1));
+  }
+
+  Slot* FindLocked(absl::string_view key, std::uint64_t hash) const
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // The revision cached, or recorded for an uncached subject; -1 if none.
+  std::int64_t RevisionLocked(absl::string_view key, const Slot* slot) const
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  bool InternLocked(const SubjectProfile& p, std::uint32_t* index)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Drops one subject's use of profile `index`.
+  void ReleaseProfileLocked(std::uint32_t index)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Moves profiles and tables whose grace elapsed to reuse / frees them.
+  void ReclaimLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Stores `packed` for `key` (slot `slot`, or a new one); false when a new
+  // slot cannot be had (arena full).
+  bool StoreLocked(absl::string_view key, std::uint64_t hash, Slot* slot,
+                   std::uint64_t packed) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  bool AppendKeyLocked(absl::string_view key, std::uint64_t* offset)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  void GrowLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+
+  std::atomic<Table*> table_;
+  std::atomic<std::size_t> size_{0};
+  std::unique_ptr<std::atomic<char*>[]> chunks_;
+  std::vector<HugeBuffer> chunk_memory_ ABSL_GUARDED_BY(mu_);
+  std::unique_ptr<std::atomic<SubjectProfile*>[]> profile_chunks_;
+  const std::uint32_t max_profiles_;
+
+  mutable Mutex mu_;
+  std::unique_ptr<Table> current_table_ ABSL_GUARDED_BY(mu_);
+  std::vector<RetiredTable> retired_tables_ ABSL_GUARDED_BY(mu_);
+  std::size_t chunk_count_ ABSL_GUARDED_BY(mu_) = 0;
+  std::size_t chunk_used_ ABSL_GUARDED_BY(mu_) = kChunkSize;
+  std::size_t key_bytes_ ABSL_GUARDED_BY(mu_) = 0;
+  // Profile indices ever handed out; those in use are `profile_index_`.
+  std::uint32_t profiles_ ABSL_GUARDED_BY(mu_) = 0;
+  absl::flat_hash_map<SubjectProfile, std::uint32_t, SubjectProfile::Hasher>
+      profile_index_ ABSL_GUARDED_BY(mu_);
+  // Subjects using each profile index.
+  std::vector<std::uint32_t> profile_refs_ ABSL_GUARDED_BY(mu_);
+  // Unused profiles waiting for readers (`pending_`, not yet in a grace;
+  // then `retired_profiles_`), and those free to reuse.
+  std::vector<std::uint32_t> pending_profiles_ ABSL_GUARDED_BY(mu_);
+  std::vector<RetiredProfiles> retired_profiles_ ABSL_GUARDED_BY(mu_);
+  std::vector<std::uint32_t> free_profiles_ ABSL_GUARDED_BY(mu_);
+  // The revision of each uncached subject.
+  absl::flat_hash_map<std::string, std::int64_t> uncached_ ABSL_GUARDED_BY(mu_);
+};
+
+}  // namespace consentry::internal
+
+#endif  // CONSENTRY_SRC_INTERNAL_CONSENT_CACHE_H_

@@ -1,0 +1,1314 @@
+// Copyright 2026 The consentry Authors.
+// SPDX-License-Identifier: Apache-2.0
+
+#include "consentry/guard.h"
+
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <string>
+#include <thread>
+#include <tuple>
+#include <utility>
+#include <vector>
+
+#include "absl/base/optimization.h"
+#include "absl/container/flat_hash_map.h"
+#include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
+#include "consentry/audit_log.h"
+#include "consentry/v1/consent.pb.h"
+#include "consentry/v1/policy.pb.h"
+#include "src/audit/audit_fast_path.h"
+#include "src/core/consent_cache.h"
+#include "src/core/grant_minter.h"
+#include "src/testing/guard_test_peer.h"
+#include "src/util/mutex.h"
+#include "src/util/read_section.h"
+#include "src/util/status_macros.h"
+#include "src/core/subject_state.h"
+
+namespace consentry {
+namespace internal {
+namespace {
+
+struct OccasionConsent {
+  std::string purpose;
+  std::string occasion;
+  v1::ConsentState state;
+  std::int64_t expiry_ns;
+  int version_ordinal;
+  bool single_use;
+  bool used;
+};
+
+struct OccasionMatch {
+  Reason reason = Reason::kNoOccasionConsent;
+  bool single_use = false;
+  std::string purpose;  // the consent entry's purpose id
+};
+
+std::int64_t ToNanos(const google::protobuf::Timestamp& t) {
+  return TimestampToNanos(t.seconds(), t.nanos());
+}
+
+// The per-occasion consents of `record`, resolved against `policy`.
+std::vector<OccasionConsent> OccasionsOf(const CompiledPolicy& policy,
+                                         const v1::ConsentRecord& record) {
+  std::vector<OccasionConsent> occ;
+  for (const v1::PurposeConsent& pc : record.purposes()) {
+    if (pc.occasion_id().empty()) continue;
+    occ.push_back(
+        OccasionConsent{pc.purpose(), pc.occasion_id(), pc.state(),
+                        pc.has_expiry() ? ToNanos(pc.expiry()) : kNoExpiry,
+                        policy.VersionOrdinal(pc.policy_version()),
+                        pc.single_use(), pc.has_used_time()});
+  }
+  return occ;
+}
+
+// The best of `consents` for `occasion` covering a purpose in
+// `purpose_and_up` (see `Epoch::MatchOccasion`).
+OccasionMatch MatchOccasionIn(const CompiledPolicy& policy,
+                              const std::vector<OccasionConsent>& consents,
+                              PurposeSet purpose_and_up,
+                              absl::string_view occasion, int min_ordinal,
+                              std::int64_t now_ns) {
+  OccasionMatch best;
+  for (const OccasionConsent& oc : consents) {
+    if (oc.occasion != occasion) continue;
+    absl::StatusOr<PurposeIndex> p = policy.FindPurpose(oc.purpose);
+    if (!p.ok() || !purpose_and_up.Contains(*p)) continue;
+    switch (oc.state) {
+      case v1::CONSENT_STATE_WITHDRAWN:
+        return OccasionMatch{Reason::kConsentWithdrawn, false, oc.purpose};
+      case v1::CONSENT_STATE_REFUSED:
+        return OccasionMatch{Reason::kConsentRefused, false, oc.purpose};
+      case v1::CONSENT_STATE_EXPIRED:
+        best = OccasionMatch{Reason::kConsentExpired, false, oc.purpose};
+        break;
+      case v1::CONSENT_STATE_GIVEN:
+        if (oc.expiry_ns <= now_ns) {
+          best = OccasionMatch{Reason::kConsentExpired, false, oc.purpose};
+        } else if (oc.used) {
+          best = OccasionMatch{Reason::kOccasionConsentUsed, false, oc.purpose};
+        } else if (oc.version_ordinal < min_ordinal) {
+          best = OccasionMatch{Reason::kConsentPredatesMaterialChange, false,
+                               oc.purpose};
+        } else if (best.reason == Reason::kNoOccasionConsent) {
+          best = OccasionMatch{Reason::kAllowedOccasionConsent, oc.single_use,
+                               oc.purpose};
+        }
+        break;
+      default:
+        break;
+    }
+  }
+  return best;
+}
+
+}  // namespace
+
+// One policy with the consent cache compiled for it. Replaced as a whole on
+// a policy switch, so a check never mixes two policies. Checks read it
+// inside a `ReadSection`; a retired epoch is freed only after a `Grace`
+// over them, however long a check waits on the store.
+struct Epoch {
+  Epoch(std::shared_ptr<const CompiledPolicy> p, std::size_t expected_subjects)
+      : policy(std::move(p)), cache(expected_subjects) {}
+
+  std::shared_ptr<const CompiledPolicy> policy;
+  ConsentCache cache;
+  // When auditing into an `AuditLog`: the slot it keeps `policy` under.
+  std::uint32_t audit_policy_slot = 0;
+  // Serializes `Apply`: the revision check and every write it guards are
+  // one unit.
+  Mutex apply_mu;
+  Mutex occasions_mu;
+  absl::flat_hash_map<std::string, std::vector<OccasionConsent>> occasions
+      ABSL_GUARDED_BY(occasions_mu);
+
+  // Compiles `record` into this epoch, unless the epoch holds the same or a
+  // newer revision of the subject (`replace_same_revision` forces a
+  // recompile at an unchanged revision, after a consent expired). The
+  // subject's slot and its per-occasion consents are written together,
+  // under one revision check: a fill that read the store before a change
+  // and applies after it changes nothing. The occasions are written first,
+  // so a check that sees the new slot sees them.
+  void Apply(const v1::ConsentRecord& record, absl::Time now,
+             bool replace_same_revision)
+      ABSL_LOCKS_EXCLUDED(apply_mu, occasions_mu) {
+    SubjectState s = CompileSubjectState(*policy, record, now);
+    std::vector<OccasionConsent> occ;
+    if (s.profile.flags & SubjectProfile::kHasOccasionConsent) {
+      occ = OccasionsOf(*policy, record);
+    }
+    MutexLock apply(&apply_mu);
+    if (!cache.Accepts(record.subject_id(), s.revision,
+                       replace_same_revision)) {
+      return;
+    }
+    SetOccasions(record.subject_id(), std::move(occ));
+    if (cache.Upsert(record.subject_id(), s, replace_same_revision) ==
+        ConsentCache::UpsertResult::kUnstorable) {
+      // Uncached: checks read the store and match its occasions.
+      SetOccasions(record.subject_id(), {});
+    }
+  }
+
+  void SetOccasions(const std::string& subject,
+                    std::vector<OccasionConsent> occ)
+      ABSL_LOCKS_EXCLUDED(occasions_mu) {
+    MutexLock lock(&occasions_mu);
+    if (occ.empty()) {
+      occasions.erase(subject);
+    } else {
+      occasions[subject] = std::move(occ);
+    }
+  }
+
+  // The per-occasion consent of `subject` for `occasion` covering a purpose
+  // in `purpose_and_up`. `min_ordinal` is the policy-version ordinal the
+  // consent must have been given under (0: any).
+  OccasionMatch MatchOccasion(absl::string_view subject,
+                              PurposeSet purpose_and_up,
+                              absl::string_view occasion, int min_ordinal,
+                              std::int64_t now_ns)
+      ABSL_LOCKS_EXCLUDED(occasions_mu) {
+    ReaderMutexLock lock(&occasions_mu);
+    auto it = occasions.find(subject);
+    if (it == occasions.end()) return OccasionMatch{};
+    return MatchOccasionIn(*policy, it->second, purpose_and_up, occasion,
+                           min_ordinal, now_ns);
+  }
+};
+
+}  // namespace internal
+
+using internal::Epoch;
+using internal::SubjectProfile;
+using internal::SubjectState;
+
+struct Guard::Impl {
+  ConsentStore* store = nullptr;
+  AuditSink* audit = nullptr;
+  // `audit` when it is the durable log: read decisions then take the
+  // compact path (src/audit/audit_fast_path.h).
+  AuditLog* audit_log = nullptr;
+  // Where `audit` and `audit_log` wait while `GuardTestPeer` suspends them.
+  AuditSink* suspended_audit = nullptr;
+  AuditLog* suspended_audit_log = nullptr;
+  bool shadow = false;
+  bool has_clock = false;
+
+  std::atomic<Epoch*> current{nullptr};
+
+  // Held exclusively to switch policies, shared by the store listener, so
+  // that no change falls between a new epoch's snapshot and its publication.
+  internal::Mutex switch_mu;
+  // The epoch `current` points to.
+  std::unique_ptr<Epoch> current_owner ABSL_GUARDED_BY(switch_mu);
+  // Replaced epochs, freed once every check that may read them has ended.
+  struct RetiredEpoch {
+    std::unique_ptr<Epoch> epoch;
+    internal::Grace grace;
+  };
+  std::vector<RetiredEpoch> retired ABSL_GUARDED_BY(switch_mu);
+  // Every policy ever enforced, so that grants and contexts made under an
+  // earlier one can still be resolved by name.
+  std::vector<std::shared_ptr<const CompiledPolicy>> policies
+      ABSL_GUARDED_BY(switch_mu);
+
+  internal::Mutex shadow_mu;
+  absl::flat_hash_map<std::tuple<std::string, std::string, std::string, Reason>,
+                      std::int64_t>
+      shadow_counts ABSL_GUARDED_BY(shadow_mu);
+
+  std::unique_ptr<Subscription> subscription;
+
+  // Subjects whose stored record the store reported unreadable: subject ->
+  // (revision, detail). Checks for them deny with kConsentDataLoss; a
+  // readable record of a higher revision lifts the entry.
+  mutable internal::Mutex quarantine_mu;
+  absl::flat_hash_map<std::string, std::pair<Revision, std::string>> quarantined
+      ABSL_GUARDED_BY(quarantine_mu);
+  std::atomic<bool> any_quarantined{false};
+
+  void NoteUnreadable(absl::string_view subject, Revision revision,
+                      absl::string_view detail) {
+    internal::MutexLock lock(&quarantine_mu);
+    auto [it, inserted] = quarantined.try_emplace(subject, revision, detail);
+    if (!inserted && revision >= it->second.first) {
+      it->second = {revision, std::string(detail)};
+    }
+    any_quarantined.store(true, std::memory_order_release);
+  }
+
+  // Keeps the quarantine list current with a record the cache takes in.
+  void NoteRecord(const v1::ConsentRecord& r) {
+    if (!r.data_loss().empty()) {
+      NoteUnreadable(r.subject_id(), r.revision(), r.data_loss());
+      return;
+    }
+    if (!any_quarantined.load(std::memory_order_acquire)) return;
+    internal::MutexLock lock(&quarantine_mu);
+    auto it = quarantined.find(r.subject_id());
+    if (it != quarantined.end() && r.revision() > it->second.first) {
+      quarantined.erase(it);
+      any_quarantined.store(!quarantined.empty(), std::memory_order_release);
+    }
+  }
+
+  // Policies waiting for their effective time, and the thread that applies
+  // them in real time.
+  mutable internal::Mutex sched_mu;
+  internal::CondVar sched_cv;
+  std::vector<std::shared_ptr<const CompiledPolicy>> scheduled
+      ABSL_GUARDED_BY(sched_mu);
+  bool stopping ABSL_GUARDED_BY(sched_mu) = false;
+  std::thread scheduler;
+};
+
+namespace {
+
+absl::Time EffectiveTime(const CompiledPolicy& p) {
+  const auto& t = p.proto().effective_time();
+  if (t.seconds() == 0 && t.nanos() == 0) return absl::InfinitePast();
+  return absl::FromUnixSeconds(t.seconds()) + absl::Nanoseconds(t.nanos());
+}
+
+}  // namespace
+
+// What a check is about: a subject and a category (resolved against
+// `category_policy`), optionally with a record's tags.
+struct Guard::Target {
+  absl::string_view subject;
+  const CompiledPolicy* category_policy;
+  CategoryIndex category;
+  const RecordTags* tags;
+  // Authorize uses up a single-use occasion consent; Check does not.
+  bool consume_single_use = false;
+  // Batch decisions are audited once for the batch, not per record.
+  bool suppress_audit = false;
+  // Cached state older than this is refreshed from the store first.
+  Revision min_revision = 0;
+
+  // The reference of the record read, for its audit event; empty when the
+  // read names only a subject.
+  absl::string_view record_ref() const {
+    return tags != nullptr ? absl::string_view(tags->record_ref())
+                           : absl::string_view();
+  }
+};
+
+// ---------------------------------------------------------------------------
+// RecordTags and AccessGrant
+
+Reason RecordTags::TagReason(absl::string_view purpose) const {
+  absl::StatusOr<PurposeIndex> p = policy_->FindPurpose(purpose);
+  if (!p.ok()) return Reason::kNotCollectedForPurpose;
+  return TagReasonIndex(*p);
+}
+
+bool RecordTags::Complies(absl::string_view purpose) const {
+  return TagReason(purpose) == Reason::kUnspecified;
+}
+
+absl::Status AccessGrant::Opens(const RecordTags& tags) const {
+  if (subject_ != tags.subject_) {
+    return absl::PermissionDeniedError(
+        "consentry: the grant was minted for another subject");
+  }
+  const bool same_policy = policy_ == tags.policy_.get();
+  if (same_policy ? category_ != tags.category_
+                  : policy_->category_id(category_) != tags.category()) {
+    return absl::PermissionDeniedError(absl::StrCat(
+        "consentry: the grant was minted for category '",
+        policy_->category_id(category_), "', not '", tags.category(), "'"));
+  }
+  if (decision_.shadow_denial()) return absl::OkStatus();
+  const Reason r = same_policy ? tags.TagReasonIndex(purpose_)
+                               : tags.TagReason(policy_->purpose_id(purpose_));
+  if (r != Reason::kUnspecified) {
+    return DenialStatus(r, policy_->purpose_id(purpose_), tags.category());
+  }
+  return absl::OkStatus();
+}
+
+// ---------------------------------------------------------------------------
+// Guard
+
+absl::StatusOr<std::unique_ptr<Guard>> Guard::Create(
+    std::shared_ptr<const CompiledPolicy> policy, ConsentStore* store,
+    AuditSink* audit, GuardOptions options) {
+  if (policy == nullptr) {
+    return absl::InvalidArgumentError("Guard::Create: policy is null");
+  }
+  if (store == nullptr) {
+    return absl::InvalidArgumentError("Guard::Create: store is null");
+  }
+  if (audit == nullptr && !options.unaudited_for_benchmarks_only) {
+    return absl::InvalidArgumentError(
+        "Guard::Create: audit sink is null; every decision must be audited "
+        "(only benchmarks may set "
+        "GuardOptions::unaudited_for_benchmarks_only)");
+  }
+  auto impl = std::make_unique<Impl>();
+  impl->store = store;
+  impl->audit = audit;
+  impl->audit_log = dynamic_cast<AuditLog*>(audit);
+  impl->shadow = options.mode == EnforcementMode::kShadow;
+  impl->has_clock = static_cast<bool>(options.clock);
+  if (!options.clock) options.clock = [] { return absl::Now(); };
+  auto epoch = std::make_unique<Epoch>(policy, options.expected_subjects);
+  if (impl->audit_log != nullptr) {
+    epoch->audit_policy_slot =
+        internal::AuditLogFastPath::AttachPolicy(*impl->audit_log, policy);
+  }
+  impl->current.store(epoch.get(), std::memory_order_release);
+  {
+    internal::MutexLock lock(&impl->switch_mu);
+    impl->current_owner = std::move(epoch);
+    impl->policies.push_back(std::move(policy));
+  }
+  std::unique_ptr<Guard> guard(new Guard(std::move(options), std::move(impl)));
+  // Watch before the first read, so that no change is missed between a
+  // cache fill and the subscription.
+  Impl* raw = guard->impl_.get();
+  std::function<absl::Time()> clock = guard->options_.clock;
+  raw->subscription = store->Watch([raw, clock](const v1::ConsentRecord& r) {
+    internal::ReaderMutexLock lock(&raw->switch_mu);
+    raw->current.load(std::memory_order_acquire)->Apply(r, clock(), false);
+    raw->NoteRecord(r);
+  });
+  return guard;
+}
+
+Guard::Guard(GuardOptions options, std::unique_ptr<Impl> impl)
+    : options_(std::move(options)), impl_(std::move(impl)) {}
+
+Guard::~Guard() {
+  {
+    internal::MutexLock lock(&impl_->sched_mu);
+    impl_->stopping = true;
+  }
+  impl_->sched_cv.NotifyAll();
+  if (impl_->scheduler.joinable()) impl_->scheduler.join();
+  // Stop the feed first: the listener uses the epochs.
+  impl_->subscription.reset();
+}
+
+absl::Status Guard::SchedulePolicy(
+    std::shared_ptr<const CompiledPolicy> policy) {
+  if (policy == nullptr) {
+    return absl::InvalidArgumentError("SchedulePolicy: policy is null");
+  }
+  if (EffectiveTime(*policy) <= options_.clock()) {
+    return SetPolicy(std::move(policy));
+  }
+  internal::MutexLock lock(&impl_->sched_mu);
+  impl_->scheduled.push_back(std::move(policy));
+  std::sort(impl_->scheduled.begin(), impl_->scheduled.end(),
+            [](const auto& a, const auto& b) {
+              return EffectiveTime(*a) < EffectiveTime(*b);
+            });
+  // With an injected clock, time is the caller's to drive: only
+  // `ApplyDuePolicies` switches. With the real clock a thread does it.
+  if (!impl_->has_clock && !impl_->scheduler.joinable()) {
+    impl_->scheduler = std::thread([this] {
+      Impl* impl = impl_.get();
+      internal::MutexLock held(&impl->sched_mu);
+      while (!impl->stopping) {
+        if (impl->scheduled.empty()) {
+          impl->sched_cv.Wait(&impl->sched_mu, [impl]() {
+            impl->sched_mu.AssertHeld();
+            return impl->stopping || !impl->scheduled.empty();
+          });
+          continue;
+        }
+        const absl::Duration wait =
+            EffectiveTime(*impl->scheduled.front()) - absl::Now();
+        if (wait > absl::ZeroDuration()) {
+          impl->sched_cv.WaitFor(
+              &impl->sched_mu,
+              std::chrono::nanoseconds(
+                  absl::ToInt64Nanoseconds(std::min(wait, absl::Seconds(1)))),
+              [impl]() {
+                impl->sched_mu.AssertHeld();
+                return impl->stopping;
+              });
+          continue;
+        }
+        std::shared_ptr<const CompiledPolicy> due = impl->scheduled.front();
+        impl->scheduled.erase(impl->scheduled.begin());
+        impl->sched_mu.Unlock();
+        // A failed switch (store unreachable) is retried a second later.
+        absl::Status s = SetPolicy(due);
+        impl->sched_mu.Lock();
+        if (!s.ok()) {
+          impl->scheduled.insert(impl->scheduled.begin(), std::move(due));
+          impl->sched_cv.WaitFor(&impl->sched_mu, std::chrono::seconds(1),
+                                 [impl]() {
+                                   impl->sched_mu.AssertHeld();
+                                   return impl->stopping;
+                                 });
+        }
+      }
+    });
+  }
+  impl_->sched_cv.NotifyAll();
+  return absl::OkStatus();
+}
+
+absl::StatusOr<int> Guard::ApplyDuePolicies() {
+  int applied = 0;
+  for (;;) {
+    std::shared_ptr<const CompiledPolicy> due;
+    {
+      internal::MutexLock lock(&impl_->sched_mu);
+      if (impl_->scheduled.empty() ||
+          EffectiveTime(*impl_->scheduled.front()) > options_.clock()) {
+        return applied;
+      }
+      due = impl_->scheduled.front();
+      impl_->scheduled.erase(impl_->scheduled.begin());
+    }
+    absl::Status s = SetPolicy(due);
+    if (!s.ok()) {
+      internal::MutexLock lock(&impl_->sched_mu);
+      impl_->scheduled.insert(impl_->scheduled.begin(), std::move(due));
+      return s;
+    }
+    ++applied;
+  }
+}
+
+std::size_t Guard::scheduled_policies() const {
+  internal::MutexLock lock(&impl_->sched_mu);
+  return impl_->scheduled.size();
+}
+
+std::shared_ptr<const CompiledPolicy> Guard::policy() const {
+  internal::ReadSection section;
+  return impl_->current.load(std::memory_order_acquire)->policy;
+}
+
+absl::StatusOr<AccessContext> Guard::Context(
+    absl::string_view accessor, absl::string_view purpose,
+    absl::string_view occasion_id) const {
+  std::shared_ptr<const CompiledPolicy> p = policy();
+  absl::StatusOr<AccessorIndex> a = p->FindAccessor(accessor);
+  if (!a.ok()) return a.status();
+  absl::StatusOr<PurposeIndex> pu = p->FindPurpose(purpose);
+  if (!pu.ok()) return pu.status();
+  if (p->per_occasion().Contains(*pu) && occasion_id.empty()) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "purpose '", purpose,
+        "' is outside the catalogue: name the occasion it is used for"));
+  }
+  return AccessContext(std::move(p), *a, *pu, std::string(occasion_id));
+}
+
+absl::StatusOr<CategoryRef> Guard::Category(absl::string_view category) const {
+  std::shared_ptr<const CompiledPolicy> p = policy();
+  absl::StatusOr<CategoryIndex> c = p->FindCategory(category);
+  if (!c.ok()) return c.status();
+  return CategoryRef(std::move(p), *c);
+}
+
+absl::StatusOr<RecordTags> Guard::Tag(
+    absl::string_view subject, absl::string_view category,
+    absl::Span<const absl::string_view> collected_for,
+    absl::Span<const absl::string_view> prohibited,
+    absl::string_view record_ref,
+    absl::optional<absl::Time> collected_at) const {
+  if (subject.empty()) {
+    return absl::InvalidArgumentError("Tag: subject id must not be empty");
+  }
+  if (collected_for.empty()) {
+    return absl::InvalidArgumentError(
+        "Tag: a record must be collected for at least one purpose");
+  }
+  std::shared_ptr<const CompiledPolicy> p = policy();
+  absl::StatusOr<CategoryIndex> c = p->FindCategory(category);
+  if (!c.ok()) return c.status();
+  RecordTags tags;
+  for (absl::string_view id : collected_for) {
+    absl::StatusOr<PurposeIndex> pu = p->FindPurpose(id);
+    if (!pu.ok()) return pu.status();
+    tags.allowed_.Add(p->descendants(*pu));
+  }
+  for (absl::string_view id : prohibited) {
+    absl::StatusOr<PurposeIndex> pu = p->FindPurpose(id);
+    if (!pu.ok()) return pu.status();
+    tags.prohibited_.Add(p->descendants(*pu) | p->ancestors(*pu));
+  }
+  tags.policy_ = std::move(p);
+  tags.subject_ = std::string(subject);
+  tags.record_ref_ = std::string(record_ref);
+  tags.collected_at_ =
+      collected_at.has_value() ? *collected_at : options_.clock();
+  tags.category_ = *c;
+  return tags;
+}
+
+// The decision rules, for one subject and one instant: the epoch, the
+// context's resolution, the clock and the subject's consent state are read
+// once and shared by every category decided through one Decider (one for a
+// `Check`, several for `CheckCategories`).
+struct Guard::Decider {
+  Decider(Guard& g, const AccessContext& c)
+      : guard(g),
+        ctx(c),
+        section(),
+        epoch(g.impl_->current.load(std::memory_order_acquire)),
+        p(*epoch->policy),
+        accessor(c.accessor_),
+        purpose(c.purpose_) {
+    // Resolve the context against the enforced policy. It was resolved
+    // once by the caller; only after a policy switch does it need a lookup
+    // by name, and a name the new policy lacks denies.
+    if (ctx.policy_.get() != &p) {
+      absl::StatusOr<AccessorIndex> a = p.FindAccessor(ctx.accessor());
+      absl::StatusOr<PurposeIndex> pu = p.FindPurpose(ctx.purpose());
+      if (!a.ok()) {
+        context_reason = Reason::kAccessorNotPermitted;
+      } else if (!pu.ok()) {
+        context_reason = Reason::kNotAllowedByPolicy;
+      } else {
+        accessor = *a;
+        purpose = *pu;
+      }
+    }
+  }
+
+  // The time is read only when needed: for an expiring consent, and for
+  // the audit event.
+  std::int64_t now_ns() {
+    if (now_ns_cache < 0) {
+      now_ns_cache = guard.impl_->has_clock
+                         ? absl::ToUnixNanos(guard.options_.clock())
+                         : absl::GetCurrentTimeNanos();
+    }
+    return now_ns_cache;
+  }
+
+  // The consent state of `subject` no older than `min_revision`, from the
+  // cache or else the store; false when the store cannot be read. Looked
+  // up once per Decider.
+  bool LookUp(absl::string_view subject, Revision min_revision) {
+    if (looked_up) return state != nullptr;
+    looked_up = true;
+    const SubjectProfile* s = nullptr;
+    const std::uint64_t hash = internal::ConsentCache::Hash(subject);
+    const bool found = epoch->cache.Lookup(subject, hash, &s, &revision);
+    if (!found || revision < min_revision ||
+        (s->valid_until_ns != internal::kNoExpiry &&
+         s->valid_until_ns <= now_ns())) {
+      // Miss, state older than the caller demands, or a consent expired
+      // since the profile was compiled: read the record and compile it
+      // now.
+      absl::StatusOr<v1::ConsentRecord> record =
+          guard.impl_->store->Get(subject);
+      if (!record.ok() && absl::IsDataLoss(record.status())) {
+        // The store cannot read this subject's record: quarantined.
+        lookup_failure = Reason::kConsentDataLoss;
+        guard.impl_->NoteUnreadable(subject, 0, record.status().message());
+        return false;
+      }
+      if (record.ok() && record->subject_id() != subject) {
+        if (record->subject_id().empty() && record->revision() == 0 &&
+            record->purposes_size() == 0 && !record->has_restrictions()) {
+          // "No record", answered without the id.
+          record->set_subject_id(std::string(subject));
+        } else {
+          // Another subject's consent must never decide this read: a
+          // store that answers for the wrong subject is failing.
+          record = absl::DataLossError(
+              "consent store returned a record for "
+              "another subject");
+        }
+      }
+      if (!record.ok()) return false;
+      const absl::Time now = absl::FromUnixNanos(now_ns());
+      epoch->Apply(*record, now, /*replace_same_revision=*/true);
+      guard.impl_->NoteRecord(*record);
+      if (!epoch->cache.Lookup(subject, hash, &s, &revision) ||
+          s->valid_until_ns <= now_ns()) {
+        // Not cacheable (an over-long id), or changed meanwhile: use
+        // the record just read.
+        uncached = std::make_unique<SubjectState>(
+            internal::CompileSubjectState(p, *record, now));
+        uncached_occasions = internal::OccasionsOf(p, *record);
+        s = &uncached->profile;
+        revision = uncached->revision;
+      }
+      // The record just read is the store's current state, so it meets the
+      // demand even when its own revision is older (a subject the change
+      // at `min_revision` did not touch); when the cache could not take it,
+      // it is used directly (`uncached`), never the older cached slot.
+    }
+    state = s;
+    return true;
+  }
+
+  // The reason for `target` (whose subject every call of one Decider
+  // shares), the category resolved against the enforced policy, and the
+  // consent revision the decision used (0 when it used none).
+  Reason Decide(const Target& target, CategoryIndex* category_used,
+                Revision* revision_used) {
+    Reason reason = context_reason;
+    *revision_used = 0;
+    CategoryIndex category = target.category;
+    if (target.category_policy != &p && reason == Reason::kUnspecified) {
+      absl::StatusOr<CategoryIndex> c =
+          p.FindCategory(target.category_policy->category_id(target.category));
+      if (!c.ok()) {
+        reason = Reason::kNotAllowedByPolicy;
+      } else {
+        category = *c;
+      }
+    }
+    *category_used = category;
+    if (reason != Reason::kUnspecified) return reason;
+    const Basis basis = p.basis(category, purpose);
+    if (!p.declarable_by(accessor).Contains(purpose)) {
+      reason = Reason::kAccessorNotPermitted;
+    } else if (target.tags != nullptr &&
+               (reason = target.tags->policy_.get() == &p
+                             ? target.tags->TagReasonIndex(purpose)
+                             : target.tags->TagReason(p.purpose_id(purpose))) !=
+                   Reason::kUnspecified) {
+      // Not collected for, or prohibited for, this purpose.
+    } else if (basis == Basis::kNotAllowed) {
+      reason = Reason::kNotAllowedByPolicy;
+    } else if (target.tags != nullptr && p.has_retention(category) &&
+               p.retention(category, purpose) != absl::InfiniteDuration() &&
+               absl::FromUnixNanos(now_ns()) >
+                   target.tags->collected_at() +
+                       p.retention(category, purpose)) {
+      reason = Reason::kRetentionExpired;
+    } else if (basis != Basis::kNecessary && guard.feed_stale()) {
+      // The cache may miss a withdrawal: consent cannot be relied on.
+      reason = Reason::kConsentStale;
+    } else {
+      const bool ok = LookUp(target.subject, target.min_revision);
+      *revision_used = revision;
+      if (!ok) return lookup_failure;
+      const SubjectProfile* s = state;
+      const std::uint64_t bit = std::uint64_t{1} << purpose;
+      if (s->flags & SubjectProfile::kErased) {
+        reason = (s->flags & SubjectProfile::kDataLoss)
+                     ? Reason::kConsentDataLoss
+                     : Reason::kSubjectErased;
+      } else if ((s->flags & SubjectProfile::kSuspendAll) ||
+                 (s->suspended & bit)) {
+        reason = Reason::kUseSuspended;
+      } else if (basis == Basis::kNecessary) {
+        reason = Reason::kAllowedNecessary;
+      } else if (s->withdrawn & bit) {
+        reason = Reason::kConsentWithdrawn;
+      } else if (s->refused & bit) {
+        reason = Reason::kConsentRefused;
+      } else if (basis == Basis::kOptOut) {
+        reason = Reason::kAllowedNotOptedOut;
+      } else if (p.per_occasion().Contains(purpose)) {
+        reason = Reason::kNoOccasionConsent;
+        if (s->flags & SubjectProfile::kHasOccasionConsent) {
+          internal::OccasionMatch m =
+              uncached != nullptr
+                  ? internal::MatchOccasionIn(
+                        p, uncached_occasions, p.ancestors(purpose),
+                        ctx.occasion_id(),
+                        p.min_consent_ordinal(category, purpose), now_ns())
+                  : epoch->MatchOccasion(
+                        target.subject, p.ancestors(purpose), ctx.occasion_id(),
+                        p.min_consent_ordinal(category, purpose), now_ns());
+          reason = m.reason;
+          if (reason == Reason::kAllowedOccasionConsent && m.single_use &&
+              target.consume_single_use) {
+            reason = guard.ConsumeOccasionConsent(target.subject, m.purpose,
+                                                  ctx.occasion_id(), now_ns());
+          }
+        }
+      } else if (((p.requires_specific_consent(category) ? s->given_direct
+                                                         : s->given) &
+                  bit) != 0) {
+        reason =
+            (p.has_reconsent() && s->consent_ordinal[purpose] <
+                                      p.min_consent_ordinal(category, purpose))
+                ? Reason::kConsentPredatesMaterialChange
+                : Reason::kAllowedConsent;
+      } else if (s->expired & bit) {
+        reason = Reason::kConsentExpired;
+      } else if (p.requires_specific_consent(category) && (s->given & bit)) {
+        // Consent reaches this purpose only through a parent purpose.
+        reason = Reason::kNoSpecificConsent;
+      } else {
+        reason = Reason::kNoConsent;
+      }
+    }
+    return reason;
+  }
+
+  Guard& guard;
+  const AccessContext& ctx;
+  // Keeps `epoch` (and what its cache hands out) alive while deciding,
+  // however long the store takes on a miss.
+  internal::ReadSection section;
+  Epoch* const epoch;
+  const CompiledPolicy& p;
+  AccessorIndex accessor;
+  PurposeIndex purpose;
+  Reason context_reason = Reason::kUnspecified;
+  std::int64_t now_ns_cache = -1;
+  // The subject's consent state, once looked up.
+  bool looked_up = false;
+  // The reason when the store could not be read.
+  Reason lookup_failure = Reason::kStoreUnavailable;
+  const SubjectProfile* state = nullptr;
+  Revision revision = 0;
+  // Only allocated on the slow path: a SubjectState is large, and
+  // constructing one (even an empty optional of one) on every check
+  // costs more than the rest of the check.
+  std::unique_ptr<SubjectState> uncached;
+  // With `uncached`: the per-occasion consents of the record read.
+  std::vector<internal::OccasionConsent> uncached_occasions;
+};
+
+absl::StatusOr<Decision> Guard::Decide(const AccessContext& ctx,
+                                       const Target& target,
+                                       const CompiledPolicy** policy_used,
+                                       PurposeIndex* purpose_used,
+                                       CategoryIndex* category_used) {
+  Decider decider(*this, ctx);
+  const CompiledPolicy& p = decider.p;
+  const PurposeIndex purpose = decider.purpose;
+  CategoryIndex category = target.category;
+  Revision revision = 0;
+  const Reason reason = decider.Decide(target, &category, &revision);
+
+  const Decision decision(reason, revision, impl_->shadow);
+  AuditSink* const audit = target.suppress_audit ? nullptr : impl_->audit;
+  if (ABSL_PREDICT_TRUE(audit == nullptr && decision.allowed())) {
+    if (policy_used != nullptr) {
+      *policy_used = &p;
+      *purpose_used = purpose;
+      *category_used = category;
+    }
+    return decision;
+  }
+  RETURN_IF_ERROR(Conclude(decider, ctx, target, category, decision, audit,
+                           nullptr, nullptr));
+  if (policy_used != nullptr) {
+    *policy_used = &p;
+    *purpose_used = purpose;
+    *category_used = category;
+  }
+  return decision;
+}
+
+namespace {
+
+// The fields of an event that differ between the decisions of one Decider.
+// By value: built from a spilled string_view, the event's fields would be
+// loaded back whole from bytes just stored in halves, which stalls.
+inline void SetDecisionFields(const Decision& decision,
+                              absl::string_view category,
+                              absl::string_view record_ref, AuditEvent* e) {
+  e->category = category;
+  e->record_ref = record_ref;
+  e->reason = decision.reason();
+  e->revision = decision.revision();
+  e->shadow = decision.shadow_denial();
+}
+
+}  // namespace
+
+void Guard::SetEventFields(Decider& decider, const AccessContext& ctx,
+                           const Target& target, const Decision& decision,
+                           absl::string_view category,
+                           absl::string_view record_ref, AuditEvent* e) {
+  e->time_unix_nanos = decider.now_ns();
+  e->accessor = ctx.accessor();
+  e->subject = target.subject;
+  e->purpose = ctx.purpose();
+  e->policy_version = decider.p.version();
+  SetDecisionFields(decision, category, record_ref, e);
+}
+
+// Names by index into the enforced policy, which the log keeps alive.
+ABSL_ATTRIBUTE_ALWAYS_INLINE inline absl::Status Guard::RecordCompact(
+    Decider& decider, const Target& target, CategoryIndex category,
+    const Decision& decision) {
+  return internal::AuditLogFastPath::Record(
+      *impl_->audit_log, {.time_unix_nanos = decider.now_ns(),
+                          .revision = decision.revision(),
+                          .policy_slot = decider.epoch->audit_policy_slot,
+                          .accessor = decider.accessor,
+                          .purpose = decider.purpose,
+                          .category = category,
+                          .reason = decision.reason(),
+                          .shadow = decision.shadow_denial(),
+                          .subject = target.subject,
+                          .record_ref = target.record_ref()});
+}
+
+absl::Status Guard::Conclude(Decider& decider, const AccessContext& ctx,
+                             const Target& target, CategoryIndex category,
+                             const Decision& decision, AuditSink* audit,
+                             AuditEvent* shared, bool* shared_started) {
+  const CompiledPolicy& p = decider.p;
+  const bool plain = decision.reason() != Reason::kStoreUnavailable &&
+                     decision.reason() != Reason::kConsentDataLoss &&
+                     !decision.shadow_denial();
+  // An unaudited denial: nothing to record, fail or count.
+  if (audit == nullptr && plain) return absl::OkStatus();
+  // The common audited read, kept small: a decision that needs nothing but
+  // its record, into the durable log's compact path.
+  if (ABSL_PREDICT_TRUE(audit != nullptr && impl_->audit_log != nullptr &&
+                        ctx.policy_.get() == &p &&
+                        target.category_policy == &p && plain)) {
+    absl::Status recorded = RecordCompact(decider, target, category, decision);
+    if (ABSL_PREDICT_TRUE(recorded.ok())) return absl::OkStatus();
+    return AuditFailure(recorded, ctx, target);
+  }
+  return ConcludeSlow(decider, ctx, target, category, decision, audit, shared,
+                      shared_started);
+}
+
+ABSL_ATTRIBUTE_NOINLINE absl::Status Guard::AuditFailure(
+    const absl::Status& recorded, const AccessContext& ctx,
+    const Target& target) {
+  return DenialStatus(
+      absl::IsResourceExhausted(recorded) ? Reason::kAuditOverloaded
+                                          : Reason::kAuditUnavailable,
+      ctx.purpose(), target.category_policy->category_id(target.category));
+}
+
+ABSL_ATTRIBUTE_NOINLINE absl::Status Guard::ConcludeSlow(
+    Decider& decider, const AccessContext& ctx, const Target& target,
+    CategoryIndex category, const Decision& decision, AuditSink* audit,
+    AuditEvent* shared, bool* shared_started) {
+  const CompiledPolicy& p = decider.p;
+  const Reason reason = decision.reason();
+  const absl::string_view category_id =
+      target.category_policy->category_id(target.category);
+  const absl::string_view record_ref = target.record_ref();
+  absl::Status recorded;
+  if (audit != nullptr && impl_->audit_log != nullptr &&
+      ctx.policy_.get() == &p && target.category_policy == &p) {
+    recorded = RecordCompact(decider, target, category, decision);
+  } else if (audit != nullptr) {
+    if (shared == nullptr) {
+      // Built only here: zeroing an event costs several nanoseconds.
+      AuditEvent local;
+      SetEventFields(decider, ctx, target, decision, category_id, record_ref,
+                     &local);
+      recorded = audit->Record(local);
+    } else {
+      if (!*shared_started) {
+        *shared_started = true;
+        SetEventFields(decider, ctx, target, decision, category_id, record_ref,
+                       shared);
+      } else {
+        SetDecisionFields(decision, category_id, record_ref, shared);
+      }
+      recorded = audit->Record(*shared);
+    }
+  }
+  if (ABSL_PREDICT_FALSE(!recorded.ok())) {
+    return AuditFailure(recorded, ctx, target);
+  }
+  if (reason == Reason::kStoreUnavailable) {
+    return DenialStatus(reason, ctx.purpose(), category_id);
+  }
+  if (reason == Reason::kConsentDataLoss) {
+    return DataLossDenial(ctx, target.subject, decision.revision(),
+                          category_id);
+  }
+  if (decision.shadow_denial()) {
+    internal::MutexLock lock(&impl_->shadow_mu);
+    ++impl_->shadow_counts[std::make_tuple(std::string(ctx.accessor()),
+                                           std::string(ctx.purpose()),
+                                           std::string(category_id), reason)];
+  }
+  return absl::OkStatus();
+}
+
+absl::Status Guard::CheckCategories(
+    const AccessContext& ctx, absl::string_view subject,
+    absl::Span<const CategoryRef* const> categories, Decision* decisions) {
+  Decider decider(*this, ctx);
+  AuditSink* const audit = impl_->audit;
+  const bool shadow = impl_->shadow;
+  // Decides every category; concludes the denials, and every decision when
+  // `sink` is set, with `event` holding the fields they share.
+  const auto decide_all = [&](AuditSink* sink, AuditEvent* event,
+                              bool* event_started) -> absl::Status {
+    for (std::size_t i = 0; i < categories.size(); ++i) {
+      const CategoryRef& ref = *categories[i];
+      const Target target{.subject = subject,
+                          .category_policy = ref.policy_.get(),
+                          .category = ref.index_,
+                          .tags = nullptr};
+      CategoryIndex category = target.category;
+      Revision revision = 0;
+      const Reason reason = decider.Decide(target, &category, &revision);
+      // Stored in place: copying a Decision built on the stack reloads the
+      // bytes just stored, and the reload stalls.
+      decisions[i] = Decision(reason, revision, shadow);
+      if (ABSL_PREDICT_TRUE(sink == nullptr && IsAllowingReason(reason))) {
+        continue;
+      }
+      RETURN_IF_ERROR(Conclude(decider, ctx, target, category, decisions[i],
+                               sink, event, event_started));
+    }
+    return absl::OkStatus();
+  };
+  if (audit == nullptr) return decide_all(nullptr, nullptr, nullptr);
+  // One event per category, as `Check` records it; the fields shared by
+  // all of them (including the one time read for this subject) are set
+  // once. Not built without a sink: zeroing it costs about as much as a
+  // decision.
+  AuditEvent event;
+  bool event_started = false;
+  return decide_all(audit, &event, &event_started);
+}
+
+Reason Guard::ConsumeOccasionConsent(absl::string_view subject,
+                                     absl::string_view purpose,
+                                     absl::string_view occasion,
+                                     std::int64_t now_ns) {
+  // Optimistic concurrency on the subject's revision: of two concurrent
+  // uses, one wins and the other sees the consent used.
+  for (int attempt = 0; attempt < 8; ++attempt) {
+    absl::StatusOr<v1::ConsentRecord> record = impl_->store->Get(subject);
+    if (!record.ok()) return Reason::kStoreUnavailable;
+    const v1::PurposeConsent* entry = nullptr;
+    for (const v1::PurposeConsent& pc : record->purposes()) {
+      if (pc.purpose() == purpose && pc.occasion_id() == occasion) entry = &pc;
+    }
+    if (entry == nullptr || entry->state() != v1::CONSENT_STATE_GIVEN) {
+      return Reason::kNoOccasionConsent;
+    }
+    if (entry->has_used_time()) return Reason::kOccasionConsentUsed;
+    v1::ConsentChange change;
+    change.set_subject_id(std::string(subject));
+    change.set_expected_revision(record->revision());
+    change.set_actor("consentry.guard: single-use occasion consent used");
+    *change.mutable_purpose_consent() = *entry;
+    change.mutable_purpose_consent()->mutable_used_time()->set_seconds(
+        now_ns / 1'000'000'000);
+    change.mutable_purpose_consent()->mutable_used_time()->set_nanos(
+        static_cast<std::int32_t>(now_ns % 1'000'000'000));
+    absl::StatusOr<Revision> rev = impl_->store->Apply(change);
+    if (rev.ok()) return Reason::kAllowedOccasionConsent;
+    if (rev.status().code() != absl::StatusCode::kAborted) {
+      return Reason::kStoreUnavailable;
+    }
+  }
+  return Reason::kStoreUnavailable;
+}
+
+absl::StatusOr<Decision> Guard::Check(const AccessContext& ctx,
+                                      absl::string_view subject,
+                                      const CategoryRef& category) {
+  return Decide(ctx,
+                Target{.subject = subject,
+                       .category_policy = category.policy_.get(),
+                       .category = category.index_,
+                       .tags = nullptr},
+                nullptr, nullptr, nullptr);
+}
+
+absl::StatusOr<Decision> Guard::Check(const AccessContext& ctx,
+                                      const RecordTags& record) {
+  return Decide(ctx,
+                Target{.subject = record.subject(),
+                       .category_policy = record.policy_.get(),
+                       .category = record.category_,
+                       .tags = &record},
+                nullptr, nullptr, nullptr);
+}
+
+absl::StatusOr<Decision> Guard::Check(const AccessContext& ctx,
+                                      absl::string_view subject,
+                                      const CategoryRef& category,
+                                      Revision min_revision) {
+  return Decide(ctx,
+                Target{.subject = subject,
+                       .category_policy = category.policy_.get(),
+                       .category = category.index_,
+                       .tags = nullptr,
+                       .min_revision = min_revision},
+                nullptr, nullptr, nullptr);
+}
+
+absl::StatusOr<Decision> Guard::Check(const AccessContext& ctx,
+                                      const RecordTags& record,
+                                      Revision min_revision) {
+  return Decide(ctx,
+                Target{.subject = record.subject(),
+                       .category_policy = record.policy_.get(),
+                       .category = record.category_,
+                       .tags = &record,
+                       .min_revision = min_revision},
+                nullptr, nullptr, nullptr);
+}
+
+bool Guard::feed_stale() const {
+  if (options_.max_feed_staleness == absl::InfiniteDuration()) return false;
+  const absl::Time heartbeat = impl_->store->FeedHeartbeat();
+  return absl::Now() - heartbeat > options_.max_feed_staleness;
+}
+
+absl::StatusOr<Guard::Authorization> Guard::Evaluate(const AccessContext& ctx,
+                                                     const RecordTags& record,
+                                                     Revision min_revision) {
+  const CompiledPolicy* policy = nullptr;
+  PurposeIndex purpose = 0;
+  CategoryIndex category = 0;
+  absl::StatusOr<Decision> d =
+      Decide(ctx,
+             Target{.subject = record.subject(),
+                    .category_policy = record.policy_.get(),
+                    .category = record.category_,
+                    .tags = &record,
+                    .consume_single_use = true,
+                    .min_revision = min_revision},
+             &policy, &purpose, &category);
+  if (!d.ok()) return d.status();
+  Authorization out{*d, absl::nullopt};
+  if (d->proceeds()) {
+    out.grant.emplace(internal::GrantMinter::Mint(policy, record.subject(),
+                                                  category, purpose, *d));
+  }
+  return out;
+}
+
+absl::StatusOr<AccessGrant> Guard::Authorize(const AccessContext& ctx,
+                                             const RecordTags& record) {
+  return Authorize(ctx, record, 0);
+}
+
+absl::StatusOr<AccessGrant> Guard::Authorize(const AccessContext& ctx,
+                                             const RecordTags& record,
+                                             Revision min_revision) {
+  absl::StatusOr<Authorization> a = Evaluate(ctx, record, min_revision);
+  if (!a.ok()) return a.status();
+  if (!a->grant.has_value()) {
+    return DenialStatus(a->decision.reason(), ctx.purpose(), record.category());
+  }
+  return *std::move(a->grant);
+}
+
+absl::StatusOr<std::vector<Decision>> Guard::DecideBatch(
+    const AccessContext& ctx, absl::Span<const RecordTags* const> records,
+    absl::string_view batch_ref) {
+  std::vector<Decision> out;
+  out.reserve(records.size());
+  absl::flat_hash_map<Reason, std::int64_t> excluded;
+  std::int64_t included = 0;
+  absl::Status failure;
+  for (const RecordTags* r : records) {
+    absl::StatusOr<Decision> d =
+        Decide(ctx,
+               Target{.subject = r->subject(),
+                      .category_policy = r->policy_.get(),
+                      .category = r->category_,
+                      .tags = r,
+                      .suppress_audit = true},
+               nullptr, nullptr, nullptr);
+    if (!d.ok()) {
+      failure = d.status();
+      break;
+    }
+    out.push_back(*d);
+    if (d->proceeds()) {
+      ++included;
+    } else {
+      ++excluded[d->reason()];
+    }
+  }
+  if (impl_->audit != nullptr) {
+    std::vector<std::pair<Reason, std::int64_t>> reasons(excluded.begin(),
+                                                         excluded.end());
+    std::sort(reasons.begin(), reasons.end());
+    std::string detail =
+        absl::StrCat("batch of ", records.size(), ": ", included, " included");
+    for (const auto& [reason, n] : reasons) {
+      absl::StrAppend(&detail, ", ", n, " excluded (", ReasonName(reason), ")");
+    }
+    if (!failure.ok())
+      absl::StrAppend(&detail, "; failed: ", failure.message());
+    internal::ReadSection section;
+    const CompiledPolicy& p =
+        *impl_->current.load(std::memory_order_acquire)->policy;
+    AuditEvent event;
+    event.time_unix_nanos = impl_->has_clock
+                                ? absl::ToUnixNanos(options_.clock())
+                                : absl::GetCurrentTimeNanos();
+    event.action = AuditAction::kBatch;
+    event.accessor = ctx.accessor();
+    event.purpose = ctx.purpose();
+    event.category =
+        records.empty() ? absl::string_view() : records.front()->category();
+    event.policy_version = p.version();
+    event.record_ref = batch_ref;
+    event.reason = failure.ok() ? (included > 0 ? Reason::kAllowedConsent
+                                                : Reason::kNoConsent)
+                                : Reason::kStoreUnavailable;
+    event.subjects_included = included;
+    event.subjects_excluded = static_cast<std::int64_t>(out.size()) - included;
+    event.detail = detail;
+    if (!impl_->audit->Record(event).ok()) {
+      return DenialStatus(Reason::kAuditUnavailable, ctx.purpose(),
+                          event.category);
+    }
+  }
+  if (!failure.ok()) return failure;
+  return out;
+}
+
+absl::Status Guard::WarmCache() {
+  internal::ReaderMutexLock lock(&impl_->switch_mu);
+  Epoch* epoch = impl_->current.load(std::memory_order_acquire);
+  Revision after = 0;
+  for (;;) {
+    absl::StatusOr<std::vector<v1::ConsentRecord>> batch =
+        impl_->store->ChangesSince(after, 10000);
+    if (!batch.ok()) return batch.status();
+    if (batch->empty()) return absl::OkStatus();
+    const absl::Time now = options_.clock();
+    for (const v1::ConsentRecord& r : *batch) {
+      epoch->Apply(r, now, false);
+      impl_->NoteRecord(r);
+      after = std::max(after, r.revision());
+    }
+  }
+}
+
+absl::Status Guard::SetPolicy(std::shared_ptr<const CompiledPolicy> policy) {
+  if (policy == nullptr) {
+    return absl::InvalidArgumentError("SetPolicy: policy is null");
+  }
+  internal::MutexLock lock(&impl_->switch_mu);
+  auto next = std::make_unique<Epoch>(
+      policy,
+      std::max(options_.expected_subjects, impl_->current_owner->cache.size()));
+  if (impl_->audit_log != nullptr) {
+    next->audit_policy_slot =
+        internal::AuditLogFastPath::AttachPolicy(*impl_->audit_log, policy);
+  }
+  Revision after = 0;
+  for (;;) {
+    absl::StatusOr<std::vector<v1::ConsentRecord>> batch =
+        impl_->store->ChangesSince(after, 10000);
+    if (!batch.ok()) return batch.status();
+    if (batch->empty()) break;
+    const absl::Time now = options_.clock();
+    for (const v1::ConsentRecord& r : *batch) {
+      next->Apply(r, now, false);
+      impl_->NoteRecord(r);
+      after = std::max(after, r.revision());
+    }
+  }
+  impl_->current.store(next.get(), std::memory_order_seq_cst);
+  // The old epoch is freed once every check that may have loaded it ended
+  // (by reference, not by age: a check may wait on the store for long).
+  impl_->retired.push_back(
+      Impl::RetiredEpoch{std::exchange(impl_->current_owner, std::move(next)),
+                         internal::Grace::Start()});
+  impl_->policies.push_back(std::move(policy));
+  impl_->retired.erase(
+      std::remove_if(impl_->retired.begin(), impl_->retired.end(),
+                     [](Impl::RetiredEpoch& r) { return r.grace.Elapsed(); }),
+      impl_->retired.end());
+  return absl::OkStatus();
+}
+
+ABSL_ATTRIBUTE_NOINLINE absl::Status Guard::DataLossDenial(
+    const AccessContext& ctx, absl::string_view subject, Revision revision,
+    absl::string_view category) {
+  // The detail (store, subject, what is wrong): from the store when it
+  // still fails to read the record, else from the quarantine list.
+  std::string detail;
+  absl::StatusOr<v1::ConsentRecord> record = impl_->store->Get(subject);
+  if (!record.ok()) {
+    detail = std::string(record.status().message());
+  } else {
+    internal::MutexLock lock(&impl_->quarantine_mu);
+    auto it = impl_->quarantined.find(subject);
+    detail = it != impl_->quarantined.end()
+                 ? it->second.second
+                 : absl::StrCat("the consent record of subject '", subject,
+                                "' at revision ", revision,
+                                " was reported unreadable");
+  }
+  const absl::Status denial =
+      DenialStatus(Reason::kConsentDataLoss, ctx.purpose(), category);
+  absl::Status s =
+      absl::DataLossError(absl::StrCat(denial.message(), ": ", detail));
+  denial.ForEachPayload([&s](absl::string_view url, const absl::Cord& payload) {
+    s.SetPayload(url, payload);
+  });
+  return s;
+}
+
+std::vector<QuarantinedSubject> Guard::QuarantinedSubjects() const {
+  std::vector<QuarantinedSubject> out;
+  {
+    internal::MutexLock lock(&impl_->quarantine_mu);
+    for (const auto& [subject, entry] : impl_->quarantined) {
+      out.push_back(QuarantinedSubject{subject, entry.first, entry.second});
+    }
+  }
+  std::sort(out.begin(), out.end(),
+            [](const QuarantinedSubject& a, const QuarantinedSubject& b) {
+              return a.subject_id < b.subject_id;
+            });
+  return out;
+}
+
+ConsentStore* Guard::consent_store() const { return impl_->store; }
+AuditSink* Guard::audit_sink() const { return impl_->audit; }
+
+std::size_t Guard::cached_subjects() const {
+  internal::ReadSection section;
+  return impl_->current.load(std::memory_order_acquire)->cache.size();
+}
+
+std::vector<ShadowDenialCount> Guard::ShadowReport() const {
+  std::vector<ShadowDenialCount> out;
+  {
+    internal::MutexLock lock(&impl_->shadow_mu);
+    for (const auto& [key, count] : impl_->shadow_counts) {
+      out.push_back(ShadowDenialCount{std::get<0>(key), std::get<1>(key),
+                                      std::get<2>(key), std::get<3>(key),
+                                      count});
+    }
+  }
+  std::sort(out.begin(), out.end(),
+            [](const ShadowDenialCount& a, const ShadowDenialCount& b) {
+              return std::tie(b.count, a.accessor, a.purpose, a.category) <
+                     std::tie(a.count, b.accessor, b.purpose, b.category);
+            });
+  return out;
+}
+
+namespace internal {
+
+void GuardTestPeer::SuspendAudit(Guard& guard, bool suspended) {
+  Guard::Impl& impl = *guard.impl_;
+  if (suspended && impl.audit != nullptr) {
+    impl.suspended_audit = std::exchange(impl.audit, nullptr);
+    impl.suspended_audit_log = std::exchange(impl.audit_log, nullptr);
+  } else if (!suspended && impl.suspended_audit != nullptr) {
+    impl.audit = std::exchange(impl.suspended_audit, nullptr);
+    impl.audit_log = std::exchange(impl.suspended_audit_log, nullptr);
+  }
+}
+
+}  // namespace internal
+}  // namespace consentry

@@ -1,0 +1,642 @@
+// Copyright 2026 The consentry Authors.
+// SPDX-License-Identifier: Apache-2.0
+
+#include "consentry/postgres_store.h"
+
+#include <endian.h>
+#include <libpq-fe.h>
+#include <poll.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <atomic>
+#include <cstring>
+#include <string>
+#include <thread>
+#include <utility>
+#include <vector>
+
+#include "absl/strings/ascii.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_replace.h"
+#include "absl/time/clock.h"
+#include "src/store/feed_dispatcher.h"
+#include "src/util/mutex.h"
+#include "src/util/status_macros.h"
+#include "src/store/stored_record.h"
+
+namespace consentry {
+namespace {
+
+// Each entry upgrades the schema from version i to i + 1; "$S" is the
+// schema name.
+constexpr const char* kMigrations[] = {
+    // 0 -> 1
+    "CREATE TABLE $S.consentry_schema(version integer NOT NULL);"
+    "INSERT INTO $S.consentry_schema(version) VALUES (0);"
+    "CREATE SEQUENCE $S.revision_seq;"
+    "CREATE TABLE $S.consent_records("
+    "  subject_id text PRIMARY KEY,"
+    "  revision bigint NOT NULL,"
+    "  record bytea NOT NULL);"
+    "CREATE INDEX consent_records_by_revision ON $S.consent_records(revision);"
+    "CREATE TABLE $S.consent_history("
+    "  revision bigint PRIMARY KEY,"
+    "  subject_id text NOT NULL,"
+    "  commit_time timestamptz NOT NULL DEFAULT now(),"
+    "  commit_time_ns bigint NOT NULL,"
+    "  change bytea NOT NULL,"
+    "  state bytea NOT NULL);"
+    "CREATE INDEX consent_history_by_subject "
+    "  ON $S.consent_history(subject_id, revision);",
+};
+static_assert(sizeof(kMigrations) / sizeof(kMigrations[0]) ==
+              PostgresConsentStore::kSchemaVersion);
+
+struct ResultDeleter {
+  void operator()(PGresult* r) const { PQclear(r); }
+};
+using Result = std::unique_ptr<PGresult, ResultDeleter>;
+
+struct ConnDeleter {
+  void operator()(PGconn* c) const { PQfinish(c); }
+};
+using Conn = std::unique_ptr<PGconn, ConnDeleter>;
+
+// A query parameter: text, or binary bytes (bytea).
+struct Param {
+  std::string value;
+  bool binary = false;
+};
+
+std::int64_t ReadInt64(const PGresult* r, int row, int col) {
+  std::uint64_t be = 0;
+  if (PQgetlength(r, row, col) != 8) return 0;
+  std::memcpy(&be, PQgetvalue(r, row, col), 8);
+  return static_cast<std::int64_t>(be64toh(be));
+}
+
+std::int32_t ReadInt32(const PGresult* r, int row, int col) {
+  std::uint32_t be = 0;
+  if (PQgetlength(r, row, col) != 4) return 0;
+  std::memcpy(&be, PQgetvalue(r, row, col), 4);
+  return static_cast<std::int32_t>(be32toh(be));
+}
+
+std::string ReadBytes(const PGresult* r, int row, int col) {
+  return std::string(PQgetvalue(r, row, col),
+                     static_cast<std::size_t>(PQgetlength(r, row, col)));
+}
+
+bool ValidSchemaName(absl::string_view s) {
+  if (s.empty() || s.size() > 48 ||
+      absl::ascii_isdigit(static_cast<unsigned char>(s[0]))) {
+    return false;
+  }
+  for (char c : s) {
+    if (!(absl::ascii_islower(static_cast<unsigned char>(c)) ||
+          absl::ascii_isdigit(static_cast<unsigned char>(c)) || c == '_')) {
+      return false;
+    }
+  }
+  return true;
+}
+
+google::protobuf::Timestamp ToTimestamp(std::int64_t ns) {
+  google::protobuf::Timestamp t;
+  std::int64_t secs = ns / 1'000'000'000;
+  std::int64_t rem = ns % 1'000'000'000;
+  if (rem < 0) {
+    rem += 1'000'000'000;
+    --secs;
+  }
+  t.set_seconds(secs);
+  t.set_nanos(static_cast<std::int32_t>(rem));
+  return t;
+}
+
+// One connection and the queries on it. Thread-compatible.
+class Session {
+ public:
+  Session(std::string conninfo, std::string target)
+      : conninfo_(std::move(conninfo)), target_(std::move(target)) {}
+
+  PGconn* conn() { return conn_.get(); }
+
+  // Connects when not connected (or the connection broke).
+  absl::Status Ensure() {
+    if (conn_ != nullptr && PQstatus(conn_.get()) == CONNECTION_OK) {
+      return absl::OkStatus();
+    }
+    conn_.reset(PQconnectdb(conninfo_.c_str()));
+    if (conn_ == nullptr || PQstatus(conn_.get()) != CONNECTION_OK) {
+      absl::Status s = absl::UnavailableError(absl::StrCat(
+          "PostgreSQL consent store at '", target_, "' is unreachable: ",
+          conn_ != nullptr
+              ? absl::StripTrailingAsciiWhitespace(PQerrorMessage(conn_.get()))
+              : "out of memory"));
+      conn_.reset();
+      return s;
+    }
+    // Server notices (e.g. "schema already exists, skipping") are not for
+    // the embedding application's stderr.
+    PQsetNoticeProcessor(
+        conn_.get(), [](void*, const char*) {}, nullptr);
+    return absl::OkStatus();
+  }
+
+  // Runs `sql` with `params`; binary results.
+  absl::StatusOr<Result> Exec(const std::string& sql,
+                              const std::vector<Param>& params = {}) {
+    RETURN_IF_ERROR(Ensure());
+    std::vector<const char*> values;
+    std::vector<int> lengths;
+    std::vector<int> formats;
+    for (const Param& p : params) {
+      values.push_back(p.value.data());
+      lengths.push_back(static_cast<int>(p.value.size()));
+      formats.push_back(p.binary ? 1 : 0);
+    }
+    Result r(PQexecParams(conn_.get(), sql.c_str(),
+                          static_cast<int>(params.size()), nullptr,
+                          values.data(), lengths.data(), formats.data(), 1));
+    const ExecStatusType st =
+        r == nullptr ? PGRES_FATAL_ERROR : PQresultStatus(r.get());
+    if (st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK) return r;
+    return Error(r.get());
+  }
+
+  // Runs several statements without parameters.
+  absl::Status ExecScript(const std::string& sql) {
+    RETURN_IF_ERROR(Ensure());
+    Result r(PQexec(conn_.get(), sql.c_str()));
+    const ExecStatusType st =
+        r == nullptr ? PGRES_FATAL_ERROR : PQresultStatus(r.get());
+    if (st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK)
+      return absl::OkStatus();
+    return Error(r.get());
+  }
+
+  // Best effort; a broken connection has no transaction left.
+  void Rollback() {
+    if (conn_ != nullptr && PQstatus(conn_.get()) == CONNECTION_OK &&
+        PQtransactionStatus(conn_.get()) != PQTRANS_IDLE) {
+      Result r(PQexec(conn_.get(), "ROLLBACK"));
+    }
+  }
+
+  absl::Status Error(const PGresult* r) {
+    const char* state =
+        r != nullptr ? PQresultErrorField(r, PG_DIAG_SQLSTATE) : nullptr;
+    const std::string msg(absl::StripTrailingAsciiWhitespace(
+        r != nullptr && *PQresultErrorMessage(r) != '\0'
+            ? PQresultErrorMessage(r)
+            : PQerrorMessage(conn_.get())));
+    if (PQstatus(conn_.get()) != CONNECTION_OK ||
+        (state != nullptr && (std::strncmp(state, "08", 2) == 0 ||
+                              std::strncmp(state, "57P", 3) == 0))) {
+      conn_.reset();
+      return absl::UnavailableError(
+          absl::StrCat("PostgreSQL consent store at '", target_,
+                       "' is unavailable (connection lost): ", msg));
+    }
+    const std::string where =
+        absl::StrCat("PostgreSQL consent store at '", target_, "': ", msg);
+    if (state != nullptr && (std::strcmp(state, "40001") == 0 ||
+                             std::strcmp(state, "40P01") == 0)) {
+      return absl::AbortedError(where);
+    }
+    if (state != nullptr && std::strncmp(state, "53", 2) == 0) {
+      return absl::UnavailableError(where);
+    }
+    return absl::InternalError(where);
+  }
+
+ private:
+  std::string conninfo_;
+  std::string target_;
+  Conn conn_;
+};
+
+}  // namespace
+
+struct PostgresConsentStore::Impl {
+  std::string conninfo;
+  std::string target;
+  PostgresStoreOptions options;
+  std::string schema;
+  std::string channel;
+  // Writers of one store serialize on this advisory lock, so that
+  // revisions become visible in order and a reader that saw revision R has
+  // seen every revision below R.
+  std::string lock_key;
+
+  internal::FeedDispatcher feed;
+
+  internal::Mutex mu;
+  Session session ABSL_GUARDED_BY(mu);
+
+  // Feed thread.
+  internal::Mutex feed_mu;
+  bool feed_started ABSL_GUARDED_BY(feed_mu) = false;
+  std::thread feed_thread;
+  std::atomic<bool> stop{false};
+  int wake_pipe[2] = {-1, -1};
+  Revision delivered ABSL_GUARDED_BY(feed.order_mu()) = 0;
+  std::atomic<std::int64_t> heartbeat_ns{0};
+
+  Impl(std::string info, std::string tgt)
+      : conninfo(info), target(tgt), session(std::move(info), std::move(tgt)) {}
+
+  ~Impl() {
+    stop.store(true);
+    if (wake_pipe[1] >= 0) {
+      const char b = 1;
+      [[maybe_unused]] ssize_t n = write(wake_pipe[1], &b, 1);
+    }
+    if (feed_thread.joinable()) feed_thread.join();
+    if (wake_pipe[0] >= 0) close(wake_pipe[0]);
+    if (wake_pipe[1] >= 0) close(wake_pipe[1]);
+  }
+
+  std::string Sql(absl::string_view sql) const {
+    return absl::StrReplaceAll(sql, {{"$S", schema}});
+  }
+
+  absl::Status ParseRecord(const std::string& bytes, absl::string_view subject,
+                           Revision revision, v1::ConsentRecord* out) {
+    return internal::ParseStoredRecord(
+        bytes, subject, revision,
+        absl::StrCat("PostgreSQL consent store at '", target, "' schema '",
+                     schema, "'"),
+        out);
+  }
+
+  absl::Status Migrate(Session& s) {
+    RETURN_IF_ERROR(s.ExecScript("BEGIN"));
+    absl::Status st = [&]() -> absl::Status {
+      RETURN_IF_ERROR(s.Exec("SELECT pg_advisory_xact_lock(hashtext($1))",
+                             {Param{"consentry-schema:" + schema}})
+                          .status());
+      RETURN_IF_ERROR(s.ExecScript(Sql("CREATE SCHEMA IF NOT EXISTS $S")));
+      ASSIGN_OR_RETURN(Result has,
+                       s.Exec("SELECT to_regclass($1) IS NOT NULL",
+                              {Param{schema + ".consentry_schema"}}));
+      int version = 0;
+      if (PQgetvalue(has.get(), 0, 0)[0] != 0) {
+        ASSIGN_OR_RETURN(
+            Result v, s.Exec(Sql("SELECT version FROM $S.consentry_schema")));
+        if (PQntuples(v.get()) != 1) {
+          return absl::DataLossError(absl::StrCat(
+              "PostgreSQL consent store at '", target, "' schema '", schema,
+              "': the schema version row is missing"));
+        }
+        version = ReadInt32(v.get(), 0, 0);
+      }
+      if (version > kSchemaVersion || version < 0) {
+        return absl::FailedPreconditionError(absl::StrCat(
+            "PostgreSQL consent store at '", target, "' schema '", schema,
+            "' has schema version ", version,
+            ", newer than this library supports (", kSchemaVersion, ")"));
+      }
+      for (int v = version; v < kSchemaVersion; ++v) {
+        RETURN_IF_ERROR(s.ExecScript(Sql(kMigrations[v])));
+      }
+      if (version != kSchemaVersion) {
+        RETURN_IF_ERROR(s.ExecScript(Sql(absl::StrCat(
+            "UPDATE $S.consentry_schema SET version = ", kSchemaVersion))));
+      }
+      return s.ExecScript("COMMIT");
+    }();
+    if (!st.ok()) s.Rollback();
+    return st;
+  }
+
+  absl::StatusOr<std::vector<v1::ConsentRecord>> ChangesSinceOn(Session& s,
+                                                                Revision after,
+                                                                int limit) {
+    ASSIGN_OR_RETURN(
+        Result r,
+        s.Exec(Sql("SELECT subject_id, revision, record FROM "
+                   "$S.consent_records WHERE revision > $1 ORDER BY revision "
+                   "LIMIT $2"),
+               {Param{absl::StrCat(after)}, Param{absl::StrCat(limit)}}));
+    std::vector<v1::ConsentRecord> out;
+    const int n = PQntuples(r.get());
+    out.reserve(static_cast<std::size_t>(n));
+    for (int i = 0; i < n; ++i) {
+      // A row that cannot be read stands in as an unreadable record: the
+      // feed moves past it and only its subject is quarantined.
+      v1::ConsentRecord& rec = out.emplace_back();
+      const std::string subject = ReadBytes(r.get(), i, 0);
+      const Revision revision = ReadInt64(r.get(), i, 1);
+      if (absl::Status st =
+              ParseRecord(ReadBytes(r.get(), i, 2), subject, revision, &rec);
+          !st.ok()) {
+        rec = UnreadableConsentRecord(subject, revision, st.message());
+      }
+    }
+    return out;
+  }
+
+  // Catches up from `delivered` on the feed session.
+  absl::Status CatchUp(Session& s) {
+    // The heartbeat is the time before the reads: every change committed
+    // by then is delivered when the loop ends.
+    const std::int64_t started = absl::GetCurrentTimeNanos();
+    internal::MutexLock order(&feed.order_mu());
+    for (;;) {
+      ASSIGN_OR_RETURN(std::vector<v1::ConsentRecord> batch,
+                       ChangesSinceOn(s, delivered, 1000));
+      if (batch.empty()) break;
+      delivered = std::max(delivered, batch.back().revision());
+      feed.Deliver(batch);
+    }
+    heartbeat_ns.store(started, std::memory_order_release);
+    return absl::OkStatus();
+  }
+
+  void FeedLoop() {
+    Session s(conninfo, target);
+    bool listening = false;
+    const int interval_ms = static_cast<int>(std::max<std::int64_t>(
+        1, absl::ToInt64Milliseconds(options.heartbeat_interval)));
+    while (!stop.load()) {
+      if (!listening) {
+        if (s.ExecScript(absl::StrCat("LISTEN ", channel)).ok())
+          listening = true;
+      }
+      if (listening && !CatchUp(s).ok()) listening = false;
+      // Wait for a notification, the heartbeat interval, or stop.
+      pollfd fds[2];
+      int nfds = 0;
+      fds[nfds++] = pollfd{wake_pipe[0], POLLIN, 0};
+      if (listening && s.conn() != nullptr && PQsocket(s.conn()) >= 0) {
+        fds[nfds++] = pollfd{PQsocket(s.conn()), POLLIN, 0};
+      }
+      poll(fds, static_cast<nfds_t>(nfds), interval_ms);
+      if (stop.load()) break;
+      if (nfds == 2 && (fds[1].revents & (POLLIN | POLLHUP | POLLERR)) != 0) {
+        if (PQconsumeInput(s.conn()) == 0) {
+          listening = false;
+          continue;
+        }
+        while (PGnotify* n = PQnotifies(s.conn())) PQfreemem(n);
+      }
+    }
+  }
+};
+
+PostgresConsentStore::PostgresConsentStore(std::unique_ptr<Impl> impl)
+    : impl_(std::move(impl)) {}
+PostgresConsentStore::~PostgresConsentStore() = default;
+
+const std::string& PostgresConsentStore::target() const {
+  return impl_->target;
+}
+
+absl::StatusOr<std::unique_ptr<PostgresConsentStore>>
+PostgresConsentStore::Open(const std::string& conninfo,
+                           PostgresStoreOptions options) {
+  if (!ValidSchemaName(options.schema)) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "PostgresStoreOptions.schema '", options.schema,
+        "' must be 1-48 lower-case letters, digits or '_', not starting with "
+        "a digit"));
+  }
+  char* err = nullptr;
+  PQconninfoOption* parsed = PQconninfoParse(conninfo.c_str(), &err);
+  if (parsed == nullptr) {
+    std::string msg = err != nullptr ? err : "out of memory";
+    if (err != nullptr) PQfreemem(err);
+    return absl::InvalidArgumentError(
+        absl::StrCat("PostgreSQL connection string is malformed: ",
+                     absl::StripTrailingAsciiWhitespace(msg)));
+  }
+  std::string host = "(default)", port = "5432", dbname = "(default)";
+  bool has_timeout = false;
+  for (PQconninfoOption* o = parsed; o->keyword != nullptr; ++o) {
+    if (o->val == nullptr) continue;
+    const std::string k = o->keyword;
+    if (k == "host" || k == "hostaddr") host = o->val;
+    if (k == "port") port = o->val;
+    if (k == "dbname") dbname = o->val;
+    if (k == "connect_timeout") has_timeout = true;
+  }
+  PQconninfoFree(parsed);
+  std::string info = conninfo;
+  if (!has_timeout) {
+    info = absl::StrCat(conninfo, " connect_timeout=",
+                        std::max<std::int64_t>(
+                            1, absl::ToInt64Seconds(options.connect_timeout)));
+  }
+  auto impl = std::make_unique<Impl>(
+      info, absl::StrCat("host=", host, " port=", port, " dbname=", dbname));
+  impl->options = options;
+  impl->schema = options.schema;
+  impl->channel = options.schema + "_changes";
+  impl->lock_key = "consentry-writers:" + options.schema;
+  {
+    internal::MutexLock lock(&impl->mu);
+    RETURN_IF_ERROR(impl->Migrate(impl->session));
+  }
+  if (pipe(impl->wake_pipe) != 0) {
+    return absl::ResourceExhaustedError("PostgresConsentStore: pipe() failed");
+  }
+  return std::unique_ptr<PostgresConsentStore>(
+      new PostgresConsentStore(std::move(impl)));
+}
+
+absl::StatusOr<v1::ConsentRecord> PostgresConsentStore::Get(
+    absl::string_view subject_id) {
+  internal::MutexLock lock(&impl_->mu);
+  ASSIGN_OR_RETURN(
+      Result r,
+      impl_->session.Exec(
+          impl_->Sql("SELECT revision, record FROM $S.consent_records WHERE "
+                     "subject_id = $1"),
+          {Param{std::string(subject_id)}}));
+  v1::ConsentRecord record;
+  if (PQntuples(r.get()) == 0) {
+    record.set_subject_id(std::string(subject_id));
+    return record;
+  }
+  RETURN_IF_ERROR(impl_->ParseRecord(ReadBytes(r.get(), 0, 1), subject_id,
+                                     ReadInt64(r.get(), 0, 0), &record));
+  return record;
+}
+
+absl::StatusOr<Revision> PostgresConsentStore::Apply(
+    const v1::ConsentChange& change) {
+  RETURN_IF_ERROR(ValidateConsentChange(change));
+  Impl& m = *impl_;
+  internal::MutexLock order(&m.feed.order_mu());
+  v1::ConsentRecord record;
+  {
+    internal::MutexLock lock(&m.mu);
+    Session& s = m.session;
+    RETURN_IF_ERROR(s.ExecScript("BEGIN"));
+    bool commit_sent = false;
+    absl::Status st = [&]()
+                          ABSL_EXCLUSIVE_LOCKS_REQUIRED(m.mu) -> absl::Status {
+      RETURN_IF_ERROR(s.Exec("SELECT pg_advisory_xact_lock(hashtext($1))",
+                             {Param{m.lock_key}})
+                          .status());
+      ASSIGN_OR_RETURN(Result cur,
+                       s.Exec(m.Sql("SELECT revision, record FROM "
+                                    "$S.consent_records WHERE subject_id = $1 "
+                                    "FOR UPDATE"),
+                              {Param{change.subject_id()}}));
+      if (PQntuples(cur.get()) > 0) {
+        const Revision current = ReadInt64(cur.get(), 0, 0);
+        absl::Status read = m.ParseRecord(
+            ReadBytes(cur.get(), 0, 1), change.subject_id(), current, &record);
+        if (absl::IsDataLoss(read)) {
+          // The current record is unreadable: build on the state its
+          // history entry of the same revision recorded (written in the
+          // same transaction), when that one parses.
+          ASSIGN_OR_RETURN(
+              Result h,
+              s.Exec(
+                  m.Sql("SELECT state FROM $S.consent_history WHERE "
+                        "subject_id = $1 AND revision = $2"),
+                  {Param{change.subject_id()}, Param{absl::StrCat(current)}}));
+          if (PQntuples(h.get()) == 0 ||
+              !m.ParseRecord(ReadBytes(h.get(), 0, 0), change.subject_id(),
+                             current, &record)
+                   .ok()) {
+            return absl::DataLossError(absl::StrCat(
+                read.message(),
+                "; its history holds no readable copy either, so the change "
+                "is not applied: restore the record first"));
+          }
+        } else if (!read.ok()) {
+          return read;
+        }
+      }
+      if (change.has_expected_revision() &&
+          change.expected_revision() != record.revision()) {
+        return absl::AbortedError(
+            absl::StrCat("consent change for subject '", change.subject_id(),
+                         "': expected revision ", change.expected_revision(),
+                         " but the record is at revision ", record.revision()));
+      }
+      ASSIGN_OR_RETURN(Result seq,
+                       s.Exec(m.Sql("SELECT nextval('$S.revision_seq')")));
+      const Revision rev = ReadInt64(seq.get(), 0, 0);
+      const absl::Time now = absl::Now();
+      MergeConsentChange(change, rev, now, record);
+      const std::string state = record.SerializeAsString();
+      RETURN_IF_ERROR(
+          s.Exec(m.Sql("INSERT INTO $S.consent_history(revision, subject_id, "
+                       "commit_time_ns, change, state) VALUES ($1, $2, $3, $4, "
+                       "$5)"),
+                 {Param{absl::StrCat(rev)}, Param{change.subject_id()},
+                  Param{absl::StrCat(absl::ToUnixNanos(now))},
+                  Param{change.SerializeAsString(), true}, Param{state, true}})
+              .status());
+      RETURN_IF_ERROR(
+          s.Exec(
+               m.Sql(
+                   "INSERT INTO $S.consent_records(subject_id, revision, "
+                   "record) "
+                   "VALUES ($1, $2, $3) ON CONFLICT (subject_id) DO UPDATE SET "
+                   "revision = excluded.revision, record = excluded.record"),
+               {Param{change.subject_id()}, Param{absl::StrCat(rev)},
+                Param{state, true}})
+              .status());
+      RETURN_IF_ERROR(s.Exec("SELECT pg_notify($1, $2)",
+                             {Param{m.channel}, Param{absl::StrCat(rev)}})
+                          .status());
+      commit_sent = true;
+      return s.ExecScript("COMMIT");
+    }();
+    if (!st.ok()) {
+      s.Rollback();
+      if (commit_sent && absl::IsUnavailable(st)) {
+        return absl::UnavailableError(absl::StrCat(
+            st.message(), " (the commit of the change for subject '",
+            change.subject_id(),
+            "' was not confirmed; it may have been applied)"));
+      }
+      return st;
+    }
+  }
+  m.feed.Deliver({record});
+  return record.revision();
+}
+
+absl::StatusOr<std::vector<v1::ConsentRecord>>
+PostgresConsentStore::ChangesSince(Revision after, int limit) {
+  internal::MutexLock lock(&impl_->mu);
+  return impl_->ChangesSinceOn(impl_->session, after, limit);
+}
+
+absl::StatusOr<Revision> PostgresConsentStore::LatestRevision() {
+  internal::MutexLock lock(&impl_->mu);
+  ASSIGN_OR_RETURN(
+      Result r, impl_->session.Exec(
+                    impl_->Sql("SELECT COALESCE(MAX(revision), 0)::bigint FROM "
+                               "$S.consent_history")));
+  return ReadInt64(r.get(), 0, 0);
+}
+
+std::unique_ptr<Subscription> PostgresConsentStore::Watch(
+    ConsentListener listener) {
+  std::unique_ptr<Subscription> sub = impl_->feed.Add(std::move(listener));
+  bool start = false;
+  {
+    internal::MutexLock lock(&impl_->feed_mu);
+    if (!impl_->feed_started) {
+      impl_->feed_started = true;
+      start = true;
+    }
+  }
+  if (start) {
+    // Begin the feed at the current revision; on failure from 0 (a full
+    // catch-up, harmless to listeners).
+    absl::StatusOr<Revision> latest = LatestRevision();
+    {
+      internal::MutexLock order(&impl_->feed.order_mu());
+      impl_->delivered = latest.ok() ? *latest : 0;
+    }
+    impl_->heartbeat_ns.store(absl::GetCurrentTimeNanos(),
+                              std::memory_order_release);
+    Impl* raw = impl_.get();
+    impl_->feed_thread = std::thread([raw] { raw->FeedLoop(); });
+  }
+  return sub;
+}
+
+absl::Time PostgresConsentStore::FeedHeartbeat() {
+  const std::int64_t ns = impl_->heartbeat_ns.load(std::memory_order_acquire);
+  return ns == 0 ? absl::InfiniteFuture() : absl::FromUnixNanos(ns);
+}
+
+absl::StatusOr<std::vector<v1::ConsentHistoryEntry>>
+PostgresConsentStore::History(absl::string_view subject_id) {
+  internal::MutexLock lock(&impl_->mu);
+  ASSIGN_OR_RETURN(
+      Result r,
+      impl_->session.Exec(
+          impl_->Sql(
+              "SELECT revision, commit_time_ns, change, state FROM "
+              "$S.consent_history WHERE subject_id = $1 ORDER BY revision"),
+          {Param{std::string(subject_id)}}));
+  std::vector<v1::ConsentHistoryEntry> out;
+  for (int i = 0; i < PQntuples(r.get()); ++i) {
+    v1::ConsentHistoryEntry& e = out.emplace_back();
+    e.set_revision(ReadInt64(r.get(), i, 0));
+    *e.mutable_commit_time() = ToTimestamp(ReadInt64(r.get(), i, 1));
+    if (!e.mutable_change()->ParseFromString(ReadBytes(r.get(), i, 2)) ||
+        !e.mutable_state()->ParseFromString(ReadBytes(r.get(), i, 3))) {
+      return absl::DataLossError(absl::StrCat(
+          "PostgreSQL consent store at '", impl_->target, "' schema '",
+          impl_->schema, "': history entry at revision ", e.revision(),
+          " of subject '", subject_id, "' does not parse"));
+    }
+  }
+  return out;
+}
+
+}  // namespace consentry

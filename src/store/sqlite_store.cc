@@ -1,0 +1,624 @@
+// Copyright 2026 The consentry Authors.
+// SPDX-License-Identifier: Apache-2.0
+
+#include "consentry/sqlite_store.h"
+
+#include <sqlite3.h>
+
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <string>
+#include <thread>
+#include <utility>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
+#include "src/store/feed_dispatcher.h"
+#include "src/util/mutex.h"
+#include "src/util/status_macros.h"
+#include "src/store/stored_record.h"
+
+namespace consentry {
+namespace {
+
+// Each entry upgrades the schema from version i to i + 1.
+constexpr const char* kMigrations[] = {
+    // 0 -> 1
+    "CREATE TABLE consentry_schema(version INTEGER NOT NULL);"
+    "INSERT INTO consentry_schema(version) VALUES(0);"
+    "CREATE TABLE consent_records("
+    "  subject_id TEXT PRIMARY KEY NOT NULL,"
+    "  revision INTEGER NOT NULL,"
+    "  record BLOB NOT NULL);"
+    "CREATE INDEX consent_records_by_revision ON consent_records(revision);"
+    "CREATE TABLE consent_history("
+    "  revision INTEGER PRIMARY KEY NOT NULL,"
+    "  subject_id TEXT NOT NULL,"
+    "  commit_time_ns INTEGER NOT NULL,"
+    "  change BLOB NOT NULL,"
+    "  state BLOB NOT NULL);"
+    "CREATE INDEX consent_history_by_subject "
+    "  ON consent_history(subject_id, revision);",
+};
+static_assert(sizeof(kMigrations) / sizeof(kMigrations[0]) ==
+              SqliteConsentStore::kSchemaVersion);
+
+absl::Status SqliteError(sqlite3* db, int rc, const std::string& path,
+                         absl::string_view what) {
+  const std::string msg =
+      absl::StrCat("consent store '", path, "': ", what, ": ",
+                   db != nullptr ? sqlite3_errmsg(db) : sqlite3_errstr(rc),
+                   " (sqlite ", rc, ")");
+  switch (rc & 0xff) {
+    case SQLITE_NOTADB:
+      return absl::FailedPreconditionError(
+          absl::StrCat(msg, "; the file is not a consentry SQLite store"));
+    case SQLITE_CORRUPT:
+      return absl::DataLossError(msg);
+    case SQLITE_BUSY:
+    case SQLITE_LOCKED:
+    case SQLITE_CANTOPEN:
+    case SQLITE_IOERR:
+    case SQLITE_FULL:
+    case SQLITE_NOMEM:
+    case SQLITE_PROTOCOL:
+      return absl::UnavailableError(msg);
+    case SQLITE_READONLY:
+    case SQLITE_PERM:
+    case SQLITE_AUTH:
+      return absl::PermissionDeniedError(msg);
+    default:
+      return absl::InternalError(msg);
+  }
+}
+
+// A prepared statement, reset after each use.
+class Stmt {
+ public:
+  Stmt() = default;
+  Stmt(const Stmt&) = delete;
+  Stmt& operator=(const Stmt&) = delete;
+  ~Stmt() { sqlite3_finalize(stmt_); }
+
+  absl::Status Prepare(sqlite3* db, const std::string& path, const char* sql) {
+    const int rc = sqlite3_prepare_v2(db, sql, -1, &stmt_, nullptr);
+    if (rc != SQLITE_OK) return SqliteError(db, rc, path, "prepare");
+    return absl::OkStatus();
+  }
+  sqlite3_stmt* get() { return stmt_; }
+  void Reset() {
+    sqlite3_reset(stmt_);
+    sqlite3_clear_bindings(stmt_);
+  }
+  void BindText(int i, absl::string_view s) {
+    sqlite3_bind_text(stmt_, i, s.data(), static_cast<int>(s.size()),
+                      SQLITE_TRANSIENT);
+  }
+  void BindBlob(int i, const std::string& s) {
+    sqlite3_bind_blob(stmt_, i, s.data(), static_cast<int>(s.size()),
+                      SQLITE_TRANSIENT);
+  }
+  void BindInt(int i, std::int64_t v) { sqlite3_bind_int64(stmt_, i, v); }
+  std::int64_t ColumnInt(int i) { return sqlite3_column_int64(stmt_, i); }
+  std::string ColumnBlob(int i) {
+    const void* p = sqlite3_column_blob(stmt_, i);
+    const int n = sqlite3_column_bytes(stmt_, i);
+    return p == nullptr ? std::string()
+                        : std::string(static_cast<const char*>(p),
+                                      static_cast<std::size_t>(n));
+  }
+
+ private:
+  sqlite3_stmt* stmt_ = nullptr;
+};
+
+// Resets the statement when the scope ends.
+class StmtUse {
+ public:
+  explicit StmtUse(Stmt& s) : s_(s) {}
+  ~StmtUse() { s_.Reset(); }
+  StmtUse(const StmtUse&) = delete;
+  StmtUse& operator=(const StmtUse&) = delete;
+
+ private:
+  Stmt& s_;
+};
+
+google::protobuf::Timestamp ToTimestamp(std::int64_t ns) {
+  google::protobuf::Timestamp t;
+  std::int64_t secs = ns / 1'000'000'000;
+  std::int64_t rem = ns % 1'000'000'000;
+  if (rem < 0) {
+    rem += 1'000'000'000;
+    --secs;
+  }
+  t.set_seconds(secs);
+  t.set_nanos(static_cast<std::int32_t>(rem));
+  return t;
+}
+
+}  // namespace
+
+struct SqliteConsentStore::Impl {
+  std::string path;
+  SqliteStoreOptions options;
+
+  internal::FeedDispatcher feed;
+
+  internal::Mutex mu;
+  sqlite3* db ABSL_GUARDED_BY(mu) = nullptr;
+  Stmt get_record ABSL_GUARDED_BY(mu);
+  Stmt put_record ABSL_GUARDED_BY(mu);
+  Stmt put_history ABSL_GUARDED_BY(mu);
+  Stmt max_revision ABSL_GUARDED_BY(mu);
+  Stmt changes_since ABSL_GUARDED_BY(mu);
+  Stmt history ABSL_GUARDED_BY(mu);
+  Stmt recover_record ABSL_GUARDED_BY(mu);
+
+  // Poller state.
+  internal::Mutex poll_mu;
+  internal::CondVar poll_cv;
+  bool stop ABSL_GUARDED_BY(poll_mu) = false;
+  bool poller_started ABSL_GUARDED_BY(poll_mu) = false;
+  std::thread poller;
+  // Highest revision the poller has delivered (poller thread only, under
+  // the feed's order mutex).
+  Revision polled ABSL_GUARDED_BY(feed.order_mu()) = 0;
+  std::atomic<std::int64_t> heartbeat_ns{0};
+
+  ~Impl() {
+    {
+      internal::MutexLock lock(&poll_mu);
+      stop = true;
+    }
+    poll_cv.NotifyAll();
+    if (poller.joinable()) poller.join();
+    internal::MutexLock lock(&mu);
+    // close_v2 defers the close until the statements (members) finalize.
+    sqlite3_close_v2(db);
+    db = nullptr;
+  }
+
+  absl::Status Error(int rc, absl::string_view what)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu) {
+    return SqliteError(db, rc, path, what);
+  }
+
+  absl::Status Exec(const char* sql, absl::string_view what)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu) {
+    const int rc = sqlite3_exec(db, sql, nullptr, nullptr, nullptr);
+    if (rc != SQLITE_OK) return Error(rc, what);
+    return absl::OkStatus();
+  }
+
+  // Ends a failed transaction (no-op when SQLite already rolled it back).
+  void Rollback() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu) {
+    if (sqlite3_get_autocommit(db) == 0) {
+      sqlite3_exec(db, "ROLLBACK", nullptr, nullptr, nullptr);
+    }
+  }
+
+  absl::Status ParseRecord(const std::string& bytes, absl::string_view subject,
+                           Revision revision, v1::ConsentRecord* out) {
+    return internal::ParseStoredRecord(
+        bytes, subject, revision, absl::StrCat("consent store '", path, "'"),
+        out);
+  }
+
+  absl::StatusOr<v1::ConsentRecord> GetLocked(absl::string_view subject)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu) {
+    StmtUse use(get_record);
+    get_record.BindText(1, subject);
+    const int rc = sqlite3_step(get_record.get());
+    v1::ConsentRecord record;
+    if (rc == SQLITE_DONE) {
+      record.set_subject_id(std::string(subject));
+      return record;
+    }
+    if (rc != SQLITE_ROW) return Error(rc, "read consent record");
+    RETURN_IF_ERROR(ParseRecord(get_record.ColumnBlob(1), subject,
+                                get_record.ColumnInt(0), &record));
+    return record;
+  }
+
+  // The state a write to `subject` builds on: its current record, or, when
+  // that row is unreadable, the state its history entry of the same
+  // revision recorded (written in the same transaction), when that one
+  // parses. Errors: `kDataLoss` when neither is readable (nothing written).
+  absl::StatusOr<v1::ConsentRecord> BaseForWriteLocked(
+      absl::string_view subject) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu) {
+    absl::StatusOr<v1::ConsentRecord> current = GetLocked(subject);
+    if (current.ok() || !absl::IsDataLoss(current.status())) return current;
+    StmtUse use(recover_record);
+    recover_record.BindText(1, subject);
+    const int rc = sqlite3_step(recover_record.get());
+    if (rc == SQLITE_ROW) {
+      v1::ConsentRecord record;
+      if (ParseRecord(recover_record.ColumnBlob(1), subject,
+                      recover_record.ColumnInt(0), &record)
+              .ok()) {
+        return record;
+      }
+    } else if (rc != SQLITE_DONE) {
+      return Error(rc, "read consent history");
+    }
+    return absl::DataLossError(
+        absl::StrCat(current.status().message(),
+                     "; its history holds no readable copy either, so the "
+                     "change is not applied: restore the record first"));
+  }
+
+  absl::StatusOr<Revision> MaxRevisionLocked()
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu) {
+    StmtUse use(max_revision);
+    const int rc = sqlite3_step(max_revision.get());
+    if (rc != SQLITE_ROW) return Error(rc, "read latest revision");
+    return max_revision.ColumnInt(0);
+  }
+
+  // Applies one change inside an open write transaction.
+  absl::StatusOr<v1::ConsentRecord> ApplyLocked(const v1::ConsentChange& change,
+                                                Revision rev, absl::Time now)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu) {
+    ASSIGN_OR_RETURN(v1::ConsentRecord record,
+                     BaseForWriteLocked(change.subject_id()));
+    if (change.has_expected_revision() &&
+        change.expected_revision() != record.revision()) {
+      return absl::AbortedError(
+          absl::StrCat("consent change for subject '", change.subject_id(),
+                       "': expected revision ", change.expected_revision(),
+                       " but the record is at revision ", record.revision()));
+    }
+    MergeConsentChange(change, rev, now, record);
+    const std::string state = record.SerializeAsString();
+    {
+      StmtUse use(put_history);
+      put_history.BindInt(1, rev);
+      put_history.BindText(2, change.subject_id());
+      put_history.BindInt(3, absl::ToUnixNanos(now));
+      put_history.BindBlob(4, change.SerializeAsString());
+      put_history.BindBlob(5, state);
+      const int rc = sqlite3_step(put_history.get());
+      if (rc != SQLITE_DONE) return Error(rc, "append consent history");
+    }
+    {
+      StmtUse use(put_record);
+      put_record.BindText(1, change.subject_id());
+      put_record.BindInt(2, rev);
+      put_record.BindBlob(3, state);
+      const int rc = sqlite3_step(put_record.get());
+      if (rc != SQLITE_DONE) return Error(rc, "write consent record");
+    }
+    return record;
+  }
+
+  absl::StatusOr<std::vector<v1::ConsentRecord>> ApplyAll(
+      absl::Span<const v1::ConsentChange> changes)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu) {
+    for (const v1::ConsentChange& c : changes) {
+      RETURN_IF_ERROR(ValidateConsentChange(c));
+    }
+    RETURN_IF_ERROR(Exec("BEGIN IMMEDIATE", "begin write transaction"));
+    std::vector<v1::ConsentRecord> committed;
+    committed.reserve(changes.size());
+    absl::Status status =
+        [&]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu) -> absl::Status {
+      ASSIGN_OR_RETURN(Revision rev, MaxRevisionLocked());
+      const absl::Time now = absl::Now();
+      for (const v1::ConsentChange& c : changes) {
+        ASSIGN_OR_RETURN(v1::ConsentRecord r, ApplyLocked(c, ++rev, now));
+        committed.push_back(std::move(r));
+      }
+      return Exec("COMMIT", "commit");
+    }();
+    if (!status.ok()) {
+      Rollback();
+      return status;
+    }
+    return committed;
+  }
+
+  absl::StatusOr<std::vector<v1::ConsentRecord>> ChangesSinceLocked(
+      Revision after, int limit) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu) {
+    StmtUse use(changes_since);
+    changes_since.BindInt(1, after);
+    changes_since.BindInt(2, limit);
+    std::vector<v1::ConsentRecord> out;
+    for (;;) {
+      const int rc = sqlite3_step(changes_since.get());
+      if (rc == SQLITE_DONE) break;
+      if (rc != SQLITE_ROW) return Error(rc, "list changes");
+      // A row that cannot be read stands in as an unreadable record: the
+      // feed moves past it and only its subject is quarantined.
+      v1::ConsentRecord& r = out.emplace_back();
+      const std::string subject = changes_since.ColumnBlob(0);
+      const Revision revision = changes_since.ColumnInt(1);
+      if (absl::Status s =
+              ParseRecord(changes_since.ColumnBlob(2), subject, revision, &r);
+          !s.ok()) {
+        r = UnreadableConsentRecord(subject, revision, s.message());
+      }
+    }
+    return out;
+  }
+
+  // One poll: deliver every change after `polled`.
+  bool PollOnce() {
+    // The heartbeat is the time before the reads: every change committed
+    // by then is delivered when the loop ends.
+    const std::int64_t started = absl::GetCurrentTimeNanos();
+    internal::MutexLock order(&feed.order_mu());
+    for (;;) {
+      absl::StatusOr<std::vector<v1::ConsentRecord>> batch;
+      {
+        internal::MutexLock lock(&mu);
+        batch = ChangesSinceLocked(polled, 1000);
+      }
+      if (!batch.ok()) return false;
+      if (batch->empty()) break;
+      polled = std::max(polled, batch->back().revision());
+      feed.Deliver(*batch);
+    }
+    heartbeat_ns.store(started, std::memory_order_release);
+    return true;
+  }
+
+  void PollLoop() {
+    const auto interval = absl::ToChronoNanoseconds(options.poll_interval);
+    for (;;) {
+      PollOnce();
+      internal::MutexLock lock(&poll_mu);
+      if (poll_cv.WaitFor(
+              &poll_mu, interval,
+              [this]() ABSL_NO_THREAD_SAFETY_ANALYSIS { return stop; })) {
+        return;
+      }
+    }
+  }
+};
+
+SqliteConsentStore::SqliteConsentStore(std::unique_ptr<Impl> impl)
+    : impl_(std::move(impl)) {}
+SqliteConsentStore::~SqliteConsentStore() = default;
+
+const std::string& SqliteConsentStore::path() const { return impl_->path; }
+
+absl::StatusOr<std::unique_ptr<SqliteConsentStore>> SqliteConsentStore::Open(
+    const std::string& path, SqliteStoreOptions options) {
+  auto impl = std::make_unique<Impl>();
+  impl->path = path;
+  impl->options = options;
+  Impl& s = *impl;
+  internal::MutexLock lock(&s.mu);
+  int flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX;
+  if (options.create_if_missing) flags |= SQLITE_OPEN_CREATE;
+  int rc = sqlite3_open_v2(path.c_str(), &s.db, flags,
+                           options.vfs.empty() ? nullptr : options.vfs.c_str());
+  if (rc != SQLITE_OK) {
+    if (!options.create_if_missing && (rc & 0xff) == SQLITE_CANTOPEN) {
+      return absl::NotFoundError(
+          absl::StrCat("consent store '", path, "' does not exist"));
+    }
+    return SqliteError(s.db, rc, path, "open");
+  }
+  sqlite3_extended_result_codes(s.db, 1);
+  sqlite3_busy_timeout(
+      s.db, static_cast<int>(absl::ToInt64Milliseconds(options.busy_timeout)));
+  // The first statement reads the header: a file that is not a database
+  // fails here.
+  {
+    Stmt wal;
+    RETURN_IF_ERROR(wal.Prepare(s.db, path, "PRAGMA journal_mode=WAL"));
+    rc = sqlite3_step(wal.get());
+    if (rc != SQLITE_ROW) return s.Error(rc, "switch to WAL mode");
+    const std::string mode =
+        reinterpret_cast<const char*>(sqlite3_column_text(wal.get(), 0));
+    if (mode != "wal") {
+      return absl::FailedPreconditionError(absl::StrCat(
+          "consent store '", path, "': cannot use WAL mode (journal mode is '",
+          mode, "')"));
+    }
+  }
+  RETURN_IF_ERROR(s.Exec("PRAGMA synchronous=FULL", "set synchronous=FULL"));
+
+  // Schema: read the version and migrate, under the write lock so that two
+  // processes opening a new file do not both create it.
+  RETURN_IF_ERROR(s.Exec("BEGIN IMMEDIATE", "begin schema transaction"));
+  absl::Status schema =
+      [&]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(s.mu) -> absl::Status {
+    int version = 0;
+    {
+      Stmt has;
+      RETURN_IF_ERROR(has.Prepare(
+          s.db, path,
+          "SELECT count(*) FROM sqlite_master WHERE type='table' AND "
+          "name='consentry_schema'"));
+      rc = sqlite3_step(has.get());
+      if (rc != SQLITE_ROW) return s.Error(rc, "read schema");
+      if (has.ColumnInt(0) > 0) {
+        Stmt v;
+        RETURN_IF_ERROR(
+            v.Prepare(s.db, path, "SELECT version FROM consentry_schema"));
+        rc = sqlite3_step(v.get());
+        if (rc != SQLITE_ROW) {
+          return absl::DataLossError(absl::StrCat(
+              "consent store '", path, "': the schema version row is missing"));
+        }
+        version = static_cast<int>(v.ColumnInt(0));
+      } else {
+        Stmt any;
+        RETURN_IF_ERROR(any.Prepare(
+            s.db, path,
+            "SELECT count(*) FROM sqlite_master WHERE type='table'"));
+        rc = sqlite3_step(any.get());
+        if (rc != SQLITE_ROW) return s.Error(rc, "read schema");
+        if (any.ColumnInt(0) > 0) {
+          return absl::FailedPreconditionError(absl::StrCat(
+              "consent store '", path,
+              "': the file is a SQLite database of another application (no "
+              "consentry_schema table)"));
+        }
+      }
+    }
+    if (version > kSchemaVersion || version < 0) {
+      return absl::FailedPreconditionError(
+          absl::StrCat("consent store '", path, "' has schema version ",
+                       version, ", newer than this library supports (",
+                       kSchemaVersion, "); upgrade consentry to open it"));
+    }
+    for (int v = version; v < kSchemaVersion; ++v) {
+      RETURN_IF_ERROR(s.Exec(
+          kMigrations[v], absl::StrCat("migrate schema to version ", v + 1)));
+    }
+    if (version != kSchemaVersion) {
+      RETURN_IF_ERROR(s.Exec(
+          absl::StrCat("UPDATE consentry_schema SET version = ", kSchemaVersion)
+              .c_str(),
+          "record schema version"));
+    }
+    return s.Exec("COMMIT", "commit schema");
+  }();
+  if (!schema.ok()) {
+    s.Rollback();
+    return schema;
+  }
+
+  RETURN_IF_ERROR(s.get_record.Prepare(
+      s.db, path,
+      "SELECT revision, record FROM consent_records WHERE subject_id = ?1"));
+  RETURN_IF_ERROR(s.put_record.Prepare(
+      s.db, path,
+      "INSERT INTO consent_records(subject_id, revision, record) "
+      "VALUES(?1, ?2, ?3) ON CONFLICT(subject_id) DO UPDATE SET "
+      "revision = excluded.revision, record = excluded.record"));
+  RETURN_IF_ERROR(s.put_history.Prepare(
+      s.db, path,
+      "INSERT INTO consent_history(revision, subject_id, commit_time_ns, "
+      "change, state) VALUES(?1, ?2, ?3, ?4, ?5)"));
+  RETURN_IF_ERROR(s.max_revision.Prepare(
+      s.db, path, "SELECT COALESCE(MAX(revision), 0) FROM consent_history"));
+  RETURN_IF_ERROR(s.changes_since.Prepare(
+      s.db, path,
+      "SELECT subject_id, revision, record FROM consent_records WHERE "
+      "revision > ?1 ORDER BY revision LIMIT ?2"));
+  RETURN_IF_ERROR(s.recover_record.Prepare(
+      s.db, path,
+      "SELECT h.revision, h.state FROM consent_history h JOIN consent_records "
+      "r ON h.subject_id = r.subject_id AND h.revision = r.revision WHERE "
+      "r.subject_id = ?1"));
+  RETURN_IF_ERROR(s.history.Prepare(
+      s.db, path,
+      "SELECT revision, commit_time_ns, change, state FROM consent_history "
+      "WHERE subject_id = ?1 ORDER BY revision"));
+  return std::unique_ptr<SqliteConsentStore>(
+      new SqliteConsentStore(std::move(impl)));
+}
+
+absl::StatusOr<v1::ConsentRecord> SqliteConsentStore::Get(
+    absl::string_view subject_id) {
+  internal::MutexLock lock(&impl_->mu);
+  return impl_->GetLocked(subject_id);
+}
+
+absl::StatusOr<Revision> SqliteConsentStore::Apply(
+    const v1::ConsentChange& change) {
+  RETURN_IF_ERROR(ValidateConsentChange(change));
+  internal::MutexLock order(&impl_->feed.order_mu());
+  absl::StatusOr<std::vector<v1::ConsentRecord>> committed;
+  {
+    internal::MutexLock lock(&impl_->mu);
+    committed = impl_->ApplyAll(absl::MakeConstSpan(&change, 1));
+  }
+  if (!committed.ok()) return committed.status();
+  impl_->feed.Deliver(*committed);
+  return committed->front().revision();
+}
+
+absl::StatusOr<std::vector<Revision>> SqliteConsentStore::ApplyBatch(
+    absl::Span<const v1::ConsentChange> changes) {
+  if (changes.empty()) return std::vector<Revision>{};
+  internal::MutexLock order(&impl_->feed.order_mu());
+  absl::StatusOr<std::vector<v1::ConsentRecord>> committed;
+  {
+    internal::MutexLock lock(&impl_->mu);
+    committed = impl_->ApplyAll(changes);
+  }
+  if (!committed.ok()) return committed.status();
+  impl_->feed.Deliver(*committed);
+  std::vector<Revision> out;
+  out.reserve(committed->size());
+  for (const v1::ConsentRecord& r : *committed) out.push_back(r.revision());
+  return out;
+}
+
+absl::StatusOr<std::vector<v1::ConsentRecord>> SqliteConsentStore::ChangesSince(
+    Revision after, int limit) {
+  internal::MutexLock lock(&impl_->mu);
+  return impl_->ChangesSinceLocked(after, limit);
+}
+
+absl::StatusOr<Revision> SqliteConsentStore::LatestRevision() {
+  internal::MutexLock lock(&impl_->mu);
+  return impl_->MaxRevisionLocked();
+}
+
+std::unique_ptr<Subscription> SqliteConsentStore::Watch(
+    ConsentListener listener) {
+  std::unique_ptr<Subscription> sub = impl_->feed.Add(std::move(listener));
+  bool start = false;
+  {
+    internal::MutexLock lock(&impl_->poll_mu);
+    if (!impl_->poller_started) {
+      impl_->poller_started = true;
+      start = true;
+    }
+  }
+  if (start) {
+    // Begin the feed at the current revision: earlier state is read with
+    // Get / ChangesSince by whoever needs it.
+    {
+      internal::MutexLock order(&impl_->feed.order_mu());
+      internal::MutexLock lock(&impl_->mu);
+      absl::StatusOr<Revision> latest = impl_->MaxRevisionLocked();
+      impl_->polled = latest.ok() ? *latest : 0;
+    }
+    impl_->heartbeat_ns.store(absl::GetCurrentTimeNanos(),
+                              std::memory_order_release);
+    Impl* raw = impl_.get();
+    impl_->poller = std::thread([raw] { raw->PollLoop(); });
+  }
+  return sub;
+}
+
+absl::Time SqliteConsentStore::FeedHeartbeat() {
+  const std::int64_t ns = impl_->heartbeat_ns.load(std::memory_order_acquire);
+  return ns == 0 ? absl::InfiniteFuture() : absl::FromUnixNanos(ns);
+}
+
+absl::StatusOr<std::vector<v1::ConsentHistoryEntry>>
+SqliteConsentStore::History(absl::string_view subject_id) {
+  internal::MutexLock lock(&impl_->mu);
+  Stmt& h = impl_->history;
+  StmtUse use(h);
+  h.BindText(1, subject_id);
+  std::vector<v1::ConsentHistoryEntry> out;
+  for (;;) {
+    const int rc = sqlite3_step(h.get());
+    if (rc == SQLITE_DONE) break;
+    if (rc != SQLITE_ROW) return impl_->Error(rc, "read consent history");
+    v1::ConsentHistoryEntry& e = out.emplace_back();
+    e.set_revision(h.ColumnInt(0));
+    *e.mutable_commit_time() = ToTimestamp(h.ColumnInt(1));
+    if (!e.mutable_change()->ParseFromString(h.ColumnBlob(2)) ||
+        !e.mutable_state()->ParseFromString(h.ColumnBlob(3))) {
+      return absl::DataLossError(absl::StrCat(
+          "consent store '", impl_->path, "': history entry at revision ",
+          e.revision(), " of subject '", subject_id, "' does not parse"));
+    }
+  }
+  return out;
+}
+
+}  // namespace consentry

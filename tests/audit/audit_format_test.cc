@@ -1,0 +1,286 @@
+// Copyright 2026 The consentry Authors.
+// SPDX-License-Identifier: Apache-2.0
+
+#include "src/audit/audit_format.h"
+
+#include <cstdint>
+#include <limits>
+#include <string>
+#include <vector>
+
+#include "consentry/v1/audit.pb.h"
+#include "gtest/gtest.h"
+#include "src/audit/audit_compact.h"
+
+namespace consentry::internal {
+namespace {
+
+std::string Encode(const AuditEvent& e, std::uint64_t sequence) {
+  std::string out(EncodedEventSize(e) + kMaxSequenceFieldSize, '\0');
+  char* end = EncodeEvent(e, out.data());
+  EXPECT_EQ(end - out.data(), static_cast<std::ptrdiff_t>(EncodedEventSize(e)));
+  end = EncodeSequenceField(sequence, end);
+  out.resize(static_cast<std::size_t>(end - out.data()));
+  return out;
+}
+
+TEST(AuditFormatTest, EncodingEqualsProtobufSerialization) {
+  const std::string long_ref(300, 'r');  // a two-byte length
+  AuditEvent e;
+  e.time_unix_nanos = 1'790'000'000'123'456'789;
+  e.action = AuditAction::kProvision;
+  e.accessor = "billing-service";
+  e.subject = "s-1";
+  e.category = "measurement";
+  e.purpose = "billing.calculation";
+  e.policy_version = "2026-11-01";
+  e.record_ref = long_ref;
+  e.recipient = "contractor-a";
+  e.request_id = "req-9";
+  e.reason = Reason::kAllowedConsent;
+  e.revision = -5;  // ten-byte varint
+  e.shadow = true;
+
+  v1::AuditEvent m;
+  m.set_time_unix_nanos(e.time_unix_nanos);
+  m.set_action(v1::AUDIT_ACTION_PROVISION);
+  m.set_accessor("billing-service");
+  m.set_subject("s-1");
+  m.set_category("measurement");
+  m.set_purpose("billing.calculation");
+  m.set_allowed(true);
+  m.set_reason(v1::REASON_ALLOWED_CONSENT);
+  m.set_record_ref(std::string(300, 'r'));
+  m.set_consent_revision(-5);
+  m.set_policy_version("2026-11-01");
+  m.set_shadow(true);
+  m.set_recipient("contractor-a");
+  m.set_request_id("req-9");
+  m.set_sequence(123456);
+  EXPECT_EQ(Encode(e, 123456), m.SerializeAsString());
+}
+
+TEST(AuditFormatTest, DefaultsAreOmittedAsProtobufDoes) {
+  AuditEvent e;
+  e.subject = "s";
+  e.reason = Reason::kNoConsent;
+  v1::AuditEvent m;
+  m.set_subject("s");
+  m.set_reason(v1::REASON_NO_CONSENT);
+  EXPECT_EQ(Encode(e, 0), m.SerializeAsString());
+}
+
+TEST(AuditFormatTest, ScanAndDecodeRoundTrip) {
+  AuditEvent e;
+  e.time_unix_nanos = 42;
+  e.accessor = "a";
+  e.subject = "s-2";
+  e.purpose = "support.inquiry";
+  e.reason = Reason::kConsentWithdrawn;
+  e.revision = 7;
+  const std::string bytes = Encode(e, 99);
+  EventKeys keys;
+  ASSERT_TRUE(ScanEventKeys(bytes, &keys));
+  EXPECT_EQ(keys.time_unix_nanos, 42);
+  EXPECT_EQ(keys.accessor, "a");
+  EXPECT_EQ(keys.subject, "s-2");
+  EXPECT_EQ(keys.sequence, 99u);
+  OwnedAuditEvent o;
+  ASSERT_TRUE(DecodeEvent(bytes, &o));
+  EXPECT_EQ(o.purpose, "support.inquiry");
+  EXPECT_EQ(o.reason, Reason::kConsentWithdrawn);
+  EXPECT_EQ(o.revision, 7);
+  EXPECT_EQ(o.sequence, 99u);
+}
+
+TEST(AuditFormatTest, ScanRejectsMalformedBytes) {
+  EventKeys keys;
+  EXPECT_FALSE(ScanEventKeys(std::string("\x22\x10s", 3), &keys));  // too long
+  EXPECT_FALSE(ScanEventKeys(std::string("\x08\xFF", 2), &keys));  // cut varint
+  EXPECT_FALSE(ScanEventKeys(std::string("\x0B", 1), &keys));      // group
+}
+
+TEST(AuditFormatTest, IndexRoundTripsAndRejectsDamage) {
+  SegmentIndex index;
+  index.segment_number = 3;
+  index.first_sequence = 100;
+  EventKeys k;
+  k.subject = "s-1";
+  k.accessor = "a-1";
+  index.Add(50, 68, k);
+  index.Add(10, 200, k);
+  index.file_size = 400;
+  std::string bytes = index.Encode();
+  SegmentIndex back;
+  ASSERT_TRUE(SegmentIndex::Decode(bytes, &back));
+  EXPECT_EQ(back.records, 2u);
+  EXPECT_EQ(back.min_time, 10);
+  EXPECT_EQ(back.max_time, 50);
+  EXPECT_EQ(back.entries.size(), 4u);
+  bytes[20] = static_cast<char>(bytes[20] ^ 1);
+  EXPECT_FALSE(SegmentIndex::Decode(bytes, &back));
+  EXPECT_FALSE(SegmentIndex::Decode("short", &back));
+}
+
+TEST(CopyShortTest, CopiesEveryLengthExactlyAndNothingBeyond) {
+  std::string src;
+  for (int i = 0; i < 48; ++i) src.push_back(static_cast<char>('a' + i % 26));
+  for (std::size_t n = 0; n <= 40; ++n) {
+    std::string dst(48, '#');
+    CopyShort(dst.data(), src.data(), n);
+    EXPECT_EQ(dst.substr(0, n), src.substr(0, n)) << n;
+    EXPECT_EQ(dst.substr(n), std::string(48 - n, '#')) << n;
+  }
+}
+
+// --- compact lane records (audit_compact.h)
+
+// Encodes `d` as the audit log does and decodes it again.
+CompactDecision CompactRoundTrip(const CompactDecision& d, bool* short_form,
+                                 std::string* storage) {
+  *short_form = CompactFitsShort(d);
+  const std::size_t size = CompactSize(d, *short_form);
+  // Guard bytes on both sides: the encoder writes exactly `size` bytes.
+  storage->assign(size + 16, '\x5a');
+  char* end = EncodeCompact(d, *short_form, storage->data() + 8);
+  EXPECT_EQ(end, storage->data() + 8 + size);
+  EXPECT_EQ(storage->substr(0, 8), std::string(8, '\x5a'));
+  EXPECT_EQ(storage->substr(8 + size), std::string(8, '\x5a'));
+  CompactDecision out;
+  EXPECT_TRUE(DecodeCompact(absl::string_view(storage->data() + 8, size),
+                            CompactFlags(d, *short_form), &out));
+  return out;
+}
+
+void ExpectSame(const CompactDecision& a, const CompactDecision& b) {
+  EXPECT_EQ(a.time_unix_nanos, b.time_unix_nanos);
+  EXPECT_EQ(a.revision, b.revision);
+  EXPECT_EQ(a.policy_slot, b.policy_slot);
+  EXPECT_EQ(a.accessor, b.accessor);
+  EXPECT_EQ(a.purpose, b.purpose);
+  EXPECT_EQ(a.category, b.category);
+  EXPECT_EQ(a.reason, b.reason);
+  EXPECT_EQ(a.shadow, b.shadow);
+  EXPECT_EQ(a.subject, b.subject);
+  EXPECT_EQ(a.record_ref, b.record_ref);
+}
+
+TEST(AuditCompactTest, EveryFieldRoundTripsAtItsBoundaries) {
+  const std::string chars(kCompactMaxString, 'x');
+  std::string text;
+  for (std::size_t i = 0; i < kCompactMaxString; ++i) {
+    text.push_back(static_cast<char>('a' + i % 26));
+  }
+  const std::vector<std::int64_t> times = {
+      0,
+      1,
+      1'790'000'000'123'456'789,
+      std::numeric_limits<std::int64_t>::max(),
+      -1,
+      std::numeric_limits<std::int64_t>::min()};
+  const std::vector<Revision> revisions = {
+      0, 1, 0xFFFFFFFFll, 0x100000000ll, std::numeric_limits<Revision>::max(),
+      -1};
+  const std::vector<std::uint32_t> slots = {0, 1, 31, 32, 1000, 0xFFFFFFFFu};
+  const std::vector<std::size_t> lengths = {0,  1,   2,   3,   7,   8,    9,
+                                            12, 15,  16,  17,  24,  31,   32,
+                                            33, 254, 255, 256, 257, 4095, 4096};
+  std::string storage;
+  int cases = 0;
+  for (std::int64_t time : times) {
+    for (Revision revision : revisions) {
+      for (std::uint32_t slot : slots) {
+        CompactDecision d;
+        d.time_unix_nanos = time;
+        d.revision = revision;
+        d.policy_slot = slot;
+        d.accessor = static_cast<AccessorIndex>(slot * 7919u);
+        d.purpose = static_cast<PurposeIndex>(slot + 3);
+        d.category = static_cast<CategoryIndex>(255 - slot % 256);
+        d.reason = static_cast<Reason>(cases % 256);
+        d.shadow = cases % 2 == 1;
+        d.subject = absl::string_view(text).substr(0, 9);
+        d.record_ref = "";
+        bool short_form;
+        ExpectSame(CompactRoundTrip(d, &short_form, &storage), d);
+        EXPECT_EQ(short_form,
+                  revision >= 0 && revision <= 0xFFFFFFFFll && slot <= 31);
+        ++cases;
+      }
+    }
+  }
+  for (std::size_t subject : lengths) {
+    for (std::size_t ref : lengths) {
+      for (Reason reason : {Reason::kUnspecified, Reason::kAllowedConsent,
+                            static_cast<Reason>(255)}) {
+        for (bool shadow : {false, true}) {
+          CompactDecision d;
+          d.time_unix_nanos = 1'790'000'000'000'000'000 +
+                              static_cast<std::int64_t>(subject * 1000 + ref);
+          d.revision = static_cast<Revision>(subject);
+          d.policy_slot = static_cast<std::uint32_t>(ref % 32);
+          d.accessor = 0xFFFF;
+          d.purpose = 0xFF;
+          d.category = 0xFF;
+          d.reason = reason;
+          d.shadow = shadow;
+          d.subject = absl::string_view(text).substr(0, subject);
+          d.record_ref = absl::string_view(chars).substr(0, ref);
+          bool short_form;
+          ExpectSame(CompactRoundTrip(d, &short_form, &storage), d);
+          EXPECT_EQ(short_form, ref <= 255);
+          EXPECT_EQ(CompactSize(d, short_form),
+                    (short_form ? 16u : 32u) + subject + ref);
+        }
+      }
+    }
+  }
+}
+
+TEST(AuditCompactTest, ATypicalReadIsFortyBytesInTheLane) {
+  CompactDecision d;
+  d.time_unix_nanos = 1'790'000'000'000'000'000;
+  d.revision = 4096;
+  d.subject = "m10004095";  // 9 bytes
+  ASSERT_TRUE(CompactFitsShort(d));
+  const std::size_t size = CompactSize(d, true);
+  EXPECT_EQ(AuditLane::kHeaderSize + ((size + 7) & ~std::size_t{7}), 40u);
+  d.subject = "subject-00000016";  // 16 bytes: still 40
+  EXPECT_EQ(
+      AuditLane::kHeaderSize + ((CompactSize(d, true) + 7) & ~std::size_t{7}),
+      40u);
+}
+
+TEST(AuditCompactTest, MalformedRecordsAreRejected) {
+  CompactDecision d;
+  d.subject = "subject";
+  d.record_ref = "ref";
+  std::string bytes(64, '\0');
+  CompactDecision out;
+  // Short form: the payload is shorter than its header plus the reference
+  // length the flags give.
+  const std::uint32_t short_flags = CompactFlags(d, true);
+  char* end = EncodeCompact(d, true, bytes.data());
+  const auto size = static_cast<std::size_t>(end - bytes.data());
+  EXPECT_TRUE(
+      DecodeCompact(absl::string_view(bytes.data(), size), short_flags, &out));
+  EXPECT_FALSE(
+      DecodeCompact(absl::string_view(bytes.data(), 18), short_flags, &out));
+  EXPECT_FALSE(
+      DecodeCompact(absl::string_view(bytes.data(), 15), short_flags, &out));
+  // Wide form: the lengths must add up exactly.
+  const std::uint32_t wide_flags = CompactFlags(d, false);
+  end = EncodeCompact(d, false, bytes.data());
+  const auto wide_size = static_cast<std::size_t>(end - bytes.data());
+  EXPECT_TRUE(DecodeCompact(absl::string_view(bytes.data(), wide_size),
+                            wide_flags, &out));
+  EXPECT_FALSE(DecodeCompact(absl::string_view(bytes.data(), wide_size - 1),
+                             wide_flags, &out));
+  EXPECT_FALSE(DecodeCompact(absl::string_view(bytes.data(), wide_size + 1),
+                             wide_flags, &out));
+  EXPECT_FALSE(
+      DecodeCompact(absl::string_view(bytes.data(), 31), wide_flags, &out));
+}
+
+}  // namespace
+}  // namespace consentry::internal

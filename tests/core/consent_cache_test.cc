@@ -1,0 +1,270 @@
+// Copyright 2026 The consentry Authors.
+// SPDX-License-Identifier: Apache-2.0
+
+#include "src/core/consent_cache.h"
+
+#include <atomic>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "gtest/gtest.h"
+
+namespace consentry::internal {
+namespace {
+
+using Result = ConsentCache::UpsertResult;
+
+SubjectState StateAt(std::int64_t rev, std::uint64_t given) {
+  SubjectState s;
+  s.revision = rev;
+  s.profile.given = given;
+  s.profile.refused = ~given;
+  return s;
+}
+
+// Looks `key` up; returns the profile and sets `*rev`, or nullptr.
+// REQUIRES: the caller is inside a `ReadSection` while it uses the result.
+const SubjectProfile* Get(const ConsentCache& cache, absl::string_view key,
+                          std::int64_t* rev) {
+  const SubjectProfile* p = nullptr;
+  return cache.Lookup(key, ConsentCache::Hash(key), &p, rev) ? p : nullptr;
+}
+
+TEST(ConsentCacheTest, MissThenHit) {
+  ConsentCache cache;
+  ReadSection section;
+  std::int64_t rev = 0;
+  EXPECT_EQ(Get(cache, "a", &rev), nullptr);
+  EXPECT_EQ(cache.Upsert("a", StateAt(3, 7), false), Result::kStored);
+  const SubjectProfile* p = Get(cache, "a", &rev);
+  ASSERT_NE(p, nullptr);
+  EXPECT_EQ(rev, 3);
+  EXPECT_EQ(p->given, 7u);
+  EXPECT_EQ(cache.size(), 1u);
+}
+
+TEST(ConsentCacheTest, OlderRevisionNeverOverwritesNewer) {
+  ConsentCache cache;
+  ReadSection section;
+  cache.Upsert("a", StateAt(5, 1), false);
+  EXPECT_EQ(cache.Upsert("a", StateAt(4, 2), false), Result::kStale);
+  EXPECT_EQ(cache.Upsert("a", StateAt(5, 3), false), Result::kStale);
+  EXPECT_EQ(cache.Upsert("a", StateAt(5, 3), true), Result::kStored);
+  std::int64_t rev = 0;
+  const SubjectProfile* p = Get(cache, "a", &rev);
+  ASSERT_NE(p, nullptr);
+  EXPECT_EQ(p->given, 3u);
+}
+
+TEST(ConsentCacheTest, GrowsAndKeepsEveryKey) {
+  ConsentCache cache;
+  ReadSection section;
+  for (int i = 0; i < 10000; ++i) {
+    cache.Upsert("subject-" + std::to_string(i),
+                 StateAt(i + 1, std::uint64_t(i)), false);
+  }
+  EXPECT_EQ(cache.size(), 10000u);
+  for (int i = 0; i < 10000; ++i) {
+    const std::string k = "subject-" + std::to_string(i);
+    std::int64_t rev = 0;
+    const SubjectProfile* p = Get(cache, k, &rev);
+    ASSERT_NE(p, nullptr) << k;
+    EXPECT_EQ(p->given, static_cast<std::uint64_t>(i));
+    EXPECT_EQ(rev, i + 1);
+  }
+  std::int64_t rev = 0;
+  EXPECT_EQ(Get(cache, "subject-10000", &rev), nullptr);
+  EXPECT_EQ(cache.profile_count(), 10000u);
+}
+
+TEST(ConsentCacheTest, EmptyAndBinaryKeys) {
+  ConsentCache cache;
+  ReadSection section;
+  const std::string bin("a\0b", 3);
+  cache.Upsert("", StateAt(1, 1), false);
+  cache.Upsert(bin, StateAt(2, 2), false);
+  std::int64_t rev = 0;
+  ASSERT_NE(Get(cache, "", &rev), nullptr);
+  EXPECT_EQ(Get(cache, "", &rev)->given, 1u);
+  ASSERT_NE(Get(cache, bin, &rev), nullptr);
+  EXPECT_EQ(Get(cache, bin, &rev)->given, 2u);
+  EXPECT_EQ(Get(cache, "a", &rev), nullptr);
+}
+
+TEST(ConsentCacheTest, SubjectsWithTheSameChoicesShareAProfile) {
+  ConsentCache cache;
+  for (int i = 0; i < 1000; ++i) {
+    cache.Upsert("s" + std::to_string(i), StateAt(i + 1, i % 3 == 0 ? 1 : 2),
+                 false);
+  }
+  EXPECT_EQ(cache.size(), 1000u);
+  EXPECT_EQ(cache.profile_count(), 2u);
+}
+
+TEST(ConsentCacheTest, OverlongKeysAndRevisionsAreNotCached) {
+  ConsentCache cache;
+  const std::string long_key(ConsentCache::kMaxKeyLength + 1, 'x');
+  EXPECT_EQ(cache.Upsert(long_key, StateAt(1, 1), false), Result::kUnstorable);
+  EXPECT_EQ(
+      cache.Upsert("a", StateAt(ConsentCache::kMaxRevision + 1, 1), false),
+      Result::kUnstorable);
+  const std::string max_key(ConsentCache::kMaxKeyLength, 'y');
+  EXPECT_EQ(
+      cache.Upsert(max_key, StateAt(ConsentCache::kMaxRevision, 1), false),
+      Result::kStored);
+  ReadSection section;
+  std::int64_t rev = 0;
+  ASSERT_NE(Get(cache, max_key, &rev), nullptr);
+  EXPECT_EQ(rev, ConsentCache::kMaxRevision);
+  EXPECT_EQ(Get(cache, long_key, &rev), nullptr);
+  EXPECT_EQ(Get(cache, "a", &rev), nullptr);
+}
+
+// A newer state the cache cannot hold never leaves the older one readable:
+// the subject is uncached (the caller reads the store) until a newer state
+// that fits arrives, and an older fill cannot bring the old state back.
+TEST(ConsentCacheTest, RevisionBeyondTheSlotMakesTheSubjectUncached) {
+  ConsentCache cache;
+  ASSERT_EQ(cache.Upsert("a", StateAt(1, 1), false), Result::kStored);
+  const std::int64_t big = ConsentCache::kMaxRevision + 5;
+  EXPECT_EQ(cache.Upsert("a", StateAt(big, 2), false), Result::kUnstorable);
+  {
+    ReadSection section;
+    std::int64_t rev = 0;
+    EXPECT_EQ(Get(cache, "a", &rev), nullptr);
+  }
+  // A fill that read the store before the change changes nothing.
+  EXPECT_EQ(cache.Upsert("a", StateAt(7, 1), true), Result::kStale);
+  EXPECT_FALSE(cache.Accepts("a", big - 1, true));
+  EXPECT_TRUE(cache.Accepts("a", big + 1, false));
+  // A new subject whose first state does not fit is guarded the same way.
+  EXPECT_EQ(cache.Upsert("b", StateAt(big, 2), false), Result::kUnstorable);
+  EXPECT_EQ(cache.Upsert("b", StateAt(3, 1), false), Result::kStale);
+  ReadSection section;
+  std::int64_t rev = 0;
+  EXPECT_EQ(Get(cache, "b", &rev), nullptr);
+}
+
+TEST(ConsentCacheTest, FullProfileTableMakesTheSubjectUncached) {
+  ConsentCache cache(0, /*max_profiles=*/2);
+  ASSERT_EQ(cache.Upsert("a", StateAt(1, 1), false), Result::kStored);
+  ASSERT_EQ(cache.Upsert("b", StateAt(2, 2), false), Result::kStored);
+  // Both profiles are in use: a third choice has no room.
+  EXPECT_EQ(cache.Upsert("a", StateAt(3, 3), false), Result::kUnstorable);
+  {
+    ReadSection section;
+    std::int64_t rev = 0;
+    EXPECT_EQ(Get(cache, "a", &rev), nullptr);
+    ASSERT_NE(Get(cache, "b", &rev), nullptr);
+  }
+  EXPECT_EQ(cache.Upsert("a", StateAt(2, 1), true), Result::kStale);
+  // "a" released profile 1, which is reused once no reader can hold it.
+  EXPECT_EQ(cache.Upsert("a", StateAt(4, 4), false), Result::kStored);
+  ReadSection section;
+  std::int64_t rev = 0;
+  const SubjectProfile* p = Get(cache, "a", &rev);
+  ASSERT_NE(p, nullptr);
+  EXPECT_EQ(rev, 4);
+  EXPECT_EQ(p->given, 4u);
+  EXPECT_LE(cache.profile_count(), 2u);
+}
+
+// Distinct choices over time (e.g. expiry times) reuse released profiles:
+// the table stays bounded by the profiles in use.
+TEST(ConsentCacheTest, ReleasedProfilesAreReused) {
+  ConsentCache cache(0, /*max_profiles=*/4);
+  for (int i = 1; i <= 2000; ++i) {
+    ASSERT_EQ(
+        cache.Upsert("a", StateAt(i, static_cast<std::uint64_t>(i)), false),
+        Result::kStored)
+        << i;
+  }
+  EXPECT_LE(cache.profile_count(), 4u);
+  ReadSection section;
+  std::int64_t rev = 0;
+  const SubjectProfile* p = Get(cache, "a", &rev);
+  ASSERT_NE(p, nullptr);
+  EXPECT_EQ(p->given, 2000u);
+}
+
+// A profile a reader still holds is not reused, however long it holds it.
+TEST(ConsentCacheTest, ProfileHeldByAnOpenSectionIsNotReused) {
+  ConsentCache cache(0, /*max_profiles=*/2);
+  ASSERT_EQ(cache.Upsert("a", StateAt(1, 1), false), Result::kStored);
+  std::int64_t rev = 0;
+  {
+    ReadSection section;
+    const SubjectProfile* held = Get(cache, "a", &rev);
+    ASSERT_NE(held, nullptr);
+    ASSERT_EQ(cache.Upsert("a", StateAt(2, 2), false), Result::kStored);
+    // Profile 1 is unused but held: no room for a third choice.
+    EXPECT_EQ(cache.Upsert("a", StateAt(3, 3), false), Result::kUnstorable);
+    EXPECT_EQ(held->given, 1u);
+    EXPECT_EQ(held->refused, ~std::uint64_t{1});
+  }
+  EXPECT_EQ(cache.Upsert("a", StateAt(4, 4), false), Result::kStored);
+}
+
+// Readers never see a torn state: every written state has refused == ~given.
+TEST(ConsentCacheTest, ReadersSeeConsistentStatesDuringWritesAndGrowth) {
+  ConsentCache cache;
+  std::atomic<bool> stop{false};
+  std::atomic<long> torn{0};
+  std::atomic<long> hits{0};
+  // Readers announce that they run and count full passes, so that the
+  // writer overlaps them and the test ends only after reads of the final
+  // state, however the threads are scheduled (no timing involved).
+  std::atomic<int> started{0};
+  std::atomic<long> passes{0};
+  std::vector<std::thread> readers;
+  for (int t = 0; t < 3; ++t) {
+    readers.emplace_back([&] {
+      started.fetch_add(1);
+      while (!stop.load(std::memory_order_relaxed)) {
+        for (int i = 0; i < 64; ++i) {
+          const std::string k = "k" + std::to_string(i);
+          // The profile read stays valid until the section ends.
+          ReadSection section;
+          std::int64_t rev = 0;
+          const SubjectProfile* p = Get(cache, k, &rev);
+          if (p != nullptr) {
+            hits.fetch_add(1, std::memory_order_relaxed);
+            if (p->refused != ~p->given) torn.fetch_add(1);
+            // The profile for revision r has given == r * constant.
+            if (p->given != static_cast<std::uint64_t>(rev) *
+                                std::uint64_t{0x9e3779b97f4a7c15} &&
+                rev != 1) {
+              torn.fetch_add(1);
+            }
+          }
+        }
+        passes.fetch_add(1);
+      }
+    });
+  }
+  while (started.load() < 3) std::this_thread::yield();
+  for (int round = 1; round <= 300; ++round) {
+    for (int i = 0; i < 64; ++i) {
+      cache.Upsert("k" + std::to_string(i),
+                   StateAt(round, static_cast<std::uint64_t>(round) *
+                                      std::uint64_t{0x9e3779b97f4a7c15}),
+                   false);
+    }
+    // Force growth with fresh keys while readers run.
+    if (round <= 300) {
+      cache.Upsert("grow" + std::to_string(round), StateAt(1, 0), false);
+    }
+  }
+  // Every key is present now. At most three passes (one per reader) were in
+  // flight; a fourth completed pass began after this point and must hit.
+  const long passes_after_writes = passes.load();
+  while (passes.load() < passes_after_writes + 4) std::this_thread::yield();
+  stop = true;
+  for (auto& r : readers) r.join();
+  EXPECT_EQ(torn.load(), 0);
+  EXPECT_GT(hits.load(), 0);
+}
+
+}  // namespace
+}  // namespace consentry::internal
