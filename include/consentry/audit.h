@@ -13,8 +13,11 @@
 //
 //   consentry::InMemoryAuditSink audit;
 //   auto guard = consentry::Guard::Create(policy, &store, &audit);
-//   ...
-//   for (const consentry::OwnedAuditEvent& e : audit.Events()) { ... }
+//   if (!guard.ok()) return guard.status();
+//   // ... checks ...
+//   for (const consentry::OwnedAuditEvent& e : audit.Events()) {
+//     std::cout << e.accessor << ": " << consentry::ReasonName(e.reason);
+//   }
 
 #ifndef CONSENTRY_AUDIT_H_
 #define CONSENTRY_AUDIT_H_

@@ -81,8 +81,9 @@
 //       consentry::AuditLog::Open(options);
 //   if (!log.ok()) return log.status();
 //   auto guard = consentry::Guard::Create(policy, &store, log->get());
-//   ...                                   // reads are audited
-//   (*log)->Flush();                      // everything so far is on disk
+//   // ... reads are audited ...
+//   absl::Status flushed = (*log)->Flush();  // all so far is on disk
+//   if (!flushed.ok()) return flushed;
 //   absl::StatusOr<consentry::AuditVerifyReport> report =
 //       consentry::VerifyAuditLog(options.directory);
 //   absl::StatusOr<std::unique_ptr<consentry::AuditLogReader>> reader =

@@ -20,19 +20,30 @@
 //
 // Example:
 //
-//   auto reader = *consentry::AuditLogReader::Open(dir);
-//   auto past = *reader->InTimeRange(now - absl::Hours(24 * 28), now -
-//   absl::Hours(24)); auto recent = *reader->InTimeRange(now - absl::Hours(24),
-//   now); consentry::LeakReport report = consentry::DetectLeaks(past, recent);
-//   for (const consentry::LeakFinding& f : report.findings) { ... }
+//   absl::StatusOr<std::unique_ptr<consentry::AuditLogReader>> reader =
+//       consentry::AuditLogReader::Open(dir);
+//   if (!reader.ok()) return reader.status();
+//   const absl::Duration day = absl::Hours(24);
+//   absl::StatusOr<std::vector<consentry::OwnedAuditEvent>> past =
+//       (*reader)->InTimeRange(now - 28 * day, now - day);
+//   absl::StatusOr<std::vector<consentry::OwnedAuditEvent>> recent =
+//       (*reader)->InTimeRange(now - day, now);
+//   if (!past.ok()) return past.status();
+//   if (!recent.ok()) return recent.status();
+//   consentry::LeakReport report = consentry::DetectLeaks(*past, *recent);
+//   for (const consentry::LeakFinding& f : report.findings) {
+//     std::cout << f.accessor << "\n";
+//   }
 //
 //   consentry::LeakScopeQuery q;
 //   q.accessors = {"ops-7"};
-//   q.from = now - absl::Hours(24);
+//   q.from = now - day;
 //   q.to = now;
 //   q.aware_at = now;
-//   consentry::LeakScope scope = *consentry::ScopeLeak(recent, q);
-//   std::cout << scope.Summary();
+//   absl::StatusOr<consentry::LeakScope> scope =
+//       consentry::ScopeLeak(*recent, q);
+//   if (!scope.ok()) return scope.status();
+//   std::cout << scope->Summary();
 
 #ifndef CONSENTRY_LEAK_H_
 #define CONSENTRY_LEAK_H_

@@ -11,10 +11,10 @@
 //
 // Example:
 //
-//   std::string ja = consentry::PurposeNotice(*policy,
-//   consentry::Language::kJa); std::string news =
-//   consentry::ChangeAnnouncement(diff, *policy,
-//                                                    consentry::Language::kEn);
+//   std::string ja =
+//       consentry::PurposeNotice(*policy, consentry::Language::kJa);
+//   std::string news =
+//       consentry::ChangeAnnouncement(diff, *policy, consentry::Language::kEn);
 
 #ifndef CONSENTRY_NOTICE_H_
 #define CONSENTRY_NOTICE_H_

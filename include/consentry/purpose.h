@@ -13,7 +13,7 @@
 //
 //   consentry::PurposeSet s;
 //   s.Add(billing);
-//   if (s.Contains(billing_calculation)) { ... }
+//   bool covered = s.Contains(billing_calculation);
 
 #ifndef CONSENTRY_PURPOSE_H_
 #define CONSENTRY_PURPOSE_H_

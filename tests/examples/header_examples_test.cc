@@ -1,0 +1,247 @@
+// Copyright 2026 The consentry Authors.
+// SPDX-License-Identifier: Apache-2.0
+//
+// Every public header's "Example:" block, compiled as written (the build
+// extracts each one with tests/examples/extract_example.cmake), so that an
+// example cannot rot. Each block is the body of a function whose parameters
+// are the names the example takes as given (a policy, a store, a Guard, ...).
+// Where the example needs nothing outside the process (no file path of a
+// real deployment, no database server), a test also runs it and checks
+// that it succeeds.
+
+#include <unistd.h>
+
+#include <cstdlib>
+#include <iostream>
+#include <memory>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/time/clock.h"
+#include "absl/time/time.h"
+#include "consentry/audit.h"
+#include "consentry/audit_log.h"
+#include "consentry/consent.h"
+#include "consentry/decision.h"
+#include "consentry/guard.h"
+#include "consentry/leak.h"
+#include "consentry/notice.h"
+#include "consentry/options.h"
+#include "consentry/policy.h"
+#include "consentry/policy_diff.h"
+#include "consentry/postgres_store.h"
+#include "consentry/proto_io.h"
+#include "consentry/purpose.h"
+#include "consentry/requests.h"
+#include "consentry/retention.h"
+#include "consentry/sqlite_store.h"
+#include "gtest/gtest.h"
+#include "tests/testing/guard_fixture.h"
+#include "tests/testing/status_matchers.h"
+
+// The examples are written for a reader: they leave some statuses unused
+// and declare names that shadow the given ones.
+#pragma GCC diagnostic ignored "-Wshadow"
+#pragma GCC diagnostic ignored "-Wunused-variable"
+#pragma GCC diagnostic ignored "-Wunused-but-set-variable"
+#pragma GCC diagnostic ignored "-Wunused-result"
+#pragma GCC diagnostic ignored "-Wunused-parameter"
+
+namespace consentry::examples {
+namespace {
+
+using std::shared_ptr;
+
+absl::Status AuditExample(shared_ptr<const CompiledPolicy> policy,
+                          ConsentStore& store) {
+  {
+#include "audit.h.inc"
+  }
+  return absl::OkStatus();
+}
+
+// Compiled only: it opens files or servers of a deployment.
+[[maybe_unused]] absl::Status AuditLogExample(shared_ptr<const CompiledPolicy> policy,
+                             ConsentStore& store) {
+  {
+#include "audit_log.h.inc"
+  }
+  return absl::OkStatus();
+}
+
+absl::Status ConsentExample() {
+  {
+#include "consent.h.inc"
+    if (!rev.ok()) return rev.status();
+  }
+  return absl::OkStatus();
+}
+
+absl::Status DecisionExample(Guard& guard, const AccessContext& ctx,
+                             const CategoryRef& category) {
+  {
+#include "decision.h.inc"
+    if (!d.ok()) return d.status();
+  }
+  return absl::OkStatus();
+}
+
+// Compiled only: it opens files or servers of a deployment.
+[[maybe_unused]] absl::Status LeakExample(const std::string& dir, absl::Time now) {
+  {
+#include "leak.h.inc"
+  }
+  return absl::OkStatus();
+}
+
+absl::Status NoticeExample(shared_ptr<const CompiledPolicy> policy,
+                           const v1::PolicyDiff& diff) {
+  {
+#include "notice.h.inc"
+    if (ja.empty() || news.empty()) return absl::InternalError("empty text");
+  }
+  return absl::OkStatus();
+}
+
+absl::Status OptionsExample() {
+  {
+#include "options.h.inc"
+  }
+  return absl::OkStatus();
+}
+
+absl::Status PolicyExample() {
+  {
+#include "policy.h.inc"
+  }
+  return absl::OkStatus();
+}
+
+absl::Status PolicyDiffExample(const v1::Policy& old_proto,
+                               const v1::Policy& new_proto) {
+  {
+#include "policy_diff.h.inc"
+    if (!diff.ok()) return diff.status();
+  }
+  return absl::OkStatus();
+}
+
+// Compiled only: it opens files or servers of a deployment.
+[[maybe_unused]] absl::Status PostgresStoreExample(shared_ptr<const CompiledPolicy> policy,
+                                  AuditSink& audit) {
+  {
+#include "postgres_store.h.inc"
+  }
+  return absl::OkStatus();
+}
+
+absl::Status ProtoIoExample(const std::string& bytes) {
+  {
+#include "proto_io.h.inc"
+    if (!r.ok()) return r.status();
+  }
+  return absl::OkStatus();
+}
+
+absl::Status PurposeExample(PurposeIndex billing,
+                            PurposeIndex billing_calculation) {
+  {
+#include "purpose.h.inc"
+    if (!covered) return absl::InternalError("descendant not covered");
+  }
+  return absl::OkStatus();
+}
+
+absl::Status RequestsExample(shared_ptr<const CompiledPolicy> policy,
+                             ConsentStore& consent_store, AuditSink& audit) {
+  {
+#include "requests.h.inc"
+    if (!outcome.ok()) return outcome.status();
+  }
+  return absl::OkStatus();
+}
+
+absl::Status RetentionExample(shared_ptr<const CompiledPolicy> policy,
+                              const std::vector<RecordTags>& all_tags) {
+  {
+#include "retention.h.inc"
+  }
+  return absl::OkStatus();
+}
+
+// Compiled only: it opens files or servers of a deployment.
+[[maybe_unused]] absl::Status SqliteStoreExample(shared_ptr<const CompiledPolicy> policy,
+                                AuditSink& audit) {
+  {
+#include "sqlite_store.h.inc"
+  }
+  return absl::OkStatus();
+}
+
+using ::consentry::testing::DefaultPolicy;
+using ::consentry::testing::SourcePath;
+
+class HeaderExamplesTest : public ::consentry::testing::GuardFixture {};
+
+TEST_F(HeaderExamplesTest, AuditExampleRuns) {
+  InMemoryConsentStore store;
+  EXPECT_OK(AuditExample(DefaultPolicy(), store));
+}
+
+TEST_F(HeaderExamplesTest, ConsentExampleRuns) { EXPECT_OK(ConsentExample()); }
+
+TEST_F(HeaderExamplesTest, DecisionExampleRuns) {
+  EXPECT_OK(DecisionExample(*guard_, Ctx("billing-service", "billing.calculation"),
+                            Cat("billing")));
+}
+
+TEST_F(HeaderExamplesTest, NoticeAndPolicyDiffExamplesRun) {
+  absl::StatusOr<v1::Policy> proto =
+      LoadPolicyFile(SourcePath("policies/default.textproto"));
+  ASSERT_OK(proto.status());
+  absl::StatusOr<v1::PolicyDiff> diff = DiffPolicies(*proto, *proto);
+  ASSERT_OK(diff.status());
+  EXPECT_OK(NoticeExample(DefaultPolicy(), *diff));
+  EXPECT_OK(PolicyDiffExample(*proto, *proto));
+}
+
+TEST_F(HeaderExamplesTest, OptionsExampleRuns) { EXPECT_OK(OptionsExample()); }
+
+TEST_F(HeaderExamplesTest, PolicyExampleRunsFromTheSourceTree) {
+  ASSERT_EQ(chdir(CONSENTRY_SOURCE_DIR), 0);
+  absl::Status s = PolicyExample();
+  ASSERT_EQ(chdir(CONSENTRY_SOURCE_DIR "/tests"), 0);
+  EXPECT_OK(s);
+}
+
+TEST_F(HeaderExamplesTest, ProtoIoExampleReportsABadRecord) {
+  EXPECT_OK(ProtoIoExample(R"({"subjectId": "s-1"})"));
+  EXPECT_EQ(ProtoIoExample("{not json").code(),
+            absl::StatusCode::kInvalidArgument);
+}
+
+TEST_F(HeaderExamplesTest, PurposeExampleRuns) {
+  std::shared_ptr<const CompiledPolicy> policy = DefaultPolicy();
+  absl::StatusOr<PurposeIndex> billing = policy->FindPurpose("billing");
+  absl::StatusOr<PurposeIndex> calculation =
+      policy->FindPurpose("billing.calculation");
+  ASSERT_OK(billing.status());
+  ASSERT_OK(calculation.status());
+  EXPECT_OK(PurposeExample(*billing, *calculation));
+}
+
+TEST_F(HeaderExamplesTest, RequestsExampleRuns) {
+  InMemoryConsentStore consent_store;
+  InMemoryAuditSink audit;
+  EXPECT_OK(RequestsExample(DefaultPolicy(), consent_store, audit));
+}
+
+TEST_F(HeaderExamplesTest, RetentionExampleRuns) {
+  EXPECT_OK(RetentionExample(DefaultPolicy(), {}));
+}
+
+}  // namespace
+}  // namespace consentry::examples
