@@ -37,6 +37,8 @@ want() { local s; for s in "${stages[@]}"; do [ "$s" = "$1" ] && return 0; done;
 
 scripts/install-deps.sh
 scripts/check-programs.sh
+# The dependency rule between the library's subsystems (docs/architecture.md).
+scripts/check-layering.sh
 JOBS=${JOBS:-$(nproc)}
 BUILD=${BUILD_DIR:-build}
 FUZZ_SECONDS=${FUZZ_SECONDS:-20}
@@ -52,7 +54,8 @@ SAN_FLAGS=(-G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo
            -DCMAKE_C_COMPILER=clang -DCMAKE_CXX_COMPILER=clang++
            -DCONSENTRY_BUILD_TESTS=ON
            -DCONSENTRY_BUILD_BENCHMARKS=OFF -DCONSENTRY_BUILD_EXAMPLES=OFF
-           -DCONSENTRY_INSTALL=OFF)
+           -DCONSENTRY_INSTALL=OFF
+           -DCONSENTRY_WITH_SQLITE=ON -DCONSENTRY_WITH_POSTGRES=ON)
 
 configure_asan() {
   cmake -S . -B build-asan "${SAN_FLAGS[@]}" -DCONSENTRY_SANITIZE=address \
@@ -67,7 +70,8 @@ if want build; then
   cmake -S . -B "$BUILD" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo \
     -DCONSENTRY_BUILD_TESTS=ON -DCONSENTRY_BUILD_EXAMPLES=ON \
     -DCONSENTRY_BUILD_BENCHMARKS=ON -DCONSENTRY_INSTALL=ON \
-    -DCONSENTRY_BUILD_FUZZERS=OFF -DCONSENTRY_SANITIZE=
+    -DCONSENTRY_BUILD_FUZZERS=OFF -DCONSENTRY_SANITIZE= \
+    -DCONSENTRY_WITH_SQLITE=ON -DCONSENTRY_WITH_POSTGRES=ON
   cmake --build "$BUILD" -j "$JOBS"
   ctest --test-dir "$BUILD" -j "$JOBS" --output-on-failure --timeout 600 \
     --no-tests=error

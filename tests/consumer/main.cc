@@ -1,7 +1,9 @@
 // Copyright 2026 The consentry Authors.
 // SPDX-License-Identifier: Apache-2.0
 //
-// Builds against the installed headers and library only.
+// Builds against the installed headers and libraries only: the core
+// (consentry::consentry) and the SQLite store (consentry::consentry_sqlite).
+// Usage: consumer <directory for the consent database>
 
 #include <iostream>
 
@@ -11,17 +13,27 @@
 #include "consentry/projection.h"
 #include "consentry/protected.h"
 #include "consentry/proto_io.h"
+#include "consentry/sqlite_store.h"
 #include "reading.pb.h"
 
-int main() {
+int main(int argc, char** argv) {
+  if (argc != 2) {
+    std::cerr << "usage: consumer <directory>\n";
+    return 2;
+  }
   auto policy = consentry::LoadAndCompilePolicy(DEFAULT_POLICY);
   if (!policy.ok()) {
     std::cerr << policy.status() << "\n";
     return 1;
   }
-  consentry::InMemoryConsentStore store;
+  auto store = consentry::SqliteConsentStore::Open(std::string(argv[1]) +
+                                                  "/consent.db");
+  if (!store.ok()) {
+    std::cerr << store.status() << "\n";
+    return 1;
+  }
   consentry::InMemoryAuditSink audit;
-  auto guard = consentry::Guard::Create(*policy, &store, &audit);
+  auto guard = consentry::Guard::Create(*policy, store->get(), &audit);
   if (!guard.ok()) return 1;
   auto ctx = (*guard)->Context("billing-service", "billing.calculation");
   auto tags = (*guard)->Tag("s1", "billing", {"billing"});

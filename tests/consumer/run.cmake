@@ -28,5 +28,10 @@ endif()
 run(${CMAKE_COMMAND} -S ${SOURCE_DIR}/tests/consumer -B ${WORK_DIR}/build
     -G ${GENERATOR} -DCMAKE_PREFIX_PATH=${prefix} -DCMAKE_BUILD_TYPE=Release)
 run(${CMAKE_COMMAND} --build ${WORK_DIR}/build)
-run(${WORK_DIR}/build/consumer)
+run(${WORK_DIR}/build/consumer ${WORK_DIR})
+message(STATUS "${out}")
+# The PostgreSQL consumer, on the tests' throwaway server.
+file(READ $ENV{CONSENTRY_PG_CONNINFO_FILE} conninfo)
+string(STRIP "${conninfo}" conninfo)
+run(${WORK_DIR}/build/consumer_postgres ${conninfo})
 message(STATUS "${out}")
