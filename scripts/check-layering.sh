@@ -60,21 +60,21 @@ allowed() {
 
 violations=0
 checked=0
-while IFS= read -r file; do
-  case "$file" in
-    src/*/*) who=${file#src/}; who=${who%%/*} ;;
-    include/consentry/*) who=$(public_subsystem "${file#include/consentry/}") ;;
+while IFS= read -r path; do
+  case "$path" in
+    src/*/*) who=${path#src/}; who=${who%%/*} ;;
+    include/consentry/*) who=$(public_subsystem "${path#include/consentry/}") ;;
     *) continue ;;
   esac
   if [ "$who" = unknown ]; then
-    echo "$file: public header of no subsystem: add it to scripts/check-layering.sh" >&2
+    echo "$path: public header of no subsystem: add it to scripts/check-layering.sh" >&2
     violations=$((violations + 1))
     continue
   fi
   case "$who" in
     util|core|audit|store|access|compliance|testing) ;;
     *)
-      echo "$file: src/$who/ is no subsystem: add it to scripts/check-layering.sh" >&2
+      echo "$path: src/$who/ is no subsystem: add it to scripts/check-layering.sh" >&2
       violations=$((violations + 1))
       continue ;;
   esac
@@ -88,15 +88,14 @@ while IFS= read -r file; do
       *) continue ;;
     esac
     if [ "$what" = testing ] && [ "$who" != testing ]; then
-      echo "$file:$line: includes $inc: test peers are for tests only" >&2
+      echo "$path:$line: includes $inc: test peers are for tests only" >&2
       violations=$((violations + 1))
     elif ! allowed "$who" "$what" "$kind"; then
-      echo "$file:$line: includes $inc: $who may not use $what's $kind code" >&2
+      echo "$path:$line: includes $inc: $who may not use $what's $kind code" >&2
       violations=$((violations + 1))
     fi
-  done < <(grep -n '^#include "' "$file" || true)
-done < <(git ls-files src include/consentry 2>/dev/null ||
-         find src include/consentry -type f)
+  done < <(grep -n '^#include "' "$path" || true)
+done < <(find src include/consentry -type f | LC_ALL=C sort)
 
 if [ "$violations" -gt 0 ]; then
   echo "check-layering: $violations violation(s) in $checked files" >&2
