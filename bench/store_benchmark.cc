@@ -18,7 +18,7 @@
 //                                        vs.
 //   BM_Baseline_PostgresNotifyRoundTrip  a bare NOTIFY from this process
 //                                        heard by LISTEN in the child.
-//   The PostgreSQL pair needs CONSENTRY_PG_CONNINFO (see docs/notes/issue4.md).
+//   The PostgreSQL pair needs CONSENTRY_PG_CONNINFO (see docs/benchmarks.md).
 
 #include <libpq-fe.h>
 #include <poll.h>
