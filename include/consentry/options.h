@@ -63,16 +63,10 @@ struct GuardOptions {
   // on the writer's thread (in memory) report no heartbeat and are never
   // stale.
   //
-  // The default, 10 s, is the trade-off between two failures. Longer, a
-  // feed that stopped (a dead poller, a lost connection) lets a withdrawal
-  // made elsewhere go unenforced for that long. Shorter, a healthy but
-  // briefly stalled feed (a database restart, a long write lock, a paused
-  // host) denies consent-based reads that were allowed. A healthy idle feed
-  // refreshes its heartbeat every `SqliteStoreOptions::poll_interval` (20
-  // ms) or `PostgresStoreOptions::heartbeat_interval` (200 ms), far inside
-  // the bound; keep the bound at least ten of those intervals. Set
-  // `absl::InfiniteDuration()` to disable the bound (a stopped feed then
-  // silently serves the cache as it was).
+  // Keep it at least ten heartbeat intervals of the store (20 ms SQLite
+  // poll, 200 ms PostgreSQL heartbeat); the trade-off behind the default:
+  // docs/design/stores.md. `absl::InfiniteDuration()` disables the bound
+  // (a stopped feed then silently serves the cache as it was).
   absl::Duration max_feed_staleness = absl::Seconds(10);
 };
 

@@ -19,16 +19,9 @@
 //     whole projection: no partial copy is returned.
 //   * The rules are compiled once per message type into a plan, and the
 //     clearing for each set of denied categories into a program; both are
-//     cached. For a generated class whose `<file>.consentry.cc` (written by
-//     protoc-gen-consentry; see consentry/field_access.h) is linked in, the
-//     walks read and clear fields through the class's own accessors, several
-//     times cheaper per field than protobuf reflection; other types
-//     (dynamic messages included) use reflection, with the same result.
-//     A projection costs one walk over the record (categories
-//     present, unknown fields), the checks, a copy, and the program's
-//     operations: none when nothing present is denied and the record has
-//     no unknown fields; otherwise a `ClearField` per denied field and a
-//     visit to each sub-message that holds both denied and allowed fields.
+//     cached. Generated field access (consentry/field_access.h) makes the
+//     walks cheaper than reflection, with the same result. The cost model:
+//     docs/design/projection.md.
 //   * A sub-message or element of a repeated message field that is left
 //     empty by clearing is removed (its presence alone would tell
 //     something); a map entry whose message value is emptied stays, as its
@@ -40,10 +33,12 @@
 //
 // Example:
 //
-//   // health.proto: message Measurement { string member_id = 1
-//   //   [(consentry.v1.subject_id) = true, (consentry.v1.category) =
-//   "identity"];
-//   //   double weight_kg = 2 [(consentry.v1.category) = "measurement"]; ... }
+//   // health.proto:
+//   //   message Measurement {
+//   //     string member_id = 1 [(consentry.v1.subject_id) = true,
+//   //                           (consentry.v1.category) = "identity"];
+//   //     double weight_kg = 2 [(consentry.v1.category) = "measurement"];
+//   //   }
 //   consentry::Projector projector(*guard);
 //   absl::StatusOr<consentry::AccessContext> stats =
 //       guard->Context("statistics-job", "statistics.measurement");
@@ -96,15 +91,10 @@ struct ProjectorOptions {
 // type's plan and the program for its denied categories are cached. Does
 // not own the Guard, which must outlive the Projector.
 //
-// Plans are compiled once per message type, and the operations of a
-// projection once per (message type, set of categories denied), rather than
-// per (type, purpose): which categories a field holds does not depend on the
-// purpose, and what a purpose may see depends on the subject's consent,
-// decided per record by the Guard. A type has at most one program per
-// subset of its categories (in practice a handful: one per combination of
-// decisions seen). Category ids in a plan stay valid across
-// `Guard::SetPolicy` (the Guard resolves them by name; a category the new
-// policy lacks denies).
+// Plans and programs are cached per message type and per set of denied
+// categories (not per purpose; see docs/design/projection.md). Category ids
+// in a plan stay valid across `Guard::SetPolicy` (resolved by name; a
+// category the new policy lacks denies).
 // REQUIRES: the descriptors of projected types (their pool, for dynamic
 // messages) outlive the Projector.
 class CONSENTRY_EXPORT Projector {

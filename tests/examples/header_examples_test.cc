@@ -33,6 +33,7 @@
 #include "consentry/policy.h"
 #include "consentry/policy_diff.h"
 #include "consentry/postgres_store.h"
+#include "consentry/projection.h"
 #include "consentry/proto_io.h"
 #include "consentry/purpose.h"
 #include "consentry/requests.h"
@@ -40,6 +41,7 @@
 #include "consentry/sqlite_store.h"
 #include "gtest/gtest.h"
 #include "tests/testing/guard_fixture.h"
+#include "projection_test.pb.h"
 #include "tests/testing/status_matchers.h"
 
 // The examples are written for a reader: they leave some statuses unused
@@ -138,6 +140,16 @@ absl::Status PolicyDiffExample(const v1::Policy& old_proto,
   return absl::OkStatus();
 }
 
+template <typename Measurement>
+absl::Status ProjectionExample(std::unique_ptr<Guard>& guard,
+                               const Measurement& measurement) {
+  {
+#include "projection.h.inc"
+    if (!view->member_id().empty()) return absl::InternalError("identity");
+  }
+  return absl::OkStatus();
+}
+
 absl::Status ProtoIoExample(const std::string& bytes) {
   {
 #include "proto_io.h.inc"
@@ -215,6 +227,14 @@ TEST_F(HeaderExamplesTest, PolicyExampleRunsFromTheSourceTree) {
   absl::Status s = PolicyExample();
   ASSERT_EQ(chdir(CONSENTRY_SOURCE_DIR "/tests"), 0);
   EXPECT_OK(s);
+}
+
+TEST_F(HeaderExamplesTest, ProjectionExampleRuns) {
+  Set("member-7", "statistics.measurement", v1::CONSENT_STATE_GIVEN);
+  test::Record record;
+  record.set_member_id("member-7");
+  record.set_weight_kg(61.2);
+  EXPECT_OK(ProjectionExample(guard_, record));
 }
 
 TEST_F(HeaderExamplesTest, ProtoIoExampleReportsABadRecord) {
