@@ -12,8 +12,10 @@
 // Example:
 //
 //   consentry::PurposeSet s;
-//   s.Add(billing);
-//   bool covered = s.Contains(billing_calculation);
+//   s.Add(billing);          // the purpose alone: a set holds what is added
+//   bool alone = s.Contains(billing_calculation);                // false
+//   bool covered =
+//       policy.descendants(billing).Contains(billing_calculation);  // true
 
 #ifndef CONSENTRY_PURPOSE_H_
 #define CONSENTRY_PURPOSE_H_

@@ -2,7 +2,7 @@
 // SPDX-License-Identifier: Apache-2.0
 //
 // Every public header's "Example:" block, compiled as written (the build
-// extracts each one with tests/examples/extract_example.cmake), so that an
+// extracts each one with tests/examples/extract_example.sh), so that an
 // example cannot rot. Each block is the body of a function whose parameters
 // are the names the example takes as given (a policy, a store, a Guard, ...).
 // Where the example needs nothing outside the process (no file path of a
@@ -158,11 +158,11 @@ absl::Status ProtoIoExample(const std::string& bytes) {
   return absl::OkStatus();
 }
 
-absl::Status PurposeExample(PurposeIndex billing,
+absl::Status PurposeExample(const CompiledPolicy& policy, PurposeIndex billing,
                             PurposeIndex billing_calculation) {
   {
 #include "purpose.h.inc"
-    if (!covered) return absl::InternalError("descendant not covered");
+    if (alone || !covered) return absl::InternalError("hierarchy misread");
   }
   return absl::OkStatus();
 }
@@ -250,7 +250,7 @@ TEST_F(HeaderExamplesTest, PurposeExampleRuns) {
       policy->FindPurpose("billing.calculation");
   ASSERT_OK(billing.status());
   ASSERT_OK(calculation.status());
-  EXPECT_OK(PurposeExample(*billing, *calculation));
+  EXPECT_OK(PurposeExample(*policy, *billing, *calculation));
 }
 
 TEST_F(HeaderExamplesTest, RequestsExampleRuns) {
