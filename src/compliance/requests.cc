@@ -18,8 +18,8 @@
 #include "google/protobuf/descriptor.h"
 #include "google/protobuf/message.h"
 #include "google/protobuf/stubs/common.h"
-#include "src/util/mutex.h"
 #include "src/compliance/request_answers.h"
+#include "src/util/mutex.h"
 #include "src/util/status_macros.h"
 
 namespace consentry {
@@ -486,8 +486,27 @@ struct RequestDesk::Impl {
     AddTransition(r, to, step, actor, *note, Now());
     // Nothing the desk writes may fail the check a store applies on read.
     RETURN_IF_ERROR(ValidateRequestRecord(r));
+    return AuditAndCommit(r, actor, step);
+  }
+
+  // Audits `step` of `r`, then writes `r` back. The event goes first, so
+  // that an audit outage stops the step; when the write then fails or loses
+  // a race, a `<step>:not_committed` event retracts it, so that no event
+  // stands for a step the store does not hold.
+  absl::StatusOr<v1::SubjectRequest> AuditAndCommit(const v1::SubjectRequest& r,
+                                                    absl::string_view actor,
+                                                    absl::string_view step) {
     RETURN_IF_ERROR(Audit(r, actor, step));
-    return requests->Update(r);
+    absl::StatusOr<v1::SubjectRequest> stored = requests->Update(r);
+    if (stored.ok()) return stored;
+    const std::string retraction = absl::StrCat(step, ":not_committed");
+    if (absl::Status s = Audit(r, actor, retraction); !s.ok()) {
+      return absl::Status(
+          stored.status().code(),
+          absl::StrCat(stored.status().message(), "; the '", step,
+                       "' audit event stands without the step: ", s.message()));
+    }
+    return stored.status();
   }
 
   absl::Status ValidateIntake(const v1::SubjectRequest& in) const;
@@ -1163,8 +1182,7 @@ absl::StatusOr<RequestOutcome> RequestDesk::Execute(absl::string_view id,
 
   Impl::AddTransition(r, v1::REQUEST_STATE_EXECUTED, "executed", actor, "",
                       d.Now());
-  RETURN_IF_ERROR(d.Audit(r, actor, "executed"));
-  ASSIGN_OR_RETURN(out.request, d.requests->Update(r));
+  ASSIGN_OR_RETURN(out.request, d.AuditAndCommit(r, actor, "executed"));
   return out;
 }
 
