@@ -5,20 +5,17 @@
 
 #include <sqlite3.h>
 
-#include <algorithm>
-#include <atomic>
 #include <chrono>
 #include <string>
-#include <thread>
 #include <utility>
 #include <vector>
 
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
-#include "src/store/feed_dispatcher.h"
+#include "src/store/feed_runner.h"
+#include "src/store/stored_record.h"
 #include "src/util/mutex.h"
 #include "src/util/status_macros.h"
-#include "src/store/stored_record.h"
 
 namespace consentry {
 namespace {
@@ -126,26 +123,13 @@ class StmtUse {
   Stmt& s_;
 };
 
-google::protobuf::Timestamp ToTimestamp(std::int64_t ns) {
-  google::protobuf::Timestamp t;
-  std::int64_t secs = ns / 1'000'000'000;
-  std::int64_t rem = ns % 1'000'000'000;
-  if (rem < 0) {
-    rem += 1'000'000'000;
-    --secs;
-  }
-  t.set_seconds(secs);
-  t.set_nanos(static_cast<std::int32_t>(rem));
-  return t;
-}
-
 }  // namespace
 
 struct SqliteConsentStore::Impl {
   std::string path;
   SqliteStoreOptions options;
 
-  internal::FeedDispatcher feed;
+  internal::FeedRunner feed;
 
   internal::Mutex mu;
   sqlite3* db ABSL_GUARDED_BY(mu) = nullptr;
@@ -161,12 +145,6 @@ struct SqliteConsentStore::Impl {
   internal::Mutex poll_mu;
   internal::CondVar poll_cv;
   bool stop ABSL_GUARDED_BY(poll_mu) = false;
-  bool poller_started ABSL_GUARDED_BY(poll_mu) = false;
-  std::thread poller;
-  // Highest revision the poller has delivered (poller thread only, under
-  // the feed's order mutex).
-  Revision polled ABSL_GUARDED_BY(feed.order_mu()) = 0;
-  std::atomic<std::int64_t> heartbeat_ns{0};
 
   ~Impl() {
     {
@@ -174,7 +152,7 @@ struct SqliteConsentStore::Impl {
       stop = true;
     }
     poll_cv.NotifyAll();
-    if (poller.joinable()) poller.join();
+    feed.Join();
     internal::MutexLock lock(&mu);
     // close_v2 defers the close until the statements (members) finalize.
     sqlite3_close_v2(db);
@@ -344,31 +322,15 @@ struct SqliteConsentStore::Impl {
     return out;
   }
 
-  // One poll: deliver every change after `polled`.
-  bool PollOnce() {
-    // The heartbeat is the time before the reads: every change committed
-    // by then is delivered when the loop ends.
-    const std::int64_t started = absl::GetCurrentTimeNanos();
-    internal::MutexLock order(&feed.order_mu());
-    for (;;) {
-      absl::StatusOr<std::vector<v1::ConsentRecord>> batch;
-      {
-        internal::MutexLock lock(&mu);
-        batch = ChangesSinceLocked(polled, 1000);
-      }
-      if (!batch.ok()) return false;
-      if (batch->empty()) break;
-      polled = std::max(polled, batch->back().revision());
-      feed.Deliver(*batch);
-    }
-    heartbeat_ns.store(started, std::memory_order_release);
-    return true;
-  }
-
+  // The feed thread: catches up every `poll_interval` until `stop`; a
+  // failed read is retried at the next poll.
   void PollLoop() {
     const auto interval = absl::ToChronoNanoseconds(options.poll_interval);
     for (;;) {
-      PollOnce();
+      (void)feed.CatchUp([this](Revision after) {
+        internal::MutexLock lock(&mu);
+        return ChangesSinceLocked(after, 1000);
+      });
       internal::MutexLock lock(&poll_mu);
       if (poll_cv.WaitFor(
               &poll_mu, interval,
@@ -566,35 +528,20 @@ absl::StatusOr<Revision> SqliteConsentStore::LatestRevision() {
 
 std::unique_ptr<Subscription> SqliteConsentStore::Watch(
     ConsentListener listener) {
-  std::unique_ptr<Subscription> sub = impl_->feed.Add(std::move(listener));
-  bool start = false;
-  {
-    internal::MutexLock lock(&impl_->poll_mu);
-    if (!impl_->poller_started) {
-      impl_->poller_started = true;
-      start = true;
-    }
-  }
-  if (start) {
-    // Begin the feed at the current revision: earlier state is read with
-    // Get / ChangesSince by whoever needs it.
-    {
-      internal::MutexLock order(&impl_->feed.order_mu());
-      internal::MutexLock lock(&impl_->mu);
-      absl::StatusOr<Revision> latest = impl_->MaxRevisionLocked();
-      impl_->polled = latest.ok() ? *latest : 0;
-    }
-    impl_->heartbeat_ns.store(absl::GetCurrentTimeNanos(),
-                              std::memory_order_release);
-    Impl* raw = impl_.get();
-    impl_->poller = std::thread([raw] { raw->PollLoop(); });
-  }
-  return sub;
+  // The feed begins at the current revision: earlier state is read with
+  // Get / ChangesSince by whoever needs it.
+  Impl* raw = impl_.get();
+  return impl_->feed.Watch(
+      std::move(listener),
+      [raw] {
+        internal::MutexLock lock(&raw->mu);
+        return raw->MaxRevisionLocked();
+      },
+      [raw] { raw->PollLoop(); });
 }
 
 absl::Time SqliteConsentStore::FeedHeartbeat() {
-  const std::int64_t ns = impl_->heartbeat_ns.load(std::memory_order_acquire);
-  return ns == 0 ? absl::InfiniteFuture() : absl::FromUnixNanos(ns);
+  return impl_->feed.Heartbeat();
 }
 
 absl::StatusOr<std::vector<v1::ConsentHistoryEntry>>
@@ -608,15 +555,10 @@ SqliteConsentStore::History(absl::string_view subject_id) {
     const int rc = sqlite3_step(h.get());
     if (rc == SQLITE_DONE) break;
     if (rc != SQLITE_ROW) return impl_->Error(rc, "read consent history");
-    v1::ConsentHistoryEntry& e = out.emplace_back();
-    e.set_revision(h.ColumnInt(0));
-    *e.mutable_commit_time() = ToTimestamp(h.ColumnInt(1));
-    if (!e.mutable_change()->ParseFromString(h.ColumnBlob(2)) ||
-        !e.mutable_state()->ParseFromString(h.ColumnBlob(3))) {
-      return absl::DataLossError(absl::StrCat(
-          "consent store '", impl_->path, "': history entry at revision ",
-          e.revision(), " of subject '", subject_id, "' does not parse"));
-    }
+    RETURN_IF_ERROR(internal::ParseHistoryEntry(
+        h.ColumnInt(0), h.ColumnInt(1), h.ColumnBlob(2), h.ColumnBlob(3),
+        subject_id, absl::StrCat("consent store '", impl_->path, "'"),
+        &out.emplace_back()));
   }
   return out;
 }
