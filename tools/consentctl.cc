@@ -788,35 +788,6 @@ std::string EnumTail(std::string name, absl::string_view prefix) {
   return name;
 }
 
-// The recipient registry of --registry, checked against --policy (which
-// it keeps a reference to).
-struct LoadedRegistry {
-  std::shared_ptr<const consentry::CompiledPolicy> policy;
-  std::unique_ptr<const consentry::RecipientRegistry> registry;
-};
-
-// Loads --policy and --registry. Returns the exit status of a failure, or
-// `kExitOk` with `out` filled.
-int LoadRegistry(const ParsedArgs& a, LoadedRegistry& out) {
-  auto policy = consentry::LoadAndCompilePolicy(a.Get("policy"));
-  if (!policy.ok()) return Fail(a.Get("policy"), policy.status());
-  auto format = consentry::FormatFromPath(a.Get("registry"));
-  if (!format.ok()) return Fail("registry", format.status());
-  auto data = consentry::ReadFileToString(a.Get("registry"));
-  if (!data.ok()) return Fail("registry", data.status());
-  v1::RecipientRegistry proto;
-  if (absl::Status s =
-          consentry::ParseMessage(*data, *format, proto, a.Get("registry"));
-      !s.ok()) {
-    return Fail("registry", s);
-  }
-  auto registry = consentry::RecipientRegistry::Create(proto, **policy);
-  if (!registry.ok()) return Fail("registry", registry.status());
-  out.policy = *std::move(policy);
-  out.registry = *std::move(registry);
-  return kExitOk;
-}
-
 // `recipients list`: each recipient with its kind, vetting and whether it
 // may receive data at `now`.
 void PrintRecipients(const consentry::RecipientRegistry& registry,
@@ -917,7 +888,10 @@ int RunRecipients(const std::string& sub,
     }
   }
   LoadedRegistry loaded;
-  if (int rc = LoadRegistry(a, loaded); rc != kExitOk) return rc;
+  if (int rc = LoadRegistry(a, a.Get("policy"), "registry", loaded);
+      rc != kExitOk) {
+    return rc;
+  }
   const bool json = a.Bool("json");
   if (sub == "list") {
     PrintRecipients(*loaded.registry, now, json);
@@ -948,6 +922,27 @@ absl::StatusOr<std::unique_ptr<consentry::ConsentStore>> OpenStore(
       args.Get("sqlite", "consent.db"), options);
   if (!sqlite.ok()) return sqlite.status();
   return std::unique_ptr<consentry::ConsentStore>(std::move(*sqlite));
+}
+
+int LoadRegistry(const ParsedArgs& a, absl::string_view policy_what,
+                 absl::string_view registry_what, LoadedRegistry& out) {
+  auto policy = consentry::LoadAndCompilePolicy(a.Get("policy"));
+  if (!policy.ok()) return Fail(policy_what, policy.status());
+  auto format = consentry::FormatFromPath(a.Get("registry"));
+  if (!format.ok()) return Fail(registry_what, format.status());
+  auto data = consentry::ReadFileToString(a.Get("registry"));
+  if (!data.ok()) return Fail(registry_what, data.status());
+  v1::RecipientRegistry proto;
+  if (absl::Status s =
+          consentry::ParseMessage(*data, *format, proto, a.Get("registry"));
+      !s.ok()) {
+    return Fail(registry_what, s);
+  }
+  auto registry = consentry::RecipientRegistry::Create(proto, **policy);
+  if (!registry.ok()) return Fail(registry_what, registry.status());
+  out.policy = *std::move(policy);
+  out.registry = *std::move(registry);
+  return kExitOk;
 }
 
 }  // namespace consentctl

@@ -442,22 +442,13 @@ int AppendDueRecipients(const ParsedArgs& a, absl::Time to, int due_days,
                     "<p class=\"none\">No recipient registry given "
                     "(--registry, --policy).</p>\n");
   } else {
-    auto policy = consentry::LoadAndCompilePolicy(a.Get("policy"));
-    if (!policy.ok()) return Fail("report: policy", policy.status());
-    auto format = consentry::FormatFromPath(a.Get("registry"));
-    if (!format.ok()) return Fail("report: registry", format.status());
-    auto data = consentry::ReadFileToString(a.Get("registry"));
-    if (!data.ok()) return Fail("report: registry", data.status());
-    v1::RecipientRegistry proto;
-    if (absl::Status s =
-            consentry::ParseMessage(*data, *format, proto, a.Get("registry"));
-        !s.ok()) {
-      return Fail("report: registry", s);
+    LoadedRegistry loaded;
+    if (int rc = LoadRegistry(a, "report: policy", "report: registry", loaded);
+        rc != kExitOk) {
+      return rc;
     }
-    auto registry = consentry::RecipientRegistry::Create(proto, **policy);
-    if (!registry.ok()) return Fail("report: registry", registry.status());
     auto due = consentry::RecipientsDueForMonitoring(
-        **registry, to, absl::Hours(24) * due_days);
+        *loaded.registry, to, absl::Hours(24) * due_days);
     if (due.empty()) {
       absl::StrAppend(&html, "<p class=\"ok\">No recipient due within ",
                       due_days, " days.</p>\n");
