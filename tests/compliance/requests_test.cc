@@ -89,6 +89,14 @@ class RequestDeskTest : public GuardFixture {
     desk_ = *std::move(d);
   }
 
+  // A desk like `desk_` on another request store.
+  std::unique_ptr<RequestDesk> DeskOn(RequestStore* requests) {
+    absl::StatusOr<std::unique_ptr<RequestDesk>> d = RequestDesk::Create(
+        DefaultPolicyForDesk(), &store_, requests, &audit_, options_);
+    EXPECT_TRUE(d.ok()) << d.status();
+    return d.ok() ? *std::move(d) : nullptr;
+  }
+
   std::shared_ptr<const CompiledPolicy> DefaultPolicyForDesk() {
     return guard_->policy();
   }
@@ -562,13 +570,12 @@ absl::flat_hash_map<std::string, int> ClaimedSteps(
 
 TEST_F(RequestDeskTest, FailedCommitLeavesNoEventClaimingTheStep) {
   FailingCommits store(&requests_);
-  absl::StatusOr<std::unique_ptr<RequestDesk>> desk = RequestDesk::Create(
-      DefaultPolicyForDesk(), &store_, &store, &audit_, options_);
-  ASSERT_OK(desk);
+  std::unique_ptr<RequestDesk> desk = DeskOn(&store);
+  ASSERT_NE(desk, nullptr);
   const std::string id = Receive(Intake(v1::REQUEST_KIND_DISCLOSURE));
   audit_.Clear();
   store.mode = FailingCommits::Mode::kUnavailable;
-  EXPECT_THAT((*desk)->SendForm(id, kWindow),
+  EXPECT_THAT(desk->SendForm(id, kWindow),
               StatusIs(absl::StatusCode::kUnavailable, HasSubstr("disk gone")));
   EXPECT_EQ(State(id), v1::REQUEST_STATE_RECEIVED);
   EXPECT_EQ(ClaimedSteps(RequestEvents())["form_sent"], 0);
@@ -579,19 +586,18 @@ TEST_F(RequestDeskTest, FailedCommitLeavesNoEventClaimingTheStep) {
 
   // The step succeeds once the store takes it, with one claiming event.
   store.mode = FailingCommits::Mode::kPass;
-  ASSERT_OK((*desk)->SendForm(id, kWindow));
+  ASSERT_OK(desk->SendForm(id, kWindow));
   EXPECT_EQ(ClaimedSteps(RequestEvents())["form_sent"], 1);
 }
 
 TEST_F(RequestDeskTest, LostRaceLeavesNoEventClaimingTheStep) {
   FailingCommits store(&requests_);
-  absl::StatusOr<std::unique_ptr<RequestDesk>> desk = RequestDesk::Create(
-      DefaultPolicyForDesk(), &store_, &store, &audit_, options_);
-  ASSERT_OK(desk);
+  std::unique_ptr<RequestDesk> desk = DeskOn(&store);
+  ASSERT_NE(desk, nullptr);
   const std::string id = ToProcessing(Intake(v1::REQUEST_KIND_SUSPENSION));
   audit_.Clear();
   store.mode = FailingCommits::Mode::kLoseRace;
-  EXPECT_THAT((*desk)->Execute(id, kOfficer),
+  EXPECT_THAT(desk->Execute(id, kOfficer),
               StatusIs(absl::StatusCode::kAborted, HasSubstr("version")));
   EXPECT_EQ(State(id), v1::REQUEST_STATE_PROCESSING);
   absl::flat_hash_map<std::string, int> claimed = ClaimedSteps(RequestEvents());
@@ -604,9 +610,9 @@ TEST_F(RequestDeskTest, LostRaceLeavesNoEventClaimingTheStep) {
   EXPECT_EQ(restrictions, 1);
 
   store.mode = FailingCommits::Mode::kLoseRace;
-  EXPECT_THAT((*desk)->Refuse(id, kOfficer, v1::REFUSAL_GROUND_FEE_NOT_PAID,
-                              "not paid"),
-              StatusIs(absl::StatusCode::kAborted, HasSubstr("version")));
+  EXPECT_THAT(
+      desk->Refuse(id, kOfficer, v1::REFUSAL_GROUND_FEE_NOT_PAID, "not paid"),
+      StatusIs(absl::StatusCode::kAborted, HasSubstr("version")));
   EXPECT_EQ(ClaimedSteps(RequestEvents())["refused"], 0);
   EXPECT_EQ(State(id), v1::REQUEST_STATE_PROCESSING);
 }
