@@ -149,56 +149,44 @@ int PolicyLint(const std::vector<std::string>& argv) {
   return status.ok() ? kExitOk : kExitCheckFailed;
 }
 
-int PolicyCompile(const std::vector<std::string>& argv) {
-  Command cmd{"policy compile",
-              "FILE",
-              "Compiles a policy and prints a summary of its tables: purposes "
-              "with their hierarchy, categories, accessors, the basis of each "
-              "(category, purpose) pair, retention limits and re-consent "
-              "requirements.",
-              {JsonFlag()},
-              1,
-              1};
-  ParsedArgs a;
-  if (int rc = Parse(cmd, argv, a); rc >= 0) return rc;
-  auto policy = consentry::LoadAndCompilePolicy(a.positional[0]);
-  if (!policy.ok()) return Fail(a.positional[0], policy.status());
-  const consentry::CompiledPolicy& p = **policy;
-  if (a.Bool("json")) {
-    std::cout << "{\"version\":" << JsonString(p.version())
-              << ",\"purposes\":[";
+// `policy compile --json`: the purposes, the categories with their uses,
+// the accessor count.
+void PrintPolicyJson(const consentry::CompiledPolicy& p) {
+  std::cout << "{\"version\":" << JsonString(p.version()) << ",\"purposes\":[";
+  for (int i = 0; i < p.purpose_count(); ++i) {
+    auto pi = static_cast<consentry::PurposeIndex>(i);
+    std::cout << (i ? "," : "") << "{\"id\":" << JsonString(p.purpose_id(pi))
+              << ",\"parent\":"
+              << (p.parent(pi) < 0 ? std::string("null")
+                                   : JsonString(p.purpose_id(
+                                         static_cast<consentry::PurposeIndex>(
+                                             p.parent(pi)))))
+              << "}";
+  }
+  std::cout << "],\"categories\":[";
+  for (int c = 0; c < p.category_count(); ++c) {
+    auto ci = static_cast<consentry::CategoryIndex>(c);
+    std::cout << (c ? "," : "") << "{\"id\":" << JsonString(p.category_id(ci))
+              << ",\"special\":" << (p.special(ci) ? "true" : "false")
+              << ",\"uses\":{";
+    bool first = true;
     for (int i = 0; i < p.purpose_count(); ++i) {
       auto pi = static_cast<consentry::PurposeIndex>(i);
-      std::cout << (i ? "," : "") << "{\"id\":" << JsonString(p.purpose_id(pi))
-                << ",\"parent\":"
-                << (p.parent(pi) < 0 ? std::string("null")
-                                     : JsonString(p.purpose_id(
-                                           static_cast<consentry::PurposeIndex>(
-                                               p.parent(pi)))))
-                << "}";
+      consentry::Basis b = p.basis(ci, pi);
+      if (b == consentry::Basis::kNotAllowed) continue;
+      std::cout << (first ? "" : ",") << JsonString(p.purpose_id(pi)) << ":"
+                << JsonString(consentry::BasisName(b));
+      first = false;
     }
-    std::cout << "],\"categories\":[";
-    for (int c = 0; c < p.category_count(); ++c) {
-      auto ci = static_cast<consentry::CategoryIndex>(c);
-      std::cout << (c ? "," : "") << "{\"id\":" << JsonString(p.category_id(ci))
-                << ",\"special\":" << (p.special(ci) ? "true" : "false")
-                << ",\"uses\":{";
-      bool first = true;
-      for (int i = 0; i < p.purpose_count(); ++i) {
-        auto pi = static_cast<consentry::PurposeIndex>(i);
-        consentry::Basis b = p.basis(ci, pi);
-        if (b == consentry::Basis::kNotAllowed) continue;
-        std::cout << (first ? "" : ",") << JsonString(p.purpose_id(pi)) << ":"
-                  << JsonString(consentry::BasisName(b));
-        first = false;
-      }
-      std::cout << "}}";
-    }
-    std::cout << "],\"accessors\":" << p.accessor_count()
-              << ",\"has_reconsent\":" << (p.has_reconsent() ? "true" : "false")
-              << "}\n";
-    return kExitOk;
+    std::cout << "}}";
   }
+  std::cout << "],\"accessors\":" << p.accessor_count()
+            << ",\"has_reconsent\":" << (p.has_reconsent() ? "true" : "false")
+            << "}\n";
+}
+
+// The policy's size, and its purposes with their parents.
+void PrintPurposes(const consentry::CompiledPolicy& p) {
   std::cout << "policy " << p.version() << ": " << p.purpose_count()
             << " purposes, " << p.category_count() << " categories, "
             << p.accessor_count() << " accessors\n\npurposes:\n";
@@ -214,6 +202,10 @@ int PolicyCompile(const std::vector<std::string>& argv) {
     if (p.per_occasion().Contains(pi)) std::cout << "  [per occasion]";
     std::cout << "\n";
   }
+}
+
+// The categories and their flags.
+void PrintCategories(const consentry::CompiledPolicy& p) {
   std::cout << "\ncategories:\n";
   for (int c = 0; c < p.category_count(); ++c) {
     auto ci = static_cast<consentry::CategoryIndex>(c);
@@ -222,6 +214,10 @@ int PolicyCompile(const std::vector<std::string>& argv) {
               << (p.requires_specific_consent(ci) ? "  [specific consent]" : "")
               << (p.has_retention(ci) ? "  [retention]" : "") << "\n";
   }
+}
+
+// The accessors and the purposes each may declare.
+void PrintAccessors(const consentry::CompiledPolicy& p) {
   std::cout << "\naccessors (purposes they may declare):\n";
   for (int i = 0; i < p.accessor_count(); ++i) {
     auto ai = static_cast<consentry::AccessorIndex>(i);
@@ -233,6 +229,10 @@ int PolicyCompile(const std::vector<std::string>& argv) {
     std::cout << "  " << p.accessor_id(ai) << ": " << absl::StrJoin(ps, ", ")
               << "\n";
   }
+}
+
+// The basis of each (category, purpose) pair, one letter a pair.
+void PrintBasisTable(const consentry::CompiledPolicy& p) {
   std::cout << "\nbasis table (N necessary, I opt-in, O opt-out, . not "
                "allowed); columns are purposes in the order above:\n";
   for (int c = 0; c < p.category_count(); ++c) {
@@ -243,6 +243,10 @@ int PolicyCompile(const std::vector<std::string>& argv) {
     }
     std::cout << absl::StrFormat("  %-24s %s\n", p.category_id(ci), row);
   }
+}
+
+// Retention limits, re-consent and the minimum cohort size.
+void PrintLimits(const consentry::CompiledPolicy& p) {
   std::cout << "\nretention limits:\n";
   int limits = 0;
   for (int c = 0; c < p.category_count(); ++c) {
@@ -262,6 +266,32 @@ int PolicyCompile(const std::vector<std::string>& argv) {
   std::cout << "\nre-consent required after material changes: "
             << (p.has_reconsent() ? "yes" : "no")
             << "\nminimum cohort size: " << p.min_cohort_size() << "\n";
+}
+
+int PolicyCompile(const std::vector<std::string>& argv) {
+  Command cmd{"policy compile",
+              "FILE",
+              "Compiles a policy and prints a summary of its tables: purposes "
+              "with their hierarchy, categories, accessors, the basis of each "
+              "(category, purpose) pair, retention limits and re-consent "
+              "requirements.",
+              {JsonFlag()},
+              1,
+              1};
+  ParsedArgs a;
+  if (int rc = Parse(cmd, argv, a); rc >= 0) return rc;
+  auto policy = consentry::LoadAndCompilePolicy(a.positional[0]);
+  if (!policy.ok()) return Fail(a.positional[0], policy.status());
+  const consentry::CompiledPolicy& p = **policy;
+  if (a.Bool("json")) {
+    PrintPolicyJson(p);
+    return kExitOk;
+  }
+  PrintPurposes(p);
+  PrintCategories(p);
+  PrintAccessors(p);
+  PrintBasisTable(p);
+  PrintLimits(p);
   return kExitOk;
 }
 
@@ -758,6 +788,70 @@ std::string EnumTail(std::string name, absl::string_view prefix) {
   return name;
 }
 
+// `recipients list`: each recipient with its kind, vetting and whether it
+// may receive data at `now`.
+void PrintRecipients(const consentry::RecipientRegistry& registry,
+                     absl::Time now, bool json) {
+  if (json) std::cout << "[";
+  bool first = true;
+  for (const v1::Recipient& r : registry.proto().recipients()) {
+    consentry::Reason st = consentry::RecipientRegistry::StatusAt(r, now);
+    absl::Time due = consentry::RecipientRegistry::MonitoringDue(r);
+    const std::string kind =
+        EnumTail(v1::RecipientKind_Name(r.kind()), "RECIPIENT_KIND_");
+    const std::string vetting =
+        EnumTail(v1::VettingStatus_Name(r.vetting_status()), "VETTING_STATUS_");
+    const std::string may = st == consentry::Reason::kUnspecified
+                                ? "yes"
+                                : std::string(consentry::ReasonName(st));
+    if (json) {
+      std::cout << (first ? "" : ",") << "{\"id\":" << JsonString(r.id())
+                << ",\"name\":" << JsonString(r.name())
+                << ",\"kind\":" << JsonString(kind)
+                << ",\"vetting\":" << JsonString(vetting)
+                << ",\"may_receive\":" << JsonString(may)
+                << ",\"monitoring_due\":" << JsonString(TimeText(due)) << "}";
+    } else {
+      std::cout << absl::StrFormat("%-20s %-22s %-10s may receive: %-30s %s\n",
+                                   r.id(), kind, vetting, may,
+                                   due == absl::InfiniteFuture()
+                                       ? ""
+                                       : "monitoring due " + TimeText(due));
+    }
+    first = false;
+  }
+  if (json) std::cout << "]\n";
+}
+
+// `recipients due`: the recipients due for monitoring within `days` of
+// `now`. Returns the exit status: `kExitCheckFailed` when any is overdue.
+int PrintDue(const consentry::RecipientRegistry& registry, absl::Time now,
+             int days, bool json) {
+  auto due = consentry::RecipientsDueForMonitoring(registry, now,
+                                                   absl::Hours(24) * days);
+  bool overdue = false;
+  if (json) std::cout << "[";
+  for (std::size_t i = 0; i < due.size(); ++i) {
+    const consentry::MonitoringDueEntry& e = due[i];
+    overdue |= e.overdue;
+    if (json) {
+      std::cout << (i ? "," : "") << "{\"id\":" << JsonString(e.recipient_id)
+                << ",\"name\":" << JsonString(e.name)
+                << ",\"due\":" << JsonString(TimeText(e.due))
+                << ",\"overdue\":" << (e.overdue ? "true" : "false") << "}";
+    } else {
+      std::cout << (e.overdue ? "OVERDUE " : "due     ") << TimeText(e.due)
+                << "  " << e.recipient_id << "  " << e.name << "\n";
+    }
+  }
+  if (json) {
+    std::cout << "]\n";
+  } else if (due.empty()) {
+    std::cout << "no recipient due within " << days << " days\n";
+  }
+  return overdue ? kExitCheckFailed : kExitOk;
+}
+
 int RunRecipients(const std::string& sub,
                   const std::vector<std::string>& argv) {
   if (sub != "list" && sub != "due") {
@@ -793,80 +887,21 @@ int RunRecipients(const std::string& sub,
       return UsageError(cmd, s.message());
     }
   }
-  auto policy = consentry::LoadAndCompilePolicy(a.Get("policy"));
-  if (!policy.ok()) return Fail(a.Get("policy"), policy.status());
-  auto format = consentry::FormatFromPath(a.Get("registry"));
-  if (!format.ok()) return Fail("registry", format.status());
-  auto data = consentry::ReadFileToString(a.Get("registry"));
-  if (!data.ok()) return Fail("registry", data.status());
-  v1::RecipientRegistry proto;
-  if (absl::Status s =
-          consentry::ParseMessage(*data, *format, proto, a.Get("registry"));
-      !s.ok()) {
-    return Fail("registry", s);
+  LoadedRegistry loaded;
+  if (int rc = LoadRegistry(a, a.Get("policy"), "registry", loaded);
+      rc != kExitOk) {
+    return rc;
   }
-  auto registry = consentry::RecipientRegistry::Create(proto, **policy);
-  if (!registry.ok()) return Fail("registry", registry.status());
   const bool json = a.Bool("json");
   if (sub == "list") {
-    if (json) std::cout << "[";
-    bool first = true;
-    for (const v1::Recipient& r : (*registry)->proto().recipients()) {
-      consentry::Reason st = consentry::RecipientRegistry::StatusAt(r, now);
-      absl::Time due = consentry::RecipientRegistry::MonitoringDue(r);
-      const std::string kind =
-          EnumTail(v1::RecipientKind_Name(r.kind()), "RECIPIENT_KIND_");
-      const std::string vetting = EnumTail(
-          v1::VettingStatus_Name(r.vetting_status()), "VETTING_STATUS_");
-      const std::string may = st == consentry::Reason::kUnspecified
-                                  ? "yes"
-                                  : std::string(consentry::ReasonName(st));
-      if (json) {
-        std::cout << (first ? "" : ",") << "{\"id\":" << JsonString(r.id())
-                  << ",\"name\":" << JsonString(r.name())
-                  << ",\"kind\":" << JsonString(kind)
-                  << ",\"vetting\":" << JsonString(vetting)
-                  << ",\"may_receive\":" << JsonString(may)
-                  << ",\"monitoring_due\":" << JsonString(TimeText(due)) << "}";
-      } else {
-        std::cout << absl::StrFormat(
-            "%-20s %-22s %-10s may receive: %-30s %s\n", r.id(), kind, vetting,
-            may,
-            due == absl::InfiniteFuture() ? ""
-                                          : "monitoring due " + TimeText(due));
-      }
-      first = false;
-    }
-    if (json) std::cout << "]\n";
+    PrintRecipients(*loaded.registry, now, json);
     return kExitOk;
   }
   int days = 0;
   if (!absl::SimpleAtoi(a.Get("within-days"), &days) || days < 0) {
     return UsageError(cmd, "--within-days must be a non-negative number");
   }
-  auto due = consentry::RecipientsDueForMonitoring(**registry, now,
-                                                   absl::Hours(24) * days);
-  bool overdue = false;
-  if (json) std::cout << "[";
-  for (std::size_t i = 0; i < due.size(); ++i) {
-    const consentry::MonitoringDueEntry& e = due[i];
-    overdue |= e.overdue;
-    if (json) {
-      std::cout << (i ? "," : "") << "{\"id\":" << JsonString(e.recipient_id)
-                << ",\"name\":" << JsonString(e.name)
-                << ",\"due\":" << JsonString(TimeText(e.due))
-                << ",\"overdue\":" << (e.overdue ? "true" : "false") << "}";
-    } else {
-      std::cout << (e.overdue ? "OVERDUE " : "due     ") << TimeText(e.due)
-                << "  " << e.recipient_id << "  " << e.name << "\n";
-    }
-  }
-  if (json) {
-    std::cout << "]\n";
-  } else if (due.empty()) {
-    std::cout << "no recipient due within " << days << " days\n";
-  }
-  return overdue ? kExitCheckFailed : kExitOk;
+  return PrintDue(*loaded.registry, now, days, json);
 }
 
 }  // namespace
@@ -887,6 +922,27 @@ absl::StatusOr<std::unique_ptr<consentry::ConsentStore>> OpenStore(
       args.Get("sqlite", "consent.db"), options);
   if (!sqlite.ok()) return sqlite.status();
   return std::unique_ptr<consentry::ConsentStore>(std::move(*sqlite));
+}
+
+int LoadRegistry(const ParsedArgs& a, absl::string_view policy_what,
+                 absl::string_view registry_what, LoadedRegistry& out) {
+  auto policy = consentry::LoadAndCompilePolicy(a.Get("policy"));
+  if (!policy.ok()) return Fail(policy_what, policy.status());
+  auto format = consentry::FormatFromPath(a.Get("registry"));
+  if (!format.ok()) return Fail(registry_what, format.status());
+  auto data = consentry::ReadFileToString(a.Get("registry"));
+  if (!data.ok()) return Fail(registry_what, data.status());
+  v1::RecipientRegistry proto;
+  if (absl::Status s =
+          consentry::ParseMessage(*data, *format, proto, a.Get("registry"));
+      !s.ok()) {
+    return Fail(registry_what, s);
+  }
+  auto registry = consentry::RecipientRegistry::Create(proto, **policy);
+  if (!registry.ok()) return Fail(registry_what, registry.status());
+  out.policy = *std::move(policy);
+  out.registry = *std::move(registry);
+  return kExitOk;
 }
 
 }  // namespace consentctl

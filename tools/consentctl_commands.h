@@ -5,8 +5,8 @@
 // -----------------------------------------------------------------------------
 //
 // The subcommand groups of `consentctl`, each in its own file, and the store
-// opening they share. Each `Run*` takes the subcommand name (e.g. "show")
-// and the words after it, and returns the exit status.
+// and registry opening they share. Each `Run*` takes the subcommand name (e.g.
+// "show") and the words after it, and returns the exit status.
 
 #ifndef CONSENTRY_TOOLS_CONSENTCTL_COMMANDS_H_
 #define CONSENTRY_TOOLS_CONSENTCTL_COMMANDS_H_
@@ -16,8 +16,11 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
 #include "consentctl_cli.h"
 #include "consentry/consent.h"
+#include "consentry/policy.h"
+#include "consentry/recipients.h"
 
 namespace consentctl {
 
@@ -25,6 +28,19 @@ namespace consentctl {
 // Errors: those of `SqliteConsentStore::Open` / `PostgresConsentStore::Open`.
 absl::StatusOr<std::unique_ptr<consentry::ConsentStore>> OpenStore(
     const ParsedArgs& args, bool create_if_missing);
+
+// The recipient registry of --registry, checked against --policy (which
+// it keeps a reference to).
+struct LoadedRegistry {
+  std::shared_ptr<const consentry::CompiledPolicy> policy;
+  std::unique_ptr<const consentry::RecipientRegistry> registry;
+};
+
+// Loads --policy and --registry; a failure is reported as `policy_what` or
+// `registry_what`. Returns the exit status: `kExitOk` with `out` filled, or
+// that of the failure.
+int LoadRegistry(const ParsedArgs& a, absl::string_view policy_what,
+                 absl::string_view registry_what, LoadedRegistry& out);
 
 int RunRequest(const std::string& sub, const std::vector<std::string>& args);
 int RunAudit(const std::string& sub, const std::vector<std::string>& args);

@@ -156,99 +156,90 @@ svg.chart text{font-size:10px;fill:#5b6475}svg.chart text.ct{font-size:12px;fill
 @media print{.card{break-inside:avoid}}
 )css";
 
-}  // namespace
+// The report's period and limits, from the flags.
+struct ReportOptions {
+  absl::Time from;
+  absl::Time to;
+  int recent_hours = 0;
+  int top = 0;
+  int due_days = 0;
+  std::string bucket_name;
+  absl::Duration bucket;
+  std::int64_t buckets = 0;
+};
 
-int RunReport(const std::vector<std::string>& argv) {
-  std::vector<Flag> flags = {
-      {"html", "FILE", "where to write the report; required", ""},
-      {"audit-dir", "DIR", "the access log; required", ""},
-      {"requests-dir", "DIR", "request files (see 'request --help')",
-       "requests"},
-      {"registry", "FILE", "the recipient registry (with --policy)", ""},
-      PolicyFlag(false),
-      {"from", "TIME", "start of the period (default: --days before --to)", ""},
-      {"to", "TIME", "end of the period (default: now)", ""},
-      {"days", "N", "length of the period when --from is not given", "14"},
-      {"bucket", "day|hour", "width of the chart bars", "day"},
-      {"recent-hours", "N",
-       "leak detection: the recent window, checked against the rest of "
-       "the period",
-       "24"},
-      {"top", "N", "charts for at most N accessors and N purposes", "12"},
-      {"due-within-days", "N", "recipients due for monitoring within N days",
-       "30"}};
-  Command cmd{"report",
-              "",
-              "Writes one self-contained HTML file for the privacy officer: "
-              "decisions and denials over time per accessor and per purpose "
-              "(inline SVG charts), flagged accessors, requests in progress "
-              "and recipients due for monitoring. No scripts, no network.",
-              flags,
-              0,
-              0};
-  ParsedArgs a;
-  if (int rc = Parse(cmd, argv, a); rc >= 0) return rc;
-  if (!a.Has("html")) return UsageError(cmd, "--html is required");
-  if (!a.Has("audit-dir")) return UsageError(cmd, "--audit-dir is required");
-  if (a.Has("registry") != a.Has("policy")) {
-    return UsageError(cmd, "--registry and --policy go together");
-  }
-  absl::Time to = absl::Now();
+// Reads the period, the bucket and the limits. Errors: `kInvalidArgument`
+// with the usage message.
+absl::Status ParseReportOptions(const ParsedArgs& a, ReportOptions& o) {
+  o.to = absl::Now();
   if (a.Has("to")) {
-    if (absl::Status s = ParseTimeFlag("to", a.Get("to"), to); !s.ok()) {
-      return UsageError(cmd, s.message());
+    if (absl::Status s = ParseTimeFlag("to", a.Get("to"), o.to); !s.ok()) {
+      return s;
     }
   }
-  int days = 0, recent_hours = 0, top = 0, due_days = 0;
+  int days = 0;
   if (!absl::SimpleAtoi(a.Get("days"), &days) || days <= 0 ||
-      !absl::SimpleAtoi(a.Get("recent-hours"), &recent_hours) ||
-      recent_hours <= 0 || !absl::SimpleAtoi(a.Get("top"), &top) || top <= 0 ||
-      !absl::SimpleAtoi(a.Get("due-within-days"), &due_days) || due_days < 0) {
-    return UsageError(cmd,
-                      "--days, --recent-hours, --top and "
-                      "--due-within-days must be positive numbers");
+      !absl::SimpleAtoi(a.Get("recent-hours"), &o.recent_hours) ||
+      o.recent_hours <= 0 || !absl::SimpleAtoi(a.Get("top"), &o.top) ||
+      o.top <= 0 || !absl::SimpleAtoi(a.Get("due-within-days"), &o.due_days) ||
+      o.due_days < 0) {
+    return absl::InvalidArgumentError(
+        "--days, --recent-hours, --top and "
+        "--due-within-days must be positive numbers");
   }
-  absl::Time from = to - absl::Hours(24) * days;
+  o.from = o.to - absl::Hours(24) * days;
   if (a.Has("from")) {
-    if (absl::Status s = ParseTimeFlag("from", a.Get("from"), from); !s.ok()) {
-      return UsageError(cmd, s.message());
+    if (absl::Status s = ParseTimeFlag("from", a.Get("from"), o.from);
+        !s.ok()) {
+      return s;
     }
   }
-  if (from >= to) return UsageError(cmd, "--from must be before --to");
-  const std::string bucket_name = a.Get("bucket");
-  if (bucket_name != "day" && bucket_name != "hour") {
-    return UsageError(cmd, "--bucket must be day or hour");
+  if (o.from >= o.to) {
+    return absl::InvalidArgumentError("--from must be before --to");
   }
-  const absl::Duration bucket =
-      bucket_name == "day" ? absl::Hours(24) : absl::Hours(1);
-  const std::int64_t buckets = std::min<std::int64_t>(
-      2000, (to - from + bucket - absl::Nanoseconds(1)) / bucket);
+  o.bucket_name = a.Get("bucket");
+  if (o.bucket_name != "day" && o.bucket_name != "hour") {
+    return absl::InvalidArgumentError("--bucket must be day or hour");
+  }
+  o.bucket = o.bucket_name == "day" ? absl::Hours(24) : absl::Hours(1);
+  o.buckets = std::min<std::int64_t>(
+      2000, (o.to - o.from + o.bucket - absl::Nanoseconds(1)) / o.bucket);
+  return absl::OkStatus();
+}
 
-  auto events = ReadEvents(a.Get("audit-dir"), from, to);
-  if (!events.ok()) return Fail("report: access log", events.status());
-
+// Decisions per bucket: all, per accessor and per purpose.
+struct Tally {
   std::vector<std::string> labels;
-  for (std::int64_t i = 0; i < buckets; ++i) {
-    labels.push_back(
-        absl::FormatTime(bucket_name == "day" ? "%m-%d" : "%d %H:00",
-                         from + bucket * i, absl::UTCTimeZone()));
+  Series all;
+  std::map<std::string, Series> per_accessor;
+  std::map<std::string, Series> per_purpose;
+};
+
+// Counts the allowed and denied decisions of `events` in each bucket.
+Tally CountDecisions(const std::vector<consentry::OwnedAuditEvent>& events,
+                     const ReportOptions& o) {
+  Tally t;
+  for (std::int64_t i = 0; i < o.buckets; ++i) {
+    t.labels.push_back(
+        absl::FormatTime(o.bucket_name == "day" ? "%m-%d" : "%d %H:00",
+                         o.from + o.bucket * i, absl::UTCTimeZone()));
   }
   auto empty = [&] {
     Series s;
-    s.allowed.assign(static_cast<std::size_t>(buckets), 0);
-    s.denied.assign(static_cast<std::size_t>(buckets), 0);
+    s.allowed.assign(static_cast<std::size_t>(o.buckets), 0);
+    s.denied.assign(static_cast<std::size_t>(o.buckets), 0);
     return s;
   };
-  Series all = empty();
-  std::map<std::string, Series> per_accessor, per_purpose;
-  for (const consentry::OwnedAuditEvent& e : *events) {
-    const absl::Time t = absl::FromUnixNanos(e.time_unix_nanos);
-    std::int64_t b = (t - from) / bucket;
-    if (b < 0 || b >= buckets) continue;
+  t.all = empty();
+  for (const consentry::OwnedAuditEvent& e : events) {
+    const absl::Time when = absl::FromUnixNanos(e.time_unix_nanos);
+    std::int64_t b = (when - o.from) / o.bucket;
+    if (b < 0 || b >= o.buckets) continue;
     const auto i = static_cast<std::size_t>(b);
     for (Series* s :
-         {&all, &per_accessor.try_emplace(e.accessor, empty()).first->second,
-          &per_purpose.try_emplace(e.purpose, empty()).first->second}) {
+         {&t.all,
+          &t.per_accessor.try_emplace(e.accessor, empty()).first->second,
+          &t.per_purpose.try_emplace(e.purpose, empty()).first->second}) {
       if (e.allowed()) {
         ++s->allowed[i];
         ++s->total_allowed;
@@ -258,38 +249,11 @@ int RunReport(const std::vector<std::string>& argv) {
       }
     }
   }
+  return t;
+}
 
-  // Leak detection: the recent window against the rest of the period.
-  const absl::Time split = std::max(from, to - absl::Hours(recent_hours));
-  std::vector<consentry::OwnedAuditEvent> base, recent;
-  for (const consentry::OwnedAuditEvent& e : *events) {
-    (absl::FromUnixNanos(e.time_unix_nanos) < split ? base : recent)
-        .push_back(e);
-  }
-  consentry::LeakReport leaks = consentry::DetectLeaks(base, recent);
-
-  std::string html;
-  absl::StrAppend(
-      &html,
-      "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
-      "<meta name=\"viewport\" content=\"width=device-width\">"
-      "<title>consentry privacy report</title><style>",
-      kStyle, "</style></head><body>\n<h1>Privacy officer report</h1>\n",
-      "<p class=\"meta\">Period ", Html(TimeText(from)), " to ",
-      Html(TimeText(to)), " &middot; generated ", Html(TimeText(absl::Now())),
-      " &middot; access log <code>", Html(a.Get("audit-dir")),
-      "</code> &middot; ", events->size(), " events</p>\n");
-
-  // Summary.
-  absl::StrAppend(&html,
-                  "<h2 id=\"summary\">Summary</h2>\n<table><tr>"
-                  "<th>Decisions</th><th>Allowed</th><th>Denied</th>"
-                  "<th>Accessors</th><th>Flagged accessors</th></tr><tr>",
-                  "<td class=\"num\">", all.total_allowed + all.total_denied,
-                  "</td><td class=\"num\">", all.total_allowed,
-                  "</td><td class=\"num\">", all.total_denied,
-                  "</td><td class=\"num\">", per_accessor.size(),
-                  "</td><td class=\"num\">");
+// Each accessor with a finding, once, in the order of the findings.
+std::vector<std::string> FlaggedAccessors(const consentry::LeakReport& leaks) {
   std::vector<std::string> flagged;
   for (const consentry::LeakFinding& f : leaks.findings) {
     if (std::find(flagged.begin(), flagged.end(), f.accessor) ==
@@ -297,67 +261,109 @@ int RunReport(const std::vector<std::string>& argv) {
       flagged.push_back(f.accessor);
     }
   }
-  absl::StrAppend(&html, flagged.size(), "</td></tr></table>\n");
+  return flagged;
+}
 
-  // Charts.
+// The page head, the period line and the summary table.
+void AppendHeader(const ReportOptions& o, const std::string& audit_dir,
+                  std::size_t events, const Tally& t, std::size_t flagged,
+                  std::string& html) {
+  absl::StrAppend(
+      &html,
+      "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
+      "<meta name=\"viewport\" content=\"width=device-width\">"
+      "<title>consentry privacy report</title><style>",
+      kStyle, "</style></head><body>\n<h1>Privacy officer report</h1>\n",
+      "<p class=\"meta\">Period ", Html(TimeText(o.from)), " to ",
+      Html(TimeText(o.to)), " &middot; generated ", Html(TimeText(absl::Now())),
+      " &middot; access log <code>", Html(audit_dir), "</code> &middot; ",
+      events, " events</p>\n");
+  absl::StrAppend(
+      &html,
+      "<h2 id=\"summary\">Summary</h2>\n<table><tr>"
+      "<th>Decisions</th><th>Allowed</th><th>Denied</th>"
+      "<th>Accessors</th><th>Flagged accessors</th></tr><tr>",
+      "<td class=\"num\">", t.all.total_allowed + t.all.total_denied,
+      "</td><td class=\"num\">", t.all.total_allowed, "</td><td class=\"num\">",
+      t.all.total_denied, "</td><td class=\"num\">", t.per_accessor.size(),
+      "</td><td class=\"num\">");
+  absl::StrAppend(&html, flagged, "</td></tr></table>\n");
+}
+
+// One breakdown (per accessor or per purpose): a table of every key with
+// its denial rate, flagged accessors marked, and charts for the `top`
+// busiest keys.
+void AppendBreakdown(const std::string& id, const std::string& heading,
+                     const std::map<std::string, Series>& m,
+                     const std::string& what,
+                     const std::vector<std::string>& flagged,
+                     const std::vector<std::string>& labels, int top,
+                     std::string& html) {
+  std::vector<std::pair<std::int64_t, std::string>> order;
+  for (const auto& [k, s] : m) {
+    order.emplace_back(-(s.total_allowed + s.total_denied), k);
+  }
+  std::sort(order.begin(), order.end());
+  absl::StrAppend(
+      &html, "<h2 id=\"", id, "\">", heading, "</h2>\n<table><tr><th>", what,
+      "</th><th>Allowed</th><th>Denied</th><th>Denial rate</th></tr>\n");
+  for (const auto& [neg, k] : order) {
+    const Series& s = m.at(k);
+    const std::int64_t total = s.total_allowed + s.total_denied;
+    const bool is_flagged =
+        what == "Accessor" &&
+        std::find(flagged.begin(), flagged.end(), k) != flagged.end();
+    absl::StrAppendFormat(
+        &html,
+        "<tr><td%s>%s%s</td><td class=\"num\">%d</td><td class=\"num\">%d"
+        "</td><td class=\"num\">%.1f%%</td></tr>\n",
+        is_flagged ? " class=\"flag\"" : "", Html(k.empty() ? "(none)" : k),
+        is_flagged ? " &#9873; flagged" : "", s.total_allowed, s.total_denied,
+        total ? 100.0 * static_cast<double>(s.total_denied) /
+                    static_cast<double>(total)
+              : 0.0);
+  }
+  absl::StrAppend(&html, "</table>\n<div class=\"grid2\">\n");
+  int shown = 0;
+  for (const auto& [neg, k] : order) {
+    if (shown++ >= top) break;
+    absl::StrAppend(&html, "<div class=\"card\">",
+                    BarChart(what + ": " + (k.empty() ? "(none)" : k), labels,
+                             m.at(k), 510, 170),
+                    "</div>\n");
+  }
+  absl::StrAppend(&html, "</div>\n");
+  if (order.empty()) {
+    absl::StrAppend(&html, "<p class=\"none\">No events in the period.</p>\n");
+  }
+}
+
+// Decisions and denials over time: the chart of all accessors, then the
+// breakdowns per accessor and per purpose.
+void AppendCharts(const ReportOptions& o, const Tally& t,
+                  const std::vector<std::string>& flagged, std::string& html) {
   absl::StrAppend(
       &html,
       "<h2 id=\"decisions\">Decisions and denials over time</h2>\n"
       "<p class=\"legend\"><span style=\"background:#3a8f5c\"></span>allowed"
       "<span style=\"background:#c8414f\"></span>denied &middot; one bar per ",
-      bucket_name, " (UTC)</p>\n<div class=\"card\">",
-      BarChart("All accessors", labels, all, 1040, 220), "</div>\n");
-  auto section = [&](const std::string& id, const std::string& heading,
-                     const std::map<std::string, Series>& m,
-                     const std::string& what) {
-    std::vector<std::pair<std::int64_t, std::string>> order;
-    for (const auto& [k, s] : m) {
-      order.emplace_back(-(s.total_allowed + s.total_denied), k);
-    }
-    std::sort(order.begin(), order.end());
-    absl::StrAppend(
-        &html, "<h2 id=\"", id, "\">", heading, "</h2>\n<table><tr><th>", what,
-        "</th><th>Allowed</th><th>Denied</th><th>Denial rate</th></tr>\n");
-    for (const auto& [neg, k] : order) {
-      const Series& s = m.at(k);
-      const std::int64_t total = s.total_allowed + s.total_denied;
-      const bool is_flagged =
-          what == "Accessor" &&
-          std::find(flagged.begin(), flagged.end(), k) != flagged.end();
-      absl::StrAppendFormat(
-          &html,
-          "<tr><td%s>%s%s</td><td class=\"num\">%d</td><td class=\"num\">%d"
-          "</td><td class=\"num\">%.1f%%</td></tr>\n",
-          is_flagged ? " class=\"flag\"" : "", Html(k.empty() ? "(none)" : k),
-          is_flagged ? " &#9873; flagged" : "", s.total_allowed, s.total_denied,
-          total ? 100.0 * static_cast<double>(s.total_denied) /
-                      static_cast<double>(total)
-                : 0.0);
-    }
-    absl::StrAppend(&html, "</table>\n<div class=\"grid2\">\n");
-    int shown = 0;
-    for (const auto& [neg, k] : order) {
-      if (shown++ >= top) break;
-      absl::StrAppend(&html, "<div class=\"card\">",
-                      BarChart(what + ": " + (k.empty() ? "(none)" : k), labels,
-                               m.at(k), 510, 170),
-                      "</div>\n");
-    }
-    absl::StrAppend(&html, "</div>\n");
-    if (order.empty()) {
-      absl::StrAppend(&html,
-                      "<p class=\"none\">No events in the period.</p>\n");
-    }
-  };
-  section("per-accessor", "Per accessor", per_accessor, "Accessor");
-  section("per-purpose", "Per purpose", per_purpose, "Purpose");
+      o.bucket_name, " (UTC)</p>\n<div class=\"card\">",
+      BarChart("All accessors", t.labels, t.all, 1040, 220), "</div>\n");
+  AppendBreakdown("per-accessor", "Per accessor", t.per_accessor, "Accessor",
+                  flagged, t.labels, o.top, html);
+  AppendBreakdown("per-purpose", "Per purpose", t.per_purpose, "Purpose",
+                  flagged, t.labels, o.top, html);
+}
 
-  // Flagged accessors.
+// Flagged accessors: each finding of the leak detection.
+void AppendLeaks(const consentry::LeakReport& leaks, int recent_hours,
+                 std::size_t base_events, std::size_t recent_events,
+                 std::string& html) {
   absl::StrAppend(&html, "<h2 id=\"flagged\">Flagged accessors</h2>\n",
                   "<p class=\"meta\">The last ", recent_hours,
                   " hours checked against each accessor's baseline from the "
                   "rest of the period (",
-                  base.size(), " baseline events, ", recent.size(),
+                  base_events, " baseline events, ", recent_events,
                   " recent).</p>\n");
   if (leaks.findings.empty()) {
     absl::StrAppend(&html, "<p class=\"ok\">No accessor flagged.</p>\n");
@@ -377,10 +383,12 @@ int RunReport(const std::vector<std::string>& argv) {
     }
     absl::StrAppend(&html, "</table>\n");
   }
+}
 
-  // Requests in progress.
+// Requests in progress (neither answered nor refused), from the request
+// files. Returns the exit status: `kExitOk`, or that of a failure.
+int AppendRequests(const std::string& requests_dir, std::string& html) {
   absl::StrAppend(&html, "<h2 id=\"requests\">Requests in progress</h2>\n");
-  const std::string requests_dir = a.Get("requests-dir");
   if (!std::filesystem::exists(requests_dir)) {
     absl::StrAppend(&html, "<p class=\"none\">No request directory (",
                     Html(requests_dir), ").</p>\n");
@@ -418,8 +426,14 @@ int RunReport(const std::vector<std::string>& argv) {
       absl::StrAppend(&html, "</table>\n");
     }
   }
+  return kExitOk;
+}
 
-  // Contractors due.
+// Contractors and recipients due for monitoring within `due_days` of `to`
+// (--registry with --policy). Returns the exit status: `kExitOk`, or that
+// of a failure.
+int AppendDueRecipients(const ParsedArgs& a, absl::Time to, int due_days,
+                        std::string& html) {
   absl::StrAppend(&html,
                   "<h2 id=\"due\">Contractors and recipients due for "
                   "monitoring</h2>\n");
@@ -428,22 +442,13 @@ int RunReport(const std::vector<std::string>& argv) {
                     "<p class=\"none\">No recipient registry given "
                     "(--registry, --policy).</p>\n");
   } else {
-    auto policy = consentry::LoadAndCompilePolicy(a.Get("policy"));
-    if (!policy.ok()) return Fail("report: policy", policy.status());
-    auto format = consentry::FormatFromPath(a.Get("registry"));
-    if (!format.ok()) return Fail("report: registry", format.status());
-    auto data = consentry::ReadFileToString(a.Get("registry"));
-    if (!data.ok()) return Fail("report: registry", data.status());
-    v1::RecipientRegistry proto;
-    if (absl::Status s =
-            consentry::ParseMessage(*data, *format, proto, a.Get("registry"));
-        !s.ok()) {
-      return Fail("report: registry", s);
+    LoadedRegistry loaded;
+    if (int rc = LoadRegistry(a, "report: policy", "report: registry", loaded);
+        rc != kExitOk) {
+      return rc;
     }
-    auto registry = consentry::RecipientRegistry::Create(proto, **policy);
-    if (!registry.ok()) return Fail("report: registry", registry.status());
     auto due = consentry::RecipientsDueForMonitoring(
-        **registry, to, absl::Hours(24) * due_days);
+        *loaded.registry, to, absl::Hours(24) * due_days);
     if (due.empty()) {
       absl::StrAppend(&html, "<p class=\"ok\">No recipient due within ",
                       due_days, " days.</p>\n");
@@ -467,6 +472,75 @@ int RunReport(const std::vector<std::string>& argv) {
       }
       absl::StrAppend(&html, "</table>\n");
     }
+  }
+  return kExitOk;
+}
+
+}  // namespace
+
+int RunReport(const std::vector<std::string>& argv) {
+  std::vector<Flag> flags = {
+      {"html", "FILE", "where to write the report; required", ""},
+      {"audit-dir", "DIR", "the access log; required", ""},
+      {"requests-dir", "DIR", "request files (see 'request --help')",
+       "requests"},
+      {"registry", "FILE", "the recipient registry (with --policy)", ""},
+      PolicyFlag(false),
+      {"from", "TIME", "start of the period (default: --days before --to)", ""},
+      {"to", "TIME", "end of the period (default: now)", ""},
+      {"days", "N", "length of the period when --from is not given", "14"},
+      {"bucket", "day|hour", "width of the chart bars", "day"},
+      {"recent-hours", "N",
+       "leak detection: the recent window, checked against the rest of "
+       "the period",
+       "24"},
+      {"top", "N", "charts for at most N accessors and N purposes", "12"},
+      {"due-within-days", "N", "recipients due for monitoring within N days",
+       "30"}};
+  Command cmd{"report",
+              "",
+              "Writes one self-contained HTML file for the privacy officer: "
+              "decisions and denials over time per accessor and per purpose "
+              "(inline SVG charts), flagged accessors, requests in progress "
+              "and recipients due for monitoring. No scripts, no network.",
+              flags,
+              0,
+              0};
+  ParsedArgs a;
+  if (int rc = Parse(cmd, argv, a); rc >= 0) return rc;
+  if (!a.Has("html")) return UsageError(cmd, "--html is required");
+  if (!a.Has("audit-dir")) return UsageError(cmd, "--audit-dir is required");
+  if (a.Has("registry") != a.Has("policy")) {
+    return UsageError(cmd, "--registry and --policy go together");
+  }
+  ReportOptions o;
+  if (absl::Status s = ParseReportOptions(a, o); !s.ok()) {
+    return UsageError(cmd, s.message());
+  }
+  auto events = ReadEvents(a.Get("audit-dir"), o.from, o.to);
+  if (!events.ok()) return Fail("report: access log", events.status());
+  const Tally tally = CountDecisions(*events, o);
+
+  // Leak detection: the recent window against the rest of the period.
+  const absl::Time split = std::max(o.from, o.to - absl::Hours(o.recent_hours));
+  std::vector<consentry::OwnedAuditEvent> base, recent;
+  for (const consentry::OwnedAuditEvent& e : *events) {
+    (absl::FromUnixNanos(e.time_unix_nanos) < split ? base : recent)
+        .push_back(e);
+  }
+  const consentry::LeakReport leaks = consentry::DetectLeaks(base, recent);
+  const std::vector<std::string> flagged = FlaggedAccessors(leaks);
+
+  std::string html;
+  AppendHeader(o, a.Get("audit-dir"), events->size(), tally, flagged.size(),
+               html);
+  AppendCharts(o, tally, flagged, html);
+  AppendLeaks(leaks, o.recent_hours, base.size(), recent.size(), html);
+  if (int rc = AppendRequests(a.Get("requests-dir"), html); rc != kExitOk) {
+    return rc;
+  }
+  if (int rc = AppendDueRecipients(a, o.to, o.due_days, html); rc != kExitOk) {
+    return rc;
   }
   absl::StrAppend(&html, "</body></html>\n");
   if (absl::Status s = WriteOutput(a.Get("html"), html); !s.ok()) {

@@ -218,11 +218,19 @@ int RequestOpen(const std::vector<std::string>& argv) {
   return kExitOk;
 }
 
+// Parses a --ground value (e.g. fee_not_paid) into `ground`.
+bool ParseGround(const std::string& value, v1::RefusalGround& ground) {
+  std::string g = "REFUSAL_GROUND_" + value;
+  absl::AsciiStrToUpper(&g);
+  return v1::RefusalGround_Parse(g, &ground);
+}
+
 constexpr absl::string_view kSteps =
     "send-form, form-returned, fee-paid, verify-identity, verify-agent, "
     "start, execute, answer, refuse";
 
-int RequestAdvance(const std::vector<std::string>& argv) {
+// The flags of `request advance`: the desk's, and each step's own.
+std::vector<Flag> AdvanceFlags() {
   std::vector<Flag> flags = DeskFlags();
   flags.push_back({"payment-ref", "REF", "fee-paid: receipt or transfer", ""});
   flags.push_back({"verified-subject", "ID",
@@ -248,23 +256,12 @@ int RequestAdvance(const std::vector<std::string>& argv) {
                    ""});
   flags.push_back(
       {"explanation", "TEXT", "refuse: what the person is told", ""});
-  Command cmd{"request advance",
-              "ID STEP",
-              "Takes request ID one step further. STEP is one of: " +
-                  std::string(kSteps) +
-                  ". 'execute' writes the answer (disclosure package or "
-                  "purpose notice) next to the request file; see "
-                  "'request package'. Exit 1 when the step is refused "
-                  "(out of order, identity mismatch).",
-              flags,
-              2,
-              2};
-  ParsedArgs a;
-  if (int rc = Parse(cmd, argv, a); rc >= 0) return rc;
-  if (!a.Has("policy")) return UsageError(cmd, "--policy is required");
-  const std::string id = a.positional[0];
-  const std::string step = a.positional[1];
-  const std::string actor = a.Get("actor");
+  return flags;
+}
+
+// The desk options a step needs: the operator's confirmations stand in for
+// the identifier resolver and the integrator hooks.
+consentry::RequestDeskOptions StepOptions(const ParsedArgs& a) {
   consentry::RequestDeskOptions options;
   if (a.Bool("identifiers-confirmed")) {
     const std::string who = a.Get("verified-subject");
@@ -282,85 +279,139 @@ int RequestAdvance(const std::vector<std::string>& argv) {
       return absl::OkStatus();
     };
   }
-  auto need = [&](const char* flag) -> bool { return a.Has(flag); };
-  absl::StatusOr<v1::SubjectRequest> result;
-  absl::StatusOr<Desk> desk;
-  auto open = [&]() -> bool {
-    desk = OpenDesk(a, options);
-    return desk.ok();
+  return options;
+}
+
+// The flags `step` needs. Errors: `kInvalidArgument` with the usage message
+// for a missing flag, an unknown ground or an unknown step.
+absl::Status CheckStepFlags(const ParsedArgs& a, const std::string& step) {
+  auto missing = [](const std::string& what) {
+    return absl::InvalidArgumentError(what);
   };
+  if (step == "send-form" || step == "form-returned" || step == "start" ||
+      step == "execute") {
+    return absl::OkStatus();
+  }
+  if (step == "fee-paid") {
+    return a.Has("payment-ref") ? absl::OkStatus()
+                                : missing("fee-paid needs --payment-ref");
+  }
+  if (step == "verify-identity") {
+    return a.Has("verified-subject") && a.Has("document")
+               ? absl::OkStatus()
+               : missing(
+                     "verify-identity needs --verified-subject and --document");
+  }
+  if (step == "verify-agent") {
+    return a.Has("document") ? absl::OkStatus()
+                             : missing("verify-agent needs --document");
+  }
+  if (step == "answer") {
+    return a.Has("answer-ref") ? absl::OkStatus()
+                               : missing("answer needs --answer-ref");
+  }
+  if (step == "refuse") {
+    if (!a.Has("ground") || !a.Has("explanation")) {
+      return missing("refuse needs --ground and --explanation");
+    }
+    v1::RefusalGround ground;
+    if (!ParseGround(a.Get("ground"), ground)) {
+      return missing("unknown --ground '" + a.Get("ground") + "'");
+    }
+    return absl::OkStatus();
+  }
+  return missing("unknown step '" + step + "' (one of " + std::string(kSteps) +
+                 ")");
+}
+
+// Writes the answer of an executed request next to its file:
+// `<base>.json` (when there is one), `<base>.ja.md`, `<base>.en.md`.
+// Returns the exit status.
+int WriteAnswerFiles(const std::string& base,
+                     const consentry::RequestOutcome& outcome) {
+  if (!outcome.json.empty()) {
+    if (absl::Status s = WriteOutput(base + ".json", outcome.json + "\n");
+        !s.ok()) {
+      return Fail("write answer", s);
+    }
+  }
+  if (absl::Status s = WriteOutput(base + ".ja.md", outcome.document_ja);
+      !s.ok()) {
+    return Fail("write answer", s);
+  }
+  if (absl::Status s = WriteOutput(base + ".en.md", outcome.document_en);
+      !s.ok()) {
+    return Fail("write answer", s);
+  }
+  return kExitOk;
+}
+
+// Takes `step` (checked by `CheckStepFlags`) on request `id`. Returns the
+// exit status of a failure that ends the command at once (execute), or
+// `kExitOk` with the step's result in `result`.
+int TakeStep(const ParsedArgs& a, Desk& desk, const std::string& id,
+             const std::string& step,
+             absl::StatusOr<v1::SubjectRequest>& result) {
+  consentry::RequestDesk& d = *desk.desk;
+  const std::string actor = a.Get("actor");
   if (step == "send-form") {
-    if (!open()) return Fail("request", desk.status());
-    result = desk->desk->SendForm(id, actor);
+    result = d.SendForm(id, actor);
   } else if (step == "form-returned") {
-    if (!open()) return Fail("request", desk.status());
-    result = desk->desk->RecordFormReturned(id, actor);
+    result = d.RecordFormReturned(id, actor);
   } else if (step == "fee-paid") {
-    if (!need("payment-ref"))
-      return UsageError(cmd, "fee-paid needs --payment-ref");
-    if (!open()) return Fail("request", desk.status());
-    result = desk->desk->RecordFeePaid(id, actor, a.Get("payment-ref"));
+    result = d.RecordFeePaid(id, actor, a.Get("payment-ref"));
   } else if (step == "verify-identity") {
-    if (!need("verified-subject") || !need("document")) {
-      return UsageError(
-          cmd, "verify-identity needs --verified-subject and --document");
-    }
-    if (!open()) return Fail("request", desk.status());
-    result =
-        desk->desk->VerifyIdentity(id, actor,
-                                   {.subject_id = a.Get("verified-subject"),
-                                    .document = a.Get("document")});
+    result = d.VerifyIdentity(id, actor,
+                              {.subject_id = a.Get("verified-subject"),
+                               .document = a.Get("document")});
   } else if (step == "verify-agent") {
-    if (!need("document"))
-      return UsageError(cmd, "verify-agent needs --document");
-    if (!open()) return Fail("request", desk.status());
-    result = desk->desk->VerifyAgentAuthority(id, actor, a.Get("document"));
+    result = d.VerifyAgentAuthority(id, actor, a.Get("document"));
   } else if (step == "start") {
-    if (!open()) return Fail("request", desk.status());
-    result = desk->desk->StartProcessing(id, actor);
+    result = d.StartProcessing(id, actor);
   } else if (step == "execute") {
-    if (!open()) return Fail("request", desk.status());
-    auto outcome = desk->desk->Execute(id, actor);
-    if (!outcome.ok())
+    auto outcome = d.Execute(id, actor);
+    if (!outcome.ok()) {
       return Fail("request " + id + " execute", outcome.status());
-    const std::string base = desk->requests->dir() + "/" + id + ".answer";
-    if (!outcome->json.empty()) {
-      if (absl::Status s = WriteOutput(base + ".json", outcome->json + "\n");
-          !s.ok()) {
-        return Fail("write answer", s);
-      }
     }
-    if (absl::Status s = WriteOutput(base + ".ja.md", outcome->document_ja);
-        !s.ok()) {
-      return Fail("write answer", s);
-    }
-    if (absl::Status s = WriteOutput(base + ".en.md", outcome->document_en);
-        !s.ok()) {
-      return Fail("write answer", s);
-    }
+    const std::string base = desk.requests->dir() + "/" + id + ".answer";
+    if (int rc = WriteAnswerFiles(base, *outcome); rc != kExitOk) return rc;
     result = outcome->request;
   } else if (step == "answer") {
-    if (!need("answer-ref"))
-      return UsageError(cmd, "answer needs --answer-ref");
-    if (!open()) return Fail("request", desk.status());
-    result = desk->desk->Answer(id, actor, a.Get("answer-ref"));
+    result = d.Answer(id, actor, a.Get("answer-ref"));
   } else if (step == "refuse") {
-    if (!need("ground") || !need("explanation")) {
-      return UsageError(cmd, "refuse needs --ground and --explanation");
-    }
-    std::string g = "REFUSAL_GROUND_" + a.Get("ground");
-    absl::AsciiStrToUpper(&g);
-    v1::RefusalGround ground;
-    if (!v1::RefusalGround_Parse(g, &ground)) {
-      return UsageError(cmd, "unknown --ground '" + a.Get("ground") + "'");
-    }
-    if (!open()) return Fail("request", desk.status());
-    result = desk->desk->Refuse(id, actor, ground, a.Get("explanation"));
-  } else {
-    return UsageError(cmd, "unknown step '" + step + "' (one of " +
-                               std::string(kSteps) + ")");
+    v1::RefusalGround ground = v1::REFUSAL_GROUND_UNSPECIFIED;
+    ParseGround(a.Get("ground"), ground);
+    result = d.Refuse(id, actor, ground, a.Get("explanation"));
   }
-  if (desk.ok()) ReportSkipped(*desk->requests, "request " + id + " " + step);
+  return kExitOk;
+}
+
+int RequestAdvance(const std::vector<std::string>& argv) {
+  std::vector<Flag> flags = AdvanceFlags();
+  Command cmd{"request advance",
+              "ID STEP",
+              "Takes request ID one step further. STEP is one of: " +
+                  std::string(kSteps) +
+                  ". 'execute' writes the answer (disclosure package or "
+                  "purpose notice) next to the request file; see "
+                  "'request package'. Exit 1 when the step is refused "
+                  "(out of order, identity mismatch).",
+              flags,
+              2,
+              2};
+  ParsedArgs a;
+  if (int rc = Parse(cmd, argv, a); rc >= 0) return rc;
+  if (!a.Has("policy")) return UsageError(cmd, "--policy is required");
+  const std::string id = a.positional[0];
+  const std::string step = a.positional[1];
+  if (absl::Status s = CheckStepFlags(a, step); !s.ok()) {
+    return UsageError(cmd, s.message());
+  }
+  absl::StatusOr<Desk> desk = OpenDesk(a, StepOptions(a));
+  if (!desk.ok()) return Fail("request", desk.status());
+  absl::StatusOr<v1::SubjectRequest> result;
+  if (int rc = TakeStep(a, *desk, id, step, result); rc != kExitOk) return rc;
+  ReportSkipped(*desk->requests, "request " + id + " " + step);
   if (!result.ok()) return Fail("request " + id + " " + step, result.status());
   if (a.Bool("json")) return PrintRequestFull(*result, true);
   PrintRequest(*result);

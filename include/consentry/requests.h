@@ -277,7 +277,9 @@ struct RequestOutcome {
 // Every method that takes a request id returns `kNotFound` for an unknown
 // id and `kUnavailable` when the request store or the audit sink cannot be
 // reached (the step then did not happen); each returns the request as
-// stored after the step.
+// stored after the step. A step's audit event is written before the step is
+// committed (an audit outage stops it); when the commit then fails or loses
+// a race, a second event, `<step>:not_committed`, retracts the first.
 class CONSENTRY_EXPORT RequestDesk {
  public:
   // Errors: `kInvalidArgument` when a pointer is null or the policy's

@@ -95,30 +95,10 @@ bool SameText(const v1::LocalizedText& a, const v1::LocalizedText& b) {
   return a.ja() == b.ja() && a.en() == b.en();
 }
 
-}  // namespace
-
-absl::StatusOr<v1::PolicyDiff> DiffPolicies(const v1::Policy& before,
-                                            const v1::Policy& after) {
-  absl::StatusOr<std::shared_ptr<const CompiledPolicy>> a =
-      CompiledPolicy::Compile(before);
-  if (!a.ok()) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "the earlier policy does not validate: ", a.status().message()));
-  }
-  absl::StatusOr<std::shared_ptr<const CompiledPolicy>> b =
-      CompiledPolicy::Compile(after);
-  if (!b.ok()) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "the later policy does not validate: ", b.status().message()));
-  }
-  const CompiledPolicy& pa = **a;
-  const CompiledPolicy& pb = **b;
-  v1::PolicyDiff diff;
-  diff.set_from_version(before.version());
-  diff.set_to_version(after.version());
-  DiffBuilder out(diff);
-
-  // Purposes.
+// Purposes: added, reparented, made per-occasion or published, reworded,
+// removed.
+void DiffPurposes(const v1::Policy& before, const v1::Policy& after,
+                  DiffBuilder& out) {
   for (const v1::Purpose& np : after.purposes()) {
     const v1::Purpose* op = FindPurposeProto(before, np.id());
     if (op == nullptr) {
@@ -172,8 +152,11 @@ absl::StatusOr<v1::PolicyDiff> DiffPolicies(const v1::Policy& before,
           .set_purpose(op.id());
     }
   }
+}
 
-  // Categories.
+// Categories: added, rules tightened or loosened, reworded, removed.
+void DiffCategories(const v1::Policy& before, const v1::Policy& after,
+                    DiffBuilder& out) {
   for (const v1::DataCategory& nc : after.categories()) {
     const v1::DataCategory* oc = FindCategoryProto(before, nc.id());
     if (oc == nullptr) {
@@ -211,9 +194,64 @@ absl::StatusOr<v1::PolicyDiff> DiffPolicies(const v1::Policy& before,
           .set_category(oc.id());
     }
   }
+}
 
-  // Uses: the effective basis and retention of every (category, purpose)
-  // present in the new policy.
+// A change of the basis of category `cat` for purpose `pur`, from `ob` to
+// `nb`: material when the use is new or its basis weaker.
+void DiffBasis(const std::string& cat, const std::string& pur, Basis ob,
+               Basis nb, DiffBuilder& out) {
+  if (nb == ob) return;
+  Kind kind;
+  bool material;
+  if (ob == Basis::kNotAllowed) {
+    kind = Kind::PolicyChange_Kind_KIND_USE_ALLOWED;
+    material = true;
+  } else if (nb == Basis::kNotAllowed) {
+    kind = Kind::PolicyChange_Kind_KIND_USE_REMOVED;
+    material = false;
+  } else if (Strength(nb) < Strength(ob)) {
+    kind = Kind::PolicyChange_Kind_KIND_BASIS_WEAKENED;
+    material = true;
+  } else {
+    kind = Kind::PolicyChange_Kind_KIND_BASIS_STRENGTHENED;
+    material = false;
+  }
+  auto& ch =
+      out.Add(kind, material,
+              absl::StrCat("Category '", cat, "' for purpose '", pur,
+                           "': ", BasisName(ob), " -> ", BasisName(nb)),
+              absl::StrCat("「", pur, "」における「", cat,
+                           "」の利用: ", BasisJa(ob), " → ", BasisJa(nb)));
+  ch.set_category(cat);
+  ch.set_purpose(pur);
+  ch.set_before(std::string(BasisName(ob)));
+  ch.set_after(std::string(BasisName(nb)));
+}
+
+// A change of the retention of category `cat` for purpose `pur`: material
+// when longer.
+void DiffRetention(const std::string& cat, const std::string& pur,
+                   absl::Duration orr, absl::Duration nr, DiffBuilder& out) {
+  if (nr == orr) return;
+  const bool longer = nr > orr;
+  auto& ch =
+      out.Add(longer ? Kind::PolicyChange_Kind_KIND_RETENTION_LENGTHENED
+                     : Kind::PolicyChange_Kind_KIND_RETENTION_SHORTENED,
+              longer,
+              absl::StrCat("Retention of '", cat, "' for '", pur,
+                           "': ", DurationText(orr), " -> ", DurationText(nr)),
+              absl::StrCat("「", pur, "」における「", cat, "」の保存期間: ",
+                           DurationText(orr), " → ", DurationText(nr)));
+  ch.set_category(cat);
+  ch.set_purpose(pur);
+  ch.set_before(DurationText(orr));
+  ch.set_after(DurationText(nr));
+}
+
+// Uses: the effective basis and retention of every (category, purpose)
+// present in the new policy.
+void DiffUses(const CompiledPolicy& pa, const CompiledPolicy& pb,
+              DiffBuilder& out) {
   for (int ci = 0; ci < pb.category_count(); ++ci) {
     const auto c = static_cast<CategoryIndex>(ci);
     const std::string cat(pb.category_id(c));
@@ -225,55 +263,17 @@ absl::StatusOr<v1::PolicyDiff> DiffPolicies(const v1::Policy& before,
       const Basis nb = pb.basis(c, p);
       const Basis ob = (old_c.ok() && old_p.ok()) ? pa.basis(*old_c, *old_p)
                                                   : Basis::kNotAllowed;
-      if (nb != ob) {
-        Kind kind;
-        bool material;
-        if (ob == Basis::kNotAllowed) {
-          kind = Kind::PolicyChange_Kind_KIND_USE_ALLOWED;
-          material = true;
-        } else if (nb == Basis::kNotAllowed) {
-          kind = Kind::PolicyChange_Kind_KIND_USE_REMOVED;
-          material = false;
-        } else if (Strength(nb) < Strength(ob)) {
-          kind = Kind::PolicyChange_Kind_KIND_BASIS_WEAKENED;
-          material = true;
-        } else {
-          kind = Kind::PolicyChange_Kind_KIND_BASIS_STRENGTHENED;
-          material = false;
-        }
-        auto& ch = out.Add(
-            kind, material,
-            absl::StrCat("Category '", cat, "' for purpose '", pur,
-                         "': ", BasisName(ob), " -> ", BasisName(nb)),
-            absl::StrCat("「", pur, "」における「", cat,
-                         "」の利用: ", BasisJa(ob), " → ", BasisJa(nb)));
-        ch.set_category(cat);
-        ch.set_purpose(pur);
-        ch.set_before(std::string(BasisName(ob)));
-        ch.set_after(std::string(BasisName(nb)));
-      }
+      DiffBasis(cat, pur, ob, nb, out);
       if (nb == Basis::kNotAllowed || ob == Basis::kNotAllowed) continue;
-      const absl::Duration nr = pb.retention(c, p);
-      const absl::Duration orr = pa.retention(*old_c, *old_p);
-      if (nr != orr) {
-        const bool longer = nr > orr;
-        auto& ch = out.Add(
-            longer ? Kind::PolicyChange_Kind_KIND_RETENTION_LENGTHENED
-                   : Kind::PolicyChange_Kind_KIND_RETENTION_SHORTENED,
-            longer,
-            absl::StrCat("Retention of '", cat, "' for '", pur,
-                         "': ", DurationText(orr), " -> ", DurationText(nr)),
-            absl::StrCat("「", pur, "」における「", cat, "」の保存期間: ",
-                         DurationText(orr), " → ", DurationText(nr)));
-        ch.set_category(cat);
-        ch.set_purpose(pur);
-        ch.set_before(DurationText(orr));
-        ch.set_after(DurationText(nr));
-      }
+      DiffRetention(cat, pur, pa.retention(*old_c, *old_p), pb.retention(c, p),
+                    out);
     }
   }
+}
 
-  // Accessors: shown, never material for consent.
+// Accessors: shown, never material for consent.
+void DiffAccessors(const v1::Policy& before, const v1::Policy& after,
+                   DiffBuilder& out) {
   std::map<std::string, std::set<std::string>> oa, na;
   for (const v1::Accessor& x : before.accessors()) {
     oa[x.id()] = {x.may_declare().begin(), x.may_declare().end()};
@@ -303,6 +303,35 @@ absl::StatusOr<v1::PolicyDiff> DiffPolicies(const v1::Policy& before,
           .set_accessor(id);
     }
   }
+}
+
+}  // namespace
+
+absl::StatusOr<v1::PolicyDiff> DiffPolicies(const v1::Policy& before,
+                                            const v1::Policy& after) {
+  absl::StatusOr<std::shared_ptr<const CompiledPolicy>> a =
+      CompiledPolicy::Compile(before);
+  if (!a.ok()) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "the earlier policy does not validate: ", a.status().message()));
+  }
+  absl::StatusOr<std::shared_ptr<const CompiledPolicy>> b =
+      CompiledPolicy::Compile(after);
+  if (!b.ok()) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "the later policy does not validate: ", b.status().message()));
+  }
+  const CompiledPolicy& pa = **a;
+  const CompiledPolicy& pb = **b;
+  v1::PolicyDiff diff;
+  diff.set_from_version(before.version());
+  diff.set_to_version(after.version());
+  DiffBuilder out(diff);
+
+  DiffPurposes(before, after, out);
+  DiffCategories(before, after, out);
+  DiffUses(pa, pb, out);
+  DiffAccessors(before, after, out);
   if (!SameText(before.title(), after.title())) {
     out.Add(Kind::PolicyChange_Kind_KIND_WORDING, false, "Title changed",
             "表題を変更");

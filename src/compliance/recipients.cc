@@ -104,8 +104,10 @@ absl::Status CheckTimes(const v1::Recipient& r, const std::string& at) {
   return absl::OkStatus();
 }
 
-absl::Status ValidateRecipient(const v1::Recipient& r, const std::string& at,
-                               const CompiledPolicy& policy) {
+// Id, name, kind, vetting, and the times and record method the registry
+// keeps.
+absl::Status CheckRecipientBasics(const v1::Recipient& r,
+                                  const std::string& at) {
   if (!ValidRecipientId(r.id())) {
     return Invalid(at + ".id", absl::StrCat("'", r.id(),
                                             "' is not a valid recipient id "
@@ -136,9 +138,13 @@ absl::Status ValidateRecipient(const v1::Recipient& r, const std::string& at,
       FromProto(r.monitoring_interval()) < absl::ZeroDuration()) {
     return Invalid(at + ".monitoring_interval", "must not be negative");
   }
-  const bool monitored =
-      r.has_monitoring_interval() &&
-      FromProto(r.monitoring_interval()) > absl::ZeroDuration();
+  return absl::OkStatus();
+}
+
+// The purposes provision to `r` may serve, all known to `policy`.
+absl::Status CheckRecipientPurposes(const v1::Recipient& r,
+                                    const std::string& at,
+                                    const CompiledPolicy& policy) {
   if (r.purposes_size() == 0) {
     return Invalid(at + ".purposes", "at least one purpose is required");
   }
@@ -155,45 +161,55 @@ absl::Status ValidateRecipient(const v1::Recipient& r, const std::string& at,
                    absl::StrCat("unknown purpose '", r.consent_purpose(),
                                 "' in policy '", policy.version(), "'"));
   }
-  switch (r.kind()) {
-    case v1::RECIPIENT_KIND_CONTRACTOR: {
-      if (!r.has_contract()) {
-        return Invalid(at + ".contract", "required for a contractor");
-      }
-      const v1::ContractClauses& c = r.contract();
-      if (c.contract_ref().empty()) {
-        return Invalid(at + ".contract.contract_ref",
-                       "required for a contractor");
-      }
-      if (c.safety_measures_size() == 0) {
-        return Invalid(at + ".contract.safety_measures",
-                       "a contractor's contract must state safety-management "
-                       "measures");
-      }
-      if (!c.subcontracting_allowed() && c.subcontractors_size() > 0) {
-        return Invalid(
-            at + ".contract.subcontractors",
-            absl::StrCat(c.subcontractors_size(),
-                         " sub-contractor(s) listed but "
-                         "contract.subcontracting_allowed is false"));
-      }
-      if (c.subcontracting_allowed() && c.subcontracting_conditions().empty()) {
-        return Invalid(at + ".contract.subcontracting_conditions",
-                       "required when sub-contracting is allowed");
-      }
-      for (int i = 0; i < c.subcontractors_size(); ++i) {
-        if (c.subcontractors(i).name().empty()) {
-          return Invalid(
-              absl::StrCat(at, ".contract.subcontractors[", i, "].name"),
-              "must not be empty");
-        }
-      }
-      if (!monitored) {
-        return Invalid(at + ".monitoring_interval",
-                       "a contractor must be monitored periodically");
-      }
-      break;
+  return absl::OkStatus();
+}
+
+// A contractor's contract clauses (APPI Art. 25): reference, safety
+// measures, sub-contracting; and periodic monitoring.
+absl::Status CheckContract(const v1::Recipient& r, const std::string& at,
+                           bool monitored) {
+  if (!r.has_contract()) {
+    return Invalid(at + ".contract", "required for a contractor");
+  }
+  const v1::ContractClauses& c = r.contract();
+  if (c.contract_ref().empty()) {
+    return Invalid(at + ".contract.contract_ref", "required for a contractor");
+  }
+  if (c.safety_measures_size() == 0) {
+    return Invalid(at + ".contract.safety_measures",
+                   "a contractor's contract must state safety-management "
+                   "measures");
+  }
+  if (!c.subcontracting_allowed() && c.subcontractors_size() > 0) {
+    return Invalid(at + ".contract.subcontractors",
+                   absl::StrCat(c.subcontractors_size(),
+                                " sub-contractor(s) listed but "
+                                "contract.subcontracting_allowed is false"));
+  }
+  if (c.subcontracting_allowed() && c.subcontracting_conditions().empty()) {
+    return Invalid(at + ".contract.subcontracting_conditions",
+                   "required when sub-contracting is allowed");
+  }
+  for (int i = 0; i < c.subcontractors_size(); ++i) {
+    if (c.subcontractors(i).name().empty()) {
+      return Invalid(absl::StrCat(at, ".contract.subcontractors[", i, "].name"),
+                     "must not be empty");
     }
+  }
+  if (!monitored) {
+    return Invalid(at + ".monitoring_interval",
+                   "a contractor must be monitored periodically");
+  }
+  return absl::OkStatus();
+}
+
+// What each kind of recipient needs: a contract, the joint-use terms, or
+// the person's consent.
+absl::Status CheckKindTerms(const v1::Recipient& r, const std::string& at,
+                            bool monitored) {
+  switch (r.kind()) {
+    case v1::RECIPIENT_KIND_CONTRACTOR:
+      return CheckContract(r, at, monitored);
     case v1::RECIPIENT_KIND_JOINT_USER:
       if (!r.has_joint_use() || r.joint_use().data_items_size() == 0 ||
           r.joint_use().responsible_party().empty()) {
@@ -201,7 +217,7 @@ absl::Status ValidateRecipient(const v1::Recipient& r, const std::string& at,
                        "a joint user needs the notified terms (data items, "
                        "responsible party)");
       }
-      break;
+      return absl::OkStatus();
     case v1::RECIPIENT_KIND_THIRD_PARTY:
     case v1::RECIPIENT_KIND_FOREIGN_THIRD_PARTY:
       if (r.consent_purpose().empty()) {
@@ -209,10 +225,16 @@ absl::Status ValidateRecipient(const v1::Recipient& r, const std::string& at,
                        "required for a third party: provision needs the "
                        "person's consent");
       }
-      break;
+      return absl::OkStatus();
     default:
-      break;
+      return absl::OkStatus();
   }
+}
+
+// A foreign third party's country and transfer basis (APPI Art. 28); a
+// country on any other recipient but a contractor is an error.
+absl::Status CheckCountry(const v1::Recipient& r, const std::string& at,
+                          bool monitored) {
   if (r.kind() == v1::RECIPIENT_KIND_FOREIGN_THIRD_PARTY) {
     if (r.country().size() != 2) {
       return Invalid(at + ".country",
@@ -253,6 +275,19 @@ absl::Status ValidateRecipient(const v1::Recipient& r, const std::string& at,
                    "set only for foreign third parties and contractors");
   }
   return absl::OkStatus();
+}
+
+absl::Status ValidateRecipient(const v1::Recipient& r, const std::string& at,
+                               const CompiledPolicy& policy) {
+  if (absl::Status s = CheckRecipientBasics(r, at); !s.ok()) return s;
+  const bool monitored =
+      r.has_monitoring_interval() &&
+      FromProto(r.monitoring_interval()) > absl::ZeroDuration();
+  if (absl::Status s = CheckRecipientPurposes(r, at, policy); !s.ok()) {
+    return s;
+  }
+  if (absl::Status s = CheckKindTerms(r, at, monitored); !s.ok()) return s;
+  return CheckCountry(r, at, monitored);
 }
 
 // Japan time for the calendar arithmetic of retention periods.

@@ -295,38 +295,41 @@ std::string RenderPurposeNotice(const v1::PurposeNotice& notice,
   return out;
 }
 
-std::string RenderDisclosure(const v1::DisclosurePackage& package,
-                             const CompiledPolicy& policy,
-                             absl::string_view language) {
-  const Lang l{language == "ja"};
-  absl::flat_hash_map<std::string, const v1::Purpose*> purposes;
-  for (const v1::Purpose& p : policy.proto().purposes()) purposes[p.id()] = &p;
-  absl::flat_hash_map<std::string, const v1::DataCategory*> categories;
-  for (const v1::DataCategory& c : policy.proto().categories()) {
-    categories[c.id()] = &c;
+namespace {
+
+// Names of purposes and categories as the policy gives them in a language;
+// an id the policy does not know is shown as it is.
+class DisclosureNames {
+ public:
+  DisclosureNames(const Lang& l, const CompiledPolicy& policy) : l_(l) {
+    for (const v1::Purpose& p : policy.proto().purposes()) {
+      purposes_[p.id()] = &p;
+    }
+    for (const v1::DataCategory& c : policy.proto().categories()) {
+      categories_[c.id()] = &c;
+    }
   }
-  auto purpose_name = [&](const std::string& id) {
-    auto it = purposes.find(id);
-    return it == purposes.end()
+  std::string Purpose(const std::string& id) const {
+    auto it = purposes_.find(id);
+    return it == purposes_.end()
                ? id
-               : absl::StrCat(l.Pick(it->second->name(), id), " (`", id, "`)");
-  };
-  auto category_name = [&](const std::string& id) {
-    auto it = categories.find(id);
-    return it == categories.end() ? id : l.Pick(it->second->name(), id);
-  };
+               : absl::StrCat(l_.Pick(it->second->name(), id), " (`", id, "`)");
+  }
+  std::string Category(const std::string& id) const {
+    auto it = categories_.find(id);
+    return it == categories_.end() ? id : l_.Pick(it->second->name(), id);
+  }
 
-  std::string out;
-  absl::StrAppend(&out, l.T("# 保有個人データの開示\n\n",
-                            "# Disclosure of your retained personal data\n\n"));
-  absl::StrAppend(
-      &out, l.T("- 対象者: ", "- Subject: "), package.subject_id(), "\n",
-      l.T("- 請求番号: ", "- Request: "), package.request_id(), "\n",
-      l.T("- 作成日時: ", "- Written: "), FormatTime(package.time()), "\n",
-      l.T("- 方針の版: ", "- Policy version: "), package.policy_version(),
-      "\n\n");
+ private:
+  const Lang& l_;
+  absl::flat_hash_map<std::string, const v1::Purpose*> purposes_;
+  absl::flat_hash_map<std::string, const v1::DataCategory*> categories_;
+};
 
-  // 1. Consent record.
+// 1. The consent record: each purpose's state, the restrictions, the
+// revision.
+void AppendConsentSection(const Lang& l, const v1::DisclosurePackage& package,
+                          const DisclosureNames& names, std::string& out) {
   const v1::ConsentRecord& rec = package.consent();
   absl::StrAppend(&out,
                   l.T("## 1. 同意の記録\n\n", "## 1. Consent record\n\n"));
@@ -340,7 +343,7 @@ std::string RenderDisclosure(const v1::DisclosurePackage& package,
             "| Purpose | State | When | Policy version | Occasion |\n"),
         "|---|---|---|---|---|\n");
     for (const v1::PurposeConsent& pc : rec.purposes()) {
-      absl::StrAppend(&out, "| ", Cell(purpose_name(pc.purpose())), " | ",
+      absl::StrAppend(&out, "| ", Cell(names.Purpose(pc.purpose())), " | ",
                       StateText(l, pc.state()), " | ", FormatTime(pc.time()),
                       " | ", Cell(pc.policy_version()), " | ",
                       Cell(pc.occasion_id()), " |\n");
@@ -352,8 +355,11 @@ std::string RenderDisclosure(const v1::DisclosurePackage& package,
   AppendRestrictions(l, rec.restrictions(), out);
   absl::StrAppend(&out, "\n", l.T("記録の改訂番号: ", "Record revision: "),
                   rec.revision(), "\n\n");
+}
 
-  // 2. History.
+// 2. The history of the consent record.
+void AppendHistorySection(const Lang& l, const v1::DisclosurePackage& package,
+                          std::string& out) {
   absl::StrAppend(&out, l.T("## 2. 同意の記録の履歴\n\n",
                             "## 2. History of the consent record\n\n"));
   if (package.consent_history().empty()) {
@@ -378,13 +384,11 @@ std::string RenderDisclosure(const v1::DisclosurePackage& package,
     }
     absl::StrAppend(&out, "\n");
   }
+}
 
-  // 3. Purposes.
-  absl::StrAppend(&out, l.T("## 3. 利用目的\n\n", "## 3. Purposes of use\n\n"));
-  AppendPurposeTable(l, package.purposes(), out);
-  absl::StrAppend(&out, "\n");
-
-  // 4. Provision records.
+// 4. Records of provision to third parties.
+void AppendProvisionSection(const Lang& l, const v1::DisclosurePackage& package,
+                            const DisclosureNames& names, std::string& out) {
   absl::StrAppend(&out, l.T("## 4. 第三者提供の記録\n\n",
                             "## 4. Records of provision to third parties\n\n"));
   if (package.provisions().empty()) {
@@ -399,7 +403,7 @@ std::string RenderDisclosure(const v1::DisclosurePackage& package,
     for (const v1::ProvisionEntry& p : package.provisions()) {
       std::vector<std::string> cats;
       for (const std::string& c : p.categories())
-        cats.push_back(category_name(c));
+        cats.push_back(names.Category(c));
       const std::string direction = p.direction() == "received"
                                         ? l.T("受領", "received")
                                         : l.T("提供", "provided");
@@ -409,12 +413,15 @@ std::string RenderDisclosure(const v1::DisclosurePackage& package,
                                           : p.recipient_name()),
           " | ", direction, " | ", Cell(absl::StrJoin(cats, ", ")), " | ",
           Cell(absl::StrJoin(p.items(), ", ")), " | ",
-          Cell(p.purpose().empty() ? "" : purpose_name(p.purpose())), " |\n");
+          Cell(p.purpose().empty() ? "" : names.Purpose(p.purpose())), " |\n");
     }
     absl::StrAppend(&out, "\n");
   }
+}
 
-  // 5. Access events.
+// 5. The access record.
+void AppendAccessSection(const Lang& l, const v1::DisclosurePackage& package,
+                         const DisclosureNames& names, std::string& out) {
   absl::StrAppend(&out,
                   l.T("## 5. アクセスの記録\n\n", "## 5. Access record\n\n"));
   if (package.access_events().empty()) {
@@ -430,13 +437,16 @@ std::string RenderDisclosure(const v1::DisclosurePackage& package,
           a.reason(), ")");
       absl::StrAppend(
           &out, "| ", FormatTime(a.time()), " | ", Cell(a.accessor()), " | ",
-          Cell(category_name(a.category())), " | ",
-          Cell(purpose_name(a.purpose())), " | ", Cell(result), " |\n");
+          Cell(names.Category(a.category())), " | ",
+          Cell(names.Purpose(a.purpose())), " | ", Cell(result), " |\n");
     }
     absl::StrAppend(&out, "\n");
   }
+}
 
-  // 6. Requests.
+// 6. The person's requests, and what the disclosure leaves out.
+void AppendRequestsSection(const Lang& l, const v1::DisclosurePackage& package,
+                           std::string& out) {
   absl::StrAppend(&out,
                   l.T("## 6. ご本人からの請求\n\n", "## 6. Your requests\n\n"));
   absl::StrAppend(&out,
@@ -457,6 +467,36 @@ std::string RenderDisclosure(const v1::DisclosurePackage& package,
       absl::StrAppend(&out, "- ", s, "\n");
     }
   }
+}
+
+}  // namespace
+
+std::string RenderDisclosure(const v1::DisclosurePackage& package,
+                             const CompiledPolicy& policy,
+                             absl::string_view language) {
+  const Lang l{language == "ja"};
+  const DisclosureNames names(l, policy);
+
+  std::string out;
+  absl::StrAppend(&out, l.T("# 保有個人データの開示\n\n",
+                            "# Disclosure of your retained personal data\n\n"));
+  absl::StrAppend(
+      &out, l.T("- 対象者: ", "- Subject: "), package.subject_id(), "\n",
+      l.T("- 請求番号: ", "- Request: "), package.request_id(), "\n",
+      l.T("- 作成日時: ", "- Written: "), FormatTime(package.time()), "\n",
+      l.T("- 方針の版: ", "- Policy version: "), package.policy_version(),
+      "\n\n");
+
+  AppendConsentSection(l, package, names, out);
+  AppendHistorySection(l, package, out);
+  // 3. Purposes.
+  absl::StrAppend(&out, l.T("## 3. 利用目的\n\n", "## 3. Purposes of use\n\n"));
+  AppendPurposeTable(l, package.purposes(), out);
+  absl::StrAppend(&out, "\n");
+
+  AppendProvisionSection(l, package, names, out);
+  AppendAccessSection(l, package, names, out);
+  AppendRequestsSection(l, package, out);
   return out;
 }
 

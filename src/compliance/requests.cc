@@ -18,8 +18,8 @@
 #include "google/protobuf/descriptor.h"
 #include "google/protobuf/message.h"
 #include "google/protobuf/stubs/common.h"
-#include "src/util/mutex.h"
 #include "src/compliance/request_answers.h"
+#include "src/util/mutex.h"
 #include "src/util/status_macros.h"
 
 namespace consentry {
@@ -486,8 +486,27 @@ struct RequestDesk::Impl {
     AddTransition(r, to, step, actor, *note, Now());
     // Nothing the desk writes may fail the check a store applies on read.
     RETURN_IF_ERROR(ValidateRequestRecord(r));
+    return AuditAndCommit(r, actor, step);
+  }
+
+  // Audits `step` of `r`, then writes `r` back. The event goes first, so
+  // that an audit outage stops the step; when the write then fails or loses
+  // a race, a `<step>:not_committed` event retracts it, so that no event
+  // stands for a step the store does not hold.
+  absl::StatusOr<v1::SubjectRequest> AuditAndCommit(const v1::SubjectRequest& r,
+                                                    absl::string_view actor,
+                                                    absl::string_view step) {
     RETURN_IF_ERROR(Audit(r, actor, step));
-    return requests->Update(r);
+    absl::StatusOr<v1::SubjectRequest> stored = requests->Update(r);
+    if (stored.ok()) return stored;
+    const std::string retraction = absl::StrCat(step, ":not_committed");
+    if (absl::Status s = Audit(r, actor, retraction); !s.ok()) {
+      return absl::Status(
+          stored.status().code(),
+          absl::StrCat(stored.status().message(), "; the '", step,
+                       "' audit event stands without the step: ", s.message()));
+    }
+    return stored.status();
   }
 
   absl::Status ValidateIntake(const v1::SubjectRequest& in) const;
@@ -495,6 +514,13 @@ struct RequestDesk::Impl {
   absl::StatusOr<Revision> ApplyRestriction(const v1::SubjectRequest& r);
   absl::StatusOr<v1::DisclosurePackage> BuildDisclosure(
       const v1::SubjectRequest& r, const v1::ConsentRecord& record);
+
+  // Execute, step by step.
+  class HookRunner;
+  absl::Status ApplyEffect(const v1::SubjectRequest& r,
+                           absl::string_view actor);
+  absl::Status RunHooks(v1::SubjectRequest& r, absl::string_view actor);
+  absl::StatusOr<RequestOutcome> WriteAnswer(const v1::SubjectRequest& r);
 };
 
 absl::Status RequestDesk::Impl::ValidateIntake(
@@ -761,6 +787,174 @@ absl::StatusOr<v1::DisclosurePackage> RequestDesk::Impl::BuildDisclosure(
         "access_events: no access event source is configured");
   }
   return pkg;
+}
+
+namespace {
+
+// The restriction a request of `kind` puts on the subject's consent record;
+// `kUnspecified` for the kinds without one.
+Reason RestrictionOf(v1::RequestKind kind) {
+  switch (kind) {
+    case v1::REQUEST_KIND_SUSPENSION:
+      return Reason::kUseSuspended;
+    case v1::REQUEST_KIND_ERASURE:
+      return Reason::kSubjectErased;
+    case v1::REQUEST_KIND_PROVISION_STOP:
+      return Reason::kProvisionStopped;
+    default:
+      return Reason::kUnspecified;
+  }
+}
+
+}  // namespace
+
+// Runs integrator hooks for one request, each run recorded on the request
+// and audited; a hook that already succeeded is not run again.
+class RequestDesk::Impl::HookRunner {
+ public:
+  HookRunner(RequestDesk::Impl& d, v1::SubjectRequest& r,
+             absl::string_view actor)
+      : d_(d), r_(r), actor_(actor) {}
+
+  // Runs `call` as `hook` on `target` unless it succeeded before. A hook
+  // error is recorded (see `failures`), not returned. Errors: those of the
+  // audit sink.
+  absl::Status Run(absl::string_view hook, absl::string_view target,
+                   absl::string_view audit_ref,
+                   const std::function<absl::Status()>& call);
+
+  // "hook(target): error" for each hook that failed.
+  const std::vector<std::string>& failures() const { return failures_; }
+
+ private:
+  bool Succeeded(absl::string_view hook, absl::string_view target) const {
+    return std::any_of(r_.hook_runs().begin(), r_.hook_runs().end(),
+                       [&](const v1::HookRun& h) {
+                         return h.ok() && h.hook() == hook &&
+                                h.target() == target;
+                       });
+  }
+  std::int32_t Attempts(absl::string_view hook,
+                        absl::string_view target) const {
+    return static_cast<std::int32_t>(
+        std::count_if(r_.hook_runs().begin(), r_.hook_runs().end(),
+                      [&](const v1::HookRun& h) {
+                        return h.hook() == hook && h.target() == target;
+                      }));
+  }
+
+  RequestDesk::Impl& d_;
+  v1::SubjectRequest& r_;
+  absl::string_view actor_;
+  std::vector<std::string> failures_;
+};
+
+absl::Status RequestDesk::Impl::HookRunner::Run(
+    absl::string_view hook, absl::string_view target,
+    absl::string_view audit_ref, const std::function<absl::Status()>& call) {
+  if (Succeeded(hook, target)) return absl::OkStatus();
+  v1::HookRun run;
+  run.set_hook(std::string(hook));
+  run.set_target(std::string(target));
+  run.set_attempt(Attempts(hook, target) + 1);
+  absl::Status s = call();
+  *run.mutable_time() = ToProtoTime(d_.Now());
+  run.set_ok(s.ok());
+  if (!s.ok()) {
+    run.set_error(SafeText(s.ToString()));
+    failures_.push_back(absl::StrCat(hook, "(", target, "): ", run.error()));
+  }
+  *r_.add_hook_runs() = run;
+  return d_.Audit(r_, actor_, absl::StrCat(hook, s.ok() ? ":ok" : ":failed"),
+                  Reason::kUnspecified, audit_ref);
+}
+
+// Merges the restriction of `r` (suspension, erasure, stop of provision)
+// into the subject's consent record and audits it.
+absl::Status RequestDesk::Impl::ApplyEffect(const v1::SubjectRequest& r,
+                                            absl::string_view actor) {
+  const Reason effect = RestrictionOf(r.kind());
+  if (effect == Reason::kUnspecified) return absl::OkStatus();
+  ASSIGN_OR_RETURN(Revision rev, ApplyRestriction(r));
+  return Audit(r, actor, absl::StrCat("restriction_applied@", rev), effect);
+}
+
+// Runs the integrator hooks of an erasure or a correction. When one fails,
+// records the failure on the request (which stays in PROCESSING) and
+// returns `kUnavailable`, or `kFailedPrecondition` for a missing hook.
+absl::Status RequestDesk::Impl::RunHooks(v1::SubjectRequest& r,
+                                         absl::string_view actor) {
+  const std::string subject = r.verified_subject_id();
+  HookRunner hooks(*this, r, actor);
+  if (r.kind() == v1::REQUEST_KIND_ERASURE) {
+    RETURN_IF_ERROR(hooks.Run("erase_subject_data", subject, "", [&] {
+      if (!options.hooks.erase_subject_data) {
+        return absl::FailedPreconditionError(
+            "no erase_subject_data hook is configured");
+      }
+      return options.hooks.erase_subject_data(subject, r.id());
+    }));
+  }
+  if (r.kind() == v1::REQUEST_KIND_CORRECTION) {
+    for (int i = 0; i < r.record_changes_size(); ++i) {
+      const v1::RecordChange change = r.record_changes(i);
+      RETURN_IF_ERROR(hooks.Run(
+          "change_record", change.record_ref(), change.record_ref(), [&] {
+            if (!options.hooks.change_record) {
+              return absl::FailedPreconditionError(
+                  "no change_record hook is configured");
+            }
+            return options.hooks.change_record(subject, change, r.id());
+          }));
+    }
+  }
+  if (hooks.failures().empty()) return absl::OkStatus();
+  const std::string note = SafeText(absl::StrJoin(hooks.failures(), "; "));
+  AddTransition(r, v1::REQUEST_STATE_PROCESSING, "hook_failed", actor, note,
+                Now());
+  ASSIGN_OR_RETURN(r, requests->Update(r));
+  const bool missing_hook =
+      note.find("no erase_subject_data hook") != std::string::npos ||
+      note.find("no change_record hook") != std::string::npos;
+  const std::string msg = absl::StrCat(
+      "request ", r.id(),
+      ": restriction in force, but integrator hook(s) "
+      "did not complete; the request stays in processing, call Execute "
+      "again to retry: ",
+      note);
+  return missing_hook ? absl::FailedPreconditionError(msg)
+                      : absl::UnavailableError(msg);
+}
+
+// The answer, written from the library's records: the purpose notice or the
+// disclosure package, or a short confirmation for the kinds with an effect.
+absl::StatusOr<RequestOutcome> RequestDesk::Impl::WriteAnswer(
+    const v1::SubjectRequest& r) {
+  RequestOutcome out;
+  if (r.kind() != v1::REQUEST_KIND_PURPOSE_NOTICE &&
+      r.kind() != v1::REQUEST_KIND_DISCLOSURE) {
+    out.document_ja = absl::StrCat("# ", RequestKindName(r.kind()), " ", r.id(),
+                                   "\n\nご請求の内容を実施しました。\n");
+    out.document_en = absl::StrCat("# ", RequestKindName(r.kind()), " ", r.id(),
+                                   "\n\nYour request has been carried out.\n");
+    return out;
+  }
+  ASSIGN_OR_RETURN(v1::ConsentRecord record,
+                   consent->Get(r.verified_subject_id()));
+  if (r.kind() == v1::REQUEST_KIND_PURPOSE_NOTICE) {
+    out.notice = internal::BuildPurposeNotice(*policy, record, Now());
+    ASSIGN_OR_RETURN(out.json, SerializeMessage(out.notice, WireFormat::kJson));
+    out.document_ja = RenderPurposeNotice(out.notice, "ja");
+    out.document_en = RenderPurposeNotice(out.notice, "en");
+  } else {
+    ASSIGN_OR_RETURN(out.package, BuildDisclosure(r, record));
+    out.notice = out.package.purposes();
+    ASSIGN_OR_RETURN(out.json,
+                     SerializeMessage(out.package, WireFormat::kJson));
+    out.document_ja = RenderDisclosure(out.package, *policy, "ja");
+    out.document_en = RenderDisclosure(out.package, *policy, "en");
+  }
+  return out;
 }
 
 RequestDesk::RequestDesk(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
@@ -1037,134 +1231,13 @@ absl::StatusOr<RequestOutcome> RequestDesk::Execute(absl::string_view id,
   // Unreachable through the desk; a record edited in the store must not
   // reach data.
   RETURN_IF_ERROR(d.CheckExecutable(r));
-  const std::string subject = r.verified_subject_id();
-  RequestOutcome out;
-
   // Effects on enforcement first, so they hold even if a hook fails.
-  Reason effect = Reason::kUnspecified;
-  switch (r.kind()) {
-    case v1::REQUEST_KIND_SUSPENSION:
-      effect = Reason::kUseSuspended;
-      break;
-    case v1::REQUEST_KIND_ERASURE:
-      effect = Reason::kSubjectErased;
-      break;
-    case v1::REQUEST_KIND_PROVISION_STOP:
-      effect = Reason::kProvisionStopped;
-      break;
-    default:
-      break;
-  }
-  if (effect != Reason::kUnspecified) {
-    ASSIGN_OR_RETURN(Revision rev, d.ApplyRestriction(r));
-    RETURN_IF_ERROR(
-        d.Audit(r, actor, absl::StrCat("restriction_applied@", rev), effect));
-  }
-
-  // Integrator hooks, each recorded; those that already succeeded are not
-  // run again.
-  std::vector<std::string> failures;
-  auto succeeded = [&](absl::string_view hook, absl::string_view target) {
-    return std::any_of(
-        r.hook_runs().begin(), r.hook_runs().end(), [&](const v1::HookRun& h) {
-          return h.ok() && h.hook() == hook && h.target() == target;
-        });
-  };
-  auto attempts = [&](absl::string_view hook, absl::string_view target) {
-    return static_cast<std::int32_t>(std::count_if(
-        r.hook_runs().begin(), r.hook_runs().end(), [&](const v1::HookRun& h) {
-          return h.hook() == hook && h.target() == target;
-        }));
-  };
-  auto run_hook =
-      [&](absl::string_view hook, absl::string_view target,
-          absl::string_view audit_ref,
-          const std::function<absl::Status()>& call) -> absl::Status {
-    if (succeeded(hook, target)) return absl::OkStatus();
-    v1::HookRun run;
-    run.set_hook(std::string(hook));
-    run.set_target(std::string(target));
-    run.set_attempt(attempts(hook, target) + 1);
-    absl::Status s = call();
-    *run.mutable_time() = ToProtoTime(d.Now());
-    run.set_ok(s.ok());
-    if (!s.ok()) {
-      run.set_error(SafeText(s.ToString()));
-      failures.push_back(absl::StrCat(hook, "(", target, "): ", run.error()));
-    }
-    *r.add_hook_runs() = run;
-    return d.Audit(r, actor, absl::StrCat(hook, s.ok() ? ":ok" : ":failed"),
-                   Reason::kUnspecified, audit_ref);
-  };
-  if (r.kind() == v1::REQUEST_KIND_ERASURE) {
-    RETURN_IF_ERROR(run_hook("erase_subject_data", subject, "", [&] {
-      if (!d.options.hooks.erase_subject_data) {
-        return absl::FailedPreconditionError(
-            "no erase_subject_data hook is configured");
-      }
-      return d.options.hooks.erase_subject_data(subject, r.id());
-    }));
-  }
-  if (r.kind() == v1::REQUEST_KIND_CORRECTION) {
-    for (int i = 0; i < r.record_changes_size(); ++i) {
-      const v1::RecordChange change = r.record_changes(i);
-      RETURN_IF_ERROR(run_hook(
-          "change_record", change.record_ref(), change.record_ref(), [&] {
-            if (!d.options.hooks.change_record) {
-              return absl::FailedPreconditionError(
-                  "no change_record hook is configured");
-            }
-            return d.options.hooks.change_record(subject, change, r.id());
-          }));
-    }
-  }
-  if (!failures.empty()) {
-    const std::string note = SafeText(absl::StrJoin(failures, "; "));
-    Impl::AddTransition(r, v1::REQUEST_STATE_PROCESSING, "hook_failed", actor,
-                        note, d.Now());
-    ASSIGN_OR_RETURN(r, d.requests->Update(r));
-    const bool missing_hook =
-        note.find("no erase_subject_data hook") != std::string::npos ||
-        note.find("no change_record hook") != std::string::npos;
-    const std::string msg = absl::StrCat(
-        "request ", r.id(),
-        ": restriction in force, but integrator hook(s) "
-        "did not complete; the request stays in processing, call Execute "
-        "again to retry: ",
-        note);
-    return missing_hook ? absl::FailedPreconditionError(msg)
-                        : absl::UnavailableError(msg);
-  }
-
-  // Answers written from the library's records.
-  if (r.kind() == v1::REQUEST_KIND_PURPOSE_NOTICE ||
-      r.kind() == v1::REQUEST_KIND_DISCLOSURE) {
-    ASSIGN_OR_RETURN(v1::ConsentRecord record, d.consent->Get(subject));
-    if (r.kind() == v1::REQUEST_KIND_PURPOSE_NOTICE) {
-      out.notice = internal::BuildPurposeNotice(*d.policy, record, d.Now());
-      ASSIGN_OR_RETURN(out.json,
-                       SerializeMessage(out.notice, WireFormat::kJson));
-      out.document_ja = RenderPurposeNotice(out.notice, "ja");
-      out.document_en = RenderPurposeNotice(out.notice, "en");
-    } else {
-      ASSIGN_OR_RETURN(out.package, d.BuildDisclosure(r, record));
-      out.notice = out.package.purposes();
-      ASSIGN_OR_RETURN(out.json,
-                       SerializeMessage(out.package, WireFormat::kJson));
-      out.document_ja = RenderDisclosure(out.package, *d.policy, "ja");
-      out.document_en = RenderDisclosure(out.package, *d.policy, "en");
-    }
-  } else {
-    out.document_ja = absl::StrCat("# ", RequestKindName(r.kind()), " ", r.id(),
-                                   "\n\nご請求の内容を実施しました。\n");
-    out.document_en = absl::StrCat("# ", RequestKindName(r.kind()), " ", r.id(),
-                                   "\n\nYour request has been carried out.\n");
-  }
-
+  RETURN_IF_ERROR(d.ApplyEffect(r, actor));
+  RETURN_IF_ERROR(d.RunHooks(r, actor));
+  ASSIGN_OR_RETURN(RequestOutcome out, d.WriteAnswer(r));
   Impl::AddTransition(r, v1::REQUEST_STATE_EXECUTED, "executed", actor, "",
                       d.Now());
-  RETURN_IF_ERROR(d.Audit(r, actor, "executed"));
-  ASSIGN_OR_RETURN(out.request, d.requests->Update(r));
+  ASSIGN_OR_RETURN(out.request, d.AuditAndCommit(r, actor, "executed"));
   return out;
 }
 

@@ -4,6 +4,7 @@
 #include "consentry/policy.h"
 
 #include <algorithm>
+#include <array>
 #include <string>
 #include <utility>
 #include <vector>
@@ -14,6 +15,7 @@
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "absl/types/optional.h"
 #include "consentry/v1/policy.pb.h"
 
 namespace consentry {
@@ -89,14 +91,92 @@ CompiledPolicy::CompiledPolicy()
              Basis::kNotAllowed) {}
 CompiledPolicy::~CompiledPolicy() = default;
 
-absl::StatusOr<std::shared_ptr<const CompiledPolicy>> CompiledPolicy::Compile(
-    const v1::Policy& policy) {
-  std::shared_ptr<CompiledPolicy> out(new CompiledPolicy());
-  Errors errors;
+namespace {
 
-  if (policy.version().empty()) {
-    errors.Add("policy.version: must not be empty");
+// The tables of a `CompiledPolicy` being built, as references into it:
+// `CompiledPolicy::Compile`, which alone may name them, hands them to the
+// phases below.
+struct PolicyTables {
+  std::vector<std::string>& purpose_ids;
+  std::vector<std::string>& category_ids;
+  std::vector<std::string>& accessor_ids;
+  absl::flat_hash_map<std::string, PurposeIndex>& purpose_index;
+  absl::flat_hash_map<std::string, CategoryIndex>& category_index;
+  absl::flat_hash_map<std::string, AccessorIndex>& accessor_index;
+  std::array<PurposeSet, kMaxPurposes>& descendants;
+  std::array<PurposeSet, kMaxPurposes>& ancestors;
+  std::array<int, kMaxPurposes>& parent;
+  PurposeSet& per_occasion;
+  std::array<bool, kMaxCategories>& special;
+  std::array<bool, kMaxCategories>& specific_consent;
+  std::array<PurposeSet, kMaxCategories>& allowed;
+  std::vector<Basis>& basis;
+  std::vector<PurposeSet>& declarable;
+  absl::flat_hash_map<std::string, int>& version_ordinal;
+  std::vector<std::uint8_t>& min_ordinal;
+  bool& has_reconsent;
+  int& min_cohort_size;
+  std::vector<absl::Duration>& retention;
+  std::array<bool, kMaxCategories>& has_retention;
+};
+
+// Index of the flat (category, purpose) tables.
+std::size_t Slot(int category, int purpose) {
+  return static_cast<std::size_t>(category) * kMaxPurposes +
+         static_cast<std::size_t>(purpose);
+}
+
+// The explicit (category, purpose) -> basis entries of `policy.rules`, with
+// the rule each came from.
+struct ExplicitRule {
+  Basis basis;
+  int rule;
+};
+using ExplicitRules = absl::flat_hash_map<std::pair<int, int>, ExplicitRule>;
+
+// Compiles a policy document into the tables, phase by phase. Each phase
+// adds what it finds wrong to `errors`; `Compile` stops where a later phase
+// would build on a broken earlier one.
+class PolicyCompiler {
+ public:
+  PolicyCompiler(const v1::Policy& policy, PolicyTables t)
+      : policy_(policy), t_(t) {}
+
+  // Limits the tables cannot exceed. Errors: `kResourceExhausted`.
+  static absl::Status CheckSizes(const v1::Policy& policy);
+
+  void Purposes();
+  void Hierarchy();
+  void Closures();
+  void Categories();
+  ExplicitRules Rules();
+  void Accessors();
+  void BasisTable(const ExplicitRules& rules);
+  void VersionHistory();
+  void Reconsent();
+  void Retention();
+  void Statistics();
+
+  Errors& errors() { return errors_; }
+
+ private:
+  int purpose_count() const { return static_cast<int>(t_.purpose_ids.size()); }
+  int category_count() const {
+    return static_cast<int>(t_.category_ids.size());
   }
+  absl::optional<Basis> RuleBasis(const v1::UseRule& r,
+                                  const std::string& path);
+  bool SpecificConsentRuleOk(const v1::UseRule& r, const std::string& path);
+  void AddRulePurposes(const v1::UseRule& r, int rule, CategoryIndex cat,
+                       Basis basis, ExplicitRules& rules);
+  void ReportCycles();
+
+  const v1::Policy& policy_;
+  PolicyTables t_;
+  Errors errors_;
+};
+
+absl::Status PolicyCompiler::CheckSizes(const v1::Policy& policy) {
   if (policy.purposes_size() > kMaxPurposes) {
     return absl::ResourceExhaustedError(
         absl::StrCat("policy.purposes: ", policy.purposes_size(),
@@ -110,50 +190,60 @@ absl::StatusOr<std::shared_ptr<const CompiledPolicy>> CompiledPolicy::Compile(
   if (policy.accessors_size() > 65535) {
     return absl::ResourceExhaustedError("policy.accessors: too many accessors");
   }
+  return absl::OkStatus();
+}
 
-  // Purposes: ids, duplicates.
-  for (int i = 0; i < policy.purposes_size(); ++i) {
-    const v1::Purpose& p = policy.purposes(i);
+// Purposes: ids, duplicates.
+void PolicyCompiler::Purposes() {
+  for (int i = 0; i < policy_.purposes_size(); ++i) {
+    const v1::Purpose& p = policy_.purposes(i);
     const std::string path = absl::StrCat("policy.purposes[", i, "].id");
     if (!ValidId(p.id(), /*allow_dots=*/true)) {
-      errors.Add(absl::StrCat(path, ": '", p.id(),
-                              "' is not a valid purpose id (lowercase "
-                              "segments of [a-z0-9_-] joined by '.')"));
+      errors_.Add(absl::StrCat(path, ": '", p.id(),
+                               "' is not a valid purpose id (lowercase "
+                               "segments of [a-z0-9_-] joined by '.')"));
       continue;
     }
-    auto [it, inserted] = out->purpose_index_.emplace(
-        p.id(), static_cast<PurposeIndex>(out->purpose_ids_.size()));
+    auto [it, inserted] = t_.purpose_index.emplace(
+        p.id(), static_cast<PurposeIndex>(t_.purpose_ids.size()));
     if (!inserted) {
-      errors.Add(absl::StrCat(path, ": duplicate purpose id '", p.id(),
-                              "' (first at policy.purposes[", it->second,
-                              "])"));
+      errors_.Add(absl::StrCat(path, ": duplicate purpose id '", p.id(),
+                               "' (first at policy.purposes[", it->second,
+                               "])"));
       continue;
     }
-    out->purpose_ids_.push_back(p.id());
+    t_.purpose_ids.push_back(p.id());
   }
-  if (policy.purposes_size() == 0) {
-    errors.Add("policy.purposes: at least one purpose is required");
+  if (policy_.purposes_size() == 0) {
+    errors_.Add("policy.purposes: at least one purpose is required");
   }
+}
 
-  // Parents, and cycles in the hierarchy.
-  out->parent_.fill(-1);
-  for (int i = 0; i < policy.purposes_size(); ++i) {
-    const v1::Purpose& p = policy.purposes(i);
-    auto self = out->purpose_index_.find(p.id());
-    if (self == out->purpose_index_.end() ||
-        out->purpose_ids_[self->second] != p.id()) {
+// Parents, and cycles in the hierarchy.
+void PolicyCompiler::Hierarchy() {
+  t_.parent.fill(-1);
+  for (int i = 0; i < policy_.purposes_size(); ++i) {
+    const v1::Purpose& p = policy_.purposes(i);
+    auto self = t_.purpose_index.find(p.id());
+    if (self == t_.purpose_index.end() ||
+        t_.purpose_ids[self->second] != p.id()) {
       continue;
     }
     if (p.parent().empty()) continue;
-    auto parent = out->purpose_index_.find(p.parent());
-    if (parent == out->purpose_index_.end()) {
-      errors.Add(absl::StrCat("policy.purposes[", i,
-                              "].parent: unknown purpose '", p.parent(), "'"));
+    auto parent = t_.purpose_index.find(p.parent());
+    if (parent == t_.purpose_index.end()) {
+      errors_.Add(absl::StrCat("policy.purposes[", i,
+                               "].parent: unknown purpose '", p.parent(), "'"));
       continue;
     }
-    out->parent_[self->second] = parent->second;
+    t_.parent[self->second] = parent->second;
   }
-  const int np = out->purpose_count();
+  ReportCycles();
+}
+
+// Each cycle in the parent links, once, starting at its first purpose.
+void PolicyCompiler::ReportCycles() {
+  const int np = purpose_count();
   std::vector<bool> in_cycle(static_cast<std::size_t>(np), false);
   for (int start = 0; start < np; ++start) {
     // Walk up at most np steps; a longer walk means a cycle.
@@ -166,7 +256,7 @@ absl::StatusOr<std::shared_ptr<const CompiledPolicy>> CompiledPolicy::Compile(
         cycle = true;
         break;
       }
-      cur = out->parent_[static_cast<std::size_t>(cur)];
+      cur = t_.parent[static_cast<std::size_t>(cur)];
     }
     if (!cycle) continue;
     if (in_cycle[static_cast<std::size_t>(start)]) continue;
@@ -174,364 +264,425 @@ absl::StatusOr<std::shared_ptr<const CompiledPolicy>> CompiledPolicy::Compile(
     std::vector<std::string> names;
     int c = start;
     for (int k = 0; k <= np; ++k) {
-      names.push_back(out->purpose_ids_[static_cast<std::size_t>(c)]);
+      names.push_back(t_.purpose_ids[static_cast<std::size_t>(c)]);
       in_cycle[static_cast<std::size_t>(c)] = true;
-      c = out->parent_[static_cast<std::size_t>(c)];
+      c = t_.parent[static_cast<std::size_t>(c)];
       if (c == start) {
-        names.push_back(out->purpose_ids_[static_cast<std::size_t>(c)]);
+        names.push_back(t_.purpose_ids[static_cast<std::size_t>(c)]);
         break;
       }
     }
     if (names.front() == names.back()) {
-      errors.Add(
+      errors_.Add(
           absl::StrCat("policy.purposes: cycle in the purpose hierarchy: ",
                        absl::StrJoin(names, " -> ")));
     }
   }
-  if (!errors.empty()) return errors.ToStatus(policy.version());
+}
 
-  // Ancestors and descendants, closed and including self.
-  for (int p = 0; p < np; ++p) {
+// Ancestors and descendants, closed and including self; per-occasion
+// purposes. REQUIRES: a hierarchy without cycles.
+void PolicyCompiler::Closures() {
+  for (int p = 0; p < purpose_count(); ++p) {
     const auto pi = static_cast<PurposeIndex>(p);
     for (int cur = p; cur >= 0;
-         cur = out->parent_[static_cast<std::size_t>(cur)]) {
+         cur = t_.parent[static_cast<std::size_t>(cur)]) {
       const auto ci = static_cast<PurposeIndex>(cur);
-      out->ancestors_[pi].Add(ci);
-      out->descendants_[ci].Add(pi);
+      t_.ancestors[pi].Add(ci);
+      t_.descendants[ci].Add(pi);
     }
   }
-  for (int i = 0; i < policy.purposes_size(); ++i) {
-    if (policy.purposes(i).per_occasion()) {
-      out->per_occasion_.Add(out->purpose_index_.at(policy.purposes(i).id()));
+  for (int i = 0; i < policy_.purposes_size(); ++i) {
+    if (policy_.purposes(i).per_occasion()) {
+      t_.per_occasion.Add(t_.purpose_index.at(policy_.purposes(i).id()));
     }
   }
+}
 
-  // Categories.
-  for (int i = 0; i < policy.categories_size(); ++i) {
-    const v1::DataCategory& c = policy.categories(i);
+// Categories: ids, duplicates, special and specific-consent flags.
+void PolicyCompiler::Categories() {
+  for (int i = 0; i < policy_.categories_size(); ++i) {
+    const v1::DataCategory& c = policy_.categories(i);
     const std::string path = absl::StrCat("policy.categories[", i, "].id");
     if (!ValidId(c.id(), /*allow_dots=*/false)) {
-      errors.Add(
+      errors_.Add(
           absl::StrCat(path, ": '", c.id(),
                        "' is not a valid category id ([a-z][a-z0-9_-]*)"));
       continue;
     }
-    auto [it, inserted] = out->category_index_.emplace(
-        c.id(), static_cast<CategoryIndex>(out->category_ids_.size()));
+    auto [it, inserted] = t_.category_index.emplace(
+        c.id(), static_cast<CategoryIndex>(t_.category_ids.size()));
     if (!inserted) {
-      errors.Add(absl::StrCat(path, ": duplicate category id '", c.id(),
-                              "' (first at policy.categories[", it->second,
-                              "])"));
+      errors_.Add(absl::StrCat(path, ": duplicate category id '", c.id(),
+                               "' (first at policy.categories[", it->second,
+                               "])"));
       continue;
     }
-    out->special_[it->second] = c.special();
-    out->specific_consent_[it->second] = c.requires_specific_consent();
-    out->category_ids_.push_back(c.id());
+    t_.special[it->second] = c.special();
+    t_.specific_consent[it->second] = c.requires_specific_consent();
+    t_.category_ids.push_back(c.id());
   }
-  if (policy.categories_size() == 0) {
-    errors.Add("policy.categories: at least one category is required");
+  if (policy_.categories_size() == 0) {
+    errors_.Add("policy.categories: at least one category is required");
   }
+}
 
-  // Rules: the explicit (category, purpose) -> basis entries.
-  struct Explicit {
-    Basis basis;
-    int rule;
-  };
-  absl::flat_hash_map<std::pair<int, int>, Explicit> explicit_rules;
-  for (int i = 0; i < policy.rules_size(); ++i) {
-    const v1::UseRule& r = policy.rules(i);
+// The basis a rule names; nothing (the error added) when it is unset.
+absl::optional<Basis> PolicyCompiler::RuleBasis(const v1::UseRule& r,
+                                                const std::string& path) {
+  switch (r.basis()) {
+    case v1::LEGAL_BASIS_NECESSARY:
+      return Basis::kNecessary;
+    case v1::LEGAL_BASIS_OPT_IN:
+      return Basis::kOptIn;
+    case v1::LEGAL_BASIS_OPT_OUT:
+      return Basis::kOptOut;
+    default:
+      errors_.Add(absl::StrCat(path, ".basis: must be set (got ",
+                               LegalBasisName(r.basis()).empty()
+                                   ? std::to_string(r.basis())
+                                   : std::string(LegalBasisName(r.basis())),
+                               ")"));
+      return absl::nullopt;
+  }
+}
+
+// Secrecy of communications: no opt-out, no blanket rule (policy.h).
+// False (the errors added) when rule `r` breaks that.
+bool PolicyCompiler::SpecificConsentRuleOk(const v1::UseRule& r,
+                                           const std::string& path) {
+  if (r.basis() == v1::LEGAL_BASIS_OPT_OUT) {
+    errors_.Add(absl::StrCat(path,
+                             ".basis: LEGAL_BASIS_OPT_OUT is not allowed for "
+                             "category '",
+                             r.category(),
+                             "', which requires specific consent"));
+    return false;
+  }
+  if (r.purposes_size() > kMaxPurposesPerSpecificRule) {
+    errors_.Add(absl::StrCat(
+        path, ".purposes: blanket rule for category '", r.category(),
+        "', which requires specific consent: ", r.purposes_size(),
+        " purposes, at most ", kMaxPurposesPerSpecificRule, " per rule"));
+    return false;
+  }
+  bool blanket = false;
+  for (int j = 0; j < r.purposes_size(); ++j) {
+    auto pur = t_.purpose_index.find(r.purposes(j));
+    if (pur != t_.purpose_index.end() &&
+        t_.descendants[pur->second].size() > 1) {
+      errors_.Add(absl::StrCat(
+          path, ".purposes[", j, "]: blanket rule for category '", r.category(),
+          "', which requires specific consent: purpose '", r.purposes(j),
+          "' has child purposes; name each child purpose instead"));
+      blanket = true;
+    }
+  }
+  return !blanket;
+}
+
+// Rules: the explicit (category, purpose) -> basis entries.
+ExplicitRules PolicyCompiler::Rules() {
+  ExplicitRules rules;
+  for (int i = 0; i < policy_.rules_size(); ++i) {
+    const v1::UseRule& r = policy_.rules(i);
     const std::string path = absl::StrCat("policy.rules[", i, "]");
-    auto cat = out->category_index_.find(r.category());
-    if (cat == out->category_index_.end()) {
-      errors.Add(absl::StrCat(path, ".category: unknown category '",
-                              r.category(), "'"));
+    auto cat = t_.category_index.find(r.category());
+    if (cat == t_.category_index.end()) {
+      errors_.Add(absl::StrCat(path, ".category: unknown category '",
+                               r.category(), "'"));
       continue;
     }
-    Basis basis = Basis::kNotAllowed;
-    switch (r.basis()) {
-      case v1::LEGAL_BASIS_NECESSARY:
-        basis = Basis::kNecessary;
-        break;
-      case v1::LEGAL_BASIS_OPT_IN:
-        basis = Basis::kOptIn;
-        break;
-      case v1::LEGAL_BASIS_OPT_OUT:
-        basis = Basis::kOptOut;
-        break;
-      default:
-        errors.Add(absl::StrCat(path, ".basis: must be set (got ",
-                                LegalBasisName(r.basis()).empty()
-                                    ? std::to_string(r.basis())
-                                    : std::string(LegalBasisName(r.basis())),
-                                ")"));
-        continue;
-    }
-    if (basis == Basis::kOptOut && out->special_[cat->second]) {
-      errors.Add(absl::StrCat(path,
-                              ".basis: LEGAL_BASIS_OPT_OUT is not allowed for "
-                              "special category '",
-                              r.category(), "'"));
+    absl::optional<Basis> basis = RuleBasis(r, path);
+    if (!basis.has_value()) continue;
+    if (*basis == Basis::kOptOut && t_.special[cat->second]) {
+      errors_.Add(absl::StrCat(path,
+                               ".basis: LEGAL_BASIS_OPT_OUT is not allowed for "
+                               "special category '",
+                               r.category(), "'"));
       continue;
     }
     if (r.purposes_size() == 0) {
-      errors.Add(
+      errors_.Add(
           absl::StrCat(path, ".purposes: at least one purpose is required"));
       continue;
     }
-    if (out->specific_consent_[cat->second]) {
-      // Secrecy of communications: no opt-out, no blanket rule (policy.h).
-      if (basis == Basis::kOptOut) {
-        errors.Add(
-            absl::StrCat(path,
-                         ".basis: LEGAL_BASIS_OPT_OUT is not allowed for "
-                         "category '",
-                         r.category(), "', which requires specific consent"));
-        continue;
-      }
-      if (r.purposes_size() > kMaxPurposesPerSpecificRule) {
-        errors.Add(absl::StrCat(
-            path, ".purposes: blanket rule for category '", r.category(),
-            "', which requires specific consent: ", r.purposes_size(),
-            " purposes, at most ", kMaxPurposesPerSpecificRule, " per rule"));
-        continue;
-      }
-      bool blanket = false;
-      for (int j = 0; j < r.purposes_size(); ++j) {
-        auto pur = out->purpose_index_.find(r.purposes(j));
-        if (pur != out->purpose_index_.end() &&
-            out->descendants_[pur->second].size() > 1) {
-          errors.Add(absl::StrCat(
-              path, ".purposes[", j, "]: blanket rule for category '",
-              r.category(), "', which requires specific consent: purpose '",
-              r.purposes(j),
-              "' has child purposes; name each child purpose instead"));
-          blanket = true;
-        }
-      }
-      if (blanket) continue;
+    if (t_.specific_consent[cat->second] && !SpecificConsentRuleOk(r, path)) {
+      continue;
     }
-    for (int j = 0; j < r.purposes_size(); ++j) {
-      const std::string ppath = absl::StrCat(path, ".purposes[", j, "]");
-      auto pur = out->purpose_index_.find(r.purposes(j));
-      if (pur == out->purpose_index_.end()) {
-        errors.Add(
-            absl::StrCat(ppath, ": unknown purpose '", r.purposes(j), "'"));
-        continue;
-      }
-      if (out->per_occasion_.Contains(pur->second) && basis != Basis::kOptIn) {
-        errors.Add(absl::StrCat(ppath, ": per-occasion purpose '",
-                                r.purposes(j),
-                                "' must have basis LEGAL_BASIS_OPT_IN"));
-        continue;
-      }
-      auto [it, inserted] = explicit_rules.emplace(
-          std::make_pair(int{cat->second}, int{pur->second}),
-          Explicit{basis, i});
-      if (!inserted) {
-        errors.Add(absl::StrCat(ppath, ": duplicate rule for category '",
-                                r.category(), "' and purpose '", r.purposes(j),
-                                "' (first in policy.rules[", it->second.rule,
-                                "])"));
-      }
+    AddRulePurposes(r, i, cat->second, *basis, rules);
+  }
+  return rules;
+}
+
+// The entries of rule `r` (policy.rules[rule]) for each purpose it names.
+void PolicyCompiler::AddRulePurposes(const v1::UseRule& r, int rule,
+                                     CategoryIndex cat, Basis basis,
+                                     ExplicitRules& rules) {
+  const std::string path = absl::StrCat("policy.rules[", rule, "]");
+  for (int j = 0; j < r.purposes_size(); ++j) {
+    const std::string ppath = absl::StrCat(path, ".purposes[", j, "]");
+    auto pur = t_.purpose_index.find(r.purposes(j));
+    if (pur == t_.purpose_index.end()) {
+      errors_.Add(
+          absl::StrCat(ppath, ": unknown purpose '", r.purposes(j), "'"));
+      continue;
+    }
+    if (t_.per_occasion.Contains(pur->second) && basis != Basis::kOptIn) {
+      errors_.Add(absl::StrCat(ppath, ": per-occasion purpose '", r.purposes(j),
+                               "' must have basis LEGAL_BASIS_OPT_IN"));
+      continue;
+    }
+    auto [it, inserted] = rules.emplace(
+        std::make_pair(int{cat}, int{pur->second}), ExplicitRule{basis, rule});
+    if (!inserted) {
+      errors_.Add(absl::StrCat(ppath, ": duplicate rule for category '",
+                               r.category(), "' and purpose '", r.purposes(j),
+                               "' (first in policy.rules[", it->second.rule,
+                               "])"));
     }
   }
+}
 
-  // Accessors.
-  for (int i = 0; i < policy.accessors_size(); ++i) {
-    const v1::Accessor& a = policy.accessors(i);
+// Accessors: ids, duplicates, the purposes each may declare.
+void PolicyCompiler::Accessors() {
+  for (int i = 0; i < policy_.accessors_size(); ++i) {
+    const v1::Accessor& a = policy_.accessors(i);
     const std::string path = absl::StrCat("policy.accessors[", i, "]");
     if (!ValidId(a.id(), /*allow_dots=*/true)) {
-      errors.Add(
+      errors_.Add(
           absl::StrCat(path, ".id: '", a.id(), "' is not a valid accessor id"));
       continue;
     }
-    auto [it, inserted] = out->accessor_index_.emplace(
-        a.id(), static_cast<AccessorIndex>(out->accessor_ids_.size()));
+    auto [it, inserted] = t_.accessor_index.emplace(
+        a.id(), static_cast<AccessorIndex>(t_.accessor_ids.size()));
     if (!inserted) {
-      errors.Add(absl::StrCat(path, ".id: duplicate accessor id '", a.id(),
-                              "' (first at policy.accessors[", it->second,
-                              "])"));
+      errors_.Add(absl::StrCat(path, ".id: duplicate accessor id '", a.id(),
+                               "' (first at policy.accessors[", it->second,
+                               "])"));
       continue;
     }
     PurposeSet declarable;
     for (int j = 0; j < a.may_declare_size(); ++j) {
-      auto pur = out->purpose_index_.find(a.may_declare(j));
-      if (pur == out->purpose_index_.end()) {
-        errors.Add(absl::StrCat(path, ".may_declare[", j,
-                                "]: unknown purpose '", a.may_declare(j), "'"));
+      auto pur = t_.purpose_index.find(a.may_declare(j));
+      if (pur == t_.purpose_index.end()) {
+        errors_.Add(absl::StrCat(path, ".may_declare[", j,
+                                 "]: unknown purpose '", a.may_declare(j),
+                                 "'"));
         continue;
       }
-      declarable.Add(out->descendants_[pur->second]);
+      declarable.Add(t_.descendants[pur->second]);
     }
-    out->accessor_ids_.push_back(a.id());
-    out->declarable_.push_back(declarable);
+    t_.accessor_ids.push_back(a.id());
+    t_.declarable.push_back(declarable);
   }
-  if (!errors.empty()) return errors.ToStatus(policy.version());
+}
 
-  // The flat table: a purpose inherits the rule of its nearest ancestor
-  // (itself included) that has one for the category.
-  for (int c = 0; c < out->category_count(); ++c) {
-    for (int p = 0; p < np; ++p) {
+// The flat table: a purpose inherits the rule of its nearest ancestor
+// (itself included) that has one for the category.
+void PolicyCompiler::BasisTable(const ExplicitRules& rules) {
+  for (int c = 0; c < category_count(); ++c) {
+    for (int p = 0; p < purpose_count(); ++p) {
       Basis b = Basis::kNotAllowed;
       for (int cur = p; cur >= 0;
-           cur = out->parent_[static_cast<std::size_t>(cur)]) {
-        auto it = explicit_rules.find(std::make_pair(c, cur));
-        if (it != explicit_rules.end()) {
+           cur = t_.parent[static_cast<std::size_t>(cur)]) {
+        auto it = rules.find(std::make_pair(c, cur));
+        if (it != rules.end()) {
           b = it->second.basis;
           break;
         }
       }
       // A per-occasion purpose is never usable on an inherited basis other
       // than opt-in.
-      if (out->per_occasion_.Contains(static_cast<PurposeIndex>(p)) &&
+      if (t_.per_occasion.Contains(static_cast<PurposeIndex>(p)) &&
           b != Basis::kNotAllowed) {
         b = Basis::kOptIn;
       }
       // A special category never inherits opt-out (validated above for
       // explicit rules; inheritance cannot introduce it).
-      out->basis_[static_cast<std::size_t>(c) * kMaxPurposes +
-                  static_cast<std::size_t>(p)] = b;
+      t_.basis[Slot(c, p)] = b;
       if (b != Basis::kNotAllowed) {
-        out->allowed_[static_cast<std::size_t>(c)].Add(
+        t_.allowed[static_cast<std::size_t>(c)].Add(
             static_cast<PurposeIndex>(p));
       }
     }
   }
+}
 
-  // Version history: ordinals for the versions consent records name.
-  for (int i = 0; i < policy.version_history_size(); ++i) {
-    const std::string& v = policy.version_history(i);
-    if (v.empty() || v == policy.version()) {
-      errors.Add(absl::StrCat("policy.version_history[", i, "]: '", v,
-                              "' must be a non-empty earlier version"));
+// Version history: ordinals for the versions consent records name.
+void PolicyCompiler::VersionHistory() {
+  for (int i = 0; i < policy_.version_history_size(); ++i) {
+    const std::string& v = policy_.version_history(i);
+    if (v.empty() || v == policy_.version()) {
+      errors_.Add(absl::StrCat("policy.version_history[", i, "]: '", v,
+                               "' must be a non-empty earlier version"));
       continue;
     }
-    if (!out->version_ordinal_.emplace(v, i + 1).second) {
-      errors.Add(absl::StrCat("policy.version_history[", i,
-                              "]: duplicate version '", v, "'"));
+    if (!t_.version_ordinal.emplace(v, i + 1).second) {
+      errors_.Add(absl::StrCat("policy.version_history[", i,
+                               "]: duplicate version '", v, "'"));
     }
   }
-  if (policy.version_history_size() > 250) {
-    errors.Add("policy.version_history: at most 250 earlier versions");
+  if (policy_.version_history_size() > 250) {
+    errors_.Add("policy.version_history: at most 250 earlier versions");
   }
-  out->version_ordinal_[policy.version()] = policy.version_history_size() + 1;
+  t_.version_ordinal[policy_.version()] = policy_.version_history_size() + 1;
+}
 
-  // Re-consent requirements after material changes.
-  out->min_ordinal_.assign(
-      static_cast<std::size_t>(kMaxCategories) * kMaxPurposes, 0);
-  for (int i = 0; i < policy.reconsent_size(); ++i) {
-    const v1::ReconsentRequirement& r = policy.reconsent(i);
+// Re-consent requirements after material changes.
+void PolicyCompiler::Reconsent() {
+  t_.min_ordinal.assign(static_cast<std::size_t>(kMaxCategories) * kMaxPurposes,
+                        0);
+  for (int i = 0; i < policy_.reconsent_size(); ++i) {
+    const v1::ReconsentRequirement& r = policy_.reconsent(i);
     const std::string path = absl::StrCat("policy.reconsent[", i, "]");
-    auto pur = out->purpose_index_.find(r.purpose());
-    if (pur == out->purpose_index_.end()) {
-      errors.Add(
+    auto pur = t_.purpose_index.find(r.purpose());
+    if (pur == t_.purpose_index.end()) {
+      errors_.Add(
           absl::StrCat(path, ".purpose: unknown purpose '", r.purpose(), "'"));
       continue;
     }
-    auto ord = out->version_ordinal_.find(r.since_version());
-    if (ord == out->version_ordinal_.end()) {
-      errors.Add(
+    auto ord = t_.version_ordinal.find(r.since_version());
+    if (ord == t_.version_ordinal.end()) {
+      errors_.Add(
           absl::StrCat(path, ".since_version: '", r.since_version(),
                        "' is neither this version nor in version_history"));
       continue;
     }
     std::vector<int> cats;
     for (int j = 0; j < r.categories_size(); ++j) {
-      auto c = out->category_index_.find(r.categories(j));
-      if (c == out->category_index_.end()) {
-        errors.Add(absl::StrCat(path, ".categories[", j,
-                                "]: unknown category '", r.categories(j), "'"));
+      auto c = t_.category_index.find(r.categories(j));
+      if (c == t_.category_index.end()) {
+        errors_.Add(absl::StrCat(path, ".categories[", j,
+                                 "]: unknown category '", r.categories(j),
+                                 "'"));
         continue;
       }
       cats.push_back(c->second);
     }
     if (r.categories_size() == 0) {
-      for (int c = 0; c < out->category_count(); ++c) cats.push_back(c);
+      for (int c = 0; c < category_count(); ++c) cats.push_back(c);
     }
     // A requirement on a purpose applies to its descendants too.
-    out->descendants_[pur->second].ForEach([&](PurposeIndex d) {
+    t_.descendants[pur->second].ForEach([&](PurposeIndex d) {
       for (int c : cats) {
-        std::uint8_t& slot =
-            out->min_ordinal_[static_cast<std::size_t>(c) * kMaxPurposes + d];
+        std::uint8_t& slot = t_.min_ordinal[Slot(c, d)];
         slot = std::max(slot, static_cast<std::uint8_t>(ord->second));
       }
     });
-    out->has_reconsent_ = true;
+    t_.has_reconsent = true;
   }
+}
 
-  // Retention: a category default, overridden per purpose (inherited by
-  // descendants from the nearest ancestor with an override).
-  out->retention_.assign(
-      static_cast<std::size_t>(kMaxCategories) * kMaxPurposes,
-      absl::InfiniteDuration());
-  {
-    std::vector<absl::Duration> defaults(kMaxCategories,
-                                         absl::InfiniteDuration());
-    absl::flat_hash_map<std::pair<int, int>, absl::Duration> overrides;
-    for (int i = 0; i < policy.retention_size(); ++i) {
-      const v1::RetentionRule& r = policy.retention(i);
-      const std::string path = absl::StrCat("policy.retention[", i, "]");
-      auto c = out->category_index_.find(r.category());
-      if (c == out->category_index_.end()) {
-        errors.Add(absl::StrCat(path, ".category: unknown category '",
-                                r.category(), "'"));
-        continue;
-      }
-      const absl::Duration period = absl::Seconds(r.period().seconds()) +
-                                    absl::Nanoseconds(r.period().nanos());
-      if (period <= absl::ZeroDuration()) {
-        errors.Add(absl::StrCat(path, ".period: must be positive"));
-        continue;
-      }
-      out->has_retention_[c->second] = true;
-      if (r.purposes_size() == 0) {
-        if (defaults[c->second] != absl::InfiniteDuration()) {
-          errors.Add(absl::StrCat(path, ": duplicate default retention for '",
-                                  r.category(), "'"));
-        }
-        defaults[c->second] = period;
-        continue;
-      }
-      for (int j = 0; j < r.purposes_size(); ++j) {
-        auto pur = out->purpose_index_.find(r.purposes(j));
-        if (pur == out->purpose_index_.end()) {
-          errors.Add(absl::StrCat(path, ".purposes[", j, "]: unknown purpose '",
-                                  r.purposes(j), "'"));
-          continue;
-        }
-        if (!overrides
-                 .emplace(std::make_pair(int{c->second}, int{pur->second}),
-                          period)
-                 .second) {
-          errors.Add(absl::StrCat(
-              path, ".purposes[", j, "]: duplicate retention for category '",
-              r.category(), "' and purpose '", r.purposes(j), "'"));
-        }
-      }
+// Retention: a category default, overridden per purpose (inherited by
+// descendants from the nearest ancestor with an override).
+void PolicyCompiler::Retention() {
+  t_.retention.assign(static_cast<std::size_t>(kMaxCategories) * kMaxPurposes,
+                      absl::InfiniteDuration());
+  std::vector<absl::Duration> defaults(kMaxCategories,
+                                       absl::InfiniteDuration());
+  absl::flat_hash_map<std::pair<int, int>, absl::Duration> overrides;
+  for (int i = 0; i < policy_.retention_size(); ++i) {
+    const v1::RetentionRule& r = policy_.retention(i);
+    const std::string path = absl::StrCat("policy.retention[", i, "]");
+    auto c = t_.category_index.find(r.category());
+    if (c == t_.category_index.end()) {
+      errors_.Add(absl::StrCat(path, ".category: unknown category '",
+                               r.category(), "'"));
+      continue;
     }
-    for (int c = 0; c < out->category_count(); ++c) {
-      for (int p = 0; p < np; ++p) {
-        absl::Duration d = defaults[static_cast<std::size_t>(c)];
-        for (int cur = p; cur >= 0;
-             cur = out->parent_[static_cast<std::size_t>(cur)]) {
-          auto it = overrides.find(std::make_pair(c, cur));
-          if (it != overrides.end()) {
-            d = it->second;
-            break;
-          }
-        }
-        out->retention_[static_cast<std::size_t>(c) * kMaxPurposes +
-                        static_cast<std::size_t>(p)] = d;
+    const absl::Duration period = absl::Seconds(r.period().seconds()) +
+                                  absl::Nanoseconds(r.period().nanos());
+    if (period <= absl::ZeroDuration()) {
+      errors_.Add(absl::StrCat(path, ".period: must be positive"));
+      continue;
+    }
+    t_.has_retention[c->second] = true;
+    if (r.purposes_size() == 0) {
+      if (defaults[c->second] != absl::InfiniteDuration()) {
+        errors_.Add(absl::StrCat(path, ": duplicate default retention for '",
+                                 r.category(), "'"));
+      }
+      defaults[c->second] = period;
+      continue;
+    }
+    for (int j = 0; j < r.purposes_size(); ++j) {
+      auto pur = t_.purpose_index.find(r.purposes(j));
+      if (pur == t_.purpose_index.end()) {
+        errors_.Add(absl::StrCat(path, ".purposes[", j, "]: unknown purpose '",
+                                 r.purposes(j), "'"));
+        continue;
+      }
+      if (!overrides
+               .emplace(std::make_pair(int{c->second}, int{pur->second}),
+                        period)
+               .second) {
+        errors_.Add(absl::StrCat(
+            path, ".purposes[", j, "]: duplicate retention for category '",
+            r.category(), "' and purpose '", r.purposes(j), "'"));
       }
     }
   }
-  if (policy.statistics().min_cohort_size() < 0) {
-    errors.Add(absl::StrCat("policy.statistics.min_cohort_size: ",
-                            policy.statistics().min_cohort_size(),
-                            " must not be negative"));
-  } else if (policy.statistics().min_cohort_size() > 0) {
-    out->min_cohort_size_ = policy.statistics().min_cohort_size();
+  for (int c = 0; c < category_count(); ++c) {
+    for (int p = 0; p < purpose_count(); ++p) {
+      absl::Duration d = defaults[static_cast<std::size_t>(c)];
+      for (int cur = p; cur >= 0;
+           cur = t_.parent[static_cast<std::size_t>(cur)]) {
+        auto it = overrides.find(std::make_pair(c, cur));
+        if (it != overrides.end()) {
+          d = it->second;
+          break;
+        }
+      }
+      t_.retention[Slot(c, p)] = d;
+    }
   }
+}
+
+// Statistics: the smallest cohort an aggregate may report.
+void PolicyCompiler::Statistics() {
+  if (policy_.statistics().min_cohort_size() < 0) {
+    errors_.Add(absl::StrCat("policy.statistics.min_cohort_size: ",
+                             policy_.statistics().min_cohort_size(),
+                             " must not be negative"));
+  } else if (policy_.statistics().min_cohort_size() > 0) {
+    t_.min_cohort_size = policy_.statistics().min_cohort_size();
+  }
+}
+
+}  // namespace
+
+absl::StatusOr<std::shared_ptr<const CompiledPolicy>> CompiledPolicy::Compile(
+    const v1::Policy& policy) {
+  std::shared_ptr<CompiledPolicy> out(new CompiledPolicy());
+  if (absl::Status s = PolicyCompiler::CheckSizes(policy); !s.ok()) return s;
+  PolicyCompiler c(
+      policy,
+      PolicyTables{
+          out->purpose_ids_,     out->category_ids_,   out->accessor_ids_,
+          out->purpose_index_,   out->category_index_, out->accessor_index_,
+          out->descendants_,     out->ancestors_,      out->parent_,
+          out->per_occasion_,    out->special_,        out->specific_consent_,
+          out->allowed_,         out->basis_,          out->declarable_,
+          out->version_ordinal_, out->min_ordinal_,    out->has_reconsent_,
+          out->min_cohort_size_, out->retention_,      out->has_retention_});
+  Errors& errors = c.errors();
+  if (policy.version().empty()) {
+    errors.Add("policy.version: must not be empty");
+  }
+  c.Purposes();
+  c.Hierarchy();
+  if (!errors.empty()) return errors.ToStatus(policy.version());
+  c.Closures();
+  c.Categories();
+  const ExplicitRules rules = c.Rules();
+  c.Accessors();
+  if (!errors.empty()) return errors.ToStatus(policy.version());
+  c.BasisTable(rules);
+  c.VersionHistory();
+  c.Reconsent();
+  c.Retention();
+  c.Statistics();
   if (!errors.empty()) return errors.ToStatus(policy.version());
 
   out->version_ = policy.version();

@@ -12,7 +12,6 @@
 #include <atomic>
 #include <cstring>
 #include <string>
-#include <thread>
 #include <utility>
 #include <vector>
 
@@ -20,10 +19,10 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_replace.h"
 #include "absl/time/clock.h"
-#include "src/store/feed_dispatcher.h"
+#include "src/store/feed_runner.h"
+#include "src/store/stored_record.h"
 #include "src/util/mutex.h"
 #include "src/util/status_macros.h"
-#include "src/store/stored_record.h"
 
 namespace consentry {
 namespace {
@@ -100,19 +99,6 @@ bool ValidSchemaName(absl::string_view s) {
     }
   }
   return true;
-}
-
-google::protobuf::Timestamp ToTimestamp(std::int64_t ns) {
-  google::protobuf::Timestamp t;
-  std::int64_t secs = ns / 1'000'000'000;
-  std::int64_t rem = ns % 1'000'000'000;
-  if (rem < 0) {
-    rem += 1'000'000'000;
-    --secs;
-  }
-  t.set_seconds(secs);
-  t.set_nanos(static_cast<std::int32_t>(rem));
-  return t;
 }
 
 // One connection and the queries on it. Thread-compatible.
@@ -231,19 +217,14 @@ struct PostgresConsentStore::Impl {
   // seen every revision below R.
   std::string lock_key;
 
-  internal::FeedDispatcher feed;
+  internal::FeedRunner feed;
 
   internal::Mutex mu;
   Session session ABSL_GUARDED_BY(mu);
 
-  // Feed thread.
-  internal::Mutex feed_mu;
-  bool feed_started ABSL_GUARDED_BY(feed_mu) = false;
-  std::thread feed_thread;
+  // Feed thread: told to stop by `stop` and a byte on `wake_pipe`.
   std::atomic<bool> stop{false};
   int wake_pipe[2] = {-1, -1};
-  Revision delivered ABSL_GUARDED_BY(feed.order_mu()) = 0;
-  std::atomic<std::int64_t> heartbeat_ns{0};
 
   Impl(std::string info, std::string tgt)
       : conninfo(info), target(tgt), session(std::move(info), std::move(tgt)) {}
@@ -254,7 +235,7 @@ struct PostgresConsentStore::Impl {
       const char b = 1;
       [[maybe_unused]] ssize_t n = write(wake_pipe[1], &b, 1);
     }
-    if (feed_thread.joinable()) feed_thread.join();
+    feed.Join();
     if (wake_pipe[0] >= 0) close(wake_pipe[0]);
     if (wake_pipe[1] >= 0) close(wake_pipe[1]);
   }
@@ -339,21 +320,10 @@ struct PostgresConsentStore::Impl {
     return out;
   }
 
-  // Catches up from `delivered` on the feed session.
+  // Catches up on the feed session.
   absl::Status CatchUp(Session& s) {
-    // The heartbeat is the time before the reads: every change committed
-    // by then is delivered when the loop ends.
-    const std::int64_t started = absl::GetCurrentTimeNanos();
-    internal::MutexLock order(&feed.order_mu());
-    for (;;) {
-      ASSIGN_OR_RETURN(std::vector<v1::ConsentRecord> batch,
-                       ChangesSinceOn(s, delivered, 1000));
-      if (batch.empty()) break;
-      delivered = std::max(delivered, batch.back().revision());
-      feed.Deliver(batch);
-    }
-    heartbeat_ns.store(started, std::memory_order_release);
-    return absl::OkStatus();
+    return feed.CatchUp(
+        [&](Revision after) { return ChangesSinceOn(s, after, 1000); });
   }
 
   void FeedLoop() {
@@ -583,34 +553,15 @@ absl::StatusOr<Revision> PostgresConsentStore::LatestRevision() {
 
 std::unique_ptr<Subscription> PostgresConsentStore::Watch(
     ConsentListener listener) {
-  std::unique_ptr<Subscription> sub = impl_->feed.Add(std::move(listener));
-  bool start = false;
-  {
-    internal::MutexLock lock(&impl_->feed_mu);
-    if (!impl_->feed_started) {
-      impl_->feed_started = true;
-      start = true;
-    }
-  }
-  if (start) {
-    // Begin the feed at the current revision; on failure from 0 (a full
-    // catch-up, harmless to listeners).
-    absl::StatusOr<Revision> latest = LatestRevision();
-    {
-      internal::MutexLock order(&impl_->feed.order_mu());
-      impl_->delivered = latest.ok() ? *latest : 0;
-    }
-    impl_->heartbeat_ns.store(absl::GetCurrentTimeNanos(),
-                              std::memory_order_release);
-    Impl* raw = impl_.get();
-    impl_->feed_thread = std::thread([raw] { raw->FeedLoop(); });
-  }
-  return sub;
+  // The feed begins at the current revision.
+  Impl* raw = impl_.get();
+  return impl_->feed.Watch(
+      std::move(listener), [this] { return LatestRevision(); },
+      [raw] { raw->FeedLoop(); });
 }
 
 absl::Time PostgresConsentStore::FeedHeartbeat() {
-  const std::int64_t ns = impl_->heartbeat_ns.load(std::memory_order_acquire);
-  return ns == 0 ? absl::InfiniteFuture() : absl::FromUnixNanos(ns);
+  return impl_->feed.Heartbeat();
 }
 
 absl::StatusOr<std::vector<v1::ConsentHistoryEntry>>
@@ -625,16 +576,12 @@ PostgresConsentStore::History(absl::string_view subject_id) {
           {Param{std::string(subject_id)}}));
   std::vector<v1::ConsentHistoryEntry> out;
   for (int i = 0; i < PQntuples(r.get()); ++i) {
-    v1::ConsentHistoryEntry& e = out.emplace_back();
-    e.set_revision(ReadInt64(r.get(), i, 0));
-    *e.mutable_commit_time() = ToTimestamp(ReadInt64(r.get(), i, 1));
-    if (!e.mutable_change()->ParseFromString(ReadBytes(r.get(), i, 2)) ||
-        !e.mutable_state()->ParseFromString(ReadBytes(r.get(), i, 3))) {
-      return absl::DataLossError(absl::StrCat(
-          "PostgreSQL consent store at '", impl_->target, "' schema '",
-          impl_->schema, "': history entry at revision ", e.revision(),
-          " of subject '", subject_id, "' does not parse"));
-    }
+    RETURN_IF_ERROR(internal::ParseHistoryEntry(
+        ReadInt64(r.get(), i, 0), ReadInt64(r.get(), i, 1),
+        ReadBytes(r.get(), i, 2), ReadBytes(r.get(), i, 3), subject_id,
+        absl::StrCat("PostgreSQL consent store at '", impl_->target,
+                     "' schema '", impl_->schema, "'"),
+        &out.emplace_back()));
   }
   return out;
 }

@@ -5,20 +5,17 @@
 
 #include <sqlite3.h>
 
-#include <algorithm>
-#include <atomic>
 #include <chrono>
 #include <string>
-#include <thread>
 #include <utility>
 #include <vector>
 
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
-#include "src/store/feed_dispatcher.h"
+#include "src/store/feed_runner.h"
+#include "src/store/stored_record.h"
 #include "src/util/mutex.h"
 #include "src/util/status_macros.h"
-#include "src/store/stored_record.h"
 
 namespace consentry {
 namespace {
@@ -126,26 +123,13 @@ class StmtUse {
   Stmt& s_;
 };
 
-google::protobuf::Timestamp ToTimestamp(std::int64_t ns) {
-  google::protobuf::Timestamp t;
-  std::int64_t secs = ns / 1'000'000'000;
-  std::int64_t rem = ns % 1'000'000'000;
-  if (rem < 0) {
-    rem += 1'000'000'000;
-    --secs;
-  }
-  t.set_seconds(secs);
-  t.set_nanos(static_cast<std::int32_t>(rem));
-  return t;
-}
-
 }  // namespace
 
 struct SqliteConsentStore::Impl {
   std::string path;
   SqliteStoreOptions options;
 
-  internal::FeedDispatcher feed;
+  internal::FeedRunner feed;
 
   internal::Mutex mu;
   sqlite3* db ABSL_GUARDED_BY(mu) = nullptr;
@@ -161,12 +145,6 @@ struct SqliteConsentStore::Impl {
   internal::Mutex poll_mu;
   internal::CondVar poll_cv;
   bool stop ABSL_GUARDED_BY(poll_mu) = false;
-  bool poller_started ABSL_GUARDED_BY(poll_mu) = false;
-  std::thread poller;
-  // Highest revision the poller has delivered (poller thread only, under
-  // the feed's order mutex).
-  Revision polled ABSL_GUARDED_BY(feed.order_mu()) = 0;
-  std::atomic<std::int64_t> heartbeat_ns{0};
 
   ~Impl() {
     {
@@ -174,7 +152,7 @@ struct SqliteConsentStore::Impl {
       stop = true;
     }
     poll_cv.NotifyAll();
-    if (poller.joinable()) poller.join();
+    feed.Join();
     internal::MutexLock lock(&mu);
     // close_v2 defers the close until the statements (members) finalize.
     sqlite3_close_v2(db);
@@ -184,6 +162,141 @@ struct SqliteConsentStore::Impl {
   absl::Status Error(int rc, absl::string_view what)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu) {
     return SqliteError(db, rc, path, what);
+  }
+
+  // Opens the file, in WAL mode with synchronous=FULL. Errors: `kNotFound`
+  // for a missing file without `create_if_missing`; `kFailedPrecondition`
+  // for a file that is not a database or cannot use WAL mode.
+  absl::Status Connect() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu) {
+    int flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX;
+    if (options.create_if_missing) flags |= SQLITE_OPEN_CREATE;
+    const int rc =
+        sqlite3_open_v2(path.c_str(), &db, flags,
+                        options.vfs.empty() ? nullptr : options.vfs.c_str());
+    if (rc != SQLITE_OK) {
+      if (!options.create_if_missing && (rc & 0xff) == SQLITE_CANTOPEN) {
+        return absl::NotFoundError(
+            absl::StrCat("consent store '", path, "' does not exist"));
+      }
+      return SqliteError(db, rc, path, "open");
+    }
+    sqlite3_extended_result_codes(db, 1);
+    sqlite3_busy_timeout(
+        db, static_cast<int>(absl::ToInt64Milliseconds(options.busy_timeout)));
+    // The first statement reads the header: a file that is not a database
+    // fails here.
+    {
+      Stmt wal;
+      RETURN_IF_ERROR(wal.Prepare(db, path, "PRAGMA journal_mode=WAL"));
+      const int step = sqlite3_step(wal.get());
+      if (step != SQLITE_ROW) return Error(step, "switch to WAL mode");
+      const std::string mode =
+          reinterpret_cast<const char*>(sqlite3_column_text(wal.get(), 0));
+      if (mode != "wal") {
+        return absl::FailedPreconditionError(absl::StrCat(
+            "consent store '", path,
+            "': cannot use WAL mode (journal mode is '", mode, "')"));
+      }
+    }
+    return Exec("PRAGMA synchronous=FULL", "set synchronous=FULL");
+  }
+
+  // The schema version the file holds: 0 for a new, empty file.
+  // Errors: `kDataLoss` without a version row; `kFailedPrecondition` for a
+  // database of another application.
+  absl::StatusOr<int> SchemaVersionLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu) {
+    Stmt has;
+    RETURN_IF_ERROR(
+        has.Prepare(db, path,
+                    "SELECT count(*) FROM sqlite_master WHERE type='table' AND "
+                    "name='consentry_schema'"));
+    int rc = sqlite3_step(has.get());
+    if (rc != SQLITE_ROW) return Error(rc, "read schema");
+    if (has.ColumnInt(0) > 0) {
+      Stmt v;
+      RETURN_IF_ERROR(
+          v.Prepare(db, path, "SELECT version FROM consentry_schema"));
+      rc = sqlite3_step(v.get());
+      if (rc != SQLITE_ROW) {
+        return absl::DataLossError(absl::StrCat(
+            "consent store '", path, "': the schema version row is missing"));
+      }
+      return static_cast<int>(v.ColumnInt(0));
+    }
+    Stmt any;
+    RETURN_IF_ERROR(any.Prepare(
+        db, path, "SELECT count(*) FROM sqlite_master WHERE type='table'"));
+    rc = sqlite3_step(any.get());
+    if (rc != SQLITE_ROW) return Error(rc, "read schema");
+    if (any.ColumnInt(0) > 0) {
+      return absl::FailedPreconditionError(absl::StrCat(
+          "consent store '", path,
+          "': the file is a SQLite database of another application (no "
+          "consentry_schema table)"));
+    }
+    return 0;
+  }
+
+  // Reads the schema version and migrates, under the write lock so that two
+  // processes opening a new file do not both create it. Errors: those of
+  // `SchemaVersionLocked`; `kFailedPrecondition` for a newer schema.
+  absl::Status Migrate() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu) {
+    RETURN_IF_ERROR(Exec("BEGIN IMMEDIATE", "begin schema transaction"));
+    absl::Status schema =
+        [&]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu) -> absl::Status {
+      ASSIGN_OR_RETURN(const int version, SchemaVersionLocked());
+      if (version > kSchemaVersion || version < 0) {
+        return absl::FailedPreconditionError(
+            absl::StrCat("consent store '", path, "' has schema version ",
+                         version, ", newer than this library supports (",
+                         kSchemaVersion, "); upgrade consentry to open it"));
+      }
+      for (int v = version; v < kSchemaVersion; ++v) {
+        RETURN_IF_ERROR(Exec(
+            kMigrations[v], absl::StrCat("migrate schema to version ", v + 1)));
+      }
+      if (version != kSchemaVersion) {
+        RETURN_IF_ERROR(
+            Exec(absl::StrCat("UPDATE consentry_schema SET version = ",
+                              kSchemaVersion)
+                     .c_str(),
+                 "record schema version"));
+      }
+      return Exec("COMMIT", "commit schema");
+    }();
+    if (!schema.ok()) Rollback();
+    return schema;
+  }
+
+  // The statements every call uses, prepared once.
+  absl::Status PrepareStatements() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu) {
+    const std::pair<Stmt*, const char*> statements[] = {
+        {&get_record,
+         "SELECT revision, record FROM consent_records WHERE subject_id = ?1"},
+        {&put_record,
+         "INSERT INTO consent_records(subject_id, revision, record) "
+         "VALUES(?1, ?2, ?3) ON CONFLICT(subject_id) DO UPDATE SET "
+         "revision = excluded.revision, record = excluded.record"},
+        {&put_history,
+         "INSERT INTO consent_history(revision, subject_id, commit_time_ns, "
+         "change, state) VALUES(?1, ?2, ?3, ?4, ?5)"},
+        {&max_revision,
+         "SELECT COALESCE(MAX(revision), 0) FROM consent_history"},
+        {&changes_since,
+         "SELECT subject_id, revision, record FROM consent_records WHERE "
+         "revision > ?1 ORDER BY revision LIMIT ?2"},
+        {&recover_record,
+         "SELECT h.revision, h.state FROM consent_history h JOIN "
+         "consent_records r ON h.subject_id = r.subject_id AND h.revision = "
+         "r.revision WHERE r.subject_id = ?1"},
+        {&history,
+         "SELECT revision, commit_time_ns, change, state FROM consent_history "
+         "WHERE subject_id = ?1 ORDER BY revision"},
+    };
+    for (const auto& [stmt, sql] : statements) {
+      RETURN_IF_ERROR(stmt->Prepare(db, path, sql));
+    }
+    return absl::OkStatus();
   }
 
   absl::Status Exec(const char* sql, absl::string_view what)
@@ -344,31 +457,15 @@ struct SqliteConsentStore::Impl {
     return out;
   }
 
-  // One poll: deliver every change after `polled`.
-  bool PollOnce() {
-    // The heartbeat is the time before the reads: every change committed
-    // by then is delivered when the loop ends.
-    const std::int64_t started = absl::GetCurrentTimeNanos();
-    internal::MutexLock order(&feed.order_mu());
-    for (;;) {
-      absl::StatusOr<std::vector<v1::ConsentRecord>> batch;
-      {
-        internal::MutexLock lock(&mu);
-        batch = ChangesSinceLocked(polled, 1000);
-      }
-      if (!batch.ok()) return false;
-      if (batch->empty()) break;
-      polled = std::max(polled, batch->back().revision());
-      feed.Deliver(*batch);
-    }
-    heartbeat_ns.store(started, std::memory_order_release);
-    return true;
-  }
-
+  // The feed thread: catches up every `poll_interval` until `stop`; a
+  // failed read is retried at the next poll.
   void PollLoop() {
     const auto interval = absl::ToChronoNanoseconds(options.poll_interval);
     for (;;) {
-      PollOnce();
+      (void)feed.CatchUp([this](Revision after) {
+        internal::MutexLock lock(&mu);
+        return ChangesSinceLocked(after, 1000);
+      });
       internal::MutexLock lock(&poll_mu);
       if (poll_cv.WaitFor(
               &poll_mu, interval,
@@ -392,126 +489,9 @@ absl::StatusOr<std::unique_ptr<SqliteConsentStore>> SqliteConsentStore::Open(
   impl->options = options;
   Impl& s = *impl;
   internal::MutexLock lock(&s.mu);
-  int flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX;
-  if (options.create_if_missing) flags |= SQLITE_OPEN_CREATE;
-  int rc = sqlite3_open_v2(path.c_str(), &s.db, flags,
-                           options.vfs.empty() ? nullptr : options.vfs.c_str());
-  if (rc != SQLITE_OK) {
-    if (!options.create_if_missing && (rc & 0xff) == SQLITE_CANTOPEN) {
-      return absl::NotFoundError(
-          absl::StrCat("consent store '", path, "' does not exist"));
-    }
-    return SqliteError(s.db, rc, path, "open");
-  }
-  sqlite3_extended_result_codes(s.db, 1);
-  sqlite3_busy_timeout(
-      s.db, static_cast<int>(absl::ToInt64Milliseconds(options.busy_timeout)));
-  // The first statement reads the header: a file that is not a database
-  // fails here.
-  {
-    Stmt wal;
-    RETURN_IF_ERROR(wal.Prepare(s.db, path, "PRAGMA journal_mode=WAL"));
-    rc = sqlite3_step(wal.get());
-    if (rc != SQLITE_ROW) return s.Error(rc, "switch to WAL mode");
-    const std::string mode =
-        reinterpret_cast<const char*>(sqlite3_column_text(wal.get(), 0));
-    if (mode != "wal") {
-      return absl::FailedPreconditionError(absl::StrCat(
-          "consent store '", path, "': cannot use WAL mode (journal mode is '",
-          mode, "')"));
-    }
-  }
-  RETURN_IF_ERROR(s.Exec("PRAGMA synchronous=FULL", "set synchronous=FULL"));
-
-  // Schema: read the version and migrate, under the write lock so that two
-  // processes opening a new file do not both create it.
-  RETURN_IF_ERROR(s.Exec("BEGIN IMMEDIATE", "begin schema transaction"));
-  absl::Status schema =
-      [&]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(s.mu) -> absl::Status {
-    int version = 0;
-    {
-      Stmt has;
-      RETURN_IF_ERROR(has.Prepare(
-          s.db, path,
-          "SELECT count(*) FROM sqlite_master WHERE type='table' AND "
-          "name='consentry_schema'"));
-      rc = sqlite3_step(has.get());
-      if (rc != SQLITE_ROW) return s.Error(rc, "read schema");
-      if (has.ColumnInt(0) > 0) {
-        Stmt v;
-        RETURN_IF_ERROR(
-            v.Prepare(s.db, path, "SELECT version FROM consentry_schema"));
-        rc = sqlite3_step(v.get());
-        if (rc != SQLITE_ROW) {
-          return absl::DataLossError(absl::StrCat(
-              "consent store '", path, "': the schema version row is missing"));
-        }
-        version = static_cast<int>(v.ColumnInt(0));
-      } else {
-        Stmt any;
-        RETURN_IF_ERROR(any.Prepare(
-            s.db, path,
-            "SELECT count(*) FROM sqlite_master WHERE type='table'"));
-        rc = sqlite3_step(any.get());
-        if (rc != SQLITE_ROW) return s.Error(rc, "read schema");
-        if (any.ColumnInt(0) > 0) {
-          return absl::FailedPreconditionError(absl::StrCat(
-              "consent store '", path,
-              "': the file is a SQLite database of another application (no "
-              "consentry_schema table)"));
-        }
-      }
-    }
-    if (version > kSchemaVersion || version < 0) {
-      return absl::FailedPreconditionError(
-          absl::StrCat("consent store '", path, "' has schema version ",
-                       version, ", newer than this library supports (",
-                       kSchemaVersion, "); upgrade consentry to open it"));
-    }
-    for (int v = version; v < kSchemaVersion; ++v) {
-      RETURN_IF_ERROR(s.Exec(
-          kMigrations[v], absl::StrCat("migrate schema to version ", v + 1)));
-    }
-    if (version != kSchemaVersion) {
-      RETURN_IF_ERROR(s.Exec(
-          absl::StrCat("UPDATE consentry_schema SET version = ", kSchemaVersion)
-              .c_str(),
-          "record schema version"));
-    }
-    return s.Exec("COMMIT", "commit schema");
-  }();
-  if (!schema.ok()) {
-    s.Rollback();
-    return schema;
-  }
-
-  RETURN_IF_ERROR(s.get_record.Prepare(
-      s.db, path,
-      "SELECT revision, record FROM consent_records WHERE subject_id = ?1"));
-  RETURN_IF_ERROR(s.put_record.Prepare(
-      s.db, path,
-      "INSERT INTO consent_records(subject_id, revision, record) "
-      "VALUES(?1, ?2, ?3) ON CONFLICT(subject_id) DO UPDATE SET "
-      "revision = excluded.revision, record = excluded.record"));
-  RETURN_IF_ERROR(s.put_history.Prepare(
-      s.db, path,
-      "INSERT INTO consent_history(revision, subject_id, commit_time_ns, "
-      "change, state) VALUES(?1, ?2, ?3, ?4, ?5)"));
-  RETURN_IF_ERROR(s.max_revision.Prepare(
-      s.db, path, "SELECT COALESCE(MAX(revision), 0) FROM consent_history"));
-  RETURN_IF_ERROR(s.changes_since.Prepare(
-      s.db, path,
-      "SELECT subject_id, revision, record FROM consent_records WHERE "
-      "revision > ?1 ORDER BY revision LIMIT ?2"));
-  RETURN_IF_ERROR(s.recover_record.Prepare(
-      s.db, path,
-      "SELECT h.revision, h.state FROM consent_history h JOIN consent_records "
-      "r ON h.subject_id = r.subject_id AND h.revision = r.revision WHERE "
-      "r.subject_id = ?1"));
-  RETURN_IF_ERROR(s.history.Prepare(
-      s.db, path,
-      "SELECT revision, commit_time_ns, change, state FROM consent_history "
-      "WHERE subject_id = ?1 ORDER BY revision"));
+  RETURN_IF_ERROR(s.Connect());
+  RETURN_IF_ERROR(s.Migrate());
+  RETURN_IF_ERROR(s.PrepareStatements());
   return std::unique_ptr<SqliteConsentStore>(
       new SqliteConsentStore(std::move(impl)));
 }
@@ -566,35 +546,20 @@ absl::StatusOr<Revision> SqliteConsentStore::LatestRevision() {
 
 std::unique_ptr<Subscription> SqliteConsentStore::Watch(
     ConsentListener listener) {
-  std::unique_ptr<Subscription> sub = impl_->feed.Add(std::move(listener));
-  bool start = false;
-  {
-    internal::MutexLock lock(&impl_->poll_mu);
-    if (!impl_->poller_started) {
-      impl_->poller_started = true;
-      start = true;
-    }
-  }
-  if (start) {
-    // Begin the feed at the current revision: earlier state is read with
-    // Get / ChangesSince by whoever needs it.
-    {
-      internal::MutexLock order(&impl_->feed.order_mu());
-      internal::MutexLock lock(&impl_->mu);
-      absl::StatusOr<Revision> latest = impl_->MaxRevisionLocked();
-      impl_->polled = latest.ok() ? *latest : 0;
-    }
-    impl_->heartbeat_ns.store(absl::GetCurrentTimeNanos(),
-                              std::memory_order_release);
-    Impl* raw = impl_.get();
-    impl_->poller = std::thread([raw] { raw->PollLoop(); });
-  }
-  return sub;
+  // The feed begins at the current revision: earlier state is read with
+  // Get / ChangesSince by whoever needs it.
+  Impl* raw = impl_.get();
+  return impl_->feed.Watch(
+      std::move(listener),
+      [raw] {
+        internal::MutexLock lock(&raw->mu);
+        return raw->MaxRevisionLocked();
+      },
+      [raw] { raw->PollLoop(); });
 }
 
 absl::Time SqliteConsentStore::FeedHeartbeat() {
-  const std::int64_t ns = impl_->heartbeat_ns.load(std::memory_order_acquire);
-  return ns == 0 ? absl::InfiniteFuture() : absl::FromUnixNanos(ns);
+  return impl_->feed.Heartbeat();
 }
 
 absl::StatusOr<std::vector<v1::ConsentHistoryEntry>>
@@ -608,15 +573,10 @@ SqliteConsentStore::History(absl::string_view subject_id) {
     const int rc = sqlite3_step(h.get());
     if (rc == SQLITE_DONE) break;
     if (rc != SQLITE_ROW) return impl_->Error(rc, "read consent history");
-    v1::ConsentHistoryEntry& e = out.emplace_back();
-    e.set_revision(h.ColumnInt(0));
-    *e.mutable_commit_time() = ToTimestamp(h.ColumnInt(1));
-    if (!e.mutable_change()->ParseFromString(h.ColumnBlob(2)) ||
-        !e.mutable_state()->ParseFromString(h.ColumnBlob(3))) {
-      return absl::DataLossError(absl::StrCat(
-          "consent store '", impl_->path, "': history entry at revision ",
-          e.revision(), " of subject '", subject_id, "' does not parse"));
-    }
+    RETURN_IF_ERROR(internal::ParseHistoryEntry(
+        h.ColumnInt(0), h.ColumnInt(1), h.ColumnBlob(2), h.ColumnBlob(3),
+        subject_id, absl::StrCat("consent store '", impl_->path, "'"),
+        &out.emplace_back()));
   }
   return out;
 }

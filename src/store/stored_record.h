@@ -5,11 +5,13 @@
 // PostgreSQL stores: a row's record bytes must parse, name the row's subject
 // and carry the row's revision; anything else is data loss for that one
 // subject, reported as `kDataLoss` by `Get` and as an
-// `UnreadableConsentRecord` by `ChangesSince`.
+// `UnreadableConsentRecord` by `ChangesSince`; and a row of a subject's
+// history (`History`).
 
 #ifndef CONSENTRY_SRC_INTERNAL_STORED_RECORD_H_
 #define CONSENTRY_SRC_INTERNAL_STORED_RECORD_H_
 
+#include <cstdint>
 #include <string>
 
 #include "absl/status/status.h"
@@ -57,6 +59,36 @@ inline absl::Status ParseStoredRecord(absl::string_view bytes,
       problem,
       "; the subject is quarantined (every check denies) until a "
       "valid record replaces it"));
+}
+
+// Fills `e` from one row of the store's history of `subject`: revision,
+// commit time (nanoseconds since the epoch) and the change and state bytes.
+// Errors: `kDataLoss` naming the store (`where`), revision and subject when
+// the change or the state does not parse.
+inline absl::Status ParseHistoryEntry(Revision revision, std::int64_t commit_ns,
+                                      absl::string_view change,
+                                      absl::string_view state,
+                                      absl::string_view subject,
+                                      absl::string_view where,
+                                      v1::ConsentHistoryEntry* e) {
+  e->set_revision(revision);
+  std::int64_t secs = commit_ns / 1'000'000'000;
+  std::int64_t rem = commit_ns % 1'000'000'000;
+  if (rem < 0) {
+    rem += 1'000'000'000;
+    --secs;
+  }
+  e->mutable_commit_time()->set_seconds(secs);
+  e->mutable_commit_time()->set_nanos(static_cast<std::int32_t>(rem));
+  if (!e->mutable_change()->ParseFromArray(change.data(),
+                                           static_cast<int>(change.size())) ||
+      !e->mutable_state()->ParseFromArray(state.data(),
+                                          static_cast<int>(state.size()))) {
+    return absl::DataLossError(
+        absl::StrCat(where, ": history entry at revision ", revision,
+                     " of subject '", subject, "' does not parse"));
+  }
+  return absl::OkStatus();
 }
 
 }  // namespace consentry::internal

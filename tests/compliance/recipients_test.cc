@@ -1,8 +1,9 @@
 // Copyright 2026 The consentry Authors.
 // SPDX-License-Identifier: Apache-2.0
 //
-// RecipientRegistry validation and status, retention periods, the audited
-// purge, receipts and reports (src/recipients.cc).
+// RecipientRegistry validation and status, retention periods of provision
+// records, the audited purge, receipts and reports
+// (src/compliance/recipients.cc).
 
 #include "consentry/recipients.h"
 
@@ -317,7 +318,7 @@ TEST(RecipientRegistryTest, StatusFollowsVettingAndMonitoring) {
             Reason::kRecipientNotVetted);
 }
 
-TEST(RetentionTest, PeriodsFollowTheRecordMethod) {
+TEST(ProvisionRecordRetentionTest, PeriodsFollowTheRecordMethod) {
   const absl::Time made = Jst(2026, 3, 10, 15);
   const absl::Time last = Jst(2026, 8, 20, 9);
   EXPECT_EQ(RetentionEnd(v1::RECORD_METHOD_PER_PROVISION, made, last),

@@ -7,6 +7,8 @@
 #include <vector>
 
 #include "absl/container/flat_hash_map.h"
+#include "absl/strings/match.h"
+#include "absl/strings/strip.h"
 #include "consentry/proto_io.h"
 #include "consentry/v1/policy.pb.h"
 #include "gmock/gmock.h"
@@ -85,6 +87,14 @@ class RequestDeskTest : public GuardFixture {
         DefaultPolicyForDesk(), &store_, &requests_, &audit_, options_);
     ASSERT_TRUE(d.ok()) << d.status();
     desk_ = *std::move(d);
+  }
+
+  // A desk like `desk_` on another request store.
+  std::unique_ptr<RequestDesk> DeskOn(RequestStore* requests) {
+    absl::StatusOr<std::unique_ptr<RequestDesk>> d = RequestDesk::Create(
+        DefaultPolicyForDesk(), &store_, requests, &audit_, options_);
+    EXPECT_TRUE(d.ok()) << d.status();
+    return d.ok() ? *std::move(d) : nullptr;
   }
 
   std::shared_ptr<const CompiledPolicy> DefaultPolicyForDesk() {
@@ -499,6 +509,112 @@ TEST_F(RequestDeskTest, AuditOutageStopsTheStep) {
               StatusIs(absl::StatusCode::kUnavailable, HasSubstr("form_sent")));
   audit_.SetFailingForTesting(false);
   EXPECT_EQ(State(id), v1::REQUEST_STATE_RECEIVED);
+}
+
+// A request store whose writes fail (`kUnavailable`) or lose a race: before
+// forwarding an update it lets another writer change the same request, so
+// the store itself refuses the stale version with `kAborted`.
+class FailingCommits final : public RequestStore {
+ public:
+  enum class Mode { kPass, kUnavailable, kLoseRace };
+  explicit FailingCommits(RequestStore* inner) : inner_(inner) {}
+  absl::StatusOr<v1::SubjectRequest> Create(
+      v1::SubjectRequest request) override {
+    return inner_->Create(std::move(request));
+  }
+  absl::StatusOr<v1::SubjectRequest> Get(absl::string_view id) override {
+    return inner_->Get(id);
+  }
+  absl::StatusOr<v1::SubjectRequest> Update(
+      const v1::SubjectRequest& request) override {
+    if (mode == Mode::kUnavailable) {
+      return absl::UnavailableError("request store: disk gone");
+    }
+    if (mode == Mode::kLoseRace) {
+      absl::StatusOr<v1::SubjectRequest> other = inner_->Get(request.id());
+      if (!other.ok()) return other.status();
+      other->set_details("changed by a concurrent writer");
+      if (absl::Status s = inner_->Update(*other).status(); !s.ok()) return s;
+    }
+    return inner_->Update(request);
+  }
+  absl::StatusOr<std::vector<v1::SubjectRequest>> ListBySubject(
+      absl::string_view subject_id) override {
+    return inner_->ListBySubject(subject_id);
+  }
+  absl::StatusOr<std::vector<v1::SubjectRequest>> ListOpen() override {
+    return inner_->ListOpen();
+  }
+  Mode mode = Mode::kPass;
+
+ private:
+  RequestStore* inner_;
+};
+
+// For each step, the events that say it happened minus those that retract
+// it: what the audit log claims about the request.
+absl::flat_hash_map<std::string, int> ClaimedSteps(
+    const std::vector<OwnedAuditEvent>& events) {
+  absl::flat_hash_map<std::string, int> claimed;
+  for (const OwnedAuditEvent& e : events) {
+    constexpr absl::string_view kRetracted = ":not_committed";
+    absl::string_view step = e.purpose;
+    if (absl::ConsumeSuffix(&step, kRetracted)) {
+      --claimed[std::string(step)];
+    } else {
+      ++claimed[std::string(step)];
+    }
+  }
+  return claimed;
+}
+
+TEST_F(RequestDeskTest, FailedCommitLeavesNoEventClaimingTheStep) {
+  FailingCommits store(&requests_);
+  std::unique_ptr<RequestDesk> desk = DeskOn(&store);
+  ASSERT_NE(desk, nullptr);
+  const std::string id = Receive(Intake(v1::REQUEST_KIND_DISCLOSURE));
+  audit_.Clear();
+  store.mode = FailingCommits::Mode::kUnavailable;
+  EXPECT_THAT(desk->SendForm(id, kWindow),
+              StatusIs(absl::StatusCode::kUnavailable, HasSubstr("disk gone")));
+  EXPECT_EQ(State(id), v1::REQUEST_STATE_RECEIVED);
+  EXPECT_EQ(ClaimedSteps(RequestEvents())["form_sent"], 0);
+  const std::vector<OwnedAuditEvent> events = RequestEvents();
+  ASSERT_EQ(events.size(), 2u);
+  EXPECT_EQ(events[1].purpose, "form_sent:not_committed");
+  EXPECT_EQ(events[1].record_ref, id);
+
+  // The step succeeds once the store takes it, with one claiming event.
+  store.mode = FailingCommits::Mode::kPass;
+  ASSERT_OK(desk->SendForm(id, kWindow));
+  EXPECT_EQ(ClaimedSteps(RequestEvents())["form_sent"], 1);
+}
+
+TEST_F(RequestDeskTest, LostRaceLeavesNoEventClaimingTheStep) {
+  FailingCommits store(&requests_);
+  std::unique_ptr<RequestDesk> desk = DeskOn(&store);
+  ASSERT_NE(desk, nullptr);
+  const std::string id = ToProcessing(Intake(v1::REQUEST_KIND_SUSPENSION));
+  audit_.Clear();
+  store.mode = FailingCommits::Mode::kLoseRace;
+  EXPECT_THAT(desk->Execute(id, kOfficer),
+              StatusIs(absl::StatusCode::kAborted, HasSubstr("version")));
+  EXPECT_EQ(State(id), v1::REQUEST_STATE_PROCESSING);
+  absl::flat_hash_map<std::string, int> claimed = ClaimedSteps(RequestEvents());
+  EXPECT_EQ(claimed["executed"], 0);
+  // The restriction was committed to the consent store: its event stands.
+  int restrictions = 0;
+  for (const auto& [step, n] : claimed) {
+    if (absl::StartsWith(step, "restriction_applied@")) restrictions += n;
+  }
+  EXPECT_EQ(restrictions, 1);
+
+  store.mode = FailingCommits::Mode::kLoseRace;
+  EXPECT_THAT(
+      desk->Refuse(id, kOfficer, v1::REFUSAL_GROUND_FEE_NOT_PAID, "not paid"),
+      StatusIs(absl::StatusCode::kAborted, HasSubstr("version")));
+  EXPECT_EQ(ClaimedSteps(RequestEvents())["refused"], 0);
+  EXPECT_EQ(State(id), v1::REQUEST_STATE_PROCESSING);
 }
 
 TEST_F(RequestDeskTest, RequestStoreOutageIsUnavailable) {
