@@ -24,23 +24,7 @@ using namespace consentry::internal;  // NOLINT
 
 // The encoding of `e` with its sequence, as the writer makes it.
 std::string Encode(const OwnedAuditEvent& o) {
-  AuditEvent e;
-  e.time_unix_nanos = o.time_unix_nanos;
-  e.action = o.action;
-  e.accessor = o.accessor;
-  e.subject = o.subject;
-  e.category = o.category;
-  e.purpose = o.purpose;
-  e.policy_version = o.policy_version;
-  e.record_ref = o.record_ref;
-  e.recipient = o.recipient;
-  e.request_id = o.request_id;
-  e.reason = o.reason;
-  e.revision = o.revision;
-  e.shadow = o.shadow;
-  e.subjects_included = o.subjects_included;
-  e.subjects_excluded = o.subjects_excluded;
-  e.detail = o.detail;
+  const AuditEvent e = AuditEvent::From(o);
   std::string out(EncodedEventSizeBound(e) + kMaxSequenceFieldSize, '\0');
   char* end = EncodeEvent(e, out.data());
   CONSENTRY_FUZZ_CHECK(

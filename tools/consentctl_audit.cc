@@ -54,6 +54,7 @@ std::string EventJson(const consentry::OwnedAuditEvent& e) {
       ",\"accessor\":", JsonString(e.accessor),
       ",\"subject\":", JsonString(e.subject),
       ",\"category\":", JsonString(e.category),
+      ",\"request_kind\":", JsonString(e.request_kind),
       ",\"purpose\":", JsonString(e.purpose),
       ",\"allowed\":", e.allowed() ? "true" : "false",
       ",\"reason\":", JsonString(consentry::ReasonName(e.reason)),
@@ -69,7 +70,9 @@ std::string EventLine(const consentry::OwnedAuditEvent& e) {
   std::string line = absl::StrFormat(
       "%s  %-9s %-7s %-20s %-14s %-12s %-24s %s",
       TimeText(absl::FromUnixNanos(e.time_unix_nanos)), ActionName(e.action),
-      e.allowed() ? "allow" : "DENY", e.accessor, e.subject, e.category,
+      e.allowed() ? "allow" : "DENY", e.accessor, e.subject,
+      e.action == consentry::AuditAction::kRequest ? e.request_kind
+                                                   : e.category,
       e.purpose, consentry::ReasonName(e.reason));
   if (!e.record_ref.empty()) absl::StrAppend(&line, "  ref=", e.record_ref);
   if (!e.recipient.empty()) absl::StrAppend(&line, "  to=", e.recipient);

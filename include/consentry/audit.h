@@ -7,7 +7,7 @@
 // Every decision a `Guard` makes, allowed or denied, becomes an `AuditEvent`
 // handed to an `AuditSink`. The event is a plain struct of views, so the hot
 // path builds it without allocating; a sink copies what it keeps before
-// returning.
+// returning (`OwnedAuditEvent::From`).
 //
 // Example:
 //
@@ -42,60 +42,75 @@ enum class AuditAction : std::uint8_t {
   kBatch = 3,      // one decision over a batch of records (statistics)
 };
 
-// One decision. All views point into memory owned by the caller and valid
-// only during `AuditSink::Record`.
-struct AuditEvent {
+// One decision, as a struct over a string type: `AuditEvent` holds views
+// (the hot path builds it without allocating), `OwnedAuditEvent` owns its
+// strings. `From` converts either way; a view made from an owned event is
+// valid while that event lives.
+template <typename String>
+struct BasicAuditEvent {
   std::int64_t time_unix_nanos = 0;
   AuditAction action = AuditAction::kRead;
-  absl::string_view accessor;
-  absl::string_view subject;
-  absl::string_view category;
-  absl::string_view purpose;
-  absl::string_view policy_version;
+  String accessor;
+  String subject;
+  // The data category read or given (`kRead`, `kProvision`, `kBatch`).
+  String category;
+  String purpose;
+  String policy_version;
   // The integrator's reference to the record read, if any.
-  absl::string_view record_ref;
+  String record_ref;
   // For `AuditAction::kProvision`: the recipient the data was given to.
-  absl::string_view recipient;
-  // For `AuditAction::kRequest`: the data-subject request's id.
-  absl::string_view request_id;
+  String recipient;
+  // For `AuditAction::kRequest`: the data-subject request's id and kind
+  // ("disclosure", "correction", ...). Logs written before `request_kind`
+  // existed kept the kind in `category`; reading them moves it here.
+  String request_id;
+  String request_kind;
   Reason reason = Reason::kUnspecified;
   Revision revision = 0;
   // True in shadow mode when the decision denied but the read went through.
   bool shadow = false;
-  // For `kBatch`: subjects included and excluded, and a readable summary
+  // For `kBatch`: records included and excluded, and a readable summary
   // with the exclusion reasons. -1 when not a batch.
-  std::int64_t subjects_included = -1;
-  std::int64_t subjects_excluded = -1;
-  absl::string_view detail;
-
-  bool allowed() const { return IsAllowingReason(reason); }
-};
-
-// An `AuditEvent` that owns its strings.
-struct OwnedAuditEvent {
-  std::int64_t time_unix_nanos = 0;
-  AuditAction action = AuditAction::kRead;
-  std::string accessor;
-  std::string subject;
-  std::string category;
-  std::string purpose;
-  std::string policy_version;
-  std::string record_ref;
-  std::string recipient;
-  std::string request_id;
-  Reason reason = Reason::kUnspecified;
-  Revision revision = 0;
-  bool shadow = false;
-  std::int64_t subjects_included = -1;
-  std::int64_t subjects_excluded = -1;
-  std::string detail;
+  std::int64_t records_included = -1;
+  std::int64_t records_excluded = -1;
+  String detail;
   // Position in a durable log (`AuditLog`); 0 for events that never were in
   // one.
   std::uint64_t sequence = 0;
 
-  static OwnedAuditEvent From(const AuditEvent& e);
+  // The same event over another string type.
+  template <typename Other>
+  static BasicAuditEvent From(const BasicAuditEvent<Other>& e) {
+    BasicAuditEvent o;
+    o.time_unix_nanos = e.time_unix_nanos;
+    o.action = e.action;
+    o.accessor = String(e.accessor);
+    o.subject = String(e.subject);
+    o.category = String(e.category);
+    o.purpose = String(e.purpose);
+    o.policy_version = String(e.policy_version);
+    o.record_ref = String(e.record_ref);
+    o.recipient = String(e.recipient);
+    o.request_id = String(e.request_id);
+    o.request_kind = String(e.request_kind);
+    o.reason = e.reason;
+    o.revision = e.revision;
+    o.shadow = e.shadow;
+    o.records_included = e.records_included;
+    o.records_excluded = e.records_excluded;
+    o.detail = String(e.detail);
+    o.sequence = e.sequence;
+    return o;
+  }
+
   bool allowed() const { return IsAllowingReason(reason); }
 };
+
+// All views point into memory owned by the caller and valid only during
+// `AuditSink::Record`.
+using AuditEvent = BasicAuditEvent<absl::string_view>;
+// Owns its strings: what sinks keep and readers return.
+using OwnedAuditEvent = BasicAuditEvent<std::string>;
 
 // Receives audit events. Implementations must be thread-safe: a Guard calls
 // `Record` concurrently from every reading thread, never under a lock.

@@ -14,8 +14,8 @@
 #include "absl/strings/str_cat.h"
 #include "google/protobuf/descriptor.h"
 #include "google/protobuf/message.h"
-#include "src/util/mutex.h"
 #include "src/access/projection_plan.h"
+#include "src/util/mutex.h"
 #include "src/util/status_macros.h"
 
 namespace consentry {
@@ -207,6 +207,76 @@ absl::Status WithField(const absl::Status& status, const FieldDescriptor* f) {
   return out;
 }
 
+// What the Guard's decisions over the categories present in a record
+// allow; in `kRequireAll` mode, the first denial.
+struct Tally {
+  std::uint64_t allowed = internal::kAlwaysBit;
+  absl::Status first_denial;
+  std::uint64_t first_denial_bit = 0;
+};
+
+// Tallies `decisions[i]`, the decision for plan-local category `bits[i]`.
+Tally TallyDecisions(absl::Span<const Decision> decisions, const int* bits,
+                     bool require_all, const AccessContext& ctx,
+                     const internal::ProjectionPlan& plan) {
+  Tally t;
+  for (std::size_t i = 0; i < decisions.size(); ++i) {
+    const Decision& d = decisions[i];
+    const int c = bits[i];
+    if (d.proceeds()) {
+      t.allowed |= std::uint64_t{1} << c;
+    } else if (require_all && t.first_denial.ok()) {
+      // Built only when it is returned: a status costs allocations.
+      t.first_denial =
+          DenialStatus(d.reason(), ctx.purpose(),
+                       plan.category_ids[static_cast<std::size_t>(c)]);
+      t.first_denial_bit = std::uint64_t{1} << c;
+    }
+  }
+  return t;
+}
+
+// The error of a `kRequireAll` read of `in` that `t` denies some field of:
+// the first denied category's, naming a field that carries it, or, when
+// only a field of no category is denied, that field.
+absl::Status RequireAllDenial(const internal::ProjectionPlan& plan,
+                              const Message& in, const Tally& t) {
+  if (t.first_denial_bit != 0) {
+    return WithField(t.first_denial, internal::FindPresent(*plan.root_node, in,
+                                                           t.first_denial_bit));
+  }
+  const FieldDescriptor* f =
+      internal::FindPresent(*plan.root_node, in, internal::kNeverBit);
+  return absl::PermissionDeniedError(absl::StrCat(
+      "consentry: field ", f != nullptr ? f->full_name() : "?", " of ",
+      plan.root->full_name(),
+      " carries no data category and is not readable; the read requires "
+      "every field"));
+}
+
+// Copies `in` to `out`, then clears what `denied` (present categories not
+// allowed) and, when `unknown`, unknown fields.
+void CopyAndPrune(const ResolvedPlan& resolved, const Message& in, Message* out,
+                  std::uint64_t denied, bool unknown, bool same_class,
+                  bool cached) {
+  // Clear + MergeFrom is CopyFrom without the debug-build descendant walk
+  // that Message::CopyFrom makes in Debian's libprotobuf.
+  out->Clear();
+  out->MergeFrom(in);
+  // Bits not present need no clearing, so the program is chosen by the
+  // present bits that are denied: none, in the common case. Unknown
+  // fields were looked for in the scan; they are rare.
+  if (denied == 0 && !unknown) return;
+  const internal::PruneProgramSet& programs = resolved.ProgramFor(denied);
+  // `out` may be of another class than `in` (a dynamic message of the
+  // same type), so its reflection is checked on its own.
+  internal::RunPruneProgram(
+      unknown ? *programs.full : *programs.clear_only, out,
+      same_class
+          ? cached
+          : internal::UsesCachedReflection(*resolved.plan->root_node, *out));
+}
+
 }  // namespace
 
 absl::Status Projector::ProjectInto(const AccessContext& ctx, const Message& in,
@@ -265,9 +335,6 @@ absl::Status Projector::ProjectInto(const AccessContext& ctx, const Message& in,
   scan.scalar_map_entries = !(cached && same_class);
   internal::Scan(*plan.root_node, in, cached, &scan);
   const std::uint64_t present = scan.present;
-  std::uint64_t allowed = internal::kAlwaysBit;
-  absl::Status first_denial;
-  std::uint64_t first_denial_bit = 0;
   // Every present category is decided and audited, in one Guard call that
   // looks the subject up once.
   const CategoryRef* refs[internal::kMaxPlanCategories];
@@ -286,51 +353,13 @@ absl::Status Projector::ProjectInto(const AccessContext& ctx, const Message& in,
         ctx, subject, absl::MakeConstSpan(refs, n), decisions.data());
     if (!checked.ok()) return fail(std::move(checked));  // no copy
   }
-  for (std::size_t i = 0; i < n; ++i) {
-    const Decision& d = decisions[i];
-    const int c = bits[i];
-    if (d.proceeds()) {
-      allowed |= std::uint64_t{1} << c;
-    } else if (options_.mode == ProjectionMode::kRequireAll &&
-               first_denial.ok()) {
-      // Built only when it is returned: a status costs allocations.
-      first_denial =
-          DenialStatus(d.reason(), ctx.purpose(),
-                       plan.category_ids[static_cast<std::size_t>(c)]);
-      first_denial_bit = std::uint64_t{1} << c;
-    }
+  const bool require_all = options_.mode == ProjectionMode::kRequireAll;
+  const Tally tally = TallyDecisions(decisions, bits, require_all, ctx, plan);
+  const std::uint64_t denied = present & ~tally.allowed;
+  if (require_all && denied != 0) {
+    return fail(RequireAllDenial(plan, in, tally));
   }
-  const std::uint64_t denied = present & ~allowed;
-  if (options_.mode == ProjectionMode::kRequireAll && denied != 0) {
-    if (first_denial_bit != 0) {
-      return fail(WithField(
-          first_denial,
-          internal::FindPresent(*plan.root_node, in, first_denial_bit)));
-    }
-    const FieldDescriptor* f =
-        internal::FindPresent(*plan.root_node, in, internal::kNeverBit);
-    return fail(absl::PermissionDeniedError(absl::StrCat(
-        "consentry: field ", f != nullptr ? f->full_name() : "?", " of ",
-        type->full_name(),
-        " carries no data category and is not readable; the read requires "
-        "every field")));
-  }
-  // Clear + MergeFrom is CopyFrom without the debug-build descendant walk
-  // that Message::CopyFrom makes in Debian's libprotobuf.
-  out->Clear();
-  out->MergeFrom(in);
-  // Bits not present need no clearing, so the program is chosen by the
-  // present bits that are denied: none, in the common case. Unknown
-  // fields were looked for in the scan; they are rare.
-  const bool unknown = scan.unknown;
-  if (denied == 0 && !unknown) return absl::OkStatus();
-  const internal::PruneProgramSet& programs = resolved->ProgramFor(denied);
-  // `out` may be of another class than `in` (a dynamic message of the
-  // same type), so its reflection is checked on its own.
-  internal::RunPruneProgram(
-      unknown ? *programs.full : *programs.clear_only, out,
-      same_class ? cached
-                 : internal::UsesCachedReflection(*plan.root_node, *out));
+  CopyAndPrune(*resolved, in, out, denied, scan.unknown, same_class, cached);
   return absl::OkStatus();
 }
 

@@ -10,27 +10,6 @@
 
 namespace consentry {
 
-OwnedAuditEvent OwnedAuditEvent::From(const AuditEvent& e) {
-  OwnedAuditEvent o;
-  o.time_unix_nanos = e.time_unix_nanos;
-  o.action = e.action;
-  o.accessor = std::string(e.accessor);
-  o.subject = std::string(e.subject);
-  o.category = std::string(e.category);
-  o.purpose = std::string(e.purpose);
-  o.policy_version = std::string(e.policy_version);
-  o.record_ref = std::string(e.record_ref);
-  o.recipient = std::string(e.recipient);
-  o.request_id = std::string(e.request_id);
-  o.reason = e.reason;
-  o.revision = e.revision;
-  o.shadow = e.shadow;
-  o.subjects_included = e.subjects_included;
-  o.subjects_excluded = e.subjects_excluded;
-  o.detail = std::string(e.detail);
-  return o;
-}
-
 struct InMemoryAuditSink::Impl {
   mutable internal::Mutex mu;
   std::vector<OwnedAuditEvent> events ABSL_GUARDED_BY(mu);

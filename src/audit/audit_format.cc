@@ -12,6 +12,7 @@
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
+#include <utility>
 
 #include "absl/base/optimization.h"
 #include "absl/strings/match.h"
@@ -85,13 +86,9 @@ bool GetVarint(const char*& p, const char* end, std::uint64_t* v) {
 
 }  // namespace
 
-absl::Status ErrnoStatus(absl::string_view what, const std::string& path) {
-  const int e = errno;
-  std::string msg =
-      absl::StrCat("audit log: ", what, " '", path, "': ", std::strerror(e));
-  if (e == ENOENT) return absl::NotFoundError(msg);
-  if (e == EACCES || e == EPERM) return absl::PermissionDeniedError(msg);
-  return absl::InternalError(msg);
+absl::Status AuditError(const absl::Status& s) {
+  if (s.ok()) return s;
+  return absl::Status(s.code(), absl::StrCat("audit log: ", s.message()));
 }
 
 // ---------------------------------------------------------------------------
@@ -111,14 +108,17 @@ std::size_t EncodedEventSize(const AuditEvent& e) {
          (e.action == AuditAction::kBatch
               ? 2 +
                     VarintSize(static_cast<std::uint64_t>(
-                        std::max<std::int64_t>(0, e.subjects_included))) +
+                        std::max<std::int64_t>(0, e.records_included))) +
                     2 +
                     VarintSize(static_cast<std::uint64_t>(
-                        std::max<std::int64_t>(0, e.subjects_excluded))) +
+                        std::max<std::int64_t>(0, e.records_excluded))) +
                     (e.detail.empty()
                          ? 0
                          : 2 + VarintSize(e.detail.size()) + e.detail.size())
-              : 0);
+              : 0) +
+         (e.request_kind.empty()
+              ? 0
+              : 2 + VarintSize(e.request_kind.size()) + e.request_kind.size());
 }
 
 char* EncodeEvent(const AuditEvent& e, char* p) {
@@ -147,12 +147,12 @@ char* EncodeEvent(const AuditEvent& e, char* p) {
     *p++ = static_cast<char>(0x80);
     *p++ = 0x01;
     p = PutVarint(static_cast<std::uint64_t>(
-                      std::max<std::int64_t>(0, e.subjects_included)),
+                      std::max<std::int64_t>(0, e.records_included)),
                   p);
     *p++ = static_cast<char>(0x88);
     *p++ = 0x01;
     p = PutVarint(static_cast<std::uint64_t>(
-                      std::max<std::int64_t>(0, e.subjects_excluded)),
+                      std::max<std::int64_t>(0, e.records_excluded)),
                   p);
     if (!e.detail.empty()) {
       *p++ = static_cast<char>(0x92);
@@ -161,6 +161,14 @@ char* EncodeEvent(const AuditEvent& e, char* p) {
       std::memcpy(p, e.detail.data(), e.detail.size());
       p += e.detail.size();
     }
+  }
+  if (!e.request_kind.empty()) {
+    // Field 19, after the fields every older reader knows.
+    *p++ = static_cast<char>(0x9A);
+    *p++ = 0x01;
+    p = PutVarint(e.request_kind.size(), p);
+    std::memcpy(p, e.request_kind.data(), e.request_kind.size());
+    p += e.request_kind.size();
   }
   return p;
 }
@@ -225,13 +233,19 @@ bool DecodeEvent(absl::string_view payload, OwnedAuditEvent* out) {
   out->record_ref = m.record_ref();
   out->recipient = m.recipient();
   out->request_id = m.request_id();
+  out->request_kind = m.request_kind();
+  if (out->action == AuditAction::kRequest && out->request_kind.empty()) {
+    // Written before `request_kind` existed: the kind is in `category`.
+    out->request_kind = std::move(out->category);
+    out->category.clear();
+  }
   out->reason = static_cast<Reason>(m.reason());
   out->revision = m.consent_revision();
   out->shadow = m.shadow();
   out->sequence = m.sequence();
   if (out->action == AuditAction::kBatch) {
-    out->subjects_included = m.subjects_included();
-    out->subjects_excluded = m.subjects_excluded();
+    out->records_included = m.records_included();
+    out->records_excluded = m.records_excluded();
     out->detail = m.detail();
   }
   return true;
@@ -469,7 +483,9 @@ bool ParseAuditName(absl::string_view name, absl::string_view ext,
 
 absl::StatusOr<AuditDirListing> ListAuditDir(const std::string& dir) {
   DIR* d = opendir(dir.c_str());
-  if (d == nullptr) return ErrnoStatus("cannot open directory", dir);
+  if (d == nullptr) {
+    return ErrnoStatus(errno, "audit log: cannot open directory", dir);
+  }
   AuditDirListing out;
   while (dirent* e = readdir(d)) {
     const absl::string_view name(e->d_name);
@@ -500,18 +516,6 @@ absl::StatusOr<std::vector<std::uint64_t>> ListSegments(
     const std::string& dir) {
   ASSIGN_OR_RETURN(AuditDirListing listing, ListAuditDir(dir));
   return std::move(listing.segments);
-}
-
-absl::StatusOr<std::string> ReadFile(const std::string& path) {
-  // No size limit beyond the address space: a segment is as large as
-  // `segment_bytes` makes it.
-  absl::StatusOr<std::string> data =
-      ReadRegularFile(path, ~std::size_t{0} >> 1);
-  if (!data.ok()) {
-    return absl::Status(data.status().code(),
-                        absl::StrCat("audit log: ", data.status().message()));
-  }
-  return data;
 }
 
 // ---------------------------------------------------------------------------

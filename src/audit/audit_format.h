@@ -113,10 +113,10 @@ inline std::size_t EncodedEventSizeBound(const AuditEvent& e) {
   // Varint fields (time, action, reason, revision, included, excluded) take
   // at most 2 + 10 bytes each, booleans 2; a string field's key and length
   // take at most 2 + 5.
-  return 6 * 12 + 2 * 2 + 9 * 7 + e.accessor.size() + e.subject.size() +
+  return 6 * 12 + 2 * 2 + 10 * 7 + e.accessor.size() + e.subject.size() +
          e.category.size() + e.purpose.size() + e.policy_version.size() +
          e.record_ref.size() + e.recipient.size() + e.request_id.size() +
-         e.detail.size();
+         e.request_kind.size() + e.detail.size();
 }
 // Writes the encoding of `e` to `out`, which has `EncodedEventSize(e)` bytes.
 // Returns the end.
@@ -232,13 +232,14 @@ struct AuditDirListing {
 absl::StatusOr<AuditDirListing> ListAuditDir(const std::string& dir);
 // The segment numbers of `ListAuditDir`.
 absl::StatusOr<std::vector<std::uint64_t>> ListSegments(const std::string& dir);
-// Whole regular file. Errors: `kNotFound`, `kInvalidArgument` (not a
-// regular file), `kInternal`.
-absl::StatusOr<std::string> ReadFile(const std::string& path);
-
-// A status for the failed system call `what` on `path`, from errno:
-// kNotFound, kPermissionDenied, or kInternal, naming both.
-absl::Status ErrnoStatus(absl::string_view what, const std::string& path);
+// `s` with "audit log: " before its message (same code): names the log in
+// an error of the file layer. OK stays OK.
+absl::Status AuditError(const absl::Status& s);
+template <typename T>
+absl::StatusOr<T> AuditError(absl::StatusOr<T> s) {
+  if (s.ok()) return s;
+  return AuditError(s.status());
+}
 
 // ---------------------------------------------------------------------------
 // The per-segment index (sidecar).

@@ -110,7 +110,8 @@ class Verifier {
                             ") is missing"));
         return report_;
       }
-      absl::StatusOr<std::string> data = internal::ReadFile(path);
+      absl::StatusOr<std::string> data = internal::AuditError(
+          internal::ReadRegularFile(path, internal::kNoSizeLimit));
       if (absl::IsInvalidArgument(data.status())) {
         Defect(AuditDefect::kMalformed, path, 0, 0,
                std::string(data.status().message()));
@@ -205,7 +206,8 @@ class Verifier {
     sealed_ = true;
     if (!HasIndexFile(number)) return absl::OkStatus();  // queries scan
     const std::string idx = PathOf(dir_, internal::IndexFileName(number));
-    absl::StatusOr<std::string> bytes = internal::ReadFile(idx);
+    absl::StatusOr<std::string> bytes = internal::AuditError(
+        internal::ReadRegularFile(idx, internal::kNoSizeLimit));
     if (absl::IsNotFound(bytes.status())) return absl::OkStatus();
     if (!bytes.ok() && !absl::IsInvalidArgument(bytes.status())) {
       return bytes.status();
@@ -229,6 +231,36 @@ class Verifier {
     built_.segment_number = number;
     built_.first_sequence = sequence_;
     sealed_ = false;
+    bool header_ok = false;
+    RETURN_IF_ERROR(Header(path, data, last, &header_ok));
+    if (!header_ok) return absl::OkStatus();
+    std::uint64_t offset = internal::kSegmentHeaderSize;
+    for (std::uint64_t index = 0;; ++index) {
+      const std::uint64_t at = offset;
+      FrameView f;
+      const FrameStatus st = internal::ReadFrame(data, &offset, &f);
+      if (st == FrameStatus::kEnd) {
+        if (!sealed_) Unsealed(number, path, index, at, last);
+        return absl::OkStatus();
+      }
+      if (!FrameIntact(st, f, path, data, index, at, last)) {
+        return absl::OkStatus();
+      }
+      if (f.seal) {
+        RETURN_IF_ERROR(Seal(number, path, data, index, at, offset, f));
+        if (!report_.ok()) return absl::OkStatus();
+        continue;
+      }
+      bool chained = false;
+      RETURN_IF_ERROR(Event(path, data, index, at, offset, f, &chained));
+      if (!chained) return absl::OkStatus();
+    }
+  }
+
+  // Checks the segment header; `*ok` false after a defect is reported.
+  absl::Status Header(const std::string& path, absl::string_view data,
+                      bool last, bool* ok) {
+    *ok = false;
     SegmentHeader header;
     switch (internal::DecodeSegmentHeader(data, &header)) {
       case internal::HeaderProblem::kNone:
@@ -269,115 +301,128 @@ class Verifier {
                           header.first_sequence, ", expected ", sequence_));
       return absl::OkStatus();
     }
-    std::uint64_t offset = internal::kSegmentHeaderSize;
-    for (std::uint64_t index = 0;; ++index) {
-      const std::uint64_t at = offset;
-      FrameView f;
-      const FrameStatus st = internal::ReadFrame(data, &offset, &f);
-      if (st == FrameStatus::kEnd) {
-        if (sealed_) return absl::OkStatus();
-        if (!last) {
-          Defect(AuditDefect::kTruncated, path, index, at,
-                 "the segment is not sealed: its final records or its seal "
-                 "record are missing");
-        } else if (HasIndexFile(number)) {
-          Defect(
-              AuditDefect::kIndexMismatch,
-              PathOf(dir_, internal::IndexFileName(number)), 0, 0,
-              absl::StrCat("an index for '", path, "', which is not sealed"));
-        }
-        return absl::OkStatus();
-      }
-      if (st == FrameStatus::kIncomplete) {
-        Defect(last ? AuditDefect::kTornTail : AuditDefect::kTruncated, path,
-               index, at,
-               absl::StrCat("the frame is cut short: ", data.size() - at,
-                            " bytes left in the file"));
-        return absl::OkStatus();
-      }
-      if (st == FrameStatus::kBadLength) {
-        Defect(AuditDefect::kCrcMismatch, path, index, at,
-               absl::StrCat("the length field ",
-                            internal::GetU32(data.data() + at),
-                            " exceeds the maximum record size"));
-        return absl::OkStatus();
-      }
-      if (!f.crc_ok) {
-        Defect(AuditDefect::kCrcMismatch, path, index, at,
-               "the frame's CRC-32C does not match its bytes");
-        return absl::OkStatus();
-      }
-      if (f.seal) {
-        RETURN_IF_ERROR(Seal(number, path, data, index, at, offset, f));
-        if (!report_.ok()) return absl::OkStatus();
-        continue;
-      }
-      EventKeys keys;
-      OwnedAuditEvent event;
-      if (!internal::ScanEventKeys(f.payload, &keys) ||
-          !internal::DecodeEvent(f.payload, &event)) {
-        Defect(AuditDefect::kMalformed, path, index, at,
-               "the CRC matches but the payload is not an AuditEvent "
-               "(rewritten with a recomputed CRC)");
-        return absl::OkStatus();
-      }
-      Hash256 h;
-      if (!hasher_.Next(hash_.data(), f.payload, h.data())) {
-        return absl::InternalError("VerifyAuditLog: libcrypto failed");
-      }
-      const bool chained = std::memcmp(h.data(), f.hash, 32) == 0;
-      if (chained && keys.sequence == sequence_) {
-        built_.Add(keys.time_unix_nanos, at, keys);
-        hash_ = h;
-        ++sequence_;
-        ++report_.records_verified;
-        continue;
-      }
-      // Something is wrong here: say what.
-      FrameView next;
-      std::uint64_t next_offset = offset;
-      const bool has_next =
-          internal::ReadFrame(data, &next_offset, &next) == FrameStatus::kOk &&
-          next.crc_ok;
-      auto chains_from = [&](const unsigned char* prev, const FrameView& fr) {
-        Hash256 x;
-        return hasher_.Next(prev, fr.payload, x.data()) &&
-               std::memcmp(x.data(), fr.hash, 32) == 0;
-      };
-      if (keys.sequence == sequence_) {
-        if (has_next && !chains_from(f.hash, next) &&
-            chains_from(hash_.data(), next)) {
-          Defect(AuditDefect::kInserted, path, index, at,
-                 "a record not written by the log was inserted here; the next "
-                 "record chains past it");
-        } else {
-          Defect(AuditDefect::kEdited, path, index, at,
-                 absl::StrCat("record ", keys.sequence,
-                              " was edited: its hash does not match its "
-                              "content"));
-        }
-      } else if (keys.sequence > sequence_) {
-        if (SequenceLaterInSegment(data, offset, sequence_)) {
-          Defect(AuditDefect::kReordered, path, index, at,
-                 absl::StrCat("record ", keys.sequence, " stands where ",
-                              sequence_, " belongs, which comes later"));
-        } else {
-          Defect(AuditDefect::kDeleted, path, index, at,
-                 absl::StrCat("records ", sequence_, " to ", keys.sequence - 1,
-                              " are missing"));
-        }
-      } else {
-        if (has_next && chains_from(hash_.data(), next)) {
-          Defect(AuditDefect::kInserted, path, index, at,
-                 absl::StrCat("a copy of record ", keys.sequence,
-                              " was inserted where ", sequence_, " belongs"));
-        } else {
-          Defect(AuditDefect::kReordered, path, index, at,
-                 absl::StrCat("record ", keys.sequence, " stands where ",
-                              sequence_, " belongs"));
-        }
-      }
+    *ok = true;
+    return absl::OkStatus();
+  }
+
+  // The segment ended (at record `index`, offset `at`) without a seal.
+  void Unsealed(std::uint64_t number, const std::string& path,
+                std::uint64_t index, std::uint64_t at, bool last) {
+    if (!last) {
+      Defect(AuditDefect::kTruncated, path, index, at,
+             "the segment is not sealed: its final records or its seal "
+             "record are missing");
+    } else if (HasIndexFile(number)) {
+      Defect(AuditDefect::kIndexMismatch,
+             PathOf(dir_, internal::IndexFileName(number)), 0, 0,
+             absl::StrCat("an index for '", path, "', which is not sealed"));
+    }
+  }
+
+  // Whether the frame read with status `st` is whole and passes its CRC;
+  // else reports the defect.
+  bool FrameIntact(FrameStatus st, const FrameView& f, const std::string& path,
+                   absl::string_view data, std::uint64_t index,
+                   std::uint64_t at, bool last) {
+    if (st == FrameStatus::kIncomplete) {
+      Defect(last ? AuditDefect::kTornTail : AuditDefect::kTruncated, path,
+             index, at,
+             absl::StrCat("the frame is cut short: ", data.size() - at,
+                          " bytes left in the file"));
+      return false;
+    }
+    if (st == FrameStatus::kBadLength) {
+      Defect(
+          AuditDefect::kCrcMismatch, path, index, at,
+          absl::StrCat("the length field ", internal::GetU32(data.data() + at),
+                       " exceeds the maximum record size"));
+      return false;
+    }
+    if (!f.crc_ok) {
+      Defect(AuditDefect::kCrcMismatch, path, index, at,
+             "the frame's CRC-32C does not match its bytes");
+      return false;
+    }
+    return true;
+  }
+
+  // The event frame `f` at record `index` (offset `at`; `next_offset` after
+  // it): `*chained` when it is the next record of the chain, else the
+  // defect is reported.
+  absl::Status Event(const std::string& path, absl::string_view data,
+                     std::uint64_t index, std::uint64_t at,
+                     std::uint64_t next_offset, const FrameView& f,
+                     bool* chained) {
+    *chained = false;
+    EventKeys keys;
+    OwnedAuditEvent event;
+    if (!internal::ScanEventKeys(f.payload, &keys) ||
+        !internal::DecodeEvent(f.payload, &event)) {
+      Defect(AuditDefect::kMalformed, path, index, at,
+             "the CRC matches but the payload is not an AuditEvent "
+             "(rewritten with a recomputed CRC)");
       return absl::OkStatus();
+    }
+    Hash256 h;
+    if (!hasher_.Next(hash_.data(), f.payload, h.data())) {
+      return absl::InternalError("VerifyAuditLog: libcrypto failed");
+    }
+    if (std::memcmp(h.data(), f.hash, 32) == 0 && keys.sequence == sequence_) {
+      built_.Add(keys.time_unix_nanos, at, keys);
+      hash_ = h;
+      ++sequence_;
+      ++report_.records_verified;
+      *chained = true;
+      return absl::OkStatus();
+    }
+    Diagnose(path, data, index, at, next_offset, f, keys.sequence);
+    return absl::OkStatus();
+  }
+
+  // Something is wrong with the event frame `f` (sequence `seq`): says what.
+  void Diagnose(const std::string& path, absl::string_view data,
+                std::uint64_t index, std::uint64_t at, std::uint64_t offset,
+                const FrameView& f, std::uint64_t seq) {
+    FrameView next;
+    std::uint64_t next_offset = offset;
+    const bool has_next =
+        internal::ReadFrame(data, &next_offset, &next) == FrameStatus::kOk &&
+        next.crc_ok;
+    auto chains_from = [&](const unsigned char* prev, const FrameView& fr) {
+      Hash256 x;
+      return hasher_.Next(prev, fr.payload, x.data()) &&
+             std::memcmp(x.data(), fr.hash, 32) == 0;
+    };
+    if (seq == sequence_) {
+      if (has_next && !chains_from(f.hash, next) &&
+          chains_from(hash_.data(), next)) {
+        Defect(AuditDefect::kInserted, path, index, at,
+               "a record not written by the log was inserted here; the next "
+               "record chains past it");
+      } else {
+        Defect(AuditDefect::kEdited, path, index, at,
+               absl::StrCat("record ", seq,
+                            " was edited: its hash does not match its "
+                            "content"));
+      }
+    } else if (seq > sequence_) {
+      if (SequenceLaterInSegment(data, offset, sequence_)) {
+        Defect(AuditDefect::kReordered, path, index, at,
+               absl::StrCat("record ", seq, " stands where ", sequence_,
+                            " belongs, which comes later"));
+      } else {
+        Defect(AuditDefect::kDeleted, path, index, at,
+               absl::StrCat("records ", sequence_, " to ", seq - 1,
+                            " are missing"));
+      }
+    } else if (has_next && chains_from(hash_.data(), next)) {
+      Defect(AuditDefect::kInserted, path, index, at,
+             absl::StrCat("a copy of record ", seq, " was inserted where ",
+                          sequence_, " belongs"));
+    } else {
+      Defect(AuditDefect::kReordered, path, index, at,
+             absl::StrCat("record ", seq, " stands where ", sequence_,
+                          " belongs"));
     }
   }
 
@@ -496,8 +541,9 @@ absl::StatusOr<int> OpenTrustedIndex(const std::string& dir,
                                      const std::string& path,
                                      SegmentIndex* index, bool* had_index) {
   *had_index = false;
-  absl::StatusOr<std::string> bytes =
-      internal::ReadFile(PathOf(dir, internal::IndexFileName(number)));
+  absl::StatusOr<std::string> bytes = internal::AuditError(
+      internal::ReadRegularFile(PathOf(dir, internal::IndexFileName(number)),
+                                internal::kNoSizeLimit));
   if (absl::IsNotFound(bytes.status())) return -1;
   *had_index = true;
   if (!bytes.ok() || !SegmentIndex::Decode(*bytes, index) ||
@@ -507,8 +553,7 @@ absl::StatusOr<int> OpenTrustedIndex(const std::string& dir,
   const int fd = open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
   if (fd < 0) {
     if (errno == ENOENT) return -1;  // removed meanwhile: scanning says so
-    return absl::InternalError(absl::StrCat("AuditLogReader: cannot open '",
-                                            path, "': ", std::strerror(errno)));
+    return internal::ErrnoStatus(errno, "AuditLogReader: cannot open", path);
   }
   // The seal record is the segment's last frame; the index is trusted only
   // when it is the one the seal names.
@@ -538,29 +583,68 @@ absl::StatusOr<int> OpenTrustedIndex(const std::string& dir,
 
 }  // namespace
 
-absl::StatusOr<std::vector<OwnedAuditEvent>> AuditLogReader::Query(
-    KeyKind kind, absl::string_view key, absl::Time from, absl::Time to) {
-  stats_ = Stats{};
-  const std::int64_t lo = absl::ToUnixNanos(from);
-  const std::int64_t hi = absl::ToUnixNanos(to);
-  std::vector<OwnedAuditEvent> out;
-  // Names are parsed strictly: a file such as "audit-+000000000000001.seg"
-  // is never read as a segment.
-  ASSIGN_OR_RETURN(std::vector<std::uint64_t> segments,
-                   internal::ListSegments(directory_));
-  auto matches = [&](const EventKeys& k) {
-    if (k.time_unix_nanos < lo || k.time_unix_nanos >= hi) return false;
-    switch (kind) {
-      case KeyKind::kSubject:
-        return k.subject == key;
-      case KeyKind::kAccessor:
-        return k.accessor == key;
-      case KeyKind::kTime:
+namespace {
+
+// One query over the segments: which events match, and how each segment is
+// read (through its trusted index, or scanned).
+class QueryRun {
+ public:
+  // `index_key`: the key kind an index is searched by (0: none, a time
+  // query); `key` the value; events in [lo, hi).
+  QueryRun(std::uint8_t index_key, absl::string_view key, std::int64_t lo,
+           std::int64_t hi, AuditLogReader::Stats& stats,
+           std::vector<OwnedAuditEvent>& out)
+      : index_key_(index_key),
+        key_(key),
+        lo_(lo),
+        hi_(hi),
+        stats_(stats),
+        out_(out) {}
+
+  // Adds the matching events of segment `number` of `dir`.
+  absl::Status Segment(const std::string& dir, std::uint64_t number) {
+    const std::string path = PathOf(dir, internal::SegmentFileName(number));
+    SegmentIndex index;
+    bool had_index = false;
+    absl::StatusOr<int> opened =
+        OpenTrustedIndex(dir, number, path, &index, &had_index);
+    RETURN_IF_ERROR(opened.status());
+    if (had_index && *opened < 0) ++stats_.indexes_rejected;
+    const bool indexed = *opened >= 0;
+    // Closes the segment when this call ends.
+    struct Closer {
+      int fd;
+      ~Closer() {
+        if (fd >= 0) close(fd);
+      }
+    } closer{*opened};
+    if (indexed &&
+        (index.records == 0 || index.max_time < lo_ || index.min_time >= hi_)) {
+      ++stats_.segments_skipped;
+      return absl::OkStatus();
+    }
+    if (indexed && index_key_ != 0) {
+      ++stats_.segments_indexed;
+      return ReadIndexed(closer.fd, index, path);
+    }
+    ++stats_.segments_scanned;
+    return Scan(path);
+  }
+
+ private:
+  bool Matches(const EventKeys& k) const {
+    if (k.time_unix_nanos < lo_ || k.time_unix_nanos >= hi_) return false;
+    switch (index_key_) {
+      case internal::kKeySubject:
+        return k.subject == key_;
+      case internal::kKeyAccessor:
+        return k.accessor == key_;
+      default:
         return true;
     }
-    return false;
-  };
-  auto take = [&](const FrameView& f, const std::string& path) -> absl::Status {
+  }
+
+  absl::Status Take(const FrameView& f, const std::string& path) {
     ++stats_.frames_read;
     if (!f.crc_ok) {
       return absl::DataLossError(
@@ -573,86 +657,62 @@ absl::StatusOr<std::vector<OwnedAuditEvent>> AuditLogReader::Query(
           absl::StrCat("AuditLogReader: frame at offset ", f.offset, " of '",
                        path, "' is not an AuditEvent"));
     }
-    if (!matches(k)) return absl::OkStatus();
+    if (!Matches(k)) return absl::OkStatus();
     OwnedAuditEvent e;
     if (!internal::DecodeEvent(f.payload, &e)) {
       return absl::DataLossError(
           absl::StrCat("AuditLogReader: frame at offset ", f.offset, " of '",
                        path, "' does not parse"));
     }
-    out.push_back(std::move(e));
+    out_.push_back(std::move(e));
     return absl::OkStatus();
-  };
-  for (const std::uint64_t number : segments) {
-    const std::string path =
-        PathOf(directory_, internal::SegmentFileName(number));
-    SegmentIndex index;
-    bool had_index = false;
-    absl::StatusOr<int> opened =
-        OpenTrustedIndex(directory_, number, path, &index, &had_index);
-    RETURN_IF_ERROR(opened.status());
-    if (had_index && *opened < 0) ++stats_.indexes_rejected;
-    const bool indexed = *opened >= 0;
-    // Closes the segment when this iteration ends.
-    struct Closer {
-      int fd;
-      ~Closer() {
-        if (fd >= 0) close(fd);
+  }
+
+  // Reads the frames the index lists for the key, from `fd`.
+  absl::Status ReadIndexed(int fd, const SegmentIndex& index,
+                           const std::string& path) {
+    const std::uint64_t h = internal::IndexKeyHash(index_key_, key_);
+    auto it = std::lower_bound(index.entries.begin(), index.entries.end(),
+                               std::make_pair(h, std::uint64_t{0}));
+    std::string frame;
+    for (; it != index.entries.end() && it->first == h; ++it) {
+      char head[internal::kFrameHeaderSize];
+      const auto off = static_cast<off_t>(it->second);
+      if (pread(fd, head, sizeof(head), off) !=
+          static_cast<ssize_t>(sizeof(head))) {
+        return absl::DataLossError(absl::StrCat(
+            "AuditLogReader: index points past '", path, "' at ", it->second));
       }
-    } closer{*opened};
-    if (indexed &&
-        (index.records == 0 || index.max_time < lo || index.min_time >= hi)) {
-      ++stats_.segments_skipped;
-      continue;
-    }
-    if (indexed && kind != KeyKind::kTime) {
-      ++stats_.segments_indexed;
-      const std::uint64_t h =
-          internal::IndexKeyHash(static_cast<std::uint8_t>(kind), key);
-      auto it = std::lower_bound(index.entries.begin(), index.entries.end(),
-                                 std::make_pair(h, std::uint64_t{0}));
-      if (it == index.entries.end() || it->first != h) continue;
-      const int fd = closer.fd;
-      std::string frame;
-      absl::Status s;
-      for (; it != index.entries.end() && it->first == h && s.ok(); ++it) {
-        char head[internal::kFrameHeaderSize];
-        const auto off = static_cast<off_t>(it->second);
-        if (pread(fd, head, sizeof(head), off) !=
-            static_cast<ssize_t>(sizeof(head))) {
-          s = absl::DataLossError(
-              absl::StrCat("AuditLogReader: index points past '", path, "' at ",
-                           it->second));
-          break;
-        }
-        const std::uint32_t len = internal::GetU32(head);
-        if (len > internal::kMaxPayload) {
-          s = absl::DataLossError(
-              absl::StrCat("AuditLogReader: bad frame length at ", it->second,
-                           " of '", path, "'"));
-          break;
-        }
-        frame.resize(internal::kFrameOverhead + len);
-        if (pread(fd, frame.data(), frame.size(), off) !=
-            static_cast<ssize_t>(frame.size())) {
-          s = absl::DataLossError(absl::StrCat("AuditLogReader: frame at ",
-                                               it->second, " of '", path,
-                                               "' is cut short"));
-          break;
-        }
-        std::uint64_t o = 0;
-        FrameView f;
-        internal::ReadFrame(frame, &o, &f);
-        f.offset = it->second;
-        s = take(f, path);
+      const std::uint32_t len = internal::GetU32(head);
+      if (len > internal::kMaxPayload) {
+        return absl::DataLossError(
+            absl::StrCat("AuditLogReader: bad frame length at ", it->second,
+                         " of '", path, "'"));
       }
-      RETURN_IF_ERROR(s);
-      continue;
+      frame.resize(internal::kFrameOverhead + len);
+      if (pread(fd, frame.data(), frame.size(), off) !=
+          static_cast<ssize_t>(frame.size())) {
+        return absl::DataLossError(absl::StrCat("AuditLogReader: frame at ",
+                                                it->second, " of '", path,
+                                                "' is cut short"));
+      }
+      std::uint64_t o = 0;
+      FrameView f;
+      internal::ReadFrame(frame, &o, &f);
+      f.offset = it->second;
+      RETURN_IF_ERROR(Take(f, path));
     }
-    ++stats_.segments_scanned;
-    absl::StatusOr<std::string> data = internal::ReadFile(path);
+    return absl::OkStatus();
+  }
+
+  // Reads every frame of the segment at `path`.
+  absl::Status Scan(const std::string& path) {
+    absl::StatusOr<std::string> data = internal::AuditError(
+        internal::ReadRegularFile(path, internal::kNoSizeLimit));
     if (!data.ok()) {
-      if (absl::IsNotFound(data.status())) continue;  // removed meanwhile
+      if (absl::IsNotFound(data.status())) {
+        return absl::OkStatus();  // removed meanwhile
+      }
       return data.status();
     }
     std::uint64_t offset = internal::kSegmentHeaderSize;
@@ -660,8 +720,34 @@ absl::StatusOr<std::vector<OwnedAuditEvent>> AuditLogReader::Query(
     // The active segment may end in a frame still being written: stop there.
     while (internal::ReadFrame(*data, &offset, &f) == FrameStatus::kOk) {
       if (f.seal) break;  // the last frame of a sealed segment
-      RETURN_IF_ERROR(take(f, path));
+      RETURN_IF_ERROR(Take(f, path));
     }
+    return absl::OkStatus();
+  }
+
+  const std::uint8_t index_key_;
+  const absl::string_view key_;
+  const std::int64_t lo_;
+  const std::int64_t hi_;
+  AuditLogReader::Stats& stats_;
+  std::vector<OwnedAuditEvent>& out_;
+};
+
+}  // namespace
+
+absl::StatusOr<std::vector<OwnedAuditEvent>> AuditLogReader::Query(
+    KeyKind kind, absl::string_view key, absl::Time from, absl::Time to) {
+  stats_ = Stats{};
+  std::vector<OwnedAuditEvent> out;
+  // Names are parsed strictly: a file such as "audit-+000000000000001.seg"
+  // is never read as a segment.
+  ASSIGN_OR_RETURN(std::vector<std::uint64_t> segments,
+                   internal::ListSegments(directory_));
+  QueryRun run(kind == KeyKind::kTime ? 0 : static_cast<std::uint8_t>(kind),
+               key, absl::ToUnixNanos(from), absl::ToUnixNanos(to), stats_,
+               out);
+  for (const std::uint64_t number : segments) {
+    RETURN_IF_ERROR(run.Segment(directory_, number));
   }
   std::stable_sort(out.begin(), out.end(),
                    [](const OwnedAuditEvent& a, const OwnedAuditEvent& b) {

@@ -427,7 +427,7 @@ struct RequestDesk::Impl {
     e.subject = r.verified_subject_id().empty()
                     ? absl::string_view(r.subject_id())
                     : absl::string_view(r.verified_subject_id());
-    e.category = RequestKindName(r.kind());
+    e.request_kind = RequestKindName(r.kind());
     e.purpose = step;
     e.policy_version = policy->version();
     const std::string ref =

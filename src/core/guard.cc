@@ -1159,8 +1159,8 @@ absl::StatusOr<std::vector<Decision>> Guard::DecideBatch(
     event.reason = failure.ok() ? (included > 0 ? Reason::kAllowedConsent
                                                 : Reason::kNoConsent)
                                 : Reason::kStoreUnavailable;
-    event.subjects_included = included;
-    event.subjects_excluded = static_cast<std::int64_t>(out.size()) - included;
+    event.records_included = included;
+    event.records_excluded = static_cast<std::int64_t>(out.size()) - included;
     event.detail = detail;
     if (!impl_->audit->Record(event).ok()) {
       return DenialStatus(Reason::kAuditUnavailable, ctx.purpose(),

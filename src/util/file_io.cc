@@ -17,7 +17,6 @@
 #include "absl/strings/str_format.h"
 
 namespace consentry::internal {
-namespace {
 
 absl::Status ErrnoStatus(int err, absl::string_view what,
                          const std::string& path) {
@@ -42,6 +41,8 @@ absl::Status ErrnoStatus(int err, absl::string_view what,
       return absl::InternalError(msg);
   }
 }
+
+namespace {
 
 class PosixWritableFile final : public WritableFile {
  public:

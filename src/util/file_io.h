@@ -92,6 +92,14 @@ inline absl::Status WriteFileAtomically(const std::string& path,
   return WriteFileAtomically(*FileSystem::Default(), path, data);
 }
 
+// A status for a failed system call: `what` on `path`, with the OS's text
+// for `err` (an errno value), coded by it: kNotFound, kPermissionDenied,
+// kAlreadyExists, kInvalidArgument (ELOOP, EISDIR, ENOTDIR: not the kind of
+// file expected), kResourceExhausted (ENOSPC, EDQUOT), else kInternal.
+// The message reads "<what> '<path>': <strerror>".
+CONSENTRY_EXPORT absl::Status ErrnoStatus(int err, absl::string_view what,
+                                          const std::string& path);
+
 // Default size limit of `ReadRegularFile`: larger than any policy, registry,
 // request or key file the library reads, small enough to refuse /dev/zero
 // or a runaway file with an error instead of exhausting memory.
@@ -101,6 +109,10 @@ inline constexpr std::size_t kDefaultMaxInputBytes = std::size_t{256} << 20;
 // device or socket is kInvalidArgument naming it) of at most `max_bytes`
 // (kResourceExhausted naming the file and the limit). NotFound and
 // PermissionDenied as the OS says.
+// No limit beyond the address space (the audit log's segments are as large
+// as its options make them).
+inline constexpr std::size_t kNoSizeLimit = ~std::size_t{0} >> 1;
+
 CONSENTRY_EXPORT absl::StatusOr<std::string> ReadRegularFile(
     const std::string& path, std::size_t max_bytes = kDefaultMaxInputBytes);
 

@@ -119,8 +119,8 @@ TEST_F(StatisticsViewTest, ExcludedSubjectsNeverAppear) {
   std::vector<OwnedAuditEvent> events = audit_.Events();
   ASSERT_EQ(events.size(), 1u);
   EXPECT_EQ(events[0].action, AuditAction::kBatch);
-  EXPECT_EQ(events[0].subjects_included, 4);  // records
-  EXPECT_EQ(events[0].subjects_excluded, 6);
+  EXPECT_EQ(events[0].records_included, 4);  // records
+  EXPECT_EQ(events[0].records_excluded, 6);
   EXPECT_THAT(events[0].detail, HasSubstr("2 excluded (consent_refused)"));
   EXPECT_THAT(events[0].detail, HasSubstr("2 excluded (no_consent)"));
   EXPECT_EQ(events[0].accessor, "statistics-job");

@@ -93,6 +93,56 @@ TEST(AuditFormatTest, ScanAndDecodeRoundTrip) {
   EXPECT_EQ(o.sequence, 99u);
 }
 
+TEST(AuditFormatTest, RequestKindIsItsOwnFieldAndBatchCountsAreRecords) {
+  AuditEvent e;
+  e.action = AuditAction::kRequest;
+  e.subject = "s-3";
+  e.purpose = "received";
+  e.request_kind = "disclosure";
+  v1::AuditEvent m;
+  m.set_action(v1::AUDIT_ACTION_REQUEST);
+  m.set_subject("s-3");
+  m.set_purpose("received");
+  m.set_request_kind("disclosure");
+  const std::string bytes = Encode(e, 0);
+  EXPECT_EQ(bytes, m.SerializeAsString());
+  OwnedAuditEvent o;
+  ASSERT_TRUE(DecodeEvent(bytes, &o));
+  EXPECT_EQ(o.request_kind, "disclosure");
+  EXPECT_EQ(o.category, "");
+
+  AuditEvent batch;
+  batch.action = AuditAction::kBatch;
+  batch.records_included = 820;
+  batch.records_excluded = 380;
+  v1::AuditEvent mb;
+  mb.set_action(v1::AUDIT_ACTION_BATCH);
+  mb.set_records_included(820);  // field 16, as `subjects_included` was
+  mb.set_records_excluded(380);  // field 17
+  EXPECT_EQ(Encode(batch, 0), mb.SerializeAsString());
+}
+
+// A log written before `request_kind` existed kept a request's kind in
+// `category`: read back, it is in `request_kind`, as a new log has it.
+TEST(AuditFormatTest, OldRequestEventReadsItsKindFromCategory) {
+  v1::AuditEvent m;
+  m.set_action(v1::AUDIT_ACTION_REQUEST);
+  m.set_subject("s-4");
+  m.set_category("correction");
+  m.set_purpose("executed");
+  m.set_sequence(9);
+  OwnedAuditEvent o;
+  ASSERT_TRUE(DecodeEvent(m.SerializeAsString(), &o));
+  EXPECT_EQ(o.request_kind, "correction");
+  EXPECT_EQ(o.category, "");
+  EXPECT_EQ(o.purpose, "executed");
+  // Other actions keep their category.
+  m.set_action(v1::AUDIT_ACTION_READ);
+  ASSERT_TRUE(DecodeEvent(m.SerializeAsString(), &o));
+  EXPECT_EQ(o.category, "correction");
+  EXPECT_EQ(o.request_kind, "");
+}
+
 TEST(AuditFormatTest, ScanRejectsMalformedBytes) {
   EventKeys keys;
   EXPECT_FALSE(ScanEventKeys(std::string("\x22\x10s", 3), &keys));  // too long

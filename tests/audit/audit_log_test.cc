@@ -193,8 +193,8 @@ TEST_F(AuditLogTest, BatchEventKeepsItsCountsAndSummary) {
   e.purpose = "statistics.measurement";
   e.category = "measurement";
   e.reason = Reason::kAllowedConsent;
-  e.subjects_included = 820;
-  e.subjects_excluded = 380;
+  e.records_included = 820;
+  e.records_excluded = 380;
   e.detail = "batch of 1200: 820 included, 380 excluded (consent_refused)";
   ASSERT_OK(log->Record(e));
   ASSERT_OK(log->Flush());
@@ -206,8 +206,8 @@ TEST_F(AuditLogTest, BatchEventKeepsItsCountsAndSummary) {
   ASSERT_OK(events);
   ASSERT_THAT(*events, SizeIs(1));
   EXPECT_EQ((*events)[0].action, AuditAction::kBatch);
-  EXPECT_EQ((*events)[0].subjects_included, 820);
-  EXPECT_EQ((*events)[0].subjects_excluded, 380);
+  EXPECT_EQ((*events)[0].records_included, 820);
+  EXPECT_EQ((*events)[0].records_excluded, 380);
   EXPECT_EQ((*events)[0].detail, e.detail);
 }
 

@@ -220,7 +220,7 @@ TEST_F(RequestDeskTest, DisclosureRunsFromReceiptToWrittenAnswer) {
   std::vector<std::string> audited;
   for (const OwnedAuditEvent& e : RequestEvents()) {
     EXPECT_EQ(e.subject, "s1");
-    EXPECT_EQ(e.category, "disclosure");
+    EXPECT_EQ(e.request_kind, "disclosure");
     audited.push_back(e.purpose);
   }
   EXPECT_THAT(audited,

@@ -1,0 +1,179 @@
+// Copyright 2026 The consentry Authors.
+// SPDX-License-Identifier: Apache-2.0
+//
+// The state of an `AuditLog` and the parts it is made of:
+//  - the lanes producers publish into (audit_lane_set.h);
+//  - the segment file the writer appends to (audit_segment_writer.h);
+//  - the writer loop, which drains the lanes into the segment, and the
+//    syncer, which makes it durable (audit_log_writer.cc);
+//  - the producer side and the public methods (audit_log.cc).
+// Internal; never installed.
+
+#ifndef CONSENTRY_SRC_AUDIT_AUDIT_LOG_IMPL_H_
+#define CONSENTRY_SRC_AUDIT_AUDIT_LOG_IMPL_H_
+
+#include <atomic>
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <thread>
+#include <utility>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/time/time.h"
+#include "consentry/audit_log.h"
+#include "consentry/policy.h"
+#include "src/audit/audit_fast_path.h"
+#include "src/audit/audit_format.h"
+#include "src/audit/audit_lane.h"
+#include "src/audit/audit_lane_set.h"
+#include "src/audit/audit_segment_writer.h"
+#include "src/util/file_io.h"
+#include "src/util/mutex.h"
+
+namespace consentry {
+
+namespace internal {
+// Filled in by the writer for `Append`.
+struct AppendTicket {
+  std::uint64_t sequence = 0;
+  bool done = false;
+};
+}  // namespace internal
+
+struct AuditLog::Impl {
+  explicit Impl(AuditLogOptions o)
+      : options(std::move(o)), lanes(options.queue_capacity) {}
+
+  AuditLogOptions options;
+  std::uint64_t base_sequence = 0;  // sequence of the first event taken
+
+  // The lanes of the threads that record into this log.
+  internal::AuditLaneSet lanes;
+
+  // Every durable file operation goes through this file system, captured
+  // at `Open` (tests replace it to simulate power loss).
+  internal::FileSystem* const fs = internal::FileSystem::Default();
+
+  // Writer-thread state.
+  std::unique_ptr<internal::ChainHasher> hasher;
+  std::unique_ptr<internal::SegmentWriter> segment;  // after `hasher`
+  std::uint64_t head = 0;     // events taken so far (sequence - base_sequence)
+  std::size_t next_lane = 0;  // where the next batch starts, for fairness
+  std::vector<std::pair<internal::AppendTicket*, std::uint64_t>> batch_tickets;
+  // A flush being served: its generation and each lane's tail when the
+  // writer saw it (lanes are in `lanes.writer_lanes()` order).
+  std::uint64_t flush_serving = 0;
+  std::vector<std::uint64_t> flush_tails;
+
+  std::thread writer;
+  // Read by every producer call, written rarely: a cache line of their own,
+  // away from the counters the writer bumps on every batch.
+  alignas(64) std::atomic<bool> writer_idle{false};
+  std::atomic<bool> failed{false};
+  std::atomic<bool> closed{false};
+  alignas(64) std::atomic<std::uint64_t> written_pos{0};
+  std::atomic<std::uint64_t> durable_pos{0};
+  std::atomic<std::uint64_t> blocked{0};
+  std::atomic<std::uint64_t> denied{0};
+  std::atomic<std::uint64_t> sealed{0};
+  std::atomic<int> space_waiters{0};
+  std::atomic<bool> paused_for_testing{false};
+
+  internal::Mutex mu;
+  internal::CondVar writer_cv;
+  internal::CondVar space_cv;
+  internal::CondVar durable_cv;
+  absl::Status error ABSL_GUARDED_BY(mu);
+  // `Flush` calls so far; the last one whose events are all taken, and the
+  // event count when it was (durable once `durable_pos` reaches it).
+  std::uint64_t flush_requested ABSL_GUARDED_BY(mu) = 0;
+  std::uint64_t flush_covered ABSL_GUARDED_BY(mu) = 0;
+  std::uint64_t flush_covered_pos ABSL_GUARDED_BY(mu) = 0;
+  bool stop ABSL_GUARDED_BY(mu) = false;
+  bool writer_done ABSL_GUARDED_BY(mu) = false;
+  std::uint64_t space_generation ABSL_GUARDED_BY(mu) = 0;
+  // The syncer thread: fdatasync runs there, so that the writer frames and
+  // writes the next batch while the disk flushes the previous one.
+  std::thread syncer;
+  internal::CondVar sync_cv;
+  std::uint64_t sync_requested ABSL_GUARDED_BY(mu) = 0;  // events taken
+  std::uint64_t sync_taken ABSL_GUARDED_BY(mu) = 0;
+  internal::WritableFile* sync_file ABSL_GUARDED_BY(mu) = nullptr;
+  internal::Hash256 sync_hash ABSL_GUARDED_BY(mu){};
+  bool syncing ABSL_GUARDED_BY(mu) = false;
+  bool syncer_stop ABSL_GUARDED_BY(mu) = false;
+  internal::Hash256 head_hash ABSL_GUARDED_BY(mu){};
+  bool close_called = false;  // Close is not concurrent with itself
+  absl::Status close_status;
+
+  // Policies that compact decisions refer to, by slot; never shrinks.
+  internal::Mutex policies_mu;
+  std::vector<std::shared_ptr<const CompiledPolicy>> policies
+      ABSL_GUARDED_BY(policies_mu);
+  std::vector<const CompiledPolicy*> writer_policies;  // writer's copy
+  std::string scratch;                                 // writer's
+
+  // --- opening and producers (audit_log.cc) ---------------------------------
+
+  // Creates the directory if need be, continues the log found there (the
+  // last segment sealed if a crash left it open), opens a new segment and
+  // starts the writer and syncer threads.
+  absl::Status Start();
+  absl::Status ContinueLastSegment(const internal::AuditDirListing& listing);
+
+  absl::Status Enqueue(const AuditEvent& e, internal::AppendTicket* ticket);
+  absl::Status EnqueueCompact(const internal::CompactDecision& d);
+  // Room for a record of at most `bound` bytes in this thread's lane, as
+  // `AuditLane::Reserve` gives it; the checks and back-pressure of `Record`.
+  absl::Status Claim(std::size_t bound, bool ticket, internal::AuditLane** lane,
+                     char** out);
+  absl::Status ClaimSlow(std::size_t bound, bool ticket,
+                         internal::AuditLane** lane, char** out);
+  void WakeWriter();
+
+  // --- the writer (audit_log_writer.cc) -------------------------------------
+
+  // The writer thread's loop: until stopped or failed, drains the lanes into
+  // the segment, serves flushes, asks the syncer for syncs; then seals.
+  void Run();
+  // What one pass of `Run` carries to the next.
+  struct RunState {
+    absl::Time last_sync;
+    std::uint64_t requested = 0;   // events last handed to the syncer
+    int empty_polls = 0;           // polls of empty lanes since the last event
+    std::uint64_t flush_seen = 0;  // the last `Flush` generation taken up
+  };
+  // Takes up a `Flush` asked since the last one: notes each lane's tail.
+  void ServeNewFlush(RunState& st);
+  // After a batch of `n` events: publishes progress, wakes waiters, and
+  // ends the flush being served when its events are all taken.
+  void AfterBatch(std::size_t n);
+  // Hands the events taken to the syncer when the policy says so; returns
+  // whether the log is stopping.
+  bool MaybeRequestSync(RunState& st);
+  // Waits for work: polls for a while after recent events, then sleeps.
+  void WaitForWork(RunState& st, bool stopping);
+  // The end of `Run`: seals, stops the syncer, wakes every waiter.
+  void FinishRun();
+  // Takes up to `max_batch_events` events from the lanes, round robin, and
+  // appends them to the segment; `*taken` is their count.
+  absl::Status DrainBatch(std::size_t* taken);
+  // Frames `record` (expanded first when compact) as the next event,
+  // rotating to a new segment first when it would not fit.
+  absl::Status TakeRecord(const internal::AuditLane::Record& record);
+  bool FlushTaken();
+  void RefreshPolicies();
+  absl::Status SealSegment();
+  absl::Status Sync();
+  void RequestSync();
+  void SyncLoop();
+  void StopSyncer();
+  void Fail(absl::Status s);
+};
+
+}  // namespace consentry
+
+#endif  // CONSENTRY_SRC_AUDIT_AUDIT_LOG_IMPL_H_

@@ -1,0 +1,242 @@
+// Copyright 2026 The consentry Authors.
+// SPDX-License-Identifier: Apache-2.0
+
+#include "src/audit/audit_segment_writer.h"
+
+#include <cstring>
+#include <utility>
+
+#include "absl/strings/str_cat.h"
+#include "src/util/status_macros.h"
+
+namespace consentry::internal {
+
+namespace {
+
+// Checks the seal frame `f` at `at`, the last of a segment of `size` bytes
+// that ends at `end`, against what `scan` built; on success chains it.
+bool SealVerifies(const FrameView& f, std::uint64_t end, std::uint64_t size,
+                  ChainHasher& hasher, SegmentScan& scan) {
+  SealRecord seal;
+  Hash256 digest;
+  Hash256 h;
+  scan.index.file_size = size;
+  if (!f.crc_ok || end != size || !DecodeSealPayload(f.payload, &seal) ||
+      seal.records != scan.index.records ||
+      seal.next_sequence != scan.next_sequence ||
+      !hasher.Next(scan.last_hash.data(), f.payload, h.data()) ||
+      std::memcmp(h.data(), f.hash, 32) != 0 ||
+      !Sha256(scan.index.Encode(), &digest) || digest != seal.index_digest) {
+    return false;
+  }
+  scan.last_hash = h;
+  scan.sealed = true;
+  return true;
+}
+
+// The seal frame of a segment whose index is `index` (its `file_size`
+// already counting the seal frame), chained from `prev`; `*hash` is the
+// seal's chain hash.
+absl::Status MakeSealFrame(ChainHasher& hasher, const Hash256& prev,
+                           const std::string& index_bytes,
+                           std::uint64_t records, std::uint64_t next_sequence,
+                           std::string* frame, Hash256* hash) {
+  SealRecord seal;
+  seal.records = records;
+  seal.next_sequence = next_sequence;
+  if (!Sha256(index_bytes, &seal.index_digest) ||
+      !AppendSealFrame(hasher, prev.data(), seal, frame, hash->data())) {
+    return absl::InternalError("audit log: libcrypto failed to seal");
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace
+
+absl::StatusOr<SegmentScan> ScanSegment(const std::string& path,
+                                        std::uint64_t number,
+                                        ChainHasher& hasher) {
+  ASSIGN_OR_RETURN(std::string data,
+                   AuditError(ReadRegularFile(path, kNoSizeLimit)));
+  SegmentHeader header;
+  if (DecodeSegmentHeader(data, &header) != HeaderProblem::kNone) {
+    return absl::DataLossError(absl::StrCat(
+        "audit log: bad segment header in '", path,
+        "': run RepairAuditLog (a torn header) or VerifyAuditLog"));
+  }
+  if (((header.flags & kFlagKeyed) != 0) != hasher.keyed()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("audit log: '", path, "' was written ",
+                     hasher.keyed() ? "without" : "with", " an HMAC key"));
+  }
+  SegmentScan scan;
+  scan.last_hash = header.prev_hash;
+  scan.next_sequence = header.first_sequence;
+  scan.index.segment_number = number;
+  scan.index.first_sequence = header.first_sequence;
+  std::uint64_t offset = kSegmentHeaderSize;
+  while (true) {
+    FrameView f;
+    const std::uint64_t at = offset;
+    const FrameStatus st = ReadFrame(data, &offset, &f);
+    if (st == FrameStatus::kEnd) break;
+    if (st != FrameStatus::kOk) {
+      return absl::DataLossError(
+          absl::StrCat("audit log: torn or damaged final record at offset ", at,
+                       " of '", path, "': run RepairAuditLog"));
+    }
+    if (f.seal) {
+      // Sealed: the seal must be the last frame, chain, and name the index
+      // these records make.
+      if (!SealVerifies(f, offset, data.size(), hasher, scan)) {
+        return absl::DataLossError(
+            absl::StrCat("audit log: the seal record at offset ", at, " of '",
+                         path, "' does not verify: run VerifyAuditLog"));
+      }
+      break;
+    }
+    EventKeys keys;
+    Hash256 h;
+    if (!f.crc_ok || !ScanEventKeys(f.payload, &keys) ||
+        keys.sequence != scan.next_sequence ||
+        !hasher.Next(scan.last_hash.data(), f.payload, h.data()) ||
+        std::memcmp(h.data(), f.hash, 32) != 0) {
+      return absl::DataLossError(
+          absl::StrCat("audit log: record at offset ", at, " of '", path,
+                       "' does not verify: run VerifyAuditLog"));
+    }
+    scan.index.Add(keys.time_unix_nanos, at, keys);
+    scan.last_hash = h;
+    ++scan.next_sequence;
+  }
+  scan.size = data.size();
+  return scan;
+}
+
+std::string SegmentWriter::PathOf(const std::string& name) const {
+  return absl::StrCat(directory_, "/", name);
+}
+
+absl::Status SegmentWriter::SealScanned(const std::string& path,
+                                        SegmentScan& scan) {
+  scan.index.file_size = scan.size + kSealFrameSize;
+  const std::string index_bytes = scan.index.Encode();
+  std::string frame;
+  Hash256 h;
+  RETURN_IF_ERROR(MakeSealFrame(hasher_, scan.last_hash, index_bytes,
+                                scan.index.records, scan.next_sequence, &frame,
+                                &h));
+  absl::StatusOr<std::unique_ptr<WritableFile>> f = fs_.OpenForAppend(path);
+  if (!f.ok()) return AuditError(f.status());
+  absl::Status s = (*f)->Append(frame);
+  if (s.ok()) s = (*f)->Sync();
+  absl::Status close_result = (*f)->Close();
+  if (s.ok()) s = close_result;
+  if (s.ok()) {
+    s = WriteFileAtomically(
+        fs_, PathOf(IndexFileName(scan.index.segment_number)), index_bytes);
+  }
+  if (!s.ok()) return AuditError(s);
+  scan.last_hash = h;
+  scan.sealed = true;
+  return absl::OkStatus();
+}
+
+absl::Status SegmentWriter::Open(std::uint64_t number,
+                                 std::uint64_t first_sequence) {
+  number_ = number;
+  absl::StatusOr<std::unique_ptr<WritableFile>> created =
+      fs_.NewFile(PathOf(SegmentFileName(number)));
+  if (!created.ok()) return AuditError(created.status());
+  file_ = *std::move(created);
+  SegmentHeader h;
+  h.flags = hasher_.keyed() ? kFlagKeyed : 0;
+  h.number = number;
+  h.first_sequence = first_sequence;
+  h.prev_hash = last_hash_;
+  char bytes[kSegmentHeaderSize];
+  EncodeSegmentHeader(h, bytes);
+  absl::Status s = file_->Append(absl::string_view(bytes, sizeof(bytes)));
+  // The header, then the file's name: a segment that survives a power
+  // failure has its header.
+  if (s.ok()) s = file_->Sync();
+  if (s.ok()) s = fs_.SyncDir(directory_);
+  if (!s.ok()) return AuditError(s);
+  size_ = sizeof(bytes);
+  pending_.clear();
+  index_ = SegmentIndex{};
+  index_.segment_number = number;
+  index_.first_sequence = first_sequence;
+  return absl::OkStatus();
+}
+
+absl::Status SegmentWriter::Frame(absl::string_view payload,
+                                  std::uint64_t sequence) {
+  const std::size_t at = pending_.size();
+  pending_.resize(at + FramedSizeBound(payload.size()));
+  char* frame = pending_.data() + at;
+  char* body = frame + kFrameHeaderSize;
+  std::memcpy(body, payload.data(), payload.size());
+  char* end = EncodeSequenceField(sequence, body + payload.size());
+  const absl::string_view full(body, static_cast<std::size_t>(end - body));
+  Hash256 h;
+  if (!hasher_.Next(last_hash_.data(), full, h.data())) {
+    pending_.resize(at);
+    return absl::InternalError("audit log: libcrypto failed to hash a record");
+  }
+  std::memcpy(end, h.data(), 32);
+  const auto length = static_cast<std::uint32_t>(full.size());
+  PutU32(frame, length);
+  PutU32(frame + 4, FrameCrc(length, full, h.data()));
+  pending_.resize(at + kFrameOverhead + full.size());
+  EventKeys keys;
+  ScanEventKeys(full, &keys);
+  index_.Add(keys.time_unix_nanos, size_ + at, keys);
+  last_hash_ = h;
+  return absl::OkStatus();
+}
+
+absl::Status SegmentWriter::WritePending() {
+  if (pending_.empty()) return absl::OkStatus();
+  absl::Status s = file_->Append(pending_);
+  if (!s.ok()) return AuditError(s);
+  size_ += pending_.size();
+  pending_.clear();
+  return absl::OkStatus();
+}
+
+absl::Status SegmentWriter::Sync() {
+  if (file_ == nullptr) return absl::OkStatus();
+  absl::Status s = file_->Sync();
+  return s.ok() ? s : AuditError(s);
+}
+
+absl::Status SegmentWriter::Seal(std::uint64_t next_sequence) {
+  // The seal record ends the segment and carries its index's digest; the
+  // index is written only once the seal is durable, so an index on disk
+  // always has a seal that names it.
+  index_.file_size = size_ + kSealFrameSize;
+  const std::string index_bytes = index_.Encode();
+  std::string frame;
+  Hash256 h;
+  RETURN_IF_ERROR(MakeSealFrame(hasher_, last_hash_, index_bytes,
+                                index_.records, next_sequence, &frame, &h));
+  absl::Status s = file_->Append(frame);
+  if (s.ok()) s = file_->Sync();
+  absl::Status close_result = file_->Close();
+  if (s.ok()) s = close_result;
+  file_.reset();
+  if (!s.ok()) return AuditError(s);
+  size_ += frame.size();
+  last_hash_ = h;
+  s = WriteFileAtomically(fs_, PathOf(IndexFileName(number_)), index_bytes);
+  return s.ok() ? s : AuditError(s);
+}
+
+void SegmentWriter::Abandon() {
+  if (file_ == nullptr) return;
+  file_->Close().IgnoreError();
+  file_.reset();
+}
+
+}  // namespace consentry::internal

@@ -1,0 +1,130 @@
+// Copyright 2026 The consentry Authors.
+// SPDX-License-Identifier: Apache-2.0
+//
+// One segment file of the audit log, as its writer sees it: open (header
+// first, then the directory entry, both synced), frame records into a
+// pending batch (chain hash, CRC, index entry), append the batch, sync,
+// seal (seal record, then the index file) and rotate to the next segment.
+// Also what `AuditLog::Open` does to the last segment a previous writer
+// left: scan it, and seal it when a crash left it unsealed.
+// The layout is audit_log.h's; the encoding helpers are audit_format.h's.
+// Internal; never installed.
+//
+// Thread-compatible: one thread (the log's writer) calls everything, except
+// that `file()->Sync()` may run on another thread while this one appends
+// (`WritableFile` allows it).
+
+#ifndef CONSENTRY_SRC_AUDIT_AUDIT_SEGMENT_WRITER_H_
+#define CONSENTRY_SRC_AUDIT_AUDIT_SEGMENT_WRITER_H_
+
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <string>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
+#include "src/audit/audit_format.h"
+#include "src/util/file_io.h"
+
+namespace consentry::internal {
+
+// What a segment's frames say, walked from its header: used by
+// `AuditLog::Open` to continue a log and to rebuild a missing index.
+struct SegmentScan {
+  Hash256 last_hash{};
+  std::uint64_t next_sequence = 0;
+  SegmentIndex index;
+  std::uint64_t size = 0;  // bytes in the file
+  bool sealed = false;     // it ends in a seal record
+};
+
+// Scans segment `number` at `path`, which must verify to its end (a torn
+// or damaged record is kDataLoss naming the offset and RepairAuditLog); a
+// segment written with or without a key unlike `hasher` is
+// kInvalidArgument.
+absl::StatusOr<SegmentScan> ScanSegment(const std::string& path,
+                                        std::uint64_t number,
+                                        ChainHasher& hasher);
+
+class SegmentWriter {
+ public:
+  // Segments go to `directory` through `fs`, chained by `hasher`; each is
+  // rotated before it would exceed `segment_bytes`. All must outlive this.
+  SegmentWriter(FileSystem& fs, std::string directory, ChainHasher& hasher,
+                std::uint64_t segment_bytes)
+      : fs_(fs),
+        directory_(std::move(directory)),
+        hasher_(hasher),
+        segment_bytes_(segment_bytes) {}
+  SegmentWriter(const SegmentWriter&) = delete;
+  SegmentWriter& operator=(const SegmentWriter&) = delete;
+
+  // Seals the segment `scan` describes (at `path`), which a crash left
+  // unsealed: appends its seal record, then writes its index.
+  absl::Status SealScanned(const std::string& path, SegmentScan& scan);
+
+  // Creates segment `number`, whose first record will be `first_sequence`
+  // and whose header chains from `last_hash()`. The header is synced, then
+  // the directory. REQUIRES: no segment open.
+  absl::Status Open(std::uint64_t number, std::uint64_t first_sequence);
+
+  // Whether a record with a payload of `payload_size` bytes would not fit
+  // the open segment (with what is pending and its seal) while the segment
+  // already holds records: then rotate first.
+  bool NeedsRotation(std::size_t payload_size) const {
+    return size_ + pending_.size() + FramedSizeBound(payload_size) +
+                   kSealFrameSize >
+               segment_bytes_ &&
+           index_.records > 0;
+  }
+
+  // Frames the event `payload` with `sequence` into the pending batch:
+  // chains it, indexes it. kInternal when libcrypto fails.
+  absl::Status Frame(absl::string_view payload, std::uint64_t sequence);
+
+  // Appends the pending batch to the segment file (not synced).
+  absl::Status WritePending();
+
+  // Syncs the segment file.
+  absl::Status Sync();
+
+  // Ends the open segment: its seal record (counting its records up to
+  // `next_sequence`) is appended and synced, the file closed, then its
+  // index written atomically. REQUIRES: nothing pending, the records synced.
+  absl::Status Seal(std::uint64_t next_sequence);
+
+  // Closes the open segment, if any, without sealing it.
+  void Abandon();
+
+  bool is_open() const { return file_ != nullptr; }
+  // The open segment, for a sync from another thread; null when none.
+  WritableFile* file() const { return file_.get(); }
+  std::uint64_t number() const { return number_; }
+  // The hash of the last record framed (or of the segment before).
+  const Hash256& last_hash() const { return last_hash_; }
+  void set_last_hash(const Hash256& h) { last_hash_ = h; }
+
+ private:
+  static std::size_t FramedSizeBound(std::size_t payload_size) {
+    return kFrameOverhead + payload_size + kMaxSequenceFieldSize;
+  }
+  std::string PathOf(const std::string& name) const;
+
+  FileSystem& fs_;
+  const std::string directory_;
+  ChainHasher& hasher_;
+  const std::uint64_t segment_bytes_;
+
+  std::unique_ptr<WritableFile> file_;  // the open segment
+  std::uint64_t number_ = 0;
+  std::uint64_t size_ = 0;  // bytes in the file
+  SegmentIndex index_;
+  Hash256 last_hash_{};
+  std::string pending_;  // framed records not yet appended
+};
+
+}  // namespace consentry::internal
+
+#endif  // CONSENTRY_SRC_AUDIT_AUDIT_SEGMENT_WRITER_H_
