@@ -324,31 +324,28 @@ absl::Status CheckStepFlags(const ParsedArgs& a, const std::string& step) {
                  ")");
 }
 
-// Writes the answer of an executed request next to its file:
-// `<base>.json` (when there is one), `<base>.ja.md`, `<base>.en.md`.
-// Returns the exit status.
-int WriteAnswerFiles(const std::string& base,
-                     const consentry::RequestOutcome& outcome) {
+// Writes the answer of a request next to its file, before the request is
+// recorded as executed: `<base>.json` (when there is one), `<base>.ja.md`,
+// `<base>.en.md`. Errors: those of `WriteOutput`, naming the file.
+absl::Status WriteAnswerFiles(const std::string& base,
+                              const consentry::RequestOutcome& outcome) {
   if (!outcome.json.empty()) {
     if (absl::Status s = WriteOutput(base + ".json", outcome.json + "\n");
         !s.ok()) {
-      return Fail("write answer", s);
+      return s;
     }
   }
   if (absl::Status s = WriteOutput(base + ".ja.md", outcome.document_ja);
       !s.ok()) {
-    return Fail("write answer", s);
+    return s;
   }
-  if (absl::Status s = WriteOutput(base + ".en.md", outcome.document_en);
-      !s.ok()) {
-    return Fail("write answer", s);
-  }
-  return kExitOk;
+  return WriteOutput(base + ".en.md", outcome.document_en);
 }
 
 // Takes `step` (checked by `CheckStepFlags`) on request `id`. Returns the
 // exit status of a failure that ends the command at once (execute), or
-// `kExitOk` with the step's result in `result`.
+// `kExitOk` with the step's result in `result`. `execute` writes the answer
+// files through the desk's `store_answer` hook (see `RequestAdvance`).
 int TakeStep(const ParsedArgs& a, Desk& desk, const std::string& id,
              const std::string& step,
              absl::StatusOr<v1::SubjectRequest>& result) {
@@ -373,8 +370,6 @@ int TakeStep(const ParsedArgs& a, Desk& desk, const std::string& id,
     if (!outcome.ok()) {
       return Fail("request " + id + " execute", outcome.status());
     }
-    const std::string base = desk.requests->dir() + "/" + id + ".answer";
-    if (int rc = WriteAnswerFiles(base, *outcome); rc != kExitOk) return rc;
     result = outcome->request;
   } else if (step == "answer") {
     result = d.Answer(id, actor, a.Get("answer-ref"));
@@ -407,7 +402,14 @@ int RequestAdvance(const std::vector<std::string>& argv) {
   if (absl::Status s = CheckStepFlags(a, step); !s.ok()) {
     return UsageError(cmd, s.message());
   }
-  absl::StatusOr<Desk> desk = OpenDesk(a, StepOptions(a));
+  consentry::RequestDeskOptions options = StepOptions(a);
+  const std::string dir = a.Get("requests-dir");
+  options.hooks.store_answer = [dir](absl::string_view request_id,
+                                     const consentry::RequestOutcome& answer) {
+    return WriteAnswerFiles(absl::StrCat(dir, "/", request_id, ".answer"),
+                            answer);
+  };
+  absl::StatusOr<Desk> desk = OpenDesk(a, options);
   if (!desk.ok()) return Fail("request", desk.status());
   absl::StatusOr<v1::SubjectRequest> result;
   if (int rc = TakeStep(a, *desk, id, step, result); rc != kExitOk) return rc;

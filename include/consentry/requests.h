@@ -213,6 +213,8 @@ class CONSENTRY_EXPORT InMemoryAccessEventSource final
 // Integrator hooks run by `Execute`. Each returns OK once the application
 // has done the work; any other status is recorded on the request, and the
 // request stays in PROCESSING until a later `Execute` succeeds.
+struct RequestOutcome;
+
 struct RequestHooks {
   // Deletes the application's data of `subject_id` (erasure).
   std::function<absl::Status(absl::string_view subject_id,
@@ -224,6 +226,14 @@ struct RequestHooks {
                              const v1::RecordChange& change,
                              absl::string_view request_id)>
       change_record;
+  // Stores (or sends) the answer of request `request_id` (purpose notice,
+  // disclosure package, or confirmation) before the request is recorded as
+  // executed, so that no request is executed without its answer kept.
+  // Optional. When it fails, the request stays in PROCESSING and `Execute`
+  // returns its error; `Execute` again writes the answer anew.
+  std::function<absl::Status(absl::string_view request_id,
+                             const RequestOutcome& answer)>
+      store_answer;
 };
 
 // Maps a second identifier (e.g. kind "contract_number") to the subject it
@@ -363,7 +373,9 @@ class CONSENTRY_EXPORT RequestDesk {
 
   // Decides for the request and carries it out, on `verified_subject_id`
   // only: PROCESSING -> EXECUTED.
-  //   * purpose notice, disclosure: writes the answer (`RequestOutcome`).
+  //   * purpose notice, disclosure: writes the answer (`RequestOutcome`),
+  //     handed to `hooks.store_answer` (when set) before the request is
+  //     recorded as executed.
   //   * suspension, erasure, stop of provision: merges the restriction
   //     into the subject's consent record (earlier restrictions kept); the
   //     Guard denies with `kUseSuspended` / `kSubjectErased` at once.

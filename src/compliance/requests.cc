@@ -521,6 +521,8 @@ struct RequestDesk::Impl {
                            absl::string_view actor);
   absl::Status RunHooks(v1::SubjectRequest& r, absl::string_view actor);
   absl::StatusOr<RequestOutcome> WriteAnswer(const v1::SubjectRequest& r);
+  absl::Status StoreAnswer(const v1::SubjectRequest& r,
+                           const RequestOutcome& answer);
 };
 
 absl::Status RequestDesk::Impl::ValidateIntake(
@@ -926,6 +928,20 @@ absl::Status RequestDesk::Impl::RunHooks(v1::SubjectRequest& r,
                       : absl::UnavailableError(msg);
 }
 
+// Hands the answer to `hooks.store_answer`, before the request is recorded
+// as executed. Errors: the hook's code, naming the request.
+absl::Status RequestDesk::Impl::StoreAnswer(const v1::SubjectRequest& r,
+                                            const RequestOutcome& answer) {
+  if (!options.hooks.store_answer) return absl::OkStatus();
+  absl::Status s = options.hooks.store_answer(r.id(), answer);
+  if (s.ok()) return s;
+  return absl::Status(
+      s.code(), absl::StrCat("request ", r.id(),
+                             ": the answer could not be stored, so the request "
+                             "stays in processing; call Execute again: ",
+                             s.message()));
+}
+
 // The answer, written from the library's records: the purpose notice or the
 // disclosure package, or a short confirmation for the kinds with an effect.
 absl::StatusOr<RequestOutcome> RequestDesk::Impl::WriteAnswer(
@@ -1235,6 +1251,7 @@ absl::StatusOr<RequestOutcome> RequestDesk::Execute(absl::string_view id,
   RETURN_IF_ERROR(d.ApplyEffect(r, actor));
   RETURN_IF_ERROR(d.RunHooks(r, actor));
   ASSIGN_OR_RETURN(RequestOutcome out, d.WriteAnswer(r));
+  RETURN_IF_ERROR(d.StoreAnswer(r, out));
   Impl::AddTransition(r, v1::REQUEST_STATE_EXECUTED, "executed", actor, "",
                       d.Now());
   ASSIGN_OR_RETURN(out.request, d.AuditAndCommit(r, actor, "executed"));

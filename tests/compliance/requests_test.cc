@@ -617,6 +617,47 @@ TEST_F(RequestDeskTest, LostRaceLeavesNoEventClaimingTheStep) {
   EXPECT_EQ(State(id), v1::REQUEST_STATE_PROCESSING);
 }
 
+TEST_F(RequestDeskTest, AnswerIsStoredBeforeTheRequestIsExecuted) {
+  std::vector<v1::RequestState> state_when_stored;
+  std::string stored_answer;
+  options_.hooks.store_answer = [&](absl::string_view request_id,
+                                    const RequestOutcome& answer) {
+    state_when_stored.push_back(State(std::string(request_id)));
+    stored_answer = answer.document_en;
+    return absl::OkStatus();
+  };
+  MakeDesk();
+  const std::string id = ToProcessing(Intake(v1::REQUEST_KIND_DISCLOSURE));
+  absl::StatusOr<RequestOutcome> out = desk_->Execute(id, kOfficer);
+  ASSERT_OK(out);
+  EXPECT_THAT(state_when_stored, ElementsAre(v1::REQUEST_STATE_PROCESSING));
+  EXPECT_EQ(stored_answer, out->document_en);
+  EXPECT_THAT(stored_answer, HasSubstr("Disclosure"));
+  EXPECT_EQ(State(id), v1::REQUEST_STATE_EXECUTED);
+}
+
+TEST_F(RequestDeskTest, AnswerStoreFailureLeavesTheRequestProcessing) {
+  absl::Status store_result = absl::UnavailableError("answer disk full");
+  int stored = 0;
+  options_.hooks.store_answer = [&](absl::string_view, const RequestOutcome&) {
+    if (store_result.ok()) ++stored;
+    return store_result;
+  };
+  MakeDesk();
+  const std::string id = ToProcessing(Intake(v1::REQUEST_KIND_PURPOSE_NOTICE));
+  audit_.Clear();
+  EXPECT_THAT(
+      desk_->Execute(id, kOfficer),
+      StatusIs(absl::StatusCode::kUnavailable, HasSubstr("answer disk full")));
+  EXPECT_EQ(State(id), v1::REQUEST_STATE_PROCESSING);
+  EXPECT_EQ(ClaimedSteps(RequestEvents())["executed"], 0);
+  // Once the answer can be stored, Execute again carries the request out.
+  store_result = absl::OkStatus();
+  ASSERT_OK(desk_->Execute(id, kOfficer));
+  EXPECT_EQ(stored, 1);
+  EXPECT_EQ(State(id), v1::REQUEST_STATE_EXECUTED);
+}
+
 TEST_F(RequestDeskTest, RequestStoreOutageIsUnavailable) {
   requests_.SetUnavailableForTesting(true);
   EXPECT_THAT(

@@ -383,6 +383,27 @@ run 0 request advance "${DESK[@]}" req-7 answer --answer-ref=letter-7
 expect "$T/outside-victim" '^precious$'
 reject "$T/outside-victim" 'req-'
 rm -f "$RQ/req-2.textproto.tmp" "$RQ/req-7.answer.en.md.tmp"
+# The answer is written before the request is recorded as executed: when an
+# answer file cannot be written (a directory stands at its name), the request
+# stays in processing, and execute, run again, writes it and completes.
+run 0 request open "${DESK[@]}" --kind=purpose_notice --subject=m-2 --requester=Taro
+expect "$OUT" '^req-8$'
+for step in send-form form-returned \
+  "verify-identity --verified-subject=m-2 --document=passport" start; do
+  # shellcheck disable=SC2086
+  run 0 request advance "${DESK[@]}" req-8 $step
+done
+mkdir "$RQ/req-8.answer.ja.md"
+run 1 request advance "${DESK[@]}" req-8 execute
+expect "$ERR" 'req-8.answer.ja.md'
+run 0 request show --requests-dir="$RQ" req-8
+expect "$OUT" 'processing'
+reject "$OUT" 'executed'
+rmdir "$RQ/req-8.answer.ja.md"
+run 0 request advance "${DESK[@]}" req-8 execute
+expect "$OUT" 'executed'
+run 0 request package --requests-dir="$RQ" --lang=ja req-8
+expect "$OUT" '利用目的'
 # The steps were audited into --audit-dir.
 run 0 audit verify "$T/desk-audit"
 run 0 audit query "$T/desk-audit" --subject=m-1
