@@ -268,11 +268,11 @@ absl::Status AuditLogFastPath::Record(AuditLog& log, const CompactDecision& d) {
   // this thread's lane as last seen, into a healthy, open log.
   const std::size_t size =
       kCompactShortHeader + d.subject.size() + d.record_ref.size();
+  AuditLane* lane = impl.lanes.Cached();
   if (ABSL_PREDICT_TRUE(size <= AuditLane::kFastMaxPayload &&
-                        CompactFitsShort(d) && impl.lanes.Cached() != nullptr &&
+                        CompactFitsShort(d) && lane != nullptr &&
                         !impl.failed.load(std::memory_order_acquire) &&
                         !impl.closed.load(std::memory_order_acquire))) {
-    AuditLane* lane = impl.lanes.Cached();
     const std::size_t need = AuditLane::kHeaderSize + AuditLane::Round8(size);
     if (char* r = lane->TryReserveFast(need); ABSL_PREDICT_TRUE(r != nullptr)) {
       AuditLane::PutHeader(r, size, CompactFlags(d, /*short_form=*/true));
