@@ -9,69 +9,27 @@
 // is appended to segment files in a directory, and can later be verified and
 // queried.
 //
-// The calling thread only enqueues: `Record` encodes the event into the
-// calling thread's own bounded queue (a single-producer ring: no lock, no
-// compare-and-swap, no fence) and returns. A `Guard` hands its read
-// decisions over in a compact form (indexes into the enforced policy, which
-// the log keeps alive), so the caller copies little more than the subject
-// id; the writer expands them to the same event bytes. A background writer
-// takes batches from every thread's queue in turn, gives each event the next
-// sequence number and appends the batch to the current segment file. Events
-// of one thread keep their order; events of different threads are ordered
-// by when the writer took them. Producers wake an idle writer without a
-// fence, so the idle writer also looks for events every 5 ms. On disk:
+// The calling thread only enqueues (into its own bounded queue: no lock)
+// and returns; a background writer numbers the events and appends them to
+// segment files `audit-<16 digits>.seg`, each chained by SHA-256 (or
+// HMAC-SHA256 with `hmac_key`), sealed when full or closed, with an index
+// `audit-<16 digits>.idx` that queries use when it matches the seal. Events
+// of one thread keep their order. The format, the seal and what
+// verification proves: docs/design/audit-log-format.md; the write path:
+// docs/design/audit-log-writing.md.
 //
-//   segment file  audit-<16-digit number>.seg
-//     header      "CNSAUD01", format version, flags (bit 0: HMAC-keyed),
-//                 segment number, first sequence, the last chain hash of the
-//                 previous segment (zeros for segment 0), CRC-32C of the header
-//     frames      u32 payload length | u32 CRC-32C(length, payload, hash) |
-//                 payload: a serialized `consentry.v1.AuditEvent` |
-//                 32-byte hash = SHA-256(previous hash || payload), or
-//                 HMAC-SHA256(key, previous hash || payload) when keyed
-//     seal        the final frame of a sealed segment: the length word has bit
-//                 31 set, the payload is "CNSSEAL2" | u64 record count |
-//                 u64 next sequence | SHA-256 of the segment's index file;
-//                 chained like an event (it takes no sequence)
-//   sidecar       audit-<number>.idx, written after the seal: time range and
-//                 subject/accessor -> frame offsets. A query uses an index
-//                 only when its SHA-256 matches the seal; otherwise it scans
-//                 the segment. `VerifyAuditLog` recomputes every index.
+// What a failure loses:
+//   kEveryBatch  (the default) a power failure loses only events not yet
+//                acknowledged: after `durable_sequence_end()`. `Flush()`
+//                returns once everything enqueued before it is synced.
+//   kInterval    a power failure loses up to `sync_interval` of events.
+// A process crash loses only what was still queued in memory. A torn tail
+// is cut by `RepairAuditLog`.
 //
-// File names are exactly "audit-" + 16 decimal digits + ".seg" / ".idx";
-// anything else in the directory is never read and is reported by
-// `VerifyAuditLog`. Format version 2 (the seal record); version 1 logs are
-// not read. Every segment but the last is sealed; the last is sealed by
-// `Close`, or by the next `Open` after a crash.
-//
-// Integers are little-endian. Sequences run 0, 1, 2, ... across segments,
-// so a deleted, inserted or reordered record is told apart from an edit.
-//
-// Sync policies and what a power failure loses:
-//   kEveryBatch  every batch written is fdatasync'ed before it counts as
-//                durable. The sync runs on a second thread while the writer
-//                frames the next batch; when the disk is slower than the
-//                writer, one fdatasync covers every batch written before it
-//                (group commit). A power failure loses only events
-//                not yet acknowledged: those after `durable_sequence_end()`,
-//                i.e. still in the queue or in the batch being written.
-//                `Flush()` returns once everything enqueued before it is
-//                synced. The tail of the last segment may be torn; see
-//                `RepairAuditLog`.
-//   kInterval    the writer syncs at most every `sync_interval` (and on
-//                `Flush`, rotation and `Close`). A power failure loses up to
-//                one interval of events already handed to the kernel, plus
-//                what was queued. Throughput is higher on slow disks.
-// A process crash (not a power failure) loses only what was still queued in
-// memory under either policy: written batches are in the page cache.
-//
-// Tamper evidence: without a key, anyone who can rewrite the files can also
-// recompute every hash from the edit onward; the chain then proves only
-// accidental damage and edits by someone who did not recompute it. With
-// `hmac_key` (kept away from the log's host) a rewrite cannot be forged.
-// Removing whole trailing segments or trailing records at a frame boundary
-// cannot be seen from the files alone: record `head()` somewhere else
-// (an anchor) and compare.
+// Tamper evidence: without a key, someone who can rewrite the files can
+// recompute the chain; with `hmac_key` (kept off the log's host) a rewrite
+// cannot be forged. Trailing segments removed whole cannot be seen from the
+// files alone: keep `head()` elsewhere (an anchor) and compare.
 //
 // Example:
 //
