@@ -89,28 +89,36 @@ CompiledPolicy::CompiledPolicy()
              Basis::kNotAllowed) {}
 CompiledPolicy::~CompiledPolicy() = default;
 
-absl::StatusOr<std::shared_ptr<const CompiledPolicy>> CompiledPolicy::Compile(
-    const v1::Policy& policy) {
-  std::shared_ptr<CompiledPolicy> out(new CompiledPolicy());
+// Compiles one policy into `out`, section by section, collecting every
+// error in `errors`.
+struct CompiledPolicy::Compiler {
+  Compiler(const v1::Policy& p, CompiledPolicy* o) : policy(p), out(o) {}
+
+  void Purposes();
+  void Hierarchy();
+  void Closure();
+  void Categories();
+  void Rules();
+  void Accessors();
+  void FlatTable();
+  void Versions();
+  void Reconsent();
+  void Retention();
+
+  const v1::Policy& policy;
+  CompiledPolicy* out;
   Errors errors;
+  // The number of purposes, once `Hierarchy` ran.
+  int np = 0;
+  struct Explicit {
+    Basis basis;
+    int rule;
+  };
+  // The explicit (category, purpose) -> basis entries, from `Rules`.
+  absl::flat_hash_map<std::pair<int, int>, Explicit> explicit_rules;
+};
 
-  if (policy.version().empty()) {
-    errors.Add("policy.version: must not be empty");
-  }
-  if (policy.purposes_size() > kMaxPurposes) {
-    return absl::ResourceExhaustedError(
-        absl::StrCat("policy.purposes: ", policy.purposes_size(),
-                     " purposes; at most ", kMaxPurposes, " are supported"));
-  }
-  if (policy.categories_size() > kMaxCategories) {
-    return absl::ResourceExhaustedError(absl::StrCat(
-        "policy.categories: ", policy.categories_size(),
-        " categories; at most ", kMaxCategories, " are supported"));
-  }
-  if (policy.accessors_size() > 65535) {
-    return absl::ResourceExhaustedError("policy.accessors: too many accessors");
-  }
-
+void CompiledPolicy::Compiler::Purposes() {
   // Purposes: ids, duplicates.
   for (int i = 0; i < policy.purposes_size(); ++i) {
     const v1::Purpose& p = policy.purposes(i);
@@ -134,7 +142,9 @@ absl::StatusOr<std::shared_ptr<const CompiledPolicy>> CompiledPolicy::Compile(
   if (policy.purposes_size() == 0) {
     errors.Add("policy.purposes: at least one purpose is required");
   }
+}
 
+void CompiledPolicy::Compiler::Hierarchy() {
   // Parents, and cycles in the hierarchy.
   out->parent_.fill(-1);
   for (int i = 0; i < policy.purposes_size(); ++i) {
@@ -153,7 +163,7 @@ absl::StatusOr<std::shared_ptr<const CompiledPolicy>> CompiledPolicy::Compile(
     }
     out->parent_[self->second] = parent->second;
   }
-  const int np = out->purpose_count();
+  np = out->purpose_count();
   std::vector<bool> in_cycle(static_cast<std::size_t>(np), false);
   for (int start = 0; start < np; ++start) {
     // Walk up at most np steps; a longer walk means a cycle.
@@ -188,8 +198,9 @@ absl::StatusOr<std::shared_ptr<const CompiledPolicy>> CompiledPolicy::Compile(
                        absl::StrJoin(names, " -> ")));
     }
   }
-  if (!errors.empty()) return errors.ToStatus(policy.version());
+}
 
+void CompiledPolicy::Compiler::Closure() {
   // Ancestors and descendants, closed and including self.
   for (int p = 0; p < np; ++p) {
     const auto pi = static_cast<PurposeIndex>(p);
@@ -205,7 +216,9 @@ absl::StatusOr<std::shared_ptr<const CompiledPolicy>> CompiledPolicy::Compile(
       out->per_occasion_.Add(out->purpose_index_.at(policy.purposes(i).id()));
     }
   }
+}
 
+void CompiledPolicy::Compiler::Categories() {
   // Categories.
   for (int i = 0; i < policy.categories_size(); ++i) {
     const v1::DataCategory& c = policy.categories(i);
@@ -231,13 +244,10 @@ absl::StatusOr<std::shared_ptr<const CompiledPolicy>> CompiledPolicy::Compile(
   if (policy.categories_size() == 0) {
     errors.Add("policy.categories: at least one category is required");
   }
+}
 
+void CompiledPolicy::Compiler::Rules() {
   // Rules: the explicit (category, purpose) -> basis entries.
-  struct Explicit {
-    Basis basis;
-    int rule;
-  };
-  absl::flat_hash_map<std::pair<int, int>, Explicit> explicit_rules;
   for (int i = 0; i < policy.rules_size(); ++i) {
     const v1::UseRule& r = policy.rules(i);
     const std::string path = absl::StrCat("policy.rules[", i, "]");
@@ -335,7 +345,9 @@ absl::StatusOr<std::shared_ptr<const CompiledPolicy>> CompiledPolicy::Compile(
       }
     }
   }
+}
 
+void CompiledPolicy::Compiler::Accessors() {
   // Accessors.
   for (int i = 0; i < policy.accessors_size(); ++i) {
     const v1::Accessor& a = policy.accessors(i);
@@ -366,8 +378,9 @@ absl::StatusOr<std::shared_ptr<const CompiledPolicy>> CompiledPolicy::Compile(
     out->accessor_ids_.push_back(a.id());
     out->declarable_.push_back(declarable);
   }
-  if (!errors.empty()) return errors.ToStatus(policy.version());
+}
 
+void CompiledPolicy::Compiler::FlatTable() {
   // The flat table: a purpose inherits the rule of its nearest ancestor
   // (itself included) that has one for the category.
   for (int c = 0; c < out->category_count(); ++c) {
@@ -397,7 +410,9 @@ absl::StatusOr<std::shared_ptr<const CompiledPolicy>> CompiledPolicy::Compile(
       }
     }
   }
+}
 
+void CompiledPolicy::Compiler::Versions() {
   // Version history: ordinals for the versions consent records name.
   for (int i = 0; i < policy.version_history_size(); ++i) {
     const std::string& v = policy.version_history(i);
@@ -415,7 +430,9 @@ absl::StatusOr<std::shared_ptr<const CompiledPolicy>> CompiledPolicy::Compile(
     errors.Add("policy.version_history: at most 250 earlier versions");
   }
   out->version_ordinal_[policy.version()] = policy.version_history_size() + 1;
+}
 
+void CompiledPolicy::Compiler::Reconsent() {
   // Re-consent requirements after material changes.
   out->min_ordinal_.assign(
       static_cast<std::size_t>(kMaxCategories) * kMaxPurposes, 0);
@@ -458,7 +475,9 @@ absl::StatusOr<std::shared_ptr<const CompiledPolicy>> CompiledPolicy::Compile(
     });
     out->has_reconsent_ = true;
   }
+}
 
+void CompiledPolicy::Compiler::Retention() {
   // Retention: a category default, overridden per purpose (inherited by
   // descendants from the nearest ancestor with an override).
   out->retention_.assign(
@@ -525,6 +544,42 @@ absl::StatusOr<std::shared_ptr<const CompiledPolicy>> CompiledPolicy::Compile(
       }
     }
   }
+}
+
+absl::StatusOr<std::shared_ptr<const CompiledPolicy>> CompiledPolicy::Compile(
+    const v1::Policy& policy) {
+  std::shared_ptr<CompiledPolicy> out(new CompiledPolicy());
+  Compiler k(policy, out.get());
+  Errors& errors = k.errors;
+
+  if (policy.version().empty()) {
+    errors.Add("policy.version: must not be empty");
+  }
+  if (policy.purposes_size() > kMaxPurposes) {
+    return absl::ResourceExhaustedError(
+        absl::StrCat("policy.purposes: ", policy.purposes_size(),
+                     " purposes; at most ", kMaxPurposes, " are supported"));
+  }
+  if (policy.categories_size() > kMaxCategories) {
+    return absl::ResourceExhaustedError(absl::StrCat(
+        "policy.categories: ", policy.categories_size(),
+        " categories; at most ", kMaxCategories, " are supported"));
+  }
+  if (policy.accessors_size() > 65535) {
+    return absl::ResourceExhaustedError("policy.accessors: too many accessors");
+  }
+  k.Purposes();
+  k.Hierarchy();
+  if (!errors.empty()) return errors.ToStatus(policy.version());
+  k.Closure();
+  k.Categories();
+  k.Rules();
+  k.Accessors();
+  if (!errors.empty()) return errors.ToStatus(policy.version());
+  k.FlatTable();
+  k.Versions();
+  k.Reconsent();
+  k.Retention();
   if (policy.statistics().min_cohort_size() < 0) {
     errors.Add(absl::StrCat("policy.statistics.min_cohort_size: ",
                             policy.statistics().min_cohort_size(),
