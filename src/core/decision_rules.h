@@ -48,15 +48,10 @@ struct RuleInputs {
   int min_consent_ordinal = 0;
 };
 
-// The reason for a read, in the legal precedence: the read itself
-// (accessor, tags, policy, retention, feed), then the subject: erased,
-// suspended, necessary, withdrawn, refused, opt-out, occasion, consent and
-// re-consent, expired, specific consent, none.
-//
-// Returns `kUnspecified` when the rules need the subject's state and
-// `in.subject` is null: look the subject up and decide again. Inline: it
-// is the hot path of every check, twice per check.
-inline Reason DecideRules(const RuleInputs& in) {
+// The rules about the read alone, in order: accessor, tags, policy,
+// retention, feed. `kUnspecified` when they let the read through to the
+// subject's consent state.
+inline Reason ReadRules(const RuleInputs& in) {
   if (!in.accessor_permitted) return Reason::kAccessorNotPermitted;
   if (in.tag_reason != Reason::kUnspecified) return in.tag_reason;
   if (in.basis == Basis::kNotAllowed) return Reason::kNotAllowedByPolicy;
@@ -65,8 +60,15 @@ inline Reason DecideRules(const RuleInputs& in) {
   if (in.basis != Basis::kNecessary && in.feed_stale) {
     return Reason::kConsentStale;
   }
+  return Reason::kUnspecified;
+}
+
+// The rules about the subject, in the legal precedence: erased,
+// suspended, necessary, withdrawn, refused, opt-out, occasion, consent and
+// re-consent, expired, specific consent, none.
+// REQUIRES: `in.subject` is set and `ReadRules(in)` is `kUnspecified`.
+inline Reason SubjectRules(const RuleInputs& in) {
   const SubjectProfile* s = in.subject;
-  if (s == nullptr) return Reason::kUnspecified;
   const std::uint64_t bit = std::uint64_t{1} << in.purpose;
   if (s->flags & SubjectProfile::kErased) {
     return (s->flags & SubjectProfile::kDataLoss) ? Reason::kConsentDataLoss
@@ -95,6 +97,17 @@ inline Reason DecideRules(const RuleInputs& in) {
     return Reason::kNoSpecificConsent;
   }
   return Reason::kNoConsent;
+}
+
+// The reason for a read: the read's rules, then the subject's. Returns
+// `kUnspecified` when the subject's state is needed and `in.subject` is
+// null: look the subject up and decide again. The Guard runs the two
+// halves itself, around the look-up; inline, as they are the hot path of
+// every check.
+inline Reason DecideRules(const RuleInputs& in) {
+  const Reason r = ReadRules(in);
+  if (r != Reason::kUnspecified || in.subject == nullptr) return r;
+  return SubjectRules(in);
 }
 
 }  // namespace consentry::internal

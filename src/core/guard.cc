@@ -676,7 +676,7 @@ struct Guard::Impl::Decider {
     *category_used = category;
     if (reason != Reason::kUnspecified) return reason;
     internal::RuleInputs in = ReadFacts(target, category);
-    reason = internal::DecideRules(in);
+    reason = internal::ReadRules(in);
     if (reason != Reason::kUnspecified) return reason;
     const bool ok = LookUp(target.subject, target.min_revision);
     *revision_used = revision;
@@ -691,7 +691,7 @@ struct Guard::Impl::Decider {
         (state->flags & SubjectProfile::kHasOccasionConsent)) {
       const internal::OccasionMatch m = MatchOccasion(target, category);
       in.occasion = m.reason;
-      reason = internal::DecideRules(in);
+      reason = internal::SubjectRules(in);
       if (reason == Reason::kAllowedOccasionConsent && m.single_use &&
           target.consume_single_use) {
         reason = guard.ConsumeOccasionConsent(target.subject, m.purpose,
@@ -699,7 +699,7 @@ struct Guard::Impl::Decider {
       }
       return reason;
     }
-    return internal::DecideRules(in);
+    return internal::SubjectRules(in);
   }
 
   Impl& guard;
