@@ -20,18 +20,6 @@ constexpr PurposeIndex kPurpose = 3;
 constexpr std::uint64_t kBit = std::uint64_t{1} << kPurpose;
 constexpr std::uint64_t kOtherBit = std::uint64_t{1} << 5;
 
-// The subject's state of a row.
-struct Subject {
-  std::uint64_t given = 0;
-  std::uint64_t given_direct = 0;
-  std::uint64_t refused = 0;
-  std::uint64_t withdrawn = 0;
-  std::uint64_t expired = 0;
-  std::uint64_t suspended = 0;
-  std::uint64_t flags = 0;
-  std::uint8_t ordinal = 0;  // consent_ordinal of kPurpose
-};
-
 struct RuleCase {
   std::string name;
   // The read.
@@ -42,7 +30,8 @@ struct RuleCase {
   bool feed_stale = false;
   // The subject; absent: not looked up yet.
   bool looked_up = true;
-  Subject subject{};
+  SubjectProfile subject{};
+  std::uint8_t ordinal = 0;  // the subject's consent_ordinal of kPurpose
   bool per_occasion = false;
   Reason occasion = Reason::kNoOccasionConsent;
   bool specific_consent = false;
@@ -54,15 +43,8 @@ class DecisionRulesTest : public ::testing::TestWithParam<RuleCase> {};
 
 TEST_P(DecisionRulesTest, DecidesTheReasonOfTheFirstRuleThatApplies) {
   const RuleCase& c = GetParam();
-  SubjectProfile profile;
-  profile.given = c.subject.given;
-  profile.given_direct = c.subject.given_direct;
-  profile.refused = c.subject.refused;
-  profile.withdrawn = c.subject.withdrawn;
-  profile.expired = c.subject.expired;
-  profile.suspended = c.subject.suspended;
-  profile.flags = c.subject.flags;
-  profile.consent_ordinal[kPurpose] = c.subject.ordinal;
+  SubjectProfile profile = c.subject;
+  profile.consent_ordinal[kPurpose] = c.ordinal;
 
   RuleInputs in;
   in.basis = c.basis;
@@ -211,11 +193,13 @@ std::vector<RuleCase> Rows() {
        .subject = {.given = kBit},
        .expected = R::kAllowedConsent});
   row({.name = "ConsentGivenUnderAnOlderVersionPredatesChange",
-       .subject = {.given = kBit, .ordinal = 1},
+       .subject = {.given = kBit},
+       .ordinal = 1,
        .min_consent_ordinal = 2,
        .expected = R::kConsentPredatesMaterialChange});
   row({.name = "ConsentGivenUnderTheRequiredVersionAllows",
-       .subject = {.given = kBit, .ordinal = 2},
+       .subject = {.given = kBit},
+       .ordinal = 2,
        .min_consent_ordinal = 2,
        .expected = R::kAllowedConsent});
   row({.name = "GivenBeatsExpired",
