@@ -523,7 +523,7 @@ absl::StatusOr<RecordTags> Guard::Tag(
 // `CheckCategories`). Gathers the inputs of the decision rules
 // (src/core/decision_rules.h) and uses up a single-use consent.
 struct Guard::Impl::Decider {
-  Decider(Impl& g, const AccessContext& c)
+  ABSL_ATTRIBUTE_ALWAYS_INLINE Decider(Impl& g, const AccessContext& c)
       : guard(g),
         ctx(c),
         section(),
@@ -534,17 +534,22 @@ struct Guard::Impl::Decider {
     // Resolve the context against the enforced policy. It was resolved
     // once by the caller; only after a policy switch does it need a lookup
     // by name, and a name the new policy lacks denies.
-    if (ctx.policy_.get() != &p) {
-      absl::StatusOr<AccessorIndex> a = p.FindAccessor(ctx.accessor());
-      absl::StatusOr<PurposeIndex> pu = p.FindPurpose(ctx.purpose());
-      if (!a.ok()) {
-        context_reason = Reason::kAccessorNotPermitted;
-      } else if (!pu.ok()) {
-        context_reason = Reason::kNotAllowedByPolicy;
-      } else {
-        accessor = *a;
-        purpose = *pu;
-      }
+    if (ctx.policy_.get() != &p) ResolveContext();
+  }
+  ABSL_ATTRIBUTE_ALWAYS_INLINE ~Decider() = default;
+
+  // The context resolved by name against the enforced policy, after a
+  // policy switch.
+  ABSL_ATTRIBUTE_NOINLINE void ResolveContext() {
+    absl::StatusOr<AccessorIndex> a = p.FindAccessor(ctx.accessor());
+    absl::StatusOr<PurposeIndex> pu = p.FindPurpose(ctx.purpose());
+    if (!a.ok()) {
+      context_reason = Reason::kAccessorNotPermitted;
+    } else if (!pu.ok()) {
+      context_reason = Reason::kNotAllowedByPolicy;
+    } else {
+      accessor = *a;
+      purpose = *pu;
     }
   }
 
