@@ -19,6 +19,7 @@
 #include "consentry/consent.h"
 #include "consentry/guard.h"
 #include "consentry/proto_io.h"
+#include "consentry/provision.h"
 #include "consentry/recipients.h"
 
 namespace {
@@ -57,8 +58,10 @@ void Give(consentry::Guard& guard, const consentry::AccessContext& ctx,
           const std::string& recipient, const consentry::RecordTags& record,
           consentry::ProvisionRecordStore& records) {
   std::vector<consentry::RecordTags> batch{record};
+  std::unique_ptr<consentry::ProvisionDesk> desk = Must(
+      consentry::ProvisionDesk::Create(&guard, &registry, &records), "desk");
   consentry::ProvisionOutcome out =
-      Must(guard.Provide(ctx, registry, recipient, batch, records), "provide");
+      Must(desk->Provide(ctx, recipient, batch), "provide");
   std::cout << "  " << record.subject() << " " << record.category() << " -> "
             << recipient << " for " << ctx.purpose() << ": ";
   if (!out.provided.empty()) {

@@ -3,8 +3,8 @@
 //
 // Parses a recipient registry (consentry.v1.RecipientRegistry, as
 // `consentctl recipients` reads it), validates it against the default
-// policy, and checks the monitoring report and `Guard::Provide` against a
-// recomputation of their documented rules (consentry/recipients.h).
+// policy, and checks the monitoring report and `ProvisionDesk::Provide` against
+// a recomputation of their documented rules (consentry/recipients.h).
 //
 // Input: byte 0 chooses the form ('0' text, '1' JSON, '2' binary; see
 // fuzz_support.h); the next `kControlSize` bytes (FuzzedDataProvider)
@@ -28,7 +28,7 @@
 //   * `RecipientsDueForMonitoring` lists exactly the recipients due by
 //     `as_of + horizon`, earliest first, with `overdue` exactly when due at
 //     or before `as_of`, and agrees with `StatusAt`;
-//   * `Guard::Provide` refuses every record for a recipient that is not
+//   * `ProvisionDesk::Provide` refuses every record for a recipient that is not
 //     vetted or is overdue, or for a purpose it does not serve; otherwise
 //     each record's reason is the first failing step of the documented
 //     order (the read check, a stop of third-party provision, provision
@@ -57,6 +57,7 @@
 #include "consentry/guard.h"
 #include "consentry/options.h"
 #include "consentry/proto_io.h"
+#include "consentry/provision.h"
 #include "consentry/recipients.h"
 #include "consentry/v1/policy.pb.h"
 #include "consentry/v1/recipient.pb.h"
@@ -616,8 +617,10 @@ class Harness {
     absl::StatusOr<v1::ProvisionHistory> before =
         HistoryForRecipient(records, r.id());
     CONSENTRY_FUZZ_CHECK(before.ok(), before.status().ToString());
-    absl::StatusOr<ProvisionOutcome> out =
-        guard.Provide(*ctx, registry, r.id(), tags, records);
+    absl::StatusOr<std::unique_ptr<ProvisionDesk>> desk =
+        ProvisionDesk::Create(&guard, &registry, &records);
+    CONSENTRY_FUZZ_CHECK(desk.ok(), desk.status().ToString());
+    absl::StatusOr<ProvisionOutcome> out = (*desk)->Provide(*ctx, r.id(), tags);
     CONSENTRY_FUZZ_CHECK(out.ok(), out.status().ToString());
     const std::string what =
         absl::StrCat("provide to ", Show(r), " for ", purpose, " at ",

@@ -31,6 +31,7 @@
 #include "absl/strings/string_view.h"
 #include "consentry/decision.h"
 #include "consentry/export.h"
+#include "consentry/purpose.h"
 
 namespace consentry {
 
@@ -112,6 +113,45 @@ using AuditEvent = BasicAuditEvent<absl::string_view>;
 // Owns its strings: what sinks keep and readers return.
 using OwnedAuditEvent = BasicAuditEvent<std::string>;
 
+class CompiledPolicy;
+
+namespace internal {
+
+// Internal: one read decision in compact form, names given as indexes into
+// a compiled policy that the sink keeps alive. `policy_slot` is what
+// `CompactAuditPath::AttachPolicy` returned for that policy.
+struct CompactDecision {
+  std::int64_t time_unix_nanos = 0;
+  Revision revision = 0;
+  std::uint32_t policy_slot = 0;
+  AccessorIndex accessor = 0;
+  PurposeIndex purpose = 0;
+  CategoryIndex category = 0;
+  Reason reason = Reason::kUnspecified;
+  bool shadow = false;
+  absl::string_view subject;
+  absl::string_view record_ref;
+};
+
+// Internal: a sink's way of taking read decisions without an `AuditEvent`
+// of strings (`AuditSink::compact_path`). Implemented by `AuditLog` only.
+class CompactAuditPath {
+ public:
+  // Keeps `policy` alive until the sink is destroyed and returns the slot
+  // that names it. Attaching the same policy again returns the same slot.
+  // Thread-safe.
+  virtual std::uint32_t AttachPolicy(
+      std::shared_ptr<const CompiledPolicy> policy) = 0;
+  // As `AuditSink::Record` for the event the decision describes (action
+  // `kRead`). Thread-safe.
+  virtual absl::Status RecordCompact(const CompactDecision& decision) = 0;
+
+ protected:
+  ~CompactAuditPath() = default;
+};
+
+}  // namespace internal
+
 // Receives audit events. Implementations must be thread-safe: a Guard calls
 // `Record` concurrently from every reading thread, never under a lock.
 class CONSENTRY_EXPORT AuditSink {
@@ -123,6 +163,11 @@ class CONSENTRY_EXPORT AuditSink {
   // `Reason::kAuditOverloaded` for `kResourceExhausted` (the sink is full and
   // sheds load), with `Reason::kAuditUnavailable` for any other code.
   virtual absl::Status Record(const AuditEvent& event) = 0;
+
+  // Internal: the sink's compact path for read decisions, or null (the
+  // default: every decision comes through `Record`). Asked once, when a
+  // Guard is created; the pointer lives as long as the sink.
+  virtual internal::CompactAuditPath* compact_path() { return nullptr; }
 };
 
 // Keeps every event in memory. Thread-safe. For tests, examples and small

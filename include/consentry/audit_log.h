@@ -133,7 +133,8 @@ struct AuditLogHead {
 // `counters` and `head` may be called from any thread; `Close` must not run
 // concurrently with `Record`/`Append` (destroy or stop the Guard first).
 // Owns its background writer thread and its files' descriptors.
-class CONSENTRY_EXPORT AuditLog final : public AuditSink {
+class CONSENTRY_EXPORT AuditLog final : public AuditSink,
+                                        private internal::CompactAuditPath {
  public:
   // Opens (or creates) the log in `options.directory` and starts the writer.
   // An existing log continues: its last segment is read to find the chain's
@@ -187,7 +188,14 @@ class CONSENTRY_EXPORT AuditLog final : public AuditSink {
   // The chain's last hash and the next sequence, as written so far.
   AuditLogHead head() const;
 
+  // Internal: read decisions in compact form (see `AuditSink`).
+  internal::CompactAuditPath* compact_path() override { return this; }
+
  private:
+  std::uint32_t AttachPolicy(
+      std::shared_ptr<const CompiledPolicy> policy) override;
+  absl::Status RecordCompact(const internal::CompactDecision& d) override;
+
   friend class internal::AuditLogFastPath;
   friend class internal::AuditLogTestPeer;
   struct Impl;

@@ -37,7 +37,6 @@
 #ifndef CONSENTRY_GUARD_H_
 #define CONSENTRY_GUARD_H_
 
-#include <atomic>
 #include <cstdint>
 #include <memory>
 #include <string>
@@ -63,16 +62,11 @@ namespace consentry {
 
 class AccessGrant;
 class Guard;
-class Projector;
 template <typename T>
 class Protected;
-class ProvisionRecordStore;
-class RecipientRegistry;
-struct ProvisionOutcome;
 
 namespace internal {
 class GrantMinter;
-class GuardTestPeer;
 }  // namespace internal
 
 // Who reads, and for what: a registered accessor declaring one purpose
@@ -204,6 +198,37 @@ class CONSENTRY_EXPORT AccessGrant {
   Decision decision_;
 };
 
+// Proof that the Guard decided a batch of records for one purpose, with
+// one decision per record: opens record `i` (the very `RecordTags` object
+// decided) when decision `i` lets the read proceed. Move-only; minted only
+// by `Guard::AuthorizeBatch`. Thread-compatible.
+// REQUIRES: the records decided outlive it.
+class CONSENTRY_EXPORT BatchGrant {
+ public:
+  BatchGrant(BatchGrant&&) noexcept = default;
+  BatchGrant& operator=(BatchGrant&&) noexcept = default;
+  BatchGrant(const BatchGrant&) = delete;
+  BatchGrant& operator=(const BatchGrant&) = delete;
+
+  // One decision per record, in input order.
+  const std::vector<Decision>& decisions() const { return decisions_; }
+  std::vector<Decision> TakeDecisions() && { return std::move(decisions_); }
+
+ private:
+  friend class internal::GrantMinter;
+  BatchGrant(std::vector<Decision> decisions,
+             std::vector<const RecordTags*> records)
+      : decisions_(std::move(decisions)), records_(std::move(records)) {}
+
+  // Whether this grant opens `tags` as record `index` of the batch.
+  absl::Status Opens(const RecordTags& tags, std::size_t index) const;
+  template <typename T>
+  friend class Protected;
+
+  std::vector<Decision> decisions_;
+  std::vector<const RecordTags*> records_;
+};
+
 // Counts of denials recorded in shadow mode, per (accessor, purpose,
 // category, reason).
 struct ShadowDenialCount {
@@ -272,38 +297,31 @@ class CONSENTRY_EXPORT Guard {
 
   // Decides whether `ctx` may use `subject`'s data of `category`, and
   // audits the decision. Never blocks on the store when the subject's
-  // consent is cached.
+  // consent is cached. With `min_revision` (typically the revision a
+  // withdrawal returned, passed along by the service that recorded it), never
+  // decides on consent state older than that store revision: when the
+  // cached state of the subject predates it, the subject is read from the
+  // store first.
   //
   // Errors (the read is denied, and audited as such): `kUnavailable` when
-  // the subject is not cached and the store cannot be reached, or answers
-  // with a record for another subject; `kDataLoss` (reason
-  // `kConsentDataLoss`, the message naming the store and subject) when the
-  // subject's stored record cannot be read: the subject is quarantined
-  // (`QuarantinedSubjects`) while every other subject is checked as usual.
-  absl::StatusOr<Decision> Check(const AccessContext& ctx,
-                                 absl::string_view subject,
-                                 const CategoryRef& category);
-
-  // As above for a tagged record: also checks the collection purposes.
-  absl::StatusOr<Decision> Check(const AccessContext& ctx,
-                                 const RecordTags& record);
-
-  // As above, but never on consent state older than store revision
-  // `min_revision` (typically the revision a withdrawal returned, passed
-  // along by the service that recorded it). When the cached state of the
-  // subject predates it, the subject is read from the store first.
-  //
-  // Errors: `kUnavailable` (the read is denied and audited) when the cache
-  // is behind `min_revision` and the store cannot be reached.
+  // the subject is not cached (or the cache is behind `min_revision`) and
+  // the store cannot be reached, or answers with a record for another
+  // subject; `kDataLoss` (reason `kConsentDataLoss`, the message naming the
+  // store and subject) when the subject's stored record cannot be read: the
+  // subject is quarantined (`QuarantinedSubjects`) while every other
+  // subject is checked as usual.
   absl::StatusOr<Decision> Check(const AccessContext& ctx,
                                  absl::string_view subject,
                                  const CategoryRef& category,
-                                 Revision min_revision);
+                                 Revision min_revision = 0);
+
+  // As above for a tagged record: also checks the collection purposes.
   absl::StatusOr<Decision> Check(const AccessContext& ctx,
                                  const RecordTags& record,
-                                 Revision min_revision);
+                                 Revision min_revision = 0);
 
-  // Checks, audits, and on allow mints a grant for the record.
+  // Checks, audits, and on allow mints a grant for the record, never on
+  // consent state older than `min_revision` (see `Check`).
   //
   // Errors: `kFailedPrecondition` for a consent denial (no consent, refused,
   // withdrawn, expired, no occasion consent); `kPermissionDenied` for every
@@ -311,22 +329,13 @@ class CONSENTRY_EXPORT Guard {
   // carries the `Reason` (`ReasonFromStatus`). In shadow mode a denial
   // still yields a grant.
   absl::StatusOr<AccessGrant> Authorize(const AccessContext& ctx,
-                                        const RecordTags& record);
-  // As above, never on consent state older than `min_revision` (see
-  // `Check`).
-  absl::StatusOr<AccessGrant> Authorize(const AccessContext& ctx,
                                         const RecordTags& record,
-                                        Revision min_revision);
+                                        Revision min_revision = 0);
 
   template <typename T>
   absl::StatusOr<AccessGrant> Authorize(const AccessContext& ctx,
-                                        const Protected<T>& record) {
-    return Authorize(ctx, record.tags());
-  }
-  template <typename T>
-  absl::StatusOr<AccessGrant> Authorize(const AccessContext& ctx,
                                         const Protected<T>& record,
-                                        Revision min_revision) {
+                                        Revision min_revision = 0) {
     return Authorize(ctx, record.tags(), min_revision);
   }
 
@@ -346,8 +355,14 @@ class CONSENTRY_EXPORT Guard {
   // per record: one summary event (action `kBatch`) carries how many were
   // included and excluded and why. For aggregate uses such as statistics
   // views, where the batch is the act. `batch_ref` names the batch in the
-  // audit event. Errors: `kUnavailable` on store or audit outage; then no
-  // decisions are returned (fail closed), and the failure is audited.
+  // audit event. The grant opens record `i` of `records` (that very
+  // `RecordTags` object) when decision `i` lets the read proceed.
+  // Errors: `kUnavailable` on store or audit outage; then no decisions are
+  // returned (fail closed), and the failure is audited.
+  absl::StatusOr<BatchGrant> AuthorizeBatch(
+      const AccessContext& ctx, absl::Span<const RecordTags* const> records,
+      absl::string_view batch_ref = "");
+  // `AuthorizeBatch` for the decisions alone.
   absl::StatusOr<std::vector<Decision>> DecideBatch(
       const AccessContext& ctx, absl::Span<const RecordTags* const> records,
       absl::string_view batch_ref = "");
@@ -361,18 +376,6 @@ class CONSENTRY_EXPORT Guard {
   // Errors: `kInvalidArgument` for null; `kUnavailable` when the store
   // cannot be read to rebuild the cache (the old policy stays).
   absl::Status SetPolicy(std::shared_ptr<const CompiledPolicy> policy);
-
-  // Switches to `policy` at its `effective_time`: at once if that has
-  // passed (or is unset), otherwise at that time — from a background thread
-  // when the Guard runs on the real clock (`GuardOptions::clock` unset), or
-  // when the caller calls `ApplyDuePolicies` with an injected clock.
-  // Errors: those of `SetPolicy` when applied at once.
-  absl::Status SchedulePolicy(std::shared_ptr<const CompiledPolicy> policy);
-  // Applies every scheduled policy whose effective time is at or before the
-  // Guard's clock, in effective-time order. Returns how many were applied.
-  absl::StatusOr<int> ApplyDuePolicies();
-  // Scheduled policies not yet applied.
-  std::size_t scheduled_policies() const;
 
   // Loads every record from the store into the cache, so that first checks
   // do not go to the store. An unreadable record quarantines its subject
@@ -396,98 +399,18 @@ class CONSENTRY_EXPORT Guard {
   // of a higher revision (a repaired row, a new write) lifts the entry.
   std::vector<QuarantinedSubject> QuarantinedSubjects() const;
 
-  const GuardOptions& options() const { return options_; }
+  const GuardOptions& options() const;
 
-  // Gives `records` to the recipient `recipient_id` of `registry` for the
-  // purpose of `ctx`, and writes the provision record to `records_store`.
-  // Include consentry/recipients.h to call it; the checks, the consent model
-  // and the records are documented there. Each record is checked and
-  // audited (a read event, then a `kProvision` event naming the recipient);
-  // a refused record is listed in the outcome with its reason. Shadow mode
-  // does not apply: a refused provision is refused.
-  //
-  // Errors: `kNotFound` for an unknown recipient; `kUnavailable` when the
-  // consent store, the audit sink or `records_store` fails (then nothing
-  // may be given).
-  absl::StatusOr<ProvisionOutcome> Provide(const AccessContext& ctx,
-                                           const RecipientRegistry& registry,
-                                           absl::string_view recipient_id,
-                                           absl::Span<const RecordTags> records,
-                                           ProvisionRecordStore& records_store);
+  // Internal: the implementation (src/core/guard_impl.h). An incomplete
+  // type outside the library's sources; public so that the library's other
+  // subsystems reach the Guard through named internal functions, not as
+  // friends of this class.
+  struct Impl;
+  Impl& impl() const { return *impl_; }
 
  private:
-  // For Provide (src/provision.cc): the store and sink given to Create.
-  ConsentStore* consent_store() const;
-  AuditSink* audit_sink() const;
+  explicit Guard(std::unique_ptr<Impl> impl);
 
-  // Projection decides every category present in a record in one call.
-  friend class Projector;
-  // Benchmarks switch auditing off and on around one Guard's warm state.
-  friend class internal::GuardTestPeer;
-
-  struct Impl;
-  struct Target;
-  struct Decider;
-  Guard(GuardOptions options, std::unique_ptr<Impl> impl);
-
-  Reason ConsumeOccasionConsent(absl::string_view subject,
-                                absl::string_view purpose,
-                                absl::string_view occasion,
-                                std::int64_t now_ns);
-  absl::StatusOr<Decision> Decide(const AccessContext& ctx,
-                                  const Target& target,
-                                  const CompiledPolicy** policy_used,
-                                  PurposeIndex* purpose_used,
-                                  CategoryIndex* category_used);
-
-  // After a decision that must be audited (or is a denial): audits it
-  // (the compact form for an `AuditLog`, an `AuditEvent` otherwise), fails
-  // closed on an audit failure or a store outage, and counts a shadow
-  // denial. `shared`, when not null, holds the event fields common to the
-  // decisions of one `Decider`, set once `*shared_started`; otherwise an
-  // event is built only when one is recorded.
-  absl::Status Conclude(Decider& decider, const AccessContext& ctx,
-                        const Target& target, CategoryIndex category,
-                        const Decision& decision, AuditSink* audit,
-                        AuditEvent* shared, bool* shared_started);
-  // `Conclude` for everything but a plain read recorded into an `AuditLog`;
-  // out of line, so that the common case keeps a small frame.
-  // The error of a check denied with `kConsentDataLoss`, with the store's
-  // detail.
-  absl::Status DataLossDenial(const AccessContext& ctx,
-                              absl::string_view subject, Revision revision,
-                              absl::string_view category);
-  absl::Status ConcludeSlow(Decider& decider, const AccessContext& ctx,
-                            const Target& target, CategoryIndex category,
-                            const Decision& decision, AuditSink* audit,
-                            AuditEvent* shared, bool* shared_started);
-  // Records `decision` into the durable log `impl_->audit_log` in the
-  // compact form. REQUIRES: the context and category resolved under the
-  // enforced policy.
-  absl::Status RecordCompact(Decider& decider, const Target& target,
-                             CategoryIndex category, const Decision& decision);
-  // The denial that an audit failure (`recorded`) makes of the read.
-  static absl::Status AuditFailure(const absl::Status& recorded,
-                                   const AccessContext& ctx,
-                                   const Target& target);
-  // Sets every field of `*e` that a read decision's event carries.
-  static void SetEventFields(Decider& decider, const AccessContext& ctx,
-                             const Target& target, const Decision& decision,
-                             absl::string_view category,
-                             absl::string_view record_ref, AuditEvent* e);
-
-  // For Projector (src/projection.cc): decides `categories` of `subject`
-  // for `ctx` into `decisions[i]` exactly as one `Check` per category made
-  // at the same instant would, and audits one event per category (all with
-  // the same time), but reads the policy, the clock and the subject's
-  // consent state once. Errors: those of `Check`; the first one ends the
-  // call, and the decisions after it are not made.
-  absl::Status CheckCategories(const AccessContext& ctx,
-                               absl::string_view subject,
-                               absl::Span<const CategoryRef* const> categories,
-                               Decision* decisions);
-
-  GuardOptions options_;
   std::unique_ptr<Impl> impl_;
 };
 

@@ -167,6 +167,8 @@ class CONSENTRY_EXPORT CompiledPolicy {
   bool has_retention(CategoryIndex c) const { return has_retention_[c]; }
 
  private:
+  // Compiles a policy section by section (policy.cc).
+  struct Compiler;
   CompiledPolicy();
 
   std::unique_ptr<v1::Policy> proto_;

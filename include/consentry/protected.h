@@ -13,7 +13,9 @@
 //
 // Values computed from a protected value stay protected with the same tags
 // (`Derive`). A batch of records is filtered for one purpose with
-// `FilterReadable`, which audits one decision per record.
+// `FilterReadable`, which audits one decision per record; a `BatchGrant`
+// (`Guard::AuthorizeBatch`, one audit event for the batch) opens each
+// record it included.
 //
 // Example:
 //
@@ -42,8 +44,6 @@
 
 namespace consentry {
 
-class StatisticsView;
-
 // A value of personal data with its collection tags. Thread-compatible;
 // copyable when `T` is (a copy carries the same tags).
 template <typename T>
@@ -66,6 +66,16 @@ class Protected {
     return &value_;
   }
 
+  // The value, if `grant` included this record as record `index` of its
+  // batch. Errors: `kPermissionDenied` when the grant does not cover this
+  // record at `index`, or its decision did not let the read proceed.
+  absl::StatusOr<const T*> Read(const BatchGrant& grant, std::size_t index)
+      const ABSL_ATTRIBUTE_LIFETIME_BOUND {
+    absl::Status s = grant.Opens(tags_, index);
+    if (!s.ok()) return s;
+    return &value_;
+  }
+
   // A value computed from this one, protected with the same tags. `f` is
   // called with `const T&` only if `grant` opens this record.
   // Errors: as `Read`.
@@ -79,9 +89,6 @@ class Protected {
   }
 
  private:
-  // Reads values after a batch decision (one audit event for the batch).
-  friend class StatisticsView;
-
   RecordTags tags_;
   T value_;
 };

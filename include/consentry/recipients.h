@@ -11,9 +11,10 @@
 //     users, third parties and foreign third parties
 //     (`consentry.v1.Recipient`), with each one's vetting, contract clauses and
 //     monitoring status.
-//   * `Guard::Provide` (declared in guard.h, documented here): gives one
-//     record or a batch to a recipient for a purpose, after every check, and
-//     writes the provision record and one audit event per record.
+//   * `ProvisionDesk::Provide` (declared in provision.h, documented here):
+//     gives one record or a batch to a recipient for a purpose, after every
+//     check, and writes the provision record and one audit event per
+//     record.
 //   * `RecordReceipt`: records data received from a third party (Art. 30).
 //   * `ProvisionRecordStore`: where provision and receipt records live, with
 //     an in-memory implementation; queries by subject and by recipient;
@@ -21,8 +22,8 @@
 //   * Reports: recipients due for monitoring; provisions per recipient and
 //     period.
 //
-// What `Guard::Provide` checks, in order, per record (the first failure is
-// the record's denial reason):
+// What `ProvisionDesk::Provide` checks, in order, per record (the first failure
+// is the record's denial reason):
 //
 //   1. The recipient (for the whole batch): vetting approved and not expired
 //      (`kRecipientNotVetted`); periodic monitoring not overdue
@@ -87,10 +88,12 @@
 //
 //   auto registry = consentry::RecipientRegistry::Create(proto, *policy);
 //   consentry::InMemoryProvisionRecordStore records;
+//   auto desk = consentry::ProvisionDesk::Create(guard.get(),
+//                                                registry->get(), &records);
 //   absl::StatusOr<consentry::AccessContext> ctx =
 //       guard->Context("support-desk", "support");
-//   absl::StatusOr<consentry::ProvisionOutcome> out = guard->Provide(
-//       *ctx, **registry, "callcenter-tokyo", {contact_tags}, records);
+//   absl::StatusOr<consentry::ProvisionOutcome> out =
+//       (*desk)->Provide(*ctx, "callcenter-tokyo", {contact_tags});
 //   if (!out.ok()) return out.status();        // outage: nothing was given
 //   for (std::size_t i : out->provided) { /* hand record i over */ }
 
@@ -111,9 +114,7 @@
 #include "consentry/audit.h"
 #include "consentry/decision.h"
 #include "consentry/export.h"
-#include "consentry/guard.h"
 #include "consentry/policy.h"
-#include "consentry/protected.h"
 #include "consentry/v1/recipient.pb.h"
 
 namespace consentry {
@@ -168,17 +169,6 @@ class CONSENTRY_EXPORT RecipientRegistry {
 // True when `country` (ISO 3166-1 alpha-2) is designated as having a
 // system equivalent to Japan's (APPI Art. 28(1); the EEA and the UK).
 CONSENTRY_EXPORT bool IsEquivalentSystemCountry(absl::string_view country);
-
-// The result of `Guard::Provide`: what was given and what was refused.
-struct ProvisionOutcome {
-  // Indices (into the input) of the records given to the recipient, in
-  // input order.
-  std::vector<std::size_t> provided;
-  // The records refused, with the decision that refused each.
-  std::vector<BatchDenial> denied;
-  // Id of the provision record written; empty when nothing was provided.
-  std::string record_id;
-};
 
 // Filter for record queries. Empty strings and infinite times match all.
 struct RecordFilter {
@@ -306,18 +296,6 @@ struct ProvisionSummary {
 CONSENTRY_EXPORT absl::StatusOr<std::vector<ProvisionSummary>>
 ProvisionsPerRecipient(ProvisionRecordStore& store, absl::Time from,
                        absl::Time to);
-
-// `Guard::Provide` for a batch of protected values: provides their tags.
-template <typename T>
-absl::StatusOr<ProvisionOutcome> ProvideProtected(
-    Guard& guard, const AccessContext& ctx, const RecipientRegistry& registry,
-    absl::string_view recipient_id, absl::Span<const Protected<T>> records,
-    ProvisionRecordStore& store) {
-  std::vector<RecordTags> tags;
-  tags.reserve(records.size());
-  for (const Protected<T>& r : records) tags.push_back(r.tags());
-  return guard.Provide(ctx, registry, recipient_id, tags, store);
-}
 
 }  // namespace consentry
 

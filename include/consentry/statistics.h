@@ -146,17 +146,17 @@ class CONSENTRY_EXPORT StatisticsView {
       }
       tags.push_back(&records[i].tags());
     }
-    absl::StatusOr<std::vector<Decision>> decisions = guard_->DecideBatch(
+    absl::StatusOr<BatchGrant> grant = guard_->AuthorizeBatch(
         context_, tags,
         absl::StrCat("statistics period ", pseudonymizer_.PeriodIndex(at)));
-    if (!decisions.ok()) return decisions.status();
+    if (!grant.ok()) return grant.status();
     StatisticsBatch<T> out;
     out.rows_.reserve(records.size());
     absl::flat_hash_set<absl::string_view> in, out_subjects;
     absl::string_view last_subject;
     std::string last_pseudonym;
     for (std::size_t i = 0; i < records.size(); ++i) {
-      const Decision& d = (*decisions)[i];
+      const Decision& d = grant->decisions()[i];
       if (!d.allowed()) {
         ++out.exclusions_[d.reason()];
         out_subjects.insert(records[i].tags().subject());
@@ -169,8 +169,9 @@ class CONSENTRY_EXPORT StatisticsView {
         last_pseudonym = pseudonymizer_.For(subject, at);
         last_subject = subject;
       }
-      out.rows_.push_back(
-          PseudonymousRow<T>{last_pseudonym, &records[i].value_});
+      absl::StatusOr<const T*> value = records[i].Read(*grant, i);
+      if (!value.ok()) return value.status();
+      out.rows_.push_back(PseudonymousRow<T>{last_pseudonym, *value});
     }
     for (absl::string_view s : in) out_subjects.erase(s);
     out.included_subjects_ = static_cast<std::int64_t>(in.size());

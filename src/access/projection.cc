@@ -15,6 +15,7 @@
 #include "google/protobuf/descriptor.h"
 #include "google/protobuf/message.h"
 #include "src/access/projection_plan.h"
+#include "src/core/guard_impl.h"
 #include "src/util/mutex.h"
 #include "src/util/status_macros.h"
 
@@ -349,8 +350,8 @@ absl::Status Projector::ProjectInto(const AccessContext& ctx, const Message& in,
   absl::InlinedVector<Decision, 8> decisions(n,
                                              Decision(Reason::kUnspecified, 0));
   {
-    absl::Status checked = guard_.CheckCategories(
-        ctx, subject, absl::MakeConstSpan(refs, n), decisions.data());
+    absl::Status checked = internal::CheckCategories(
+        guard_, ctx, subject, absl::MakeConstSpan(refs, n), decisions.data());
     if (!checked.ok()) return fail(std::move(checked));  // no copy
   }
   const bool require_all = options_.mode == ProjectionMode::kRequireAll;

@@ -26,21 +26,7 @@
 
 namespace consentry::internal {
 
-// One read decision. `policy_slot` is what `AttachPolicy` returned for the
-// policy the indexes refer to.
-struct CompactDecision {
-  std::int64_t time_unix_nanos = 0;
-  Revision revision = 0;
-  std::uint32_t policy_slot = 0;
-  AccessorIndex accessor = 0;
-  PurposeIndex purpose = 0;
-  CategoryIndex category = 0;
-  Reason reason = Reason::kUnspecified;
-  bool shadow = false;
-  absl::string_view subject;
-  absl::string_view record_ref;
-};
-
+// `CompactDecision` (consentry/audit.h) carries one read decision.
 class CONSENTRY_EXPORT AuditLogFastPath {
  public:
   // Keeps `policy` alive in `log` until the log is destroyed and returns

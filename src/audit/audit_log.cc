@@ -249,6 +249,15 @@ absl::StatusOr<std::unique_ptr<AuditLog>> AuditLog::Open(
 
 AuditLog::AuditLog(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
 
+std::uint32_t AuditLog::AttachPolicy(
+    std::shared_ptr<const CompiledPolicy> policy) {
+  return internal::AuditLogFastPath::AttachPolicy(*this, std::move(policy));
+}
+
+absl::Status AuditLog::RecordCompact(const internal::CompactDecision& d) {
+  return internal::AuditLogFastPath::Record(*this, d);
+}
+
 namespace internal {
 
 std::uint32_t AuditLogFastPath::AttachPolicy(

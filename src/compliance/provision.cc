@@ -1,9 +1,11 @@
 // Copyright 2026 The consentry Authors.
 // SPDX-License-Identifier: Apache-2.0
 //
-// Guard::Provide: the checks and records of giving data to a recipient
-// (recipients.h). Kept apart from guard.cc; it uses only the Guard's public
-// checks plus its store and audit sink.
+// ProvisionDesk: the checks and records of giving data to a recipient
+// (provision.h, recipients.h). It uses the Guard's public checks plus the
+// store and audit sink the Guard was created with.
+
+#include "consentry/provision.h"
 
 #include <algorithm>
 #include <string>
@@ -14,7 +16,9 @@
 #include "absl/strings/str_cat.h"
 #include "consentry/guard.h"
 #include "consentry/recipients.h"
+#include "src/core/guard_impl.h"
 #include "src/core/subject_state.h"
+#include "src/util/status_macros.h"
 
 namespace consentry {
 namespace {
@@ -82,24 +86,119 @@ Reason ProvisionReason(const v1::Recipient& r, const CompiledPolicy& policy,
   return Reason::kUnspecified;
 }
 
+// The fields of a provision record that describe the act: recipient,
+// accessor, purpose, basis, policy version, method and series.
+void SetRecordHeader(const v1::Recipient& recipient, const AccessContext& ctx,
+                     const CompiledPolicy& policy, absl::Time now,
+                     v1::ProvisionRecord* out) {
+  const v1::Recipient* r = &recipient;
+  v1::ProvisionRecord& rec = *out;
+  SetTimestamp(now, rec.mutable_provision_time());
+  rec.set_recipient_id(r->id());
+  rec.set_recipient_name(r->name());
+  rec.set_recipient_kind(r->kind());
+  rec.set_accessor(std::string(ctx.accessor()));
+  rec.set_purpose(std::string(ctx.purpose()));
+  switch (r->kind()) {
+    case v1::RECIPIENT_KIND_CONTRACTOR:
+      rec.set_basis("contractor");
+      break;
+    case v1::RECIPIENT_KIND_JOINT_USER:
+      rec.set_basis("joint_use");
+      break;
+    case v1::RECIPIENT_KIND_FOREIGN_THIRD_PARTY:
+      rec.set_basis(
+          absl::StrCat("provision_consent; ",
+                       v1::ForeignTransferBasis_Name(r->foreign_basis())));
+      break;
+    default:
+      rec.set_basis("provision_consent");
+      break;
+  }
+  rec.set_consent_purpose(r->consent_purpose());
+  rec.set_policy_version(policy.version());
+  rec.set_record_method(r->record_method());
+  rec.set_country(r->country());
+  if (r->record_method() == v1::RECORD_METHOD_COLLECTIVE ||
+      r->record_method() == v1::RECORD_METHOD_CONTRACT_DOCUMENT) {
+    rec.set_series_id(absl::StrCat("provision:", r->id(), ":",
+                                   v1::RecordMethod_Name(r->record_method())));
+  }
+}
+
 struct Item {
   Decision decision{Reason::kUnspecified, 0};
   std::string category;
 };
 
+// One `kProvision` event per record. Errors: `kUnavailable` when the sink
+// refuses one.
+absl::Status AuditProvision(AuditSink* audit, const v1::Recipient& recipient,
+                            const AccessContext& ctx,
+                            absl::string_view policy_version, absl::Time now,
+                            absl::Span<const RecordTags> records,
+                            const std::vector<Item>& items,
+                            const std::string& record_id) {
+  if (audit == nullptr) return absl::OkStatus();
+  const v1::Recipient* r = &recipient;
+  for (std::size_t i = 0; i < records.size(); ++i) {
+    AuditEvent e;
+    e.time_unix_nanos = absl::ToUnixNanos(now);
+    e.action = AuditAction::kProvision;
+    e.accessor = ctx.accessor();
+    e.subject = records[i].subject();
+    e.category = items[i].category;
+    e.purpose = ctx.purpose();
+    e.policy_version = policy_version;
+    e.record_ref = records[i].record_ref().empty()
+                       ? absl::string_view(record_id)
+                       : absl::string_view(records[i].record_ref());
+    e.recipient = r->id();
+    e.reason = items[i].decision.reason();
+    e.revision = items[i].decision.revision();
+    absl::Status s = audit->Record(e);
+    if (!s.ok()) {
+      return absl::UnavailableError(absl::StrCat(
+          "Provide: audit unavailable, nothing may be provided (provision "
+          "record '",
+          record_id, "' was written): ", s.message()));
+    }
+  }
+  return absl::OkStatus();
+}
+
 }  // namespace
 
-absl::StatusOr<ProvisionOutcome> Guard::Provide(
-    const AccessContext& ctx, const RecipientRegistry& registry,
-    absl::string_view recipient_id, absl::Span<const RecordTags> records,
-    ProvisionRecordStore& records_store) {
-  const v1::Recipient* r = registry.Find(recipient_id);
+absl::StatusOr<std::unique_ptr<ProvisionDesk>> ProvisionDesk::Create(
+    Guard* guard, const RecipientRegistry* registry,
+    ProvisionRecordStore* records) {
+  if (guard == nullptr || registry == nullptr || records == nullptr) {
+    return absl::InvalidArgumentError(
+        "ProvisionDesk::Create: the guard, the registry and the record store "
+        "must not be null");
+  }
+  return std::unique_ptr<ProvisionDesk>(
+      new ProvisionDesk(guard, registry, records));
+}
+
+ProvisionDesk::ProvisionDesk(Guard* guard, const RecipientRegistry* registry,
+                             ProvisionRecordStore* records)
+    : guard_(guard), registry_(registry), records_(records) {}
+
+ProvisionDesk::~ProvisionDesk() = default;
+
+absl::StatusOr<ProvisionOutcome> ProvisionDesk::Provide(
+    const AccessContext& ctx, absl::string_view recipient_id,
+    absl::Span<const RecordTags> records) {
+  Guard& guard = *guard_;
+  ProvisionRecordStore& records_store = *records_;
+  const v1::Recipient* r = registry_->Find(recipient_id);
   if (r == nullptr) {
     return absl::NotFoundError(
         absl::StrCat("Provide: unknown recipient '", recipient_id, "'"));
   }
-  const absl::Time now = options_.clock();
-  const std::shared_ptr<const CompiledPolicy> policy = this->policy();
+  const absl::Time now = guard.options().clock();
+  const std::shared_ptr<const CompiledPolicy> policy = guard.policy();
 
   // 1. The recipient, for the whole batch.
   Reason batch_reason = RecipientRegistry::StatusAt(*r, now);
@@ -118,7 +217,7 @@ absl::StatusOr<ProvisionOutcome> Guard::Provide(
       continue;
     }
     // 2. The purpose, as a read does (audited as a read).
-    absl::StatusOr<Decision> d = Check(ctx, tags);
+    absl::StatusOr<Decision> d = guard.Check(ctx, tags);
     if (!d.ok()) return d.status();
     if (!d->allowed()) {
       items[i].decision = Decision(d->reason(), d->revision());
@@ -130,7 +229,7 @@ absl::StatusOr<ProvisionOutcome> Guard::Provide(
     auto it = subjects.find(tags.subject());
     if (it == subjects.end()) {
       absl::StatusOr<v1::ConsentRecord> rec =
-          consent_store()->Get(tags.subject());
+          internal::ConsentStoreOf(guard)->Get(tags.subject());
       if (!rec.ok()) {
         return absl::UnavailableError(absl::StrCat(
             "Provide: consent store unavailable for subject '", tags.subject(),
@@ -179,38 +278,7 @@ absl::StatusOr<ProvisionOutcome> Guard::Provide(
   // The record first: a record of a provision that then fails is the lesser
   // harm than a provision without a record.
   if (!out.provided.empty()) {
-    SetTimestamp(now, rec.mutable_provision_time());
-    rec.set_recipient_id(r->id());
-    rec.set_recipient_name(r->name());
-    rec.set_recipient_kind(r->kind());
-    rec.set_accessor(std::string(ctx.accessor()));
-    rec.set_purpose(std::string(ctx.purpose()));
-    switch (r->kind()) {
-      case v1::RECIPIENT_KIND_CONTRACTOR:
-        rec.set_basis("contractor");
-        break;
-      case v1::RECIPIENT_KIND_JOINT_USER:
-        rec.set_basis("joint_use");
-        break;
-      case v1::RECIPIENT_KIND_FOREIGN_THIRD_PARTY:
-        rec.set_basis(
-            absl::StrCat("provision_consent; ",
-                         v1::ForeignTransferBasis_Name(r->foreign_basis())));
-        break;
-      default:
-        rec.set_basis("provision_consent");
-        break;
-    }
-    rec.set_consent_purpose(r->consent_purpose());
-    rec.set_policy_version(policy->version());
-    rec.set_record_method(r->record_method());
-    rec.set_country(r->country());
-    if (r->record_method() == v1::RECORD_METHOD_COLLECTIVE ||
-        r->record_method() == v1::RECORD_METHOD_CONTRACT_DOCUMENT) {
-      rec.set_series_id(
-          absl::StrCat("provision:", r->id(), ":",
-                       v1::RecordMethod_Name(r->record_method())));
-    }
+    SetRecordHeader(*r, ctx, *policy, now, &rec);
     absl::StatusOr<std::string> id = records_store.AddProvision(std::move(rec));
     if (!id.ok()) {
       return absl::UnavailableError(absl::StrCat(
@@ -221,31 +289,9 @@ absl::StatusOr<ProvisionOutcome> Guard::Provide(
     out.record_id = *std::move(id);
   }
 
-  if (AuditSink* audit = audit_sink(); audit != nullptr) {
-    for (std::size_t i = 0; i < records.size(); ++i) {
-      AuditEvent e;
-      e.time_unix_nanos = absl::ToUnixNanos(now);
-      e.action = AuditAction::kProvision;
-      e.accessor = ctx.accessor();
-      e.subject = records[i].subject();
-      e.category = items[i].category;
-      e.purpose = ctx.purpose();
-      e.policy_version = policy->version();
-      e.record_ref = records[i].record_ref().empty()
-                         ? absl::string_view(out.record_id)
-                         : absl::string_view(records[i].record_ref());
-      e.recipient = r->id();
-      e.reason = items[i].decision.reason();
-      e.revision = items[i].decision.revision();
-      absl::Status s = audit->Record(e);
-      if (!s.ok()) {
-        return absl::UnavailableError(absl::StrCat(
-            "Provide: audit unavailable, nothing may be provided (provision "
-            "record '",
-            out.record_id, "' was written): ", s.message()));
-      }
-    }
-  }
+  RETURN_IF_ERROR(AuditProvision(internal::AuditSinkOf(guard), *r, ctx,
+                                 policy->version(), now, records, items,
+                                 out.record_id));
   return out;
 }
 

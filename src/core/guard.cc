@@ -5,9 +5,7 @@
 
 #include <algorithm>
 #include <atomic>
-#include <chrono>
 #include <string>
-#include <thread>
 #include <tuple>
 #include <utility>
 #include <vector>
@@ -16,17 +14,16 @@
 #include "absl/container/flat_hash_map.h"
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
-#include "consentry/audit_log.h"
 #include "consentry/v1/consent.pb.h"
 #include "consentry/v1/policy.pb.h"
-#include "src/audit/audit_fast_path.h"
 #include "src/core/consent_cache.h"
+#include "src/core/decision_rules.h"
 #include "src/core/grant_minter.h"
-#include "src/testing/guard_test_peer.h"
+#include "src/core/guard_impl.h"
+#include "src/core/subject_state.h"
 #include "src/util/mutex.h"
 #include "src/util/read_section.h"
 #include "src/util/status_macros.h"
-#include "src/core/subject_state.h"
 
 namespace consentry {
 namespace internal {
@@ -119,7 +116,7 @@ struct Epoch {
 
   std::shared_ptr<const CompiledPolicy> policy;
   ConsentCache cache;
-  // When auditing into an `AuditLog`: the slot it keeps `policy` under.
+  // When the sink has a compact path: the slot it keeps `policy` under.
   std::uint32_t audit_policy_slot = 0;
   // Serializes `Apply`: the revision check and every write it guards are
   // one unit.
@@ -190,14 +187,38 @@ using internal::SubjectProfile;
 using internal::SubjectState;
 
 struct Guard::Impl {
+  // What a check is about: a subject and a category (resolved against
+  // `category_policy`), optionally with a record's tags.
+  struct Target {
+    absl::string_view subject;
+    const CompiledPolicy* category_policy;
+    CategoryIndex category;
+    const RecordTags* tags;
+    // Authorize uses up a single-use occasion consent; Check does not.
+    bool consume_single_use = false;
+    // Batch decisions are audited once for the batch, not per record.
+    bool suppress_audit = false;
+    // Cached state older than this is refreshed from the store first.
+    Revision min_revision = 0;
+
+    // The reference of the record read, for its audit event; empty when
+    // the read names only a subject.
+    absl::string_view record_ref() const {
+      return tags != nullptr ? absl::string_view(tags->record_ref())
+                             : absl::string_view();
+    }
+  };
+  struct Decider;
+
+  GuardOptions options;
   ConsentStore* store = nullptr;
   AuditSink* audit = nullptr;
-  // `audit` when it is the durable log: read decisions then take the
-  // compact path (src/audit/audit_fast_path.h).
-  AuditLog* audit_log = nullptr;
-  // Where `audit` and `audit_log` wait while `GuardTestPeer` suspends them.
+  // The sink's compact path for read decisions, when it has one
+  // (`AuditSink::compact_path`: an `AuditLog`).
+  internal::CompactAuditPath* compact = nullptr;
+  // Where `audit` and `compact` wait while auditing is suspended.
   AuditSink* suspended_audit = nullptr;
-  AuditLog* suspended_audit_log = nullptr;
+  internal::CompactAuditPath* suspended_compact = nullptr;
   bool shadow = false;
   bool has_clock = false;
 
@@ -259,46 +280,68 @@ struct Guard::Impl {
     }
   }
 
-  // Policies waiting for their effective time, and the thread that applies
-  // them in real time.
-  mutable internal::Mutex sched_mu;
-  internal::CondVar sched_cv;
-  std::vector<std::shared_ptr<const CompiledPolicy>> scheduled
-      ABSL_GUARDED_BY(sched_mu);
-  bool stopping ABSL_GUARDED_BY(sched_mu) = false;
-  std::thread scheduler;
-};
+  // Compiles every record of the store into `epoch`. Errors: the store's.
+  absl::Status Fill(Epoch& epoch);
 
-namespace {
+  bool FeedStale() const;
 
-absl::Time EffectiveTime(const CompiledPolicy& p) {
-  const auto& t = p.proto().effective_time();
-  if (t.seconds() == 0 && t.nanos() == 0) return absl::InfinitePast();
-  return absl::FromUnixSeconds(t.seconds()) + absl::Nanoseconds(t.nanos());
-}
+  Reason ConsumeOccasionConsent(absl::string_view subject,
+                                absl::string_view purpose,
+                                absl::string_view occasion,
+                                std::int64_t now_ns);
+  absl::StatusOr<Decision> Decide(const AccessContext& ctx,
+                                  const Target& target,
+                                  const CompiledPolicy** policy_used,
+                                  PurposeIndex* purpose_used,
+                                  CategoryIndex* category_used);
 
-}  // namespace
+  // After a decision that must be audited (or is a denial): audits it
+  // (the compact form when the sink has one, an `AuditEvent` otherwise),
+  // fails closed on an audit failure or a store outage, and counts a shadow
+  // denial. `shared`, when not null, holds the event fields common to the
+  // decisions of one `Decider`, set once `*shared_started`; otherwise an
+  // event is built only when one is recorded.
+  absl::Status Conclude(Decider& decider, const AccessContext& ctx,
+                        const Target& target, CategoryIndex category,
+                        const Decision& decision, AuditSink* sink,
+                        AuditEvent* shared, bool* shared_started);
+  // `Conclude` for everything but a plain read recorded into a compact
+  // path; out of line, so that the common case keeps a small frame.
+  absl::Status ConcludeSlow(Decider& decider, const AccessContext& ctx,
+                            const Target& target, CategoryIndex category,
+                            const Decision& decision, AuditSink* sink,
+                            AuditEvent* shared, bool* shared_started);
+  // The error of a check denied with `kConsentDataLoss`, with the store's
+  // detail.
+  absl::Status DataLossDenial(const AccessContext& ctx,
+                              absl::string_view subject, Revision revision,
+                              absl::string_view category);
+  // Records `decision` into `compact`. REQUIRES: the context and category
+  // resolved under the enforced policy.
+  absl::Status RecordCompact(Decider& decider, const Target& target,
+                             CategoryIndex category, const Decision& decision);
+  // The denial that an audit failure (`recorded`) makes of the read.
+  static absl::Status AuditFailure(const absl::Status& recorded,
+                                   const AccessContext& ctx,
+                                   const Target& target);
+  // Sets every field of `*e` that a read decision's event carries.
+  static void SetEventFields(Decider& decider, const AccessContext& ctx,
+                             const Target& target, const Decision& decision,
+                             absl::string_view category,
+                             absl::string_view record_ref, AuditEvent* e);
 
-// What a check is about: a subject and a category (resolved against
-// `category_policy`), optionally with a record's tags.
-struct Guard::Target {
-  absl::string_view subject;
-  const CompiledPolicy* category_policy;
-  CategoryIndex category;
-  const RecordTags* tags;
-  // Authorize uses up a single-use occasion consent; Check does not.
-  bool consume_single_use = false;
-  // Batch decisions are audited once for the batch, not per record.
-  bool suppress_audit = false;
-  // Cached state older than this is refreshed from the store first.
-  Revision min_revision = 0;
-
-  // The reference of the record read, for its audit event; empty when the
-  // read names only a subject.
-  absl::string_view record_ref() const {
-    return tags != nullptr ? absl::string_view(tags->record_ref())
-                           : absl::string_view();
-  }
+  // See `internal::CheckCategories` (src/core/guard_impl.h).
+  absl::Status CheckCategories(const AccessContext& ctx,
+                               absl::string_view subject,
+                               absl::Span<const CategoryRef* const> categories,
+                               Decision* decisions);
+  // The batch's summary event (action `kBatch`). Errors: an audit failure,
+  // as a denial.
+  absl::Status AuditBatch(const AccessContext& ctx,
+                          absl::Span<const RecordTags* const> records,
+                          absl::string_view batch_ref,
+                          absl::Span<const Decision> decisions,
+                          const absl::Status& failure);
 };
 
 // ---------------------------------------------------------------------------
@@ -335,6 +378,23 @@ absl::Status AccessGrant::Opens(const RecordTags& tags) const {
   return absl::OkStatus();
 }
 
+absl::Status BatchGrant::Opens(const RecordTags& tags,
+                               std::size_t index) const {
+  if (index >= records_.size() || records_[index] != &tags) {
+    return absl::PermissionDeniedError(
+        absl::StrCat("consentry: the batch grant does not cover this record "
+                     "as record ",
+                     index, " of its batch"));
+  }
+  const Decision& d = decisions_[index];
+  if (!d.proceeds()) {
+    return absl::PermissionDeniedError(
+        absl::StrCat("consentry: record ", index, " of the batch was denied (",
+                     ReasonName(d.reason()), ")"));
+  }
+  return absl::OkStatus();
+}
+
 // ---------------------------------------------------------------------------
 // Guard
 
@@ -356,14 +416,14 @@ absl::StatusOr<std::unique_ptr<Guard>> Guard::Create(
   auto impl = std::make_unique<Impl>();
   impl->store = store;
   impl->audit = audit;
-  impl->audit_log = dynamic_cast<AuditLog*>(audit);
+  impl->compact = audit != nullptr ? audit->compact_path() : nullptr;
   impl->shadow = options.mode == EnforcementMode::kShadow;
   impl->has_clock = static_cast<bool>(options.clock);
   if (!options.clock) options.clock = [] { return absl::Now(); };
-  auto epoch = std::make_unique<Epoch>(policy, options.expected_subjects);
-  if (impl->audit_log != nullptr) {
-    epoch->audit_policy_slot =
-        internal::AuditLogFastPath::AttachPolicy(*impl->audit_log, policy);
+  impl->options = std::move(options);
+  auto epoch = std::make_unique<Epoch>(policy, impl->options.expected_subjects);
+  if (impl->compact != nullptr) {
+    epoch->audit_policy_slot = impl->compact->AttachPolicy(policy);
   }
   impl->current.store(epoch.get(), std::memory_order_release);
   {
@@ -371,122 +431,27 @@ absl::StatusOr<std::unique_ptr<Guard>> Guard::Create(
     impl->current_owner = std::move(epoch);
     impl->policies.push_back(std::move(policy));
   }
-  std::unique_ptr<Guard> guard(new Guard(std::move(options), std::move(impl)));
+  std::unique_ptr<Guard> guard(new Guard(std::move(impl)));
   // Watch before the first read, so that no change is missed between a
   // cache fill and the subscription.
   Impl* raw = guard->impl_.get();
-  std::function<absl::Time()> clock = guard->options_.clock;
-  raw->subscription = store->Watch([raw, clock](const v1::ConsentRecord& r) {
+  raw->subscription = store->Watch([raw](const v1::ConsentRecord& r) {
     internal::ReaderMutexLock lock(&raw->switch_mu);
-    raw->current.load(std::memory_order_acquire)->Apply(r, clock(), false);
+    raw->current.load(std::memory_order_acquire)
+        ->Apply(r, raw->options.clock(), false);
     raw->NoteRecord(r);
   });
   return guard;
 }
 
-Guard::Guard(GuardOptions options, std::unique_ptr<Impl> impl)
-    : options_(std::move(options)), impl_(std::move(impl)) {}
+Guard::Guard(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
 
 Guard::~Guard() {
-  {
-    internal::MutexLock lock(&impl_->sched_mu);
-    impl_->stopping = true;
-  }
-  impl_->sched_cv.NotifyAll();
-  if (impl_->scheduler.joinable()) impl_->scheduler.join();
   // Stop the feed first: the listener uses the epochs.
   impl_->subscription.reset();
 }
 
-absl::Status Guard::SchedulePolicy(
-    std::shared_ptr<const CompiledPolicy> policy) {
-  if (policy == nullptr) {
-    return absl::InvalidArgumentError("SchedulePolicy: policy is null");
-  }
-  if (EffectiveTime(*policy) <= options_.clock()) {
-    return SetPolicy(std::move(policy));
-  }
-  internal::MutexLock lock(&impl_->sched_mu);
-  impl_->scheduled.push_back(std::move(policy));
-  std::sort(impl_->scheduled.begin(), impl_->scheduled.end(),
-            [](const auto& a, const auto& b) {
-              return EffectiveTime(*a) < EffectiveTime(*b);
-            });
-  // With an injected clock, time is the caller's to drive: only
-  // `ApplyDuePolicies` switches. With the real clock a thread does it.
-  if (!impl_->has_clock && !impl_->scheduler.joinable()) {
-    impl_->scheduler = std::thread([this] {
-      Impl* impl = impl_.get();
-      internal::MutexLock held(&impl->sched_mu);
-      while (!impl->stopping) {
-        if (impl->scheduled.empty()) {
-          impl->sched_cv.Wait(&impl->sched_mu, [impl]() {
-            impl->sched_mu.AssertHeld();
-            return impl->stopping || !impl->scheduled.empty();
-          });
-          continue;
-        }
-        const absl::Duration wait =
-            EffectiveTime(*impl->scheduled.front()) - absl::Now();
-        if (wait > absl::ZeroDuration()) {
-          impl->sched_cv.WaitFor(
-              &impl->sched_mu,
-              std::chrono::nanoseconds(
-                  absl::ToInt64Nanoseconds(std::min(wait, absl::Seconds(1)))),
-              [impl]() {
-                impl->sched_mu.AssertHeld();
-                return impl->stopping;
-              });
-          continue;
-        }
-        std::shared_ptr<const CompiledPolicy> due = impl->scheduled.front();
-        impl->scheduled.erase(impl->scheduled.begin());
-        impl->sched_mu.Unlock();
-        // A failed switch (store unreachable) is retried a second later.
-        absl::Status s = SetPolicy(due);
-        impl->sched_mu.Lock();
-        if (!s.ok()) {
-          impl->scheduled.insert(impl->scheduled.begin(), std::move(due));
-          impl->sched_cv.WaitFor(&impl->sched_mu, std::chrono::seconds(1),
-                                 [impl]() {
-                                   impl->sched_mu.AssertHeld();
-                                   return impl->stopping;
-                                 });
-        }
-      }
-    });
-  }
-  impl_->sched_cv.NotifyAll();
-  return absl::OkStatus();
-}
-
-absl::StatusOr<int> Guard::ApplyDuePolicies() {
-  int applied = 0;
-  for (;;) {
-    std::shared_ptr<const CompiledPolicy> due;
-    {
-      internal::MutexLock lock(&impl_->sched_mu);
-      if (impl_->scheduled.empty() ||
-          EffectiveTime(*impl_->scheduled.front()) > options_.clock()) {
-        return applied;
-      }
-      due = impl_->scheduled.front();
-      impl_->scheduled.erase(impl_->scheduled.begin());
-    }
-    absl::Status s = SetPolicy(due);
-    if (!s.ok()) {
-      internal::MutexLock lock(&impl_->sched_mu);
-      impl_->scheduled.insert(impl_->scheduled.begin(), std::move(due));
-      return s;
-    }
-    ++applied;
-  }
-}
-
-std::size_t Guard::scheduled_policies() const {
-  internal::MutexLock lock(&impl_->sched_mu);
-  return impl_->scheduled.size();
-}
+const GuardOptions& Guard::options() const { return impl_->options; }
 
 std::shared_ptr<const CompiledPolicy> Guard::policy() const {
   internal::ReadSection section;
@@ -547,56 +512,89 @@ absl::StatusOr<RecordTags> Guard::Tag(
   tags.subject_ = std::string(subject);
   tags.record_ref_ = std::string(record_ref);
   tags.collected_at_ =
-      collected_at.has_value() ? *collected_at : options_.clock();
+      collected_at.has_value() ? *collected_at : impl_->options.clock();
   tags.category_ = *c;
   return tags;
 }
 
-// The decision rules, for one subject and one instant: the epoch, the
-// context's resolution, the clock and the subject's consent state are read
-// once and shared by every category decided through one Decider (one for a
-// `Check`, several for `CheckCategories`).
-struct Guard::Decider {
-  Decider(Guard& g, const AccessContext& c)
+// One subject at one instant: the epoch, the context's resolution, the
+// clock and the subject's consent state are read once and shared by every
+// category decided through one Decider (one for a `Check`, several for
+// `CheckCategories`). Gathers the inputs of the decision rules
+// (src/core/decision_rules.h) and uses up a single-use consent.
+struct Guard::Impl::Decider {
+  ABSL_ATTRIBUTE_ALWAYS_INLINE Decider(Impl& g, const AccessContext& c)
       : guard(g),
         ctx(c),
         section(),
-        epoch(g.impl_->current.load(std::memory_order_acquire)),
+        epoch(g.current.load(std::memory_order_acquire)),
         p(*epoch->policy),
         accessor(c.accessor_),
         purpose(c.purpose_) {
     // Resolve the context against the enforced policy. It was resolved
     // once by the caller; only after a policy switch does it need a lookup
     // by name, and a name the new policy lacks denies.
-    if (ctx.policy_.get() != &p) {
-      absl::StatusOr<AccessorIndex> a = p.FindAccessor(ctx.accessor());
-      absl::StatusOr<PurposeIndex> pu = p.FindPurpose(ctx.purpose());
-      if (!a.ok()) {
-        context_reason = Reason::kAccessorNotPermitted;
-      } else if (!pu.ok()) {
-        context_reason = Reason::kNotAllowedByPolicy;
-      } else {
-        accessor = *a;
-        purpose = *pu;
-      }
+    if (ctx.policy_.get() != &p) ResolveContext();
+  }
+  ABSL_ATTRIBUTE_ALWAYS_INLINE ~Decider() = default;
+
+  // The context resolved by name against the enforced policy, after a
+  // policy switch.
+  ABSL_ATTRIBUTE_NOINLINE void ResolveContext() {
+    absl::StatusOr<AccessorIndex> a = p.FindAccessor(ctx.accessor());
+    absl::StatusOr<PurposeIndex> pu = p.FindPurpose(ctx.purpose());
+    if (!a.ok()) {
+      context_reason = Reason::kAccessorNotPermitted;
+    } else if (!pu.ok()) {
+      context_reason = Reason::kNotAllowedByPolicy;
+    } else {
+      accessor = *a;
+      purpose = *pu;
     }
   }
 
   // The time is read only when needed: for an expiring consent, and for
   // the audit event.
-  std::int64_t now_ns() {
+  ABSL_ATTRIBUTE_ALWAYS_INLINE std::int64_t now_ns() {
     if (now_ns_cache < 0) {
-      now_ns_cache = guard.impl_->has_clock
-                         ? absl::ToUnixNanos(guard.options_.clock())
-                         : absl::GetCurrentTimeNanos();
+      now_ns_cache = guard.has_clock ? absl::ToUnixNanos(guard.options.clock())
+                                     : absl::GetCurrentTimeNanos();
     }
     return now_ns_cache;
+  }
+
+  // The record of `subject` from the store, checked to be that subject's;
+  // on a data loss the subject is quarantined (`lookup_failure`).
+  ABSL_ATTRIBUTE_NOINLINE absl::StatusOr<v1::ConsentRecord> Read(
+      absl::string_view subject) {
+    absl::StatusOr<v1::ConsentRecord> record = guard.store->Get(subject);
+    if (!record.ok() && absl::IsDataLoss(record.status())) {
+      // The store cannot read this subject's record: quarantined.
+      lookup_failure = Reason::kConsentDataLoss;
+      guard.NoteUnreadable(subject, 0, record.status().message());
+      return record;
+    }
+    if (record.ok() && record->subject_id() != subject) {
+      if (record->subject_id().empty() && record->revision() == 0 &&
+          record->purposes_size() == 0 && !record->has_restrictions()) {
+        // "No record", answered without the id.
+        record->set_subject_id(std::string(subject));
+      } else {
+        // Another subject's consent must never decide this read: a store
+        // that answers for the wrong subject is failing.
+        record = absl::DataLossError(
+            "consent store returned a record for "
+            "another subject");
+      }
+    }
+    return record;
   }
 
   // The consent state of `subject` no older than `min_revision`, from the
   // cache or else the store; false when the store cannot be read. Looked
   // up once per Decider.
-  bool LookUp(absl::string_view subject, Revision min_revision) {
+  ABSL_ATTRIBUTE_ALWAYS_INLINE bool LookUp(absl::string_view subject,
+                                           Revision min_revision) {
     if (looked_up) return state != nullptr;
     looked_up = true;
     const SubjectProfile* s = nullptr;
@@ -608,31 +606,11 @@ struct Guard::Decider {
       // Miss, state older than the caller demands, or a consent expired
       // since the profile was compiled: read the record and compile it
       // now.
-      absl::StatusOr<v1::ConsentRecord> record =
-          guard.impl_->store->Get(subject);
-      if (!record.ok() && absl::IsDataLoss(record.status())) {
-        // The store cannot read this subject's record: quarantined.
-        lookup_failure = Reason::kConsentDataLoss;
-        guard.impl_->NoteUnreadable(subject, 0, record.status().message());
-        return false;
-      }
-      if (record.ok() && record->subject_id() != subject) {
-        if (record->subject_id().empty() && record->revision() == 0 &&
-            record->purposes_size() == 0 && !record->has_restrictions()) {
-          // "No record", answered without the id.
-          record->set_subject_id(std::string(subject));
-        } else {
-          // Another subject's consent must never decide this read: a
-          // store that answers for the wrong subject is failing.
-          record = absl::DataLossError(
-              "consent store returned a record for "
-              "another subject");
-        }
-      }
+      absl::StatusOr<v1::ConsentRecord> record = Read(subject);
       if (!record.ok()) return false;
       const absl::Time now = absl::FromUnixNanos(now_ns());
       epoch->Apply(*record, now, /*replace_same_revision=*/true);
-      guard.impl_->NoteRecord(*record);
+      guard.NoteRecord(*record);
       if (!epoch->cache.Lookup(subject, hash, &s, &revision) ||
           s->valid_until_ns <= now_ns()) {
         // Not cacheable (an over-long id), or changed meanwhile: use
@@ -652,11 +630,48 @@ struct Guard::Decider {
     return true;
   }
 
+  // The per-occasion consent of the subject for the context's occasion.
+  internal::OccasionMatch MatchOccasion(const Target& target,
+                                        CategoryIndex category) {
+    const int min_ordinal = p.min_consent_ordinal(category, purpose);
+    return uncached != nullptr
+               ? internal::MatchOccasionIn(
+                     p, uncached_occasions, p.ancestors(purpose),
+                     ctx.occasion_id(), min_ordinal, now_ns())
+               : epoch->MatchOccasion(target.subject, p.ancestors(purpose),
+                                      ctx.occasion_id(), min_ordinal, now_ns());
+  }
+
+  // The facts about the read that need no consent state.
+  ABSL_ATTRIBUTE_ALWAYS_INLINE internal::RuleInputs ReadFacts(
+      const Target& target, CategoryIndex category) {
+    internal::RuleInputs in;
+    in.basis = p.basis(category, purpose);
+    in.accessor_permitted = p.declarable_by(accessor).Contains(purpose);
+    in.purpose = purpose;
+    if (target.tags != nullptr) {
+      in.tag_reason = target.tags->policy_.get() == &p
+                          ? target.tags->TagReasonIndex(purpose)
+                          : target.tags->TagReason(p.purpose_id(purpose));
+      if (p.has_retention(category)) {
+        const absl::Duration keep = p.retention(category, purpose);
+        in.retention_expired =
+            keep != absl::InfiniteDuration() &&
+            absl::FromUnixNanos(now_ns()) > target.tags->collected_at() + keep;
+      }
+    }
+    in.feed_stale = in.basis != Basis::kNecessary && guard.FeedStale();
+    return in;
+  }
+
   // The reason for `target` (whose subject every call of one Decider
   // shares), the category resolved against the enforced policy, and the
   // consent revision the decision used (0 when it used none).
-  Reason Decide(const Target& target, CategoryIndex* category_used,
-                Revision* revision_used) {
+  // Inlined into its callers, as it was before the rules moved out: a call
+  // per check costs as much as a quarter of the check.
+  ABSL_ATTRIBUTE_ALWAYS_INLINE Reason Decide(const Target& target,
+                                             CategoryIndex* category_used,
+                                             Revision* revision_used) {
     Reason reason = context_reason;
     *revision_used = 0;
     CategoryIndex category = target.category;
@@ -671,87 +686,34 @@ struct Guard::Decider {
     }
     *category_used = category;
     if (reason != Reason::kUnspecified) return reason;
-    const Basis basis = p.basis(category, purpose);
-    if (!p.declarable_by(accessor).Contains(purpose)) {
-      reason = Reason::kAccessorNotPermitted;
-    } else if (target.tags != nullptr &&
-               (reason = target.tags->policy_.get() == &p
-                             ? target.tags->TagReasonIndex(purpose)
-                             : target.tags->TagReason(p.purpose_id(purpose))) !=
-                   Reason::kUnspecified) {
-      // Not collected for, or prohibited for, this purpose.
-    } else if (basis == Basis::kNotAllowed) {
-      reason = Reason::kNotAllowedByPolicy;
-    } else if (target.tags != nullptr && p.has_retention(category) &&
-               p.retention(category, purpose) != absl::InfiniteDuration() &&
-               absl::FromUnixNanos(now_ns()) >
-                   target.tags->collected_at() +
-                       p.retention(category, purpose)) {
-      reason = Reason::kRetentionExpired;
-    } else if (basis != Basis::kNecessary && guard.feed_stale()) {
-      // The cache may miss a withdrawal: consent cannot be relied on.
-      reason = Reason::kConsentStale;
-    } else {
-      const bool ok = LookUp(target.subject, target.min_revision);
-      *revision_used = revision;
-      if (!ok) return lookup_failure;
-      const SubjectProfile* s = state;
-      const std::uint64_t bit = std::uint64_t{1} << purpose;
-      if (s->flags & SubjectProfile::kErased) {
-        reason = (s->flags & SubjectProfile::kDataLoss)
-                     ? Reason::kConsentDataLoss
-                     : Reason::kSubjectErased;
-      } else if ((s->flags & SubjectProfile::kSuspendAll) ||
-                 (s->suspended & bit)) {
-        reason = Reason::kUseSuspended;
-      } else if (basis == Basis::kNecessary) {
-        reason = Reason::kAllowedNecessary;
-      } else if (s->withdrawn & bit) {
-        reason = Reason::kConsentWithdrawn;
-      } else if (s->refused & bit) {
-        reason = Reason::kConsentRefused;
-      } else if (basis == Basis::kOptOut) {
-        reason = Reason::kAllowedNotOptedOut;
-      } else if (p.per_occasion().Contains(purpose)) {
-        reason = Reason::kNoOccasionConsent;
-        if (s->flags & SubjectProfile::kHasOccasionConsent) {
-          internal::OccasionMatch m =
-              uncached != nullptr
-                  ? internal::MatchOccasionIn(
-                        p, uncached_occasions, p.ancestors(purpose),
-                        ctx.occasion_id(),
-                        p.min_consent_ordinal(category, purpose), now_ns())
-                  : epoch->MatchOccasion(
-                        target.subject, p.ancestors(purpose), ctx.occasion_id(),
-                        p.min_consent_ordinal(category, purpose), now_ns());
-          reason = m.reason;
-          if (reason == Reason::kAllowedOccasionConsent && m.single_use &&
-              target.consume_single_use) {
-            reason = guard.ConsumeOccasionConsent(target.subject, m.purpose,
-                                                  ctx.occasion_id(), now_ns());
-          }
-        }
-      } else if (((p.requires_specific_consent(category) ? s->given_direct
-                                                         : s->given) &
-                  bit) != 0) {
-        reason =
-            (p.has_reconsent() && s->consent_ordinal[purpose] <
-                                      p.min_consent_ordinal(category, purpose))
-                ? Reason::kConsentPredatesMaterialChange
-                : Reason::kAllowedConsent;
-      } else if (s->expired & bit) {
-        reason = Reason::kConsentExpired;
-      } else if (p.requires_specific_consent(category) && (s->given & bit)) {
-        // Consent reaches this purpose only through a parent purpose.
-        reason = Reason::kNoSpecificConsent;
-      } else {
-        reason = Reason::kNoConsent;
-      }
+    internal::RuleInputs in = ReadFacts(target, category);
+    reason = internal::ReadRules(in);
+    if (reason != Reason::kUnspecified) return reason;
+    const bool ok = LookUp(target.subject, target.min_revision);
+    *revision_used = revision;
+    if (!ok) return lookup_failure;
+    in.subject = state;
+    in.per_occasion = p.per_occasion().Contains(purpose);
+    in.specific_consent = p.requires_specific_consent(category);
+    if (p.has_reconsent()) {
+      in.min_consent_ordinal = p.min_consent_ordinal(category, purpose);
     }
-    return reason;
+    if (in.per_occasion &&
+        (state->flags & SubjectProfile::kHasOccasionConsent)) {
+      const internal::OccasionMatch m = MatchOccasion(target, category);
+      in.occasion = m.reason;
+      reason = internal::SubjectRules(in);
+      if (reason == Reason::kAllowedOccasionConsent && m.single_use &&
+          target.consume_single_use) {
+        reason = guard.ConsumeOccasionConsent(target.subject, m.purpose,
+                                              ctx.occasion_id(), now_ns());
+      }
+      return reason;
+    }
+    return internal::SubjectRules(in);
   }
 
-  Guard& guard;
+  Impl& guard;
   const AccessContext& ctx;
   // Keeps `epoch` (and what its cache hands out) alive while deciding,
   // however long the store takes on a miss.
@@ -775,12 +737,11 @@ struct Guard::Decider {
   // With `uncached`: the per-occasion consents of the record read.
   std::vector<internal::OccasionConsent> uncached_occasions;
 };
-
-absl::StatusOr<Decision> Guard::Decide(const AccessContext& ctx,
-                                       const Target& target,
-                                       const CompiledPolicy** policy_used,
-                                       PurposeIndex* purpose_used,
-                                       CategoryIndex* category_used) {
+absl::StatusOr<Decision> Guard::Impl::Decide(const AccessContext& ctx,
+                                             const Target& target,
+                                             const CompiledPolicy** policy_used,
+                                             PurposeIndex* purpose_used,
+                                             CategoryIndex* category_used) {
   Decider decider(*this, ctx);
   const CompiledPolicy& p = decider.p;
   const PurposeIndex purpose = decider.purpose;
@@ -788,9 +749,9 @@ absl::StatusOr<Decision> Guard::Decide(const AccessContext& ctx,
   Revision revision = 0;
   const Reason reason = decider.Decide(target, &category, &revision);
 
-  const Decision decision(reason, revision, impl_->shadow);
-  AuditSink* const audit = target.suppress_audit ? nullptr : impl_->audit;
-  if (ABSL_PREDICT_TRUE(audit == nullptr && decision.allowed())) {
+  const Decision decision(reason, revision, shadow);
+  AuditSink* const sink = target.suppress_audit ? nullptr : audit;
+  if (ABSL_PREDICT_TRUE(sink == nullptr && decision.allowed())) {
     if (policy_used != nullptr) {
       *policy_used = &p;
       *purpose_used = purpose;
@@ -798,7 +759,7 @@ absl::StatusOr<Decision> Guard::Decide(const AccessContext& ctx,
     }
     return decision;
   }
-  RETURN_IF_ERROR(Conclude(decider, ctx, target, category, decision, audit,
+  RETURN_IF_ERROR(Conclude(decider, ctx, target, category, decision, sink,
                            nullptr, nullptr));
   if (policy_used != nullptr) {
     *policy_used = &p;
@@ -825,10 +786,10 @@ inline void SetDecisionFields(const Decision& decision,
 
 }  // namespace
 
-void Guard::SetEventFields(Decider& decider, const AccessContext& ctx,
-                           const Target& target, const Decision& decision,
-                           absl::string_view category,
-                           absl::string_view record_ref, AuditEvent* e) {
+void Guard::Impl::SetEventFields(Decider& decider, const AccessContext& ctx,
+                                 const Target& target, const Decision& decision,
+                                 absl::string_view category,
+                                 absl::string_view record_ref, AuditEvent* e) {
   e->time_unix_nanos = decider.now_ns();
   e->accessor = ctx.accessor();
   e->subject = target.subject;
@@ -838,46 +799,46 @@ void Guard::SetEventFields(Decider& decider, const AccessContext& ctx,
 }
 
 // Names by index into the enforced policy, which the log keeps alive.
-ABSL_ATTRIBUTE_ALWAYS_INLINE inline absl::Status Guard::RecordCompact(
+ABSL_ATTRIBUTE_ALWAYS_INLINE inline absl::Status Guard::Impl::RecordCompact(
     Decider& decider, const Target& target, CategoryIndex category,
     const Decision& decision) {
-  return internal::AuditLogFastPath::Record(
-      *impl_->audit_log, {.time_unix_nanos = decider.now_ns(),
-                          .revision = decision.revision(),
-                          .policy_slot = decider.epoch->audit_policy_slot,
-                          .accessor = decider.accessor,
-                          .purpose = decider.purpose,
-                          .category = category,
-                          .reason = decision.reason(),
-                          .shadow = decision.shadow_denial(),
-                          .subject = target.subject,
-                          .record_ref = target.record_ref()});
+  return compact->RecordCompact(
+      internal::CompactDecision{.time_unix_nanos = decider.now_ns(),
+                                .revision = decision.revision(),
+                                .policy_slot = decider.epoch->audit_policy_slot,
+                                .accessor = decider.accessor,
+                                .purpose = decider.purpose,
+                                .category = category,
+                                .reason = decision.reason(),
+                                .shadow = decision.shadow_denial(),
+                                .subject = target.subject,
+                                .record_ref = target.record_ref()});
 }
 
-absl::Status Guard::Conclude(Decider& decider, const AccessContext& ctx,
-                             const Target& target, CategoryIndex category,
-                             const Decision& decision, AuditSink* audit,
-                             AuditEvent* shared, bool* shared_started) {
+absl::Status Guard::Impl::Conclude(Decider& decider, const AccessContext& ctx,
+                                   const Target& target, CategoryIndex category,
+                                   const Decision& decision, AuditSink* sink,
+                                   AuditEvent* shared, bool* shared_started) {
   const CompiledPolicy& p = decider.p;
   const bool plain = decision.reason() != Reason::kStoreUnavailable &&
                      decision.reason() != Reason::kConsentDataLoss &&
                      !decision.shadow_denial();
   // An unaudited denial: nothing to record, fail or count.
-  if (audit == nullptr && plain) return absl::OkStatus();
+  if (sink == nullptr && plain) return absl::OkStatus();
   // The common audited read, kept small: a decision that needs nothing but
   // its record, into the durable log's compact path.
-  if (ABSL_PREDICT_TRUE(audit != nullptr && impl_->audit_log != nullptr &&
+  if (ABSL_PREDICT_TRUE(sink != nullptr && compact != nullptr &&
                         ctx.policy_.get() == &p &&
                         target.category_policy == &p && plain)) {
     absl::Status recorded = RecordCompact(decider, target, category, decision);
     if (ABSL_PREDICT_TRUE(recorded.ok())) return absl::OkStatus();
     return AuditFailure(recorded, ctx, target);
   }
-  return ConcludeSlow(decider, ctx, target, category, decision, audit, shared,
+  return ConcludeSlow(decider, ctx, target, category, decision, sink, shared,
                       shared_started);
 }
 
-ABSL_ATTRIBUTE_NOINLINE absl::Status Guard::AuditFailure(
+ABSL_ATTRIBUTE_NOINLINE absl::Status Guard::Impl::AuditFailure(
     const absl::Status& recorded, const AccessContext& ctx,
     const Target& target) {
   return DenialStatus(
@@ -886,9 +847,9 @@ ABSL_ATTRIBUTE_NOINLINE absl::Status Guard::AuditFailure(
       ctx.purpose(), target.category_policy->category_id(target.category));
 }
 
-ABSL_ATTRIBUTE_NOINLINE absl::Status Guard::ConcludeSlow(
+ABSL_ATTRIBUTE_NOINLINE absl::Status Guard::Impl::ConcludeSlow(
     Decider& decider, const AccessContext& ctx, const Target& target,
-    CategoryIndex category, const Decision& decision, AuditSink* audit,
+    CategoryIndex category, const Decision& decision, AuditSink* sink,
     AuditEvent* shared, bool* shared_started) {
   const CompiledPolicy& p = decider.p;
   const Reason reason = decision.reason();
@@ -896,16 +857,16 @@ ABSL_ATTRIBUTE_NOINLINE absl::Status Guard::ConcludeSlow(
       target.category_policy->category_id(target.category);
   const absl::string_view record_ref = target.record_ref();
   absl::Status recorded;
-  if (audit != nullptr && impl_->audit_log != nullptr &&
-      ctx.policy_.get() == &p && target.category_policy == &p) {
+  if (sink != nullptr && compact != nullptr && ctx.policy_.get() == &p &&
+      target.category_policy == &p) {
     recorded = RecordCompact(decider, target, category, decision);
-  } else if (audit != nullptr) {
+  } else if (sink != nullptr) {
     if (shared == nullptr) {
       // Built only here: zeroing an event costs several nanoseconds.
       AuditEvent local;
       SetEventFields(decider, ctx, target, decision, category_id, record_ref,
                      &local);
-      recorded = audit->Record(local);
+      recorded = sink->Record(local);
     } else {
       if (!*shared_started) {
         *shared_started = true;
@@ -914,7 +875,7 @@ ABSL_ATTRIBUTE_NOINLINE absl::Status Guard::ConcludeSlow(
       } else {
         SetDecisionFields(decision, category_id, record_ref, shared);
       }
-      recorded = audit->Record(*shared);
+      recorded = sink->Record(*shared);
     }
   }
   if (ABSL_PREDICT_FALSE(!recorded.ok())) {
@@ -928,20 +889,20 @@ ABSL_ATTRIBUTE_NOINLINE absl::Status Guard::ConcludeSlow(
                           category_id);
   }
   if (decision.shadow_denial()) {
-    internal::MutexLock lock(&impl_->shadow_mu);
-    ++impl_->shadow_counts[std::make_tuple(std::string(ctx.accessor()),
-                                           std::string(ctx.purpose()),
-                                           std::string(category_id), reason)];
+    internal::MutexLock lock(&shadow_mu);
+    ++shadow_counts[std::make_tuple(std::string(ctx.accessor()),
+                                    std::string(ctx.purpose()),
+                                    std::string(category_id), reason)];
   }
   return absl::OkStatus();
 }
 
-absl::Status Guard::CheckCategories(
+absl::Status Guard::Impl::CheckCategories(
     const AccessContext& ctx, absl::string_view subject,
     absl::Span<const CategoryRef* const> categories, Decision* decisions) {
   Decider decider(*this, ctx);
-  AuditSink* const audit = impl_->audit;
-  const bool shadow = impl_->shadow;
+  AuditSink* const sink_or_null = audit;
+  const bool shadow_mode = shadow;
   // Decides every category; concludes the denials, and every decision when
   // `sink` is set, with `event` holding the fields they share.
   const auto decide_all = [&](AuditSink* sink, AuditEvent* event,
@@ -957,7 +918,7 @@ absl::Status Guard::CheckCategories(
       const Reason reason = decider.Decide(target, &category, &revision);
       // Stored in place: copying a Decision built on the stack reloads the
       // bytes just stored, and the reload stalls.
-      decisions[i] = Decision(reason, revision, shadow);
+      decisions[i] = Decision(reason, revision, shadow_mode);
       if (ABSL_PREDICT_TRUE(sink == nullptr && IsAllowingReason(reason))) {
         continue;
       }
@@ -966,24 +927,24 @@ absl::Status Guard::CheckCategories(
     }
     return absl::OkStatus();
   };
-  if (audit == nullptr) return decide_all(nullptr, nullptr, nullptr);
+  if (sink_or_null == nullptr) return decide_all(nullptr, nullptr, nullptr);
   // One event per category, as `Check` records it; the fields shared by
   // all of them (including the one time read for this subject) are set
   // once. Not built without a sink: zeroing it costs about as much as a
   // decision.
   AuditEvent event;
   bool event_started = false;
-  return decide_all(audit, &event, &event_started);
+  return decide_all(sink_or_null, &event, &event_started);
 }
 
-Reason Guard::ConsumeOccasionConsent(absl::string_view subject,
-                                     absl::string_view purpose,
-                                     absl::string_view occasion,
-                                     std::int64_t now_ns) {
+Reason Guard::Impl::ConsumeOccasionConsent(absl::string_view subject,
+                                           absl::string_view purpose,
+                                           absl::string_view occasion,
+                                           std::int64_t now_ns) {
   // Optimistic concurrency on the subject's revision: of two concurrent
   // uses, one wins and the other sees the consent used.
   for (int attempt = 0; attempt < 8; ++attempt) {
-    absl::StatusOr<v1::ConsentRecord> record = impl_->store->Get(subject);
+    absl::StatusOr<v1::ConsentRecord> record = store->Get(subject);
     if (!record.ok()) return Reason::kStoreUnavailable;
     const v1::PurposeConsent* entry = nullptr;
     for (const v1::PurposeConsent& pc : record->purposes()) {
@@ -1002,7 +963,7 @@ Reason Guard::ConsumeOccasionConsent(absl::string_view subject,
         now_ns / 1'000'000'000);
     change.mutable_purpose_consent()->mutable_used_time()->set_nanos(
         static_cast<std::int32_t>(now_ns % 1'000'000'000));
-    absl::StatusOr<Revision> rev = impl_->store->Apply(change);
+    absl::StatusOr<Revision> rev = store->Apply(change);
     if (rev.ok()) return Reason::kAllowedOccasionConsent;
     if (rev.status().code() != absl::StatusCode::kAborted) {
       return Reason::kStoreUnavailable;
@@ -1013,55 +974,36 @@ Reason Guard::ConsumeOccasionConsent(absl::string_view subject,
 
 absl::StatusOr<Decision> Guard::Check(const AccessContext& ctx,
                                       absl::string_view subject,
-                                      const CategoryRef& category) {
-  return Decide(ctx,
-                Target{.subject = subject,
-                       .category_policy = category.policy_.get(),
-                       .category = category.index_,
-                       .tags = nullptr},
-                nullptr, nullptr, nullptr);
-}
-
-absl::StatusOr<Decision> Guard::Check(const AccessContext& ctx,
-                                      const RecordTags& record) {
-  return Decide(ctx,
-                Target{.subject = record.subject(),
-                       .category_policy = record.policy_.get(),
-                       .category = record.category_,
-                       .tags = &record},
-                nullptr, nullptr, nullptr);
-}
-
-absl::StatusOr<Decision> Guard::Check(const AccessContext& ctx,
-                                      absl::string_view subject,
                                       const CategoryRef& category,
                                       Revision min_revision) {
-  return Decide(ctx,
-                Target{.subject = subject,
-                       .category_policy = category.policy_.get(),
-                       .category = category.index_,
-                       .tags = nullptr,
-                       .min_revision = min_revision},
-                nullptr, nullptr, nullptr);
+  return impl_->Decide(ctx,
+                       Impl::Target{.subject = subject,
+                                    .category_policy = category.policy_.get(),
+                                    .category = category.index_,
+                                    .tags = nullptr,
+                                    .min_revision = min_revision},
+                       nullptr, nullptr, nullptr);
 }
 
 absl::StatusOr<Decision> Guard::Check(const AccessContext& ctx,
                                       const RecordTags& record,
                                       Revision min_revision) {
-  return Decide(ctx,
-                Target{.subject = record.subject(),
-                       .category_policy = record.policy_.get(),
-                       .category = record.category_,
-                       .tags = &record,
-                       .min_revision = min_revision},
-                nullptr, nullptr, nullptr);
+  return impl_->Decide(ctx,
+                       Impl::Target{.subject = record.subject(),
+                                    .category_policy = record.policy_.get(),
+                                    .category = record.category_,
+                                    .tags = &record,
+                                    .min_revision = min_revision},
+                       nullptr, nullptr, nullptr);
 }
 
-bool Guard::feed_stale() const {
-  if (options_.max_feed_staleness == absl::InfiniteDuration()) return false;
-  const absl::Time heartbeat = impl_->store->FeedHeartbeat();
-  return absl::Now() - heartbeat > options_.max_feed_staleness;
+bool Guard::Impl::FeedStale() const {
+  if (options.max_feed_staleness == absl::InfiniteDuration()) return false;
+  const absl::Time heartbeat = store->FeedHeartbeat();
+  return absl::Now() - heartbeat > options.max_feed_staleness;
 }
+
+bool Guard::feed_stale() const { return impl_->FeedStale(); }
 
 absl::StatusOr<Guard::Authorization> Guard::Evaluate(const AccessContext& ctx,
                                                      const RecordTags& record,
@@ -1070,14 +1012,14 @@ absl::StatusOr<Guard::Authorization> Guard::Evaluate(const AccessContext& ctx,
   PurposeIndex purpose = 0;
   CategoryIndex category = 0;
   absl::StatusOr<Decision> d =
-      Decide(ctx,
-             Target{.subject = record.subject(),
-                    .category_policy = record.policy_.get(),
-                    .category = record.category_,
-                    .tags = &record,
-                    .consume_single_use = true,
-                    .min_revision = min_revision},
-             &policy, &purpose, &category);
+      impl_->Decide(ctx,
+                    Impl::Target{.subject = record.subject(),
+                                 .category_policy = record.policy_.get(),
+                                 .category = record.category_,
+                                 .tags = &record,
+                                 .consume_single_use = true,
+                                 .min_revision = min_revision},
+                    &policy, &purpose, &category);
   if (!d.ok()) return d.status();
   Authorization out{*d, absl::nullopt};
   if (d->proceeds()) {
@@ -1085,11 +1027,6 @@ absl::StatusOr<Guard::Authorization> Guard::Evaluate(const AccessContext& ctx,
                                                   category, purpose, *d));
   }
   return out;
-}
-
-absl::StatusOr<AccessGrant> Guard::Authorize(const AccessContext& ctx,
-                                             const RecordTags& record) {
-  return Authorize(ctx, record, 0);
 }
 
 absl::StatusOr<AccessGrant> Guard::Authorize(const AccessContext& ctx,
@@ -1103,144 +1040,152 @@ absl::StatusOr<AccessGrant> Guard::Authorize(const AccessContext& ctx,
   return *std::move(a->grant);
 }
 
-absl::StatusOr<std::vector<Decision>> Guard::DecideBatch(
+absl::StatusOr<BatchGrant> Guard::AuthorizeBatch(
     const AccessContext& ctx, absl::Span<const RecordTags* const> records,
     absl::string_view batch_ref) {
   std::vector<Decision> out;
   out.reserve(records.size());
-  absl::flat_hash_map<Reason, std::int64_t> excluded;
-  std::int64_t included = 0;
   absl::Status failure;
   for (const RecordTags* r : records) {
     absl::StatusOr<Decision> d =
-        Decide(ctx,
-               Target{.subject = r->subject(),
-                      .category_policy = r->policy_.get(),
-                      .category = r->category_,
-                      .tags = r,
-                      .suppress_audit = true},
-               nullptr, nullptr, nullptr);
+        impl_->Decide(ctx,
+                      Impl::Target{.subject = r->subject(),
+                                   .category_policy = r->policy_.get(),
+                                   .category = r->category_,
+                                   .tags = r,
+                                   .suppress_audit = true},
+                      nullptr, nullptr, nullptr);
     if (!d.ok()) {
       failure = d.status();
       break;
     }
     out.push_back(*d);
-    if (d->proceeds()) {
+  }
+  RETURN_IF_ERROR(impl_->AuditBatch(ctx, records, batch_ref, out, failure));
+  if (!failure.ok()) return failure;
+  return internal::GrantMinter::MintBatch(
+      std::move(out),
+      std::vector<const RecordTags*>(records.begin(), records.end()));
+}
+
+absl::StatusOr<std::vector<Decision>> Guard::DecideBatch(
+    const AccessContext& ctx, absl::Span<const RecordTags* const> records,
+    absl::string_view batch_ref) {
+  absl::StatusOr<BatchGrant> grant = AuthorizeBatch(ctx, records, batch_ref);
+  if (!grant.ok()) return grant.status();
+  return std::move(*grant).TakeDecisions();
+}
+
+absl::Status Guard::Impl::AuditBatch(
+    const AccessContext& ctx, absl::Span<const RecordTags* const> records,
+    absl::string_view batch_ref, absl::Span<const Decision> decisions,
+    const absl::Status& failure) {
+  if (audit == nullptr) return absl::OkStatus();
+  absl::flat_hash_map<Reason, std::int64_t> excluded;
+  std::int64_t included = 0;
+  for (const Decision& d : decisions) {
+    if (d.proceeds()) {
       ++included;
     } else {
-      ++excluded[d->reason()];
+      ++excluded[d.reason()];
     }
   }
-  if (impl_->audit != nullptr) {
-    std::vector<std::pair<Reason, std::int64_t>> reasons(excluded.begin(),
-                                                         excluded.end());
-    std::sort(reasons.begin(), reasons.end());
-    std::string detail =
-        absl::StrCat("batch of ", records.size(), ": ", included, " included");
-    for (const auto& [reason, n] : reasons) {
-      absl::StrAppend(&detail, ", ", n, " excluded (", ReasonName(reason), ")");
-    }
-    if (!failure.ok())
-      absl::StrAppend(&detail, "; failed: ", failure.message());
-    internal::ReadSection section;
-    const CompiledPolicy& p =
-        *impl_->current.load(std::memory_order_acquire)->policy;
-    AuditEvent event;
-    event.time_unix_nanos = impl_->has_clock
-                                ? absl::ToUnixNanos(options_.clock())
-                                : absl::GetCurrentTimeNanos();
-    event.action = AuditAction::kBatch;
-    event.accessor = ctx.accessor();
-    event.purpose = ctx.purpose();
-    event.category =
-        records.empty() ? absl::string_view() : records.front()->category();
-    event.policy_version = p.version();
-    event.record_ref = batch_ref;
-    event.reason = failure.ok() ? (included > 0 ? Reason::kAllowedConsent
-                                                : Reason::kNoConsent)
-                                : Reason::kStoreUnavailable;
-    event.records_included = included;
-    event.records_excluded = static_cast<std::int64_t>(out.size()) - included;
-    event.detail = detail;
-    if (!impl_->audit->Record(event).ok()) {
-      return DenialStatus(Reason::kAuditUnavailable, ctx.purpose(),
-                          event.category);
+  std::vector<std::pair<Reason, std::int64_t>> reasons(excluded.begin(),
+                                                       excluded.end());
+  std::sort(reasons.begin(), reasons.end());
+  std::string detail =
+      absl::StrCat("batch of ", records.size(), ": ", included, " included");
+  for (const auto& [reason, n] : reasons) {
+    absl::StrAppend(&detail, ", ", n, " excluded (", ReasonName(reason), ")");
+  }
+  if (!failure.ok()) absl::StrAppend(&detail, "; failed: ", failure.message());
+  internal::ReadSection section;
+  const CompiledPolicy& p = *current.load(std::memory_order_acquire)->policy;
+  AuditEvent event;
+  event.time_unix_nanos = has_clock ? absl::ToUnixNanos(options.clock())
+                                    : absl::GetCurrentTimeNanos();
+  event.action = AuditAction::kBatch;
+  event.accessor = ctx.accessor();
+  event.purpose = ctx.purpose();
+  event.category =
+      records.empty() ? absl::string_view() : records.front()->category();
+  event.policy_version = p.version();
+  event.record_ref = batch_ref;
+  event.reason = failure.ok() ? (included > 0 ? Reason::kAllowedConsent
+                                              : Reason::kNoConsent)
+                              : Reason::kStoreUnavailable;
+  event.records_included = included;
+  event.records_excluded =
+      static_cast<std::int64_t>(decisions.size()) - included;
+  event.detail = detail;
+  if (!audit->Record(event).ok()) {
+    return DenialStatus(Reason::kAuditUnavailable, ctx.purpose(),
+                        event.category);
+  }
+  return absl::OkStatus();
+}
+
+absl::Status Guard::Impl::Fill(Epoch& epoch) {
+  Revision after = 0;
+  for (;;) {
+    absl::StatusOr<std::vector<v1::ConsentRecord>> batch =
+        store->ChangesSince(after, 10000);
+    if (!batch.ok()) return batch.status();
+    if (batch->empty()) return absl::OkStatus();
+    const absl::Time now = options.clock();
+    for (const v1::ConsentRecord& r : *batch) {
+      epoch.Apply(r, now, false);
+      NoteRecord(r);
+      after = std::max(after, r.revision());
     }
   }
-  if (!failure.ok()) return failure;
-  return out;
 }
 
 absl::Status Guard::WarmCache() {
   internal::ReaderMutexLock lock(&impl_->switch_mu);
-  Epoch* epoch = impl_->current.load(std::memory_order_acquire);
-  Revision after = 0;
-  for (;;) {
-    absl::StatusOr<std::vector<v1::ConsentRecord>> batch =
-        impl_->store->ChangesSince(after, 10000);
-    if (!batch.ok()) return batch.status();
-    if (batch->empty()) return absl::OkStatus();
-    const absl::Time now = options_.clock();
-    for (const v1::ConsentRecord& r : *batch) {
-      epoch->Apply(r, now, false);
-      impl_->NoteRecord(r);
-      after = std::max(after, r.revision());
-    }
-  }
+  return impl_->Fill(*impl_->current.load(std::memory_order_acquire));
 }
 
 absl::Status Guard::SetPolicy(std::shared_ptr<const CompiledPolicy> policy) {
   if (policy == nullptr) {
     return absl::InvalidArgumentError("SetPolicy: policy is null");
   }
-  internal::MutexLock lock(&impl_->switch_mu);
+  Impl& impl = *impl_;
+  internal::MutexLock lock(&impl.switch_mu);
   auto next = std::make_unique<Epoch>(
-      policy,
-      std::max(options_.expected_subjects, impl_->current_owner->cache.size()));
-  if (impl_->audit_log != nullptr) {
-    next->audit_policy_slot =
-        internal::AuditLogFastPath::AttachPolicy(*impl_->audit_log, policy);
+      policy, std::max(impl.options.expected_subjects,
+                       impl.current_owner->cache.size()));
+  if (impl.compact != nullptr) {
+    next->audit_policy_slot = impl.compact->AttachPolicy(policy);
   }
-  Revision after = 0;
-  for (;;) {
-    absl::StatusOr<std::vector<v1::ConsentRecord>> batch =
-        impl_->store->ChangesSince(after, 10000);
-    if (!batch.ok()) return batch.status();
-    if (batch->empty()) break;
-    const absl::Time now = options_.clock();
-    for (const v1::ConsentRecord& r : *batch) {
-      next->Apply(r, now, false);
-      impl_->NoteRecord(r);
-      after = std::max(after, r.revision());
-    }
-  }
-  impl_->current.store(next.get(), std::memory_order_seq_cst);
+  RETURN_IF_ERROR(impl.Fill(*next));
+  impl.current.store(next.get(), std::memory_order_seq_cst);
   // The old epoch is freed once every check that may have loaded it ended
   // (by reference, not by age: a check may wait on the store for long).
-  impl_->retired.push_back(
-      Impl::RetiredEpoch{std::exchange(impl_->current_owner, std::move(next)),
+  impl.retired.push_back(
+      Impl::RetiredEpoch{std::exchange(impl.current_owner, std::move(next)),
                          internal::Grace::Start()});
-  impl_->policies.push_back(std::move(policy));
-  impl_->retired.erase(
-      std::remove_if(impl_->retired.begin(), impl_->retired.end(),
+  impl.policies.push_back(std::move(policy));
+  impl.retired.erase(
+      std::remove_if(impl.retired.begin(), impl.retired.end(),
                      [](Impl::RetiredEpoch& r) { return r.grace.Elapsed(); }),
-      impl_->retired.end());
+      impl.retired.end());
   return absl::OkStatus();
 }
 
-ABSL_ATTRIBUTE_NOINLINE absl::Status Guard::DataLossDenial(
+ABSL_ATTRIBUTE_NOINLINE absl::Status Guard::Impl::DataLossDenial(
     const AccessContext& ctx, absl::string_view subject, Revision revision,
     absl::string_view category) {
   // The detail (store, subject, what is wrong): from the store when it
   // still fails to read the record, else from the quarantine list.
   std::string detail;
-  absl::StatusOr<v1::ConsentRecord> record = impl_->store->Get(subject);
+  absl::StatusOr<v1::ConsentRecord> record = store->Get(subject);
   if (!record.ok()) {
     detail = std::string(record.status().message());
   } else {
-    internal::MutexLock lock(&impl_->quarantine_mu);
-    auto it = impl_->quarantined.find(subject);
-    detail = it != impl_->quarantined.end()
+    internal::MutexLock lock(&quarantine_mu);
+    auto it = quarantined.find(subject);
+    detail = it != quarantined.end()
                  ? it->second.second
                  : absl::StrCat("the consent record of subject '", subject,
                                 "' at revision ", revision,
@@ -1271,9 +1216,6 @@ std::vector<QuarantinedSubject> Guard::QuarantinedSubjects() const {
   return out;
 }
 
-ConsentStore* Guard::consent_store() const { return impl_->store; }
-AuditSink* Guard::audit_sink() const { return impl_->audit; }
-
 std::size_t Guard::cached_subjects() const {
   internal::ReadSection section;
   return impl_->current.load(std::memory_order_acquire)->cache.size();
@@ -1297,16 +1239,30 @@ std::vector<ShadowDenialCount> Guard::ShadowReport() const {
   return out;
 }
 
+// ---------------------------------------------------------------------------
+// Internal entry points (src/core/guard_impl.h)
+
 namespace internal {
 
-void GuardTestPeer::SuspendAudit(Guard& guard, bool suspended) {
-  Guard::Impl& impl = *guard.impl_;
+absl::Status CheckCategories(Guard& guard, const AccessContext& ctx,
+                             absl::string_view subject,
+                             absl::Span<const CategoryRef* const> categories,
+                             Decision* decisions) {
+  return guard.impl().CheckCategories(ctx, subject, categories, decisions);
+}
+
+ConsentStore* ConsentStoreOf(const Guard& guard) { return guard.impl().store; }
+
+AuditSink* AuditSinkOf(const Guard& guard) { return guard.impl().audit; }
+
+void SuspendAudit(Guard& guard, bool suspended) {
+  Guard::Impl& impl = guard.impl();
   if (suspended && impl.audit != nullptr) {
     impl.suspended_audit = std::exchange(impl.audit, nullptr);
-    impl.suspended_audit_log = std::exchange(impl.audit_log, nullptr);
+    impl.suspended_compact = std::exchange(impl.compact, nullptr);
   } else if (!suspended && impl.suspended_audit != nullptr) {
     impl.audit = std::exchange(impl.suspended_audit, nullptr);
-    impl.audit_log = std::exchange(impl.suspended_audit_log, nullptr);
+    impl.compact = std::exchange(impl.suspended_compact, nullptr);
   }
 }
 

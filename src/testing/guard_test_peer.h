@@ -6,18 +6,20 @@
 #ifndef CONSENTRY_SRC_INTERNAL_GUARD_TEST_PEER_H_
 #define CONSENTRY_SRC_INTERNAL_GUARD_TEST_PEER_H_
 
-#include "consentry/export.h"
 #include "consentry/guard.h"
+#include "src/core/guard_impl.h"
 
 namespace consentry::internal {
 
-class CONSENTRY_EXPORT GuardTestPeer {
+class GuardTestPeer {
  public:
   // Stops (`suspended`) or resumes auditing by `guard`: while suspended
   // the Guard decides exactly as one created without a sink. Lets a
   // benchmark time audited and unaudited checks over the same warm cache.
   // REQUIRES: no other thread uses `guard` meanwhile.
-  static void SuspendAudit(Guard& guard, bool suspended);
+  static void SuspendAudit(Guard& guard, bool suspended) {
+    internal::SuspendAudit(guard, suspended);
+  }
 };
 
 }  // namespace consentry::internal

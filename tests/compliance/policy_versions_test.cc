@@ -10,6 +10,7 @@
 
 #include "consentry/guard.h"
 #include "consentry/policy_diff.h"
+#include "consentry/policy_scheduler.h"
 #include "consentry/protected.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
@@ -119,18 +120,24 @@ TEST_F(PolicyVersionsTest, ReconsentListNamesSubjectsToAsk) {
 TEST_F(PolicyVersionsTest, ScheduledPolicySwitchesAtItsEffectiveTime) {
   std::shared_ptr<const CompiledPolicy> next =
       NextVersion(now_ + absl::Hours(1));
-  ASSERT_OK(guard_->SchedulePolicy(next));
-  EXPECT_EQ(guard_->scheduled_policies(), 1u);
-  EXPECT_THAT(guard_->ApplyDuePolicies(), testing::IsOkAndHolds(0));
+  absl::StatusOr<std::unique_ptr<PolicyScheduler>> scheduler =
+      PolicyScheduler::Create(guard_.get(), guard_->options().clock);
+  ASSERT_OK(scheduler);
+  ASSERT_OK((*scheduler)->Schedule(next));
+  EXPECT_EQ((*scheduler)->pending(), 1u);
+  EXPECT_THAT((*scheduler)->ApplyDue(), testing::IsOkAndHolds(0));
   EXPECT_EQ(guard_->policy()->version(), "2026-11-01");
   now_ += absl::Hours(1);
-  EXPECT_THAT(guard_->ApplyDuePolicies(), testing::IsOkAndHolds(1));
+  EXPECT_THAT((*scheduler)->ApplyDue(), testing::IsOkAndHolds(1));
   EXPECT_EQ(guard_->policy()->version(), "2027-04-01");
-  EXPECT_EQ(guard_->scheduled_policies(), 0u);
+  EXPECT_EQ((*scheduler)->pending(), 0u);
 }
 
 TEST_F(PolicyVersionsTest, PolicyAlreadyEffectiveSwitchesAtOnce) {
-  ASSERT_OK(guard_->SchedulePolicy(NextVersion(now_ - absl::Hours(1))));
+  absl::StatusOr<std::unique_ptr<PolicyScheduler>> scheduler =
+      PolicyScheduler::Create(guard_.get(), guard_->options().clock);
+  ASSERT_OK(scheduler);
+  ASSERT_OK((*scheduler)->Schedule(NextVersion(now_ - absl::Hours(1))));
   EXPECT_EQ(guard_->policy()->version(), "2027-04-01");
 }
 
@@ -142,7 +149,10 @@ TEST_F(PolicyVersionsTest, BackgroundSchedulerAppliesDuePolicyInRealTime) {
   absl::StatusOr<std::unique_ptr<Guard>> real =
       Guard::Create(testing::DefaultPolicy(), &store_, &audit_);
   ASSERT_OK(real);
-  ASSERT_OK((*real)->SchedulePolicy(next));
+  absl::StatusOr<std::unique_ptr<PolicyScheduler>> scheduler =
+      PolicyScheduler::Create(real->get());
+  ASSERT_OK(scheduler);
+  ASSERT_OK((*scheduler)->Schedule(next));
   EXPECT_EQ((*real)->policy()->version(), "2026-11-01");
   const absl::Time deadline = absl::Now() + absl::Seconds(10);
   while ((*real)->policy()->version() != "2027-04-01" &&

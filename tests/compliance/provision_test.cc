@@ -4,6 +4,8 @@
 // Guard::Provide (src/provision.cc): every deny reason, the records and
 // audit events written, and fail-closed behaviour on outages.
 
+#include "consentry/provision.h"
+
 #include <memory>
 #include <string>
 #include <vector>
@@ -97,8 +99,8 @@ class ProvisionTest : public testing::GuardFixture {
                     const std::string& recipient, const std::string& subject,
                     const std::string& category) {
     std::vector<RecordTags> tags{Tags(subject, category)};
-    absl::StatusOr<ProvisionOutcome> out = guard_->Provide(
-        Ctx(accessor, purpose), *registry_, recipient, tags, records_);
+    absl::StatusOr<ProvisionOutcome> out =
+        Desk()->Provide(Ctx(accessor, purpose), recipient, tags);
     EXPECT_TRUE(out.ok()) << out.status();
     if (!out.ok()) return Reason::kStoreUnavailable;
     if (out->provided.size() == 1) return Reason::kUnspecified;
@@ -115,6 +117,14 @@ class ProvisionTest : public testing::GuardFixture {
     return out;
   }
 
+  // A desk over the current Guard, registry and record store.
+  std::unique_ptr<ProvisionDesk> Desk() {
+    absl::StatusOr<std::unique_ptr<ProvisionDesk>> desk =
+        ProvisionDesk::Create(guard_.get(), registry_.get(), &records_);
+    EXPECT_TRUE(desk.ok()) << desk.status();
+    return *std::move(desk);
+  }
+
   v1::RecipientRegistry proto_;
   std::unique_ptr<const RecipientRegistry> registry_;
   InMemoryProvisionRecordStore records_;
@@ -123,8 +133,7 @@ class ProvisionTest : public testing::GuardFixture {
 TEST_F(ProvisionTest, ContractorReceivesContactDataForSupport) {
   std::vector<RecordTags> tags{Tags("s1", "contact"), Tags("s2", "contact")};
   absl::StatusOr<ProvisionOutcome> out =
-      guard_->Provide(Ctx("support-desk", "support"), *registry_,
-                      "callcenter-tokyo", tags, records_);
+      Desk()->Provide(Ctx("support-desk", "support"), "callcenter-tokyo", tags);
   ASSERT_OK(out);
   EXPECT_THAT(out->provided, ElementsAre(0u, 1u));
   EXPECT_THAT(out->denied, IsEmpty());
@@ -275,8 +284,7 @@ TEST_F(ProvisionTest, ExpiredVettingRefusesEveryRecord) {
   Rebuild();
   std::vector<RecordTags> tags{Tags("s1", "contact"), Tags("s2", "contact")};
   absl::StatusOr<ProvisionOutcome> out =
-      guard_->Provide(Ctx("support-desk", "support"), *registry_,
-                      "callcenter-tokyo", tags, records_);
+      Desk()->Provide(Ctx("support-desk", "support"), "callcenter-tokyo", tags);
   ASSERT_OK(out);
   EXPECT_THAT(out->provided, IsEmpty());
   ASSERT_EQ(out->denied.size(), 2u);
@@ -334,8 +342,8 @@ TEST_F(ProvisionTest, MixedBatchProvidesOnlyTheAllowed) {
   std::vector<RecordTags> tags{Tags("s1", "contact"), Tags("s2", "contact"),
                                Tags("s1", "identity")};
   absl::StatusOr<ProvisionOutcome> out =
-      guard_->Provide(Ctx("marketing-analytics", "marketing.promotion"),
-                      *registry_, "partner-insurer", tags, records_);
+      Desk()->Provide(Ctx("marketing-analytics", "marketing.promotion"),
+                      "partner-insurer", tags);
   ASSERT_OK(out);
   EXPECT_THAT(out->provided, ElementsAre(0u, 2u));
   ASSERT_EQ(out->denied.size(), 1u);
@@ -356,8 +364,7 @@ TEST_F(ProvisionTest, MixedBatchProvidesOnlyTheAllowed) {
 
 TEST_F(ProvisionTest, UnknownRecipientIsNotFound) {
   std::vector<RecordTags> tags{Tags("s1", "contact")};
-  EXPECT_THAT(guard_->Provide(Ctx("support-desk", "support"), *registry_,
-                              "nobody", tags, records_),
+  EXPECT_THAT(Desk()->Provide(Ctx("support-desk", "support"), "nobody", tags),
               StatusIs(absl::StatusCode::kNotFound, HasSubstr("'nobody'")));
 }
 
@@ -365,8 +372,7 @@ TEST_F(ProvisionTest, ConsentStoreOutageFailsClosed) {
   store_.SetUnavailableForTesting(true);
   std::vector<RecordTags> tags{Tags("s1", "contact")};
   EXPECT_THAT(
-      guard_->Provide(Ctx("support-desk", "support"), *registry_,
-                      "callcenter-tokyo", tags, records_),
+      Desk()->Provide(Ctx("support-desk", "support"), "callcenter-tokyo", tags),
       StatusIs(absl::StatusCode::kUnavailable, HasSubstr("unavailable")));
   store_.SetUnavailableForTesting(false);
   EXPECT_TRUE(
@@ -376,26 +382,34 @@ TEST_F(ProvisionTest, ConsentStoreOutageFailsClosed) {
 TEST_F(ProvisionTest, RecordStoreOutageFailsClosed) {
   records_.SetUnavailableForTesting(true);
   std::vector<RecordTags> tags{Tags("s1", "contact")};
-  EXPECT_THAT(guard_->Provide(Ctx("support-desk", "support"), *registry_,
-                              "callcenter-tokyo", tags, records_),
-              StatusIs(absl::StatusCode::kUnavailable,
-                       HasSubstr("provision record could not be written")));
+  EXPECT_THAT(
+      Desk()->Provide(Ctx("support-desk", "support"), "callcenter-tokyo", tags),
+      StatusIs(absl::StatusCode::kUnavailable,
+               HasSubstr("provision record could not be written")));
 }
 
 TEST_F(ProvisionTest, AuditOutageFailsClosed) {
   audit_.SetFailingForTesting(true);
   std::vector<RecordTags> tags{Tags("s1", "contact")};
-  EXPECT_THAT(guard_->Provide(Ctx("support-desk", "support"), *registry_,
-                              "callcenter-tokyo", tags, records_),
-              StatusIs(absl::StatusCode::kUnavailable, HasSubstr("audit")));
+  EXPECT_THAT(
+      Desk()->Provide(Ctx("support-desk", "support"), "callcenter-tokyo", tags),
+      StatusIs(absl::StatusCode::kUnavailable, HasSubstr("audit")));
+}
+
+TEST_F(ProvisionTest, CreateRejectsNullArguments) {
+  EXPECT_THAT(ProvisionDesk::Create(nullptr, registry_.get(), &records_),
+              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("null")));
+  EXPECT_THAT(ProvisionDesk::Create(guard_.get(), nullptr, &records_),
+              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("null")));
+  EXPECT_THAT(ProvisionDesk::Create(guard_.get(), registry_.get(), nullptr),
+              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("null")));
 }
 
 TEST_F(ProvisionTest, ProvideProtectedGivesTheTaggedValues) {
   std::vector<Protected<std::string>> values;
   values.emplace_back(Tags("s1", "contact"), "03-1234-5678");
-  absl::StatusOr<ProvisionOutcome> out = ProvideProtected<std::string>(
-      *guard_, Ctx("support-desk", "support"), *registry_, "callcenter-tokyo",
-      values, records_);
+  absl::StatusOr<ProvisionOutcome> out = Desk()->ProvideProtected<std::string>(
+      Ctx("support-desk", "support"), "callcenter-tokyo", values);
   ASSERT_OK(out);
   EXPECT_THAT(out->provided, ElementsAre(0u));
 }

@@ -18,6 +18,7 @@
 
 #include "absl/time/clock.h"
 #include "consentry/guard.h"
+#include "consentry/policy_scheduler.h"
 #include "consentry/v1/policy.pb.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
@@ -357,7 +358,10 @@ TEST_F(GuardCacheTest, ScheduledSwitchOnTheSchedulerThreadRacesChecks) {
   absl::StatusOr<std::shared_ptr<const CompiledPolicy>> compiled =
       CompiledPolicy::Compile(next);
   ASSERT_OK(compiled);
-  ASSERT_OK(guard_->SchedulePolicy(*compiled));
+  absl::StatusOr<std::unique_ptr<PolicyScheduler>> scheduler =
+      PolicyScheduler::Create(guard_.get());
+  ASSERT_OK(scheduler);
+  ASSERT_OK((*scheduler)->Schedule(*compiled));
   std::atomic<bool> stop{false};
   std::atomic<long> wrong{0};
   std::thread reader([&] {

@@ -25,13 +25,6 @@ TEST_F(GuardTest, NecessaryBasisAllowsWithoutConsent) {
       Reason::kAllowedNecessary);
 }
 
-TEST_F(GuardTest, NecessaryBasisIgnoresWithdrawalOfOptionalPurposes) {
-  Set("s1", "marketing", v1::CONSENT_STATE_WITHDRAWN);
-  EXPECT_EQ(
-      CheckReason("billing-service", "billing.calculation", "s1", "billing"),
-      Reason::kAllowedNecessary);
-}
-
 TEST_F(GuardTest, OptInWithoutConsentDeniesNoConsent) {
   EXPECT_EQ(CheckReason("statistics-job", "statistics.measurement", "s1",
                         "measurement"),
@@ -43,13 +36,6 @@ TEST_F(GuardTest, OptInWithConsentAllows) {
   EXPECT_EQ(CheckReason("statistics-job", "statistics.measurement", "s1",
                         "measurement"),
             Reason::kAllowedConsent);
-}
-
-TEST_F(GuardTest, RefusedConsentDeniesConsentRefused) {
-  Set("s1", "statistics.measurement", v1::CONSENT_STATE_REFUSED);
-  EXPECT_EQ(CheckReason("statistics-job", "statistics.measurement", "s1",
-                        "measurement"),
-            Reason::kConsentRefused);
 }
 
 TEST_F(GuardTest, AuthorizeFailsAfterConsentWithdrawn) {
@@ -90,16 +76,6 @@ TEST_F(GuardTest, ExplicitExpiredStateDeniesConsentExpired) {
   EXPECT_EQ(CheckReason("statistics-job", "statistics.measurement", "s1",
                         "measurement"),
             Reason::kConsentExpired);
-}
-
-TEST_F(GuardTest, OptOutAllowsUntilRefused) {
-  EXPECT_EQ(CheckReason("marketing-analytics", "marketing.research", "s1",
-                        "identity"),
-            Reason::kAllowedNotOptedOut);
-  Set("s1", "marketing.research", v1::CONSENT_STATE_REFUSED);
-  EXPECT_EQ(CheckReason("marketing-analytics", "marketing.research", "s1",
-                        "identity"),
-            Reason::kConsentRefused);
 }
 
 TEST_F(GuardTest, PolicyDeniesCategoryNotAllowedForPurpose) {
@@ -491,36 +467,6 @@ TEST_F(GuardHierarchyTest, ProhibitionCoversAncestorsAndDescendants) {
   ASSERT_OK(parent_prohibited);
   EXPECT_EQ(parent_prohibited->TagReason("billing.invoicing"),
             Reason::kProhibitedPurpose);
-}
-
-}  // namespace
-}  // namespace consentry
-
-namespace consentry {
-namespace {
-
-TEST(ReasonTest, EveryReasonHasANameAndADescription) {
-  for (int n = 0; n < 64; ++n) {
-    const auto r = static_cast<Reason>(n);
-    if (ReasonName(r) == "unknown") continue;
-    EXPECT_NE(ReasonDescription(r), "unknown reason") << n;
-    const absl::Status s = DenialStatus(r, "p", "c");
-    EXPECT_EQ(ReasonFromStatus(s), r) << n;
-    EXPECT_NE(s.message().find(ReasonName(r)), absl::string_view::npos);
-  }
-  EXPECT_EQ(ReasonName(Reason::kConsentStale), "consent_stale");
-  EXPECT_EQ(ReasonFromStatus(absl::OkStatus()), absl::nullopt);
-}
-
-TEST(ReasonTest, DenialStatusCodesFollowTheStyleTable) {
-  EXPECT_EQ(DenialStatus(Reason::kConsentWithdrawn, "p", "c").code(),
-            absl::StatusCode::kFailedPrecondition);
-  EXPECT_EQ(DenialStatus(Reason::kNotAllowedByPolicy, "p", "c").code(),
-            absl::StatusCode::kPermissionDenied);
-  EXPECT_EQ(DenialStatus(Reason::kStoreUnavailable, "p", "c").code(),
-            absl::StatusCode::kUnavailable);
-  EXPECT_EQ(DenialStatus(Reason::kConsentStale, "p", "c").code(),
-            absl::StatusCode::kUnavailable);
 }
 
 }  // namespace

@@ -175,6 +175,40 @@ TEST_F(ProtectedTest, FilterReadableKeepsOnlyAllowedRecords) {
   EXPECT_EQ(audit_.size(), 4u);
 }
 
+TEST_F(ProtectedTest, BatchGrantOpensExactlyTheRecordsItIncluded) {
+  Set("m1", "statistics.measurement", v1::CONSENT_STATE_GIVEN);
+  Set("m2", "statistics.measurement", v1::CONSENT_STATE_REFUSED);
+  std::vector<Protected<double>> records;
+  records.push_back(Weight("m1", 60));
+  records.push_back(Weight("m2", 70));
+  Protected<double> outside = Weight("m1", 80);  // same tags, not decided
+  std::vector<const RecordTags*> tags{&records[0].tags(), &records[1].tags()};
+  audit_.Clear();
+  absl::StatusOr<BatchGrant> grant = guard_->AuthorizeBatch(
+      Ctx("statistics-job", "statistics.measurement"), tags, "batch-1");
+  ASSERT_OK(grant);
+  ASSERT_EQ(grant->decisions().size(), 2u);
+  EXPECT_EQ(audit_.size(), 1u);  // one event for the batch
+  absl::StatusOr<const double*> v = records[0].Read(*grant, 0);
+  ASSERT_OK(v);
+  EXPECT_DOUBLE_EQ(**v, 60);
+  // A denied record, a record at another index, a record never decided.
+  EXPECT_THAT(records[1].Read(*grant, 1),
+              StatusIs(absl::StatusCode::kPermissionDenied,
+                       HasSubstr("consent_refused")));
+  EXPECT_THAT(records[0].Read(*grant, 1),
+              StatusIs(absl::StatusCode::kPermissionDenied,
+                       HasSubstr("does not cover")));
+  EXPECT_THAT(outside.Read(*grant, 0),
+              StatusIs(absl::StatusCode::kPermissionDenied,
+                       HasSubstr("does not cover")));
+  EXPECT_THAT(records[0].Read(*grant, 2),
+              StatusIs(absl::StatusCode::kPermissionDenied,
+                       HasSubstr("does not cover")));
+}
+static_assert(!std::is_default_constructible_v<BatchGrant>);
+static_assert(!std::is_copy_constructible_v<BatchGrant>);
+
 TEST_F(ProtectedTest, FilterReadableFailsClosedOnStoreOutage) {
   std::vector<Protected<double>> records;
   records.push_back(Weight("m1", 60));

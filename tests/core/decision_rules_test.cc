@@ -1,0 +1,237 @@
+// Copyright 2026 The consentry Authors.
+// SPDX-License-Identifier: Apache-2.0
+//
+// The decision rules as a table: each row names one rule and what it must
+// beat (or yield to), so that the legal precedence is stated once here as
+// it is written once in src/core/decision_rules.h.
+
+#include "src/core/decision_rules.h"
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "gtest/gtest.h"
+
+namespace consentry::internal {
+namespace {
+
+constexpr PurposeIndex kPurpose = 3;
+constexpr std::uint64_t kBit = std::uint64_t{1} << kPurpose;
+constexpr std::uint64_t kOtherBit = std::uint64_t{1} << 5;
+
+struct RuleCase {
+  std::string name;
+  // The read.
+  Basis basis = Basis::kOptIn;
+  bool accessor_permitted = true;
+  Reason tag_reason = Reason::kUnspecified;
+  bool retention_expired = false;
+  bool feed_stale = false;
+  // The subject; absent: not looked up yet.
+  bool looked_up = true;
+  SubjectProfile subject{};
+  std::uint8_t ordinal = 0;  // the subject's consent_ordinal of kPurpose
+  bool per_occasion = false;
+  Reason occasion = Reason::kNoOccasionConsent;
+  bool specific_consent = false;
+  int min_consent_ordinal = 0;
+  Reason expected;
+};
+
+class DecisionRulesTest : public ::testing::TestWithParam<RuleCase> {};
+
+TEST_P(DecisionRulesTest, DecidesTheReasonOfTheFirstRuleThatApplies) {
+  const RuleCase& c = GetParam();
+  SubjectProfile profile = c.subject;
+  profile.consent_ordinal[kPurpose] = c.ordinal;
+
+  RuleInputs in;
+  in.basis = c.basis;
+  in.accessor_permitted = c.accessor_permitted;
+  in.tag_reason = c.tag_reason;
+  in.retention_expired = c.retention_expired;
+  in.feed_stale = c.feed_stale;
+  in.subject = c.looked_up ? &profile : nullptr;
+  in.purpose = kPurpose;
+  in.per_occasion = c.per_occasion;
+  in.occasion = c.occasion;
+  in.specific_consent = c.specific_consent;
+  in.min_consent_ordinal = c.min_consent_ordinal;
+  EXPECT_EQ(DecideRules(in), c.expected)
+      << ReasonName(DecideRules(in)) << " instead of "
+      << ReasonName(c.expected);
+}
+
+constexpr std::uint64_t kErased = SubjectProfile::kErased;
+constexpr std::uint64_t kDataLoss = SubjectProfile::kDataLoss;
+constexpr std::uint64_t kSuspendAll = SubjectProfile::kSuspendAll;
+constexpr std::uint64_t kOccasions = SubjectProfile::kHasOccasionConsent;
+
+std::vector<RuleCase> Rows() {
+  using R = Reason;
+  std::vector<RuleCase> rows;
+  auto row = [&rows](RuleCase c) { rows.push_back(std::move(c)); };
+
+  // The read, before any consent state.
+  row({.name = "AccessorNotPermittedBeatsTagsAndPolicy",
+       .basis = Basis::kNotAllowed,
+       .accessor_permitted = false,
+       .tag_reason = R::kProhibitedPurpose,
+       .expected = R::kAccessorNotPermitted});
+  row({.name = "NotCollectedForPurposeBeatsPolicy",
+       .basis = Basis::kNotAllowed,
+       .tag_reason = R::kNotCollectedForPurpose,
+       .expected = R::kNotCollectedForPurpose});
+  row({.name = "ProhibitedPurposeBeatsConsent",
+       .tag_reason = R::kProhibitedPurpose,
+       .subject = {.given = kBit, .given_direct = kBit},
+       .expected = R::kProhibitedPurpose});
+  row({.name = "PolicyNotAllowedBeatsRetention",
+       .basis = Basis::kNotAllowed,
+       .retention_expired = true,
+       .expected = R::kNotAllowedByPolicy});
+  row({.name = "RetentionExpiredBeatsStaleFeed",
+       .retention_expired = true,
+       .feed_stale = true,
+       .expected = R::kRetentionExpired});
+  row({.name = "RetentionExpiredBeatsNecessary",
+       .basis = Basis::kNecessary,
+       .retention_expired = true,
+       .expected = R::kRetentionExpired});
+  row({.name = "StaleFeedBeatsConsent",
+       .feed_stale = true,
+       .subject = {.given = kBit, .given_direct = kBit},
+       .expected = R::kConsentStale});
+  row({.name = "StaleFeedDeniesOptOut",
+       .basis = Basis::kOptOut,
+       .feed_stale = true,
+       .expected = R::kConsentStale});
+  row({.name = "StaleFeedDoesNotStopNecessary",
+       .basis = Basis::kNecessary,
+       .feed_stale = true,
+       .expected = R::kAllowedNecessary});
+  row({.name = "ConsentStateNeededWhenNotLookedUp",
+       .looked_up = false,
+       .expected = R::kUnspecified});
+  row({.name = "NecessaryNeedsTheSubjectToo",
+       .basis = Basis::kNecessary,
+       .looked_up = false,
+       .expected = R::kUnspecified});
+
+  // The subject, in the legal precedence.
+  row({.name = "ErasedBeatsSuspendedAndNecessary",
+       .basis = Basis::kNecessary,
+       .subject = {.suspended = kBit, .flags = kErased | kSuspendAll},
+       .expected = R::kSubjectErased});
+  row({.name = "UnreadableRecordDeniesAsDataLoss",
+       .basis = Basis::kNecessary,
+       .subject = {.flags = kErased | kDataLoss},
+       .expected = R::kConsentDataLoss});
+  row({.name = "SuspendedPurposeBeatsNecessary",
+       .basis = Basis::kNecessary,
+       .subject = {.suspended = kBit},
+       .expected = R::kUseSuspended});
+  row({.name = "SuspendAllBeatsConsent",
+       .subject = {.given = kBit, .given_direct = kBit, .flags = kSuspendAll},
+       .expected = R::kUseSuspended});
+  row({.name = "SuspensionOfAnotherPurposeDoesNotApply",
+       .basis = Basis::kNecessary,
+       .subject = {.suspended = kOtherBit},
+       .expected = R::kAllowedNecessary});
+  row({.name = "NecessaryBeatsWithdrawnAndRefused",
+       .basis = Basis::kNecessary,
+       .subject = {.refused = kBit, .withdrawn = kBit},
+       .expected = R::kAllowedNecessary});
+  row({.name = "WithdrawnBeatsRefusedAndGiven",
+       .subject = {.given = kBit, .refused = kBit, .withdrawn = kBit},
+       .expected = R::kConsentWithdrawn});
+  row({.name = "RefusedBeatsGiven",
+       .subject = {.given = kBit, .given_direct = kBit, .refused = kBit},
+       .expected = R::kConsentRefused});
+  row({.name = "RefusedBeatsOptOut",
+       .basis = Basis::kOptOut,
+       .subject = {.refused = kBit},
+       .expected = R::kConsentRefused});
+  row({.name = "WithdrawnBeatsOptOut",
+       .basis = Basis::kOptOut,
+       .subject = {.withdrawn = kBit},
+       .expected = R::kConsentWithdrawn});
+  row({.name = "OptOutAllowsWithoutConsent",
+       .basis = Basis::kOptOut,
+       .expected = R::kAllowedNotOptedOut});
+  row({.name = "OptOutBeatsOccasion",
+       .basis = Basis::kOptOut,
+       .per_occasion = true,
+       .expected = R::kAllowedNotOptedOut});
+  row({.name = "OccasionPurposeIgnoresStandingConsent",
+       .subject = {.given = kBit, .given_direct = kBit},
+       .per_occasion = true,
+       .occasion = R::kAllowedOccasionConsent,
+       .expected = R::kNoOccasionConsent});
+  row({.name = "OccasionConsentAllows",
+       .subject = {.flags = kOccasions},
+       .per_occasion = true,
+       .occasion = R::kAllowedOccasionConsent,
+       .expected = R::kAllowedOccasionConsent});
+  row({.name = "OccasionMatchDecidesWhenUsed",
+       .subject = {.given = kBit, .flags = kOccasions},
+       .per_occasion = true,
+       .occasion = R::kOccasionConsentUsed,
+       .expected = R::kOccasionConsentUsed});
+  row({.name = "OccasionMatchDecidesWhenWithdrawn",
+       .subject = {.flags = kOccasions},
+       .per_occasion = true,
+       .occasion = R::kConsentWithdrawn,
+       .expected = R::kConsentWithdrawn});
+  row({.name = "WithdrawnBeatsOccasion",
+       .subject = {.withdrawn = kBit, .flags = kOccasions},
+       .per_occasion = true,
+       .occasion = R::kAllowedOccasionConsent,
+       .expected = R::kConsentWithdrawn});
+  row({.name = "ConsentAllows",
+       .subject = {.given = kBit},
+       .expected = R::kAllowedConsent});
+  row({.name = "ConsentGivenUnderAnOlderVersionPredatesChange",
+       .subject = {.given = kBit},
+       .ordinal = 1,
+       .min_consent_ordinal = 2,
+       .expected = R::kConsentPredatesMaterialChange});
+  row({.name = "ConsentGivenUnderTheRequiredVersionAllows",
+       .subject = {.given = kBit},
+       .ordinal = 2,
+       .min_consent_ordinal = 2,
+       .expected = R::kAllowedConsent});
+  row({.name = "GivenBeatsExpired",
+       .subject = {.given = kBit, .expired = kBit},
+       .expected = R::kAllowedConsent});
+  row({.name = "ExpiredWithoutConsent",
+       .subject = {.expired = kBit},
+       .expected = R::kConsentExpired});
+  row({.name = "ExpiredBeatsNoSpecificConsent",
+       .subject = {.given = kBit, .expired = kBit},
+       .specific_consent = true,
+       .expected = R::kConsentExpired});
+  row({.name = "SpecificConsentIgnoresConsentThroughAParent",
+       .subject = {.given = kBit},
+       .specific_consent = true,
+       .expected = R::kNoSpecificConsent});
+  row({.name = "SpecificConsentGivenByNameAllows",
+       .subject = {.given = kBit, .given_direct = kBit},
+       .specific_consent = true,
+       .expected = R::kAllowedConsent});
+  row({.name = "ConsentToAnotherPurposeDoesNotCount",
+       .subject = {.given = kOtherBit, .given_direct = kOtherBit},
+       .expected = R::kNoConsent});
+  row({.name = "NoConsent", .expected = R::kNoConsent});
+  return rows;
+}
+
+INSTANTIATE_TEST_SUITE_P(Precedence, DecisionRulesTest,
+                         ::testing::ValuesIn(Rows()),
+                         [](const ::testing::TestParamInfo<RuleCase>& row) {
+                           return row.param.name;
+                         });
+
+}  // namespace
+}  // namespace consentry::internal
