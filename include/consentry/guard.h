@@ -29,10 +29,15 @@
 //   absl::StatusOr<consentry::AccessContext> billing =
 //       (*guard)->Context("billing-service", "billing.calculation");
 //   absl::StatusOr<consentry::CategoryRef> usage =
-//   (*guard)->Category("billing"); absl::StatusOr<consentry::Decision> d =
+//       (*guard)->Category("billing");
+//   if (!billing.ok()) return billing.status();
+//   if (!usage.ok()) return usage.status();
+//   absl::StatusOr<consentry::Decision> d =
 //       (*guard)->Check(*billing, "subscriber-17", *usage);
-//   if (!d.ok()) return d.status();   // store outage: fail closed
-//   if (!d->allowed()) { /* skip; reason in d->reason() */ }
+//   if (!d.ok()) return d.status();  // store outage: fail closed
+//   if (!d->allowed()) {
+//     // skip this subscriber; the reason is d->reason()
+//   }
 
 #ifndef CONSENTRY_GUARD_H_
 #define CONSENTRY_GUARD_H_

@@ -21,7 +21,9 @@
 //   absl::StatusOr<consentry::ProvisionOutcome> out =
 //       (*desk)->Provide(*ctx, "callcenter-tokyo", {contact_tags});
 //   if (!out.ok()) return out.status();        // outage: nothing was given
-//   for (std::size_t i : out->provided) { /* hand record i over */ }
+//   for (std::size_t i : out->provided) {
+//     // hand record i over
+//   }
 
 #ifndef CONSENTRY_PROVISION_H_
 #define CONSENTRY_PROVISION_H_

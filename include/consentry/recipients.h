@@ -39,63 +39,27 @@
 //   4. Categories that require specific consent (secrecy of communications):
 //      see below (`kNoSpecificConsent`).
 //
-// Consent to provision. Each recipient names a `consent_purpose`, a purpose
-// of the policy (the default policy has `provision.third_party` and
-// `provision.foreign_third_party`; a recipient may name a child of either,
-// e.g. `provision.third_party.insurer`, to ask consent per recipient). The
-// person consents to provision exactly as to any purpose (a `PurposeConsent`
-// in the consent record); withdrawal, refusal and expiry apply as usual.
-// Consent to a parent counts (consent to `provision.third_party` covers
-// every third party under it), except for a foreign third party on
-// `FOREIGN_TRANSFER_BASIS_CONSENT_WITH_INFORMATION`, where only consent given
-// to exactly the recipient's consent purpose counts (Art. 28(2): the person
-// was told about that country and that recipient). Contractors and joint
-// users are not third parties: no provision consent is asked, and a stop of
-// third-party provision does not block them.
-//
-// Secrecy of communications (categories with `requires_specific_consent`).
-// Provision without further consent is allowed only to a contractor whose
-// contract has the confidentiality clause, for a purpose on which the policy
-// lets the category be used as necessary for the service (the default
-// policy: `service.operation`, `billing.*`). Any other provision (another
-// purpose, a joint user, any third party, a contractor without
-// confidentiality) needs consent given to exactly the recipient's
-// `consent_purpose`: consent to a parent purpose or a general consent does
-// not count, and a recipient without a consent purpose cannot receive such
-// data at all. A use of the category itself for a purpose other than those
-// is already held to specific consent by `Guard::Check`.
-//
-// Records and retention (APPI enforcement rules Art. 19-21 for provision,
-// Art. 23-25 for receipt, as this library reads them). A record is kept
-//
-//   * `CONTRACT_DOCUMENT`: provision in connection with goods or services
-//     supplied to the person, recorded in the contract document
-//     (rules Art. 19(3)): 1 year from the last provision of the series.
-//   * `COLLECTIVE`: continuous or repeated provision to the same recipient,
-//     one record (rules Art. 19(2) proviso): 3 years from the last
-//     provision of the series.
-//   * `PER_PROVISION` or unset, every other case: 3 years from the record.
-//
-// "N years from day D" ends at 00:00 Japan time (UTC+9) on the same month
-// and day N years after D (the day of D counts as the first day). For the
-// collective methods, the records of one recipient with the same method form
-// a series (`series_id`), and the series is kept whole until N years after
-// its last provision. Provisions to contractors and joint users are not
-// third-party provisions under Art. 29, but they are recorded the same way
-// (policy §5 asks for supervision), under the recipient's method.
+// Consent to provision is consent to the recipient's `consent_purpose`
+// (consent to a parent counts, except for a foreign third party under
+// `FOREIGN_TRANSFER_BASIS_CONSENT_WITH_INFORMATION`); contractors and joint
+// users are not third parties. Data under secrecy of communications goes
+// without further consent only to a contractor with the confidentiality
+// clause for a purpose the category serves as necessary; otherwise it needs
+// consent to exactly the recipient's consent purpose. Provision records are
+// kept 1 year (`CONTRACT_DOCUMENT`) or 3 years (`COLLECTIVE`, per
+// provision), counted in Japan time. The rules and the legal reading behind
+// them: docs/design/provision-rules.md.
 //
 // Example:
 //
-//   auto registry = consentry::RecipientRegistry::Create(proto, *policy);
-//   consentry::InMemoryProvisionRecordStore records;
-//   auto desk = consentry::ProvisionDesk::Create(guard.get(),
-//                                                registry->get(), &records);
-//   absl::StatusOr<consentry::AccessContext> ctx =
-//       guard->Context("support-desk", "support");
-//   absl::StatusOr<consentry::ProvisionOutcome> out =
-//       (*desk)->Provide(*ctx, "callcenter-tokyo", {contact_tags});
-//   if (!out.ok()) return out.status();        // outage: nothing was given
-//   for (std::size_t i : out->provided) { /* hand record i over */ }
+//   absl::StatusOr<std::unique_ptr<const consentry::RecipientRegistry>>
+//       registry = consentry::RecipientRegistry::Create(proto, *policy);
+//   if (!registry.ok()) return registry.status();  // names recipients[i]
+//   for (const consentry::MonitoringDueEntry& due :
+//        consentry::RecipientsDueForMonitoring(**registry, absl::Now())) {
+//     std::cout << due.recipient_id << (due.overdue ? " overdue" : "") << "\n";
+//   }
+//   // Giving records to a recipient: consentry/provision.h.
 
 #ifndef CONSENTRY_RECIPIENTS_H_
 #define CONSENTRY_RECIPIENTS_H_

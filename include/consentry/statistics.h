@@ -30,7 +30,9 @@
 //   for (const auto& row : batch->rows()) {
 //     agg.Add(row.value->age_band, row.pseudonym, row.value->kg);
 //   }
-//   for (const auto& c : agg.Finish()) { ... c.suppressed ... }
+//   for (const consentry::CohortStat& c : agg.Finish()) {
+//     if (!c.suppressed) std::cout << c.cohort << ": " << c.mean << "\n";
+//   }
 
 #ifndef CONSENTRY_STATISTICS_H_
 #define CONSENTRY_STATISTICS_H_

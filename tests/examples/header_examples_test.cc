@@ -29,16 +29,21 @@
 #include "consentry/guard.h"
 #include "consentry/leak.h"
 #include "consentry/notice.h"
+#include "consentry/policy_scheduler.h"
 #include "consentry/options.h"
 #include "consentry/policy.h"
 #include "consentry/policy_diff.h"
 #include "consentry/postgres_store.h"
 #include "consentry/projection.h"
+#include "consentry/protected.h"
+#include "consentry/provision.h"
+#include "consentry/recipients.h"
 #include "consentry/proto_io.h"
 #include "consentry/purpose.h"
 #include "consentry/requests.h"
 #include "consentry/retention.h"
 #include "consentry/sqlite_store.h"
+#include "consentry/statistics.h"
 #include "gtest/gtest.h"
 #include "tests/testing/guard_fixture.h"
 #include "projection_test.pb.h"
@@ -193,6 +198,63 @@ absl::Status RetentionExample(shared_ptr<const CompiledPolicy> policy,
   return absl::OkStatus();
 }
 
+absl::Status GuardExample(shared_ptr<const CompiledPolicy> policy,
+                          ConsentStore& store, AuditSink& audit) {
+  {
+#include "guard.h.inc"
+  }
+  return absl::OkStatus();
+}
+
+absl::Status PolicySchedulerExample(std::unique_ptr<Guard>& guard,
+                                    shared_ptr<const CompiledPolicy> next) {
+  {
+#include "policy_scheduler.h.inc"
+    return s;
+  }
+}
+
+absl::Status ProtectedExample(Guard& guard, const AccessContext& stats_ctx) {
+  {
+#include "protected.h.inc"
+    if (!kg.ok()) return kg.status();
+    if (**kg != 61.2) return absl::InternalError("wrong value");
+  }
+  return absl::OkStatus();
+}
+
+// Compiled only: the registry it is given has no recipient to provide to.
+[[maybe_unused]] absl::Status ProvisionExample(
+    std::unique_ptr<Guard>& guard, const v1::RecipientRegistry& proto,
+    shared_ptr<const CompiledPolicy> policy, const RecordTags& contact_tags) {
+  {
+#include "provision.h.inc"
+  }
+  return absl::OkStatus();
+}
+
+absl::Status RecipientsExample(const v1::RecipientRegistry& proto,
+                               shared_ptr<const CompiledPolicy> policy) {
+  {
+#include "recipients.h.inc"
+  }
+  return absl::OkStatus();
+}
+
+struct Weighing {
+  std::string age_band;
+  double kg = 0;
+};
+
+absl::Status StatisticsExample(Guard& guard, std::string key,
+                               const std::vector<Protected<Weighing>>& records) {
+  {
+#include "statistics.h.inc"
+    if (!batch.ok()) return batch.status();
+  }
+  return absl::OkStatus();
+}
+
 using ::consentry::testing::DefaultPolicy;
 using ::consentry::testing::SourcePath;
 
@@ -201,6 +263,37 @@ class HeaderExamplesTest : public ::consentry::testing::GuardFixture {};
 TEST_F(HeaderExamplesTest, AuditExampleRuns) {
   InMemoryConsentStore store;
   EXPECT_OK(AuditExample(DefaultPolicy(), store));
+}
+
+TEST_F(HeaderExamplesTest, GuardExampleRuns) {
+  InMemoryConsentStore store;
+  InMemoryAuditSink audit;
+  EXPECT_OK(GuardExample(DefaultPolicy(), store, audit));
+  EXPECT_EQ(audit.size(), 1u);
+}
+
+TEST_F(HeaderExamplesTest, PolicySchedulerExampleSwitchesAtOnce) {
+  EXPECT_OK(PolicySchedulerExample(guard_, DefaultPolicy()));
+}
+
+TEST_F(HeaderExamplesTest, ProtectedExampleRuns) {
+  Set("member-7", "statistics.measurement", v1::CONSENT_STATE_GIVEN);
+  EXPECT_OK(ProtectedExample(
+      *guard_, Ctx("statistics-job", "statistics.measurement")));
+}
+
+TEST_F(HeaderExamplesTest, RecipientsExampleRuns) {
+  EXPECT_OK(RecipientsExample(v1::RecipientRegistry(), DefaultPolicy()));
+}
+
+TEST_F(HeaderExamplesTest, StatisticsExampleRuns) {
+  Set("member-7", "statistics.measurement", v1::CONSENT_STATE_GIVEN);
+  std::vector<Protected<Weighing>> records;
+  absl::StatusOr<RecordTags> tags =
+      guard_->Tag("member-7", "measurement", {"statistics.measurement"});
+  ASSERT_OK(tags.status());
+  records.emplace_back(*tags, Weighing{"40-49", 61.2});
+  EXPECT_OK(StatisticsExample(*guard_, std::string(32, 'k'), records));
 }
 
 TEST_F(HeaderExamplesTest, ConsentExampleRuns) { EXPECT_OK(ConsentExample()); }
