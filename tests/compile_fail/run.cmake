@@ -13,7 +13,7 @@ endforeach()
 
 set(cases
   "CASE_OK|"
-  "CASE_READ_WITHOUT_GRANT|no matching function|candidate expects 1 argument|too few arguments"
+  "CASE_READ_WITHOUT_GRANT|no matching function|no matching member function|candidate expects 1 argument|too few arguments"
   "CASE_GETTER|has no member named|no member named"
   "CASE_PRIVATE_MEMBER|private"
   "CASE_FORGE_GRANT|private"
