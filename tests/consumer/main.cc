@@ -26,8 +26,8 @@ int main(int argc, char** argv) {
     std::cerr << policy.status() << "\n";
     return 1;
   }
-  auto store = consentry::SqliteConsentStore::Open(std::string(argv[1]) +
-                                                  "/consent.db");
+  auto store =
+      consentry::SqliteConsentStore::Open(std::string(argv[1]) + "/consent.db");
   if (!store.ok()) {
     std::cerr << store.status() << "\n";
     return 1;

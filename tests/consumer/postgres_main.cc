@@ -46,7 +46,8 @@ int main(int argc, char** argv) {
     std::cerr << decision.status() << "\n";
     return 1;
   }
-  std::cout << "consumer_postgres: " << consentry::ReasonName(decision->reason())
-            << " at revision " << decision->revision() << "\n";
+  std::cout << "consumer_postgres: "
+            << consentry::ReasonName(decision->reason()) << " at revision "
+            << decision->revision() << "\n";
   return decision->allowed() ? 1 : 0;
 }

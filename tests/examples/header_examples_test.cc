@@ -29,24 +29,24 @@
 #include "consentry/guard.h"
 #include "consentry/leak.h"
 #include "consentry/notice.h"
-#include "consentry/policy_scheduler.h"
 #include "consentry/options.h"
 #include "consentry/policy.h"
 #include "consentry/policy_diff.h"
+#include "consentry/policy_scheduler.h"
 #include "consentry/postgres_store.h"
 #include "consentry/projection.h"
 #include "consentry/protected.h"
-#include "consentry/provision.h"
-#include "consentry/recipients.h"
 #include "consentry/proto_io.h"
+#include "consentry/provision.h"
 #include "consentry/purpose.h"
+#include "consentry/recipients.h"
 #include "consentry/requests.h"
 #include "consentry/retention.h"
 #include "consentry/sqlite_store.h"
 #include "consentry/statistics.h"
 #include "gtest/gtest.h"
-#include "tests/testing/guard_fixture.h"
 #include "projection_test.pb.h"
+#include "tests/testing/guard_fixture.h"
 #include "tests/testing/status_matchers.h"
 
 // The examples are written for a reader: they leave some statuses unused
@@ -71,8 +71,8 @@ absl::Status AuditExample(shared_ptr<const CompiledPolicy> policy,
 }
 
 // Compiled only: it opens files or servers of a deployment.
-[[maybe_unused]] absl::Status AuditLogExample(shared_ptr<const CompiledPolicy> policy,
-                             ConsentStore& store) {
+[[maybe_unused]] absl::Status AuditLogExample(
+    shared_ptr<const CompiledPolicy> policy, ConsentStore& store) {
   {
 #include "audit_log.h.inc"
   }
@@ -97,7 +97,8 @@ absl::Status DecisionExample(Guard& guard, const AccessContext& ctx,
 }
 
 // Compiled only: it opens files or servers of a deployment.
-[[maybe_unused]] absl::Status LeakExample(const std::string& dir, absl::Time now) {
+[[maybe_unused]] absl::Status LeakExample(const std::string& dir,
+                                          absl::Time now) {
   {
 #include "leak.h.inc"
   }
@@ -137,8 +138,8 @@ absl::Status PolicyDiffExample(const v1::Policy& old_proto,
 }
 
 // Compiled only: it opens files or servers of a deployment.
-[[maybe_unused]] absl::Status PostgresStoreExample(shared_ptr<const CompiledPolicy> policy,
-                                  AuditSink& audit) {
+[[maybe_unused]] absl::Status PostgresStoreExample(
+    shared_ptr<const CompiledPolicy> policy, AuditSink& audit) {
   {
 #include "postgres_store.h.inc"
   }
@@ -190,8 +191,8 @@ absl::Status RetentionExample(shared_ptr<const CompiledPolicy> policy,
 }
 
 // Compiled only: it opens files or servers of a deployment.
-[[maybe_unused]] absl::Status SqliteStoreExample(shared_ptr<const CompiledPolicy> policy,
-                                AuditSink& audit) {
+[[maybe_unused]] absl::Status SqliteStoreExample(
+    shared_ptr<const CompiledPolicy> policy, AuditSink& audit) {
   {
 #include "sqlite_store.h.inc"
   }
@@ -246,8 +247,9 @@ struct Weighing {
   double kg = 0;
 };
 
-absl::Status StatisticsExample(Guard& guard, std::string key,
-                               const std::vector<Protected<Weighing>>& records) {
+absl::Status StatisticsExample(
+    Guard& guard, std::string key,
+    const std::vector<Protected<Weighing>>& records) {
   {
 #include "statistics.h.inc"
     if (!batch.ok()) return batch.status();
@@ -278,8 +280,8 @@ TEST_F(HeaderExamplesTest, PolicySchedulerExampleSwitchesAtOnce) {
 
 TEST_F(HeaderExamplesTest, ProtectedExampleRuns) {
   Set("member-7", "statistics.measurement", v1::CONSENT_STATE_GIVEN);
-  EXPECT_OK(ProtectedExample(
-      *guard_, Ctx("statistics-job", "statistics.measurement")));
+  EXPECT_OK(ProtectedExample(*guard_,
+                             Ctx("statistics-job", "statistics.measurement")));
 }
 
 TEST_F(HeaderExamplesTest, RecipientsExampleRuns) {
@@ -299,8 +301,8 @@ TEST_F(HeaderExamplesTest, StatisticsExampleRuns) {
 TEST_F(HeaderExamplesTest, ConsentExampleRuns) { EXPECT_OK(ConsentExample()); }
 
 TEST_F(HeaderExamplesTest, DecisionExampleRuns) {
-  EXPECT_OK(DecisionExample(*guard_, Ctx("billing-service", "billing.calculation"),
-                            Cat("billing")));
+  EXPECT_OK(DecisionExample(
+      *guard_, Ctx("billing-service", "billing.calculation"), Cat("billing")));
 }
 
 TEST_F(HeaderExamplesTest, NoticeAndPolicyDiffExamplesRun) {
