@@ -63,6 +63,10 @@ enum class Reason : std::uint8_t {
   kOccasionConsentUsed = 42,
   kRequestPending = 43,
   kConsentDataLoss = 44,
+  // A single-use per-occasion consent would allow the read, but only
+  // `Guard::Authorize` / `Guard::Evaluate` may use it up: `Check`, batch
+  // and per-category checks deny with this reason (no grant, no use).
+  kSingleUseRequiresAuthorize = 48,
 };
 
 // True for the reasons that allow.

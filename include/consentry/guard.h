@@ -14,7 +14,9 @@
 //     the consent revision used. A deny is not an error.
 //   * `Authorize` turns an allowing decision about a tagged record into an
 //     `AccessGrant`, the only key that opens a `Protected<T>` (protected.h).
-//     A denial becomes `kPermissionDenied` / `kFailedPrecondition`.
+//     A denial becomes `kPermissionDenied` / `kFailedPrecondition`. Only
+//     `Authorize` and `Evaluate` use up a single-use occasion consent;
+//     `Check` denies on one (`kSingleUseRequiresAuthorize`).
 //   * Every decision is handed to the audit sink, allowed or denied.
 //
 // Names are resolved once: `Context` turns (accessor, purpose) into an
@@ -119,6 +121,16 @@ class CONSENTRY_EXPORT CategoryRef {
 // it must never serve. An access purpose complies when it is an allowed
 // purpose or a descendant of one, and is neither a prohibited purpose nor an
 // ancestor or descendant of one (purpose-based access control, Byun & Li).
+//
+// Per-occasion purposes (outside the catalogue, APPI Art. 18(1)) arise after
+// collection by definition, so a record cannot name them when it is tagged.
+// A per-occasion purpose therefore complies with every record that does not
+// prohibit it; what makes the read lawful is the person's consent for that
+// occasion, which the Guard always requires for such a purpose (the policy
+// gives per-occasion purposes no basis but opt-in), together with the
+// policy allowing the category for the purpose. When the Guard enforces a
+// policy other than the one the tags were resolved against, the purpose must
+// be per-occasion under both.
 // Created by `Guard::Tag`. Immutable value; safe to share and copy.
 class CONSENTRY_EXPORT RecordTags {
  public:
@@ -132,8 +144,9 @@ class CONSENTRY_EXPORT RecordTags {
   const CompiledPolicy& policy() const { return *policy_; }
   PurposeSet allowed_purposes() const { return allowed_; }
   PurposeSet prohibited_purposes() const { return prohibited_; }
-  // True when `purpose` complies with the collection purposes. Unknown ids
-  // do not comply.
+  // True when `purpose` complies with the collection purposes (or is a
+  // per-occasion purpose the record does not prohibit). Unknown ids do not
+  // comply.
   bool Complies(absl::string_view purpose) const;
   // The reason a read for `purpose` fails the tags, or `kUnspecified` when
   // it complies.
@@ -146,11 +159,18 @@ class CONSENTRY_EXPORT RecordTags {
   template <typename T>
   friend class Protected;
 
+  // REQUIRES: `p` is an index of `policy()`.
   Reason TagReasonIndex(PurposeIndex p) const {
     if (prohibited_.Contains(p)) return Reason::kProhibitedPurpose;
-    if (!allowed_.Contains(p)) return Reason::kNotCollectedForPurpose;
+    if (!allowed_.Contains(p) && !policy_->per_occasion().Contains(p)) {
+      return Reason::kNotCollectedForPurpose;
+    }
     return Reason::kUnspecified;
   }
+  // `TagReasonIndex` for purpose `p` of `enforcing`, a policy other than
+  // `policy()`: matched by id, and per-occasion only when it is so under
+  // both policies.
+  Reason TagReasonUnder(const CompiledPolicy& enforcing, PurposeIndex p) const;
 
   std::shared_ptr<const CompiledPolicy> policy_;
   std::string subject_;
@@ -308,6 +328,14 @@ class CONSENTRY_EXPORT Guard {
   // cached state of the subject predates it, the subject is read from the
   // store first.
   //
+  // Single-use (one-time) occasion consent: `Check` never uses one up, so it
+  // never allows on one either: it denies with `kSingleUseRequiresAuthorize`
+  // and leaves the consent unused (as do `AuthorizeBatch`, `DecideBatch`
+  // and per-category checks). Read such data through `Authorize` or
+  // `Evaluate`, which use the consent up atomically (of concurrent callers,
+  // one wins) and deny every later use with `kOccasionConsentUsed`. A
+  // reusable occasion consent allows through `Check` as usual.
+  //
   // Errors (the read is denied, and audited as such): `kUnavailable` when
   // the subject is not cached (or the cache is behind `min_revision`) and
   // the store cannot be reached, or answers with a record for another
@@ -326,7 +354,9 @@ class CONSENTRY_EXPORT Guard {
                                  Revision min_revision = 0);
 
   // Checks, audits, and on allow mints a grant for the record, never on
-  // consent state older than `min_revision` (see `Check`).
+  // consent state older than `min_revision` (see `Check`). An allow on a
+  // single-use occasion consent uses it up first (recorded in the store);
+  // when the store cannot record the use, the read is denied.
   //
   // Errors: `kFailedPrecondition` for a consent denial (no consent, refused,
   // withdrawn, expired, no occasion consent); `kPermissionDenied` for every

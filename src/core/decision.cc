@@ -53,6 +53,8 @@ CONSENTRY_SAME_NUMBER(kRetentionExpired, REASON_RETENTION_EXPIRED);
 CONSENTRY_SAME_NUMBER(kOccasionConsentUsed, REASON_OCCASION_CONSENT_USED);
 CONSENTRY_SAME_NUMBER(kRequestPending, REASON_REQUEST_PENDING);
 CONSENTRY_SAME_NUMBER(kConsentDataLoss, REASON_CONSENT_DATA_LOSS);
+CONSENTRY_SAME_NUMBER(kSingleUseRequiresAuthorize,
+                      REASON_SINGLE_USE_REQUIRES_AUTHORIZE);
 #undef CONSENTRY_SAME_NUMBER
 
 }  // namespace
@@ -119,6 +121,8 @@ absl::string_view ReasonName(Reason r) {
       return "request_pending";
     case Reason::kConsentDataLoss:
       return "consent_data_loss";
+    case Reason::kSingleUseRequiresAuthorize:
+      return "single_use_requires_authorize";
   }
   return "unknown";
 }
@@ -186,6 +190,9 @@ absl::string_view ReasonDescription(Reason r) {
       return "a data-subject request blocks this use while it is processed";
     case Reason::kConsentDataLoss:
       return "the subject's stored consent record cannot be read";
+    case Reason::kSingleUseRequiresAuthorize:
+      return "the one-time consent for this occasion is used only through "
+             "Authorize, which uses it up";
   }
   return "unknown reason";
 }
@@ -206,6 +213,7 @@ absl::Status DenialStatus(Reason reason, absl::string_view purpose,
     case Reason::kNoSpecificConsent:
     case Reason::kConsentPredatesMaterialChange:
     case Reason::kOccasionConsentUsed:
+    case Reason::kSingleUseRequiresAuthorize:
       s = absl::FailedPreconditionError(msg);
       break;
     case Reason::kStoreUnavailable:

@@ -92,7 +92,10 @@ OccasionMatch MatchOccasionIn(const CompiledPolicy& policy,
         } else if (oc.version_ordinal < min_ordinal) {
           best = OccasionMatch{Reason::kConsentPredatesMaterialChange, false,
                                oc.purpose};
-        } else if (best.reason == Reason::kNoOccasionConsent) {
+        } else if (best.reason == Reason::kNoOccasionConsent ||
+                   (best.reason == Reason::kAllowedOccasionConsent &&
+                    best.single_use && !oc.single_use)) {
+          // A reusable consent is preferred to a one-time one.
           best = OccasionMatch{Reason::kAllowedOccasionConsent, oc.single_use,
                                oc.purpose};
         }
@@ -194,7 +197,8 @@ struct Guard::Impl {
     const CompiledPolicy* category_policy;
     CategoryIndex category;
     const RecordTags* tags;
-    // Authorize uses up a single-use occasion consent; Check does not.
+    // Authorize uses up a single-use occasion consent; every other
+    // decision denies it with kSingleUseRequiresAuthorize.
     bool consume_single_use = false;
     // Batch decisions are audited once for the batch, not per record.
     bool suppress_audit = false;
@@ -353,6 +357,22 @@ Reason RecordTags::TagReason(absl::string_view purpose) const {
   return TagReasonIndex(*p);
 }
 
+Reason RecordTags::TagReasonUnder(const CompiledPolicy& enforcing,
+                                  PurposeIndex p) const {
+  const Reason r = TagReason(enforcing.purpose_id(p));
+  if (r == Reason::kUnspecified && !enforcing.per_occasion().Contains(p)) {
+    // Complies only as a per-occasion purpose of the tags' policy, which
+    // the enforced policy no longer treats as one: it must have been
+    // collected for.
+    absl::StatusOr<PurposeIndex> own =
+        policy_->FindPurpose(enforcing.purpose_id(p));
+    if (!own.ok() || !allowed_.Contains(*own)) {
+      return Reason::kNotCollectedForPurpose;
+    }
+  }
+  return r;
+}
+
 bool RecordTags::Complies(absl::string_view purpose) const {
   return TagReason(purpose) == Reason::kUnspecified;
 }
@@ -371,7 +391,7 @@ absl::Status AccessGrant::Opens(const RecordTags& tags) const {
   }
   if (decision_.shadow_denial()) return absl::OkStatus();
   const Reason r = same_policy ? tags.TagReasonIndex(purpose_)
-                               : tags.TagReason(policy_->purpose_id(purpose_));
+                               : tags.TagReasonUnder(*policy_, purpose_);
   if (r != Reason::kUnspecified) {
     return DenialStatus(r, policy_->purpose_id(purpose_), tags.category());
   }
@@ -652,7 +672,7 @@ struct Guard::Impl::Decider {
     if (target.tags != nullptr) {
       in.tag_reason = target.tags->policy_.get() == &p
                           ? target.tags->TagReasonIndex(purpose)
-                          : target.tags->TagReason(p.purpose_id(purpose));
+                          : target.tags->TagReasonUnder(p, purpose);
       if (p.has_retention(category)) {
         const absl::Duration keep = p.retention(category, purpose);
         in.retention_expired =
@@ -703,10 +723,15 @@ struct Guard::Impl::Decider {
       const internal::OccasionMatch m = MatchOccasion(target, category);
       in.occasion = m.reason;
       reason = internal::SubjectRules(in);
-      if (reason == Reason::kAllowedOccasionConsent && m.single_use &&
-          target.consume_single_use) {
-        reason = guard.ConsumeOccasionConsent(target.subject, m.purpose,
-                                              ctx.occasion_id(), now_ns());
+      if (reason == Reason::kAllowedOccasionConsent && m.single_use) {
+        // A one-time consent allows one use: only a call that uses it up
+        // (Authorize, Evaluate) may rely on it. Any other decision about it
+        // (Check, a batch, per-category checks) would let the caller read
+        // without using it up, again and again: it denies.
+        reason = target.consume_single_use
+                     ? guard.ConsumeOccasionConsent(target.subject, m.purpose,
+                                                    ctx.occasion_id(), now_ns())
+                     : Reason::kSingleUseRequiresAuthorize;
       }
       return reason;
     }

@@ -195,11 +195,11 @@ TEST_F(PolicyVersionsTest, SingleUseOccasionConsentIsUsedUpByOneAuthorization) {
       guard_->Tag("s", "measurement", {"occasion.joint_study"});
   ASSERT_OK(tags);
   AccessContext ctx = Ctx("research-team", "occasion.joint_study", "study-7");
-  // A check does not use it up.
+  // A check neither uses it up nor allows on it.
   EXPECT_EQ(guard_->Check(ctx, *tags)->reason(),
-            Reason::kAllowedOccasionConsent);
+            Reason::kSingleUseRequiresAuthorize);
   EXPECT_EQ(guard_->Check(ctx, *tags)->reason(),
-            Reason::kAllowedOccasionConsent);
+            Reason::kSingleUseRequiresAuthorize);
   ASSERT_OK(guard_->Authorize(ctx, *tags));
   EXPECT_THAT(guard_->Authorize(ctx, *tags),
               StatusIs(absl::StatusCode::kFailedPrecondition,
