@@ -39,6 +39,8 @@ scripts/install-deps.sh
 scripts/check-programs.sh
 # The dependency rule between the library's subsystems (docs/architecture.md).
 scripts/check-layering.sh
+# Every test the compliance map names exists (docs/compliance-map.md).
+scripts/check-compliance-map.sh
 JOBS=${JOBS:-$(nproc)}
 BUILD=${BUILD_DIR:-build}
 FUZZ_SECONDS=${FUZZ_SECONDS:-20}
