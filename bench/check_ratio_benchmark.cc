@@ -1,0 +1,435 @@
+// Copyright 2026 The consentry Authors.
+// SPDX-License-Identifier: Apache-2.0
+//
+// The check against the raw lookups it is held to, as ratios taken inside
+// one benchmark: each iteration times a batch of the baseline and a batch of
+// the subject over the same queries, in alternating order, so the ratio
+// holds when the machine's speed drifts between (or during) benchmarks.
+//
+// Workload: N subjects (4,096, 100,000, 1,000,000), the default policy's 8
+// leaf purposes of use and 5 categories; each query is a random subject and
+// a random (purpose, category) pair the policy allows. Each subject's
+// consent is drawn at random (given, refused or nothing per purpose). Every
+// decision of both sides is compared with the generator's, untimed, and a
+// mismatch aborts the run.
+//
+//   BM_Ratio_CheckVsStringMap/N   Guard::Check (auditing off) against an
+//       absl::flat_hash_map<std::string, uint64_t> lookup plus a bitmask
+//       test. Target: ratio <= 1.3 at 100,000 and 1,000,000.
+//   BM_Ratio_SubjectRefVsIntMap/N Guard::Check on a pre-resolved
+//       `SubjectRef` against an absl::flat_hash_map<uint64_t, uint64_t>
+//       lookup plus the same test. Target: ratio <= 2.
+//   BM_Ratio_AuthorizeReadVsCheck/N  Guard::Authorize on a tagged record
+//       plus Protected<T>::Read against Guard::Check. Target: ratio <= 1.5.
+//   BM_AuditBurst/N  bursts of 8,192 checks by a Guard auditing into the
+//       durable AuditLog (its writer running, caught up between bursts,
+//       untimed) against the same burst by a Guard without auditing over
+//       the same store. Counter `added_ns`. Target: < 40 ns.
+//
+//   build/bench/check_ratio_benchmark --benchmark_min_time=0.5
+//       --benchmark_repetitions=5 --benchmark_report_aggregates_only=true
+//   (one command line)
+
+#include <stdlib.h>
+
+#include <array>
+#include <chrono>
+#include <cstdint>
+#include <cstdio>
+#include <cstdlib>
+#include <filesystem>
+#include <map>
+#include <memory>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "absl/container/flat_hash_map.h"
+#include "benchmark/benchmark.h"
+#include "consentry/audit_log.h"
+#include "consentry/consent.h"
+#include "consentry/guard.h"
+#include "consentry/protected.h"
+#include "consentry/proto_io.h"
+#include "consentry/v1/consent.pb.h"
+
+namespace consentry {
+namespace {
+
+constexpr std::size_t kQueries = std::size_t{1} << 20;  // a power of two
+constexpr int kBatch = 256;
+
+// The leaf purposes of use (with the accessor that declares each) and the
+// categories of the workload.
+constexpr std::array<std::array<const char*, 2>, 8> kContexts = {{
+    {"support-desk", "support"},
+    {"billing-service", "billing.calculation"},
+    {"billing-service", "billing.invoicing"},
+    {"marketing-analytics", "marketing.research"},
+    {"marketing-analytics", "marketing.promotion"},
+    {"statistics-job", "statistics.measurement"},
+    {"app-backend", "service.operation"},
+    {"web-analytics", "web.usage_analysis"},
+}};
+constexpr std::array<const char*, 5> kCategories = {
+    "identity", "contact", "measurement", "billing", "web_usage"};
+
+std::string TempDir(const char* name) {
+  const char* base = std::getenv("TMPDIR");
+  std::string t =
+      std::string(base != nullptr ? base : "/tmp") + "/" + name + "_XXXXXX";
+  if (mkdtemp(t.data()) == nullptr) std::abort();
+  return t;
+}
+
+// One (purpose, category) pair the policy allows, with the raw test that
+// decides it: allowed when `always`, else when the subject's raw word has
+// a bit of `mask`.
+struct Pair {
+  int context;
+  int category;
+  bool always;
+  std::uint64_t mask;
+};
+
+struct Query {
+  std::uint32_t subject;
+  std::uint32_t pair;
+};
+
+struct World {
+  explicit World(int n) {
+    auto p = LoadAndCompilePolicy(std::string(CONSENTRY_SOURCE_DIR) +
+                                  "/policies/default.textproto");
+    if (!p.ok()) std::abort();
+    policy = *p;
+    BuildPairs();
+    std::mt19937_64 rng(7);
+    ids.reserve(static_cast<std::size_t>(n));
+    raw_words.reserve(static_cast<std::size_t>(n));
+    for (int i = 0; i < n; ++i) {
+      ids.push_back("m" + std::to_string(10'000'000 + i));
+      raw_words.push_back(Generate(ids.back(), rng));
+      string_map.emplace(ids.back(), raw_words.back());
+      int_map.emplace(static_cast<std::uint64_t>(i), raw_words.back());
+    }
+    GuardOptions unaudited;
+    unaudited.unaudited_for_benchmarks_only = true;
+    unaudited.expected_subjects = static_cast<std::size_t>(n);
+    auto g = Guard::Create(policy, &store, /*audit=*/nullptr, unaudited);
+    if (!g.ok()) std::abort();
+    guard = *std::move(g);
+    if (!guard->WarmCache().ok()) std::abort();
+    for (const auto& c : kContexts) {
+      contexts.push_back(*guard->Context(c[0], c[1]));
+    }
+    for (const char* c : kCategories) categories.push_back(*guard->Category(c));
+    queries.resize(kQueries);
+    for (Query& q : queries) {
+      q.subject = static_cast<std::uint32_t>(rng() % static_cast<unsigned>(n));
+      q.pair = static_cast<std::uint32_t>(rng() % pairs.size());
+    }
+  }
+
+  // The pairs the policy allows, and the raw test of each. The raw word of
+  // a subject: bit p when consent to purpose p counts (given, for opt-in),
+  // bit 32 + p when it is not refused (for opt-out).
+  void BuildPairs() {
+    for (std::size_t c = 0; c < kContexts.size(); ++c) {
+      const PurposeIndex purpose = *policy->FindPurpose(kContexts[c][1]);
+      purposes.push_back(purpose);
+      for (std::size_t k = 0; k < kCategories.size(); ++k) {
+        const Basis b =
+            policy->basis(*policy->FindCategory(kCategories[k]), purpose);
+        if (b == Basis::kNotAllowed) continue;
+        const std::uint64_t bit = std::uint64_t{1} << purpose;
+        pairs.push_back(Pair{static_cast<int>(c), static_cast<int>(k),
+                             b == Basis::kNecessary,
+                             b == Basis::kOptIn ? bit : bit << 32});
+      }
+    }
+  }
+
+  // Draws `subject`'s consent, writes it to the store and returns its raw
+  // word.
+  std::uint64_t Generate(const std::string& subject, std::mt19937_64& rng) {
+    std::uint64_t word = 0;
+    for (PurposeIndex p : purposes) word |= (std::uint64_t{1} << p) << 32;
+    for (std::size_t c = 0; c < kContexts.size(); ++c) {
+      const unsigned draw = static_cast<unsigned>(rng() % 4);
+      if (draw >= 2) continue;  // nothing recorded for this purpose
+      const bool given = draw == 0;
+      v1::ConsentChange change;
+      change.set_subject_id(subject);
+      v1::PurposeConsent* pc = change.mutable_purpose_consent();
+      pc->set_purpose(kContexts[c][1]);
+      pc->set_state(given ? v1::CONSENT_STATE_GIVEN : v1::CONSENT_STATE_REFUSED);
+      pc->set_policy_version(policy->version());
+      if (!store.Apply(change).ok()) std::abort();
+      const std::uint64_t bit = std::uint64_t{1} << purposes[c];
+      if (given) {
+        word |= bit;
+      } else {
+        word &= ~(bit << 32);
+      }
+    }
+    return word;
+  }
+
+  bool Expected(const Query& q) const {
+    const Pair& pair = pairs[q.pair];
+    return pair.always || (raw_words[q.subject] & pair.mask) != 0;
+  }
+
+  const AccessContext& ContextOf(const Query& q) const {
+    return contexts[static_cast<std::size_t>(pairs[q.pair].context)];
+  }
+  const CategoryRef& CategoryOf(const Query& q) const {
+    return categories[static_cast<std::size_t>(pairs[q.pair].category)];
+  }
+
+  std::shared_ptr<const CompiledPolicy> policy;
+  std::vector<PurposeIndex> purposes;
+  std::vector<Pair> pairs;
+  std::vector<std::string> ids;
+  std::vector<std::uint64_t> raw_words;
+  absl::flat_hash_map<std::string, std::uint64_t> string_map;
+  absl::flat_hash_map<std::uint64_t, std::uint64_t> int_map;
+  InMemoryConsentStore store;
+  std::unique_ptr<Guard> guard;
+  std::vector<AccessContext> contexts;
+  std::vector<CategoryRef> categories;
+  std::vector<Query> queries;
+};
+
+World& GetWorld(std::int64_t n) {
+  static auto* worlds = new std::map<std::int64_t, std::unique_ptr<World>>();
+  std::unique_ptr<World>& w = (*worlds)[n];
+  if (w == nullptr) w = std::make_unique<World>(static_cast<int>(n));
+  return *w;
+}
+
+// Compares both sides' decisions of one batch with the generator's.
+void CrossCheck(const World& w, std::size_t from, std::size_t mask,
+                const bool* base, const bool* subject) {
+  for (int k = 0; k < kBatch; ++k) {
+    const Query& q = w.queries[(from + static_cast<std::size_t>(k)) & mask];
+    const bool want = w.Expected(q);
+    if (base[k] != want || subject[k] != want) {
+      // The Guard's reason, for the report.
+      absl::StatusOr<Decision> d =
+          w.guard->Check(w.ContextOf(q), w.ids[q.subject], w.CategoryOf(q));
+      std::fprintf(stderr,
+                   "decision mismatch for %s, %s on %s: want %d, got %d/%d "
+                   "(%s)\n",
+                   w.ids[q.subject].c_str(),
+                   std::string(w.ContextOf(q).purpose()).c_str(),
+                   std::string(w.CategoryOf(q).id()).c_str(), want, base[k],
+                   subject[k],
+                   d.ok() ? std::string(ReasonName(d->reason())).c_str()
+                          : d.status().ToString().c_str());
+      std::abort();
+    }
+  }
+}
+
+// Runs the interleaved ratio loop: `base(from, out)` and `subject(from,
+// out)` each decide kBatch queries from `from` (modulo `mask` + 1) into
+// `out`.
+template <typename Base, typename Subject>
+void Interleave(benchmark::State& state, const World& w, std::size_t mask,
+                Base base,
+                Subject subject, const char* base_name,
+                const char* subject_name) {
+  std::array<bool, kBatch> base_out{}, subject_out{};
+  std::chrono::nanoseconds base_time{0}, subject_time{0};
+  std::size_t from = 0;
+  std::uint64_t round = 0;
+  for (auto _ : state) {
+    const bool subject_first = (++round & 1) != 0;
+    for (int side = 0; side < 2; ++side) {
+      const bool run_subject = (side == 0) == subject_first;
+      const auto t0 = std::chrono::steady_clock::now();
+      if (run_subject) {
+        subject(from, subject_out.data());
+      } else {
+        base(from, base_out.data());
+      }
+      const auto t1 = std::chrono::steady_clock::now();
+      (run_subject ? subject_time : base_time) += t1 - t0;
+    }
+    state.PauseTiming();
+    CrossCheck(w, from, mask, base_out.data(), subject_out.data());
+    state.ResumeTiming();
+    from += kBatch;
+  }
+  const double n = static_cast<double>(state.iterations()) * kBatch;
+  state.counters[base_name] = static_cast<double>(base_time.count()) / n;
+  state.counters[subject_name] = static_cast<double>(subject_time.count()) / n;
+  state.counters["ratio"] = static_cast<double>(subject_time.count()) /
+                            static_cast<double>(base_time.count());
+}
+
+void BM_Ratio_CheckVsStringMap(benchmark::State& state) {
+  World& w = GetWorld(state.range(0));
+  Interleave(
+      state, w, kQueries - 1,
+      [&w](std::size_t from, bool* out) {
+        for (int k = 0; k < kBatch; ++k) {
+          const Query& q = w.queries[(from + static_cast<std::size_t>(k)) &
+                                     (kQueries - 1)];
+          const Pair& pair = w.pairs[q.pair];
+          auto it = w.string_map.find(absl::string_view(w.ids[q.subject]));
+          const bool decided = it != w.string_map.end() &&
+                               (pair.always || (it->second & pair.mask) != 0);
+          benchmark::DoNotOptimize(decided);
+          out[k] = decided;
+        }
+      },
+      [&w](std::size_t from, bool* out) {
+        for (int k = 0; k < kBatch; ++k) {
+          const Query& q = w.queries[(from + static_cast<std::size_t>(k)) &
+                                     (kQueries - 1)];
+          absl::StatusOr<Decision> d =
+              w.guard->Check(w.ContextOf(q), w.ids[q.subject], w.CategoryOf(q));
+          const bool decided = d.ok() && d->allowed();
+          benchmark::DoNotOptimize(decided);
+          out[k] = decided;
+        }
+      },
+      "raw_ns", "check_ns");
+}
+BENCHMARK(BM_Ratio_CheckVsStringMap)->Arg(4096)->Arg(100'000)->Arg(1'000'000);
+
+// Protected<T> records, one per query subject and pair, tagged as collected
+// for the pair's purpose.
+void BM_Ratio_AuthorizeReadVsCheck(benchmark::State& state) {
+  World& w = GetWorld(state.range(0));
+  // Records for the first kRecords queries; the loop walks them.
+  constexpr std::size_t kRecords = std::size_t{1} << 16;
+  std::vector<Protected<double>> records;
+  records.reserve(kRecords);
+  for (std::size_t i = 0; i < kRecords; ++i) {
+    const Query& q = w.queries[i];
+    auto tags = w.guard->Tag(w.ids[q.subject], w.CategoryOf(q).id(),
+                             {w.ContextOf(q).purpose()});
+    if (!tags.ok()) std::abort();
+    records.emplace_back(*std::move(tags), 61.5);
+  }
+  Interleave(
+      state, w, kRecords - 1,
+      [&w](std::size_t from, bool* out) {
+        for (int k = 0; k < kBatch; ++k) {
+          const Query& q =
+              w.queries[(from + static_cast<std::size_t>(k)) & (kRecords - 1)];
+          absl::StatusOr<Decision> d =
+              w.guard->Check(w.ContextOf(q), w.ids[q.subject], w.CategoryOf(q));
+          const bool decided = d.ok() && d->allowed();
+          benchmark::DoNotOptimize(decided);
+          out[k] = decided;
+        }
+      },
+      [&w, &records](std::size_t from, bool* out) {
+        for (int k = 0; k < kBatch; ++k) {
+          const std::size_t i = (from + static_cast<std::size_t>(k)) &
+                                (kRecords - 1);
+          const Protected<double>& r = records[i];
+          absl::StatusOr<AccessGrant> g =
+              w.guard->Authorize(w.ContextOf(w.queries[i]), r);
+          bool read = false;
+          if (g.ok()) {
+            absl::StatusOr<const double*> v = r.Read(*g);
+            read = v.ok() && **v == 61.5;
+          }
+          benchmark::DoNotOptimize(read);
+          out[k] = read;
+        }
+      },
+      "check_ns", "authorize_read_ns");
+}
+BENCHMARK(BM_Ratio_AuthorizeReadVsCheck)
+    ->Arg(4096)
+    ->Arg(100'000)
+    ->Arg(1'000'000);
+
+// Bursts of checks as an audited service meets them: a burst of kBurst
+// checks into the durable log with its writer running, then an untimed
+// wait until the writer has caught up (every event synced), against the
+// same burst by an unaudited Guard over the same store and cache state.
+// Odd rounds run the audited burst first.
+void BM_AuditBurst(benchmark::State& state) {
+  constexpr std::size_t kBurst = 8192;
+  World& w = GetWorld(state.range(0));
+  const std::string dir = TempDir("consentry_audit_burst");
+  AuditLogOptions o;
+  o.directory = dir;
+  auto log = AuditLog::Open(o);
+  if (!log.ok()) std::abort();
+  {
+    GuardOptions go;
+    go.expected_subjects = w.ids.size();
+    auto audited = Guard::Create(w.policy, &w.store, log->get(), go);
+    if (!audited.ok() || !(*audited)->WarmCache().ok()) std::abort();
+    std::vector<AccessContext> contexts;
+    std::vector<CategoryRef> categories;
+    for (const auto& c : kContexts) {
+      contexts.push_back(*(*audited)->Context(c[0], c[1]));
+    }
+    for (const char* c : kCategories) {
+      categories.push_back(*(*audited)->Category(c));
+    }
+    std::int64_t allowed_on = 0, allowed_off = 0;
+    auto burst = [&](std::size_t from, bool audited_side) {
+      std::int64_t allowed = 0;
+      for (std::size_t k = from; k < from + kBurst; ++k) {
+        const Query& q = w.queries[k & (kQueries - 1)];
+        const Pair& pair = w.pairs[q.pair];
+        absl::StatusOr<Decision> d =
+            audited_side
+                ? (*audited)->Check(
+                      contexts[static_cast<std::size_t>(pair.context)],
+                      w.ids[q.subject],
+                      categories[static_cast<std::size_t>(pair.category)])
+                : w.guard->Check(w.ContextOf(q), w.ids[q.subject],
+                                 w.CategoryOf(q));
+        if (!d.ok()) std::abort();
+        allowed += d->allowed();
+        benchmark::DoNotOptimize(d);
+      }
+      (audited_side ? allowed_on : allowed_off) += allowed;
+    };
+    std::chrono::nanoseconds off{0}, on{0};
+    std::size_t from = 0;
+    std::uint64_t round = 0;
+    for (auto _ : state) {
+      const bool audited_first = (++round & 1) != 0;
+      for (int side = 0; side < 2; ++side) {
+        const bool audited_side = (side == 0) == audited_first;
+        const auto t0 = std::chrono::steady_clock::now();
+        burst(from, audited_side);
+        const auto t1 = std::chrono::steady_clock::now();
+        (audited_side ? on : off) += t1 - t0;
+        state.PauseTiming();
+        if (audited_side && !(*log)->Flush().ok()) std::abort();
+        state.ResumeTiming();
+      }
+      from += kBurst;
+    }
+    if (allowed_on != allowed_off) std::abort();
+    const double n =
+        static_cast<double>(state.iterations()) * static_cast<double>(kBurst);
+    state.counters["off_ns"] = static_cast<double>(off.count()) / n;
+    state.counters["on_ns"] = static_cast<double>(on.count()) / n;
+    state.counters["added_ns"] = static_cast<double>((on - off).count()) / n;
+    state.counters["events_per_check"] =
+        static_cast<double>((*log)->counters().enqueued) / n;
+  }
+  if (!(*log)->Close().ok()) std::abort();
+  std::filesystem::remove_all(dir);
+}
+BENCHMARK(BM_AuditBurst)->Arg(100'000)->Arg(1'000'000);
+
+}  // namespace
+}  // namespace consentry
+
+BENCHMARK_MAIN();
