@@ -116,6 +116,31 @@ class CONSENTRY_EXPORT CategoryRef {
   CategoryIndex index_;
 };
 
+// A subject id resolved once for many checks: the id, its hash in the
+// Guard's consent cache and where the cache held it, so that a check of
+// that subject skips hashing and probing. Created by `Guard::Subject`; for
+// loops that check one subject many times (every category of a record,
+// every purpose of a batch job). Where the cache held the subject is only
+// a hint: each check verifies that the slot holds this very id, and
+// otherwise looks the subject up as usual, so a ref stays correct across
+// cache growth, a policy switch and another Guard. Immutable value; safe
+// to share and copy.
+class CONSENTRY_EXPORT SubjectRef {
+ public:
+  const std::string& id() const { return id_; }
+
+ private:
+  friend class Guard;
+  SubjectRef(std::string id, std::uint64_t hash, const void* table,
+             std::size_t slot)
+      : id_(std::move(id)), hash_(hash), table_(table), slot_(slot) {}
+
+  std::string id_;
+  std::uint64_t hash_;
+  const void* table_;
+  std::size_t slot_;
+};
+
 // The tags fixed on a personal record when it is collected: its subject, its
 // data category, the purposes it was collected for and, optionally, purposes
 // it must never serve. An access purpose complies when it is an allowed
@@ -347,6 +372,18 @@ class CONSENTRY_EXPORT Guard {
                                  absl::string_view subject,
                                  const CategoryRef& category,
                                  Revision min_revision = 0);
+
+  // As above for a subject resolved by `Subject`: the same decision,
+  // without hashing the id again.
+  absl::StatusOr<Decision> Check(const AccessContext& ctx,
+                                 const SubjectRef& subject,
+                                 const CategoryRef& category,
+                                 Revision min_revision = 0);
+
+  // Resolves `subject` for repeated checks (see `SubjectRef`). Never
+  // fails and never reads the store: a subject not cached yet is looked
+  // up by its first check as usual.
+  SubjectRef Subject(absl::string_view subject) const;
 
   // As above for a tagged record: also checks the collection purposes.
   absl::StatusOr<Decision> Check(const AccessContext& ctx,

@@ -186,6 +186,21 @@ void ConsentCache::GrowLocked() {
   ReclaimLocked();
 }
 
+ConsentCache::Hint ConsentCache::HintFor(absl::string_view key,
+                                        std::uint64_t hash) const {
+  const Table* t = table_.load(std::memory_order_acquire);
+  const std::uint64_t want_tag = Tag(hash, key.size());
+  for (std::size_t i = t->Home(hash);; i = t->Next(i)) {
+    const Slot& slot = t->slots[i];
+    const std::uint64_t ref = slot.key_ref.load(std::memory_order_acquire);
+    if (ref == 0) return Hint{};
+    if ((ref & kTagMask) == want_tag &&
+        std::memcmp(KeyBytes(slot, ref), key.data(), key.size()) == 0) {
+      return Hint{t, i};
+    }
+  }
+}
+
 bool ConsentCache::Accepts(absl::string_view key, std::int64_t revision,
                            bool replace_same_revision) const {
   if (key.size() > kMaxKeyLength) return true;

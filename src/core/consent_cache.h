@@ -42,6 +42,7 @@
 #include <string>
 #include <vector>
 
+#include "absl/base/attributes.h"
 #include "absl/base/optimization.h"
 #include "absl/base/thread_annotations.h"
 #include "absl/container/flat_hash_map.h"
@@ -49,10 +50,10 @@
 #include "absl/numeric/int128.h"
 #include "absl/strings/string_view.h"
 #include "absl/time/time.h"
+#include "src/core/subject_state.h"
 #include "src/util/huge_buffer.h"
 #include "src/util/mutex.h"
 #include "src/util/read_section.h"
-#include "src/core/subject_state.h"
 
 namespace consentry::internal {
 
@@ -89,25 +90,62 @@ class ConsentCache {
   // Finds `key`. On a hit sets `*profile` and `*revision`; `*profile` stays
   // valid until the caller's read section ends. Lock-free and wait-free.
   // REQUIRES: the caller is inside a `ReadSection`.
-  bool Lookup(absl::string_view key, std::uint64_t hash,
-              const SubjectProfile** profile, std::int64_t* revision) const {
+  ABSL_ATTRIBUTE_ALWAYS_INLINE bool Lookup(absl::string_view key,
+                                           std::uint64_t hash,
+                                           const SubjectProfile** profile,
+                                           std::int64_t* revision) const {
     const Table* t = table_.load(std::memory_order_acquire);
     const std::uint64_t want_tag = Tag(hash, key.size());
+    const bool short_key = key.size() <= kInlineKey;
+    const InlineKey packed = short_key ? Pack(key) : InlineKey{};
     std::size_t i = t->Home(hash);
     for (;;) {
       const Slot& slot = t->slots[i];
       const std::uint64_t ref = slot.key_ref.load(std::memory_order_acquire);
       if (ref == 0) return false;
       if ((ref & kTagMask) == want_tag &&
-          std::memcmp(KeyBytes(slot, ref), key.data(), key.size()) == 0) {
-        const std::uint64_t st = slot.state.load(std::memory_order_acquire);
-        if (ABSL_PREDICT_FALSE(st == kUncached)) return false;
-        *profile = ProfileAt(static_cast<std::uint32_t>(st & kProfileMask));
-        *revision = static_cast<std::int64_t>(st >> kProfileBits);
-        return true;
+          (short_key
+               ? SameInlineKey(slot, packed)
+               : std::memcmp(ArenaBytes(ref), key.data(), key.size()) == 0)) {
+        return ReadState(slot, profile, revision);
       }
       i = t->Next(i);
     }
+  }
+
+  // Where a key was found: the slot array and the slot. Only a hint: the
+  // array may have been replaced since, and the slot reused.
+  struct Hint {
+    const void* table = nullptr;
+    std::size_t slot = 0;
+  };
+
+  // Where `key` is now; an empty hint when it is not cached.
+  // REQUIRES: the caller is inside a `ReadSection`.
+  Hint HintFor(absl::string_view key, std::uint64_t hash) const;
+
+  // `Lookup`, starting at `hint`: when the current slot array is the
+  // hint's and its slot holds exactly `key`, no probing. Otherwise as
+  // `Lookup`. REQUIRES: the caller is inside a `ReadSection`.
+  ABSL_ATTRIBUTE_ALWAYS_INLINE bool LookupAt(absl::string_view key,
+                                             std::uint64_t hash,
+                                             const Hint& hint,
+                                             const SubjectProfile** profile,
+                                             std::int64_t* revision) const {
+    const Table* t = table_.load(std::memory_order_acquire);
+    if (ABSL_PREDICT_TRUE(t == hint.table && hint.slot < t->capacity)) {
+      // The array is current, hence alive for the section; the slot is
+      // trusted only when it holds this very key.
+      const Slot& slot = t->slots[hint.slot];
+      const std::uint64_t ref = slot.key_ref.load(std::memory_order_acquire);
+      if ((ref & kTagMask) == Tag(hash, key.size()) &&
+          (key.size() <= kInlineKey
+               ? SameInlineKey(slot, Pack(key))
+               : std::memcmp(ArenaBytes(ref), key.data(), key.size()) == 0)) {
+        return ReadState(slot, profile, revision);
+      }
+    }
+    return Lookup(key, hash, profile, revision);
   }
 
   // Stores `state` for `key` when its revision is newer than the one
@@ -184,6 +222,62 @@ class ConsentCache {
   static constexpr std::size_t kMaxChunks = 1 << 14;
   static constexpr int kProfileChunkBits = 12;  // 4096 profiles per chunk
   static constexpr std::size_t kMaxProfileChunks = 1 << 12;
+
+  // The profile and revision of the subject in `slot`; false when it is
+  // marked uncached.
+  ABSL_ATTRIBUTE_ALWAYS_INLINE bool ReadState(const Slot& slot,
+                                              const SubjectProfile** profile,
+                                              std::int64_t* revision) const {
+    const std::uint64_t st = slot.state.load(std::memory_order_acquire);
+    if (ABSL_PREDICT_FALSE(st == kUncached)) return false;
+    *profile = ProfileAt(static_cast<std::uint32_t>(st & kProfileMask));
+    *revision = static_cast<std::int64_t>(st >> kProfileBits);
+    return true;
+  }
+
+  // A key of at most kInlineKey bytes as two little-endian words, zero
+  // past its end: as `Slot::inline_key` holds it.
+  struct InlineKey {
+    std::uint64_t lo = 0;
+    std::uint64_t hi = 0;
+  };
+  static std::uint64_t Load64(const char* p) {
+    std::uint64_t v;
+    std::memcpy(&v, p, sizeof(v));
+    return v;
+  }
+  static std::uint32_t Load32(const char* p) {
+    std::uint32_t v;
+    std::memcpy(&v, p, sizeof(v));
+    return v;
+  }
+  // Packs `key` (at most kInlineKey bytes) with loads inside its bytes
+  // only: overlapping loads from both ends, shifted into place. No call,
+  // unlike a memcpy or memcmp of a variable length.
+  ABSL_ATTRIBUTE_ALWAYS_INLINE static InlineKey Pack(absl::string_view key) {
+    static_assert(kInlineKey == 16);
+    const char* p = key.data();
+    const std::size_t n = key.size();
+    InlineKey k;
+    if (n > 8) {
+      k.lo = Load64(p);
+      // Bytes [n - 8, n); the top n - 8 of them are bytes [8, n).
+      k.hi = Load64(p + n - 8) >> (8 * (16 - n));
+    } else if (n >= 4) {
+      k.lo = std::uint64_t{Load32(p)} |
+             (std::uint64_t{Load32(p + n - 4)} << (8 * (n - 4)));
+    } else if (n > 0) {
+      const auto byte = [p](std::size_t i) {
+        return std::uint64_t{static_cast<unsigned char>(p[i])} << (8 * i);
+      };
+      k.lo = byte(0) | byte(n / 2) | byte(n - 1);
+    }
+    return k;
+  }
+  static bool SameInlineKey(const Slot& slot, const InlineKey& k) {
+    return Load64(slot.inline_key) == k.lo &&
+           Load64(slot.inline_key + 8) == k.hi;
+  }
 
   // The low 16 bits of the hash: the slot index uses the high bits.
   static std::uint64_t Tag(std::uint64_t hash, std::size_t len) {

@@ -12,6 +12,7 @@
 
 #include <cstdint>
 
+#include "absl/base/attributes.h"
 #include "consentry/decision.h"
 #include "consentry/policy.h"
 #include "src/core/subject_state.h"
@@ -51,7 +52,7 @@ struct RuleInputs {
 // The rules about the read alone, in order: accessor, tags, policy,
 // retention, feed. `kUnspecified` when they let the read through to the
 // subject's consent state.
-inline Reason ReadRules(const RuleInputs& in) {
+ABSL_ATTRIBUTE_ALWAYS_INLINE inline Reason ReadRules(const RuleInputs& in) {
   if (!in.accessor_permitted) return Reason::kAccessorNotPermitted;
   if (in.tag_reason != Reason::kUnspecified) return in.tag_reason;
   if (in.basis == Basis::kNotAllowed) return Reason::kNotAllowedByPolicy;
@@ -67,7 +68,7 @@ inline Reason ReadRules(const RuleInputs& in) {
 // suspended, necessary, withdrawn, refused, opt-out, occasion, consent and
 // re-consent, expired, specific consent, none.
 // REQUIRES: `in.subject` is set and `ReadRules(in)` is `kUnspecified`.
-inline Reason SubjectRules(const RuleInputs& in) {
+ABSL_ATTRIBUTE_ALWAYS_INLINE inline Reason SubjectRules(const RuleInputs& in) {
   const SubjectProfile* s = in.subject;
   const std::uint64_t bit = std::uint64_t{1} << in.purpose;
   if (s->flags & SubjectProfile::kErased) {

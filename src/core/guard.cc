@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <limits>
 #include <string>
 #include <tuple>
 #include <utility>
@@ -204,6 +205,8 @@ struct Guard::Impl {
     bool suppress_audit = false;
     // Cached state older than this is refreshed from the store first.
     Revision min_revision = 0;
+    // The subject resolved by `Guard::Subject`, when the caller has one.
+    const SubjectRef* ref = nullptr;
 
     // The reference of the record read, for its audit event; empty when
     // the read names only a subject.
@@ -287,7 +290,19 @@ struct Guard::Impl {
   // Compiles every record of the store into `epoch`. Errors: the store's.
   absl::Status Fill(Epoch& epoch);
 
-  bool FeedStale() const;
+  // Whether the store's feed is older than `max_feed_staleness` at
+  // `wall_now_ns`: the store's heartbeat, read on every call, against
+  // the clock the caller read (for the audit event too), in nanoseconds.
+  ABSL_ATTRIBUTE_ALWAYS_INLINE bool FeedStale(std::int64_t wall_now_ns) const {
+    const absl::Time heartbeat = store->FeedHeartbeat();
+    if (heartbeat == absl::InfiniteFuture()) return false;
+    // Stale when now - heartbeat > bound; written so that nothing overflows
+    // (the clock is after 1970, the bound below 2^63 ns).
+    return absl::ToUnixNanos(heartbeat) < wall_now_ns - max_staleness_ns;
+  }
+  // `options.max_feed_staleness` is finite, and in nanoseconds.
+  bool bounded_staleness = false;
+  std::int64_t max_staleness_ns = 0;
 
   Reason ConsumeOccasionConsent(absl::string_view subject,
                                 absl::string_view purpose,
@@ -439,6 +454,18 @@ absl::StatusOr<std::unique_ptr<Guard>> Guard::Create(
   impl->compact = audit != nullptr ? audit->compact_path() : nullptr;
   impl->shadow = options.mode == EnforcementMode::kShadow;
   impl->has_clock = static_cast<bool>(options.clock);
+  impl->bounded_staleness =
+      options.max_feed_staleness != absl::InfiniteDuration();
+  if (impl->bounded_staleness) {
+    // A bound beyond what nanoseconds hold never expires.
+    impl->max_staleness_ns =
+        options.max_feed_staleness >=
+                absl::Nanoseconds(std::numeric_limits<std::int64_t>::max())
+            ? std::numeric_limits<std::int64_t>::max()
+            : absl::ToInt64Nanoseconds(options.max_feed_staleness);
+    impl->bounded_staleness =
+        impl->max_staleness_ns != std::numeric_limits<std::int64_t>::max();
+  }
   if (!options.clock) options.clock = [] { return absl::Now(); };
   impl->options = std::move(options);
   auto epoch = std::make_unique<Epoch>(policy, impl->options.expected_subjects);
@@ -614,12 +641,19 @@ struct Guard::Impl::Decider {
   // cache or else the store; false when the store cannot be read. Looked
   // up once per Decider.
   ABSL_ATTRIBUTE_ALWAYS_INLINE bool LookUp(absl::string_view subject,
-                                           Revision min_revision) {
+                                           Revision min_revision,
+                                           const SubjectRef* ref) {
     if (looked_up) return state != nullptr;
     looked_up = true;
     const SubjectProfile* s = nullptr;
-    const std::uint64_t hash = internal::ConsentCache::Hash(subject);
-    const bool found = epoch->cache.Lookup(subject, hash, &s, &revision);
+    const std::uint64_t hash =
+        ref != nullptr ? ref->hash_ : internal::ConsentCache::Hash(subject);
+    const bool found = ref != nullptr
+                           ? epoch->cache.LookupAt(subject, hash,
+                                                   internal::ConsentCache::Hint{
+                                                       ref->table_, ref->slot_},
+                                                   &s, &revision)
+                           : epoch->cache.Lookup(subject, hash, &s, &revision);
     if (!found || revision < min_revision ||
         (s->valid_until_ns != internal::kNoExpiry &&
          s->valid_until_ns <= now_ns())) {
@@ -635,11 +669,11 @@ struct Guard::Impl::Decider {
           s->valid_until_ns <= now_ns()) {
         // Not cacheable (an over-long id), or changed meanwhile: use
         // the record just read.
-        uncached = std::make_unique<SubjectState>(
-            internal::CompileSubjectState(p, *record, now));
-        uncached_occasions = internal::OccasionsOf(p, *record);
-        s = &uncached->profile;
-        revision = uncached->revision;
+        uncached = std::make_unique<Uncached>(
+            Uncached{internal::CompileSubjectState(p, *record, now),
+                     internal::OccasionsOf(p, *record)});
+        s = &uncached->state.profile;
+        revision = uncached->state.revision;
       }
       // The record just read is the store's current state, so it meets the
       // demand even when its own revision is older (a subject the change
@@ -656,7 +690,7 @@ struct Guard::Impl::Decider {
     const int min_ordinal = p.min_consent_ordinal(category, purpose);
     return uncached != nullptr
                ? internal::MatchOccasionIn(
-                     p, uncached_occasions, p.ancestors(purpose),
+                     p, uncached->occasions, p.ancestors(purpose),
                      ctx.occasion_id(), min_ordinal, now_ns())
                : epoch->MatchOccasion(target.subject, p.ancestors(purpose),
                                       ctx.occasion_id(), min_ordinal, now_ns());
@@ -680,7 +714,10 @@ struct Guard::Impl::Decider {
             absl::FromUnixNanos(now_ns()) > target.tags->collected_at() + keep;
       }
     }
-    in.feed_stale = in.basis != Basis::kNecessary && guard.FeedStale();
+    in.feed_stale =
+        in.basis != Basis::kNecessary && guard.bounded_staleness &&
+        guard.FeedStale(guard.has_clock ? absl::GetCurrentTimeNanos()
+                                        : now_ns());
     return in;
   }
 
@@ -709,7 +746,7 @@ struct Guard::Impl::Decider {
     internal::RuleInputs in = ReadFacts(target, category);
     reason = internal::ReadRules(in);
     if (reason != Reason::kUnspecified) return reason;
-    const bool ok = LookUp(target.subject, target.min_revision);
+    const bool ok = LookUp(target.subject, target.min_revision, target.ref);
     *revision_used = revision;
     if (!ok) return lookup_failure;
     in.subject = state;
@@ -755,12 +792,16 @@ struct Guard::Impl::Decider {
   Reason lookup_failure = Reason::kStoreUnavailable;
   const SubjectProfile* state = nullptr;
   Revision revision = 0;
-  // Only allocated on the slow path: a SubjectState is large, and
-  // constructing one (even an empty optional of one) on every check
-  // costs more than the rest of the check.
-  std::unique_ptr<SubjectState> uncached;
-  // With `uncached`: the per-occasion consents of the record read.
-  std::vector<internal::OccasionConsent> uncached_occasions;
+  // The state of a record read but not taken by the cache, with its
+  // per-occasion consents. Only allocated on the slow path: a SubjectState
+  // is large, and constructing one (even an empty optional of one, or an
+  // empty vector beside it) on every check costs more than the rest of
+  // the check.
+  struct Uncached {
+    SubjectState state;
+    std::vector<internal::OccasionConsent> occasions;
+  };
+  std::unique_ptr<Uncached> uncached;
 };
 absl::StatusOr<Decision> Guard::Impl::Decide(const AccessContext& ctx,
                                              const Target& target,
@@ -776,7 +817,12 @@ absl::StatusOr<Decision> Guard::Impl::Decide(const AccessContext& ctx,
 
   const Decision decision(reason, revision, shadow);
   AuditSink* const sink = target.suppress_audit ? nullptr : audit;
-  if (ABSL_PREDICT_TRUE(sink == nullptr && decision.allowed())) {
+  // Unaudited (a batch, or a benchmark), and nothing to fail or count:
+  // what `Conclude` would decide without the call.
+  if (ABSL_PREDICT_TRUE(sink == nullptr &&
+                        (decision.allowed() ||
+                         (!shadow && reason != Reason::kStoreUnavailable &&
+                          reason != Reason::kConsentDataLoss)))) {
     if (policy_used != nullptr) {
       *policy_used = &p;
       *purpose_used = purpose;
@@ -1011,6 +1057,29 @@ absl::StatusOr<Decision> Guard::Check(const AccessContext& ctx,
 }
 
 absl::StatusOr<Decision> Guard::Check(const AccessContext& ctx,
+                                      const SubjectRef& subject,
+                                      const CategoryRef& category,
+                                      Revision min_revision) {
+  return impl_->Decide(ctx,
+                       Impl::Target{.subject = subject.id_,
+                                    .category_policy = category.policy_.get(),
+                                    .category = category.index_,
+                                    .tags = nullptr,
+                                    .min_revision = min_revision,
+                                    .ref = &subject},
+                       nullptr, nullptr, nullptr);
+}
+
+SubjectRef Guard::Subject(absl::string_view subject) const {
+  const std::uint64_t hash = internal::ConsentCache::Hash(subject);
+  internal::ReadSection section;
+  const internal::ConsentCache::Hint hint =
+      impl_->current.load(std::memory_order_acquire)
+          ->cache.HintFor(subject, hash);
+  return SubjectRef(std::string(subject), hash, hint.table, hint.slot);
+}
+
+absl::StatusOr<Decision> Guard::Check(const AccessContext& ctx,
                                       const RecordTags& record,
                                       Revision min_revision) {
   return impl_->Decide(ctx,
@@ -1022,13 +1091,10 @@ absl::StatusOr<Decision> Guard::Check(const AccessContext& ctx,
                        nullptr, nullptr, nullptr);
 }
 
-bool Guard::Impl::FeedStale() const {
-  if (options.max_feed_staleness == absl::InfiniteDuration()) return false;
-  const absl::Time heartbeat = store->FeedHeartbeat();
-  return absl::Now() - heartbeat > options.max_feed_staleness;
+bool Guard::feed_stale() const {
+  return impl_->bounded_staleness &&
+         impl_->FeedStale(absl::GetCurrentTimeNanos());
 }
-
-bool Guard::feed_stale() const { return impl_->FeedStale(); }
 
 absl::StatusOr<Guard::Authorization> Guard::Evaluate(const AccessContext& ctx,
                                                      const RecordTags& record,

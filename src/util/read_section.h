@@ -30,6 +30,7 @@
 #include <cstdint>
 #include <vector>
 
+#include "absl/base/attributes.h"
 #include "absl/base/optimization.h"
 #include "consentry/export.h"
 
@@ -75,7 +76,7 @@ class CONSENTRY_EXPORT ReadSections {
 // see the file comment. Not movable.
 class ReadSection {
  public:
-  ReadSection() {
+  ABSL_ATTRIBUTE_ALWAYS_INLINE ReadSection() {
     ReadSections::ThreadState& t = ReadSections::tls_;
     if (t.depth++ != 0) return;
     ReadSections::Record* r = t.record;
@@ -90,7 +91,7 @@ class ReadSection {
       std::atomic_thread_fence(std::memory_order_seq_cst);
     }
   }
-  ~ReadSection() {
+  ABSL_ATTRIBUTE_ALWAYS_INLINE ~ReadSection() {
     ReadSections::ThreadState& t = ReadSections::tls_;
     if (--t.depth != 0) return;
     ReadSections::Record* r = t.record;

@@ -266,5 +266,86 @@ TEST(ConsentCacheTest, ReadersSeeConsistentStatesDuringWritesAndGrowth) {
   EXPECT_GT(hits.load(), 0);
 }
 
+// Every key length the inline compare distinguishes (0 to 16 bytes, each
+// load width and overlap), the arena (17 and more) and ids that differ in
+// one byte at each position: a hit only for the very key.
+TEST(ConsentCacheTest, EveryKeyLengthFindsExactlyItsKey) {
+  ConsentCache cache;
+  ReadSection section;
+  std::vector<std::string> keys;
+  for (std::size_t n = 0; n <= 40; ++n) {
+    std::string k(n, 'k');
+    for (std::size_t i = 0; i < n; ++i) k[i] = static_cast<char>('a' + i % 26);
+    keys.push_back(k);
+  }
+  for (std::size_t i = 0; i < keys.size(); ++i) {
+    ASSERT_EQ(cache.Upsert(keys[i], StateAt(static_cast<std::int64_t>(i + 1),
+                                            std::uint64_t{i}),
+                           false),
+              Result::kStored);
+  }
+  for (std::size_t i = 0; i < keys.size(); ++i) {
+    std::int64_t rev = 0;
+    const SubjectProfile* p = Get(cache, keys[i], &rev);
+    ASSERT_NE(p, nullptr) << keys[i].size();
+    EXPECT_EQ(rev, static_cast<std::int64_t>(i + 1));
+    // The same length with one byte changed, at every position.
+    for (std::size_t pos = 0; pos < keys[i].size(); ++pos) {
+      std::string other = keys[i];
+      other[pos] = static_cast<char>(other[pos] ^ 0x40);
+      EXPECT_EQ(Get(cache, other, &rev), nullptr)
+          << keys[i].size() << " at " << pos;
+    }
+  }
+}
+
+TEST(ConsentCacheTest, HintOfAnotherKeyIsNotTrusted) {
+  ConsentCache cache;
+  ReadSection section;
+  cache.Upsert("alice", StateAt(1, 1), false);
+  cache.Upsert("bob", StateAt(2, 2), false);
+  cache.Upsert("a-subject-id-longer-than-16", StateAt(3, 3), false);
+  const ConsentCache::Hint bob = cache.HintFor("bob", ConsentCache::Hash("bob"));
+  ASSERT_NE(bob.table, nullptr);
+  const SubjectProfile* p = nullptr;
+  std::int64_t rev = 0;
+  // Bob's slot, asked for Alice: Alice's state, found by probing.
+  ASSERT_TRUE(
+      cache.LookupAt("alice", ConsentCache::Hash("alice"), bob, &p, &rev));
+  EXPECT_EQ(rev, 1);
+  EXPECT_EQ(p->given, 1u);
+  const std::string long_id = "a-subject-id-longer-than-16";
+  ASSERT_TRUE(
+      cache.LookupAt(long_id, ConsentCache::Hash(long_id), bob, &p, &rev));
+  EXPECT_EQ(rev, 3);
+  // A hint past the end of the array, or of no array.
+  ASSERT_TRUE(cache.LookupAt("bob", ConsentCache::Hash("bob"),
+                             ConsentCache::Hint{bob.table, 1u << 30}, &p,
+                             &rev));
+  EXPECT_EQ(rev, 2);
+  EXPECT_FALSE(cache.LookupAt("carol", ConsentCache::Hash("carol"), bob, &p,
+                              &rev));
+  EXPECT_EQ(cache.HintFor("carol", ConsentCache::Hash("carol")).table,
+            nullptr);
+}
+
+// A hint taken before the slot array grew points into the retired array:
+// the lookup probes the new one.
+TEST(ConsentCacheTest, HintFromBeforeGrowthStillFindsTheKey) {
+  ConsentCache cache(/*expected_subjects=*/4);
+  ReadSection section;
+  cache.Upsert("s0", StateAt(1, 1), false);
+  const ConsentCache::Hint before = cache.HintFor("s0", ConsentCache::Hash("s0"));
+  for (int i = 1; i < 1000; ++i) {
+    cache.Upsert("s" + std::to_string(i), StateAt(i + 1, 0), false);
+  }
+  cache.Upsert("s0", StateAt(5000, 9), false);
+  const SubjectProfile* p = nullptr;
+  std::int64_t rev = 0;
+  ASSERT_TRUE(cache.LookupAt("s0", ConsentCache::Hash("s0"), before, &p, &rev));
+  EXPECT_EQ(rev, 5000);
+  EXPECT_EQ(p->given, 9u);
+}
+
 }  // namespace
 }  // namespace consentry::internal

@@ -1,0 +1,152 @@
+// Copyright 2026 The consentry Authors.
+// SPDX-License-Identifier: Apache-2.0
+//
+// `Guard::Subject` and `Check` on a `SubjectRef`: the same decision and the
+// same audit event as a check by id, whatever happened to the cache since
+// the ref was made.
+
+#include <string>
+#include <vector>
+
+#include "consentry/guard.h"
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "tests/testing/guard_fixture.h"
+#include "tests/testing/status_matchers.h"
+
+namespace consentry {
+namespace {
+
+using ::consentry::testing::DefaultPolicy;
+using ::consentry::testing::GuardFixture;
+using ::consentry::testing::StatusIs;
+
+class SubjectRefTest : public GuardFixture {
+ protected:
+  // Checks `subject` by id and by ref for statistics on measurements and
+  // expects the same decision; returns it.
+  Reason Both(const std::string& subject, const SubjectRef& ref) {
+    const AccessContext ctx = Ctx("statistics-job", "statistics.measurement");
+    const CategoryRef category = Cat("measurement");
+    absl::StatusOr<Decision> by_id = guard_->Check(ctx, subject, category);
+    absl::StatusOr<Decision> by_ref = guard_->Check(ctx, ref, category);
+    EXPECT_TRUE(by_id.ok()) << by_id.status();
+    EXPECT_TRUE(by_ref.ok()) << by_ref.status();
+    if (!by_id.ok() || !by_ref.ok()) return Reason::kUnspecified;
+    EXPECT_EQ(by_id->reason(), by_ref->reason()) << subject;
+    EXPECT_EQ(by_id->revision(), by_ref->revision()) << subject;
+    return by_ref->reason();
+  }
+};
+
+TEST_F(SubjectRefTest, DecidesAsTheIdAndIsAudited) {
+  Set("given", "statistics.measurement", v1::CONSENT_STATE_GIVEN);
+  Set("refused", "statistics.measurement", v1::CONSENT_STATE_REFUSED);
+  ASSERT_OK(guard_->WarmCache());
+  const SubjectRef given = guard_->Subject("given");
+  const SubjectRef refused = guard_->Subject("refused");
+  const SubjectRef unknown = guard_->Subject("nobody");
+  EXPECT_EQ(given.id(), "given");
+  EXPECT_EQ(Both("given", given), Reason::kAllowedConsent);
+  EXPECT_EQ(Both("refused", refused), Reason::kConsentRefused);
+  EXPECT_EQ(Both("nobody", unknown), Reason::kNoConsent);
+  // Each check is on record with the subject's id.
+  const std::vector<OwnedAuditEvent> events = audit_.Events();
+  ASSERT_EQ(events.size(), 6u);
+  EXPECT_EQ(events[1].subject, "given");
+  EXPECT_EQ(events[1].reason, Reason::kAllowedConsent);
+  EXPECT_EQ(events[5].subject, "nobody");
+}
+
+TEST_F(SubjectRefTest, SeesAWithdrawalDeliveredAfterItWasMade) {
+  Set("s1", "statistics.measurement", v1::CONSENT_STATE_GIVEN);
+  ASSERT_OK(guard_->WarmCache());
+  const SubjectRef ref = guard_->Subject("s1");
+  EXPECT_EQ(Both("s1", ref), Reason::kAllowedConsent);
+  const Revision withdrawn =
+      Set("s1", "statistics.measurement", v1::CONSENT_STATE_WITHDRAWN);
+  EXPECT_EQ(Both("s1", ref), Reason::kConsentWithdrawn);
+  absl::StatusOr<Decision> d =
+      guard_->Check(Ctx("statistics-job", "statistics.measurement"), ref,
+                    Cat("measurement"), withdrawn);
+  ASSERT_OK(d);
+  EXPECT_EQ(d->revision(), withdrawn);
+}
+
+// Made before the subject was cached, before the cache grew many times
+// over, and before a policy switch replaced the cache: still the subject.
+TEST_F(SubjectRefTest, StaysCorrectAcrossGrowthAndPolicySwitch) {
+  GuardOptions o;
+  o.expected_subjects = 2;
+  MakeGuard(o);
+  const SubjectRef early = guard_->Subject("s0");  // not cached yet
+  Set("s0", "statistics.measurement", v1::CONSENT_STATE_GIVEN);
+  EXPECT_EQ(Both("s0", early), Reason::kAllowedConsent);
+  const SubjectRef cached = guard_->Subject("s0");
+  std::vector<SubjectRef> refs;
+  for (int i = 1; i < 2000; ++i) {
+    const std::string id = "s" + std::to_string(i);
+    Set(id, "statistics.measurement",
+        i % 2 ? v1::CONSENT_STATE_REFUSED : v1::CONSENT_STATE_GIVEN);
+    refs.push_back(guard_->Subject(id));
+  }
+  EXPECT_EQ(Both("s0", cached), Reason::kAllowedConsent);
+  for (int i = 1; i < 2000; ++i) {
+    EXPECT_EQ(
+        Both("s" + std::to_string(i), refs[static_cast<std::size_t>(i - 1)]),
+        i % 2 ? Reason::kConsentRefused : Reason::kAllowedConsent);
+  }
+  ASSERT_OK(guard_->SetPolicy(DefaultPolicy()));
+  Set("s0", "statistics.measurement", v1::CONSENT_STATE_WITHDRAWN);
+  EXPECT_EQ(Both("s0", cached), Reason::kConsentWithdrawn);
+  EXPECT_EQ(Both("s1", refs[0]), Reason::kConsentRefused);
+}
+
+// A ref made by one Guard, used with another over another store: decided
+// by the other store's consent, never by where the first cache held it.
+TEST_F(SubjectRefTest, RefOfAnotherGuardDecidesOnThisGuardsConsent) {
+  Set("alice", "statistics.measurement", v1::CONSENT_STATE_GIVEN);
+  ASSERT_OK(guard_->WarmCache());
+  const SubjectRef alice = guard_->Subject("alice");
+  InMemoryConsentStore other_store;
+  InMemoryAuditSink other_audit;
+  absl::StatusOr<std::unique_ptr<Guard>> other =
+      Guard::Create(DefaultPolicy(), &other_store, &other_audit);
+  ASSERT_OK(other);
+  ASSERT_OK(other_store.Apply(testing::PurposeChange(
+      "alice", "statistics.measurement", v1::CONSENT_STATE_REFUSED)));
+  absl::StatusOr<AccessContext> ctx =
+      (*other)->Context("statistics-job", "statistics.measurement");
+  absl::StatusOr<CategoryRef> category = (*other)->Category("measurement");
+  ASSERT_OK(ctx);
+  ASSERT_OK(category);
+  absl::StatusOr<Decision> d = (*other)->Check(*ctx, alice, *category);
+  ASSERT_OK(d);
+  EXPECT_EQ(d->reason(), Reason::kConsentRefused);
+}
+
+TEST_F(SubjectRefTest, IdsOfEveryLengthIncludingUncacheable) {
+  for (std::size_t n :
+       {1u, 3u, 4u, 7u, 8u, 9u, 15u, 16u, 17u, 40u, 255u, 256u, 1000u}) {
+    const std::string id(n, static_cast<char>('a' + n % 26));
+    Set(id, "statistics.measurement", v1::CONSENT_STATE_GIVEN);
+    const SubjectRef ref = guard_->Subject(id);
+    EXPECT_EQ(Both(id, ref), Reason::kAllowedConsent) << n;
+    // A different id of the same length is another subject.
+    std::string other = id;
+    other.back() = '#';
+    EXPECT_EQ(Both(other, guard_->Subject(other)), Reason::kNoConsent) << n;
+  }
+}
+
+TEST_F(SubjectRefTest, StoreOutageFailsClosedForAnUncachedRef) {
+  const SubjectRef ref = guard_->Subject("s1");
+  store_.SetUnavailableForTesting(true);
+  EXPECT_THAT(guard_->Check(Ctx("statistics-job", "statistics.measurement"),
+                            ref, Cat("measurement")),
+              StatusIs(absl::StatusCode::kUnavailable,
+                       ::testing::HasSubstr("store_unavailable")));
+}
+
+}  // namespace
+}  // namespace consentry
