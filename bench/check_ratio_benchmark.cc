@@ -314,6 +314,42 @@ void BM_Ratio_CheckVsStringMap(benchmark::State& state) {
 }
 BENCHMARK(BM_Ratio_CheckVsStringMap)->Arg(4096)->Arg(100'000)->Arg(1'000'000);
 
+// Subjects resolved once (`Guard::Subject`), checked against an integer-
+// keyed map: what a loop over pre-resolved subjects costs.
+void BM_Ratio_SubjectRefVsIntMap(benchmark::State& state) {
+  World& w = GetWorld(state.range(0));
+  std::vector<SubjectRef> refs;
+  refs.reserve(w.ids.size());
+  for (const std::string& id : w.ids) refs.push_back(w.guard->Subject(id));
+  Interleave(
+      state, w, kQueries - 1,
+      [&w](std::size_t from, bool* out) {
+        for (int k = 0; k < kBatch; ++k) {
+          const Query& q =
+              w.queries[(from + static_cast<std::size_t>(k)) & (kQueries - 1)];
+          const Pair& pair = w.pairs[q.pair];
+          auto it = w.int_map.find(std::uint64_t{q.subject});
+          const bool decided = it != w.int_map.end() &&
+                               (pair.always || (it->second & pair.mask) != 0);
+          benchmark::DoNotOptimize(decided);
+          out[k] = decided;
+        }
+      },
+      [&w, &refs](std::size_t from, bool* out) {
+        for (int k = 0; k < kBatch; ++k) {
+          const Query& q =
+              w.queries[(from + static_cast<std::size_t>(k)) & (kQueries - 1)];
+          absl::StatusOr<Decision> d =
+              w.guard->Check(w.ContextOf(q), refs[q.subject], w.CategoryOf(q));
+          const bool decided = d.ok() && d->allowed();
+          benchmark::DoNotOptimize(decided);
+          out[k] = decided;
+        }
+      },
+      "int_map_ns", "subject_ref_ns");
+}
+BENCHMARK(BM_Ratio_SubjectRefVsIntMap)->Arg(4096)->Arg(100'000)->Arg(1'000'000);
+
 // Protected<T> records, one per query subject and pair, tagged as collected
 // for the pair's purpose.
 void BM_Ratio_AuthorizeReadVsCheck(benchmark::State& state) {
