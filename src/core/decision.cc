@@ -53,6 +53,9 @@ CONSENTRY_SAME_NUMBER(kRetentionExpired, REASON_RETENTION_EXPIRED);
 CONSENTRY_SAME_NUMBER(kOccasionConsentUsed, REASON_OCCASION_CONSENT_USED);
 CONSENTRY_SAME_NUMBER(kRequestPending, REASON_REQUEST_PENDING);
 CONSENTRY_SAME_NUMBER(kConsentDataLoss, REASON_CONSENT_DATA_LOSS);
+CONSENTRY_SAME_NUMBER(kSubjectKindNotAllowed, REASON_SUBJECT_KIND_NOT_ALLOWED);
+CONSENTRY_SAME_NUMBER(kSubjectKindUnknown, REASON_SUBJECT_KIND_UNKNOWN);
+CONSENTRY_SAME_NUMBER(kNoAcquisitionConsent, REASON_NO_ACQUISITION_CONSENT);
 #undef CONSENTRY_SAME_NUMBER
 
 }  // namespace
@@ -119,6 +122,12 @@ absl::string_view ReasonName(Reason r) {
       return "request_pending";
     case Reason::kConsentDataLoss:
       return "consent_data_loss";
+    case Reason::kSubjectKindNotAllowed:
+      return "subject_kind_not_allowed";
+    case Reason::kSubjectKindUnknown:
+      return "subject_kind_unknown";
+    case Reason::kNoAcquisitionConsent:
+      return "no_acquisition_consent";
   }
   return "unknown";
 }
@@ -186,6 +195,14 @@ absl::string_view ReasonDescription(Reason r) {
       return "a data-subject request blocks this use while it is processed";
     case Reason::kConsentDataLoss:
       return "the subject's stored consent record cannot be read";
+    case Reason::kSubjectKindNotAllowed:
+      return "the policy restricts this data or purpose to other kinds of "
+             "subject";
+    case Reason::kSubjectKindUnknown:
+      return "the policy restricts this data or purpose to some kinds of "
+             "subject and the subject's kind is not recorded";
+    case Reason::kNoAcquisitionConsent:
+      return "special-care data: no prior consent to its acquisition";
   }
   return "unknown reason";
 }
@@ -206,6 +223,8 @@ absl::Status DenialStatus(Reason reason, absl::string_view purpose,
     case Reason::kNoSpecificConsent:
     case Reason::kConsentPredatesMaterialChange:
     case Reason::kOccasionConsentUsed:
+    case Reason::kSubjectKindUnknown:
+    case Reason::kNoAcquisitionConsent:
       s = absl::FailedPreconditionError(msg);
       break;
     case Reason::kStoreUnavailable:
