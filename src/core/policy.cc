@@ -695,8 +695,8 @@ struct KindTables {
 void CompileKindsAndAcquisition(const v1::Policy& policy,
                                 const CompiledPolicy& compiled,
                                 const KindTables& t, Errors& errors) {
-  // Purposes, parents before children (a parent may be listed later, so
-  // resolve by walking up: a purpose serves what it and every ancestor name).
+  // Purposes: each serves the kinds it and every ancestor name (a parent
+  // may be listed after its child, so the walk is over the closure).
   std::array<SubjectKindMask, kMaxPurposes> own{};
   own.fill(kAllSubjectKinds);
   for (int i = 0; i < policy.purposes_size(); ++i) {
