@@ -61,22 +61,20 @@ void CheckKindTables(const CompiledPolicy& p) {
     const auto ci = static_cast<CategoryIndex>(c);
     for (int i = 0; i < p.purpose_count(); ++i) {
       const auto pi = static_cast<PurposeIndex>(i);
-      CONSENTRY_FUZZ_CHECK(
-          p.kinds_denied(ci, pi) ==
-              (kAllSubjectKinds & ~p.subject_kinds(ci, pi)),
-          absl::StrCat("kinds_denied: ", p.category_id(ci), " ",
-                       p.purpose_id(pi)));
+      CONSENTRY_FUZZ_CHECK(p.kinds_denied(ci, pi) ==
+                               (kAllSubjectKinds & ~p.subject_kinds(ci, pi)),
+                           absl::StrCat("kinds_denied: ", p.category_id(ci),
+                                        " ", p.purpose_id(pi)));
     }
     const int a = p.acquisition_purpose(ci);
     if (a < 0) continue;
-    CONSENTRY_FUZZ_CHECK(a < p.purpose_count() && p.special(ci),
-                         absl::StrCat("acquisition purpose of ",
-                                      p.category_id(ci)));
+    CONSENTRY_FUZZ_CHECK(
+        a < p.purpose_count() && p.special(ci),
+        absl::StrCat("acquisition purpose of ", p.category_id(ci)));
     for (int u = 0; u < p.category_count(); ++u) {
-      CONSENTRY_FUZZ_CHECK(
-          !p.allowed_for(static_cast<CategoryIndex>(u))
-               .Contains(static_cast<PurposeIndex>(a)),
-          "an acquisition purpose lets data be read");
+      CONSENTRY_FUZZ_CHECK(!p.allowed_for(static_cast<CategoryIndex>(u))
+                                .Contains(static_cast<PurposeIndex>(a)),
+                           "an acquisition purpose lets data be read");
     }
   }
 }
