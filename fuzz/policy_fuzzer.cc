@@ -11,9 +11,12 @@
 //   * every id round-trips through Find*; descendants and ancestors are
 //     inverse relations; the parent is an ancestor; the basis table agrees
 //     with `allowed_for`; no set holds a purpose beyond the count;
+//   * subject kinds: the denied mask is the complement of what the category
+//     and purpose serve, a child serves no kind its parent does not, and an
+//     acquisition purpose is never usable to read;
 //   * a Guard enforces it: Context, Category and Check answer for every
 //     (accessor, purpose, category), with exactly the reason the tables imply
-//     for a subject without a consent record.
+//     for a subject without a consent record (of no recorded kind).
 
 #include <algorithm>
 #include <cstddef>
@@ -36,6 +39,45 @@ namespace {
 
 // Accessors checked exhaustively per input, to bound the work.
 constexpr int kMaxAccessorsChecked = 4;
+
+// Subject kinds and acquisition purposes: the denied mask is the complement
+// of what both the category and the purpose serve; a purpose serves no kind
+// its parent does not; an acquisition purpose belongs to a special category
+// and never lets any category be read.
+void CheckKindTables(const CompiledPolicy& p) {
+  for (int i = 0; i < p.purpose_count(); ++i) {
+    const auto pi = static_cast<PurposeIndex>(i);
+    const SubjectKindMask k = p.purpose_subject_kinds(pi);
+    CONSENTRY_FUZZ_CHECK((k & ~kAllSubjectKinds) == 0, "purpose kinds range");
+    if (p.parent(pi) >= 0) {
+      const SubjectKindMask up =
+          p.purpose_subject_kinds(static_cast<PurposeIndex>(p.parent(pi)));
+      CONSENTRY_FUZZ_CHECK((k & ~up) == 0,
+                           absl::StrCat("purpose ", p.purpose_id(pi),
+                                        " serves a kind its parent does not"));
+    }
+  }
+  for (int c = 0; c < p.category_count(); ++c) {
+    const auto ci = static_cast<CategoryIndex>(c);
+    for (int i = 0; i < p.purpose_count(); ++i) {
+      const auto pi = static_cast<PurposeIndex>(i);
+      CONSENTRY_FUZZ_CHECK(p.kinds_denied(ci, pi) ==
+                               (kAllSubjectKinds & ~p.subject_kinds(ci, pi)),
+                           absl::StrCat("kinds_denied: ", p.category_id(ci),
+                                        " ", p.purpose_id(pi)));
+    }
+    const int a = p.acquisition_purpose(ci);
+    if (a < 0) continue;
+    CONSENTRY_FUZZ_CHECK(
+        a < p.purpose_count() && p.special(ci),
+        absl::StrCat("acquisition purpose of ", p.category_id(ci)));
+    for (int u = 0; u < p.category_count(); ++u) {
+      CONSENTRY_FUZZ_CHECK(!p.allowed_for(static_cast<CategoryIndex>(u))
+                                .Contains(static_cast<PurposeIndex>(a)),
+                           "an acquisition purpose lets data be read");
+    }
+  }
+}
 
 void CheckTables(const CompiledPolicy& p) {
   const int np = p.purpose_count();
@@ -98,6 +140,7 @@ void CheckTables(const CompiledPolicy& p) {
       }
     }
   }
+  CheckKindTables(p);
   for (int a = 0; a < p.accessor_count(); ++a) {
     const auto ai = static_cast<AccessorIndex>(a);
     absl::StatusOr<AccessorIndex> found = p.FindAccessor(p.accessor_id(ai));
@@ -112,6 +155,12 @@ void CheckTables(const CompiledPolicy& p) {
 Reason ExpectedReason(const CompiledPolicy& p, AccessorIndex a, PurposeIndex pu,
                       CategoryIndex c) {
   if (!p.declarable_by(a).Contains(pu)) return Reason::kAccessorNotPermitted;
+  // Such a subject's kind is unspecified: denied where the policy restricts
+  // the pair to some kinds.
+  if (p.basis(c, pu) != Basis::kNotAllowed &&
+      (p.kinds_denied(c, pu) & SubjectKindBit(0)) != 0) {
+    return Reason::kSubjectKindUnknown;
+  }
   switch (p.basis(c, pu)) {
     case Basis::kNotAllowed:
       return Reason::kNotAllowedByPolicy;

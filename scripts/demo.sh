@@ -50,3 +50,7 @@ echo "== health_projection: one measurement record, projected per purpose =="
 echo
 echo "== access_log: audited reads, verification, one subject's history =="
 "$BUILD/examples/access_log"
+
+echo
+echo "== web_analytics: web usage read only with cookie consent; an opt-out takes effect on the next run =="
+"$BUILD/examples/web_analytics"

@@ -42,6 +42,8 @@ absl::string_view ActionName(consentry::AuditAction a) {
       return "request";
     case consentry::AuditAction::kBatch:
       return "batch";
+    case consentry::AuditAction::kAcquire:
+      return "acquire";
   }
   return "unknown";
 }

@@ -41,6 +41,7 @@ enum class AuditAction : std::uint8_t {
   kProvision = 1,  // data given to a recipient
   kRequest = 2,    // a data-subject request's effect
   kBatch = 3,      // one decision over a batch of records (statistics)
+  kAcquire = 4,    // acquiring special-care data (`Guard::Acquire`)
 };
 
 // One decision, as a struct over a string type: `AuditEvent` holds views
@@ -53,7 +54,8 @@ struct BasicAuditEvent {
   AuditAction action = AuditAction::kRead;
   String accessor;
   String subject;
-  // The data category read or given (`kRead`, `kProvision`, `kBatch`).
+  // The data category read, given or acquired (`kRead`, `kProvision`,
+  // `kBatch`, `kAcquire`).
   String category;
   String purpose;
   String policy_version;

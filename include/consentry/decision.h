@@ -63,6 +63,9 @@ enum class Reason : std::uint8_t {
   kOccasionConsentUsed = 42,
   kRequestPending = 43,
   kConsentDataLoss = 44,
+  kSubjectKindNotAllowed = 45,
+  kSubjectKindUnknown = 46,
+  kNoAcquisitionConsent = 47,
   // A single-use per-occasion consent would allow the read, but only
   // `Guard::Authorize` / `Guard::Evaluate` may use it up: `Check`, batch
   // and per-category checks deny with this reason (no grant, no use).
@@ -107,9 +110,10 @@ class Decision {
 
 // The status a denial maps to when a grant is asked for:
 // consent-related denials (no consent, refused, withdrawn, expired, no
-// occasion consent) are `kFailedPrecondition`; a store outage is
-// `kUnavailable`; every other denial is `kPermissionDenied`. The status
-// carries the reason; `ReasonFromStatus` reads it back.
+// occasion consent, no acquisition consent) and a subject whose kind is
+// unknown where the policy restricts kinds are `kFailedPrecondition`; a store
+// outage is `kUnavailable`; every other denial is `kPermissionDenied`. The
+// status carries the reason; `ReasonFromStatus` reads it back.
 CONSENTRY_EXPORT absl::Status DenialStatus(Reason reason,
                                            absl::string_view purpose,
                                            absl::string_view category);

@@ -22,7 +22,9 @@
 // Names are resolved once: `Context` turns (accessor, purpose) into an
 // `AccessContext`, `Category` a category id into a `CategoryRef`, and `Tag`
 // a record's subject, category and purposes-at-collection into
-// `RecordTags`. Each fails with `kNotFound` for an unknown id.
+// `RecordTags`. Each fails with `kNotFound` for an unknown id. Where data
+// is collected, `Acquire` tags it after checking the prior consent that
+// special-care data needs (APPI Art. 20(2)).
 //
 // Example:
 //
@@ -345,13 +347,49 @@ class CONSENTRY_EXPORT Guard {
       absl::string_view record_ref = "",
       absl::optional<absl::Time> collected_at = absl::nullopt) const;
 
+  // Acquires a record at collection: tags it as `Tag` does and, for a
+  // category whose policy names an `acquisition_purpose` (special-care
+  // data, APPI Art. 20(2): `measurement` in the default policy), first
+  // requires the subject's prior consent to that purpose, separate from
+  // consent to any use. The decision is audited, allowed or denied, as an
+  // event with action `kAcquire`, the acquisition purpose as its purpose
+  // and `accessor` (who collects) as its accessor. For any other category
+  // it is `Tag`: no consent look-up, no event. Call it where data is
+  // collected; `Tag` labels records already held (acquisition consent
+  // withdrawn later stops further acquisition, not the use of records
+  // already held, which their own use rules govern).
+  //
+  // The consent counts when the subject's record holds it given (not
+  // refused, withdrawn or expired) for the purpose or a parent of it.
+  // Re-consent requirements do not apply to it.
+  //
+  // Errors: those of `Tag` (`kInvalidArgument` for an empty subject id or
+  // no purpose, `kNotFound` for an unknown category or purpose), and
+  // `kNotFound` for an unknown accessor; `kFailedPrecondition` with reason
+  // `kNoAcquisitionConsent` (the message naming the subject) when the
+  // consent is missing, refused, withdrawn or expired, or the subject has
+  // no consent record at all; `kPermissionDenied` with `kSubjectErased`
+  // for an erased subject; `kUnavailable` on a store or audit outage, or a
+  // stale feed (`kConsentStale`); `kDataLoss` when the subject's stored
+  // record cannot be read. In shadow mode a denial is audited as a shadow
+  // denial and the tags are returned.
+  absl::StatusOr<RecordTags> Acquire(
+      absl::string_view accessor, absl::string_view subject,
+      absl::string_view category,
+      absl::Span<const absl::string_view> collected_for,
+      absl::Span<const absl::string_view> prohibited = {},
+      absl::string_view record_ref = "");
+
   // Decides whether `ctx` may use `subject`'s data of `category`, and
   // audits the decision. Never blocks on the store when the subject's
-  // consent is cached. With `min_revision` (typically the revision a
-  // withdrawal returned, passed along by the service that recorded it), never
-  // decides on consent state older than that store revision: when the
-  // cached state of the subject predates it, the subject is read from the
-  // store first.
+  // consent is cached. Where the policy restricts the category or the
+  // purpose to some subject kinds (policy.h), a subject of another kind is
+  // denied with `kSubjectKindNotAllowed`, and one whose kind is not
+  // recorded (or who has no record) with `kSubjectKindUnknown`. With
+  // `min_revision` (typically the revision a withdrawal returned, passed along
+  // by the service that recorded it), never decides on consent state older than
+  // that store revision: when the cached state of the subject predates it, the
+  // subject is read from the store first.
   //
   // Single-use (one-time) occasion consent: `Check` never uses one up, so it
   // never allows on one either: it denies with `kSingleUseRequiresAuthorize`

@@ -13,6 +13,9 @@
 //
 //   std::string ja =
 //       consentry::PurposeNotice(*policy, consentry::Language::kJa);
+//   std::string staff = consentry::PurposeNotice(
+//       *policy, consentry::Language::kEn,
+//       consentry::v1::SUBJECT_KIND_EMPLOYEE);
 //   std::string news =
 //       consentry::ChangeAnnouncement(diff, *policy, consentry::Language::kEn);
 
@@ -23,15 +26,26 @@
 
 #include "consentry/export.h"
 #include "consentry/policy.h"
+#include "consentry/v1/consent.pb.h"
 #include "consentry/v1/policy.pb.h"
 
 namespace consentry {
 
 enum class Language { kJa, kEn };
 
-// The purposes of use: each catalogue purpose with its description and the
-// data categories it uses on which basis; the rule for purposes outside the
-// catalogue; retention; the contact window.
+// The purposes of use as a subject of `kind` is told them: each catalogue
+// purpose that serves `kind` (policy.h, subject kinds) with its description
+// and the data categories of that kind it uses on which basis; the rule for
+// purposes outside the catalogue; retention; the contact window. A purpose
+// or category the policy restricts to other kinds is left out (customers
+// are not told of `employment`); for `SUBJECT_KIND_UNSPECIFIED` only what
+// the policy does not restrict is listed.
+CONSENTRY_EXPORT std::string PurposeNotice(const CompiledPolicy& policy,
+                                           Language language,
+                                           v1::SubjectKind kind);
+
+// The notice customers are given: `PurposeNotice(policy, language,
+// v1::SUBJECT_KIND_CUSTOMER)`.
 CONSENTRY_EXPORT std::string PurposeNotice(const CompiledPolicy& policy,
                                            Language language);
 

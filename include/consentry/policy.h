@@ -29,6 +29,23 @@
 // A root purpose without children (`support` in the default policy) is as
 // narrow as any leaf and is accepted.
 //
+// Subject kinds (policy §7.3, Scope): a category or a purpose may name the
+// kinds of subject it applies to (`subject_kinds`, e.g. `employee` data and
+// the `employment` purpose only for employees). Validation rejects
+// `SUBJECT_KIND_UNSPECIFIED`, an unknown value, a duplicate, and a child
+// purpose naming a kind its parent does not serve. A purpose serves the
+// kinds it and every ancestor name; a read of category `c` for purpose `p`
+// is open to the kinds both serve (`subject_kinds(c, p)`). A subject whose
+// record states no kind, or who has no record, is of no listed kind: where
+// the policy restricts kinds it is denied (`kSubjectKindUnknown`); where it
+// does not, every kind is served.
+//
+// Acquisition (APPI Art. 20(2)): a special category may name an
+// `acquisition_purpose`, the consent that `Guard::Acquire` requires before
+// a record of it is acquired. Validation rejects it on a category that is
+// not special, an unknown or per-occasion purpose, and a purpose (or an
+// ancestor or descendant of it) that any rule lets use data.
+//
 // Example:
 //
 //   #include "consentry/proto_io.h"  // LoadPolicyFile
@@ -77,6 +94,19 @@ enum class Basis : std::uint8_t {
 
 // Stable name of `b`: "not_allowed", "necessary", "opt_in", "opt_out".
 CONSENTRY_EXPORT absl::string_view BasisName(Basis b);
+
+// A set of subject kinds: bit k stands for `consentry.v1.SubjectKind` k
+// (bit 0 for `SUBJECT_KIND_UNSPECIFIED`).
+using SubjectKindMask = std::uint8_t;
+// Every kind, unspecified included: what an unrestricted category or
+// purpose serves.
+inline constexpr SubjectKindMask kAllSubjectKinds = 0x0F;
+// The bit of kind number `kind`; a number outside the known kinds counts as
+// unspecified.
+constexpr SubjectKindMask SubjectKindBit(int kind) {
+  return static_cast<SubjectKindMask>(1u
+                                      << ((kind >= 1 && kind <= 3) ? kind : 0));
+}
 
 // A validated, compiled policy. Immutable; safe to share between threads.
 // Created only by `Compile`, always owned by a `shared_ptr<const>`.
@@ -161,6 +191,36 @@ class CONSENTRY_EXPORT CompiledPolicy {
   absl::Duration retention(CategoryIndex c, PurposeIndex p) const {
     return retention_[static_cast<std::size_t>(c) * kMaxPurposes + p];
   }
+  // The subject kinds category `c` may hold data of; `kAllSubjectKinds`
+  // when the policy does not restrict it.
+  SubjectKindMask category_subject_kinds(CategoryIndex c) const {
+    return category_kinds_[c];
+  }
+  // The subject kinds purpose `p` may serve: those it and each ancestor
+  // name; `kAllSubjectKinds` when none of them restricts.
+  SubjectKindMask purpose_subject_kinds(PurposeIndex p) const {
+    return purpose_kinds_[p];
+  }
+  // The kinds whose data of `c` may be read for `p`.
+  SubjectKindMask subject_kinds(CategoryIndex c, PurposeIndex p) const {
+    return static_cast<SubjectKindMask>(category_kinds_[c] & purpose_kinds_[p]);
+  }
+  // The complement of `subject_kinds(c, p)` among the four kinds: the kinds
+  // a read of `c` for `p` is denied for. Precompiled, for the check path.
+  SubjectKindMask kinds_denied(CategoryIndex c, PurposeIndex p) const {
+    return kinds_denied_[static_cast<std::size_t>(c) * kMaxPurposes + p];
+  }
+  // True when data of `c` may be read for `p` for a subject of kind number
+  // `kind` (`consentry.v1.SubjectKind`).
+  bool ServesSubjectKind(CategoryIndex c, PurposeIndex p, int kind) const {
+    return (subject_kinds(c, p) & SubjectKindBit(kind)) != 0;
+  }
+  // The purpose whose prior consent acquiring a record of `c` needs, or -1
+  // when acquiring `c` needs none.
+  int acquisition_purpose(CategoryIndex c) const {
+    return acquisition_purpose_[c];
+  }
+
   // Smallest cohort (distinct subjects) an aggregate may report.
   int min_cohort_size() const { return min_cohort_size_; }
   // True when category `c` has any retention limit.
@@ -194,6 +254,10 @@ class CONSENTRY_EXPORT CompiledPolicy {
   int min_cohort_size_ = 10;
   std::vector<absl::Duration> retention_;  // kMaxCategories x kMaxPurposes
   std::array<bool, kMaxCategories> has_retention_{};
+  std::array<SubjectKindMask, kMaxCategories> category_kinds_{};
+  std::array<SubjectKindMask, kMaxPurposes> purpose_kinds_{};
+  std::vector<SubjectKindMask> kinds_denied_;  // kMaxCategories x kMaxPurposes
+  std::array<int, kMaxCategories> acquisition_purpose_{};
 };
 
 }  // namespace consentry

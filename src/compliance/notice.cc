@@ -54,6 +54,11 @@ std::string When(const google::protobuf::Timestamp& t) {
 }  // namespace
 
 std::string PurposeNotice(const CompiledPolicy& policy, Language l) {
+  return PurposeNotice(policy, l, v1::SUBJECT_KIND_CUSTOMER);
+}
+
+std::string PurposeNotice(const CompiledPolicy& policy, Language l,
+                          v1::SubjectKind kind) {
   const v1::Policy& p = policy.proto();
   std::string out;
   absl::StrAppend(&out, "# ",
@@ -78,6 +83,8 @@ std::string PurposeNotice(const CompiledPolicy& policy, Language l) {
     if (pur.per_occasion()) continue;
     absl::StatusOr<PurposeIndex> idx = policy.FindPurpose(pur.id());
     if (!idx.ok()) continue;
+    // A purpose for other kinds of subject is not theirs to be told of.
+    if (!(policy.purpose_subject_kinds(*idx) & SubjectKindBit(kind))) continue;
     // List the leaves and childless roots; parents group their children.
     bool has_child = false;
     for (const v1::Purpose& other : p.purposes()) {
@@ -88,6 +95,10 @@ std::string PurposeNotice(const CompiledPolicy& policy, Language l) {
     for (int c = 0; c < policy.category_count(); ++c) {
       const Basis b = policy.basis(static_cast<CategoryIndex>(c), *idx);
       if (b == Basis::kNotAllowed) continue;
+      if (!policy.ServesSubjectKind(static_cast<CategoryIndex>(c), *idx,
+                                    kind)) {
+        continue;
+      }
       const v1::DataCategory& cat = p.categories(c);
       std::string use = absl::StrCat(Text(cat.name(), l), Ja(l) ? "（" : " (",
                                      BasisText(b, l), Ja(l) ? "）" : ")");

@@ -118,6 +118,8 @@ v1::PurposeNotice BuildPurposeNotice(const CompiledPolicy& policy,
       const auto ci = static_cast<CategoryIndex>(c);
       const Basis basis = policy.basis(ci, p);
       if (basis == Basis::kNotAllowed) continue;
+      // Only what serves the subject's kind (policy §7.3).
+      if (!policy.ServesSubjectKind(ci, p, record.subject_kind())) continue;
       v1::CategoryUse* cu = use.add_categories();
       cu->set_category(std::string(policy.category_id(ci)));
       if (auto it = categories.find(cu->category()); it != categories.end()) {

@@ -24,7 +24,8 @@ absl::Time FromProtoTime(const google::protobuf::Timestamp& t);
 // The purposes of use the policy catalogues (leaf purposes that may use at
 // least one category; per-occasion purposes only when the record holds a
 // consent entry for them), the categories and basis of each, and the
-// person's consent state and suspension for each.
+// person's consent state and suspension for each. Only what serves the
+// record's subject kind is listed (`CompiledPolicy::ServesSubjectKind`).
 v1::PurposeNotice BuildPurposeNotice(const CompiledPolicy& policy,
                                      const v1::ConsentRecord& record,
                                      absl::Time now);

@@ -55,6 +55,9 @@ CONSENTRY_SAME_NUMBER(kRequestPending, REASON_REQUEST_PENDING);
 CONSENTRY_SAME_NUMBER(kConsentDataLoss, REASON_CONSENT_DATA_LOSS);
 CONSENTRY_SAME_NUMBER(kSingleUseRequiresAuthorize,
                       REASON_SINGLE_USE_REQUIRES_AUTHORIZE);
+CONSENTRY_SAME_NUMBER(kSubjectKindNotAllowed, REASON_SUBJECT_KIND_NOT_ALLOWED);
+CONSENTRY_SAME_NUMBER(kSubjectKindUnknown, REASON_SUBJECT_KIND_UNKNOWN);
+CONSENTRY_SAME_NUMBER(kNoAcquisitionConsent, REASON_NO_ACQUISITION_CONSENT);
 #undef CONSENTRY_SAME_NUMBER
 
 }  // namespace
@@ -123,6 +126,12 @@ absl::string_view ReasonName(Reason r) {
       return "consent_data_loss";
     case Reason::kSingleUseRequiresAuthorize:
       return "single_use_requires_authorize";
+    case Reason::kSubjectKindNotAllowed:
+      return "subject_kind_not_allowed";
+    case Reason::kSubjectKindUnknown:
+      return "subject_kind_unknown";
+    case Reason::kNoAcquisitionConsent:
+      return "no_acquisition_consent";
   }
   return "unknown";
 }
@@ -193,6 +202,14 @@ absl::string_view ReasonDescription(Reason r) {
     case Reason::kSingleUseRequiresAuthorize:
       return "the one-time consent for this occasion is used only through "
              "Authorize, which uses it up";
+    case Reason::kSubjectKindNotAllowed:
+      return "the policy restricts this data or purpose to other kinds of "
+             "subject";
+    case Reason::kSubjectKindUnknown:
+      return "the policy restricts this data or purpose to some kinds of "
+             "subject and the subject's kind is not recorded";
+    case Reason::kNoAcquisitionConsent:
+      return "special-care data: no prior consent to its acquisition";
   }
   return "unknown reason";
 }
@@ -214,6 +231,8 @@ absl::Status DenialStatus(Reason reason, absl::string_view purpose,
     case Reason::kConsentPredatesMaterialChange:
     case Reason::kOccasionConsentUsed:
     case Reason::kSingleUseRequiresAuthorize:
+    case Reason::kSubjectKindUnknown:
+    case Reason::kNoAcquisitionConsent:
       s = absl::FailedPreconditionError(msg);
       break;
     case Reason::kStoreUnavailable:

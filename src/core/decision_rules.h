@@ -32,6 +32,9 @@ struct RuleInputs {
   Reason tag_reason = Reason::kUnspecified;
   bool retention_expired = false;
   bool feed_stale = false;
+  // The subject kinds the policy denies this (category, purpose) for
+  // (`CompiledPolicy::kinds_denied`; 0 when it restricts none).
+  SubjectKindMask kinds_denied = 0;
 
   // The subject's compiled consent state (restrictions included); null
   // until it is looked up.
@@ -64,16 +67,23 @@ ABSL_ATTRIBUTE_ALWAYS_INLINE inline Reason ReadRules(const RuleInputs& in) {
   return Reason::kUnspecified;
 }
 
-// The rules about the subject, in the legal precedence: erased,
-// suspended, necessary, withdrawn, refused, opt-out, occasion, consent and
-// re-consent, expired, specific consent, none.
-// REQUIRES: `in.subject` is set and `ReadRules(in)` is `kUnspecified`.
+// The rules about the subject, in the legal precedence: erased, subject
+// kind, suspended, necessary, withdrawn, refused, opt-out, occasion, consent
+// and re-consent, expired, specific consent, none. REQUIRES: `in.subject` is
+// set and `ReadRules(in)` is `kUnspecified`.
 ABSL_ATTRIBUTE_ALWAYS_INLINE inline Reason SubjectRules(const RuleInputs& in) {
   const SubjectProfile* s = in.subject;
   const std::uint64_t bit = std::uint64_t{1} << in.purpose;
   if (s->flags & SubjectProfile::kErased) {
     return (s->flags & SubjectProfile::kDataLoss) ? Reason::kConsentDataLoss
                                                   : Reason::kSubjectErased;
+  }
+  // The data or purpose is not for this kind of subject (policy §7.3): one
+  // bit test of the subject's kind bit against the precompiled mask.
+  if ((s->flags >> SubjectProfile::kKindShift) & in.kinds_denied) {
+    return (s->flags & SubjectProfile::kKindUnspecified)
+               ? Reason::kSubjectKindUnknown
+               : Reason::kSubjectKindNotAllowed;
   }
   if ((s->flags & SubjectProfile::kSuspendAll) || (s->suspended & bit)) {
     return Reason::kUseSuspended;

@@ -349,6 +349,13 @@ struct Guard::Impl {
                              absl::string_view category,
                              absl::string_view record_ref, AuditEvent* e);
 
+  // `Guard::Acquire` for a category with an acquisition purpose: `ctx`
+  // names the collector and that purpose.
+  absl::StatusOr<RecordTags> Acquire(const AccessContext& ctx, RecordTags tags);
+  // The reason an acquisition by `decider` of `subject`'s data gets.
+  Reason AcquisitionReason(Decider& decider, absl::string_view subject,
+                           Revision* revision);
+
   // See `internal::CheckCategories` (src/core/guard_impl.h).
   absl::Status CheckCategories(const AccessContext& ctx,
                                absl::string_view subject,
@@ -701,6 +708,7 @@ struct Guard::Impl::Decider {
       const Target& target, CategoryIndex category) {
     internal::RuleInputs in;
     in.basis = p.basis(category, purpose);
+    in.kinds_denied = p.kinds_denied(category, purpose);
     in.accessor_permitted = p.declarable_by(accessor).Contains(purpose);
     in.purpose = purpose;
     if (target.tags != nullptr) {
@@ -1041,6 +1049,103 @@ Reason Guard::Impl::ConsumeOccasionConsent(absl::string_view subject,
     }
   }
   return Reason::kStoreUnavailable;
+}
+
+absl::StatusOr<RecordTags> Guard::Acquire(
+    absl::string_view accessor, absl::string_view subject,
+    absl::string_view category,
+    absl::Span<const absl::string_view> collected_for,
+    absl::Span<const absl::string_view> prohibited,
+    absl::string_view record_ref) {
+  absl::StatusOr<RecordTags> tags =
+      Tag(subject, category, collected_for, prohibited, record_ref);
+  if (!tags.ok()) return tags.status();
+  const CompiledPolicy& p = *tags->policy_;
+  absl::StatusOr<AccessorIndex> a = p.FindAccessor(accessor);
+  if (!a.ok()) return a.status();
+  const int purpose = p.acquisition_purpose(tags->category_);
+  if (purpose < 0) return tags;  // acquiring this category needs no consent
+  // Made before `tags` is moved: it shares the tags' policy.
+  AccessContext ctx(tags->policy_, *a, static_cast<PurposeIndex>(purpose), "");
+  return impl_->Acquire(ctx, *std::move(tags));
+}
+
+Reason Guard::Impl::AcquisitionReason(Decider& decider,
+                                      absl::string_view subject,
+                                      Revision* revision) {
+  *revision = 0;
+  // After a policy switch, a purpose the enforced policy lacks.
+  if (decider.context_reason != Reason::kUnspecified) {
+    return decider.context_reason;
+  }
+  // The cache may miss a withdrawal.
+  if (FeedStale()) return Reason::kConsentStale;
+  const bool ok = decider.LookUp(subject, 0);
+  *revision = decider.revision;
+  if (!ok) return decider.lookup_failure;
+  const SubjectProfile* s = decider.state;
+  if (s->flags & SubjectProfile::kErased) {
+    return (s->flags & SubjectProfile::kDataLoss) ? Reason::kConsentDataLoss
+                                                  : Reason::kSubjectErased;
+  }
+  const std::uint64_t bit = std::uint64_t{1} << decider.purpose;
+  // Withdrawn or refused (for the purpose or a parent) outranks a consent
+  // given to a child, as for reads.
+  if ((s->withdrawn | s->refused) & bit) return Reason::kNoAcquisitionConsent;
+  return (s->given & bit) ? Reason::kAllowedConsent
+                          : Reason::kNoAcquisitionConsent;
+}
+
+absl::StatusOr<RecordTags> Guard::Impl::Acquire(const AccessContext& ctx,
+                                                RecordTags tags) {
+  Decider decider(*this, ctx);
+  Revision revision = 0;
+  const Reason reason = AcquisitionReason(decider, tags.subject(), &revision);
+  const Decision decision(reason, revision, shadow);
+  const std::string purpose(ctx.purpose());
+  if (audit != nullptr) {
+    AuditEvent e;
+    e.time_unix_nanos = decider.now_ns();
+    e.action = AuditAction::kAcquire;
+    e.accessor = ctx.accessor();
+    e.subject = tags.subject();
+    e.category = tags.category();
+    e.purpose = purpose;
+    e.policy_version = decider.p.version();
+    e.record_ref = tags.record_ref();
+    e.reason = reason;
+    e.revision = revision;
+    e.shadow = decision.shadow_denial();
+    const absl::Status recorded = audit->Record(e);
+    if (!recorded.ok()) {
+      return DenialStatus(absl::IsResourceExhausted(recorded)
+                              ? Reason::kAuditOverloaded
+                              : Reason::kAuditUnavailable,
+                          purpose, tags.category());
+    }
+  }
+  if (decision.allowed()) return tags;
+  if (reason == Reason::kStoreUnavailable) {
+    return DenialStatus(reason, purpose, tags.category());
+  }
+  if (reason == Reason::kConsentDataLoss) {
+    return DataLossDenial(ctx, tags.subject(), revision, tags.category());
+  }
+  if (decision.shadow_denial()) {
+    internal::MutexLock lock(&shadow_mu);
+    ++shadow_counts[std::make_tuple(std::string(ctx.accessor()), purpose,
+                                    std::string(tags.category()), reason)];
+    return tags;
+  }
+  const absl::Status denial = DenialStatus(reason, purpose, tags.category());
+  absl::Status s(denial.code(),
+                 absl::StrCat("Acquire: subject '", tags.subject(), "'",
+                              revision == 0 ? " (no consent record)" : "", ": ",
+                              denial.message()));
+  denial.ForEachPayload([&s](absl::string_view url, const absl::Cord& payload) {
+    s.SetPayload(url, payload);
+  });
+  return s;
 }
 
 absl::StatusOr<Decision> Guard::Check(const AccessContext& ctx,

@@ -650,6 +650,134 @@ void PolicyCompiler::Statistics() {
   }
 }
 
+// The kinds listed at `path` (a `subject_kinds` field) as a mask;
+// `kAllSubjectKinds` when none is listed. Adds an error for an unspecified,
+// unknown or duplicate kind.
+SubjectKindMask KindsOf(const google::protobuf::RepeatedField<int>& kinds,
+                        const std::string& path, Errors& errors) {
+  if (kinds.empty()) return kAllSubjectKinds;
+  SubjectKindMask mask = 0;
+  for (int j = 0; j < kinds.size(); ++j) {
+    const int k = kinds.Get(j);
+    const std::string at = absl::StrCat(path, "[", j, "]");
+    if (k < v1::SUBJECT_KIND_CUSTOMER || k > v1::SUBJECT_KIND_EMPLOYEE) {
+      errors.Add(absl::StrCat(
+          at, ": ",
+          v1::SubjectKind_IsValid(k) ? std::string(v1::SubjectKind_Name(
+                                           static_cast<v1::SubjectKind>(k)))
+                                     : std::to_string(k),
+          " is not a subject kind a policy may name (customer, business "
+          "partner staff or employee)"));
+      continue;
+    }
+    if (mask & SubjectKindBit(k)) {
+      errors.Add(
+          absl::StrCat(at, ": duplicate subject kind ",
+                       v1::SubjectKind_Name(static_cast<v1::SubjectKind>(k))));
+      continue;
+    }
+    mask = static_cast<SubjectKindMask>(mask | SubjectKindBit(k));
+  }
+  return mask;
+}
+
+// The tables subject kinds and acquisition compile into.
+struct KindTables {
+  std::array<SubjectKindMask, kMaxCategories>& category_kinds;
+  std::array<SubjectKindMask, kMaxPurposes>& purpose_kinds;
+  std::vector<SubjectKindMask>& kinds_denied;
+  std::array<int, kMaxCategories>& acquisition_purpose;
+};
+
+// Subject kinds (policy §7.3, Scope) and acquisition purposes (APPI Art.
+// 20(2)). REQUIRES: purposes, hierarchy, categories and the basis table
+// compiled without errors.
+void CompileKindsAndAcquisition(const v1::Policy& policy,
+                                const CompiledPolicy& compiled,
+                                const KindTables& t, Errors& errors) {
+  // Purposes: each serves the kinds it and every ancestor name (a parent
+  // may be listed after its child, so the walk is over the closure).
+  std::array<SubjectKindMask, kMaxPurposes> own{};
+  own.fill(kAllSubjectKinds);
+  for (int i = 0; i < policy.purposes_size(); ++i) {
+    const v1::Purpose& pur = policy.purposes(i);
+    const std::string path =
+        absl::StrCat("policy.purposes[", i, "].subject_kinds");
+    const SubjectKindMask m = KindsOf(pur.subject_kinds(), path, errors);
+    absl::StatusOr<PurposeIndex> p = compiled.FindPurpose(pur.id());
+    if (p.ok()) own[*p] = m;
+  }
+  for (int p = 0; p < compiled.purpose_count(); ++p) {
+    SubjectKindMask m = kAllSubjectKinds;
+    compiled.ancestors(static_cast<PurposeIndex>(p))
+        .ForEach([&](PurposeIndex a) {
+          m = static_cast<SubjectKindMask>(m & own[a]);
+        });
+    t.purpose_kinds[static_cast<std::size_t>(p)] = m;
+  }
+  for (int i = 0; i < policy.purposes_size(); ++i) {
+    const v1::Purpose& pur = policy.purposes(i);
+    absl::StatusOr<PurposeIndex> p = compiled.FindPurpose(pur.id());
+    if (!p.ok() || compiled.parent(*p) < 0) continue;
+    const auto parent = static_cast<PurposeIndex>(compiled.parent(*p));
+    const SubjectKindMask extra = static_cast<SubjectKindMask>(
+        own[*p] & ~t.purpose_kinds[parent] & kAllSubjectKinds);
+    if (own[*p] != kAllSubjectKinds && extra != 0) {
+      errors.Add(absl::StrCat("policy.purposes[", i,
+                              "].subject_kinds: purpose '", pur.id(),
+                              "' names a subject kind its parent '",
+                              compiled.purpose_id(parent), "' does not serve"));
+    }
+  }
+  t.acquisition_purpose.fill(-1);
+  t.kinds_denied.assign(static_cast<std::size_t>(kMaxCategories) * kMaxPurposes,
+                        0);
+  for (int c = 0; c < policy.categories_size(); ++c) {
+    const v1::DataCategory& cat = policy.categories(c);
+    const std::string path = absl::StrCat("policy.categories[", c, "]");
+    t.category_kinds[static_cast<std::size_t>(c)] = KindsOf(
+        cat.subject_kinds(), absl::StrCat(path, ".subject_kinds"), errors);
+    for (int p = 0; p < compiled.purpose_count(); ++p) {
+      t.kinds_denied[Slot(c, p)] = static_cast<SubjectKindMask>(
+          ~(t.category_kinds[static_cast<std::size_t>(c)] &
+            t.purpose_kinds[static_cast<std::size_t>(p)]) &
+          kAllSubjectKinds);
+    }
+    if (cat.acquisition_purpose().empty()) continue;
+    const std::string apath = absl::StrCat(path, ".acquisition_purpose");
+    absl::StatusOr<PurposeIndex> a =
+        compiled.FindPurpose(cat.acquisition_purpose());
+    if (!cat.special()) {
+      errors.Add(absl::StrCat(apath, ": category '", cat.id(),
+                              "' is not special; only special categories "
+                              "need consent to their acquisition"));
+    } else if (!a.ok()) {
+      errors.Add(absl::StrCat(apath, ": unknown purpose '",
+                              cat.acquisition_purpose(), "'"));
+    } else if (compiled.per_occasion().Contains(*a)) {
+      errors.Add(absl::StrCat(apath, ": purpose '", cat.acquisition_purpose(),
+                              "' is per-occasion; acquisition consent is "
+                              "given in advance, not per occasion"));
+    } else {
+      const PurposeSet related =
+          compiled.ancestors(*a) | compiled.descendants(*a);
+      bool used = false;
+      for (int u = 0; u < compiled.category_count() && !used; ++u) {
+        used = compiled.allowed_for(static_cast<CategoryIndex>(u))
+                   .Intersects(related);
+      }
+      if (used) {
+        errors.Add(absl::StrCat(
+            apath, ": purpose '", cat.acquisition_purpose(),
+            "' (or a purpose above or below it) is used to read data by a "
+            "rule; an acquisition purpose only records consent"));
+      } else {
+        t.acquisition_purpose[static_cast<std::size_t>(c)] = *a;
+      }
+    }
+  }
+}
+
 }  // namespace
 
 absl::StatusOr<std::shared_ptr<const CompiledPolicy>> CompiledPolicy::Compile(
@@ -683,6 +811,12 @@ absl::StatusOr<std::shared_ptr<const CompiledPolicy>> CompiledPolicy::Compile(
   c.Reconsent();
   c.Retention();
   c.Statistics();
+  if (!errors.empty()) return errors.ToStatus(policy.version());
+  CompileKindsAndAcquisition(
+      policy, *out,
+      KindTables{out->category_kinds_, out->purpose_kinds_, out->kinds_denied_,
+                 out->acquisition_purpose_},
+      errors);
   if (!errors.empty()) return errors.ToStatus(policy.version());
 
   out->version_ = policy.version();

@@ -21,12 +21,15 @@ SubjectState CompileSubjectState(const CompiledPolicy& policy,
                                  absl::Time now) {
   SubjectState s;
   s.revision = record.revision();
+  // The kind, as one bit beside the flags (see `SubjectProfile::kKindShift`).
+  s.profile.flags = std::uint64_t{SubjectKindBit(record.subject_kind())}
+                    << SubjectProfile::kKindShift;
   if (!record.data_loss().empty()) {
     // The store could not read the subject's record: nothing is known, so
     // everything denies (kErased makes even necessary purposes deny; the
     // check reports kConsentDataLoss).
     s.profile.flags = SubjectProfile::kErased | SubjectProfile::kDataLoss;
-    return s;
+    return s;  // the kind of an unreadable record is unknown
   }
   const std::int64_t now_ns = absl::ToUnixNanos(now);
   PurposeSet given, given_direct, refused, withdrawn, expired, suspended;

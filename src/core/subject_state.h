@@ -49,7 +49,13 @@ struct SubjectProfile {
     // The stored record is unreadable (set together with kErased, so that
     // the check's common path tests one bit).
     kDataLoss = 1u << 4,
+    // The subject's kind, one-hot: bit `kKindShift + k` for
+    // `consentry.v1.SubjectKind` k (a kind the record does not state, or
+    // states as an unknown number, is unspecified). A check tests it
+    // against `CompiledPolicy::kinds_denied`, a mask of the same layout.
+    kKindUnspecified = 1u << 8,
   };
+  static constexpr int kKindShift = 8;
 
   // Purposes given consent, closed downwards (consent to a parent covers
   // its children).

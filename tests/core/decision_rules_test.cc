@@ -36,6 +36,8 @@ struct RuleCase {
   Reason occasion = Reason::kNoOccasionConsent;
   bool specific_consent = false;
   int min_consent_ordinal = 0;
+  // The kinds the policy denies the read for.
+  SubjectKindMask kinds_denied = 0;
   Reason expected;
 };
 
@@ -58,6 +60,7 @@ TEST_P(DecisionRulesTest, DecidesTheReasonOfTheFirstRuleThatApplies) {
   in.occasion = c.occasion;
   in.specific_consent = c.specific_consent;
   in.min_consent_ordinal = c.min_consent_ordinal;
+  in.kinds_denied = c.kinds_denied;
   EXPECT_EQ(DecideRules(in), c.expected)
       << ReasonName(DecideRules(in)) << " instead of "
       << ReasonName(c.expected);
@@ -67,6 +70,14 @@ constexpr std::uint64_t kErased = SubjectProfile::kErased;
 constexpr std::uint64_t kDataLoss = SubjectProfile::kDataLoss;
 constexpr std::uint64_t kSuspendAll = SubjectProfile::kSuspendAll;
 constexpr std::uint64_t kOccasions = SubjectProfile::kHasOccasionConsent;
+// Subject kinds (v1::SubjectKind numbers) as the profile's kind bit.
+constexpr std::uint64_t kCustomer = std::uint64_t{SubjectKindBit(1)}
+                                    << SubjectProfile::kKindShift;
+constexpr std::uint64_t kEmployee = std::uint64_t{SubjectKindBit(3)}
+                                    << SubjectProfile::kKindShift;
+// A (category, purpose) only for employees.
+constexpr SubjectKindMask kNotEmployee =
+    static_cast<SubjectKindMask>(kAllSubjectKinds & ~SubjectKindBit(3));
 
 std::vector<RuleCase> Rows() {
   using R = Reason;
@@ -128,6 +139,30 @@ std::vector<RuleCase> Rows() {
        .basis = Basis::kNecessary,
        .subject = {.flags = kErased | kDataLoss},
        .expected = R::kConsentDataLoss});
+  row({.name = "ErasedBeatsTheSubjectKind",
+       .basis = Basis::kNecessary,
+       .subject = {.flags = kErased | kCustomer},
+       .kinds_denied = kNotEmployee,
+       .expected = R::kSubjectErased});
+  row({.name = "WrongSubjectKindBeatsSuspendedAndNecessary",
+       .basis = Basis::kNecessary,
+       .subject = {.suspended = kBit, .flags = kCustomer},
+       .kinds_denied = kNotEmployee,
+       .expected = R::kSubjectKindNotAllowed});
+  row({.name = "UnrecordedSubjectKindFailsClosed",
+       .basis = Basis::kNecessary,
+       .subject = {.flags = SubjectProfile::kKindUnspecified},
+       .kinds_denied = kNotEmployee,
+       .expected = R::kSubjectKindUnknown});
+  row({.name = "SubjectOfAnAllowedKindReadsOn",
+       .basis = Basis::kNecessary,
+       .subject = {.flags = kEmployee},
+       .kinds_denied = kNotEmployee,
+       .expected = R::kAllowedNecessary});
+  row({.name = "WrongSubjectKindBeatsConsent",
+       .subject = {.given = kBit, .given_direct = kBit, .flags = kCustomer},
+       .kinds_denied = kNotEmployee,
+       .expected = R::kSubjectKindNotAllowed});
   row({.name = "SuspendedPurposeBeatsNecessary",
        .basis = Basis::kNecessary,
        .subject = {.suspended = kBit},

@@ -53,5 +53,25 @@ TEST(SubjectStateTest, FarFutureExpiryNeverExpiresAndFarPastHasExpired) {
   EXPECT_FALSE(PurposeSet::FromBits(s.profile.given).Contains(statistics));
 }
 
+// The kind is one bit beside the flags; an unstated or unknown kind is the
+// unspecified bit (fail closed where the policy restricts kinds).
+TEST(SubjectStateTest, SubjectKindCompilesToOneKindBit) {
+  std::shared_ptr<const CompiledPolicy> policy = testing::DefaultPolicy();
+  ASSERT_NE(policy, nullptr);
+  const auto kind_bits = [&](int kind) {
+    v1::ConsentRecord r;
+    r.set_subject_id("s");
+    r.set_subject_kind(static_cast<v1::SubjectKind>(kind));
+    const SubjectState s = CompileSubjectState(*policy, r, absl::UnixEpoch());
+    return (s.profile.flags >> SubjectProfile::kKindShift) & 0xFF;
+  };
+  EXPECT_EQ(kind_bits(v1::SUBJECT_KIND_UNSPECIFIED), 1u);
+  EXPECT_EQ(kind_bits(v1::SUBJECT_KIND_CUSTOMER), 2u);
+  EXPECT_EQ(kind_bits(v1::SUBJECT_KIND_BUSINESS_PARTNER_STAFF), 4u);
+  EXPECT_EQ(kind_bits(v1::SUBJECT_KIND_EMPLOYEE), 8u);
+  EXPECT_EQ(kind_bits(99), 1u);
+  EXPECT_EQ(kind_bits(-5), 1u);
+}
+
 }  // namespace
 }  // namespace consentry::internal
