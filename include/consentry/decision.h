@@ -63,6 +63,7 @@ enum class Reason : std::uint8_t {
   kOccasionConsentUsed = 42,
   kRequestPending = 43,
   kConsentDataLoss = 44,
+  kRecipientMonitoringFailed = 50,
 };
 
 // True for the reasons that allow.

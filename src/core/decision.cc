@@ -53,6 +53,8 @@ CONSENTRY_SAME_NUMBER(kRetentionExpired, REASON_RETENTION_EXPIRED);
 CONSENTRY_SAME_NUMBER(kOccasionConsentUsed, REASON_OCCASION_CONSENT_USED);
 CONSENTRY_SAME_NUMBER(kRequestPending, REASON_REQUEST_PENDING);
 CONSENTRY_SAME_NUMBER(kConsentDataLoss, REASON_CONSENT_DATA_LOSS);
+CONSENTRY_SAME_NUMBER(kRecipientMonitoringFailed,
+                      REASON_RECIPIENT_MONITORING_FAILED);
 #undef CONSENTRY_SAME_NUMBER
 
 }  // namespace
@@ -119,6 +121,8 @@ absl::string_view ReasonName(Reason r) {
       return "request_pending";
     case Reason::kConsentDataLoss:
       return "consent_data_loss";
+    case Reason::kRecipientMonitoringFailed:
+      return "recipient_monitoring_failed";
   }
   return "unknown";
 }
@@ -186,6 +190,9 @@ absl::string_view ReasonDescription(Reason r) {
       return "a data-subject request blocks this use while it is processed";
     case Reason::kConsentDataLoss:
       return "the subject's stored consent record cannot be read";
+    case Reason::kRecipientMonitoringFailed:
+      return "the latest monitoring of the recipient or a sub-contractor "
+             "failed";
   }
   return "unknown reason";
 }
