@@ -29,7 +29,9 @@
 //     `as_of + horizon`, earliest first, with `overdue` exactly when due at
 //     or before `as_of`, and agrees with `StatusAt`;
 //   * `ProvisionDesk::Provide` refuses every record for a recipient that is not
-//     vetted or is overdue, or for a purpose it does not serve; otherwise
+//     vetted, failed its latest monitoring or is overdue, or one of whose
+//     sub-contractors (down the chain) is, or for a purpose it does not
+//     serve; otherwise
 //     each record's reason is the first failing step of the documented
 //     order (the read check, a stop of third-party provision, provision
 //     consent, specific consent for secrecy of communications), recomputed
@@ -88,9 +90,21 @@ absl::Duration DurationOf(const google::protobuf::Duration& d) {
   return absl::Seconds(d.seconds()) + absl::Nanoseconds(d.nanos());
 }
 
-// When `r` falls due for monitoring, from the header's words: the last
-// monitoring (or the vetting, if never monitored) plus the interval; never
-// without a positive interval.
+// The monitoring result that counts: the latest by time, the later listed
+// on a tie.
+const v1::MonitoringResult* Latest(const v1::Recipient& r) {
+  const v1::MonitoringResult* latest = nullptr;
+  for (const v1::MonitoringResult& m : r.monitoring_results()) {
+    if (latest == nullptr || TimeOf(m.time()) >= TimeOf(latest->time())) {
+      latest = &m;
+    }
+  }
+  return latest;
+}
+
+// When `r` falls due for monitoring, from the header's words: the later of
+// the last monitoring and the latest result (or the vetting, if never
+// monitored) plus the interval; never without a positive interval.
 absl::Time Due(const v1::Recipient& r) {
   if (!r.has_monitoring_interval() ||
       DurationOf(r.monitoring_interval()) <= absl::ZeroDuration()) {
@@ -102,6 +116,11 @@ absl::Time Due(const v1::Recipient& r) {
   } else if (r.has_vetted_time()) {
     base = TimeOf(r.vetted_time());
   }
+  if (const v1::MonitoringResult* m = Latest(r);
+      m != nullptr && (!r.has_last_monitored_time() ||
+                       TimeOf(m->time()) > TimeOf(r.last_monitored_time()))) {
+    base = TimeOf(m->time());
+  }
   return base + DurationOf(r.monitoring_interval());
 }
 
@@ -112,7 +131,34 @@ Reason Status(const v1::Recipient& r, absl::Time now) {
       r.has_vetted_time() && TimeOf(r.vetted_time()) <= now &&
       !(r.has_vetting_expiry() && TimeOf(r.vetting_expiry()) <= now);
   if (!vetted) return Reason::kRecipientNotVetted;
+  if (const v1::MonitoringResult* m = Latest(r);
+      m != nullptr && m->outcome() == v1::MONITORING_OUTCOME_FAILED &&
+      TimeOf(m->time()) <= now) {
+    return Reason::kRecipientMonitoringFailed;
+  }
   if (Due(r) <= now) return Reason::kRecipientMonitoringOverdue;
+  return Reason::kUnspecified;
+}
+
+// `Status` over the entrustment chain, recursively, depth first in the
+// order listed; a sub-contractor without a registry entry is not vetted.
+Reason ChainStatus(const v1::RecipientRegistry& reg, const v1::Recipient& r,
+                   absl::Time now, std::set<std::string>& seen) {
+  if (!seen.insert(r.id()).second) return Reason::kUnspecified;
+  if (Reason st = Status(r, now); st != Reason::kUnspecified) return st;
+  for (const v1::SubContractor& sub : r.contract().subcontractors()) {
+    const v1::Recipient* next = nullptr;
+    for (const v1::Recipient& x : reg.recipients()) {
+      if (!sub.recipient_id().empty() && x.id() == sub.recipient_id()) {
+        next = &x;
+      }
+    }
+    if (next == nullptr) return Reason::kRecipientNotVetted;
+    if (Reason st = ChainStatus(reg, *next, now, seen);
+        st != Reason::kUnspecified) {
+      return st;
+    }
+  }
   return Reason::kUnspecified;
 }
 
@@ -558,7 +604,9 @@ class Harness {
     }
 
     // The expected reason of each record, step by step.
-    const Reason recipient_reason = Status(r, now);
+    std::set<std::string> seen;
+    const Reason recipient_reason =
+        ChainStatus(registry.proto(), r, now, seen);
     bool serves = false;
     for (const std::string& a : SelfAndAncestors(purpose)) {
       for (const std::string& p : r.purposes()) serves = serves || p == a;

@@ -140,8 +140,9 @@ class CONSENTRY_EXPORT RecipientRegistry {
 
   // `StatusAt` over the entrustment chain: `r` itself, then each of its
   // sub-contractors (`contract.subcontractors[].recipient_id`, registry
-  // entries vetted and monitored as contractors), theirs, and so on. The
-  // first reason that refuses is returned, and `*blocking` (when not null)
+  // entries vetted and monitored as contractors), theirs, and so on, depth
+  // first in the order listed. The first reason that refuses in that order
+  // is returned, and `*blocking` (when not null)
   // set to the id of the recipient it concerns. A sub-contractor without a
   // `recipient_id` has no vetting record: `kRecipientNotVetted`, `*blocking`
   // its name. `ProvisionDesk::Provide` refuses on this.

@@ -460,26 +460,36 @@ Reason RecipientRegistry::StatusAt(const v1::Recipient& r, absl::Time now) {
 Reason RecipientRegistry::ChainStatusAt(const v1::Recipient& r,
                                         absl::Time now,
                                         std::string* blocking) const {
-  std::vector<const v1::Recipient*> stack{&r};
+  // Depth-first in the order listed (children pushed in reverse, popped in
+  // order). An entry is a registry recipient, or a sub-contractor named
+  // without one (no vetting and monitoring record).
+  struct Entry {
+    const v1::Recipient* recipient;
+    const v1::SubContractor* unregistered;
+  };
+  std::vector<Entry> stack{{&r, nullptr}};
   std::vector<const v1::Recipient*> seen;
   while (!stack.empty()) {
-    const v1::Recipient* cur = stack.back();
+    const Entry e = stack.back();
     stack.pop_back();
-    if (std::find(seen.begin(), seen.end(), cur) != seen.end()) continue;
-    seen.push_back(cur);
-    if (Reason st = StatusAt(*cur, now); st != Reason::kUnspecified) {
-      if (blocking != nullptr) *blocking = cur->id();
+    if (e.recipient == nullptr) {
+      if (blocking != nullptr) *blocking = e.unregistered->name();
+      return Reason::kRecipientNotVetted;
+    }
+    if (std::find(seen.begin(), seen.end(), e.recipient) != seen.end()) {
+      continue;
+    }
+    seen.push_back(e.recipient);
+    if (Reason st = StatusAt(*e.recipient, now); st != Reason::kUnspecified) {
+      if (blocking != nullptr) *blocking = e.recipient->id();
       return st;
     }
-    for (const v1::SubContractor& sub : cur->contract().subcontractors()) {
-      const v1::Recipient* next =
-          sub.recipient_id().empty() ? nullptr : Find(sub.recipient_id());
-      if (next == nullptr) {
-        // A sub-contractor without a vetting and monitoring record.
-        if (blocking != nullptr) *blocking = sub.name();
-        return Reason::kRecipientNotVetted;
-      }
-      stack.push_back(next);
+    const auto& subs = e.recipient->contract().subcontractors();
+    for (int i = subs.size() - 1; i >= 0; --i) {
+      const v1::SubContractor& sub = subs.Get(i);
+      stack.push_back(
+          {sub.recipient_id().empty() ? nullptr : Find(sub.recipient_id()),
+           &sub});
     }
   }
   return Reason::kUnspecified;
