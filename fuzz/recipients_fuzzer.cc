@@ -90,11 +90,12 @@ absl::Duration DurationOf(const google::protobuf::Duration& d) {
   return absl::Seconds(d.seconds()) + absl::Nanoseconds(d.nanos());
 }
 
-// The monitoring result that counts: the latest by time, the later listed
-// on a tie.
-const v1::MonitoringResult* Latest(const v1::Recipient& r) {
+// The monitoring result that counts at `as_of`: the latest by time at or
+// before it, the later listed on a tie.
+const v1::MonitoringResult* Latest(const v1::Recipient& r, absl::Time as_of) {
   const v1::MonitoringResult* latest = nullptr;
   for (const v1::MonitoringResult& m : r.monitoring_results()) {
+    if (TimeOf(m.time()) > as_of) continue;
     if (latest == nullptr || TimeOf(m.time()) >= TimeOf(latest->time())) {
       latest = &m;
     }
@@ -105,7 +106,8 @@ const v1::MonitoringResult* Latest(const v1::Recipient& r) {
 // When `r` falls due for monitoring, from the header's words: the later of
 // the last monitoring and the latest result (or the vetting, if never
 // monitored) plus the interval; never without a positive interval.
-absl::Time Due(const v1::Recipient& r) {
+absl::Time Due(const v1::Recipient& r,
+               absl::Time as_of = absl::InfiniteFuture()) {
   if (!r.has_monitoring_interval() ||
       DurationOf(r.monitoring_interval()) <= absl::ZeroDuration()) {
     return absl::InfiniteFuture();
@@ -116,7 +118,7 @@ absl::Time Due(const v1::Recipient& r) {
   } else if (r.has_vetted_time()) {
     base = TimeOf(r.vetted_time());
   }
-  if (const v1::MonitoringResult* m = Latest(r);
+  if (const v1::MonitoringResult* m = Latest(r, as_of);
       m != nullptr && (!r.has_last_monitored_time() ||
                        TimeOf(m->time()) > TimeOf(r.last_monitored_time()))) {
     base = TimeOf(m->time());
@@ -131,12 +133,11 @@ Reason Status(const v1::Recipient& r, absl::Time now) {
       r.has_vetted_time() && TimeOf(r.vetted_time()) <= now &&
       !(r.has_vetting_expiry() && TimeOf(r.vetting_expiry()) <= now);
   if (!vetted) return Reason::kRecipientNotVetted;
-  if (const v1::MonitoringResult* m = Latest(r);
-      m != nullptr && m->outcome() == v1::MONITORING_OUTCOME_FAILED &&
-      TimeOf(m->time()) <= now) {
+  if (const v1::MonitoringResult* m = Latest(r, now);
+      m != nullptr && m->outcome() == v1::MONITORING_OUTCOME_FAILED) {
     return Reason::kRecipientMonitoringFailed;
   }
-  if (Due(r) <= now) return Reason::kRecipientMonitoringOverdue;
+  if (Due(r, now) <= now) return Reason::kRecipientMonitoringOverdue;
   return Reason::kUnspecified;
 }
 
@@ -358,6 +359,9 @@ class Harness {
     for (const v1::Recipient& r : proto.recipients()) {
       if (r.has_vetted_time()) marks.push_back(TimeOf(r.vetted_time()));
       if (r.has_vetting_expiry()) marks.push_back(TimeOf(r.vetting_expiry()));
+      for (const v1::MonitoringResult& m : r.monitoring_results()) {
+        marks.push_back(TimeOf(m.time()));
+      }
       const absl::Time due = Due(r);
       if (due != absl::InfiniteFuture() && due != absl::InfinitePast()) {
         marks.push_back(due);
@@ -384,6 +388,10 @@ class Harness {
       CONSENTRY_FUZZ_CHECK(
           due == Due(r), absl::StrCat(absl::FormatTime(due), " vs ",
                                       absl::FormatTime(Due(r)), ": ", Show(r)));
+      CONSENTRY_FUZZ_CHECK(
+          RecipientRegistry::MonitoringDue(r, now) == Due(r, now),
+          absl::StrCat("MonitoringDue as of ", absl::FormatTime(now), ": ",
+                       Show(r)));
       for (absl::Time t : {now, due, due - absl::Nanoseconds(1)}) {
         CONSENTRY_FUZZ_CHECK(
             RecipientRegistry::StatusAt(r, t) == Status(r, t),
@@ -403,7 +411,7 @@ class Harness {
         RecipientsDueForMonitoring(registry, as_of, horizon);
     std::map<std::string, const v1::Recipient*> expected;
     for (const v1::Recipient& r : registry.proto().recipients()) {
-      const absl::Time due = Due(r);
+      const absl::Time due = Due(r, as_of);
       if (due != absl::InfiniteFuture() && due <= as_of + horizon) {
         expected[r.id()] = &r;
       }
@@ -420,9 +428,9 @@ class Harness {
       auto it = expected.find(e.recipient_id);
       CONSENTRY_FUZZ_CHECK(it != expected.end(), e.recipient_id);
       const v1::Recipient& r = *it->second;
-      CONSENTRY_FUZZ_CHECK(e.due == Due(r) && e.name == r.name() &&
+      CONSENTRY_FUZZ_CHECK(e.due == Due(r, as_of) && e.name == r.name() &&
                                e.kind == r.kind() &&
-                               e.overdue == (Due(r) <= as_of),
+                               e.overdue == (Due(r, as_of) <= as_of),
                            Show(r));
       if (i > 0) {
         const MonitoringDueEntry& p = report[i - 1];

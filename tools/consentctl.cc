@@ -811,7 +811,7 @@ void PrintRecipients(const consentry::RecipientRegistry& registry,
   bool first = true;
   for (const v1::Recipient& r : registry.proto().recipients()) {
     consentry::Reason st = consentry::RecipientRegistry::StatusAt(r, now);
-    absl::Time due = consentry::RecipientRegistry::MonitoringDue(r);
+    absl::Time due = consentry::RecipientRegistry::MonitoringDue(r, now);
     const std::string kind =
         EnumTail(v1::RecipientKind_Name(r.kind()), "RECIPIENT_KIND_");
     const std::string vetting =

@@ -127,16 +127,19 @@ class CONSENTRY_EXPORT RecipientRegistry {
   // Whether `r` may receive data at `now`: `kUnspecified` when it may,
   // `kRecipientNotVetted` when vetting is not approved or has expired,
   // `kRecipientMonitoringFailed` when its latest monitoring result (by
-  // time) failed, `kRecipientMonitoringOverdue` when the last monitoring
+  // time, at or before `now`) failed, `kRecipientMonitoringOverdue` when the last monitoring
   // (or the vetting, if never monitored) is older than the monitoring
   // interval. Sub-contractors are not looked at: see `ChainStatusAt`.
   static Reason StatusAt(const v1::Recipient& r, absl::Time now);
 
-  // When `r` is next due for monitoring: one `monitoring_interval` after
-  // the later of `last_monitored_time` and the time of its latest
-  // monitoring result (or after `vetted_time` when it was never monitored);
-  // `absl::InfiniteFuture()` when it has no monitoring interval.
-  static absl::Time MonitoringDue(const v1::Recipient& r);
+  // When `r` is next due for monitoring, as known at `as_of`: one
+  // `monitoring_interval` after the later of `last_monitored_time` and the
+  // time of its latest monitoring result at or before `as_of` (or after
+  // `vetted_time` when it was never monitored); `absl::InfiniteFuture()`
+  // when it has no monitoring interval. A result dated after `as_of` had not
+  // happened then and is not counted (a report as of a past date).
+  static absl::Time MonitoringDue(const v1::Recipient& r,
+                                  absl::Time as_of = absl::InfiniteFuture());
 
   // `StatusAt` over the entrustment chain: `r` itself, then each of its
   // sub-contractors (`contract.subcontractors[].recipient_id`, registry

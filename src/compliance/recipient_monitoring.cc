@@ -162,9 +162,11 @@ absl::Status CheckMonitoringResult(const v1::MonitoringResult& result,
   return absl::OkStatus();
 }
 
-const v1::MonitoringResult* LatestMonitoringResult(const v1::Recipient& r) {
+const v1::MonitoringResult* LatestMonitoringResult(const v1::Recipient& r,
+                                                   absl::Time as_of) {
   const v1::MonitoringResult* latest = nullptr;
   for (const v1::MonitoringResult& m : r.monitoring_results()) {
+    if (FromProto(m.time()) > as_of) continue;
     if (latest == nullptr || FromProto(m.time()) >= FromProto(latest->time())) {
       latest = &m;
     }

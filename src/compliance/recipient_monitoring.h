@@ -11,6 +11,7 @@
 #include <string>
 
 #include "absl/status/status.h"
+#include "absl/time/time.h"
 #include "consentry/v1/recipient.pb.h"
 
 namespace consentry::internal {
@@ -22,9 +23,11 @@ namespace consentry::internal {
 absl::Status CheckMonitoringResult(const v1::MonitoringResult& result,
                                    const std::string& at);
 
-// The result of `r.monitoring_results` that counts: the latest by `time`
-// (of equal times, the later in the list); nullptr when there is none.
-const v1::MonitoringResult* LatestMonitoringResult(const v1::Recipient& r);
+// The result of `r.monitoring_results` that counts at `as_of`: the latest
+// by `time` at or before `as_of` (of equal times, the later in the list);
+// nullptr when there is none.
+const v1::MonitoringResult* LatestMonitoringResult(
+    const v1::Recipient& r, absl::Time as_of = absl::InfiniteFuture());
 
 }  // namespace consentry::internal
 

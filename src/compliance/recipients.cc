@@ -145,10 +145,14 @@ absl::Status CheckRecipientBasics(const v1::Recipient& r,
     const v1::MonitoringResult& m = r.monitoring_results(i);
     if (!m.recipient_id().empty() && m.recipient_id() != r.id()) {
       return Invalid(mat + ".recipient_id",
-                     absl::StrCat("names another recipient"));
+                     absl::StrCat("'", absl::CHexEscape(m.recipient_id()),
+                                  "' names another recipient"));
     }
     absl::Status s = internal::CheckMonitoringResult(m, mat);
-    if (!s.ok()) return Invalid(mat, s.message());
+    if (!s.ok()) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("recipient registry: ", s.message()));
+    }
   }
   return absl::OkStatus();
 }
@@ -425,7 +429,8 @@ const v1::Recipient* RecipientRegistry::Find(absl::string_view id) const {
   return i < 0 ? nullptr : &proto_->recipients(i);
 }
 
-absl::Time RecipientRegistry::MonitoringDue(const v1::Recipient& r) {
+absl::Time RecipientRegistry::MonitoringDue(const v1::Recipient& r,
+                                            absl::Time as_of) {
   if (!r.has_monitoring_interval()) return absl::InfiniteFuture();
   const absl::Duration interval = FromProto(r.monitoring_interval());
   if (interval <= absl::ZeroDuration()) return absl::InfiniteFuture();
@@ -433,7 +438,8 @@ absl::Time RecipientRegistry::MonitoringDue(const v1::Recipient& r) {
                         ? FromProto(r.last_monitored_time())
                     : r.has_vetted_time() ? FromProto(r.vetted_time())
                                           : absl::InfinitePast();
-  if (const v1::MonitoringResult* m = internal::LatestMonitoringResult(r)) {
+  if (const v1::MonitoringResult* m =
+          internal::LatestMonitoringResult(r, as_of)) {
     if (!r.has_last_monitored_time() ||
         FromProto(m->time()) > FromProto(r.last_monitored_time())) {
       base = FromProto(m->time());
@@ -448,12 +454,13 @@ Reason RecipientRegistry::StatusAt(const v1::Recipient& r, absl::Time now) {
       (r.has_vetting_expiry() && FromProto(r.vetting_expiry()) <= now)) {
     return Reason::kRecipientNotVetted;
   }
-  if (const v1::MonitoringResult* m = internal::LatestMonitoringResult(r);
-      m != nullptr && m->outcome() == v1::MONITORING_OUTCOME_FAILED &&
-      FromProto(m->time()) <= now) {
+  if (const v1::MonitoringResult* m = internal::LatestMonitoringResult(r, now);
+      m != nullptr && m->outcome() == v1::MONITORING_OUTCOME_FAILED) {
     return Reason::kRecipientMonitoringFailed;
   }
-  if (MonitoringDue(r) <= now) return Reason::kRecipientMonitoringOverdue;
+  if (MonitoringDue(r, now) <= now) {
+    return Reason::kRecipientMonitoringOverdue;
+  }
   return Reason::kUnspecified;
 }
 
@@ -838,7 +845,7 @@ std::vector<MonitoringDueEntry> RecipientsDueForMonitoring(
     absl::Duration horizon) {
   std::vector<MonitoringDueEntry> out;
   for (const v1::Recipient& r : registry.proto().recipients()) {
-    const absl::Time due = RecipientRegistry::MonitoringDue(r);
+    const absl::Time due = RecipientRegistry::MonitoringDue(r, as_of);
     if (due == absl::InfiniteFuture() || due > as_of + horizon) continue;
     out.push_back(
         MonitoringDueEntry{r.id(), r.name(), r.kind(), due, due <= as_of});
