@@ -262,6 +262,25 @@ TEST_F(MonitoringLogTest, FailedOutcomeRefusesUntilALaterPass) {
             "recipient_monitoring_failed");
 }
 
+TEST_F(MonitoringLogTest, StatusAsOfAPastDateIgnoresLaterResults) {
+  ASSERT_OK(RecordMonitoringResult(
+      log_, *registry_, Result(v1::MONITORING_OUTCOME_FAILED), kNow));
+  std::unique_ptr<const RecipientRegistry> r = Reload();
+  const v1::Recipient* cc = r->Find("callcenter-tokyo");
+  // 2026-11-20: the monitoring of 2026-12-01 had not happened yet.
+  const absl::Time before = kMonitored - absl::Hours(24 * 11);
+  EXPECT_EQ(RecipientRegistry::StatusAt(*cc, before), Reason::kUnspecified);
+  EXPECT_EQ(RecipientRegistry::MonitoringDue(*cc, before),
+            absl::FromUnixSeconds(1780272000) + kInterval);
+  std::vector<MonitoringDueEntry> due =
+      RecipientsDueForMonitoring(*r, before, absl::Hours(24 * 30));
+  ASSERT_EQ(due.size(), 1u);
+  EXPECT_EQ(due[0].due, absl::FromUnixSeconds(1780272000) + kInterval);
+  EXPECT_EQ(RecipientRegistry::StatusAt(*cc, kMonitored),
+            Reason::kRecipientMonitoringFailed);
+  EXPECT_EQ(RecipientRegistry::MonitoringDue(*cc), kMonitored + kInterval);
+}
+
 struct BadResult {
   const char* name;
   void (*mutate)(v1::MonitoringResult&);
