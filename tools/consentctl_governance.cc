@@ -131,19 +131,19 @@ int PolicyShow(const std::vector<std::string>& argv) {
 }
 
 int PolicyAnnounce(const std::vector<std::string>& argv) {
-  Command cmd{"policy announce",
-              "",
-              "Prints the announcement of the change from policy OLD to "
-              "policy NEW (policy §9) as Markdown, in Japanese and English: "
-              "the effective time, the material changes and what they mean "
-              "for consent, then the other changes. NEW must follow OLD "
-              "(name it as previous_version or in version_history).",
-              {{"from", "OLD", "the policy file in force now", ""},
-               {"to", "NEW", "the policy file that replaces it", ""},
-               {"lang", "ja|en|both", "language(s) of the announcement",
-                "both"}},
-              0,
-              0};
+  Command cmd{
+      "policy announce",
+      "",
+      "Prints the announcement of the change from policy OLD to "
+      "policy NEW (policy §9) as Markdown, in Japanese and English: "
+      "the effective time, the material changes and what they mean "
+      "for consent, then the other changes. NEW must follow OLD "
+      "(name it as previous_version or in version_history).",
+      {{"from", "OLD", "the policy file in force now", ""},
+       {"to", "NEW", "the policy file that replaces it", ""},
+       {"lang", "ja|en|both", "language(s) of the announcement", "both"}},
+      0,
+      0};
   ParsedArgs a;
   if (int rc = Parse(cmd, argv, a); rc >= 0) return rc;
   if (!a.Has("from") || !a.Has("to")) {
@@ -209,8 +209,7 @@ int RecipientsMonitor(const std::vector<std::string>& argv) {
        {"time", "TIME",
         "when it took place (RFC 3339 or YYYY-MM-DD; default: now)", ""},
        {"findings", "TEXT",
-        "what was found; several separated by ';' (required when failed)",
-        ""}},
+        "what was found; several separated by ';' (required when failed)", ""}},
       1,
       1};
   ParsedArgs a;
@@ -224,9 +223,10 @@ int RecipientsMonitor(const std::vector<std::string>& argv) {
   v1::MonitoringOutcome outcome;
   if (!v1::MonitoringOutcome_Parse(outcome_name, &outcome) ||
       outcome == v1::MONITORING_OUTCOME_UNSPECIFIED) {
-    return UsageError(cmd, "--outcome must be passed, passed_with_findings "
-                           "or failed, not '" +
-                               a.Get("outcome") + "'");
+    return UsageError(cmd,
+                      "--outcome must be passed, passed_with_findings "
+                      "or failed, not '" +
+                          a.Get("outcome") + "'");
   }
   const absl::Time now = absl::Now();
   absl::Time when = now;
@@ -246,7 +246,8 @@ int RecipientsMonitor(const std::vector<std::string>& argv) {
   result.set_outcome(outcome);
   const std::int64_t ns = absl::ToUnixNanos(when);
   result.mutable_time()->set_seconds(ns / 1'000'000'000);
-  result.mutable_time()->set_nanos(static_cast<std::int32_t>(ns % 1'000'000'000));
+  result.mutable_time()->set_nanos(
+      static_cast<std::int32_t>(ns % 1'000'000'000));
   for (absl::string_view f :
        absl::StrSplit(a.Get("findings"), ';', absl::SkipWhitespace())) {
     result.add_findings(std::string(absl::StripAsciiWhitespace(f)));

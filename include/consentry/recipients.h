@@ -127,9 +127,10 @@ class CONSENTRY_EXPORT RecipientRegistry {
   // Whether `r` may receive data at `now`: `kUnspecified` when it may,
   // `kRecipientNotVetted` when vetting is not approved or has expired,
   // `kRecipientMonitoringFailed` when its latest monitoring result (by
-  // time, at or before `now`) failed, `kRecipientMonitoringOverdue` when the last monitoring
-  // (or the vetting, if never monitored) is older than the monitoring
-  // interval. Sub-contractors are not looked at: see `ChainStatusAt`.
+  // time, at or before `now`) failed, `kRecipientMonitoringOverdue` when the
+  // last monitoring (or the vetting, if never monitored) is older than the
+  // monitoring interval. Sub-contractors are not looked at: see
+  // `ChainStatusAt`.
   static Reason StatusAt(const v1::Recipient& r, absl::Time now);
 
   // When `r` is next due for monitoring, as known at `as_of`: one

@@ -400,10 +400,10 @@ absl::Status RecipientRegistry::CheckEntrustmentChains() const {
       if (id.empty()) continue;
       const int to = IndexOf(id);
       if (state[static_cast<std::size_t>(to)] == 1) {
-        return Invalid(absl::StrCat("recipients[", at, "].contract"),
-                       absl::StrCat("entrustment cycle: '",
-                                    proto_->recipients(at).id(),
-                                    "' sub-contracts back to '", id, "'"));
+        return Invalid(
+            absl::StrCat("recipients[", at, "].contract"),
+            absl::StrCat("entrustment cycle: '", proto_->recipients(at).id(),
+                         "' sub-contracts back to '", id, "'"));
       }
       if (state[static_cast<std::size_t>(to)] == 0) {
         state[static_cast<std::size_t>(to)] = 1;
@@ -464,8 +464,7 @@ Reason RecipientRegistry::StatusAt(const v1::Recipient& r, absl::Time now) {
   return Reason::kUnspecified;
 }
 
-Reason RecipientRegistry::ChainStatusAt(const v1::Recipient& r,
-                                        absl::Time now,
+Reason RecipientRegistry::ChainStatusAt(const v1::Recipient& r, absl::Time now,
                                         std::string* blocking) const {
   // Depth-first in the order listed (children pushed in reverse, popped in
   // order). An entry is a registry recipient, or a sub-contractor named

@@ -96,29 +96,25 @@ INSTANTIATE_TEST_SUITE_P(
                     "policy.approvals[0].time: must say when"},
         BadApproval{"TimeOutOfRange",
                     [](v1::PolicyApproval& a) {
-                      a.mutable_time()->set_seconds(
-                          std::int64_t{1} << 50);
+                      a.mutable_time()->set_seconds(std::int64_t{1} << 50);
                     },
                     "policy.approvals[0].time: {seconds: "},
-        BadApproval{"NegativeNanos",
-                    [](v1::PolicyApproval& a) {
-                      a.mutable_time()->set_nanos(-1);
-                    },
-                    "outside years 1 to 9999"},
-        BadApproval{"ApproverNotUtf8",
-                    [](v1::PolicyApproval& a) {
-                      a.set_approver("Hanako \xff\xfe");
-                    },
-                    "policy.approvals[0].approver: 'Hanako \\xff\\xfe' is "
-                    "not valid UTF-8"},
+        BadApproval{
+            "NegativeNanos",
+            [](v1::PolicyApproval& a) { a.mutable_time()->set_nanos(-1); },
+            "outside years 1 to 9999"},
+        BadApproval{
+            "ApproverNotUtf8",
+            [](v1::PolicyApproval& a) { a.set_approver("Hanako \xff\xfe"); },
+            "policy.approvals[0].approver: 'Hanako \\xff\\xfe' is "
+            "not valid UTF-8"},
         BadApproval{"NoteNotUtf8",
                     [](v1::PolicyApproval& a) { a.set_note("\xc3"); },
                     "policy.approvals[0].note:"},
-        BadApproval{"HugeRole",
-                    [](v1::PolicyApproval& a) {
-                      a.set_role(std::string(5000, 'r'));
-                    },
-                    "policy.approvals[0].role: 5000 bytes; at most 4096"}),
+        BadApproval{
+            "HugeRole",
+            [](v1::PolicyApproval& a) { a.set_role(std::string(5000, 'r')); },
+            "policy.approvals[0].role: 5000 bytes; at most 4096"}),
     [](const ::testing::TestParamInfo<BadApproval>& i) {
       return std::string(i.param.name);
     });
@@ -250,11 +246,11 @@ TEST_F(MonitoringLogTest, FailedOutcomeRefusesUntilALaterPass) {
   r = Reload();
   EXPECT_EQ(RecipientRegistry::StatusAt(*r->Find("callcenter-tokyo"), kNow),
             Reason::kRecipientMonitoringFailed);
-  ASSERT_OK(RecordMonitoringResult(
-      log_, *registry_,
-      Result(v1::MONITORING_OUTCOME_PASSED_WITH_FINDINGS,
-             kMonitored + absl::Hours(24)),
-      kNow));
+  ASSERT_OK(
+      RecordMonitoringResult(log_, *registry_,
+                             Result(v1::MONITORING_OUTCOME_PASSED_WITH_FINDINGS,
+                                    kMonitored + absl::Hours(24)),
+                             kNow));
   r = Reload();
   EXPECT_EQ(RecipientRegistry::StatusAt(*r->Find("callcenter-tokyo"), kNow),
             Reason::kUnspecified);
@@ -370,11 +366,11 @@ INSTANTIATE_TEST_SUITE_P(
 
 TEST_F(MonitoringLogTest, LogThatIsADirectoryIsRejected) {
   ASSERT_EQ(::mkdir(log_.c_str(), 0700), 0);
-  EXPECT_THAT(RecordMonitoringResult(log_, *registry_,
-                                     Result(v1::MONITORING_OUTCOME_PASSED),
-                                     kNow),
-              StatusIs(absl::StatusCode::kInvalidArgument,
-                       HasSubstr("not a regular file")));
+  EXPECT_THAT(
+      RecordMonitoringResult(log_, *registry_,
+                             Result(v1::MONITORING_OUTCOME_PASSED), kNow),
+      StatusIs(absl::StatusCode::kInvalidArgument,
+               HasSubstr("not a regular file")));
 }
 
 TEST_F(MonitoringLogTest, CorruptLogIsReportedAndNotOverwritten) {
@@ -382,11 +378,11 @@ TEST_F(MonitoringLogTest, CorruptLogIsReportedAndNotOverwritten) {
     std::ofstream f(log_);
     f << "results { outcome: NOT_AN_OUTCOME }\n";
   }
-  EXPECT_THAT(RecordMonitoringResult(log_, *registry_,
-                                     Result(v1::MONITORING_OUTCOME_PASSED),
-                                     kNow),
-              StatusIs(absl::StatusCode::kInvalidArgument,
-                       HasSubstr("recipients.monitoring.textproto")));
+  EXPECT_THAT(
+      RecordMonitoringResult(log_, *registry_,
+                             Result(v1::MONITORING_OUTCOME_PASSED), kNow),
+      StatusIs(absl::StatusCode::kInvalidArgument,
+               HasSubstr("recipients.monitoring.textproto")));
   absl::StatusOr<std::string> after = ReadFileToString(log_);
   ASSERT_OK(after);
   EXPECT_EQ(*after, "results { outcome: NOT_AN_OUTCOME }\n");
@@ -445,9 +441,9 @@ TEST_F(MonitoringLogTest, FailedWriteKeepsThePreviousLog) {
   {
     testing::ScopedFileSystem scoped(&fault);
     fault.PowerCut();
-    EXPECT_FALSE(RecordMonitoringResult(
-                     log_, *registry_, Result(v1::MONITORING_OUTCOME_PASSED),
-                     kNow)
+    EXPECT_FALSE(RecordMonitoringResult(log_, *registry_,
+                                        Result(v1::MONITORING_OUTCOME_PASSED),
+                                        kNow)
                      .ok());
   }
   ASSERT_OK(fault.DropUnsyncedData());
@@ -509,21 +505,19 @@ v1::RecipientRegistry WithSubcontractor(const std::string& sub_id,
   s->set_name("Night Shift Co.");
   s->set_recipient_id(sub_id);
   v1::Recipient* sub = proto.add_recipients();
-  EXPECT_OK(ParseMessage(R"pb(
-                           id: "night-shift"
-                           name: "Night Shift Co."
-                           vetting_status: VETTING_STATUS_APPROVED
-                           vetted_time { seconds: 1767225600 }
-                           contract {
-                             contract_ref: "SUB-1"
-                             safety_measures: "same clauses"
-                           }
-                           monitoring_interval { seconds: 15552000 }
-                           last_monitored_time { seconds: 1793491200 }
-                           purposes: "support"
-                           consent_purpose: "provision.third_party.partner_insurer"
-                         )pb",
-                         WireFormat::kText, *sub));
+  EXPECT_OK(ParseMessage(
+      R"pb(
+        id: "night-shift"
+        name: "Night Shift Co."
+        vetting_status: VETTING_STATUS_APPROVED
+        vetted_time { seconds: 1767225600 }
+        contract { contract_ref: "SUB-1" safety_measures: "same clauses" }
+        monitoring_interval { seconds: 15552000 }
+        last_monitored_time { seconds: 1793491200 }
+        purposes: "support"
+        consent_purpose: "provision.third_party.partner_insurer"
+      )pb",
+      WireFormat::kText, *sub));
   sub->set_kind(kind);
   return proto;
 }
