@@ -612,8 +612,9 @@ class Harness {
     }
 
     // The expected reason of each record, step by step.
-    std::set<std::string> seen;
-    const Reason recipient_reason = ChainStatus(registry.proto(), r, now, seen);
+    std::set<std::string> chain_seen;
+    const Reason recipient_reason =
+        ChainStatus(registry.proto(), r, now, chain_seen);
     bool serves = false;
     for (const std::string& a : SelfAndAncestors(purpose)) {
       for (const std::string& p : r.purposes()) serves = serves || p == a;
