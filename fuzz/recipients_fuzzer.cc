@@ -29,7 +29,9 @@
 //     `as_of + horizon`, earliest first, with `overdue` exactly when due at
 //     or before `as_of`, and agrees with `StatusAt`;
 //   * `ProvisionDesk::Provide` refuses every record for a recipient that is not
-//     vetted or is overdue, or for a purpose it does not serve; otherwise
+//     vetted, failed its latest monitoring or is overdue, or one of whose
+//     sub-contractors (down the chain) is, or for a purpose it does not
+//     serve; otherwise
 //     each record's reason is the first failing step of the documented
 //     order (the read check, a stop of third-party provision, provision
 //     consent, specific consent for secrecy of communications), recomputed
@@ -88,10 +90,24 @@ absl::Duration DurationOf(const google::protobuf::Duration& d) {
   return absl::Seconds(d.seconds()) + absl::Nanoseconds(d.nanos());
 }
 
-// When `r` falls due for monitoring, from the header's words: the last
-// monitoring (or the vetting, if never monitored) plus the interval; never
-// without a positive interval.
-absl::Time Due(const v1::Recipient& r) {
+// The monitoring result that counts at `as_of`: the latest by time at or
+// before it, the later listed on a tie.
+const v1::MonitoringResult* Latest(const v1::Recipient& r, absl::Time as_of) {
+  const v1::MonitoringResult* latest = nullptr;
+  for (const v1::MonitoringResult& m : r.monitoring_results()) {
+    if (TimeOf(m.time()) > as_of) continue;
+    if (latest == nullptr || TimeOf(m.time()) >= TimeOf(latest->time())) {
+      latest = &m;
+    }
+  }
+  return latest;
+}
+
+// When `r` falls due for monitoring, from the header's words: the later of
+// the last monitoring and the latest result (or the vetting, if never
+// monitored) plus the interval; never without a positive interval.
+absl::Time Due(const v1::Recipient& r,
+               absl::Time as_of = absl::InfiniteFuture()) {
   if (!r.has_monitoring_interval() ||
       DurationOf(r.monitoring_interval()) <= absl::ZeroDuration()) {
     return absl::InfiniteFuture();
@@ -101,6 +117,11 @@ absl::Time Due(const v1::Recipient& r) {
     base = TimeOf(r.last_monitored_time());
   } else if (r.has_vetted_time()) {
     base = TimeOf(r.vetted_time());
+  }
+  if (const v1::MonitoringResult* m = Latest(r, as_of);
+      m != nullptr && (!r.has_last_monitored_time() ||
+                       TimeOf(m->time()) > TimeOf(r.last_monitored_time()))) {
+    base = TimeOf(m->time());
   }
   return base + DurationOf(r.monitoring_interval());
 }
@@ -112,7 +133,33 @@ Reason Status(const v1::Recipient& r, absl::Time now) {
       r.has_vetted_time() && TimeOf(r.vetted_time()) <= now &&
       !(r.has_vetting_expiry() && TimeOf(r.vetting_expiry()) <= now);
   if (!vetted) return Reason::kRecipientNotVetted;
-  if (Due(r) <= now) return Reason::kRecipientMonitoringOverdue;
+  if (const v1::MonitoringResult* m = Latest(r, now);
+      m != nullptr && m->outcome() == v1::MONITORING_OUTCOME_FAILED) {
+    return Reason::kRecipientMonitoringFailed;
+  }
+  if (Due(r, now) <= now) return Reason::kRecipientMonitoringOverdue;
+  return Reason::kUnspecified;
+}
+
+// `Status` over the entrustment chain, recursively, depth first in the
+// order listed; a sub-contractor without a registry entry is not vetted.
+Reason ChainStatus(const v1::RecipientRegistry& reg, const v1::Recipient& r,
+                   absl::Time now, std::set<std::string>& seen) {
+  if (!seen.insert(r.id()).second) return Reason::kUnspecified;
+  if (Reason st = Status(r, now); st != Reason::kUnspecified) return st;
+  for (const v1::SubContractor& sub : r.contract().subcontractors()) {
+    const v1::Recipient* next = nullptr;
+    for (const v1::Recipient& x : reg.recipients()) {
+      if (!sub.recipient_id().empty() && x.id() == sub.recipient_id()) {
+        next = &x;
+      }
+    }
+    if (next == nullptr) return Reason::kRecipientNotVetted;
+    if (Reason st = ChainStatus(reg, *next, now, seen);
+        st != Reason::kUnspecified) {
+      return st;
+    }
+  }
   return Reason::kUnspecified;
 }
 
@@ -312,6 +359,9 @@ class Harness {
     for (const v1::Recipient& r : proto.recipients()) {
       if (r.has_vetted_time()) marks.push_back(TimeOf(r.vetted_time()));
       if (r.has_vetting_expiry()) marks.push_back(TimeOf(r.vetting_expiry()));
+      for (const v1::MonitoringResult& m : r.monitoring_results()) {
+        marks.push_back(TimeOf(m.time()));
+      }
       const absl::Time due = Due(r);
       if (due != absl::InfiniteFuture() && due != absl::InfinitePast()) {
         marks.push_back(due);
@@ -338,6 +388,10 @@ class Harness {
       CONSENTRY_FUZZ_CHECK(
           due == Due(r), absl::StrCat(absl::FormatTime(due), " vs ",
                                       absl::FormatTime(Due(r)), ": ", Show(r)));
+      CONSENTRY_FUZZ_CHECK(
+          RecipientRegistry::MonitoringDue(r, now) == Due(r, now),
+          absl::StrCat("MonitoringDue as of ", absl::FormatTime(now), ": ",
+                       Show(r)));
       for (absl::Time t : {now, due, due - absl::Nanoseconds(1)}) {
         CONSENTRY_FUZZ_CHECK(
             RecipientRegistry::StatusAt(r, t) == Status(r, t),
@@ -357,7 +411,7 @@ class Harness {
         RecipientsDueForMonitoring(registry, as_of, horizon);
     std::map<std::string, const v1::Recipient*> expected;
     for (const v1::Recipient& r : registry.proto().recipients()) {
-      const absl::Time due = Due(r);
+      const absl::Time due = Due(r, as_of);
       if (due != absl::InfiniteFuture() && due <= as_of + horizon) {
         expected[r.id()] = &r;
       }
@@ -374,9 +428,9 @@ class Harness {
       auto it = expected.find(e.recipient_id);
       CONSENTRY_FUZZ_CHECK(it != expected.end(), e.recipient_id);
       const v1::Recipient& r = *it->second;
-      CONSENTRY_FUZZ_CHECK(e.due == Due(r) && e.name == r.name() &&
+      CONSENTRY_FUZZ_CHECK(e.due == Due(r, as_of) && e.name == r.name() &&
                                e.kind == r.kind() &&
-                               e.overdue == (Due(r) <= as_of),
+                               e.overdue == (Due(r, as_of) <= as_of),
                            Show(r));
       if (i > 0) {
         const MonitoringDueEntry& p = report[i - 1];
@@ -558,7 +612,9 @@ class Harness {
     }
 
     // The expected reason of each record, step by step.
-    const Reason recipient_reason = Status(r, now);
+    std::set<std::string> chain_seen;
+    const Reason recipient_reason =
+        ChainStatus(registry.proto(), r, now, chain_seen);
     bool serves = false;
     for (const std::string& a : SelfAndAncestors(purpose)) {
       for (const std::string& p : r.purposes()) serves = serves || p == a;

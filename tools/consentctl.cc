@@ -5,11 +5,11 @@
 // Works with policies, the consent store, the access log, data-subject
 // requests and the recipient registry without writing C++.
 //
-//   consentctl policy lint|compile|diff|notice ...
+//   consentctl policy lint|compile|diff|notice|show|announce ...
 //   consentctl consent show|history|grant|refuse|withdraw|export|import ...
 //   consentctl audit verify|tail|query|leak-report|leak-scope ...
 //   consentctl request open|advance|show|list|package ...
-//   consentctl recipients list|due ...
+//   consentctl recipients list|due|monitor ...
 //   consentctl report --html=FILE ...
 //
 // Exit status: 0 success; 1 when a check fails (invalid, denied, tampered,
@@ -65,6 +65,9 @@ groups and commands:
   policy compile FILE           summary of the compiled tables
   policy diff OLD NEW           changes between two versions, material ones marked
   policy notice FILE            the purpose notice (--lang=ja|en)
+  policy show FILE              version, effective time, who approved it
+  policy announce --from=OLD --to=NEW
+                                the change announcement, Japanese and English
   consent show SUBJECT          a subject's current consent record
   consent history SUBJECT       every change applied to a subject
   consent grant|refuse|withdraw SUBJECT PURPOSE
@@ -79,6 +82,7 @@ groups and commands:
   request open|advance|show|list|package
                                 data-subject requests (files in --requests-dir)
   recipients list|due           the recipient registry; monitoring due
+  recipients monitor RECIPIENT  record a monitoring (--outcome, --by)
   report --html=FILE            the privacy officer's HTML report
 
 Every command takes --help. Exit status: 0 success; 1 when a check fails
@@ -369,6 +373,8 @@ int RunPolicy(const std::string& sub, const std::vector<std::string>& args) {
   if (sub == "compile") return PolicyCompile(args);
   if (sub == "diff") return PolicyDiff(args);
   if (sub == "notice") return PolicyNotice(args);
+  if (sub == "show") return PolicyShow(args);
+  if (sub == "announce") return PolicyAnnounce(args);
   return UnknownCommand("policy " + sub);
 }
 
@@ -421,8 +427,10 @@ int ConsentShow(const std::vector<std::string>& argv) {
             << TimeUtil::ToString(record->update_time()) << "\n";
   for (const v1::PurposeConsent& pc : record->purposes()) {
     std::cout << absl::StrFormat(
-        "  %-28s %-10s %s  policy %s\n", pc.purpose(), StateName(pc.state()),
-        TimeUtil::ToString(pc.time()), pc.policy_version());
+        "  %-28s %-10s %s  policy %s  notice %s\n", pc.purpose(),
+        StateName(pc.state()), TimeUtil::ToString(pc.time()),
+        pc.policy_version(),
+        pc.notice_version().empty() ? "-" : pc.notice_version());
   }
   const v1::Restrictions& r = record->restrictions();
   if (r.suspend_all() || r.erased() || r.third_party_provision_stopped() ||
@@ -481,6 +489,10 @@ int ConsentDecision(const std::string& sub, v1::ConsentState state,
                    "the policy version the decision was made under "
                    "(default: the --policy's version)",
                    ""});
+  flags.push_back({"notice-version", "V",
+                   "the notice version the person saw (default: the "
+                   "--policy's notice_version)",
+                   ""});
   flags.push_back({"actor", "NAME", "who records the change", "consentctl"});
   flags.push_back({"method", "METHOD",
                    "collection method: web_form, mobile_app, paper_form, "
@@ -512,6 +524,10 @@ int ConsentDecision(const std::string& sub, v1::ConsentState state,
   *pc->mutable_time() =
       TimeUtil::NanosecondsToTimestamp(absl::ToUnixNanos(absl::Now()));
   pc->set_policy_version(a.Get("policy-version"));
+  pc->set_notice_version(a.Get("notice-version"));
+  if (a.Has("notice-version") && pc->notice_version().empty()) {
+    return UsageError(cmd, "--notice-version must not be empty");
+  }
   pc->set_evidence_ref(a.Get("evidence"));
   if (a.Has("method")) {
     std::string m = "COLLECTION_METHOD_" + a.Get("method");
@@ -535,8 +551,7 @@ int ConsentDecision(const std::string& sub, v1::ConsentState state,
     if (auto p = (*policy)->FindPurpose(a.positional[1]); !p.ok()) {
       return Fail("purpose", p.status());
     }
-    if (pc->policy_version().empty())
-      pc->set_policy_version((*policy)->version());
+    consentry::SetVersionsSeen(**policy, *pc);
   }
   if (absl::Status s = consentry::ValidateConsentChange(change); !s.ok()) {
     return Fail("change", s);
@@ -796,7 +811,7 @@ void PrintRecipients(const consentry::RecipientRegistry& registry,
   bool first = true;
   for (const v1::Recipient& r : registry.proto().recipients()) {
     consentry::Reason st = consentry::RecipientRegistry::StatusAt(r, now);
-    absl::Time due = consentry::RecipientRegistry::MonitoringDue(r);
+    absl::Time due = consentry::RecipientRegistry::MonitoringDue(r, now);
     const std::string kind =
         EnumTail(v1::RecipientKind_Name(r.kind()), "RECIPIENT_KIND_");
     const std::string vetting =
@@ -854,6 +869,7 @@ int PrintDue(const consentry::RecipientRegistry& registry, absl::Time now,
 
 int RunRecipients(const std::string& sub,
                   const std::vector<std::string>& argv) {
+  if (sub == "monitor") return RecipientsMonitor(argv);
   if (sub != "list" && sub != "due") {
     return UnknownCommand("recipients " + sub);
   }
@@ -937,6 +953,13 @@ int LoadRegistry(const ParsedArgs& a, absl::string_view policy_what,
           consentry::ParseMessage(*data, *format, proto, a.Get("registry"));
       !s.ok()) {
     return Fail(registry_what, s);
+  }
+  // The monitoring results recorded next to the registry.
+  const std::string log_path = consentry::MonitoringLogPath(a.Get("registry"));
+  auto log = consentry::LoadMonitoringLog(log_path);
+  if (!log.ok()) return Fail(log_path, log.status());
+  if (absl::Status s = consentry::ApplyMonitoringLog(*log, proto); !s.ok()) {
+    return Fail(log_path, s);
   }
   auto registry = consentry::RecipientRegistry::Create(proto, **policy);
   if (!registry.ok()) return Fail(registry_what, registry.status());

@@ -45,6 +45,11 @@ int LoadRegistry(const ParsedArgs& a, absl::string_view policy_what,
 int RunRequest(const std::string& sub, const std::vector<std::string>& args);
 int RunAudit(const std::string& sub, const std::vector<std::string>& args);
 int RunReport(const std::vector<std::string>& args);
+// Governance (consentctl_governance.cc): `policy show`, `policy announce`,
+// `recipients monitor`; each takes the words after the subcommand name.
+int PolicyShow(const std::vector<std::string>& args);
+int PolicyAnnounce(const std::vector<std::string>& args);
+int RecipientsMonitor(const std::vector<std::string>& args);
 
 }  // namespace consentctl
 

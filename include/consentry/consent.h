@@ -41,6 +41,8 @@
 
 namespace consentry {
 
+class CompiledPolicy;
+
 // Called with each record after a change to it was committed. Must be
 // cheap, must not call back into the store that invoked it, and must accept
 // a record more than once (a store that polls may deliver a revision its
@@ -123,6 +125,14 @@ inline constexpr int kMaxSuspendedPurposes = 256;
 // when that is printable).
 CONSENTRY_EXPORT absl::Status ValidateConsentChange(
     const v1::ConsentChange& change);
+
+// Fills `pc.policy_version` and `pc.notice_version` with the version of
+// `policy` and of the notice published with it (`v1::Policy.notice_version`)
+// where they are empty: the versions the person saw when deciding. Call it
+// before `Apply` when recording a decision made under `policy`; values
+// already set (an older notice the person saw) are kept.
+CONSENTRY_EXPORT void SetVersionsSeen(const CompiledPolicy& policy,
+                                      v1::PurposeConsent& pc);
 
 // Folds `change` into `record` (the merge every store performs): the entry
 // for (purpose, occasion) is replaced, or restrictions replaced. Sets

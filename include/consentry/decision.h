@@ -70,6 +70,7 @@ enum class Reason : std::uint8_t {
   // `Guard::Authorize` / `Guard::Evaluate` may use it up: `Check`, batch
   // and per-category checks deny with this reason (no grant, no use).
   kSingleUseRequiresAuthorize = 48,
+  kRecipientMonitoringFailed = 50,
 };
 
 // True for the reasons that allow.

@@ -16,7 +16,10 @@
 // purpose on any basis other than opt-in, a retention rule with an unknown
 // category or purpose or a non-positive period, a re-consent requirement
 // naming an unknown purpose, category or version, and more purposes or
-// categories than the compiled form holds.
+// categories than the compiled form holds. Each approval (`approvals`, who
+// approved the version and when) must name the approver and carry a time
+// within years 1 to 9999; its strings must be valid UTF-8 of at most 4096
+// bytes, and there may be at most 100 approvals.
 //
 // A category with `requires_specific_consent` (secrecy of communications)
 // is usable only for purposes its rules name one by one, so validation also
@@ -128,6 +131,10 @@ class CONSENTRY_EXPORT CompiledPolicy {
   const std::string& version() const { return version_; }
   // The source document.
   const v1::Policy& proto() const { return *proto_; }
+  // True when the document records at least one approval
+  // (`v1::Policy.approvals`, policy §3). An unapproved policy compiles and
+  // may be enforced (drafts, tests); `consentctl policy show` flags it.
+  bool approved() const;
 
   int purpose_count() const { return static_cast<int>(purpose_ids_.size()); }
   int category_count() const { return static_cast<int>(category_ids_.size()); }

@@ -21,15 +21,21 @@
 //     `PurgeExpiredRecords`, the audited purge after the retention period.
 //   * Reports: recipients due for monitoring; provisions per recipient and
 //     period.
+//   * Monitoring results: `RecordMonitoringResult` appends who monitored a
+//     recipient, when, the outcome and the findings to a monitoring log
+//     next to the registry, crash-safely; `ApplyMonitoringLog` folds it in.
 //
 // What `ProvisionDesk::Provide` checks, in order, per record (the first failure
 // is the record's denial reason):
 //
 //   1. The recipient (for the whole batch): vetting approved and not expired
-//      (`kRecipientNotVetted`); periodic monitoring not overdue
-//      (`kRecipientMonitoringOverdue`); the purpose is one the recipient may
-//      receive data for, i.e. one of `Recipient.purposes` or a descendant
-//      (`kNotAllowedByPolicy`).
+//      (`kRecipientNotVetted`); latest monitoring not failed
+//      (`kRecipientMonitoringFailed`); periodic monitoring not overdue
+//      (`kRecipientMonitoringOverdue`); the same for every sub-contractor
+//      down the entrustment chain (`RecipientRegistry::ChainStatusAt`; a
+//      sub-contractor without a registry entry is not vetted); the purpose
+//      is one the recipient may receive data for, i.e. one of
+//      `Recipient.purposes` or a descendant (`kNotAllowedByPolicy`).
 //   2. The purpose as a read does: `Guard::Check(ctx, record)`, audited as a
 //      read by the providing accessor (collection purposes, policy rule,
 //      consent, suspension, erasure, accessor permission).
@@ -102,7 +108,11 @@ class CONSENTRY_EXPORT RecipientRegistry {
   // no purposes; a purpose or consent purpose the policy does not know; a
   // negative monitoring interval; a time outside years 1 to 9999 or a
   // duration outside the range of `google.protobuf.Duration` (either would
-  // make due dates meaningless, e.g. a monitoring never due).
+  // make due dates meaningless, e.g. a monitoring never due); a
+  // sub-contractor `recipient_id` that is malformed, names no entry, or
+  // names an entry that is not a contractor; an entrustment cycle (A
+  // sub-contracts to B, B back to A); a monitoring result that names
+  // another recipient or fails the checks of `RecordMonitoringResult`.
   static absl::StatusOr<std::unique_ptr<const RecipientRegistry>> Create(
       const v1::RecipientRegistry& registry, const CompiledPolicy& policy);
 
@@ -116,16 +126,37 @@ class CONSENTRY_EXPORT RecipientRegistry {
 
   // Whether `r` may receive data at `now`: `kUnspecified` when it may,
   // `kRecipientNotVetted` when vetting is not approved or has expired,
-  // `kRecipientMonitoringOverdue` when the last monitoring (or the vetting,
-  // if never monitored) is older than the monitoring interval.
+  // `kRecipientMonitoringFailed` when its latest monitoring result (by
+  // time, at or before `now`) failed, `kRecipientMonitoringOverdue` when the
+  // last monitoring (or the vetting, if never monitored) is older than the
+  // monitoring interval. Sub-contractors are not looked at: see
+  // `ChainStatusAt`.
   static Reason StatusAt(const v1::Recipient& r, absl::Time now);
 
-  // When `r` is next due for monitoring; `absl::InfiniteFuture()` when it
-  // has no monitoring interval.
-  static absl::Time MonitoringDue(const v1::Recipient& r);
+  // When `r` is next due for monitoring, as known at `as_of`: one
+  // `monitoring_interval` after the later of `last_monitored_time` and the
+  // time of its latest monitoring result at or before `as_of` (or after
+  // `vetted_time` when it was never monitored); `absl::InfiniteFuture()`
+  // when it has no monitoring interval. A result dated after `as_of` had not
+  // happened then and is not counted (a report as of a past date).
+  static absl::Time MonitoringDue(const v1::Recipient& r,
+                                  absl::Time as_of = absl::InfiniteFuture());
+
+  // `StatusAt` over the entrustment chain: `r` itself, then each of its
+  // sub-contractors (`contract.subcontractors[].recipient_id`, registry
+  // entries vetted and monitored as contractors), theirs, and so on, depth
+  // first in the order listed. The first reason that refuses in that order
+  // is returned, and `*blocking` (when not null)
+  // set to the id of the recipient it concerns. A sub-contractor without a
+  // `recipient_id` has no vetting record: `kRecipientNotVetted`, `*blocking`
+  // its name. `ProvisionDesk::Provide` refuses on this.
+  Reason ChainStatusAt(const v1::Recipient& r, absl::Time now,
+                       std::string* blocking = nullptr) const;
 
  private:
   RecipientRegistry() = default;
+  int IndexOf(absl::string_view id) const;
+  absl::Status CheckEntrustmentChains() const;
   std::unique_ptr<v1::RecipientRegistry> proto_;
   std::vector<std::pair<std::string, int>> index_;  // sorted by id
 };
@@ -260,6 +291,67 @@ struct ProvisionSummary {
 CONSENTRY_EXPORT absl::StatusOr<std::vector<ProvisionSummary>>
 ProvisionsPerRecipient(ProvisionRecordStore& store, absl::Time from,
                        absl::Time to);
+
+// ---------------------------------------------------------------------------
+// Monitoring results (policy §5; APPI Art. 25)
+//
+// The registry file is authored by hand and never rewritten; the results of
+// periodic monitoring go to a monitoring log next to it
+// (`MonitoringLogPath`: recipients.textproto ->
+// recipients.monitoring.textproto), a `consentry.v1.MonitoringLog` that
+// `RecordMonitoringResult` appends to and `ApplyMonitoringLog` folds into
+// the registry before `RecipientRegistry::Create`. The latest result of a
+// recipient starts its next monitoring interval; a failed one refuses
+// provision to it, and to every contractor sub-contracting to it, with
+// `kRecipientMonitoringFailed` until a later result passes.
+
+// The monitoring log kept next to the registry at `registry_path`: its
+// extension replaced by ".monitoring.textproto".
+CONSENTRY_EXPORT std::string MonitoringLogPath(absl::string_view registry_path);
+
+// Reads the monitoring log at `path` (textproto); an absent file is an
+// empty log. Errors: `kInvalidArgument` when `path` is not a regular file
+// or does not parse (naming it); `kResourceExhausted` over 256 MiB;
+// `kPermissionDenied`.
+CONSENTRY_EXPORT absl::StatusOr<v1::MonitoringLog> LoadMonitoringLog(
+    const std::string& path);
+
+// Appends each result of `log` to the `monitoring_results` of the recipient
+// it names. Errors: `kInvalidArgument` naming `results[i]` when a result
+// names no recipient of `registry` (then `registry` may be partly updated).
+CONSENTRY_EXPORT absl::Status ApplyMonitoringLog(
+    const v1::MonitoringLog& log, v1::RecipientRegistry& registry);
+
+// Records one monitoring of `result.recipient_id` in the log at `log_path`
+// and returns the recipient's next due time. `recorded_time` is set to
+// `now`. The log is replaced crash-safely (temporary file created
+// exclusively, fsync, rename, directory fsync: after a crash it holds the
+// old or the new results, never a torn file), under an exclusive lock on
+// `log_path + ".lock"` so that concurrent recorders (threads or processes)
+// lose no result. `registry` is only read; reload it (with
+// `ApplyMonitoringLog`) to see the result.
+//
+// Errors: `kNotFound` for a recipient not in `registry`;
+// `kInvalidArgument` naming the field when `monitored_by` is empty or
+// blank, `time` is unset, after `now` or outside years 1 to 9999, the
+// outcome is unspecified or unknown, a failed outcome states no findings,
+// more than 100 findings, or a string is not valid UTF-8 or over 4096
+// bytes; the errors of `LoadMonitoringLog` for an existing log; I/O errors
+// (the log then keeps its previous content).
+//
+// Example:
+//
+//   consentry::v1::MonitoringResult m;
+//   m.set_recipient_id("callcenter-tokyo");
+//   m.set_monitored_by("Privacy Officer");
+//   m.set_outcome(consentry::v1::MONITORING_OUTCOME_PASSED);
+//   m.mutable_time()->set_seconds(absl::ToUnixSeconds(absl::Now()));
+//   absl::StatusOr<absl::Time> next = consentry::RecordMonitoringResult(
+//       consentry::MonitoringLogPath("recipients.textproto"), *registry,
+//       m, absl::Now());
+CONSENTRY_EXPORT absl::StatusOr<absl::Time> RecordMonitoringResult(
+    const std::string& log_path, const RecipientRegistry& registry,
+    v1::MonitoringResult result, absl::Time now);
 
 }  // namespace consentry
 

@@ -201,7 +201,8 @@ absl::StatusOr<ProvisionOutcome> ProvisionDesk::Provide(
   const std::shared_ptr<const CompiledPolicy> policy = guard.policy();
 
   // 1. The recipient, for the whole batch.
-  Reason batch_reason = RecipientRegistry::StatusAt(*r, now);
+  // The recipient and every sub-contractor down its entrustment chain.
+  Reason batch_reason = registry_->ChainStatusAt(*r, now);
   if (batch_reason == Reason::kUnspecified &&
       !RecipientServes(*r, *policy, ctx.purpose())) {
     batch_reason = Reason::kNotAllowedByPolicy;

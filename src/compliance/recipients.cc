@@ -15,9 +15,11 @@
 #include "absl/container/flat_hash_map.h"
 #include "absl/container/flat_hash_set.h"
 #include "absl/strings/ascii.h"
+#include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
 #include "absl/time/civil_time.h"
 #include "google/protobuf/util/time_util.h"
+#include "src/compliance/recipient_monitoring.h"
 #include "src/util/mutex.h"
 
 namespace consentry {
@@ -138,6 +140,20 @@ absl::Status CheckRecipientBasics(const v1::Recipient& r,
       FromProto(r.monitoring_interval()) < absl::ZeroDuration()) {
     return Invalid(at + ".monitoring_interval", "must not be negative");
   }
+  for (int i = 0; i < r.monitoring_results_size(); ++i) {
+    const std::string mat = absl::StrCat(at, ".monitoring_results[", i, "]");
+    const v1::MonitoringResult& m = r.monitoring_results(i);
+    if (!m.recipient_id().empty() && m.recipient_id() != r.id()) {
+      return Invalid(mat + ".recipient_id",
+                     absl::StrCat("'", absl::CHexEscape(m.recipient_id()),
+                                  "' names another recipient"));
+    }
+    absl::Status s = internal::CheckMonitoringResult(m, mat);
+    if (!s.ok()) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("recipient registry: ", s.message()));
+    }
+  }
   return absl::OkStatus();
 }
 
@@ -194,6 +210,13 @@ absl::Status CheckContract(const v1::Recipient& r, const std::string& at,
     if (c.subcontractors(i).name().empty()) {
       return Invalid(absl::StrCat(at, ".contract.subcontractors[", i, "].name"),
                      "must not be empty");
+    }
+    const std::string& sub = c.subcontractors(i).recipient_id();
+    if (!sub.empty() && !ValidRecipientId(sub)) {
+      return Invalid(
+          absl::StrCat(at, ".contract.subcontractors[", i, "].recipient_id"),
+          absl::StrCat("'", absl::CHexEscape(sub),
+                       "' is not a valid recipient id"));
     }
   }
   if (!monitored) {
@@ -329,27 +352,99 @@ RecipientRegistry::Create(const v1::RecipientRegistry& registry,
     }
   }
   out->proto_ = std::make_unique<v1::RecipientRegistry>(registry);
+  if (absl::Status s = out->CheckEntrustmentChains(); !s.ok()) return s;
   return std::unique_ptr<const RecipientRegistry>(std::move(out));
 }
 
-const v1::Recipient* RecipientRegistry::Find(absl::string_view id) const {
+absl::Status RecipientRegistry::CheckEntrustmentChains() const {
+  const int n = proto_->recipients_size();
+  // Every named sub-contractor entry exists and is a contractor.
+  for (int i = 0; i < n; ++i) {
+    const v1::Recipient& r = proto_->recipients(i);
+    for (int j = 0; j < r.contract().subcontractors_size(); ++j) {
+      const std::string& id = r.contract().subcontractors(j).recipient_id();
+      if (id.empty()) continue;
+      const std::string at = absl::StrCat(
+          "recipients[", i, "].contract.subcontractors[", j, "].recipient_id");
+      const v1::Recipient* sub = Find(id);
+      if (sub == nullptr) {
+        return Invalid(at, absl::StrCat("'", id,
+                                        "' names no recipient of the "
+                                        "registry"));
+      }
+      if (sub->kind() != v1::RECIPIENT_KIND_CONTRACTOR) {
+        return Invalid(at, absl::StrCat("'", id,
+                                        "' is not a contractor; a "
+                                        "sub-contractor is vetted and "
+                                        "monitored as one"));
+      }
+    }
+  }
+  // No entrustment cycle (A sub-contracts to B, B to A): depth-first, with
+  // 0 = unvisited, 1 = on the current path, 2 = done.
+  std::vector<int> state(static_cast<std::size_t>(n), 0);
+  std::vector<std::pair<int, int>> path;  // (recipient, next sub-contractor)
+  for (int root = 0; root < n; ++root) {
+    if (state[static_cast<std::size_t>(root)] != 0) continue;
+    path.emplace_back(root, 0);
+    state[static_cast<std::size_t>(root)] = 1;
+    while (!path.empty()) {
+      auto& [at, next] = path.back();
+      const v1::ContractClauses& c = proto_->recipients(at).contract();
+      if (next >= c.subcontractors_size()) {
+        state[static_cast<std::size_t>(at)] = 2;
+        path.pop_back();
+        continue;
+      }
+      const std::string& id = c.subcontractors(next++).recipient_id();
+      if (id.empty()) continue;
+      const int to = IndexOf(id);
+      if (state[static_cast<std::size_t>(to)] == 1) {
+        return Invalid(
+            absl::StrCat("recipients[", at, "].contract"),
+            absl::StrCat("entrustment cycle: '", proto_->recipients(at).id(),
+                         "' sub-contracts back to '", id, "'"));
+      }
+      if (state[static_cast<std::size_t>(to)] == 0) {
+        state[static_cast<std::size_t>(to)] = 1;
+        path.emplace_back(to, 0);
+      }
+    }
+  }
+  return absl::OkStatus();
+}
+
+int RecipientRegistry::IndexOf(absl::string_view id) const {
   auto it = std::lower_bound(
       index_.begin(), index_.end(), id,
       [](const std::pair<std::string, int>& e, absl::string_view k) {
         return absl::string_view(e.first) < k;
       });
-  if (it == index_.end() || it->first != id) return nullptr;
-  return &proto_->recipients(it->second);
+  if (it == index_.end() || it->first != id) return -1;
+  return it->second;
 }
 
-absl::Time RecipientRegistry::MonitoringDue(const v1::Recipient& r) {
+const v1::Recipient* RecipientRegistry::Find(absl::string_view id) const {
+  const int i = IndexOf(id);
+  return i < 0 ? nullptr : &proto_->recipients(i);
+}
+
+absl::Time RecipientRegistry::MonitoringDue(const v1::Recipient& r,
+                                            absl::Time as_of) {
   if (!r.has_monitoring_interval()) return absl::InfiniteFuture();
   const absl::Duration interval = FromProto(r.monitoring_interval());
   if (interval <= absl::ZeroDuration()) return absl::InfiniteFuture();
-  const absl::Time base = r.has_last_monitored_time()
-                              ? FromProto(r.last_monitored_time())
-                          : r.has_vetted_time() ? FromProto(r.vetted_time())
-                                                : absl::InfinitePast();
+  absl::Time base = r.has_last_monitored_time()
+                        ? FromProto(r.last_monitored_time())
+                    : r.has_vetted_time() ? FromProto(r.vetted_time())
+                                          : absl::InfinitePast();
+  if (const v1::MonitoringResult* m =
+          internal::LatestMonitoringResult(r, as_of)) {
+    if (!r.has_last_monitored_time() ||
+        FromProto(m->time()) > FromProto(r.last_monitored_time())) {
+      base = FromProto(m->time());
+    }
+  }
   return base + interval;
 }
 
@@ -359,7 +454,50 @@ Reason RecipientRegistry::StatusAt(const v1::Recipient& r, absl::Time now) {
       (r.has_vetting_expiry() && FromProto(r.vetting_expiry()) <= now)) {
     return Reason::kRecipientNotVetted;
   }
-  if (MonitoringDue(r) <= now) return Reason::kRecipientMonitoringOverdue;
+  if (const v1::MonitoringResult* m = internal::LatestMonitoringResult(r, now);
+      m != nullptr && m->outcome() == v1::MONITORING_OUTCOME_FAILED) {
+    return Reason::kRecipientMonitoringFailed;
+  }
+  if (MonitoringDue(r, now) <= now) {
+    return Reason::kRecipientMonitoringOverdue;
+  }
+  return Reason::kUnspecified;
+}
+
+Reason RecipientRegistry::ChainStatusAt(const v1::Recipient& r, absl::Time now,
+                                        std::string* blocking) const {
+  // Depth-first in the order listed (children pushed in reverse, popped in
+  // order). An entry is a registry recipient, or a sub-contractor named
+  // without one (no vetting and monitoring record).
+  struct Entry {
+    const v1::Recipient* recipient;
+    const v1::SubContractor* unregistered;
+  };
+  std::vector<Entry> stack{{&r, nullptr}};
+  std::vector<const v1::Recipient*> seen;
+  while (!stack.empty()) {
+    const Entry e = stack.back();
+    stack.pop_back();
+    if (e.recipient == nullptr) {
+      if (blocking != nullptr) *blocking = e.unregistered->name();
+      return Reason::kRecipientNotVetted;
+    }
+    if (std::find(seen.begin(), seen.end(), e.recipient) != seen.end()) {
+      continue;
+    }
+    seen.push_back(e.recipient);
+    if (Reason st = StatusAt(*e.recipient, now); st != Reason::kUnspecified) {
+      if (blocking != nullptr) *blocking = e.recipient->id();
+      return st;
+    }
+    const auto& subs = e.recipient->contract().subcontractors();
+    for (int i = subs.size() - 1; i >= 0; --i) {
+      const v1::SubContractor& sub = subs.Get(i);
+      stack.push_back(
+          {sub.recipient_id().empty() ? nullptr : Find(sub.recipient_id()),
+           &sub});
+    }
+  }
   return Reason::kUnspecified;
 }
 
@@ -706,7 +844,7 @@ std::vector<MonitoringDueEntry> RecipientsDueForMonitoring(
     absl::Duration horizon) {
   std::vector<MonitoringDueEntry> out;
   for (const v1::Recipient& r : registry.proto().recipients()) {
-    const absl::Time due = RecipientRegistry::MonitoringDue(r);
+    const absl::Time due = RecipientRegistry::MonitoringDue(r, as_of);
     if (due == absl::InfiniteFuture() || due > as_of + horizon) continue;
     out.push_back(
         MonitoringDueEntry{r.id(), r.name(), r.kind(), due, due <= as_of});

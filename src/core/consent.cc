@@ -13,6 +13,8 @@
 #include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
+#include "consentry/policy.h"
+#include "consentry/v1/policy.pb.h"
 #include "google/protobuf/stubs/common.h"
 #include "src/util/mutex.h"
 #include "src/util/status_macros.h"
@@ -157,6 +159,13 @@ void MergeConsentChange(const v1::ConsentChange& change, Revision revision,
   record.set_revision(revision);
   record.mutable_update_time()->set_seconds(secs);
   record.mutable_update_time()->set_nanos(nanos);
+}
+
+void SetVersionsSeen(const CompiledPolicy& policy, v1::PurposeConsent& pc) {
+  if (pc.policy_version().empty()) pc.set_policy_version(policy.version());
+  if (pc.notice_version().empty()) {
+    pc.set_notice_version(policy.proto().notice_version());
+  }
 }
 
 v1::ConsentRecord UnreadableConsentRecord(absl::string_view subject_id,

@@ -58,6 +58,8 @@ CONSENTRY_SAME_NUMBER(kSingleUseRequiresAuthorize,
 CONSENTRY_SAME_NUMBER(kSubjectKindNotAllowed, REASON_SUBJECT_KIND_NOT_ALLOWED);
 CONSENTRY_SAME_NUMBER(kSubjectKindUnknown, REASON_SUBJECT_KIND_UNKNOWN);
 CONSENTRY_SAME_NUMBER(kNoAcquisitionConsent, REASON_NO_ACQUISITION_CONSENT);
+CONSENTRY_SAME_NUMBER(kRecipientMonitoringFailed,
+                      REASON_RECIPIENT_MONITORING_FAILED);
 #undef CONSENTRY_SAME_NUMBER
 
 }  // namespace
@@ -132,6 +134,8 @@ absl::string_view ReasonName(Reason r) {
       return "subject_kind_unknown";
     case Reason::kNoAcquisitionConsent:
       return "no_acquisition_consent";
+    case Reason::kRecipientMonitoringFailed:
+      return "recipient_monitoring_failed";
   }
   return "unknown";
 }
@@ -210,6 +214,9 @@ absl::string_view ReasonDescription(Reason r) {
              "subject and the subject's kind is not recorded";
     case Reason::kNoAcquisitionConsent:
       return "special-care data: no prior consent to its acquisition";
+    case Reason::kRecipientMonitoringFailed:
+      return "the latest monitoring of the recipient or a sub-contractor "
+             "failed";
   }
   return "unknown reason";
 }

@@ -13,10 +13,13 @@
 #include "absl/container/flat_hash_set.h"
 #include "absl/status/status.h"
 #include "absl/strings/ascii.h"
+#include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/types/optional.h"
 #include "consentry/v1/policy.pb.h"
+#include "google/protobuf/stubs/common.h"
+#include "google/protobuf/util/time_util.h"
 
 namespace consentry {
 namespace {
@@ -156,6 +159,7 @@ class PolicyCompiler {
   void Reconsent();
   void Retention();
   void Statistics();
+  void Approvals();
 
   Errors& errors() { return errors_; }
 
@@ -778,6 +782,50 @@ void CompileKindsAndAcquisition(const v1::Policy& policy,
   }
 }
 
+// Approvals (policy §3): who approved, when; every string valid UTF-8
+// (a proto3 string that is not does not parse back) and bounded.
+void PolicyCompiler::Approvals() {
+  constexpr std::size_t kMaxText = 4096;
+  constexpr int kMaxApprovals = 100;
+  if (policy_.approvals_size() > kMaxApprovals) {
+    errors_.Add(absl::StrCat("policy.approvals: ", policy_.approvals_size(),
+                             " approvals; at most ", kMaxApprovals));
+    return;
+  }
+  using google::protobuf::util::TimeUtil;
+  for (int i = 0; i < policy_.approvals_size(); ++i) {
+    const v1::PolicyApproval& a = policy_.approvals(i);
+    const std::string at = absl::StrCat("policy.approvals[", i, "]");
+    const std::pair<const char*, const std::string*> texts[] = {
+        {".approver", &a.approver()},
+        {".role", &a.role()},
+        {".note", &a.note()}};
+    for (const auto& [name, value] : texts) {
+      if (value->size() > kMaxText) {
+        errors_.Add(absl::StrCat(at, name, ": ", value->size(),
+                                 " bytes; at most ", kMaxText));
+      } else if (!google::protobuf::internal::IsStructurallyValidUTF8(
+                     value->data(), static_cast<int>(value->size()))) {
+        errors_.Add(absl::StrCat(at, name, ": '",
+                                 absl::CHexEscape(value->substr(0, 64)),
+                                 "' is not valid UTF-8"));
+      }
+    }
+    if (absl::StripAsciiWhitespace(a.approver()).empty()) {
+      errors_.Add(absl::StrCat(at, ".approver: must name who approved"));
+    }
+    if (!a.has_time()) {
+      errors_.Add(absl::StrCat(at, ".time: must say when it was approved"));
+    } else if (a.time().seconds() < TimeUtil::kTimestampMinSeconds ||
+               a.time().seconds() > TimeUtil::kTimestampMaxSeconds ||
+               a.time().nanos() < 0 || a.time().nanos() > 999'999'999) {
+      errors_.Add(absl::StrCat(at, ".time: {seconds: ", a.time().seconds(),
+                               " nanos: ", a.time().nanos(),
+                               "} is outside years 1 to 9999"));
+    }
+  }
+}
+
 }  // namespace
 
 absl::StatusOr<std::shared_ptr<const CompiledPolicy>> CompiledPolicy::Compile(
@@ -811,6 +859,7 @@ absl::StatusOr<std::shared_ptr<const CompiledPolicy>> CompiledPolicy::Compile(
   c.Reconsent();
   c.Retention();
   c.Statistics();
+  c.Approvals();
   if (!errors.empty()) return errors.ToStatus(policy.version());
   CompileKindsAndAcquisition(
       policy, *out,
@@ -835,6 +884,8 @@ PurposeSet CompiledPolicy::AncestorsOf(PurposeSet s) const {
   s.ForEach([&](PurposeIndex p) { out.Add(ancestors_[p]); });
   return out;
 }
+
+bool CompiledPolicy::approved() const { return proto_->approvals_size() > 0; }
 
 int CompiledPolicy::VersionOrdinal(absl::string_view version) const {
   auto it = version_ordinal_.find(version);

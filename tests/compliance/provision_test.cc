@@ -414,5 +414,130 @@ TEST_F(ProvisionTest, ProvideProtectedGivesTheTaggedValues) {
   EXPECT_THAT(out->provided, ElementsAre(0u));
 }
 
+// --- Monitoring results and sub-contractors (policy §5; APPI Art. 25) ------
+
+TEST_F(ProvisionTest, FailedMonitoringRefusesTheContractor) {
+  // now_ is 2026-09-21, within the call-centre's monitoring interval.
+  v1::MonitoringResult* m =
+      Mutable("callcenter-tokyo")->add_monitoring_results();
+  m->set_monitored_by("Privacy Officer");
+  m->mutable_time()->set_seconds(absl::ToUnixSeconds(now_) - 3600);
+  m->set_outcome(v1::MONITORING_OUTCOME_FAILED);
+  m->add_findings("operators share one login");
+  Rebuild();
+  EXPECT_EQ(ProvideOne("support-desk", "support", "callcenter-tokyo", "s1",
+                       "contact"),
+            Reason::kRecipientMonitoringFailed);
+  EXPECT_EQ(ProvisionEvents()[0].reason, Reason::kRecipientMonitoringFailed);
+  // A later pass lifts it.
+  v1::MonitoringResult* pass =
+      Mutable("callcenter-tokyo")->add_monitoring_results();
+  *pass = *m;
+  pass->set_outcome(v1::MONITORING_OUTCOME_PASSED);
+  pass->mutable_time()->set_seconds(absl::ToUnixSeconds(now_) - 60);
+  Rebuild();
+  EXPECT_EQ(ProvideOne("support-desk", "support", "callcenter-tokyo", "s1",
+                       "contact"),
+            Reason::kUnspecified);
+}
+
+class SubcontractorProvisionTest : public ProvisionTest {
+ protected:
+  void SetUp() override {
+    ProvisionTest::SetUp();
+    AddRecipient(R"pb(
+      id: "night-shift"
+      name: "Night Shift Co."
+      kind: RECIPIENT_KIND_CONTRACTOR
+      vetting_status: VETTING_STATUS_APPROVED
+      vetted_time { seconds: 1767225600 }
+      contract { contract_ref: "SUB-1" safety_measures: "same clauses" }
+      monitoring_interval { seconds: 15552000 }
+      last_monitored_time { seconds: 1780272000 }
+      purposes: "support")pb");
+    v1::ContractClauses* c = Mutable("callcenter-tokyo")->mutable_contract();
+    c->set_subcontracting_allowed(true);
+    c->set_subcontracting_conditions("prior written approval, same clauses");
+    v1::SubContractor* s = c->add_subcontractors();
+    s->set_name("Night Shift Co.");
+    s->set_recipient_id("night-shift");
+    Rebuild();
+  }
+};
+
+TEST_F(SubcontractorProvisionTest, VettedSubcontractorLetsProvisionThrough) {
+  EXPECT_EQ(ProvideOne("support-desk", "support", "callcenter-tokyo", "s1",
+                       "contact"),
+            Reason::kUnspecified);
+}
+
+TEST_F(SubcontractorProvisionTest, UnvettedSubcontractorRefusesTheContractor) {
+  Mutable("night-shift")->set_vetting_status(v1::VETTING_STATUS_PENDING);
+  Rebuild();
+  EXPECT_EQ(ProvideOne("support-desk", "support", "callcenter-tokyo", "s1",
+                       "contact"),
+            Reason::kRecipientNotVetted);
+  // Provision to the sub-contractor itself is checked as to any contractor.
+  EXPECT_EQ(
+      ProvideOne("support-desk", "support", "night-shift", "s1", "contact"),
+      Reason::kRecipientNotVetted);
+  EXPECT_THAT(records_.Query(RecordFilter{})->provisions(), IsEmpty());
+}
+
+TEST_F(SubcontractorProvisionTest, OverdueSubcontractorRefusesTheContractor) {
+  now_ = absl::FromUnixSeconds(1780272000) + absl::Hours(180 * 24);
+  // The contractor itself is monitored up to date.
+  Mutable("callcenter-tokyo")
+      ->mutable_last_monitored_time()
+      ->set_seconds(absl::ToUnixSeconds(now_) - 3600);
+  Rebuild();
+  EXPECT_EQ(ProvideOne("support-desk", "support", "callcenter-tokyo", "s1",
+                       "contact"),
+            Reason::kRecipientMonitoringOverdue);
+}
+
+TEST_F(SubcontractorProvisionTest, FailedSubcontractorRefusesTheContractor) {
+  v1::MonitoringResult* m = Mutable("night-shift")->add_monitoring_results();
+  m->set_monitored_by("Tokyo Call-Centre audit team");
+  m->mutable_time()->set_seconds(absl::ToUnixSeconds(now_) - 3600);
+  m->set_outcome(v1::MONITORING_OUTCOME_FAILED);
+  m->add_findings("data copied to personal devices");
+  Rebuild();
+  EXPECT_EQ(ProvideOne("support-desk", "support", "callcenter-tokyo", "s1",
+                       "contact"),
+            Reason::kRecipientMonitoringFailed);
+}
+
+TEST_F(SubcontractorProvisionTest, UnregisteredSubcontractorIsNotVetted) {
+  Mutable("callcenter-tokyo")
+      ->mutable_contract()
+      ->mutable_subcontractors(0)
+      ->clear_recipient_id();
+  Rebuild();
+  EXPECT_EQ(ProvideOne("support-desk", "support", "callcenter-tokyo", "s1",
+                       "contact"),
+            Reason::kRecipientNotVetted);
+}
+
+TEST_F(SubcontractorProvisionTest, SecondLevelSubcontractorIsChecked) {
+  AddRecipient(R"pb(
+    id: "print-shop"
+    name: "Print Shop"
+    kind: RECIPIENT_KIND_CONTRACTOR
+    vetting_status: VETTING_STATUS_REJECTED
+    contract { contract_ref: "SUB-2" safety_measures: "same clauses" }
+    monitoring_interval { seconds: 15552000 }
+    purposes: "support")pb");
+  v1::ContractClauses* c = Mutable("night-shift")->mutable_contract();
+  c->set_subcontracting_allowed(true);
+  c->set_subcontracting_conditions("prior written approval");
+  c->add_subcontractors()->set_name("Print Shop");
+  c->mutable_subcontractors(0)->set_recipient_id("print-shop");
+  Rebuild();
+  EXPECT_EQ(ProvideOne("support-desk", "support", "callcenter-tokyo", "s1",
+                       "contact"),
+            Reason::kRecipientNotVetted);
+}
+
 }  // namespace
 }  // namespace consentry
