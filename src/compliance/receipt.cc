@@ -206,7 +206,11 @@ class JsonParser {
 
   absl::StatusOr<JsonValue> ParseDocument() {
     ASSIGN_OR_RETURN(JsonValue v, Value(0));
-    if (pos_ != in_.size()) return Error("trailing bytes after the receipt");
+    if (pos_ != in_.size()) {
+      return Error(
+          "trailing bytes after the receipt (not canonical: no whitespace "
+          "or newline)");
+    }
     return v;
   }
 
