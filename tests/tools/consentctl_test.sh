@@ -307,12 +307,19 @@ run 0 request advance "${DESK[@]}" req-1 verify-identity --verified-subject=m-1 
 run 1 request package --requests-dir="$RQ" req-1
 expect "$ERR" 'no answer package yet'
 run 0 request advance "${DESK[@]}" req-1 start
-run 0 request advance "${DESK[@]}" req-1 execute
+run 1 request advance "${DESK[@]}" req-1 execute \
+  --receipt-keys="$SRC/tests/testdata/receipt_keys"
+expect "$ERR" 'several private keys'
+run 0 request advance "${DESK[@]}" req-1 execute \
+  --receipt-keys="$SRC/tests/testdata/receipt_keys/2026.pem"
 expect "$OUT" 'executed'
 run 0 request package --requests-dir="$RQ" req-1
 expect "$OUT" '"subject_id": "m-1"'
+expect "$OUT" '"consent_receipts"'
 run 0 request package --requests-dir="$RQ" --lang=ja req-1
 expect "$OUT" '開示'
+expect "$OUT" '7\. 同意の受領書'
+expect "$OUT" '\| ed25519:[0-9a-f]{32} \|'
 run 0 request advance "${DESK[@]}" req-1 answer --answer-ref=letter-1
 expect "$OUT" 'answered'
 run 0 request show --requests-dir="$RQ" req-1
