@@ -196,7 +196,8 @@ struct JsonValue {
   std::size_t offset = 0;
   std::string str;
   std::int64_t integer = 0;
-  std::vector<std::pair<std::string, JsonValue>> members;
+  // An object's member names; its values are in `items`, in the same order.
+  std::vector<std::string> names;
   std::vector<JsonValue> items;
 };
 
@@ -252,13 +253,14 @@ class JsonParser {
     while (true) {
       if (!Peek('"')) return Error("expected a member name");
       ASSIGN_OR_RETURN(std::string key, String());
-      for (const auto& m : v.members) {
-        if (m.first == key) return Error(absl::StrCat("duplicate '", key, "'"));
+      for (const std::string& name : v.names) {
+        if (name == key) return Error(absl::StrCat("duplicate '", key, "'"));
       }
       if (!Peek(':')) return Error("expected ':'");
       ++pos_;
       ASSIGN_OR_RETURN(JsonValue member, Value(depth + 1));
-      v.members.emplace_back(std::move(key), std::move(member));
+      v.names.push_back(std::move(key));
+      v.items.push_back(std::move(member));
       if (Consume('}')) return absl::OkStatus();
       if (!Peek(',')) return Error("expected ',' or '}'");
       ++pos_;
@@ -384,7 +386,9 @@ class Members {
           "receipt: byte ", v.offset, ": ", where_, " is not an object"));
       return;
     }
-    for (const auto& m : v.members) members_[m.first] = &m.second;
+    for (std::size_t i = 0; i < v.names.size(); ++i) {
+      members_[v.names[i]] = &v.items[i];
+    }
   }
 
   const JsonValue* Get(absl::string_view key, JsonValue::Type type) {
