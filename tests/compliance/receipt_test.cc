@@ -51,7 +51,7 @@ absl::StatusOr<std::unique_ptr<FileKeyProvider>> OpenKeys(
       {.paths = std::move(paths), .signing_key_file = std::move(signing)});
 }
 
-class ReceiptTest : public ::testing::Test {
+class ConsentReceiptTest : public ::testing::Test {
  protected:
   void SetUp() override {
     policy_ = DefaultPolicy();
@@ -109,7 +109,7 @@ class ReceiptTest : public ::testing::Test {
   std::string dir_;
 };
 
-TEST_F(ReceiptTest, BuildsTheConsentRecordFields) {
+TEST_F(ConsentReceiptTest, BuildsTheConsentRecordFields) {
   absl::StatusOr<ConsentReceipt> r =
       BuildConsentReceipt(*policy_, Record(), Options());
   ASSERT_OK(r.status());
@@ -149,7 +149,7 @@ TEST_F(ReceiptTest, BuildsTheConsentRecordFields) {
   EXPECT_TRUE(r->signature.empty());
 }
 
-TEST_F(ReceiptTest, ReceiptIdIsDerivedFromTheContent) {
+TEST_F(ConsentReceiptTest, ReceiptIdIsDerivedFromTheContent) {
   absl::StatusOr<ConsentReceipt> a =
       BuildConsentReceipt(*policy_, Record(), Options());
   absl::StatusOr<ConsentReceipt> b =
@@ -165,14 +165,14 @@ TEST_F(ReceiptTest, ReceiptIdIsDerivedFromTheContent) {
   EXPECT_NE(a->receipt_id, c->receipt_id);
 }
 
-TEST_F(ReceiptTest, ControllerDefaultsToThePolicyTitleAndContactWindow) {
+TEST_F(ConsentReceiptTest, ControllerDefaultsToThePolicyTitleAndContactWindow) {
   absl::StatusOr<ConsentReceipt> r =
       BuildConsentReceipt(*policy_, Record(), ReceiptOptions{});
   ASSERT_OK(r.status());
   EXPECT_FALSE(r->controller.name.empty());
 }
 
-TEST_F(ReceiptTest, PurposeFilterKeepsOnlyThosePurposes) {
+TEST_F(ConsentReceiptTest, PurposeFilterKeepsOnlyThosePurposes) {
   ReceiptOptions o = Options();
   o.purposes = {"marketing.research"};
   absl::StatusOr<ConsentReceipt> r = BuildConsentReceipt(*policy_, Record(), o);
@@ -185,7 +185,7 @@ TEST_F(ReceiptTest, PurposeFilterKeepsOnlyThosePurposes) {
                        HasSubstr("no consent entry")));
 }
 
-TEST_F(ReceiptTest, BuildRefusesRecordsThatCannotMakeAReceipt) {
+TEST_F(ConsentReceiptTest, BuildRefusesRecordsThatCannotMakeAReceipt) {
   v1::ConsentRecord no_subject = Record();
   no_subject.clear_subject_id();
   v1::ConsentRecord no_revision = Record();
@@ -210,7 +210,7 @@ TEST_F(ReceiptTest, BuildRefusesRecordsThatCannotMakeAReceipt) {
       StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("member-7")));
 }
 
-TEST_F(ReceiptTest, SignedReceiptVerifiesAndReserialisesToTheSameBytes) {
+TEST_F(ConsentReceiptTest, SignedReceiptVerifiesAndReserialisesToTheSameBytes) {
   auto keys = Keys({kKeys}, kKeys + "/2026.pem");
   ASSERT_NE(keys, nullptr);
   const std::string json = SignedJson(*keys);
@@ -230,7 +230,7 @@ TEST_F(ReceiptTest, SignedReceiptVerifiesAndReserialisesToTheSameBytes) {
 // A receipt written by this version must verify in every later one: the
 // canonical form is a published format. Built by hand, so that no policy
 // edit changes it.
-TEST_F(ReceiptTest, GoldenReceiptKeepsItsCanonicalBytes) {
+TEST_F(ConsentReceiptTest, GoldenReceiptKeepsItsCanonicalBytes) {
   auto keys = Keys({kKeys}, kKeys + "/2026.pem");
   ASSERT_NE(keys, nullptr);
   ConsentReceipt r;
@@ -268,7 +268,7 @@ TEST_F(ReceiptTest, GoldenReceiptKeepsItsCanonicalBytes) {
   EXPECT_EQ(*v, r);
 }
 
-TEST_F(ReceiptTest, CanonicalFormEscapesOnlyWhatJsonRequires) {
+TEST_F(ConsentReceiptTest, CanonicalFormEscapesOnlyWhatJsonRequires) {
   ConsentReceipt r;
   r.receipt_id = "rcpt-x";
   r.controller.name = "A \"B\" \\ C\n\t\x01\x7f 山田";
@@ -290,7 +290,7 @@ TEST_F(ReceiptTest, CanonicalFormEscapesOnlyWhatJsonRequires) {
   EXPECT_EQ(*back, r);
 }
 
-TEST_F(ReceiptTest, EveryOneByteChangeFailsVerification) {
+TEST_F(ConsentReceiptTest, EveryOneByteChangeFailsVerification) {
   auto keys = Keys({kKeys}, kKeys + "/2026.pem");
   ASSERT_NE(keys, nullptr);
   const std::string json = SignedJson(*keys);
@@ -312,7 +312,7 @@ TEST_F(ReceiptTest, EveryOneByteChangeFailsVerification) {
   EXPECT_FALSE(VerifyReceipt(json.substr(0, json.size() - 1), *keys).ok());
 }
 
-TEST_F(ReceiptTest, TamperedFieldFailsWithUnauthenticated) {
+TEST_F(ConsentReceiptTest, TamperedFieldFailsWithUnauthenticated) {
   auto keys = Keys({kKeys}, kKeys + "/2026.pem");
   ASSERT_NE(keys, nullptr);
   const std::string json = SignedJson(*keys);
@@ -333,7 +333,7 @@ TEST_F(ReceiptTest, TamperedFieldFailsWithUnauthenticated) {
               StatusIs(absl::StatusCode::kUnauthenticated, ::testing::_));
 }
 
-TEST_F(ReceiptTest, TamperedSignatureFailsWithUnauthenticated) {
+TEST_F(ConsentReceiptTest, TamperedSignatureFailsWithUnauthenticated) {
   auto keys = Keys({kKeys}, kKeys + "/2026.pem");
   ASSERT_NE(keys, nullptr);
   std::string json = SignedJson(*keys);
@@ -343,7 +343,7 @@ TEST_F(ReceiptTest, TamperedSignatureFailsWithUnauthenticated) {
               StatusIs(absl::StatusCode::kUnauthenticated, ::testing::_));
 }
 
-TEST_F(ReceiptTest, UnknownKeyIdFailsWithNotFound) {
+TEST_F(ConsentReceiptTest, UnknownKeyIdFailsWithNotFound) {
   auto signer = Keys({kKeys + "/2025.pem"});
   auto verifier = Keys({kPublic + "/2026.pem"});
   ASSERT_NE(signer, nullptr);
@@ -353,7 +353,7 @@ TEST_F(ReceiptTest, UnknownKeyIdFailsWithNotFound) {
               StatusIs(absl::StatusCode::kNotFound, HasSubstr("not known")));
 }
 
-TEST_F(ReceiptTest, UnsignedReceiptFailsVerification) {
+TEST_F(ConsentReceiptTest, UnsignedReceiptFailsVerification) {
   auto keys = Keys({kKeys}, kKeys + "/2026.pem");
   absl::StatusOr<ConsentReceipt> r =
       BuildConsentReceipt(*policy_, Record(), Options());
@@ -367,7 +367,7 @@ TEST_F(ReceiptTest, UnsignedReceiptFailsVerification) {
 
 // Rotation: receipts signed under the old key verify after the signing key
 // changed, as long as the old public key is known.
-TEST_F(ReceiptTest, ReceiptsSignedUnderARetiredKeyStillVerify) {
+TEST_F(ConsentReceiptTest, ReceiptsSignedUnderARetiredKeyStillVerify) {
   auto old_keys = Keys({kKeys}, kKeys + "/2025.pem");
   ASSERT_NE(old_keys, nullptr);
   const std::string old_receipt = SignedJson(*old_keys);
@@ -395,7 +395,7 @@ TEST_F(ReceiptTest, ReceiptsSignedUnderARetiredKeyStillVerify) {
               StatusIs(absl::StatusCode::kNotFound, ::testing::_));
 }
 
-TEST_F(ReceiptTest, KeyIdIsDerivedFromThePublicKey) {
+TEST_F(ConsentReceiptTest, KeyIdIsDerivedFromThePublicKey) {
   auto priv = Keys({kKeys + "/2026.pem"});
   auto pub = Keys({kPublic + "/2026.pem"});
   ASSERT_NE(priv, nullptr);
@@ -417,7 +417,7 @@ TEST_F(ReceiptTest, KeyIdIsDerivedFromThePublicKey) {
               StatusIs(absl::StatusCode::kFailedPrecondition, ::testing::_));
 }
 
-TEST_F(ReceiptTest, BadKeyFilesAreErrorsNeverNoKey) {
+TEST_F(ConsentReceiptTest, BadKeyFilesAreErrorsNeverNoKey) {
   const std::string empty = Write("empty.pem", "");
   const std::string garbage = Write("garbage.pem", "not a key\n");
   const std::string truncated =
@@ -464,7 +464,7 @@ TEST_F(ReceiptTest, BadKeyFilesAreErrorsNeverNoKey) {
   }
 }
 
-TEST_F(ReceiptTest, EncryptedPrivateKeyIsRefusedWithoutPrompting) {
+TEST_F(ConsentReceiptTest, EncryptedPrivateKeyIsRefusedWithoutPrompting) {
   // PKCS#8 encrypted with a passphrase (openssl pkcs8 -topk8 -v2 aes256).
   const std::string encrypted = kBad + "/encrypted.pem";
   EXPECT_THAT(
@@ -474,7 +474,7 @@ TEST_F(ReceiptTest, EncryptedPrivateKeyIsRefusedWithoutPrompting) {
               StatusIs(absl::StatusCode::kInvalidArgument, ::testing::_));
 }
 
-TEST_F(ReceiptTest, MalformedDocumentsAreInvalidArgument) {
+TEST_F(ConsentReceiptTest, MalformedDocumentsAreInvalidArgument) {
   auto keys = Keys({kKeys}, kKeys + "/2026.pem");
   ASSERT_NE(keys, nullptr);
   const std::string good = SignedJson(*keys);
@@ -553,7 +553,7 @@ class FakeProvider final : public SigningKeyProvider {
   std::string other_id_;
 };
 
-TEST_F(ReceiptTest, ProviderFailuresAreReportedNotHidden) {
+TEST_F(ConsentReceiptTest, ProviderFailuresAreReportedNotHidden) {
   auto keys = Keys({kKeys}, kKeys + "/2026.pem");
   ASSERT_NE(keys, nullptr);
   FakeProvider fake(keys.get());
@@ -580,7 +580,7 @@ TEST_F(ReceiptTest, ProviderFailuresAreReportedNotHidden) {
               StatusIs(absl::StatusCode::kInternal, HasSubstr("whose id")));
 }
 
-TEST_F(ReceiptTest, RendersJapaneseAndEnglishText) {
+TEST_F(ConsentReceiptTest, RendersJapaneseAndEnglishText) {
   auto keys = Keys({kKeys}, kKeys + "/2026.pem");
   ASSERT_NE(keys, nullptr);
   absl::StatusOr<ConsentReceipt> r =
@@ -612,7 +612,7 @@ TEST_F(ReceiptTest, RendersJapaneseAndEnglishText) {
   EXPECT_THAT(en, ::testing::Not(HasSubstr("同意")));
 }
 
-TEST_F(ReceiptTest, HistoryGivesOneReceiptPerConsentChange) {
+TEST_F(ConsentReceiptTest, HistoryGivesOneReceiptPerConsentChange) {
   InMemoryConsentStore store;
   using ::consentry::testing::PurposeChange;
   ASSERT_OK(store
