@@ -511,6 +511,14 @@ TEST_F(ConsentReceiptTest, MalformedDocumentsAreInvalidArgument) {
       replace(R"("subject":"member-7")",
               R"("subject":"member-7","subject":"")"),
       replace(R"("time":"2026-)", R"("time":"2026/)"),
+      // The same content spelled otherwise: a longer time, members out of
+      // order, padded base64.
+      replace(R"("time":"2026-11-30T00:53:20Z")",
+              R"("time":"2026-11-30T00:53:20.000Z")"),
+      replace(
+          R"({"contact":"privacy@example.jp","name":"Example Health K.K."})",
+          R"({"name":"Example Health K.K.","contact":"privacy@example.jp"})"),
+      replace(R"(","subject":"member-7")", R"(==","subject":"member-7")"),
       replace(R"("purposes":[)", R"("purposes":[[[[[[[[[[[[)"),
       std::string(kMaxReceiptBytes + 1, '{'),
       std::string(100000, '['),
