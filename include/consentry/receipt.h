@@ -175,10 +175,12 @@ class CONSENTRY_EXPORT FileKeyProvider final : public SigningKeyProvider {
  public:
   // Errors, each naming the file: `kNotFound` for a missing path, or when
   // the paths hold no key at all; `kPermissionDenied` for an unreadable
-  // file; `kInvalidArgument` for an empty file, one that is not PEM, a key
-  // that is not Ed25519, a directory given as the signing key, and for a
-  // `signing_key_file` that holds no private key; `kFailedPrecondition` when
-  // several private keys are found and none is named.
+  // file; `kInvalidArgument` for an empty file, one that is not PEM, an
+  // encrypted or non-Ed25519 key, a path that cannot be resolved (a symlink
+  // loop), a directory given as the signing key, and for a
+  // `signing_key_file` that holds no private key; `kResourceExhausted` for
+  // a file over 64 KiB; `kFailedPrecondition` when several private keys are
+  // found and none is named.
   static absl::StatusOr<std::unique_ptr<FileKeyProvider>> Open(
       const FileKeyProviderOptions& options);
 

@@ -725,9 +725,13 @@ struct FileKeyProvider::Impl {
   absl::Status AddPath(const std::string& path) {
     std::error_code ec;
     const fs::file_status st = fs::status(path, ec);
-    if (ec || !fs::exists(st)) {
+    if (st.type() == fs::file_type::not_found) {
       return absl::NotFoundError(
           absl::StrCat("key path '", path, "' does not exist"));
+    }
+    if (ec) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("key path '", path, "' cannot be read: ", ec.message()));
     }
     if (!fs::is_directory(st)) {
       ASSIGN_OR_RETURN(LoadedKey k, LoadPemKey(path));

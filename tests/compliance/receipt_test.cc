@@ -428,6 +428,9 @@ TEST_F(ConsentReceiptTest, BadKeyFilesAreErrorsNeverNoKey) {
       Write("both.pem", *ReadFileToString(kKeys + "/2025.pem") +
                             *ReadFileToString(kPublic + "/2026.pem"));
   fs::create_directories(dir_ + "/d/sub.pem");
+  fs::create_symlink(dir_ + "/loop.pem", dir_ + "/loop.pem");
+  const std::string huge = Write(
+      "huge.pem", "-----BEGIN PRIVATE KEY-----\n" + std::string(70000, 'A'));
   struct Case {
     std::vector<std::string> paths;
     std::string signing;
@@ -456,6 +459,11 @@ TEST_F(ConsentReceiptTest, BadKeyFilesAreErrorsNeverNoKey) {
        "public key"},
       {{kKeys}, kKeys, absl::StatusCode::kInvalidArgument, "receipt_keys"},
       {{}, "", absl::StatusCode::kNotFound, "no key"},
+      {{dir_ + "/loop.pem"},
+       "",
+       absl::StatusCode::kInvalidArgument,
+       "loop.pem"},
+      {{huge}, "", absl::StatusCode::kResourceExhausted, "huge.pem"},
   };
   for (const Case& c : cases) {
     EXPECT_THAT(OpenKeys(c.paths, c.signing),
