@@ -10,6 +10,7 @@
 #include <fstream>
 #include <memory>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "absl/strings/str_cat.h"
@@ -664,6 +665,32 @@ TEST_F(ConsentReceiptTest, HistoryGivesOneReceiptPerConsentChange) {
   EXPECT_EQ((*receipts)[2].purposes[0].state, "withdrawn");
   EXPECT_EQ((*receipts)[1].purposes[0].purpose, "marketing.promotion");
   EXPECT_EQ((*receipts)[1].purposes[0].method, "mobile_app");
+}
+
+// FileKeyProvider is immutable after Open: threads sign and verify with one
+// provider at once and get the bytes one thread gets.
+TEST_F(ConsentReceiptTest, ConcurrentSigningAndVerifyingAgree) {
+  auto keys = Keys({kKeys}, kKeys + "/2026.pem");
+  ASSERT_NE(keys, nullptr);
+  const std::string expected = SignedJson(*keys);
+  absl::StatusOr<ConsentReceipt> unsigned_receipt =
+      BuildConsentReceipt(*policy_, Record(), Options());
+  ASSERT_OK(unsigned_receipt.status());
+  std::vector<int> mismatches(4, 0);
+  std::vector<std::thread> threads;
+  for (int t = 0; t < 4; ++t) {
+    threads.emplace_back([&, t] {
+      for (int i = 0; i < 25; ++i) {
+        ConsentReceipt r = *unsigned_receipt;
+        const bool ok = SignReceipt(*keys, r).ok() &&
+                        SerializeReceipt(r) == expected &&
+                        VerifyReceipt(expected, *keys).ok();
+        if (!ok) ++mismatches[static_cast<std::size_t>(t)];
+      }
+    });
+  }
+  for (std::thread& th : threads) th.join();
+  EXPECT_EQ(mismatches, std::vector<int>(4, 0));
 }
 
 }  // namespace
