@@ -119,7 +119,10 @@ class ObjectWriter {
   bool first_ = true;
 };
 
-constexpr char kTimeFormat[] = "%Y-%m-%dT%H:%M:%E*SZ";
+// RFC 3339 UTC with a four-digit year; read with %Y (this Abseil cannot
+// parse %4Y), the canonical comparison then requires the four digits.
+constexpr char kTimeFormat[] = "%4Y-%m-%dT%H:%M:%E*SZ";
+constexpr char kTimeParseFormat[] = "%Y-%m-%dT%H:%M:%E*SZ";
 
 std::string TimeText(absl::Time t) {
   if (t == absl::InfiniteFuture()) return "";
@@ -441,7 +444,8 @@ absl::Status ParseTime(absl::string_view text, absl::string_view what,
   // RFC 3339 has four-digit years: 0001-01-01 to 9999-12-31.
   static const absl::Time kMin = absl::FromUnixSeconds(-62135596800);
   static const absl::Time kEnd = absl::FromUnixSeconds(253402300800);
-  if (!absl::ParseTime(kTimeFormat, text, absl::UTCTimeZone(), &out, &err) ||
+  if (!absl::ParseTime(kTimeParseFormat, text, absl::UTCTimeZone(), &out,
+                       &err) ||
       out < kMin || out >= kEnd) {
     return absl::InvalidArgumentError(absl::StrCat(
         "receipt: ", what, " '", text, "' is not an RFC 3339 UTC ", "time"));

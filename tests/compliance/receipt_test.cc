@@ -286,6 +286,14 @@ TEST_F(ConsentReceiptTest, CanonicalFormEscapesOnlyWhatJsonRequires) {
   EXPECT_THAT(json, StartsWith(R"({"catalogue_version":"","controller":)"));
   EXPECT_THAT(json, HasSubstr(R"("expiry":"")"));
   EXPECT_THAT(json, HasSubstr(R"("time":"1970-01-01T00:00:00Z")"));
+  // Years below 1000 keep four digits (RFC 3339).
+  r.purposes[0].time =
+      absl::FromCivil(absl::CivilSecond(2, 2, 5, 0, 0, 0), absl::UTCTimeZone());
+  const std::string early = SerializeReceipt(r);
+  EXPECT_THAT(early, HasSubstr(R"("time":"0002-02-05T00:00:00Z")"));
+  ASSERT_OK(ParseReceipt(early).status());
+  EXPECT_EQ(ParseReceipt(early)->purposes[0].time, r.purposes[0].time);
+  r.purposes[0].time = absl::UnixEpoch();
   absl::StatusOr<ConsentReceipt> back = ParseReceipt(json);
   ASSERT_OK(back.status());
   EXPECT_EQ(*back, r);
