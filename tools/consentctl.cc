@@ -81,6 +81,9 @@ groups and commands:
   audit leak-scope DIR          subjects and categories reached; APPI Art. 26
   request open|advance|show|list|package
                                 data-subject requests (files in --requests-dir)
+  receipt issue SUBJECT         a signed consent receipt (JSON, or --format=ja|en)
+  receipt verify FILE --keys DIR
+                                check a receipt's signature and canonical form
   recipients list|due           the recipient registry; monitoring due
   recipients monitor RECIPIENT  record a monitoring (--outcome, --by)
   report --html=FILE            the privacy officer's HTML report
@@ -987,7 +990,7 @@ int main(int argc, char** argv) {
   }
   const bool known = group == "policy" || group == "consent" ||
                      group == "audit" || group == "request" ||
-                     group == "recipients";
+                     group == "receipt" || group == "recipients";
   if (!known) return UnknownCommand(group);
   if (args.size() < 2 || args[1] == "--help" || args[1] == "-h") {
     PrintToolHelp();
@@ -999,5 +1002,6 @@ int main(int argc, char** argv) {
   if (group == "consent") return RunConsent(sub, rest);
   if (group == "audit") return RunAudit(sub, rest);
   if (group == "request") return RunRequest(sub, rest);
+  if (group == "receipt") return RunReceipt(sub, rest);
   return RunRecipients(sub, rest);
 }

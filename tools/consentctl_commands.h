@@ -43,6 +43,7 @@ int LoadRegistry(const ParsedArgs& a, absl::string_view policy_what,
                  absl::string_view registry_what, LoadedRegistry& out);
 
 int RunRequest(const std::string& sub, const std::vector<std::string>& args);
+int RunReceipt(const std::string& sub, const std::vector<std::string>& args);
 int RunAudit(const std::string& sub, const std::vector<std::string>& args);
 int RunReport(const std::vector<std::string>& args);
 // Governance (consentctl_governance.cc): `policy show`, `policy announce`,

@@ -29,6 +29,7 @@
 #include "consentry/audit.h"
 #include "consentry/policy.h"
 #include "consentry/proto_io.h"
+#include "consentry/receipt.h"
 #include "consentry/requests.h"
 #include "consentry/v1/request.pb.h"
 #include "file_request_store.h"
@@ -104,6 +105,7 @@ struct Desk {
   std::unique_ptr<FileRequestStore> requests;
   std::unique_ptr<consentry::ConsentStore> consent;
   std::unique_ptr<Sources> sources;
+  std::unique_ptr<consentry::FileKeyProvider> receipt_keys;
   std::unique_ptr<consentry::RequestDesk> desk;
 };
 
@@ -122,6 +124,18 @@ absl::StatusOr<Desk> OpenDesk(const ParsedArgs& a,
   d.sources = std::move(*sources);
   options.consent_history = d.sources->history();
   options.access_events = d.sources->access_events();
+  if (a.Has("receipt-keys")) {
+    consentry::FileKeyProviderOptions key_options;
+    for (absl::string_view p :
+         absl::StrSplit(a.Get("receipt-keys"), ',', absl::SkipEmpty())) {
+      key_options.paths.emplace_back(p);
+    }
+    key_options.signing_key_file = a.Get("receipt-signing-key");
+    auto keys = consentry::FileKeyProvider::Open(key_options);
+    if (!keys.ok()) return keys.status();
+    d.receipt_keys = *std::move(keys);
+    options.receipt_keys = d.receipt_keys.get();
+  }
   auto desk = consentry::RequestDesk::Create(
       *policy, d.consent.get(), d.requests.get(), d.sources->audit(), options);
   if (!desk.ok()) return desk.status();
@@ -134,6 +148,15 @@ std::vector<Flag> DeskFlags() {
                          PostgresFlag(),    PgSchemaFlag(),   JsonFlag()};
   for (Flag& s : SourceFlags()) f.push_back(std::move(s));
   f.push_back({"actor", "NAME", "who performs the step", "consentctl"});
+  f.push_back({"receipt-keys", "PATH[,PATH]",
+               "PEM keys (files or directories) that sign the consent "
+               "receipts of a disclosure package; without it they are "
+               "unsigned",
+               ""});
+  f.push_back({"receipt-signing-key", "FILE",
+               "the private key to sign receipts with, when --receipt-keys "
+               "holds several",
+               ""});
   return f;
 }
 

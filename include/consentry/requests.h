@@ -64,6 +64,7 @@
 #include "consentry/consent.h"
 #include "consentry/export.h"
 #include "consentry/policy.h"
+#include "consentry/receipt.h"
 #include "consentry/v1/request.pb.h"
 
 namespace consentry {
@@ -252,6 +253,13 @@ struct RequestDeskOptions {
   ProvisionRecordSource* provisions = nullptr;
   AccessEventSource* access_events = nullptr;
   ConsentHistorySource* consent_history = nullptr;
+  // Signs the consent receipts of a disclosure package; must outlive the
+  // desk. Null: the receipts are included unsigned (and the package says
+  // so in `omitted_sections`).
+  SigningKeyProvider* receipt_keys = nullptr;
+  // The controller the receipts name; empty: the policy's title and
+  // contact window (see `ReceiptOptions`).
+  ReceiptController receipt_controller;
 };
 
 // What the identity documents showed.

@@ -15,6 +15,7 @@
 #include "absl/strings/str_replace.h"
 #include "absl/time/time.h"
 #include "consentry/decision.h"
+#include "consentry/receipt.h"
 #include "consentry/requests.h"
 #include "consentry/v1/policy.pb.h"
 
@@ -446,7 +447,7 @@ void AppendAccessSection(const Lang& l, const v1::DisclosurePackage& package,
   }
 }
 
-// 6. The person's requests, and what the disclosure leaves out.
+// 6. The person's requests.
 void AppendRequestsSection(const Lang& l, const v1::DisclosurePackage& package,
                            std::string& out) {
   absl::StrAppend(&out,
@@ -461,7 +462,45 @@ void AppendRequestsSection(const Lang& l, const v1::DisclosurePackage& package,
                     FormatTime(r.receive_time()), " |\n");
   }
   absl::StrAppend(&out, "\n");
+}
 
+// 7. The consent receipts, each as its id, revision, purposes and states,
+// and its signing key; the signed documents are in the JSON package.
+void AppendReceiptsSection(const Lang& l, const v1::DisclosurePackage& package,
+                           std::string& out) {
+  absl::StrAppend(&out,
+                  l.T("## 7. 同意の受領書\n\n", "## 7. Consent receipts\n\n"));
+  if (package.consent_receipts().empty()) {
+    absl::StrAppend(&out, l.T("受領書はありません。\n\n", "None.\n\n"));
+    return;
+  }
+  absl::StrAppend(&out,
+                  l.T("| 受領書番号 | 改訂番号 | 内容 | 署名の鍵 |\n",
+                      "| Receipt | Revision | Content | Signing key |\n"),
+                  "|---|---|---|---|\n");
+  for (const std::string& json : package.consent_receipts()) {
+    absl::StatusOr<ConsentReceipt> r = ParseReceipt(json);
+    if (!r.ok()) {
+      absl::StrAppend(&out, "| - | - | ", Cell(r.status().message()),
+                      " | - |\n");
+      continue;
+    }
+    std::vector<std::string> states;
+    for (const ReceiptPurpose& p : r->purposes) {
+      states.push_back(absl::StrCat(p.purpose, ": ", p.state));
+    }
+    absl::StrAppend(
+        &out, "| ", Cell(r->receipt_id), " | ", r->revision, " | ",
+        Cell(absl::StrJoin(states, ", ")), " | ",
+        r->key_id.empty() ? l.T("署名なし", "unsigned") : Cell(r->key_id),
+        " |\n");
+  }
+  absl::StrAppend(&out, "\n");
+}
+
+// What the disclosure leaves out.
+void AppendOmittedSection(const Lang& l, const v1::DisclosurePackage& package,
+                          std::string& out) {
   if (!package.omitted_sections().empty()) {
     absl::StrAppend(&out, l.T("## この開示に含まれない項目\n\n",
                               "## Not included in this disclosure\n\n"));
@@ -499,6 +538,8 @@ std::string RenderDisclosure(const v1::DisclosurePackage& package,
   AppendProvisionSection(l, package, names, out);
   AppendAccessSection(l, package, names, out);
   AppendRequestsSection(l, package, out);
+  AppendReceiptsSection(l, package, out);
+  AppendOmittedSection(l, package, out);
   return out;
 }
 

@@ -512,6 +512,8 @@ struct RequestDesk::Impl {
   absl::Status ValidateIntake(const v1::SubjectRequest& in) const;
   absl::Status CheckExecutable(const v1::SubjectRequest& r) const;
   absl::StatusOr<Revision> ApplyRestriction(const v1::SubjectRequest& r);
+  absl::Status AddReceipts(const std::vector<v1::ConsentRecord>& history,
+                           v1::DisclosurePackage& pkg);
   absl::StatusOr<v1::DisclosurePackage> BuildDisclosure(
       const v1::SubjectRequest& r, const v1::ConsentRecord& record);
 
@@ -732,6 +734,32 @@ absl::StatusOr<Revision> RequestDesk::Impl::ApplyRestriction(
       "' kept changing while the restriction was merged; retry Execute"));
 }
 
+absl::Status RequestDesk::Impl::AddReceipts(
+    const std::vector<v1::ConsentRecord>& history, v1::DisclosurePackage& pkg) {
+  ReceiptOptions receipt_options;
+  receipt_options.controller = options.receipt_controller;
+  absl::StatusOr<std::vector<ConsentReceipt>> receipts =
+      ReceiptsForHistory(*policy, history, receipt_options);
+  if (!receipts.ok()) {
+    // A record version that cannot make a receipt (no state, unreadable)
+    // leaves the receipts out, said so; the rest of the answer stands.
+    pkg.add_omitted_sections(absl::StrCat(
+        "consent_receipts: cannot be written: ", receipts.status().message()));
+    return absl::OkStatus();
+  }
+  for (ConsentReceipt& r : *receipts) {
+    if (options.receipt_keys != nullptr) {
+      RETURN_IF_ERROR(SignReceipt(*options.receipt_keys, r));
+    }
+    pkg.add_consent_receipts(SerializeReceipt(r));
+  }
+  if (options.receipt_keys == nullptr && !receipts->empty()) {
+    pkg.add_omitted_sections(
+        "consent_receipts: not signed; no receipt signing key is configured");
+  }
+  return absl::OkStatus();
+}
+
 absl::StatusOr<v1::DisclosurePackage> RequestDesk::Impl::BuildDisclosure(
     const v1::SubjectRequest& r, const v1::ConsentRecord& record) {
   const std::string& subject = r.verified_subject_id();
@@ -744,16 +772,19 @@ absl::StatusOr<v1::DisclosurePackage> RequestDesk::Impl::BuildDisclosure(
   *pkg.mutable_consent() = record;
   *pkg.mutable_purposes() = internal::BuildPurposeNotice(*policy, record, now);
 
+  std::vector<v1::ConsentRecord> history;
   if (options.consent_history != nullptr) {
-    ASSIGN_OR_RETURN(std::vector<v1::ConsentRecord> history,
-                     options.consent_history->HistoryFor(subject));
-    for (v1::ConsentRecord& h : history)
-      *pkg.add_consent_history() = std::move(h);
+    ASSIGN_OR_RETURN(history, options.consent_history->HistoryFor(subject));
+    for (const v1::ConsentRecord& h : history) *pkg.add_consent_history() = h;
   } else {
     pkg.add_omitted_sections(
         "consent_history: this deployment's consent store keeps no history; "
         "only the current record is disclosed");
   }
+
+  // Without a history, the current record makes the one receipt.
+  if (history.empty() && record.purposes_size() > 0) history.push_back(record);
+  RETURN_IF_ERROR(AddReceipts(history, pkg));
 
   ASSIGN_OR_RETURN(std::vector<v1::SubjectRequest> reqs,
                    requests->ListBySubject(subject));

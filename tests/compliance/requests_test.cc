@@ -21,6 +21,7 @@ namespace {
 
 using ::consentry::testing::GuardFixture;
 using ::consentry::testing::IsOk;
+using ::consentry::testing::SourcePath;
 using ::consentry::testing::StatusIs;
 using ::testing::ElementsAre;
 using ::testing::HasSubstr;
@@ -243,7 +244,8 @@ TEST_F(RequestDeskTest, DisclosureRunsFromReceiptToWrittenAnswer) {
   ASSERT_EQ(pkg.requests_size(), 1);
   EXPECT_EQ(pkg.requests(0).id(), id);
   EXPECT_THAT(pkg.omitted_sections(),
-              ElementsAre(HasSubstr("consent_history")));
+              ElementsAre(HasSubstr("consent_history"),
+                          HasSubstr("consent_receipts: not signed")));
 
   // JSON round-trips; the documents are in both languages.
   v1::DisclosurePackage parsed;
@@ -278,6 +280,106 @@ TEST_F(RequestDeskTest, DisclosurePackageIncludesHistoryWhenSourceGiven) {
   ASSERT_EQ(out->package.consent_history_size(), 1);
   EXPECT_THAT(out->package.omitted_sections(),
               Not(::testing::Contains(HasSubstr("history"))));
+}
+
+// The store's record versions, as consentctl hands them to the desk.
+class StoreHistory final : public ConsentHistorySource {
+ public:
+  explicit StoreHistory(ConsentStore* store) : store_(store) {}
+  absl::StatusOr<std::vector<v1::ConsentRecord>> HistoryFor(
+      absl::string_view subject) override {
+    absl::StatusOr<std::vector<v1::ConsentHistoryEntry>> h =
+        store_->History(subject);
+    if (!h.ok()) return h.status();
+    std::vector<v1::ConsentRecord> out;
+    for (const v1::ConsentHistoryEntry& e : *h) out.push_back(e.state());
+    return out;
+  }
+
+ private:
+  ConsentStore* store_;
+};
+
+std::unique_ptr<FileKeyProvider> ReceiptKeys() {
+  absl::StatusOr<std::unique_ptr<FileKeyProvider>> k = FileKeyProvider::Open(
+      {.paths = {SourcePath("tests/testdata/receipt_keys")},
+       .signing_key_file = SourcePath("tests/testdata/receipt_keys/2026.pem")});
+  EXPECT_TRUE(k.ok()) << k.status();
+  return k.ok() ? *std::move(k) : nullptr;
+}
+
+TEST_F(RequestDeskTest, DisclosurePackageIncludesSignedConsentReceipts) {
+  Set("s1", "marketing.research", v1::CONSENT_STATE_GIVEN);
+  Set("s2", "marketing.research", v1::CONSENT_STATE_GIVEN);
+  Set("s1", "marketing.research", v1::CONSENT_STATE_WITHDRAWN);
+  StoreHistory history(&store_);
+  std::unique_ptr<FileKeyProvider> keys = ReceiptKeys();
+  ASSERT_NE(keys, nullptr);
+  options_.consent_history = &history;
+  options_.receipt_keys = keys.get();
+  options_.receipt_controller = {"Example Health K.K.", "03-0000-0000"};
+  MakeDesk();
+  const std::string id = ToProcessing(Intake(v1::REQUEST_KIND_DISCLOSURE));
+  absl::StatusOr<RequestOutcome> out = desk_->Execute(id, kOfficer);
+  ASSERT_OK(out);
+  const v1::DisclosurePackage& pkg = out->package;
+  ASSERT_EQ(pkg.consent_receipts_size(), 2);
+  std::vector<std::string> states;
+  for (const std::string& json : pkg.consent_receipts()) {
+    absl::StatusOr<ConsentReceipt> r = VerifyReceipt(json, *keys);
+    ASSERT_OK(r);
+    EXPECT_EQ(r->subject_id, "s1");
+    EXPECT_EQ(r->controller.name, "Example Health K.K.");
+    ASSERT_EQ(r->purposes.size(), 1u);
+    states.push_back(r->purposes[0].state);
+    EXPECT_THAT(out->document_en, HasSubstr(r->receipt_id));
+    EXPECT_THAT(out->document_ja, HasSubstr(r->key_id));
+  }
+  EXPECT_EQ(states, (std::vector<std::string>{"given", "withdrawn"}));
+  EXPECT_THAT(pkg.omitted_sections(),
+              Not(::testing::Contains(HasSubstr("consent_receipts"))));
+  EXPECT_THAT(out->document_en, HasSubstr("## 7. Consent receipts"));
+  EXPECT_THAT(out->document_ja, HasSubstr("## 7. 同意の受領書"));
+}
+
+TEST_F(RequestDeskTest, DisclosureWithoutSigningKeyHasUnsignedReceipts) {
+  Set("s1", "marketing.research", v1::CONSENT_STATE_GIVEN);
+  MakeDesk();
+  const std::string id = ToProcessing(Intake(v1::REQUEST_KIND_DISCLOSURE));
+  absl::StatusOr<RequestOutcome> out = desk_->Execute(id, kOfficer);
+  ASSERT_OK(out);
+  ASSERT_EQ(out->package.consent_receipts_size(), 1);
+  std::unique_ptr<FileKeyProvider> keys = ReceiptKeys();
+  ASSERT_NE(keys, nullptr);
+  EXPECT_THAT(
+      VerifyReceipt(out->package.consent_receipts(0), *keys),
+      StatusIs(absl::StatusCode::kFailedPrecondition, HasSubstr("not signed")));
+  EXPECT_THAT(out->package.omitted_sections(),
+              ::testing::Contains(HasSubstr("consent_receipts: not signed")));
+  EXPECT_THAT(out->document_en, HasSubstr("| unsigned |"));
+}
+
+TEST_F(RequestDeskTest, ReceiptSigningOutageFailsAndLeavesRequestProcessing) {
+  class Down final : public SigningKeyProvider {
+   public:
+    absl::StatusOr<std::string> PublicKey(absl::string_view) override {
+      return absl::UnavailableError("kms offline");
+    }
+    absl::StatusOr<std::string> CurrentKeyId() override {
+      return absl::UnavailableError("kms offline");
+    }
+    absl::StatusOr<std::string> Sign(absl::string_view,
+                                     absl::string_view) override {
+      return absl::UnavailableError("kms offline");
+    }
+  } down;
+  Set("s1", "marketing.research", v1::CONSENT_STATE_GIVEN);
+  options_.receipt_keys = &down;
+  MakeDesk();
+  const std::string id = ToProcessing(Intake(v1::REQUEST_KIND_DISCLOSURE));
+  EXPECT_THAT(desk_->Execute(id, kOfficer),
+              StatusIs(absl::StatusCode::kUnavailable, HasSubstr("kms")));
+  EXPECT_EQ(State(id), v1::REQUEST_STATE_PROCESSING);
 }
 
 TEST_F(RequestDeskTest, DisclosureSourceOutageFailsAndLeavesRequestProcessing) {

@@ -39,6 +39,7 @@
 #include "consentry/proto_io.h"
 #include "consentry/provision.h"
 #include "consentry/purpose.h"
+#include "consentry/receipt.h"
 #include "consentry/recipients.h"
 #include "consentry/requests.h"
 #include "consentry/retention.h"
@@ -178,6 +179,17 @@ absl::Status RequestsExample(shared_ptr<const CompiledPolicy> policy,
   {
 #include "requests.h.inc"
     if (!outcome.ok()) return outcome.status();
+  }
+  return absl::OkStatus();
+}
+
+absl::Status ReceiptExample(shared_ptr<const CompiledPolicy> policy,
+                            const v1::ConsentRecord& record) {
+  {
+#include "receipt.h.inc"
+    if (!s.ok()) return s;
+    if (!verified.ok()) return verified.status();
+    if (text_ja.empty()) return absl::InternalError("empty text");
   }
   return absl::OkStatus();
 }
@@ -352,6 +364,21 @@ TEST_F(HeaderExamplesTest, RequestsExampleRuns) {
   InMemoryConsentStore consent_store;
   InMemoryAuditSink audit;
   EXPECT_OK(RequestsExample(DefaultPolicy(), consent_store, audit));
+}
+
+TEST_F(HeaderExamplesTest, ReceiptExampleSignsAndVerifies) {
+  InMemoryConsentStore store;
+  v1::ConsentChange change;
+  change.set_subject_id("member-7");
+  change.mutable_purpose_consent()->set_purpose("marketing.research");
+  change.mutable_purpose_consent()->set_state(v1::CONSENT_STATE_GIVEN);
+  ASSERT_OK(store.Apply(change).status());
+  absl::StatusOr<v1::ConsentRecord> record = store.Get("member-7");
+  ASSERT_OK(record.status());
+  ASSERT_EQ(chdir(CONSENTRY_SOURCE_DIR "/tests/testdata"), 0);
+  absl::Status s = ReceiptExample(DefaultPolicy(), *record);
+  ASSERT_EQ(chdir(CONSENTRY_SOURCE_DIR "/tests"), 0);
+  EXPECT_OK(s);
 }
 
 TEST_F(HeaderExamplesTest, RetentionExampleRuns) {

@@ -307,12 +307,19 @@ run 0 request advance "${DESK[@]}" req-1 verify-identity --verified-subject=m-1 
 run 1 request package --requests-dir="$RQ" req-1
 expect "$ERR" 'no answer package yet'
 run 0 request advance "${DESK[@]}" req-1 start
-run 0 request advance "${DESK[@]}" req-1 execute
+run 1 request advance "${DESK[@]}" req-1 execute \
+  --receipt-keys="$SRC/tests/testdata/receipt_keys"
+expect "$ERR" 'several private keys'
+run 0 request advance "${DESK[@]}" req-1 execute \
+  --receipt-keys="$SRC/tests/testdata/receipt_keys/2026.pem"
 expect "$OUT" 'executed'
 run 0 request package --requests-dir="$RQ" req-1
 expect "$OUT" '"subject_id": "m-1"'
+expect "$OUT" '"consent_receipts"'
 run 0 request package --requests-dir="$RQ" --lang=ja req-1
 expect "$OUT" '開示'
+expect "$OUT" '7\. 同意の受領書'
+expect "$OUT" '\| ed25519:[0-9a-f]{32} \|'
 run 0 request advance "${DESK[@]}" req-1 answer --answer-ref=letter-1
 expect "$OUT" 'answered'
 run 0 request show --requests-dir="$RQ" req-1
@@ -451,6 +458,61 @@ run 1 audit verify "$T/tampered"
 expect "$OUT" "TAMPERED.*$(basename "$seg") record [0-9]+ offset [0-9]+"
 run 1 audit verify --json "$T/tampered"
 expect "$OUT" '"ok":false.*"record_index":[0-9]+'
+
+# --- receipt -----------------------------------------------------------------
+KEYS=$SRC/tests/testdata/receipt_keys
+PUB=$SRC/tests/testdata/receipt_public
+RDB=$T/receipts.db
+run 0 consent grant --sqlite="$RDB" --policy="$POLICY" r-1 marketing.research
+run 0 consent withdraw --sqlite="$RDB" --policy="$POLICY" r-1 billing
+run 0 receipt issue --sqlite="$RDB" --policy="$POLICY" --keys="$KEYS" \
+  --signing-key="$KEYS/2025.pem" --controller="Example K.K." \
+  --out="$T/r-old.json" r-1
+expect "$ERR" 'wrote receipt rcpt-[0-9a-f]{32} signed by ed25519:[0-9a-f]{32}'
+# Rotation: the next receipt is signed with the 2026 key; both verify.
+run 0 receipt issue --sqlite="$RDB" --policy="$POLICY" --keys="$KEYS" \
+  --signing-key="$KEYS/2026.pem" --purposes=marketing.research \
+  --out="$T/r-new.json" r-1
+run 0 receipt verify --keys="$PUB" "$T/r-old.json"
+expect "$OUT" 'verified rcpt-.*subject r-1, revision 2'
+run 0 receipt verify --keys="$PUB" "$T/r-new.json"
+run 0 receipt verify --keys="$PUB/2025.pem,$PUB/2026.pem" --format=ja \
+  "$T/r-new.json"
+expect "$OUT" '同意の受領書'
+expect "$OUT" '市場調査・分析'
+run 0 receipt issue --sqlite="$RDB" --policy="$POLICY" --unsigned \
+  --format=en r-1
+expect "$OUT" '# Consent receipt'
+expect "$OUT" 'withdrawn'
+expect "$OUT" 'unsigned'
+# Failures: unknown key, tampered, malformed, unsigned, no record, bad keys.
+run 1 receipt verify --keys="$PUB/2026.pem" "$T/r-old.json"
+expect "$ERR" 'NOT_FOUND.*is not known'
+sed 's/"state":"given"/"state":"refused"/' "$T/r-new.json" >"$T/r-bad.json"
+run 1 receipt verify --keys="$PUB" "$T/r-bad.json"
+expect "$ERR" 'UNAUTHENTICATED'
+printf '%s\n' "$(cat "$T/r-new.json")" >"$T/r-nl.json"
+run 1 receipt verify --keys="$PUB" "$T/r-nl.json"
+expect "$ERR" 'canonical'
+printf '\xff{}' >"$T/r-bin.json"
+run 1 receipt verify --keys="$PUB" "$T/r-bin.json"
+expect "$ERR" 'UTF-8'
+run 0 receipt issue --sqlite="$RDB" --policy="$POLICY" --unsigned \
+  --out="$T/r-unsigned.json" r-1
+run 1 receipt verify --keys="$PUB" "$T/r-unsigned.json"
+expect "$ERR" 'not signed'
+run 1 receipt issue --sqlite="$RDB" --policy="$POLICY" --unsigned nobody
+expect "$ERR" 'no consent record'
+: >"$T/empty.pem"
+run 1 receipt verify --keys="$T/empty.pem" "$T/r-new.json"
+expect "$ERR" 'is empty'
+run 1 receipt verify --keys="$T/no-such-keys" "$T/r-new.json"
+run 1 receipt issue --sqlite="$RDB" --policy="$POLICY" --keys="$KEYS" r-1
+expect "$ERR" 'several private keys'
+run 2 receipt issue --sqlite="$RDB" --policy="$POLICY" r-1
+run 2 receipt verify "$T/r-new.json"
+run 2 receipt verify --keys="$PUB" --format=fr "$T/r-new.json"
+run 2 receipt frobnicate
 
 # --- report (content; rendering is the browser test) -------------------------
 run 0 report --html="$T/r.html" --audit-dir="$AUDIT" --to=2026-11-20 \
