@@ -1079,8 +1079,11 @@ Reason Guard::Impl::AcquisitionReason(Decider& decider,
     return decider.context_reason;
   }
   // The cache may miss a withdrawal.
-  if (FeedStale()) return Reason::kConsentStale;
-  const bool ok = decider.LookUp(subject, 0);
+  if (bounded_staleness &&
+      FeedStale(has_clock ? absl::GetCurrentTimeNanos() : decider.now_ns())) {
+    return Reason::kConsentStale;
+  }
+  const bool ok = decider.LookUp(subject, 0, nullptr);
   *revision = decider.revision;
   if (!ok) return decider.lookup_failure;
   const SubjectProfile* s = decider.state;
