@@ -292,7 +292,8 @@ class ConsentCache {
     return chunks_[offset >> kChunkBits].load(std::memory_order_relaxed) +
            (offset & (kChunkSize - 1));
   }
-  const SubjectProfile* ProfileAt(std::uint32_t index) const {
+  ABSL_ATTRIBUTE_ALWAYS_INLINE const SubjectProfile* ProfileAt(
+      std::uint32_t index) const {
     return profile_chunks_[index >> kProfileChunkBits].load(
                std::memory_order_relaxed) +
            (index & ((1u << kProfileChunkBits) - 1));
