@@ -950,20 +950,6 @@ std::string EnumWord(const std::string& name, absl::string_view prefix,
   return absl::AsciiStrToLower(name.substr(prefix.size()));
 }
 
-absl::string_view BasisWord(Basis b) {
-  switch (b) {
-    case Basis::kNecessary:
-      return "necessary";
-    case Basis::kOptIn:
-      return "opt_in";
-    case Basis::kOptOut:
-      return "opt_out";
-    case Basis::kNotAllowed:
-      break;
-  }
-  return "";
-}
-
 // The categories `purpose` may use and on what basis; for a purpose that
 // uses none itself (a parent), those of the purposes under it, each with
 // the basis of the first that uses it.
@@ -984,7 +970,7 @@ std::vector<ReceiptCategory> CategoriesOf(const CompiledPolicy& policy,
     }
     if (basis == Basis::kNotAllowed) continue;
     out.push_back(
-        {std::string(policy.category_id(ci)), std::string(BasisWord(basis))});
+        {std::string(policy.category_id(ci)), std::string(BasisName(basis))});
   }
   return out;
 }

@@ -23,6 +23,7 @@
 #include "consentry/recipients.h"
 #include "google/protobuf/stubs/common.h"
 #include "google/protobuf/util/time_util.h"
+#include "src/core/timestamp_range.h"
 #include "src/util/file_io.h"
 
 namespace consentry {
@@ -53,14 +54,7 @@ absl::Status CheckText(const std::string& value, const std::string& path) {
 
 absl::Status CheckTime(const google::protobuf::Timestamp& t,
                        const std::string& path) {
-  using google::protobuf::util::TimeUtil;
-  if (t.seconds() < TimeUtil::kTimestampMinSeconds ||
-      t.seconds() > TimeUtil::kTimestampMaxSeconds || t.nanos() < 0 ||
-      t.nanos() > 999'999'999) {
-    return Invalid(path, absl::StrCat("timestamp {seconds: ", t.seconds(),
-                                      " nanos: ", t.nanos(),
-                                      "} is outside years 1 to 9999"));
-  }
+  if (!InTimestampRange(t)) return Invalid(path, TimestampRangeError(t));
   return absl::OkStatus();
 }
 

@@ -20,6 +20,7 @@
 #include "absl/time/civil_time.h"
 #include "google/protobuf/util/time_util.h"
 #include "src/compliance/recipient_monitoring.h"
+#include "src/core/timestamp_range.h"
 #include "src/util/mutex.h"
 
 namespace consentry {
@@ -57,13 +58,8 @@ absl::Status Invalid(absl::string_view path, absl::string_view what) {
 // print the registry.
 absl::Status CheckTimestamp(const google::protobuf::Timestamp& t,
                             const std::string& path) {
-  using google::protobuf::util::TimeUtil;
-  if (t.seconds() < TimeUtil::kTimestampMinSeconds ||
-      t.seconds() > TimeUtil::kTimestampMaxSeconds || t.nanos() < 0 ||
-      t.nanos() > 999'999'999) {
-    return Invalid(path, absl::StrCat("timestamp {seconds: ", t.seconds(),
-                                      " nanos: ", t.nanos(),
-                                      "} is outside years 1 to 9999"));
+  if (!internal::InTimestampRange(t)) {
+    return Invalid(path, internal::TimestampRangeError(t));
   }
   return absl::OkStatus();
 }

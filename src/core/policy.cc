@@ -20,6 +20,7 @@
 #include "consentry/v1/policy.pb.h"
 #include "google/protobuf/stubs/common.h"
 #include "google/protobuf/util/time_util.h"
+#include "src/core/timestamp_range.h"
 
 namespace consentry {
 namespace {
@@ -792,7 +793,6 @@ void PolicyCompiler::Approvals() {
                              " approvals; at most ", kMaxApprovals));
     return;
   }
-  using google::protobuf::util::TimeUtil;
   for (int i = 0; i < policy_.approvals_size(); ++i) {
     const v1::PolicyApproval& a = policy_.approvals(i);
     const std::string at = absl::StrCat("policy.approvals[", i, "]");
@@ -816,12 +816,9 @@ void PolicyCompiler::Approvals() {
     }
     if (!a.has_time()) {
       errors_.Add(absl::StrCat(at, ".time: must say when it was approved"));
-    } else if (a.time().seconds() < TimeUtil::kTimestampMinSeconds ||
-               a.time().seconds() > TimeUtil::kTimestampMaxSeconds ||
-               a.time().nanos() < 0 || a.time().nanos() > 999'999'999) {
-      errors_.Add(absl::StrCat(at, ".time: {seconds: ", a.time().seconds(),
-                               " nanos: ", a.time().nanos(),
-                               "} is outside years 1 to 9999"));
+    } else if (!internal::InTimestampRange(a.time())) {
+      errors_.Add(
+          absl::StrCat(at, ".time: ", internal::TimestampRangeError(a.time())));
     }
   }
 }

@@ -98,7 +98,7 @@ INSTANTIATE_TEST_SUITE_P(
                     [](v1::PolicyApproval& a) {
                       a.mutable_time()->set_seconds(std::int64_t{1} << 50);
                     },
-                    "policy.approvals[0].time: {seconds: "},
+                    "policy.approvals[0].time: timestamp {seconds: "},
         BadApproval{
             "NegativeNanos",
             [](v1::PolicyApproval& a) { a.mutable_time()->set_nanos(-1); },
