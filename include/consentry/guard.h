@@ -42,6 +42,10 @@
 //   if (!d->allowed()) {
 //     // skip this subscriber; the reason is d->reason()
 //   }
+//   // Many checks of one subscriber: resolve the id once.
+//   const consentry::SubjectRef s17 = (*guard)->Subject("subscriber-17");
+//   d = (*guard)->Check(*billing, s17, *usage);
+//   if (!d.ok()) return d.status();
 
 #ifndef CONSENTRY_GUARD_H_
 #define CONSENTRY_GUARD_H_

@@ -283,7 +283,13 @@ TEST_F(HeaderExamplesTest, GuardExampleRuns) {
   InMemoryConsentStore store;
   InMemoryAuditSink audit;
   EXPECT_OK(GuardExample(DefaultPolicy(), store, audit));
-  EXPECT_EQ(audit.size(), 1u);
+  // One check by id, one on a SubjectRef: both on record, for the same
+  // subscriber.
+  ASSERT_EQ(audit.size(), 2u);
+  const std::vector<OwnedAuditEvent> events = audit.Events();
+  EXPECT_EQ(events[0].subject, "subscriber-17");
+  EXPECT_EQ(events[1].subject, "subscriber-17");
+  EXPECT_EQ(events[0].reason, events[1].reason);
 }
 
 TEST_F(HeaderExamplesTest, PolicySchedulerExampleSwitchesAtOnce) {
