@@ -296,12 +296,19 @@ struct Guard::Impl {
   ABSL_ATTRIBUTE_ALWAYS_INLINE bool FeedStale(std::int64_t wall_now_ns) const {
     const absl::Time heartbeat = store->FeedHeartbeat();
     if (heartbeat == absl::InfiniteFuture()) return false;
-    // Stale when now - heartbeat > bound; written so that nothing overflows
-    // (the clock is after 1970, the bound below 2^63 ns).
+    if (ABSL_PREDICT_FALSE(!staleness_in_nanos)) {
+      return absl::FromUnixNanos(wall_now_ns) - heartbeat >
+             options.max_feed_staleness;
+    }
+    // Stale when now - heartbeat > bound. The clock is after 1970 and the
+    // bound within +-2^62 ns, so nothing overflows; a heartbeat beyond what
+    // nanoseconds hold saturates to the same answer.
     return absl::ToUnixNanos(heartbeat) < wall_now_ns - max_staleness_ns;
   }
-  // `options.max_feed_staleness` is finite, and in nanoseconds.
+  // `options.max_feed_staleness` is finite; and within +-2^62 ns, as
+  // `max_staleness_ns`.
   bool bounded_staleness = false;
+  bool staleness_in_nanos = false;
   std::int64_t max_staleness_ns = 0;
 
   Reason ConsumeOccasionConsent(absl::string_view subject,
@@ -463,15 +470,14 @@ absl::StatusOr<std::unique_ptr<Guard>> Guard::Create(
   impl->has_clock = static_cast<bool>(options.clock);
   impl->bounded_staleness =
       options.max_feed_staleness != absl::InfiniteDuration();
-  if (impl->bounded_staleness) {
-    // A bound beyond what nanoseconds hold never expires.
+  // Within +-2^62 ns (146 years) the test runs in integer nanoseconds
+  // without overflow; a longer bound is tested in absl::Time.
+  impl->staleness_in_nanos = impl->bounded_staleness &&
+                             absl::AbsDuration(options.max_feed_staleness) <=
+                                 absl::Nanoseconds(std::int64_t{1} << 62);
+  if (impl->staleness_in_nanos) {
     impl->max_staleness_ns =
-        options.max_feed_staleness >=
-                absl::Nanoseconds(std::numeric_limits<std::int64_t>::max())
-            ? std::numeric_limits<std::int64_t>::max()
-            : absl::ToInt64Nanoseconds(options.max_feed_staleness);
-    impl->bounded_staleness =
-        impl->max_staleness_ns != std::numeric_limits<std::int64_t>::max();
+        absl::ToInt64Nanoseconds(options.max_feed_staleness);
   }
   if (!options.clock) options.clock = [] { return absl::Now(); };
   impl->options = std::move(options);

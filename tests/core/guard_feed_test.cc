@@ -5,6 +5,7 @@
 // staleness bound, and a Guard kept fresh by a durable store's feed.
 
 #include <atomic>
+#include <limits>
 #include <memory>
 #include <string>
 
@@ -190,6 +191,51 @@ TEST_F(GuardFeedTest, DefaultStalenessBoundIsFiniteAndAboveHeartbeats) {
   ASSERT_OK(d);
   EXPECT_EQ(d->reason(), Reason::kAllowedConsent);
   store_.SetHeartbeat(absl::Now() - bound - absl::Seconds(1));
+  d = Stats("s1");
+  ASSERT_OK(d);
+  EXPECT_EQ(d->reason(), Reason::kConsentStale);
+}
+
+// Bounds at the edges of what nanoseconds hold: the staleness test does not
+// overflow (UBSan reports one in the sanitizer build) and keeps the
+// bound's meaning, stale when now - heartbeat > bound.
+TEST_F(GuardFeedTest, StalenessBoundsAtTheEdgesKeepTheirMeaning) {
+  // 1677, the oldest heartbeat the store can report.
+  const absl::Time oldest =
+      absl::FromUnixNanos(std::numeric_limits<std::int64_t>::min());
+  GuardOptions o;
+  o.max_feed_staleness = absl::Hours(24 * 365 * 1000);  // beyond 2^63 ns
+  MakeGuard(o);
+  Set("s1", "statistics.measurement", v1::CONSENT_STATE_GIVEN);
+  store_.SetHeartbeat(oldest);  // about 350 years old: within the bound
+  absl::StatusOr<Decision> d = Stats("s1");
+  ASSERT_OK(d);
+  EXPECT_EQ(d->reason(), Reason::kAllowedConsent);
+
+  o.max_feed_staleness = absl::Hours(24 * 365 * 100);  // within 2^62 ns
+  MakeGuard(o);
+  d = Stats("s1");
+  ASSERT_OK(d);
+  EXPECT_EQ(d->reason(), Reason::kConsentStale);
+  store_.SetHeartbeat(absl::Now());
+  d = Stats("s1");
+  ASSERT_OK(d);
+  EXPECT_EQ(d->reason(), Reason::kAllowedConsent);
+
+  // A negative bound: stale unless the heartbeat is ahead of the clock by
+  // more than the bound.
+  o.max_feed_staleness = -absl::Seconds(1);
+  MakeGuard(o);
+  store_.SetHeartbeat(absl::Now());
+  d = Stats("s1");
+  ASSERT_OK(d);
+  EXPECT_EQ(d->reason(), Reason::kConsentStale);
+  store_.SetHeartbeat(absl::Now() + absl::Minutes(1));
+  d = Stats("s1");
+  ASSERT_OK(d);
+  EXPECT_EQ(d->reason(), Reason::kAllowedConsent);
+  o.max_feed_staleness = -absl::InfiniteDuration();
+  MakeGuard(o);
   d = Stats("s1");
   ASSERT_OK(d);
   EXPECT_EQ(d->reason(), Reason::kConsentStale);
