@@ -40,6 +40,7 @@
 #include <string>
 #include <vector>
 
+#include "bench/bench_support.h"
 #include "benchmark/benchmark.h"
 #include "consentry/audit_log.h"
 #include "consentry/consent.h"
@@ -54,14 +55,6 @@ namespace {
 constexpr int kBatch = 1 << 16;  // most events per writer batch
 constexpr int kQueue = 1 << 17;  // ring capacity
 constexpr int kPerIteration = 1 << 20;
-
-std::string TempDir(const char* name) {
-  const char* base = std::getenv("TMPDIR");
-  std::string t =
-      std::string(base != nullptr ? base : "/tmp") + "/" + name + "_XXXXXX";
-  if (mkdtemp(t.data()) == nullptr) std::abort();
-  return t;
-}
 
 // Subjects and accessors of realistic length; ~110-byte events.
 struct Events {

@@ -46,7 +46,9 @@
 #include <string>
 #include <vector>
 
+#include "absl/base/attributes.h"
 #include "absl/container/flat_hash_map.h"
+#include "bench/bench_support.h"
 #include "benchmark/benchmark.h"
 #include "consentry/audit_log.h"
 #include "consentry/consent.h"
@@ -85,14 +87,6 @@ std::chrono::nanoseconds ThreadCpuNow() {
   timespec ts;
   clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
   return std::chrono::seconds(ts.tv_sec) + std::chrono::nanoseconds(ts.tv_nsec);
-}
-
-std::string TempDir(const char* name) {
-  const char* base = std::getenv("TMPDIR");
-  std::string t =
-      std::string(base != nullptr ? base : "/tmp") + "/" + name + "_XXXXXX";
-  if (mkdtemp(t.data()) == nullptr) std::abort();
-  return t;
 }
 
 // One (purpose, category) pair the policy allows, with the raw test that
@@ -247,6 +241,27 @@ void CrossCheck(const World& w, std::size_t from, std::size_t mask,
   }
 }
 
+// Decides the kBatch queries from `from` (modulo `mask` + 1) with
+// `decide(query, index)` into `out`.
+template <typename Decide>
+ABSL_ATTRIBUTE_ALWAYS_INLINE inline void Batch(const World& w, std::size_t from,
+                                               std::size_t mask, bool* out,
+                                               Decide decide) {
+  for (int k = 0; k < kBatch; ++k) {
+    const std::size_t i = (from + static_cast<std::size_t>(k)) & mask;
+    const bool decided = decide(w.queries[i], i);
+    benchmark::DoNotOptimize(decided);
+    out[k] = decided;
+  }
+}
+
+// The raw test of `q` on the word a map lookup found (`word` null: none).
+inline bool RawDecision(const World& w, const Query& q,
+                        const std::uint64_t* word) {
+  const Pair& pair = w.pairs[q.pair];
+  return word != nullptr && (pair.always || (*word & pair.mask) != 0);
+}
+
 // Runs the interleaved ratio loop: `base(from, out)` and `subject(from,
 // out)` each decide kBatch queries from `from` (modulo `mask` + 1) into
 // `out`.
@@ -288,27 +303,18 @@ void BM_Ratio_CheckVsStringMap(benchmark::State& state) {
   Interleave(
       state, w, kQueries - 1,
       [&w](std::size_t from, bool* out) {
-        for (int k = 0; k < kBatch; ++k) {
-          const Query& q =
-              w.queries[(from + static_cast<std::size_t>(k)) & (kQueries - 1)];
-          const Pair& pair = w.pairs[q.pair];
+        Batch(w, from, kQueries - 1, out, [&w](const Query& q, std::size_t) {
           auto it = w.string_map.find(absl::string_view(w.ids[q.subject]));
-          const bool decided = it != w.string_map.end() &&
-                               (pair.always || (it->second & pair.mask) != 0);
-          benchmark::DoNotOptimize(decided);
-          out[k] = decided;
-        }
+          return RawDecision(w, q,
+                             it != w.string_map.end() ? &it->second : nullptr);
+        });
       },
       [&w](std::size_t from, bool* out) {
-        for (int k = 0; k < kBatch; ++k) {
-          const Query& q =
-              w.queries[(from + static_cast<std::size_t>(k)) & (kQueries - 1)];
+        Batch(w, from, kQueries - 1, out, [&w](const Query& q, std::size_t) {
           absl::StatusOr<Decision> d =
               w.guard->Check(w.ContextOf(q), w.ids[q.subject], w.CategoryOf(q));
-          const bool decided = d.ok() && d->allowed();
-          benchmark::DoNotOptimize(decided);
-          out[k] = decided;
-        }
+          return d.ok() && d->allowed();
+        });
       },
       "raw_ns", "check_ns");
 }
@@ -324,27 +330,19 @@ void BM_Ratio_SubjectRefVsIntMap(benchmark::State& state) {
   Interleave(
       state, w, kQueries - 1,
       [&w](std::size_t from, bool* out) {
-        for (int k = 0; k < kBatch; ++k) {
-          const Query& q =
-              w.queries[(from + static_cast<std::size_t>(k)) & (kQueries - 1)];
-          const Pair& pair = w.pairs[q.pair];
+        Batch(w, from, kQueries - 1, out, [&w](const Query& q, std::size_t) {
           auto it = w.int_map.find(std::uint64_t{q.subject});
-          const bool decided = it != w.int_map.end() &&
-                               (pair.always || (it->second & pair.mask) != 0);
-          benchmark::DoNotOptimize(decided);
-          out[k] = decided;
-        }
+          return RawDecision(w, q,
+                             it != w.int_map.end() ? &it->second : nullptr);
+        });
       },
       [&w, &refs](std::size_t from, bool* out) {
-        for (int k = 0; k < kBatch; ++k) {
-          const Query& q =
-              w.queries[(from + static_cast<std::size_t>(k)) & (kQueries - 1)];
-          absl::StatusOr<Decision> d =
-              w.guard->Check(w.ContextOf(q), refs[q.subject], w.CategoryOf(q));
-          const bool decided = d.ok() && d->allowed();
-          benchmark::DoNotOptimize(decided);
-          out[k] = decided;
-        }
+        Batch(w, from, kQueries - 1, out,
+              [&w, &refs](const Query& q, std::size_t) {
+                absl::StatusOr<Decision> d = w.guard->Check(
+                    w.ContextOf(q), refs[q.subject], w.CategoryOf(q));
+                return d.ok() && d->allowed();
+              });
       },
       "int_map_ns", "subject_ref_ns");
 }
@@ -368,31 +366,22 @@ void BM_Ratio_AuthorizeReadVsCheck(benchmark::State& state) {
   Interleave(
       state, w, kRecords - 1,
       [&w](std::size_t from, bool* out) {
-        for (int k = 0; k < kBatch; ++k) {
-          const Query& q =
-              w.queries[(from + static_cast<std::size_t>(k)) & (kRecords - 1)];
+        Batch(w, from, kRecords - 1, out, [&w](const Query& q, std::size_t) {
           absl::StatusOr<Decision> d =
               w.guard->Check(w.ContextOf(q), w.ids[q.subject], w.CategoryOf(q));
-          const bool decided = d.ok() && d->allowed();
-          benchmark::DoNotOptimize(decided);
-          out[k] = decided;
-        }
+          return d.ok() && d->allowed();
+        });
       },
       [&w, &records](std::size_t from, bool* out) {
-        for (int k = 0; k < kBatch; ++k) {
-          const std::size_t i =
-              (from + static_cast<std::size_t>(k)) & (kRecords - 1);
-          const Protected<double>& r = records[i];
-          absl::StatusOr<AccessGrant> g =
-              w.guard->Authorize(w.ContextOf(w.queries[i]), r);
-          bool read = false;
-          if (g.ok()) {
-            absl::StatusOr<const double*> v = r.Read(*g);
-            read = v.ok() && **v == 61.5;
-          }
-          benchmark::DoNotOptimize(read);
-          out[k] = read;
-        }
+        Batch(w, from, kRecords - 1, out,
+              [&w, &records](const Query& q, std::size_t i) {
+                const Protected<double>& r = records[i];
+                absl::StatusOr<AccessGrant> g =
+                    w.guard->Authorize(w.ContextOf(q), r);
+                if (!g.ok()) return false;
+                absl::StatusOr<const double*> v = r.Read(*g);
+                return v.ok() && **v == 61.5;
+              });
       },
       "check_ns", "authorize_read_ns");
 }

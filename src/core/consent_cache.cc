@@ -187,7 +187,7 @@ void ConsentCache::GrowLocked() {
 }
 
 ConsentCache::Hint ConsentCache::HintFor(absl::string_view key,
-                                        std::uint64_t hash) const {
+                                         std::uint64_t hash) const {
   const Table* t = table_.load(std::memory_order_acquire);
   const std::uint64_t want_tag = Tag(hash, key.size());
   for (std::size_t i = t->Home(hash);; i = t->Next(i)) {

@@ -279,10 +279,11 @@ TEST(ConsentCacheTest, EveryKeyLengthFindsExactlyItsKey) {
     keys.push_back(k);
   }
   for (std::size_t i = 0; i < keys.size(); ++i) {
-    ASSERT_EQ(cache.Upsert(keys[i], StateAt(static_cast<std::int64_t>(i + 1),
-                                            std::uint64_t{i}),
-                           false),
-              Result::kStored);
+    ASSERT_EQ(
+        cache.Upsert(
+            keys[i],
+            StateAt(static_cast<std::int64_t>(i + 1), std::uint64_t{i}), false),
+        Result::kStored);
   }
   for (std::size_t i = 0; i < keys.size(); ++i) {
     std::int64_t rev = 0;
@@ -305,7 +306,8 @@ TEST(ConsentCacheTest, HintOfAnotherKeyIsNotTrusted) {
   cache.Upsert("alice", StateAt(1, 1), false);
   cache.Upsert("bob", StateAt(2, 2), false);
   cache.Upsert("a-subject-id-longer-than-16", StateAt(3, 3), false);
-  const ConsentCache::Hint bob = cache.HintFor("bob", ConsentCache::Hash("bob"));
+  const ConsentCache::Hint bob =
+      cache.HintFor("bob", ConsentCache::Hash("bob"));
   ASSERT_NE(bob.table, nullptr);
   const SubjectProfile* p = nullptr;
   std::int64_t rev = 0;
@@ -323,10 +325,9 @@ TEST(ConsentCacheTest, HintOfAnotherKeyIsNotTrusted) {
                              ConsentCache::Hint{bob.table, 1u << 30}, &p,
                              &rev));
   EXPECT_EQ(rev, 2);
-  EXPECT_FALSE(cache.LookupAt("carol", ConsentCache::Hash("carol"), bob, &p,
-                              &rev));
-  EXPECT_EQ(cache.HintFor("carol", ConsentCache::Hash("carol")).table,
-            nullptr);
+  EXPECT_FALSE(
+      cache.LookupAt("carol", ConsentCache::Hash("carol"), bob, &p, &rev));
+  EXPECT_EQ(cache.HintFor("carol", ConsentCache::Hash("carol")).table, nullptr);
 }
 
 // A hint taken before the slot array grew points into the retired array:
@@ -335,7 +336,8 @@ TEST(ConsentCacheTest, HintFromBeforeGrowthStillFindsTheKey) {
   ConsentCache cache(/*expected_subjects=*/4);
   ReadSection section;
   cache.Upsert("s0", StateAt(1, 1), false);
-  const ConsentCache::Hint before = cache.HintFor("s0", ConsentCache::Hash("s0"));
+  const ConsentCache::Hint before =
+      cache.HintFor("s0", ConsentCache::Hash("s0"));
   for (int i = 1; i < 1000; ++i) {
     cache.Upsert("s" + std::to_string(i), StateAt(i + 1, 0), false);
   }
