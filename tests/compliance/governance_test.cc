@@ -129,16 +129,7 @@ TEST(PolicyApprovalTest, TooManyApprovalsAreRejected) {
 
 // --- Monitoring results ------------------------------------------------------
 
-v1::RecipientRegistry ShippedRegistry() {
-  v1::RecipientRegistry r;
-  absl::StatusOr<std::string> text =
-      ReadFileToString(testing::SourcePath("policies/recipients.textproto"));
-  EXPECT_TRUE(text.ok()) << text.status();
-  if (text.ok()) {
-    EXPECT_OK(ParseMessage(*text, WireFormat::kText, r));
-  }
-  return r;
-}
+using testing::ShippedRecipientRegistry;
 
 std::unique_ptr<const RecipientRegistry> Build(
     const v1::RecipientRegistry& proto) {
@@ -173,7 +164,7 @@ class MonitoringLogTest : public ::testing::Test {
     ASSERT_NE(::mkdtemp(tmpl), nullptr);
     dir_ = tmpl;
     log_ = dir_ + "/recipients.monitoring.textproto";
-    registry_ = Build(ShippedRegistry());
+    registry_ = Build(ShippedRecipientRegistry());
     ASSERT_NE(registry_, nullptr);
   }
   void TearDown() override { std::filesystem::remove_all(dir_); }
@@ -182,7 +173,7 @@ class MonitoringLogTest : public ::testing::Test {
   std::unique_ptr<const RecipientRegistry> Reload() {
     absl::StatusOr<v1::MonitoringLog> log = LoadMonitoringLog(log_);
     EXPECT_TRUE(log.ok()) << log.status();
-    v1::RecipientRegistry proto = ShippedRegistry();
+    v1::RecipientRegistry proto = ShippedRecipientRegistry();
     if (log.ok()) {
       EXPECT_OK(ApplyMonitoringLog(*log, proto));
     }
@@ -206,7 +197,7 @@ TEST_F(MonitoringLogTest, ShippedLogBringsTheContractorUpToDate) {
   absl::StatusOr<v1::MonitoringLog> log = LoadMonitoringLog(
       testing::SourcePath("policies/recipients.monitoring.textproto"));
   ASSERT_OK(log);
-  v1::RecipientRegistry proto = ShippedRegistry();
+  v1::RecipientRegistry proto = ShippedRecipientRegistry();
   ASSERT_OK(ApplyMonitoringLog(*log, proto));
   std::unique_ptr<const RecipientRegistry> r = Build(proto);
   ASSERT_NE(r, nullptr);
@@ -392,7 +383,7 @@ TEST_F(MonitoringLogTest, LogNamingAnUnknownRecipientIsRejected) {
   v1::MonitoringLog log;
   *log.add_results() = Result(v1::MONITORING_OUTCOME_PASSED);
   log.mutable_results(0)->set_recipient_id("gone");
-  v1::RecipientRegistry proto = ShippedRegistry();
+  v1::RecipientRegistry proto = ShippedRecipientRegistry();
   EXPECT_THAT(ApplyMonitoringLog(log, proto),
               StatusIs(absl::StatusCode::kInvalidArgument,
                        HasSubstr("results[0].recipient_id: 'gone' names no "
@@ -400,7 +391,7 @@ TEST_F(MonitoringLogTest, LogNamingAnUnknownRecipientIsRejected) {
 }
 
 TEST_F(MonitoringLogTest, MalformedResultInTheRegistryIsRejected) {
-  v1::RecipientRegistry proto = ShippedRegistry();
+  v1::RecipientRegistry proto = ShippedRecipientRegistry();
   v1::MonitoringResult* m =
       proto.mutable_recipients(0)->add_monitoring_results();
   *m = Result(v1::MONITORING_OUTCOME_FAILED);
@@ -497,7 +488,7 @@ TEST(MonitoringLogPathTest, AbsentLogIsEmpty) {
 // `sub_entry` (a registry entry) and that entry appended.
 v1::RecipientRegistry WithSubcontractor(const std::string& sub_id,
                                         v1::RecipientKind kind) {
-  v1::RecipientRegistry proto = ShippedRegistry();
+  v1::RecipientRegistry proto = ShippedRecipientRegistry();
   v1::ContractClauses* c = proto.mutable_recipients(0)->mutable_contract();
   c->set_subcontracting_allowed(true);
   c->set_subcontracting_conditions("prior written approval, same clauses");

@@ -32,21 +32,12 @@ absl::Time Jst(int y, int m, int d, int h = 0) {
   return absl::FromCivil(absl::CivilHour(y, m, d, h), kJst);
 }
 
-v1::RecipientRegistry DefaultRegistry() {
-  v1::RecipientRegistry r;
-  absl::StatusOr<std::string> text =
-      ReadFileToString(testing::SourcePath("policies/recipients.textproto"));
-  EXPECT_TRUE(text.ok()) << text.status();
-  if (text.ok()) {
-    EXPECT_OK(ParseMessage(*text, WireFormat::kText, r));
-  }
-  return r;
-}
+using testing::ShippedRecipientRegistry;
 
 TEST(RecipientRegistryTest, DefaultRegistryIsValid) {
   std::shared_ptr<const CompiledPolicy> policy = testing::DefaultPolicy();
   absl::StatusOr<std::unique_ptr<const RecipientRegistry>> r =
-      RecipientRegistry::Create(DefaultRegistry(), *policy);
+      RecipientRegistry::Create(ShippedRecipientRegistry(), *policy);
   ASSERT_OK(r);
   ASSERT_NE((*r)->Find("callcenter-tokyo"), nullptr);
   EXPECT_EQ((*r)->Find("callcenter-tokyo")->kind(),
@@ -67,7 +58,7 @@ struct BadCase {
 class RegistryValidationTest : public ::testing::TestWithParam<BadCase> {};
 
 TEST_P(RegistryValidationTest, RejectsWithFieldPath) {
-  v1::RecipientRegistry r = DefaultRegistry();
+  v1::RecipientRegistry r = ShippedRecipientRegistry();
   GetParam().mutate(r);
   EXPECT_THAT(RecipientRegistry::Create(r, *testing::DefaultPolicy()),
               StatusIs(absl::StatusCode::kInvalidArgument,
@@ -284,7 +275,7 @@ INSTANTIATE_TEST_SUITE_P(
     [](const ::testing::TestParamInfo<BadCase>& c) { return c.param.name; });
 
 TEST(RecipientRegistryTest, EquivalentCountryInTheEeaIsAccepted) {
-  v1::RecipientRegistry r = DefaultRegistry();
+  v1::RecipientRegistry r = ShippedRecipientRegistry();
   v1::Recipient* x = r.mutable_recipients(1);
   x->set_kind(v1::RECIPIENT_KIND_FOREIGN_THIRD_PARTY);
   x->set_country("DE");
@@ -296,7 +287,8 @@ TEST(RecipientRegistryTest, EquivalentCountryInTheEeaIsAccepted) {
 }
 
 TEST(RecipientRegistryTest, StatusFollowsVettingAndMonitoring) {
-  v1::Recipient r = DefaultRegistry().recipients(0);  // the call-centre
+  v1::Recipient r =
+      ShippedRecipientRegistry().recipients(0);  // the call-centre
   // Vetted 2026-01-01, expires 2028-01-01; monitored 2026-06-01 every 180 d.
   const absl::Time monitored = absl::FromUnixSeconds(1780272000);
   EXPECT_EQ(RecipientRegistry::StatusAt(r, monitored), Reason::kUnspecified);
@@ -477,7 +469,8 @@ TEST(RecordStoreTest, DuplicateIdIsAlreadyExists) {
 
 TEST(ReportTest, RecipientsDueForMonitoring) {
   absl::StatusOr<std::unique_ptr<const RecipientRegistry>> r =
-      RecipientRegistry::Create(DefaultRegistry(), *testing::DefaultPolicy());
+      RecipientRegistry::Create(ShippedRecipientRegistry(),
+                                *testing::DefaultPolicy());
   ASSERT_OK(r);
   const absl::Time due =
       absl::FromUnixSeconds(1780272000) + absl::Hours(24 * 180);

@@ -15,6 +15,7 @@
 #include "consentry/consent.h"
 #include "consentry/guard.h"
 #include "consentry/proto_io.h"
+#include "consentry/v1/recipient.pb.h"
 #include "gtest/gtest.h"
 #include "tests/testing/status_matchers.h"
 
@@ -29,6 +30,19 @@ inline std::shared_ptr<const CompiledPolicy> DefaultPolicy() {
       LoadAndCompilePolicy(SourcePath("policies/default.textproto"));
   EXPECT_TRUE(p.ok()) << p.status();
   return p.ok() ? *p : nullptr;
+}
+
+// The recipient registry the project ships (policies/recipients.textproto),
+// without its monitoring log.
+inline v1::RecipientRegistry ShippedRecipientRegistry() {
+  v1::RecipientRegistry r;
+  absl::StatusOr<std::string> text =
+      ReadFileToString(SourcePath("policies/recipients.textproto"));
+  EXPECT_TRUE(text.ok()) << text.status();
+  if (text.ok()) {
+    EXPECT_OK(ParseMessage(*text, WireFormat::kText, r));
+  }
+  return r;
 }
 
 inline v1::ConsentChange PurposeChange(const std::string& subject,
