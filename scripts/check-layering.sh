@@ -30,7 +30,7 @@ cd "$root"
 # The subsystem of a public header, by name.
 public_subsystem() {
   case "$1" in
-    export.h) echo util ;;
+    export.h|signing.h) echo util ;;
     consent.h|decision.h|guard.h|options.h|policy.h|protected.h|\
     proto_io.h|purpose.h|policy_scheduler.h) echo core ;;
     audit.h|audit_log.h) echo audit ;;

@@ -22,11 +22,10 @@
 // spelling of the same content, so a verified receipt re-serialises to the
 // bytes that were verified, and any one-byte change fails verification.
 //
-// Keys are held by a `SigningKeyProvider` (a KMS fits behind it: the
-// private key never has to leave it); `FileKeyProvider` reads PEM files.
-// A key id names the public key: "ed25519:" and the first 16 bytes of the
-// SHA-256 of the raw 32-byte public key, in lowercase hex. Receipts signed
-// under a retired key verify as long as its public key is still known.
+// Keys are those of signing.h: a `SigningKeyProvider` (a KMS fits behind
+// it), `FileKeyProvider` for PEM files, ids that name the public key.
+// Receipts signed under a retired key verify as long as its public key is
+// still known.
 //
 // Example:
 //
@@ -59,6 +58,7 @@
 #include "absl/time/time.h"
 #include "consentry/export.h"
 #include "consentry/policy.h"
+#include "consentry/signing.h"
 #include "consentry/v1/consent.pb.h"
 
 namespace consentry {
@@ -133,79 +133,8 @@ struct ConsentReceipt {
 // ---------------------------------------------------------------------------
 // Keys.
 
-// Public keys by id, for verification. Implementations must be thread-safe.
-class CONSENTRY_EXPORT ReceiptKeyLookup {
- public:
-  virtual ~ReceiptKeyLookup() = default;
-  // The raw 32-byte Ed25519 public key named `key_id`.
-  // Errors: `kNotFound` for an unknown id; `kUnavailable` when the key
-  // service cannot be reached.
-  virtual absl::StatusOr<std::string> PublicKey(absl::string_view key_id) = 0;
-};
-
-// The keys receipts are signed with. A KMS-backed implementation signs
-// remotely and publishes its public keys; `FileKeyProvider` reads PEM
-// files. Implementations must be thread-safe.
-class CONSENTRY_EXPORT SigningKeyProvider : public ReceiptKeyLookup {
- public:
-  // The id of the key new receipts are signed with. Errors: `kUnavailable`.
-  virtual absl::StatusOr<std::string> CurrentKeyId() = 0;
-  // The 64-byte Ed25519 signature of `message` under `key_id`.
-  // Errors: `kNotFound` when no private key has that id; `kUnavailable`;
-  // `kInternal` when the signature cannot be computed.
-  virtual absl::StatusOr<std::string> Sign(absl::string_view key_id,
-                                           absl::string_view message) = 0;
-};
-
-struct FileKeyProviderOptions {
-  // PEM files, or directories whose `*.pem` files are read (other names
-  // are ignored). A file holds one Ed25519 key: a PKCS#8 private key
-  // ("PRIVATE KEY") or, for a retired key kept only to verify, a public key
-  // ("PUBLIC KEY").
-  std::vector<std::string> paths;
-  // The private key file new receipts are signed with. Empty: the only
-  // private key found (an error when there are several).
-  std::string signing_key_file;
-};
-
-// Ed25519 keys from PEM files, read once by `Open`. Immutable; safe to
-// share. Rotation: add the new private key, name it `signing_key_file`, and
-// keep the old key's file (or its public half) so older receipts verify.
-class CONSENTRY_EXPORT FileKeyProvider final : public SigningKeyProvider {
- public:
-  // Errors, each naming the file: `kNotFound` for a missing path, or when
-  // the paths hold no key at all; `kPermissionDenied` for an unreadable
-  // file; `kInvalidArgument` for an empty file, one that is not PEM, an
-  // encrypted or non-Ed25519 key, a path that cannot be resolved (a symlink
-  // loop), a directory given as the signing key, and for a
-  // `signing_key_file` that holds no private key; `kResourceExhausted` for
-  // a file over 64 KiB; `kFailedPrecondition` when several private keys are
-  // found and none is named.
-  static absl::StatusOr<std::unique_ptr<FileKeyProvider>> Open(
-      const FileKeyProviderOptions& options);
-
-  ~FileKeyProvider() override;
-  FileKeyProvider(const FileKeyProvider&) = delete;
-  FileKeyProvider& operator=(const FileKeyProvider&) = delete;
-
-  absl::StatusOr<std::string> PublicKey(absl::string_view key_id) override;
-  absl::StatusOr<std::string> CurrentKeyId() override;
-  absl::StatusOr<std::string> Sign(absl::string_view key_id,
-                                   absl::string_view message) override;
-
-  // Every key id known, sorted.
-  std::vector<std::string> KeyIds() const;
-
- private:
-  struct Impl;
-  explicit FileKeyProvider(std::unique_ptr<Impl> impl);
-  std::unique_ptr<Impl> impl_;
-};
-
-// The key id of a raw 32-byte Ed25519 public key (see the overview).
-// Errors: `kInvalidArgument` when `public_key` is not 32 bytes.
-CONSENTRY_EXPORT absl::StatusOr<std::string> ReceiptKeyId(
-    absl::string_view public_key);
+// The keys are those of signing.h: `SigningKeyProvider` signs,
+// `PublicKeyLookup` verifies, `FileKeyProvider` reads PEM files.
 
 // ---------------------------------------------------------------------------
 // Building, signing, reading.
@@ -269,7 +198,7 @@ CONSENTRY_EXPORT absl::StatusOr<ConsentReceipt> ParseReceipt(
 // when the signature does not verify (a field or the signature was
 // changed); `kUnavailable` from the lookup.
 CONSENTRY_EXPORT absl::StatusOr<ConsentReceipt> VerifyReceipt(
-    absl::string_view json, ReceiptKeyLookup& keys);
+    absl::string_view json, PublicKeyLookup& keys);
 
 // The receipt as readable Markdown, in Japanese ("ja") or English (any
 // other value). Shows whether it is signed, not whether it verified.

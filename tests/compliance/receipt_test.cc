@@ -415,8 +415,8 @@ TEST_F(ConsentReceiptTest, KeyIdIsDerivedFromThePublicKey) {
   EXPECT_EQ(id.size(), 8u + 32u);
   absl::StatusOr<std::string> raw = pub->PublicKey(id);
   ASSERT_OK(raw.status());
-  EXPECT_EQ(*ReceiptKeyId(*raw), id);
-  EXPECT_THAT(ReceiptKeyId(std::string(31, 'k')),
+  EXPECT_EQ(*Ed25519KeyId(*raw), id);
+  EXPECT_THAT(Ed25519KeyId(std::string(31, 'k')),
               StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("32")));
   EXPECT_THAT(pub->CurrentKeyId(),
               StatusIs(absl::StatusCode::kFailedPrecondition,
