@@ -89,8 +89,25 @@ absl::Status ReadKeyFile(const ParsedArgs& a, std::string& key) {
   if (!a.Has("hmac-key-file")) return absl::OkStatus();
   auto data = consentry::ReadFileToString(a.Get("hmac-key-file"));
   if (!data.ok()) return data.status();
+  // An empty key file is a mistake, never "no key": the log would be read
+  // as unkeyed.
+  if (data->empty()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("HMAC key file '", a.Get("hmac-key-file"), "' is empty"));
+  }
   key = std::move(*data);
   return absl::OkStatus();
+}
+
+// Comma-separated PEM files or directories.
+absl::StatusOr<std::unique_ptr<consentry::FileKeyProvider>> OpenKeyFiles(
+    absl::string_view paths, absl::string_view signing_key) {
+  consentry::FileKeyProviderOptions o;
+  for (absl::string_view p : absl::StrSplit(paths, ',', absl::SkipEmpty())) {
+    o.paths.emplace_back(p);
+  }
+  o.signing_key_file = std::string(signing_key);
+  return consentry::FileKeyProvider::Open(o);
 }
 
 absl::StatusOr<std::vector<consentry::OwnedAuditEvent>> ReadEvents(
@@ -163,18 +180,45 @@ int AuditVerify(const std::vector<std::string>& argv, bool repair) {
                        "chain hash of the access log in DIR. Exit 1 on the "
                        "first defect, naming the segment file, the record "
                        "and its byte offset.",
-              {KeyFlag(), JsonFlag()},
+              {KeyFlag(),
+               JsonFlag(),
+               {"anchor", "FILE",
+                "anchor file of signed checkpoints: the log must hold the "
+                "latest one (finds records removed from the end)",
+                ""},
+               {"anchor-keys", "PATHS",
+                "comma-separated PEM files or directories with the public "
+                "keys of the checkpoints",
+                ""}},
               1,
               1};
   ParsedArgs a;
   if (int rc = Parse(cmd, argv, a); rc >= 0) return rc;
   std::string key;
   if (absl::Status s = ReadKeyFile(a, key); !s.ok()) return Fail("key", s);
+  if (a.Has("anchor") != a.Has("anchor-keys") || (repair && a.Has("anchor"))) {
+    return UsageError(cmd, repair ? "--anchor is for audit verify"
+                                  : "--anchor and --anchor-keys go together");
+  }
+  consentry::AuditVerifyOptions options;
+  options.hmac_key = key;
+  consentry::AuditCheckpoint anchor;
+  std::unique_ptr<consentry::FileKeyProvider> anchor_keys;
+  if (a.Has("anchor")) {
+    auto latest = consentry::ReadLatestCheckpoint(a.Get("anchor"));
+    if (!latest.ok()) return Fail("anchor", latest.status());
+    anchor = *std::move(latest);
+    auto keys = OpenKeyFiles(a.Get("anchor-keys"), "");
+    if (!keys.ok()) return Fail("anchor keys", keys.status());
+    anchor_keys = *std::move(keys);
+    options.anchor = &anchor;
+    options.anchor_keys = anchor_keys.get();
+  }
   absl::StatusOr<consentry::AuditVerifyReport> report;
   {
     Ticker ticker(repair ? "repair" : "verify");
     report = repair ? consentry::RepairAuditLog(a.positional[0], key)
-                    : consentry::VerifyAuditLog(a.positional[0], key);
+                    : consentry::VerifyAuditLog(a.positional[0], options);
   }
   if (!report.ok()) return Fail(cmd.name, report.status());
   if (a.Bool("json")) {
@@ -182,7 +226,8 @@ int AuditVerify(const std::vector<std::string>& argv, bool repair) {
               << ",\"defect\":"
               << JsonString(consentry::AuditDefectName(report->defect))
               << ",\"segments\":" << report->segments
-              << ",\"records_verified\":" << report->records_verified;
+              << ",\"records_verified\":" << report->records_verified
+              << ",\"anchored\":" << (report->anchored ? "true" : "false");
     if (!report->ok()) {
       std::cout << ",\"segment_file\":" << JsonString(report->segment_file)
                 << ",\"record_index\":" << report->record_index
@@ -195,6 +240,52 @@ int AuditVerify(const std::vector<std::string>& argv, bool repair) {
               << report->ToString() << "\n";
   }
   return report->ok() ? kExitOk : kExitCheckFailed;
+}
+
+// `audit checkpoint`: a signed checkpoint of the verified log, printed and
+// optionally appended to an anchor file. Writes nothing to the log.
+int AuditCheckpoint(const std::vector<std::string>& argv) {
+  Command cmd{
+      "audit checkpoint",
+      "DIR",
+      "Verifies the access log in DIR and signs a checkpoint of its "
+      "head (last sequence and chain hash) with --signing-key; prints "
+      "it as one line and, with --anchor-file, appends it there. "
+      "Keep checkpoints where the log's host cannot rewrite them: "
+      "`audit verify --anchor` then finds records removed from the "
+      "end. Exit 1 when the log has a defect.",
+      {KeyFlag(),
+       {"signing-key", "FILE", "Ed25519 private key (PEM, PKCS#8)", ""},
+       {"anchor-file", "FILE", "append the checkpoint to this file", ""}},
+      1,
+      1};
+  ParsedArgs a;
+  if (int rc = Parse(cmd, argv, a); rc >= 0) return rc;
+  if (!a.Has("signing-key"))
+    return UsageError(cmd, "--signing-key is required");
+  std::string key;
+  if (absl::Status s = ReadKeyFile(a, key); !s.ok()) return Fail("key", s);
+  auto keys = OpenKeyFiles(a.Get("signing-key"), a.Get("signing-key"));
+  if (!keys.ok()) return Fail("signing key", keys.status());
+  std::unique_ptr<consentry::FileAnchorSink> sink;
+  if (a.Has("anchor-file")) {
+    auto opened = consentry::FileAnchorSink::Open(a.Get("anchor-file"));
+    if (!opened.ok()) return Fail("anchor file", opened.status());
+    sink = *std::move(opened);
+  }
+  absl::StatusOr<consentry::AuditCheckpoint> c;
+  {
+    Ticker ticker("verify");
+    c = consentry::CheckpointAuditLog(a.positional[0], key, **keys);
+  }
+  if (!c.ok()) return Fail(cmd.name, c.status());
+  if (sink != nullptr) {
+    if (absl::Status s = sink->Publish(*c); !s.ok()) {
+      return Fail("anchor file", s);
+    }
+  }
+  std::cout << consentry::SerializeAuditCheckpoint(*c) << "\n";
+  return kExitOk;
 }
 
 int AuditTail(const std::vector<std::string>& argv) {
@@ -433,6 +524,7 @@ int RunAudit(const std::string& sub, const std::vector<std::string>& args) {
   if (sub == "verify") return AuditVerify(args, /*repair=*/false);
   if (sub == "repair") return AuditVerify(args, /*repair=*/true);
   if (sub == "tail") return AuditTail(args);
+  if (sub == "checkpoint") return AuditCheckpoint(args);
   if (sub == "query") return AuditQuery(args);
   if (sub == "leak-report") return AuditLeakReport(args);
   if (sub == "leak-scope") return AuditLeakScope(args);

@@ -28,8 +28,14 @@
 //
 // Tamper evidence: without a key, someone who can rewrite the files can
 // recompute the chain; with `hmac_key` (kept off the log's host) a rewrite
-// cannot be forged. Trailing segments removed whole cannot be seen from the
-// files alone: keep `head()` elsewhere (an anchor) and compare.
+// cannot be forged. Records removed from the end (whole segments, or a cut
+// at a frame boundary) cannot be seen from the files alone: with
+// `checkpoint_keys` and `anchor_sink` the log signs a checkpoint (Ed25519,
+// signing.h) of its head at every sealed segment, on `Checkpoint()` and on
+// `Close()`, and hands it to the sink, which keeps it where the log's
+// writer cannot rewrite it. `VerifyAuditLog` given the latest checkpoint
+// finds trailing deletion, truncation and a rewritten history; without one
+// its report says that trailing deletion cannot be detected.
 //
 // Example:
 //
@@ -64,6 +70,7 @@
 #include "absl/time/time.h"
 #include "consentry/audit.h"
 #include "consentry/export.h"
+#include "consentry/signing.h"
 
 namespace consentry {
 namespace internal {
@@ -86,6 +93,83 @@ enum class AuditOverflowPolicy : std::uint8_t {
   // Guard denies the read with `Reason::kAuditOverloaded`.
   kDeny = 1,
 };
+
+// A signed statement of the log's head: every event with a smaller
+// sequence than `sequence_end` is in the log, and the chain's hash at that
+// point is `last_hash`. Like a Certificate Transparency signed tree head:
+// kept outside the writer's reach, it lets a verifier find records removed
+// from the end. A plain value.
+struct AuditCheckpoint {
+  std::uint64_t sequence_end = 0;
+  std::string last_hash;  // 32 raw bytes
+  // The segment the point is in, and when the checkpoint was made.
+  std::uint64_t segment = 0;
+  std::int64_t time_unix_nanos = 0;
+  // The signing key's id (signing.h) and the 64-byte Ed25519 signature of
+  // `AuditCheckpointSigningBytes`.
+  std::string key_id;
+  std::string signature;
+
+  friend bool operator==(const AuditCheckpoint&,
+                         const AuditCheckpoint&) = default;
+};
+
+// The bytes a checkpoint's signature covers: a fixed text naming the format
+// and every field but the signature.
+CONSENTRY_EXPORT std::string AuditCheckpointSigningBytes(
+    const AuditCheckpoint& checkpoint);
+// One line of text, without the newline:
+// "consentry-audit-checkpoint/1 <sequence_end> <hash hex> <segment>
+// <time ns> <key id> <signature hex>".
+CONSENTRY_EXPORT std::string SerializeAuditCheckpoint(
+    const AuditCheckpoint& checkpoint);
+// Reads a line `SerializeAuditCheckpoint` wrote (the signature is not
+// checked here). Errors: `kInvalidArgument` naming what is wrong.
+CONSENTRY_EXPORT absl::StatusOr<AuditCheckpoint> ParseAuditCheckpoint(
+    absl::string_view line);
+// Checks the signature under `keys`. Errors: those of `VerifyEd25519`.
+CONSENTRY_EXPORT absl::Status VerifyAuditCheckpoint(
+    const AuditCheckpoint& checkpoint, PublicKeyLookup& keys);
+
+// Where checkpoints go: somewhere the log's writer cannot rewrite (a file
+// on another host or volume, a database table, the operator's own
+// system). Implementations must be thread-safe.
+class CONSENTRY_EXPORT AuditAnchorSink {
+ public:
+  virtual ~AuditAnchorSink() = default;
+  // Keeps `checkpoint`; returns once it is durable.
+  virtual absl::Status Publish(const AuditCheckpoint& checkpoint) = 0;
+};
+
+// Appends each checkpoint as one line to a file, synced before `Publish`
+// returns. Put the file outside the log's directory, ideally on storage
+// the log's host cannot write. Thread-safe.
+class CONSENTRY_EXPORT FileAnchorSink final : public AuditAnchorSink {
+ public:
+  // Creates the file if missing. Errors: `kInvalidArgument` when `path` is
+  // empty or names a directory, a symlink or another non-regular file;
+  // `kPermissionDenied` / `kInternal` naming the path.
+  static absl::StatusOr<std::unique_ptr<FileAnchorSink>> Open(
+      const std::string& path);
+  ~FileAnchorSink() override;
+  FileAnchorSink(const FileAnchorSink&) = delete;
+  FileAnchorSink& operator=(const FileAnchorSink&) = delete;
+
+  absl::Status Publish(const AuditCheckpoint& checkpoint) override;
+
+ private:
+  FileAnchorSink(std::string path, int fd);
+  std::string path_;
+  int fd_;
+};
+
+// The last checkpoint in an anchor file `FileAnchorSink` wrote. A final
+// line without its newline (a crash while appending) is ignored.
+// Errors: `kNotFound` for a missing file or one without a checkpoint;
+// `kDataLoss` for a line that does not parse (naming the line);
+// `kInvalidArgument` for a directory, symlink or non-regular file.
+CONSENTRY_EXPORT absl::StatusOr<AuditCheckpoint> ReadLatestCheckpoint(
+    const std::string& path);
 
 // Plain options with documented defaults.
 struct AuditLogOptions {
@@ -111,6 +195,13 @@ struct AuditLogOptions {
   // means plain SHA-256. A log must be reopened and verified with the same
   // key.
   std::string hmac_key;
+  // Checkpoints (see the file comment): the keys that sign them and where
+  // they go. Both or neither; not owned, and must outlive the log. The
+  // writer thread signs and publishes at each seal; a failure there does
+  // not stop the log (events stay durable and chained) but is counted in
+  // `checkpoints_failed` and returned by the next `Checkpoint()`.
+  SigningKeyProvider* checkpoint_keys = nullptr;
+  AuditAnchorSink* anchor_sink = nullptr;
 };
 
 // Counters of an `AuditLog`. A snapshot; each value is monotonic.
@@ -121,6 +212,8 @@ struct AuditLogCounters {
   std::uint64_t blocked = 0;          // `Record` calls that had to wait
   std::uint64_t denied_overload = 0;  // `Record` calls refused: queue full
   std::uint64_t segments_sealed = 0;  // segments finished by rotation/close
+  std::uint64_t checkpoints_published = 0;  // signed and kept by the sink
+  std::uint64_t checkpoints_failed = 0;     // signing or the sink failed
 };
 
 // The last record of the log, to keep elsewhere as an anchor.
@@ -188,6 +281,13 @@ class CONSENTRY_EXPORT AuditLog final : public AuditSink,
   // The chain's last hash and the next sequence, as written so far.
   AuditLogHead head() const;
 
+  // Flushes, then signs a checkpoint of the head and hands it to the anchor
+  // sink; returns it. Errors: `kFailedPrecondition` when the log has no
+  // checkpoint keys, or after `Close`; those of `Flush`, of the key
+  // provider and of the sink; a failure of a checkpoint the writer made at
+  // a seal since the last call (`kUnavailable`, naming it).
+  absl::StatusOr<AuditCheckpoint> Checkpoint();
+
   // Internal: read decisions in compact form (see `AuditSink`).
   internal::CompactAuditPath* compact_path() override { return this; }
 
@@ -236,6 +336,14 @@ enum class AuditDefect : std::uint8_t {
   // one, nor the temporary of an interrupted index write (e.g.
   // "audit-+000000000000001.seg"). `segment_file` names it; it is never read.
   kUnexpectedFile,
+
+  // The log does not reach the checkpoint given to `VerifyAuditLog`: it
+  // ends before the checkpoint's sequence (records or segments removed
+  // from the end, a cut at a frame boundary).
+  kTrailingDeletion,
+  // The log reaches the checkpoint's sequence but its chain there is not
+  // the one signed: the history was rewritten.
+  kAnchorMismatch,
 };
 
 // Stable snake_case name, e.g. "torn_tail".
@@ -255,6 +363,16 @@ struct AuditVerifyReport {
   std::uint64_t record_index = 0;
   std::uint64_t byte_offset = 0;
   std::string detail;  // what is wrong, in words
+  // A checkpoint was given and the log holds its point: nothing signed in
+  // it was removed from the end or rewritten. False without a checkpoint:
+  // then records removed from the end cannot be detected.
+  bool anchored = false;
+  // Where the verified chain ends: the next sequence and the hash of the
+  // last record verified (32 bytes; all zero for an empty log), and the
+  // last segment's number. Meaningful when `ok()`.
+  std::uint64_t sequence_end = 0;
+  std::string last_hash;
+  std::uint64_t last_segment = 0;
 
   bool ok() const { return defect == AuditDefect::kNone; }
   std::string ToString() const;
@@ -270,6 +388,34 @@ struct AuditVerifyReport {
 // prevents looking: `kNotFound` (no such directory), `kInternal` (I/O).
 CONSENTRY_EXPORT absl::StatusOr<AuditVerifyReport> VerifyAuditLog(
     absl::string_view directory, absl::string_view hmac_key = {});
+
+struct AuditVerifyOptions {
+  std::string hmac_key;
+  // The latest checkpoint kept for the log, and the keys to check its
+  // signature; both or neither.
+  const AuditCheckpoint* anchor = nullptr;
+  PublicKeyLookup* anchor_keys = nullptr;
+};
+
+// `VerifyAuditLog`, also checking the log against `options.anchor`: the
+// log must hold the checkpoint's point (`kTrailingDeletion` when it ends
+// before it, `kAnchorMismatch` when its chain there differs).
+// Errors: as above; `kInvalidArgument` for an anchor without keys (or
+// keys without an anchor); the errors of `VerifyAuditCheckpoint` for an
+// anchor whose signature does not verify (a forged or damaged anchor is
+// never used).
+CONSENTRY_EXPORT absl::StatusOr<AuditVerifyReport> VerifyAuditLog(
+    absl::string_view directory, const AuditVerifyOptions& options);
+
+// Verifies the log in `directory` (as `VerifyAuditLog`) and signs a
+// checkpoint of the head it verified, without writing to the log: for an
+// operator's job that checkpoints a log it does not write (or a shipped
+// copy of one). The caller keeps the result (e.g. `FileAnchorSink`).
+// Errors: `kFailedPrecondition` when the log has a defect (naming it);
+// those of `VerifyAuditLog` and of the key provider.
+CONSENTRY_EXPORT absl::StatusOr<AuditCheckpoint> CheckpointAuditLog(
+    absl::string_view directory, absl::string_view hmac_key,
+    SigningKeyProvider& keys);
 
 // Trims a torn final record (the only defect a crash causes) so that the log
 // verifies again; the trimmed bytes were never acknowledged. Returns the

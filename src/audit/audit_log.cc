@@ -164,6 +164,21 @@ absl::Status ValidateOptions(const AuditLogOptions& options) {
   if (options.max_batch_events == 0) {
     return absl::InvalidArgumentError("AuditLog::Open: max_batch_events is 0");
   }
+  if ((options.checkpoint_keys == nullptr) !=
+      (options.anchor_sink == nullptr)) {
+    return absl::InvalidArgumentError(
+        "AuditLog::Open: checkpoint_keys and anchor_sink go together (one is "
+        "set, the other is not)");
+  }
+  if (options.checkpoint_keys != nullptr) {
+    // A key that cannot sign is found now, not at the first seal.
+    absl::StatusOr<std::string> id = options.checkpoint_keys->CurrentKeyId();
+    if (!id.ok()) {
+      return absl::Status(id.status().code(),
+                          absl::StrCat("AuditLog::Open: checkpoint keys: ",
+                                       id.status().message()));
+    }
+  }
   return absl::OkStatus();
 }
 
@@ -223,6 +238,7 @@ absl::Status AuditLog::Impl::Start() {
     next_number = listing.segments.back() + 1;
   }
   RETURN_IF_ERROR(segment->Open(next_number, base_sequence));
+  segment_number.store(next_number, std::memory_order_relaxed);
   {
     internal::MutexLock lock(&mu);
     head_hash = segment->last_hash();
@@ -405,6 +421,10 @@ AuditLogCounters AuditLog::counters() const {
   c.blocked = impl_->blocked.load(std::memory_order_relaxed);
   c.denied_overload = impl_->denied.load(std::memory_order_relaxed);
   c.segments_sealed = impl_->sealed.load(std::memory_order_relaxed);
+  c.checkpoints_published =
+      impl_->checkpoints_published.load(std::memory_order_relaxed);
+  c.checkpoints_failed =
+      impl_->checkpoints_failed.load(std::memory_order_relaxed);
   return c;
 }
 
@@ -415,6 +435,44 @@ AuditLogHead AuditLog::head() const {
   h.last_hash.assign(reinterpret_cast<const char*>(impl_->head_hash.data()),
                      32);
   return h;
+}
+
+absl::StatusOr<AuditCheckpoint> AuditLog::Impl::PublishCheckpoint() {
+  internal::MutexLock publishing(&checkpoint_mu);
+  AuditCheckpoint c;
+  {
+    internal::MutexLock lock(&mu);
+    c.sequence_end =
+        base_sequence + durable_pos.load(std::memory_order_acquire);
+    c.last_hash.assign(reinterpret_cast<const char*>(head_hash.data()),
+                       head_hash.size());
+  }
+  c.segment = segment_number.load(std::memory_order_relaxed);
+  c.time_unix_nanos = absl::GetCurrentTimeNanos();
+  absl::Status s = [&]() -> absl::Status {
+    ASSIGN_OR_RETURN(c.key_id, options.checkpoint_keys->CurrentKeyId());
+    ASSIGN_OR_RETURN(c.signature,
+                     options.checkpoint_keys->Sign(
+                         c.key_id, AuditCheckpointSigningBytes(c)));
+    return options.anchor_sink->Publish(c);
+  }();
+  if (!s.ok()) {
+    checkpoints_failed.fetch_add(1, std::memory_order_relaxed);
+    return absl::Status(
+        s.code(), absl::StrCat("audit log checkpoint at ", c.sequence_end, ": ",
+                               s.message()));
+  }
+  checkpoints_published.fetch_add(1, std::memory_order_relaxed);
+  return c;
+}
+
+absl::StatusOr<AuditCheckpoint> AuditLog::Checkpoint() {
+  if (impl_->options.checkpoint_keys == nullptr) {
+    return absl::FailedPreconditionError(
+        "audit log: no checkpoint keys were configured");
+  }
+  RETURN_IF_ERROR(Flush());
+  return impl_->PublishCheckpoint();
 }
 
 }  // namespace consentry

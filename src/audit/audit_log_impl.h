@@ -106,6 +106,13 @@ struct AuditLog::Impl {
   bool syncing ABSL_GUARDED_BY(mu) = false;
   bool syncer_stop ABSL_GUARDED_BY(mu) = false;
   internal::Hash256 head_hash ABSL_GUARDED_BY(mu){};
+  // The number of the segment open for writing (for checkpoints).
+  std::atomic<std::uint64_t> segment_number{0};
+  // Held while a checkpoint is made and published, so that checkpoints
+  // reach the sink in order. Taken before `mu`, never while holding it.
+  internal::Mutex checkpoint_mu ABSL_ACQUIRED_BEFORE(mu);
+  std::atomic<std::uint64_t> checkpoints_published{0};
+  std::atomic<std::uint64_t> checkpoints_failed{0};
   bool close_called = false;  // Close is not concurrent with itself
   absl::Status close_status;
 
@@ -123,6 +130,11 @@ struct AuditLog::Impl {
   // starts the writer and syncer threads.
   absl::Status Start();
   absl::Status ContinueLastSegment(const internal::AuditDirListing& listing);
+
+  // Signs a checkpoint of the durable head and publishes it to the anchor
+  // sink. REQUIRES: checkpoint keys and a sink are configured.
+  absl::StatusOr<AuditCheckpoint> PublishCheckpoint()
+      ABSL_LOCKS_EXCLUDED(checkpoint_mu, mu);
 
   absl::Status Enqueue(const AuditEvent& e, internal::AppendTicket* ticket);
   absl::Status EnqueueCompact(const internal::CompactDecision& d);

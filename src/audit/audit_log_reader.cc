@@ -13,6 +13,7 @@
 #include <utility>
 
 #include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
 #include "consentry/audit_log.h"
 #include "src/audit/audit_format.h"
 #include "src/util/file_io.h"
@@ -55,14 +56,21 @@ absl::string_view AuditDefectName(AuditDefect d) {
       return "index_mismatch";
     case AuditDefect::kUnexpectedFile:
       return "unexpected_file";
+    case AuditDefect::kTrailingDeletion:
+      return "trailing_deletion";
+    case AuditDefect::kAnchorMismatch:
+      return "anchor_mismatch";
   }
   return "unknown";
 }
 
 std::string AuditVerifyReport::ToString() const {
   if (ok()) {
-    return absl::StrCat("ok: ", records_verified, " records in ", segments,
-                        " segments");
+    return absl::StrCat(
+        "ok: ", records_verified, " records in ", segments, " segments",
+        anchored ? ", anchored by a signed checkpoint"
+                 : " (no checkpoint given: records removed from the end "
+                   "cannot be detected)");
   }
   return absl::StrCat(AuditDefectName(defect), " at ", segment_file, " record ",
                       record_index, " offset ", byte_offset, ": ", detail, " (",
@@ -92,8 +100,10 @@ bool SequenceLaterInSegment(absl::string_view data, std::uint64_t offset,
 
 class Verifier {
  public:
-  Verifier(std::string dir, ChainHasher& hasher)
-      : dir_(std::move(dir)), hasher_(hasher) {}
+  Verifier(std::string dir, ChainHasher& hasher, const AuditCheckpoint* anchor)
+      : dir_(std::move(dir)), hasher_(hasher), anchor_(anchor) {}
+
+  void Start() { Point(); }
 
   absl::StatusOr<AuditVerifyReport> Run() {
     ASSIGN_OR_RETURN(internal::AuditDirListing listing,
@@ -137,7 +147,15 @@ class Verifier {
              absl::StrCat("not a file of the audit log (",
                           listing.unexpected.size(),
                           " unexpected entries in the directory)"));
+      return report_;
     }
+    report_.sequence_end = sequence_;
+    report_.last_hash.assign(reinterpret_cast<const char*>(hash_.data()),
+                             hash_.size());
+    report_.last_segment = segments.empty() ? 0 : segments.back();
+    ConcludeAnchor(segments.empty() ? std::string(dir_)
+                                    : PathOf(dir_, internal::SegmentFileName(
+                                                       segments.back())));
     return report_;
   }
 
@@ -149,6 +167,36 @@ class Verifier {
     report_.record_index = index;
     report_.byte_offset = offset;
     report_.detail = std::move(detail);
+  }
+
+  // A point of the chain: the hash after the record before `sequence_`.
+  // Matches the checkpoint when both its sequence and hash do.
+  void Point() {
+    if (anchor_ != nullptr && !report_.anchored &&
+        sequence_ == anchor_->sequence_end &&
+        anchor_->last_hash.size() == hash_.size() &&
+        std::memcmp(anchor_->last_hash.data(), hash_.data(), hash_.size()) ==
+            0) {
+      report_.anchored = true;
+    }
+  }
+
+  // After a walk without defect: whether the log reached the checkpoint.
+  void ConcludeAnchor(const std::string& last_path) {
+    if (anchor_ == nullptr || report_.anchored) return;
+    if (sequence_ <= anchor_->sequence_end) {
+      Defect(
+          AuditDefect::kTrailingDeletion, last_path, 0, 0,
+          absl::StrCat("the log ends at sequence ", sequence_,
+                       " but the checkpoint signed by ", anchor_->key_id,
+                       " covers records up to sequence ", anchor_->sequence_end,
+                       ": records were removed from the end"));
+    } else {
+      Defect(AuditDefect::kAnchorMismatch, last_path, 0, 0,
+             absl::StrCat("the chain at sequence ", anchor_->sequence_end,
+                          " is not the one the checkpoint signed by ",
+                          anchor_->key_id, " covers: the log was rewritten"));
+    }
   }
 
   bool HasIndexFile(std::uint64_t number) const {
@@ -204,6 +252,7 @@ class Verifier {
     }
     hash_ = h;
     sealed_ = true;
+    Point();
     if (!HasIndexFile(number)) return absl::OkStatus();  // queries scan
     const std::string idx = PathOf(dir_, internal::IndexFileName(number));
     absl::StatusOr<std::string> bytes = internal::AuditError(
@@ -372,6 +421,7 @@ class Verifier {
       hash_ = h;
       ++sequence_;
       ++report_.records_verified;
+      Point();
       *chained = true;
       return absl::OkStatus();
     }
@@ -428,6 +478,7 @@ class Verifier {
 
   std::string dir_;
   ChainHasher& hasher_;
+  const AuditCheckpoint* anchor_;  // null: unanchored
   AuditVerifyReport report_;
   Hash256 hash_{};
   std::uint64_t sequence_ = 0;
@@ -440,10 +491,50 @@ class Verifier {
 
 absl::StatusOr<AuditVerifyReport> VerifyAuditLog(absl::string_view directory,
                                                  absl::string_view hmac_key) {
+  AuditVerifyOptions options;
+  options.hmac_key = std::string(hmac_key);
+  return VerifyAuditLog(directory, options);
+}
+
+absl::StatusOr<AuditVerifyReport> VerifyAuditLog(
+    absl::string_view directory, const AuditVerifyOptions& options) {
+  if ((options.anchor == nullptr) != (options.anchor_keys == nullptr)) {
+    return absl::InvalidArgumentError(
+        "VerifyAuditLog: a checkpoint needs the keys to check it, and keys "
+        "need a checkpoint");
+  }
+  if (options.anchor != nullptr) {
+    // A checkpoint that does not verify is never used: it could have been
+    // forged to match a shortened log.
+    RETURN_IF_ERROR(
+        VerifyAuditCheckpoint(*options.anchor, *options.anchor_keys));
+  }
   ASSIGN_OR_RETURN(std::unique_ptr<ChainHasher> hasher,
-                   ChainHasher::Create(hmac_key));
-  Verifier v{std::string(directory), *hasher};
+                   ChainHasher::Create(options.hmac_key));
+  Verifier v{std::string(directory), *hasher, options.anchor};
+  // The empty log's point: no record, the zero hash.
+  v.Start();
   return v.Run();
+}
+
+absl::StatusOr<AuditCheckpoint> CheckpointAuditLog(absl::string_view directory,
+                                                   absl::string_view hmac_key,
+                                                   SigningKeyProvider& keys) {
+  ASSIGN_OR_RETURN(AuditVerifyReport report,
+                   VerifyAuditLog(directory, hmac_key));
+  if (!report.ok()) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("no checkpoint of a damaged log: ", report.ToString()));
+  }
+  AuditCheckpoint c;
+  c.sequence_end = report.sequence_end;
+  c.last_hash = report.last_hash;
+  c.segment = report.last_segment;
+  c.time_unix_nanos = absl::GetCurrentTimeNanos();
+  ASSIGN_OR_RETURN(c.key_id, keys.CurrentKeyId());
+  ASSIGN_OR_RETURN(c.signature,
+                   keys.Sign(c.key_id, AuditCheckpointSigningBytes(c)));
+  return c;
 }
 
 absl::StatusOr<AuditVerifyReport> RepairAuditLog(absl::string_view directory,

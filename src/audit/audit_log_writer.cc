@@ -237,6 +237,7 @@ absl::Status AuditLog::Impl::TakeRecord(const AuditLane::Record& record) {
     RETURN_IF_ERROR(segment->WritePending());
     RETURN_IF_ERROR(SealSegment());
     RETURN_IF_ERROR(segment->Open(segment->number() + 1, base_sequence + head));
+    segment_number.store(segment->number(), std::memory_order_relaxed);
   }
   RETURN_IF_ERROR(segment->Frame(payload, base_sequence + head));
   if (record.ticket != nullptr) {
@@ -288,6 +289,10 @@ absl::Status AuditLog::Impl::SealSegment() {
     head_hash = segment->last_hash();
   }
   sealed.fetch_add(1, std::memory_order_relaxed);
+  // The sealed head, signed and kept outside the log. A failure is counted
+  // and the log goes on: its events are durable and chained, and the next
+  // checkpoint covers them.
+  if (options.checkpoint_keys != nullptr) PublishCheckpoint().IgnoreError();
   return absl::OkStatus();
 }
 

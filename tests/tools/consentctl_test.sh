@@ -419,6 +419,7 @@ expect "$OUT" 'request'
 # --- audit -----------------------------------------------------------------
 run 0 audit verify "$AUDIT"
 expect "$OUT" '^ok: 2640 records'
+expect "$OUT" 'cannot be detected'
 run 0 audit verify --json "$AUDIT"
 expect "$OUT" '"ok":true'
 run 0 audit tail --n=3 "$AUDIT"
@@ -445,6 +446,32 @@ expect "$OUT" 'Art. 7\(i\)'
 run 2 audit leak-scope "$AUDIT" --accessors=support-desk
 expect "$ERR" -- '--aware-at is required'
 run 1 audit verify "$T/no-such-dir"
+# Checkpoints: signed, kept in an anchor file, checked by verify --anchor.
+KEYS=$SRC/tests/testdata/receipt_keys
+PUB=$SRC/tests/testdata/receipt_public
+cp -r "$AUDIT" "$T/anchored"
+run 0 audit checkpoint "$T/anchored" --signing-key="$KEYS/2026.pem" \
+  --anchor-file="$T/anchors.txt"
+expect "$OUT" '^consentry-audit-checkpoint/1 2640 [0-9a-f]{64} '
+[[ $(wc -l <"$T/anchors.txt") == 1 ]] || { echo "FAIL: anchor file"; failures=$((failures + 1)); }
+run 0 audit verify "$T/anchored" --anchor="$T/anchors.txt" --anchor-keys="$PUB"
+expect "$OUT" 'anchored by a signed checkpoint'
+run 0 audit verify --json "$T/anchored" --anchor="$T/anchors.txt" --anchor-keys="$PUB"
+expect "$OUT" '"anchored":true'
+run 2 audit verify "$T/anchored" --anchor="$T/anchors.txt"
+expect "$ERR" 'go together'
+run 2 audit checkpoint "$T/anchored"
+expect "$ERR" -- '--signing-key is required'
+run 1 audit checkpoint "$T/anchored" --signing-key="$PUB/2026.pem"
+: >"$T/empty.key"
+run 1 audit verify "$T/anchored" --hmac-key-file="$T/empty.key"
+expect "$ERR" 'is empty'
+# The last segment removed: unseen without the anchor, found with it.
+last=$(ls "$T/anchored"/*.seg | tail -1)
+rm -f "$last" "${last%.seg}.idx"
+run 0 audit verify "$T/anchored"
+run 1 audit verify "$T/anchored" --anchor="$T/anchors.txt" --anchor-keys="$PUB"
+expect "$OUT" 'TAMPERED.*trailing_deletion'
 # Tamper: change one byte inside a record of the first segment.
 seg=$(ls "$AUDIT"/*.seg | head -1)
 cp -r "$AUDIT" "$T/tampered"
