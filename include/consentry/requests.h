@@ -454,7 +454,7 @@ class CONSENTRY_EXPORT RequestDesk {
 // one when every entry was already in force. Thread-safe as far as `store`
 // is. Errors: `kInvalidArgument` for a malformed entry (no kind, a purpose
 // on a kind without one, ...); `kAborted` when the record kept changing
-// (5 attempts); the store's errors.
+// (16 attempts); the store's errors.
 //
 //   consentry::v1::RestrictionEntry erase;
 //   erase.set_kind(consentry::v1::RESTRICTION_KIND_ERASED);

@@ -44,6 +44,14 @@ const v1::RestrictionEntry* FindInForce(
   return nullptr;
 }
 
+// Attempts of a compare-and-set write before giving up with kAborted; each
+// retry waits a little longer, so that writers in a tight race spread out.
+constexpr int kAttempts = 16;
+
+void Backoff(int attempt) {
+  if (attempt > 0) absl::SleepFor(absl::Microseconds(100 * attempt));
+}
+
 bool InForce(const std::vector<v1::RestrictionEntry>& in_force,
              const v1::RestrictionEntry& e) {
   for (const v1::RestrictionEntry& f : in_force) {
@@ -65,7 +73,8 @@ absl::StatusOr<Revision> AddRestrictions(
     *change.mutable_restrictions()->add_entries() = e;
   }
   RETURN_IF_ERROR(ValidateConsentChange(change));
-  for (int attempt = 0; attempt < 5; ++attempt) {
+  for (int attempt = 0; attempt < kAttempts; ++attempt) {
+    Backoff(attempt);
     ASSIGN_OR_RETURN(v1::ConsentRecord record, store.Get(subject_id));
     const std::vector<v1::RestrictionEntry> in_force =
         RestrictionsInForce(record.restrictions());
@@ -104,7 +113,8 @@ absl::StatusOr<Revision> LiftRestriction(ConsentStore& store, AuditSink& audit,
   *change.mutable_lift_restriction() = lift;
   RETURN_IF_ERROR(ValidateConsentChange(change));
   bool audited = false;
-  for (int attempt = 0; attempt < 5; ++attempt) {
+  for (int attempt = 0; attempt < kAttempts; ++attempt) {
+    Backoff(attempt);
     ASSIGN_OR_RETURN(v1::ConsentRecord record, store.Get(subject_id));
     const std::vector<v1::RestrictionEntry> in_force =
         RestrictionsInForce(record.restrictions());
