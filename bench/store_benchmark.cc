@@ -123,7 +123,8 @@ void BM_Baseline_RawSqliteInsert(benchmark::State& state) {
   for (std::int64_t i = 0; i < n; ++i) {
     consentry::v1::ConsentChange c = Change(i);
     consentry::v1::ConsentRecord r;
-    consentry::MergeConsentChange(c, i + 1, now, r);
+    // A purpose consent change always merges.
+    (void)consentry::MergeConsentChange(c, i + 1, now, r);
     rows.emplace_back(c.SerializeAsString(), r.SerializeAsString());
   }
   for (auto _ : state) {
@@ -205,9 +206,10 @@ std::vector<consentry::internal::SubjectState> Profiles(
   std::vector<consentry::internal::SubjectState> out;
   for (int i = 0; i < 16; ++i) {
     consentry::v1::ConsentRecord r;
-    consentry::MergeConsentChange(Change(i), i + 1, absl::Now(), r);
+    // Purpose consent changes always merge.
+    (void)consentry::MergeConsentChange(Change(i), i + 1, absl::Now(), r);
     if (i % 2 == 1) {
-      consentry::MergeConsentChange(Change(i + 1), i + 2, absl::Now(), r);
+      (void)consentry::MergeConsentChange(Change(i + 1), i + 2, absl::Now(), r);
     }
     out.push_back(
         consentry::internal::CompileSubjectState(policy, r, absl::Now()));

@@ -21,6 +21,7 @@
 #include "consentry/guard.h"
 #include "consentry/protected.h"
 #include "consentry/proto_io.h"
+#include "consentry/requests.h"
 #include "consentry/sqlite_store.h"
 
 namespace {
@@ -74,15 +75,20 @@ int main(int argc, char** argv) {
   auto guard = consentry::Guard::Create(*policy, &store, &audit);
   if (!guard.ok()) return Fail(guard.status());
 
-  // The subscribers' requests, as the request desk recorded them.
-  consentry::v1::ConsentChange suspend;
-  suspend.set_subject_id("sub-0003");
-  suspend.mutable_restrictions()->add_suspended_purposes("billing");
-  consentry::v1::ConsentChange erase;
-  erase.set_subject_id("sub-0005");
-  erase.mutable_restrictions()->set_erased(true);
-  for (const auto& change : {suspend, erase}) {
-    if (auto r = store.Apply(change); !r.ok()) return Fail(r.status());
+  // The subscribers' requests, as the request desk decided them: each
+  // restriction names its request and only adds to what is in force.
+  consentry::v1::RestrictionEntry suspend;
+  suspend.set_kind(consentry::v1::RESTRICTION_KIND_SUSPENDED_PURPOSE);
+  suspend.set_purpose("billing");
+  suspend.set_request_id("req-0031");
+  consentry::v1::RestrictionEntry erase;
+  erase.set_kind(consentry::v1::RESTRICTION_KIND_ERASED);
+  erase.set_request_id("req-0052");
+  for (const auto& [subject, entry] :
+       {std::pair{"sub-0003", suspend}, std::pair{"sub-0005", erase}}) {
+    auto r =
+        consentry::AddRestrictions(store, subject, {entry}, "request-desk");
+    if (!r.ok()) return Fail(r.status());
   }
 
   const std::vector<Subscriber> subscribers = {

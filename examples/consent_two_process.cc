@@ -31,6 +31,7 @@
 #include "consentry/guard.h"
 #include "consentry/postgres_store.h"
 #include "consentry/proto_io.h"
+#include "consentry/requests.h"
 #include "consentry/sqlite_store.h"
 
 namespace {
@@ -67,11 +68,13 @@ absl::StatusOr<std::unique_ptr<consentry::ConsentStore>> OpenStore(
 int RunBackend(const Args& a, const std::string& subject) {
   auto store = OpenStore(a);
   if (!store.ok()) return Fail(store.status());
-  consentry::v1::ConsentChange stop;
-  stop.set_subject_id(subject);
-  stop.set_actor("app-backend: request desk ticket 4711");
-  stop.mutable_restrictions()->add_suspended_purposes("billing");
-  absl::StatusOr<consentry::Revision> rev = (*store)->Apply(stop);
+  consentry::v1::RestrictionEntry stop;
+  stop.set_kind(consentry::v1::RESTRICTION_KIND_SUSPENDED_PURPOSE);
+  stop.set_purpose("billing");
+  stop.set_request_id("ticket-4711");
+  // Adds to the restrictions in force (compare-and-set, retried).
+  absl::StatusOr<consentry::Revision> rev = consentry::AddRestrictions(
+      **store, subject, {stop}, "app-backend: request desk");
   if (!rev.ok()) return Fail(rev.status());
   std::printf("%lld\n", static_cast<long long>(*rev));
   return 0;
@@ -155,13 +158,22 @@ int main(int argc, char** argv) {
   const std::vector<std::string> subscribers = {"sub-0001", "sub-0002",
                                                 "sub-0003"};
 
-  // Start from a clean slate (the PostgreSQL store outlives the demo).
+  // Start from a clean slate (the PostgreSQL store outlives the demo): a
+  // restriction is only removed by an explicit, audited lift.
+  consentry::InMemoryAuditSink reset_audit;
   for (const std::string& s : subscribers) {
-    consentry::v1::ConsentChange clear;
-    clear.set_subject_id(s);
-    clear.set_actor("demo reset");
-    clear.mutable_restrictions();
-    if (auto r = (*store)->Apply(clear); !r.ok()) return Fail(r.status());
+    auto record = (*store)->Get(s);
+    if (!record.ok()) return Fail(record.status());
+    for (const auto& e :
+         consentry::RestrictionsInForce(record->restrictions())) {
+      consentry::v1::RestrictionLift lift;
+      lift.set_kind(e.kind());
+      lift.set_purpose(e.purpose());
+      lift.set_reason("demo reset: the previous run's requests are undone");
+      auto r =
+          consentry::LiftRestriction(**store, reset_audit, s, lift, "demo");
+      if (!r.ok()) return Fail(r.status());
+    }
   }
 
   auto precharge = [&](consentry::Revision at_least) -> absl::Status {

@@ -21,6 +21,7 @@
 #include "consentry/proto_io.h"
 #include "consentry/provision.h"
 #include "consentry/recipients.h"
+#include "consentry/requests.h"
 
 namespace {
 
@@ -129,10 +130,11 @@ int main() {
   Give(*guard, promo, *registry, "partner-insurer", tag("member-8", "contact"),
        records);
   std::cout << "  member-8 asks to stop provision to third parties\n";
-  consentry::v1::ConsentChange stop;
-  stop.set_subject_id("member-8");
-  stop.mutable_restrictions()->set_third_party_provision_stopped(true);
-  Must(store.Apply(stop), "stop provision");
+  consentry::v1::RestrictionEntry stop;
+  stop.set_kind(consentry::v1::RESTRICTION_KIND_THIRD_PARTY_PROVISION_STOPPED);
+  stop.set_request_id("req-0008");
+  Must(consentry::AddRestrictions(store, "member-8", {stop}, "request-desk"),
+       "stop provision");
   Give(*guard, promo, *registry, "partner-insurer", tag("member-8", "contact"),
        records);
   // A member who never consented to provision.

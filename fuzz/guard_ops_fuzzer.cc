@@ -18,7 +18,9 @@
 //   * once a withdrawal for (subject, purpose, occasion) has returned, no
 //     check for that purpose and occasion allows (unless the policy makes
 //     the purpose necessary for the category); once an erasure has
-//     returned, no check for the subject allows;
+//     returned, no check for the subject allows until an explicit lift of
+//     it returned; a restrictions write that leaves out a restriction in
+//     force is refused (kFailedPrecondition) and never un-erases;
 //   * an error is `kUnavailable`, and only while the store is down.
 
 #include <fuzzer/FuzzedDataProvider.h>
@@ -31,6 +33,7 @@
 #include <tuple>
 #include <vector>
 
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/string_view.h"
 #include "absl/time/time.h"
@@ -198,6 +201,19 @@ class Harness {
   void ChangeRestrictions() {
     v1::ConsentChange c;
     c.set_subject_id(PickSubject());
+    if (in_.ConsumeIntegralInRange<int>(0, 3) == 0) {
+      // An explicit lift of the erasure: the only way to end it.
+      c.set_actor("officer");
+      c.mutable_lift_restriction()->set_kind(v1::RESTRICTION_KIND_ERASED);
+      c.mutable_lift_restriction()->set_reason("erased by mistake");
+      absl::StatusOr<Revision> rev = store_.Apply(c);
+      if (rev.ok()) {
+        erased_[c.subject_id()] = false;
+      } else if (rev.status().code() != absl::StatusCode::kNotFound) {
+        ExpectOkOrOutage(rev.status());
+      }
+      return;
+    }
     v1::Restrictions* r = c.mutable_restrictions();
     r->set_erased(in_.ConsumeIntegralInRange<int>(0, 2) == 0);
     r->set_suspend_all(in_.ConsumeIntegralInRange<int>(0, 3) == 0);
@@ -205,10 +221,25 @@ class Harness {
     const int n = in_.ConsumeIntegralInRange<int>(0, 2);
     for (int i = 0; i < n; ++i) r->add_suspended_purposes(PickPurposeId());
     absl::StatusOr<Revision> rev = store_.Apply(c);
+    if (rev.status().code() == absl::StatusCode::kFailedPrecondition) {
+      // Refused: only when it would lift a restriction in force.
+      auto er = erased_.find(c.subject_id());
+      const bool drops_erasure =
+          er != erased_.end() && er->second && !r->erased();
+      CONSENTRY_FUZZ_CHECK(
+          drops_erasure || absl::StrContains(rev.status().message(),
+                                             "would lift the restriction"),
+          rev.status().ToString());
+      return;
+    }
     if (!rev.ok()) {
       ExpectOkOrOutage(rev.status());
       return;
     }
+    // Accepted: it kept every restriction in force, so an erasure stays.
+    auto er = erased_.find(c.subject_id());
+    CONSENTRY_FUZZ_CHECK(er == erased_.end() || !er->second || r->erased(),
+                         "a restrictions write left out an erasure");
     erased_[c.subject_id()] = r->erased();
   }
 

@@ -8,6 +8,8 @@
 // CONSENTRY_PG_CONNINFO_FILE names, gives a server; a per-process schema,
 // dropped at exit). Properties:
 //   * every store accepts or refuses each change alike (same status code);
+//   * no change but a `lift_restriction` removes a restriction in force
+//     (APPI Art. 35), and a lift removes exactly the one it names;
 //   * `ChangesSince` on a durable store returns every changed subject, none
 //     unreadable, each equal in content to the in-memory record;
 //   * the change feed of a second handle (another process's view) moves past
@@ -256,6 +258,29 @@ v1::ConsentChange MakeChange(FuzzedDataProvider& in,
       r->add_suspended_purposes(
           PickString(in, kPurposes, std::size(kPurposes)));
     }
+    if (in.ConsumeBool()) {
+      v1::RestrictionEntry* e = r->add_entries();
+      e->set_kind(static_cast<v1::RestrictionKind>(
+          in.ConsumeIntegralInRange<int>(0, 5)));
+      if (e->kind() == v1::RESTRICTION_KIND_SUSPENDED_PURPOSE) {
+        e->set_purpose(PickString(in, kPurposes, std::size(kPurposes)));
+      }
+      static const char* const kRequests[] = {"", "req-1", "req-2"};
+      e->set_request_id(PickString(in, kRequests, std::size(kRequests)));
+      e->mutable_time()->set_seconds(1'780'000'000);
+    }
+    return c;
+  }
+  if (in.ConsumeIntegralInRange<int>(0, 5) == 0) {
+    v1::RestrictionLift* l = c.mutable_lift_restriction();
+    l->set_kind(
+        static_cast<v1::RestrictionKind>(in.ConsumeIntegralInRange<int>(0, 5)));
+    if (l->kind() == v1::RESTRICTION_KIND_SUSPENDED_PURPOSE) {
+      l->set_purpose(PickString(in, kPurposes, std::size(kPurposes)));
+    }
+    static const char* const kReasons[] = {"", "asked in writing"};
+    l->set_reason(PickString(in, kReasons, std::size(kReasons)));
+    if (in.ConsumeBool()) c.set_actor("officer");
     return c;
   }
   v1::PurposeConsent* pc = c.mutable_purpose_consent();
@@ -279,11 +304,45 @@ v1::ConsentChange MakeChange(FuzzedDataProvider& in,
   return c;
 }
 
-// A record without what each store stamps itself.
+// A record without what each store stamps itself (the revision, and its
+// clock: update time, and the time of a restriction the change gave none).
 v1::ConsentRecord Comparable(v1::ConsentRecord r) {
   r.clear_revision();
   r.clear_update_time();
+  for (v1::RestrictionEntry& e : *r.mutable_restrictions()->mutable_entries()) {
+    if (e.time().seconds() != 1'780'000'000) e.clear_time();
+  }
   return r;
+}
+
+bool HasRestriction(const std::vector<v1::RestrictionEntry>& in_force,
+                    v1::RestrictionKind kind, const std::string& purpose) {
+  return std::any_of(in_force.begin(), in_force.end(),
+                     [&](const v1::RestrictionEntry& e) {
+                       return e.kind() == kind && e.purpose() == purpose;
+                     });
+}
+
+// Checks that `after` keeps every restriction of `before`, except the one an
+// applied lift named (which must be gone).
+void CheckRestrictionsKept(const v1::ConsentChange& c, bool applied,
+                           const v1::ConsentRecord& before,
+                           const v1::ConsentRecord& after) {
+  const std::vector<v1::RestrictionEntry> was =
+      RestrictionsInForce(before.restrictions());
+  const std::vector<v1::RestrictionEntry> is =
+      RestrictionsInForce(after.restrictions());
+  for (const v1::RestrictionEntry& e : was) {
+    const bool lifted = applied && c.has_lift_restriction() &&
+                        c.lift_restriction().kind() == e.kind() &&
+                        c.lift_restriction().purpose() == e.purpose();
+    CONSENTRY_FUZZ_CHECK(
+        lifted != HasRestriction(is, e.kind(), e.purpose()),
+        absl::StrCat("restriction ",
+                     RestrictionDisplayName(e.kind(), e.purpose()),
+                     lifted ? " survived its lift: " : " was lost by ",
+                     c.DebugString()));
+  }
 }
 
 Reason Decide(Guard& guard, const std::string& subject,
@@ -320,7 +379,14 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data,
   const int n = in.ConsumeIntegralInRange<int>(1, 6);
   for (int i = 0; i < n && in.remaining_bytes() > 0; ++i) {
     const v1::ConsentChange c = MakeChange(in, subjects);
+    const absl::StatusOr<v1::ConsentRecord> before =
+        w.memory.Get(c.subject_id());
     const absl::StatusOr<Revision> want = w.memory.Apply(c);
+    const absl::StatusOr<v1::ConsentRecord> after =
+        w.memory.Get(c.subject_id());
+    if (before.ok() && after.ok()) {
+      CheckRestrictionsKept(c, want.ok(), *before, *after);
+    }
     for (Durable& d : w.durable) {
       const absl::StatusOr<Revision> got = d.writer->Apply(c);
       CONSENTRY_FUZZ_CHECK(

@@ -30,6 +30,7 @@
 #include "absl/time/clock.h"
 #include "consentctl_cli.h"
 #include "consentctl_commands.h"
+#include "consentctl_sources.h"
 #include "consentry/consent.h"
 #include "consentry/decision.h"
 #include "consentry/notice.h"
@@ -38,6 +39,7 @@
 #include "consentry/postgres_store.h"
 #include "consentry/proto_io.h"
 #include "consentry/recipients.h"
+#include "consentry/requests.h"
 #include "consentry/sqlite_store.h"
 #include "consentry/v1/consent.pb.h"
 #include "consentry/v1/policy.pb.h"
@@ -74,6 +76,9 @@ groups and commands:
                                 record a consent decision
   consent export [--out=FILE]   dump every record (binary, JSON or textproto)
   consent import FILE           load records from an export
+  consent lift --subject=S --restriction=R --reason=TEXT --audit-dir=DIR
+                                lift one restriction (audited; R: erased,
+                                suspend_all, provision_stopped, suspended:P)
   audit verify DIR              check the access log's hash chain (--anchor)
   audit checkpoint DIR          sign a checkpoint of the log's head
   audit tail DIR                the latest events
@@ -781,7 +786,74 @@ int ConsentImport(const std::vector<std::string>& argv) {
   return kExitOk;
 }
 
+// --restriction: erased, suspend_all, provision_stopped or suspended:PURPOSE.
+bool ParseRestriction(const std::string& text, v1::RestrictionLift& lift) {
+  if (text == "erased") {
+    lift.set_kind(v1::RESTRICTION_KIND_ERASED);
+  } else if (text == "suspend_all") {
+    lift.set_kind(v1::RESTRICTION_KIND_SUSPEND_ALL);
+  } else if (text == "provision_stopped") {
+    lift.set_kind(v1::RESTRICTION_KIND_THIRD_PARTY_PROVISION_STOPPED);
+  } else if (absl::StartsWith(text, "suspended:") && text.size() > 10) {
+    lift.set_kind(v1::RESTRICTION_KIND_SUSPENDED_PURPOSE);
+    lift.set_purpose(text.substr(10));
+  } else {
+    return false;
+  }
+  return true;
+}
+
+int ConsentLift(const std::vector<std::string>& argv) {
+  std::vector<Flag> flags = StoreFlags();
+  for (Flag& f : SourceFlags()) flags.push_back(std::move(f));
+  flags.push_back(
+      {"subject", "S", "the subject whose restriction is lifted", ""});
+  flags.push_back({"restriction", "R",
+                   "erased, suspend_all, provision_stopped or "
+                   "suspended:PURPOSE",
+                   ""});
+  flags.push_back({"reason", "TEXT", "why it is lifted (required)", ""});
+  flags.push_back(
+      {"request", "ID", "the request or ticket that decided the lift", ""});
+  flags.push_back({"actor", "NAME", "who lifts it", "consentctl"});
+  Command cmd{"consent lift",
+              "",
+              "Lifts one restriction a request placed (APPI Art. 35). The "
+              "lift is recorded in the access log in --audit-dir first "
+              "(required: an unaudited lift is not applied) and in the "
+              "consent history.",
+              flags,
+              0,
+              0};
+  ParsedArgs a;
+  if (int rc = Parse(cmd, argv, a); rc >= 0) return rc;
+  if (a.Get("subject").empty()) return UsageError(cmd, "--subject is required");
+  v1::RestrictionLift lift;
+  if (!ParseRestriction(a.Get("restriction"), lift)) {
+    return UsageError(cmd,
+                      "--restriction must be erased, suspend_all, "
+                      "provision_stopped or suspended:PURPOSE");
+  }
+  if (!a.Has("audit-dir")) {
+    return UsageError(cmd, "--audit-dir is required: a lift is audited");
+  }
+  lift.set_reason(a.Get("reason"));
+  lift.set_request_id(a.Get("request"));
+  auto store = OpenStore(a, /*create_if_missing=*/false);
+  if (!store.ok()) return Fail("open store", store.status());
+  auto sources = OpenSources(a, store->get());
+  if (!sources.ok()) return Fail("open access log", sources.status());
+  absl::StatusOr<consentry::Revision> rev = consentry::LiftRestriction(
+      **store, *(*sources)->audit(), a.Get("subject"), lift, a.Get("actor"));
+  if (!rev.ok()) return Fail("lift", rev.status());
+  std::cout << a.Get("subject") << ": lifted "
+            << consentry::RestrictionDisplayName(lift.kind(), lift.purpose())
+            << " (revision " << *rev << ")\n";
+  return kExitOk;
+}
+
 int RunConsent(const std::string& sub, const std::vector<std::string>& args) {
+  if (sub == "lift") return ConsentLift(args);
   if (sub == "show") return ConsentShow(args);
   if (sub == "history") return ConsentHistory(args);
   if (sub == "grant") {

@@ -44,6 +44,8 @@ absl::string_view ActionName(consentry::AuditAction a) {
       return "batch";
     case consentry::AuditAction::kAcquire:
       return "acquire";
+    case consentry::AuditAction::kRestrictionLifted:
+      return "restriction_lifted";
   }
   return "unknown";
 }

@@ -37,11 +37,12 @@ namespace consentry {
 
 // What the library did that the event records.
 enum class AuditAction : std::uint8_t {
-  kRead = 0,       // a purpose check for a read
-  kProvision = 1,  // data given to a recipient
-  kRequest = 2,    // a data-subject request's effect
-  kBatch = 3,      // one decision over a batch of records (statistics)
-  kAcquire = 4,    // acquiring special-care data (`Guard::Acquire`)
+  kRead = 0,               // a purpose check for a read
+  kProvision = 1,          // data given to a recipient
+  kRequest = 2,            // a data-subject request's effect
+  kBatch = 3,              // one decision over a batch of records (statistics)
+  kAcquire = 4,            // acquiring special-care data (`Guard::Acquire`)
+  kRestrictionLifted = 5,  // a restriction lifted (`LiftRestriction`)
 };
 
 // One decision, as a struct over a string type: `AuditEvent` holds views
@@ -65,7 +66,10 @@ struct BasicAuditEvent {
   String recipient;
   // For `AuditAction::kRequest`: the data-subject request's id and kind
   // ("disclosure", "correction", ...). Logs written before `request_kind`
-  // existed kept the kind in `category`; reading them moves it here.
+  // existed kept the kind in `category`; reading them moves it here. For
+  // `kRestrictionLifted`: the id of the request that placed the restriction
+  // (empty when unknown); the lift's own reference is in `record_ref`, its
+  // reason in `detail`, the restriction in `category` (and `purpose`).
   String request_id;
   String request_kind;
   Reason reason = Reason::kUnspecified;

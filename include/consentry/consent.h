@@ -11,6 +11,23 @@
 // revisions are totally ordered per store, so "at least revision R" is a
 // meaningful demand.
 //
+// Restrictions a person's request placed (erasure, suspension of use for a
+// purpose or for all, stop of third-party provision; APPI Art. 35) hold
+// until lifted on purpose. Every store merges each change against the
+// subject's CURRENT record inside its write transaction
+// (`MergeConsentChange`), so for every writer:
+//   - a `restrictions` change may only ADD restrictions; one that would
+//     drop a restriction in force is refused with `kFailedPrecondition`
+//     naming the subject and the restriction, and writes nothing;
+//   - only a `lift_restriction` change removes one, and it must name the
+//     restriction, a reason and the actor. `LiftRestriction` (requests.h)
+//     audits the lift before applying it; use it rather than a bare
+//     `Apply`.
+// Each restriction is kept as a `RestrictionEntry` (kind, purpose, request
+// id, time, actor) next to the flattened summary a Guard reads. A record
+// stored before entries existed keeps its restrictions: each counts as an
+// entry whose request id is unknown.
+//
 // Example:
 //
 //   consentry::InMemoryConsentStore store;
@@ -68,10 +85,15 @@ class CONSENTRY_EXPORT ConsentStore {
   virtual absl::StatusOr<v1::ConsentRecord> Get(
       absl::string_view subject_id) = 0;
 
-  // Applies `change` atomically and returns the new revision.
+  // Applies `change` atomically and returns the new revision. The change is
+  // merged with `MergeConsentChange` against the record as it is inside the
+  // write (never a copy read earlier).
   // Errors: `kInvalidArgument` for a malformed change (names the field);
   // `kAborted` when `expected_revision` is set and differs from the
-  // record's revision (nothing is written); `kUnavailable` on outage.
+  // record's revision (nothing is written); `kFailedPrecondition` when a
+  // `restrictions` change would lift a restriction in force, `kNotFound`
+  // when a `lift_restriction` names one not in force (nothing is written);
+  // `kUnavailable` on outage.
   virtual absl::StatusOr<Revision> Apply(const v1::ConsentChange& change) = 0;
 
   // Current records of the subjects changed after revision `after`, in
@@ -115,8 +137,11 @@ inline constexpr std::size_t kMaxSubjectIdBytes = 1024;
 inline constexpr std::size_t kMaxPurposeIdBytes = 256;
 // `actor`, `policy_version`, `notice_version`, `evidence_ref`.
 inline constexpr std::size_t kMaxConsentTextBytes = 4096;
-// Entries of `restrictions.suspended_purposes`.
+// Entries of `restrictions.suspended_purposes` (and suspended purposes in
+// force after a change).
 inline constexpr int kMaxSuspendedPurposes = 256;
+// `lift_restriction.reason`.
+inline constexpr std::size_t kMaxLiftReasonBytes = 1024;
 
 // Checks that `change` is well formed before any store writes it: a subject
 // id, a change set, for a purpose consent a purpose id and a state, and
@@ -134,13 +159,34 @@ CONSENTRY_EXPORT absl::Status ValidateConsentChange(
 CONSENTRY_EXPORT void SetVersionsSeen(const CompiledPolicy& policy,
                                       v1::PurposeConsent& pc);
 
-// Folds `change` into `record` (the merge every store performs): the entry
-// for (purpose, occasion) is replaced, or restrictions replaced. Sets
-// `record.revision` to `revision` and `update_time` to `now`.
+// Folds `change` into `record`, the subject's current record (the merge
+// every store performs inside its write transaction): the entry for
+// (purpose, occasion) is replaced; a `restrictions` change adds the
+// restrictions not yet in force, each as an entry (time `now` and the
+// change's actor unless the change's entry says otherwise); a
+// `lift_restriction` removes the one it names. The flattened summary is
+// rewritten from the entries. Sets `record.revision` to `revision` and
+// `update_time` to `now`.
+// Errors (then `record` is unchanged): `kFailedPrecondition` when a
+// `restrictions` change leaves out a restriction in force (naming the
+// subject and the restriction); `kNotFound` when a lift names a restriction
+// not in force; `kInvalidArgument` when more than `kMaxSuspendedPurposes`
+// purposes would be suspended.
 // REQUIRES: `ValidateConsentChange(change).ok()`.
-CONSENTRY_EXPORT void MergeConsentChange(const v1::ConsentChange& change,
-                                         Revision revision, absl::Time now,
-                                         v1::ConsentRecord& record);
+CONSENTRY_EXPORT absl::Status MergeConsentChange(
+    const v1::ConsentChange& change, Revision revision, absl::Time now,
+    v1::ConsentRecord& record);
+
+// The restrictions `restrictions` puts in force, one entry per (kind,
+// purpose): its entries, then each restriction of its flattened summary
+// that has none (request id unknown: a record stored before entries).
+CONSENTRY_EXPORT std::vector<v1::RestrictionEntry> RestrictionsInForce(
+    const v1::Restrictions& restrictions);
+
+// A restriction as errors and tools name it: 'erased', 'suspend_all',
+// 'suspended purpose P', 'third_party_provision_stopped'.
+CONSENTRY_EXPORT std::string RestrictionDisplayName(v1::RestrictionKind kind,
+                                                    absl::string_view purpose);
 
 // The stand-in a store's `ChangesSince` (and so its change feed) returns
 // for a subject whose stored record cannot be read (bytes that do not parse,

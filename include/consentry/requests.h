@@ -13,16 +13,20 @@
 //   VerifyIdentity, VerifyAgentAuthority} -> StartProcessing -> Execute
 //   -> Answer                  (or Refuse, with a ground, before Execute)
 //
-// timestamps and audits every step (`AuditAction::kRequest`), and rejects a
+// timestamps and audits every step (`AuditAction::kRequest`, the request's
+// id in `request_id`), and rejects a
 // step out of order with `kFailedPrecondition`. A request reaches data only
 // through the subject its identity documents verified: `Execute` acts on
 // `verified_subject_id`, never on the subject the requester named.
 //
 // `Execute` applies a request's effects at once: suspension, erasure and
-// stop of provision are merged into the subject's consent restrictions in
-// the `ConsentStore` (every Guard watching the store enforces them from
-// then on); erasure and record changes call the integrator's hooks, and
-// each run is recorded on the request. A purpose-notice or disclosure
+// stop of provision are added to the subject's consent restrictions in
+// the `ConsentStore`, each as an entry naming the request
+// (`AddRestrictions`: compare-and-set, so no concurrent writer's change is
+// lost; every Guard watching the store enforces them from then on). A
+// restriction is removed only by `LiftRestriction`, audited, with a
+// reason. Erasure and record changes call the integrator's hooks, and each
+// run is recorded on the request. A purpose-notice or disclosure
 // request gets its answer written from the library's own records.
 //
 // Example:
@@ -436,6 +440,68 @@ class CONSENTRY_EXPORT RequestDesk {
   explicit RequestDesk(std::unique_ptr<Impl> impl);
   std::unique_ptr<Impl> impl_;
 };
+
+// Adds restrictions to `subject_id`'s consent record: each of `entries`
+// (kind, purpose, and the request id that decided it) not yet in force.
+// What `RequestDesk::Execute` uses for suspension, erasure and stop of
+// provision; call it directly when requests are decided elsewhere. Reads
+// the record and writes it with `expected_revision`, re-reading and
+// retrying when another writer got in between, so concurrent writers never
+// lose each other's restrictions; the restrictions already in force are
+// kept with their entries. An entry without `time` gets the store's time,
+// one without `actor` gets `actor`; `kind` sets the subject kind when the
+// change creates the record. Returns the revision written, or the current
+// one when every entry was already in force. Thread-safe as far as `store`
+// is. Errors: `kInvalidArgument` for a malformed entry (no kind, a purpose
+// on a kind without one, ...); `kAborted` when the record kept changing
+// (16 attempts); the store's errors.
+//
+//   consentry::v1::RestrictionEntry erase;
+//   erase.set_kind(consentry::v1::RESTRICTION_KIND_ERASED);
+//   erase.set_request_id("req-0042");
+//   auto rev = consentry::AddRestrictions(store, "member-7", {erase},
+//                                         "privacy-officer");
+CONSENTRY_EXPORT absl::StatusOr<Revision> AddRestrictions(
+    ConsentStore& store, absl::string_view subject_id,
+    const std::vector<v1::RestrictionEntry>& entries, absl::string_view actor,
+    v1::SubjectKind kind = v1::SUBJECT_KIND_UNSPECIFIED);
+
+// Lifts one restriction a request placed on `subject_id`'s consent record
+// (APPI Art. 35): erasure, suspension of use (all purposes or one), or stop
+// of third-party provision, as `lift` names it. The ONLY way the library
+// removes a restriction: a plain `restrictions` write that would drop one
+// is refused by every store (consent.h).
+//
+// `lift.reason` (non-empty, valid UTF-8, at most `kMaxLiftReasonBytes`) and
+// `actor` are required. Before the store is touched, an `AuditEvent` with
+// action `kRestrictionLifted` is recorded: accessor `actor`, the subject,
+// `request_id` = the request that placed the restriction (empty when that
+// is unknown), `record_ref` = `lift.request_id` (the request or ticket that
+// decided the lift), `category` the restriction ("erased", "suspend_all",
+// "suspended_purpose", "third_party_provision_stopped"), `purpose` the
+// suspended purpose, `detail` the reason. If the sink refuses the event
+// the lift is not applied (fail closed). The change is then applied with
+// `expected_revision` (re-read and retried when another writer got in
+// between) and recorded in the consent history like any change.
+//
+// Thread-safe as far as `store` and `audit` are. Returns the revision of
+// the change. Errors: `kInvalidArgument` for a missing or malformed reason,
+// restriction or actor; `kNotFound` when the restriction is not in force
+// (nothing audited); `kUnavailable` when the audit sink refuses (nothing
+// applied) or the store is down; `kAborted` when the record kept changing.
+// A store error after the event was recorded leaves the event in the log
+// with the restriction still in force; retrying records a second event.
+//
+//   consentry::v1::RestrictionLift lift;
+//   lift.set_kind(consentry::v1::RESTRICTION_KIND_SUSPENDED_PURPOSE);
+//   lift.set_purpose("marketing");
+//   lift.set_reason("the person withdrew the suspension request");
+//   lift.set_request_id("req-0042");
+//   auto rev = consentry::LiftRestriction(store, audit, "member-7", lift,
+//                                         "privacy-officer");
+CONSENTRY_EXPORT absl::StatusOr<Revision> LiftRestriction(
+    ConsentStore& store, AuditSink& audit, absl::string_view subject_id,
+    const v1::RestrictionLift& lift, absl::string_view actor);
 
 // Renders a purpose notice as Markdown in Japanese ("ja") or English
 // (anything else).

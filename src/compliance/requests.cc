@@ -433,6 +433,7 @@ struct RequestDesk::Impl {
     const std::string ref =
         record_ref.empty() ? r.id() : absl::StrCat(r.id(), ":", record_ref);
     e.record_ref = ref;
+    e.request_id = r.id();
     e.reason = reason;
     absl::Status s = audit->Record(e);
     if (!s.ok()) {
@@ -686,52 +687,45 @@ absl::Status RequestDesk::Impl::CheckExecutable(
 absl::StatusOr<Revision> RequestDesk::Impl::ApplyRestriction(
     const v1::SubjectRequest& r) {
   const std::string& subject = r.verified_subject_id();
-  for (int attempt = 0; attempt < 5; ++attempt) {
-    ASSIGN_OR_RETURN(v1::ConsentRecord record, consent->Get(subject));
-    v1::Restrictions merged = record.restrictions();
-    switch (r.kind()) {
-      case v1::REQUEST_KIND_SUSPENSION:
-        if (r.all_purposes()) merged.set_suspend_all(true);
-        for (const std::string& p : r.purposes()) {
-          if (std::find(merged.suspended_purposes().begin(),
-                        merged.suspended_purposes().end(),
-                        p) == merged.suspended_purposes().end()) {
-            merged.add_suspended_purposes(p);
-          }
-        }
-        break;
-      case v1::REQUEST_KIND_ERASURE:
-        if (!merged.erased()) {
-          merged.set_erased(true);
-          *merged.mutable_erased_time() = ToProtoTime(Now());
-        }
-        break;
-      case v1::REQUEST_KIND_PROVISION_STOP:
-        merged.set_third_party_provision_stopped(true);
-        break;
-      default:
-        return record.revision();
-    }
-    if (merged.SerializeAsString() ==
-        record.restrictions().SerializeAsString()) {
-      return record.revision();  // already in force
-    }
-    v1::ConsentChange change;
-    change.set_subject_id(subject);
-    change.set_subject_kind(record.subject_kind() !=
-                                    v1::SUBJECT_KIND_UNSPECIFIED
-                                ? record.subject_kind()
-                                : r.subject_kind());
-    change.set_expected_revision(record.revision());
-    *change.mutable_restrictions() = std::move(merged);
-    change.set_actor(absl::StrCat("request:", r.id()));
-    absl::StatusOr<Revision> rev = consent->Apply(change);
-    if (rev.ok() || rev.status().code() != absl::StatusCode::kAborted)
-      return rev;
+  // The restrictions the request decides, each an entry naming it.
+  std::vector<v1::RestrictionEntry> decided;
+  auto decide = [&](v1::RestrictionKind kind, const std::string& purpose) {
+    v1::RestrictionEntry& e = decided.emplace_back();
+    e.set_kind(kind);
+    e.set_purpose(purpose);
+    e.set_request_id(r.id());
+    e.set_actor(absl::StrCat("request:", r.id()));
+  };
+  switch (r.kind()) {
+    case v1::REQUEST_KIND_SUSPENSION:
+      if (r.all_purposes()) decide(v1::RESTRICTION_KIND_SUSPEND_ALL, "");
+      for (const std::string& p : r.purposes()) {
+        decide(v1::RESTRICTION_KIND_SUSPENDED_PURPOSE, p);
+      }
+      break;
+    case v1::REQUEST_KIND_ERASURE:
+      decide(v1::RESTRICTION_KIND_ERASED, "");
+      break;
+    case v1::REQUEST_KIND_PROVISION_STOP:
+      decide(v1::RESTRICTION_KIND_THIRD_PARTY_PROVISION_STOPPED, "");
+      break;
+    default:
+      break;
   }
-  return absl::AbortedError(absl::StrCat(
-      "request ", r.id(), ": the consent record of '", subject,
-      "' kept changing while the restriction was merged; retry Execute"));
+  if (decided.empty()) return consent->LatestRevision();
+  const google::protobuf::Timestamp now = ToProtoTime(Now());
+  for (v1::RestrictionEntry& e : decided) *e.mutable_time() = now;
+  // Compare-and-set with re-read and retry (AddRestrictions): a concurrent
+  // writer's restrictions are never lost, nor are this request's.
+  absl::StatusOr<Revision> rev =
+      AddRestrictions(*consent, subject, decided,
+                      absl::StrCat("request:", r.id()), r.subject_kind());
+  if (absl::IsAborted(rev.status())) {
+    return absl::AbortedError(absl::StrCat(
+        "request ", r.id(), ": the consent record of '", subject,
+        "' kept changing while the restriction was merged; retry Execute"));
+  }
+  return rev;
 }
 
 absl::Status RequestDesk::Impl::AddReceipts(

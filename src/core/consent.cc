@@ -53,7 +53,254 @@ absl::Status CheckString(absl::string_view field, const std::string& value,
       value.size() > 64 ? "...'" : "'", ")"));
 }
 
+// The (kind, purpose) that identifies a restriction; checks an entry of a
+// change or a lift. `field` names it in errors.
+absl::Status CheckRestrictionKey(absl::string_view field,
+                                 v1::RestrictionKind kind,
+                                 const std::string& purpose,
+                                 const std::string& subject) {
+  if (kind == v1::RESTRICTION_KIND_UNSPECIFIED ||
+      !v1::RestrictionKind_IsValid(kind)) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "consent change for subject '", subject, "': ", field,
+        ".kind must name a restriction (got ", static_cast<int>(kind), ")"));
+  }
+  const bool wants_purpose = kind == v1::RESTRICTION_KIND_SUSPENDED_PURPOSE;
+  if (wants_purpose && purpose.empty()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("consent change for subject '", subject, "': ", field,
+                     ".purpose must name the suspended purpose"));
+  }
+  if (!wants_purpose && !purpose.empty()) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "consent change for subject '", subject, "': ", field,
+        ".purpose is only meaningful for RESTRICTION_KIND_SUSPENDED_PURPOSE"));
+  }
+  return CheckString(absl::StrCat(field, ".purpose"), purpose,
+                     kMaxPurposeIdBytes, true, subject);
+}
+
+absl::Status ValidateRestrictions(const v1::Restrictions& r,
+                                  const std::string& subject) {
+  if (r.suspended_purposes_size() > kMaxSuspendedPurposes ||
+      r.entries_size() > kMaxSuspendedPurposes + 3) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "consent change for subject '", subject,
+        "': restrictions.suspended_purposes has ", r.suspended_purposes_size(),
+        " and restrictions.entries ", r.entries_size(), " entries, at most ",
+        kMaxSuspendedPurposes, " suspended purposes"));
+  }
+  for (int i = 0; i < r.suspended_purposes_size(); ++i) {
+    RETURN_IF_ERROR(CheckString(
+        absl::StrCat("restrictions.suspended_purposes[", i, "]"),
+        r.suspended_purposes(i), kMaxPurposeIdBytes, true, subject));
+  }
+  for (int i = 0; i < r.entries_size(); ++i) {
+    const v1::RestrictionEntry& e = r.entries(i);
+    const std::string field = absl::StrCat("restrictions.entries[", i, "]");
+    RETURN_IF_ERROR(CheckRestrictionKey(field, e.kind(), e.purpose(), subject));
+    RETURN_IF_ERROR(CheckString(absl::StrCat(field, ".request_id"),
+                                e.request_id(), kMaxConsentTextBytes, true,
+                                subject));
+    RETURN_IF_ERROR(CheckString(absl::StrCat(field, ".actor"), e.actor(),
+                                kMaxConsentTextBytes, false, subject));
+  }
+  return absl::OkStatus();
+}
+
+absl::Status ValidateLift(const v1::ConsentChange& change) {
+  const std::string& subject = change.subject_id();
+  const v1::RestrictionLift& lift = change.lift_restriction();
+  RETURN_IF_ERROR(CheckRestrictionKey("lift_restriction", lift.kind(),
+                                      lift.purpose(), subject));
+  if (lift.reason().empty()) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "consent change for subject '", subject,
+        "': lift_restriction.reason must say why the restriction is lifted"));
+  }
+  RETURN_IF_ERROR(CheckString("lift_restriction.reason", lift.reason(),
+                              kMaxLiftReasonBytes, false, subject));
+  RETURN_IF_ERROR(CheckString("lift_restriction.request_id", lift.request_id(),
+                              kMaxConsentTextBytes, true, subject));
+  if (change.actor().empty()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("consent change for subject '", subject,
+                     "': a lift_restriction needs the actor who lifts it"));
+  }
+  return absl::OkStatus();
+}
+
+bool SameRestriction(const v1::RestrictionEntry& e, v1::RestrictionKind kind,
+                     absl::string_view purpose) {
+  return e.kind() == kind && e.purpose() == purpose;
+}
+
+// Adds (kind, purpose) to `out` unless it is there; returns the entry added
+// or null.
+v1::RestrictionEntry* AddRestriction(std::vector<v1::RestrictionEntry>& out,
+                                     v1::RestrictionKind kind,
+                                     absl::string_view purpose) {
+  for (const v1::RestrictionEntry& e : out) {
+    if (SameRestriction(e, kind, purpose)) return nullptr;
+  }
+  v1::RestrictionEntry& e = out.emplace_back();
+  e.set_kind(kind);
+  e.set_purpose(std::string(purpose));
+  return &e;
+}
+
+// Every restriction `r` puts in force, one entry per (kind, purpose): its
+// entries, then each restriction of the flattened summary without one (a
+// record stored before entries existed: request id unknown).
+std::vector<v1::RestrictionEntry> EntriesInForce(const v1::Restrictions& r) {
+  std::vector<v1::RestrictionEntry> out;
+  out.reserve(static_cast<std::size_t>(r.entries_size()));
+  for (const v1::RestrictionEntry& e : r.entries()) {
+    if (v1::RestrictionEntry* added =
+            AddRestriction(out, e.kind(), e.purpose());
+        added != nullptr) {
+      *added = e;
+    }
+  }
+  if (r.erased()) {
+    v1::RestrictionEntry* e =
+        AddRestriction(out, v1::RESTRICTION_KIND_ERASED, "");
+    if (e != nullptr && r.has_erased_time()) {
+      *e->mutable_time() = r.erased_time();
+    }
+  }
+  if (r.suspend_all())
+    AddRestriction(out, v1::RESTRICTION_KIND_SUSPEND_ALL, "");
+  for (const std::string& p : r.suspended_purposes()) {
+    AddRestriction(out, v1::RESTRICTION_KIND_SUSPENDED_PURPOSE, p);
+  }
+  if (r.third_party_provision_stopped()) {
+    AddRestriction(out, v1::RESTRICTION_KIND_THIRD_PARTY_PROVISION_STOPPED, "");
+  }
+  return out;
+}
+
+// Rewrites `out` as the summary and entries of `entries`.
+void WriteRestrictions(std::vector<v1::RestrictionEntry> entries,
+                       v1::Restrictions& out) {
+  out.Clear();
+  for (v1::RestrictionEntry& e : entries) {
+    switch (e.kind()) {
+      case v1::RESTRICTION_KIND_ERASED:
+        out.set_erased(true);
+        if (e.has_time()) *out.mutable_erased_time() = e.time();
+        break;
+      case v1::RESTRICTION_KIND_SUSPEND_ALL:
+        out.set_suspend_all(true);
+        break;
+      case v1::RESTRICTION_KIND_SUSPENDED_PURPOSE:
+        out.add_suspended_purposes(e.purpose());
+        break;
+      case v1::RESTRICTION_KIND_THIRD_PARTY_PROVISION_STOPPED:
+        out.set_third_party_provision_stopped(true);
+        break;
+      default:
+        break;  // a kind this build does not know: kept, not enforced here
+    }
+    *out.add_entries() = std::move(e);
+  }
+}
+
+// What a person reads in an error: the restriction and who placed it.
+std::string DescribeRestriction(const v1::RestrictionEntry& e) {
+  std::string what = RestrictionDisplayName(e.kind(), e.purpose());
+  absl::StrAppend(&what, " (placed by ",
+                  e.request_id().empty()
+                      ? std::string("an unknown request")
+                      : absl::StrCat("request '", e.request_id(), "'"),
+                  ")");
+  return what;
+}
+
+// A plain restrictions write: adds the restrictions it names that are not
+// in force; refused when it leaves out one that is.
+absl::Status MergeRestrictionWrite(const v1::ConsentChange& change,
+                                   const google::protobuf::Timestamp& now,
+                                   v1::Restrictions& current) {
+  std::vector<v1::RestrictionEntry> in_force = EntriesInForce(current);
+  const std::vector<v1::RestrictionEntry> wanted =
+      EntriesInForce(change.restrictions());
+  for (const v1::RestrictionEntry& e : in_force) {
+    bool kept = false;
+    for (const v1::RestrictionEntry& w : wanted) {
+      kept = kept || SameRestriction(w, e.kind(), e.purpose());
+    }
+    if (!kept) {
+      return absl::FailedPreconditionError(absl::StrCat(
+          "consent change for subject '", change.subject_id(),
+          "' would lift the restriction ", DescribeRestriction(e),
+          "; a restrictions write can only add restrictions: lift one "
+          "explicitly (lift_restriction, with a reason). Nothing was written"));
+    }
+  }
+  int suspended = 0;
+  for (const v1::RestrictionEntry& w : wanted) {
+    if (w.kind() == v1::RESTRICTION_KIND_SUSPENDED_PURPOSE) ++suspended;
+    v1::RestrictionEntry* added =
+        AddRestriction(in_force, w.kind(), w.purpose());
+    if (added == nullptr) continue;  // already in force: its entry stays
+    *added = w;
+    if (!added->has_time()) *added->mutable_time() = now;
+    if (added->actor().empty()) added->set_actor(change.actor());
+  }
+  if (suspended > kMaxSuspendedPurposes) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "consent change for subject '", change.subject_id(), "': ", suspended,
+        " suspended purposes, at most ", kMaxSuspendedPurposes));
+  }
+  WriteRestrictions(std::move(in_force), current);
+  return absl::OkStatus();
+}
+
+// A lift: removes the one restriction it names; refused when that is not in
+// force.
+absl::Status MergeLift(const v1::ConsentChange& change,
+                       v1::Restrictions& current) {
+  const v1::RestrictionLift& lift = change.lift_restriction();
+  std::vector<v1::RestrictionEntry> in_force = EntriesInForce(current);
+  auto it = std::find_if(
+      in_force.begin(), in_force.end(), [&](const v1::RestrictionEntry& e) {
+        return SameRestriction(e, lift.kind(), lift.purpose());
+      });
+  if (it == in_force.end()) {
+    return absl::NotFoundError(
+        absl::StrCat("consent change for subject '", change.subject_id(),
+                     "': no restriction ",
+                     RestrictionDisplayName(lift.kind(), lift.purpose()),
+                     " is in force, so there is none to lift"));
+  }
+  in_force.erase(it);
+  WriteRestrictions(std::move(in_force), current);
+  return absl::OkStatus();
+}
+
 }  // namespace
+
+std::string RestrictionDisplayName(v1::RestrictionKind kind,
+                                   absl::string_view purpose) {
+  switch (kind) {
+    case v1::RESTRICTION_KIND_ERASED:
+      return "'erased'";
+    case v1::RESTRICTION_KIND_SUSPEND_ALL:
+      return "'suspend_all'";
+    case v1::RESTRICTION_KIND_SUSPENDED_PURPOSE:
+      return absl::StrCat("'suspended purpose ", purpose, "'");
+    case v1::RESTRICTION_KIND_THIRD_PARTY_PROVISION_STOPPED:
+      return "'third_party_provision_stopped'";
+    default:
+      return absl::StrCat("'kind ", static_cast<int>(kind), "'");
+  }
+}
+
+std::vector<v1::RestrictionEntry> RestrictionsInForce(
+    const v1::Restrictions& restrictions) {
+  return EntriesInForce(restrictions);
+}
 
 absl::Status ValidateConsentChange(const v1::ConsentChange& change) {
   const std::string& subject = change.subject_id();
@@ -100,38 +347,40 @@ absl::Status ValidateConsentChange(const v1::ConsentChange& change) {
       }
       return absl::OkStatus();
     }
-    case v1::ConsentChange::kRestrictions: {
-      const v1::Restrictions& r = change.restrictions();
-      if (r.suspended_purposes_size() > kMaxSuspendedPurposes) {
-        return absl::InvalidArgumentError(
-            absl::StrCat("consent change for subject '", subject,
-                         "': restrictions.suspended_purposes has ",
-                         r.suspended_purposes_size(), " entries, at most ",
-                         kMaxSuspendedPurposes));
-      }
-      for (int i = 0; i < r.suspended_purposes_size(); ++i) {
-        RETURN_IF_ERROR(CheckString(
-            absl::StrCat("restrictions.suspended_purposes[", i, "]"),
-            r.suspended_purposes(i), kMaxPurposeIdBytes, true, subject));
-      }
-      return absl::OkStatus();
-    }
+    case v1::ConsentChange::kRestrictions:
+      return ValidateRestrictions(change.restrictions(), subject);
+    case v1::ConsentChange::kLiftRestriction:
+      return ValidateLift(change);
     case v1::ConsentChange::CHANGE_NOT_SET:
       break;
   }
   return absl::InvalidArgumentError(
-      "consent change: one of purpose_consent or restrictions must be set");
+      "consent change: one of purpose_consent, restrictions or "
+      "lift_restriction must be set");
 }
 
-void MergeConsentChange(const v1::ConsentChange& change, Revision revision,
-                        absl::Time now, v1::ConsentRecord& record) {
+absl::Status MergeConsentChange(const v1::ConsentChange& change,
+                                Revision revision, absl::Time now,
+                                v1::ConsentRecord& record) {
+  const std::int64_t secs = absl::ToUnixSeconds(now);
+  const auto nanos = static_cast<std::int32_t>(
+      absl::ToInt64Nanoseconds(now - absl::FromUnixSeconds(secs)));
+  // Restrictions first, into a copy: a refused change leaves `record` as it
+  // was.
+  if (change.has_restrictions() || change.has_lift_restriction()) {
+    google::protobuf::Timestamp stamp;
+    stamp.set_seconds(secs);
+    stamp.set_nanos(nanos);
+    v1::Restrictions merged = record.restrictions();
+    RETURN_IF_ERROR(change.has_restrictions()
+                        ? MergeRestrictionWrite(change, stamp, merged)
+                        : MergeLift(change, merged));
+    *record.mutable_restrictions() = std::move(merged);
+  }
   if (record.subject_id().empty()) record.set_subject_id(change.subject_id());
   if (change.subject_kind() != v1::SUBJECT_KIND_UNSPECIFIED) {
     record.set_subject_kind(change.subject_kind());
   }
-  const std::int64_t secs = absl::ToUnixSeconds(now);
-  const auto nanos = static_cast<std::int32_t>(
-      absl::ToInt64Nanoseconds(now - absl::FromUnixSeconds(secs)));
   if (change.has_purpose_consent()) {
     const v1::PurposeConsent& pc = change.purpose_consent();
     v1::PurposeConsent* slot = nullptr;
@@ -148,17 +397,11 @@ void MergeConsentChange(const v1::ConsentChange& change, Revision revision,
       slot->mutable_time()->set_seconds(secs);
       slot->mutable_time()->set_nanos(nanos);
     }
-  } else if (change.has_restrictions()) {
-    *record.mutable_restrictions() = change.restrictions();
-    if (change.restrictions().erased() &&
-        !record.restrictions().has_erased_time()) {
-      record.mutable_restrictions()->mutable_erased_time()->set_seconds(secs);
-      record.mutable_restrictions()->mutable_erased_time()->set_nanos(nanos);
-    }
   }
   record.set_revision(revision);
   record.mutable_update_time()->set_seconds(secs);
   record.mutable_update_time()->set_nanos(nanos);
+  return absl::OkStatus();
 }
 
 void SetVersionsSeen(const CompiledPolicy& policy, v1::PurposeConsent& pc) {
@@ -271,10 +514,18 @@ absl::StatusOr<Revision> InMemoryConsentStore::Apply(
                        "': expected revision ", change.expected_revision(),
                        " but the record is at revision ", current));
     }
+    // Merge into a copy: a refused change (one that would lift a
+    // restriction) writes nothing and uses no revision.
+    v1::ConsentRecord merged = record;
+    if (absl::Status s = MergeConsentChange(change, impl_->revision + 1,
+                                            absl::Now(), merged);
+        !s.ok()) {
+      if (record.revision() == 0) impl_->records.erase(change.subject_id());
+      return s;
+    }
     if (record.revision() != 0) impl_->by_revision.erase(record.revision());
     rev = ++impl_->revision;
-    const absl::Time now = absl::Now();
-    MergeConsentChange(change, rev, now, record);
+    record = std::move(merged);
     impl_->by_revision.emplace(rev, change.subject_id());
     committed = record;
     v1::ConsentHistoryEntry& entry =

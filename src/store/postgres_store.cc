@@ -491,11 +491,15 @@ absl::StatusOr<Revision> PostgresConsentStore::Apply(
                          "': expected revision ", change.expected_revision(),
                          " but the record is at revision ", record.revision()));
       }
+      // Merged against the record read under this transaction's locks: a
+      // change that would lift a restriction is refused here, for every
+      // writer, before it takes a revision.
+      const absl::Time now = absl::Now();
+      RETURN_IF_ERROR(MergeConsentChange(change, 0, now, record));
       ASSIGN_OR_RETURN(Result seq,
                        s.Exec(m.Sql("SELECT nextval('$S.revision_seq')")));
       const Revision rev = ReadInt64(seq.get(), 0, 0);
-      const absl::Time now = absl::Now();
-      MergeConsentChange(change, rev, now, record);
+      record.set_revision(rev);
       const std::string state = record.SerializeAsString();
       RETURN_IF_ERROR(
           s.Exec(m.Sql("INSERT INTO $S.consent_history(revision, subject_id, "

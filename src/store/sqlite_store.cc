@@ -384,7 +384,10 @@ struct SqliteConsentStore::Impl {
                        "': expected revision ", change.expected_revision(),
                        " but the record is at revision ", record.revision()));
     }
-    MergeConsentChange(change, rev, now, record);
+    // Merged against the record read inside this write transaction: a
+    // change that would lift a restriction is refused here, for every
+    // writer (the transaction is rolled back).
+    RETURN_IF_ERROR(MergeConsentChange(change, rev, now, record));
     const std::string state = record.SerializeAsString();
     {
       StmtUse use(put_history);

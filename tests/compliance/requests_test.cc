@@ -3,7 +3,11 @@
 
 #include "consentry/requests.h"
 
+#include <atomic>
+#include <functional>
 #include <string>
+#include <thread>
+#include <utility>
 #include <vector>
 
 #include "absl/container/flat_hash_map.h"
@@ -15,6 +19,7 @@
 #include "gtest/gtest.h"
 #include "tests/testing/guard_fixture.h"
 #include "tests/testing/status_matchers.h"
+#include "tests/testing/store_factories.h"
 
 namespace consentry {
 namespace {
@@ -1278,6 +1283,221 @@ TEST_F(RequestDeskTest, HookErrorWithAnyBytesKeepsTheRecordValid) {
   ASSERT_OK(r);
   EXPECT_OK(ValidateRequestRecord(*r));
   EXPECT_THAT(r->hook_runs(0).error(), HasSubstr("disk"));
+}
+
+// --- Restrictions: entries, compare-and-set, explicit lift ----------------
+
+// Forwards to a store; runs `before_apply` once, before the first Apply, as
+// a writer that gets in between a read and a write would.
+class InterleavingStore final : public ConsentStore {
+ public:
+  explicit InterleavingStore(ConsentStore* inner) : inner_(inner) {}
+  absl::StatusOr<v1::ConsentRecord> Get(absl::string_view s) override {
+    return inner_->Get(s);
+  }
+  absl::StatusOr<Revision> Apply(const v1::ConsentChange& c) override {
+    if (before_apply) std::exchange(before_apply, nullptr)();
+    return inner_->Apply(c);
+  }
+  absl::StatusOr<std::vector<v1::ConsentRecord>> ChangesSince(
+      Revision after, int limit) override {
+    return inner_->ChangesSince(after, limit);
+  }
+  absl::StatusOr<Revision> LatestRevision() override {
+    return inner_->LatestRevision();
+  }
+  std::unique_ptr<Subscription> Watch(ConsentListener l) override {
+    return inner_->Watch(std::move(l));
+  }
+  std::function<void()> before_apply;
+
+ private:
+  ConsentStore* inner_;
+};
+
+class RefusingSink final : public AuditSink {
+ public:
+  absl::Status Record(const AuditEvent&) override {
+    return absl::UnavailableError("audit disk full");
+  }
+};
+
+v1::RestrictionLift Lift(v1::RestrictionKind kind, const std::string& reason,
+                         const std::string& purpose = "") {
+  v1::RestrictionLift l;
+  l.set_kind(kind);
+  l.set_purpose(purpose);
+  l.set_reason(reason);
+  return l;
+}
+
+TEST_F(RequestDeskTest, RequestAuditEventsCarryTheRequestId) {
+  const std::string id = ToProcessing(Intake(v1::REQUEST_KIND_SUSPENSION));
+  ASSERT_OK(desk_->Execute(id, kOfficer));
+  const std::vector<OwnedAuditEvent> events = RequestEvents();
+  ASSERT_GE(events.size(), 5u);
+  for (const OwnedAuditEvent& e : events) {
+    EXPECT_EQ(e.request_id, id) << e.purpose;
+  }
+}
+
+TEST_F(RequestDeskTest, RestrictionEntriesNameTheRequest) {
+  const std::string id = ToProcessing(Intake(v1::REQUEST_KIND_SUSPENSION));
+  ASSERT_OK(desk_->Execute(id, kOfficer));
+  absl::StatusOr<v1::ConsentRecord> rec = store_.Get("s1");
+  ASSERT_OK(rec);
+  ASSERT_EQ(rec->restrictions().entries_size(), 1);
+  const v1::RestrictionEntry& e = rec->restrictions().entries(0);
+  EXPECT_EQ(e.kind(), v1::RESTRICTION_KIND_SUSPENDED_PURPOSE);
+  EXPECT_EQ(e.purpose(), "marketing");
+  EXPECT_EQ(e.request_id(), id);
+  EXPECT_EQ(e.actor(), "request:" + id);
+  EXPECT_EQ(e.time().seconds(), absl::ToUnixSeconds(now_));
+}
+
+// A writer gets in between the desk's read and its write: the desk's
+// compare-and-set fails, it re-reads and retries, and both changes stay.
+TEST_F(RequestDeskTest, RestrictionWriteRetriesWhenAnotherWriterGetsIn) {
+  const std::string id = ToProcessing(Intake(v1::REQUEST_KIND_PROVISION_STOP));
+  InterleavingStore racing(&store_);
+  racing.before_apply = [this] {
+    v1::Restrictions web;
+    web.add_suspended_purposes("web");
+    Restrict("s1", web);
+  };
+  absl::StatusOr<std::unique_ptr<RequestDesk>> desk = RequestDesk::Create(
+      DefaultPolicyForDesk(), &racing, &requests_, &audit_, options_);
+  ASSERT_OK(desk.status());
+  ASSERT_OK((*desk)->Execute(id, kOfficer));
+  absl::StatusOr<v1::ConsentRecord> rec = store_.Get("s1");
+  ASSERT_OK(rec);
+  EXPECT_THAT(rec->restrictions().suspended_purposes(), ElementsAre("web"));
+  EXPECT_TRUE(rec->restrictions().third_party_provision_stopped());
+}
+
+// Two desks, each with its own store handle, add different restrictions to
+// one subject at once; both survive. In memory (one handle) and SQLite (two
+// connections to one file). Under ThreadSanitizer (label "concurrency").
+TEST_F(RequestDeskTest, ConcurrentRestrictionsOnOneSubjectBothSurvive) {
+  for (testing::StoreKind kind :
+       {testing::StoreKind::kInMemory, testing::StoreKind::kSqlite}) {
+    testing::StoreLocation location(kind);
+    absl::StatusOr<std::unique_ptr<ConsentStore>> a = location.Open();
+    ASSERT_OK(a.status());
+    std::unique_ptr<ConsentStore> b_owned;
+    ConsentStore* b = a->get();
+    if (kind == testing::StoreKind::kSqlite) {
+      absl::StatusOr<std::unique_ptr<ConsentStore>> opened = location.Open();
+      ASSERT_OK(opened.status());
+      b_owned = *std::move(opened);
+      b = b_owned.get();
+    }
+    const char* const kPurposes[] = {"marketing", "web", "billing",
+                                     "statistics", "service"};
+    for (int round = 0; round < 5; ++round) {
+      v1::SubjectRequest suspend = Intake(v1::REQUEST_KIND_SUSPENSION);
+      suspend.clear_purposes();
+      suspend.add_purposes(kPurposes[round]);
+      const std::string id1 = ToProcessing(suspend);
+      const std::string id2 =
+          ToProcessing(Intake(round % 2 == 0 ? v1::REQUEST_KIND_PROVISION_STOP
+                                             : v1::REQUEST_KIND_ERASURE));
+      absl::StatusOr<std::unique_ptr<RequestDesk>> d1 = RequestDesk::Create(
+          DefaultPolicyForDesk(), a->get(), &requests_, &audit_, options_);
+      absl::StatusOr<std::unique_ptr<RequestDesk>> d2 = RequestDesk::Create(
+          DefaultPolicyForDesk(), b, &requests_, &audit_, options_);
+      ASSERT_OK(d1.status());
+      ASSERT_OK(d2.status());
+      std::atomic<int> failures{0};
+      std::thread t1([&] {
+        if (!(*d1)->Execute(id1, kOfficer).ok()) ++failures;
+      });
+      std::thread t2([&] {
+        if (!(*d2)->Execute(id2, kOfficer).ok()) ++failures;
+      });
+      t1.join();
+      t2.join();
+      EXPECT_EQ(failures.load(), 0);
+      absl::StatusOr<v1::ConsentRecord> rec = (*a)->Get("s1");
+      ASSERT_OK(rec);
+      EXPECT_EQ(rec->restrictions().suspended_purposes_size(), round + 1)
+          << testing::KindName(kind);
+      EXPECT_TRUE(rec->restrictions().third_party_provision_stopped());
+      EXPECT_EQ(rec->restrictions().erased(), round >= 1);
+    }
+  }
+}
+
+TEST_F(RequestDeskTest, LiftIsAuditedWithTheRequestIdAndReason) {
+  const std::string id = ToProcessing(Intake(v1::REQUEST_KIND_ERASURE));
+  ASSERT_OK(desk_->Execute(id, kOfficer));
+  ASSERT_EQ(CheckReason("support-desk", "support", "s1", "contact"),
+            Reason::kSubjectErased);
+  v1::RestrictionLift lift =
+      Lift(v1::RESTRICTION_KIND_ERASED, "erasure request withdrawn");
+  lift.set_request_id("ticket-9");
+  absl::StatusOr<Revision> rev =
+      LiftRestriction(store_, audit_, "s1", lift, kOfficer);
+  ASSERT_OK(rev);
+  std::vector<OwnedAuditEvent> lifted;
+  for (OwnedAuditEvent& e : audit_.Events()) {
+    if (e.action == AuditAction::kRestrictionLifted) lifted.push_back(e);
+  }
+  ASSERT_EQ(lifted.size(), 1u);
+  EXPECT_EQ(lifted[0].subject, "s1");
+  EXPECT_EQ(lifted[0].request_id, id);
+  EXPECT_EQ(lifted[0].record_ref, "ticket-9");
+  EXPECT_EQ(lifted[0].detail, "erasure request withdrawn");
+  EXPECT_EQ(lifted[0].accessor, kOfficer);
+  EXPECT_EQ(lifted[0].category, "erased");
+  EXPECT_NE(CheckReason("support-desk", "support", "s1", "contact"),
+            Reason::kSubjectErased);
+  absl::StatusOr<std::vector<v1::ConsentHistoryEntry>> h = store_.History("s1");
+  ASSERT_OK(h);
+  EXPECT_EQ(h->back().change().lift_restriction().reason(),
+            "erasure request withdrawn");
+  EXPECT_EQ(h->back().change().actor(), kOfficer);
+}
+
+TEST_F(RequestDeskTest, LiftIsNotAppliedWhenTheAuditSinkFails) {
+  ASSERT_OK(
+      desk_->Execute(ToProcessing(Intake(v1::REQUEST_KIND_ERASURE)), kOfficer));
+  absl::StatusOr<Revision> before = store_.LatestRevision();
+  ASSERT_OK(before);
+  RefusingSink refusing;
+  EXPECT_THAT(
+      LiftRestriction(store_, refusing, "s1",
+                      Lift(v1::RESTRICTION_KIND_ERASED, "mistake"), kOfficer),
+      StatusIs(absl::StatusCode::kUnavailable, HasSubstr("audit disk full")));
+  EXPECT_THAT(store_.LatestRevision(), testing::IsOkAndHolds(*before));
+  EXPECT_EQ(CheckReason("support-desk", "support", "s1", "contact"),
+            Reason::kSubjectErased);
+}
+
+TEST_F(RequestDeskTest, LiftWithoutReasonOrOfAnAbsentRestrictionIsRefused) {
+  ASSERT_OK(desk_->Execute(ToProcessing(Intake(v1::REQUEST_KIND_SUSPENSION)),
+                           kOfficer));
+  const std::size_t events = audit_.size();
+  EXPECT_THAT(
+      LiftRestriction(
+          store_, audit_, "s1",
+          Lift(v1::RESTRICTION_KIND_SUSPENDED_PURPOSE, "", "marketing"),
+          kOfficer),
+      StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("reason")));
+  EXPECT_THAT(LiftRestriction(
+                  store_, audit_, "s1",
+                  Lift(v1::RESTRICTION_KIND_SUSPENDED_PURPOSE, "asked", "web"),
+                  kOfficer),
+              StatusIs(absl::StatusCode::kNotFound,
+                       HasSubstr("'suspended purpose web'")));
+  EXPECT_THAT(LiftRestriction(store_, audit_, "s1",
+                              Lift(v1::RESTRICTION_KIND_ERASED, "asked"), ""),
+              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("actor")));
+  EXPECT_EQ(audit_.size(), events);  // nothing lifted, nothing audited
+  absl::StatusOr<v1::ConsentRecord> rec = store_.Get("s1");
+  ASSERT_OK(rec);
+  EXPECT_THAT(rec->restrictions().suspended_purposes(),
+              ElementsAre("marketing"));
 }
 
 #undef EDIT_STORED

@@ -176,7 +176,79 @@ TEST(InMemoryConsentStoreTest, ConcurrentWritersGetDistinctRevisions) {
   EXPECT_EQ(all.back(), 800);
 }
 
-TEST(InMemoryConsentStoreTest, RestrictionsReplaceAndStampErasure) {
+// The merge every store performs, on a record stored before restriction
+// entries existed: its flattened restrictions count as entries with an
+// unknown request id, a write leaving one out is refused and changes
+// nothing, and a lift removes exactly one.
+TEST(MergeConsentChangeTest, LegacyRestrictionsHoldAndCanOnlyBeLifted) {
+  v1::ConsentRecord legacy;
+  legacy.set_subject_id("a");
+  legacy.set_revision(7);
+  legacy.mutable_restrictions()->set_suspend_all(true);
+  legacy.mutable_restrictions()->add_suspended_purposes("web");
+  legacy.mutable_restrictions()->set_third_party_provision_stopped(true);
+  const std::vector<v1::RestrictionEntry> in_force =
+      RestrictionsInForce(legacy.restrictions());
+  ASSERT_EQ(in_force.size(), 3u);
+  for (const v1::RestrictionEntry& e : in_force) {
+    EXPECT_EQ(e.request_id(), "");
+  }
+
+  v1::ConsentChange drop;
+  drop.set_subject_id("a");
+  drop.mutable_restrictions()->set_suspend_all(true);
+  drop.mutable_restrictions()->set_third_party_provision_stopped(true);
+  v1::ConsentRecord record = legacy;
+  EXPECT_THAT(MergeConsentChange(drop, 8, absl::Now(), record),
+              StatusIs(absl::StatusCode::kFailedPrecondition,
+                       HasSubstr("'suspended purpose web'")));
+  EXPECT_EQ(record.SerializeAsString(), legacy.SerializeAsString());
+
+  v1::ConsentChange lift;
+  lift.set_subject_id("a");
+  lift.set_actor("officer");
+  lift.mutable_lift_restriction()->set_kind(
+      v1::RESTRICTION_KIND_SUSPENDED_PURPOSE);
+  lift.mutable_lift_restriction()->set_purpose("web");
+  lift.mutable_lift_restriction()->set_reason("asked in writing");
+  ASSERT_OK(ValidateConsentChange(lift));
+  ASSERT_OK(MergeConsentChange(lift, 8, absl::Now(), record));
+  EXPECT_TRUE(record.restrictions().suspend_all());
+  EXPECT_TRUE(record.restrictions().third_party_provision_stopped());
+  EXPECT_EQ(record.restrictions().suspended_purposes_size(), 0);
+  EXPECT_EQ(record.restrictions().entries_size(), 2);
+  EXPECT_EQ(record.revision(), 8);
+  // A lift of what is not in force is refused.
+  EXPECT_THAT(MergeConsentChange(lift, 9, absl::Now(), record),
+              StatusIs(absl::StatusCode::kNotFound,
+                       HasSubstr("'suspended purpose web'")));
+}
+
+TEST(MergeConsentChangeTest, MalformedRestrictionEntriesAreInvalid) {
+  v1::ConsentChange c;
+  c.set_subject_id("a");
+  c.mutable_restrictions()->add_entries();  // no kind
+  EXPECT_THAT(ValidateConsentChange(c),
+              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("kind")));
+  c.mutable_restrictions()->mutable_entries(0)->set_kind(
+      v1::RESTRICTION_KIND_SUSPENDED_PURPOSE);
+  EXPECT_THAT(
+      ValidateConsentChange(c),
+      StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("purpose")));
+  c.mutable_restrictions()->mutable_entries(0)->set_purpose("web");
+  c.mutable_restrictions()->mutable_entries(0)->set_request_id(
+      std::string("r\0", 2));
+  EXPECT_THAT(ValidateConsentChange(c),
+              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("NUL")));
+  c.mutable_restrictions()->mutable_entries(0)->set_request_id("r-1");
+  EXPECT_OK(ValidateConsentChange(c));
+  c.mutable_restrictions()->mutable_entries(0)->set_kind(
+      static_cast<v1::RestrictionKind>(99));
+  EXPECT_THAT(ValidateConsentChange(c),
+              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("kind")));
+}
+
+TEST(InMemoryConsentStoreTest, RestrictionsWriteStampsErasure) {
   InMemoryConsentStore store;
   v1::ConsentChange c;
   c.set_subject_id("a");

@@ -119,7 +119,7 @@ TEST_P(ConsentStoreTest, EveryWriteReturnsAHigherRevision) {
   EXPECT_THAT(store_->LatestRevision(), IsOkAndHolds(r3));
 }
 
-TEST_P(ConsentStoreTest, RestrictionsReplaceTheRestrictions) {
+TEST_P(ConsentStoreTest, RestrictionsWriteAddsRestrictions) {
   Write(*store_, "a", "marketing", v1::CONSENT_STATE_GIVEN);
   v1::ConsentChange c;
   c.set_subject_id("a");
@@ -130,6 +130,165 @@ TEST_P(ConsentStoreTest, RestrictionsReplaceTheRestrictions) {
   EXPECT_EQ(a->purposes_size(), 1);
   EXPECT_THAT(a->restrictions().suspended_purposes(),
               ::testing::ElementsAre("marketing"));
+}
+
+// A plain restrictions write that names a restriction set.
+v1::ConsentChange RestrictionsChange(const std::string& subject,
+                                     const v1::Restrictions& r) {
+  v1::ConsentChange c;
+  c.set_subject_id(subject);
+  c.set_actor("direct-writer");
+  *c.mutable_restrictions() = r;
+  return c;
+}
+
+Reason GuardReason(ConsentStore& store, const std::string& subject) {
+  InMemoryAuditSink audit;
+  absl::StatusOr<std::unique_ptr<Guard>> g =
+      Guard::Create(testing::DefaultPolicy(), &store, &audit);
+  if (!g.ok()) return Reason::kUnspecified;
+  absl::StatusOr<AccessContext> ctx = (*g)->Context("support-desk", "support");
+  absl::StatusOr<CategoryRef> cat = (*g)->Category("contact");
+  if (!ctx.ok() || !cat.ok()) return Reason::kUnspecified;
+  absl::StatusOr<Decision> d = (*g)->Check(*ctx, subject, *cat);
+  return d.ok() ? d->reason() : Reason::kUnspecified;
+}
+
+// APPI Art. 35: a write that leaves out a restriction in force (here an
+// erasure, by a writer suspending marketing) is refused and writes nothing;
+// the subject stays erased and a Guard still denies.
+TEST_P(ConsentStoreTest, DirectWriteCannotLiftAnErasure) {
+  Write(*store_, "a", "support", v1::CONSENT_STATE_GIVEN);
+  v1::Restrictions erase;
+  erase.set_erased(true);
+  ASSERT_OK(store_->Apply(RestrictionsChange("a", erase)));
+  ASSERT_EQ(GuardReason(*store_, "a"), Reason::kSubjectErased);
+  absl::StatusOr<v1::ConsentRecord> before = store_->Get("a");
+  ASSERT_OK(before);
+
+  v1::Restrictions suspend;
+  suspend.add_suspended_purposes("marketing");
+  EXPECT_THAT(store_->Apply(RestrictionsChange("a", suspend)),
+              StatusIs(absl::StatusCode::kFailedPrecondition,
+                       ::testing::AllOf(HasSubstr("subject 'a'"),
+                                        HasSubstr("'erased'"))));
+  absl::StatusOr<v1::ConsentRecord> after = store_->Get("a");
+  ASSERT_OK(after);
+  EXPECT_TRUE(after->restrictions().erased());
+  EXPECT_EQ(after->revision(), before->revision());
+  EXPECT_THAT(after->restrictions().suspended_purposes(), ::testing::IsEmpty());
+  EXPECT_THAT(store_->LatestRevision(), IsOkAndHolds(before->revision()));
+  EXPECT_EQ(GuardReason(*store_, "a"), Reason::kSubjectErased);
+  absl::StatusOr<std::vector<v1::ConsentHistoryEntry>> h = store_->History("a");
+  ASSERT_OK(h);
+  EXPECT_EQ(h->size(), 2u);
+}
+
+TEST_P(ConsentStoreTest, SuspendAllAndProvisionStopCannotBeDroppedByAWrite) {
+  v1::Restrictions both;
+  both.set_suspend_all(true);
+  both.set_third_party_provision_stopped(true);
+  ASSERT_OK(store_->Apply(RestrictionsChange("a", both)));
+  v1::Restrictions only_stop;
+  only_stop.set_third_party_provision_stopped(true);
+  EXPECT_THAT(store_->Apply(RestrictionsChange("a", only_stop)),
+              StatusIs(absl::StatusCode::kFailedPrecondition,
+                       HasSubstr("'suspend_all'")));
+  v1::Restrictions only_all;
+  only_all.set_suspend_all(true);
+  EXPECT_THAT(store_->Apply(RestrictionsChange("a", only_all)),
+              StatusIs(absl::StatusCode::kFailedPrecondition,
+                       HasSubstr("'third_party_provision_stopped'")));
+  // An empty restrictions write is the bluntest attempt.
+  EXPECT_THAT(store_->Apply(RestrictionsChange("a", v1::Restrictions())),
+              StatusIs(absl::StatusCode::kFailedPrecondition, HasSubstr("")));
+  absl::StatusOr<v1::ConsentRecord> a = store_->Get("a");
+  ASSERT_OK(a);
+  EXPECT_TRUE(a->restrictions().suspend_all());
+  EXPECT_TRUE(a->restrictions().third_party_provision_stopped());
+}
+
+TEST_P(ConsentStoreTest, AddingARestrictionKeepsTheEarlierOnesAndTheirEntries) {
+  v1::Restrictions first;
+  v1::RestrictionEntry* e = first.add_entries();
+  e->set_kind(v1::RESTRICTION_KIND_SUSPENDED_PURPOSE);
+  e->set_purpose("web");
+  e->set_request_id("req-1");
+  ASSERT_OK(store_->Apply(RestrictionsChange("a", first)));
+  absl::StatusOr<v1::ConsentRecord> a = store_->Get("a");
+  ASSERT_OK(a);
+  v1::Restrictions more = a->restrictions();
+  more.set_third_party_provision_stopped(true);
+  ASSERT_OK(store_->Apply(RestrictionsChange("a", more)));
+  a = store_->Get("a");
+  ASSERT_OK(a);
+  EXPECT_THAT(a->restrictions().suspended_purposes(),
+              ::testing::ElementsAre("web"));
+  EXPECT_TRUE(a->restrictions().third_party_provision_stopped());
+  ASSERT_EQ(a->restrictions().entries_size(), 2);
+  EXPECT_EQ(a->restrictions().entries(0).request_id(), "req-1");
+  EXPECT_EQ(a->restrictions().entries(0).actor(), "direct-writer");
+  EXPECT_TRUE(a->restrictions().entries(0).has_time());
+  EXPECT_EQ(a->restrictions().entries(1).kind(),
+            v1::RESTRICTION_KIND_THIRD_PARTY_PROVISION_STOPPED);
+  EXPECT_EQ(a->restrictions().entries(1).request_id(), "");
+}
+
+TEST_P(ConsentStoreTest, LiftRemovesOnlyTheNamedRestrictionAndIsInHistory) {
+  v1::Restrictions r;
+  r.set_erased(true);
+  r.add_suspended_purposes("marketing");
+  ASSERT_OK(store_->Apply(RestrictionsChange("a", r)));
+  v1::ConsentChange lift;
+  lift.set_subject_id("a");
+  lift.set_actor("privacy-officer");
+  lift.mutable_lift_restriction()->set_kind(v1::RESTRICTION_KIND_ERASED);
+  lift.mutable_lift_restriction()->set_reason("erased by mistake");
+  ASSERT_OK(store_->Apply(lift));
+  absl::StatusOr<v1::ConsentRecord> a = store_->Get("a");
+  ASSERT_OK(a);
+  EXPECT_FALSE(a->restrictions().erased());
+  EXPECT_FALSE(a->restrictions().has_erased_time());
+  EXPECT_THAT(a->restrictions().suspended_purposes(),
+              ::testing::ElementsAre("marketing"));
+  // Lifting it again: there is none.
+  EXPECT_THAT(store_->Apply(lift),
+              StatusIs(absl::StatusCode::kNotFound, HasSubstr("'erased'")));
+  absl::StatusOr<std::vector<v1::ConsentHistoryEntry>> h = store_->History("a");
+  ASSERT_OK(h);
+  ASSERT_EQ(h->size(), 2u);
+  EXPECT_EQ(h->back().change().lift_restriction().reason(),
+            "erased by mistake");
+}
+
+TEST_P(ConsentStoreTest, LiftWithoutReasonOrActorIsInvalid) {
+  v1::Restrictions r;
+  r.set_erased(true);
+  ASSERT_OK(store_->Apply(RestrictionsChange("a", r)));
+  v1::ConsentChange lift;
+  lift.set_subject_id("a");
+  lift.set_actor("privacy-officer");
+  lift.mutable_lift_restriction()->set_kind(v1::RESTRICTION_KIND_ERASED);
+  EXPECT_THAT(store_->Apply(lift), StatusIs(absl::StatusCode::kInvalidArgument,
+                                            HasSubstr("reason")));
+  lift.mutable_lift_restriction()->set_reason(std::string("\xff\xfe", 2));
+  EXPECT_THAT(store_->Apply(lift),
+              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("UTF-8")));
+  lift.mutable_lift_restriction()->set_reason(
+      std::string(kMaxLiftReasonBytes + 1, 'x'));
+  EXPECT_THAT(store_->Apply(lift), StatusIs(absl::StatusCode::kInvalidArgument,
+                                            HasSubstr("too long")));
+  lift.mutable_lift_restriction()->set_reason("ok");
+  lift.clear_actor();
+  EXPECT_THAT(store_->Apply(lift),
+              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("actor")));
+  lift.set_actor("privacy-officer");
+  lift.mutable_lift_restriction()->set_purpose("marketing");
+  EXPECT_THAT(store_->Apply(lift), StatusIs(absl::StatusCode::kInvalidArgument,
+                                            HasSubstr("purpose")));
+  absl::StatusOr<v1::ConsentRecord> a = store_->Get("a");
+  ASSERT_OK(a);
+  EXPECT_TRUE(a->restrictions().erased());
 }
 
 TEST_P(ConsentStoreTest, StaleExpectedRevisionIsAbortedAndWritesNothing) {
@@ -517,6 +676,40 @@ TEST_P(SharedConsentStoreTest, UnreadableRowQuarantinesOnlyItsSubject) {
 
 // Bit rot in a current record: the history entry of the same revision still
 // holds the state, so the next write builds on it and lifts the quarantine.
+// A record stored before restriction entries existed (flattened fields
+// only) keeps its restrictions: a write leaving them out is refused, and
+// each counts as an entry with an unknown request id.
+TEST_P(SharedConsentStoreTest, LegacyRecordWithoutEntriesKeepsRestrictions) {
+  absl::StatusOr<Revision> rev =
+      testing::WriteRawRow(*location_, "old", "", "");
+  ASSERT_OK(rev.status());
+  v1::ConsentRecord legacy;
+  legacy.set_subject_id("old");
+  legacy.set_revision(*rev);
+  legacy.mutable_restrictions()->set_erased(true);
+  legacy.mutable_restrictions()->add_suspended_purposes("web");
+  ASSERT_THAT(testing::CorruptRecordInPlace(*location_, "old",
+                                            legacy.SerializeAsString()),
+              IsOkAndHolds(*rev));
+  v1::Restrictions suspend;
+  suspend.add_suspended_purposes("web");
+  suspend.add_suspended_purposes("marketing");
+  EXPECT_THAT(store_->Apply(RestrictionsChange("old", suspend)),
+              StatusIs(absl::StatusCode::kFailedPrecondition,
+                       ::testing::AllOf(HasSubstr("'erased'"),
+                                        HasSubstr("unknown request"))));
+  suspend.set_erased(true);
+  ASSERT_OK(store_->Apply(RestrictionsChange("old", suspend)));
+  absl::StatusOr<v1::ConsentRecord> r = store_->Get("old");
+  ASSERT_OK(r);
+  EXPECT_TRUE(r->restrictions().erased());
+  EXPECT_THAT(r->restrictions().suspended_purposes(),
+              ::testing::ElementsAre("web", "marketing"));
+  ASSERT_EQ(r->restrictions().entries_size(), 3);
+  EXPECT_EQ(r->restrictions().entries(0).request_id(), "");
+  EXPECT_EQ(GuardReason(*store_, "old"), Reason::kSubjectErased);
+}
+
 TEST_P(SharedConsentStoreTest, CorruptRecordIsQuarantinedUntilTheNextWrite) {
   Write(*store_, "a", "statistics", v1::CONSENT_STATE_GIVEN);
   const Revision r =

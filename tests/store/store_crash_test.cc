@@ -120,6 +120,70 @@ TEST_P(StoreCrashTest, EveryAcknowledgedWriteSurvivesSigkill) {
   EXPECT_GE(*latest, acked.rbegin()->second);
 }
 
+// Starts the writer with `args`, its output discarded; returns its pid.
+pid_t Spawn(const std::vector<std::string>& args) {
+  const pid_t pid = fork();
+  if (pid == 0) {
+    std::FILE* null = std::freopen("/dev/null", "w", stdout);
+    (void)null;
+    std::vector<char*> argv;
+    std::string prog = CONSENTRY_STORE_WRITER;
+    argv.push_back(prog.data());
+    std::vector<std::string> copy = args;
+    for (std::string& a : copy) argv.push_back(a.data());
+    argv.push_back(nullptr);
+    execv(prog.c_str(), argv.data());
+    _exit(127);
+  }
+  return pid;
+}
+
+// Two processes add different restrictions to one subject at the same
+// time through `AddRestrictions` (compare-and-set, re-read and retry, as
+// `RequestDesk` writes them): every one of both survives, with its request.
+TEST_P(StoreCrashTest, TwoProcessesAddingRestrictionsLoseNone) {
+  StoreLocation location(GetParam());
+  constexpr int kEach = 25;
+  std::vector<std::string> base;
+  if (GetParam() == StoreKind::kSqlite) {
+    base = {"sqlite", location.target(), absl::StrCat(kEach)};
+  } else {
+    absl::StatusOr<std::string> conn = testing::PgConnInfo();
+    ASSERT_OK(conn);
+    base = {"postgres", *conn, location.target(), absl::StrCat(kEach)};
+  }
+  // Create the store first, so the writers do not race its creation.
+  absl::StatusOr<std::unique_ptr<ConsentStore>> store = location.Open();
+  ASSERT_OK(store);
+  std::vector<pid_t> pids;
+  for (const char* prefix : {"a", "b"}) {
+    std::vector<std::string> args = base;
+    args.push_back("restrict");
+    args.push_back(prefix);
+    pids.push_back(Spawn(args));
+  }
+  for (pid_t pid : pids) {
+    int status = 0;
+    waitpid(pid, &status, 0);
+    EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0)
+        << "writer status " << status;
+  }
+  absl::StatusOr<v1::ConsentRecord> r = (*store)->Get("shared");
+  ASSERT_OK(r);
+  std::map<std::string, std::string> request_of;
+  for (const v1::RestrictionEntry& e : r->restrictions().entries()) {
+    request_of[e.purpose()] = e.request_id();
+  }
+  EXPECT_EQ(r->restrictions().suspended_purposes_size(), 2 * kEach);
+  for (const char* prefix : {"a", "b"}) {
+    for (int i = 0; i < kEach; ++i) {
+      const std::string purpose = absl::StrCat(prefix, "-", i);
+      EXPECT_EQ(request_of[purpose], absl::StrCat(prefix, "-req-", i))
+          << purpose << " lost";
+    }
+  }
+}
+
 INSTANTIATE_TEST_SUITE_P(DurableStores, StoreCrashTest,
                          ::testing::Values(StoreKind::kSqlite,
                                            StoreKind::kPostgres),

@@ -416,6 +416,37 @@ run 0 audit verify "$T/desk-audit"
 run 0 audit query "$T/desk-audit" --subject=m-1
 expect "$OUT" 'request'
 
+# --- consent lift: restrictions hold until lifted, audited ----------------
+LDB=(--sqlite="$T/lift.db")
+cat >"$T/restricted.textproto" <<'EOF_'
+records { subject_id: "l-1" restrictions { erased: true suspended_purposes: "marketing" } }
+EOF_
+cat >"$T/unrestricted.textproto" <<'EOF_'
+records { subject_id: "l-1" restrictions { suspended_purposes: "marketing" } }
+EOF_
+run 0 consent import "${LDB[@]}" "$T/restricted.textproto"
+# An import (a plain restrictions write) cannot drop the erasure.
+run 1 consent import "${LDB[@]}" "$T/unrestricted.textproto"
+expect "$ERR" "FAILED_PRECONDITION.*subject 'l-1'.*'erased'"
+run 2 consent lift "${LDB[@]}" --subject=l-1 --restriction=erased --reason=x
+expect "$ERR" 'audit-dir is required'
+run 2 consent lift "${LDB[@]}" --audit-dir="$T/lift-audit" --subject=l-1 \
+  --restriction=everything --reason=x
+run 1 consent lift "${LDB[@]}" --audit-dir="$T/lift-audit" --subject=l-1 \
+  --restriction=erased
+expect "$ERR" 'reason'
+run 0 consent lift "${LDB[@]}" --audit-dir="$T/lift-audit" --subject=l-1 \
+  --restriction=erased --reason="erased by mistake" --request=ticket-1
+expect "$OUT" "l-1: lifted 'erased'"
+run 1 consent lift "${LDB[@]}" --audit-dir="$T/lift-audit" --subject=l-1 \
+  --restriction=erased --reason="again"
+expect "$ERR" 'NOT_FOUND'
+run 0 consent show "${LDB[@]}" l-1
+reject "$OUT" 'erased'
+expect "$OUT" 'suspended:marketing'
+run 0 audit query "$T/lift-audit" --subject=l-1
+expect "$OUT" 'restriction_lifted'
+
 # --- audit -----------------------------------------------------------------
 run 0 audit verify "$AUDIT"
 expect "$OUT" '^ok: 2640 records'
