@@ -1,0 +1,467 @@
+// Copyright 2026 The consentry Authors.
+// SPDX-License-Identifier: Apache-2.0
+//
+// Provision and receipt records in PostgreSQL. One table holds both kinds
+// of record (`kind` 1: provision, 2: receipt) with the columns the queries
+// filter on; `provision_subjects` holds one row per (subject, record), so a
+// subject's records are found through its primary key. The stored bytes
+// are the record without `id` (a column, which may be assigned by the
+// statement that inserts the row); `retain_until` lives in columns because
+// a later record of the same series moves it.
+
+#include <algorithm>
+#include <cstdint>
+#include <limits>
+#include <memory>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "absl/strings/escaping.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "consentry/postgres_records.h"
+#include "src/store/pg_session.h"
+#include "src/util/mutex.h"
+#include "src/util/status_macros.h"
+
+namespace consentry {
+namespace {
+
+using internal::pg::Param;
+using internal::pg::ReadBytes;
+using internal::pg::ReadInt32;
+using internal::pg::ReadInt64;
+using internal::pg::Result;
+using internal::pg::Session;
+
+// Each entry upgrades component "provisions" from version i to i + 1.
+constexpr const char* kMigrations[] = {
+    // 0 -> 1. Times are (seconds, nanoseconds) since the Unix epoch, so
+    // that every protobuf timestamp (years 1 to 9999) fits.
+    "CREATE SEQUENCE $S.provision_id_seq;"
+    "CREATE TABLE $S.provision_records("
+    "  kind smallint NOT NULL,"
+    "  id text NOT NULL,"
+    "  seq bigint GENERATED ALWAYS AS IDENTITY,"
+    "  party text NOT NULL,"
+    "  time_s bigint NOT NULL,"
+    "  time_n integer NOT NULL,"
+    "  series_id text,"
+    "  record_method integer NOT NULL,"
+    "  retain_s bigint NOT NULL,"
+    "  retain_n integer NOT NULL,"
+    "  record bytea NOT NULL,"
+    "  PRIMARY KEY (kind, id));"
+    "CREATE INDEX provision_records_by_seq ON $S.provision_records(seq);"
+    "CREATE INDEX provision_records_by_party "
+    "  ON $S.provision_records(party, seq);"
+    "CREATE INDEX provision_records_by_time "
+    "  ON $S.provision_records(time_s, time_n);"
+    "CREATE INDEX provision_records_by_series "
+    "  ON $S.provision_records(series_id, time_s, time_n) "
+    "  WHERE series_id IS NOT NULL;"
+    "CREATE INDEX provision_records_by_retention "
+    "  ON $S.provision_records(retain_s, retain_n);"
+    "CREATE TABLE $S.provision_subjects("
+    "  subject_id text NOT NULL,"
+    "  kind smallint NOT NULL,"
+    "  id text NOT NULL,"
+    "  PRIMARY KEY (subject_id, kind, id),"
+    "  FOREIGN KEY (kind, id) REFERENCES $S.provision_records(kind, id)"
+    "    ON DELETE CASCADE);"
+    "CREATE INDEX provision_subjects_by_record "
+    "  ON $S.provision_subjects(kind, id);",
+};
+static_assert(sizeof(kMigrations) / sizeof(kMigrations[0]) ==
+              PostgresProvisionRecordStore::kSchemaVersion);
+
+constexpr int kProvision = 1;
+constexpr int kReceipt = 2;
+
+absl::string_view KindName(int kind) {
+  return kind == kProvision ? "provision record" : "receipt record";
+}
+
+absl::Time FromProto(const google::protobuf::Timestamp& t) {
+  return absl::FromUnixSeconds(t.seconds()) + absl::Nanoseconds(t.nanos());
+}
+
+// (seconds, nanoseconds) of `t`, rounded down; the infinities saturate.
+std::pair<std::int64_t, std::int32_t> Split(absl::Time t) {
+  if (t == absl::InfiniteFuture()) {
+    return {std::numeric_limits<std::int64_t>::max(), 0};
+  }
+  if (t == absl::InfinitePast()) {
+    return {std::numeric_limits<std::int64_t>::min(), 0};
+  }
+  const std::int64_t s = absl::ToUnixSeconds(t);
+  return {s, static_cast<std::int32_t>(
+                 absl::ToInt64Nanoseconds(t - absl::FromUnixSeconds(s)))};
+}
+
+absl::Time Join(std::int64_t s, std::int32_t n) {
+  if (s == std::numeric_limits<std::int64_t>::max()) {
+    return absl::InfiniteFuture();
+  }
+  if (s == std::numeric_limits<std::int64_t>::min()) {
+    return absl::InfinitePast();
+  }
+  return absl::FromUnixSeconds(s) + absl::Nanoseconds(n);
+}
+
+// A PostgreSQL array literal of text values.
+std::string TextArray(
+    const google::protobuf::RepeatedPtrField<std::string>& v) {
+  std::string out = "{";
+  for (int i = 0; i < v.size(); ++i) {
+    if (i > 0) out += ',';
+    out += '"';
+    for (char c : v.Get(i)) {
+      if (c == '"' || c == '\\') out += '\\';
+      out += c;
+    }
+    out += '"';
+  }
+  out += '}';
+  return out;
+}
+std::string TextArray(absl::Span<const std::string> v) {
+  google::protobuf::RepeatedPtrField<std::string> r(v.begin(), v.end());
+  return TextArray(r);
+}
+
+// What a record of either kind is stored as.
+struct Row {
+  int kind = kProvision;
+  std::string id;
+  std::string party;
+  absl::Time time;
+  std::string series;
+  v1::RecordMethod method = v1::RECORD_METHOD_UNSPECIFIED;
+  const google::protobuf::RepeatedPtrField<std::string>* subjects = nullptr;
+  std::string bytes;
+};
+
+absl::Status CheckRow(const Row& row) {
+  const absl::string_view what = KindName(row.kind);
+  RETURN_IF_ERROR(internal::pg::CheckText(row.id, absl::StrCat(what, " id")));
+  RETURN_IF_ERROR(internal::pg::CheckText(
+      row.party,
+      absl::StrCat(
+          what, row.kind == kProvision ? " recipient_id" : " provider_name")));
+  RETURN_IF_ERROR(
+      internal::pg::CheckText(row.series, absl::StrCat(what, " series_id")));
+  for (int i = 0; i < row.subjects->size(); ++i) {
+    RETURN_IF_ERROR(internal::pg::CheckText(
+        row.subjects->Get(i), absl::StrCat(what, " subjects[", i, "]")));
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace
+
+struct PostgresProvisionRecordStore::Impl {
+  std::string target;
+  std::string schema;
+  internal::Mutex mu;
+  Session session ABSL_GUARDED_BY(mu);
+
+  Impl(std::string info, std::string tgt)
+      : target(tgt),
+        session(std::move(info), std::move(tgt),
+                "PostgreSQL provision record store") {}
+
+  std::string Sql(absl::string_view sql) const {
+    return internal::pg::WithSchema(sql, schema);
+  }
+
+  std::string Where() const {
+    return absl::StrCat("PostgreSQL provision record store at '", target,
+                        "' schema '", schema, "'");
+  }
+
+  // Inserts `row` (and its subjects) in one statement; `retain` is its
+  // retention end. Returns the id, or `kAlreadyExists`.
+  absl::StatusOr<std::string> Insert(const Row& row, absl::Time retain)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu) {
+    const auto [ts, tn] = Split(row.time);
+    const auto [rs, rn] = Split(retain);
+    ASSIGN_OR_RETURN(
+        Result r,
+        session.Exec(
+            Sql("WITH rec AS (INSERT INTO $S.provision_records(kind, id, "
+                "party, time_s, time_n, series_id, record_method, retain_s, "
+                "retain_n, record) VALUES ($1, COALESCE(NULLIF($2, ''), $3 || "
+                "nextval('$S.provision_id_seq')), $4, $5, $6, NULLIF($7, ''), "
+                "$8, $9, $10, $11) ON CONFLICT (kind, id) DO NOTHING "
+                "RETURNING kind, id), "
+                "subj AS (INSERT INTO $S.provision_subjects(subject_id, kind, "
+                "id) SELECT DISTINCT s, rec.kind, rec.id FROM rec, "
+                "unnest($12::text[]) AS s) "
+                "SELECT id FROM rec"),
+            {Param{absl::StrCat(row.kind)}, Param{row.id},
+             Param{row.kind == kProvision ? "prov-" : "rcpt-"},
+             Param{row.party}, Param{absl::StrCat(ts)}, Param{absl::StrCat(tn)},
+             Param{row.series},
+             Param{absl::StrCat(static_cast<int>(row.method))},
+             Param{absl::StrCat(rs)}, Param{absl::StrCat(rn)},
+             Param{row.bytes, true}, Param{TextArray(*row.subjects)}}));
+    if (PQntuples(r.get()) == 0) {
+      return absl::AlreadyExistsError(absl::StrCat(
+          KindName(row.kind), " '", row.id, "' already exists in ", Where()));
+    }
+    return ReadBytes(r.get(), 0, 0);
+  }
+
+  // A record of a series: under the series' advisory lock, finds the last
+  // record of the series, inserts `row` with its retention end, and moves
+  // the retention end of the whole series when `row` is its new last.
+  absl::StatusOr<std::string> InsertInSeries(const Row& row)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu) {
+    std::string id;
+    absl::Status st = internal::pg::InTransaction(
+        session,
+        [&]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu) -> absl::Status {
+          RETURN_IF_ERROR(
+              session
+                  .Exec("SELECT pg_advisory_xact_lock(hashtext($1))",
+                        {Param{absl::StrCat("consentry-series:", schema, ":",
+                                            row.series)}})
+                  .status());
+          ASSIGN_OR_RETURN(
+              Result last,
+              session.Exec(Sql("SELECT time_s, time_n FROM "
+                               "$S.provision_records WHERE series_id = $1 "
+                               "ORDER BY time_s DESC, time_n DESC LIMIT 1"),
+                           {Param{row.series}}));
+          absl::Time last_time = row.time;
+          bool moves = false;
+          if (PQntuples(last.get()) > 0) {
+            const absl::Time before =
+                Join(ReadInt64(last.get(), 0, 0), ReadInt32(last.get(), 0, 1));
+            moves = row.time > before;
+            last_time = std::max(before, row.time);
+          }
+          ASSIGN_OR_RETURN(
+              id, Insert(row, RetentionEnd(row.method, row.time, last_time)));
+          if (!moves) return absl::OkStatus();
+          return MoveSeries(row.series, last_time);
+        },
+        absl::StrCat("the commit of ", KindName(row.kind),
+                     " was not confirmed; it may have been stored"));
+    if (!st.ok()) return st;
+    return id;
+  }
+
+  // Moves the retention end of every record of `series` whose method
+  // counts from the last of its series to the end counted from `last`
+  // (never earlier than it was).
+  absl::Status MoveSeries(const std::string& series, absl::Time last)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu) {
+    for (v1::RecordMethod m :
+         {v1::RECORD_METHOD_CONTRACT_DOCUMENT, v1::RECORD_METHOD_COLLECTIVE}) {
+      const auto [s, n] = Split(RetentionEnd(m, last, last));
+      RETURN_IF_ERROR(
+          session
+              .Exec(Sql("UPDATE $S.provision_records SET retain_s = $3, "
+                        "retain_n = $4 WHERE series_id = $1 AND record_method "
+                        "= $2 AND (retain_s, retain_n) < ($3, $4)"),
+                    {Param{series}, Param{absl::StrCat(static_cast<int>(m))},
+                     Param{absl::StrCat(s)}, Param{absl::StrCat(n)}})
+              .status());
+    }
+    return absl::OkStatus();
+  }
+
+  absl::StatusOr<std::string> Add(const Row& row) {
+    RETURN_IF_ERROR(CheckRow(row));
+    internal::MutexLock lock(&mu);
+    if (row.series.empty()) {
+      return Insert(row, RetentionEnd(row.method, row.time, row.time));
+    }
+    return InsertInSeries(row);
+  }
+
+  // Appends row `i` of (kind, id, retain_s, retain_n, record) to `out`.
+  // Errors: `kDataLoss` naming the record when its bytes do not parse.
+  absl::Status ParseInto(const PGresult* r, int i,
+                         v1::ProvisionHistory& out) const {
+    const int kind = ReadInt32(r, i, 0);
+    const std::string id = ReadBytes(r, i, 1);
+    const absl::Time retain = Join(ReadInt64(r, i, 2), ReadInt32(r, i, 3));
+    const std::string bytes = ReadBytes(r, i, 4);
+    bool ok = false;
+    if (kind == kProvision) {
+      v1::ProvisionRecord& rec = *out.add_provisions();
+      ok = rec.ParseFromString(bytes) && rec.id().empty();
+      rec.set_id(id);
+      SetRetainUntil(rec, retain);
+    } else if (kind == kReceipt) {
+      v1::ReceiptRecord& rec = *out.add_receipts();
+      ok = rec.ParseFromString(bytes) && rec.id().empty();
+      rec.set_id(id);
+      SetRetainUntil(rec, retain);
+    }
+    if (!ok) {
+      return absl::DataLossError(absl::StrCat(
+          Where(), ": the stored ", KindName(kind), " '", absl::CHexEscape(id),
+          "' (kind ", kind, ", ", bytes.size(), " bytes) does not parse"));
+    }
+    return absl::OkStatus();
+  }
+
+  template <typename R>
+  static void SetRetainUntil(R& rec, absl::Time retain) {
+    (void)rec;
+    (void)retain;
+  }
+};
+
+PostgresProvisionRecordStore::PostgresProvisionRecordStore(
+    std::unique_ptr<Impl> impl)
+    : impl_(std::move(impl)) {}
+PostgresProvisionRecordStore::~PostgresProvisionRecordStore() = default;
+
+const std::string& PostgresProvisionRecordStore::target() const {
+  return impl_->target;
+}
+
+absl::StatusOr<std::unique_ptr<PostgresProvisionRecordStore>>
+PostgresProvisionRecordStore::Open(const std::string& conninfo,
+                                   PostgresStoreOptions options) {
+  if (!internal::pg::ValidSchemaName(options.schema)) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "PostgresStoreOptions.schema '", options.schema,
+        "' must be 1-48 lower-case letters, digits or '_', not starting with "
+        "a digit"));
+  }
+  ASSIGN_OR_RETURN(
+      internal::pg::ConnTarget t,
+      internal::pg::ParseConnInfo(conninfo, options.connect_timeout));
+  auto impl = std::make_unique<Impl>(t.conninfo, t.target);
+  impl->schema = options.schema;
+  {
+    internal::MutexLock lock(&impl->mu);
+    RETURN_IF_ERROR(internal::pg::MigrateComponent(impl->session, impl->schema,
+                                                   "provisions", kMigrations));
+  }
+  return std::unique_ptr<PostgresProvisionRecordStore>(
+      new PostgresProvisionRecordStore(std::move(impl)));
+}
+
+absl::StatusOr<std::string> PostgresProvisionRecordStore::AddProvision(
+    v1::ProvisionRecord record) {
+  Row row;
+  row.kind = kProvision;
+  row.id = record.id();
+  row.party = record.recipient_id();
+  row.time = FromProto(record.provision_time());
+  row.series = record.series_id();
+  row.method = record.record_method();
+  row.subjects = &record.subjects();
+  record.clear_id();
+  row.bytes = record.SerializeAsString();
+  return impl_->Add(row);
+}
+
+absl::StatusOr<std::string> PostgresProvisionRecordStore::AddReceipt(
+    v1::ReceiptRecord record) {
+  Row row;
+  row.kind = kReceipt;
+  row.id = record.id();
+  row.party = record.provider_name();
+  row.time = FromProto(record.receipt_time());
+  row.series = record.series_id();
+  row.method = record.record_method();
+  row.subjects = &record.subjects();
+  record.clear_id();
+  row.bytes = record.SerializeAsString();
+  return impl_->Add(row);
+}
+
+absl::StatusOr<v1::ProvisionHistory> PostgresProvisionRecordStore::Query(
+    const RecordFilter& filter) {
+  v1::ProvisionHistory out;
+  // A subject or party no text column can hold names no record.
+  if (!internal::pg::CheckText(filter.subject, "subject").ok() ||
+      !internal::pg::CheckText(filter.recipient, "recipient").ok()) {
+    return out;
+  }
+  std::vector<std::string> where;
+  std::vector<Param> params;
+  auto param = [&](std::string v) {
+    params.push_back(Param{std::move(v)});
+    return absl::StrCat("$", params.size());
+  };
+  if (!filter.subject.empty()) {
+    where.push_back(absl::StrCat(
+        "(r.kind, r.id) IN (SELECT kind, id FROM $S.provision_subjects WHERE "
+        "subject_id = ",
+        param(filter.subject), ")"));
+  }
+  if (!filter.recipient.empty()) {
+    where.push_back(absl::StrCat("r.party = ", param(filter.recipient)));
+  }
+  if (filter.from != absl::InfinitePast()) {
+    const auto [s, n] = Split(filter.from);
+    where.push_back(absl::StrCat("(r.time_s, r.time_n) >= (",
+                                 param(absl::StrCat(s)), "::bigint, ",
+                                 param(absl::StrCat(n)), "::integer)"));
+  }
+  if (filter.to != absl::InfiniteFuture()) {
+    const auto [s, n] = Split(filter.to);
+    where.push_back(absl::StrCat("(r.time_s, r.time_n) < (",
+                                 param(absl::StrCat(s)), "::bigint, ",
+                                 param(absl::StrCat(n)), "::integer)"));
+  }
+  const std::string sql = absl::StrCat(
+      "SELECT r.kind::integer, r.id, r.retain_s, r.retain_n, r.record FROM "
+      "$S.provision_records AS r",
+      where.empty() ? "" : " WHERE ", absl::StrJoin(where, " AND "),
+      " ORDER BY r.kind, r.seq");
+  Impl& m = *impl_;
+  internal::MutexLock lock(&m.mu);
+  ASSIGN_OR_RETURN(Result r, m.session.Exec(m.Sql(sql), params));
+  for (int i = 0; i < PQntuples(r.get()); ++i) {
+    RETURN_IF_ERROR(m.ParseInto(r.get(), i, out));
+  }
+  return out;
+}
+
+absl::Status PostgresProvisionRecordStore::Delete(
+    absl::Span<const std::string> provision_ids,
+    absl::Span<const std::string> receipt_ids) {
+  // An id no text column can hold names no record.
+  auto storable = [](absl::Span<const std::string> ids) {
+    std::vector<std::string> out;
+    for (const std::string& id : ids) {
+      if (internal::pg::CheckText(id, "id").ok()) out.push_back(id);
+    }
+    return out;
+  };
+  const std::vector<std::string> p = storable(provision_ids);
+  const std::vector<std::string> r = storable(receipt_ids);
+  Impl& m = *impl_;
+  internal::MutexLock lock(&m.mu);
+  return internal::pg::InTransaction(
+      m.session,
+      [&]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(m.mu) -> absl::Status {
+        for (const auto& [kind, ids] :
+             {std::pair<int, const std::vector<std::string>*>{kProvision, &p},
+              {kReceipt, &r}}) {
+          if (ids->empty()) continue;
+          RETURN_IF_ERROR(
+              m.session
+                  .Exec(m.Sql("DELETE FROM $S.provision_records WHERE kind = "
+                              "$1 AND id = ANY($2::text[])"),
+                        {Param{absl::StrCat(kind)}, Param{TextArray(*ids)}})
+                  .status());
+        }
+        return absl::OkStatus();
+      },
+      "the deletion of provision records was not confirmed; it may have "
+      "happened");
+}
+
+}  // namespace consentry
