@@ -115,6 +115,7 @@ absl::Status Session::Ensure() {
   if (conn_ != nullptr && PQstatus(conn_.get()) == CONNECTION_OK) {
     return absl::OkStatus();
   }
+  prepared_.clear();
   conn_.reset(PQconnectdb(conninfo_.c_str()));
   if (conn_ == nullptr || PQstatus(conn_.get()) != CONNECTION_OK) {
     absl::Status s = absl::UnavailableError(absl::StrCat(
@@ -146,6 +147,35 @@ absl::StatusOr<Result> Session::Exec(const std::string& sql,
   Result r(PQexecParams(conn_.get(), sql.c_str(),
                         static_cast<int>(params.size()), nullptr, values.data(),
                         lengths.data(), formats.data(), 1));
+  const ExecStatusType st =
+      r == nullptr ? PGRES_FATAL_ERROR : PQresultStatus(r.get());
+  if (st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK) return r;
+  return Error(r.get());
+}
+
+absl::StatusOr<Result> Session::ExecPrepared(const std::string& sql,
+                                             const std::vector<Param>& params) {
+  RETURN_IF_ERROR(Ensure());
+  auto it = prepared_.find(sql);
+  if (it == prepared_.end()) {
+    std::string name = absl::StrCat("consentry_", prepared_.size());
+    Result p(PQprepare(conn_.get(), name.c_str(), sql.c_str(), 0, nullptr));
+    if (p == nullptr || PQresultStatus(p.get()) != PGRES_COMMAND_OK) {
+      return Error(p.get());
+    }
+    it = prepared_.emplace(sql, std::move(name)).first;
+  }
+  std::vector<const char*> values;
+  std::vector<int> lengths;
+  std::vector<int> formats;
+  for (const Param& p : params) {
+    values.push_back(p.value.data());
+    lengths.push_back(static_cast<int>(p.value.size()));
+    formats.push_back(p.binary ? 1 : 0);
+  }
+  Result r(PQexecPrepared(conn_.get(), it->second.c_str(),
+                          static_cast<int>(params.size()), values.data(),
+                          lengths.data(), formats.data(), 1));
   const ExecStatusType st =
       r == nullptr ? PGRES_FATAL_ERROR : PQresultStatus(r.get());
   if (st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK) return r;

@@ -17,6 +17,7 @@
 
 #include <cstdint>
 #include <functional>
+#include <map>
 #include <memory>
 #include <string>
 #include <vector>
@@ -83,6 +84,11 @@ class Session {
   absl::StatusOr<Result> Exec(const std::string& sql,
                               const std::vector<Param>& params = {});
 
+  // As `Exec`, as a statement prepared on the connection at its first use
+  // (parsed and planned once per connection, not per call).
+  absl::StatusOr<Result> ExecPrepared(const std::string& sql,
+                                      const std::vector<Param>& params = {});
+
   // Runs several statements without parameters.
   absl::Status ExecScript(const std::string& sql);
 
@@ -97,6 +103,8 @@ class Session {
   std::string target_;
   std::string what_;
   Conn conn_;
+  // The statements prepared on `conn_`: SQL -> name.
+  std::map<std::string, std::string> prepared_;
 };
 
 // Runs `body` in a transaction on `s`: BEGIN, `body`, COMMIT; ROLLBACK when

@@ -38,7 +38,12 @@ using internal::pg::Session;
 // Each entry upgrades component "provisions" from version i to i + 1.
 constexpr const char* kMigrations[] = {
     // 0 -> 1. Times are (seconds, nanoseconds) since the Unix epoch, so
-    // that every protobuf timestamp (years 1 to 9999) fits.
+    // that every protobuf timestamp (years 1 to 9999) fits. `retain_*` of
+    // a record is its retention end counted from itself; a series keeps
+    // the ends counted from its last record, per method that counts from
+    // there (`contract_*`: RECORD_METHOD_CONTRACT_DOCUMENT, `collective_*`:
+    // RECORD_METHOD_COLLECTIVE), and those apply to the series' records of
+    // that method.
     "CREATE SEQUENCE $S.provision_id_seq;"
     "CREATE TABLE $S.provision_records("
     "  kind smallint NOT NULL,"
@@ -51,27 +56,28 @@ constexpr const char* kMigrations[] = {
     "  record_method integer NOT NULL,"
     "  retain_s bigint NOT NULL,"
     "  retain_n integer NOT NULL,"
+    "  subjects text[] NOT NULL,"
     "  record bytea NOT NULL,"
     "  PRIMARY KEY (kind, id));"
-    "CREATE INDEX provision_records_by_seq ON $S.provision_records(seq);"
     "CREATE INDEX provision_records_by_party "
-    "  ON $S.provision_records(party, seq);"
+    "  ON $S.provision_records(party);"
     "CREATE INDEX provision_records_by_time "
     "  ON $S.provision_records(time_s, time_n);"
     "CREATE INDEX provision_records_by_series "
-    "  ON $S.provision_records(series_id, time_s, time_n) "
-    "  WHERE series_id IS NOT NULL;"
+    "  ON $S.provision_records(series_id) WHERE series_id IS NOT NULL;"
     "CREATE INDEX provision_records_by_retention "
-    "  ON $S.provision_records(retain_s, retain_n);"
+    "  ON $S.provision_records(retain_s, retain_n) WHERE series_id IS NULL;"
+    "CREATE TABLE $S.provision_series("
+    "  series_id text PRIMARY KEY,"
+    "  contract_s bigint NOT NULL,"
+    "  contract_n integer NOT NULL,"
+    "  collective_s bigint NOT NULL,"
+    "  collective_n integer NOT NULL);"
     "CREATE TABLE $S.provision_subjects("
     "  subject_id text NOT NULL,"
     "  kind smallint NOT NULL,"
     "  id text NOT NULL,"
-    "  PRIMARY KEY (subject_id, kind, id),"
-    "  FOREIGN KEY (kind, id) REFERENCES $S.provision_records(kind, id)"
-    "    ON DELETE CASCADE);"
-    "CREATE INDEX provision_subjects_by_record "
-    "  ON $S.provision_subjects(kind, id);",
+    "  PRIMARY KEY (subject_id, kind, id));",
 };
 static_assert(sizeof(kMigrations) / sizeof(kMigrations[0]) ==
               PostgresProvisionRecordStore::kSchemaVersion);
@@ -131,6 +137,18 @@ std::string TextArray(absl::Span<const std::string> v) {
   return TextArray(r);
 }
 
+// The retention end of record `r` (seconds "s" or nanoseconds "n"): the
+// end its series `x` (joined by series id; NULL when none) counts from its
+// last record, for the methods that count from there; else its own.
+std::string EffectiveRetain(absl::string_view part) {
+  return absl::StrCat("COALESCE(CASE r.record_method WHEN ",
+                      static_cast<int>(v1::RECORD_METHOD_CONTRACT_DOCUMENT),
+                      " THEN x.contract_", part, " WHEN ",
+                      static_cast<int>(v1::RECORD_METHOD_COLLECTIVE),
+                      " THEN x.collective_", part, " END, r.retain_", part,
+                      ")");
+}
+
 // What a record of either kind is stored as.
 struct Row {
   int kind = kProvision;
@@ -181,32 +199,60 @@ struct PostgresProvisionRecordStore::Impl {
                         "' schema '", schema, "'");
   }
 
-  // Inserts `row` (and its subjects) in one statement; `retain` is its
-  // retention end. Returns the id, or `kAlreadyExists`.
-  absl::StatusOr<std::string> Insert(const Row& row, absl::Time retain)
+  // Inserts `row`, its subjects and, for a record of a series, the
+  // series' retention ends moved to count from `row` when it is the
+  // series' last, in one statement: the series row is locked by the
+  // upsert, so concurrent writers of a series serialize on it, and each end
+  // only ever moves later (the ends are monotonic in the last provision
+  // time, so the maximum of the ends is the end of the maximum). Returns
+  // the id, or `kAlreadyExists` (then nothing is written).
+  absl::StatusOr<std::string> Insert(const Row& row)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu) {
     const auto [ts, tn] = Split(row.time);
-    const auto [rs, rn] = Split(retain);
+    const auto [rs, rn] = Split(RetentionEnd(row.method, row.time, row.time));
+    const auto [cs, cn] = Split(
+        RetentionEnd(v1::RECORD_METHOD_CONTRACT_DOCUMENT, row.time, row.time));
+    const auto [ks, kn] =
+        Split(RetentionEnd(v1::RECORD_METHOD_COLLECTIVE, row.time, row.time));
+    auto later = [](absl::string_view f) {
+      return absl::StrCat(f, "_s = CASE WHEN (x.", f, "_s, x.", f,
+                          "_n) >= (excluded.", f, "_s, excluded.", f,
+                          "_n) THEN x.", f, "_s ELSE excluded.", f, "_s END, ",
+                          f, "_n = CASE WHEN (x.", f, "_s, x.", f,
+                          "_n) >= (excluded.", f, "_s, excluded.", f,
+                          "_n) THEN x.", f, "_n ELSE excluded.", f, "_n END");
+    };
     ASSIGN_OR_RETURN(
         Result r,
-        session.Exec(
-            Sql("WITH rec AS (INSERT INTO $S.provision_records(kind, id, "
+        session.ExecPrepared(
+            Sql(absl::StrCat(
+                "WITH rec AS (INSERT INTO $S.provision_records(kind, id, "
                 "party, time_s, time_n, series_id, record_method, retain_s, "
-                "retain_n, record) VALUES ($1, COALESCE(NULLIF($2, ''), $3 || "
-                "nextval('$S.provision_id_seq')), $4, $5, $6, NULLIF($7, ''), "
-                "$8, $9, $10, $11) ON CONFLICT (kind, id) DO NOTHING "
-                "RETURNING kind, id), "
+                "retain_n, subjects, record) VALUES ($1, COALESCE(NULLIF($2, "
+                "''), "
+                "$3 || nextval('$S.provision_id_seq')), $4, $5, $6, "
+                "NULLIF($7, ''), $8, $9, $10, $12::text[], $11) ON CONFLICT "
+                "(kind, id) DO NOTHING "
+                "RETURNING kind, id, series_id), "
                 "subj AS (INSERT INTO $S.provision_subjects(subject_id, kind, "
                 "id) SELECT DISTINCT s, rec.kind, rec.id FROM rec, "
-                "unnest($12::text[]) AS s) "
-                "SELECT id FROM rec"),
+                "unnest($12::text[]) AS s), "
+                "ser AS (INSERT INTO $S.provision_series AS x(series_id, "
+                "contract_s, contract_n, collective_s, collective_n) SELECT "
+                "rec.series_id, $13, $14, $15, $16 FROM rec WHERE "
+                "rec.series_id IS NOT NULL ON CONFLICT (series_id) DO UPDATE "
+                "SET ",
+                later("contract"), ", ", later("collective"),
+                ") SELECT id FROM rec")),
             {Param{absl::StrCat(row.kind)}, Param{row.id},
              Param{row.kind == kProvision ? "prov-" : "rcpt-"},
              Param{row.party}, Param{absl::StrCat(ts)}, Param{absl::StrCat(tn)},
              Param{row.series},
              Param{absl::StrCat(static_cast<int>(row.method))},
              Param{absl::StrCat(rs)}, Param{absl::StrCat(rn)},
-             Param{row.bytes, true}, Param{TextArray(*row.subjects)}}));
+             Param{row.bytes, true}, Param{TextArray(*row.subjects)},
+             Param{absl::StrCat(cs)}, Param{absl::StrCat(cn)},
+             Param{absl::StrCat(ks)}, Param{absl::StrCat(kn)}}));
     if (PQntuples(r.get()) == 0) {
       return absl::AlreadyExistsError(absl::StrCat(
           KindName(row.kind), " '", row.id, "' already exists in ", Where()));
@@ -214,73 +260,10 @@ struct PostgresProvisionRecordStore::Impl {
     return ReadBytes(r.get(), 0, 0);
   }
 
-  // A record of a series: under the series' advisory lock, finds the last
-  // record of the series, inserts `row` with its retention end, and moves
-  // the retention end of the whole series when `row` is its new last.
-  absl::StatusOr<std::string> InsertInSeries(const Row& row)
-      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu) {
-    std::string id;
-    absl::Status st = internal::pg::InTransaction(
-        session,
-        [&]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu) -> absl::Status {
-          RETURN_IF_ERROR(
-              session
-                  .Exec("SELECT pg_advisory_xact_lock(hashtext($1))",
-                        {Param{absl::StrCat("consentry-series:", schema, ":",
-                                            row.series)}})
-                  .status());
-          ASSIGN_OR_RETURN(
-              Result last,
-              session.Exec(Sql("SELECT time_s, time_n FROM "
-                               "$S.provision_records WHERE series_id = $1 "
-                               "ORDER BY time_s DESC, time_n DESC LIMIT 1"),
-                           {Param{row.series}}));
-          absl::Time last_time = row.time;
-          bool moves = false;
-          if (PQntuples(last.get()) > 0) {
-            const absl::Time before =
-                Join(ReadInt64(last.get(), 0, 0), ReadInt32(last.get(), 0, 1));
-            moves = row.time > before;
-            last_time = std::max(before, row.time);
-          }
-          ASSIGN_OR_RETURN(
-              id, Insert(row, RetentionEnd(row.method, row.time, last_time)));
-          if (!moves) return absl::OkStatus();
-          return MoveSeries(row.series, last_time);
-        },
-        absl::StrCat("the commit of ", KindName(row.kind),
-                     " was not confirmed; it may have been stored"));
-    if (!st.ok()) return st;
-    return id;
-  }
-
-  // Moves the retention end of every record of `series` whose method
-  // counts from the last of its series to the end counted from `last`
-  // (never earlier than it was).
-  absl::Status MoveSeries(const std::string& series, absl::Time last)
-      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu) {
-    for (v1::RecordMethod m :
-         {v1::RECORD_METHOD_CONTRACT_DOCUMENT, v1::RECORD_METHOD_COLLECTIVE}) {
-      const auto [s, n] = Split(RetentionEnd(m, last, last));
-      RETURN_IF_ERROR(
-          session
-              .Exec(Sql("UPDATE $S.provision_records SET retain_s = $3, "
-                        "retain_n = $4 WHERE series_id = $1 AND record_method "
-                        "= $2 AND (retain_s, retain_n) < ($3, $4)"),
-                    {Param{series}, Param{absl::StrCat(static_cast<int>(m))},
-                     Param{absl::StrCat(s)}, Param{absl::StrCat(n)}})
-              .status());
-    }
-    return absl::OkStatus();
-  }
-
   absl::StatusOr<std::string> Add(const Row& row) {
     RETURN_IF_ERROR(CheckRow(row));
     internal::MutexLock lock(&mu);
-    if (row.series.empty()) {
-      return Insert(row, RetentionEnd(row.method, row.time, row.time));
-    }
-    return InsertInSeries(row);
+    return Insert(row);
   }
 
   // Appends row `i` of (kind, id, retain_s, retain_n, record) to `out`.
@@ -415,11 +398,13 @@ absl::StatusOr<v1::ProvisionHistory> PostgresProvisionRecordStore::Query(
                                  param(absl::StrCat(s)), "::bigint, ",
                                  param(absl::StrCat(n)), "::integer)"));
   }
-  const std::string sql = absl::StrCat(
-      "SELECT r.kind::integer, r.id, r.retain_s, r.retain_n, r.record FROM "
-      "$S.provision_records AS r",
-      where.empty() ? "" : " WHERE ", absl::StrJoin(where, " AND "),
-      " ORDER BY r.kind, r.seq");
+  const std::string sql =
+      absl::StrCat("SELECT r.kind::integer, r.id, ", EffectiveRetain("s"), ", ",
+                   EffectiveRetain("n"),
+                   ", r.record FROM $S.provision_records AS r LEFT JOIN "
+                   "$S.provision_series AS x ON x.series_id = r.series_id",
+                   where.empty() ? "" : " WHERE ",
+                   absl::StrJoin(where, " AND "), " ORDER BY r.kind, r.seq");
   Impl& m = *impl_;
   internal::MutexLock lock(&m.mu);
   ASSIGN_OR_RETURN(Result r, m.session.Exec(m.Sql(sql), params));
@@ -453,8 +438,13 @@ absl::Status PostgresProvisionRecordStore::Delete(
           if (ids->empty()) continue;
           RETURN_IF_ERROR(
               m.session
-                  .Exec(m.Sql("DELETE FROM $S.provision_records WHERE kind = "
-                              "$1 AND id = ANY($2::text[])"),
+                  .Exec(m.Sql("WITH gone AS (DELETE FROM $S.provision_records "
+                              "WHERE kind = $1 AND id = ANY($2::text[]) "
+                              "RETURNING kind, id, subjects) DELETE FROM "
+                              "$S.provision_subjects AS s USING (SELECT kind, "
+                              "id, unnest(subjects) AS subject_id FROM gone) "
+                              "AS g WHERE s.subject_id = g.subject_id AND "
+                              "s.kind = g.kind AND s.id = g.id"),
                         {Param{absl::StrCat(kind)}, Param{TextArray(*ids)}})
                   .status());
         }

@@ -442,8 +442,8 @@ TEST_F(PostgresRecordsTest, SubjectQueriesUseIndexes) {
                    "INSERT INTO ",
                    Table("provision_records"),
                    " (kind, id, party, time_s, time_n, record_method, "
-                   "retain_s, retain_n, record) SELECT 1, 'p' || g, 'r' || "
-                   "(g % 10), g, 0, 1, g, 0, '\\x'::bytea FROM "
+                   "retain_s, retain_n, subjects, record) SELECT 1, 'p' || g, "
+                   "'r' || (g % 10), g, 0, 1, g, 0, '{}', '\\x'::bytea FROM "
                    "generate_series(1, 20000) g;"
                    "INSERT INTO ",
                    Table("provision_subjects"),
@@ -462,12 +462,17 @@ TEST_F(PostgresRecordsTest, SubjectQueriesUseIndexes) {
                               Not(HasSubstr("Seq Scan"))));
   const std::string records =
       Raw(conninfo_,
-          absl::StrCat("EXPLAIN SELECT r.kind::integer, r.id, r.retain_s, "
-                       "r.retain_n, r.record FROM ",
-                       Table("provision_records"),
-                       " AS r WHERE (r.kind, r.id) IN (SELECT kind, id FROM ",
-                       Table("provision_subjects"),
-                       " WHERE subject_id = 'subj-7') ORDER BY r.kind, r.seq"));
+          absl::StrCat("EXPLAIN SELECT r.kind::integer, r.id, COALESCE(CASE "
+                   "r.record_method WHEN 3 THEN x.contract_s WHEN 2 THEN "
+                   "x.collective_s END, r.retain_s), COALESCE(CASE "
+                   "r.record_method WHEN 3 THEN x.contract_n WHEN 2 THEN "
+                   "x.collective_n END, r.retain_n), r.record FROM ",
+                   Table("provision_records"), " AS r LEFT JOIN ",
+                   Table("provision_series"),
+                   " AS x ON x.series_id = r.series_id WHERE (r.kind, r.id) "
+                   "IN (SELECT kind, id FROM ",
+                   Table("provision_subjects"),
+                   " WHERE subject_id = 'subj-7') ORDER BY r.kind, r.seq"));
   EXPECT_THAT(records, AllOf(HasSubstr("provision_subjects_pkey"),
                              HasSubstr("provision_records_pkey"),
                              Not(HasSubstr("Seq Scan"))));
