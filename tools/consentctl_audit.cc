@@ -44,6 +44,8 @@ absl::string_view ActionName(consentry::AuditAction a) {
       return "batch";
     case consentry::AuditAction::kAcquire:
       return "acquire";
+    case consentry::AuditAction::kRecordsPurged:
+      return "records_purged";
   }
   return "unknown";
 }
