@@ -79,11 +79,11 @@ class CONSENTRY_EXPORT PostgresRequestStore final : public RequestStore {
   PostgresRequestStore& operator=(const PostgresRequestStore&) = delete;
   ~PostgresRequestStore() override;
 
-  // RequestStore. Also `kInvalidArgument` for a request that fails
-  // `ValidateRequestRecord` (nothing is written), and `kDataLoss` naming
-  // the request for a stored row that does not parse or names another
-  // request. A `kUnavailable` from a write whose commit was not confirmed
-  // says so (the write may have been applied).
+  // RequestStore. Also `kInvalidArgument` for a verified subject id with
+  // a NUL byte (a text column cannot hold it), and `kDataLoss` naming the
+  // request for a stored row that does not parse or names another request. A
+  // `kUnavailable` from a write whose commit was not confirmed says so (the
+  // write may have been applied).
   absl::StatusOr<v1::SubjectRequest> Create(
       v1::SubjectRequest request) override;
   absl::StatusOr<v1::SubjectRequest> Get(absl::string_view id) override;
@@ -121,17 +121,23 @@ class CONSENTRY_EXPORT PostgresProvisionRecordStore final
       delete;
   ~PostgresProvisionRecordStore() override;
 
-  // ProvisionRecordStore. Records come back in the order they were added.
-  // Also `kInvalidArgument` naming the field for an id, subject, recipient
-  // id, provider name or series id that is not valid UTF-8 or holds a NUL
-  // byte; `kDataLoss` naming the record for a stored row that does not
-  // parse (a query of a subject the row does not name is unaffected).
+  // ProvisionRecordStore. Also `kInvalidArgument` naming the field for an
+  // id, subject, recipient id, provider name or series id with a NUL byte
+  // (a text column cannot hold it); `kDataLoss` naming the record for a stored
+  // row that does not parse (a query of a subject the row does not name is
+  // unaffected).
   absl::StatusOr<std::string> AddProvision(v1::ProvisionRecord record) override;
   absl::StatusOr<std::string> AddReceipt(v1::ReceiptRecord record) override;
   absl::StatusOr<v1::ProvisionHistory> Query(
       const RecordFilter& filter) override;
   absl::Status Delete(absl::Span<const std::string> provision_ids,
                       absl::Span<const std::string> receipt_ids) override;
+  // Runs in one transaction that keeps other writers out (they wait) from
+  // the selection of the due records to the commit; `approve` runs inside
+  // it and must not call this store. A series removed whole leaves no
+  // trace: a later record of the same series id starts a new one.
+  absl::StatusOr<PurgeResult> PurgeDue(
+      absl::Time now, const PurgeApproval& approve = nullptr) override;
 
   // "host=... port=... dbname=..." of the server, without credentials.
   const std::string& target() const;

@@ -64,15 +64,17 @@ constexpr const char* kMigrations[] = {
     "CREATE INDEX provision_records_by_time "
     "  ON $S.provision_records(time_s, time_n);"
     "CREATE INDEX provision_records_by_series "
-    "  ON $S.provision_records(series_id) WHERE series_id IS NOT NULL;"
+    "  ON $S.provision_records(kind, series_id) WHERE series_id IS NOT NULL;"
     "CREATE INDEX provision_records_by_retention "
     "  ON $S.provision_records(retain_s, retain_n) WHERE series_id IS NULL;"
     "CREATE TABLE $S.provision_series("
-    "  series_id text PRIMARY KEY,"
+    "  kind smallint NOT NULL,"
+    "  series_id text NOT NULL,"
     "  contract_s bigint NOT NULL,"
     "  contract_n integer NOT NULL,"
     "  collective_s bigint NOT NULL,"
-    "  collective_n integer NOT NULL);"
+    "  collective_n integer NOT NULL,"
+    "  PRIMARY KEY (kind, series_id));"
     "CREATE TABLE $S.provision_subjects("
     "  subject_id text NOT NULL,"
     "  kind smallint NOT NULL,"
@@ -104,16 +106,6 @@ std::pair<std::int64_t, std::int32_t> Split(absl::Time t) {
   const std::int64_t s = absl::ToUnixSeconds(t);
   return {s, static_cast<std::int32_t>(
                  absl::ToInt64Nanoseconds(t - absl::FromUnixSeconds(s)))};
-}
-
-absl::Time Join(std::int64_t s, std::int32_t n) {
-  if (s == std::numeric_limits<std::int64_t>::max()) {
-    return absl::InfiniteFuture();
-  }
-  if (s == std::numeric_limits<std::int64_t>::min()) {
-    return absl::InfinitePast();
-  }
-  return absl::FromUnixSeconds(s) + absl::Nanoseconds(n);
 }
 
 // A PostgreSQL array literal of text values.
@@ -237,10 +229,11 @@ struct PostgresProvisionRecordStore::Impl {
                 "subj AS (INSERT INTO $S.provision_subjects(subject_id, kind, "
                 "id) SELECT DISTINCT s, rec.kind, rec.id FROM rec, "
                 "unnest($12::text[]) AS s), "
-                "ser AS (INSERT INTO $S.provision_series AS x(series_id, "
-                "contract_s, contract_n, collective_s, collective_n) SELECT "
-                "rec.series_id, $13, $14, $15, $16 FROM rec WHERE "
-                "rec.series_id IS NOT NULL ON CONFLICT (series_id) DO UPDATE "
+                "ser AS (INSERT INTO $S.provision_series AS x(kind, "
+                "series_id, contract_s, contract_n, collective_s, "
+                "collective_n) SELECT rec.kind, rec.series_id, $13, $14, $15, "
+                "$16 FROM rec WHERE rec.series_id IS NOT NULL ON CONFLICT "
+                "(kind, series_id) DO UPDATE "
                 "SET ",
                 later("contract"), ", ", later("collective"),
                 ") SELECT id FROM rec")),
@@ -266,25 +259,100 @@ struct PostgresProvisionRecordStore::Impl {
     return Insert(row);
   }
 
+  // Deletes the records of `kind` with these ids and their subject rows.
+  absl::Status DeleteIds(int kind, const std::vector<std::string>& ids)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu) {
+    if (ids.empty()) return absl::OkStatus();
+    return session
+        .Exec(Sql("WITH gone AS (DELETE FROM $S.provision_records WHERE kind = "
+                  "$1 AND id = ANY($2::text[]) RETURNING kind, id, subjects) "
+                  "DELETE FROM $S.provision_subjects AS s USING (SELECT kind, "
+                  "id, unnest(subjects) AS subject_id FROM gone) AS g WHERE "
+                  "s.subject_id = g.subject_id AND s.kind = g.kind AND s.id = "
+                  "g.id"),
+              {Param{absl::StrCat(kind)}, Param{TextArray(ids)}})
+        .status();
+  }
+
+  // The records due at ($1, $2) (kind, id), oldest first: records of no
+  // series whose retention ended (by index), and the records of each
+  // series none of whose records' retention is still running.
+  std::string DueSql() const {
+    return Sql(absl::StrCat(
+        "SELECT kind::integer, id FROM (SELECT r.kind, r.id, r.time_s, "
+        "r.time_n, r.seq FROM $S.provision_records AS r WHERE r.series_id IS "
+        "NULL AND (r.retain_s, r.retain_n) <= ($1::bigint, $2::integer) "
+        "UNION ALL SELECT r.kind, r.id, r.time_s, r.time_n, r.seq FROM "
+        "$S.provision_series AS x JOIN $S.provision_records AS r ON r.kind = "
+        "x.kind AND r.series_id = x.series_id WHERE NOT EXISTS (SELECT 1 FROM "
+        "$S.provision_records AS r WHERE r.kind = x.kind AND r.series_id = "
+        "x.series_id AND (",
+        EffectiveRetain("s"), ", ", EffectiveRetain("n"),
+        ") > ($1::bigint, $2::integer))) AS due ORDER BY kind, time_s, "
+        "time_n, seq"));
+  }
+
+  absl::StatusOr<PurgeResult> PurgeDue(absl::Time now,
+                                       const PurgeApproval& approve)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu) {
+    const auto [ns, nn] = Split(now);
+    PurgeResult out;
+    absl::Status st = internal::pg::InTransaction(
+        session,
+        [&]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu) -> absl::Status {
+          // Writers wait until the purge commits: what `approve` sees is
+          // what is deleted.
+          RETURN_IF_ERROR(session.ExecScript(
+              Sql("LOCK TABLE $S.provision_records IN SHARE ROW EXCLUSIVE "
+                  "MODE")));
+          ASSIGN_OR_RETURN(Result due,
+                           session.Exec(DueSql(), {Param{absl::StrCat(ns)},
+                                                   Param{absl::StrCat(nn)}}));
+          for (int i = 0; i < PQntuples(due.get()); ++i) {
+            (ReadInt32(due.get(), i, 0) == kProvision ? out.provision_ids
+                                                      : out.receipt_ids)
+                .push_back(ReadBytes(due.get(), i, 1));
+          }
+          if (approve) RETURN_IF_ERROR(approve(out));
+          RETURN_IF_ERROR(DeleteIds(kProvision, out.provision_ids));
+          RETURN_IF_ERROR(DeleteIds(kReceipt, out.receipt_ids));
+          if (out.provision_ids.empty() && out.receipt_ids.empty()) {
+            return absl::OkStatus();
+          }
+          // A series purged whole starts afresh.
+          return session
+              .Exec(Sql("DELETE FROM $S.provision_series AS x WHERE NOT "
+                        "EXISTS (SELECT 1 FROM $S.provision_records AS r "
+                        "WHERE r.kind = x.kind AND r.series_id = "
+                        "x.series_id)"))
+              .status();
+        },
+        "the commit of the purge was not confirmed; it may have happened");
+    if (!st.ok()) return st;
+    return out;
+  }
+
   // Appends row `i` of (kind, id, retain_s, retain_n, record) to `out`.
   // Errors: `kDataLoss` naming the record when its bytes do not parse.
   absl::Status ParseInto(const PGresult* r, int i,
                          v1::ProvisionHistory& out) const {
     const int kind = ReadInt32(r, i, 0);
     const std::string id = ReadBytes(r, i, 1);
-    const absl::Time retain = Join(ReadInt64(r, i, 2), ReadInt32(r, i, 3));
+    google::protobuf::Timestamp retain;
+    retain.set_seconds(ReadInt64(r, i, 2));
+    retain.set_nanos(ReadInt32(r, i, 3));
     const std::string bytes = ReadBytes(r, i, 4);
     bool ok = false;
     if (kind == kProvision) {
       v1::ProvisionRecord& rec = *out.add_provisions();
       ok = rec.ParseFromString(bytes) && rec.id().empty();
       rec.set_id(id);
-      SetRetainUntil(rec, retain);
+      *rec.mutable_retain_until() = retain;
     } else if (kind == kReceipt) {
       v1::ReceiptRecord& rec = *out.add_receipts();
       ok = rec.ParseFromString(bytes) && rec.id().empty();
       rec.set_id(id);
-      SetRetainUntil(rec, retain);
+      *rec.mutable_retain_until() = retain;
     }
     if (!ok) {
       return absl::DataLossError(absl::StrCat(
@@ -292,12 +360,6 @@ struct PostgresProvisionRecordStore::Impl {
           "' (kind ", kind, ", ", bytes.size(), " bytes) does not parse"));
     }
     return absl::OkStatus();
-  }
-
-  template <typename R>
-  static void SetRetainUntil(R& rec, absl::Time retain) {
-    (void)rec;
-    (void)retain;
   }
 };
 
@@ -343,7 +405,9 @@ absl::StatusOr<std::string> PostgresProvisionRecordStore::AddProvision(
   row.series = record.series_id();
   row.method = record.record_method();
   row.subjects = &record.subjects();
+  RETURN_IF_ERROR(ValidateProvisionRecord(record));
   record.clear_id();
+  record.clear_retain_until();
   row.bytes = record.SerializeAsString();
   return impl_->Add(row);
 }
@@ -358,7 +422,9 @@ absl::StatusOr<std::string> PostgresProvisionRecordStore::AddReceipt(
   row.series = record.series_id();
   row.method = record.record_method();
   row.subjects = &record.subjects();
+  RETURN_IF_ERROR(ValidateReceiptRecord(record));
   record.clear_id();
+  record.clear_retain_until();
   row.bytes = record.SerializeAsString();
   return impl_->Add(row);
 }
@@ -398,13 +464,14 @@ absl::StatusOr<v1::ProvisionHistory> PostgresProvisionRecordStore::Query(
                                  param(absl::StrCat(s)), "::bigint, ",
                                  param(absl::StrCat(n)), "::integer)"));
   }
-  const std::string sql =
-      absl::StrCat("SELECT r.kind::integer, r.id, ", EffectiveRetain("s"), ", ",
-                   EffectiveRetain("n"),
-                   ", r.record FROM $S.provision_records AS r LEFT JOIN "
-                   "$S.provision_series AS x ON x.series_id = r.series_id",
-                   where.empty() ? "" : " WHERE ",
-                   absl::StrJoin(where, " AND "), " ORDER BY r.kind, r.seq");
+  const std::string sql = absl::StrCat(
+      "SELECT r.kind::integer, r.id, ", EffectiveRetain("s"), ", ",
+      EffectiveRetain("n"),
+      ", r.record FROM $S.provision_records AS r LEFT JOIN "
+      "$S.provision_series AS x ON x.kind = r.kind AND x.series_id = "
+      "r.series_id",
+      where.empty() ? "" : " WHERE ", absl::StrJoin(where, " AND "),
+      " ORDER BY r.kind, r.time_s, r.time_n, r.seq");
   Impl& m = *impl_;
   internal::MutexLock lock(&m.mu);
   ASSIGN_OR_RETURN(Result r, m.session.Exec(m.Sql(sql), params));
@@ -432,26 +499,17 @@ absl::Status PostgresProvisionRecordStore::Delete(
   return internal::pg::InTransaction(
       m.session,
       [&]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(m.mu) -> absl::Status {
-        for (const auto& [kind, ids] :
-             {std::pair<int, const std::vector<std::string>*>{kProvision, &p},
-              {kReceipt, &r}}) {
-          if (ids->empty()) continue;
-          RETURN_IF_ERROR(
-              m.session
-                  .Exec(m.Sql("WITH gone AS (DELETE FROM $S.provision_records "
-                              "WHERE kind = $1 AND id = ANY($2::text[]) "
-                              "RETURNING kind, id, subjects) DELETE FROM "
-                              "$S.provision_subjects AS s USING (SELECT kind, "
-                              "id, unnest(subjects) AS subject_id FROM gone) "
-                              "AS g WHERE s.subject_id = g.subject_id AND "
-                              "s.kind = g.kind AND s.id = g.id"),
-                        {Param{absl::StrCat(kind)}, Param{TextArray(*ids)}})
-                  .status());
-        }
-        return absl::OkStatus();
+        RETURN_IF_ERROR(m.DeleteIds(kProvision, p));
+        return m.DeleteIds(kReceipt, r);
       },
       "the deletion of provision records was not confirmed; it may have "
       "happened");
+}
+
+absl::StatusOr<PurgeResult> PostgresProvisionRecordStore::PurgeDue(
+    absl::Time now, const PurgeApproval& approve) {
+  internal::MutexLock lock(&impl_->mu);
+  return impl_->PurgeDue(now, approve);
 }
 
 }  // namespace consentry

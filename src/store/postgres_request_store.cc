@@ -139,6 +139,7 @@ PostgresRequestStore::Open(const std::string& conninfo,
 
 absl::StatusOr<v1::SubjectRequest> PostgresRequestStore::Create(
     v1::SubjectRequest request) {
+  RETURN_IF_ERROR(ValidateStorableRequest(request));
   RETURN_IF_ERROR(internal::pg::CheckText(request.verified_subject_id(),
                                           "request.verified_subject_id"));
   Impl& m = *impl_;
@@ -163,6 +164,7 @@ absl::StatusOr<v1::SubjectRequest> PostgresRequestStore::Create(
 
 absl::StatusOr<v1::SubjectRequest> PostgresRequestStore::Get(
     absl::string_view id) {
+  RETURN_IF_ERROR(ValidateRequestId(id));
   if (!internal::pg::CheckText(id, "id").ok()) {
     return absl::NotFoundError(
         absl::StrCat("request '", absl::CHexEscape(id), "' not found"));
@@ -182,6 +184,8 @@ absl::StatusOr<v1::SubjectRequest> PostgresRequestStore::Get(
 
 absl::StatusOr<v1::SubjectRequest> PostgresRequestStore::Update(
     const v1::SubjectRequest& request) {
+  RETURN_IF_ERROR(ValidateRequestId(request.id()));
+  RETURN_IF_ERROR(ValidateStorableRequest(request));
   if (!internal::pg::CheckText(request.id(), "id").ok()) {
     return absl::NotFoundError(absl::StrCat(
         "request '", absl::CHexEscape(request.id()), "' not found"));
