@@ -15,6 +15,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <cstdio>
 #include <cstdlib>
 #include <fstream>
@@ -427,6 +428,74 @@ TEST_F(PostgresRecordsTest, CorruptRecordRowIsDataLossForQueriesThatReachIt) {
   // The damaged record can still be deleted.
   ASSERT_OK(s->Delete({"bad"}, {}));
   EXPECT_OK(s->Query(RecordFilter{}));
+}
+
+// What the approval of a purge sees is what is deleted: a writer of
+// another service that adds a record due at once waits until the purge
+// committed, and its record stays.
+TEST_F(PostgresRecordsTest, PurgeKeepsWritersOutUntilItCommits) {
+  std::unique_ptr<PostgresProvisionRecordStore> a = Records();
+  std::unique_ptr<PostgresProvisionRecordStore> b = Records();
+  ASSERT_OK(a->AddProvision(Provision("old", {"s1"}, 1'500'000'000)));
+  std::atomic<bool> added{false};
+  std::thread writer;
+  absl::StatusOr<PurgeResult> out = a->PurgeDue(
+      absl::FromUnixSeconds(1'700'000'000), [&](const PurgeResult& due) {
+        EXPECT_THAT(due.provision_ids, ::testing::ElementsAre("old"));
+        writer = std::thread([&] {
+          EXPECT_OK(b->AddProvision(Provision("late", {"s1"}, 1'500'000'000)));
+          added.store(true);
+        });
+        absl::SleepFor(absl::Milliseconds(300));
+        EXPECT_FALSE(added.load()) << "a writer got past the purge's lock";
+        return absl::OkStatus();
+      });
+  ASSERT_OK(out);
+  writer.join();
+  EXPECT_TRUE(added.load());
+  EXPECT_THAT(out->provision_ids, ::testing::ElementsAre("old"));
+  absl::StatusOr<v1::ProvisionHistory> h = a->Query(RecordFilter{});
+  ASSERT_OK(h);
+  EXPECT_THAT(Ids(*h), ::testing::ElementsAre("late"));
+}
+
+// A series' retention end never moves earlier: deleting its last record
+// leaves the others' end where the last record put it (keeping a record
+// too long is recoverable, purging it too early is not); a series purged
+// whole starts afresh.
+TEST_F(PostgresRecordsTest, SeriesEndIsNotShortenedByDelete) {
+  std::unique_ptr<PostgresProvisionRecordStore> s = Records();
+  auto in_series = [](const std::string& id, std::int64_t t) {
+    v1::ProvisionRecord p = Provision(id, {"s1"}, t);
+    p.set_record_method(v1::RECORD_METHOD_COLLECTIVE);
+    p.set_series_id("k");
+    return p;
+  };
+  ASSERT_OK(s->AddProvision(in_series("first", 1'700'000'000)));
+  ASSERT_OK(s->AddProvision(in_series("last", 1'760'000'000)));
+  const absl::Time end = RetentionEnd(v1::RECORD_METHOD_COLLECTIVE,
+                                      absl::FromUnixSeconds(1'760'000'000),
+                                      absl::FromUnixSeconds(1'760'000'000));
+  ASSERT_OK(s->Delete({"last"}, {}));
+  absl::StatusOr<v1::ProvisionHistory> h = s->Query(RecordFilter{});
+  ASSERT_OK(h);
+  ASSERT_EQ(h->provisions_size(), 1);
+  EXPECT_EQ(absl::FromUnixSeconds(h->provisions(0).retain_until().seconds()),
+            end);
+  absl::StatusOr<PurgeResult> out = s->PurgeDue(end);
+  ASSERT_OK(out);
+  EXPECT_THAT(out->provision_ids, ::testing::ElementsAre("first"));
+  EXPECT_EQ(Raw(conninfo_, absl::StrCat("SELECT count(*) FROM ",
+                                        Table("provision_series"))),
+            "0");
+  ASSERT_OK(s->AddProvision(in_series("again", 1'600'000'000)));
+  h = s->Query(RecordFilter{});
+  ASSERT_OK(h);
+  ASSERT_EQ(h->provisions_size(), 1);
+  EXPECT_EQ(absl::FromUnixSeconds(h->provisions(0).retain_until().seconds()),
+            RetentionEnd(v1::RECORD_METHOD_COLLECTIVE,
+                         absl::FromUnixSeconds(1'600'000'000),
+                         absl::FromUnixSeconds(1'600'000'000)));
 }
 
 // One subject's rows are found by index, never by a scan of every row: the
