@@ -295,7 +295,10 @@ struct PostgresProvisionRecordStore::Impl {
   absl::StatusOr<PurgeResult> PurgeDue(absl::Time now,
                                        const PurgeApproval& approve)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu) {
-    const auto [ns, nn] = Split(now);
+    // Not a structured binding: the lambda below captures them.
+    const std::pair<std::int64_t, std::int32_t> at = Split(now);
+    const std::string ns = absl::StrCat(at.first);
+    const std::string nn = absl::StrCat(at.second);
     PurgeResult out;
     absl::Status st = internal::pg::InTransaction(
         session,
@@ -306,8 +309,7 @@ struct PostgresProvisionRecordStore::Impl {
               Sql("LOCK TABLE $S.provision_records IN SHARE ROW EXCLUSIVE "
                   "MODE")));
           ASSIGN_OR_RETURN(Result due,
-                           session.Exec(DueSql(), {Param{absl::StrCat(ns)},
-                                                   Param{absl::StrCat(nn)}}));
+                           session.Exec(DueSql(), {Param{ns}, Param{nn}}));
           for (int i = 0; i < PQntuples(due.get()); ++i) {
             (ReadInt32(due.get(), i, 0) == kProvision ? out.provision_ids
                                                       : out.receipt_ids)

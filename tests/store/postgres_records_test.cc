@@ -459,6 +459,44 @@ TEST_F(PostgresRecordsTest, PurgeKeepsWritersOutUntilItCommits) {
   EXPECT_THAT(Ids(*h), ::testing::ElementsAre("late"));
 }
 
+// Writers on separate connections extending one series, with their
+// records' times interleaved, leave every record of it with the end
+// counted from the series' latest record, whichever commits last.
+TEST_F(PostgresRecordsTest, SeriesWritersOnTwoConnectionsAgreeOnTheEnd) {
+  constexpr int kWriters = 3;
+  constexpr int kPerWriter = 20;
+  const std::int64_t base = 1'750'000'000;
+  std::vector<std::thread> threads;
+  for (int w = 0; w < kWriters; ++w) {
+    threads.emplace_back([&, w] {
+      std::unique_ptr<PostgresProvisionRecordStore> s = Records();
+      if (s == nullptr) return;
+      for (int i = 0; i < kPerWriter; ++i) {
+        // Writer w's records fall on days i * kWriters + w, in an order
+        // that makes a later commit often carry an earlier time.
+        const int day = (kPerWriter - 1 - i) * kWriters + w;
+        v1::ProvisionRecord p =
+            Provision(absl::StrCat("w", w, "-", i), {"s"}, base + day * 86'400);
+        p.set_record_method(i % 2 == 0 ? v1::RECORD_METHOD_COLLECTIVE
+                                       : v1::RECORD_METHOD_CONTRACT_DOCUMENT);
+        p.set_series_id("shared");
+        EXPECT_OK(s->AddProvision(p));
+      }
+    });
+  }
+  for (std::thread& t : threads) t.join();
+  const absl::Time last = absl::FromUnixSeconds(
+      base + ((kPerWriter - 1) * kWriters + kWriters - 1) * 86'400);
+  absl::StatusOr<v1::ProvisionHistory> h = Records()->Query(RecordFilter{});
+  ASSERT_OK(h);
+  ASSERT_EQ(h->provisions_size(), kWriters * kPerWriter);
+  for (const v1::ProvisionRecord& r : h->provisions()) {
+    EXPECT_EQ(absl::FromUnixSeconds(r.retain_until().seconds()),
+              RetentionEnd(r.record_method(), last, last))
+        << r.id();
+  }
+}
+
 // A series' retention end never moves earlier: deleting its last record
 // leaves the others' end where the last record put it (keeping a record
 // too long is recoverable, purging it too early is not); a series purged
