@@ -46,6 +46,8 @@ absl::string_view ActionName(consentry::AuditAction a) {
       return "acquire";
     case consentry::AuditAction::kRestrictionLifted:
       return "restriction_lifted";
+    case consentry::AuditAction::kRecordsPurged:
+      return "records_purged";
   }
   return "unknown";
 }

@@ -43,6 +43,9 @@ enum class AuditAction : std::uint8_t {
   kBatch = 3,              // one decision over a batch of records (statistics)
   kAcquire = 4,            // acquiring special-care data (`Guard::Acquire`)
   kRestrictionLifted = 5,  // a restriction lifted (`LiftRestriction`)
+  // Provision and receipt records deleted after their keeping period
+  // (`PurgeExpiredRecords`): counts in `records_included`, ids in `detail`.
+  kRecordsPurged = 6,
 };
 
 // One decision, as a struct over a string type: `AuditEvent` holds views
@@ -77,7 +80,8 @@ struct BasicAuditEvent {
   // True in shadow mode when the decision denied but the read went through.
   bool shadow = false;
   // For `kBatch`: records included and excluded, and a readable summary
-  // with the exclusion reasons. -1 when not a batch.
+  // with the exclusion reasons; for `kRecordsPurged`: records removed, 0,
+  // and the removed ids. -1 otherwise.
   std::int64_t records_included = -1;
   std::int64_t records_excluded = -1;
   String detail;

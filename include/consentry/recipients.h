@@ -72,6 +72,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -173,14 +174,58 @@ struct RecordFilter {
   absl::Time to = absl::InfiniteFuture();  // exclusive
 };
 
+// Limits on what a provision or receipt record may hold, checked by
+// `ValidateProvisionRecord` and `ValidateReceiptRecord`: ids (record,
+// recipient, subject, accessor, purpose, category, series) and every other
+// string; the subjects (and consent revisions) of one record; every other
+// repeated field.
+inline constexpr std::size_t kMaxRecordIdBytes = 256;
+inline constexpr std::size_t kMaxRecordTextBytes = 16 * 1024;
+inline constexpr int kMaxRecordSubjects = 100'000;
+inline constexpr int kMaxRecordListEntries = 1'000;
+
+// Checks a record as a store accepts it: every string valid UTF-8 within
+// its limit, the lists within theirs, no empty subject id, at least one
+// subject, the recipient id (provider name) set, the time set and within
+// years 1 to 9999, a known record method, and a keeping period that ends
+// within years 1 to 9999. Every `ProvisionRecordStore` refuses a record
+// that fails this and stores nothing.
+//
+// Errors: `kInvalidArgument` naming the field and what is wrong.
+CONSENTRY_EXPORT absl::Status ValidateProvisionRecord(
+    const v1::ProvisionRecord& record);
+CONSENTRY_EXPORT absl::Status ValidateReceiptRecord(
+    const v1::ReceiptRecord& record);
+
+// What a purge removed.
+struct PurgeResult {
+  std::vector<std::string> provision_ids;
+  std::vector<std::string> receipt_ids;
+};
+
+// Called by `ProvisionRecordStore::PurgeDue` with exactly what it is about
+// to delete, before anything is deleted; an error stops the purge.
+using PurgeApproval = std::function<absl::Status(const PurgeResult&)>;
+
 // Where provision and receipt records live. Implementations must be
 // thread-safe.
+//
+// Retention: on add the store sets `retain_until` of the record to
+// `RetentionEnd(method, time, last)`, where `last` is the latest time of
+// the records of its series (`series_id`, among provisions for a
+// provision and among receipts for a receipt) including the new one; for
+// the collective and contract-document methods a later record of a series
+// thereby moves `retain_until` of every record of that series.
 class CONSENTRY_EXPORT ProvisionRecordStore {
  public:
   virtual ~ProvisionRecordStore() = default;
 
-  // Stores `record`; assigns its id when empty and returns the id.
-  // Errors: `kAlreadyExists` for a duplicate id; `kUnavailable` on outage.
+  // Stores `record`; assigns its id when empty, sets its `retain_until`
+  // (see above) and returns the id.
+  // Errors: `kInvalidArgument` for a record that fails
+  // `ValidateProvisionRecord` (`ValidateReceiptRecord`); `kAlreadyExists`
+  // for a duplicate id; `kUnavailable` on outage. Nothing is stored on
+  // error.
   virtual absl::StatusOr<std::string> AddProvision(
       v1::ProvisionRecord record) = 0;
   virtual absl::StatusOr<std::string> AddReceipt(v1::ReceiptRecord record) = 0;
@@ -193,6 +238,19 @@ class CONSENTRY_EXPORT ProvisionRecordStore {
   // Errors: `kUnavailable`.
   virtual absl::Status Delete(absl::Span<const std::string> provision_ids,
                               absl::Span<const std::string> receipt_ids) = 0;
+
+  // Deletes exactly the records whose `retain_until` is at or before
+  // `now`, except that a record with a `series_id` goes only when every
+  // record of its series is due, and returns the ids removed (each list in
+  // the order of the records' times). When `approve` is set it is called,
+  // once, with what is about to be removed (also when that is nothing)
+  // while no other writer can change it; when it returns an error nothing
+  // is deleted and that error is returned. `PurgeExpiredRecords` is the
+  // audited purge built on this.
+  // Errors: those of `approve`; `kUnavailable` on outage (nothing
+  // deleted).
+  virtual absl::StatusOr<PurgeResult> PurgeDue(
+      absl::Time now, const PurgeApproval& approve = nullptr) = 0;
 };
 
 // Records in process memory. Thread-safe.
@@ -208,6 +266,8 @@ class CONSENTRY_EXPORT InMemoryProvisionRecordStore final
       const RecordFilter& filter) override;
   absl::Status Delete(absl::Span<const std::string> provision_ids,
                       absl::Span<const std::string> receipt_ids) override;
+  absl::StatusOr<PurgeResult> PurgeDue(
+      absl::Time now, const PurgeApproval& approve = nullptr) override;
 
   // For tests: makes every call fail with `kUnavailable` while true.
   void SetUnavailableForTesting(bool unavailable);
@@ -244,20 +304,18 @@ CONSENTRY_EXPORT absl::StatusOr<std::string> RecordReceipt(
     const CompiledPolicy& policy, ProvisionRecordStore& store,
     v1::ReceiptRecord receipt, absl::Time now);
 
-// What a purge removed.
-struct PurgeResult {
-  std::vector<std::string> provision_ids;
-  std::vector<std::string> receipt_ids;
-};
-
-// Deletes every record whose retention ended at or before `now`. Each
-// deletion is audited first, one event per record and subject (action
-// `kProvision`, reason `kRetentionExpired`, `record_ref` = the record id,
-// `recipient` = the recipient id or provider name, `accessor` =
-// `accessor`); nothing is deleted unless every event was taken.
+// Deletes every record whose retention ended at or before `now`
+// (`ProvisionRecordStore::PurgeDue`), audited by one event taken before
+// anything is deleted: action `kRecordsPurged`, reason
+// `kRetentionExpired`, `accessor`, time `now`, `records_included` = the
+// number of records removed, `records_excluded` = 0, and `detail` =
+// "provisions: <ids>; receipts: <ids>" (ids comma-separated). When the
+// sink refuses the event, nothing is deleted. When the deletion then fails
+// to commit, a second event with detail "not_committed: ..." retracts the
+// first. A purge that finds nothing due writes no event.
 //
-// Errors: `kUnavailable` when the store fails or the audit sink refuses an
-// event (nothing deleted); `kInvalidArgument` when `audit` is null.
+// Errors: `kUnavailable` when the store fails or the audit sink refuses
+// the event (nothing deleted); `kInvalidArgument` when `audit` is null.
 CONSENTRY_EXPORT absl::StatusOr<PurgeResult> PurgeExpiredRecords(
     ProvisionRecordStore& store, AuditSink* audit, absl::string_view accessor,
     absl::Time now);

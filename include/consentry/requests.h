@@ -104,10 +104,29 @@ inline constexpr int kMaxRequestHistory = 1000;
 CONSENTRY_EXPORT absl::Status ValidateRequestRecord(
     const v1::SubjectRequest& request);
 
+// Checks what every `RequestStore` demands of a record it writes (less
+// than `ValidateRequestRecord`, which checks the procedure): every string
+// valid UTF-8 within the limits above, the lists within theirs, kind and
+// state known values, and a subject id. A store refuses a record that
+// fails this and writes nothing. Errors: `kInvalidArgument` naming the
+// field.
+CONSENTRY_EXPORT absl::Status ValidateStorableRequest(
+    const v1::SubjectRequest& request);
+
+// Checks a request id handed to a store: not empty, valid UTF-8, at most
+// `kMaxRequestIdBytes`. Errors: `kInvalidArgument`.
+CONSENTRY_EXPORT absl::Status ValidateRequestId(absl::string_view id);
+
 // ---------------------------------------------------------------------------
 // Persistence.
 
 // Where request records live. Implementations must be thread-safe.
+//
+// Every method refuses, with `kInvalidArgument` and without writing, an id
+// that fails `ValidateRequestId` and a record that fails
+// `ValidateStorableRequest`. A store does not check the procedure
+// (`ValidateRequestRecord`): the desk does before it writes, and again
+// before it executes, so that a record edited in the store is caught.
 class CONSENTRY_EXPORT RequestStore {
  public:
   virtual ~RequestStore() = default;

@@ -94,6 +94,13 @@ absl::Status AuditError(const absl::Status& s) {
 // ---------------------------------------------------------------------------
 // Events
 
+namespace {
+// The actions whose events carry records_included/excluded and detail.
+bool CarriesCounts(AuditAction a) {
+  return a == AuditAction::kBatch || a == AuditAction::kRecordsPurged;
+}
+}  // namespace
+
 std::size_t EncodedEventSize(const AuditEvent& e) {
   return VarintFieldSize(static_cast<std::uint64_t>(e.time_unix_nanos)) +
          VarintFieldSize(static_cast<std::uint64_t>(e.action)) +
@@ -105,7 +112,7 @@ std::size_t EncodedEventSize(const AuditEvent& e) {
          VarintFieldSize(static_cast<std::uint64_t>(e.revision)) +
          StringFieldSize(e.policy_version) + (e.shadow ? 2 : 0) +
          StringFieldSize(e.recipient) + StringFieldSize(e.request_id) +
-         (e.action == AuditAction::kBatch
+         (CarriesCounts(e.action)
               ? 2 +
                     VarintSize(static_cast<std::uint64_t>(
                         std::max<std::int64_t>(0, e.records_included))) +
@@ -142,7 +149,7 @@ char* EncodeEvent(const AuditEvent& e, char* p) {
   }
   p = PutStringField(0x6A, e.recipient, p);
   p = PutStringField(0x72, e.request_id, p);
-  if (e.action == AuditAction::kBatch) {
+  if (CarriesCounts(e.action)) {
     // Fields 16-18 have two-byte keys.
     *p++ = static_cast<char>(0x80);
     *p++ = 0x01;
@@ -243,7 +250,7 @@ bool DecodeEvent(absl::string_view payload, OwnedAuditEvent* out) {
   out->revision = m.consent_revision();
   out->shadow = m.shadow();
   out->sequence = m.sequence();
-  if (out->action == AuditAction::kBatch) {
+  if (CarriesCounts(out->action)) {
     out->records_included = m.records_included();
     out->records_excluded = m.records_excluded();
     out->detail = m.detail();

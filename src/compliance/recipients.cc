@@ -17,11 +17,16 @@
 #include "absl/strings/ascii.h"
 #include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
 #include "absl/time/civil_time.h"
+#include "google/protobuf/descriptor.h"
+#include "google/protobuf/message.h"
+#include "google/protobuf/stubs/common.h"
 #include "google/protobuf/util/time_util.h"
 #include "src/compliance/recipient_monitoring.h"
 #include "src/core/timestamp_range.h"
 #include "src/util/mutex.h"
+#include "src/util/status_macros.h"
 
 namespace consentry {
 namespace {
@@ -32,6 +37,15 @@ absl::Time FromProto(const google::protobuf::Timestamp& t) {
 
 absl::Duration FromProto(const google::protobuf::Duration& d) {
   return absl::Seconds(d.seconds()) + absl::Nanoseconds(d.nanos());
+}
+
+// `t` as a Timestamp, exact over the whole range (nanoseconds since the
+// epoch would overflow past the year 2262).
+void SetRetainUntil(absl::Time t, google::protobuf::Timestamp* out) {
+  const std::int64_t secs = absl::ToUnixSeconds(t);  // rounds down
+  out->set_seconds(secs);
+  out->set_nanos(static_cast<std::int32_t>(
+      absl::ToInt64Nanoseconds(t - absl::FromUnixSeconds(secs))));
 }
 
 bool ValidRecipientId(absl::string_view id) {
@@ -525,7 +539,213 @@ absl::Time RetentionEnd(v1::RecordMethod method, absl::Time recorded,
 }
 
 // ---------------------------------------------------------------------------
+// Record validation
+
+namespace {
+
+bool IsValidUtf8(absl::string_view s) {
+  return google::protobuf::internal::IsStructurallyValidUTF8(
+      s.data(), static_cast<int>(s.size()));
+}
+
+// Free-text fields of provision and receipt records; every other string is
+// an id.
+bool IsRecordTextField(const std::string& name) {
+  return name == "recipient_name" || name == "provider_name" ||
+         name == "provider_address" || name == "provider_representative" ||
+         name == "acquisition_circumstances" || name == "consent_ref";
+}
+
+// Every string of `m` valid UTF-8 within its limit, every list within its.
+absl::Status CheckRecordFields(const google::protobuf::Message& m,
+                               const std::string& prefix) {
+  using google::protobuf::FieldDescriptor;
+  const google::protobuf::Reflection* refl = m.GetReflection();
+  std::vector<const FieldDescriptor*> fields;
+  refl->ListFields(m, &fields);
+  for (const FieldDescriptor* f : fields) {
+    const int n = f->is_repeated() ? refl->FieldSize(m, f) : 1;
+    const int max = f->name() == "subjects" || f->is_map()
+                        ? kMaxRecordSubjects
+                        : kMaxRecordListEntries;
+    if (f->is_repeated() && n > max) {
+      return absl::InvalidArgumentError(
+          absl::StrCat(prefix, f->name(), " has ", n,
+                       " entries, more than the limit of ", max));
+    }
+    if (f->cpp_type() == FieldDescriptor::CPPTYPE_MESSAGE && f->is_map()) {
+      for (int i = 0; i < n; ++i) {
+        RETURN_IF_ERROR(
+            CheckRecordFields(refl->GetRepeatedMessage(m, f, i),
+                              absl::StrCat(prefix, f->name(), "[", i, "].")));
+      }
+      continue;
+    }
+    if (f->cpp_type() != FieldDescriptor::CPPTYPE_STRING) continue;
+    const std::size_t limit =
+        IsRecordTextField(f->name()) ? kMaxRecordTextBytes : kMaxRecordIdBytes;
+    for (int i = 0; i < n; ++i) {
+      std::string scratch;
+      const std::string& v =
+          f->is_repeated() ? refl->GetRepeatedStringReference(m, f, i, &scratch)
+                           : refl->GetStringReference(m, f, &scratch);
+      const std::string where =
+          f->is_repeated() ? absl::StrCat(prefix, f->name(), "[", i, "]")
+                           : absl::StrCat(prefix, f->name());
+      if (!IsValidUtf8(v)) {
+        return absl::InvalidArgumentError(
+            absl::StrCat(where, " is not valid UTF-8"));
+      }
+      if (v.size() > limit) {
+        return absl::InvalidArgumentError(
+            absl::StrCat(where, " has ", v.size(),
+                         " bytes, more than the limit of ", limit));
+      }
+      if (v.empty() && f->name() == "subjects") {
+        return absl::InvalidArgumentError(
+            absl::StrCat(where, " is an empty subject id"));
+      }
+    }
+  }
+  return absl::OkStatus();
+}
+
+// The checks both record types share; `kind` is "provision record" or
+// "receipt record", `party` the recipient id or provider name.
+absl::Status CheckRecord(const google::protobuf::Message& m,
+                         absl::string_view kind, absl::string_view id,
+                         absl::string_view party_field, absl::string_view party,
+                         int subjects, absl::string_view time_field,
+                         const google::protobuf::Timestamp* time,
+                         v1::RecordMethod method) {
+  absl::Status s = CheckRecordFields(m, "");
+  if (s.ok() && party.empty()) {
+    s = absl::InvalidArgumentError(absl::StrCat(party_field, " is empty"));
+  }
+  if (s.ok() && subjects == 0) {
+    s = absl::InvalidArgumentError("subjects: at least one subject");
+  }
+  if (s.ok() && time == nullptr) {
+    s = absl::InvalidArgumentError(absl::StrCat(time_field, " is unset"));
+  }
+  if (s.ok() && !internal::InTimestampRange(*time)) {
+    s = absl::InvalidArgumentError(
+        absl::StrCat(time_field, ": ", internal::TimestampRangeError(*time)));
+  }
+  if (s.ok() && !v1::RecordMethod_IsValid(method)) {
+    s = absl::InvalidArgumentError(
+        absl::StrCat("record_method: unknown method ", method));
+  }
+  if (s.ok()) {
+    // The keeping period must end where a Timestamp can say it.
+    const absl::Time t = FromProto(*time);
+    google::protobuf::Timestamp end;
+    SetRetainUntil(RetentionEnd(method, t, t), &end);
+    if (!internal::InTimestampRange(end)) {
+      s = absl::InvalidArgumentError(absl::StrCat(
+          time_field, ": the keeping period would end after year 9999"));
+    }
+  }
+  if (s.ok()) return s;
+  return absl::Status(
+      s.code(),
+      absl::StrCat(kind, " '",
+                   IsValidUtf8(id) ? std::string(id) : absl::CHexEscape(id),
+                   "': ", s.message()));
+}
+
+}  // namespace
+
+absl::Status ValidateProvisionRecord(const v1::ProvisionRecord& r) {
+  return CheckRecord(r, "provision record", r.id(), "recipient_id",
+                     r.recipient_id(), r.subjects_size(), "provision_time",
+                     r.has_provision_time() ? &r.provision_time() : nullptr,
+                     r.record_method());
+}
+
+absl::Status ValidateReceiptRecord(const v1::ReceiptRecord& r) {
+  return CheckRecord(r, "receipt record", r.id(), "provider_name",
+                     r.provider_name(), r.subjects_size(), "receipt_time",
+                     r.has_receipt_time() ? &r.receipt_time() : nullptr,
+                     r.record_method());
+}
+
+// ---------------------------------------------------------------------------
 // InMemoryProvisionRecordStore
+
+namespace {
+
+absl::Time RecordTime(const v1::ProvisionRecord& r) {
+  return FromProto(r.provision_time());
+}
+absl::Time RecordTime(const v1::ReceiptRecord& r) {
+  return FromProto(r.receipt_time());
+}
+
+// Adds `record` to `records` (ids unique), setting `retain_until` of it
+// and of every record of its series.
+template <typename R>
+absl::Status AddRecord(std::vector<R>& records, R& record,
+                       absl::string_view kind) {
+  absl::Time last = RecordTime(record);
+  for (const R& r : records) {
+    if (r.id() == record.id()) {
+      return absl::AlreadyExistsError(
+          absl::StrCat(kind, " '", record.id(), "' already exists"));
+    }
+    if (!record.series_id().empty() && r.series_id() == record.series_id()) {
+      last = std::max(last, RecordTime(r));
+    }
+  }
+  SetRetainUntil(RetentionEnd(record.record_method(), RecordTime(record), last),
+                 record.mutable_retain_until());
+  if (!record.series_id().empty()) {
+    for (R& r : records) {
+      if (r.series_id() != record.series_id()) continue;
+      SetRetainUntil(RetentionEnd(r.record_method(), RecordTime(r), last),
+                     r.mutable_retain_until());
+    }
+  }
+  records.push_back(std::move(record));
+  return absl::OkStatus();
+}
+
+// The records of `records` due at `now`: `retain_until` at or before it,
+// and for a record of a series, every record of the series due.
+template <typename R>
+std::vector<std::string> DueIds(const std::vector<R>& records, absl::Time now) {
+  absl::flat_hash_set<std::string> kept_series;
+  for (const R& r : records) {
+    if (!r.series_id().empty() && FromProto(r.retain_until()) > now) {
+      kept_series.insert(r.series_id());
+    }
+  }
+  std::vector<const R*> due;
+  for (const R& r : records) {
+    if (FromProto(r.retain_until()) <= now &&
+        !kept_series.contains(r.series_id())) {
+      due.push_back(&r);
+    }
+  }
+  std::stable_sort(due.begin(), due.end(), [](const R* a, const R* b) {
+    return RecordTime(*a) < RecordTime(*b);
+  });
+  std::vector<std::string> ids;
+  ids.reserve(due.size());
+  for (const R* r : due) ids.push_back(r->id());
+  return ids;
+}
+
+template <typename R>
+void EraseIds(std::vector<R>& records, const std::vector<std::string>& ids) {
+  const absl::flat_hash_set<std::string> gone(ids.begin(), ids.end());
+  records.erase(
+      std::remove_if(records.begin(), records.end(),
+                     [&](const R& r) { return gone.contains(r.id()); }),
+      records.end());
+}
+
+}  // namespace
 
 struct InMemoryProvisionRecordStore::Impl {
   mutable internal::Mutex mu;
@@ -553,43 +773,60 @@ void InMemoryProvisionRecordStore::SetUnavailableForTesting(bool unavailable) {
 
 absl::StatusOr<std::string> InMemoryProvisionRecordStore::AddProvision(
     v1::ProvisionRecord record) {
+  RETURN_IF_ERROR(ValidateProvisionRecord(record));
   internal::MutexLock lock(&impl_->mu);
-  absl::Status s = impl_->CheckAvailable();
-  if (!s.ok()) return s;
+  RETURN_IF_ERROR(impl_->CheckAvailable());
   if (record.id().empty()) {
     record.set_id(absl::StrCat("prov-", impl_->next_id++));
   }
-  for (const v1::ProvisionRecord& r : impl_->provisions) {
-    if (r.id() == record.id()) {
-      return absl::AlreadyExistsError(
-          absl::StrCat("provision record '", record.id(), "' already exists"));
-    }
-  }
   std::string id = record.id();
-  impl_->provisions.push_back(std::move(record));
+  RETURN_IF_ERROR(AddRecord(impl_->provisions, record, "provision record"));
   return id;
 }
 
 absl::StatusOr<std::string> InMemoryProvisionRecordStore::AddReceipt(
     v1::ReceiptRecord record) {
+  RETURN_IF_ERROR(ValidateReceiptRecord(record));
   internal::MutexLock lock(&impl_->mu);
-  absl::Status s = impl_->CheckAvailable();
-  if (!s.ok()) return s;
+  RETURN_IF_ERROR(impl_->CheckAvailable());
   if (record.id().empty()) {
     record.set_id(absl::StrCat("rcpt-", impl_->next_id++));
   }
-  for (const v1::ReceiptRecord& r : impl_->receipts) {
-    if (r.id() == record.id()) {
-      return absl::AlreadyExistsError(
-          absl::StrCat("receipt record '", record.id(), "' already exists"));
-    }
-  }
   std::string id = record.id();
-  impl_->receipts.push_back(std::move(record));
+  RETURN_IF_ERROR(AddRecord(impl_->receipts, record, "receipt record"));
   return id;
 }
 
+absl::StatusOr<PurgeResult> InMemoryProvisionRecordStore::PurgeDue(
+    absl::Time now, const PurgeApproval& approve) {
+  internal::MutexLock lock(&impl_->mu);
+  RETURN_IF_ERROR(impl_->CheckAvailable());
+  PurgeResult out;
+  out.provision_ids = DueIds(impl_->provisions, now);
+  out.receipt_ids = DueIds(impl_->receipts, now);
+  if (approve) RETURN_IF_ERROR(approve(out));
+  EraseIds(impl_->provisions, out.provision_ids);
+  EraseIds(impl_->receipts, out.receipt_ids);
+  return out;
+}
+
 namespace {
+
+bool OlderFirst(absl::Time a, absl::Time b) { return a < b; }
+
+void SortHistory(v1::ProvisionHistory& h) {
+  std::stable_sort(
+      h.mutable_provisions()->begin(), h.mutable_provisions()->end(),
+      [](const v1::ProvisionRecord& a, const v1::ProvisionRecord& b) {
+        return OlderFirst(FromProto(a.provision_time()),
+                          FromProto(b.provision_time()));
+      });
+  std::stable_sort(h.mutable_receipts()->begin(), h.mutable_receipts()->end(),
+                   [](const v1::ReceiptRecord& a, const v1::ReceiptRecord& b) {
+                     return OlderFirst(FromProto(a.receipt_time()),
+                                       FromProto(b.receipt_time()));
+                   });
+}
 
 template <typename R>
 bool Matches(const R& r, const RecordFilter& f, const std::string& party,
@@ -622,6 +859,7 @@ absl::StatusOr<v1::ProvisionHistory> InMemoryProvisionRecordStore::Query(
       *out.add_receipts() = r;
     }
   }
+  SortHistory(out);
   return out;
 }
 
@@ -648,26 +886,6 @@ absl::Status InMemoryProvisionRecordStore::Delete(
            rs.end());
   return absl::OkStatus();
 }
-
-namespace {
-
-bool OlderFirst(absl::Time a, absl::Time b) { return a < b; }
-
-void SortHistory(v1::ProvisionHistory& h) {
-  std::stable_sort(
-      h.mutable_provisions()->begin(), h.mutable_provisions()->end(),
-      [](const v1::ProvisionRecord& a, const v1::ProvisionRecord& b) {
-        return OlderFirst(FromProto(a.provision_time()),
-                          FromProto(b.provision_time()));
-      });
-  std::stable_sort(h.mutable_receipts()->begin(), h.mutable_receipts()->end(),
-                   [](const v1::ReceiptRecord& a, const v1::ReceiptRecord& b) {
-                     return OlderFirst(FromProto(a.receipt_time()),
-                                       FromProto(b.receipt_time()));
-                   });
-}
-
-}  // namespace
 
 absl::StatusOr<v1::ProvisionHistory> HistoryForSubject(
     ProvisionRecordStore& store, absl::string_view subject) {
@@ -761,74 +979,47 @@ absl::StatusOr<PurgeResult> PurgeExpiredRecords(ProvisionRecordStore& store,
     return absl::InvalidArgumentError(
         "PurgeExpiredRecords: a purge must be audited; audit is null");
   }
-  absl::StatusOr<v1::ProvisionHistory> all = store.Query(RecordFilter{});
-  if (!all.ok()) return all.status();
-  // The last provision (receipt) of each series.
-  absl::flat_hash_map<std::string, absl::Time> last;
-  auto note = [&](const std::string& series, absl::Time t) {
-    if (series.empty()) return;
-    auto [it, inserted] = last.emplace(series, t);
-    if (!inserted) it->second = std::max(it->second, t);
+  std::string detail;
+  absl::Status refused;
+  bool audited = false;
+  auto event = [&](absl::string_view text, std::int64_t removed) {
+    AuditEvent e;
+    e.time_unix_nanos = absl::ToUnixNanos(now);
+    e.action = AuditAction::kRecordsPurged;
+    e.accessor = accessor;
+    e.reason = Reason::kRetentionExpired;
+    e.records_included = removed;
+    e.records_excluded = 0;
+    e.detail = text;
+    return audit->Record(e);
   };
-  for (const v1::ProvisionRecord& r : all->provisions()) {
-    note(r.series_id(), FromProto(r.provision_time()));
+  // The event is taken while the store holds what it is about to delete,
+  // and before it deletes anything: no purge without its audit.
+  absl::StatusOr<PurgeResult> out =
+      store.PurgeDue(now, [&](const PurgeResult& due) -> absl::Status {
+        if (due.provision_ids.empty() && due.receipt_ids.empty()) {
+          return absl::OkStatus();
+        }
+        detail =
+            absl::StrCat("provisions: ", absl::StrJoin(due.provision_ids, ","),
+                         "; receipts: ", absl::StrJoin(due.receipt_ids, ","));
+        refused =
+            event(detail, static_cast<std::int64_t>(due.provision_ids.size() +
+                                                    due.receipt_ids.size()));
+        if (!refused.ok()) {
+          return absl::UnavailableError(absl::StrCat(
+              "purge of provision records stopped, nothing deleted: the "
+              "audit sink refused the event: ",
+              refused.message()));
+        }
+        audited = true;
+        return absl::OkStatus();
+      });
+  if (!out.ok() && audited) {
+    // The event said the records went; they did not. Best effort: the
+    // purge failed either way.
+    event(absl::StrCat("not_committed: ", detail), 0).IgnoreError();
   }
-  for (const v1::ReceiptRecord& r : all->receipts()) {
-    note(r.series_id(), FromProto(r.receipt_time()));
-  }
-  auto last_of = [&](const std::string& series, absl::Time t) {
-    auto it = last.find(series);
-    return it == last.end() ? t : it->second;
-  };
-
-  PurgeResult out;
-  auto audit_one =
-      [&](absl::string_view id, absl::string_view party,
-          absl::string_view purpose,
-          const google::protobuf::RepeatedPtrField<std::string>& subjects)
-      -> absl::Status {
-    for (const std::string& subject : subjects) {
-      AuditEvent e;
-      e.time_unix_nanos = absl::ToUnixNanos(now);
-      e.action = AuditAction::kProvision;
-      e.accessor = accessor;
-      e.subject = subject;
-      e.purpose = purpose;
-      e.record_ref = id;
-      e.recipient = party;
-      e.reason = Reason::kRetentionExpired;
-      absl::Status s = audit->Record(e);
-      if (!s.ok()) {
-        return absl::UnavailableError(absl::StrCat(
-            "purge of provision records stopped, nothing deleted: the audit "
-            "sink refused the event for record '",
-            id, "': ", s.message()));
-      }
-    }
-    return absl::OkStatus();
-  };
-  for (const v1::ProvisionRecord& r : all->provisions()) {
-    const absl::Time t = FromProto(r.provision_time());
-    if (RetentionEnd(r.record_method(), t, last_of(r.series_id(), t)) > now) {
-      continue;
-    }
-    absl::Status s =
-        audit_one(r.id(), r.recipient_id(), r.purpose(), r.subjects());
-    if (!s.ok()) return s;
-    out.provision_ids.push_back(r.id());
-  }
-  for (const v1::ReceiptRecord& r : all->receipts()) {
-    const absl::Time t = FromProto(r.receipt_time());
-    if (RetentionEnd(r.record_method(), t, last_of(r.series_id(), t)) > now) {
-      continue;
-    }
-    absl::Status s = audit_one(r.id(), r.provider_name(), "", r.subjects());
-    if (!s.ok()) return s;
-    out.receipt_ids.push_back(r.id());
-  }
-  if (out.provision_ids.empty() && out.receipt_ids.empty()) return out;
-  absl::Status s = store.Delete(out.provision_ids, out.receipt_ids);
-  if (!s.ok()) return s;
   return out;
 }
 

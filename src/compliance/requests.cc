@@ -297,6 +297,39 @@ absl::Status ValidateRequestRecord(const v1::SubjectRequest& r) {
   return CheckHistory(r);
 }
 
+absl::Status ValidateStorableRequest(const v1::SubjectRequest& r) {
+  absl::Status s = CheckStrings(r, "");
+  if (s.ok() && !v1::RequestKind_IsValid(r.kind())) {
+    s = absl::InvalidArgumentError(
+        absl::StrCat("unknown kind ", static_cast<int>(r.kind())));
+  }
+  if (s.ok() && !v1::RequestState_IsValid(r.state())) {
+    s = absl::InvalidArgumentError(
+        absl::StrCat("unknown state ", static_cast<int>(r.state())));
+  }
+  if (s.ok() && r.subject_id().empty()) {
+    s = absl::InvalidArgumentError("subject_id is empty");
+  }
+  if (s.ok()) return s;
+  return absl::InvalidArgumentError(absl::StrCat(
+      "request '", IsValidUtf8(r.id()) ? r.id() : absl::CHexEscape(r.id()),
+      "': ", s.message()));
+}
+
+absl::Status ValidateRequestId(absl::string_view id) {
+  if (id.empty()) return absl::InvalidArgumentError("request id is empty");
+  if (id.size() > kMaxRequestIdBytes) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("request id has ", id.size(),
+                     " bytes, more than the limit of ", kMaxRequestIdBytes));
+  }
+  if (!IsValidUtf8(id)) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "request id '", absl::CHexEscape(id), "' is not valid UTF-8"));
+  }
+  return absl::OkStatus();
+}
+
 // ---------------------------------------------------------------------------
 // InMemoryRequestStore
 
@@ -321,6 +354,7 @@ InMemoryRequestStore::~InMemoryRequestStore() = default;
 
 absl::StatusOr<v1::SubjectRequest> InMemoryRequestStore::Create(
     v1::SubjectRequest request) {
+  RETURN_IF_ERROR(ValidateStorableRequest(request));
   internal::MutexLock lock(&impl_->mu);
   if (impl_->unavailable) return StoreUnavailable();
   const std::int64_t seq = impl_->next++;
@@ -333,6 +367,7 @@ absl::StatusOr<v1::SubjectRequest> InMemoryRequestStore::Create(
 
 absl::StatusOr<v1::SubjectRequest> InMemoryRequestStore::Get(
     absl::string_view id) {
+  RETURN_IF_ERROR(ValidateRequestId(id));
   internal::ReaderMutexLock lock(&impl_->mu);
   if (impl_->unavailable) return StoreUnavailable();
   auto it = impl_->seq_of.find(id);
@@ -344,6 +379,8 @@ absl::StatusOr<v1::SubjectRequest> InMemoryRequestStore::Get(
 
 absl::StatusOr<v1::SubjectRequest> InMemoryRequestStore::Update(
     const v1::SubjectRequest& request) {
+  RETURN_IF_ERROR(ValidateRequestId(request.id()));
+  RETURN_IF_ERROR(ValidateStorableRequest(request));
   internal::MutexLock lock(&impl_->mu);
   if (impl_->unavailable) return StoreUnavailable();
   auto it = impl_->seq_of.find(request.id());

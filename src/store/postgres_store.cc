@@ -3,23 +3,21 @@
 
 #include "consentry/postgres_store.h"
 
-#include <endian.h>
 #include <libpq-fe.h>
 #include <poll.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <atomic>
-#include <cstring>
 #include <string>
 #include <utility>
 #include <vector>
 
-#include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_replace.h"
 #include "absl/time/clock.h"
 #include "src/store/feed_runner.h"
+#include "src/store/pg_session.h"
 #include "src/store/stored_record.h"
 #include "src/util/mutex.h"
 #include "src/util/status_macros.h"
@@ -52,157 +50,15 @@ constexpr const char* kMigrations[] = {
 static_assert(sizeof(kMigrations) / sizeof(kMigrations[0]) ==
               PostgresConsentStore::kSchemaVersion);
 
-struct ResultDeleter {
-  void operator()(PGresult* r) const { PQclear(r); }
-};
-using Result = std::unique_ptr<PGresult, ResultDeleter>;
+using internal::pg::Param;
+using internal::pg::ReadBytes;
+using internal::pg::ReadInt32;
+using internal::pg::ReadInt64;
+using internal::pg::Result;
+using internal::pg::Session;
+using internal::pg::ValidSchemaName;
 
-struct ConnDeleter {
-  void operator()(PGconn* c) const { PQfinish(c); }
-};
-using Conn = std::unique_ptr<PGconn, ConnDeleter>;
-
-// A query parameter: text, or binary bytes (bytea).
-struct Param {
-  std::string value;
-  bool binary = false;
-};
-
-std::int64_t ReadInt64(const PGresult* r, int row, int col) {
-  std::uint64_t be = 0;
-  if (PQgetlength(r, row, col) != 8) return 0;
-  std::memcpy(&be, PQgetvalue(r, row, col), 8);
-  return static_cast<std::int64_t>(be64toh(be));
-}
-
-std::int32_t ReadInt32(const PGresult* r, int row, int col) {
-  std::uint32_t be = 0;
-  if (PQgetlength(r, row, col) != 4) return 0;
-  std::memcpy(&be, PQgetvalue(r, row, col), 4);
-  return static_cast<std::int32_t>(be32toh(be));
-}
-
-std::string ReadBytes(const PGresult* r, int row, int col) {
-  return std::string(PQgetvalue(r, row, col),
-                     static_cast<std::size_t>(PQgetlength(r, row, col)));
-}
-
-bool ValidSchemaName(absl::string_view s) {
-  if (s.empty() || s.size() > 48 ||
-      absl::ascii_isdigit(static_cast<unsigned char>(s[0]))) {
-    return false;
-  }
-  for (char c : s) {
-    if (!(absl::ascii_islower(static_cast<unsigned char>(c)) ||
-          absl::ascii_isdigit(static_cast<unsigned char>(c)) || c == '_')) {
-      return false;
-    }
-  }
-  return true;
-}
-
-// One connection and the queries on it. Thread-compatible.
-class Session {
- public:
-  Session(std::string conninfo, std::string target)
-      : conninfo_(std::move(conninfo)), target_(std::move(target)) {}
-
-  PGconn* conn() { return conn_.get(); }
-
-  // Connects when not connected (or the connection broke).
-  absl::Status Ensure() {
-    if (conn_ != nullptr && PQstatus(conn_.get()) == CONNECTION_OK) {
-      return absl::OkStatus();
-    }
-    conn_.reset(PQconnectdb(conninfo_.c_str()));
-    if (conn_ == nullptr || PQstatus(conn_.get()) != CONNECTION_OK) {
-      absl::Status s = absl::UnavailableError(absl::StrCat(
-          "PostgreSQL consent store at '", target_, "' is unreachable: ",
-          conn_ != nullptr
-              ? absl::StripTrailingAsciiWhitespace(PQerrorMessage(conn_.get()))
-              : "out of memory"));
-      conn_.reset();
-      return s;
-    }
-    // Server notices (e.g. "schema already exists, skipping") are not for
-    // the embedding application's stderr.
-    PQsetNoticeProcessor(
-        conn_.get(), [](void*, const char*) {}, nullptr);
-    return absl::OkStatus();
-  }
-
-  // Runs `sql` with `params`; binary results.
-  absl::StatusOr<Result> Exec(const std::string& sql,
-                              const std::vector<Param>& params = {}) {
-    RETURN_IF_ERROR(Ensure());
-    std::vector<const char*> values;
-    std::vector<int> lengths;
-    std::vector<int> formats;
-    for (const Param& p : params) {
-      values.push_back(p.value.data());
-      lengths.push_back(static_cast<int>(p.value.size()));
-      formats.push_back(p.binary ? 1 : 0);
-    }
-    Result r(PQexecParams(conn_.get(), sql.c_str(),
-                          static_cast<int>(params.size()), nullptr,
-                          values.data(), lengths.data(), formats.data(), 1));
-    const ExecStatusType st =
-        r == nullptr ? PGRES_FATAL_ERROR : PQresultStatus(r.get());
-    if (st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK) return r;
-    return Error(r.get());
-  }
-
-  // Runs several statements without parameters.
-  absl::Status ExecScript(const std::string& sql) {
-    RETURN_IF_ERROR(Ensure());
-    Result r(PQexec(conn_.get(), sql.c_str()));
-    const ExecStatusType st =
-        r == nullptr ? PGRES_FATAL_ERROR : PQresultStatus(r.get());
-    if (st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK)
-      return absl::OkStatus();
-    return Error(r.get());
-  }
-
-  // Best effort; a broken connection has no transaction left.
-  void Rollback() {
-    if (conn_ != nullptr && PQstatus(conn_.get()) == CONNECTION_OK &&
-        PQtransactionStatus(conn_.get()) != PQTRANS_IDLE) {
-      Result r(PQexec(conn_.get(), "ROLLBACK"));
-    }
-  }
-
-  absl::Status Error(const PGresult* r) {
-    const char* state =
-        r != nullptr ? PQresultErrorField(r, PG_DIAG_SQLSTATE) : nullptr;
-    const std::string msg(absl::StripTrailingAsciiWhitespace(
-        r != nullptr && *PQresultErrorMessage(r) != '\0'
-            ? PQresultErrorMessage(r)
-            : PQerrorMessage(conn_.get())));
-    if (PQstatus(conn_.get()) != CONNECTION_OK ||
-        (state != nullptr && (std::strncmp(state, "08", 2) == 0 ||
-                              std::strncmp(state, "57P", 3) == 0))) {
-      conn_.reset();
-      return absl::UnavailableError(
-          absl::StrCat("PostgreSQL consent store at '", target_,
-                       "' is unavailable (connection lost): ", msg));
-    }
-    const std::string where =
-        absl::StrCat("PostgreSQL consent store at '", target_, "': ", msg);
-    if (state != nullptr && (std::strcmp(state, "40001") == 0 ||
-                             std::strcmp(state, "40P01") == 0)) {
-      return absl::AbortedError(where);
-    }
-    if (state != nullptr && std::strncmp(state, "53", 2) == 0) {
-      return absl::UnavailableError(where);
-    }
-    return absl::InternalError(where);
-  }
-
- private:
-  std::string conninfo_;
-  std::string target_;
-  Conn conn_;
-};
+constexpr char kWhat[] = "PostgreSQL consent store";
 
 }  // namespace
 
@@ -227,7 +83,9 @@ struct PostgresConsentStore::Impl {
   int wake_pipe[2] = {-1, -1};
 
   Impl(std::string info, std::string tgt)
-      : conninfo(info), target(tgt), session(std::move(info), std::move(tgt)) {}
+      : conninfo(info),
+        target(tgt),
+        session(std::move(info), std::move(tgt), kWhat) {}
 
   ~Impl() {
     stop.store(true);
@@ -327,7 +185,7 @@ struct PostgresConsentStore::Impl {
   }
 
   void FeedLoop() {
-    Session s(conninfo, target);
+    Session s(conninfo, target, kWhat);
     bool listening = false;
     const int interval_ms = static_cast<int>(std::max<std::int64_t>(
         1, absl::ToInt64Milliseconds(options.heartbeat_interval)));
@@ -374,34 +232,10 @@ PostgresConsentStore::Open(const std::string& conninfo,
         "' must be 1-48 lower-case letters, digits or '_', not starting with "
         "a digit"));
   }
-  char* err = nullptr;
-  PQconninfoOption* parsed = PQconninfoParse(conninfo.c_str(), &err);
-  if (parsed == nullptr) {
-    std::string msg = err != nullptr ? err : "out of memory";
-    if (err != nullptr) PQfreemem(err);
-    return absl::InvalidArgumentError(
-        absl::StrCat("PostgreSQL connection string is malformed: ",
-                     absl::StripTrailingAsciiWhitespace(msg)));
-  }
-  std::string host = "(default)", port = "5432", dbname = "(default)";
-  bool has_timeout = false;
-  for (PQconninfoOption* o = parsed; o->keyword != nullptr; ++o) {
-    if (o->val == nullptr) continue;
-    const std::string k = o->keyword;
-    if (k == "host" || k == "hostaddr") host = o->val;
-    if (k == "port") port = o->val;
-    if (k == "dbname") dbname = o->val;
-    if (k == "connect_timeout") has_timeout = true;
-  }
-  PQconninfoFree(parsed);
-  std::string info = conninfo;
-  if (!has_timeout) {
-    info = absl::StrCat(conninfo, " connect_timeout=",
-                        std::max<std::int64_t>(
-                            1, absl::ToInt64Seconds(options.connect_timeout)));
-  }
-  auto impl = std::make_unique<Impl>(
-      info, absl::StrCat("host=", host, " port=", port, " dbname=", dbname));
+  ASSIGN_OR_RETURN(
+      internal::pg::ConnTarget t,
+      internal::pg::ParseConnInfo(conninfo, options.connect_timeout));
+  auto impl = std::make_unique<Impl>(t.conninfo, t.target);
   impl->options = options;
   impl->schema = options.schema;
   impl->channel = options.schema + "_changes";

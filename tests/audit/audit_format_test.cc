@@ -122,6 +122,36 @@ TEST(AuditFormatTest, RequestKindIsItsOwnFieldAndBatchCountsAreRecords) {
   EXPECT_EQ(Encode(batch, 0), mb.SerializeAsString());
 }
 
+// A purge of provision records keeps its counts and the removed ids: the
+// event is all that remains of them.
+TEST(AuditFormatTest, RecordsPurgedKeepsCountsAndIds) {
+  AuditEvent e;
+  e.action = AuditAction::kRecordsPurged;
+  e.accessor = "privacy-officer";
+  e.reason = Reason::kRetentionExpired;
+  e.records_included = 3;
+  e.records_excluded = 0;
+  e.detail = "provisions: prov-1,prov-2; receipts: rcpt-3";
+  v1::AuditEvent m;
+  m.set_action(v1::AUDIT_ACTION_RECORDS_PURGED);
+  m.set_accessor("privacy-officer");
+  m.set_reason(v1::REASON_RETENTION_EXPIRED);
+  m.set_records_included(3);
+  m.set_records_excluded(0);
+  m.set_detail("provisions: prov-1,prov-2; receipts: rcpt-3");
+  const std::string bytes = Encode(e, 0);
+  // Field 17 is written even when 0, as for batches; protobuf omits it.
+  v1::AuditEvent parsed;
+  ASSERT_TRUE(parsed.ParseFromString(bytes));
+  EXPECT_EQ(parsed.SerializeAsString(), m.SerializeAsString());
+  OwnedAuditEvent o;
+  ASSERT_TRUE(DecodeEvent(bytes, &o));
+  EXPECT_EQ(o.action, AuditAction::kRecordsPurged);
+  EXPECT_EQ(o.records_included, 3);
+  EXPECT_EQ(o.records_excluded, 0);
+  EXPECT_EQ(o.detail, "provisions: prov-1,prov-2; receipts: rcpt-3");
+}
+
 // A log written before `request_kind` existed kept a request's kind in
 // `category`: read back, it is in `request_kind`, as a new log has it.
 TEST(AuditFormatTest, OldRequestEventReadsItsKindFromCategory) {

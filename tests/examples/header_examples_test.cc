@@ -33,6 +33,7 @@
 #include "consentry/policy.h"
 #include "consentry/policy_diff.h"
 #include "consentry/policy_scheduler.h"
+#include "consentry/postgres_records.h"
 #include "consentry/postgres_store.h"
 #include "consentry/projection.h"
 #include "consentry/protected.h"
@@ -139,6 +140,16 @@ absl::Status PolicyDiffExample(const v1::Policy& old_proto,
 }
 
 // Compiled only: it opens files or servers of a deployment.
+// Compiled only: it needs a server.
+[[maybe_unused]] absl::Status PostgresRecordsExample(
+    shared_ptr<const CompiledPolicy> policy, ConsentStore& consent_store,
+    AuditSink& audit) {
+  {
+#include "postgres_records.h.inc"
+  }
+  return absl::OkStatus();
+}
+
 [[maybe_unused]] absl::Status PostgresStoreExample(
     shared_ptr<const CompiledPolicy> policy, AuditSink& audit) {
   {
