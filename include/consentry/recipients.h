@@ -17,7 +17,8 @@
 //     record.
 //   * `RecordReceipt`: records data received from a third party (Art. 30).
 //   * `ProvisionRecordStore`: where provision and receipt records live, with
-//     an in-memory implementation; queries by subject and by recipient;
+//     an in-memory implementation (SQLite: consentry/sqlite_records.h);
+//     queries by subject and by recipient; `retain_until` set by the store;
 //     `PurgeExpiredRecords`, the audited purge after the retention period.
 //   * Reports: recipients due for monitoring; provisions per recipient and
 //     period.
