@@ -17,10 +17,9 @@
 #               implementation in src/audit/
 #   audit:      util audit, and core's public headers (the vocabulary of an
 #               event: purposes, reasons, decisions)
-#   store:      util store, and core's public headers (ConsentStore), and
-#               compliance's public headers (the RequestStore and
-#               ProvisionRecordStore interfaces the PostgreSQL stores
-#               implement)
+#   store:      util store, core's public headers (ConsentStore), and
+#               compliance's public headers (RequestStore,
+#               ProvisionRecordStore, which the record stores implement)
 #   access:     util core audit access
 #   compliance: util core audit access compliance
 #   testing:    anything (test peers; never included by src/ outside it)
@@ -37,7 +36,7 @@ public_subsystem() {
     consent.h|decision.h|guard.h|options.h|policy.h|protected.h|\
     proto_io.h|purpose.h|policy_scheduler.h) echo core ;;
     audit.h|audit_log.h) echo audit ;;
-    sqlite_store.h|postgres_store.h|postgres_records.h) echo store ;;
+    sqlite_store.h|sqlite_records.h|postgres_store.h|postgres_records.h) echo store ;;
     field_access.h|projection.h|retention.h|statistics.h) echo access ;;
     leak.h|notice.h|policy_diff.h|provision.h|receipt.h|recipients.h|requests.h)
       echo compliance ;;

@@ -17,7 +17,8 @@
 //     record.
 //   * `RecordReceipt`: records data received from a third party (Art. 30).
 //   * `ProvisionRecordStore`: where provision and receipt records live, with
-//     an in-memory implementation; queries by subject and by recipient;
+//     an in-memory implementation (SQLite: consentry/sqlite_records.h);
+//     queries by subject and by recipient; `retain_until` set by the store;
 //     `PurgeExpiredRecords`, the audited purge after the retention period.
 //   * Reports: recipients due for monitoring; provisions per recipient and
 //     period.
@@ -176,10 +177,11 @@ struct RecordFilter {
 
 // Limits on what a provision or receipt record may hold, checked by
 // `ValidateProvisionRecord` and `ValidateReceiptRecord`: ids (record,
-// recipient, subject, accessor, purpose, category, series) and every other
-// string; the subjects (and consent revisions) of one record; every other
-// repeated field.
-inline constexpr std::size_t kMaxRecordIdBytes = 256;
+// recipient, subject, accessor, purpose, category, series; as long as a
+// consent store's subject id, `kMaxSubjectIdBytes`) and every other
+// string (names, addresses, circumstances, policy version); the subjects
+// (and consent revisions) of one record; every other repeated field.
+inline constexpr std::size_t kMaxRecordIdBytes = 1024;
 inline constexpr std::size_t kMaxRecordTextBytes = 16 * 1024;
 inline constexpr int kMaxRecordSubjects = 100'000;
 inline constexpr int kMaxRecordListEntries = 1'000;

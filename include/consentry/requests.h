@@ -158,7 +158,8 @@ class CONSENTRY_EXPORT RequestStore {
 };
 
 // A request store in process memory, for tests and single-process tools.
-// Thread-safe. Ids are "req-1", "req-2", ...
+// Thread-safe. Ids are "req-1", "req-2", ... Durable: `SqliteRequestStore`
+// (consentry/sqlite_records.h).
 class CONSENTRY_EXPORT InMemoryRequestStore final : public RequestStore {
  public:
   InMemoryRequestStore();

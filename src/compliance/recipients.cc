@@ -126,6 +126,14 @@ absl::Status CheckRecipientBasics(const v1::Recipient& r,
                                             "([a-z][a-z0-9_-]*)"));
   }
   if (r.name().empty()) return Invalid(at + ".name", "must not be empty");
+  if (r.name().size() > kMaxRecordTextBytes) {
+    // Every provision record names the recipient: one that cannot be
+    // recorded could never be given data.
+    return Invalid(at + ".name",
+                   absl::StrCat("has ", r.name().size(),
+                                " bytes, more than the record limit of ",
+                                kMaxRecordTextBytes));
+  }
   if (r.kind() == v1::RECIPIENT_KIND_UNSPECIFIED ||
       !v1::RecipientKind_IsValid(r.kind())) {
     return Invalid(at + ".kind",
@@ -553,7 +561,8 @@ bool IsValidUtf8(absl::string_view s) {
 bool IsRecordTextField(const std::string& name) {
   return name == "recipient_name" || name == "provider_name" ||
          name == "provider_address" || name == "provider_representative" ||
-         name == "acquisition_circumstances" || name == "consent_ref";
+         name == "acquisition_circumstances" || name == "consent_ref" ||
+         name == "policy_version" || name == "basis";
 }
 
 // Every string of `m` valid UTF-8 within its limit, every list within its.

@@ -13,6 +13,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "src/store/feed_runner.h"
+#include "src/store/sqlite_db.h"
 #include "src/store/stored_record.h"
 #include "src/util/mutex.h"
 #include "src/util/status_macros.h"
@@ -42,86 +43,16 @@ constexpr const char* kMigrations[] = {
 static_assert(sizeof(kMigrations) / sizeof(kMigrations[0]) ==
               SqliteConsentStore::kSchemaVersion);
 
+using Stmt = internal::SqliteStmt;
+using StmtUse = internal::SqliteStmtUse;
+
+constexpr absl::string_view kLabel = "consent store";
+
 absl::Status SqliteError(sqlite3* db, int rc, const std::string& path,
                          absl::string_view what) {
-  const std::string msg =
-      absl::StrCat("consent store '", path, "': ", what, ": ",
-                   db != nullptr ? sqlite3_errmsg(db) : sqlite3_errstr(rc),
-                   " (sqlite ", rc, ")");
-  switch (rc & 0xff) {
-    case SQLITE_NOTADB:
-      return absl::FailedPreconditionError(
-          absl::StrCat(msg, "; the file is not a consentry SQLite store"));
-    case SQLITE_CORRUPT:
-      return absl::DataLossError(msg);
-    case SQLITE_BUSY:
-    case SQLITE_LOCKED:
-    case SQLITE_CANTOPEN:
-    case SQLITE_IOERR:
-    case SQLITE_FULL:
-    case SQLITE_NOMEM:
-    case SQLITE_PROTOCOL:
-      return absl::UnavailableError(msg);
-    case SQLITE_READONLY:
-    case SQLITE_PERM:
-    case SQLITE_AUTH:
-      return absl::PermissionDeniedError(msg);
-    default:
-      return absl::InternalError(msg);
-  }
+  return internal::SqliteError(db, rc, internal::SqliteWhere(kLabel, path),
+                               what);
 }
-
-// A prepared statement, reset after each use.
-class Stmt {
- public:
-  Stmt() = default;
-  Stmt(const Stmt&) = delete;
-  Stmt& operator=(const Stmt&) = delete;
-  ~Stmt() { sqlite3_finalize(stmt_); }
-
-  absl::Status Prepare(sqlite3* db, const std::string& path, const char* sql) {
-    const int rc = sqlite3_prepare_v2(db, sql, -1, &stmt_, nullptr);
-    if (rc != SQLITE_OK) return SqliteError(db, rc, path, "prepare");
-    return absl::OkStatus();
-  }
-  sqlite3_stmt* get() { return stmt_; }
-  void Reset() {
-    sqlite3_reset(stmt_);
-    sqlite3_clear_bindings(stmt_);
-  }
-  void BindText(int i, absl::string_view s) {
-    sqlite3_bind_text(stmt_, i, s.data(), static_cast<int>(s.size()),
-                      SQLITE_TRANSIENT);
-  }
-  void BindBlob(int i, const std::string& s) {
-    sqlite3_bind_blob(stmt_, i, s.data(), static_cast<int>(s.size()),
-                      SQLITE_TRANSIENT);
-  }
-  void BindInt(int i, std::int64_t v) { sqlite3_bind_int64(stmt_, i, v); }
-  std::int64_t ColumnInt(int i) { return sqlite3_column_int64(stmt_, i); }
-  std::string ColumnBlob(int i) {
-    const void* p = sqlite3_column_blob(stmt_, i);
-    const int n = sqlite3_column_bytes(stmt_, i);
-    return p == nullptr ? std::string()
-                        : std::string(static_cast<const char*>(p),
-                                      static_cast<std::size_t>(n));
-  }
-
- private:
-  sqlite3_stmt* stmt_ = nullptr;
-};
-
-// Resets the statement when the scope ends.
-class StmtUse {
- public:
-  explicit StmtUse(Stmt& s) : s_(s) {}
-  ~StmtUse() { s_.Reset(); }
-  StmtUse(const StmtUse&) = delete;
-  StmtUse& operator=(const StmtUse&) = delete;
-
- private:
-  Stmt& s_;
-};
 
 }  // namespace
 
@@ -164,41 +95,10 @@ struct SqliteConsentStore::Impl {
     return SqliteError(db, rc, path, what);
   }
 
-  // Opens the file, in WAL mode with synchronous=FULL. Errors: `kNotFound`
-  // for a missing file without `create_if_missing`; `kFailedPrecondition`
-  // for a file that is not a database or cannot use WAL mode.
+  // Opens the file hardened (internal::OpenSqliteFile): a regular file,
+  // in WAL mode with synchronous=FULL.
   absl::Status Connect() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu) {
-    int flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX;
-    if (options.create_if_missing) flags |= SQLITE_OPEN_CREATE;
-    const int rc =
-        sqlite3_open_v2(path.c_str(), &db, flags,
-                        options.vfs.empty() ? nullptr : options.vfs.c_str());
-    if (rc != SQLITE_OK) {
-      if (!options.create_if_missing && (rc & 0xff) == SQLITE_CANTOPEN) {
-        return absl::NotFoundError(
-            absl::StrCat("consent store '", path, "' does not exist"));
-      }
-      return SqliteError(db, rc, path, "open");
-    }
-    sqlite3_extended_result_codes(db, 1);
-    sqlite3_busy_timeout(
-        db, static_cast<int>(absl::ToInt64Milliseconds(options.busy_timeout)));
-    // The first statement reads the header: a file that is not a database
-    // fails here.
-    {
-      Stmt wal;
-      RETURN_IF_ERROR(wal.Prepare(db, path, "PRAGMA journal_mode=WAL"));
-      const int step = sqlite3_step(wal.get());
-      if (step != SQLITE_ROW) return Error(step, "switch to WAL mode");
-      const std::string mode =
-          reinterpret_cast<const char*>(sqlite3_column_text(wal.get(), 0));
-      if (mode != "wal") {
-        return absl::FailedPreconditionError(absl::StrCat(
-            "consent store '", path,
-            "': cannot use WAL mode (journal mode is '", mode, "')"));
-      }
-    }
-    return Exec("PRAGMA synchronous=FULL", "set synchronous=FULL");
+    return internal::OpenSqliteFile(path, options, kLabel, &db);
   }
 
   // The schema version the file holds: 0 for a new, empty file.
@@ -207,7 +107,7 @@ struct SqliteConsentStore::Impl {
   absl::StatusOr<int> SchemaVersionLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu) {
     Stmt has;
     RETURN_IF_ERROR(
-        has.Prepare(db, path,
+        has.Prepare(db, Where(),
                     "SELECT count(*) FROM sqlite_master WHERE type='table' AND "
                     "name='consentry_schema'"));
     int rc = sqlite3_step(has.get());
@@ -215,7 +115,7 @@ struct SqliteConsentStore::Impl {
     if (has.ColumnInt(0) > 0) {
       Stmt v;
       RETURN_IF_ERROR(
-          v.Prepare(db, path, "SELECT version FROM consentry_schema"));
+          v.Prepare(db, Where(), "SELECT version FROM consentry_schema"));
       rc = sqlite3_step(v.get());
       if (rc != SQLITE_ROW) {
         return absl::DataLossError(absl::StrCat(
@@ -223,12 +123,10 @@ struct SqliteConsentStore::Impl {
       }
       return static_cast<int>(v.ColumnInt(0));
     }
-    Stmt any;
-    RETURN_IF_ERROR(any.Prepare(
-        db, path, "SELECT count(*) FROM sqlite_master WHERE type='table'"));
-    rc = sqlite3_step(any.get());
-    if (rc != SQLITE_ROW) return Error(rc, "read schema");
-    if (any.ColumnInt(0) > 0) {
+    // Other components (the record stores) may have come first.
+    ASSIGN_OR_RETURN(const bool foreign,
+                     internal::SqliteForeignFile(db, Where()));
+    if (foreign) {
       return absl::FailedPreconditionError(absl::StrCat(
           "consent store '", path,
           "': the file is a SQLite database of another application (no "
@@ -294,24 +192,21 @@ struct SqliteConsentStore::Impl {
          "WHERE subject_id = ?1 ORDER BY revision"},
     };
     for (const auto& [stmt, sql] : statements) {
-      RETURN_IF_ERROR(stmt->Prepare(db, path, sql));
+      RETURN_IF_ERROR(stmt->Prepare(db, Where(), sql));
     }
     return absl::OkStatus();
   }
 
   absl::Status Exec(const char* sql, absl::string_view what)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu) {
-    const int rc = sqlite3_exec(db, sql, nullptr, nullptr, nullptr);
-    if (rc != SQLITE_OK) return Error(rc, what);
-    return absl::OkStatus();
+    return internal::SqliteExec(db, sql, Where(), what);
   }
 
-  // Ends a failed transaction (no-op when SQLite already rolled it back).
   void Rollback() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu) {
-    if (sqlite3_get_autocommit(db) == 0) {
-      sqlite3_exec(db, "ROLLBACK", nullptr, nullptr, nullptr);
-    }
+    internal::SqliteRollback(db);
   }
+
+  std::string Where() const { return internal::SqliteWhere(kLabel, path); }
 
   absl::Status ParseRecord(const std::string& bytes, absl::string_view subject,
                            Revision revision, v1::ConsentRecord* out) {

@@ -84,6 +84,13 @@ INSTANTIATE_TEST_SUITE_P(
                   r.mutable_recipients(0)->clear_name();
                 },
                 "recipients[0].name: must not be empty"},
+        BadCase{"NameTooLongToRecord",
+                [](v1::RecipientRegistry& r) {
+                  r.mutable_recipients(0)->set_name(
+                      std::string(kMaxRecordTextBytes + 1, 'n'));
+                },
+                "recipients[0].name: has 16385 bytes, more than the record "
+                "limit"},
         BadCase{"UnknownKind",
                 [](v1::RecipientRegistry& r) {
                   r.mutable_recipients(0)->set_kind(

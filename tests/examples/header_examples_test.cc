@@ -11,6 +11,7 @@
 
 #include <unistd.h>
 
+#include <cstdio>
 #include <cstdlib>
 #include <iostream>
 #include <memory>
@@ -44,6 +45,7 @@
 #include "consentry/recipients.h"
 #include "consentry/requests.h"
 #include "consentry/retention.h"
+#include "consentry/sqlite_records.h"
 #include "consentry/sqlite_store.h"
 #include "consentry/statistics.h"
 #include "gtest/gtest.h"
@@ -218,6 +220,13 @@ absl::Status RetentionExample(shared_ptr<const CompiledPolicy> policy,
     shared_ptr<const CompiledPolicy> policy, AuditSink& audit) {
   {
 #include "sqlite_store.h.inc"
+  }
+  return absl::OkStatus();
+}
+
+absl::Status SqliteRecordsExample(const std::string& path) {
+  {
+#include "sqlite_records.h.inc"
   }
   return absl::OkStatus();
 }
@@ -400,6 +409,15 @@ TEST_F(HeaderExamplesTest, ReceiptExampleSignsAndVerifies) {
 
 TEST_F(HeaderExamplesTest, RetentionExampleRuns) {
   EXPECT_OK(RetentionExample(DefaultPolicy(), {}));
+}
+
+TEST_F(HeaderExamplesTest, SqliteRecordsExampleRuns) {
+  const std::string path = ::testing::TempDir() + "/records_example_" +
+                           std::to_string(getpid()) + ".db";
+  EXPECT_OK(SqliteRecordsExample(path));
+  for (const char* suffix : {"", "-wal", "-shm"}) {
+    std::remove((path + suffix).c_str());
+  }
 }
 
 }  // namespace

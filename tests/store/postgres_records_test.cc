@@ -675,7 +675,7 @@ struct Acks {
   int count = 0;
 };
 
-// Starts records_writer with `args`; returns its pid and a stream of its
+// Starts pg_records_writer with `args`; returns its pid and a stream of its
 // output.
 pid_t StartWriter(const std::vector<std::string>& args, FILE** out) {
   int fds[2];

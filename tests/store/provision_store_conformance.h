@@ -28,6 +28,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/time/civil_time.h"
 #include "absl/time/time.h"
+#include "consentry/consent.h"
 #include "consentry/recipients.h"
 #include "gmock/gmock.h"
 #include "google/protobuf/util/message_differencer.h"
@@ -260,6 +261,17 @@ TEST_P(ProvisionStoreConformanceTest, BadInputIsRefusedAndNothingStored) {
   v1::ProvisionHistory h = All();
   EXPECT_EQ(h.provisions_size(), 0);
   EXPECT_EQ(h.receipts_size(), 0);
+}
+
+// Whatever a consent store accepts as a subject, a record can name: a
+// provision to that subject is never refused for want of a record.
+TEST_P(ProvisionStoreConformanceTest, RecordsTheLongestSubjectIdsConsentTakes) {
+  const std::string subject(kMaxSubjectIdBytes, 's');
+  ASSERT_OK(store_->AddProvision(
+      ProvisionAt(JstDay(2026, 1, 1), "partner", {subject})));
+  absl::StatusOr<v1::ProvisionHistory> h = store_->Query(Filter(subject));
+  ASSERT_OK(h);
+  EXPECT_EQ(h->provisions_size(), 1);
 }
 
 TEST_P(ProvisionStoreConformanceTest, QueryFiltersBySubjectRecipientAndTime) {

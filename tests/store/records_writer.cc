@@ -1,25 +1,26 @@
 // Copyright 2026 The consentry Authors.
 // SPDX-License-Identifier: Apache-2.0
 //
-// Test helper for postgres_records_test: a service writing to the
-// PostgreSQL request and provision record stores. Each round appends one
-// step (a transition whose actor is "<tag>-<i>") to one of the given
-// requests, retrying on `kAborted` until its compare-and-set wins, and adds
-// one provision record "<tag>-<i>" naming subjects "shared" and
-// "s-<i % 7>". It prints "step <request id> <tag>-<i>" and
-// "prov <tag>-<i>" for each write the store acknowledged, flushing after
-// every line. The tests run two at once, and kill one with SIGKILL.
+// Test helper for sqlite_records_process_test: writes data-subject requests
+// step by step and provision/receipt records to a SQLite file, printing one
+// line per write the store acknowledged, flushed at once:
 //
-//   records_writer CONNINFO SCHEMA TAG COUNT REQUEST_ID...
+//   C <request id> <version>   a request created
+//   U <request id> <version>   a step of it written
+//   P <record id>              a provision record added
+//   R <record id>              a receipt record added
+//
+// The test runs two at once on one file, or kills one with SIGKILL.
+//
+//   records_writer PATH TAG COUNT
 
 #include <cstdio>
 #include <cstdlib>
 #include <memory>
 #include <string>
-#include <vector>
 
 #include "absl/strings/str_cat.h"
-#include "consentry/postgres_records.h"
+#include "consentry/sqlite_records.h"
 
 namespace {
 
@@ -28,51 +29,72 @@ int Fail(const absl::Status& s) {
   return 1;
 }
 
+consentry::v1::SubjectRequest Intake(const std::string& subject) {
+  consentry::v1::SubjectRequest r;
+  r.set_kind(consentry::v1::REQUEST_KIND_DISCLOSURE);
+  r.set_subject_id(subject);
+  r.set_verified_subject_id(subject);
+  r.mutable_requester()->set_name("requester");
+  r.set_state(consentry::v1::REQUEST_STATE_RECEIVED);
+  r.add_transitions()->set_step("received");
+  return r;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
-  if (argc < 6) {
-    std::fprintf(stderr,
-                 "usage: records_writer CONNINFO SCHEMA TAG COUNT "
-                 "REQUEST_ID...\n");
+  if (argc != 4) {
+    std::fprintf(stderr, "usage: records_writer PATH TAG COUNT\n");
     return 2;
   }
-  consentry::PostgresStoreOptions o;
-  o.schema = argv[2];
-  const std::string tag = argv[3];
-  const int count = std::atoi(argv[4]);
-  const std::vector<std::string> ids(argv + 5, argv + argc);
-  auto requests = consentry::PostgresRequestStore::Open(argv[1], o);
+  const std::string path = argv[1];
+  const std::string tag = argv[2];
+  const int count = std::atoi(argv[3]);
+  auto requests = consentry::SqliteRequestStore::Open(path);
   if (!requests.ok()) return Fail(requests.status());
-  auto records = consentry::PostgresProvisionRecordStore::Open(argv[1], o);
+  auto records = consentry::SqliteProvisionRecordStore::Open(path);
   if (!records.ok()) return Fail(records.status());
   for (int i = 0; i < count; ++i) {
-    const std::string step = absl::StrCat(tag, "-", i);
-    const std::string& id = ids[static_cast<std::size_t>(i) % ids.size()];
-    while (true) {
-      absl::StatusOr<consentry::v1::SubjectRequest> r = (*requests)->Get(id);
+    const std::string subject = absl::StrCat(tag, "-", i % 5);
+    absl::StatusOr<consentry::v1::SubjectRequest> r =
+        (*requests)->Create(Intake(subject));
+    if (!r.ok()) return Fail(r.status());
+    std::printf("C %s %lld\n", r->id().c_str(),
+                static_cast<long long>(r->version()));
+    std::fflush(stdout);
+    // Three steps, each one acknowledged before the next.
+    for (int step = 1; step <= 3; ++step) {
+      r->add_transitions()->set_step(absl::StrCat("step-", step));
+      r->set_state(step == 3 ? consentry::v1::REQUEST_STATE_PROCESSING
+                             : consentry::v1::REQUEST_STATE_FORM_SENT);
+      r = (*requests)->Update(*r);
       if (!r.ok()) return Fail(r.status());
-      consentry::v1::Transition* t = r->add_transitions();
-      t->set_step("note");
-      t->set_actor(step);
-      absl::StatusOr<consentry::v1::SubjectRequest> u = (*requests)->Update(*r);
-      if (u.ok()) break;
-      if (!absl::IsAborted(u.status())) return Fail(u.status());
+      std::printf("U %s %lld\n", r->id().c_str(),
+                  static_cast<long long>(r->version()));
+      std::fflush(stdout);
     }
-    std::printf("step %s %s\n", id.c_str(), step.c_str());
-    std::fflush(stdout);
     consentry::v1::ProvisionRecord p;
-    p.set_id(step);
-    p.set_recipient_id("callcenter-tokyo");
-    p.mutable_provision_time()->set_seconds(1'780'000'000 + i);
+    p.set_recipient_id(absl::StrCat("recipient-", tag));
+    p.add_subjects(subject);
     p.add_subjects("shared");
-    p.add_subjects(absl::StrCat("s-", i % 7));
-    p.add_categories("contact");
-    p.set_record_method(consentry::v1::RECORD_METHOD_PER_PROVISION);
-    absl::StatusOr<std::string> added = (*records)->AddProvision(p);
-    if (!added.ok()) return Fail(added.status());
-    std::printf("prov %s\n", added->c_str());
+    p.mutable_provision_time()->set_seconds(1'800'000'000 + i);
+    p.set_record_method(consentry::v1::RECORD_METHOD_COLLECTIVE);
+    p.set_series_id(absl::StrCat("series-", tag));
+    absl::StatusOr<std::string> pid = (*records)->AddProvision(p);
+    if (!pid.ok()) return Fail(pid.status());
+    std::printf("P %s\n", pid->c_str());
     std::fflush(stdout);
+    if (i % 3 == 0) {
+      consentry::v1::ReceiptRecord rc;
+      rc.set_provider_name(absl::StrCat("provider-", tag));
+      rc.add_subjects(subject);
+      rc.mutable_receipt_time()->set_seconds(1'800'000'000 + i);
+      rc.set_record_method(consentry::v1::RECORD_METHOD_PER_PROVISION);
+      absl::StatusOr<std::string> rid = (*records)->AddReceipt(rc);
+      if (!rid.ok()) return Fail(rid.status());
+      std::printf("R %s\n", rid->c_str());
+      std::fflush(stdout);
+    }
   }
   return 0;
 }
