@@ -124,6 +124,7 @@ absl::StatusOr<Desk> OpenDesk(const ParsedArgs& a,
   d.sources = std::move(*sources);
   options.consent_history = d.sources->history();
   options.access_events = d.sources->access_events();
+  options.provisions = d.sources->provisions();
   if (a.Has("receipt-keys")) {
     consentry::FileKeyProviderOptions key_options;
     for (absl::string_view p :

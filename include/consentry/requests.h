@@ -160,11 +160,15 @@ class CONSENTRY_EXPORT InMemoryRequestStore final : public RequestStore {
 
 // ---------------------------------------------------------------------------
 // Sources of the disclosure package. Each is optional; a package built
-// without one names the section as omitted.
+// without one names the section as omitted. The library implements each
+// over its own records (disclosure_sources.h): `ProvisionStoreSource` over
+// a `ProvisionRecordStore`, `AuditLogAccessEventSource` over the durable
+// `AuditLog`, `ConsentStoreHistorySource` over a `ConsentStore`'s history.
+// A source that fails makes `Execute` fail with the section named; a
+// subject without records gets an empty section.
 
 // Records of provision to and receipt from third parties (APPI Art. 29,
-// 30), disclosed under Art. 33(5). Implemented by the recipient registry.
-// Implementations must be thread-safe.
+// 30), disclosed under Art. 33(5). Implementations must be thread-safe.
 class CONSENTRY_EXPORT ProvisionRecordSource {
  public:
   virtual ~ProvisionRecordSource() = default;
@@ -174,8 +178,7 @@ class CONSENTRY_EXPORT ProvisionRecordSource {
 };
 
 // Access events about a subject (who read which category, when, for what
-// purpose). Implemented by the audit log. Implementations must be
-// thread-safe.
+// purpose). Implementations must be thread-safe.
 class CONSENTRY_EXPORT AccessEventSource {
  public:
   virtual ~AccessEventSource() = default;
@@ -184,8 +187,8 @@ class CONSENTRY_EXPORT AccessEventSource {
       absl::string_view subject_id) = 0;
 };
 
-// Earlier versions of a consent record. Implemented by stores that keep
-// history. Implementations must be thread-safe.
+// Earlier versions of a consent record. Implementations must be
+// thread-safe.
 class CONSENTRY_EXPORT ConsentHistorySource {
  public:
   virtual ~ConsentHistorySource() = default;
@@ -406,7 +409,9 @@ class CONSENTRY_EXPORT RequestDesk {
   //
   // Errors: `kFailedPrecondition` out of state, or when the re-derivation
   // fails (naming everything missing); `kUnavailable` when the consent
-  // store, a source or a hook fails; `kAborted` on a concurrent change of
+  // store or a hook fails; a failing source's own code, its message naming
+  // the section ("disclosure package of req-3: access_events source: ...")
+  // and nothing executed; `kAborted` on a concurrent change of
   // the consent record or the request (retry).
   absl::StatusOr<RequestOutcome> Execute(absl::string_view id,
                                          absl::string_view actor);

@@ -760,6 +760,19 @@ absl::Status RequestDesk::Impl::AddReceipts(
   return absl::OkStatus();
 }
 
+namespace {
+
+// A disclosure source's failure: the package fails, naming the section, so
+// that no package goes out silently missing one.
+absl::Status SourceFailed(const v1::SubjectRequest& r,
+                          absl::string_view section, const absl::Status& s) {
+  return absl::Status(s.code(),
+                      absl::StrCat("disclosure package of ", r.id(), ": ",
+                                   section, " source: ", s.message()));
+}
+
+}  // namespace
+
 absl::StatusOr<v1::DisclosurePackage> RequestDesk::Impl::BuildDisclosure(
     const v1::SubjectRequest& r, const v1::ConsentRecord& record) {
   const std::string& subject = r.verified_subject_id();
@@ -774,7 +787,12 @@ absl::StatusOr<v1::DisclosurePackage> RequestDesk::Impl::BuildDisclosure(
 
   std::vector<v1::ConsentRecord> history;
   if (options.consent_history != nullptr) {
-    ASSIGN_OR_RETURN(history, options.consent_history->HistoryFor(subject));
+    absl::StatusOr<std::vector<v1::ConsentRecord>> versions =
+        options.consent_history->HistoryFor(subject);
+    if (!versions.ok()) {
+      return SourceFailed(r, "consent_history", versions.status());
+    }
+    history = *std::move(versions);
     for (const v1::ConsentRecord& h : history) *pkg.add_consent_history() = h;
   } else {
     pkg.add_omitted_sections(
@@ -791,9 +809,12 @@ absl::StatusOr<v1::DisclosurePackage> RequestDesk::Impl::BuildDisclosure(
   for (v1::SubjectRequest& q : reqs) *pkg.add_requests() = std::move(q);
 
   if (options.provisions != nullptr) {
-    ASSIGN_OR_RETURN(std::vector<v1::ProvisionEntry> provisions,
-                     options.provisions->ProvisionsFor(subject));
-    for (v1::ProvisionEntry& p : provisions)
+    absl::StatusOr<std::vector<v1::ProvisionEntry>> provisions =
+        options.provisions->ProvisionsFor(subject);
+    if (!provisions.ok()) {
+      return SourceFailed(r, "provisions", provisions.status());
+    }
+    for (v1::ProvisionEntry& p : *provisions)
       *pkg.add_provisions() = std::move(p);
   } else {
     pkg.add_omitted_sections(
@@ -801,9 +822,12 @@ absl::StatusOr<v1::DisclosurePackage> RequestDesk::Impl::BuildDisclosure(
   }
 
   if (options.access_events != nullptr) {
-    ASSIGN_OR_RETURN(std::vector<OwnedAuditEvent> events,
-                     options.access_events->EventsFor(subject));
-    for (const OwnedAuditEvent& e : events) {
+    absl::StatusOr<std::vector<OwnedAuditEvent>> events =
+        options.access_events->EventsFor(subject);
+    if (!events.ok()) {
+      return SourceFailed(r, "access_events", events.status());
+    }
+    for (const OwnedAuditEvent& e : *events) {
       if (e.subject != subject || e.action == AuditAction::kRequest) continue;
       v1::AccessRecord* a = pkg.add_access_events();
       *a->mutable_time() = ToProtoTime(absl::FromUnixNanos(e.time_unix_nanos));

@@ -310,12 +310,37 @@ run 0 request advance "${DESK[@]}" req-1 start
 run 1 request advance "${DESK[@]}" req-1 execute \
   --receipt-keys="$SRC/tests/testdata/receipt_keys"
 expect "$ERR" 'several private keys'
+# The provision records a package lists: one about m-1, one about m-2.
+cat >"$T/provisions.textproto" <<'PROV'
+provisions {
+  id: "prov-m1" provision_time { seconds: 1790000000 }
+  recipient_id: "univ-lab" recipient_name: "Joint study laboratory"
+  purpose: "occasion.joint_study" subjects: "m-1" categories: "measurement"
+}
+provisions {
+  id: "prov-m2" provision_time { seconds: 1790000100 }
+  recipient_id: "univ-lab" subjects: "m-2" categories: "measurement"
+}
+receipts {
+  id: "rcpt-m1" receipt_time { seconds: 1790000200 }
+  provider_name: "Partner clinic" subjects: "m-1" categories: "contact"
+}
+PROV
+run 1 request advance "${DESK[@]}" req-1 execute \
+  --receipt-keys="$SRC/tests/testdata/receipt_keys/2026.pem" \
+  --provision-records="$T/absent.textproto"
+expect "$ERR" 'absent.textproto'
 run 0 request advance "${DESK[@]}" req-1 execute \
-  --receipt-keys="$SRC/tests/testdata/receipt_keys/2026.pem"
+  --receipt-keys="$SRC/tests/testdata/receipt_keys/2026.pem" \
+  --provision-records="$T/provisions.textproto"
 expect "$OUT" 'executed'
 run 0 request package --requests-dir="$RQ" req-1
 expect "$OUT" '"subject_id": "m-1"'
 expect "$OUT" '"consent_receipts"'
+expect "$OUT" '"record_ref": "prov-m1"'
+expect "$OUT" '"record_ref": "rcpt-m1"'
+reject "$OUT" 'prov-m2'
+reject "$OUT" 'omitted_sections'
 run 0 request package --requests-dir="$RQ" --lang=ja req-1
 expect "$OUT" '開示'
 expect "$OUT" '7\. 同意の受領書'
