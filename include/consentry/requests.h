@@ -78,6 +78,29 @@ CONSENTRY_EXPORT absl::string_view RequestStateName(v1::RequestState state);
 // notification of purposes and disclosure.
 CONSENTRY_EXPORT bool FeeAllowed(v1::RequestKind kind);
 
+// Answer deadlines. The policy states how many days the operator gives
+// itself to answer each kind (`RequestSettings.answer_days`, and
+// `answer_deadlines` per kind; checked when the policy loads); a request
+// gets its `due_time` on receipt. APPI asks for an answer without delay and
+// sets no number: a policy that states none gets `kDefaultAnswerDays`.
+inline constexpr int kDefaultAnswerDays = 14;
+
+// The days the policy gives for answering a request of `kind`: its
+// per-kind entry, else `answer_days`, else `kDefaultAnswerDays`.
+CONSENTRY_EXPORT int AnswerDays(const CompiledPolicy& policy,
+                                v1::RequestKind kind);
+
+// When the answer of `request` is due: its `due_time`; for a record
+// received before requests carried one, `receive_time` plus
+// `kDefaultAnswerDays`.
+CONSENTRY_EXPORT absl::Time AnswerDue(const v1::SubjectRequest& request);
+
+// True when `request` is still open (neither answered nor refused) and
+// `now` is past its due time (a request due exactly at `now` is not yet
+// overdue). A request answered late is no longer overdue.
+CONSENTRY_EXPORT bool IsOverdue(const v1::SubjectRequest& request,
+                                absl::Time now);
+
 // Limits on what a request record may hold, checked by
 // `ValidateRequestRecord`: ids (request, subject, actor, purpose, record
 // reference) and every other string, the number of transitions and hook
@@ -133,6 +156,11 @@ class CONSENTRY_EXPORT RequestStore {
   // hook failed stays here until it is carried out. Errors: `kUnavailable`.
   virtual absl::StatusOr<std::vector<v1::SubjectRequest>> ListOpen() = 0;
 };
+
+// The open requests of `store` (`ListOpen`) that are overdue at `now`
+// (`IsOverdue`), most overdue first. Errors: those of `ListOpen`.
+CONSENTRY_EXPORT absl::StatusOr<std::vector<v1::SubjectRequest>>
+OverdueRequests(RequestStore& store, absl::Time now);
 
 // A request store in process memory, for tests and single-process tools.
 // Thread-safe. Ids are "req-1", "req-2", ...
@@ -317,7 +345,8 @@ class CONSENTRY_EXPORT RequestDesk {
   // Takes a request at the contact window. `intake` carries what the
   // requester states: kind, subject id and kind, requester name, agent,
   // second identifiers, answer route, purposes (suspension), record
-  // changes (correction), details. State RECEIVED.
+  // changes (correction), details. State RECEIVED; `receive_time` is now,
+  // `due_time` `AnswerDays` days later (both overwrite the intake's).
   //
   // Errors: `kInvalidArgument` naming the field for a missing kind,
   // subject id or requester name; an agent without a name; a channel other

@@ -766,9 +766,9 @@ namespace {
 // that no package goes out silently missing one.
 absl::Status SourceFailed(const v1::SubjectRequest& r,
                           absl::string_view section, const absl::Status& s) {
-  return absl::Status(s.code(),
-                      absl::StrCat("disclosure package of ", r.id(), ": ",
-                                   section, " source: ", s.message()));
+  return absl::Status(
+      s.code(), absl::StrCat("disclosure package of ", r.id(), ": ", section,
+                             " source: ", s.message()));
 }
 
 }  // namespace
@@ -1064,6 +1064,43 @@ absl::StatusOr<std::unique_ptr<RequestDesk>> RequestDesk::Create(
   return std::unique_ptr<RequestDesk>(new RequestDesk(std::move(impl)));
 }
 
+int AnswerDays(const CompiledPolicy& policy, v1::RequestKind kind) {
+  const v1::RequestSettings& settings = policy.proto().requests();
+  for (const v1::AnswerDeadline& d : settings.answer_deadlines()) {
+    if (d.kind() == RequestKindName(kind) && d.days() > 0) return d.days();
+  }
+  return settings.answer_days() > 0 ? settings.answer_days()
+                                    : kDefaultAnswerDays;
+}
+
+absl::Time AnswerDue(const v1::SubjectRequest& request) {
+  if (request.has_due_time())
+    return internal::FromProtoTime(request.due_time());
+  return internal::FromProtoTime(request.receive_time()) +
+         absl::Hours(24) * kDefaultAnswerDays;
+}
+
+bool IsOverdue(const v1::SubjectRequest& request, absl::Time now) {
+  return request.state() != v1::REQUEST_STATE_ANSWERED &&
+         request.state() != v1::REQUEST_STATE_REFUSED &&
+         now > AnswerDue(request);
+}
+
+absl::StatusOr<std::vector<v1::SubjectRequest>> OverdueRequests(
+    RequestStore& store, absl::Time now) {
+  ASSIGN_OR_RETURN(std::vector<v1::SubjectRequest> open, store.ListOpen());
+  std::vector<v1::SubjectRequest> out;
+  for (v1::SubjectRequest& r : open) {
+    if (IsOverdue(r, now)) out.push_back(std::move(r));
+  }
+  std::stable_sort(
+      out.begin(), out.end(),
+      [](const v1::SubjectRequest& a, const v1::SubjectRequest& b) {
+        return AnswerDue(a) < AnswerDue(b);
+      });
+  return out;
+}
+
 absl::StatusOr<v1::SubjectRequest> RequestDesk::Get(absl::string_view id) {
   return impl_->requests->Get(id);
 }
@@ -1079,6 +1116,8 @@ absl::StatusOr<v1::SubjectRequest> RequestDesk::Receive(
   }
   const absl::Time now = impl_->Now();
   *r.mutable_receive_time() = ToProtoTime(now);
+  *r.mutable_due_time() =
+      ToProtoTime(now + absl::Hours(24) * AnswerDays(*impl_->policy, r.kind()));
   Impl::AddTransition(r, v1::REQUEST_STATE_RECEIVED, "received", actor, "",
                       now);
   RETURN_IF_ERROR(ValidateRequestRecord(r));

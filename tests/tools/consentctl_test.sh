@@ -354,6 +354,21 @@ expect "$OUT" '^req-2$'
 run 0 request list --requests-dir="$RQ" --open
 expect "$OUT" 'req-2'
 reject "$OUT" 'req-1 '
+# Answer deadlines: 14 days from receipt in the default policy. Now, none is
+# overdue; in 2100 the open suspension is, the answered disclosure is not.
+run 0 request show --requests-dir="$RQ" req-2
+expect "$OUT" 'answer due [0-9]{4}-'
+run 0 request list --requests-dir="$RQ" --overdue
+expect "$OUT" '^no request is overdue at '
+run 1 request list --requests-dir="$RQ" --overdue --as-of=2100-01-01
+expect "$OUT" '^req-2  suspension'
+expect "$OUT" 'OVERDUE since [0-9]{4}-'
+reject "$OUT" 'req-1 '
+run 1 request list --requests-dir="$RQ" --overdue --as-of=2100-01-01 --json
+expect "$OUT" '"due_time"'
+run 2 request list --requests-dir="$RQ" --as-of=2100-01-01
+expect "$ERR" '--as-of needs --overdue'
+run 2 request list --requests-dir="$RQ" --overdue --as-of=someday
 run 1 request show --requests-dir="$RQ" req-99
 expect "$ERR" 'NOT_FOUND'
 run 2 request advance "${DESK[@]}" req-2 fly
@@ -545,7 +560,12 @@ run 0 report --html="$T/r.html" --audit-dir="$AUDIT" --to=2026-11-20 \
 expect "$T/r.html" '<svg class="chart"'
 expect "$T/r.html" 'support-desk &#9873; flagged'
 expect "$T/r.html" 'req-2'
+expect "$T/r.html" 'None past its answer deadline'
 reject "$T/r.html" '<script'
+run 0 report --html="$T/r4.html" --audit-dir="$AUDIT" --to=2100-01-01 \
+  --requests-dir="$RQ"
+expect "$T/r4.html" 'past their answer deadline at 2100-01-01'
+expect "$T/r4.html" '<td class="flag">[0-9TZ:.-]+ overdue</td>'
 run 1 report --html="$T/r2.html" --audit-dir="$T/no-such-dir"
 run 2 report --html="$T/r3.html" --audit-dir="$AUDIT" --bucket=week
 
