@@ -531,6 +531,10 @@ struct InMemoryProvisionRecordStore::Impl {
   mutable internal::Mutex mu;
   std::vector<v1::ProvisionRecord> provisions ABSL_GUARDED_BY(mu);
   std::vector<v1::ReceiptRecord> receipts ABSL_GUARDED_BY(mu);
+  // The ids of `provisions` and `receipts`, so that adding a record checks
+  // for a duplicate in constant time (not a walk over every record).
+  absl::flat_hash_set<std::string> provision_ids ABSL_GUARDED_BY(mu);
+  absl::flat_hash_set<std::string> receipt_ids ABSL_GUARDED_BY(mu);
   std::int64_t next_id ABSL_GUARDED_BY(mu) = 1;
   bool unavailable ABSL_GUARDED_BY(mu) = false;
 
@@ -559,11 +563,9 @@ absl::StatusOr<std::string> InMemoryProvisionRecordStore::AddProvision(
   if (record.id().empty()) {
     record.set_id(absl::StrCat("prov-", impl_->next_id++));
   }
-  for (const v1::ProvisionRecord& r : impl_->provisions) {
-    if (r.id() == record.id()) {
-      return absl::AlreadyExistsError(
-          absl::StrCat("provision record '", record.id(), "' already exists"));
-    }
+  if (!impl_->provision_ids.insert(record.id()).second) {
+    return absl::AlreadyExistsError(
+        absl::StrCat("provision record '", record.id(), "' already exists"));
   }
   std::string id = record.id();
   impl_->provisions.push_back(std::move(record));
@@ -578,11 +580,9 @@ absl::StatusOr<std::string> InMemoryProvisionRecordStore::AddReceipt(
   if (record.id().empty()) {
     record.set_id(absl::StrCat("rcpt-", impl_->next_id++));
   }
-  for (const v1::ReceiptRecord& r : impl_->receipts) {
-    if (r.id() == record.id()) {
-      return absl::AlreadyExistsError(
-          absl::StrCat("receipt record '", record.id(), "' already exists"));
-    }
+  if (!impl_->receipt_ids.insert(record.id()).second) {
+    return absl::AlreadyExistsError(
+        absl::StrCat("receipt record '", record.id(), "' already exists"));
   }
   std::string id = record.id();
   impl_->receipts.push_back(std::move(record));
@@ -646,6 +646,8 @@ absl::Status InMemoryProvisionRecordStore::Delete(
                rs.begin(), rs.end(),
                [&](const v1::ReceiptRecord& x) { return r.contains(x.id()); }),
            rs.end());
+  for (const std::string& id : p) impl_->provision_ids.erase(id);
+  for (const std::string& id : r) impl_->receipt_ids.erase(id);
   return absl::OkStatus();
 }
 
