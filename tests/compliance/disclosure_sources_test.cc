@@ -6,6 +6,7 @@
 #include <stdlib.h>
 
 #include <algorithm>
+#include <atomic>
 #include <chrono>
 #include <filesystem>
 #include <fstream>
@@ -209,6 +210,44 @@ TEST_F(AuditLogSourceTest, ATamperedIndexIsScannedAndTheAnswerIsExact) {
   EXPECT_EQ(stats.indexes_rejected, 2u);
   EXPECT_GE(stats.segments_scanned, 2u);
   EXPECT_GT(stats.segments_indexed + stats.segments_skipped, 0u);
+}
+
+// Packages built at once from one source while the log is written: each
+// sees every event recorded before its call, and only its subject's.
+TEST_F(AuditLogSourceTest, ConcurrentCallsWhileTheLogIsWritten) {
+  std::unique_ptr<AuditLog> log = Open();
+  ASSERT_NE(log, nullptr);
+  Write(*log, 200);
+  AuditLogAccessEventSource source(dir_, log.get());
+  std::atomic<bool> done{false};
+  std::thread writer([&] {
+    for (int i = 200; i < 600; ++i) {
+      const std::string s = absl::StrCat("s-", i % 10);
+      ASSERT_OK(log->Record(Event(i, s, "a-2")));
+    }
+    done = true;
+  });
+  std::vector<std::thread> readers;
+  for (int t = 0; t < 2; ++t) {
+    readers.emplace_back([&, t] {
+      const std::string subject = absl::StrCat("s-", t + 3);
+      for (int round = 0; round < 5; ++round) {
+        absl::StatusOr<std::vector<OwnedAuditEvent>> e =
+            source.EventsFor(subject);
+        ASSERT_OK(e);
+        EXPECT_GE(e->size(), 20u);  // the 200 written before
+        for (const OwnedAuditEvent& x : *e) EXPECT_EQ(x.subject, subject);
+        (void)source.last_stats();
+      }
+    });
+  }
+  for (std::thread& r : readers) r.join();
+  writer.join();
+  EXPECT_TRUE(done);
+  absl::StatusOr<std::vector<OwnedAuditEvent>> all = source.EventsFor("s-3");
+  ASSERT_OK(all);
+  EXPECT_EQ(Numbers(*all, "s-3"), Expected(600, 3));
+  ASSERT_OK(log->Close());
 }
 
 TEST_F(AuditLogSourceTest, FailuresNameTheLog) {
