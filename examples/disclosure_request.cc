@@ -37,8 +37,9 @@ int Fail(const absl::Status& s) {
   return 1;
 }
 
-// The recipient registry's records of provision, reduced to one entry. A
-// real deployment passes its registry here.
+// The records of provision, reduced to one entry. A real deployment passes
+// a `ProvisionStoreSource` over its `ProvisionRecordStore` here
+// (consentry/disclosure_sources.h).
 class Provisions final : public consentry::ProvisionRecordSource {
  public:
   absl::StatusOr<std::vector<consentry::v1::ProvisionEntry>> ProvisionsFor(

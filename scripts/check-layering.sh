@@ -38,7 +38,8 @@ public_subsystem() {
     audit.h|audit_log.h) echo audit ;;
     sqlite_store.h|sqlite_records.h|postgres_store.h|postgres_records.h) echo store ;;
     field_access.h|projection.h|retention.h|statistics.h) echo access ;;
-    leak.h|notice.h|policy_diff.h|provision.h|receipt.h|recipients.h|requests.h)
+    disclosure_sources.h|leak.h|notice.h|policy_diff.h|provision.h|\
+    receipt.h|recipients.h|requests.h)
       echo compliance ;;
     *) echo unknown ;;
   esac

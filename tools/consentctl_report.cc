@@ -386,8 +386,11 @@ void AppendLeaks(const consentry::LeakReport& leaks, int recent_hours,
 }
 
 // Requests in progress (neither answered nor refused), from the request
-// files. Returns the exit status: `kExitOk`, or that of a failure.
-int AppendRequests(const std::string& requests_dir, std::string& html) {
+// files, each with its answer due time; those past it at `as_of` (the end
+// of the report's period) are flagged "overdue" and counted first.
+// Returns the exit status: `kExitOk`, or that of a failure.
+int AppendRequests(const std::string& requests_dir, absl::Time as_of,
+                   std::string& html) {
   absl::StrAppend(&html, "<h2 id=\"requests\">Requests in progress</h2>\n");
   if (!std::filesystem::exists(requests_dir)) {
     absl::StrAppend(&html, "<p class=\"none\">No request directory (",
@@ -402,26 +405,42 @@ int AppendRequests(const std::string& requests_dir, std::string& html) {
         open.push_back(&r);
       }
     }
+    int overdue = 0;
+    for (const v1::SubjectRequest* r : open) {
+      overdue += consentry::IsOverdue(*r, as_of) ? 1 : 0;
+    }
     if (open.empty()) {
       absl::StrAppend(&html, "<p class=\"ok\">No request in progress.</p>\n");
     } else {
-      absl::StrAppend(&html,
-                      "<table><tr><th>Id</th><th>Kind</th><th>State"
-                      "</th><th>Subject</th><th>Received</th><th>Days "
-                      "open</th><th>Last step</th></tr>\n");
+      absl::StrAppend(
+          &html,
+          overdue > 0
+              ? absl::StrCat("<p class=\"flag\">", overdue, " of ", open.size(),
+                             " past their answer deadline at ",
+                             Html(TimeText(as_of)), ".</p>\n")
+              : absl::StrCat("<p class=\"ok\">None past its answer deadline "
+                             "at ",
+                             Html(TimeText(as_of)), ".</p>\n"),
+          "<table><tr><th>Id</th><th>Kind</th><th>State"
+          "</th><th>Subject</th><th>Received</th><th>Days "
+          "open</th><th>Answer due</th><th>Last step</th></tr>\n");
       for (const v1::SubjectRequest* r : open) {
         const absl::Time received =
             absl::FromUnixSeconds(r->receive_time().seconds());
         const std::string last =
             r->transitions().empty() ? "" : r->transitions().rbegin()->step();
+        const bool late = consentry::IsOverdue(*r, as_of);
         absl::StrAppendFormat(
             &html,
             "<tr><td>%s</td><td>%s</td><td>%s</td><td>%s</td><td>%s</td><td "
-            "class=\"num\">%d</td><td>%s</td></tr>\n",
+            "class=\"num\">%d</td><td%s>%s%s</td><td>%s</td></tr>\n",
             Html(r->id()), Html(consentry::RequestKindName(r->kind())),
             Html(consentry::RequestStateName(r->state())),
             Html(r->subject_id()), Html(TimeText(received)),
-            (absl::Now() - received) / absl::Hours(24), Html(last));
+            (absl::Now() - received) / absl::Hours(24),
+            late ? " class=\"flag\"" : "",
+            Html(TimeText(consentry::AnswerDue(*r))), late ? " overdue" : "",
+            Html(last));
       }
       absl::StrAppend(&html, "</table>\n");
     }
@@ -536,7 +555,8 @@ int RunReport(const std::vector<std::string>& argv) {
                html);
   AppendCharts(o, tally, flagged, html);
   AppendLeaks(leaks, o.recent_hours, base.size(), recent.size(), html);
-  if (int rc = AppendRequests(a.Get("requests-dir"), html); rc != kExitOk) {
+  if (int rc = AppendRequests(a.Get("requests-dir"), o.to, html);
+      rc != kExitOk) {
     return rc;
   }
   if (int rc = AppendDueRecipients(a, o.to, o.due_days, html); rc != kExitOk) {

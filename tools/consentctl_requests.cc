@@ -82,6 +82,9 @@ int PrintRequestFull(const v1::SubjectRequest& r, bool json) {
     return kExitOk;
   }
   PrintRequest(r);
+  if (r.has_due_time()) {
+    std::cout << "  answer due " << TimeUtil::ToString(r.due_time()) << "\n";
+  }
   if (r.fee().amount_jpy() > 0) {
     std::cout << "  fee " << r.fee().amount_jpy() << " JPY"
               << (r.fee().paid() ? " paid" : " unpaid") << "\n";
@@ -124,6 +127,7 @@ absl::StatusOr<Desk> OpenDesk(const ParsedArgs& a,
   d.sources = std::move(*sources);
   options.consent_history = d.sources->history();
   options.access_events = d.sources->access_events();
+  options.provisions = d.sources->provisions();
   if (a.Has("receipt-keys")) {
     consentry::FileKeyProviderOptions key_options;
     for (absl::string_view p :
@@ -461,22 +465,44 @@ int RequestShow(const std::vector<std::string>& argv) {
 int RequestList(const std::vector<std::string>& argv) {
   Command cmd{"request list",
               "",
-              "Lists the requests (only those in progress with --open).",
+              "Lists the requests (only those in progress with --open; only "
+              "those past their answer deadline with --overdue, most overdue "
+              "first, exit 1 when there is any).",
               {RequestsDirFlag(),
                {"open", "", "only requests in progress", ""},
+               {"overdue", "",
+                "only requests in progress past their due time (the policy's "
+                "answer period from receipt)",
+                ""},
+               {"as-of", "TIME",
+                "--overdue: the time to judge at (RFC 3339 or YYYY-MM-DD; "
+                "default now)",
+                ""},
                JsonFlag()},
               0,
               0};
   ParsedArgs a;
   if (int rc = Parse(cmd, argv, a); rc >= 0) return rc;
+  absl::Time now = absl::Now();
+  if (a.Has("as-of")) {
+    if (!a.Bool("overdue")) return UsageError(cmd, "--as-of needs --overdue");
+    if (absl::Status s = ParseTimeFlag("as-of", a.Get("as-of"), now); !s.ok()) {
+      return UsageError(cmd, s.message());
+    }
+  }
   FileRequestStore store(a.Get("requests-dir"));
   absl::StatusOr<std::vector<v1::SubjectRequest>> list =
-      a.Bool("open") ? store.ListOpen() : store.All();
+      a.Bool("overdue") ? consentry::OverdueRequests(store, now)
+      : a.Bool("open")  ? store.ListOpen()
+                        : store.All();
   if (!list.ok()) return Fail("request list", list.status());
   // An unreadable file is reported and skipped; the others are listed, and
-  // the exit status says something needs attention.
-  const int rc =
-      ReportSkipped(store, "request list") > 0 ? kExitCheckFailed : kExitOk;
+  // the exit status says something needs attention (as does an overdue
+  // request).
+  const int rc = ReportSkipped(store, "request list") > 0 ||
+                         (a.Bool("overdue") && !list->empty())
+                     ? kExitCheckFailed
+                     : kExitOk;
   if (a.Bool("json")) {
     std::cout << "[";
     for (std::size_t i = 0; i < list->size(); ++i) {
@@ -488,7 +514,17 @@ int RequestList(const std::vector<std::string>& argv) {
     std::cout << "]\n";
     return rc;
   }
-  for (const v1::SubjectRequest& r : *list) PrintRequest(r);
+  for (const v1::SubjectRequest& r : *list) {
+    PrintRequest(r);
+    if (a.Bool("overdue")) {
+      const absl::Time due = consentry::AnswerDue(r);
+      std::cout << "  OVERDUE since " << TimeText(due) << " ("
+                << (now - due) / absl::Hours(24) << " days)\n";
+    }
+  }
+  if (a.Bool("overdue") && list->empty()) {
+    std::cout << "no request is overdue at " << TimeText(now) << "\n";
+  }
   return rc;
 }
 

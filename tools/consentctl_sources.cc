@@ -11,70 +11,50 @@
 
 #include "consentctl_audit.h"
 #include "consentry/audit_log.h"
+#include "consentry/disclosure_sources.h"
+#include "consentry/proto_io.h"
+#include "consentry/recipients.h"
+#include "consentry/v1/recipient.pb.h"
 
 namespace consentctl {
 namespace {
 
 namespace v1 = ::consentry::v1;
 
-// The record versions from the store's history.
-class StoreHistorySource final : public consentry::ConsentHistorySource {
+// The provision and receipt records: the file --provision-records names
+// (a consentry.v1.ProvisionHistory), held in memory.
+class ProvisionRecords {
  public:
-  explicit StoreHistorySource(consentry::ConsentStore* store) : store_(store) {}
-  absl::StatusOr<std::vector<v1::ConsentRecord>> HistoryFor(
-      absl::string_view subject_id) override {
-    auto history = store_->History(subject_id);
-    if (!history.ok()) return history.status();
-    std::vector<v1::ConsentRecord> out;
-    for (const v1::ConsentHistoryEntry& e : *history) out.push_back(e.state());
-    return out;
-  }
+  consentry::ProvisionRecordSource* provisions() { return &source_; }
+  consentry::InMemoryProvisionRecordStore& store() { return store_; }
 
  private:
-  consentry::ConsentStore* store_;
+  consentry::InMemoryProvisionRecordStore store_;
+  consentry::ProvisionStoreSource source_{&store_};
 };
 
-class MemorySources final : public Sources {
+class MemorySources final : public Sources, public ProvisionRecords {
  public:
   explicit MemorySources(consentry::ConsentStore* store) : history_(store) {}
   consentry::AuditSink* audit() override { return &sink_; }
   consentry::AccessEventSource* access_events() override { return nullptr; }
   consentry::ConsentHistorySource* history() override { return &history_; }
-
- private:
-  consentry::InMemoryAuditSink sink_;
-  StoreHistorySource history_;
-};
-
-// The subject's access records from the log's per-subject index.
-class LogEventSource final : public consentry::AccessEventSource {
- public:
-  explicit LogEventSource(std::string dir) : dir_(std::move(dir)) {}
-  absl::StatusOr<std::vector<consentry::OwnedAuditEvent>> EventsFor(
-      absl::string_view subject_id) override {
-    auto reader = consentry::AuditLogReader::Open(dir_);
-    if (!reader.ok()) return absl::UnavailableError(reader.status().message());
-    auto events = (*reader)->ForSubject(subject_id);
-    if (!events.ok()) return absl::UnavailableError(events.status().message());
-    // Request steps are the desk's own records, not accesses to the data.
-    std::vector<consentry::OwnedAuditEvent> out;
-    for (consentry::OwnedAuditEvent& e : *events) {
-      if (e.action != consentry::AuditAction::kRequest) {
-        out.push_back(std::move(e));
-      }
-    }
-    return out;
+  consentry::ProvisionRecordSource* provisions() override {
+    return ProvisionRecords::provisions();
   }
 
  private:
-  std::string dir_;
+  consentry::InMemoryAuditSink sink_;
+  consentry::ConsentStoreHistorySource history_;
 };
 
-class LogSources final : public Sources {
+class LogSources final : public Sources, public ProvisionRecords {
  public:
   LogSources(std::unique_ptr<consentry::AuditLog> log, std::string dir,
              consentry::ConsentStore* store)
-      : log_(std::move(log)), events_(std::move(dir)), history_(store) {}
+      : log_(std::move(log)),
+        events_(std::move(dir), log_.get()),
+        history_(store) {}
   ~LogSources() override {
     if (absl::Status s = log_->Close(); !s.ok()) {
       std::cerr << "consentctl: closing the access log: " << s << "\n";
@@ -83,12 +63,45 @@ class LogSources final : public Sources {
   consentry::AuditSink* audit() override { return log_.get(); }
   consentry::AccessEventSource* access_events() override { return &events_; }
   consentry::ConsentHistorySource* history() override { return &history_; }
+  consentry::ProvisionRecordSource* provisions() override {
+    return ProvisionRecords::provisions();
+  }
 
  private:
   std::unique_ptr<consentry::AuditLog> log_;
-  LogEventSource events_;
-  StoreHistorySource history_;
+  consentry::AuditLogAccessEventSource events_;
+  consentry::ConsentStoreHistorySource history_;
 };
+
+// Loads --provision-records into `records`. Without the flag the store is
+// empty and a warning says so.
+absl::Status LoadProvisionRecords(const ParsedArgs& args,
+                                  ProvisionRecords& records) {
+  if (!args.Has("provision-records")) {
+    std::cerr << "consentctl: warning: no --provision-records; a disclosure "
+                 "package lists no provision or receipt records\n";
+    return absl::OkStatus();
+  }
+  const std::string path = args.Get("provision-records");
+  auto format = consentry::FormatFromPath(path);
+  if (!format.ok()) return format.status();
+  auto data = consentry::ReadFileToString(path);
+  if (!data.ok()) return data.status();
+  v1::ProvisionHistory history;
+  if (absl::Status s = consentry::ParseMessage(*data, *format, history, path);
+      !s.ok()) {
+    return s;
+  }
+  for (v1::ProvisionRecord& p : *history.mutable_provisions()) {
+    auto id = records.store().AddProvision(std::move(p));
+    if (!id.ok()) return id.status();
+  }
+  for (v1::ReceiptRecord& r : *history.mutable_receipts()) {
+    auto id = records.store().AddReceipt(std::move(r));
+    if (!id.ok()) return id.status();
+  }
+  return absl::OkStatus();
+}
 
 }  // namespace
 
@@ -97,7 +110,12 @@ std::vector<Flag> SourceFlags() {
            "the access log: request steps are appended to it, and a "
            "disclosure package lists the subject's accesses from it",
            ""},
-          {"hmac-key-file", "FILE", "the HMAC key of the access log", ""}};
+          {"hmac-key-file", "FILE", "the HMAC key of the access log", ""},
+          {"provision-records", "FILE",
+           "the records of provision to and receipt from third parties "
+           "(consentry.v1.ProvisionHistory: textproto, JSON, binary) that a "
+           "disclosure package lists",
+           ""}};
 }
 
 absl::StatusOr<std::unique_ptr<Sources>> OpenSources(
@@ -105,7 +123,11 @@ absl::StatusOr<std::unique_ptr<Sources>> OpenSources(
   if (!args.Has("audit-dir")) {
     std::cerr << "consentctl: warning: no --audit-dir; this step is not "
                  "recorded in an access log\n";
-    return std::unique_ptr<Sources>(std::make_unique<MemorySources>(store));
+    auto sources = std::make_unique<MemorySources>(store);
+    if (absl::Status s = LoadProvisionRecords(args, *sources); !s.ok()) {
+      return s;
+    }
+    return std::unique_ptr<Sources>(std::move(sources));
   }
   consentry::AuditLogOptions options;
   options.directory = args.Get("audit-dir");
@@ -113,8 +135,12 @@ absl::StatusOr<std::unique_ptr<Sources>> OpenSources(
   if (absl::Status s = ReadKeyFile(args, options.hmac_key); !s.ok()) return s;
   auto log = consentry::AuditLog::Open(options);
   if (!log.ok()) return log.status();
-  return std::unique_ptr<Sources>(std::make_unique<LogSources>(
-      std::move(*log), args.Get("audit-dir"), store));
+  auto sources = std::make_unique<LogSources>(std::move(*log),
+                                              args.Get("audit-dir"), store);
+  if (absl::Status s = LoadProvisionRecords(args, *sources); !s.ok()) {
+    return s;
+  }
+  return std::unique_ptr<Sources>(std::move(sources));
 }
 
 }  // namespace consentctl

@@ -6,8 +6,9 @@
 //
 // The audit sink and the disclosure-package sources that `consentctl request`
 // hands to a `RequestDesk`: the access log in --audit-dir (appended to by
-// every request step, and read for the subject's access records), and the
-// consent store's history.
+// every request step, and read for the subject's access records), the
+// consent store's history, and the provision and receipt records of
+// --provision-records; each a library class (consentry/disclosure_sources.h).
 
 #ifndef CONSENTRY_TOOLS_CONSENTCTL_SOURCES_H_
 #define CONSENTRY_TOOLS_CONSENTCTL_SOURCES_H_
@@ -34,14 +35,17 @@ class Sources {
   // Null when there is no access log to read.
   virtual consentry::AccessEventSource* access_events() = 0;
   virtual consentry::ConsentHistorySource* history() = 0;
+  // Never null: the records of --provision-records (none without it).
+  virtual consentry::ProvisionRecordSource* provisions() = 0;
 };
 
-// --audit-dir (and --audit-key-file).
+// --audit-dir (and --hmac-key-file), --provision-records.
 std::vector<Flag> SourceFlags();
 
 // Opens the sources named by `args`; `store` must outlive the result.
 // Without --audit-dir, request steps are audited to memory only and a
-// warning is printed. Errors: those of opening the access log.
+// warning is printed. Errors: those of opening the access log and of
+// reading --provision-records (naming the file).
 absl::StatusOr<std::unique_ptr<Sources>> OpenSources(
     const ParsedArgs& args, consentry::ConsentStore* store);
 

@@ -82,6 +82,29 @@ CONSENTRY_EXPORT absl::string_view RequestStateName(v1::RequestState state);
 // notification of purposes and disclosure.
 CONSENTRY_EXPORT bool FeeAllowed(v1::RequestKind kind);
 
+// Answer deadlines. The policy states how many days the operator gives
+// itself to answer each kind (`RequestSettings.answer_days`, and
+// `answer_deadlines` per kind; checked when the policy loads); a request
+// gets its `due_time` on receipt. APPI asks for an answer without delay and
+// sets no number: a policy that states none gets `kDefaultAnswerDays`.
+inline constexpr int kDefaultAnswerDays = 14;
+
+// The days the policy gives for answering a request of `kind`: its
+// per-kind entry, else `answer_days`, else `kDefaultAnswerDays`.
+CONSENTRY_EXPORT int AnswerDays(const CompiledPolicy& policy,
+                                v1::RequestKind kind);
+
+// When the answer of `request` is due: its `due_time`; for a record
+// received before requests carried one, `receive_time` plus
+// `kDefaultAnswerDays`.
+CONSENTRY_EXPORT absl::Time AnswerDue(const v1::SubjectRequest& request);
+
+// True when `request` is still open (neither answered nor refused) and
+// `now` is past its due time (a request due exactly at `now` is not yet
+// overdue). A request answered late is no longer overdue.
+CONSENTRY_EXPORT bool IsOverdue(const v1::SubjectRequest& request,
+                                absl::Time now);
+
 // Limits on what a request record may hold, checked by
 // `ValidateRequestRecord`: ids (request, subject, actor, purpose, record
 // reference) and every other string, the number of transitions and hook
@@ -157,6 +180,11 @@ class CONSENTRY_EXPORT RequestStore {
   virtual absl::StatusOr<std::vector<v1::SubjectRequest>> ListOpen() = 0;
 };
 
+// The open requests of `store` (`ListOpen`) that are overdue at `now`
+// (`IsOverdue`), most overdue first. Errors: those of `ListOpen`.
+CONSENTRY_EXPORT absl::StatusOr<std::vector<v1::SubjectRequest>>
+OverdueRequests(RequestStore& store, absl::Time now);
+
 // A request store in process memory, for tests and single-process tools.
 // Thread-safe. Ids are "req-1", "req-2", ... Durable: `SqliteRequestStore`
 // (consentry/sqlite_records.h).
@@ -184,11 +212,15 @@ class CONSENTRY_EXPORT InMemoryRequestStore final : public RequestStore {
 
 // ---------------------------------------------------------------------------
 // Sources of the disclosure package. Each is optional; a package built
-// without one names the section as omitted.
+// without one names the section as omitted. The library implements each
+// over its own records (disclosure_sources.h): `ProvisionStoreSource` over
+// a `ProvisionRecordStore`, `AuditLogAccessEventSource` over the durable
+// `AuditLog`, `ConsentStoreHistorySource` over a `ConsentStore`'s history.
+// A source that fails makes `Execute` fail with the section named; a
+// subject without records gets an empty section.
 
 // Records of provision to and receipt from third parties (APPI Art. 29,
-// 30), disclosed under Art. 33(5). Implemented by the recipient registry.
-// Implementations must be thread-safe.
+// 30), disclosed under Art. 33(5). Implementations must be thread-safe.
 class CONSENTRY_EXPORT ProvisionRecordSource {
  public:
   virtual ~ProvisionRecordSource() = default;
@@ -198,8 +230,7 @@ class CONSENTRY_EXPORT ProvisionRecordSource {
 };
 
 // Access events about a subject (who read which category, when, for what
-// purpose). Implemented by the audit log. Implementations must be
-// thread-safe.
+// purpose). Implementations must be thread-safe.
 class CONSENTRY_EXPORT AccessEventSource {
  public:
   virtual ~AccessEventSource() = default;
@@ -208,8 +239,8 @@ class CONSENTRY_EXPORT AccessEventSource {
       absl::string_view subject_id) = 0;
 };
 
-// Earlier versions of a consent record. Implemented by stores that keep
-// history. Implementations must be thread-safe.
+// Earlier versions of a consent record. Implementations must be
+// thread-safe.
 class CONSENTRY_EXPORT ConsentHistorySource {
  public:
   virtual ~ConsentHistorySource() = default;
@@ -338,7 +369,8 @@ class CONSENTRY_EXPORT RequestDesk {
   // Takes a request at the contact window. `intake` carries what the
   // requester states: kind, subject id and kind, requester name, agent,
   // second identifiers, answer route, purposes (suspension), record
-  // changes (correction), details. State RECEIVED.
+  // changes (correction), details. State RECEIVED; `receive_time` is now,
+  // `due_time` `AnswerDays` days later (both overwrite the intake's).
   //
   // Errors: `kInvalidArgument` naming the field for a missing kind,
   // subject id or requester name; an agent without a name; a channel other
@@ -430,7 +462,9 @@ class CONSENTRY_EXPORT RequestDesk {
   //
   // Errors: `kFailedPrecondition` out of state, or when the re-derivation
   // fails (naming everything missing); `kUnavailable` when the consent
-  // store, a source or a hook fails; `kAborted` on a concurrent change of
+  // store or a hook fails; a failing source's own code, its message naming
+  // the section ("disclosure package of req-3: access_events source: ...")
+  // and nothing executed; `kAborted` on a concurrent change of
   // the consent record or the request (retry).
   absl::StatusOr<RequestOutcome> Execute(absl::string_view id,
                                          absl::string_view actor);

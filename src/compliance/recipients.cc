@@ -694,16 +694,15 @@ absl::Time RecordTime(const v1::ReceiptRecord& r) {
 // Adds `record` to `records` (ids unique), setting `retain_until` of it
 // and of every record of its series.
 template <typename R>
-absl::Status AddRecord(std::vector<R>& records, R& record,
-                       absl::string_view kind) {
+absl::Status AddRecord(std::vector<R>& records, R& record) {
+  // Ids are unique (the caller's id set): only a record of a series looks
+  // at the others, to find the series' last record.
   absl::Time last = RecordTime(record);
-  for (const R& r : records) {
-    if (r.id() == record.id()) {
-      return absl::AlreadyExistsError(
-          absl::StrCat(kind, " '", record.id(), "' already exists"));
-    }
-    if (!record.series_id().empty() && r.series_id() == record.series_id()) {
-      last = std::max(last, RecordTime(r));
+  if (!record.series_id().empty()) {
+    for (const R& r : records) {
+      if (r.series_id() == record.series_id()) {
+        last = std::max(last, RecordTime(r));
+      }
     }
   }
   SetRetainUntil(RetentionEnd(record.record_method(), RecordTime(record), last),
@@ -760,6 +759,10 @@ struct InMemoryProvisionRecordStore::Impl {
   mutable internal::Mutex mu;
   std::vector<v1::ProvisionRecord> provisions ABSL_GUARDED_BY(mu);
   std::vector<v1::ReceiptRecord> receipts ABSL_GUARDED_BY(mu);
+  // The ids of `provisions` and `receipts`, so that adding a record checks
+  // for a duplicate in constant time (not a walk over every record).
+  absl::flat_hash_set<std::string> provision_ids ABSL_GUARDED_BY(mu);
+  absl::flat_hash_set<std::string> receipt_ids ABSL_GUARDED_BY(mu);
   std::int64_t next_id ABSL_GUARDED_BY(mu) = 1;
   bool unavailable ABSL_GUARDED_BY(mu) = false;
 
@@ -788,8 +791,12 @@ absl::StatusOr<std::string> InMemoryProvisionRecordStore::AddProvision(
   if (record.id().empty()) {
     record.set_id(absl::StrCat("prov-", impl_->next_id++));
   }
+  if (!impl_->provision_ids.insert(record.id()).second) {
+    return absl::AlreadyExistsError(
+        absl::StrCat("provision record '", record.id(), "' already exists"));
+  }
   std::string id = record.id();
-  RETURN_IF_ERROR(AddRecord(impl_->provisions, record, "provision record"));
+  RETURN_IF_ERROR(AddRecord(impl_->provisions, record));
   return id;
 }
 
@@ -801,8 +808,12 @@ absl::StatusOr<std::string> InMemoryProvisionRecordStore::AddReceipt(
   if (record.id().empty()) {
     record.set_id(absl::StrCat("rcpt-", impl_->next_id++));
   }
+  if (!impl_->receipt_ids.insert(record.id()).second) {
+    return absl::AlreadyExistsError(
+        absl::StrCat("receipt record '", record.id(), "' already exists"));
+  }
   std::string id = record.id();
-  RETURN_IF_ERROR(AddRecord(impl_->receipts, record, "receipt record"));
+  RETURN_IF_ERROR(AddRecord(impl_->receipts, record));
   return id;
 }
 
@@ -816,6 +827,10 @@ absl::StatusOr<PurgeResult> InMemoryProvisionRecordStore::PurgeDue(
   if (approve) RETURN_IF_ERROR(approve(out));
   EraseIds(impl_->provisions, out.provision_ids);
   EraseIds(impl_->receipts, out.receipt_ids);
+  for (const std::string& id : out.provision_ids) {
+    impl_->provision_ids.erase(id);
+  }
+  for (const std::string& id : out.receipt_ids) impl_->receipt_ids.erase(id);
   return out;
 }
 
@@ -893,6 +908,8 @@ absl::Status InMemoryProvisionRecordStore::Delete(
                rs.begin(), rs.end(),
                [&](const v1::ReceiptRecord& x) { return r.contains(x.id()); }),
            rs.end());
+  for (const std::string& id : p) impl_->provision_ids.erase(id);
+  for (const std::string& id : r) impl_->receipt_ids.erase(id);
   return absl::OkStatus();
 }
 

@@ -791,6 +791,19 @@ absl::Status RequestDesk::Impl::AddReceipts(
   return absl::OkStatus();
 }
 
+namespace {
+
+// A disclosure source's failure: the package fails, naming the section, so
+// that no package goes out silently missing one.
+absl::Status SourceFailed(const v1::SubjectRequest& r,
+                          absl::string_view section, const absl::Status& s) {
+  return absl::Status(
+      s.code(), absl::StrCat("disclosure package of ", r.id(), ": ", section,
+                             " source: ", s.message()));
+}
+
+}  // namespace
+
 absl::StatusOr<v1::DisclosurePackage> RequestDesk::Impl::BuildDisclosure(
     const v1::SubjectRequest& r, const v1::ConsentRecord& record) {
   const std::string& subject = r.verified_subject_id();
@@ -805,7 +818,12 @@ absl::StatusOr<v1::DisclosurePackage> RequestDesk::Impl::BuildDisclosure(
 
   std::vector<v1::ConsentRecord> history;
   if (options.consent_history != nullptr) {
-    ASSIGN_OR_RETURN(history, options.consent_history->HistoryFor(subject));
+    absl::StatusOr<std::vector<v1::ConsentRecord>> versions =
+        options.consent_history->HistoryFor(subject);
+    if (!versions.ok()) {
+      return SourceFailed(r, "consent_history", versions.status());
+    }
+    history = *std::move(versions);
     for (const v1::ConsentRecord& h : history) *pkg.add_consent_history() = h;
   } else {
     pkg.add_omitted_sections(
@@ -822,9 +840,12 @@ absl::StatusOr<v1::DisclosurePackage> RequestDesk::Impl::BuildDisclosure(
   for (v1::SubjectRequest& q : reqs) *pkg.add_requests() = std::move(q);
 
   if (options.provisions != nullptr) {
-    ASSIGN_OR_RETURN(std::vector<v1::ProvisionEntry> provisions,
-                     options.provisions->ProvisionsFor(subject));
-    for (v1::ProvisionEntry& p : provisions)
+    absl::StatusOr<std::vector<v1::ProvisionEntry>> provisions =
+        options.provisions->ProvisionsFor(subject);
+    if (!provisions.ok()) {
+      return SourceFailed(r, "provisions", provisions.status());
+    }
+    for (v1::ProvisionEntry& p : *provisions)
       *pkg.add_provisions() = std::move(p);
   } else {
     pkg.add_omitted_sections(
@@ -832,9 +853,12 @@ absl::StatusOr<v1::DisclosurePackage> RequestDesk::Impl::BuildDisclosure(
   }
 
   if (options.access_events != nullptr) {
-    ASSIGN_OR_RETURN(std::vector<OwnedAuditEvent> events,
-                     options.access_events->EventsFor(subject));
-    for (const OwnedAuditEvent& e : events) {
+    absl::StatusOr<std::vector<OwnedAuditEvent>> events =
+        options.access_events->EventsFor(subject);
+    if (!events.ok()) {
+      return SourceFailed(r, "access_events", events.status());
+    }
+    for (const OwnedAuditEvent& e : *events) {
       if (e.subject != subject || e.action == AuditAction::kRequest) continue;
       v1::AccessRecord* a = pkg.add_access_events();
       *a->mutable_time() = ToProtoTime(absl::FromUnixNanos(e.time_unix_nanos));
@@ -1071,6 +1095,43 @@ absl::StatusOr<std::unique_ptr<RequestDesk>> RequestDesk::Create(
   return std::unique_ptr<RequestDesk>(new RequestDesk(std::move(impl)));
 }
 
+int AnswerDays(const CompiledPolicy& policy, v1::RequestKind kind) {
+  const v1::RequestSettings& settings = policy.proto().requests();
+  for (const v1::AnswerDeadline& d : settings.answer_deadlines()) {
+    if (d.kind() == RequestKindName(kind) && d.days() > 0) return d.days();
+  }
+  return settings.answer_days() > 0 ? settings.answer_days()
+                                    : kDefaultAnswerDays;
+}
+
+absl::Time AnswerDue(const v1::SubjectRequest& request) {
+  if (request.has_due_time())
+    return internal::FromProtoTime(request.due_time());
+  return internal::FromProtoTime(request.receive_time()) +
+         absl::Hours(24) * kDefaultAnswerDays;
+}
+
+bool IsOverdue(const v1::SubjectRequest& request, absl::Time now) {
+  return request.state() != v1::REQUEST_STATE_ANSWERED &&
+         request.state() != v1::REQUEST_STATE_REFUSED &&
+         now > AnswerDue(request);
+}
+
+absl::StatusOr<std::vector<v1::SubjectRequest>> OverdueRequests(
+    RequestStore& store, absl::Time now) {
+  ASSIGN_OR_RETURN(std::vector<v1::SubjectRequest> open, store.ListOpen());
+  std::vector<v1::SubjectRequest> out;
+  for (v1::SubjectRequest& r : open) {
+    if (IsOverdue(r, now)) out.push_back(std::move(r));
+  }
+  std::stable_sort(
+      out.begin(), out.end(),
+      [](const v1::SubjectRequest& a, const v1::SubjectRequest& b) {
+        return AnswerDue(a) < AnswerDue(b);
+      });
+  return out;
+}
+
 absl::StatusOr<v1::SubjectRequest> RequestDesk::Get(absl::string_view id) {
   return impl_->requests->Get(id);
 }
@@ -1086,6 +1147,8 @@ absl::StatusOr<v1::SubjectRequest> RequestDesk::Receive(
   }
   const absl::Time now = impl_->Now();
   *r.mutable_receive_time() = ToProtoTime(now);
+  *r.mutable_due_time() =
+      ToProtoTime(now + absl::Hours(24) * AnswerDays(*impl_->policy, r.kind()));
   Impl::AddTransition(r, v1::REQUEST_STATE_RECEIVED, "received", actor, "",
                       now);
   RETURN_IF_ERROR(ValidateRequestRecord(r));

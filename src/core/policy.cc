@@ -5,6 +5,8 @@
 
 #include <algorithm>
 #include <array>
+#include <iterator>
+#include <set>
 #include <string>
 #include <utility>
 #include <vector>
@@ -161,6 +163,7 @@ class PolicyCompiler {
   void Retention();
   void Statistics();
   void Approvals();
+  void RequestDeadlines();
 
   Errors& errors() { return errors_; }
 
@@ -785,6 +788,50 @@ void CompileKindsAndAcquisition(const v1::Policy& policy,
 
 // Approvals (policy §3): who approved, when; every string valid UTF-8
 // (a proto3 string that is not does not parse back) and bounded.
+// The answer periods of data-subject requests: 0 (the library's default)
+// or 1 to 365 days for every kind; per-kind entries name a known kind once,
+// each with 1 to 365 days. A negative or absurd period would make every
+// request overdue at once, or never.
+void PolicyCompiler::RequestDeadlines() {
+  constexpr int kMaxAnswerDays = 365;
+  const v1::RequestSettings& r = policy_.requests();
+  if (r.answer_days() < 0 || r.answer_days() > kMaxAnswerDays) {
+    errors_.Add(absl::StrCat("policy.requests.answer_days: ", r.answer_days(),
+                             " days; must be 1 to ", kMaxAnswerDays,
+                             " (or 0 for the default)"));
+  }
+  // The kinds of consentry.v1.RequestKind, as `RequestKindName` spells them.
+  static constexpr absl::string_view kKinds[] = {
+      "purpose_notice", "disclosure", "correction",
+      "suspension",     "erasure",    "provision_stop"};
+  constexpr int kKindCount = static_cast<int>(std::size(kKinds));
+  if (r.answer_deadlines_size() > kKindCount) {
+    errors_.Add(absl::StrCat(
+        "policy.requests.answer_deadlines: ", r.answer_deadlines_size(),
+        " entries; at most ", kKindCount, ", one per kind"));
+    return;
+  }
+  std::set<std::string> seen;
+  for (int i = 0; i < r.answer_deadlines_size(); ++i) {
+    const v1::AnswerDeadline& d = r.answer_deadlines(i);
+    const std::string at =
+        absl::StrCat("policy.requests.answer_deadlines[", i, "]");
+    if (std::find(std::begin(kKinds), std::end(kKinds), d.kind()) ==
+        std::end(kKinds)) {
+      errors_.Add(absl::StrCat(at, ".kind: '",
+                               absl::CHexEscape(d.kind().substr(0, 64)),
+                               "' is not a request kind"));
+    } else if (!seen.insert(d.kind()).second) {
+      errors_.Add(absl::StrCat(at, ".kind: '", d.kind(),
+                               "' already has an answer period"));
+    }
+    if (d.days() < 1 || d.days() > kMaxAnswerDays) {
+      errors_.Add(absl::StrCat(at, ".days: ", d.days(), " days; must be 1 to ",
+                               kMaxAnswerDays));
+    }
+  }
+}
+
 void PolicyCompiler::Approvals() {
   constexpr std::size_t kMaxText = 4096;
   constexpr int kMaxApprovals = 100;
@@ -857,6 +904,7 @@ absl::StatusOr<std::shared_ptr<const CompiledPolicy>> CompiledPolicy::Compile(
   c.Retention();
   c.Statistics();
   c.Approvals();
+  c.RequestDeadlines();
   if (!errors.empty()) return errors.ToStatus(policy.version());
   CompileKindsAndAcquisition(
       policy, *out,

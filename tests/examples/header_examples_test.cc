@@ -27,6 +27,7 @@
 #include "consentry/audit_log.h"
 #include "consentry/consent.h"
 #include "consentry/decision.h"
+#include "consentry/disclosure_sources.h"
 #include "consentry/guard.h"
 #include "consentry/leak.h"
 #include "consentry/notice.h"
@@ -192,6 +193,16 @@ absl::Status RequestsExample(shared_ptr<const CompiledPolicy> policy,
   {
 #include "requests.h.inc"
     if (!outcome.ok()) return outcome.status();
+  }
+  return absl::OkStatus();
+}
+
+// Compiled only: it opens the audit log of a deployment.
+[[maybe_unused]] absl::Status DisclosureSourcesExample(
+    shared_ptr<const CompiledPolicy> policy, ConsentStore& consent_store,
+    RequestStore& requests, ProvisionRecordStore& provision_records) {
+  {
+#include "disclosure_sources.h.inc"
   }
   return absl::OkStatus();
 }

@@ -310,12 +310,37 @@ run 0 request advance "${DESK[@]}" req-1 start
 run 1 request advance "${DESK[@]}" req-1 execute \
   --receipt-keys="$SRC/tests/testdata/receipt_keys"
 expect "$ERR" 'several private keys'
+# The provision records a package lists: one about m-1, one about m-2.
+cat >"$T/provisions.textproto" <<'PROV'
+provisions {
+  id: "prov-m1" provision_time { seconds: 1790000000 }
+  recipient_id: "univ-lab" recipient_name: "Joint study laboratory"
+  purpose: "occasion.joint_study" subjects: "m-1" categories: "measurement"
+}
+provisions {
+  id: "prov-m2" provision_time { seconds: 1790000100 }
+  recipient_id: "univ-lab" subjects: "m-2" categories: "measurement"
+}
+receipts {
+  id: "rcpt-m1" receipt_time { seconds: 1790000200 }
+  provider_name: "Partner clinic" subjects: "m-1" categories: "contact"
+}
+PROV
+run 1 request advance "${DESK[@]}" req-1 execute \
+  --receipt-keys="$SRC/tests/testdata/receipt_keys/2026.pem" \
+  --provision-records="$T/absent.textproto"
+expect "$ERR" 'absent.textproto'
 run 0 request advance "${DESK[@]}" req-1 execute \
-  --receipt-keys="$SRC/tests/testdata/receipt_keys/2026.pem"
+  --receipt-keys="$SRC/tests/testdata/receipt_keys/2026.pem" \
+  --provision-records="$T/provisions.textproto"
 expect "$OUT" 'executed'
 run 0 request package --requests-dir="$RQ" req-1
 expect "$OUT" '"subject_id": "m-1"'
 expect "$OUT" '"consent_receipts"'
+expect "$OUT" '"record_ref": "prov-m1"'
+expect "$OUT" '"record_ref": "rcpt-m1"'
+reject "$OUT" 'prov-m2'
+reject "$OUT" 'omitted_sections'
 run 0 request package --requests-dir="$RQ" --lang=ja req-1
 expect "$OUT" '開示'
 expect "$OUT" '7\. 同意の受領書'
@@ -329,6 +354,21 @@ expect "$OUT" '^req-2$'
 run 0 request list --requests-dir="$RQ" --open
 expect "$OUT" 'req-2'
 reject "$OUT" 'req-1 '
+# Answer deadlines: 14 days from receipt in the default policy. Now, none is
+# overdue; in 2100 the open suspension is, the answered disclosure is not.
+run 0 request show --requests-dir="$RQ" req-2
+expect "$OUT" 'answer due [0-9]{4}-'
+run 0 request list --requests-dir="$RQ" --overdue
+expect "$OUT" '^no request is overdue at '
+run 1 request list --requests-dir="$RQ" --overdue --as-of=2100-01-01
+expect "$OUT" '^req-2  suspension'
+expect "$OUT" 'OVERDUE since [0-9]{4}-'
+reject "$OUT" 'req-1 '
+run 1 request list --requests-dir="$RQ" --overdue --as-of=2100-01-01 --json
+expect "$OUT" '"due_time"'
+run 2 request list --requests-dir="$RQ" --as-of=2100-01-01
+expect "$ERR" '--as-of needs --overdue'
+run 2 request list --requests-dir="$RQ" --overdue --as-of=someday
 run 1 request show --requests-dir="$RQ" req-99
 expect "$ERR" 'NOT_FOUND'
 run 2 request advance "${DESK[@]}" req-2 fly
@@ -578,7 +618,12 @@ run 0 report --html="$T/r.html" --audit-dir="$AUDIT" --to=2026-11-20 \
 expect "$T/r.html" '<svg class="chart"'
 expect "$T/r.html" 'support-desk &#9873; flagged'
 expect "$T/r.html" 'req-2'
+expect "$T/r.html" 'None past its answer deadline'
 reject "$T/r.html" '<script'
+run 0 report --html="$T/r4.html" --audit-dir="$AUDIT" --to=2100-01-01 \
+  --requests-dir="$RQ"
+expect "$T/r4.html" 'past their answer deadline at 2100-01-01'
+expect "$T/r4.html" '<td class="flag">[0-9TZ:.-]+ overdue</td>'
 run 1 report --html="$T/r2.html" --audit-dir="$T/no-such-dir"
 run 2 report --html="$T/r3.html" --audit-dir="$AUDIT" --bucket=week
 
