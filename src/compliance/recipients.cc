@@ -332,7 +332,13 @@ absl::Status ValidateRecipient(const v1::Recipient& r, const std::string& at,
 }
 
 // Japan time for the calendar arithmetic of retention periods.
-absl::TimeZone Jst() { return absl::FixedTimeZone(9 * 60 * 60); }
+// Loaded once, under the function-local static's guard: concurrent first
+// calls into the time-zone registry would race inside Abseil.
+absl::TimeZone Jst() {
+  static const absl::TimeZone* const tz =
+      new absl::TimeZone(absl::FixedTimeZone(9 * 60 * 60));
+  return *tz;
+}
 
 }  // namespace
 
