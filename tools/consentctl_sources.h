@@ -21,6 +21,7 @@
 #include "consentctl_cli.h"
 #include "consentry/audit.h"
 #include "consentry/consent.h"
+#include "consentry/recipients.h"
 #include "consentry/requests.h"
 #include "consentry/v1/request.pb.h"
 
@@ -42,12 +43,15 @@ class Sources {
 // --audit-dir (and --hmac-key-file), --provision-records.
 std::vector<Flag> SourceFlags();
 
-// Opens the sources named by `args`; `store` must outlive the result.
+// Opens the sources named by `args`; `store` and `records` (the durable
+// provision records, listed unless --provision-records is given; may be
+// null) must outlive the result.
 // Without --audit-dir, request steps are audited to memory only and a
 // warning is printed. Errors: those of opening the access log and of
 // reading --provision-records (naming the file).
 absl::StatusOr<std::unique_ptr<Sources>> OpenSources(
-    const ParsedArgs& args, consentry::ConsentStore* store);
+    const ParsedArgs& args, consentry::ConsentStore* store,
+    consentry::ProvisionRecordStore* records);
 
 // Every request in `dir`, oldest first (consentctl_requests.cc).
 absl::StatusOr<std::vector<consentry::v1::SubjectRequest>> LoadRequests(
