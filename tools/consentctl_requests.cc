@@ -217,6 +217,7 @@ absl::StatusOr<Desk> OpenDesk(const ParsedArgs& a,
 
 std::vector<Flag> DeskFlags() {
   std::vector<Flag> f = RequestStoreFlags();
+  f.push_back(AnswersDirFlag());
   f.push_back(PolicyFlag(true));
   f.push_back(JsonFlag());
   for (Flag& s : SourceFlags()) f.push_back(std::move(s));
@@ -328,7 +329,6 @@ constexpr absl::string_view kSteps =
 // The flags of `request advance`: the desk's, and each step's own.
 std::vector<Flag> AdvanceFlags() {
   std::vector<Flag> flags = DeskFlags();
-  flags.push_back(AnswersDirFlag());
   flags.push_back({"payment-ref", "REF", "fee-paid: receipt or transfer", ""});
   flags.push_back({"verified-subject", "ID",
                    "verify-identity: the subject the documents identify", ""});

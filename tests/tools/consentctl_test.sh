@@ -93,7 +93,7 @@ REC
   expect "$OUT" '^rcpt-old  received .* from Partner clinic'
   expect "$OUT" 'kept until 20'
   run 0 recipients records "${STORE[@]}" --recipient=univ-lab --json
-  expect "$OUT" '"id": "prov-new"'
+  expect "$OUT" '"id": ?"prov-new"'
   reject "$OUT" 'rcpt-old'
   run 0 recipients records "${STORE[@]}" --subject=nobody
   expect "$OUT" '^no records$'
@@ -115,8 +115,8 @@ REC
   run 0 recipients records "${STORE[@]}" --subject=m-1
   expect "$OUT" '^prov-new '
   reject "$OUT" 'prov-old|rcpt-old'
-  run 0 audit query "$T/$P-purge" --accessor=dpo
-  expect "$OUT" 'prov-old'
+  run 0 audit query "$T/$P-purge" --accessor=dpo --json
+  expect "$OUT" '"detail":"provisions: prov-old; receipts: rcpt-old"'
   run 0 recipients purge "${STORE[@]}" --audit-dir="$T/$P-purge" --json
   expect "$OUT" '"provisions":\[\],"receipts":\[\]'
 
@@ -143,7 +143,7 @@ REC
   run 0 request list "${STORE[@]}" --open
   reject "$OUT" '^req-1 '
   run 0 request list "${STORE[@]}" --json
-  expect "$OUT" '"state": "REQUEST_STATE_ANSWERED"'
+  expect "$OUT" '"state": ?"REQUEST_STATE_ANSWERED"'
   run 1 request show "${STORE[@]}" req-99
   expect "$ERR" 'NOT_FOUND'
 
@@ -152,9 +152,13 @@ REC
   # step is out of order) and records nothing.
   run 0 request open "${D[@]}" --kind=suspension --subject=m-2 --requester=Taro --purposes=marketing
   expect "$OUT" '^req-2$'
-  "$CTL" request advance "${D[@]}" req-2 send-form >"$T/$P-a.out" 2>"$T/$P-a.err" &
+  # (each with its own access log: one log has one writer)
+  local C=(--policy="$POLICY" "${STORE[@]}")
+  "$CTL" request advance "${C[@]}" --audit-dir="$T/$P-audit-a" req-2 send-form \
+    >"$T/$P-a.out" 2>"$T/$P-a.err" &
   local pa=$!
-  "$CTL" request advance "${D[@]}" req-2 send-form >"$T/$P-b.out" 2>"$T/$P-b.err" &
+  "$CTL" request advance "${C[@]}" --audit-dir="$T/$P-audit-b" req-2 send-form \
+    >"$T/$P-b.out" 2>"$T/$P-b.err" &
   local pb=$!
   wait $pa; local ra=$?
   wait $pb; local rb=$?
@@ -165,6 +169,13 @@ REC
   fi
   cat "$T/$P-a.err" "$T/$P-b.err" >"$T/$P-ab.err"
   expect "$T/$P-ab.err" 'conflict: another command changed this request|FAILED_PRECONDITION'
+  # The loser that lost the compare-and-set retracted its audit event.
+  for x in a b; do
+    if grep -q 'conflict: another command' "$T/$P-$x.err"; then
+      run 0 audit tail "$T/$P-audit-$x" --json
+      expect "$OUT" 'not_committed'
+    fi
+  done
   run 0 request show "${STORE[@]}" req-2
   expect "$OUT" 'form_sent'
   if [[ $(grep -c '  by ' "$OUT") != 2 ]]; then
