@@ -183,6 +183,10 @@ REC
     failures=$((failures + 1))
   fi
   run 0 request advance "${D[@]}" req-2 form-returned
+  # The report lists the store's requests in progress.
+  run 0 report --html="$T/$P-report.html" --audit-dir="$AUDIT" "${STORE[@]}" --to=2026-11-20
+  expect "$T/$P-report.html" '<td>req-2</td><td>suspension</td>'
+  reject "$T/$P-report.html" '<td>req-1</td>'
 
   # import-dir: a legacy directory written by the legacy commands.
   local L=$T/$P-legacy
