@@ -7,8 +7,9 @@
 // The audit sink and the disclosure-package sources that `consentctl request`
 // hands to a `RequestDesk`: the access log in --audit-dir (appended to by
 // every request step, and read for the subject's access records), the
-// consent store's history, and the provision and receipt records of
-// --provision-records; each a library class (consentry/disclosure_sources.h).
+// consent store's history, and the provision and receipt records of the
+// durable provision record store (legacy: of --provision-records); each a
+// library class (consentry/disclosure_sources.h).
 
 #ifndef CONSENTRY_TOOLS_CONSENTCTL_SOURCES_H_
 #define CONSENTRY_TOOLS_CONSENTCTL_SOURCES_H_
