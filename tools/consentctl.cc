@@ -86,12 +86,18 @@ groups and commands:
   audit leak-report DIR         accessors departing from their baseline
   audit leak-scope DIR          subjects and categories reached; APPI Art. 26
   request open|advance|show|list|package
-                                data-subject requests (files in --requests-dir)
+                                data-subject requests, in the store of
+                                --sqlite/--postgres (as consent)
+  request import-dir DIR        move a legacy --requests-dir into the store
   receipt issue SUBJECT         a signed consent receipt (JSON, or --format=ja|en)
   receipt verify FILE --keys DIR
                                 check a receipt's signature and canonical form
   recipients list|due           the recipient registry; monitoring due
   recipients monitor RECIPIENT  record a monitoring (--outcome, --by)
+  recipients records            provision/receipt records (--subject, --recipient)
+  recipients add-records FILE   file provision/receipt records in the store
+  recipients purge --audit-dir=DIR
+                                remove the records past their keeping period
   report --html=FILE            the privacy officer's HTML report
 
 Every command takes --help. Exit status: 0 success; 1 when a check fails
@@ -841,7 +847,7 @@ int ConsentLift(const std::vector<std::string>& argv) {
   lift.set_request_id(a.Get("request"));
   auto store = OpenStore(a, /*create_if_missing=*/false);
   if (!store.ok()) return Fail("open store", store.status());
-  auto sources = OpenSources(a, store->get());
+  auto sources = OpenSources(a, store->get(), nullptr);
   if (!sources.ok()) return Fail("open access log", sources.status());
   absl::StatusOr<consentry::Revision> rev = consentry::LiftRestriction(
       **store, *(*sources)->audit(), a.Get("subject"), lift, a.Get("actor"));
@@ -946,6 +952,9 @@ int PrintDue(const consentry::RecipientRegistry& registry, absl::Time now,
 int RunRecipients(const std::string& sub,
                   const std::vector<std::string>& argv) {
   if (sub == "monitor") return RecipientsMonitor(argv);
+  if (sub == "records") return RecipientsRecords(argv);
+  if (sub == "add-records") return RecipientsAddRecords(argv);
+  if (sub == "purge") return RecipientsPurge(argv);
   if (sub != "list" && sub != "due") {
     return UnknownCommand("recipients " + sub);
   }

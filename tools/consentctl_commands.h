@@ -51,6 +51,11 @@ int RunReport(const std::vector<std::string>& args);
 int PolicyShow(const std::vector<std::string>& args);
 int PolicyAnnounce(const std::vector<std::string>& args);
 int RecipientsMonitor(const std::vector<std::string>& args);
+// Records (consentctl_records.cc): `recipients records`, `add-records`,
+// `purge`, on the store of --sqlite / --postgres.
+int RecipientsRecords(const std::vector<std::string>& args);
+int RecipientsAddRecords(const std::vector<std::string>& args);
+int RecipientsPurge(const std::vector<std::string>& args);
 
 }  // namespace consentctl
 

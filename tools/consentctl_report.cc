@@ -27,6 +27,7 @@
 #include "consentctl_cli.h"
 #include "consentctl_commands.h"
 #include "consentctl_sources.h"
+#include "consentctl_stores.h"
 #include "consentry/leak.h"
 #include "consentry/policy.h"
 #include "consentry/proto_io.h"
@@ -389,14 +390,32 @@ void AppendLeaks(const consentry::LeakReport& leaks, int recent_hours,
 // files, each with its answer due time; those past it at `as_of` (the end
 // of the report's period) are flagged "overdue" and counted first.
 // Returns the exit status: `kExitOk`, or that of a failure.
-int AppendRequests(const std::string& requests_dir, absl::Time as_of,
-                   std::string& html) {
+int AppendRequests(const ParsedArgs& a, absl::Time as_of, std::string& html) {
   absl::StrAppend(&html, "<h2 id=\"requests\">Requests in progress</h2>\n");
-  if (!std::filesystem::exists(requests_dir)) {
+  // The legacy directory with --requests-dir; the store's requests
+  // otherwise (none when the SQLite file does not exist).
+  const bool from_store = !a.Has("requests-dir");
+  const std::string requests_dir = a.Get("requests-dir");
+  absl::StatusOr<Stores> stores = absl::NotFoundError("");
+  if (from_store) {
+    stores = OpenStores(a, /*create_if_missing=*/false);
+    if (!stores.ok() && !absl::IsNotFound(stores.status())) {
+      return Fail("report: requests", stores.status());
+    }
+  }
+  if (from_store && !stores.ok()) {
+    absl::StrAppend(&html, "<p class=\"none\">No request store (",
+                    Html(a.Get("sqlite")), ").</p>\n");
+  } else if (!from_store && !std::filesystem::exists(requests_dir)) {
     absl::StrAppend(&html, "<p class=\"none\">No request directory (",
                     Html(requests_dir), ").</p>\n");
   } else {
-    auto requests = LoadRequests(requests_dir);
+    absl::StatusOr<std::vector<v1::SubjectRequest>> requests;
+    if (from_store) {
+      requests = (*stores).requests->ListAll();
+    } else {
+      requests = LoadRequests(requests_dir);
+    }
     if (!requests.ok()) return Fail("report: requests", requests.status());
     std::vector<const v1::SubjectRequest*> open;
     for (const v1::SubjectRequest& r : *requests) {
@@ -501,8 +520,13 @@ int RunReport(const std::vector<std::string>& argv) {
   std::vector<Flag> flags = {
       {"html", "FILE", "where to write the report; required", ""},
       {"audit-dir", "DIR", "the access log; required", ""},
-      {"requests-dir", "DIR", "request files (see 'request --help')",
-       "requests"},
+      {"requests-dir", "DIR",
+       "legacy: the request files (see 'request --help') instead of the "
+       "store's requests",
+       ""},
+      SqliteFlag(),
+      PostgresFlag(),
+      PgSchemaFlag(),
       {"registry", "FILE", "the recipient registry (with --policy)", ""},
       PolicyFlag(false),
       {"from", "TIME", "start of the period (default: --days before --to)", ""},
@@ -555,8 +579,7 @@ int RunReport(const std::vector<std::string>& argv) {
                html);
   AppendCharts(o, tally, flagged, html);
   AppendLeaks(leaks, o.recent_hours, base.size(), recent.size(), html);
-  if (int rc = AppendRequests(a.Get("requests-dir"), o.to, html);
-      rc != kExitOk) {
+  if (int rc = AppendRequests(a, o.to, html); rc != kExitOk) {
     return rc;
   }
   if (int rc = AppendDueRecipients(a, o.to, o.due_days, html); rc != kExitOk) {

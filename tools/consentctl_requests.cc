@@ -3,18 +3,28 @@
 //
 // `consentctl request ...`: data-subject requests between invocations.
 //
-// Persistence: a directory (--requests-dir, default ./requests) with one
-// textproto file per request, `<id>.textproto` (ids req-1, req-2, ...), and,
-// once a request is executed, its answer next to it: `<id>.answer.json`
-// (the disclosure package or purpose notice as protobuf JSON) and
-// `<id>.answer.ja.md` / `<id>.answer.en.md`. See file_request_store.h for
-// the locking, durability and the checks on every file read.
+// Persistence: the request store of the database the consent store lives in
+// (--sqlite, default consent.db, or --postgres; consentctl_stores.h). Each
+// step is a compare-and-set on the request's version, so of two commands
+// advancing one request at once, one wins and the other is told and writes
+// nothing. Once a request is executed, its answer is written to
+// --answers-dir (default ./answers): `<id>.answer.json` (the disclosure
+// package or purpose notice as protobuf JSON) and `<id>.answer.ja.md` /
+// `<id>.answer.en.md`, each atomically and durably (`WriteOutput`).
+//
+// Legacy: --requests-dir names a directory of textproto request files
+// (file_request_store.h), read and written as before; `request import-dir`
+// moves such a directory into the store once.
 
 #include <algorithm>
+#include <climits>
+#include <cstdint>
 #include <filesystem>
 #include <iostream>
 #include <memory>
 #include <string>
+#include <system_error>
+#include <utility>
 #include <vector>
 
 #include "absl/strings/ascii.h"
@@ -26,6 +36,7 @@
 #include "consentctl_cli.h"
 #include "consentctl_commands.h"
 #include "consentctl_sources.h"
+#include "consentctl_stores.h"
 #include "consentry/audit.h"
 #include "consentry/policy.h"
 #include "consentry/proto_io.h"
@@ -50,8 +61,65 @@ std::string Tail(std::string name, absl::string_view prefix) {
 
 Flag RequestsDirFlag() {
   return {"requests-dir", "DIR",
-          "directory of the request files (one textproto per request)",
-          "requests"};
+          "legacy: keep the requests in this directory of textproto files "
+          "instead of the store (move them with 'request import-dir')",
+          ""};
+}
+
+Flag AnswersDirFlag() {
+  return {"answers-dir", "DIR",
+          "where 'execute' writes the answers (with --requests-dir: that "
+          "directory)",
+          "answers"};
+}
+
+std::vector<Flag> RequestStoreFlags() {
+  return {RequestsDirFlag(), SqliteFlag(), PostgresFlag(), PgSchemaFlag()};
+}
+
+// The directory of the answer files.
+std::string AnswersDir(const ParsedArgs& a) {
+  return a.Has("requests-dir") ? a.Get("requests-dir") : a.Get("answers-dir");
+}
+
+// The request store of the flags: the legacy directory with --requests-dir,
+// the database's otherwise. Move-only.
+struct RequestStores {
+  std::unique_ptr<FileRequestStore> legacy;
+  Stores stores;
+  consentry::RequestStore* requests = nullptr;
+};
+
+absl::StatusOr<RequestStores> OpenRequestStores(const ParsedArgs& a,
+                                                bool create_if_missing) {
+  RequestStores r;
+  if (a.Has("requests-dir")) {
+    r.legacy = std::make_unique<FileRequestStore>(a.Get("requests-dir"));
+    if (create_if_missing) {
+      if (absl::Status s = r.legacy->Init(); !s.ok()) return s;
+    }
+    r.requests = r.legacy.get();
+    if (!create_if_missing) return r;
+  }
+  auto stores = OpenStores(a, create_if_missing);
+  if (!stores.ok()) return stores.status();
+  r.stores = std::move(*stores);
+  if (r.requests == nullptr) r.requests = r.stores.requests.get();
+  return r;
+}
+
+// Fails `what` with `status`, explaining a lost compare-and-set.
+int FailStep(absl::string_view what, const absl::Status& status) {
+  if (absl::IsAborted(status)) {
+    std::cerr << "consentctl: " << what
+              << ": conflict: another command changed this request at the "
+                 "same time; nothing of this step was recorded. Check "
+                 "'consentctl request show' and run the step again if it is "
+                 "still due ("
+              << status.message() << ")\n";
+    return kExitCheckFailed;
+  }
+  return Fail(what, status);
 }
 
 void PrintRequest(const v1::SubjectRequest& r) {
@@ -65,8 +133,9 @@ void PrintRequest(const v1::SubjectRequest& r) {
 }
 
 // Reports each request file a listing skipped; returns how many.
-int ReportSkipped(FileRequestStore& store, absl::string_view what) {
-  std::vector<absl::Status> problems = store.TakeProblems();
+int ReportSkipped(FileRequestStore* store, absl::string_view what) {
+  if (store == nullptr) return 0;
+  std::vector<absl::Status> problems = store->TakeProblems();
   for (const absl::Status& p : problems) {
     std::cerr << "consentctl: " << what << ": skipped an unreadable request "
               << "file: " << p << "\n";
@@ -105,8 +174,7 @@ int PrintRequestFull(const v1::SubjectRequest& r, bool json) {
 
 // What every command that acts on requests opens.
 struct Desk {
-  std::unique_ptr<FileRequestStore> requests;
-  std::unique_ptr<consentry::ConsentStore> consent;
+  RequestStores stores;
   std::unique_ptr<Sources> sources;
   std::unique_ptr<consentry::FileKeyProvider> receipt_keys;
   std::unique_ptr<consentry::RequestDesk> desk;
@@ -115,14 +183,13 @@ struct Desk {
 absl::StatusOr<Desk> OpenDesk(const ParsedArgs& a,
                               consentry::RequestDeskOptions options) {
   Desk d;
-  d.requests = std::make_unique<FileRequestStore>(a.Get("requests-dir"));
-  if (absl::Status s = d.requests->Init(); !s.ok()) return s;
   auto policy = consentry::LoadAndCompilePolicy(a.Get("policy"));
   if (!policy.ok()) return policy.status();
-  auto store = OpenStore(a, /*create_if_missing=*/true);
-  if (!store.ok()) return store.status();
-  d.consent = std::move(*store);
-  auto sources = OpenSources(a, d.consent.get());
+  auto stores = OpenRequestStores(a, /*create_if_missing=*/true);
+  if (!stores.ok()) return stores.status();
+  d.stores = std::move(*stores);
+  auto sources = OpenSources(a, d.stores.stores.consent.get(),
+                             d.stores.stores.records.get());
   if (!sources.ok()) return sources.status();
   d.sources = std::move(*sources);
   options.consent_history = d.sources->history();
@@ -141,15 +208,18 @@ absl::StatusOr<Desk> OpenDesk(const ParsedArgs& a,
     options.receipt_keys = d.receipt_keys.get();
   }
   auto desk = consentry::RequestDesk::Create(
-      *policy, d.consent.get(), d.requests.get(), d.sources->audit(), options);
+      *policy, d.stores.stores.consent.get(), d.stores.requests,
+      d.sources->audit(), options);
   if (!desk.ok()) return desk.status();
   d.desk = std::move(*desk);
   return d;
 }
 
 std::vector<Flag> DeskFlags() {
-  std::vector<Flag> f = {RequestsDirFlag(), PolicyFlag(true), SqliteFlag(),
-                         PostgresFlag(),    PgSchemaFlag(),   JsonFlag()};
+  std::vector<Flag> f = RequestStoreFlags();
+  f.push_back(AnswersDirFlag());
+  f.push_back(PolicyFlag(true));
+  f.push_back(JsonFlag());
   for (Flag& s : SourceFlags()) f.push_back(std::move(s));
   f.push_back({"actor", "NAME", "who performs the step", "consentctl"});
   f.push_back({"receipt-keys", "PATH[,PATH]",
@@ -239,7 +309,7 @@ int RequestOpen(const std::vector<std::string>& argv) {
   auto desk = OpenDesk(a, {});
   if (!desk.ok()) return Fail("request open", desk.status());
   auto r = desk->desk->Receive(intake, a.Get("actor"));
-  if (!r.ok()) return Fail("request open", r.status());
+  if (!r.ok()) return FailStep("request open", r.status());
   if (a.Bool("json")) return PrintRequestFull(*r, true);
   std::cout << r->id() << "\n";
   return kExitOk;
@@ -369,6 +439,28 @@ absl::Status WriteAnswerFiles(const std::string& base,
   return WriteOutput(base + ".en.md", outcome.document_en);
 }
 
+// Creates `dir` when missing and makes its entry durable (its parent
+// synced), so that an answer written into it survives a crash as the
+// request's executed state in the store does. Errors: `kFailedPrecondition`
+// when `dir` exists but is not a directory; those of creating and syncing.
+absl::Status EnsureDurableDir(const std::string& dir) {
+  std::error_code ec;
+  const fs::file_status st = fs::symlink_status(dir, ec);
+  if (fs::is_directory(st)) return absl::OkStatus();
+  if (fs::exists(st)) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("the answers directory ", dir, " is not a directory"));
+  }
+  fs::create_directories(dir, ec);
+  if (ec) {
+    return absl::PermissionDeniedError(absl::StrCat(
+        "cannot create the answers directory ", dir, ": ", ec.message()));
+  }
+  fs::path parent = fs::path(dir).lexically_normal().parent_path();
+  if (parent.empty()) parent = ".";
+  return consentry::internal::FileSystem::Default()->SyncDir(parent.string());
+}
+
 // Takes `step` (checked by `CheckStepFlags`) on request `id`. Returns the
 // exit status of a failure that ends the command at once (execute), or
 // `kExitOk` with the step's result in `result`. `execute` writes the answer
@@ -395,7 +487,7 @@ int TakeStep(const ParsedArgs& a, Desk& desk, const std::string& id,
   } else if (step == "execute") {
     auto outcome = d.Execute(id, actor);
     if (!outcome.ok()) {
-      return Fail("request " + id + " execute", outcome.status());
+      return FailStep("request " + id + " execute", outcome.status());
     }
     result = outcome->request;
   } else if (step == "answer") {
@@ -415,9 +507,10 @@ int RequestAdvance(const std::vector<std::string>& argv) {
               "Takes request ID one step further. STEP is one of: " +
                   std::string(kSteps) +
                   ". 'execute' writes the answer (disclosure package or "
-                  "purpose notice) next to the request file; see "
-                  "'request package'. Exit 1 when the step is refused "
-                  "(out of order, identity mismatch).",
+                  "purpose notice) to --answers-dir; see 'request package'. "
+                  "Exit 1 when the step is refused (out of order, identity "
+                  "mismatch) or another command changed the request at the "
+                  "same time (nothing is recorded then).",
               flags,
               2,
               2};
@@ -430,9 +523,10 @@ int RequestAdvance(const std::vector<std::string>& argv) {
     return UsageError(cmd, s.message());
   }
   consentry::RequestDeskOptions options = StepOptions(a);
-  const std::string dir = a.Get("requests-dir");
+  const std::string dir = AnswersDir(a);
   options.hooks.store_answer = [dir](absl::string_view request_id,
                                      const consentry::RequestOutcome& answer) {
+    if (absl::Status s = EnsureDurableDir(dir); !s.ok()) return s;
     return WriteAnswerFiles(absl::StrCat(dir, "/", request_id, ".answer"),
                             answer);
   };
@@ -440,24 +534,25 @@ int RequestAdvance(const std::vector<std::string>& argv) {
   if (!desk.ok()) return Fail("request", desk.status());
   absl::StatusOr<v1::SubjectRequest> result;
   if (int rc = TakeStep(a, *desk, id, step, result); rc != kExitOk) return rc;
-  ReportSkipped(*desk->requests, "request " + id + " " + step);
-  if (!result.ok()) return Fail("request " + id + " " + step, result.status());
+  ReportSkipped(desk->stores.legacy.get(), "request " + id + " " + step);
+  if (!result.ok()) {
+    return FailStep("request " + id + " " + step, result.status());
+  }
   if (a.Bool("json")) return PrintRequestFull(*result, true);
   PrintRequest(*result);
   return kExitOk;
 }
 
 int RequestShow(const std::vector<std::string>& argv) {
-  Command cmd{"request show",
-              "ID",
-              "Prints a request with its transitions.",
-              {RequestsDirFlag(), JsonFlag()},
-              1,
-              1};
+  Command cmd{
+      "request show",      "ID", "Prints a request with its transitions.",
+      RequestStoreFlags(), 1,    1};
+  cmd.flags.push_back(JsonFlag());
   ParsedArgs a;
   if (int rc = Parse(cmd, argv, a); rc >= 0) return rc;
-  FileRequestStore store(a.Get("requests-dir"));
-  auto r = store.Get(a.positional[0]);
+  auto stores = OpenRequestStores(a, /*create_if_missing=*/false);
+  if (!stores.ok()) return Fail("request show", stores.status());
+  auto r = stores->requests->Get(a.positional[0]);
   if (!r.ok()) return Fail("request show", r.status());
   return PrintRequestFull(*r, a.Bool("json"));
 }
@@ -469,6 +564,9 @@ int RequestList(const std::vector<std::string>& argv) {
               "those past their answer deadline with --overdue, most overdue "
               "first, exit 1 when there is any).",
               {RequestsDirFlag(),
+               SqliteFlag(),
+               PostgresFlag(),
+               PgSchemaFlag(),
                {"open", "", "only requests in progress", ""},
                {"overdue", "",
                 "only requests in progress past their due time (the policy's "
@@ -490,16 +588,19 @@ int RequestList(const std::vector<std::string>& argv) {
       return UsageError(cmd, s.message());
     }
   }
-  FileRequestStore store(a.Get("requests-dir"));
+  auto stores = OpenRequestStores(a, /*create_if_missing=*/false);
+  if (!stores.ok()) return Fail("request list", stores.status());
+  consentry::RequestStore& store = *stores->requests;
   absl::StatusOr<std::vector<v1::SubjectRequest>> list =
       a.Bool("overdue") ? consentry::OverdueRequests(store, now)
       : a.Bool("open")  ? store.ListOpen()
-                        : store.All();
+      : stores->legacy  ? stores->legacy->All()
+                        : store.ListAll();
   if (!list.ok()) return Fail("request list", list.status());
-  // An unreadable file is reported and skipped; the others are listed, and
-  // the exit status says something needs attention (as does an overdue
-  // request).
-  const int rc = ReportSkipped(store, "request list") > 0 ||
+  // An unreadable legacy file is reported and skipped; the others are
+  // listed, and the exit status says something needs attention (as does an
+  // overdue request).
+  const int rc = ReportSkipped(stores->legacy.get(), "request list") > 0 ||
                          (a.Bool("overdue") && !list->empty())
                      ? kExitCheckFailed
                      : kExitOk;
@@ -535,6 +636,10 @@ int RequestPackage(const std::vector<std::string>& argv) {
               "disclosure package (or purpose notice) as JSON, or as "
               "Markdown in Japanese or English.",
               {RequestsDirFlag(),
+               SqliteFlag(),
+               PostgresFlag(),
+               PgSchemaFlag(),
+               AnswersDirFlag(),
                {"lang", "json|ja|en", "which form to print", "json"},
                {"out", "FILE", "where to write ('-' for stdout)", "-"}},
               1,
@@ -545,10 +650,11 @@ int RequestPackage(const std::vector<std::string>& argv) {
   if (lang != "json" && lang != "ja" && lang != "en") {
     return UsageError(cmd, "--lang must be json, ja or en");
   }
-  FileRequestStore store(a.Get("requests-dir"));
-  auto r = store.Get(a.positional[0]);
+  auto stores = OpenRequestStores(a, /*create_if_missing=*/false);
+  if (!stores.ok()) return Fail("request package", stores.status());
+  auto r = stores->requests->Get(a.positional[0]);
   if (!r.ok()) return Fail("request package", r.status());
-  const std::string path = a.Get("requests-dir") + "/" + r->id() + ".answer." +
+  const std::string path = AnswersDir(a) + "/" + r->id() + ".answer." +
                            (lang == "json" ? "json" : lang + ".md");
   if (!fs::exists(path)) {
     return Fail(
@@ -567,6 +673,106 @@ int RequestPackage(const std::vector<std::string>& argv) {
   return kExitOk;
 }
 
+// The request files of a legacy directory: every entry named
+// `*.textproto`, by request number (others, e.g. `x.textproto`, last).
+std::vector<std::string> LegacyRequestFiles(const std::string& dir,
+                                            std::error_code& ec) {
+  std::vector<std::string> names;
+  for (fs::directory_iterator it(dir, ec), end; !ec && it != end;
+       it.increment(ec)) {
+    const std::string name = it->path().filename().string();
+    if (absl::EndsWith(name, ".textproto")) names.push_back(name);
+  }
+  auto number = [](const std::string& name) {
+    absl::StatusOr<std::int64_t> n = consentry::ImportableRequestNumber(
+        name.substr(0, name.size() - std::string(".textproto").size()));
+    return n.ok() ? *n : INT64_MAX;
+  };
+  std::sort(names.begin(), names.end(),
+            [&](const std::string& x, const std::string& y) {
+              return std::make_pair(number(x), x) <
+                     std::make_pair(number(y), y);
+            });
+  return names;
+}
+
+int RequestImportDir(const std::vector<std::string>& argv) {
+  Command cmd{"request import-dir",
+              "DIR",
+              "Imports a legacy request directory (--requests-dir: one "
+              "textproto per request) into the store once. Every file is "
+              "checked first (it must parse, pass the request checks and "
+              "hold the id its name says); a bad file is reported and "
+              "nothing of it is imported. Ids are kept; a request already "
+              "in the store is skipped and reported, never overwritten. "
+              "Answer files stay in DIR (read them with 'request package "
+              "--answers-dir=DIR'). Exit 1 when a file was refused.",
+              {SqliteFlag(), PostgresFlag(), PgSchemaFlag()},
+              1,
+              1};
+  ParsedArgs a;
+  if (int rc = Parse(cmd, argv, a); rc >= 0) return rc;
+  const std::string dir = a.positional[0];
+  std::error_code ec;
+  if (!fs::is_directory(fs::symlink_status(dir, ec))) {
+    return Fail("request import-dir",
+                absl::NotFoundError(absl::StrCat(
+                    dir, " is not a directory (a legacy --requests-dir)")));
+  }
+  std::vector<std::string> names = LegacyRequestFiles(dir, ec);
+  if (ec) {
+    return Fail("request import-dir",
+                absl::UnavailableError(
+                    absl::StrCat("cannot list ", dir, ": ", ec.message())));
+  }
+  // Reads and checks every file before anything is written.
+  FileRequestStore legacy(dir);
+  std::vector<v1::SubjectRequest> good;
+  int refused = 0;
+  for (const std::string& name : names) {
+    const std::string id =
+        name.substr(0, name.size() - std::string(".textproto").size());
+    absl::StatusOr<v1::SubjectRequest> r =
+        absl::InvalidArgumentError("its name is not <request id>.textproto");
+    if (IsRequestId(id)) r = legacy.Get(id);
+    if (r.ok() && r->id() != id) {
+      r = absl::DataLossError("it holds request '" + r->id() + "'");
+    }
+    if (!r.ok()) {
+      std::cerr << "consentctl: request import-dir: refused " << dir << "/"
+                << name << ": " << r.status() << "\n";
+      ++refused;
+      continue;
+    }
+    good.push_back(*std::move(r));
+  }
+  auto stores = OpenStores(a, /*create_if_missing=*/true);
+  if (!stores.ok()) return Fail("request import-dir", stores.status());
+  int imported = 0;
+  int skipped = 0;
+  for (const v1::SubjectRequest& r : good) {
+    absl::StatusOr<v1::SubjectRequest> stored = stores->requests->Import(r);
+    if (absl::IsAlreadyExists(stored.status())) {
+      std::cerr << "consentctl: request import-dir: skipped " << r.id()
+                << ": a request with this id is already in the store (left "
+                   "as it is)\n";
+      ++skipped;
+      continue;
+    }
+    if (!stored.ok()) {
+      std::cerr << "consentctl: request import-dir: imported " << imported
+                << " before the failure\n";
+      return Fail("request import-dir " + r.id(), stored.status());
+    }
+    std::cout << "imported " << r.id() << "\n";
+    ++imported;
+  }
+  std::cout << "imported " << imported << ", skipped " << skipped
+            << " (already in the store), refused " << refused
+            << " (invalid files) from " << dir << "\n";
+  return refused > 0 ? kExitCheckFailed : kExitOk;
+}
+
 }  // namespace
 
 int RunRequest(const std::string& sub, const std::vector<std::string>& args) {
@@ -575,6 +781,7 @@ int RunRequest(const std::string& sub, const std::vector<std::string>& args) {
   if (sub == "show") return RequestShow(args);
   if (sub == "list") return RequestList(args);
   if (sub == "package") return RequestPackage(args);
+  if (sub == "import-dir") return RequestImportDir(args);
   std::cerr << "consentctl: unknown command 'request " << sub
             << "'\nrun 'consentctl --help' for the list of commands\n";
   return kExitUsage;
@@ -584,7 +791,7 @@ absl::StatusOr<std::vector<consentry::v1::SubjectRequest>> LoadRequests(
     const std::string& dir) {
   FileRequestStore store(dir);
   std::vector<consentry::v1::SubjectRequest> all = store.All();
-  ReportSkipped(store, "requests");
+  ReportSkipped(&store, "requests");
   return all;
 }
 

@@ -23,14 +23,22 @@ namespace v1 = ::consentry::v1;
 
 // The provision and receipt records: the file --provision-records names
 // (a consentry.v1.ProvisionHistory), held in memory.
+// Without --provision-records, the durable store's records (`durable`).
 class ProvisionRecords {
  public:
-  consentry::ProvisionRecordSource* provisions() { return &source_; }
+  consentry::ProvisionRecordSource* provisions() {
+    return durable_source_ ? durable_source_.get() : &source_;
+  }
   consentry::InMemoryProvisionRecordStore& store() { return store_; }
+  void UseDurable(consentry::ProvisionRecordStore* durable) {
+    durable_source_ =
+        std::make_unique<consentry::ProvisionStoreSource>(durable);
+  }
 
  private:
   consentry::InMemoryProvisionRecordStore store_;
   consentry::ProvisionStoreSource source_{&store_};
+  std::unique_ptr<consentry::ProvisionStoreSource> durable_source_;
 };
 
 class MemorySources final : public Sources, public ProvisionRecords {
@@ -73,11 +81,17 @@ class LogSources final : public Sources, public ProvisionRecords {
   consentry::ConsentStoreHistorySource history_;
 };
 
-// Loads --provision-records into `records`. Without the flag the store is
-// empty and a warning says so.
+// Loads --provision-records into `records`. Without the flag the records
+// are those of `durable` (the store's), or none, with a warning, when it is
+// null.
 absl::Status LoadProvisionRecords(const ParsedArgs& args,
+                                  consentry::ProvisionRecordStore* durable,
                                   ProvisionRecords& records) {
   if (!args.Has("provision-records")) {
+    if (durable != nullptr) {
+      records.UseDurable(durable);
+      return absl::OkStatus();
+    }
     std::cerr << "consentctl: warning: no --provision-records; a disclosure "
                  "package lists no provision or receipt records\n";
     return absl::OkStatus();
@@ -112,19 +126,22 @@ std::vector<Flag> SourceFlags() {
            ""},
           {"hmac-key-file", "FILE", "the HMAC key of the access log", ""},
           {"provision-records", "FILE",
-           "the records of provision to and receipt from third parties "
-           "(consentry.v1.ProvisionHistory: textproto, JSON, binary) that a "
-           "disclosure package lists",
+           "legacy: the records of provision and receipt "
+           "(consentry.v1.ProvisionHistory) a disclosure package lists "
+           "instead of the store's ('recipients add-records' files them "
+           "in the store)",
            ""}};
 }
 
 absl::StatusOr<std::unique_ptr<Sources>> OpenSources(
-    const ParsedArgs& args, consentry::ConsentStore* store) {
+    const ParsedArgs& args, consentry::ConsentStore* store,
+    consentry::ProvisionRecordStore* records) {
   if (!args.Has("audit-dir")) {
     std::cerr << "consentctl: warning: no --audit-dir; this step is not "
                  "recorded in an access log\n";
     auto sources = std::make_unique<MemorySources>(store);
-    if (absl::Status s = LoadProvisionRecords(args, *sources); !s.ok()) {
+    if (absl::Status s = LoadProvisionRecords(args, records, *sources);
+        !s.ok()) {
       return s;
     }
     return std::unique_ptr<Sources>(std::move(sources));
@@ -137,7 +154,7 @@ absl::StatusOr<std::unique_ptr<Sources>> OpenSources(
   if (!log.ok()) return log.status();
   auto sources = std::make_unique<LogSources>(std::move(*log),
                                               args.Get("audit-dir"), store);
-  if (absl::Status s = LoadProvisionRecords(args, *sources); !s.ok()) {
+  if (absl::Status s = LoadProvisionRecords(args, records, *sources); !s.ok()) {
     return s;
   }
   return std::unique_ptr<Sources>(std::move(sources));

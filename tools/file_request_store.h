@@ -4,7 +4,9 @@
 // File: file_request_store.h
 // -----------------------------------------------------------------------------
 //
-// The request store `consentctl request ...` keeps between invocations: a
+// The legacy request format of `consentctl request ... --requests-dir` (the
+// tool keeps requests in the durable store of --sqlite / --postgres
+// otherwise, and `request import-dir` moves a directory there): a
 // directory with one textproto file per request, `<id>.textproto` (ids
 // req-1, req-2, ...). Internal to the tool (and its tests); not installed.
 //

@@ -92,6 +92,10 @@ class CONSENTRY_EXPORT PostgresRequestStore final : public RequestStore {
   absl::StatusOr<std::vector<v1::SubjectRequest>> ListBySubject(
       absl::string_view subject_id) override;
   absl::StatusOr<std::vector<v1::SubjectRequest>> ListOpen() override;
+  absl::StatusOr<std::vector<v1::SubjectRequest>> ListAll() override;
+  // Moves the id sequence past the imported number, in one transaction.
+  absl::StatusOr<v1::SubjectRequest> Import(
+      const v1::SubjectRequest& request) override;
 
   // "host=... port=... dbname=..." of the server, without credentials.
   const std::string& target() const;

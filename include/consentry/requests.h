@@ -178,7 +178,30 @@ class CONSENTRY_EXPORT RequestStore {
   // Requests not yet answered or refused, oldest first; a request whose
   // hook failed stays here until it is carried out. Errors: `kUnavailable`.
   virtual absl::StatusOr<std::vector<v1::SubjectRequest>> ListOpen() = 0;
+
+  // Every request, oldest first (for listings and reports). The durable
+  // stores implement it; the default returns `kUnimplemented`.
+  // Errors: `kUnavailable`; `kDataLoss` for a corrupt stored record.
+  virtual absl::StatusOr<std::vector<v1::SubjectRequest>> ListAll();
+
+  // Stores `request` under its own id, which must be of the form the
+  // stores assign ("req-<n>", n > 0 without leading zeros), at its own
+  // version (at least 1): for moving requests from another store once.
+  // Ids the store assigns later never collide with an imported one. The
+  // record is not checked against the procedure: the caller runs
+  // `ValidateRequestRecord` first. The durable stores implement it; the
+  // default returns `kUnimplemented`.
+  // Errors: `kAlreadyExists` when a request with that id is stored
+  // (nothing is written); `kInvalidArgument` for another id form or a
+  // record that fails `ValidateStorableRequest`; `kUnavailable`.
+  virtual absl::StatusOr<v1::SubjectRequest> Import(
+      const v1::SubjectRequest& request);
 };
+
+// The number n of an id "req-<n>" as `RequestStore::Import` demands it.
+// Errors: `kInvalidArgument` naming the id for any other form.
+CONSENTRY_EXPORT absl::StatusOr<std::int64_t> ImportableRequestNumber(
+    absl::string_view id);
 
 // The open requests of `store` (`ListOpen`) that are overdue at `now`
 // (`IsOverdue`), most overdue first. Errors: those of `ListOpen`.

@@ -97,6 +97,10 @@ class CONSENTRY_EXPORT SqliteRequestStore final : public RequestStore {
   absl::StatusOr<std::vector<v1::SubjectRequest>> ListBySubject(
       absl::string_view subject_id) override;
   absl::StatusOr<std::vector<v1::SubjectRequest>> ListOpen() override;
+  absl::StatusOr<std::vector<v1::SubjectRequest>> ListAll() override;
+  // Keeps the row number of the id, so later ids follow the largest.
+  absl::StatusOr<v1::SubjectRequest> Import(
+      const v1::SubjectRequest& request) override;
 
   const std::string& path() const;
 

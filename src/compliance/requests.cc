@@ -10,8 +10,10 @@
 #include <vector>
 
 #include "absl/strings/escaping.h"
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "absl/strings/strip.h"
 #include "absl/time/clock.h"
 #include "consentry/proto_io.h"
 #include "consentry/v1/policy.pb.h"
@@ -1115,6 +1117,34 @@ bool IsOverdue(const v1::SubjectRequest& request, absl::Time now) {
   return request.state() != v1::REQUEST_STATE_ANSWERED &&
          request.state() != v1::REQUEST_STATE_REFUSED &&
          now > AnswerDue(request);
+}
+
+absl::StatusOr<std::vector<v1::SubjectRequest>> RequestStore::ListAll() {
+  return absl::UnimplementedError(
+      "this request store cannot list every request");
+}
+
+absl::StatusOr<v1::SubjectRequest> RequestStore::Import(
+    const v1::SubjectRequest& request) {
+  return absl::UnimplementedError(
+      absl::StrCat("this request store cannot import request '",
+                   absl::CHexEscape(request.id()), "'"));
+}
+
+absl::StatusOr<std::int64_t> ImportableRequestNumber(absl::string_view id) {
+  std::int64_t n = 0;
+  absl::string_view digits = id;
+  const bool ok = absl::ConsumePrefix(&digits, "req-") && !digits.empty() &&
+                  digits.size() <= 18 && digits[0] != '0' &&
+                  std::all_of(digits.begin(), digits.end(),
+                              [](char c) { return c >= '0' && c <= '9'; }) &&
+                  absl::SimpleAtoi(digits, &n) && n > 0;
+  if (!ok) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("request id '", absl::CHexEscape(id),
+                     "' is not of the form req-<n> (n > 0, no leading zeros)"));
+  }
+  return n;
 }
 
 absl::StatusOr<std::vector<v1::SubjectRequest>> OverdueRequests(

@@ -249,4 +249,59 @@ PostgresRequestStore::ListOpen() {
   return impl_->List("is_open", {});
 }
 
+absl::StatusOr<std::vector<v1::SubjectRequest>>
+PostgresRequestStore::ListAll() {
+  internal::MutexLock lock(&impl_->mu);
+  return impl_->List("true", {});
+}
+
+absl::StatusOr<v1::SubjectRequest> PostgresRequestStore::Import(
+    const v1::SubjectRequest& request) {
+  ASSIGN_OR_RETURN(const std::int64_t n, ImportableRequestNumber(request.id()));
+  RETURN_IF_ERROR(ValidateStorableRequest(request));
+  RETURN_IF_ERROR(internal::pg::CheckText(request.verified_subject_id(),
+                                          "request.verified_subject_id"));
+  v1::SubjectRequest stored = request;
+  if (stored.version() < 1) stored.set_version(1);
+  Impl& m = *impl_;
+  internal::MutexLock lock(&m.mu);
+  Session& s = m.session;
+  absl::Status st = internal::pg::InTransaction(
+      s,
+      [&]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(m.mu) -> absl::Status {
+        // Locks the sequence's users out of this number range first.
+        RETURN_IF_ERROR(
+            s.Exec(m.Sql("LOCK TABLE $S.subject_requests IN EXCLUSIVE MODE"))
+                .status());
+        ASSIGN_OR_RETURN(
+            Result cur,
+            s.Exec(m.Sql("SELECT 1 FROM $S.subject_requests WHERE id = $1 OR "
+                         "seq = $2"),
+                   {Param{stored.id()}, Param{absl::StrCat(n)}}));
+        if (PQntuples(cur.get()) != 0) {
+          return absl::AlreadyExistsError(absl::StrCat(
+              "request '", stored.id(), "' is already stored in ", m.Where()));
+        }
+        RETURN_IF_ERROR(
+            s.Exec(m.Sql("INSERT INTO $S.subject_requests(seq, id, version, "
+                         "verified_subject_id, is_open, request) VALUES ($1, "
+                         "$2, $3, NULLIF($4, ''), $5, $6)"),
+                   {Param{absl::StrCat(n)}, Param{stored.id()},
+                    Param{absl::StrCat(stored.version())},
+                    Param{stored.verified_subject_id()},
+                    Param{IsOpen(stored) ? "true" : "false"},
+                    Param{stored.SerializeAsString(), true}})
+                .status());
+        return s
+            .Exec(m.Sql("SELECT setval('$S.request_seq', GREATEST($1::bigint, "
+                        "(SELECT last_value FROM $S.request_seq)))"),
+                  {Param{absl::StrCat(n)}})
+            .status();
+      },
+      absl::StrCat("the import of request '", stored.id(),
+                   "' was not confirmed; it may have been applied"));
+  if (!st.ok()) return st;
+  return stored;
+}
+
 }  // namespace consentry

@@ -62,6 +62,8 @@ struct SqliteRequestStore::Impl {
   Stmt update ABSL_GUARDED_BY(mu);
   Stmt by_subject ABSL_GUARDED_BY(mu);
   Stmt open_list ABSL_GUARDED_BY(mu);
+  Stmt all_list ABSL_GUARDED_BY(mu);
+  Stmt import_row ABSL_GUARDED_BY(mu);
 
   ~Impl() {
     internal::MutexLock lock(&mu);
@@ -98,6 +100,11 @@ struct SqliteRequestStore::Impl {
         {&open_list,
          "SELECT seq, id, version, record FROM request_records"
          " WHERE open = 1 ORDER BY seq"},
+        {&all_list,
+         "SELECT seq, id, version, record FROM request_records ORDER BY seq"},
+        {&import_row,
+         "INSERT INTO request_records(seq, id, verified_subject_id, open,"
+         " version, record) VALUES(?1, ?2, ?3, ?4, ?5, ?6)"},
     };
     for (const auto& [stmt, sql] : statements) {
       RETURN_IF_ERROR(stmt->Prepare(db, where, sql));
@@ -178,6 +185,37 @@ struct SqliteRequestStore::Impl {
     set_record.BindBlob(3, request.SerializeAsString());
     const int rc = sqlite3_step(set_record.get());
     if (rc != SQLITE_DONE) return Error(rc, "write request");
+    return request;
+  }
+
+  // Inserts `request` at row `seq` unless its id or row is taken.
+  absl::StatusOr<v1::SubjectRequest> ImportLocked(v1::SubjectRequest request,
+                                                  std::int64_t seq)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu) {
+    {
+      StmtUse use(get);
+      get.BindText(1, request.id());
+      const int rc = sqlite3_step(get.get());
+      if (rc == SQLITE_ROW) {
+        return absl::AlreadyExistsError(absl::StrCat(
+            where, ": request '", request.id(), "' is already stored"));
+      }
+      if (rc != SQLITE_DONE) return Error(rc, "read request");
+    }
+    if (request.version() < 1) request.set_version(1);
+    StmtUse use(import_row);
+    import_row.BindInt(1, seq);
+    import_row.BindText(2, request.id());
+    import_row.BindText(3, request.verified_subject_id());
+    import_row.BindInt(4, IsOpen(request) ? 1 : 0);
+    import_row.BindInt(5, request.version());
+    import_row.BindBlob(6, request.SerializeAsString());
+    const int rc = sqlite3_step(import_row.get());
+    if (rc == SQLITE_CONSTRAINT) {
+      return absl::AlreadyExistsError(absl::StrCat(
+          where, ": request '", request.id(), "' is already stored"));
+    }
+    if (rc != SQLITE_DONE) return Error(rc, "import request");
     return request;
   }
 
@@ -287,6 +325,24 @@ absl::StatusOr<std::vector<v1::SubjectRequest>> SqliteRequestStore::ListOpen() {
   internal::MutexLock lock(&impl_->mu);
   StmtUse use(impl_->open_list);
   return impl_->List(impl_->open_list);
+}
+
+absl::StatusOr<std::vector<v1::SubjectRequest>> SqliteRequestStore::ListAll() {
+  internal::MutexLock lock(&impl_->mu);
+  StmtUse use(impl_->all_list);
+  return impl_->List(impl_->all_list);
+}
+
+absl::StatusOr<v1::SubjectRequest> SqliteRequestStore::Import(
+    const v1::SubjectRequest& request) {
+  ASSIGN_OR_RETURN(const std::int64_t seq,
+                   ImportableRequestNumber(request.id()));
+  RETURN_IF_ERROR(ValidateStorableRequest(request));
+  internal::MutexLock lock(&impl_->mu);
+  return impl_->InWriteTransaction<v1::SubjectRequest>(
+      [&]() ABSL_NO_THREAD_SAFETY_ANALYSIS {
+        return impl_->ImportLocked(request, seq);
+      });
 }
 
 }  // namespace consentry

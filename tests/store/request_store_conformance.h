@@ -327,6 +327,70 @@ TEST_P(RequestStoreConformanceTest, ConcurrentWritersLoseNoUpdate) {
   EXPECT_EQ(got->version(), 1 + kThreads * kPerThread);
 }
 
+// ListAll and Import are optional (`kUnimplemented` by default); the
+// durable stores implement them.
+TEST_P(RequestStoreConformanceTest, ListAllIsEveryRequestOldestFirst) {
+  std::vector<std::string> ids;
+  for (const char* subject : {"s1", "s2", "s3"}) {
+    absl::StatusOr<v1::SubjectRequest> r = store_->Create(FullRequest(subject));
+    ASSERT_OK(r);
+    ids.push_back(r->id());
+  }
+  absl::StatusOr<v1::SubjectRequest> done = store_->Get(ids[1]);
+  ASSERT_OK(done);
+  done->set_state(v1::REQUEST_STATE_ANSWERED);
+  ASSERT_OK(store_->Update(*done));
+  absl::StatusOr<std::vector<v1::SubjectRequest>> all = store_->ListAll();
+  if (absl::IsUnimplemented(all.status())) GTEST_SKIP() << all.status();
+  ASSERT_OK(all);
+  std::vector<std::string> got;
+  for (const v1::SubjectRequest& r : *all) got.push_back(r.id());
+  EXPECT_EQ(got, ids);
+}
+
+TEST_P(RequestStoreConformanceTest, ImportKeepsIdAndVersionAndNeverOverwrites) {
+  v1::SubjectRequest in = FullRequest("s1");
+  in.set_id("req-7");
+  in.set_version(3);
+  absl::StatusOr<v1::SubjectRequest> imported = store_->Import(in);
+  if (absl::IsUnimplemented(imported.status())) {
+    GTEST_SKIP() << imported.status();
+  }
+  ASSERT_OK(imported);
+  absl::StatusOr<v1::SubjectRequest> got = store_->Get("req-7");
+  ASSERT_OK(got);
+  EXPECT_TRUE(SameRequest(*got, in)) << got->DebugString();
+  // Later ids follow the imported one; the record there is never replaced.
+  absl::StatusOr<v1::SubjectRequest> next = store_->Create(FullRequest("s2"));
+  ASSERT_OK(next);
+  absl::StatusOr<std::int64_t> n = ImportableRequestNumber(next->id());
+  ASSERT_OK(n);
+  EXPECT_GT(*n, 7);
+  v1::SubjectRequest other = FullRequest("s3");
+  other.set_id("req-7");
+  EXPECT_THAT(store_->Import(other).status(),
+              StatusIs(absl::StatusCode::kAlreadyExists, ::testing::_));
+  other.set_id(next->id());
+  EXPECT_THAT(store_->Import(other).status(),
+              StatusIs(absl::StatusCode::kAlreadyExists, ::testing::_));
+  got = store_->Get("req-7");
+  ASSERT_OK(got);
+  EXPECT_TRUE(SameRequest(*got, in)) << got->DebugString();
+  for (const char* bad : {"req-07", "req-0", "req-", "x-1", "req-1a", ""}) {
+    other.set_id(bad);
+    EXPECT_THAT(store_->Import(other).status(),
+                StatusIs(absl::StatusCode::kInvalidArgument, ::testing::_))
+        << bad;
+  }
+  // A record a store refuses to write is refused on import too.
+  other.set_id("req-9");
+  other.set_subject_id("");
+  EXPECT_THAT(store_->Import(other).status(),
+              StatusIs(absl::StatusCode::kInvalidArgument, ::testing::_));
+  EXPECT_THAT(store_->Get("req-9").status(),
+              StatusIs(absl::StatusCode::kNotFound, ::testing::_));
+}
+
 }  // namespace consentry::testing
 
 #endif  // CONSENTRY_TESTS_STORE_REQUEST_STORE_CONFORMANCE_H_

@@ -57,6 +57,179 @@ END=1795132800  # 2026-11-20T00:00:00Z
 AUDIT=$T/audit
 "$FIXTURE" "$AUDIT" "$END" >/dev/null || { echo "FAIL: fixture"; exit 1; }
 
+# --- requests and provision records in the store ----------------------------
+# Run on SQLite (cli mode) and on PostgreSQL (postgres mode): STORE names the
+# store, FRESH another, empty one. Every command is its own process.
+durable_suite() {
+  local P=$1
+  local D=(--policy="$POLICY" "${STORE[@]}" --audit-dir="$T/$P-audit"
+    --answers-dir="$T/$P-answers")
+  # Provision and receipt records: two from 2020 (kept until 2023), one now.
+  cat >"$T/$P-records.textproto" <<'REC'
+provisions {
+  id: "prov-old" provision_time { seconds: 1577836800 }
+  recipient_id: "univ-lab" recipient_name: "Joint study laboratory"
+  purpose: "occasion.joint_study" subjects: "m-1" categories: "measurement"
+}
+provisions {
+  id: "prov-new" provision_time { seconds: 1790000000 }
+  recipient_id: "univ-lab" subjects: "m-1" categories: "measurement"
+}
+receipts {
+  id: "rcpt-old" receipt_time { seconds: 1577836900 }
+  provider_name: "Partner clinic" acquisition_circumstances: "referral"
+  subjects: "m-1" categories: "contact"
+}
+REC
+  run 0 recipients add-records "${STORE[@]}" "$T/$P-records.textproto"
+  expect "$OUT" '^added prov-old$'
+  run 1 recipients add-records "${STORE[@]}" "$T/$P-records.textproto"
+  expect "$ERR" 'ALREADY_EXISTS'
+  run 1 recipients add-records "${STORE[@]}" "$T/$P-absent.textproto"
+  expect "$ERR" "$P-absent.textproto"
+  run 0 recipients records "${STORE[@]}" --subject=m-1
+  expect "$OUT" '^prov-old  provided 2020-01-01T00:00:00Z  to univ-lab'
+  expect "$OUT" '^prov-new '
+  expect "$OUT" '^rcpt-old  received .* from Partner clinic'
+  expect "$OUT" 'kept until 20'
+  run 0 recipients records "${STORE[@]}" --recipient=univ-lab --json
+  expect "$OUT" '"id": ?"prov-new"'
+  reject "$OUT" 'rcpt-old'
+  run 0 recipients records "${STORE[@]}" --subject=nobody
+  expect "$OUT" '^no records$'
+  run 2 recipients records "${STORE[@]}"
+  expect "$ERR" 'one of --subject or --recipient'
+  run 2 recipients records "${STORE[@]}" --subject=m-1 --recipient=univ-lab
+  # The purge: refused without an access log or at a future time; then it
+  # removes exactly the records past their keeping period, audited.
+  run 2 recipients purge "${STORE[@]}"
+  expect "$ERR" '--audit-dir is required'
+  run 2 recipients purge "${STORE[@]}" --audit-dir="$T/$P-purge" --as-of=2100-01-01
+  expect "$ERR" 'in the future'
+  run 0 recipients purge "${STORE[@]}" --audit-dir="$T/$P-purge" --as-of=2022-01-01
+  expect "$OUT" '^purged 0 provision and 0 receipt records'
+  run 0 recipients purge "${STORE[@]}" --audit-dir="$T/$P-purge" --actor=dpo
+  expect "$OUT" '^removed prov-old$'
+  expect "$OUT" '^removed rcpt-old$'
+  reject "$OUT" 'prov-new'
+  run 0 recipients records "${STORE[@]}" --subject=m-1
+  expect "$OUT" '^prov-new '
+  reject "$OUT" 'prov-old|rcpt-old'
+  run 0 audit query "$T/$P-purge" --accessor=dpo --json
+  expect "$OUT" '"detail":"provisions: prov-old; receipts: rcpt-old"'
+  run 0 recipients purge "${STORE[@]}" --audit-dir="$T/$P-purge" --json
+  expect "$OUT" '"provisions":\[\],"receipts":\[\]'
+
+  # A request's life, one consentctl process per step.
+  run 0 request open "${D[@]}" --kind=disclosure --subject=m-1 --requester="Hanako Yamada"
+  expect "$OUT" '^req-1$'
+  run 1 request package "${STORE[@]}" --answers-dir="$T/$P-answers" req-1
+  expect "$ERR" 'no answer package yet'
+  for step in send-form form-returned "fee-paid --payment-ref=T-1" \
+    "verify-identity --verified-subject=m-1 --document=license" start execute; do
+    # shellcheck disable=SC2086
+    run 0 request advance "${D[@]}" req-1 $step
+  done
+  expect "$OUT" 'executed'
+  run 0 request package "${STORE[@]}" --answers-dir="$T/$P-answers" req-1
+  expect "$OUT" '"subject_id": "m-1"'
+  expect "$OUT" '"record_ref": "prov-new"'
+  reject "$OUT" 'prov-old'
+  run 0 request show "${STORE[@]}" req-1
+  expect "$OUT" 'identity_verified'
+  run 0 request list "${STORE[@]}" --open
+  expect "$OUT" '^req-1 '
+  run 0 request advance "${D[@]}" req-1 answer --answer-ref=letter-1
+  run 0 request list "${STORE[@]}" --open
+  reject "$OUT" '^req-1 '
+  run 0 request list "${STORE[@]}" --json
+  expect "$OUT" '"state": ?"REQUEST_STATE_ANSWERED"'
+  run 1 request show "${STORE[@]}" req-99
+  expect "$ERR" 'NOT_FOUND'
+
+  # Two processes take the same step at once: one wins; the other reports
+  # the conflict (or, when it started after the winner committed, that the
+  # step is out of order) and records nothing.
+  run 0 request open "${D[@]}" --kind=suspension --subject=m-2 --requester=Taro --purposes=marketing
+  expect "$OUT" '^req-2$'
+  # (each with its own access log: one log has one writer)
+  local C=(--policy="$POLICY" "${STORE[@]}")
+  "$CTL" request advance "${C[@]}" --audit-dir="$T/$P-audit-a" req-2 send-form \
+    >"$T/$P-a.out" 2>"$T/$P-a.err" &
+  local pa=$!
+  "$CTL" request advance "${C[@]}" --audit-dir="$T/$P-audit-b" req-2 send-form \
+    >"$T/$P-b.out" 2>"$T/$P-b.err" &
+  local pb=$!
+  wait $pa; local ra=$?
+  wait $pb; local rb=$?
+  if [[ "$ra$rb" != 01 && "$ra$rb" != 10 ]]; then
+    echo "FAIL: concurrent send-form exited $ra and $rb, want one 0 and one 1"
+    cat "$T/$P-a.err" "$T/$P-b.err"
+    failures=$((failures + 1))
+  fi
+  cat "$T/$P-a.err" "$T/$P-b.err" >"$T/$P-ab.err"
+  expect "$T/$P-ab.err" 'conflict: another command changed this request|FAILED_PRECONDITION'
+  # The loser that lost the compare-and-set retracted its audit event.
+  for x in a b; do
+    if grep -q 'conflict: another command' "$T/$P-$x.err"; then
+      run 0 audit tail "$T/$P-audit-$x" --json
+      expect "$OUT" 'not_committed'
+    fi
+  done
+  run 0 request show "${STORE[@]}" req-2
+  expect "$OUT" 'form_sent'
+  if [[ $(grep -c '  by ' "$OUT") != 2 ]]; then
+    echo "FAIL: req-2 has $(grep -c '  by ' "$OUT") transitions, want 2"
+    failures=$((failures + 1))
+  fi
+  run 0 request advance "${D[@]}" req-2 form-returned
+  # The report lists the store's requests in progress.
+  run 0 report --html="$T/$P-report.html" --audit-dir="$AUDIT" "${STORE[@]}" --to=2026-11-20
+  expect "$T/$P-report.html" '<td>req-2</td><td>suspension</td>'
+  reject "$T/$P-report.html" '<td>req-1</td>'
+
+  # import-dir: a legacy directory written by the legacy commands.
+  local L=$T/$P-legacy
+  run 0 request open --requests-dir="$L" --policy="$POLICY" --sqlite="$T/$P-l.db" \
+    --kind=disclosure --subject=m-3 --requester=Jiro
+  run 0 request open --requests-dir="$L" --policy="$POLICY" --sqlite="$T/$P-l.db" \
+    --kind=purpose_notice --subject=m-4 --requester=Saburo
+  run 0 request advance --requests-dir="$L" --policy="$POLICY" --sqlite="$T/$P-l.db" \
+    req-2 send-form
+  printf 'garbage {{{ \xff\n' >"$L/req-7.textproto"
+  run 1 request import-dir "${FRESH[@]}" "$L"
+  expect "$OUT" '^imported 2, skipped 0 \(already in the store\), refused 1'
+  expect "$ERR" 'refused .*req-7.textproto'
+  run 0 request show "${FRESH[@]}" req-2
+  expect "$OUT" 'purpose_notice +form_sent +subject m-4'
+  run 1 request show "${FRESH[@]}" req-7
+  expect "$ERR" 'NOT_FOUND'
+  # Ids are kept and never reused: the next request follows them.
+  run 0 request open --policy="$POLICY" "${FRESH[@]}" --kind=disclosure --subject=m-5 --requester=Shiro
+  expect "$OUT" '^req-3$'
+  # Imported again: nothing is overwritten.
+  rm "$L/req-7.textproto"
+  run 0 request import-dir "${FRESH[@]}" "$L"
+  expect "$OUT" '^imported 0, skipped 2'
+  expect "$ERR" 'skipped req-1: a request with this id is already in the store'
+  # Into a store whose req-1 is another request: req-1 is kept as it is.
+  run 0 request import-dir "${STORE[@]}" "$L"
+  expect "$OUT" '^imported 0, skipped 2'
+  run 0 request show "${STORE[@]}" req-1
+  expect "$OUT" 'answered +subject m-1'
+  # A file holding another id than its name is refused.
+  sed 's/^id: "req-2"/id: "req-1"/' "$L/req-2.textproto" >"$L/req-9.textproto"
+  run 1 request import-dir "${FRESH[@]}" "$L"
+  expect "$ERR" 'refused .*req-9.textproto'
+  run 1 request show "${FRESH[@]}" req-9
+  mkdir "$T/$P-empty"
+  run 0 request import-dir "${FRESH[@]}" "$T/$P-empty"
+  expect "$OUT" '^imported 0, skipped 0 \(already in the store\), refused 0'
+  run 1 request import-dir "${FRESH[@]}" "$T/$P-missing"
+  expect "$ERR" 'is not a directory'
+  run 2 request import-dir "${FRESH[@]}"
+}
+
 if [[ $MODE == postgres ]]; then
   conninfo=$(cat "${CONSENTRY_PG_CONNINFO_FILE:?run under the postgres fixture}")
   PG=(--postgres="$conninfo" --pg-schema="consentctl_$$")
@@ -74,6 +247,9 @@ if [[ $MODE == postgres ]]; then
   expect "$OUT" 'marketing.promotion +withdrawn'
   run 1 consent show --postgres="host=/nonexistent dbname=x" pg-1
   expect "$ERR" 'UNAVAILABLE'
+  STORE=(--postgres="$conninfo" --pg-schema="consentctl_r_$$")
+  FRESH=(--postgres="$conninfo" --pg-schema="consentctl_i_$$")
+  durable_suite pg
   echo "$failures failures"
   exit $((failures > 0))
 fi
@@ -290,7 +466,13 @@ expect "$ERR" '--registry is given more than once'
 run 2 policy lint --json --json "$POLICY"
 expect "$ERR" '--json is given more than once'
 
-# --- requests --------------------------------------------------------------
+STORE=(--sqlite="$T/store.db")
+FRESH=(--sqlite="$T/fresh.db")
+run 1 recipients records "${STORE[@]}" --subject=m-1
+expect "$ERR" 'NOT_FOUND'
+durable_suite sqlite
+
+# --- requests in a legacy --requests-dir ------------------------------------
 RQ=$T/requests
 DESK=(--requests-dir="$RQ" --policy="$POLICY" --sqlite="$DB" --audit-dir="$T/desk-audit")
 run 0 request open "${DESK[@]}" --kind=disclosure --subject=m-1 --requester="Hanako Yamada"
