@@ -445,8 +445,8 @@ class IgnoresFilterStore final : public ProvisionRecordStore {
                       absl::Span<const std::string> r) override {
     return inner.Delete(p, r);
   }
-  absl::StatusOr<PurgeResult> PurgeDue(
-      absl::Time now, const PurgeApproval& approve) override {
+  absl::StatusOr<PurgeResult> PurgeDue(absl::Time now,
+                                       const PurgeApproval& approve) override {
     return inner.PurgeDue(now, approve);
   }
   InMemoryProvisionRecordStore inner;
