@@ -13,14 +13,22 @@
 // (<build>/bench_cache/disclosure-e<events>-s<subjects>-seg<MiB>-v1), and
 // reused by every later run with the same parameters; a directory without
 // its COMPLETE marker (an interrupted generation) is generated anew. The log
-// is opened read-only: no run changes it. The provision store: --provisions
-// records (default 1,000,000) in an `InMemoryProvisionRecordStore`, each
-// naming one subject, rebuilt in memory on each run.
+// is opened read-only: no run changes it. The provision records: --provisions
+// records (default 1,000,000), each naming one subject, twice: in an
+// `InMemoryProvisionRecordStore`, rebuilt in memory on each run, and in a
+// `SqliteProvisionRecordStore` file (--sqlite-provisions records, default
+// the same), which is built once into the cache
+// (<build>/bench_cache/disclosure-provisions-p<records>-s<subjects>-v1/
+// records.db, with its own COMPLETE marker) and reused. Both hold the same
+// records; the person is in every 10,000th.
 //
 // Run (medians of 3 runs):
 //   build/bench/disclosure_benchmark --benchmark_repetitions=3
 //       --benchmark_report_aggregates_only=true            (one line)
 // Smaller: --events=1000000 --provisions=100000 before the benchmark flags.
+// The SQLite store alone (the log is still generated or reused):
+//   build/bench/disclosure_benchmark --benchmark_filter=Provisions
+//       --benchmark_repetitions=3 --benchmark_report_aggregates_only=true
 //
 // Counters: segments answered from their index, scanned, skipped by the
 // index (`AuditLogReader::Stats` of the last query), the person's events
@@ -48,6 +56,7 @@
 #include "consentry/receipt.h"
 #include "consentry/recipients.h"
 #include "consentry/requests.h"
+#include "consentry/sqlite_records.h"
 
 namespace consentry {
 namespace {
@@ -58,6 +67,7 @@ struct Params {
   std::int64_t events = 10'000'000;
   std::int64_t subjects = 0;  // 0: events / 100
   std::int64_t provisions = 1'000'000;
+  std::int64_t sqlite_provisions = 0;  // 0: provisions
   std::uint64_t segment_mib = 64;
 };
 
@@ -137,6 +147,61 @@ void EnsureLog(const std::string& dir) {
                absl::ToDoubleSeconds(absl::Now() - start));
 }
 
+// The i-th provision record of the benchmark (the same in both stores).
+v1::ProvisionRecord ProvisionRecordAt(std::int64_t i) {
+  v1::ProvisionRecord r;
+  r.mutable_provision_time()->set_seconds(1'790'000'000 + i);
+  r.set_recipient_id("univ-lab");
+  r.set_purpose("occasion.joint_study");
+  r.add_categories("measurement");
+  // The person is in every 10,000th record.
+  r.add_subjects(i % 10'000 == 42 ? std::string(kPerson)
+                                  : SubjectName(i % P().subjects));
+  return r;
+}
+
+// The SQLite provision record store's file: built once (every record
+// through `AddProvision`, as a service adds them) and reused.
+std::string EnsureSqliteProvisions() {
+  const std::string dir =
+      absl::StrCat(CONSENTRY_BINARY_DIR, "/bench_cache/disclosure-provisions-p",
+                   P().sqlite_provisions, "-s", P().subjects, "-v1");
+  const std::string path = dir + "/records.db";
+  if (fs::exists(dir + "/COMPLETE")) {
+    std::fprintf(stderr, "disclosure_benchmark: reusing the cached store %s\n",
+                 path.c_str());
+    return path;
+  }
+  fs::remove_all(dir);
+  fs::create_directories(dir);
+  std::fprintf(stderr,
+               "disclosure_benchmark: adding %lld provision records to %s "
+               "(once; reused by later runs)\n",
+               static_cast<long long>(P().sqlite_provisions), path.c_str());
+  const absl::Time start = absl::Now();
+  {
+    absl::StatusOr<std::unique_ptr<SqliteProvisionRecordStore>> store =
+        SqliteProvisionRecordStore::Open(path);
+    if (!store.ok()) {
+      std::fprintf(stderr, "%s\n", store.status().ToString().c_str());
+      std::abort();
+    }
+    for (std::int64_t i = 0; i < P().sqlite_provisions; ++i) {
+      absl::StatusOr<std::string> id =
+          (*store)->AddProvision(ProvisionRecordAt(i));
+      if (!id.ok()) {
+        std::fprintf(stderr, "%s\n", id.status().ToString().c_str());
+        std::abort();
+      }
+    }
+  }
+  const double seconds = absl::ToDoubleSeconds(absl::Now() - start);
+  std::ofstream(dir + "/COMPLETE")
+      << P().sqlite_provisions << " records in " << seconds << " s\n";
+  std::fprintf(stderr, "disclosure_benchmark: built in %.1f s\n", seconds);
+  return path;
+}
+
 // Everything a package is built from, set up once per process.
 struct World {
   World() {
@@ -161,16 +226,16 @@ struct World {
       if (!consent.Apply(c).ok()) std::abort();
     }
     for (std::int64_t i = 0; i < P().provisions; ++i) {
-      v1::ProvisionRecord r;
-      r.mutable_provision_time()->set_seconds(1'790'000'000 + i);
-      r.set_recipient_id("univ-lab");
-      r.set_purpose("occasion.joint_study");
-      r.add_categories("measurement");
-      // The person is in every 10,000th record.
-      r.add_subjects(i % 10'000 == 42 ? std::string(kPerson)
-                                      : SubjectName(i % P().subjects));
-      if (!provision_store.AddProvision(std::move(r)).ok()) std::abort();
+      if (!provision_store.AddProvision(ProvisionRecordAt(i)).ok()) {
+        std::abort();
+      }
     }
+    absl::StatusOr<std::unique_ptr<SqliteProvisionRecordStore>> sq =
+        SqliteProvisionRecordStore::Open(EnsureSqliteProvisions());
+    if (!sq.ok()) std::abort();
+    sqlite_store = *std::move(sq);
+    sqlite_provisions =
+        std::make_unique<ProvisionStoreSource>(sqlite_store.get());
     absl::StatusOr<std::unique_ptr<FileKeyProvider>> k = FileKeyProvider::Open(
         {.paths = {CONSENTRY_SOURCE_DIR "/tests/testdata/receipt_keys"},
          .signing_key_file =
@@ -214,6 +279,8 @@ struct World {
   InMemoryProvisionRecordStore provision_store;
   ConsentStoreHistorySource history{&consent};
   ProvisionStoreSource provisions{&provision_store};
+  std::unique_ptr<SqliteProvisionRecordStore> sqlite_store;
+  std::unique_ptr<ProvisionStoreSource> sqlite_provisions;
   InMemoryRequestStore requests;
   InMemoryAuditSink audit;
   std::unique_ptr<RequestDesk> desk;
@@ -284,13 +351,13 @@ BENCHMARK(BM_AccessEventsOnly)
     ->Unit(benchmark::kMillisecond)
     ->UseRealTime();
 
-// ...and the provision records alone (the in-memory store's query).
-void BM_ProvisionsOnly(benchmark::State& state) {
-  World& w = W();
+// ...and the provision records alone: the in-memory store's query (a scan
+// of every record)...
+void ProvisionsOnly(benchmark::State& state, ProvisionStoreSource& source) {
   std::size_t n = 0;
   for (auto _ : state) {
     absl::StatusOr<std::vector<v1::ProvisionEntry>> p =
-        w.provisions.ProvisionsFor(kPerson);
+        source.ProvisionsFor(kPerson);
     if (!p.ok()) {
       state.SkipWithError(p.status().ToString().c_str());
       return;
@@ -299,12 +366,25 @@ void BM_ProvisionsOnly(benchmark::State& state) {
   }
   state.counters["provisions"] = static_cast<double>(n);
 }
+void BM_ProvisionsOnly(benchmark::State& state) {
+  ProvisionsOnly(state, W().provisions);
+}
 BENCHMARK(BM_ProvisionsOnly)
     ->Iterations(3)
     ->Unit(benchmark::kMillisecond)
     ->UseRealTime();
 
-// Takes --events=, --subjects=, --provisions=, --segment-mib= out of argv.
+// ...and the SQLite store's (through its subject index).
+void BM_ProvisionsOnlySqlite(benchmark::State& state) {
+  ProvisionsOnly(state, *W().sqlite_provisions);
+}
+BENCHMARK(BM_ProvisionsOnlySqlite)
+    ->Iterations(3)
+    ->Unit(benchmark::kMillisecond)
+    ->UseRealTime();
+
+// Takes --events=, --subjects=, --provisions=, --sqlite-provisions=,
+// --segment-mib= out of argv.
 void ParseOwnFlags(int& argc, char** argv) {
   int out = 1;
   for (int i = 1; i < argc; ++i) {
@@ -320,6 +400,7 @@ void ParseOwnFlags(int& argc, char** argv) {
     };
     if (take("events", P().events) || take("subjects", P().subjects) ||
         take("provisions", P().provisions) ||
+        take("sqlite-provisions", P().sqlite_provisions) ||
         take("segment-mib", P().segment_mib)) {
       continue;
     }
@@ -328,6 +409,7 @@ void ParseOwnFlags(int& argc, char** argv) {
   argc = out;
   if (P().subjects == 0)
     P().subjects = std::max<std::int64_t>(P().events / 100, 100);
+  if (P().sqlite_provisions == 0) P().sqlite_provisions = P().provisions;
 }
 
 }  // namespace
