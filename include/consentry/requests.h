@@ -179,7 +179,7 @@ class CONSENTRY_EXPORT RequestStore {
   // hook failed stays here until it is carried out. Errors: `kUnavailable`.
   virtual absl::StatusOr<std::vector<v1::SubjectRequest>> ListOpen() = 0;
 
-  // Every request, oldest first (for listings and reports). The durable
+  // Every request, oldest first (for listings and reports). The library's
   // stores implement it; the default returns `kUnimplemented`.
   // Errors: `kUnavailable`; `kDataLoss` for a corrupt stored record.
   virtual absl::StatusOr<std::vector<v1::SubjectRequest>> ListAll();
@@ -189,7 +189,7 @@ class CONSENTRY_EXPORT RequestStore {
   // version (at least 1): for moving requests from another store once.
   // Ids the store assigns later never collide with an imported one. The
   // record is not checked against the procedure: the caller runs
-  // `ValidateRequestRecord` first. The durable stores implement it; the
+  // `ValidateRequestRecord` first. The library's stores implement it; the
   // default returns `kUnimplemented`.
   // Errors: `kAlreadyExists` when a request with that id is stored
   // (nothing is written); `kInvalidArgument` for another id form or a
@@ -224,6 +224,9 @@ class CONSENTRY_EXPORT InMemoryRequestStore final : public RequestStore {
   absl::StatusOr<std::vector<v1::SubjectRequest>> ListBySubject(
       absl::string_view subject_id) override;
   absl::StatusOr<std::vector<v1::SubjectRequest>> ListOpen() override;
+  absl::StatusOr<std::vector<v1::SubjectRequest>> ListAll() override;
+  absl::StatusOr<v1::SubjectRequest> Import(
+      const v1::SubjectRequest& request) override;
 
   // For tests: makes every call fail with `kUnavailable` while true.
   void SetUnavailableForTesting(bool unavailable);

@@ -426,6 +426,33 @@ InMemoryRequestStore::ListOpen() {
   return out;
 }
 
+absl::StatusOr<std::vector<v1::SubjectRequest>>
+InMemoryRequestStore::ListAll() {
+  internal::ReaderMutexLock lock(&impl_->mu);
+  if (impl_->unavailable) return StoreUnavailable();
+  std::vector<v1::SubjectRequest> out;
+  out.reserve(impl_->by_seq.size());
+  for (const auto& [seq, r] : impl_->by_seq) out.push_back(r);
+  return out;
+}
+
+absl::StatusOr<v1::SubjectRequest> InMemoryRequestStore::Import(
+    const v1::SubjectRequest& request) {
+  ASSIGN_OR_RETURN(const std::int64_t n, ImportableRequestNumber(request.id()));
+  RETURN_IF_ERROR(ValidateStorableRequest(request));
+  internal::MutexLock lock(&impl_->mu);
+  if (impl_->unavailable) return StoreUnavailable();
+  if (impl_->seq_of.contains(request.id())) {
+    return absl::AlreadyExistsError(
+        absl::StrCat("request '", request.id(), "' is already stored"));
+  }
+  // Its number is its place: ids assigned later follow it.
+  impl_->seq_of[request.id()] = n;
+  impl_->by_seq[n] = request;
+  impl_->next = std::max(impl_->next, n + 1);
+  return request;
+}
+
 void InMemoryRequestStore::SetUnavailableForTesting(bool unavailable) {
   internal::MutexLock lock(&impl_->mu);
   impl_->unavailable = unavailable;
