@@ -39,18 +39,18 @@ std::string ReadBytes(const PGresult* r, int row, int col) {
                      static_cast<std::size_t>(PQgetlength(r, row, col)));
 }
 
-bool ValidSchemaName(absl::string_view s) {
-  if (s.empty() || s.size() > 48 ||
-      absl::ascii_isdigit(static_cast<unsigned char>(s[0]))) {
-    return false;
+absl::Status CheckSchemaName(absl::string_view schema) {
+  bool ok = !schema.empty() && schema.size() <= 48 &&
+            !absl::ascii_isdigit(static_cast<unsigned char>(schema[0]));
+  for (char c : schema) {
+    ok = ok && (absl::ascii_islower(static_cast<unsigned char>(c)) ||
+                absl::ascii_isdigit(static_cast<unsigned char>(c)) || c == '_');
   }
-  for (char c : s) {
-    if (!(absl::ascii_islower(static_cast<unsigned char>(c)) ||
-          absl::ascii_isdigit(static_cast<unsigned char>(c)) || c == '_')) {
-      return false;
-    }
-  }
-  return true;
+  if (ok) return absl::OkStatus();
+  return absl::InvalidArgumentError(absl::StrCat(
+      "PostgresStoreOptions.schema '", absl::CHexEscape(schema),
+      "' must be 1-48 lower-case letters, digits or '_', not starting with "
+      "a digit"));
 }
 
 absl::Status CheckText(absl::string_view value, absl::string_view field) {

@@ -51,8 +51,9 @@ std::int64_t ReadInt64(const PGresult* r, int row, int col);
 std::int32_t ReadInt32(const PGresult* r, int row, int col);
 std::string ReadBytes(const PGresult* r, int row, int col);
 
-// 1-48 lower-case letters, digits or '_', not starting with a digit.
-bool ValidSchemaName(absl::string_view s);
+// OK when `schema` is 1-48 lower-case letters, digits or '_', not starting
+// with a digit; else `kInvalidArgument` naming it.
+absl::Status CheckSchemaName(absl::string_view schema);
 
 // A connection string checked and completed: `conninfo` with a
 // `connect_timeout` added when it has none, and `target`

@@ -117,12 +117,7 @@ const std::string& PostgresRequestStore::target() const {
 absl::StatusOr<std::unique_ptr<PostgresRequestStore>>
 PostgresRequestStore::Open(const std::string& conninfo,
                            PostgresStoreOptions options) {
-  if (!internal::pg::ValidSchemaName(options.schema)) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "PostgresStoreOptions.schema '", options.schema,
-        "' must be 1-48 lower-case letters, digits or '_', not starting with "
-        "a digit"));
-  }
+  RETURN_IF_ERROR(internal::pg::CheckSchemaName(options.schema));
   ASSIGN_OR_RETURN(
       internal::pg::ConnTarget t,
       internal::pg::ParseConnInfo(conninfo, options.connect_timeout));

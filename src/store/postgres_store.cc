@@ -56,7 +56,6 @@ using internal::pg::ReadInt32;
 using internal::pg::ReadInt64;
 using internal::pg::Result;
 using internal::pg::Session;
-using internal::pg::ValidSchemaName;
 
 constexpr char kWhat[] = "PostgreSQL consent store";
 
@@ -226,12 +225,7 @@ const std::string& PostgresConsentStore::target() const {
 absl::StatusOr<std::unique_ptr<PostgresConsentStore>>
 PostgresConsentStore::Open(const std::string& conninfo,
                            PostgresStoreOptions options) {
-  if (!ValidSchemaName(options.schema)) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "PostgresStoreOptions.schema '", options.schema,
-        "' must be 1-48 lower-case letters, digits or '_', not starting with "
-        "a digit"));
-  }
+  RETURN_IF_ERROR(internal::pg::CheckSchemaName(options.schema));
   ASSIGN_OR_RETURN(
       internal::pg::ConnTarget t,
       internal::pg::ParseConnInfo(conninfo, options.connect_timeout));
