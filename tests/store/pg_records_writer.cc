@@ -1,7 +1,7 @@
 // Copyright 2026 The consentry Authors.
 // SPDX-License-Identifier: Apache-2.0
 //
-// Test helper (pg_records_writer) for postgres_records_test: a service writing to the
+// Test helper for postgres_records_test: a service writing to the
 // PostgreSQL request and provision record stores. Each round appends one
 // step (a transition whose actor is "<tag>-<i>") to one of the given
 // requests, retrying on `kAborted` until its compare-and-set wins, and adds
