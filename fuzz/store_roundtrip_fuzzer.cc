@@ -248,7 +248,9 @@ v1::ConsentChange MakeChange(FuzzedDataProvider& in,
     c.set_actor(in.ConsumeRandomLengthString(8));
   }
   if (in.ConsumeIntegralInRange<int>(0, 3) == 0) {
-    v1::Restrictions* r = c.mutable_restrictions();
+    // A full restrictions write, or an add_restrictions union.
+    v1::Restrictions* r = in.ConsumeBool() ? c.mutable_restrictions()
+                                           : c.mutable_add_restrictions();
     r->set_erased(in.ConsumeIntegralInRange<int>(0, 3) == 0);
     r->set_suspend_all(in.ConsumeIntegralInRange<int>(0, 3) == 0);
     r->set_third_party_provision_stopped(in.ConsumeBool());
@@ -342,6 +344,15 @@ void CheckRestrictionsKept(const v1::ConsentChange& c, bool applied,
                      RestrictionDisplayName(e.kind(), e.purpose()),
                      lifted ? " survived its lift: " : " was lost by ",
                      c.DebugString()));
+  }
+  if (!applied || !c.has_add_restrictions()) return;
+  for (const v1::RestrictionEntry& e :
+       RestrictionsInForce(c.add_restrictions())) {
+    CONSENTRY_FUZZ_CHECK(
+        HasRestriction(is, e.kind(), e.purpose()),
+        absl::StrCat("restriction ",
+                     RestrictionDisplayName(e.kind(), e.purpose()),
+                     " was not added by ", c.DebugString()));
   }
 }
 

@@ -488,6 +488,13 @@ int ConsentHistory(const std::vector<std::string>& argv) {
     if (e.change().has_purpose_consent()) {
       std::cout << e.change().purpose_consent().purpose() << " "
                 << StateName(e.change().purpose_consent().state());
+    } else if (e.change().has_lift_restriction()) {
+      std::cout << "lift "
+                << consentry::RestrictionDisplayName(
+                       e.change().lift_restriction().kind(),
+                       e.change().lift_restriction().purpose());
+    } else if (e.change().has_add_restrictions()) {
+      std::cout << "add restrictions";
     } else {
       std::cout << "restrictions";
     }

@@ -22,8 +22,9 @@
 // `Execute` applies a request's effects at once: suspension, erasure and
 // stop of provision are added to the subject's consent restrictions in
 // the `ConsentStore`, each as an entry naming the request
-// (`AddRestrictions`: compare-and-set, so no concurrent writer's change is
-// lost; every Guard watching the store enforces them from then on). A
+// (`AddRestrictions`: the store merges them in its write transaction, so no
+// concurrent writer's change is lost; every Guard watching the store
+// enforces them from then on). A
 // restriction is removed only by `LiftRestriction`, audited, with a
 // reason. Erasure and record changes call the integrator's hooks, and each
 // run is recorded on the request. A purpose-notice or disclosure
@@ -524,17 +525,18 @@ class CONSENTRY_EXPORT RequestDesk {
 // Adds restrictions to `subject_id`'s consent record: each of `entries`
 // (kind, purpose, and the request id that decided it) not yet in force.
 // What `RequestDesk::Execute` uses for suspension, erasure and stop of
-// provision; call it directly when requests are decided elsewhere. Reads
-// the record and writes it with `expected_revision`, re-reading and
-// retrying when another writer got in between, so concurrent writers never
-// lose each other's restrictions; the restrictions already in force are
-// kept with their entries. An entry without `time` gets the store's time,
-// one without `actor` gets `actor`; `kind` sets the subject kind when the
-// change creates the record. Returns the revision written, or the current
-// one when every entry was already in force. Thread-safe as far as `store`
+// provision; call it directly when requests are decided elsewhere. Writes
+// one `add_restrictions` change, which the store merges with the record it
+// reads inside its write transaction: concurrent writers never lose each
+// other's restrictions and never conflict, however many there are. The
+// restrictions already in force are kept with their entries. An entry
+// without `time` gets the store's time, one without `actor` gets `actor`;
+// `kind` sets the subject kind only when the change creates the record.
+// Returns the revision written, or the current one when every entry was
+// already in force (nothing is written then). Thread-safe as far as `store`
 // is. Errors: `kInvalidArgument` for a malformed entry (no kind, a purpose
-// on a kind without one, ...); `kAborted` when the record kept changing
-// (16 attempts); the store's errors.
+// on a kind without one, ...) or too many suspended purposes; the store's
+// errors.
 //
 //   consentry::v1::RestrictionEntry erase;
 //   erase.set_kind(consentry::v1::RESTRICTION_KIND_ERASED);

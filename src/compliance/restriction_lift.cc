@@ -4,6 +4,7 @@
 // AddRestrictions and LiftRestriction: the library's writes of the
 // restrictions a person's requests decide (APPI Art. 35).
 
+#include <algorithm>
 #include <string>
 #include <vector>
 
@@ -69,38 +70,22 @@ absl::StatusOr<Revision> AddRestrictions(
   v1::ConsentChange change;
   change.set_subject_id(std::string(subject_id));
   change.set_actor(std::string(actor));
+  change.set_subject_kind(kind);
   for (const v1::RestrictionEntry& e : entries) {
-    *change.mutable_restrictions()->add_entries() = e;
+    *change.mutable_add_restrictions()->add_entries() = e;
   }
   RETURN_IF_ERROR(ValidateConsentChange(change));
-  for (int attempt = 0; attempt < kAttempts; ++attempt) {
-    Backoff(attempt);
-    ASSIGN_OR_RETURN(v1::ConsentRecord record, store.Get(subject_id));
-    const std::vector<v1::RestrictionEntry> in_force =
-        RestrictionsInForce(record.restrictions());
-    // The record's restrictions (entries and summary) plus the new ones:
-    // the store keeps the entries already in force as they are.
-    v1::Restrictions merged = record.restrictions();
-    int added = 0;
-    for (const v1::RestrictionEntry& e : entries) {
-      if (InForce(in_force, e)) continue;
-      *merged.add_entries() = e;
-      ++added;
-    }
-    if (added == 0) return record.revision();  // already in force
-    change.set_subject_kind(record.subject_kind() !=
-                                    v1::SUBJECT_KIND_UNSPECIFIED
-                                ? record.subject_kind()
-                                : kind);
-    change.set_expected_revision(record.revision());
-    *change.mutable_restrictions() = std::move(merged);
-    absl::StatusOr<Revision> rev = store.Apply(change);
-    if (rev.ok() || !absl::IsAborted(rev.status())) return rev;
-  }
-  return absl::AbortedError(absl::StrCat(
-      "subject '", subject_id,
-      "': the consent record kept changing while restrictions were added; "
-      "retry"));
+  // Nothing to write when every one is already in force. Otherwise the
+  // store takes the union inside its write transaction (add_restrictions),
+  // so a concurrent writer's restriction is neither lost nor a conflict.
+  ASSIGN_OR_RETURN(v1::ConsentRecord record, store.Get(subject_id));
+  const std::vector<v1::RestrictionEntry> in_force =
+      RestrictionsInForce(record.restrictions());
+  const bool all_in_force = std::all_of(
+      entries.begin(), entries.end(),
+      [&](const v1::RestrictionEntry& e) { return InForce(in_force, e); });
+  if (all_in_force) return record.revision();
+  return store.Apply(change);
 }
 
 absl::StatusOr<Revision> LiftRestriction(ConsentStore& store, AuditSink& audit,

@@ -217,6 +217,33 @@ std::string DescribeRestriction(const v1::RestrictionEntry& e) {
   return what;
 }
 
+// Puts each of `wanted` in force in `in_force` (one already in force keeps
+// its entry), stamped with `now` and the change's actor where the entry has
+// none; refused when the result suspends too many purposes.
+absl::Status AddEntries(const v1::ConsentChange& change,
+                        const std::vector<v1::RestrictionEntry>& wanted,
+                        const google::protobuf::Timestamp& now,
+                        std::vector<v1::RestrictionEntry>& in_force) {
+  for (const v1::RestrictionEntry& w : wanted) {
+    v1::RestrictionEntry* added =
+        AddRestriction(in_force, w.kind(), w.purpose());
+    if (added == nullptr) continue;  // already in force: its entry stays
+    *added = w;
+    if (!added->has_time()) *added->mutable_time() = now;
+    if (added->actor().empty()) added->set_actor(change.actor());
+  }
+  const auto suspended = std::count_if(
+      in_force.begin(), in_force.end(), [](const v1::RestrictionEntry& e) {
+        return e.kind() == v1::RESTRICTION_KIND_SUSPENDED_PURPOSE;
+      });
+  if (suspended > kMaxSuspendedPurposes) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "consent change for subject '", change.subject_id(), "': ", suspended,
+        " suspended purposes, at most ", kMaxSuspendedPurposes));
+  }
+  return absl::OkStatus();
+}
+
 // A plain restrictions write: adds the restrictions it names that are not
 // in force; refused when it leaves out one that is.
 absl::Status MergeRestrictionWrite(const v1::ConsentChange& change,
@@ -238,21 +265,20 @@ absl::Status MergeRestrictionWrite(const v1::ConsentChange& change,
           "explicitly (lift_restriction, with a reason). Nothing was written"));
     }
   }
-  int suspended = 0;
-  for (const v1::RestrictionEntry& w : wanted) {
-    if (w.kind() == v1::RESTRICTION_KIND_SUSPENDED_PURPOSE) ++suspended;
-    v1::RestrictionEntry* added =
-        AddRestriction(in_force, w.kind(), w.purpose());
-    if (added == nullptr) continue;  // already in force: its entry stays
-    *added = w;
-    if (!added->has_time()) *added->mutable_time() = now;
-    if (added->actor().empty()) added->set_actor(change.actor());
-  }
-  if (suspended > kMaxSuspendedPurposes) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "consent change for subject '", change.subject_id(), "': ", suspended,
-        " suspended purposes, at most ", kMaxSuspendedPurposes));
-  }
+  RETURN_IF_ERROR(AddEntries(change, wanted, now, in_force));
+  WriteRestrictions(std::move(in_force), current);
+  return absl::OkStatus();
+}
+
+// An add_restrictions change: the union of the restrictions in force and
+// the ones it names, taken against the record the store read inside its
+// write transaction, so concurrent adders never conflict.
+absl::Status MergeRestrictionAdd(const v1::ConsentChange& change,
+                                 const google::protobuf::Timestamp& now,
+                                 v1::Restrictions& current) {
+  std::vector<v1::RestrictionEntry> in_force = EntriesInForce(current);
+  RETURN_IF_ERROR(AddEntries(change, EntriesInForce(change.add_restrictions()),
+                             now, in_force));
   WriteRestrictions(std::move(in_force), current);
   return absl::OkStatus();
 }
@@ -349,6 +375,8 @@ absl::Status ValidateConsentChange(const v1::ConsentChange& change) {
     }
     case v1::ConsentChange::kRestrictions:
       return ValidateRestrictions(change.restrictions(), subject);
+    case v1::ConsentChange::kAddRestrictions:
+      return ValidateRestrictions(change.add_restrictions(), subject);
     case v1::ConsentChange::kLiftRestriction:
       return ValidateLift(change);
     case v1::ConsentChange::CHANGE_NOT_SET:
@@ -367,18 +395,26 @@ absl::Status MergeConsentChange(const v1::ConsentChange& change,
       absl::ToInt64Nanoseconds(now - absl::FromUnixSeconds(secs)));
   // Restrictions first, into a copy: a refused change leaves `record` as it
   // was.
-  if (change.has_restrictions() || change.has_lift_restriction()) {
+  if (change.has_restrictions() || change.has_add_restrictions() ||
+      change.has_lift_restriction()) {
     google::protobuf::Timestamp stamp;
     stamp.set_seconds(secs);
     stamp.set_nanos(nanos);
     v1::Restrictions merged = record.restrictions();
     RETURN_IF_ERROR(change.has_restrictions()
                         ? MergeRestrictionWrite(change, stamp, merged)
+                    : change.has_add_restrictions()
+                        ? MergeRestrictionAdd(change, stamp, merged)
                         : MergeLift(change, merged));
     *record.mutable_restrictions() = std::move(merged);
   }
   if (record.subject_id().empty()) record.set_subject_id(change.subject_id());
-  if (change.subject_kind() != v1::SUBJECT_KIND_UNSPECIFIED) {
+  // An add_restrictions change names the kind only for a record it
+  // creates: it is merged without reading the record first, so it must not
+  // overwrite the kind a record already has.
+  const bool keep_kind = change.has_add_restrictions() &&
+                         record.subject_kind() != v1::SUBJECT_KIND_UNSPECIFIED;
+  if (change.subject_kind() != v1::SUBJECT_KIND_UNSPECIFIED && !keep_kind) {
     record.set_subject_kind(change.subject_kind());
   }
   if (change.has_purpose_consent()) {

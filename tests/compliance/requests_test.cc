@@ -1296,6 +1296,7 @@ class InterleavingStore final : public ConsentStore {
     return inner_->Get(s);
   }
   absl::StatusOr<Revision> Apply(const v1::ConsentChange& c) override {
+    if (before_every_apply) before_every_apply();
     if (before_apply) std::exchange(before_apply, nullptr)();
     return inner_->Apply(c);
   }
@@ -1310,6 +1311,8 @@ class InterleavingStore final : public ConsentStore {
     return inner_->Watch(std::move(l));
   }
   std::function<void()> before_apply;
+  // Runs before each Apply: a writer that always gets in between.
+  std::function<void()> before_every_apply;
 
  private:
   ConsentStore* inner_;
@@ -1373,6 +1376,97 @@ TEST_F(RequestDeskTest, RestrictionWriteRetriesWhenAnotherWriterGetsIn) {
   ASSERT_OK(rec);
   EXPECT_THAT(rec->restrictions().suspended_purposes(), ElementsAre("web"));
   EXPECT_TRUE(rec->restrictions().third_party_provision_stopped());
+}
+
+// A writer adds a restriction between every read and every write of the
+// desk. A compare-and-set loop would never get through; the desk's
+// add_restrictions change is merged by the store, so it goes through at once
+// and every restriction of both writers is in force.
+TEST_F(RequestDeskTest, RestrictionWriteGoesThroughAWriterThatAlwaysGetsIn) {
+  const std::string id = ToProcessing(Intake(v1::REQUEST_KIND_PROVISION_STOP));
+  InterleavingStore racing(&store_);
+  int other = 0;
+  racing.before_every_apply = [&] {
+    v1::RestrictionEntry e;
+    e.set_kind(v1::RESTRICTION_KIND_SUSPENDED_PURPOSE);
+    e.set_purpose(absl::StrCat("other-", other++));
+    e.set_request_id("other-request");
+    ASSERT_OK(AddRestrictions(store_, "s1", {e}, "other-desk"));
+  };
+  absl::StatusOr<std::unique_ptr<RequestDesk>> desk = RequestDesk::Create(
+      DefaultPolicyForDesk(), &racing, &requests_, &audit_, options_);
+  ASSERT_OK(desk.status());
+  ASSERT_OK((*desk)->Execute(id, kOfficer));
+  absl::StatusOr<v1::ConsentRecord> rec = store_.Get("s1");
+  ASSERT_OK(rec);
+  EXPECT_TRUE(rec->restrictions().third_party_provision_stopped());
+  ASSERT_GE(other, 1);
+  EXPECT_EQ(rec->restrictions().suspended_purposes_size(), other);
+  for (const v1::RestrictionEntry& e : rec->restrictions().entries()) {
+    EXPECT_EQ(e.request_id(), e.purpose().empty() ? id : "other-request")
+        << e.DebugString();
+  }
+}
+
+// add_restrictions keeps what is in force, stamps new entries, and names the
+// subject kind only of a record it creates.
+TEST(AddRestrictionsTest, UnionKeepsEntriesAndTheSubjectKind) {
+  InMemoryConsentStore store;
+  v1::ConsentChange create;
+  create.set_subject_id("m-1");
+  create.set_subject_kind(v1::SUBJECT_KIND_EMPLOYEE);
+  create.mutable_purpose_consent()->set_purpose("marketing");
+  create.mutable_purpose_consent()->set_state(v1::CONSENT_STATE_GIVEN);
+  ASSERT_OK(store.Apply(create));
+  v1::RestrictionEntry a;
+  a.set_kind(v1::RESTRICTION_KIND_SUSPENDED_PURPOSE);
+  a.set_purpose("marketing");
+  a.set_request_id("req-a");
+  ASSERT_OK(
+      AddRestrictions(store, "m-1", {a}, "desk-a", v1::SUBJECT_KIND_CUSTOMER));
+  v1::RestrictionEntry again = a;
+  again.set_request_id("req-later");
+  v1::RestrictionEntry stop;
+  stop.set_kind(v1::RESTRICTION_KIND_THIRD_PARTY_PROVISION_STOPPED);
+  stop.set_request_id("req-b");
+  absl::StatusOr<Revision> rev =
+      AddRestrictions(store, "m-1", {again, stop}, "desk-b");
+  ASSERT_OK(rev);
+  absl::StatusOr<v1::ConsentRecord> rec = store.Get("m-1");
+  ASSERT_OK(rec);
+  EXPECT_EQ(rec->subject_kind(), v1::SUBJECT_KIND_EMPLOYEE);
+  ASSERT_EQ(rec->restrictions().entries_size(), 2);
+  EXPECT_EQ(rec->restrictions().entries(0).request_id(), "req-a");
+  EXPECT_EQ(rec->restrictions().entries(0).actor(), "desk-a");
+  EXPECT_EQ(rec->restrictions().entries(1).request_id(), "req-b");
+  EXPECT_EQ(rec->restrictions().entries(1).actor(), "desk-b");
+  // Everything already in force: nothing is written.
+  absl::StatusOr<Revision> same = AddRestrictions(store, "m-1", {a}, "desk-c");
+  ASSERT_OK(same);
+  EXPECT_EQ(*same, *rev);
+  // A new subject takes the kind given.
+  ASSERT_OK(AddRestrictions(store, "c-1", {stop}, "desk-b",
+                            v1::SUBJECT_KIND_CUSTOMER));
+  absl::StatusOr<v1::ConsentRecord> created = store.Get("c-1");
+  ASSERT_OK(created);
+  EXPECT_EQ(created->subject_kind(), v1::SUBJECT_KIND_CUSTOMER);
+  // Too many suspended purposes in the union is refused, nothing written:
+  // each write alone is within the limit, the two together are not.
+  std::vector<v1::RestrictionEntry> first, second;
+  for (int i = 0; i < 300; ++i) {
+    v1::RestrictionEntry e = a;
+    e.set_purpose(absl::StrCat("p-", i));
+    (i < 200 ? first : second).push_back(e);
+  }
+  absl::StatusOr<Revision> at = AddRestrictions(store, "m-1", first, "desk-d");
+  ASSERT_OK(at);
+  EXPECT_THAT(AddRestrictions(store, "m-1", second, "desk-d"),
+              StatusIs(absl::StatusCode::kInvalidArgument,
+                       HasSubstr("suspended purposes")));
+  rec = store.Get("m-1");
+  ASSERT_OK(rec);
+  EXPECT_EQ(rec->revision(), *at);
+  EXPECT_EQ(rec->restrictions().suspended_purposes_size(), 201);
 }
 
 // Two desks, each with its own store handle, add different restrictions to
