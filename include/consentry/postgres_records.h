@@ -114,7 +114,7 @@ class CONSENTRY_EXPORT PostgresProvisionRecordStore final
  public:
   // The version of the record tables this library writes (component
   // "provisions" of the schema).
-  static constexpr int kSchemaVersion = 1;
+  static constexpr int kSchemaVersion = 2;
 
   // As `PostgresRequestStore::Open`, for the record tables.
   static absl::StatusOr<std::unique_ptr<PostgresProvisionRecordStore>> Open(

@@ -39,6 +39,38 @@ std::string ReadBytes(const PGresult* r, int row, int col) {
                      static_cast<std::size_t>(PQgetlength(r, row, col)));
 }
 
+bool ReadTextArray(const PGresult* r, int row, int col,
+                   std::vector<std::string>& out) {
+  out.clear();
+  if (PQgetisnull(r, row, col)) return false;
+  const char* p = PQgetvalue(r, row, col);
+  std::size_t left = static_cast<std::size_t>(PQgetlength(r, row, col));
+  auto next = [&](std::uint32_t& v) {
+    if (left < 4) return false;
+    std::memcpy(&v, p, 4);
+    v = be32toh(v);
+    p += 4;
+    left -= 4;
+    return true;
+  };
+  // Header: dimensions, has-nulls flag, element type; then per dimension
+  // its length and lower bound; then each element as length + bytes.
+  std::uint32_t ndim = 0, has_null = 0, type = 0, n = 0, lbound = 0;
+  if (!next(ndim) || !next(has_null) || !next(type)) return false;
+  if (ndim == 0) return left == 0;
+  if (ndim != 1 || has_null != 0 || !next(n) || !next(lbound)) return false;
+  if (n > left / 4) return false;
+  out.reserve(n);
+  for (std::uint32_t i = 0; i < n; ++i) {
+    std::uint32_t len = 0;
+    if (!next(len) || len > left) return false;
+    out.emplace_back(p, len);
+    p += len;
+    left -= len;
+  }
+  return left == 0;
+}
+
 absl::Status CheckSchemaName(absl::string_view schema) {
   bool ok = !schema.empty() && schema.size() <= 48 &&
             !absl::ascii_isdigit(static_cast<unsigned char>(schema[0]));

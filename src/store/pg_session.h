@@ -50,6 +50,11 @@ struct Param {
 std::int64_t ReadInt64(const PGresult* r, int row, int col);
 std::int32_t ReadInt32(const PGresult* r, int row, int col);
 std::string ReadBytes(const PGresult* r, int row, int col);
+// A one-dimensional array of non-null text values in the binary result
+// format; false when the value is anything else (then `out` is
+// unspecified).
+bool ReadTextArray(const PGresult* r, int row, int col,
+                   std::vector<std::string>& out);
 
 // OK when `schema` is 1-48 lower-case letters, digits or '_', not starting
 // with a digit; else `kInvalidArgument` naming it.

@@ -3,8 +3,10 @@
 //
 // Provision and receipt records in PostgreSQL. One table holds both kinds
 // of record (`kind` 1: provision, 2: receipt) with the columns the queries
-// filter on; `provision_subjects` holds one row per (subject, record), so a
-// subject's records are found through its primary key. The stored bytes
+// filter on; a subject's records are found through the GIN index on the
+// `subjects` array (one index entry per subject of a record, added to the
+// index's pending list on insert, so a record naming 100 subjects costs one
+// row, not 101). The stored bytes
 // are the record without `id` (a column, which may be assigned by the
 // statement that inserts the row); `retain_until` lives in columns because
 // a later record of the same series moves it.
@@ -80,6 +82,12 @@ constexpr const char* kMigrations[] = {
     "  kind smallint NOT NULL,"
     "  id text NOT NULL,"
     "  PRIMARY KEY (subject_id, kind, id));",
+    // 1 -> 2: a subject's records by the GIN index on `subjects` (the
+    // array every row already holds) instead of a row per (subject,
+    // record) in `provision_subjects`.
+    "CREATE INDEX provision_records_by_subject "
+    "  ON $S.provision_records USING gin (subjects);"
+    "DROP TABLE $S.provision_subjects;",
 };
 static_assert(sizeof(kMigrations) / sizeof(kMigrations[0]) ==
               PostgresProvisionRecordStore::kSchemaVersion);
@@ -149,7 +157,9 @@ struct Row {
   absl::Time time;
   std::string series;
   v1::RecordMethod method = v1::RECORD_METHOD_UNSPECIFIED;
-  const google::protobuf::RepeatedPtrField<std::string>* subjects = nullptr;
+  // The record's subjects: stored in the `subjects` column (and its
+  // index), not in `bytes`.
+  google::protobuf::RepeatedPtrField<std::string> subjects;
   std::string bytes;
 };
 
@@ -162,9 +172,9 @@ absl::Status CheckRow(const Row& row) {
           what, row.kind == kProvision ? " recipient_id" : " provider_name")));
   RETURN_IF_ERROR(
       internal::pg::CheckText(row.series, absl::StrCat(what, " series_id")));
-  for (int i = 0; i < row.subjects->size(); ++i) {
+  for (int i = 0; i < row.subjects.size(); ++i) {
     RETURN_IF_ERROR(internal::pg::CheckText(
-        row.subjects->Get(i), absl::StrCat(what, " subjects[", i, "]")));
+        row.subjects.Get(i), absl::StrCat(what, " subjects[", i, "]")));
   }
   return absl::OkStatus();
 }
@@ -226,9 +236,6 @@ struct PostgresProvisionRecordStore::Impl {
                 "NULLIF($7, ''), $8, $9, $10, $12::text[], $11) ON CONFLICT "
                 "(kind, id) DO NOTHING "
                 "RETURNING kind, id, series_id), "
-                "subj AS (INSERT INTO $S.provision_subjects(subject_id, kind, "
-                "id) SELECT DISTINCT s, rec.kind, rec.id FROM rec, "
-                "unnest($12::text[]) AS s), "
                 "ser AS (INSERT INTO $S.provision_series AS x(kind, "
                 "series_id, contract_s, contract_n, collective_s, "
                 "collective_n) SELECT rec.kind, rec.series_id, $13, $14, $15, "
@@ -243,7 +250,7 @@ struct PostgresProvisionRecordStore::Impl {
              Param{row.series},
              Param{absl::StrCat(static_cast<int>(row.method))},
              Param{absl::StrCat(rs)}, Param{absl::StrCat(rn)},
-             Param{row.bytes, true}, Param{TextArray(*row.subjects)},
+             Param{row.bytes, true}, Param{TextArray(row.subjects)},
              Param{absl::StrCat(cs)}, Param{absl::StrCat(cn)},
              Param{absl::StrCat(ks)}, Param{absl::StrCat(kn)}}));
     if (PQntuples(r.get()) == 0) {
@@ -259,17 +266,13 @@ struct PostgresProvisionRecordStore::Impl {
     return Insert(row);
   }
 
-  // Deletes the records of `kind` with these ids and their subject rows.
+  // Deletes the records of `kind` with these ids.
   absl::Status DeleteIds(int kind, const std::vector<std::string>& ids)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu) {
     if (ids.empty()) return absl::OkStatus();
     return session
-        .Exec(Sql("WITH gone AS (DELETE FROM $S.provision_records WHERE kind = "
-                  "$1 AND id = ANY($2::text[]) RETURNING kind, id, subjects) "
-                  "DELETE FROM $S.provision_subjects AS s USING (SELECT kind, "
-                  "id, unnest(subjects) AS subject_id FROM gone) AS g WHERE "
-                  "s.subject_id = g.subject_id AND s.kind = g.kind AND s.id = "
-                  "g.id"),
+        .Exec(Sql("DELETE FROM $S.provision_records WHERE kind = $1 AND id = "
+                  "ANY($2::text[])"),
               {Param{absl::StrCat(kind)}, Param{TextArray(ids)}})
         .status();
   }
@@ -334,8 +337,11 @@ struct PostgresProvisionRecordStore::Impl {
     return out;
   }
 
-  // Appends row `i` of (kind, id, retain_s, retain_n, record) to `out`.
-  // Errors: `kDataLoss` naming the record when its bytes do not parse.
+  // Appends row `i` of (kind, id, retain_s, retain_n, record, subjects) to
+  // `out`. The subjects come from their column; a row written before they
+  // were kept out of the bytes carries them in both, and keeps those of its
+  // bytes. Errors: `kDataLoss` naming the record when its bytes or its
+  // subjects do not parse.
   absl::Status ParseInto(const PGresult* r, int i,
                          v1::ProvisionHistory& out) const {
     const int kind = ReadInt32(r, i, 0);
@@ -344,22 +350,28 @@ struct PostgresProvisionRecordStore::Impl {
     retain.set_seconds(ReadInt64(r, i, 2));
     retain.set_nanos(ReadInt32(r, i, 3));
     const std::string bytes = ReadBytes(r, i, 4);
-    bool ok = false;
+    std::vector<std::string> subjects;
+    bool ok = internal::pg::ReadTextArray(r, i, 5, subjects);
+    auto fill = [&](auto& rec) {
+      ok = ok && rec.ParseFromString(bytes) && rec.id().empty();
+      if (rec.subjects_size() == 0) {
+        for (std::string& s : subjects) rec.add_subjects(std::move(s));
+      }
+      rec.set_id(id);
+      *rec.mutable_retain_until() = retain;
+    };
     if (kind == kProvision) {
-      v1::ProvisionRecord& rec = *out.add_provisions();
-      ok = rec.ParseFromString(bytes) && rec.id().empty();
-      rec.set_id(id);
-      *rec.mutable_retain_until() = retain;
+      fill(*out.add_provisions());
     } else if (kind == kReceipt) {
-      v1::ReceiptRecord& rec = *out.add_receipts();
-      ok = rec.ParseFromString(bytes) && rec.id().empty();
-      rec.set_id(id);
-      *rec.mutable_retain_until() = retain;
+      fill(*out.add_receipts());
+    } else {
+      ok = false;
     }
     if (!ok) {
       return absl::DataLossError(absl::StrCat(
           Where(), ": the stored ", KindName(kind), " '", absl::CHexEscape(id),
-          "' (kind ", kind, ", ", bytes.size(), " bytes) does not parse"));
+          "' (kind ", kind, ", ", bytes.size(),
+          " bytes) does not parse, or its subjects column is malformed"));
     }
     return absl::OkStatus();
   }
@@ -401,8 +413,9 @@ absl::StatusOr<std::string> PostgresProvisionRecordStore::AddProvision(
   row.time = FromProto(record.provision_time());
   row.series = record.series_id();
   row.method = record.record_method();
-  row.subjects = &record.subjects();
   RETURN_IF_ERROR(ValidateProvisionRecord(record));
+  row.subjects = std::move(*record.mutable_subjects());
+  record.clear_subjects();
   record.clear_id();
   record.clear_retain_until();
   row.bytes = record.SerializeAsString();
@@ -418,8 +431,9 @@ absl::StatusOr<std::string> PostgresProvisionRecordStore::AddReceipt(
   row.time = FromProto(record.receipt_time());
   row.series = record.series_id();
   row.method = record.record_method();
-  row.subjects = &record.subjects();
   RETURN_IF_ERROR(ValidateReceiptRecord(record));
+  row.subjects = std::move(*record.mutable_subjects());
+  record.clear_subjects();
   record.clear_id();
   record.clear_retain_until();
   row.bytes = record.SerializeAsString();
@@ -441,10 +455,8 @@ absl::StatusOr<v1::ProvisionHistory> PostgresProvisionRecordStore::Query(
     return absl::StrCat("$", params.size());
   };
   if (!filter.subject.empty()) {
-    where.push_back(absl::StrCat(
-        "(r.kind, r.id) IN (SELECT kind, id FROM $S.provision_subjects WHERE "
-        "subject_id = ",
-        param(filter.subject), ")"));
+    where.push_back(absl::StrCat("r.subjects @> ARRAY[", param(filter.subject),
+                                 "]::text[]"));
   }
   if (!filter.recipient.empty()) {
     where.push_back(absl::StrCat("r.party = ", param(filter.recipient)));
@@ -464,7 +476,7 @@ absl::StatusOr<v1::ProvisionHistory> PostgresProvisionRecordStore::Query(
   const std::string sql = absl::StrCat(
       "SELECT r.kind::integer, r.id, ", EffectiveRetain("s"), ", ",
       EffectiveRetain("n"),
-      ", r.record FROM $S.provision_records AS r LEFT JOIN "
+      ", r.record, r.subjects FROM $S.provision_records AS r LEFT JOIN "
       "$S.provision_series AS x ON x.kind = r.kind AND x.series_id = "
       "r.series_id",
       where.empty() ? "" : " WHERE ", absl::StrJoin(where, " AND "),
