@@ -1358,9 +1358,9 @@ TEST_F(RequestDeskTest, RestrictionEntriesNameTheRequest) {
   EXPECT_EQ(e.time().seconds(), absl::ToUnixSeconds(now_));
 }
 
-// A writer gets in between the desk's read and its write: the desk's
-// compare-and-set fails, it re-reads and retries, and both changes stay.
-TEST_F(RequestDeskTest, RestrictionWriteRetriesWhenAnotherWriterGetsIn) {
+// A writer gets in between the desk's read and its write: both changes
+// stay.
+TEST_F(RequestDeskTest, RestrictionWriteKeepsAWriterThatGetsInBetween) {
   const std::string id = ToProcessing(Intake(v1::REQUEST_KIND_PROVISION_STOP));
   InterleavingStore racing(&store_);
   racing.before_apply = [this] {
