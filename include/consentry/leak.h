@@ -9,9 +9,14 @@
 // Art. 26 requires (`ScopeLeak`).
 //
 // `DetectLeaks` learns, per accessor, a baseline from a past window of
-// events (distinct subjects read per hour, purposes declared, denial rate,
-// hours of the day it is active) and flags accessors whose recent events
-// depart from their own baseline. `ScopeLeak` counts the subjects and data
+// events (records reached per hour, purposes declared, denial rate, hours
+// of the day it is active) and flags accessors whose recent events depart
+// from their own baseline. Every access the log records counts: reads,
+// provisions to recipients and acquisitions (each distinct subject once an
+// hour), the records a statistics batch included, and the subjects of
+// request effects. `LiveLeakDetector` applies the same bulk-read threshold
+// to events as a service records them and calls an alert hook the hour an
+// accessor crosses it. `ScopeLeak` counts the subjects and data
 // categories that an accessor (or a set of records) reached in a window,
 // says which legal reporting triggers are met, and computes the report
 // deadlines.
@@ -35,6 +40,14 @@
 //     std::cout << f.accessor << "\n";
 //   }
 //
+//   // Live, inside the service: between the Guard and its sink.
+//   consentry::LiveLeakDetector live(
+//       report.baselines, [](const consentry::LeakFinding& f) {
+//         std::cerr << "leak alert: " << f.detail << "\n";
+//       });
+//   consentry::LeakAlertingSink sink(&live, &audit_log);
+//   // ... pass &sink to the Guard as its audit sink.
+//
 //   consentry::LeakScopeQuery q;
 //   q.accessors = {"ops-7"};
 //   q.from = now - day;
@@ -49,6 +62,8 @@
 #define CONSENTRY_LEAK_H_
 
 #include <cstdint>
+#include <functional>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -65,15 +80,19 @@ namespace consentry {
 struct LeakDetectionOptions {
   // Hours are bucketed and "hour of day" read in this zone (Japan: UTC+9).
   absl::TimeZone time_zone = absl::FixedTimeZone(9 * 3600);
-  // Bulk read: an hour with more distinct subjects than all of
-  //   baseline mean + subjects_sigma * stddev,
-  //   subjects_ratio * the baseline's busiest hour, and
-  //   min_subjects_per_hour.
-  double subjects_sigma = 4.0;
-  double subjects_ratio = 3.0;
-  std::int64_t min_subjects_per_hour = 50;
-  // Denial spike: the recent denial rate exceeds the baseline rate by this
-  // much (absolute), over at least `min_events_for_rate` recent events.
+  // Bulk read: an hour with more records reached than all of
+  //   baseline mean + records_sigma * stddev,
+  //   records_ratio * the baseline's busiest hour, and
+  //   min_records_per_hour.
+  // Records reached in an hour: the distinct subjects of its reads,
+  // provisions, acquisitions and request effects, plus the records its
+  // statistics batches included.
+  double records_sigma = 4.0;
+  double records_ratio = 3.0;
+  std::int64_t min_records_per_hour = 50;
+  // Denial spike: the recent denial rate (over reads, provisions and
+  // acquisitions) exceeds the baseline rate by this much (absolute), over
+  // at least `min_events_for_rate` recent such decisions.
   double denial_rate_increase = 0.2;
   std::int64_t min_events_for_rate = 20;
   // Flag purposes the accessor never declared in the baseline.
@@ -87,18 +106,18 @@ struct LeakDetectionOptions {
 // One accessor's usual behaviour.
 struct AccessorBaseline {
   std::string accessor;
-  std::int64_t events = 0;
-  std::int64_t active_hours = 0;      // hours (buckets) with any event
-  double mean_subjects_per_hour = 0;  // over active hours
-  double stddev_subjects_per_hour = 0;
-  std::int64_t max_subjects_per_hour = 0;
+  std::int64_t events = 0;           // events that count (see above)
+  std::int64_t active_hours = 0;     // hours (buckets) with any event
+  double mean_records_per_hour = 0;  // over active hours
+  double stddev_records_per_hour = 0;
+  std::int64_t max_records_per_hour = 0;
   double denial_rate = 0;
   std::vector<std::string> purposes;  // sorted
   std::uint32_t hours_of_day = 0;     // bit h: active at hour h (local)
 };
 
 enum class LeakSignal : std::uint8_t {
-  kBulkRead = 0,     // far more distinct subjects in an hour than usual
+  kBulkRead = 0,     // far more records reached in an hour than usual
   kNewPurpose = 1,   // a purpose the accessor never declared before
   kDenialSpike = 2,  // many more denials than usual (probing)
   kUnusualHour = 3,  // activity at an hour of day never seen before
@@ -112,7 +131,7 @@ struct LeakFinding {
   std::string accessor;
   LeakSignal signal = LeakSignal::kBulkRead;
   absl::Time hour = absl::InfinitePast();  // the hour bucket, if any
-  double observed = 0;                     // e.g. distinct subjects that hour
+  double observed = 0;                     // e.g. records reached that hour
   double expected = 0;                     // the threshold it exceeded
   std::string detail;
 };
@@ -125,12 +144,71 @@ struct LeakReport {
 };
 
 // Learns baselines from `baseline_events` and checks `recent_events`
-// against them. Only reads (`AuditAction::kRead`) count. Pure function;
-// thread-safe.
+// against them. Reads, provisions, acquisitions, statistics batches and
+// request effects count; restriction lifts and purges do not. Pure
+// function; thread-safe.
 CONSENTRY_EXPORT LeakReport
 DetectLeaks(absl::Span<const OwnedAuditEvent> baseline_events,
             absl::Span<const OwnedAuditEvent> recent_events,
             const LeakDetectionOptions& options = LeakDetectionOptions());
+
+// The records an hour may reach before `baseline`'s accessor is flagged for
+// a bulk read (the maximum of the three bounds of `LeakDetectionOptions`).
+CONSENTRY_EXPORT double BulkReadThreshold(const AccessorBaseline& baseline,
+                                          const LeakDetectionOptions& options);
+
+// Called once per accessor and hour, the moment its records reached in that
+// hour cross its threshold: a `kBulkRead` finding (`hour`, `observed`,
+// `expected`, `detail`). Runs on the thread that recorded the event, outside
+// the detector's locks; keep it short (hand the finding to a queue, page
+// someone) and do not record audit events from it.
+using LeakAlertHook = std::function<void(const LeakFinding&)>;
+
+// Bulk-read detection on events as they are recorded. Each accessor's
+// records reached in the current hour (hour buckets of the event times, in
+// UTC; the zone does not matter for a whole hour) are counted and compared
+// with `BulkReadThreshold` of its baseline; an accessor without a baseline
+// is held to `min_records_per_hour`. An event older than its accessor's
+// current hour is not counted (events arrive in near time order; the
+// offline `DetectLeaks` sees every one). Memory: per accessor, at most
+// threshold + 1 subjects of the current hour.
+//
+// Thread-safe: `Observe` may be called from every recording thread at
+// once; accessors are spread over independently locked shards.
+class CONSENTRY_EXPORT LiveLeakDetector {
+ public:
+  LiveLeakDetector(std::vector<AccessorBaseline> baselines, LeakAlertHook hook,
+                   LeakDetectionOptions options = LeakDetectionOptions());
+  ~LiveLeakDetector();
+  LiveLeakDetector(const LiveLeakDetector&) = delete;
+  LiveLeakDetector& operator=(const LiveLeakDetector&) = delete;
+
+  // Counts `event` (the kinds `DetectLeaks` counts; others are ignored) and
+  // calls the hook when it takes its accessor across the threshold.
+  void Observe(const AuditEvent& event);
+
+  // Alerts raised so far.
+  std::int64_t alerts() const;
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+// An `AuditSink` that records each event in `next` and, once `next` took
+// it, shows it to `detector`: an event `next` refused was never an access
+// (the Guard denied it), so it does not count. Both must outlive the sink.
+// Thread-safe. The Guard hands this sink every decision through `Record`
+// (it has no compact path), so reads take the Guard's general audit path.
+class CONSENTRY_EXPORT LeakAlertingSink final : public AuditSink {
+ public:
+  LeakAlertingSink(LiveLeakDetector* detector, AuditSink* next);
+  absl::Status Record(const AuditEvent& event) override;
+
+ private:
+  LiveLeakDetector* detector_;
+  AuditSink* next_;
+};
 
 // Reporting triggers of APPI Art. 26(1) as the Enforcement Rules (Art. 7)
 // list them, plus the telecom-sector guideline's rule for secrecy of

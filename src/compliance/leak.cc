@@ -4,17 +4,23 @@
 #include "consentry/leak.h"
 
 #include <algorithm>
+#include <array>
+#include <atomic>
 #include <cmath>
+#include <limits>
 #include <map>
+#include <optional>
 #include <set>
 #include <tuple>
 #include <utility>
 
 #include "absl/container/flat_hash_map.h"
 #include "absl/container/flat_hash_set.h"
+#include "absl/hash/hash.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
+#include "src/util/mutex.h"
 
 namespace consentry {
 namespace {
@@ -25,26 +31,73 @@ std::int64_t HourBucket(std::int64_t t) {
   return t >= 0 ? t / kHourNanos : (t - kHourNanos + 1) / kHourNanos;
 }
 
-// Per accessor: distinct subjects per hour bucket, and the rest.
+// How an event counts toward its accessor's records reached.
+enum class Counts { kNot, kSubject, kBatch };
+
+template <typename Event>
+Counts HowItCounts(const Event& e) {
+  switch (e.action) {
+    case AuditAction::kRead:
+    case AuditAction::kProvision:
+    case AuditAction::kAcquire:
+      return Counts::kSubject;
+    case AuditAction::kRequest:
+      return e.subject.empty() ? Counts::kNot : Counts::kSubject;
+    case AuditAction::kBatch:
+      return Counts::kBatch;
+    case AuditAction::kRestrictionLifted:
+    case AuditAction::kRecordsPurged:
+      break;
+  }
+  return Counts::kNot;
+}
+
+// A decision on one subject's data, in the denial rate.
+template <typename Event>
+bool IsDecision(const Event& e) {
+  return e.action == AuditAction::kRead ||
+         e.action == AuditAction::kProvision ||
+         e.action == AuditAction::kAcquire;
+}
+
+// One accessor's hour: distinct subjects and records of batches.
+struct Hour {
+  absl::flat_hash_set<std::string> subjects;
+  std::int64_t batch_records = 0;
+  std::int64_t events = 0;
+  std::int64_t records() const {
+    return static_cast<std::int64_t>(subjects.size()) + batch_records;
+  }
+};
+
+// Per accessor: its hours, and the rest.
 struct Profile {
-  absl::flat_hash_map<std::int64_t, absl::flat_hash_set<std::string>> hours;
-  absl::flat_hash_map<std::int64_t, std::int64_t> hour_events;
+  absl::flat_hash_map<std::int64_t, Hour> hours;
   std::set<std::string> purposes;
   std::int64_t events = 0;
+  std::int64_t decisions = 0;
   std::int64_t denials = 0;
 };
 
 std::map<std::string, Profile> Profiles(absl::Span<const OwnedAuditEvent> es) {
   std::map<std::string, Profile> out;
   for (const OwnedAuditEvent& e : es) {
-    if (e.action != AuditAction::kRead) continue;
+    const Counts how = HowItCounts(e);
+    if (how == Counts::kNot) continue;
     Profile& p = out[e.accessor];
-    const std::int64_t h = HourBucket(e.time_unix_nanos);
-    p.hours[h].insert(e.subject);
-    ++p.hour_events[h];
+    Hour& hour = p.hours[HourBucket(e.time_unix_nanos)];
+    if (how == Counts::kSubject) {
+      hour.subjects.insert(e.subject);
+    } else if (e.records_included > 0) {
+      hour.batch_records += e.records_included;
+    }
+    ++hour.events;
     p.purposes.insert(e.purpose);
     ++p.events;
-    if (!e.allowed()) ++p.denials;
+    if (IsDecision(e)) {
+      ++p.decisions;
+      if (!e.allowed()) ++p.denials;
+    }
   }
   return out;
 }
@@ -61,24 +114,54 @@ AccessorBaseline Baseline(const std::string& accessor, const Profile& p,
   b.active_hours = static_cast<std::int64_t>(p.hours.size());
   double sum = 0;
   double sq = 0;
-  for (const auto& [h, subjects] : p.hours) {
-    const auto n = static_cast<std::int64_t>(subjects.size());
+  for (const auto& [h, hour] : p.hours) {
+    const std::int64_t n = hour.records();
     sum += static_cast<double>(n);
     sq += static_cast<double>(n) * static_cast<double>(n);
-    b.max_subjects_per_hour = std::max(b.max_subjects_per_hour, n);
+    b.max_records_per_hour = std::max(b.max_records_per_hour, n);
     b.hours_of_day |= 1u << HourOfDay(h, tz);
   }
   if (b.active_hours > 0) {
     const auto k = static_cast<double>(b.active_hours);
-    b.mean_subjects_per_hour = sum / k;
-    b.stddev_subjects_per_hour = std::sqrt(std::max(
-        0.0, sq / k - b.mean_subjects_per_hour * b.mean_subjects_per_hour));
+    b.mean_records_per_hour = sum / k;
+    b.stddev_records_per_hour = std::sqrt(std::max(
+        0.0, sq / k - b.mean_records_per_hour * b.mean_records_per_hour));
   }
-  b.denial_rate = p.events > 0 ? static_cast<double>(p.denials) /
-                                     static_cast<double>(p.events)
-                               : 0.0;
+  b.denial_rate = p.decisions > 0 ? static_cast<double>(p.denials) /
+                                        static_cast<double>(p.decisions)
+                                  : 0.0;
   b.purposes.assign(p.purposes.begin(), p.purposes.end());
   return b;
+}
+
+// A bulk-read finding for `accessor`'s hour `bucket`: `subjects` distinct
+// subjects and `batch_records` records of batches against `threshold`;
+// `b` is its baseline, or null for an accessor without one.
+LeakFinding BulkReadFinding(const std::string& accessor, std::int64_t bucket,
+                            std::int64_t subjects, std::int64_t batch_records,
+                            double threshold, const AccessorBaseline* b) {
+  LeakFinding f;
+  f.accessor = accessor;
+  f.signal = LeakSignal::kBulkRead;
+  f.hour = absl::FromUnixNanos(bucket * kHourNanos);
+  f.observed = static_cast<double>(subjects + batch_records);
+  f.expected = threshold;
+  f.detail = absl::StrFormat(
+      "%d records reached in one hour (%d distinct subjects, %d records of "
+      "statistics batches); ",
+      subjects + batch_records, subjects, batch_records);
+  if (b != nullptr) {
+    absl::StrAppend(
+        &f.detail,
+        absl::StrFormat("baseline mean %.1f, sd %.1f, busiest "
+                        "hour %d",
+                        b->mean_records_per_hour, b->stddev_records_per_hour,
+                        b->max_records_per_hour));
+  } else {
+    absl::StrAppend(&f.detail,
+                    absl::StrFormat("no baseline; threshold %.0f", threshold));
+  }
+  return f;
 }
 
 absl::Time EndOfDay(absl::Time t, int day_number, const absl::TimeZone& tz) {
@@ -136,39 +219,27 @@ LeakReport DetectLeaks(absl::Span<const OwnedAuditEvent> baseline_events,
       continue;
     }
     const AccessorBaseline& b = *it;
-    const double threshold = std::max(
-        {b.mean_subjects_per_hour +
-             o.subjects_sigma * b.stddev_subjects_per_hour,
-         o.subjects_ratio * static_cast<double>(b.max_subjects_per_hour),
-         static_cast<double>(o.min_subjects_per_hour)});
+    const double threshold = BulkReadThreshold(b, o);
     std::vector<std::int64_t> hours;
-    for (const auto& [h, subjects] : r.hours) hours.push_back(h);
+    for (const auto& [h, hour] : r.hours) hours.push_back(h);
     std::sort(hours.begin(), hours.end());
     for (const std::int64_t h : hours) {
-      const auto n = static_cast<double>(r.hours.at(h).size());
+      const Hour& hour = r.hours.at(h);
+      const auto n = static_cast<double>(hour.records());
       if (n > threshold) {
-        LeakFinding f;
-        f.accessor = accessor;
-        f.signal = LeakSignal::kBulkRead;
-        f.hour = absl::FromUnixNanos(h * kHourNanos);
-        f.observed = n;
-        f.expected = threshold;
-        f.detail = absl::StrFormat(
-            "%d distinct subjects in one hour; baseline mean %.1f, sd %.1f, "
-            "busiest hour %d",
-            static_cast<std::int64_t>(n), b.mean_subjects_per_hour,
-            b.stddev_subjects_per_hour, b.max_subjects_per_hour);
-        report.findings.push_back(std::move(f));
+        report.findings.push_back(BulkReadFinding(
+            accessor, h, static_cast<std::int64_t>(hour.subjects.size()),
+            hour.batch_records, threshold, &b));
       }
       const int hod = HourOfDay(h, o.time_zone);
       if (o.flag_new_hours && (b.hours_of_day & (1u << hod)) == 0 &&
-          r.hour_events.at(h) >= o.min_events_new_hour) {
+          hour.events >= o.min_events_new_hour) {
         LeakFinding f;
         f.accessor = accessor;
         f.signal = LeakSignal::kUnusualHour;
         f.hour = absl::FromUnixNanos(h * kHourNanos);
-        f.observed = static_cast<double>(r.hour_events.at(h));
-        f.detail = absl::StrCat(r.hour_events.at(h), " reads at ", hod,
+        f.observed = static_cast<double>(hour.events);
+        f.detail = absl::StrCat(hour.events, " accesses at ", hod,
                                 ":00, an hour never active before");
         report.findings.push_back(std::move(f));
       }
@@ -186,9 +257,9 @@ LeakReport DetectLeaks(absl::Span<const OwnedAuditEvent> baseline_events,
         }
       }
     }
-    if (r.events >= o.min_events_for_rate) {
+    if (r.decisions >= o.min_events_for_rate) {
       const double rate =
-          static_cast<double>(r.denials) / static_cast<double>(r.events);
+          static_cast<double>(r.denials) / static_cast<double>(r.decisions);
       if (rate > b.denial_rate + o.denial_rate_increase) {
         LeakFinding f;
         f.accessor = accessor;
@@ -207,6 +278,126 @@ LeakReport DetectLeaks(absl::Span<const OwnedAuditEvent> baseline_events,
                             std::tie(b.accessor, b.signal);
                    });
   return report;
+}
+
+double BulkReadThreshold(const AccessorBaseline& b,
+                         const LeakDetectionOptions& o) {
+  return std::max(
+      {b.mean_records_per_hour + o.records_sigma * b.stddev_records_per_hour,
+       o.records_ratio * static_cast<double>(b.max_records_per_hour),
+       static_cast<double>(o.min_records_per_hour)});
+}
+
+// ---------------------------------------------------------------------------
+// LiveLeakDetector
+
+namespace {
+
+constexpr std::size_t kLiveShards = 16;
+
+// One accessor's current hour.
+struct LiveAccessor {
+  const AccessorBaseline* baseline = nullptr;  // null: none
+  double threshold = 0;
+  std::int64_t bucket = std::numeric_limits<std::int64_t>::min();
+  absl::flat_hash_set<std::string> subjects;
+  std::int64_t batch_records = 0;
+  bool alerted = false;
+};
+
+struct LiveShard {
+  internal::Mutex mu;
+  absl::flat_hash_map<std::string, LiveAccessor> accessors ABSL_GUARDED_BY(mu);
+};
+
+}  // namespace
+
+struct LiveLeakDetector::Impl {
+  std::vector<AccessorBaseline> baselines;  // sorted by accessor
+  LeakAlertHook hook;
+  LeakDetectionOptions options;
+  std::array<LiveShard, kLiveShards> shards;
+  std::atomic<std::int64_t> alerts{0};
+
+  const AccessorBaseline* Find(absl::string_view accessor) const {
+    auto it =
+        std::lower_bound(baselines.begin(), baselines.end(), accessor,
+                         [](const AccessorBaseline& b, absl::string_view a) {
+                           return b.accessor < a;
+                         });
+    return it != baselines.end() && it->accessor == accessor ? &*it : nullptr;
+  }
+};
+
+LiveLeakDetector::LiveLeakDetector(std::vector<AccessorBaseline> baselines,
+                                   LeakAlertHook hook,
+                                   LeakDetectionOptions options)
+    : impl_(std::make_unique<Impl>()) {
+  std::sort(baselines.begin(), baselines.end(),
+            [](const AccessorBaseline& a, const AccessorBaseline& b) {
+              return a.accessor < b.accessor;
+            });
+  impl_->baselines = std::move(baselines);
+  impl_->hook = std::move(hook);
+  impl_->options = std::move(options);
+}
+
+LiveLeakDetector::~LiveLeakDetector() = default;
+
+std::int64_t LiveLeakDetector::alerts() const {
+  return impl_->alerts.load(std::memory_order_relaxed);
+}
+
+void LiveLeakDetector::Observe(const AuditEvent& event) {
+  const Counts how = HowItCounts(event);
+  if (how == Counts::kNot) return;
+  if (how == Counts::kBatch && event.records_included <= 0) return;
+  const std::int64_t bucket = HourBucket(event.time_unix_nanos);
+  LiveShard& shard = impl_->shards[absl::HashOf(event.accessor) % kLiveShards];
+  std::optional<LeakFinding> alert;
+  {
+    internal::MutexLock lock(&shard.mu);
+    auto [it, inserted] =
+        shard.accessors.try_emplace(std::string(event.accessor));
+    LiveAccessor& a = it->second;
+    if (inserted) {
+      a.baseline = impl_->Find(event.accessor);
+      a.threshold =
+          a.baseline != nullptr
+              ? BulkReadThreshold(*a.baseline, impl_->options)
+              : static_cast<double>(impl_->options.min_records_per_hour);
+    }
+    if (bucket < a.bucket) return;  // an older hour: not counted live
+    if (bucket > a.bucket) {
+      a.bucket = bucket;
+      a.subjects.clear();
+      a.batch_records = 0;
+      a.alerted = false;
+    }
+    if (a.alerted) return;  // one alert per accessor and hour
+    if (how == Counts::kSubject) {
+      a.subjects.emplace(event.subject);
+    } else {
+      a.batch_records += event.records_included;
+    }
+    const auto subjects = static_cast<std::int64_t>(a.subjects.size());
+    if (static_cast<double>(subjects + a.batch_records) <= a.threshold) return;
+    a.alerted = true;
+    alert = BulkReadFinding(it->first, bucket, subjects, a.batch_records,
+                            a.threshold, a.baseline);
+    a.subjects.clear();  // not needed again this hour
+  }
+  impl_->alerts.fetch_add(1, std::memory_order_relaxed);
+  if (impl_->hook) impl_->hook(*alert);
+}
+
+LeakAlertingSink::LeakAlertingSink(LiveLeakDetector* detector, AuditSink* next)
+    : detector_(detector), next_(next) {}
+
+absl::Status LeakAlertingSink::Record(const AuditEvent& event) {
+  absl::Status s = next_->Record(event);
+  if (s.ok()) detector_->Observe(event);
+  return s;
 }
 
 absl::string_view ReportTriggerName(ReportTrigger t) {

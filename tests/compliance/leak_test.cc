@@ -3,8 +3,11 @@
 
 #include "consentry/leak.h"
 
+#include <atomic>
+#include <cmath>
 #include <random>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "absl/strings/str_cat.h"
@@ -93,7 +96,7 @@ TEST(LeakDetectionTest, FlagsInjectedBulkReadAndNoNormalAccessor) {
   EXPECT_EQ(f.signal, LeakSignal::kBulkRead);
   EXPECT_EQ(f.hour, At(2026, 11, 15, 14));
   EXPECT_GT(f.observed, 3000);
-  EXPECT_THAT(f.detail, HasSubstr("distinct subjects in one hour"));
+  EXPECT_THAT(f.detail, HasSubstr("records reached in one hour"));
 }
 
 TEST(LeakDetectionTest, FlagsNewPurposeDenialSpikeUnusualHourAndNewcomer) {
@@ -132,11 +135,228 @@ TEST(LeakDetectionTest, BaselineDescribesTheAccessor) {
   const AccessorBaseline& b = report.baselines[0];
   EXPECT_EQ(b.events, 4);
   EXPECT_EQ(b.active_hours, 2);
-  EXPECT_DOUBLE_EQ(b.mean_subjects_per_hour, 1.5);
-  EXPECT_EQ(b.max_subjects_per_hour, 2);
+  EXPECT_DOUBLE_EQ(b.mean_records_per_hour, 1.5);
+  EXPECT_EQ(b.max_records_per_hour, 2);
   EXPECT_DOUBLE_EQ(b.denial_rate, 0.25);
   EXPECT_THAT(b.purposes, ElementsAre("p", "q"));
   EXPECT_EQ(b.hours_of_day, (1u << 9) | (1u << 13));
+}
+
+OwnedAuditEvent Batch(absl::Time t, const std::string& accessor,
+                      std::int64_t included) {
+  OwnedAuditEvent e = Read(t, accessor, "", "statistics", true);
+  e.action = AuditAction::kBatch;
+  e.records_included = included;
+  e.records_excluded = 0;
+  return e;
+}
+
+OwnedAuditEvent Provision(absl::Time t, const std::string& accessor,
+                          const std::string& subject) {
+  OwnedAuditEvent e = Read(t, accessor, subject, "purpose.2", true);
+  e.action = AuditAction::kProvision;
+  e.recipient = "callcenter";
+  return e;
+}
+
+// Statistics batches and provisions count in the baseline and in the recent
+// window: an accessor whose batches usually include about 1,000 records is
+// not flagged for a usual batch, but is for one of 100,000; an accessor
+// that provides 3,000 subjects' records to a recipient in an hour is
+// flagged like one that reads them.
+TEST(LeakDetectionTest, BatchesAndProvisionsCountAsRecordsReached) {
+  Population pop;
+  std::vector<OwnedAuditEvent> baseline;
+  std::vector<OwnedAuditEvent> recent;
+  for (int day = 1; day <= 14; ++day) {
+    pop.Day(day, &baseline);
+    baseline.push_back(Batch(At(2026, 11, day, 3), "stats", 900 + day * 10));
+  }
+  pop.Day(15, &recent);
+  recent.push_back(Batch(At(2026, 11, 15, 3), "stats", 1'000));
+  const LeakReport usual = DetectLeaks(baseline, recent);
+  EXPECT_FALSE(usual.Flags("stats"));
+  recent.push_back(Batch(At(2026, 11, 15, 3, 30), "stats", 100'000));
+  for (int i = 0; i < 3000; ++i) {
+    recent.push_back(Provision(At(2026, 11, 15, 11, i % 60), "svc-2",
+                               absl::StrCat("s-", i)));
+  }
+  const LeakReport report = DetectLeaks(baseline, recent);
+  std::vector<std::string> got;
+  for (const LeakFinding& f : report.findings) {
+    got.push_back(absl::StrCat(f.accessor, ":", LeakSignalName(f.signal)));
+  }
+  EXPECT_THAT(got, ElementsAre("stats:bulk_read", "svc-2:bulk_read"));
+  EXPECT_THAT(report.findings[0].detail,
+              HasSubstr("101000 records reached in one hour (0 distinct "
+                        "subjects, 101000 records of statistics batches)"));
+  // The 3,000 provided and the accessor's usual reads of that hour.
+  EXPECT_GE(report.findings[1].observed, 3000);
+  EXPECT_LE(report.findings[1].observed, 3060);
+  // The batches are in the accessor's baseline.
+  const AccessorBaseline* stats = nullptr;
+  for (const AccessorBaseline& b : report.baselines) {
+    if (b.accessor == "stats") stats = &b;
+  }
+  ASSERT_NE(stats, nullptr);
+  EXPECT_EQ(stats->max_records_per_hour, 1040);
+}
+
+// Lifts and purges are not accesses; request effects are, for their subject.
+TEST(LeakDetectionTest, OnlyAccessesCount) {
+  OwnedAuditEvent lift = Read(At(2026, 11, 1, 9), "officer", "s-1", "", true);
+  lift.action = AuditAction::kRestrictionLifted;
+  OwnedAuditEvent purge = Read(At(2026, 11, 1, 9), "officer", "", "", true);
+  purge.action = AuditAction::kRecordsPurged;
+  purge.records_included = 5000;
+  OwnedAuditEvent request =
+      Read(At(2026, 11, 1, 10), "desk", "s-2", "disclosure", true);
+  request.action = AuditAction::kRequest;
+  const LeakReport report = DetectLeaks({lift, purge, request}, {});
+  ASSERT_EQ(report.baselines.size(), 1u);
+  EXPECT_EQ(report.baselines[0].accessor, "desk");
+  EXPECT_EQ(report.baselines[0].max_records_per_hour, 1);
+}
+
+// --- live detection ----------------------------------------------------------
+
+AuditEvent View(const OwnedAuditEvent& e) { return AuditEvent::From(e); }
+
+// The synthetic population's day 15 goes through the live detector (with
+// the baselines of days 1-14), with one bulk read injected: exactly one
+// alert, for that accessor and hour, raised the moment the threshold is
+// crossed; the accessor's later reads in that hour raise no more.
+TEST(LiveLeakDetectorTest, InjectedBulkReadRaisesExactlyOneAlert) {
+  Population pop;
+  std::vector<OwnedAuditEvent> baseline;
+  for (int day = 1; day <= 14; ++day) pop.Day(day, &baseline);
+  const LeakReport learned = DetectLeaks(baseline, {});
+  std::vector<LeakFinding> alerts;
+  LiveLeakDetector live(learned.baselines,
+                        [&](const LeakFinding& f) { alerts.push_back(f); });
+  std::vector<OwnedAuditEvent> day;
+  pop.Day(15, &day);
+  std::stable_sort(day.begin(), day.end(),
+                   [](const OwnedAuditEvent& a, const OwnedAuditEvent& b) {
+                     return a.time_unix_nanos < b.time_unix_nanos;
+                   });
+  std::size_t bulk_at = 0;
+  for (const OwnedAuditEvent& e : day) {
+    live.Observe(View(e));
+    if (e.time_unix_nanos < absl::ToUnixNanos(At(2026, 11, 15, 14))) continue;
+    if (bulk_at != 0) continue;
+    // At 14:00, svc-7 reads 3,000 distinct subjects.
+    for (int i = 0; i < 3000; ++i) {
+      live.Observe(View(Read(At(2026, 11, 15, 14, i % 60), "svc-7",
+                             absl::StrCat("b-", i), "purpose.3", true)));
+      if (!alerts.empty() && bulk_at == 0)
+        bulk_at = static_cast<std::size_t>(i);
+    }
+  }
+  ASSERT_EQ(alerts.size(), 1u);
+  EXPECT_EQ(live.alerts(), 1);
+  const LeakFinding& f = alerts[0];
+  EXPECT_EQ(f.accessor, "svc-7");
+  EXPECT_EQ(f.signal, LeakSignal::kBulkRead);
+  EXPECT_EQ(f.hour, At(2026, 11, 15, 14));
+  const AccessorBaseline* b = nullptr;
+  for (const AccessorBaseline& x : learned.baselines) {
+    if (x.accessor == "svc-7") b = &x;
+  }
+  ASSERT_NE(b, nullptr);
+  EXPECT_EQ(f.expected, BulkReadThreshold(*b, LeakDetectionOptions()));
+  // Raised by the first read over the threshold, not at the end of the hour.
+  EXPECT_EQ(f.observed, std::floor(f.expected) + 1);
+  EXPECT_LT(bulk_at, 3000u);
+}
+
+TEST(LiveLeakDetectorTest, EachHourIsJudgedOnItsOwnAndOldEventsDoNotCount) {
+  std::vector<LeakFinding> alerts;
+  LeakDetectionOptions o;
+  o.min_records_per_hour = 10;
+  LiveLeakDetector live(
+      {}, [&](const LeakFinding& f) { alerts.push_back(f); }, o);
+  // No baseline: held to min_records_per_hour (10). Ten subjects, some
+  // twice, raise nothing.
+  for (int i = 0; i < 20; ++i) {
+    live.Observe(View(Read(At(2026, 11, 1, 9, i), "new",
+                           absl::StrCat("s-", i % 10), "p", true)));
+  }
+  EXPECT_TRUE(alerts.empty());
+  // The eleventh distinct subject does.
+  live.Observe(View(Read(At(2026, 11, 1, 9, 30), "new", "s-10", "p", true)));
+  ASSERT_EQ(alerts.size(), 1u);
+  EXPECT_THAT(alerts[0].detail, HasSubstr("no baseline"));
+  // The next hour starts again from zero; a batch of 11 records crosses.
+  live.Observe(View(Batch(At(2026, 11, 1, 10), "new", 11)));
+  ASSERT_EQ(alerts.size(), 2u);
+  EXPECT_EQ(alerts[1].hour, At(2026, 11, 1, 10));
+  // A late event of 9:00 is not counted live.
+  for (int i = 0; i < 50; ++i) {
+    live.Observe(View(Read(At(2026, 11, 1, 9, 59), "late",
+                           absl::StrCat("s-", i), "p", true)));
+  }
+  ASSERT_EQ(alerts.size(), 3u);  // "late" itself crossed at 9:00
+  live.Observe(View(Read(At(2026, 11, 1, 10, 5), "late", "x", "p", true)));
+  live.Observe(View(Read(At(2026, 11, 1, 9, 5), "late", "y", "p", true)));
+  EXPECT_EQ(alerts.size(), 3u);
+  // Lifts and purges never count.
+  OwnedAuditEvent purge = Batch(At(2026, 11, 1, 11), "officer", 500);
+  purge.action = AuditAction::kRecordsPurged;
+  live.Observe(View(purge));
+  EXPECT_EQ(live.alerts(), 3);
+}
+
+// A sink in front of the log: an event the log refused is not counted (the
+// Guard denied that read), and the refusal reaches the caller.
+TEST(LiveLeakDetectorTest, AlertingSinkCountsOnlyWhatTheNextSinkTook) {
+  std::int64_t alerts = 0;
+  LeakDetectionOptions o;
+  o.min_records_per_hour = 5;
+  LiveLeakDetector live(
+      {}, [&](const LeakFinding&) { ++alerts; }, o);
+  InMemoryAuditSink memory;
+  LeakAlertingSink sink(&live, &memory);
+  memory.SetFailingForTesting(true);
+  for (int i = 0; i < 10; ++i) {
+    EXPECT_THAT(sink.Record(View(Read(At(2026, 11, 1, 9), "a",
+                                      absl::StrCat("s-", i), "p", true))),
+                StatusIs(absl::StatusCode::kUnavailable, ::testing::_));
+  }
+  EXPECT_EQ(alerts, 0);
+  memory.SetFailingForTesting(false);
+  for (int i = 0; i < 6; ++i) {
+    ASSERT_OK(sink.Record(
+        View(Read(At(2026, 11, 1, 9), "a", absl::StrCat("s-", i), "p", true))));
+  }
+  EXPECT_EQ(alerts, 1);
+  EXPECT_EQ(memory.size(), 6u);
+}
+
+// Threads recording at once for one accessor: exactly one alert. Under
+// ThreadSanitizer (label "concurrency").
+TEST(LiveLeakDetectorTest, ConcurrentRecordersRaiseOneAlert) {
+  std::atomic<int> alerts{0};
+  LeakDetectionOptions o;
+  o.min_records_per_hour = 1000;
+  LiveLeakDetector live(
+      {}, [&](const LeakFinding&) { ++alerts; }, o);
+  std::vector<std::thread> threads;
+  for (int t = 0; t < 4; ++t) {
+    threads.emplace_back([&, t] {
+      for (int i = 0; i < 2000; ++i) {
+        const std::string accessor =
+            i % 2 == 0 ? "bulk" : absl::StrCat("quiet-", t);
+        const std::string subject =
+            i % 2 == 0 ? absl::StrCat("s-", t, "-", i) : std::string("same");
+        live.Observe(
+            View(Read(At(2026, 11, 1, 9, 10), accessor, subject, "p", true)));
+      }
+    });
+  }
+  for (std::thread& th : threads) th.join();
+  EXPECT_EQ(alerts.load(), 1);
+  EXPECT_EQ(live.alerts(), 1);
 }
 
 // --- scoping -----------------------------------------------------------------

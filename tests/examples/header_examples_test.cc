@@ -103,7 +103,8 @@ absl::Status DecisionExample(Guard& guard, const AccessContext& ctx,
 
 // Compiled only: it opens files or servers of a deployment.
 [[maybe_unused]] absl::Status LeakExample(const std::string& dir,
-                                          absl::Time now) {
+                                          absl::Time now,
+                                          AuditSink& audit_log) {
   {
 #include "leak.h.inc"
   }
