@@ -55,6 +55,7 @@
 #include "absl/strings/string_view.h"
 #include "consentry/audit.h"
 #include "consentry/audit_log.h"
+#include "consentry/audit_log_set.h"
 #include "consentry/consent.h"
 #include "consentry/export.h"
 #include "consentry/recipients.h"
@@ -88,6 +89,27 @@ class CONSENTRY_EXPORT AuditLogAccessEventSource final
  private:
   struct Impl;
   std::unique_ptr<Impl> impl_;
+};
+
+// The subject's events from the access logs of several services (an
+// `AuditLogSet` over `directories`), merged by time: a disclosure that
+// covers every service of a fleet. The `AuditLog`s in `live_logs` (those
+// this process writes, possibly none) are flushed first. Each call opens
+// its own set, so calls may run concurrently. Errors: as
+// `AuditLogSet::Open` and its queries, naming the log; a flush's error.
+class CONSENTRY_EXPORT AuditLogSetAccessEventSource final
+    : public AccessEventSource {
+ public:
+  explicit AuditLogSetAccessEventSource(std::vector<std::string> directories,
+                                        std::vector<AuditLog*> live_logs = {});
+  ~AuditLogSetAccessEventSource() override;
+
+  absl::StatusOr<std::vector<OwnedAuditEvent>> EventsFor(
+      absl::string_view subject_id) override;
+
+ private:
+  std::vector<std::string> directories_;
+  std::vector<AuditLog*> live_logs_;
 };
 
 // The states of the subject's consent record after each change, oldest

@@ -71,6 +71,27 @@ AuditLogReader::Stats AuditLogAccessEventSource::last_stats() const {
   return impl_->stats;
 }
 
+AuditLogSetAccessEventSource::AuditLogSetAccessEventSource(
+    std::vector<std::string> directories, std::vector<AuditLog*> live_logs)
+    : directories_(std::move(directories)), live_logs_(std::move(live_logs)) {}
+
+AuditLogSetAccessEventSource::~AuditLogSetAccessEventSource() = default;
+
+absl::StatusOr<std::vector<OwnedAuditEvent>>
+AuditLogSetAccessEventSource::EventsFor(absl::string_view subject_id) {
+  for (AuditLog* live : live_logs_) {
+    if (absl::Status s = live->Flush(); !s.ok()) {
+      return Prefixed(s, "audit log set: flush before reading");
+    }
+  }
+  absl::StatusOr<std::unique_ptr<AuditLogSet>> set =
+      AuditLogSet::Open(directories_);
+  if (!set.ok()) return set.status();
+  absl::StatusOr<AuditLogSet::Events> got = (*set)->ForSubject(subject_id);
+  if (!got.ok()) return got.status();
+  return std::move(got->events);
+}
+
 absl::StatusOr<std::vector<v1::ConsentRecord>>
 ConsentStoreHistorySource::HistoryFor(absl::string_view subject_id) {
   absl::StatusOr<std::vector<v1::ConsentHistoryEntry>> history =

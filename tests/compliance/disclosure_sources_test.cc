@@ -28,6 +28,7 @@
 #include "src/testing/audit_log_test_peer.h"
 #include "tests/testing/guard_fixture.h"
 #include "tests/testing/status_matchers.h"
+#include "tests/testing/temp_dir.h"
 
 namespace consentry {
 namespace {
@@ -45,12 +46,7 @@ using ::testing::SizeIs;
 
 constexpr std::int64_t kT0 = 1'790'000'000'000'000'000;
 
-std::string MakeTempDir() {
-  std::string tmpl = ::testing::TempDir() + "/consentry_disclosure_XXXXXX";
-  char* d = mkdtemp(tmpl.data());
-  EXPECT_NE(d, nullptr);
-  return tmpl;
-}
+std::string MakeTempDir() { return testing::MakeTempDir("disclosure"); }
 
 std::string ReadAll(const std::string& path) {
   std::ifstream in(path, std::ios::binary);

@@ -29,6 +29,7 @@
 #include "consentry/decision.h"
 #include "consentry/disclosure_sources.h"
 #include "consentry/guard.h"
+#include "consentry/audit_log_set.h"
 #include "consentry/leak.h"
 #include "consentry/notice.h"
 #include "consentry/options.h"
@@ -107,6 +108,14 @@ absl::Status DecisionExample(Guard& guard, const AccessContext& ctx,
                                           AuditSink& audit_log) {
   {
 #include "leak.h.inc"
+  }
+  return absl::OkStatus();
+}
+
+// Compiled only: it reads a deployment's log directories.
+[[maybe_unused]] absl::Status AuditLogSetExample() {
+  {
+#include "audit_log_set.h.inc"
   }
   return absl::OkStatus();
 }
