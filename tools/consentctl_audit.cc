@@ -26,6 +26,7 @@
 #include "consentctl_commands.h"
 #include "consentry/audit.h"
 #include "consentry/audit_log.h"
+#include "consentry/audit_log_set.h"
 #include "consentry/decision.h"
 #include "consentry/leak.h"
 #include "consentry/proto_io.h"
@@ -119,6 +120,16 @@ absl::StatusOr<std::vector<consentry::OwnedAuditEvent>> ReadEvents(
   auto reader = consentry::AuditLogReader::Open(dir);
   if (!reader.ok()) return reader.status();
   return (*reader)->InTimeRange(from, to);
+}
+
+absl::StatusOr<std::vector<consentry::OwnedAuditEvent>> ReadEvents(
+    const std::vector<std::string>& dirs, absl::Time from, absl::Time to) {
+  if (dirs.size() == 1) return ReadEvents(dirs[0], from, to);
+  auto set = consentry::AuditLogSet::Open(dirs);
+  if (!set.ok()) return set.status();
+  auto got = (*set)->InTimeRange(from, to);
+  if (!got.ok()) return got.status();
+  return std::move(got->events);
 }
 
 namespace {
@@ -337,12 +348,58 @@ Flag FromFlag() {
 }
 Flag ToFlag() { return {"to", "TIME", "exclusive end", ""}; }
 
+// Most logs a command reads at once.
+constexpr int kMaxLogs = 256;
+
+// The filters of `audit query` beyond the index it asked.
+bool Wanted(const ParsedArgs& a, const consentry::OwnedAuditEvent& e) {
+  if (a.Has("accessor") && e.accessor != a.Get("accessor")) return false;
+  return !a.Bool("denied") || !e.allowed();
+}
+
+// `audit query` over several logs: merged by time, each event with its
+// log's name.
+int QueryLogSet(const ParsedArgs& a, absl::Time from, absl::Time to) {
+  auto set = consentry::AuditLogSet::Open(a.positional);
+  if (!set.ok()) return Fail("audit query", set.status());
+  absl::StatusOr<consentry::AuditLogSet::Events> got;
+  if (a.Has("subject")) {
+    got = (*set)->ForSubject(a.Get("subject"), from, to);
+  } else if (a.Has("accessor")) {
+    got = (*set)->ForAccessor(a.Get("accessor"), from, to);
+  } else {
+    got = (*set)->InTimeRange(from, to);
+  }
+  if (!got.ok()) return Fail("audit query", got.status());
+  const bool json = a.Bool("json");
+  bool first = true;
+  if (json) std::cout << "[";
+  for (std::size_t i = 0; i < got->events.size(); ++i) {
+    const consentry::OwnedAuditEvent& e = got->events[i];
+    if (!Wanted(a, e)) continue;
+    const std::string& log = (*set)->logs()[got->log[i]].name;
+    if (json) {
+      // The event's object with the log's name as its first member.
+      std::cout << (first ? "" : ",") << "{\"log\":" << JsonString(log) << ","
+                << EventJson(e).substr(1);
+    } else {
+      std::cout << "[" << log << "] " << EventLine(e) << "\n";
+    }
+    first = false;
+  }
+  if (json) std::cout << "]\n";
+  return kExitOk;
+}
+
 int AuditQuery(const std::vector<std::string>& argv) {
   Command cmd{"audit query",
-              "DIR",
+              "DIR...",
               "Prints the events for a subject (--subject), by an accessor "
               "(--accessor), or in a time range (--from/--to alone). With "
-              "both --subject and --accessor, events matching both.",
+              "both --subject and --accessor, events matching both. With "
+              "several logs (one per service), their events merged by time, "
+              "each line starting with its log's name in brackets (\"log\" "
+              "in JSON).",
               {{"subject", "ID", "events about this subject", ""},
                {"accessor", "ID", "events by this accessor", ""},
                FromFlag(),
@@ -350,7 +407,7 @@ int AuditQuery(const std::vector<std::string>& argv) {
                {"denied", "", "only denials", ""},
                JsonFlag()},
               1,
-              1};
+              kMaxLogs};
   ParsedArgs a;
   if (int rc = Parse(cmd, argv, a); rc >= 0) return rc;
   absl::Time from, to;
@@ -359,6 +416,7 @@ int AuditQuery(const std::vector<std::string>& argv) {
       !a.Has("to")) {
     return UsageError(cmd, "give --subject, --accessor or a time range");
   }
+  if (a.positional.size() > 1) return QueryLogSet(a, from, to);
   auto reader = consentry::AuditLogReader::Open(a.positional[0]);
   if (!reader.ok()) return Fail("audit query", reader.status());
   absl::StatusOr<std::vector<consentry::OwnedAuditEvent>> events;
@@ -372,8 +430,7 @@ int AuditQuery(const std::vector<std::string>& argv) {
   if (!events.ok()) return Fail("audit query", events.status());
   std::vector<consentry::OwnedAuditEvent> out;
   for (consentry::OwnedAuditEvent& e : *events) {
-    if (a.Has("accessor") && e.accessor != a.Get("accessor")) continue;
-    if (a.Bool("denied") && e.allowed()) continue;
+    if (!Wanted(a, e)) continue;
     out.push_back(std::move(e));
   }
   return PrintEvents(out, 0, a.Bool("json"));
@@ -381,7 +438,7 @@ int AuditQuery(const std::vector<std::string>& argv) {
 
 int AuditLeakReport(const std::vector<std::string>& argv) {
   Command cmd{"audit leak-report",
-              "DIR",
+              "DIR...",
               "Learns each accessor's baseline from the events of "
               "--baseline-days before the recent window and flags accessors "
               "whose last --recent-hours depart from it (bulk reads, new "
@@ -392,7 +449,7 @@ int AuditLeakReport(const std::vector<std::string>& argv) {
                {"baseline-days", "N", "length of the baseline window", "28"},
                JsonFlag()},
               1,
-              1};
+              kMaxLogs};
   ParsedArgs a;
   if (int rc = Parse(cmd, argv, a); rc >= 0) return rc;
   absl::Time now = absl::Now();
@@ -409,10 +466,9 @@ int AuditLeakReport(const std::vector<std::string>& argv) {
                       "positive numbers");
   }
   const absl::Time split = now - absl::Hours(hours);
-  auto base =
-      ReadEvents(a.positional[0], split - absl::Hours(24) * days, split);
+  auto base = ReadEvents(a.positional, split - absl::Hours(24) * days, split);
   if (!base.ok()) return Fail("audit leak-report", base.status());
-  auto recent = ReadEvents(a.positional[0], split, now);
+  auto recent = ReadEvents(a.positional, split, now);
   if (!recent.ok()) return Fail("audit leak-report", recent.status());
   consentry::LeakReport report = consentry::DetectLeaks(*base, *recent);
   if (a.Bool("json")) {
@@ -446,7 +502,7 @@ int AuditLeakReport(const std::vector<std::string>& argv) {
 int AuditLeakScope(const std::vector<std::string>& argv) {
   Command cmd{
       "audit leak-scope",
-      "DIR",
+      "DIR...",
       "Scopes a leak for the report APPI Art. 26 requires: the "
       "subjects, categories and accessors reached in [--from, --to) "
       "by --accessors (or through --record-refs), the reporting "
@@ -463,7 +519,7 @@ int AuditLeakScope(const std::vector<std::string>& argv) {
        {"include-denied", "", "count denied reads too", ""},
        JsonFlag()},
       1,
-      1};
+      kMaxLogs};
   ParsedArgs a;
   if (int rc = Parse(cmd, argv, a); rc >= 0) return rc;
   consentry::LeakScopeQuery q;
@@ -487,7 +543,7 @@ int AuditLeakScope(const std::vector<std::string>& argv) {
   q.wrongful_purpose = a.Bool("wrongful-purpose");
   q.property_damage_risk = a.Bool("property-damage-risk");
   q.exposed_only = !a.Bool("include-denied");
-  auto events = ReadEvents(a.positional[0], q.from, q.to);
+  auto events = ReadEvents(a.positional, q.from, q.to);
   if (!events.ok()) return Fail("audit leak-scope", events.status());
   auto scope = consentry::ScopeLeak(*events, q);
   if (!scope.ok()) return Fail("audit leak-scope", scope.status());

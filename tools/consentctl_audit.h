@@ -31,6 +31,11 @@ std::string EventLine(const consentry::OwnedAuditEvent& e);
 // Errors: those of `AuditLogReader`.
 absl::StatusOr<std::vector<consentry::OwnedAuditEvent>> ReadEvents(
     const std::string& dir, absl::Time from, absl::Time to);
+// The events of the logs in `dirs` with time in [from, to): one log in log
+// order, several merged by time (`AuditLogSet`). Errors: those of the
+// reader or the set, naming the log.
+absl::StatusOr<std::vector<consentry::OwnedAuditEvent>> ReadEvents(
+    const std::vector<std::string>& dirs, absl::Time from, absl::Time to);
 // Reads --hmac-key-file into `key` when given.
 absl::Status ReadKeyFile(const ParsedArgs& a, std::string& key);
 

@@ -22,6 +22,7 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "absl/strings/str_split.h"
 #include "absl/time/clock.h"
 #include "consentctl_audit.h"
 #include "consentctl_cli.h"
@@ -519,7 +520,8 @@ int AppendDueRecipients(const ParsedArgs& a, absl::Time to, int due_days,
 int RunReport(const std::vector<std::string>& argv) {
   std::vector<Flag> flags = {
       {"html", "FILE", "where to write the report; required", ""},
-      {"audit-dir", "DIR", "the access log; required", ""},
+      {"audit-dir", "DIR[,DIR...]",
+       "the access log; required (several: one per service, merged)", ""},
       {"requests-dir", "DIR",
        "legacy: the request files (see 'request --help') instead of the "
        "store's requests",
@@ -560,7 +562,9 @@ int RunReport(const std::vector<std::string>& argv) {
   if (absl::Status s = ParseReportOptions(a, o); !s.ok()) {
     return UsageError(cmd, s.message());
   }
-  auto events = ReadEvents(a.Get("audit-dir"), o.from, o.to);
+  const std::vector<std::string> logs =
+      absl::StrSplit(a.Get("audit-dir"), ',', absl::SkipEmpty());
+  auto events = ReadEvents(logs, o.from, o.to);
   if (!events.ok()) return Fail("report: access log", events.status());
   const Tally tally = CountDecisions(*events, o);
 

@@ -698,6 +698,34 @@ expect "$OUT" '"report_required":true'
 expect "$OUT" 'Art. 7\(i\)'
 run 2 audit leak-scope "$AUDIT" --accessors=support-desk
 expect "$ERR" -- '--aware-at is required'
+
+# Several services' logs at once: merged by time, each event naming its log.
+mkdir -p "$T/fleet" "$T/fleet2"
+cp -r "$AUDIT" "$T/fleet/svc-a"
+cp -r "$AUDIT" "$T/fleet/svc-b"
+cp -r "$AUDIT" "$T/fleet2/svc-a"
+run 0 audit query "$AUDIT" --subject=m-1005
+single=$(wc -l <"$OUT")
+run 0 audit query "$T/fleet/svc-a" "$T/fleet/svc-b" --subject=m-1005
+expect "$OUT" '^\[svc-a\] .*support-desk +m-1005'
+expect "$OUT" '^\[svc-b\] .*support-desk +m-1005'
+[[ $(wc -l <"$OUT") == $((2 * single)) ]] ||
+  { echo "FAIL: two logs gave $(wc -l <"$OUT") lines, not $((2 * single))"; failures=$((failures + 1)); }
+run 0 audit query --json "$T/fleet/svc-a" "$T/fleet/svc-b" --accessor=billing-svc --denied
+expect "$OUT" '^\[\{"log":"svc-a",'
+expect "$OUT" '"log":"svc-b"'
+reject "$OUT" '"allowed":true'
+run 1 audit query "$T/fleet/svc-a" "$T/fleet2/svc-a" --subject=m-1005
+expect "$ERR" "two logs are named 'svc-a'"
+run 1 audit query "$T/fleet/svc-a" "$T/no-such-log" --subject=m-1005
+expect "$ERR" 'no-such-log'
+run 1 audit leak-report "$T/fleet/svc-a" "$T/fleet/svc-b" --as-of=2026-11-20T00:00:00Z
+expect "$OUT" 'FLAG support-desk +bulk_read'
+run 0 audit leak-scope --json "$T/fleet/svc-a" "$T/fleet/svc-b" --accessors=support-desk \
+  --from=2026-11-19T18:00:00Z --to=2026-11-19T20:00:00Z --aware-at=2026-11-20T09:00:00Z
+expect "$OUT" '"events":800'
+run 0 report --html="$T/fleet.html" --audit-dir="$T/fleet/svc-a,$T/fleet/svc-b" --to=2026-11-20
+expect "$T/fleet.html" 'support-desk'
 run 1 audit verify "$T/no-such-dir"
 # Checkpoints: signed, kept in an anchor file, checked by verify --anchor.
 KEYS=$SRC/tests/testdata/receipt_keys
