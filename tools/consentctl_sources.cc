@@ -149,6 +149,9 @@ absl::StatusOr<std::unique_ptr<Sources>> OpenSources(
   consentry::AuditLogOptions options;
   options.directory = args.Get("audit-dir");
   options.queue_capacity = 64;
+  // Another consentctl writing this log finishes within this; a service
+  // that holds the log keeps it, and the command fails naming it.
+  options.lock_wait = absl::Seconds(10);
   if (absl::Status s = ReadKeyFile(args, options.hmac_key); !s.ok()) return s;
   auto log = consentry::AuditLog::Open(options);
   if (!log.ok()) return log.status();

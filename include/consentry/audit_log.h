@@ -202,6 +202,14 @@ struct AuditLogOptions {
   // `checkpoints_failed` and returned by the next `Checkpoint()`.
   SigningKeyProvider* checkpoint_keys = nullptr;
   AuditAnchorSink* anchor_sink = nullptr;
+  // One writer per log: `Open` locks the directory (an exclusive `flock`
+  // on it) until `Close`. Another writer, in another process or this one,
+  // that finds it locked waits up to `lock_wait`, then fails with
+  // `kFailedPrecondition`. A short-lived tool sharing a log with a service
+  // waits a little; a service that holds the log keeps it until it closes.
+  // A child process that inherits the descriptor holds the lock too (the
+  // descriptor is close-on-exec).
+  absl::Duration lock_wait = absl::ZeroDuration();
 };
 
 // Counters of an `AuditLog`. A snapshot; each value is monotonic.

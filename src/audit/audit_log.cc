@@ -7,8 +7,11 @@
 
 #include "consentry/audit_log.h"
 
+#include <fcntl.h>
 #include <pthread.h>
+#include <sys/file.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <atomic>
@@ -19,6 +22,7 @@
 
 #include "absl/base/optimization.h"
 #include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
 #include "src/audit/audit_compact.h"
 #include "src/audit/audit_fast_path.h"
 #include "src/audit/audit_format.h"
@@ -164,6 +168,12 @@ absl::Status ValidateOptions(const AuditLogOptions& options) {
   if (options.max_batch_events == 0) {
     return absl::InvalidArgumentError("AuditLog::Open: max_batch_events is 0");
   }
+  if (options.lock_wait < absl::ZeroDuration() ||
+      options.lock_wait == absl::InfiniteDuration()) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "AuditLog::Open: lock_wait ", absl::FormatDuration(options.lock_wait),
+        " must be finite and not negative"));
+  }
   if ((options.checkpoint_keys == nullptr) !=
       (options.anchor_sink == nullptr)) {
     return absl::InvalidArgumentError(
@@ -223,6 +233,7 @@ absl::Status AuditLog::Impl::Start() {
     absl::Status s = fs->SyncDir(internal::DirName(dir));
     if (!s.ok()) return AuditError(s);
   }
+  RETURN_IF_ERROR(LockDirectory());
   ASSIGN_OR_RETURN(hasher, ChainHasher::Create(options.hmac_key));
   segment = std::make_unique<internal::SegmentWriter>(*fs, dir, *hasher,
                                                       options.segment_bytes);
@@ -253,6 +264,44 @@ absl::Status AuditLog::Impl::Start() {
     Run();
   });
   return absl::OkStatus();
+}
+
+absl::Status AuditLog::Impl::LockDirectory() {
+  const std::string& dir = options.directory;
+  const int fd = open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (fd < 0) {
+    return internal::ErrnoStatus(errno, "audit log: cannot open directory",
+                                 dir);
+  }
+  const absl::Time deadline = absl::Now() + options.lock_wait;
+  for (;;) {
+    if (flock(fd, LOCK_EX | LOCK_NB) == 0) break;
+    const int err = errno;
+    if (err == EINTR) continue;
+    if (err != EWOULDBLOCK || absl::Now() >= deadline) {
+      close(fd);
+      if (err != EWOULDBLOCK) {
+        return internal::ErrnoStatus(err, "audit log: cannot lock directory",
+                                     dir);
+      }
+      return absl::FailedPreconditionError(absl::StrCat(
+          "audit log: directory '", dir,
+          "' is held by another writer (another process, or another "
+          "AuditLog in this one); a log has one writer: record through "
+          "that one, or wait until it closes (AuditLogOptions::lock_wait, "
+          "waited ",
+          absl::FormatDuration(options.lock_wait), ")"));
+    }
+    absl::SleepFor(absl::Milliseconds(5));
+  }
+  dir_lock_fd = fd;
+  return absl::OkStatus();
+}
+
+void AuditLog::Impl::ReleaseDirectory() {
+  if (dir_lock_fd < 0) return;
+  close(dir_lock_fd);  // releases the flock
+  dir_lock_fd = -1;
 }
 
 absl::StatusOr<std::unique_ptr<AuditLog>> AuditLog::Open(
@@ -408,6 +457,8 @@ absl::Status AuditLog::Close() {
   if (impl_->writer.joinable()) impl_->writer.join();
   impl_->closed.store(true, std::memory_order_release);
   impl_->lanes.CloseAll();
+  // The segment is sealed and synced: the next writer may take the log.
+  impl_->ReleaseDirectory();
   internal::MutexLock lock(&impl_->mu);
   impl_->close_status = impl_->error;
   return impl_->close_status;

@@ -46,6 +46,13 @@ struct AppendTicket {
 struct AuditLog::Impl {
   explicit Impl(AuditLogOptions o)
       : options(std::move(o)), lanes(options.queue_capacity) {}
+  ~Impl() { ReleaseDirectory(); }
+
+  // One writer per log: the log directory, opened and locked (flock,
+  // exclusive) by `Start` until `Close`; -1 when not held.
+  int dir_lock_fd = -1;
+  absl::Status LockDirectory();
+  void ReleaseDirectory();
 
   AuditLogOptions options;
   std::uint64_t base_sequence = 0;  // sequence of the first event taken
