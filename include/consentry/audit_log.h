@@ -460,8 +460,17 @@ class CONSENTRY_EXPORT AuditLogReader {
     std::uint64_t segments_scanned = 0;  // read in full
     std::uint64_t segments_indexed = 0;  // answered from the index
     std::uint64_t segments_skipped = 0;  // excluded by the index
-    std::uint64_t indexes_rejected = 0;  // present, but not matching a seal
+    // Present but not trusted: not matching its seal, or (blocked index) a
+    // block read for the query not matching its SHA-256 in the block table.
+    std::uint64_t indexes_rejected = 0;
     std::uint64_t frames_read = 0;
+    // Index blocks read for a subject or accessor query, and those of them
+    // that failed their SHA-256 (their segment was then scanned in full).
+    std::uint64_t index_blocks_read = 0;
+    std::uint64_t index_blocks_rejected = 0;
+    // Bytes of index files read (headers, block tables, blocks; a version 1
+    // index is read whole).
+    std::uint64_t index_bytes_read = 0;
   };
   const Stats& last_stats() const { return stats_; }
 
