@@ -127,20 +127,20 @@ std::string DescribeIndexDifference(absl::string_view bytes,
          bytes[at] == expected[at]) {
     ++at;
   }
+  if (at == bytes.size() || at == expected.size()) {
+    return absl::StrCat("it has ", bytes.size(), " bytes, expected ",
+                        expected.size());
+  }
   if (at < internal::kIndexHeaderSize) {
     return absl::StrCat("its header differs at byte ", at);
   }
   if (at < h.TableEnd()) {
     return absl::StrCat("its block table differs at byte ", at);
   }
-  if (at < bytes.size() && at < expected.size()) {
-    return absl::StrCat(
-        "block ",
-        (at - h.TableEnd()) / (h.block_entries * internal::kIndexEntrySize),
-        " differs at byte ", at);
-  }
-  return absl::StrCat("it has ", bytes.size(), " bytes, expected ",
-                      expected.size());
+  return absl::StrCat(
+      "block ",
+      (at - h.TableEnd()) / (h.block_entries * internal::kIndexEntrySize),
+      " differs at byte ", at);
 }
 
 class Verifier {
