@@ -13,7 +13,8 @@
 // and returns; a background writer numbers the events and appends them to
 // segment files `audit-<16 digits>.seg`, each chained by SHA-256 (or
 // HMAC-SHA256 with `hmac_key`), sealed when full or closed, with an index
-// `audit-<16 digits>.idx` that queries use when it matches the seal. Events
+// `audit-<16 digits>.idx` that queries use when it matches the seal (its
+// header and block table, then each block a query reads). Events
 // of one thread keep their order. The format, the seal and what
 // verification proves: docs/design/audit-log-format.md; the write path:
 // docs/design/audit-log-writing.md.
@@ -328,8 +329,8 @@ enum class AuditDefect : std::uint8_t {
   // header is not a segment header.
   kMalformed,
   // A segment's `.idx` file is not the index its seal record names (edited,
-  // swapped, or not a regular file), or an index exists for a segment that
-  // is not sealed. `segment_file` names the index file. Queries do not use
+  // swapped, truncated, a symbolic link or another non-regular file), or an
+  // index exists for a segment that is not sealed. `segment_file` names the index file. Queries do not use
   // such an index; they scan the segment.
   kIndexMismatch,
   // A file in the log's directory that is neither a segment, an index of
