@@ -10,7 +10,8 @@
 // in 64 MiB segments, each sealed with its index. Generating it takes a
 // while, so it is generated once into a cache directory under the build
 // tree, named by the generator's parameters
-// (<build>/bench_cache/disclosure-e<events>-s<subjects>-seg<MiB>-v1), and
+// (<build>/bench_cache/disclosure-e<events>-s<subjects>-seg<MiB>-v2; v2:
+// the blocked index, "CNSIDX02" sealed by "CNSSEAL3"), and
 // reused by every later run with the same parameters; a directory without
 // its COMPLETE marker (an interrupted generation) is generated anew. The log
 // is opened read-only: no run changes it. The provision records: --provisions
@@ -84,7 +85,7 @@ std::string SubjectName(std::int64_t i) { return absl::StrCat("m-", i); }
 std::string CacheDir() {
   const Params& p = P();
   return absl::StrCat(CONSENTRY_BINARY_DIR, "/bench_cache/disclosure-e",
-                      p.events, "-s", p.subjects, "-seg", p.segment_mib, "-v1");
+                      p.events, "-s", p.subjects, "-seg", p.segment_mib, "-v2");
 }
 
 // Writes the log into `dir`, unless a complete one is there already.
@@ -298,6 +299,8 @@ void AddStats(benchmark::State& state) {
   state.counters["seg_skipped"] = static_cast<double>(s.segments_skipped);
   state.counters["idx_rejected"] = static_cast<double>(s.indexes_rejected);
   state.counters["frames_read"] = static_cast<double>(s.frames_read);
+  state.counters["idx_blocks"] = static_cast<double>(s.index_blocks_read);
+  state.counters["idx_bytes"] = static_cast<double>(s.index_bytes_read);
 }
 
 // The whole package: `Execute` of a disclosure request, every section from

@@ -2,7 +2,8 @@
 // SPDX-License-Identifier: Apache-2.0
 //
 // The audit log's decoders on arbitrary bytes: segment header, frames (event
-// and seal), events, seal payloads and index files. Properties: decoding
+// and seal), events, seal payloads and index files (both versions).
+// Properties: decoding
 // never crashes or reads out of bounds; whatever decodes re-encodes to the
 // same bytes (header, seal, a sorted index) or to an encoding that decodes
 // to the same value and re-encodes identically (events); the fields the
@@ -13,6 +14,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <string>
+#include <vector>
 
 #include "fuzz/fuzz_support.h"
 #include "src/audit/audit_format.h"
@@ -88,6 +90,36 @@ void CheckFrames(absl::string_view data, std::uint64_t offset) {
   }
 }
 
+// For the keys of a decoded version 2 index `index` (sorted) with header
+// `h`: the blocks `IndexBlocksForKey` names hold every one of its entries.
+void CheckBlocksForKeys(absl::string_view data, const IndexHeader& h,
+                        const SegmentIndex& index) {
+  std::vector<IndexBlockRef> table;
+  CONSENTRY_FUZZ_CHECK(
+      DecodeIndexTable(
+          data.substr(kIndexHeaderSize, static_cast<std::size_t>(h.TableEnd()) -
+                                            kIndexHeaderSize),
+          h, &table),
+      "a decoded index's table does not decode");
+  std::size_t checked = 0;
+  for (std::size_t i = 0; i < index.entries.size() && checked < 64; ++i) {
+    if (i > 0 && index.entries[i].first == index.entries[i - 1].first) {
+      continue;
+    }
+    ++checked;
+    std::uint32_t first = 0;
+    std::uint32_t last = 0;
+    IndexBlocksForKey(table, index.entries[i].first, &first, &last);
+    for (std::size_t j = i; j < index.entries.size() &&
+                            index.entries[j].first == index.entries[i].first;
+         ++j) {
+      const std::uint64_t b = j / h.block_entries;
+      CONSENTRY_FUZZ_CHECK(b >= first && b < last,
+                           "a key's entry lies outside the blocks named");
+    }
+  }
+}
+
 }  // namespace
 
 extern "C" int LLVMFuzzerInitialize(int*, char***) {
@@ -120,15 +152,20 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* bytes,
                          "a seal payload does not re-encode");
   }
 
-  // An index file: what decodes re-encodes (entries sorted) and decodes to
-  // the same index.
+  // An index file (either version): what decodes re-encodes in its version
+  // (entries sorted, blocks of the writer's size) and decodes to the same
+  // index; a blocked index's table names every block holding each key.
   SegmentIndex index;
   if (SegmentIndex::Decode(data, &index)) {
+    const bool v1 = data.substr(0, 8) == absl::string_view(kIndexMagicV1, 8);
+    IndexHeader ih;
+    const bool v2 = DecodeIndexHeader(data, &ih);
+    CONSENTRY_FUZZ_CHECK(v1 != v2, "an index decodes as both versions");
     const bool sorted =
         std::is_sorted(index.entries.begin(), index.entries.end());
     SegmentIndex copy = index;
-    const std::string encoded = copy.Encode();
-    if (sorted) {
+    const std::string encoded = v1 ? copy.EncodeV1() : copy.Encode();
+    if (sorted && (v1 || ih.block_entries == kIndexBlockEntries)) {
       CONSENTRY_FUZZ_CHECK(encoded == data, "an index does not re-encode");
     }
     SegmentIndex again;
@@ -139,6 +176,13 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* bytes,
                              again.file_size == index.file_size &&
                              again.entries == copy.entries,
                          "a re-encoded index decodes differently");
+    Hash256 digest;
+    std::uint32_t version = 0;
+    CONSENTRY_FUZZ_CHECK(
+        IndexSealDigest(data, &digest, &version) &&
+            version == (v1 ? kSealVersionWholeIndex : kSealVersionIndexRoot),
+        "a decoded index has no seal digest");
+    if (v2 && sorted) CheckBlocksForKeys(data, ih, index);
   }
   return 0;
 }

@@ -13,7 +13,8 @@
 // and returns; a background writer numbers the events and appends them to
 // segment files `audit-<16 digits>.seg`, each chained by SHA-256 (or
 // HMAC-SHA256 with `hmac_key`), sealed when full or closed, with an index
-// `audit-<16 digits>.idx` that queries use when it matches the seal. Events
+// `audit-<16 digits>.idx` that queries use when it matches the seal (its
+// header and block table, then each block a query reads). Events
 // of one thread keep their order. The format, the seal and what
 // verification proves: docs/design/audit-log-format.md; the write path:
 // docs/design/audit-log-writing.md.
@@ -336,8 +337,8 @@ enum class AuditDefect : std::uint8_t {
   // header is not a segment header.
   kMalformed,
   // A segment's `.idx` file is not the index its seal record names (edited,
-  // swapped, or not a regular file), or an index exists for a segment that
-  // is not sealed. `segment_file` names the index file. Queries do not use
+  // swapped, truncated, a symbolic link or another non-regular file), or an
+  // index exists for a segment that is not sealed. `segment_file` names the index file. Queries do not use
   // such an index; they scan the segment.
   kIndexMismatch,
   // A file in the log's directory that is neither a segment, an index of
@@ -468,8 +469,17 @@ class CONSENTRY_EXPORT AuditLogReader {
     std::uint64_t segments_scanned = 0;  // read in full
     std::uint64_t segments_indexed = 0;  // answered from the index
     std::uint64_t segments_skipped = 0;  // excluded by the index
-    std::uint64_t indexes_rejected = 0;  // present, but not matching a seal
+    // Present but not trusted: not matching its seal, or (blocked index) a
+    // block read for the query not matching its SHA-256 in the block table.
+    std::uint64_t indexes_rejected = 0;
     std::uint64_t frames_read = 0;
+    // Index blocks read for a subject or accessor query, and those of them
+    // that failed their SHA-256 (their segment was then scanned in full).
+    std::uint64_t index_blocks_read = 0;
+    std::uint64_t index_blocks_rejected = 0;
+    // Bytes of index files read (headers, block tables, blocks; a version 1
+    // index is read whole).
+    std::uint64_t index_bytes_read = 0;
   };
   const Stats& last_stats() const { return stats_; }
 

@@ -396,7 +396,9 @@ bool Sha256(absl::string_view bytes, Hash256* out) {
 
 std::string EncodeSealPayload(const SealRecord& seal) {
   std::string out(kSealPayloadSize, '\0');
-  std::memcpy(out.data(), kSealMagic, 8);
+  std::memcpy(
+      out.data(),
+      seal.version == kSealVersionWholeIndex ? kSealMagicV2 : kSealMagicV3, 8);
   PutU64(out.data() + 8, seal.records);
   PutU64(out.data() + 16, seal.next_sequence);
   std::memcpy(out.data() + 24, seal.index_digest.data(), 32);
@@ -404,8 +406,12 @@ std::string EncodeSealPayload(const SealRecord& seal) {
 }
 
 bool DecodeSealPayload(absl::string_view payload, SealRecord* seal) {
-  if (payload.size() != kSealPayloadSize ||
-      std::memcmp(payload.data(), kSealMagic, 8) != 0) {
+  if (payload.size() != kSealPayloadSize) return false;
+  if (std::memcmp(payload.data(), kSealMagicV3, 8) == 0) {
+    seal->version = kSealVersionIndexRoot;
+  } else if (std::memcmp(payload.data(), kSealMagicV2, 8) == 0) {
+    seal->version = kSealVersionWholeIndex;
+  } else {
     return false;
   }
   seal->records = GetU64(payload.data() + 8);
@@ -548,11 +554,140 @@ void SegmentIndex::Add(std::int64_t time, std::uint64_t offset,
   entries.emplace_back(IndexKeyHash(kKeyAccessor, keys.accessor), offset);
 }
 
+namespace {
+
+void EncodeIndexHeader(const IndexHeader& h, char* p) {
+  std::memcpy(p, kIndexMagicV2, 8);
+  PutU64(p + 8, h.segment_number);
+  PutU64(p + 16, h.first_sequence);
+  PutU64(p + 24, h.records);
+  PutU64(p + 32, static_cast<std::uint64_t>(h.min_time));
+  PutU64(p + 40, static_cast<std::uint64_t>(h.max_time));
+  PutU64(p + 48, h.file_size);
+  PutU64(p + 56, h.entries);
+  PutU32(p + 64, h.block_entries);
+  PutU32(p + 68, h.blocks);
+}
+
+}  // namespace
+
+bool DecodeIndexHeader(absl::string_view b, IndexHeader* out) {
+  if (b.size() < kIndexHeaderSize ||
+      std::memcmp(b.data(), kIndexMagicV2, 8) != 0) {
+    return false;
+  }
+  const char* p = b.data();
+  IndexHeader h;
+  h.segment_number = GetU64(p + 8);
+  h.first_sequence = GetU64(p + 16);
+  h.records = GetU64(p + 24);
+  h.min_time = static_cast<std::int64_t>(GetU64(p + 32));
+  h.max_time = static_cast<std::int64_t>(GetU64(p + 40));
+  h.file_size = GetU64(p + 48);
+  h.entries = GetU64(p + 56);
+  h.block_entries = GetU32(p + 64);
+  h.blocks = GetU32(p + 68);
+  // Bounded so that no size below overflows: at most 2^59 bytes of entries.
+  if (h.block_entries == 0 || h.block_entries > kMaxIndexBlockEntries ||
+      h.entries > (std::uint64_t{1} << 55)) {
+    return false;
+  }
+  const std::uint64_t blocks =
+      (h.entries + h.block_entries - 1) / h.block_entries;
+  if (blocks != h.blocks) return false;
+  *out = h;
+  return true;
+}
+
+bool DecodeIndexTable(absl::string_view b, const IndexHeader& header,
+                      std::vector<IndexBlockRef>* out) {
+  if (b.size() != std::uint64_t{header.blocks} * kIndexBlockRefSize) {
+    return false;
+  }
+  out->clear();
+  out->resize(header.blocks);
+  const char* p = b.data();
+  for (IndexBlockRef& ref : *out) {
+    ref.first_key = GetU64(p);
+    std::memcpy(ref.digest.data(), p + 8, 32);
+    p += kIndexBlockRefSize;
+  }
+  return true;
+}
+
+void IndexBlocksForKey(const std::vector<IndexBlockRef>& table,
+                       std::uint64_t key, std::uint32_t* first,
+                       std::uint32_t* last) {
+  // Blocks starting below `key`, then those starting at or below it.
+  const auto below = std::lower_bound(
+      table.begin(), table.end(), key,
+      [](const IndexBlockRef& r, std::uint64_t k) { return r.first_key < k; });
+  const auto upto = std::upper_bound(
+      below, table.end(), key,
+      [](std::uint64_t k, const IndexBlockRef& r) { return k < r.first_key; });
+  const auto b = static_cast<std::uint32_t>(below - table.begin());
+  *last = static_cast<std::uint32_t>(upto - table.begin());
+  // The key's first entries may end the last block that starts below it.
+  *first = b == 0 ? 0 : b - 1;
+  if (*last == 0) *first = 0;
+}
+
+bool IndexSealDigest(absl::string_view bytes, Hash256* out,
+                     std::uint32_t* seal_version) {
+  IndexHeader h;
+  if (DecodeIndexHeader(bytes, &h)) {
+    if (bytes.size() < h.TableEnd()) return false;
+    *seal_version = kSealVersionIndexRoot;
+    return Sha256(bytes.substr(0, static_cast<std::size_t>(h.TableEnd())), out);
+  }
+  if (bytes.size() >= 8 && std::memcmp(bytes.data(), kIndexMagicV1, 8) == 0) {
+    *seal_version = kSealVersionWholeIndex;
+    return Sha256(bytes, out);
+  }
+  return false;
+}
+
 std::string SegmentIndex::Encode() {
+  std::sort(entries.begin(), entries.end());
+  IndexHeader h;
+  h.segment_number = segment_number;
+  h.first_sequence = first_sequence;
+  h.records = records;
+  h.min_time = min_time;
+  h.max_time = max_time;
+  h.file_size = file_size;
+  h.entries = entries.size();
+  h.block_entries = kIndexBlockEntries;
+  h.blocks = static_cast<std::uint32_t>(
+      (entries.size() + kIndexBlockEntries - 1) / kIndexBlockEntries);
+  std::string out(static_cast<std::size_t>(h.IndexFileSize()), '\0');
+  EncodeIndexHeader(h, out.data());
+  char* p = out.data() + h.TableEnd();
+  for (const auto& [key, off] : entries) {
+    PutU64(p, key);
+    PutU64(p + 8, off);
+    p += kIndexEntrySize;
+  }
+  char* ref = out.data() + kIndexHeaderSize;
+  for (std::uint32_t i = 0; i < h.blocks; ++i, ref += kIndexBlockRefSize) {
+    const auto at = static_cast<std::size_t>(h.BlockOffset(i));
+    const auto n = static_cast<std::size_t>(h.BlockEntryCount(i));
+    Hash256 digest;
+    if (!Sha256(absl::string_view(out.data() + at, n * kIndexEntrySize),
+                &digest)) {
+      return std::string();
+    }
+    PutU64(ref, entries[std::size_t{i} * kIndexBlockEntries].first);
+    std::memcpy(ref + 8, digest.data(), 32);
+  }
+  return out;
+}
+
+std::string SegmentIndex::EncodeV1() {
   std::sort(entries.begin(), entries.end());
   std::string out(8 + 6 * 8 + 8 + entries.size() * 16 + 4, '\0');
   char* p = out.data();
-  std::memcpy(p, kIndexMagic, 8);
+  std::memcpy(p, kIndexMagicV1, 8);
   PutU64(p + 8, segment_number);
   PutU64(p + 16, first_sequence);
   PutU64(p + 24, records);
@@ -570,8 +705,12 @@ std::string SegmentIndex::Encode() {
   return out;
 }
 
-bool SegmentIndex::Decode(absl::string_view b, SegmentIndex* out) {
-  if (b.size() < 68 || std::memcmp(b.data(), kIndexMagic, 8) != 0) return false;
+namespace {
+
+bool DecodeIndexV1(absl::string_view b, SegmentIndex* out) {
+  if (b.size() < 68 || std::memcmp(b.data(), kIndexMagicV1, 8) != 0) {
+    return false;
+  }
   if (GetU32(b.data() + b.size() - 4) != Crc32c(b.data(), b.size() - 4)) {
     return false;
   }
@@ -591,6 +730,47 @@ bool SegmentIndex::Decode(absl::string_view b, SegmentIndex* out) {
     out->entries.emplace_back(GetU64(p), GetU64(p + 8));
   }
   return true;
+}
+
+bool DecodeIndexV2(absl::string_view b, SegmentIndex* out) {
+  IndexHeader h;
+  std::vector<IndexBlockRef> table;
+  if (!DecodeIndexHeader(b, &h) || b.size() != h.IndexFileSize() ||
+      !DecodeIndexTable(
+          b.substr(kIndexHeaderSize,
+                   static_cast<std::size_t>(h.TableEnd() - kIndexHeaderSize)),
+          h, &table)) {
+    return false;
+  }
+  for (std::uint32_t i = 0; i < h.blocks; ++i) {
+    const absl::string_view block = b.substr(
+        static_cast<std::size_t>(h.BlockOffset(i)),
+        static_cast<std::size_t>(h.BlockEntryCount(i) * kIndexEntrySize));
+    Hash256 digest;
+    if (!Sha256(block, &digest) || digest != table[i].digest ||
+        GetU64(block.data()) != table[i].first_key) {
+      return false;
+    }
+  }
+  out->segment_number = h.segment_number;
+  out->first_sequence = h.first_sequence;
+  out->records = h.records;
+  out->min_time = h.min_time;
+  out->max_time = h.max_time;
+  out->file_size = h.file_size;
+  out->entries.clear();
+  out->entries.reserve(static_cast<std::size_t>(h.entries));
+  for (const char* p = b.data() + h.TableEnd(); p < b.data() + b.size();
+       p += kIndexEntrySize) {
+    out->entries.emplace_back(GetU64(p), GetU64(p + 8));
+  }
+  return true;
+}
+
+}  // namespace
+
+bool SegmentIndex::Decode(absl::string_view b, SegmentIndex* out) {
+  return DecodeIndexV2(b, out) || DecodeIndexV1(b, out);
 }
 
 }  // namespace consentry::internal

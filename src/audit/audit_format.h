@@ -9,6 +9,7 @@
 #ifndef CONSENTRY_SRC_INTERNAL_AUDIT_FORMAT_H_
 #define CONSENTRY_SRC_INTERNAL_AUDIT_FORMAT_H_
 
+#include <algorithm>
 #include <array>
 #include <cstddef>
 #include <cstdint>
@@ -29,7 +30,13 @@ using Hash256 = std::array<unsigned char, 32>;
 
 inline constexpr char kSegmentMagic[8] = {'C', 'N', 'S', 'A',
                                           'U', 'D', '0', '1'};
-inline constexpr char kIndexMagic[8] = {'C', 'N', 'S', 'I', 'D', 'X', '0', '1'};
+// The index of a segment sealed by a version 2 seal (one SHA-256 over the
+// whole file), and of one sealed by a version 3 seal (blocks, each with its
+// own SHA-256 in a block table; the seal binds header and table).
+inline constexpr char kIndexMagicV1[8] = {'C', 'N', 'S', 'I',
+                                          'D', 'X', '0', '1'};
+inline constexpr char kIndexMagicV2[8] = {'C', 'N', 'S', 'I',
+                                          'D', 'X', '0', '2'};
 // Version 2 added the seal record that ends every sealed segment and
 // carries the digest of its index; version 1 segments are not read.
 inline constexpr std::uint32_t kFormatVersion = 2;
@@ -44,9 +51,14 @@ inline constexpr std::size_t kFrameOverhead =
 // A payload longer than this is corrupt (events are a few hundred bytes).
 inline constexpr std::uint32_t kMaxPayload = 1u << 20;
 // The length word of a seal frame has this bit set; its payload is
-// "CNSSEAL2" | u64 records | u64 next sequence | SHA-256 of the index.
+// "CNSSEAL3" | u64 records | u64 next sequence | SHA-256 of the index's
+// header and block table (the index root). "CNSSEAL2", written before,
+// binds the SHA-256 of the whole "CNSIDX01" index file instead.
 inline constexpr std::uint32_t kSealBit = 0x80000000u;
-inline constexpr char kSealMagic[8] = {'C', 'N', 'S', 'S', 'E', 'A', 'L', '2'};
+inline constexpr char kSealMagicV2[8] = {'C', 'N', 'S', 'S',
+                                         'E', 'A', 'L', '2'};
+inline constexpr char kSealMagicV3[8] = {'C', 'N', 'S', 'S',
+                                         'E', 'A', 'L', '3'};
 inline constexpr std::size_t kSealPayloadSize = 8 + 8 + 8 + 32;
 inline constexpr std::size_t kSealFrameSize = kFrameOverhead + kSealPayloadSize;
 
@@ -192,9 +204,14 @@ std::uint32_t FrameCrc(std::uint32_t length, absl::string_view payload,
 
 // The seal record: the final frame of a sealed segment. It is chained like
 // an event (so a keyed chain authenticates it) but takes no sequence; it
-// binds the segment's record count and the SHA-256 of its index file, so
-// that a query trusts an index only when it is the one the writer sealed.
+// binds the segment's record count and the digest of its index
+// (`IndexSealDigest`), so that a query trusts an index only when it is the
+// one the writer sealed.
+inline constexpr std::uint32_t kSealVersionWholeIndex = 2;  // "CNSSEAL2"
+inline constexpr std::uint32_t kSealVersionIndexRoot = 3;   // "CNSSEAL3"
 struct SealRecord {
+  // kSealVersionIndexRoot (written now) or kSealVersionWholeIndex (read).
+  std::uint32_t version = kSealVersionIndexRoot;
   std::uint64_t records = 0;
   std::uint64_t next_sequence = 0;
   Hash256 index_digest{};
@@ -207,7 +224,7 @@ bool DecodeSealPayload(absl::string_view payload, SealRecord* seal);
 bool AppendSealFrame(ChainHasher& hasher, const unsigned char* prev,
                      const SealRecord& seal, std::string* out,
                      unsigned char* hash);
-// SHA-256 of `bytes` (an index file). False on a libcrypto failure.
+// SHA-256 of `bytes`. False on a libcrypto failure.
 bool Sha256(absl::string_view bytes, Hash256* out);
 
 // ---------------------------------------------------------------------------
@@ -248,6 +265,89 @@ enum : std::uint8_t { kKeySubject = 's', kKeyAccessor = 'a' };
 // Stable 64-bit FNV-1a of kind || key.
 std::uint64_t IndexKeyHash(std::uint8_t kind, absl::string_view key);
 
+// Version 2 of the index file ("CNSIDX02"), all integers little-endian:
+//
+//   header (72 bytes): "CNSIDX02" | u64 segment number | u64 first sequence |
+//     u64 records | i64 min time | i64 max time | u64 sealed segment size |
+//     u64 entry count | u32 entries per block | u32 block count
+//   block table: per block, u64 first key hash | SHA-256 of the block's bytes
+//   blocks: the sorted (u64 key hash, u64 frame offset) entries, cut into
+//     blocks of `entries per block` entries (the last one may be shorter)
+//
+// The seal binds the index root, SHA-256(header || block table): a reader
+// checks the root with a few kilobytes, then each block it reads against
+// the table. Version 1 ("CNSIDX01", sealed by a version 2 seal) is
+// header | entries | CRC-32C, its SHA-256 taken over the whole file.
+inline constexpr std::size_t kIndexEntrySize = 16;
+inline constexpr std::size_t kIndexHeaderSize = 72;
+inline constexpr std::size_t kIndexBlockRefSize = 8 + 32;
+// 2,048 entries (32 KiB) a block. A query reads, per segment, the table
+// (40 bytes a block) and the block(s) holding its key (16 bytes an entry):
+// for the 1,000,000 entries of a 64 MiB segment the sum is smallest near
+// 1,600 entries a block; 2,048 reads about 52 KB per segment (20 KB of
+// table, 32 KB of block), where 4,096 would read 74 KB and 512 would read
+// 86 KB.
+inline constexpr std::uint32_t kIndexBlockEntries = 2048;
+// A reader refuses a header with more entries per block than this.
+inline constexpr std::uint32_t kMaxIndexBlockEntries = 1u << 20;
+
+struct IndexHeader {
+  std::uint64_t segment_number = 0;
+  std::uint64_t first_sequence = 0;
+  std::uint64_t records = 0;
+  std::int64_t min_time = 0;
+  std::int64_t max_time = 0;
+  std::uint64_t file_size = 0;  // size of the sealed segment
+  std::uint64_t entries = 0;
+  std::uint32_t block_entries = kIndexBlockEntries;
+  std::uint32_t blocks = 0;
+
+  // Where the block table ends and the first block begins.
+  std::uint64_t TableEnd() const {
+    return kIndexHeaderSize + std::uint64_t{blocks} * kIndexBlockRefSize;
+  }
+  // The size of an index file with this header.
+  std::uint64_t IndexFileSize() const {
+    return TableEnd() + entries * kIndexEntrySize;
+  }
+  // Block `i`'s offset in the file and its number of entries.
+  std::uint64_t BlockOffset(std::uint32_t i) const {
+    return TableEnd() + std::uint64_t{i} * block_entries * kIndexEntrySize;
+  }
+  std::uint64_t BlockEntryCount(std::uint32_t i) const {
+    const std::uint64_t first = std::uint64_t{i} * block_entries;
+    return std::min<std::uint64_t>(block_entries, entries - first);
+  }
+};
+// Decodes a version 2 header (the first `kIndexHeaderSize` bytes of
+// `bytes`). False unless the magic is "CNSIDX02" and the counts agree:
+// 1 <= entries per block <= kMaxIndexBlockEntries, blocks = entries
+// rounded up to whole blocks, and a file size that fits in 63 bits.
+bool DecodeIndexHeader(absl::string_view bytes, IndexHeader* out);
+
+struct IndexBlockRef {
+  std::uint64_t first_key = 0;  // key hash of the block's first entry
+  Hash256 digest{};             // SHA-256 of the block's bytes
+};
+// Decodes the block table (`header.blocks` refs, exactly) from `bytes`.
+bool DecodeIndexTable(absl::string_view bytes, const IndexHeader& header,
+                      std::vector<IndexBlockRef>* out);
+// The blocks [*first, *last) that can hold entries with key hash `key`:
+// those from the last block that starts below `key` to the last that
+// starts at or below it (a key's entries may span blocks). Empty when
+// `key` is below every block.
+void IndexBlocksForKey(const std::vector<IndexBlockRef>& table,
+                       std::uint64_t key, std::uint32_t* first,
+                       std::uint32_t* last);
+
+// The digest a seal binds for the index file `bytes`: the SHA-256 of a
+// version 2 index's header and block table (its root), or of a version 1
+// index's whole file. `*seal_version` is the seal version that names such
+// a digest. False when `bytes` is too short to be either, or on a
+// libcrypto failure.
+bool IndexSealDigest(absl::string_view bytes, Hash256* out,
+                     std::uint32_t* seal_version);
+
 struct SegmentIndex {
   std::uint64_t segment_number = 0;
   std::uint64_t first_sequence = 0;
@@ -259,8 +359,18 @@ struct SegmentIndex {
   std::vector<std::pair<std::uint64_t, std::uint64_t>> entries;
 
   void Add(std::int64_t time, std::uint64_t offset, const EventKeys& keys);
-  std::string Encode();  // sorts `entries`; deterministic
-  // False when the bytes are not a valid index.
+  // Version 2 ("CNSIDX02"), what the writer writes: sorts `entries`;
+  // deterministic. Empty on a libcrypto failure.
+  std::string Encode();
+  // Version 1 ("CNSIDX01"), what a version 2 seal names: sorts `entries`;
+  // deterministic.
+  std::string EncodeV1();
+  // The encoding a seal of `seal_version` names.
+  std::string EncodeForSeal(std::uint32_t seal_version) {
+    return seal_version == kSealVersionWholeIndex ? EncodeV1() : Encode();
+  }
+  // Either version. False when the bytes are not a valid index (for version
+  // 2, also when a block does not match its SHA-256 or its first key).
   static bool Decode(absl::string_view bytes, SegmentIndex* out);
 };
 

@@ -212,7 +212,8 @@ absl::Status AuditLog::Impl::ContinueLastSegment(
     RETURN_IF_ERROR(segment->SealScanned(path, scan));
   } else if (!has_index) {
     absl::Status s = internal::WriteFileAtomically(
-        *fs, PathOf(dir, internal::IndexFileName(last)), scan.index.Encode());
+        *fs, PathOf(dir, internal::IndexFileName(last)),
+        scan.index.EncodeForSeal(scan.seal_version));
     if (!s.ok()) return AuditError(s);
   }
   segment->set_last_hash(scan.last_hash);

@@ -98,6 +98,51 @@ bool SequenceLaterInSegment(absl::string_view data, std::uint64_t offset,
   return false;
 }
 
+// Reads the index file at `path`: a regular file, never through a
+// symlink (kInvalidArgument naming it otherwise); NotFound when absent.
+absl::StatusOr<std::string> ReadIndexFile(const std::string& path) {
+  struct stat st;
+  if (lstat(path.c_str(), &st) != 0) {
+    return internal::AuditError(
+        internal::ErrnoStatus(errno, "cannot stat", path));
+  }
+  if (S_ISLNK(st.st_mode)) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "audit log: '", path, "' is a symbolic link, not an index file"));
+  }
+  return internal::AuditError(
+      internal::ReadRegularFile(path, internal::kNoSizeLimit));
+}
+
+// Where index `bytes` first differs from `expected`, for an operator: the
+// header, the block table (the root the seal binds), a block, or the size.
+std::string DescribeIndexDifference(absl::string_view bytes,
+                                    absl::string_view expected) {
+  internal::IndexHeader h;
+  if (!internal::DecodeIndexHeader(expected, &h)) {
+    return "it differs from the rebuilt index";  // a version 1 index
+  }
+  std::size_t at = 0;
+  while (at < bytes.size() && at < expected.size() &&
+         bytes[at] == expected[at]) {
+    ++at;
+  }
+  if (at == bytes.size() || at == expected.size()) {
+    return absl::StrCat("it has ", bytes.size(), " bytes, expected ",
+                        expected.size());
+  }
+  if (at < internal::kIndexHeaderSize) {
+    return absl::StrCat("its header differs at byte ", at);
+  }
+  if (at < h.TableEnd()) {
+    return absl::StrCat("its block table differs at byte ", at);
+  }
+  return absl::StrCat(
+      "block ",
+      (at - h.TableEnd()) / (h.block_entries * internal::kIndexEntrySize),
+      " differs at byte ", at);
+}
+
 class Verifier {
  public:
   Verifier(std::string dir, ChainHasher& hasher, const AuditCheckpoint* anchor)
@@ -240,11 +285,14 @@ class Verifier {
       return absl::OkStatus();
     }
     built_.file_size = data.size();
+    // The index these records make, in the version the seal names.
+    const std::string rebuilt = built_.EncodeForSeal(seal.version);
     Hash256 digest;
-    if (!internal::Sha256(built_.Encode(), &digest)) {
+    std::uint32_t version = 0;
+    if (!internal::IndexSealDigest(rebuilt, &digest, &version)) {
       return absl::InternalError("VerifyAuditLog: libcrypto failed");
     }
-    if (digest != seal.index_digest) {
+    if (version != seal.version || digest != seal.index_digest) {
       Defect(AuditDefect::kEdited, path, index, at,
              "the seal record's index digest does not match the segment's "
              "records");
@@ -254,20 +302,29 @@ class Verifier {
     sealed_ = true;
     Point();
     if (!HasIndexFile(number)) return absl::OkStatus();  // queries scan
+    return IndexFile(number, path, rebuilt);
+  }
+
+  // Compares the index file of sealed segment `number` (at `path`) byte for
+  // byte with `rebuilt`, the index its seal names.
+  absl::Status IndexFile(std::uint64_t number, const std::string& path,
+                         const std::string& rebuilt) {
     const std::string idx = PathOf(dir_, internal::IndexFileName(number));
-    absl::StatusOr<std::string> bytes = internal::AuditError(
-        internal::ReadRegularFile(idx, internal::kNoSizeLimit));
+    absl::StatusOr<std::string> bytes = ReadIndexFile(idx);
     if (absl::IsNotFound(bytes.status())) return absl::OkStatus();
     if (!bytes.ok() && !absl::IsInvalidArgument(bytes.status())) {
       return bytes.status();
     }
-    Hash256 actual{};
-    if (!bytes.ok() || !internal::Sha256(*bytes, &actual) ||
-        actual != seal.index_digest) {
+    if (!bytes.ok()) {
       Defect(AuditDefect::kIndexMismatch, idx, 0, 0,
-             bytes.ok() ? absl::StrCat("the index is not the one sealed in '",
-                                       path, "' (edited or swapped)")
-                        : std::string(bytes.status().message()));
+             std::string(bytes.status().message()));
+      return absl::OkStatus();
+    }
+    if (*bytes != rebuilt) {
+      Defect(AuditDefect::kIndexMismatch, idx, 0, 0,
+             absl::StrCat("the index is not the one sealed in '", path,
+                          "' (edited or swapped): ",
+                          DescribeIndexDifference(*bytes, rebuilt)));
       return absl::OkStatus();
     }
     ++report_.indexes_verified;
@@ -624,57 +681,147 @@ bool ReadAt(int fd, char* bytes, std::size_t n, std::uint64_t offset) {
   return true;
 }
 
-// Segment `number` (at `path`) open for reading when its index, decoded
-// into `*index`, is the one its seal record names; -1 when there is no
-// index (`*had_index` false) or it does not match.
-absl::StatusOr<int> OpenTrustedIndex(const std::string& dir,
-                                     std::uint64_t number,
-                                     const std::string& path,
-                                     SegmentIndex* index, bool* had_index) {
-  *had_index = false;
-  absl::StatusOr<std::string> bytes = internal::AuditError(
-      internal::ReadRegularFile(PathOf(dir, internal::IndexFileName(number)),
-                                internal::kNoSizeLimit));
-  if (absl::IsNotFound(bytes.status())) return -1;
-  *had_index = true;
-  if (!bytes.ok() || !SegmentIndex::Decode(*bytes, index) ||
-      index->segment_number != number) {
-    return -1;
+// A sealed segment's index, checked against the segment's seal record.
+// Trusted (`segment_fd` open) only when the seal names it: for a version 2
+// index, its root (header and block table; each block is checked when it
+// is read); for a version 1 index, the whole file.
+struct TrustedIndex {
+  bool had_index = false;  // an index file (or something by its name)
+  int segment_fd = -1;     // the segment, open when the index is trusted
+  int index_fd = -1;       // version 2: the index, open for its blocks
+  bool whole = false;      // version 1: `entries` holds every entry
+  internal::IndexHeader header;
+  std::vector<internal::IndexBlockRef> table;                    // version 2
+  std::vector<std::pair<std::uint64_t, std::uint64_t>> entries;  // version 1
+
+  TrustedIndex() = default;
+  TrustedIndex(const TrustedIndex&) = delete;
+  TrustedIndex& operator=(const TrustedIndex&) = delete;
+  ~TrustedIndex() {
+    if (segment_fd >= 0) close(segment_fd);
+    if (index_fd >= 0) close(index_fd);
   }
-  const int fd = open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
-  if (fd < 0) {
-    if (errno == ENOENT) return -1;  // removed meanwhile: scanning says so
-    return internal::ErrnoStatus(errno, "AuditLogReader: cannot open", path);
+  bool trusted() const { return segment_fd >= 0; }
+};
+
+// Reads a version 2 index's header and block table from `t->index_fd` (a
+// regular file of `size` bytes); `*root` is their SHA-256. False when they
+// are not a consistent header and table for segment `number`.
+bool ReadIndexRoot(std::uint64_t number, std::uint64_t size, TrustedIndex* t,
+                   Hash256* root, std::uint64_t* bytes_read) {
+  std::string head(internal::kIndexHeaderSize, '\0');
+  if (size < head.size() || !ReadAt(t->index_fd, head.data(), head.size(), 0) ||
+      !internal::DecodeIndexHeader(head, &t->header) ||
+      t->header.segment_number != number || t->header.IndexFileSize() != size) {
+    return false;
   }
-  // The seal record is the segment's last frame; the index is trusted only
-  // when it is the one the seal names.
+  // The file's size bounds the table: no allocation past what is there.
+  std::string table(
+      static_cast<std::size_t>(t->header.TableEnd() - head.size()), '\0');
+  *bytes_read += head.size() + table.size();
+  if (!ReadAt(t->index_fd, table.data(), table.size(), head.size()) ||
+      !internal::DecodeIndexTable(table, t->header, &t->table)) {
+    return false;
+  }
+  head += table;
+  return internal::Sha256(head, root);
+}
+
+// Reads a version 1 index whole from `t->index_fd` (`size` bytes); `*digest`
+// is its SHA-256.
+bool ReadWholeIndex(std::uint64_t number, std::uint64_t size, TrustedIndex* t,
+                    Hash256* digest, std::uint64_t* bytes_read) {
+  std::string bytes(static_cast<std::size_t>(size), '\0');
+  *bytes_read += size;
+  SegmentIndex index;
+  if (!ReadAt(t->index_fd, bytes.data(), bytes.size(), 0) ||
+      !SegmentIndex::Decode(bytes, &index) || index.segment_number != number ||
+      !internal::Sha256(bytes, digest)) {
+    return false;
+  }
+  t->whole = true;
+  t->header.segment_number = index.segment_number;
+  t->header.first_sequence = index.first_sequence;
+  t->header.records = index.records;
+  t->header.min_time = index.min_time;
+  t->header.max_time = index.max_time;
+  t->header.file_size = index.file_size;
+  t->entries = std::move(index.entries);
+  close(t->index_fd);
+  t->index_fd = -1;
+  return true;
+}
+
+// Whether the seal record ending segment `fd` (which must have the size the
+// index names) names `digest` of a seal of `version`, with the index's
+// record count and sequences.
+bool SealNames(int fd, const internal::IndexHeader& h, std::uint32_t version,
+               const Hash256& digest) {
   struct stat st;
   char seal_frame[internal::kSealFrameSize];
   std::uint64_t o = 0;
   FrameView f;
   SealRecord seal;
-  Hash256 digest;
-  if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode) ||
-      static_cast<std::uint64_t>(st.st_size) != index->file_size ||
-      index->file_size <
-          internal::kSegmentHeaderSize + internal::kSealFrameSize ||
-      !ReadAt(fd, seal_frame, sizeof(seal_frame),
-              index->file_size - sizeof(seal_frame)) ||
-      internal::ReadFrame(absl::string_view(seal_frame, sizeof(seal_frame)), &o,
-                          &f) != FrameStatus::kOk ||
-      !f.seal || !f.crc_ok || !internal::DecodeSealPayload(f.payload, &seal) ||
-      seal.records != index->records ||
-      seal.next_sequence != index->first_sequence + index->records ||
-      !internal::Sha256(*bytes, &digest) || digest != seal.index_digest) {
-    close(fd);
-    return -1;
-  }
-  return fd;
+  return fstat(fd, &st) == 0 && S_ISREG(st.st_mode) &&
+         static_cast<std::uint64_t>(st.st_size) == h.file_size &&
+         h.file_size >=
+             internal::kSegmentHeaderSize + internal::kSealFrameSize &&
+         ReadAt(fd, seal_frame, sizeof(seal_frame),
+                h.file_size - sizeof(seal_frame)) &&
+         internal::ReadFrame(absl::string_view(seal_frame, sizeof(seal_frame)),
+                             &o, &f) == FrameStatus::kOk &&
+         f.seal && f.crc_ok && internal::DecodeSealPayload(f.payload, &seal) &&
+         seal.version == version && seal.records == h.records &&
+         seal.next_sequence == h.first_sequence + h.records &&
+         seal.index_digest == digest;
 }
 
-}  // namespace
-
-namespace {
+// Opens segment `number` (at `path`) with its index into `*t`, trusted when
+// its seal names it. Errors only for I/O on the segment; an index that is
+// missing, unreadable or not the sealed one leaves `*t` untrusted.
+absl::Status OpenTrustedIndex(const std::string& dir, std::uint64_t number,
+                              const std::string& path, TrustedIndex* t,
+                              std::uint64_t* bytes_read) {
+  const std::string idx = PathOf(dir, internal::IndexFileName(number));
+  // Never through a symlink; O_NONBLOCK: a FIFO must not hang the open.
+  t->index_fd =
+      open(idx.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK);
+  if (t->index_fd < 0 && errno == ENOENT) return absl::OkStatus();
+  t->had_index = true;
+  struct stat st;
+  char magic[8];
+  if (t->index_fd < 0 || fstat(t->index_fd, &st) != 0 || !S_ISREG(st.st_mode) ||
+      st.st_size < 8 || !ReadAt(t->index_fd, magic, sizeof(magic), 0)) {
+    return absl::OkStatus();
+  }
+  const auto size = static_cast<std::uint64_t>(st.st_size);
+  Hash256 digest;
+  std::uint32_t version = 0;
+  if (std::memcmp(magic, internal::kIndexMagicV2, 8) == 0) {
+    if (!ReadIndexRoot(number, size, t, &digest, bytes_read)) {
+      return absl::OkStatus();
+    }
+    version = internal::kSealVersionIndexRoot;
+  } else if (std::memcmp(magic, internal::kIndexMagicV1, 8) == 0) {
+    if (!ReadWholeIndex(number, size, t, &digest, bytes_read)) {
+      return absl::OkStatus();
+    }
+    version = internal::kSealVersionWholeIndex;
+  } else {
+    return absl::OkStatus();
+  }
+  const int fd = open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+  if (fd < 0) {
+    if (errno == ENOENT) return absl::OkStatus();  // removed: scanning says so
+    return internal::ErrnoStatus(errno, "AuditLogReader: cannot open", path);
+  }
+  if (!SealNames(fd, t->header, version, digest)) {
+    close(fd);
+    return absl::OkStatus();
+  }
+  t->segment_fd = fd;
+  return absl::OkStatus();
+}
 
 // One query over the segments: which events match, and how each segment is
 // read (through its trusted index, or scanned).
@@ -695,28 +842,25 @@ class QueryRun {
   // Adds the matching events of segment `number` of `dir`.
   absl::Status Segment(const std::string& dir, std::uint64_t number) {
     const std::string path = PathOf(dir, internal::SegmentFileName(number));
-    SegmentIndex index;
-    bool had_index = false;
-    absl::StatusOr<int> opened =
-        OpenTrustedIndex(dir, number, path, &index, &had_index);
-    RETURN_IF_ERROR(opened.status());
-    if (had_index && *opened < 0) ++stats_.indexes_rejected;
-    const bool indexed = *opened >= 0;
-    // Closes the segment when this call ends.
-    struct Closer {
-      int fd;
-      ~Closer() {
-        if (fd >= 0) close(fd);
-      }
-    } closer{*opened};
-    if (indexed &&
-        (index.records == 0 || index.max_time < lo_ || index.min_time >= hi_)) {
+    TrustedIndex index;
+    RETURN_IF_ERROR(
+        OpenTrustedIndex(dir, number, path, &index, &stats_.index_bytes_read));
+    if (index.had_index && !index.trusted()) ++stats_.indexes_rejected;
+    const internal::IndexHeader& h = index.header;
+    if (index.trusted() &&
+        (h.records == 0 || h.max_time < lo_ || h.min_time >= hi_)) {
       ++stats_.segments_skipped;
       return absl::OkStatus();
     }
-    if (indexed && index_key_ != 0) {
-      ++stats_.segments_indexed;
-      return ReadIndexed(closer.fd, index, path);
+    if (index.trusted() && index_key_ != 0) {
+      std::vector<std::uint64_t> offsets;
+      if (KeyOffsets(index, &offsets)) {
+        ++stats_.segments_indexed;
+        return ReadFrames(index.segment_fd, offsets, path);
+      }
+      // A block that is not the one the table names: nothing of this
+      // index is used.
+      ++stats_.indexes_rejected;
     }
     ++stats_.segments_scanned;
     return Scan(path);
@@ -759,38 +903,86 @@ class QueryRun {
     return absl::OkStatus();
   }
 
-  // Reads the frames the index lists for the key, from `fd`.
-  absl::Status ReadIndexed(int fd, const SegmentIndex& index,
-                           const std::string& path) {
-    const std::uint64_t h = internal::IndexKeyHash(index_key_, key_);
-    auto it = std::lower_bound(index.entries.begin(), index.entries.end(),
-                               std::make_pair(h, std::uint64_t{0}));
+  // The frame offsets the trusted `index` lists for the key. For a version
+  // 2 index, reads only the blocks that can hold the key and checks each
+  // against the block table before using it: false when one is short or
+  // does not match (the segment is then scanned).
+  bool KeyOffsets(const TrustedIndex& index,
+                  std::vector<std::uint64_t>* offsets) {
+    const std::uint64_t key = internal::IndexKeyHash(index_key_, key_);
+    if (index.whole) {
+      auto it = std::lower_bound(index.entries.begin(), index.entries.end(),
+                                 std::make_pair(key, std::uint64_t{0}));
+      for (; it != index.entries.end() && it->first == key; ++it) {
+        offsets->push_back(it->second);
+      }
+      return true;
+    }
+    std::uint32_t first = 0;
+    std::uint32_t last = 0;
+    internal::IndexBlocksForKey(index.table, key, &first, &last);
+    std::string block;
+    for (std::uint32_t i = first; i < last; ++i) {
+      const std::uint64_t n = index.header.BlockEntryCount(i);
+      block.resize(static_cast<std::size_t>(n * internal::kIndexEntrySize));
+      ++stats_.index_blocks_read;
+      stats_.index_bytes_read += block.size();
+      Hash256 digest;
+      if (!ReadAt(index.index_fd, block.data(), block.size(),
+                  index.header.BlockOffset(i)) ||
+          !internal::Sha256(block, &digest) ||
+          digest != index.table[i].digest) {
+        ++stats_.index_blocks_rejected;
+        offsets->clear();
+        return false;
+      }
+      // The block's entries are sorted: the key's, from its first.
+      std::uint64_t lo = 0;
+      std::uint64_t hi = n;
+      while (lo < hi) {
+        const std::uint64_t mid = lo + (hi - lo) / 2;
+        if (internal::GetU64(block.data() + mid * internal::kIndexEntrySize) <
+            key) {
+          lo = mid + 1;
+        } else {
+          hi = mid;
+        }
+      }
+      for (; lo < n; ++lo) {
+        const char* e = block.data() + lo * internal::kIndexEntrySize;
+        if (internal::GetU64(e) != key) break;
+        offsets->push_back(internal::GetU64(e + 8));
+      }
+    }
+    return true;
+  }
+
+  // Reads the frames at `offsets` of segment `fd` (at `path`).
+  absl::Status ReadFrames(int fd, const std::vector<std::uint64_t>& offsets,
+                          const std::string& path) {
     std::string frame;
-    for (; it != index.entries.end() && it->first == h; ++it) {
+    for (const std::uint64_t offset : offsets) {
       char head[internal::kFrameHeaderSize];
-      const auto off = static_cast<off_t>(it->second);
-      if (pread(fd, head, sizeof(head), off) !=
-          static_cast<ssize_t>(sizeof(head))) {
+      if (!ReadAt(fd, head, sizeof(head), offset)) {
         return absl::DataLossError(absl::StrCat(
-            "AuditLogReader: index points past '", path, "' at ", it->second));
+            "AuditLogReader: index points past '", path, "' at ", offset));
       }
       const std::uint32_t len = internal::GetU32(head);
       if (len > internal::kMaxPayload) {
         return absl::DataLossError(
-            absl::StrCat("AuditLogReader: bad frame length at ", it->second,
+            absl::StrCat("AuditLogReader: bad frame length at ", offset,
                          " of '", path, "'"));
       }
       frame.resize(internal::kFrameOverhead + len);
-      if (pread(fd, frame.data(), frame.size(), off) !=
-          static_cast<ssize_t>(frame.size())) {
+      if (!ReadAt(fd, frame.data(), frame.size(), offset)) {
         return absl::DataLossError(absl::StrCat("AuditLogReader: frame at ",
-                                                it->second, " of '", path,
+                                                offset, " of '", path,
                                                 "' is cut short"));
       }
       std::uint64_t o = 0;
       FrameView f;
       internal::ReadFrame(frame, &o, &f);
-      f.offset = it->second;
+      f.offset = offset;
       RETURN_IF_ERROR(Take(f, path));
     }
     return absl::OkStatus();

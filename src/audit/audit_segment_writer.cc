@@ -25,18 +25,24 @@ bool SealVerifies(const FrameView& f, std::uint64_t end, std::uint64_t size,
       seal.records != scan.index.records ||
       seal.next_sequence != scan.next_sequence ||
       !hasher.Next(scan.last_hash.data(), f.payload, h.data()) ||
-      std::memcmp(h.data(), f.hash, 32) != 0 ||
-      !Sha256(scan.index.Encode(), &digest) || digest != seal.index_digest) {
+      std::memcmp(h.data(), f.hash, 32) != 0) {
+    return false;
+  }
+  std::uint32_t version = 0;
+  if (!IndexSealDigest(scan.index.EncodeForSeal(seal.version), &digest,
+                       &version) ||
+      version != seal.version || digest != seal.index_digest) {
     return false;
   }
   scan.last_hash = h;
   scan.sealed = true;
+  scan.seal_version = seal.version;
   return true;
 }
 
-// The seal frame of a segment whose index is `index` (its `file_size`
-// already counting the seal frame), chained from `prev`; `*hash` is the
-// seal's chain hash.
+// The seal frame of a segment whose encoded index is `index_bytes` (its
+// `file_size` already counting the seal frame), chained from `prev`; the
+// seal's version follows the index's. `*hash` is the seal's chain hash.
 absl::Status MakeSealFrame(ChainHasher& hasher, const Hash256& prev,
                            const std::string& index_bytes,
                            std::uint64_t records, std::uint64_t next_sequence,
@@ -44,7 +50,7 @@ absl::Status MakeSealFrame(ChainHasher& hasher, const Hash256& prev,
   SealRecord seal;
   seal.records = records;
   seal.next_sequence = next_sequence;
-  if (!Sha256(index_bytes, &seal.index_digest) ||
+  if (!IndexSealDigest(index_bytes, &seal.index_digest, &seal.version) ||
       !AppendSealFrame(hasher, prev.data(), seal, frame, hash->data())) {
     return absl::InternalError("audit log: libcrypto failed to seal");
   }

@@ -38,6 +38,9 @@ struct SegmentScan {
   SegmentIndex index;
   std::uint64_t size = 0;  // bytes in the file
   bool sealed = false;     // it ends in a seal record
+  // The version of that seal: the index it names is
+  // `index.EncodeForSeal(seal_version)`.
+  std::uint32_t seal_version = kSealVersionIndexRoot;
 };
 
 // Scans segment `number` at `path`, which must verify to its end (a torn

@@ -3,6 +3,7 @@
 
 #include "src/audit/audit_format.h"
 
+#include <algorithm>
 #include <cstdint>
 #include <limits>
 #include <string>
@@ -190,16 +191,153 @@ TEST(AuditFormatTest, IndexRoundTripsAndRejectsDamage) {
   index.Add(50, 68, k);
   index.Add(10, 200, k);
   index.file_size = 400;
-  std::string bytes = index.Encode();
+  for (const bool v1 : {false, true}) {
+    SCOPED_TRACE(v1 ? "CNSIDX01" : "CNSIDX02");
+    std::string bytes = v1 ? index.EncodeV1() : index.Encode();
+    SegmentIndex back;
+    ASSERT_TRUE(SegmentIndex::Decode(bytes, &back));
+    EXPECT_EQ(back.segment_number, 3u);
+    EXPECT_EQ(back.first_sequence, 100u);
+    EXPECT_EQ(back.records, 2u);
+    EXPECT_EQ(back.min_time, 10);
+    EXPECT_EQ(back.max_time, 50);
+    EXPECT_EQ(back.file_size, 400u);
+    EXPECT_EQ(back.entries, index.entries);
+    // An entry's byte (version 2: in the block, under its SHA-256).
+    bytes[bytes.size() - 6] = static_cast<char>(bytes[bytes.size() - 6] ^ 1);
+    EXPECT_FALSE(SegmentIndex::Decode(bytes, &back));
+    bytes.pop_back();
+    EXPECT_FALSE(SegmentIndex::Decode(bytes, &back));
+  }
+  SegmentIndex unused;
+  EXPECT_FALSE(SegmentIndex::Decode("short", &unused));
+}
+
+// 5,000 events make 10,000 entries: five blocks of 2,048, the last 1,808.
+SegmentIndex ManyEntries() {
+  SegmentIndex index;
+  index.segment_number = 7;
+  index.first_sequence = 1000;
+  index.file_size = 1 << 20;
+  for (int i = 0; i < 5000; ++i) {
+    const std::string s = "s-" + std::to_string(i % 97);
+    const std::string a = "a-" + std::to_string(i % 3);
+    EventKeys k;
+    k.subject = s;
+    k.accessor = a;
+    index.Add(i, 68 + 100 * static_cast<std::uint64_t>(i), k);
+  }
+  return index;
+}
+
+TEST(AuditFormatTest, BlockedIndexHasAHeaderATableAndHashedBlocks) {
+  SegmentIndex index = ManyEntries();
+  const std::string bytes = index.Encode();
+  IndexHeader h;
+  ASSERT_TRUE(DecodeIndexHeader(bytes, &h));
+  EXPECT_EQ(h.segment_number, 7u);
+  EXPECT_EQ(h.records, 5000u);
+  EXPECT_EQ(h.entries, 10000u);
+  EXPECT_EQ(h.block_entries, kIndexBlockEntries);
+  ASSERT_EQ(h.blocks, 5u);
+  EXPECT_EQ(h.BlockEntryCount(4), 10000u - 4 * 2048u);
+  EXPECT_EQ(bytes.size(), h.IndexFileSize());
+  std::vector<IndexBlockRef> table;
+  ASSERT_TRUE(
+      DecodeIndexTable(absl::string_view(bytes).substr(
+                           kIndexHeaderSize, h.TableEnd() - kIndexHeaderSize),
+                       h, &table));
+  for (std::uint32_t i = 0; i < h.blocks; ++i) {
+    const absl::string_view block = absl::string_view(bytes).substr(
+        h.BlockOffset(i), h.BlockEntryCount(i) * kIndexEntrySize);
+    Hash256 digest;
+    ASSERT_TRUE(Sha256(block, &digest));
+    EXPECT_EQ(digest, table[i].digest) << "block " << i;
+    EXPECT_EQ(GetU64(block.data()), table[i].first_key);
+  }
+  // The seal binds the root: header and table, not the blocks.
+  Hash256 root;
+  Hash256 prefix;
+  std::uint32_t version = 0;
+  ASSERT_TRUE(IndexSealDigest(bytes, &root, &version));
+  EXPECT_EQ(version, kSealVersionIndexRoot);
+  ASSERT_TRUE(
+      Sha256(absl::string_view(bytes).substr(0, h.TableEnd()), &prefix));
+  EXPECT_EQ(root, prefix);
+  const std::string v1 = index.EncodeV1();
+  ASSERT_TRUE(IndexSealDigest(v1, &root, &version));
+  EXPECT_EQ(version, kSealVersionWholeIndex);
+  ASSERT_TRUE(Sha256(v1, &prefix));
+  EXPECT_EQ(root, prefix);
+  // Deterministic: the order events were added in does not matter.
+  SegmentIndex reversed = ManyEntries();
+  std::reverse(reversed.entries.begin(), reversed.entries.end());
+  EXPECT_EQ(reversed.Encode(), bytes);
+}
+
+TEST(AuditFormatTest, BlocksForAKeyCoverEveryBlockHoldingIt) {
+  SegmentIndex index = ManyEntries();
+  const std::string bytes = index.Encode();
+  IndexHeader h;
+  ASSERT_TRUE(DecodeIndexHeader(bytes, &h));
+  std::vector<IndexBlockRef> table;
+  ASSERT_TRUE(
+      DecodeIndexTable(absl::string_view(bytes).substr(
+                           kIndexHeaderSize, h.TableEnd() - kIndexHeaderSize),
+                       h, &table));
+  // For every key (and one below and above all): the blocks named are
+  // exactly those holding its entries, contiguous.
+  std::vector<std::uint64_t> keys = {0, ~std::uint64_t{0}};
+  for (const auto& e : index.entries) keys.push_back(e.first);
+  bool spans = false;
+  for (const std::uint64_t key : keys) {
+    std::uint32_t first = 0;
+    std::uint32_t last = 0;
+    IndexBlocksForKey(table, key, &first, &last);
+    std::uint32_t lo = h.blocks;
+    std::uint32_t hi = 0;
+    for (std::size_t i = 0; i < index.entries.size(); ++i) {
+      if (index.entries[i].first != key) continue;
+      const auto b = static_cast<std::uint32_t>(i / kIndexBlockEntries);
+      lo = std::min(lo, b);
+      hi = std::max(hi, b + 1);
+    }
+    if (hi == 0) continue;  // not in the index
+    EXPECT_LE(first, lo) << key;
+    EXPECT_GE(last, hi) << key;
+    EXPECT_LE(last - first, hi - lo + 1) << key;  // at most one block more
+    spans = spans || hi - lo > 1;
+  }
+  // The accessors' 5,000 entries each span several blocks.
+  EXPECT_TRUE(spans);
+}
+
+TEST(AuditFormatTest, IndexHeadersWithInconsistentCountsAreRefused) {
+  SegmentIndex index = ManyEntries();
+  const std::string bytes = index.Encode();
+  IndexHeader h;
+  ASSERT_TRUE(DecodeIndexHeader(bytes, &h));
+  auto with = [&](std::size_t at, std::uint64_t v, int width) {
+    std::string b = bytes;
+    if (width == 8) {
+      PutU64(b.data() + at, v);
+    } else {
+      PutU32(b.data() + at, static_cast<std::uint32_t>(v));
+    }
+    return b;
+  };
+  EXPECT_FALSE(DecodeIndexHeader(with(64, 0, 4), &h));  // no entries/block
+  EXPECT_FALSE(DecodeIndexHeader(with(64, 1u << 21, 4), &h));  // too many
+  EXPECT_FALSE(DecodeIndexHeader(with(68, 4, 4), &h));         // blocks
+  EXPECT_FALSE(DecodeIndexHeader(with(56, ~0ull, 8), &h));     // entries
+  EXPECT_FALSE(DecodeIndexHeader(bytes.substr(0, 71), &h));
   SegmentIndex back;
-  ASSERT_TRUE(SegmentIndex::Decode(bytes, &back));
-  EXPECT_EQ(back.records, 2u);
-  EXPECT_EQ(back.min_time, 10);
-  EXPECT_EQ(back.max_time, 50);
-  EXPECT_EQ(back.entries.size(), 4u);
-  bytes[20] = static_cast<char>(bytes[20] ^ 1);
-  EXPECT_FALSE(SegmentIndex::Decode(bytes, &back));
-  EXPECT_FALSE(SegmentIndex::Decode("short", &back));
+  // A table entry's first key that is not its block's first entry.
+  std::string b = bytes;
+  b[kIndexHeaderSize] = static_cast<char>(b[kIndexHeaderSize] ^ 1);
+  EXPECT_FALSE(SegmentIndex::Decode(b, &back));
+  // The unaltered index decodes.
+  EXPECT_TRUE(SegmentIndex::Decode(bytes, &back));
 }
 
 TEST(CopyShortTest, CopiesEveryLengthExactlyAndNothingBeyond) {
