@@ -305,6 +305,31 @@ struct QuarantinedSubject {
   std::string detail;
 };
 
+// What the consent cache did; see `Guard::cache_stats`. With a budget
+// (`GuardOptions::cache_budget_bytes`) only; otherwise every count is 0.
+struct GuardCacheStats {
+  bool bounded = false;
+  // Subjects cached now (negative entries included).
+  std::size_t cached_subjects = 0;
+  // Checks answered from the cache; of them, on a negative entry (a
+  // subject the store did not know). Since the last policy switch.
+  std::uint64_t hits = 0;
+  std::uint64_t negative_hits = 0;
+  // Subjects evicted to stay within the budget, since the last policy
+  // switch.
+  std::uint64_t evictions = 0;
+  // Checks that missed (not cached, older than `min_revision`, or a
+  // consent expired), store reads they made (single-flight: one per
+  // subject at a time), reads whose result was not cached because a feed
+  // event or an eviction in the subject's shard raced them (then read
+  // again), and misses denied because `max_store_reads_in_flight` reads
+  // were busy for `store_read_wait`.
+  std::uint64_t misses = 0;
+  std::uint64_t store_reads = 0;
+  std::uint64_t refill_races = 0;
+  std::uint64_t reads_rejected = 0;
+};
+
 // The enforcement point. Thread-safe: every method may be called
 // concurrently; checks take no lock. Does not own the store or the sink.
 class CONSENTRY_EXPORT Guard {
@@ -503,6 +528,11 @@ class CONSENTRY_EXPORT Guard {
 
   // Number of subjects in the consent cache.
   std::size_t cached_subjects() const;
+
+  // Counters of the consent cache (a bounded one; see `GuardCacheStats`).
+  // Thread-safe; each count is read on its own, so a snapshot taken while
+  // checks run need not add up exactly.
+  GuardCacheStats cache_stats() const;
 
   // Denials let through in shadow mode, most frequent first.
   std::vector<ShadowDenialCount> ShadowReport() const;
