@@ -447,8 +447,8 @@ void ConsentCache::CompactLocked(std::vector<std::string>* evicted) {
   retired_tables_.push_back(RetiredTable{
       std::move(current_table_), Grace::Start(), std::move(old_chunks)});
   current_table_ = std::move(t);
-  size_.store(used, std::memory_order_relaxed);
   dead_.store(0, std::memory_order_relaxed);
+  size_.store(used, std::memory_order_relaxed);
   ReclaimLocked();
 }
 

@@ -214,9 +214,12 @@ class ConsentCache {
                bool replace_same_revision) const ABSL_LOCKS_EXCLUDED(mu_);
 
   // Subjects cached (evicted ones excluded).
+  // (The two counts are read apart: clamped while a compaction resets
+  // them.)
   std::size_t size() const {
-    return size_.load(std::memory_order_relaxed) -
-           dead_.load(std::memory_order_relaxed);
+    const std::size_t used = size_.load(std::memory_order_relaxed);
+    const std::size_t dead = dead_.load(std::memory_order_relaxed);
+    return used > dead ? used - dead : 0;
   }
   std::size_t profile_count() const ABSL_LOCKS_EXCLUDED(mu_);
 
