@@ -6,9 +6,11 @@
 //
 // The `Guard` is the enforcement point. It holds a compiled policy, a cache
 // of every subject's consent state (kept fresh by watching the consent
-// store) and an audit sink, and answers one question, on the caller's thread
-// and without taking a lock: may this accessor use this subject's data of
-// this category for this purpose?
+// store; or, with `GuardOptions::cache_budget_bytes`, of the subjects
+// checked recently, within that memory budget) and an audit sink, and
+// answers one question, on the caller's thread and without taking a lock
+// on a cached subject: may this accessor use this subject's data of this
+// category for this purpose?
 //
 //   * `Check` returns a `Decision` value: allow or deny with a `Reason` and
 //     the consent revision used. A deny is not an error.

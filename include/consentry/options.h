@@ -4,12 +4,15 @@
 // File: options.h
 // -----------------------------------------------------------------------------
 //
-// Plain option structs with documented defaults.
+// Plain option structs with documented defaults. Thread-safety: values;
+// a Guard copies its options at creation.
 //
 // Example:
 //
 //   consentry::GuardOptions options;
 //   options.mode = consentry::EnforcementMode::kShadow;  // log, don't block
+//   // Keep about 6.7 million subjects cached (80 bytes each), not all:
+//   options.cache_budget_bytes = std::size_t{512} << 20;
 
 #ifndef CONSENTRY_OPTIONS_H_
 #define CONSENTRY_OPTIONS_H_

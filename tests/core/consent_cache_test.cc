@@ -450,7 +450,7 @@ TEST(ConsentCacheTest, BoundedReadersSeeOnlyTheirSubjectDuringEviction) {
       }
     });
   }
-  for (int round = 1; round <= 60; ++round) {
+  for (int round = 1; round <= 40; ++round) {
     for (int i = 0; i < 400; ++i) {
       cache.Upsert(BoundedKey(i),
                    StateAt(round * 1000 + i, std::uint64_t(i % 64)), false);
