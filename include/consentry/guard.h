@@ -433,10 +433,11 @@ class CONSENTRY_EXPORT Guard {
   // Errors (the read is denied, and audited as such): `kUnavailable` when
   // the subject is not cached (or the cache is behind `min_revision`) and
   // the store cannot be reached, or answers with a record for another
-  // subject; `kDataLoss` (reason `kConsentDataLoss`, the message naming the
-  // store and subject) when the subject's stored record cannot be read: the
-  // subject is quarantined (`QuarantinedSubjects`) while every other
-  // subject is checked as usual.
+  // subject, or (with a cache budget) `max_store_reads_in_flight` reads
+  // stayed busy for `store_read_wait`; `kDataLoss` (reason `kConsentDataLoss`,
+  // the message naming the store and subject) when the subject's stored record
+  // cannot be read: the subject is quarantined (`QuarantinedSubjects`) while
+  // every other subject is checked as usual.
   absl::StatusOr<Decision> Check(const AccessContext& ctx,
                                  absl::string_view subject,
                                  const CategoryRef& category,
