@@ -259,6 +259,46 @@ TEST_F(GuardBoundedCacheTest, NegativeEntryIsCachedAndInvalidatedByTheFeed) {
   EXPECT_EQ(store_.gets(), 1) << "the feed should have updated the entry";
 }
 
+// Ids the cache cannot hold (over 255 bytes) are read from the store on
+// every check; an empty id is an unknown subject.
+TEST_F(GuardBoundedCacheTest, OverlongAndEmptyIdsAreDecidedFromTheStore) {
+  const std::string huge(300, 'x');
+  const Revision r = Set(huge, true);
+  std::unique_ptr<Guard> g = Make(Bounded(4096));
+  for (int i = 0; i < 3; ++i) {
+    absl::StatusOr<Decision> d = Check(*g, huge);
+    ASSERT_OK(d.status());
+    EXPECT_TRUE(d->allowed());
+    EXPECT_EQ(d->revision(), r);
+  }
+  EXPECT_EQ(store_.gets(), 3);
+  Set(huge, false);  // the feed skips it: nothing cached to update
+  absl::StatusOr<Decision> d = Check(*g, huge);
+  ASSERT_OK(d.status());
+  EXPECT_FALSE(d->allowed());
+  d = Check(*g, "");
+  ASSERT_OK(d.status());
+  EXPECT_FALSE(d->allowed());
+  EXPECT_EQ(d->revision(), 0);
+  EXPECT_EQ(g->cached_subjects(), 1u);  // the empty id, negatively
+}
+
+// A policy switch with a budget: the new epoch loads subjects up to the
+// budget, and decisions go on matching the store.
+TEST_F(GuardBoundedCacheTest, PolicySwitchKeepsTheBudget) {
+  for (int i = 0; i < 100; ++i) Set(Id(i), i % 2 == 0);
+  std::unique_ptr<Guard> g = Make(Bounded(20 * 80));
+  for (int i = 0; i < 100; ++i) ASSERT_OK(Check(*g, Id(i)).status());
+  ASSERT_OK(g->SetPolicy(DefaultPolicy()));
+  EXPECT_LE(g->cached_subjects(), 20u);
+  for (int i = 0; i < 100; ++i) {
+    absl::StatusOr<Decision> d = Check(*g, Id(i));
+    ASSERT_OK(d.status());
+    EXPECT_EQ(d->allowed(), i % 2 == 0) << Id(i);
+  }
+  EXPECT_LE(g->cached_subjects(), 20u);
+}
+
 // A feed event for a subject that is not cached is skipped (not cached);
 // its next check reads the store.
 TEST_F(GuardBoundedCacheTest, FeedSkipsSubjectsNotCached) {
