@@ -6,9 +6,11 @@
 //
 // The `Guard` is the enforcement point. It holds a compiled policy, a cache
 // of every subject's consent state (kept fresh by watching the consent
-// store) and an audit sink, and answers one question, on the caller's thread
-// and without taking a lock: may this accessor use this subject's data of
-// this category for this purpose?
+// store; or, with `GuardOptions::cache_budget_bytes`, of the subjects
+// checked recently, within that memory budget) and an audit sink, and
+// answers one question, on the caller's thread and without taking a lock
+// on a cached subject: may this accessor use this subject's data of this
+// category for this purpose?
 //
 //   * `Check` returns a `Decision` value: allow or deny with a `Reason` and
 //     the consent revision used. A deny is not an error.
@@ -305,6 +307,31 @@ struct QuarantinedSubject {
   std::string detail;
 };
 
+// What the consent cache did; see `Guard::cache_stats`. With a budget
+// (`GuardOptions::cache_budget_bytes`) only; otherwise every count is 0.
+struct GuardCacheStats {
+  bool bounded = false;
+  // Subjects cached now (negative entries included).
+  std::size_t cached_subjects = 0;
+  // Checks answered from the cache; of them, on a negative entry (a
+  // subject the store did not know). Since the last policy switch.
+  std::uint64_t hits = 0;
+  std::uint64_t negative_hits = 0;
+  // Subjects evicted to stay within the budget, since the last policy
+  // switch.
+  std::uint64_t evictions = 0;
+  // Checks that missed (not cached, older than `min_revision`, or a
+  // consent expired), store reads they made (single-flight: one per
+  // subject at a time), reads whose result was not cached because a feed
+  // event or an eviction in the subject's shard raced them (then read
+  // again), and misses denied because `max_store_reads_in_flight` reads
+  // were busy for `store_read_wait`.
+  std::uint64_t misses = 0;
+  std::uint64_t store_reads = 0;
+  std::uint64_t refill_races = 0;
+  std::uint64_t reads_rejected = 0;
+};
+
 // The enforcement point. Thread-safe: every method may be called
 // concurrently; checks take no lock. Does not own the store or the sink.
 class CONSENTRY_EXPORT Guard {
@@ -406,10 +433,11 @@ class CONSENTRY_EXPORT Guard {
   // Errors (the read is denied, and audited as such): `kUnavailable` when
   // the subject is not cached (or the cache is behind `min_revision`) and
   // the store cannot be reached, or answers with a record for another
-  // subject; `kDataLoss` (reason `kConsentDataLoss`, the message naming the
-  // store and subject) when the subject's stored record cannot be read: the
-  // subject is quarantined (`QuarantinedSubjects`) while every other
-  // subject is checked as usual.
+  // subject, or (with a cache budget) `max_store_reads_in_flight` reads
+  // stayed busy for `store_read_wait`; `kDataLoss` (reason `kConsentDataLoss`,
+  // the message naming the store and subject) when the subject's stored record
+  // cannot be read: the subject is quarantined (`QuarantinedSubjects`) while
+  // every other subject is checked as usual.
   absl::StatusOr<Decision> Check(const AccessContext& ctx,
                                  absl::string_view subject,
                                  const CategoryRef& category,
@@ -503,6 +531,11 @@ class CONSENTRY_EXPORT Guard {
 
   // Number of subjects in the consent cache.
   std::size_t cached_subjects() const;
+
+  // Counters of the consent cache (a bounded one; see `GuardCacheStats`).
+  // Thread-safe; each count is read on its own, so a snapshot taken while
+  // checks run need not add up exactly.
+  GuardCacheStats cache_stats() const;
 
   // Denials let through in shadow mode, most frequent first.
   std::vector<ShadowDenialCount> ShadowReport() const;

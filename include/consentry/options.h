@@ -4,12 +4,15 @@
 // File: options.h
 // -----------------------------------------------------------------------------
 //
-// Plain option structs with documented defaults.
+// Plain option structs with documented defaults. Thread-safety: values;
+// a Guard copies its options at creation.
 //
 // Example:
 //
 //   consentry::GuardOptions options;
 //   options.mode = consentry::EnforcementMode::kShadow;  // log, don't block
+//   // Keep about 6.7 million subjects cached (80 bytes each), not all:
+//   options.cache_budget_bytes = std::size_t{512} << 20;
 
 #ifndef CONSENTRY_OPTIONS_H_
 #define CONSENTRY_OPTIONS_H_
@@ -42,6 +45,33 @@ struct GuardOptions {
   // Number of subjects the consent cache is sized for up front; loading
   // more grows it (a brief copy under the writer lock, checks unblocked).
   std::size_t expected_subjects = 0;
+
+  // Memory budget of the consent cache, in bytes; 0 (the default) keeps
+  // every subject the Guard has seen (`WarmCache` loads them all), as
+  // before. With a budget (at least 1,024 bytes; `Guard::Create` refuses
+  // less with `kInvalidArgument`), each cached subject is charged 80 bytes
+  // (its share of the slot array, allocated up front: 2.5 slots of 32
+  // bytes per subject the budget holds) plus its id when longer than 16
+  // bytes. Not charged: the interned consent profiles (128 bytes per
+  // distinct set of choices, shared by every subject holding it), the
+  // per-occasion consents of cached subjects, and ids of evicted subjects
+  // awaiting compaction (at most twice the budget). A subject not cached
+  // is read from the store by its first check (one read per subject
+  // however many checks miss it at once) and cached, a subject the store
+  // does not know as such (a negative entry); past the budget the coldest
+  // subjects are evicted (CLOCK). The change feed updates cached subjects
+  // and skips the others. `WarmCache` and `SetPolicy` load subjects until
+  // the budget is full. `expected_subjects` is then ignored. Design and
+  // guarantees: docs/design/consent-cache.md.
+  std::size_t cache_budget_bytes = 0;
+
+  // With a budget: how many store reads for cache misses run at once. A
+  // miss beyond it waits up to `store_read_wait` for one to finish, then
+  // is denied with `Reason::kStoreUnavailable` (status `kUnavailable`,
+  // counted in `GuardCacheStats::reads_rejected`); cached subjects are
+  // not affected. At least 1.
+  int max_store_reads_in_flight = 64;
+  absl::Duration store_read_wait = absl::Milliseconds(100);
 
   // Deprecated and ignored. A replaced consent cache is freed once every
   // check that may read it has ended (by reference, however long a check

@@ -18,18 +18,32 @@ bool Full(std::size_t size, std::size_t capacity) {
   return size * 5 > capacity * 4;
 }
 
+// Bounded mode: 2.5 slots per subject the budget holds. At most 2 of them
+// are in use (live or dead) before a compaction (4/5 load), after which at
+// most 1 is: each compaction frees at least one slot per subject.
+std::size_t BoundedCapacityFor(std::size_t budget_bytes) {
+  const std::size_t subjects =
+      budget_bytes / ConsentCache::kBoundedBytesPerSubject;
+  return std::max<std::size_t>(16, subjects * 5 / 2 + 1);
+}
+
 }  // namespace
 
 ConsentCache::ConsentCache(std::size_t expected_subjects,
-                           std::uint32_t max_profiles)
+                           std::uint32_t max_profiles, std::size_t budget_bytes)
     : chunks_(new std::atomic<char*>[kMaxChunks]),
       profile_chunks_(new std::atomic<SubjectProfile*>[kMaxProfileChunks]),
-      max_profiles_(std::min(max_profiles, kMaxProfiles)) {
+      max_profiles_(std::min(max_profiles, kMaxProfiles)),
+      budget_bytes_(
+          budget_bytes == 0 ? 0 : std::max(budget_bytes, kMinBudgetBytes)) {
   for (std::size_t i = 0; i < kMaxChunks; ++i) chunks_[i].store(nullptr);
   for (std::size_t i = 0; i < kMaxProfileChunks; ++i) {
     profile_chunks_[i].store(nullptr);
   }
-  auto t = std::make_unique<Table>(CapacityFor(expected_subjects));
+  auto t = budget_bytes_ != 0
+               ? std::make_unique<Table>(BoundedCapacityFor(budget_bytes_),
+                                         /*with_clock=*/true)
+               : std::make_unique<Table>(CapacityFor(expected_subjects));
   table_.store(t.get(), std::memory_order_release);
   MutexLock lock(&mu_);
   current_table_ = std::move(t);
@@ -41,20 +55,34 @@ ConsentCache::~ConsentCache() {
   }
 }
 
+bool ConsentCache::NewChunkLocked() {
+  std::size_t index = 0;
+  if (!free_chunks_.empty()) {
+    index = free_chunks_.back();
+    free_chunks_.pop_back();
+  } else {
+    if (chunk_count_ == kMaxChunks) return false;
+    index = chunk_count_++;
+    chunk_memory_.emplace_back();
+  }
+  chunk_memory_[index] = HugeBuffer(kChunkSize);
+  chunks_[index].store(static_cast<char*>(chunk_memory_[index].data()),
+                       std::memory_order_release);
+  current_chunk_ = index;
+  live_chunks_.push_back(index);
+  // Offset 0 is never used, so that a key_ref is never 0.
+  chunk_used_ = index == 0 ? 1 : 0;
+  return true;
+}
+
 bool ConsentCache::AppendKeyLocked(absl::string_view key,
                                    std::uint64_t* offset) {
   if (chunk_count_ == 0 || chunk_used_ + key.size() > kChunkSize) {
-    if (chunk_count_ == kMaxChunks) return false;
-    chunk_memory_.emplace_back(kChunkSize);
-    chunks_[chunk_count_].store(static_cast<char*>(chunk_memory_.back().data()),
-                                std::memory_order_release);
-    ++chunk_count_;
-    // Offset 0 is never used, so that a key_ref is never 0.
-    chunk_used_ = chunk_count_ == 1 ? 1 : 0;
+    if (!NewChunkLocked()) return false;
   }
-  char* chunk = chunks_[chunk_count_ - 1].load(std::memory_order_relaxed);
+  char* chunk = chunks_[current_chunk_].load(std::memory_order_relaxed);
   if (!key.empty()) std::memcpy(chunk + chunk_used_, key.data(), key.size());
-  *offset = ((chunk_count_ - 1) << kChunkBits) | chunk_used_;
+  *offset = (current_chunk_ << kChunkBits) | chunk_used_;
   chunk_used_ += key.size();
   key_bytes_ += key.size();
   return true;
@@ -125,10 +153,19 @@ void ConsentCache::ReclaimLocked() {
       ++it;
     }
   }
-  retired_tables_.erase(
-      std::remove_if(retired_tables_.begin(), retired_tables_.end(),
-                     [](RetiredTable& t) { return t.grace.Elapsed(); }),
-      retired_tables_.end());
+  for (auto it = retired_tables_.begin(); it != retired_tables_.end();) {
+    if (!it->grace.Elapsed()) {
+      ++it;
+      continue;
+    }
+    // No reader holds the table, hence none the chunks only it used.
+    for (std::size_t c : it->chunks) {
+      chunks_[c].store(nullptr, std::memory_order_relaxed);
+      chunk_memory_[c] = HugeBuffer();
+      free_chunks_.push_back(c);
+    }
+    it = retired_tables_.erase(it);
+  }
 }
 
 std::int64_t ConsentCache::RevisionLocked(absl::string_view key,
@@ -181,7 +218,7 @@ void ConsentCache::GrowLocked() {
   table_.store(t.get(), std::memory_order_release);
   // Freed once no check can still be reading it.
   retired_tables_.push_back(
-      RetiredTable{std::move(current_table_), Grace::Start()});
+      RetiredTable{std::move(current_table_), Grace::Start(), {}});
   current_table_ = std::move(t);
   ReclaimLocked();
 }
@@ -211,14 +248,18 @@ bool ConsentCache::Accepts(absl::string_view key, std::int64_t revision,
 }
 
 bool ConsentCache::StoreLocked(absl::string_view key, std::uint64_t hash,
-                               Slot* slot, std::uint64_t packed) {
+                               Slot* slot, std::uint64_t packed,
+                               std::vector<std::string>* evicted) {
   if (slot != nullptr) {
     slot->state.store(packed, std::memory_order_release);
     return true;
   }
   const Table* t = table_.load(std::memory_order_relaxed);
-  if (Full(size_.load(std::memory_order_relaxed) + 1, t->capacity)) {
-    GrowLocked();
+  if (Full(size_.load(std::memory_order_relaxed) + 1, t->capacity) ||
+      (bounded() && key.size() > kInlineKey &&
+       key_bytes_ > 2 * budget_bytes_)) {
+    // Bounded: dead slots (or ids of evicted subjects) fill the table.
+    bounded() ? CompactLocked(evicted) : GrowLocked();
     t = table_.load(std::memory_order_relaxed);
   }
   // Short keys live in the slot; offset 1 keeps their key_ref non-zero.
@@ -233,6 +274,7 @@ bool ConsentCache::StoreLocked(absl::string_view key, std::uint64_t hash,
     std::memcpy(slot_to.inline_key, key.data(), key.size());
   }
   slot_to.state.store(packed, std::memory_order_relaxed);
+  if (t->touched != nullptr) t->touched[i].store(0, std::memory_order_relaxed);
   // Publishes the key bytes, the profile and the state together.
   slot_to.key_ref.store((offset << 24) | Tag(hash, key.size()),
                         std::memory_order_release);
@@ -240,9 +282,9 @@ bool ConsentCache::StoreLocked(absl::string_view key, std::uint64_t hash,
   return true;
 }
 
-ConsentCache::UpsertResult ConsentCache::Upsert(absl::string_view key,
-                                                const SubjectState& state,
-                                                bool replace_same_revision) {
+ConsentCache::UpsertResult ConsentCache::Upsert(
+    absl::string_view key, const SubjectState& state,
+    bool replace_same_revision, std::vector<std::string>* evicted) {
   // Never cached, so never stale: such ids are always read from the store.
   if (key.size() > kMaxKeyLength) return UpsertResult::kUnstorable;
   const std::uint64_t hash = Hash(key);
@@ -253,6 +295,11 @@ ConsentCache::UpsertResult ConsentCache::Upsert(absl::string_view key,
       (state.revision == cached && !replace_same_revision)) {
     return UpsertResult::kStale;
   }
+  // Bounded: a subject not cached (new, or evicted) is charged once it has
+  // a slot again; room is made first (evicting never compacts, so `slot`
+  // stays valid).
+  const bool was_live = !bounded() || LiveLocked(key, slot);
+  if (!was_live) MakeRoomLocked(CostOf(key.size()), evicted);
   const std::uint64_t old =
       slot != nullptr ? slot->state.load(std::memory_order_relaxed) : kUncached;
   std::uint32_t profile = 0;
@@ -260,28 +307,197 @@ ConsentCache::UpsertResult ConsentCache::Upsert(absl::string_view key,
       InternLocked(state.profile, &profile)) {
     const std::uint64_t packed =
         (static_cast<std::uint64_t>(state.revision) << kProfileBits) | profile;
-    if (StoreLocked(key, hash, slot, packed)) {
+    if (StoreLocked(key, hash, slot, packed, evicted)) {
       if (old != kUncached) {
         ReleaseProfileLocked(static_cast<std::uint32_t>(old & kProfileMask));
       } else if (slot != nullptr) {
         uncached_.erase(key);
       }
+      if (!was_live) ChargeLocked(key.size(), slot != nullptr);
       return UpsertResult::kStored;
     }
     ReleaseProfileLocked(profile);
   }
   // The newer state does not fit: never leave the older one readable.
-  if (slot != nullptr || StoreLocked(key, hash, nullptr, kUncached)) {
+  if (slot != nullptr || StoreLocked(key, hash, nullptr, kUncached, evicted)) {
     if (slot != nullptr)
       slot->state.store(kUncached, std::memory_order_release);
     if (old != kUncached) {
       ReleaseProfileLocked(static_cast<std::uint32_t>(old & kProfileMask));
     }
     uncached_[key] = state.revision;
+    if (!was_live) ChargeLocked(key.size(), slot != nullptr);
   }
   // Else the key has no slot (the arena is full), so nothing of it is
   // cached, and no later write can add it.
   return UpsertResult::kUnstorable;
+}
+
+void ConsentCache::ChargeLocked(std::size_t key_length, bool revived) {
+  live_bytes_ += CostOf(key_length);
+  if (revived) dead_.fetch_sub(1, std::memory_order_relaxed);
+}
+
+bool ConsentCache::LiveLocked(absl::string_view key, const Slot* slot) const {
+  if (slot == nullptr) return false;
+  if (slot->state.load(std::memory_order_relaxed) != kUncached) return true;
+  return !uncached_.empty() && uncached_.contains(key);
+}
+
+bool ConsentCache::Holds(absl::string_view key) const {
+  if (key.size() > kMaxKeyLength) return false;
+  const std::uint64_t hash = Hash(key);
+  MutexLock lock(&mu_);
+  return LiveLocked(key, FindLocked(key, hash));
+}
+
+bool ConsentCache::full() const {
+  if (!bounded()) return false;
+  MutexLock lock(&mu_);
+  return live_bytes_ + kBoundedBytesPerSubject > budget_bytes_;
+}
+
+void ConsentCache::MakeRoomLocked(std::size_t cost,
+                                  std::vector<std::string>* evicted) {
+  Table* t = table_.load(std::memory_order_relaxed);
+  // A full sweep clears every reference byte, and the next one evicts;
+  // `live_bytes_` is 0 once nothing is left to evict. Bounded all the same.
+  for (std::size_t steps = 0;
+       live_bytes_ > 0 && live_bytes_ + cost > budget_bytes_ &&
+       steps <= 2 * t->capacity;
+       ++steps) {
+    const std::size_t i = hand_ < t->capacity ? hand_ : 0;
+    hand_ = t->Next(i);
+    Slot& slot = t->slots[i];
+    const std::uint64_t ref = slot.key_ref.load(std::memory_order_relaxed);
+    if (ref == 0) continue;
+    const std::size_t len = (ref >> 16) & 0xFF;
+    const absl::string_view key(KeyBytes(slot, ref), len);
+    const std::uint64_t st = slot.state.load(std::memory_order_relaxed);
+    if (st == kUncached && (uncached_.empty() || !uncached_.contains(key))) {
+      continue;  // dead: evicted before
+    }
+    if (t->touched[i].load(std::memory_order_relaxed) != 0) {
+      t->touched[i].store(0, std::memory_order_relaxed);  // a second chance
+      continue;
+    }
+    slot.state.store(kUncached, std::memory_order_release);
+    if (evicted != nullptr) evicted->emplace_back(key);
+    if (st != kUncached) {
+      ReleaseProfileLocked(static_cast<std::uint32_t>(st & kProfileMask));
+    } else {
+      uncached_.erase(key);
+    }
+    live_bytes_ -= CostOf(len);
+    dead_.fetch_add(1, std::memory_order_relaxed);
+    ++evictions_;
+  }
+}
+
+void ConsentCache::CompactLocked(std::vector<std::string>* evicted) {
+  Table* old = table_.load(std::memory_order_relaxed);
+  auto t = std::make_unique<Table>(old->capacity, /*with_clock=*/true);
+  std::vector<std::size_t> old_chunks = std::move(live_chunks_);
+  live_chunks_.clear();
+  chunk_used_ = kChunkSize;  // the next long id starts a fresh chunk
+  key_bytes_ = 0;
+  std::size_t used = 0;
+  for (std::size_t i = 0; i < old->capacity; ++i) {
+    const Slot& from = old->slots[i];
+    const std::uint64_t ref = from.key_ref.load(std::memory_order_relaxed);
+    if (ref == 0) continue;
+    const std::size_t len = (ref >> 16) & 0xFF;
+    const absl::string_view key(KeyBytes(from, ref), len);
+    const std::uint64_t st = from.state.load(std::memory_order_relaxed);
+    if (st == kUncached && (uncached_.empty() || !uncached_.contains(key))) {
+      continue;  // dead
+    }
+    std::uint64_t new_ref = ref;
+    if (len > kInlineKey) {
+      std::uint64_t offset = 0;
+      if (!AppendKeyLocked(key, &offset)) {
+        // No chunk for its id: the subject is evicted, as the budget would.
+        if (evicted != nullptr) evicted->emplace_back(key);
+        if (st != kUncached) {
+          ReleaseProfileLocked(static_cast<std::uint32_t>(st & kProfileMask));
+        } else {
+          uncached_.erase(key);
+        }
+        live_bytes_ -= CostOf(len);
+        ++evictions_;
+        continue;
+      }
+      new_ref = (offset << 24) | (ref & kTagMask);
+    }
+    std::size_t j = t->Home(Hash(key));
+    while (t->slots[j].key_ref.load(std::memory_order_relaxed) != 0) {
+      j = t->Next(j);
+    }
+    Slot& to = t->slots[j];
+    std::memcpy(to.inline_key, from.inline_key, kInlineKey);
+    to.state.store(st, std::memory_order_relaxed);
+    t->touched[j].store(old->touched[i].load(std::memory_order_relaxed),
+                        std::memory_order_relaxed);
+    to.key_ref.store(new_ref, std::memory_order_relaxed);
+    ++used;
+  }
+  table_.store(t.get(), std::memory_order_release);
+  // The old table and the chunks only it refers to are freed once no
+  // check can still be reading them.
+  retired_tables_.push_back(RetiredTable{
+      std::move(current_table_), Grace::Start(), std::move(old_chunks)});
+  current_table_ = std::move(t);
+  dead_.store(0, std::memory_order_relaxed);
+  size_.store(used, std::memory_order_relaxed);
+  ReclaimLocked();
+}
+
+namespace {
+std::atomic<std::size_t> next_hit_stripe{0};
+}  // namespace
+
+bool ConsentCache::ReadTouched(const Table& t, std::size_t i,
+                               const SubjectProfile** profile,
+                               std::int64_t* revision) const {
+  std::atomic<std::uint8_t>& referenced = t.touched[i];
+  // Written only when clear: a hot subject's line is not written per hit.
+  if (referenced.load(std::memory_order_relaxed) == 0) {
+    referenced.store(1, std::memory_order_relaxed);
+  }
+  if (!ReadState(t.slots[i], profile, revision)) return false;
+  thread_local const std::size_t stripe =
+      next_hit_stripe.fetch_add(1, std::memory_order_relaxed) % kHitStripes;
+  HitStripe& h = hit_stripes_[stripe];
+  h.hits.fetch_add(1, std::memory_order_relaxed);
+  if (*revision == 0) h.negative.fetch_add(1, std::memory_order_relaxed);
+  return true;
+}
+
+bool ConsentCache::Peek(absl::string_view key, std::uint64_t hash,
+                        const SubjectProfile** profile,
+                        std::int64_t* revision) const {
+  const Table* t = table_.load(std::memory_order_acquire);
+  const std::uint64_t want_tag = Tag(hash, key.size());
+  for (std::size_t i = t->Home(hash);; i = t->Next(i)) {
+    const Slot& slot = t->slots[i];
+    const std::uint64_t ref = slot.key_ref.load(std::memory_order_acquire);
+    if (ref == 0) return false;
+    if ((ref & kTagMask) == want_tag &&
+        std::memcmp(KeyBytes(slot, ref), key.data(), key.size()) == 0) {
+      return ReadState(slot, profile, revision);
+    }
+  }
+}
+
+ConsentCache::Counts ConsentCache::counts() const {
+  Counts c;
+  for (const HitStripe& h : hit_stripes_) {
+    c.hits += h.hits.load(std::memory_order_relaxed);
+    c.negative_hits += h.negative.load(std::memory_order_relaxed);
+  }
+  MutexLock lock(&mu_);
+  c.evictions = evictions_;
+  return c;
 }
 
 std::size_t ConsentCache::profile_count() const {
@@ -291,9 +507,14 @@ std::size_t ConsentCache::profile_count() const {
 
 std::size_t ConsentCache::MemoryBytes() const {
   MutexLock lock(&mu_);
-  std::size_t bytes = chunk_count_ * kChunkSize;
-  bytes += current_table_->memory.size();
-  for (const auto& t : retired_tables_) bytes += t.table->memory.size();
+  std::size_t held_chunks = live_chunks_.size();
+  std::size_t bytes = current_table_->memory.size();
+  if (current_table_->touched != nullptr) bytes += current_table_->capacity;
+  for (const auto& t : retired_tables_) {
+    bytes += t.table->memory.size();
+    held_chunks += t.chunks.size();
+  }
+  bytes += held_chunks * kChunkSize;
   bytes += profile_refs_.capacity() * sizeof(std::uint32_t);
   bytes += ((profiles_ >> kProfileChunkBits) + 1) *
            (std::size_t{1} << kProfileChunkBits) * sizeof(SubjectProfile);

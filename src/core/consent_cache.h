@@ -30,6 +30,16 @@
 // state: its slot is marked uncached, lookups miss and the caller reads the
 // store. The revision that made it so is kept, so an older fill cannot
 // bring the old state back.
+//
+// Bounded mode (a byte budget): each cached subject is charged
+// `kBoundedBytesPerSubject` (its share of a slot array sized 2.5 slots per
+// subject) plus its id when over 16 bytes. Inserting past the budget
+// evicts by CLOCK: a hit sets the slot's reference byte (a relaxed store,
+// only when clear), the hand clears set bytes and evicts the first subject
+// whose byte is clear. An evicted slot keeps its key and reads as uncached
+// (lookups miss); its slot is dead until the subject is cached again or the
+// table is compacted (rebuilt at the same size with the live subjects and
+// their ids, the old table and key chunks freed after a grace).
 
 #ifndef CONSENTRY_SRC_INTERNAL_CONSENT_CACHE_H_
 #define CONSENTRY_SRC_INTERNAL_CONSENT_CACHE_H_
@@ -68,6 +78,11 @@ class ConsentCache {
   // bits; the all-ones state marks an uncached subject).
   static constexpr std::uint32_t kMaxProfiles = (1u << 24) - 1;
 
+  // Bounded mode: what one cached subject costs against the budget, on top
+  // of an id over 16 bytes; the smallest budget accepted.
+  static constexpr std::size_t kBoundedBytesPerSubject = 80;
+  static constexpr std::size_t kMinBudgetBytes = 1024;
+
   enum class UpsertResult {
     kStored,      // the cache now holds `state`
     kStale,       // the cache holds the same or a newer revision; unchanged
@@ -77,8 +92,11 @@ class ConsentCache {
   // `expected_subjects` presizes the slot array so that loading that many
   // subjects never grows it. `max_profiles` bounds the interned profiles
   // (tests lower it); profiles no subject uses are reused.
+  // `budget_bytes` > 0 bounds the cache (see the file comment; at least
+  // `kMinBudgetBytes`); `expected_subjects` is then ignored.
   explicit ConsentCache(std::size_t expected_subjects = 0,
-                        std::uint32_t max_profiles = kMaxProfiles);
+                        std::uint32_t max_profiles = kMaxProfiles,
+                        std::size_t budget_bytes = 0);
   ~ConsentCache();
   ConsentCache(const ConsentCache&) = delete;
   ConsentCache& operator=(const ConsentCache&) = delete;
@@ -107,11 +125,19 @@ class ConsentCache {
           (short_key
                ? SameInlineKey(slot, packed)
                : std::memcmp(ArenaBytes(ref), key.data(), key.size()) == 0)) {
+        if (ABSL_PREDICT_FALSE(t->touched != nullptr)) {
+          return ReadTouched(*t, i, profile, revision);
+        }
         return ReadState(slot, profile, revision);
       }
       i = t->Next(i);
     }
   }
+
+  // `Lookup` without marking the subject referenced or counting a hit (a
+  // check reading back what it just stored). REQUIRES: a `ReadSection`.
+  bool Peek(absl::string_view key, std::uint64_t hash,
+            const SubjectProfile** profile, std::int64_t* revision) const;
 
   // Where a key was found: the slot array and the slot. Only a hint: the
   // array may have been replaced since, and the slot reused.
@@ -142,6 +168,9 @@ class ConsentCache {
           (key.size() <= kInlineKey
                ? SameInlineKey(slot, Pack(key))
                : std::memcmp(ArenaBytes(ref), key.data(), key.size()) == 0)) {
+        if (ABSL_PREDICT_FALSE(t->touched != nullptr)) {
+          return ReadTouched(*t, hint.slot, profile, revision);
+        }
         return ReadState(slot, profile, revision);
       }
     }
@@ -154,15 +183,44 @@ class ConsentCache {
   // state does not fit (revision, profile table, key length or arena), the
   // subject is marked uncached: `Lookup` misses from then on, until a newer
   // state that fits arrives.
+  // Bounded mode: storing a subject not cached may first evict others;
+  // their ids are appended to `evicted` (when not null).
   UpsertResult Upsert(absl::string_view key, const SubjectState& state,
-                      bool replace_same_revision) ABSL_LOCKS_EXCLUDED(mu_);
+                      bool replace_same_revision,
+                      std::vector<std::string>* evicted = nullptr)
+      ABSL_LOCKS_EXCLUDED(mu_);
+
+  // Whether `key` is cached (with a state, or marked uncached with its
+  // revision). An evicted subject is not.
+  bool Holds(absl::string_view key) const ABSL_LOCKS_EXCLUDED(mu_);
+
+  bool bounded() const { return budget_bytes_ != 0; }
+  // Bounded mode: whether the cached subjects fill the budget.
+  bool full() const ABSL_LOCKS_EXCLUDED(mu_);
+
+  // Bounded mode: lookups that found a cached state (counted by `Lookup`
+  // with `count_hit`), those of them at revision 0 (a subject the store
+  // does not know), and evictions.
+  struct Counts {
+    std::uint64_t hits = 0;
+    std::uint64_t negative_hits = 0;
+    std::uint64_t evictions = 0;
+  };
+  Counts counts() const ABSL_LOCKS_EXCLUDED(mu_);
 
   // Whether `Upsert` of `revision` for `key` would not be `kStale`. Holds
   // until the next write to `key`.
   bool Accepts(absl::string_view key, std::int64_t revision,
                bool replace_same_revision) const ABSL_LOCKS_EXCLUDED(mu_);
 
-  std::size_t size() const { return size_.load(std::memory_order_relaxed); }
+  // Subjects cached (evicted ones excluded).
+  // (The two counts are read apart: clamped while a compaction resets
+  // them.)
+  std::size_t size() const {
+    const std::size_t used = size_.load(std::memory_order_relaxed);
+    const std::size_t dead = dead_.load(std::memory_order_relaxed);
+    return used > dead ? used - dead : 0;
+  }
   std::size_t profile_count() const ABSL_LOCKS_EXCLUDED(mu_);
 
   // Bytes held: slot arrays (current and retired), key arena and profiles.
@@ -180,11 +238,20 @@ class ConsentCache {
     char inline_key[kInlineKey] = {};
   };
   static_assert(sizeof(Slot) == 32);
-  struct Table {
-    explicit Table(std::size_t slot_count)
+  // Aligned so that what a lookup reads (capacity, slots, touched) shares
+  // one cache line.
+  struct alignas(64) Table {
+    explicit Table(std::size_t slot_count, bool with_clock = false)
         : capacity(slot_count), memory(slot_count * sizeof(Slot)) {
       // Zeroed memory holds valid zero atomics; construct them formally.
       slots = new (memory.data()) Slot[slot_count];
+      if (with_clock) {
+        touched_memory.reset(new std::atomic<std::uint8_t>[slot_count]);
+        for (std::size_t i = 0; i < slot_count; ++i) {
+          touched_memory[i].store(0, std::memory_order_relaxed);
+        }
+        touched = touched_memory.get();
+      }
     }
     // The slot a hash starts probing at: the high bits of hash * capacity,
     // so any capacity works (no power of two: the table can be sized to
@@ -197,12 +264,18 @@ class ConsentCache {
       return i + 1 == capacity ? 0 : i + 1;
     }
     std::size_t capacity;
+    Slot* slots = nullptr;
+    // Bounded mode: one CLOCK reference byte per slot; null otherwise.
+    std::atomic<std::uint8_t>* touched = nullptr;
     HugeBuffer memory;
-    Slot* slots;
+    std::unique_ptr<std::atomic<std::uint8_t>[]> touched_memory;
   };
   struct RetiredTable {
     std::unique_ptr<Table> table;
     Grace grace;
+    // Key chunks only this table's slots refer to (a compaction copied
+    // the live ids elsewhere): freed with it.
+    std::vector<std::size_t> chunks;
   };
   // Profiles whose last subject moved away, reusable once `grace` elapsed.
   struct RetiredProfiles {
@@ -234,6 +307,12 @@ class ConsentCache {
     *revision = static_cast<std::int64_t>(st >> kProfileBits);
     return true;
   }
+
+  // Bounded mode: `ReadState`, marking slot `i` referenced for CLOCK and
+  // counting the hit.
+  ABSL_ATTRIBUTE_NOINLINE bool ReadTouched(const Table& t, std::size_t i,
+                                           const SubjectProfile** profile,
+                                           std::int64_t* revision) const;
 
   // A key of at most kInlineKey bytes as two little-endian words, zero
   // past its end: as `Slot::inline_key` holds it.
@@ -313,15 +392,38 @@ class ConsentCache {
   void ReclaimLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Stores `packed` for `key` (slot `slot`, or a new one); false when a new
   // slot cannot be had (arena full).
+  // Bounded: a compaction it needs may drop a subject (`evicted`).
   bool StoreLocked(absl::string_view key, std::uint64_t hash, Slot* slot,
-                   std::uint64_t packed) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+                   std::uint64_t packed, std::vector<std::string>* evicted)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   bool AppendKeyLocked(absl::string_view key, std::uint64_t* offset)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void GrowLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Bounded mode.
+  static std::size_t CostOf(std::size_t key_length) {
+    return kBoundedBytesPerSubject + (key_length > kInlineKey ? key_length : 0);
+  }
+  bool LiveLocked(absl::string_view key, const Slot* slot) const
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Charges a subject now cached again (`revived`: in its dead slot).
+  void ChargeLocked(std::size_t key_length, bool revived)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Evicts until a subject costing `cost` fits the budget.
+  void MakeRoomLocked(std::size_t cost, std::vector<std::string>* evicted)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Rebuilds the slot array at its size with the live subjects, copying
+  // their long ids into fresh key chunks.
+  void CompactLocked(std::vector<std::string>* evicted)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // A key chunk index to fill: a freed one, else the next never used.
+  bool NewChunkLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
   std::atomic<Table*> table_;
+  // Slots holding a key; of them, evicted ones (bounded mode).
   std::atomic<std::size_t> size_{0};
+  std::atomic<std::size_t> dead_{0};
   std::unique_ptr<std::atomic<char*>[]> chunks_;
+  // By chunk index; empty once freed.
   std::vector<HugeBuffer> chunk_memory_ ABSL_GUARDED_BY(mu_);
   std::unique_ptr<std::atomic<SubjectProfile*>[]> profile_chunks_;
   const std::uint32_t max_profiles_;
@@ -329,9 +431,29 @@ class ConsentCache {
   mutable Mutex mu_;
   std::unique_ptr<Table> current_table_ ABSL_GUARDED_BY(mu_);
   std::vector<RetiredTable> retired_tables_ ABSL_GUARDED_BY(mu_);
+  // Chunk indices ever used; the chunk being filled (valid once
+  // `chunk_count_` > 0); chunks the current table's keys live in; freed
+  // indices to reuse.
   std::size_t chunk_count_ ABSL_GUARDED_BY(mu_) = 0;
+  std::size_t current_chunk_ ABSL_GUARDED_BY(mu_) = 0;
   std::size_t chunk_used_ ABSL_GUARDED_BY(mu_) = kChunkSize;
+  std::vector<std::size_t> live_chunks_ ABSL_GUARDED_BY(mu_);
+  std::vector<std::size_t> free_chunks_ ABSL_GUARDED_BY(mu_);
+  // Key bytes appended to the current table's chunks.
   std::size_t key_bytes_ ABSL_GUARDED_BY(mu_) = 0;
+  // Bounded mode: the budget (0: unbounded), what the cached subjects are
+  // charged, and the CLOCK hand.
+  const std::size_t budget_bytes_;
+  std::size_t live_bytes_ ABSL_GUARDED_BY(mu_) = 0;
+  std::size_t hand_ ABSL_GUARDED_BY(mu_) = 0;
+  std::uint64_t evictions_ ABSL_GUARDED_BY(mu_) = 0;
+  // Hits counted in stripes, so that threads rarely share a line.
+  struct alignas(64) HitStripe {
+    std::atomic<std::uint64_t> hits{0};
+    std::atomic<std::uint64_t> negative{0};
+  };
+  static constexpr std::size_t kHitStripes = 16;
+  mutable HitStripe hit_stripes_[kHitStripes];
   // Profile indices ever handed out; those in use are `profile_index_`.
   std::uint32_t profiles_ ABSL_GUARDED_BY(mu_) = 0;
   absl::flat_hash_map<SubjectProfile, std::uint32_t, SubjectProfile::Hasher>

@@ -115,8 +115,17 @@ OccasionMatch MatchOccasionIn(const CompiledPolicy& policy,
 // inside a `ReadSection`; a retired epoch is freed only after a `Grace`
 // over them, however long a check waits on the store.
 struct Epoch {
-  Epoch(std::shared_ptr<const CompiledPolicy> p, std::size_t expected_subjects)
-      : policy(std::move(p)), cache(expected_subjects) {}
+  Epoch(std::shared_ptr<const CompiledPolicy> p, std::size_t expected_subjects,
+        std::size_t budget_bytes)
+      : policy(std::move(p)),
+        cache(expected_subjects, ConsentCache::kMaxProfiles, budget_bytes) {
+    if (cache.bounded()) {
+      marks.reset(new std::atomic<std::uint64_t>[kMarkShards]);
+      for (std::size_t i = 0; i < kMarkShards; ++i) {
+        marks[i].store(0, std::memory_order_relaxed);
+      }
+    }
+  }
 
   std::shared_ptr<const CompiledPolicy> policy;
   ConsentCache cache;
@@ -128,6 +137,24 @@ struct Epoch {
   Mutex occasions_mu;
   absl::flat_hash_map<std::string, std::vector<OccasionConsent>> occasions
       ABSL_GUARDED_BY(occasions_mu);
+
+  // Bounded cache: per shard of subjects (by hash), a count of the change
+  // feed's events and of the evictions in it, bumped under `apply_mu`. A
+  // store read that began at mark m is installed only while the mark is
+  // still m: no feed event it may have missed, and no eviction that may
+  // have dropped a newer state, happened since (docs/design/consent-cache.md).
+  static constexpr std::size_t kMarkShards = 4096;
+  std::unique_ptr<std::atomic<std::uint64_t>[]> marks;
+  static std::size_t MarkShard(std::uint64_t hash) {
+    return static_cast<std::size_t>(hash >> 24) & (kMarkShards - 1);
+  }
+  // REQUIRES: a bounded cache.
+  std::uint64_t Mark(std::uint64_t hash) const {
+    return marks[MarkShard(hash)].load(std::memory_order_acquire);
+  }
+  void BumpLocked(std::uint64_t hash) ABSL_EXCLUSIVE_LOCKS_REQUIRED(apply_mu) {
+    marks[MarkShard(hash)].fetch_add(1, std::memory_order_acq_rel);
+  }
 
   // Compiles `record` into this epoch, unless the epoch holds the same or a
   // newer revision of the subject (`replace_same_revision` forces a
@@ -145,16 +172,72 @@ struct Epoch {
       occ = OccasionsOf(*policy, record);
     }
     MutexLock apply(&apply_mu);
-    if (!cache.Accepts(record.subject_id(), s.revision,
-                       replace_same_revision)) {
+    ApplyLocked(record.subject_id(), s, std::move(occ), replace_same_revision);
+  }
+
+  // `Apply` with `apply_mu` held and the state compiled. Bounded: the
+  // subjects evicted to make room lose their occasions and bump their
+  // shard's mark.
+  ConsentCache::UpsertResult ApplyLocked(const std::string& subject,
+                                         const SubjectState& s,
+                                         std::vector<OccasionConsent> occ,
+                                         bool replace_same_revision)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(apply_mu)
+          ABSL_LOCKS_EXCLUDED(occasions_mu) {
+    if (!cache.Accepts(subject, s.revision, replace_same_revision)) {
+      return ConsentCache::UpsertResult::kStale;
+    }
+    SetOccasions(subject, std::move(occ));
+    std::vector<std::string> evicted;
+    const ConsentCache::UpsertResult r =
+        cache.Upsert(subject, s, replace_same_revision,
+                     cache.bounded() ? &evicted : nullptr);
+    if (r == ConsentCache::UpsertResult::kUnstorable) {
+      // Uncached: checks read the store and match its occasions.
+      SetOccasions(subject, {});
+    }
+    for (const std::string& gone : evicted) {
+      BumpLocked(ConsentCache::Hash(gone));
+      SetOccasions(gone, {});
+    }
+    return r;
+  }
+
+  // A change from the store's feed. Unbounded: `Apply`. Bounded: bumps the
+  // subject's shard mark and updates the subject only when it is cached; a
+  // subject not cached is read from the store by its next check.
+  void ApplyFeed(const v1::ConsentRecord& record, absl::Time now)
+      ABSL_LOCKS_EXCLUDED(apply_mu, occasions_mu) {
+    if (!cache.bounded()) {
+      Apply(record, now, false);
       return;
     }
-    SetOccasions(record.subject_id(), std::move(occ));
-    if (cache.Upsert(record.subject_id(), s, replace_same_revision) ==
-        ConsentCache::UpsertResult::kUnstorable) {
-      // Uncached: checks read the store and match its occasions.
-      SetOccasions(record.subject_id(), {});
+    MutexLock apply(&apply_mu);
+    BumpLocked(ConsentCache::Hash(record.subject_id()));
+    if (!cache.Holds(record.subject_id())) return;
+    SubjectState s = CompileSubjectState(*policy, record, now);
+    std::vector<OccasionConsent> occ;
+    if (s.profile.flags & SubjectProfile::kHasOccasionConsent) {
+      occ = OccasionsOf(*policy, record);
     }
+    ApplyLocked(record.subject_id(), s, std::move(occ), false);
+  }
+
+  // Bounded: `Apply` of a record read from the store when the subject's
+  // shard mark was `mark`; false (nothing written) when the mark moved
+  // since: a feed event or an eviction in the shard may have been missed.
+  bool Install(const v1::ConsentRecord& record, absl::Time now,
+               bool replace_same_revision, std::uint64_t hash,
+               std::uint64_t mark) ABSL_LOCKS_EXCLUDED(apply_mu, occasions_mu) {
+    SubjectState s = CompileSubjectState(*policy, record, now);
+    std::vector<OccasionConsent> occ;
+    if (s.profile.flags & SubjectProfile::kHasOccasionConsent) {
+      occ = OccasionsOf(*policy, record);
+    }
+    MutexLock apply(&apply_mu);
+    if (Mark(hash) != mark) return false;
+    ApplyLocked(record.subject_id(), s, std::move(occ), replace_same_revision);
+    return true;
   }
 
   void SetOccasions(const std::string& subject,
@@ -254,6 +337,54 @@ struct Guard::Impl {
 
   std::unique_ptr<Subscription> subscription;
 
+  // Bounded cache: one store read per subject at a time (a `Flight`, which
+  // checks missing the same subject wait for), at most
+  // `max_store_reads_in_flight` reads at once.
+  struct Flight {
+    const Epoch* epoch = nullptr;
+    internal::Mutex mu;
+    internal::CondVar cv;
+    bool done = false;  // guarded by mu
+    // The subject's shard mark before the (last) read, the record read or
+    // the error, and the reason of a failure.
+    std::uint64_t mark = 0;
+    absl::StatusOr<v1::ConsentRecord> record;
+    Reason failure = Reason::kStoreUnavailable;
+  };
+  struct FlightShard {
+    internal::Mutex mu;
+    absl::flat_hash_map<std::string, std::shared_ptr<Flight>> flights
+        ABSL_GUARDED_BY(mu);
+  };
+  static constexpr std::size_t kFlightShards = 64;
+  std::unique_ptr<FlightShard[]> flight_shards;
+  internal::Mutex reads_mu;
+  internal::CondVar reads_cv;
+  int reads_in_flight = 0;  // guarded by reads_mu
+  // Counters (bounded cache only; hits are counted by the cache).
+  std::atomic<std::uint64_t> misses{0};
+  std::atomic<std::uint64_t> store_reads{0};
+  std::atomic<std::uint64_t> refill_races{0};
+  std::atomic<std::uint64_t> reads_rejected{0};
+
+  // Takes one of the `max_store_reads_in_flight` reads, waiting at most
+  // `store_read_wait`; false when none freed up.
+  bool AcquireRead() {
+    internal::MutexLock lock(&reads_mu);
+    const bool got = reads_cv.WaitFor(
+        &reads_mu, read_wait, [this]() ABSL_NO_THREAD_SAFETY_ANALYSIS {
+          return reads_in_flight < options.max_store_reads_in_flight;
+        });
+    if (got) ++reads_in_flight;
+    return got;
+  }
+  void ReleaseRead() {
+    internal::MutexLock lock(&reads_mu);
+    --reads_in_flight;
+    reads_cv.NotifyOne();
+  }
+  std::chrono::nanoseconds read_wait{0};
+
   // Subjects whose stored record the store reported unreadable: subject ->
   // (revision, detail). Checks for them deny with kConsentDataLoss; a
   // readable record of a higher revision lifts the entry.
@@ -287,8 +418,10 @@ struct Guard::Impl {
     }
   }
 
-  // Compiles every record of the store into `epoch`. Errors: the store's.
+  // Compiles every record of the store into `epoch` (bounded: until the
+  // budget is reached). Errors: the store's.
   absl::Status Fill(Epoch& epoch);
+  absl::Status FillBounded(Epoch& epoch);
 
   // Whether the store's feed is older than `max_feed_staleness` at
   // `wall_now_ns`: the store's heartbeat, read on every call, against
@@ -462,8 +595,34 @@ absl::StatusOr<std::unique_ptr<Guard>> Guard::Create(
         "(only benchmarks may set "
         "GuardOptions::unaudited_for_benchmarks_only)");
   }
+  if (options.cache_budget_bytes != 0) {
+    if (options.cache_budget_bytes < internal::ConsentCache::kMinBudgetBytes) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("Guard::Create: cache_budget_bytes ",
+                       options.cache_budget_bytes, " is below the minimum of ",
+                       internal::ConsentCache::kMinBudgetBytes, " bytes"));
+    }
+    if (options.max_store_reads_in_flight < 1) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("Guard::Create: max_store_reads_in_flight must be at "
+                       "least 1, not ",
+                       options.max_store_reads_in_flight));
+    }
+    if (options.store_read_wait < absl::ZeroDuration()) {
+      return absl::InvalidArgumentError(
+          "Guard::Create: store_read_wait must not be negative");
+    }
+  }
   auto impl = std::make_unique<Impl>();
   impl->store = store;
+  if (options.cache_budget_bytes != 0) {
+    impl->flight_shards =
+        std::make_unique<Impl::FlightShard[]>(Impl::kFlightShards);
+    // An infinite wait is an hour: a wait_for past the clock's range
+    // overflows.
+    impl->read_wait = absl::ToChronoNanoseconds(
+        std::min(options.store_read_wait, absl::Hours(1)));
+  }
   impl->audit = audit;
   impl->compact = audit != nullptr ? audit->compact_path() : nullptr;
   impl->shadow = options.mode == EnforcementMode::kShadow;
@@ -481,7 +640,8 @@ absl::StatusOr<std::unique_ptr<Guard>> Guard::Create(
   }
   if (!options.clock) options.clock = [] { return absl::Now(); };
   impl->options = std::move(options);
-  auto epoch = std::make_unique<Epoch>(policy, impl->options.expected_subjects);
+  auto epoch = std::make_unique<Epoch>(policy, impl->options.expected_subjects,
+                                       impl->options.cache_budget_bytes);
   if (impl->compact != nullptr) {
     epoch->audit_policy_slot = impl->compact->AttachPolicy(policy);
   }
@@ -498,7 +658,7 @@ absl::StatusOr<std::unique_ptr<Guard>> Guard::Create(
   raw->subscription = store->Watch([raw](const v1::ConsentRecord& r) {
     internal::ReaderMutexLock lock(&raw->switch_mu);
     raw->current.load(std::memory_order_acquire)
-        ->Apply(r, raw->options.clock(), false);
+        ->ApplyFeed(r, raw->options.clock());
     raw->NoteRecord(r);
   });
   return guard;
@@ -673,6 +833,7 @@ struct Guard::Impl::Decider {
       // Miss, state older than the caller demands, or a consent expired
       // since the profile was compiled: read the record and compile it
       // now.
+      if (epoch->cache.bounded()) return Refill(subject, hash, min_revision);
       absl::StatusOr<v1::ConsentRecord> record = Read(subject);
       if (!record.ok()) return false;
       const absl::Time now = absl::FromUnixNanos(now_ns());
@@ -695,6 +856,116 @@ struct Guard::Impl::Decider {
     }
     state = s;
     return true;
+  }
+
+  // Bounded cache: `LookUp`'s miss path. The subject's record comes from
+  // one store read shared by every check that misses it at once (a
+  // `Flight`), and is installed only when no feed event or eviction in
+  // its shard happened since the read began; else it is read again (at
+  // most three reads), and the last record read decides this check
+  // without being cached. A check that joined a read begun before it
+  // began uses the record only when that shard's mark has not moved and
+  // the record meets `min_revision`; otherwise it waits for (or makes) a
+  // read that began after it did.
+  ABSL_ATTRIBUTE_NOINLINE bool Refill(absl::string_view subject,
+                                      std::uint64_t hash,
+                                      Revision min_revision) {
+    guard.misses.fetch_add(1, std::memory_order_relaxed);
+    Guard::Impl::FlightShard& shard =
+        guard.flight_shards[hash % Guard::Impl::kFlightShards];
+    for (int round = 0;; ++round) {
+      std::shared_ptr<Guard::Impl::Flight> flight;
+      bool leader = false;
+      {
+        internal::MutexLock lock(&shard.mu);
+        std::shared_ptr<Guard::Impl::Flight>& slot = shard.flights[subject];
+        if (slot == nullptr) {
+          slot = std::make_shared<Guard::Impl::Flight>();
+          slot->epoch = epoch;
+          leader = true;
+        }
+        flight = slot;
+      }
+      if (leader) {
+        Lead(*flight, subject, hash);
+        {
+          internal::MutexLock lock(&shard.mu);
+          shard.flights.erase(subject);
+        }
+        internal::MutexLock lock(&flight->mu);
+        flight->done = true;
+        flight->cv.NotifyAll();
+      } else {
+        internal::MutexLock lock(&flight->mu);
+        flight->cv.Wait(&flight->mu,
+                        [&flight]() ABSL_NO_THREAD_SAFETY_ANALYSIS {
+                          return flight->done;
+                        });
+      }
+      // Written before `done`, read-only since.
+      const absl::StatusOr<v1::ConsentRecord>& record = flight->record;
+      if (!record.ok()) {
+        lookup_failure = flight->failure;
+        return false;
+      }
+      // A read begun before this check (only a flight joined in round 0
+      // can be) may have missed a change delivered before it.
+      if (!leader && round == 0 &&
+          (flight->epoch != epoch || epoch->Mark(hash) != flight->mark ||
+           record->revision() < min_revision)) {
+        continue;
+      }
+      UseRecord(*record, subject, hash);
+      return true;
+    }
+  }
+
+  // Reads `subject` for `flight` and installs it (see `Refill`).
+  void Lead(Guard::Impl::Flight& flight, absl::string_view subject,
+            std::uint64_t hash) {
+    if (!guard.AcquireRead()) {
+      guard.reads_rejected.fetch_add(1, std::memory_order_relaxed);
+      flight.record = absl::UnavailableError(absl::StrCat(
+          "consent cache miss for subject '", subject,
+          "': ", guard.options.max_store_reads_in_flight,
+          " store reads already in flight (GuardOptions::"
+          "max_store_reads_in_flight) for longer than store_read_wait"));
+      flight.failure = Reason::kStoreUnavailable;
+      return;
+    }
+    for (int attempt = 0; attempt < 3; ++attempt) {
+      flight.mark = epoch->Mark(hash);
+      guard.store_reads.fetch_add(1, std::memory_order_relaxed);
+      lookup_failure = Reason::kStoreUnavailable;
+      flight.record = Read(subject);
+      if (!flight.record.ok()) break;
+      guard.NoteRecord(*flight.record);
+      if (epoch->Install(*flight.record, absl::FromUnixNanos(now_ns()),
+                         /*replace_same_revision=*/true, hash, flight.mark)) {
+        break;
+      }
+      guard.refill_races.fetch_add(1, std::memory_order_relaxed);
+    }
+    flight.failure = lookup_failure;
+    guard.ReleaseRead();
+  }
+
+  // Decides on `record` (read for this check): on the cached state when
+  // the cache holds it or a newer one, else on the record itself.
+  void UseRecord(const v1::ConsentRecord& record, absl::string_view subject,
+                 std::uint64_t hash) {
+    const SubjectProfile* s = nullptr;
+    if (epoch->cache.Peek(subject, hash, &s, &revision) &&
+        revision >= record.revision() && s->valid_until_ns > now_ns()) {
+      state = s;
+      return;
+    }
+    const absl::Time now = absl::FromUnixNanos(now_ns());
+    uncached = std::make_unique<Uncached>(
+        Uncached{internal::CompileSubjectState(p, record, now),
+                 internal::OccasionsOf(p, record)});
+    state = &uncached->state.profile;
+    revision = uncached->state.revision;
   }
 
   // The per-occasion consent of the subject for the context's occasion.
@@ -1331,6 +1602,7 @@ absl::Status Guard::Impl::AuditBatch(
 }
 
 absl::Status Guard::Impl::Fill(Epoch& epoch) {
+  if (epoch.cache.bounded()) return FillBounded(epoch);
   Revision after = 0;
   for (;;) {
     absl::StatusOr<std::vector<v1::ConsentRecord>> batch =
@@ -1346,6 +1618,33 @@ absl::Status Guard::Impl::Fill(Epoch& epoch) {
   }
 }
 
+absl::Status Guard::Impl::FillBounded(Epoch& epoch) {
+  // Each batch is installed under the marks taken before it was read, so a
+  // change the feed delivered meanwhile is never overwritten by the batch.
+  std::vector<std::uint64_t> marks(Epoch::kMarkShards);
+  Revision after = 0;
+  while (!epoch.cache.full()) {
+    for (std::size_t i = 0; i < Epoch::kMarkShards; ++i) {
+      marks[i] = epoch.marks[i].load(std::memory_order_acquire);
+    }
+    absl::StatusOr<std::vector<v1::ConsentRecord>> batch =
+        store->ChangesSince(after, 10000);
+    if (!batch.ok()) return batch.status();
+    if (batch->empty()) return absl::OkStatus();
+    const absl::Time now = options.clock();
+    for (const v1::ConsentRecord& r : *batch) {
+      if (epoch.cache.full()) break;
+      const std::uint64_t hash = internal::ConsentCache::Hash(r.subject_id());
+      if (!epoch.Install(r, now, false, hash, marks[Epoch::MarkShard(hash)])) {
+        refill_races.fetch_add(1, std::memory_order_relaxed);
+      }
+      NoteRecord(r);
+      after = std::max(after, r.revision());
+    }
+  }
+  return absl::OkStatus();
+}
+
 absl::Status Guard::WarmCache() {
   internal::ReaderMutexLock lock(&impl_->switch_mu);
   return impl_->Fill(*impl_->current.load(std::memory_order_acquire));
@@ -1357,9 +1656,11 @@ absl::Status Guard::SetPolicy(std::shared_ptr<const CompiledPolicy> policy) {
   }
   Impl& impl = *impl_;
   internal::MutexLock lock(&impl.switch_mu);
-  auto next = std::make_unique<Epoch>(
-      policy, std::max(impl.options.expected_subjects,
-                       impl.current_owner->cache.size()));
+  auto next =
+      std::make_unique<Epoch>(policy,
+                              std::max(impl.options.expected_subjects,
+                                       impl.current_owner->cache.size()),
+                              impl.options.cache_budget_bytes);
   if (impl.compact != nullptr) {
     next->audit_policy_slot = impl.compact->AttachPolicy(policy);
   }
@@ -1418,6 +1719,24 @@ std::vector<QuarantinedSubject> Guard::QuarantinedSubjects() const {
             [](const QuarantinedSubject& a, const QuarantinedSubject& b) {
               return a.subject_id < b.subject_id;
             });
+  return out;
+}
+
+GuardCacheStats Guard::cache_stats() const {
+  GuardCacheStats out;
+  internal::ReadSection section;
+  const internal::ConsentCache& cache =
+      impl_->current.load(std::memory_order_acquire)->cache;
+  const internal::ConsentCache::Counts c = cache.counts();
+  out.bounded = cache.bounded();
+  out.cached_subjects = cache.size();
+  out.hits = c.hits;
+  out.negative_hits = c.negative_hits;
+  out.evictions = c.evictions;
+  out.misses = impl_->misses.load(std::memory_order_relaxed);
+  out.store_reads = impl_->store_reads.load(std::memory_order_relaxed);
+  out.refill_races = impl_->refill_races.load(std::memory_order_relaxed);
+  out.reads_rejected = impl_->reads_rejected.load(std::memory_order_relaxed);
   return out;
 }
 

@@ -349,5 +349,118 @@ TEST(ConsentCacheTest, HintFromBeforeGrowthStillFindsTheKey) {
   EXPECT_EQ(p->given, 9u);
 }
 
+// ---------------------------------------------------------------------------
+// Bounded mode (a byte budget).
+
+std::string BoundedKey(int i) {
+  // Every other key over 16 bytes: kept in the arena, copied on compaction.
+  return i % 2 == 0 ? "k" + std::to_string(i)
+                    : "a-longer-subject-id-" + std::to_string(i);
+}
+
+TEST(ConsentCacheTest, BoundedKeepsReferencedSubjectsAndEvictsOthers) {
+  ConsentCache cache(0, ConsentCache::kMaxProfiles, 1024);  // 12 subjects
+  ReadSection section;
+  for (int i = 0; i < 12; ++i) {
+    ASSERT_EQ(cache.Upsert("s" + std::to_string(i), StateAt(i + 1, 1), false),
+              Result::kStored);
+  }
+  EXPECT_EQ(cache.size(), 12u);
+  std::int64_t rev = 0;
+  for (int i = 0; i < 6; ++i) {
+    ASSERT_NE(Get(cache, "s" + std::to_string(i), &rev), nullptr);
+  }
+  std::vector<std::string> evicted;
+  for (int i = 12; i < 18; ++i) {
+    ASSERT_EQ(cache.Upsert("s" + std::to_string(i), StateAt(i + 1, 1), false,
+                           &evicted),
+              Result::kStored);
+  }
+  EXPECT_EQ(cache.size(), 12u);
+  EXPECT_EQ(evicted.size(), 6u);
+  for (int i = 0; i < 6; ++i) {
+    EXPECT_NE(Get(cache, "s" + std::to_string(i), &rev), nullptr) << i;
+  }
+  for (const std::string& e : evicted) {
+    EXPECT_EQ(Get(cache, e, &rev), nullptr) << e;
+    EXPECT_FALSE(cache.Holds(e));
+  }
+  EXPECT_EQ(cache.counts().evictions, 6u);
+  EXPECT_EQ(cache.counts().hits, 12u);  // six lookups, twice
+  // An evicted subject comes back at any revision (nothing of it is kept).
+  EXPECT_EQ(cache.Upsert(evicted[0], StateAt(1, 2), false), Result::kStored);
+  const SubjectProfile* p = Get(cache, evicted[0], &rev);
+  ASSERT_NE(p, nullptr);
+  EXPECT_EQ(p->given, 2u);
+}
+
+// Churn through many more subjects than the budget holds, half of them
+// with long ids: the cache stays within the budget, compactions free the
+// dead slots and key chunks, and every subject cached holds its own state.
+TEST(ConsentCacheTest, BoundedChurnStaysWithinTheBudget) {
+  constexpr std::size_t kBudget = 64 * 1024;
+  ConsentCache cache(0, ConsentCache::kMaxProfiles, kBudget);
+  std::size_t memory_after_first_round = 0;
+  for (int i = 0; i < 200'000; ++i) {
+    ASSERT_NE(cache.Upsert(BoundedKey(i), StateAt(i + 1, std::uint64_t(i % 64)),
+                           false),
+              Result::kUnstorable);
+    if (i == 20'000) memory_after_first_round = cache.MemoryBytes();
+  }
+  EXPECT_LE(cache.size(), kBudget / ConsentCache::kBoundedBytesPerSubject);
+  EXPECT_GE(cache.size(), kBudget / 2 / ConsentCache::kBoundedBytesPerSubject);
+  // Freed chunks are reused: no growth after the first round.
+  EXPECT_LE(cache.MemoryBytes(), memory_after_first_round + (4u << 20));
+  ReadSection section;
+  std::size_t found = 0;
+  for (int i = 0; i < 200'000; ++i) {
+    std::int64_t rev = 0;
+    const SubjectProfile* p = Get(cache, BoundedKey(i), &rev);
+    if (p == nullptr) continue;
+    ++found;
+    EXPECT_EQ(rev, i + 1);
+    EXPECT_EQ(p->given, std::uint64_t(i % 64));
+  }
+  EXPECT_EQ(found, cache.size());
+}
+
+// Readers look subjects up while a writer evicts and compacts: a hit
+// always returns that subject's own state (never a slot reused for
+// another id, never a freed key chunk).
+TEST(ConsentCacheTest, BoundedReadersSeeOnlyTheirSubjectDuringEviction) {
+  ConsentCache cache(0, ConsentCache::kMaxProfiles, 4096);  // 51 subjects
+  std::atomic<bool> stop{false};
+  std::atomic<int> wrong{0};
+  std::atomic<int> hits{0};
+  std::vector<std::thread> readers;
+  for (int t = 0; t < 2; ++t) {
+    readers.emplace_back([&, t] {
+      std::uint32_t x = 12345u + static_cast<std::uint32_t>(t);
+      while (!stop.load()) {
+        x = x * 1664525u + 1013904223u;
+        const int i = static_cast<int>((x >> 8) % 400);
+        ReadSection section;
+        std::int64_t rev = 0;
+        const SubjectProfile* p = Get(cache, BoundedKey(i), &rev);
+        if (p == nullptr) continue;
+        hits.fetch_add(1);
+        if (p->given != std::uint64_t(i % 64) || rev % 1000 != i) {
+          wrong.fetch_add(1);
+        }
+      }
+    });
+  }
+  for (int round = 1; round <= 40; ++round) {
+    for (int i = 0; i < 400; ++i) {
+      cache.Upsert(BoundedKey(i),
+                   StateAt(round * 1000 + i, std::uint64_t(i % 64)), false);
+    }
+  }
+  stop.store(true);
+  for (std::thread& t : readers) t.join();
+  EXPECT_EQ(wrong.load(), 0);
+  EXPECT_GT(cache.counts().evictions, 1000u);
+}
+
 }  // namespace
 }  // namespace consentry::internal
