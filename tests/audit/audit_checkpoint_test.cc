@@ -24,6 +24,7 @@
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "src/audit/audit_format.h"
+#include "tests/testing/files.h"
 #include "tests/testing/guard_fixture.h"
 #include "tests/testing/status_matchers.h"
 
@@ -49,15 +50,8 @@ std::unique_ptr<FileKeyProvider> Keys(std::vector<std::string> paths,
   return k.ok() ? *std::move(k) : nullptr;
 }
 
-std::string ReadAll(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  return std::string(std::istreambuf_iterator<char>(in), {});
-}
-
-void WriteAll(const std::string& path, const std::string& data) {
-  std::ofstream out(path, std::ios::binary | std::ios::trunc);
-  out << data;
-}
+using ::consentry::testing::ReadAll;
+using ::consentry::testing::WriteAll;
 
 // A sink that refuses, as an unreachable anchor store would.
 class FailingSink final : public AuditAnchorSink {

@@ -24,6 +24,7 @@
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "src/audit/audit_format.h"
+#include "tests/testing/files.h"
 #include "tests/testing/guard_fixture.h"
 #include "tests/testing/status_matchers.h"
 
@@ -39,15 +40,8 @@ constexpr std::int64_t kT0 = 1'790'000'000'000'000'000;
 constexpr int kEvents = 12000;
 constexpr int kSubjects = 500;
 
-std::string ReadAll(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  return std::string(std::istreambuf_iterator<char>(in), {});
-}
-
-void WriteAll(const std::string& path, const std::string& data) {
-  std::ofstream out(path, std::ios::binary | std::ios::trunc);
-  out << data;
-}
+using ::consentry::testing::ReadAll;
+using ::consentry::testing::WriteAll;
 
 // The sequences of `events`, in order.
 std::vector<std::uint64_t> Sequences(

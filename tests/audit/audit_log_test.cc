@@ -25,8 +25,10 @@
 #include "src/audit/audit_format.h"
 #include "src/testing/audit_log_test_peer.h"
 #include "src/util/crc32c.h"
+#include "tests/testing/files.h"
 #include "tests/testing/guard_fixture.h"
 #include "tests/testing/status_matchers.h"
+#include "tests/testing/temp_dir.h"
 
 namespace consentry {
 namespace {
@@ -37,22 +39,10 @@ using ::testing::SizeIs;
 
 constexpr std::int64_t kT0 = 1'790'000'000'000'000'000;
 
-std::string MakeTempDir() {
-  std::string tmpl = ::testing::TempDir() + "/consentry_audit_XXXXXX";
-  char* d = mkdtemp(tmpl.data());
-  EXPECT_NE(d, nullptr);
-  return tmpl;
-}
+std::string MakeTempDir() { return testing::MakeTempDir("audit"); }
 
-std::string ReadAll(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  return std::string(std::istreambuf_iterator<char>(in), {});
-}
-
-void WriteAll(const std::string& path, const std::string& data) {
-  std::ofstream out(path, std::ios::binary | std::ios::trunc);
-  out << data;
-}
+using ::consentry::testing::ReadAll;
+using ::consentry::testing::WriteAll;
 
 // A frame's bytes and where it starts.
 struct RawFrame {

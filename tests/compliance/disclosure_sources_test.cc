@@ -26,6 +26,7 @@
 #include "gtest/gtest.h"
 #include "src/audit/audit_format.h"
 #include "src/testing/audit_log_test_peer.h"
+#include "tests/testing/files.h"
 #include "tests/testing/guard_fixture.h"
 #include "tests/testing/status_matchers.h"
 #include "tests/testing/temp_dir.h"
@@ -48,15 +49,8 @@ constexpr std::int64_t kT0 = 1'790'000'000'000'000'000;
 
 std::string MakeTempDir() { return testing::MakeTempDir("disclosure"); }
 
-std::string ReadAll(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  return std::string(std::istreambuf_iterator<char>(in), {});
-}
-
-void WriteAll(const std::string& path, const std::string& data) {
-  std::ofstream out(path, std::ios::binary | std::ios::trunc);
-  out << data;
-}
+using ::consentry::testing::ReadAll;
+using ::consentry::testing::WriteAll;
 
 // Event `i` about `subject`, one second after event i - 1. The views point
 // at the arguments: pass strings that outlive the `Record` call.
