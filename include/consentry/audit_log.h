@@ -429,8 +429,9 @@ CONSENTRY_EXPORT absl::StatusOr<AuditCheckpoint> CheckpointAuditLog(
 // Trims a torn final record (the only defect a crash causes) so that the log
 // verifies again; the trimmed bytes were never acknowledged. Returns the
 // report after repair. Errors: `kFailedPrecondition` when the log has any
-// other defect (naming it and where: tampering is never "repaired"); the
-// errors of `VerifyAuditLog`. REQUIRES: the log is not open for writing.
+// other defect (naming it and where: tampering is never "repaired"), and
+// when the log has a writer (an open `AuditLog` holds its lock: its last
+// record may be half written, not torn); the errors of `VerifyAuditLog`.
 CONSENTRY_EXPORT absl::StatusOr<AuditVerifyReport> RepairAuditLog(
     absl::string_view directory, absl::string_view hmac_key = {});
 

@@ -4,9 +4,12 @@
 #include "src/audit/audit_format.h"
 
 #include <dirent.h>
+#include <fcntl.h>
 #include <openssl/core_names.h>
 #include <openssl/evp.h>
 #include <openssl/params.h>
+#include <sys/file.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <cerrno>
@@ -19,6 +22,7 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "absl/time/clock.h"
 #include "consentry/v1/audit.pb.h"
 #include "src/util/crc32c.h"
 #include "src/util/file_io.h"
@@ -523,6 +527,33 @@ absl::StatusOr<AuditDirListing> ListAuditDir(const std::string& dir) {
   std::sort(out.temporaries.begin(), out.temporaries.end());
   std::sort(out.unexpected.begin(), out.unexpected.end());
   return out;
+}
+
+absl::StatusOr<int> LockLogDirectory(const std::string& dir,
+                                     absl::Duration wait,
+                                     absl::string_view holder_hint) {
+  const int fd = open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (fd < 0) {
+    return ErrnoStatus(errno, "audit log: cannot open directory", dir);
+  }
+  const absl::Time deadline = absl::Now() + wait;
+  for (;;) {
+    if (flock(fd, LOCK_EX | LOCK_NB) == 0) return fd;
+    const int err = errno;
+    if (err == EINTR) continue;
+    if (err != EWOULDBLOCK || absl::Now() >= deadline) {
+      close(fd);
+      if (err != EWOULDBLOCK) {
+        return ErrnoStatus(err, "audit log: cannot lock directory", dir);
+      }
+      return absl::FailedPreconditionError(absl::StrCat(
+          "audit log: directory '", dir,
+          "' is held by another writer (another process, or another "
+          "AuditLog in this one); ",
+          holder_hint, " (waited ", absl::FormatDuration(wait), ")"));
+    }
+    absl::SleepFor(absl::Milliseconds(5));
+  }
 }
 
 absl::StatusOr<std::vector<std::uint64_t>> ListSegments(

@@ -22,6 +22,7 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
+#include "absl/time/time.h"
 #include "consentry/audit.h"
 
 namespace consentry::internal {
@@ -247,6 +248,15 @@ struct AuditDirListing {
 };
 // Errors: `kNotFound`, `kPermissionDenied`, `kInternal`.
 absl::StatusOr<AuditDirListing> ListAuditDir(const std::string& dir);
+
+// The one-writer lock of a log directory: an exclusive `flock` on the
+// directory itself, held while the returned descriptor is open. Waits up
+// to `wait` for another holder. Errors: `kFailedPrecondition` naming the
+// directory and `holder_hint` when it stays held; the errno's code when the
+// directory cannot be opened.
+absl::StatusOr<int> LockLogDirectory(const std::string& dir,
+                                     absl::Duration wait,
+                                     absl::string_view holder_hint);
 // The segment numbers of `ListAuditDir`.
 absl::StatusOr<std::vector<std::uint64_t>> ListSegments(const std::string& dir);
 // `s` with "audit log: " before its message (same code): names the log in

@@ -268,34 +268,12 @@ absl::Status AuditLog::Impl::Start() {
 }
 
 absl::Status AuditLog::Impl::LockDirectory() {
-  const std::string& dir = options.directory;
-  const int fd = open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  if (fd < 0) {
-    return internal::ErrnoStatus(errno, "audit log: cannot open directory",
-                                 dir);
-  }
-  const absl::Time deadline = absl::Now() + options.lock_wait;
-  for (;;) {
-    if (flock(fd, LOCK_EX | LOCK_NB) == 0) break;
-    const int err = errno;
-    if (err == EINTR) continue;
-    if (err != EWOULDBLOCK || absl::Now() >= deadline) {
-      close(fd);
-      if (err != EWOULDBLOCK) {
-        return internal::ErrnoStatus(err, "audit log: cannot lock directory",
-                                     dir);
-      }
-      return absl::FailedPreconditionError(absl::StrCat(
-          "audit log: directory '", dir,
-          "' is held by another writer (another process, or another "
-          "AuditLog in this one); a log has one writer: record through "
-          "that one, or wait until it closes (AuditLogOptions::lock_wait, "
-          "waited ",
-          absl::FormatDuration(options.lock_wait), ")"));
-    }
-    absl::SleepFor(absl::Milliseconds(5));
-  }
-  dir_lock_fd = fd;
+  ASSIGN_OR_RETURN(
+      dir_lock_fd,
+      internal::LockLogDirectory(
+          options.directory, options.lock_wait,
+          "a log has one writer: record through that one, or wait until it "
+          "closes (AuditLogOptions::lock_wait)"));
   return absl::OkStatus();
 }
 

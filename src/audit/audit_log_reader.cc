@@ -596,6 +596,17 @@ absl::StatusOr<AuditCheckpoint> CheckpointAuditLog(absl::string_view directory,
 
 absl::StatusOr<AuditVerifyReport> RepairAuditLog(absl::string_view directory,
                                                  absl::string_view hmac_key) {
+  // A writer's last record may be half written right now: never trim a log
+  // that has a writer. The lock is held until the repair is done.
+  ASSIGN_OR_RETURN(
+      const int lock_fd,
+      internal::LockLogDirectory(std::string(directory), absl::ZeroDuration(),
+                                 "RepairAuditLog trims only a log no one "
+                                 "writes: close that writer first"));
+  struct Unlock {
+    int fd;
+    ~Unlock() { close(fd); }
+  } unlock{lock_fd};
   ASSIGN_OR_RETURN(AuditVerifyReport report,
                    VerifyAuditLog(directory, hmac_key));
   if (report.ok()) return report;

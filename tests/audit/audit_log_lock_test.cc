@@ -71,6 +71,26 @@ TEST(AuditLogLockTest, SecondWriterInThisProcessIsRefusedUntilTheFirstCloses) {
   EXPECT_EQ(report->records_verified, 3u);
 }
 
+// RepairAuditLog trims a torn last record; a writer's last record may be
+// in the middle of being written, so a log with a writer is never repaired.
+TEST(AuditLogLockTest, RepairRefusesALogThatHasAWriter) {
+  testing::ScopedTempDir dir("lock");
+  absl::StatusOr<std::unique_ptr<AuditLog>> log =
+      AuditLog::Open(Options(dir.path()));
+  ASSERT_OK(log);
+  ASSERT_OK(RecordOne(**log, 0, "a"));
+  ASSERT_OK((*log)->Flush());
+  EXPECT_THAT(RepairAuditLog(dir.path()),
+              StatusIs(absl::StatusCode::kFailedPrecondition,
+                       HasSubstr("no one writes")));
+  ASSERT_OK((*log)->Close());
+  absl::StatusOr<AuditVerifyReport> repaired = RepairAuditLog(dir.path());
+  ASSERT_OK(repaired);
+  EXPECT_EQ(repaired->defect, AuditDefect::kNone);
+  // The repair let go of the lock: a writer opens the log again.
+  EXPECT_OK(AuditLog::Open(Options(dir.path())));
+}
+
 TEST(AuditLogLockTest, LockWaitMustBeFiniteAndNotNegative) {
   testing::ScopedTempDir dir("lock");
   AuditLogOptions o = Options(dir.path());
