@@ -338,8 +338,8 @@ enum class AuditDefect : std::uint8_t {
   kMalformed,
   // A segment's `.idx` file is not the index its seal record names (edited,
   // swapped, truncated, a symbolic link or another non-regular file), or an
-  // index exists for a segment that is not sealed. `segment_file` names the index file. Queries do not use
-  // such an index; they scan the segment.
+  // index exists for a segment that is not sealed. `segment_file` names the
+  // index file. Queries do not use such an index; they scan the segment.
   kIndexMismatch,
   // A file in the log's directory that is neither a segment, an index of
   // one, nor the temporary of an interrupted index write (e.g.
