@@ -373,25 +373,28 @@ void ConsentCache::MakeRoomLocked(std::size_t cost,
     if (ref == 0) continue;
     const std::size_t len = (ref >> 16) & 0xFF;
     const absl::string_view key(KeyBytes(slot, ref), len);
-    const std::uint64_t st = slot.state.load(std::memory_order_relaxed);
-    if (st == kUncached && (uncached_.empty() || !uncached_.contains(key))) {
-      continue;  // dead: evicted before
-    }
+    if (!LiveLocked(key, &slot)) continue;  // dead: evicted before
     if (t->touched[i].load(std::memory_order_relaxed) != 0) {
       t->touched[i].store(0, std::memory_order_relaxed);  // a second chance
       continue;
     }
+    const std::uint64_t st = slot.state.load(std::memory_order_relaxed);
     slot.state.store(kUncached, std::memory_order_release);
-    if (evicted != nullptr) evicted->emplace_back(key);
-    if (st != kUncached) {
-      ReleaseProfileLocked(static_cast<std::uint32_t>(st & kProfileMask));
-    } else {
-      uncached_.erase(key);
-    }
-    live_bytes_ -= CostOf(len);
+    ForgetLocked(key, st, evicted);
     dead_.fetch_add(1, std::memory_order_relaxed);
-    ++evictions_;
   }
+}
+
+void ConsentCache::ForgetLocked(absl::string_view key, std::uint64_t state,
+                                std::vector<std::string>* evicted) {
+  if (evicted != nullptr) evicted->emplace_back(key);
+  if (state != kUncached) {
+    ReleaseProfileLocked(static_cast<std::uint32_t>(state & kProfileMask));
+  } else {
+    uncached_.erase(key);
+  }
+  live_bytes_ -= CostOf(key.size());
+  ++evictions_;
 }
 
 void ConsentCache::CompactLocked(std::vector<std::string>* evicted) {
@@ -408,23 +411,14 @@ void ConsentCache::CompactLocked(std::vector<std::string>* evicted) {
     if (ref == 0) continue;
     const std::size_t len = (ref >> 16) & 0xFF;
     const absl::string_view key(KeyBytes(from, ref), len);
+    if (!LiveLocked(key, &from)) continue;  // dead
     const std::uint64_t st = from.state.load(std::memory_order_relaxed);
-    if (st == kUncached && (uncached_.empty() || !uncached_.contains(key))) {
-      continue;  // dead
-    }
     std::uint64_t new_ref = ref;
     if (len > kInlineKey) {
       std::uint64_t offset = 0;
       if (!AppendKeyLocked(key, &offset)) {
         // No chunk for its id: the subject is evicted, as the budget would.
-        if (evicted != nullptr) evicted->emplace_back(key);
-        if (st != kUncached) {
-          ReleaseProfileLocked(static_cast<std::uint32_t>(st & kProfileMask));
-        } else {
-          uncached_.erase(key);
-        }
-        live_bytes_ -= CostOf(len);
-        ++evictions_;
+        ForgetLocked(key, st, evicted);
         continue;
       }
       new_ref = (offset << 24) | (ref & kTagMask);

@@ -408,6 +408,12 @@ class ConsentCache {
   // Charges a subject now cached again (`revived`: in its dead slot).
   void ChargeLocked(std::size_t key_length, bool revived)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Drops the live subject `key` in state `state` from the accounting: its
+  // profile reference or negative entry, its bytes; counts an eviction and
+  // names it in `evicted` (when not null). The caller clears its slot.
+  void ForgetLocked(absl::string_view key, std::uint64_t state,
+                    std::vector<std::string>* evicted)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Evicts until a subject costing `cost` fits the budget.
   void MakeRoomLocked(std::size_t cost, std::vector<std::string>* evicted)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
