@@ -33,9 +33,10 @@ namespace {
 constexpr std::size_t kMaxMonitoringText = 4096;
 constexpr int kMaxFindings = 100;
 
+// The caller names what was being checked ("monitoring result",
+// "recipient registry") in front of the path.
 absl::Status Invalid(const std::string& path, absl::string_view what) {
-  return absl::InvalidArgumentError(
-      absl::StrCat("monitoring result: ", path, ": ", what));
+  return absl::InvalidArgumentError(absl::StrCat(path, ": ", what));
 }
 
 absl::Status CheckText(const std::string& value, const std::string& path) {
@@ -224,7 +225,8 @@ absl::StatusOr<absl::Time> RecordMonitoringResult(
   }
   if (absl::Status s = internal::CheckMonitoringResult(result, "result");
       !s.ok()) {
-    return s;
+    return absl::InvalidArgumentError(
+        absl::StrCat("monitoring result: ", s.message()));
   }
   if (internal::FromProto(result.time()) > now) {
     return absl::InvalidArgumentError(absl::StrCat(

@@ -19,7 +19,8 @@ namespace consentry::internal {
 // `result` is well formed: `monitored_by` non-empty, a known outcome other
 // than unspecified, a failed outcome with at least one finding, `time` set,
 // every time within years 1 to 9999, every string valid UTF-8 and bounded.
-// Errors: `kInvalidArgument` naming `at` plus the field.
+// Errors: `kInvalidArgument` whose message starts with `at` plus the
+// field; the caller puts in front what it was checking.
 absl::Status CheckMonitoringResult(const v1::MonitoringResult& result,
                                    const std::string& at);
 

@@ -36,6 +36,7 @@ namespace {
 
 using ::consentry::testing::StatusIs;
 using ::testing::HasSubstr;
+using ::testing::StartsWith;
 
 v1::Policy DefaultPolicyProto() {
   absl::StatusOr<v1::Policy> p =
@@ -398,8 +399,15 @@ TEST_F(MonitoringLogTest, MalformedResultInTheRegistryIsRejected) {
   m->clear_findings();
   EXPECT_THAT(RecipientRegistry::Create(proto, *testing::DefaultPolicy()),
               StatusIs(absl::StatusCode::kInvalidArgument,
-                       HasSubstr("recipients[0].monitoring_results[0]")));
+                       StartsWith("recipient registry: recipients[0]."
+                                  "monitoring_results[0].findings: ")));
   m->add_findings("x");
+  m->set_monitored_by(" ");
+  EXPECT_THAT(RecipientRegistry::Create(proto, *testing::DefaultPolicy()),
+              StatusIs(absl::StatusCode::kInvalidArgument,
+                       StartsWith("recipient registry: recipients[0]."
+                                  "monitoring_results[0].monitored_by: ")));
+  m->set_monitored_by("auditor");
   m->set_recipient_id("partner-insurer");
   EXPECT_THAT(RecipientRegistry::Create(proto, *testing::DefaultPolicy()),
               StatusIs(absl::StatusCode::kInvalidArgument,
