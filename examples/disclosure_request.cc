@@ -351,7 +351,7 @@ int Phase2(const Args& args) {
   auto desk = s.Desk(std::move(options));
 
   std::vector<consentry::v1::SubjectRequest> open =
-      Must(s.requests->ListOpen(), "open requests");
+      Must(s.requests->ListOpen(), "open requests").requests;
   if (open.size() != 1) {
     Must(absl::FailedPreconditionError("expected one open request"), "find");
   }

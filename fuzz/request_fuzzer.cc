@@ -143,9 +143,10 @@ void FuzzRecord(const std::string& text) {
     // clear INVALID_ARGUMENT, and nothing stored.
     CONSENTRY_FUZZ_CHECK(absl::IsInvalidArgument(stored.status()),
                          stored.status().ToString());
-    absl::StatusOr<std::vector<v1::SubjectRequest>> all = w.requests.ListAll();
-    CONSENTRY_FUZZ_CHECK(all.ok() && all->empty(),
-                         "a refused request was stored");
+    absl::StatusOr<RequestListing> all = w.requests.ListAll();
+    CONSENTRY_FUZZ_CHECK(
+        all.ok() && all->requests.empty() && all->unreadable.empty(),
+        "a refused request was stored");
     return;
   }
   ExecuteAndCheck(w, stored->id());

@@ -411,15 +411,32 @@ int AppendRequests(const ParsedArgs& a, absl::Time as_of, std::string& html) {
     absl::StrAppend(&html, "<p class=\"none\">No request directory (",
                     Html(requests_dir), ").</p>\n");
   } else {
-    absl::StatusOr<std::vector<v1::SubjectRequest>> requests;
+    absl::StatusOr<consentry::RequestListing> requests;
     if (from_store) {
       requests = (*stores).requests->ListAll();
     } else {
-      requests = LoadRequests(requests_dir);
+      absl::StatusOr<std::vector<v1::SubjectRequest>> loaded =
+          LoadRequests(requests_dir);
+      if (loaded.ok()) {
+        requests = consentry::RequestListing{*std::move(loaded), {}};
+      } else {
+        requests = loaded.status();
+      }
     }
     if (!requests.ok()) return Fail("report: requests", requests.status());
+    if (!requests->unreadable.empty()) {
+      // Their deadlines are unknown: each may be overdue.
+      absl::StrAppend(&html, "<p class=\"flag\">", requests->unreadable.size(),
+                      " stored request(s) cannot be read and may be past "
+                      "their deadline:</p>\n<ul>\n");
+      for (const consentry::UnreadableRequest& u : requests->unreadable) {
+        absl::StrAppend(&html, "<li>", Html(u.id), ": ",
+                        Html(u.status.message()), "</li>\n");
+      }
+      absl::StrAppend(&html, "</ul>\n");
+    }
     std::vector<const v1::SubjectRequest*> open;
-    for (const v1::SubjectRequest& r : *requests) {
+    for (const v1::SubjectRequest& r : requests->requests) {
       if (r.state() != v1::REQUEST_STATE_ANSWERED &&
           r.state() != v1::REQUEST_STATE_REFUSED) {
         open.push_back(&r);

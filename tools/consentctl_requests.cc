@@ -28,6 +28,7 @@
 #include <vector>
 
 #include "absl/strings/ascii.h"
+#include "absl/strings/escaping.h"
 #include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
@@ -591,16 +592,24 @@ int RequestList(const std::vector<std::string>& argv) {
   auto stores = OpenRequestStores(a, /*create_if_missing=*/false);
   if (!stores.ok()) return Fail("request list", stores.status());
   consentry::RequestStore& store = *stores->requests;
-  absl::StatusOr<std::vector<v1::SubjectRequest>> list =
+  absl::StatusOr<consentry::RequestListing> listing =
       a.Bool("overdue") ? consentry::OverdueRequests(store, now)
       : a.Bool("open")  ? store.ListOpen()
-      : stores->legacy  ? stores->legacy->All()
+      : stores->legacy  ? consentry::RequestListing{stores->legacy->All(), {}}
                         : store.ListAll();
-  if (!list.ok()) return Fail("request list", list.status());
-  // An unreadable legacy file is reported and skipped; the others are
-  // listed, and the exit status says something needs attention (as does an
+  if (!listing.ok()) return Fail("request list", listing.status());
+  const std::vector<v1::SubjectRequest>* const list = &listing->requests;
+  // An unreadable request is named and skipped; the others are listed,
+  // and the exit status says something needs attention (as does an
   // overdue request).
+  for (const consentry::UnreadableRequest& u : listing->unreadable) {
+    std::cerr << "consentctl: request list: request '" << absl::CHexEscape(u.id)
+              << "' cannot be read"
+              << (a.Bool("overdue") ? " (it may be overdue)" : "") << ": "
+              << u.status << "\n";
+  }
   const int rc = ReportSkipped(stores->legacy.get(), "request list") > 0 ||
+                         !listing->unreadable.empty() ||
                          (a.Bool("overdue") && !list->empty())
                      ? kExitCheckFailed
                      : kExitOk;

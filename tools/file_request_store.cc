@@ -169,12 +169,17 @@ absl::StatusOr<std::vector<v1::SubjectRequest>> FileRequestStore::ListBySubject(
   return out;
 }
 
-absl::StatusOr<std::vector<v1::SubjectRequest>> FileRequestStore::ListOpen() {
-  std::vector<v1::SubjectRequest> out;
-  for (v1::SubjectRequest& r : All()) {
-    if (r.state() != v1::REQUEST_STATE_ANSWERED &&
-        r.state() != v1::REQUEST_STATE_REFUSED) {
-      out.push_back(std::move(r));
+absl::StatusOr<consentry::RequestListing> FileRequestStore::ListOpen() {
+  consentry::RequestListing out;
+  for (const std::string& id : Ids()) {
+    absl::StatusOr<v1::SubjectRequest> r = Get(id);
+    if (!r.ok()) {
+      if (!absl::IsNotFound(r.status())) {
+        out.unreadable.push_back({id, r.status()});
+      }
+    } else if (r->state() != v1::REQUEST_STATE_ANSWERED &&
+               r->state() != v1::REQUEST_STATE_REFUSED) {
+      out.requests.push_back(*std::move(r));
     }
   }
   return out;

@@ -59,11 +59,11 @@ class FileRequestStore final : public consentry::RequestStore {
       absl::string_view id) override;
   absl::StatusOr<consentry::v1::SubjectRequest> Update(
       const consentry::v1::SubjectRequest& request) override;
-  // Both skip unreadable files and record them for `TakeProblems`.
+  // Skips unreadable files and records them for `TakeProblems`.
   absl::StatusOr<std::vector<consentry::v1::SubjectRequest>> ListBySubject(
       absl::string_view subject_id) override;
-  absl::StatusOr<std::vector<consentry::v1::SubjectRequest>> ListOpen()
-      override;
+  // Names each unreadable file's request in `unreadable`.
+  absl::StatusOr<consentry::RequestListing> ListOpen() override;
 
   // Every readable request, oldest (lowest number) first; each unreadable
   // file is recorded for `TakeProblems` and skipped.

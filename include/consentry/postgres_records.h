@@ -91,8 +91,8 @@ class CONSENTRY_EXPORT PostgresRequestStore final : public RequestStore {
       const v1::SubjectRequest& request) override;
   absl::StatusOr<std::vector<v1::SubjectRequest>> ListBySubject(
       absl::string_view subject_id) override;
-  absl::StatusOr<std::vector<v1::SubjectRequest>> ListOpen() override;
-  absl::StatusOr<std::vector<v1::SubjectRequest>> ListAll() override;
+  absl::StatusOr<RequestListing> ListOpen() override;
+  absl::StatusOr<RequestListing> ListAll() override;
   // Moves the id sequence past the imported number, in one transaction.
   absl::StatusOr<v1::SubjectRequest> Import(
       const v1::SubjectRequest& request) override;

@@ -144,6 +144,21 @@ CONSENTRY_EXPORT absl::Status ValidateRequestId(absl::string_view id);
 // ---------------------------------------------------------------------------
 // Persistence.
 
+// A stored request that a listing could not read: its id and why
+// (`kDataLoss`, naming the row).
+struct UnreadableRequest {
+  std::string id;
+  absl::Status status;
+};
+
+// What a listing found: the requests it read, in the listing's order, and
+// the stored requests it could not read. A corrupt row costs only itself:
+// the others are listed, and it is named here, never silently left out.
+struct RequestListing {
+  std::vector<v1::SubjectRequest> requests;
+  std::vector<UnreadableRequest> unreadable;
+};
+
 // Where request records live. Implementations must be thread-safe.
 //
 // Every method refuses, with `kInvalidArgument` and without writing, an id
@@ -177,13 +192,15 @@ class CONSENTRY_EXPORT RequestStore {
       absl::string_view subject_id) = 0;
 
   // Requests not yet answered or refused, oldest first; a request whose
-  // hook failed stays here until it is carried out. Errors: `kUnavailable`.
-  virtual absl::StatusOr<std::vector<v1::SubjectRequest>> ListOpen() = 0;
+  // hook failed stays here until it is carried out. A stored open request
+  // that cannot be read is in `unreadable` (its deadline is unknown: treat
+  // it as due). Errors: `kUnavailable`.
+  virtual absl::StatusOr<RequestListing> ListOpen() = 0;
 
-  // Every request, oldest first (for listings and reports). The library's
-  // stores implement it; the default returns `kUnimplemented`.
-  // Errors: `kUnavailable`; `kDataLoss` for a corrupt stored record.
-  virtual absl::StatusOr<std::vector<v1::SubjectRequest>> ListAll();
+  // Every request, oldest first (for listings and reports), and those that
+  // cannot be read. The library's stores implement it; the default returns
+  // `kUnimplemented`. Errors: `kUnavailable`.
+  virtual absl::StatusOr<RequestListing> ListAll();
 
   // Stores `request` under its own id, which must be of the form the
   // stores assign ("req-<n>", n > 0 without leading zeros), at its own
@@ -205,9 +222,10 @@ CONSENTRY_EXPORT absl::StatusOr<std::int64_t> ImportableRequestNumber(
     absl::string_view id);
 
 // The open requests of `store` (`ListOpen`) that are overdue at `now`
-// (`IsOverdue`), most overdue first. Errors: those of `ListOpen`.
-CONSENTRY_EXPORT absl::StatusOr<std::vector<v1::SubjectRequest>>
-OverdueRequests(RequestStore& store, absl::Time now);
+// (`IsOverdue`), most overdue first, and every open request that cannot be
+// read (it may be overdue). Errors: those of `ListOpen`.
+CONSENTRY_EXPORT absl::StatusOr<RequestListing> OverdueRequests(
+    RequestStore& store, absl::Time now);
 
 // A request store in process memory, for tests and single-process tools.
 // Thread-safe. Ids are "req-1", "req-2", ... Durable: `SqliteRequestStore`
@@ -224,8 +242,8 @@ class CONSENTRY_EXPORT InMemoryRequestStore final : public RequestStore {
       const v1::SubjectRequest& request) override;
   absl::StatusOr<std::vector<v1::SubjectRequest>> ListBySubject(
       absl::string_view subject_id) override;
-  absl::StatusOr<std::vector<v1::SubjectRequest>> ListOpen() override;
-  absl::StatusOr<std::vector<v1::SubjectRequest>> ListAll() override;
+  absl::StatusOr<RequestListing> ListOpen() override;
+  absl::StatusOr<RequestListing> ListAll() override;
   absl::StatusOr<v1::SubjectRequest> Import(
       const v1::SubjectRequest& request) override;
 

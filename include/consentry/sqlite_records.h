@@ -96,8 +96,8 @@ class CONSENTRY_EXPORT SqliteRequestStore final : public RequestStore {
       const v1::SubjectRequest& request) override;
   absl::StatusOr<std::vector<v1::SubjectRequest>> ListBySubject(
       absl::string_view subject_id) override;
-  absl::StatusOr<std::vector<v1::SubjectRequest>> ListOpen() override;
-  absl::StatusOr<std::vector<v1::SubjectRequest>> ListAll() override;
+  absl::StatusOr<RequestListing> ListOpen() override;
+  absl::StatusOr<RequestListing> ListAll() override;
   // Keeps the row number of the id, so later ids follow the largest.
   absl::StatusOr<v1::SubjectRequest> Import(
       const v1::SubjectRequest& request) override;

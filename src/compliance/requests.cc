@@ -415,24 +415,22 @@ InMemoryRequestStore::ListBySubject(absl::string_view subject_id) {
   return out;
 }
 
-absl::StatusOr<std::vector<v1::SubjectRequest>>
-InMemoryRequestStore::ListOpen() {
+absl::StatusOr<RequestListing> InMemoryRequestStore::ListOpen() {
   internal::ReaderMutexLock lock(&impl_->mu);
   if (impl_->unavailable) return StoreUnavailable();
-  std::vector<v1::SubjectRequest> out;
+  RequestListing out;
   for (const auto& [seq, r] : impl_->by_seq) {
-    if (IsOpen(r)) out.push_back(r);
+    if (IsOpen(r)) out.requests.push_back(r);
   }
   return out;
 }
 
-absl::StatusOr<std::vector<v1::SubjectRequest>>
-InMemoryRequestStore::ListAll() {
+absl::StatusOr<RequestListing> InMemoryRequestStore::ListAll() {
   internal::ReaderMutexLock lock(&impl_->mu);
   if (impl_->unavailable) return StoreUnavailable();
-  std::vector<v1::SubjectRequest> out;
-  out.reserve(impl_->by_seq.size());
-  for (const auto& [seq, r] : impl_->by_seq) out.push_back(r);
+  RequestListing out;
+  out.requests.reserve(impl_->by_seq.size());
+  for (const auto& [seq, r] : impl_->by_seq) out.requests.push_back(r);
   return out;
 }
 
@@ -1146,7 +1144,7 @@ bool IsOverdue(const v1::SubjectRequest& request, absl::Time now) {
          now > AnswerDue(request);
 }
 
-absl::StatusOr<std::vector<v1::SubjectRequest>> RequestStore::ListAll() {
+absl::StatusOr<RequestListing> RequestStore::ListAll() {
   return absl::UnimplementedError(
       "this request store cannot list every request");
 }
@@ -1174,11 +1172,13 @@ absl::StatusOr<std::int64_t> ImportableRequestNumber(absl::string_view id) {
   return n;
 }
 
-absl::StatusOr<std::vector<v1::SubjectRequest>> OverdueRequests(
-    RequestStore& store, absl::Time now) {
-  ASSIGN_OR_RETURN(std::vector<v1::SubjectRequest> open, store.ListOpen());
-  std::vector<v1::SubjectRequest> out;
-  for (v1::SubjectRequest& r : open) {
+absl::StatusOr<RequestListing> OverdueRequests(RequestStore& store,
+                                               absl::Time now) {
+  ASSIGN_OR_RETURN(RequestListing open, store.ListOpen());
+  RequestListing listing;
+  listing.unreadable = std::move(open.unreadable);
+  std::vector<v1::SubjectRequest>& out = listing.requests;
+  for (v1::SubjectRequest& r : open.requests) {
     if (IsOverdue(r, now)) out.push_back(std::move(r));
   }
   std::stable_sort(
@@ -1186,7 +1186,7 @@ absl::StatusOr<std::vector<v1::SubjectRequest>> OverdueRequests(
       [](const v1::SubjectRequest& a, const v1::SubjectRequest& b) {
         return AnswerDue(a) < AnswerDue(b);
       });
-  return out;
+  return listing;
 }
 
 absl::StatusOr<v1::SubjectRequest> RequestDesk::Get(absl::string_view id) {

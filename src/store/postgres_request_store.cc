@@ -89,8 +89,12 @@ struct PostgresRequestStore::Impl {
     return out;
   }
 
+  // The rows matching `where`; with `unreadable`, a row that does not
+  // parse is named there and the listing goes on, else it fails the
+  // listing.
   absl::StatusOr<std::vector<v1::SubjectRequest>> List(
-      const std::string& where, const std::vector<Param>& params)
+      const std::string& where, const std::vector<Param>& params,
+      std::vector<UnreadableRequest>* unreadable = nullptr)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu) {
     ASSIGN_OR_RETURN(
         Result r,
@@ -100,9 +104,23 @@ struct PostgresRequestStore::Impl {
                      params));
     std::vector<v1::SubjectRequest> out;
     for (int i = 0; i < PQntuples(r.get()); ++i) {
-      ASSIGN_OR_RETURN(out.emplace_back(), ParseRow(r.get(), i));
+      absl::StatusOr<v1::SubjectRequest> row = ParseRow(r.get(), i);
+      if (row.ok()) {
+        out.push_back(*std::move(row));
+      } else if (unreadable != nullptr) {
+        unreadable->push_back({ReadBytes(r.get(), i, 0), row.status()});
+      } else {
+        return row.status();
+      }
     }
     return out;
+  }
+
+  absl::StatusOr<RequestListing> Listing(const std::string& where)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu) {
+    RequestListing listing;
+    ASSIGN_OR_RETURN(listing.requests, List(where, {}, &listing.unreadable));
+    return listing;
   }
 };
 
@@ -238,16 +256,14 @@ PostgresRequestStore::ListBySubject(absl::string_view subject_id) {
                      {Param{std::string(subject_id)}});
 }
 
-absl::StatusOr<std::vector<v1::SubjectRequest>>
-PostgresRequestStore::ListOpen() {
+absl::StatusOr<RequestListing> PostgresRequestStore::ListOpen() {
   internal::MutexLock lock(&impl_->mu);
-  return impl_->List("is_open", {});
+  return impl_->Listing("is_open");
 }
 
-absl::StatusOr<std::vector<v1::SubjectRequest>>
-PostgresRequestStore::ListAll() {
+absl::StatusOr<RequestListing> PostgresRequestStore::ListAll() {
   internal::MutexLock lock(&impl_->mu);
-  return impl_->List("true", {});
+  return impl_->Listing("true");
 }
 
 absl::StatusOr<v1::SubjectRequest> PostgresRequestStore::Import(

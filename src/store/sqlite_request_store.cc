@@ -138,19 +138,35 @@ struct SqliteRequestStore::Impl {
         "; other requests are not affected; restore this row from a backup"));
   }
 
-  absl::StatusOr<std::vector<v1::SubjectRequest>> List(Stmt& stmt)
+  // The rows of `stmt`; with `unreadable`, a row that does not parse is
+  // named there and the listing goes on, else it fails the listing.
+  absl::StatusOr<std::vector<v1::SubjectRequest>> List(
+      Stmt& stmt, std::vector<UnreadableRequest>* unreadable = nullptr)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu) {
     std::vector<v1::SubjectRequest> out;
     for (;;) {
       const int rc = sqlite3_step(stmt.get());
       if (rc == SQLITE_DONE) break;
       if (rc != SQLITE_ROW) return Error(rc, "list requests");
-      ASSIGN_OR_RETURN(v1::SubjectRequest r,
-                       ParseRow(stmt.ColumnInt(0), stmt.ColumnBlob(1),
-                                stmt.ColumnInt(2), stmt.ColumnBlob(3)));
-      out.push_back(std::move(r));
+      absl::StatusOr<v1::SubjectRequest> r =
+          ParseRow(stmt.ColumnInt(0), stmt.ColumnBlob(1), stmt.ColumnInt(2),
+                   stmt.ColumnBlob(3));
+      if (r.ok()) {
+        out.push_back(*std::move(r));
+      } else if (unreadable != nullptr) {
+        unreadable->push_back({stmt.ColumnBlob(1), r.status()});
+      } else {
+        return r.status();
+      }
     }
     return out;
+  }
+
+  absl::StatusOr<RequestListing> Listing(Stmt& stmt)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu) {
+    RequestListing listing;
+    ASSIGN_OR_RETURN(listing.requests, List(stmt, &listing.unreadable));
+    return listing;
   }
 
   // Runs `body` in a write transaction, committing when it succeeds.
@@ -321,16 +337,16 @@ SqliteRequestStore::ListBySubject(absl::string_view subject_id) {
   return impl_->List(impl_->by_subject);
 }
 
-absl::StatusOr<std::vector<v1::SubjectRequest>> SqliteRequestStore::ListOpen() {
+absl::StatusOr<RequestListing> SqliteRequestStore::ListOpen() {
   internal::MutexLock lock(&impl_->mu);
   StmtUse use(impl_->open_list);
-  return impl_->List(impl_->open_list);
+  return impl_->Listing(impl_->open_list);
 }
 
-absl::StatusOr<std::vector<v1::SubjectRequest>> SqliteRequestStore::ListAll() {
+absl::StatusOr<RequestListing> SqliteRequestStore::ListAll() {
   internal::MutexLock lock(&impl_->mu);
   StmtUse use(impl_->all_list);
-  return impl_->List(impl_->all_list);
+  return impl_->Listing(impl_->all_list);
 }
 
 absl::StatusOr<v1::SubjectRequest> SqliteRequestStore::Import(

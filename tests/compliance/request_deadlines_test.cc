@@ -162,12 +162,12 @@ class RequestDeadlineTest : public ::testing::Test {
   }
 
   std::vector<std::string> OverdueIds(absl::Time at) {
-    absl::StatusOr<std::vector<v1::SubjectRequest>> list =
-        OverdueRequests(requests_, at);
+    absl::StatusOr<RequestListing> list = OverdueRequests(requests_, at);
     EXPECT_TRUE(list.ok()) << list.status();
     std::vector<std::string> ids;
     if (list.ok()) {
-      for (const v1::SubjectRequest& r : *list) ids.push_back(r.id());
+      EXPECT_THAT(list->unreadable, ::testing::IsEmpty());
+      for (const v1::SubjectRequest& r : list->requests) ids.push_back(r.id());
     }
     return ids;
   }

@@ -649,7 +649,7 @@ class FailingCommits final : public RequestStore {
       absl::string_view subject_id) override {
     return inner_->ListBySubject(subject_id);
   }
-  absl::StatusOr<std::vector<v1::SubjectRequest>> ListOpen() override {
+  absl::StatusOr<RequestListing> ListOpen() override {
     return inner_->ListOpen();
   }
   Mode mode = Mode::kPass;
@@ -1042,10 +1042,10 @@ TEST_F(RequestDeskTest, FailedErasureHookStaysVisibleAndIsRetried) {
   ASSERT_EQ(r->hook_runs_size(), 1);
   EXPECT_FALSE(r->hook_runs(0).ok());
   EXPECT_THAT(r->hook_runs(0).error(), HasSubstr("app database down"));
-  absl::StatusOr<std::vector<v1::SubjectRequest>> open = requests_.ListOpen();
+  absl::StatusOr<RequestListing> open = requests_.ListOpen();
   ASSERT_OK(open);
-  ASSERT_EQ(open->size(), 1u);
-  EXPECT_EQ((*open)[0].id(), id);
+  ASSERT_EQ(open->requests.size(), 1u);
+  EXPECT_EQ(open->requests[0].id(), id);
 
   erase_result_ = absl::OkStatus();
   absl::StatusOr<RequestOutcome> out = desk_->Execute(id, kOfficer);
@@ -1253,9 +1253,10 @@ TEST_F(RequestDeskTest, NonUtf8OrOversizeStringsAreRejectedAtIntake) {
   EXPECT_THAT(desk_->Receive(bad, kWindow),
               StatusIs(absl::StatusCode::kInvalidArgument,
                        HasSubstr("subject_id has")));
-  absl::StatusOr<std::vector<v1::SubjectRequest>> open = requests_.ListOpen();
+  absl::StatusOr<RequestListing> open = requests_.ListOpen();
   ASSERT_OK(open);
-  EXPECT_THAT(*open, ::testing::IsEmpty());
+  EXPECT_THAT(open->requests, ::testing::IsEmpty());
+  EXPECT_THAT(open->unreadable, ::testing::IsEmpty());
 }
 
 TEST_F(RequestDeskTest, NonUtf8StepArgumentsAreRejectedAndChangeNothing) {

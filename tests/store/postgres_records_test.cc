@@ -284,9 +284,9 @@ TEST_F(PostgresRecordsTest, StaleVersionIsAbortedAndWritesNothing) {
   ASSERT_OK(now);
   EXPECT_EQ(now->version(), 2);
   EXPECT_EQ(now->state(), v1::REQUEST_STATE_FORM_SENT);
-  absl::StatusOr<std::vector<v1::SubjectRequest>> open = b->ListOpen();
+  absl::StatusOr<RequestListing> open = b->ListOpen();
   ASSERT_OK(open);
-  EXPECT_EQ(open->size(), 1u);
+  EXPECT_EQ(open->requests.size(), 1u);
   v1::SubjectRequest unknown = *now;
   unknown.set_id("req-999999");
   EXPECT_THAT(a->Update(unknown),
@@ -348,6 +348,22 @@ TEST_F(PostgresRecordsTest, CorruptRequestRowIsDataLossForItsSubjectOnly) {
       s->ListBySubject("other");
   ASSERT_OK(list);
   EXPECT_EQ(list->size(), 1u);
+  // Listings name the unreadable request and list the others.
+  for (absl::StatusOr<RequestListing> listing : {s->ListOpen(), s->ListAll()}) {
+    ASSERT_OK(listing);
+    ASSERT_EQ(listing->requests.size(), 1u);
+    EXPECT_EQ(listing->requests[0].id(), other->id());
+    ASSERT_EQ(listing->unreadable.size(), 1u);
+    EXPECT_EQ(listing->unreadable[0].id, victim->id());
+    EXPECT_THAT(listing->unreadable[0].status,
+                StatusIs(absl::StatusCode::kDataLoss, HasSubstr(victim->id())));
+  }
+  absl::StatusOr<RequestListing> overdue =
+      OverdueRequests(*s, absl::InfiniteFuture());
+  ASSERT_OK(overdue);
+  EXPECT_EQ(overdue->requests.size(), 1u);
+  ASSERT_EQ(overdue->unreadable.size(), 1u);
+  EXPECT_EQ(overdue->unreadable[0].id, victim->id());
   // Bytes that parse but name another request are data loss too.
   Raw(conninfo_,
       absl::StrCat("UPDATE ", Table("subject_requests"),

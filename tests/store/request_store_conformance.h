@@ -108,9 +108,9 @@ class RequestStoreConformanceTest
   // Every request the store holds, found through ListOpen and
   // ListBySubject of the subjects the tests use.
   std::size_t OpenCount() {
-    absl::StatusOr<std::vector<v1::SubjectRequest>> open = store_->ListOpen();
+    absl::StatusOr<RequestListing> open = store_->ListOpen();
     EXPECT_TRUE(open.ok()) << open.status();
-    return open.ok() ? open->size() : 0;
+    return open.ok() ? open->requests.size() : 0;
   }
 
   std::unique_ptr<RequestStore> store_;
@@ -250,10 +250,11 @@ TEST_P(RequestStoreConformanceTest, ListOpenLeavesOutAnsweredAndRefused) {
     ASSERT_OK(c);
     ids.push_back(c->id());
   }
-  absl::StatusOr<std::vector<v1::SubjectRequest>> open = store_->ListOpen();
+  absl::StatusOr<RequestListing> open = store_->ListOpen();
   ASSERT_OK(open);
+  EXPECT_THAT(open->unreadable, ::testing::IsEmpty());
   std::vector<std::string> got;
-  for (const auto& r : *open) got.push_back(r.id());
+  for (const auto& r : open->requests) got.push_back(r.id());
   EXPECT_THAT(got, ::testing::ElementsAre(ids[0], ids[2], ids[4]));
 
   // Answering one closes it.
@@ -261,7 +262,9 @@ TEST_P(RequestStoreConformanceTest, ListOpenLeavesOutAnsweredAndRefused) {
   ASSERT_OK(r);
   r->set_state(v1::REQUEST_STATE_ANSWERED);
   ASSERT_OK(store_->Update(*r));
-  EXPECT_THAT(store_->ListOpen(), IsOkAndHolds(::testing::SizeIs(2)));
+  EXPECT_THAT(store_->ListOpen(),
+              IsOkAndHolds(::testing::Field(&RequestListing::requests,
+                                            ::testing::SizeIs(2))));
 }
 
 TEST_P(RequestStoreConformanceTest, ReopenedStoreHasEverything) {
@@ -340,11 +343,12 @@ TEST_P(RequestStoreConformanceTest, ListAllIsEveryRequestOldestFirst) {
   ASSERT_OK(done);
   done->set_state(v1::REQUEST_STATE_ANSWERED);
   ASSERT_OK(store_->Update(*done));
-  absl::StatusOr<std::vector<v1::SubjectRequest>> all = store_->ListAll();
+  absl::StatusOr<RequestListing> all = store_->ListAll();
   if (absl::IsUnimplemented(all.status())) GTEST_SKIP() << all.status();
   ASSERT_OK(all);
+  EXPECT_THAT(all->unreadable, ::testing::IsEmpty());
   std::vector<std::string> got;
-  for (const v1::SubjectRequest& r : *all) got.push_back(r.id());
+  for (const v1::SubjectRequest& r : all->requests) got.push_back(r.id());
   EXPECT_EQ(got, ids);
 }
 

@@ -299,6 +299,23 @@ TEST(SqliteRecordsTest, CorruptRequestRowIsDataLossForThatRequestOnly) {
   EXPECT_OK((*store)->Get(other->id()));
   EXPECT_THAT((*store)->ListBySubject("s2"),
               IsOkAndHolds(::testing::SizeIs(1)));
+  // Listings name the unreadable request and list the others.
+  for (absl::StatusOr<RequestListing> listing :
+       {(*store)->ListOpen(), (*store)->ListAll()}) {
+    ASSERT_OK(listing);
+    ASSERT_EQ(listing->requests.size(), 1u);
+    EXPECT_EQ(listing->requests[0].id(), other->id());
+    ASSERT_EQ(listing->unreadable.size(), 1u);
+    EXPECT_EQ(listing->unreadable[0].id, victim->id());
+    EXPECT_THAT(listing->unreadable[0].status,
+                StatusIs(absl::StatusCode::kDataLoss, HasSubstr(victim->id())));
+  }
+  absl::StatusOr<RequestListing> overdue =
+      OverdueRequests(**store, absl::InfiniteFuture());
+  ASSERT_OK(overdue);
+  EXPECT_EQ(overdue->requests.size(), 1u);
+  ASSERT_EQ(overdue->unreadable.size(), 1u);
+  EXPECT_EQ(overdue->unreadable[0].id, victim->id());
   // A row whose bytes name another request is as unreadable.
   RawSql(f.path(),
          absl::StrCat("UPDATE request_records SET record = "

@@ -588,6 +588,14 @@ expect "$ERR" 'req-3.textproto'
 expect "$ERR" 'req-4.textproto'
 expect "$ERR" 'req-5.textproto'
 expect "$ERR" 'req-6.textproto'
+# Open and overdue listings name each unreadable request (it may be open
+# and late) and still list the others.
+run 1 request list --requests-dir="$RQ" --open
+expect "$OUT" '^req-2 '
+expect "$ERR" "request 'req-5' cannot be read.*req-5.textproto"
+run 1 request list --requests-dir="$RQ" --overdue --as-of=2999-01-01T00:00:00Z
+expect "$OUT" '^req-2 '
+expect "$ERR" "request 'req-3' cannot be read \\(it may be overdue\\)"
 # Every other request still advances, a disclosure (which lists the
 # subject's requests for its package) included.
 run 0 request advance "${DESK[@]}" req-2 send-form
