@@ -447,17 +447,18 @@ int ConsentShow(const std::vector<std::string>& argv) {
         pc.policy_version(),
         pc.notice_version().empty() ? "-" : pc.notice_version());
   }
-  const v1::Restrictions& r = record->restrictions();
-  if (r.suspend_all() || r.erased() || r.third_party_provision_stopped() ||
-      r.suspended_purposes_size() > 0) {
-    std::cout << "  restrictions:" << (r.suspend_all() ? " suspend_all" : "")
-              << (r.erased() ? " erased" : "")
-              << (r.third_party_provision_stopped() ? " provision_stopped"
-                                                    : "");
-    for (const std::string& p : r.suspended_purposes()) {
-      std::cout << " suspended:" << p;
-    }
-    std::cout << "\n";
+  // Each restriction with the request that placed it, when, and by whom
+  // ("unknown" for one stored before entries were kept).
+  const std::vector<v1::RestrictionEntry> in_force =
+      consentry::RestrictionsInForce(record->restrictions());
+  if (!in_force.empty()) std::cout << "  restrictions in force:\n";
+  for (const v1::RestrictionEntry& e : in_force) {
+    std::cout << absl::StrFormat(
+        "    %-36s request %s  placed %s  by %s\n",
+        consentry::RestrictionDisplayName(e.kind(), e.purpose()),
+        e.request_id().empty() ? "unknown" : e.request_id(),
+        e.has_time() ? TimeUtil::ToString(e.time()) : "unknown",
+        e.actor().empty() ? "unknown" : e.actor());
   }
   return kExitOk;
 }
@@ -495,6 +496,13 @@ int ConsentHistory(const std::vector<std::string>& argv) {
                        e.change().lift_restriction().purpose());
     } else if (e.change().has_add_restrictions()) {
       std::cout << "add restrictions";
+      const char* sep = ": ";
+      for (const v1::RestrictionEntry& r :
+           consentry::RestrictionsInForce(e.change().add_restrictions())) {
+        std::cout << sep
+                  << consentry::RestrictionDisplayName(r.kind(), r.purpose());
+        sep = ", ";
+      }
     } else {
       std::cout << "restrictions";
     }

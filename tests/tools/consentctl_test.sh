@@ -187,6 +187,21 @@ REC
   run 0 report --html="$T/$P-report.html" --audit-dir="$AUDIT" "${STORE[@]}" --to=2026-11-20
   expect "$T/$P-report.html" '<td>req-2</td><td>suspension</td>'
   reject "$T/$P-report.html" '<td>req-1</td>'
+  # Executed, the suspension is in force, naming the request that placed it.
+  run 0 request open "${D[@]}" --kind=suspension --subject=m-9 --requester=Goro \
+    --purposes=marketing --identifier=contract_number:C-9
+  local sus
+  sus=$(cat "$OUT")
+  for step in send-form form-returned \
+    "verify-identity --verified-subject=m-9 --document=license --identifiers-confirmed" \
+    start execute; do
+    # shellcheck disable=SC2086
+    run 0 request advance "${D[@]}" "$sus" $step
+  done
+  run 0 consent show "${STORE[@]}" m-9
+  expect "$OUT" "'suspended purpose marketing' +request $sus +placed [0-9]{4}-"
+  run 0 consent history "${STORE[@]}" m-9
+  expect "$OUT" "add restrictions: 'suspended purpose marketing'"
 
   # import-dir: a legacy directory written by the legacy commands.
   local L=$T/$P-legacy
@@ -673,7 +688,8 @@ run 1 consent lift "${LDB[@]}" --audit-dir="$T/lift-audit" --subject=l-1 \
 expect "$ERR" 'NOT_FOUND'
 run 0 consent show "${LDB[@]}" l-1
 reject "$OUT" 'erased'
-expect "$OUT" 'suspended:marketing'
+expect "$OUT" 'restrictions in force:'
+expect "$OUT" "'suspended purpose marketing' +request unknown +placed [0-9]{4}-.* by consentctl import"
 run 0 audit query "$T/lift-audit" --subject=l-1
 expect "$OUT" 'restriction_lifted'
 
