@@ -111,7 +111,8 @@ int RecipientsAddRecords(const std::vector<std::string>& argv) {
               "Files the provision and receipt records of FILE (a "
               "consentry.v1.ProvisionHistory: textproto, JSON, binary) in the "
               "store, e.g. those kept by hand before the library recorded "
-              "them. Every record is checked before any is added.",
+              "them. Every record is checked before any is added, and "
+              "they are added all or none.",
               StoreFlagsOnly(),
               1,
               1};
@@ -127,32 +128,21 @@ int RecipientsAddRecords(const std::vector<std::string>& argv) {
       !s.ok()) {
     return Fail("recipients add-records", s);
   }
-  for (const v1::ProvisionRecord& p : h.provisions()) {
-    if (absl::Status s = consentry::ValidateProvisionRecord(p); !s.ok()) {
-      return Fail(absl::StrCat("recipients add-records ", path, ": provision '",
-                               p.id(), "'"),
-                  s);
-    }
-  }
-  for (const v1::ReceiptRecord& r : h.receipts()) {
-    if (absl::Status s = consentry::ValidateReceiptRecord(r); !s.ok()) {
-      return Fail(absl::StrCat("recipients add-records ", path, ": receipt '",
-                               r.id(), "'"),
-                  s);
-    }
+  if (absl::Status s = consentry::ValidateProvisionHistory(h); !s.ok()) {
+    return Fail(absl::StrCat("recipients add-records ", path), s);
   }
   auto stores = OpenStores(a, /*create_if_missing=*/true);
   if (!stores.ok()) return Fail("open store", stores.status());
-  for (v1::ProvisionRecord& p : *h.mutable_provisions()) {
-    absl::StatusOr<std::string> id = stores->records->AddProvision(p);
-    if (!id.ok()) return Fail("recipients add-records", id.status());
-    std::cout << "added " << *id << "\n";
+  // All or none: a failure part way (a duplicate id, a lost server) leaves
+  // the store as it was.
+  absl::StatusOr<std::vector<std::string>> ids =
+      stores->records->AddRecords(std::move(h));
+  if (!ids.ok()) {
+    return Fail(
+        absl::StrCat("recipients add-records ", path, " (nothing was added)"),
+        ids.status());
   }
-  for (v1::ReceiptRecord& r : *h.mutable_receipts()) {
-    absl::StatusOr<std::string> id = stores->records->AddReceipt(r);
-    if (!id.ok()) return Fail("recipients add-records", id.status());
-    std::cout << "added " << *id << "\n";
-  }
+  for (const std::string& id : *ids) std::cout << "added " << id << "\n";
   return kExitOk;
 }
 

@@ -132,6 +132,9 @@ class CONSENTRY_EXPORT PostgresProvisionRecordStore final
   // unaffected).
   absl::StatusOr<std::string> AddProvision(v1::ProvisionRecord record) override;
   absl::StatusOr<std::string> AddReceipt(v1::ReceiptRecord record) override;
+  // In one transaction.
+  absl::StatusOr<std::vector<std::string>> AddRecords(
+      v1::ProvisionHistory history) override;
   absl::StatusOr<v1::ProvisionHistory> Query(
       const RecordFilter& filter) override;
   absl::Status Delete(absl::Span<const std::string> provision_ids,

@@ -199,6 +199,12 @@ CONSENTRY_EXPORT absl::Status ValidateProvisionRecord(
 CONSENTRY_EXPORT absl::Status ValidateReceiptRecord(
     const v1::ReceiptRecord& record);
 
+// Checks every record of `history` as above, and that no id is given to
+// two provisions (or two receipts) of it. Errors: `kInvalidArgument`
+// naming the record ("provisions[3] 'prov-9': ...").
+CONSENTRY_EXPORT absl::Status ValidateProvisionHistory(
+    const v1::ProvisionHistory& history);
+
 // What a purge removed.
 struct PurgeResult {
   std::vector<std::string> provision_ids;
@@ -232,6 +238,16 @@ class CONSENTRY_EXPORT ProvisionRecordStore {
       v1::ProvisionRecord record) = 0;
   virtual absl::StatusOr<std::string> AddReceipt(v1::ReceiptRecord record) = 0;
 
+  // Stores every record of `history`, its provisions then its receipts,
+  // each as `AddProvision` / `AddReceipt` would, all or none: for filing
+  // records kept elsewhere in one step. Returns the ids in that order.
+  // The library's stores implement it; the default returns
+  // `kUnimplemented`. Errors: those of `AddProvision`, naming the record
+  // (a duplicate id within `history` included); nothing is stored on
+  // error.
+  virtual absl::StatusOr<std::vector<std::string>> AddRecords(
+      v1::ProvisionHistory history);
+
   // The records matching `filter`, oldest first. Errors: `kUnavailable`.
   virtual absl::StatusOr<v1::ProvisionHistory> Query(
       const RecordFilter& filter) = 0;
@@ -264,6 +280,8 @@ class CONSENTRY_EXPORT InMemoryProvisionRecordStore final
 
   absl::StatusOr<std::string> AddProvision(v1::ProvisionRecord record) override;
   absl::StatusOr<std::string> AddReceipt(v1::ReceiptRecord record) override;
+  absl::StatusOr<std::vector<std::string>> AddRecords(
+      v1::ProvisionHistory history) override;
   absl::StatusOr<v1::ProvisionHistory> Query(
       const RecordFilter& filter) override;
   absl::Status Delete(absl::Span<const std::string> provision_ids,

@@ -685,6 +685,44 @@ absl::Status ValidateReceiptRecord(const v1::ReceiptRecord& r) {
                      r.record_method());
 }
 
+namespace {
+
+template <typename R>
+absl::Status CheckHistoryRecords(
+    const google::protobuf::RepeatedPtrField<R>& records,
+    absl::string_view field, absl::Status (*validate)(const R&)) {
+  absl::flat_hash_set<absl::string_view> ids;
+  for (int i = 0; i < records.size(); ++i) {
+    const R& r = records[i];
+    absl::Status s = validate(r);
+    if (s.ok() && !r.id().empty() && !ids.insert(r.id()).second) {
+      s = absl::InvalidArgumentError("the id is given to an earlier record");
+    }
+    if (!s.ok()) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          field, "[", i, "] '", absl::CHexEscape(r.id().substr(0, 64)),
+          "': ", s.message()));
+    }
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace
+
+absl::Status ValidateProvisionHistory(const v1::ProvisionHistory& history) {
+  RETURN_IF_ERROR(CheckHistoryRecords(history.provisions(), "provisions",
+                                      &ValidateProvisionRecord));
+  return CheckHistoryRecords(history.receipts(), "receipts",
+                             &ValidateReceiptRecord);
+}
+
+absl::StatusOr<std::vector<std::string>> ProvisionRecordStore::AddRecords(
+    v1::ProvisionHistory history) {
+  (void)history;
+  return absl::UnimplementedError(
+      "this provision record store cannot add records in one step");
+}
+
 // ---------------------------------------------------------------------------
 // InMemoryProvisionRecordStore
 
@@ -821,6 +859,44 @@ absl::StatusOr<std::string> InMemoryProvisionRecordStore::AddReceipt(
   std::string id = record.id();
   RETURN_IF_ERROR(AddRecord(impl_->receipts, record));
   return id;
+}
+
+absl::StatusOr<std::vector<std::string>>
+InMemoryProvisionRecordStore::AddRecords(v1::ProvisionHistory history) {
+  RETURN_IF_ERROR(ValidateProvisionHistory(history));
+  internal::MutexLock lock(&impl_->mu);
+  RETURN_IF_ERROR(impl_->CheckAvailable());
+  // Ids first, changing nothing: the batch is stored whole or not at all.
+  std::int64_t next_id = impl_->next_id;
+  auto assign = [&next_id](auto& records, absl::string_view prefix,
+                           const absl::flat_hash_set<std::string>& taken,
+                           absl::string_view what) -> absl::Status {
+    for (auto& r : records) {
+      if (r.id().empty()) r.set_id(absl::StrCat(prefix, next_id++));
+      if (taken.contains(r.id())) {
+        return absl::AlreadyExistsError(
+            absl::StrCat(what, " '", r.id(), "' already exists"));
+      }
+    }
+    return absl::OkStatus();
+  };
+  RETURN_IF_ERROR(assign(*history.mutable_provisions(), "prov-",
+                         impl_->provision_ids, "provision record"));
+  RETURN_IF_ERROR(assign(*history.mutable_receipts(), "rcpt-",
+                         impl_->receipt_ids, "receipt record"));
+  impl_->next_id = next_id;
+  std::vector<std::string> ids;
+  for (v1::ProvisionRecord& r : *history.mutable_provisions()) {
+    ids.push_back(r.id());
+    impl_->provision_ids.insert(r.id());
+    RETURN_IF_ERROR(AddRecord(impl_->provisions, r));
+  }
+  for (v1::ReceiptRecord& r : *history.mutable_receipts()) {
+    ids.push_back(r.id());
+    impl_->receipt_ids.insert(r.id());
+    RETURN_IF_ERROR(AddRecord(impl_->receipts, r));
+  }
+  return ids;
 }
 
 absl::StatusOr<PurgeResult> InMemoryProvisionRecordStore::PurgeDue(

@@ -266,6 +266,26 @@ struct PostgresProvisionRecordStore::Impl {
     return Insert(row);
   }
 
+  // Inserts every row in one transaction: all or none.
+  absl::StatusOr<std::vector<std::string>> AddAll(
+      const std::vector<Row>& rows) {
+    for (const Row& row : rows) RETURN_IF_ERROR(CheckRow(row));
+    internal::MutexLock lock(&mu);
+    std::vector<std::string> ids;
+    absl::Status st = internal::pg::InTransaction(
+        session,
+        [&]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu) -> absl::Status {
+          for (const Row& row : rows) {
+            ASSIGN_OR_RETURN(ids.emplace_back(), Insert(row));
+          }
+          return absl::OkStatus();
+        },
+        "the commit of the records was not confirmed; they may have been "
+        "added (all of them, or none)");
+    if (!st.ok()) return st;
+    return ids;
+  }
+
   // Deletes the records of `kind` with these ids.
   absl::Status DeleteIds(int kind, const std::vector<std::string>& ids)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu) {
@@ -402,6 +422,45 @@ PostgresProvisionRecordStore::Open(const std::string& conninfo,
   }
   return std::unique_ptr<PostgresProvisionRecordStore>(
       new PostgresProvisionRecordStore(std::move(impl)));
+}
+
+namespace {
+
+// The row of `record`; its subjects move to the row's own column.
+template <typename R>
+Row RowOf(int kind, R& record, const std::string& party, absl::Time time) {
+  Row row;
+  row.kind = kind;
+  row.id = record.id();
+  row.party = party;
+  row.time = time;
+  row.series = record.series_id();
+  row.method = record.record_method();
+  row.subjects = std::move(*record.mutable_subjects());
+  record.clear_subjects();
+  record.clear_id();
+  record.clear_retain_until();
+  row.bytes = record.SerializeAsString();
+  return row;
+}
+
+}  // namespace
+
+absl::StatusOr<std::vector<std::string>>
+PostgresProvisionRecordStore::AddRecords(v1::ProvisionHistory history) {
+  RETURN_IF_ERROR(ValidateProvisionHistory(history));
+  std::vector<Row> rows;
+  rows.reserve(static_cast<std::size_t>(history.provisions_size() +
+                                        history.receipts_size()));
+  for (v1::ProvisionRecord& p : *history.mutable_provisions()) {
+    const std::string party = p.recipient_id();
+    rows.push_back(RowOf(kProvision, p, party, FromProto(p.provision_time())));
+  }
+  for (v1::ReceiptRecord& r : *history.mutable_receipts()) {
+    const std::string party = r.provider_name();
+    rows.push_back(RowOf(kReceipt, r, party, FromProto(r.receipt_time())));
+  }
+  return impl_->AddAll(rows);
 }
 
 absl::StatusOr<std::string> PostgresProvisionRecordStore::AddProvision(

@@ -605,6 +605,40 @@ absl::StatusOr<std::string> SqliteProvisionRecordStore::AddReceipt(
       });
 }
 
+absl::StatusOr<std::vector<std::string>> SqliteProvisionRecordStore::AddRecords(
+    v1::ProvisionHistory history) {
+  RETURN_IF_ERROR(ValidateProvisionHistory(history));
+  internal::MutexLock lock(&impl_->mu);
+  return impl_->InWriteTransaction<std::vector<std::string>>(
+      [&]() ABSL_NO_THREAD_SAFETY_ANALYSIS
+      -> absl::StatusOr<std::vector<std::string>> {
+        std::vector<std::string> ids;
+        for (v1::ProvisionRecord& p : *history.mutable_provisions()) {
+          NewRow r{kProvision,
+                   p.id(),
+                   p.recipient_id(),
+                   FromTimestamp(p.provision_time()),
+                   p.record_method(),
+                   p.series_id(),
+                   {p.subjects().begin(), p.subjects().end()}};
+          ASSIGN_OR_RETURN(ids.emplace_back(),
+                           impl_->AddLocked(std::move(r), std::move(p)));
+        }
+        for (v1::ReceiptRecord& c : *history.mutable_receipts()) {
+          NewRow r{kReceipt,
+                   c.id(),
+                   c.provider_name(),
+                   FromTimestamp(c.receipt_time()),
+                   c.record_method(),
+                   c.series_id(),
+                   {c.subjects().begin(), c.subjects().end()}};
+          ASSIGN_OR_RETURN(ids.emplace_back(),
+                           impl_->AddLocked(std::move(r), std::move(c)));
+        }
+        return ids;
+      });
+}
+
 absl::StatusOr<v1::ProvisionHistory> SqliteProvisionRecordStore::Query(
     const RecordFilter& filter) {
   internal::MutexLock lock(&impl_->mu);

@@ -213,6 +213,66 @@ TEST_P(ProvisionStoreConformanceTest, DuplicateIdIsAlreadyExists) {
   EXPECT_EQ(h.receipts_size(), 1);
 }
 
+TEST_P(ProvisionStoreConformanceTest, AddRecordsStoresAHistoryInOrder) {
+  v1::ProvisionHistory h;
+  *h.add_provisions() = ProvisionAt(JstDay(2026, 1, 1), "partner", {"s1"});
+  *h.add_provisions() = ProvisionAt(JstDay(2026, 1, 2), "partner", {"s2"});
+  h.mutable_provisions(1)->set_id("prov-kept");
+  *h.add_receipts() = ReceiptAt(JstDay(2026, 1, 3), "Old Partner", {"s1"});
+  absl::StatusOr<std::vector<std::string>> ids = store_->AddRecords(h);
+  ASSERT_OK(ids);
+  ASSERT_EQ(ids->size(), 3u);
+  EXPECT_EQ((*ids)[1], "prov-kept");
+  const v1::ProvisionHistory all = All();
+  ASSERT_EQ(all.provisions_size(), 2);
+  ASSERT_EQ(all.receipts_size(), 1);
+  EXPECT_EQ(all.provisions(0).id(), (*ids)[0]);
+  EXPECT_EQ(all.provisions(1).id(), "prov-kept");
+  EXPECT_EQ(all.receipts(0).id(), (*ids)[2]);
+  EXPECT_EQ(TimeOf(all.receipts(0).retain_until()), JstDay(2029, 1, 3));
+  EXPECT_THAT(store_->AddRecords(v1::ProvisionHistory()),
+              IsOkAndHolds(::testing::IsEmpty()));
+}
+
+TEST_P(ProvisionStoreConformanceTest, AddRecordsIsAllOrNone) {
+  v1::ProvisionRecord existing =
+      ProvisionAt(JstDay(2026, 1, 1), "partner", {"s1"});
+  existing.set_id("prov-old");
+  ASSERT_OK(store_->AddProvision(existing));
+  const v1::ProvisionHistory before = All();
+
+  // A clash with a stored record, found by the store after the first
+  // record of the batch went in: that one is rolled back.
+  v1::ProvisionHistory clash;
+  *clash.add_provisions() = ProvisionAt(JstDay(2026, 2, 1), "partner", {"s2"});
+  *clash.add_receipts() = ReceiptAt(JstDay(2026, 2, 2), "Old Partner", {"s2"});
+  *clash.add_provisions() = ProvisionAt(JstDay(2026, 2, 3), "partner", {"s3"});
+  clash.mutable_provisions(1)->set_id("prov-old");
+  EXPECT_THAT(store_->AddRecords(clash),
+              StatusIs(absl::StatusCode::kAlreadyExists,
+                       ::testing::HasSubstr("prov-old")));
+  EXPECT_TRUE(google::protobuf::util::MessageDifferencer::Equals(All(), before))
+      << All().DebugString();
+
+  // The same id twice in the batch, and a bad record after good ones.
+  v1::ProvisionHistory twice;
+  *twice.add_provisions() = ProvisionAt(JstDay(2026, 3, 1), "partner", {"s4"});
+  *twice.add_provisions() = ProvisionAt(JstDay(2026, 3, 2), "partner", {"s5"});
+  twice.mutable_provisions(0)->set_id("prov-twice");
+  twice.mutable_provisions(1)->set_id("prov-twice");
+  EXPECT_THAT(store_->AddRecords(twice),
+              StatusIs(absl::StatusCode::kInvalidArgument,
+                       ::testing::HasSubstr("provisions[1] 'prov-twice'")));
+  v1::ProvisionHistory bad;
+  *bad.add_provisions() = ProvisionAt(JstDay(2026, 4, 1), "partner", {"s6"});
+  *bad.add_receipts() = ReceiptAt(JstDay(2026, 4, 2), "Old Partner", {});
+  EXPECT_THAT(store_->AddRecords(bad),
+              StatusIs(absl::StatusCode::kInvalidArgument,
+                       ::testing::HasSubstr("receipts[0]")));
+  EXPECT_TRUE(google::protobuf::util::MessageDifferencer::Equals(All(), before))
+      << All().DebugString();
+}
+
 TEST_P(ProvisionStoreConformanceTest, BadInputIsRefusedAndNothingStored) {
   using ::testing::HasSubstr;
   const auto kInvalid = absl::StatusCode::kInvalidArgument;

@@ -85,6 +85,21 @@ REC
   expect "$OUT" '^added prov-old$'
   run 1 recipients add-records "${STORE[@]}" "$T/$P-records.textproto"
   expect "$ERR" 'ALREADY_EXISTS'
+  # All or none: a new record before a clashing one is not added either.
+  cat >"$T/$P-clash.textproto" <<'REC'
+provisions {
+  id: "prov-extra" provision_time { seconds: 1790000000 }
+  recipient_id: "univ-lab" subjects: "m-2" categories: "measurement"
+}
+provisions {
+  id: "prov-new" provision_time { seconds: 1790000000 }
+  recipient_id: "univ-lab" subjects: "m-2" categories: "measurement"
+}
+REC
+  run 1 recipients add-records "${STORE[@]}" "$T/$P-clash.textproto"
+  expect "$ERR" 'nothing was added.*ALREADY_EXISTS.*prov-new'
+  run 0 recipients records "${STORE[@]}" --subject=m-2
+  expect "$OUT" '^no records$'
   run 1 recipients add-records "${STORE[@]}" "$T/$P-absent.textproto"
   expect "$ERR" "$P-absent.textproto"
   run 0 recipients records "${STORE[@]}" --subject=m-1
