@@ -143,7 +143,7 @@ void FuzzRecord(const std::string& text) {
     // clear INVALID_ARGUMENT, and nothing stored.
     CONSENTRY_FUZZ_CHECK(absl::IsInvalidArgument(stored.status()),
                          stored.status().ToString());
-    absl::StatusOr<RequestListing> all = w.requests.ListAll();
+    absl::StatusOr<consentry::RequestListing> all = w.requests.ListAll();
     CONSENTRY_FUZZ_CHECK(
         all.ok() && all->requests.empty() && all->unreadable.empty(),
         "a refused request was stored");
