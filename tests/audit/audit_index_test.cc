@@ -73,6 +73,7 @@ class AuditIndexBlockTest : public ::testing::Test {
     AuditLogOptions o;
     o.directory = dir_;
     o.segment_bytes = 256 << 10;
+    o.seal_on_close = true;  // every segment sealed and indexed
     absl::StatusOr<std::unique_ptr<AuditLog>> log = AuditLog::Open(o);
     ASSERT_OK(log);
     for (int i = 0; i < kEvents; ++i) {
@@ -435,6 +436,7 @@ TEST_F(AuditLogV2FormatTest, AVersion2LogReadsVerifiesAndContinues) {
   {
     AuditLogOptions o;
     o.directory = dir_;
+    o.seal_on_close = true;
     absl::StatusOr<std::unique_ptr<AuditLog>> log = AuditLog::Open(o);
     ASSERT_OK(log);
     for (int i = 60; i < 80; ++i) {
