@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <array>
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
@@ -188,7 +189,10 @@ char* EncodeSequenceField(std::uint64_t sequence, char* p) {
   return PutVarintField(0x78, sequence, p);
 }
 
-bool ScanEventKeys(absl::string_view payload, EventKeys* keys) {
+namespace {
+
+template <bool kLeadingOnly>
+bool ScanKeys(absl::string_view payload, EventKeys* keys) {
   *keys = EventKeys{};
   const char* p = payload.data();
   const char* end = p + payload.size();
@@ -196,6 +200,7 @@ bool ScanEventKeys(absl::string_view payload, EventKeys* keys) {
     std::uint64_t tag = 0;
     if (!GetVarint(p, end, &tag)) return false;
     const std::uint64_t field = tag >> 3;
+    if (kLeadingOnly && field > 4) return true;
     switch (tag & 7) {
       case 0: {
         std::uint64_t v = 0;
@@ -227,6 +232,16 @@ bool ScanEventKeys(absl::string_view payload, EventKeys* keys) {
     }
   }
   return true;
+}
+
+}  // namespace
+
+bool ScanEventKeys(absl::string_view payload, EventKeys* keys) {
+  return ScanKeys<false>(payload, keys);
+}
+
+bool ScanLeadingEventKeys(absl::string_view payload, EventKeys* keys) {
+  return ScanKeys<true>(payload, keys);
 }
 
 bool DecodeEvent(absl::string_view payload, OwnedAuditEvent* out) {
@@ -581,8 +596,95 @@ void SegmentIndex::Add(std::int64_t time, std::uint64_t offset,
   if (records == 0 || time < min_time) min_time = time;
   if (records == 0 || time > max_time) max_time = time;
   ++records;
-  entries.emplace_back(IndexKeyHash(kKeySubject, keys.subject), offset);
-  entries.emplace_back(IndexKeyHash(kKeyAccessor, keys.accessor), offset);
+  if (added_.empty()) added_.resize(256);
+  if (offset < last_offset_) added_in_order_ = false;
+  last_offset_ = offset;
+  if (!has_last_accessor_ || keys.accessor != last_accessor_) {
+    last_accessor_.assign(keys.accessor.data(), keys.accessor.size());
+    last_accessor_hash_ = IndexKeyHash(kKeyAccessor, keys.accessor);
+    has_last_accessor_ = true;
+  }
+  const std::uint64_t subject = IndexKeyHash(kKeySubject, keys.subject);
+  added_[subject >> 56].emplace_back(subject, offset);
+  added_[last_accessor_hash_ >> 56].emplace_back(last_accessor_hash_, offset);
+  added_count_ += 2;
+}
+
+namespace {
+
+using IndexEntry = std::pair<std::uint64_t, std::uint64_t>;
+
+bool KeyLess(const IndexEntry& a, const IndexEntry& b) {
+  return a.first < b.first;
+}
+
+// Sorts [lo, hi), whose entries are in the order added, stably by key.
+void SortRunByKey(IndexEntry* lo, IndexEntry* hi) {
+  if (hi - lo < 2 || std::is_sorted(lo, hi, KeyLess)) return;
+  if (hi - lo <= 32) {
+    for (IndexEntry* i = lo + 1; i < hi; ++i) {
+      const IndexEntry v = *i;
+      IndexEntry* j = i;
+      for (; j > lo && (j - 1)->first > v.first; --j) *j = *(j - 1);
+      *j = v;
+    }
+    return;
+  }
+  std::stable_sort(lo, hi, KeyLess);
+}
+
+// Appends `run` (entries sharing the key's top byte, in the order added)
+// to `out`, stably sorted by key: a counting sort by the key's second byte
+// into place, then each (small, cached) part sorted.
+void AppendSortedRun(const std::vector<IndexEntry>& run,
+                     std::vector<IndexEntry>& out) {
+  const std::size_t base = out.size();
+  out.resize(base + run.size());
+  IndexEntry* dst = out.data() + base;
+  if (run.size() <= 32 || std::is_sorted(run.begin(), run.end(), KeyLess)) {
+    std::copy(run.begin(), run.end(), dst);
+    SortRunByKey(dst, dst + run.size());
+    return;
+  }
+  std::array<std::size_t, 257> start{};
+  for (const IndexEntry& e : run) ++start[((e.first >> 48) & 0xFF) + 1];
+  for (std::size_t b = 1; b <= 256; ++b) start[b] += start[b - 1];
+  std::array<std::size_t, 256> at;
+  std::copy(start.begin(), start.end() - 1, at.begin());
+  for (const IndexEntry& e : run) dst[at[(e.first >> 48) & 0xFF]++] = e;
+  for (std::size_t b = 0; b < 256; ++b) {
+    SortRunByKey(dst + start[b], dst + start[b + 1]);
+  }
+}
+
+}  // namespace
+
+// Sorts into the order `std::sort` gives, (key hash, offset), in about
+// linear time: the entries `Add` kept by their key's top byte, each run in
+// the order added, are stably sorted by key run by run (a counting sort by
+// the second byte, then parts of a few entries), and appended. As frames
+// are added their offsets only grow, so each key's offsets stay in order.
+// Anything else (offsets that went down, entries already decoded or
+// pushed) falls back to `std::sort`.
+void SegmentIndex::SortEntries() {
+  if (added_count_ == 0) {
+    if (!std::is_sorted(entries.begin(), entries.end())) {
+      std::sort(entries.begin(), entries.end());
+    }
+    return;
+  }
+  const bool in_place = entries.empty() && added_in_order_;
+  entries.reserve(entries.size() + added_count_);
+  for (std::vector<IndexEntry>& run : added_) {
+    if (in_place) {
+      AppendSortedRun(run, entries);
+    } else {
+      entries.insert(entries.end(), run.begin(), run.end());
+    }
+    std::vector<IndexEntry>().swap(run);
+  }
+  added_count_ = 0;
+  if (!in_place) std::sort(entries.begin(), entries.end());
 }
 
 namespace {
@@ -679,7 +781,7 @@ bool IndexSealDigest(absl::string_view bytes, Hash256* out,
 }
 
 std::string SegmentIndex::Encode() {
-  std::sort(entries.begin(), entries.end());
+  SortEntries();
   IndexHeader h;
   h.segment_number = segment_number;
   h.first_sequence = first_sequence;
@@ -715,7 +817,7 @@ std::string SegmentIndex::Encode() {
 }
 
 std::string SegmentIndex::EncodeV1() {
-  std::sort(entries.begin(), entries.end());
+  SortEntries();
   std::string out(8 + 6 * 8 + 8 + entries.size() * 16 + 4, '\0');
   char* p = out.data();
   std::memcpy(p, kIndexMagicV1, 8);

@@ -214,7 +214,7 @@ absl::Status SegmentWriter::Frame(absl::string_view payload,
   PutU32(frame + 4, FrameCrc(length, full, h.data()));
   pending_.resize(at + kFrameOverhead + full.size());
   EventKeys keys;
-  ScanEventKeys(full, &keys);
+  ScanLeadingEventKeys(full, &keys);
   index_.Add(keys.time_unix_nanos, size_ + at, keys);
   last_hash_ = h;
   return absl::OkStatus();
