@@ -13,6 +13,7 @@
 
 #include <algorithm>
 #include <array>
+#include <bit>
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
@@ -618,10 +619,16 @@ bool KeyLess(const IndexEntry& a, const IndexEntry& b) {
   return a.first < b.first;
 }
 
-// Sorts [lo, hi), whose entries are in the order added, stably by key.
-void SortRunByKey(IndexEntry* lo, IndexEntry* hi) {
-  if (hi - lo < 2 || std::is_sorted(lo, hi, KeyLess)) return;
-  if (hi - lo <= 32) {
+// Sorts [lo, hi), whose entries are in the order added and whose keys
+// agree above bit `shift + 8`, stably by key: a most-significant-byte
+// radix sort through `scratch`, down to parts small enough for an
+// insertion sort; a part whose keys are all equal (one subject's or
+// accessor's entries) is already in order and is left alone.
+void SortRunByKey(IndexEntry* lo, IndexEntry* hi, int shift,
+                  std::vector<IndexEntry>& scratch) {
+  const auto n = static_cast<std::size_t>(hi - lo);
+  if (n < 2 || std::is_sorted(lo, hi, KeyLess)) return;
+  if (n <= 32 || shift < 0) {
     for (IndexEntry* i = lo + 1; i < hi; ++i) {
       const IndexEntry v = *i;
       IndexEntry* j = i;
@@ -630,39 +637,40 @@ void SortRunByKey(IndexEntry* lo, IndexEntry* hi) {
     }
     return;
   }
-  std::stable_sort(lo, hi, KeyLess);
-}
-
-// Appends `run` (entries sharing the key's top byte, in the order added)
-// to `out`, stably sorted by key: a counting sort by the key's second byte
-// into place, then each (small, cached) part sorted.
-void AppendSortedRun(const std::vector<IndexEntry>& run,
-                     std::vector<IndexEntry>& out) {
-  const std::size_t base = out.size();
-  out.resize(base + run.size());
-  IndexEntry* dst = out.data() + base;
-  if (run.size() <= 32 || std::is_sorted(run.begin(), run.end(), KeyLess)) {
-    std::copy(run.begin(), run.end(), dst);
-    SortRunByKey(dst, dst + run.size());
-    return;
-  }
   std::array<std::size_t, 257> start{};
-  for (const IndexEntry& e : run) ++start[((e.first >> 48) & 0xFF) + 1];
+  for (const IndexEntry* e = lo; e < hi; ++e) {
+    ++start[((e->first >> shift) & 0xFF) + 1];
+  }
   for (std::size_t b = 1; b <= 256; ++b) start[b] += start[b - 1];
   std::array<std::size_t, 256> at;
   std::copy(start.begin(), start.end() - 1, at.begin());
-  for (const IndexEntry& e : run) dst[at[(e.first >> 48) & 0xFF]++] = e;
-  for (std::size_t b = 0; b < 256; ++b) {
-    SortRunByKey(dst + start[b], dst + start[b + 1]);
+  if (scratch.size() < n) scratch.resize(n);
+  for (const IndexEntry* e = lo; e < hi; ++e) {
+    scratch[at[(e->first >> shift) & 0xFF]++] = *e;
   }
+  std::copy(scratch.begin(), scratch.begin() + static_cast<std::ptrdiff_t>(n),
+            lo);
+  for (std::size_t b = 0; b < 256; ++b) {
+    SortRunByKey(lo + start[b], lo + start[b + 1], shift - 8, scratch);
+  }
+}
+
+// Appends `run` (entries sharing the key's top byte, in the order added)
+// to `out`, stably sorted by key.
+void AppendSortedRun(const std::vector<IndexEntry>& run,
+                     std::vector<IndexEntry>& out,
+                     std::vector<IndexEntry>& scratch) {
+  const std::size_t base = out.size();
+  out.insert(out.end(), run.begin(), run.end());
+  SortRunByKey(out.data() + base, out.data() + out.size(), 48, scratch);
 }
 
 }  // namespace
 
 // Sorts into the order `std::sort` gives, (key hash, offset), in about
 // linear time: the entries `Add` kept by their key's top byte, each run in
-// the order added, are stably sorted by key run by run (a counting sort by
-// the second byte, then parts of a few entries), and appended. As frames
+// the order added, are stably sorted by key run by run (a radix sort by
+// the following bytes, in cache), and appended. As frames
 // are added their offsets only grow, so each key's offsets stay in order.
 // Anything else (offsets that went down, entries already decoded or
 // pushed) falls back to `std::sort`.
@@ -675,9 +683,10 @@ void SegmentIndex::SortEntries() {
   }
   const bool in_place = entries.empty() && added_in_order_;
   entries.reserve(entries.size() + added_count_);
+  std::vector<IndexEntry> scratch;
   for (std::vector<IndexEntry>& run : added_) {
     if (in_place) {
-      AppendSortedRun(run, entries);
+      AppendSortedRun(run, entries, scratch);
     } else {
       entries.insert(entries.end(), run.begin(), run.end());
     }
@@ -796,10 +805,18 @@ std::string SegmentIndex::Encode() {
   std::string out(static_cast<std::size_t>(h.IndexFileSize()), '\0');
   EncodeIndexHeader(h, out.data());
   char* p = out.data() + h.TableEnd();
-  for (const auto& [key, off] : entries) {
-    PutU64(p, key);
-    PutU64(p + 8, off);
-    p += kIndexEntrySize;
+  if constexpr (std::endian::native == std::endian::little &&
+                sizeof(entries[0]) == kIndexEntrySize) {
+    // The entries' bytes are the file's: two little-endian u64 each.
+    if (!entries.empty()) {
+      std::memcpy(p, entries.data(), entries.size() * kIndexEntrySize);
+    }
+  } else {
+    for (const auto& [key, off] : entries) {
+      PutU64(p, key);
+      PutU64(p + 8, off);
+      p += kIndexEntrySize;
+    }
   }
   char* ref = out.data() + kIndexHeaderSize;
   for (std::uint32_t i = 0; i < h.blocks; ++i, ref += kIndexBlockRefSize) {
