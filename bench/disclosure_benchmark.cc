@@ -107,6 +107,8 @@ void EnsureLog(const std::string& dir) {
   AuditLogOptions o;
   o.directory = dir + "/log";
   o.segment_bytes = P().segment_mib << 20;
+  // A finished history: every segment sealed and indexed, none scanned.
+  o.seal_on_close = true;
   o.sync = AuditSyncPolicy::kInterval;
   o.sync_interval = absl::Seconds(1);
   o.queue_capacity = 1 << 17;

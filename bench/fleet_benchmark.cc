@@ -85,6 +85,8 @@ void EnsureLog(const std::string& dir, std::int64_t n) {
   AuditLogOptions o;
   o.directory = dir;
   o.segment_bytes = std::uint64_t{64} << 20;
+  // A finished history: every segment sealed and indexed, none scanned.
+  o.seal_on_close = true;
   o.sync = AuditSyncPolicy::kInterval;
   o.sync_interval = absl::Seconds(1);
   o.queue_capacity = 1 << 17;

@@ -83,6 +83,7 @@ Base* MakeBase() {
   AuditLogOptions options;
   options.directory = base->dir + "/log";
   options.segment_bytes = 4096;
+  options.seal_on_close = true;  // every segment sealed, with its index
   auto log = AuditLog::Open(options);
   CONSENTRY_FUZZ_CHECK(log.ok(), log.status().ToString());
   for (int i = 0; i < kEvents; ++i) {

@@ -12,10 +12,10 @@
 // The calling thread only enqueues (into its own bounded queue: no lock)
 // and returns; a background writer numbers the events and appends them to
 // segment files `audit-<16 digits>.seg`, each chained by SHA-256 (or
-// HMAC-SHA256 with `hmac_key`), sealed when full or closed, with an index
-// `audit-<16 digits>.idx` that queries use when it matches the seal (its
-// header and block table, then each block a query reads). Events
-// of one thread keep their order. The format, the seal and what
+// HMAC-SHA256 with `hmac_key`), sealed when full (or closed, with
+// `seal_on_close`), with an index `audit-<16 digits>.idx` that queries use when
+// it matches the seal (its header and block table, then each block a query
+// reads). Events of one thread keep their order. The format, the seal and what
 // verification proves: docs/design/audit-log-format.md; the write path:
 // docs/design/audit-log-writing.md.
 //
@@ -211,6 +211,13 @@ struct AuditLogOptions {
   // A child process that inherits the descriptor holds the lock too (the
   // descriptor is close-on-exec).
   absl::Duration lock_wait = absl::ZeroDuration();
+  // Whether `Close` seals the segment being written. By default it does
+  // not: the segment is synced and left open, and the next `Open` appends
+  // to it, so a short-lived writer (a command-line tool recording one
+  // event per run) does not leave a segment per run. Segments are sealed
+  // (made immutable, indexed) when full (`segment_bytes`). Set it when the
+  // files must be final at `Close`, e.g. before shipping the directory.
+  bool seal_on_close = false;
 };
 
 // Counters of an `AuditLog`. A snapshot; each value is monotonic.
@@ -239,9 +246,10 @@ class CONSENTRY_EXPORT AuditLog final : public AuditSink,
                                         private internal::CompactAuditPath {
  public:
   // Opens (or creates) the log in `options.directory` and starts the writer.
-  // An existing log continues: its last segment is read to find the chain's
-  // last hash and the next sequence, and a new segment is begun that links
-  // to it.
+  // An existing log continues: its last segment is read and verified to
+  // find the chain's last hash and the next sequence; events are appended
+  // to it when it is unsealed (and has room), else a new segment is begun
+  // that links to it.
   // Errors: `kInvalidArgument` for an empty directory or a bad option;
   // `kDataLoss` when the last segment is damaged (a torn final record after
   // a crash included: run `RepairAuditLog` first); `kPermissionDenied` /
@@ -280,9 +288,11 @@ class CONSENTRY_EXPORT AuditLog final : public AuditSink,
   // Every event with a smaller sequence is synced to disk. Monotonic.
   std::uint64_t durable_sequence_end() const;
 
-  // Drains the queue, syncs, seals the current segment (writing its index)
-  // and stops the writer. Idempotent. Returns the writer's first error, if
-  // any. REQUIRES: no concurrent `Record`/`Append`.
+  // Drains the queue, syncs, checkpoints (with `checkpoint_keys`) and stops
+  // the writer; the segment stays open for the next `Open` unless
+  // `seal_on_close` (then it is sealed and its index written). Idempotent.
+  // Returns the writer's first error, if any. REQUIRES: no concurrent
+  // `Record`/`Append`.
   absl::Status Close();
 
   AuditLogCounters counters() const;

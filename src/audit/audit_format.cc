@@ -12,6 +12,8 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <array>
+#include <bit>
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
@@ -188,7 +190,10 @@ char* EncodeSequenceField(std::uint64_t sequence, char* p) {
   return PutVarintField(0x78, sequence, p);
 }
 
-bool ScanEventKeys(absl::string_view payload, EventKeys* keys) {
+namespace {
+
+template <bool kLeadingOnly>
+bool ScanKeys(absl::string_view payload, EventKeys* keys) {
   *keys = EventKeys{};
   const char* p = payload.data();
   const char* end = p + payload.size();
@@ -196,6 +201,7 @@ bool ScanEventKeys(absl::string_view payload, EventKeys* keys) {
     std::uint64_t tag = 0;
     if (!GetVarint(p, end, &tag)) return false;
     const std::uint64_t field = tag >> 3;
+    if (kLeadingOnly && field > 4) return true;
     switch (tag & 7) {
       case 0: {
         std::uint64_t v = 0;
@@ -227,6 +233,16 @@ bool ScanEventKeys(absl::string_view payload, EventKeys* keys) {
     }
   }
   return true;
+}
+
+}  // namespace
+
+bool ScanEventKeys(absl::string_view payload, EventKeys* keys) {
+  return ScanKeys<false>(payload, keys);
+}
+
+bool ScanLeadingEventKeys(absl::string_view payload, EventKeys* keys) {
+  return ScanKeys<true>(payload, keys);
 }
 
 bool DecodeEvent(absl::string_view payload, OwnedAuditEvent* out) {
@@ -581,8 +597,103 @@ void SegmentIndex::Add(std::int64_t time, std::uint64_t offset,
   if (records == 0 || time < min_time) min_time = time;
   if (records == 0 || time > max_time) max_time = time;
   ++records;
-  entries.emplace_back(IndexKeyHash(kKeySubject, keys.subject), offset);
-  entries.emplace_back(IndexKeyHash(kKeyAccessor, keys.accessor), offset);
+  if (added_.empty()) added_.resize(256);
+  if (offset < last_offset_) added_in_order_ = false;
+  last_offset_ = offset;
+  if (!has_last_accessor_ || keys.accessor != last_accessor_) {
+    last_accessor_.assign(keys.accessor.data(), keys.accessor.size());
+    last_accessor_hash_ = IndexKeyHash(kKeyAccessor, keys.accessor);
+    has_last_accessor_ = true;
+  }
+  const std::uint64_t subject = IndexKeyHash(kKeySubject, keys.subject);
+  added_[subject >> 56].emplace_back(subject, offset);
+  added_[last_accessor_hash_ >> 56].emplace_back(last_accessor_hash_, offset);
+  added_count_ += 2;
+}
+
+namespace {
+
+using IndexEntry = std::pair<std::uint64_t, std::uint64_t>;
+
+bool KeyLess(const IndexEntry& a, const IndexEntry& b) {
+  return a.first < b.first;
+}
+
+// Sorts [lo, hi), whose entries are in the order added and whose keys
+// agree above bit `shift + 8`, stably by key: a most-significant-byte
+// radix sort through `scratch`, down to parts small enough for an
+// insertion sort; a part whose keys are all equal (one subject's or
+// accessor's entries) is already in order and is left alone.
+void SortRunByKey(IndexEntry* lo, IndexEntry* hi, int shift,
+                  std::vector<IndexEntry>& scratch) {
+  const auto n = static_cast<std::size_t>(hi - lo);
+  if (n < 2 || std::is_sorted(lo, hi, KeyLess)) return;
+  if (n <= 32 || shift < 0) {
+    for (IndexEntry* i = lo + 1; i < hi; ++i) {
+      const IndexEntry v = *i;
+      IndexEntry* j = i;
+      for (; j > lo && (j - 1)->first > v.first; --j) *j = *(j - 1);
+      *j = v;
+    }
+    return;
+  }
+  std::array<std::size_t, 257> start{};
+  for (const IndexEntry* e = lo; e < hi; ++e) {
+    ++start[((e->first >> shift) & 0xFF) + 1];
+  }
+  for (std::size_t b = 1; b <= 256; ++b) start[b] += start[b - 1];
+  std::array<std::size_t, 256> at;
+  std::copy(start.begin(), start.end() - 1, at.begin());
+  if (scratch.size() < n) scratch.resize(n);
+  for (const IndexEntry* e = lo; e < hi; ++e) {
+    scratch[at[(e->first >> shift) & 0xFF]++] = *e;
+  }
+  std::copy(scratch.begin(), scratch.begin() + static_cast<std::ptrdiff_t>(n),
+            lo);
+  for (std::size_t b = 0; b < 256; ++b) {
+    SortRunByKey(lo + start[b], lo + start[b + 1], shift - 8, scratch);
+  }
+}
+
+// Appends `run` (entries sharing the key's top byte, in the order added)
+// to `out`, stably sorted by key.
+void AppendSortedRun(const std::vector<IndexEntry>& run,
+                     std::vector<IndexEntry>& out,
+                     std::vector<IndexEntry>& scratch) {
+  const std::size_t base = out.size();
+  out.insert(out.end(), run.begin(), run.end());
+  SortRunByKey(out.data() + base, out.data() + out.size(), 48, scratch);
+}
+
+}  // namespace
+
+// Sorts into the order `std::sort` gives, (key hash, offset), in about
+// linear time: the entries `Add` kept by their key's top byte, each run in
+// the order added, are stably sorted by key run by run (a radix sort by
+// the following bytes, in cache), and appended. As frames
+// are added their offsets only grow, so each key's offsets stay in order.
+// Anything else (offsets that went down, entries already decoded or
+// pushed) falls back to `std::sort`.
+void SegmentIndex::SortEntries() {
+  if (added_count_ == 0) {
+    if (!std::is_sorted(entries.begin(), entries.end())) {
+      std::sort(entries.begin(), entries.end());
+    }
+    return;
+  }
+  const bool in_place = entries.empty() && added_in_order_;
+  entries.reserve(entries.size() + added_count_);
+  std::vector<IndexEntry> scratch;
+  for (std::vector<IndexEntry>& run : added_) {
+    if (in_place) {
+      AppendSortedRun(run, entries, scratch);
+    } else {
+      entries.insert(entries.end(), run.begin(), run.end());
+    }
+    std::vector<IndexEntry>().swap(run);
+  }
+  added_count_ = 0;
+  if (!in_place) std::sort(entries.begin(), entries.end());
 }
 
 namespace {
@@ -679,7 +790,7 @@ bool IndexSealDigest(absl::string_view bytes, Hash256* out,
 }
 
 std::string SegmentIndex::Encode() {
-  std::sort(entries.begin(), entries.end());
+  SortEntries();
   IndexHeader h;
   h.segment_number = segment_number;
   h.first_sequence = first_sequence;
@@ -694,10 +805,18 @@ std::string SegmentIndex::Encode() {
   std::string out(static_cast<std::size_t>(h.IndexFileSize()), '\0');
   EncodeIndexHeader(h, out.data());
   char* p = out.data() + h.TableEnd();
-  for (const auto& [key, off] : entries) {
-    PutU64(p, key);
-    PutU64(p + 8, off);
-    p += kIndexEntrySize;
+  if constexpr (std::endian::native == std::endian::little &&
+                sizeof(entries[0]) == kIndexEntrySize) {
+    // The entries' bytes are the file's: two little-endian u64 each.
+    if (!entries.empty()) {
+      std::memcpy(p, entries.data(), entries.size() * kIndexEntrySize);
+    }
+  } else {
+    for (const auto& [key, off] : entries) {
+      PutU64(p, key);
+      PutU64(p + 8, off);
+      p += kIndexEntrySize;
+    }
   }
   char* ref = out.data() + kIndexHeaderSize;
   for (std::uint32_t i = 0; i < h.blocks; ++i, ref += kIndexBlockRefSize) {
@@ -715,7 +834,7 @@ std::string SegmentIndex::Encode() {
 }
 
 std::string SegmentIndex::EncodeV1() {
-  std::sort(entries.begin(), entries.end());
+  SortEntries();
   std::string out(8 + 6 * 8 + 8 + entries.size() * 16 + 4, '\0');
   char* p = out.data();
   std::memcpy(p, kIndexMagicV1, 8);

@@ -147,6 +147,10 @@ struct EventKeys {
   std::uint64_t sequence = 0;
 };
 bool ScanEventKeys(absl::string_view payload, EventKeys* keys);
+// The same for an event `EncodeEvent` wrote (fields in number order), as
+// the writer indexes it: stops after the subject (field 4), so `sequence`
+// stays 0 and the rest of the payload is not checked.
+bool ScanLeadingEventKeys(absl::string_view payload, EventKeys* keys);
 
 // Parses a payload into an owned event. False when it is not an AuditEvent.
 bool DecodeEvent(absl::string_view payload, OwnedAuditEvent* out);
@@ -365,10 +369,16 @@ struct SegmentIndex {
   std::int64_t min_time = 0;
   std::int64_t max_time = 0;
   std::uint64_t file_size = 0;  // size of the sealed segment
-  // (key hash, frame offset), sorted.
+  // (key hash, frame offset), sorted; entries `Add`ed since are held
+  // apart until `Encode`, `EncodeV1` or `SortEntries` merges them in.
   std::vector<std::pair<std::uint64_t, std::uint64_t>> entries;
 
+  // Indexes the frame at `offset`. Entries are kept by the top byte of
+  // their key as they come, so that sealing sorts 256 small runs in cache
+  // rather than every entry at once.
   void Add(std::int64_t time, std::uint64_t offset, const EventKeys& keys);
+  // Merges the entries added so far into `entries`, sorted.
+  void SortEntries();
   // Version 2 ("CNSIDX02"), what the writer writes: sorts `entries`;
   // deterministic. Empty on a libcrypto failure.
   std::string Encode();
@@ -382,6 +392,20 @@ struct SegmentIndex {
   // Either version. False when the bytes are not a valid index (for version
   // 2, also when a block does not match its SHA-256 or its first key).
   static bool Decode(absl::string_view bytes, SegmentIndex* out);
+
+ private:
+  // Entries added and not yet sorted, by the top byte of the key, each run
+  // in the order added; `added_in_order_` while their offsets never went
+  // down (as frames are written), which lets a stable sort by key alone
+  // give (key, offset) order.
+  std::vector<std::vector<std::pair<std::uint64_t, std::uint64_t>>> added_;
+  std::uint64_t added_count_ = 0;
+  std::uint64_t last_offset_ = 0;
+  bool added_in_order_ = true;
+  // The last accessor and its key hash: most events of a run name one.
+  std::string last_accessor_;
+  std::uint64_t last_accessor_hash_ = 0;
+  bool has_last_accessor_ = false;
 };
 
 // One frame as found in a segment's bytes.

@@ -195,19 +195,31 @@ absl::Status ValidateOptions(const AuditLogOptions& options) {
 }  // namespace
 
 absl::Status AuditLog::Impl::ContinueLastSegment(
-    const internal::AuditDirListing& listing) {
+    const internal::AuditDirListing& listing, bool* appending) {
   const std::string& dir = options.directory;
   const std::uint64_t last = listing.segments.back();
   const std::string path = PathOf(dir, internal::SegmentFileName(last));
+  // A damaged segment (a torn tail included) is refused here, before
+  // anything is written: nothing is ever appended after bytes that do not
+  // verify.
   ASSIGN_OR_RETURN(SegmentScan scan,
                    internal::ScanSegment(path, last, *hasher));
   const bool has_index =
       std::binary_search(listing.indexes.begin(), listing.indexes.end(), last);
+  *appending = false;
+  base_sequence = scan.next_sequence;
   if (!scan.sealed) {
     if (has_index) {
       return absl::DataLossError(absl::StrCat(
           "audit log: '", PathOf(dir, internal::IndexFileName(last)),
           "' indexes a segment that is not sealed: run VerifyAuditLog"));
+    }
+    // Unsealed and intact (a previous writer closed it open, or crashed):
+    // continue it, unless it has no room left for a record and its seal.
+    if (scan.size + internal::kSealFrameSize + internal::kFrameOverhead <
+        options.segment_bytes) {
+      *appending = true;
+      return segment->Continue(path, std::move(scan));
     }
     RETURN_IF_ERROR(segment->SealScanned(path, scan));
   } else if (!has_index) {
@@ -217,7 +229,6 @@ absl::Status AuditLog::Impl::ContinueLastSegment(
     if (!s.ok()) return AuditError(s);
   }
   segment->set_last_hash(scan.last_hash);
-  base_sequence = scan.next_sequence;
   return absl::OkStatus();
 }
 
@@ -245,12 +256,13 @@ absl::Status AuditLog::Impl::Start() {
     fs->Remove(PathOf(dir, name)).IgnoreError();
   }
   std::uint64_t next_number = 0;
+  bool appending = false;
   if (!listing.segments.empty()) {
-    RETURN_IF_ERROR(ContinueLastSegment(listing));
+    RETURN_IF_ERROR(ContinueLastSegment(listing, &appending));
     next_number = listing.segments.back() + 1;
   }
-  RETURN_IF_ERROR(segment->Open(next_number, base_sequence));
-  segment_number.store(next_number, std::memory_order_relaxed);
+  if (!appending) RETURN_IF_ERROR(segment->Open(next_number, base_sequence));
+  segment_number.store(segment->number(), std::memory_order_relaxed);
   {
     internal::MutexLock lock(&mu);
     head_hash = segment->last_hash();

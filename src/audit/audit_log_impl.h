@@ -132,11 +132,15 @@ struct AuditLog::Impl {
 
   // --- opening and producers (audit_log.cc) ---------------------------------
 
-  // Creates the directory if need be, continues the log found there (the
-  // last segment sealed if a crash left it open), opens a new segment and
-  // starts the writer and syncer threads.
+  // Creates the directory if need be, continues the log found there
+  // (appending to its last segment when that is unsealed and intact, else
+  // opening a new segment) and starts the writer and syncer threads.
   absl::Status Start();
-  absl::Status ContinueLastSegment(const internal::AuditDirListing& listing);
+  // Reads the last segment of `listing`: `*appending` when the writer
+  // continues it; otherwise it is sealed (if it was not) and indexed, and
+  // the next segment chains from it.
+  absl::Status ContinueLastSegment(const internal::AuditDirListing& listing,
+                                   bool* appending);
 
   // Signs a checkpoint of the durable head and publishes it to the anchor
   // sink. REQUIRES: checkpoint keys and a sink are configured.
@@ -175,7 +179,8 @@ struct AuditLog::Impl {
   bool MaybeRequestSync(RunState& st);
   // Waits for work: polls for a while after recent events, then sleeps.
   void WaitForWork(RunState& st, bool stopping);
-  // The end of `Run`: seals, stops the syncer, wakes every waiter.
+  // The end of `Run`: syncs (and seals, with `seal_on_close`), stops the
+  // syncer, wakes every waiter.
   void FinishRun();
   // Takes up to `max_batch_events` events from the lanes, round robin, and
   // appends them to the segment; `*taken` is their count.
@@ -186,6 +191,9 @@ struct AuditLog::Impl {
   bool FlushTaken();
   void RefreshPolicies();
   absl::Status SealSegment();
+  // What `Close` does by default instead of sealing: syncs the segment,
+  // left open for the next writer, and checkpoints the head.
+  absl::Status SyncAndCheckpoint();
   absl::Status Sync();
   void RequestSync();
   void SyncLoop();

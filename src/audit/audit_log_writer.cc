@@ -185,7 +185,10 @@ void AuditLog::Impl::WaitForWork(RunState& st, bool stopping) {
 }
 
 void AuditLog::Impl::FinishRun() {
-  absl::Status s = failed.load() ? absl::OkStatus() : SealSegment();
+  absl::Status s = absl::OkStatus();
+  if (!failed.load()) {
+    s = options.seal_on_close ? SealSegment() : SyncAndCheckpoint();
+  }
   if (!s.ok()) Fail(std::move(s));
   StopSyncer();
   segment->Abandon();
@@ -292,6 +295,14 @@ absl::Status AuditLog::Impl::SealSegment() {
   // The sealed head, signed and kept outside the log. A failure is counted
   // and the log goes on: its events are durable and chained, and the next
   // checkpoint covers them.
+  if (options.checkpoint_keys != nullptr) PublishCheckpoint().IgnoreError();
+  return absl::OkStatus();
+}
+
+absl::Status AuditLog::Impl::SyncAndCheckpoint() {
+  RETURN_IF_ERROR(Sync());
+  // As at a seal: the head is signed and kept outside the log; a failure
+  // is counted and returned by the next `Checkpoint()`.
   if (options.checkpoint_keys != nullptr) PublishCheckpoint().IgnoreError();
   return absl::OkStatus();
 }

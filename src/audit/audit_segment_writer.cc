@@ -148,6 +148,24 @@ absl::Status SegmentWriter::SealScanned(const std::string& path,
   return absl::OkStatus();
 }
 
+absl::Status SegmentWriter::Continue(const std::string& path,
+                                     SegmentScan scan) {
+  absl::StatusOr<std::unique_ptr<WritableFile>> f = fs_.OpenForAppend(path);
+  if (!f.ok()) return AuditError(f.status());
+  absl::Status s = (*f)->Sync();
+  if (!s.ok()) {
+    (*f)->Close().IgnoreError();
+    return AuditError(s);
+  }
+  file_ = *std::move(f);
+  number_ = scan.index.segment_number;
+  size_ = scan.size;
+  pending_.clear();
+  index_ = std::move(scan.index);
+  last_hash_ = scan.last_hash;
+  return absl::OkStatus();
+}
+
 absl::Status SegmentWriter::Open(std::uint64_t number,
                                  std::uint64_t first_sequence) {
   number_ = number;
@@ -196,7 +214,7 @@ absl::Status SegmentWriter::Frame(absl::string_view payload,
   PutU32(frame + 4, FrameCrc(length, full, h.data()));
   pending_.resize(at + kFrameOverhead + full.size());
   EventKeys keys;
-  ScanEventKeys(full, &keys);
+  ScanLeadingEventKeys(full, &keys);
   index_.Add(keys.time_unix_nanos, size_ + at, keys);
   last_hash_ = h;
   return absl::OkStatus();

@@ -68,6 +68,14 @@ class SegmentWriter {
   // unsealed: appends its seal record, then writes its index.
   absl::Status SealScanned(const std::string& path, SegmentScan& scan);
 
+  // Continues segment `scan.index.segment_number` at `path`, which `scan`
+  // found unsealed and intact: appends go after its last frame, the chain
+  // continues from its last hash, and its index goes on from the scanned
+  // entries. Syncs the file first, so that what a killed writer left in
+  // the page cache is durable before any new event is acknowledged.
+  // REQUIRES: no segment open.
+  absl::Status Continue(const std::string& path, SegmentScan scan);
+
   // Creates segment `number`, whose first record will be `first_sequence`
   // and whose header chains from `last_hash()`. The header is synced, then
   // the directory. REQUIRES: no segment open.

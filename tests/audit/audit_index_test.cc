@@ -10,11 +10,13 @@
 
 #include <stdlib.h>
 
+#include <algorithm>
 #include <cstdint>
 #include <filesystem>
 #include <fstream>
 #include <iterator>
 #include <map>
+#include <random>
 #include <set>
 #include <string>
 #include <vector>
@@ -73,6 +75,7 @@ class AuditIndexBlockTest : public ::testing::Test {
     AuditLogOptions o;
     o.directory = dir_;
     o.segment_bytes = 256 << 10;
+    o.seal_on_close = true;  // every segment sealed and indexed
     absl::StatusOr<std::unique_ptr<AuditLog>> log = AuditLog::Open(o);
     ASSERT_OK(log);
     for (int i = 0; i < kEvents; ++i) {
@@ -159,6 +162,45 @@ class AuditIndexBlockTest : public ::testing::Test {
   std::string dir_;
   std::uint64_t segments_ = 0;
 };
+
+// The writer sorts an index's entries in linear time (its offsets only
+// grow as frames are added); the result must be exactly what sorting every
+// (key hash, offset) pair gives, for a few keys or many, and when offsets
+// were not added in order.
+TEST(SegmentIndexTest, EncodingSortsEntriesAsAFullSortDoes) {
+  std::mt19937_64 rng(7);
+  for (const std::uint64_t keys : {1u, 3u, 50u, 100000u}) {
+    for (const bool in_order : {true, false}) {
+      SCOPED_TRACE(absl::StrCat(keys, " keys, in order: ", in_order));
+      internal::SegmentIndex index;
+      std::vector<std::pair<std::uint64_t, std::uint64_t>> expected;
+      std::vector<std::string> names;
+      for (int i = 0; i < 5000; ++i) {
+        names.push_back(absl::StrCat("k-", rng() % keys));
+      }
+      std::uint64_t offset = internal::kSegmentHeaderSize;
+      for (int i = 0; i < 5000; ++i) {
+        internal::EventKeys k;
+        k.subject = names[static_cast<std::size_t>(i)];
+        k.accessor = names[static_cast<std::size_t>((i * 7) % 5000)];
+        const std::uint64_t at = in_order ? offset : rng() % 1000000;
+        index.Add(kT0 + i, at, k);
+        expected.emplace_back(
+            internal::IndexKeyHash(internal::kKeySubject, k.subject), at);
+        expected.emplace_back(
+            internal::IndexKeyHash(internal::kKeyAccessor, k.accessor), at);
+        offset += 100 + rng() % 50;
+      }
+      std::sort(expected.begin(), expected.end());
+      internal::SegmentIndex decoded;
+      ASSERT_TRUE(internal::SegmentIndex::Decode(index.Encode(), &decoded));
+      EXPECT_EQ(decoded.entries, expected);
+      internal::SegmentIndex v1 = index;
+      ASSERT_TRUE(internal::SegmentIndex::Decode(v1.EncodeV1(), &decoded));
+      EXPECT_EQ(decoded.entries, expected);
+    }
+  }
+}
 
 TEST_F(AuditIndexBlockTest, ASubjectQueryReadsOnlyTheBlocksItNeeds) {
   WriteLog();
@@ -435,6 +477,7 @@ TEST_F(AuditLogV2FormatTest, AVersion2LogReadsVerifiesAndContinues) {
   {
     AuditLogOptions o;
     o.directory = dir_;
+    o.seal_on_close = true;
     absl::StatusOr<std::unique_ptr<AuditLog>> log = AuditLog::Open(o);
     ASSERT_OK(log);
     for (int i = 60; i < 80; ++i) {

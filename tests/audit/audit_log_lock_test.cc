@@ -183,6 +183,8 @@ TEST(AuditLogLockTest, ShortLivedWritersOfTwoProcessesTakeTurns) {
   EXPECT_EQ(report->defect, AuditDefect::kNone) << report->detail;
   EXPECT_EQ(report->records_verified,
             static_cast<std::uint64_t>(2 * kRuns * kEvents));
+  // Each run appended to the segment the run before it left open.
+  EXPECT_EQ(report->segments, 1u);
 }
 
 }  // namespace

@@ -192,5 +192,63 @@ TEST(AuditLogPowerLossTest, AcknowledgedEventsSurviveAndTheLogVerifies) {
   RecordProperty("torn_tails", torn);
 }
 
+// A writer is cut off with events written but not synced; the next run
+// finds the open segment ending at the last synced record and appends to
+// it from there: one segment, no gap, no duplicate, and it verifies.
+TEST(AuditLogPowerLossTest, TheNextRunAppendsAfterTheLastSyncedRecord) {
+  const std::string dir = MakeTempDir();
+  std::string ref, subject;
+  {
+    testing::FaultInjectionFileSystem fs;
+    {
+      testing::ScopedFileSystem scoped(&fs);
+      AuditLogOptions options;
+      options.directory = dir;
+      // Only `Flush` syncs: what follows the last one is written, unsynced.
+      options.sync = AuditSyncPolicy::kInterval;
+      options.sync_interval = absl::Hours(1);
+      absl::StatusOr<std::unique_ptr<AuditLog>> log = AuditLog::Open(options);
+      ASSERT_OK(log);
+      for (std::uint64_t i = 0; i < 70; ++i) {
+        ASSERT_OK((*log)->Record(Event(i, &ref, &subject)));
+        if (i == 39) {
+          ASSERT_OK((*log)->Flush());
+        }
+      }
+      while ((*log)->counters().written < 70) {
+        absl::SleepFor(absl::Milliseconds(1));
+      }
+      ASSERT_EQ((*log)->durable_sequence_end(), 40u);
+      fs.PowerCut();
+      (*log)->Close().IgnoreError();
+    }
+    ASSERT_OK(fs.DropUnsyncedData());
+  }
+  absl::StatusOr<AuditVerifyReport> report = VerifyAuditLog(dir);
+  ASSERT_OK(report);
+  ASSERT_TRUE(report->ok()) << report->ToString();
+  ASSERT_EQ(report->records_verified, 40u);
+  {
+    AuditLogOptions options;
+    options.directory = dir;
+    absl::StatusOr<std::unique_ptr<AuditLog>> log = AuditLog::Open(options);
+    ASSERT_OK(log);
+    EXPECT_EQ((*log)->durable_sequence_end(), 40u);
+    for (std::uint64_t i = 40; i < 60; ++i) {
+      absl::StatusOr<std::uint64_t> s =
+          (*log)->Append(Event(i, &ref, &subject));
+      ASSERT_OK(s);
+      EXPECT_EQ(*s, i);
+    }
+    ASSERT_OK((*log)->Close());
+  }
+  report = VerifyAuditLog(dir);
+  ASSERT_OK(report);
+  EXPECT_TRUE(report->ok()) << report->ToString();
+  EXPECT_EQ(report->segments, 1u);
+  EXPECT_EQ(RecoverAndCheck(dir, CutRun{60, 60}), 60u);
+  std::filesystem::remove_all(dir);
+}
+
 }  // namespace
 }  // namespace consentry

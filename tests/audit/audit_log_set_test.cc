@@ -40,6 +40,7 @@ void WriteService(const std::string& dir, const std::string& service, int n,
   AuditLogOptions o;
   o.directory = dir;
   o.segment_bytes = segment_bytes;
+  o.seal_on_close = true;  // every segment sealed and indexed
   absl::StatusOr<std::unique_ptr<AuditLog>> log = AuditLog::Open(o);
   ASSERT_OK(log);
   const std::string accessor = service + "-reader";

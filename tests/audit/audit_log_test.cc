@@ -126,10 +126,20 @@ class AuditLogTest : public ::testing::Test {
   void WriteSegmentedLog(int n, std::uint64_t segment_bytes = 4096) {
     AuditLogOptions o = Options();
     o.segment_bytes = segment_bytes;
+    o.seal_on_close = true;  // every segment sealed and indexed
     auto log = OpenLog(o);
     ASSERT_NE(log, nullptr);
     Write(*log, n);
     ASSERT_OK(log->Close());
+  }
+
+  // Entries of the log's directory whose names end in `suffix`.
+  std::uint64_t FilesEndingIn(absl::string_view suffix) {
+    std::uint64_t n = 0;
+    for (const auto& e : std::filesystem::directory_iterator(dir_)) {
+      n += absl::EndsWith(e.path().filename().string(), suffix);
+    }
+    return n;
   }
 
   std::string Seg(std::uint64_t n) {
@@ -215,9 +225,11 @@ TEST_F(AuditLogTest, AppendReturnsSequenceAcknowledgedByFlush) {
   EXPECT_EQ(log->head().last_hash.size(), 32u);
 }
 
-TEST_F(AuditLogTest, ReopenContinuesTheChainInANewSegment) {
+TEST_F(AuditLogTest, ReopenAfterASealedSegmentBeginsANewOne) {
+  AuditLogOptions o = Options();
+  o.seal_on_close = true;
   {
-    auto log = OpenLog(Options());
+    auto log = OpenLog(o);
     Write(*log, 20);
   }
   {
@@ -231,6 +243,174 @@ TEST_F(AuditLogTest, ReopenContinuesTheChainInANewSegment) {
   EXPECT_TRUE(r.ok()) << r.ToString();
   EXPECT_EQ(r.records_verified, 30u);
   EXPECT_EQ(r.segments, 2u);
+}
+
+// A short-lived writer (one event per run, as `consentctl` records a
+// request step) appends to the segment the run before it left open, rather
+// than leaving a segment per run; queries see every run's events.
+TEST_F(AuditLogTest, ShortLivedWritersAppendToOneSegment) {
+  for (int run = 0; run < 10; ++run) {
+    auto log = OpenLog(Options());
+    ASSERT_NE(log, nullptr);
+    const std::string subject = absl::StrCat("s-", run % 2);
+    absl::StatusOr<std::uint64_t> s = log->Append(Event(run, subject, "a-0"));
+    ASSERT_OK(s);
+    EXPECT_EQ(*s, static_cast<std::uint64_t>(run));
+    ASSERT_OK(log->Close());
+    EXPECT_EQ(log->counters().segments_sealed, 0u);
+  }
+  EXPECT_EQ(FilesEndingIn(".seg"), 1u);
+  EXPECT_EQ(FilesEndingIn(".idx"), 0u);  // not sealed yet
+  const AuditVerifyReport r = Verify();
+  EXPECT_TRUE(r.ok()) << r.ToString();
+  EXPECT_EQ(r.records_verified, 10u);
+  EXPECT_EQ(r.segments, 1u);
+  auto reader = *AuditLogReader::Open(dir_);
+  absl::StatusOr<std::vector<OwnedAuditEvent>> all =
+      reader->InTimeRange(absl::InfinitePast(), absl::InfiniteFuture());
+  ASSERT_OK(all);
+  ASSERT_THAT(*all, SizeIs(10));
+  for (std::size_t i = 0; i < all->size(); ++i) {
+    EXPECT_EQ((*all)[i].sequence, i);
+    EXPECT_EQ((*all)[i].revision, static_cast<Revision>(i));
+  }
+  absl::StatusOr<std::vector<OwnedAuditEvent>> mine = reader->ForSubject("s-1");
+  ASSERT_OK(mine);
+  EXPECT_THAT(*mine, SizeIs(5));
+}
+
+// Short runs still fill segments: a segment is sealed (and indexed) once
+// full, whichever run fills it, so files become immutable for shipping.
+TEST_F(AuditLogTest, ShortLivedWritersStillSealFullSegments) {
+  AuditLogOptions o = Options();
+  o.segment_bytes = 4096;
+  for (int run = 0; run < 40; ++run) {
+    auto log = OpenLog(o);
+    ASSERT_NE(log, nullptr);
+    Write(*log, 5, run * 5);
+    ASSERT_OK(log->Close());
+  }
+  const AuditVerifyReport r = Verify();
+  EXPECT_TRUE(r.ok()) << r.ToString();
+  EXPECT_EQ(r.records_verified, 200u);
+  ASSERT_GT(r.segments, 3u);
+  // Every segment but the last is sealed and indexed, and its index used.
+  EXPECT_EQ(r.indexes_verified, r.segments - 1);
+  EXPECT_EQ(FilesEndingIn(".idx"), r.segments - 1);
+  auto reader = *AuditLogReader::Open(dir_);
+  absl::StatusOr<std::vector<OwnedAuditEvent>> mine = reader->ForSubject("s-7");
+  ASSERT_OK(mine);
+  EXPECT_THAT(*mine, SizeIs(20));
+  EXPECT_EQ(reader->last_stats().segments_scanned, 1u);  // the open one
+}
+
+// With `seal_on_close`, `Close` seals: the next run begins a new segment.
+TEST_F(AuditLogTest, SealOnCloseSealsAndTheNextRunBeginsANewSegment) {
+  AuditLogOptions o = Options();
+  o.seal_on_close = true;
+  for (int run = 0; run < 3; ++run) {
+    auto log = OpenLog(o);
+    ASSERT_NE(log, nullptr);
+    Write(*log, 2, run * 2);
+    ASSERT_OK(log->Close());
+    EXPECT_EQ(log->counters().segments_sealed, 1u);
+  }
+  const AuditVerifyReport r = Verify();
+  EXPECT_TRUE(r.ok()) << r.ToString();
+  EXPECT_EQ(r.segments, 3u);
+  EXPECT_EQ(r.indexes_verified, 3u);
+}
+
+// A last segment that does not verify is never appended to: `Open` fails
+// naming it, the file is left as it was, and verification reports the
+// damage as before.
+TEST_F(AuditLogTest, ADamagedOpenSegmentIsNotAppendedTo) {
+  {
+    auto log = OpenLog(Options());
+    Write(*log, 20);
+    ASSERT_OK(log->Close());
+  }
+  std::string data = ReadAll(Seg(0));
+  const std::vector<RawFrame> frames = Frames(data);
+  ASSERT_EQ(frames.size(), 20u);
+  data[frames[7].offset + 12] ^= 1;  // inside event 7's payload
+  WriteAll(Seg(0), data);
+  const AuditVerifyReport before = Verify();
+  EXPECT_EQ(before.defect, AuditDefect::kCrcMismatch) << before.ToString();
+  EXPECT_EQ(before.record_index, 7u);
+  EXPECT_THAT(AuditLog::Open(Options()),
+              StatusIs(absl::StatusCode::kDataLoss,
+                       HasSubstr(internal::SegmentFileName(0))));
+  EXPECT_EQ(ReadAll(Seg(0)), data);
+  EXPECT_EQ(FilesEndingIn(".seg"), 1u);
+  const AuditVerifyReport after = Verify();
+  EXPECT_EQ(after.defect, before.defect);
+  EXPECT_EQ(after.record_index, before.record_index);
+  EXPECT_EQ(after.detail, before.detail);
+}
+
+// A sealed last segment whose index was damaged: the segment is final, so
+// the writer begins a new one; the damaged index is reported as before.
+TEST_F(AuditLogTest, ASealedSegmentWithADamagedIndexIsFollowedByANewOne) {
+  AuditLogOptions o = Options();
+  o.seal_on_close = true;
+  {
+    auto log = OpenLog(o);
+    Write(*log, 20);
+  }
+  const std::string idx = dir_ + "/" + internal::IndexFileName(0);
+  std::string index = ReadAll(idx);
+  index[index.size() - 3] ^= 1;
+  WriteAll(idx, index);
+  const std::string seg0 = ReadAll(Seg(0));
+  {
+    auto log = OpenLog(Options());
+    ASSERT_NE(log, nullptr);
+    absl::StatusOr<std::uint64_t> s = log->Append(Event(20, "s-0", "a-2"));
+    ASSERT_OK(s);
+    EXPECT_EQ(*s, 20u);
+    ASSERT_OK(log->Close());
+  }
+  EXPECT_EQ(ReadAll(Seg(0)), seg0);
+  EXPECT_EQ(ReadAll(idx), index);
+  EXPECT_EQ(FilesEndingIn(".seg"), 2u);
+  const AuditVerifyReport r = Verify();
+  EXPECT_EQ(r.defect, AuditDefect::kIndexMismatch) << r.ToString();
+  EXPECT_EQ(r.segment_file, idx);
+}
+
+// A torn final record in the open segment: `Open` refuses it, the repair
+// trims it, and the next run appends to the same segment after the last
+// whole record.
+TEST_F(AuditLogTest, AfterATornTailIsRepairedTheNextRunAppendsToItsSegment) {
+  {
+    auto log = OpenLog(Options());
+    Write(*log, 30);
+    ASSERT_OK(log->Close());
+  }
+  const std::string data = ReadAll(Seg(0));
+  const std::vector<RawFrame> frames = Frames(data);
+  ASSERT_EQ(frames.size(), 30u);
+  WriteAll(Seg(0), data.substr(0, frames[29].offset + 11));
+  EXPECT_EQ(Verify().defect, AuditDefect::kTornTail);
+  EXPECT_THAT(AuditLog::Open(Options()), StatusIs(absl::StatusCode::kDataLoss,
+                                                  HasSubstr("RepairAuditLog")));
+  ASSERT_OK(RepairAuditLog(dir_));
+  {
+    auto log = OpenLog(Options());
+    ASSERT_NE(log, nullptr);
+    absl::StatusOr<std::uint64_t> s = log->Append(Event(29, "s-9", "a-2"));
+    ASSERT_OK(s);
+    EXPECT_EQ(*s, 29u);
+    Write(*log, 5, 30);
+    ASSERT_OK(log->Close());
+  }
+  const AuditVerifyReport r = Verify();
+  EXPECT_TRUE(r.ok()) << r.ToString();
+  EXPECT_EQ(r.records_verified, 35u);
+  EXPECT_EQ(r.segments, 1u);
+  EXPECT_EQ(ReadAll(Seg(0)).substr(0, frames[29].offset),
+            data.substr(0, frames[29].offset));
 }
 
 TEST_F(AuditLogTest, RotatesSegmentsBySize) {
@@ -1154,7 +1334,9 @@ TEST_F(AuditLogTest, IndexWritesDoNotFollowPlantedSymlinks) {
   std::filesystem::create_symlink(victim,
                                   dir_ + "/" + internal::IndexFileName(0));
   {
-    auto log = OpenLog(Options());
+    AuditLogOptions o = Options();
+    o.seal_on_close = true;
+    auto log = OpenLog(o);
     ASSERT_NE(log, nullptr);
     Write(*log, 10);
     ASSERT_OK(log->Close());

@@ -673,6 +673,14 @@ run 0 request package --requests-dir="$RQ" --lang=ja req-8
 expect "$OUT" '利用目的'
 # The steps were audited into --audit-dir.
 run 0 audit verify "$T/desk-audit"
+expect "$OUT" '^ok: '
+# Each step was a run of its own; each appended to the segment the one
+# before it left open, rather than leaving a segment per run.
+nseg=$(find "$T/desk-audit" -name '*.seg' | wc -l)
+if [[ $nseg != 1 ]]; then
+  echo "FAIL: $nseg segments in desk-audit after many runs, want 1"
+  failures=$((failures + 1))
+fi
 run 0 audit query "$T/desk-audit" --subject=m-1
 expect "$OUT" 'request'
 
