@@ -135,10 +135,11 @@ absl::StatusOr<ReadSet::Served> ReadSet::Run(Revision min_revision, Body body) {
       }
       absl::StatusOr<Revision> got = body(n.session);
       if (!got.ok()) {
-        if (!absl::IsUnavailable(got.status()) &&
-            !absl::IsInternal(got.status())) {
-          return got.status();
-        }
+        // A record that does not parse is the subject's problem, not the
+        // server's; anything else (lost connection, a statement cancelled
+        // by a conflict with recovery, a table not replayed yet) leaves
+        // this server for the next.
+        if (absl::IsDataLoss(got.status())) return got.status();
         why[i] = std::string(got.status().message());
         if (absl::IsUnavailable(got.status())) {
           n.down_until_ns = now_ns + absl::ToInt64Nanoseconds(config_.retry);

@@ -70,9 +70,10 @@ class ReadSet {
 
   // Runs `body` on the first fresh standby whose snapshot reaches
   // `min_revision`, waiting up to `wait` for one to, then on the primary.
-  // Errors: an error of `body` other than `kUnavailable` and `kInternal`
-  // (a statement failed on that server), as it is; `kUnavailable` naming
-  // every server and why it was left when none could serve the read.
+  // Errors: `kDataLoss` from `body` (a row that does not parse), as it is,
+  // and from the primary every error of `body` but `kUnavailable` and
+  // `kInternal`; `kUnavailable` naming every server and why it was left
+  // when none could serve the read.
   absl::StatusOr<Served> Run(Revision min_revision, Body body);
 
  private:

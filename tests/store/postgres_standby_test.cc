@@ -23,6 +23,8 @@
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/clock.h"
+#include "consentry/decision.h"
+#include "consentry/guard.h"
 #include "consentry/postgres_store.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
@@ -399,6 +401,72 @@ TEST_F(PostgresStandbyTest, PromotedStandbyIsLeftByAStoreWithAPrimary) {
   ASSERT_OK(gq);
   EXPECT_EQ(gq->revision(), *q);
   EXPECT_TRUE(Eventually([&] { return delivered.load() == *q; }));
+}
+
+TEST_F(PostgresStandbyTest, GuardMissDemandingARevisionTheStandbyLacksDenies) {
+  PostgresStoreOptions o = options_;
+  o.max_standby_lag = absl::Seconds(60);
+  o.standby_wait = absl::Milliseconds(100);
+  absl::StatusOr<std::unique_ptr<PostgresConsentStore>> only = Open(false, o);
+  ASSERT_OK(only);
+  GuardOptions go;
+  go.unaudited_for_benchmarks_only = true;
+  go.cache_budget_bytes = 4096;
+  go.max_feed_staleness = absl::InfiniteDuration();
+  absl::StatusOr<std::unique_ptr<Guard>> g = Guard::Create(
+      testing::DefaultPolicy(), only->get(), nullptr, std::move(go));
+  ASSERT_OK(g);
+  absl::StatusOr<AccessContext> ctx =
+      (*g)->Context("statistics-job", "statistics.measurement");
+  absl::StatusOr<CategoryRef> cat = (*g)->Category("measurement");
+  ASSERT_OK(ctx);
+  ASSERT_OK(cat);
+  auto check = [&](Revision min) { return (*g)->Check(*ctx, "g", *cat, min); };
+  const Revision given =
+      writer_
+          ->Apply(PurposeChange("g", "statistics.measurement",
+                                v1::CONSENT_STATE_GIVEN))
+          .value_or(0);
+  ASSERT_TRUE(Eventually([&] {
+    absl::StatusOr<Decision> d = check(given);
+    return d.ok() && d->allowed();
+  }));
+  Pause();
+  const Revision refused =
+      writer_
+          ->Apply(PurposeChange("g", "statistics.measurement",
+                                v1::CONSENT_STATE_REFUSED))
+          .value_or(0);
+  // The cache holds `given`; the caller demands `refused`, which the
+  // paused standby has not replayed: deny (store unavailable), never the
+  // older allow.
+  absl::StatusOr<Decision> d = check(refused);
+  EXPECT_THAT(d.status(), StatusIs(absl::StatusCode::kUnavailable,
+                                   HasSubstr("store_unavailable")));
+  EXPECT_EQ(ReasonFromStatus(d.status()), Reason::kStoreUnavailable);
+  Resume();
+  ASSERT_TRUE(Eventually([&] { return check(refused).ok(); }));
+  d = check(refused);
+  ASSERT_OK(d);
+  EXPECT_FALSE(d->allowed());
+  EXPECT_EQ(d->revision(), refused);
+}
+
+TEST_F(PostgresStandbyTest, CorruptRowOnTheStandbyIsDataLossForThatSubject) {
+  PostgresStoreOptions o = options_;
+  o.max_standby_lag = absl::Seconds(60);
+  absl::StatusOr<std::unique_ptr<PostgresConsentStore>> only = Open(false, o);
+  ASSERT_OK(only);
+  const Revision r = Write("bad", v1::CONSENT_STATE_GIVEN);
+  Write("good", v1::CONSENT_STATE_GIVEN);
+  Query(primary_, absl::StrCat("UPDATE ", options_.schema,
+                               ".consent_records SET record = "
+                               "'\\xffffffff0f'::bytea WHERE subject_id = "
+                               "'bad'"));
+  const Revision last = Write("good", v1::CONSENT_STATE_WITHDRAWN);
+  ASSERT_OK((*only)->GetAtLeast("good", last));
+  EXPECT_THAT((*only)->GetAtLeast("bad", r),
+              StatusIs(absl::StatusCode::kDataLoss, HasSubstr("'bad'")));
 }
 
 TEST_F(PostgresStandbyTest, BadServerSetsAreRefused) {
