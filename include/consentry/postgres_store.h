@@ -105,7 +105,9 @@ struct PostgresServers {
 
 // A `ConsentStore` in PostgreSQL. Thread-safe; owns one connection for
 // calls (serialized) and, once watched, one for the change feed with its
-// thread, stopped on destruction.
+// thread, stopped on destruction. With standbys it also owns a read
+// connection to each standby and to the primary (each serialized), and
+// the feed thread its own set.
 class CONSENTRY_EXPORT PostgresConsentStore final : public ConsentStore {
  public:
   // The schema version this library writes.
