@@ -11,6 +11,13 @@
 //   consent_two_process                          # SQLite file (the default)
 //   consent_two_process --sqlite=/path/consent.db
 //   consent_two_process --postgres="host=/run/postgresql dbname=app"
+//   consent_two_process --postgres="host=db1 dbname=app"
+//                       --pg-standby="host=db2 dbname=app"   (one line)
+//
+// With --pg-standby, billing reads a hot standby of the primary (its cache
+// misses, its full load and its change feed; the demanded revision makes
+// it wait for replay or read the primary) while the backend writes to the
+// primary.
 //
 // The program starts the backend as a child process (itself, with
 // --role=backend) and reads the revision it returns on a pipe.
@@ -40,6 +47,7 @@ struct Args {
   std::string role = "billing";
   std::string sqlite_path;
   std::string postgres;
+  std::string pg_standby;  // billing only
   std::string policy =
       std::string(CONSENTRY_SOURCE_DIR) + "/policies/default.textproto";
 };
@@ -55,7 +63,12 @@ absl::StatusOr<std::unique_ptr<consentry::ConsentStore>> OpenStore(
     consentry::PostgresStoreOptions o;
     o.schema = "consent_two_process";
     o.heartbeat_interval = absl::Milliseconds(100);
-    auto s = consentry::PostgresConsentStore::Open(a.postgres, o);
+    consentry::PostgresServers servers;
+    servers.primary = a.postgres;
+    if (a.role == "billing" && !a.pg_standby.empty()) {
+      servers.standbys = {a.pg_standby};
+    }
+    auto s = consentry::PostgresConsentStore::Open(servers, o);
     if (!s.ok()) return s.status();
     return std::unique_ptr<consentry::ConsentStore>(std::move(*s));
   }
@@ -126,6 +139,7 @@ int main(int argc, char** argv) {
     if (arg.rfind("--role=", 0) == 0) a.role = arg.substr(7);
     if (arg.rfind("--sqlite=", 0) == 0) a.sqlite_path = arg.substr(9);
     if (arg.rfind("--postgres=", 0) == 0) a.postgres = arg.substr(11);
+    if (arg.rfind("--pg-standby=", 0) == 0) a.pg_standby = arg.substr(13);
     if (arg.rfind("--policy=", 0) == 0) a.policy = arg.substr(9);
     if (arg.rfind("--subject=", 0) == 0) subject = arg.substr(10);
   }

@@ -397,7 +397,7 @@ int RunPolicy(const std::string& sub, const std::vector<std::string>& args) {
 // consent
 
 std::vector<Flag> StoreFlags() {
-  return {SqliteFlag(), PostgresFlag(), PgSchemaFlag()};
+  return {SqliteFlag(), PostgresFlag(), PgSchemaFlag(), PgStandbyFlag()};
 }
 
 std::string StateName(v1::ConsentState s) {
@@ -1024,11 +1024,16 @@ int RunRecipients(const std::string& sub,
 
 absl::StatusOr<std::unique_ptr<consentry::ConsentStore>> OpenStore(
     const ParsedArgs& args, bool create_if_missing) {
-  if (args.Has("postgres") && !args.Get("postgres").empty()) {
+  if ((args.Has("postgres") && !args.Get("postgres").empty()) ||
+      !args.All("pg-standby").empty()) {
     consentry::PostgresStoreOptions options;
     options.schema = args.Get("pg-schema", "consentry");
-    auto pg =
-        consentry::PostgresConsentStore::Open(args.Get("postgres"), options);
+    // With --pg-standby: reads from the standbys when fresh, writes to the
+    // --postgres primary (none: a read-only store).
+    consentry::PostgresServers servers;
+    servers.primary = args.Get("postgres");
+    servers.standbys = args.All("pg-standby");
+    auto pg = consentry::PostgresConsentStore::Open(servers, options);
     if (!pg.ok()) return pg.status();
     return std::unique_ptr<consentry::ConsentStore>(std::move(*pg));
   }

@@ -30,6 +30,11 @@ bool ParsedArgs::Bool(absl::string_view flag) const {
   return Get(flag) == "true";
 }
 
+std::vector<std::string> ParsedArgs::All(absl::string_view flag) const {
+  auto it = repeated.find(std::string(flag));
+  return it == repeated.end() ? std::vector<std::string>{} : it->second;
+}
+
 Flag JsonFlag() {
   return {"json", "", "machine-readable JSON output on stdout", ""};
 }
@@ -45,6 +50,12 @@ Flag PgSchemaFlag() {
   return {"pg-schema", "NAME",
           "with --postgres: the schema holding the store's tables",
           "consentry"};
+}
+Flag PgStandbyFlag() {
+  return {"pg-standby", "CONNINFO",
+          "a hot standby to read consent from (repeatable; alone: read-only, "
+          "no --postgres primary)",
+          "", /*repeatable=*/true};
 }
 Flag PolicyFlag(bool required) {
   return {"policy", "FILE",
@@ -87,11 +98,12 @@ namespace {
 // Flags that name two answers to one question; a command that declares both
 // refuses them together rather than silently preferring one.
 constexpr std::pair<absl::string_view, absl::string_view> kConflicts[] = {
-    {"sqlite", "postgres"},     {"sqlite", "pg-schema"},
-    {"intake", "kind"},         {"intake", "subject"},
-    {"intake", "requester"},    {"intake", "purposes"},
-    {"intake", "all-purposes"}, {"intake", "identifier"},
-    {"intake", "details"},      {"purposes", "all-purposes"},
+    {"sqlite", "postgres"},       {"sqlite", "pg-schema"},
+    {"sqlite", "pg-standby"},     {"intake", "kind"},
+    {"intake", "subject"},        {"intake", "requester"},
+    {"intake", "purposes"},       {"intake", "all-purposes"},
+    {"intake", "identifier"},     {"intake", "details"},
+    {"purposes", "all-purposes"},
 };
 
 }  // namespace
@@ -125,6 +137,18 @@ int Parse(const Command& cmd, const std::vector<std::string>& args,
       if (f.name == name) flag = &f;
     }
     if (flag == nullptr) return UsageError(cmd, "unknown flag --" + name);
+    if (flag->repeatable && !flag->value_name.empty()) {
+      if (!has_value) {
+        if (i + 1 >= args.size()) {
+          return UsageError(
+              cmd, "--" + name + " needs a value (" + flag->value_name + ")");
+        }
+        value = args[++i];
+      }
+      out.values[name] = value;
+      out.repeated[name].push_back(value);
+      continue;
+    }
     if (out.Has(name)) {
       // A repeated flag is a mistake either way: the first value would be
       // silently lost.

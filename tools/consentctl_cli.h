@@ -40,6 +40,8 @@ struct Flag {
   std::string value_name;  // empty: a boolean flag
   std::string help;
   std::string default_value;
+  // May be given more than once; every value is kept (`ParsedArgs::All`).
+  bool repeatable = false;
 };
 
 // One subcommand: its name as typed ("consent grant"), its positional
@@ -57,11 +59,15 @@ struct Command {
 struct ParsedArgs {
   std::vector<std::string> positional;
   std::map<std::string, std::string> values;  // flag -> value ("true" for bool)
+  // Every value of a repeatable flag, in the order given.
+  std::map<std::string, std::vector<std::string>> repeated;
 
   bool Has(absl::string_view flag) const;
   // The value, or the flag's default when absent.
   std::string Get(absl::string_view flag, absl::string_view def = "") const;
   bool Bool(absl::string_view flag) const;
+  // Every value of the repeatable `flag` (empty when absent).
+  std::vector<std::string> All(absl::string_view flag) const;
 };
 
 // Common flags.
@@ -69,6 +75,9 @@ Flag JsonFlag();
 Flag SqliteFlag();
 Flag PostgresFlag();
 Flag PgSchemaFlag();
+// --pg-standby=CONNINFO, repeatable: hot standbys the consent store reads
+// from (with --postgres as the primary, or alone: read-only).
+Flag PgStandbyFlag();
 Flag PolicyFlag(bool required);
 
 // Parses `args` (the words after the subcommand name) against `cmd`.

@@ -85,6 +85,20 @@ class CONSENTRY_EXPORT ConsentStore {
   virtual absl::StatusOr<v1::ConsentRecord> Get(
       absl::string_view subject_id) = 0;
 
+  // As `Get`, from a state that holds every change up to store revision
+  // `min_revision` (the record's own revision may be lower: a subject the
+  // later changes did not touch). A Guard reads through this on a cache
+  // miss, with the revision its caller demanded. The default returns `Get`,
+  // right for a store whose `Get` reads the current state; a store that
+  // reads replicas waits for one to have `min_revision` or reads its
+  // primary. Errors: those of `Get`; `kUnavailable` when no server holding
+  // `min_revision` answers.
+  virtual absl::StatusOr<v1::ConsentRecord> GetAtLeast(
+      absl::string_view subject_id, Revision min_revision) {
+    (void)min_revision;
+    return Get(subject_id);
+  }
+
   // Applies `change` atomically and returns the new revision. The change is
   // merged with `MergeConsentChange` against the record as it is inside the
   // write (never a copy read earlier).

@@ -17,6 +17,32 @@
 // change but never drops it. `FeedHeartbeat` tells a Guard how fresh the
 // feed is.
 //
+// Hot standbys (`PostgresServers::standbys`): reads of a subject (`Get`,
+// `GetAtLeast`, the Guard's cache misses), full loads (`ChangesSince`) and
+// the change feed go to the first FRESH standby that has replayed the
+// revision the read needs; writes go to the primary. A read needs the
+// larger of its `min_revision` and the highest revision this store has
+// seen (its own writes, `LatestRevision`, its feed, its earlier reads), so
+// a process never reads older state than it already acted on. It waits up
+// to `standby_wait` for a standby to replay that revision, then reads the
+// primary; with no primary (a read-only store) it fails with
+// `kUnavailable`, and a Guard denies for that subject.
+//
+// A standby is FRESH when it answers, is still in recovery, and within
+// the last `max_standby_lag` it had received WAL from its primary that it
+// has replayed since (it was seen at time t having received WAL up to L,
+// and now has replayed L, with t >= now - max_standby_lag). A standby
+// with replay paused or behind by more than the bound, stopped, or
+// promoted is left for the next one. A store without a primary takes a
+// promoted standby as the new primary (fresh at every read). See
+// docs/design/standby.md.
+//
+// The feed polls the server it reads from every `heartbeat_interval` for
+// the changes after the last revision it delivered; with a primary it
+// also listens there, and a notification (carrying its revision) makes it
+// read at once. Its heartbeat is the time the server it read was known
+// fresh, so a lagging standby makes the Guard fail closed after its bound.
+//
 // Example:
 //
 //   absl::StatusOr<std::unique_ptr<consentry::PostgresConsentStore>> store =
@@ -24,6 +50,12 @@
 //           "host=/run/postgresql dbname=app user=app");
 //   if (!store.ok()) return store.status();   // kUnavailable: server down
 //   auto guard = consentry::Guard::Create(policy, store->get(), &audit);
+//
+//   // Writes to the primary, reads from a standby when it is fresh:
+//   consentry::PostgresServers servers;
+//   servers.primary = "host=db1 dbname=app user=app";
+//   servers.standbys = {"host=db2 dbname=app user=app"};
+//   auto replicated = consentry::PostgresConsentStore::Open(servers);
 
 #ifndef CONSENTRY_POSTGRES_STORE_H_
 #define CONSENTRY_POSTGRES_STORE_H_
@@ -50,11 +82,32 @@ struct PostgresStoreOptions {
   absl::Duration heartbeat_interval = absl::Milliseconds(200);
   // How long a connection attempt may take.
   absl::Duration connect_timeout = absl::Seconds(5);
+  // With standbys: how far a standby may lag behind what it received from
+  // its primary and still serve reads (see "FRESH" above).
+  absl::Duration max_standby_lag = absl::Seconds(1);
+  // With standbys: how long a read waits for a fresh standby to replay the
+  // revision it needs before it reads the primary (or fails).
+  absl::Duration standby_wait = absl::Milliseconds(200);
+  // With standbys: how long a standby that could not be reached is left
+  // alone before a read tries it again.
+  absl::Duration standby_retry_interval = absl::Seconds(1);
+};
+
+// The servers of a store: a primary for writes and standbys for reads.
+struct PostgresServers {
+  // libpq connection string of the primary. Empty: a read-only store that
+  // reads and follows `standbys` only (`Apply` fails).
+  std::string primary;
+  // libpq connection strings of hot standbys streaming from the primary,
+  // tried in this order.
+  std::vector<std::string> standbys;
 };
 
 // A `ConsentStore` in PostgreSQL. Thread-safe; owns one connection for
 // calls (serialized) and, once watched, one for the change feed with its
-// thread, stopped on destruction.
+// thread, stopped on destruction. With standbys it also owns a read
+// connection to each standby and to the primary (each serialized), and
+// the feed thread its own set.
 class CONSENTRY_EXPORT PostgresConsentStore final : public ConsentStore {
  public:
   // The schema version this library writes.
@@ -70,6 +123,18 @@ class CONSENTRY_EXPORT PostgresConsentStore final : public ConsentStore {
   static absl::StatusOr<std::unique_ptr<PostgresConsentStore>> Open(
       const std::string& conninfo, PostgresStoreOptions options = {});
 
+  // As above, with hot standbys for reads. With a primary, the tables are
+  // created or migrated there; without one, the schema must exist (written
+  // by this library version or an older one that needs no migration) on
+  // the first standby that answers.
+  //
+  // Errors: as above, for any server; `kInvalidArgument` when there is
+  // neither a primary nor a standby; `kFailedPrecondition` for a read-only
+  // store whose schema is missing or needs a migration; `kUnavailable`
+  // for a read-only store when no standby answers.
+  static absl::StatusOr<std::unique_ptr<PostgresConsentStore>> Open(
+      const PostgresServers& servers, PostgresStoreOptions options = {});
+
   PostgresConsentStore(const PostgresConsentStore&) = delete;
   PostgresConsentStore& operator=(const PostgresConsentStore&) = delete;
   ~PostgresConsentStore() override;
@@ -79,7 +144,16 @@ class CONSENTRY_EXPORT PostgresConsentStore final : public ConsentStore {
   // may not have been applied) and reconnects by itself on a later call.
   // Reads return `kDataLoss` naming the subject for a row that does not
   // parse.
+  //
+  // With standbys, reads fail with `kUnavailable` naming each server and
+  // why it was left (unreachable, lagging, promoted, short of the revision)
+  // when neither a fresh standby nor the primary answers; `Apply` on a
+  // read-only store fails with `kFailedPrecondition`. `ChangesSince` reads
+  // like `Get` (a standby, when fresh); `LatestRevision` and `History` read
+  // the primary when there is one.
   absl::StatusOr<v1::ConsentRecord> Get(absl::string_view subject_id) override;
+  absl::StatusOr<v1::ConsentRecord> GetAtLeast(absl::string_view subject_id,
+                                               Revision min_revision) override;
   absl::StatusOr<Revision> Apply(const v1::ConsentChange& change) override;
   absl::StatusOr<std::vector<v1::ConsentRecord>> ChangesSince(
       Revision after, int limit) override;

@@ -348,6 +348,8 @@ struct Guard::Impl {
     // The subject's shard mark before the (last) read, the record read or
     // the error, and the reason of a failure.
     std::uint64_t mark = 0;
+    // The store revision the read had to reach (its leader's demand).
+    Revision min_revision = 0;
     absl::StatusOr<v1::ConsentRecord> record;
     Reason failure = Reason::kStoreUnavailable;
   };
@@ -786,8 +788,9 @@ struct Guard::Impl::Decider {
   // The record of `subject` from the store, checked to be that subject's;
   // on a data loss the subject is quarantined (`lookup_failure`).
   ABSL_ATTRIBUTE_NOINLINE absl::StatusOr<v1::ConsentRecord> Read(
-      absl::string_view subject) {
-    absl::StatusOr<v1::ConsentRecord> record = guard.store->Get(subject);
+      absl::string_view subject, Revision min_revision) {
+    absl::StatusOr<v1::ConsentRecord> record =
+        guard.store->GetAtLeast(subject, min_revision);
     if (!record.ok() && absl::IsDataLoss(record.status())) {
       // The store cannot read this subject's record: quarantined.
       lookup_failure = Reason::kConsentDataLoss;
@@ -834,7 +837,7 @@ struct Guard::Impl::Decider {
       // since the profile was compiled: read the record and compile it
       // now.
       if (epoch->cache.bounded()) return Refill(subject, hash, min_revision);
-      absl::StatusOr<v1::ConsentRecord> record = Read(subject);
+      absl::StatusOr<v1::ConsentRecord> record = Read(subject, min_revision);
       if (!record.ok()) return false;
       const absl::Time now = absl::FromUnixNanos(now_ns());
       epoch->Apply(*record, now, /*replace_same_revision=*/true);
@@ -882,6 +885,7 @@ struct Guard::Impl::Decider {
         if (slot == nullptr) {
           slot = std::make_shared<Guard::Impl::Flight>();
           slot->epoch = epoch;
+          slot->min_revision = min_revision;
           leader = true;
         }
         flight = slot;
@@ -915,6 +919,16 @@ struct Guard::Impl::Decider {
            record->revision() < min_revision)) {
         continue;
       }
+      // A read made for a lower demand (a store reading replicas may have
+      // answered from one that lacks `min_revision`): read for this one.
+      if (!leader && flight->min_revision < min_revision &&
+          record->revision() < min_revision) {
+        lookup_failure = Reason::kStoreUnavailable;
+        absl::StatusOr<v1::ConsentRecord> own = Read(subject, min_revision);
+        if (!own.ok()) return false;
+        UseRecord(*own, subject, hash);
+        return true;
+      }
       UseRecord(*record, subject, hash);
       return true;
     }
@@ -937,7 +951,7 @@ struct Guard::Impl::Decider {
       flight.mark = epoch->Mark(hash);
       guard.store_reads.fetch_add(1, std::memory_order_relaxed);
       lookup_failure = Reason::kStoreUnavailable;
-      flight.record = Read(subject);
+      flight.record = Read(subject, flight.min_revision);
       if (!flight.record.ok()) break;
       guard.NoteRecord(*flight.record);
       if (epoch->Install(*flight.record, absl::FromUnixNanos(now_ns()),

@@ -86,9 +86,12 @@ class FeedRunner {
 
   // Delivers every change after the revision delivered so far, batch by
   // batch, then sets the heartbeat to the time before the first read: every
-  // change committed by then has been delivered. Errors: the first error of
-  // `fetch` (the heartbeat stays where it was).
-  absl::Status CatchUp(Fetch fetch) {
+  // change committed by then has been delivered. A store reading a replica
+  // passes `fresh_as_of`, set by `fetch`: the time up to which the snapshots
+  // it read held every change; the heartbeat is then the earlier of the two
+  // (and never moves back). Errors: the first error of `fetch` (the
+  // heartbeat stays where it was).
+  absl::Status CatchUp(Fetch fetch, const absl::Time* fresh_as_of = nullptr) {
     const std::int64_t started = absl::GetCurrentTimeNanos();
     MutexLock order(&feed_.order_mu());
     for (;;) {
@@ -98,7 +101,12 @@ class FeedRunner {
       delivered_ = std::max(delivered_, batch->back().revision());
       feed_.Deliver(*batch);
     }
-    heartbeat_ns_.store(started, std::memory_order_release);
+    std::int64_t beat = started;
+    if (fresh_as_of != nullptr) {
+      beat = std::min(beat, absl::ToUnixNanos(*fresh_as_of));
+      beat = std::max(beat, heartbeat_ns_.load(std::memory_order_acquire));
+    }
+    heartbeat_ns_.store(beat, std::memory_order_release);
     return absl::OkStatus();
   }
 

@@ -13,10 +13,13 @@
 #include <utility>
 #include <vector>
 
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
 #include "absl/strings/str_replace.h"
 #include "absl/time/clock.h"
 #include "src/store/feed_runner.h"
+#include "src/store/pg_read_set.h"
 #include "src/store/pg_session.h"
 #include "src/store/stored_record.h"
 #include "src/util/mutex.h"
@@ -59,6 +62,22 @@ using internal::pg::Session;
 
 constexpr char kWhat[] = "PostgreSQL consent store";
 
+// A subject's record and the highest revision of the same snapshot (one
+// statement: the record holds every change up to that revision).
+constexpr char kGetAtSql[] =
+    "SELECT m.m, r.revision, r.record FROM (SELECT COALESCE(MAX(revision), "
+    "0)::bigint AS m FROM $S.consent_history) m LEFT JOIN $S.consent_records "
+    "r ON r.subject_id = $1";
+
+// The changes after a revision and the highest revision of the same
+// snapshot; one row with NULL change columns when there are none.
+constexpr char kChangesAtSql[] =
+    "SELECT m.m, r.subject_id, r.revision, r.record FROM (SELECT "
+    "COALESCE(MAX(revision), 0)::bigint AS m FROM $S.consent_history) m LEFT "
+    "JOIN LATERAL (SELECT subject_id, revision, record FROM "
+    "$S.consent_records WHERE revision > $1 ORDER BY revision LIMIT $2) r ON "
+    "true ORDER BY r.revision";
+
 }  // namespace
 
 struct PostgresConsentStore::Impl {
@@ -74,12 +93,42 @@ struct PostgresConsentStore::Impl {
 
   internal::FeedRunner feed;
 
+  // Hot standbys (empty: every call goes to the primary, as before).
+  bool has_primary = true;
+  internal::pg::ConnTarget primary_target;
+  std::vector<internal::pg::ConnTarget> standby_targets;
+  std::unique_ptr<internal::pg::ReadSet> reads;
+  // The highest revision this store has seen (written, delivered, read):
+  // no read is served from an older state.
+  std::atomic<Revision> floor{0};
+
+  void Raise(Revision r) {
+    Revision cur = floor.load(std::memory_order_relaxed);
+    while (cur < r && !floor.compare_exchange_weak(cur, r)) {
+    }
+  }
+
+  std::unique_ptr<internal::pg::ReadSet> NewReadSet() const {
+    return std::make_unique<internal::pg::ReadSet>(
+        has_primary ? &primary_target : nullptr, standby_targets,
+        internal::pg::ReadSet::Config{
+            absl::StrCat(kWhat, " schema '", schema, "'"),
+            options.max_standby_lag, options.standby_wait,
+            options.standby_retry_interval});
+  }
+
   internal::Mutex mu;
   Session session ABSL_GUARDED_BY(mu);
 
   // Feed thread: told to stop by `stop` and a byte on `wake_pipe`.
   std::atomic<bool> stop{false};
   int wake_pipe[2] = {-1, -1};
+
+  // Connects (to the primary: creating or migrating the schema; without
+  // one: checking it on a standby) and prepares the read set.
+  static absl::StatusOr<std::unique_ptr<Impl>> Make(
+      const std::string* primary, const std::vector<std::string>& standbys,
+      PostgresStoreOptions options);
 
   Impl(std::string info, std::string tgt)
       : conninfo(info),
@@ -177,6 +226,131 @@ struct PostgresConsentStore::Impl {
     return out;
   }
 
+  // Reads `subject` through `rs` from a state holding `min_revision` and
+  // the floor.
+  absl::StatusOr<v1::ConsentRecord> GetVia(internal::pg::ReadSet& rs,
+                                           absl::string_view subject,
+                                           Revision min_revision) {
+    v1::ConsentRecord record;
+    const std::string sql = Sql(kGetAtSql);
+    auto body = [&](Session& s) -> absl::StatusOr<Revision> {
+      record.Clear();
+      ASSIGN_OR_RETURN(Result r,
+                       s.ExecPrepared(sql, {Param{std::string(subject)}}));
+      if (PQntuples(r.get()) != 1) {
+        return absl::InternalError(
+            absl::StrCat(s.Where(), ": the read returned no row"));
+      }
+      if (!PQgetisnull(r.get(), 0, 1)) {
+        RETURN_IF_ERROR(ParseRecord(ReadBytes(r.get(), 0, 2), subject,
+                                    ReadInt64(r.get(), 0, 1), &record));
+      }
+      return ReadInt64(r.get(), 0, 0);
+    };
+    ASSIGN_OR_RETURN(
+        internal::pg::ReadSet::Served at,
+        rs.Run(std::max(min_revision, floor.load(std::memory_order_acquire)),
+               body));
+    Raise(at.revision);
+    if (record.subject_id().empty()) {
+      record.set_subject_id(std::string(subject));
+    }
+    return record;
+  }
+
+  // `ChangesSinceOn` through `rs`; `fresh_as_of` (when not null) is
+  // lowered to the time the server read was known fresh.
+  absl::StatusOr<std::vector<v1::ConsentRecord>> ChangesVia(
+      internal::pg::ReadSet& rs, Revision after, int limit,
+      absl::Time* fresh_as_of) {
+    std::vector<v1::ConsentRecord> out;
+    const std::string sql = Sql(kChangesAtSql);
+    auto body = [&](Session& s) -> absl::StatusOr<Revision> {
+      out.clear();
+      ASSIGN_OR_RETURN(Result r,
+                       s.ExecPrepared(sql, {Param{absl::StrCat(after)},
+                                            Param{absl::StrCat(limit)}}));
+      const int n = PQntuples(r.get());
+      if (n < 1) {
+        return absl::InternalError(
+            absl::StrCat(s.Where(), ": the read returned no row"));
+      }
+      for (int i = 0; i < n; ++i) {
+        if (PQgetisnull(r.get(), i, 1)) continue;
+        v1::ConsentRecord& rec = out.emplace_back();
+        const std::string subject = ReadBytes(r.get(), i, 1);
+        const Revision revision = ReadInt64(r.get(), i, 2);
+        if (absl::Status st =
+                ParseRecord(ReadBytes(r.get(), i, 3), subject, revision, &rec);
+            !st.ok()) {
+          rec = UnreadableConsentRecord(subject, revision, st.message());
+        }
+      }
+      return ReadInt64(r.get(), 0, 0);
+    };
+    ASSIGN_OR_RETURN(internal::pg::ReadSet::Served at,
+                     rs.Run(floor.load(std::memory_order_acquire), body));
+    Raise(at.revision);
+    if (fresh_as_of != nullptr) {
+      *fresh_as_of = std::min(*fresh_as_of, at.fresh_as_of);
+    }
+    return out;
+  }
+
+  // The highest revision through `rs` (a fresh standby's, or the
+  // primary's).
+  absl::StatusOr<Revision> LatestVia(internal::pg::ReadSet& rs) {
+    const std::string sql = Sql(
+        "SELECT COALESCE(MAX(revision), 0)::bigint FROM $S.consent_history");
+    ASSIGN_OR_RETURN(internal::pg::ReadSet::Served at,
+                     rs.Run(floor.load(std::memory_order_acquire),
+                            [&](Session& s) -> absl::StatusOr<Revision> {
+                              ASSIGN_OR_RETURN(Result r, s.ExecPrepared(sql));
+                              return ReadInt64(r.get(), 0, 0);
+                            }));
+    Raise(at.revision);
+    return at.revision;
+  }
+
+  // The feed of a store with standbys: polls the server `ChangesVia`
+  // picks every heartbeat interval; with a primary, a notification there
+  // (its payload is the revision) raises the floor and wakes it at once.
+  void ReplicatedFeedLoop() {
+    std::unique_ptr<internal::pg::ReadSet> rs = NewReadSet();
+    Session hints(conninfo, target, kWhat);
+    bool listening = false;
+    const int interval_ms = static_cast<int>(std::max<std::int64_t>(
+        1, absl::ToInt64Milliseconds(options.heartbeat_interval)));
+    while (!stop.load()) {
+      if (has_primary && !listening) {
+        listening = hints.ExecScript(absl::StrCat("LISTEN ", channel)).ok();
+      }
+      absl::Time fresh = absl::InfiniteFuture();
+      (void)feed.CatchUp(
+          [&](Revision after) { return ChangesVia(*rs, after, 1000, &fresh); },
+          &fresh);
+      pollfd fds[2];
+      int nfds = 0;
+      fds[nfds++] = pollfd{wake_pipe[0], POLLIN, 0};
+      if (listening && hints.conn() != nullptr && PQsocket(hints.conn()) >= 0) {
+        fds[nfds++] = pollfd{PQsocket(hints.conn()), POLLIN, 0};
+      }
+      poll(fds, static_cast<nfds_t>(nfds), interval_ms);
+      if (stop.load()) break;
+      if (nfds == 2 && (fds[1].revents & (POLLIN | POLLHUP | POLLERR)) != 0) {
+        if (PQconsumeInput(hints.conn()) == 0) {
+          listening = false;
+          continue;
+        }
+        while (PGnotify* n = PQnotifies(hints.conn())) {
+          Revision hinted = 0;
+          if (absl::SimpleAtoi(n->extra, &hinted)) Raise(hinted);
+          PQfreemem(n);
+        }
+      }
+    }
+  }
+
   // Catches up on the feed session.
   absl::Status CatchUp(Session& s) {
     return feed.CatchUp(
@@ -184,6 +358,7 @@ struct PostgresConsentStore::Impl {
   }
 
   void FeedLoop() {
+    if (reads != nullptr) return ReplicatedFeedLoop();
     Session s(conninfo, target, kWhat);
     bool listening = false;
     const int interval_ms = static_cast<int>(std::max<std::int64_t>(
@@ -222,31 +397,118 @@ const std::string& PostgresConsentStore::target() const {
   return impl_->target;
 }
 
+namespace {
+
+// A read-only store needs the schema of this library version on its
+// standbys (it cannot migrate them): checked on the first that answers.
+absl::Status CheckStandbySchema(
+    const std::vector<internal::pg::ConnTarget>& standbys,
+    const std::string& schema) {
+  std::vector<std::string> why;
+  for (const internal::pg::ConnTarget& t : standbys) {
+    Session s(t.conninfo, t.target, kWhat);
+    absl::StatusOr<Result> has = s.Exec("SELECT to_regclass($1) IS NOT NULL",
+                                        {Param{schema + ".consentry_schema"}});
+    if (!has.ok()) {
+      why.emplace_back(has.status().message());
+      continue;
+    }
+    int version = 0;
+    if (PQgetvalue(has->get(), 0, 0)[0] != 0) {
+      ASSIGN_OR_RETURN(Result v,
+                       s.Exec(internal::pg::WithSchema(
+                           "SELECT version FROM $S.consentry_schema", schema)));
+      if (PQntuples(v.get()) == 1) version = ReadInt32(v.get(), 0, 0);
+    }
+    if (version != PostgresConsentStore::kSchemaVersion) {
+      return absl::FailedPreconditionError(absl::StrCat(
+          s.Where(), " schema '", schema, "' has schema version ", version,
+          " but this library reads version ",
+          PostgresConsentStore::kSchemaVersion,
+          " and a store without a primary cannot create or migrate it: open "
+          "a store on the primary first"));
+    }
+    return absl::OkStatus();
+  }
+  return absl::UnavailableError(
+      absl::StrCat(kWhat, ": no standby answers: ", absl::StrJoin(why, "; ")));
+}
+
+}  // namespace
+
 absl::StatusOr<std::unique_ptr<PostgresConsentStore>>
 PostgresConsentStore::Open(const std::string& conninfo,
                            PostgresStoreOptions options) {
-  RETURN_IF_ERROR(internal::pg::CheckSchemaName(options.schema));
+  ASSIGN_OR_RETURN(std::unique_ptr<Impl> impl,
+                   Impl::Make(&conninfo, {}, std::move(options)));
+  return std::unique_ptr<PostgresConsentStore>(
+      new PostgresConsentStore(std::move(impl)));
+}
+
+absl::StatusOr<std::unique_ptr<PostgresConsentStore>>
+PostgresConsentStore::Open(const PostgresServers& servers,
+                           PostgresStoreOptions options) {
+  if (servers.primary.empty() && servers.standbys.empty()) {
+    return absl::InvalidArgumentError(
+        "PostgresServers names neither a primary nor a standby");
+  }
   ASSIGN_OR_RETURN(
-      internal::pg::ConnTarget t,
-      internal::pg::ParseConnInfo(conninfo, options.connect_timeout));
+      std::unique_ptr<Impl> impl,
+      Impl::Make(servers.primary.empty() ? nullptr : &servers.primary,
+                 servers.standbys, std::move(options)));
+  return std::unique_ptr<PostgresConsentStore>(
+      new PostgresConsentStore(std::move(impl)));
+}
+
+absl::StatusOr<std::unique_ptr<PostgresConsentStore::Impl>>
+PostgresConsentStore::Impl::Make(const std::string* primary,
+                                 const std::vector<std::string>& standbys,
+                                 PostgresStoreOptions options) {
+  RETURN_IF_ERROR(internal::pg::CheckSchemaName(options.schema));
+  std::vector<internal::pg::ConnTarget> standby_targets;
+  for (const std::string& c : standbys) {
+    ASSIGN_OR_RETURN(standby_targets.emplace_back(),
+                     internal::pg::ParseConnInfo(c, options.connect_timeout));
+  }
+  internal::pg::ConnTarget t;
+  if (primary != nullptr) {
+    ASSIGN_OR_RETURN(
+        t, internal::pg::ParseConnInfo(*primary, options.connect_timeout));
+  } else {
+    t.target = standby_targets.front().target;
+  }
   auto impl = std::make_unique<Impl>(t.conninfo, t.target);
   impl->options = options;
   impl->schema = options.schema;
   impl->channel = options.schema + "_changes";
   impl->lock_key = "consentry-writers:" + options.schema;
-  {
+  impl->has_primary = primary != nullptr;
+  impl->primary_target = t;
+  impl->standby_targets = std::move(standby_targets);
+  if (impl->has_primary) {
     internal::MutexLock lock(&impl->mu);
     RETURN_IF_ERROR(impl->Migrate(impl->session));
+  } else {
+    RETURN_IF_ERROR(CheckStandbySchema(impl->standby_targets, impl->schema));
   }
+  if (!impl->standby_targets.empty()) impl->reads = impl->NewReadSet();
   if (pipe(impl->wake_pipe) != 0) {
     return absl::ResourceExhaustedError("PostgresConsentStore: pipe() failed");
   }
-  return std::unique_ptr<PostgresConsentStore>(
-      new PostgresConsentStore(std::move(impl)));
+  return impl;
 }
 
 absl::StatusOr<v1::ConsentRecord> PostgresConsentStore::Get(
     absl::string_view subject_id) {
+  return GetAtLeast(subject_id, 0);
+}
+
+absl::StatusOr<v1::ConsentRecord> PostgresConsentStore::GetAtLeast(
+    absl::string_view subject_id, Revision min_revision) {
+  if (impl_->reads != nullptr) {
+    return impl_->GetVia(*impl_->reads, subject_id, min_revision);
+  }
+  // The primary holds every committed revision.
   internal::MutexLock lock(&impl_->mu);
   ASSIGN_OR_RETURN(
       Result r,
@@ -268,6 +530,13 @@ absl::StatusOr<Revision> PostgresConsentStore::Apply(
     const v1::ConsentChange& change) {
   RETURN_IF_ERROR(ValidateConsentChange(change));
   Impl& m = *impl_;
+  if (!m.has_primary) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        "PostgreSQL consent store schema '", m.schema,
+        "' was opened without a primary (standbys only) and cannot apply "
+        "the change for subject '",
+        internal::PrintableSubject(change.subject_id()), "'"));
+  }
   internal::MutexLock order(&m.feed.order_mu());
   v1::ConsentRecord record;
   {
@@ -364,22 +633,29 @@ absl::StatusOr<Revision> PostgresConsentStore::Apply(
       return st;
     }
   }
+  m.Raise(record.revision());
   m.feed.Deliver({record});
   return record.revision();
 }
 
 absl::StatusOr<std::vector<v1::ConsentRecord>>
 PostgresConsentStore::ChangesSince(Revision after, int limit) {
+  if (impl_->reads != nullptr) {
+    return impl_->ChangesVia(*impl_->reads, after, limit, nullptr);
+  }
   internal::MutexLock lock(&impl_->mu);
   return impl_->ChangesSinceOn(impl_->session, after, limit);
 }
 
 absl::StatusOr<Revision> PostgresConsentStore::LatestRevision() {
+  if (!impl_->has_primary) return impl_->LatestVia(*impl_->reads);
   internal::MutexLock lock(&impl_->mu);
   ASSIGN_OR_RETURN(
       Result r, impl_->session.Exec(
                     impl_->Sql("SELECT COALESCE(MAX(revision), 0)::bigint FROM "
                                "$S.consent_history")));
+  // A read after this one holds at least this revision.
+  impl_->Raise(ReadInt64(r.get(), 0, 0));
   return ReadInt64(r.get(), 0, 0);
 }
 
@@ -398,23 +674,39 @@ absl::Time PostgresConsentStore::FeedHeartbeat() {
 
 absl::StatusOr<std::vector<v1::ConsentHistoryEntry>>
 PostgresConsentStore::History(absl::string_view subject_id) {
-  internal::MutexLock lock(&impl_->mu);
-  ASSIGN_OR_RETURN(
-      Result r,
-      impl_->session.Exec(
-          impl_->Sql(
-              "SELECT revision, commit_time_ns, change, state FROM "
-              "$S.consent_history WHERE subject_id = $1 ORDER BY revision"),
-          {Param{std::string(subject_id)}}));
   std::vector<v1::ConsentHistoryEntry> out;
-  for (int i = 0; i < PQntuples(r.get()); ++i) {
-    RETURN_IF_ERROR(internal::ParseHistoryEntry(
-        ReadInt64(r.get(), i, 0), ReadInt64(r.get(), i, 1),
-        ReadBytes(r.get(), i, 2), ReadBytes(r.get(), i, 3), subject_id,
-        absl::StrCat("PostgreSQL consent store at '", impl_->target,
-                     "' schema '", impl_->schema, "'"),
-        &out.emplace_back()));
+  // Reads the history on `s`; returns the highest revision its snapshot
+  // holds at least.
+  auto read = [&](Session& s) -> absl::StatusOr<Revision> {
+    out.clear();
+    ASSIGN_OR_RETURN(
+        Result m, s.Exec(impl_->Sql("SELECT COALESCE(MAX(revision), 0)::bigint "
+                                    "FROM $S.consent_history")));
+    ASSIGN_OR_RETURN(
+        Result r,
+        s.Exec(
+            impl_->Sql(
+                "SELECT revision, commit_time_ns, change, state FROM "
+                "$S.consent_history WHERE subject_id = $1 ORDER BY revision"),
+            {Param{std::string(subject_id)}}));
+    for (int i = 0; i < PQntuples(r.get()); ++i) {
+      RETURN_IF_ERROR(internal::ParseHistoryEntry(
+          ReadInt64(r.get(), i, 0), ReadInt64(r.get(), i, 1),
+          ReadBytes(r.get(), i, 2), ReadBytes(r.get(), i, 3), subject_id,
+          absl::StrCat("PostgreSQL consent store at '", s.target(),
+                       "' schema '", impl_->schema, "'"),
+          &out.emplace_back()));
+    }
+    return ReadInt64(m.get(), 0, 0);
+  };
+  if (!impl_->has_primary) {
+    RETURN_IF_ERROR(
+        impl_->reads->Run(impl_->floor.load(std::memory_order_acquire), read)
+            .status());
+    return out;
   }
+  internal::MutexLock lock(&impl_->mu);
+  RETURN_IF_ERROR(read(impl_->session).status());
   return out;
 }
 

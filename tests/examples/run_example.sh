@@ -11,7 +11,8 @@
 # The program runs in a fresh temporary directory (its working directory and
 # TMPDIR), removed afterwards. In ARGs, @TMP@ stands for that directory and
 # @PG@ for the connection string of the ctest PostgreSQL fixture (the file
-# $CONSENTRY_PG_CONNINFO_FILE names).
+# $CONSENTRY_PG_CONNINFO_FILE names), @PGSTANDBY@ for that of its standby
+# ($CONSENTRY_PG_STANDBY_CONNINFO_FILE).
 #
 # EXPECT_FILE (tests/examples/expected/<name>.txt), one rule a line:
 #   # ...          a comment; blank lines are ignored
@@ -52,6 +53,10 @@ for a in "$@"; do
       pg=$(cat "${CONSENTRY_PG_CONNINFO_FILE:?@PG@ needs the postgres fixture}") || exit 1
     fi
     a=${a//@PG@/$pg}
+  fi
+  if [[ $a == *@PGSTANDBY@* ]]; then
+    standby=$(cat "${CONSENTRY_PG_STANDBY_CONNINFO_FILE:?@PGSTANDBY@ needs the postgres_standby fixture}") || exit 1
+    a=${a//@PGSTANDBY@/$standby}
   fi
   args+=("${a//@TMP@/$tmp}")
 done

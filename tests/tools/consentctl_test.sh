@@ -277,6 +277,19 @@ if [[ $MODE == postgres ]]; then
   expect "$OUT" 'marketing.promotion +withdrawn'
   run 1 consent show --postgres="host=/nonexistent dbname=x" pg-1
   expect "$ERR" 'UNAVAILABLE'
+  # --pg-standby (repeatable): reads from a standby; alone, a read-only
+  # store. (The primary stands in for a standby here: a server not in
+  # recovery is read as the primary by a store that has none, and left by
+  # one that has.) The standby tests proper are postgres_standby_test.
+  run 0 consent show --postgres="$conninfo" --pg-standby="host=/nonexistent dbname=x" \
+    --pg-standby="$conninfo" --pg-schema="consentctl_b_$$" pg-1
+  expect "$OUT" 'marketing.promotion +withdrawn'
+  run 0 consent show --pg-standby="$conninfo" --pg-schema="consentctl_b_$$" pg-1
+  expect "$OUT" 'marketing.promotion +withdrawn'
+  run 1 consent grant --pg-standby="$conninfo" --pg-schema="consentctl_b_$$" --policy="$POLICY" pg-1 marketing.promotion
+  expect "$ERR" 'without a primary'
+  run 1 consent show --pg-standby="host=/nonexistent dbname=x" pg-1
+  expect "$ERR" 'UNAVAILABLE'
   STORE=(--postgres="$conninfo" --pg-schema="consentctl_r_$$")
   FRESH=(--postgres="$conninfo" --pg-schema="consentctl_i_$$")
   durable_suite pg
@@ -491,6 +504,8 @@ run 2 consent show --sqlite="$T/a.db" --postgres="host=/nonexistent" m-1
 expect "$ERR" '--sqlite and --postgres cannot be used together'
 run 2 consent show --postgres="host=/nonexistent" --pg-schema=x --sqlite="$T/a.db" m-1
 expect "$ERR" '--sqlite and --postgres cannot be used together'
+run 2 consent show --sqlite="$T/a.db" --pg-standby="host=/nonexistent" m-1
+expect "$ERR" '--sqlite and --pg-standby cannot be used together'
 run 2 recipients list --registry="$REGISTRY" --registry="$T/other.textproto" --policy="$POLICY"
 expect "$ERR" '--registry is given more than once'
 run 2 policy lint --json --json "$POLICY"
