@@ -416,9 +416,10 @@ struct AuditVerifyReport {
   std::uint64_t verified_from_segment = 0;
   std::uint64_t verified_from_sequence = 0;
   // What retention removed (see `AuditCoverage`), whether the retention
-  // record's signatures verified (false for an unsigned record: then a
-  // rewrite of the record together with the removal of more segments cannot
-  // be detected), and segments at or before the cut still in the directory
+  // record's signatures verified (false for an unsigned record, or without
+  // `retention_keys`: then a rewrite of the record together with the
+  // removal of more segments cannot be detected), and segments at or
+  // before the cut still in the directory
   // (an interrupted retention run left them; never read, never a defect).
   AuditCoverage coverage;
   bool retention_signed = false;
@@ -451,8 +452,11 @@ struct AuditVerifyOptions {
   const AuditCheckpoint* anchor = nullptr;
   PublicKeyLookup* anchor_keys = nullptr;
   // The keys that check the log's retention record (audit_retention.h).
-  // Required when the record is signed (`kFailedPrecondition` otherwise);
-  // given, an unsigned record is `kBadRetentionRecord`.
+  // Given, a record whose signatures fail, or an unsigned one (which could
+  // have replaced a signed one), is `kBadRetentionRecord`. Without them the
+  // record is used unchecked and the report says so
+  // (`retention_signed == false`), as it says without an anchor that
+  // records removed from the end cannot be detected.
   PublicKeyLookup* retention_keys = nullptr;
   // To verify an archive (`ApplyAuditRetention`'s archive directory) as the
   // prefix of a log: that log's retention record. The walk must end

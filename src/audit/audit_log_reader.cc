@@ -75,7 +75,8 @@ std::string AuditVerifyReport::ToString() const {
         "; verified from segment ", verified_from_segment, " (sequence ",
         verified_from_sequence, ") at the retention record's ",
         retention_signed ? "signed checkpoint"
-                         : "UNSIGNED checkpoint (a rewrite of the record "
+                         : "checkpoint, UNAUTHENTICATED (unsigned, or no "
+                           "keys given to check it: a rewrite of the record "
                            "with more segments removed cannot be detected)",
         "; ", coverage.ToString());
     if (retention_leftovers > 0) {
@@ -259,12 +260,6 @@ class Verifier {
     }
     RETURN_IF_ERROR(found.status());
     if (!*found) return absl::OkStatus();  // removed meanwhile
-    if (record_.is_signed() && retention_keys_ == nullptr) {
-      return absl::FailedPreconditionError(absl::StrCat(
-          "VerifyAuditLog: the retention record '", path,
-          "' is signed by key '", record_.cut.key_id,
-          "': give the public keys that check it (retention_keys)"));
-    }
     if (retention_keys_ != nullptr) {
       absl::Status s = VerifyAuditRetentionRecord(record_, *retention_keys_);
       if (!s.ok()) {

@@ -540,6 +540,14 @@ absl::StatusOr<AuditRetentionResult> ApplyAuditRetention(
   AuditRetentionRecord previous;
   ASSIGN_OR_RETURN(const bool had_previous,
                    internal::ReadRetentionRecordIfAny(dir, &previous));
+  if (had_previous && previous.is_signed() &&
+      options.checkpoint_keys == nullptr) {
+    // Never replace a signed cut by an unsigned one.
+    return absl::FailedPreconditionError(absl::StrCat(
+        "ApplyAuditRetention: the retention record of '", dir,
+        "' is signed by key '", previous.cut.key_id,
+        "': give checkpoint_keys to check it and sign the next one"));
+  }
   std::vector<internal::RetainedSegment> removable;
   ASSIGN_OR_RETURN(
       AuditVerifyReport report,

@@ -180,7 +180,7 @@ TEST_F(AuditRetentionTest, DeleteRemovesOldSealedSegmentsAndVerifiesFromCut) {
   EXPECT_EQ(report->coverage.complete_from,
             kOld + absl::Nanoseconds(59) + absl::Nanoseconds(1));
   EXPECT_EQ(report->coverage.removed_sequence_end, 60u);
-  EXPECT_THAT(report->ToString(), HasSubstr("UNSIGNED"));
+  EXPECT_THAT(report->ToString(), HasSubstr("UNAUTHENTICATED"));
   EXPECT_THAT(report->ToString(),
               HasSubstr("were removed under the retention policy"));
 
@@ -313,10 +313,17 @@ TEST_F(AuditRetentionTest, SignedRecordVerifiesAndTamperingFails) {
   EXPECT_TRUE(report->ok()) << report->ToString();
   EXPECT_TRUE(report->retention_signed);
 
-  // Without keys: refused, never silently unauthenticated.
-  EXPECT_THAT(VerifyAuditLog(log_),
+  // Without keys: used, and the report says it is unauthenticated.
+  report = VerifyAuditLog(log_);
+  ASSERT_TRUE(report.ok()) << report.status();
+  EXPECT_TRUE(report->ok());
+  EXPECT_FALSE(report->retention_signed);
+  EXPECT_THAT(report->ToString(), HasSubstr("UNAUTHENTICATED"));
+  // A retention run without keys would replace the signed cut by an
+  // unsigned one: refused.
+  EXPECT_THAT(ApplyAuditRetention(log_, Delete()),
               StatusIs(absl::StatusCode::kFailedPrecondition,
-                       HasSubstr("retention_keys")));
+                       HasSubstr("checkpoint_keys")));
 
   // A field changed after signing (the removed time range, which the
   // checkpoint signature does not cover).
