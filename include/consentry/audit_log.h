@@ -38,6 +38,11 @@
 // finds trailing deletion, truncation and a rewritten history; without one
 // its report says that trailing deletion cannot be detected.
 //
+// Old segments: `ApplyAuditRetention` (audit_retention.h) archives or
+// deletes sealed segments past a retention period, keeping the checkpoint
+// at the cut; verification then starts there, and queries report the
+// period they cover (`AuditCoverage`).
+//
 // Example:
 //
 //   consentry::AuditLogOptions options;

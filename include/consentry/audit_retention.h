@@ -172,10 +172,11 @@ struct AuditRetentionResult {
 // directory that cannot be written; `kFailedPrecondition` for a log with a
 // defect before the cut (naming it), another retention run holding the
 // log, or an archive file of the same name with other content, and for a
-// log whose retention record is damaged, or signed while `checkpoint_keys`
+// log whose retention record is signed while `checkpoint_keys`
 // is null (the signed cut is never replaced by an unsigned one), or does
 // not verify under `checkpoint_keys` (unsigned included: a run with keys
-// never signs over an unsigned cut that may have replaced a signed one).
+// never signs over an unsigned cut that may have replaced a signed one);
+// `kDataLoss` for a retention record that does not parse.
 CONSENTRY_EXPORT absl::StatusOr<AuditRetentionResult> ApplyAuditRetention(
     absl::string_view directory, const AuditRetentionOptions& options);
 

@@ -212,6 +212,10 @@ absl::StatusOr<AuditRetentionRecord> ParseAuditRetentionRecord(
         "retention record: a key id needs both signatures, and signatures a "
         "key id");
   }
+  if (c.segment == ~std::uint64_t{0}) {
+    return absl::InvalidArgumentError(
+        "retention record: no segment can follow the cut");
+  }
   if (r.removed_first_segment > c.segment ||
       r.removed_first_sequence > c.sequence_end) {
     return absl::InvalidArgumentError(
@@ -317,9 +321,19 @@ absl::Status CheckArchiveDirectory(const std::string& log,
     return absl::InvalidArgumentError(absl::StrCat(
         "the archive directory '", archive, "' is the log directory"));
   }
+  // Directly inside the log directory it would be a foreign entry there.
+  struct stat parent;
+  if (stat(PathOf(archive, "..").c_str(), &parent) == 0 &&
+      parent.st_dev == l.st_dev && parent.st_ino == l.st_ino) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "the archive directory '", archive, "' is inside the log directory"));
+  }
   // Whether a file can be made there: what the copies will do (access(2)
-  // would say yes to root on a directory that refuses files).
-  const std::string probe = PathOf(archive, ".consentry-archive-probe");
+  // would say yes to root on a directory that refuses files). The probe's
+  // name is one verification ignores, should a crash leave it.
+  const std::string probe = PathOf(
+      archive,
+      absl::StrCat(internal::kRetentionRecordFile, ".tmp-0000000000000000"));
   const int fd =
       open(probe.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW,
            0600);

@@ -479,6 +479,12 @@ TEST_F(AuditRetentionTest, BadInputsAreRefusedAndChangeNothing) {
   EXPECT_THAT(ApplyAuditRetention(log_, o),
               StatusIs(absl::StatusCode::kInvalidArgument,
                        HasSubstr("is the log directory")));
+  fs::create_directories(log_ + "/archive");
+  o.archive_directory = log_ + "/archive";
+  EXPECT_THAT(ApplyAuditRetention(log_, o),
+              StatusIs(absl::StatusCode::kInvalidArgument,
+                       HasSubstr("inside the log directory")));
+  fs::remove(log_ + "/archive");
   o.archive_directory = root_ + "/missing";
   EXPECT_THAT(ApplyAuditRetention(log_, o),
               StatusIs(absl::StatusCode::kNotFound, ::testing::_));
@@ -723,7 +729,8 @@ TEST_F(AuditRetentionTest, RecordTextIsStrict) {
            {"removed_times 5 9", "removed_times 9 5"},
            {"0101", "01G1"},
            {"key_id -", "key_id k"},
-           {"removed_first_segment 0", "removed_first_segment 4"}}) {
+           {"removed_first_segment 0", "removed_first_segment 4"},
+           {"cut_segment 3", "cut_segment 18446744073709551615"}}) {
     EXPECT_THAT(
         ParseAuditRetentionRecord(absl::StrReplaceAll(text, {{from, to}})),
         StatusIs(absl::StatusCode::kInvalidArgument, ::testing::_))
