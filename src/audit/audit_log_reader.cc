@@ -381,6 +381,18 @@ class Verifier {
   // After a walk without defect: whether the log reached the checkpoint.
   void ConcludeAnchor(const std::string& last_path) {
     if (anchor_ == nullptr || report_.anchored) return;
+    if (has_record_ && anchor_->sequence_end < record_.cut.sequence_end) {
+      // Not a rewrite: the point was removed under retention. The check
+      // asked for cannot be made here, so it is not passed.
+      Defect(
+          AuditDefect::kAnchorMismatch, last_path, 0, 0,
+          absl::StrCat("the checkpoint given (sequence ", anchor_->sequence_end,
+                       ") is before the retention cut (sequence ",
+                       record_.cut.sequence_end,
+                       "): give a later checkpoint, or check it against "
+                       "the archive"));
+      return;
+    }
     if (sequence_ <= anchor_->sequence_end) {
       Defect(
           AuditDefect::kTrailingDeletion, last_path, 0, 0,

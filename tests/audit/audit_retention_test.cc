@@ -313,6 +313,26 @@ TEST_F(AuditRetentionTest, SignedRecordVerifiesAndTamperingFails) {
   EXPECT_TRUE(report->ok()) << report->ToString();
   EXPECT_TRUE(report->retention_signed);
 
+  // The cut is also an anchor for the log; an anchor from before the cut
+  // cannot be checked here, and says so.
+  AuditVerifyOptions anchored;
+  anchored.retention_keys = public_keys.get();
+  anchored.anchor = &done->record.cut;
+  anchored.anchor_keys = public_keys.get();
+  report = VerifyAuditLog(log_, anchored);
+  ASSERT_TRUE(report.ok()) << report.status();
+  EXPECT_TRUE(report->ok()) << report->ToString();
+  EXPECT_TRUE(report->anchored);
+  AuditCheckpoint early = done->record.cut;
+  early.sequence_end -= 1;
+  early.signature =
+      *keys->Sign(early.key_id, AuditCheckpointSigningBytes(early));
+  anchored.anchor = &early;
+  report = VerifyAuditLog(log_, anchored);
+  ASSERT_TRUE(report.ok()) << report.status();
+  EXPECT_EQ(report->defect, AuditDefect::kAnchorMismatch);
+  EXPECT_THAT(report->detail, HasSubstr("before the retention cut"));
+
   // Without keys: used, and the report says it is unauthenticated.
   report = VerifyAuditLog(log_);
   ASSERT_TRUE(report.ok()) << report.status();
