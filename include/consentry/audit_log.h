@@ -473,7 +473,8 @@ struct AuditVerifyOptions {
 
 // `VerifyAuditLog`, also checking the log against `options.anchor`: the
 // log must hold the checkpoint's point (`kTrailingDeletion` when it ends
-// before it, `kAnchorMismatch` when its chain there differs).
+// before it, `kAnchorMismatch` when its chain there differs, or when the
+// point is before the log's retention cut: check that one on the archive).
 // Errors: as above; `kInvalidArgument` for an anchor without keys (or
 // keys without an anchor); the errors of `VerifyAuditCheckpoint` for an
 // anchor whose signature does not verify (a forged or damaged anchor is
