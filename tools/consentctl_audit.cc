@@ -16,6 +16,7 @@
 #include <thread>
 #include <vector>
 
+#include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
@@ -27,6 +28,7 @@
 #include "consentry/audit.h"
 #include "consentry/audit_log.h"
 #include "consentry/audit_log_set.h"
+#include "consentry/audit_retention.h"
 #include "consentry/decision.h"
 #include "consentry/leak.h"
 #include "consentry/proto_io.h"
@@ -184,6 +186,26 @@ class Ticker {
   std::thread thread_;
 };
 
+std::string CoverageJson(const consentry::AuditCoverage& c) {
+  if (!c.retained) return "{\"retained\":false}";
+  return absl::StrCat("{\"retained\":true,\"complete_from\":",
+                      c.complete_from == absl::InfinitePast()
+                          ? std::string("null")
+                          : JsonString(TimeText(c.complete_from)),
+                      ",\"removed_segments\":[", c.removed_first_segment, ",",
+                      c.removed_last_segment, "],\"removed_sequences\":[",
+                      c.removed_first_sequence, ",", c.removed_sequence_end,
+                      "],\"text\":", JsonString(c.ToString()), "}");
+}
+
+// On stderr, so that the events on stdout stay what they were: which period
+// a query covered, when retention removed old segments.
+void PrintCoverage(absl::string_view log, const consentry::AuditCoverage& c) {
+  if (!c.retained) return;
+  std::cerr << "consentctl: note: " << (log.empty() ? "" : "log '") << log
+            << (log.empty() ? "" : "': ") << c.ToString() << "\n";
+}
+
 int AuditVerify(const std::vector<std::string>& argv, bool repair) {
   Command cmd{repair ? "audit repair" : "audit verify",
               "DIR",
@@ -204,6 +226,14 @@ int AuditVerify(const std::vector<std::string>& argv, bool repair) {
                {"anchor-keys", "PATHS",
                 "comma-separated PEM files or directories with the public "
                 "keys of the checkpoints",
+                ""},
+               {"retention-keys", "PATHS",
+                "public keys of the log's retention record (`audit retain "
+                "--signing-key`): its signatures are checked",
+                ""},
+               {"prefix-of", "LOGDIR",
+                "DIR is an archive of LOGDIR (`audit retain --archive-dir`): "
+                "it must end exactly at LOGDIR's retention cut",
                 ""}},
               1,
               1};
@@ -229,6 +259,21 @@ int AuditVerify(const std::vector<std::string>& argv, bool repair) {
     options.anchor = &anchor;
     options.anchor_keys = anchor_keys.get();
   }
+  std::unique_ptr<consentry::FileKeyProvider> retention_keys;
+  if (a.Has("retention-keys")) {
+    auto keys = OpenKeyFiles(a.Get("retention-keys"), "");
+    if (!keys.ok()) return Fail("retention keys", keys.status());
+    retention_keys = *std::move(keys);
+    options.retention_keys = retention_keys.get();
+  }
+  consentry::AuditRetentionRecord prefix_of;
+  if (a.Has("prefix-of")) {
+    if (repair) return UsageError(cmd, "--prefix-of is for audit verify");
+    auto record = consentry::ReadAuditRetentionRecord(a.Get("prefix-of"));
+    if (!record.ok()) return Fail("--prefix-of", record.status());
+    prefix_of = *std::move(record);
+    options.prefix_of = &prefix_of;
+  }
   absl::StatusOr<consentry::AuditVerifyReport> report;
   {
     Ticker ticker(repair ? "repair" : "verify");
@@ -242,7 +287,14 @@ int AuditVerify(const std::vector<std::string>& argv, bool repair) {
               << JsonString(consentry::AuditDefectName(report->defect))
               << ",\"segments\":" << report->segments
               << ",\"records_verified\":" << report->records_verified
-              << ",\"anchored\":" << (report->anchored ? "true" : "false");
+              << ",\"anchored\":" << (report->anchored ? "true" : "false")
+              << ",\"verified_from_segment\":" << report->verified_from_segment
+              << ",\"verified_from_sequence\":"
+              << report->verified_from_sequence
+              << ",\"coverage\":" << CoverageJson(report->coverage)
+              << ",\"retention_signed\":"
+              << (report->retention_signed ? "true" : "false")
+              << ",\"retention_leftovers\":" << report->retention_leftovers;
     if (!report->ok()) {
       std::cout << ",\"segment_file\":" << JsonString(report->segment_file)
                 << ",\"record_index\":" << report->record_index
@@ -303,6 +355,117 @@ int AuditCheckpoint(const std::vector<std::string>& argv) {
   return kExitOk;
 }
 
+// "3y", "400d", "72h", "90m" or any absl duration ("1h30m"); false for a
+// negative or malformed one.
+bool ParseRetentionPeriod(absl::string_view text, absl::Duration* out) {
+  const absl::Duration day = absl::Hours(24);
+  for (const auto& [suffix, unit] :
+       {std::pair<absl::string_view, absl::Duration>{"y", day * 365},
+        {"d", day}}) {
+    std::int64_t n = 0;
+    if (absl::EndsWith(text, suffix) &&
+        absl::SimpleAtoi(text.substr(0, text.size() - 1), &n)) {
+      if (n < 0) return false;
+      *out = unit * n;
+      return true;
+    }
+  }
+  return absl::ParseDuration(text, out) && *out >= absl::ZeroDuration() &&
+         *out != absl::InfiniteDuration();
+}
+
+void PrintRetention(const consentry::AuditRetentionResult& r,
+                    const std::string& archive, bool json) {
+  if (json) {
+    std::cout << "{\"dry_run\":" << (r.dry_run ? "true" : "false")
+              << ",\"archived\":" << (r.archived ? "true" : "false")
+              << ",\"cutoff\":" << JsonString(TimeText(r.cutoff))
+              << ",\"bytes\":" << r.bytes << ",\"segments\":[";
+    for (std::size_t i = 0; i < r.removed.size(); ++i) {
+      const auto& s = r.removed[i];
+      std::cout << (i > 0 ? "," : "") << "{\"number\":" << s.number
+                << ",\"records\":" << s.records << ",\"bytes\":" << s.bytes
+                << ",\"first_sequence\":" << s.first_sequence << "}";
+    }
+    std::cout << "],\"leftovers_removed\":" << r.leftovers_removed
+              << ",\"summary\":" << JsonString(r.ToString()) << "}\n";
+    return;
+  }
+  const char* verb = r.dry_run ? (r.archived ? "would move" : "would delete")
+                               : (r.archived ? "moved" : "deleted");
+  std::cout << "cutoff " << TimeText(r.cutoff) << ": sealed segments whose "
+            << "every event is older\n";
+  for (const auto& s : r.removed) {
+    std::cout << absl::StrFormat(
+        "  %s %s  %8d records  %10d bytes  %s .. %s\n", verb,
+        absl::StrCat("audit-", absl::StrFormat("%016d", s.number), ".seg"),
+        s.records, s.bytes,
+        s.records > 0 ? TimeText(absl::FromUnixNanos(s.min_time_unix_nanos))
+                      : std::string("-"),
+        s.records > 0 ? TimeText(absl::FromUnixNanos(s.max_time_unix_nanos))
+                      : std::string("-"));
+  }
+  if (r.archived && !r.removed.empty()) std::cout << "  to " << archive << "\n";
+  std::cout << r.ToString() << "\n";
+}
+
+int AuditRetain(const std::vector<std::string>& argv) {
+  Command cmd{
+      "audit retain",
+      "DIR",
+      "Applies the retention period to the access log in DIR: the sealed "
+      "segments whose every event is older than --older-than (never the "
+      "last segment) are moved to --archive-dir (copied and synced first) "
+      "or, with --delete, deleted, after the checkpoint at the cut is kept "
+      "in DIR's retention record. `audit verify` then starts from that "
+      "checkpoint. May run while a service writes the log.",
+      {{"older-than", "DURATION",
+        "retention period: 3y, 400d, 72h or an absl duration", ""},
+       {"archive-dir", "D",
+        "move removed segments here (an existing directory)", ""},
+       {"delete", "", "delete removed segments (instead of --archive-dir)", ""},
+       {"dry-run", "", "only print what would move; change nothing", ""},
+       KeyFlag(),
+       {"signing-key", "FILE",
+        "Ed25519 private key (PEM): signs the retention record", ""},
+       JsonFlag()},
+      1,
+      1};
+  ParsedArgs a;
+  if (int rc = Parse(cmd, argv, a); rc >= 0) return rc;
+  consentry::AuditRetentionOptions o;
+  if (!a.Has("older-than") ||
+      !ParseRetentionPeriod(a.Get("older-than"), &o.max_age)) {
+    return UsageError(cmd,
+                      "--older-than must be a non-negative duration (3y, "
+                      "400d, 72h)");
+  }
+  if (a.Has("archive-dir") == a.Bool("delete")) {
+    return UsageError(cmd, "give --archive-dir D or --delete");
+  }
+  o.archive_directory = a.Get("archive-dir");
+  o.delete_segments = a.Bool("delete");
+  o.dry_run = a.Bool("dry-run");
+  if (absl::Status s = ReadKeyFile(a, o.hmac_key); !s.ok()) {
+    return Fail("key", s);
+  }
+  std::unique_ptr<consentry::FileKeyProvider> keys;
+  if (a.Has("signing-key")) {
+    auto opened = OpenKeyFiles(a.Get("signing-key"), a.Get("signing-key"));
+    if (!opened.ok()) return Fail("signing key", opened.status());
+    keys = *std::move(opened);
+    o.checkpoint_keys = keys.get();
+  }
+  absl::StatusOr<consentry::AuditRetentionResult> r;
+  {
+    Ticker ticker(o.dry_run ? "verify" : "retain");
+    r = consentry::ApplyAuditRetention(a.positional[0], o);
+  }
+  if (!r.ok()) return Fail(cmd.name, r.status());
+  PrintRetention(*r, o.archive_directory, a.Bool("json"));
+  return kExitOk;
+}
+
 int AuditTail(const std::vector<std::string>& argv) {
   Command cmd{"audit tail",
               "DIR",
@@ -316,9 +479,12 @@ int AuditTail(const std::vector<std::string>& argv) {
   if (!absl::SimpleAtoi(a.Get("n"), &n) || n < 0) {
     return UsageError(cmd, "--n must be a non-negative number");
   }
+  auto reader = consentry::AuditLogReader::Open(a.positional[0]);
+  if (!reader.ok()) return Fail("audit tail", reader.status());
   auto events =
-      ReadEvents(a.positional[0], absl::InfinitePast(), absl::InfiniteFuture());
+      (*reader)->InTimeRange(absl::InfinitePast(), absl::InfiniteFuture());
   if (!events.ok()) return Fail("audit tail", events.status());
+  PrintCoverage("", (*reader)->last_coverage());
   const std::size_t first = events->size() > static_cast<std::size_t>(n)
                                 ? events->size() - static_cast<std::size_t>(n)
                                 : 0;
@@ -371,6 +537,9 @@ int QueryLogSet(const ParsedArgs& a, absl::Time from, absl::Time to) {
     got = (*set)->InTimeRange(from, to);
   }
   if (!got.ok()) return Fail("audit query", got.status());
+  for (std::size_t i = 0; i < got->coverage.size(); ++i) {
+    PrintCoverage((*set)->logs()[i].name, got->coverage[i]);
+  }
   const bool json = a.Bool("json");
   bool first = true;
   if (json) std::cout << "[";
@@ -428,6 +597,7 @@ int AuditQuery(const std::vector<std::string>& argv) {
     events = (*reader)->InTimeRange(from, to);
   }
   if (!events.ok()) return Fail("audit query", events.status());
+  PrintCoverage("", (*reader)->last_coverage());
   std::vector<consentry::OwnedAuditEvent> out;
   for (consentry::OwnedAuditEvent& e : *events) {
     if (!Wanted(a, e)) continue;
@@ -582,6 +752,7 @@ int AuditLeakScope(const std::vector<std::string>& argv) {
 
 int RunAudit(const std::string& sub, const std::vector<std::string>& args) {
   if (sub == "verify") return AuditVerify(args, /*repair=*/false);
+  if (sub == "retain") return AuditRetain(args);
   if (sub == "repair") return AuditVerify(args, /*repair=*/true);
   if (sub == "tail") return AuditTail(args);
   if (sub == "checkpoint") return AuditCheckpoint(args);

@@ -38,6 +38,11 @@
 // finds trailing deletion, truncation and a rewritten history; without one
 // its report says that trailing deletion cannot be detected.
 //
+// Old segments: `ApplyAuditRetention` (audit_retention.h) archives or
+// deletes sealed segments past a retention period, keeping the checkpoint
+// at the cut; verification then starts there, and queries report the
+// period they cover (`AuditCoverage`).
+//
 // Example:
 //
 //   consentry::AuditLogOptions options;
@@ -363,10 +368,38 @@ enum class AuditDefect : std::uint8_t {
   // The log reaches the checkpoint's sequence but its chain there is not
   // the one signed: the history was rewritten.
   kAnchorMismatch,
+  // The log's retention record (audit_retention.h) does not parse, or its
+  // signature does not verify, or it is unsigned where keys were given
+  // (an unsigned record could replace a signed one). `segment_file` names
+  // the record. Nothing is verified from it.
+  kBadRetentionRecord,
 };
 
 // Stable snake_case name, e.g. "torn_tail".
 CONSENTRY_EXPORT absl::string_view AuditDefectName(AuditDefect d);
+
+// Which part of the log's history a directory still holds, after
+// `ApplyAuditRetention` (audit_retention.h) archived or deleted its oldest
+// segments. A plain value; `retained == false` means nothing was removed.
+struct AuditCoverage {
+  bool retained = false;
+  // Every event at or after this time is still in the log; events before
+  // it may have been removed under the retention policy. `InfinitePast()`
+  // when nothing was removed (or only segments without events).
+  absl::Time complete_from = absl::InfinitePast();
+  // What was removed: segments [first, last], sequences [first, end), and
+  // the time range of the removed events (both InfinitePast when none).
+  std::uint64_t removed_first_segment = 0;
+  std::uint64_t removed_last_segment = 0;
+  std::uint64_t removed_first_sequence = 0;
+  std::uint64_t removed_sequence_end = 0;
+  absl::Time removed_min_time = absl::InfinitePast();
+  absl::Time removed_max_time = absl::InfinitePast();
+
+  // "complete" or, e.g., "events before 2024-12-05T10:00:00Z were removed
+  // under the retention policy (sequences 0-81919, segments 0-9)".
+  std::string ToString() const;
+};
 
 // The result of `VerifyAuditLog`. `defect == kNone` means every record of
 // every segment verified.
@@ -392,12 +425,29 @@ struct AuditVerifyReport {
   std::uint64_t sequence_end = 0;
   std::string last_hash;
   std::uint64_t last_segment = 0;
+  // Where verification started: segment 0 at sequence 0 with the zero
+  // hash, or, for a log with a retention record, the segment after the
+  // record's cut, chained from the record's checkpoint.
+  std::uint64_t verified_from_segment = 0;
+  std::uint64_t verified_from_sequence = 0;
+  // What retention removed (see `AuditCoverage`), whether the retention
+  // record's signatures verified (false for an unsigned record, or without
+  // `retention_keys`: then a rewrite of the record together with the
+  // removal of more segments cannot be detected), and segments at or
+  // before the cut still in the directory
+  // (an interrupted retention run left them; never read, never a defect).
+  AuditCoverage coverage;
+  bool retention_signed = false;
+  std::uint64_t retention_leftovers = 0;
 
   bool ok() const { return defect == AuditDefect::kNone; }
   std::string ToString() const;
 };
 
-// Walks every segment of the log in `directory`, in order, checking every
+// Walks every segment of the log in `directory`, in order (from segment 0,
+// or from the checkpoint of its retention record when `ApplyAuditRetention`
+// removed older segments: the first segment after the cut must chain from
+// it, and a missing one is `kBrokenSegmentLink`), checking every
 // header, frame CRC, sequence and chain hash, and each sealed segment's seal
 // record; recomputes every sealed segment's index and compares it with the
 // seal and with the `.idx` file, if there is one (a missing index is not a
@@ -408,17 +458,33 @@ struct AuditVerifyReport {
 CONSENTRY_EXPORT absl::StatusOr<AuditVerifyReport> VerifyAuditLog(
     absl::string_view directory, absl::string_view hmac_key = {});
 
+struct AuditRetentionRecord;
+
 struct AuditVerifyOptions {
   std::string hmac_key;
   // The latest checkpoint kept for the log, and the keys to check its
   // signature; both or neither.
   const AuditCheckpoint* anchor = nullptr;
   PublicKeyLookup* anchor_keys = nullptr;
+  // The keys that check the log's retention record (audit_retention.h).
+  // Given, a record whose signatures fail, or an unsigned one (which could
+  // have replaced a signed one), is `kBadRetentionRecord`. Without them the
+  // record is used unchecked and the report says so
+  // (`retention_signed == false`), as it says without an anchor that
+  // records removed from the end cannot be detected.
+  PublicKeyLookup* retention_keys = nullptr;
+  // To verify an archive (`ApplyAuditRetention`'s archive directory) as the
+  // prefix of a log: that log's retention record. The walk must end
+  // exactly at the record's cut (`kTrailingDeletion` when it ends before,
+  // `kAnchorMismatch` when its chain there differs). A signed record is
+  // checked with `retention_keys` first.
+  const AuditRetentionRecord* prefix_of = nullptr;
 };
 
 // `VerifyAuditLog`, also checking the log against `options.anchor`: the
 // log must hold the checkpoint's point (`kTrailingDeletion` when it ends
-// before it, `kAnchorMismatch` when its chain there differs).
+// before it, `kAnchorMismatch` when its chain there differs, or when the
+// point is before the log's retention cut: check that one on the archive).
 // Errors: as above; `kInvalidArgument` for an anchor without keys (or
 // keys without an anchor); the errors of `VerifyAuditCheckpoint` for an
 // anchor whose signature does not verify (a forged or damaged anchor is
@@ -452,7 +518,10 @@ CONSENTRY_EXPORT absl::StatusOr<AuditVerifyReport> RepairAuditLog(
 // segment number and size match); segments without such an index (the
 // active one, one cut by a crash, one whose index was edited or swapped)
 // are scanned. Frames are CRC-checked; integrity of the chain, and so of
-// the seal records, is `VerifyAuditLog`'s job.
+// the seal records, is `VerifyAuditLog`'s job. Each query also reports
+// which period the log still covers (`last_coverage`).
+// Errors of every query: `kDataLoss` for a retention record that does not
+// parse (naming it).
 // Thread-compatible. Owns nothing but its directory name; may run while an
 // `AuditLog` writes the same directory (it sees a prefix).
 class CONSENTRY_EXPORT AuditLogReader {
@@ -493,6 +562,10 @@ class CONSENTRY_EXPORT AuditLogReader {
     std::uint64_t index_bytes_read = 0;
   };
   const Stats& last_stats() const { return stats_; }
+  // Which period the last query covered: the log's retention record, read
+  // after the query (so that a segment removed while it ran is counted as
+  // removed). Segments at or before the record's cut are never read.
+  const AuditCoverage& last_coverage() const { return coverage_; }
 
  private:
   explicit AuditLogReader(std::string directory)
@@ -505,6 +578,7 @@ class CONSENTRY_EXPORT AuditLogReader {
 
   std::string directory_;
   Stats stats_;
+  AuditCoverage coverage_;
 };
 
 }  // namespace consentry

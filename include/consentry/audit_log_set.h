@@ -40,6 +40,7 @@
 #ifndef CONSENTRY_AUDIT_LOG_SET_H_
 #define CONSENTRY_AUDIT_LOG_SET_H_
 
+#include <algorithm>
 #include <cstddef>
 #include <memory>
 #include <string>
@@ -69,6 +70,16 @@ class CONSENTRY_EXPORT AuditLogSet {
   struct Events {
     std::vector<OwnedAuditEvent> events;
     std::vector<std::size_t> log;
+    // Per log (indexed as `logs()`), which period the answer covers
+    // (`AuditLogReader::last_coverage`): what retention removed.
+    std::vector<AuditCoverage> coverage;
+    // The earliest time from which every log's answer is complete (the
+    // latest of their `complete_from`).
+    absl::Time complete_from() const {
+      absl::Time t = absl::InfinitePast();
+      for (const AuditCoverage& c : coverage) t = std::max(t, c.complete_from);
+      return t;
+    }
   };
 
   // What the last query read, summed over the logs.

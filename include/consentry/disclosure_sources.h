@@ -81,6 +81,11 @@ class CONSENTRY_EXPORT AuditLogAccessEventSource final
   // Each names the directory.
   absl::StatusOr<std::vector<OwnedAuditEvent>> EventsFor(
       absl::string_view subject_id) override;
+  // As `EventsFor`, with the log's coverage (`AuditLogReader::
+  // last_coverage`): "events before T were removed under the retention
+  // policy ..." when retention removed old segments.
+  absl::StatusOr<CoveredEvents> CoveredEventsFor(
+      absl::string_view subject_id) override;
 
   // What the last successful `EventsFor` read: segments answered from an
   // index, scanned, skipped by the index.
@@ -105,6 +110,10 @@ class CONSENTRY_EXPORT AuditLogSetAccessEventSource final
   ~AuditLogSetAccessEventSource() override;
 
   absl::StatusOr<std::vector<OwnedAuditEvent>> EventsFor(
+      absl::string_view subject_id) override;
+  // As `EventsFor`, complete from the latest `complete_from` of the logs;
+  // the note names each log retention cut.
+  absl::StatusOr<CoveredEvents> CoveredEventsFor(
       absl::string_view subject_id) override;
 
  private:

@@ -282,6 +282,19 @@ class CONSENTRY_EXPORT AccessEventSource {
   // The subject's events, oldest first. Errors: `kUnavailable`.
   virtual absl::StatusOr<std::vector<OwnedAuditEvent>> EventsFor(
       absl::string_view subject_id) = 0;
+
+  // The events and which period they cover: a log whose oldest segments
+  // were archived or deleted (audit_retention.h) holds every event from
+  // `complete_from` on; `note` says what was removed, in words (empty when
+  // complete). The disclosure names it among its omitted sections.
+  struct CoveredEvents {
+    std::vector<OwnedAuditEvent> events;
+    absl::Time complete_from = absl::InfinitePast();
+    std::string note;
+  };
+  // Default: `EventsFor`, complete. Errors: those of `EventsFor`.
+  virtual absl::StatusOr<CoveredEvents> CoveredEventsFor(
+      absl::string_view subject_id);
 };
 
 // Earlier versions of a consent record. Implementations must be

@@ -529,9 +529,19 @@ absl::StatusOr<AuditDirListing> ListAuditDir(const std::string& dir) {
     } else if (ParseAuditName(name, ".idx", &n)) {
       out.indexes.push_back(n);
     } else if (name.size() == 26 + 5 + 16 &&
-               ParseAuditName(name.substr(0, 26), ".idx", &n) &&
+               (ParseAuditName(name.substr(0, 26), ".idx", &n) ||
+                ParseAuditName(name.substr(0, 26), ".seg", &n)) &&
                name.substr(26, 5) == ".tmp-" &&
                AllDigits(name.substr(31), /*hex=*/true)) {
+      out.temporaries.emplace_back(name);
+    } else if (name == kRetentionRecordFile) {
+      out.retention_record = true;
+    } else if (name == kRetentionLockFile) {
+    } else if (name.size() == kRetentionRecordFile.size() + 5 + 16 &&
+               absl::StartsWith(name, kRetentionRecordFile) &&
+               name.substr(kRetentionRecordFile.size(), 5) == ".tmp-" &&
+               AllDigits(name.substr(kRetentionRecordFile.size() + 5),
+                         /*hex=*/true)) {
       out.temporaries.emplace_back(name);
     } else {
       out.unexpected.emplace_back(name);

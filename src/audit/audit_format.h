@@ -236,6 +236,9 @@ bool Sha256(absl::string_view bytes, Hash256* out);
 // Files.
 
 std::string SegmentFileName(std::uint64_t number);
+// The retention record and the retention runs' lock (audit_retention.h).
+inline constexpr absl::string_view kRetentionRecordFile = "audit-retention.rec";
+inline constexpr absl::string_view kRetentionLockFile = "audit-retention.lock";
 std::string IndexFileName(std::uint64_t number);
 
 // What a log directory holds, by name. Names are parsed strictly: exactly
@@ -244,9 +247,14 @@ struct AuditDirListing {
   std::vector<std::uint64_t> segments;  // ascending
   std::vector<std::uint64_t> indexes;   // ascending
   // Temporaries of an index write a crash interrupted
-  // ("audit-<16 digits>.idx.tmp-<16 hex digits>"): ignored by
-  // verification, removed by `AuditLog::Open`.
+  // ("audit-<16 digits>.idx.tmp-<16 hex digits>"), and those of a retention
+  // run (a segment copied to an archive, "audit-<16 digits>.seg.tmp-<16
+  // hex digits>", or the retention record, "audit-retention.rec.tmp-<16 hex
+  // digits>"): ignored by verification, removed by `AuditLog::Open`.
   std::vector<std::string> temporaries;
+  // The retention record ("audit-retention.rec") is present; the retention
+  // lock file ("audit-retention.lock") is recognized and never read.
+  bool retention_record = false;
   // Every other entry (never read as a segment or index), sorted.
   std::vector<std::string> unexpected;
 };

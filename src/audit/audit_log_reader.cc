@@ -15,7 +15,9 @@
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "consentry/audit_log.h"
+#include "consentry/audit_retention.h"
 #include "src/audit/audit_format.h"
+#include "src/audit/audit_retention_walk.h"
 #include "src/util/file_io.h"
 #include "src/util/status_macros.h"
 
@@ -60,21 +62,41 @@ absl::string_view AuditDefectName(AuditDefect d) {
       return "trailing_deletion";
     case AuditDefect::kAnchorMismatch:
       return "anchor_mismatch";
+    case AuditDefect::kBadRetentionRecord:
+      return "bad_retention_record";
   }
   return "unknown";
 }
 
 std::string AuditVerifyReport::ToString() const {
+  std::string retention;
+  if (coverage.retained) {
+    retention = absl::StrCat(
+        "; verified from segment ", verified_from_segment, " (sequence ",
+        verified_from_sequence, ") at the retention record's ",
+        retention_signed ? "signed checkpoint"
+                         : "checkpoint, UNAUTHENTICATED (unsigned, or no "
+                           "keys given to check it: a rewrite of the record "
+                           "with more segments removed cannot be detected)",
+        "; ", coverage.ToString());
+    if (retention_leftovers > 0) {
+      absl::StrAppend(&retention, "; ", retention_leftovers,
+                      " segments at or before the cut await removal (an "
+                      "interrupted retention run): run retention again");
+    }
+  }
   if (ok()) {
     return absl::StrCat(
         "ok: ", records_verified, " records in ", segments, " segments",
         anchored ? ", anchored by a signed checkpoint"
                  : " (no checkpoint given: records removed from the end "
-                   "cannot be detected)");
+                   "cannot be detected)",
+        retention);
   }
   return absl::StrCat(AuditDefectName(defect), " at ", segment_file, " record ",
                       record_index, " offset ", byte_offset, ": ", detail, " (",
-                      records_verified, " records verified before it)");
+                      records_verified, " records verified before it)",
+                      retention);
 }
 
 namespace {
@@ -145,24 +167,52 @@ std::string DescribeIndexDifference(absl::string_view bytes,
 
 class Verifier {
  public:
-  Verifier(std::string dir, ChainHasher& hasher, const AuditCheckpoint* anchor)
-      : dir_(std::move(dir)), hasher_(hasher), anchor_(anchor) {}
+  Verifier(std::string dir, ChainHasher& hasher, const AuditVerifyOptions& o)
+      : dir_(std::move(dir)),
+        hasher_(hasher),
+        anchor_(o.anchor),
+        retention_keys_(o.retention_keys),
+        prefix_of_(o.prefix_of) {}
 
-  void Start() { Point(); }
+  // Retention's walk (`WalkForRetention`): stop before the last segment
+  // and before the first with an event at or after `cutoff`.
+  void WalkForRetention(std::int64_t cutoff,
+                        std::vector<internal::RetainedSegment>* out) {
+    cutoff_ = cutoff;
+    walk_ = out;
+  }
 
   absl::StatusOr<AuditVerifyReport> Run() {
     ASSIGN_OR_RETURN(internal::AuditDirListing listing,
                      internal::ListAuditDir(dir_));
     indexes_ = listing.indexes;
-    const std::vector<std::uint64_t>& segments = listing.segments;
+    std::uint64_t first = 0;  // the segment the walk starts at
+    RETURN_IF_ERROR(StartFromRecord(listing, &first));
+    if (!report_.ok()) return report_;
+    Point();  // the start: the empty log's, or the record's cut
+    std::vector<std::uint64_t> segments;
+    for (const std::uint64_t n : listing.segments) {
+      if (n >= first) segments.push_back(n);
+    }
+    report_.retention_leftovers = listing.segments.size() - segments.size();
+    if (segments.empty() && has_record_) {
+      Defect(AuditDefect::kBrokenSegmentLink,
+             PathOf(dir_, internal::SegmentFileName(first)), 0, 0,
+             absl::StrCat("no segment follows the retention record's cut: ",
+                          internal::SegmentFileName(first), " is missing"));
+      return report_;
+    }
     for (std::size_t i = 0; i < segments.size(); ++i) {
       const std::uint64_t number = segments[i];
       const std::string path = PathOf(dir_, internal::SegmentFileName(number));
+      const bool last = i + 1 == segments.size();
+      if (walk_ != nullptr && last) return report_;
       ++report_.segments;
-      if (number != i) {
-        Defect(AuditDefect::kBrokenSegmentLink, path, 0, 0,
-               absl::StrCat("segment ", i, " (", internal::SegmentFileName(i),
-                            ") is missing"));
+      if (number != first + i) {
+        Defect(
+            AuditDefect::kBrokenSegmentLink, path, 0, 0,
+            absl::StrCat("segment ", first + i, " (",
+                         internal::SegmentFileName(first + i), ") is missing"));
         return report_;
       }
       absl::StatusOr<std::string> data = internal::AuditError(
@@ -173,17 +223,81 @@ class Verifier {
         return report_;
       }
       RETURN_IF_ERROR(data.status());
-      RETURN_IF_ERROR(Segment(number, path, *data, i + 1 == segments.size()));
+      RETURN_IF_ERROR(Segment(number, path, *data, last));
       if (!report_.ok()) return report_;
+      if (walk_ != nullptr && !Walked(number)) return report_;
     }
-    // Files that are not part of the log: an index without its segment, or
-    // any other name. Never read; reported.
+    if (!TrailingFilesOk(listing, segments, first)) return report_;
+    report_.sequence_end = sequence_;
+    report_.last_hash.assign(reinterpret_cast<const char*>(hash_.data()),
+                             hash_.size());
+    report_.last_segment = segments.empty() ? 0 : segments.back();
+    const std::string last_path =
+        segments.empty()
+            ? std::string(dir_)
+            : PathOf(dir_, internal::SegmentFileName(segments.back()));
+    ConcludeAnchor(last_path);
+    if (report_.ok()) ConcludePrefix(last_path, segments);
+    return report_;
+  }
+
+ private:
+  // Reads the retention record, if any, and starts the chain at its cut
+  // (`*first` the segment after it). A record that does not parse or whose
+  // signature fails is a defect; a signed one without keys an error.
+  absl::Status StartFromRecord(const internal::AuditDirListing& listing,
+                               std::uint64_t* first) {
+    if (!listing.retention_record) return absl::OkStatus();
+    const std::string path =
+        PathOf(dir_, std::string(internal::kRetentionRecordFile));
+    absl::StatusOr<bool> found =
+        internal::ReadRetentionRecordIfAny(dir_, &record_);
+    if (!found.ok() && (absl::IsDataLoss(found.status()) ||
+                        absl::IsInvalidArgument(found.status()))) {
+      Defect(AuditDefect::kBadRetentionRecord, path, 0, 0,
+             std::string(found.status().message()));
+      return absl::OkStatus();
+    }
+    RETURN_IF_ERROR(found.status());
+    if (!*found) return absl::OkStatus();  // removed meanwhile
+    if (retention_keys_ != nullptr) {
+      absl::Status s = VerifyAuditRetentionRecord(record_, *retention_keys_);
+      if (!s.ok()) {
+        Defect(AuditDefect::kBadRetentionRecord, path, 0, 0,
+               absl::StrCat("the retention record does not verify: ",
+                            s.message()));
+        return absl::OkStatus();
+      }
+      report_.retention_signed = true;
+    }
+    if (record_.cut.last_hash.size() != hash_.size()) {
+      Defect(AuditDefect::kBadRetentionRecord, path, 0, 0,
+             "the retention record's hash is not 32 bytes");
+      return absl::OkStatus();
+    }
+    has_record_ = true;
+    std::memcpy(hash_.data(), record_.cut.last_hash.data(), hash_.size());
+    sequence_ = record_.cut.sequence_end;
+    *first = record_.cut.segment + 1;
+    report_.verified_from_segment = *first;
+    report_.verified_from_sequence = sequence_;
+    report_.coverage = record_.Coverage();
+    return absl::OkStatus();
+  }
+
+  // Files that are not part of the log: an index without its segment
+  // (other than one at or before the retention cut, which an interrupted
+  // run may leave), or any other name. Never read; reported.
+  bool TrailingFilesOk(const internal::AuditDirListing& listing,
+                       const std::vector<std::uint64_t>& segments,
+                       std::uint64_t first) {
     for (const std::uint64_t n : listing.indexes) {
-      if (!std::binary_search(segments.begin(), segments.end(), n)) {
+      if (n >= first &&
+          !std::binary_search(segments.begin(), segments.end(), n)) {
         Defect(AuditDefect::kUnexpectedFile,
                PathOf(dir_, internal::IndexFileName(n)), 0, 0,
                "an index file without its segment");
-        return report_;
+        return false;
       }
     }
     if (!listing.unexpected.empty()) {
@@ -192,19 +306,57 @@ class Verifier {
              absl::StrCat("not a file of the audit log (",
                           listing.unexpected.size(),
                           " unexpected entries in the directory)"));
-      return report_;
+      return false;
     }
-    report_.sequence_end = sequence_;
-    report_.last_hash.assign(reinterpret_cast<const char*>(hash_.data()),
-                             hash_.size());
-    report_.last_segment = segments.empty() ? 0 : segments.back();
-    ConcludeAnchor(segments.empty() ? std::string(dir_)
-                                    : PathOf(dir_, internal::SegmentFileName(
-                                                       segments.back())));
-    return report_;
+    return true;
   }
 
- private:
+  // Retention's walk: records segment `number`, just verified; false when
+  // it holds an event at or after the cutoff (it stays, and the walk stops).
+  bool Walked(std::uint64_t number) {
+    if (built_.records > 0 && built_.max_time >= cutoff_) return false;
+    internal::RetainedSegment s;
+    s.number = number;
+    s.first_sequence = built_.first_sequence;
+    s.next_sequence = sequence_;
+    s.records = built_.records;
+    s.min_time = built_.min_time;
+    s.max_time = built_.max_time;
+    s.hash_after = hash_;
+    walk_->push_back(s);
+    return true;
+  }
+
+  // For an archive: whether the walk ended exactly at the log's cut.
+  void ConcludePrefix(const std::string& last_path,
+                      const std::vector<std::uint64_t>& segments) {
+    if (prefix_of_ == nullptr) return;
+    const AuditCheckpoint& cut = prefix_of_->cut;
+    const bool at_cut =
+        sequence_ == cut.sequence_end && !segments.empty() &&
+        segments.back() == cut.segment &&
+        cut.last_hash.size() == hash_.size() &&
+        std::memcmp(cut.last_hash.data(), hash_.data(), hash_.size()) == 0;
+    if (at_cut) {
+      report_.anchored = true;
+      return;
+    }
+    if (sequence_ < cut.sequence_end ||
+        (segments.empty() ? 0 : segments.back()) < cut.segment) {
+      Defect(AuditDefect::kTrailingDeletion, last_path, 0, 0,
+             absl::StrCat("the archive ends at sequence ", sequence_,
+                          " but the log was cut after segment ", cut.segment,
+                          " at sequence ", cut.sequence_end,
+                          ": segments are missing from the archive"));
+    } else {
+      Defect(
+          AuditDefect::kAnchorMismatch, last_path, 0, 0,
+          absl::StrCat("the archive's chain at its end (sequence ", sequence_,
+                       ") is not the log's retention cut (", "segment ",
+                       cut.segment, ", sequence ", cut.sequence_end, ")"));
+    }
+  }
+
   void Defect(AuditDefect d, const std::string& path, std::uint64_t index,
               std::uint64_t offset, std::string detail) {
     report_.defect = d;
@@ -229,6 +381,18 @@ class Verifier {
   // After a walk without defect: whether the log reached the checkpoint.
   void ConcludeAnchor(const std::string& last_path) {
     if (anchor_ == nullptr || report_.anchored) return;
+    if (has_record_ && anchor_->sequence_end < record_.cut.sequence_end) {
+      // Not a rewrite: the point was removed under retention. The check
+      // asked for cannot be made here, so it is not passed.
+      Defect(
+          AuditDefect::kAnchorMismatch, last_path, 0, 0,
+          absl::StrCat("the checkpoint given (sequence ", anchor_->sequence_end,
+                       ") is before the retention cut (sequence ",
+                       record_.cut.sequence_end,
+                       "): give a later checkpoint, or check it against "
+                       "the archive"));
+      return;
+    }
     if (sequence_ <= anchor_->sequence_end) {
       Defect(
           AuditDefect::kTrailingDeletion, last_path, 0, 0,
@@ -536,6 +700,12 @@ class Verifier {
   std::string dir_;
   ChainHasher& hasher_;
   const AuditCheckpoint* anchor_;  // null: unanchored
+  PublicKeyLookup* retention_keys_;
+  const AuditRetentionRecord* prefix_of_;  // null: not an archive check
+  AuditRetentionRecord record_;            // the log's own, if any
+  bool has_record_ = false;
+  std::vector<internal::RetainedSegment>* walk_ = nullptr;
+  std::int64_t cutoff_ = 0;
   AuditVerifyReport report_;
   Hash256 hash_{};
   std::uint64_t sequence_ = 0;
@@ -566,13 +736,36 @@ absl::StatusOr<AuditVerifyReport> VerifyAuditLog(
     RETURN_IF_ERROR(
         VerifyAuditCheckpoint(*options.anchor, *options.anchor_keys));
   }
+  if (options.prefix_of != nullptr && options.prefix_of->is_signed()) {
+    if (options.retention_keys == nullptr) {
+      return absl::InvalidArgumentError(
+          "VerifyAuditLog: the retention record given as prefix_of is "
+          "signed: give the keys that check it (retention_keys)");
+    }
+    RETURN_IF_ERROR(VerifyAuditRetentionRecord(*options.prefix_of,
+                                               *options.retention_keys));
+  }
   ASSIGN_OR_RETURN(std::unique_ptr<ChainHasher> hasher,
                    ChainHasher::Create(options.hmac_key));
-  Verifier v{std::string(directory), *hasher, options.anchor};
-  // The empty log's point: no record, the zero hash.
-  v.Start();
+  Verifier v{std::string(directory), *hasher, options};
   return v.Run();
 }
+
+namespace internal {
+
+absl::StatusOr<AuditVerifyReport> WalkForRetention(
+    const std::string& dir, const std::string& hmac_key, PublicKeyLookup* keys,
+    std::int64_t cutoff, std::vector<RetainedSegment>* removable) {
+  ASSIGN_OR_RETURN(std::unique_ptr<ChainHasher> hasher,
+                   ChainHasher::Create(hmac_key));
+  AuditVerifyOptions options;
+  options.retention_keys = keys;
+  Verifier v{dir, *hasher, options};
+  v.WalkForRetention(cutoff, removable);
+  return v.Run();
+}
+
+}  // namespace internal
 
 absl::StatusOr<AuditCheckpoint> CheckpointAuditLog(absl::string_view directory,
                                                    absl::string_view hmac_key,
@@ -1035,8 +1228,21 @@ absl::StatusOr<std::vector<OwnedAuditEvent>> AuditLogReader::Query(
   std::vector<OwnedAuditEvent> out;
   // Names are parsed strictly: a file such as "audit-+000000000000001.seg"
   // is never read as a segment.
+  coverage_ = AuditCoverage{};
   ASSIGN_OR_RETURN(std::vector<std::uint64_t> segments,
                    internal::ListSegments(directory_));
+  // Segments at or before the retention cut (an interrupted run's
+  // leftovers) are not part of the log.
+  AuditRetentionRecord record;
+  ASSIGN_OR_RETURN(const bool before,
+                   internal::ReadRetentionRecordIfAny(directory_, &record));
+  if (before) {
+    segments.erase(std::remove_if(segments.begin(), segments.end(),
+                                  [&](std::uint64_t n) {
+                                    return n <= record.cut.segment;
+                                  }),
+                   segments.end());
+  }
   QueryRun run(kind == KeyKind::kTime ? 0 : static_cast<std::uint8_t>(kind),
                key, absl::ToUnixNanos(from), absl::ToUnixNanos(to), stats_,
                out);
@@ -1047,6 +1253,11 @@ absl::StatusOr<std::vector<OwnedAuditEvent>> AuditLogReader::Query(
                    [](const OwnedAuditEvent& a, const OwnedAuditEvent& b) {
                      return a.sequence < b.sequence;
                    });
+  // Read again: a retention run during the query may have removed a
+  // segment it listed; the coverage reported is then the newer one.
+  ASSIGN_OR_RETURN(const bool after,
+                   internal::ReadRetentionRecordIfAny(directory_, &record));
+  if (after) coverage_ = record.Coverage();
   return out;
 }
 

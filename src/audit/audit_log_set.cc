@@ -69,6 +69,7 @@ struct AuditLogSet::Impl {
       stats.segments_skipped += s.segments_skipped;
       stats.indexes_rejected += s.indexes_rejected;
       stats.frames_read += s.frames_read;
+      out.coverage.push_back(readers[i]->last_coverage());
       for (OwnedAuditEvent& e : *got) {
         out.events.push_back(std::move(e));
         out.log.push_back(i);
@@ -83,6 +84,7 @@ struct AuditLogSet::Impl {
           return out.events[a].time_unix_nanos < out.events[b].time_unix_nanos;
         });
     Events sorted;
+    sorted.coverage = std::move(out.coverage);
     sorted.events.reserve(order.size());
     sorted.log.reserve(order.size());
     for (std::size_t k : order) {

@@ -45,6 +45,13 @@ AuditLogAccessEventSource::~AuditLogAccessEventSource() = default;
 
 absl::StatusOr<std::vector<OwnedAuditEvent>>
 AuditLogAccessEventSource::EventsFor(absl::string_view subject_id) {
+  absl::StatusOr<CoveredEvents> covered = CoveredEventsFor(subject_id);
+  if (!covered.ok()) return covered.status();
+  return std::move(covered->events);
+}
+
+absl::StatusOr<AccessEventSource::CoveredEvents>
+AuditLogAccessEventSource::CoveredEventsFor(absl::string_view subject_id) {
   const std::string where = absl::StrCat("audit log ", impl_->directory);
   if (impl_->live_log != nullptr) {
     // Everything recorded before this call is read: a package never misses
@@ -63,7 +70,14 @@ AuditLogAccessEventSource::EventsFor(absl::string_view subject_id) {
     internal::MutexLock lock(&impl_->mu);
     impl_->stats = (*reader)->last_stats();
   }
-  return events;
+  CoveredEvents out;
+  out.events = *std::move(events);
+  const AuditCoverage& coverage = (*reader)->last_coverage();
+  out.complete_from = coverage.complete_from;
+  if (coverage.retained) {
+    out.note = absl::StrCat(where, ": ", coverage.ToString());
+  }
+  return out;
 }
 
 AuditLogReader::Stats AuditLogAccessEventSource::last_stats() const {
@@ -90,6 +104,29 @@ AuditLogSetAccessEventSource::EventsFor(absl::string_view subject_id) {
   absl::StatusOr<AuditLogSet::Events> got = (*set)->ForSubject(subject_id);
   if (!got.ok()) return got.status();
   return std::move(got->events);
+}
+
+absl::StatusOr<AccessEventSource::CoveredEvents>
+AuditLogSetAccessEventSource::CoveredEventsFor(absl::string_view subject_id) {
+  for (AuditLog* live : live_logs_) {
+    if (absl::Status s = live->Flush(); !s.ok()) {
+      return Prefixed(s, "audit log set: flush before reading");
+    }
+  }
+  absl::StatusOr<std::unique_ptr<AuditLogSet>> set =
+      AuditLogSet::Open(directories_);
+  if (!set.ok()) return set.status();
+  absl::StatusOr<AuditLogSet::Events> got = (*set)->ForSubject(subject_id);
+  if (!got.ok()) return got.status();
+  CoveredEvents out;
+  out.complete_from = got->complete_from();
+  for (std::size_t i = 0; i < got->coverage.size(); ++i) {
+    if (!got->coverage[i].retained) continue;
+    absl::StrAppend(&out.note, out.note.empty() ? "" : "; ", "audit log '",
+                    (*set)->logs()[i].name, "': ", got->coverage[i].ToString());
+  }
+  out.events = std::move(got->events);
+  return out;
 }
 
 absl::StatusOr<std::vector<v1::ConsentRecord>>

@@ -456,6 +456,15 @@ void InMemoryRequestStore::SetUnavailableForTesting(bool unavailable) {
   impl_->unavailable = unavailable;
 }
 
+absl::StatusOr<AccessEventSource::CoveredEvents>
+AccessEventSource::CoveredEventsFor(absl::string_view subject_id) {
+  absl::StatusOr<std::vector<OwnedAuditEvent>> events = EventsFor(subject_id);
+  if (!events.ok()) return events.status();
+  CoveredEvents out;
+  out.events = *std::move(events);
+  return out;
+}
+
 absl::StatusOr<std::vector<OwnedAuditEvent>>
 InMemoryAccessEventSource::EventsFor(absl::string_view subject_id) {
   std::vector<OwnedAuditEvent> out;
@@ -880,12 +889,16 @@ absl::StatusOr<v1::DisclosurePackage> RequestDesk::Impl::BuildDisclosure(
   }
 
   if (options.access_events != nullptr) {
-    absl::StatusOr<std::vector<OwnedAuditEvent>> events =
-        options.access_events->EventsFor(subject);
-    if (!events.ok()) {
-      return SourceFailed(r, "access_events", events.status());
+    absl::StatusOr<AccessEventSource::CoveredEvents> covered =
+        options.access_events->CoveredEventsFor(subject);
+    if (!covered.ok()) {
+      return SourceFailed(r, "access_events", covered.status());
     }
-    for (const OwnedAuditEvent& e : *events) {
+    if (!covered->note.empty()) {
+      // What the log no longer holds is named, never silently absent.
+      pkg.add_omitted_sections(absl::StrCat("access_events: ", covered->note));
+    }
+    for (const OwnedAuditEvent& e : covered->events) {
       if (e.subject != subject || e.action == AuditAction::kRequest) continue;
       v1::AccessRecord* a = pkg.add_access_events();
       *a->mutable_time() = ToProtoTime(absl::FromUnixNanos(e.time_unix_nanos));

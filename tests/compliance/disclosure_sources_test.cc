@@ -18,6 +18,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
+#include "consentry/audit_retention.h"
 #include "consentry/guard.h"
 #include "consentry/receipt.h"
 #include "consentry/recipients.h"
@@ -588,6 +589,34 @@ TEST_F(CompletePackageTest, ASubjectWithNoRecordsGetsEmptySectionsNotOmitted) {
   EXPECT_THAT(out->package.access_events(), IsEmpty());
   EXPECT_THAT(out->package.provisions(), IsEmpty());
   EXPECT_THAT(out->package.consent_history(), IsEmpty());
+}
+
+TEST_F(CompletePackageTest, EventsRemovedByRetentionAreNamedAsOmitted) {
+  ASSERT_OK(store_.Apply(
+      PurposeChange("s1", "statistics.measurement", v1::CONSENT_STATE_GIVEN)));
+  ASSERT_OK(store_.Apply(
+      PurposeChange("s2", "statistics.measurement", v1::CONSENT_STATE_GIVEN)));
+  Read("s1", 2);
+  Read("s2", 40);  // fills several segments, all sealed before the next
+  now_ += absl::Hours(24 * 800);
+  Read("s1", 3);
+  ASSERT_OK(log_->Flush());
+  AuditRetentionOptions retain;
+  retain.max_age = absl::Hours(24 * 365);
+  retain.now = now_;
+  retain.delete_segments = true;
+  absl::StatusOr<AuditRetentionResult> done = ApplyAuditRetention(dir_, retain);
+  ASSERT_OK(done);
+  ASSERT_THAT(done->removed, Not(IsEmpty()));
+
+  absl::StatusOr<RequestOutcome> out = Disclose("s1");
+  ASSERT_OK(out);
+  const v1::DisclosurePackage& pkg = out->package;
+  EXPECT_THAT(pkg.access_events(), SizeIs(3));
+  ASSERT_THAT(pkg.omitted_sections(), SizeIs(1));
+  EXPECT_THAT(pkg.omitted_sections(0),
+              AllOf(HasSubstr("access_events: audit log "),
+                    HasSubstr("were removed under the retention policy")));
 }
 
 TEST_F(CompletePackageTest, AFailingProvisionSourceFailsThePackageNamingIt) {

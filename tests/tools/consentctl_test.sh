@@ -809,6 +809,41 @@ run 1 audit checkpoint "$T/anchored" --signing-key="$PUB/2026.pem"
 : >"$T/empty.key"
 run 1 audit verify "$T/anchored" --hmac-key-file="$T/empty.key"
 expect "$ERR" 'is empty'
+# Retention: two sessions of the fixture a year apart; the older one goes,
+# after the checkpoint at the cut is kept in the log's retention record.
+"$FIXTURE" "$T/retain" 1763596800 >/dev/null || { echo "FAIL: fixture"; exit 1; }
+"$FIXTURE" "$T/retain" "$END" >/dev/null || { echo "FAIL: fixture"; exit 1; }
+mkdir -p "$T/retain-archive"
+run 2 audit retain "$T/retain" --older-than=-1d --delete
+expect "$ERR" 'non-negative duration'
+run 2 audit retain "$T/retain" --older-than=180d
+expect "$ERR" -- '--archive-dir D or --delete'
+run 1 audit retain "$T/retain" --older-than=180d --archive-dir="$T/anchors.txt"
+expect "$ERR" 'not a directory'
+run 1 audit retain "$T/retain" --older-than=180d --archive-dir="$T/retain"
+expect "$ERR" 'is the log directory'
+run 0 audit retain "$T/retain" --older-than=180d --archive-dir="$T/retain-archive" --dry-run
+expect "$OUT" 'would move audit-0000000000000000.seg +2640 records +[0-9]+ bytes'
+[[ -z $(ls "$T/retain-archive") ]] || { echo "FAIL: dry run wrote"; failures=$((failures + 1)); }
+run 0 audit retain "$T/retain" --older-than=180d --archive-dir="$T/retain-archive" \
+  --signing-key="$KEYS/2026.pem"
+expect "$OUT" 'moved audit-0000000000000000.seg'
+expect "$OUT" 'events before 2025-11-19T.* were removed under the retention policy'
+expect "$OUT" 'record signed by'
+run 0 audit verify "$T/retain"
+expect "$OUT" 'verified from segment 1 \(sequence 2640\)'
+expect "$OUT" 'UNAUTHENTICATED'
+run 0 audit verify "$T/retain" --retention-keys="$PUB"
+expect "$OUT" "retention record's signed checkpoint"
+run 0 audit verify --json "$T/retain" --retention-keys="$PUB"
+expect "$OUT" '"verified_from_segment":1,.*"coverage":\{"retained":true'
+run 0 audit verify "$T/retain-archive" --prefix-of="$T/retain" --retention-keys="$PUB"
+expect "$OUT" '^ok: 2640 records in 1 segments, anchored'
+run 0 audit tail "$T/retain" --n=1
+expect "$ERR" 'note: events before .* were removed under the retention policy'
+sed -i 's/^removed_times \([0-9]*\) /removed_times 1\1 /' "$T/retain/audit-retention.rec"
+run 1 audit verify "$T/retain" --retention-keys="$PUB"
+expect "$OUT" 'TAMPERED.*bad_retention_record'
 # The last segment removed: unseen without the anchor, found with it.
 last=$(ls "$T/anchored"/*.seg | tail -1)
 rm -f "$last" "${last%.seg}.idx"
