@@ -21,6 +21,14 @@ foreach(f include/consentry/guard.h include/consentry/v1/consent.pb.h
     message(FATAL_ERROR "not installed: ${f}")
   endif()
 endforeach()
+# Every public header is installed (this build has both stores).
+file(GLOB public RELATIVE ${SOURCE_DIR}/include
+     ${SOURCE_DIR}/include/consentry/*.h)
+foreach(f ${public})
+  if(NOT EXISTS ${prefix}/include/${f})
+    message(FATAL_ERROR "public header not installed: ${f}")
+  endif()
+endforeach()
 if(EXISTS ${prefix}/include/consentry/internal OR
    EXISTS ${prefix}/include/src)
   message(FATAL_ERROR "internal headers were installed")
