@@ -126,7 +126,7 @@ Base* MakeBase() {
 std::vector<std::pair<std::size_t, std::size_t>> FrameSpans(
     const std::string& data) {
   std::vector<std::pair<std::size_t, std::size_t>> out;
-  std::uint64_t off = internal::kSegmentHeaderSize;
+  std::uint64_t off = internal::FirstFrameOffset(data);
   internal::FrameView f;
   while (true) {
     const std::uint64_t at = off;
