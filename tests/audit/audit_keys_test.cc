@@ -235,6 +235,64 @@ TEST_F(AuditKeysTest, BadCurrentFileAndDirectoryAreErrors) {
                        HasSubstr("not a directory")));
 }
 
+// --- the version 3 header ----------------------------------------------------
+
+TEST(AuditKeysHeaderTest, Version3HeaderRoundTripsAndRefusesBadIds) {
+  internal::SegmentHeader h;
+  h.flags = internal::kFlagKeyed;
+  h.number = 7;
+  h.first_sequence = 99;
+  h.hmac_key_id = "key-2026.q4";
+  h.signing_key_id = "ed25519:0123456789abcdef";
+  const std::string bytes = internal::EncodeSegmentHeader(h);
+  EXPECT_EQ(bytes.size(), 70u + h.hmac_key_id.size() + h.signing_key_id.size());
+  internal::SegmentHeader back;
+  ASSERT_EQ(internal::DecodeSegmentHeader(bytes + "frames", &back),
+            internal::HeaderProblem::kNone);
+  EXPECT_EQ(back.hmac_key_id, h.hmac_key_id);
+  EXPECT_EQ(back.signing_key_id, h.signing_key_id);
+  EXPECT_EQ(back.size, bytes.size());
+  EXPECT_EQ(internal::FirstFrameOffset(bytes + "frames"), bytes.size());
+  // Cut short anywhere: short, never read past the end.
+  for (std::size_t n = 0; n < bytes.size(); ++n) {
+    EXPECT_NE(internal::DecodeSegmentHeader(bytes.substr(0, n), &back),
+              internal::HeaderProblem::kNone);
+  }
+  // An id that could be a path, or an HMAC key id in an unkeyed segment,
+  // is malformed even with a matching CRC.
+  h.hmac_key_id = "../../etc/passwd";
+  EXPECT_EQ(
+      internal::DecodeSegmentHeader(internal::EncodeSegmentHeader(h), &back),
+      internal::HeaderProblem::kMalformed);
+  h.hmac_key_id = "k1";
+  h.flags = 0;
+  EXPECT_EQ(
+      internal::DecodeSegmentHeader(internal::EncodeSegmentHeader(h), &back),
+      internal::HeaderProblem::kMalformed);
+  h.flags = internal::kFlagKeyed;
+  h.signing_key_id = "with space";
+  EXPECT_EQ(
+      internal::DecodeSegmentHeader(internal::EncodeSegmentHeader(h), &back),
+      internal::HeaderProblem::kMalformed);
+  // A version 2 header reads as before: 68 bytes, no ids.
+  h.version = internal::kFormatVersionV2;
+  const std::string v2 = internal::EncodeSegmentHeader(h);
+  EXPECT_EQ(v2.size(), internal::kSegmentHeaderSize);
+  ASSERT_EQ(internal::DecodeSegmentHeader(v2, &back),
+            internal::HeaderProblem::kNone);
+  EXPECT_EQ(back.hmac_key_id, "");
+  // The fuzzer's seeds decode (so the fuzzer starts from the new fields).
+  for (const char* seed :
+       {"segment_head_v3_key_ids", "segment_head_v3_unkeyed"}) {
+    const std::string data = ReadAll(SourcePath(
+        absl::StrCat("tests/fuzz_corpus/audit_format_fuzzer/", seed)));
+    EXPECT_EQ(internal::DecodeSegmentHeader(data, &back),
+              internal::HeaderProblem::kNone)
+        << seed;
+    EXPECT_EQ(internal::EncodeSegmentHeader(back), data.substr(0, back.size));
+  }
+}
+
 // --- rotation and verification ----------------------------------------------
 
 TEST_F(AuditKeysTest, LogRotatedAcrossThreeKeysVerifies) {
