@@ -134,12 +134,18 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* bytes,
   // A segment: header, then frames.
   SegmentHeader h;
   if (DecodeSegmentHeader(data, &h) == HeaderProblem::kNone) {
-    char out[kSegmentHeaderSize];
-    EncodeSegmentHeader(h, out);
-    CONSENTRY_FUZZ_CHECK(absl::string_view(out, sizeof(out)) ==
-                             data.substr(0, kSegmentHeaderSize),
+    // Either version, key ids included, re-encodes to its own bytes.
+    const std::string out = EncodeSegmentHeader(h);
+    CONSENTRY_FUZZ_CHECK(out == data.substr(0, h.size),
                          "a segment header does not re-encode");
-    CheckFrames(data, kSegmentHeaderSize);
+    CONSENTRY_FUZZ_CHECK(FirstFrameOffset(data) == h.size,
+                         "a header's size differs from its first frame");
+    CONSENTRY_FUZZ_CHECK(h.version == kFormatVersionV2 ||
+                             h.hmac_key_id.empty() ||
+                             ((h.flags & kFlagKeyed) != 0 &&
+                              consentry::IsValidHmacKeyId(h.hmac_key_id)),
+                         "a header with an invalid HMAC key id decodes");
+    CheckFrames(data, h.size);
   }
   // Frames from the start, and a bare event payload.
   CheckFrames(data, 0);

@@ -2,16 +2,22 @@
 // SPDX-License-Identifier: Apache-2.0
 //
 // `VerifyAuditLog` and `AuditLogReader` on a tampered log. Once per process
-// the fuzzer writes a small valid log (three sealed segments and their
-// indexes); each input is a list of edits applied to a copy of it in a
-// per-process directory (under /dev/shm when there is one): flip a byte,
-// truncate a file, delete, duplicate or swap frames, forge a frame with a
-// recomputed CRC, rewrite an index with a valid CRC (no records, a
-// subject's entries dropped, another segment's index), delete, copy or
-// add files (with fuzzed names).
+// the fuzzer writes a small valid log (three or more sealed segments and
+// their indexes), chained under HMAC keys with ids and rotated from key
+// "k-one" to "k-two" part way; each input is a list of edits applied to a
+// copy of it in a per-process directory (under /dev/shm when there is
+// one): flip a byte, truncate a file, delete, duplicate or swap frames,
+// forge a frame with a recomputed CRC, rewrite an index with a valid CRC
+// (no records, a subject's entries dropped, another segment's index),
+// rewrite a segment header's key ids with a recomputed CRC, delete, copy
+// or add files (with fuzzed names).
 //
 // Properties:
-//  - verification never fails with an error: a defect is a report;
+//  - verification never fails with an error: a defect is a report, except
+//    for a header naming an HMAC key the lookup does not know (kNotFound
+//    naming the id; kInvalidArgument for the key without id);
+//  - a log reported sound has every segment header as written: a key id
+//    rewritten to another known key (or any header change) is found;
 //  - when it reports the log sound, every query returns exactly the events
 //    written, in order (a prefix of them: removing trailing records or
 //    segments is not visible without an anchor, see audit_log.h);
@@ -34,8 +40,10 @@
 #include <string>
 #include <vector>
 
+#include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "consentry/audit_keys.h"
 #include "consentry/audit_log.h"
 #include "fuzz/fuzz_support.h"
 #include "fuzzer/FuzzedDataProvider.h"
@@ -48,6 +56,27 @@ using namespace consentry;  // NOLINT
 
 constexpr std::int64_t kT0 = 1'790'000'000'000'000'000;
 constexpr int kEvents = 75;
+
+// Two keys by id; the current one is set while the base log is written.
+class FuzzKeys final : public HmacKeyProvider {
+ public:
+  absl::StatusOr<std::string> Key(absl::string_view id) override {
+    if (id == "k-one") return std::string(32, '\x11');
+    if (id == "k-two") return std::string(32, '\x22');
+    return absl::NotFoundError(absl::StrCat("no HMAC key '", id, "'"));
+  }
+  absl::StatusOr<HmacKey> CurrentKey() override {
+    absl::StatusOr<std::string> secret = Key(current);
+    if (!secret.ok()) return secret.status();
+    return HmacKey{current, *std::move(secret)};
+  }
+  std::string current = "k-one";
+};
+
+FuzzKeys& Keys() {
+  static FuzzKeys* keys = new FuzzKeys;
+  return *keys;
+}
 
 struct Base {
   std::string dir;                           // scratch, per process
@@ -71,6 +100,12 @@ void RemoveScratch(Base* base) {
   if (!base->dir.empty()) fs::remove_all(base->dir, ec);
 }
 
+AuditVerifyOptions VerifyOptions() {
+  AuditVerifyOptions o;
+  o.hmac_keys = &Keys();
+  return o;
+}
+
 Base* MakeBase() {
   auto* base = new Base;
   const std::string root =
@@ -84,9 +119,14 @@ Base* MakeBase() {
   options.directory = base->dir + "/log";
   options.segment_bytes = 4096;
   options.seal_on_close = true;  // every segment sealed, with its index
+  options.hmac_keys = &Keys();
   auto log = AuditLog::Open(options);
   CONSENTRY_FUZZ_CHECK(log.ok(), log.status().ToString());
   for (int i = 0; i < kEvents; ++i) {
+    if (i == 40) {
+      Keys().current = "k-two";
+      CONSENTRY_FUZZ_CHECK((*log)->RotateKeys().ok(), "RotateKeys failed");
+    }
     const std::string subject = absl::StrCat("s-", i % 5);
     const std::string accessor = absl::StrCat("a-", i % 3);
     const std::string ref = absl::StrCat("r-", i);
@@ -116,7 +156,7 @@ Base* MakeBase() {
   CONSENTRY_FUZZ_CHECK(events.ok() && events->size() == kEvents,
                        "the base log does not read back");
   base->events = *std::move(events);
-  auto report = VerifyAuditLog(options.directory);
+  auto report = VerifyAuditLog(options.directory, VerifyOptions());
   CONSENTRY_FUZZ_CHECK(report.ok() && report->ok() && report->segments >= 3,
                        "the base log does not verify in 3+ segments");
   fs::remove_all(options.directory);
@@ -127,7 +167,7 @@ Base* MakeBase() {
 std::vector<std::pair<std::size_t, std::size_t>> FrameSpans(
     const std::string& data) {
   std::vector<std::pair<std::size_t, std::size_t>> out;
-  std::uint64_t off = internal::kSegmentHeaderSize;
+  std::uint64_t off = internal::FirstFrameOffset(data);
   internal::FrameView f;
   while (true) {
     const std::uint64_t at = off;
@@ -157,7 +197,24 @@ void ApplyEdit(FuzzedDataProvider& in,
   std::string& data = files[name];
   const bool segment =
       name.size() > 4 && name.substr(name.size() - 4) == ".seg";
-  switch (in.ConsumeIntegralInRange(0, 9)) {
+  switch (in.ConsumeIntegralInRange(0, 10)) {
+    case 10: {  // rewrite a segment header's key ids, CRC recomputed
+      internal::SegmentHeader h;
+      if (!segment || internal::DecodeSegmentHeader(data, &h) !=
+                          internal::HeaderProblem::kNone) {
+        break;
+      }
+      const std::size_t old_size = h.size;
+      const std::string ids[] = {"k-one", "k-two", "k-zz", ""};
+      if (in.ConsumeBool()) {
+        h.hmac_key_id = ids[in.ConsumeIntegralInRange(0, 3)];
+      } else {
+        h.signing_key_id = in.ConsumeRandomLengthString(20);
+      }
+      if (h.signing_key_id.size() > 255) break;
+      data = internal::EncodeSegmentHeader(h) + data.substr(old_size);
+      break;
+    }
     case 0: {  // flip bits of a byte
       if (data.empty()) break;
       const auto at =
@@ -304,8 +361,30 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* bytes,
   fs::create_directory(dir);
   for (const auto& [name, data] : files) WriteAll(dir + "/" + name, data);
 
-  absl::StatusOr<AuditVerifyReport> report = VerifyAuditLog(dir);
+  absl::StatusOr<AuditVerifyReport> report =
+      VerifyAuditLog(dir, VerifyOptions());
+  if ((absl::IsNotFound(report.status()) &&
+       absl::StrContains(report.status().message(), "HMAC key 'k-zz'")) ||
+      (absl::IsInvalidArgument(report.status()) &&
+       absl::StrContains(report.status().message(), "HMAC key without id"))) {
+    // A header names a key the lookup does not know: the verifier cannot
+    // check it, and says so (never a verdict).
+    return 0;
+  }
   CONSENTRY_FUZZ_CHECK(report.ok(), report.status().ToString());
+  if (report->ok()) {
+    for (const auto& [name, data] : files) {
+      auto it = base->files.find(name);
+      if (name.size() < 4 || name.substr(name.size() - 4) != ".seg" ||
+          it == base->files.end()) {
+        continue;
+      }
+      const std::size_t n = internal::FirstFrameOffset(it->second);
+      CONSENTRY_FUZZ_CHECK(
+          data.substr(0, n) == it->second.substr(0, n),
+          absl::StrCat("a sound log has an altered header in ", name));
+    }
+  }
   auto reader = AuditLogReader::Open(dir);
   CONSENTRY_FUZZ_CHECK(reader.ok(), reader.status().ToString());
 

@@ -35,7 +35,7 @@ public_subsystem() {
     export.h|signing.h) echo util ;;
     consent.h|decision.h|guard.h|options.h|policy.h|protected.h|\
     proto_io.h|purpose.h|policy_scheduler.h) echo core ;;
-    audit.h|audit_log.h|audit_log_set.h|audit_retention.h) echo audit ;;
+    audit.h|audit_keys.h|audit_log.h|audit_log_set.h|audit_retention.h) echo audit ;;
     sqlite_store.h|sqlite_records.h|postgres_store.h|postgres_records.h) echo store ;;
     field_access.h|projection.h|retention.h|statistics.h) echo access ;;
     disclosure_sources.h|leak.h|notice.h|policy_diff.h|provision.h|\

@@ -106,6 +106,14 @@ absl::Status ReadKeyFile(const ParsedArgs& a, std::string& key) {
   return absl::OkStatus();
 }
 
+absl::StatusOr<std::unique_ptr<consentry::FileHmacKeyProvider>> OpenHmacKeyDir(
+    const ParsedArgs& a) {
+  if (!a.Has("hmac-key-dir")) {
+    return std::unique_ptr<consentry::FileHmacKeyProvider>();
+  }
+  return consentry::FileHmacKeyProvider::Open(a.Get("hmac-key-dir"));
+}
+
 // Comma-separated PEM files or directories.
 absl::StatusOr<std::unique_ptr<consentry::FileKeyProvider>> OpenKeyFiles(
     absl::string_view paths, absl::string_view signing_key) {
@@ -138,7 +146,14 @@ namespace {
 
 Flag KeyFlag() {
   return {"hmac-key-file", "FILE",
-          "the HMAC key the log was written with (raw bytes)", ""};
+          "the HMAC key without id the log was written with (raw bytes)", ""};
+}
+
+Flag KeyDirFlag() {
+  return {"hmac-key-dir", "DIR",
+          "the HMAC keys by id (CURRENT and <id>.key files, hex): each "
+          "segment is checked under the key its header names",
+          ""};
 }
 
 int PrintEvents(const std::vector<consentry::OwnedAuditEvent>& events,
@@ -218,6 +233,7 @@ int AuditVerify(const std::vector<std::string>& argv, bool repair) {
                        "first defect, naming the segment file, the record "
                        "and its byte offset.",
               {KeyFlag(),
+               KeyDirFlag(),
                JsonFlag(),
                {"anchor", "FILE",
                 "anchor file of signed checkpoints: the log must hold the "
@@ -245,8 +261,11 @@ int AuditVerify(const std::vector<std::string>& argv, bool repair) {
     return UsageError(cmd, repair ? "--anchor is for audit verify"
                                   : "--anchor and --anchor-keys go together");
   }
+  auto key_dir = OpenHmacKeyDir(a);
+  if (!key_dir.ok()) return Fail("key", key_dir.status());
   consentry::AuditVerifyOptions options;
   options.hmac_key = key;
+  options.hmac_keys = key_dir->get();
   consentry::AuditCheckpoint anchor;
   std::unique_ptr<consentry::FileKeyProvider> anchor_keys;
   if (a.Has("anchor")) {
@@ -277,7 +296,7 @@ int AuditVerify(const std::vector<std::string>& argv, bool repair) {
   absl::StatusOr<consentry::AuditVerifyReport> report;
   {
     Ticker ticker(repair ? "repair" : "verify");
-    report = repair ? consentry::RepairAuditLog(a.positional[0], key)
+    report = repair ? consentry::RepairAuditLog(a.positional[0], options)
                     : consentry::VerifyAuditLog(a.positional[0], options);
   }
   if (!report.ok()) return Fail(cmd.name, report.status());
@@ -322,6 +341,7 @@ int AuditCheckpoint(const std::vector<std::string>& argv) {
       "`audit verify --anchor` then finds records removed from the "
       "end. Exit 1 when the log has a defect.",
       {KeyFlag(),
+       KeyDirFlag(),
        {"signing-key", "FILE", "Ed25519 private key (PEM, PKCS#8)", ""},
        {"anchor-file", "FILE", "append the checkpoint to this file", ""}},
       1,
@@ -332,6 +352,11 @@ int AuditCheckpoint(const std::vector<std::string>& argv) {
     return UsageError(cmd, "--signing-key is required");
   std::string key;
   if (absl::Status s = ReadKeyFile(a, key); !s.ok()) return Fail("key", s);
+  auto key_dir = OpenHmacKeyDir(a);
+  if (!key_dir.ok()) return Fail("key", key_dir.status());
+  consentry::AuditVerifyOptions verify;
+  verify.hmac_key = key;
+  verify.hmac_keys = key_dir->get();
   auto keys = OpenKeyFiles(a.Get("signing-key"), a.Get("signing-key"));
   if (!keys.ok()) return Fail("signing key", keys.status());
   std::unique_ptr<consentry::FileAnchorSink> sink;
@@ -343,7 +368,7 @@ int AuditCheckpoint(const std::vector<std::string>& argv) {
   absl::StatusOr<consentry::AuditCheckpoint> c;
   {
     Ticker ticker("verify");
-    c = consentry::CheckpointAuditLog(a.positional[0], key, **keys);
+    c = consentry::CheckpointAuditLog(a.positional[0], verify, **keys);
   }
   if (!c.ok()) return Fail(cmd.name, c.status());
   if (sink != nullptr) {
@@ -426,6 +451,7 @@ int AuditRetain(const std::vector<std::string>& argv) {
        {"delete", "", "delete removed segments (instead of --archive-dir)", ""},
        {"dry-run", "", "only print what would move; change nothing", ""},
        KeyFlag(),
+       KeyDirFlag(),
        {"signing-key", "FILE",
         "Ed25519 private key (PEM): signs the retention record", ""},
        JsonFlag()},
@@ -449,6 +475,9 @@ int AuditRetain(const std::vector<std::string>& argv) {
   if (absl::Status s = ReadKeyFile(a, o.hmac_key); !s.ok()) {
     return Fail("key", s);
   }
+  auto key_dir = OpenHmacKeyDir(a);
+  if (!key_dir.ok()) return Fail("key", key_dir.status());
+  o.hmac_keys = key_dir->get();
   std::unique_ptr<consentry::FileKeyProvider> keys;
   if (a.Has("signing-key")) {
     auto opened = OpenKeyFiles(a.Get("signing-key"), a.Get("signing-key"));

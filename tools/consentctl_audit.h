@@ -10,6 +10,7 @@
 #ifndef CONSENTRY_TOOLS_CONSENTCTL_AUDIT_H_
 #define CONSENTRY_TOOLS_CONSENTCTL_AUDIT_H_
 
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -19,6 +20,7 @@
 #include "absl/time/time.h"
 #include "consentctl_cli.h"
 #include "consentry/audit.h"
+#include "consentry/audit_keys.h"
 
 namespace consentctl {
 
@@ -38,6 +40,9 @@ absl::StatusOr<std::vector<consentry::OwnedAuditEvent>> ReadEvents(
     const std::vector<std::string>& dirs, absl::Time from, absl::Time to);
 // Reads --hmac-key-file into `key` when given.
 absl::Status ReadKeyFile(const ParsedArgs& a, std::string& key);
+// Opens --hmac-key-dir (consentry/audit_keys.h) when given; null when not.
+absl::StatusOr<std::unique_ptr<consentry::FileHmacKeyProvider>> OpenHmacKeyDir(
+    const ParsedArgs& a);
 
 }  // namespace consentctl
 

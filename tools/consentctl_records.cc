@@ -156,6 +156,10 @@ int RecipientsPurge(const std::vector<std::string>& argv) {
                    "the access log the purge is recorded in (required)", ""});
   flags.push_back(
       {"hmac-key-file", "FILE", "the HMAC key of the access log", ""});
+  flags.push_back({"hmac-key-dir", "DIR",
+                   "the HMAC keys of the access log by id (CURRENT and "
+                   "<id>.key files, hex)",
+                   ""});
   flags.push_back({"actor", "NAME", "who purges", "consentctl"});
   flags.push_back(JsonFlag());
   Command cmd{"recipients purge",

@@ -58,9 +58,11 @@ class MemorySources final : public Sources, public ProvisionRecords {
 
 class LogSources final : public Sources, public ProvisionRecords {
  public:
-  LogSources(std::unique_ptr<consentry::AuditLog> log, std::string dir,
+  LogSources(std::unique_ptr<consentry::FileHmacKeyProvider> keys,
+             std::unique_ptr<consentry::AuditLog> log, std::string dir,
              consentry::ConsentStore* store)
-      : log_(std::move(log)),
+      : keys_(std::move(keys)),
+        log_(std::move(log)),
         events_(std::move(dir), log_.get()),
         history_(store) {}
   ~LogSources() override {
@@ -76,6 +78,8 @@ class LogSources final : public Sources, public ProvisionRecords {
   }
 
  private:
+  // The log's HMAC keys: they outlive it.
+  std::unique_ptr<consentry::FileHmacKeyProvider> keys_;
   std::unique_ptr<consentry::AuditLog> log_;
   consentry::AuditLogAccessEventSource events_;
   consentry::ConsentStoreHistorySource history_;
@@ -125,6 +129,10 @@ std::vector<Flag> SourceFlags() {
            "disclosure package lists the subject's accesses from it",
            ""},
           {"hmac-key-file", "FILE", "the HMAC key of the access log", ""},
+          {"hmac-key-dir", "DIR",
+           "the HMAC keys of the access log by id (CURRENT and <id>.key "
+           "files, hex): new segments are chained under the current key",
+           ""},
           {"provision-records", "FILE",
            "legacy: the records of provision and receipt "
            "(consentry.v1.ProvisionHistory) a disclosure package lists "
@@ -153,9 +161,12 @@ absl::StatusOr<std::unique_ptr<Sources>> OpenSources(
   // that holds the log keeps it, and the command fails naming it.
   options.lock_wait = absl::Seconds(10);
   if (absl::Status s = ReadKeyFile(args, options.hmac_key); !s.ok()) return s;
+  auto keys = OpenHmacKeyDir(args);
+  if (!keys.ok()) return keys.status();
+  options.hmac_keys = keys->get();
   auto log = consentry::AuditLog::Open(options);
   if (!log.ok()) return log.status();
-  auto sources = std::make_unique<LogSources>(std::move(*log),
+  auto sources = std::make_unique<LogSources>(*std::move(keys), std::move(*log),
                                               args.Get("audit-dir"), store);
   if (absl::Status s = LoadProvisionRecords(args, records, *sources); !s.ok()) {
     return s;

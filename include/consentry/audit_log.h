@@ -28,10 +28,13 @@
 // is cut by `RepairAuditLog`.
 //
 // Tamper evidence: without a key, someone who can rewrite the files can
-// recompute the chain; with `hmac_key` (kept off the log's host) a rewrite
-// cannot be forged. Records removed from the end (whole segments, or a cut
-// at a frame boundary) cannot be seen from the files alone: with
-// `checkpoint_keys` and `anchor_sink` the log signs a checkpoint (Ed25519,
+// recompute the chain; with an HMAC key (kept off the log's host) a rewrite
+// cannot be forged. Keys have ids and rotate (audit_keys.h): each segment's
+// header names the id of the key that chains it (and of the key that signs
+// its checkpoints); a new segment takes the provider's current key, and
+// `RotateKeys()` begins one at once. Records removed from the end (whole
+// segments, or a cut at a frame boundary) cannot be seen from the files alone:
+// with `checkpoint_keys` and `anchor_sink` the log signs a checkpoint (Ed25519,
 // signing.h) of its head at every sealed segment, on `Checkpoint()` and on
 // `Close()`, and hands it to the sink, which keeps it where the log's
 // writer cannot rewrite it. `VerifyAuditLog` given the latest checkpoint
@@ -75,6 +78,7 @@
 #include "absl/strings/string_view.h"
 #include "absl/time/time.h"
 #include "consentry/audit.h"
+#include "consentry/audit_keys.h"
 #include "consentry/export.h"
 #include "consentry/signing.h"
 
@@ -198,9 +202,19 @@ struct AuditLogOptions {
   absl::Duration sync_interval = absl::Milliseconds(100);
   AuditOverflowPolicy overflow = AuditOverflowPolicy::kBlock;
   // Optional HMAC-SHA256 key for the chain, supplied by the integrator; empty
-  // means plain SHA-256. A log must be reopened and verified with the same
-  // key.
+  // means plain SHA-256. A key without id: segments chained under it name
+  // the empty id, and must be continued and verified with the same key.
   std::string hmac_key;
+  // Optional HMAC keys with ids (audit_keys.h); not owned, must outlive the
+  // log. Each new segment is chained under the provider's current key (the
+  // writer thread asks for it when it begins a segment: at `Open`, at each
+  // size rotation and on `RotateKeys`), and the last segment of an existing
+  // log is continued under the key its header names. Given with `hmac_key`,
+  // new segments take the provider's keys and `hmac_key` serves the
+  // segments chained under the key without id (a log written before keys
+  // had ids). A log begun without a key is not continued with one (nor the
+  // other way round): a keyed log's segments are never accepted unkeyed.
+  HmacKeyProvider* hmac_keys = nullptr;
   // Checkpoints (see the file comment): the keys that sign them and where
   // they go. Both or neither; not owned, and must outlive the log. The
   // writer thread signs and publishes at each seal; a failure there does
@@ -235,6 +249,9 @@ struct AuditLogCounters {
   std::uint64_t segments_sealed = 0;  // segments finished by rotation/close
   std::uint64_t checkpoints_published = 0;  // signed and kept by the sink
   std::uint64_t checkpoints_failed = 0;     // signing or the sink failed
+  // A segment begun at a size rotation whose current key (HMAC or signing
+  // key id) could not be had from its provider: it took the previous one.
+  std::uint64_t key_errors = 0;
 };
 
 // The last record of the log, to keep elsewhere as an anchor.
@@ -311,6 +328,17 @@ class CONSENTRY_EXPORT AuditLog final : public AuditSink,
   // provider and of the sink; a failure of a checkpoint the writer made at
   // a seal since the last call (`kUnavailable`, naming it).
   absl::StatusOr<AuditCheckpoint> Checkpoint();
+
+  // Seals the open segment and begins the next, chained under the HMAC key
+  // provider's current key and naming the checkpoint keys' current id (see
+  // `AuditLogOptions::hmac_keys`); returns once the new segment is open.
+  // Call it after making a new key current. The new segment's header links
+  // to the sealed one's last hash, so the chain verifies across the
+  // rotation (docs/design/audit-log-format.md, "Keys and rotation").
+  // Errors: the provider's (nothing is sealed then; the log goes on under
+  // its current key); the writer's failure; `kFailedPrecondition` after
+  // `Close`.
+  absl::Status RotateKeys();
 
   // Internal: read decisions in compact form (see `AuditSink`).
   internal::CompactAuditPath* compact_path() override { return this; }
@@ -461,7 +489,12 @@ CONSENTRY_EXPORT absl::StatusOr<AuditVerifyReport> VerifyAuditLog(
 struct AuditRetentionRecord;
 
 struct AuditVerifyOptions {
+  // The key without id (`AuditLogOptions::hmac_key`), and the keys by id
+  // (not owned): each segment is verified under the key its header names.
+  // A segment naming an id the lookup does not know makes verification
+  // fail with the lookup's error (`kNotFound`), naming the segment and id.
   std::string hmac_key;
+  HmacKeyLookup* hmac_keys = nullptr;
   // The latest checkpoint kept for the log, and the keys to check its
   // signature; both or neither.
   const AuditCheckpoint* anchor = nullptr;
@@ -501,6 +534,10 @@ CONSENTRY_EXPORT absl::StatusOr<AuditVerifyReport> VerifyAuditLog(
 CONSENTRY_EXPORT absl::StatusOr<AuditCheckpoint> CheckpointAuditLog(
     absl::string_view directory, absl::string_view hmac_key,
     SigningKeyProvider& keys);
+// As above, with the HMAC keys of `options` (its anchor is checked too).
+CONSENTRY_EXPORT absl::StatusOr<AuditCheckpoint> CheckpointAuditLog(
+    absl::string_view directory, const AuditVerifyOptions& options,
+    SigningKeyProvider& keys);
 
 // Trims a torn final record (the only defect a crash causes) so that the log
 // verifies again; the trimmed bytes were never acknowledged. Returns the
@@ -510,6 +547,9 @@ CONSENTRY_EXPORT absl::StatusOr<AuditCheckpoint> CheckpointAuditLog(
 // record may be half written, not torn); the errors of `VerifyAuditLog`.
 CONSENTRY_EXPORT absl::StatusOr<AuditVerifyReport> RepairAuditLog(
     absl::string_view directory, absl::string_view hmac_key = {});
+// As above, with the HMAC keys of `options` (its anchor is checked too).
+CONSENTRY_EXPORT absl::StatusOr<AuditVerifyReport> RepairAuditLog(
+    absl::string_view directory, const AuditVerifyOptions& options);
 
 // Reads events back, using each sealed segment's index so that a query for
 // one subject or accessor reads only the matching frames, and one for a

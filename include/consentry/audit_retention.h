@@ -126,8 +126,11 @@ struct AuditRetentionOptions {
   bool delete_segments = false;
   // Only report what would be removed; change nothing.
   bool dry_run = false;
-  // The log's chain key (the segments are verified before they go).
+  // The log's chain keys (the segments are verified before they go), as
+  // `AuditVerifyOptions` takes them: the key without id, and the keys with
+  // ids (not owned; null: none).
   std::string hmac_key;
+  HmacKeyLookup* hmac_keys = nullptr;
   // Signs the record (and its checkpoint). Not owned. Null: unsigned (see
   // the file comment for what that does not defend).
   SigningKeyProvider* checkpoint_keys = nullptr;

@@ -345,28 +345,157 @@ bool ChainHasher::Next(const unsigned char* prev, absl::string_view payload,
 // ---------------------------------------------------------------------------
 // Headers and frames
 
-void EncodeSegmentHeader(const SegmentHeader& h, char* out) {
-  std::memcpy(out, kSegmentMagic, 8);
-  PutU32(out + 8, h.version);
-  PutU32(out + 12, h.flags);
-  PutU64(out + 16, h.number);
-  PutU64(out + 24, h.first_sequence);
-  std::memcpy(out + 32, h.prev_hash.data(), 32);
-  PutU32(out + 64, Crc32c(out, 64));
+namespace {
+
+// Whether `id` may stand in a header as a signing key id: printable ASCII
+// without spaces (Ed25519 ids are "ed25519:" and hex), at most
+// kMaxSigningKeyIdSize bytes.
+bool IsValidSigningKeyId(absl::string_view id) {
+  if (id.size() > kMaxSigningKeyIdSize) return false;
+  for (const char c : id) {
+    if (c <= ' ' || c > '~') return false;
+  }
+  return true;
+}
+
+// The size of a version 3 header whose bytes begin `b`; 0 when `b` is too
+// short to say.
+std::size_t V3HeaderSize(absl::string_view b) {
+  if (b.size() < 65) return 0;
+  const std::size_t hmac_len = static_cast<unsigned char>(b[64]);
+  if (b.size() < 66 + hmac_len) return 0;
+  const std::size_t signing_len = static_cast<unsigned char>(b[65 + hmac_len]);
+  return 66 + hmac_len + signing_len + 4;
+}
+
+}  // namespace
+
+std::string EncodeSegmentHeader(const SegmentHeader& h) {
+  const bool v3 = h.version >= kFormatVersion;
+  std::string out(kSegmentHeaderSize - 4, '\0');
+  std::memcpy(out.data(), kSegmentMagic, 8);
+  PutU32(out.data() + 8, h.version);
+  PutU32(out.data() + 12, h.flags);
+  PutU64(out.data() + 16, h.number);
+  PutU64(out.data() + 24, h.first_sequence);
+  std::memcpy(out.data() + 32, h.prev_hash.data(), 32);
+  if (v3) {
+    // Lengths above 255 cannot be written; callers validate ids first.
+    out.push_back(static_cast<char>(h.hmac_key_id.size() & 0xFF));
+    out.append(h.hmac_key_id);
+    out.push_back(static_cast<char>(h.signing_key_id.size() & 0xFF));
+    out.append(h.signing_key_id);
+  }
+  char crc[4];
+  PutU32(crc, Crc32c(out.data(), out.size()));
+  out.append(crc, 4);
+  return out;
 }
 
 HeaderProblem DecodeSegmentHeader(absl::string_view b, SegmentHeader* h) {
   if (b.size() < kSegmentHeaderSize) return HeaderProblem::kShort;
   if (std::memcmp(b.data(), kSegmentMagic, 8) != 0)
     return HeaderProblem::kMagic;
-  if (GetU32(b.data() + 64) != Crc32c(b.data(), 64)) return HeaderProblem::kCrc;
   h->version = GetU32(b.data() + 8);
+  std::size_t size = kSegmentHeaderSize;
+  if (h->version == kFormatVersion) {
+    size = V3HeaderSize(b);
+    if (size == 0 || b.size() < size) return HeaderProblem::kShort;
+  }
+  if (GetU32(b.data() + size - 4) != Crc32c(b.data(), size - 4)) {
+    // A version 2 header's CRC, or a version 3 one whose lengths are
+    // damaged: either way the bytes are not what was written.
+    return HeaderProblem::kCrc;
+  }
   h->flags = GetU32(b.data() + 12);
   h->number = GetU64(b.data() + 16);
   h->first_sequence = GetU64(b.data() + 24);
   std::memcpy(h->prev_hash.data(), b.data() + 32, 32);
+  h->size = size;
+  h->hmac_key_id.clear();
+  h->signing_key_id.clear();
+  if (h->version == kFormatVersionV2) return HeaderProblem::kNone;
   if (h->version != kFormatVersion) return HeaderProblem::kVersion;
+  const std::size_t hmac_len = static_cast<unsigned char>(b[64]);
+  h->hmac_key_id.assign(b.data() + 65, hmac_len);
+  h->signing_key_id.assign(b.data() + 66 + hmac_len, size - 70 - hmac_len);
+  if ((!h->hmac_key_id.empty() &&
+       (!IsValidHmacKeyId(h->hmac_key_id) || (h->flags & kFlagKeyed) == 0)) ||
+      !IsValidSigningKeyId(h->signing_key_id)) {
+    return HeaderProblem::kMalformed;
+  }
   return HeaderProblem::kNone;
+}
+
+std::size_t FirstFrameOffset(absl::string_view data) {
+  if (data.size() < kSegmentHeaderSize) return data.size();
+  if (GetU32(data.data() + 8) != kFormatVersion) return kSegmentHeaderSize;
+  const std::size_t size = V3HeaderSize(data);
+  return size == 0 ? data.size() : std::min(size, data.size());
+}
+
+std::string SegmentChainKey(absl::string_view key,
+                            absl::string_view header_bytes) {
+  const std::string message =
+      absl::StrCat("consentry-audit-segment-key/3\n", header_bytes);
+  unsigned char out[32];
+  std::size_t n = 0;
+  if (EVP_Q_mac(nullptr, "HMAC", nullptr, "SHA256", nullptr, key.data(),
+                key.size(),
+                reinterpret_cast<const unsigned char*>(message.data()),
+                message.size(), out, sizeof(out), &n) == nullptr ||
+      n != sizeof(out)) {
+    return std::string();
+  }
+  return std::string(reinterpret_cast<const char*>(out), n);
+}
+
+absl::StatusOr<std::unique_ptr<ChainHasher>> SegmentHasher(
+    const SegmentHeader& h, absl::string_view data, const ChainKeys& keys,
+    absl::string_view path, absl::string_view who) {
+  const bool keyed = (h.flags & kFlagKeyed) != 0;
+  if (keyed != keys.keyed()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(who, ": '", path, "' was written ",
+                     keyed ? "with" : "without", " an HMAC key"));
+  }
+  if (!keyed) return ChainHasher::Create("");
+  std::string key;
+  if (h.hmac_key_id.empty()) {
+    if (keys.legacy_key.empty()) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          who, ": '", path,
+          "' is chained under an HMAC key without id: give it as hmac_key"));
+    }
+    key = std::string(keys.legacy_key);
+  } else if (keys.lookup == nullptr) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(who, ": '", path, "' is chained under HMAC key '",
+                     h.hmac_key_id, "', and no key lookup was given"));
+  } else {
+    absl::StatusOr<std::string> found = keys.lookup->Key(h.hmac_key_id);
+    if (!found.ok()) {
+      return absl::Status(
+          found.status().code(),
+          absl::StrCat(who, ": segment '", path,
+                       "' is chained under HMAC key '", h.hmac_key_id,
+                       "': ", found.status().message()));
+    }
+    if (found->empty()) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          who, ": segment '", path, "': the lookup gave HMAC key '",
+          h.hmac_key_id, "' no bytes, which is never \"no key\""));
+    }
+    key = *std::move(found);
+  }
+  if (h.version == kFormatVersionV2) return ChainHasher::Create(key);
+  const std::string chain_key =
+      SegmentChainKey(key, data.substr(0, h.size - 4));
+  if (chain_key.empty()) {
+    return absl::InternalError(
+        absl::StrCat(who, ": libcrypto failed to derive a chain key"));
+  }
+  return ChainHasher::Create(chain_key);
 }
 
 std::uint32_t FrameCrc(std::uint32_t length, absl::string_view payload,

@@ -24,6 +24,7 @@
 #include "absl/strings/string_view.h"
 #include "absl/time/time.h"
 #include "consentry/audit.h"
+#include "consentry/audit_keys.h"
 
 namespace consentry::internal {
 
@@ -40,10 +41,18 @@ inline constexpr char kIndexMagicV2[8] = {'C', 'N', 'S', 'I',
                                           'D', 'X', '0', '2'};
 // Version 2 added the seal record that ends every sealed segment and
 // carries the digest of its index; version 1 segments are not read.
-inline constexpr std::uint32_t kFormatVersion = 2;
+// Version 3 (written now) adds the ids of the keys to the header and
+// chains a keyed segment under a key derived from its header
+// (`SegmentChainKey`); version 2 segments are still read and verified.
+inline constexpr std::uint32_t kFormatVersion = 3;
+inline constexpr std::uint32_t kFormatVersionV2 = 2;
 inline constexpr std::uint32_t kFlagKeyed = 1;
-// magic 8, version 4, flags 4, number 8, first sequence 8, prev hash 32, crc 4
+// Version 2: magic 8, version 4, flags 4, number 8, first sequence 8, prev
+// hash 32, crc 4. The smallest header of any version; a version 3 header
+// adds, before its CRC, u8 length | HMAC key id | u8 length | signing key id.
 inline constexpr std::size_t kSegmentHeaderSize = 68;
+// The longest signing key id a header holds (printable ASCII, no space).
+inline constexpr std::size_t kMaxSigningKeyIdSize = 128;
 // length 4, crc 4 | payload | hash 32
 inline constexpr std::size_t kFrameHeaderSize = 8;
 inline constexpr std::size_t kFrameTrailerSize = 32;
@@ -190,12 +199,51 @@ struct SegmentHeader {
   std::uint64_t number = 0;
   std::uint64_t first_sequence = 0;
   Hash256 prev_hash{};
+  // Version 3: the id of the HMAC key that chains the segment (empty when
+  // unkeyed, or keyed by `AuditLogOptions::hmac_key`, the key without id)
+  // and of the key that signs its checkpoints (empty without one).
+  std::string hmac_key_id;
+  std::string signing_key_id;
+  // The encoded size: where the first frame begins (set by decoding).
+  std::size_t size = kSegmentHeaderSize;
 };
 
-void EncodeSegmentHeader(const SegmentHeader& h, char* out);
-// Errors: `kDataLoss` (too short, bad magic or CRC, naming `where`).
-enum class HeaderProblem { kNone, kShort, kMagic, kCrc, kVersion };
+// The encoding of `h` in its version (2 or 3), CRC included.
+std::string EncodeSegmentHeader(const SegmentHeader& h);
+// kShort: fewer bytes than the header needs; kMalformed: a version 3
+// header whose ids are not valid ids (or an HMAC key id in an unkeyed one).
+enum class HeaderProblem { kNone, kShort, kMagic, kCrc, kVersion, kMalformed };
 HeaderProblem DecodeSegmentHeader(absl::string_view bytes, SegmentHeader* h);
+// Where the first frame of the segment `data` begins, read without checking
+// the header's CRC (for queries, which check frames only): `data.size()`
+// when the header cannot be sized.
+std::size_t FirstFrameOffset(absl::string_view data);
+
+// The key a version 3 keyed segment is chained under: HMAC-SHA256 under
+// `key` of "consentry-audit-segment-key/3\n" followed by the header's bytes
+// before its CRC (`header_bytes`). Every frame's hash so authenticates the
+// header (the key ids, the previous hash, number and first sequence).
+// Empty on a libcrypto failure.
+std::string SegmentChainKey(absl::string_view key,
+                            absl::string_view header_bytes);
+
+// What a writer or verifier holds to chain segments: the key without id
+// (`AuditLogOptions::hmac_key`) and a lookup of keys by id. Neither: the
+// log is unkeyed.
+struct ChainKeys {
+  absl::string_view legacy_key;
+  HmacKeyLookup* lookup = nullptr;
+  bool keyed() const { return !legacy_key.empty() || lookup != nullptr; }
+};
+// The hasher that chains the segment at `path` whose header `h` was decoded
+// from `data`. `who` prefixes errors. Errors: kInvalidArgument when the
+// segment is keyed and `keys` are not, or the other way round, or when the
+// key it names is not among `keys` (no lookup, or the key without id not
+// given); the lookup's error (kNotFound for an unknown id), naming `path`
+// and the id; kInternal for libcrypto.
+absl::StatusOr<std::unique_ptr<ChainHasher>> SegmentHasher(
+    const SegmentHeader& h, absl::string_view data, const ChainKeys& keys,
+    absl::string_view path, absl::string_view who);
 
 // Appends one frame for `payload` to `out`, chaining from `prev` and
 // writing the new hash to `hash`. False on a libcrypto failure.

@@ -202,8 +202,8 @@ absl::Status AuditLog::Impl::ContinueLastSegment(
   // A damaged segment (a torn tail included) is refused here, before
   // anything is written: nothing is ever appended after bytes that do not
   // verify.
-  ASSIGN_OR_RETURN(SegmentScan scan,
-                   internal::ScanSegment(path, last, *hasher));
+  const internal::ChainKeys keys{options.hmac_key, options.hmac_keys};
+  ASSIGN_OR_RETURN(SegmentScan scan, internal::ScanSegment(path, last, keys));
   const bool has_index =
       std::binary_search(listing.indexes.begin(), listing.indexes.end(), last);
   *appending = false;
@@ -215,9 +215,14 @@ absl::Status AuditLog::Impl::ContinueLastSegment(
           "' indexes a segment that is not sealed: run VerifyAuditLog"));
     }
     // Unsealed and intact (a previous writer closed it open, or crashed):
-    // continue it, unless it has no room left for a record and its seal.
+    // continue it, unless it has no room left for a record and its seal,
+    // or its header names other keys than a new segment takes now (keys
+    // rotated since: what follows is chained under the new key).
     if (scan.size + internal::kSealFrameSize + internal::kFrameOverhead <
-        options.segment_bytes) {
+            options.segment_bytes &&
+        scan.hmac_key_id == segment_keys.hmac_key_id &&
+        scan.signing_key_id == segment_keys.signing_key_id &&
+        scan.hasher->keyed() == !segment_keys.hmac_key.empty()) {
       *appending = true;
       return segment->Continue(path, std::move(scan));
     }
@@ -246,8 +251,7 @@ absl::Status AuditLog::Impl::Start() {
     if (!s.ok()) return AuditError(s);
   }
   RETURN_IF_ERROR(LockDirectory());
-  ASSIGN_OR_RETURN(hasher, ChainHasher::Create(options.hmac_key));
-  segment = std::make_unique<internal::SegmentWriter>(*fs, dir, *hasher,
+  segment = std::make_unique<internal::SegmentWriter>(*fs, dir,
                                                       options.segment_bytes);
   ASSIGN_OR_RETURN(internal::AuditDirListing listing,
                    internal::ListAuditDir(dir));
@@ -257,11 +261,14 @@ absl::Status AuditLog::Impl::Start() {
   }
   std::uint64_t next_number = 0;
   bool appending = false;
+  ASSIGN_OR_RETURN(segment_keys, CurrentSegmentKeys());
   if (!listing.segments.empty()) {
     RETURN_IF_ERROR(ContinueLastSegment(listing, &appending));
     next_number = listing.segments.back() + 1;
   }
-  if (!appending) RETURN_IF_ERROR(segment->Open(next_number, base_sequence));
+  if (!appending) {
+    RETURN_IF_ERROR(segment->Open(next_number, base_sequence, segment_keys));
+  }
   segment_number.store(segment->number(), std::memory_order_relaxed);
   {
     internal::MutexLock lock(&mu);
@@ -277,6 +284,64 @@ absl::Status AuditLog::Impl::Start() {
     Run();
   });
   return absl::OkStatus();
+}
+
+absl::StatusOr<internal::SegmentKeys> AuditLog::Impl::CurrentSegmentKeys() {
+  internal::SegmentKeys keys;
+  if (options.hmac_keys != nullptr) {
+    absl::StatusOr<HmacKey> current = options.hmac_keys->CurrentKey();
+    if (!current.ok()) {
+      return absl::Status(current.status().code(),
+                          absl::StrCat("audit log: current HMAC key: ",
+                                       current.status().message()));
+    }
+    if (!IsValidHmacKeyId(current->id) || current->secret.empty()) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("audit log: the HMAC key provider's current key has ",
+                       current->secret.empty() ? "no bytes" : "an invalid id",
+                       " (audit_keys.h)"));
+    }
+    keys.hmac_key_id = std::move(current->id);
+    keys.hmac_key = std::move(current->secret);
+  } else {
+    keys.hmac_key = options.hmac_key;
+  }
+  if (options.checkpoint_keys != nullptr) {
+    absl::StatusOr<std::string> id = options.checkpoint_keys->CurrentKeyId();
+    if (!id.ok()) {
+      return absl::Status(
+          id.status().code(),
+          absl::StrCat("audit log: checkpoint keys: ", id.status().message()));
+    }
+    if (id->size() > internal::kMaxSigningKeyIdSize ||
+        std::any_of(id->begin(), id->end(),
+                    [](char c) { return c <= ' ' || c > '~'; })) {
+      return absl::InvalidArgumentError(
+          "audit log: the checkpoint keys' current id is not printable ASCII "
+          "of at most 128 bytes");
+    }
+    keys.signing_key_id = *std::move(id);
+  }
+  return keys;
+}
+
+absl::Status AuditLog::RotateKeys() {
+  if (impl_->closed.load(std::memory_order_acquire)) {
+    return absl::FailedPreconditionError("audit log: closed");
+  }
+  internal::MutexLock lock(&impl_->mu);
+  const std::uint64_t generation = ++impl_->rotate_requested;
+  impl_->rotate_pending.store(true, std::memory_order_release);
+  impl_->writer_cv.NotifyOne();
+  impl_->durable_cv.Wait(&impl_->mu, [&]() ABSL_NO_THREAD_SAFETY_ANALYSIS {
+    return impl_->rotate_served >= generation || !impl_->error.ok() ||
+           impl_->writer_done;
+  });
+  if (!impl_->error.ok()) return impl_->error;
+  if (impl_->rotate_served < generation) {
+    return absl::FailedPreconditionError("audit log: closed during RotateKeys");
+  }
+  return impl_->rotate_status;
 }
 
 absl::Status AuditLog::Impl::LockDirectory() {
@@ -467,6 +532,7 @@ AuditLogCounters AuditLog::counters() const {
       impl_->checkpoints_published.load(std::memory_order_relaxed);
   c.checkpoints_failed =
       impl_->checkpoints_failed.load(std::memory_order_relaxed);
+  c.key_errors = impl_->key_errors.load(std::memory_order_relaxed);
   return c;
 }
 

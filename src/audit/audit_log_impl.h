@@ -65,8 +65,10 @@ struct AuditLog::Impl {
   internal::FileSystem* const fs = internal::FileSystem::Default();
 
   // Writer-thread state.
-  std::unique_ptr<internal::ChainHasher> hasher;
-  std::unique_ptr<internal::SegmentWriter> segment;  // after `hasher`
+  std::unique_ptr<internal::SegmentWriter> segment;
+  // The keys the open segment was begun with (a size rotation whose
+  // provider fails keeps them).
+  internal::SegmentKeys segment_keys;
   std::uint64_t head = 0;     // events taken so far (sequence - base_sequence)
   std::size_t next_lane = 0;  // where the next batch starts, for fairness
   std::vector<std::pair<internal::AppendTicket*, std::uint64_t>> batch_tickets;
@@ -120,6 +122,12 @@ struct AuditLog::Impl {
   internal::Mutex checkpoint_mu ABSL_ACQUIRED_BEFORE(mu);
   std::atomic<std::uint64_t> checkpoints_published{0};
   std::atomic<std::uint64_t> checkpoints_failed{0};
+  std::atomic<std::uint64_t> key_errors{0};
+  // `RotateKeys` calls so far, the last one served and its result.
+  std::atomic<bool> rotate_pending{false};
+  std::uint64_t rotate_requested ABSL_GUARDED_BY(mu) = 0;
+  std::uint64_t rotate_served ABSL_GUARDED_BY(mu) = 0;
+  absl::Status rotate_status ABSL_GUARDED_BY(mu);
   bool close_called = false;  // Close is not concurrent with itself
   absl::Status close_status;
 
@@ -137,10 +145,15 @@ struct AuditLog::Impl {
   // opening a new segment) and starts the writer and syncer threads.
   absl::Status Start();
   // Reads the last segment of `listing`: `*appending` when the writer
-  // continues it; otherwise it is sealed (if it was not) and indexed, and
-  // the next segment chains from it.
+  // continues it (unsealed, intact, with room, and chained under the keys
+  // a new segment would take now); otherwise it is sealed (if it was not)
+  // and indexed, and the next segment chains from it.
   absl::Status ContinueLastSegment(const internal::AuditDirListing& listing,
                                    bool* appending);
+  // The keys a new segment takes now: the HMAC provider's current key (or
+  // `hmac_key`, or none) and the checkpoint keys' current id. Called by
+  // `Start`, then only on the writer thread.
+  absl::StatusOr<internal::SegmentKeys> CurrentSegmentKeys();
 
   // Signs a checkpoint of the durable head and publishes it to the anchor
   // sink. REQUIRES: checkpoint keys and a sink are configured.
@@ -194,6 +207,11 @@ struct AuditLog::Impl {
   // What `Close` does by default instead of sealing: syncs the segment,
   // left open for the next writer, and checkpoints the head.
   absl::Status SyncAndCheckpoint();
+  // Seals the open segment and opens the next under `segment_keys`.
+  absl::Status BeginNextSegment();
+  // Serves the `RotateKeys` calls made so far: new keys, then the next
+  // segment (a provider error is the callers' and leaves the segment open).
+  void ServeRotation();
   absl::Status Sync();
   void RequestSync();
   void SyncLoop();

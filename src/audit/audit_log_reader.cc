@@ -167,9 +167,10 @@ std::string DescribeIndexDifference(absl::string_view bytes,
 
 class Verifier {
  public:
-  Verifier(std::string dir, ChainHasher& hasher, const AuditVerifyOptions& o)
+  Verifier(std::string dir, internal::ChainKeys keys,
+           const AuditVerifyOptions& o)
       : dir_(std::move(dir)),
-        hasher_(hasher),
+        keys_(keys),
         anchor_(o.anchor),
         retention_keys_(o.retention_keys),
         prefix_of_(o.prefix_of) {}
@@ -425,7 +426,7 @@ class Verifier {
       return absl::OkStatus();
     }
     Hash256 h;
-    if (!hasher_.Next(hash_.data(), f.payload, h.data())) {
+    if (!hasher_->Next(hash_.data(), f.payload, h.data())) {
       return absl::InternalError("VerifyAuditLog: libcrypto failed");
     }
     if (std::memcmp(h.data(), f.hash, 32) != 0) {
@@ -504,7 +505,7 @@ class Verifier {
     bool header_ok = false;
     RETURN_IF_ERROR(Header(path, data, last, &header_ok));
     if (!header_ok) return absl::OkStatus();
-    std::uint64_t offset = internal::kSegmentHeaderSize;
+    std::uint64_t offset = header_size_;
     for (std::uint64_t index = 0;; ++index) {
       const std::uint64_t at = offset;
       FrameView f;
@@ -538,8 +539,8 @@ class Verifier {
       case internal::HeaderProblem::kShort:
         Defect(last ? AuditDefect::kTornTail : AuditDefect::kTruncated, path, 0,
                0,
-               absl::StrCat("segment header has ", data.size(), " of ",
-                            internal::kSegmentHeaderSize, " bytes"));
+               absl::StrCat("segment header is cut short: the file has ",
+                            data.size(), " bytes"));
         return absl::OkStatus();
       case internal::HeaderProblem::kMagic:
         Defect(AuditDefect::kMalformed, path, 0, 0,
@@ -553,12 +554,16 @@ class Verifier {
         Defect(AuditDefect::kMalformed, path, 0, 0,
                absl::StrCat("unknown format version ", header.version));
         return absl::OkStatus();
+      case internal::HeaderProblem::kMalformed:
+        Defect(AuditDefect::kMalformed, path, 0, 0,
+               "the CRC matches but the header's key ids are not valid ids");
+        return absl::OkStatus();
     }
-    if (((header.flags & internal::kFlagKeyed) != 0) != hasher_.keyed()) {
-      return absl::InvalidArgumentError(
-          absl::StrCat("VerifyAuditLog: '", path, "' was written ",
-                       hasher_.keyed() ? "without" : "with", " an HMAC key"));
-    }
+    // The key the header names (an unknown id is an error naming it).
+    ASSIGN_OR_RETURN(hasher_, internal::SegmentHasher(header, data, keys_, path,
+                                                      "VerifyAuditLog"));
+    header_size_ = header.size;
+    hmac_key_id_ = header.hmac_key_id;
     if (header.prev_hash != hash_) {
       Defect(AuditDefect::kBrokenSegmentLink, path, 0, 0,
              "the header's previous hash is not the previous segment's last "
@@ -634,7 +639,7 @@ class Verifier {
       return absl::OkStatus();
     }
     Hash256 h;
-    if (!hasher_.Next(hash_.data(), f.payload, h.data())) {
+    if (!hasher_->Next(hash_.data(), f.payload, h.data())) {
       return absl::InternalError("VerifyAuditLog: libcrypto failed");
     }
     if (std::memcmp(h.data(), f.hash, 32) == 0 && keys.sequence == sequence_) {
@@ -661,7 +666,7 @@ class Verifier {
         next.crc_ok;
     auto chains_from = [&](const unsigned char* prev, const FrameView& fr) {
       Hash256 x;
-      return hasher_.Next(prev, fr.payload, x.data()) &&
+      return hasher_->Next(prev, fr.payload, x.data()) &&
              std::memcmp(x.data(), fr.hash, 32) == 0;
     };
     if (seq == sequence_) {
@@ -672,9 +677,17 @@ class Verifier {
                "record chains past it");
       } else {
         Defect(AuditDefect::kEdited, path, index, at,
-               absl::StrCat("record ", seq,
-                            " was edited: its hash does not match its "
-                            "content"));
+               absl::StrCat(
+                   "record ", seq,
+                   " was edited: its hash does not match its "
+                   "content",
+                   index == 0 && !hmac_key_id_.empty()
+                       ? absl::StrCat(" (or the segment header was altered: "
+                                      "it names HMAC key '",
+                                      hmac_key_id_,
+                                      "', and every record's hash binds the "
+                                      "header)")
+                       : ""));
       }
     } else if (seq > sequence_) {
       if (SequenceLaterInSegment(data, offset, sequence_)) {
@@ -698,8 +711,11 @@ class Verifier {
   }
 
   std::string dir_;
-  ChainHasher& hasher_;
-  const AuditCheckpoint* anchor_;  // null: unanchored
+  const internal::ChainKeys keys_;
+  std::unique_ptr<ChainHasher> hasher_;  // of the segment being walked
+  std::size_t header_size_ = 0;          // its header's size
+  std::string hmac_key_id_;              // the HMAC key id it names
+  const AuditCheckpoint* anchor_;        // null: unanchored
   PublicKeyLookup* retention_keys_;
   const AuditRetentionRecord* prefix_of_;  // null: not an archive check
   AuditRetentionRecord record_;            // the log's own, if any
@@ -745,22 +761,19 @@ absl::StatusOr<AuditVerifyReport> VerifyAuditLog(
     RETURN_IF_ERROR(VerifyAuditRetentionRecord(*options.prefix_of,
                                                *options.retention_keys));
   }
-  ASSIGN_OR_RETURN(std::unique_ptr<ChainHasher> hasher,
-                   ChainHasher::Create(options.hmac_key));
-  Verifier v{std::string(directory), *hasher, options};
+  Verifier v{std::string(directory),
+             internal::ChainKeys{options.hmac_key, options.hmac_keys}, options};
   return v.Run();
 }
 
 namespace internal {
 
 absl::StatusOr<AuditVerifyReport> WalkForRetention(
-    const std::string& dir, const std::string& hmac_key, PublicKeyLookup* keys,
+    const std::string& dir, ChainKeys chain_keys, PublicKeyLookup* keys,
     std::int64_t cutoff, std::vector<RetainedSegment>* removable) {
-  ASSIGN_OR_RETURN(std::unique_ptr<ChainHasher> hasher,
-                   ChainHasher::Create(hmac_key));
   AuditVerifyOptions options;
   options.retention_keys = keys;
-  Verifier v{dir, *hasher, options};
+  Verifier v{dir, chain_keys, options};
   v.WalkForRetention(cutoff, removable);
   return v.Run();
 }
@@ -770,8 +783,16 @@ absl::StatusOr<AuditVerifyReport> WalkForRetention(
 absl::StatusOr<AuditCheckpoint> CheckpointAuditLog(absl::string_view directory,
                                                    absl::string_view hmac_key,
                                                    SigningKeyProvider& keys) {
+  AuditVerifyOptions options;
+  options.hmac_key = std::string(hmac_key);
+  return CheckpointAuditLog(directory, options, keys);
+}
+
+absl::StatusOr<AuditCheckpoint> CheckpointAuditLog(
+    absl::string_view directory, const AuditVerifyOptions& options,
+    SigningKeyProvider& keys) {
   ASSIGN_OR_RETURN(AuditVerifyReport report,
-                   VerifyAuditLog(directory, hmac_key));
+                   VerifyAuditLog(directory, options));
   if (!report.ok()) {
     return absl::FailedPreconditionError(
         absl::StrCat("no checkpoint of a damaged log: ", report.ToString()));
@@ -789,6 +810,13 @@ absl::StatusOr<AuditCheckpoint> CheckpointAuditLog(absl::string_view directory,
 
 absl::StatusOr<AuditVerifyReport> RepairAuditLog(absl::string_view directory,
                                                  absl::string_view hmac_key) {
+  AuditVerifyOptions options;
+  options.hmac_key = std::string(hmac_key);
+  return RepairAuditLog(directory, options);
+}
+
+absl::StatusOr<AuditVerifyReport> RepairAuditLog(
+    absl::string_view directory, const AuditVerifyOptions& options) {
   // A writer's last record may be half written right now: never trim a log
   // that has a writer. The lock is held until the repair is done.
   ASSIGN_OR_RETURN(
@@ -801,7 +829,7 @@ absl::StatusOr<AuditVerifyReport> RepairAuditLog(absl::string_view directory,
     ~Unlock() { close(fd); }
   } unlock{lock_fd};
   ASSIGN_OR_RETURN(AuditVerifyReport report,
-                   VerifyAuditLog(directory, hmac_key));
+                   VerifyAuditLog(directory, options));
   if (report.ok()) return report;
   if (report.defect != AuditDefect::kTornTail) {
     return absl::FailedPreconditionError(absl::StrCat(
@@ -832,7 +860,7 @@ absl::StatusOr<AuditVerifyReport> RepairAuditLog(absl::string_view directory,
         s.code(), absl::StrCat("RepairAuditLog: cannot trim '", path, "' to ",
                                report.byte_offset, ": ", s.message()));
   }
-  return VerifyAuditLog(directory, hmac_key);
+  return VerifyAuditLog(directory, options);
 }
 
 // ---------------------------------------------------------------------------
@@ -1202,7 +1230,7 @@ class QueryRun {
       }
       return data.status();
     }
-    std::uint64_t offset = internal::kSegmentHeaderSize;
+    std::uint64_t offset = internal::FirstFrameOffset(*data);
     FrameView f;
     // The active segment may end in a frame still being written: stop there.
     while (internal::ReadFrame(*data, &offset, &f) == FrameStatus::kOk) {

@@ -85,6 +85,12 @@ void AuditLog::Impl::Run() {
       break;
     }
     AfterBatch(n);
+    if (ABSL_PREDICT_FALSE(rotate_pending.load(std::memory_order_acquire))) {
+      ServeRotation();
+      // Drain again before looking at `stop`: the caller of `RotateKeys`,
+      // woken now, may record and close before this thread reads it.
+      continue;
+    }
     // Not while a flush is served: keep `flush_tails` aligned.
     if (flush_serving == 0) lanes.RetireDrainedOrphans();
     const bool stopping = MaybeRequestSync(st);
@@ -160,7 +166,8 @@ void AuditLog::Impl::WaitForWork(RunState& st, bool stopping) {
     ++st.empty_polls;
     internal::MutexLock lock(&mu);
     writer_cv.WaitFor(&mu, kPollPeriod, [&]() ABSL_NO_THREAD_SAFETY_ANALYSIS {
-      return stop || flush_requested > st.flush_seen;
+      return stop || flush_requested > st.flush_seen ||
+             rotate_pending.load(std::memory_order_relaxed);
     });
     return;
   }
@@ -178,7 +185,8 @@ void AuditLog::Impl::WaitForWork(RunState& st, bool stopping) {
     writer_cv.WaitFor(&mu, absl::ToChronoNanoseconds(wait),
                       [&]() ABSL_NO_THREAD_SAFETY_ANALYSIS {
                         return lanes.AnyReady() || stop != stopping ||
-                               flush_requested > st.flush_seen;
+                               flush_requested > st.flush_seen ||
+                               rotate_pending.load(std::memory_order_relaxed);
                       });
   }
   writer_idle.store(false, std::memory_order_relaxed);
@@ -238,9 +246,15 @@ absl::Status AuditLog::Impl::TakeRecord(const AuditLane::Record& record) {
   }
   if (segment->NeedsRotation(payload.size())) {
     RETURN_IF_ERROR(segment->WritePending());
-    RETURN_IF_ERROR(SealSegment());
-    RETURN_IF_ERROR(segment->Open(segment->number() + 1, base_sequence + head));
-    segment_number.store(segment->number(), std::memory_order_relaxed);
+    // The next segment takes the current keys; when a provider fails, the
+    // previous ones (still valid), counted.
+    absl::StatusOr<internal::SegmentKeys> keys = CurrentSegmentKeys();
+    if (keys.ok()) {
+      segment_keys = *std::move(keys);
+    } else {
+      key_errors.fetch_add(1, std::memory_order_relaxed);
+    }
+    RETURN_IF_ERROR(BeginNextSegment());
   }
   RETURN_IF_ERROR(segment->Frame(payload, base_sequence + head));
   if (record.ticket != nullptr) {
@@ -305,6 +319,36 @@ absl::Status AuditLog::Impl::SyncAndCheckpoint() {
   // is counted and returned by the next `Checkpoint()`.
   if (options.checkpoint_keys != nullptr) PublishCheckpoint().IgnoreError();
   return absl::OkStatus();
+}
+
+absl::Status AuditLog::Impl::BeginNextSegment() {
+  RETURN_IF_ERROR(SealSegment());
+  RETURN_IF_ERROR(
+      segment->Open(segment->number() + 1, base_sequence + head, segment_keys));
+  segment_number.store(segment->number(), std::memory_order_relaxed);
+  return absl::OkStatus();
+}
+
+void AuditLog::Impl::ServeRotation() {
+  std::uint64_t asked = 0;
+  {
+    internal::MutexLock lock(&mu);
+    rotate_pending.store(false, std::memory_order_relaxed);
+    asked = rotate_requested;
+  }
+  // Every event taken so far is written (`DrainBatch` wrote its batch).
+  absl::StatusOr<internal::SegmentKeys> keys = CurrentSegmentKeys();
+  absl::Status result = keys.status();
+  if (keys.ok()) {
+    segment_keys = *std::move(keys);
+    absl::Status s = BeginNextSegment();
+    if (!s.ok()) Fail(s);
+    result = s;
+  }
+  internal::MutexLock lock(&mu);
+  rotate_served = asked;
+  rotate_status = result;
+  durable_cv.NotifyAll();
 }
 
 void AuditLog::Impl::Fail(absl::Status s) {

@@ -565,8 +565,10 @@ absl::StatusOr<AuditRetentionResult> ApplyAuditRetention(
   std::vector<internal::RetainedSegment> removable;
   ASSIGN_OR_RETURN(
       AuditVerifyReport report,
-      internal::WalkForRetention(dir, options.hmac_key, options.checkpoint_keys,
-                                 absl::ToUnixNanos(result.cutoff), &removable));
+      internal::WalkForRetention(
+          dir, internal::ChainKeys{options.hmac_key, options.hmac_keys},
+          options.checkpoint_keys, absl::ToUnixNanos(result.cutoff),
+          &removable));
   if (!report.ok()) {
     return absl::FailedPreconditionError(absl::StrCat(
         "ApplyAuditRetention: the log '", dir,

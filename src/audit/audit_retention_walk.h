@@ -44,7 +44,7 @@ struct RetainedSegment {
 // segments walked, in order. The report carries the defect, if any, and
 // the record (coverage, leftovers). Errors: those of `VerifyAuditLog`.
 absl::StatusOr<AuditVerifyReport> WalkForRetention(
-    const std::string& dir, const std::string& hmac_key, PublicKeyLookup* keys,
+    const std::string& dir, ChainKeys chain_keys, PublicKeyLookup* keys,
     std::int64_t cutoff, std::vector<RetainedSegment>* removable);
 
 }  // namespace consentry::internal

@@ -61,7 +61,7 @@ absl::Status MakeSealFrame(ChainHasher& hasher, const Hash256& prev,
 
 absl::StatusOr<SegmentScan> ScanSegment(const std::string& path,
                                         std::uint64_t number,
-                                        ChainHasher& hasher) {
+                                        const ChainKeys& chain_keys) {
   ASSIGN_OR_RETURN(std::string data,
                    AuditError(ReadRegularFile(path, kNoSizeLimit)));
   SegmentHeader header;
@@ -70,17 +70,17 @@ absl::StatusOr<SegmentScan> ScanSegment(const std::string& path,
         "audit log: bad segment header in '", path,
         "': run RepairAuditLog (a torn header) or VerifyAuditLog"));
   }
-  if (((header.flags & kFlagKeyed) != 0) != hasher.keyed()) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("audit log: '", path, "' was written ",
-                     hasher.keyed() ? "without" : "with", " an HMAC key"));
-  }
   SegmentScan scan;
+  ASSIGN_OR_RETURN(scan.hasher,
+                   SegmentHasher(header, data, chain_keys, path, "audit log"));
+  scan.hmac_key_id = header.hmac_key_id;
+  scan.signing_key_id = header.signing_key_id;
+  ChainHasher& hasher = *scan.hasher;
   scan.last_hash = header.prev_hash;
   scan.next_sequence = header.first_sequence;
   scan.index.segment_number = number;
   scan.index.first_sequence = header.first_sequence;
-  std::uint64_t offset = kSegmentHeaderSize;
+  std::uint64_t offset = header.size;
   while (true) {
     FrameView f;
     const std::uint64_t at = offset;
@@ -129,7 +129,7 @@ absl::Status SegmentWriter::SealScanned(const std::string& path,
   const std::string index_bytes = scan.index.Encode();
   std::string frame;
   Hash256 h;
-  RETURN_IF_ERROR(MakeSealFrame(hasher_, scan.last_hash, index_bytes,
+  RETURN_IF_ERROR(MakeSealFrame(*scan.hasher, scan.last_hash, index_bytes,
                                 scan.index.records, scan.next_sequence, &frame,
                                 &h));
   absl::StatusOr<std::unique_ptr<WritableFile>> f = fs_.OpenForAppend(path);
@@ -163,30 +163,43 @@ absl::Status SegmentWriter::Continue(const std::string& path,
   pending_.clear();
   index_ = std::move(scan.index);
   last_hash_ = scan.last_hash;
+  hasher_ = std::move(scan.hasher);
   return absl::OkStatus();
 }
 
 absl::Status SegmentWriter::Open(std::uint64_t number,
-                                 std::uint64_t first_sequence) {
+                                 std::uint64_t first_sequence,
+                                 const SegmentKeys& keys) {
+  SegmentHeader h;
+  h.flags = keys.hmac_key.empty() ? 0 : kFlagKeyed;
+  h.number = number;
+  h.first_sequence = first_sequence;
+  h.prev_hash = last_hash_;
+  h.hmac_key_id = keys.hmac_key_id;
+  h.signing_key_id = keys.signing_key_id;
+  const std::string bytes = EncodeSegmentHeader(h);
+  // A keyed segment's chain key binds its header (key ids included).
+  const std::string chain_key =
+      keys.hmac_key.empty()
+          ? std::string()
+          : SegmentChainKey(keys.hmac_key, absl::string_view(bytes).substr(
+                                               0, bytes.size() - 4));
+  if (!keys.hmac_key.empty() && chain_key.empty()) {
+    return absl::InternalError("audit log: libcrypto failed to derive a key");
+  }
+  ASSIGN_OR_RETURN(hasher_, ChainHasher::Create(chain_key));
   number_ = number;
   absl::StatusOr<std::unique_ptr<WritableFile>> created =
       fs_.NewFile(PathOf(SegmentFileName(number)));
   if (!created.ok()) return AuditError(created.status());
   file_ = *std::move(created);
-  SegmentHeader h;
-  h.flags = hasher_.keyed() ? kFlagKeyed : 0;
-  h.number = number;
-  h.first_sequence = first_sequence;
-  h.prev_hash = last_hash_;
-  char bytes[kSegmentHeaderSize];
-  EncodeSegmentHeader(h, bytes);
-  absl::Status s = file_->Append(absl::string_view(bytes, sizeof(bytes)));
+  absl::Status s = file_->Append(bytes);
   // The header, then the file's name: a segment that survives a power
   // failure has its header.
   if (s.ok()) s = file_->Sync();
   if (s.ok()) s = fs_.SyncDir(directory_);
   if (!s.ok()) return AuditError(s);
-  size_ = sizeof(bytes);
+  size_ = bytes.size();
   pending_.clear();
   index_ = SegmentIndex{};
   index_.segment_number = number;
@@ -204,7 +217,7 @@ absl::Status SegmentWriter::Frame(absl::string_view payload,
   char* end = EncodeSequenceField(sequence, body + payload.size());
   const absl::string_view full(body, static_cast<std::size_t>(end - body));
   Hash256 h;
-  if (!hasher_.Next(last_hash_.data(), full, h.data())) {
+  if (!hasher_->Next(last_hash_.data(), full, h.data())) {
     pending_.resize(at);
     return absl::InternalError("audit log: libcrypto failed to hash a record");
   }
@@ -243,7 +256,7 @@ absl::Status SegmentWriter::Seal(std::uint64_t next_sequence) {
   const std::string index_bytes = index_.Encode();
   std::string frame;
   Hash256 h;
-  RETURN_IF_ERROR(MakeSealFrame(hasher_, last_hash_, index_bytes,
+  RETURN_IF_ERROR(MakeSealFrame(*hasher_, last_hash_, index_bytes,
                                 index_.records, next_sequence, &frame, &h));
   absl::Status s = file_->Append(frame);
   if (s.ok()) s = file_->Sync();

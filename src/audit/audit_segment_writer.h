@@ -41,45 +41,64 @@ struct SegmentScan {
   // The version of that seal: the index it names is
   // `index.EncodeForSeal(seal_version)`.
   std::uint32_t seal_version = kSealVersionIndexRoot;
+  // The chain of the segment, under the key its header names, and the ids
+  // its header names (version 2: none).
+  std::unique_ptr<ChainHasher> hasher;
+  std::string hmac_key_id;
+  std::string signing_key_id;
 };
 
 // Scans segment `number` at `path`, which must verify to its end (a torn
-// or damaged record is kDataLoss naming the offset and RepairAuditLog); a
-// segment written with or without a key unlike `hasher` is
-// kInvalidArgument.
+// or damaged record is kDataLoss naming the offset and RepairAuditLog),
+// under the key its header names among `keys`; the errors of
+// `SegmentHasher` (a segment written with or without a key unlike `keys`,
+// an unknown key id).
 absl::StatusOr<SegmentScan> ScanSegment(const std::string& path,
                                         std::uint64_t number,
-                                        ChainHasher& hasher);
+                                        const ChainKeys& keys);
+
+// The keys a new segment is begun with: the HMAC key that chains it (its
+// id, empty for `AuditLogOptions::hmac_key`, and its bytes; no bytes: an
+// unkeyed chain) and the id of the checkpoint signing key (may be empty).
+struct SegmentKeys {
+  std::string hmac_key_id;
+  std::string hmac_key;
+  std::string signing_key_id;
+};
 
 class SegmentWriter {
  public:
-  // Segments go to `directory` through `fs`, chained by `hasher`; each is
-  // rotated before it would exceed `segment_bytes`. All must outlive this.
-  SegmentWriter(FileSystem& fs, std::string directory, ChainHasher& hasher,
+  // Segments go to `directory` through `fs`; each is rotated before it
+  // would exceed `segment_bytes`. `fs` must outlive this.
+  SegmentWriter(FileSystem& fs, std::string directory,
                 std::uint64_t segment_bytes)
       : fs_(fs),
         directory_(std::move(directory)),
-        hasher_(hasher),
         segment_bytes_(segment_bytes) {}
   SegmentWriter(const SegmentWriter&) = delete;
   SegmentWriter& operator=(const SegmentWriter&) = delete;
 
   // Seals the segment `scan` describes (at `path`), which a crash left
-  // unsealed: appends its seal record, then writes its index.
+  // unsealed: appends its seal record (chained by `scan.hasher`), then
+  // writes its index.
   absl::Status SealScanned(const std::string& path, SegmentScan& scan);
 
   // Continues segment `scan.index.segment_number` at `path`, which `scan`
   // found unsealed and intact: appends go after its last frame, the chain
-  // continues from its last hash, and its index goes on from the scanned
-  // entries. Syncs the file first, so that what a killed writer left in
-  // the page cache is durable before any new event is acknowledged.
+  // continues from its last hash under the key its header names
+  // (`scan.hasher`), and its index goes on from the scanned entries. Syncs
+  // the file first, so that what a killed writer left in the page cache is
+  // durable before any new event is acknowledged.
   // REQUIRES: no segment open.
   absl::Status Continue(const std::string& path, SegmentScan scan);
 
-  // Creates segment `number`, whose first record will be `first_sequence`
-  // and whose header chains from `last_hash()`. The header is synced, then
-  // the directory. REQUIRES: no segment open.
-  absl::Status Open(std::uint64_t number, std::uint64_t first_sequence);
+  // Creates segment `number`, whose first record will be `first_sequence`,
+  // whose header chains from `last_hash()` and names the ids of `keys`, and
+  // whose records are chained under `keys.hmac_key` (`SegmentChainKey`).
+  // The header is synced, then the directory. REQUIRES: no segment open;
+  // ids valid (`IsValidHmacKeyId`, or empty).
+  absl::Status Open(std::uint64_t number, std::uint64_t first_sequence,
+                    const SegmentKeys& keys);
 
   // Whether a record with a payload of `payload_size` bytes would not fit
   // the open segment (with what is pending and its seal) while the segment
@@ -125,8 +144,8 @@ class SegmentWriter {
 
   FileSystem& fs_;
   const std::string directory_;
-  ChainHasher& hasher_;
   const std::uint64_t segment_bytes_;
+  std::unique_ptr<ChainHasher> hasher_;  // the open segment's chain
 
   std::unique_ptr<WritableFile> file_;  // the open segment
   std::uint64_t number_ = 0;

@@ -201,7 +201,7 @@ TEST_F(AuditCheckpointTest, TruncationAtAFrameBoundaryIsFound) {
   // boundary, as someone hiding the last reads would cut it.
   const std::string last = Segments().back();
   const std::string data = ReadAll(last);
-  std::uint64_t offset = internal::kSegmentHeaderSize;
+  std::uint64_t offset = internal::FirstFrameOffset(data);
   for (int i = 0; i < 3; ++i) {
     internal::FrameView f;
     ASSERT_EQ(internal::ReadFrame(data, &offset, &f),

@@ -25,6 +25,7 @@
 #include "consentry/audit_log.h"
 #include "gtest/gtest.h"
 #include "tests/testing/fault_injection_fs.h"
+#include "tests/testing/memory_hmac_keys.h"
 #include "tests/testing/status_matchers.h"
 
 namespace consentry {
@@ -69,11 +70,15 @@ struct CutRun {
 
 // Writes events from `first` into the log in `dir` on `fs`, flushing at
 // random points, and cuts the power after `cut_after` events (while the
-// writer is busy with the last ones).
+// writer is busy with the last ones). With `keys`, the log is chained
+// under them, and the current key changes at random points: at some the
+// test rotates at once (`RotateKeys`), at others the writer takes the new
+// key at its next segment, so that the cut can fall inside a rotation.
 CutRun WriteUntilPowerCut(const std::string& dir,
                           testing::FaultInjectionFileSystem& fs,
                           std::uint64_t first, std::uint64_t cut_after,
-                          std::mt19937_64& rng) {
+                          std::mt19937_64& rng,
+                          testing::MemoryHmacKeys* keys = nullptr) {
   CutRun run;
   run.recorded = first;
   run.acknowledged = first;
@@ -82,6 +87,7 @@ CutRun WriteUntilPowerCut(const std::string& dir,
   options.directory = dir;
   options.segment_bytes = 4096;  // a rotation every ~25 events
   options.max_batch_events = 1 + rng() % 16;
+  options.hmac_keys = keys;
   absl::StatusOr<std::unique_ptr<AuditLog>> log = AuditLog::Open(options);
   EXPECT_TRUE(log.ok()) << log.status();
   if (!log.ok()) return run;
@@ -89,6 +95,12 @@ CutRun WriteUntilPowerCut(const std::string& dir,
   for (std::uint64_t i = first; i < first + cut_after; ++i) {
     if (!(*log)->Record(Event(i, &ref, &subject)).ok()) break;
     run.recorded = i + 1;
+    if (keys != nullptr && rng() % 16 == 0) {
+      keys->AddAndMakeCurrent(absl::StrCat("k", first, "-", i));
+      if (rng() % 2 == 0) {
+        EXPECT_OK((*log)->RotateKeys());
+      }
+    }
     if (rng() % 8 == 0) {
       const std::uint64_t before = run.recorded;
       if ((*log)->Flush().ok()) run.acknowledged = before;
@@ -107,14 +119,18 @@ CutRun WriteUntilPowerCut(const std::string& dir,
   return run;
 }
 
-// After the cut: trim a torn tail if the cut left one, verify, and check
-// the events. Returns how many events the log holds.
-std::uint64_t RecoverAndCheck(const std::string& dir, const CutRun& run) {
-  absl::StatusOr<AuditVerifyReport> report = VerifyAuditLog(dir);
+// After the cut: trim a torn tail if the cut left one, verify (under
+// `keys`, when given), and check the events. Returns how many events the
+// log holds.
+std::uint64_t RecoverAndCheck(const std::string& dir, const CutRun& run,
+                              HmacKeyLookup* keys = nullptr) {
+  AuditVerifyOptions verify;
+  verify.hmac_keys = keys;
+  absl::StatusOr<AuditVerifyReport> report = VerifyAuditLog(dir, verify);
   EXPECT_TRUE(report.ok()) << report.status();
   if (!report.ok()) return 0;
   if (report->defect == AuditDefect::kTornTail) {
-    report = RepairAuditLog(dir);
+    report = RepairAuditLog(dir, verify);
     EXPECT_TRUE(report.ok()) << report.status();
     if (!report.ok()) return 0;
   }
@@ -248,6 +264,46 @@ TEST(AuditLogPowerLossTest, TheNextRunAppendsAfterTheLastSyncedRecord) {
   EXPECT_EQ(report->segments, 1u);
   EXPECT_EQ(RecoverAndCheck(dir, CutRun{60, 60}), 60u);
   std::filesystem::remove_all(dir);
+}
+
+// The same, with keys rotated at random points: a cut during a rotation
+// (the old segment's seal, the new segment's header) leaves a log that
+// verifies, under the key each segment names, up to the last synced event.
+TEST(AuditLogPowerLossTest, ACutDuringKeyRotationLeavesAVerifiableLog) {
+  std::mt19937_64 rng(20261205);
+  testing::MemoryHmacKeys keys;
+  keys.AddAndMakeCurrent("k-first");
+  for (int iteration = 0; iteration < 4; ++iteration) {
+    SCOPED_TRACE(absl::StrCat("iteration ", iteration));
+    const std::string dir = MakeTempDir();
+    std::uint64_t held = 0;
+    for (int cut = 0; cut < 6; ++cut) {
+      SCOPED_TRACE(absl::StrCat("cut ", cut));
+      testing::FaultInjectionFileSystem fs;
+      const CutRun run =
+          WriteUntilPowerCut(dir, fs, held, 1 + rng() % 300, rng, &keys);
+      ASSERT_OK(fs.DropUnsyncedData());
+      held = RecoverAndCheck(dir, run, &keys);
+      if (::testing::Test::HasFailure()) break;
+    }
+    {
+      AuditLogOptions options;
+      options.directory = dir;
+      options.segment_bytes = 4096;
+      options.hmac_keys = &keys;
+      absl::StatusOr<std::unique_ptr<AuditLog>> log = AuditLog::Open(options);
+      ASSERT_OK(log);
+      std::string ref, subject;
+      ASSERT_OK((*log)->Record(Event(held, &ref, &subject)));
+      keys.AddAndMakeCurrent("k-last");
+      ASSERT_OK((*log)->RotateKeys());
+      ASSERT_OK((*log)->Record(Event(held + 1, &ref, &subject)));
+      ASSERT_OK((*log)->Close());
+      RecoverAndCheck(dir, CutRun{held + 2, held + 2}, &keys);
+    }
+    std::filesystem::remove_all(dir);
+    if (::testing::Test::HasFailure()) break;
+  }
 }
 
 }  // namespace

@@ -52,7 +52,7 @@ struct RawFrame {
 
 std::vector<RawFrame> Frames(const std::string& data) {
   std::vector<RawFrame> out;
-  std::uint64_t off = internal::kSegmentHeaderSize;
+  std::uint64_t off = internal::FirstFrameOffset(data);
   internal::FrameView f;
   while (true) {
     const std::uint64_t at = off;
@@ -958,7 +958,8 @@ TEST_F(AuditLogTest, VerifyReportsAnEditedRecord) {
   ASSERT_NE(at, std::string::npos);
   f[at + 2] = f[at + 2] == '9' ? '8' : '9';  // point at another subject
   FixCrc(&f);
-  WriteAll(Seg(1), Join(data.substr(0, internal::kSegmentHeaderSize), frames));
+  WriteAll(Seg(1),
+           Join(data.substr(0, internal::FirstFrameOffset(data)), frames));
   const AuditVerifyReport r = Verify();
   EXPECT_EQ(r.defect, AuditDefect::kEdited) << r.ToString();
   EXPECT_EQ(r.segment_file, Seg(1));
@@ -986,7 +987,8 @@ TEST_F(AuditLogTest, VerifyReportsADeletedRecord) {
   std::vector<RawFrame> frames = Frames(data);
   const std::uint64_t offset = frames[4].offset;
   frames.erase(frames.begin() + 4);
-  WriteAll(Seg(1), Join(data.substr(0, internal::kSegmentHeaderSize), frames));
+  WriteAll(Seg(1),
+           Join(data.substr(0, internal::FirstFrameOffset(data)), frames));
   const AuditVerifyReport r = Verify();
   EXPECT_EQ(r.defect, AuditDefect::kDeleted) << r.ToString();
   EXPECT_EQ(r.record_index, 4u);
@@ -999,7 +1001,8 @@ TEST_F(AuditLogTest, VerifyReportsAnInsertedRecord) {
   const std::string data = ReadAll(Seg(1));
   std::vector<RawFrame> frames = Frames(data);
   frames.insert(frames.begin() + 5, frames[4]);  // a replayed copy
-  WriteAll(Seg(1), Join(data.substr(0, internal::kSegmentHeaderSize), frames));
+  WriteAll(Seg(1),
+           Join(data.substr(0, internal::FirstFrameOffset(data)), frames));
   const AuditVerifyReport r = Verify();
   EXPECT_EQ(r.defect, AuditDefect::kInserted) << r.ToString();
   EXPECT_EQ(r.record_index, 5u);
@@ -1015,7 +1018,8 @@ TEST_F(AuditLogTest, VerifyReportsAForgedInsertedRecord) {
   forged.bytes[at + 1] = 'X';
   FixCrc(&forged.bytes);
   frames.insert(frames.begin() + 5, forged);
-  WriteAll(Seg(1), Join(data.substr(0, internal::kSegmentHeaderSize), frames));
+  WriteAll(Seg(1),
+           Join(data.substr(0, internal::FirstFrameOffset(data)), frames));
   const AuditVerifyReport r = Verify();
   EXPECT_EQ(r.defect, AuditDefect::kInserted) << r.ToString();
   EXPECT_EQ(r.record_index, 5u);
@@ -1026,7 +1030,8 @@ TEST_F(AuditLogTest, VerifyReportsReorderedRecords) {
   const std::string data = ReadAll(Seg(1));
   std::vector<RawFrame> frames = Frames(data);
   std::swap(frames[2].bytes, frames[3].bytes);
-  WriteAll(Seg(1), Join(data.substr(0, internal::kSegmentHeaderSize), frames));
+  WriteAll(Seg(1),
+           Join(data.substr(0, internal::FirstFrameOffset(data)), frames));
   const AuditVerifyReport r = Verify();
   EXPECT_EQ(r.defect, AuditDefect::kReordered) << r.ToString();
   EXPECT_EQ(r.record_index, 2u);
@@ -1060,7 +1065,9 @@ TEST_F(AuditLogTest, VerifyReportsASegmentHeaderThatDoesNotLink) {
   WriteSegmentedLog(200);
   std::string data = ReadAll(Seg(2));
   data[40] = static_cast<char>(data[40] ^ 1);  // in the previous hash
-  internal::PutU32(data.data() + 64, internal::Crc32c(data.data(), 64));
+  const std::size_t header = internal::FirstFrameOffset(data);
+  internal::PutU32(data.data() + header - 4,
+                   internal::Crc32c(data.data(), header - 4));
   WriteAll(Seg(2), data);
   const AuditVerifyReport r = Verify();
   EXPECT_EQ(r.defect, AuditDefect::kBrokenSegmentLink) << r.ToString();

@@ -50,27 +50,24 @@ class SegmentWriterTest : public ::testing::Test {
     char tmpl[] = "/tmp/segment_writer_test.XXXXXX";
     ASSERT_NE(mkdtemp(tmpl), nullptr);
     dir_ = tmpl;
-    absl::StatusOr<std::unique_ptr<ChainHasher>> h = ChainHasher::Create("");
-    ASSERT_THAT(h.status(), IsOk());
-    hasher_ = *std::move(h);
   }
   void TearDown() override { std::filesystem::remove_all(dir_); }
 
   std::unique_ptr<SegmentWriter> Writer(std::uint64_t segment_bytes = 1 << 20) {
     return std::make_unique<SegmentWriter>(*FileSystem::Default(), dir_,
-                                           *hasher_, segment_bytes);
+                                           segment_bytes);
   }
   std::string SegmentPath(std::uint64_t n) const {
     return absl::StrCat(dir_, "/", SegmentFileName(n));
   }
 
   std::string dir_;
-  std::unique_ptr<ChainHasher> hasher_;
+  const ChainKeys unkeyed_{};
 };
 
 TEST_F(SegmentWriterTest, SealedSegmentScansAndVerifies) {
   auto w = Writer();
-  ASSERT_THAT(w->Open(0, 0), IsOk());
+  ASSERT_THAT(w->Open(0, 0, SegmentKeys{}), IsOk());
   EXPECT_TRUE(w->is_open());
   for (int i = 0; i < 5; ++i) {
     ASSERT_THAT(w->Frame(EventPayload(i), static_cast<std::uint64_t>(i)),
@@ -81,7 +78,7 @@ TEST_F(SegmentWriterTest, SealedSegmentScansAndVerifies) {
   ASSERT_THAT(w->Seal(5), IsOk());
   EXPECT_FALSE(w->is_open());
 
-  absl::StatusOr<SegmentScan> scan = ScanSegment(SegmentPath(0), 0, *hasher_);
+  absl::StatusOr<SegmentScan> scan = ScanSegment(SegmentPath(0), 0, unkeyed_);
   ASSERT_THAT(scan.status(), IsOk());
   EXPECT_TRUE(scan->sealed);
   EXPECT_EQ(scan->next_sequence, 5u);
@@ -109,11 +106,11 @@ TEST_F(SegmentWriterTest, SealedSegmentScansAndVerifies) {
 
 TEST_F(SegmentWriterTest, NextSegmentChainsFromTheSealedOne) {
   auto w = Writer();
-  ASSERT_THAT(w->Open(0, 0), IsOk());
+  ASSERT_THAT(w->Open(0, 0, SegmentKeys{}), IsOk());
   ASSERT_THAT(w->Frame(EventPayload(0), 0), IsOk());
   ASSERT_THAT(w->WritePending(), IsOk());
   ASSERT_THAT(w->Seal(1), IsOk());
-  ASSERT_THAT(w->Open(w->number() + 1, 1), IsOk());
+  ASSERT_THAT(w->Open(w->number() + 1, 1, SegmentKeys{}), IsOk());
   ASSERT_THAT(w->Frame(EventPayload(1), 1), IsOk());
   ASSERT_THAT(w->WritePending(), IsOk());
   ASSERT_THAT(w->Seal(2), IsOk());
@@ -126,7 +123,7 @@ TEST_F(SegmentWriterTest, NextSegmentChainsFromTheSealedOne) {
 
 TEST_F(SegmentWriterTest, RotationIsAskedOnlyWhenTheSegmentHasRecords) {
   auto w = Writer(/*segment_bytes=*/4096);
-  ASSERT_THAT(w->Open(0, 0), IsOk());
+  ASSERT_THAT(w->Open(0, 0, SegmentKeys{}), IsOk());
   // An empty segment takes any record, however large.
   EXPECT_FALSE(w->NeedsRotation(100000));
   const std::string payload = EventPayload(0);
@@ -147,7 +144,7 @@ TEST_F(SegmentWriterTest, RotationIsAskedOnlyWhenTheSegmentHasRecords) {
 TEST_F(SegmentWriterTest, UnsealedSegmentScansThenSealsAsItWas) {
   {
     auto w = Writer();
-    ASSERT_THAT(w->Open(0, 0), IsOk());
+    ASSERT_THAT(w->Open(0, 0, SegmentKeys{}), IsOk());
     for (int i = 0; i < 3; ++i) {
       ASSERT_THAT(w->Frame(EventPayload(i), static_cast<std::uint64_t>(i)),
                   IsOk());
@@ -155,7 +152,7 @@ TEST_F(SegmentWriterTest, UnsealedSegmentScansThenSealsAsItWas) {
     ASSERT_THAT(w->WritePending(), IsOk());
     w->Abandon();  // as a crash leaves it: no seal, no index
   }
-  absl::StatusOr<SegmentScan> scan = ScanSegment(SegmentPath(0), 0, *hasher_);
+  absl::StatusOr<SegmentScan> scan = ScanSegment(SegmentPath(0), 0, unkeyed_);
   ASSERT_THAT(scan.status(), IsOk());
   EXPECT_FALSE(scan->sealed);
   EXPECT_EQ(scan->next_sequence, 3u);
@@ -170,31 +167,29 @@ TEST_F(SegmentWriterTest, UnsealedSegmentScansThenSealsAsItWas) {
 
 TEST_F(SegmentWriterTest, ExistingSegmentIsNeverOverwritten) {
   auto w = Writer();
-  ASSERT_THAT(w->Open(0, 0), IsOk());
+  ASSERT_THAT(w->Open(0, 0, SegmentKeys{}), IsOk());
   w->Abandon();
   auto again = Writer();
-  EXPECT_THAT(again->Open(0, 0),
+  EXPECT_THAT(again->Open(0, 0, SegmentKeys{}),
               StatusIs(absl::StatusCode::kAlreadyExists,
                        HasSubstr("audit log: cannot create")));
 }
 
 TEST_F(SegmentWriterTest, ScanRejectsATornRecordAndAKeyMismatch) {
   auto w = Writer();
-  ASSERT_THAT(w->Open(0, 0), IsOk());
+  ASSERT_THAT(w->Open(0, 0, SegmentKeys{}), IsOk());
   ASSERT_THAT(w->Frame(EventPayload(0), 0), IsOk());
   ASSERT_THAT(w->WritePending(), IsOk());
   w->Abandon();
-  absl::StatusOr<std::unique_ptr<ChainHasher>> keyed =
-      ChainHasher::Create("key");
-  ASSERT_THAT(keyed.status(), IsOk());
-  EXPECT_THAT(ScanSegment(SegmentPath(0), 0, **keyed).status(),
+  const ChainKeys keyed{"key", nullptr};
+  EXPECT_THAT(ScanSegment(SegmentPath(0), 0, keyed).status(),
               StatusIs(absl::StatusCode::kInvalidArgument,
                        HasSubstr("without an HMAC key")));
   struct stat st;
   ASSERT_EQ(stat(SegmentPath(0).c_str(), &st), 0);
   ASSERT_EQ(truncate(SegmentPath(0).c_str(), st.st_size - 3), 0);
   EXPECT_THAT(
-      ScanSegment(SegmentPath(0), 0, *hasher_).status(),
+      ScanSegment(SegmentPath(0), 0, unkeyed_).status(),
       StatusIs(absl::StatusCode::kDataLoss, HasSubstr("run RepairAuditLog")));
 }
 

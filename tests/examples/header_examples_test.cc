@@ -24,6 +24,7 @@
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
 #include "consentry/audit.h"
+#include "consentry/audit_keys.h"
 #include "consentry/audit_log.h"
 #include "consentry/audit_log_set.h"
 #include "consentry/consent.h"
@@ -81,6 +82,15 @@ absl::Status AuditExample(shared_ptr<const CompiledPolicy> policy,
     shared_ptr<const CompiledPolicy> policy, ConsentStore& store) {
   {
 #include "audit_log.h.inc"
+  }
+  return absl::OkStatus();
+}
+
+// Compiled only: it reads a deployment's key directory.
+[[maybe_unused]] absl::Status AuditKeysExample() {
+  {
+#include "audit_keys.h.inc"
+    if (!report.ok()) return report.status();
   }
   return absl::OkStatus();
 }

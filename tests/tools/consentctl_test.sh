@@ -134,6 +134,28 @@ REC
   expect "$OUT" '"detail":"provisions: prov-old; receipts: rcpt-old"'
   run 0 recipients purge "${STORE[@]}" --audit-dir="$T/$P-purge" --json
   expect "$OUT" '"provisions":\[\],"receipts":\[\]'
+  # An access log chained under HMAC keys by id (--hmac-key-dir): each
+  # command's segment names the current key; rotation keeps it verifiable.
+  K=$T/$P-keys
+  mkdir -p "$K"
+  printf '%064x\n' 1 >"$K/k-2026.key"
+  echo k-2026 >"$K/CURRENT"
+  run 0 recipients purge "${STORE[@]}" --audit-dir="$T/$P-keyed" --hmac-key-dir="$K" --as-of=2022-01-01
+  printf '%064x\n' 2 >"$K/k-2027.key"
+  echo k-2027 >"$K/CURRENT"
+  run 0 recipients purge "${STORE[@]}" --audit-dir="$T/$P-keyed" --hmac-key-dir="$K" --as-of=2022-01-01
+  run 0 audit verify "$T/$P-keyed" --hmac-key-dir="$K"
+  expect "$OUT" '^ok: [0-9]+ records in 2 segments'
+  run 1 audit verify "$T/$P-keyed"
+  expect "$ERR" 'with an HMAC key'
+  mv "$K/k-2026.key" "$K/k-2026.retired"
+  run 1 audit verify "$T/$P-keyed" --hmac-key-dir="$K"
+  expect "$ERR" "audit-0000000000000000.seg.*'k-2026'"
+  mkdir "$K/k-2026.key"
+  run 1 audit verify "$T/$P-keyed" --hmac-key-dir="$K"
+  expect "$ERR" 'directory'
+  run 1 recipients purge "${STORE[@]}" --audit-dir="$T/$P-keyed2" --hmac-key-dir="$T/$P-no-keys"
+  expect "$ERR" 'no key directory'
 
   # A request's life, one consentctl process per step.
   run 0 request open "${D[@]}" --kind=disclosure --subject=m-1 --requester="Hanako Yamada"
