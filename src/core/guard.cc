@@ -1271,15 +1271,16 @@ Guard::Impl::DecideWarm(const AccessContext& ctx, absl::string_view subject,
         return Decision(Reason::kConsentStale, 0);
       }
       warm.probed = true;
-      warm.hash =
-          ref != nullptr ? ref->hash_ : internal::ConsentCache::Hash(subject);
-      warm.found = ref != nullptr
-                       ? epoch.cache.LookupAt(subject, warm.hash,
-                                              internal::ConsentCache::Hint{
-                                                  ref->table_, ref->slot_},
-                                              &warm.state, &warm.revision)
-                       : epoch.cache.Lookup(subject, warm.hash, &warm.state,
-                                            &warm.revision);
+      if (ref != nullptr) {
+        warm.hash = ref->hash_;
+        warm.found = epoch.cache.LookupAt(
+            subject, warm.hash,
+            internal::ConsentCache::Hint{ref->table_, ref->slot_}, &warm.state,
+            &warm.revision);
+      } else {
+        warm.found = epoch.cache.HashAndLookup(subject, &warm.hash, &warm.state,
+                                               &warm.revision);
+      }
       if (ABSL_PREDICT_TRUE(warm.found && warm.revision >= min_revision &&
                             warm.state->valid_until_ns ==
                                 internal::kNoExpiry)) {
