@@ -388,21 +388,25 @@ class ConsentCache {
     const Table* t = table_.load(std::memory_order_acquire);
     const std::uint64_t want_tag = Tag(hash, key.size());
     const bool short_key = key.size() <= kInlineKey;
-    std::size_t i = t->Home(hash);
+    // Probes by pointer: a probe is a load and two tests, and a step an
+    // increment and a wrap at the end of the array.
+    const Slot* const begin = t->slots;
+    const Slot* const end = begin + t->capacity;
+    const Slot* slot = begin + t->Home(hash);
     for (;;) {
-      const Slot& slot = t->slots[i];
-      const std::uint64_t ref = slot.key_ref.load(std::memory_order_acquire);
+      const std::uint64_t ref = slot->key_ref.load(std::memory_order_acquire);
       if (ref == 0) return false;
       if ((ref & kTagMask) == want_tag &&
           (short_key
-               ? SameInlineKey(slot, packed)
+               ? SameInlineKey(*slot, packed)
                : std::memcmp(ArenaBytes(ref), key.data(), key.size()) == 0)) {
         if (ABSL_PREDICT_FALSE(t->touched != nullptr)) {
-          return ReadTouched(*t, i, profile, revision);
+          return ReadTouched(*t, static_cast<std::size_t>(slot - begin),
+                             profile, revision);
         }
-        return ReadState(slot, profile, revision);
+        return ReadState(*slot, profile, revision);
       }
-      i = t->Next(i);
+      if (++slot == end) slot = begin;
     }
   }
 

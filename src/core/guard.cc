@@ -1248,15 +1248,21 @@ Guard::Impl::DecideWarm(const AccessContext& ctx, absl::string_view subject,
                         const SubjectRef* ref, const CategoryRef& category,
                         Revision min_revision) {
   internal::ReadSection section;
-  WarmProbe warm{.epoch = current.load(std::memory_order_acquire)};
-  const Epoch& epoch = *warm.epoch;
-  const CompiledPolicy* const p = epoch.policy.get();
+  Epoch* const epoch = current.load(std::memory_order_acquire);
+  const CompiledPolicy* const p = epoch->policy.get();
+  // What the cache answered; in locals (the `WarmProbe` is built only to
+  // hand over), so that the common case keeps them in registers.
+  bool probed = false;
+  bool found = false;
+  std::uint64_t hash = 0;
+  const SubjectProfile* state = nullptr;
+  Revision revision = 0;
   if (ABSL_PREDICT_TRUE(ctx.policy_.get() == p &&
                         category.policy_.get() == p)) {
     const PurposeIndex purpose = ctx.purpose_;
     const internal::WarmEntry& e =
-        epoch.warm[static_cast<std::size_t>(category.index_) * kMaxPurposes +
-                   purpose];
+        epoch->warm[static_cast<std::size_t>(category.index_) * kMaxPurposes +
+                    purpose];
     // The read rules (`internal::ReadRules`), in their order; a plain
     // check has no tags and hence no retention.
     if (!p->declarable_by(ctx.accessor_).Contains(purpose)) {
@@ -1270,37 +1276,41 @@ Guard::Impl::DecideWarm(const AccessContext& ctx, absl::string_view subject,
           FeedStaleAt([] { return absl::GetCurrentTimeNanos(); })) {
         return Decision(Reason::kConsentStale, 0);
       }
-      warm.probed = true;
+      probed = true;
       if (ref != nullptr) {
-        warm.hash = ref->hash_;
-        warm.found = epoch.cache.LookupAt(
-            subject, warm.hash,
-            internal::ConsentCache::Hint{ref->table_, ref->slot_}, &warm.state,
-            &warm.revision);
+        hash = ref->hash_;
+        found = epoch->cache.LookupAt(
+            subject, hash,
+            internal::ConsentCache::Hint{ref->table_, ref->slot_}, &state,
+            &revision);
       } else {
-        warm.found = epoch.cache.HashAndLookup(subject, &warm.hash, &warm.state,
-                                               &warm.revision);
+        found = epoch->cache.HashAndLookup(subject, &hash, &state, &revision);
       }
-      if (ABSL_PREDICT_TRUE(warm.found && warm.revision >= min_revision &&
-                            warm.state->valid_until_ns ==
-                                internal::kNoExpiry)) {
+      if (ABSL_PREDICT_TRUE(found && revision >= min_revision &&
+                            state->valid_until_ns == internal::kNoExpiry)) {
         internal::RuleInputs in;
         in.basis = e.basis;
         in.accessor_permitted = true;
         in.kinds_denied = e.kinds_denied;
-        in.subject = warm.state;
+        in.subject = state;
         in.purpose = purpose;
         in.specific_consent = e.specific_consent;
         in.min_consent_ordinal = e.min_consent_ordinal;
         const Reason reason = internal::SubjectRules(in);
         // An unreadable record's denial carries the store's detail.
         if (ABSL_PREDICT_TRUE(reason != Reason::kConsentDataLoss)) {
-          return Decision(reason, warm.revision);
+          return Decision(reason, revision);
         }
       }
     }
   }
-  return HandOver(ctx, subject, ref, category, min_revision, warm);
+  return HandOver(ctx, subject, ref, category, min_revision,
+                  WarmProbe{.epoch = epoch,
+                            .probed = probed,
+                            .found = found,
+                            .hash = hash,
+                            .state = state,
+                            .revision = revision});
 }
 
 ABSL_ATTRIBUTE_NOINLINE absl::StatusOr<Decision> Guard::Impl::HandOver(
