@@ -16,10 +16,12 @@
 // every error must be the same, and so must the bounded cache's counters.
 
 #include <atomic>
+#include <chrono>
 #include <cstdint>
 #include <memory>
 #include <random>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "absl/strings/str_cat.h"
@@ -33,6 +35,7 @@
 #include "consentry/v1/policy.pb.h"
 #include "gtest/gtest.h"
 #include "src/testing/guard_test_peer.h"
+#include "tests/testing/guard_fixture.h"
 
 namespace consentry {
 namespace {
@@ -392,6 +395,86 @@ TEST_P(GuardWarmPathTest, WarmPathDecidesAsTheGeneralDecider) {
 }
 
 INSTANTIATE_TEST_SUITE_P(Seeds, GuardWarmPathTest, ::testing::Range(0, 24));
+
+// Warm checks racing withdrawals and policy switches: once a withdrawal
+// has returned, no check begun after it allows (the warm path, or the
+// general decider it hands a context of a replaced policy to).
+TEST(GuardWarmPathConcurrencyTest, NoAllowAfterAWithdrawalReturned) {
+  constexpr int kSubjects = 16;
+  InMemoryConsentStore store;
+  std::shared_ptr<const CompiledPolicy> policy = testing::DefaultPolicy();
+  ASSERT_NE(policy, nullptr);
+  GuardOptions options;
+  options.unaudited_for_benchmarks_only = true;
+  absl::StatusOr<std::unique_ptr<Guard>> made =
+      Guard::Create(policy, &store, nullptr, options);
+  ASSERT_TRUE(made.ok());
+  Guard& guard = **made;
+  absl::StatusOr<AccessContext> ctx =
+      guard.Context("marketing-analytics", "marketing.research");
+  ASSERT_TRUE(ctx.ok());
+  // A category the purpose may use only with consent.
+  absl::StatusOr<CategoryRef> category = absl::NotFoundError("none");
+  for (const char* id :
+       {"identity", "contact", "measurement", "billing", "web_usage"}) {
+    absl::StatusOr<PurposeIndex> p = policy->FindPurpose("marketing.research");
+    absl::StatusOr<CategoryIndex> c = policy->FindCategory(id);
+    if (p.ok() && c.ok() && policy->basis(*c, *p) == Basis::kOptIn) {
+      category = guard.Category(id);
+      break;
+    }
+  }
+  ASSERT_TRUE(category.ok());
+  std::vector<std::string> ids;
+  for (int i = 0; i < kSubjects; ++i) {
+    ids.push_back(absl::StrCat("subject-", i));
+    ASSERT_TRUE(
+        store
+            .Apply(testing::PurposeChange(ids.back(), "marketing.research",
+                                          v1::CONSENT_STATE_GIVEN))
+            .ok());
+  }
+  std::vector<std::atomic<bool>> withdrawn(kSubjects);
+  std::atomic<bool> done{false};
+  std::atomic<int> violations{0};
+  auto reader = [&](std::uint64_t seed) {
+    Rng rng(seed);
+    std::vector<SubjectRef> refs;
+    for (const std::string& id : ids) refs.push_back(guard.Subject(id));
+    while (!done.load(std::memory_order_acquire)) {
+      const int i = rng.Below(kSubjects);
+      const bool was_withdrawn = withdrawn[static_cast<std::size_t>(i)].load(
+          std::memory_order_acquire);
+      absl::StatusOr<Decision> d =
+          rng.OneIn(2)
+              ? guard.Check(*ctx, ids[static_cast<std::size_t>(i)], *category)
+              : guard.Check(*ctx, refs[static_cast<std::size_t>(i)], *category);
+      if (!d.ok() || (was_withdrawn && d->allowed())) ++violations;
+    }
+  };
+  std::thread a(reader, 1), b(reader, 2);
+  for (int i = 0; i < kSubjects; ++i) {
+    if (i % 4 == 0) {
+      // A new epoch: contexts resolved before it take the general decider.
+      absl::StatusOr<std::shared_ptr<const CompiledPolicy>> again =
+          CompiledPolicy::Compile(policy->proto());
+      ASSERT_TRUE(again.ok());
+      ASSERT_TRUE(guard.SetPolicy(*again).ok());
+    }
+    ASSERT_TRUE(store
+                    .Apply(testing::PurposeChange(
+                        ids[static_cast<std::size_t>(i)], "marketing.research",
+                        v1::CONSENT_STATE_WITHDRAWN))
+                    .ok());
+    withdrawn[static_cast<std::size_t>(i)].store(true,
+                                                 std::memory_order_release);
+    std::this_thread::sleep_for(std::chrono::milliseconds(2));
+  }
+  done.store(true, std::memory_order_release);
+  a.join();
+  b.join();
+  EXPECT_EQ(violations.load(), 0);
+}
 
 }  // namespace
 }  // namespace consentry
