@@ -21,7 +21,10 @@
 //     returned, no check for the subject allows until an explicit lift of
 //     it returned; a restrictions write that leaves out a restriction in
 //     force is refused (kFailedPrecondition) and never un-erases;
-//   * an error is `kUnavailable`, and only while the store is down.
+//   * an error is `kUnavailable`, and only while the store is down;
+//   * an unaudited Guard, whose checks take the warm path, decides every
+//     check as the enforcing Guard's general decider does (reason and
+//     revision); one fails where the other decides only during an outage.
 
 #include <fuzzer/FuzzedDataProvider.h>
 
@@ -100,9 +103,16 @@ class Harness {
         Guard::Create(Policies()[0], &store_, &enforce_audit_, enforce);
     absl::StatusOr<std::unique_ptr<Guard>> s =
         Guard::Create(Policies()[0], &store_, &shadow_audit_, shadow);
-    CONSENTRY_FUZZ_CHECK(e.ok() && s.ok(), "Guard::Create");
+    // Unaudited, so that its checks take the warm path (the others, audited,
+    // take the general decider).
+    GuardOptions unaudited = enforce;
+    unaudited.unaudited_for_benchmarks_only = true;
+    absl::StatusOr<std::unique_ptr<Guard>> w =
+        Guard::Create(Policies()[0], &store_, nullptr, unaudited);
+    CONSENTRY_FUZZ_CHECK(e.ok() && s.ok() && w.ok(), "Guard::Create");
     enforce_ = *std::move(e);
     shadow_ = *std::move(s);
+    warm_ = *std::move(w);
     absl::StatusOr<AccessContext> stale =
         enforce_->Context("marketing-analytics", "marketing.research");
     CONSENTRY_FUZZ_CHECK(stale.ok(), stale.status().ToString());
@@ -321,9 +331,26 @@ class Harness {
     CONSENTRY_FUZZ_CHECK(cat.ok(), cat.status().ToString());
     absl::StatusOr<Decision> e = enforce_->Check(*ctx, subject, *cat);
     absl::StatusOr<Decision> s = shadow_->Check(*ctx, subject, *cat);
+    absl::StatusOr<Decision> w = warm_->Check(*ctx, subject, *cat);
     ExpectOkOrOutage(e.status());
     ExpectOkOrOutage(s.status());
     if (e.ok() && s.ok()) CompareDecisions(*ctx, subject, cat->id(), *e, *s);
+    // The warm path decides as the general decider. Only during an outage
+    // may one fail where the other decides: the Guards' caches may hold
+    // different subjects (a record read for Evaluate, a warm-up).
+    ExpectOkOrOutage(w.status());
+    CONSENTRY_FUZZ_CHECK(
+        e.ok() == w.ok() || store_down_,
+        absl::StrCat("warm check of ", subject, ": ", w.status().ToString(),
+                     ", general: ", e.status().ToString()));
+    if (e.ok() && w.ok()) {
+      CONSENTRY_FUZZ_CHECK(
+          e->reason() == w->reason() && e->revision() == w->revision(),
+          absl::StrCat("warm check of ", subject, " for ", ctx->purpose(),
+                       " on ", cat->id(), ": ", ReasonName(w->reason()), "@",
+                       w->revision(), ", general: ", ReasonName(e->reason()),
+                       "@", e->revision()));
+    }
   }
 
   void AuthorizeAndRead() {
@@ -392,8 +419,12 @@ class Harness {
         in_.ConsumeIntegralInRange<std::size_t>(0, policies.size() - 1);
     absl::Status e = enforce_->SetPolicy(policies[i]);
     absl::Status s = shadow_->SetPolicy(policies[i]);
+    absl::Status w = warm_->SetPolicy(policies[i]);
     ExpectOkOrOutage(e);
     ExpectOkOrOutage(s);
+    ExpectOkOrOutage(w);
+    CONSENTRY_FUZZ_CHECK(enforce_->policy() == warm_->policy(),
+                         "guards diverged on a policy switch");
     // Both guards must enforce the same policy for their reasons to agree.
     CONSENTRY_FUZZ_CHECK(enforce_->policy() == shadow_->policy(),
                          "guards diverged on a policy switch");
@@ -421,6 +452,7 @@ class Harness {
   InMemoryAuditSink shadow_audit_;
   std::unique_ptr<Guard> enforce_;
   std::unique_ptr<Guard> shadow_;
+  std::unique_ptr<Guard> warm_;
   absl::optional<AccessContext> stale_;
   // Latest state written per (subject, purpose, occasion), and erasure.
   std::map<std::tuple<std::string, std::string, std::string>, v1::ConsentState>

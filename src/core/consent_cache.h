@@ -101,8 +101,15 @@ class ConsentCache {
   ConsentCache(const ConsentCache&) = delete;
   ConsentCache& operator=(const ConsentCache&) = delete;
 
+  // The hash a key is stored under. A key of up to 16 bytes (most ids) is
+  // hashed from the two words it is compared as (`Pack`), in two
+  // multiply-folds; a longer one with `absl::Hash`. Both are seeded per
+  // process with an address that address-space randomisation moves, as
+  // `absl::Hash` is, so that ids cannot be chosen to collide without
+  // knowing it.
   static std::uint64_t Hash(absl::string_view key) {
-    return absl::Hash<absl::string_view>{}(key);
+    return key.size() <= kInlineKey ? HashInline(Pack(key), key.size())
+                                    : absl::Hash<absl::string_view>{}(key);
   }
 
   // Finds `key`. On a hit sets `*profile` and `*revision`; `*profile` stays
@@ -112,26 +119,23 @@ class ConsentCache {
                                            std::uint64_t hash,
                                            const SubjectProfile** profile,
                                            std::int64_t* revision) const {
-    const Table* t = table_.load(std::memory_order_acquire);
-    const std::uint64_t want_tag = Tag(hash, key.size());
-    const bool short_key = key.size() <= kInlineKey;
-    const InlineKey packed = short_key ? Pack(key) : InlineKey{};
-    std::size_t i = t->Home(hash);
-    for (;;) {
-      const Slot& slot = t->slots[i];
-      const std::uint64_t ref = slot.key_ref.load(std::memory_order_acquire);
-      if (ref == 0) return false;
-      if ((ref & kTagMask) == want_tag &&
-          (short_key
-               ? SameInlineKey(slot, packed)
-               : std::memcmp(ArenaBytes(ref), key.data(), key.size()) == 0)) {
-        if (ABSL_PREDICT_FALSE(t->touched != nullptr)) {
-          return ReadTouched(*t, i, profile, revision);
-        }
-        return ReadState(slot, profile, revision);
-      }
-      i = t->Next(i);
+    return LookupPacked(key, hash,
+                        key.size() <= kInlineKey ? Pack(key) : InlineKey{},
+                        profile, revision);
+  }
+
+  // `Lookup` of `key` under `Hash(key)`, which it sets in `*hash`: a short
+  // key is packed once for both.
+  ABSL_ATTRIBUTE_ALWAYS_INLINE bool HashAndLookup(
+      absl::string_view key, std::uint64_t* hash,
+      const SubjectProfile** profile, std::int64_t* revision) const {
+    if (ABSL_PREDICT_TRUE(key.size() <= kInlineKey)) {
+      const InlineKey packed = Pack(key);
+      *hash = HashInline(packed, key.size());
+      return LookupPacked(key, *hash, packed, profile, revision);
     }
+    *hash = Hash(key);
+    return LookupPacked(key, *hash, InlineKey{}, profile, revision);
   }
 
   // `Lookup` without marking the subject referenced or counting a hit (a
@@ -353,9 +357,57 @@ class ConsentCache {
     }
     return k;
   }
+  // `Hash` of a key of `len` <= kInlineKey bytes packed as `k`: two
+  // 64x64->128-bit multiply-folds (as wyhash mixes), seeded.
+  static std::uint64_t Fold(std::uint64_t a, std::uint64_t b) {
+    const absl::uint128 m = absl::uint128(a) * absl::uint128(b);
+    return absl::Uint128Low64(m) ^ absl::Uint128High64(m);
+  }
+  ABSL_ATTRIBUTE_ALWAYS_INLINE static std::uint64_t HashInline(
+      const InlineKey& k, std::size_t len) {
+    const auto seed =
+        static_cast<std::uint64_t>(reinterpret_cast<std::uintptr_t>(&kSeed));
+    const std::uint64_t h = Fold(k.lo ^ seed ^ 0xa0761d6478bd642fu,
+                                 k.hi ^ len ^ 0xe7037ed1a0b428dbu);
+    return Fold(h ^ seed ^ 0x8ebc6af09c88c6e3u, 0x589965cc75374cc3u);
+  }
+  // Its address seeds the hash.
+  static constexpr char kSeed = 0;
   static bool SameInlineKey(const Slot& slot, const InlineKey& k) {
     return Load64(slot.inline_key) == k.lo &&
            Load64(slot.inline_key + 8) == k.hi;
+  }
+
+  // `Lookup` with `packed`, `Pack(key)` for a short key (unused for a
+  // longer one).
+  ABSL_ATTRIBUTE_ALWAYS_INLINE bool LookupPacked(absl::string_view key,
+                                                 std::uint64_t hash,
+                                                 const InlineKey& packed,
+                                                 const SubjectProfile** profile,
+                                                 std::int64_t* revision) const {
+    const Table* t = table_.load(std::memory_order_acquire);
+    const std::uint64_t want_tag = Tag(hash, key.size());
+    const bool short_key = key.size() <= kInlineKey;
+    // Probes by pointer: a probe is a load and two tests, and a step an
+    // increment and a wrap at the end of the array.
+    const Slot* const begin = t->slots;
+    const Slot* const end = begin + t->capacity;
+    const Slot* slot = begin + t->Home(hash);
+    for (;;) {
+      const std::uint64_t ref = slot->key_ref.load(std::memory_order_acquire);
+      if (ref == 0) return false;
+      if ((ref & kTagMask) == want_tag &&
+          (short_key
+               ? SameInlineKey(*slot, packed)
+               : std::memcmp(ArenaBytes(ref), key.data(), key.size()) == 0)) {
+        if (ABSL_PREDICT_FALSE(t->touched != nullptr)) {
+          return ReadTouched(*t, static_cast<std::size_t>(slot - begin),
+                             profile, revision);
+        }
+        return ReadState(*slot, profile, revision);
+      }
+      if (++slot == end) slot = begin;
+    }
   }
 
   // The low 16 bits of the hash: the slot index uses the high bits.

@@ -110,6 +110,52 @@ OccasionMatch MatchOccasionIn(const CompiledPolicy& policy,
 
 }  // namespace
 
+// What a warm check (`Guard::Impl::DecideWarm`) needs of one (category,
+// purpose) pair of a policy that does not depend on the subject: the
+// inputs of the decision rules, precompiled once per policy.
+struct WarmEntry {
+  // `kNotAllowedByPolicy` when the policy does not let the purpose use
+  // the category (the read rules decide without the subject); else
+  // `kUnspecified`.
+  Reason read_reason = Reason::kNotAllowedByPolicy;
+  Basis basis = Basis::kNotAllowed;
+  SubjectKindMask kinds_denied = 0;
+  // `CompiledPolicy::min_consent_ordinal` when the policy has re-consent
+  // requirements, else 0 (as the general decider reads it).
+  std::uint8_t min_consent_ordinal = 0;
+  bool specific_consent = false;
+  // A per-occasion purpose: decided by the general decider.
+  bool general_only = false;
+};
+
+// The warm entries of `policy`, by `category * kMaxPurposes + purpose`.
+inline std::unique_ptr<WarmEntry[]> CompileWarmEntries(
+    const CompiledPolicy& policy) {
+  auto out = std::make_unique<WarmEntry[]>(
+      static_cast<std::size_t>(policy.category_count()) * kMaxPurposes);
+  for (int c = 0; c < policy.category_count(); ++c) {
+    const auto category = static_cast<CategoryIndex>(c);
+    for (int p = 0; p < policy.purpose_count(); ++p) {
+      const auto purpose = static_cast<PurposeIndex>(p);
+      WarmEntry& e = out[static_cast<std::size_t>(c) * kMaxPurposes +
+                         static_cast<std::size_t>(p)];
+      e.basis = policy.basis(category, purpose);
+      e.read_reason = e.basis == Basis::kNotAllowed
+                          ? Reason::kNotAllowedByPolicy
+                          : Reason::kUnspecified;
+      e.kinds_denied = policy.kinds_denied(category, purpose);
+      e.min_consent_ordinal =
+          policy.has_reconsent()
+              ? static_cast<std::uint8_t>(
+                    policy.min_consent_ordinal(category, purpose))
+              : 0;
+      e.specific_consent = policy.requires_specific_consent(category);
+      e.general_only = policy.per_occasion().Contains(purpose);
+    }
+  }
+  return out;
+}
+
 // One policy with the consent cache compiled for it. Replaced as a whole on
 // a policy switch, so a check never mixes two policies. Checks read it
 // inside a `ReadSection`; a retired epoch is freed only after a `Grace`
@@ -118,6 +164,7 @@ struct Epoch {
   Epoch(std::shared_ptr<const CompiledPolicy> p, std::size_t expected_subjects,
         std::size_t budget_bytes)
       : policy(std::move(p)),
+        warm(CompileWarmEntries(*policy)),
         cache(expected_subjects, ConsentCache::kMaxProfiles, budget_bytes) {
     if (cache.bounded()) {
       marks.reset(new std::atomic<std::uint64_t>[kMarkShards]);
@@ -128,6 +175,8 @@ struct Epoch {
   }
 
   std::shared_ptr<const CompiledPolicy> policy;
+  // `policy`'s warm entries (see `WarmEntry`).
+  std::unique_ptr<const WarmEntry[]> warm;
   ConsentCache cache;
   // When the sink has a compact path: the slot it keeps `policy` under.
   std::uint32_t audit_policy_slot = 0;
@@ -274,6 +323,18 @@ using internal::SubjectProfile;
 using internal::SubjectState;
 
 struct Guard::Impl {
+  // A check `DecideWarm` hands over to the general decider: the epoch it
+  // read (its read section still open) and, when it looked the subject up
+  // (`probed`), what the cache answered, so that the subject is not looked
+  // up (nor, in a bounded cache, counted as a hit) twice.
+  struct WarmProbe {
+    Epoch* epoch = nullptr;
+    bool probed = false;
+    bool found = false;
+    std::uint64_t hash = 0;
+    const SubjectProfile* state = nullptr;
+    Revision revision = 0;
+  };
   // What a check is about: a subject and a category (resolved against
   // `category_policy`), optionally with a record's tags.
   struct Target {
@@ -290,6 +351,8 @@ struct Guard::Impl {
     Revision min_revision = 0;
     // The subject resolved by `Guard::Subject`, when the caller has one.
     const SubjectRef* ref = nullptr;
+    // What `DecideWarm` found before it handed the check over, when it did.
+    const WarmProbe* warm = nullptr;
 
     // The reference of the record read, for its audit event; empty when
     // the read names only a subject.
@@ -311,6 +374,14 @@ struct Guard::Impl {
   internal::CompactAuditPath* suspended_compact = nullptr;
   bool shadow = false;
   bool has_clock = false;
+  // Checks may take the warm path (`DecideWarm`): no audit sink and not
+  // in shadow mode, unless a test forced the general path
+  // (`internal::ForceGeneralPath`). Kept current by `UpdateWarm`.
+  bool warm_enabled = false;
+  bool general_forced = false;
+  void UpdateWarm() {
+    warm_enabled = audit == nullptr && !shadow && !general_forced;
+  }
 
   std::atomic<Epoch*> current{nullptr};
 
@@ -429,8 +500,16 @@ struct Guard::Impl {
   // `wall_now_ns`: the store's heartbeat, read on every call, against
   // the clock the caller read (for the audit event too), in nanoseconds.
   ABSL_ATTRIBUTE_ALWAYS_INLINE bool FeedStale(std::int64_t wall_now_ns) const {
+    return FeedStaleAt([wall_now_ns] { return wall_now_ns; });
+  }
+  // `FeedStale` at the time `wall_now()` returns, called only when the
+  // store has a heartbeat (a store without a feed to fall behind, such as
+  // the in-memory one, costs no clock read).
+  template <typename WallNow>
+  ABSL_ATTRIBUTE_ALWAYS_INLINE bool FeedStaleAt(WallNow wall_now) const {
     const absl::Time heartbeat = store->FeedHeartbeat();
     if (heartbeat == absl::InfiniteFuture()) return false;
+    const std::int64_t wall_now_ns = wall_now();
     if (ABSL_PREDICT_FALSE(!staleness_in_nanos)) {
       return absl::FromUnixNanos(wall_now_ns) - heartbeat >
              options.max_feed_staleness;
@@ -455,6 +534,27 @@ struct Guard::Impl {
                                   const CompiledPolicy** policy_used,
                                   PurposeIndex* purpose_used,
                                   CategoryIndex* category_used);
+
+  // The warm path of `Check` (REQUIRES: `warm_enabled`): decides a plain
+  // check from the (category, purpose) pair's `WarmEntry` and the
+  // subject's cached profile, without the general decider; hands anything
+  // else over to `Decide` (`HandOver`): a context or category resolved
+  // under another policy, a per-occasion purpose, a feed staleness bound
+  // beyond what nanoseconds hold, a subject not cached (or a bounded
+  // cache's miss), cached older than `min_revision` or with a consent that
+  // expires, and a subject whose record is unreadable. Decides exactly as
+  // `Decide` does; tests/core/guard_warm_path_test.cc compares the two.
+  absl::StatusOr<Decision> DecideWarm(const AccessContext& ctx,
+                                      absl::string_view subject,
+                                      const SubjectRef* ref,
+                                      const CategoryRef& category,
+                                      Revision min_revision);
+  absl::StatusOr<Decision> HandOver(const AccessContext& ctx,
+                                    absl::string_view subject,
+                                    const SubjectRef* ref,
+                                    const CategoryRef& category,
+                                    Revision min_revision,
+                                    const WarmProbe& warm);
 
   // After a decision that must be audited (or is a denial): audits it
   // (the compact form when the sink has one, an `AuditEvent` otherwise),
@@ -642,6 +742,7 @@ absl::StatusOr<std::unique_ptr<Guard>> Guard::Create(
   }
   if (!options.clock) options.clock = [] { return absl::Now(); };
   impl->options = std::move(options);
+  impl->UpdateWarm();
   auto epoch = std::make_unique<Epoch>(policy, impl->options.expected_subjects,
                                        impl->options.cache_budget_bytes);
   if (impl->compact != nullptr) {
@@ -745,11 +846,14 @@ absl::StatusOr<RecordTags> Guard::Tag(
 // `CheckCategories`). Gathers the inputs of the decision rules
 // (src/core/decision_rules.h) and uses up a single-use consent.
 struct Guard::Impl::Decider {
-  ABSL_ATTRIBUTE_ALWAYS_INLINE Decider(Impl& g, const AccessContext& c)
+  // `e`: the epoch to decide under (a check handed over by `DecideWarm`,
+  // whose read section keeps it alive); null for the current one.
+  ABSL_ATTRIBUTE_ALWAYS_INLINE Decider(Impl& g, const AccessContext& c,
+                                       Epoch* e = nullptr)
       : guard(g),
         ctx(c),
         section(),
-        epoch(g.current.load(std::memory_order_acquire)),
+        epoch(e != nullptr ? e : g.current.load(std::memory_order_acquire)),
         p(*epoch->policy),
         accessor(c.accessor_),
         purpose(c.purpose_) {
@@ -815,21 +919,32 @@ struct Guard::Impl::Decider {
 
   // The consent state of `subject` no older than `min_revision`, from the
   // cache or else the store; false when the store cannot be read. Looked
-  // up once per Decider.
+  // up once per Decider; `warm`, when it probed, is what the cache of
+  // `epoch` already answered for this subject.
   ABSL_ATTRIBUTE_ALWAYS_INLINE bool LookUp(absl::string_view subject,
                                            Revision min_revision,
-                                           const SubjectRef* ref) {
+                                           const SubjectRef* ref,
+                                           const WarmProbe* warm) {
     if (looked_up) return state != nullptr;
     looked_up = true;
     const SubjectProfile* s = nullptr;
-    const std::uint64_t hash =
-        ref != nullptr ? ref->hash_ : internal::ConsentCache::Hash(subject);
-    const bool found = ref != nullptr
-                           ? epoch->cache.LookupAt(subject, hash,
-                                                   internal::ConsentCache::Hint{
-                                                       ref->table_, ref->slot_},
-                                                   &s, &revision)
-                           : epoch->cache.Lookup(subject, hash, &s, &revision);
+    std::uint64_t hash = 0;
+    bool found = false;
+    if (warm != nullptr && warm->probed) {
+      hash = warm->hash;
+      found = warm->found;
+      s = warm->state;
+      revision = warm->revision;
+    } else {
+      hash =
+          ref != nullptr ? ref->hash_ : internal::ConsentCache::Hash(subject);
+      found = ref != nullptr
+                  ? epoch->cache.LookupAt(
+                        subject, hash,
+                        internal::ConsentCache::Hint{ref->table_, ref->slot_},
+                        &s, &revision)
+                  : epoch->cache.Lookup(subject, hash, &s, &revision);
+    }
     if (!found || revision < min_revision ||
         (s->valid_until_ns != internal::kNoExpiry &&
          s->valid_until_ns <= now_ns())) {
@@ -1015,8 +1130,9 @@ struct Guard::Impl::Decider {
     }
     in.feed_stale =
         in.basis != Basis::kNecessary && guard.bounded_staleness &&
-        guard.FeedStale(guard.has_clock ? absl::GetCurrentTimeNanos()
-                                        : now_ns());
+        guard.FeedStaleAt([this] {
+          return guard.has_clock ? absl::GetCurrentTimeNanos() : now_ns();
+        });
     return in;
   }
 
@@ -1045,7 +1161,8 @@ struct Guard::Impl::Decider {
     internal::RuleInputs in = ReadFacts(target, category);
     reason = internal::ReadRules(in);
     if (reason != Reason::kUnspecified) return reason;
-    const bool ok = LookUp(target.subject, target.min_revision, target.ref);
+    const bool ok =
+        LookUp(target.subject, target.min_revision, target.ref, target.warm);
     *revision_used = revision;
     if (!ok) return lookup_failure;
     in.subject = state;
@@ -1107,7 +1224,8 @@ absl::StatusOr<Decision> Guard::Impl::Decide(const AccessContext& ctx,
                                              const CompiledPolicy** policy_used,
                                              PurposeIndex* purpose_used,
                                              CategoryIndex* category_used) {
-  Decider decider(*this, ctx);
+  Decider decider(*this, ctx,
+                  target.warm != nullptr ? target.warm->epoch : nullptr);
   const CompiledPolicy& p = decider.p;
   const PurposeIndex purpose = decider.purpose;
   CategoryIndex category = target.category;
@@ -1137,6 +1255,90 @@ absl::StatusOr<Decision> Guard::Impl::Decide(const AccessContext& ctx,
     *category_used = category;
   }
   return decision;
+}
+
+ABSL_ATTRIBUTE_ALWAYS_INLINE inline absl::StatusOr<Decision>
+Guard::Impl::DecideWarm(const AccessContext& ctx, absl::string_view subject,
+                        const SubjectRef* ref, const CategoryRef& category,
+                        Revision min_revision) {
+  internal::ReadSection section;
+  Epoch* const epoch = current.load(std::memory_order_acquire);
+  const CompiledPolicy* const p = epoch->policy.get();
+  // What the cache answered; in locals (the `WarmProbe` is built only to
+  // hand over), so that the common case keeps them in registers.
+  bool probed = false;
+  bool found = false;
+  std::uint64_t hash = 0;
+  const SubjectProfile* state = nullptr;
+  Revision revision = 0;
+  if (ABSL_PREDICT_TRUE(ctx.policy_.get() == p &&
+                        category.policy_.get() == p)) {
+    const PurposeIndex purpose = ctx.purpose_;
+    const internal::WarmEntry& e =
+        epoch->warm[static_cast<std::size_t>(category.index_) * kMaxPurposes +
+                    purpose];
+    // The read rules (`internal::ReadRules`), in their order; a plain
+    // check has no tags and hence no retention.
+    if (!p->declarable_by(ctx.accessor_).Contains(purpose)) {
+      return Decision(Reason::kAccessorNotPermitted, 0);
+    }
+    if (e.read_reason != Reason::kUnspecified) {
+      return Decision(e.read_reason, 0);
+    }
+    if (ABSL_PREDICT_TRUE(!e.general_only)) {
+      if (e.basis != Basis::kNecessary && bounded_staleness &&
+          FeedStaleAt([] { return absl::GetCurrentTimeNanos(); })) {
+        return Decision(Reason::kConsentStale, 0);
+      }
+      probed = true;
+      if (ref != nullptr) {
+        hash = ref->hash_;
+        found = epoch->cache.LookupAt(
+            subject, hash,
+            internal::ConsentCache::Hint{ref->table_, ref->slot_}, &state,
+            &revision);
+      } else {
+        found = epoch->cache.HashAndLookup(subject, &hash, &state, &revision);
+      }
+      if (ABSL_PREDICT_TRUE(found && revision >= min_revision &&
+                            state->valid_until_ns == internal::kNoExpiry)) {
+        internal::RuleInputs in;
+        in.basis = e.basis;
+        in.accessor_permitted = true;
+        in.kinds_denied = e.kinds_denied;
+        in.subject = state;
+        in.purpose = purpose;
+        in.specific_consent = e.specific_consent;
+        in.min_consent_ordinal = e.min_consent_ordinal;
+        const Reason reason = internal::SubjectRules(in);
+        // An unreadable record's denial carries the store's detail.
+        if (ABSL_PREDICT_TRUE(reason != Reason::kConsentDataLoss)) {
+          return Decision(reason, revision);
+        }
+      }
+    }
+  }
+  return HandOver(ctx, subject, ref, category, min_revision,
+                  WarmProbe{.epoch = epoch,
+                            .probed = probed,
+                            .found = found,
+                            .hash = hash,
+                            .state = state,
+                            .revision = revision});
+}
+
+ABSL_ATTRIBUTE_NOINLINE absl::StatusOr<Decision> Guard::Impl::HandOver(
+    const AccessContext& ctx, absl::string_view subject, const SubjectRef* ref,
+    const CategoryRef& category, Revision min_revision, const WarmProbe& warm) {
+  return Decide(ctx,
+                Target{.subject = subject,
+                       .category_policy = category.policy_.get(),
+                       .category = category.index_,
+                       .tags = nullptr,
+                       .min_revision = min_revision,
+                       .ref = ref,
+                       .warm = &warm},
+                nullptr, nullptr, nullptr);
 }
 
 namespace {
@@ -1374,7 +1576,7 @@ Reason Guard::Impl::AcquisitionReason(Decider& decider,
       FeedStale(has_clock ? absl::GetCurrentTimeNanos() : decider.now_ns())) {
     return Reason::kConsentStale;
   }
-  const bool ok = decider.LookUp(subject, 0, nullptr);
+  const bool ok = decider.LookUp(subject, 0, nullptr, nullptr);
   *revision = decider.revision;
   if (!ok) return decider.lookup_failure;
   const SubjectProfile* s = decider.state;
@@ -1446,6 +1648,9 @@ absl::StatusOr<Decision> Guard::Check(const AccessContext& ctx,
                                       absl::string_view subject,
                                       const CategoryRef& category,
                                       Revision min_revision) {
+  if (ABSL_PREDICT_TRUE(impl_->warm_enabled)) {
+    return impl_->DecideWarm(ctx, subject, nullptr, category, min_revision);
+  }
   return impl_->Decide(ctx,
                        Impl::Target{.subject = subject,
                                     .category_policy = category.policy_.get(),
@@ -1459,6 +1664,10 @@ absl::StatusOr<Decision> Guard::Check(const AccessContext& ctx,
                                       const SubjectRef& subject,
                                       const CategoryRef& category,
                                       Revision min_revision) {
+  if (ABSL_PREDICT_TRUE(impl_->warm_enabled)) {
+    return impl_->DecideWarm(ctx, subject.id_, &subject, category,
+                             min_revision);
+  }
   return impl_->Decide(ctx,
                        Impl::Target{.subject = subject.id_,
                                     .category_policy = category.policy_.get(),
@@ -1802,6 +2011,13 @@ void SuspendAudit(Guard& guard, bool suspended) {
     impl.audit = std::exchange(impl.suspended_audit, nullptr);
     impl.compact = std::exchange(impl.suspended_compact, nullptr);
   }
+  impl.UpdateWarm();
+}
+
+void ForceGeneralPath(Guard& guard, bool forced) {
+  Guard::Impl& impl = guard.impl();
+  impl.general_forced = forced;
+  impl.UpdateWarm();
 }
 
 }  // namespace internal

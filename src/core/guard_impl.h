@@ -40,6 +40,12 @@ AuditSink* AuditSinkOf(const Guard& guard);
 // created without a sink. REQUIRES: no other thread uses `guard` meanwhile.
 CONSENTRY_EXPORT void SuspendAudit(Guard& guard, bool suspended);
 
+// For tests (src/testing/guard_test_peer.h): makes every `Check` of
+// `guard` take the general decider (`forced`) instead of the warm path, or
+// lets it take the warm path again, so that a test can compare the two.
+// REQUIRES: no other thread uses `guard` meanwhile.
+CONSENTRY_EXPORT void ForceGeneralPath(Guard& guard, bool forced);
+
 }  // namespace consentry::internal
 
 #endif  // CONSENTRY_SRC_CORE_GUARD_IMPL_H_

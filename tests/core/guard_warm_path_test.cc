@@ -1,0 +1,480 @@
+// Copyright 2026 The consentry Authors.
+// SPDX-License-Identifier: Apache-2.0
+//
+// The warm path of `Guard::Check` (a decision from the (category, purpose)
+// pair's precompiled entry and the subject's cached profile) against the
+// general decider, differentially: two unaudited Guards over one store, one
+// of them forced onto the general decider (`GuardTestPeer::
+// ForceGeneralPath`), make the same checks over randomised policies
+// (purpose trees, per-occasion purposes, subject kinds, specific consent,
+// re-consent, opt-in/opt-out/necessary rules, accessors), subject states
+// (given, refused, withdrawn, expired and expiring consents, occasion
+// consents, erasure, suspension, kinds, unknown and long ids), options
+// (bounded cache, clock, feed staleness with a fresh, stale or absent
+// heartbeat, store outages), `min_revision`, `SubjectRef`s and contexts
+// resolved under a policy since replaced. Every decision (reason, revision) and
+// every error must be the same, and so must the bounded cache's counters.
+
+#include <atomic>
+#include <chrono>
+#include <cstdint>
+#include <memory>
+#include <random>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
+#include "absl/time/time.h"
+#include "consentry/consent.h"
+#include "consentry/guard.h"
+#include "consentry/options.h"
+#include "consentry/policy.h"
+#include "consentry/v1/consent.pb.h"
+#include "consentry/v1/policy.pb.h"
+#include "gtest/gtest.h"
+#include "src/testing/guard_test_peer.h"
+#include "tests/testing/guard_fixture.h"
+
+namespace consentry {
+namespace {
+
+constexpr int kPurposes = 8;
+constexpr int kCategories = 5;
+constexpr int kAccessors = 3;
+const char* const kVersions[] = {"v1", "v2", "v3"};
+
+// A store whose change-feed heartbeat the test sets (infinite: no feed to
+// fall behind).
+class HeartbeatStore : public ConsentStore {
+ public:
+  absl::StatusOr<v1::ConsentRecord> Get(absl::string_view subject) override {
+    return inner_.Get(subject);
+  }
+  absl::StatusOr<Revision> Apply(const v1::ConsentChange& change) override {
+    return inner_.Apply(change);
+  }
+  absl::StatusOr<std::vector<v1::ConsentRecord>> ChangesSince(
+      Revision after, int limit) override {
+    return inner_.ChangesSince(after, limit);
+  }
+  absl::StatusOr<Revision> LatestRevision() override {
+    return inner_.LatestRevision();
+  }
+  std::unique_ptr<Subscription> Watch(ConsentListener listener) override {
+    return inner_.Watch(std::move(listener));
+  }
+  absl::Time FeedHeartbeat() override {
+    return absl::FromUnixNanos(heartbeat_ns_.load());
+  }
+  void SetHeartbeat(absl::Time t) { heartbeat_ns_.store(absl::ToUnixNanos(t)); }
+  void SetUnavailable(bool down) { inner_.SetUnavailableForTesting(down); }
+
+ private:
+  InMemoryConsentStore inner_;
+  std::atomic<std::int64_t> heartbeat_ns_{
+      absl::ToUnixNanos(absl::InfiniteFuture())};
+};
+
+std::string PurposeId(int p) { return absl::StrCat("p", p); }
+std::string CategoryId(int c) { return absl::StrCat("c", c); }
+std::string AccessorId(int a) { return absl::StrCat("a", a); }
+
+class Rng {
+ public:
+  explicit Rng(std::uint64_t seed) : rng_(seed) {}
+  int Below(int n) {
+    return static_cast<int>(rng_() % static_cast<std::uint64_t>(n));
+  }
+  bool OneIn(int n) { return Below(n) == 0; }
+
+ private:
+  std::mt19937_64 rng_;
+};
+
+void AddKinds(Rng& rng, google::protobuf::RepeatedField<int>* kinds) {
+  if (!rng.OneIn(3)) return;
+  for (int k = 1; k <= 3; ++k) {
+    if (rng.OneIn(2)) kinds->Add(k);
+  }
+  if (kinds->empty()) kinds->Add(1 + rng.Below(3));
+}
+
+// A random policy of kPurposes purposes (one level of children, some per
+// occasion), kCategories categories and kAccessors accessors; null when
+// the draw does not compile.
+std::shared_ptr<const CompiledPolicy> RandomPolicy(Rng& rng, int serial) {
+  v1::Policy policy;
+  policy.set_version(kVersions[2]);
+  policy.add_version_history(kVersions[0]);
+  policy.add_version_history(kVersions[1]);
+  std::vector<bool> per_occasion(kPurposes, false);
+  std::vector<int> parent(kPurposes, -1);
+  for (int p = 0; p < kPurposes; ++p) {
+    v1::Purpose* purpose = policy.add_purposes();
+    purpose->set_id(PurposeId(p));
+    purpose->mutable_name()->set_en(PurposeId(p));
+    if (p >= 2 && rng.OneIn(2)) {
+      parent[static_cast<std::size_t>(p)] = rng.Below(2);
+      purpose->set_parent(PurposeId(parent[static_cast<std::size_t>(p)]));
+    }
+    if (p >= 2 && rng.OneIn(6)) {
+      per_occasion[static_cast<std::size_t>(p)] = true;
+      purpose->set_per_occasion(true);
+    }
+    // Children inherit their parent's kinds (and may not widen them).
+    if (parent[static_cast<std::size_t>(p)] < 0) {
+      AddKinds(rng, purpose->mutable_subject_kinds());
+    }
+  }
+  std::vector<bool> has_child(kPurposes, false);
+  for (int p : parent) {
+    if (p >= 0) has_child[static_cast<std::size_t>(p)] = true;
+  }
+  std::vector<bool> special(kCategories, false);
+  std::vector<bool> specific(kCategories, false);
+  for (int c = 0; c < kCategories; ++c) {
+    v1::DataCategory* category = policy.add_categories();
+    category->set_id(CategoryId(c));
+    category->mutable_name()->set_en(CategoryId(c));
+    special[static_cast<std::size_t>(c)] = rng.OneIn(5);
+    category->set_special(special[static_cast<std::size_t>(c)]);
+    specific[static_cast<std::size_t>(c)] = rng.OneIn(3);
+    category->set_requires_specific_consent(
+        specific[static_cast<std::size_t>(c)]);
+    AddKinds(rng, category->mutable_subject_kinds());
+  }
+  for (int c = 0; c < kCategories; ++c) {
+    for (int p = 0; p < kPurposes; ++p) {
+      if (rng.OneIn(3)) continue;
+      const bool specific_rule = specific[static_cast<std::size_t>(c)];
+      // A category that requires specific consent names leaf purposes.
+      if (specific_rule && has_child[static_cast<std::size_t>(p)]) continue;
+      v1::UseRule* rule = policy.add_rules();
+      rule->set_category(CategoryId(c));
+      rule->add_purposes(PurposeId(p));
+      int basis = 1 + rng.Below(3);
+      if (per_occasion[static_cast<std::size_t>(p)]) basis = 2;
+      if ((special[static_cast<std::size_t>(c)] || specific_rule) &&
+          basis == 3) {
+        basis = 2;
+      }
+      rule->set_basis(static_cast<v1::LegalBasis>(basis));
+    }
+  }
+  for (int a = 0; a < kAccessors; ++a) {
+    v1::Accessor* accessor = policy.add_accessors();
+    accessor->set_id(AccessorId(a));
+    accessor->set_kind(v1::ACCESSOR_KIND_SERVICE);
+    for (int p = 0; p < kPurposes; ++p) {
+      if (!rng.OneIn(4)) accessor->add_may_declare(PurposeId(p));
+    }
+  }
+  for (int n = rng.Below(4); n > 0; --n) {
+    v1::ReconsentRequirement* r = policy.add_reconsent();
+    r->set_purpose(PurposeId(rng.Below(kPurposes)));
+    for (int c = 0; c < kCategories; ++c) {
+      if (rng.OneIn(2)) r->add_categories(CategoryId(c));
+    }
+    r->set_since_version(kVersions[1 + rng.Below(2)]);
+  }
+  absl::StatusOr<std::shared_ptr<const CompiledPolicy>> compiled =
+      CompiledPolicy::Compile(policy);
+  if (!compiled.ok()) {
+    if (serial < 3) ADD_FAILURE() << compiled.status();
+    return nullptr;
+  }
+  return *compiled;
+}
+
+std::vector<std::string> Subjects() {
+  std::vector<std::string> out;
+  for (int i = 0; i < 14; ++i) out.push_back(absl::StrCat("s", i));
+  // Over 16 bytes (kept in the key arena), and never recorded.
+  out.push_back("subject-with-a-longer-identifier");
+  out.push_back("nobody");
+  return out;
+}
+
+class GuardWarmPathTest : public ::testing::TestWithParam<int> {
+ protected:
+  // A random consent change of one subject (the last two subjects are
+  // never written).
+  void ChangeConsent(Rng& rng, const std::vector<std::string>& subjects) {
+    v1::ConsentChange change;
+    change.set_subject_id(subjects[static_cast<std::size_t>(
+        rng.Below(static_cast<int>(subjects.size()) - 1))]);
+    if (change.subject_id() == "nobody") return;
+    change.set_subject_kind(static_cast<v1::SubjectKind>(rng.Below(4)));
+    if (rng.OneIn(8)) {
+      // Erasure is for good: rarer than the rest.
+      v1::Restrictions* r = change.mutable_add_restrictions();
+      switch (rng.Below(8)) {
+        case 0:
+          r->set_erased(true);
+          break;
+        case 1:
+          r->set_suspend_all(true);
+          break;
+        default:
+          r->add_suspended_purposes(PurposeId(rng.Below(kPurposes)));
+      }
+    } else {
+      v1::PurposeConsent* pc = change.mutable_purpose_consent();
+      const int p = rng.Below(kPurposes);
+      pc->set_purpose(PurposeId(p));
+      const v1::ConsentState states[] = {
+          v1::CONSENT_STATE_GIVEN,     v1::CONSENT_STATE_GIVEN,
+          v1::CONSENT_STATE_GIVEN,     v1::CONSENT_STATE_REFUSED,
+          v1::CONSENT_STATE_WITHDRAWN, v1::CONSENT_STATE_EXPIRED};
+      pc->set_state(states[rng.Below(6)]);
+      pc->set_policy_version(kVersions[rng.Below(3)]);
+      pc->set_method(v1::COLLECTION_METHOD_MOBILE_APP);
+      if (rng.OneIn(4)) {
+        const absl::Time expiry = Now() + absl::Minutes(rng.Below(120) - 60);
+        pc->mutable_expiry()->set_seconds(absl::ToUnixSeconds(expiry));
+      }
+      if (rng.OneIn(3)) {
+        pc->set_occasion_id(absl::StrCat("occ-", rng.Below(2)));
+        pc->set_single_use(rng.OneIn(3));
+      }
+    }
+    // A change the store refuses (an erased subject, say) changes nothing.
+    (void)store_.Apply(change);
+  }
+
+  absl::Time Now() const { return use_clock_ ? now_ : absl::Now(); }
+
+  HeartbeatStore store_;
+  bool use_clock_ = false;
+  absl::Time now_ = absl::FromUnixSeconds(1'800'000'000);
+};
+
+TEST_P(GuardWarmPathTest, WarmPathDecidesAsTheGeneralDecider) {
+  Rng rng(0x5eed0000u + static_cast<std::uint64_t>(GetParam()));
+  std::vector<std::shared_ptr<const CompiledPolicy>> policies;
+  for (int serial = 0; policies.size() < 3 && serial < 60; ++serial) {
+    if (auto p = RandomPolicy(rng, serial)) policies.push_back(std::move(p));
+  }
+  ASSERT_EQ(policies.size(), 3u) << "too few random policies compile";
+
+  GuardOptions options;
+  options.unaudited_for_benchmarks_only = true;
+  use_clock_ = rng.OneIn(2);
+  if (use_clock_) options.clock = [this] { return now_; };
+  if (rng.OneIn(2)) options.cache_budget_bytes = 1024;  // ~12 subjects
+  if (rng.OneIn(3)) options.max_feed_staleness = absl::InfiniteDuration();
+  absl::StatusOr<std::unique_ptr<Guard>> made_warm =
+      Guard::Create(policies[0], &store_, nullptr, options);
+  absl::StatusOr<std::unique_ptr<Guard>> made_general =
+      Guard::Create(policies[0], &store_, nullptr, options);
+  ASSERT_TRUE(made_warm.ok() && made_general.ok());
+  Guard& warm = **made_warm;
+  Guard& general = **made_general;
+  internal::GuardTestPeer::ForceGeneralPath(general, true);
+
+  const std::vector<std::string> subjects = Subjects();
+  for (int i = 0; i < 60; ++i) ChangeConsent(rng, subjects);
+  ASSERT_TRUE(warm.WarmCache().ok());
+  ASSERT_TRUE(general.WarmCache().ok());
+
+  // Contexts and categories, resolved under each policy in turn: after a
+  // switch, those of the earlier policies meet the general decider.
+  std::vector<AccessContext> contexts;
+  std::vector<CategoryRef> categories;
+  auto resolve = [&](Guard& g) {
+    for (int a = 0; a < kAccessors; ++a) {
+      for (int p = 0; p < kPurposes; ++p) {
+        absl::StatusOr<AccessContext> c =
+            g.Context(AccessorId(a), PurposeId(p), "");
+        if (!c.ok()) c = g.Context(AccessorId(a), PurposeId(p), "occ-1");
+        if (c.ok()) contexts.push_back(*std::move(c));
+      }
+    }
+    for (int c = 0; c < kCategories; ++c) {
+      absl::StatusOr<CategoryRef> r = g.Category(CategoryId(c));
+      ASSERT_TRUE(r.ok());
+      categories.push_back(*std::move(r));
+    }
+  };
+  resolve(warm);
+
+  int checks = 0, allowed = 0;
+  bool store_down = false;
+  Revision latest = 0;
+  for (int round = 0; round < 3; ++round) {
+    for (int k = 0; k < 1500; ++k) {
+      switch (rng.Below(40)) {
+        case 0:
+        case 1:
+          if (!store_down) ChangeConsent(rng, subjects);
+          continue;
+        case 4:
+          // An outage: a check that needs the store fails on both paths.
+          store_down = !store_down;
+          store_.SetUnavailable(store_down);
+          continue;
+        case 2:
+          now_ += absl::Minutes(rng.Below(20));
+          continue;
+        case 3: {
+          const absl::Time beats[] = {absl::InfiniteFuture(), absl::Now(),
+                                      absl::Now() - absl::Hours(1)};
+          store_.SetHeartbeat(beats[rng.Below(3)]);
+          continue;
+        }
+        default:
+          break;
+      }
+      const AccessContext& ctx = contexts[static_cast<std::size_t>(
+          rng.Below(static_cast<int>(contexts.size())))];
+      const CategoryRef& category = categories[static_cast<std::size_t>(
+          rng.Below(static_cast<int>(categories.size())))];
+      const std::string& subject = subjects[static_cast<std::size_t>(
+          rng.Below(static_cast<int>(subjects.size())))];
+      Revision min_revision = 0;
+      if (rng.OneIn(6)) {
+        // The store's newest revision, or more (read before an outage).
+        if (!store_down) {
+          absl::StatusOr<Revision> read = store_.LatestRevision();
+          ASSERT_TRUE(read.ok());
+          latest = *read;
+        }
+        min_revision = latest + rng.Below(3) - 1;
+      }
+      absl::StatusOr<Decision> a, b;
+      if (rng.OneIn(3)) {
+        const SubjectRef ref = warm.Subject(subject);
+        a = warm.Check(ctx, ref, category, min_revision);
+        b = general.Check(ctx, general.Subject(subject), category,
+                          min_revision);
+      } else {
+        a = warm.Check(ctx, subject, category, min_revision);
+        b = general.Check(ctx, subject, category, min_revision);
+      }
+      const std::string what =
+          absl::StrCat("round ", round, " check ", k, ": ", ctx.accessor(),
+                       " for ", ctx.purpose(), " on ", category.id(), " of ",
+                       subject, " (min_revision ", min_revision, ")");
+      ASSERT_EQ(a.ok(), b.ok())
+          << what << ": " << a.status() << " vs " << b.status();
+      if (!a.ok()) {
+        EXPECT_EQ(a.status(), b.status()) << what;
+        continue;
+      }
+      ASSERT_EQ(std::string(ReasonName(a->reason())),
+                std::string(ReasonName(b->reason())))
+          << what;
+      ASSERT_EQ(a->revision(), b->revision()) << what;
+      ASSERT_EQ(a->allowed(), b->allowed()) << what;
+      ++checks;
+      allowed += a->allowed();
+    }
+    // A switch: the contexts and categories resolved so far now belong to
+    // a replaced policy.
+    store_down = false;
+    store_.SetUnavailable(false);
+    if (round < 2) {
+      const auto& next = policies[static_cast<std::size_t>(round) + 1];
+      ASSERT_TRUE(warm.SetPolicy(next).ok());
+      ASSERT_TRUE(general.SetPolicy(next).ok());
+      resolve(warm);
+    }
+  }
+  const GuardCacheStats ws = warm.cache_stats();
+  const GuardCacheStats gs = general.cache_stats();
+  EXPECT_EQ(ws.hits, gs.hits);
+  EXPECT_EQ(ws.negative_hits, gs.negative_hits);
+  EXPECT_EQ(ws.misses, gs.misses);
+  EXPECT_EQ(ws.store_reads, gs.store_reads);
+  EXPECT_EQ(ws.evictions, gs.evictions);
+  // The draw reaches both outcomes.
+  EXPECT_GT(allowed, 0);
+  EXPECT_LT(allowed, checks);
+}
+
+INSTANTIATE_TEST_SUITE_P(Seeds, GuardWarmPathTest, ::testing::Range(0, 24));
+
+// Warm checks racing withdrawals and policy switches: once a withdrawal
+// has returned, no check begun after it allows (the warm path, or the
+// general decider it hands a context of a replaced policy to).
+TEST(GuardWarmPathConcurrencyTest, NoAllowAfterAWithdrawalReturned) {
+  constexpr int kSubjects = 16;
+  InMemoryConsentStore store;
+  std::shared_ptr<const CompiledPolicy> policy = testing::DefaultPolicy();
+  ASSERT_NE(policy, nullptr);
+  GuardOptions options;
+  options.unaudited_for_benchmarks_only = true;
+  absl::StatusOr<std::unique_ptr<Guard>> made =
+      Guard::Create(policy, &store, nullptr, options);
+  ASSERT_TRUE(made.ok());
+  Guard& guard = **made;
+  absl::StatusOr<AccessContext> ctx =
+      guard.Context("marketing-analytics", "marketing.research");
+  ASSERT_TRUE(ctx.ok());
+  // A category the purpose may use only with consent.
+  absl::StatusOr<CategoryRef> category = absl::NotFoundError("none");
+  for (const char* id :
+       {"identity", "contact", "measurement", "billing", "web_usage"}) {
+    absl::StatusOr<PurposeIndex> p = policy->FindPurpose("marketing.research");
+    absl::StatusOr<CategoryIndex> c = policy->FindCategory(id);
+    if (p.ok() && c.ok() && policy->basis(*c, *p) == Basis::kOptIn) {
+      category = guard.Category(id);
+      break;
+    }
+  }
+  ASSERT_TRUE(category.ok());
+  std::vector<std::string> ids;
+  for (int i = 0; i < kSubjects; ++i) {
+    ids.push_back(absl::StrCat("subject-", i));
+    ASSERT_TRUE(
+        store
+            .Apply(testing::PurposeChange(ids.back(), "marketing.research",
+                                          v1::CONSENT_STATE_GIVEN))
+            .ok());
+  }
+  std::vector<std::atomic<bool>> withdrawn(kSubjects);
+  std::atomic<bool> done{false};
+  std::atomic<int> violations{0};
+  auto reader = [&](std::uint64_t seed) {
+    Rng rng(seed);
+    std::vector<SubjectRef> refs;
+    for (const std::string& id : ids) refs.push_back(guard.Subject(id));
+    while (!done.load(std::memory_order_acquire)) {
+      const int i = rng.Below(kSubjects);
+      const bool was_withdrawn = withdrawn[static_cast<std::size_t>(i)].load(
+          std::memory_order_acquire);
+      absl::StatusOr<Decision> d =
+          rng.OneIn(2)
+              ? guard.Check(*ctx, ids[static_cast<std::size_t>(i)], *category)
+              : guard.Check(*ctx, refs[static_cast<std::size_t>(i)], *category);
+      if (!d.ok() || (was_withdrawn && d->allowed())) ++violations;
+    }
+  };
+  std::thread a(reader, 1), b(reader, 2);
+  for (int i = 0; i < kSubjects; ++i) {
+    if (i % 4 == 0) {
+      // A new epoch: contexts resolved before it take the general decider.
+      absl::StatusOr<std::shared_ptr<const CompiledPolicy>> again =
+          CompiledPolicy::Compile(policy->proto());
+      ASSERT_TRUE(again.ok());
+      ASSERT_TRUE(guard.SetPolicy(*again).ok());
+    }
+    ASSERT_TRUE(store
+                    .Apply(testing::PurposeChange(
+                        ids[static_cast<std::size_t>(i)], "marketing.research",
+                        v1::CONSENT_STATE_WITHDRAWN))
+                    .ok());
+    withdrawn[static_cast<std::size_t>(i)].store(true,
+                                                 std::memory_order_release);
+    std::this_thread::sleep_for(std::chrono::milliseconds(2));
+  }
+  done.store(true, std::memory_order_release);
+  a.join();
+  b.join();
+  EXPECT_EQ(violations.load(), 0);
+}
+
+}  // namespace
+}  // namespace consentry
