@@ -70,6 +70,11 @@ void AuditLog::Impl::Run() {
   RunState st;
   st.last_sync = absl::Now();
   st.requested = head;
+  // Whether `stop` was seen before the last drain began. The writer stops
+  // only after a drain that began once `stop` was seen and found nothing:
+  // an event recorded before `Close` was called (published before `stop`
+  // was set) is then always taken, however the two threads interleave.
+  bool stop_seen = false;
   while (true) {
     if (ABSL_PREDICT_FALSE(failed.load(std::memory_order_acquire))) break;
     if (ABSL_PREDICT_FALSE(
@@ -98,7 +103,11 @@ void AuditLog::Impl::Run() {
       st.empty_polls = 0;
       continue;
     }
-    if (stopping) break;  // n == 0: every lane is empty
+    if (stopping) {
+      if (stop_seen) break;  // n == 0 in a drain begun after `stop`
+      stop_seen = true;
+      continue;  // drain once more: a producer may have published since
+    }
     WaitForWork(st, stopping);
   }
   FinishRun();
