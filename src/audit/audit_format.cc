@@ -684,6 +684,20 @@ absl::StatusOr<AuditDirListing> ListAuditDir(const std::string& dir) {
   return out;
 }
 
+absl::StatusOr<bool> FlockWithin(int fd, absl::Duration wait,
+                                 absl::string_view what,
+                                 const std::string& path) {
+  const absl::Time deadline = absl::Now() + wait;
+  for (;;) {
+    if (flock(fd, LOCK_EX | LOCK_NB) == 0) return true;
+    const int err = errno;
+    if (err == EINTR) continue;
+    if (err != EWOULDBLOCK) return ErrnoStatus(err, what, path);
+    if (absl::Now() >= deadline) return false;
+    absl::SleepFor(absl::Milliseconds(5));
+  }
+}
+
 absl::StatusOr<int> LockLogDirectory(const std::string& dir,
                                      absl::Duration wait,
                                      absl::string_view holder_hint) {
@@ -691,24 +705,16 @@ absl::StatusOr<int> LockLogDirectory(const std::string& dir,
   if (fd < 0) {
     return ErrnoStatus(errno, "audit log: cannot open directory", dir);
   }
-  const absl::Time deadline = absl::Now() + wait;
-  for (;;) {
-    if (flock(fd, LOCK_EX | LOCK_NB) == 0) return fd;
-    const int err = errno;
-    if (err == EINTR) continue;
-    if (err != EWOULDBLOCK || absl::Now() >= deadline) {
-      close(fd);
-      if (err != EWOULDBLOCK) {
-        return ErrnoStatus(err, "audit log: cannot lock directory", dir);
-      }
-      return absl::FailedPreconditionError(absl::StrCat(
-          "audit log: directory '", dir,
-          "' is held by another writer (another process, or another "
-          "AuditLog in this one); ",
-          holder_hint, " (waited ", absl::FormatDuration(wait), ")"));
-    }
-    absl::SleepFor(absl::Milliseconds(5));
-  }
+  absl::StatusOr<bool> taken =
+      FlockWithin(fd, wait, "audit log: cannot lock directory", dir);
+  if (taken.ok() && *taken) return fd;
+  close(fd);
+  if (!taken.ok()) return taken.status();
+  return absl::FailedPreconditionError(
+      absl::StrCat("audit log: directory '", dir,
+                   "' is held by another writer (another process, or another "
+                   "AuditLog in this one); ",
+                   holder_hint, " (waited ", absl::FormatDuration(wait), ")"));
 }
 
 absl::StatusOr<std::vector<std::uint64_t>> ListSegments(

@@ -314,6 +314,14 @@ absl::StatusOr<AuditDirListing> ListAuditDir(const std::string& dir);
 // to `wait` for another holder. Errors: `kFailedPrecondition` naming the
 // directory and `holder_hint` when it stays held; the errno's code when the
 // directory cannot be opened.
+// Takes an exclusive `flock` on `fd`, retrying every 5 ms for up to `wait`
+// while another descriptor holds it: true when taken, false when it is
+// still held at the deadline. Errors: that of a failed `flock` (`what`,
+// naming `path`).
+absl::StatusOr<bool> FlockWithin(int fd, absl::Duration wait,
+                                 absl::string_view what,
+                                 const std::string& path);
+
 absl::StatusOr<int> LockLogDirectory(const std::string& dir,
                                      absl::Duration wait,
                                      absl::string_view holder_hint);

@@ -357,20 +357,13 @@ absl::StatusOr<int> LockRetention(const std::string& dir, absl::Duration wait) {
       open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK,
            0600);
   if (fd < 0) return internal::ErrnoStatus(errno, "cannot open", path);
-  const absl::Time deadline = absl::Now() + wait;
-  for (;;) {
-    if (flock(fd, LOCK_EX | LOCK_NB) == 0) return fd;
-    const int err = errno;
-    if (err == EINTR) continue;
-    if (err != EWOULDBLOCK || absl::Now() >= deadline) {
-      close(fd);
-      if (err != EWOULDBLOCK)
-        return internal::ErrnoStatus(err, "cannot lock", path);
-      return absl::FailedPreconditionError(absl::StrCat(
-          "another retention run holds the log '", dir, "' (", path, ")"));
-    }
-    absl::SleepFor(absl::Milliseconds(5));
-  }
+  absl::StatusOr<bool> taken =
+      internal::FlockWithin(fd, wait, "cannot lock", path);
+  if (taken.ok() && *taken) return fd;
+  close(fd);
+  if (!taken.ok()) return taken.status();
+  return absl::FailedPreconditionError(absl::StrCat(
+      "another retention run holds the log '", dir, "' (", path, ")"));
 }
 
 // Copies `name` from the log to the archive, durably (synced file, synced

@@ -93,17 +93,9 @@ AuditLogSetAccessEventSource::~AuditLogSetAccessEventSource() = default;
 
 absl::StatusOr<std::vector<OwnedAuditEvent>>
 AuditLogSetAccessEventSource::EventsFor(absl::string_view subject_id) {
-  for (AuditLog* live : live_logs_) {
-    if (absl::Status s = live->Flush(); !s.ok()) {
-      return Prefixed(s, "audit log set: flush before reading");
-    }
-  }
-  absl::StatusOr<std::unique_ptr<AuditLogSet>> set =
-      AuditLogSet::Open(directories_);
-  if (!set.ok()) return set.status();
-  absl::StatusOr<AuditLogSet::Events> got = (*set)->ForSubject(subject_id);
-  if (!got.ok()) return got.status();
-  return std::move(got->events);
+  absl::StatusOr<CoveredEvents> covered = CoveredEventsFor(subject_id);
+  if (!covered.ok()) return covered.status();
+  return std::move(covered->events);
 }
 
 absl::StatusOr<AccessEventSource::CoveredEvents>

@@ -84,6 +84,9 @@ class AuditRetentionTest : public ::testing::Test {
     AuditLogOptions o;
     o.directory = log_;
     o.segment_bytes = 4096;  // a segment every few dozen events
+    // Each session ends its last segment: old and new events never share
+    // one (a writer's `Close` otherwise leaves it open for the next run).
+    o.seal_on_close = true;
     return o;
   }
 
@@ -99,7 +102,7 @@ class AuditRetentionTest : public ::testing::Test {
     return e;
   }
 
-  // One session of the writer: `n` events at `t`, then closed (sealed).
+  // One session of the writer: `n` events at `t`, then closed and sealed.
   void Session(absl::Time t, int n, const char* subject = "s-1") {
     auto log = AuditLog::Open(LogOptions());
     ASSERT_TRUE(log.ok()) << log.status();

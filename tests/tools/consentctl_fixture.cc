@@ -29,6 +29,9 @@ int main(int argc, char** argv) {
   consentry::AuditLogOptions options;
   options.directory = argv[1];
   options.sync = consentry::AuditSyncPolicy::kInterval;
+  // A finished history: the run's last segment is sealed and indexed, and
+  // a second run (a later period) begins its own segment.
+  options.seal_on_close = true;
   auto log = consentry::AuditLog::Open(options);
   if (!log.ok()) {
     std::cerr << log.status() << "\n";
