@@ -26,6 +26,7 @@
 #include "src/audit/audit_format.h"
 #include "tests/testing/files.h"
 #include "tests/testing/guard_fixture.h"
+#include "tests/testing/signing_keys.h"
 #include "tests/testing/status_matchers.h"
 
 namespace consentry {
@@ -37,17 +38,12 @@ using ::testing::HasSubstr;
 
 namespace fs = std::filesystem;
 
-const std::string kKeys = SourcePath("tests/testdata/receipt_keys");
-const std::string kPublic = SourcePath("tests/testdata/receipt_public");
+const std::string kKeys = testing::TestKeysDir();
+const std::string kPublic = testing::TestPublicKeysDir();
 
 std::unique_ptr<FileKeyProvider> Keys(std::vector<std::string> paths,
                                       std::string signing = "") {
-  FileKeyProviderOptions o;
-  o.paths = std::move(paths);
-  o.signing_key_file = std::move(signing);
-  auto k = FileKeyProvider::Open(o);
-  EXPECT_TRUE(k.ok()) << k.status();
-  return k.ok() ? *std::move(k) : nullptr;
+  return testing::OpenTestKeys(std::move(paths), std::move(signing));
 }
 
 using ::consentry::testing::ReadAll;

@@ -34,6 +34,7 @@
 #include "tests/testing/fault_injection_fs.h"
 #include "tests/testing/files.h"
 #include "tests/testing/guard_fixture.h"
+#include "tests/testing/signing_keys.h"
 #include "tests/testing/status_matchers.h"
 
 namespace consentry {
@@ -46,8 +47,8 @@ using ::consentry::testing::WriteAll;
 using ::testing::HasSubstr;
 namespace fs = std::filesystem;
 
-const std::string kKeys = SourcePath("tests/testdata/receipt_keys");
-const std::string kPublic = SourcePath("tests/testdata/receipt_public");
+const std::string kKeys = testing::TestKeysDir();
+const std::string kPublic = testing::TestPublicKeysDir();
 
 // Old events (2020) and recent ones (2026); the policy keeps a year.
 const absl::Time kOld = absl::FromUnixSeconds(1'580'000'000);
@@ -57,12 +58,7 @@ const absl::Duration kYear = absl::Hours(24 * 365);
 
 std::unique_ptr<FileKeyProvider> Keys(std::vector<std::string> paths,
                                       std::string signing = "") {
-  FileKeyProviderOptions o;
-  o.paths = std::move(paths);
-  o.signing_key_file = std::move(signing);
-  auto k = FileKeyProvider::Open(o);
-  EXPECT_TRUE(k.ok()) << k.status();
-  return k.ok() ? *std::move(k) : nullptr;
+  return testing::OpenTestKeys(std::move(paths), std::move(signing));
 }
 
 class AuditRetentionTest : public ::testing::Test {
