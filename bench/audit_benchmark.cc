@@ -112,32 +112,36 @@ BENCHMARK(BM_AuditLog_SustainedEveryBatchSync)
     ->UseRealTime()
     ->Unit(benchmark::kMillisecond);
 
+// The bytes of the segments of a log of kPerIteration events written to
+// `log_dir`: what the raw baselines write.
+std::string LogBytes(const std::string& log_dir) {
+  std::string frames;
+  AuditLogOptions o;
+  o.directory = log_dir;
+  auto log = AuditLog::Open(o);
+  if (!log.ok()) std::abort();
+  const Events events;
+  for (int k = 0; k < kPerIteration; ++k) {
+    if (!(*log)->Record(events.Get(static_cast<std::size_t>(k))).ok())
+      std::abort();
+  }
+  if (!(*log)->Close().ok()) std::abort();
+  for (const auto& e : std::filesystem::directory_iterator(o.directory)) {
+    if (e.path().extension() != ".seg") continue;
+    std::FILE* f = std::fopen(e.path().c_str(), "rb");
+    char buf[1 << 16];
+    std::size_t n;
+    while ((n = std::fread(buf, 1, sizeof(buf), f)) > 0) frames.append(buf, n);
+    std::fclose(f);
+  }
+  return frames;
+}
+
 // The same frames (taken from a log written beforehand), written with
 // write() in batches of kBatch events, each followed by fdatasync.
 void BM_Baseline_RawBufferedWrite(benchmark::State& state) {
   const std::string dir = TempDir("consentry_audit_raw");
-  std::string frames;
-  {
-    AuditLogOptions o;
-    o.directory = dir + "/src";
-    auto log = AuditLog::Open(o);
-    if (!log.ok()) std::abort();
-    const Events events;
-    for (int k = 0; k < kPerIteration; ++k) {
-      if (!(*log)->Record(events.Get(static_cast<std::size_t>(k))).ok())
-        std::abort();
-    }
-    if (!(*log)->Close().ok()) std::abort();
-    for (const auto& e : std::filesystem::directory_iterator(o.directory)) {
-      if (e.path().extension() != ".seg") continue;
-      std::FILE* f = std::fopen(e.path().c_str(), "rb");
-      char buf[1 << 16];
-      std::size_t n;
-      while ((n = std::fread(buf, 1, sizeof(buf), f)) > 0)
-        frames.append(buf, n);
-      std::fclose(f);
-    }
-  }
+  const std::string frames = LogBytes(dir + "/src");
   const std::size_t batch_bytes = frames.size() / (kPerIteration / kBatch);
   const std::string path = dir + "/raw.seg";
   const int fd =
@@ -170,28 +174,7 @@ BENCHMARK(BM_Baseline_RawBufferedWrite)
 // ratio (the target: <= 1.5, with log_Mps >= 1.5).
 void BM_AuditLog_SustainedVsRaw(benchmark::State& state) {
   const std::string dir = TempDir("consentry_audit_vs_raw");
-  std::string frames;
-  {
-    AuditLogOptions o;
-    o.directory = dir + "/src";
-    auto log = AuditLog::Open(o);
-    if (!log.ok()) std::abort();
-    const Events events;
-    for (int k = 0; k < kPerIteration; ++k) {
-      if (!(*log)->Record(events.Get(static_cast<std::size_t>(k))).ok())
-        std::abort();
-    }
-    if (!(*log)->Close().ok()) std::abort();
-    for (const auto& e : std::filesystem::directory_iterator(o.directory)) {
-      if (e.path().extension() != ".seg") continue;
-      std::FILE* f = std::fopen(e.path().c_str(), "rb");
-      char buf[1 << 16];
-      std::size_t n;
-      while ((n = std::fread(buf, 1, sizeof(buf), f)) > 0)
-        frames.append(buf, n);
-      std::fclose(f);
-    }
-  }
+  const std::string frames = LogBytes(dir + "/src");
   const std::size_t batch_bytes = frames.size() / (kPerIteration / kBatch);
   const std::string raw_path = dir + "/raw.seg";
   const int fd =
