@@ -357,6 +357,38 @@ TEST_F(AuditKeysTest, NextSegmentTakesTheNewCurrentKeyWithoutACall) {
   EXPECT_EQ(r->records_verified, 120u);
 }
 
+// A short-lived writer continues the open segment only under the keys it
+// names: after the current key changed between runs, the next run begins
+// a new segment under the new key.
+TEST_F(AuditKeysTest, ANextRunContinuesTheOpenSegmentOnlyUnderItsKey) {
+  AddKey("key-a", 1);
+  MakeCurrent("key-a");
+  auto keys = OpenKeys();
+  ASSERT_NE(keys, nullptr);
+  for (int run = 0; run < 2; ++run) {
+    auto log = AuditLog::Open(Options(keys.get()));
+    ASSERT_TRUE(log.ok()) << log.status();
+    Write(**log, 5, run * 5);
+    ASSERT_TRUE((*log)->Close().ok());
+  }
+  ASSERT_FALSE(std::filesystem::exists(Seg(1)));  // one segment, continued
+  AddKey("key-b", 2);
+  MakeCurrent("key-b");
+  {
+    auto log = AuditLog::Open(Options(keys.get()));
+    ASSERT_TRUE(log.ok()) << log.status();
+    Write(**log, 5, 10);
+    ASSERT_TRUE((*log)->Close().ok());
+  }
+  EXPECT_EQ(Header(0).hmac_key_id, "key-a");
+  EXPECT_EQ(Header(1).hmac_key_id, "key-b");
+  absl::StatusOr<AuditVerifyReport> r = Verify(keys.get());
+  ASSERT_TRUE(r.ok()) << r.status();
+  EXPECT_TRUE(r->ok()) << r->ToString();
+  EXPECT_EQ(r->records_verified, 15u);
+  EXPECT_EQ(r->segments, 2u);
+}
+
 TEST_F(AuditKeysTest, AnEventEditedAfterTheRotationIsFound) {
   AddKey("key-a", 1);
   MakeCurrent("key-a");
