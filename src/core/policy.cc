@@ -249,42 +249,37 @@ void PolicyCompiler::Hierarchy() {
   ReportCycles();
 }
 
-// Each cycle in the parent links, once, starting at its first purpose.
+// Each cycle in the parent links, once, starting at its first purpose (the
+// one listed first), whether or not other purposes lead into it.
 void PolicyCompiler::ReportCycles() {
   const int np = purpose_count();
-  std::vector<bool> in_cycle(static_cast<std::size_t>(np), false);
+  const auto parent = [this](int p) {
+    return t_.parent[static_cast<std::size_t>(p)];
+  };
+  std::vector<bool> reported(static_cast<std::size_t>(np), false);
   for (int start = 0; start < np; ++start) {
-    // Walk up at most np steps; a longer walk means a cycle.
-    std::vector<int> chain;
-    int cur = start;
-    bool cycle = false;
-    while (cur >= 0) {
-      chain.push_back(cur);
-      if (chain.size() > static_cast<std::size_t>(np)) {
-        cycle = true;
-        break;
-      }
-      cur = t_.parent[static_cast<std::size_t>(cur)];
+    // A walk up that has not ended after np steps has entered a cycle and
+    // stands on it (the path to a cycle is shorter than np).
+    int on_cycle = start;
+    for (int k = 0; k < np && on_cycle >= 0; ++k) on_cycle = parent(on_cycle);
+    if (on_cycle < 0 || reported[static_cast<std::size_t>(on_cycle)]) {
+      continue;
     }
-    if (!cycle) continue;
-    if (in_cycle[static_cast<std::size_t>(start)]) continue;
-    // Report the cycle once, starting at the first purpose on it.
+    int first = on_cycle;
+    for (int c = parent(on_cycle); c != on_cycle; c = parent(c)) {
+      first = std::min(first, c);
+    }
     std::vector<std::string> names;
-    int c = start;
-    for (int k = 0; k <= np; ++k) {
+    int c = first;
+    do {
       names.push_back(t_.purpose_ids[static_cast<std::size_t>(c)]);
-      in_cycle[static_cast<std::size_t>(c)] = true;
-      c = t_.parent[static_cast<std::size_t>(c)];
-      if (c == start) {
-        names.push_back(t_.purpose_ids[static_cast<std::size_t>(c)]);
-        break;
-      }
-    }
-    if (names.front() == names.back()) {
-      errors_.Add(
-          absl::StrCat("policy.purposes: cycle in the purpose hierarchy: ",
-                       absl::StrJoin(names, " -> ")));
-    }
+      reported[static_cast<std::size_t>(c)] = true;
+      c = parent(c);
+    } while (c != first);
+    names.push_back(t_.purpose_ids[static_cast<std::size_t>(first)]);
+    errors_.Add(
+        absl::StrCat("policy.purposes: cycle in the purpose hierarchy: ",
+                     absl::StrJoin(names, " -> ")));
   }
 }
 

@@ -161,6 +161,16 @@ INSTANTIATE_TEST_SUITE_P(
             "Cycle",
             R"(purposes { id: "a" parent: "b" } purposes { id: "b" parent: "a" })",
             "cycle in the purpose hierarchy: a -> b -> a"},
+        // A purpose that leads into a cycle without being on it: the
+        // cycle is still found (compiling it used to loop forever).
+        InvalidCase{
+            "PathIntoASelfParent",
+            R"(purposes { id: "a" parent: "b" } purposes { id: "b" parent: "b" })",
+            "cycle in the purpose hierarchy: b -> b"},
+        InvalidCase{
+            "PathIntoACycle",
+            R"(purposes { id: "c" parent: "d" } purposes { id: "d" parent: "e" } purposes { id: "e" parent: "d" })",
+            "cycle in the purpose hierarchy: d -> e -> d"},
         InvalidCase{"DuplicateCategory", R"(categories { id: "billing" })",
                     "policy.categories[2].id: duplicate category id 'billing'"},
         InvalidCase{
