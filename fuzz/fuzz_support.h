@@ -12,6 +12,7 @@
 #include <cstdlib>
 #include <memory>
 #include <string>
+#include <string_view>
 
 #include "absl/status/status.h"
 #include "consentry/policy.h"
@@ -54,6 +55,25 @@ inline WireFormat FormatFromByte(unsigned char b) {
       return WireFormat::kJson;
     default:
       return WireFormat::kBinary;
+  }
+}
+
+// Applies up to 16 edits of 3 bytes each from `edits` to `doc`: a 16-bit
+// offset (modulo the size plus one), then a byte that is appended at the
+// end, removes the byte at the offset when zero, or replaces it.
+inline void ApplyByteEdits(std::string_view edits, std::string& doc) {
+  for (std::size_t i = 0; i + 2 < edits.size() && i < 3 * 16; i += 3) {
+    const std::size_t hi = static_cast<unsigned char>(edits[i]);
+    const std::size_t lo = static_cast<unsigned char>(edits[i + 1]);
+    const std::size_t at = (hi << 8 | lo) % (doc.size() + 1);
+    const char b = edits[i + 2];
+    if (at == doc.size()) {
+      doc.push_back(b);
+    } else if (b == '\0') {
+      doc.erase(at, 1);
+    } else {
+      doc[at] = b;
+    }
   }
 }
 

@@ -110,19 +110,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data,
     return 0;
   }
   std::string doc = state->signed_receipt;
-  for (std::size_t i = 0; i + 2 < rest.size() && i < 3 * 16; i += 3) {
-    const std::size_t hi = static_cast<unsigned char>(rest[i]);
-    const std::size_t lo = static_cast<unsigned char>(rest[i + 1]);
-    const std::size_t at = (hi << 8 | lo) % (doc.size() + 1);
-    const char b = rest[i + 2];
-    if (at == doc.size()) {
-      doc.push_back(b);
-    } else if (b == '\0') {
-      doc.erase(at, 1);
-    } else {
-      doc[at] = b;
-    }
-  }
+  consentry::fuzz::ApplyByteEdits(rest, doc);
   const bool same = doc == state->signed_receipt;
   absl::StatusOr<ConsentReceipt> v =
       consentry::VerifyReceipt(doc, *state->keys);

@@ -104,19 +104,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data,
     return 0;
   }
   std::string text = state->text;
-  for (std::size_t i = 0; i + 2 < rest.size() && i < 3 * 16; i += 3) {
-    const std::size_t hi = static_cast<unsigned char>(rest[i]);
-    const std::size_t lo = static_cast<unsigned char>(rest[i + 1]);
-    const std::size_t at = (hi << 8 | lo) % (text.size() + 1);
-    const char b = rest[i + 2];
-    if (at == text.size()) {
-      text.push_back(b);
-    } else if (b == '\0') {
-      text.erase(at, 1);
-    } else {
-      text[at] = b;
-    }
-  }
+  consentry::fuzz::ApplyByteEdits(rest, text);
   absl::StatusOr<AuditRetentionRecord> parsed = Parse(text);
   if (!parsed.ok()) return 0;
   const bool verifies =

@@ -8,7 +8,6 @@
 #include "consentry/audit_retention.h"
 
 #include <fcntl.h>
-#include <stdlib.h>
 #include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -36,6 +35,7 @@
 #include "tests/testing/guard_fixture.h"
 #include "tests/testing/signing_keys.h"
 #include "tests/testing/status_matchers.h"
+#include "tests/testing/temp_dir.h"
 
 namespace consentry {
 namespace {
@@ -64,9 +64,8 @@ std::unique_ptr<FileKeyProvider> Keys(std::vector<std::string> paths,
 class AuditRetentionTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    std::string tmpl = ::testing::TempDir() + "/consentry_retain_XXXXXX";
-    ASSERT_NE(mkdtemp(tmpl.data()), nullptr);
-    root_ = tmpl;
+    root_ = testing::MakeTempDir("retain");
+    ASSERT_FALSE(HasFailure());
     log_ = root_ + "/log";
     archive_ = root_ + "/archive";
     fs::create_directories(archive_);
