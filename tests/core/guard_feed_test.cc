@@ -15,6 +15,7 @@
 #include "consentry/sqlite_store.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "tests/testing/feed_controlled_store.h"
 #include "tests/testing/guard_fixture.h"
 #include "tests/testing/status_matchers.h"
 #include "tests/testing/store_factories.h"
@@ -26,43 +27,6 @@ using ::consentry::testing::DefaultPolicy;
 using ::consentry::testing::PurposeChange;
 using ::consentry::testing::StatusIs;
 using ::testing::HasSubstr;
-
-// An in-memory store whose feed can be muted (changes are not delivered)
-// and whose heartbeat the test sets.
-class FeedControlledStore final : public ConsentStore {
- public:
-  absl::StatusOr<v1::ConsentRecord> Get(absl::string_view s) override {
-    return inner_.Get(s);
-  }
-  absl::StatusOr<Revision> Apply(const v1::ConsentChange& c) override {
-    return inner_.Apply(c);
-  }
-  absl::StatusOr<std::vector<v1::ConsentRecord>> ChangesSince(
-      Revision after, int limit) override {
-    return inner_.ChangesSince(after, limit);
-  }
-  absl::StatusOr<Revision> LatestRevision() override {
-    return inner_.LatestRevision();
-  }
-  std::unique_ptr<Subscription> Watch(ConsentListener listener) override {
-    return inner_.Watch([this, listener](const v1::ConsentRecord& r) {
-      if (!muted_.load()) listener(r);
-    });
-  }
-  absl::Time FeedHeartbeat() override {
-    return absl::FromUnixNanos(heartbeat_ns_.load());
-  }
-
-  void Mute(bool m) { muted_.store(m); }
-  void SetHeartbeat(absl::Time t) { heartbeat_ns_.store(absl::ToUnixNanos(t)); }
-  void SetUnavailable(bool u) { inner_.SetUnavailableForTesting(u); }
-
- private:
-  InMemoryConsentStore inner_;
-  std::atomic<bool> muted_{false};
-  std::atomic<std::int64_t> heartbeat_ns_{
-      absl::ToUnixNanos(absl::InfiniteFuture())};
-};
 
 class GuardFeedTest : public ::testing::Test {
  protected:
@@ -97,7 +61,7 @@ class GuardFeedTest : public ::testing::Test {
     return guard_->Check(*ctx, subject, *cat);
   }
 
-  FeedControlledStore store_;
+  testing::FeedControlledStore store_;
   InMemoryAuditSink audit_;
   std::unique_ptr<Guard> guard_;
 };

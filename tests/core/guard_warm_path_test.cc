@@ -35,6 +35,7 @@
 #include "consentry/v1/policy.pb.h"
 #include "gtest/gtest.h"
 #include "src/testing/guard_test_peer.h"
+#include "tests/testing/feed_controlled_store.h"
 #include "tests/testing/guard_fixture.h"
 
 namespace consentry {
@@ -44,38 +45,6 @@ constexpr int kPurposes = 8;
 constexpr int kCategories = 5;
 constexpr int kAccessors = 3;
 const char* const kVersions[] = {"v1", "v2", "v3"};
-
-// A store whose change-feed heartbeat the test sets (infinite: no feed to
-// fall behind).
-class HeartbeatStore : public ConsentStore {
- public:
-  absl::StatusOr<v1::ConsentRecord> Get(absl::string_view subject) override {
-    return inner_.Get(subject);
-  }
-  absl::StatusOr<Revision> Apply(const v1::ConsentChange& change) override {
-    return inner_.Apply(change);
-  }
-  absl::StatusOr<std::vector<v1::ConsentRecord>> ChangesSince(
-      Revision after, int limit) override {
-    return inner_.ChangesSince(after, limit);
-  }
-  absl::StatusOr<Revision> LatestRevision() override {
-    return inner_.LatestRevision();
-  }
-  std::unique_ptr<Subscription> Watch(ConsentListener listener) override {
-    return inner_.Watch(std::move(listener));
-  }
-  absl::Time FeedHeartbeat() override {
-    return absl::FromUnixNanos(heartbeat_ns_.load());
-  }
-  void SetHeartbeat(absl::Time t) { heartbeat_ns_.store(absl::ToUnixNanos(t)); }
-  void SetUnavailable(bool down) { inner_.SetUnavailableForTesting(down); }
-
- private:
-  InMemoryConsentStore inner_;
-  std::atomic<std::int64_t> heartbeat_ns_{
-      absl::ToUnixNanos(absl::InfiniteFuture())};
-};
 
 std::string PurposeId(int p) { return absl::StrCat("p", p); }
 std::string CategoryId(int c) { return absl::StrCat("c", c); }
@@ -246,7 +215,7 @@ class GuardWarmPathTest : public ::testing::TestWithParam<int> {
 
   absl::Time Now() const { return use_clock_ ? now_ : absl::Now(); }
 
-  HeartbeatStore store_;
+  testing::FeedControlledStore store_;
   bool use_clock_ = false;
   absl::Time now_ = absl::FromUnixSeconds(1'800'000'000);
 };
