@@ -33,6 +33,7 @@
 #include "absl/time/clock.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "tests/testing/pg_scripts.h"
 #include "tests/testing/status_matchers.h"
 #include "tests/testing/store_factories.h"
 
@@ -61,12 +62,6 @@ std::string Raw(const std::string& conninfo, const std::string& sql) {
   PQclear(r);
   PQfinish(c);
   return out;
-}
-
-int Script(const std::string& name, const std::string& args) {
-  const std::string cmd =
-      absl::StrCat(CONSENTRY_PG_SCRIPTS, "/", name, " ", args, " >/dev/null");
-  return std::system(cmd.c_str());
 }
 
 v1::SubjectRequest Intake(const std::string& subject) {
@@ -754,7 +749,7 @@ TEST_F(PostgresRecordsTest, UnreachableServerIsUnavailableWithoutPassword) {
 
 TEST_F(PostgresRecordsTest, RestartedServerFailsCallsThenRecoversByItself) {
   const std::string state = testing::TempPath(testing::UniqueName("pgrrst"));
-  ASSERT_EQ(Script("start.sh", "--fresh " + state), 0);
+  ASSERT_EQ(testing::RunPgScript("start.sh", "--fresh " + state), 0);
   std::string conninfo;
   {
     std::ifstream in(state + "/conninfo");
@@ -770,7 +765,7 @@ TEST_F(PostgresRecordsTest, RestartedServerFailsCallsThenRecoversByItself) {
   ASSERT_OK(r);
   ASSERT_OK((*rec)->AddProvision(Provision("before", {"s1"})));
 
-  ASSERT_EQ(Script("stop.sh", state), 0);
+  ASSERT_EQ(testing::RunPgScript("stop.sh", state), 0);
   EXPECT_THAT((*req)->Get(r->id()),
               StatusIs(absl::StatusCode::kUnavailable, HasSubstr(state)));
   v1::SubjectRequest step = *r;
@@ -781,7 +776,7 @@ TEST_F(PostgresRecordsTest, RestartedServerFailsCallsThenRecoversByItself) {
               StatusIs(absl::StatusCode::kUnavailable,
                        AllOf(HasSubstr(state), HasSubstr("provision"))));
 
-  ASSERT_EQ(Script("start.sh", state), 0);
+  ASSERT_EQ(testing::RunPgScript("start.sh", state), 0);
   absl::StatusOr<v1::SubjectRequest> got = (*req)->Get(r->id());
   const absl::Time deadline = absl::Now() + absl::Seconds(20);
   while (!got.ok() && absl::Now() < deadline) {
@@ -805,7 +800,7 @@ TEST_F(PostgresRecordsTest, RestartedServerFailsCallsThenRecoversByItself) {
   ASSERT_OK((*rec)->AddProvision(Provision("after", {"s1"})));
   req->reset();
   rec->reset();
-  EXPECT_EQ(Script("stop.sh", "--cleanup " + state), 0);
+  EXPECT_EQ(testing::RunPgScript("stop.sh", "--cleanup " + state), 0);
 }
 
 // ---------------------------------------------------------------------------

@@ -29,6 +29,7 @@
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "tests/testing/guard_fixture.h"
+#include "tests/testing/pg_scripts.h"
 #include "tests/testing/status_matchers.h"
 #include "tests/testing/store_factories.h"
 
@@ -64,12 +65,6 @@ std::string Query(const std::string& conninfo, const std::string& sql) {
   PQclear(r);
   PQfinish(c);
   return out;
-}
-
-int Script(const std::string& name, const std::string& args) {
-  const std::string cmd =
-      absl::StrCat(CONSENTRY_PG_SCRIPTS, "/", name, " ", args, " >/dev/null");
-  return std::system(cmd.c_str());
 }
 
 // Polls `cond` until it holds or `kPatience` passes.
@@ -325,13 +320,14 @@ TEST_F(PostgresStandbyTest, StoppedStandbyMovesReadsToThePrimaryOrFails) {
   ASSERT_OK(only);
   const Revision r = Write("x", v1::CONSENT_STATE_GIVEN);
   ASSERT_OK((*only)->GetAtLeast("x", r));
-  ASSERT_EQ(Script("stop.sh", CONSENTRY_PG_STANDBY_STATE), 0);
+  ASSERT_EQ(testing::RunPgScript("stop.sh", CONSENTRY_PG_STANDBY_STATE), 0);
   struct Restart {
     ~Restart() {
-      EXPECT_EQ(Script("start-standby.sh",
-                       absl::StrCat(CONSENTRY_PG_PRIMARY_STATE, " ",
-                                    CONSENTRY_PG_STANDBY_STATE)),
-                0);
+      EXPECT_EQ(
+          testing::RunPgScript("start-standby.sh",
+                               absl::StrCat(CONSENTRY_PG_PRIMARY_STATE, " ",
+                                            CONSENTRY_PG_STANDBY_STATE)),
+          0);
     }
   } restart;
   absl::StatusOr<v1::ConsentRecord> g = (*both)->Get("x");

@@ -22,6 +22,7 @@
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "tests/testing/guard_fixture.h"
+#include "tests/testing/pg_scripts.h"
 #include "tests/testing/status_matchers.h"
 #include "tests/testing/store_factories.h"
 
@@ -42,12 +43,6 @@ void RawExec(const std::string& conninfo, const std::string& sql) {
   EXPECT_EQ(PQresultStatus(r), PGRES_COMMAND_OK) << PQresultErrorMessage(r);
   PQclear(r);
   PQfinish(c);
-}
-
-int Script(const std::string& name, const std::string& args) {
-  const std::string cmd =
-      absl::StrCat(CONSENTRY_PG_SCRIPTS, "/", name, " ", args, " >/dev/null");
-  return std::system(cmd.c_str());
 }
 
 class PostgresConsentStoreTest : public ::testing::Test {
@@ -159,7 +154,7 @@ TEST_F(PostgresConsentStoreTest, LostNotificationsAreCaughtUpByRevision) {
 TEST_F(PostgresConsentStoreTest,
        RestartedServerFailsCallsThenRecoversByItself) {
   const std::string state = testing::TempPath(testing::UniqueName("pgrestart"));
-  ASSERT_EQ(Script("start.sh", "--fresh " + state), 0);
+  ASSERT_EQ(testing::RunPgScript("start.sh", "--fresh " + state), 0);
   std::string conninfo;
   {
     std::ifstream in(state + "/conninfo");
@@ -177,7 +172,7 @@ TEST_F(PostgresConsentStoreTest,
       (*s)->Apply(PurposeChange("a", "marketing", v1::CONSENT_STATE_GIVEN));
   ASSERT_OK(before);
 
-  ASSERT_EQ(Script("stop.sh", state), 0);
+  ASSERT_EQ(testing::RunPgScript("stop.sh", state), 0);
   EXPECT_THAT((*s)->Get("a"),
               StatusIs(absl::StatusCode::kUnavailable, HasSubstr(state)));
   EXPECT_THAT(
@@ -188,7 +183,7 @@ TEST_F(PostgresConsentStoreTest,
   absl::SleepFor(absl::Milliseconds(50));
   EXPECT_LT((*s)->FeedHeartbeat(), down + absl::Milliseconds(50));
 
-  ASSERT_EQ(Script("start.sh", state), 0);
+  ASSERT_EQ(testing::RunPgScript("start.sh", state), 0);
   // Calls recover without reopening the store.
   absl::StatusOr<v1::ConsentRecord> a = (*s)->Get("a");
   const absl::Time deadline = absl::Now() + absl::Seconds(20);
@@ -213,7 +208,7 @@ TEST_F(PostgresConsentStoreTest,
   sub.reset();
   other->reset();
   s->reset();
-  EXPECT_EQ(Script("stop.sh", "--cleanup " + state), 0);
+  EXPECT_EQ(testing::RunPgScript("stop.sh", "--cleanup " + state), 0);
 }
 
 }  // namespace
