@@ -428,11 +428,11 @@ namespace {
 
 // The row of `record`; its subjects move to the row's own column.
 template <typename R>
-Row RowOf(int kind, R& record, const std::string& party, absl::Time time) {
+Row RowOf(int kind, R& record, absl::string_view party, absl::Time time) {
   Row row;
   row.kind = kind;
   row.id = record.id();
-  row.party = party;
+  row.party = std::string(party);
   row.time = time;
   row.series = record.series_id();
   row.method = record.record_method();
@@ -442,6 +442,12 @@ Row RowOf(int kind, R& record, const std::string& party, absl::Time time) {
   record.clear_retain_until();
   row.bytes = record.SerializeAsString();
   return row;
+}
+Row ProvisionRow(v1::ProvisionRecord& r) {
+  return RowOf(kProvision, r, r.recipient_id(), FromProto(r.provision_time()));
+}
+Row ReceiptRow(v1::ReceiptRecord& r) {
+  return RowOf(kReceipt, r, r.provider_name(), FromProto(r.receipt_time()));
 }
 
 }  // namespace
@@ -453,50 +459,24 @@ PostgresProvisionRecordStore::AddRecords(v1::ProvisionHistory history) {
   rows.reserve(static_cast<std::size_t>(history.provisions_size() +
                                         history.receipts_size()));
   for (v1::ProvisionRecord& p : *history.mutable_provisions()) {
-    const std::string party = p.recipient_id();
-    rows.push_back(RowOf(kProvision, p, party, FromProto(p.provision_time())));
+    rows.push_back(ProvisionRow(p));
   }
   for (v1::ReceiptRecord& r : *history.mutable_receipts()) {
-    const std::string party = r.provider_name();
-    rows.push_back(RowOf(kReceipt, r, party, FromProto(r.receipt_time())));
+    rows.push_back(ReceiptRow(r));
   }
   return impl_->AddAll(rows);
 }
 
 absl::StatusOr<std::string> PostgresProvisionRecordStore::AddProvision(
     v1::ProvisionRecord record) {
-  Row row;
-  row.kind = kProvision;
-  row.id = record.id();
-  row.party = record.recipient_id();
-  row.time = FromProto(record.provision_time());
-  row.series = record.series_id();
-  row.method = record.record_method();
   RETURN_IF_ERROR(ValidateProvisionRecord(record));
-  row.subjects = std::move(*record.mutable_subjects());
-  record.clear_subjects();
-  record.clear_id();
-  record.clear_retain_until();
-  row.bytes = record.SerializeAsString();
-  return impl_->Add(row);
+  return impl_->Add(ProvisionRow(record));
 }
 
 absl::StatusOr<std::string> PostgresProvisionRecordStore::AddReceipt(
     v1::ReceiptRecord record) {
-  Row row;
-  row.kind = kReceipt;
-  row.id = record.id();
-  row.party = record.provider_name();
-  row.time = FromProto(record.receipt_time());
-  row.series = record.series_id();
-  row.method = record.record_method();
   RETURN_IF_ERROR(ValidateReceiptRecord(record));
-  row.subjects = std::move(*record.mutable_subjects());
-  record.clear_subjects();
-  record.clear_id();
-  record.clear_retain_until();
-  row.bytes = record.SerializeAsString();
-  return impl_->Add(row);
+  return impl_->Add(ReceiptRow(record));
 }
 
 absl::StatusOr<v1::ProvisionHistory> PostgresProvisionRecordStore::Query(

@@ -137,6 +137,25 @@ struct NewRow {
   std::vector<std::string> subjects;
 };
 
+NewRow RowOf(const v1::ProvisionRecord& r) {
+  return {kProvision,
+          r.id(),
+          r.recipient_id(),
+          FromTimestamp(r.provision_time()),
+          r.record_method(),
+          r.series_id(),
+          {r.subjects().begin(), r.subjects().end()}};
+}
+NewRow RowOf(const v1::ReceiptRecord& r) {
+  return {kReceipt,
+          r.id(),
+          r.provider_name(),
+          FromTimestamp(r.receipt_time()),
+          r.record_method(),
+          r.series_id(),
+          {r.subjects().begin(), r.subjects().end()}};
+}
+
 // A read row.
 struct Row {
   std::int64_t seq;
@@ -574,13 +593,7 @@ SqliteProvisionRecordStore::Open(const std::string& path,
 absl::StatusOr<std::string> SqliteProvisionRecordStore::AddProvision(
     v1::ProvisionRecord record) {
   RETURN_IF_ERROR(ValidateProvisionRecord(record));
-  NewRow r{kProvision,
-           record.id(),
-           record.recipient_id(),
-           FromTimestamp(record.provision_time()),
-           record.record_method(),
-           record.series_id(),
-           {record.subjects().begin(), record.subjects().end()}};
+  NewRow r = RowOf(record);
   internal::MutexLock lock(&impl_->mu);
   return impl_->InWriteTransaction<std::string>(
       [&]() ABSL_NO_THREAD_SAFETY_ANALYSIS {
@@ -591,13 +604,7 @@ absl::StatusOr<std::string> SqliteProvisionRecordStore::AddProvision(
 absl::StatusOr<std::string> SqliteProvisionRecordStore::AddReceipt(
     v1::ReceiptRecord record) {
   RETURN_IF_ERROR(ValidateReceiptRecord(record));
-  NewRow r{kReceipt,
-           record.id(),
-           record.provider_name(),
-           FromTimestamp(record.receipt_time()),
-           record.record_method(),
-           record.series_id(),
-           {record.subjects().begin(), record.subjects().end()}};
+  NewRow r = RowOf(record);
   internal::MutexLock lock(&impl_->mu);
   return impl_->InWriteTransaction<std::string>(
       [&]() ABSL_NO_THREAD_SAFETY_ANALYSIS {
@@ -613,25 +620,14 @@ absl::StatusOr<std::vector<std::string>> SqliteProvisionRecordStore::AddRecords(
       [&]() ABSL_NO_THREAD_SAFETY_ANALYSIS
       -> absl::StatusOr<std::vector<std::string>> {
         std::vector<std::string> ids;
+        // The row is taken before the record moves into `AddLocked`.
         for (v1::ProvisionRecord& p : *history.mutable_provisions()) {
-          NewRow r{kProvision,
-                   p.id(),
-                   p.recipient_id(),
-                   FromTimestamp(p.provision_time()),
-                   p.record_method(),
-                   p.series_id(),
-                   {p.subjects().begin(), p.subjects().end()}};
+          NewRow r = RowOf(p);
           ASSIGN_OR_RETURN(ids.emplace_back(),
                            impl_->AddLocked(std::move(r), std::move(p)));
         }
         for (v1::ReceiptRecord& c : *history.mutable_receipts()) {
-          NewRow r{kReceipt,
-                   c.id(),
-                   c.provider_name(),
-                   FromTimestamp(c.receipt_time()),
-                   c.record_method(),
-                   c.series_id(),
-                   {c.subjects().begin(), c.subjects().end()}};
+          NewRow r = RowOf(c);
           ASSIGN_OR_RETURN(ids.emplace_back(),
                            impl_->AddLocked(std::move(r), std::move(c)));
         }
