@@ -274,6 +274,7 @@ absl::Status AuditLog::Impl::Start() {
     internal::MutexLock lock(&mu);
     head_hash = segment->last_hash();
   }
+  io_file = segment->ReleaseFile();
   syncer = std::thread([this] {
     // Named for `top -H`, perf and debuggers (at most 15 characters).
     pthread_setname_np(pthread_self(), "audit-sync");
@@ -545,7 +546,8 @@ AuditLogHead AuditLog::head() const {
   return h;
 }
 
-absl::StatusOr<AuditCheckpoint> AuditLog::Impl::PublishCheckpoint() {
+absl::StatusOr<AuditCheckpoint> AuditLog::Impl::PublishCheckpoint(
+    std::uint64_t segment_no) {
   internal::MutexLock publishing(&checkpoint_mu);
   AuditCheckpoint c;
   {
@@ -555,7 +557,7 @@ absl::StatusOr<AuditCheckpoint> AuditLog::Impl::PublishCheckpoint() {
     c.last_hash.assign(reinterpret_cast<const char*>(head_hash.data()),
                        head_hash.size());
   }
-  c.segment = segment_number.load(std::memory_order_relaxed);
+  c.segment = segment_no;
   c.time_unix_nanos = absl::GetCurrentTimeNanos();
   absl::Status s = [&]() -> absl::Status {
     ASSIGN_OR_RETURN(c.key_id, options.checkpoint_keys->CurrentKeyId());
@@ -580,7 +582,8 @@ absl::StatusOr<AuditCheckpoint> AuditLog::Checkpoint() {
         "audit log: no checkpoint keys were configured");
   }
   RETURN_IF_ERROR(Flush());
-  return impl_->PublishCheckpoint();
+  return impl_->PublishCheckpoint(
+      impl_->segment_number.load(std::memory_order_relaxed));
 }
 
 }  // namespace consentry

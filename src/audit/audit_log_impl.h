@@ -104,13 +104,32 @@ struct AuditLog::Impl {
   bool stop ABSL_GUARDED_BY(mu) = false;
   bool writer_done ABSL_GUARDED_BY(mu) = false;
   std::uint64_t space_generation ABSL_GUARDED_BY(mu) = 0;
-  // The syncer thread: fdatasync runs there, so that the writer frames and
-  // writes the next batch while the disk flushes the previous one.
+  // The syncer thread: the segment's write() and fdatasync run there, so
+  // that the writer frames the next batch while the kernel copies the
+  // previous one and the disk flushes it.
   std::thread syncer;
   internal::CondVar sync_cv;
+  // The segment file I/O the writer prepared and the syncer has not yet
+  // carried out, in order: a batch of frames to append (`bytes`, maybe
+  // empty), then, when `transition` is set, the end of the segment and the
+  // beginning of the next; `end` is the event count once done. Bounded
+  // (`kMaxQueuedOps`). The writer frames on meanwhile; it waits for the
+  // queue to be empty before it reports a sync, a seal or a key rotation.
+  struct IoOp {
+    std::string bytes;
+    std::uint64_t end = 0;
+    std::unique_ptr<internal::SegmentTransition> transition;
+  };
+  static constexpr std::size_t kMaxQueuedOps = 2;
+  std::vector<IoOp> io_queue ABSL_GUARDED_BY(mu);
+  // The open segment's file: the syncer's from `Start` until it stops (the
+  // writer frames into buffers and never touches it meanwhile).
+  std::unique_ptr<internal::WritableFile> io_file;
+  // Emptied batch buffers, kept for reuse (their capacity spares the
+  // writer an allocation and page faults per batch).
+  std::vector<std::string> io_spare ABSL_GUARDED_BY(mu);
   std::uint64_t sync_requested ABSL_GUARDED_BY(mu) = 0;  // events taken
   std::uint64_t sync_taken ABSL_GUARDED_BY(mu) = 0;
-  internal::WritableFile* sync_file ABSL_GUARDED_BY(mu) = nullptr;
   internal::Hash256 sync_hash ABSL_GUARDED_BY(mu){};
   bool syncing ABSL_GUARDED_BY(mu) = false;
   bool syncer_stop ABSL_GUARDED_BY(mu) = false;
@@ -155,9 +174,10 @@ struct AuditLog::Impl {
   // `Start`, then only on the writer thread.
   absl::StatusOr<internal::SegmentKeys> CurrentSegmentKeys();
 
-  // Signs a checkpoint of the durable head and publishes it to the anchor
-  // sink. REQUIRES: checkpoint keys and a sink are configured.
-  absl::StatusOr<AuditCheckpoint> PublishCheckpoint()
+  // Signs a checkpoint of the durable head, in segment `segment_no`, and
+  // publishes it to the anchor sink. REQUIRES: checkpoint keys and a sink
+  // are configured.
+  absl::StatusOr<AuditCheckpoint> PublishCheckpoint(std::uint64_t segment_no)
       ABSL_LOCKS_EXCLUDED(checkpoint_mu, mu);
 
   absl::Status Enqueue(const AuditEvent& e, internal::AppendTicket* ticket);
@@ -212,6 +232,22 @@ struct AuditLog::Impl {
   // Serves the `RotateKeys` calls made so far: new keys, then the next
   // segment (a provider error is the callers' and leaves the segment open).
   void ServeRotation();
+  // Hands the pending batch of the open segment to the syncer.
+  absl::Status HandOffPending();
+  // Queues `op` for the syncer, waiting while `kMaxQueuedOps` are queued.
+  absl::Status QueueIo(IoOp op);
+  // Hands off the pending batch and the end of the open segment (sealed,
+  // at the current head) and, when `open_next`, the beginning of the next
+  // under `segment_keys`; framing goes on at once.
+  absl::Status QueueTransition(bool open_next);
+  // Waits until the syncer has carried out every queued operation and is
+  // idle; the log's error when it failed meanwhile.
+  absl::Status WaitForIoIdle();
+  absl::Status CarryOut(std::vector<IoOp>& ops, std::uint64_t* written);
+  // What the syncer does once segment `number` is sealed at event count
+  // `end` with chain hash `hash`: the head is durable; counted; signed.
+  void SegmentSealed(std::uint64_t end, const internal::Hash256& hash,
+                     std::uint64_t number);
   absl::Status Sync();
   void RequestSync();
   void SyncLoop();

@@ -133,7 +133,6 @@ void AuditLog::Impl::ServeNewFlush(RunState& st) {
 
 void AuditLog::Impl::AfterBatch(std::size_t n) {
   if (n > 0) {
-    written_pos.store(head, std::memory_order_release);
     if (space_waiters.load(std::memory_order_acquire) > 0) {
       internal::MutexLock lock(&mu);
       ++space_generation;
@@ -208,6 +207,10 @@ void AuditLog::Impl::FinishRun() {
   }
   if (!s.ok()) Fail(std::move(s));
   StopSyncer();
+  if (io_file != nullptr) {
+    io_file->Close().IgnoreError();
+    io_file.reset();
+  }
   segment->Abandon();
   internal::MutexLock lock(&mu);
   writer_done = true;
@@ -254,7 +257,6 @@ absl::Status AuditLog::Impl::TakeRecord(const AuditLane::Record& record) {
                                 static_cast<std::size_t>(end - scratch.data()));
   }
   if (segment->NeedsRotation(payload.size())) {
-    RETURN_IF_ERROR(segment->WritePending());
     // The next segment takes the current keys; when a provider fails, the
     // previous ones (still valid), counted.
     absl::StatusOr<internal::SegmentKeys> keys = CurrentSegmentKeys();
@@ -293,7 +295,7 @@ absl::Status AuditLog::Impl::DrainBatch(std::size_t* taken) {
     lane.Publish();
   }
   if (lane_count > 0) next_lane = (next_lane + 1) % lane_count;
-  RETURN_IF_ERROR(segment->WritePending());
+  RETURN_IF_ERROR(HandOffPending());
   if (!batch_tickets.empty()) {
     internal::MutexLock lock(&mu);
     for (auto& [ticket, sequence] : batch_tickets) {
@@ -308,34 +310,22 @@ absl::Status AuditLog::Impl::DrainBatch(std::size_t* taken) {
 
 absl::Status AuditLog::Impl::SealSegment() {
   if (!segment->is_open()) return absl::OkStatus();
-  RETURN_IF_ERROR(Sync());
-  RETURN_IF_ERROR(segment->Seal(base_sequence + head));
-  {
-    internal::MutexLock lock(&mu);
-    head_hash = segment->last_hash();
-  }
-  sealed.fetch_add(1, std::memory_order_relaxed);
-  // The sealed head, signed and kept outside the log. A failure is counted
-  // and the log goes on: its events are durable and chained, and the next
-  // checkpoint covers them.
-  if (options.checkpoint_keys != nullptr) PublishCheckpoint().IgnoreError();
-  return absl::OkStatus();
+  RETURN_IF_ERROR(QueueTransition(/*open_next=*/false));
+  return WaitForIoIdle();
 }
 
 absl::Status AuditLog::Impl::SyncAndCheckpoint() {
   RETURN_IF_ERROR(Sync());
   // As at a seal: the head is signed and kept outside the log; a failure
   // is counted and returned by the next `Checkpoint()`.
-  if (options.checkpoint_keys != nullptr) PublishCheckpoint().IgnoreError();
+  if (options.checkpoint_keys != nullptr) {
+    PublishCheckpoint(segment->number()).IgnoreError();
+  }
   return absl::OkStatus();
 }
 
 absl::Status AuditLog::Impl::BeginNextSegment() {
-  RETURN_IF_ERROR(SealSegment());
-  RETURN_IF_ERROR(
-      segment->Open(segment->number() + 1, base_sequence + head, segment_keys));
-  segment_number.store(segment->number(), std::memory_order_relaxed);
-  return absl::OkStatus();
+  return QueueTransition(/*open_next=*/true);
 }
 
 void AuditLog::Impl::ServeRotation() {
@@ -345,12 +335,14 @@ void AuditLog::Impl::ServeRotation() {
     rotate_pending.store(false, std::memory_order_relaxed);
     asked = rotate_requested;
   }
-  // Every event taken so far is written (`DrainBatch` wrote its batch).
+  // Every event taken so far is framed (`DrainBatch` handed its batch off).
   absl::StatusOr<internal::SegmentKeys> keys = CurrentSegmentKeys();
   absl::Status result = keys.status();
   if (keys.ok()) {
     segment_keys = *std::move(keys);
+    // The caller learns whether the new segment exists.
     absl::Status s = BeginNextSegment();
+    if (s.ok()) s = WaitForIoIdle();
     if (!s.ok()) Fail(s);
     result = s;
   }
@@ -372,66 +364,180 @@ void AuditLog::Impl::Fail(absl::Status s) {
 // ---------------------------------------------------------------------------
 // The syncer
 
-// Synchronous: waits for the syncer to be idle (it may hold the segment's
-// file), drops its pending request (covered by this sync) and syncs here.
-absl::Status AuditLog::Impl::Sync() {
+absl::Status AuditLog::Impl::HandOffPending() {
+  IoOp op;
   {
     internal::MutexLock lock(&mu);
-    durable_cv.Wait(&mu,
-                    [&]() ABSL_NO_THREAD_SAFETY_ANALYSIS { return !syncing; });
-    sync_requested = std::max(sync_requested, head);
-    sync_taken = sync_requested;
+    if (!io_spare.empty()) {
+      op.bytes = std::move(io_spare.back());
+      io_spare.pop_back();
+    }
   }
-  RETURN_IF_ERROR(segment->Sync());
+  segment->TakePending(&op.bytes);
+  if (op.bytes.empty()) {
+    internal::MutexLock lock(&mu);
+    io_spare.push_back(std::move(op.bytes));
+    return absl::OkStatus();
+  }
+  op.end = head;
+  return QueueIo(std::move(op));
+}
+
+absl::Status AuditLog::Impl::QueueIo(IoOp op) {
   internal::MutexLock lock(&mu);
-  if (head > durable_pos.load(std::memory_order_relaxed)) {
-    durable_pos.store(head, std::memory_order_release);
-    head_hash = segment->last_hash();
-  }
-  durable_cv.NotifyAll();
+  durable_cv.Wait(&mu, [&]() ABSL_NO_THREAD_SAFETY_ANALYSIS {
+    return io_queue.size() < kMaxQueuedOps || !error.ok();
+  });
+  if (!error.ok()) return error;
+  io_queue.push_back(std::move(op));
+  sync_cv.NotifyOne();
   return absl::OkStatus();
+}
+
+absl::Status AuditLog::Impl::QueueTransition(bool open_next) {
+  RETURN_IF_ERROR(HandOffPending());
+  ASSIGN_OR_RETURN(internal::SegmentTransition t,
+                   segment->PrepareTransition(
+                       base_sequence + head, open_next ? &segment_keys : nullptr));
+  IoOp op;
+  op.end = head;
+  op.transition =
+      std::make_unique<internal::SegmentTransition>(std::move(t));
+  RETURN_IF_ERROR(QueueIo(std::move(op)));
+  if (open_next) {
+    segment_number.store(segment->number(), std::memory_order_relaxed);
+  }
+  return absl::OkStatus();
+}
+
+absl::Status AuditLog::Impl::WaitForIoIdle() {
+  internal::MutexLock lock(&mu);
+  durable_cv.Wait(&mu, [&]() ABSL_NO_THREAD_SAFETY_ANALYSIS {
+    return (!syncing && io_queue.empty()) || !error.ok();
+  });
+  return error;
+}
+
+// Synchronous: asks the syncer to sync everything taken so far and waits
+// until it has, with every queued operation carried out.
+absl::Status AuditLog::Impl::Sync() {
+  RETURN_IF_ERROR(HandOffPending());
+  internal::MutexLock lock(&mu);
+  sync_requested = std::max(sync_requested, head);
+  sync_hash = segment->last_hash();
+  sync_cv.NotifyOne();
+  durable_cv.Wait(&mu, [&]() ABSL_NO_THREAD_SAFETY_ANALYSIS {
+    return (!syncing && io_queue.empty() && sync_taken >= sync_requested) ||
+           !error.ok();
+  });
+  return error;
 }
 
 void AuditLog::Impl::RequestSync() {
   internal::MutexLock lock(&mu);
   sync_requested = head;
-  sync_file = segment->file();
   sync_hash = segment->last_hash();
   sync_cv.NotifyOne();
 }
 
+void AuditLog::Impl::SegmentSealed(std::uint64_t end,
+                                   const internal::Hash256& hash,
+                                   std::uint64_t number) {
+  {
+    internal::MutexLock lock(&mu);
+    if (end >= durable_pos.load(std::memory_order_relaxed)) {
+      durable_pos.store(end, std::memory_order_release);
+      head_hash = hash;
+    }
+    durable_cv.NotifyAll();
+  }
+  sealed.fetch_add(1, std::memory_order_relaxed);
+  // The sealed head, signed and kept outside the log. A failure is counted
+  // and the log goes on: its events are durable and chained, and the next
+  // checkpoint covers them.
+  if (options.checkpoint_keys != nullptr) {
+    PublishCheckpoint(number).IgnoreError();
+  }
+}
+
+// Carries out `ops` in order on `io_file`; `*written` is the event count
+// once the last batch appended is in the file.
+absl::Status AuditLog::Impl::CarryOut(std::vector<IoOp>& ops,
+                                      std::uint64_t* written) {
+  for (IoOp& op : ops) {
+    if (!op.bytes.empty()) {
+      if (io_file == nullptr) {
+        return absl::InternalError("audit log: no segment to write");
+      }
+      RETURN_IF_ERROR(internal::AuditError(io_file->Append(op.bytes)));
+      *written = op.end;
+    }
+    if (op.transition != nullptr) {
+      RETURN_IF_ERROR(internal::CarryOutTransition(*fs, options.directory,
+                                                   *op.transition, &io_file));
+      SegmentSealed(op.end, op.transition->seal_hash,
+                    op.transition->sealed_number);
+    }
+  }
+  return absl::OkStatus();
+}
+
+// Each round takes every queued operation and the latest sync request
+// together, under the lock: a request is made after the operations that
+// hold its events were queued, so carrying out those taken and then
+// syncing makes exactly the requested events durable.
 void AuditLog::Impl::SyncLoop() {
+  std::vector<IoOp> ops;
   while (true) {
+    bool want_sync = false;
     std::uint64_t target = 0;
-    internal::WritableFile* f = nullptr;
     internal::Hash256 h;
     {
       internal::MutexLock lock(&mu);
       sync_cv.Wait(&mu, [&]() ABSL_NO_THREAD_SAFETY_ANALYSIS {
-        return syncer_stop || sync_requested > sync_taken;
+        return syncer_stop || sync_requested > sync_taken || !io_queue.empty();
       });
-      if (sync_requested <= sync_taken) return;  // stopping, nothing asked
-      target = sync_requested;
-      f = sync_file;
-      h = sync_hash;
-      sync_taken = target;
+      // After a failure nothing more is written: what is queued behind a
+      // failed write would not follow the bytes before it.
+      if (!error.ok()) io_queue.clear();
+      if (io_queue.empty() && sync_requested <= sync_taken) return;
+      ops.swap(io_queue);
+      if (sync_requested > sync_taken) {
+        want_sync = true;
+        target = sync_requested;
+        h = sync_hash;
+        sync_taken = target;
+      }
       syncing = true;
     }
-    absl::Status synced =
-        f != nullptr ? f->Sync()
-                     : absl::InternalError("audit log: no segment to sync");
+    std::uint64_t written = 0;
+    absl::Status s = CarryOut(ops, &written);
+    // After a seal that opened no next segment, there is nothing to sync:
+    // the seal synced everything.
+    if (s.ok() && want_sync && io_file != nullptr) {
+      s = io_file->Sync();
+      if (!s.ok()) {
+        s = absl::Status(s.code(), absl::StrCat("audit log: cannot sync segment: ",
+                                                s.message()));
+      }
+    }
     internal::MutexLock lock(&mu);
     syncing = false;
-    if (!synced.ok()) {
-      failed.store(true, std::memory_order_release);
-      if (error.ok()) {
-        error = absl::Status(
-            synced.code(),
-            absl::StrCat("audit log: cannot sync segment: ", synced.message()));
+    for (IoOp& op : ops) {
+      if (io_spare.size() <= kMaxQueuedOps && op.bytes.capacity() > 0) {
+        op.bytes.clear();
+        io_spare.push_back(std::move(op.bytes));
       }
+    }
+    ops.clear();
+    if (written > 0) written_pos.store(written, std::memory_order_release);
+    if (!s.ok()) {
+      failed.store(true, std::memory_order_release);
+      if (error.ok()) error = std::move(s);
       ++space_generation;
       space_cv.NotifyAll();
-    } else if (target > durable_pos.load(std::memory_order_relaxed)) {
+    } else if (want_sync &&
+               target > durable_pos.load(std::memory_order_relaxed)) {
       durable_pos.store(target, std::memory_order_release);
       head_hash = h;
     }

@@ -57,6 +57,26 @@ absl::Status MakeSealFrame(ChainHasher& hasher, const Hash256& prev,
   return absl::OkStatus();
 }
 
+// Creates the segment file at `path` with its `header`: the header, then
+// the file's name are synced, so that a segment that survives a power
+// failure has its header.
+absl::Status CreateSegmentFile(FileSystem& fs, const std::string& directory,
+                               const std::string& path,
+                               const std::string& header,
+                               std::unique_ptr<WritableFile>* file) {
+  absl::StatusOr<std::unique_ptr<WritableFile>> created = fs.NewFile(path);
+  if (!created.ok()) return AuditError(created.status());
+  absl::Status s = (*created)->Append(header);
+  if (s.ok()) s = (*created)->Sync();
+  if (s.ok()) s = fs.SyncDir(directory);
+  if (!s.ok()) {
+    (*created)->Close().IgnoreError();
+    return AuditError(s);
+  }
+  *file = *std::move(created);
+  return absl::OkStatus();
+}
+
 }  // namespace
 
 absl::StatusOr<SegmentScan> ScanSegment(const std::string& path,
@@ -119,6 +139,27 @@ absl::StatusOr<SegmentScan> ScanSegment(const std::string& path,
   return scan;
 }
 
+absl::Status CarryOutTransition(FileSystem& fs, const std::string& directory,
+                                const SegmentTransition& t,
+                                std::unique_ptr<WritableFile>* file) {
+  // The seal record ends the segment and carries its index's digest; the
+  // index is written only once the seal is durable, so an index on disk
+  // always has a seal that names it; and the next segment exists only once
+  // both are.
+  if (*file == nullptr) {
+    return absl::InternalError("audit log: no segment file to seal");
+  }
+  absl::Status s = (*file)->Append(t.seal_frame);
+  if (s.ok()) s = (*file)->Sync();
+  absl::Status close_result = (*file)->Close();
+  if (s.ok()) s = close_result;
+  file->reset();
+  if (s.ok()) s = WriteFileAtomically(fs, t.index_path, t.index_bytes);
+  if (!s.ok()) return AuditError(s);
+  if (!t.open_next) return absl::OkStatus();
+  return CreateSegmentFile(fs, directory, t.next_path, t.next_header, file);
+}
+
 std::string SegmentWriter::PathOf(const std::string& name) const {
   return absl::StrCat(directory_, "/", name);
 }
@@ -158,6 +199,7 @@ absl::Status SegmentWriter::Continue(const std::string& path,
     return AuditError(s);
   }
   file_ = *std::move(f);
+  open_ = true;
   number_ = scan.index.segment_number;
   size_ = scan.size;
   pending_.clear();
@@ -167,9 +209,10 @@ absl::Status SegmentWriter::Continue(const std::string& path,
   return absl::OkStatus();
 }
 
-absl::Status SegmentWriter::Open(std::uint64_t number,
-                                 std::uint64_t first_sequence,
-                                 const SegmentKeys& keys) {
+absl::Status SegmentWriter::BeginSegment(std::uint64_t number,
+                                         std::uint64_t first_sequence,
+                                         const SegmentKeys& keys,
+                                         std::string* header) {
   SegmentHeader h;
   h.flags = keys.hmac_key.empty() ? 0 : kFlagKeyed;
   h.number = number;
@@ -177,7 +220,8 @@ absl::Status SegmentWriter::Open(std::uint64_t number,
   h.prev_hash = last_hash_;
   h.hmac_key_id = keys.hmac_key_id;
   h.signing_key_id = keys.signing_key_id;
-  const std::string bytes = EncodeSegmentHeader(h);
+  *header = EncodeSegmentHeader(h);
+  const std::string& bytes = *header;
   // A keyed segment's chain key binds its header (key ids included).
   const std::string chain_key =
       keys.hmac_key.empty()
@@ -189,22 +233,24 @@ absl::Status SegmentWriter::Open(std::uint64_t number,
   }
   ASSIGN_OR_RETURN(hasher_, ChainHasher::Create(chain_key));
   number_ = number;
-  absl::StatusOr<std::unique_ptr<WritableFile>> created =
-      fs_.NewFile(PathOf(SegmentFileName(number)));
-  if (!created.ok()) return AuditError(created.status());
-  file_ = *std::move(created);
-  absl::Status s = file_->Append(bytes);
-  // The header, then the file's name: a segment that survives a power
-  // failure has its header.
-  if (s.ok()) s = file_->Sync();
-  if (s.ok()) s = fs_.SyncDir(directory_);
-  if (!s.ok()) return AuditError(s);
   size_ = bytes.size();
   pending_.clear();
   index_ = SegmentIndex{};
   index_.segment_number = number;
   index_.first_sequence = first_sequence;
+  open_ = true;
   return absl::OkStatus();
+}
+
+absl::Status SegmentWriter::Open(std::uint64_t number,
+                                 std::uint64_t first_sequence,
+                                 const SegmentKeys& keys) {
+  std::string header;
+  RETURN_IF_ERROR(BeginSegment(number, first_sequence, keys, &header));
+  absl::Status s = CreateSegmentFile(
+      fs_, directory_, PathOf(SegmentFileName(number)), header, &file_);
+  if (!s.ok()) open_ = false;
+  return s;
 }
 
 absl::Status SegmentWriter::Frame(absl::string_view payload,
@@ -242,35 +288,49 @@ absl::Status SegmentWriter::WritePending() {
   return absl::OkStatus();
 }
 
+void SegmentWriter::TakePending(std::string* batch) {
+  batch->clear();
+  batch->swap(pending_);
+  size_ += batch->size();
+}
+
 absl::Status SegmentWriter::Sync() {
   if (file_ == nullptr) return absl::OkStatus();
   absl::Status s = file_->Sync();
   return s.ok() ? s : AuditError(s);
 }
 
-absl::Status SegmentWriter::Seal(std::uint64_t next_sequence) {
-  // The seal record ends the segment and carries its index's digest; the
-  // index is written only once the seal is durable, so an index on disk
-  // always has a seal that names it.
+absl::StatusOr<SegmentTransition> SegmentWriter::PrepareTransition(
+    std::uint64_t next_sequence, const SegmentKeys* next_keys) {
+  SegmentTransition t;
+  t.sealed_number = number_;
   index_.file_size = size_ + kSealFrameSize;
-  const std::string index_bytes = index_.Encode();
-  std::string frame;
-  Hash256 h;
-  RETURN_IF_ERROR(MakeSealFrame(*hasher_, last_hash_, index_bytes,
-                                index_.records, next_sequence, &frame, &h));
-  absl::Status s = file_->Append(frame);
-  if (s.ok()) s = file_->Sync();
-  absl::Status close_result = file_->Close();
-  if (s.ok()) s = close_result;
-  file_.reset();
-  if (!s.ok()) return AuditError(s);
-  size_ += frame.size();
-  last_hash_ = h;
-  s = WriteFileAtomically(fs_, PathOf(IndexFileName(number_)), index_bytes);
-  return s.ok() ? s : AuditError(s);
+  t.index_bytes = index_.Encode();
+  t.index_path = PathOf(IndexFileName(number_));
+  RETURN_IF_ERROR(MakeSealFrame(*hasher_, last_hash_, t.index_bytes,
+                                index_.records, next_sequence, &t.seal_frame,
+                                &t.seal_hash));
+  size_ += t.seal_frame.size();
+  last_hash_ = t.seal_hash;
+  open_ = false;
+  if (next_keys != nullptr) {
+    t.open_next = true;
+    t.next_number = number_ + 1;
+    t.next_path = PathOf(SegmentFileName(t.next_number));
+    RETURN_IF_ERROR(BeginSegment(t.next_number, next_sequence, *next_keys,
+                                 &t.next_header));
+  }
+  return t;
+}
+
+absl::Status SegmentWriter::Seal(std::uint64_t next_sequence) {
+  ASSIGN_OR_RETURN(SegmentTransition t,
+                   PrepareTransition(next_sequence, nullptr));
+  return CarryOutTransition(fs_, directory_, t, &file_);
 }
 
 void SegmentWriter::Abandon() {
+  open_ = false;
   if (file_ == nullptr) return;
   file_->Close().IgnoreError();
   file_.reset();

@@ -11,8 +11,8 @@
 // Internal; never installed.
 //
 // Thread-compatible: one thread (the log's writer) calls everything, except
-// that `file()->Sync()` may run on another thread while this one appends
-// (`WritableFile` allows it).
+// that the batches `TakePending` gives may be appended to `file()`, and
+// `file()` synced, on another thread while this one frames the next batch.
 
 #ifndef CONSENTRY_SRC_AUDIT_AUDIT_SEGMENT_WRITER_H_
 #define CONSENTRY_SRC_AUDIT_AUDIT_SEGMENT_WRITER_H_
@@ -66,6 +66,32 @@ struct SegmentKeys {
   std::string signing_key_id;
 };
 
+// The file operations that end a segment and begin the next, prepared by
+// the writer (`SegmentWriter::PrepareTransition`) for a thread that does
+// the log's file I/O in order (`CarryOutTransition`): the seal frame is
+// appended and synced, the file closed, the index written atomically;
+// then, when `open_next`, the next segment is created with its header,
+// synced, and its name synced. These are the operations, in the order,
+// of `Seal` and `Open`.
+struct SegmentTransition {
+  std::uint64_t sealed_number = 0;
+  Hash256 seal_hash{};  // the chain hash of the seal record
+  std::string seal_frame;
+  std::string index_path;
+  std::string index_bytes;
+  bool open_next = false;
+  std::uint64_t next_number = 0;
+  std::string next_path;
+  std::string next_header;
+};
+
+// Carries out `t` on `*file`, the open file of segment `t.sealed_number`:
+// closes it, and sets `*file` to the next segment's file (null when
+// `!t.open_next`, or on error).
+absl::Status CarryOutTransition(FileSystem& fs, const std::string& directory,
+                                const SegmentTransition& t,
+                                std::unique_ptr<WritableFile>* file);
+
 class SegmentWriter {
  public:
   // Segments go to `directory` through `fs`; each is rotated before it
@@ -117,6 +143,13 @@ class SegmentWriter {
   // Appends the pending batch to the segment file (not synced).
   absl::Status WritePending();
 
+  // The pending batch, to be appended to `file()` by another thread (the
+  // log's syncer): swaps it into `*batch` (whose previous contents become
+  // the new, empty, pending buffer, keeping its capacity) and counts its
+  // bytes in the segment as if appended. The caller appends `*batch`, in
+  // the order taken, before the segment is synced, sealed or abandoned.
+  void TakePending(std::string* batch);
+
   // Syncs the segment file.
   absl::Status Sync();
 
@@ -128,7 +161,21 @@ class SegmentWriter {
   // Closes the open segment, if any, without sealing it.
   void Abandon();
 
-  bool is_open() const { return file_ != nullptr; }
+  // Hands the open segment's file to the caller, whose thread then does
+  // the segment's file I/O: appends the batches `TakePending` gives, syncs,
+  // and carries out the transitions `PrepareTransition` gives, in order.
+  // The segment stays open here (for framing). REQUIRES: a segment open.
+  std::unique_ptr<WritableFile> ReleaseFile() { return std::move(file_); }
+
+  // What `Seal` (counting records up to `next_sequence`) and then, when
+  // `next_keys` is given, `Open` of the next segment do, without the file
+  // I/O: the chain and the index move on at once (framing goes on into the
+  // next segment) and the returned transition carries the I/O out.
+  // REQUIRES: nothing pending; the file released (`ReleaseFile`).
+  absl::StatusOr<SegmentTransition> PrepareTransition(
+      std::uint64_t next_sequence, const SegmentKeys* next_keys);
+
+  bool is_open() const { return open_; }
   // The open segment, for a sync from another thread; null when none.
   WritableFile* file() const { return file_.get(); }
   std::uint64_t number() const { return number_; }
@@ -141,13 +188,19 @@ class SegmentWriter {
     return kFrameOverhead + payload_size + kMaxSequenceFieldSize;
   }
   std::string PathOf(const std::string& name) const;
+  // The CPU part of `Open`: the header of segment `number` (chained from
+  // `last_hash_`, naming the ids of `keys`) into `*header`, its chain, and
+  // the writer's state reset to it.
+  absl::Status BeginSegment(std::uint64_t number, std::uint64_t first_sequence,
+                            const SegmentKeys& keys, std::string* header);
 
   FileSystem& fs_;
   const std::string directory_;
   const std::uint64_t segment_bytes_;
   std::unique_ptr<ChainHasher> hasher_;  // the open segment's chain
 
-  std::unique_ptr<WritableFile> file_;  // the open segment
+  std::unique_ptr<WritableFile> file_;  // the open segment, until released
+  bool open_ = false;
   std::uint64_t number_ = 0;
   std::uint64_t size_ = 0;  // bytes in the file
   SegmentIndex index_;
