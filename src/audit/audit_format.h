@@ -182,12 +182,10 @@ class ChainHasher {
             unsigned char* hash);
 
  private:
-  ChainHasher() = default;
+  struct State;  // libcrypto's SHA-256 states (audit_format.cc)
+  ChainHasher();
   bool keyed_ = false;
-  void* md_ctx_ = nullptr;   // EVP_MD_CTX*
-  void* md_ = nullptr;       // EVP_MD*
-  void* mac_ = nullptr;      // EVP_MAC*
-  void* mac_ctx_ = nullptr;  // EVP_MAC_CTX*
+  std::unique_ptr<State> state_;
 };
 
 // ---------------------------------------------------------------------------

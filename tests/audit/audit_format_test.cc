@@ -3,9 +3,13 @@
 
 #include "src/audit/audit_format.h"
 
+#include <openssl/evp.h>
+#include <openssl/hmac.h>
+
 #include <algorithm>
 #include <cstdint>
 #include <limits>
+#include <random>
 #include <string>
 #include <vector>
 
@@ -498,6 +502,49 @@ TEST(AuditCompactTest, MalformedRecordsAreRejected) {
                              wide_flags, &out));
   EXPECT_FALSE(
       DecodeCompact(absl::string_view(bytes.data(), 31), wide_flags, &out));
+}
+
+// The chain hash computed with libcrypto's block functions equals
+// libcrypto's EVP SHA-256 of prev || payload, and, keyed, its HMAC-SHA256,
+// for keys shorter than, as long as and longer than the block (a longer
+// key is replaced by its digest) and payloads across block boundaries.
+TEST(ChainHasherTest, EqualsLibcryptosDigestAndMac) {
+  std::mt19937 rng(20261205);
+  auto bytes = [&rng](std::size_t n) {
+    std::string b(n, '\0');
+    for (char& c : b) c = static_cast<char>(rng() & 0xFF);
+    return b;
+  };
+  for (std::size_t key_size : {0u, 1u, 32u, 63u, 64u, 65u, 130u}) {
+    const std::string key = bytes(key_size);
+    auto hasher = ChainHasher::Create(key);
+    ASSERT_TRUE(hasher.ok()) << hasher.status();
+    EXPECT_EQ((*hasher)->keyed(), key_size > 0);
+    for (std::size_t n : {0u, 1u, 23u, 24u, 55u, 56u, 64u, 119u, 120u, 300u}) {
+      const std::string prev = bytes(32);
+      const std::string payload = bytes(n);
+      unsigned char got[32];
+      ASSERT_TRUE((*hasher)->Next(
+          reinterpret_cast<const unsigned char*>(prev.data()), payload, got));
+      const std::string message = prev + payload;
+      unsigned char want[EVP_MAX_MD_SIZE];
+      unsigned int want_size = 0;
+      if (key.empty()) {
+        ASSERT_EQ(EVP_Digest(message.data(), message.size(), want, &want_size,
+                             EVP_sha256(), nullptr),
+                  1);
+      } else {
+        ASSERT_NE(HMAC(EVP_sha256(), key.data(), static_cast<int>(key.size()),
+                       reinterpret_cast<const unsigned char*>(message.data()),
+                       message.size(), want, &want_size),
+                  nullptr);
+      }
+      ASSERT_EQ(want_size, 32u);
+      EXPECT_EQ(std::string(reinterpret_cast<char*>(got), 32),
+                std::string(reinterpret_cast<char*>(want), 32))
+          << "key of " << key_size << " bytes, payload of " << n;
+    }
+  }
 }
 
 }  // namespace
