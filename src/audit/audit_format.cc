@@ -945,21 +945,47 @@ bool IndexSealDigest(absl::string_view bytes, Hash256* out,
   return false;
 }
 
+namespace {
+
+IndexHeader HeaderFor(const SegmentIndex& index, std::uint64_t entries) {
+  IndexHeader h;
+  h.segment_number = index.segment_number;
+  h.first_sequence = index.first_sequence;
+  h.records = index.records;
+  h.min_time = index.min_time;
+  h.max_time = index.max_time;
+  h.file_size = index.file_size;
+  h.entries = entries;
+  h.block_entries = kIndexBlockEntries;
+  h.blocks = static_cast<std::uint32_t>((entries + kIndexBlockEntries - 1) /
+                                        kIndexBlockEntries);
+  return h;
+}
+
+}  // namespace
+
+bool SegmentIndex::EncodeBlockTable(const IndexHeader& h, std::string& out) {
+  EncodeIndexHeader(h, out.data());
+  char* ref = out.data() + kIndexHeaderSize;
+  for (std::uint32_t i = 0; i < h.blocks; ++i, ref += kIndexBlockRefSize) {
+    const auto at = static_cast<std::size_t>(h.BlockOffset(i));
+    const auto n = static_cast<std::size_t>(h.BlockEntryCount(i));
+    Hash256 digest;
+    if (!Sha256(absl::string_view(out.data() + at, n * kIndexEntrySize),
+                &digest)) {
+      return false;
+    }
+    // The block's first key: the first half of its first entry.
+    std::memcpy(ref, out.data() + at, 8);
+    std::memcpy(ref + 8, digest.data(), 32);
+  }
+  return true;
+}
+
 std::string SegmentIndex::Encode() {
   SortEntries();
-  IndexHeader h;
-  h.segment_number = segment_number;
-  h.first_sequence = first_sequence;
-  h.records = records;
-  h.min_time = min_time;
-  h.max_time = max_time;
-  h.file_size = file_size;
-  h.entries = entries.size();
-  h.block_entries = kIndexBlockEntries;
-  h.blocks = static_cast<std::uint32_t>(
-      (entries.size() + kIndexBlockEntries - 1) / kIndexBlockEntries);
+  const IndexHeader h = HeaderFor(*this, entries.size());
   std::string out(static_cast<std::size_t>(h.IndexFileSize()), '\0');
-  EncodeIndexHeader(h, out.data());
   char* p = out.data() + h.TableEnd();
   if constexpr (std::endian::native == std::endian::little &&
                 sizeof(entries[0]) == kIndexEntrySize) {
@@ -974,19 +1000,48 @@ std::string SegmentIndex::Encode() {
       p += kIndexEntrySize;
     }
   }
-  char* ref = out.data() + kIndexHeaderSize;
-  for (std::uint32_t i = 0; i < h.blocks; ++i, ref += kIndexBlockRefSize) {
-    const auto at = static_cast<std::size_t>(h.BlockOffset(i));
-    const auto n = static_cast<std::size_t>(h.BlockEntryCount(i));
-    Hash256 digest;
-    if (!Sha256(absl::string_view(out.data() + at, n * kIndexEntrySize),
-                &digest)) {
-      return std::string();
-    }
-    PutU64(ref, entries[std::size_t{i} * kIndexBlockEntries].first);
-    std::memcpy(ref + 8, digest.data(), 32);
-  }
+  if (!EncodeBlockTable(h, out)) return std::string();
   return out;
+}
+
+std::string SegmentIndex::TakeEncoded() {
+  using Entry = std::pair<std::uint64_t, std::uint64_t>;
+  if (!entries.empty() || !added_in_order_ ||
+      std::endian::native != std::endian::little ||
+      sizeof(Entry) != kIndexEntrySize) {
+    std::string out = Encode();
+    std::vector<Entry>().swap(entries);
+    return out;
+  }
+  // As `SortEntries` does, run by run, but into the file's bytes.
+  const IndexHeader h = HeaderFor(*this, added_count_);
+  std::string out(static_cast<std::size_t>(h.IndexFileSize()), '\0');
+  char* p = out.data() + h.TableEnd();
+  for (std::vector<Entry>& run : added_) {
+    if (run.empty()) continue;
+    SortRunByKey(run.data(), run.data() + run.size(), 48, scratch_);
+    std::memcpy(p, run.data(), run.size() * kIndexEntrySize);
+    p += run.size() * kIndexEntrySize;
+    run.clear();
+  }
+  added_count_ = 0;
+  if (!EncodeBlockTable(h, out)) return std::string();
+  return out;
+}
+
+void SegmentIndex::Restart(std::uint64_t number, std::uint64_t first) {
+  segment_number = number;
+  first_sequence = first;
+  records = 0;
+  min_time = 0;
+  max_time = 0;
+  file_size = 0;
+  std::vector<std::pair<std::uint64_t, std::uint64_t>>().swap(entries);
+  for (auto& run : added_) run.clear();
+  added_count_ = 0;
+  last_offset_ = 0;
+  added_in_order_ = true;
+  has_last_accessor_ = false;
 }
 
 std::string SegmentIndex::EncodeV1() {

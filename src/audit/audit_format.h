@@ -444,6 +444,14 @@ struct SegmentIndex {
   // Version 2 ("CNSIDX02"), what the writer writes: sorts `entries`;
   // deterministic. Empty on a libcrypto failure.
   std::string Encode();
+  // As `Encode`, for the writer at a seal: the entries added are sorted in
+  // their runs and copied into the encoding without gathering them into
+  // `entries` first; the entries are gone afterwards (the counts and times
+  // stay until `Restart`).
+  std::string TakeEncoded();
+  // Empties the index for segment `number`, whose first record is `first`,
+  // keeping the runs' memory for the entries to come.
+  void Restart(std::uint64_t number, std::uint64_t first);
   // Version 1 ("CNSIDX01"), what a version 2 seal names: sorts `entries`;
   // deterministic.
   std::string EncodeV1();
@@ -468,6 +476,11 @@ struct SegmentIndex {
   std::string last_accessor_;
   std::uint64_t last_accessor_hash_ = 0;
   bool has_last_accessor_ = false;
+  // The radix sort's buffer, kept from seal to seal.
+  std::vector<std::pair<std::uint64_t, std::uint64_t>> scratch_;
+  // `Encode`'s tail: the block table of the entries at `out` after the
+  // header `h`. False on a libcrypto failure.
+  static bool EncodeBlockTable(const IndexHeader& h, std::string& out);
 };
 
 // One frame as found in a segment's bytes.

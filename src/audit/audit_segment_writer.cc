@@ -235,9 +235,7 @@ absl::Status SegmentWriter::BeginSegment(std::uint64_t number,
   number_ = number;
   size_ = bytes.size();
   pending_.clear();
-  index_ = SegmentIndex{};
-  index_.segment_number = number;
-  index_.first_sequence = first_sequence;
+  index_.Restart(number, first_sequence);
   open_ = true;
   return absl::OkStatus();
 }
@@ -305,7 +303,7 @@ absl::StatusOr<SegmentTransition> SegmentWriter::PrepareTransition(
   SegmentTransition t;
   t.sealed_number = number_;
   index_.file_size = size_ + kSealFrameSize;
-  t.index_bytes = index_.Encode();
+  t.index_bytes = index_.TakeEncoded();
   t.index_path = PathOf(IndexFileName(number_));
   RETURN_IF_ERROR(MakeSealFrame(*hasher_, last_hash_, t.index_bytes,
                                 index_.records, next_sequence, &t.seal_frame,
