@@ -21,6 +21,7 @@
 #include <string>
 #include <vector>
 
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "consentry/audit_log.h"
 #include "gtest/gtest.h"
@@ -206,6 +207,48 @@ TEST(AuditLogPowerLossTest, AcknowledgedEventsSurviveAndTheLogVerifies) {
     if (::testing::Test::HasFailure()) break;
   }
   RecordProperty("torn_tails", torn);
+}
+
+// The syncer thread does the segment's writes and rotations: when one
+// fails, the log fails closed. `Flush` reports the failure, every later
+// `Record` is refused with kUnavailable naming it, `Close` reports it, and
+// what the log holds afterwards still verifies with every acknowledged
+// event (with small segments, so that the failure can fall in a rotation).
+TEST(AuditLogPowerLossTest, AFailedWriteFailsTheLogClosed) {
+  for (std::uint64_t before_cut : {10u, 24u, 25u, 26u, 60u}) {
+    SCOPED_TRACE(absl::StrCat(before_cut, " events before the cut"));
+    const std::string dir = MakeTempDir();
+    testing::FaultInjectionFileSystem fs;
+    {
+      testing::ScopedFileSystem scoped(&fs);
+      AuditLogOptions options;
+      options.directory = dir;
+      options.segment_bytes = 4096;  // a rotation every ~25 events
+      absl::StatusOr<std::unique_ptr<AuditLog>> log = AuditLog::Open(options);
+      ASSERT_TRUE(log.ok()) << log.status();
+      std::string ref, subject;
+      for (std::uint64_t i = 0; i < before_cut; ++i) {
+        ASSERT_OK((*log)->Record(Event(i, &ref, &subject)));
+      }
+      ASSERT_OK((*log)->Flush());
+      fs.PowerCut();
+      // Taken by the writer, then refused by the disk.
+      for (std::uint64_t i = before_cut; i < before_cut + 30; ++i) {
+        if (!(*log)->Record(Event(i, &ref, &subject)).ok()) break;
+      }
+      const absl::Status flushed = (*log)->Flush();
+      EXPECT_EQ(flushed.code(), absl::StatusCode::kUnavailable) << flushed;
+      EXPECT_TRUE(absl::StrContains(flushed.message(), "audit log")) << flushed;
+      const absl::Status later = (*log)->Record(Event(999, &ref, &subject));
+      EXPECT_EQ(later.code(), absl::StatusCode::kUnavailable) << later;
+      EXPECT_FALSE((*log)->Close().ok());
+    }
+    ASSERT_OK(fs.DropUnsyncedData());
+    const std::uint64_t held =
+        RecoverAndCheck(dir, CutRun{before_cut + 30, before_cut});
+    EXPECT_GE(held, before_cut);
+    std::filesystem::remove_all(dir);
+  }
 }
 
 // A writer is cut off with events written but not synced; the next run
