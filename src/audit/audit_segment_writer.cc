@@ -290,6 +290,9 @@ void SegmentWriter::TakePending(std::string* batch) {
   batch->clear();
   batch->swap(pending_);
   size_ += batch->size();
+  // Room for a batch like this one, allocated once rather than grown (and
+  // copied) frame by frame.
+  pending_.reserve(batch->size());
 }
 
 absl::Status SegmentWriter::Sync() {
