@@ -33,6 +33,11 @@
 //       timed on both, in alternating order, on the thread's CPU clock.
 //       Counters bounded_ns, full_ns, ratio (bounded / full),
 //       full_guard_rss_mb (VmRSS grown while the full cache loaded).
+//   BM_Scale_MissVsStoreGet/S  (budget 16 MiB) each check that missed,
+//       followed by the store's own `Get` of another drawn subject, both
+//       on the wall clock: miss_p50_us .. miss_p999_us against get_p50_us
+//       .. get_p999_us, so a tail that is the store's (or the machine's)
+//       shows in both.
 //   BM_Scale_PgConnections  the connections one process's store (primary
 //       and a standby) and bounded Guard hold on each server once it has
 //       checked, missed and followed the feed: primary_conns,
@@ -650,6 +655,52 @@ void ZipfArgs(benchmark::internal::Benchmark* b) {
 }
 BENCHMARK(BM_Scale_Zipf)->Apply(ZipfArgs)->MinTime(2.0);
 BENCHMARK(BM_Scale_Zipf)->Apply(ZipfArgs)->Threads(2)->MinTime(2.0);
+
+// A miss against the store's own read, interleaved: after each check that
+// missed, the store's `Get` of another drawn subject (what the miss
+// costs beyond the store's read, and whether the tail is the store's).
+void BM_Scale_MissVsStoreGet(benchmark::State& state) {
+  const int s = static_cast<int>(state.range(0));
+  Warmed* w = WarmedGuard(s, 16);
+  if (w == nullptr) {
+    state.SkipWithError(
+        "needs CONSENTRY_PG_CONNINFO (and "
+        "CONSENTRY_PG_STANDBY_CONNINFO for store 2)");
+    return;
+  }
+  ConsentStore* store = StoreOf(s);
+  Checker c(*w->guard);
+  Draws d(static_cast<std::uint64_t>(s) * 613 + 11);
+  Draws other(static_cast<std::uint64_t>(s) * 617 + 13);
+  std::vector<double> miss_us, get_us;
+  int sink = 0;
+  for (auto _ : state) {
+    d.Refill(kBatch);
+    other.Refill(kBatch);
+    for (std::size_t i = 0; i < d.size(); ++i) {
+      const std::uint64_t misses = w->guard->cache_stats().misses;
+      const auto t0 = std::chrono::steady_clock::now();
+      sink += c.Check(d[i]);
+      const auto t1 = std::chrono::steady_clock::now();
+      if (w->guard->cache_stats().misses == misses) continue;
+      miss_us.push_back(
+          std::chrono::duration<double, std::micro>(t1 - t0).count());
+      const auto g0 = std::chrono::steady_clock::now();
+      sink += store->Get(other[i]).ok();
+      const auto g1 = std::chrono::steady_clock::now();
+      get_us.push_back(
+          std::chrono::duration<double, std::micro>(g1 - g0).count());
+    }
+  }
+  benchmark::DoNotOptimize(sink);
+  state.counters["miss_p50_us"] = Percentile(miss_us, 0.50);
+  state.counters["miss_p99_us"] = Percentile(miss_us, 0.99);
+  state.counters["miss_p999_us"] = Percentile(miss_us, 0.999);
+  state.counters["get_p50_us"] = Percentile(get_us, 0.50);
+  state.counters["get_p99_us"] = Percentile(get_us, 0.99);
+  state.counters["get_p999_us"] = Percentile(get_us, 0.999);
+}
+BENCHMARK(BM_Scale_MissVsStoreGet)->Arg(0)->Arg(1)->Arg(2)->MinTime(2.0);
 
 double full_guard_rss_mb = 0;
 
