@@ -13,11 +13,26 @@
 //   consent_two_process --postgres="host=/run/postgresql dbname=app"
 //   consent_two_process --postgres="host=db1 dbname=app"
 //                       --pg-standby="host=db2 dbname=app"   (one line)
+//   ... --cache-budget-mb=64     billing's Guard keeps at most 64 MiB
 //
 // With --pg-standby, billing reads a hot standby of the primary (its cache
 // misses, its full load and its change feed; the demanded revision makes
 // it wait for replay or read the primary) while the backend writes to the
-// primary.
+// primary. Without it (the default, and what CI runs without a standby)
+// every call goes to the one server. The billing side's configuration:
+//
+//   consentry::PostgresServers servers;
+//   servers.primary = "host=db1 dbname=app";      // writes; the fallback
+//   servers.standbys = {"host=db2 dbname=app"};   // reads, when fresh
+//   consentry::PostgresStoreOptions o;
+//   o.max_standby_lag = absl::Seconds(1);         // fresh: within 1 s
+//   o.standby_wait = absl::Milliseconds(200);     // wait for replay, then
+//                                                 // read the primary
+//   consentry::GuardOptions g;
+//   g.cache_budget_bytes = 64 << 20;              // --cache-budget-mb=64
+//
+// docs/design/standby.md explains freshness; docs/design/scale.md sizes
+// the budget, connections and standbys of a fleet.
 //
 // The program starts the backend as a child process (itself, with
 // --role=backend) and reads the revision it returns on a pipe.
@@ -47,7 +62,8 @@ struct Args {
   std::string role = "billing";
   std::string sqlite_path;
   std::string postgres;
-  std::string pg_standby;  // billing only
+  std::string pg_standby;           // billing only
+  std::size_t cache_budget_mb = 0;  // billing only; 0: the full cache
   std::string policy =
       std::string(CONSENTRY_SOURCE_DIR) + "/policies/default.textproto";
 };
@@ -67,6 +83,8 @@ absl::StatusOr<std::unique_ptr<consentry::ConsentStore>> OpenStore(
     servers.primary = a.postgres;
     if (a.role == "billing" && !a.pg_standby.empty()) {
       servers.standbys = {a.pg_standby};
+      o.max_standby_lag = absl::Seconds(1);
+      o.standby_wait = absl::Milliseconds(200);
     }
     auto s = consentry::PostgresConsentStore::Open(servers, o);
     if (!s.ok()) return s.status();
@@ -142,6 +160,9 @@ int main(int argc, char** argv) {
     if (arg.rfind("--pg-standby=", 0) == 0) a.pg_standby = arg.substr(13);
     if (arg.rfind("--policy=", 0) == 0) a.policy = arg.substr(9);
     if (arg.rfind("--subject=", 0) == 0) subject = arg.substr(10);
+    if (arg.rfind("--cache-budget-mb=", 0) == 0) {
+      a.cache_budget_mb = std::strtoul(arg.c_str() + 18, nullptr, 10);
+    }
   }
   bool remove_file = false;
   if (a.postgres.empty() && a.sqlite_path.empty()) {
@@ -159,10 +180,20 @@ int main(int argc, char** argv) {
             << (a.postgres.empty() ? "SQLite file " + a.sqlite_path
                                    : "PostgreSQL " + a.postgres)
             << "\n";
+  if (!a.pg_standby.empty()) {
+    std::cout << "Reads: hot standby " << a.pg_standby
+              << " while fresh (1 s), else the primary\n";
+  }
   consentry::InMemoryAuditSink audit;
   consentry::GuardOptions options;
   // Fail closed for consent-based purposes if the feed goes quiet.
   options.max_feed_staleness = absl::Seconds(2);
+  // A bounded cache reads the subjects it does not hold from the store
+  // (the standby, with --pg-standby) when they are checked.
+  options.cache_budget_bytes = a.cache_budget_mb << 20;
+  if (a.cache_budget_mb != 0) {
+    std::cout << "Cache: at most " << a.cache_budget_mb << " MiB\n";
+  }
   auto guard = consentry::Guard::Create(*policy, store->get(), &audit, options);
   if (!guard.ok()) return Fail(guard.status());
   auto ctx = (*guard)->Context("billing-service", "billing.calculation");
