@@ -291,10 +291,17 @@ absl::StatusOr<std::vector<Result>> Session::ExecPipeline(
         Where(), " is unavailable (pipeline broken): ", lost.message()));
   }
   if (!first.ok()) return first;
+  for (std::size_t k = 0; k < out.size(); ++k) {
+    if (out[k] == nullptr) {
+      return absl::InternalError(absl::StrCat(
+          Where(), ": statement ", k, " of a pipeline returned no result"));
+    }
+  }
   return out;
 }
 
-absl::Status Session::CopyIn(const std::string& sql, absl::string_view data) {
+absl::Status Session::CopyIn(const std::string& sql, absl::string_view data,
+                             std::string* sqlstate) {
   RETURN_IF_ERROR(Ensure());
   Result start(PQexec(conn_.get(), sql.c_str()));
   if (start == nullptr || PQresultStatus(start.get()) != PGRES_COPY_IN) {
@@ -311,6 +318,10 @@ absl::Status Session::CopyIn(const std::string& sql, absl::string_view data) {
   absl::Status st = absl::OkStatus();
   while (Result r = Result(PQgetResult(conn_.get()))) {
     if (PQresultStatus(r.get()) != PGRES_COMMAND_OK && st.ok()) {
+      if (sqlstate != nullptr) {
+        const char* code = PQresultErrorField(r.get(), PG_DIAG_SQLSTATE);
+        *sqlstate = code != nullptr ? code : "";
+      }
       st = Error(r.get());
       if (conn_ == nullptr) return st;
     }

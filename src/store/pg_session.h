@@ -114,8 +114,10 @@ class Session {
       std::string* sqlstate = nullptr);
 
   // Runs `COPY ... FROM STDIN` (`sql`) with `data` in the COPY text or
-  // binary format `sql` names, in chunks. Errors: those of `Exec`.
-  absl::Status CopyIn(const std::string& sql, absl::string_view data);
+  // binary format `sql` names, in chunks. Errors: those of `Exec`; the
+  // SQLSTATE of a failure goes to `sqlstate` when not null.
+  absl::Status CopyIn(const std::string& sql, absl::string_view data,
+                      std::string* sqlstate = nullptr);
 
   // Best effort; a broken connection has no transaction left.
   void Rollback();

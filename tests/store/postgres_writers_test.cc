@@ -341,16 +341,21 @@ TEST_F(PostgresWritersTest, BulkImportRefusesASubjectAlreadyInTheStore) {
   ASSERT_NE(s, nullptr);
   ASSERT_OK(
       s->Apply(PurposeChange("p-3", "marketing", v1::CONSENT_STATE_GIVEN)));
-  EXPECT_THAT(s->BulkImport(ImportBatch("p-", 10)),
+  const std::string odd = "p-\"{7},\\";
+  ASSERT_OK(s->Apply(PurposeChange(odd, "marketing", v1::CONSENT_STATE_GIVEN)));
+  std::vector<v1::ConsentChange> batch = ImportBatch("p-", 10);
+  batch.push_back(PurposeChange(odd, "marketing", v1::CONSENT_STATE_GIVEN));
+  EXPECT_THAT(s->BulkImport(batch),
               StatusIs(absl::StatusCode::kAlreadyExists,
-                       AllOf(HasSubstr("'p-3'"), HasSubstr("nothing"))));
-  EXPECT_THAT(s->LatestRevision(), ::consentry::testing::IsOkAndHolds(1));
+                       AllOf(HasSubstr("'p-3'"), HasSubstr("{7}"),
+                             HasSubstr("nothing"))));
+  EXPECT_THAT(s->LatestRevision(), ::consentry::testing::IsOkAndHolds(2));
   absl::StatusOr<v1::ConsentRecord> r = s->Get("p-4");
   ASSERT_OK(r);
   EXPECT_EQ(r->revision(), 0);
   // The store's connection is usable after the refused import.
   EXPECT_THAT(s->BulkImport(ImportBatch("q-", 3)),
-              ::consentry::testing::IsOkAndHolds(ElementsAre(2, 3, 4)));
+              ::consentry::testing::IsOkAndHolds(ElementsAre(3, 4, 5)));
 }
 
 // The revision is appended to the record's bytes by SQL (a protobuf
