@@ -225,9 +225,9 @@ struct PostgresConsentStore::Impl {
   std::string insert_sql;
   std::string update_sql;
 
-  // Reads `subject`'s record into `record` inside the write transaction,
-  // whose subject lock is held (the row, if any, locked too); `exists`
-  // says whether there was a row.
+  // Begins the write transaction, takes `subject`'s lock and reads its
+  // record into `record` (one round trip); `exists` says whether there was
+  // a row. Only writers holding the subject's lock change its row.
   absl::Status ReadForWrite(Session& s, const std::string& subject,
                             v1::ConsentRecord& record, bool& exists)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu);
