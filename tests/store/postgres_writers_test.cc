@@ -358,6 +358,58 @@ TEST_F(PostgresWritersTest, BulkImportRefusesASubjectAlreadyInTheStore) {
               ::consentry::testing::IsOkAndHolds(ElementsAre(3, 4, 5)));
 }
 
+// A subject created by another transaction between a write's read ("no
+// record") and its insert (as a bulk import can: it takes no subject
+// locks) makes the insert fail; the write is tried again and builds on the
+// record that appeared, losing neither.
+TEST_F(PostgresWritersTest, WriteRacingTheCreationOfItsSubjectBuildsOnIt) {
+  std::unique_ptr<PostgresConsentStore> s = Open();
+  ASSERT_NE(s, nullptr);
+  Raw holder(conninfo_);
+  Raw watch(conninfo_);
+  ASSERT_TRUE(holder.ok() && watch.ok());
+  // Another transaction takes the next revision and so holds the counter.
+  const std::vector<std::string> rev =
+      holder.Column(absl::StrCat("BEGIN; UPDATE ", Table("revision_counter"),
+                                 " SET last = last + 1 RETURNING last"));
+  ASSERT_THAT(rev, ElementsAre("1")) << holder.error;
+  absl::StatusOr<Revision> applied;
+  std::thread writer([&] {
+    applied =
+        s->Apply(PurposeChange("racer", "marketing", v1::CONSENT_STATE_GIVEN));
+  });
+  // The write has read "no record" and waits for the counter.
+  const absl::Time deadline = absl::Now() + absl::Seconds(10);
+  while (watch.Column("SELECT 1 FROM pg_locks WHERE NOT granted").empty() &&
+         absl::Now() < deadline) {
+    absl::SleepFor(absl::Milliseconds(2));
+  }
+  // The other transaction creates the subject at its revision and commits.
+  v1::ConsentRecord created;
+  ASSERT_OK(MergeConsentChange(
+      PurposeChange("racer", "analytics", v1::CONSENT_STATE_GIVEN), 1,
+      absl::Now(), created));
+  std::string hex;
+  for (char c : created.SerializeAsString()) {
+    absl::StrAppend(&hex,
+                    absl::Hex(static_cast<unsigned char>(c), absl::kZeroPad2));
+  }
+  holder.Column(absl::StrCat(
+      "INSERT INTO ", Table("consent_records"), " VALUES ('racer', 1, '\\x",
+      hex, "'); INSERT INTO ", Table("consent_history"),
+      "(revision, subject_id, commit_time_ns, change, state) VALUES (1, "
+      "'racer', 0, '', '\\x",
+      hex, "'); COMMIT"));
+  ASSERT_THAT(holder.error, IsEmpty());
+  writer.join();
+  ASSERT_THAT(applied, ::consentry::testing::IsOkAndHolds(2));
+  absl::StatusOr<v1::ConsentRecord> r = s->Get("racer");
+  ASSERT_OK(r);
+  EXPECT_EQ(r->revision(), 2);
+  EXPECT_EQ(r->purposes_size(), 2);  // analytics (created) and marketing
+  EXPECT_THAT(s->LatestRevision(), ::consentry::testing::IsOkAndHolds(2));
+}
+
 // The revision is appended to the record's bytes by SQL (a protobuf
 // varint): every length of it must read back.
 TEST_F(PostgresWritersTest, RevisionsOfEveryVarintLengthReadBack) {
