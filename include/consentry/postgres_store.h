@@ -171,13 +171,15 @@ class CONSENTRY_EXPORT PostgresConsentStore final : public ConsentStore {
 
   // Bulk import: creates the records of many subjects not yet in the store,
   // one change each (merged into an empty record as `Apply` would), in one
-  // transaction: all or nothing. The rows go to the server by one COPY into
-  // a temporary table and from there into the store by one statement, which
-  // takes a dense range of revisions, in the order of `changes`, and sends
-  // one notification; `Watch` listeners of this store hear every record,
-  // other stores' feeds read them like any change. Writers of the store
-  // wait only for that last statement and the commit. Returns each change's
-  // revision, in order (empty for no changes).
+  // transaction: all or nothing. The import takes a dense range of
+  // revisions (in the order of `changes`), COPYs the records and their
+  // history rows into the store's tables and sends one notification;
+  // `Watch` listeners of this store hear every record, other stores' feeds
+  // read them like any change. Writers of the store (any process) wait from
+  // the import's taking of revisions to its commit, i.e. for the COPY:
+  // import in batches (10,000-100,000 changes) to bound that wait. Thread-
+  // safe like every call; the changes are validated before anything is
+  // sent. Returns each change's revision, in order (empty for no changes).
   //
   // Errors (nothing written): a change `Apply` would refuse, with the code
   // `Apply` returns (`kInvalidArgument` for an invalid change) and its index
