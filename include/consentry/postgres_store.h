@@ -6,9 +6,12 @@
 //
 // A consent store in PostgreSQL (libpq), shared by every service that
 // connects to the same database and schema. Writers from many processes
-// are serialized per store, so revisions (from one sequence) commit in
-// order; a change whose `expected_revision` no longer holds is `kAborted`,
-// never lost and never silently merged.
+// run in parallel: a write locks its subject, and only the end of each
+// write (taking the next revision from a one-row counter, to its COMMIT)
+// is serialized per store, so revisions are dense and commit in order; a
+// change whose `expected_revision` no longer holds is `kAborted`, never
+// lost and never silently merged. `BulkImport` loads many subjects with
+// one COPY.
 //
 // The change feed: each write sends `NOTIFY <schema>_changes`; a listener
 // thread wakes on it and reads every change after the last revision it
@@ -67,6 +70,7 @@
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 #include "absl/time/time.h"
+#include "absl/types/span.h"
 #include "consentry/consent.h"
 #include "consentry/export.h"
 
@@ -111,7 +115,7 @@ struct PostgresServers {
 class CONSENTRY_EXPORT PostgresConsentStore final : public ConsentStore {
  public:
   // The schema version this library writes.
-  static constexpr int kSchemaVersion = 1;
+  static constexpr int kSchemaVersion = 2;
 
   // Connects with the libpq connection string `conninfo` and creates or
   // migrates the store's tables.
@@ -164,6 +168,33 @@ class CONSENTRY_EXPORT PostgresConsentStore final : public ConsentStore {
   // The time of the feed thread's last successful catch-up;
   // `absl::InfiniteFuture()` while nobody watches.
   absl::Time FeedHeartbeat() override;
+
+  // Bulk import: creates the records of many subjects not yet in the store,
+  // one change each (merged into an empty record as `Apply` would), in one
+  // transaction: all or nothing. The import takes a dense range of
+  // revisions (in the order of `changes`), COPYs the records and their
+  // history rows into the store's tables and sends one notification;
+  // `Watch` listeners of this store hear every record, other stores' feeds
+  // read them like any change. Writers of the store (any process) wait from
+  // the import's taking of revisions to its commit, i.e. for the COPY:
+  // import in batches (10,000-100,000 changes) to bound that wait. Thread-
+  // safe like every call; the changes are validated before anything is
+  // sent. Returns each change's revision, in order (empty for no changes).
+  //
+  // Errors (nothing written): a change `Apply` would refuse, with the code
+  // `Apply` returns (`kInvalidArgument` for an invalid change) and its index
+  // ("bulk import, change 7: ..."); an `expected_revision` other than 0:
+  // `kAborted`; a subject twice in `changes`: `kInvalidArgument` naming it
+  // and both indices; a subject that already has a record (also one
+  // written by another writer during the import): `kAlreadyExists` naming
+  // up to five of them; a read-only store: `kFailedPrecondition`; the
+  // server: as `Apply`.
+  //
+  //   std::vector<consentry::v1::ConsentChange> batch = ...;  // 1 a subject
+  //   absl::StatusOr<std::vector<consentry::Revision>> revs =
+  //       store->BulkImport(batch);
+  absl::StatusOr<std::vector<Revision>> BulkImport(
+      absl::Span<const v1::ConsentChange> changes);
 
   // "host=... port=... dbname=..." of the server, without credentials.
   const std::string& target() const;

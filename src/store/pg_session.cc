@@ -185,9 +185,7 @@ absl::StatusOr<Result> Session::Exec(const std::string& sql,
   return Error(r.get());
 }
 
-absl::StatusOr<Result> Session::ExecPrepared(const std::string& sql,
-                                             const std::vector<Param>& params) {
-  RETURN_IF_ERROR(Ensure());
+absl::StatusOr<std::string> Session::Prepared(const std::string& sql) {
   auto it = prepared_.find(sql);
   if (it == prepared_.end()) {
     std::string name = absl::StrCat("consentry_", prepared_.size());
@@ -197,6 +195,13 @@ absl::StatusOr<Result> Session::ExecPrepared(const std::string& sql,
     }
     it = prepared_.emplace(sql, std::move(name)).first;
   }
+  return it->second;
+}
+
+absl::StatusOr<Result> Session::ExecPrepared(const std::string& sql,
+                                             const std::vector<Param>& params) {
+  RETURN_IF_ERROR(Ensure());
+  ASSIGN_OR_RETURN(const std::string name, Prepared(sql));
   std::vector<const char*> values;
   std::vector<int> lengths;
   std::vector<int> formats;
@@ -205,7 +210,7 @@ absl::StatusOr<Result> Session::ExecPrepared(const std::string& sql,
     lengths.push_back(static_cast<int>(p.value.size()));
     formats.push_back(p.binary ? 1 : 0);
   }
-  Result r(PQexecPrepared(conn_.get(), it->second.c_str(),
+  Result r(PQexecPrepared(conn_.get(), name.c_str(),
                           static_cast<int>(params.size()), values.data(),
                           lengths.data(), formats.data(), 1));
   const ExecStatusType st =
@@ -221,6 +226,108 @@ absl::Status Session::ExecScript(const std::string& sql) {
       r == nullptr ? PGRES_FATAL_ERROR : PQresultStatus(r.get());
   if (st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK) return absl::OkStatus();
   return Error(r.get());
+}
+
+absl::StatusOr<std::vector<Result>> Session::ExecPipeline(
+    const std::vector<Statement>& statements, std::string* sqlstate) {
+  RETURN_IF_ERROR(Ensure());
+  std::vector<std::string> names;
+  names.reserve(statements.size());
+  for (const Statement& st : statements) {
+    ASSIGN_OR_RETURN(names.emplace_back(), Prepared(*st.sql));
+  }
+  PGconn* c = conn_.get();
+  if (PQenterPipelineMode(c) == 0) return Error(nullptr);
+  bool sent = true;
+  for (std::size_t i = 0; i < statements.size() && sent; ++i) {
+    std::vector<const char*> values;
+    std::vector<int> lengths;
+    std::vector<int> formats;
+    for (const Param& p : statements[i].params) {
+      values.push_back(p.value.data());
+      lengths.push_back(static_cast<int>(p.value.size()));
+      formats.push_back(p.binary ? 1 : 0);
+    }
+    sent = PQsendQueryPrepared(c, names[i].c_str(),
+                               static_cast<int>(values.size()), values.data(),
+                               lengths.data(), formats.data(), 1) != 0;
+  }
+  sent = sent && PQpipelineSync(c) != 0;
+  // Each statement's result is followed by a null; the sync ends it all.
+  std::vector<Result> out(statements.size());
+  absl::Status first = absl::OkStatus();
+  std::size_t i = 0;
+  int nulls = 0;
+  while (sent && PQstatus(c) == CONNECTION_OK) {
+    Result r(PQgetResult(c));
+    if (r == nullptr) {
+      ++i;
+      if (++nulls > static_cast<int>(statements.size()) + 1) break;
+      continue;
+    }
+    const ExecStatusType st = PQresultStatus(r.get());
+    if (st == PGRES_PIPELINE_SYNC) break;
+    if (st == PGRES_PIPELINE_ABORTED) continue;
+    if (st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK) {
+      if (first.ok()) {
+        if (sqlstate != nullptr) {
+          const char* code = PQresultErrorField(r.get(), PG_DIAG_SQLSTATE);
+          *sqlstate = code != nullptr ? code : "";
+        }
+        first = Error(r.get());
+        if (conn_ == nullptr) return first;
+      }
+      continue;
+    }
+    if (i < out.size() && out[i] == nullptr) out[i] = std::move(r);
+  }
+  if (conn_ == nullptr || !sent || PQstatus(c) != CONNECTION_OK ||
+      PQexitPipelineMode(c) == 0) {
+    absl::Status lost = first.ok() ? Error(nullptr) : first;
+    conn_.reset();
+    prepared_.clear();
+    if (absl::IsUnavailable(lost)) return lost;
+    return absl::UnavailableError(absl::StrCat(
+        Where(), " is unavailable (pipeline broken): ", lost.message()));
+  }
+  if (!first.ok()) return first;
+  for (std::size_t k = 0; k < out.size(); ++k) {
+    if (out[k] == nullptr) {
+      return absl::InternalError(absl::StrCat(
+          Where(), ": statement ", k, " of a pipeline returned no result"));
+    }
+  }
+  return out;
+}
+
+absl::Status Session::CopyIn(const std::string& sql, absl::string_view data,
+                             std::string* sqlstate) {
+  RETURN_IF_ERROR(Ensure());
+  Result start(PQexec(conn_.get(), sql.c_str()));
+  if (start == nullptr || PQresultStatus(start.get()) != PGRES_COPY_IN) {
+    return Error(start.get());
+  }
+  constexpr std::size_t kChunk = 1 << 20;
+  bool ok = true;
+  for (std::size_t at = 0; at < data.size() && ok; at += kChunk) {
+    const std::size_t n = std::min(kChunk, data.size() - at);
+    ok = PQputCopyData(conn_.get(), data.data() + at, static_cast<int>(n)) == 1;
+  }
+  ok = PQputCopyEnd(conn_.get(), ok ? nullptr : "client failed to send") == 1 &&
+       ok;
+  absl::Status st = absl::OkStatus();
+  while (Result r = Result(PQgetResult(conn_.get()))) {
+    if (PQresultStatus(r.get()) != PGRES_COMMAND_OK && st.ok()) {
+      if (sqlstate != nullptr) {
+        const char* code = PQresultErrorField(r.get(), PG_DIAG_SQLSTATE);
+        *sqlstate = code != nullptr ? code : "";
+      }
+      st = Error(r.get());
+      if (conn_ == nullptr) return st;
+    }
+  }
+  if (st.ok() && !ok) return Error(nullptr);
+  return st;
 }
 
 void Session::Rollback() {

@@ -98,6 +98,27 @@ class Session {
   // Runs several statements without parameters.
   absl::Status ExecScript(const std::string& sql);
 
+  // One statement of a pipeline.
+  struct Statement {
+    const std::string* sql;  // Not owned; prepared like `ExecPrepared`.
+    std::vector<Param> params;
+  };
+  // Sends `statements` at once (libpq pipeline mode, one sync) and reads
+  // their results: one round trip for all of them. The server runs them in
+  // order and skips the rest after the first that fails. Errors: the first
+  // failure's, as `Exec` maps it; its SQLSTATE goes to `sqlstate` when not
+  // null. Transaction state is the caller's: after an error inside BEGIN,
+  // call `Rollback`.
+  absl::StatusOr<std::vector<Result>> ExecPipeline(
+      const std::vector<Statement>& statements,
+      std::string* sqlstate = nullptr);
+
+  // Runs `COPY ... FROM STDIN` (`sql`) with `data` in the COPY text or
+  // binary format `sql` names, in chunks. Errors: those of `Exec`; the
+  // SQLSTATE of a failure goes to `sqlstate` when not null.
+  absl::Status CopyIn(const std::string& sql, absl::string_view data,
+                      std::string* sqlstate = nullptr);
+
   // Best effort; a broken connection has no transaction left.
   void Rollback();
 
@@ -109,6 +130,9 @@ class Session {
   std::string target_;
   std::string what_;
   Conn conn_;
+  // The name of `sql` prepared on the connection (preparing it first).
+  absl::StatusOr<std::string> Prepared(const std::string& sql);
+
   // The statements prepared on `conn_`: SQL -> name.
   std::map<std::string, std::string> prepared_;
 };

@@ -136,7 +136,7 @@ TEST_F(PostgresRecordsTest,
   ASSERT_NE(Records(), nullptr);
   EXPECT_EQ(Raw(conninfo_, absl::StrCat("SELECT version FROM ",
                                         Table("consentry_schema"))),
-            "1");
+            absl::StrCat(PostgresConsentStore::kSchemaVersion));
   EXPECT_EQ(Raw(conninfo_, absl::StrCat("SELECT component || '=' || version "
                                         "FROM ",
                                         Table("consentry_components"),

@@ -93,7 +93,8 @@ TEST_F(PostgresConsentStoreTest,
       PostgresConsentStore::Open(conninfo_, options_),
       StatusIs(absl::StatusCode::kFailedPrecondition,
                AllOf(HasSubstr(options_.schema), HasSubstr("schema version 42"),
-                     HasSubstr("(1)"))));
+                     HasSubstr(absl::StrCat(
+                         "(", PostgresConsentStore::kSchemaVersion, ")")))));
 }
 
 TEST_F(PostgresConsentStoreTest, UnparsableRowIsDataLossNamingTheSubject) {

@@ -138,11 +138,13 @@ inline absl::StatusOr<Revision> PgWrite(const std::string& schema,
     const int sl[1] = {static_cast<int>(subject.size())};
     const int sf[1] = {0};
     PGresult* q =
-        new_revision ? exec(sql("SELECT nextval('$S.revision_seq')"), 0,
-                            nullptr, nullptr, nullptr)
-                     : exec(sql("SELECT revision FROM $S.consent_records WHERE "
-                                "subject_id = $1"),
-                            1, sv, sl, sf);
+        new_revision
+            ? exec(sql("UPDATE $S.revision_counter SET last = last + 1 "
+                       "RETURNING last"),
+                   0, nullptr, nullptr, nullptr)
+            : exec(sql("SELECT revision FROM $S.consent_records WHERE "
+                       "subject_id = $1"),
+                   1, sv, sl, sf);
     if (q != nullptr && PQntuples(q) == 1) {
       rev = std::stoll(PQgetvalue(q, 0, 0));
     }
