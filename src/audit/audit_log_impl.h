@@ -120,7 +120,7 @@ struct AuditLog::Impl {
     std::uint64_t end = 0;
     std::unique_ptr<internal::SegmentTransition> transition;
   };
-  static constexpr std::size_t kMaxQueuedOps = 2;
+  static constexpr std::size_t kMaxQueuedOps = 4;
   std::vector<IoOp> io_queue ABSL_GUARDED_BY(mu);
   // The open segment's file: the syncer's from `Start` until it stops (the
   // writer frames into buffers and never touches it meanwhile).
