@@ -71,15 +71,6 @@ ABSL_ATTRIBUTE_ALWAYS_INLINE inline Reason ReadRules(const RuleInputs& in) {
 // kind, suspended, necessary, withdrawn, refused, opt-out, occasion, consent
 // and re-consent, expired, specific consent, none. REQUIRES: `in.subject` is
 // set and `ReadRules(in)` is `kUnspecified`.
-//
-// The rare rules (erased, kind, suspended) are branches, which the
-// processor predicts. The rest depend on which consent the subject gave,
-// which varies from check to check: they are computed without a branch,
-// as selects from the lowest rule in the precedence up to the highest, so
-// that a check whose subject's state is still on its way from memory is not
-// followed by a mispredicted branch that throws away the work begun on the
-// next check. tests/core/decision_rules_test.cc holds these to the rules
-// written as a chain of returns, for every combination of the inputs.
 ABSL_ATTRIBUTE_ALWAYS_INLINE inline Reason SubjectRules(const RuleInputs& in) {
   const SubjectProfile* s = in.subject;
   const std::uint64_t bit = std::uint64_t{1} << in.purpose;
@@ -97,36 +88,26 @@ ABSL_ATTRIBUTE_ALWAYS_INLINE inline Reason SubjectRules(const RuleInputs& in) {
   if ((s->flags & SubjectProfile::kSuspendAll) || (s->suspended & bit)) {
     return Reason::kUseSuspended;
   }
-  // From the last rule up: each rule that applies replaces what the rules
-  // below it decided.
-  Reason r = Reason::kNoConsent;
-  // Consent reaches this purpose only through a parent purpose.
-  r = (in.specific_consent && (s->given & bit) != 0)
-          ? Reason::kNoSpecificConsent
-          : r;
-  r = (s->expired & bit) != 0 ? Reason::kConsentExpired : r;
-  const std::uint64_t counted =
-      in.specific_consent ? s->given_direct : s->given;
-  // The ordinals are the profile's second cache line: read only under a
-  // policy with re-consent requirements (a branch on the policy, not on
-  // the subject).
-  Reason consented = Reason::kAllowedConsent;
-  if (in.min_consent_ordinal != 0) {
-    consented = s->consent_ordinal[in.purpose] < in.min_consent_ordinal
-                    ? Reason::kConsentPredatesMaterialChange
-                    : Reason::kAllowedConsent;
-  }
-  r = (counted & bit) != 0 ? consented : r;
+  if (in.basis == Basis::kNecessary) return Reason::kAllowedNecessary;
+  if (s->withdrawn & bit) return Reason::kConsentWithdrawn;
+  if (s->refused & bit) return Reason::kConsentRefused;
+  if (in.basis == Basis::kOptOut) return Reason::kAllowedNotOptedOut;
   if (in.per_occasion) {
-    r = (s->flags & SubjectProfile::kHasOccasionConsent)
-            ? in.occasion
-            : Reason::kNoOccasionConsent;
+    return (s->flags & SubjectProfile::kHasOccasionConsent)
+               ? in.occasion
+               : Reason::kNoOccasionConsent;
   }
-  r = in.basis == Basis::kOptOut ? Reason::kAllowedNotOptedOut : r;
-  r = (s->refused & bit) != 0 ? Reason::kConsentRefused : r;
-  r = (s->withdrawn & bit) != 0 ? Reason::kConsentWithdrawn : r;
-  r = in.basis == Basis::kNecessary ? Reason::kAllowedNecessary : r;
-  return r;
+  if (((in.specific_consent ? s->given_direct : s->given) & bit) != 0) {
+    return s->consent_ordinal[in.purpose] < in.min_consent_ordinal
+               ? Reason::kConsentPredatesMaterialChange
+               : Reason::kAllowedConsent;
+  }
+  if (s->expired & bit) return Reason::kConsentExpired;
+  // Consent reaches this purpose only through a parent purpose.
+  if (in.specific_consent && (s->given & bit)) {
+    return Reason::kNoSpecificConsent;
+  }
+  return Reason::kNoConsent;
 }
 
 // The reason for a read: the read's rules, then the subject's. Returns

@@ -268,8 +268,9 @@ INSTANTIATE_TEST_SUITE_P(Precedence, DecisionRulesTest,
                            return row.param.name;
                          });
 
-// The subject's rules as a chain of returns, in the legal precedence: the
-// specification `SubjectRules` computes without branches on consent.
+// The subject's rules as a chain of returns, in the legal precedence,
+// written out here as the specification `SubjectRules` is held to (the
+// table above checks one row per rule; this, every combination).
 Reason SubjectRulesAsChain(const RuleInputs& in) {
   const SubjectProfile* s = in.subject;
   const std::uint64_t bit = std::uint64_t{1} << in.purpose;
