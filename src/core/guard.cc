@@ -111,7 +111,7 @@ OccasionMatch MatchOccasionIn(const CompiledPolicy& policy,
 
 }  // namespace
 
-// What a warm check (`Guard::Impl::DecideWarm`) needs of one (category,
+// What a warm check (`Guard::Impl::TryWarm`) needs of one (category,
 // purpose) pair of a policy that does not depend on the subject: the
 // inputs of the decision rules, precompiled once per policy.
 struct WarmEntry {
@@ -347,7 +347,7 @@ struct Guard::Impl {
     Revision min_revision = 0;
     // The subject resolved by `Guard::Subject`, when the caller has one.
     const SubjectRef* ref = nullptr;
-    // What `DecideWarm` found before it handed the check over, when it did.
+    // Whether `TryWarm` already probed the subject, when it handed over.
     const WarmProbe* warm = nullptr;
 
     // The reference of the record read, for its audit event; empty when
@@ -860,14 +860,11 @@ absl::StatusOr<RecordTags> Guard::Tag(
 // `CheckCategories`). Gathers the inputs of the decision rules
 // (src/core/decision_rules.h) and uses up a single-use consent.
 struct Guard::Impl::Decider {
-  // `e`: the epoch to decide under (a check handed over by `DecideWarm`,
-  // whose read section keeps it alive); null for the current one.
-  ABSL_ATTRIBUTE_ALWAYS_INLINE Decider(Impl& g, const AccessContext& c,
-                                       Epoch* e = nullptr)
+  ABSL_ATTRIBUTE_ALWAYS_INLINE Decider(Impl& g, const AccessContext& c)
       : guard(g),
         ctx(c),
         section(),
-        epoch(e != nullptr ? e : g.current.load(std::memory_order_acquire)),
+        epoch(g.current.load(std::memory_order_acquire)),
         p(*epoch->policy),
         accessor(c.accessor_),
         purpose(c.purpose_) {
