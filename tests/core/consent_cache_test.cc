@@ -353,12 +353,15 @@ TEST(ConsentCacheTest, HintOfAKeyWithTheSameTagIsNotTrusted) {
   for (const std::string prefix : {"t-", "a-subject-id-longer-than-16-"}) {
     ConsentCache cache;
     ReadSection section;
-    const std::string first = prefix + "00000";
+    // The hash is seeded per process: search for the twin. Each candidate
+    // shares the tag with chance 2^-16, so four million of them all miss
+    // with chance e^-61.
+    const std::string first = prefix + "0000000";
     const std::uint64_t tag = ConsentCache::Hash(first) & 0xFFFF;
     std::string twin;
-    for (int i = 1; i < 100000 && twin.empty(); ++i) {
+    for (int i = 1; i < 4'000'000 && twin.empty(); ++i) {
       std::string candidate = std::to_string(i);
-      candidate = prefix + std::string(5 - candidate.size(), '0') + candidate;
+      candidate = prefix + std::string(7 - candidate.size(), '0') + candidate;
       if ((ConsentCache::Hash(candidate) & 0xFFFF) == tag) twin = candidate;
     }
     ASSERT_FALSE(twin.empty()) << prefix;
