@@ -472,7 +472,7 @@ void BM_AuditBurst(benchmark::State& state) {
   if (!(*log)->Close().ok()) std::abort();
   std::filesystem::remove_all(dir);
 }
-BENCHMARK(BM_AuditBurst)->Arg(100'000)->Arg(1'000'000);
+BENCHMARK(BM_AuditBurst)->Arg(4096)->Arg(100'000)->Arg(1'000'000);
 
 }  // namespace
 }  // namespace consentry

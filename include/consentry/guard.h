@@ -125,28 +125,50 @@ class CONSENTRY_EXPORT CategoryRef {
 };
 
 // A subject id resolved once for many checks: the id, its hash in the
-// Guard's consent cache and where the cache held it, so that a check of
-// that subject skips hashing and probing. Created by `Guard::Subject`; for
-// loops that check one subject many times (every category of a record,
-// every purpose of a batch job). Where the cache held the subject is only
-// a hint: each check verifies that the slot holds this very id, and
-// otherwise looks the subject up as usual, so a ref stays correct across
-// cache growth, a policy switch and another Guard. Immutable value; safe
-// to share and copy.
+// Guard's consent cache and the slot where the cache held it, so that a
+// check of that subject skips hashing and probing. Created by
+// `Guard::Subject`; for loops that check one subject many times (every
+// category of a record, every purpose of a batch job). The slot is only a
+// hint: each check verifies that the slot of the cache it reads holds this
+// very id, and otherwise looks the subject up as usual, so a ref stays
+// correct across cache growth, eviction, a policy switch and another Guard.
+// 32 bytes, one cache line: an id of up to 16 bytes is kept inline, a
+// longer one in an owned heap copy. Immutable value; safe to share and
+// copy.
 class CONSENTRY_EXPORT SubjectRef {
  public:
-  const std::string& id() const { return id_; }
+  SubjectRef(const SubjectRef& other);
+  SubjectRef& operator=(const SubjectRef& other);
+  SubjectRef(SubjectRef&& other) noexcept;
+  SubjectRef& operator=(SubjectRef&& other) noexcept;
+  ~SubjectRef();
+
+  absl::string_view id() const {
+    return size_ <= kInline ? absl::string_view(inline_, size_)
+                            : absl::string_view(*long_);
+  }
 
  private:
   friend class Guard;
-  SubjectRef(std::string id, std::uint64_t hash, const void* table,
-             std::size_t slot)
-      : id_(std::move(id)), hash_(hash), table_(table), slot_(slot) {}
+  // Ids of at most this many bytes are held inline, zero-padded (as the
+  // consent cache's slots hold them, so a check compares two words).
+  static constexpr std::uint32_t kInline = 16;
+  // `size_` of an id held in `long_`.
+  static constexpr std::uint32_t kLong = ~std::uint32_t{0};
+  // No slot hint.
+  static constexpr std::uint32_t kNoSlot = ~std::uint32_t{0};
+  SubjectRef(absl::string_view id, std::uint64_t hash, std::size_t slot);
+  // The id's bytes zero-padded to `kInline`, or null for a longer id.
+  const char* padded() const { return size_ <= kInline ? inline_ : nullptr; }
 
-  std::string id_;
-  std::uint64_t hash_;
-  const void* table_;
-  std::size_t slot_;
+  // Aligned to 32 bytes, so that a ref never straddles two cache lines.
+  alignas(32) std::uint64_t hash_;
+  std::uint32_t size_;
+  std::uint32_t slot_;
+  union {
+    char inline_[kInline];
+    std::string* long_;
+  };
 };
 
 // The tags fixed on a personal record when it is collected: its subject, its

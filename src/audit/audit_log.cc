@@ -49,6 +49,13 @@ std::string PathOf(const std::string& dir, const std::string& name) {
 }  // namespace
 
 void AuditLog::Impl::WakeWriter() {
+  // One producer per idle period wakes the writer: the one that clears the
+  // flag. The others see it clear and go on, instead of each taking the
+  // mutex and signalling (a futex call while the writer has not run yet)
+  // until the writer, woken by the first, clears the flag itself. The
+  // writer's wait tests the lanes under the mutex this notifies under, so
+  // the one wake-up is not lost.
+  if (!writer_idle.exchange(false, std::memory_order_acq_rel)) return;
   internal::MutexLock lock(&mu);
   writer_cv.NotifyOne();
 }

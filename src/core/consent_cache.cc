@@ -450,21 +450,18 @@ namespace {
 std::atomic<std::size_t> next_hit_stripe{0};
 }  // namespace
 
-bool ConsentCache::ReadTouched(const Table& t, std::size_t i,
-                               const SubjectProfile** profile,
-                               std::int64_t* revision) const {
+void ConsentCache::Touch(const Table& t, std::size_t i, int hit) const {
   std::atomic<std::uint8_t>& referenced = t.touched[i];
   // Written only when clear: a hot subject's line is not written per hit.
   if (referenced.load(std::memory_order_relaxed) == 0) {
     referenced.store(1, std::memory_order_relaxed);
   }
-  if (!ReadState(t.slots[i], profile, revision)) return false;
+  if (hit == 0) return;
   thread_local const std::size_t stripe =
       next_hit_stripe.fetch_add(1, std::memory_order_relaxed) % kHitStripes;
   HitStripe& h = hit_stripes_[stripe];
   h.hits.fetch_add(1, std::memory_order_relaxed);
-  if (*revision == 0) h.negative.fetch_add(1, std::memory_order_relaxed);
-  return true;
+  if (hit == 2) h.negative.fetch_add(1, std::memory_order_relaxed);
 }
 
 bool ConsentCache::Peek(absl::string_view key, std::uint64_t hash,

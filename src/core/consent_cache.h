@@ -154,32 +154,42 @@ class ConsentCache {
   // REQUIRES: the caller is inside a `ReadSection`.
   Hint HintFor(absl::string_view key, std::uint64_t hash) const;
 
-  // `Lookup`, starting at `hint`: when the current slot array is the
-  // hint's and its slot holds exactly `key`, no probing. Otherwise as
-  // `Lookup`. REQUIRES: the caller is inside a `ReadSection`.
+  // `Lookup`, starting at slot `slot` of the current slot array (any
+  // value: a slot of another array, an index past its end): when that slot
+  // holds exactly `key`, no probing; otherwise as `Lookup`. Which array
+  // the slot was taken from need not be checked: a slot array holds a key
+  // in at most one slot, and never changes the key of a slot once
+  // published, so a slot of the current array that holds `key` is `key`'s.
+  // `padded`: for a key of at most `kInlineKey` bytes, its bytes followed
+  // by zeros up to `kInlineKey` (as a slot holds them; compared as two
+  // words); null for a longer key. REQUIRES: the caller is inside a
+  // `ReadSection`.
   ABSL_ATTRIBUTE_ALWAYS_INLINE bool LookupAt(absl::string_view key,
                                              std::uint64_t hash,
-                                             const Hint& hint,
+                                             std::size_t slot,
+                                             const char* padded,
                                              const SubjectProfile** profile,
                                              std::int64_t* revision) const {
     const Table* t = table_.load(std::memory_order_acquire);
-    if (ABSL_PREDICT_TRUE(t == hint.table && hint.slot < t->capacity)) {
-      // The array is current, hence alive for the section; the slot is
-      // trusted only when it holds this very key.
-      const Slot& slot = t->slots[hint.slot];
-      const std::uint64_t ref = slot.key_ref.load(std::memory_order_acquire);
+    if (ABSL_PREDICT_TRUE(slot < t->capacity)) {
+      const Slot& s = t->slots[slot];
+      const std::uint64_t ref = s.key_ref.load(std::memory_order_acquire);
       if ((ref & kTagMask) == Tag(hash, key.size()) &&
-          (key.size() <= kInlineKey
-               ? SameInlineKey(slot, Pack(key))
+          (padded != nullptr
+               ? SameInlineKey(s, InlineKey{Load64(padded), Load64(padded + 8)})
                : std::memcmp(ArenaBytes(ref), key.data(), key.size()) == 0)) {
+        const bool hit = ReadState(s, profile, revision);
         if (ABSL_PREDICT_FALSE(t->touched != nullptr)) {
-          return ReadTouched(*t, hint.slot, profile, revision);
+          Touch(*t, slot, hit && *revision == 0 ? 2 : hit);
         }
-        return ReadState(slot, profile, revision);
+        return hit;
       }
     }
     return Lookup(key, hash, profile, revision);
   }
+  // Keys up to this long live in the slot itself: a lookup then touches
+  // one cache line for the key and the state.
+  static constexpr std::size_t kInlineKey = 16;
 
   // Stores `state` for `key` when its revision is newer than the one
   // cached (or recorded for an uncached subject), or equal and
@@ -231,10 +241,6 @@ class ConsentCache {
   std::size_t MemoryBytes() const ABSL_LOCKS_EXCLUDED(mu_);
 
  private:
-  // Keys up to this long live in the slot itself: a lookup then touches
-  // one cache line for the key and the state.
-  static constexpr std::size_t kInlineKey = 16;
-
   struct alignas(32) Slot {
     std::atomic<std::uint64_t> key_ref{0};
     std::atomic<std::uint64_t> state{0};
@@ -312,11 +318,12 @@ class ConsentCache {
     return true;
   }
 
-  // Bounded mode: `ReadState`, marking slot `i` referenced for CLOCK and
-  // counting the hit.
-  ABSL_ATTRIBUTE_NOINLINE bool ReadTouched(const Table& t, std::size_t i,
-                                           const SubjectProfile** profile,
-                                           std::int64_t* revision) const;
+  // Bounded mode: marks slot `i` referenced for CLOCK and counts a hit
+  // (`hit` 1) or a hit on a negative entry (`hit` 2; 0: a slot marked
+  // uncached, no hit). By value, so that the caller's profile and revision
+  // stay in registers.
+  ABSL_ATTRIBUTE_NOINLINE void Touch(const Table& t, std::size_t i,
+                                     int hit) const;
 
   // A key of at most kInlineKey bytes as two little-endian words, zero
   // past its end: as `Slot::inline_key` holds it.
@@ -400,11 +407,12 @@ class ConsentCache {
           (short_key
                ? SameInlineKey(*slot, packed)
                : std::memcmp(ArenaBytes(ref), key.data(), key.size()) == 0)) {
+        const bool hit = ReadState(*slot, profile, revision);
         if (ABSL_PREDICT_FALSE(t->touched != nullptr)) {
-          return ReadTouched(*t, static_cast<std::size_t>(slot - begin),
-                             profile, revision);
+          Touch(*t, static_cast<std::size_t>(slot - begin),
+                hit && *revision == 0 ? 2 : hit);
         }
-        return ReadState(*slot, profile, revision);
+        return hit;
       }
       if (++slot == end) slot = begin;
     }

@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <cstring>
 #include <limits>
 #include <string>
 #include <tuple>
@@ -110,7 +111,7 @@ OccasionMatch MatchOccasionIn(const CompiledPolicy& policy,
 
 }  // namespace
 
-// What a warm check (`Guard::Impl::DecideWarm`) needs of one (category,
+// What a warm check (`Guard::Impl::TryWarm`) needs of one (category,
 // purpose) pair of a policy that does not depend on the subject: the
 // inputs of the decision rules, precompiled once per policy.
 struct WarmEntry {
@@ -323,17 +324,12 @@ using internal::SubjectProfile;
 using internal::SubjectState;
 
 struct Guard::Impl {
-  // A check `DecideWarm` hands over to the general decider: the epoch it
-  // read (its read section still open) and, when it looked the subject up
-  // (`probed`), what the cache answered, so that the subject is not looked
-  // up (nor, in a bounded cache, counted as a hit) twice.
+  // A check `TryWarm` hands over to the general decider, which decides it
+  // afresh (on the epoch current by then): whether the warm path already
+  // looked the subject up, so that a bounded cache does not count the hit
+  // (nor set its reference bit) twice.
   struct WarmProbe {
-    Epoch* epoch = nullptr;
     bool probed = false;
-    bool found = false;
-    std::uint64_t hash = 0;
-    const SubjectProfile* state = nullptr;
-    Revision revision = 0;
   };
   // What a check is about: a subject and a category (resolved against
   // `category_policy`), optionally with a record's tags.
@@ -351,7 +347,7 @@ struct Guard::Impl {
     Revision min_revision = 0;
     // The subject resolved by `Guard::Subject`, when the caller has one.
     const SubjectRef* ref = nullptr;
-    // What `DecideWarm` found before it handed the check over, when it did.
+    // Whether `TryWarm` already probed the subject, when it handed over.
     const WarmProbe* warm = nullptr;
 
     // The reference of the record read, for its audit event; empty when
@@ -374,13 +370,19 @@ struct Guard::Impl {
   internal::CompactAuditPath* suspended_compact = nullptr;
   bool shadow = false;
   bool has_clock = false;
-  // Checks may take the warm path (`DecideWarm`): no audit sink and not
-  // in shadow mode, unless a test forced the general path
-  // (`internal::ForceGeneralPath`). Kept current by `UpdateWarm`.
+  // Checks may take the warm path (`TryWarm`): not in shadow mode, unless
+  // a test forced the general path (`internal::ForceGeneralPath`); with no
+  // audit sink (`warm_enabled`), or with a sink that has a compact path
+  // (`warm_audited`: the durable log), into which the warm decision is
+  // recorded as the general decider records it. Kept current by
+  // `UpdateWarm`.
   bool warm_enabled = false;
+  bool warm_audited = false;
   bool general_forced = false;
   void UpdateWarm() {
     warm_enabled = audit == nullptr && !shadow && !general_forced;
+    warm_audited =
+        audit != nullptr && compact != nullptr && !shadow && !general_forced;
   }
 
   std::atomic<Epoch*> current{nullptr};
@@ -537,24 +539,36 @@ struct Guard::Impl {
 
   // The warm path of `Check` (REQUIRES: `warm_enabled`): decides a plain
   // check from the (category, purpose) pair's `WarmEntry` and the
-  // subject's cached profile, without the general decider; hands anything
-  // else over to `Decide` (`HandOver`): a context or category resolved
-  // under another policy, a per-occasion purpose, a feed staleness bound
-  // beyond what nanoseconds hold, a subject not cached (or a bounded
-  // cache's miss), cached older than `min_revision` or with a consent that
-  // expires, and a subject whose record is unreadable. Decides exactly as
-  // `Decide` does; tests/core/guard_warm_path_test.cc compares the two.
-  absl::StatusOr<Decision> DecideWarm(const AccessContext& ctx,
-                                      absl::string_view subject,
-                                      const SubjectRef* ref,
-                                      const CategoryRef& category,
-                                      Revision min_revision);
+  // subject's cached profile, without the general decider, into `*out`
+  // (true); or leaves it to `Decide` (false; `HandOver`): a context or
+  // category resolved under another policy, a per-occasion purpose, a
+  // feed staleness bound beyond what nanoseconds hold, a subject not
+  // cached (or a bounded cache's miss), cached older than `min_revision`
+  // or with a consent that expires, and a subject whose record is
+  // unreadable. Decides exactly as `Decide` does;
+  // tests/core/guard_warm_path_test.cc compares the two. No call on the
+  // way to a decision, so that a check is a short run of instructions
+  // the processor can overlap with the next check's.
+  // `*policy_slot`: the slot the audit sink keeps the deciding policy
+  // under (`Epoch::audit_policy_slot`).
+  bool TryWarm(const AccessContext& ctx, absl::string_view subject,
+               const SubjectRef* ref, const CategoryRef& category,
+               Revision min_revision, Decision* out, WarmProbe* probe,
+               std::uint32_t* policy_slot);
+  // `Check` with `warm_audited`: `TryWarm`, and the decision recorded into
+  // the compact path, as `Conclude` records it (an audit failure denies
+  // the read); or `HandOver`.
+  absl::StatusOr<Decision> CheckWarmAudited(const AccessContext& ctx,
+                                            absl::string_view subject,
+                                            const SubjectRef* ref,
+                                            const CategoryRef& category,
+                                            Revision min_revision);
+  // `Check` after `TryWarm` left it.
   absl::StatusOr<Decision> HandOver(const AccessContext& ctx,
                                     absl::string_view subject,
                                     const SubjectRef* ref,
                                     const CategoryRef& category,
-                                    Revision min_revision,
-                                    const WarmProbe& warm);
+                                    Revision min_revision, WarmProbe probe);
 
   // After a decision that must be audited (or is a denial): audits it
   // (the compact form when the sink has one, an `AuditEvent` otherwise),
@@ -846,14 +860,11 @@ absl::StatusOr<RecordTags> Guard::Tag(
 // `CheckCategories`). Gathers the inputs of the decision rules
 // (src/core/decision_rules.h) and uses up a single-use consent.
 struct Guard::Impl::Decider {
-  // `e`: the epoch to decide under (a check handed over by `DecideWarm`,
-  // whose read section keeps it alive); null for the current one.
-  ABSL_ATTRIBUTE_ALWAYS_INLINE Decider(Impl& g, const AccessContext& c,
-                                       Epoch* e = nullptr)
+  ABSL_ATTRIBUTE_ALWAYS_INLINE Decider(Impl& g, const AccessContext& c)
       : guard(g),
         ctx(c),
         section(),
-        epoch(e != nullptr ? e : g.current.load(std::memory_order_acquire)),
+        epoch(g.current.load(std::memory_order_acquire)),
         p(*epoch->policy),
         accessor(c.accessor_),
         purpose(c.purpose_) {
@@ -919,8 +930,8 @@ struct Guard::Impl::Decider {
 
   // The consent state of `subject` no older than `min_revision`, from the
   // cache or else the store; false when the store cannot be read. Looked
-  // up once per Decider; `warm`, when it probed, is what the cache of
-  // `epoch` already answered for this subject.
+  // up once per Decider; `warm`, when it probed, says the warm path
+  // already looked the subject up (and a bounded cache counted the hit).
   ABSL_ATTRIBUTE_ALWAYS_INLINE bool LookUp(absl::string_view subject,
                                            Revision min_revision,
                                            const SubjectRef* ref,
@@ -930,19 +941,13 @@ struct Guard::Impl::Decider {
     const SubjectProfile* s = nullptr;
     std::uint64_t hash = 0;
     bool found = false;
+    hash = ref != nullptr ? ref->hash_ : internal::ConsentCache::Hash(subject);
     if (warm != nullptr && warm->probed) {
-      hash = warm->hash;
-      found = warm->found;
-      s = warm->state;
-      revision = warm->revision;
+      found = epoch->cache.Peek(subject, hash, &s, &revision);
     } else {
-      hash =
-          ref != nullptr ? ref->hash_ : internal::ConsentCache::Hash(subject);
       found = ref != nullptr
-                  ? epoch->cache.LookupAt(
-                        subject, hash,
-                        internal::ConsentCache::Hint{ref->table_, ref->slot_},
-                        &s, &revision)
+                  ? epoch->cache.LookupAt(subject, hash, ref->slot_,
+                                          ref->padded(), &s, &revision)
                   : epoch->cache.Lookup(subject, hash, &s, &revision);
     }
     if (!found || revision < min_revision ||
@@ -1224,8 +1229,7 @@ absl::StatusOr<Decision> Guard::Impl::Decide(const AccessContext& ctx,
                                              const CompiledPolicy** policy_used,
                                              PurposeIndex* purpose_used,
                                              CategoryIndex* category_used) {
-  Decider decider(*this, ctx,
-                  target.warm != nullptr ? target.warm->epoch : nullptr);
+  Decider decider(*this, ctx);
   const CompiledPolicy& p = decider.p;
   const PurposeIndex purpose = decider.purpose;
   CategoryIndex category = target.category;
@@ -1257,79 +1261,104 @@ absl::StatusOr<Decision> Guard::Impl::Decide(const AccessContext& ctx,
   return decision;
 }
 
-ABSL_ATTRIBUTE_ALWAYS_INLINE inline absl::StatusOr<Decision>
-Guard::Impl::DecideWarm(const AccessContext& ctx, absl::string_view subject,
-                        const SubjectRef* ref, const CategoryRef& category,
-                        Revision min_revision) {
+ABSL_ATTRIBUTE_ALWAYS_INLINE inline bool Guard::Impl::TryWarm(
+    const AccessContext& ctx, absl::string_view subject, const SubjectRef* ref,
+    const CategoryRef& category, Revision min_revision, Decision* out,
+    WarmProbe* probe, std::uint32_t* policy_slot) {
   internal::ReadSection section;
   Epoch* const epoch = current.load(std::memory_order_acquire);
   const CompiledPolicy* const p = epoch->policy.get();
-  // What the cache answered; in locals (the `WarmProbe` is built only to
-  // hand over), so that the common case keeps them in registers.
-  bool probed = false;
-  bool found = false;
-  std::uint64_t hash = 0;
+  *policy_slot = epoch->audit_policy_slot;
+  if (ABSL_PREDICT_FALSE(ctx.policy_.get() != p ||
+                         category.policy_.get() != p)) {
+    return false;
+  }
+  const PurposeIndex purpose = ctx.purpose_;
+  const internal::WarmEntry& e =
+      epoch->warm[static_cast<std::size_t>(category.index_) * kMaxPurposes +
+                  purpose];
+  // The read rules (`internal::ReadRules`), in their order; a plain
+  // check has no tags and hence no retention.
+  if (!p->declarable_by(ctx.accessor_).Contains(purpose)) {
+    *out = Decision(Reason::kAccessorNotPermitted, 0);
+    return true;
+  }
+  if (e.read_reason != Reason::kUnspecified) {
+    *out = Decision(e.read_reason, 0);
+    return true;
+  }
+  if (ABSL_PREDICT_FALSE(e.general_only)) return false;
+  if (e.basis != Basis::kNecessary && bounded_staleness &&
+      FeedStaleAt([] { return absl::GetCurrentTimeNanos(); })) {
+    *out = Decision(Reason::kConsentStale, 0);
+    return true;
+  }
+  probe->probed = true;
   const SubjectProfile* state = nullptr;
   Revision revision = 0;
-  if (ABSL_PREDICT_TRUE(ctx.policy_.get() == p &&
-                        category.policy_.get() == p)) {
-    const PurposeIndex purpose = ctx.purpose_;
-    const internal::WarmEntry& e =
-        epoch->warm[static_cast<std::size_t>(category.index_) * kMaxPurposes +
-                    purpose];
-    // The read rules (`internal::ReadRules`), in their order; a plain
-    // check has no tags and hence no retention.
-    if (!p->declarable_by(ctx.accessor_).Contains(purpose)) {
-      return Decision(Reason::kAccessorNotPermitted, 0);
-    }
-    if (e.read_reason != Reason::kUnspecified) {
-      return Decision(e.read_reason, 0);
-    }
-    if (ABSL_PREDICT_TRUE(!e.general_only)) {
-      if (e.basis != Basis::kNecessary && bounded_staleness &&
-          FeedStaleAt([] { return absl::GetCurrentTimeNanos(); })) {
-        return Decision(Reason::kConsentStale, 0);
-      }
-      probed = true;
-      if (ref != nullptr) {
-        hash = ref->hash_;
-        found = epoch->cache.LookupAt(
-            subject, hash,
-            internal::ConsentCache::Hint{ref->table_, ref->slot_}, &state,
-            &revision);
-      } else {
-        found = epoch->cache.HashAndLookup(subject, &hash, &state, &revision);
-      }
-      if (ABSL_PREDICT_TRUE(found && revision >= min_revision &&
-                            state->valid_until_ns == internal::kNoExpiry)) {
-        internal::RuleInputs in;
-        in.basis = e.basis;
-        in.accessor_permitted = true;
-        in.kinds_denied = e.kinds_denied;
-        in.subject = state;
-        in.purpose = purpose;
-        in.specific_consent = e.specific_consent;
-        in.min_consent_ordinal = e.min_consent_ordinal;
-        const Reason reason = internal::SubjectRules(in);
-        // An unreadable record's denial carries the store's detail.
-        if (ABSL_PREDICT_TRUE(reason != Reason::kConsentDataLoss)) {
-          return Decision(reason, revision);
-        }
-      }
-    }
+  std::uint64_t hash = 0;
+  const bool found =
+      ref != nullptr
+          ? epoch->cache.LookupAt(subject, ref->hash_, ref->slot_,
+                                  ref->padded(), &state, &revision)
+          : epoch->cache.HashAndLookup(subject, &hash, &state, &revision);
+  if (ABSL_PREDICT_FALSE(!found || revision < min_revision ||
+                         state->valid_until_ns != internal::kNoExpiry)) {
+    return false;
   }
-  return HandOver(ctx, subject, ref, category, min_revision,
-                  WarmProbe{.epoch = epoch,
-                            .probed = probed,
-                            .found = found,
-                            .hash = hash,
-                            .state = state,
-                            .revision = revision});
+  internal::RuleInputs in;
+  in.basis = e.basis;
+  in.accessor_permitted = true;
+  in.kinds_denied = e.kinds_denied;
+  in.subject = state;
+  in.purpose = purpose;
+  in.specific_consent = e.specific_consent;
+  in.min_consent_ordinal = e.min_consent_ordinal;
+  const Reason reason = internal::SubjectRules(in);
+  // An unreadable record's denial carries the store's detail.
+  if (ABSL_PREDICT_FALSE(reason == Reason::kConsentDataLoss)) return false;
+  *out = Decision(reason, revision);
+  return true;
+}
+
+ABSL_ATTRIBUTE_NOINLINE absl::StatusOr<Decision> Guard::Impl::CheckWarmAudited(
+    const AccessContext& ctx, absl::string_view subject, const SubjectRef* ref,
+    const CategoryRef& category, Revision min_revision) {
+  Decision d(Reason::kUnspecified, 0);
+  WarmProbe probe;
+  std::uint32_t policy_slot = 0;
+  if (ABSL_PREDICT_FALSE(!TryWarm(ctx, subject, ref, category, min_revision, &d,
+                                  &probe, &policy_slot))) {
+    return HandOver(ctx, subject, ref, category, min_revision, probe);
+  }
+  // The event `RecordCompact` makes of the general decider's decision:
+  // the context and category are the enforced policy's (`TryWarm` decides
+  // only then), and a plain check names no record.
+  const absl::Status recorded =
+      compact->RecordCompact(internal::CompactDecision{
+          .time_unix_nanos = has_clock ? absl::ToUnixNanos(options.clock())
+                                       : absl::GetCurrentTimeNanos(),
+          .revision = d.revision(),
+          .policy_slot = policy_slot,
+          .accessor = ctx.accessor_,
+          .purpose = ctx.purpose_,
+          .category = category.index_,
+          .reason = d.reason(),
+          .shadow = false,
+          .subject = subject,
+          .record_ref = absl::string_view()});
+  if (ABSL_PREDICT_FALSE(!recorded.ok())) {
+    return DenialStatus(absl::IsResourceExhausted(recorded)
+                            ? Reason::kAuditOverloaded
+                            : Reason::kAuditUnavailable,
+                        ctx.purpose(), category.id());
+  }
+  return d;
 }
 
 ABSL_ATTRIBUTE_NOINLINE absl::StatusOr<Decision> Guard::Impl::HandOver(
     const AccessContext& ctx, absl::string_view subject, const SubjectRef* ref,
-    const CategoryRef& category, Revision min_revision, const WarmProbe& warm) {
+    const CategoryRef& category, Revision min_revision, WarmProbe probe) {
   return Decide(ctx,
                 Target{.subject = subject,
                        .category_policy = category.policy_.get(),
@@ -1337,7 +1366,7 @@ ABSL_ATTRIBUTE_NOINLINE absl::StatusOr<Decision> Guard::Impl::HandOver(
                        .tags = nullptr,
                        .min_revision = min_revision,
                        .ref = ref,
-                       .warm = &warm},
+                       .warm = &probe},
                 nullptr, nullptr, nullptr);
 }
 
@@ -1649,7 +1678,20 @@ absl::StatusOr<Decision> Guard::Check(const AccessContext& ctx,
                                       const CategoryRef& category,
                                       Revision min_revision) {
   if (ABSL_PREDICT_TRUE(impl_->warm_enabled)) {
-    return impl_->DecideWarm(ctx, subject, nullptr, category, min_revision);
+    Decision d(Reason::kUnspecified, 0);
+    Impl::WarmProbe probe;
+    std::uint32_t unused_slot;
+    if (ABSL_PREDICT_TRUE(impl_->TryWarm(ctx, subject, nullptr, category,
+                                         min_revision, &d, &probe,
+                                         &unused_slot))) {
+      return d;
+    }
+    return impl_->HandOver(ctx, subject, nullptr, category, min_revision,
+                           probe);
+  }
+  if (impl_->warm_audited) {
+    return impl_->CheckWarmAudited(ctx, subject, nullptr, category,
+                                   min_revision);
   }
   return impl_->Decide(ctx,
                        Impl::Target{.subject = subject,
@@ -1665,11 +1707,23 @@ absl::StatusOr<Decision> Guard::Check(const AccessContext& ctx,
                                       const CategoryRef& category,
                                       Revision min_revision) {
   if (ABSL_PREDICT_TRUE(impl_->warm_enabled)) {
-    return impl_->DecideWarm(ctx, subject.id_, &subject, category,
-                             min_revision);
+    Decision d(Reason::kUnspecified, 0);
+    Impl::WarmProbe probe;
+    std::uint32_t unused_slot;
+    if (ABSL_PREDICT_TRUE(impl_->TryWarm(ctx, subject.id(), &subject, category,
+                                         min_revision, &d, &probe,
+                                         &unused_slot))) {
+      return d;
+    }
+    return impl_->HandOver(ctx, subject.id(), &subject, category, min_revision,
+                           probe);
+  }
+  if (impl_->warm_audited) {
+    return impl_->CheckWarmAudited(ctx, subject.id(), &subject, category,
+                                   min_revision);
   }
   return impl_->Decide(ctx,
-                       Impl::Target{.subject = subject.id_,
+                       Impl::Target{.subject = subject.id(),
                                     .category_policy = category.policy_.get(),
                                     .category = category.index_,
                                     .tags = nullptr,
@@ -1684,7 +1738,77 @@ SubjectRef Guard::Subject(absl::string_view subject) const {
   const internal::ConsentCache::Hint hint =
       impl_->current.load(std::memory_order_acquire)
           ->cache.HintFor(subject, hash);
-  return SubjectRef(std::string(subject), hash, hint.table, hint.slot);
+  return SubjectRef(subject, hash,
+                    hint.table != nullptr ? hint.slot : SubjectRef::kNoSlot);
+}
+
+// ---------------------------------------------------------------------------
+// SubjectRef
+
+SubjectRef::SubjectRef(absl::string_view id, std::uint64_t hash,
+                       std::size_t slot)
+    : hash_(hash),
+      size_(id.size() <= kInline ? static_cast<std::uint32_t>(id.size())
+                                 : kLong),
+      slot_(slot < kNoSlot ? static_cast<std::uint32_t>(slot) : kNoSlot) {
+  static_assert(kInline == internal::ConsentCache::kInlineKey,
+                "a SubjectRef pads its id as the consent cache's slots do");
+  static_assert(sizeof(SubjectRef) == 32);
+  if (size_ == kLong) {
+    long_ = new std::string(id);
+  } else {
+    std::memset(inline_, 0, kInline);
+    if (!id.empty()) std::memcpy(inline_, id.data(), id.size());
+  }
+}
+
+SubjectRef::SubjectRef(const SubjectRef& other)
+    : hash_(other.hash_), size_(other.size_), slot_(other.slot_) {
+  if (size_ == kLong) {
+    long_ = new std::string(*other.long_);
+  } else {
+    std::memcpy(inline_, other.inline_, kInline);
+  }
+}
+
+SubjectRef::SubjectRef(SubjectRef&& other) noexcept
+    : hash_(other.hash_), size_(other.size_), slot_(other.slot_) {
+  if (size_ == kLong) {
+    long_ = other.long_;
+    other.size_ = 0;  // the moved-from ref holds the empty id
+    other.hash_ = internal::ConsentCache::Hash("");
+    other.slot_ = kNoSlot;
+    std::memset(other.inline_, 0, kInline);
+  } else {
+    std::memcpy(inline_, other.inline_, kInline);
+  }
+}
+
+SubjectRef& SubjectRef::operator=(const SubjectRef& other) {
+  if (this != &other) *this = SubjectRef(other);
+  return *this;
+}
+
+SubjectRef& SubjectRef::operator=(SubjectRef&& other) noexcept {
+  if (this == &other) return *this;
+  if (size_ == kLong) delete long_;
+  hash_ = other.hash_;
+  size_ = other.size_;
+  slot_ = other.slot_;
+  if (size_ == kLong) {
+    long_ = other.long_;
+    other.size_ = 0;
+    other.hash_ = internal::ConsentCache::Hash("");
+    other.slot_ = kNoSlot;
+    std::memset(other.inline_, 0, kInline);
+  } else {
+    std::memcpy(inline_, other.inline_, kInline);
+  }
+  return *this;
+}
+
+SubjectRef::~SubjectRef() {
+  if (size_ == kLong) delete long_;
 }
 
 absl::StatusOr<Decision> Guard::Check(const AccessContext& ctx,

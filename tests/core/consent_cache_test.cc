@@ -4,6 +4,7 @@
 #include "src/core/consent_cache.h"
 
 #include <atomic>
+#include <cstring>
 #include <string>
 #include <thread>
 #include <vector>
@@ -300,6 +301,23 @@ TEST(ConsentCacheTest, EveryKeyLengthFindsExactlyItsKey) {
   }
 }
 
+// `key` zero-padded to 16 bytes as a slot holds it (null when longer), for
+// `LookupAt`.
+struct Padded {
+  explicit Padded(absl::string_view key) : size(key.size()) {
+    if (key.size() <= sizeof(bytes)) std::memcpy(bytes, key.data(), key.size());
+  }
+  const char* get() const { return size <= sizeof(bytes) ? bytes : nullptr; }
+  char bytes[16] = {};
+  std::size_t size;
+};
+
+bool LookupAt(const ConsentCache& cache, absl::string_view key,
+              std::size_t slot, const SubjectProfile** p, std::int64_t* rev) {
+  return cache.LookupAt(key, ConsentCache::Hash(key), slot, Padded(key).get(),
+                        p, rev);
+}
+
 TEST(ConsentCacheTest, HintOfAnotherKeyIsNotTrusted) {
   ConsentCache cache;
   ReadSection section;
@@ -312,22 +330,52 @@ TEST(ConsentCacheTest, HintOfAnotherKeyIsNotTrusted) {
   const SubjectProfile* p = nullptr;
   std::int64_t rev = 0;
   // Bob's slot, asked for Alice: Alice's state, found by probing.
-  ASSERT_TRUE(
-      cache.LookupAt("alice", ConsentCache::Hash("alice"), bob, &p, &rev));
+  ASSERT_TRUE(LookupAt(cache, "alice", bob.slot, &p, &rev));
   EXPECT_EQ(rev, 1);
   EXPECT_EQ(p->given, 1u);
   const std::string long_id = "a-subject-id-longer-than-16";
-  ASSERT_TRUE(
-      cache.LookupAt(long_id, ConsentCache::Hash(long_id), bob, &p, &rev));
+  ASSERT_TRUE(LookupAt(cache, long_id, bob.slot, &p, &rev));
   EXPECT_EQ(rev, 3);
-  // A hint past the end of the array, or of no array.
-  ASSERT_TRUE(cache.LookupAt("bob", ConsentCache::Hash("bob"),
-                             ConsentCache::Hint{bob.table, 1u << 30}, &p,
-                             &rev));
+  // A hint past the end of the array, or no hint at all.
+  ASSERT_TRUE(LookupAt(cache, "bob", std::size_t{1} << 30, &p, &rev));
   EXPECT_EQ(rev, 2);
-  EXPECT_FALSE(
-      cache.LookupAt("carol", ConsentCache::Hash("carol"), bob, &p, &rev));
+  ASSERT_TRUE(LookupAt(cache, "bob", ~std::size_t{0}, &p, &rev));
+  EXPECT_EQ(rev, 2);
+  EXPECT_FALSE(LookupAt(cache, "carol", bob.slot, &p, &rev));
   EXPECT_EQ(cache.HintFor("carol", ConsentCache::Hash("carol")).table, nullptr);
+}
+
+// Two ids of one length whose hashes share the 16 bits a slot keeps (the
+// slot's tag): the slot of one, asked for the other, passes the tag test,
+// and only comparing the ids themselves tells them apart. Short ids (in
+// the slot) and long ones (in the arena).
+TEST(ConsentCacheTest, HintOfAKeyWithTheSameTagIsNotTrusted) {
+  for (const std::string prefix : {"t-", "a-subject-id-longer-than-16-"}) {
+    ConsentCache cache;
+    ReadSection section;
+    // The hash is seeded per process: search for the twin. Each candidate
+    // shares the tag with chance 2^-16, so four million of them all miss
+    // with chance e^-61.
+    const std::string first = prefix + "0000000";
+    const std::uint64_t tag = ConsentCache::Hash(first) & 0xFFFF;
+    std::string twin;
+    for (int i = 1; i < 4'000'000 && twin.empty(); ++i) {
+      std::string candidate = std::to_string(i);
+      candidate = prefix + std::string(7 - candidate.size(), '0') + candidate;
+      if ((ConsentCache::Hash(candidate) & 0xFFFF) == tag) twin = candidate;
+    }
+    ASSERT_FALSE(twin.empty()) << prefix;
+    ASSERT_EQ(cache.Upsert(first, StateAt(1, 1), false), Result::kStored);
+    ASSERT_EQ(cache.Upsert(twin, StateAt(2, 2), false), Result::kStored);
+    const ConsentCache::Hint hint =
+        cache.HintFor(first, ConsentCache::Hash(first));
+    ASSERT_NE(hint.table, nullptr);
+    const SubjectProfile* p = nullptr;
+    std::int64_t rev = 0;
+    ASSERT_TRUE(LookupAt(cache, twin, hint.slot, &p, &rev)) << prefix;
+    EXPECT_EQ(rev, 2) << prefix << ": " << twin << " read " << first;
+    EXPECT_EQ(p->given, 2u) << prefix;
+  }
 }
 
 // A hint taken before the slot array grew points into the retired array:
@@ -344,9 +392,14 @@ TEST(ConsentCacheTest, HintFromBeforeGrowthStillFindsTheKey) {
   cache.Upsert("s0", StateAt(5000, 9), false);
   const SubjectProfile* p = nullptr;
   std::int64_t rev = 0;
-  ASSERT_TRUE(cache.LookupAt("s0", ConsentCache::Hash("s0"), before, &p, &rev));
+  ASSERT_TRUE(LookupAt(cache, "s0", before.slot, &p, &rev));
   EXPECT_EQ(rev, 5000);
   EXPECT_EQ(p->given, 9u);
+  // Every slot of the grown array, as a hint for s0: s0's own state.
+  for (std::size_t slot = 0; slot < 1500; ++slot) {
+    ASSERT_TRUE(LookupAt(cache, "s0", slot, &p, &rev)) << slot;
+    ASSERT_EQ(rev, 5000) << slot;
+  }
 }
 
 // ---------------------------------------------------------------------------

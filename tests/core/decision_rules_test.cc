@@ -268,5 +268,106 @@ INSTANTIATE_TEST_SUITE_P(Precedence, DecisionRulesTest,
                            return row.param.name;
                          });
 
+// The subject's rules as a chain of returns, in the legal precedence,
+// written out here as the specification `SubjectRules` is held to (the
+// table above checks one row per rule; this, every combination).
+Reason SubjectRulesAsChain(const RuleInputs& in) {
+  const SubjectProfile* s = in.subject;
+  const std::uint64_t bit = std::uint64_t{1} << in.purpose;
+  if (s->flags & SubjectProfile::kErased) {
+    return (s->flags & SubjectProfile::kDataLoss) ? Reason::kConsentDataLoss
+                                                  : Reason::kSubjectErased;
+  }
+  if ((s->flags >> SubjectProfile::kKindShift) & in.kinds_denied) {
+    return (s->flags & SubjectProfile::kKindUnspecified)
+               ? Reason::kSubjectKindUnknown
+               : Reason::kSubjectKindNotAllowed;
+  }
+  if ((s->flags & SubjectProfile::kSuspendAll) || (s->suspended & bit)) {
+    return Reason::kUseSuspended;
+  }
+  if (in.basis == Basis::kNecessary) return Reason::kAllowedNecessary;
+  if (s->withdrawn & bit) return Reason::kConsentWithdrawn;
+  if (s->refused & bit) return Reason::kConsentRefused;
+  if (in.basis == Basis::kOptOut) return Reason::kAllowedNotOptedOut;
+  if (in.per_occasion) {
+    return (s->flags & SubjectProfile::kHasOccasionConsent)
+               ? in.occasion
+               : Reason::kNoOccasionConsent;
+  }
+  if (((in.specific_consent ? s->given_direct : s->given) & bit) != 0) {
+    return s->consent_ordinal[in.purpose] < in.min_consent_ordinal
+               ? Reason::kConsentPredatesMaterialChange
+               : Reason::kAllowedConsent;
+  }
+  if (s->expired & bit) return Reason::kConsentExpired;
+  if (in.specific_consent && (s->given & bit)) {
+    return Reason::kNoSpecificConsent;
+  }
+  return Reason::kNoConsent;
+}
+
+// Every combination of the inputs the subject's rules read (each consent
+// set with the purpose's bit or another's, the flags, the basis, the
+// occasion, specific consent, re-consent, the kinds denied): the same
+// reason as the chain of returns.
+TEST(SubjectRulesTest, EqualsTheRulesAsAChainOfReturnsForEveryInput) {
+  constexpr int kSets = 6;  // given, given_direct, refused, withdrawn,
+                            // expired, suspended
+  constexpr std::uint64_t kFlags[] = {
+      SubjectProfile::kErased,          SubjectProfile::kDataLoss,
+      SubjectProfile::kSuspendAll,      SubjectProfile::kHasOccasionConsent,
+      SubjectProfile::kKindUnspecified, kCustomer};
+  constexpr int kFlagCount = 6;
+  std::int64_t compared = 0;
+  for (std::uint32_t sets = 0; sets < (1u << kSets); ++sets) {
+    for (std::uint32_t flags = 0; flags < (1u << kFlagCount); ++flags) {
+      SubjectProfile profile;
+      const auto pick = [sets](int i) {
+        return (sets >> i) & 1u ? kBit : kOtherBit;
+      };
+      profile.given = pick(0);
+      profile.given_direct = pick(1);
+      profile.refused = pick(2);
+      profile.withdrawn = pick(3);
+      profile.expired = pick(4);
+      profile.suspended = pick(5);
+      for (int f = 0; f < kFlagCount; ++f) {
+        if ((flags >> f) & 1u) profile.flags |= kFlags[f];
+      }
+      for (int variant = 0; variant < 3 * 2 * 2 * 3 * 2 * 3; ++variant) {
+        int v = variant;
+        RuleInputs in;
+        in.subject = &profile;
+        in.purpose = kPurpose;
+        in.accessor_permitted = true;
+        in.basis = static_cast<Basis>(1 + v % 3);  // necessary .. opt-out
+        v /= 3;
+        in.per_occasion = v % 2 == 1;
+        v /= 2;
+        in.specific_consent = v % 2 == 1;
+        v /= 2;
+        in.occasion = v % 3 == 0   ? Reason::kNoOccasionConsent
+                      : v % 3 == 1 ? Reason::kAllowedOccasionConsent
+                                   : Reason::kOccasionConsentUsed;
+        v /= 3;
+        profile.consent_ordinal[kPurpose] = 2;
+        in.min_consent_ordinal = v % 2 == 1 ? 3 : 0;
+        v /= 2;
+        // No kind denied, or the unspecified kind, or customers.
+        in.kinds_denied = static_cast<SubjectKindMask>(v % 3);
+        const Reason want = SubjectRulesAsChain(in);
+        const Reason got = SubjectRules(in);
+        ASSERT_EQ(got, want)
+            << ReasonName(got) << " instead of " << ReasonName(want)
+            << " (sets " << sets << ", flags " << flags << ", variant "
+            << variant << ")";
+        ++compared;
+      }
+    }
+  }
+  EXPECT_EQ(compared, (1 << kSets) * (1 << kFlagCount) * 216);
+}
+
 }  // namespace
 }  // namespace consentry::internal

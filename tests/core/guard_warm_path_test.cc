@@ -27,6 +27,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
+#include "consentry/audit_log.h"
 #include "consentry/consent.h"
 #include "consentry/guard.h"
 #include "consentry/options.h"
@@ -37,6 +38,7 @@
 #include "src/testing/guard_test_peer.h"
 #include "tests/testing/feed_controlled_store.h"
 #include "tests/testing/guard_fixture.h"
+#include "tests/testing/temp_dir.h"
 
 namespace consentry {
 namespace {
@@ -359,6 +361,154 @@ TEST_P(GuardWarmPathTest, WarmPathDecidesAsTheGeneralDecider) {
   EXPECT_EQ(ws.store_reads, gs.store_reads);
   EXPECT_EQ(ws.evictions, gs.evictions);
   // The draw reaches both outcomes.
+  EXPECT_GT(allowed, 0);
+  EXPECT_LT(allowed, checks);
+}
+
+// The warm path of an audited Guard (one auditing into the durable log,
+// whose compact path takes read decisions): two Guards over one store,
+// each auditing into its own log, one forced onto the general decider,
+// make the same checks (by id and by `SubjectRef`, with `min_revision`,
+// across consent changes, store outages and a policy switch) under one
+// clock. Every decision and error must be the same, and so must every
+// event the two logs hold, field by field and in order.
+TEST_P(GuardWarmPathTest, AuditedWarmPathRecordsAsTheGeneralDecider) {
+  Rng rng(0xa0d17000u + static_cast<std::uint64_t>(GetParam()));
+  std::vector<std::shared_ptr<const CompiledPolicy>> policies;
+  for (int serial = 0; policies.size() < 2 && serial < 60; ++serial) {
+    if (auto p = RandomPolicy(rng, serial)) policies.push_back(std::move(p));
+  }
+  ASSERT_EQ(policies.size(), 2u) << "too few random policies compile";
+  use_clock_ = true;
+  testing::ScopedTempDir warm_dir("warm_audit"), general_dir("general_audit");
+  AuditLogOptions warm_log_options, general_log_options;
+  warm_log_options.directory = warm_dir.path();
+  general_log_options.directory = general_dir.path();
+  absl::StatusOr<std::unique_ptr<AuditLog>> warm_log =
+      AuditLog::Open(warm_log_options);
+  absl::StatusOr<std::unique_ptr<AuditLog>> general_log =
+      AuditLog::Open(general_log_options);
+  ASSERT_TRUE(warm_log.ok() && general_log.ok());
+  GuardOptions options;
+  options.clock = [this] { return now_; };
+  if (rng.OneIn(2)) options.cache_budget_bytes = 1024;
+  absl::StatusOr<std::unique_ptr<Guard>> made_warm =
+      Guard::Create(policies[0], &store_, warm_log->get(), options);
+  absl::StatusOr<std::unique_ptr<Guard>> made_general =
+      Guard::Create(policies[0], &store_, general_log->get(), options);
+  ASSERT_TRUE(made_warm.ok() && made_general.ok());
+  Guard& warm = **made_warm;
+  Guard& general = **made_general;
+  internal::GuardTestPeer::ForceGeneralPath(general, true);
+  const std::vector<std::string> subjects = Subjects();
+  for (int i = 0; i < 40; ++i) ChangeConsent(rng, subjects);
+  ASSERT_TRUE(warm.WarmCache().ok());
+  ASSERT_TRUE(general.WarmCache().ok());
+
+  int checks = 0, allowed = 0;
+  bool store_down = false;
+  for (int round = 0; round < 2; ++round) {
+    std::vector<AccessContext> contexts;
+    std::vector<CategoryRef> categories;
+    for (int a = 0; a < kAccessors; ++a) {
+      for (int p = 0; p < kPurposes; ++p) {
+        absl::StatusOr<AccessContext> c =
+            warm.Context(AccessorId(a), PurposeId(p), "");
+        if (!c.ok()) c = warm.Context(AccessorId(a), PurposeId(p), "occ-1");
+        if (c.ok()) contexts.push_back(*std::move(c));
+      }
+    }
+    for (int c = 0; c < kCategories; ++c) {
+      absl::StatusOr<CategoryRef> r = warm.Category(CategoryId(c));
+      ASSERT_TRUE(r.ok());
+      categories.push_back(*std::move(r));
+    }
+    for (int k = 0; k < 600; ++k) {
+      switch (rng.Below(30)) {
+        case 0:
+          if (!store_down) ChangeConsent(rng, subjects);
+          continue;
+        case 1:
+          store_down = !store_down;
+          store_.SetUnavailable(store_down);
+          continue;
+        case 2:
+          now_ += absl::Minutes(rng.Below(20));
+          continue;
+        default:
+          break;
+      }
+      const AccessContext& ctx = contexts[static_cast<std::size_t>(
+          rng.Below(static_cast<int>(contexts.size())))];
+      const CategoryRef& category = categories[static_cast<std::size_t>(
+          rng.Below(static_cast<int>(categories.size())))];
+      const std::string& subject = subjects[static_cast<std::size_t>(
+          rng.Below(static_cast<int>(subjects.size())))];
+      Revision min_revision = 0;
+      if (!store_down && rng.OneIn(6)) {
+        absl::StatusOr<Revision> latest = store_.LatestRevision();
+        ASSERT_TRUE(latest.ok());
+        min_revision = *latest;
+      }
+      absl::StatusOr<Decision> a, b;
+      if (rng.OneIn(2)) {
+        a = warm.Check(ctx, warm.Subject(subject), category, min_revision);
+        b = general.Check(ctx, general.Subject(subject), category,
+                          min_revision);
+      } else {
+        a = warm.Check(ctx, subject, category, min_revision);
+        b = general.Check(ctx, subject, category, min_revision);
+      }
+      const std::string what = absl::StrCat(
+          "round ", round, " check ", k, ": ", ctx.accessor(), " for ",
+          ctx.purpose(), " on ", category.id(), " of ", subject);
+      ASSERT_EQ(a.ok(), b.ok())
+          << what << ": " << a.status() << " vs " << b.status();
+      if (!a.ok()) {
+        EXPECT_EQ(a.status(), b.status()) << what;
+        continue;
+      }
+      ASSERT_EQ(a->reason(), b->reason()) << what;
+      ASSERT_EQ(a->revision(), b->revision()) << what;
+      ++checks;
+      allowed += a->allowed();
+    }
+    store_down = false;
+    store_.SetUnavailable(false);
+    ASSERT_TRUE(warm.SetPolicy(policies[1]).ok());
+    ASSERT_TRUE(general.SetPolicy(policies[1]).ok());
+  }
+  ASSERT_TRUE((*warm_log)->Close().ok());
+  ASSERT_TRUE((*general_log)->Close().ok());
+  absl::StatusOr<std::unique_ptr<AuditLogReader>> warm_reader =
+      AuditLogReader::Open(warm_dir.path());
+  absl::StatusOr<std::unique_ptr<AuditLogReader>> general_reader =
+      AuditLogReader::Open(general_dir.path());
+  ASSERT_TRUE(warm_reader.ok() && general_reader.ok());
+  absl::StatusOr<std::vector<OwnedAuditEvent>> warm_events =
+      (*warm_reader)->InTimeRange(absl::InfinitePast(), absl::InfiniteFuture());
+  absl::StatusOr<std::vector<OwnedAuditEvent>> general_events =
+      (*general_reader)
+          ->InTimeRange(absl::InfinitePast(), absl::InfiniteFuture());
+  ASSERT_TRUE(warm_events.ok() && general_events.ok());
+  ASSERT_EQ(warm_events->size(), general_events->size());
+  EXPECT_GE(warm_events->size(), static_cast<std::size_t>(checks));
+  for (std::size_t i = 0; i < warm_events->size(); ++i) {
+    const OwnedAuditEvent& w = (*warm_events)[i];
+    const OwnedAuditEvent& g = (*general_events)[i];
+    const std::string what = absl::StrCat("event ", i, " of ", w.subject);
+    EXPECT_EQ(w.time_unix_nanos, g.time_unix_nanos) << what;
+    EXPECT_EQ(w.action, g.action) << what;
+    EXPECT_EQ(w.accessor, g.accessor) << what;
+    EXPECT_EQ(w.subject, g.subject) << what;
+    EXPECT_EQ(w.category, g.category) << what;
+    EXPECT_EQ(w.purpose, g.purpose) << what;
+    EXPECT_EQ(w.policy_version, g.policy_version) << what;
+    EXPECT_EQ(w.record_ref, g.record_ref) << what;
+    EXPECT_EQ(w.reason, g.reason) << what;
+    EXPECT_EQ(w.revision, g.revision) << what;
+    EXPECT_EQ(w.shadow, g.shadow) << what;
+  }
   EXPECT_GT(allowed, 0);
   EXPECT_LT(allowed, checks);
 }

@@ -139,6 +139,41 @@ TEST_F(SubjectRefTest, IdsOfEveryLengthIncludingUncacheable) {
   }
 }
 
+// Copies and moves of refs to short (inline) and long (heap) ids keep
+// their id and decide as it; a moved-from ref holds the empty id.
+TEST_F(SubjectRefTest, CopiesAndMovesKeepTheirId) {
+  const std::string long_id(40, 'L');
+  Set("short", "statistics.measurement", v1::CONSENT_STATE_GIVEN);
+  Set(long_id, "statistics.measurement", v1::CONSENT_STATE_REFUSED);
+  ASSERT_OK(guard_->WarmCache());
+  for (const std::string& id : {std::string("short"), long_id}) {
+    const Reason want =
+        id == long_id ? Reason::kConsentRefused : Reason::kAllowedConsent;
+    SubjectRef original = guard_->Subject(id);
+    SubjectRef copy = original;
+    EXPECT_EQ(copy.id(), id);
+    EXPECT_EQ(Both(id, copy), want);
+    SubjectRef assigned = guard_->Subject("other");
+    assigned = copy;
+    assigned = *&assigned;  // self-assignment keeps it
+    EXPECT_EQ(assigned.id(), id);
+    EXPECT_EQ(Both(id, assigned), want);
+    SubjectRef moved = std::move(original);
+    EXPECT_EQ(moved.id(), id);
+    EXPECT_EQ(Both(id, moved), want);
+    if (id == long_id) {
+      EXPECT_EQ(original.id(), "");  // NOLINT(bugprone-use-after-move)
+    }
+    SubjectRef move_assigned = guard_->Subject(long_id);
+    move_assigned = std::move(moved);
+    EXPECT_EQ(move_assigned.id(), id);
+    EXPECT_EQ(Both(id, move_assigned), want);
+    std::vector<SubjectRef> many(100, copy);  // grows by moving
+    many.push_back(copy);
+    for (const SubjectRef& r : many) ASSERT_EQ(r.id(), id);
+  }
+}
+
 TEST_F(SubjectRefTest, StoreOutageFailsClosedForAnUncachedRef) {
   const SubjectRef ref = guard_->Subject("s1");
   store_.SetUnavailableForTesting(true);
