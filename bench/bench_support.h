@@ -11,6 +11,8 @@
 #include <cstdlib>
 #include <string>
 
+#include "benchmark/benchmark.h"
+
 namespace consentry {
 
 // A fresh directory `$TMPDIR/<name>_XXXXXX` (TMPDIR defaults to /tmp); the
@@ -21,6 +23,21 @@ inline std::string TempDir(const char* name) {
       std::string(base != nullptr ? base : "/tmp") + "/" + name + "_XXXXXX";
   if (mkdtemp(t.data()) == nullptr) std::abort();
   return t;
+}
+
+// The PostgreSQL server a benchmark runs against
+// (`CONSENTRY_PG_CONNINFO`); null, with `state` skipped and told how to
+// start one, when none is configured.
+inline const char* PgConnInfoOrSkip(benchmark::State& state) {
+  const char* conninfo = std::getenv("CONSENTRY_PG_CONNINFO");
+  if (conninfo == nullptr || *conninfo == '\0') {
+    state.SkipWithError(
+        "no PostgreSQL server configured: set CONSENTRY_PG_CONNINFO (e.g. "
+        "tests/pg/start.sh --fresh /tmp/pgbench; then "
+        "CONSENTRY_PG_CONNINFO=\"$(cat /tmp/pgbench/conninfo)\")");
+    return nullptr;
+  }
+  return conninfo;
 }
 
 }  // namespace consentry

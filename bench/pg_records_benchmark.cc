@@ -35,6 +35,7 @@
 #include <string>
 
 #include "absl/strings/str_cat.h"
+#include "bench/bench_support.h"
 #include "benchmark/benchmark.h"
 #include "consentry/postgres_records.h"
 
@@ -103,14 +104,8 @@ v1::ProvisionRecord Record(int subjects, std::int64_t n, bool series) {
 }
 
 void Ratio(benchmark::State& state, bool series) {
-  const char* conninfo = std::getenv("CONSENTRY_PG_CONNINFO");
-  if (conninfo == nullptr || *conninfo == '\0') {
-    state.SkipWithError(
-        "no PostgreSQL server configured: set CONSENTRY_PG_CONNINFO (e.g. "
-        "tests/pg/start.sh --fresh /tmp/pgbench; then "
-        "CONSENTRY_PG_CONNINFO=\"$(cat /tmp/pgbench/conninfo)\")");
-    return;
-  }
+  const char* conninfo = PgConnInfoOrSkip(state);
+  if (conninfo == nullptr) return;
   const int subjects = static_cast<int>(state.range(0));
   PostgresStoreOptions o;
   o.schema = absl::StrCat("bench_", getpid(), "_", subjects, series ? "s" : "");

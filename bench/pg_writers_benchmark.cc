@@ -51,6 +51,7 @@
 #include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "bench/bench_support.h"
 #include "benchmark/benchmark.h"
 #include "consentry/postgres_store.h"
 
@@ -61,18 +62,6 @@ using Clock = std::chrono::steady_clock;
 
 // Changes per writer per timed phase.
 constexpr int kPhase = 200;
-
-const char* ConnInfo(benchmark::State& state) {
-  const char* conninfo = std::getenv("CONSENTRY_PG_CONNINFO");
-  if (conninfo == nullptr || *conninfo == '\0') {
-    state.SkipWithError(
-        "no PostgreSQL server configured: set CONSENTRY_PG_CONNINFO (e.g. "
-        "tests/pg/start.sh --fresh /tmp/pgbench; then "
-        "CONSENTRY_PG_CONNINFO=\"$(cat /tmp/pgbench/conninfo)\")");
-    return nullptr;
-  }
-  return conninfo;
-}
 
 // One raw connection.
 class Raw {
@@ -209,7 +198,7 @@ std::string StateOf(const v1::ConsentChange& c, std::int64_t revision) {
 }
 
 void BM_Ratio_WritersApplyVsRawInsert(benchmark::State& state) {
-  const char* conninfo = ConnInfo(state);
+  const char* conninfo = PgConnInfoOrSkip(state);
   if (conninfo == nullptr) return;
   const int writers = static_cast<int>(state.range(0));
   const std::string schema = absl::StrCat("benchw_", getpid(), "_", writers);
@@ -303,7 +292,7 @@ std::string CopyHeader() {
 }
 
 void BM_Ratio_BulkImportVsRawCopy(benchmark::State& state) {
-  const char* conninfo = ConnInfo(state);
+  const char* conninfo = PgConnInfoOrSkip(state);
   if (conninfo == nullptr) return;
   const int n = static_cast<int>(state.range(0));
   PostgresStoreOptions o;
