@@ -300,9 +300,7 @@ struct ChainHasher::State {
 
 ChainHasher::ChainHasher() : state_(std::make_unique<State>()) {}
 
-ChainHasher::~ChainHasher() {
-  OPENSSL_cleanse(state_.get(), sizeof(State));
-}
+ChainHasher::~ChainHasher() { OPENSSL_cleanse(state_.get(), sizeof(State)); }
 
 absl::StatusOr<std::unique_ptr<ChainHasher>> ChainHasher::Create(
     absl::string_view key) {
@@ -317,7 +315,8 @@ absl::StatusOr<std::unique_ptr<ChainHasher>> ChainHasher::Create(
   std::array<unsigned char, SHA256_CBLOCK> block{};
   if (key.size() > block.size()) {
     SHA256_CTX k;
-    if (SHA256_Init(&k) != 1 || SHA256_Update(&k, key.data(), key.size()) != 1 ||
+    if (SHA256_Init(&k) != 1 ||
+        SHA256_Update(&k, key.data(), key.size()) != 1 ||
         SHA256_Final(block.data(), &k) != 1) {
       return absl::InternalError("audit log: cannot set up HMAC-SHA256");
     }

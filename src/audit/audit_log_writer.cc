@@ -396,13 +396,13 @@ absl::Status AuditLog::Impl::QueueIo(IoOp op) {
 
 absl::Status AuditLog::Impl::QueueTransition(bool open_next) {
   RETURN_IF_ERROR(HandOffPending());
-  ASSIGN_OR_RETURN(internal::SegmentTransition t,
-                   segment->PrepareTransition(
-                       base_sequence + head, open_next ? &segment_keys : nullptr));
+  ASSIGN_OR_RETURN(
+      internal::SegmentTransition t,
+      segment->PrepareTransition(base_sequence + head,
+                                 open_next ? &segment_keys : nullptr));
   IoOp op;
   op.end = head;
-  op.transition =
-      std::make_unique<internal::SegmentTransition>(std::move(t));
+  op.transition = std::make_unique<internal::SegmentTransition>(std::move(t));
   RETURN_IF_ERROR(QueueIo(std::move(op)));
   if (open_next) {
     segment_number.store(segment->number(), std::memory_order_relaxed);
@@ -517,8 +517,9 @@ void AuditLog::Impl::SyncLoop() {
     if (s.ok() && want_sync && io_file != nullptr) {
       s = io_file->Sync();
       if (!s.ok()) {
-        s = absl::Status(s.code(), absl::StrCat("audit log: cannot sync segment: ",
-                                                s.message()));
+        s = absl::Status(
+            s.code(),
+            absl::StrCat("audit log: cannot sync segment: ", s.message()));
       }
     }
     internal::MutexLock lock(&mu);

@@ -318,8 +318,8 @@ absl::StatusOr<SegmentTransition> SegmentWriter::PrepareTransition(
     t.open_next = true;
     t.next_number = number_ + 1;
     t.next_path = PathOf(SegmentFileName(t.next_number));
-    RETURN_IF_ERROR(BeginSegment(t.next_number, next_sequence, *next_keys,
-                                 &t.next_header));
+    RETURN_IF_ERROR(
+        BeginSegment(t.next_number, next_sequence, *next_keys, &t.next_header));
   }
   return t;
 }
