@@ -62,12 +62,10 @@
 // consent.db and reused by later runs (a directory without its COMPLETE
 // marker is filled anew). PostgreSQL: CONSENTRY_PG_CONNINFO (the primary)
 // and CONSENTRY_PG_STANDBY_CONNINFO (a hot standby of it); without them
-// the PostgreSQL benchmarks skip. `CopyConsentRecordsIntoPostgres` fills
-// schema scale_s<N> once with COPY (the store's `Apply`, a transaction
-// per change, would take hours for 10 million): rows built by
-// `MergeConsentChange` as `Apply` builds them, in one transaction; a schema
-// holding any revision is reused (the fill commits at once or not at all). It
-// is the one place to switch to the store's own bulk import when there is one.
+// the PostgreSQL benchmarks skip. `BulkImportSubjects` fills schema
+// scale_s<N> once through the store's `BulkImport` (one COPY per 100,000
+// subjects; the store's `Apply`, a transaction per change, would take hours
+// for 10 million); a filled schema is reused.
 //
 // CONSENTRY_SCALE_SUBJECTS overrides the 10,000,000 subjects (a quick run:
 // 200000). Run (figures in docs/benchmarks.md, the model in
@@ -325,105 +323,25 @@ std::string Env(const char* name) {
 
 std::string PgSchema() { return absl::StrCat("scale_s", Subjects()); }
 
-bool Exec(PGconn* c, const std::string& sql) {
-  PGresult* r = PQexec(c, sql.c_str());
-  const bool ok = PQresultStatus(r) == PGRES_COMMAND_OK ||
-                  PQresultStatus(r) == PGRES_TUPLES_OK;
-  if (!ok) std::fprintf(stderr, "scale_benchmark: %s", PQerrorMessage(c));
-  PQclear(r);
-  return ok;
-}
-
-void AppendHexBytea(const std::string& bytes, std::string* out) {
-  static constexpr char kHex[] = "0123456789abcdef";
-  out->append("\\\\x");  // COPY text format: the backslash is escaped
-  for (const char ch : bytes) {
-    const auto b = static_cast<unsigned char>(ch);
-    out->push_back(kHex[b >> 4]);
-    out->push_back(kHex[b & 15]);
-  }
-}
-
-bool CopyRows(PGconn* c, const std::string& copy_sql,
-              const std::function<void(std::uint32_t, std::string*)>& row) {
-  PGresult* r = PQexec(c, copy_sql.c_str());
-  const bool in = PQresultStatus(r) == PGRES_COPY_IN;
-  PQclear(r);
-  if (!in) return false;
-  std::string chunk;
-  for (std::uint32_t i = 0; i < Subjects(); ++i) {
-    row(i, &chunk);
-    if (chunk.size() > (1 << 20) || i + 1 == Subjects()) {
-      if (PQputCopyData(c, chunk.data(), static_cast<int>(chunk.size())) != 1) {
-        return false;
-      }
-      chunk.clear();
+// Fills the primary's store with subjects 0..N-1 through the store's own
+// bulk import (`PostgresConsentStore::BulkImport`, one COPY per batch of
+// 100,000, as its manual advises). Subject i gets revision i + 1.
+bool BulkImportSubjects(PostgresConsentStore& store) {
+  constexpr std::uint32_t kImportBatch = 100'000;
+  std::vector<v1::ConsentChange> batch;
+  for (std::uint32_t i = 0; i < Subjects();) {
+    batch.clear();
+    for (; batch.size() < kImportBatch && i < Subjects(); ++i) {
+      batch.push_back(Change(i));
+    }
+    absl::StatusOr<std::vector<Revision>> revisions = store.BulkImport(batch);
+    if (!revisions.ok()) {
+      std::fprintf(stderr, "scale_benchmark: bulk import: %s\n",
+                   std::string(revisions.status().message()).c_str());
+      return false;
     }
   }
-  if (PQputCopyEnd(c, nullptr) != 1) return false;
-  r = PQgetResult(c);
-  const bool ok = PQresultStatus(r) == PGRES_COMMAND_OK;
-  if (!ok) std::fprintf(stderr, "scale_benchmark: %s", PQerrorMessage(c));
-  PQclear(r);
-  while ((r = PQgetResult(c)) != nullptr) PQclear(r);
-  return ok;
-}
-
-// Fills the store's tables (schema `schema`, created by the store) with
-// subjects 0..N-1, subject i at revision i + 1, by COPY in one
-// transaction: consent_history and consent_records rows as the store's
-// `Apply` writes them (the record built by `MergeConsentChange`), and the
-// revision sequence moved past them. Replace with the store's bulk import
-// once it has one.
-bool CopyConsentRecordsIntoPostgres(const std::string& conninfo,
-                                    const std::string& schema) {
-  PGconn* c = PQconnectdb(conninfo.c_str());
-  if (PQstatus(c) != CONNECTION_OK) {
-    PQfinish(c);
-    return false;
-  }
-  const absl::Time now = absl::Now();
-  const std::string now_ns = absl::StrCat(absl::ToUnixNanos(now));
-  const auto record_of = [&](std::uint32_t i, v1::ConsentChange* change) {
-    *change = Change(i);
-    v1::ConsentRecord rec;
-    rec.set_subject_id(change->subject_id());
-    if (!MergeConsentChange(*change, i + 1, now, rec).ok()) std::abort();
-    return rec.SerializeAsString();
-  };
-  bool ok = Exec(c, "BEGIN");
-  ok = ok && CopyRows(c,
-                      absl::StrCat("COPY ", schema,
-                                   ".consent_history(revision, subject_id, "
-                                   "commit_time_ns, change, state) FROM STDIN"),
-                      [&](std::uint32_t i, std::string* out) {
-                        v1::ConsentChange change;
-                        const std::string state = record_of(i, &change);
-                        absl::StrAppend(out, i + 1, "\t", change.subject_id(),
-                                        "\t", now_ns, "\t");
-                        AppendHexBytea(change.SerializeAsString(), out);
-                        out->push_back('\t');
-                        AppendHexBytea(state, out);
-                        out->push_back('\n');
-                      });
-  ok = ok &&
-       CopyRows(c,
-                absl::StrCat("COPY ", schema,
-                             ".consent_records(subject_id, revision, "
-                             "record) FROM STDIN"),
-                [&](std::uint32_t i, std::string* out) {
-                  v1::ConsentChange change;
-                  const std::string state = record_of(i, &change);
-                  absl::StrAppend(out, change.subject_id(), "\t", i + 1, "\t");
-                  AppendHexBytea(state, out);
-                  out->push_back('\n');
-                });
-  ok = ok && Exec(c, absl::StrCat("SELECT setval('", schema, ".revision_seq', ",
-                                  Subjects(), ")"));
-  ok = ok && Exec(c, "COMMIT");
-  ok = ok && Exec(c, absl::StrCat("ANALYZE ", schema, ".consent_records"));
-  PQfinish(c);
-  return ok;
+  return true;
 }
 
 PostgresStoreOptions PgOptions() {
@@ -441,12 +359,20 @@ PostgresConsentStore* PgPrimary() {
     if (!s.ok()) std::abort();
     absl::StatusOr<Revision> latest = (*s)->LatestRevision();
     if (!latest.ok()) std::abort();
-    // The fill is one transaction that also moves the sequence: any
-    // revision means it committed (BM_Scale_FeedLagViaStandby adds more).
+    // A schema holding fewer revisions than subjects is a fill that was
+    // cut short (each batch commits on its own): drop it and run again.
+    // More is a full fill that BM_Scale_FeedLagViaStandby has added to.
     if (*latest == 0) {
-      std::fprintf(stderr, "scale_benchmark: filling schema %s by COPY\n",
+      std::fprintf(stderr, "scale_benchmark: filling schema %s by BulkImport\n",
                    PgSchema().c_str());
-      if (!CopyConsentRecordsIntoPostgres(conninfo, PgSchema())) std::abort();
+      if (!BulkImportSubjects(**s)) std::abort();
+    } else if (*latest < static_cast<Revision>(Subjects())) {
+      std::fprintf(stderr,
+                   "scale_benchmark: schema %s holds %lld revisions for %u "
+                   "subjects, a cut-short fill: DROP SCHEMA %s CASCADE\n",
+                   PgSchema().c_str(), static_cast<long long>(*latest),
+                   Subjects(), PgSchema().c_str());
+      std::abort();
     }
     return s->release();
   }();
