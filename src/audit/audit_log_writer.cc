@@ -365,6 +365,7 @@ void AuditLog::Impl::Fail(absl::Status s) {
 // The syncer
 
 absl::Status AuditLog::Impl::HandOffPending() {
+  if (!segment->has_pending()) return absl::OkStatus();
   IoOp op;
   {
     internal::MutexLock lock(&mu);
@@ -374,11 +375,6 @@ absl::Status AuditLog::Impl::HandOffPending() {
     }
   }
   segment->TakePending(&op.bytes);
-  if (op.bytes.empty()) {
-    internal::MutexLock lock(&mu);
-    io_spare.push_back(std::move(op.bytes));
-    return absl::OkStatus();
-  }
   op.end = head;
   return QueueIo(std::move(op));
 }

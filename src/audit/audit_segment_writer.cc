@@ -316,10 +316,10 @@ absl::StatusOr<SegmentTransition> SegmentWriter::PrepareTransition(
   open_ = false;
   if (next_keys != nullptr) {
     t.open_next = true;
-    t.next_number = number_ + 1;
-    t.next_path = PathOf(SegmentFileName(t.next_number));
+    const std::uint64_t next_number = number_ + 1;
+    t.next_path = PathOf(SegmentFileName(next_number));
     RETURN_IF_ERROR(
-        BeginSegment(t.next_number, next_sequence, *next_keys, &t.next_header));
+        BeginSegment(next_number, next_sequence, *next_keys, &t.next_header));
   }
   return t;
 }

@@ -80,7 +80,6 @@ struct SegmentTransition {
   std::string index_path;
   std::string index_bytes;
   bool open_next = false;
-  std::uint64_t next_number = 0;
   std::string next_path;
   std::string next_header;
 };
@@ -176,8 +175,8 @@ class SegmentWriter {
       std::uint64_t next_sequence, const SegmentKeys* next_keys);
 
   bool is_open() const { return open_; }
-  // The open segment, for a sync from another thread; null when none.
-  WritableFile* file() const { return file_.get(); }
+  // Whether frames wait to be appended (`WritePending`, `TakePending`).
+  bool has_pending() const { return !pending_.empty(); }
   std::uint64_t number() const { return number_; }
   // The hash of the last record framed (or of the segment before).
   const Hash256& last_hash() const { return last_hash_; }
