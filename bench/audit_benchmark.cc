@@ -37,6 +37,7 @@
 #include <cstdint>
 #include <cstdlib>
 #include <filesystem>
+#include <fstream>
 #include <memory>
 #include <random>
 #include <string>
@@ -165,13 +166,32 @@ BENCHMARK(BM_Baseline_RawBufferedWrite)
     ->UseRealTime()
     ->Unit(benchmark::kMillisecond);
 
+// The CPU time so far, in nanoseconds, of this process's threads named
+// `name` (Linux: /proc/self/task/*/schedstat; 0 elsewhere).
+std::uint64_t ThreadCpuNs(const std::string& name) {
+  std::uint64_t total = 0;
+  std::error_code ec;
+  for (const auto& t :
+       std::filesystem::directory_iterator("/proc/self/task", ec)) {
+    std::ifstream comm(t.path() / "comm");
+    std::string c;
+    if (!std::getline(comm, c) || c != name) continue;
+    std::ifstream stat(t.path() / "schedstat");
+    std::uint64_t ns = 0;
+    if (stat >> ns) total += ns;
+  }
+  return total;
+}
+
 // The throughput target as a ratio, the baseline interleaved: each
 // iteration writes kPerIteration events through the log (Record, then
 // Flush: every event synced) and the same framed bytes with write() +
 // fdatasync in batches of kBatch events, the order alternating, so both
 // see the same state of a shared, noisy host. Counters: `log_Mps` and
 // `raw_Mps` (million events/s over the run) and `raw_over_log`, the time
-// ratio (the target: <= 1.5, with log_Mps >= 1.5).
+// ratio (the target: <= 1.5, with log_Mps >= 1.5). `writer_ns` and
+// `syncer_ns` are the CPU time of the log's writer and syncer threads per
+// event (the writer's is what a loaded host must find room for).
 void BM_AuditLog_SustainedVsRaw(benchmark::State& state) {
   const std::string dir = TempDir("consentry_audit_vs_raw");
   const std::string frames = LogBytes(dir + "/src");
@@ -202,13 +222,18 @@ void BM_AuditLog_SustainedVsRaw(benchmark::State& state) {
     }
     raw_time += Clock::now() - t0;
   };
+  std::uint64_t writer_ns = 0, syncer_ns = 0;
   auto logged = [&] {
+    const std::uint64_t w0 = ThreadCpuNs("audit-writer");
+    const std::uint64_t s0 = ThreadCpuNs("audit-sync");
     const auto t0 = Clock::now();
     for (int k = 0; k < kPerIteration; ++k) {
       if (!(*log)->Record(events.Get(i++)).ok()) std::abort();
     }
     if (!(*log)->Flush().ok()) std::abort();
     log_time += Clock::now() - t0;
+    writer_ns += ThreadCpuNs("audit-writer") - w0;
+    syncer_ns += ThreadCpuNs("audit-sync") - s0;
   };
   for (auto _ : state) {
     if (++round & 1) {
@@ -227,6 +252,8 @@ void BM_AuditLog_SustainedVsRaw(benchmark::State& state) {
   state.counters["log_Mps"] = events_run / log_s / 1e6;
   state.counters["raw_Mps"] = events_run / raw_s / 1e6;
   state.counters["raw_over_log"] = log_s / raw_s;
+  state.counters["writer_ns"] = static_cast<double>(writer_ns) / events_run;
+  state.counters["syncer_ns"] = static_cast<double>(syncer_ns) / events_run;
   state.counters["segments"] =
       static_cast<double>((*log)->counters().segments_sealed);
   if (!(*log)->Close().ok()) std::abort();
