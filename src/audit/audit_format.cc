@@ -338,8 +338,68 @@ absl::StatusOr<std::unique_ptr<ChainHasher>> ChainHasher::Create(
   return h;
 }
 
+namespace {
+
+// A chained message of up to this many SHA-256 blocks, padded, is hashed
+// from one buffer on the stack (an event of up to 215 bytes).
+constexpr std::size_t kPaddedBlocks = 4;
+
+// The digest of the state `c`, which has absorbed a whole padded message:
+// its eight words, big-endian.
+void PutDigest(const SHA256_CTX& c, unsigned char* out) {
+  for (int i = 0; i < 8; ++i) {
+    const std::uint32_t w = c.h[i];
+    out[4 * i] = static_cast<unsigned char>(w >> 24);
+    out[4 * i + 1] = static_cast<unsigned char>(w >> 16);
+    out[4 * i + 2] = static_cast<unsigned char>(w >> 8);
+    out[4 * i + 3] = static_cast<unsigned char>(w);
+  }
+}
+
+// Absorbs `m[0, n)` into `c` (no partial block held) padded as SHA-256's
+// final blocks (0x80, zeros, the message's length in bits), in `buf`,
+// which has room for `blocks` blocks and holds `m` at its start; then `c`
+// holds the digest. One call into the block function instead of the three
+// (with their copies into the context) of Update, Update, Final.
+bool AbsorbPadded(SHA256_CTX& c, unsigned char* buf, std::size_t n,
+                  std::size_t blocks) {
+  const std::uint64_t bits =
+      ((std::uint64_t{c.Nh} << 32 | c.Nl) + std::uint64_t{n} * 8);
+  const std::size_t len = blocks * SHA256_CBLOCK;
+  buf[n] = 0x80;
+  std::memset(buf + n + 1, 0, len - 8 - (n + 1));
+  for (int i = 0; i < 8; ++i) {
+    buf[len - 1 - static_cast<std::size_t>(i)] =
+        static_cast<unsigned char>(bits >> (8 * i));
+  }
+  return SHA256_Update(&c, buf, len) == 1;
+}
+
+}  // namespace
+
 bool ChainHasher::Next(const unsigned char* prev, absl::string_view payload,
                        unsigned char* hash) {
+  const std::size_t n = 32 + payload.size();
+  const std::size_t blocks = (n + 8 + SHA256_CBLOCK) / SHA256_CBLOCK;
+  if (ABSL_PREDICT_TRUE(blocks <= kPaddedBlocks)) {
+    // Events: the message and its padding in one buffer, absorbed at once.
+    alignas(64) unsigned char buf[kPaddedBlocks * SHA256_CBLOCK];
+    SHA256_CTX c = state_->inner;
+    std::memcpy(buf, prev, 32);
+    if (!payload.empty()) std::memcpy(buf + 32, payload.data(), payload.size());
+    bool ok = AbsorbPadded(c, buf, n, blocks);
+    if (ok) PutDigest(c, hash);
+    if (ok && keyed_) {
+      c = state_->outer;
+      std::memcpy(buf, hash, 32);
+      ok = AbsorbPadded(c, buf, 32, 1);
+      if (ok) PutDigest(c, hash);
+    }
+    if (keyed_) {
+      OPENSSL_cleanse(&c, sizeof(c));  // derived from the key's pads
+    }
+    return ok;
+  }
   SHA256_CTX c = state_->inner;
   bool ok = SHA256_Update(&c, prev, 32) == 1 &&
             SHA256_Update(&c, payload.data(), payload.size()) == 1 &&
@@ -963,19 +1023,18 @@ IndexHeader HeaderFor(const SegmentIndex& index, std::uint64_t entries) {
 
 }  // namespace
 
-bool SegmentIndex::EncodeBlockTable(const IndexHeader& h, std::string& out) {
-  EncodeIndexHeader(h, out.data());
-  char* ref = out.data() + kIndexHeaderSize;
+bool SegmentIndex::EncodeBlockTable(const IndexHeader& h, char* out) {
+  EncodeIndexHeader(h, out);
+  char* ref = out + kIndexHeaderSize;
   for (std::uint32_t i = 0; i < h.blocks; ++i, ref += kIndexBlockRefSize) {
     const auto at = static_cast<std::size_t>(h.BlockOffset(i));
     const auto n = static_cast<std::size_t>(h.BlockEntryCount(i));
     Hash256 digest;
-    if (!Sha256(absl::string_view(out.data() + at, n * kIndexEntrySize),
-                &digest)) {
+    if (!Sha256(absl::string_view(out + at, n * kIndexEntrySize), &digest)) {
       return false;
     }
     // The block's first key: the first half of its first entry.
-    std::memcpy(ref, out.data() + at, 8);
+    std::memcpy(ref, out + at, 8);
     std::memcpy(ref + 8, digest.data(), 32);
   }
   return true;
@@ -999,23 +1058,33 @@ std::string SegmentIndex::Encode() {
       p += kIndexEntrySize;
     }
   }
-  if (!EncodeBlockTable(h, out)) return std::string();
+  if (!EncodeBlockTable(h, out.data())) return std::string();
   return out;
 }
 
 std::string SegmentIndex::TakeEncoded() {
+  ByteBuffer out;
+  if (!TakeEncoded(&out)) return std::string();
+  return std::string(out.view());
+}
+
+bool SegmentIndex::TakeEncoded(ByteBuffer* out) {
   using Entry = std::pair<std::uint64_t, std::uint64_t>;
+  out->clear();
   if (!entries.empty() || !added_in_order_ ||
       std::endian::native != std::endian::little ||
       sizeof(Entry) != kIndexEntrySize) {
-    std::string out = Encode();
+    const std::string encoded = Encode();
     std::vector<Entry>().swap(entries);
-    return out;
+    out->Append(encoded);
+    return !encoded.empty();
   }
-  // As `SortEntries` does, run by run, but into the file's bytes.
+  // As `SortEntries` does, run by run, but into the file's bytes. Every
+  // byte of `out` is written below (header, table, entries): its growth
+  // is not zero-filled, and its memory is the last seal's when recycled.
   const IndexHeader h = HeaderFor(*this, added_count_);
-  std::string out(static_cast<std::size_t>(h.IndexFileSize()), '\0');
-  char* p = out.data() + h.TableEnd();
+  out->ResizeUninitialized(static_cast<std::size_t>(h.IndexFileSize()));
+  char* p = out->data() + h.TableEnd();
   for (std::vector<Entry>& run : added_) {
     if (run.empty()) continue;
     SortRunByKey(run.data(), run.data() + run.size(), 48, scratch_);
@@ -1024,8 +1093,7 @@ std::string SegmentIndex::TakeEncoded() {
     run.clear();
   }
   added_count_ = 0;
-  if (!EncodeBlockTable(h, out)) return std::string();
-  return out;
+  return EncodeBlockTable(h, out->data());
 }
 
 void SegmentIndex::Restart(std::uint64_t number, std::uint64_t first) {

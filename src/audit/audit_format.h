@@ -25,6 +25,7 @@
 #include "absl/time/time.h"
 #include "consentry/audit.h"
 #include "consentry/audit_keys.h"
+#include "src/audit/audit_byte_buffer.h"
 
 namespace consentry::internal {
 
@@ -449,6 +450,9 @@ struct SegmentIndex {
   // `entries` first; the entries are gone afterwards (the counts and times
   // stay until `Restart`).
   std::string TakeEncoded();
+  // The same into `*out` (its contents replaced, its memory reused, its
+  // growth not zero-filled). False on a libcrypto failure.
+  bool TakeEncoded(ByteBuffer* out);
   // Empties the index for segment `number`, whose first record is `first`,
   // keeping the runs' memory for the entries to come.
   void Restart(std::uint64_t number, std::uint64_t first);
@@ -480,7 +484,7 @@ struct SegmentIndex {
   std::vector<std::pair<std::uint64_t, std::uint64_t>> scratch_;
   // `Encode`'s tail: the block table of the entries at `out` after the
   // header `h`. False on a libcrypto failure.
-  static bool EncodeBlockTable(const IndexHeader& h, std::string& out);
+  static bool EncodeBlockTable(const IndexHeader& h, char* out);
 };
 
 // One frame as found in a segment's bytes.

@@ -116,7 +116,7 @@ struct AuditLog::Impl {
   // (`kMaxQueuedOps`). The writer frames on meanwhile; it waits for the
   // queue to be empty before it reports a sync, a seal or a key rotation.
   struct IoOp {
-    std::string bytes;
+    internal::ByteBuffer bytes;
     std::uint64_t end = 0;
     std::unique_ptr<internal::SegmentTransition> transition;
   };
@@ -127,7 +127,10 @@ struct AuditLog::Impl {
   std::unique_ptr<internal::WritableFile> io_file;
   // Emptied batch buffers, kept for reuse (their capacity spares the
   // writer an allocation and page faults per batch).
-  std::vector<std::string> io_spare ABSL_GUARDED_BY(mu);
+  std::vector<internal::ByteBuffer> io_spare ABSL_GUARDED_BY(mu);
+  // The memory of the last transition's index, once written, for the
+  // writer's next seal (`SegmentWriter::RecycleIndexBuffer`).
+  internal::ByteBuffer io_spare_index ABSL_GUARDED_BY(mu);
   std::uint64_t sync_requested ABSL_GUARDED_BY(mu) = 0;  // events taken
   std::uint64_t sync_taken ABSL_GUARDED_BY(mu) = 0;
   internal::Hash256 sync_hash ABSL_GUARDED_BY(mu){};
@@ -155,7 +158,7 @@ struct AuditLog::Impl {
   std::vector<std::shared_ptr<const CompiledPolicy>> policies
       ABSL_GUARDED_BY(policies_mu);
   std::vector<const CompiledPolicy*> writer_policies;  // writer's copy
-  std::string scratch;                                 // writer's
+  internal::ByteBuffer scratch;                        // writer's
 
   // --- opening and producers (audit_log.cc) ---------------------------------
 

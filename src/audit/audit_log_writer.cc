@@ -242,6 +242,8 @@ void AuditLog::Impl::RefreshPolicies() {
 
 absl::Status AuditLog::Impl::TakeRecord(const AuditLane::Record& record) {
   absl::string_view payload = record.payload;
+  internal::EventKeys index_keys;
+  bool has_keys = false;
   if (record.user_flags & internal::kCompactFlag) {
     AuditEvent e;
     if (!ExpandCompact(payload, record.user_flags, writer_policies, &e)) {
@@ -251,10 +253,15 @@ absl::Status AuditLog::Impl::TakeRecord(const AuditLane::Record& record) {
             "audit log: a queued decision names an unknown policy");
       }
     }
-    scratch.resize(internal::EncodedEventSizeBound(e));
+    scratch.ResizeUninitialized(internal::EncodedEventSizeBound(e));
     const char* end = internal::EncodeEvent(e, scratch.data());
     payload = absl::string_view(scratch.data(),
                                 static_cast<std::size_t>(end - scratch.data()));
+    // The index keys are the event's own, not scanned back from `payload`.
+    index_keys.time_unix_nanos = e.time_unix_nanos;
+    index_keys.accessor = e.accessor;
+    index_keys.subject = e.subject;
+    has_keys = true;
   }
   if (segment->NeedsRotation(payload.size())) {
     // The next segment takes the current keys; when a provider fails, the
@@ -267,7 +274,9 @@ absl::Status AuditLog::Impl::TakeRecord(const AuditLane::Record& record) {
     }
     RETURN_IF_ERROR(BeginNextSegment());
   }
-  RETURN_IF_ERROR(segment->Frame(payload, base_sequence + head));
+  RETURN_IF_ERROR(
+      has_keys ? segment->Frame(payload, base_sequence + head, index_keys)
+               : segment->Frame(payload, base_sequence + head));
   if (record.ticket != nullptr) {
     batch_tickets.emplace_back(
         static_cast<internal::AppendTicket*>(record.ticket),
@@ -392,6 +401,12 @@ absl::Status AuditLog::Impl::QueueIo(IoOp op) {
 
 absl::Status AuditLog::Impl::QueueTransition(bool open_next) {
   RETURN_IF_ERROR(HandOffPending());
+  internal::ByteBuffer index_memory;
+  {
+    internal::MutexLock lock(&mu);
+    index_memory = std::move(io_spare_index);
+  }
+  segment->RecycleIndexBuffer(std::move(index_memory));
   ASSIGN_OR_RETURN(
       internal::SegmentTransition t,
       segment->PrepareTransition(base_sequence + head,
@@ -465,7 +480,7 @@ absl::Status AuditLog::Impl::CarryOut(std::vector<IoOp>& ops,
       if (io_file == nullptr) {
         return absl::InternalError("audit log: no segment to write");
       }
-      RETURN_IF_ERROR(internal::AuditError(io_file->Append(op.bytes)));
+      RETURN_IF_ERROR(internal::AuditError(io_file->Append(op.bytes.view())));
       *written = op.end;
     }
     if (op.transition != nullptr) {
@@ -524,6 +539,10 @@ void AuditLog::Impl::SyncLoop() {
       if (io_spare.size() <= kMaxQueuedOps && op.bytes.capacity() > 0) {
         op.bytes.clear();
         io_spare.push_back(std::move(op.bytes));
+      }
+      if (op.transition != nullptr &&
+          op.transition->index_bytes.capacity() > io_spare_index.capacity()) {
+        io_spare_index = std::move(op.transition->index_bytes);
       }
     }
     ops.clear();

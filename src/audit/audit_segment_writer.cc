@@ -44,9 +44,9 @@ bool SealVerifies(const FrameView& f, std::uint64_t end, std::uint64_t size,
 // `file_size` already counting the seal frame), chained from `prev`; the
 // seal's version follows the index's. `*hash` is the seal's chain hash.
 absl::Status MakeSealFrame(ChainHasher& hasher, const Hash256& prev,
-                           const std::string& index_bytes,
-                           std::uint64_t records, std::uint64_t next_sequence,
-                           std::string* frame, Hash256* hash) {
+                           absl::string_view index_bytes, std::uint64_t records,
+                           std::uint64_t next_sequence, std::string* frame,
+                           Hash256* hash) {
   SealRecord seal;
   seal.records = records;
   seal.next_sequence = next_sequence;
@@ -154,7 +154,7 @@ absl::Status CarryOutTransition(FileSystem& fs, const std::string& directory,
   absl::Status close_result = (*file)->Close();
   if (s.ok()) s = close_result;
   file->reset();
-  if (s.ok()) s = WriteFileAtomically(fs, t.index_path, t.index_bytes);
+  if (s.ok()) s = WriteFileAtomically(fs, t.index_path, t.index_bytes.view());
   if (!s.ok()) return AuditError(s);
   if (!t.open_next) return absl::OkStatus();
   return CreateSegmentFile(fs, directory, t.next_path, t.next_header, file);
@@ -253,40 +253,54 @@ absl::Status SegmentWriter::Open(std::uint64_t number,
 
 absl::Status SegmentWriter::Frame(absl::string_view payload,
                                   std::uint64_t sequence) {
+  return FrameWithKeys(payload, sequence, nullptr);
+}
+
+absl::Status SegmentWriter::Frame(absl::string_view payload,
+                                  std::uint64_t sequence,
+                                  const EventKeys& keys) {
+  return FrameWithKeys(payload, sequence, &keys);
+}
+
+absl::Status SegmentWriter::FrameWithKeys(absl::string_view payload,
+                                          std::uint64_t sequence,
+                                          const EventKeys* given) {
   const std::size_t at = pending_.size();
-  pending_.resize(at + FramedSizeBound(payload.size()));
-  char* frame = pending_.data() + at;
+  // Written in place; the bytes past the frame's end are dropped below.
+  char* frame = pending_.Extend(FramedSizeBound(payload.size()));
   char* body = frame + kFrameHeaderSize;
   std::memcpy(body, payload.data(), payload.size());
   char* end = EncodeSequenceField(sequence, body + payload.size());
   const absl::string_view full(body, static_cast<std::size_t>(end - body));
   Hash256 h;
   if (!hasher_->Next(last_hash_.data(), full, h.data())) {
-    pending_.resize(at);
+    pending_.Truncate(at);
     return absl::InternalError("audit log: libcrypto failed to hash a record");
   }
   std::memcpy(end, h.data(), 32);
   const auto length = static_cast<std::uint32_t>(full.size());
   PutU32(frame, length);
   PutU32(frame + 4, FrameCrc(length, full, h.data()));
-  pending_.resize(at + kFrameOverhead + full.size());
-  EventKeys keys;
-  ScanLeadingEventKeys(full, &keys);
-  index_.Add(keys.time_unix_nanos, size_ + at, keys);
+  pending_.Truncate(at + kFrameOverhead + full.size());
+  EventKeys scanned;
+  if (given == nullptr) ScanLeadingEventKeys(full, &scanned);
+  index_.Add(
+      given != nullptr ? given->time_unix_nanos : scanned.time_unix_nanos,
+      size_ + at, given != nullptr ? *given : scanned);
   last_hash_ = h;
   return absl::OkStatus();
 }
 
 absl::Status SegmentWriter::WritePending() {
   if (pending_.empty()) return absl::OkStatus();
-  absl::Status s = file_->Append(pending_);
+  absl::Status s = file_->Append(pending_.view());
   if (!s.ok()) return AuditError(s);
   size_ += pending_.size();
   pending_.clear();
   return absl::OkStatus();
 }
 
-void SegmentWriter::TakePending(std::string* batch) {
+void SegmentWriter::TakePending(ByteBuffer* batch) {
   batch->clear();
   batch->swap(pending_);
   size_ += batch->size();
@@ -306,9 +320,12 @@ absl::StatusOr<SegmentTransition> SegmentWriter::PrepareTransition(
   SegmentTransition t;
   t.sealed_number = number_;
   index_.file_size = size_ + kSealFrameSize;
-  t.index_bytes = index_.TakeEncoded();
+  t.index_bytes = std::move(spare_index_);
+  if (!index_.TakeEncoded(&t.index_bytes)) {
+    return absl::InternalError("audit log: libcrypto failed to hash an index");
+  }
   t.index_path = PathOf(IndexFileName(number_));
-  RETURN_IF_ERROR(MakeSealFrame(*hasher_, last_hash_, t.index_bytes,
+  RETURN_IF_ERROR(MakeSealFrame(*hasher_, last_hash_, t.index_bytes.view(),
                                 index_.records, next_sequence, &t.seal_frame,
                                 &t.seal_hash));
   size_ += t.seal_frame.size();

@@ -25,6 +25,7 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
+#include "src/audit/audit_byte_buffer.h"
 #include "src/audit/audit_format.h"
 #include "src/util/file_io.h"
 
@@ -78,7 +79,7 @@ struct SegmentTransition {
   Hash256 seal_hash{};  // the chain hash of the seal record
   std::string seal_frame;
   std::string index_path;
-  std::string index_bytes;
+  ByteBuffer index_bytes;  // given back to the writer (`RecycleIndexBuffer`)
   bool open_next = false;
   std::string next_path;
   std::string next_header;
@@ -138,6 +139,11 @@ class SegmentWriter {
   // Frames the event `payload` with `sequence` into the pending batch:
   // chains it, indexes it. kInternal when libcrypto fails.
   absl::Status Frame(absl::string_view payload, std::uint64_t sequence);
+  // The same for a payload whose index keys (time, accessor, subject) the
+  // caller already has: `keys` must be what `ScanLeadingEventKeys(payload)`
+  // gives (a test compares the two ways over random events).
+  absl::Status Frame(absl::string_view payload, std::uint64_t sequence,
+                     const EventKeys& keys);
 
   // Appends the pending batch to the segment file (not synced).
   absl::Status WritePending();
@@ -147,7 +153,7 @@ class SegmentWriter {
   // the new, empty, pending buffer, keeping its capacity) and counts its
   // bytes in the segment as if appended. The caller appends `*batch`, in
   // the order taken, before the segment is synced, sealed or abandoned.
-  void TakePending(std::string* batch);
+  void TakePending(ByteBuffer* batch);
 
   // Syncs the segment file.
   absl::Status Sync();
@@ -174,6 +180,15 @@ class SegmentWriter {
   absl::StatusOr<SegmentTransition> PrepareTransition(
       std::uint64_t next_sequence, const SegmentKeys* next_keys);
 
+  // Gives back the memory of a transition's `index_bytes` once it is
+  // written, for the next seal's index: a segment's index is megabytes,
+  // and a fresh buffer per seal cost its page faults each time.
+  void RecycleIndexBuffer(ByteBuffer buffer) {
+    if (buffer.capacity() > spare_index_.capacity()) {
+      spare_index_ = std::move(buffer);
+    }
+  }
+
   bool is_open() const { return open_; }
   // Whether frames wait to be appended (`WritePending`, `TakePending`).
   bool has_pending() const { return !pending_.empty(); }
@@ -187,6 +202,10 @@ class SegmentWriter {
     return kFrameOverhead + payload_size + kMaxSequenceFieldSize;
   }
   std::string PathOf(const std::string& name) const;
+  // `Frame`, indexed by `*keys`, or by the keys scanned from the framed
+  // bytes when null.
+  absl::Status FrameWithKeys(absl::string_view payload, std::uint64_t sequence,
+                             const EventKeys* keys);
   // The CPU part of `Open`: the header of segment `number` (chained from
   // `last_hash_`, naming the ids of `keys`) into `*header`, its chain, and
   // the writer's state reset to it.
@@ -204,7 +223,8 @@ class SegmentWriter {
   std::uint64_t size_ = 0;  // bytes in the file
   SegmentIndex index_;
   Hash256 last_hash_{};
-  std::string pending_;  // framed records not yet appended
+  ByteBuffer pending_;      // framed records not yet appended
+  ByteBuffer spare_index_;  // the memory of the next seal's index
 };
 
 }  // namespace consentry::internal

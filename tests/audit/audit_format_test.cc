@@ -547,5 +547,45 @@ TEST(ChainHasherTest, EqualsLibcryptosDigestAndMac) {
   }
 }
 
+// The chain pads an event's message itself and absorbs it in one call
+// (up to four blocks); every length around and past that, and every
+// position of the padding in a block, must give libcrypto's digest and MAC.
+TEST(ChainHasherTest, EqualsLibcryptosForEveryPayloadLength) {
+  std::mt19937 rng(7);
+  auto bytes = [&rng](std::size_t n) {
+    std::string b(n, '\0');
+    for (char& c : b) c = static_cast<char>(rng() & 0xFF);
+    return b;
+  };
+  for (std::size_t key_size : {0u, 20u, 64u}) {
+    const std::string key = bytes(key_size);
+    auto hasher = ChainHasher::Create(key);
+    ASSERT_TRUE(hasher.ok()) << hasher.status();
+    for (std::size_t n = 0; n <= 300; ++n) {
+      const std::string prev = bytes(32);
+      const std::string payload = bytes(n);
+      unsigned char got[32];
+      ASSERT_TRUE((*hasher)->Next(
+          reinterpret_cast<const unsigned char*>(prev.data()), payload, got));
+      const std::string message = prev + payload;
+      unsigned char want[EVP_MAX_MD_SIZE];
+      unsigned int want_size = 0;
+      if (key.empty()) {
+        ASSERT_EQ(EVP_Digest(message.data(), message.size(), want, &want_size,
+                             EVP_sha256(), nullptr),
+                  1);
+      } else {
+        ASSERT_NE(HMAC(EVP_sha256(), key.data(), static_cast<int>(key.size()),
+                       reinterpret_cast<const unsigned char*>(message.data()),
+                       message.size(), want, &want_size),
+                  nullptr);
+      }
+      ASSERT_EQ(std::string(reinterpret_cast<char*>(got), 32),
+                std::string(reinterpret_cast<char*>(want), 32))
+          << "key of " << key_size << " bytes, payload of " << n;
+    }
+  }
+}
+
 }  // namespace
 }  // namespace consentry::internal
