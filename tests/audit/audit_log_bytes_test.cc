@@ -26,9 +26,12 @@
 
 #include "absl/strings/str_cat.h"
 #include "consentry/audit_log.h"
+#include "consentry/policy.h"
 #include "consentry/v1/audit.pb.h"
 #include "gtest/gtest.h"
+#include "src/audit/audit_fast_path.h"
 #include "src/util/crc32c.h"
+#include "tests/testing/guard_fixture.h"
 #include "tests/testing/status_matchers.h"
 #include "tests/testing/temp_dir.h"
 
@@ -265,26 +268,23 @@ std::map<std::string, std::string> LogFiles(const std::string& dir) {
   return files;
 }
 
-void ExpectBytesOfTheFormat(const std::string& key) {
-  testing::ScopedTempDir dir("audit_bytes");
-  constexpr std::uint64_t kSegmentBytes = 256 << 10;  // ~1,700 events
-  const std::vector<OwnedAuditEvent> events = FixedEvents(9000);
+constexpr std::uint64_t kSegmentBytes = 256 << 10;  // ~1,700 events
+
+AuditLogOptions BytesLogOptions(const std::string& dir,
+                                const std::string& key) {
   AuditLogOptions o;
-  o.directory = dir.path();
+  o.directory = dir;
   o.segment_bytes = kSegmentBytes;
   o.seal_on_close = true;
   o.hmac_key = key;
   o.max_batch_events = 700;  // batches end mid-segment and cross seals
-  auto log = AuditLog::Open(o);
-  ASSERT_OK(log);
-  ModelLog model(key, kSegmentBytes);
-  for (const OwnedAuditEvent& e : events) {
-    ASSERT_OK((*log)->Record(AuditEvent::From(e)));
-    model.Add(ToProto(e));
-  }
-  ASSERT_OK((*log)->Close());
+  return o;
+}
+
+// Every segment and index file in `dir` is the model's, byte for byte.
+void ExpectModelsFiles(const std::string& dir, ModelLog& model) {
   const std::map<std::string, std::string> want = model.Close();
-  const std::map<std::string, std::string> got = LogFiles(dir.path());
+  const std::map<std::string, std::string> got = LogFiles(dir);
   ASSERT_GE(want.size(), 8u);  // several segments, each with its index
   std::vector<std::string> want_names, got_names;
   for (const auto& [name, bytes] : want) want_names.push_back(name);
@@ -300,12 +300,79 @@ void ExpectBytesOfTheFormat(const std::string& key) {
   }
 }
 
+void ExpectBytesOfTheFormat(const std::string& key) {
+  testing::ScopedTempDir dir("audit_bytes");
+  const std::vector<OwnedAuditEvent> events = FixedEvents(9000);
+  auto log = AuditLog::Open(BytesLogOptions(dir.path(), key));
+  ASSERT_OK(log);
+  ModelLog model(key, kSegmentBytes);
+  for (const OwnedAuditEvent& e : events) {
+    ASSERT_OK((*log)->Record(AuditEvent::From(e)));
+    model.Add(ToProto(e));
+  }
+  ASSERT_OK((*log)->Close());
+  ExpectModelsFiles(dir.path(), model);
+}
+
 TEST(AuditLogBytesTest, UnkeyedSegmentsAndIndexesAreTheFormatsBytes) {
   ExpectBytesOfTheFormat("");
 }
 
 TEST(AuditLogBytesTest, KeyedSegmentsAndIndexesAreTheFormatsBytes) {
   ExpectBytesOfTheFormat("a chain key of some thirty-odd bytes!");
+}
+
+// The Guard's compact read records are expanded on the writer's thread,
+// which indexes each by the decision's own keys rather than scanning them
+// back from its encoding: their files must be the format's bytes as well.
+TEST(AuditLogBytesTest, CompactReadRecordsGiveTheFormatsBytes) {
+  testing::ScopedTempDir dir("audit_bytes");
+  const std::shared_ptr<const CompiledPolicy> policy = testing::DefaultPolicy();
+  ASSERT_NE(policy, nullptr);
+  const CompiledPolicy& p = *policy;
+  auto log = AuditLog::Open(BytesLogOptions(dir.path(), ""));
+  ASSERT_OK(log);
+  const std::uint32_t slot =
+      internal::AuditLogFastPath::AttachPolicy(**log, policy);
+  ModelLog model("", kSegmentBytes);
+  std::mt19937_64 rng(11);
+  for (std::size_t k = 0; k < 9000; ++k) {
+    internal::CompactDecision d;
+    d.time_unix_nanos = 1'790'000'000'000'000'000 +
+                        static_cast<std::int64_t>(rng() % 1'000'000'000);
+    d.revision = static_cast<Revision>(rng() % 5000) - 100;
+    d.policy_slot = slot;
+    d.accessor = static_cast<AccessorIndex>(
+        rng() % static_cast<std::size_t>(p.accessor_count()));
+    d.purpose = static_cast<PurposeIndex>(
+        rng() % static_cast<std::size_t>(p.purpose_count()));
+    d.category = static_cast<CategoryIndex>(
+        rng() % static_cast<std::size_t>(p.category_count()));
+    d.reason = rng() % 3 == 0 ? Reason::kNoConsent : Reason::kAllowedConsent;
+    d.shadow = rng() % 7 == 0;
+    const std::string subject = rng() % 4 == 0 ? std::string(rng() % 41, 'q')
+                                               : absl::StrCat("m", rng() % 500);
+    const std::string ref =
+        rng() % 3 == 0 ? absl::StrCat("row-", rng() % 100000) : "";
+    d.subject = subject;
+    d.record_ref = ref;
+    ASSERT_OK(internal::AuditLogFastPath::Record(**log, d));
+    OwnedAuditEvent e;
+    e.time_unix_nanos = d.time_unix_nanos;
+    e.action = AuditAction::kRead;
+    e.accessor = std::string(p.accessor_id(d.accessor));
+    e.subject = subject;
+    e.category = std::string(p.category_id(d.category));
+    e.purpose = std::string(p.purpose_id(d.purpose));
+    e.policy_version = std::string(p.version());
+    e.record_ref = ref;
+    e.reason = d.reason;
+    e.revision = d.revision;
+    e.shadow = d.shadow;
+    model.Add(ToProto(e));
+  }
+  ASSERT_OK((*log)->Close());
+  ExpectModelsFiles(dir.path(), model);
 }
 
 }  // namespace
