@@ -536,7 +536,7 @@ void AuditLog::Impl::SyncLoop() {
     internal::MutexLock lock(&mu);
     syncing = false;
     for (IoOp& op : ops) {
-      if (io_spare.size() <= kMaxQueuedOps && op.bytes.capacity() > 0) {
+      if (io_spare.size() < kMaxSpareBuffers && op.bytes.capacity() > 0) {
         op.bytes.clear();
         io_spare.push_back(std::move(op.bytes));
       }

@@ -3,6 +3,7 @@
 
 #include "src/audit/audit_segment_writer.h"
 
+#include <algorithm>
 #include <cstring>
 #include <utility>
 
@@ -304,9 +305,12 @@ void SegmentWriter::TakePending(ByteBuffer* batch) {
   batch->clear();
   batch->swap(pending_);
   size_ += batch->size();
-  // Room for a batch like this one, allocated once rather than grown (and
-  // copied) frame by frame.
-  pending_.reserve(batch->size());
+  // Room for the largest batch so far, allocated once rather than grown
+  // (and copied, and faulted in) frame by frame: batches vary in size, and
+  // a buffer sized for the last one was grown during the next about as
+  // often as not.
+  largest_batch_ = std::max(largest_batch_, batch->size());
+  pending_.reserve(largest_batch_);
 }
 
 absl::Status SegmentWriter::Sync() {

@@ -223,8 +223,9 @@ class SegmentWriter {
   std::uint64_t size_ = 0;  // bytes in the file
   SegmentIndex index_;
   Hash256 last_hash_{};
-  ByteBuffer pending_;      // framed records not yet appended
-  ByteBuffer spare_index_;  // the memory of the next seal's index
+  ByteBuffer pending_;             // framed records not yet appended
+  ByteBuffer spare_index_;         // the memory of the next seal's index
+  std::size_t largest_batch_ = 0;  // bytes of the largest batch taken
 };
 
 }  // namespace consentry::internal
