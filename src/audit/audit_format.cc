@@ -396,7 +396,9 @@ bool ChainHasher::Next(const unsigned char* prev, absl::string_view payload,
       if (ok) PutDigest(c, hash);
     }
     if (keyed_) {
-      OPENSSL_cleanse(&c, sizeof(c));  // derived from the key's pads
+      // Derived from the key's pads, as is the inner digest in `buf`.
+      OPENSSL_cleanse(&c, sizeof(c));
+      OPENSSL_cleanse(buf, SHA256_CBLOCK);
     }
     return ok;
   }
