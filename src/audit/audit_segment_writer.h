@@ -141,7 +141,8 @@ class SegmentWriter {
   absl::Status Frame(absl::string_view payload, std::uint64_t sequence);
   // The same for a payload whose index keys (time, accessor, subject) the
   // caller already has: `keys` must be what `ScanLeadingEventKeys(payload)`
-  // gives (a test compares the two ways over random events).
+  // gives (`AuditLogBytesTest.CompactReadRecordsGiveTheFormatsBytes`
+  // checks the files over random compact records).
   absl::Status Frame(absl::string_view payload, std::uint64_t sequence,
                      const EventKeys& keys);
 
