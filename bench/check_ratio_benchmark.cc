@@ -26,6 +26,11 @@
 //       untimed) against the same burst by a Guard without auditing over
 //       the same store. Counter `added_ns` (the caller's CPU time; also
 //       `added_wall_ns`). Target: < 40 ns.
+//   BM_AuditBurstDependent/N  the same, each query chosen by the one
+//       before and its decision, so that no check begins before the one
+//       before it has decided (as when the caller acts on each decision).
+//       Shows the audit's own cost, without the overlap of independent
+//       checks' cache misses (docs/benchmarks.md).
 //
 //   build/bench/check_ratio_benchmark --benchmark_min_time=0.5
 //       --benchmark_repetitions=5 --benchmark_report_aggregates_only=true
@@ -394,8 +399,11 @@ BENCHMARK(BM_Ratio_AuthorizeReadVsCheck)
 // checks into the durable log with its writer running, then an untimed
 // wait until the writer has caught up (every event synced), against the
 // same burst by an unaudited Guard over the same store and cache state.
-// Odd rounds run the audited burst first.
-void BM_AuditBurst(benchmark::State& state) {
+// Odd rounds run the audited burst first. When `dependent`, each query's
+// index adds the number of checks allowed so far in the burst: the next
+// check's loads wait for this one's decision, on both sides alike (their
+// decisions are the same, so both run the same queries).
+void AuditBurst(benchmark::State& state, bool dependent) {
   constexpr std::size_t kBurst = 8192;
   World& w = GetWorld(state.range(0));
   const std::string dir = TempDir("consentry_audit_burst");
@@ -419,8 +427,12 @@ void BM_AuditBurst(benchmark::State& state) {
     std::int64_t allowed_on = 0, allowed_off = 0;
     auto burst = [&](std::size_t from, bool audited_side) {
       std::int64_t allowed = 0;
+      const std::size_t mask = kQueries - 1;
       for (std::size_t k = from; k < from + kBurst; ++k) {
-        const Query& q = w.queries[k & (kQueries - 1)];
+        const Query& q =
+            w.queries[(k +
+                       (dependent ? static_cast<std::size_t>(allowed) : 0)) &
+                      mask];
         const Pair& pair = w.pairs[q.pair];
         absl::StatusOr<Decision> d =
             audited_side
@@ -472,7 +484,13 @@ void BM_AuditBurst(benchmark::State& state) {
   if (!(*log)->Close().ok()) std::abort();
   std::filesystem::remove_all(dir);
 }
+void BM_AuditBurst(benchmark::State& state) { AuditBurst(state, false); }
 BENCHMARK(BM_AuditBurst)->Arg(4096)->Arg(100'000)->Arg(1'000'000);
+
+void BM_AuditBurstDependent(benchmark::State& state) {
+  AuditBurst(state, true);
+}
+BENCHMARK(BM_AuditBurstDependent)->Arg(4096)->Arg(100'000)->Arg(1'000'000);
 
 }  // namespace
 }  // namespace consentry
