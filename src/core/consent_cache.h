@@ -310,13 +310,12 @@ class ConsentCache {
   static constexpr int kProfileBits = 24;
   static constexpr std::uint64_t kProfileMask =
       (std::uint64_t{1} << kProfileBits) - 1;
-  // key_ref: [referenced:1][small:1][offset:38][length:8][tag:16]. The
-  // two flags are bounded mode's (`Touch`, `MakeRoomLocked`), set and
-  // cleared with atomic read-modify-writes; a key's identity is the rest.
+  // key_ref: [referenced:1][unused:1][offset:38][length:8][tag:16]. The
+  // flag is bounded mode's (`Touch`, `MakeRoomLocked`), set and cleared
+  // with atomic read-modify-writes; a key's identity is the rest.
   static constexpr std::uint64_t kTagMask = 0xFFFFFF;  // length and tag
   static constexpr std::uint64_t kReferencedBit = std::uint64_t{1} << 63;
-  static constexpr std::uint64_t kSmallBit = std::uint64_t{1} << 62;
-  static constexpr std::uint64_t kFlagBits = kReferencedBit | kSmallBit;
+  static constexpr std::uint64_t kFlagBits = kReferencedBit;
   static constexpr std::uint64_t kOffsetMask = (std::uint64_t{1} << 38) - 1;
   static constexpr int kChunkBits = 22;  // 4 MiB key chunks
   static constexpr std::size_t kChunkSize = std::size_t{1} << kChunkBits;
