@@ -10,7 +10,7 @@
 //       memory, 1 SQLite) against the store's own `Get` of the same
 //       subjects, interleaved (store_get_ns, miss_ns).
 //   BM_Bounded_Zipf/B  checks drawn from Zipf(0.99) over 1,000,000
-//       subjects with a budget of B subjects (80 bytes each), against the
+//       subjects with a budget of B subjects (40 bytes each), against the
 //       in-memory store: hit_rate and ns per check.
 //
 // Times are the benchmark thread's CPU time (the counters), so that other
@@ -37,12 +37,16 @@
 #include "consentry/guard.h"
 #include "consentry/proto_io.h"
 #include "consentry/sqlite_store.h"
+#include "src/core/consent_cache.h"
 
 namespace consentry {
 namespace {
 
 constexpr int kSubjects = 1'000'000;
 constexpr std::size_t kBatch = 4096;
+// What the budget charges a subject with an id of up to 16 bytes.
+constexpr std::size_t kPerSubject =
+    internal::ConsentCache::kBoundedBytesPerSubject;
 
 std::string Id(int i) { return "m" + std::to_string(10'000'000 + i); }
 
@@ -159,7 +163,8 @@ void BM_Bounded_HitVsFullCache(benchmark::State& state) {
   std::unique_ptr<Guard> full = MakeGuard(w.policy, &w.memory, 0);
   if (!full->WarmCache().ok()) std::abort();
   // Room for the hot set and then some: every check hits once warm.
-  std::unique_ptr<Guard> bounded = MakeGuard(w.policy, &w.memory, hot * 2 * 80);
+  std::unique_ptr<Guard> bounded =
+      MakeGuard(w.policy, &w.memory, hot * 2 * kPerSubject);
   Checker f(*full), b(*bounded);
   std::mt19937_64 rng(42);
   std::vector<std::uint32_t> order(1 << 20);
@@ -275,7 +280,7 @@ void BM_Bounded_Zipf(benchmark::State& state) {
   const std::vector<std::uint32_t>& draws = ZipfDraws();
   const auto budget_subjects = static_cast<std::size_t>(state.range(0));
   std::unique_ptr<Guard> bounded =
-      MakeGuard(w.policy, &w.memory, budget_subjects * 80);
+      MakeGuard(w.policy, &w.memory, budget_subjects * kPerSubject);
   Checker b(*bounded);
   // Warm up over the first million draws.
   for (std::size_t i = 0; i < 1'000'000; ++i) b.Check(w.ids[draws[i]]);

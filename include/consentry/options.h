@@ -11,7 +11,7 @@
 //
 //   consentry::GuardOptions options;
 //   options.mode = consentry::EnforcementMode::kShadow;  // log, don't block
-//   // Keep about 6.7 million subjects cached (80 bytes each), not all:
+//   // Keep about 13 million subjects cached (40 bytes each), not all:
 //   options.cache_budget_bytes = std::size_t{512} << 20;
 
 #ifndef CONSENTRY_OPTIONS_H_
@@ -49,8 +49,8 @@ struct GuardOptions {
   // Memory budget of the consent cache, in bytes; 0 (the default) keeps
   // every subject the Guard has seen (`WarmCache` loads them all), as
   // before. With a budget (at least 1,024 bytes; `Guard::Create` refuses
-  // less with `kInvalidArgument`), each cached subject is charged 80 bytes
-  // (its share of the slot array, allocated up front: 2.5 slots of 32
+  // less with `kInvalidArgument`), each cached subject is charged 40 bytes
+  // (its share of the slot array, allocated up front: 1.25 slots of 32
   // bytes per subject the budget holds) plus its id when longer than 16
   // bytes. Not charged: the interned consent profiles (128 bytes per
   // distinct set of choices, shared by every subject holding it), the

@@ -4,6 +4,7 @@
 #include "src/core/consent_cache.h"
 
 #include <algorithm>
+#include <numeric>
 
 namespace consentry::internal {
 namespace {
@@ -18,13 +19,30 @@ bool Full(std::size_t size, std::size_t capacity) {
   return size * 5 > capacity * 4;
 }
 
-// Bounded mode: 2.5 slots per subject the budget holds. At most 2 of them
-// are in use (live or dead) before a compaction (4/5 load), after which at
-// most 1 is: each compaction frees at least one slot per subject.
+// Bounded mode: the slot array takes what the subjects the budget holds
+// are charged (`kBoundedBytesPerSubject` each): live subjects fill at most
+// 32/40 of it. Evictions empty slots that inserts reuse in place (after a
+// grace); an insert that finds none on its probe path takes an empty
+// slot, and once 9/10 of the slots hold a key or an emptied slot, it
+// compacts (linear probing stays short: about 5 slots for a hit, 50 for
+// a miss at 9/10).
 std::size_t BoundedCapacityFor(std::size_t budget_bytes) {
   const std::size_t subjects =
       budget_bytes / ConsentCache::kBoundedBytesPerSubject;
-  return std::max<std::size_t>(16, subjects * 5 / 2 + 1);
+  return std::max<std::size_t>(
+      16, subjects * ConsentCache::kBoundedBytesPerSubject / 32 + 2);
+}
+std::size_t BoundedCompactAt(std::size_t capacity) {
+  return capacity - std::max<std::size_t>(1, capacity / 10);
+}
+// Length 0 (only the empty id has it) and a tag that id never has.
+std::uint64_t TombTag() {
+  return (ConsentCache::Hash(absl::string_view()) & 0xFFFF) ^ 1;
+}
+// Slots emptied per grace (one process-wide barrier each): 1/64 of the
+// table, at most 1024.
+std::size_t SlotsPerGrace(std::size_t capacity) {
+  return std::clamp<std::size_t>(capacity / 64, 1, 1024);
 }
 
 }  // namespace
@@ -35,17 +53,24 @@ ConsentCache::ConsentCache(std::size_t expected_subjects,
       profile_chunks_(new std::atomic<SubjectProfile*>[kMaxProfileChunks]),
       max_profiles_(std::min(max_profiles, kMaxProfiles)),
       budget_bytes_(
-          budget_bytes == 0 ? 0 : std::max(budget_bytes, kMinBudgetBytes)) {
+          budget_bytes == 0 ? 0 : std::max(budget_bytes, kMinBudgetBytes)),
+      tomb_pending_((std::uint64_t{1} << 24) | TombTag()),
+      tomb_ready_((std::uint64_t{2} << 24) | TombTag()) {
   for (std::size_t i = 0; i < kMaxChunks; ++i) chunks_[i].store(nullptr);
   for (std::size_t i = 0; i < kMaxProfileChunks; ++i) {
     profile_chunks_[i].store(nullptr);
   }
   auto t = budget_bytes_ != 0
                ? std::make_unique<Table>(BoundedCapacityFor(budget_bytes_),
-                                         /*with_clock=*/true)
+                                         /*bounded=*/true)
                : std::make_unique<Table>(CapacityFor(expected_subjects));
   table_.store(t.get(), std::memory_order_release);
   MutexLock lock(&mu_);
+  compact_at_ = BoundedCompactAt(t->capacity);
+  // About the golden section of the table, coprime with its size.
+  hand_stride_ = std::max<std::size_t>(
+      1, static_cast<std::size_t>(static_cast<double>(t->capacity) * 0.618));
+  while (std::gcd(hand_stride_, t->capacity) != 1) ++hand_stride_;
   current_table_ = std::move(t);
 }
 
@@ -255,30 +280,50 @@ bool ConsentCache::StoreLocked(absl::string_view key, std::uint64_t hash,
     return true;
   }
   const Table* t = table_.load(std::memory_order_relaxed);
-  if (Full(size_.load(std::memory_order_relaxed) + 1, t->capacity) ||
-      (bounded() && key.size() > kInlineKey &&
-       key_bytes_ > 2 * budget_bytes_)) {
-    // Bounded: dead slots (or ids of evicted subjects) fill the table.
+  // The first slot on the probe path that is empty or (bounded) emptied
+  // by an eviction no reader can still see.
+  const auto free_slot = [this](const Table& table, std::uint64_t h) {
+    std::size_t i = table.Home(h);
+    for (;;) {
+      const std::uint64_t ref =
+          table.slots[i].key_ref.load(std::memory_order_relaxed);
+      if (ref == 0 || (ref & ~kFlagBits) == tomb_ready_) return i;
+      i = table.Next(i);
+    }
+  };
+  std::size_t i = free_slot(*t, hash);
+  bool reuse = t->slots[i].key_ref.load(std::memory_order_relaxed) != 0;
+  if (!reuse &&
+      (bounded()
+           ? size_.load(std::memory_order_relaxed) + 1 > compact_at_ ||
+                 (key.size() > kInlineKey && key_bytes_ > 2 * budget_bytes_)
+           : Full(size_.load(std::memory_order_relaxed) + 1, t->capacity))) {
+    // Bounded: emptied slots (or ids of evicted subjects) fill the table.
     bounded() ? CompactLocked(evicted) : GrowLocked();
     t = table_.load(std::memory_order_relaxed);
+    i = free_slot(*t, hash);
+    reuse = false;
   }
   // Short keys live in the slot; offset 1 keeps their key_ref non-zero.
   std::uint64_t offset = 1;
   if (key.size() > kInlineKey && !AppendKeyLocked(key, &offset)) return false;
-  std::size_t i = t->Home(hash);
-  while (t->slots[i].key_ref.load(std::memory_order_relaxed) != 0) {
-    i = t->Next(i);
-  }
   Slot& slot_to = t->slots[i];
-  if (key.size() <= kInlineKey && !key.empty()) {
-    std::memcpy(slot_to.inline_key, key.data(), key.size());
+  // A reused slot is written only once no reader can still read it for
+  // its old key (it was `tomb_pending_` for a grace), nor matches it now.
+  if (key.size() <= kInlineKey) {
+    const InlineKey k = Pack(key);
+    std::memcpy(slot_to.inline_key, &k.lo, 8);
+    std::memcpy(slot_to.inline_key + 8, &k.hi, 8);
   }
   slot_to.state.store(packed, std::memory_order_relaxed);
-  if (t->touched != nullptr) t->touched[i].store(0, std::memory_order_relaxed);
   // Publishes the key bytes, the profile and the state together.
   slot_to.key_ref.store((offset << 24) | Tag(hash, key.size()),
                         std::memory_order_release);
-  size_.fetch_add(1, std::memory_order_relaxed);
+  if (reuse) {
+    dead_.fetch_sub(1, std::memory_order_relaxed);
+  } else {
+    size_.fetch_add(1, std::memory_order_relaxed);
+  }
   return true;
 }
 
@@ -313,7 +358,7 @@ ConsentCache::UpsertResult ConsentCache::Upsert(
       } else if (slot != nullptr) {
         uncached_.erase(key);
       }
-      if (!was_live) ChargeLocked(key.size(), slot != nullptr);
+      if (!was_live) ChargeLocked(key.size());
       return UpsertResult::kStored;
     }
     ReleaseProfileLocked(profile);
@@ -326,16 +371,15 @@ ConsentCache::UpsertResult ConsentCache::Upsert(
       ReleaseProfileLocked(static_cast<std::uint32_t>(old & kProfileMask));
     }
     uncached_[key] = state.revision;
-    if (!was_live) ChargeLocked(key.size(), slot != nullptr);
+    if (!was_live) ChargeLocked(key.size());
   }
   // Else the key has no slot (the arena is full), so nothing of it is
   // cached, and no later write can add it.
   return UpsertResult::kUnstorable;
 }
 
-void ConsentCache::ChargeLocked(std::size_t key_length, bool revived) {
+void ConsentCache::ChargeLocked(std::size_t key_length) {
   live_bytes_ += CostOf(key_length);
-  if (revived) dead_.fetch_sub(1, std::memory_order_relaxed);
 }
 
 bool ConsentCache::LiveLocked(absl::string_view key, const Slot* slot) const {
@@ -366,22 +410,58 @@ void ConsentCache::MakeRoomLocked(std::size_t cost,
        live_bytes_ > 0 && live_bytes_ + cost > budget_bytes_ &&
        steps <= 2 * t->capacity;
        ++steps) {
+    // The hand visits every slot once per sweep, in an order unrelated to
+    // where keys cluster (a fixed stride): evictions thin the table evenly,
+    // so that no region fills up ahead of the hand.
     const std::size_t i = hand_ < t->capacity ? hand_ : 0;
-    hand_ = t->Next(i);
+    hand_ =
+        i + hand_stride_ - (i >= t->capacity - hand_stride_ ? t->capacity : 0);
     Slot& slot = t->slots[i];
     const std::uint64_t ref = slot.key_ref.load(std::memory_order_relaxed);
-    if (ref == 0) continue;
+    if (ref == 0 || IsTomb(ref)) continue;
     const std::size_t len = (ref >> 16) & 0xFF;
     const absl::string_view key(KeyBytes(slot, ref), len);
-    if (!LiveLocked(key, &slot)) continue;  // dead: evicted before
-    if (t->touched[i].load(std::memory_order_relaxed) != 0) {
-      t->touched[i].store(0, std::memory_order_relaxed);  // a second chance
+    if (!LiveLocked(key, &slot)) continue;
+    if ((ref & kReferencedBit) != 0) {
+      // A second chance. A read-modify-write: readers set the bit.
+      slot.key_ref.fetch_and(~kReferencedBit, std::memory_order_relaxed);
       continue;
     }
-    const std::uint64_t st = slot.state.load(std::memory_order_relaxed);
-    slot.state.store(kUncached, std::memory_order_release);
-    ForgetLocked(key, st, evicted);
-    dead_.fetch_add(1, std::memory_order_relaxed);
+    EvictLocked(i, key, evicted);
+  }
+}
+
+void ConsentCache::EvictLocked(std::size_t i, absl::string_view key,
+                               std::vector<std::string>* evicted) {
+  Slot& slot = current_table_->slots[i];
+  const std::uint64_t st = slot.state.load(std::memory_order_relaxed);
+  // First uncached, so that a reader that matched the key before it was
+  // emptied misses (a feed event for the subject is not applied once it
+  // is evicted); then empty: later readers skip the slot. Its key bytes
+  // and state stay as they are until no reader can hold them.
+  slot.state.store(kUncached, std::memory_order_release);
+  ForgetLocked(key, st, evicted);  // `key` points into the slot: use first
+  slot.key_ref.store(tomb_pending_, std::memory_order_release);
+  dead_.fetch_add(1, std::memory_order_relaxed);
+  pending_slots_.push_back(i);
+  RetireSlotsLocked();
+}
+
+void ConsentCache::RetireSlotsLocked() {
+  if (pending_slots_.size() >= SlotsPerGrace(current_table_->capacity)) {
+    retired_slots_.push_back(
+        RetiredSlots{std::move(pending_slots_), Grace::Start()});
+    pending_slots_.clear();
+  }
+  const Table* t = current_table_.get();
+  while (!retired_slots_.empty() && retired_slots_.front().grace.Elapsed()) {
+    // Every read section that could have read these slots' old keys has
+    // closed: readers from now on see only the tomb, until the slot is
+    // published for a new key.
+    for (std::size_t i : retired_slots_.front().slots) {
+      t->slots[i].key_ref.store(tomb_ready_, std::memory_order_relaxed);
+    }
+    retired_slots_.erase(retired_slots_.begin());
   }
 }
 
@@ -399,7 +479,7 @@ void ConsentCache::ForgetLocked(absl::string_view key, std::uint64_t state,
 
 void ConsentCache::CompactLocked(std::vector<std::string>* evicted) {
   Table* old = table_.load(std::memory_order_relaxed);
-  auto t = std::make_unique<Table>(old->capacity, /*with_clock=*/true);
+  auto t = std::make_unique<Table>(old->capacity, /*bounded=*/true);
   std::vector<std::size_t> old_chunks = std::move(live_chunks_);
   live_chunks_.clear();
   chunk_used_ = kChunkSize;  // the next long id starts a fresh chunk
@@ -408,10 +488,10 @@ void ConsentCache::CompactLocked(std::vector<std::string>* evicted) {
   for (std::size_t i = 0; i < old->capacity; ++i) {
     const Slot& from = old->slots[i];
     const std::uint64_t ref = from.key_ref.load(std::memory_order_relaxed);
-    if (ref == 0) continue;
+    if (ref == 0 || IsTomb(ref)) continue;
     const std::size_t len = (ref >> 16) & 0xFF;
     const absl::string_view key(KeyBytes(from, ref), len);
-    if (!LiveLocked(key, &from)) continue;  // dead
+    if (!LiveLocked(key, &from)) continue;
     const std::uint64_t st = from.state.load(std::memory_order_relaxed);
     std::uint64_t new_ref = ref;
     if (len > kInlineKey) {
@@ -421,7 +501,7 @@ void ConsentCache::CompactLocked(std::vector<std::string>* evicted) {
         ForgetLocked(key, st, evicted);
         continue;
       }
-      new_ref = (offset << 24) | (ref & kTagMask);
+      new_ref = (offset << 24) | (ref & (kTagMask | kFlagBits));
     }
     std::size_t j = t->Home(Hash(key));
     while (t->slots[j].key_ref.load(std::memory_order_relaxed) != 0) {
@@ -430,8 +510,6 @@ void ConsentCache::CompactLocked(std::vector<std::string>* evicted) {
     Slot& to = t->slots[j];
     std::memcpy(to.inline_key, from.inline_key, kInlineKey);
     to.state.store(st, std::memory_order_relaxed);
-    t->touched[j].store(old->touched[i].load(std::memory_order_relaxed),
-                        std::memory_order_relaxed);
     to.key_ref.store(new_ref, std::memory_order_relaxed);
     ++used;
   }
@@ -443,6 +521,9 @@ void ConsentCache::CompactLocked(std::vector<std::string>* evicted) {
   current_table_ = std::move(t);
   dead_.store(0, std::memory_order_relaxed);
   size_.store(used, std::memory_order_relaxed);
+  // Emptied slots were of the old table, which readers leave in its grace.
+  pending_slots_.clear();
+  retired_slots_.clear();
   ReclaimLocked();
 }
 
@@ -451,10 +532,12 @@ std::atomic<std::size_t> next_hit_stripe{0};
 }  // namespace
 
 void ConsentCache::Touch(const Table& t, std::size_t i, int hit) const {
-  std::atomic<std::uint8_t>& referenced = t.touched[i];
+  std::atomic<std::uint64_t>& ref = t.slots[i].key_ref;
   // Written only when clear: a hot subject's line is not written per hit.
-  if (referenced.load(std::memory_order_relaxed) == 0) {
-    referenced.store(1, std::memory_order_relaxed);
+  // A read-modify-write, as the writer may empty the slot meanwhile (a
+  // tomb with the bit set is still a tomb); never after the slot's grace.
+  if ((ref.load(std::memory_order_relaxed) & kReferencedBit) == 0) {
+    ref.fetch_or(kReferencedBit, std::memory_order_relaxed);
   }
   if (hit == 0) return;
   thread_local const std::size_t stripe =
@@ -500,7 +583,6 @@ std::size_t ConsentCache::MemoryBytes() const {
   MutexLock lock(&mu_);
   std::size_t held_chunks = live_chunks_.size();
   std::size_t bytes = current_table_->memory.size();
-  if (current_table_->touched != nullptr) bytes += current_table_->capacity;
   for (const auto& t : retired_tables_) {
     bytes += t.table->memory.size();
     held_chunks += t.chunks.size();

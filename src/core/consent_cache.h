@@ -32,13 +32,23 @@
 // bring the old state back.
 //
 // Bounded mode (a byte budget): each cached subject is charged
-// `kBoundedBytesPerSubject` (its share of a slot array sized 2.5 slots per
-// subject) plus its id when over 16 bytes. Inserting past the budget
-// evicts by CLOCK: a hit sets the slot's reference byte (a relaxed store,
-// only when clear), the hand clears set bytes and evicts the first subject
-// whose byte is clear. An evicted slot keeps its key and reads as uncached
-// (lookups miss); its slot is dead until the subject is cached again or the
-// table is compacted (rebuilt at the same size with the live subjects and
+// `kBoundedBytesPerSubject` (its share of a slot array sized 1.25 slots
+// per subject) plus its id when over 16 bytes. Inserting past the budget
+// evicts by CLOCK: a hit sets the reference bit in the slot's key_ref (an
+// atomic OR, only when clear: no second array, no second cache miss), the
+// hand clears set bits and evicts the first subject whose bit is clear.
+// The hand visits the slots in a fixed stride, not in address order, so
+// that evictions thin the table evenly (in address order, the region
+// ahead of the hand fills up and its probe runs grow long).
+// An evicted slot is first marked uncached, then emptied (its key_ref a
+// "tomb" no lookup matches, so probes pass it); its key bytes and state
+// stay untouched until a `Grace` over every read section open when it was
+// emptied has elapsed. Only then may an insert whose probe path reaches
+// it reuse it for another key: a reader that matched the old key has left,
+// and a later one sees the tomb or the new key_ref (published last, with
+// release). An insert that finds no reusable slot on its path takes an
+// empty one; once 9/10 of the slots are taken (live or emptied) it
+// compacts the table (rebuilt at the same size with the live subjects and
 // their ids, the old table and key chunks freed after a grace).
 
 #ifndef CONSENTRY_SRC_INTERNAL_CONSENT_CACHE_H_
@@ -80,7 +90,7 @@ class ConsentCache {
 
   // Bounded mode: what one cached subject costs against the budget, on top
   // of an id over 16 bytes; the smallest budget accepted.
-  static constexpr std::size_t kBoundedBytesPerSubject = 80;
+  static constexpr std::size_t kBoundedBytesPerSubject = 40;
   static constexpr std::size_t kMinBudgetBytes = 1024;
 
   enum class UpsertResult {
@@ -158,8 +168,9 @@ class ConsentCache {
   // value: a slot of another array, an index past its end): when that slot
   // holds exactly `key`, no probing; otherwise as `Lookup`. Which array
   // the slot was taken from need not be checked: a slot array holds a key
-  // in at most one slot, and never changes the key of a slot once
-  // published, so a slot of the current array that holds `key` is `key`'s.
+  // in at most one slot, and changes a slot's key only after emptying it
+  // and a grace over every reader that could have seen the old key (bounded
+  // mode), so a slot of the current array that holds `key` is `key`'s.
   // `padded`: for a key of at most `kInlineKey` bytes, its bytes followed
   // by zeros up to `kInlineKey` (as a slot holds them; compared as two
   // words); null for a longer key. REQUIRES: the caller is inside a
@@ -251,17 +262,11 @@ class ConsentCache {
   // Aligned so that what a lookup reads (capacity, slots, touched) shares
   // one cache line.
   struct alignas(64) Table {
-    explicit Table(std::size_t slot_count, bool with_clock = false)
+    explicit Table(std::size_t slot_count, bool bounded = false)
         : capacity(slot_count), memory(slot_count * sizeof(Slot)) {
       // Zeroed memory holds valid zero atomics; construct them formally.
       slots = new (memory.data()) Slot[slot_count];
-      if (with_clock) {
-        touched_memory.reset(new std::atomic<std::uint8_t>[slot_count]);
-        for (std::size_t i = 0; i < slot_count; ++i) {
-          touched_memory[i].store(0, std::memory_order_relaxed);
-        }
-        touched = touched_memory.get();
-      }
+      if (bounded) touched = this;
     }
     // The slot a hash starts probing at: the high bits of hash * capacity,
     // so any capacity works (no power of two: the table can be sized to
@@ -275,10 +280,10 @@ class ConsentCache {
     }
     std::size_t capacity;
     Slot* slots = nullptr;
-    // Bounded mode: one CLOCK reference byte per slot; null otherwise.
-    std::atomic<std::uint8_t>* touched = nullptr;
+    // Bounded mode: non-null (this table), so that a lookup calls `Touch`,
+    // which sets the slot's `kReferencedBit`; null otherwise.
+    const Table* touched = nullptr;
     HugeBuffer memory;
-    std::unique_ptr<std::atomic<std::uint8_t>[]> touched_memory;
   };
   struct RetiredTable {
     std::unique_ptr<Table> table;
@@ -286,6 +291,13 @@ class ConsentCache {
     // Key chunks only this table's slots refer to (a compaction copied
     // the live ids elsewhere): freed with it.
     std::vector<std::size_t> chunks;
+  };
+  // Bounded mode: slots of the current table emptied by evictions (their
+  // key_ref `tomb_pending_`), reusable for another key once `grace`
+  // elapsed (see `MakeRoomLocked`).
+  struct RetiredSlots {
+    std::vector<std::size_t> slots;
+    Grace grace;
   };
   // Profiles whose last subject moved away, reusable once `grace` elapsed.
   struct RetiredProfiles {
@@ -298,9 +310,14 @@ class ConsentCache {
   static constexpr int kProfileBits = 24;
   static constexpr std::uint64_t kProfileMask =
       (std::uint64_t{1} << kProfileBits) - 1;
-  // key_ref: [offset:40][length:8][tag:16]
+  // key_ref: [referenced:1][unused:1][offset:38][length:8][tag:16]. The
+  // flag is bounded mode's (`Touch`, `MakeRoomLocked`), set and cleared
+  // with atomic read-modify-writes; a key's identity is the rest.
   static constexpr std::uint64_t kTagMask = 0xFFFFFF;  // length and tag
-  static constexpr int kChunkBits = 22;                // 4 MiB key chunks
+  static constexpr std::uint64_t kReferencedBit = std::uint64_t{1} << 63;
+  static constexpr std::uint64_t kFlagBits = kReferencedBit;
+  static constexpr std::uint64_t kOffsetMask = (std::uint64_t{1} << 38) - 1;
+  static constexpr int kChunkBits = 22;  // 4 MiB key chunks
   static constexpr std::size_t kChunkSize = std::size_t{1} << kChunkBits;
   static constexpr std::size_t kMaxChunks = 1 << 14;
   static constexpr int kProfileChunkBits = 12;  // 4096 profiles per chunk
@@ -428,7 +445,8 @@ class ConsentCache {
   }
   const char* ArenaBytes(std::uint64_t ref) const {
     const std::uint64_t offset = ref >> 24;
-    return chunks_[offset >> kChunkBits].load(std::memory_order_relaxed) +
+    return chunks_[(offset & kOffsetMask) >> kChunkBits].load(
+               std::memory_order_relaxed) +
            (offset & (kChunkSize - 1));
   }
   ABSL_ATTRIBUTE_ALWAYS_INLINE const SubjectProfile* ProfileAt(
@@ -465,9 +483,22 @@ class ConsentCache {
   }
   bool LiveLocked(absl::string_view key, const Slot* slot) const
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  // Charges a subject now cached again (`revived`: in its dead slot).
-  void ChargeLocked(std::size_t key_length, bool revived)
+  // Charges a subject now cached.
+  void ChargeLocked(std::size_t key_length) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Whether `ref` marks a slot emptied by an eviction (either kind).
+  bool IsTomb(std::uint64_t ref) const {
+    const std::uint64_t r = ref & ~kFlagBits;
+    return r == tomb_pending_ || r == tomb_ready_;
+  }
+  // Evicts the live subject `key` in slot `i` of the current table: marks
+  // it uncached, then empties the slot (`tomb_pending_`).
+  void EvictLocked(std::size_t i, absl::string_view key,
+                   std::vector<std::string>* evicted)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Starts a grace over the slots emptied since the last one (once there
+  // are enough of them) and makes those whose grace elapsed reusable
+  // (`tomb_ready_`).
+  void RetireSlotsLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Drops the live subject `key` in state `state` from the accounting: its
   // profile reference or negative entry, its bytes; counts an eviction and
   // names it in `evicted` (when not null). The caller clears its slot.
@@ -510,8 +541,21 @@ class ConsentCache {
   // Bounded mode: the budget (0: unbounded), what the cached subjects are
   // charged, and the CLOCK hand.
   const std::size_t budget_bytes_;
+  // Bounded mode: the key_ref of a slot emptied by an eviction, while
+  // readers may still hold its old key (pending) and once none can
+  // (ready, reusable). Length 0 with a tag the empty id never hashes to,
+  // so that no lookup matches either. Then the slots emptied since the
+  // last grace, those in a grace, and how many slots may hold a key or a
+  // tomb before an insert compacts the table (always fewer than all, so
+  // that a probe meets an empty slot).
+  const std::uint64_t tomb_pending_;
+  const std::uint64_t tomb_ready_;
+  std::vector<std::size_t> pending_slots_ ABSL_GUARDED_BY(mu_);
+  std::vector<RetiredSlots> retired_slots_ ABSL_GUARDED_BY(mu_);
+  std::size_t compact_at_ ABSL_GUARDED_BY(mu_) = 0;
   std::size_t live_bytes_ ABSL_GUARDED_BY(mu_) = 0;
   std::size_t hand_ ABSL_GUARDED_BY(mu_) = 0;
+  std::size_t hand_stride_ ABSL_GUARDED_BY(mu_) = 1;
   std::uint64_t evictions_ ABSL_GUARDED_BY(mu_) = 0;
   // Hits counted in stripes, so that threads rarely share a line.
   struct alignas(64) HitStripe {

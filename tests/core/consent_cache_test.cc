@@ -5,8 +5,11 @@
 
 #include <atomic>
 #include <cstring>
+#include <map>
+#include <memory>
 #include <string>
 #include <thread>
+#include <utility>
 #include <vector>
 
 #include "gtest/gtest.h"
@@ -412,34 +415,42 @@ std::string BoundedKey(int i) {
 }
 
 TEST(ConsentCacheTest, BoundedKeepsReferencedSubjectsAndEvictsOthers) {
-  ConsentCache cache(0, ConsentCache::kMaxProfiles, 1024);  // 12 subjects
+  constexpr int kHeld =
+      static_cast<int>(1024 / ConsentCache::kBoundedBytesPerSubject);
+  constexpr int kHalf = kHeld / 2;
+  ConsentCache cache(0, ConsentCache::kMaxProfiles, 1024);
   ReadSection section;
-  for (int i = 0; i < 12; ++i) {
+  for (int i = 0; i < kHeld; ++i) {
     ASSERT_EQ(cache.Upsert("s" + std::to_string(i), StateAt(i + 1, 1), false),
               Result::kStored);
   }
-  EXPECT_EQ(cache.size(), 12u);
+  EXPECT_EQ(cache.size(), std::size_t{kHeld});
   std::int64_t rev = 0;
-  for (int i = 0; i < 6; ++i) {
+  for (int i = 0; i < kHalf; ++i) {
     ASSERT_NE(Get(cache, "s" + std::to_string(i), &rev), nullptr);
   }
   std::vector<std::string> evicted;
-  for (int i = 12; i < 18; ++i) {
+  for (int i = kHeld; i < kHeld + kHalf; ++i) {
+    // Referenced again before each insert: a compaction moves subjects, so
+    // the hand may meet one it cleared sooner than a sweep later.
+    for (int j = 0; j < kHalf; ++j) {
+      ASSERT_NE(Get(cache, "s" + std::to_string(j), &rev), nullptr);
+    }
     ASSERT_EQ(cache.Upsert("s" + std::to_string(i), StateAt(i + 1, 1), false,
                            &evicted),
               Result::kStored);
   }
-  EXPECT_EQ(cache.size(), 12u);
-  EXPECT_EQ(evicted.size(), 6u);
-  for (int i = 0; i < 6; ++i) {
+  EXPECT_EQ(cache.size(), std::size_t{kHeld});
+  EXPECT_EQ(evicted.size(), std::size_t{kHalf});
+  for (int i = 0; i < kHalf; ++i) {
     EXPECT_NE(Get(cache, "s" + std::to_string(i), &rev), nullptr) << i;
   }
   for (const std::string& e : evicted) {
     EXPECT_EQ(Get(cache, e, &rev), nullptr) << e;
     EXPECT_FALSE(cache.Holds(e));
   }
-  EXPECT_EQ(cache.counts().evictions, 6u);
-  EXPECT_EQ(cache.counts().hits, 12u);  // six lookups, twice
+  EXPECT_EQ(cache.counts().evictions, std::size_t{kHalf});
+  EXPECT_EQ(cache.counts().hits, std::size_t{kHalf * (kHalf + 2)});
   // An evicted subject comes back at any revision (nothing of it is kept).
   EXPECT_EQ(cache.Upsert(evicted[0], StateAt(1, 2), false), Result::kStored);
   const SubjectProfile* p = Get(cache, evicted[0], &rev);
@@ -513,6 +524,119 @@ TEST(ConsentCacheTest, BoundedReadersSeeOnlyTheirSubjectDuringEviction) {
   for (std::thread& t : readers) t.join();
   EXPECT_EQ(wrong.load(), 0);
   EXPECT_GT(cache.counts().evictions, 1000u);
+}
+
+// An evicted subject's slot is emptied, and reused in place for another
+// subject only once every read section open when it was emptied has
+// closed: while one stays open, no slot of the table changes its key; once
+// it closes, emptied slots are reused (not only fresh ones).
+TEST(ConsentCacheTest, BoundedSlotIsReusedOnlyAfterEveryReaderLeft) {
+  ConsentCache cache(0, ConsentCache::kMaxProfiles, 64 * 1024);
+  const auto key = [](int i) { return "u" + std::to_string(i); };
+  // (table, slot) -> the key last seen there.
+  std::map<std::pair<const void*, std::size_t>, std::string> seen;
+  int changed = 0;
+  int same_table_changes = 0;
+  const auto store = [&](int i) {
+    ASSERT_EQ(cache.Upsert(key(i), StateAt(i + 1, 1), false), Result::kStored);
+    ReadSection section;
+    const ConsentCache::Hint h =
+        cache.HintFor(key(i), ConsentCache::Hash(key(i)));
+    ASSERT_NE(h.table, nullptr);
+    auto [it, fresh] = seen.try_emplace({h.table, h.slot}, key(i));
+    if (!fresh && it->second != key(i)) {
+      ++changed;
+      it->second = key(i);
+    }
+  };
+  for (int i = 0; i < 1000; ++i) store(i);
+  std::atomic<bool> in_section{false};
+  std::atomic<bool> leave{false};
+  std::thread reader([&] {
+    ReadSection section;
+    in_section.store(true);
+    while (!leave.load()) std::this_thread::yield();
+  });
+  while (!in_section.load()) std::this_thread::yield();
+  for (int i = 1000; i < 6000; ++i) store(i);
+  EXPECT_EQ(changed, 0) << "a slot took another key while a reader was in";
+  EXPECT_GT(cache.counts().evictions, 1000u);
+  leave.store(true);
+  reader.join();
+  const void* table = nullptr;
+  for (int i = 6000; i < 12000; ++i) {
+    {
+      ReadSection section;
+      table = cache.HintFor(key(i - 1), ConsentCache::Hash(key(i - 1))).table;
+    }
+    const int before = changed;
+    store(i);
+    ReadSection section;
+    if (changed > before &&
+        cache.HintFor(key(i), ConsentCache::Hash(key(i))).table == table) {
+      ++same_table_changes;
+    }
+  }
+  EXPECT_GT(same_table_changes, 10) << "emptied slots are not reused";
+}
+
+// Readers look subjects up (by probing and by a slot hint) while a writer
+// churns through many more subjects than the budget holds, so that
+// evicted slots are reused in place for other ids: a hit always returns
+// that subject's own state, and (under ThreadSanitizer) no slot a reader
+// is reading is rewritten.
+TEST(ConsentCacheTest, BoundedReadersSeeOnlyTheirSubjectWhileSlotsAreReused) {
+  ConsentCache cache(0, ConsentCache::kMaxProfiles, 4096);  // 102 subjects
+  const auto key = [](int i) { return "r" + std::to_string(i); };
+  std::atomic<bool> stop{false};
+  std::atomic<int> wrong{0};
+  std::atomic<int> hits{0};
+  std::vector<std::thread> readers;
+  for (int t = 0; t < 2; ++t) {
+    readers.emplace_back([&, t] {
+      std::uint32_t x = 777u + static_cast<std::uint32_t>(t);
+      std::vector<std::size_t> hint(300, 0);
+      // Long read sections (64 lookups each): a slot a reader read stays
+      // unwritten until it leaves, however many evictions happen meanwhile.
+      int in_section = 0;
+      std::unique_ptr<ReadSection> section;
+      while (!stop.load()) {
+        if (in_section++ % 64 == 0) {
+          section.reset();
+          section = std::make_unique<ReadSection>();
+        }
+        x = x * 1664525u + 1013904223u;
+        const int i = static_cast<int>((x >> 8) % 300);
+        const std::string k = key(i);
+        const SubjectProfile* p = nullptr;
+        std::int64_t rev = 0;
+        const bool hit =
+            (x & 1) != 0 ? LookupAt(cache, k, hint[static_cast<std::size_t>(i)],
+                                    &p, &rev)
+                         : cache.Lookup(k, ConsentCache::Hash(k), &p, &rev);
+        if ((x & 6) == 0) {
+          hint[static_cast<std::size_t>(i)] =
+              cache.HintFor(k, ConsentCache::Hash(k)).slot;
+        }
+        if (!hit) continue;
+        hits.fetch_add(1);
+        if (p->given != std::uint64_t(i % 64) || rev % 1000 != i) {
+          wrong.fetch_add(1);
+        }
+      }
+    });
+  }
+  for (int round = 1; round <= 100; ++round) {
+    for (int i = 0; i < 300; ++i) {
+      cache.Upsert(key(i), StateAt(round * 1000 + i, std::uint64_t(i % 64)),
+                   false);
+    }
+  }
+  stop.store(true);
+  for (std::thread& t : readers) t.join();
+  EXPECT_EQ(wrong.load(), 0);
+  EXPECT_GT(hits.load(), 0);
+  EXPECT_GT(cache.counts().evictions, 10'000u);
 }
 
 }  // namespace

@@ -22,6 +22,7 @@
 #include "consentry/guard.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "src/core/consent_cache.h"
 #include "tests/testing/guard_fixture.h"
 #include "tests/testing/status_matchers.h"
 
@@ -130,6 +131,10 @@ std::string LongId(int i) {
   return absl::StrCat("a-much-longer-subject-identifier-", i);
 }
 
+// What the budget charges a cached subject with an id of up to 16 bytes.
+constexpr std::size_t kPerSubject =
+    internal::ConsentCache::kBoundedBytesPerSubject;
+
 GuardOptions Bounded(std::size_t budget) {
   GuardOptions o;
   o.unaudited_for_benchmarks_only = true;
@@ -197,7 +202,7 @@ TEST_F(GuardBoundedCacheTest, WithoutBudgetEverySubjectIsKept) {
 
 TEST_F(GuardBoundedCacheTest, WarmCacheStopsAtTheBudget) {
   for (int i = 0; i < 300; ++i) Set(Id(i), true);
-  std::unique_ptr<Guard> g = Make(Bounded(40 * 80));
+  std::unique_ptr<Guard> g = Make(Bounded(40 * kPerSubject));
   ASSERT_OK(g->WarmCache());
   EXPECT_EQ(g->cached_subjects(), 40u);
   EXPECT_EQ(g->cache_stats().evictions, 0u);
@@ -213,7 +218,7 @@ TEST_F(GuardBoundedCacheTest, MatchesUnboundedGuardOnRandomWorkload) {
   std::unique_ptr<Guard> full = Make(Bounded(0));
   ASSERT_OK(full->WarmCache());
   // About 40 subjects.
-  std::unique_ptr<Guard> bounded = Make(Bounded(40 * 100));
+  std::unique_ptr<Guard> bounded = Make(Bounded(40 * (kPerSubject + 20)));
   std::mt19937 rng(7);
   for (int step = 0; step < 20000; ++step) {
     const int i = static_cast<int>(rng() % kSubjects);
@@ -231,7 +236,7 @@ TEST_F(GuardBoundedCacheTest, MatchesUnboundedGuardOnRandomWorkload) {
   }
   const GuardCacheStats stats = bounded->cache_stats();
   EXPECT_TRUE(stats.bounded);
-  EXPECT_LE(stats.cached_subjects, 50u);  // 80 bytes each at least
+  EXPECT_LE(stats.cached_subjects, 40u * (kPerSubject + 20) / kPerSubject);
   EXPECT_GT(stats.evictions, 1000u);
   EXPECT_GT(stats.hits, 0u);
   EXPECT_GT(stats.negative_hits, 0u);
@@ -287,16 +292,16 @@ TEST_F(GuardBoundedCacheTest, OverlongAndEmptyIdsAreDecidedFromTheStore) {
 // budget, and decisions go on matching the store.
 TEST_F(GuardBoundedCacheTest, PolicySwitchKeepsTheBudget) {
   for (int i = 0; i < 100; ++i) Set(Id(i), i % 2 == 0);
-  std::unique_ptr<Guard> g = Make(Bounded(20 * 80));
+  std::unique_ptr<Guard> g = Make(Bounded(30 * kPerSubject));
   for (int i = 0; i < 100; ++i) ASSERT_OK(Check(*g, Id(i)).status());
   ASSERT_OK(g->SetPolicy(DefaultPolicy()));
-  EXPECT_LE(g->cached_subjects(), 20u);
+  EXPECT_LE(g->cached_subjects(), 30u);
   for (int i = 0; i < 100; ++i) {
     absl::StatusOr<Decision> d = Check(*g, Id(i));
     ASSERT_OK(d.status());
     EXPECT_EQ(d->allowed(), i % 2 == 0) << Id(i);
   }
-  EXPECT_LE(g->cached_subjects(), 20u);
+  EXPECT_LE(g->cached_subjects(), 30u);
 }
 
 // A feed event for a subject that is not cached is skipped (not cached);
@@ -384,7 +389,7 @@ TEST_F(GuardBoundedCacheTest, MissBeyondTheReadLimitIsDenied) {
 // whether the subject is cached (older) or was evicted.
 TEST_F(GuardBoundedCacheTest, MinRevisionIsHonouredOnAMiss) {
   Set("late", true);
-  std::unique_ptr<Guard> g = Make(Bounded(1024));  // 12 subjects
+  std::unique_ptr<Guard> g = Make(Bounded(1024));  // 25 subjects
   ASSERT_OK(Check(*g, "late").status());
   store_.HoldFeed();
   const Revision refused = Set("late", false);
@@ -409,7 +414,7 @@ TEST_F(GuardBoundedCacheTest, MinRevisionIsHonouredOnAMiss) {
 }
 
 // Writers flip subjects' consent while checkers miss, refill and evict
-// them under a budget of 12 subjects out of 48; reads yield to widen the
+// them under a budget of 25 subjects out of 96; reads yield to widen the
 // window between a store read and its install. A write's feed event is
 // delivered before `Apply` returns (in-memory store), after which the
 // writer publishes the revision as delivered. No check may decide on a
@@ -417,7 +422,7 @@ TEST_F(GuardBoundedCacheTest, MinRevisionIsHonouredOnAMiss) {
 // checks demand a newer revision, so refills also start while the subject
 // is cached.
 TEST_F(GuardBoundedCacheTest, EvictionRefillAndFeedNeverServeOlderState) {
-  constexpr int kSubjects = 48;
+  constexpr int kSubjects = 96;
   std::vector<std::atomic<Revision>> delivered(kSubjects);
   const auto at = [&delivered](int i) -> std::atomic<Revision>& {
     return delivered[static_cast<std::size_t>(i)];

@@ -234,7 +234,7 @@ TEST_P(GuardWarmPathTest, WarmPathDecidesAsTheGeneralDecider) {
   options.unaudited_for_benchmarks_only = true;
   use_clock_ = rng.OneIn(2);
   if (use_clock_) options.clock = [this] { return now_; };
-  if (rng.OneIn(2)) options.cache_budget_bytes = 1024;  // ~12 subjects
+  if (rng.OneIn(2)) options.cache_budget_bytes = 1024;  // ~25 subjects
   if (rng.OneIn(3)) options.max_feed_staleness = absl::InfiniteDuration();
   absl::StatusOr<std::unique_ptr<Guard>> made_warm =
       Guard::Create(policies[0], &store_, nullptr, options);
