@@ -127,6 +127,9 @@ struct WarmEntry {
   bool specific_consent = false;
   // A per-occasion purpose: decided by the general decider.
   bool general_only = false;
+  // The subject rules above as a table over a profile's summary
+  // (`internal::ProfileSummary`), for the summaries it decides.
+  internal::SummaryRule summary_rule;
 };
 
 // The warm entries of `policy`, by `category * kMaxPurposes + purpose`.
@@ -152,6 +155,8 @@ inline std::unique_ptr<WarmEntry[]> CompileWarmEntries(
               : 0;
       e.specific_consent = policy.requires_specific_consent(category);
       e.general_only = policy.per_occasion().Contains(purpose);
+      e.summary_rule = internal::MakeSummaryRule(
+          e.basis, e.kinds_denied, e.specific_consent, e.min_consent_ordinal);
     }
   }
   return out;
@@ -555,6 +560,22 @@ struct Guard::Impl {
                const SubjectRef* ref, const CategoryRef& category,
                Revision min_revision, Decision* out, WarmProbe* probe,
                std::uint32_t* policy_slot);
+  // The common case of `TryWarm` for a `SubjectRef`, and only it: the
+  // enforced policy's context and category, a purpose the accessor may
+  // declare and the policy allows for the category, not per occasion, a
+  // fresh feed, the subject cached at `min_revision` or later, and a
+  // profile summary that decides (`internal::MakeSummaryRule`). Anything
+  // else returns false without deciding, and `CheckRef` decides it as
+  // before. Kept short and free of calls, so that it needs few registers
+  // and the processor overlaps consecutive checks' cache misses.
+  bool TryWarmLean(const AccessContext& ctx, const SubjectRef& ref,
+                   const CategoryRef& category, Revision min_revision,
+                   Decision* out);
+  // `Check` on a ref when `TryWarmLean` did not decide.
+  absl::StatusOr<Decision> CheckRef(const AccessContext& ctx,
+                                    const SubjectRef& subject,
+                                    const CategoryRef& category,
+                                    Revision min_revision);
   // `Check` with `warm_audited`: `TryWarm`, and the decision recorded into
   // the compact path, as `Conclude` records it (an audit failure denies
   // the read); or `HandOver`.
@@ -1288,22 +1309,32 @@ ABSL_ATTRIBUTE_ALWAYS_INLINE inline bool Guard::Impl::TryWarm(
     return true;
   }
   if (ABSL_PREDICT_FALSE(e.general_only)) return false;
-  if (e.basis != Basis::kNecessary && bounded_staleness &&
+  if (bounded_staleness && e.basis != Basis::kNecessary &&
       FeedStaleAt([] { return absl::GetCurrentTimeNanos(); })) {
     *out = Decision(Reason::kConsentStale, 0);
     return true;
   }
   probe->probed = true;
   const SubjectProfile* state = nullptr;
+  const internal::ProfileSummary* summary = nullptr;
   Revision revision = 0;
   std::uint64_t hash = 0;
   const bool found =
       ref != nullptr
           ? epoch->cache.LookupAt(subject, ref->hash_, ref->slot_,
-                                  ref->padded(), &state, &revision)
-          : epoch->cache.HashAndLookup(subject, &hash, &state, &revision);
-  if (ABSL_PREDICT_FALSE(!found || revision < min_revision ||
-                         state->valid_until_ns != internal::kNoExpiry)) {
+                                  ref->padded(), &state, &revision, &summary)
+          : epoch->cache.HashAndLookup(subject, &hash, &state, &revision,
+                                       &summary);
+  if (ABSL_PREDICT_FALSE(!found || revision < min_revision)) return false;
+  // The profile's summary decides most checks: no expiry, not erased, no
+  // kind rule that applies, and no specific consent or re-consent to test
+  // (`internal::MakeSummaryRule`); the 128-byte profile is not read.
+  if (ABSL_PREDICT_TRUE((summary->flags & e.summary_rule.undecided_mask) ==
+                        0)) {
+    *out = Decision(e.summary_rule.by_code[summary->code(purpose)], revision);
+    return true;
+  }
+  if (ABSL_PREDICT_FALSE(state->valid_until_ns != internal::kNoExpiry)) {
     return false;
   }
   internal::RuleInputs in;
@@ -1319,6 +1350,72 @@ ABSL_ATTRIBUTE_ALWAYS_INLINE inline bool Guard::Impl::TryWarm(
   if (ABSL_PREDICT_FALSE(reason == Reason::kConsentDataLoss)) return false;
   *out = Decision(reason, revision);
   return true;
+}
+
+ABSL_ATTRIBUTE_ALWAYS_INLINE inline bool Guard::Impl::TryWarmLean(
+    const AccessContext& ctx, const SubjectRef& ref,
+    const CategoryRef& category, Revision min_revision, Decision* out) {
+  internal::ReadSection section;
+  Epoch* const epoch = current.load(std::memory_order_acquire);
+  const CompiledPolicy* const p = epoch->policy.get();
+  if (ABSL_PREDICT_FALSE(ctx.policy_.get() != p ||
+                         category.policy_.get() != p)) {
+    return false;
+  }
+  const PurposeIndex purpose = ctx.purpose_;
+  const internal::WarmEntry& e =
+      epoch->warm[static_cast<std::size_t>(category.index_) * kMaxPurposes +
+                  purpose];
+  // A pair the policy does not allow, or a per-occasion purpose, has a
+  // rule no summary passes (`kValid` in `undecided_mask`).
+  if (ABSL_PREDICT_FALSE(!p->declarable_by(ctx.accessor_).Contains(purpose) ||
+                         e.general_only)) {
+    return false;
+  }
+  if (bounded_staleness && e.basis != Basis::kNecessary &&
+      FeedStaleAt([] { return absl::GetCurrentTimeNanos(); })) {
+    return false;
+  }
+  if (ABSL_PREDICT_FALSE(ref.size_ > SubjectRef::kInline)) return false;
+  return epoch->cache.DecideAtHint(
+      ref.hash_, ref.size_, ref.slot_, ref.inline_,
+      [&](Revision revision, const internal::ProfileSummary* summary) {
+        if (ABSL_PREDICT_FALSE(
+                revision < min_revision ||
+                (summary->flags & e.summary_rule.undecided_mask) != 0)) {
+          return false;
+        }
+        *out =
+            Decision(e.summary_rule.by_code[summary->code(purpose)], revision);
+        return true;
+      });
+}
+
+ABSL_ATTRIBUTE_NOINLINE absl::StatusOr<Decision> Guard::Impl::CheckRef(
+    const AccessContext& ctx, const SubjectRef& subject,
+    const CategoryRef& category, Revision min_revision) {
+  if (ABSL_PREDICT_TRUE(warm_enabled)) {
+    Decision d(Reason::kUnspecified, 0);
+    WarmProbe probe;
+    std::uint32_t unused_slot;
+    if (ABSL_PREDICT_TRUE(TryWarm(ctx, subject.id(), &subject, category,
+                                  min_revision, &d, &probe, &unused_slot))) {
+      return d;
+    }
+    return HandOver(ctx, subject.id(), &subject, category, min_revision, probe);
+  }
+  if (warm_audited) {
+    return CheckWarmAudited(ctx, subject.id(), &subject, category,
+                            min_revision);
+  }
+  return Decide(ctx,
+                Target{.subject = subject.id(),
+                       .category_policy = category.policy_.get(),
+                       .category = category.index_,
+                       .tags = nullptr,
+                       .min_revision = min_revision,
+                       .ref = &subject},
+                nullptr, nullptr, nullptr);
 }
 
 ABSL_ATTRIBUTE_NOINLINE absl::StatusOr<Decision> Guard::Impl::CheckWarmAudited(
@@ -1706,30 +1803,15 @@ absl::StatusOr<Decision> Guard::Check(const AccessContext& ctx,
                                       const SubjectRef& subject,
                                       const CategoryRef& category,
                                       Revision min_revision) {
-  if (ABSL_PREDICT_TRUE(impl_->warm_enabled)) {
-    Decision d(Reason::kUnspecified, 0);
-    Impl::WarmProbe probe;
-    std::uint32_t unused_slot;
-    if (ABSL_PREDICT_TRUE(impl_->TryWarm(ctx, subject.id(), &subject, category,
-                                         min_revision, &d, &probe,
-                                         &unused_slot))) {
-      return d;
-    }
-    return impl_->HandOver(ctx, subject.id(), &subject, category, min_revision,
-                           probe);
+  // The common case decides here; `CheckRef` (not inlined) has the rest,
+  // so that this function saves no registers it does not use.
+  Decision d(Reason::kUnspecified, 0);
+  if (ABSL_PREDICT_TRUE(
+          impl_->warm_enabled &&
+          impl_->TryWarmLean(ctx, subject, category, min_revision, &d))) {
+    return d;
   }
-  if (impl_->warm_audited) {
-    return impl_->CheckWarmAudited(ctx, subject.id(), &subject, category,
-                                   min_revision);
-  }
-  return impl_->Decide(ctx,
-                       Impl::Target{.subject = subject.id(),
-                                    .category_policy = category.policy_.get(),
-                                    .category = category.index_,
-                                    .tags = nullptr,
-                                    .min_revision = min_revision,
-                                    .ref = &subject},
-                       nullptr, nullptr, nullptr);
+  return impl_->CheckRef(ctx, subject, category, min_revision);
 }
 
 SubjectRef Guard::Subject(absl::string_view subject) const {
