@@ -134,12 +134,7 @@ class CONSENTRY_EXPORT CategoryRef {
 // correct across cache growth, eviction, a policy switch and another Guard.
 // 32 bytes, one cache line: an id of up to 16 bytes is kept inline, a
 // longer one in an owned heap copy. Immutable value; safe to share and
-// copy. Cost: a check on a ref with a valid hint reads the ref, one slot
-// and a 32-byte summary of the subject's consent; keep refs next to the
-// data they are checked for (not in a separate array indexed by subject)
-// to save the ref's own cache miss. Refs rather than integer keys: an
-// integer key would need a second map from the integer to the id, kept in
-// step with the store, on every writer's path.
+// copy.
 class CONSENTRY_EXPORT SubjectRef {
  public:
   SubjectRef(const SubjectRef& other);
@@ -496,9 +491,7 @@ class CONSENTRY_EXPORT Guard {
   // withdrawn, expired, no occasion consent); `kPermissionDenied` for every
   // other denial; `kUnavailable` on store or audit outage. The status
   // carries the `Reason` (`ReasonFromStatus`). In shadow mode a denial
-  // still yields a grant. Without an audit sink, a denial status is built
-  // once per policy, (category, purpose) and reason and then shared
-  // (copying it bumps a reference count), the same status as before.
+  // still yields a grant.
   absl::StatusOr<AccessGrant> Authorize(const AccessContext& ctx,
                                         const RecordTags& record,
                                         Revision min_revision = 0);
