@@ -51,6 +51,7 @@ ConsentCache::ConsentCache(std::size_t expected_subjects,
                            std::uint32_t max_profiles, std::size_t budget_bytes)
     : chunks_(new std::atomic<char*>[kMaxChunks]),
       profile_chunks_(new std::atomic<SubjectProfile*>[kMaxProfileChunks]),
+      summary_chunks_(new std::atomic<ProfileSummary*>[kMaxProfileChunks]),
       max_profiles_(std::min(max_profiles, kMaxProfiles)),
       budget_bytes_(
           budget_bytes == 0 ? 0 : std::max(budget_bytes, kMinBudgetBytes)),
@@ -59,6 +60,7 @@ ConsentCache::ConsentCache(std::size_t expected_subjects,
   for (std::size_t i = 0; i < kMaxChunks; ++i) chunks_[i].store(nullptr);
   for (std::size_t i = 0; i < kMaxProfileChunks; ++i) {
     profile_chunks_[i].store(nullptr);
+    summary_chunks_[i].store(nullptr);
   }
   auto t = budget_bytes_ != 0
                ? std::make_unique<Table>(BoundedCapacityFor(budget_bytes_),
@@ -77,6 +79,7 @@ ConsentCache::ConsentCache(std::size_t expected_subjects,
 ConsentCache::~ConsentCache() {
   for (std::size_t i = 0; i < kMaxProfileChunks; ++i) {
     delete[] profile_chunks_[i].load();
+    delete[] summary_chunks_[i].load();
   }
 }
 
@@ -141,6 +144,9 @@ bool ConsentCache::InternLocked(const SubjectProfile& p, std::uint32_t* index) {
       profile_chunks_[chunk].store(
           new SubjectProfile[std::size_t{1} << kProfileChunkBits],
           std::memory_order_release);
+      summary_chunks_[chunk].store(
+          new ProfileSummary[std::size_t{1} << kProfileChunkBits],
+          std::memory_order_release);
     }
     ++profiles_;
     profile_refs_.push_back(0);
@@ -150,6 +156,9 @@ bool ConsentCache::InternLocked(const SubjectProfile& p, std::uint32_t* index) {
   // Published to readers by the release store of the slot state. A reused
   // index was read by no section still open (its grace elapsed).
   base[n & ((1u << kProfileChunkBits) - 1)] = p;
+  summary_chunks_[n >> kProfileChunkBits].load(
+      std::memory_order_relaxed)[n & ((1u << kProfileChunkBits) - 1)] =
+      Summarize(p);
   profile_index_.emplace(p, n);
   profile_refs_[n] = 1;
   *index = n;
@@ -590,7 +599,8 @@ std::size_t ConsentCache::MemoryBytes() const {
   bytes += held_chunks * kChunkSize;
   bytes += profile_refs_.capacity() * sizeof(std::uint32_t);
   bytes += ((profiles_ >> kProfileChunkBits) + 1) *
-           (std::size_t{1} << kProfileChunkBits) * sizeof(SubjectProfile);
+           (std::size_t{1} << kProfileChunkBits) *
+           (sizeof(SubjectProfile) + sizeof(ProfileSummary));
   bytes += profile_index_.capacity() *
            (sizeof(SubjectProfile) + sizeof(std::uint32_t) + 1);
   return bytes;

@@ -70,6 +70,7 @@
 #include "absl/numeric/int128.h"
 #include "absl/strings/string_view.h"
 #include "absl/time/time.h"
+#include "src/core/decision_rules.h"
 #include "src/core/subject_state.h"
 #include "src/util/huge_buffer.h"
 #include "src/util/mutex.h"
@@ -138,14 +139,15 @@ class ConsentCache {
   // key is packed once for both.
   ABSL_ATTRIBUTE_ALWAYS_INLINE bool HashAndLookup(
       absl::string_view key, std::uint64_t* hash,
-      const SubjectProfile** profile, std::int64_t* revision) const {
+      const SubjectProfile** profile, std::int64_t* revision,
+      const ProfileSummary** summary = nullptr) const {
     if (ABSL_PREDICT_TRUE(key.size() <= kInlineKey)) {
       const InlineKey packed = Pack(key);
       *hash = HashInline(packed, key.size());
-      return LookupPacked(key, *hash, packed, profile, revision);
+      return LookupPacked(key, *hash, packed, profile, revision, summary);
     }
     *hash = Hash(key);
-    return LookupPacked(key, *hash, InlineKey{}, profile, revision);
+    return LookupPacked(key, *hash, InlineKey{}, profile, revision, summary);
   }
 
   // `Lookup` without marking the subject referenced or counting a hit (a
@@ -175,12 +177,10 @@ class ConsentCache {
   // by zeros up to `kInlineKey` (as a slot holds them; compared as two
   // words); null for a longer key. REQUIRES: the caller is inside a
   // `ReadSection`.
-  ABSL_ATTRIBUTE_ALWAYS_INLINE bool LookupAt(absl::string_view key,
-                                             std::uint64_t hash,
-                                             std::size_t slot,
-                                             const char* padded,
-                                             const SubjectProfile** profile,
-                                             std::int64_t* revision) const {
+  ABSL_ATTRIBUTE_ALWAYS_INLINE bool LookupAt(
+      absl::string_view key, std::uint64_t hash, std::size_t slot,
+      const char* padded, const SubjectProfile** profile,
+      std::int64_t* revision, const ProfileSummary** summary = nullptr) const {
     const Table* t = table_.load(std::memory_order_acquire);
     if (ABSL_PREDICT_TRUE(slot < t->capacity)) {
       const Slot& s = t->slots[slot];
@@ -189,15 +189,55 @@ class ConsentCache {
           (padded != nullptr
                ? SameInlineKey(s, InlineKey{Load64(padded), Load64(padded + 8)})
                : std::memcmp(ArenaBytes(ref), key.data(), key.size()) == 0)) {
-        const bool hit = ReadState(s, profile, revision);
+        const bool hit = ReadState(s, profile, revision, summary);
         if (ABSL_PREDICT_FALSE(t->touched != nullptr)) {
           Touch(*t, slot, hit && *revision == 0 ? 2 : hit);
         }
         return hit;
       }
     }
-    return Lookup(key, hash, profile, revision);
+    return LookupPacked(key, hash,
+                        key.size() <= kInlineKey ? Pack(key) : InlineKey{},
+                        profile, revision, summary);
   }
+  // `LookupAt` reduced to its common case, for a key of at most
+  // `kInlineKey` bytes (`padded` as for `LookupAt`, never null): when slot
+  // `slot` of the current array holds `key` with a state, calls
+  // `decide(revision, summary)` with its revision and its profile's
+  // summary; when that returns true, marks the slot referenced and counts
+  // the hit as `LookupAt` does (bounded mode), and returns true. Returns
+  // false, touching nothing, when the slot does not hold `key`, holds it
+  // uncached, or `decide` declines: the caller then looks up with
+  // `LookupAt`. REQUIRES: the caller is inside a `ReadSection`.
+  template <typename Decide>
+  ABSL_ATTRIBUTE_ALWAYS_INLINE bool DecideAtHint(std::uint64_t hash,
+                                                 std::size_t length,
+                                                 std::size_t slot,
+                                                 const char* padded,
+                                                 Decide decide) const {
+    const Table* t = table_.load(std::memory_order_acquire);
+    if (ABSL_PREDICT_FALSE(slot >= t->capacity)) return false;
+    const Slot& s = t->slots[slot];
+    const std::uint64_t ref = s.key_ref.load(std::memory_order_acquire);
+    if (ABSL_PREDICT_FALSE(
+            (ref & kTagMask) != Tag(hash, length) ||
+            !SameInlineKey(s, InlineKey{Load64(padded), Load64(padded + 8)}))) {
+      return false;
+    }
+    const std::uint64_t st = s.state.load(std::memory_order_acquire);
+    if (ABSL_PREDICT_FALSE(st == kUncached)) return false;
+    const auto revision = static_cast<std::int64_t>(st >> kProfileBits);
+    if (ABSL_PREDICT_FALSE(!decide(
+            revision,
+            SummaryAt(static_cast<std::uint32_t>(st & kProfileMask))))) {
+      return false;
+    }
+    if (ABSL_PREDICT_FALSE(t->touched != nullptr)) {
+      Touch(*t, slot, revision == 0 ? 2 : 1);
+    }
+    return true;
+  }
+
   // Keys up to this long live in the slot itself: a lookup then touches
   // one cache line for the key and the state.
   static constexpr std::size_t kInlineKey = 16;
@@ -325,12 +365,17 @@ class ConsentCache {
 
   // The profile and revision of the subject in `slot`; false when it is
   // marked uncached.
-  ABSL_ATTRIBUTE_ALWAYS_INLINE bool ReadState(const Slot& slot,
-                                              const SubjectProfile** profile,
-                                              std::int64_t* revision) const {
+  // With `summary` not null, also the profile's summary (written with the
+  // profile: as fresh as it).
+  ABSL_ATTRIBUTE_ALWAYS_INLINE bool ReadState(
+      const Slot& slot, const SubjectProfile** profile, std::int64_t* revision,
+      const ProfileSummary** summary = nullptr) const {
     const std::uint64_t st = slot.state.load(std::memory_order_acquire);
     if (ABSL_PREDICT_FALSE(st == kUncached)) return false;
     *profile = ProfileAt(static_cast<std::uint32_t>(st & kProfileMask));
+    if (summary != nullptr) {
+      *summary = SummaryAt(static_cast<std::uint32_t>(st & kProfileMask));
+    }
     *revision = static_cast<std::int64_t>(st >> kProfileBits);
     return true;
   }
@@ -404,11 +449,10 @@ class ConsentCache {
 
   // `Lookup` with `packed`, `Pack(key)` for a short key (unused for a
   // longer one).
-  ABSL_ATTRIBUTE_ALWAYS_INLINE bool LookupPacked(absl::string_view key,
-                                                 std::uint64_t hash,
-                                                 const InlineKey& packed,
-                                                 const SubjectProfile** profile,
-                                                 std::int64_t* revision) const {
+  ABSL_ATTRIBUTE_ALWAYS_INLINE bool LookupPacked(
+      absl::string_view key, std::uint64_t hash, const InlineKey& packed,
+      const SubjectProfile** profile, std::int64_t* revision,
+      const ProfileSummary** summary = nullptr) const {
     const Table* t = table_.load(std::memory_order_acquire);
     const std::uint64_t want_tag = Tag(hash, key.size());
     const bool short_key = key.size() <= kInlineKey;
@@ -424,7 +468,7 @@ class ConsentCache {
           (short_key
                ? SameInlineKey(*slot, packed)
                : std::memcmp(ArenaBytes(ref), key.data(), key.size()) == 0)) {
-        const bool hit = ReadState(*slot, profile, revision);
+        const bool hit = ReadState(*slot, profile, revision, summary);
         if (ABSL_PREDICT_FALSE(t->touched != nullptr)) {
           Touch(*t, static_cast<std::size_t>(slot - begin),
                 hit && *revision == 0 ? 2 : hit);
@@ -452,6 +496,13 @@ class ConsentCache {
   ABSL_ATTRIBUTE_ALWAYS_INLINE const SubjectProfile* ProfileAt(
       std::uint32_t index) const {
     return profile_chunks_[index >> kProfileChunkBits].load(
+               std::memory_order_relaxed) +
+           (index & ((1u << kProfileChunkBits) - 1));
+  }
+
+  ABSL_ATTRIBUTE_ALWAYS_INLINE const ProfileSummary* SummaryAt(
+      std::uint32_t index) const {
+    return summary_chunks_[index >> kProfileChunkBits].load(
                std::memory_order_relaxed) +
            (index & ((1u << kProfileChunkBits) - 1));
   }
@@ -523,6 +574,8 @@ class ConsentCache {
   // By chunk index; empty once freed.
   std::vector<HugeBuffer> chunk_memory_ ABSL_GUARDED_BY(mu_);
   std::unique_ptr<std::atomic<SubjectProfile*>[]> profile_chunks_;
+  // Beside each profile chunk, its profiles' summaries (`Summarize`).
+  std::unique_ptr<std::atomic<ProfileSummary*>[]> summary_chunks_;
   const std::uint32_t max_profiles_;
 
   mutable Mutex mu_;

@@ -110,6 +110,115 @@ ABSL_ATTRIBUTE_ALWAYS_INLINE inline Reason SubjectRules(const RuleInputs& in) {
   return Reason::kNoConsent;
 }
 
+// A subject's profile as a warm check reads it (`ProfileSummary`): per
+// purpose, which of the subject rules after the subject kind decides, as
+// one of these codes, in the rules' precedence.
+enum SubjectCode : std::uint8_t {
+  kCodeNone = 0,       // nothing given, expired, refused or withdrawn
+  kCodeGiven = 1,      // consent given (through a parent or by name)
+  kCodeExpired = 2,    // consent expired, none given since
+  kCodeRefused = 3,    // refused (and not withdrawn)
+  kCodeWithdrawn = 4,  // withdrawn
+  kCodeSuspended = 5,  // use suspended for the purpose
+};
+
+// 32 bytes that decide what `SubjectRules` decides for most (profile,
+// entry) pairs without the 128-byte profile: a warm check loads this
+// instead, and the codes turn the rules' chain of data-dependent branches
+// into a table lookup. A pure function of the profile (`Summarize`),
+// written with it whenever a profile index is (re)assigned, so it is as
+// fresh as the profile it summarizes.
+struct alignas(32) ProfileSummary {
+  // The summary does not decide: erased (or unreadable), use suspended
+  // for every purpose, or a consent that expires (the profile must be
+  // recompiled at some time). Set or not, a summary always has `kValid`.
+  static constexpr std::uint64_t kUndecided = 1u << 0;
+  static constexpr std::uint64_t kValid = 1u << 1;
+  // `kValid`, `kUndecided`, and from bit `SubjectProfile::kKindShift` the
+  // subject's kind bits as `SubjectProfile::flags` has them.
+  std::uint64_t flags = 0;
+  // Per purpose p, its `SubjectCode` as three bit planes: bit p of
+  // `plane[k]` is bit k of the code.
+  std::uint64_t plane[3] = {0, 0, 0};
+
+  SubjectCode code(PurposeIndex purpose) const {
+    return static_cast<SubjectCode>(((plane[0] >> purpose) & 1) |
+                                    (((plane[1] >> purpose) & 1) << 1) |
+                                    (((plane[2] >> purpose) & 1) << 2));
+  }
+};
+static_assert(sizeof(ProfileSummary) == 32);
+
+inline ProfileSummary Summarize(const SubjectProfile& s) {
+  ProfileSummary out;
+  const std::uint64_t undecided =
+      (s.flags & (SubjectProfile::kErased | SubjectProfile::kDataLoss |
+                  SubjectProfile::kSuspendAll)) != 0 ||
+      s.valid_until_ns != kNoExpiry;
+  out.flags =
+      ProfileSummary::kValid | undecided |
+      (s.flags & ~((std::uint64_t{1} << SubjectProfile::kKindShift) - 1));
+  // Each purpose's first rule that applies, in the order of `SubjectRules`.
+  const std::uint64_t suspended = s.suspended;
+  const std::uint64_t withdrawn = s.withdrawn & ~suspended;
+  const std::uint64_t refused = s.refused & ~(suspended | withdrawn);
+  const std::uint64_t given = s.given & ~(suspended | withdrawn | refused);
+  const std::uint64_t expired =
+      s.expired & ~(suspended | withdrawn | refused | given);
+  out.plane[0] = given | refused | suspended;  // codes 1, 3, 5
+  out.plane[1] = expired | refused;            // codes 2, 3
+  out.plane[2] = withdrawn | suspended;        // codes 4, 5
+  return out;
+}
+
+// What a warm check needs to decide from a `ProfileSummary` for one
+// (category, purpose) of a policy: the summary decides when
+// `summary.flags & undecided_mask` is 0, and then the reason is
+// `by_code[summary.code(purpose)]`.
+struct SummaryRule {
+  // `ProfileSummary::kUndecided`, the denied subject kinds (their rule
+  // comes before the codes'), and `kValid` (always set in a summary) when
+  // the summary never decides the pair: specific consent, or re-consent.
+  std::uint64_t undecided_mask = ~std::uint64_t{0};
+  Reason by_code[8] = {};
+};
+
+// The `SummaryRule` of a read with `basis`, denied kinds, specific
+// consent and re-consent ordinal, as `SubjectRules` takes them.
+inline SummaryRule MakeSummaryRule(Basis basis, SubjectKindMask kinds_denied,
+                                   bool specific_consent,
+                                   int min_consent_ordinal) {
+  SummaryRule r;
+  r.undecided_mask =
+      ProfileSummary::kUndecided |
+      (static_cast<std::uint64_t>(kinds_denied) << SubjectProfile::kKindShift);
+  const bool opt_in = basis != Basis::kNecessary && basis != Basis::kOptOut;
+  if (basis == Basis::kNotAllowed ||
+      (opt_in && (specific_consent || min_consent_ordinal > 0))) {
+    r.undecided_mask |= ProfileSummary::kValid;
+  }
+  for (Reason& reason : r.by_code) reason = Reason::kUnspecified;
+  r.by_code[kCodeSuspended] = Reason::kUseSuspended;
+  if (basis == Basis::kNecessary) {
+    for (int c = kCodeNone; c < kCodeSuspended; ++c) {
+      r.by_code[c] = Reason::kAllowedNecessary;
+    }
+    return r;
+  }
+  r.by_code[kCodeWithdrawn] = Reason::kConsentWithdrawn;
+  r.by_code[kCodeRefused] = Reason::kConsentRefused;
+  if (basis == Basis::kOptOut) {
+    r.by_code[kCodeNone] = Reason::kAllowedNotOptedOut;
+    r.by_code[kCodeGiven] = Reason::kAllowedNotOptedOut;
+    r.by_code[kCodeExpired] = Reason::kAllowedNotOptedOut;
+    return r;
+  }
+  r.by_code[kCodeNone] = Reason::kNoConsent;
+  r.by_code[kCodeGiven] = Reason::kAllowedConsent;
+  r.by_code[kCodeExpired] = Reason::kConsentExpired;
+  return r;
+}
+
 // The reason for a read: the read's rules, then the subject's. Returns
 // `kUnspecified` when the subject's state is needed and `in.subject` is
 // null: look the subject up and decide again. The Guard runs the two

@@ -4,6 +4,7 @@
 #include "consentry/guard.h"
 
 #include <algorithm>
+#include <array>
 #include <atomic>
 #include <cstring>
 #include <limits>
@@ -127,6 +128,12 @@ struct WarmEntry {
   bool specific_consent = false;
   // A per-occasion purpose: decided by the general decider.
   bool general_only = false;
+  // How long a record of the category may be read for the purpose
+  // (`CompiledPolicy::retention`; infinite when the category has none).
+  absl::Duration retention = absl::InfiniteDuration();
+  // The subject rules above as a table over a profile's summary
+  // (`internal::ProfileSummary`), for the summaries it decides.
+  internal::SummaryRule summary_rule;
 };
 
 // The warm entries of `policy`, by `category * kMaxPurposes + purpose`.
@@ -152,6 +159,11 @@ inline std::unique_ptr<WarmEntry[]> CompileWarmEntries(
               : 0;
       e.specific_consent = policy.requires_specific_consent(category);
       e.general_only = policy.per_occasion().Contains(purpose);
+      if (policy.has_retention(category)) {
+        e.retention = policy.retention(category, purpose);
+      }
+      e.summary_rule = internal::MakeSummaryRule(
+          e.basis, e.kinds_denied, e.specific_consent, e.min_consent_ordinal);
     }
   }
   return out;
@@ -167,6 +179,12 @@ struct Epoch {
       : policy(std::move(p)),
         warm(CompileWarmEntries(*policy)),
         cache(expected_subjects, ConsentCache::kMaxProfiles, budget_bytes) {
+    const std::size_t pairs =
+        static_cast<std::size_t>(policy->category_count()) * kMaxPurposes;
+    denial_rows.reset(new std::atomic<DenialRow*>[pairs]);
+    for (std::size_t i = 0; i < pairs; ++i) {
+      denial_rows[i].store(nullptr, std::memory_order_relaxed);
+    }
     if (cache.bounded()) {
       marks.reset(new std::atomic<std::uint64_t>[kMarkShards]);
       for (std::size_t i = 0; i < kMarkShards; ++i) {
@@ -197,6 +215,57 @@ struct Epoch {
   std::unique_ptr<std::atomic<std::uint64_t>[]> marks;
   static std::size_t MarkShard(std::uint64_t hash) {
     return static_cast<std::size_t>(hash >> 24) & (kMarkShards - 1);
+  }
+
+  // The denials `Authorize` returns, built once per (category, purpose,
+  // reason) of `policy` and copied after (`DenialStatus` formats a message
+  // and attaches a payload: about 1,400 instructions). A row per pair,
+  // allocated on its first denial; each published by one compare-and-swap.
+  static constexpr std::size_t kDenialReasons = 64;
+  using DenialRow =
+      std::array<std::atomic<const absl::Status*>, kDenialReasons>;
+  std::unique_ptr<std::atomic<DenialRow*>[]> denial_rows;
+  ~Epoch() {
+    if (denial_rows == nullptr) return;
+    const std::size_t n =
+        static_cast<std::size_t>(policy->category_count()) * kMaxPurposes;
+    for (std::size_t i = 0; i < n; ++i) {
+      DenialRow* row = denial_rows[i].load(std::memory_order_relaxed);
+      if (row == nullptr) continue;
+      for (auto& s : *row) delete s.load(std::memory_order_relaxed);
+      delete row;
+    }
+  }
+  // `DenialStatus(reason, purpose's id, category's id)`.
+  absl::Status Denial(Reason reason, CategoryIndex category,
+                      PurposeIndex purpose) {
+    const auto r = static_cast<std::size_t>(reason);
+    if (r >= kDenialReasons) {
+      return DenialStatus(reason, policy->purpose_id(purpose),
+                          policy->category_id(category));
+    }
+    std::atomic<DenialRow*>& slot =
+        denial_rows[static_cast<std::size_t>(category) * kMaxPurposes +
+                    purpose];
+    DenialRow* row = slot.load(std::memory_order_acquire);
+    if (ABSL_PREDICT_FALSE(row == nullptr)) {
+      auto fresh = std::make_unique<DenialRow>();
+      for (auto& s : *fresh) s.store(nullptr, std::memory_order_relaxed);
+      if (slot.compare_exchange_strong(row, fresh.get(),
+                                       std::memory_order_acq_rel)) {
+        row = fresh.release();
+      }
+    }
+    const absl::Status* status = (*row)[r].load(std::memory_order_acquire);
+    if (ABSL_PREDICT_FALSE(status == nullptr)) {
+      auto fresh = std::make_unique<const absl::Status>(DenialStatus(
+          reason, policy->purpose_id(purpose), policy->category_id(category)));
+      if ((*row)[r].compare_exchange_strong(status, fresh.get(),
+                                            std::memory_order_acq_rel)) {
+        status = fresh.release();
+      }
+    }
+    return *status;
   }
   // REQUIRES: a bounded cache.
   std::uint64_t Mark(std::uint64_t hash) const {
@@ -555,6 +624,44 @@ struct Guard::Impl {
                const SubjectRef* ref, const CategoryRef& category,
                Revision min_revision, Decision* out, WarmProbe* probe,
                std::uint32_t* policy_slot);
+  // The common case of `TryWarm` for a `SubjectRef`, and only it: the
+  // enforced policy's context and category, a purpose the accessor may
+  // declare and the policy allows for the category, not per occasion, a
+  // fresh feed, the subject cached at `min_revision` or later, and a
+  // profile summary that decides (`internal::MakeSummaryRule`). Anything
+  // else returns false without deciding, and `CheckRef` decides it as
+  // before. Kept short and free of calls, so that it needs few registers
+  // and the processor overlaps consecutive checks' cache misses.
+  bool TryWarmLean(const AccessContext& ctx, const SubjectRef& ref,
+                   const CategoryRef& category, Revision min_revision,
+                   Decision* out);
+  // The subject's part of a warm check, after the read rules let it
+  // through: the cache lookup and the subject rules (on the profile's
+  // summary when it decides). False: left to the general decider (not
+  // cached, older than `min_revision`, a consent that expires, an
+  // unreadable record).
+  static bool WarmSubject(const internal::Epoch& epoch,
+                          const internal::WarmEntry& e,
+                          absl::string_view subject, const SubjectRef* ref,
+                          PurposeIndex purpose, Revision min_revision,
+                          Decision* out);
+  // `Authorize` without an audit sink: decides a record as `Evaluate`
+  // would (the read rules with the record's tags and retention, then
+  // `WarmSubject`) into `*out` (true), or leaves it to `Evaluate` (false):
+  // a context or record tagged under another policy, a bounded cache (so
+  // that a hit is counted once), a per-occasion purpose, and what
+  // `WarmSubject` leaves.
+  bool TryWarmTagged(const AccessContext& ctx, const RecordTags& record,
+                     Revision min_revision, Decision* out);
+  // `DenialStatus(reason, ctx.purpose(), record.category())`, built once
+  // per epoch and (category, purpose, reason) (`Epoch::Denial`).
+  absl::Status WarmDenial(const AccessContext& ctx, const RecordTags& record,
+                          Reason reason);
+  // `Check` on a ref when `TryWarmLean` did not decide.
+  absl::StatusOr<Decision> CheckRef(const AccessContext& ctx,
+                                    const SubjectRef& subject,
+                                    const CategoryRef& category,
+                                    Revision min_revision);
   // `Check` with `warm_audited`: `TryWarm`, and the decision recorded into
   // the compact path, as `Conclude` records it (an audit failure denies
   // the read); or `HandOver`.
@@ -1261,6 +1368,47 @@ absl::StatusOr<Decision> Guard::Impl::Decide(const AccessContext& ctx,
   return decision;
 }
 
+ABSL_ATTRIBUTE_ALWAYS_INLINE inline bool Guard::Impl::WarmSubject(
+    const Epoch& epoch, const internal::WarmEntry& e, absl::string_view subject,
+    const SubjectRef* ref, PurposeIndex purpose, Revision min_revision,
+    Decision* out) {
+  const SubjectProfile* state = nullptr;
+  const internal::ProfileSummary* summary = nullptr;
+  Revision revision = 0;
+  std::uint64_t hash = 0;
+  const bool found =
+      ref != nullptr
+          ? epoch.cache.LookupAt(subject, ref->hash_, ref->slot_, ref->padded(),
+                                 &state, &revision, &summary)
+          : epoch.cache.HashAndLookup(subject, &hash, &state, &revision,
+                                      &summary);
+  if (ABSL_PREDICT_FALSE(!found || revision < min_revision)) return false;
+  // The profile's summary decides most checks: no expiry, not erased, no
+  // kind rule that applies, and no specific consent or re-consent to test
+  // (`internal::MakeSummaryRule`); the 128-byte profile is not read.
+  if (ABSL_PREDICT_TRUE((summary->flags & e.summary_rule.undecided_mask) ==
+                        0)) {
+    *out = Decision(e.summary_rule.by_code[summary->code(purpose)], revision);
+    return true;
+  }
+  if (ABSL_PREDICT_FALSE(state->valid_until_ns != internal::kNoExpiry)) {
+    return false;
+  }
+  internal::RuleInputs in;
+  in.basis = e.basis;
+  in.accessor_permitted = true;
+  in.kinds_denied = e.kinds_denied;
+  in.subject = state;
+  in.purpose = purpose;
+  in.specific_consent = e.specific_consent;
+  in.min_consent_ordinal = e.min_consent_ordinal;
+  const Reason reason = internal::SubjectRules(in);
+  // An unreadable record's denial carries the store's detail.
+  if (ABSL_PREDICT_FALSE(reason == Reason::kConsentDataLoss)) return false;
+  *out = Decision(reason, revision);
+  return true;
+}
+
 ABSL_ATTRIBUTE_ALWAYS_INLINE inline bool Guard::Impl::TryWarm(
     const AccessContext& ctx, absl::string_view subject, const SubjectRef* ref,
     const CategoryRef& category, Revision min_revision, Decision* out,
@@ -1288,37 +1436,136 @@ ABSL_ATTRIBUTE_ALWAYS_INLINE inline bool Guard::Impl::TryWarm(
     return true;
   }
   if (ABSL_PREDICT_FALSE(e.general_only)) return false;
-  if (e.basis != Basis::kNecessary && bounded_staleness &&
+  if (bounded_staleness && e.basis != Basis::kNecessary &&
       FeedStaleAt([] { return absl::GetCurrentTimeNanos(); })) {
     *out = Decision(Reason::kConsentStale, 0);
     return true;
   }
   probe->probed = true;
-  const SubjectProfile* state = nullptr;
-  Revision revision = 0;
-  std::uint64_t hash = 0;
-  const bool found =
-      ref != nullptr
-          ? epoch->cache.LookupAt(subject, ref->hash_, ref->slot_,
-                                  ref->padded(), &state, &revision)
-          : epoch->cache.HashAndLookup(subject, &hash, &state, &revision);
-  if (ABSL_PREDICT_FALSE(!found || revision < min_revision ||
-                         state->valid_until_ns != internal::kNoExpiry)) {
+  return WarmSubject(*epoch, e, subject, ref, purpose, min_revision, out);
+}
+
+ABSL_ATTRIBUTE_ALWAYS_INLINE inline bool Guard::Impl::TryWarmLean(
+    const AccessContext& ctx, const SubjectRef& ref,
+    const CategoryRef& category, Revision min_revision, Decision* out) {
+  internal::ReadSection section;
+  Epoch* const epoch = current.load(std::memory_order_acquire);
+  const CompiledPolicy* const p = epoch->policy.get();
+  if (ABSL_PREDICT_FALSE(ctx.policy_.get() != p ||
+                         category.policy_.get() != p)) {
     return false;
   }
-  internal::RuleInputs in;
-  in.basis = e.basis;
-  in.accessor_permitted = true;
-  in.kinds_denied = e.kinds_denied;
-  in.subject = state;
-  in.purpose = purpose;
-  in.specific_consent = e.specific_consent;
-  in.min_consent_ordinal = e.min_consent_ordinal;
-  const Reason reason = internal::SubjectRules(in);
-  // An unreadable record's denial carries the store's detail.
-  if (ABSL_PREDICT_FALSE(reason == Reason::kConsentDataLoss)) return false;
-  *out = Decision(reason, revision);
-  return true;
+  const PurposeIndex purpose = ctx.purpose_;
+  const internal::WarmEntry& e =
+      epoch->warm[static_cast<std::size_t>(category.index_) * kMaxPurposes +
+                  purpose];
+  // A pair the policy does not allow, or a per-occasion purpose, has a
+  // rule no summary passes (`kValid` in `undecided_mask`).
+  if (ABSL_PREDICT_FALSE(!p->declarable_by(ctx.accessor_).Contains(purpose) ||
+                         e.general_only)) {
+    return false;
+  }
+  if (bounded_staleness && e.basis != Basis::kNecessary &&
+      FeedStaleAt([] { return absl::GetCurrentTimeNanos(); })) {
+    return false;
+  }
+  if (ABSL_PREDICT_FALSE(ref.size_ > SubjectRef::kInline)) return false;
+  return epoch->cache.DecideAtHint(
+      ref.hash_, ref.size_, ref.slot_, ref.inline_,
+      [&](Revision revision, const internal::ProfileSummary* summary) {
+        if (ABSL_PREDICT_FALSE(
+                revision < min_revision ||
+                (summary->flags & e.summary_rule.undecided_mask) != 0)) {
+          return false;
+        }
+        *out =
+            Decision(e.summary_rule.by_code[summary->code(purpose)], revision);
+        return true;
+      });
+}
+
+bool Guard::Impl::TryWarmTagged(const AccessContext& ctx,
+                                const RecordTags& record, Revision min_revision,
+                                Decision* out) {
+  internal::ReadSection section;
+  Epoch* const epoch = current.load(std::memory_order_acquire);
+  const CompiledPolicy* const p = epoch->policy.get();
+  if (ABSL_PREDICT_FALSE(ctx.policy_.get() != p || record.policy_.get() != p ||
+                         epoch->cache.bounded())) {
+    return false;
+  }
+  const PurposeIndex purpose = ctx.purpose_;
+  const internal::WarmEntry& e =
+      epoch->warm[static_cast<std::size_t>(record.category_) * kMaxPurposes +
+                  purpose];
+  // The read rules (`internal::ReadRules`), in their order.
+  if (!p->declarable_by(ctx.accessor_).Contains(purpose)) {
+    *out = Decision(Reason::kAccessorNotPermitted, 0);
+    return true;
+  }
+  const Reason tag_reason = record.TagReasonIndex(purpose);
+  if (tag_reason != Reason::kUnspecified) {
+    *out = Decision(tag_reason, 0);
+    return true;
+  }
+  if (e.read_reason != Reason::kUnspecified) {
+    *out = Decision(e.read_reason, 0);
+    return true;
+  }
+  if (ABSL_PREDICT_FALSE(e.general_only)) return false;
+  if (e.retention != absl::InfiniteDuration()) {
+    const std::int64_t now = has_clock ? absl::ToUnixNanos(options.clock())
+                                       : absl::GetCurrentTimeNanos();
+    if (absl::FromUnixNanos(now) > record.collected_at() + e.retention) {
+      *out = Decision(Reason::kRetentionExpired, 0);
+      return true;
+    }
+  }
+  if (bounded_staleness && e.basis != Basis::kNecessary &&
+      FeedStaleAt([] { return absl::GetCurrentTimeNanos(); })) {
+    *out = Decision(Reason::kConsentStale, 0);
+    return true;
+  }
+  return WarmSubject(*epoch, e, record.subject(), nullptr, purpose,
+                     min_revision, out);
+}
+
+absl::Status Guard::Impl::WarmDenial(const AccessContext& ctx,
+                                     const RecordTags& record, Reason reason) {
+  internal::ReadSection section;
+  Epoch* const epoch = current.load(std::memory_order_acquire);
+  if (ABSL_PREDICT_FALSE(epoch->policy.get() != ctx.policy_.get() ||
+                         record.policy_.get() != ctx.policy_.get())) {
+    return DenialStatus(reason, ctx.purpose(), record.category());
+  }
+  return epoch->Denial(reason, record.category_, ctx.purpose_);
+}
+
+ABSL_ATTRIBUTE_NOINLINE absl::StatusOr<Decision> Guard::Impl::CheckRef(
+    const AccessContext& ctx, const SubjectRef& subject,
+    const CategoryRef& category, Revision min_revision) {
+  if (ABSL_PREDICT_TRUE(warm_enabled)) {
+    Decision d(Reason::kUnspecified, 0);
+    WarmProbe probe;
+    std::uint32_t unused_slot;
+    if (ABSL_PREDICT_TRUE(TryWarm(ctx, subject.id(), &subject, category,
+                                  min_revision, &d, &probe, &unused_slot))) {
+      return d;
+    }
+    return HandOver(ctx, subject.id(), &subject, category, min_revision, probe);
+  }
+  if (warm_audited) {
+    return CheckWarmAudited(ctx, subject.id(), &subject, category,
+                            min_revision);
+  }
+  return Decide(ctx,
+                Target{.subject = subject.id(),
+                       .category_policy = category.policy_.get(),
+                       .category = category.index_,
+                       .tags = nullptr,
+                       .min_revision = min_revision,
+                       .ref = &subject},
+                nullptr, nullptr, nullptr);
 }
 
 ABSL_ATTRIBUTE_NOINLINE absl::StatusOr<Decision> Guard::Impl::CheckWarmAudited(
@@ -1706,30 +1953,15 @@ absl::StatusOr<Decision> Guard::Check(const AccessContext& ctx,
                                       const SubjectRef& subject,
                                       const CategoryRef& category,
                                       Revision min_revision) {
-  if (ABSL_PREDICT_TRUE(impl_->warm_enabled)) {
-    Decision d(Reason::kUnspecified, 0);
-    Impl::WarmProbe probe;
-    std::uint32_t unused_slot;
-    if (ABSL_PREDICT_TRUE(impl_->TryWarm(ctx, subject.id(), &subject, category,
-                                         min_revision, &d, &probe,
-                                         &unused_slot))) {
-      return d;
-    }
-    return impl_->HandOver(ctx, subject.id(), &subject, category, min_revision,
-                           probe);
+  // The common case decides here; `CheckRef` (not inlined) has the rest,
+  // so that this function saves no registers it does not use.
+  Decision d(Reason::kUnspecified, 0);
+  if (ABSL_PREDICT_TRUE(
+          impl_->warm_enabled &&
+          impl_->TryWarmLean(ctx, subject, category, min_revision, &d))) {
+    return d;
   }
-  if (impl_->warm_audited) {
-    return impl_->CheckWarmAudited(ctx, subject.id(), &subject, category,
-                                   min_revision);
-  }
-  return impl_->Decide(ctx,
-                       Impl::Target{.subject = subject.id(),
-                                    .category_policy = category.policy_.get(),
-                                    .category = category.index_,
-                                    .tags = nullptr,
-                                    .min_revision = min_revision,
-                                    .ref = &subject},
-                       nullptr, nullptr, nullptr);
+  return impl_->CheckRef(ctx, subject, category, min_revision);
 }
 
 SubjectRef Guard::Subject(absl::string_view subject) const {
@@ -1855,6 +2087,19 @@ absl::StatusOr<Guard::Authorization> Guard::Evaluate(const AccessContext& ctx,
 absl::StatusOr<AccessGrant> Guard::Authorize(const AccessContext& ctx,
                                              const RecordTags& record,
                                              Revision min_revision) {
+  if (ABSL_PREDICT_TRUE(impl_->warm_enabled)) {
+    Decision d(Reason::kUnspecified, 0);
+    if (ABSL_PREDICT_TRUE(
+            impl_->TryWarmTagged(ctx, record, min_revision, &d))) {
+      // Not in shadow mode (`warm_enabled`): proceeds when allowed.
+      if (d.allowed()) {
+        return internal::GrantMinter::Mint(record.policy_.get(),
+                                           record.subject(), record.category_,
+                                           ctx.purpose_, d);
+      }
+      return impl_->WarmDenial(ctx, record, d.reason());
+    }
+  }
   absl::StatusOr<Authorization> a = Evaluate(ctx, record, min_revision);
   if (!a.ok()) return a.status();
   if (!a->grant.has_value()) {

@@ -7,6 +7,7 @@
 #include <cstring>
 #include <map>
 #include <memory>
+#include <random>
 #include <string>
 #include <thread>
 #include <utility>
@@ -190,6 +191,61 @@ TEST(ConsentCacheTest, ReleasedProfilesAreReused) {
   const SubjectProfile* p = Get(cache, "a", &rev);
   ASSERT_NE(p, nullptr);
   EXPECT_EQ(p->given, 2000u);
+}
+
+// A profile's summary (what a warm check reads instead of the profile) is
+// the summary of the profile the slot names, also when the profile's index
+// was released and reused for other choices: through the probing lookup
+// and through `DecideAtHint`.
+TEST(ConsentCacheTest, SummaryFollowsItsProfileWhenTheIndexIsReused) {
+  ConsentCache cache(0, /*max_profiles=*/3);
+  std::mt19937_64 rng(11);
+  const std::string key = "subject-1";
+  const std::uint64_t hash = ConsentCache::Hash(key);
+  char padded[ConsentCache::kInlineKey] = {};
+  std::memcpy(padded, key.data(), key.size());
+  const auto same = [](const ProfileSummary& a, const ProfileSummary& b) {
+    return a.flags == b.flags && a.plane[0] == b.plane[0] &&
+           a.plane[1] == b.plane[1] && a.plane[2] == b.plane[2];
+  };
+  for (int i = 1; i <= 500; ++i) {
+    SubjectState st;
+    st.revision = i;
+    st.profile.given = rng();
+    st.profile.refused = rng();
+    st.profile.withdrawn = rng() & rng();
+    st.profile.expired = rng();
+    st.profile.suspended = rng() & rng() & rng();
+    if (i % 7 == 0) st.profile.flags = SubjectProfile::kSuspendAll;
+    ASSERT_EQ(cache.Upsert(key, st, false), Result::kStored) << i;
+    // Another subject holding a profile, so that indices are reused in a
+    // varying order.
+    if (i % 3 == 0) {
+      ASSERT_EQ(cache.Upsert("other", StateAt(i, rng()), false),
+                Result::kStored);
+    }
+    ReadSection section;
+    const ProfileSummary want = Summarize(st.profile);
+    const SubjectProfile* p = nullptr;
+    const ProfileSummary* summary = nullptr;
+    std::int64_t rev = 0;
+    std::uint64_t h = 0;
+    ASSERT_TRUE(cache.HashAndLookup(key, &h, &p, &rev, &summary));
+    ASSERT_TRUE(*p == st.profile) << i;
+    ASSERT_TRUE(same(*summary, want)) << i;
+    const ConsentCache::Hint hint = cache.HintFor(key, hash);
+    bool called = false;
+    ASSERT_TRUE(
+        cache.DecideAtHint(hash, key.size(), hint.slot, padded,
+                           [&](std::int64_t r, const ProfileSummary* s) {
+                             called = true;
+                             EXPECT_EQ(r, i);
+                             EXPECT_TRUE(same(*s, want)) << i;
+                             return true;
+                           }));
+    ASSERT_TRUE(called);
+  }
+  EXPECT_LE(cache.profile_count(), 3u);
 }
 
 // A profile a reader still holds is not reused, however long it holds it.

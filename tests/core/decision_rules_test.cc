@@ -8,6 +8,7 @@
 #include "src/core/decision_rules.h"
 
 #include <cstdint>
+#include <random>
 #include <string>
 #include <vector>
 
@@ -367,6 +368,126 @@ TEST(SubjectRulesTest, EqualsTheRulesAsAChainOfReturnsForEveryInput) {
     }
   }
   EXPECT_EQ(compared, (1 << kSets) * (1 << kFlagCount) * 216);
+}
+
+// Whether a summary must decide: nothing erased, suspended for all or
+// expiring, no kind rule that applies, and for opt-in no specific consent
+// or re-consent to test. Stated apart from `MakeSummaryRule`, so that a
+// summary that declines more than it needs to fails.
+bool SummaryShouldDecide(const SubjectProfile& p, const RuleInputs& in) {
+  if (in.basis == Basis::kNotAllowed) return false;
+  if (p.flags & (SubjectProfile::kErased | SubjectProfile::kDataLoss |
+                 SubjectProfile::kSuspendAll)) {
+    return false;
+  }
+  if (p.valid_until_ns != kNoExpiry) return false;
+  if ((p.flags >> SubjectProfile::kKindShift) & in.kinds_denied) return false;
+  if (in.basis == Basis::kOptIn &&
+      (in.specific_consent || in.min_consent_ordinal > 0)) {
+    return false;
+  }
+  return true;
+}
+
+// Compares a profile's summary with `SubjectRules` on one input: where the
+// summary decides, the same reason; and it decides exactly where it should.
+void ExpectSummaryAgrees(const SubjectProfile& p, RuleInputs in,
+                         const std::string& what) {
+  in.subject = &p;
+  in.accessor_permitted = true;
+  in.per_occasion = false;  // per-occasion purposes never use a summary
+  const ProfileSummary summary = Summarize(p);
+  const SummaryRule rule = MakeSummaryRule(
+      in.basis, in.kinds_denied, in.specific_consent, in.min_consent_ordinal);
+  const bool decides = (summary.flags & rule.undecided_mask) == 0;
+  ASSERT_EQ(decides, SummaryShouldDecide(p, in)) << what;
+  if (!decides) return;
+  const Reason got = rule.by_code[summary.code(in.purpose)];
+  const Reason want = SubjectRules(in);
+  ASSERT_EQ(got, want) << ReasonName(got) << " instead of " << ReasonName(want)
+                       << " (" << what << ")";
+}
+
+// Every combination of the sets, flags, expiry, basis, specific consent,
+// re-consent and kinds denied, as above: the summary's reason is the
+// rules' reason wherever the summary decides.
+TEST(ProfileSummaryTest, DecidesAsTheSubjectRulesForEveryInput) {
+  constexpr std::uint64_t kFlags[] = {
+      SubjectProfile::kErased,          SubjectProfile::kDataLoss,
+      SubjectProfile::kSuspendAll,      SubjectProfile::kHasOccasionConsent,
+      SubjectProfile::kKindUnspecified, kCustomer};
+  constexpr int kFlagCount = 6;
+  int decided = 0;
+  for (std::uint32_t sets = 0; sets < (1u << 6); ++sets) {
+    for (std::uint32_t flags = 0; flags < (1u << kFlagCount); ++flags) {
+      for (const std::int64_t until : {kNoExpiry, std::int64_t{1000}}) {
+        SubjectProfile p;
+        const auto pick = [sets](int i) {
+          return (sets >> i) & 1u ? kBit : kOtherBit;
+        };
+        p.given = pick(0);
+        p.given_direct = pick(1);
+        p.refused = pick(2);
+        p.withdrawn = pick(3);
+        p.expired = pick(4);
+        p.suspended = pick(5);
+        p.valid_until_ns = until;
+        p.consent_ordinal[kPurpose] = 2;
+        for (int f = 0; f < kFlagCount; ++f) {
+          if ((flags >> f) & 1u) p.flags |= kFlags[f];
+        }
+        for (int v = 0; v < 4 * 2 * 2 * 3; ++v) {
+          RuleInputs in;
+          in.purpose = kPurpose;
+          in.basis = static_cast<Basis>(v % 4);  // not allowed .. opt-out
+          in.specific_consent = (v / 4) % 2 == 1;
+          in.min_consent_ordinal = (v / 8) % 2 == 1 ? 3 : 0;
+          in.kinds_denied = static_cast<SubjectKindMask>((v / 16) % 3);
+          ExpectSummaryAgrees(p, in,
+                              "sets " + std::to_string(sets) + ", flags " +
+                                  std::to_string(flags) + ", variant " +
+                                  std::to_string(v));
+          if (in.basis != Basis::kNotAllowed && SummaryShouldDecide(p, in)) {
+            ++decided;
+          }
+        }
+      }
+    }
+  }
+  EXPECT_GT(decided, 0);
+}
+
+// Random profiles over all 64 purposes (several bits per set, so that
+// each purpose's code comes from a mix of its own and its neighbours'
+// bits), every purpose: the same.
+TEST(ProfileSummaryTest, DecidesAsTheSubjectRulesOnRandomProfiles) {
+  std::mt19937_64 rng(20261205);
+  for (int round = 0; round < 4000; ++round) {
+    SubjectProfile p;
+    // Sparse sets: each bit in about a third of them.
+    const auto draw = [&rng] { return rng() & rng(); };
+    p.given = draw() | draw();
+    p.given_direct = p.given & draw();
+    p.refused = draw();
+    p.withdrawn = draw();
+    p.expired = draw();
+    p.suspended = draw() & draw();
+    p.flags = std::uint64_t{1} << (SubjectProfile::kKindShift + rng() % 4);
+    if (rng() % 8 == 0) p.flags |= SubjectProfile::kSuspendAll;
+    if (rng() % 8 == 0) p.valid_until_ns = 5;
+    for (auto& o : p.consent_ordinal) o = static_cast<std::uint8_t>(rng() % 3);
+    for (PurposeIndex purpose = 0; purpose < 64; ++purpose) {
+      RuleInputs in;
+      in.purpose = purpose;
+      in.basis = static_cast<Basis>(rng() % 4);
+      in.specific_consent = rng() % 4 == 0;
+      in.min_consent_ordinal = rng() % 4 == 0 ? 2 : 0;
+      in.kinds_denied = static_cast<SubjectKindMask>(rng() % 16);
+      ExpectSummaryAgrees(p, in,
+                          "round " + std::to_string(round) + ", purpose " +
+                              std::to_string(purpose));
+    }
+  }
 }
 
 }  // namespace

@@ -32,6 +32,7 @@
 #include "consentry/guard.h"
 #include "consentry/options.h"
 #include "consentry/policy.h"
+#include "consentry/protected.h"
 #include "consentry/v1/consent.pb.h"
 #include "consentry/v1/policy.pb.h"
 #include "gtest/gtest.h"
@@ -149,6 +150,21 @@ std::shared_ptr<const CompiledPolicy> RandomPolicy(Rng& rng, int serial) {
       if (rng.OneIn(2)) r->add_categories(CategoryId(c));
     }
     r->set_since_version(kVersions[1 + rng.Below(2)]);
+  }
+  // Retention, drawn from a generator of its own so that the draws above
+  // (and the tests that predate it) are unchanged.
+  Rng keep(0x7e7e0000u + static_cast<std::uint64_t>(serial));
+  for (int c = 0; c < kCategories; ++c) {
+    if (!keep.OneIn(2)) continue;
+    v1::RetentionRule* r = policy.add_retention();
+    r->set_category(CategoryId(c));
+    r->mutable_period()->set_seconds(3600 * (1 + keep.Below(48)));
+    if (keep.OneIn(2)) {
+      v1::RetentionRule* longer = policy.add_retention();
+      longer->set_category(CategoryId(c));
+      longer->add_purposes(PurposeId(keep.Below(kPurposes)));
+      longer->mutable_period()->set_seconds(3600 * (50 + keep.Below(48)));
+    }
   }
   absl::StatusOr<std::shared_ptr<const CompiledPolicy>> compiled =
       CompiledPolicy::Compile(policy);
@@ -365,6 +381,140 @@ TEST_P(GuardWarmPathTest, WarmPathDecidesAsTheGeneralDecider) {
   EXPECT_LT(allowed, checks);
 }
 
+// `Authorize` of tagged records (collection purposes, prohibited purposes,
+// retention against the record's collection time) on the warm path
+// against the general decider, as above: the same grant (decision,
+// subject, category, purpose; and it opens the record as the other does)
+// or the same denial status (code, message and payload, built once per
+// pair on the warm path), across consent changes, outages, clock moves,
+// `min_revision` and a policy switch (records tagged under the replaced
+// policy meet the general decider).
+TEST_P(GuardWarmPathTest, WarmAuthorizeDecidesAsTheGeneralDecider) {
+  Rng rng(0xa7a70000u + static_cast<std::uint64_t>(GetParam()));
+  std::vector<std::shared_ptr<const CompiledPolicy>> policies;
+  for (int serial = 0; policies.size() < 2 && serial < 60; ++serial) {
+    if (auto p = RandomPolicy(rng, serial)) policies.push_back(std::move(p));
+  }
+  ASSERT_EQ(policies.size(), 2u) << "too few random policies compile";
+  GuardOptions options;
+  options.unaudited_for_benchmarks_only = true;
+  use_clock_ = rng.OneIn(4) != 0;
+  if (use_clock_) options.clock = [this] { return now_; };
+  if (rng.OneIn(3)) options.cache_budget_bytes = 1024;
+  absl::StatusOr<std::unique_ptr<Guard>> made_warm =
+      Guard::Create(policies[0], &store_, nullptr, options);
+  absl::StatusOr<std::unique_ptr<Guard>> made_general =
+      Guard::Create(policies[0], &store_, nullptr, options);
+  ASSERT_TRUE(made_warm.ok() && made_general.ok());
+  Guard& warm = **made_warm;
+  Guard& general = **made_general;
+  internal::GuardTestPeer::ForceGeneralPath(general, true);
+  const std::vector<std::string> subjects = Subjects();
+  for (int i = 0; i < 60; ++i) ChangeConsent(rng, subjects);
+  ASSERT_TRUE(warm.WarmCache().ok());
+  ASSERT_TRUE(general.WarmCache().ok());
+
+  std::vector<Protected<int>> records;
+  std::vector<AccessContext> contexts;
+  auto tag_and_resolve = [&] {
+    // Per-occasion purposes take the general decider on both Guards, and
+    // Authorize uses up a single-use consent in the store they share (the
+    // second Guard would find it used): left out.
+    for (int a = 0; a < kAccessors; ++a) {
+      for (int p = 0; p < kPurposes; ++p) {
+        absl::StatusOr<AccessContext> c =
+            warm.Context(AccessorId(a), PurposeId(p), "");
+        if (c.ok()) contexts.push_back(*std::move(c));
+      }
+    }
+    for (int n = 0; n < 120; ++n) {
+      std::vector<std::string> ids;
+      std::vector<absl::string_view> collected_for, prohibited;
+      for (int p = 0; p < kPurposes; ++p) ids.push_back(PurposeId(p));
+      for (int p = 0; p < kPurposes; ++p) {
+        if (rng.OneIn(2))
+          collected_for.push_back(ids[static_cast<std::size_t>(p)]);
+        else if (rng.OneIn(5))
+          prohibited.push_back(ids[static_cast<std::size_t>(p)]);
+      }
+      if (collected_for.empty()) collected_for.push_back(ids[0]);
+      const absl::Time collected =
+          Now() - absl::Hours(rng.Below(120)) - absl::Minutes(rng.Below(60));
+      absl::StatusOr<RecordTags> tags =
+          warm.Tag(subjects[static_cast<std::size_t>(
+                       rng.Below(static_cast<int>(subjects.size())))],
+                   CategoryId(rng.Below(kCategories)), collected_for,
+                   prohibited, absl::StrCat("record-", n), collected);
+      ASSERT_TRUE(tags.ok()) << tags.status();
+      records.emplace_back(*std::move(tags), n);
+    }
+  };
+  tag_and_resolve();
+  int grants = 0, denials = 0;
+  bool store_down = false;
+  for (int round = 0; round < 2; ++round) {
+    for (int k = 0; k < 1500; ++k) {
+      switch (rng.Below(40)) {
+        case 0:
+        case 1:
+          if (!store_down) ChangeConsent(rng, subjects);
+          continue;
+        case 2:
+          store_down = !store_down;
+          store_.SetUnavailable(store_down);
+          continue;
+        case 3:
+          now_ += absl::Minutes(rng.Below(600));
+          continue;
+        default:
+          break;
+      }
+      const AccessContext& ctx = contexts[static_cast<std::size_t>(
+          rng.Below(static_cast<int>(contexts.size())))];
+      const Protected<int>& record = records[static_cast<std::size_t>(
+          rng.Below(static_cast<int>(records.size())))];
+      Revision min_revision = 0;
+      if (!store_down && rng.OneIn(6)) {
+        absl::StatusOr<Revision> latest = store_.LatestRevision();
+        ASSERT_TRUE(latest.ok());
+        min_revision = *latest + rng.Below(2);
+      }
+      absl::StatusOr<AccessGrant> a =
+          warm.Authorize(ctx, record.tags(), min_revision);
+      absl::StatusOr<AccessGrant> b =
+          general.Authorize(ctx, record.tags(), min_revision);
+      const std::string what = absl::StrCat(
+          "round ", round, " authorize ", k, ": ", ctx.accessor(), " for ",
+          ctx.purpose(), " on ", record.tags().record_ref(), " of ",
+          record.tags().subject(), " (", record.tags().category(), ")");
+      ASSERT_EQ(a.ok(), b.ok())
+          << what << ": " << a.status() << " vs " << b.status();
+      if (!a.ok()) {
+        ASSERT_EQ(a.status(), b.status()) << what;
+        ++denials;
+        continue;
+      }
+      ASSERT_EQ(a->decision(), b->decision()) << what;
+      ASSERT_EQ(a->subject(), b->subject()) << what;
+      ASSERT_EQ(a->category(), b->category()) << what;
+      ASSERT_EQ(a->purpose(), b->purpose()) << what;
+      absl::StatusOr<const int*> read_a = record.Read(*a);
+      absl::StatusOr<const int*> read_b = record.Read(*b);
+      ASSERT_EQ(read_a.status(), read_b.status()) << what;
+      ++grants;
+    }
+    store_down = false;
+    store_.SetUnavailable(false);
+    if (round == 0) {
+      ASSERT_TRUE(warm.SetPolicy(policies[1]).ok());
+      ASSERT_TRUE(general.SetPolicy(policies[1]).ok());
+      tag_and_resolve();
+    }
+  }
+  EXPECT_GT(grants, 0);
+  EXPECT_GT(denials, 0);
+}
+
 // The warm path of an audited Guard (one auditing into the durable log,
 // whose compact path takes read decisions): two Guards over one store,
 // each auditing into its own log, one forced onto the general decider,
@@ -518,6 +668,80 @@ INSTANTIATE_TEST_SUITE_P(Seeds, GuardWarmPathTest, ::testing::Range(0, 24));
 // Warm checks racing withdrawals and policy switches: once a withdrawal
 // has returned, no check begun after it allows (the warm path, or the
 // general decider it hands a context of a replaced policy to).
+// `Authorize` denials from several threads at once, each round on a fresh
+// Guard whose epoch builds them anew: every denial is the one the general
+// decider returns (code, message, payload), whichever thread built and
+// published it first.
+TEST(GuardWarmPathConcurrencyTest, ConcurrentDenialsAreTheGeneralDecidersOnes) {
+  InMemoryConsentStore store;
+  std::shared_ptr<const CompiledPolicy> policy = testing::DefaultPolicy();
+  ASSERT_NE(policy, nullptr);
+  GuardOptions options;
+  options.unaudited_for_benchmarks_only = true;
+  absl::StatusOr<std::unique_ptr<Guard>> made =
+      Guard::Create(policy, &store, nullptr, options);
+  absl::StatusOr<std::unique_ptr<Guard>> made_general =
+      Guard::Create(policy, &store, nullptr, options);
+  ASSERT_TRUE(made.ok() && made_general.ok());
+  Guard& guard = **made;
+  Guard& general = **made_general;
+  internal::GuardTestPeer::ForceGeneralPath(general, true);
+  ASSERT_TRUE(
+      store
+          .Apply(testing::PurposeChange("withdrawn", "marketing.research",
+                                        v1::CONSENT_STATE_WITHDRAWN))
+          .ok());
+  ASSERT_TRUE(store
+                  .Apply(testing::PurposeChange("refused", "marketing.research",
+                                                v1::CONSENT_STATE_REFUSED))
+                  .ok());
+  absl::StatusOr<AccessContext> ctx =
+      guard.Context("marketing-analytics", "marketing.research");
+  ASSERT_TRUE(ctx.ok());
+  std::vector<RecordTags> records;
+  std::vector<absl::Status> want;
+  for (const char* subject : {"withdrawn", "refused", "nobody"}) {
+    for (const char* category : {"contact", "web_usage", "measurement"}) {
+      const absl::string_view purposes[] = {"marketing.research"};
+      absl::StatusOr<RecordTags> tags = guard.Tag(subject, category, purposes);
+      ASSERT_TRUE(tags.ok());
+      absl::StatusOr<AccessGrant> g = general.Authorize(*ctx, *tags);
+      if (g.ok()) continue;  // a category the purpose may use without consent
+      want.push_back(g.status());
+      records.push_back(*std::move(tags));
+    }
+  }
+  ASSERT_GE(records.size(), 3u);
+  // Each round a fresh Guard (its epoch builds every denial anew), three
+  // threads racing to build and publish them.
+  std::atomic<int> mismatches{0}, denials{0};
+  for (int round = 0; round < 10; ++round) {
+    absl::StatusOr<std::unique_ptr<Guard>> fresh =
+        Guard::Create(policy, &store, nullptr, options);
+    ASSERT_TRUE(fresh.ok());
+    Guard& g = **fresh;
+    absl::StatusOr<AccessContext> c =
+        g.Context("marketing-analytics", "marketing.research");
+    ASSERT_TRUE(c.ok());
+    auto reader = [&](std::uint64_t seed) {
+      Rng rng(seed);
+      for (int k = 0; k < 200; ++k) {
+        const auto i = static_cast<std::size_t>(
+            rng.Below(static_cast<int>(records.size())));
+        absl::StatusOr<AccessGrant> grant = g.Authorize(*c, records[i]);
+        if (grant.ok() || grant.status() != want[i]) ++mismatches;
+        ++denials;
+      }
+    };
+    std::thread a(reader, 1), b(reader, 2), t(reader, 3);
+    a.join();
+    b.join();
+    t.join();
+  }
+  EXPECT_EQ(mismatches.load(), 0);
+  EXPECT_GT(denials.load(), 0);
+}
+
 TEST(GuardWarmPathConcurrencyTest, NoAllowAfterAWithdrawalReturned) {
   constexpr int kSubjects = 16;
   InMemoryConsentStore store;
