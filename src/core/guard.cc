@@ -196,6 +196,10 @@ struct Epoch {
   std::shared_ptr<const CompiledPolicy> policy;
   // `policy`'s warm entries (see `WarmEntry`).
   std::unique_ptr<const WarmEntry[]> warm;
+  // The warm entry of (`category`, `purpose`).
+  const WarmEntry& WarmAt(CategoryIndex category, PurposeIndex purpose) const {
+    return warm[static_cast<std::size_t>(category) * kMaxPurposes + purpose];
+  }
   ConsentCache cache;
   // When the sink has a compact path: the slot it keeps `policy` under.
   std::uint32_t audit_policy_slot = 0;
@@ -589,6 +593,13 @@ struct Guard::Impl {
     // bound within +-2^62 ns, so nothing overflows; a heartbeat beyond what
     // nanoseconds hold saturates to the same answer.
     return absl::ToUnixNanos(heartbeat) < wall_now_ns - max_staleness_ns;
+  }
+  // Whether a warm check under `e` is stale: the feed is bounded, `e`'s
+  // basis needs consent and the feed is older than the bound now.
+  ABSL_ATTRIBUTE_ALWAYS_INLINE bool WarmStale(
+      const internal::WarmEntry& e) const {
+    return bounded_staleness && e.basis != Basis::kNecessary &&
+           FeedStaleAt([] { return absl::GetCurrentTimeNanos(); });
   }
   // `options.max_feed_staleness` is finite; and within +-2^62 ns, as
   // `max_staleness_ns`.
@@ -1422,9 +1433,7 @@ ABSL_ATTRIBUTE_ALWAYS_INLINE inline bool Guard::Impl::TryWarm(
     return false;
   }
   const PurposeIndex purpose = ctx.purpose_;
-  const internal::WarmEntry& e =
-      epoch->warm[static_cast<std::size_t>(category.index_) * kMaxPurposes +
-                  purpose];
+  const internal::WarmEntry& e = epoch->WarmAt(category.index_, purpose);
   // The read rules (`internal::ReadRules`), in their order; a plain
   // check has no tags and hence no retention.
   if (!p->declarable_by(ctx.accessor_).Contains(purpose)) {
@@ -1436,8 +1445,7 @@ ABSL_ATTRIBUTE_ALWAYS_INLINE inline bool Guard::Impl::TryWarm(
     return true;
   }
   if (ABSL_PREDICT_FALSE(e.general_only)) return false;
-  if (bounded_staleness && e.basis != Basis::kNecessary &&
-      FeedStaleAt([] { return absl::GetCurrentTimeNanos(); })) {
+  if (WarmStale(e)) {
     *out = Decision(Reason::kConsentStale, 0);
     return true;
   }
@@ -1456,17 +1464,14 @@ ABSL_ATTRIBUTE_ALWAYS_INLINE inline bool Guard::Impl::TryWarmLean(
     return false;
   }
   const PurposeIndex purpose = ctx.purpose_;
-  const internal::WarmEntry& e =
-      epoch->warm[static_cast<std::size_t>(category.index_) * kMaxPurposes +
-                  purpose];
+  const internal::WarmEntry& e = epoch->WarmAt(category.index_, purpose);
   // A pair the policy does not allow, or a per-occasion purpose, has a
   // rule no summary passes (`kValid` in `undecided_mask`).
   if (ABSL_PREDICT_FALSE(!p->declarable_by(ctx.accessor_).Contains(purpose) ||
                          e.general_only)) {
     return false;
   }
-  if (bounded_staleness && e.basis != Basis::kNecessary &&
-      FeedStaleAt([] { return absl::GetCurrentTimeNanos(); })) {
+  if (WarmStale(e)) {
     return false;
   }
   if (ABSL_PREDICT_FALSE(ref.size_ > SubjectRef::kInline)) return false;
@@ -1495,9 +1500,7 @@ bool Guard::Impl::TryWarmTagged(const AccessContext& ctx,
     return false;
   }
   const PurposeIndex purpose = ctx.purpose_;
-  const internal::WarmEntry& e =
-      epoch->warm[static_cast<std::size_t>(record.category_) * kMaxPurposes +
-                  purpose];
+  const internal::WarmEntry& e = epoch->WarmAt(record.category_, purpose);
   // The read rules (`internal::ReadRules`), in their order.
   if (!p->declarable_by(ctx.accessor_).Contains(purpose)) {
     *out = Decision(Reason::kAccessorNotPermitted, 0);
@@ -1521,8 +1524,7 @@ bool Guard::Impl::TryWarmTagged(const AccessContext& ctx,
       return true;
     }
   }
-  if (bounded_staleness && e.basis != Basis::kNecessary &&
-      FeedStaleAt([] { return absl::GetCurrentTimeNanos(); })) {
+  if (WarmStale(e)) {
     *out = Decision(Reason::kConsentStale, 0);
     return true;
   }
