@@ -548,7 +548,7 @@ TEST(ConsentCacheTest, BoundedChurnStaysWithinTheBudget) {
 // always returns that subject's own state (never a slot reused for
 // another id, never a freed key chunk).
 TEST(ConsentCacheTest, BoundedReadersSeeOnlyTheirSubjectDuringEviction) {
-  ConsentCache cache(0, ConsentCache::kMaxProfiles, 4096);  // 51 subjects
+  ConsentCache cache(0, ConsentCache::kMaxProfiles, 4096);  // 102 subjects
   std::atomic<bool> stop{false};
   std::atomic<int> wrong{0};
   std::atomic<int> hits{0};
