@@ -51,12 +51,13 @@ declare -a timings=()
 stage_start() { echo; echo "=== test.sh: $1 ==="; STAGE_T0=$SECONDS; }
 stage_end() { timings+=("$1: $((SECONDS - STAGE_T0)) s"); }
 
-# Sanitizer builds: no benchmarks, examples or install rules; tests only.
+# Sanitizer builds: no benchmarks, examples or install rules; tests only,
+# with their common headers precompiled once (tests/CMakeLists.txt).
 SAN_FLAGS=(-G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo
            -DCMAKE_C_COMPILER=clang -DCMAKE_CXX_COMPILER=clang++
            -DCONSENTRY_BUILD_TESTS=ON
            -DCONSENTRY_BUILD_BENCHMARKS=OFF -DCONSENTRY_BUILD_EXAMPLES=OFF
-           -DCONSENTRY_INSTALL=OFF
+           -DCONSENTRY_INSTALL=OFF -DCONSENTRY_PRECOMPILE_HEADERS=ON
            -DCONSENTRY_WITH_SQLITE=ON -DCONSENTRY_WITH_POSTGRES=ON)
 
 configure_asan() {
@@ -73,6 +74,7 @@ if want build; then
     -DCONSENTRY_BUILD_TESTS=ON -DCONSENTRY_BUILD_EXAMPLES=ON \
     -DCONSENTRY_BUILD_BENCHMARKS=ON -DCONSENTRY_INSTALL=ON \
     -DCONSENTRY_BUILD_FUZZERS=OFF -DCONSENTRY_SANITIZE= \
+    -DCONSENTRY_PRECOMPILE_HEADERS=OFF \
     -DCONSENTRY_WITH_SQLITE=ON -DCONSENTRY_WITH_POSTGRES=ON
   cmake --build "$BUILD" -j "$JOBS"
   ctest --test-dir "$BUILD" -j "$JOBS" --output-on-failure --timeout 600 \
