@@ -263,23 +263,30 @@ TEST_F(PostgresWritersTest, BulkImportCreatesRecordsWithDenseRevisions) {
   ASSERT_EQ(h->size(), 1u);
   EXPECT_EQ((*h)[0].revision(), 9);
   EXPECT_EQ((*h)[0].state().revision(), 9);
+  // The other store's feed delivers the import (its own writer's records
+  // through the same path as any other change). A feed hands over each
+  // changed subject's current record, so the test waits for the import to
+  // be heard before it changes bulk-7 again: later, the feed would give
+  // bulk-7 once, at its new revision.
+  auto wait_for = [&](Revision revision) {
+    const absl::Time deadline = absl::Now() + absl::Seconds(10);
+    for (;;) {
+      {
+        absl::MutexLock l(&mu);
+        if (!heard.empty() && heard.back() >= revision) return;
+      }
+      ASSERT_LT(absl::Now(), deadline) << revision;
+      absl::SleepFor(absl::Milliseconds(5));
+    }
+  };
+  wait_for(1001);
   // An imported record is an ordinary one: it can be changed.
   EXPECT_THAT(
       s->Apply(PurposeChange("bulk-7", "marketing", v1::CONSENT_STATE_GIVEN)),
       ::consentry::testing::IsOkAndHolds(1002));
   EXPECT_THAT(other->LatestRevision(),
               ::consentry::testing::IsOkAndHolds(1002));
-  // The other store's feed delivers the import (its own writer's records
-  // through the same path as any other change).
-  const absl::Time deadline = absl::Now() + absl::Seconds(10);
-  for (;;) {
-    {
-      absl::MutexLock l(&mu);
-      if (!heard.empty() && heard.back() == 1002) break;
-    }
-    ASSERT_LT(absl::Now(), deadline);
-    absl::SleepFor(absl::Milliseconds(5));
-  }
+  wait_for(1002);
   absl::MutexLock l(&mu);
   // 1, the import's 2..1001, then 1002, each once and in order.
   ASSERT_EQ(heard.size(), 1002u);
