@@ -10,9 +10,12 @@
 #ifndef CONSENTRY_SRC_CORE_DECISION_RULES_H_
 #define CONSENTRY_SRC_CORE_DECISION_RULES_H_
 
+#include <cstddef>
 #include <cstdint>
+#include <cstring>
 
 #include "absl/base/attributes.h"
+#include "absl/base/config.h"
 #include "consentry/decision.h"
 #include "consentry/policy.h"
 #include "src/core/subject_state.h"
@@ -134,20 +137,40 @@ struct alignas(32) ProfileSummary {
   // recompiled at some time). Set or not, a summary always has `kValid`.
   static constexpr std::uint64_t kUndecided = 1u << 0;
   static constexpr std::uint64_t kValid = 1u << 1;
+  // Per purpose p, its `SubjectCode` in bits [3p, 3p + 3) of these 24
+  // bytes, bit i of the sequence being bit i % 8 of byte i / 8: one load
+  // and one shift read a code (`code`).
+  unsigned char codes[24] = {};
   // `kValid`, `kUndecided`, and from bit `SubjectProfile::kKindShift` the
   // subject's kind bits as `SubjectProfile::flags` has them.
   std::uint64_t flags = 0;
-  // Per purpose p, its `SubjectCode` as three bit planes: bit p of
-  // `plane[k]` is bit k of the code.
-  std::uint64_t plane[3] = {0, 0, 0};
 
   SubjectCode code(PurposeIndex purpose) const {
-    return static_cast<SubjectCode>(((plane[0] >> purpose) & 1) |
-                                    (((plane[1] >> purpose) & 1) << 1) |
-                                    (((plane[2] >> purpose) & 1) << 2));
+    const unsigned bit = 3u * purpose;
+    // The 8 bytes from the code's first byte, read as a little-endian
+    // word: for every purpose below `kMaxPurposes` (byte 23 at most)
+    // inside the summary, whose bytes past `codes` are `flags`, masked
+    // off.
+    std::uint64_t word;
+    std::memcpy(&word, reinterpret_cast<const unsigned char*>(this) + bit / 8,
+                sizeof(word));
+    return static_cast<SubjectCode>((word >> (bit % 8)) & 7);
+  }
+  // Sets purpose `purpose`'s code (from 0).
+  void SetCode(PurposeIndex purpose, SubjectCode code) {
+    for (unsigned k = 0; k < 3; ++k) {
+      const unsigned bit = 3u * purpose + k;
+      if ((code >> k) & 1) codes[bit / 8] |= 1u << (bit % 8);
+    }
   }
 };
+
 static_assert(sizeof(ProfileSummary) == 32);
+static_assert(offsetof(ProfileSummary, flags) == 24);
+static_assert(3 * kMaxPurposes <= 8 * 24, "codes hold every purpose");
+#ifndef ABSL_IS_LITTLE_ENDIAN
+#error "ProfileSummary::code reads a little-endian word"
+#endif
 
 inline ProfileSummary Summarize(const SubjectProfile& s) {
   ProfileSummary out;
@@ -165,9 +188,17 @@ inline ProfileSummary Summarize(const SubjectProfile& s) {
   const std::uint64_t given = s.given & ~(suspended | withdrawn | refused);
   const std::uint64_t expired =
       s.expired & ~(suspended | withdrawn | refused | given);
-  out.plane[0] = given | refused | suspended;  // codes 1, 3, 5
-  out.plane[1] = expired | refused;            // codes 2, 3
-  out.plane[2] = withdrawn | suspended;        // codes 4, 5
+  const std::uint64_t plane[3] = {
+      given | refused | suspended,  // codes 1, 3, 5
+      expired | refused,            // codes 2, 3
+      withdrawn | suspended,        // codes 4, 5
+  };
+  for (int p = 0; p < kMaxPurposes; ++p) {
+    out.SetCode(static_cast<PurposeIndex>(p),
+                static_cast<SubjectCode>(((plane[0] >> p) & 1) |
+                                         (((plane[1] >> p) & 1) << 1) |
+                                         (((plane[2] >> p) & 1) << 2)));
+  }
   return out;
 }
 

@@ -205,8 +205,8 @@ TEST(ConsentCacheTest, SummaryFollowsItsProfileWhenTheIndexIsReused) {
   char padded[ConsentCache::kInlineKey] = {};
   std::memcpy(padded, key.data(), key.size());
   const auto same = [](const ProfileSummary& a, const ProfileSummary& b) {
-    return a.flags == b.flags && a.plane[0] == b.plane[0] &&
-           a.plane[1] == b.plane[1] && a.plane[2] == b.plane[2];
+    return a.flags == b.flags &&
+           std::memcmp(a.codes, b.codes, sizeof(a.codes)) == 0;
   };
   for (int i = 1; i <= 500; ++i) {
     SubjectState st;

@@ -408,6 +408,25 @@ void ExpectSummaryAgrees(const SubjectProfile& p, RuleInputs in,
                        << " (" << what << ")";
 }
 
+// Each purpose reads back the code it was given, whatever its neighbours'
+// codes and the flags (which the last purposes' 8-byte read overlaps).
+TEST(ProfileSummaryTest, EveryPurposeReadsItsOwnCode) {
+  for (const int neighbours : {0, 7}) {
+    for (int p = 0; p < kMaxPurposes; ++p) {
+      for (int code = kCodeNone; code <= kCodeSuspended; ++code) {
+        ProfileSummary s;
+        s.flags = ~std::uint64_t{0};
+        for (int q = 0; q < kMaxPurposes; ++q) {
+          s.SetCode(static_cast<PurposeIndex>(q),
+                    static_cast<SubjectCode>(q == p ? code : neighbours));
+        }
+        ASSERT_EQ(s.code(static_cast<PurposeIndex>(p)), code)
+            << "purpose " << p << ", neighbours " << neighbours;
+      }
+    }
+  }
+}
+
 // Every combination of the sets, flags, expiry, basis, specific consent,
 // re-consent and kinds denied, as above: the summary's reason is the
 // rules' reason wherever the summary decides.
