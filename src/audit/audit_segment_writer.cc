@@ -8,6 +8,7 @@
 #include <utility>
 
 #include "absl/strings/str_cat.h"
+#include "src/util/crc32c.h"
 #include "src/util/status_macros.h"
 
 namespace consentry::internal {
@@ -281,7 +282,9 @@ absl::Status SegmentWriter::FrameWithKeys(absl::string_view payload,
   std::memcpy(end, h.data(), 32);
   const auto length = static_cast<std::uint32_t>(full.size());
   PutU32(frame, length);
-  PutU32(frame + 4, FrameCrc(length, full, h.data()));
+  // `FrameCrc(length, full, hash)`: the payload and the hash are adjacent
+  // here, so one pass covers both.
+  PutU32(frame + 4, Crc32cExtend(Crc32c(frame, 4), body, full.size() + 32));
   pending_.Truncate(at + kFrameOverhead + full.size());
   EventKeys scanned;
   if (given == nullptr) ScanLeadingEventKeys(full, &scanned);
@@ -309,8 +312,16 @@ void SegmentWriter::TakePending(ByteBuffer* batch) {
   // (and copied, and faulted in) frame by frame: batches vary in size, and
   // a buffer sized for the last one was grown during the next about as
   // often as not.
+  // A buffer smaller than that gets twice as much (at least
+  // kMinBatchCapacity): pages never written cost no memory, and a buffer
+  // sized just for the largest batch was outgrown mid-batch (copied and
+  // freed, and its successor's pages faulted in) whenever a batch came out
+  // larger, until the sizes of all the recycled buffers settled.
   largest_batch_ = std::max(largest_batch_, batch->size());
-  pending_.reserve(largest_batch_);
+  if (pending_.capacity() < largest_batch_ ||
+      pending_.capacity() < kMinBatchCapacity) {
+    pending_.reserve(std::max(2 * largest_batch_, kMinBatchCapacity));
+  }
 }
 
 absl::Status SegmentWriter::Sync() {

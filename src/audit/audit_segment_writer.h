@@ -199,6 +199,8 @@ class SegmentWriter {
   void set_last_hash(const Hash256& h) { last_hash_ = h; }
 
  private:
+  // The least capacity a pending batch is given when taken (`TakePending`).
+  static constexpr std::size_t kMinBatchCapacity = std::size_t{1} << 18;
   static std::size_t FramedSizeBound(std::size_t payload_size) {
     return kFrameOverhead + payload_size + kMaxSequenceFieldSize;
   }

@@ -19,6 +19,7 @@
 #include "consentry/audit_log.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "src/audit/audit_byte_buffer.h"
 #include "src/audit/audit_format.h"
 #include "src/util/file_io.h"
 #include "tests/testing/status_matchers.h"
@@ -191,6 +192,68 @@ TEST_F(SegmentWriterTest, ScanRejectsATornRecordAndAKeyMismatch) {
   EXPECT_THAT(
       ScanSegment(SegmentPath(0), 0, unkeyed_).status(),
       StatusIs(absl::StatusCode::kDataLoss, HasSubstr("run RepairAuditLog")));
+}
+
+
+// Batches taken as the log's syncer takes them (`TakePending`, the buffers
+// handed back and forth), of sizes that grow past every buffer's capacity
+// (a batch of several hundred KiB) and shrink again, give the bytes one
+// append of all the frames gives: every frame's CRC and hash verify, and
+// the sealed segment is byte for byte the one `WritePending` writes.
+TEST_F(SegmentWriterTest, TakenBatchesOfEverySizeGiveTheSameSegment) {
+  const std::vector<int> batches = {1, 3, 700, 2, 9000, 40, 12000, 5};
+  std::vector<std::string> payloads;
+  int total = 0;
+  for (int n : batches) total += n;
+  for (int i = 0; i < total; ++i) payloads.push_back(EventPayload(i));
+
+  auto taken = Writer(/*segment_bytes=*/64 << 20);
+  ASSERT_THAT(taken->Open(0, 0, SegmentKeys{}), IsOk());
+  std::unique_ptr<WritableFile> file = taken->ReleaseFile();
+  std::vector<ByteBuffer> buffers(2);
+  std::uint64_t seq = 0;
+  for (std::size_t b = 0; b < batches.size(); ++b) {
+    for (int i = 0; i < batches[b]; ++i, ++seq) {
+      ASSERT_THAT(taken->Frame(payloads[seq], seq), IsOk());
+    }
+    ByteBuffer& batch = buffers[b % 2];
+    taken->TakePending(&batch);
+    EXPECT_FALSE(taken->has_pending());
+    ASSERT_THAT(file->Append(batch.view()), IsOk());
+  }
+  absl::StatusOr<SegmentTransition> t = taken->PrepareTransition(seq, nullptr);
+  ASSERT_THAT(t.status(), IsOk());
+  ASSERT_THAT(CarryOutTransition(*FileSystem::Default(), dir_, *t, &file),
+              IsOk());
+
+  const std::string other_dir = dir_ + "/whole";
+  ASSERT_TRUE(std::filesystem::create_directory(other_dir));
+  SegmentWriter whole(*FileSystem::Default(), other_dir, 64 << 20);
+  ASSERT_THAT(whole.Open(0, 0, SegmentKeys{}), IsOk());
+  for (std::uint64_t i = 0; i < seq; ++i) {
+    ASSERT_THAT(whole.Frame(payloads[i], i), IsOk());
+  }
+  ASSERT_THAT(whole.WritePending(), IsOk());
+  ASSERT_THAT(whole.Seal(seq), IsOk());
+
+  absl::StatusOr<SegmentScan> scan = ScanSegment(SegmentPath(0), 0, unkeyed_);
+  ASSERT_THAT(scan.status(), IsOk());
+  EXPECT_TRUE(scan->sealed);
+  EXPECT_EQ(scan->next_sequence, seq);
+  absl::StatusOr<std::string> a = ReadRegularFile(SegmentPath(0), kNoSizeLimit);
+  absl::StatusOr<std::string> b = ReadRegularFile(
+      absl::StrCat(other_dir, "/", SegmentFileName(0)), kNoSizeLimit);
+  ASSERT_THAT(a.status(), IsOk());
+  ASSERT_THAT(b.status(), IsOk());
+  EXPECT_GT(a->size(), std::size_t{1} << 20);
+  EXPECT_TRUE(*a == *b) << "segments differ";
+  absl::StatusOr<std::string> ia = ReadRegularFile(
+      absl::StrCat(dir_, "/", IndexFileName(0)), kNoSizeLimit);
+  absl::StatusOr<std::string> ib = ReadRegularFile(
+      absl::StrCat(other_dir, "/", IndexFileName(0)), kNoSizeLimit);
+  ASSERT_THAT(ia.status(), IsOk());
+  ASSERT_THAT(ib.status(), IsOk());
+  EXPECT_TRUE(*ia == *ib) << "indexes differ";
 }
 
 }  // namespace
