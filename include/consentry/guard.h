@@ -273,8 +273,8 @@ class CONSENTRY_EXPORT RecordTags {
 // even a record of the same subject tagged alike. A moved-from grant opens
 // nothing. Move-only; no public constructor, minted only by
 // `Guard::Authorize` and `Guard::Evaluate`. Owns no memory: it names its
-// record by a process-unique id, so it may outlive the record (it then
-// opens nothing). Thread-compatible.
+// record by a process-unique id, so it may outlive the record and never
+// opens a record tagged later. Thread-compatible.
 // REQUIRES: does not outlive the Guard that minted it.
 class CONSENTRY_EXPORT AccessGrant {
  public:
