@@ -795,7 +795,8 @@ absl::Status AccessGrant::Opens(const RecordTags& tags) const {
 
 ABSL_ATTRIBUTE_NOINLINE absl::Status AccessGrant::OpensOtherwise(
     const RecordTags& tags) const {
-  if (record_.value() != tags.id_.value() || record_.value() == 0) {
+  if (record_.value() != tags.id_.value() || record_.value() == 0 ||
+      tags.policy_ == nullptr) {
     return NotMintedFor(tags);
   }
   const bool same_policy = policy_ == tags.policy_.get();
