@@ -82,6 +82,30 @@ class Protected;
 
 namespace internal {
 class GrantMinter;
+
+// Names one tagged record (`RecordTags`): unique in the process, the same
+// in every copy of the tags and in the grants minted for them; 0 names no
+// record. Moving one leaves the source naming none.
+class RecordId {
+ public:
+  RecordId() = default;
+  explicit RecordId(std::uint64_t value) : value_(value) {}
+  RecordId(const RecordId&) = default;
+  RecordId& operator=(const RecordId&) = default;
+  RecordId(RecordId&& other) noexcept : value_(other.value_) {
+    other.value_ = 0;
+  }
+  RecordId& operator=(RecordId&& other) noexcept {
+    const std::uint64_t v = other.value_;
+    other.value_ = 0;
+    value_ = v;
+    return *this;
+  }
+  std::uint64_t value() const { return value_; }
+
+ private:
+  std::uint64_t value_ = 0;
+};
 }  // namespace internal
 
 // Who reads, and for what: a registered accessor declaring one purpose
@@ -186,7 +210,10 @@ class CONSENTRY_EXPORT SubjectRef {
 // policy allowing the category for the purpose. When the Guard enforces a
 // policy other than the one the tags were resolved against, the purpose must
 // be per-occasion under both.
-// Created by `Guard::Tag`. Immutable value; safe to share and copy.
+// Created by `Guard::Tag` (or `Guard::Acquire`), each call a new record:
+// its copies are the same record (a grant minted for one opens all of
+// them), tags from another call are not, even when they are equal.
+// Immutable value; safe to share and copy.
 class CONSENTRY_EXPORT RecordTags {
  public:
   const std::string& subject() const { return subject_; }
@@ -231,6 +258,7 @@ class CONSENTRY_EXPORT RecordTags {
   std::string subject_;
   std::string record_ref_;
   absl::Time collected_at_;
+  internal::RecordId id_;
   CategoryIndex category_ = 0;
   // Closed under the hierarchy: allowed purposes and their descendants;
   // prohibited purposes with their ancestors and descendants.
@@ -238,9 +266,15 @@ class CONSENTRY_EXPORT RecordTags {
   PurposeSet prohibited_;
 };
 
-// Proof that the Guard allowed one read: one subject, one category, one
-// purpose. The only way to open a `Protected<T>`. Move-only; no public
-// constructor, minted only by `Guard::Authorize`. Thread-compatible.
+// Proof that the Guard allowed one read: one record, one purpose. The only
+// way to open a `Protected<T>`: it opens the record it was minted for (the
+// `RecordTags` passed to `Guard::Authorize` and every copy of them, such as
+// a copied `Protected<T>` or a value `Derive`d from it) and no other, not
+// even a record of the same subject tagged alike. A moved-from grant opens
+// nothing. Move-only; no public constructor, minted only by
+// `Guard::Authorize` and `Guard::Evaluate`. Owns no memory: it names its
+// record by a process-unique id, so it may outlive the record and never
+// opens a record tagged later. Thread-compatible.
 // REQUIRES: does not outlive the Guard that minted it.
 class CONSENTRY_EXPORT AccessGrant {
  public:
@@ -249,30 +283,35 @@ class CONSENTRY_EXPORT AccessGrant {
   AccessGrant(const AccessGrant&) = delete;
   AccessGrant& operator=(const AccessGrant&) = delete;
 
-  const std::string& subject() const { return subject_; }
   absl::string_view category() const { return policy_->category_id(category_); }
   absl::string_view purpose() const { return policy_->purpose_id(purpose_); }
   const Decision& decision() const { return decision_; }
 
  private:
   friend class internal::GrantMinter;
-  AccessGrant(const CompiledPolicy* policy, std::string subject,
+  AccessGrant(const CompiledPolicy* policy, internal::RecordId record,
               CategoryIndex category, PurposeIndex purpose, Decision decision)
       : policy_(policy),
-        subject_(std::move(subject)),
+        record_(record),
         category_(category),
         purpose_(purpose),
         decision_(decision) {}
 
-  // Whether this grant opens a record with `tags`: same subject, same
-  // category, and a purpose that complies with the collection purposes
-  // (skipped for a shadow-mode grant, which lets a denied read through).
+  // Whether this grant opens a record with `tags`: the record it was minted
+  // for, of the same category, and a purpose that complies with the
+  // collection purposes (skipped for a shadow-mode grant, which lets a
+  // denied read through).
   absl::Status Opens(const RecordTags& tags) const;
+  // `Opens` beyond its common case (another record or policy, a shadow
+  // grant, a refusal).
+  absl::Status OpensOtherwise(const RecordTags& tags) const;
+  // The refusal for tags of another record.
+  absl::Status NotMintedFor(const RecordTags& tags) const;
   template <typename T>
   friend class Protected;
 
   const CompiledPolicy* policy_;
-  std::string subject_;
+  internal::RecordId record_;
   CategoryIndex category_;
   PurposeIndex purpose_;
   Decision decision_;

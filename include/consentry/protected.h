@@ -7,9 +7,10 @@
 // `Protected<T>` holds a personal-data value tagged at collection with its
 // subject, data category and the purposes it was collected for. It has no
 // getter: the value is reachable only with an `AccessGrant` that the Guard
-// minted for this subject, this category and a purpose the record was
-// collected for. A read without a purpose does not compile; a grant minted
-// for another subject or category is refused at run time.
+// minted for this record (its tags, or a copy of them) and a purpose the
+// record was collected for. A read without a purpose does not compile; a
+// grant minted for another record, even one of the same subject and
+// category, is refused at run time.
 //
 // Values computed from a protected value stay protected with the same tags
 // (`Derive`). A batch of records is filtered for one purpose with
@@ -45,7 +46,8 @@
 namespace consentry {
 
 // A value of personal data with its collection tags. Thread-compatible;
-// copyable when `T` is (a copy carries the same tags).
+// copyable when `T` is (a copy carries the same tags: a grant for the
+// original opens it).
 template <typename T>
 class Protected {
  public:
@@ -54,11 +56,13 @@ class Protected {
 
   const RecordTags& tags() const { return tags_; }
 
-  // The value, if `grant` opens this record: minted for this subject and
-  // category, for a purpose that complies with the collection purposes.
+  // The value, if `grant` opens this record: minted for these tags (or
+  // tags they were copied from or to), for a purpose that complies with the
+  // collection purposes.
   //
-  // Errors: `kPermissionDenied` naming the mismatch (subject, category or
-  // purpose). The pointer is valid while this object lives.
+  // Errors: `kPermissionDenied` naming the mismatch (another record, a
+  // moved-from grant, category or purpose). The pointer is valid while this
+  // object lives.
   absl::StatusOr<const T*> Read(const AccessGrant& grant) const
       ABSL_ATTRIBUTE_LIFETIME_BOUND {
     absl::Status s = grant.Opens(tags_);

@@ -7,7 +7,6 @@
 #ifndef CONSENTRY_SRC_INTERNAL_GRANT_MINTER_H_
 #define CONSENTRY_SRC_INTERNAL_GRANT_MINTER_H_
 
-#include <string>
 #include <utility>
 #include <vector>
 
@@ -17,10 +16,11 @@ namespace consentry::internal {
 
 class GrantMinter {
  public:
-  static AccessGrant Mint(const CompiledPolicy* policy, std::string subject,
-                          CategoryIndex category, PurposeIndex purpose,
-                          Decision decision) {
-    return AccessGrant(policy, std::move(subject), category, purpose, decision);
+  // A grant for `record` (by its id: the grant owns no copy of the tags).
+  static AccessGrant Mint(const CompiledPolicy* policy,
+                          const RecordTags& record, CategoryIndex category,
+                          PurposeIndex purpose, Decision decision) {
+    return AccessGrant(policy, record.id_, category, purpose, decision);
   }
   static BatchGrant MintBatch(std::vector<Decision> decisions,
                               std::vector<const RecordTags*> records) {

@@ -747,6 +747,12 @@ struct Guard::Impl {
 // ---------------------------------------------------------------------------
 // RecordTags and AccessGrant
 
+namespace {
+// The last `RecordId` given to tags (`Guard::Tag`); ids are never reused,
+// so a grant that outlives its record opens no record tagged later.
+std::atomic<std::uint64_t> next_record_id{0};
+}  // namespace
+
 Reason RecordTags::TagReason(absl::string_view purpose) const {
   absl::StatusOr<PurposeIndex> p = policy_->FindPurpose(purpose);
   if (!p.ok()) return Reason::kNotCollectedForPurpose;
@@ -774,9 +780,24 @@ bool RecordTags::Complies(absl::string_view purpose) const {
 }
 
 absl::Status AccessGrant::Opens(const RecordTags& tags) const {
-  if (subject_ != tags.subject_) {
-    return absl::PermissionDeniedError(
-        "consentry: the grant was minted for another subject");
+  // The common case: the record minted for, read under the policy it was
+  // tagged under, for a purpose that complies.
+  if (ABSL_PREDICT_TRUE(record_.value() == tags.id_.value() &&
+                        record_.value() != 0 &&
+                        policy_ == tags.policy_.get() &&
+                        category_ == tags.category_ &&
+                        tags.TagReasonIndex(purpose_) ==
+                            Reason::kUnspecified)) {
+    return absl::OkStatus();
+  }
+  return OpensOtherwise(tags);
+}
+
+ABSL_ATTRIBUTE_NOINLINE absl::Status AccessGrant::OpensOtherwise(
+    const RecordTags& tags) const {
+  if (record_.value() != tags.id_.value() || record_.value() == 0 ||
+      tags.policy_ == nullptr) {
+    return NotMintedFor(tags);
   }
   const bool same_policy = policy_ == tags.policy_.get();
   if (same_policy ? category_ != tags.category_
@@ -792,6 +813,36 @@ absl::Status AccessGrant::Opens(const RecordTags& tags) const {
     return DenialStatus(r, policy_->purpose_id(purpose_), tags.category());
   }
   return absl::OkStatus();
+}
+
+absl::Status AccessGrant::NotMintedFor(
+    const RecordTags& tags) const {
+  if (record_.value() == 0) {
+    return absl::PermissionDeniedError(
+        "consentry: the grant was moved from; it opens no record");
+  }
+  // What else differs, when something does, for the caller's diagnosis
+  // (nothing to compare with tags that name no record: moved from, or
+  // default-constructed).
+  const bool names_record = tags.id_.value() != 0 && tags.policy_ != nullptr;
+  std::string detail;
+  if (names_record && policy_->category_id(category_) != tags.category()) {
+    detail = absl::StrCat(" of category '", policy_->category_id(category_),
+                          "', not '", tags.category(), "'");
+  } else if (names_record && !decision_.shadow_denial()) {
+    const Reason r = policy_ == tags.policy_.get()
+                         ? tags.TagReasonIndex(purpose_)
+                         : tags.TagReasonUnder(*policy_, purpose_);
+    if (r != Reason::kUnspecified) {
+      detail = absl::StrCat(
+          "; ", DenialStatus(r, policy_->purpose_id(purpose_), tags.category())
+                    .message());
+    }
+  }
+  return absl::PermissionDeniedError(
+      absl::StrCat("consentry: the grant was minted for another record",
+                   detail, " (a grant opens only the record it was minted "
+                   "for and copies of its tags)"));
 }
 
 absl::Status BatchGrant::Opens(const RecordTags& tags,
@@ -964,6 +1015,8 @@ absl::StatusOr<RecordTags> Guard::Tag(
     tags.prohibited_.Add(p->descendants(*pu) | p->ancestors(*pu));
   }
   tags.policy_ = std::move(p);
+  tags.id_ = internal::RecordId(
+      next_record_id.fetch_add(1, std::memory_order_relaxed) + 1);
   tags.subject_ = std::string(subject);
   tags.record_ref_ = std::string(record_ref);
   tags.collected_at_ =
@@ -2080,11 +2133,27 @@ absl::StatusOr<Guard::Authorization> Guard::Evaluate(const AccessContext& ctx,
   if (!d.ok()) return d.status();
   Authorization out{*d, absl::nullopt};
   if (d->proceeds()) {
-    out.grant.emplace(internal::GrantMinter::Mint(policy, record.subject(),
-                                                  category, purpose, *d));
+    out.grant.emplace(
+        internal::GrantMinter::Mint(policy, record, category, purpose, *d));
   }
   return out;
 }
+
+namespace {
+// `Authorize` where the warm path does not decide: `Evaluate`, its denial
+// as a status. Out of line, so that the warm path saves fewer registers.
+ABSL_ATTRIBUTE_NOINLINE absl::StatusOr<AccessGrant> AuthorizeByEvaluate(
+    Guard& guard, const AccessContext& ctx, const RecordTags& record,
+    Revision min_revision) {
+  absl::StatusOr<Guard::Authorization> a =
+      guard.Evaluate(ctx, record, min_revision);
+  if (!a.ok()) return a.status();
+  if (!a->grant.has_value()) {
+    return DenialStatus(a->decision.reason(), ctx.purpose(), record.category());
+  }
+  return *std::move(a->grant);
+}
+}  // namespace
 
 absl::StatusOr<AccessGrant> Guard::Authorize(const AccessContext& ctx,
                                              const RecordTags& record,
@@ -2095,19 +2164,13 @@ absl::StatusOr<AccessGrant> Guard::Authorize(const AccessContext& ctx,
             impl_->TryWarmTagged(ctx, record, min_revision, &d))) {
       // Not in shadow mode (`warm_enabled`): proceeds when allowed.
       if (d.allowed()) {
-        return internal::GrantMinter::Mint(record.policy_.get(),
-                                           record.subject(), record.category_,
-                                           ctx.purpose_, d);
+        return internal::GrantMinter::Mint(record.policy_.get(), record,
+                                           record.category_, ctx.purpose_, d);
       }
       return impl_->WarmDenial(ctx, record, d.reason());
     }
   }
-  absl::StatusOr<Authorization> a = Evaluate(ctx, record, min_revision);
-  if (!a.ok()) return a.status();
-  if (!a->grant.has_value()) {
-    return DenialStatus(a->decision.reason(), ctx.purpose(), record.category());
-  }
-  return *std::move(a->grant);
+  return AuthorizeByEvaluate(*this, ctx, record, min_revision);
 }
 
 absl::StatusOr<BatchGrant> Guard::AuthorizeBatch(

@@ -33,7 +33,7 @@ double Use(const Protected<double>& p, const AccessGrant& grant) {
   (void)p;
   (void)grant;
   AccessGrant forged(
-      nullptr, std::string("s"), 0, 0,
+      nullptr, consentry::internal::RecordId(1), 0, 0,
       consentry::Decision(consentry::Reason::kAllowedConsent, 0));
   return 0.0;
 #elif defined(CASE_DEFAULT_GRANT)

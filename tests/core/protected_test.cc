@@ -3,10 +3,12 @@
 
 #include "consentry/protected.h"
 
+#include <memory>
 #include <string>
 #include <type_traits>
 #include <vector>
 
+#include "absl/types/optional.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "tests/testing/guard_fixture.h"
@@ -25,8 +27,9 @@ static_assert(!std::is_copy_constructible_v<AccessGrant>);
 static_assert(!std::is_copy_assignable_v<AccessGrant>);
 static_assert(std::is_move_constructible_v<AccessGrant>);
 static_assert(
-    !std::is_constructible_v<AccessGrant, const CompiledPolicy*, std::string,
-                             CategoryIndex, PurposeIndex, Decision>);
+    !std::is_constructible_v<AccessGrant, const CompiledPolicy*,
+                             internal::RecordId, CategoryIndex, PurposeIndex,
+                             Decision>);
 static_assert(!std::is_default_constructible_v<Protected<int>>);
 static_assert(!std::is_default_constructible_v<RecordTags> ||
               !std::is_constructible_v<RecordTags, std::string>);
@@ -48,7 +51,6 @@ TEST_F(ProtectedTest, ReadWithGrantReturnsValue) {
   absl::StatusOr<AccessGrant> g =
       guard_->Authorize(Ctx("statistics-job", "statistics.measurement"), w);
   ASSERT_OK(g);
-  EXPECT_EQ(g->subject(), "m1");
   EXPECT_EQ(g->category(), "measurement");
   EXPECT_EQ(g->purpose(), "statistics.measurement");
   absl::StatusOr<const double*> v = w.Read(*g);
@@ -64,7 +66,7 @@ TEST_F(ProtectedTest, GrantForAnotherSubjectIsRefused) {
       guard_->Authorize(Ctx("statistics-job", "statistics.measurement"), mine);
   ASSERT_OK(g);
   EXPECT_THAT(theirs.Read(*g), StatusIs(absl::StatusCode::kPermissionDenied,
-                                        HasSubstr("another subject")));
+                                        HasSubstr("another record")));
 }
 
 TEST_F(ProtectedTest, GrantForAnotherCategoryIsRefused) {
@@ -98,6 +100,98 @@ TEST_F(ProtectedTest, GrantDoesNotOpenRecordCollectedForOtherPurposes) {
   EXPECT_THAT(body_fat.Read(*g),
               StatusIs(absl::StatusCode::kPermissionDenied,
                        HasSubstr("not_collected_for_purpose")));
+}
+
+TEST_F(ProtectedTest, GrantOpensOnlyTheRecordItWasMintedFor) {
+  Set("m1", "statistics.measurement", v1::CONSENT_STATE_GIVEN);
+  Protected<double> w = Weight("m1", 61.5);
+  // Same subject, category and purposes, tagged by another call: another
+  // record.
+  Protected<double> twin = Weight("m1", 99.0);
+  absl::StatusOr<AccessGrant> g =
+      guard_->Authorize(Ctx("statistics-job", "statistics.measurement"), w);
+  ASSERT_OK(g);
+  EXPECT_THAT(twin.Read(*g), StatusIs(absl::StatusCode::kPermissionDenied,
+                                      HasSubstr("another record")));
+  // A copy of the record (its tags copied) is the same record.
+  const Protected<double> copy = w;
+  absl::StatusOr<const double*> v = copy.Read(*g);
+  ASSERT_OK(v);
+  EXPECT_DOUBLE_EQ(**v, 61.5);
+  RecordTags tags_copy = w.tags();
+  Protected<double> retagged(std::move(tags_copy), 1.0);
+  EXPECT_OK(retagged.Read(*g));
+}
+
+TEST_F(ProtectedTest, MovedFromGrantOpensNothing) {
+  Set("m1", "statistics.measurement", v1::CONSENT_STATE_GIVEN);
+  Protected<double> w = Weight("m1", 61.5);
+  absl::StatusOr<AccessGrant> g =
+      guard_->Authorize(Ctx("statistics-job", "statistics.measurement"), w);
+  ASSERT_OK(g);
+  AccessGrant moved = *std::move(g);
+  EXPECT_OK(w.Read(moved));
+  EXPECT_THAT(w.Read(*g), StatusIs(absl::StatusCode::kPermissionDenied,
+                                   HasSubstr("moved from")));
+  AccessGrant assigned = std::move(moved);
+  EXPECT_OK(w.Read(assigned));
+  EXPECT_THAT(w.Read(moved), StatusIs(absl::StatusCode::kPermissionDenied,
+                                     HasSubstr("moved from")));
+}
+
+TEST_F(ProtectedTest, MovedFromTagsNameNoRecord) {
+  Set("m1", "statistics.measurement", v1::CONSENT_STATE_GIVEN);
+  absl::StatusOr<RecordTags> tags = guard_->Tag(
+      "m1", "measurement", {"service.operation", "statistics.measurement"});
+  ASSERT_OK(tags);
+  Protected<double> w(std::move(*tags), 61.5);
+  // Tags left behind by the move do not make another value the same record.
+  Protected<double> reused(*tags, 99.0);
+  absl::StatusOr<AccessGrant> g =
+      guard_->Authorize(Ctx("statistics-job", "statistics.measurement"), w);
+  ASSERT_OK(g);
+  EXPECT_OK(w.Read(*g));
+  EXPECT_THAT(reused.Read(*g), StatusIs(absl::StatusCode::kPermissionDenied,
+                                        HasSubstr("another record")));
+}
+
+TEST_F(ProtectedTest, GrantOutlivingItsRecordOpensNoLaterRecord) {
+  Set("m1", "statistics.measurement", v1::CONSENT_STATE_GIVEN);
+  const AccessContext ctx = Ctx("statistics-job", "statistics.measurement");
+  absl::optional<Protected<double>> slot;
+  slot.emplace(Weight("m1", 61.5));
+  const RecordTags* first_address = &slot->tags();
+  absl::StatusOr<AccessGrant> g = guard_->Authorize(ctx, *slot);
+  ASSERT_OK(g);
+  ASSERT_OK(slot->Read(*g));
+  // The record is gone; a new one of the same subject, tagged alike, is
+  // built in the very same storage.
+  slot.reset();
+  slot.emplace(Weight("m1", 99.0));
+  ASSERT_EQ(&slot->tags(), first_address);
+  EXPECT_THAT(slot->Read(*g), StatusIs(absl::StatusCode::kPermissionDenied,
+                                       HasSubstr("another record")));
+  // Its own grant opens it.
+  absl::StatusOr<AccessGrant> own = guard_->Authorize(ctx, *slot);
+  ASSERT_OK(own);
+  EXPECT_OK(slot->Read(*own));
+}
+
+TEST_F(ProtectedTest, GrantFromAnotherGuardOpensOnlyTheRecordItDecided) {
+  Set("m1", "statistics.measurement", v1::CONSENT_STATE_GIVEN);
+  Protected<double> w = Weight("m1", 61.5);
+  Protected<double> twin = Weight("m1", 99.0);
+  absl::StatusOr<std::unique_ptr<Guard>> other =
+      Guard::Create(guard_->policy(), &store_, &audit_);
+  ASSERT_OK(other);
+  absl::StatusOr<AccessContext> ctx =
+      (*other)->Context("statistics-job", "statistics.measurement");
+  ASSERT_OK(ctx);
+  absl::StatusOr<AccessGrant> g = (*other)->Authorize(*ctx, w);
+  ASSERT_OK(g);
+  EXPECT_OK(w.Read(*g));
+  EXPECT_THAT(twin.Read(*g), StatusIs(absl::StatusCode::kPermissionDenied,
+                                      HasSubstr("another record")));
 }
 
 TEST_F(ProtectedTest, DeniedReadYieldsNoGrant) {
@@ -145,7 +239,7 @@ TEST_F(ProtectedTest, DeriveWithWrongGrantFails) {
     return kg;
   });
   EXPECT_THAT(derived, StatusIs(absl::StatusCode::kPermissionDenied,
-                                HasSubstr("another subject")));
+                                HasSubstr("another record")));
   EXPECT_FALSE(called);
 }
 
@@ -232,6 +326,15 @@ TEST_F(ProtectedTest, ShadowGrantOpensDeniedRecord) {
   ASSERT_OK(g);
   EXPECT_TRUE(g->decision().shadow_denial());
   EXPECT_OK(w.Read(*g));
+  // Still only its own record.
+  Protected<double> twin(*narrow, 70.0);
+  EXPECT_OK(twin.Read(*g));  // a copy of the same tags
+  absl::StatusOr<RecordTags> alike =
+      guard_->Tag("m1", "measurement", {"service.operation"});
+  ASSERT_OK(alike);
+  Protected<double> other(*alike, 80.0);
+  EXPECT_THAT(other.Read(*g), StatusIs(absl::StatusCode::kPermissionDenied,
+                                       HasSubstr("another record")));
 }
 
 }  // namespace
