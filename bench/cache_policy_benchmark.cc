@@ -14,14 +14,30 @@
 //       subjects_held (cached once warm), bytes_per_subject (the slot
 //       array and key chunks over the subjects held).
 //
+//   BM_CachePolicy_HitCost/N/B  the cache alone, a hit with a budget of B
+//       MiB (warmed as above) against a hit in a cache holding all N
+//       subjects (loaded in id order, as `WarmCache` loads a store), over
+//       the same Zipf draws that hit the bounded one, interleaved in
+//       batches of 4,096 on the thread's CPU clock: bounded_ns, full_ns,
+//       ratio; the slots a hit probes in each (bounded_probe, full_probe:
+//       weighted by the draws), and the share of hits that found the
+//       reference bit clear while the bounded cache evicted
+//       (hits_bit_clear: those set it with an atomic OR).
+//
 //   build/bench/cache_policy_benchmark --benchmark_filter=10000000
 
+#include <time.h>
+
 #include <algorithm>
+#include <chrono>
 #include <cmath>
 #include <cstdint>
 #include <deque>
+#include <map>
+#include <memory>
 #include <random>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "absl/strings/str_cat.h"
@@ -101,6 +117,147 @@ BENCHMARK(BM_CachePolicy_Zipf)
     ->Args({10'000'000, 256})
     ->Iterations(1)
     ->Unit(benchmark::kSecond);
+
+std::chrono::nanoseconds ThreadCpu() {
+  timespec ts;
+  clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+  return std::chrono::seconds(ts.tv_sec) + std::chrono::nanoseconds(ts.tv_nsec);
+}
+
+// A bounded cache warmed by Zipf draws as a Guard's checks make them (a
+// lookup, and a fill on a miss), and the share of hits of its last n
+// draws that found the reference bit clear. Made once per (n, budget) and
+// kept: the benchmark's runs and repetitions share it.
+struct WarmBounded {
+  std::unique_ptr<ConsentCache> cache;
+  double bit_clear = 0;
+};
+WarmBounded& WarmBoundedCache(std::uint32_t n, std::size_t budget) {
+  static auto* made = new std::map<std::pair<std::uint32_t, std::size_t>,
+                                   WarmBounded>();
+  WarmBounded& w = (*made)[{n, budget}];
+  if (w.cache != nullptr) return w;
+  w.cache = std::make_unique<ConsentCache>(0, ConsentCache::kMaxProfiles,
+                                           budget);
+  ConsentCache& bounded = *w.cache;
+  SubjectState s;
+  s.revision = 1;
+  s.profile.given = 1;
+  Zipf zipf(n, kZipfS, 42);
+  std::size_t hits = 0, clear = 0;
+  const auto draw = [&]() {
+    const std::string id = IdOfRank(zipf.Next(), n);
+    ReadSection section;
+    bool referenced = false;
+    const bool held = bounded.ProbeLength(id, &referenced) != 0;
+    const SubjectProfile* p = nullptr;
+    std::int64_t revision = 0;
+    if (bounded.Lookup(id, ConsentCache::Hash(id), &p, &revision)) {
+      ++hits;
+      clear += held && !referenced;
+      return;
+    }
+    bounded.Upsert(id, s, false);
+  };
+  // Until full (at most 6 n draws: at 256 MiB the budget outlasts the
+  // subjects the trace touches), then 2 n draws more.
+  std::size_t warm = 0;
+  while (!bounded.full() && warm < 6 * std::size_t{n}) {
+    draw();
+    ++warm;
+  }
+  for (std::size_t i = 0; i < std::max<std::size_t>(2 * n, bounded.size());
+       ++i) {
+    draw();
+  }
+  hits = clear = 0;
+  for (std::size_t i = 0; i < n; ++i) draw();
+  w.bit_clear = static_cast<double>(clear) / static_cast<double>(hits);
+  return w;
+}
+
+// All n subjects, loaded in id order; made once per n.
+ConsentCache& FullCache(std::uint32_t n) {
+  static auto* made =
+      new std::map<std::uint32_t, std::unique_ptr<ConsentCache>>();
+  std::unique_ptr<ConsentCache>& full = (*made)[n];
+  if (full != nullptr) return *full;
+  full = std::make_unique<ConsentCache>(n);
+  SubjectState s;
+  s.revision = 1;
+  s.profile.given = 1;
+  for (std::uint32_t i = 0; i < n; ++i) {
+    std::string id = absl::StrCat(1'000'000'000 + i);
+    id[0] = 's';
+    full->Upsert(id, s, false);
+  }
+  return *full;
+}
+
+void BM_CachePolicy_HitCost(benchmark::State& state) {
+  const auto n = static_cast<std::uint32_t>(state.range(0));
+  const std::size_t budget = static_cast<std::size_t>(state.range(1)) << 20;
+  const WarmBounded& w = WarmBoundedCache(n, budget);
+  const ConsentCache& bounded = *w.cache;
+  const ConsentCache& full = FullCache(n);
+  Zipf zipf(n, kZipfS, 7);
+  constexpr std::size_t kBatch = 4096;
+  std::vector<std::string> batch;
+  double bounded_probe = 0, full_probe = 0;
+  std::size_t probed = 0;
+  const auto run = [&batch](const ConsentCache& c) {
+    int sink = 0;
+    const auto t0 = ThreadCpu();
+    for (const std::string& id : batch) {
+      ReadSection section;
+      const SubjectProfile* p = nullptr;
+      std::int64_t revision = 0;
+      sink += c.Lookup(id, ConsentCache::Hash(id), &p, &revision);
+    }
+    benchmark::DoNotOptimize(sink);
+    return ThreadCpu() - t0;
+  };
+  std::chrono::nanoseconds bounded_t{0}, full_t{0};
+  std::size_t timed = 0, round = 0;
+  for (auto _ : state) {
+    batch.clear();
+    while (batch.size() < kBatch) {
+      std::string id = IdOfRank(zipf.Next(), n);
+      ReadSection section;
+      bool referenced = false;
+      const std::size_t b = bounded.ProbeLength(id, &referenced);
+      if (b == 0) continue;
+      bounded_probe += static_cast<double>(b);
+      full_probe += static_cast<double>(full.ProbeLength(id, &referenced));
+      ++probed;
+      batch.push_back(std::move(id));
+    }
+    run(bounded);
+    run(full);
+    // Alternate which goes first, so neither always runs on a warmer CPU.
+    if (++round % 2 == 0) {
+      bounded_t += run(bounded);
+      full_t += run(full);
+    } else {
+      full_t += run(full);
+      bounded_t += run(bounded);
+    }
+    timed += batch.size();
+  }
+  const double t = static_cast<double>(timed);
+  state.counters["bounded_ns"] = static_cast<double>(bounded_t.count()) / t;
+  state.counters["full_ns"] = static_cast<double>(full_t.count()) / t;
+  state.counters["ratio"] = static_cast<double>(bounded_t.count()) /
+                            static_cast<double>(full_t.count());
+  state.counters["bounded_probe"] = bounded_probe / static_cast<double>(probed);
+  state.counters["full_probe"] = full_probe / static_cast<double>(probed);
+  state.counters["hits_bit_clear"] = w.bit_clear;
+}
+BENCHMARK(BM_CachePolicy_HitCost)
+    ->Args({10'000'000, 16})
+    ->Args({10'000'000, 64})
+    ->Args({10'000'000, 256})
+    ->MinTime(2.0);
 
 // Eviction policies alone, over subject numbers (no slots, no bytes): the
 // hit rate with `entries` cached, for the same Zipf trace.

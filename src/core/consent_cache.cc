@@ -536,24 +536,17 @@ void ConsentCache::CompactLocked(std::vector<std::string>* evicted) {
   ReclaimLocked();
 }
 
-namespace {
-std::atomic<std::size_t> next_hit_stripe{0};
-}  // namespace
+void ConsentCache::MarkReferenced(const Slot& slot) const {
+  // Never after the slot's grace: the caller is in a read section that
+  // matched the slot's key before it was emptied, if it was.
+  slot.key_ref.fetch_or(kReferencedBit, std::memory_order_relaxed);
+}
 
-void ConsentCache::Touch(const Table& t, std::size_t i, int hit) const {
-  std::atomic<std::uint64_t>& ref = t.slots[i].key_ref;
-  // Written only when clear: a hot subject's line is not written per hit.
-  // A read-modify-write, as the writer may empty the slot meanwhile (a
-  // tomb with the bit set is still a tomb); never after the slot's grace.
-  if ((ref.load(std::memory_order_relaxed) & kReferencedBit) == 0) {
-    ref.fetch_or(kReferencedBit, std::memory_order_relaxed);
-  }
-  if (hit == 0) return;
-  thread_local const std::size_t stripe =
-      next_hit_stripe.fetch_add(1, std::memory_order_relaxed) % kHitStripes;
-  HitStripe& h = hit_stripes_[stripe];
+void ConsentCache::CountSharedHit(std::uint32_t thread, bool negative) const {
+  HitStripe& h =
+      hit_stripes_[kOwnedHitStripes + thread % kSharedHitStripes];
   h.hits.fetch_add(1, std::memory_order_relaxed);
-  if (hit == 2) h.negative.fetch_add(1, std::memory_order_relaxed);
+  if (negative) h.negative.fetch_add(1, std::memory_order_relaxed);
 }
 
 bool ConsentCache::Peek(absl::string_view key, std::uint64_t hash,
@@ -568,6 +561,24 @@ bool ConsentCache::Peek(absl::string_view key, std::uint64_t hash,
     if ((ref & kTagMask) == want_tag &&
         std::memcmp(KeyBytes(slot, ref), key.data(), key.size()) == 0) {
       return ReadState(slot, profile, revision);
+    }
+  }
+}
+
+std::size_t ConsentCache::ProbeLength(absl::string_view key,
+                                      bool* referenced) const {
+  const std::uint64_t hash = Hash(key);
+  const Table* t = table_.load(std::memory_order_acquire);
+  const std::uint64_t want_tag = Tag(hash, key.size());
+  std::size_t n = 1;
+  for (std::size_t i = t->Home(hash);; i = t->Next(i), ++n) {
+    const Slot& slot = t->slots[i];
+    const std::uint64_t ref = slot.key_ref.load(std::memory_order_acquire);
+    if (ref == 0) return 0;
+    if ((ref & kTagMask) == want_tag &&
+        std::memcmp(KeyBytes(slot, ref), key.data(), key.size()) == 0) {
+      *referenced = (ref & kReferencedBit) != 0;
+      return n;
     }
   }
 }

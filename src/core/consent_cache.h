@@ -155,6 +155,11 @@ class ConsentCache {
   bool Peek(absl::string_view key, std::uint64_t hash,
             const SubjectProfile** profile, std::int64_t* revision) const;
 
+  // For benchmarks: the slots a lookup of `key` reads until it finds it
+  // (1: its home slot), 0 when it is not in the table; `*referenced`: its
+  // reference bit (bounded mode). REQUIRES: a `ReadSection`.
+  std::size_t ProbeLength(absl::string_view key, bool* referenced) const;
+
   // Where a key was found: the slot array and the slot. Only a hint: the
   // array may have been replaced since, and the slot reused.
   struct Hint {
@@ -191,7 +196,7 @@ class ConsentCache {
                : std::memcmp(ArenaBytes(ref), key.data(), key.size()) == 0)) {
         const bool hit = ReadState(s, profile, revision, summary);
         if (ABSL_PREDICT_FALSE(t->touched != nullptr)) {
-          Touch(*t, slot, hit && *revision == 0 ? 2 : hit);
+          Touch(s, ref, hit && *revision == 0 ? 2 : hit);
         }
         return hit;
       }
@@ -233,7 +238,7 @@ class ConsentCache {
       return false;
     }
     if (ABSL_PREDICT_FALSE(t->touched != nullptr)) {
-      Touch(*t, slot, revision == 0 ? 2 : 1);
+      Touch(s, ref, revision == 0 ? 2 : 1);
     }
     return true;
   }
@@ -293,7 +298,8 @@ class ConsentCache {
 
  private:
   struct alignas(32) Slot {
-    std::atomic<std::uint64_t> key_ref{0};
+    // Mutable: a lookup sets its reference bit (bounded mode).
+    mutable std::atomic<std::uint64_t> key_ref{0};
     std::atomic<std::uint64_t> state{0};
     // Written once, before `key_ref` is published (release).
     char inline_key[kInlineKey] = {};
@@ -380,12 +386,38 @@ class ConsentCache {
     return true;
   }
 
-  // Bounded mode: marks slot `i` referenced for CLOCK and counts a hit
-  // (`hit` 1) or a hit on a negative entry (`hit` 2; 0: a slot marked
-  // uncached, no hit). By value, so that the caller's profile and revision
-  // stay in registers.
-  ABSL_ATTRIBUTE_NOINLINE void Touch(const Table& t, std::size_t i,
-                                     int hit) const;
+  // Bounded mode, after a lookup matched `slot` on key_ref `ref`: marks
+  // the slot referenced for CLOCK when `ref` has the bit clear, and counts
+  // a hit (`hit` 1) or a hit on a negative entry (`hit` 2; 0: a slot
+  // marked uncached, no hit). The common hit writes nothing shared and
+  // runs no read-modify-write (each one a full barrier on x86, which the
+  // full cache's check has none of): a hot subject's bit is already set,
+  // and the hit is counted in the calling thread's own stripe with a
+  // plain load and store.
+  ABSL_ATTRIBUTE_ALWAYS_INLINE void Touch(const Slot& slot, std::uint64_t ref,
+                                          int hit) const {
+    if (ABSL_PREDICT_FALSE((ref & kReferencedBit) == 0)) MarkReferenced(slot);
+    if (hit == 0) return;
+    const std::uint32_t thread = ReadSections::ThreadIndex();
+    if (ABSL_PREDICT_TRUE(thread < kOwnedHitStripes)) {
+      HitStripe& h = hit_stripes_[thread];
+      h.hits.store(h.hits.load(std::memory_order_relaxed) + 1,
+                   std::memory_order_relaxed);
+      if (hit == 2) {
+        h.negative.store(h.negative.load(std::memory_order_relaxed) + 1,
+                         std::memory_order_relaxed);
+      }
+      return;
+    }
+    CountSharedHit(thread, hit == 2);
+  }
+  // Sets `slot`'s reference bit: a read-modify-write, as the writer may
+  // empty the slot meanwhile (a tomb with the bit set is still a tomb).
+  ABSL_ATTRIBUTE_NOINLINE void MarkReferenced(const Slot& slot) const;
+  // A hit of a thread without a stripe of its own (`ThreadIndex` past
+  // `kOwnedHitStripes`): an atomic add to a shared stripe.
+  ABSL_ATTRIBUTE_NOINLINE void CountSharedHit(std::uint32_t thread,
+                                              bool negative) const;
 
   // A key of at most kInlineKey bytes as two little-endian words, zero
   // past its end: as `Slot::inline_key` holds it.
@@ -470,8 +502,7 @@ class ConsentCache {
                : std::memcmp(ArenaBytes(ref), key.data(), key.size()) == 0)) {
         const bool hit = ReadState(*slot, profile, revision, summary);
         if (ABSL_PREDICT_FALSE(t->touched != nullptr)) {
-          Touch(*t, static_cast<std::size_t>(slot - begin),
-                hit && *revision == 0 ? 2 : hit);
+          Touch(*slot, ref, hit && *revision == 0 ? 2 : hit);
         }
         return hit;
       }
@@ -610,13 +641,17 @@ class ConsentCache {
   std::size_t hand_ ABSL_GUARDED_BY(mu_) = 0;
   std::size_t hand_stride_ ABSL_GUARDED_BY(mu_) = 1;
   std::uint64_t evictions_ ABSL_GUARDED_BY(mu_) = 0;
-  // Hits counted in stripes, so that threads rarely share a line.
+  // Hits counted in stripes of a cache line each. The first
+  // `kOwnedHitStripes` belong one to each thread by its
+  // `ReadSections::ThreadIndex` (written by that thread only, with plain
+  // stores); threads past them share the others (atomic adds).
   struct alignas(64) HitStripe {
     std::atomic<std::uint64_t> hits{0};
     std::atomic<std::uint64_t> negative{0};
   };
-  static constexpr std::size_t kHitStripes = 16;
-  mutable HitStripe hit_stripes_[kHitStripes];
+  static constexpr std::uint32_t kOwnedHitStripes = 64;
+  static constexpr std::uint32_t kSharedHitStripes = 16;
+  mutable HitStripe hit_stripes_[kOwnedHitStripes + kSharedHitStripes];
   // Profile indices ever handed out; those in use are `profile_index_`.
   std::uint32_t profiles_ ABSL_GUARDED_BY(mu_) = 0;
   absl::flat_hash_map<SubjectProfile, std::uint32_t, SubjectProfile::Hasher>

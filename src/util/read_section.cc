@@ -83,7 +83,9 @@ ReadSections::Record* ReadSections::Claim() {
       return r;
     }
   }
+  static std::atomic<std::uint32_t> records{0};
   auto* r = new Record;  // never freed: readers of `head_` may hold it
+  r->index = records.fetch_add(1, std::memory_order_relaxed);
   r->in_use.store(true, std::memory_order_relaxed);
   Record* head = head_.load(std::memory_order_relaxed);
   do {

@@ -46,6 +46,9 @@ class CONSENTRY_EXPORT ReadSections {
     std::atomic<std::uint64_t> word{0};
     std::atomic<bool> in_use{false};
     Record* next = nullptr;
+    // 0, 1, 2, ... in the order records were made; set before the record
+    // is published and never changed.
+    std::uint32_t index = 0;
   };
 
   struct ThreadState {
@@ -64,6 +67,16 @@ class CONSENTRY_EXPORT ReadSections {
   // Runs a full memory barrier on every thread of the process.
   static void Barrier();
   static Record* Head() { return head_.load(std::memory_order_acquire); }
+
+  // A small number for the calling thread, held by no other thread while
+  // it runs: its record's `index` (a record passes to another thread only
+  // after its thread exited). At most the number of records, i.e. the most
+  // threads that were ever inside sections at the same time. Lets a reader
+  // own a per-thread slot of a shared array and update it with plain
+  // stores. REQUIRES: the caller is inside a `ReadSection`.
+  ABSL_ATTRIBUTE_ALWAYS_INLINE static std::uint32_t ThreadIndex() {
+    return tls_.record->index;
+  }
 
   static constinit thread_local ThreadState tls_;
 

@@ -3,6 +3,7 @@
 
 #include "src/core/consent_cache.h"
 
+#include <algorithm>
 #include <atomic>
 #include <cstring>
 #include <map>
@@ -512,6 +513,64 @@ TEST(ConsentCacheTest, BoundedKeepsReferencedSubjectsAndEvictsOthers) {
   const SubjectProfile* p = Get(cache, evicted[0], &rev);
   ASSERT_NE(p, nullptr);
   EXPECT_EQ(p->given, 2u);
+}
+
+// Threads reading at the same time each have their own
+// `ReadSections::ThreadIndex` (the bounded cache counts a thread's hits in
+// a stripe only that thread writes, with plain stores).
+TEST(ConsentCacheTest, ReadersAtTheSameTimeHaveDistinctThreadIndices) {
+  constexpr int kThreads = 24;
+  std::vector<std::uint32_t> index(kThreads);
+  std::atomic<int> inside{0};
+  std::vector<std::thread> threads;
+  for (int t = 0; t < kThreads; ++t) {
+    threads.emplace_back([&, t] {
+      ReadSection section;
+      index[static_cast<std::size_t>(t)] = ReadSections::ThreadIndex();
+      inside.fetch_add(1);
+      while (inside.load() < kThreads) std::this_thread::yield();
+    });
+  }
+  for (std::thread& th : threads) th.join();
+  std::sort(index.begin(), index.end());
+  EXPECT_EQ(std::adjacent_find(index.begin(), index.end()), index.end());
+}
+
+// Hits and negative hits are counted exactly while many threads hit at
+// once: more threads than there are per-thread stripes, so that some share
+// the atomic ones. Every thread is inside a section before any hits, so
+// all hold a thread index at the same time.
+TEST(ConsentCacheTest, BoundedHitsAreCountedExactlyAcrossThreads) {
+  constexpr int kThreads = 72;
+  constexpr int kHits = 40'000;
+  ConsentCache cache(0, ConsentCache::kMaxProfiles, 4096);
+  ASSERT_EQ(cache.Upsert("known", StateAt(4, 1), false), Result::kStored);
+  // Revision 0: a subject the store does not know (a negative entry).
+  ASSERT_EQ(cache.Upsert("unknown", StateAt(0, 0), false), Result::kStored);
+  std::atomic<int> ready{0};
+  std::atomic<int> misses{0};
+  std::vector<std::thread> threads;
+  for (int t = 0; t < kThreads; ++t) {
+    threads.emplace_back([&, t] {
+      ReadSection section;
+      ready.fetch_add(1);
+      while (ready.load() < kThreads) std::this_thread::yield();
+      std::int64_t rev = 0;
+      for (int i = 0; i < kHits; ++i) {
+        // One in four on the negative entry.
+        const char* key = (i + t) % 4 == 0 ? "unknown" : "known";
+        if (Get(cache, key, &rev) == nullptr) misses.fetch_add(1);
+        // Let the threads interleave, so that any two sharing a counter
+        // without an atomic add would lose increments.
+        if (i % 512 == 0) std::this_thread::yield();
+      }
+    });
+  }
+  for (std::thread& th : threads) th.join();
+  EXPECT_EQ(misses.load(), 0);
+  const ConsentCache::Counts c = cache.counts();
+  EXPECT_EQ(c.hits, std::uint64_t{kThreads} * kHits);
+  EXPECT_EQ(c.negative_hits, std::uint64_t{kThreads} * kHits / 4);
 }
 
 // Churn through many more subjects than the budget holds, half of them
