@@ -335,6 +335,17 @@ void BM_Ratio_CheckVsStringMap(benchmark::State& state) {
 }
 BENCHMARK(BM_Ratio_CheckVsStringMap)->Arg(4096)->Arg(100'000)->Arg(1'000'000);
 
+// The baseline of the `SubjectRef` ratios: an integer-keyed map lookup of
+// the query's subject number plus the bitmask test.
+auto IntMapSide(const World& w) {
+  return [&w](std::size_t from, bool* out) {
+    Batch(w, from, kQueries - 1, out, [&w](const Query& q, std::size_t) {
+      auto it = w.int_map.find(std::uint64_t{q.subject});
+      return RawDecision(w, q, it != w.int_map.end() ? &it->second : nullptr);
+    });
+  };
+}
+
 // Subjects resolved once (`Guard::Subject`), checked against an integer-
 // keyed map: what a loop over pre-resolved subjects costs. Each query
 // carries its subject's ref (`query_refs[i]`, read in order as the map
@@ -352,13 +363,7 @@ void BM_Ratio_SubjectRefVsIntMap(benchmark::State& state) {
   by_subject.clear();
   Interleave(
       state, w, kQueries - 1,
-      [&w](std::size_t from, bool* out) {
-        Batch(w, from, kQueries - 1, out, [&w](const Query& q, std::size_t) {
-          auto it = w.int_map.find(std::uint64_t{q.subject});
-          return RawDecision(w, q,
-                             it != w.int_map.end() ? &it->second : nullptr);
-        });
-      },
+      IntMapSide(w),
       [&w, &query_refs](std::size_t from, bool* out) {
         Batch(w, from, kQueries - 1, out,
               [&w, &query_refs](const Query& q, std::size_t i) {
@@ -380,13 +385,7 @@ void BM_Ratio_SubjectRefRandomVsIntMap(benchmark::State& state) {
   for (const std::string& id : w.ids) refs.push_back(w.guard->Subject(id));
   Interleave(
       state, w, kQueries - 1,
-      [&w](std::size_t from, bool* out) {
-        Batch(w, from, kQueries - 1, out, [&w](const Query& q, std::size_t) {
-          auto it = w.int_map.find(std::uint64_t{q.subject});
-          return RawDecision(w, q,
-                             it != w.int_map.end() ? &it->second : nullptr);
-        });
-      },
+      IntMapSide(w),
       [&w, &refs](std::size_t from, bool* out) {
         Batch(w, from, kQueries - 1, out,
               [&w, &refs](const Query& q, std::size_t) {
