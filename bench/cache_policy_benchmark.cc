@@ -133,12 +133,12 @@ struct WarmBounded {
   double bit_clear = 0;
 };
 WarmBounded& WarmBoundedCache(std::uint32_t n, std::size_t budget) {
-  static auto* made = new std::map<std::pair<std::uint32_t, std::size_t>,
-                                   WarmBounded>();
+  static auto* made =
+      new std::map<std::pair<std::uint32_t, std::size_t>, WarmBounded>();
   WarmBounded& w = (*made)[{n, budget}];
   if (w.cache != nullptr) return w;
-  w.cache = std::make_unique<ConsentCache>(0, ConsentCache::kMaxProfiles,
-                                           budget);
+  w.cache =
+      std::make_unique<ConsentCache>(0, ConsentCache::kMaxProfiles, budget);
   ConsentCache& bounded = *w.cache;
   SubjectState s;
   s.revision = 1;

@@ -362,8 +362,7 @@ void BM_Ratio_SubjectRefVsIntMap(benchmark::State& state) {
   for (const Query& q : w.queries) query_refs.push_back(by_subject[q.subject]);
   by_subject.clear();
   Interleave(
-      state, w, kQueries - 1,
-      IntMapSide(w),
+      state, w, kQueries - 1, IntMapSide(w),
       [&w, &query_refs](std::size_t from, bool* out) {
         Batch(w, from, kQueries - 1, out,
               [&w, &query_refs](const Query& q, std::size_t i) {
@@ -384,8 +383,7 @@ void BM_Ratio_SubjectRefRandomVsIntMap(benchmark::State& state) {
   refs.reserve(w.ids.size());
   for (const std::string& id : w.ids) refs.push_back(w.guard->Subject(id));
   Interleave(
-      state, w, kQueries - 1,
-      IntMapSide(w),
+      state, w, kQueries - 1, IntMapSide(w),
       [&w, &refs](std::size_t from, bool* out) {
         Batch(w, from, kQueries - 1, out,
               [&w, &refs](const Query& q, std::size_t) {

@@ -543,8 +543,7 @@ void ConsentCache::MarkReferenced(const Slot& slot) const {
 }
 
 void ConsentCache::CountSharedHit(std::uint32_t thread, bool negative) const {
-  HitStripe& h =
-      hit_stripes_[kOwnedHitStripes + thread % kSharedHitStripes];
+  HitStripe& h = hit_stripes_[kOwnedHitStripes + thread % kSharedHitStripes];
   h.hits.fetch_add(1, std::memory_order_relaxed);
   if (negative) h.negative.fetch_add(1, std::memory_order_relaxed);
 }

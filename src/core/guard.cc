@@ -782,12 +782,10 @@ bool RecordTags::Complies(absl::string_view purpose) const {
 absl::Status AccessGrant::Opens(const RecordTags& tags) const {
   // The common case: the record minted for, read under the policy it was
   // tagged under, for a purpose that complies.
-  if (ABSL_PREDICT_TRUE(record_.value() == tags.id_.value() &&
-                        record_.value() != 0 &&
-                        policy_ == tags.policy_.get() &&
-                        category_ == tags.category_ &&
-                        tags.TagReasonIndex(purpose_) ==
-                            Reason::kUnspecified)) {
+  if (ABSL_PREDICT_TRUE(
+          record_.value() == tags.id_.value() && record_.value() != 0 &&
+          policy_ == tags.policy_.get() && category_ == tags.category_ &&
+          tags.TagReasonIndex(purpose_) == Reason::kUnspecified)) {
     return absl::OkStatus();
   }
   return OpensOtherwise(tags);
@@ -815,8 +813,7 @@ ABSL_ATTRIBUTE_NOINLINE absl::Status AccessGrant::OpensOtherwise(
   return absl::OkStatus();
 }
 
-absl::Status AccessGrant::NotMintedFor(
-    const RecordTags& tags) const {
+absl::Status AccessGrant::NotMintedFor(const RecordTags& tags) const {
   if (record_.value() == 0) {
     return absl::PermissionDeniedError(
         "consentry: the grant was moved from; it opens no record");
@@ -840,8 +837,8 @@ absl::Status AccessGrant::NotMintedFor(
     }
   }
   return absl::PermissionDeniedError(
-      absl::StrCat("consentry: the grant was minted for another record",
-                   detail, " (a grant opens only the record it was minted "
+      absl::StrCat("consentry: the grant was minted for another record", detail,
+                   " (a grant opens only the record it was minted "
                    "for and copies of its tags)"));
 }
 

@@ -194,7 +194,6 @@ TEST_F(SegmentWriterTest, ScanRejectsATornRecordAndAKeyMismatch) {
       StatusIs(absl::StatusCode::kDataLoss, HasSubstr("run RepairAuditLog")));
 }
 
-
 // Batches taken as the log's syncer takes them (`TakePending`, the buffers
 // handed back and forth), of sizes that grow past every buffer's capacity
 // (a batch of several hundred KiB) and shrink again, give the bytes one
@@ -247,8 +246,8 @@ TEST_F(SegmentWriterTest, TakenBatchesOfEverySizeGiveTheSameSegment) {
   ASSERT_THAT(b.status(), IsOk());
   EXPECT_GT(a->size(), std::size_t{1} << 20);
   EXPECT_TRUE(*a == *b) << "segments differ";
-  absl::StatusOr<std::string> ia = ReadRegularFile(
-      absl::StrCat(dir_, "/", IndexFileName(0)), kNoSizeLimit);
+  absl::StatusOr<std::string> ia =
+      ReadRegularFile(absl::StrCat(dir_, "/", IndexFileName(0)), kNoSizeLimit);
   absl::StatusOr<std::string> ib = ReadRegularFile(
       absl::StrCat(other_dir, "/", IndexFileName(0)), kNoSizeLimit);
   ASSERT_THAT(ia.status(), IsOk());

@@ -26,10 +26,9 @@ static_assert(!std::is_default_constructible_v<AccessGrant>);
 static_assert(!std::is_copy_constructible_v<AccessGrant>);
 static_assert(!std::is_copy_assignable_v<AccessGrant>);
 static_assert(std::is_move_constructible_v<AccessGrant>);
-static_assert(
-    !std::is_constructible_v<AccessGrant, const CompiledPolicy*,
-                             internal::RecordId, CategoryIndex, PurposeIndex,
-                             Decision>);
+static_assert(!std::is_constructible_v<AccessGrant, const CompiledPolicy*,
+                                       internal::RecordId, CategoryIndex,
+                                       PurposeIndex, Decision>);
 static_assert(!std::is_default_constructible_v<Protected<int>>);
 static_assert(!std::is_default_constructible_v<RecordTags> ||
               !std::is_constructible_v<RecordTags, std::string>);
@@ -136,7 +135,7 @@ TEST_F(ProtectedTest, MovedFromGrantOpensNothing) {
   AccessGrant assigned = std::move(moved);
   EXPECT_OK(w.Read(assigned));
   EXPECT_THAT(w.Read(moved), StatusIs(absl::StatusCode::kPermissionDenied,
-                                     HasSubstr("moved from")));
+                                      HasSubstr("moved from")));
 }
 
 TEST_F(ProtectedTest, MovedFromTagsNameNoRecord) {
