@@ -253,6 +253,12 @@ class CONSENTRY_EXPORT RecordTags {
   // `policy()`: matched by id, and per-occasion only when it is so under
   // both policies.
   Reason TagReasonUnder(const CompiledPolicy& enforcing, PurposeIndex p) const;
+  // The reason for purpose `p` of `enforcing`, whether or not it is
+  // `policy()`.
+  Reason TagReasonFor(const CompiledPolicy& enforcing, PurposeIndex p) const {
+    return &enforcing == policy_.get() ? TagReasonIndex(p)
+                                       : TagReasonUnder(enforcing, p);
+  }
 
   std::shared_ptr<const CompiledPolicy> policy_;
   std::string subject_;

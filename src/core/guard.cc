@@ -805,8 +805,7 @@ ABSL_ATTRIBUTE_NOINLINE absl::Status AccessGrant::OpensOtherwise(
         policy_->category_id(category_), "', not '", tags.category(), "'"));
   }
   if (decision_.shadow_denial()) return absl::OkStatus();
-  const Reason r = same_policy ? tags.TagReasonIndex(purpose_)
-                               : tags.TagReasonUnder(*policy_, purpose_);
+  const Reason r = tags.TagReasonFor(*policy_, purpose_);
   if (r != Reason::kUnspecified) {
     return DenialStatus(r, policy_->purpose_id(purpose_), tags.category());
   }
@@ -827,9 +826,7 @@ absl::Status AccessGrant::NotMintedFor(const RecordTags& tags) const {
     detail = absl::StrCat(" of category '", policy_->category_id(category_),
                           "', not '", tags.category(), "'");
   } else if (names_record && !decision_.shadow_denial()) {
-    const Reason r = policy_ == tags.policy_.get()
-                         ? tags.TagReasonIndex(purpose_)
-                         : tags.TagReasonUnder(*policy_, purpose_);
+    const Reason r = tags.TagReasonFor(*policy_, purpose_);
     if (r != Reason::kUnspecified) {
       detail = absl::StrCat(
           "; ", DenialStatus(r, policy_->purpose_id(purpose_), tags.category())
@@ -1291,9 +1288,7 @@ struct Guard::Impl::Decider {
     in.accessor_permitted = p.declarable_by(accessor).Contains(purpose);
     in.purpose = purpose;
     if (target.tags != nullptr) {
-      in.tag_reason = target.tags->policy_.get() == &p
-                          ? target.tags->TagReasonIndex(purpose)
-                          : target.tags->TagReasonUnder(p, purpose);
+      in.tag_reason = target.tags->TagReasonFor(p, purpose);
       if (p.has_retention(category)) {
         const absl::Duration keep = p.retention(category, purpose);
         in.retention_expired =
