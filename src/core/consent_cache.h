@@ -213,8 +213,11 @@ class ConsentCache {
   // the hit as `LookupAt` does (bounded mode), and returns true. Returns
   // false, touching nothing, when the slot does not hold `key`, holds it
   // uncached, or `decide` declines: the caller then looks up with
-  // `LookupAt`. REQUIRES: the caller is inside a `ReadSection`.
-  template <typename Decide>
+  // `LookupAt`. With `kCalls` false, makes no call: also returns false,
+  // touching nothing and before `decide`, when marking the hit would
+  // (bounded mode: the slot's reference bit clear, or a thread without a
+  // hit stripe of its own). REQUIRES: the caller is inside a `ReadSection`.
+  template <bool kCalls = true, typename Decide>
   ABSL_ATTRIBUTE_ALWAYS_INLINE bool DecideAtHint(std::uint64_t hash,
                                                  std::size_t length,
                                                  std::size_t slot,
@@ -231,6 +234,11 @@ class ConsentCache {
     }
     const std::uint64_t st = s.state.load(std::memory_order_acquire);
     if (ABSL_PREDICT_FALSE(st == kUncached)) return false;
+    if (!kCalls && ABSL_PREDICT_FALSE(t->touched != nullptr) &&
+        ((ref & kReferencedBit) == 0 ||
+         ReadSections::ThreadIndex() >= kOwnedHitStripes)) {
+      return false;
+    }
     const auto revision = static_cast<std::int64_t>(st >> kProfileBits);
     if (ABSL_PREDICT_FALSE(!decide(
             revision,
@@ -238,7 +246,18 @@ class ConsentCache {
       return false;
     }
     if (ABSL_PREDICT_FALSE(t->touched != nullptr)) {
-      Touch(s, ref, revision == 0 ? 2 : 1);
+      if (kCalls) {
+        Touch(s, ref, revision == 0 ? 2 : 1);
+      } else {
+        // `Touch` with the bit set and an own stripe (tested above).
+        HitStripe& h = hit_stripes_[ReadSections::ThreadIndex()];
+        h.hits.store(h.hits.load(std::memory_order_relaxed) + 1,
+                     std::memory_order_relaxed);
+        if (revision == 0) {
+          h.negative.store(h.negative.load(std::memory_order_relaxed) + 1,
+                           std::memory_order_relaxed);
+        }
+      }
     }
     return true;
   }
