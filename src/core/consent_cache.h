@@ -206,7 +206,9 @@ class ConsentCache {
                         profile, revision, summary);
   }
   // `LookupAt` reduced to its common case, for a key of at most
-  // `kInlineKey` bytes (`padded` as for `LookupAt`, never null): when slot
+  // `kInlineKey` bytes (`padded` as for `LookupAt`, never null; or a
+  // `length` over `kMaxKeyLength`, which no slot's tag matches (`Tag`
+  // holds 8 bits of length), with any 16 bytes at `padded`): when slot
   // `slot` of the current array holds `key` with a state, calls
   // `decide(revision, summary)` with its revision and its profile's
   // summary; when that returns true, marks the slot referenced and counts
@@ -225,41 +227,14 @@ class ConsentCache {
                                                  Decide decide) const {
     const Table* t = table_.load(std::memory_order_acquire);
     if (ABSL_PREDICT_FALSE(slot >= t->capacity)) return false;
-    const Slot& s = t->slots[slot];
-    const std::uint64_t ref = s.key_ref.load(std::memory_order_acquire);
-    if (ABSL_PREDICT_FALSE(
-            (ref & kTagMask) != Tag(hash, length) ||
-            !SameInlineKey(s, InlineKey{Load64(padded), Load64(padded + 8)}))) {
-      return false;
-    }
-    const std::uint64_t st = s.state.load(std::memory_order_acquire);
-    if (ABSL_PREDICT_FALSE(st == kUncached)) return false;
-    if (!kCalls && ABSL_PREDICT_FALSE(t->touched != nullptr) &&
-        ((ref & kReferencedBit) == 0 ||
-         ReadSections::ThreadIndex() >= kOwnedHitStripes)) {
-      return false;
-    }
-    const auto revision = static_cast<std::int64_t>(st >> kProfileBits);
-    if (ABSL_PREDICT_FALSE(!decide(
-            revision,
-            SummaryAt(static_cast<std::uint32_t>(st & kProfileMask))))) {
-      return false;
-    }
+    // One copy of the lookup per mode, so that no flag stays live across
+    // it.
     if (ABSL_PREDICT_FALSE(t->touched != nullptr)) {
-      if (kCalls) {
-        Touch(s, ref, revision == 0 ? 2 : 1);
-      } else {
-        // `Touch` with the bit set and an own stripe (tested above).
-        HitStripe& h = hit_stripes_[ReadSections::ThreadIndex()];
-        h.hits.store(h.hits.load(std::memory_order_relaxed) + 1,
-                     std::memory_order_relaxed);
-        if (revision == 0) {
-          h.negative.store(h.negative.load(std::memory_order_relaxed) + 1,
-                           std::memory_order_relaxed);
-        }
-      }
+      return DecideAtSlot<kCalls, true>(t->slots[slot], hash, length, padded,
+                                        decide);
     }
-    return true;
+    return DecideAtSlot<kCalls, false>(t->slots[slot], hash, length, padded,
+                                       decide);
   }
 
   // Keys up to this long live in the slot itself: a lookup then touches
@@ -402,6 +377,49 @@ class ConsentCache {
       *summary = SummaryAt(static_cast<std::uint32_t>(st & kProfileMask));
     }
     *revision = static_cast<std::int64_t>(st >> kProfileBits);
+    return true;
+  }
+
+  // `DecideAtHint` at `s`, in bounded mode when `kBounded`.
+  template <bool kCalls, bool kBounded, typename Decide>
+  ABSL_ATTRIBUTE_ALWAYS_INLINE bool DecideAtSlot(const Slot& s,
+                                                 std::uint64_t hash,
+                                                 std::size_t length,
+                                                 const char* padded,
+                                                 Decide& decide) const {
+    const std::uint64_t ref = s.key_ref.load(std::memory_order_acquire);
+    if (ABSL_PREDICT_FALSE(
+            (ref & kTagMask) != Tag(hash, length) ||
+            !SameInlineKey(s, InlineKey{Load64(padded), Load64(padded + 8)}))) {
+      return false;
+    }
+    const std::uint64_t st = s.state.load(std::memory_order_acquire);
+    if (ABSL_PREDICT_FALSE(st == kUncached)) return false;
+    if (!kCalls && kBounded &&
+        ((ref & kReferencedBit) == 0 ||
+         ReadSections::ThreadIndex() >= kOwnedHitStripes)) {
+      return false;
+    }
+    const auto revision = static_cast<std::int64_t>(st >> kProfileBits);
+    if (ABSL_PREDICT_FALSE(!decide(
+            revision,
+            SummaryAt(static_cast<std::uint32_t>(st & kProfileMask))))) {
+      return false;
+    }
+    if (kBounded) {
+      if (kCalls) {
+        Touch(s, ref, revision == 0 ? 2 : 1);
+      } else {
+        // `Touch` with the bit set and an own stripe (tested above).
+        HitStripe& h = hit_stripes_[ReadSections::ThreadIndex()];
+        h.hits.store(h.hits.load(std::memory_order_relaxed) + 1,
+                     std::memory_order_relaxed);
+        if (revision == 0) {
+          h.negative.store(h.negative.load(std::memory_order_relaxed) + 1,
+                           std::memory_order_relaxed);
+        }
+      }
+    }
     return true;
   }
 

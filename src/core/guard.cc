@@ -457,8 +457,12 @@ struct Guard::Impl {
   bool warm_enabled = false;
   bool warm_audited = false;
   bool general_forced = false;
+  // `warm_enabled` without `feed_test`: `Check` on a ref tries
+  // `TryWarmLean<false>` before it hands over to `CheckRef`.
+  bool lean_enabled = false;
   void UpdateWarm() {
     warm_enabled = audit == nullptr && !shadow && !general_forced;
+    lean_enabled = warm_enabled && !feed_test;
     warm_audited =
         audit != nullptr && compact != nullptr && !shadow && !general_forced;
   }
@@ -611,8 +615,8 @@ struct Guard::Impl {
   bool bounded_staleness = false;
   // `bounded_staleness`, and the store may report a heartbeat (any store
   // but `InMemoryConsentStore`, which never does): a warm check of a
-  // consent basis then reads the heartbeat (`WarmStale`), which the
-  // lean path (`TryWarmLean<false>`) leaves to `CheckRef`.
+  // consent basis then reads the heartbeat (`WarmStale`), a call, which
+  // `TryWarmLean<false>` does not make (`lean_enabled`).
   bool feed_test = false;
   bool staleness_in_nanos = false;
   std::int64_t max_staleness_ns = 0;
@@ -657,9 +661,9 @@ struct Guard::Impl {
   // With `kCalls` false, as `Check` runs it: no call at all (`Check`'s only
   // call is then its hand-over to `CheckRef`), and so also `kUnspecified`
   // when entering the read section would need one
-  // (`ReadSection::TryEnter`), when the feed's heartbeat is to be read
-  // (`feed_test` and a consent basis), and when a bounded cache's hit
-  // would (`ConsentCache::DecideAtHint`).
+  // (`ReadSection::TryEnter`) and when a bounded cache's hit would
+  // (`ConsentCache::DecideAtHint`); REQUIRES then `lean_enabled` (no
+  // heartbeat to read).
   template <bool kCalls>
   Decision TryWarmLean(const AccessContext& ctx, const SubjectRef& ref,
                        const CategoryRef& category, Revision min_revision);
@@ -1538,11 +1542,17 @@ ABSL_ATTRIBUTE_ALWAYS_INLINE inline Decision Guard::Impl::TryWarmLean(
     const CategoryRef& category, Revision min_revision) {
   if (kCalls) {
     internal::ReadSection::Enter();
-  } else if (ABSL_PREDICT_FALSE(!internal::ReadSection::TryEnter())) {
+    const Decision d = LeanDecide<kCalls>(ctx, ref, category, min_revision);
+    internal::ReadSection::Exit();
+    return d;
+  }
+  internal::ReadSections::Record* const section =
+      internal::ReadSection::TryEnter();
+  if (ABSL_PREDICT_FALSE(section == nullptr)) {
     return Decision(Reason::kUnspecified, 0);
   }
   const Decision d = LeanDecide<kCalls>(ctx, ref, category, min_revision);
-  internal::ReadSection::Exit();
+  internal::ReadSection::Exit(section);
   return d;
 }
 
@@ -1563,22 +1573,22 @@ ABSL_ATTRIBUTE_ALWAYS_INLINE inline Decision Guard::Impl::LeanDecide(
   // A pair the policy does not allow, or a per-occasion purpose, has a
   // rule no summary passes (`kValid` in `undecided_mask`): the summary
   // test below leaves it.
-  if (kCalls) {
-    if (WarmStale(e)) return kLeft;
-  } else if (ABSL_PREDICT_FALSE(feed_test && e.basis != Basis::kNecessary)) {
-    return kLeft;
-  }
-  if (ABSL_PREDICT_FALSE(ref.size_ > SubjectRef::kInline)) return kLeft;
+  // Without `kCalls`, `feed_test` is false: no heartbeat to read.
+  if (kCalls && WarmStale(e)) return kLeft;
+  // A ref to a longer id (`size_` is then `kLong`) is left too: no slot's
+  // tag matches that length (`DecideAtHint`).
+  static_assert(SubjectRef::kLong > internal::ConsentCache::kMaxKeyLength);
+  const internal::SummaryRule* const rule = &e.summary_rule;
+  const std::uint64_t undecided = rule->undecided_mask;
   Decision d = kLeft;
   epoch->cache.template DecideAtHint<kCalls>(
       ref.hash_, ref.size_, ref.slot_, ref.inline_,
       [&](Revision revision, const internal::ProfileSummary* summary) {
-        if (ABSL_PREDICT_FALSE(
-                revision < min_revision ||
-                (summary->flags & e.summary_rule.undecided_mask) != 0)) {
+        if (ABSL_PREDICT_FALSE(revision < min_revision ||
+                               (summary->flags & undecided) != 0)) {
           return false;
         }
-        d = Decision(e.summary_rule.by_code[summary->code(purpose)], revision);
+        d = Decision(rule->by_code[summary->code(purpose)], revision);
         return true;
       });
   return d;
@@ -1650,8 +1660,9 @@ Guard::Impl::CheckRef(const AccessContext& ctx, const SubjectRef& subject,
                       const CategoryRef& category, Revision min_revision) {
   if (ABSL_PREDICT_TRUE(warm_enabled)) {
     Decision d(Reason::kUnspecified, 0);
-    // What `TryWarmLean<false>` leaves for a call, in the common case: the
-    // feed's heartbeat, a bounded cache's hit.
+    // What `Check` leaves for a call, in the common case: a warm check
+    // that reads the feed's heartbeat (`lean_enabled` false), a bounded
+    // cache's hit.
     if (feed_test || options.cache_budget_bytes != 0) {
       const Decision lean =
           TryWarmLean<true>(ctx, subject, category, min_revision);
@@ -2071,7 +2082,7 @@ absl::StatusOr<Decision> Guard::Check(const AccessContext& ctx,
   // The common case decides here, without a call; `CheckRef` (not
   // inlined, with the same arguments) has the rest, so that this function
   // keeps few values and saves few registers.
-  if (ABSL_PREDICT_TRUE(impl_->warm_enabled)) {
+  if (ABSL_PREDICT_TRUE(impl_->lean_enabled)) {
     const Decision d =
         impl_->TryWarmLean<false>(ctx, subject, category, min_revision);
     if (ABSL_PREDICT_TRUE(d.reason() != Reason::kUnspecified)) return d;

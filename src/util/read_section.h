@@ -126,21 +126,26 @@ class ReadSection {
     std::atomic_signal_fence(std::memory_order_seq_cst);
   }
   // `Enter` when it needs no call (the thread has its record and readers
-  // need no fence): enters and returns true; else returns false, entering
-  // nothing.
-  ABSL_ATTRIBUTE_ALWAYS_INLINE static bool TryEnter() {
+  // need no fence): enters and returns the thread's record, for `Exit`;
+  // else returns null, entering nothing.
+  ABSL_ATTRIBUTE_ALWAYS_INLINE static ReadSections::Record* TryEnter() {
     ReadSections::Record* const r = ReadSections::tls_.fast;
-    if (ABSL_PREDICT_FALSE(r == nullptr)) return false;
+    if (ABSL_PREDICT_FALSE(r == nullptr)) return nullptr;
     r->word.store(r->word.load(std::memory_order_relaxed) + 1,
                   std::memory_order_relaxed);
     std::atomic_signal_fence(std::memory_order_seq_cst);
-    return true;
+    return r;
   }
   ABSL_ATTRIBUTE_ALWAYS_INLINE static void Exit() {
-    ReadSections::Record* const r = ReadSections::tls_.record;
+    Exit(ReadSections::tls_.record);
+  }
+  // `Exit` with the thread's record (as `TryEnter` returned it).
+  ABSL_ATTRIBUTE_ALWAYS_INLINE static void Exit(ReadSections::Record* r) {
     std::uint64_t w = r->word.load(std::memory_order_relaxed) - 1;
     // Leaving the outermost section counts it closed.
-    if ((w & ReadSections::kDepthMask) == 0) w += ReadSections::kClosedOne;
+    if (ABSL_PREDICT_TRUE((w & ReadSections::kDepthMask) == 0)) {
+      w += ReadSections::kClosedOne;
+    }
     // Release: everything read inside the section happens before a writer
     // that sees the section closed frees it.
     r->word.store(w, std::memory_order_release);
