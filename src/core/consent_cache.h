@@ -140,14 +140,17 @@ class ConsentCache {
   ABSL_ATTRIBUTE_ALWAYS_INLINE bool HashAndLookup(
       absl::string_view key, std::uint64_t* hash,
       const SubjectProfile** profile, std::int64_t* revision,
-      const ProfileSummary** summary = nullptr) const {
+      const ProfileSummary** summary = nullptr,
+      std::uint32_t* profile_index = nullptr) const {
     if (ABSL_PREDICT_TRUE(key.size() <= kInlineKey)) {
       const InlineKey packed = Pack(key);
       *hash = HashInline(packed, key.size());
-      return LookupPacked(key, *hash, packed, profile, revision, summary);
+      return LookupPacked(key, *hash, packed, profile, revision, summary,
+                          profile_index);
     }
     *hash = Hash(key);
-    return LookupPacked(key, *hash, InlineKey{}, profile, revision, summary);
+    return LookupPacked(key, *hash, InlineKey{}, profile, revision, summary,
+                        profile_index);
   }
 
   // `Lookup` without marking the subject referenced or counting a hit (a
@@ -185,7 +188,8 @@ class ConsentCache {
   ABSL_ATTRIBUTE_ALWAYS_INLINE bool LookupAt(
       absl::string_view key, std::uint64_t hash, std::size_t slot,
       const char* padded, const SubjectProfile** profile,
-      std::int64_t* revision, const ProfileSummary** summary = nullptr) const {
+      std::int64_t* revision, const ProfileSummary** summary = nullptr,
+      std::uint32_t* profile_index = nullptr) const {
     const Table* t = table_.load(std::memory_order_acquire);
     if (ABSL_PREDICT_TRUE(slot < t->capacity)) {
       const Slot& s = t->slots[slot];
@@ -194,7 +198,8 @@ class ConsentCache {
           (padded != nullptr
                ? SameInlineKey(s, InlineKey{Load64(padded), Load64(padded + 8)})
                : std::memcmp(ArenaBytes(ref), key.data(), key.size()) == 0)) {
-        const bool hit = ReadState(s, profile, revision, summary);
+        const bool hit =
+            ReadState(s, profile, revision, summary, profile_index);
         if (ABSL_PREDICT_FALSE(t->touched != nullptr)) {
           Touch(s, ref, hit && *revision == 0 ? 2 : hit);
         }
@@ -203,7 +208,7 @@ class ConsentCache {
     }
     return LookupPacked(key, hash,
                         key.size() <= kInlineKey ? Pack(key) : InlineKey{},
-                        profile, revision, summary);
+                        profile, revision, summary, profile_index);
   }
   // `LookupAt` reduced to its common case, for a key of at most
   // `kInlineKey` bytes (`padded` as for `LookupAt`, never null; or a
@@ -235,6 +240,14 @@ class ConsentCache {
     }
     return DecideAtSlot<kCalls, false>(t->slots[slot], hash, length, padded,
                                        decide);
+  }
+
+  // The profile a lookup with a null `profile` found (its
+  // `*profile_index`). REQUIRES: the caller is inside the `ReadSection` of
+  // that lookup.
+  ABSL_ATTRIBUTE_ALWAYS_INLINE const SubjectProfile* ProfileAtIndex(
+      std::uint32_t profile_index) const {
+    return ProfileAt(profile_index);
   }
 
   // Keys up to this long live in the slot itself: a lookup then touches
@@ -366,13 +379,19 @@ class ConsentCache {
   // The profile and revision of the subject in `slot`; false when it is
   // marked uncached.
   // With `summary` not null, also the profile's summary (written with the
-  // profile: as fresh as it).
+  // profile: as fresh as it). With `profile` null, sets `*profile_index`
+  // instead (for `ProfileAtIndex`, when the caller needs the profile).
   ABSL_ATTRIBUTE_ALWAYS_INLINE bool ReadState(
       const Slot& slot, const SubjectProfile** profile, std::int64_t* revision,
-      const ProfileSummary** summary = nullptr) const {
+      const ProfileSummary** summary = nullptr,
+      std::uint32_t* profile_index = nullptr) const {
     const std::uint64_t st = slot.state.load(std::memory_order_acquire);
     if (ABSL_PREDICT_FALSE(st == kUncached)) return false;
-    *profile = ProfileAt(static_cast<std::uint32_t>(st & kProfileMask));
+    if (profile != nullptr) {
+      *profile = ProfileAt(static_cast<std::uint32_t>(st & kProfileMask));
+    } else {
+      *profile_index = static_cast<std::uint32_t>(st & kProfileMask);
+    }
     if (summary != nullptr) {
       *summary = SummaryAt(static_cast<std::uint32_t>(st & kProfileMask));
     }
@@ -521,7 +540,8 @@ class ConsentCache {
   ABSL_ATTRIBUTE_ALWAYS_INLINE bool LookupPacked(
       absl::string_view key, std::uint64_t hash, const InlineKey& packed,
       const SubjectProfile** profile, std::int64_t* revision,
-      const ProfileSummary** summary = nullptr) const {
+      const ProfileSummary** summary = nullptr,
+      std::uint32_t* profile_index = nullptr) const {
     const Table* t = table_.load(std::memory_order_acquire);
     const std::uint64_t want_tag = Tag(hash, key.size());
     const bool short_key = key.size() <= kInlineKey;
@@ -537,7 +557,8 @@ class ConsentCache {
           (short_key
                ? SameInlineKey(*slot, packed)
                : std::memcmp(ArenaBytes(ref), key.data(), key.size()) == 0)) {
-        const bool hit = ReadState(*slot, profile, revision, summary);
+        const bool hit =
+            ReadState(*slot, profile, revision, summary, profile_index);
         if (ABSL_PREDICT_FALSE(t->touched != nullptr)) {
           Touch(*slot, ref, hit && *revision == 0 ? 2 : hit);
         }

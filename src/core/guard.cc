@@ -1465,16 +1465,18 @@ ABSL_ATTRIBUTE_ALWAYS_INLINE inline bool Guard::Impl::WarmSubject(
     const Epoch& epoch, const internal::WarmEntry& e, absl::string_view subject,
     const SubjectRef* ref, PurposeIndex purpose, Revision min_revision,
     Decision* out) {
-  const SubjectProfile* state = nullptr;
+  // The profile is found by its index, and read (or even located) only
+  // when the summary does not decide.
+  std::uint32_t profile_index = 0;
   const internal::ProfileSummary* summary = nullptr;
   Revision revision = 0;
   std::uint64_t hash = 0;
   const bool found =
       ref != nullptr
           ? epoch.cache.LookupAt(subject, ref->hash_, ref->slot_, ref->padded(),
-                                 &state, &revision, &summary)
-          : epoch.cache.HashAndLookup(subject, &hash, &state, &revision,
-                                      &summary);
+                                 nullptr, &revision, &summary, &profile_index)
+          : epoch.cache.HashAndLookup(subject, &hash, nullptr, &revision,
+                                      &summary, &profile_index);
   if (ABSL_PREDICT_FALSE(!found || revision < min_revision)) return false;
   // The profile's summary decides most checks: no expiry, not erased, no
   // kind rule that applies, and no specific consent or re-consent to test
@@ -1484,6 +1486,7 @@ ABSL_ATTRIBUTE_ALWAYS_INLINE inline bool Guard::Impl::WarmSubject(
     *out = Decision(e.summary_rule.by_code[summary->code(purpose)], revision);
     return true;
   }
+  const SubjectProfile* const state = epoch.cache.ProfileAtIndex(profile_index);
   if (ABSL_PREDICT_FALSE(state->valid_until_ns != internal::kNoExpiry)) {
     return false;
   }
