@@ -1665,8 +1665,10 @@ Guard::Impl::CheckRef(const AccessContext& ctx, const SubjectRef& subject,
     Decision d(Reason::kUnspecified, 0);
     // What `Check` leaves for a call, in the common case: a warm check
     // that reads the feed's heartbeat (`lean_enabled` false), a bounded
-    // cache's hit.
-    if (feed_test || options.cache_budget_bytes != 0) {
+    // cache's hit, every section where readers fence themselves
+    // (`ReadSection::TryEnter`).
+    if (feed_test || options.cache_budget_bytes != 0 ||
+        !internal::ReadSections::Asymmetric()) {
       const Decision lean =
           TryWarmLean<true>(ctx, subject, category, min_revision);
       if (ABSL_PREDICT_TRUE(lean.reason() != Reason::kUnspecified)) {

@@ -16,13 +16,13 @@
 // counts the sections the thread is inside (nested ones included) and
 // whose high half the outermost sections it has closed; entering and
 // leaving are plain stores to it, with no atomic read-modify-write and no
-// fence. The ordering a reader would need between
-// announcing itself and loading the shared pointer is supplied by the
-// writer: `Grace::Start` issues a process-wide memory barrier (Linux
-// `membarrier`, private expedited), which runs a full fence on every thread
-// of the process. Where that call is unavailable, readers fence themselves
-// (decided once, before the first section opens).
-
+// fence. The ordering a reader would need between announcing itself and
+// loading the shared pointer is supplied by the writer: `Grace::Start`
+// issues a process-wide memory barrier (Linux `membarrier`, private
+// expedited), which runs a full fence on every thread of the process. Where
+// that call is unavailable, readers fence themselves (decided once, before the
+// first section opens).
+//
 // Sections nest (a section opened inside another costs as much as an
 // outermost one). Thread-safe.
 
@@ -112,7 +112,7 @@ class ReadSection {
 
   // What the constructor and destructor do, for code that opens a section
   // by hand (`TryEnter`). Every `Enter`, and every `TryEnter` that
-  // returned true, is matched by one `Exit` on the same thread.
+  // returned a record, is matched by one `Exit` on the same thread.
   ABSL_ATTRIBUTE_ALWAYS_INLINE static void Enter() {
     ReadSections::Record* const r = ReadSections::tls_.fast;
     if (ABSL_PREDICT_FALSE(r == nullptr)) {

@@ -929,5 +929,22 @@ TEST(GuardWarmPathDeclareTest, AccessorPermissionIsTheEnforcedPolicys) {
   }
 }
 
+// A Guard does not read an `InMemoryConsentStore`'s heartbeat on its warm
+// path (`Guard::Impl::feed_test`): it relies on that store reporting none,
+// whatever the store holds.
+TEST(GuardWarmPathDeclareTest, InMemoryStoreReportsNoHeartbeat) {
+  InMemoryConsentStore store;
+  EXPECT_EQ(store.FeedHeartbeat(), absl::InfiniteFuture());
+  v1::ConsentChange change;
+  change.set_subject_id("s1");
+  v1::PurposeConsent* pc = change.mutable_purpose_consent();
+  pc->set_purpose(PurposeId(0));
+  pc->set_state(v1::CONSENT_STATE_GIVEN);
+  pc->set_policy_version(kVersions[0]);
+  pc->set_method(v1::COLLECTION_METHOD_MOBILE_APP);
+  ASSERT_TRUE(store.Apply(change).ok());
+  EXPECT_EQ(store.FeedHeartbeat(), absl::InfiniteFuture());
+}
+
 }  // namespace
 }  // namespace consentry
