@@ -120,16 +120,20 @@ class CONSENTRY_EXPORT AccessContext {
  private:
   friend class Guard;
   AccessContext(std::shared_ptr<const CompiledPolicy> policy,
-                AccessorIndex accessor, PurposeIndex purpose,
+                AccessorIndex accessor, PurposeIndex purpose, bool declarable,
                 std::string occasion_id)
       : policy_(std::move(policy)),
         accessor_(accessor),
         purpose_(purpose),
+        declarable_(declarable),
         occasion_id_(std::move(occasion_id)) {}
 
   std::shared_ptr<const CompiledPolicy> policy_;
   AccessorIndex accessor_;
   PurposeIndex purpose_;
+  // Whether `policy_` lets the accessor declare the purpose (fixed with
+  // the policy; a check still tests it, against the policy it enforces).
+  bool declarable_;
   std::string occasion_id_;
 };
 

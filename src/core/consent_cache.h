@@ -140,14 +140,17 @@ class ConsentCache {
   ABSL_ATTRIBUTE_ALWAYS_INLINE bool HashAndLookup(
       absl::string_view key, std::uint64_t* hash,
       const SubjectProfile** profile, std::int64_t* revision,
-      const ProfileSummary** summary = nullptr) const {
+      const ProfileSummary** summary = nullptr,
+      std::uint32_t* profile_index = nullptr) const {
     if (ABSL_PREDICT_TRUE(key.size() <= kInlineKey)) {
       const InlineKey packed = Pack(key);
       *hash = HashInline(packed, key.size());
-      return LookupPacked(key, *hash, packed, profile, revision, summary);
+      return LookupPacked(key, *hash, packed, profile, revision, summary,
+                          profile_index);
     }
     *hash = Hash(key);
-    return LookupPacked(key, *hash, InlineKey{}, profile, revision, summary);
+    return LookupPacked(key, *hash, InlineKey{}, profile, revision, summary,
+                        profile_index);
   }
 
   // `Lookup` without marking the subject referenced or counting a hit (a
@@ -185,7 +188,8 @@ class ConsentCache {
   ABSL_ATTRIBUTE_ALWAYS_INLINE bool LookupAt(
       absl::string_view key, std::uint64_t hash, std::size_t slot,
       const char* padded, const SubjectProfile** profile,
-      std::int64_t* revision, const ProfileSummary** summary = nullptr) const {
+      std::int64_t* revision, const ProfileSummary** summary = nullptr,
+      std::uint32_t* profile_index = nullptr) const {
     const Table* t = table_.load(std::memory_order_acquire);
     if (ABSL_PREDICT_TRUE(slot < t->capacity)) {
       const Slot& s = t->slots[slot];
@@ -194,7 +198,8 @@ class ConsentCache {
           (padded != nullptr
                ? SameInlineKey(s, InlineKey{Load64(padded), Load64(padded + 8)})
                : std::memcmp(ArenaBytes(ref), key.data(), key.size()) == 0)) {
-        const bool hit = ReadState(s, profile, revision, summary);
+        const bool hit =
+            ReadState(s, profile, revision, summary, profile_index);
         if (ABSL_PREDICT_FALSE(t->touched != nullptr)) {
           Touch(s, ref, hit && *revision == 0 ? 2 : hit);
         }
@@ -203,18 +208,23 @@ class ConsentCache {
     }
     return LookupPacked(key, hash,
                         key.size() <= kInlineKey ? Pack(key) : InlineKey{},
-                        profile, revision, summary);
+                        profile, revision, summary, profile_index);
   }
   // `LookupAt` reduced to its common case, for a key of at most
-  // `kInlineKey` bytes (`padded` as for `LookupAt`, never null): when slot
+  // `kInlineKey` bytes (`padded` as for `LookupAt`, never null; or a
+  // `length` over `kMaxKeyLength`, which no slot's tag matches (`Tag`
+  // holds 8 bits of length), with any 16 bytes at `padded`): when slot
   // `slot` of the current array holds `key` with a state, calls
   // `decide(revision, summary)` with its revision and its profile's
   // summary; when that returns true, marks the slot referenced and counts
   // the hit as `LookupAt` does (bounded mode), and returns true. Returns
   // false, touching nothing, when the slot does not hold `key`, holds it
   // uncached, or `decide` declines: the caller then looks up with
-  // `LookupAt`. REQUIRES: the caller is inside a `ReadSection`.
-  template <typename Decide>
+  // `LookupAt`. With `kCalls` false, makes no call: also returns false,
+  // touching nothing and before `decide`, when marking the hit would
+  // (bounded mode: the slot's reference bit clear, or a thread without a
+  // hit stripe of its own). REQUIRES: the caller is inside a `ReadSection`.
+  template <bool kCalls = true, typename Decide>
   ABSL_ATTRIBUTE_ALWAYS_INLINE bool DecideAtHint(std::uint64_t hash,
                                                  std::size_t length,
                                                  std::size_t slot,
@@ -222,25 +232,22 @@ class ConsentCache {
                                                  Decide decide) const {
     const Table* t = table_.load(std::memory_order_acquire);
     if (ABSL_PREDICT_FALSE(slot >= t->capacity)) return false;
-    const Slot& s = t->slots[slot];
-    const std::uint64_t ref = s.key_ref.load(std::memory_order_acquire);
-    if (ABSL_PREDICT_FALSE(
-            (ref & kTagMask) != Tag(hash, length) ||
-            !SameInlineKey(s, InlineKey{Load64(padded), Load64(padded + 8)}))) {
-      return false;
-    }
-    const std::uint64_t st = s.state.load(std::memory_order_acquire);
-    if (ABSL_PREDICT_FALSE(st == kUncached)) return false;
-    const auto revision = static_cast<std::int64_t>(st >> kProfileBits);
-    if (ABSL_PREDICT_FALSE(!decide(
-            revision,
-            SummaryAt(static_cast<std::uint32_t>(st & kProfileMask))))) {
-      return false;
-    }
+    // One copy of the lookup per mode, so that no flag stays live across
+    // it.
     if (ABSL_PREDICT_FALSE(t->touched != nullptr)) {
-      Touch(s, ref, revision == 0 ? 2 : 1);
+      return DecideAtSlot<kCalls, true>(t->slots[slot], hash, length, padded,
+                                        decide);
     }
-    return true;
+    return DecideAtSlot<kCalls, false>(t->slots[slot], hash, length, padded,
+                                       decide);
+  }
+
+  // The profile a lookup with a null `profile` found (its
+  // `*profile_index`). REQUIRES: the caller is inside the `ReadSection` of
+  // that lookup.
+  ABSL_ATTRIBUTE_ALWAYS_INLINE const SubjectProfile* ProfileAtIndex(
+      std::uint32_t profile_index) const {
+    return ProfileAt(profile_index);
   }
 
   // Keys up to this long live in the slot itself: a lookup then touches
@@ -372,17 +379,66 @@ class ConsentCache {
   // The profile and revision of the subject in `slot`; false when it is
   // marked uncached.
   // With `summary` not null, also the profile's summary (written with the
-  // profile: as fresh as it).
+  // profile: as fresh as it). With `profile` null, sets `*profile_index`
+  // instead (for `ProfileAtIndex`, when the caller needs the profile).
   ABSL_ATTRIBUTE_ALWAYS_INLINE bool ReadState(
       const Slot& slot, const SubjectProfile** profile, std::int64_t* revision,
-      const ProfileSummary** summary = nullptr) const {
+      const ProfileSummary** summary = nullptr,
+      std::uint32_t* profile_index = nullptr) const {
     const std::uint64_t st = slot.state.load(std::memory_order_acquire);
     if (ABSL_PREDICT_FALSE(st == kUncached)) return false;
-    *profile = ProfileAt(static_cast<std::uint32_t>(st & kProfileMask));
+    if (profile != nullptr) {
+      *profile = ProfileAt(static_cast<std::uint32_t>(st & kProfileMask));
+    } else {
+      *profile_index = static_cast<std::uint32_t>(st & kProfileMask);
+    }
     if (summary != nullptr) {
       *summary = SummaryAt(static_cast<std::uint32_t>(st & kProfileMask));
     }
     *revision = static_cast<std::int64_t>(st >> kProfileBits);
+    return true;
+  }
+
+  // `DecideAtHint` at `s`, in bounded mode when `kBounded`.
+  template <bool kCalls, bool kBounded, typename Decide>
+  ABSL_ATTRIBUTE_ALWAYS_INLINE bool DecideAtSlot(const Slot& s,
+                                                 std::uint64_t hash,
+                                                 std::size_t length,
+                                                 const char* padded,
+                                                 Decide& decide) const {
+    const std::uint64_t ref = s.key_ref.load(std::memory_order_acquire);
+    if (ABSL_PREDICT_FALSE(
+            (ref & kTagMask) != Tag(hash, length) ||
+            !SameInlineKey(s, InlineKey{Load64(padded), Load64(padded + 8)}))) {
+      return false;
+    }
+    const std::uint64_t st = s.state.load(std::memory_order_acquire);
+    if (ABSL_PREDICT_FALSE(st == kUncached)) return false;
+    if (!kCalls && kBounded &&
+        ((ref & kReferencedBit) == 0 ||
+         ReadSections::ThreadIndex() >= kOwnedHitStripes)) {
+      return false;
+    }
+    const auto revision = static_cast<std::int64_t>(st >> kProfileBits);
+    if (ABSL_PREDICT_FALSE(!decide(
+            revision,
+            SummaryAt(static_cast<std::uint32_t>(st & kProfileMask))))) {
+      return false;
+    }
+    if (kBounded) {
+      if (kCalls) {
+        Touch(s, ref, revision == 0 ? 2 : 1);
+      } else {
+        // `Touch` with the bit set and an own stripe (tested above).
+        HitStripe& h = hit_stripes_[ReadSections::ThreadIndex()];
+        h.hits.store(h.hits.load(std::memory_order_relaxed) + 1,
+                     std::memory_order_relaxed);
+        if (revision == 0) {
+          h.negative.store(h.negative.load(std::memory_order_relaxed) + 1,
+                           std::memory_order_relaxed);
+        }
+      }
+    }
     return true;
   }
 
@@ -484,7 +540,8 @@ class ConsentCache {
   ABSL_ATTRIBUTE_ALWAYS_INLINE bool LookupPacked(
       absl::string_view key, std::uint64_t hash, const InlineKey& packed,
       const SubjectProfile** profile, std::int64_t* revision,
-      const ProfileSummary** summary = nullptr) const {
+      const ProfileSummary** summary = nullptr,
+      std::uint32_t* profile_index = nullptr) const {
     const Table* t = table_.load(std::memory_order_acquire);
     const std::uint64_t want_tag = Tag(hash, key.size());
     const bool short_key = key.size() <= kInlineKey;
@@ -500,7 +557,8 @@ class ConsentCache {
           (short_key
                ? SameInlineKey(*slot, packed)
                : std::memcmp(ArenaBytes(ref), key.data(), key.size()) == 0)) {
-        const bool hit = ReadState(*slot, profile, revision, summary);
+        const bool hit =
+            ReadState(*slot, profile, revision, summary, profile_index);
         if (ABSL_PREDICT_FALSE(t->touched != nullptr)) {
           Touch(*slot, ref, hit && *revision == 0 ? 2 : hit);
         }

@@ -164,6 +164,11 @@ inline std::unique_ptr<WarmEntry[]> CompileWarmEntries(
       }
       e.summary_rule = internal::MakeSummaryRule(
           e.basis, e.kinds_denied, e.specific_consent, e.min_consent_ordinal);
+      // A per-occasion purpose is decided by the general decider: no
+      // summary decides it (`kValid` is set in every summary).
+      if (e.general_only) {
+        e.summary_rule.undecided_mask |= internal::ProfileSummary::kValid;
+      }
     }
   }
   return out;
@@ -452,8 +457,12 @@ struct Guard::Impl {
   bool warm_enabled = false;
   bool warm_audited = false;
   bool general_forced = false;
+  // `warm_enabled` without `feed_test`: `Check` on a ref tries
+  // `TryWarmLean<false>` before it hands over to `CheckRef`.
+  bool lean_enabled = false;
   void UpdateWarm() {
     warm_enabled = audit == nullptr && !shadow && !general_forced;
+    lean_enabled = warm_enabled && !feed_test;
     warm_audited =
         audit != nullptr && compact != nullptr && !shadow && !general_forced;
   }
@@ -604,6 +613,11 @@ struct Guard::Impl {
   // `options.max_feed_staleness` is finite; and within +-2^62 ns, as
   // `max_staleness_ns`.
   bool bounded_staleness = false;
+  // `bounded_staleness`, and the store may report a heartbeat (any store
+  // but `InMemoryConsentStore`, which never does): a warm check of a
+  // consent basis then reads the heartbeat (`WarmStale`), a call, which
+  // `TryWarmLean<false>` does not make (`lean_enabled`).
+  bool feed_test = false;
   bool staleness_in_nanos = false;
   std::int64_t max_staleness_ns = 0;
 
@@ -635,17 +649,28 @@ struct Guard::Impl {
                const SubjectRef* ref, const CategoryRef& category,
                Revision min_revision, Decision* out, WarmProbe* probe,
                std::uint32_t* policy_slot);
-  // The common case of `TryWarm` for a `SubjectRef`, and only it: the
-  // enforced policy's context and category, a purpose the accessor may
-  // declare and the policy allows for the category, not per occasion, a
-  // fresh feed, the subject cached at `min_revision` or later, and a
-  // profile summary that decides (`internal::MakeSummaryRule`). Anything
-  // else returns false without deciding, and `CheckRef` decides it as
-  // before. Kept short and free of calls, so that it needs few registers
-  // and the processor overlaps consecutive checks' cache misses.
-  bool TryWarmLean(const AccessContext& ctx, const SubjectRef& ref,
-                   const CategoryRef& category, Revision min_revision,
-                   Decision* out);
+  // The common case of `TryWarm` for a `SubjectRef`, and only it (REQUIRES:
+  // `warm_enabled`): the enforced policy's context and category, a purpose
+  // the accessor may declare and the policy allows for the category, not
+  // per occasion, a fresh feed, the subject cached at `min_revision` or
+  // later, and a profile summary that decides (`internal::MakeSummaryRule`):
+  // returns its decision (by value: in two registers). Anything else
+  // returns a decision of `kUnspecified` (no rule decides with it), and
+  // `TryWarm` decides it as before. Kept short, so that it needs few
+  // registers and the processor overlaps consecutive checks' cache misses.
+  // With `kCalls` false, as `Check` runs it: no call at all (`Check`'s only
+  // call is then its hand-over to `CheckRef`), and so also `kUnspecified`
+  // when entering the read section would need one
+  // (`ReadSection::TryEnter`) and when a bounded cache's hit would
+  // (`ConsentCache::DecideAtHint`); REQUIRES then `lean_enabled` (no
+  // heartbeat to read).
+  template <bool kCalls>
+  Decision TryWarmLean(const AccessContext& ctx, const SubjectRef& ref,
+                       const CategoryRef& category, Revision min_revision);
+  // `TryWarmLean` inside its read section.
+  template <bool kCalls>
+  Decision LeanDecide(const AccessContext& ctx, const SubjectRef& ref,
+                      const CategoryRef& category, Revision min_revision);
   // The subject's part of a warm check, after the read rules let it
   // through: the cache lookup and the subject rules (on the profile's
   // summary when it decides). False: left to the general decider (not
@@ -668,7 +693,14 @@ struct Guard::Impl {
   // per epoch and (category, purpose, reason) (`Epoch::Denial`).
   absl::Status WarmDenial(const AccessContext& ctx, const RecordTags& record,
                           Reason reason);
-  // `Check` on a ref when `TryWarmLean` did not decide.
+  // `Check` on a ref when `TryWarmLean<false>` did not decide. Takes
+  // `Check`'s own arguments in their registers, so that handing over moves
+  // nothing.
+  static absl::StatusOr<Decision> CheckRef(const Guard& guard,
+                                           const AccessContext& ctx,
+                                           const SubjectRef& subject,
+                                           const CategoryRef& category,
+                                           Revision min_revision);
   absl::StatusOr<Decision> CheckRef(const AccessContext& ctx,
                                     const SubjectRef& subject,
                                     const CategoryRef& category,
@@ -908,6 +940,9 @@ absl::StatusOr<std::unique_ptr<Guard>> Guard::Create(
   impl->has_clock = static_cast<bool>(options.clock);
   impl->bounded_staleness =
       options.max_feed_staleness != absl::InfiniteDuration();
+  // `InMemoryConsentStore` is final and keeps the default heartbeat.
+  impl->feed_test = impl->bounded_staleness &&
+                    dynamic_cast<InMemoryConsentStore*>(store) == nullptr;
   // Within +-2^62 ns (146 years) the test runs in integer nanoseconds
   // without overflow; a longer bound is tested in absl::Time.
   impl->staleness_in_nanos = impl->bounded_staleness &&
@@ -971,7 +1006,9 @@ absl::StatusOr<AccessContext> Guard::Context(
         "purpose '", purpose,
         "' is outside the catalogue: name the occasion it is used for"));
   }
-  return AccessContext(std::move(p), *a, *pu, std::string(occasion_id));
+  const bool declarable = p->declarable_by(*a).Contains(*pu);
+  return AccessContext(std::move(p), *a, *pu, declarable,
+                       std::string(occasion_id));
 }
 
 absl::StatusOr<CategoryRef> Guard::Category(absl::string_view category) const {
@@ -1428,16 +1465,18 @@ ABSL_ATTRIBUTE_ALWAYS_INLINE inline bool Guard::Impl::WarmSubject(
     const Epoch& epoch, const internal::WarmEntry& e, absl::string_view subject,
     const SubjectRef* ref, PurposeIndex purpose, Revision min_revision,
     Decision* out) {
-  const SubjectProfile* state = nullptr;
+  // The profile is found by its index, and read (or even located) only
+  // when the summary does not decide.
+  std::uint32_t profile_index = 0;
   const internal::ProfileSummary* summary = nullptr;
   Revision revision = 0;
   std::uint64_t hash = 0;
   const bool found =
       ref != nullptr
           ? epoch.cache.LookupAt(subject, ref->hash_, ref->slot_, ref->padded(),
-                                 &state, &revision, &summary)
-          : epoch.cache.HashAndLookup(subject, &hash, &state, &revision,
-                                      &summary);
+                                 nullptr, &revision, &summary, &profile_index)
+          : epoch.cache.HashAndLookup(subject, &hash, nullptr, &revision,
+                                      &summary, &profile_index);
   if (ABSL_PREDICT_FALSE(!found || revision < min_revision)) return false;
   // The profile's summary decides most checks: no expiry, not erased, no
   // kind rule that applies, and no specific consent or re-consent to test
@@ -1447,6 +1486,7 @@ ABSL_ATTRIBUTE_ALWAYS_INLINE inline bool Guard::Impl::WarmSubject(
     *out = Decision(e.summary_rule.by_code[summary->code(purpose)], revision);
     return true;
   }
+  const SubjectProfile* const state = epoch.cache.ProfileAtIndex(profile_index);
   if (ABSL_PREDICT_FALSE(state->valid_until_ns != internal::kNoExpiry)) {
     return false;
   }
@@ -1480,8 +1520,9 @@ ABSL_ATTRIBUTE_ALWAYS_INLINE inline bool Guard::Impl::TryWarm(
   const PurposeIndex purpose = ctx.purpose_;
   const internal::WarmEntry& e = epoch->WarmAt(category.index_, purpose);
   // The read rules (`internal::ReadRules`), in their order; a plain
-  // check has no tags and hence no retention.
-  if (!p->declarable_by(ctx.accessor_).Contains(purpose)) {
+  // check has no tags and hence no retention. The context was resolved
+  // under `p`: its `declarable_` is `p`'s rule.
+  if (!ctx.declarable_) {
     *out = Decision(Reason::kAccessorNotPermitted, 0);
     return true;
   }
@@ -1498,40 +1539,62 @@ ABSL_ATTRIBUTE_ALWAYS_INLINE inline bool Guard::Impl::TryWarm(
   return WarmSubject(*epoch, e, subject, ref, purpose, min_revision, out);
 }
 
-ABSL_ATTRIBUTE_ALWAYS_INLINE inline bool Guard::Impl::TryWarmLean(
+template <bool kCalls>
+ABSL_ATTRIBUTE_ALWAYS_INLINE inline Decision Guard::Impl::TryWarmLean(
     const AccessContext& ctx, const SubjectRef& ref,
-    const CategoryRef& category, Revision min_revision, Decision* out) {
-  internal::ReadSection section;
-  Epoch* const epoch = current.load(std::memory_order_acquire);
+    const CategoryRef& category, Revision min_revision) {
+  if (kCalls) {
+    internal::ReadSection::Enter();
+    const Decision d = LeanDecide<kCalls>(ctx, ref, category, min_revision);
+    internal::ReadSection::Exit();
+    return d;
+  }
+  internal::ReadSections::Record* const section =
+      internal::ReadSection::TryEnter();
+  if (ABSL_PREDICT_FALSE(section == nullptr)) {
+    return Decision(Reason::kUnspecified, 0);
+  }
+  const Decision d = LeanDecide<kCalls>(ctx, ref, category, min_revision);
+  internal::ReadSection::Exit(section);
+  return d;
+}
+
+template <bool kCalls>
+ABSL_ATTRIBUTE_ALWAYS_INLINE inline Decision Guard::Impl::LeanDecide(
+    const AccessContext& ctx, const SubjectRef& ref,
+    const CategoryRef& category, Revision min_revision) {
+  constexpr Decision kLeft(Reason::kUnspecified, 0);
+  const Epoch* const epoch = current.load(std::memory_order_acquire);
   const CompiledPolicy* const p = epoch->policy.get();
+  // The context was resolved under `p`: its `declarable_` is `p`'s rule.
   if (ABSL_PREDICT_FALSE(ctx.policy_.get() != p ||
-                         category.policy_.get() != p)) {
-    return false;
+                         category.policy_.get() != p || !ctx.declarable_)) {
+    return kLeft;
   }
   const PurposeIndex purpose = ctx.purpose_;
   const internal::WarmEntry& e = epoch->WarmAt(category.index_, purpose);
   // A pair the policy does not allow, or a per-occasion purpose, has a
-  // rule no summary passes (`kValid` in `undecided_mask`).
-  if (ABSL_PREDICT_FALSE(!p->declarable_by(ctx.accessor_).Contains(purpose) ||
-                         e.general_only)) {
-    return false;
-  }
-  if (WarmStale(e)) {
-    return false;
-  }
-  if (ABSL_PREDICT_FALSE(ref.size_ > SubjectRef::kInline)) return false;
-  return epoch->cache.DecideAtHint(
+  // rule no summary passes (`kValid` in `undecided_mask`): the summary
+  // test below leaves it.
+  // Without `kCalls`, `feed_test` is false: no heartbeat to read.
+  if (kCalls && WarmStale(e)) return kLeft;
+  // A ref to a longer id (`size_` is then `kLong`) is left too: no slot's
+  // tag matches that length (`DecideAtHint`).
+  static_assert(SubjectRef::kLong > internal::ConsentCache::kMaxKeyLength);
+  const internal::SummaryRule* const rule = &e.summary_rule;
+  const std::uint64_t undecided = rule->undecided_mask;
+  Decision d = kLeft;
+  epoch->cache.template DecideAtHint<kCalls>(
       ref.hash_, ref.size_, ref.slot_, ref.inline_,
       [&](Revision revision, const internal::ProfileSummary* summary) {
-        if (ABSL_PREDICT_FALSE(
-                revision < min_revision ||
-                (summary->flags & e.summary_rule.undecided_mask) != 0)) {
+        if (ABSL_PREDICT_FALSE(revision < min_revision ||
+                               (summary->flags & undecided) != 0)) {
           return false;
         }
-        *out =
-            Decision(e.summary_rule.by_code[summary->code(purpose)], revision);
+        d = Decision(rule->by_code[summary->code(purpose)], revision);
         return true;
       });
+  return d;
 }
 
 bool Guard::Impl::TryWarmTagged(const AccessContext& ctx,
@@ -1546,8 +1609,9 @@ bool Guard::Impl::TryWarmTagged(const AccessContext& ctx,
   }
   const PurposeIndex purpose = ctx.purpose_;
   const internal::WarmEntry& e = epoch->WarmAt(record.category_, purpose);
-  // The read rules (`internal::ReadRules`), in their order.
-  if (!p->declarable_by(ctx.accessor_).Contains(purpose)) {
+  // The read rules (`internal::ReadRules`), in their order (`declarable_`:
+  // `p`'s rule, as for `TryWarm`).
+  if (!ctx.declarable_) {
     *out = Decision(Reason::kAccessorNotPermitted, 0);
     return true;
   }
@@ -1589,10 +1653,28 @@ absl::Status Guard::Impl::WarmDenial(const AccessContext& ctx,
 }
 
 ABSL_ATTRIBUTE_NOINLINE absl::StatusOr<Decision> Guard::Impl::CheckRef(
-    const AccessContext& ctx, const SubjectRef& subject,
+    const Guard& guard, const AccessContext& ctx, const SubjectRef& subject,
     const CategoryRef& category, Revision min_revision) {
+  return guard.impl_->CheckRef(ctx, subject, category, min_revision);
+}
+
+ABSL_ATTRIBUTE_ALWAYS_INLINE inline absl::StatusOr<Decision>
+Guard::Impl::CheckRef(const AccessContext& ctx, const SubjectRef& subject,
+                      const CategoryRef& category, Revision min_revision) {
   if (ABSL_PREDICT_TRUE(warm_enabled)) {
     Decision d(Reason::kUnspecified, 0);
+    // What `Check` leaves for a call, in the common case: a warm check
+    // that reads the feed's heartbeat (`lean_enabled` false), a bounded
+    // cache's hit, every section where readers fence themselves
+    // (`ReadSection::TryEnter`).
+    if (feed_test || options.cache_budget_bytes != 0 ||
+        !internal::ReadSections::Asymmetric()) {
+      const Decision lean =
+          TryWarmLean<true>(ctx, subject, category, min_revision);
+      if (ABSL_PREDICT_TRUE(lean.reason() != Reason::kUnspecified)) {
+        return lean;
+      }
+    }
     WarmProbe probe;
     std::uint32_t unused_slot;
     if (ABSL_PREDICT_TRUE(TryWarm(ctx, subject.id(), &subject, category,
@@ -1882,7 +1964,9 @@ absl::StatusOr<RecordTags> Guard::Acquire(
   const int purpose = p.acquisition_purpose(tags->category_);
   if (purpose < 0) return tags;  // acquiring this category needs no consent
   // Made before `tags` is moved: it shares the tags' policy.
-  AccessContext ctx(tags->policy_, *a, static_cast<PurposeIndex>(purpose), "");
+  AccessContext ctx(
+      tags->policy_, *a, static_cast<PurposeIndex>(purpose),
+      p.declarable_by(*a).Contains(static_cast<PurposeIndex>(purpose)), "");
   return impl_->Acquire(ctx, *std::move(tags));
 }
 
@@ -2000,15 +2084,15 @@ absl::StatusOr<Decision> Guard::Check(const AccessContext& ctx,
                                       const SubjectRef& subject,
                                       const CategoryRef& category,
                                       Revision min_revision) {
-  // The common case decides here; `CheckRef` (not inlined) has the rest,
-  // so that this function saves no registers it does not use.
-  Decision d(Reason::kUnspecified, 0);
-  if (ABSL_PREDICT_TRUE(
-          impl_->warm_enabled &&
-          impl_->TryWarmLean(ctx, subject, category, min_revision, &d))) {
-    return d;
+  // The common case decides here, without a call; `CheckRef` (not
+  // inlined, with the same arguments) has the rest, so that this function
+  // keeps few values and saves few registers.
+  if (ABSL_PREDICT_TRUE(impl_->lean_enabled)) {
+    const Decision d =
+        impl_->TryWarmLean<false>(ctx, subject, category, min_revision);
+    if (ABSL_PREDICT_TRUE(d.reason() != Reason::kUnspecified)) return d;
   }
-  return impl_->CheckRef(ctx, subject, category, min_revision);
+  return Impl::CheckRef(*this, ctx, subject, category, min_revision);
 }
 
 SubjectRef Guard::Subject(absl::string_view subject) const {

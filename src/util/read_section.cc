@@ -46,6 +46,7 @@ struct Releaser {
   ~Releaser() {
     ReadSections::Record* r = ReadSections::tls_.record;
     if (r != nullptr) {
+      ReadSections::tls_.fast = nullptr;
       ReadSections::tls_.record = nullptr;
       r->in_use.store(false, std::memory_order_release);
     }
@@ -54,8 +55,8 @@ struct Releaser {
 
 }  // namespace
 
-constinit thread_local ReadSections::ThreadState ReadSections::tls_ = {nullptr,
-                                                                       0};
+constinit thread_local ReadSections::ThreadState ReadSections::tls_
+    __attribute__((tls_model("initial-exec"))) = {nullptr, nullptr};
 std::atomic<ReadSections::Record*> ReadSections::head_{nullptr};
 std::atomic<bool> ReadSections::asymmetric_{false};
 
@@ -94,6 +95,21 @@ ReadSections::Record* ReadSections::Claim() {
   return r;
 }
 
+void ReadSections::EnterSlow() {
+  Record* r = tls_.record;
+  if (r == nullptr) {
+    r = tls_.record = Claim();
+    if (Asymmetric()) tls_.fast = r;
+  }
+  r->word.store(r->word.load(std::memory_order_relaxed) + 1,
+                std::memory_order_relaxed);
+  if (Asymmetric()) {
+    std::atomic_signal_fence(std::memory_order_seq_cst);
+  } else {
+    std::atomic_thread_fence(std::memory_order_seq_cst);
+  }
+}
+
 void ReadSections::Barrier() {
   if (Asymmetric()) {
 #if defined(__linux__) && defined(__NR_membarrier)
@@ -114,7 +130,7 @@ Grace Grace::Start() {
   for (ReadSections::Record* r = ReadSections::Head(); r != nullptr;
        r = r->next) {
     const std::uint64_t w = r->word.load(std::memory_order_acquire);
-    if (w & 1) g.open_.push_back(Open{r, w});
+    if ((w & ReadSections::kDepthMask) != 0) g.open_.push_back(Open{r, w});
   }
   return g;
 }
@@ -122,7 +138,12 @@ Grace Grace::Start() {
 bool Grace::Elapsed() {
   while (!open_.empty()) {
     const Open& o = open_.back();
-    if (o.record->word.load(std::memory_order_acquire) == o.word) return false;
+    // Still open while it has closed no outermost section since `Start`
+    // (the count changes only when the thread leaves its outermost one;
+    // after 2^32 closes it may read as unchanged: the grace only waits
+    // longer).
+    const std::uint64_t w = o.record->word.load(std::memory_order_acquire);
+    if ((w >> 32) == (o.word >> 32)) return false;
     open_.pop_back();
   }
   return true;

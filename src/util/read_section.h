@@ -12,16 +12,19 @@
 // open when the grace started has closed since. No clock is involved; a
 // reader stalled for an hour (a slow consent store) keeps what it reads.
 //
-// Cost for readers: each thread owns one counter word (odd while inside a
-// section); entering and leaving are plain stores to it, with no atomic
-// read-modify-write and no fence. The ordering a reader would need between
-// announcing itself and loading the shared pointer is supplied by the
-// writer: `Grace::Start` issues a process-wide memory barrier (Linux
-// `membarrier`, private expedited), which runs a full fence on every thread
-// of the process. Where that call is unavailable, readers fence themselves
-// (decided once, before the first section opens).
+// Cost for readers: each thread owns one counter word, whose low half
+// counts the sections the thread is inside (nested ones included) and
+// whose high half the outermost sections it has closed; entering and
+// leaving are plain stores to it, with no atomic read-modify-write and no
+// fence. The ordering a reader would need between announcing itself and
+// loading the shared pointer is supplied by the writer: `Grace::Start`
+// issues a process-wide memory barrier (Linux `membarrier`, private
+// expedited), which runs a full fence on every thread of the process. Where
+// that call is unavailable, readers fence themselves (decided once, before the
+// first section opens).
 //
-// Sections nest (a section opened inside another is free). Thread-safe.
+// Sections nest (a section opened inside another costs as much as an
+// outermost one). Thread-safe.
 
 #ifndef CONSENTRY_SRC_INTERNAL_READ_SECTION_H_
 #define CONSENTRY_SRC_INTERNAL_READ_SECTION_H_
@@ -41,8 +44,9 @@ class CONSENTRY_EXPORT ReadSections {
   // One per thread that ever opened a section; recycled after the thread
   // exits, never freed.
   struct alignas(64) Record {
-    // Odd while the owning thread is inside a section; only that thread
-    // writes it, and it only grows.
+    // [closed:32][depth:32]: `depth`, the sections the owning thread is
+    // inside (open while not 0); `closed`, how many outermost sections it
+    // has closed (wrapping). Only that thread writes it.
     std::atomic<std::uint64_t> word{0};
     std::atomic<bool> in_use{false};
     Record* next = nullptr;
@@ -50,10 +54,16 @@ class CONSENTRY_EXPORT ReadSections {
     // is published and never changed.
     std::uint32_t index = 0;
   };
+  static constexpr std::uint64_t kDepthMask = 0xFFFFFFFF;
+  static constexpr std::uint64_t kClosedOne = std::uint64_t{1} << 32;
 
   struct ThreadState {
+    // The thread's record once it has one and readers need no fence of
+    // their own (`Asymmetric`); null otherwise, so that entering tests
+    // one pointer for both (`ReadSection::Enter`).
+    Record* fast;
+    // The thread's record once claimed.
     Record* record;
-    std::uint32_t depth;
   };
 
   // The calling thread's record, claimed on first use.
@@ -64,6 +74,9 @@ class CONSENTRY_EXPORT ReadSections {
   }
   // Decides the barrier mode; idempotent.
   static void DecideMode();
+  // Enters a section when `tls_.fast` is null: claims the thread's
+  // record (first section) and fences when readers fence themselves.
+  static void EnterSlow();
   // Runs a full memory barrier on every thread of the process.
   static void Barrier();
   static Record* Head() { return head_.load(std::memory_order_acquire); }
@@ -78,7 +91,10 @@ class CONSENTRY_EXPORT ReadSections {
     return tls_.record->index;
   }
 
-  static constinit thread_local ThreadState tls_;
+  // Initial-exec: read at a fixed offset from the thread pointer, without
+  // a call to `__tls_get_addr` when the library is built shared.
+  static constinit thread_local ThreadState tls_
+      __attribute__((tls_model("initial-exec")));
 
  private:
   static std::atomic<Record*> head_;
@@ -89,32 +105,51 @@ class CONSENTRY_EXPORT ReadSections {
 // see the file comment. Not movable.
 class ReadSection {
  public:
-  ABSL_ATTRIBUTE_ALWAYS_INLINE ReadSection() {
-    ReadSections::ThreadState& t = ReadSections::tls_;
-    if (t.depth++ != 0) return;
-    ReadSections::Record* r = t.record;
-    if (ABSL_PREDICT_FALSE(r == nullptr)) r = t.record = ReadSections::Claim();
-    const std::uint64_t w = r->word.load(std::memory_order_relaxed);
-    r->word.store(w + 1, std::memory_order_relaxed);
-    if (ABSL_PREDICT_TRUE(ReadSections::Asymmetric())) {
-      // Keeps the compiler from moving the caller's loads above the store;
-      // the writer's barrier orders it for the processor.
-      std::atomic_signal_fence(std::memory_order_seq_cst);
-    } else {
-      std::atomic_thread_fence(std::memory_order_seq_cst);
-    }
-  }
-  ABSL_ATTRIBUTE_ALWAYS_INLINE ~ReadSection() {
-    ReadSections::ThreadState& t = ReadSections::tls_;
-    if (--t.depth != 0) return;
-    ReadSections::Record* r = t.record;
-    // Release: everything read inside the section happens before a writer
-    // that sees the section closed frees it.
-    r->word.store(r->word.load(std::memory_order_relaxed) + 1,
-                  std::memory_order_release);
-  }
+  ABSL_ATTRIBUTE_ALWAYS_INLINE ReadSection() { Enter(); }
+  ABSL_ATTRIBUTE_ALWAYS_INLINE ~ReadSection() { Exit(); }
   ReadSection(const ReadSection&) = delete;
   ReadSection& operator=(const ReadSection&) = delete;
+
+  // What the constructor and destructor do, for code that opens a section
+  // by hand (`TryEnter`). Every `Enter`, and every `TryEnter` that
+  // returned a record, is matched by one `Exit` on the same thread.
+  ABSL_ATTRIBUTE_ALWAYS_INLINE static void Enter() {
+    ReadSections::Record* const r = ReadSections::tls_.fast;
+    if (ABSL_PREDICT_FALSE(r == nullptr)) {
+      ReadSections::EnterSlow();
+      return;
+    }
+    r->word.store(r->word.load(std::memory_order_relaxed) + 1,
+                  std::memory_order_relaxed);
+    // Keeps the compiler from moving the caller's loads above the store;
+    // the writer's barrier orders it for the processor.
+    std::atomic_signal_fence(std::memory_order_seq_cst);
+  }
+  // `Enter` when it needs no call (the thread has its record and readers
+  // need no fence): enters and returns the thread's record, for `Exit`;
+  // else returns null, entering nothing.
+  ABSL_ATTRIBUTE_ALWAYS_INLINE static ReadSections::Record* TryEnter() {
+    ReadSections::Record* const r = ReadSections::tls_.fast;
+    if (ABSL_PREDICT_FALSE(r == nullptr)) return nullptr;
+    r->word.store(r->word.load(std::memory_order_relaxed) + 1,
+                  std::memory_order_relaxed);
+    std::atomic_signal_fence(std::memory_order_seq_cst);
+    return r;
+  }
+  ABSL_ATTRIBUTE_ALWAYS_INLINE static void Exit() {
+    Exit(ReadSections::tls_.record);
+  }
+  // `Exit` with the thread's record (as `TryEnter` returned it).
+  ABSL_ATTRIBUTE_ALWAYS_INLINE static void Exit(ReadSections::Record* r) {
+    std::uint64_t w = r->word.load(std::memory_order_relaxed) - 1;
+    // Leaving the outermost section counts it closed.
+    if (ABSL_PREDICT_TRUE((w & ReadSections::kDepthMask) == 0)) {
+      w += ReadSections::kClosedOne;
+    }
+    // Release: everything read inside the section happens before a writer
+    // that sees the section closed frees it.
+    r->word.store(w, std::memory_order_release);
+  }
 };
 
 // A grace period: started after something was unlinked from every shared

@@ -818,5 +818,133 @@ TEST(GuardWarmPathConcurrencyTest, NoAllowAfterAWithdrawalReturned) {
   EXPECT_EQ(violations.load(), 0);
 }
 
+// Purposes p0 and p1, both opt-in for category c0; accessor a0 may
+// declare p0 and, when `a0_declares_p1`, p1; a1 may declare p0 and, when
+// not, p1.
+std::shared_ptr<const CompiledPolicy> DeclarePolicy(bool a0_declares_p1) {
+  v1::Policy policy;
+  policy.set_version(kVersions[0]);
+  for (int p = 0; p < 2; ++p) {
+    v1::Purpose* purpose = policy.add_purposes();
+    purpose->set_id(PurposeId(p));
+    purpose->mutable_name()->set_en(PurposeId(p));
+  }
+  v1::DataCategory* category = policy.add_categories();
+  category->set_id(CategoryId(0));
+  category->mutable_name()->set_en(CategoryId(0));
+  for (int p = 0; p < 2; ++p) {
+    v1::UseRule* rule = policy.add_rules();
+    rule->set_category(CategoryId(0));
+    rule->add_purposes(PurposeId(p));
+    rule->set_basis(v1::LEGAL_BASIS_OPT_IN);
+  }
+  for (int a = 0; a < 2; ++a) {
+    v1::Accessor* accessor = policy.add_accessors();
+    accessor->set_id(AccessorId(a));
+    accessor->set_kind(v1::ACCESSOR_KIND_SERVICE);
+    accessor->add_may_declare(PurposeId(0));
+    if ((a == 0) == a0_declares_p1) accessor->add_may_declare(PurposeId(1));
+  }
+  absl::StatusOr<std::shared_ptr<const CompiledPolicy>> compiled =
+      CompiledPolicy::Compile(policy);
+  EXPECT_TRUE(compiled.ok()) << compiled.status();
+  return compiled.ok() ? *compiled : nullptr;
+}
+
+// An accessor the enforced policy does not let declare a purpose is
+// denied with kAccessorNotPermitted on the warm path, by id and by
+// `SubjectRef`, whatever its consent; a context resolved under a policy
+// since replaced is judged by the policy enforced now, which may permit
+// what the earlier one did not and the reverse. Over the in-memory store
+// (no heartbeat) and a store with a fresh one, with and without a
+// staleness bound.
+TEST(GuardWarmPathDeclareTest, AccessorPermissionIsTheEnforcedPolicys) {
+  const std::shared_ptr<const CompiledPolicy> a0_not = DeclarePolicy(false);
+  const std::shared_ptr<const CompiledPolicy> a0_may = DeclarePolicy(true);
+  ASSERT_NE(a0_not, nullptr);
+  ASSERT_NE(a0_may, nullptr);
+  for (int variant = 0; variant < 4; ++variant) {
+    SCOPED_TRACE(variant);
+    InMemoryConsentStore memory;
+    testing::FeedControlledStore fed;
+    fed.SetHeartbeat(absl::InfiniteFuture());
+    ConsentStore& store = variant % 2 ? static_cast<ConsentStore&>(fed)
+                                      : static_cast<ConsentStore&>(memory);
+    for (int p = 0; p < 2; ++p) {
+      v1::ConsentChange change;
+      change.set_subject_id("s1");
+      v1::PurposeConsent* pc = change.mutable_purpose_consent();
+      pc->set_purpose(PurposeId(p));
+      pc->set_state(v1::CONSENT_STATE_GIVEN);
+      pc->set_policy_version(kVersions[0]);
+      pc->set_method(v1::COLLECTION_METHOD_MOBILE_APP);
+      ASSERT_TRUE(store.Apply(change).ok());
+    }
+    GuardOptions options;
+    options.unaudited_for_benchmarks_only = true;
+    if (variant >= 2) options.max_feed_staleness = absl::InfiniteDuration();
+    absl::StatusOr<std::unique_ptr<Guard>> made =
+        Guard::Create(a0_not, &store, nullptr, options);
+    ASSERT_TRUE(made.ok()) << made.status();
+    Guard& guard = **made;
+    ASSERT_TRUE(guard.WarmCache().ok());
+
+    absl::StatusOr<AccessContext> a0_p1 =
+        guard.Context(AccessorId(0), PurposeId(1), "");
+    absl::StatusOr<AccessContext> a1_p1 =
+        guard.Context(AccessorId(1), PurposeId(1), "");
+    absl::StatusOr<CategoryRef> c0 = guard.Category(CategoryId(0));
+    ASSERT_TRUE(a0_p1.ok() && a1_p1.ok() && c0.ok());
+    // Each check twice: the second finds everything warm.
+    auto expect = [&](const AccessContext& ctx, Reason want) {
+      for (int k = 0; k < 2; ++k) {
+        const SubjectRef ref = guard.Subject("s1");
+        absl::StatusOr<Decision> by_ref = guard.Check(ctx, ref, *c0);
+        absl::StatusOr<Decision> by_id = guard.Check(ctx, "s1", *c0);
+        ASSERT_TRUE(by_ref.ok()) << by_ref.status();
+        ASSERT_TRUE(by_id.ok()) << by_id.status();
+        EXPECT_EQ(ReasonName(by_ref->reason()), ReasonName(want))
+            << ctx.accessor() << " by ref";
+        EXPECT_EQ(ReasonName(by_id->reason()), ReasonName(want))
+            << ctx.accessor() << " by id";
+      }
+    };
+    expect(*a0_p1, Reason::kAccessorNotPermitted);
+    expect(*a1_p1, Reason::kAllowedConsent);
+
+    // The contexts above now belong to a replaced policy: a0 may declare
+    // p1, a1 no longer.
+    ASSERT_TRUE(guard.SetPolicy(a0_may).ok());
+    expect(*a0_p1, Reason::kAllowedConsent);
+    expect(*a1_p1, Reason::kAccessorNotPermitted);
+    absl::StatusOr<AccessContext> a0_p1_now =
+        guard.Context(AccessorId(0), PurposeId(1), "");
+    absl::StatusOr<AccessContext> a1_p1_now =
+        guard.Context(AccessorId(1), PurposeId(1), "");
+    ASSERT_TRUE(a0_p1_now.ok() && a1_p1_now.ok());
+    c0 = guard.Category(CategoryId(0));
+    ASSERT_TRUE(c0.ok());
+    expect(*a0_p1_now, Reason::kAllowedConsent);
+    expect(*a1_p1_now, Reason::kAccessorNotPermitted);
+  }
+}
+
+// A Guard does not read an `InMemoryConsentStore`'s heartbeat on its warm
+// path (`Guard::Impl::feed_test`): it relies on that store reporting none,
+// whatever the store holds.
+TEST(GuardWarmPathDeclareTest, InMemoryStoreReportsNoHeartbeat) {
+  InMemoryConsentStore store;
+  EXPECT_EQ(store.FeedHeartbeat(), absl::InfiniteFuture());
+  v1::ConsentChange change;
+  change.set_subject_id("s1");
+  v1::PurposeConsent* pc = change.mutable_purpose_consent();
+  pc->set_purpose(PurposeId(0));
+  pc->set_state(v1::CONSENT_STATE_GIVEN);
+  pc->set_policy_version(kVersions[0]);
+  pc->set_method(v1::COLLECTION_METHOD_MOBILE_APP);
+  ASSERT_TRUE(store.Apply(change).ok());
+  EXPECT_EQ(store.FeedHeartbeat(), absl::InfiniteFuture());
+}
+
 }  // namespace
 }  // namespace consentry
