@@ -240,9 +240,24 @@ struct Epoch {
       delete row;
     }
   }
+  // The status `Denial` returns when it has been built already, or null.
+  // A pointer into this epoch: valid while the caller's read section
+  // lasts.
+  ABSL_ATTRIBUTE_ALWAYS_INLINE const absl::Status* BuiltDenial(
+      Reason reason, CategoryIndex category, PurposeIndex purpose) const {
+    const auto r = static_cast<std::size_t>(reason);
+    if (ABSL_PREDICT_FALSE(r >= kDenialReasons)) return nullptr;
+    const DenialRow* const row =
+        denial_rows[static_cast<std::size_t>(category) * kMaxPurposes +
+                    purpose]
+            .load(std::memory_order_acquire);
+    if (ABSL_PREDICT_FALSE(row == nullptr)) return nullptr;
+    return (*row)[r].load(std::memory_order_acquire);
+  }
   // `DenialStatus(reason, purpose's id, category's id)`.
-  absl::Status Denial(Reason reason, CategoryIndex category,
-                      PurposeIndex purpose) {
+  ABSL_ATTRIBUTE_NOINLINE absl::Status Denial(Reason reason,
+                                              CategoryIndex category,
+                                              PurposeIndex purpose) {
     const auto r = static_cast<std::size_t>(reason);
     if (r >= kDenialReasons) {
       return DenialStatus(reason, policy->purpose_id(purpose),
@@ -656,18 +671,17 @@ struct Guard::Impl {
                           absl::string_view subject, const SubjectRef* ref,
                           PurposeIndex purpose, Revision min_revision,
                           Decision* out);
-  // `Authorize` without an audit sink: decides a record as `Evaluate`
-  // would (the read rules with the record's tags and retention, then
+  // `Authorize` without an audit sink, inside the caller's read section
+  // on `epoch` (the current epoch): decides a record as `Evaluate` would
+  // (the read rules with the record's tags and retention, then
   // `WarmSubject`) into `*out` (true), or leaves it to `Evaluate` (false):
-  // a context or record tagged under another policy, a bounded cache (so
-  // that a hit is counted once), a per-occasion purpose, and what
-  // `WarmSubject` leaves.
-  bool TryWarmTagged(const AccessContext& ctx, const RecordTags& record,
-                     Revision min_revision, Decision* out);
-  // `DenialStatus(reason, ctx.purpose(), record.category())`, built once
-  // per epoch and (category, purpose, reason) (`Epoch::Denial`).
-  absl::Status WarmDenial(const AccessContext& ctx, const RecordTags& record,
-                          Reason reason);
+  // a context or record tagged under another policy than `epoch`'s, a
+  // bounded cache (so that a hit is counted once), a per-occasion purpose,
+  // and what `WarmSubject` leaves. True implies that the context and the
+  // record were resolved under `epoch->policy`.
+  bool TryWarmTagged(const internal::Epoch& epoch, const AccessContext& ctx,
+                     const RecordTags& record, Revision min_revision,
+                     Decision* out) const;
   // `Check` on a ref when `TryWarmLean` did not decide.
   absl::StatusOr<Decision> CheckRef(const AccessContext& ctx,
                                     const SubjectRef& subject,
@@ -1534,18 +1548,16 @@ ABSL_ATTRIBUTE_ALWAYS_INLINE inline bool Guard::Impl::TryWarmLean(
       });
 }
 
-bool Guard::Impl::TryWarmTagged(const AccessContext& ctx,
-                                const RecordTags& record, Revision min_revision,
-                                Decision* out) {
-  internal::ReadSection section;
-  Epoch* const epoch = current.load(std::memory_order_acquire);
-  const CompiledPolicy* const p = epoch->policy.get();
+ABSL_ATTRIBUTE_ALWAYS_INLINE inline bool Guard::Impl::TryWarmTagged(
+    const Epoch& epoch, const AccessContext& ctx, const RecordTags& record,
+    Revision min_revision, Decision* out) const {
+  const CompiledPolicy* const p = epoch.policy.get();
   if (ABSL_PREDICT_FALSE(ctx.policy_.get() != p || record.policy_.get() != p ||
-                         epoch->cache.bounded())) {
+                         epoch.cache.bounded())) {
     return false;
   }
   const PurposeIndex purpose = ctx.purpose_;
-  const internal::WarmEntry& e = epoch->WarmAt(record.category_, purpose);
+  const internal::WarmEntry& e = epoch.WarmAt(record.category_, purpose);
   // The read rules (`internal::ReadRules`), in their order.
   if (!p->declarable_by(ctx.accessor_).Contains(purpose)) {
     *out = Decision(Reason::kAccessorNotPermitted, 0);
@@ -1573,19 +1585,8 @@ bool Guard::Impl::TryWarmTagged(const AccessContext& ctx,
     *out = Decision(Reason::kConsentStale, 0);
     return true;
   }
-  return WarmSubject(*epoch, e, record.subject(), nullptr, purpose,
+  return WarmSubject(epoch, e, record.subject(), nullptr, purpose,
                      min_revision, out);
-}
-
-absl::Status Guard::Impl::WarmDenial(const AccessContext& ctx,
-                                     const RecordTags& record, Reason reason) {
-  internal::ReadSection section;
-  Epoch* const epoch = current.load(std::memory_order_acquire);
-  if (ABSL_PREDICT_FALSE(epoch->policy.get() != ctx.policy_.get() ||
-                         record.policy_.get() != ctx.policy_.get())) {
-    return DenialStatus(reason, ctx.purpose(), record.category());
-  }
-  return epoch->Denial(reason, record.category_, ctx.purpose_);
 }
 
 ABSL_ATTRIBUTE_NOINLINE absl::StatusOr<Decision> Guard::Impl::CheckRef(
@@ -2151,15 +2152,26 @@ absl::StatusOr<AccessGrant> Guard::Authorize(const AccessContext& ctx,
                                              const RecordTags& record,
                                              Revision min_revision) {
   if (ABSL_PREDICT_TRUE(impl_->warm_enabled)) {
+    // One read section for the decision and its denial: the epoch that
+    // decides also holds the denial's status (`Epoch::Denial`), which is
+    // copied before the section ends.
+    internal::ReadSection section;
+    internal::Epoch& epoch = *impl_->current.load(std::memory_order_acquire);
     Decision d(Reason::kUnspecified, 0);
     if (ABSL_PREDICT_TRUE(
-            impl_->TryWarmTagged(ctx, record, min_revision, &d))) {
+            impl_->TryWarmTagged(epoch, ctx, record, min_revision, &d))) {
       // Not in shadow mode (`warm_enabled`): proceeds when allowed.
       if (d.allowed()) {
         return internal::GrantMinter::Mint(record.policy_.get(), record,
                                            record.category_, ctx.purpose_, d);
       }
-      return impl_->WarmDenial(ctx, record, d.reason());
+      // The context and the record were resolved under `epoch.policy`
+      // (`TryWarmTagged`): `DenialStatus(reason, ctx.purpose(),
+      // record.category())`, copied into the result (a reference count).
+      const absl::Status* const built =
+          epoch.BuiltDenial(d.reason(), record.category_, ctx.purpose_);
+      if (ABSL_PREDICT_TRUE(built != nullptr)) return *built;
+      return epoch.Denial(d.reason(), record.category_, ctx.purpose_);
     }
   }
   return AuthorizeByEvaluate(*this, ctx, record, min_revision);
