@@ -131,6 +131,14 @@ struct WarmEntry {
   // How long a record of the category may be read for the purpose
   // (`CompiledPolicy::retention`; infinite when the category has none).
   absl::Duration retention = absl::InfiniteDuration();
+  // How a warm `Authorize` tests `retention`: not at all (infinite), in
+  // integer nanoseconds (`retention_ns`: a whole number of nanoseconds
+  // within +-2^62, for a record whose collection time is within +-2^62 ns
+  // of the epoch; exactly the `absl::Time` test then, see `TryWarmTagged`),
+  // or as `absl::Time`.
+  enum class RetentionTest : std::uint8_t { kNone, kNanos, kTime };
+  RetentionTest retention_test = RetentionTest::kNone;
+  std::int64_t retention_ns = 0;
   // The subject rules above as a table over a profile's summary
   // (`internal::ProfileSummary`), for the summaries it decides.
   internal::SummaryRule summary_rule;
@@ -161,6 +169,16 @@ inline std::unique_ptr<WarmEntry[]> CompileWarmEntries(
       e.general_only = policy.per_occasion().Contains(purpose);
       if (policy.has_retention(category)) {
         e.retention = policy.retention(category, purpose);
+      }
+      if (e.retention != absl::InfiniteDuration()) {
+        constexpr std::int64_t kBound = std::int64_t{1} << 62;
+        const std::int64_t ns = absl::ToInt64Nanoseconds(e.retention);
+        const bool whole_nanos = e.retention > absl::Nanoseconds(-kBound) &&
+                                 e.retention < absl::Nanoseconds(kBound) &&
+                                 e.retention == absl::Nanoseconds(ns);
+        e.retention_test = whole_nanos ? WarmEntry::RetentionTest::kNanos
+                                       : WarmEntry::RetentionTest::kTime;
+        e.retention_ns = whole_nanos ? ns : 0;
       }
       e.summary_rule = internal::MakeSummaryRule(
           e.basis, e.kinds_denied, e.specific_consent, e.min_consent_ordinal);
@@ -666,9 +684,11 @@ struct Guard::Impl {
   // summary when it decides). False: left to the general decider (not
   // cached, older than `min_revision`, a consent that expires, an
   // unreadable record).
+  // `Ref`: `SubjectRef`, or `internal::SubjectKey` (a tagged record's).
+  template <typename Ref>
   static bool WarmSubject(const internal::Epoch& epoch,
                           const internal::WarmEntry& e,
-                          absl::string_view subject, const SubjectRef* ref,
+                          absl::string_view subject, const Ref* ref,
                           PurposeIndex purpose, Revision min_revision,
                           Decision* out);
   // `Authorize` without an audit sink, inside the caller's read section
@@ -1029,6 +1049,27 @@ absl::StatusOr<RecordTags> Guard::Tag(
   tags.record_ref_ = std::string(record_ref);
   tags.collected_at_ =
       collected_at.has_value() ? *collected_at : impl_->options.clock();
+  constexpr std::int64_t kBound = std::int64_t{1} << 62;
+  if (tags.collected_at_ > absl::FromUnixNanos(-kBound) &&
+      tags.collected_at_ < absl::FromUnixNanos(kBound)) {
+    tags.collected_at_ns_ = absl::ToUnixNanos(tags.collected_at_);
+  }
+  // The subject's key and where the cache holds it now (as `Subject`).
+  internal::SubjectKey& key = tags.subject_key_;
+  key.hash_ = internal::ConsentCache::Hash(subject);
+  if (subject.size() <= sizeof(key.inline_)) {
+    key.size_ = static_cast<std::uint32_t>(subject.size());
+    std::memcpy(key.inline_, subject.data(), subject.size());
+  }
+  {
+    internal::ReadSection section;
+    const internal::ConsentCache::Hint hint =
+        impl_->current.load(std::memory_order_acquire)
+            ->cache.HintFor(subject, key.hash_);
+    if (hint.table != nullptr && hint.slot < SubjectRef::kNoSlot) {
+      key.slot_ = static_cast<std::uint32_t>(hint.slot);
+    }
+  }
   tags.category_ = *c;
   return tags;
 }
@@ -1438,9 +1479,10 @@ absl::StatusOr<Decision> Guard::Impl::Decide(const AccessContext& ctx,
   return decision;
 }
 
+template <typename Ref>
 ABSL_ATTRIBUTE_ALWAYS_INLINE inline bool Guard::Impl::WarmSubject(
     const Epoch& epoch, const internal::WarmEntry& e, absl::string_view subject,
-    const SubjectRef* ref, PurposeIndex purpose, Revision min_revision,
+    const Ref* ref, PurposeIndex purpose, Revision min_revision,
     Decision* out) {
   const SubjectProfile* state = nullptr;
   const internal::ProfileSummary* summary = nullptr;
@@ -1573,10 +1615,21 @@ ABSL_ATTRIBUTE_ALWAYS_INLINE inline bool Guard::Impl::TryWarmTagged(
     return true;
   }
   if (ABSL_PREDICT_FALSE(e.general_only)) return false;
-  if (e.retention != absl::InfiniteDuration()) {
+  if (e.retention_test != internal::WarmEntry::RetentionTest::kNone) {
     const std::int64_t now = has_clock ? absl::ToUnixNanos(options.clock())
                                        : absl::GetCurrentTimeNanos();
-    if (absl::FromUnixNanos(now) > record.collected_at() + e.retention) {
+    // Expired when now > collected_at + retention. With a whole number of
+    // nanoseconds r, floor(collected_at + r) = floor(collected_at) + r, and
+    // an integer `now` exceeds a time exactly when it exceeds its floor:
+    // the integer test below is the same test. Both terms within +-2^62:
+    // no overflow.
+    const bool expired =
+        ABSL_PREDICT_TRUE(
+            e.retention_test == internal::WarmEntry::RetentionTest::kNanos &&
+            record.collected_at_ns_ != RecordTags::kCollectedOutOfRange)
+            ? now > record.collected_at_ns_ + e.retention_ns
+            : absl::FromUnixNanos(now) > record.collected_at() + e.retention;
+    if (expired) {
       *out = Decision(Reason::kRetentionExpired, 0);
       return true;
     }
@@ -1585,8 +1638,8 @@ ABSL_ATTRIBUTE_ALWAYS_INLINE inline bool Guard::Impl::TryWarmTagged(
     *out = Decision(Reason::kConsentStale, 0);
     return true;
   }
-  return WarmSubject(epoch, e, record.subject(), nullptr, purpose,
-                     min_revision, out);
+  return WarmSubject(epoch, e, record.subject(), &record.subject_key_,
+                     purpose, min_revision, out);
 }
 
 ABSL_ATTRIBUTE_NOINLINE absl::StatusOr<Decision> Guard::Impl::CheckRef(
@@ -2034,6 +2087,10 @@ SubjectRef::SubjectRef(absl::string_view id, std::uint64_t hash,
   static_assert(kInline == internal::ConsentCache::kInlineKey,
                 "a SubjectRef pads its id as the consent cache's slots do");
   static_assert(sizeof(SubjectRef) == 32);
+  static_assert(sizeof(internal::SubjectKey::inline_) == kInline &&
+                SubjectRef::kLong == decltype(internal::SubjectKey::size_){
+                                         ~std::uint32_t{0}},
+                "a record's SubjectKey holds its id as a SubjectRef does");
   if (size_ == kLong) {
     long_ = new std::string(id);
   } else {
