@@ -293,6 +293,10 @@ class CONSENTRY_EXPORT RecordTags {
   // prohibited purposes with their ancestors and descendants.
   PurposeSet allowed_;
   PurposeSet prohibited_;
+  // The purposes `p` of `policy()` for which `TagReasonIndex(p)` is
+  // `kUnspecified` (allowed or per occasion, and not prohibited), fixed by
+  // `Guard::Tag`.
+  PurposeSet complies_;
 };
 
 // Proof that the Guard allowed one read: one record, one purpose. The only

@@ -819,7 +819,7 @@ absl::Status AccessGrant::Opens(const RecordTags& tags) const {
   if (ABSL_PREDICT_TRUE(
           record_.value() == tags.id_.value() && record_.value() != 0 &&
           policy_ == tags.policy_.get() && category_ == tags.category_ &&
-          tags.TagReasonIndex(purpose_) == Reason::kUnspecified)) {
+          tags.complies_.Contains(purpose_))) {
     return absl::OkStatus();
   }
   return OpensOtherwise(tags);
@@ -1042,6 +1042,9 @@ absl::StatusOr<RecordTags> Guard::Tag(
     if (!pu.ok()) return pu.status();
     tags.prohibited_.Add(p->descendants(*pu) | p->ancestors(*pu));
   }
+  tags.complies_ = tags.allowed_;
+  tags.complies_.Add(p->per_occasion());
+  tags.complies_.Remove(tags.prohibited_);
   tags.policy_ = std::move(p);
   tags.id_ = internal::RecordId(
       next_record_id.fetch_add(1, std::memory_order_relaxed) + 1);
@@ -1605,8 +1608,10 @@ ABSL_ATTRIBUTE_ALWAYS_INLINE inline bool Guard::Impl::TryWarmTagged(
     *out = Decision(Reason::kAccessorNotPermitted, 0);
     return true;
   }
-  const Reason tag_reason = record.TagReasonIndex(purpose);
-  if (tag_reason != Reason::kUnspecified) {
+  // `complies_`: the purposes whose `TagReasonIndex` is `kUnspecified`.
+  if (ABSL_PREDICT_FALSE(!record.complies_.Contains(purpose))) {
+    const Reason tag_reason = record.TagReasonIndex(purpose);
+    if (ABSL_PREDICT_FALSE(tag_reason == Reason::kUnspecified)) return false;
     *out = Decision(tag_reason, 0);
     return true;
   }
