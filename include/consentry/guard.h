@@ -106,6 +106,20 @@ class RecordId {
  private:
   std::uint64_t value_ = 0;
 };
+
+// A tagged record's subject id as the Guard's consent cache keys it (the
+// same fields as a `SubjectRef`), fixed by `Guard::Tag`: its hash, the
+// slot the cache held it in then (a hint only: every use verifies that the
+// slot holds this very id, and otherwise looks the id up as usual) and,
+// for an id of at most 16 bytes, its bytes zero-padded to 16.
+struct SubjectKey {
+  std::uint64_t hash_ = 0;
+  // The id's length, or ~0 for an id longer than 16 bytes.
+  std::uint32_t size_ = ~std::uint32_t{0};
+  std::uint32_t slot_ = ~std::uint32_t{0};
+  char inline_[16] = {};
+  const char* padded() const { return size_ <= 16 ? inline_ : nullptr; }
+};
 }  // namespace internal
 
 // Who reads, and for what: a registered accessor declaring one purpose
@@ -264,16 +278,29 @@ class CONSENTRY_EXPORT RecordTags {
                                        : TagReasonUnder(enforcing, p);
   }
 
+  // `collected_at_ns_` of a collection time `t` beyond +-2^62 ns of the
+  // epoch (146 years), which retention tests as an `absl::Time`.
+  static constexpr std::int64_t kCollectedOutOfRange = INT64_MIN;
+
   std::shared_ptr<const CompiledPolicy> policy_;
   std::string subject_;
   std::string record_ref_;
   absl::Time collected_at_;
+  // `collected_at_` in Unix nanoseconds, rounded down (as
+  // `absl::ToUnixNanos`), or `kCollectedOutOfRange`.
+  std::int64_t collected_at_ns_ = kCollectedOutOfRange;
+  // `subject_` as the consent cache keys it.
+  internal::SubjectKey subject_key_;
   internal::RecordId id_;
   CategoryIndex category_ = 0;
   // Closed under the hierarchy: allowed purposes and their descendants;
   // prohibited purposes with their ancestors and descendants.
   PurposeSet allowed_;
   PurposeSet prohibited_;
+  // The purposes `p` of `policy()` for which `TagReasonIndex(p)` is
+  // `kUnspecified` (allowed or per occasion, and not prohibited), fixed by
+  // `Guard::Tag`.
+  PurposeSet complies_;
 };
 
 // Proof that the Guard allowed one read: one record, one purpose. The only

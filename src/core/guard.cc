@@ -131,6 +131,14 @@ struct WarmEntry {
   // How long a record of the category may be read for the purpose
   // (`CompiledPolicy::retention`; infinite when the category has none).
   absl::Duration retention = absl::InfiniteDuration();
+  // How a warm `Authorize` tests `retention`: not at all (infinite), in
+  // integer nanoseconds (`retention_ns`: a whole number of nanoseconds
+  // within +-2^62, for a record whose collection time is within +-2^62 ns
+  // of the epoch; exactly the `absl::Time` test then, see `TryWarmTagged`),
+  // or as `absl::Time`.
+  enum class RetentionTest : std::uint8_t { kNone, kNanos, kTime };
+  RetentionTest retention_test = RetentionTest::kNone;
+  std::int64_t retention_ns = 0;
   // The subject rules above as a table over a profile's summary
   // (`internal::ProfileSummary`), for the summaries it decides.
   internal::SummaryRule summary_rule;
@@ -161,6 +169,16 @@ inline std::unique_ptr<WarmEntry[]> CompileWarmEntries(
       e.general_only = policy.per_occasion().Contains(purpose);
       if (policy.has_retention(category)) {
         e.retention = policy.retention(category, purpose);
+      }
+      if (e.retention != absl::InfiniteDuration()) {
+        constexpr std::int64_t kBound = std::int64_t{1} << 62;
+        const std::int64_t ns = absl::ToInt64Nanoseconds(e.retention);
+        const bool whole_nanos = e.retention > absl::Nanoseconds(-kBound) &&
+                                 e.retention < absl::Nanoseconds(kBound) &&
+                                 e.retention == absl::Nanoseconds(ns);
+        e.retention_test = whole_nanos ? WarmEntry::RetentionTest::kNanos
+                                       : WarmEntry::RetentionTest::kTime;
+        e.retention_ns = whole_nanos ? ns : 0;
       }
       e.summary_rule = internal::MakeSummaryRule(
           e.basis, e.kinds_denied, e.specific_consent, e.min_consent_ordinal);
@@ -245,9 +263,24 @@ struct Epoch {
       delete row;
     }
   }
+  // The status `Denial` returns when it has been built already, or null.
+  // A pointer into this epoch: valid while the caller's read section
+  // lasts.
+  ABSL_ATTRIBUTE_ALWAYS_INLINE const absl::Status* BuiltDenial(
+      Reason reason, CategoryIndex category, PurposeIndex purpose) const {
+    const auto r = static_cast<std::size_t>(reason);
+    if (ABSL_PREDICT_FALSE(r >= kDenialReasons)) return nullptr;
+    const DenialRow* const row =
+        denial_rows[static_cast<std::size_t>(category) * kMaxPurposes +
+                    purpose]
+            .load(std::memory_order_acquire);
+    if (ABSL_PREDICT_FALSE(row == nullptr)) return nullptr;
+    return (*row)[r].load(std::memory_order_acquire);
+  }
   // `DenialStatus(reason, purpose's id, category's id)`.
-  absl::Status Denial(Reason reason, CategoryIndex category,
-                      PurposeIndex purpose) {
+  ABSL_ATTRIBUTE_NOINLINE absl::Status Denial(Reason reason,
+                                              CategoryIndex category,
+                                              PurposeIndex purpose) {
     const auto r = static_cast<std::size_t>(reason);
     if (r >= kDenialReasons) {
       return DenialStatus(reason, policy->purpose_id(purpose),
@@ -676,23 +709,24 @@ struct Guard::Impl {
   // summary when it decides). False: left to the general decider (not
   // cached, older than `min_revision`, a consent that expires, an
   // unreadable record).
+  // `Ref`: `SubjectRef`, or `internal::SubjectKey` (a tagged record's).
+  template <typename Ref>
   static bool WarmSubject(const internal::Epoch& epoch,
                           const internal::WarmEntry& e,
-                          absl::string_view subject, const SubjectRef* ref,
+                          absl::string_view subject, const Ref* ref,
                           PurposeIndex purpose, Revision min_revision,
                           Decision* out);
-  // `Authorize` without an audit sink: decides a record as `Evaluate`
-  // would (the read rules with the record's tags and retention, then
+  // `Authorize` without an audit sink, inside the caller's read section
+  // on `epoch` (the current epoch): decides a record as `Evaluate` would
+  // (the read rules with the record's tags and retention, then
   // `WarmSubject`) into `*out` (true), or leaves it to `Evaluate` (false):
-  // a context or record tagged under another policy, a bounded cache (so
-  // that a hit is counted once), a per-occasion purpose, and what
-  // `WarmSubject` leaves.
-  bool TryWarmTagged(const AccessContext& ctx, const RecordTags& record,
-                     Revision min_revision, Decision* out);
-  // `DenialStatus(reason, ctx.purpose(), record.category())`, built once
-  // per epoch and (category, purpose, reason) (`Epoch::Denial`).
-  absl::Status WarmDenial(const AccessContext& ctx, const RecordTags& record,
-                          Reason reason);
+  // a context or record tagged under another policy than `epoch`'s, a
+  // bounded cache (so that a hit is counted once), a per-occasion purpose,
+  // and what `WarmSubject` leaves. True implies that the context and the
+  // record were resolved under `epoch->policy`.
+  bool TryWarmTagged(const internal::Epoch& epoch, const AccessContext& ctx,
+                     const RecordTags& record, Revision min_revision,
+                     Decision* out) const;
   // `Check` on a ref when `TryWarmLean<false>` did not decide. Takes
   // `Check`'s own arguments in their registers, so that handing over moves
   // nothing.
@@ -817,7 +851,7 @@ absl::Status AccessGrant::Opens(const RecordTags& tags) const {
   if (ABSL_PREDICT_TRUE(
           record_.value() == tags.id_.value() && record_.value() != 0 &&
           policy_ == tags.policy_.get() && category_ == tags.category_ &&
-          tags.TagReasonIndex(purpose_) == Reason::kUnspecified)) {
+          tags.complies_.Contains(purpose_))) {
     return absl::OkStatus();
   }
   return OpensOtherwise(tags);
@@ -1045,6 +1079,9 @@ absl::StatusOr<RecordTags> Guard::Tag(
     if (!pu.ok()) return pu.status();
     tags.prohibited_.Add(p->descendants(*pu) | p->ancestors(*pu));
   }
+  tags.complies_ = tags.allowed_;
+  tags.complies_.Add(p->per_occasion());
+  tags.complies_.Remove(tags.prohibited_);
   tags.policy_ = std::move(p);
   tags.id_ = internal::RecordId(
       next_record_id.fetch_add(1, std::memory_order_relaxed) + 1);
@@ -1052,6 +1089,27 @@ absl::StatusOr<RecordTags> Guard::Tag(
   tags.record_ref_ = std::string(record_ref);
   tags.collected_at_ =
       collected_at.has_value() ? *collected_at : impl_->options.clock();
+  constexpr std::int64_t kBound = std::int64_t{1} << 62;
+  if (tags.collected_at_ > absl::FromUnixNanos(-kBound) &&
+      tags.collected_at_ < absl::FromUnixNanos(kBound)) {
+    tags.collected_at_ns_ = absl::ToUnixNanos(tags.collected_at_);
+  }
+  // The subject's key and where the cache holds it now (as `Subject`).
+  internal::SubjectKey& key = tags.subject_key_;
+  key.hash_ = internal::ConsentCache::Hash(subject);
+  if (subject.size() <= sizeof(key.inline_)) {
+    key.size_ = static_cast<std::uint32_t>(subject.size());
+    std::memcpy(key.inline_, subject.data(), subject.size());
+  }
+  {
+    internal::ReadSection section;
+    const internal::ConsentCache::Hint hint =
+        impl_->current.load(std::memory_order_acquire)
+            ->cache.HintFor(subject, key.hash_);
+    if (hint.table != nullptr && hint.slot < SubjectRef::kNoSlot) {
+      key.slot_ = static_cast<std::uint32_t>(hint.slot);
+    }
+  }
   tags.category_ = *c;
   return tags;
 }
@@ -1461,9 +1519,10 @@ absl::StatusOr<Decision> Guard::Impl::Decide(const AccessContext& ctx,
   return decision;
 }
 
+template <typename Ref>
 ABSL_ATTRIBUTE_ALWAYS_INLINE inline bool Guard::Impl::WarmSubject(
     const Epoch& epoch, const internal::WarmEntry& e, absl::string_view subject,
-    const SubjectRef* ref, PurposeIndex purpose, Revision min_revision,
+    const Ref* ref, PurposeIndex purpose, Revision min_revision,
     Decision* out) {
   // The profile is found by its index, and read (or even located) only
   // when the summary does not decide.
@@ -1597,26 +1656,26 @@ ABSL_ATTRIBUTE_ALWAYS_INLINE inline Decision Guard::Impl::LeanDecide(
   return d;
 }
 
-bool Guard::Impl::TryWarmTagged(const AccessContext& ctx,
-                                const RecordTags& record, Revision min_revision,
-                                Decision* out) {
-  internal::ReadSection section;
-  Epoch* const epoch = current.load(std::memory_order_acquire);
-  const CompiledPolicy* const p = epoch->policy.get();
+ABSL_ATTRIBUTE_ALWAYS_INLINE inline bool Guard::Impl::TryWarmTagged(
+    const Epoch& epoch, const AccessContext& ctx, const RecordTags& record,
+    Revision min_revision, Decision* out) const {
+  const CompiledPolicy* const p = epoch.policy.get();
   if (ABSL_PREDICT_FALSE(ctx.policy_.get() != p || record.policy_.get() != p ||
-                         epoch->cache.bounded())) {
+                         epoch.cache.bounded())) {
     return false;
   }
   const PurposeIndex purpose = ctx.purpose_;
-  const internal::WarmEntry& e = epoch->WarmAt(record.category_, purpose);
+  const internal::WarmEntry& e = epoch.WarmAt(record.category_, purpose);
   // The read rules (`internal::ReadRules`), in their order (`declarable_`:
   // `p`'s rule, as for `TryWarm`).
   if (!ctx.declarable_) {
     *out = Decision(Reason::kAccessorNotPermitted, 0);
     return true;
   }
-  const Reason tag_reason = record.TagReasonIndex(purpose);
-  if (tag_reason != Reason::kUnspecified) {
+  // `complies_`: the purposes whose `TagReasonIndex` is `kUnspecified`.
+  if (ABSL_PREDICT_FALSE(!record.complies_.Contains(purpose))) {
+    const Reason tag_reason = record.TagReasonIndex(purpose);
+    if (ABSL_PREDICT_FALSE(tag_reason == Reason::kUnspecified)) return false;
     *out = Decision(tag_reason, 0);
     return true;
   }
@@ -1625,10 +1684,21 @@ bool Guard::Impl::TryWarmTagged(const AccessContext& ctx,
     return true;
   }
   if (ABSL_PREDICT_FALSE(e.general_only)) return false;
-  if (e.retention != absl::InfiniteDuration()) {
+  if (e.retention_test != internal::WarmEntry::RetentionTest::kNone) {
     const std::int64_t now = has_clock ? absl::ToUnixNanos(options.clock())
                                        : absl::GetCurrentTimeNanos();
-    if (absl::FromUnixNanos(now) > record.collected_at() + e.retention) {
+    // Expired when now > collected_at + retention. With a whole number of
+    // nanoseconds r, floor(collected_at + r) = floor(collected_at) + r, and
+    // an integer `now` exceeds a time exactly when it exceeds its floor:
+    // the integer test below is the same test. Both terms within +-2^62:
+    // no overflow.
+    const bool expired =
+        ABSL_PREDICT_TRUE(
+            e.retention_test == internal::WarmEntry::RetentionTest::kNanos &&
+            record.collected_at_ns_ != RecordTags::kCollectedOutOfRange)
+            ? now > record.collected_at_ns_ + e.retention_ns
+            : absl::FromUnixNanos(now) > record.collected_at() + e.retention;
+    if (expired) {
       *out = Decision(Reason::kRetentionExpired, 0);
       return true;
     }
@@ -1637,19 +1707,8 @@ bool Guard::Impl::TryWarmTagged(const AccessContext& ctx,
     *out = Decision(Reason::kConsentStale, 0);
     return true;
   }
-  return WarmSubject(*epoch, e, record.subject(), nullptr, purpose,
-                     min_revision, out);
-}
-
-absl::Status Guard::Impl::WarmDenial(const AccessContext& ctx,
-                                     const RecordTags& record, Reason reason) {
-  internal::ReadSection section;
-  Epoch* const epoch = current.load(std::memory_order_acquire);
-  if (ABSL_PREDICT_FALSE(epoch->policy.get() != ctx.policy_.get() ||
-                         record.policy_.get() != ctx.policy_.get())) {
-    return DenialStatus(reason, ctx.purpose(), record.category());
-  }
-  return epoch->Denial(reason, record.category_, ctx.purpose_);
+  return WarmSubject(epoch, e, record.subject(), &record.subject_key_,
+                     purpose, min_revision, out);
 }
 
 ABSL_ATTRIBUTE_NOINLINE absl::StatusOr<Decision> Guard::Impl::CheckRef(
@@ -2117,6 +2176,10 @@ SubjectRef::SubjectRef(absl::string_view id, std::uint64_t hash,
   static_assert(kInline == internal::ConsentCache::kInlineKey,
                 "a SubjectRef pads its id as the consent cache's slots do");
   static_assert(sizeof(SubjectRef) == 32);
+  static_assert(sizeof(internal::SubjectKey::inline_) == kInline &&
+                SubjectRef::kLong == decltype(internal::SubjectKey::size_){
+                                         ~std::uint32_t{0}},
+                "a record's SubjectKey holds its id as a SubjectRef does");
   if (size_ == kLong) {
     long_ = new std::string(id);
   } else {
@@ -2235,15 +2298,26 @@ absl::StatusOr<AccessGrant> Guard::Authorize(const AccessContext& ctx,
                                              const RecordTags& record,
                                              Revision min_revision) {
   if (ABSL_PREDICT_TRUE(impl_->warm_enabled)) {
+    // One read section for the decision and its denial: the epoch that
+    // decides also holds the denial's status (`Epoch::Denial`), which is
+    // copied before the section ends.
+    internal::ReadSection section;
+    internal::Epoch& epoch = *impl_->current.load(std::memory_order_acquire);
     Decision d(Reason::kUnspecified, 0);
     if (ABSL_PREDICT_TRUE(
-            impl_->TryWarmTagged(ctx, record, min_revision, &d))) {
+            impl_->TryWarmTagged(epoch, ctx, record, min_revision, &d))) {
       // Not in shadow mode (`warm_enabled`): proceeds when allowed.
       if (d.allowed()) {
         return internal::GrantMinter::Mint(record.policy_.get(), record,
                                            record.category_, ctx.purpose_, d);
       }
-      return impl_->WarmDenial(ctx, record, d.reason());
+      // The context and the record were resolved under `epoch.policy`
+      // (`TryWarmTagged`): `DenialStatus(reason, ctx.purpose(),
+      // record.category())`, copied into the result (a reference count).
+      const absl::Status* const built =
+          epoch.BuiltDenial(d.reason(), record.category_, ctx.purpose_);
+      if (ABSL_PREDICT_TRUE(built != nullptr)) return *built;
+      return epoch.Denial(d.reason(), record.category_, ctx.purpose_);
     }
   }
   return AuthorizeByEvaluate(*this, ctx, record, min_revision);

@@ -664,6 +664,154 @@ TEST_P(GuardWarmPathTest, AuditedWarmPathRecordsAsTheGeneralDecider) {
 
 INSTANTIATE_TEST_SUITE_P(Seeds, GuardWarmPathTest, ::testing::Range(0, 24));
 
+// A one-purpose policy: accessor "a" declares "p", which may use "c" as
+// necessary (no consent to look up: retention and the tags decide) and
+// "long" likewise, with a retention of `c_keep` and `long_keep`.
+std::shared_ptr<const CompiledPolicy> RetentionPolicy(absl::Duration c_keep,
+                                                      absl::Duration long_keep) {
+  v1::Policy policy;
+  policy.set_version("v1");
+  v1::Purpose* purpose = policy.add_purposes();
+  purpose->set_id("p");
+  purpose->mutable_name()->set_en("p");
+  for (const char* id : {"c", "long"}) {
+    v1::DataCategory* category = policy.add_categories();
+    category->set_id(id);
+    category->mutable_name()->set_en(id);
+    v1::UseRule* rule = policy.add_rules();
+    rule->set_category(id);
+    rule->add_purposes("p");
+    rule->set_basis(v1::LEGAL_BASIS_NECESSARY);
+    const absl::Duration keep = std::string(id) == "c" ? c_keep : long_keep;
+    v1::RetentionRule* r = policy.add_retention();
+    r->set_category(id);
+    r->mutable_period()->set_seconds(absl::ToInt64Seconds(keep));
+    r->mutable_period()->set_nanos(static_cast<std::int32_t>(
+        absl::ToInt64Nanoseconds(keep - absl::Seconds(absl::ToInt64Seconds(keep)))));
+  }
+  v1::Accessor* accessor = policy.add_accessors();
+  accessor->set_id("a");
+  accessor->set_kind(v1::ACCESSOR_KIND_SERVICE);
+  accessor->add_may_declare("p");
+  absl::StatusOr<std::shared_ptr<const CompiledPolicy>> compiled =
+      CompiledPolicy::Compile(policy);
+  if (!compiled.ok()) ADD_FAILURE() << compiled.status();
+  return compiled.ok() ? *compiled : nullptr;
+}
+
+// Retention on the warm path of `Authorize` (which tests it in integer
+// nanoseconds where that is exact) against the general decider (which
+// adds the retention to the collection time as an `absl::Time`), at the
+// boundary (now = collected + retention: not expired; a nanosecond later:
+// expired), for collection times between nanoseconds (a quarter either
+// side of the boundary), at and beyond +-2^62 ns of the epoch, infinite
+// past and future, and for a retention longer than 2^62 ns; for subjects
+// whose records were tagged before the cache held them (a stale slot
+// hint), after, and with an id longer than 16 bytes.
+TEST(GuardWarmPathRetentionTest, WarmRetentionIsTheGeneralDecidersTest) {
+  const absl::Duration keep = absl::Hours(1) + absl::Nanoseconds(7);
+  // Beyond 2^62 ns (about 146 years).
+  const absl::Duration long_keep = absl::Hours(24 * 365 * 150);
+  std::shared_ptr<const CompiledPolicy> policy =
+      RetentionPolicy(keep, long_keep);
+  ASSERT_NE(policy, nullptr);
+  InMemoryConsentStore store;
+  absl::Time now = absl::FromUnixSeconds(1'800'000'000);
+  GuardOptions options;
+  options.unaudited_for_benchmarks_only = true;
+  options.clock = [&now] { return now; };
+  absl::StatusOr<std::unique_ptr<Guard>> made_warm =
+      Guard::Create(policy, &store, nullptr, options);
+  absl::StatusOr<std::unique_ptr<Guard>> made_general =
+      Guard::Create(policy, &store, nullptr, options);
+  ASSERT_TRUE(made_warm.ok() && made_general.ok());
+  Guard& warm = **made_warm;
+  Guard& general = **made_general;
+  internal::GuardTestPeer::ForceGeneralPath(general, true);
+  const std::vector<std::string> subjects = {
+      "early", "late", "subject-with-a-longer-identifier"};
+  const absl::Duration quarter = absl::Nanoseconds(1) / 4;
+  const std::int64_t bound = std::int64_t{1} << 62;
+  const std::vector<absl::Time> collected = {
+      now - keep,
+      now - keep - absl::Nanoseconds(1),
+      now - keep + absl::Nanoseconds(1),
+      now - keep - quarter,
+      now - keep + quarter,
+      now - keep - 3 * quarter,
+      absl::FromUnixNanos(bound - 1),
+      absl::FromUnixNanos(bound),
+      absl::FromUnixNanos(-bound + 1),
+      absl::FromUnixNanos(-bound),
+      absl::FromUnixNanos(-bound) - quarter,
+      absl::FromUnixSeconds(-10'000'000'000),
+      absl::FromUnixSeconds(10'000'000'000),
+      absl::InfinitePast(),
+      absl::InfiniteFuture(),
+  };
+  std::vector<RecordTags> records;
+  auto tag = [&](const std::string& subject) {
+    for (absl::Time t : collected) {
+      for (const char* category : {"c", "long"}) {
+        absl::StatusOr<RecordTags> tags =
+            warm.Tag(subject, category, {"p"}, {}, "", t);
+        ASSERT_TRUE(tags.ok()) << tags.status();
+        records.push_back(*std::move(tags));
+      }
+    }
+  };
+  // "early" is tagged before the cache holds it, the others after.
+  tag("early");
+  for (const std::string& subject : subjects) {
+    ASSERT_TRUE(store
+                    .Apply(testing::PurposeChange(subject, "p",
+                                                  v1::CONSENT_STATE_GIVEN))
+                    .ok());
+  }
+  ASSERT_TRUE(warm.WarmCache().ok());
+  ASSERT_TRUE(general.WarmCache().ok());
+  tag("late");
+  tag("subject-with-a-longer-identifier");
+  absl::StatusOr<AccessContext> ctx = warm.Context("a", "p");
+  ASSERT_TRUE(ctx.ok());
+  int expired = 0, allowed = 0;
+  // Now, and the instants either side of the boundaries of both
+  // retentions for the records collected at the bounds.
+  const std::vector<absl::Time> nows = {
+      now,
+      now + absl::Nanoseconds(1),
+      now - absl::Nanoseconds(1),
+      absl::FromUnixNanos(bound - 1) + keep,
+      absl::FromUnixNanos(bound - 1) + keep + absl::Nanoseconds(1),
+      absl::FromUnixNanos(0) + keep,
+  };
+  for (absl::Time at : nows) {
+    now = at;
+    for (const RecordTags& record : records) {
+      absl::StatusOr<AccessGrant> a = warm.Authorize(*ctx, record);
+      absl::StatusOr<AccessGrant> b = general.Authorize(*ctx, record);
+      const std::string what = absl::StrCat(
+          record.subject(), " ", record.category(), " collected ",
+          absl::FormatTime(record.collected_at()), " (",
+          absl::ToUnixNanos(record.collected_at()), " ns) at ",
+          absl::FormatTime(now));
+      ASSERT_EQ(a.ok(), b.ok()) << what << ": " << a.status() << " vs "
+                                << b.status();
+      if (!a.ok()) {
+        ASSERT_EQ(a.status(), b.status()) << what;
+        EXPECT_EQ(ReasonFromStatus(a.status()), Reason::kRetentionExpired)
+            << what;
+        ++expired;
+        continue;
+      }
+      ASSERT_EQ(a->decision(), b->decision()) << what;
+      ++allowed;
+    }
+  }
+  EXPECT_GT(expired, 0);
+  EXPECT_GT(allowed, 0);
+}
+
 // Warm checks racing withdrawals and policy switches: once a withdrawal
 // has returned, no check begun after it allows (the warm path, or the
 // general decider it hands a context of a replaced policy to).
