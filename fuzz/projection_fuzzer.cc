@@ -64,6 +64,7 @@
 #include "google/protobuf/descriptor.pb.h"
 #include "google/protobuf/dynamic_message.h"
 #include "google/protobuf/message.h"
+#include "google/protobuf/text_format.h"
 #include "google/protobuf/unknown_field_set.h"
 #include "google/protobuf/util/field_comparator.h"
 #include "google/protobuf/util/message_differencer.h"
@@ -439,13 +440,57 @@ void Normalize(Message* m, const Embedding& e) {
   }
 }
 
+// Keeps, in every map field of `m` (at any depth), only the last entry of
+// each key. A dynamic message parsed from bytes that repeat a map key
+// holds every entry, where generated code keeps the last; both mean the
+// last (protobuf's rule for a repeated key), and a projection keeps the
+// entries it is given, so the comparison reads each map that way.
+void KeepLastMapEntries(Message* m) {
+  const Reflection* r = m->GetReflection();
+  std::vector<const FieldDescriptor*> fields;
+  r->ListFields(*m, &fields);
+  for (const FieldDescriptor* f : fields) {
+    if (f->cpp_type() != FieldDescriptor::CPPTYPE_MESSAGE) continue;
+    if (!f->is_repeated()) {
+      KeepLastMapEntries(r->MutableMessage(m, f));
+      continue;
+    }
+    const int n = r->FieldSize(*m, f);
+    std::vector<bool> keep(static_cast<std::size_t>(n), true);
+    if (f->is_map()) {
+      std::set<std::string> seen;
+      for (int i = n - 1; i >= 0; --i) {
+        const Message& entry = r->GetRepeatedMessage(*m, f, i);
+        const FieldDescriptor* key = entry.GetDescriptor()->map_key();
+        std::string text;
+        google::protobuf::TextFormat::PrintFieldValueToString(entry, key, -1,
+                                                              &text);
+        keep[static_cast<std::size_t>(i)] = seen.insert(text).second;
+      }
+    }
+    int kept = 0;
+    for (int i = 0; i < n; ++i) {
+      if (!keep[static_cast<std::size_t>(i)]) continue;
+      if (kept != i) r->SwapElements(m, f, kept, i);
+      KeepLastMapEntries(r->MutableRepeatedMessage(m, f, kept));
+      ++kept;
+    }
+    for (int i = kept; i < n; ++i) r->RemoveLast(m, f);
+  }
+}
+
 bool SameMessage(const Message& a, const Message& b, std::string* diff) {
+  std::unique_ptr<Message> ca(a.New()), cb(b.New());
+  ca->CopyFrom(a);
+  cb->CopyFrom(b);
+  KeepLastMapEntries(ca.get());
+  KeepLastMapEntries(cb.get());
   google::protobuf::util::DefaultFieldComparator comparator;
   comparator.set_treat_nan_as_equal(true);
   MessageDifferencer differ;
   differ.set_field_comparator(&comparator);
   differ.ReportDifferencesToString(diff);
-  return differ.Compare(a, b);
+  return differ.Compare(*ca, *cb);
 }
 
 std::string Show(const Message& m) { return m.ShortDebugString(); }
