@@ -184,6 +184,27 @@ std::vector<std::string> Subjects() {
   return out;
 }
 
+// A Guard that takes the warm paths and its twin forced onto the general
+// decider, over the same store and options (and each its own audit sink);
+// both null when either cannot be made.
+struct WarmAndGeneral {
+  std::unique_ptr<Guard> warm;
+  std::unique_ptr<Guard> general;
+};
+WarmAndGeneral MakeWarmAndGeneral(std::shared_ptr<const CompiledPolicy> policy,
+                                  ConsentStore* store,
+                                  const GuardOptions& options,
+                                  AuditSink* warm_sink = nullptr,
+                                  AuditSink* general_sink = nullptr) {
+  absl::StatusOr<std::unique_ptr<Guard>> warm =
+      Guard::Create(policy, store, warm_sink, options);
+  absl::StatusOr<std::unique_ptr<Guard>> general =
+      Guard::Create(policy, store, general_sink, options);
+  if (!warm.ok() || !general.ok()) return {};
+  internal::GuardTestPeer::ForceGeneralPath(**general, true);
+  return {*std::move(warm), *std::move(general)};
+}
+
 class GuardWarmPathTest : public ::testing::TestWithParam<int> {
  protected:
   // A random consent change of one subject (the last two subjects are
@@ -252,14 +273,10 @@ TEST_P(GuardWarmPathTest, WarmPathDecidesAsTheGeneralDecider) {
   if (use_clock_) options.clock = [this] { return now_; };
   if (rng.OneIn(2)) options.cache_budget_bytes = 1024;  // ~25 subjects
   if (rng.OneIn(3)) options.max_feed_staleness = absl::InfiniteDuration();
-  absl::StatusOr<std::unique_ptr<Guard>> made_warm =
-      Guard::Create(policies[0], &store_, nullptr, options);
-  absl::StatusOr<std::unique_ptr<Guard>> made_general =
-      Guard::Create(policies[0], &store_, nullptr, options);
-  ASSERT_TRUE(made_warm.ok() && made_general.ok());
-  Guard& warm = **made_warm;
-  Guard& general = **made_general;
-  internal::GuardTestPeer::ForceGeneralPath(general, true);
+  WarmAndGeneral made = MakeWarmAndGeneral(policies[0], &store_, options);
+  ASSERT_TRUE(made.warm != nullptr && made.general != nullptr);
+  Guard& warm = *made.warm;
+  Guard& general = *made.general;
 
   const std::vector<std::string> subjects = Subjects();
   for (int i = 0; i < 60; ++i) ChangeConsent(rng, subjects);
@@ -401,14 +418,10 @@ TEST_P(GuardWarmPathTest, WarmAuthorizeDecidesAsTheGeneralDecider) {
   use_clock_ = rng.OneIn(4) != 0;
   if (use_clock_) options.clock = [this] { return now_; };
   if (rng.OneIn(3)) options.cache_budget_bytes = 1024;
-  absl::StatusOr<std::unique_ptr<Guard>> made_warm =
-      Guard::Create(policies[0], &store_, nullptr, options);
-  absl::StatusOr<std::unique_ptr<Guard>> made_general =
-      Guard::Create(policies[0], &store_, nullptr, options);
-  ASSERT_TRUE(made_warm.ok() && made_general.ok());
-  Guard& warm = **made_warm;
-  Guard& general = **made_general;
-  internal::GuardTestPeer::ForceGeneralPath(general, true);
+  WarmAndGeneral made = MakeWarmAndGeneral(policies[0], &store_, options);
+  ASSERT_TRUE(made.warm != nullptr && made.general != nullptr);
+  Guard& warm = *made.warm;
+  Guard& general = *made.general;
   const std::vector<std::string> subjects = Subjects();
   for (int i = 0; i < 60; ++i) ChangeConsent(rng, subjects);
   ASSERT_TRUE(warm.WarmCache().ok());
@@ -541,14 +554,11 @@ TEST_P(GuardWarmPathTest, AuditedWarmPathRecordsAsTheGeneralDecider) {
   GuardOptions options;
   options.clock = [this] { return now_; };
   if (rng.OneIn(2)) options.cache_budget_bytes = 1024;
-  absl::StatusOr<std::unique_ptr<Guard>> made_warm =
-      Guard::Create(policies[0], &store_, warm_log->get(), options);
-  absl::StatusOr<std::unique_ptr<Guard>> made_general =
-      Guard::Create(policies[0], &store_, general_log->get(), options);
-  ASSERT_TRUE(made_warm.ok() && made_general.ok());
-  Guard& warm = **made_warm;
-  Guard& general = **made_general;
-  internal::GuardTestPeer::ForceGeneralPath(general, true);
+  WarmAndGeneral made = MakeWarmAndGeneral(policies[0], &store_, options,
+                                           warm_log->get(), general_log->get());
+  ASSERT_TRUE(made.warm != nullptr && made.general != nullptr);
+  Guard& warm = *made.warm;
+  Guard& general = *made.general;
   const std::vector<std::string> subjects = Subjects();
   for (int i = 0; i < 40; ++i) ChangeConsent(rng, subjects);
   ASSERT_TRUE(warm.WarmCache().ok());
@@ -667,8 +677,8 @@ INSTANTIATE_TEST_SUITE_P(Seeds, GuardWarmPathTest, ::testing::Range(0, 24));
 // A one-purpose policy: accessor "a" declares "p", which may use "c" as
 // necessary (no consent to look up: retention and the tags decide) and
 // "long" likewise, with a retention of `c_keep` and `long_keep`.
-std::shared_ptr<const CompiledPolicy> RetentionPolicy(absl::Duration c_keep,
-                                                      absl::Duration long_keep) {
+std::shared_ptr<const CompiledPolicy> RetentionPolicy(
+    absl::Duration c_keep, absl::Duration long_keep) {
   v1::Policy policy;
   policy.set_version("v1");
   v1::Purpose* purpose = policy.add_purposes();
@@ -686,8 +696,9 @@ std::shared_ptr<const CompiledPolicy> RetentionPolicy(absl::Duration c_keep,
     v1::RetentionRule* r = policy.add_retention();
     r->set_category(id);
     r->mutable_period()->set_seconds(absl::ToInt64Seconds(keep));
-    r->mutable_period()->set_nanos(static_cast<std::int32_t>(
-        absl::ToInt64Nanoseconds(keep - absl::Seconds(absl::ToInt64Seconds(keep)))));
+    r->mutable_period()->set_nanos(
+        static_cast<std::int32_t>(absl::ToInt64Nanoseconds(
+            keep - absl::Seconds(absl::ToInt64Seconds(keep)))));
   }
   v1::Accessor* accessor = policy.add_accessors();
   accessor->set_id("a");
@@ -720,14 +731,10 @@ TEST(GuardWarmPathRetentionTest, WarmRetentionIsTheGeneralDecidersTest) {
   GuardOptions options;
   options.unaudited_for_benchmarks_only = true;
   options.clock = [&now] { return now; };
-  absl::StatusOr<std::unique_ptr<Guard>> made_warm =
-      Guard::Create(policy, &store, nullptr, options);
-  absl::StatusOr<std::unique_ptr<Guard>> made_general =
-      Guard::Create(policy, &store, nullptr, options);
-  ASSERT_TRUE(made_warm.ok() && made_general.ok());
-  Guard& warm = **made_warm;
-  Guard& general = **made_general;
-  internal::GuardTestPeer::ForceGeneralPath(general, true);
+  WarmAndGeneral made = MakeWarmAndGeneral(policy, &store, options);
+  ASSERT_TRUE(made.warm != nullptr && made.general != nullptr);
+  Guard& warm = *made.warm;
+  Guard& general = *made.general;
   const std::vector<std::string> subjects = {
       "early", "late", "subject-with-a-longer-identifier"};
   const absl::Duration quarter = absl::Nanoseconds(1) / 4;
@@ -790,13 +797,13 @@ TEST(GuardWarmPathRetentionTest, WarmRetentionIsTheGeneralDecidersTest) {
     for (const RecordTags& record : records) {
       absl::StatusOr<AccessGrant> a = warm.Authorize(*ctx, record);
       absl::StatusOr<AccessGrant> b = general.Authorize(*ctx, record);
-      const std::string what = absl::StrCat(
-          record.subject(), " ", record.category(), " collected ",
-          absl::FormatTime(record.collected_at()), " (",
-          absl::ToUnixNanos(record.collected_at()), " ns) at ",
-          absl::FormatTime(now));
-      ASSERT_EQ(a.ok(), b.ok()) << what << ": " << a.status() << " vs "
-                                << b.status();
+      const std::string what =
+          absl::StrCat(record.subject(), " ", record.category(), " collected ",
+                       absl::FormatTime(record.collected_at()), " (",
+                       absl::ToUnixNanos(record.collected_at()), " ns) at ",
+                       absl::FormatTime(now));
+      ASSERT_EQ(a.ok(), b.ok())
+          << what << ": " << a.status() << " vs " << b.status();
       if (!a.ok()) {
         ASSERT_EQ(a.status(), b.status()) << what;
         EXPECT_EQ(ReasonFromStatus(a.status()), Reason::kRetentionExpired)
@@ -825,14 +832,10 @@ TEST(GuardWarmPathConcurrencyTest, ConcurrentDenialsAreTheGeneralDecidersOnes) {
   ASSERT_NE(policy, nullptr);
   GuardOptions options;
   options.unaudited_for_benchmarks_only = true;
-  absl::StatusOr<std::unique_ptr<Guard>> made =
-      Guard::Create(policy, &store, nullptr, options);
-  absl::StatusOr<std::unique_ptr<Guard>> made_general =
-      Guard::Create(policy, &store, nullptr, options);
-  ASSERT_TRUE(made.ok() && made_general.ok());
-  Guard& guard = **made;
-  Guard& general = **made_general;
-  internal::GuardTestPeer::ForceGeneralPath(general, true);
+  WarmAndGeneral made = MakeWarmAndGeneral(policy, &store, options);
+  ASSERT_TRUE(made.warm != nullptr && made.general != nullptr);
+  Guard& guard = *made.warm;
+  Guard& general = *made.general;
   ASSERT_TRUE(
       store
           .Apply(testing::PurposeChange("withdrawn", "marketing.research",
