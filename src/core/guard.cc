@@ -271,8 +271,7 @@ struct Epoch {
     const auto r = static_cast<std::size_t>(reason);
     if (ABSL_PREDICT_FALSE(r >= kDenialReasons)) return nullptr;
     const DenialRow* const row =
-        denial_rows[static_cast<std::size_t>(category) * kMaxPurposes +
-                    purpose]
+        denial_rows[static_cast<std::size_t>(category) * kMaxPurposes + purpose]
             .load(std::memory_order_acquire);
     if (ABSL_PREDICT_FALSE(row == nullptr)) return nullptr;
     return (*row)[r].load(std::memory_order_acquire);
@@ -848,10 +847,10 @@ bool RecordTags::Complies(absl::string_view purpose) const {
 absl::Status AccessGrant::Opens(const RecordTags& tags) const {
   // The common case: the record minted for, read under the policy it was
   // tagged under, for a purpose that complies.
-  if (ABSL_PREDICT_TRUE(
-          record_.value() == tags.id_.value() && record_.value() != 0 &&
-          policy_ == tags.policy_.get() && category_ == tags.category_ &&
-          tags.complies_.Contains(purpose_))) {
+  if (ABSL_PREDICT_TRUE(record_.value() == tags.id_.value() &&
+                        record_.value() != 0 && policy_ == tags.policy_.get() &&
+                        category_ == tags.category_ &&
+                        tags.complies_.Contains(purpose_))) {
     return absl::OkStatus();
   }
   return OpensOtherwise(tags);
@@ -1707,8 +1706,8 @@ ABSL_ATTRIBUTE_ALWAYS_INLINE inline bool Guard::Impl::TryWarmTagged(
     *out = Decision(Reason::kConsentStale, 0);
     return true;
   }
-  return WarmSubject(epoch, e, record.subject(), &record.subject_key_,
-                     purpose, min_revision, out);
+  return WarmSubject(epoch, e, record.subject(), &record.subject_key_, purpose,
+                     min_revision, out);
 }
 
 ABSL_ATTRIBUTE_NOINLINE absl::StatusOr<Decision> Guard::Impl::CheckRef(
@@ -2176,10 +2175,11 @@ SubjectRef::SubjectRef(absl::string_view id, std::uint64_t hash,
   static_assert(kInline == internal::ConsentCache::kInlineKey,
                 "a SubjectRef pads its id as the consent cache's slots do");
   static_assert(sizeof(SubjectRef) == 32);
-  static_assert(sizeof(internal::SubjectKey::inline_) == kInline &&
-                SubjectRef::kLong == decltype(internal::SubjectKey::size_){
-                                         ~std::uint32_t{0}},
-                "a record's SubjectKey holds its id as a SubjectRef does");
+  static_assert(
+      sizeof(internal::SubjectKey::inline_) == kInline &&
+          SubjectRef::kLong ==
+              decltype(internal::SubjectKey::size_){~std::uint32_t{0}},
+      "a record's SubjectKey holds its id as a SubjectRef does");
   if (size_ == kLong) {
     long_ = new std::string(id);
   } else {
