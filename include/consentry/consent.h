@@ -139,6 +139,15 @@ class CONSENTRY_EXPORT ConsentStore {
   // `absl::InfiniteFuture()`, suits stores whose listeners are called by
   // the writer itself and cannot fall behind (in memory).
   virtual absl::Time FeedHeartbeat() { return absl::InfiniteFuture(); }
+
+  // Whether `FeedHeartbeat` may ever return a time other than
+  // `absl::InfiniteFuture()`; fixed for the store's lifetime. A Guard with
+  // a finite `max_feed_staleness` reads the heartbeat on each consent-based
+  // check only when this is true. True by default, so that a store which
+  // overrides `FeedHeartbeat` is always read; a store whose listeners
+  // cannot fall behind returns false (the in-memory store does), and its
+  // Guards' checks save the read and the clock.
+  virtual bool ReportsFeedHeartbeat() const { return true; }
 };
 
 // Limits `ValidateConsentChange` enforces on a change's strings, in bytes.
@@ -228,6 +237,9 @@ class CONSENTRY_EXPORT InMemoryConsentStore final : public ConsentStore {
   std::unique_ptr<Subscription> Watch(ConsentListener listener) override;
   absl::StatusOr<std::vector<v1::ConsentHistoryEntry>> History(
       absl::string_view subject_id) override;
+  // Listeners run on the writer's thread: the feed cannot fall behind, and
+  // `FeedHeartbeat` is always `absl::InfiniteFuture()`.
+  bool ReportsFeedHeartbeat() const override { return false; }
 
   // For tests: makes every call fail with `kUnavailable` while true.
   void SetUnavailableForTesting(bool unavailable);

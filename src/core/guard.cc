@@ -645,8 +645,8 @@ struct Guard::Impl {
   // `options.max_feed_staleness` is finite; and within +-2^62 ns, as
   // `max_staleness_ns`.
   bool bounded_staleness = false;
-  // `bounded_staleness`, and the store may report a heartbeat (any store
-  // but `InMemoryConsentStore`, which never does): a warm check of a
+  // `bounded_staleness`, and the store may report a heartbeat
+  // (`ConsentStore::ReportsFeedHeartbeat`): a warm check of a
   // consent basis then reads the heartbeat (`WarmStale`), a call, which
   // `TryWarmLean<false>` does not make (`lean_enabled`).
   bool feed_test = false;
@@ -973,9 +973,7 @@ absl::StatusOr<std::unique_ptr<Guard>> Guard::Create(
   impl->has_clock = static_cast<bool>(options.clock);
   impl->bounded_staleness =
       options.max_feed_staleness != absl::InfiniteDuration();
-  // `InMemoryConsentStore` is final and keeps the default heartbeat.
-  impl->feed_test = impl->bounded_staleness &&
-                    dynamic_cast<InMemoryConsentStore*>(store) == nullptr;
+  impl->feed_test = impl->bounded_staleness && store->ReportsFeedHeartbeat();
   // Within +-2^62 ns (146 years) the test runs in integer nanoseconds
   // without overflow; a longer bound is tested in absl::Time.
   impl->staleness_in_nanos = impl->bounded_staleness &&

@@ -1080,11 +1080,15 @@ TEST(GuardWarmPathDeclareTest, AccessorPermissionIsTheEnforcedPolicys) {
   }
 }
 
-// A Guard does not read an `InMemoryConsentStore`'s heartbeat on its warm
-// path (`Guard::Impl::feed_test`): it relies on that store reporting none,
-// whatever the store holds.
+// A Guard does not read the heartbeat of a store that says it reports none
+// (`ConsentStore::ReportsFeedHeartbeat`, `Guard::Impl::feed_test`): the
+// in-memory store says so, and must report none whatever it holds; a
+// store that does not say reports one.
 TEST(GuardWarmPathDeclareTest, InMemoryStoreReportsNoHeartbeat) {
   InMemoryConsentStore store;
+  EXPECT_FALSE(store.ReportsFeedHeartbeat());
+  testing::FeedControlledStore fed;  // overrides only `FeedHeartbeat`
+  EXPECT_TRUE(fed.ReportsFeedHeartbeat());
   EXPECT_EQ(store.FeedHeartbeat(), absl::InfiniteFuture());
   v1::ConsentChange change;
   change.set_subject_id("s1");
