@@ -635,11 +635,12 @@ struct Guard::Impl {
     // nanoseconds hold saturates to the same answer.
     return absl::ToUnixNanos(heartbeat) < wall_now_ns - max_staleness_ns;
   }
-  // Whether a warm check under `e` is stale: the feed is bounded, `e`'s
-  // basis needs consent and the feed is older than the bound now.
+  // Whether a warm check under `e` is stale: the feed is bounded and can
+  // fall behind (`feed_test`), `e`'s basis needs consent and the feed is
+  // older than the bound now.
   ABSL_ATTRIBUTE_ALWAYS_INLINE bool WarmStale(
       const internal::WarmEntry& e) const {
-    return bounded_staleness && e.basis != Basis::kNecessary &&
+    return feed_test && e.basis != Basis::kNecessary &&
            FeedStaleAt([] { return absl::GetCurrentTimeNanos(); });
   }
   // `options.max_feed_staleness` is finite; and within +-2^62 ns, as
