@@ -5,11 +5,11 @@
 // without locks, in under 64 bytes per subject.
 //
 // Layout:
-//   * Slots: an open-addressing array of 32-byte slots, at most 4/5 full,
-//     holding ids of up to 16 bytes inline. `key_ref` packs the
-//     key's arena offset (40 bits), length (8 bits) and a 16-bit hash tag;
-//     `state` packs the revision (40 bits) and a profile index (24 bits), so
-//     one atomic store replaces a subject's state and readers need no lock
+//   * Slots: an open-addressing array of 32-byte slots, at most 3/5 full
+//     (4/5 with a byte budget), holding ids of up to 16 bytes inline. `key_ref`
+//     packs the key's arena offset (40 bits), length (8 bits) and a 16-bit hash
+//     tag; `state` packs the revision (40 bits) and a profile index (24 bits),
+//     so one atomic store replaces a subject's state and readers need no lock
 //     and no retry.
 //   * Key arena: append-only chunks holding the longer subject ids.
 //   * Profiles: the consent bitsets and flags, interned. Subjects with the
@@ -242,6 +242,37 @@ class ConsentCache {
                                        decide);
   }
 
+  // `DecideAtHint` without a hint, for a key of at most `kInlineKey`
+  // bytes: probes from `key`'s home slot as `Lookup` does, then decides
+  // at the slot that holds it as `DecideAtHint` does. Returns false,
+  // touching nothing, when `key` is longer, not in the table, held
+  // uncached, or `decide` declines (and, with `kCalls` false, when
+  // marking the hit would need a call): the caller then looks up with
+  // `HashAndLookup`. REQUIRES: the caller is inside a `ReadSection`.
+  template <bool kCalls = true, typename Decide>
+  ABSL_ATTRIBUTE_ALWAYS_INLINE bool DecideByKey(absl::string_view key,
+                                                Decide decide) const {
+    if (ABSL_PREDICT_FALSE(key.size() > kInlineKey)) return false;
+    const InlineKey packed = Pack(key);
+    const std::uint64_t hash = HashInline(packed, key.size());
+    const std::uint64_t want_tag = Tag(hash, key.size());
+    const Table* t = table_.load(std::memory_order_acquire);
+    const Slot* const begin = t->slots;
+    const Slot* const end = begin + t->capacity;
+    const Slot* slot = begin + t->Home(hash);
+    std::uint64_t ref;
+    for (;;) {
+      ref = slot->key_ref.load(std::memory_order_acquire);
+      if (ABSL_PREDICT_FALSE(ref == 0)) return false;
+      if ((ref & kTagMask) == want_tag && SameInlineKey(*slot, packed)) break;
+      if (++slot == end) slot = begin;
+    }
+    if (ABSL_PREDICT_FALSE(t->touched != nullptr)) {
+      return DecideMatched<kCalls, true>(*slot, ref, decide);
+    }
+    return DecideMatched<kCalls, false>(*slot, ref, decide);
+  }
+
   // The profile a lookup with a null `profile` found (its
   // `*profile_index`). REQUIRES: the caller is inside the `ReadSection` of
   // that lookup.
@@ -412,6 +443,14 @@ class ConsentCache {
             !SameInlineKey(s, InlineKey{Load64(padded), Load64(padded + 8)}))) {
       return false;
     }
+    return DecideMatched<kCalls, kBounded>(s, ref, decide);
+  }
+
+  // `DecideAtSlot` after slot `s` matched the key on key_ref `ref`.
+  template <bool kCalls, bool kBounded, typename Decide>
+  ABSL_ATTRIBUTE_ALWAYS_INLINE bool DecideMatched(const Slot& s,
+                                                  std::uint64_t ref,
+                                                  Decide& decide) const {
     const std::uint64_t st = s.state.load(std::memory_order_acquire);
     if (ABSL_PREDICT_FALSE(st == kUncached)) return false;
     if (!kCalls && kBounded &&

@@ -697,13 +697,25 @@ struct Guard::Impl {
   // (`ReadSection::TryEnter`) and when a bounded cache's hit would
   // (`ConsentCache::DecideAtHint`); REQUIRES then `lean_enabled` (no
   // heartbeat to read).
-  template <bool kCalls>
-  Decision TryWarmLean(const AccessContext& ctx, const SubjectRef& ref,
+  // `Key`: a `SubjectRef` (probed from its slot hint), or an id as an
+  // `absl::string_view` (hashed and probed from its home slot; an id
+  // longer than the cache's inline keys is left).
+  template <bool kCalls, typename Key>
+  Decision TryWarmLean(const AccessContext& ctx, const Key& ref,
                        const CategoryRef& category, Revision min_revision);
   // `TryWarmLean` inside its read section.
-  template <bool kCalls>
-  Decision LeanDecide(const AccessContext& ctx, const SubjectRef& ref,
+  template <bool kCalls, typename Key>
+  Decision LeanDecide(const AccessContext& ctx, const Key& ref,
                       const CategoryRef& category, Revision min_revision);
+  // The cache's lean probe for each kind of key: `decide(revision,
+  // summary)` at the slot that holds the subject, as
+  // `ConsentCache::DecideAtHint` calls it; false when it did not decide.
+  template <bool kCalls, typename DecideFn>
+  static bool LeanProbe(const internal::ConsentCache& cache,
+                        const SubjectRef& ref, DecideFn decide);
+  template <bool kCalls, typename DecideFn>
+  static bool LeanProbe(const internal::ConsentCache& cache,
+                        absl::string_view id, DecideFn decide);
   // The subject's part of a warm check, after the read rules let it
   // through: the cache lookup and the subject rules (on the profile's
   // summary when it decides). False: left to the general decider (not
@@ -735,6 +747,16 @@ struct Guard::Impl {
                                            const SubjectRef& subject,
                                            const CategoryRef& category,
                                            Revision min_revision);
+  // `Check` by id when `TryWarmLean<false>` did not decide, as `CheckRef`.
+  static absl::StatusOr<Decision> CheckId(const Guard& guard,
+                                          const AccessContext& ctx,
+                                          absl::string_view subject,
+                                          const CategoryRef& category,
+                                          Revision min_revision);
+  absl::StatusOr<Decision> CheckId(const AccessContext& ctx,
+                                   absl::string_view subject,
+                                   const CategoryRef& category,
+                                   Revision min_revision);
   absl::StatusOr<Decision> CheckRef(const AccessContext& ctx,
                                     const SubjectRef& subject,
                                     const CategoryRef& category,
@@ -1596,10 +1618,10 @@ ABSL_ATTRIBUTE_ALWAYS_INLINE inline bool Guard::Impl::TryWarm(
   return WarmSubject(*epoch, e, subject, ref, purpose, min_revision, out);
 }
 
-template <bool kCalls>
+template <bool kCalls, typename Key>
 ABSL_ATTRIBUTE_ALWAYS_INLINE inline Decision Guard::Impl::TryWarmLean(
-    const AccessContext& ctx, const SubjectRef& ref,
-    const CategoryRef& category, Revision min_revision) {
+    const AccessContext& ctx, const Key& ref, const CategoryRef& category,
+    Revision min_revision) {
   if (kCalls) {
     internal::ReadSection::Enter();
     const Decision d = LeanDecide<kCalls>(ctx, ref, category, min_revision);
@@ -1616,10 +1638,10 @@ ABSL_ATTRIBUTE_ALWAYS_INLINE inline Decision Guard::Impl::TryWarmLean(
   return d;
 }
 
-template <bool kCalls>
+template <bool kCalls, typename Key>
 ABSL_ATTRIBUTE_ALWAYS_INLINE inline Decision Guard::Impl::LeanDecide(
-    const AccessContext& ctx, const SubjectRef& ref,
-    const CategoryRef& category, Revision min_revision) {
+    const AccessContext& ctx, const Key& ref, const CategoryRef& category,
+    Revision min_revision) {
   constexpr Decision kLeft(Reason::kUnspecified, 0);
   const Epoch* const epoch = current.load(std::memory_order_acquire);
   const CompiledPolicy* const p = epoch->policy.get();
@@ -1635,14 +1657,11 @@ ABSL_ATTRIBUTE_ALWAYS_INLINE inline Decision Guard::Impl::LeanDecide(
   // test below leaves it.
   // Without `kCalls`, `feed_test` is false: no heartbeat to read.
   if (kCalls && WarmStale(e)) return kLeft;
-  // A ref to a longer id (`size_` is then `kLong`) is left too: no slot's
-  // tag matches that length (`DecideAtHint`).
-  static_assert(SubjectRef::kLong > internal::ConsentCache::kMaxKeyLength);
   const internal::SummaryRule* const rule = &e.summary_rule;
   const std::uint64_t undecided = rule->undecided_mask;
   Decision d = kLeft;
-  epoch->cache.template DecideAtHint<kCalls>(
-      ref.hash_, ref.size_, ref.slot_, ref.inline_,
+  LeanProbe<kCalls>(
+      epoch->cache, ref,
       [&](Revision revision, const internal::ProfileSummary* summary) {
         if (ABSL_PREDICT_FALSE(revision < min_revision ||
                                (summary->flags & undecided) != 0)) {
@@ -1652,6 +1671,25 @@ ABSL_ATTRIBUTE_ALWAYS_INLINE inline Decision Guard::Impl::LeanDecide(
         return true;
       });
   return d;
+}
+
+template <bool kCalls, typename DecideFn>
+ABSL_ATTRIBUTE_ALWAYS_INLINE inline bool Guard::Impl::LeanProbe(
+    const internal::ConsentCache& cache, const SubjectRef& ref,
+    DecideFn decide) {
+  // A ref to a longer id (`size_` is then `kLong`) is left: no slot's
+  // tag matches that length (`DecideAtHint`).
+  static_assert(SubjectRef::kLong > internal::ConsentCache::kMaxKeyLength);
+  return cache.template DecideAtHint<kCalls>(ref.hash_, ref.size_, ref.slot_,
+                                             ref.inline_, decide);
+}
+
+template <bool kCalls, typename DecideFn>
+ABSL_ATTRIBUTE_ALWAYS_INLINE inline bool Guard::Impl::LeanProbe(
+    const internal::ConsentCache& cache, absl::string_view id,
+    DecideFn decide) {
+  // A longer id is left (`DecideByKey`).
+  return cache.template DecideByKey<kCalls>(id, decide);
 }
 
 ABSL_ATTRIBUTE_ALWAYS_INLINE inline bool Guard::Impl::TryWarmTagged(
@@ -2112,29 +2150,46 @@ absl::StatusOr<Decision> Guard::Check(const AccessContext& ctx,
                                       absl::string_view subject,
                                       const CategoryRef& category,
                                       Revision min_revision) {
-  if (ABSL_PREDICT_TRUE(impl_->warm_enabled)) {
+  // As `Check` on a `SubjectRef`: the common case decides here, without a
+  // call; `CheckId` has the rest.
+  if (ABSL_PREDICT_TRUE(impl_->lean_enabled)) {
+    const Decision d =
+        impl_->TryWarmLean<false>(ctx, subject, category, min_revision);
+    if (ABSL_PREDICT_TRUE(d.reason() != Reason::kUnspecified)) return d;
+  }
+  return Impl::CheckId(*this, ctx, subject, category, min_revision);
+}
+
+ABSL_ATTRIBUTE_NOINLINE absl::StatusOr<Decision> Guard::Impl::CheckId(
+    const Guard& guard, const AccessContext& ctx, absl::string_view subject,
+    const CategoryRef& category, Revision min_revision) {
+  return guard.impl_->CheckId(ctx, subject, category, min_revision);
+}
+
+absl::StatusOr<Decision> Guard::Impl::CheckId(const AccessContext& ctx,
+                                              absl::string_view subject,
+                                              const CategoryRef& category,
+                                              Revision min_revision) {
+  if (ABSL_PREDICT_TRUE(warm_enabled)) {
     Decision d(Reason::kUnspecified, 0);
-    Impl::WarmProbe probe;
+    WarmProbe probe;
     std::uint32_t unused_slot;
-    if (ABSL_PREDICT_TRUE(impl_->TryWarm(ctx, subject, nullptr, category,
-                                         min_revision, &d, &probe,
-                                         &unused_slot))) {
+    if (ABSL_PREDICT_TRUE(TryWarm(ctx, subject, nullptr, category, min_revision,
+                                  &d, &probe, &unused_slot))) {
       return d;
     }
-    return impl_->HandOver(ctx, subject, nullptr, category, min_revision,
-                           probe);
+    return HandOver(ctx, subject, nullptr, category, min_revision, probe);
   }
-  if (impl_->warm_audited) {
-    return impl_->CheckWarmAudited(ctx, subject, nullptr, category,
-                                   min_revision);
+  if (warm_audited) {
+    return CheckWarmAudited(ctx, subject, nullptr, category, min_revision);
   }
-  return impl_->Decide(ctx,
-                       Impl::Target{.subject = subject,
-                                    .category_policy = category.policy_.get(),
-                                    .category = category.index_,
-                                    .tags = nullptr,
-                                    .min_revision = min_revision},
-                       nullptr, nullptr, nullptr);
+  return Decide(ctx,
+                Target{.subject = subject,
+                       .category_policy = category.policy_.get(),
+                       .category = category.index_,
+                       .tags = nullptr,
+                       .min_revision = min_revision},
+                nullptr, nullptr, nullptr);
 }
 
 absl::StatusOr<Decision> Guard::Check(const AccessContext& ctx,

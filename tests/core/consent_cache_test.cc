@@ -438,6 +438,109 @@ TEST(ConsentCacheTest, HintOfAKeyWithTheSameTagIsNotTrusted) {
   }
 }
 
+// `DecideByKey` decides exactly the key asked for, at its own state: every
+// length up to the inline 16 bytes, and none of the ids one byte away; a
+// longer id, an absent one and one held uncached are left to the caller
+// without calling `decide`.
+TEST(ConsentCacheTest, DecideByKeyDecidesOnlyItsOwnKey) {
+  ConsentCache cache;
+  ReadSection section;
+  std::vector<std::string> keys;
+  for (std::size_t n = 0; n <= 20; ++n) {
+    std::string k(n, 'k');
+    for (std::size_t i = 0; i < n; ++i) k[i] = static_cast<char>('a' + i % 26);
+    keys.push_back(k);
+    ASSERT_EQ(
+        cache.Upsert(k, StateAt(static_cast<std::int64_t>(n + 1), n), false),
+        Result::kStored);
+  }
+  // Held uncached: a revision beyond what a slot holds.
+  ASSERT_EQ(cache.Upsert("uncached", StateAt(ConsentCache::kMaxRevision + 5, 1),
+                         false),
+            Result::kUnstorable);
+  const auto decided = [&cache](absl::string_view key, std::int64_t* rev,
+                                const ProfileSummary** summary) {
+    bool called = false;
+    const bool ok =
+        cache.DecideByKey(key, [&](std::int64_t r, const ProfileSummary* s) {
+          called = true;
+          *rev = r;
+          *summary = s;
+          return true;
+        });
+    EXPECT_EQ(ok, called) << key;
+    return ok;
+  };
+  for (const std::string& key : keys) {
+    std::int64_t rev = -1;
+    const ProfileSummary* summary = nullptr;
+    if (key.size() > ConsentCache::kInlineKey) {
+      EXPECT_FALSE(decided(key, &rev, &summary)) << key.size();
+      continue;
+    }
+    ASSERT_TRUE(decided(key, &rev, &summary)) << key.size();
+    EXPECT_EQ(rev, static_cast<std::int64_t>(key.size() + 1));
+    // The summary is the one the probing lookup finds.
+    const SubjectProfile* p = nullptr;
+    const ProfileSummary* want = nullptr;
+    std::int64_t want_rev = 0;
+    std::uint64_t hash = 0;
+    ASSERT_TRUE(cache.HashAndLookup(key, &hash, &p, &want_rev, &want));
+    EXPECT_EQ(summary, want) << key.size();
+    for (std::size_t pos = 0; pos < key.size(); ++pos) {
+      std::string other = key;
+      other[pos] = static_cast<char>(other[pos] ^ 0x40);
+      EXPECT_FALSE(decided(other, &rev, &summary))
+          << key.size() << " at " << pos;
+    }
+  }
+  std::int64_t rev = -1;
+  const ProfileSummary* summary = nullptr;
+  EXPECT_FALSE(decided("uncached", &rev, &summary));
+  EXPECT_FALSE(decided("absent", &rev, &summary));
+  // `decide` declining leaves the key undecided.
+  EXPECT_FALSE(cache.DecideByKey(
+      keys[5], [](std::int64_t, const ProfileSummary*) { return false; }));
+}
+
+// An id whose hash shares another's slot tag (16 bits) and home slot: its
+// probe meets the other id's slot first, passes the tag test, and only
+// comparing the ids tells them apart. Alone in the table, the other id is
+// not decided for it; stored after it, it is decided at its own state.
+TEST(ConsentCacheTest, DecideByKeyComparesTheIdBehindATag) {
+  // A default cache has 16 slots: the home slot is the hash's top 4 bits
+  // (`Table::Home`). The hash is seeded per process: search for the twin.
+  // Each candidate matches with chance 2^-20; 64 million all miss with
+  // chance e^-61.
+  const std::string first = "t-00000000";
+  const std::uint64_t h = ConsentCache::Hash(first);
+  const auto same_place = [h](std::uint64_t g) {
+    return (g & 0xFFFF) == (h & 0xFFFF) && (g >> 60) == (h >> 60);
+  };
+  std::string twin;
+  for (int i = 1; i < 64'000'000 && twin.empty(); ++i) {
+    std::string candidate = std::to_string(i);
+    candidate = "t-" + std::string(8 - candidate.size(), '0') + candidate;
+    if (same_place(ConsentCache::Hash(candidate))) twin = candidate;
+  }
+  ASSERT_FALSE(twin.empty());
+  ConsentCache cache;
+  ReadSection section;
+  ASSERT_EQ(cache.Upsert(first, StateAt(1, 1), false), Result::kStored);
+  std::int64_t seen = -1;
+  const auto decide = [&seen](std::int64_t r, const ProfileSummary*) {
+    seen = r;
+    return true;
+  };
+  EXPECT_FALSE(cache.DecideByKey(twin, decide)) << twin << " read " << first;
+  EXPECT_EQ(seen, -1);
+  ASSERT_EQ(cache.Upsert(twin, StateAt(2, 2), false), Result::kStored);
+  ASSERT_TRUE(cache.DecideByKey(twin, decide));
+  EXPECT_EQ(seen, 2) << twin << " read " << first;
+  ASSERT_TRUE(cache.DecideByKey(first, decide));
+  EXPECT_EQ(seen, 1);
+}
+
 // A hint taken before the slot array grew points into the retired array:
 // the lookup probes the new one.
 TEST(ConsentCacheTest, HintFromBeforeGrowthStillFindsTheKey) {
