@@ -1650,24 +1650,27 @@ ABSL_ATTRIBUTE_ALWAYS_INLINE inline Decision Guard::Impl::LeanDecide(
                          category.policy_.get() != p || !ctx.declarable_)) {
     return kLeft;
   }
-  const PurposeIndex purpose = ctx.purpose_;
-  const internal::WarmEntry& e = epoch->WarmAt(category.index_, purpose);
-  // A pair the policy does not allow, or a per-occasion purpose, has a
-  // rule no summary passes (`kValid` in `undecided_mask`): the summary
-  // test below leaves it.
   // Without `kCalls`, `feed_test` is false: no heartbeat to read.
-  if (kCalls && WarmStale(e)) return kLeft;
-  const internal::SummaryRule* const rule = &e.summary_rule;
-  const std::uint64_t undecided = rule->undecided_mask;
+  if (kCalls && WarmStale(epoch->WarmAt(category.index_, ctx.purpose_))) {
+    return kLeft;
+  }
+  // The (category, purpose) pair's rule is located once the slot is
+  // found: it needs only what stays in registers for the hand-over, so
+  // that the probe has the registers to itself. A pair the policy does
+  // not allow, or a per-occasion purpose, has a rule no summary passes
+  // (`kValid` in `undecided_mask`): the summary test leaves it.
   Decision d = kLeft;
   LeanProbe<kCalls>(
       epoch->cache, ref,
       [&](Revision revision, const internal::ProfileSummary* summary) {
+        const PurposeIndex purpose = ctx.purpose_;
+        const internal::SummaryRule& rule =
+            epoch->WarmAt(category.index_, purpose).summary_rule;
         if (ABSL_PREDICT_FALSE(revision < min_revision ||
-                               (summary->flags & undecided) != 0)) {
+                               (summary->flags & rule.undecided_mask) != 0)) {
           return false;
         }
-        d = Decision(rule->by_code[summary->code(purpose)], revision);
+        d = Decision(rule.by_code[summary->code(purpose)], revision);
         return true;
       });
   return d;
