@@ -4,6 +4,7 @@
 #include "src/core/consent_cache.h"
 
 #include <algorithm>
+#include <memory>
 #include <numeric>
 
 namespace consentry::internal {
@@ -53,6 +54,8 @@ ConsentCache::ConsentCache(std::size_t expected_subjects,
     : chunks_(new std::atomic<char*>[kMaxChunks]),
       profile_chunks_(new std::atomic<SubjectProfile*>[kMaxProfileChunks]),
       summary_chunks_(new std::atomic<ProfileSummary*>[kMaxProfileChunks]),
+      summary_memory_(kDirectSummaries * sizeof(ProfileSummary)),
+      summaries_(static_cast<ProfileSummary*>(summary_memory_.data())),
       max_profiles_(std::min(max_profiles, kMaxProfiles)),
       budget_bytes_(
           budget_bytes == 0 ? 0 : std::max(budget_bytes, kMinBudgetBytes)),
@@ -80,7 +83,10 @@ ConsentCache::ConsentCache(std::size_t expected_subjects,
 ConsentCache::~ConsentCache() {
   for (std::size_t i = 0; i < kMaxProfileChunks; ++i) {
     delete[] profile_chunks_[i].load();
-    delete[] summary_chunks_[i].load();
+    // The direct summaries' chunks are `summary_memory_`'s.
+    if ((i << kProfileChunkBits) >= kDirectSummaries) {
+      delete[] summary_chunks_[i].load();
+    }
   }
 }
 
@@ -145,9 +151,15 @@ bool ConsentCache::InternLocked(const SubjectProfile& p, std::uint32_t* index) {
       profile_chunks_[chunk].store(
           new SubjectProfile[std::size_t{1} << kProfileChunkBits],
           std::memory_order_release);
-      summary_chunks_[chunk].store(
-          new ProfileSummary[std::size_t{1} << kProfileChunkBits],
-          std::memory_order_release);
+      ProfileSummary* summaries = nullptr;
+      if ((chunk << kProfileChunkBits) < kDirectSummaries) {
+        summaries = summaries_ + (chunk << kProfileChunkBits);
+        std::uninitialized_default_construct_n(
+            summaries, std::size_t{1} << kProfileChunkBits);
+      } else {
+        summaries = new ProfileSummary[std::size_t{1} << kProfileChunkBits];
+      }
+      summary_chunks_[chunk].store(summaries, std::memory_order_release);
     }
     ++profiles_;
     profile_refs_.push_back(0);

@@ -628,8 +628,12 @@ class ConsentCache {
            (index & ((1u << kProfileChunkBits) - 1));
   }
 
+  // The first `kDirectSummaries` summaries are found from a fixed base
+  // (`summaries_`): a warm check then waits for no chunk pointer between
+  // the slot and the summary.
   ABSL_ATTRIBUTE_ALWAYS_INLINE const ProfileSummary* SummaryAt(
       std::uint32_t index) const {
+    if (ABSL_PREDICT_TRUE(index < kDirectSummaries)) return summaries_ + index;
     return summary_chunks_[index >> kProfileChunkBits].load(
                std::memory_order_relaxed) +
            (index & ((1u << kProfileChunkBits) - 1));
@@ -702,8 +706,15 @@ class ConsentCache {
   // By chunk index; empty once freed.
   std::vector<HugeBuffer> chunk_memory_ ABSL_GUARDED_BY(mu_);
   std::unique_ptr<std::atomic<SubjectProfile*>[]> profile_chunks_;
-  // Beside each profile chunk, its profiles' summaries (`Summarize`).
+  // Beside each profile chunk, its profiles' summaries (`Summarize`). The
+  // chunks of the first `kDirectSummaries` are consecutive in
+  // `summary_memory_` (mapped up front, its pages touched as chunks are
+  // taken into use), at `summaries_`.
   std::unique_ptr<std::atomic<ProfileSummary*>[]> summary_chunks_;
+  static constexpr std::uint32_t kDirectSummaries = 1u << 15;  // 1 MiB
+  static_assert(kDirectSummaries % (1u << kProfileChunkBits) == 0);
+  HugeBuffer summary_memory_;
+  ProfileSummary* const summaries_;
   const std::uint32_t max_profiles_;
 
   mutable Mutex mu_;

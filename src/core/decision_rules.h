@@ -205,21 +205,39 @@ inline ProfileSummary Summarize(const SubjectProfile& s) {
 // What a warm check needs to decide from a `ProfileSummary` for one
 // (category, purpose) of a policy: the summary decides when
 // `summary.flags & undecided_mask` is 0, and then the reason is
-// `by_code[summary.code(purpose)]`.
+// `Decide(summary)`, that is `by_code[summary.code(purpose)]`.
 struct SummaryRule {
   // `ProfileSummary::kUndecided`, the denied subject kinds (their rule
   // comes before the codes'), and `kValid` (always set in a summary) when
   // the summary never decides the pair: specific consent, or re-consent.
   std::uint64_t undecided_mask = ~std::uint64_t{0};
   Reason by_code[8] = {};
+  // Where the purpose's code is (`ProfileSummary::code`), worked out
+  // once: the byte its bits start in, and their shift in the word read
+  // from there.
+  std::uint8_t code_byte = 0;
+  std::uint8_t code_shift = 0;
+
+  // The reason for `summary`, when it decides (see above).
+  Reason Decide(const ProfileSummary& summary) const {
+    std::uint64_t word;
+    std::memcpy(&word,
+                reinterpret_cast<const unsigned char*>(&summary) + code_byte,
+                sizeof(word));
+    return by_code[(word >> code_shift) & 7];
+  }
 };
 
-// The `SummaryRule` of a read with `basis`, denied kinds, specific
-// consent and re-consent ordinal, as `SubjectRules` takes them.
-inline SummaryRule MakeSummaryRule(Basis basis, SubjectKindMask kinds_denied,
+// The `SummaryRule` of a read for `purpose` with `basis`, denied kinds,
+// specific consent and re-consent ordinal, as `SubjectRules` takes them.
+inline SummaryRule MakeSummaryRule(PurposeIndex purpose, Basis basis,
+                                   SubjectKindMask kinds_denied,
                                    bool specific_consent,
                                    int min_consent_ordinal) {
   SummaryRule r;
+  const unsigned bit = 3u * purpose;
+  r.code_byte = static_cast<std::uint8_t>(bit / 8);
+  r.code_shift = static_cast<std::uint8_t>(bit % 8);
   r.undecided_mask =
       ProfileSummary::kUndecided |
       (static_cast<std::uint64_t>(kinds_denied) << SubjectProfile::kKindShift);

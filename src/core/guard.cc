@@ -143,6 +143,8 @@ struct WarmEntry {
   // (`internal::ProfileSummary`), for the summaries it decides.
   internal::SummaryRule summary_rule;
 };
+// A power of two, so that locating an entry is a shift.
+static_assert(sizeof(WarmEntry) == 64);
 
 // The warm entries of `policy`, by `category * kMaxPurposes + purpose`.
 inline std::unique_ptr<WarmEntry[]> CompileWarmEntries(
@@ -180,8 +182,9 @@ inline std::unique_ptr<WarmEntry[]> CompileWarmEntries(
                                        : WarmEntry::RetentionTest::kTime;
         e.retention_ns = whole_nanos ? ns : 0;
       }
-      e.summary_rule = internal::MakeSummaryRule(
-          e.basis, e.kinds_denied, e.specific_consent, e.min_consent_ordinal);
+      e.summary_rule =
+          internal::MakeSummaryRule(purpose, e.basis, e.kinds_denied,
+                                    e.specific_consent, e.min_consent_ordinal);
       // A per-occasion purpose is decided by the general decider: no
       // summary decides it (`kValid` is set in every summary).
       if (e.general_only) {
@@ -1562,7 +1565,7 @@ ABSL_ATTRIBUTE_ALWAYS_INLINE inline bool Guard::Impl::WarmSubject(
   // (`internal::MakeSummaryRule`); the 128-byte profile is not read.
   if (ABSL_PREDICT_TRUE((summary->flags & e.summary_rule.undecided_mask) ==
                         0)) {
-    *out = Decision(e.summary_rule.by_code[summary->code(purpose)], revision);
+    *out = Decision(e.summary_rule.Decide(*summary), revision);
     return true;
   }
   const SubjectProfile* const state = epoch.cache.ProfileAtIndex(profile_index);
@@ -1670,7 +1673,7 @@ ABSL_ATTRIBUTE_ALWAYS_INLINE inline Decision Guard::Impl::LeanDecide(
                                (summary->flags & rule.undecided_mask) != 0)) {
           return false;
         }
-        d = Decision(rule.by_code[summary->code(purpose)], revision);
+        d = Decision(rule.Decide(*summary), revision);
         return true;
       });
   return d;

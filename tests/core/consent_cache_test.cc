@@ -249,6 +249,46 @@ TEST(ConsentCacheTest, SummaryFollowsItsProfileWhenTheIndexIsReused) {
   EXPECT_LE(cache.profile_count(), 3u);
 }
 
+// Profiles past the first 32,768 keep their summaries in chunks of their
+// own, the first ones at a fixed base: every profile's summary is its
+// own on both sides of that line, through the probing lookup and through
+// `DecideByKey`.
+TEST(ConsentCacheTest, EverySummaryIsItsProfilesPastTheDirectOnes) {
+  constexpr int kSubjects = 40'000;
+  ConsentCache cache(kSubjects);
+  const auto state = [](int i) {
+    SubjectState st;
+    st.revision = i + 1;
+    st.profile.given = static_cast<std::uint64_t>(i);
+    st.profile.refused = static_cast<std::uint64_t>(i) << 20;
+    st.profile.suspended = i % 3 == 0 ? std::uint64_t{1} << 40 : 0;
+    return st;
+  };
+  for (int i = 0; i < kSubjects; ++i) {
+    ASSERT_EQ(cache.Upsert("s" + std::to_string(i), state(i), false),
+              Result::kStored);
+  }
+  ASSERT_EQ(cache.profile_count(), static_cast<std::size_t>(kSubjects));
+  ReadSection section;
+  for (int i = 0; i < kSubjects; ++i) {
+    const std::string key = "s" + std::to_string(i);
+    const ProfileSummary want = Summarize(state(i).profile);
+    const SubjectProfile* p = nullptr;
+    const ProfileSummary* summary = nullptr;
+    std::int64_t rev = 0;
+    std::uint64_t hash = 0;
+    ASSERT_TRUE(cache.HashAndLookup(key, &hash, &p, &rev, &summary)) << i;
+    ASSERT_EQ(std::memcmp(summary, &want, sizeof(want)), 0) << i;
+    const ProfileSummary* decided = nullptr;
+    ASSERT_TRUE(cache.DecideByKey(
+        key, [&decided](std::int64_t, const ProfileSummary* s) {
+          decided = s;
+          return true;
+        }));
+    ASSERT_EQ(std::memcmp(decided, &want, sizeof(want)), 0) << i;
+  }
+}
+
 // A profile a reader still holds is not reused, however long it holds it.
 TEST(ConsentCacheTest, ProfileHeldByAnOpenSectionIsNotReused) {
   ConsentCache cache(0, /*max_profiles=*/2);

@@ -397,12 +397,14 @@ void ExpectSummaryAgrees(const SubjectProfile& p, RuleInputs in,
   in.accessor_permitted = true;
   in.per_occasion = false;  // per-occasion purposes never use a summary
   const ProfileSummary summary = Summarize(p);
-  const SummaryRule rule = MakeSummaryRule(
-      in.basis, in.kinds_denied, in.specific_consent, in.min_consent_ordinal);
+  const SummaryRule rule =
+      MakeSummaryRule(in.purpose, in.basis, in.kinds_denied,
+                      in.specific_consent, in.min_consent_ordinal);
   const bool decides = (summary.flags & rule.undecided_mask) == 0;
   ASSERT_EQ(decides, SummaryShouldDecide(p, in)) << what;
   if (!decides) return;
-  const Reason got = rule.by_code[summary.code(in.purpose)];
+  const Reason got = rule.Decide(summary);
+  ASSERT_EQ(got, rule.by_code[summary.code(in.purpose)]) << what;
   const Reason want = SubjectRules(in);
   ASSERT_EQ(got, want) << ReasonName(got) << " instead of " << ReasonName(want)
                        << " (" << what << ")";
@@ -421,6 +423,14 @@ TEST(ProfileSummaryTest, EveryPurposeReadsItsOwnCode) {
                     static_cast<SubjectCode>(q == p ? code : neighbours));
         }
         ASSERT_EQ(s.code(static_cast<PurposeIndex>(p)), code)
+            << "purpose " << p << ", neighbours " << neighbours;
+        // A rule for the purpose reads the same code.
+        SummaryRule rule = MakeSummaryRule(static_cast<PurposeIndex>(p),
+                                           Basis::kOptIn, 0, false, 0);
+        for (int c = 0; c < 8; ++c) {
+          rule.by_code[c] = static_cast<Reason>(c + 1);
+        }
+        ASSERT_EQ(rule.Decide(s), static_cast<Reason>(code + 1))
             << "purpose " << p << ", neighbours " << neighbours;
       }
     }
