@@ -186,8 +186,8 @@ class CONSENTRY_EXPORT SubjectRef {
   ~SubjectRef();
 
   absl::string_view id() const {
-    return size_ <= kInline ? absl::string_view(inline_, size_)
-                            : absl::string_view(*long_);
+    return tag_ != kLong ? absl::string_view(inline_, tag_ >> 16)
+                         : absl::string_view(*long_);
   }
 
  private:
@@ -195,17 +195,21 @@ class CONSENTRY_EXPORT SubjectRef {
   // Ids of at most this many bytes are held inline, zero-padded (as the
   // consent cache's slots hold them, so a check compares two words).
   static constexpr std::uint32_t kInline = 16;
-  // `size_` of an id held in `long_`.
+  // `tag_` of an id held in `long_`.
   static constexpr std::uint32_t kLong = ~std::uint32_t{0};
   // No slot hint.
   static constexpr std::uint32_t kNoSlot = ~std::uint32_t{0};
   SubjectRef(absl::string_view id, std::uint64_t hash, std::size_t slot);
+  void ClearMovedFrom();
   // The id's bytes zero-padded to `kInline`, or null for a longer id.
-  const char* padded() const { return size_ <= kInline ? inline_ : nullptr; }
+  const char* padded() const { return tag_ != kLong ? inline_ : nullptr; }
 
   // Aligned to 32 bytes, so that a ref never straddles two cache lines.
   alignas(32) std::uint64_t hash_;
-  std::uint32_t size_;
+  // For an id of at most `kInline` bytes, its length in bits 16-23 and the
+  // low 16 bits of `hash_` below: what the consent cache's slot keeps of
+  // it, so that a check compares it as it is. `kLong` for a longer id.
+  std::uint32_t tag_;
   std::uint32_t slot_;
   union {
     char inline_[kInline];

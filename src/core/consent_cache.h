@@ -210,10 +210,16 @@ class ConsentCache {
                         key.size() <= kInlineKey ? Pack(key) : InlineKey{},
                         profile, revision, summary, profile_index);
   }
+  // The 24 bits a slot keeps of a key of `length` bytes and hash `hash`
+  // (its length and 16 bits of the hash), as `DecideAtHint` takes them.
+  static std::uint32_t TagOf(std::uint64_t hash, std::size_t length) {
+    return static_cast<std::uint32_t>(Tag(hash, length));
+  }
+
   // `LookupAt` reduced to its common case, for a key of at most
-  // `kInlineKey` bytes (`padded` as for `LookupAt`, never null; or a
-  // `length` over `kMaxKeyLength`, which no slot's tag matches (`Tag`
-  // holds 8 bits of length), with any 16 bytes at `padded`): when slot
+  // `kInlineKey` bytes given by its `tag` (`TagOf`) and `padded` (as for
+  // `LookupAt`, never null); or a `tag` over 24 bits, which no slot
+  // matches, with any 16 bytes at `padded`: when slot
   // `slot` of the current array holds `key` with a state, calls
   // `decide(revision, summary)` with its revision and its profile's
   // summary; when that returns true, marks the slot referenced and counts
@@ -225,8 +231,7 @@ class ConsentCache {
   // (bounded mode: the slot's reference bit clear, or a thread without a
   // hit stripe of its own). REQUIRES: the caller is inside a `ReadSection`.
   template <bool kCalls = true, typename Decide>
-  ABSL_ATTRIBUTE_ALWAYS_INLINE bool DecideAtHint(std::uint64_t hash,
-                                                 std::size_t length,
+  ABSL_ATTRIBUTE_ALWAYS_INLINE bool DecideAtHint(std::uint32_t tag,
                                                  std::size_t slot,
                                                  const char* padded,
                                                  Decide decide) const {
@@ -235,11 +240,9 @@ class ConsentCache {
     // One copy of the lookup per mode, so that no flag stays live across
     // it.
     if (ABSL_PREDICT_FALSE(t->touched != nullptr)) {
-      return DecideAtSlot<kCalls, true>(t->slots[slot], hash, length, padded,
-                                        decide);
+      return DecideAtSlot<kCalls, true>(t->slots[slot], tag, padded, decide);
     }
-    return DecideAtSlot<kCalls, false>(t->slots[slot], hash, length, padded,
-                                       decide);
+    return DecideAtSlot<kCalls, false>(t->slots[slot], tag, padded, decide);
   }
 
   // `DecideAtHint` without a hint, for a key of at most `kInlineKey`
@@ -433,13 +436,12 @@ class ConsentCache {
   // `DecideAtHint` at `s`, in bounded mode when `kBounded`.
   template <bool kCalls, bool kBounded, typename Decide>
   ABSL_ATTRIBUTE_ALWAYS_INLINE bool DecideAtSlot(const Slot& s,
-                                                 std::uint64_t hash,
-                                                 std::size_t length,
+                                                 std::uint32_t tag,
                                                  const char* padded,
                                                  Decide& decide) const {
     const std::uint64_t ref = s.key_ref.load(std::memory_order_acquire);
     if (ABSL_PREDICT_FALSE(
-            (ref & kTagMask) != Tag(hash, length) ||
+            (ref & kTagMask) != tag ||
             !SameInlineKey(s, InlineKey{Load64(padded), Load64(padded + 8)}))) {
       return false;
     }

@@ -1683,11 +1683,10 @@ template <bool kCalls, typename DecideFn>
 ABSL_ATTRIBUTE_ALWAYS_INLINE inline bool Guard::Impl::LeanProbe(
     const internal::ConsentCache& cache, const SubjectRef& ref,
     DecideFn decide) {
-  // A ref to a longer id (`size_` is then `kLong`) is left: no slot's
-  // tag matches that length (`DecideAtHint`).
-  static_assert(SubjectRef::kLong > internal::ConsentCache::kMaxKeyLength);
-  return cache.template DecideAtHint<kCalls>(ref.hash_, ref.size_, ref.slot_,
-                                             ref.inline_, decide);
+  // A ref to a longer id (`tag_` is then `kLong`, over 24 bits) is left:
+  // no slot's tag matches it (`DecideAtHint`).
+  return cache.template DecideAtHint<kCalls>(ref.tag_, ref.slot_, ref.inline_,
+                                             decide);
 }
 
 template <bool kCalls, typename DecideFn>
@@ -2229,18 +2228,18 @@ SubjectRef Guard::Subject(absl::string_view subject) const {
 SubjectRef::SubjectRef(absl::string_view id, std::uint64_t hash,
                        std::size_t slot)
     : hash_(hash),
-      size_(id.size() <= kInline ? static_cast<std::uint32_t>(id.size())
-                                 : kLong),
+      tag_(id.size() <= kInline ? internal::ConsentCache::TagOf(hash, id.size())
+                                : kLong),
       slot_(slot < kNoSlot ? static_cast<std::uint32_t>(slot) : kNoSlot) {
   static_assert(kInline == internal::ConsentCache::kInlineKey,
                 "a SubjectRef pads its id as the consent cache's slots do");
   static_assert(sizeof(SubjectRef) == 32);
-  static_assert(
-      sizeof(internal::SubjectKey::inline_) == kInline &&
-          SubjectRef::kLong ==
-              decltype(internal::SubjectKey::size_){~std::uint32_t{0}},
-      "a record's SubjectKey holds its id as a SubjectRef does");
-  if (size_ == kLong) {
+  static_assert(sizeof(internal::SubjectKey::inline_) == kInline,
+                "a record's SubjectKey pads its id as a SubjectRef does");
+  // No tag of an inline id is `kLong` (24 bits), and `id` reads the
+  // length back from it.
+  static_assert(internal::ConsentCache::kInlineKey < 256);
+  if (tag_ == kLong) {
     long_ = new std::string(id);
   } else {
     std::memset(inline_, 0, kInline);
@@ -2249,22 +2248,27 @@ SubjectRef::SubjectRef(absl::string_view id, std::uint64_t hash,
 }
 
 SubjectRef::SubjectRef(const SubjectRef& other)
-    : hash_(other.hash_), size_(other.size_), slot_(other.slot_) {
-  if (size_ == kLong) {
+    : hash_(other.hash_), tag_(other.tag_), slot_(other.slot_) {
+  if (tag_ == kLong) {
     long_ = new std::string(*other.long_);
   } else {
     std::memcpy(inline_, other.inline_, kInline);
   }
 }
 
+// A moved-from ref holds the empty id.
+void SubjectRef::ClearMovedFrom() {
+  hash_ = internal::ConsentCache::Hash("");
+  tag_ = internal::ConsentCache::TagOf(hash_, 0);
+  slot_ = kNoSlot;
+  std::memset(inline_, 0, kInline);
+}
+
 SubjectRef::SubjectRef(SubjectRef&& other) noexcept
-    : hash_(other.hash_), size_(other.size_), slot_(other.slot_) {
-  if (size_ == kLong) {
+    : hash_(other.hash_), tag_(other.tag_), slot_(other.slot_) {
+  if (tag_ == kLong) {
     long_ = other.long_;
-    other.size_ = 0;  // the moved-from ref holds the empty id
-    other.hash_ = internal::ConsentCache::Hash("");
-    other.slot_ = kNoSlot;
-    std::memset(other.inline_, 0, kInline);
+    other.ClearMovedFrom();
   } else {
     std::memcpy(inline_, other.inline_, kInline);
   }
@@ -2277,16 +2281,13 @@ SubjectRef& SubjectRef::operator=(const SubjectRef& other) {
 
 SubjectRef& SubjectRef::operator=(SubjectRef&& other) noexcept {
   if (this == &other) return *this;
-  if (size_ == kLong) delete long_;
+  if (tag_ == kLong) delete long_;
   hash_ = other.hash_;
-  size_ = other.size_;
+  tag_ = other.tag_;
   slot_ = other.slot_;
-  if (size_ == kLong) {
+  if (tag_ == kLong) {
     long_ = other.long_;
-    other.size_ = 0;
-    other.hash_ = internal::ConsentCache::Hash("");
-    other.slot_ = kNoSlot;
-    std::memset(other.inline_, 0, kInline);
+    other.ClearMovedFrom();
   } else {
     std::memcpy(inline_, other.inline_, kInline);
   }
@@ -2294,7 +2295,7 @@ SubjectRef& SubjectRef::operator=(SubjectRef&& other) noexcept {
 }
 
 SubjectRef::~SubjectRef() {
-  if (size_ == kLong) delete long_;
+  if (tag_ == kLong) delete long_;
 }
 
 absl::StatusOr<Decision> Guard::Check(const AccessContext& ctx,

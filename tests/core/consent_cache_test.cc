@@ -236,14 +236,14 @@ TEST(ConsentCacheTest, SummaryFollowsItsProfileWhenTheIndexIsReused) {
     ASSERT_TRUE(same(*summary, want)) << i;
     const ConsentCache::Hint hint = cache.HintFor(key, hash);
     bool called = false;
-    ASSERT_TRUE(
-        cache.DecideAtHint(hash, key.size(), hint.slot, padded,
-                           [&](std::int64_t r, const ProfileSummary* s) {
-                             called = true;
-                             EXPECT_EQ(r, i);
-                             EXPECT_TRUE(same(*s, want)) << i;
-                             return true;
-                           }));
+    ASSERT_TRUE(cache.DecideAtHint(
+        ConsentCache::TagOf(hash, key.size()), hint.slot, padded,
+        [&](std::int64_t r, const ProfileSummary* s) {
+          called = true;
+          EXPECT_EQ(r, i);
+          EXPECT_TRUE(same(*s, want)) << i;
+          return true;
+        }));
     ASSERT_TRUE(called);
   }
   EXPECT_LE(cache.profile_count(), 3u);
