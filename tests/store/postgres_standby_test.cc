@@ -21,13 +21,13 @@
 #include <vector>
 
 #include "absl/strings/str_cat.h"
-#include "absl/synchronization/mutex.h"
 #include "absl/time/clock.h"
 #include "consentry/decision.h"
 #include "consentry/guard.h"
 #include "consentry/postgres_store.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "src/util/mutex.h"
 #include "tests/testing/guard_fixture.h"
 #include "tests/testing/pg_scripts.h"
 #include "tests/testing/status_matchers.h"
@@ -259,16 +259,16 @@ TEST_F(PostgresStandbyTest, FeedFollowingAStandbyDeliversEveryChangeInOrder) {
   o.max_standby_lag = absl::Seconds(60);
   absl::StatusOr<std::unique_ptr<PostgresConsentStore>> only = Open(false, o);
   ASSERT_OK(only);
-  absl::Mutex mu;
+  internal::Mutex mu;
   std::vector<Revision> seen;
   std::unique_ptr<Subscription> sub =
       (*only)->Watch([&](const v1::ConsentRecord& rec) {
-        absl::MutexLock lock(&mu);
+        internal::MutexLock lock(&mu);
         seen.push_back(rec.revision());
       });
   const Revision first = Write("f0", v1::CONSENT_STATE_GIVEN);
   ASSERT_TRUE(Eventually([&] {
-    absl::MutexLock lock(&mu);
+    internal::MutexLock lock(&mu);
     return !seen.empty() && seen.back() == first;
   }));
   Pause();
@@ -280,10 +280,10 @@ TEST_F(PostgresStandbyTest, FeedFollowingAStandbyDeliversEveryChangeInOrder) {
   }
   Resume();
   ASSERT_TRUE(Eventually([&] {
-    absl::MutexLock lock(&mu);
+    internal::MutexLock lock(&mu);
     return !seen.empty() && seen.back() == written.back();
   }));
-  absl::MutexLock lock(&mu);
+  internal::MutexLock lock(&mu);
   EXPECT_EQ(seen, written);
 }
 

@@ -20,11 +20,11 @@
 #include <vector>
 
 #include "absl/strings/str_cat.h"
-#include "absl/synchronization/mutex.h"
 #include "absl/time/clock.h"
 #include "consentry/postgres_store.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "src/util/mutex.h"
 #include "tests/testing/guard_fixture.h"
 #include "tests/testing/status_matchers.h"
 #include "tests/testing/store_factories.h"
@@ -144,11 +144,11 @@ TEST_F(PostgresWritersTest,
        ConcurrentWritersAndImportKeepRevisionsDenseAndInOrder) {
   std::unique_ptr<PostgresConsentStore> watcher = Open();
   ASSERT_NE(watcher, nullptr);
-  absl::Mutex mu;
+  internal::Mutex mu;
   std::map<std::string, Revision> feed_last;
   int feed_out_of_order = 0;
   auto sub = watcher->Watch([&](const v1::ConsentRecord& r) {
-    absl::MutexLock l(&mu);
+    internal::MutexLock l(&mu);
     Revision& last = feed_last[r.subject_id()];
     if (r.revision() < last) ++feed_out_of_order;
     last = std::max(last, r.revision());
@@ -221,14 +221,14 @@ TEST_F(PostgresWritersTest,
     ASSERT_OK(rec);
     for (;;) {
       {
-        absl::MutexLock l(&mu);
+        internal::MutexLock l(&mu);
         if (feed_last[subject] == rec->revision()) break;
       }
       ASSERT_LT(absl::Now(), deadline) << subject;
       absl::SleepFor(absl::Milliseconds(5));
     }
   }
-  absl::MutexLock l(&mu);
+  internal::MutexLock l(&mu);
   EXPECT_EQ(feed_out_of_order, 0);
 }
 
@@ -237,10 +237,10 @@ TEST_F(PostgresWritersTest, BulkImportCreatesRecordsWithDenseRevisions) {
   std::unique_ptr<PostgresConsentStore> other = Open();
   ASSERT_NE(s, nullptr);
   ASSERT_NE(other, nullptr);
-  absl::Mutex mu;
+  internal::Mutex mu;
   std::vector<Revision> heard;
   auto sub = other->Watch([&](const v1::ConsentRecord& r) {
-    absl::MutexLock l(&mu);
+    internal::MutexLock l(&mu);
     heard.push_back(r.revision());
   });
   ASSERT_OK(
@@ -272,7 +272,7 @@ TEST_F(PostgresWritersTest, BulkImportCreatesRecordsWithDenseRevisions) {
     const absl::Time deadline = absl::Now() + absl::Seconds(10);
     for (;;) {
       {
-        absl::MutexLock l(&mu);
+        internal::MutexLock l(&mu);
         if (!heard.empty() && heard.back() >= revision) return;
       }
       ASSERT_LT(absl::Now(), deadline) << revision;
@@ -287,7 +287,7 @@ TEST_F(PostgresWritersTest, BulkImportCreatesRecordsWithDenseRevisions) {
   EXPECT_THAT(other->LatestRevision(),
               ::consentry::testing::IsOkAndHolds(1002));
   wait_for(1002);
-  absl::MutexLock l(&mu);
+  internal::MutexLock l(&mu);
   // 1, the import's 2..1001, then 1002, each once and in order.
   ASSERT_EQ(heard.size(), 1002u);
   for (std::size_t i = 0; i < heard.size(); ++i) {
