@@ -367,18 +367,24 @@ TEST(ConsentCacheTest, ReadersSeeConsistentStatesDuringWritesAndGrowth) {
   EXPECT_GT(hits.load(), 0);
 }
 
+// Keys of every length from 0 to `max_length`: "", "a", "ab", ...
+std::vector<std::string> KeysUpTo(std::size_t max_length) {
+  std::vector<std::string> keys;
+  for (std::size_t n = 0; n <= max_length; ++n) {
+    std::string k(n, 'k');
+    for (std::size_t i = 0; i < n; ++i) k[i] = static_cast<char>('a' + i % 26);
+    keys.push_back(k);
+  }
+  return keys;
+}
+
 // Every key length the inline compare distinguishes (0 to 16 bytes, each
 // load width and overlap), the arena (17 and more) and ids that differ in
 // one byte at each position: a hit only for the very key.
 TEST(ConsentCacheTest, EveryKeyLengthFindsExactlyItsKey) {
   ConsentCache cache;
   ReadSection section;
-  std::vector<std::string> keys;
-  for (std::size_t n = 0; n <= 40; ++n) {
-    std::string k(n, 'k');
-    for (std::size_t i = 0; i < n; ++i) k[i] = static_cast<char>('a' + i % 26);
-    keys.push_back(k);
-  }
+  const std::vector<std::string> keys = KeysUpTo(40);
   for (std::size_t i = 0; i < keys.size(); ++i) {
     ASSERT_EQ(
         cache.Upsert(
@@ -485,11 +491,9 @@ TEST(ConsentCacheTest, HintOfAKeyWithTheSameTagIsNotTrusted) {
 TEST(ConsentCacheTest, DecideByKeyDecidesOnlyItsOwnKey) {
   ConsentCache cache;
   ReadSection section;
-  std::vector<std::string> keys;
-  for (std::size_t n = 0; n <= 20; ++n) {
-    std::string k(n, 'k');
-    for (std::size_t i = 0; i < n; ++i) k[i] = static_cast<char>('a' + i % 26);
-    keys.push_back(k);
+  const std::vector<std::string> keys = KeysUpTo(20);
+  for (const std::string& k : keys) {
+    const std::size_t n = k.size();
     ASSERT_EQ(
         cache.Upsert(k, StateAt(static_cast<std::int64_t>(n + 1), n), false),
         Result::kStored);
