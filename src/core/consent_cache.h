@@ -257,19 +257,11 @@ class ConsentCache {
                                                 Decide decide) const {
     if (ABSL_PREDICT_FALSE(key.size() > kInlineKey)) return false;
     const InlineKey packed = Pack(key);
-    const std::uint64_t hash = HashInline(packed, key.size());
-    const std::uint64_t want_tag = Tag(hash, key.size());
     const Table* t = table_.load(std::memory_order_acquire);
-    const Slot* const begin = t->slots;
-    const Slot* const end = begin + t->capacity;
-    const Slot* slot = begin + t->Home(hash);
     std::uint64_t ref;
-    for (;;) {
-      ref = slot->key_ref.load(std::memory_order_acquire);
-      if (ABSL_PREDICT_FALSE(ref == 0)) return false;
-      if ((ref & kTagMask) == want_tag && SameInlineKey(*slot, packed)) break;
-      if (++slot == end) slot = begin;
-    }
+    const Slot* const slot =
+        Probe(*t, key, HashInline(packed, key.size()), packed, &ref);
+    if (ABSL_PREDICT_FALSE(slot == nullptr)) return false;
     if (ABSL_PREDICT_FALSE(t->touched != nullptr)) {
       return DecideMatched<kCalls, true>(*slot, ref, decide);
     }
@@ -584,26 +576,39 @@ class ConsentCache {
       const ProfileSummary** summary = nullptr,
       std::uint32_t* profile_index = nullptr) const {
     const Table* t = table_.load(std::memory_order_acquire);
+    std::uint64_t ref;
+    const Slot* const slot = Probe(*t, key, hash, packed, &ref);
+    if (slot == nullptr) return false;
+    const bool hit =
+        ReadState(*slot, profile, revision, summary, profile_index);
+    if (ABSL_PREDICT_FALSE(t->touched != nullptr)) {
+      Touch(*slot, ref, hit && *revision == 0 ? 2 : hit);
+    }
+    return hit;
+  }
+
+  // The slot of `t` that holds `key` (hashed as `hash`; `packed` as for
+  // `LookupPacked`), with its key_ref in `*ref`; null when none does.
+  ABSL_ATTRIBUTE_ALWAYS_INLINE const Slot* Probe(const Table& t,
+                                                 absl::string_view key,
+                                                 std::uint64_t hash,
+                                                 const InlineKey& packed,
+                                                 std::uint64_t* ref) const {
     const std::uint64_t want_tag = Tag(hash, key.size());
     const bool short_key = key.size() <= kInlineKey;
     // Probes by pointer: a probe is a load and two tests, and a step an
     // increment and a wrap at the end of the array.
-    const Slot* const begin = t->slots;
-    const Slot* const end = begin + t->capacity;
-    const Slot* slot = begin + t->Home(hash);
+    const Slot* const begin = t.slots;
+    const Slot* const end = begin + t.capacity;
+    const Slot* slot = begin + t.Home(hash);
     for (;;) {
-      const std::uint64_t ref = slot->key_ref.load(std::memory_order_acquire);
-      if (ref == 0) return false;
-      if ((ref & kTagMask) == want_tag &&
+      *ref = slot->key_ref.load(std::memory_order_acquire);
+      if (*ref == 0) return nullptr;
+      if ((*ref & kTagMask) == want_tag &&
           (short_key
                ? SameInlineKey(*slot, packed)
-               : std::memcmp(ArenaBytes(ref), key.data(), key.size()) == 0)) {
-        const bool hit =
-            ReadState(*slot, profile, revision, summary, profile_index);
-        if (ABSL_PREDICT_FALSE(t->touched != nullptr)) {
-          Touch(*slot, ref, hit && *revision == 0 ? 2 : hit);
-        }
-        return hit;
+               : std::memcmp(ArenaBytes(*ref), key.data(), key.size()) == 0)) {
+        return slot;
       }
       if (++slot == end) slot = begin;
     }
