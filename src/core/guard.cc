@@ -685,7 +685,7 @@ struct Guard::Impl {
                const SubjectRef* ref, const CategoryRef& category,
                Revision min_revision, Decision* out, WarmProbe* probe,
                std::uint32_t* policy_slot);
-  // The common case of `TryWarm` for a `SubjectRef`, and only it (REQUIRES:
+  // The common case of `TryWarm`, and only it (REQUIRES:
   // `warm_enabled`): the enforced policy's context and category, a purpose
   // the accessor may declare and the policy allows for the category, not
   // per occasion, a fresh feed, the subject cached at `min_revision` or
@@ -695,11 +695,11 @@ struct Guard::Impl {
   // `TryWarm` decides it as before. Kept short, so that it needs few
   // registers and the processor overlaps consecutive checks' cache misses.
   // With `kCalls` false, as `Check` runs it: no call at all (`Check`'s only
-  // call is then its hand-over to `CheckRef`), and so also `kUnspecified`
-  // when entering the read section would need one
+  // call is then its hand-over to `CheckRef` or `CheckId`), and so also
+  // `kUnspecified` when entering the read section would need one
   // (`ReadSection::TryEnter`) and when a bounded cache's hit would
-  // (`ConsentCache::DecideAtHint`); REQUIRES then `lean_enabled` (no
-  // heartbeat to read).
+  // (`ConsentCache::DecideAtHint`, `DecideByKey`); REQUIRES then
+  // `lean_enabled` (no heartbeat to read).
   // `Key`: a `SubjectRef` (probed from its slot hint), or an id as an
   // `absl::string_view` (hashed and probed from its home slot; an id
   // longer than the cache's inline keys is left).
