@@ -147,14 +147,18 @@ struct alignas(32) ProfileSummary {
 
   SubjectCode code(PurposeIndex purpose) const {
     const unsigned bit = 3u * purpose;
-    // The 8 bytes from the code's first byte, read as a little-endian
-    // word: for every purpose below `kMaxPurposes` (byte 23 at most)
-    // inside the summary, whose bytes past `codes` are `flags`, masked
-    // off.
+    return CodeAt(bit / 8, bit % 8);
+  }
+  // The code whose bits start at bit `shift` of byte `byte` (`code`, with
+  // its position worked out). The 8 bytes from `byte` are read as a
+  // little-endian word: for every purpose below `kMaxPurposes` (byte 23
+  // at most) inside the summary, whose bytes past `codes` are `flags`,
+  // masked off.
+  SubjectCode CodeAt(unsigned byte, unsigned shift) const {
     std::uint64_t word;
-    std::memcpy(&word, reinterpret_cast<const unsigned char*>(this) + bit / 8,
+    std::memcpy(&word, reinterpret_cast<const unsigned char*>(this) + byte,
                 sizeof(word));
-    return static_cast<SubjectCode>((word >> (bit % 8)) & 7);
+    return static_cast<SubjectCode>((word >> shift) & 7);
   }
   // Sets purpose `purpose`'s code (from 0).
   void SetCode(PurposeIndex purpose, SubjectCode code) {
@@ -220,11 +224,7 @@ struct SummaryRule {
 
   // The reason for `summary`, when it decides (see above).
   Reason Decide(const ProfileSummary& summary) const {
-    std::uint64_t word;
-    std::memcpy(&word,
-                reinterpret_cast<const unsigned char*>(&summary) + code_byte,
-                sizeof(word));
-    return by_code[(word >> code_shift) & 7];
+    return by_code[summary.CodeAt(code_byte, code_shift)];
   }
 };
 
