@@ -107,8 +107,8 @@ class RecordId {
   std::uint64_t value_ = 0;
 };
 
-// A tagged record's subject id as the Guard's consent cache keys it (the
-// same fields as a `SubjectRef`), fixed by `Guard::Tag`: its hash, the
+// A tagged record's subject id as the Guard's consent cache keys it (as a
+// `SubjectRef` does, without a ref word), fixed by `Guard::Tag`: its hash, the
 // slot the cache held it in then (a hint only: every use verifies that the
 // slot holds this very id, and otherwise looks the id up as usual) and,
 // for an id of at most 16 bytes, its bytes zero-padded to 16.
@@ -119,6 +119,7 @@ struct SubjectKey {
   std::uint32_t slot_ = ~std::uint32_t{0};
   char inline_[16] = {};
   const char* padded() const { return size_ <= 16 ? inline_ : nullptr; }
+  std::uint64_t hash() const { return hash_; }
 };
 }  // namespace internal
 
@@ -166,14 +167,19 @@ class CONSENTRY_EXPORT CategoryRef {
   CategoryIndex index_;
 };
 
-// A subject id resolved once for many checks: the id, its hash in the
-// Guard's consent cache and the slot where the cache held it, so that a
-// check of that subject skips hashing and probing. Created by
-// `Guard::Subject`; for loops that check one subject many times (every
-// category of a record, every purpose of a batch job). The slot is only a
-// hint: each check verifies that the slot of the cache it reads holds this
-// very id, and otherwise looks the subject up as usual, so a ref stays
-// correct across cache growth, eviction, a policy switch and another Guard.
+// A subject id resolved once for many checks, so that a check of that
+// subject skips hashing and probing. Created by `Guard::Subject`; for loops
+// that check one subject many times (every category of a record, every
+// purpose of a batch job) and for callers that keep a ref beside each
+// subject's data.
+// For an id of up to 16 bytes that the Guard's consent cache holds, the
+// cache keeps a copy of the subject's consent state for refs (8 bytes a
+// subject, from the first ref resolved for it), and a check by ref reads
+// that copy; else the ref keeps the slot where the cache held the id, as a
+// hint each check verifies against the id. Either way a ref names one
+// cache: with another (another Guard, a new cache after a policy switch),
+// or after an eviction, a check looks the subject up as usual, so a ref
+// stays correct in every case.
 // 32 bytes, one cache line: an id of up to 16 bytes is kept inline, a
 // longer one in an owned heap copy. Immutable value; safe to share and
 // copy.
@@ -187,7 +193,7 @@ class CONSENTRY_EXPORT SubjectRef {
 
   absl::string_view id() const {
     return tag_ != kLong ? absl::string_view(inline_, tag_ >> 16)
-                         : absl::string_view(*long_);
+                         : absl::string_view(*long_.id);
   }
 
  private:
@@ -199,21 +205,34 @@ class CONSENTRY_EXPORT SubjectRef {
   static constexpr std::uint32_t kLong = ~std::uint32_t{0};
   // No slot hint.
   static constexpr std::uint32_t kNoSlot = ~std::uint32_t{0};
-  SubjectRef(absl::string_view id, std::uint64_t hash, std::size_t slot);
+  SubjectRef(absl::string_view id, std::uint64_t hash, std::size_t slot,
+             std::uint64_t ref);
   void ClearMovedFrom();
+  // The id's hash in the consent cache (worked out again for an inline
+  // id: only a check that cannot use `ref_` needs it).
+  std::uint64_t hash() const;
   // The id's bytes zero-padded to `kInline`, or null for a longer id.
   const char* padded() const { return tag_ != kLong ? inline_ : nullptr; }
 
+  // A longer id: an owned copy, and its hash in the consent cache.
+  struct LongId {
+    std::string* id;
+    std::uint64_t hash;
+  };
+
   // Aligned to 32 bytes, so that a ref never straddles two cache lines.
-  alignas(32) std::uint64_t hash_;
+  // The id's ref word in the consent cache that resolved it (which of the
+  // cache's copies of a subject's state is this subject's, and which cache
+  // that is); 0 when it has none.
+  alignas(32) std::uint64_t ref_;
   // For an id of at most `kInline` bytes, its length in bits 16-23 and the
-  // low 16 bits of `hash_` below: what the consent cache's slot keeps of
+  // low 16 bits of its hash below: what the consent cache's slot keeps of
   // it, so that a check compares it as it is. `kLong` for a longer id.
   std::uint32_t tag_;
   std::uint32_t slot_;
   union {
     char inline_[kInline];
-    std::string* long_;
+    LongId long_;
   };
 };
 

@@ -21,6 +21,19 @@ bool Full(std::size_t size, std::size_t capacity) {
   return size * 5 > capacity * 3;
 }
 
+// A ref id for a new cache with ref states: each handed out once per
+// process, so that a ref word never names another cache (even one in the
+// same place after this one is gone). Once all are taken, `no_refs`: the
+// cache keeps no ref states, and refs check by their slot hint.
+std::uint32_t NextRefId(std::uint32_t no_refs) {
+  static std::atomic<std::uint32_t> next{1};
+  std::uint32_t id = next.load(std::memory_order_relaxed);
+  do {
+    if (id == no_refs) return no_refs;
+  } while (!next.compare_exchange_weak(id, id + 1, std::memory_order_relaxed));
+  return id;
+}
+
 // Bounded mode: the slot array takes what the subjects the budget holds
 // are charged (`kBoundedBytesPerSubject` each): live subjects fill at most
 // 32/40 of it. Evictions empty slots that inserts reuse in place (after a
@@ -51,7 +64,8 @@ std::size_t SlotsPerGrace(std::size_t capacity) {
 
 ConsentCache::ConsentCache(std::size_t expected_subjects,
                            std::uint32_t max_profiles, std::size_t budget_bytes)
-    : chunks_(new std::atomic<char*>[kMaxChunks]),
+    : ref_id_(budget_bytes == 0 ? NextRefId(kNoRefs) : kNoRefs),
+      chunks_(new std::atomic<char*>[kMaxChunks]),
       profile_chunks_(new std::atomic<SubjectProfile*>[kMaxProfileChunks]),
       summary_chunks_(new std::atomic<ProfileSummary*>[kMaxProfileChunks]),
       summary_memory_(kDirectSummaries * sizeof(ProfileSummary)),
@@ -69,7 +83,9 @@ ConsentCache::ConsentCache(std::size_t expected_subjects,
   auto t = budget_bytes_ != 0
                ? std::make_unique<Table>(BoundedCapacityFor(budget_bytes_),
                                          /*bounded=*/true)
-               : std::make_unique<Table>(CapacityFor(expected_subjects));
+               : std::make_unique<Table>(CapacityFor(expected_subjects),
+                                         /*bounded=*/false,
+                                         /*refs=*/ref_id_ != kNoRefs);
   table_.store(t.get(), std::memory_order_release);
   MutexLock lock(&mu_);
   compact_at_ = BoundedCompactAt(t->capacity);
@@ -243,7 +259,8 @@ ConsentCache::Slot* ConsentCache::FindLocked(absl::string_view key,
 
 void ConsentCache::GrowLocked() {
   Table* old = table_.load(std::memory_order_relaxed);
-  auto t = std::make_unique<Table>(old->capacity * 2);
+  auto t = std::make_unique<Table>(old->capacity * 2, /*bounded=*/false,
+                                   /*refs=*/old->ref_capacity > 0);
   for (std::size_t i = 0; i < old->capacity; ++i) {
     const Slot& from = old->slots[i];
     const std::uint64_t ref = from.key_ref.load(std::memory_order_relaxed);
@@ -260,7 +277,12 @@ void ConsentCache::GrowLocked() {
     std::memcpy(to.inline_key, from.inline_key, kInlineKey);
     to.state.store(from.state.load(std::memory_order_relaxed),
                    std::memory_order_relaxed);
+    // The key's ref state number (in its offset) moves with it.
     to.key_ref.store(ref, std::memory_order_relaxed);
+  }
+  for (std::size_t i = 0; i < next_ref_; ++i) {
+    t->ref_states[i].store(old->ref_states[i].load(std::memory_order_relaxed),
+                           std::memory_order_relaxed);
   }
   table_.store(t.get(), std::memory_order_release);
   // Freed once no check can still be reading it.
@@ -280,8 +302,42 @@ ConsentCache::Hint ConsentCache::HintFor(absl::string_view key,
     if (ref == 0) return Hint{};
     if ((ref & kTagMask) == want_tag &&
         std::memcmp(KeyBytes(slot, ref), key.data(), key.size()) == 0) {
-      return Hint{t, i};
+      return Hint{t, i, RefWord(ref)};
     }
+  }
+}
+
+std::size_t ConsentCache::RefCapacityFor(std::size_t slot_count) {
+  // `Full` lets a table hold at most 3/5 of its slots.
+  return std::min<std::size_t>(slot_count * 3 / 5 + 1, kNoRefs);
+}
+
+std::uint64_t ConsentCache::RefFor(absl::string_view key, std::uint64_t hash) {
+  if (ref_id_ == kNoRefs || key.size() > kInlineKey) return 0;
+  MutexLock lock(&mu_);
+  Slot* slot = FindLocked(key, hash);
+  if (slot == nullptr) return 0;
+  const std::uint64_t ref = slot->key_ref.load(std::memory_order_relaxed);
+  if (const std::uint64_t word = RefWord(ref); word != 0) return word;
+  Table& t = *current_table_;
+  if (next_ref_ >= t.ref_capacity) return 0;
+  const std::size_t number = next_ref_++;
+  // The copy first: a check that finds the number reads the state.
+  t.ref_states[number].store(slot->state.load(std::memory_order_relaxed),
+                             std::memory_order_release);
+  slot->key_ref.store(
+      (ref & ~(kOffsetMask << 24)) | ((number + kFirstRefOffset) << 24),
+      std::memory_order_release);
+  return RefWord(slot->key_ref.load(std::memory_order_relaxed));
+}
+
+void ConsentCache::SetStateLocked(Slot& slot, std::uint64_t st) {
+  slot.state.store(st, std::memory_order_release);
+  const std::uint64_t word =
+      RefWord(slot.key_ref.load(std::memory_order_relaxed));
+  if (word != 0) {
+    current_table_->ref_states[static_cast<std::uint32_t>(word)].store(
+        st, std::memory_order_release);
   }
 }
 
@@ -298,7 +354,7 @@ bool ConsentCache::StoreLocked(absl::string_view key, std::uint64_t hash,
                                Slot* slot, std::uint64_t packed,
                                std::vector<std::string>* evicted) {
   if (slot != nullptr) {
-    slot->state.store(packed, std::memory_order_release);
+    SetStateLocked(*slot, packed);
     return true;
   }
   const Table* t = table_.load(std::memory_order_relaxed);
@@ -387,8 +443,7 @@ ConsentCache::UpsertResult ConsentCache::Upsert(
   }
   // The newer state does not fit: never leave the older one readable.
   if (slot != nullptr || StoreLocked(key, hash, nullptr, kUncached, evicted)) {
-    if (slot != nullptr)
-      slot->state.store(kUncached, std::memory_order_release);
+    if (slot != nullptr) SetStateLocked(*slot, kUncached);
     if (old != kUncached) {
       ReleaseProfileLocked(static_cast<std::uint32_t>(old & kProfileMask));
     }
@@ -613,10 +668,20 @@ std::size_t ConsentCache::profile_count() const {
 
 std::size_t ConsentCache::MemoryBytes() const {
   MutexLock lock(&mu_);
+  // A table's ref states take the pages its numbered subjects touched
+  // (huge pages once the array spans one).
+  const auto ref_bytes = [this](const Table& t) ABSL_NO_THREAD_SAFETY_ANALYSIS {
+    constexpr std::size_t kHuge = std::size_t{2} << 20;
+    const std::size_t page = t.ref_memory.size() >= kHuge ? kHuge : 4096;
+    const std::size_t used =
+        std::min(next_ref_, t.ref_capacity) * sizeof(std::uint64_t);
+    return std::min(t.ref_memory.size(), (used + page - 1) / page * page);
+  };
   std::size_t held_chunks = live_chunks_.size();
-  std::size_t bytes = current_table_->memory.size();
+  std::size_t bytes =
+      current_table_->memory.size() + ref_bytes(*current_table_);
   for (const auto& t : retired_tables_) {
-    bytes += t.table->memory.size();
+    bytes += t.table->memory.size() + ref_bytes(*t.table);
     held_chunks += t.chunks.size();
   }
   bytes += held_chunks * kChunkSize;

@@ -18,6 +18,16 @@
 //     always in cache.
 //   Slot arrays and arena chunks are on transparent huge pages, so a random
 //   slot costs a cache miss but rarely a TLB miss.
+//   * Ref states (unbounded mode): for each subject a `SubjectRef` was
+//     resolved for (`RefFor`), a copy of its slot's state word in an array
+//     of its own, numbered in the order resolved (8 bytes a subject, 0
+//     for subjects no ref was resolved for). A check by ref reads that one
+//     word (`DecideAtRef`): an array of 8-byte words stays in the
+//     processor's caches where the 32-byte slots do not. The writer stores
+//     a state into the slot and then its copy (`SetStateLocked`); a
+//     subject's number, kept in its slot's key_ref, never changes for the
+//     cache's life, as keys never leave an unbounded table (growth copies
+//     the numbers and the states).
 // Writers (store listener, cache fills) serialize on one mutex.
 //
 // Reclamation is by reference, never by age: readers are inside a
@@ -168,6 +178,8 @@ class ConsentCache {
   struct Hint {
     const void* table = nullptr;
     std::size_t slot = 0;
+    // The subject's ref word (`RefFor`), when it has one; else 0.
+    std::uint64_t ref = 0;
   };
 
   // Where `key` is now; an empty hint when it is not cached.
@@ -243,6 +255,42 @@ class ConsentCache {
       return DecideAtSlot<kCalls, true>(t->slots[slot], tag, padded, decide);
     }
     return DecideAtSlot<kCalls, false>(t->slots[slot], tag, padded, decide);
+  }
+
+  // The ref word of `key` (hashed as `hash`): this cache's ref id in the
+  // high 32 bits and the number of the copy of `key`'s state it keeps for
+  // refs in the low 32, numbering `key` if it was not yet. 0 (no word)
+  // when `key` is not in the table, is longer than `kInlineKey` bytes, or
+  // the cache keeps no ref states (bounded mode, or every ref id taken).
+  // A word is never 0, never reused, and names this cache only: ref ids
+  // are handed out once per process. Takes the writer lock when it
+  // numbers `key` (once per key); may be called inside a read section.
+  std::uint64_t RefFor(absl::string_view key, std::uint64_t hash)
+      ABSL_LOCKS_EXCLUDED(mu_);
+
+  // A check by ref word (`RefFor`): when `ref` is one of this cache's
+  // words and the subject's state is cached, calls `decide(revision,
+  // summary)` as `DecideAtHint` does and returns what it returns. Returns
+  // false, touching nothing, for any other word (0, another cache's) or a
+  // subject marked uncached: the caller then looks up with `LookupAt`.
+  // Makes no call. REQUIRES: the caller is inside a `ReadSection`.
+  template <typename Decide>
+  ABSL_ATTRIBUTE_ALWAYS_INLINE bool DecideAtRef(std::uint64_t ref,
+                                                Decide decide) const {
+    const Table* t = table_.load(std::memory_order_acquire);
+    const auto number = static_cast<std::uint32_t>(ref);
+    // `ref_id_` is `kNoRefs` in a cache without ref states, which no word
+    // has; the capacity test only guards against a word this cache did
+    // not hand out.
+    if (ABSL_PREDICT_FALSE((ref >> 32) != ref_id_ ||
+                           number >= t->ref_capacity)) {
+      return false;
+    }
+    const std::uint64_t st =
+        t->ref_states[number].load(std::memory_order_acquire);
+    if (ABSL_PREDICT_FALSE(st == kUncached)) return false;
+    return decide(static_cast<std::int64_t>(st >> kProfileBits),
+                  SummaryAt(static_cast<std::uint32_t>(st & kProfileMask)));
   }
 
   // `DecideAtHint` without a hint, for a key of at most `kInlineKey`
@@ -341,10 +389,20 @@ class ConsentCache {
   // Aligned so that what a lookup reads (capacity, slots, touched) shares
   // one cache line.
   struct alignas(64) Table {
-    explicit Table(std::size_t slot_count, bool bounded = false)
-        : capacity(slot_count), memory(slot_count * sizeof(Slot)) {
+    // `refs`: with ref states, room for as many as the table may hold
+    // subjects (mapped, its pages touched as subjects are numbered).
+    explicit Table(std::size_t slot_count, bool bounded = false,
+                   bool refs = false)
+        : capacity(slot_count),
+          ref_capacity(refs ? RefCapacityFor(slot_count) : 0),
+          memory(slot_count * sizeof(Slot)) {
       // Zeroed memory holds valid zero atomics; construct them formally.
       slots = new (memory.data()) Slot[slot_count];
+      if (ref_capacity > 0) {
+        ref_memory = HugeBuffer(ref_capacity * sizeof(std::uint64_t));
+        ref_states = new (ref_memory.data())
+            std::atomic<std::uint64_t>[ref_capacity];
+      }
       if (bounded) touched = this;
     }
     // The slot a hash starts probing at: the high bits of hash * capacity,
@@ -362,8 +420,15 @@ class ConsentCache {
     // Bounded mode: non-null (this table), so that a lookup calls `Touch`,
     // which sets the slot's `kReferencedBit`; null otherwise.
     const Table* touched = nullptr;
+    // The ref states, by number (`RefFor`); 0 of them in bounded mode.
+    std::size_t ref_capacity;
+    std::atomic<std::uint64_t>* ref_states = nullptr;
     HugeBuffer memory;
+    HugeBuffer ref_memory;
   };
+  // Ref states room for a table of `slot_count` slots: the most subjects
+  // it holds before it grows (`Full`), at most one per 32-bit number.
+  static std::size_t RefCapacityFor(std::size_t slot_count);
   struct RetiredTable {
     std::unique_ptr<Table> table;
     Grace grace;
@@ -391,7 +456,9 @@ class ConsentCache {
       (std::uint64_t{1} << kProfileBits) - 1;
   // key_ref: [referenced:1][unused:1][offset:38][length:8][tag:16]. The
   // flag is bounded mode's (`Touch`, `MakeRoomLocked`), set and cleared
-  // with atomic read-modify-writes; a key's identity is the rest.
+  // with atomic read-modify-writes; a key's identity is the rest. The
+  // offset of a key of at most `kInlineKey` bytes (held in the slot) is 1,
+  // or its ref state's number + 2 once it has one (`RefFor`).
   static constexpr std::uint64_t kTagMask = 0xFFFFFF;  // length and tag
   static constexpr std::uint64_t kReferencedBit = std::uint64_t{1} << 63;
   static constexpr std::uint64_t kFlagBits = kReferencedBit;
@@ -648,6 +715,19 @@ class ConsentCache {
 
   Slot* FindLocked(absl::string_view key, std::uint64_t hash) const
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // The ref word of the key in the slot with key_ref `ref` (of the table
+  // `RefFor` numbers in), 0 when it has none.
+  std::uint64_t RefWord(std::uint64_t ref) const {
+    const std::uint64_t offset = (ref >> 24) & kOffsetMask;
+    return ref_id_ != kNoRefs && ((ref >> 16) & 0xFF) <= kInlineKey &&
+                   offset >= kFirstRefOffset
+               ? (std::uint64_t{ref_id_} << 32) | (offset - kFirstRefOffset)
+               : 0;
+  }
+  // Stores state `st` into `slot` of the current table, then into the
+  // slot's ref state when it has one.
+  void SetStateLocked(Slot& slot, std::uint64_t st)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // The revision cached, or recorded for an uncached subject; -1 if none.
   std::int64_t RevisionLocked(absl::string_view key, const Slot* slot) const
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
@@ -706,6 +786,15 @@ class ConsentCache {
   bool NewChunkLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
   std::atomic<Table*> table_;
+  // This cache's ref id (the high half of its ref words), handed out once
+  // per process; `kNoRefs` without ref states (bounded mode, or every id
+  // taken).
+  static constexpr std::uint32_t kNoRefs = ~std::uint32_t{0};
+  // The key_ref offset of an inline key numbered 0 (`RefWord`).
+  static constexpr std::uint64_t kFirstRefOffset = 2;
+  const std::uint32_t ref_id_;
+  // Ref states numbered so far.
+  std::size_t next_ref_ ABSL_GUARDED_BY(mu_) = 0;
   // Slots holding a key; of them, evicted ones (bounded mode).
   std::atomic<std::size_t> size_{0};
   std::atomic<std::size_t> dead_{0};

@@ -1224,7 +1224,7 @@ struct Guard::Impl::Decider {
     const SubjectProfile* s = nullptr;
     std::uint64_t hash = 0;
     bool found = false;
-    hash = ref != nullptr ? ref->hash_ : internal::ConsentCache::Hash(subject);
+    hash = ref != nullptr ? ref->hash() : internal::ConsentCache::Hash(subject);
     if (warm != nullptr && warm->probed) {
       found = epoch->cache.Peek(subject, hash, &s, &revision);
     } else {
@@ -1555,7 +1555,7 @@ ABSL_ATTRIBUTE_ALWAYS_INLINE inline bool Guard::Impl::WarmSubject(
   std::uint64_t hash = 0;
   const bool found =
       ref != nullptr
-          ? epoch.cache.LookupAt(subject, ref->hash_, ref->slot_, ref->padded(),
+          ? epoch.cache.LookupAt(subject, ref->hash(), ref->slot_, ref->padded(),
                                  nullptr, &revision, &summary, &profile_index)
           : epoch.cache.HashAndLookup(subject, &hash, nullptr, &revision,
                                       &summary, &profile_index);
@@ -1683,8 +1683,13 @@ template <bool kCalls, typename DecideFn>
 ABSL_ATTRIBUTE_ALWAYS_INLINE inline bool Guard::Impl::LeanProbe(
     const internal::ConsentCache& cache, const SubjectRef& ref,
     DecideFn decide) {
-  // A ref to a longer id (`tag_` is then `kLong`, over 24 bits) is left:
-  // no slot's tag matches it (`DecideAtHint`).
+  // A ref with a ref word reads the cache's copy of its state (a word of
+  // another cache is left); one without checks at its slot hint. A ref to
+  // a longer id has no word, and its `tag_` (`kLong`, over 24 bits) no
+  // slot matches (`DecideAtHint`): it is left.
+  if (ABSL_PREDICT_TRUE(ref.ref_ != 0)) {
+    return cache.DecideAtRef(ref.ref_, decide);
+  }
   return cache.template DecideAtHint<kCalls>(ref.tag_, ref.slot_, ref.inline_,
                                              decide);
 }
@@ -2215,19 +2220,25 @@ absl::StatusOr<Decision> Guard::Check(const AccessContext& ctx,
 SubjectRef Guard::Subject(absl::string_view subject) const {
   const std::uint64_t hash = internal::ConsentCache::Hash(subject);
   internal::ReadSection section;
-  const internal::ConsentCache::Hint hint =
-      impl_->current.load(std::memory_order_acquire)
-          ->cache.HintFor(subject, hash);
+  internal::ConsentCache& cache =
+      impl_->current.load(std::memory_order_acquire)->cache;
+  internal::ConsentCache::Hint hint = cache.HintFor(subject, hash);
+  // The first ref resolved for a cached subject numbers its state copy
+  // (under the cache's writer lock; later ones find the number).
+  if (hint.table != nullptr && hint.ref == 0) {
+    hint.ref = cache.RefFor(subject, hash);
+  }
   return SubjectRef(subject, hash,
-                    hint.table != nullptr ? hint.slot : SubjectRef::kNoSlot);
+                    hint.table != nullptr ? hint.slot : SubjectRef::kNoSlot,
+                    hint.ref);
 }
 
 // ---------------------------------------------------------------------------
 // SubjectRef
 
 SubjectRef::SubjectRef(absl::string_view id, std::uint64_t hash,
-                       std::size_t slot)
-    : hash_(hash),
+                       std::size_t slot, std::uint64_t ref)
+    : ref_(id.size() <= kInline ? ref : 0),
       tag_(id.size() <= kInline ? internal::ConsentCache::TagOf(hash, id.size())
                                 : kLong),
       slot_(slot < kNoSlot ? static_cast<std::uint32_t>(slot) : kNoSlot) {
@@ -2240,32 +2251,36 @@ SubjectRef::SubjectRef(absl::string_view id, std::uint64_t hash,
   // length back from it.
   static_assert(internal::ConsentCache::kInlineKey < 256);
   if (tag_ == kLong) {
-    long_ = new std::string(id);
+    long_ = LongId{new std::string(id), hash};
   } else {
     std::memset(inline_, 0, kInline);
     if (!id.empty()) std::memcpy(inline_, id.data(), id.size());
   }
 }
 
+std::uint64_t SubjectRef::hash() const {
+  return tag_ == kLong ? long_.hash : internal::ConsentCache::Hash(id());
+}
+
 SubjectRef::SubjectRef(const SubjectRef& other)
-    : hash_(other.hash_), tag_(other.tag_), slot_(other.slot_) {
+    : ref_(other.ref_), tag_(other.tag_), slot_(other.slot_) {
   if (tag_ == kLong) {
-    long_ = new std::string(*other.long_);
+    long_ = LongId{new std::string(*other.long_.id), other.long_.hash};
   } else {
     std::memcpy(inline_, other.inline_, kInline);
   }
 }
 
-// A moved-from ref holds the empty id.
+// A moved-from ref holds the empty id, with no ref word and no hint.
 void SubjectRef::ClearMovedFrom() {
-  hash_ = internal::ConsentCache::Hash("");
-  tag_ = internal::ConsentCache::TagOf(hash_, 0);
+  ref_ = 0;
+  tag_ = internal::ConsentCache::TagOf(internal::ConsentCache::Hash(""), 0);
   slot_ = kNoSlot;
   std::memset(inline_, 0, kInline);
 }
 
 SubjectRef::SubjectRef(SubjectRef&& other) noexcept
-    : hash_(other.hash_), tag_(other.tag_), slot_(other.slot_) {
+    : ref_(other.ref_), tag_(other.tag_), slot_(other.slot_) {
   if (tag_ == kLong) {
     long_ = other.long_;
     other.ClearMovedFrom();
@@ -2281,8 +2296,8 @@ SubjectRef& SubjectRef::operator=(const SubjectRef& other) {
 
 SubjectRef& SubjectRef::operator=(SubjectRef&& other) noexcept {
   if (this == &other) return *this;
-  if (tag_ == kLong) delete long_;
-  hash_ = other.hash_;
+  if (tag_ == kLong) delete long_.id;
+  ref_ = other.ref_;
   tag_ = other.tag_;
   slot_ = other.slot_;
   if (tag_ == kLong) {
@@ -2295,7 +2310,7 @@ SubjectRef& SubjectRef::operator=(SubjectRef&& other) noexcept {
 }
 
 SubjectRef::~SubjectRef() {
-  if (tag_ == kLong) delete long_;
+  if (tag_ == kLong) delete long_.id;
 }
 
 absl::StatusOr<Decision> Guard::Check(const AccessContext& ctx,
