@@ -609,6 +609,211 @@ TEST(ConsentCacheTest, HintFromBeforeGrowthStillFindsTheKey) {
   }
 }
 
+// What `DecideAtRef` finds for `ref`: true with the revision and the
+// summary it was called with, false when it declined.
+bool AtRef(const ConsentCache& cache, std::uint64_t ref, std::int64_t* rev,
+           const ProfileSummary** summary) {
+  bool called = false;
+  const bool ok =
+      cache.DecideAtRef(ref, [&](std::int64_t r, const ProfileSummary* s) {
+        called = true;
+        *rev = r;
+        *summary = s;
+        return true;
+      });
+  EXPECT_EQ(ok, called);
+  return ok;
+}
+
+// `key`'s revision and summary as a probing lookup finds them; false on a
+// miss. REQUIRES: a `ReadSection`.
+bool Probed(const ConsentCache& cache, absl::string_view key,
+            std::int64_t* rev, const ProfileSummary** summary) {
+  const SubjectProfile* p = nullptr;
+  std::uint64_t hash = 0;
+  return cache.HashAndLookup(key, &hash, &p, rev, summary);
+}
+
+// A subject's ref state is its slot's state after every write: a newer
+// state, an unstorable one (uncached, then stored again), and through the
+// growth of the slot array, for subjects numbered before and after it.
+TEST(ConsentCacheTest, RefStateIsTheSlotsStateAfterEveryWrite) {
+  ConsentCache cache(/*expected_subjects=*/4);
+  ReadSection section;
+  ASSERT_EQ(cache.Upsert("alice", StateAt(1, 1), false), Result::kStored);
+  ASSERT_EQ(cache.Upsert("bob", StateAt(1, 2), false), Result::kStored);
+  const std::uint64_t alice = cache.RefFor("alice", ConsentCache::Hash("alice"));
+  const std::uint64_t bob = cache.RefFor("bob", ConsentCache::Hash("bob"));
+  ASSERT_NE(alice, 0u);
+  ASSERT_NE(bob, 0u);
+  EXPECT_NE(alice, bob);
+  // Numbered once: the same word again, and from a hint.
+  EXPECT_EQ(cache.RefFor("alice", ConsentCache::Hash("alice")), alice);
+  EXPECT_EQ(cache.HintFor("alice", ConsentCache::Hash("alice")).ref, alice);
+
+  const auto expect_same = [&](absl::string_view key, std::uint64_t ref) {
+    std::int64_t rev = -1, want_rev = -2;
+    const ProfileSummary* summary = nullptr;
+    const ProfileSummary* want = nullptr;
+    ASSERT_TRUE(Probed(cache, key, &want_rev, &want)) << key;
+    ASSERT_TRUE(AtRef(cache, ref, &rev, &summary)) << key;
+    EXPECT_EQ(rev, want_rev) << key;
+    EXPECT_EQ(summary, want) << key;
+  };
+  expect_same("alice", alice);
+  expect_same("bob", bob);
+
+  ASSERT_EQ(cache.Upsert("alice", StateAt(2, 5), false), Result::kStored);
+  expect_same("alice", alice);
+  std::int64_t rev = 0;
+  const ProfileSummary* summary = nullptr;
+  ASSERT_TRUE(AtRef(cache, alice, &rev, &summary));
+  EXPECT_EQ(rev, 2);
+
+  // Uncached: the ref state declines, as the slot misses.
+  ASSERT_EQ(cache.Upsert("alice", StateAt(ConsentCache::kMaxRevision + 1, 1),
+                         false),
+            Result::kUnstorable);
+  EXPECT_FALSE(AtRef(cache, alice, &rev, &summary));
+  EXPECT_FALSE(Probed(cache, "alice", &rev, &summary));
+  ASSERT_EQ(cache.Upsert("alice", StateAt(ConsentCache::kMaxRevision + 2, 1),
+                         false),
+            Result::kUnstorable);
+  EXPECT_FALSE(AtRef(cache, alice, &rev, &summary));
+
+  // Growth (4 expected subjects: the array grows several times), with a
+  // subject numbered between growths and every state rewritten after.
+  ASSERT_EQ(cache.Upsert("bob", StateAt(7, 3), false), Result::kStored);
+  std::uint64_t carol = 0;
+  for (int i = 0; i < 500; ++i) {
+    ASSERT_EQ(cache.Upsert("s" + std::to_string(i), StateAt(1, 0), false),
+              Result::kStored);
+    if (i == 100) {
+      ASSERT_EQ(cache.Upsert("carol", StateAt(3, 3), false), Result::kStored);
+      carol = cache.RefFor("carol", ConsentCache::Hash("carol"));
+      ASSERT_NE(carol, 0u);
+    }
+  }
+  expect_same("bob", bob);
+  expect_same("carol", carol);
+  ASSERT_EQ(cache.Upsert("bob", StateAt(8, 6), false), Result::kStored);
+  ASSERT_EQ(cache.Upsert("carol", StateAt(4, 7), false), Result::kStored);
+  expect_same("bob", bob);
+  expect_same("carol", carol);
+  ASSERT_TRUE(AtRef(cache, bob, &rev, &summary));
+  EXPECT_EQ(rev, 8);
+  // The words survive growth: the same again.
+  EXPECT_EQ(cache.RefFor("bob", ConsentCache::Hash("bob")), bob);
+  EXPECT_EQ(cache.RefFor("carol", ConsentCache::Hash("carol")), carol);
+}
+
+// Only this cache's words decide, and only keys it holds inline get one.
+TEST(ConsentCacheTest, RefWordsNameOneCacheAndOneSubject) {
+  ConsentCache mine, other;
+  ConsentCache bounded(/*expected_subjects=*/0, ConsentCache::kMaxProfiles,
+                       /*budget_bytes=*/4096);
+  ReadSection section;
+  const std::string long_id(ConsentCache::kInlineKey + 1, 'x');
+  for (ConsentCache* c : {&mine, &other, &bounded}) {
+    ASSERT_EQ(c->Upsert("alice", StateAt(1, 1), false), Result::kStored);
+    ASSERT_EQ(c->Upsert(long_id, StateAt(1, 1), false), Result::kStored);
+  }
+  const std::uint64_t hash = ConsentCache::Hash("alice");
+  const std::uint64_t word = mine.RefFor("alice", hash);
+  const std::uint64_t other_word = other.RefFor("alice", hash);
+  ASSERT_NE(word, 0u);
+  ASSERT_NE(other_word, 0u);
+  // Both numbered first in their cache: only the cache tells them apart.
+  EXPECT_EQ(static_cast<std::uint32_t>(word),
+            static_cast<std::uint32_t>(other_word));
+  EXPECT_NE(word, other_word);
+  std::int64_t rev = 0;
+  const ProfileSummary* summary = nullptr;
+  EXPECT_TRUE(AtRef(mine, word, &rev, &summary));
+  EXPECT_FALSE(AtRef(mine, other_word, &rev, &summary));
+  EXPECT_FALSE(AtRef(other, word, &rev, &summary));
+  EXPECT_FALSE(AtRef(mine, 0, &rev, &summary));
+  // A number this cache has not handed out, under its own id.
+  EXPECT_FALSE(AtRef(mine, word + (std::uint64_t{1} << 31), &rev, &summary));
+  // No word: a bounded cache, a long id, a key not held.
+  EXPECT_EQ(bounded.RefFor("alice", hash), 0u);
+  EXPECT_EQ(bounded.HintFor("alice", hash).ref, 0u);
+  EXPECT_FALSE(AtRef(bounded, word, &rev, &summary));
+  EXPECT_EQ(mine.RefFor(long_id, ConsentCache::Hash(long_id)), 0u);
+  EXPECT_EQ(mine.RefFor("nobody", ConsentCache::Hash("nobody")), 0u);
+  // A numbered key still probes as before.
+  EXPECT_TRUE(Probed(mine, "alice", &rev, &summary));
+  EXPECT_TRUE(Probed(mine, long_id, &rev, &summary));
+}
+
+// Readers by ref see, while a writer rewrites every state and grows the
+// table, only states the writer stored (revision r with the profile of r),
+// never older than what they saw before.
+TEST(ConsentCacheTest, RefReadersSeeConsistentStatesDuringWritesAndGrowth) {
+  constexpr int kKeys = 32;
+  ConsentCache cache(/*expected_subjects=*/8);
+  std::vector<std::uint64_t> words;
+  {
+    ReadSection section;
+    for (int i = 0; i < kKeys; ++i) {
+      const std::string k = "k" + std::to_string(i);
+      ASSERT_EQ(cache.Upsert(k, StateAt(1, 1), false), Result::kStored);
+      words.push_back(cache.RefFor(k, ConsentCache::Hash(k)));
+      ASSERT_NE(words.back(), 0u);
+    }
+  }
+  std::atomic<bool> stop{false};
+  std::atomic<long> bad{0};
+  std::atomic<int> started{0};
+  std::atomic<long> passes{0};
+  std::vector<std::thread> readers;
+  for (int t = 0; t < 3; ++t) {
+    readers.emplace_back([&] {
+      started.fetch_add(1);
+      std::vector<std::int64_t> seen(kKeys, 0);
+      while (!stop.load(std::memory_order_relaxed)) {
+        for (int i = 0; i < kKeys; ++i) {
+          ReadSection section;
+          std::int64_t rev = 0;
+          const ProfileSummary* summary = nullptr;
+          if (!AtRef(cache, words[static_cast<std::size_t>(i)], &rev,
+                     &summary)) {
+            bad.fetch_add(1);
+            continue;
+          }
+          // Revision r's profile gives purpose 0 exactly when r is odd.
+          const bool given = summary->code(0) == kCodeGiven;
+          if (given != (rev % 2 == 1) ||
+              rev < seen[static_cast<std::size_t>(i)]) {
+            bad.fetch_add(1);
+          }
+          seen[static_cast<std::size_t>(i)] = rev;
+        }
+        passes.fetch_add(1);
+      }
+    });
+  }
+  while (started.load() < 3) std::this_thread::yield();
+  for (int round = 2; round <= 200; ++round) {
+    for (int i = 0; i < kKeys; ++i) {
+      ASSERT_EQ(cache.Upsert("k" + std::to_string(i),
+                             StateAt(round, round % 2 == 1 ? 1 : 0), false),
+                Result::kStored);
+    }
+    cache.Upsert("grow" + std::to_string(round), StateAt(1, 0), false);
+  }
+  const long after = passes.load();
+  while (passes.load() < after + 4) std::this_thread::yield();
+  stop = true;
+  for (auto& r : readers) r.join();
+  EXPECT_EQ(bad.load(), 0);
+  ReadSection section;
+  std::int64_t rev = 0;
+  const ProfileSummary* summary = nullptr;
+  ASSERT_TRUE(AtRef(cache, words[0], &rev, &summary));
+  EXPECT_EQ(rev, 200);
+}
+
 // ---------------------------------------------------------------------------
 // Bounded mode (a byte budget).
 

@@ -5,6 +5,7 @@
 // same audit event as a check by id, whatever happened to the cache since
 // the ref was made.
 
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -181,6 +182,113 @@ TEST_F(SubjectRefTest, StoreOutageFailsClosedForAnUncachedRef) {
                             ref, Cat("measurement")),
               StatusIs(absl::StatusCode::kUnavailable,
                        ::testing::HasSubstr("store_unavailable")));
+}
+
+// The unaudited Guard's check by ref, which reads its cache's copy of the
+// subject's state (`Check` without a call): a ref resolved once follows
+// every later write, through the growth of the cache and a policy switch;
+// decided as by id each time, and as the state written.
+TEST(SubjectRefLeanTest, RefResolvedOnceFollowsEveryWrite) {
+  InMemoryConsentStore store;
+  GuardOptions options;
+  options.unaudited_for_benchmarks_only = true;
+  options.expected_subjects = 4;
+  absl::StatusOr<std::unique_ptr<Guard>> made =
+      Guard::Create(DefaultPolicy(), &store, nullptr, options);
+  ASSERT_OK(made);
+  Guard& guard = **made;
+  const auto apply = [&store](const std::string& id, v1::ConsentState state) {
+    absl::StatusOr<Revision> r = store.Apply(
+        testing::PurposeChange(id, "statistics.measurement", state));
+    EXPECT_TRUE(r.ok()) << r.status();
+    return r.ok() ? *r : -1;
+  };
+  apply("alice", v1::CONSENT_STATE_GIVEN);
+  ASSERT_OK(guard.WarmCache());
+  const SubjectRef alice = guard.Subject("alice");
+  const struct {
+    v1::ConsentState state;
+    Reason reason;
+  } kSteps[] = {{v1::CONSENT_STATE_WITHDRAWN, Reason::kConsentWithdrawn},
+                {v1::CONSENT_STATE_GIVEN, Reason::kAllowedConsent},
+                {v1::CONSENT_STATE_REFUSED, Reason::kConsentRefused},
+                {v1::CONSENT_STATE_GIVEN, Reason::kAllowedConsent}};
+  int next_subject = 0;
+  for (int round = 0; round < 12; ++round) {
+    if (round == 6) {
+      ASSERT_OK(guard.SetPolicy(DefaultPolicy()));
+    }
+    // Contexts of the policy enforced now.
+    absl::StatusOr<AccessContext> ctx =
+        guard.Context("statistics-job", "statistics.measurement");
+    absl::StatusOr<CategoryRef> category = guard.Category("measurement");
+    ASSERT_OK(ctx);
+    ASSERT_OK(category);
+    const auto& step = kSteps[round % 4];
+    const Revision written = apply("alice", step.state);
+    // More subjects cached: the cache grows between rounds.
+    for (int i = 0; i < 40; ++i, ++next_subject) {
+      const std::string id = "s" + std::to_string(next_subject);
+      apply(id, v1::CONSENT_STATE_GIVEN);
+      ASSERT_OK(guard.Check(*ctx, guard.Subject(id), *category));
+    }
+    absl::StatusOr<Decision> by_ref = guard.Check(*ctx, alice, *category);
+    absl::StatusOr<Decision> by_id = guard.Check(*ctx, "alice", *category);
+    ASSERT_OK(by_ref);
+    ASSERT_OK(by_id);
+    EXPECT_EQ(by_ref->reason(), step.reason) << "round " << round;
+    EXPECT_EQ(by_ref->revision(), written) << "round " << round;
+    EXPECT_EQ(by_id->reason(), by_ref->reason()) << "round " << round;
+    EXPECT_EQ(by_id->revision(), by_ref->revision()) << "round " << round;
+    // Demanding a revision past the one written: decided again from the
+    // store, the same way.
+    absl::StatusOr<Decision> demanding =
+        guard.Check(*ctx, alice, *category, written);
+    ASSERT_OK(demanding);
+    EXPECT_EQ(demanding->reason(), step.reason);
+  }
+}
+
+// Two unaudited Guards over stores with opposite consent for alice: a ref
+// is decided by the Guard that checks it. The first subject each cache
+// numbers is alice in one and bob (who gave consent) in the other, so a
+// ref's number read in the other cache would be another subject's.
+TEST(SubjectRefLeanTest, RefOfAnotherGuardsCacheIsNotItsState) {
+  InMemoryConsentStore given_store, refused_store;
+  ASSERT_OK(given_store.Apply(testing::PurposeChange(
+      "alice", "statistics.measurement", v1::CONSENT_STATE_GIVEN)));
+  ASSERT_OK(refused_store.Apply(testing::PurposeChange(
+      "alice", "statistics.measurement", v1::CONSENT_STATE_REFUSED)));
+  ASSERT_OK(refused_store.Apply(testing::PurposeChange(
+      "bob", "statistics.measurement", v1::CONSENT_STATE_GIVEN)));
+  GuardOptions options;
+  options.unaudited_for_benchmarks_only = true;
+  absl::StatusOr<std::unique_ptr<Guard>> given =
+      Guard::Create(DefaultPolicy(), &given_store, nullptr, options);
+  absl::StatusOr<std::unique_ptr<Guard>> refused =
+      Guard::Create(DefaultPolicy(), &refused_store, nullptr, options);
+  ASSERT_OK(given);
+  ASSERT_OK(refused);
+  ASSERT_OK((*given)->WarmCache());
+  ASSERT_OK((*refused)->WarmCache());
+  const SubjectRef bob = (*refused)->Subject("bob");
+  ASSERT_EQ(bob.id(), "bob");
+  const SubjectRef from_given = (*given)->Subject("alice");
+  const SubjectRef from_refused = (*refused)->Subject("alice");
+  for (Guard* g : {given->get(), refused->get()}) {
+    absl::StatusOr<AccessContext> ctx =
+        g->Context("statistics-job", "statistics.measurement");
+    absl::StatusOr<CategoryRef> category = g->Category("measurement");
+    ASSERT_OK(ctx);
+    ASSERT_OK(category);
+    const Reason want = g == given->get() ? Reason::kAllowedConsent
+                                          : Reason::kConsentRefused;
+    for (const SubjectRef* ref : {&from_given, &from_refused}) {
+      absl::StatusOr<Decision> d = g->Check(*ctx, *ref, *category);
+      ASSERT_OK(d);
+      EXPECT_EQ(d->reason(), want);
+    }
+  }
 }
 
 }  // namespace
