@@ -8,7 +8,9 @@
 //                                        record bytes, same batches, same
 //                                        pragmas (WAL, synchronous=FULL).
 //   BM_ConsentCache_MemoryPerSubject/1000000   bytes per cached subject
-//                                        (target < 64), vs.
+//                                        (target < 64; and with a
+//                                        `SubjectRef` resolved for each,
+//                                        `bytes_per_subject_all_refs`), vs.
 //   BM_Baseline_HashMapMemoryPerSubject  an absl::flat_hash_map<string,
 //                                        SubjectState> of the same subjects.
 //   BM_PostgresStore_WithdrawalToEnforcement  withdrawal written in this
@@ -221,7 +223,7 @@ void BM_ConsentCache_MemoryPerSubject(benchmark::State& state) {
   const std::int64_t n = state.range(0);
   auto policy = Policy();
   const auto profiles = Profiles(*policy);
-  double per_subject = 0;
+  double per_subject = 0, with_refs = 0;
   for (auto _ : state) {
     consentry::internal::ConsentCache cache(static_cast<std::size_t>(n));
     for (std::int64_t i = 0; i < n; ++i) {
@@ -232,8 +234,20 @@ void BM_ConsentCache_MemoryPerSubject(benchmark::State& state) {
     }
     per_subject =
         static_cast<double>(cache.MemoryBytes()) / static_cast<double>(n);
+    // Then a `SubjectRef` resolved for every subject: each subject's state
+    // copied for refs.
+    for (std::int64_t i = 0; i < n; ++i) {
+      const std::string id = absl::StrCat("member-", i);
+      if (cache.RefFor(id, consentry::internal::ConsentCache::Hash(id)) == 0) {
+        state.SkipWithError("a cached subject got no ref word");
+        return;
+      }
+    }
+    with_refs =
+        static_cast<double>(cache.MemoryBytes()) / static_cast<double>(n);
   }
   state.counters["bytes_per_subject"] = per_subject;
+  state.counters["bytes_per_subject_all_refs"] = with_refs;
 }
 BENCHMARK(BM_ConsentCache_MemoryPerSubject)
     ->Arg(1'000'000)
