@@ -573,7 +573,10 @@ class CONSENTRY_EXPORT Guard {
 
   // Resolves `subject` for repeated checks (see `SubjectRef`). Never
   // fails and never reads the store: a subject not cached yet is looked
-  // up by its first check as usual.
+  // up by its first check as usual (its ref then checks by slot hint and
+  // probing; a ref resolved once the subject is cached reads the cache's
+  // copy of its state). The first ref resolved for a cached subject takes
+  // the cache's writer lock once, to give it that copy.
   SubjectRef Subject(absl::string_view subject) const;
 
   // As above for a tagged record: also checks the collection purposes.
