@@ -400,8 +400,8 @@ class ConsentCache {
       slots = new (memory.data()) Slot[slot_count];
       if (ref_capacity > 0) {
         ref_memory = HugeBuffer(ref_capacity * sizeof(std::uint64_t));
-        ref_states = new (ref_memory.data())
-            std::atomic<std::uint64_t>[ref_capacity];
+        ref_states =
+            new (ref_memory.data()) std::atomic<std::uint64_t>[ref_capacity];
       }
       if (bounded) touched = this;
     }

@@ -1555,8 +1555,9 @@ ABSL_ATTRIBUTE_ALWAYS_INLINE inline bool Guard::Impl::WarmSubject(
   std::uint64_t hash = 0;
   const bool found =
       ref != nullptr
-          ? epoch.cache.LookupAt(subject, ref->hash(), ref->slot_, ref->padded(),
-                                 nullptr, &revision, &summary, &profile_index)
+          ? epoch.cache.LookupAt(subject, ref->hash(), ref->slot_,
+                                 ref->padded(), nullptr, &revision, &summary,
+                                 &profile_index)
           : epoch.cache.HashAndLookup(subject, &hash, nullptr, &revision,
                                       &summary, &profile_index);
   if (ABSL_PREDICT_FALSE(!found || revision < min_revision)) return false;

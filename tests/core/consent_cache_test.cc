@@ -627,8 +627,8 @@ bool AtRef(const ConsentCache& cache, std::uint64_t ref, std::int64_t* rev,
 
 // `key`'s revision and summary as a probing lookup finds them; false on a
 // miss. REQUIRES: a `ReadSection`.
-bool Probed(const ConsentCache& cache, absl::string_view key,
-            std::int64_t* rev, const ProfileSummary** summary) {
+bool Probed(const ConsentCache& cache, absl::string_view key, std::int64_t* rev,
+            const ProfileSummary** summary) {
   const SubjectProfile* p = nullptr;
   std::uint64_t hash = 0;
   return cache.HashAndLookup(key, &hash, &p, rev, summary);
@@ -642,7 +642,8 @@ TEST(ConsentCacheTest, RefStateIsTheSlotsStateAfterEveryWrite) {
   ReadSection section;
   ASSERT_EQ(cache.Upsert("alice", StateAt(1, 1), false), Result::kStored);
   ASSERT_EQ(cache.Upsert("bob", StateAt(1, 2), false), Result::kStored);
-  const std::uint64_t alice = cache.RefFor("alice", ConsentCache::Hash("alice"));
+  const std::uint64_t alice =
+      cache.RefFor("alice", ConsentCache::Hash("alice"));
   const std::uint64_t bob = cache.RefFor("bob", ConsentCache::Hash("bob"));
   ASSERT_NE(alice, 0u);
   ASSERT_NE(bob, 0u);
@@ -671,14 +672,14 @@ TEST(ConsentCacheTest, RefStateIsTheSlotsStateAfterEveryWrite) {
   EXPECT_EQ(rev, 2);
 
   // Uncached: the ref state declines, as the slot misses.
-  ASSERT_EQ(cache.Upsert("alice", StateAt(ConsentCache::kMaxRevision + 1, 1),
-                         false),
-            Result::kUnstorable);
+  ASSERT_EQ(
+      cache.Upsert("alice", StateAt(ConsentCache::kMaxRevision + 1, 1), false),
+      Result::kUnstorable);
   EXPECT_FALSE(AtRef(cache, alice, &rev, &summary));
   EXPECT_FALSE(Probed(cache, "alice", &rev, &summary));
-  ASSERT_EQ(cache.Upsert("alice", StateAt(ConsentCache::kMaxRevision + 2, 1),
-                         false),
-            Result::kUnstorable);
+  ASSERT_EQ(
+      cache.Upsert("alice", StateAt(ConsentCache::kMaxRevision + 2, 1), false),
+      Result::kUnstorable);
   EXPECT_FALSE(AtRef(cache, alice, &rev, &summary));
 
   // Growth (4 expected subjects: the array grows several times), with a

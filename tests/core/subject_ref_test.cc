@@ -281,8 +281,8 @@ TEST(SubjectRefLeanTest, RefOfAnotherGuardsCacheIsNotItsState) {
     absl::StatusOr<CategoryRef> category = g->Category("measurement");
     ASSERT_OK(ctx);
     ASSERT_OK(category);
-    const Reason want = g == given->get() ? Reason::kAllowedConsent
-                                          : Reason::kConsentRefused;
+    const Reason want =
+        g == given->get() ? Reason::kAllowedConsent : Reason::kConsentRefused;
     for (const SubjectRef* ref : {&from_given, &from_refused}) {
       absl::StatusOr<Decision> d = g->Check(*ctx, *ref, *category);
       ASSERT_OK(d);
