@@ -488,6 +488,23 @@ TEST(ConsentCacheTest, HintOfAKeyWithTheSameTagIsNotTrusted) {
 // length up to the inline 16 bytes, and none of the ids one byte away; a
 // longer id, an absent one and one held uncached are left to the caller
 // without calling `decide`.
+// Runs `probe(decide)`, a lookup that calls `decide(revision, summary)`
+// where it decides, with a `decide` that accepts and records what it was
+// called with in `*rev` and `*summary`; returns what `probe` returns,
+// which must be true exactly when `decide` was called.
+template <typename Probe>
+bool Recorded(Probe probe, std::int64_t* rev, const ProfileSummary** summary) {
+  bool called = false;
+  const bool ok = probe([&](std::int64_t r, const ProfileSummary* s) {
+    called = true;
+    *rev = r;
+    *summary = s;
+    return true;
+  });
+  EXPECT_EQ(ok, called);
+  return ok;
+}
+
 TEST(ConsentCacheTest, DecideByKeyDecidesOnlyItsOwnKey) {
   ConsentCache cache;
   ReadSection section;
@@ -504,16 +521,8 @@ TEST(ConsentCacheTest, DecideByKeyDecidesOnlyItsOwnKey) {
             Result::kUnstorable);
   const auto decided = [&cache](absl::string_view key, std::int64_t* rev,
                                 const ProfileSummary** summary) {
-    bool called = false;
-    const bool ok =
-        cache.DecideByKey(key, [&](std::int64_t r, const ProfileSummary* s) {
-          called = true;
-          *rev = r;
-          *summary = s;
-          return true;
-        });
-    EXPECT_EQ(ok, called) << key;
-    return ok;
+    return Recorded([&](auto decide) { return cache.DecideByKey(key, decide); },
+                    rev, summary);
   };
   for (const std::string& key : keys) {
     std::int64_t rev = -1;
@@ -613,16 +622,8 @@ TEST(ConsentCacheTest, HintFromBeforeGrowthStillFindsTheKey) {
 // summary it was called with, false when it declined.
 bool AtRef(const ConsentCache& cache, std::uint64_t ref, std::int64_t* rev,
            const ProfileSummary** summary) {
-  bool called = false;
-  const bool ok =
-      cache.DecideAtRef(ref, [&](std::int64_t r, const ProfileSummary* s) {
-        called = true;
-        *rev = r;
-        *summary = s;
-        return true;
-      });
-  EXPECT_EQ(ok, called);
-  return ok;
+  return Recorded([&](auto decide) { return cache.DecideAtRef(ref, decide); },
+                  rev, summary);
 }
 
 // `key`'s revision and summary as a probing lookup finds them; false on a
@@ -635,8 +636,8 @@ bool Probed(const ConsentCache& cache, absl::string_view key, std::int64_t* rev,
 }
 
 // A subject's ref state is its slot's state after every write: a newer
-// state, an unstorable one (uncached, then stored again), and through the
-// growth of the slot array, for subjects numbered before and after it.
+// state, an unstorable one (uncached), and through the growth of the slot
+// array, for subjects numbered before and after it.
 TEST(ConsentCacheTest, RefStateIsTheSlotsStateAfterEveryWrite) {
   ConsentCache cache(/*expected_subjects=*/4);
   ReadSection section;
@@ -706,6 +707,32 @@ TEST(ConsentCacheTest, RefStateIsTheSlotsStateAfterEveryWrite) {
   // The words survive growth: the same again.
   EXPECT_EQ(cache.RefFor("bob", ConsentCache::Hash("bob")), bob);
   EXPECT_EQ(cache.RefFor("carol", ConsentCache::Hash("carol")), carol);
+}
+
+// A subject uncached because the profile table is full, then stored again
+// on a profile in use: its ref state follows both.
+TEST(ConsentCacheTest, RefStateFollowsASubjectUncachedAndStoredAgain) {
+  ConsentCache cache(/*expected_subjects=*/4, /*max_profiles=*/2);
+  ReadSection section;
+  ASSERT_EQ(cache.Upsert("alice", StateAt(1, 1), false), Result::kStored);
+  ASSERT_EQ(cache.Upsert("bob", StateAt(1, 2), false), Result::kStored);
+  const std::uint64_t alice =
+      cache.RefFor("alice", ConsentCache::Hash("alice"));
+  ASSERT_NE(alice, 0u);
+  std::int64_t rev = 0;
+  const ProfileSummary* summary = nullptr;
+  ASSERT_TRUE(AtRef(cache, alice, &rev, &summary));
+  // A third profile does not fit: uncached.
+  ASSERT_EQ(cache.Upsert("alice", StateAt(2, 3), false), Result::kUnstorable);
+  EXPECT_FALSE(AtRef(cache, alice, &rev, &summary));
+  // Bob's profile: stored again.
+  ASSERT_EQ(cache.Upsert("alice", StateAt(3, 2), false), Result::kStored);
+  std::int64_t want_rev = 0;
+  const ProfileSummary* want = nullptr;
+  ASSERT_TRUE(Probed(cache, "bob", &want_rev, &want));
+  ASSERT_TRUE(AtRef(cache, alice, &rev, &summary));
+  EXPECT_EQ(rev, 3);
+  EXPECT_EQ(summary, want);
 }
 
 // Only this cache's words decide, and only keys it holds inline get one.
