@@ -307,22 +307,44 @@ TEST(ConsentCacheTest, ProfileHeldByAnOpenSectionIsNotReused) {
   EXPECT_EQ(cache.Upsert("a", StateAt(4, 4), false), Result::kStored);
 }
 
-// Readers never see a torn state: every written state has refused == ~given.
-TEST(ConsentCacheTest, ReadersSeeConsistentStatesDuringWritesAndGrowth) {
-  ConsentCache cache;
+// Runs `write` while three reader threads each call a copy of `read_pass`
+// (its state its own) in a loop, and returns once each reader has completed
+// a pass begun after `write` returned: the readers overlap the writer and
+// read its final state however the threads are scheduled (no timing
+// involved).
+template <typename ReadPass, typename Write>
+void ReadWhileWriting(const ReadPass& read_pass, Write write) {
+  constexpr int kReaders = 3;
   std::atomic<bool> stop{false};
-  std::atomic<long> torn{0};
-  std::atomic<long> hits{0};
-  // Readers announce that they run and count full passes, so that the
-  // writer overlaps them and the test ends only after reads of the final
-  // state, however the threads are scheduled (no timing involved).
   std::atomic<int> started{0};
   std::atomic<long> passes{0};
   std::vector<std::thread> readers;
-  for (int t = 0; t < 3; ++t) {
-    readers.emplace_back([&] {
+  for (int t = 0; t < kReaders; ++t) {
+    readers.emplace_back([&, pass = read_pass]() mutable {
       started.fetch_add(1);
       while (!stop.load(std::memory_order_relaxed)) {
+        pass();
+        passes.fetch_add(1);
+      }
+    });
+  }
+  while (started.load() < kReaders) std::this_thread::yield();
+  write();
+  // At most one pass per reader was in flight; one more completed pass
+  // began after this point.
+  const long after = passes.load();
+  while (passes.load() < after + kReaders + 1) std::this_thread::yield();
+  stop = true;
+  for (auto& r : readers) r.join();
+}
+
+// Readers never see a torn state: every written state has refused == ~given.
+TEST(ConsentCacheTest, ReadersSeeConsistentStatesDuringWritesAndGrowth) {
+  ConsentCache cache;
+  std::atomic<long> torn{0};
+  std::atomic<long> hits{0};
+  ReadWhileWriting(
+      [&] {
         for (int i = 0; i < 64; ++i) {
           const std::string k = "k" + std::to_string(i);
           // The profile read stays valid until the section ends.
@@ -340,29 +362,19 @@ TEST(ConsentCacheTest, ReadersSeeConsistentStatesDuringWritesAndGrowth) {
             }
           }
         }
-        passes.fetch_add(1);
-      }
-    });
-  }
-  while (started.load() < 3) std::this_thread::yield();
-  for (int round = 1; round <= 300; ++round) {
-    for (int i = 0; i < 64; ++i) {
-      cache.Upsert("k" + std::to_string(i),
-                   StateAt(round, static_cast<std::uint64_t>(round) *
-                                      std::uint64_t{0x9e3779b97f4a7c15}),
-                   false);
-    }
-    // Force growth with fresh keys while readers run.
-    if (round <= 300) {
-      cache.Upsert("grow" + std::to_string(round), StateAt(1, 0), false);
-    }
-  }
-  // Every key is present now. At most three passes (one per reader) were in
-  // flight; a fourth completed pass began after this point and must hit.
-  const long passes_after_writes = passes.load();
-  while (passes.load() < passes_after_writes + 4) std::this_thread::yield();
-  stop = true;
-  for (auto& r : readers) r.join();
+      },
+      [&] {
+        for (int round = 1; round <= 300; ++round) {
+          for (int i = 0; i < 64; ++i) {
+            cache.Upsert("k" + std::to_string(i),
+                         StateAt(round, static_cast<std::uint64_t>(round) *
+                                            std::uint64_t{0x9e3779b97f4a7c15}),
+                         false);
+          }
+          // Force growth with fresh keys while readers run.
+          cache.Upsert("grow" + std::to_string(round), StateAt(1, 0), false);
+        }
+      });
   EXPECT_EQ(torn.load(), 0);
   EXPECT_GT(hits.load(), 0);
 }
@@ -790,16 +802,9 @@ TEST(ConsentCacheTest, RefReadersSeeConsistentStatesDuringWritesAndGrowth) {
       ASSERT_NE(words.back(), 0u);
     }
   }
-  std::atomic<bool> stop{false};
   std::atomic<long> bad{0};
-  std::atomic<int> started{0};
-  std::atomic<long> passes{0};
-  std::vector<std::thread> readers;
-  for (int t = 0; t < 3; ++t) {
-    readers.emplace_back([&] {
-      started.fetch_add(1);
-      std::vector<std::int64_t> seen(kKeys, 0);
-      while (!stop.load(std::memory_order_relaxed)) {
+  ReadWhileWriting(
+      [&, seen = std::vector<std::int64_t>(kKeys, 0)]() mutable {
         for (int i = 0; i < kKeys; ++i) {
           ReadSection section;
           std::int64_t rev = 0;
@@ -817,23 +822,18 @@ TEST(ConsentCacheTest, RefReadersSeeConsistentStatesDuringWritesAndGrowth) {
           }
           seen[static_cast<std::size_t>(i)] = rev;
         }
-        passes.fetch_add(1);
-      }
-    });
-  }
-  while (started.load() < 3) std::this_thread::yield();
-  for (int round = 2; round <= 200; ++round) {
-    for (int i = 0; i < kKeys; ++i) {
-      ASSERT_EQ(cache.Upsert("k" + std::to_string(i),
+      },
+      [&] {
+        for (int round = 2; round <= 200; ++round) {
+          for (int i = 0; i < kKeys; ++i) {
+            EXPECT_EQ(
+                cache.Upsert("k" + std::to_string(i),
                              StateAt(round, round % 2 == 1 ? 1 : 0), false),
                 Result::kStored);
-    }
-    cache.Upsert("grow" + std::to_string(round), StateAt(1, 0), false);
-  }
-  const long after = passes.load();
-  while (passes.load() < after + 4) std::this_thread::yield();
-  stop = true;
-  for (auto& r : readers) r.join();
+          }
+          cache.Upsert("grow" + std::to_string(round), StateAt(1, 0), false);
+        }
+      });
   EXPECT_EQ(bad.load(), 0);
   ReadSection section;
   std::int64_t rev = 0;
