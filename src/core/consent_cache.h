@@ -277,20 +277,25 @@ class ConsentCache {
   template <typename Decide>
   ABSL_ATTRIBUTE_ALWAYS_INLINE bool DecideAtRef(std::uint64_t ref,
                                                 Decide decide) const {
-    const Table* t = table_.load(std::memory_order_acquire);
-    const auto number = static_cast<std::uint32_t>(ref);
-    // `ref_id_` is `kNoRefs` in a cache without ref states, which no word
-    // has; the capacity test only guards against a word this cache did
-    // not hand out.
-    if (ABSL_PREDICT_FALSE((ref >> 32) != ref_id_ ||
-                           number >= t->ref_capacity)) {
-      return false;
-    }
-    const std::uint64_t st =
-        t->ref_states[number].load(std::memory_order_acquire);
-    if (ABSL_PREDICT_FALSE(st == kUncached)) return false;
+    std::uint64_t st;
+    if (ABSL_PREDICT_FALSE(!RefState(ref, &st))) return false;
     return decide(static_cast<std::int64_t>(st >> kProfileBits),
                   SummaryAt(static_cast<std::uint32_t>(st & kProfileMask)));
+  }
+
+  // `LookupAt` with a null `profile`, by ref word: the subject's revision,
+  // summary and profile index from its ref state. False, setting nothing,
+  // when `DecideAtRef` would decline before calling `decide`.
+  // REQUIRES: the caller is inside a `ReadSection`.
+  ABSL_ATTRIBUTE_ALWAYS_INLINE bool LookupRef(
+      std::uint64_t ref, std::int64_t* revision, const ProfileSummary** summary,
+      std::uint32_t* profile_index) const {
+    std::uint64_t st;
+    if (!RefState(ref, &st)) return false;
+    *profile_index = static_cast<std::uint32_t>(st & kProfileMask);
+    *summary = SummaryAt(*profile_index);
+    *revision = static_cast<std::int64_t>(st >> kProfileBits);
+    return true;
   }
 
   // `DecideAtHint` without a hint, for a key of at most `kInlineKey`
@@ -386,8 +391,8 @@ class ConsentCache {
     char inline_key[kInlineKey] = {};
   };
   static_assert(sizeof(Slot) == 32);
-  // Aligned so that what a lookup reads (capacity, slots, touched) shares
-  // one cache line.
+  // Aligned so that what a lookup reads (capacity, slots, touched, and for
+  // a check by ref ref_capacity, ref_states) shares one cache line.
   struct alignas(64) Table {
     // `refs`: with ref states, room for as many as the table may hold
     // subjects (mapped, its pages touched as subjects are numbered).
@@ -715,6 +720,22 @@ class ConsentCache {
 
   Slot* FindLocked(absl::string_view key, std::uint64_t hash) const
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // The state word of ref word `ref`'s ref state in `*st`; false when
+  // `ref` is not one of this cache's words or the subject is uncached.
+  ABSL_ATTRIBUTE_ALWAYS_INLINE bool RefState(std::uint64_t ref,
+                                             std::uint64_t* st) const {
+    const Table* t = table_.load(std::memory_order_acquire);
+    const auto number = static_cast<std::uint32_t>(ref);
+    // `ref_id_` is `kNoRefs` in a cache without ref states, which no word
+    // has; the capacity test only guards against a word this cache did
+    // not hand out.
+    if (ABSL_PREDICT_FALSE((ref >> 32) != ref_id_ ||
+                           number >= t->ref_capacity)) {
+      return false;
+    }
+    *st = t->ref_states[number].load(std::memory_order_acquire);
+    return ABSL_PREDICT_TRUE(*st != kUncached);
+  }
   // The ref word of the key in the slot with key_ref `ref` (of the table
   // `RefFor` numbers in), 0 when it has none.
   std::uint64_t RefWord(std::uint64_t ref) const {

@@ -10,6 +10,7 @@
 #include <limits>
 #include <string>
 #include <tuple>
+#include <type_traits>
 #include <utility>
 #include <vector>
 
@@ -1553,13 +1554,23 @@ ABSL_ATTRIBUTE_ALWAYS_INLINE inline bool Guard::Impl::WarmSubject(
   const internal::ProfileSummary* summary = nullptr;
   Revision revision = 0;
   std::uint64_t hash = 0;
-  const bool found =
-      ref != nullptr
-          ? epoch.cache.LookupAt(subject, ref->hash(), ref->slot_,
-                                 ref->padded(), nullptr, &revision, &summary,
-                                 &profile_index)
-          : epoch.cache.HashAndLookup(subject, &hash, nullptr, &revision,
-                                      &summary, &profile_index);
+  // A `SubjectRef` with a ref word reads the cache's copy of its state
+  // (`ConsentCache::LookupRef`); anything else, or a word the copy does
+  // not answer for, looks the subject up.
+  bool found = false;
+  if constexpr (std::is_same_v<Ref, SubjectRef>) {
+    found =
+        ref != nullptr && ref->ref_ != 0 &&
+        epoch.cache.LookupRef(ref->ref_, &revision, &summary, &profile_index);
+  }
+  if (!found) {
+    found = ref != nullptr
+                ? epoch.cache.LookupAt(subject, ref->hash(), ref->slot_,
+                                       ref->padded(), nullptr, &revision,
+                                       &summary, &profile_index)
+                : epoch.cache.HashAndLookup(subject, &hash, nullptr, &revision,
+                                            &summary, &profile_index);
+  }
   if (ABSL_PREDICT_FALSE(!found || revision < min_revision)) return false;
   // The profile's summary decides most checks: no expiry, not erased, no
   // kind rule that applies, and no specific consent or re-consent to test
