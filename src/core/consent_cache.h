@@ -291,11 +291,8 @@ class ConsentCache {
       std::uint64_t ref, std::int64_t* revision, const ProfileSummary** summary,
       std::uint32_t* profile_index) const {
     std::uint64_t st;
-    if (!RefState(ref, &st)) return false;
-    *profile_index = static_cast<std::uint32_t>(st & kProfileMask);
-    *summary = SummaryAt(*profile_index);
-    *revision = static_cast<std::int64_t>(st >> kProfileBits);
-    return true;
+    return RefState(ref, &st) &&
+           ReadStateWord(st, nullptr, revision, summary, profile_index);
   }
 
   // `DecideAtHint` without a hint, for a key of at most `kInlineKey`
@@ -483,7 +480,13 @@ class ConsentCache {
       const Slot& slot, const SubjectProfile** profile, std::int64_t* revision,
       const ProfileSummary** summary = nullptr,
       std::uint32_t* profile_index = nullptr) const {
-    const std::uint64_t st = slot.state.load(std::memory_order_acquire);
+    return ReadStateWord(slot.state.load(std::memory_order_acquire), profile,
+                         revision, summary, profile_index);
+  }
+  // `ReadState` of the state word `st` (a slot's or a ref state's).
+  ABSL_ATTRIBUTE_ALWAYS_INLINE bool ReadStateWord(
+      std::uint64_t st, const SubjectProfile** profile, std::int64_t* revision,
+      const ProfileSummary** summary, std::uint32_t* profile_index) const {
     if (ABSL_PREDICT_FALSE(st == kUncached)) return false;
     if (profile != nullptr) {
       *profile = ProfileAt(static_cast<std::uint32_t>(st & kProfileMask));
