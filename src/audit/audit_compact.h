@@ -54,12 +54,18 @@ inline constexpr std::size_t kCompactShortMaxRef = 255;
 // Longer strings take `AuditLog::Record`'s path.
 inline constexpr std::size_t kCompactMaxString = 4096;
 
+// Whether a decision with these fields fits the short form.
+inline bool CompactFitsShort(Revision revision, std::uint32_t policy_slot,
+                             std::size_t record_ref_size) {
+  return static_cast<std::uint64_t>(revision) <= 0xFFFFFFFFu &&
+         policy_slot <= kCompactShortMaxSlot &&
+         record_ref_size <= kCompactShortMaxRef;
+}
+
 // Whether `d` fits the short form. REQUIRES: both strings are at most
 // `kCompactMaxString` bytes.
 inline bool CompactFitsShort(const CompactDecision& d) {
-  return static_cast<std::uint64_t>(d.revision) <= 0xFFFFFFFFu &&
-         d.policy_slot <= kCompactShortMaxSlot &&
-         d.record_ref.size() <= kCompactShortMaxRef;
+  return CompactFitsShort(d.revision, d.policy_slot, d.record_ref.size());
 }
 
 // The payload size of `d` in the form `CompactFitsShort` chose.
@@ -68,25 +74,42 @@ inline std::size_t CompactSize(const CompactDecision& d, bool short_form) {
          d.subject.size() + d.record_ref.size();
 }
 
+// The short form's lane flags. REQUIRES: the fields fit it.
+inline std::uint32_t CompactShortFlags(Reason reason, bool shadow,
+                                       std::uint32_t policy_slot,
+                                       std::size_t record_ref_size) {
+  return kCompactFlag |
+         static_cast<std::uint32_t>(reason) << kCompactReasonShift |
+         static_cast<std::uint32_t>(shadow) << kCompactShadowShift |
+         policy_slot << kCompactSlotShift |
+         static_cast<std::uint32_t>(record_ref_size) << kCompactRefShift;
+}
+
+// The short form's second payload word: the revision and the three
+// indexes, stored at once. REQUIRES: the revision fits the short form.
+inline std::uint64_t CompactShortPacked(Revision revision,
+                                        AccessorIndex accessor,
+                                        PurposeIndex purpose,
+                                        CategoryIndex category) {
+  return static_cast<std::uint32_t>(revision) |
+         static_cast<std::uint64_t>(accessor) << 32 |
+         static_cast<std::uint64_t>(purpose) << 48 |
+         static_cast<std::uint64_t>(category) << 56;
+}
+
 // The lane record flags of `d` in the form chosen.
 inline std::uint32_t CompactFlags(const CompactDecision& d, bool short_form) {
   if (!short_form) return kCompactFlag | kCompactWide;
-  return kCompactFlag |
-         static_cast<std::uint32_t>(d.reason) << kCompactReasonShift |
-         static_cast<std::uint32_t>(d.shadow) << kCompactShadowShift |
-         d.policy_slot << kCompactSlotShift |
-         static_cast<std::uint32_t>(d.record_ref.size()) << kCompactRefShift;
+  return CompactShortFlags(d.reason, d.shadow, d.policy_slot,
+                           d.record_ref.size());
 }
 
 // Writes the payload of `d` (`CompactSize` bytes) to `p`; returns its end.
 inline char* EncodeCompact(const CompactDecision& d, bool short_form, char* p) {
   std::memcpy(p, &d.time_unix_nanos, 8);
   if (short_form) {
-    // One store for the revision and the three indexes.
-    const std::uint64_t packed = static_cast<std::uint32_t>(d.revision) |
-                                 static_cast<std::uint64_t>(d.accessor) << 32 |
-                                 static_cast<std::uint64_t>(d.purpose) << 48 |
-                                 static_cast<std::uint64_t>(d.category) << 56;
+    const std::uint64_t packed =
+        CompactShortPacked(d.revision, d.accessor, d.purpose, d.category);
     std::memcpy(p + 8, &packed, 8);
     p += kCompactShortHeader;
   } else {

@@ -40,7 +40,24 @@ class CONSENTRY_EXPORT AuditLogFastPath {
   // `Record` path. Errors: those of `AuditLog::Record`.
   static absl::Status Record(AuditLog& log, const CompactDecision& decision);
 
+  // The common case of `Record` without a `CompactDecision`: a decision in
+  // the short form with no record reference, its header words made by
+  // `CompactShortPacked` and `CompactShortFlags` (audit_compact.h), taken
+  // when this thread's lane has room as last seen and the log is open and
+  // healthy. Returns false, having recorded nothing, when any of that does
+  // not hold; the caller then takes `Record`. Thread-safe.
+  static bool TryRecordShort(AuditLog& log, std::int64_t time_unix_nanos,
+                             std::uint64_t packed, std::uint32_t flags,
+                             absl::string_view subject);
+
  private:
+  // Writes a short-form record (`flags` and `packed`: its header words)
+  // into this thread's lane when the lane has room as last seen and the
+  // log is open and healthy; false, having written nothing, otherwise.
+  static bool TryPutShort(AuditLog& log, std::int64_t time_unix_nanos,
+                          std::uint64_t packed, std::uint32_t flags,
+                          absl::string_view subject,
+                          absl::string_view record_ref);
   // `Record` when the decision or the lane is not the common case.
   static absl::Status RecordSlow(AuditLog& log,
                                  const CompactDecision& decision);

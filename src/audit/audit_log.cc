@@ -400,30 +400,56 @@ std::uint32_t AuditLogFastPath::AttachPolicy(
   return static_cast<std::uint32_t>(impl.policies.size() - 1);
 }
 
-absl::Status AuditLogFastPath::Record(AuditLog& log, const CompactDecision& d) {
+ABSL_ATTRIBUTE_ALWAYS_INLINE inline bool AuditLogFastPath::TryPutShort(
+    AuditLog& log, std::int64_t time_unix_nanos, std::uint64_t packed,
+    std::uint32_t flags, absl::string_view subject,
+    absl::string_view record_ref) {
   AuditLog::Impl& impl = *log.impl_;
+  const std::size_t size =
+      kCompactShortHeader + subject.size() + record_ref.size();
+  AuditLane* lane = impl.lanes.Cached();
+  if (ABSL_PREDICT_FALSE(size > AuditLane::kFastMaxPayload || lane == nullptr ||
+                         impl.failed.load(std::memory_order_acquire) ||
+                         impl.closed.load(std::memory_order_acquire))) {
+    return false;
+  }
+  const std::size_t need = AuditLane::kHeaderSize + AuditLane::Round8(size);
+  char* r = lane->TryReserveFast(need);
+  if (ABSL_PREDICT_FALSE(r == nullptr)) return false;
+  AuditLane::PutHeader(r, size, flags);
+  char* p = r + AuditLane::kHeaderSize;
+  std::memcpy(p, &time_unix_nanos, 8);
+  std::memcpy(p + 8, &packed, 8);
+  p += kCompactShortHeader;
+  CopyShort(p, subject.data(), subject.size());
+  CopyShort(p + subject.size(), record_ref.data(), record_ref.size());
+  lane->PublishFast(need);
+  if (ABSL_PREDICT_FALSE(impl.writer_idle.load(std::memory_order_relaxed))) {
+    impl.WakeWriter();
+  }
+  return true;
+}
+
+absl::Status AuditLogFastPath::Record(AuditLog& log, const CompactDecision& d) {
   // The common case in straight-line code: a short-form record that fits
   // this thread's lane as last seen, into a healthy, open log.
-  const std::size_t size =
-      kCompactShortHeader + d.subject.size() + d.record_ref.size();
-  AuditLane* lane = impl.lanes.Cached();
-  if (ABSL_PREDICT_TRUE(size <= AuditLane::kFastMaxPayload &&
-                        CompactFitsShort(d) && lane != nullptr &&
-                        !impl.failed.load(std::memory_order_acquire) &&
-                        !impl.closed.load(std::memory_order_acquire))) {
-    const std::size_t need = AuditLane::kHeaderSize + AuditLane::Round8(size);
-    if (char* r = lane->TryReserveFast(need); ABSL_PREDICT_TRUE(r != nullptr)) {
-      AuditLane::PutHeader(r, size, CompactFlags(d, /*short_form=*/true));
-      EncodeCompact(d, /*short_form=*/true, r + AuditLane::kHeaderSize);
-      lane->PublishFast(need);
-      if (ABSL_PREDICT_FALSE(
-              impl.writer_idle.load(std::memory_order_relaxed))) {
-        impl.WakeWriter();
-      }
-      return absl::OkStatus();
-    }
+  if (ABSL_PREDICT_TRUE(
+          CompactFitsShort(d) &&
+          TryPutShort(
+              log, d.time_unix_nanos,
+              CompactShortPacked(d.revision, d.accessor, d.purpose, d.category),
+              CompactFlags(d, /*short_form=*/true), d.subject, d.record_ref))) {
+    return absl::OkStatus();
   }
   return RecordSlow(log, d);
+}
+
+bool AuditLogFastPath::TryRecordShort(AuditLog& log,
+                                      std::int64_t time_unix_nanos,
+                                      std::uint64_t packed, std::uint32_t flags,
+                                      absl::string_view subject) {
+  return TryPutShort(log, time_unix_nanos, packed, flags, subject,
+                     absl::string_view());
 }
 
 // Out of line, so that the fast path above keeps a small frame.

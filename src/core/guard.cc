@@ -18,8 +18,11 @@
 #include "absl/container/flat_hash_map.h"
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
+#include "consentry/audit_log.h"
 #include "consentry/v1/consent.pb.h"
 #include "consentry/v1/policy.pb.h"
+#include "src/audit/audit_compact.h"
+#include "src/audit/audit_fast_path.h"
 #include "src/core/consent_cache.h"
 #include "src/core/decision_rules.h"
 #include "src/core/grant_minter.h"
@@ -496,11 +499,16 @@ struct Guard::Impl {
   // `warm_enabled` without `feed_test`: `Check` on a ref tries
   // `TryWarmLean<false>` before it hands over to `CheckRef`.
   bool lean_enabled = false;
+  // `audit` when `warm_audited` and it is an `AuditLog` (then `compact` is
+  // its compact path): the warm path writes its common record into the
+  // log's lane directly (`AuditLogFastPath::TryRecordShort`).
+  AuditLog* compact_log = nullptr;
   void UpdateWarm() {
     warm_enabled = audit == nullptr && !shadow && !general_forced;
     lean_enabled = warm_enabled && !feed_test;
     warm_audited =
         audit != nullptr && compact != nullptr && !shadow && !general_forced;
+    compact_log = warm_audited ? dynamic_cast<AuditLog*>(audit) : nullptr;
   }
 
   std::atomic<Epoch*> current{nullptr};
@@ -1826,20 +1834,33 @@ ABSL_ATTRIBUTE_NOINLINE absl::StatusOr<Decision> Guard::Impl::CheckWarmAudited(
   }
   // The event `RecordCompact` makes of the general decider's decision:
   // the context and category are the enforced policy's (`TryWarm` decides
-  // only then), and a plain check names no record.
-  const absl::Status recorded =
-      compact->RecordCompact(internal::CompactDecision{
-          .time_unix_nanos = has_clock ? absl::ToUnixNanos(options.clock())
-                                       : absl::GetCurrentTimeNanos(),
-          .revision = d.revision(),
-          .policy_slot = policy_slot,
-          .accessor = ctx.accessor_,
-          .purpose = ctx.purpose_,
-          .category = category.index_,
-          .reason = d.reason(),
-          .shadow = false,
-          .subject = subject,
-          .record_ref = absl::string_view()});
+  // only then), and a plain check names no record. The common case goes
+  // into the durable log's lane without a `CompactDecision` or a status.
+  const std::int64_t now = has_clock ? absl::ToUnixNanos(options.clock())
+                                     : absl::GetCurrentTimeNanos();
+  if (ABSL_PREDICT_TRUE(
+          compact_log != nullptr &&
+          internal::CompactFitsShort(d.revision(), policy_slot, 0) &&
+          internal::AuditLogFastPath::TryRecordShort(
+              *compact_log, now,
+              internal::CompactShortPacked(d.revision(), ctx.accessor_,
+                                           ctx.purpose_, category.index_),
+              internal::CompactShortFlags(d.reason(), /*shadow=*/false,
+                                          policy_slot, 0),
+              subject))) {
+    return d;
+  }
+  const absl::Status recorded = compact->RecordCompact(
+      internal::CompactDecision{.time_unix_nanos = now,
+                                .revision = d.revision(),
+                                .policy_slot = policy_slot,
+                                .accessor = ctx.accessor_,
+                                .purpose = ctx.purpose_,
+                                .category = category.index_,
+                                .reason = d.reason(),
+                                .shadow = false,
+                                .subject = subject,
+                                .record_ref = absl::string_view()});
   if (ABSL_PREDICT_FALSE(!recorded.ok())) {
     return DenialStatus(absl::IsResourceExhausted(recorded)
                             ? Reason::kAuditOverloaded

@@ -25,6 +25,7 @@
 #include "src/audit/audit_format.h"
 #include "src/testing/audit_log_test_peer.h"
 #include "src/util/crc32c.h"
+#include "tests/testing/fault_injection_fs.h"
 #include "tests/testing/files.h"
 #include "tests/testing/guard_fixture.h"
 #include "tests/testing/status_matchers.h"
@@ -544,6 +545,62 @@ TEST_F(AuditLogGuardTest, GuardDeniesWithAuditOverloadedWhenFull) {
   EXPECT_EQ(events[0].category, "measurement");
   EXPECT_EQ(events[0].reason, Reason::kAllowedConsent);
   EXPECT_EQ(events[0].policy_version, guard->policy()->version());
+}
+
+// The warm check writes its record straight into the thread's lane; a log
+// closed after its lane was set up, or failed, must still deny: nothing is
+// taken into a lane the writer will not drain again.
+TEST_F(AuditLogGuardTest,
+       GuardOnAClosedOrFailedLogDeniesAndRecordsNothingMore) {
+  for (const bool fail : {false, true}) {
+    SCOPED_TRACE(fail ? "failed" : "closed");
+    const std::string dir = dir_ + (fail ? "/failed" : "/closed");
+    std::filesystem::create_directories(dir);
+    testing::FaultInjectionFileSystem fs;
+    std::uint64_t written = 0;
+    {
+      testing::ScopedFileSystem scoped(&fs);
+      AuditLogOptions o;
+      o.directory = dir;
+      auto log = *AuditLog::Open(o);
+      auto guard = *Guard::Create(testing::DefaultPolicy(), &store_, log.get());
+      Set("s-1", "statistics.measurement", v1::CONSENT_STATE_GIVEN);
+      auto ctx = *guard->Context("statistics-job", "statistics.measurement");
+      auto cat = *guard->Category("measurement");
+      const SubjectRef ref = guard->Subject("s-1");
+      for (int i = 0; i < 4; ++i) {
+        ASSERT_OK(guard->Check(ctx, "s-1", cat));
+        ASSERT_OK(guard->Check(ctx, ref, cat));
+      }
+      ASSERT_OK(log->Flush());
+      written = log->counters().written;
+      ASSERT_EQ(written, 8u);
+      if (fail) {
+        fs.PowerCut();
+        // The next record the writer takes fails the log.
+        (void)guard->Check(ctx, "s-1", cat);
+        EXPECT_FALSE(log->Flush().ok());
+      } else {
+        ASSERT_OK(log->Close());
+      }
+      const std::uint64_t enqueued = log->counters().enqueued;
+      for (int i = 0; i < 3; ++i) {
+        absl::StatusOr<Decision> by_id = guard->Check(ctx, "s-1", cat);
+        EXPECT_EQ(ReasonFromStatus(by_id.status()), Reason::kAuditUnavailable)
+            << by_id.status();
+        absl::StatusOr<Decision> by_ref = guard->Check(ctx, ref, cat);
+        EXPECT_EQ(ReasonFromStatus(by_ref.status()), Reason::kAuditUnavailable)
+            << by_ref.status();
+      }
+      // Nothing was taken for the denied checks.
+      EXPECT_EQ(log->counters().enqueued, enqueued);
+    }
+    if (fail) {
+      ASSERT_OK(fs.DropUnsyncedData());
+    }
+    auto events = *(*AuditLogReader::Open(dir))->ForSubject("s-1");
+    EXPECT_THAT(events, SizeIs(written));
+  }
 }
 
 // Checks on several threads through a Guard whose sink is the log (the
