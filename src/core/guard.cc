@@ -712,13 +712,16 @@ struct Guard::Impl {
   // `Key`: a `SubjectRef` (probed from its slot hint), or an id as an
   // `absl::string_view` (hashed and probed from its home slot; an id
   // longer than the cache's inline keys is left).
+  // `*policy_slot`, when not null: as `TryWarm`'s, set when it decides.
   template <bool kCalls, typename Key>
   Decision TryWarmLean(const AccessContext& ctx, const Key& ref,
-                       const CategoryRef& category, Revision min_revision);
+                       const CategoryRef& category, Revision min_revision,
+                       std::uint32_t* policy_slot = nullptr);
   // `TryWarmLean` inside its read section.
   template <bool kCalls, typename Key>
   Decision LeanDecide(const AccessContext& ctx, const Key& ref,
-                      const CategoryRef& category, Revision min_revision);
+                      const CategoryRef& category, Revision min_revision,
+                      std::uint32_t* policy_slot);
   // The cache's lean probe for each kind of key: `decide(revision,
   // summary)` at the slot that holds the subject, as
   // `ConsentCache::DecideAtHint` calls it; false when it did not decide.
@@ -1644,10 +1647,11 @@ ABSL_ATTRIBUTE_ALWAYS_INLINE inline bool Guard::Impl::TryWarm(
 template <bool kCalls, typename Key>
 ABSL_ATTRIBUTE_ALWAYS_INLINE inline Decision Guard::Impl::TryWarmLean(
     const AccessContext& ctx, const Key& ref, const CategoryRef& category,
-    Revision min_revision) {
+    Revision min_revision, std::uint32_t* policy_slot) {
   if (kCalls) {
     internal::ReadSection::Enter();
-    const Decision d = LeanDecide<kCalls>(ctx, ref, category, min_revision);
+    const Decision d =
+        LeanDecide<kCalls>(ctx, ref, category, min_revision, policy_slot);
     internal::ReadSection::Exit();
     return d;
   }
@@ -1656,7 +1660,8 @@ ABSL_ATTRIBUTE_ALWAYS_INLINE inline Decision Guard::Impl::TryWarmLean(
   if (ABSL_PREDICT_FALSE(section == nullptr)) {
     return Decision(Reason::kUnspecified, 0);
   }
-  const Decision d = LeanDecide<kCalls>(ctx, ref, category, min_revision);
+  const Decision d =
+      LeanDecide<kCalls>(ctx, ref, category, min_revision, policy_slot);
   internal::ReadSection::Exit(section);
   return d;
 }
@@ -1664,10 +1669,11 @@ ABSL_ATTRIBUTE_ALWAYS_INLINE inline Decision Guard::Impl::TryWarmLean(
 template <bool kCalls, typename Key>
 ABSL_ATTRIBUTE_ALWAYS_INLINE inline Decision Guard::Impl::LeanDecide(
     const AccessContext& ctx, const Key& ref, const CategoryRef& category,
-    Revision min_revision) {
+    Revision min_revision, std::uint32_t* policy_slot) {
   constexpr Decision kLeft(Reason::kUnspecified, 0);
   const Epoch* const epoch = current.load(std::memory_order_acquire);
   const CompiledPolicy* const p = epoch->policy.get();
+  if (policy_slot != nullptr) *policy_slot = epoch->audit_policy_slot;
   // The context was resolved under `p`: its `declarable_` is `p`'s rule.
   if (ABSL_PREDICT_FALSE(ctx.policy_.get() != p ||
                          category.policy_.get() != p || !ctx.declarable_)) {
@@ -1825,12 +1831,19 @@ Guard::Impl::CheckRef(const AccessContext& ctx, const SubjectRef& subject,
 ABSL_ATTRIBUTE_NOINLINE absl::StatusOr<Decision> Guard::Impl::CheckWarmAudited(
     const AccessContext& ctx, absl::string_view subject, const SubjectRef* ref,
     const CategoryRef& category, Revision min_revision) {
-  Decision d(Reason::kUnspecified, 0);
-  WarmProbe probe;
   std::uint32_t policy_slot = 0;
-  if (ABSL_PREDICT_FALSE(!TryWarm(ctx, subject, ref, category, min_revision, &d,
-                                  &probe, &policy_slot))) {
-    return HandOver(ctx, subject, ref, category, min_revision, probe);
+  // The common case decides on the lean path (`TryWarmLean`), as an
+  // unaudited check does; what it leaves, `TryWarm` or the general decider.
+  Decision d = ref != nullptr ? TryWarmLean<true>(ctx, *ref, category,
+                                                  min_revision, &policy_slot)
+                              : TryWarmLean<true>(ctx, subject, category,
+                                                  min_revision, &policy_slot);
+  if (ABSL_PREDICT_FALSE(d.reason() == Reason::kUnspecified)) {
+    WarmProbe probe;
+    if (ABSL_PREDICT_FALSE(!TryWarm(ctx, subject, ref, category, min_revision,
+                                    &d, &probe, &policy_slot))) {
+      return HandOver(ctx, subject, ref, category, min_revision, probe);
+    }
   }
   // The event `RecordCompact` makes of the general decider's decision:
   // the context and category are the enforced policy's (`TryWarm` decides
