@@ -50,6 +50,7 @@
 #include <time.h>
 
 #include <array>
+#include <atomic>
 #include <chrono>
 #include <cstdint>
 #include <cstdio>
@@ -59,10 +60,13 @@
 #include <memory>
 #include <random>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "absl/base/attributes.h"
 #include "absl/container/flat_hash_map.h"
+#include "absl/time/clock.h"
+#include "absl/time/time.h"
 #include "bench/bench_support.h"
 #include "benchmark/benchmark.h"
 #include "consentry/audit_log.h"
@@ -117,6 +121,61 @@ struct Pair {
 struct Query {
   std::uint32_t subject;
   std::uint32_t pair;
+};
+
+// A store with a change feed, as the SQLite and PostgreSQL stores have:
+// the world's in-memory store behind a feed heartbeat that a thread stamps
+// every 20 ms (SQLite's poll interval), so that a Guard with the default
+// staleness bound tests it on each check. With `word`, the heartbeat is
+// named as a word (`SetFeedHeartbeatWord`), as the durable stores name
+// theirs; without, a Guard calls `FeedHeartbeat`, as for an embedder's
+// store.
+class FeedStore final : public ConsentStore {
+ public:
+  FeedStore(ConsentStore* inner, bool word) : inner_(inner) {
+    if (word) SetFeedHeartbeatWord(&heartbeat_ns_);
+    Beat();
+    ticker_ = std::thread([this] {
+      while (!stop_.load(std::memory_order_acquire)) {
+        std::this_thread::sleep_for(std::chrono::milliseconds(20));
+        Beat();
+      }
+    });
+  }
+  ~FeedStore() override {
+    stop_.store(true, std::memory_order_release);
+    ticker_.join();
+  }
+
+  absl::StatusOr<v1::ConsentRecord> Get(absl::string_view s) override {
+    return inner_->Get(s);
+  }
+  absl::StatusOr<Revision> Apply(const v1::ConsentChange& c) override {
+    return inner_->Apply(c);
+  }
+  absl::StatusOr<std::vector<v1::ConsentRecord>> ChangesSince(
+      Revision after, int limit) override {
+    return inner_->ChangesSince(after, limit);
+  }
+  absl::StatusOr<Revision> LatestRevision() override {
+    return inner_->LatestRevision();
+  }
+  std::unique_ptr<Subscription> Watch(ConsentListener listener) override {
+    return inner_->Watch(std::move(listener));
+  }
+  absl::Time FeedHeartbeat() override {
+    return absl::FromUnixNanos(heartbeat_ns_.load(std::memory_order_acquire));
+  }
+
+ private:
+  void Beat() {
+    heartbeat_ns_.store(absl::GetCurrentTimeNanos(), std::memory_order_release);
+  }
+
+  ConsentStore* const inner_;
+  std::atomic<std::int64_t> heartbeat_ns_{0};
+  std::atomic<bool> stop_{false};
+  std::thread ticker_;
 };
 
 struct World {
@@ -199,6 +258,24 @@ struct World {
     return word;
   }
 
+  // An unaudited Guard over the world's store behind a `FeedStore` (the
+  // default staleness bound), made and warmed on first use; its
+  // `Subject`s for `BM_Ratio_FeedSubjectRefVsIntMap`.
+  Guard& FeedGuard(bool word) {
+    std::unique_ptr<Guard>& g = feed_guards[word ? 1 : 0];
+    if (g == nullptr) {
+      feed_stores[word ? 1 : 0] = std::make_unique<FeedStore>(&store, word);
+      GuardOptions unaudited;
+      unaudited.unaudited_for_benchmarks_only = true;
+      unaudited.expected_subjects = ids.size();
+      auto made = Guard::Create(policy, feed_stores[word ? 1 : 0].get(),
+                                /*audit=*/nullptr, unaudited);
+      if (!made.ok() || !(*made)->WarmCache().ok()) std::abort();
+      g = *std::move(made);
+    }
+    return *g;
+  }
+
   bool Expected(const Query& q) const {
     const Pair& pair = pairs[q.pair];
     return pair.always || (raw_words[q.subject] & pair.mask) != 0;
@@ -223,6 +300,8 @@ struct World {
   std::vector<AccessContext> contexts;
   std::vector<CategoryRef> categories;
   std::vector<Query> queries;
+  std::array<std::unique_ptr<FeedStore>, 2> feed_stores;
+  std::array<std::unique_ptr<Guard>, 2> feed_guards;  // destroyed first
 };
 
 World& GetWorld(std::int64_t n) {
@@ -374,6 +453,61 @@ void BM_Ratio_SubjectRefVsIntMap(benchmark::State& state) {
       "int_map_ns", "subject_ref_ns");
 }
 BENCHMARK(BM_Ratio_SubjectRefVsIntMap)->Arg(4096)->Arg(100'000)->Arg(1'000'000);
+
+// The two ratios above for a Guard whose store has a change feed and the
+// default staleness bound (`FeedStore`): each check of a consent basis
+// also tests the feed's heartbeat against the clock. Second argument: 1
+// when the store names its heartbeat word (as SQLite and PostgreSQL do),
+// 0 when the Guard calls `FeedHeartbeat`.
+void BM_Ratio_FeedCheckVsStringMap(benchmark::State& state) {
+  World& w = GetWorld(state.range(0));
+  Guard& guard = w.FeedGuard(state.range(1) != 0);
+  Interleave(
+      state, w, kQueries - 1,
+      [&w](std::size_t from, bool* out) {
+        Batch(w, from, kQueries - 1, out, [&w](const Query& q, std::size_t) {
+          auto it = w.string_map.find(absl::string_view(w.ids[q.subject]));
+          return RawDecision(w, q,
+                             it != w.string_map.end() ? &it->second : nullptr);
+        });
+      },
+      [&w, &guard](std::size_t from, bool* out) {
+        Batch(w, from, kQueries - 1, out,
+              [&w, &guard](const Query& q, std::size_t) {
+                absl::StatusOr<Decision> d = guard.Check(
+                    w.ContextOf(q), w.ids[q.subject], w.CategoryOf(q));
+                return d.ok() && d->allowed();
+              });
+      },
+      "raw_ns", "check_ns");
+}
+BENCHMARK(BM_Ratio_FeedCheckVsStringMap)
+    ->ArgsProduct({{4096, 100'000, 1'000'000}, {1, 0}});
+
+void BM_Ratio_FeedSubjectRefVsIntMap(benchmark::State& state) {
+  World& w = GetWorld(state.range(0));
+  Guard& guard = w.FeedGuard(state.range(1) != 0);
+  std::vector<SubjectRef> by_subject;
+  by_subject.reserve(w.ids.size());
+  for (const std::string& id : w.ids) by_subject.push_back(guard.Subject(id));
+  std::vector<SubjectRef> query_refs;
+  query_refs.reserve(w.queries.size());
+  for (const Query& q : w.queries) query_refs.push_back(by_subject[q.subject]);
+  by_subject.clear();
+  Interleave(
+      state, w, kQueries - 1, IntMapSide(w),
+      [&w, &guard, &query_refs](std::size_t from, bool* out) {
+        Batch(w, from, kQueries - 1, out,
+              [&w, &guard, &query_refs](const Query& q, std::size_t i) {
+                absl::StatusOr<Decision> d =
+                    guard.Check(w.ContextOf(q), query_refs[i], w.CategoryOf(q));
+                return d.ok() && d->allowed();
+              });
+      },
+      "int_map_ns", "subject_ref_ns");
+}
+BENCHMARK(BM_Ratio_FeedSubjectRefVsIntMap)
+    ->ArgsProduct({{4096, 100'000, 1'000'000}, {1, 0}});
 
 // The same with the refs in an array by subject number, loaded at the
 // query's subject: a random element per check.

@@ -41,6 +41,7 @@
 #ifndef CONSENTRY_CONSENT_H_
 #define CONSENTRY_CONSENT_H_
 
+#include <atomic>
 #include <cstddef>
 #include <cstdint>
 #include <functional>
@@ -59,6 +60,12 @@
 namespace consentry {
 
 class CompiledPolicy;
+class ConsentStore;
+
+namespace internal {
+// The word a store named with `SetFeedHeartbeatWord`, or null.
+const std::atomic<std::int64_t>* FeedHeartbeatWord(const ConsentStore& store);
+}  // namespace internal
 
 // Called with each record after a change to it was committed. Must be
 // cheap, must not call back into the store that invoked it, and must accept
@@ -148,7 +155,30 @@ class CONSENTRY_EXPORT ConsentStore {
   // cannot fall behind returns false (the in-memory store does), and its
   // Guards' checks save the read and the clock.
   virtual bool ReportsFeedHeartbeat() const { return true; }
+
+ protected:
+  // For a store that keeps its heartbeat in one word: `*word` always holds
+  // `absl::ToUnixNanos(FeedHeartbeat())`, or 0 while `FeedHeartbeat()` is
+  // `absl::InfiniteFuture()` (no feed started). A Guard then reads the
+  // word on each check instead of calling `FeedHeartbeat`; the answer is
+  // the same. Call before the store is handed to a Guard; `word` lives as
+  // long as the store.
+  void SetFeedHeartbeatWord(const std::atomic<std::int64_t>* word) {
+    feed_heartbeat_word_ = word;
+  }
+
+ private:
+  friend const std::atomic<std::int64_t>* internal::FeedHeartbeatWord(
+      const ConsentStore& store);
+  const std::atomic<std::int64_t>* feed_heartbeat_word_ = nullptr;
 };
+
+namespace internal {
+inline const std::atomic<std::int64_t>* FeedHeartbeatWord(
+    const ConsentStore& store) {
+  return store.feed_heartbeat_word_;
+}
+}  // namespace internal
 
 // Limits `ValidateConsentChange` enforces on a change's strings, in bytes.
 // Every string must also be valid UTF-8 (a proto3 `string` that is not does

@@ -635,6 +635,14 @@ struct Guard::Impl {
   // the in-memory one, costs no clock read).
   template <typename WallNow>
   ABSL_ATTRIBUTE_ALWAYS_INLINE bool FeedStaleAt(WallNow wall_now) const {
+    if (ABSL_PREDICT_TRUE(heartbeat_word != nullptr)) {
+      // The store's heartbeat word (`ConsentStore::SetFeedHeartbeatWord`):
+      // `FeedHeartbeat()` in nanoseconds, 0 for no feed yet; the same test
+      // as below without the call.
+      const std::int64_t heartbeat_ns =
+          heartbeat_word->load(std::memory_order_acquire);
+      return heartbeat_ns != 0 && heartbeat_ns < wall_now() - max_staleness_ns;
+    }
     const absl::Time heartbeat = store->FeedHeartbeat();
     if (heartbeat == absl::InfiniteFuture()) return false;
     const std::int64_t wall_now_ns = wall_now();
@@ -663,6 +671,9 @@ struct Guard::Impl {
   // consent basis then reads the heartbeat (`WarmStale`), a call, which
   // `TryWarmLean<false>` does not make (`lean_enabled`).
   bool feed_test = false;
+  // When `feed_test` and `staleness_in_nanos`: the store's heartbeat word,
+  // if it keeps one (`internal::FeedHeartbeatWord`); else null.
+  const std::atomic<std::int64_t>* heartbeat_word = nullptr;
   bool staleness_in_nanos = false;
   std::int64_t max_staleness_ns = 0;
 
@@ -1020,6 +1031,9 @@ absl::StatusOr<std::unique_ptr<Guard>> Guard::Create(
   if (impl->staleness_in_nanos) {
     impl->max_staleness_ns =
         absl::ToInt64Nanoseconds(options.max_feed_staleness);
+    if (impl->feed_test) {
+      impl->heartbeat_word = internal::FeedHeartbeatWord(*store);
+    }
   }
   if (!options.clock) options.clock = [] { return absl::Now(); };
   impl->options = std::move(options);
@@ -2228,6 +2242,12 @@ absl::StatusOr<Decision> Guard::Impl::CheckId(const AccessContext& ctx,
                                               Revision min_revision) {
   if (ABSL_PREDICT_TRUE(warm_enabled)) {
     Decision d(Reason::kUnspecified, 0);
+    // As `CheckRef`: a warm check that reads the feed's heartbeat
+    // (`lean_enabled` false) decides on the lean path with its calls.
+    if (feed_test) {
+      d = TryWarmLean<true>(ctx, subject, category, min_revision);
+      if (ABSL_PREDICT_TRUE(d.reason() != Reason::kUnspecified)) return d;
+    }
     WarmProbe probe;
     std::uint32_t unused_slot;
     if (ABSL_PREDICT_TRUE(TryWarm(ctx, subject, nullptr, category, min_revision,

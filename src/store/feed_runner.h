@@ -117,6 +117,12 @@ class FeedRunner {
     return ns == 0 ? absl::InfiniteFuture() : absl::FromUnixNanos(ns);
   }
 
+  // The heartbeat as one word (`ConsentStore::SetFeedHeartbeatWord`): Unix
+  // nanoseconds, 0 before the first `Watch`.
+  const std::atomic<std::int64_t>* heartbeat_word() const {
+    return &heartbeat_ns_;
+  }
+
   // Waits for the feed thread to end. REQUIRES: its loop was told to stop;
   // not called from the feed thread.
   void Join() {

@@ -490,7 +490,9 @@ struct PostgresConsentStore::Impl {
 };
 
 PostgresConsentStore::PostgresConsentStore(std::unique_ptr<Impl> impl)
-    : impl_(std::move(impl)) {}
+    : impl_(std::move(impl)) {
+  SetFeedHeartbeatWord(impl_->feed.heartbeat_word());
+}
 PostgresConsentStore::~PostgresConsentStore() = default;
 
 const std::string& PostgresConsentStore::target() const {

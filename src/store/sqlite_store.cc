@@ -375,7 +375,9 @@ struct SqliteConsentStore::Impl {
 };
 
 SqliteConsentStore::SqliteConsentStore(std::unique_ptr<Impl> impl)
-    : impl_(std::move(impl)) {}
+    : impl_(std::move(impl)) {
+  SetFeedHeartbeatWord(impl_->feed.heartbeat_word());
+}
 SqliteConsentStore::~SqliteConsentStore() = default;
 
 const std::string& SqliteConsentStore::path() const { return impl_->path; }

@@ -5,11 +5,13 @@
 // staleness bound, and a Guard kept fresh by a durable store's feed.
 
 #include <atomic>
+#include <filesystem>
 #include <limits>
 #include <memory>
 #include <string>
 
 #include "absl/time/clock.h"
+#include "consentry/audit_log.h"
 #include "consentry/guard.h"
 #include "consentry/postgres_store.h"
 #include "consentry/sqlite_store.h"
@@ -19,6 +21,7 @@
 #include "tests/testing/guard_fixture.h"
 #include "tests/testing/status_matchers.h"
 #include "tests/testing/store_factories.h"
+#include "tests/testing/temp_dir.h"
 
 namespace consentry {
 namespace {
@@ -28,7 +31,9 @@ using ::consentry::testing::PurposeChange;
 using ::consentry::testing::StatusIs;
 using ::testing::HasSubstr;
 
-class GuardFeedTest : public ::testing::Test {
+// Runs with the store's heartbeat read from its word (true: as for the
+// durable stores) and through `FeedHeartbeat` (false: an embedder's store).
+class GuardFeedTest : public ::testing::TestWithParam<bool> {
  protected:
   void MakeGuard(GuardOptions options = {}) {
     absl::StatusOr<std::unique_ptr<Guard>> g =
@@ -61,12 +66,17 @@ class GuardFeedTest : public ::testing::Test {
     return guard_->Check(*ctx, subject, *cat);
   }
 
-  testing::FeedControlledStore store_;
+  testing::FeedControlledStore store_{GetParam()};
   InMemoryAuditSink audit_;
   std::unique_ptr<Guard> guard_;
 };
 
-TEST_F(GuardFeedTest, CheckAtLeastRevisionDoesNotActOnOlderCachedState) {
+INSTANTIATE_TEST_SUITE_P(HeartbeatRead, GuardFeedTest, ::testing::Bool(),
+                         [](const ::testing::TestParamInfo<bool>& p) {
+                           return p.param ? "Word" : "Call";
+                         });
+
+TEST_P(GuardFeedTest, CheckAtLeastRevisionDoesNotActOnOlderCachedState) {
   MakeGuard();
   Set("s1", "statistics.measurement", v1::CONSENT_STATE_GIVEN);
   ASSERT_OK(Stats("s1"));  // cached
@@ -88,7 +98,7 @@ TEST_F(GuardFeedTest, CheckAtLeastRevisionDoesNotActOnOlderCachedState) {
   EXPECT_EQ(after->reason(), Reason::kConsentWithdrawn);
 }
 
-TEST_F(GuardFeedTest, CheckAtLeastRevisionFailsClosedWhenTheStoreIsDown) {
+TEST_P(GuardFeedTest, CheckAtLeastRevisionFailsClosedWhenTheStoreIsDown) {
   MakeGuard();
   Set("s1", "statistics.measurement", v1::CONSENT_STATE_GIVEN);
   ASSERT_OK(Stats("s1"));
@@ -102,7 +112,7 @@ TEST_F(GuardFeedTest, CheckAtLeastRevisionFailsClosedWhenTheStoreIsDown) {
   EXPECT_OK(Stats("s1", 1));
 }
 
-TEST_F(GuardFeedTest, StaleFeedDeniesConsentPurposesButNotNecessaryOnes) {
+TEST_P(GuardFeedTest, StaleFeedDeniesConsentPurposesButNotNecessaryOnes) {
   GuardOptions o;
   o.max_feed_staleness = absl::Milliseconds(500);
   MakeGuard(o);
@@ -140,9 +150,57 @@ TEST_F(GuardFeedTest, StaleFeedDeniesConsentPurposesButNotNecessaryOnes) {
   EXPECT_EQ(recovered->reason(), Reason::kAllowedConsent);
 }
 
+// The staleness test on every path a check takes: the general decider
+// (an in-memory sink), the audited warm path (the durable log) and the
+// unaudited lean path, by id and by ref; stale and fresh again.
+TEST_P(GuardFeedTest, StaleFeedDeniesOnEveryPath) {
+  const std::string dir = testing::MakeTempDir();
+  AuditLogOptions log_options;
+  log_options.directory = dir;
+  absl::StatusOr<std::unique_ptr<AuditLog>> log = AuditLog::Open(log_options);
+  ASSERT_OK(log);
+  Set("s1", "statistics.measurement", v1::CONSENT_STATE_GIVEN);
+  for (AuditSink* sink :
+       {static_cast<AuditSink*>(&audit_), static_cast<AuditSink*>(log->get()),
+        static_cast<AuditSink*>(nullptr)}) {
+    SCOPED_TRACE(sink == nullptr   ? "unaudited"
+                 : sink == &audit_ ? "in-memory sink"
+                                   : "durable log");
+    GuardOptions o;
+    o.max_feed_staleness = absl::Seconds(2);
+    o.unaudited_for_benchmarks_only = sink == nullptr;
+    absl::StatusOr<std::unique_ptr<Guard>> g =
+        Guard::Create(DefaultPolicy(), &store_, sink, o);
+    ASSERT_OK(g);
+    ASSERT_OK((*g)->WarmCache());
+    absl::StatusOr<AccessContext> ctx =
+        (*g)->Context("statistics-job", "statistics.measurement");
+    absl::StatusOr<CategoryRef> cat = (*g)->Category("measurement");
+    ASSERT_OK(ctx);
+    ASSERT_OK(cat);
+    const SubjectRef ref = (*g)->Subject("s1");
+    for (const bool stale : {false, true, false, true, false}) {
+      SCOPED_TRACE(stale ? "stale" : "fresh");
+      store_.SetHeartbeat(stale ? absl::Now() - absl::Seconds(5) : absl::Now());
+      const Reason want =
+          stale ? Reason::kConsentStale : Reason::kAllowedConsent;
+      for (int i = 0; i < 3; ++i) {
+        absl::StatusOr<Decision> by_id = (*g)->Check(*ctx, "s1", *cat);
+        ASSERT_OK(by_id);
+        EXPECT_EQ(by_id->reason(), want);
+        absl::StatusOr<Decision> by_ref = (*g)->Check(*ctx, ref, *cat);
+        ASSERT_OK(by_ref);
+        EXPECT_EQ(by_ref->reason(), want);
+      }
+    }
+  }
+  ASSERT_OK((*log)->Close());
+  std::filesystem::remove_all(dir);
+}
+
 // A feed that stops must not mean a silent fail-open: the default bound is
 // finite, and far above the heartbeat period of a healthy feed.
-TEST_F(GuardFeedTest, DefaultStalenessBoundIsFiniteAndAboveHeartbeats) {
+TEST_P(GuardFeedTest, DefaultStalenessBoundIsFiniteAndAboveHeartbeats) {
   const absl::Duration bound = GuardOptions{}.max_feed_staleness;
   EXPECT_LT(bound, absl::InfiniteDuration());
   EXPECT_LE(bound, absl::Minutes(1));
@@ -163,7 +221,7 @@ TEST_F(GuardFeedTest, DefaultStalenessBoundIsFiniteAndAboveHeartbeats) {
 // Bounds at the edges of what nanoseconds hold: the staleness test does not
 // overflow (UBSan reports one in the sanitizer build) and keeps the
 // bound's meaning, stale when now - heartbeat > bound.
-TEST_F(GuardFeedTest, StalenessBoundsAtTheEdgesKeepTheirMeaning) {
+TEST_P(GuardFeedTest, StalenessBoundsAtTheEdgesKeepTheirMeaning) {
   // 1677, the oldest heartbeat the store can report.
   const absl::Time oldest =
       absl::FromUnixNanos(std::numeric_limits<std::int64_t>::min());

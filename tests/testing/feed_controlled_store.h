@@ -23,6 +23,13 @@ namespace consentry::testing {
 
 class FeedControlledStore final : public ConsentStore {
  public:
+  // With `heartbeat_word`, a Guard reads the heartbeat from its word
+  // (`SetFeedHeartbeatWord`), as it does for the durable stores; without,
+  // through `FeedHeartbeat`, as for an embedder's store.
+  explicit FeedControlledStore(bool heartbeat_word = true) {
+    if (heartbeat_word) SetFeedHeartbeatWord(&heartbeat_ns_);
+  }
+
   absl::StatusOr<v1::ConsentRecord> Get(absl::string_view s) override {
     return inner_.Get(s);
   }
