@@ -545,6 +545,35 @@ TEST_P(SharedConsentStoreTest, FeedHeartbeatAdvancesWhileWatched) {
   EXPECT_GT(store_->FeedHeartbeat(), start);
 }
 
+// A durable store names its heartbeat word (a Guard reads it on each
+// check in place of `FeedHeartbeat`), and the word is the heartbeat: 0
+// before the feed starts, then the heartbeat in nanoseconds.
+TEST_P(SharedConsentStoreTest, FeedHeartbeatWordIsTheHeartbeat) {
+  const std::atomic<std::int64_t>* word = internal::FeedHeartbeatWord(*store_);
+  ASSERT_NE(word, nullptr);
+  EXPECT_EQ(word->load(), 0);
+  EXPECT_EQ(store_->FeedHeartbeat(), absl::InfiniteFuture());
+  Collector c;
+  std::unique_ptr<Subscription> sub = store_->Watch(c.Listener());
+  const absl::Time deadline = absl::Now() + absl::Seconds(10);
+  int advanced = 0;
+  std::int64_t last = word->load();
+  while (advanced < 3 && absl::Now() < deadline) {
+    // The heartbeat does not move back: read between two loads of the
+    // word, it lies between them.
+    const std::int64_t before = word->load();
+    const absl::Time heartbeat = store_->FeedHeartbeat();
+    const std::int64_t after = word->load();
+    ASSERT_NE(before, 0);
+    EXPECT_LE(absl::FromUnixNanos(before), heartbeat);
+    EXPECT_LE(heartbeat, absl::FromUnixNanos(after));
+    if (after > last) ++advanced;
+    last = after;
+    absl::SleepFor(absl::Milliseconds(5));
+  }
+  EXPECT_EQ(advanced, 3);
+}
+
 TEST_P(SharedConsentStoreTest, ReopenedStoreKeepsEverything) {
   const Revision r =
       Write(*store_, "a", "marketing", v1::CONSENT_STATE_WITHDRAWN);
