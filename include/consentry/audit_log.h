@@ -355,6 +355,33 @@ class CONSENTRY_EXPORT AuditLog final : public AuditSink,
   std::unique_ptr<Impl> impl_;
 };
 
+namespace internal {
+// Internal, for the Guard's warm path: the names of a plain check's
+// decision (no record reference, not shadow) in one word, for
+// `TryRecordCheck`.
+inline std::uint64_t CompactCheckNames(std::uint32_t policy_slot,
+                                       AccessorIndex accessor,
+                                       PurposeIndex purpose,
+                                       CategoryIndex category, Reason reason) {
+  return std::uint64_t{accessor} | std::uint64_t{purpose} << 16 |
+         std::uint64_t{category} << 24 |
+         std::uint64_t{static_cast<std::uint8_t>(reason)} << 32 |
+         std::uint64_t{policy_slot} << 40;
+}
+
+// Internal, for the Guard's warm path: `log`'s compact record of a plain
+// check's decision (`names` from `CompactCheckNames`) in the common case
+// (a revision below 2^32, one of the first 32 policies, room in the
+// calling thread's queue, the log open and healthy), without a status and
+// with its arguments in registers. Returns false, having recorded
+// nothing, otherwise; the caller then records the decision through
+// `AuditSink::compact_path`.
+CONSENTRY_EXPORT bool TryRecordCheck(AuditLog& log,
+                                     std::int64_t time_unix_nanos,
+                                     Revision revision, std::uint64_t names,
+                                     absl::string_view subject);
+}  // namespace internal
+
 // What verification found wrong.
 enum class AuditDefect : std::uint8_t {
   kNone = 0,

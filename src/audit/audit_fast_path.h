@@ -40,14 +40,14 @@ class CONSENTRY_EXPORT AuditLogFastPath {
   // `Record` path. Errors: those of `AuditLog::Record`.
   static absl::Status Record(AuditLog& log, const CompactDecision& decision);
 
-  // The common case of `Record` without a `CompactDecision`: a decision in
-  // the short form with no record reference, its header words made by
-  // `CompactShortPacked` and `CompactShortFlags` (audit_compact.h), taken
-  // when this thread's lane has room as last seen and the log is open and
-  // healthy. Returns false, having recorded nothing, when any of that does
-  // not hold; the caller then takes `Record`. Thread-safe.
-  static bool TryRecordShort(AuditLog& log, std::int64_t time_unix_nanos,
-                             std::uint64_t packed, std::uint32_t flags,
+  // The common case of `Record`, without a status: a decision in the short
+  // form, taken when this thread's lane has room as last seen and the log
+  // is open and healthy. Returns false, having recorded nothing, when any
+  // of that does not hold (then `Record` decides). Thread-safe.
+  static bool TryRecord(AuditLog& log, const CompactDecision& decision);
+  // `internal::TryRecordCheck` (consentry/audit_log.h).
+  static bool TryRecordCheck(AuditLog& log, std::int64_t time_unix_nanos,
+                             Revision revision, std::uint64_t names,
                              absl::string_view subject);
 
  private:

@@ -430,26 +430,45 @@ ABSL_ATTRIBUTE_ALWAYS_INLINE inline bool AuditLogFastPath::TryPutShort(
   return true;
 }
 
+bool AuditLogFastPath::TryRecord(AuditLog& log, const CompactDecision& d) {
+  return CompactFitsShort(d) &&
+         TryPutShort(
+             log, d.time_unix_nanos,
+             CompactShortPacked(d.revision, d.accessor, d.purpose, d.category),
+             CompactFlags(d, /*short_form=*/true), d.subject, d.record_ref);
+}
+
 absl::Status AuditLogFastPath::Record(AuditLog& log, const CompactDecision& d) {
   // The common case in straight-line code: a short-form record that fits
   // this thread's lane as last seen, into a healthy, open log.
-  if (ABSL_PREDICT_TRUE(
-          CompactFitsShort(d) &&
-          TryPutShort(
-              log, d.time_unix_nanos,
-              CompactShortPacked(d.revision, d.accessor, d.purpose, d.category),
-              CompactFlags(d, /*short_form=*/true), d.subject, d.record_ref))) {
-    return absl::OkStatus();
-  }
+  if (ABSL_PREDICT_TRUE(TryRecord(log, d))) return absl::OkStatus();
   return RecordSlow(log, d);
 }
 
-bool AuditLogFastPath::TryRecordShort(AuditLog& log,
+bool AuditLogFastPath::TryRecordCheck(AuditLog& log,
                                       std::int64_t time_unix_nanos,
-                                      std::uint64_t packed, std::uint32_t flags,
+                                      Revision revision, std::uint64_t names,
                                       absl::string_view subject) {
+  // `names`: accessor | purpose << 16 | category << 24 (the short form's
+  // index bytes, in its order) | reason << 32 | policy slot << 40.
+  const auto policy_slot = static_cast<std::uint32_t>(names >> 40);
+  if (ABSL_PREDICT_FALSE(!CompactFitsShort(revision, policy_slot, 0))) {
+    return false;
+  }
+  const std::uint64_t packed = static_cast<std::uint32_t>(revision) | names
+                                                                          << 32;
+  const std::uint32_t flags = CompactShortFlags(
+      static_cast<Reason>(static_cast<std::uint8_t>(names >> 32)),
+      /*shadow=*/false, policy_slot, 0);
   return TryPutShort(log, time_unix_nanos, packed, flags, subject,
                      absl::string_view());
+}
+
+bool TryRecordCheck(AuditLog& log, std::int64_t time_unix_nanos,
+                    Revision revision, std::uint64_t names,
+                    absl::string_view subject) {
+  return AuditLogFastPath::TryRecordCheck(log, time_unix_nanos, revision, names,
+                                          subject);
 }
 
 // Out of line, so that the fast path above keeps a small frame.

@@ -21,8 +21,6 @@
 #include "consentry/audit_log.h"
 #include "consentry/v1/consent.pb.h"
 #include "consentry/v1/policy.pb.h"
-#include "src/audit/audit_compact.h"
-#include "src/audit/audit_fast_path.h"
 #include "src/core/consent_cache.h"
 #include "src/core/decision_rules.h"
 #include "src/core/grant_minter.h"
@@ -501,7 +499,7 @@ struct Guard::Impl {
   bool lean_enabled = false;
   // `audit` when `warm_audited` and it is an `AuditLog` (then `compact` is
   // its compact path): the warm path writes its common record into the
-  // log's lane directly (`AuditLogFastPath::TryRecordShort`).
+  // log's queue directly (`internal::TryRecordCheck`).
   AuditLog* compact_log = nullptr;
   void UpdateWarm() {
     warm_enabled = audit == nullptr && !shadow && !general_forced;
@@ -1705,17 +1703,19 @@ ABSL_ATTRIBUTE_ALWAYS_INLINE inline Decision Guard::Impl::LeanDecide(
   Decision d = kLeft;
   LeanProbe<kCalls>(
       epoch->cache, ref,
-      [&](Revision revision, const internal::ProfileSummary* summary) {
-        const PurposeIndex purpose = ctx.purpose_;
-        const internal::SummaryRule& rule =
-            epoch->WarmAt(category.index_, purpose).summary_rule;
-        if (ABSL_PREDICT_FALSE(revision < min_revision ||
-                               (summary->flags & rule.undecided_mask) != 0)) {
-          return false;
-        }
-        d = Decision(rule.Decide(*summary), revision);
-        return true;
-      });
+      [&](Revision revision, const internal::ProfileSummary* summary)
+          ABSL_ATTRIBUTE_ALWAYS_INLINE {
+            const PurposeIndex purpose = ctx.purpose_;
+            const internal::SummaryRule& rule =
+                epoch->WarmAt(category.index_, purpose).summary_rule;
+            if (ABSL_PREDICT_FALSE(revision < min_revision ||
+                                   (summary->flags & rule.undecided_mask) !=
+                                       0)) {
+              return false;
+            }
+            d = Decision(rule.Decide(*summary), revision);
+            return true;
+          });
   return d;
 }
 
@@ -1862,19 +1862,16 @@ ABSL_ATTRIBUTE_NOINLINE absl::StatusOr<Decision> Guard::Impl::CheckWarmAudited(
   // The event `RecordCompact` makes of the general decider's decision:
   // the context and category are the enforced policy's (`TryWarm` decides
   // only then), and a plain check names no record. The common case goes
-  // into the durable log's lane without a `CompactDecision` or a status.
+  // into the durable log's queue without the virtual call or a status.
   const std::int64_t now = has_clock ? absl::ToUnixNanos(options.clock())
                                      : absl::GetCurrentTimeNanos();
   if (ABSL_PREDICT_TRUE(
           compact_log != nullptr &&
-          internal::CompactFitsShort(d.revision(), policy_slot, 0) &&
-          internal::AuditLogFastPath::TryRecordShort(
-              *compact_log, now,
-              internal::CompactShortPacked(d.revision(), ctx.accessor_,
-                                           ctx.purpose_, category.index_),
-              internal::CompactShortFlags(d.reason(), /*shadow=*/false,
-                                          policy_slot, 0),
-              subject))) {
+          internal::TryRecordCheck(*compact_log, now, d.revision(),
+                                   internal::CompactCheckNames(
+                                       policy_slot, ctx.accessor_, ctx.purpose_,
+                                       category.index_, d.reason()),
+                                   subject))) {
     return d;
   }
   const absl::Status recorded = compact->RecordCompact(
