@@ -392,76 +392,8 @@ void Interleave(benchmark::State& state, const World& w, std::size_t mask,
                             static_cast<double>(base_time.count());
 }
 
-void BM_Ratio_CheckVsStringMap(benchmark::State& state) {
-  World& w = GetWorld(state.range(0));
-  Interleave(
-      state, w, kQueries - 1,
-      [&w](std::size_t from, bool* out) {
-        Batch(w, from, kQueries - 1, out, [&w](const Query& q, std::size_t) {
-          auto it = w.string_map.find(absl::string_view(w.ids[q.subject]));
-          return RawDecision(w, q,
-                             it != w.string_map.end() ? &it->second : nullptr);
-        });
-      },
-      [&w](std::size_t from, bool* out) {
-        Batch(w, from, kQueries - 1, out, [&w](const Query& q, std::size_t) {
-          absl::StatusOr<Decision> d =
-              w.guard->Check(w.ContextOf(q), w.ids[q.subject], w.CategoryOf(q));
-          return d.ok() && d->allowed();
-        });
-      },
-      "raw_ns", "check_ns");
-}
-BENCHMARK(BM_Ratio_CheckVsStringMap)->Arg(4096)->Arg(100'000)->Arg(1'000'000);
-
-// The baseline of the `SubjectRef` ratios: an integer-keyed map lookup of
-// the query's subject number plus the bitmask test.
-auto IntMapSide(const World& w) {
-  return [&w](std::size_t from, bool* out) {
-    Batch(w, from, kQueries - 1, out, [&w](const Query& q, std::size_t) {
-      auto it = w.int_map.find(std::uint64_t{q.subject});
-      return RawDecision(w, q, it != w.int_map.end() ? &it->second : nullptr);
-    });
-  };
-}
-
-// Subjects resolved once (`Guard::Subject`), checked against an integer-
-// keyed map: what a loop over pre-resolved subjects costs. Each query
-// carries its subject's ref (`query_refs[i]`, read in order as the map
-// side reads `queries[i].subject`).
-void BM_Ratio_SubjectRefVsIntMap(benchmark::State& state) {
-  World& w = GetWorld(state.range(0));
-  std::vector<SubjectRef> by_subject;
-  by_subject.reserve(w.ids.size());
-  for (const std::string& id : w.ids) {
-    by_subject.push_back(w.guard->Subject(id));
-  }
-  std::vector<SubjectRef> query_refs;
-  query_refs.reserve(w.queries.size());
-  for (const Query& q : w.queries) query_refs.push_back(by_subject[q.subject]);
-  by_subject.clear();
-  Interleave(
-      state, w, kQueries - 1, IntMapSide(w),
-      [&w, &query_refs](std::size_t from, bool* out) {
-        Batch(w, from, kQueries - 1, out,
-              [&w, &query_refs](const Query& q, std::size_t i) {
-                absl::StatusOr<Decision> d = w.guard->Check(
-                    w.ContextOf(q), query_refs[i], w.CategoryOf(q));
-                return d.ok() && d->allowed();
-              });
-      },
-      "int_map_ns", "subject_ref_ns");
-}
-BENCHMARK(BM_Ratio_SubjectRefVsIntMap)->Arg(4096)->Arg(100'000)->Arg(1'000'000);
-
-// The two ratios above for a Guard whose store has a change feed and the
-// default staleness bound (`FeedStore`): each check of a consent basis
-// also tests the feed's heartbeat against the clock. Second argument: 1
-// when the store names its heartbeat word (as SQLite and PostgreSQL do),
-// 0 when the Guard calls `FeedHeartbeat`.
-void BM_Ratio_FeedCheckVsStringMap(benchmark::State& state) {
-  World& w = GetWorld(state.range(0));
-  Guard& guard = w.FeedGuard(state.range(1) != 0);
+// `guard`'s check by id against the string-keyed map.
+void CheckVsStringMap(benchmark::State& state, const World& w, Guard& guard) {
   Interleave(
       state, w, kQueries - 1,
       [&w](std::size_t from, bool* out) {
@@ -481,12 +413,29 @@ void BM_Ratio_FeedCheckVsStringMap(benchmark::State& state) {
       },
       "raw_ns", "check_ns");
 }
-BENCHMARK(BM_Ratio_FeedCheckVsStringMap)
-    ->ArgsProduct({{4096, 100'000, 1'000'000}, {1, 0}});
 
-void BM_Ratio_FeedSubjectRefVsIntMap(benchmark::State& state) {
+void BM_Ratio_CheckVsStringMap(benchmark::State& state) {
   World& w = GetWorld(state.range(0));
-  Guard& guard = w.FeedGuard(state.range(1) != 0);
+  CheckVsStringMap(state, w, *w.guard);
+}
+BENCHMARK(BM_Ratio_CheckVsStringMap)->Arg(4096)->Arg(100'000)->Arg(1'000'000);
+
+// The baseline of the `SubjectRef` ratios: an integer-keyed map lookup of
+// the query's subject number plus the bitmask test.
+auto IntMapSide(const World& w) {
+  return [&w](std::size_t from, bool* out) {
+    Batch(w, from, kQueries - 1, out, [&w](const Query& q, std::size_t) {
+      auto it = w.int_map.find(std::uint64_t{q.subject});
+      return RawDecision(w, q, it != w.int_map.end() ? &it->second : nullptr);
+    });
+  };
+}
+
+// Subjects resolved once (`guard.Subject`), checked against an integer-
+// keyed map: what a loop over pre-resolved subjects costs. Each query
+// carries its subject's ref (`query_refs[i]`, read in order as the map
+// side reads `queries[i].subject`).
+void SubjectRefVsIntMap(benchmark::State& state, const World& w, Guard& guard) {
   std::vector<SubjectRef> by_subject;
   by_subject.reserve(w.ids.size());
   for (const std::string& id : w.ids) by_subject.push_back(guard.Subject(id));
@@ -505,6 +454,29 @@ void BM_Ratio_FeedSubjectRefVsIntMap(benchmark::State& state) {
               });
       },
       "int_map_ns", "subject_ref_ns");
+}
+
+void BM_Ratio_SubjectRefVsIntMap(benchmark::State& state) {
+  World& w = GetWorld(state.range(0));
+  SubjectRefVsIntMap(state, w, *w.guard);
+}
+BENCHMARK(BM_Ratio_SubjectRefVsIntMap)->Arg(4096)->Arg(100'000)->Arg(1'000'000);
+
+// The two ratios above for a Guard whose store has a change feed and the
+// default staleness bound (`FeedStore`): each check of a consent basis
+// also tests the feed's heartbeat against the clock. Second argument: 1
+// when the store names its heartbeat word (as SQLite and PostgreSQL do),
+// 0 when the Guard calls `FeedHeartbeat`.
+void BM_Ratio_FeedCheckVsStringMap(benchmark::State& state) {
+  World& w = GetWorld(state.range(0));
+  CheckVsStringMap(state, w, w.FeedGuard(state.range(1) != 0));
+}
+BENCHMARK(BM_Ratio_FeedCheckVsStringMap)
+    ->ArgsProduct({{4096, 100'000, 1'000'000}, {1, 0}});
+
+void BM_Ratio_FeedSubjectRefVsIntMap(benchmark::State& state) {
+  World& w = GetWorld(state.range(0));
+  SubjectRefVsIntMap(state, w, w.FeedGuard(state.range(1) != 0));
 }
 BENCHMARK(BM_Ratio_FeedSubjectRefVsIntMap)
     ->ArgsProduct({{4096, 100'000, 1'000'000}, {1, 0}});
