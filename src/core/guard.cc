@@ -503,7 +503,7 @@ struct Guard::Impl {
   AuditLog* compact_log = nullptr;
   void UpdateWarm() {
     warm_enabled = audit == nullptr && !shadow && !general_forced;
-    lean_enabled = warm_enabled && !feed_test;
+    lean_enabled = warm_enabled && (!feed_test || heartbeat_word != nullptr);
     warm_audited =
         audit != nullptr && compact != nullptr && !shadow && !general_forced;
     compact_log = warm_audited ? dynamic_cast<AuditLog*>(audit) : nullptr;
@@ -1691,8 +1691,11 @@ ABSL_ATTRIBUTE_ALWAYS_INLINE inline Decision Guard::Impl::LeanDecide(
                          category.policy_.get() != p || !ctx.declarable_)) {
     return kLeft;
   }
-  // Without `kCalls`, `feed_test` is false: no heartbeat to read.
-  if (kCalls && WarmStale(epoch->WarmAt(category.index_, ctx.purpose_))) {
+  // Without `kCalls`, a feed is tested only through the store's heartbeat
+  // word (`lean_enabled`): a load and the clock's call, the one call of
+  // the lean path. A stale feed is left to the caller.
+  if ((kCalls || feed_test) &&
+      WarmStale(epoch->WarmAt(category.index_, ctx.purpose_))) {
     return kLeft;
   }
   // The (category, purpose) pair's rule is located once the slot is
