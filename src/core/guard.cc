@@ -494,8 +494,9 @@ struct Guard::Impl {
   bool warm_enabled = false;
   bool warm_audited = false;
   bool general_forced = false;
-  // `warm_enabled` without `feed_test`: `Check` on a ref tries
-  // `TryWarmLean<false>` before it hands over to `CheckRef`.
+  // `warm_enabled`, and no feed to test or one whose heartbeat is a word
+  // (`heartbeat_word`): `Check` tries `TryWarmLean<false>` before it hands
+  // over to `CheckRef` or `CheckId`.
   bool lean_enabled = false;
   // `audit` when `warm_audited` and it is an `AuditLog` (then `compact` is
   // its compact path): the warm path writes its common record into the
@@ -666,8 +667,10 @@ struct Guard::Impl {
   bool bounded_staleness = false;
   // `bounded_staleness`, and the store may report a heartbeat
   // (`ConsentStore::ReportsFeedHeartbeat`): a warm check of a
-  // consent basis then reads the heartbeat (`WarmStale`), a call, which
-  // `TryWarmLean<false>` does not make (`lean_enabled`).
+  // consent basis then reads the heartbeat and the clock (`WarmStale`):
+  // `TryWarmLean<false>` makes that one call when the heartbeat is a word
+  // (`lean_enabled`), and otherwise leaves the check to `CheckRef` or
+  // `CheckId`.
   bool feed_test = false;
   // When `feed_test` and `staleness_in_nanos`: the store's heartbeat word,
   // if it keeps one (`internal::FeedHeartbeatWord`); else null.
@@ -712,12 +715,13 @@ struct Guard::Impl {
   // returns a decision of `kUnspecified` (no rule decides with it), and
   // `TryWarm` decides it as before. Kept short, so that it needs few
   // registers and the processor overlaps consecutive checks' cache misses.
-  // With `kCalls` false, as `Check` runs it: no call at all (`Check`'s only
-  // call is then its hand-over to `CheckRef` or `CheckId`), and so also
-  // `kUnspecified` when entering the read section would need one
-  // (`ReadSection::TryEnter`) and when a bounded cache's hit would
-  // (`ConsentCache::DecideAtHint`, `DecideByKey`); REQUIRES then
-  // `lean_enabled` (no heartbeat to read).
+  // With `kCalls` false, as `Check` runs it: no call but the clock's when
+  // a feed is tested (`Check`'s only other call is its hand-over to
+  // `CheckRef` or `CheckId`), and so `kUnspecified` when entering the read
+  // section would need one (`ReadSection::TryEnter`) and when a bounded
+  // cache's hit would (`ConsentCache::DecideAtHint`, `DecideByKey`), and
+  // for a stale feed; REQUIRES then `lean_enabled` (a feed tested only
+  // through its heartbeat word).
   // `Key`: a `SubjectRef` (probed from its slot hint), or an id as an
   // `absl::string_view` (hashed and probed from its home slot; an id
   // longer than the cache's inline keys is left).
@@ -1812,7 +1816,8 @@ Guard::Impl::CheckRef(const AccessContext& ctx, const SubjectRef& subject,
   if (ABSL_PREDICT_TRUE(warm_enabled)) {
     Decision d(Reason::kUnspecified, 0);
     // What `Check` leaves for a call, in the common case: a warm check
-    // that reads the feed's heartbeat (`lean_enabled` false), a bounded
+    // that reads the feed's heartbeat through a call (`lean_enabled`
+    // false) or was left by the lean path (a stale feed), a bounded
     // cache's hit, every section where readers fence themselves
     // (`ReadSection::TryEnter`).
     if (feed_test || options.cache_budget_bytes != 0 ||
@@ -2242,8 +2247,9 @@ absl::StatusOr<Decision> Guard::Impl::CheckId(const AccessContext& ctx,
                                               Revision min_revision) {
   if (ABSL_PREDICT_TRUE(warm_enabled)) {
     Decision d(Reason::kUnspecified, 0);
-    // As `CheckRef`: a warm check that reads the feed's heartbeat
-    // (`lean_enabled` false) decides on the lean path with its calls.
+    // As `CheckRef`: a warm check that reads the feed's heartbeat through
+    // a call (`lean_enabled` false) decides on the lean path with its
+    // calls.
     if (feed_test) {
       d = TryWarmLean<true>(ctx, subject, category, min_revision);
       if (ABSL_PREDICT_TRUE(d.reason() != Reason::kUnspecified)) return d;
