@@ -555,9 +555,14 @@ BENCHMARK(BM_Ratio_AuthorizeReadVsCheck)
 // index adds the number of checks allowed so far in the burst: the next
 // check's loads wait for this one's decision, on both sides alike (their
 // decisions are the same, so both run the same queries).
-void AuditBurst(benchmark::State& state, bool dependent) {
+void AuditBurst(benchmark::State& state, bool dependent, bool feed = false) {
   constexpr std::size_t kBurst = 8192;
   World& w = GetWorld(state.range(0));
+  // With `feed`, both Guards read the store through a `FeedStore` that
+  // names its heartbeat word (the durable stores' case).
+  Guard& unaudited = feed ? w.FeedGuard(true) : *w.guard;
+  ConsentStore* store =
+      feed ? static_cast<ConsentStore*>(w.feed_stores[1].get()) : &w.store;
   const std::string dir = TempDir("consentry_audit_burst");
   AuditLogOptions o;
   o.directory = dir;
@@ -566,7 +571,7 @@ void AuditBurst(benchmark::State& state, bool dependent) {
   {
     GuardOptions go;
     go.expected_subjects = w.ids.size();
-    auto audited = Guard::Create(w.policy, &w.store, log->get(), go);
+    auto audited = Guard::Create(w.policy, store, log->get(), go);
     if (!audited.ok() || !(*audited)->WarmCache().ok()) std::abort();
     std::vector<AccessContext> contexts;
     std::vector<CategoryRef> categories;
@@ -592,8 +597,8 @@ void AuditBurst(benchmark::State& state, bool dependent) {
                       contexts[static_cast<std::size_t>(pair.context)],
                       w.ids[q.subject],
                       categories[static_cast<std::size_t>(pair.category)])
-                : w.guard->Check(w.ContextOf(q), w.ids[q.subject],
-                                 w.CategoryOf(q));
+                : unaudited.Check(w.ContextOf(q), w.ids[q.subject],
+                                  w.CategoryOf(q));
         if (!d.ok()) std::abort();
         allowed += d->allowed();
         benchmark::DoNotOptimize(d);
@@ -643,6 +648,14 @@ void BM_AuditBurstDependent(benchmark::State& state) {
   AuditBurst(state, true);
 }
 BENCHMARK(BM_AuditBurstDependent)->Arg(4096)->Arg(100'000)->Arg(1'000'000);
+
+// `BM_AuditBurst` for Guards whose store has a change feed and the default
+// staleness bound: both sides test the feed on each check of a consent
+// basis.
+void BM_AuditBurstFeed(benchmark::State& state) {
+  AuditBurst(state, false, true);
+}
+BENCHMARK(BM_AuditBurstFeed)->Arg(4096)->Arg(100'000)->Arg(1'000'000);
 
 }  // namespace
 }  // namespace consentry

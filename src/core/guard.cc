@@ -657,10 +657,15 @@ struct Guard::Impl {
   // Whether a warm check under `e` is stale: the feed is bounded and can
   // fall behind (`feed_test`), `e`'s basis needs consent and the feed is
   // older than the bound now.
+  // `*wall_now_ns`, when not null: the clock read, if the test read it.
   ABSL_ATTRIBUTE_ALWAYS_INLINE bool WarmStale(
-      const internal::WarmEntry& e) const {
+      const internal::WarmEntry& e, std::int64_t* wall_now_ns = nullptr) const {
     return feed_test && e.basis != Basis::kNecessary &&
-           FeedStaleAt([] { return absl::GetCurrentTimeNanos(); });
+           FeedStaleAt([wall_now_ns] {
+             const std::int64_t now = absl::GetCurrentTimeNanos();
+             if (wall_now_ns != nullptr) *wall_now_ns = now;
+             return now;
+           });
   }
   // `options.max_feed_staleness` is finite; and within +-2^62 ns, as
   // `max_staleness_ns`.
@@ -726,15 +731,18 @@ struct Guard::Impl {
   // `absl::string_view` (hashed and probed from its home slot; an id
   // longer than the cache's inline keys is left).
   // `*policy_slot`, when not null: as `TryWarm`'s, set when it decides.
+  // `*wall_now_ns`, when not null: the wall clock in nanoseconds if the
+  // feed test read it (else left as it was), for the audit event.
   template <bool kCalls, typename Key>
   Decision TryWarmLean(const AccessContext& ctx, const Key& ref,
                        const CategoryRef& category, Revision min_revision,
-                       std::uint32_t* policy_slot = nullptr);
+                       std::uint32_t* policy_slot = nullptr,
+                       std::int64_t* wall_now_ns = nullptr);
   // `TryWarmLean` inside its read section.
   template <bool kCalls, typename Key>
   Decision LeanDecide(const AccessContext& ctx, const Key& ref,
                       const CategoryRef& category, Revision min_revision,
-                      std::uint32_t* policy_slot);
+                      std::uint32_t* policy_slot, std::int64_t* wall_now_ns);
   // The cache's lean probe for each kind of key: `decide(revision,
   // summary)` at the slot that holds the subject, as
   // `ConsentCache::DecideAtHint` calls it; false when it did not decide.
@@ -1663,11 +1671,12 @@ ABSL_ATTRIBUTE_ALWAYS_INLINE inline bool Guard::Impl::TryWarm(
 template <bool kCalls, typename Key>
 ABSL_ATTRIBUTE_ALWAYS_INLINE inline Decision Guard::Impl::TryWarmLean(
     const AccessContext& ctx, const Key& ref, const CategoryRef& category,
-    Revision min_revision, std::uint32_t* policy_slot) {
+    Revision min_revision, std::uint32_t* policy_slot,
+    std::int64_t* wall_now_ns) {
   if (kCalls) {
     internal::ReadSection::Enter();
-    const Decision d =
-        LeanDecide<kCalls>(ctx, ref, category, min_revision, policy_slot);
+    const Decision d = LeanDecide<kCalls>(ctx, ref, category, min_revision,
+                                          policy_slot, wall_now_ns);
     internal::ReadSection::Exit();
     return d;
   }
@@ -1676,8 +1685,8 @@ ABSL_ATTRIBUTE_ALWAYS_INLINE inline Decision Guard::Impl::TryWarmLean(
   if (ABSL_PREDICT_FALSE(section == nullptr)) {
     return Decision(Reason::kUnspecified, 0);
   }
-  const Decision d =
-      LeanDecide<kCalls>(ctx, ref, category, min_revision, policy_slot);
+  const Decision d = LeanDecide<kCalls>(ctx, ref, category, min_revision,
+                                        policy_slot, wall_now_ns);
   internal::ReadSection::Exit(section);
   return d;
 }
@@ -1685,7 +1694,8 @@ ABSL_ATTRIBUTE_ALWAYS_INLINE inline Decision Guard::Impl::TryWarmLean(
 template <bool kCalls, typename Key>
 ABSL_ATTRIBUTE_ALWAYS_INLINE inline Decision Guard::Impl::LeanDecide(
     const AccessContext& ctx, const Key& ref, const CategoryRef& category,
-    Revision min_revision, std::uint32_t* policy_slot) {
+    Revision min_revision, std::uint32_t* policy_slot,
+    std::int64_t* wall_now_ns) {
   constexpr Decision kLeft(Reason::kUnspecified, 0);
   const Epoch* const epoch = current.load(std::memory_order_acquire);
   const CompiledPolicy* const p = epoch->policy.get();
@@ -1699,7 +1709,7 @@ ABSL_ATTRIBUTE_ALWAYS_INLINE inline Decision Guard::Impl::LeanDecide(
   // word (`lean_enabled`): a load and the clock's call, the one call of
   // the lean path. A stale feed is left to the caller.
   if ((kCalls || feed_test) &&
-      WarmStale(epoch->WarmAt(category.index_, ctx.purpose_))) {
+      WarmStale(epoch->WarmAt(category.index_, ctx.purpose_), wall_now_ns)) {
     return kLeft;
   }
   // The (category, purpose) pair's rule is located once the slot is
@@ -1856,11 +1866,17 @@ ABSL_ATTRIBUTE_NOINLINE absl::StatusOr<Decision> Guard::Impl::CheckWarmAudited(
   std::uint32_t policy_slot = 0;
   // The common case decides on the lean path (`TryWarmLean`), as an
   // unaudited check does; what it leaves, `TryWarm` or the general decider.
-  Decision d = ref != nullptr ? TryWarmLean<true>(ctx, *ref, category,
-                                                  min_revision, &policy_slot)
-                              : TryWarmLean<true>(ctx, subject, category,
-                                                  min_revision, &policy_slot);
+  // The clock its feed test read, if it read one, is the event's time, as
+  // the general decider's one read serves both.
+  constexpr std::int64_t kNotRead = std::numeric_limits<std::int64_t>::min();
+  std::int64_t wall_now_ns = kNotRead;
+  Decision d = ref != nullptr
+                   ? TryWarmLean<true>(ctx, *ref, category, min_revision,
+                                       &policy_slot, &wall_now_ns)
+                   : TryWarmLean<true>(ctx, subject, category, min_revision,
+                                       &policy_slot, &wall_now_ns);
   if (ABSL_PREDICT_FALSE(d.reason() == Reason::kUnspecified)) {
+    wall_now_ns = kNotRead;
     WarmProbe probe;
     if (ABSL_PREDICT_FALSE(!TryWarm(ctx, subject, ref, category, min_revision,
                                     &d, &probe, &policy_slot))) {
@@ -1872,7 +1888,9 @@ ABSL_ATTRIBUTE_NOINLINE absl::StatusOr<Decision> Guard::Impl::CheckWarmAudited(
   // only then), and a plain check names no record. The common case goes
   // into the durable log's queue without the virtual call or a status.
   const std::int64_t now = has_clock ? absl::ToUnixNanos(options.clock())
-                                     : absl::GetCurrentTimeNanos();
+                           : wall_now_ns != kNotRead
+                               ? wall_now_ns
+                               : absl::GetCurrentTimeNanos();
   if (ABSL_PREDICT_TRUE(
           compact_log != nullptr &&
           internal::TryRecordCheck(*compact_log, now, d.revision(),

@@ -9,6 +9,7 @@
 #include <limits>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "absl/time/clock.h"
 #include "consentry/audit_log.h"
@@ -154,6 +155,7 @@ TEST_P(GuardFeedTest, StaleFeedDeniesConsentPurposesButNotNecessaryOnes) {
 // (an in-memory sink), the audited warm path (the durable log) and the
 // unaudited lean path, by id and by ref; stale and fresh again.
 TEST_P(GuardFeedTest, StaleFeedDeniesOnEveryPath) {
+  const absl::Time start = absl::Now();
   const std::string dir = testing::MakeTempDir();
   AuditLogOptions log_options;
   log_options.directory = dir;
@@ -195,6 +197,19 @@ TEST_P(GuardFeedTest, StaleFeedDeniesOnEveryPath) {
     }
   }
   ASSERT_OK((*log)->Close());
+  const absl::Time end = absl::Now();
+  // Every check through the durable log is on record, at a time within
+  // the test's (the warm path's event takes the feed test's clock read).
+  absl::StatusOr<std::unique_ptr<AuditLogReader>> reader =
+      AuditLogReader::Open(dir);
+  ASSERT_OK(reader);
+  auto events = (*reader)->ForSubject("s1");
+  ASSERT_OK(events);
+  EXPECT_EQ(events->size(), 30u);
+  for (const auto& e : *events) {
+    EXPECT_GE(absl::FromUnixNanos(e.time_unix_nanos), start);
+    EXPECT_LE(absl::FromUnixNanos(e.time_unix_nanos), end);
+  }
   std::filesystem::remove_all(dir);
 }
 
