@@ -455,8 +455,8 @@ bool AuditLogFastPath::TryRecordCheck(AuditLog& log,
   if (ABSL_PREDICT_FALSE(!CompactFitsShort(revision, policy_slot, 0))) {
     return false;
   }
-  const std::uint64_t packed = static_cast<std::uint32_t>(revision) | names
-                                                                          << 32;
+  const std::uint64_t packed =
+      static_cast<std::uint32_t>(revision) | (names << 32);
   const std::uint32_t flags = CompactShortFlags(
       static_cast<Reason>(static_cast<std::uint8_t>(names >> 32)),
       /*shadow=*/false, policy_slot, 0);

@@ -1827,10 +1827,10 @@ Guard::Impl::CheckRef(const AccessContext& ctx, const SubjectRef& subject,
     Decision d(Reason::kUnspecified, 0);
     // What `Check` leaves for a call, in the common case: a warm check
     // that reads the feed's heartbeat through a call (`lean_enabled`
-    // false) or was left by the lean path (a stale feed), a bounded
-    // cache's hit, every section where readers fence themselves
-    // (`ReadSection::TryEnter`).
-    if (feed_test || options.cache_budget_bytes != 0 ||
+    // false), a bounded cache's hit, every section where readers fence
+    // themselves (`ReadSection::TryEnter`). A stale feed that `Check`'s
+    // lean path left goes to `TryWarm`.
+    if ((feed_test && !lean_enabled) || options.cache_budget_bytes != 0 ||
         !internal::ReadSections::Asymmetric()) {
       const Decision lean =
           TryWarmLean<true>(ctx, subject, category, min_revision);
@@ -2267,8 +2267,8 @@ absl::StatusOr<Decision> Guard::Impl::CheckId(const AccessContext& ctx,
     Decision d(Reason::kUnspecified, 0);
     // As `CheckRef`: a warm check that reads the feed's heartbeat through
     // a call (`lean_enabled` false) decides on the lean path with its
-    // calls.
-    if (feed_test) {
+    // calls. (With `lean_enabled`, `Check` has tried it already.)
+    if (feed_test && !lean_enabled) {
       d = TryWarmLean<true>(ctx, subject, category, min_revision);
       if (ABSL_PREDICT_TRUE(d.reason() != Reason::kUnspecified)) return d;
     }
