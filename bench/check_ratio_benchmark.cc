@@ -259,16 +259,18 @@ struct World {
   }
 
   // An unaudited Guard over the world's store behind a `FeedStore` (the
-  // default staleness bound), made and warmed on first use; its
-  // `Subject`s for `BM_Ratio_FeedSubjectRefVsIntMap`.
+  // default staleness bound), made and warmed on first use with its store
+  // (`feed_stores[word]`, which `BM_AuditBurstFeed`'s audited Guard reads
+  // too).
   Guard& FeedGuard(bool word) {
-    std::unique_ptr<Guard>& g = feed_guards[word ? 1 : 0];
+    const std::size_t i = word ? 1 : 0;
+    std::unique_ptr<Guard>& g = feed_guards[i];
     if (g == nullptr) {
-      feed_stores[word ? 1 : 0] = std::make_unique<FeedStore>(&store, word);
+      feed_stores[i] = std::make_unique<FeedStore>(&store, word);
       GuardOptions unaudited;
       unaudited.unaudited_for_benchmarks_only = true;
       unaudited.expected_subjects = ids.size();
-      auto made = Guard::Create(policy, feed_stores[word ? 1 : 0].get(),
+      auto made = Guard::Create(policy, feed_stores[i].get(),
                                 /*audit=*/nullptr, unaudited);
       if (!made.ok() || !(*made)->WarmCache().ok()) std::abort();
       g = *std::move(made);
